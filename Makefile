@@ -1,0 +1,73 @@
+# quipu - one Makefile.  `make demo` and `make test` are the two commands a
+# newcomer needs; both install missing Debian packages first (scripts/deps.sh).
+
+CC       ?= cc
+PKGS     := lmdb libsodium jansson libmicrohttpd
+WARN     := -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Werror
+CSTD     := -std=c11 -D_GNU_SOURCE
+DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+OPT      ?= -O2 -g
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -Isrc $(DEP_CFLAGS) $(EXTRA_CFLAGS)
+
+BUILD    ?= build
+LIB_SRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' ! -name main.c | sort)
+CLI_SRC  := $(shell find src/cli -name '*.c' | sort) src/main.c
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(shell find tests/unit -name 'test_*.c' | sort)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_COMMON := tests/unit/test_util.c
+
+SAN_BUILD := build/asan
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all deps demo test unit unit-asan e2e lint clean bench fuzz
+
+all: deps $(BUILD)/quipu
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libquipu.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+$(BUILD)/quipu: $(CLI_OBJ) $(BUILD)/libquipu.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libquipu.a $(DEP_LIBS) $(EXTRA_LDFLAGS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_COMMON) $(BUILD)/libquipu.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(TEST_COMMON) $(BUILD)/libquipu.a $(DEP_LIBS) -lcmocka $(EXTRA_LDFLAGS)
+
+# Unit tests in the current build flavour.
+unit: $(UNIT_BIN)
+	@bash scripts/run-unit.sh $(BUILD)/tests $(UNIT_BIN:$(BUILD)/tests/%=%)
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+unit-asan:
+	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) OPT="$(SAN_FLAGS)" EXTRA_LDFLAGS="-fsanitize=address,undefined" unit
+
+test: deps
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory unit-asan
+	@$(MAKE) --no-print-directory $(BUILD)/quipu
+	@bash scripts/run-cli-tests.sh $(BUILD)/quipu
+
+demo: all
+	@bash scripts/demo.sh $(BUILD)/quipu
+
+bench: all
+	$(BUILD)/quipu bench ledger
+
+lint:
+	@bash scripts/lint.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages quipu needs when they are missing, so that
+# `make demo` and `make test` work on a bare Debian machine.  Quiet when
+# everything is already there.
+set -euo pipefail
+
+PKGS=(
+  build-essential pkg-config clang
+  liblmdb-dev libsodium-dev libssl-dev libuv1-dev libmicrohttpd-dev libjansson-dev
+  libcbor-dev liblua5.4-dev libqrencode-dev libcmocka-dev
+  python3 python3-pytest python3-requests curl
+)
+[ -n "${QUIPU_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$QUIPU_EXTRA_PKGS" && PKGS+=("${extra[@]}")
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,53 @@
+/*
+ * u128.c - decimal text and fixed byte orders for 128-bit integers.
+ */
+#include "base/u128.h"
+
+#include "base/err.h"
+
+int qp_u128_parse(const char *text, size_t len, qp_u128 *out) {
+  if (text == NULL || len == 0) return QP_EPARSE;
+  qp_u128 v = 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = text[i];
+    if (c < '0' || c > '9') return QP_EPARSE;
+    qp_u128 digit = (qp_u128)(unsigned)(c - '0');
+    qp_u128 times10;
+    if (__builtin_mul_overflow(v, (qp_u128)10, &times10)) return QP_ERANGE;
+    if (__builtin_add_overflow(times10, digit, &v)) return QP_ERANGE;
+  }
+  *out = v;
+  return 0;
+}
+
+size_t qp_u128_format(qp_u128 v, char buf[QP_U128_BUF_SIZE]) {
+  char tmp[QP_U128_DEC_MAX];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + (int)(v % 10));
+    v /= 10;
+  } while (v != 0 && n < sizeof tmp);
+  for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+  buf[n] = '\0';
+  return n;
+}
+
+void qp_u128_store_le(uint8_t out[16], qp_u128 v) {
+  for (int i = 0; i < 16; i++) out[i] = (uint8_t)(v >> (8 * i));
+}
+
+qp_u128 qp_u128_load_le(const uint8_t in[16]) {
+  qp_u128 v = 0;
+  for (int i = 15; i >= 0; i--) v = (v << 8) | in[i];
+  return v;
+}
+
+void qp_u128_store_be(uint8_t out[16], qp_u128 v) {
+  for (int i = 0; i < 16; i++) out[15 - i] = (uint8_t)(v >> (8 * i));
+}
+
+qp_u128 qp_u128_load_be(const uint8_t in[16]) {
+  qp_u128 v = 0;
+  for (int i = 0; i < 16; i++) v = (v << 8) | in[i];
+  return v;
+}

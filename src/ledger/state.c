@@ -1,0 +1,766 @@
+/*
+ * state.c - the ledger's pure state machine: the rules of money.
+ *
+ * Everything that decides whether money moves is in this file.  It reads
+ * no clock, no file and no socket: time arrives as `now_ns`, and the only
+ * outputs are the result codes, the new state and (optionally) a record of
+ * the changes for the index.  Replaying the same batches with the same
+ * `now_ns` values yields the same state, byte for byte; the journal, the
+ * verifier and the simulator all rely on that.
+ *
+ * The rule order for each event is: static checks on the event alone, then
+ * the idempotency check (an existing id returns `exists` or the first field
+ * that differs), then checks against the state, then overflow and limit
+ * checks, and only then any mutation.  So a failing event never changes
+ * anything, and a linked chain only needs to undo the events before it.
+ */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/err.h"
+#include "ledger/state_int.h"
+
+#define NS_PER_S 1000000000ull
+
+static const uint32_t ACCOUNTS_MAX_DEFAULT = 1u << 26;
+static const uint32_t TRANSFERS_MAX_DEFAULT = 1u << 28;
+
+/* ------------------------------------------------------------ lifecycle */
+
+int qp_ledger_create(const qp_ledger_config_t *config, qp_ledger_t **out) {
+  qp_ledger_t *l = qp_calloc(1, sizeof *l);
+  if (l == NULL) return QP_ENOMEM;
+  if (config) l->config = *config;
+  if (l->config.accounts_max == 0) l->config.accounts_max = ACCOUNTS_MAX_DEFAULT;
+  if (l->config.transfers_max == 0) l->config.transfers_max = TRANSFERS_MAX_DEFAULT;
+  l->undo = qp_malloc(QP_BATCH_EVENTS_MAX * QP__UNDO_PER_EVENT * sizeof *l->undo);
+  l->touched = qp_malloc(2 * (QP_BATCH_EVENTS_MAX + QP_EXPIRIES_PER_BATCH_MAX) * sizeof(uint32_t));
+  l->stamp = 1;
+  if (l->undo == NULL || l->touched == NULL || qp__table_init(&l->account_index, 1024) != 0 ||
+      qp__table_init(&l->transfer_index, 1024) != 0) {
+    qp_ledger_destroy(l);
+    return QP_ENOMEM;
+  }
+  *out = l;
+  return 0;
+}
+
+void qp_ledger_destroy(qp_ledger_t *l) {
+  if (l == NULL) return;
+  qp_free(l->accounts);
+  qp_free(l->account_stamps);
+  qp_free(l->transfers);
+  qp_free(l->transfer_states);
+  qp_free(l->expiries);
+  qp_free(l->undo);
+  qp_free(l->touched);
+  qp__table_deinit(&l->account_index);
+  qp__table_deinit(&l->transfer_index);
+  qp_free(l);
+}
+
+/* Grows *array (of `size`-byte rows) so that it holds `need` rows. */
+static int grow(void **array, uint64_t *capacity, uint64_t need, size_t size) {
+  if (need <= *capacity) return 0;
+  uint64_t cap = *capacity ? *capacity : 1024;
+  while (cap < need) cap *= 2;
+  void *p = qp_realloc(*array, cap * size);
+  if (p == NULL) return QP_ENOMEM;
+  *array = p;
+  *capacity = cap;
+  return 0;
+}
+
+/* Makes room for `count` more accounts; nothing changes on failure. */
+static int reserve_accounts(qp_ledger_t *l, uint64_t count) {
+  uint64_t need = l->accounts_count + count;
+  if (need > l->config.accounts_max) return QP_ELIMIT;
+  uint64_t cap = l->accounts_capacity, cap2 = l->accounts_capacity;
+  int rc = grow((void **)&l->accounts, &cap, need, sizeof *l->accounts);
+  if (rc == 0) rc = grow((void **)&l->account_stamps, &cap2, need, sizeof *l->account_stamps);
+  if (rc == 0) rc = qp__table_reserve(&l->account_index, count);
+  if (rc != 0) return rc;
+  /* Both arrays grow in lockstep, so their capacities agree. */
+  l->accounts_capacity = cap < cap2 ? cap : cap2;
+  return 0;
+}
+
+static int reserve_transfers(qp_ledger_t *l, uint64_t count) {
+  uint64_t need = l->transfers_count + count;
+  if (need > l->config.transfers_max) return QP_ELIMIT;
+  uint64_t cap = l->transfers_capacity, cap2 = l->transfers_capacity;
+  int rc = grow((void **)&l->transfers, &cap, need, sizeof *l->transfers);
+  if (rc == 0) rc = grow((void **)&l->transfer_states, &cap2, need, 1);
+  if (rc == 0) rc = qp__table_reserve(&l->transfer_index, count);
+  if (rc == 0) rc = grow((void **)&l->expiries, &l->expiries_capacity, l->expiries_count + count,
+                         sizeof *l->expiries);
+  if (rc != 0) return rc;
+  l->transfers_capacity = cap < cap2 ? cap : cap2;
+  return 0;
+}
+
+/* ---------------------------------------------------------- expiry heap */
+
+static void heap_push(qp_ledger_t *l, uint64_t expires_at_ns, qp_u128 id) {
+  QP_ASSERT(l->expiries_count < l->expiries_capacity);
+  uint64_t i = l->expiries_count++;
+  while (i > 0) {
+    uint64_t parent = (i - 1) / 2;
+    if (l->expiries[parent].expires_at_ns <= expires_at_ns) break;
+    l->expiries[i] = l->expiries[parent];
+    i = parent;
+  }
+  l->expiries[i].expires_at_ns = expires_at_ns;
+  l->expiries[i].transfer_id = id;
+}
+
+static void heap_pop(qp_ledger_t *l) {
+  QP_ASSERT(l->expiries_count > 0);
+  qp__expiry_t last = l->expiries[--l->expiries_count];
+  uint64_t n = l->expiries_count, i = 0;
+  for (;;) {
+    uint64_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && l->expiries[child + 1].expires_at_ns < l->expiries[child].expires_at_ns)
+      child++;
+    if (last.expires_at_ns <= l->expiries[child].expires_at_ns) break;
+    l->expiries[i] = l->expiries[child];
+    i = child;
+  }
+  if (n > 0) l->expiries[i] = last;
+}
+
+uint64_t qp_ledger_next_expiry(const qp_ledger_t *l) {
+  return l->expiries_count ? l->expiries[0].expires_at_ns : 0;
+}
+
+/* --------------------------------------------------------- bookkeeping */
+
+static void touch(qp_ledger_t *l, uint32_t row) {
+  if (l->account_stamps[row] == l->stamp) return;
+  l->account_stamps[row] = l->stamp;
+  l->touched[l->touched_count++] = row;
+}
+
+static void save_balances(qp_ledger_t *l, uint32_t row) {
+  touch(l, row);
+  if (!l->in_chain) return;
+  qp__undo_t *u = &l->undo[l->undo_count++];
+  const qp_account_t *a = &l->accounts[row];
+  u->kind = QP__UNDO_ACCOUNT_BALANCES;
+  u->row = row;
+  u->balances[0] = a->debits_pending;
+  u->balances[1] = a->debits_posted;
+  u->balances[2] = a->credits_pending;
+  u->balances[3] = a->credits_posted;
+}
+
+static void record_undo(qp_ledger_t *l, qp__undo_kind_t kind, uint32_t row, uint8_t state) {
+  if (!l->in_chain) return;
+  qp__undo_t *u = &l->undo[l->undo_count++];
+  u->kind = kind;
+  u->row = row;
+  u->state = state;
+}
+
+static void record_history(qp_ledger_t *l, uint32_t row, qp_u128 transfer_id, uint64_t ts) {
+  const qp_account_t *a = &l->accounts[row];
+  if (!(a->flags & QP_ACCOUNT_HISTORY) || l->changes == NULL) return;
+  qp_ledger_changes_t *c = l->changes;
+  QP_ASSERT(c->balances_count < c->balances_capacity);
+  qp_account_balance_t *b = &c->balances[c->balances_count++];
+  b->account_id = a->id;
+  b->transfer_id = transfer_id;
+  b->debits_pending = a->debits_pending;
+  b->debits_posted = a->debits_posted;
+  b->credits_pending = a->credits_pending;
+  b->credits_posted = a->credits_posted;
+  b->timestamp = ts;
+}
+
+static void record_pending_update(qp_ledger_t *l, qp_u128 id, qp_pending_state_t state) {
+  qp_ledger_changes_t *c = l->changes;
+  if (c == NULL) return;
+  QP_ASSERT(c->pending_count < c->pending_capacity);
+  c->pending[c->pending_count].transfer_id = id;
+  c->pending[c->pending_count].state = (uint8_t)state;
+  c->pending_count++;
+}
+
+static void record_transfer(qp_ledger_t *l, const qp_transfer_t *t, qp_pending_state_t state) {
+  qp_ledger_changes_t *c = l->changes;
+  if (c == NULL) return;
+  QP_ASSERT(c->transfers_count < c->transfers_capacity);
+  c->transfers[c->transfers_count] = *t;
+  c->transfer_states[c->transfers_count] = (uint8_t)state;
+  c->transfers_count++;
+}
+
+typedef struct changes_mark {
+  uint32_t transfers, pending, balances;
+} changes_mark_t;
+
+static changes_mark_t changes_mark(const qp_ledger_t *l) {
+  changes_mark_t m = {0, 0, 0};
+  if (l->changes) {
+    m.transfers = l->changes->transfers_count;
+    m.pending = l->changes->pending_count;
+    m.balances = l->changes->balances_count;
+  }
+  return m;
+}
+
+/* Undoes every event of the open chain, newest first. */
+static void rollback(qp_ledger_t *l, changes_mark_t mark) {
+  while (l->undo_count > 0) {
+    const qp__undo_t *u = &l->undo[--l->undo_count];
+    switch (u->kind) {
+    case QP__UNDO_ACCOUNT_CREATED:
+      QP_ASSERT(u->row + 1 == l->accounts_count);
+      qp__table_remove(&l->account_index, l->accounts[u->row].id);
+      l->accounts_count--;
+      break;
+    case QP__UNDO_ACCOUNT_BALANCES: {
+      qp_account_t *a = &l->accounts[u->row];
+      a->debits_pending = u->balances[0];
+      a->debits_posted = u->balances[1];
+      a->credits_pending = u->balances[2];
+      a->credits_posted = u->balances[3];
+      break;
+    }
+    case QP__UNDO_TRANSFER_CREATED:
+      QP_ASSERT(u->row + 1 == l->transfers_count);
+      qp__table_remove(&l->transfer_index, l->transfers[u->row].id);
+      l->transfers_count--;
+      break;
+    case QP__UNDO_TRANSFER_STATE:
+      l->transfer_states[u->row] = u->state;
+      break;
+    default:
+      QP_UNREACHABLE();
+    }
+  }
+  if (l->changes) {
+    l->changes->transfers_count = mark.transfers;
+    l->changes->pending_count = mark.pending;
+    l->changes->balances_count = mark.balances;
+  }
+}
+
+/* ------------------------------------------------------------- accounts */
+
+static uint32_t account_exists(const qp_account_t *e, const qp_account_t *a) {
+  if ((e->flags & ~QP_ACCOUNT_LINKED) != (a->flags & ~QP_ACCOUNT_LINKED))
+    return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_FLAGS;
+  if (e->user_data_128 != a->user_data_128)
+    return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_USER_DATA_128;
+  if (e->user_data_64 != a->user_data_64) return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_USER_DATA_64;
+  if (e->user_data_32 != a->user_data_32) return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_USER_DATA_32;
+  if (e->ledger != a->ledger) return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_LEDGER;
+  if (e->code != a->code) return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_CODE;
+  return QP_CREATE_ACCOUNT_EXISTS;
+}
+
+static uint32_t create_account(qp_ledger_t *l, const qp_account_t *e, uint64_t ts) {
+  if (e->timestamp != 0) return QP_CREATE_ACCOUNT_TIMESTAMP_MUST_BE_ZERO;
+  if (e->flags & ~QP_ACCOUNT_FLAGS_ALL) return QP_CREATE_ACCOUNT_RESERVED_FLAG;
+  if (e->reserved != 0) return QP_CREATE_ACCOUNT_RESERVED_FIELD;
+  if (e->id == 0) return QP_CREATE_ACCOUNT_ID_MUST_NOT_BE_ZERO;
+  if (e->id == QP_U128_MAX) return QP_CREATE_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
+  if ((e->flags & QP_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS) &&
+      (e->flags & QP_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS))
+    return QP_CREATE_ACCOUNT_FLAGS_ARE_MUTUALLY_EXCLUSIVE;
+  if (e->debits_pending != 0) return QP_CREATE_ACCOUNT_DEBITS_PENDING_MUST_BE_ZERO;
+  if (e->debits_posted != 0) return QP_CREATE_ACCOUNT_DEBITS_POSTED_MUST_BE_ZERO;
+  if (e->credits_pending != 0) return QP_CREATE_ACCOUNT_CREDITS_PENDING_MUST_BE_ZERO;
+  if (e->credits_posted != 0) return QP_CREATE_ACCOUNT_CREDITS_POSTED_MUST_BE_ZERO;
+  if (e->ledger == 0) return QP_CREATE_ACCOUNT_LEDGER_MUST_NOT_BE_ZERO;
+  if (e->code == 0) return QP_CREATE_ACCOUNT_CODE_MUST_NOT_BE_ZERO;
+  uint32_t row = qp__table_get(&l->account_index, e->id);
+  if (row != QP__TABLE_EMPTY) return account_exists(e, &l->accounts[row]);
+
+  QP_ASSERT(l->accounts_count < l->accounts_capacity);
+  row = (uint32_t)l->accounts_count++;
+  qp_account_t *a = &l->accounts[row];
+  *a = *e;
+  a->timestamp = ts;
+  l->account_stamps[row] = 0;
+  qp__table_put(&l->account_index, a->id, row);
+  record_undo(l, QP__UNDO_ACCOUNT_CREATED, row, 0);
+  touch(l, row);
+  return QP_CREATE_ACCOUNT_OK;
+}
+
+/* ------------------------------------------------------------ transfers */
+
+/* The flags that must agree when an id is re-sent: `linked` describes the
+ * batch the event came in, not the transfer, so it is not compared. */
+static uint16_t sticky_flags(uint16_t flags) { return (uint16_t)(flags & ~QP_TRANSFER_LINKED); }
+
+static uint32_t transfer_exists(const qp_ledger_t *l, const qp_transfer_t *e,
+                                const qp_transfer_t *t) {
+  bool post_or_void = e->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER);
+  if (sticky_flags(e->flags) != sticky_flags(t->flags))
+    return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_FLAGS;
+  /* For post/void, zero fields mean "as the pending transfer". */
+  if ((e->debit_account_id != 0 || !post_or_void) && e->debit_account_id != t->debit_account_id)
+    return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID;
+  if ((e->credit_account_id != 0 || !post_or_void) && e->credit_account_id != t->credit_account_id)
+    return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID;
+  if (e->flags & (QP_TRANSFER_BALANCING_DEBIT | QP_TRANSFER_BALANCING_CREDIT)) {
+    if (e->amount < t->amount) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_AMOUNT;
+  } else if (post_or_void && e->amount == 0) {
+    if (e->flags & QP_TRANSFER_POST_PENDING_TRANSFER) {
+      uint32_t prow = qp__table_get(&l->transfer_index, t->pending_id);
+      if (prow == QP__TABLE_EMPTY || l->transfers[prow].amount != t->amount)
+        return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_AMOUNT;
+    }
+  } else if (e->amount != t->amount) {
+    return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_AMOUNT;
+  }
+  if (e->pending_id != t->pending_id) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_PENDING_ID;
+  if (e->user_data_128 != t->user_data_128)
+    return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_USER_DATA_128;
+  if (e->user_data_64 != t->user_data_64) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_USER_DATA_64;
+  if (e->user_data_32 != t->user_data_32) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_USER_DATA_32;
+  if (e->timeout != t->timeout) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_TIMEOUT;
+  if ((e->ledger != 0 || !post_or_void) && e->ledger != t->ledger)
+    return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_LEDGER;
+  if ((e->code != 0 || !post_or_void) && e->code != t->code)
+    return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_CODE;
+  return QP_CREATE_TRANSFER_EXISTS;
+}
+
+/* Checks on the event alone, shared by every kind of transfer. */
+static uint32_t transfer_static_checks(const qp_transfer_t *e) {
+  if (e->timestamp != 0) return QP_CREATE_TRANSFER_TIMESTAMP_MUST_BE_ZERO;
+  if (e->flags & ~QP_TRANSFER_FLAGS_ALL) return QP_CREATE_TRANSFER_RESERVED_FLAG;
+  if (e->id == 0) return QP_CREATE_TRANSFER_ID_MUST_NOT_BE_ZERO;
+  if (e->id == QP_U128_MAX) return QP_CREATE_TRANSFER_ID_MUST_NOT_BE_INT_MAX;
+  uint32_t kinds = !!(e->flags & QP_TRANSFER_PENDING) +
+                   !!(e->flags & QP_TRANSFER_POST_PENDING_TRANSFER) +
+                   !!(e->flags & QP_TRANSFER_VOID_PENDING_TRANSFER);
+  bool balancing = e->flags & (QP_TRANSFER_BALANCING_DEBIT | QP_TRANSFER_BALANCING_CREDIT);
+  bool post_or_void = e->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER);
+  if (kinds > 1 || (balancing && post_or_void)) return QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE;
+  if (post_or_void) {
+    if (e->pending_id == 0) return QP_CREATE_TRANSFER_PENDING_ID_MUST_NOT_BE_ZERO;
+    if (e->pending_id == QP_U128_MAX) return QP_CREATE_TRANSFER_PENDING_ID_MUST_NOT_BE_INT_MAX;
+    if (e->pending_id == e->id) return QP_CREATE_TRANSFER_PENDING_ID_MUST_BE_DIFFERENT;
+    if (e->timeout != 0) return QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER;
+    return QP_CREATE_TRANSFER_OK;
+  }
+  if (e->pending_id != 0) return QP_CREATE_TRANSFER_PENDING_ID_MUST_BE_ZERO;
+  if (e->timeout != 0 && !(e->flags & QP_TRANSFER_PENDING))
+    return QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER;
+  if (e->debit_account_id == 0) return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO;
+  if (e->debit_account_id == QP_U128_MAX) return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
+  if (e->credit_account_id == 0) return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO;
+  if (e->credit_account_id == QP_U128_MAX)
+    return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
+  if (e->debit_account_id == e->credit_account_id) return QP_CREATE_TRANSFER_ACCOUNTS_MUST_BE_DIFFERENT;
+  if (e->amount == 0) return QP_CREATE_TRANSFER_AMOUNT_MUST_NOT_BE_ZERO;
+  if (e->ledger == 0) return QP_CREATE_TRANSFER_LEDGER_MUST_NOT_BE_ZERO;
+  if (e->code == 0) return QP_CREATE_TRANSFER_CODE_MUST_NOT_BE_ZERO;
+  return QP_CREATE_TRANSFER_OK;
+}
+
+/* Appends the transfer row (and its expiry) once every check has passed. */
+static void insert_transfer(qp_ledger_t *l, const qp_transfer_t *t, qp_pending_state_t state,
+                            uint64_t expires_at_ns) {
+  QP_ASSERT(l->transfers_count < l->transfers_capacity);
+  uint32_t row = (uint32_t)l->transfers_count++;
+  l->transfers[row] = *t;
+  l->transfer_states[row] = (uint8_t)state;
+  qp__table_put(&l->transfer_index, t->id, row);
+  record_undo(l, QP__UNDO_TRANSFER_CREATED, row, 0);
+  if (expires_at_ns != 0) heap_push(l, expires_at_ns, t->id);
+  record_transfer(l, t, state);
+}
+
+static qp_u128 min_u128(qp_u128 a, qp_u128 b) { return a < b ? a : b; }
+
+/* What a balancing flag lets through: the room left under the limit, or 0. */
+static qp_u128 room(qp_u128 limit, qp_u128 used_a, qp_u128 used_b) {
+  qp_u128 used;
+  if (qp_u128_add_overflow(used_a, used_b, &used) || used >= limit) return 0;
+  return limit - used;
+}
+
+static uint32_t create_plain_transfer(qp_ledger_t *l, const qp_transfer_t *e, uint64_t ts) {
+  uint32_t dr_row = qp__table_get(&l->account_index, e->debit_account_id);
+  if (dr_row == QP__TABLE_EMPTY) return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_NOT_FOUND;
+  uint32_t cr_row = qp__table_get(&l->account_index, e->credit_account_id);
+  if (cr_row == QP__TABLE_EMPTY) return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_NOT_FOUND;
+  qp_account_t *dr = &l->accounts[dr_row], *cr = &l->accounts[cr_row];
+  if (dr->ledger != cr->ledger) return QP_CREATE_TRANSFER_ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER;
+  if (e->ledger != dr->ledger) return QP_CREATE_TRANSFER_TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS;
+
+  qp_u128 amount = e->amount;
+  if (e->flags & QP_TRANSFER_BALANCING_DEBIT)
+    amount = min_u128(amount, room(dr->credits_posted, dr->debits_pending, dr->debits_posted));
+  if (e->flags & QP_TRANSFER_BALANCING_CREDIT)
+    amount = min_u128(amount, room(cr->debits_posted, cr->credits_pending, cr->credits_posted));
+  bool pending = e->flags & QP_TRANSFER_PENDING;
+  qp_u128 dr_pending = dr->debits_pending, dr_posted = dr->debits_posted;
+  qp_u128 cr_pending = cr->credits_pending, cr_posted = cr->credits_posted;
+  if (pending) {
+    if (qp_u128_add_overflow(dr_pending, amount, &dr_pending))
+      return QP_CREATE_TRANSFER_OVERFLOWS_DEBITS_PENDING;
+    if (qp_u128_add_overflow(cr_pending, amount, &cr_pending))
+      return QP_CREATE_TRANSFER_OVERFLOWS_CREDITS_PENDING;
+  } else {
+    if (qp_u128_add_overflow(dr_posted, amount, &dr_posted))
+      return QP_CREATE_TRANSFER_OVERFLOWS_DEBITS_POSTED;
+    if (qp_u128_add_overflow(cr_posted, amount, &cr_posted))
+      return QP_CREATE_TRANSFER_OVERFLOWS_CREDITS_POSTED;
+  }
+  qp_u128 dr_total, cr_total;
+  if (qp_u128_add_overflow(dr_pending, dr_posted, &dr_total)) return QP_CREATE_TRANSFER_OVERFLOWS_DEBITS;
+  if (qp_u128_add_overflow(cr_pending, cr_posted, &cr_total)) return QP_CREATE_TRANSFER_OVERFLOWS_CREDITS;
+  uint64_t expires_at_ns = 0;
+  if (pending && e->timeout != 0) {
+    uint64_t timeout_ns;
+    if (__builtin_mul_overflow((uint64_t)e->timeout, NS_PER_S, &timeout_ns) ||
+        __builtin_add_overflow(ts, timeout_ns, &expires_at_ns))
+      return QP_CREATE_TRANSFER_OVERFLOWS_TIMEOUT;
+  }
+  if ((dr->flags & QP_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS) && dr_total > dr->credits_posted)
+    return QP_CREATE_TRANSFER_EXCEEDS_CREDITS;
+  if ((cr->flags & QP_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS) && cr_total > cr->debits_posted)
+    return QP_CREATE_TRANSFER_EXCEEDS_DEBITS;
+
+  qp_transfer_t t = *e;
+  t.amount = amount;
+  t.timestamp = ts;
+  save_balances(l, dr_row);
+  save_balances(l, cr_row);
+  dr->debits_pending = dr_pending;
+  dr->debits_posted = dr_posted;
+  cr->credits_pending = cr_pending;
+  cr->credits_posted = cr_posted;
+  insert_transfer(l, &t, pending ? QP_PENDING_PENDING : QP_PENDING_NONE, expires_at_ns);
+  record_history(l, dr_row, t.id, ts);
+  record_history(l, cr_row, t.id, ts);
+  return QP_CREATE_TRANSFER_OK;
+}
+
+/* Checks a post/void against the pending transfer it names. */
+static uint32_t check_against_pending(const qp_ledger_t *l, const qp_transfer_t *e,
+                                      const qp_transfer_t *p, uint32_t prow, uint64_t ts) {
+  if (!(p->flags & QP_TRANSFER_PENDING)) return QP_CREATE_TRANSFER_PENDING_TRANSFER_NOT_PENDING;
+  if (e->debit_account_id != 0 && e->debit_account_id != p->debit_account_id)
+    return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID;
+  if (e->credit_account_id != 0 && e->credit_account_id != p->credit_account_id)
+    return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID;
+  if (e->ledger != 0 && e->ledger != p->ledger)
+    return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_LEDGER;
+  if (e->code != 0 && e->code != p->code) return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_CODE;
+  if (e->flags & QP_TRANSFER_POST_PENDING_TRANSFER) {
+    if (e->amount > p->amount) return QP_CREATE_TRANSFER_EXCEEDS_PENDING_TRANSFER_AMOUNT;
+  } else if (e->amount != 0 && e->amount != p->amount) {
+    return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT;
+  }
+  switch ((qp_pending_state_t)l->transfer_states[prow]) {
+  case QP_PENDING_PENDING:
+    /* Due but not yet swept: it can no longer be posted or voided. */
+    if (p->timeout != 0 && p->timestamp + (uint64_t)p->timeout * NS_PER_S <= ts)
+      return QP_CREATE_TRANSFER_PENDING_TRANSFER_EXPIRED;
+    return QP_CREATE_TRANSFER_OK;
+  case QP_PENDING_POSTED: return QP_CREATE_TRANSFER_PENDING_TRANSFER_ALREADY_POSTED;
+  case QP_PENDING_VOIDED: return QP_CREATE_TRANSFER_PENDING_TRANSFER_ALREADY_VOIDED;
+  case QP_PENDING_EXPIRED: return QP_CREATE_TRANSFER_PENDING_TRANSFER_EXPIRED;
+  case QP_PENDING_NONE: break;
+  }
+  QP_UNREACHABLE();
+}
+
+static void set_pending_state(qp_ledger_t *l, uint32_t prow, qp_pending_state_t state) {
+  record_undo(l, QP__UNDO_TRANSFER_STATE, prow, l->transfer_states[prow]);
+  l->transfer_states[prow] = (uint8_t)state;
+  record_pending_update(l, l->transfers[prow].id, state);
+}
+
+static uint32_t post_or_void(qp_ledger_t *l, const qp_transfer_t *e, uint64_t ts) {
+  uint32_t prow = qp__table_get(&l->transfer_index, e->pending_id);
+  if (prow == QP__TABLE_EMPTY) return QP_CREATE_TRANSFER_PENDING_TRANSFER_NOT_FOUND;
+  const qp_transfer_t *p = &l->transfers[prow];
+  uint32_t r = check_against_pending(l, e, p, prow, ts);
+  if (r != QP_CREATE_TRANSFER_OK) return r;
+  bool post = e->flags & QP_TRANSFER_POST_PENDING_TRANSFER;
+  qp_u128 amount = post ? (e->amount == 0 ? p->amount : e->amount) : p->amount;
+  uint32_t dr_row = qp__table_get(&l->account_index, p->debit_account_id);
+  uint32_t cr_row = qp__table_get(&l->account_index, p->credit_account_id);
+  QP_ASSERT(dr_row != QP__TABLE_EMPTY && cr_row != QP__TABLE_EMPTY);
+  qp_account_t *dr = &l->accounts[dr_row], *cr = &l->accounts[cr_row];
+  QP_ASSERT(dr->debits_pending >= p->amount && cr->credits_pending >= p->amount);
+  qp_u128 dr_posted = dr->debits_posted, cr_posted = cr->credits_posted;
+  if (post) {
+    if (qp_u128_add_overflow(dr_posted, amount, &dr_posted))
+      return QP_CREATE_TRANSFER_OVERFLOWS_DEBITS_POSTED;
+    if (qp_u128_add_overflow(cr_posted, amount, &cr_posted))
+      return QP_CREATE_TRANSFER_OVERFLOWS_CREDITS_POSTED;
+  }
+  qp_transfer_t t = *e;
+  t.debit_account_id = p->debit_account_id;
+  t.credit_account_id = p->credit_account_id;
+  t.ledger = p->ledger;
+  t.code = p->code;
+  t.amount = amount;
+  t.timestamp = ts;
+  save_balances(l, dr_row);
+  save_balances(l, cr_row);
+  dr->debits_pending -= p->amount;
+  cr->credits_pending -= p->amount;
+  dr->debits_posted = dr_posted;
+  cr->credits_posted = cr_posted;
+  set_pending_state(l, prow, post ? QP_PENDING_POSTED : QP_PENDING_VOIDED);
+  insert_transfer(l, &t, QP_PENDING_NONE, 0);
+  record_history(l, dr_row, t.id, ts);
+  record_history(l, cr_row, t.id, ts);
+  return QP_CREATE_TRANSFER_OK;
+}
+
+static uint32_t create_transfer(qp_ledger_t *l, const qp_transfer_t *e, uint64_t ts) {
+  uint32_t r = transfer_static_checks(e);
+  if (r != QP_CREATE_TRANSFER_OK) return r;
+  uint32_t row = qp__table_get(&l->transfer_index, e->id);
+  if (row != QP__TABLE_EMPTY) return transfer_exists(l, e, &l->transfers[row]);
+  if (e->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER))
+    return post_or_void(l, e, ts);
+  return create_plain_transfer(l, e, ts);
+}
+
+/* --------------------------------------------------------------- expiry */
+
+/* Voids pending transfers whose timeout is at or before `now`, each at its
+ * own timestamp taken from *ts.  Bounded per batch; the rest wait. */
+static uint32_t sweep_expired(qp_ledger_t *l, uint64_t now, uint64_t *ts) {
+  uint32_t expired = 0;
+  while (l->expiries_count > 0 && l->expiries[0].expires_at_ns <= now &&
+         expired < QP_EXPIRIES_PER_BATCH_MAX) {
+    qp__expiry_t top = l->expiries[0];
+    heap_pop(l);
+    uint32_t row = qp__table_get(&l->transfer_index, top.transfer_id);
+    if (row == QP__TABLE_EMPTY || l->transfer_states[row] != QP_PENDING_PENDING) continue;
+    const qp_transfer_t *p = &l->transfers[row];
+    if (p->timestamp + (uint64_t)p->timeout * NS_PER_S != top.expires_at_ns) continue;
+    uint32_t dr_row = qp__table_get(&l->account_index, p->debit_account_id);
+    uint32_t cr_row = qp__table_get(&l->account_index, p->credit_account_id);
+    QP_ASSERT(dr_row != QP__TABLE_EMPTY && cr_row != QP__TABLE_EMPTY);
+    touch(l, dr_row);
+    touch(l, cr_row);
+    QP_ASSERT(l->accounts[dr_row].debits_pending >= p->amount);
+    QP_ASSERT(l->accounts[cr_row].credits_pending >= p->amount);
+    l->accounts[dr_row].debits_pending -= p->amount;
+    l->accounts[cr_row].credits_pending -= p->amount;
+    l->transfer_states[row] = QP_PENDING_EXPIRED;
+    record_pending_update(l, p->id, QP_PENDING_EXPIRED);
+    uint64_t at = (*ts)++;
+    record_history(l, dr_row, p->id, at);
+    record_history(l, cr_row, p->id, at);
+    expired++;
+  }
+  return expired;
+}
+
+/* ----------------------------------------------------------- batch loop */
+
+typedef uint32_t (*apply_fn)(qp_ledger_t *l, const void *event, uint64_t ts);
+typedef bool (*linked_fn)(const void *event);
+
+static bool account_linked(const void *event) {
+  return ((const qp_account_t *)event)->flags & QP_ACCOUNT_LINKED;
+}
+static bool transfer_linked(const void *event) {
+  return ((const qp_transfer_t *)event)->flags & QP_TRANSFER_LINKED;
+}
+
+static uint32_t apply_account(qp_ledger_t *l, const void *event, uint64_t ts) {
+  return create_account(l, event, ts);
+}
+static uint32_t apply_transfer(qp_ledger_t *l, const void *event, uint64_t ts) {
+  return create_transfer(l, event, ts);
+}
+
+/* Starts a batch: a fresh stamp and the clock advanced.  Expiries are not
+ * swept here but by qp_ledger_expire(), which the durable layer runs as its
+ * own journaled batch whenever a timeout is due, so that one batch's changes
+ * stay bounded by its own events. */
+static uint64_t begin_batch(qp_ledger_t *l, uint64_t now_ns, qp_ledger_changes_t *changes) {
+  l->changes = changes;
+  l->touched_count = 0;
+  if (++l->stamp == 0) {
+    memset(l->account_stamps, 0, l->accounts_count * sizeof *l->account_stamps);
+    l->stamp = 1;
+  }
+  return now_ns > l->last_timestamp ? now_ns : l->last_timestamp + 1;
+}
+
+/* Ends a batch: hands the touched accounts' final state to `changes`. */
+static void end_batch(qp_ledger_t *l, uint64_t next_ts) {
+  QP_ASSERT(l->undo_count == 0 && !l->in_chain);
+  if (next_ts - 1 > l->last_timestamp) l->last_timestamp = next_ts - 1;
+  qp_ledger_changes_t *c = l->changes;
+  if (c != NULL) {
+    for (uint32_t i = 0; i < l->touched_count; i++) {
+      uint32_t row = l->touched[i];
+      if (row >= l->accounts_count) continue; /* created, then rolled back */
+      QP_ASSERT(c->accounts_count < c->accounts_capacity);
+      c->accounts[c->accounts_count++] = l->accounts[row];
+    }
+  }
+  l->changes = NULL;
+}
+
+static void apply_batch(qp_ledger_t *l, const uint8_t *events, size_t event_size, uint32_t count,
+                        uint64_t ts, uint32_t *results, apply_fn apply, linked_fn is_linked,
+                        uint32_t failed_code,
+                        uint32_t open_code, uint32_t ok_code) {
+  uint32_t chain_start = 0;
+  bool chain_broken = false;
+  changes_mark_t mark = changes_mark(l);
+  for (uint32_t i = 0; i < count; i++, ts++) {
+    const void *e = events + (size_t)i * event_size;
+    bool linked = is_linked(e);
+    if (!l->in_chain && linked) {
+      l->in_chain = true;
+      chain_start = i;
+      chain_broken = false;
+      mark = changes_mark(l);
+    }
+    uint32_t r;
+    if (chain_broken) r = failed_code;
+    else if (linked && i == count - 1) r = open_code;
+    else r = apply(l, e, ts);
+    if (r != ok_code && l->in_chain && !chain_broken) {
+      chain_broken = true;
+      rollback(l, mark);
+      for (uint32_t j = chain_start; j < i; j++) results[j] = failed_code;
+    }
+    results[i] = r;
+    if (l->in_chain && !linked) {
+      l->in_chain = false;
+      l->undo_count = 0;
+    }
+  }
+  if (l->in_chain) { /* the last event was linked: already rolled back */
+    l->in_chain = false;
+    l->undo_count = 0;
+  }
+}
+
+int qp_ledger_create_accounts(qp_ledger_t *l, uint64_t now_ns, const qp_account_t *events,
+                              uint32_t count, uint32_t *results, qp_ledger_changes_t *changes) {
+  if (count == 0 || count > QP_BATCH_EVENTS_MAX || events == NULL || results == NULL)
+    return QP_EINVAL;
+  int rc = reserve_accounts(l, count);
+  if (rc != 0) return rc;
+  uint64_t ts = begin_batch(l, now_ns, changes);
+  apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_account, account_linked,
+              QP_CREATE_ACCOUNT_LINKED_EVENT_FAILED, QP_CREATE_ACCOUNT_LINKED_EVENT_CHAIN_OPEN,
+              QP_CREATE_ACCOUNT_OK);
+  end_batch(l, ts + count);
+  return 0;
+}
+
+int qp_ledger_create_transfers(qp_ledger_t *l, uint64_t now_ns, const qp_transfer_t *events,
+                               uint32_t count, uint32_t *results, qp_ledger_changes_t *changes) {
+  if (count == 0 || count > QP_BATCH_EVENTS_MAX || events == NULL || results == NULL)
+    return QP_EINVAL;
+  int rc = reserve_transfers(l, count);
+  if (rc != 0) return rc;
+  uint64_t ts = begin_batch(l, now_ns, changes);
+  apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_transfer, transfer_linked,
+              QP_CREATE_TRANSFER_LINKED_EVENT_FAILED, QP_CREATE_TRANSFER_LINKED_EVENT_CHAIN_OPEN,
+              QP_CREATE_TRANSFER_OK);
+  end_batch(l, ts + count);
+  return 0;
+}
+
+int qp_ledger_expire(qp_ledger_t *l, uint64_t now_ns, uint32_t *expired_out,
+                     qp_ledger_changes_t *changes) {
+  uint64_t ts = begin_batch(l, now_ns, changes);
+  uint32_t expired = sweep_expired(l, ts, &ts);
+  end_batch(l, ts);
+  if (expired_out) *expired_out = expired;
+  return 0;
+}
+
+/* -------------------------------------------------------------- lookups */
+
+int qp_ledger_lookup_account(const qp_ledger_t *l, qp_u128 id, qp_account_t *out) {
+  uint32_t row = qp__table_get(&l->account_index, id);
+  if (row == QP__TABLE_EMPTY) return QP_ENOTFOUND;
+  *out = l->accounts[row];
+  return 0;
+}
+
+int qp_ledger_lookup_transfer(const qp_ledger_t *l, qp_u128 id, qp_transfer_t *out,
+                              qp_pending_state_t *state) {
+  uint32_t row = qp__table_get(&l->transfer_index, id);
+  if (row == QP__TABLE_EMPTY) return QP_ENOTFOUND;
+  *out = l->transfers[row];
+  if (state) *state = (qp_pending_state_t)l->transfer_states[row];
+  return 0;
+}
+
+uint64_t qp_ledger_account_count(const qp_ledger_t *l) { return l->accounts_count; }
+uint64_t qp_ledger_transfer_count(const qp_ledger_t *l) { return l->transfers_count; }
+uint64_t qp_ledger_last_timestamp(const qp_ledger_t *l) { return l->last_timestamp; }
+
+int qp_ledger_each_account(const qp_ledger_t *l, int (*fn)(void *, const qp_account_t *),
+                           void *ctx) {
+  for (uint64_t i = 0; i < l->accounts_count; i++) {
+    int rc = fn(ctx, &l->accounts[i]);
+    if (rc != 0) return rc;
+  }
+  return 0;
+}
+
+int qp_ledger_each_transfer(const qp_ledger_t *l,
+                            int (*fn)(void *, const qp_transfer_t *, qp_pending_state_t),
+                            void *ctx) {
+  for (uint64_t i = 0; i < l->transfers_count; i++) {
+    int rc = fn(ctx, &l->transfers[i], (qp_pending_state_t)l->transfer_states[i]);
+    if (rc != 0) return rc;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------- restore */
+
+int qp_ledger_restore_account(qp_ledger_t *l, const qp_account_t *a) {
+  if (qp__table_get(&l->account_index, a->id) != QP__TABLE_EMPTY) return QP_EEXISTS;
+  int rc = reserve_accounts(l, 1);
+  if (rc != 0) return rc;
+  uint32_t row = (uint32_t)l->accounts_count++;
+  l->accounts[row] = *a;
+  l->account_stamps[row] = 0;
+  qp__table_put(&l->account_index, a->id, row);
+  if (a->timestamp > l->last_timestamp) l->last_timestamp = a->timestamp;
+  return 0;
+}
+
+int qp_ledger_restore_transfer(qp_ledger_t *l, const qp_transfer_t *t, qp_pending_state_t state) {
+  if (qp__table_get(&l->transfer_index, t->id) != QP__TABLE_EMPTY) return QP_EEXISTS;
+  int rc = reserve_transfers(l, 1);
+  if (rc != 0) return rc;
+  uint64_t expires_at_ns = 0;
+  if (state == QP_PENDING_PENDING && t->timeout != 0)
+    expires_at_ns = t->timestamp + (uint64_t)t->timeout * NS_PER_S;
+  bool in_chain = l->in_chain;
+  l->in_chain = false;
+  qp_ledger_changes_t *changes = l->changes;
+  l->changes = NULL;
+  insert_transfer(l, t, state, expires_at_ns);
+  l->changes = changes;
+  l->in_chain = in_chain;
+  if (t->timestamp > l->last_timestamp) l->last_timestamp = t->timestamp;
+  return 0;
+}
+
+void qp_ledger_restore_clock(qp_ledger_t *l, uint64_t last_timestamp) {
+  if (last_timestamp > l->last_timestamp) l->last_timestamp = last_timestamp;
+}

@@ -1,0 +1,67 @@
+/*
+ * state_int.h - (private to ledger/) the layout of the pure state machine.
+ *
+ * Accounts and transfers live in arrays of fixed records, in creation
+ * order, found through id indexes (table.h).  Pending transfers with a
+ * timeout are also in a min-heap ordered by expiry.  A linked chain is
+ * applied optimistically with an undo log, and rolled back if any of its
+ * events fails.
+ *
+ * Invariants between batches: for every ledger, sum(debits_posted) ==
+ * sum(credits_posted) and sum(debits_pending) == sum(credits_pending) ==
+ * sum(amount of transfers in state PENDING); every timestamp is unique and
+ * increases with creation order; the undo log is empty.
+ */
+#ifndef QP_LEDGER_STATE_INT_H
+#define QP_LEDGER_STATE_INT_H
+
+#include "ledger/ledger.h"
+#include "ledger/table.h"
+
+typedef enum {
+  QP__UNDO_ACCOUNT_CREATED = 1,  /* row was appended to accounts */
+  QP__UNDO_ACCOUNT_BALANCES = 2, /* row's balances were changed */
+  QP__UNDO_TRANSFER_CREATED = 3, /* row was appended to transfers */
+  QP__UNDO_TRANSFER_STATE = 4    /* row's pending state was changed */
+} qp__undo_kind_t;
+
+typedef struct qp__undo {
+  uint32_t kind;        /* qp__undo_kind_t */
+  uint32_t row;         /* account or transfer row */
+  qp_u128 balances[4];  /* previous dp, dpo, cp, cpo (ACCOUNT_BALANCES) */
+  uint8_t state;        /* previous state (TRANSFER_STATE) */
+} qp__undo_t;
+
+typedef struct qp__expiry {
+  uint64_t expires_at_ns; /* timestamp + timeout */
+  qp_u128 transfer_id;    /* validated on pop: the row may be gone */
+} qp__expiry_t;
+
+#define QP__UNDO_PER_EVENT 4u
+
+struct qp_ledger {
+  qp_ledger_config_t config;   /* limits */
+  qp_account_t *accounts;      /* rows in creation order */
+  uint32_t *account_stamps;    /* batch stamp of last touch, for dedupe */
+  uint64_t accounts_count;     /* rows used */
+  uint64_t accounts_capacity;  /* rows allocated */
+  qp__table_t account_index;   /* id -> row */
+  qp_transfer_t *transfers;    /* rows in creation order */
+  uint8_t *transfer_states;    /* qp_pending_state_t per row */
+  uint64_t transfers_count;    /* rows used */
+  uint64_t transfers_capacity; /* rows allocated */
+  qp__table_t transfer_index;  /* id -> row */
+  qp__expiry_t *expiries;      /* min-heap by expires_at_ns */
+  uint64_t expiries_count;     /* entries used */
+  uint64_t expiries_capacity;  /* entries allocated */
+  qp__undo_t *undo;            /* undo log of the open linked chain */
+  uint32_t undo_count;         /* entries used */
+  uint32_t *touched;           /* account rows touched in this batch */
+  uint32_t touched_count;      /* entries used */
+  uint32_t stamp;              /* current batch stamp (never 0) */
+  uint64_t last_timestamp;     /* timestamp of the last event */
+  bool in_chain;               /* recording undo for an open chain */
+  qp_ledger_changes_t *changes; /* where this batch's effects go, or NULL */
+};
+
+#endif
