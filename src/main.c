@@ -1,1 +1,45 @@
-int main(void){return 0;}
+/*
+ * main.c - `quipu`: dispatches to the subcommands in src/cli/.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct command {
+  const char *name;                 /* first argument */
+  int (*run)(int argc, char **argv); /* its entry point */
+  const char *summary;              /* one line for `quipu help` */
+} command_t;
+
+static const command_t COMMANDS[] = {
+    {"serve", qp_cmd_serve, "run the ledger server (HTTP/JSON API)"},
+    {"client", qp_cmd_client, "talk to a running server"},
+    {"keys", qp_cmd_keys, "create, list and revoke API keys"},
+    {"ledger", qp_cmd_ledger, "ledger demo: accounts, transfers, balances"},
+    {"verify", qp_cmd_verify, "replay the journal and check it against the state"},
+    {"bench", qp_cmd_bench, "benchmarks (bench ledger)"},
+};
+
+static void usage(FILE *out) {
+  fprintf(out, "quipu - a financial-grade ledger core\n\nusage: quipu <command> [options]\n\n");
+  for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+    fprintf(out, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+  fprintf(out, "\n'quipu <command> --help' describes each command.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+    if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "quipu: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

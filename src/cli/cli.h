@@ -1,0 +1,18 @@
+/*
+ * cli.h - the `quipu` subcommands.  Each takes argc/argv starting at its own
+ * name and returns the process exit code (0 ok, 1 failure, 2 usage error).
+ */
+#ifndef QP_CLI_CLI_H
+#define QP_CLI_CLI_H
+
+int qp_cmd_verify(int argc, char **argv);
+int qp_cmd_ledger(int argc, char **argv); /* ledger demo */
+int qp_cmd_bench(int argc, char **argv);  /* bench ledger */
+int qp_cmd_serve(int argc, char **argv);
+int qp_cmd_keys(int argc, char **argv);
+int qp_cmd_client(int argc, char **argv);
+
+/* The data directory: --data DIR, else $QUIPU_DATA, else ./quipu-data. */
+const char *qp_cli_data_dir(const char *flag_value);
+
+#endif

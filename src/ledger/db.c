@@ -1,0 +1,550 @@
+/*
+ * db.c - the durable ledger: the pure state machine, the journal and the
+ * LMDB index put together.
+ *
+ * The commit point is the journal.  qp_db_execute() applies a group of
+ * batches to the in-memory state, stages their events as journal records,
+ * and writes and fdatasyncs them once; only then are results returned.
+ * The state lock is held across that fsync, so no reader can observe a
+ * batch that is not yet durable.  The index is brought up to date by a
+ * background thread from the changes each group produced: it never slows
+ * the commit, and after a crash the journal replays whatever it missed.
+ *
+ * Disk-full is detected before anything is applied (journal space is
+ * reserved ahead with fallocate), so it is an ordinary, recoverable error.
+ * A failed write or fsync is not: the state in memory is then ahead of
+ * what is known to be on disk, so the db stops accepting writes for good
+ * (fail-stop) and recovery at the next open decides what survived.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "ledger/index.h"
+#include "ledger/replay.h"
+#include "store/store.h"
+
+/* One group commit holds at most this many events and records. */
+#define GROUP_EVENTS_MAX (4u * QP_BATCH_EVENTS_MAX)
+#define GROUP_RECORDS_MAX 4096u
+#define CHANGES_EVENTS (GROUP_EVENTS_MAX + QP_EXPIRIES_PER_BATCH_MAX)
+#define RING_SIZE 3u
+#define PATH_MAX_LEN 4096
+
+typedef struct ring_slot {
+  qp_ledger_changes_t changes; /* what one group changed */
+  qp__index_meta_t meta;       /* the journal position after that group */
+} ring_slot_t;
+
+struct qp_db {
+  char dir[PATH_MAX_LEN];          /* data directory */
+  int lock_fd;                     /* quipu.lock, or -1 */
+  qp_db_options_t options;         /* as given, defaults filled */
+  qp_ledger_t *ledger;             /* the state */
+  qp_journal_t *journal;           /* the truth */
+  qp__index_t index;               /* derived */
+  pthread_rwlock_t state_lock;     /* readers vs the committing writer */
+  pthread_mutex_t write_mutex;     /* one group commit at a time */
+  uint64_t stats_events;           /* events in the journal */
+  _Atomic bool stopped;            /* fail-stop after a write/sync error */
+
+  /* The applier: slots cycle free -> filling (writer) -> queued -> free. */
+  pthread_t applier;               /* thread */
+  bool applier_started;            /* thread exists */
+  pthread_mutex_t ring_mutex;      /* guards the fields below */
+  pthread_cond_t ring_cond;        /* signalled on any change below */
+  ring_slot_t ring[RING_SIZE];     /* change buffers */
+  uint32_t ring_head;              /* next slot to apply */
+  uint32_t ring_queued;            /* slots waiting for the applier */
+  uint64_t durable_seq;            /* last journal seq on disk */
+  uint64_t applied_seq;            /* last journal seq in the index */
+  int applier_error;               /* first index error, then sticky */
+  bool closing;                    /* applier should drain and exit */
+};
+
+static uint64_t default_clock(void *ctx) {
+  (void)ctx;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void set_detail(char *detail, size_t size, const char *fmt, const char *a, const char *b) {
+  if (detail && size) snprintf(detail, size, fmt, a, b);
+}
+
+/* -------------------------------------------------------------- applier */
+
+static void *applier_main(void *arg) {
+  qp_db_t *db = arg;
+  pthread_mutex_lock(&db->ring_mutex);
+  for (;;) {
+    while (db->ring_queued == 0 && !db->closing) pthread_cond_wait(&db->ring_cond, &db->ring_mutex);
+    if (db->ring_queued == 0 && db->closing) break;
+    ring_slot_t *slot = &db->ring[db->ring_head];
+    pthread_mutex_unlock(&db->ring_mutex);
+    int rc = db->applier_error ? db->applier_error : qp__index_apply(&db->index, &slot->changes, &slot->meta);
+    pthread_mutex_lock(&db->ring_mutex);
+    if (rc != 0 && db->applier_error == 0) {
+      db->applier_error = rc;
+      QP_LOG_ERROR("ledger", "index update failed (%s); reads of history stop until restart",
+                   qp_strerror(rc));
+    }
+    if (rc == 0) db->applied_seq = slot->meta.applied_seq;
+    db->ring_head = (db->ring_head + 1) % RING_SIZE;
+    db->ring_queued--;
+    pthread_cond_broadcast(&db->ring_cond);
+  }
+  pthread_mutex_unlock(&db->ring_mutex);
+  return NULL;
+}
+
+/* Waits for a free slot; the writer is the only producer. */
+static ring_slot_t *acquire_slot(qp_db_t *db) {
+  pthread_mutex_lock(&db->ring_mutex);
+  while (db->ring_queued == RING_SIZE) pthread_cond_wait(&db->ring_cond, &db->ring_mutex);
+  ring_slot_t *slot = &db->ring[(db->ring_head + db->ring_queued) % RING_SIZE];
+  pthread_mutex_unlock(&db->ring_mutex);
+  qp_ledger_changes_clear(&slot->changes);
+  return slot;
+}
+
+static void publish_slot(qp_db_t *db, ring_slot_t *slot) {
+  pthread_mutex_lock(&db->ring_mutex);
+  QP_ASSERT(&db->ring[(db->ring_head + db->ring_queued) % RING_SIZE] == slot);
+  db->durable_seq = slot->meta.applied_seq;
+  db->ring_queued++;
+  pthread_cond_broadcast(&db->ring_cond);
+  pthread_mutex_unlock(&db->ring_mutex);
+}
+
+int qp_db_sync_index(qp_db_t *db) {
+  pthread_mutex_lock(&db->ring_mutex);
+  while (db->applied_seq < db->durable_seq && db->applier_error == 0)
+    pthread_cond_wait(&db->ring_cond, &db->ring_mutex);
+  int rc = db->applier_error;
+  pthread_mutex_unlock(&db->ring_mutex);
+  return rc;
+}
+
+/* --------------------------------------------------------- group commit */
+
+static uint32_t request_bytes(const qp_db_request_t *r) {
+  return QP_JOURNAL_HEADER_SIZE + r->count * QP_RECORD_SIZE;
+}
+
+static bool request_valid(const qp_db_request_t *r) {
+  if (r->op == QP_OP_EXPIRE) return r->count == 0;
+  if (r->op != QP_OP_CREATE_ACCOUNTS && r->op != QP_OP_CREATE_TRANSFERS) return false;
+  return r->count >= 1 && r->count <= QP_BATCH_EVENTS_MAX && r->events && r->results;
+}
+
+/* Applies one request and stages its journal record. */
+static int apply_request(qp_db_t *db, qp_db_request_t *r, uint64_t now, qp_ledger_changes_t *c) {
+  int rc;
+  if (r->op == QP_OP_CREATE_ACCOUNTS)
+    rc = qp_ledger_create_accounts(db->ledger, now, r->events, r->count, r->results, c);
+  else if (r->op == QP_OP_CREATE_TRANSFERS)
+    rc = qp_ledger_create_transfers(db->ledger, now, r->events, r->count, r->results, c);
+  else {
+    uint32_t expired = 0;
+    rc = qp_ledger_expire(db->ledger, now, &expired, c);
+    if (rc == 0 && expired == 0) return 0; /* nothing to journal */
+  }
+  if (rc != 0) return rc;
+  uint8_t *body = qp_journal_stage(db->journal, r->op, r->count, now, r->count * QP_RECORD_SIZE);
+  QP_ASSERT(body != NULL); /* room was checked before applying */
+  for (uint32_t i = 0; i < r->count; i++) {
+    if (r->op == QP_OP_CREATE_ACCOUNTS)
+      qp_account_encode(body + (size_t)i * QP_RECORD_SIZE, (const qp_account_t *)r->events + i);
+    else
+      qp_transfer_encode(body + (size_t)i * QP_RECORD_SIZE, (const qp_transfer_t *)r->events + i);
+  }
+  db->stats_events += r->count;
+  return 0;
+}
+
+/* Commits requests [0, n) as one group: n was chosen to fit. */
+static int commit_group(qp_db_t *db, qp_db_request_t *reqs, uint32_t n, uint64_t bytes) {
+  uint64_t now = db->options.clock_ns(db->options.clock_ctx);
+  int rc = qp_journal_reserve(db->journal, bytes + QP_JOURNAL_HEADER_SIZE);
+  if (rc != 0) {
+    for (uint32_t i = 0; i < n; i++) reqs[i].status = rc;
+    return rc;
+  }
+  ring_slot_t *slot = acquire_slot(db);
+  pthread_rwlock_wrlock(&db->state_lock);
+  uint64_t due = qp_ledger_next_expiry(db->ledger);
+  if (due != 0 && due <= now) {
+    qp_db_request_t sweep = {.op = QP_OP_EXPIRE};
+    rc = apply_request(db, &sweep, now, &slot->changes);
+    QP_ASSERT(rc == 0);
+  }
+  for (uint32_t i = 0; i < n; i++)
+    if (reqs[i].status == 0) reqs[i].status = apply_request(db, &reqs[i], now, &slot->changes);
+  rc = qp_journal_commit(db->journal);
+  if (rc != 0) {
+    db->stopped = true;
+    QP_LOG_ERROR("ledger", "journal write/fsync failed (%s): refusing all writes from now on "
+                 "(fail-stop); restart to recover from the journal", qp_strerror(rc));
+  }
+  pthread_rwlock_unlock(&db->state_lock);
+  if (rc != 0) {
+    for (uint32_t i = 0; i < n; i++) reqs[i].status = QP_ESTOPPED;
+    return rc;
+  }
+  slot->meta.applied_seq = qp_journal_last_seq(db->journal);
+  qp_journal_head_hash(db->journal, slot->meta.applied_hash);
+  slot->meta.last_timestamp = qp_ledger_last_timestamp(db->ledger);
+  publish_slot(db, slot);
+  QP_ASSERT(qp_journal_last_seq(db->journal) == slot->meta.applied_seq);
+  return 0;
+}
+
+int qp_db_execute(qp_db_t *db, qp_db_request_t *reqs, uint32_t count) {
+  pthread_mutex_lock(&db->write_mutex);
+  int rc = 0;
+  for (uint32_t i = 0; i < count; i++) reqs[i].status = request_valid(&reqs[i]) ? 0 : QP_EINVAL;
+  uint32_t start = 0;
+  while (start < count && rc == 0) {
+    if (db->stopped) {
+      rc = QP_ESTOPPED;
+      break;
+    }
+    uint32_t n = 0, events = 0;
+    uint64_t bytes = 0;
+    while (start + n < count && n < GROUP_RECORDS_MAX - 1) {
+      const qp_db_request_t *r = &reqs[start + n];
+      uint32_t c = r->status == 0 ? r->count : 0;
+      if (n > 0 && events + c > GROUP_EVENTS_MAX) break;
+      events += c;
+      bytes += r->status == 0 ? request_bytes(r) : 0;
+      n++;
+    }
+    rc = commit_group(db, reqs + start, n, bytes);
+    start += n;
+  }
+  for (uint32_t i = start; i < count; i++) reqs[i].status = rc;
+  pthread_mutex_unlock(&db->write_mutex);
+  return rc;
+}
+
+int qp_db_create_accounts(qp_db_t *db, const qp_account_t *events, uint32_t count,
+                          uint32_t *results) {
+  qp_db_request_t r = {.op = QP_OP_CREATE_ACCOUNTS, .events = events, .count = count, .results = results};
+  int rc = qp_db_execute(db, &r, 1);
+  return rc != 0 ? rc : r.status;
+}
+
+int qp_db_create_transfers(qp_db_t *db, const qp_transfer_t *events, uint32_t count,
+                           uint32_t *results) {
+  qp_db_request_t r = {.op = QP_OP_CREATE_TRANSFERS, .events = events, .count = count, .results = results};
+  int rc = qp_db_execute(db, &r, 1);
+  return rc != 0 ? rc : r.status;
+}
+
+bool qp_db_stopped(const qp_db_t *db) { return db->stopped; }
+
+/* -------------------------------------------------------------- queries */
+
+int qp_db_lookup_accounts(qp_db_t *db, const qp_u128 *ids, uint32_t count, qp_account_t *out,
+                          uint32_t *found_out) {
+  if (db->stopped) return QP_ESTOPPED;
+  uint32_t found = 0;
+  pthread_rwlock_rdlock(&db->state_lock);
+  for (uint32_t i = 0; i < count; i++)
+    if (qp_ledger_lookup_account(db->ledger, ids[i], &out[found]) == 0) found++;
+  pthread_rwlock_unlock(&db->state_lock);
+  *found_out = found;
+  return 0;
+}
+
+int qp_db_lookup_transfers(qp_db_t *db, const qp_u128 *ids, uint32_t count, qp_transfer_t *out,
+                           qp_pending_state_t *states_out, uint32_t *found_out) {
+  if (db->stopped) return QP_ESTOPPED;
+  uint32_t found = 0;
+  pthread_rwlock_rdlock(&db->state_lock);
+  for (uint32_t i = 0; i < count; i++) {
+    qp_pending_state_t state;
+    if (qp_ledger_lookup_transfer(db->ledger, ids[i], &out[found], &state) == 0) {
+      if (states_out) states_out[found] = state;
+      found++;
+    }
+  }
+  pthread_rwlock_unlock(&db->state_lock);
+  *found_out = found;
+  return 0;
+}
+
+static int check_filter(const qp_account_filter_t *f) {
+  if (f->account_id == 0 || f->account_id == QP_U128_MAX) return QP_EINVAL;
+  if (f->limit == 0 || f->limit > QP_QUERY_LIMIT_MAX) return QP_EINVAL;
+  if (f->timestamp_max != 0 && f->timestamp_min > f->timestamp_max) return QP_EINVAL;
+  if (f->flags & ~(QP_FILTER_DEBITS | QP_FILTER_CREDITS | QP_FILTER_REVERSED)) return QP_EINVAL;
+  return 0;
+}
+
+int qp_db_get_account_transfers(qp_db_t *db, const qp_account_filter_t *f, qp_transfer_t *out,
+                                uint32_t *count_out) {
+  *count_out = 0;
+  int rc = check_filter(f);
+  if (rc == 0) rc = qp_db_sync_index(db);
+  if (rc == 0) rc = qp__index_account_transfers(&db->index, f, out, count_out);
+  return rc;
+}
+
+int qp_db_get_account_balances(qp_db_t *db, const qp_account_filter_t *f,
+                               qp_account_balance_t *out, uint32_t *count_out) {
+  *count_out = 0;
+  int rc = check_filter(f);
+  if (rc == 0) rc = qp_db_sync_index(db);
+  if (rc == 0) rc = qp__index_account_balances(&db->index, f, out, count_out);
+  return rc;
+}
+
+int qp_db_audit(qp_db_t *db, qp_db_audit_t *out, qp_ledger_totals_t *totals,
+                uint32_t totals_capacity, uint32_t *totals_count) {
+  memset(out, 0, sizeof *out);
+  pthread_rwlock_rdlock(&db->state_lock);
+  out->batches = qp_journal_last_seq(db->journal);
+  out->events = db->stats_events;
+  out->journal_bytes = qp_journal_size(db->journal);
+  out->accounts = qp_ledger_account_count(db->ledger);
+  out->transfers = qp_ledger_transfer_count(db->ledger);
+  qp_journal_head_hash(db->journal, out->head_hash);
+  out->invariant_ok = qp_ledger_check(db->ledger);
+  int rc = 0;
+  if (totals != NULL) rc = qp_ledger_totals(db->ledger, totals, totals_capacity, totals_count);
+  pthread_rwlock_unlock(&db->state_lock);
+  return rc;
+}
+
+/* ------------------------------------------------------------ recovery */
+
+typedef struct recover_ctx {
+  qp_db_t *db;
+  qp__index_meta_t meta;         /* the index's position */
+  qp_ledger_changes_t changes;   /* replayed, not yet written to the index */
+  qp__replay_scratch_t *scratch; /* decode space */
+  uint64_t replayed;             /* records replayed */
+  char *detail;                  /* error detail */
+  size_t detail_size;
+} recover_ctx_t;
+
+static int flush_replay(recover_ctx_t *c, const qp_journal_record_t *last) {
+  if (last == NULL) return 0;
+  c->meta.applied_seq = last->seq;
+  memcpy(c->meta.applied_hash, last->hash, QP_HASH_SIZE);
+  c->meta.last_timestamp = qp_ledger_last_timestamp(c->db->ledger);
+  int rc = qp__index_apply(&c->db->index, &c->changes, &c->meta);
+  qp_ledger_changes_clear(&c->changes);
+  return rc;
+}
+
+static int recover_visit(void *vctx, const qp_journal_record_t *rec) {
+  recover_ctx_t *c = vctx;
+  c->db->stats_events += rec->count;
+  if (rec->seq < c->meta.applied_seq) return 0;
+  if (rec->seq == c->meta.applied_seq) {
+    if (memcmp(rec->hash, c->meta.applied_hash, QP_HASH_SIZE) != 0) {
+      if (c->detail)
+        snprintf(c->detail, c->detail_size,
+                 "journal record %llu at offset %llu does not match the index (different hash): "
+                 "the journal or the index was altered",
+                 (unsigned long long)rec->seq, (unsigned long long)rec->offset);
+      return QP_ECORRUPT;
+    }
+    return 0;
+  }
+  int rc = qp__replay_record(c->db->ledger, rec, c->scratch, &c->changes);
+  if (rc != 0) {
+    if (c->detail)
+      snprintf(c->detail, c->detail_size, "replaying journal record %llu at offset %llu: %s",
+               (unsigned long long)rec->seq, (unsigned long long)rec->offset, qp_strerror(rc));
+    return rc;
+  }
+  c->replayed++;
+  /* Write to the index in large transactions, before the buffer can fill:
+   * the next record may add up to a full batch of events and expiries. */
+  const qp_ledger_changes_t *ch = &c->changes;
+  uint32_t next = QP_BATCH_EVENTS_MAX + QP_EXPIRIES_PER_BATCH_MAX;
+  if (ch->transfers_count + next > ch->transfers_capacity ||
+      ch->pending_count + next > ch->pending_capacity ||
+      ch->accounts_count + 2 * next > ch->accounts_capacity ||
+      ch->balances_count + 2 * next > ch->balances_capacity)
+    return flush_replay(c, rec);
+  return 0;
+}
+
+/* Reads the journal, replays what the index lacks, cuts a torn tail. */
+static int recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail,
+                   size_t detail_size, qp_journal_scan_t *scan) {
+  recover_ctx_t c = {.db = db, .detail = detail, .detail_size = detail_size};
+  int rc = qp__index_read_meta(&db->index, &c.meta);
+  if (rc != 0) {
+    set_detail(detail, detail_size, "%s%s", "index metadata is unreadable", "");
+    return rc;
+  }
+  qp_ledger_restore_clock(db->ledger, c.meta.last_timestamp);
+  uint64_t index_seq = c.meta.applied_seq;
+  c.scratch = qp_malloc(sizeof *c.scratch);
+  rc = c.scratch ? qp_ledger_changes_init(&c.changes, CHANGES_EVENTS) : QP_ENOMEM;
+  if (rc == 0) rc = qp_journal_scan(io, recover_visit, &c, scan);
+  if (rc == 0 && c.replayed > 0) {
+    /* Flush what the visitor has not: rebuild the record tail's meta. */
+    c.meta.applied_seq = scan->last_seq;
+    memcpy(c.meta.applied_hash, scan->last_hash, QP_HASH_SIZE);
+    c.meta.last_timestamp = qp_ledger_last_timestamp(db->ledger);
+    rc = qp__index_apply(&db->index, &c.changes, &c.meta);
+  }
+  qp_ledger_changes_deinit(&c.changes);
+  qp_free(c.scratch);
+  if (rc != 0) return rc;
+  if (scan->problem != 0) {
+    bool committed = scan->problem_seq <= index_seq;
+    if (scan->problem == QP_ECORRUPT || committed) {
+      if (detail)
+        snprintf(detail, detail_size, "journal damaged inside committed history: %s%s", scan->detail,
+                 committed ? " (the index shows this record was committed)" : "");
+      return QP_ECORRUPT;
+    }
+  }
+  if (index_seq > scan->last_seq) {
+    if (detail)
+      snprintf(detail, detail_size,
+               "journal ends at record %llu but the index has applied record %llu: committed "
+               "records are missing from the journal",
+               (unsigned long long)scan->last_seq, (unsigned long long)index_seq);
+    return QP_ECORRUPT;
+  }
+  rep->journal_bytes = scan->valid_bytes;
+  rep->batches = scan->last_seq;
+  rep->replayed_batches = c.replayed;
+  if (scan->problem == QP_ETORN) {
+    rep->torn_offset = scan->problem_offset;
+    rep->torn_bytes = scan->file_size - scan->valid_bytes;
+    if (!db->options.read_only) {
+      QP_LOG_WARN("ledger", "journal: %s; truncating %llu bytes of unacknowledged tail", scan->detail,
+                  (unsigned long long)rep->torn_bytes);
+      rc = io->truncate(io->ctx, scan->valid_bytes);
+      if (rc == 0) rc = io->sync(io->ctx);
+    }
+  }
+  return rc;
+}
+
+/* ---------------------------------------------------------------- open */
+
+static int init_sync(qp_db_t *db) {
+  if (pthread_rwlock_init(&db->state_lock, NULL) != 0) return QP_ENOMEM;
+  if (pthread_mutex_init(&db->write_mutex, NULL) != 0) return QP_ENOMEM;
+  if (pthread_mutex_init(&db->ring_mutex, NULL) != 0) return QP_ENOMEM;
+  if (pthread_cond_init(&db->ring_cond, NULL) != 0) return QP_ENOMEM;
+  for (uint32_t i = 0; i < RING_SIZE; i++) {
+    int rc = qp_ledger_changes_init(&db->ring[i].changes, CHANGES_EVENTS);
+    if (rc != 0) return rc;
+  }
+  return 0;
+}
+
+static int open_files(qp_db_t *db, qp_db_recovery_t *rep, char *detail, size_t detail_size) {
+  char ledger_dir[PATH_MAX_LEN + 16], state_dir[PATH_MAX_LEN + 32], journal[PATH_MAX_LEN + 32];
+  snprintf(ledger_dir, sizeof ledger_dir, "%s/ledger", db->dir);
+  snprintf(state_dir, sizeof state_dir, "%s/ledger/state", db->dir);
+  snprintf(journal, sizeof journal, "%s/ledger/journal", db->dir);
+  int rc = qp_mkdir_p(state_dir);
+  if (rc != 0) {
+    set_detail(detail, detail_size, "cannot create %s: %s", state_dir, qp_strerror(rc));
+    return rc;
+  }
+  rc = qp__index_open(&db->index, state_dir, db->options.index_map_size, false, detail, detail_size);
+  if (rc != 0) return rc;
+  rc = qp__index_load(&db->index, db->ledger);
+  if (rc != 0) {
+    set_detail(detail, detail_size, "cannot load the index in %s: %s", state_dir, qp_strerror(rc));
+    return rc;
+  }
+  qp_io_t io;
+  rc = qp_io_open_file(journal, true, false, &io);
+  if (rc != 0) {
+    set_detail(detail, detail_size, "cannot open %s: %s", journal, qp_strerror(rc));
+    return rc;
+  }
+  qp_fsync_dir(ledger_dir);
+  qp_journal_scan_t scan;
+  rc = recover(db, &io, rep, detail, detail_size, &scan);
+  if (rc == 0) {
+    size_t group_bytes = (size_t)GROUP_EVENTS_MAX * QP_RECORD_SIZE + (size_t)GROUP_RECORDS_MAX * QP_JOURNAL_HEADER_SIZE;
+    rc = qp_journal_open(&io, scan.valid_bytes, scan.last_seq, scan.last_hash, group_bytes, &db->journal);
+  }
+  if (rc != 0) {
+    io.close(io.ctx);
+    return rc;
+  }
+  db->durable_seq = db->applied_seq = scan.last_seq;
+  return 0;
+}
+
+int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
+               qp_db_recovery_t *recovery, char *detail, size_t detail_size) {
+  qp_db_recovery_t rep_local;
+  qp_db_recovery_t *rep = recovery ? recovery : &rep_local;
+  memset(rep, 0, sizeof *rep);
+  if (detail && detail_size) detail[0] = '\0';
+  if (strlen(dir) >= PATH_MAX_LEN - 64) return QP_EINVAL;
+  if (qp_crypto_init() != 0) return QP_EIO;
+  qp_db_t *db = qp_calloc(1, sizeof *db);
+  if (db == NULL) return QP_ENOMEM;
+  db->lock_fd = -1;
+  snprintf(db->dir, sizeof db->dir, "%s", dir);
+  if (options) db->options = *options;
+  db->options.read_only = false;
+  if (db->options.clock_ns == NULL) db->options.clock_ns = default_clock;
+  if (db->options.index_map_size == 0) db->options.index_map_size = (size_t)64 << 30;
+  int rc = init_sync(db);
+  if (rc == 0) rc = qp_mkdir_p(dir);
+  if (rc == 0) rc = qp_lock_acquire(dir, &db->lock_fd, detail, detail_size);
+  if (rc == 0) rc = qp_ledger_create(&db->options.ledger, &db->ledger);
+  if (rc == 0) rc = open_files(db, rep, detail, detail_size);
+  if (rc == 0 && !qp_ledger_check(db->ledger)) {
+    set_detail(detail, detail_size, "%s%s", "recovered state breaks the ledger invariant", "");
+    rc = QP_ECORRUPT;
+  }
+  if (rc == 0 && pthread_create(&db->applier, NULL, applier_main, db) != 0) rc = QP_ENOMEM;
+  if (rc != 0) {
+    if (detail && detail_size && detail[0] == '\0')
+      snprintf(detail, detail_size, "cannot open ledger in %s: %s", dir, qp_strerror(rc));
+    qp_db_close(db);
+    return rc;
+  }
+  db->applier_started = true;
+  *out = db;
+  return 0;
+}
+
+void qp_db_close(qp_db_t *db) {
+  if (db == NULL) return;
+  if (db->applier_started) {
+    pthread_mutex_lock(&db->ring_mutex);
+    db->closing = true;
+    pthread_cond_broadcast(&db->ring_cond);
+    pthread_mutex_unlock(&db->ring_mutex);
+    pthread_join(db->applier, NULL);
+  }
+  qp_journal_close(db->journal);
+  qp__index_close(&db->index);
+  qp_ledger_destroy(db->ledger);
+  for (uint32_t i = 0; i < RING_SIZE; i++) qp_ledger_changes_deinit(&db->ring[i].changes);
+  qp_lock_release(db->lock_fd);
+  pthread_rwlock_destroy(&db->state_lock);
+  pthread_mutex_destroy(&db->write_mutex);
+  pthread_mutex_destroy(&db->ring_mutex);
+  pthread_cond_destroy(&db->ring_cond);
+  qp_free(db);
+}

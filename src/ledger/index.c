@@ -1,0 +1,347 @@
+/*
+ * index.c - the LMDB index: writing a batch's changes, loading the state
+ * at open, and the history queries.  Keys are big-endian so that LMDB's
+ * byte order is numeric order; values use the fixed record encodings.
+ */
+#include "ledger/index.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/assert.h"
+#include "base/bytes.h"
+#include "base/err.h"
+
+static const char META_KEY[] = "applied";
+enum { META_SIZE = 8 + QP_HASH_SIZE + 8, KEY_ACCT_TS = 24, BALANCE_SIZE = 80 };
+
+static int db_err(int rc) {
+  if (rc == 0) return 0;
+  if (rc == MDB_MAP_FULL) return QP_ENOSPC;
+  if (rc == ENOSPC) return QP_ENOSPC;
+  return QP_EDB;
+}
+
+int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read_only,
+                   char *detail, size_t detail_size) {
+  memset(ix, 0, sizeof *ix);
+  int rc = mdb_env_create(&ix->env);
+  if (rc == 0) rc = mdb_env_set_maxdbs(ix->env, 8);
+  if (rc == 0) rc = mdb_env_set_mapsize(ix->env, map_size);
+  if (rc == 0)
+    rc = mdb_env_open(ix->env, path, (read_only ? MDB_RDONLY : 0) | MDB_NOTLS, 0600);
+  MDB_txn *txn = NULL;
+  if (rc == 0) rc = mdb_txn_begin(ix->env, NULL, read_only ? MDB_RDONLY : 0, &txn);
+  unsigned create = read_only ? 0 : MDB_CREATE;
+  if (rc == 0) rc = mdb_dbi_open(txn, "accounts", create, &ix->accounts);
+  if (rc == 0) rc = mdb_dbi_open(txn, "transfers", create, &ix->transfers);
+  if (rc == 0) rc = mdb_dbi_open(txn, "by_account", create, &ix->by_account);
+  if (rc == 0) rc = mdb_dbi_open(txn, "balances", create, &ix->balances);
+  if (rc == 0) rc = mdb_dbi_open(txn, "meta", create, &ix->meta);
+  if (rc == 0) {
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+  }
+  if (txn) mdb_txn_abort(txn);
+  if (rc != 0) {
+    if (detail) snprintf(detail, detail_size, "index %s: %s", path, mdb_strerror(rc));
+    if (ix->env) mdb_env_close(ix->env);
+    ix->env = NULL;
+    return rc == MDB_NOTFOUND ? QP_ENOTFOUND : db_err(rc);
+  }
+  return 0;
+}
+
+void qp__index_close(qp__index_t *ix) {
+  if (ix->env) mdb_env_close(ix->env);
+  ix->env = NULL;
+}
+
+int qp__index_read_meta(qp__index_t *ix, qp__index_meta_t *out) {
+  memset(out, 0, sizeof *out);
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0) return db_err(rc);
+  MDB_val k = {sizeof META_KEY - 1, (void *)META_KEY}, v;
+  rc = mdb_get(txn, ix->meta, &k, &v);
+  if (rc == 0 && v.mv_size == META_SIZE) {
+    const uint8_t *p = v.mv_data;
+    out->applied_seq = qp_load_u64(p);
+    memcpy(out->applied_hash, p + 8, QP_HASH_SIZE);
+    out->last_timestamp = qp_load_u64(p + 8 + QP_HASH_SIZE);
+  } else if (rc == 0) {
+    rc = -1;
+  }
+  mdb_txn_abort(txn);
+  if (rc == MDB_NOTFOUND) return 0;
+  return rc == 0 ? 0 : QP_ECORRUPT;
+}
+
+static void acct_ts_key(uint8_t key[KEY_ACCT_TS], qp_u128 account, uint64_t ts) {
+  qp_u128_store_be(key, account);
+  qp_store_u64_be(key + 16, ts);
+}
+
+static int put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen, const void *v, size_t vlen) {
+  MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
+  return mdb_put(txn, dbi, &key, &val, 0);
+}
+
+static int apply_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes_t *c) {
+  int rc = 0;
+  for (uint32_t i = 0; i < c->transfers_count && rc == 0; i++) {
+    const qp_transfer_t *t = &c->transfers[i];
+    uint8_t key[16], val[QP_RECORD_SIZE + 1], ak[KEY_ACCT_TS], av[17];
+    qp_u128_store_be(key, t->id);
+    qp_transfer_encode(val, t);
+    val[QP_RECORD_SIZE] = c->transfer_states[i];
+    rc = put(txn, ix->transfers, key, sizeof key, val, sizeof val);
+    qp_u128_store_le(av, t->id);
+    av[16] = QP__SIDE_DEBIT;
+    acct_ts_key(ak, t->debit_account_id, t->timestamp);
+    if (rc == 0) rc = put(txn, ix->by_account, ak, sizeof ak, av, sizeof av);
+    av[16] = QP__SIDE_CREDIT;
+    acct_ts_key(ak, t->credit_account_id, t->timestamp);
+    if (rc == 0) rc = put(txn, ix->by_account, ak, sizeof ak, av, sizeof av);
+  }
+  /* A pending transfer's state byte is rewritten in place. */
+  for (uint32_t i = 0; i < c->pending_count && rc == 0; i++) {
+    uint8_t key[16];
+    qp_u128_store_be(key, c->pending[i].transfer_id);
+    MDB_val k = {sizeof key, key}, v;
+    rc = mdb_get(txn, ix->transfers, &k, &v);
+    if (rc != 0 || v.mv_size != QP_RECORD_SIZE + 1) {
+      rc = rc ? rc : MDB_CORRUPTED;
+      break;
+    }
+    uint8_t val[QP_RECORD_SIZE + 1];
+    memcpy(val, v.mv_data, sizeof val);
+    val[QP_RECORD_SIZE] = c->pending[i].state;
+    rc = put(txn, ix->transfers, key, sizeof key, val, sizeof val);
+  }
+  return rc;
+}
+
+static int apply_accounts(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes_t *c) {
+  int rc = 0;
+  for (uint32_t i = 0; i < c->accounts_count && rc == 0; i++) {
+    uint8_t key[16], val[QP_RECORD_SIZE];
+    qp_u128_store_be(key, c->accounts[i].id);
+    qp_account_encode(val, &c->accounts[i]);
+    rc = put(txn, ix->accounts, key, sizeof key, val, sizeof val);
+  }
+  for (uint32_t i = 0; i < c->balances_count && rc == 0; i++) {
+    const qp_account_balance_t *b = &c->balances[i];
+    uint8_t key[KEY_ACCT_TS], val[BALANCE_SIZE];
+    acct_ts_key(key, b->account_id, b->timestamp);
+    qp_u128_store_le(val, b->transfer_id);
+    qp_u128_store_le(val + 16, b->debits_pending);
+    qp_u128_store_le(val + 32, b->debits_posted);
+    qp_u128_store_le(val + 48, b->credits_pending);
+    qp_u128_store_le(val + 64, b->credits_posted);
+    rc = put(txn, ix->balances, key, sizeof key, val, sizeof val);
+  }
+  return rc;
+}
+
+int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *c, const qp__index_meta_t *meta) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+  if (rc != 0) return db_err(rc);
+  rc = apply_transfers(ix, txn, c);
+  if (rc == 0) rc = apply_accounts(ix, txn, c);
+  if (rc == 0) {
+    uint8_t val[META_SIZE];
+    qp_store_u64(val, meta->applied_seq);
+    memcpy(val + 8, meta->applied_hash, QP_HASH_SIZE);
+    qp_store_u64(val + 8 + QP_HASH_SIZE, meta->last_timestamp);
+    rc = put(txn, ix->meta, META_KEY, sizeof META_KEY - 1, val, sizeof val);
+  }
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return db_err(rc);
+  }
+  return db_err(mdb_txn_commit(txn));
+}
+
+int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger) {
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0) return db_err(rc);
+  MDB_val k, v;
+  int err = 0;
+  rc = mdb_cursor_open(txn, ix->accounts, &cur);
+  for (int op = MDB_FIRST; rc == 0 && err == 0; op = MDB_NEXT) {
+    rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op);
+    if (rc != 0) break;
+    if (v.mv_size != QP_RECORD_SIZE) { err = QP_ECORRUPT; break; }
+    qp_account_t a;
+    qp_account_decode(v.mv_data, &a);
+    err = qp_ledger_restore_account(ledger, &a);
+  }
+  if (rc == 0 || rc == MDB_NOTFOUND) mdb_cursor_close(cur);
+  if (rc == MDB_NOTFOUND) rc = 0;
+  if (rc == 0 && err == 0) rc = mdb_cursor_open(txn, ix->transfers, &cur);
+  for (int op = MDB_FIRST; rc == 0 && err == 0; op = MDB_NEXT) {
+    rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op);
+    if (rc != 0) break;
+    if (v.mv_size != QP_RECORD_SIZE + 1) { err = QP_ECORRUPT; break; }
+    qp_transfer_t t;
+    qp_transfer_decode(v.mv_data, &t);
+    err = qp_ledger_restore_transfer(ledger, &t, ((const uint8_t *)v.mv_data)[QP_RECORD_SIZE]);
+  }
+  if (rc == MDB_NOTFOUND) rc = 0;
+  mdb_txn_abort(txn);
+  if (err != 0) return err;
+  return db_err(rc);
+}
+
+int qp__index_get_account(qp__index_t *ix, MDB_txn *txn, qp_u128 id, qp_account_t *out) {
+  uint8_t key[16];
+  qp_u128_store_be(key, id);
+  MDB_val k = {sizeof key, key}, v;
+  int rc = mdb_get(txn, ix->accounts, &k, &v);
+  if (rc == MDB_NOTFOUND) return QP_ENOTFOUND;
+  if (rc != 0 || v.mv_size != QP_RECORD_SIZE) return QP_EDB;
+  qp_account_decode(v.mv_data, out);
+  return 0;
+}
+
+int qp__index_get_transfer(qp__index_t *ix, MDB_txn *txn, qp_u128 id, qp_transfer_t *out,
+                           qp_pending_state_t *state) {
+  uint8_t key[16];
+  qp_u128_store_be(key, id);
+  MDB_val k = {sizeof key, key}, v;
+  int rc = mdb_get(txn, ix->transfers, &k, &v);
+  if (rc == MDB_NOTFOUND) return QP_ENOTFOUND;
+  if (rc != 0 || v.mv_size != QP_RECORD_SIZE + 1) return QP_EDB;
+  qp_transfer_decode(v.mv_data, out);
+  if (state) *state = ((const uint8_t *)v.mv_data)[QP_RECORD_SIZE];
+  return 0;
+}
+
+int qp__index_counts(qp__index_t *ix, uint64_t *accounts, uint64_t *transfers) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0) return db_err(rc);
+  MDB_stat st;
+  rc = mdb_stat(txn, ix->accounts, &st);
+  if (rc == 0) *accounts = st.ms_entries;
+  if (rc == 0) rc = mdb_stat(txn, ix->transfers, &st);
+  if (rc == 0) *transfers = st.ms_entries;
+  mdb_txn_abort(txn);
+  return db_err(rc);
+}
+
+/* Walks (account, timestamp) keys within the filter's bounds, in order, and
+ * calls row() for each; stops after `limit` accepted rows. */
+typedef int (*row_fn)(void *ctx, MDB_txn *txn, uint64_t ts, const MDB_val *val, bool *accepted);
+
+static int walk(qp__index_t *ix, MDB_dbi dbi, const qp_account_filter_t *f, row_fn row, void *ctx) {
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0) return db_err(rc);
+  rc = mdb_cursor_open(txn, dbi, &cur);
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return db_err(rc);
+  }
+  uint64_t lo = f->timestamp_min, hi = f->timestamp_max ? f->timestamp_max : UINT64_MAX;
+  bool reversed = f->flags & QP_FILTER_REVERSED;
+  uint8_t start[KEY_ACCT_TS];
+  acct_ts_key(start, f->account_id, reversed ? hi : lo);
+  MDB_val k = {sizeof start, start}, v;
+  uint32_t taken = 0;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  if (reversed) {
+    /* SET_RANGE lands on the first key >= start; step back past it. */
+    if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    else if (rc == 0 && memcmp(k.mv_data, start, KEY_ACCT_TS) > 0)
+      rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+  }
+  int err = 0;
+  while (rc == 0 && taken < f->limit && err == 0) {
+    if (k.mv_size != KEY_ACCT_TS || qp_u128_load_be(k.mv_data) != f->account_id) break;
+    uint64_t ts = qp_load_u64_be((const uint8_t *)k.mv_data + 16);
+    if (ts < lo || ts > hi) break;
+    bool accepted = false;
+    err = row(ctx, txn, ts, &v, &accepted);
+    if (accepted) taken++;
+    rc = mdb_cursor_get(cur, &k, &v, reversed ? MDB_PREV : MDB_NEXT);
+  }
+  mdb_cursor_close(cur);
+  mdb_txn_abort(txn);
+  if (err != 0) return err;
+  return rc == 0 || rc == MDB_NOTFOUND ? 0 : db_err(rc);
+}
+
+typedef struct transfers_ctx {
+  qp__index_t *ix;
+  uint32_t sides; /* QP__SIDE_* wanted */
+  qp_transfer_t *out;
+  uint32_t count;
+} transfers_ctx_t;
+
+static int transfer_row(void *vctx, MDB_txn *txn, uint64_t ts, const MDB_val *val,
+                        bool *accepted) {
+  (void)ts;
+  transfers_ctx_t *c = vctx;
+  if (val->mv_size != 17) return QP_ECORRUPT;
+  const uint8_t *p = val->mv_data;
+  if (!(p[16] & c->sides)) return 0;
+  int rc = qp__index_get_transfer(c->ix, txn, qp_u128_load_le(p), &c->out[c->count], NULL);
+  if (rc != 0) return rc == QP_ENOTFOUND ? QP_ECORRUPT : rc;
+  c->count++;
+  *accepted = true;
+  return 0;
+}
+
+static uint32_t sides_of(uint32_t flags) {
+  uint32_t sides = 0;
+  if (flags & QP_FILTER_DEBITS) sides |= QP__SIDE_DEBIT;
+  if (flags & QP_FILTER_CREDITS) sides |= QP__SIDE_CREDIT;
+  return sides ? sides : (QP__SIDE_DEBIT | QP__SIDE_CREDIT);
+}
+
+int qp__index_account_transfers(qp__index_t *ix, const qp_account_filter_t *f, qp_transfer_t *out,
+                                uint32_t *count_out) {
+  transfers_ctx_t c = {ix, sides_of(f->flags), out, 0};
+  int rc = walk(ix, ix->by_account, f, transfer_row, &c);
+  *count_out = c.count;
+  return rc;
+}
+
+typedef struct balances_ctx {
+  qp_u128 account_id;
+  qp_account_balance_t *out;
+  uint32_t count;
+} balances_ctx_t;
+
+static int balance_row(void *vctx, MDB_txn *txn, uint64_t ts, const MDB_val *val,
+                       bool *accepted) {
+  (void)txn;
+  balances_ctx_t *c = vctx;
+  if (val->mv_size != BALANCE_SIZE) return QP_ECORRUPT;
+  const uint8_t *p = val->mv_data;
+  qp_account_balance_t *b = &c->out[c->count++];
+  b->account_id = c->account_id;
+  b->transfer_id = qp_u128_load_le(p);
+  b->debits_pending = qp_u128_load_le(p + 16);
+  b->debits_posted = qp_u128_load_le(p + 32);
+  b->credits_pending = qp_u128_load_le(p + 48);
+  b->credits_posted = qp_u128_load_le(p + 64);
+  b->timestamp = ts;
+  *accepted = true;
+  return 0;
+}
+
+int qp__index_account_balances(qp__index_t *ix, const qp_account_filter_t *f,
+                               qp_account_balance_t *out, uint32_t *count_out) {
+  balances_ctx_t c = {f->account_id, out, 0};
+  int rc = walk(ix, ix->balances, f, balance_row, &c);
+  *count_out = c.count;
+  return rc;
+}

@@ -1,0 +1,328 @@
+/*
+ * journal.c - the append-only, checksummed, hash-chained journal: the
+ * ledger's truth.  The format is in store.h.
+ *
+ * Reading tells two kinds of damage apart.  A crash in the middle of an
+ * append can only leave damage at the very end of the file: a record cut
+ * short, a region of zeros the file system extended but never wrote, or
+ * (on a disk that reorders page writes) a last record whose body does not
+ * match its hash.  That is a torn tail, and recovery may cut it off, since
+ * it was never acknowledged.  Anything else - a bad header checksum with
+ * data after it, a bad record followed by more records, a broken chain - is
+ * damage to committed history and must never be cut off silently.
+ *
+ * Writing stages whole records in one group buffer and commits them with a
+ * single write and a single sync (group commit).  Any failure poisons the
+ * journal: after a failed write or fsync nobody knows what the tail holds,
+ * so the only safe move is to stop and let recovery read it back.
+ */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/bytes.h"
+#include "base/err.h"
+#include "store/store.h"
+
+#include <stdio.h>
+
+enum {
+  OFF_HEADER_CHECKSUM = 0,
+  OFF_HASH = 16,
+  OFF_PREV_HASH = 48,
+  OFF_MAGIC = 80,
+  OFF_VERSION = 84,
+  OFF_OP = 86,
+  OFF_SIZE = 88,
+  OFF_COUNT = 92,
+  OFF_SEQ = 96,
+  OFF_NOW = 104,
+  OFF_RESERVED = 112,
+  EVENT_SIZE = 128,
+  READ_BUFFER_SIZE = 4u << 20,
+  RESERVE_STEP = 64u << 20
+};
+
+_Static_assert(READ_BUFFER_SIZE >= QP_JOURNAL_RECORD_MAX, "read buffer holds a record");
+
+/* Seals a record in place: chain hash, then header checksum over it. */
+static void seal(uint8_t *rec, uint32_t size, const uint8_t prev_hash[QP_HASH_SIZE]) {
+  memcpy(rec + OFF_PREV_HASH, prev_hash, QP_HASH_SIZE);
+  qp_hash256(rec + OFF_HASH, rec + OFF_PREV_HASH, size - OFF_PREV_HASH);
+  qp_checksum128(rec + OFF_HEADER_CHECKSUM, rec + OFF_HASH, QP_JOURNAL_HEADER_SIZE - OFF_HASH);
+}
+
+/* ------------------------------------------------------------- reading */
+
+typedef struct reader {
+  const qp_io_t *io;   /* the file */
+  uint8_t *buf;        /* window of the file */
+  uint64_t buf_offset; /* file offset of buf[0] */
+  size_t buf_len;      /* valid bytes in buf */
+} reader_t;
+
+/* Makes [offset, offset+len) available in the window; *avail says how much
+ * of it exists before the end of the file. */
+static int reader_fill(reader_t *r, uint64_t offset, size_t len, const uint8_t **out,
+                       size_t *avail) {
+  QP_ASSERT(len <= READ_BUFFER_SIZE);
+  if (offset < r->buf_offset || offset + len > r->buf_offset + r->buf_len) {
+    size_t got = 0;
+    int rc = r->io->read_at(r->io->ctx, r->buf, READ_BUFFER_SIZE, offset, &got);
+    if (rc != 0) return rc;
+    r->buf_offset = offset;
+    r->buf_len = got;
+  }
+  size_t have = (size_t)(r->buf_offset + r->buf_len - offset);
+  *avail = have < len ? have : len;
+  *out = r->buf + (offset - r->buf_offset);
+  return 0;
+}
+
+static bool all_zero(const uint8_t *p, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    if (p[i] != 0) return false;
+  return true;
+}
+
+/* True if every byte from offset to the end of the file is zero. */
+static int zeros_to_end(reader_t *r, uint64_t offset, uint64_t file_size, bool *out) {
+  *out = true;
+  while (offset < file_size) {
+    size_t want = file_size - offset < READ_BUFFER_SIZE ? (size_t)(file_size - offset) : READ_BUFFER_SIZE;
+    const uint8_t *p;
+    size_t avail;
+    int rc = reader_fill(r, offset, want, &p, &avail);
+    if (rc != 0) return rc;
+    if (avail == 0) break;
+    if (!all_zero(p, avail)) {
+      *out = false;
+      return 0;
+    }
+    offset += avail;
+  }
+  return 0;
+}
+
+static void problem(qp_journal_scan_t *s, int kind, uint64_t offset, const char *what) {
+  s->problem = kind;
+  s->problem_offset = offset;
+  s->problem_seq = s->last_seq + 1;
+  snprintf(s->detail, sizeof s->detail, "%s record %llu at offset %llu: %s",
+           kind == QP_ETORN ? "torn" : "corrupt", (unsigned long long)(s->last_seq + 1),
+           (unsigned long long)offset, what);
+}
+
+/* Classifies the record at `offset`; returns 0 with rec filled if good,
+ * 1 if a problem was recorded in s, or a negative error. */
+static int read_record(reader_t *r, uint64_t offset, qp_journal_scan_t *s,
+                       qp_journal_record_t *rec) {
+  uint64_t left = s->file_size - offset;
+  const uint8_t *h;
+  size_t avail;
+  int rc = reader_fill(r, offset, QP_JOURNAL_HEADER_SIZE, &h, &avail);
+  if (rc != 0) return rc;
+  bool zeros;
+  if (avail < QP_JOURNAL_HEADER_SIZE || all_zero(h, QP_JOURNAL_HEADER_SIZE)) {
+    if ((rc = zeros_to_end(r, offset, s->file_size, &zeros)) != 0) return rc;
+    if (avail < QP_JOURNAL_HEADER_SIZE || zeros) {
+      problem(s, QP_ETORN, offset,
+              avail < QP_JOURNAL_HEADER_SIZE ? "header cut short" : "zeros to the end of the file");
+      return 1;
+    }
+  }
+  if ((rc = reader_fill(r, offset, QP_JOURNAL_HEADER_SIZE, &h, &avail)) != 0) return rc;
+  uint8_t sum[QP_CHECKSUM_SIZE];
+  qp_checksum128(sum, h + OFF_HASH, QP_JOURNAL_HEADER_SIZE - OFF_HASH);
+  if (memcmp(sum, h + OFF_HEADER_CHECKSUM, sizeof sum) != 0) {
+    problem(s, QP_ECORRUPT, offset, "header checksum mismatch");
+    return 1;
+  }
+  uint32_t size = qp_load_u32(h + OFF_SIZE), count = qp_load_u32(h + OFF_COUNT);
+  if (qp_load_u32(h + OFF_MAGIC) != QP_JOURNAL_MAGIC || qp_load_u16(h + OFF_VERSION) != QP_JOURNAL_VERSION ||
+      size < QP_JOURNAL_HEADER_SIZE || size > QP_JOURNAL_RECORD_MAX ||
+      (uint64_t)size != QP_JOURNAL_HEADER_SIZE + (uint64_t)count * EVENT_SIZE ||
+      !all_zero(h + OFF_RESERVED, QP_JOURNAL_HEADER_SIZE - OFF_RESERVED)) {
+    problem(s, QP_ECORRUPT, offset, "header fields out of range");
+    return 1;
+  }
+  uint64_t seq = qp_load_u64(h + OFF_SEQ);
+  if (seq != s->last_seq + 1 || memcmp(h + OFF_PREV_HASH, s->last_hash, QP_HASH_SIZE) != 0) {
+    problem(s, QP_ECORRUPT, offset, "hash chain broken (sequence or previous hash mismatch)");
+    return 1;
+  }
+  if (size > left) {
+    problem(s, QP_ETORN, offset, "record extends past the end of the file");
+    return 1;
+  }
+  const uint8_t *p;
+  if ((rc = reader_fill(r, offset, size, &p, &avail)) != 0) return rc;
+  QP_ASSERT(avail == size);
+  uint8_t hash[QP_HASH_SIZE];
+  qp_hash256(hash, p + OFF_PREV_HASH, size - OFF_PREV_HASH);
+  if (memcmp(hash, p + OFF_HASH, QP_HASH_SIZE) != 0) {
+    bool last = size == left;
+    problem(s, last ? QP_ETORN : QP_ECORRUPT, offset,
+            last ? "last record's body does not match its hash" : "body does not match its hash");
+    return 1;
+  }
+  rec->offset = offset;
+  rec->seq = seq;
+  rec->now_ns = qp_load_u64(p + OFF_NOW);
+  rec->op = qp_load_u16(p + OFF_OP);
+  rec->count = count;
+  rec->size = size;
+  rec->body = p + QP_JOURNAL_HEADER_SIZE;
+  rec->body_size = size - QP_JOURNAL_HEADER_SIZE;
+  memcpy(rec->hash, hash, QP_HASH_SIZE);
+  return 0;
+}
+
+int qp_journal_scan(const qp_io_t *io, qp_journal_visit_fn visit, void *ctx,
+                    qp_journal_scan_t *s) {
+  memset(s, 0, sizeof *s);
+  int rc = io->size(io->ctx, &s->file_size);
+  if (rc != 0) return rc;
+  reader_t r = {.io = io, .buf = qp_malloc(READ_BUFFER_SIZE)};
+  if (r.buf == NULL) return QP_ENOMEM;
+  uint64_t offset = 0;
+  while (offset < s->file_size) {
+    qp_journal_record_t rec;
+    rc = read_record(&r, offset, s, &rec);
+    if (rc != 0) break;
+    if (visit != NULL && (rc = visit(ctx, &rec)) != 0) break;
+    offset += rec.size;
+    s->valid_bytes = offset;
+    s->records++;
+    s->events += rec.count;
+    s->last_seq = rec.seq;
+    memcpy(s->last_hash, rec.hash, QP_HASH_SIZE);
+  }
+  qp_free(r.buf);
+  return rc == 1 ? 0 : rc;
+}
+
+/* ------------------------------------------------------------- writing */
+
+typedef struct staged {
+  size_t offset; /* in the group buffer */
+  uint32_t size; /* whole record */
+} staged_t;
+
+struct qp_journal {
+  qp_io_t io;                      /* the file, owned */
+  uint64_t end;                    /* durable end of the journal */
+  uint64_t reserved_end;           /* blocks allocated up to here */
+  uint64_t last_seq;               /* seq of the last durable record */
+  uint8_t last_hash[QP_HASH_SIZE]; /* its hash */
+  uint8_t *group;                  /* staged records */
+  size_t group_len;                /* bytes staged */
+  size_t group_max;                /* capacity of group */
+  staged_t *staged;                /* staged records, in order */
+  uint32_t staged_count;           /* records staged */
+  uint32_t staged_max;             /* capacity of staged */
+  bool poisoned;                   /* a write or sync failed */
+};
+
+int qp_journal_open(qp_io_t *io, uint64_t end, uint64_t last_seq,
+                    const uint8_t last_hash[QP_HASH_SIZE], size_t group_bytes_max,
+                    qp_journal_t **out) {
+  if (group_bytes_max < QP_JOURNAL_RECORD_MAX) group_bytes_max = QP_JOURNAL_RECORD_MAX;
+  qp_journal_t *j = qp_calloc(1, sizeof *j);
+  if (j == NULL) return QP_ENOMEM;
+  j->group_max = group_bytes_max;
+  j->staged_max = (uint32_t)(group_bytes_max / QP_JOURNAL_HEADER_SIZE);
+  j->group = qp_malloc(group_bytes_max);
+  j->staged = qp_malloc(j->staged_max * sizeof *j->staged);
+  if (j->group == NULL || j->staged == NULL) {
+    qp_free(j->group);
+    qp_free(j->staged);
+    qp_free(j);
+    return QP_ENOMEM;
+  }
+  j->io = *io;
+  j->end = end;
+  j->reserved_end = end;
+  j->last_seq = last_seq;
+  memcpy(j->last_hash, last_hash, QP_HASH_SIZE);
+  *out = j;
+  return 0;
+}
+
+void qp_journal_close(qp_journal_t *j) {
+  if (j == NULL) return;
+  j->io.close(j->io.ctx);
+  qp_free(j->group);
+  qp_free(j->staged);
+  qp_free(j);
+}
+
+int qp_journal_reserve(qp_journal_t *j, uint64_t bytes) {
+  if (j->poisoned) return QP_ESTOPPED;
+  uint64_t need = j->end + j->group_len + bytes;
+  if (need <= j->reserved_end || j->io.reserve == NULL) return 0;
+  uint64_t target = (need + RESERVE_STEP - 1) / RESERVE_STEP * RESERVE_STEP;
+  int rc = j->io.reserve(j->io.ctx, target);
+  if (rc == QP_ENOSPC) rc = j->io.reserve(j->io.ctx, need); /* at least this group */
+  if (rc != 0) return rc;
+  j->reserved_end = need > target ? need : target;
+  return 0;
+}
+
+size_t qp_journal_group_room(const qp_journal_t *j) {
+  size_t used = j->group_len + QP_JOURNAL_HEADER_SIZE;
+  if (used > j->group_max || j->staged_count == j->staged_max) return 0;
+  return j->group_max - used;
+}
+
+uint8_t *qp_journal_stage(qp_journal_t *j, uint32_t op, uint32_t count, uint64_t now_ns,
+                          uint32_t body_size) {
+  QP_ASSERT(body_size == count * EVENT_SIZE && body_size <= QP_JOURNAL_BODY_MAX);
+  if (j->poisoned || qp_journal_group_room(j) < body_size) return NULL;
+  uint32_t size = QP_JOURNAL_HEADER_SIZE + body_size;
+  uint8_t *rec = j->group + j->group_len;
+  memset(rec, 0, QP_JOURNAL_HEADER_SIZE);
+  qp_store_u32(rec + OFF_MAGIC, QP_JOURNAL_MAGIC);
+  qp_store_u16(rec + OFF_VERSION, QP_JOURNAL_VERSION);
+  qp_store_u16(rec + OFF_OP, (uint16_t)op);
+  qp_store_u32(rec + OFF_SIZE, size);
+  qp_store_u32(rec + OFF_COUNT, count);
+  qp_store_u64(rec + OFF_SEQ, j->last_seq + j->staged_count + 1);
+  qp_store_u64(rec + OFF_NOW, now_ns);
+  j->staged[j->staged_count].offset = j->group_len;
+  j->staged[j->staged_count].size = size;
+  j->staged_count++;
+  j->group_len += size;
+  return rec + QP_JOURNAL_HEADER_SIZE;
+}
+
+int qp_journal_commit(qp_journal_t *j) {
+  if (j->poisoned) return QP_ESTOPPED;
+  if (j->staged_count == 0) return 0;
+  uint8_t prev[QP_HASH_SIZE];
+  memcpy(prev, j->last_hash, QP_HASH_SIZE);
+  for (uint32_t i = 0; i < j->staged_count; i++) {
+    uint8_t *rec = j->group + j->staged[i].offset;
+    seal(rec, j->staged[i].size, prev);
+    memcpy(prev, rec + OFF_HASH, QP_HASH_SIZE);
+  }
+  int rc = j->io.write_at(j->io.ctx, j->group, j->group_len, j->end);
+  if (rc == 0) rc = j->io.sync(j->io.ctx);
+  if (rc != 0) {
+    j->poisoned = true;
+    return rc;
+  }
+  j->end += j->group_len;
+  j->last_seq += j->staged_count;
+  memcpy(j->last_hash, prev, QP_HASH_SIZE);
+  j->group_len = 0;
+  j->staged_count = 0;
+  return 0;
+}
+
+uint64_t qp_journal_size(const qp_journal_t *j) { return j->end; }
+uint64_t qp_journal_last_seq(const qp_journal_t *j) { return j->last_seq; }
+void qp_journal_head_hash(const qp_journal_t *j, uint8_t out[QP_HASH_SIZE]) {
+  memcpy(out, j->last_hash, QP_HASH_SIZE);
+}
+bool qp_journal_poisoned(const qp_journal_t *j) { return j->poisoned; }

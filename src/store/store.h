@@ -1,0 +1,167 @@
+/*
+ * store.h - durable storage primitives: the file I/O seam, the data
+ * directory lock and the journal.
+ *
+ * The journal is an append-only file of records.  Each record is
+ *
+ *   offset size  field
+ *        0   16  header_checksum  BLAKE2b-128 of bytes [16, 128)
+ *       16   32  hash             BLAKE2b-256 of bytes [48, size): that is
+ *                                 H(prev_hash || the rest of the record)
+ *       48   32  prev_hash        hash of the previous record (zeros first)
+ *       80    4  magic            "QPJ1"
+ *       84    2  version          1
+ *       86    2  op               what the body holds (ledger: qp_op_t)
+ *       88    4  size             whole record in bytes, header included
+ *       92    4  count            events in the body
+ *       96    8  seq              1, 2, 3, ... without gaps
+ *      104    8  now_ns           the time input of the batch
+ *      112   16  reserved         zero
+ *      128    -  body             count fixed-size events
+ *
+ * all little-endian.  The header checksum lets a reader trust `size` before
+ * reading the body; the hash checks the body and chains the record to all
+ * history, so the last record's hash (the head hash) commits to everything.
+ *
+ * All file access goes through qp_io_t so that the simulator can substitute
+ * a disk that crashes, tears writes and flips bits (DESIGN.md section 2).
+ */
+#ifndef QP_STORE_STORE_H
+#define QP_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+
+/* ------------------------------------------------------------- file I/O */
+
+/* A file seam.  Every function returns 0 or a negative QP_E* code; the
+ * default implementation maps errno EIO to QP_EIO and ENOSPC to QP_ENOSPC. */
+typedef struct qp_io {
+  void *ctx; /* implementation state */
+  /* Reads exactly len bytes at offset (short only at end of file: *got). */
+  int (*read_at)(void *ctx, void *buf, size_t len, uint64_t offset, size_t *got);
+  /* Writes all len bytes at offset. */
+  int (*write_at)(void *ctx, const void *buf, size_t len, uint64_t offset);
+  /* Makes every completed write durable (fdatasync). */
+  int (*sync)(void *ctx);
+  /* Sets the file size. */
+  int (*truncate)(void *ctx, uint64_t size);
+  /* Current file size. */
+  int (*size)(void *ctx, uint64_t *out);
+  /* Reserves disk blocks up to `size` without changing the file size, so
+   * that later writes below it cannot fail with ENOSPC.  May be NULL. */
+  int (*reserve)(void *ctx, uint64_t size);
+  /* Closes the file; ctx is invalid afterwards. */
+  void (*close)(void *ctx);
+} qp_io_t;
+
+/* Opens (creating with mode 0600 if `create`) a POSIX file behind *io.
+ * Returns 0, QP_ENOTFOUND, QP_EIO. */
+int qp_io_open_file(const char *path, bool create, bool read_only, qp_io_t *io);
+
+/* fsyncs a directory, so that a newly created file's entry is durable. */
+int qp_fsync_dir(const char *path);
+
+/* Creates a directory (and parents) with mode 0700 if missing. */
+int qp_mkdir_p(const char *path);
+
+/* Takes the exclusive lock file `dir/quipu.lock` (flock, non-blocking).
+ * Returns 0 and the fd in *fd_out, or QP_ELOCKED naming the holder's pid in
+ * detail.  Release with qp_lock_release(). */
+int qp_lock_acquire(const char *dir, int *fd_out, char *detail, size_t detail_size);
+void qp_lock_release(int fd);
+
+/* -------------------------------------------------------------- journal */
+
+#define QP_JOURNAL_HEADER_SIZE 128u
+#define QP_JOURNAL_MAGIC 0x314A5051u /* "QPJ1" little-endian */
+#define QP_JOURNAL_VERSION 1u
+/* A record's body is at most this big (8190 events of 128 bytes). */
+#define QP_JOURNAL_BODY_MAX (8190u * 128u)
+#define QP_JOURNAL_RECORD_MAX (QP_JOURNAL_HEADER_SIZE + QP_JOURNAL_BODY_MAX)
+
+/* One record as read back. */
+typedef struct qp_journal_record {
+  uint64_t offset;                  /* where it starts in the file */
+  uint64_t seq;                     /* 1-based position in the chain */
+  uint64_t now_ns;                  /* time input of the batch */
+  uint32_t op;                      /* body kind */
+  uint32_t count;                   /* events in the body */
+  uint32_t size;                    /* whole record */
+  const uint8_t *body;              /* count events; valid during the visit only */
+  uint32_t body_size;               /* bytes of body */
+  uint8_t hash[QP_HASH_SIZE];       /* this record's chain hash */
+} qp_journal_record_t;
+
+/* The outcome of reading a journal from the start. */
+typedef struct qp_journal_scan {
+  uint64_t file_size;               /* bytes in the file */
+  uint64_t valid_bytes;             /* end of the last good record */
+  uint64_t records;                 /* good records */
+  uint64_t events;                  /* events in them */
+  uint64_t last_seq;                /* seq of the last good record (0 = none) */
+  uint8_t last_hash[QP_HASH_SIZE];  /* its hash (zeros = none) */
+  int problem;                      /* 0, QP_ETORN or QP_ECORRUPT */
+  uint64_t problem_offset;          /* where the bad bytes start */
+  uint64_t problem_seq;             /* seq the bad record would have had */
+  char detail[256];                 /* what was wrong, for humans */
+} qp_journal_scan_t;
+
+/* Called for every good record in order; a non-zero return stops the scan
+ * and is returned by qp_journal_scan(). */
+typedef int (*qp_journal_visit_fn)(void *ctx, const qp_journal_record_t *record);
+
+/* Reads the whole journal behind io from offset 0, verifying each record's
+ * header checksum, hash and place in the chain, and calls visit (may be
+ * NULL) for each good one.  Stops at the first bad record and describes it
+ * in *out: QP_ETORN for damage confined to the tail that a crash mid-append
+ * can produce (a short header or body, an all-zero region to the end, or a
+ * bad hash in the very last record); QP_ECORRUPT for anything else (damage
+ * with intact data after it, a broken chain, a header checksum mismatch).
+ * Returns 0 (also when a problem was found: see out->problem), an I/O error,
+ * QP_ENOMEM, or the visitor's non-zero value. */
+int qp_journal_scan(const qp_io_t *io, qp_journal_visit_fn visit, void *ctx,
+                    qp_journal_scan_t *out);
+
+/* The append side.  Records are staged into a group buffer and written with
+ * one write and one sync by qp_journal_commit(). */
+typedef struct qp_journal qp_journal_t;
+
+/* Takes ownership of io (closed by qp_journal_close).  The file must end at
+ * `end` with a record whose seq/hash are given (0/zeros for an empty file).
+ * group_bytes_max bounds one group (at least QP_JOURNAL_RECORD_MAX). */
+int qp_journal_open(qp_io_t *io, uint64_t end, uint64_t last_seq,
+                    const uint8_t last_hash[QP_HASH_SIZE], size_t group_bytes_max,
+                    qp_journal_t **out);
+void qp_journal_close(qp_journal_t *j);
+
+/* Makes sure the file system has room for `bytes` more bytes of records
+ * (fallocate ahead, in large steps), so that a commit of that much cannot
+ * fail for lack of space.  Returns 0 or QP_ENOSPC/QP_EIO; nothing is staged
+ * or written either way.  Call before applying a group to the state. */
+int qp_journal_reserve(qp_journal_t *j, uint64_t bytes);
+
+/* Room left in the group buffer, in bytes of body (after one header). */
+size_t qp_journal_group_room(const qp_journal_t *j);
+
+/* Stages one record: returns a pointer to body_size bytes for the caller to
+ * fill before the next call to stage/commit, or NULL if the group is full. */
+uint8_t *qp_journal_stage(qp_journal_t *j, uint32_t op, uint32_t count, uint64_t now_ns,
+                          uint32_t body_size);
+
+/* Seals the staged records (checksums, hashes), writes them with one write
+ * and makes them durable with one sync.  Returns 0; on any error the
+ * journal is poisoned (every later call returns QP_ESTOPPED) because the
+ * file's tail is no longer known. */
+int qp_journal_commit(qp_journal_t *j);
+
+/* State of the durable end of the journal. */
+uint64_t qp_journal_size(const qp_journal_t *j);
+uint64_t qp_journal_last_seq(const qp_journal_t *j);
+void qp_journal_head_hash(const qp_journal_t *j, uint8_t out[QP_HASH_SIZE]);
+bool qp_journal_poisoned(const qp_journal_t *j);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * test_util.h - helpers shared by the unit tests: cmocka includes in the
+ * right order, temporary directories, and a seeded PRNG for property tests.
+ */
+#ifndef QP_TEST_UTIL_H
+#define QP_TEST_UTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Creates a fresh directory under $TMPDIR (or /tmp); writes its path into
+ * buf.  The caller removes it with qp_test_rmdir(). */
+void qp_test_tmpdir(char *buf, size_t size);
+/* Removes a directory tree (rm -rf). */
+void qp_test_rmdir(const char *path);
+
+/* splitmix64: a small, well-known seeded generator for test workloads. */
+typedef struct {
+  uint64_t state;
+} qp_test_rng_t;
+uint64_t qp_test_rng_next(qp_test_rng_t *rng);
+/* Uniform in [0, bound). */
+uint64_t qp_test_rng_below(qp_test_rng_t *rng, uint64_t bound);
+
+/* Environment variable as u64, or the default. */
+uint64_t qp_test_env_u64(const char *name, uint64_t fallback);
+
+#endif
