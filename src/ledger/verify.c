@@ -1,0 +1,207 @@
+/*
+ * verify.c - `quipu verify`: trust nothing, recompute everything.
+ *
+ * Replays the whole journal into a fresh state machine, checking every
+ * record's header checksum, hash and place in the chain, then compares the
+ * replayed state with the LMDB index at the journal position the index says
+ * it holds (the index may lag the journal after a crash; it is compared
+ * where it claims to be).  Finally checks the ledger invariant.  Opens
+ * everything read-only and takes no lock, so it can inspect a directory
+ * whose server is stopped or crashed without changing a byte.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/err.h"
+#include "ledger/index.h"
+#include "ledger/replay.h"
+#include "store/store.h"
+
+typedef struct verify_ctx {
+  qp_ledger_t *ledger;           /* the replayed state */
+  qp__replay_scratch_t *scratch; /* decode space */
+  qp__index_t *index;            /* NULL when there is no index */
+  qp__index_meta_t meta;         /* where the index claims to be */
+  qp_verify_report_t *report;    /* out */
+  bool compared;                 /* the index was compared */
+  char *detail;                  /* error detail */
+  size_t detail_size;
+} verify_ctx_t;
+
+typedef struct compare_ctx {
+  qp__index_t *index;
+  MDB_txn *txn;
+  uint64_t mismatches;
+  char first[160]; /* the first mismatch, for humans */
+} compare_ctx_t;
+
+static void note_mismatch(compare_ctx_t *c, const char *kind, qp_u128 id) {
+  if (c->mismatches++ == 0) {
+    char idbuf[QP_U128_BUF_SIZE];
+    qp_u128_format(id, idbuf);
+    snprintf(c->first, sizeof c->first, "%s %s differs between journal replay and index", kind, idbuf);
+  }
+}
+
+static int compare_account(void *vctx, const qp_account_t *a) {
+  compare_ctx_t *c = vctx;
+  qp_account_t b;
+  uint8_t ea[QP_RECORD_SIZE], eb[QP_RECORD_SIZE];
+  if (qp__index_get_account(c->index, c->txn, a->id, &b) != 0) {
+    note_mismatch(c, "account", a->id);
+    return 0;
+  }
+  qp_account_encode(ea, a);
+  qp_account_encode(eb, &b);
+  if (memcmp(ea, eb, sizeof ea) != 0) note_mismatch(c, "account", a->id);
+  return 0;
+}
+
+static int compare_transfer(void *vctx, const qp_transfer_t *t, qp_pending_state_t state) {
+  compare_ctx_t *c = vctx;
+  qp_transfer_t u;
+  qp_pending_state_t ustate;
+  uint8_t et[QP_RECORD_SIZE], eu[QP_RECORD_SIZE];
+  if (qp__index_get_transfer(c->index, c->txn, t->id, &u, &ustate) != 0) {
+    note_mismatch(c, "transfer", t->id);
+    return 0;
+  }
+  qp_transfer_encode(et, t);
+  qp_transfer_encode(eu, &u);
+  if (memcmp(et, eu, sizeof et) != 0 || state != ustate) note_mismatch(c, "transfer", t->id);
+  return 0;
+}
+
+/* Compares the replayed state with the index, both ways (by counts). */
+static int compare_with_index(verify_ctx_t *v) {
+  compare_ctx_t c = {.index = v->index};
+  int rc = mdb_txn_begin(v->index->env, NULL, MDB_RDONLY, &c.txn);
+  if (rc != 0) return QP_EDB;
+  qp_ledger_each_account(v->ledger, compare_account, &c);
+  qp_ledger_each_transfer(v->ledger, compare_transfer, &c);
+  mdb_txn_abort(c.txn);
+  uint64_t accounts = 0, transfers = 0;
+  rc = qp__index_counts(v->index, &accounts, &transfers);
+  if (rc != 0) return rc;
+  if (accounts != qp_ledger_account_count(v->ledger) || transfers != qp_ledger_transfer_count(v->ledger)) {
+    if (c.mismatches++ == 0)
+      snprintf(c.first, sizeof c.first, "index holds %llu accounts and %llu transfers, replay %llu and %llu",
+               (unsigned long long)accounts, (unsigned long long)transfers,
+               (unsigned long long)qp_ledger_account_count(v->ledger),
+               (unsigned long long)qp_ledger_transfer_count(v->ledger));
+  }
+  v->report->index_mismatches = c.mismatches;
+  v->report->index_ok = c.mismatches == 0;
+  v->compared = true;
+  if (c.mismatches && v->detail) snprintf(v->detail, v->detail_size, "%s", c.first);
+  return 0;
+}
+
+static int verify_visit(void *vctx, const qp_journal_record_t *rec) {
+  verify_ctx_t *v = vctx;
+  int rc = qp__replay_record(v->ledger, rec, v->scratch, NULL);
+  if (rc != 0) {
+    if (v->detail)
+      snprintf(v->detail, v->detail_size, "record %llu at offset %llu cannot be replayed: %s",
+               (unsigned long long)rec->seq, (unsigned long long)rec->offset, qp_strerror(rc));
+    v->report->bad_offset = rec->offset;
+    return QP_ECORRUPT;
+  }
+  if (v->index && rec->seq == v->meta.applied_seq) {
+    if (memcmp(rec->hash, v->meta.applied_hash, QP_HASH_SIZE) != 0) {
+      v->report->index_ok = false;
+      if (v->detail)
+        snprintf(v->detail, v->detail_size,
+                 "record %llu at offset %llu has a different hash than the index recorded",
+                 (unsigned long long)rec->seq, (unsigned long long)rec->offset);
+      v->report->bad_offset = rec->offset;
+      return QP_ECORRUPT;
+    }
+    return compare_with_index(v);
+  }
+  return 0;
+}
+
+static int open_index(const char *dir, qp__index_t *ix, bool *present) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/ledger/state/data.mdb", dir);
+  FILE *f = fopen(path, "rb");
+  *present = f != NULL;
+  if (f) fclose(f);
+  if (!*present) return 0;
+  snprintf(path, sizeof path, "%s/ledger/state", dir);
+  return qp__index_open(ix, path, (size_t)64 << 30, true, NULL, 0);
+}
+
+/* Fills the totals and checks the invariant over the replayed state. */
+static int summarise(verify_ctx_t *v, const qp_journal_scan_t *scan) {
+  qp_verify_report_t *r = v->report;
+  r->batches = scan->records;
+  r->events = scan->events;
+  r->journal_bytes = scan->valid_bytes;
+  memcpy(r->head_hash, scan->last_hash, QP_HASH_SIZE);
+  r->accounts = qp_ledger_account_count(v->ledger);
+  r->transfers = qp_ledger_transfer_count(v->ledger);
+  r->invariant_ok = qp_ledger_check(v->ledger);
+  return qp_ledger_totals(v->ledger, r->totals, sizeof r->totals / sizeof r->totals[0], &r->totals_count);
+}
+
+static int finish(verify_ctx_t *v, const qp_journal_scan_t *scan, bool have_index) {
+  int rc = summarise(v, scan);
+  if (rc != 0) return rc;
+  if (scan->problem != 0) {
+    v->report->bad_offset = scan->problem_offset;
+    if (v->detail) snprintf(v->detail, v->detail_size, "%s", scan->detail);
+    return scan->problem;
+  }
+  if (!v->report->invariant_ok) {
+    if (v->detail) snprintf(v->detail, v->detail_size, "replayed state breaks the ledger invariant");
+    return QP_ECORRUPT;
+  }
+  if (have_index && v->meta.applied_seq > scan->last_seq) {
+    if (v->detail)
+      snprintf(v->detail, v->detail_size,
+               "the index has applied record %llu but the journal ends at record %llu: committed "
+               "records are missing from the journal",
+               (unsigned long long)v->meta.applied_seq, (unsigned long long)scan->last_seq);
+    return QP_ECORRUPT;
+  }
+  if (have_index && v->meta.applied_seq == 0) rc = compare_with_index(v);
+  if (rc == 0 && have_index && !v->report->index_ok) return QP_ECORRUPT;
+  return rc;
+}
+
+int qp_db_verify(const char *dir, qp_verify_report_t *report, char *detail, size_t detail_size) {
+  memset(report, 0, sizeof *report);
+  if (detail && detail_size) detail[0] = '\0';
+  if (qp_crypto_init() != 0) return QP_EIO;
+  char journal[4200];
+  snprintf(journal, sizeof journal, "%s/ledger/journal", dir);
+  qp_io_t io;
+  int rc = qp_io_open_file(journal, false, true, &io);
+  if (rc != 0) {
+    if (detail) snprintf(detail, detail_size, "cannot open %s: %s", journal, qp_strerror(rc));
+    return rc;
+  }
+  qp__index_t index;
+  bool have_index = false;
+  verify_ctx_t v = {.report = report, .detail = detail, .detail_size = detail_size};
+  rc = open_index(dir, &index, &have_index);
+  if (rc == 0 && have_index) {
+    v.index = &index;
+    rc = qp__index_read_meta(&index, &v.meta);
+  }
+  report->index_ok = !have_index;
+  v.scratch = qp_malloc(sizeof *v.scratch);
+  if (rc == 0) rc = v.scratch ? qp_ledger_create(NULL, &v.ledger) : QP_ENOMEM;
+  qp_journal_scan_t scan;
+  if (rc == 0) rc = qp_journal_scan(&io, verify_visit, &v, &scan);
+  if (rc == 0) rc = finish(&v, &scan, have_index);
+  if (rc != 0 && detail && detail[0] == '\0') snprintf(detail, detail_size, "%s", qp_strerror(rc));
+  qp_ledger_destroy(v.ledger);
+  qp_free(v.scratch);
+  if (have_index) qp__index_close(&index);
+  io.close(io.ctx);
+  return rc;
+}
