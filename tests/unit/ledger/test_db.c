@@ -1,0 +1,437 @@
+/*
+ * test_db.c - the durable ledger: reopen gives identical state and head
+ * hash; a torn tail is truncated and reported; damage inside committed
+ * history is refused with the record's offset; every single-byte change in
+ * the journal is caught by verify; a lost index is rebuilt from the
+ * journal; the directory lock; history queries; group commit; expiry.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "ledger/ledger.h"
+#include "store/store.h"
+#include "test_util.h"
+
+typedef struct fixture {
+  char dir[256];
+  uint64_t clock; /* the fake wall clock, ns */
+} fixture_t;
+
+static uint64_t fake_clock(void *ctx) { return ((fixture_t *)ctx)->clock; }
+
+static qp_db_t *open_db(fixture_t *f, qp_db_recovery_t *rec) {
+  qp_db_options_t opt = {.clock_ns = fake_clock, .clock_ctx = f, .index_map_size = (size_t)1 << 30};
+  qp_db_t *db = NULL;
+  char detail[512];
+  int rc = qp_db_open(f->dir, &opt, &db, rec, detail, sizeof detail);
+  if (rc != 0) fprintf(stderr, "open: %s\n", detail);
+  assert_int_equal(rc, 0);
+  return db;
+}
+
+static int setup(void **state) {
+  fixture_t *f = calloc(1, sizeof *f);
+  qp_test_tmpdir(f->dir, sizeof f->dir);
+  f->clock = 1000000000000ull;
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture_t *f = *state;
+  qp_test_rmdir(f->dir);
+  free(f);
+  return 0;
+}
+
+static qp_account_t account(qp_u128 id, uint16_t flags) {
+  qp_account_t a;
+  memset(&a, 0, sizeof a);
+  a.id = id;
+  a.ledger = 1;
+  a.code = 1;
+  a.flags = flags;
+  return a;
+}
+
+static qp_transfer_t transfer(qp_u128 id, qp_u128 dr, qp_u128 cr, qp_u128 amount, uint16_t flags) {
+  qp_transfer_t t;
+  memset(&t, 0, sizeof t);
+  t.id = id;
+  t.debit_account_id = dr;
+  t.credit_account_id = cr;
+  t.amount = amount;
+  t.ledger = 1;
+  t.code = 7;
+  t.flags = flags;
+  return t;
+}
+
+/* Accounts 1..4 and `batches` batches of 10 transfers, one a pending. */
+static void populate(fixture_t *f, qp_db_t *db, uint32_t batches) {
+  qp_account_t a[4] = {account(1, 0), account(2, QP_ACCOUNT_HISTORY), account(3, 0), account(4, 0)};
+  uint32_t r[16];
+  assert_int_equal(qp_db_create_accounts(db, a, 4, r), 0);
+  for (int i = 0; i < 4; i++) assert_int_equal(r[i], QP_CREATE_ACCOUNT_OK);
+  for (uint32_t b = 0; b < batches; b++) {
+    qp_transfer_t t[10];
+    for (uint32_t i = 0; i < 10; i++) {
+      qp_u128 id = 100 + b * 10 + i;
+      t[i] = transfer(id, 1 + (id % 4), 1 + ((id + 1) % 4), 10 + i, i == 9 ? QP_TRANSFER_PENDING : 0);
+    }
+    f->clock += 1000;
+    assert_int_equal(qp_db_create_transfers(db, t, 10, r), 0);
+    for (int i = 0; i < 10; i++) assert_int_equal(r[i], QP_CREATE_TRANSFER_OK);
+  }
+}
+
+static void snapshot(qp_db_t *db, qp_account_t out[4], qp_db_audit_t *audit) {
+  qp_u128 ids[4] = {1, 2, 3, 4};
+  uint32_t found;
+  assert_int_equal(qp_db_lookup_accounts(db, ids, 4, out, &found), 0);
+  assert_int_equal(found, 4);
+  assert_int_equal(qp_db_audit(db, audit, NULL, 0, NULL), 0);
+  assert_true(audit->invariant_ok);
+}
+
+static void assert_same(const qp_account_t a[4], const qp_db_audit_t *x, const qp_account_t b[4],
+                        const qp_db_audit_t *y) {
+  assert_memory_equal(a, b, 4 * sizeof *a);
+  assert_memory_equal(x->head_hash, y->head_hash, QP_HASH_SIZE);
+  assert_int_equal(x->batches, y->batches);
+  assert_int_equal(x->transfers, y->transfers);
+}
+
+static void journal_path(const fixture_t *f, char *out, size_t size) {
+  snprintf(out, size, "%s/ledger/journal", f->dir);
+}
+
+static long file_size(const char *path) {
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  return (long)st.st_size;
+}
+
+static void flip_byte(const char *path, long offset) {
+  FILE *fp = fopen(path, "r+b");
+  assert_non_null(fp);
+  assert_int_equal(fseek(fp, offset, SEEK_SET), 0);
+  int c = fgetc(fp);
+  assert_int_equal(fseek(fp, offset, SEEK_SET), 0);
+  fputc(c ^ 0x20, fp);
+  fclose(fp);
+}
+
+static void test_reopen_identical(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 5);
+  qp_account_t before[4], after[4];
+  qp_db_audit_t a1, a2;
+  snapshot(db, before, &a1);
+  qp_db_close(db);
+  qp_db_recovery_t rec;
+  db = open_db(f, &rec);
+  assert_int_equal(rec.torn_bytes, 0);
+  assert_int_equal(rec.batches, 6);
+  snapshot(db, after, &a2);
+  assert_same(before, &a1, after, &a2);
+  /* Ids stay idempotency keys across a restart. */
+  qp_transfer_t t = transfer(100, 1, 2, 10, 0);
+  uint32_t r;
+  assert_int_equal(qp_db_create_transfers(db, &t, 1, &r), 0);
+  assert_int_not_equal(r, QP_CREATE_TRANSFER_OK);
+  assert_int_equal(qp_db_audit(db, &a2, NULL, 0, NULL), 0); /* the retry is journaled too */
+  qp_db_close(db);
+  qp_verify_report_t rep;
+  char detail[256];
+  assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), 0);
+  assert_true(rep.index_ok);
+  assert_memory_equal(rep.head_hash, a2.head_hash, QP_HASH_SIZE);
+}
+
+static void test_torn_tail_truncated(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 3);
+  qp_account_t before[4], after[4];
+  qp_db_audit_t a1, a2;
+  snapshot(db, before, &a1);
+  qp_db_close(db);
+  char path[512], cmd[1200];
+  journal_path(f, path, sizeof path);
+  long end = file_size(path);
+  /* Keep the index as it is now, append one more batch, then put the old
+   * index back and cut the new record short: exactly what a crash in the
+   * middle of that append leaves (the index never saw it). */
+  snprintf(cmd, sizeof cmd, "cp -r '%s/ledger/state' '%s/state.bak'", f->dir, f->dir);
+  assert_int_equal(system(cmd), 0);
+  db = open_db(f, NULL);
+  qp_transfer_t t = transfer(999, 1, 2, 5, 0);
+  uint32_t r;
+  assert_int_equal(qp_db_create_transfers(db, &t, 1, &r), 0);
+  qp_db_close(db);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s/ledger/state' && mv '%s/state.bak' '%s/ledger/state'", f->dir,
+           f->dir, f->dir);
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(truncate(path, end + 200), 0);
+  qp_verify_report_t rep;
+  char detail[256];
+  assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), QP_ETORN);
+  assert_non_null(strstr(detail, "torn"));
+  qp_db_recovery_t rec;
+  db = open_db(f, &rec);
+  assert_int_equal(rec.torn_bytes, 200);
+  assert_int_equal((long)rec.torn_offset, end);
+  snapshot(db, after, &a2);
+  assert_same(before, &a1, after, &a2);
+  qp_db_close(db);
+  assert_int_equal(file_size(path), end);
+  assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), 0);
+}
+
+static void test_torn_header_and_zeros(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 2);
+  qp_db_close(db);
+  char path[512];
+  journal_path(f, path, sizeof path);
+  long end = file_size(path);
+  /* A file system that extended the file but never wrote the data. */
+  FILE *fp = fopen(path, "ab");
+  for (int i = 0; i < 4096; i++) fputc(0, fp);
+  fclose(fp);
+  qp_db_recovery_t rec;
+  db = open_db(f, &rec);
+  assert_int_equal(rec.torn_bytes, 4096);
+  qp_db_close(db);
+  assert_int_equal(file_size(path), end);
+  /* Half a header. */
+  fp = fopen(path, "ab");
+  for (int i = 0; i < 50; i++) fputc(i + 1, fp);
+  fclose(fp);
+  db = open_db(f, &rec);
+  assert_int_equal(rec.torn_bytes, 50);
+  qp_db_close(db);
+}
+
+static void test_corrupt_middle_refused(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 4);
+  qp_db_close(db);
+  char path[512];
+  journal_path(f, path, sizeof path);
+  long size = file_size(path);
+  flip_byte(path, 128 + 300); /* inside record 1's body (4 accounts) */
+  qp_db_options_t opt = {.clock_ns = fake_clock, .clock_ctx = f};
+  char detail[512];
+  db = NULL;
+  assert_int_equal(qp_db_open(f->dir, &opt, &db, NULL, detail, sizeof detail), QP_ECORRUPT);
+  assert_null(db);
+  assert_non_null(strstr(detail, "offset 0"));
+  assert_int_equal(file_size(path), size); /* nothing was cut off */
+  qp_verify_report_t rep;
+  assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), QP_ECORRUPT);
+  assert_non_null(strstr(detail, "offset 0"));
+}
+
+static void test_every_byte_flip_detected(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 2);
+  qp_db_close(db);
+  char path[512];
+  journal_path(f, path, sizeof path);
+  long size = file_size(path);
+  qp_verify_report_t rep;
+  char detail[256];
+  for (long off = 0; off < size; off++) {
+    flip_byte(path, off);
+    int rc = qp_db_verify(f->dir, &rep, detail, sizeof detail);
+    if (rc == 0) fprintf(stderr, "flip at offset %ld not detected\n", off);
+    assert_int_not_equal(rc, 0);
+    flip_byte(path, off);
+  }
+  assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), 0);
+}
+
+static void test_index_rebuilt_from_journal(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 3);
+  qp_account_t before[4], after[4];
+  qp_db_audit_t a1, a2;
+  snapshot(db, before, &a1);
+  qp_db_close(db);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s/ledger/state'", f->dir);
+  assert_int_equal(system(cmd), 0);
+  qp_db_recovery_t rec;
+  db = open_db(f, &rec);
+  assert_int_equal(rec.replayed_batches, 4);
+  snapshot(db, after, &a2);
+  assert_same(before, &a1, after, &a2);
+  qp_account_filter_t filter = {.account_id = 2, .limit = 100};
+  qp_transfer_t rows[100];
+  uint32_t n;
+  assert_int_equal(qp_db_get_account_transfers(db, &filter, rows, &n), 0);
+  assert_true(n > 0);
+  qp_db_close(db);
+  qp_verify_report_t rep;
+  char detail[256];
+  assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), 0);
+}
+
+static void test_lock(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL), *db2 = NULL;
+  char detail[512];
+  assert_int_equal(qp_db_open(f->dir, NULL, &db2, NULL, detail, sizeof detail), QP_ELOCKED);
+  assert_non_null(strstr(detail, "in use"));
+  qp_db_close(db);
+  db2 = open_db(f, NULL);
+  qp_db_close(db2);
+}
+
+static void test_history_queries(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 3);
+  qp_account_filter_t filter = {.account_id = 2, .limit = 1000};
+  qp_transfer_t rows[1000];
+  uint32_t n_all, n_dr, n_cr, n_rev;
+  assert_int_equal(qp_db_get_account_transfers(db, &filter, rows, &n_all), 0);
+  for (uint32_t i = 0; i < n_all; i++) {
+    assert_true(rows[i].debit_account_id == 2 || rows[i].credit_account_id == 2);
+    if (i) assert_true(rows[i].timestamp > rows[i - 1].timestamp);
+  }
+  uint64_t first_ts = rows[0].timestamp, last_ts = rows[n_all - 1].timestamp;
+  filter.flags = QP_FILTER_DEBITS;
+  assert_int_equal(qp_db_get_account_transfers(db, &filter, rows, &n_dr), 0);
+  for (uint32_t i = 0; i < n_dr; i++) assert_true(rows[i].debit_account_id == 2);
+  filter.flags = QP_FILTER_CREDITS;
+  assert_int_equal(qp_db_get_account_transfers(db, &filter, rows, &n_cr), 0);
+  assert_int_equal(n_dr + n_cr, n_all);
+  filter.flags = QP_FILTER_REVERSED;
+  filter.limit = 2;
+  assert_int_equal(qp_db_get_account_transfers(db, &filter, rows, &n_rev), 0);
+  assert_int_equal(n_rev, 2);
+  assert_true(rows[0].timestamp == last_ts && rows[1].timestamp < last_ts);
+  filter.flags = 0;
+  filter.limit = 1000;
+  filter.timestamp_min = first_ts + 1;
+  filter.timestamp_max = last_ts - 1;
+  assert_int_equal(qp_db_get_account_transfers(db, &filter, rows, &n_rev), 0);
+  assert_int_equal(n_rev, n_all - 2);
+  /* Balances after each transfer, for the account with `history`. */
+  qp_account_balance_t bal[1000];
+  uint32_t nb;
+  filter.timestamp_min = filter.timestamp_max = 0;
+  assert_int_equal(qp_db_get_account_balances(db, &filter, bal, &nb), 0);
+  assert_int_equal(nb, n_all);
+  qp_account_t now;
+  qp_u128 id = 2;
+  uint32_t found;
+  assert_int_equal(qp_db_lookup_accounts(db, &id, 1, &now, &found), 0);
+  assert_true(bal[nb - 1].credits_posted == now.credits_posted &&
+              bal[nb - 1].debits_posted == now.debits_posted &&
+              bal[nb - 1].debits_pending == now.debits_pending);
+  /* Accounts without `history` have none. */
+  filter.account_id = 1;
+  assert_int_equal(qp_db_get_account_balances(db, &filter, bal, &nb), 0);
+  assert_int_equal(nb, 0);
+  /* Bad filters are refused. */
+  filter.limit = 0;
+  assert_int_equal(qp_db_get_account_transfers(db, &filter, rows, &n_all), QP_EINVAL);
+  filter.limit = 10;
+  filter.account_id = 0;
+  assert_int_equal(qp_db_get_account_transfers(db, &filter, rows, &n_all), QP_EINVAL);
+  qp_db_close(db);
+}
+
+static void test_group_commit(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 0);
+  qp_transfer_t t[3][2];
+  uint32_t r[3][2];
+  qp_db_request_t reqs[4];
+  for (int i = 0; i < 3; i++) {
+    t[i][0] = transfer((qp_u128)(500 + 2 * i), 1, 2, 5, 0);
+    t[i][1] = transfer((qp_u128)(501 + 2 * i), 3, 4, 5, 0);
+    reqs[i] = (qp_db_request_t){.op = QP_OP_CREATE_TRANSFERS, .events = t[i], .count = 2, .results = r[i]};
+  }
+  reqs[3] = (qp_db_request_t){.op = QP_OP_CREATE_TRANSFERS, .events = t[0], .count = 0, .results = r[0]};
+  assert_int_equal(qp_db_execute(db, reqs, 4), 0);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(reqs[i].status, 0);
+    assert_int_equal(r[i][0], QP_CREATE_TRANSFER_OK);
+  }
+  assert_int_equal(reqs[3].status, QP_EINVAL);
+  qp_db_audit_t audit;
+  assert_int_equal(qp_db_audit(db, &audit, NULL, 0, NULL), 0);
+  assert_int_equal(audit.batches, 4); /* accounts + 3 requests; the bad one not journaled */
+  assert_int_equal(audit.transfers, 6);
+  qp_db_close(db);
+}
+
+static void test_expiry_is_journaled(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 0);
+  qp_transfer_t t = transfer(700, 1, 2, 50, QP_TRANSFER_PENDING);
+  t.timeout = 2;
+  uint32_t r;
+  assert_int_equal(qp_db_create_transfers(db, &t, 1, &r), 0);
+  assert_int_equal(r, QP_CREATE_TRANSFER_OK);
+  f->clock += 3000000000ull; /* 3 s later */
+  qp_db_request_t sweep = {.op = QP_OP_EXPIRE};
+  assert_int_equal(qp_db_execute(db, &sweep, 1), 0);
+  qp_transfer_t got;
+  qp_pending_state_t st;
+  qp_u128 id = 700;
+  uint32_t found;
+  assert_int_equal(qp_db_lookup_transfers(db, &id, 1, &got, &st, &found), 0);
+  assert_int_equal(st, QP_PENDING_EXPIRED);
+  qp_transfer_t post = transfer(701, 0, 0, 0, QP_TRANSFER_POST_PENDING_TRANSFER);
+  post.pending_id = 700;
+  post.ledger = 0;
+  post.code = 0;
+  assert_int_equal(qp_db_create_transfers(db, &post, 1, &r), 0);
+  assert_int_equal(r, QP_CREATE_TRANSFER_PENDING_TRANSFER_EXPIRED);
+  qp_db_close(db);
+  /* The expiry replays: after reopen the transfer is still expired. */
+  db = open_db(f, NULL);
+  assert_int_equal(qp_db_lookup_transfers(db, &id, 1, &got, &st, &found), 0);
+  assert_int_equal(st, QP_PENDING_EXPIRED);
+  qp_account_t a;
+  qp_u128 aid = 1;
+  assert_int_equal(qp_db_lookup_accounts(db, &aid, 1, &a, &found), 0);
+  assert_true(a.debits_pending == 0);
+  qp_db_close(db);
+  qp_verify_report_t rep;
+  char detail[256];
+  assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_reopen_identical, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_torn_tail_truncated, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_torn_header_and_zeros, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_corrupt_middle_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_every_byte_flip_detected, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_index_rebuilt_from_journal, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_history_queries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_expiry_is_journaled, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
