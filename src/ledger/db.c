@@ -6,9 +6,13 @@
  * batches to the in-memory state, stages their events as journal records,
  * and writes and fdatasyncs them once; only then are results returned.
  * The state lock is held across that fsync, so no reader can observe a
- * batch that is not yet durable.  The index is brought up to date by a
- * background thread from the changes each group produced: it never slows
- * the commit, and after a crash the journal replays whatever it missed.
+ * batch that is not yet durable.  The LMDB index is brought up to date by a
+ * background thread: it takes everything changed since its last round
+ * (qp_ledger_take_changes) and writes it in one transaction, so the slower
+ * the index, the larger and cheaper per event its transactions get, and
+ * the commit path never waits for it (unless it falls more than
+ * INDEX_LAG_MAX changes behind).  After a crash the journal replays
+ * whatever the index missed.
  *
  * Disk-full is detected before anything is applied (journal space is
  * reserved ahead with fallocate), so it is an ordinary, recoverable error.
@@ -26,6 +30,7 @@
 #include "base/assert.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "ledger/history.h"
 #include "ledger/index.h"
 #include "ledger/replay.h"
 #include "store/store.h"
@@ -33,14 +38,9 @@
 /* One group commit holds at most this many events and records. */
 #define GROUP_EVENTS_MAX (4u * QP_BATCH_EVENTS_MAX)
 #define GROUP_RECORDS_MAX 4096u
-#define CHANGES_EVENTS (GROUP_EVENTS_MAX + QP_EXPIRIES_PER_BATCH_MAX)
-#define RING_SIZE 3u
+/* The writer waits for the index once this many changes are untaken. */
+#define INDEX_LAG_MAX (4u << 20)
 #define PATH_MAX_LEN 4096
-
-typedef struct ring_slot {
-  qp_ledger_changes_t changes; /* what one group changed */
-  qp__index_meta_t meta;       /* the journal position after that group */
-} ring_slot_t;
 
 struct qp_db {
   char dir[PATH_MAX_LEN];          /* data directory */
@@ -54,15 +54,16 @@ struct qp_db {
   uint64_t stats_events;           /* events in the journal */
   _Atomic bool stopped;            /* fail-stop after a write/sync error */
 
-  /* The applier: slots cycle free -> filling (writer) -> queued -> free. */
+  qp__history_t history;           /* each account's transfers (state_lock) */
+
+  /* The applier thread and what it shares with the writer. */
   pthread_t applier;               /* thread */
   bool applier_started;            /* thread exists */
+  qp_ledger_changes_t snapshot;    /* the applier's buffer */
   pthread_mutex_t ring_mutex;      /* guards the fields below */
   pthread_cond_t ring_cond;        /* signalled on any change below */
-  ring_slot_t ring[RING_SIZE];     /* change buffers */
-  uint32_t ring_head;              /* next slot to apply */
-  uint32_t ring_queued;            /* slots waiting for the applier */
   uint64_t durable_seq;            /* last journal seq on disk */
+  uint64_t taken_seq;              /* last journal seq the applier took */
   uint64_t applied_seq;            /* last journal seq in the index */
   int applier_error;               /* first index error, then sticky */
   bool closing;                    /* applier should drain and exit */
@@ -81,52 +82,67 @@ static void set_detail(char *detail, size_t size, const char *fmt, const char *a
 
 /* -------------------------------------------------------------- applier */
 
+/* Takes everything changed since the last round, at a durable point: the
+ * writer holds state_lock from apply to fsync, so holding it here means no
+ * group is half done. */
+static int take_snapshot(qp_db_t *db, qp__index_meta_t *meta) {
+  pthread_rwlock_wrlock(&db->state_lock);
+  int rc = db->stopped ? QP_ESTOPPED : qp_ledger_take_changes(db->ledger, &db->snapshot);
+  if (rc == 0) {
+    meta->applied_seq = qp_journal_last_seq(db->journal);
+    qp_journal_head_hash(db->journal, meta->applied_hash);
+    meta->last_timestamp = qp_ledger_last_timestamp(db->ledger);
+  }
+  pthread_rwlock_unlock(&db->state_lock);
+  return rc;
+}
+
 static void *applier_main(void *arg) {
   qp_db_t *db = arg;
   pthread_mutex_lock(&db->ring_mutex);
   for (;;) {
-    while (db->ring_queued == 0 && !db->closing) pthread_cond_wait(&db->ring_cond, &db->ring_mutex);
-    if (db->ring_queued == 0 && db->closing) break;
-    ring_slot_t *slot = &db->ring[db->ring_head];
+    while (db->taken_seq == db->durable_seq && !db->closing) pthread_cond_wait(&db->ring_cond, &db->ring_mutex);
+    if (db->taken_seq == db->durable_seq || db->applier_error != 0) break;
     pthread_mutex_unlock(&db->ring_mutex);
-    int rc = db->applier_error ? db->applier_error : qp__index_apply(&db->index, &slot->changes, &slot->meta);
+    qp__index_meta_t meta;
+    int rc = take_snapshot(db, &meta);
+    if (rc == 0) rc = qp__index_apply(&db->index, &db->snapshot, &meta);
     pthread_mutex_lock(&db->ring_mutex);
-    if (rc != 0 && db->applier_error == 0) {
+    if (rc != 0) {
       db->applier_error = rc;
-      QP_LOG_ERROR("ledger", "index update failed (%s); reads of history stop until restart",
-                   qp_strerror(rc));
+      if (rc != QP_ESTOPPED)
+        QP_LOG_ERROR("ledger", "index update failed (%s); the journal stays the truth and the "
+                     "next start rebuilds the index from it", qp_strerror(rc));
+      pthread_cond_broadcast(&db->ring_cond);
+      break;
     }
-    if (rc == 0) db->applied_seq = slot->meta.applied_seq;
-    db->ring_head = (db->ring_head + 1) % RING_SIZE;
-    db->ring_queued--;
+    db->taken_seq = db->applied_seq = meta.applied_seq;
     pthread_cond_broadcast(&db->ring_cond);
   }
   pthread_mutex_unlock(&db->ring_mutex);
   return NULL;
 }
 
-/* Waits for a free slot; the writer is the only producer. */
-static ring_slot_t *acquire_slot(qp_db_t *db) {
+/* Blocks the writer while the index lags too far behind. */
+static void wait_for_index_room(qp_db_t *db) {
+  if (qp_ledger_untaken(db->ledger) < INDEX_LAG_MAX) return;
   pthread_mutex_lock(&db->ring_mutex);
-  while (db->ring_queued == RING_SIZE) pthread_cond_wait(&db->ring_cond, &db->ring_mutex);
-  ring_slot_t *slot = &db->ring[(db->ring_head + db->ring_queued) % RING_SIZE];
+  while (qp_ledger_untaken(db->ledger) >= INDEX_LAG_MAX && db->applier_error == 0)
+    pthread_cond_wait(&db->ring_cond, &db->ring_mutex);
   pthread_mutex_unlock(&db->ring_mutex);
-  qp_ledger_changes_clear(&slot->changes);
-  return slot;
 }
 
-static void publish_slot(qp_db_t *db, ring_slot_t *slot) {
+static void publish_durable(qp_db_t *db, uint64_t seq) {
   pthread_mutex_lock(&db->ring_mutex);
-  QP_ASSERT(&db->ring[(db->ring_head + db->ring_queued) % RING_SIZE] == slot);
-  db->durable_seq = slot->meta.applied_seq;
-  db->ring_queued++;
+  db->durable_seq = seq;
   pthread_cond_broadcast(&db->ring_cond);
   pthread_mutex_unlock(&db->ring_mutex);
 }
 
 int qp_db_sync_index(qp_db_t *db) {
   pthread_mutex_lock(&db->ring_mutex);
-  while (db->applied_seq < db->durable_seq && db->applier_error == 0)
+  uint64_t target = db->durable_seq;
+  while (db->applied_seq < target && db->applier_error == 0)
     pthread_cond_wait(&db->ring_cond, &db->ring_mutex);
   int rc = db->applier_error;
   pthread_mutex_unlock(&db->ring_mutex);
@@ -178,16 +194,18 @@ static int commit_group(qp_db_t *db, qp_db_request_t *reqs, uint32_t n, uint64_t
     for (uint32_t i = 0; i < n; i++) reqs[i].status = rc;
     return rc;
   }
-  ring_slot_t *slot = acquire_slot(db);
+  wait_for_index_room(db);
   pthread_rwlock_wrlock(&db->state_lock);
   uint64_t due = qp_ledger_next_expiry(db->ledger);
   if (due != 0 && due <= now) {
     qp_db_request_t sweep = {.op = QP_OP_EXPIRE};
-    rc = apply_request(db, &sweep, now, &slot->changes);
+    rc = apply_request(db, &sweep, now, NULL);
     QP_ASSERT(rc == 0);
   }
   for (uint32_t i = 0; i < n; i++)
-    if (reqs[i].status == 0) reqs[i].status = apply_request(db, &reqs[i], now, &slot->changes);
+    if (reqs[i].status == 0) reqs[i].status = apply_request(db, &reqs[i], now, NULL);
+  if (qp__history_update(&db->history, db->ledger) != 0)
+    QP_LOG_ERROR("ledger", "out of memory for the account history index; history queries fail");
   rc = qp_journal_commit(db->journal);
   if (rc != 0) {
     db->stopped = true;
@@ -199,11 +217,7 @@ static int commit_group(qp_db_t *db, qp_db_request_t *reqs, uint32_t n, uint64_t
     for (uint32_t i = 0; i < n; i++) reqs[i].status = QP_ESTOPPED;
     return rc;
   }
-  slot->meta.applied_seq = qp_journal_last_seq(db->journal);
-  qp_journal_head_hash(db->journal, slot->meta.applied_hash);
-  slot->meta.last_timestamp = qp_ledger_last_timestamp(db->ledger);
-  publish_slot(db, slot);
-  QP_ASSERT(qp_journal_last_seq(db->journal) == slot->meta.applied_seq);
+  publish_durable(db, qp_journal_last_seq(db->journal));
   return 0;
 }
 
@@ -294,8 +308,11 @@ int qp_db_get_account_transfers(qp_db_t *db, const qp_account_filter_t *f, qp_tr
                                 uint32_t *count_out) {
   *count_out = 0;
   int rc = check_filter(f);
-  if (rc == 0) rc = qp_db_sync_index(db);
-  if (rc == 0) rc = qp__index_account_transfers(&db->index, f, out, count_out);
+  if (rc != 0) return rc;
+  if (db->stopped) return QP_ESTOPPED;
+  pthread_rwlock_rdlock(&db->state_lock);
+  rc = qp__history_query(&db->history, db->ledger, f, out, count_out);
+  pthread_rwlock_unlock(&db->state_lock);
   return rc;
 }
 
@@ -330,22 +347,11 @@ int qp_db_audit(qp_db_t *db, qp_db_audit_t *out, qp_ledger_totals_t *totals,
 typedef struct recover_ctx {
   qp_db_t *db;
   qp__index_meta_t meta;         /* the index's position */
-  qp_ledger_changes_t changes;   /* replayed, not yet written to the index */
   qp__replay_scratch_t *scratch; /* decode space */
   uint64_t replayed;             /* records replayed */
   char *detail;                  /* error detail */
   size_t detail_size;
 } recover_ctx_t;
-
-static int flush_replay(recover_ctx_t *c, const qp_journal_record_t *last) {
-  if (last == NULL) return 0;
-  c->meta.applied_seq = last->seq;
-  memcpy(c->meta.applied_hash, last->hash, QP_HASH_SIZE);
-  c->meta.last_timestamp = qp_ledger_last_timestamp(c->db->ledger);
-  int rc = qp__index_apply(&c->db->index, &c->changes, &c->meta);
-  qp_ledger_changes_clear(&c->changes);
-  return rc;
-}
 
 static int recover_visit(void *vctx, const qp_journal_record_t *rec) {
   recover_ctx_t *c = vctx;
@@ -362,50 +368,17 @@ static int recover_visit(void *vctx, const qp_journal_record_t *rec) {
     }
     return 0;
   }
-  int rc = qp__replay_record(c->db->ledger, rec, c->scratch, &c->changes);
-  if (rc != 0) {
-    if (c->detail)
-      snprintf(c->detail, c->detail_size, "replaying journal record %llu at offset %llu: %s",
-               (unsigned long long)rec->seq, (unsigned long long)rec->offset, qp_strerror(rc));
-    return rc;
-  }
-  c->replayed++;
-  /* Write to the index in large transactions, before the buffer can fill:
-   * the next record may add up to a full batch of events and expiries. */
-  const qp_ledger_changes_t *ch = &c->changes;
-  uint32_t next = QP_BATCH_EVENTS_MAX + QP_EXPIRIES_PER_BATCH_MAX;
-  if (ch->transfers_count + next > ch->transfers_capacity ||
-      ch->pending_count + next > ch->pending_capacity ||
-      ch->accounts_count + 2 * next > ch->accounts_capacity ||
-      ch->balances_count + 2 * next > ch->balances_capacity)
-    return flush_replay(c, rec);
-  return 0;
+  int rc = qp__replay_record(c->db->ledger, rec, c->scratch, NULL);
+  if (rc != 0 && c->detail)
+    snprintf(c->detail, c->detail_size, "replaying journal record %llu at offset %llu: %s",
+             (unsigned long long)rec->seq, (unsigned long long)rec->offset, qp_strerror(rc));
+  c->replayed += rc == 0;
+  return rc;
 }
 
-/* Reads the journal, replays what the index lacks, cuts a torn tail. */
-static int recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail,
-                   size_t detail_size, qp_journal_scan_t *scan) {
-  recover_ctx_t c = {.db = db, .detail = detail, .detail_size = detail_size};
-  int rc = qp__index_read_meta(&db->index, &c.meta);
-  if (rc != 0) {
-    set_detail(detail, detail_size, "%s%s", "index metadata is unreadable", "");
-    return rc;
-  }
-  qp_ledger_restore_clock(db->ledger, c.meta.last_timestamp);
-  uint64_t index_seq = c.meta.applied_seq;
-  c.scratch = qp_malloc(sizeof *c.scratch);
-  rc = c.scratch ? qp_ledger_changes_init(&c.changes, CHANGES_EVENTS) : QP_ENOMEM;
-  if (rc == 0) rc = qp_journal_scan(io, recover_visit, &c, scan);
-  if (rc == 0 && c.replayed > 0) {
-    /* Flush what the visitor has not: rebuild the record tail's meta. */
-    c.meta.applied_seq = scan->last_seq;
-    memcpy(c.meta.applied_hash, scan->last_hash, QP_HASH_SIZE);
-    c.meta.last_timestamp = qp_ledger_last_timestamp(db->ledger);
-    rc = qp__index_apply(&db->index, &c.changes, &c.meta);
-  }
-  qp_ledger_changes_deinit(&c.changes);
-  qp_free(c.scratch);
-  if (rc != 0) return rc;
+/* Decides what a damaged journal means; 0 if it is a torn tail to cut. */
+static int judge_damage(const qp_journal_scan_t *scan, uint64_t index_seq, char *detail,
+                        size_t detail_size) {
   if (scan->problem != 0) {
     bool committed = scan->problem_seq <= index_seq;
     if (scan->problem == QP_ECORRUPT || committed) {
@@ -423,18 +396,43 @@ static int recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail
                (unsigned long long)scan->last_seq, (unsigned long long)index_seq);
     return QP_ECORRUPT;
   }
+  return 0;
+}
+
+/* Reads the journal, replays what the index lacks, cuts a torn tail. */
+static int recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail,
+                   size_t detail_size, qp_journal_scan_t *scan) {
+  recover_ctx_t c = {.db = db, .detail = detail, .detail_size = detail_size};
+  int rc = qp__index_read_meta(&db->index, &c.meta);
+  if (rc != 0) {
+    set_detail(detail, detail_size, "%s%s", "index metadata is unreadable", "");
+    return rc;
+  }
+  qp_ledger_restore_clock(db->ledger, c.meta.last_timestamp);
+  uint64_t index_seq = c.meta.applied_seq;
+  c.scratch = qp_malloc(sizeof *c.scratch);
+  rc = c.scratch ? qp_journal_scan(io, recover_visit, &c, scan) : QP_ENOMEM;
+  qp_free(c.scratch);
+  if (rc == 0) rc = judge_damage(scan, index_seq, detail, detail_size);
+  if (rc == 0 && c.replayed > 0) {
+    /* One transaction brings the index to the end of the journal. */
+    c.meta.applied_seq = scan->last_seq;
+    memcpy(c.meta.applied_hash, scan->last_hash, QP_HASH_SIZE);
+    c.meta.last_timestamp = qp_ledger_last_timestamp(db->ledger);
+    rc = qp_ledger_take_changes(db->ledger, &db->snapshot);
+    if (rc == 0) rc = qp__index_apply(&db->index, &db->snapshot, &c.meta);
+  }
+  if (rc != 0) return rc;
   rep->journal_bytes = scan->valid_bytes;
   rep->batches = scan->last_seq;
   rep->replayed_batches = c.replayed;
   if (scan->problem == QP_ETORN) {
     rep->torn_offset = scan->problem_offset;
     rep->torn_bytes = scan->file_size - scan->valid_bytes;
-    if (!db->options.read_only) {
-      QP_LOG_WARN("ledger", "journal: %s; truncating %llu bytes of unacknowledged tail", scan->detail,
-                  (unsigned long long)rep->torn_bytes);
-      rc = io->truncate(io->ctx, scan->valid_bytes);
-      if (rc == 0) rc = io->sync(io->ctx);
-    }
+    QP_LOG_WARN("ledger", "journal: %s; truncating %llu bytes of unacknowledged tail", scan->detail,
+                (unsigned long long)rep->torn_bytes);
+    rc = io->truncate(io->ctx, scan->valid_bytes);
+    if (rc == 0) rc = io->sync(io->ctx);
   }
   return rc;
 }
@@ -446,10 +444,7 @@ static int init_sync(qp_db_t *db) {
   if (pthread_mutex_init(&db->write_mutex, NULL) != 0) return QP_ENOMEM;
   if (pthread_mutex_init(&db->ring_mutex, NULL) != 0) return QP_ENOMEM;
   if (pthread_cond_init(&db->ring_cond, NULL) != 0) return QP_ENOMEM;
-  for (uint32_t i = 0; i < RING_SIZE; i++) {
-    int rc = qp_ledger_changes_init(&db->ring[i].changes, CHANGES_EVENTS);
-    if (rc != 0) return rc;
-  }
+  qp__history_init(&db->history);
   return 0;
 }
 
@@ -487,8 +482,8 @@ static int open_files(qp_db_t *db, qp_db_recovery_t *rep, char *detail, size_t d
     io.close(io.ctx);
     return rc;
   }
-  db->durable_seq = db->applied_seq = scan.last_seq;
-  return 0;
+  db->durable_seq = db->applied_seq = db->taken_seq = scan.last_seq;
+  return qp__history_update(&db->history, db->ledger);
 }
 
 int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
@@ -504,7 +499,7 @@ int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
   db->lock_fd = -1;
   snprintf(db->dir, sizeof db->dir, "%s", dir);
   if (options) db->options = *options;
-  db->options.read_only = false;
+  db->options.ledger.track_changes = true;
   if (db->options.clock_ns == NULL) db->options.clock_ns = default_clock;
   if (db->options.index_map_size == 0) db->options.index_map_size = (size_t)64 << 30;
   int rc = init_sync(db);
@@ -540,7 +535,8 @@ void qp_db_close(qp_db_t *db) {
   qp_journal_close(db->journal);
   qp__index_close(&db->index);
   qp_ledger_destroy(db->ledger);
-  for (uint32_t i = 0; i < RING_SIZE; i++) qp_ledger_changes_deinit(&db->ring[i].changes);
+  qp_ledger_changes_deinit(&db->snapshot);
+  qp__history_deinit(&db->history);
   qp_lock_release(db->lock_fd);
   pthread_rwlock_destroy(&db->state_lock);
   pthread_mutex_destroy(&db->write_mutex);

@@ -30,13 +30,13 @@ int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read
   if (rc == 0) rc = mdb_env_set_maxdbs(ix->env, 8);
   if (rc == 0) rc = mdb_env_set_mapsize(ix->env, map_size);
   if (rc == 0)
-    rc = mdb_env_open(ix->env, path, (read_only ? MDB_RDONLY : 0) | MDB_NOTLS, 0600);
+    rc = mdb_env_open(ix->env, path, (read_only ? MDB_RDONLY : 0) | MDB_NOTLS | MDB_NOMETASYNC, 0600);
   MDB_txn *txn = NULL;
   if (rc == 0) rc = mdb_txn_begin(ix->env, NULL, read_only ? MDB_RDONLY : 0, &txn);
   unsigned create = read_only ? 0 : MDB_CREATE;
   if (rc == 0) rc = mdb_dbi_open(txn, "accounts", create, &ix->accounts);
   if (rc == 0) rc = mdb_dbi_open(txn, "transfers", create, &ix->transfers);
-  if (rc == 0) rc = mdb_dbi_open(txn, "by_account", create, &ix->by_account);
+  if (rc == 0) rc = mdb_dbi_open(txn, "transfer_ids", create, &ix->transfer_ids);
   if (rc == 0) rc = mdb_dbi_open(txn, "balances", create, &ix->balances);
   if (rc == 0) rc = mdb_dbi_open(txn, "meta", create, &ix->meta);
   if (rc == 0) {
@@ -88,37 +88,44 @@ static int put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen, const void
   return mdb_put(txn, dbi, &key, &val, 0);
 }
 
+/* Finds the timestamp key of the transfer with `id`. */
+static int transfer_key(qp__index_t *ix, MDB_txn *txn, qp_u128 id, uint8_t ts_key[8]) {
+  uint8_t key[16];
+  qp_u128_store_be(key, id);
+  MDB_val k = {sizeof key, key}, v;
+  int rc = mdb_get(txn, ix->transfer_ids, &k, &v);
+  if (rc != 0) return rc;
+  if (v.mv_size != 8) return MDB_CORRUPTED;
+  memcpy(ts_key, v.mv_data, 8);
+  return 0;
+}
+
 static int apply_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes_t *c) {
   int rc = 0;
+  /* Timestamps only grow, so these are appends at the end of the tree. */
   for (uint32_t i = 0; i < c->transfers_count && rc == 0; i++) {
     const qp_transfer_t *t = &c->transfers[i];
-    uint8_t key[16], val[QP_RECORD_SIZE + 1], ak[KEY_ACCT_TS], av[17];
-    qp_u128_store_be(key, t->id);
+    uint8_t id[16], ts[8], val[QP_RECORD_SIZE + 1];
+    qp_u128_store_be(id, t->id);
+    qp_store_u64_be(ts, t->timestamp);
     qp_transfer_encode(val, t);
     val[QP_RECORD_SIZE] = c->transfer_states[i];
-    rc = put(txn, ix->transfers, key, sizeof key, val, sizeof val);
-    qp_u128_store_le(av, t->id);
-    av[16] = QP__SIDE_DEBIT;
-    acct_ts_key(ak, t->debit_account_id, t->timestamp);
-    if (rc == 0) rc = put(txn, ix->by_account, ak, sizeof ak, av, sizeof av);
-    av[16] = QP__SIDE_CREDIT;
-    acct_ts_key(ak, t->credit_account_id, t->timestamp);
-    if (rc == 0) rc = put(txn, ix->by_account, ak, sizeof ak, av, sizeof av);
+    MDB_val k = {sizeof ts, ts}, v = {sizeof val, val};
+    rc = mdb_put(txn, ix->transfers, &k, &v, MDB_APPEND);
+    if (rc == 0) rc = put(txn, ix->transfer_ids, id, sizeof id, ts, sizeof ts);
   }
   /* A pending transfer's state byte is rewritten in place. */
   for (uint32_t i = 0; i < c->pending_count && rc == 0; i++) {
-    uint8_t key[16];
-    qp_u128_store_be(key, c->pending[i].transfer_id);
-    MDB_val k = {sizeof key, key}, v;
-    rc = mdb_get(txn, ix->transfers, &k, &v);
-    if (rc != 0 || v.mv_size != QP_RECORD_SIZE + 1) {
-      rc = rc ? rc : MDB_CORRUPTED;
-      break;
-    }
+    uint8_t ts[8];
+    rc = transfer_key(ix, txn, c->pending[i].transfer_id, ts);
+    MDB_val k = {sizeof ts, ts}, v;
+    if (rc == 0) rc = mdb_get(txn, ix->transfers, &k, &v);
+    if (rc == 0 && v.mv_size != QP_RECORD_SIZE + 1) rc = MDB_CORRUPTED;
+    if (rc != 0) break;
     uint8_t val[QP_RECORD_SIZE + 1];
     memcpy(val, v.mv_data, sizeof val);
     val[QP_RECORD_SIZE] = c->pending[i].state;
-    rc = put(txn, ix->transfers, key, sizeof key, val, sizeof val);
+    rc = put(txn, ix->transfers, ts, sizeof ts, val, sizeof val);
   }
   return rc;
 }
@@ -211,10 +218,10 @@ int qp__index_get_account(qp__index_t *ix, MDB_txn *txn, qp_u128 id, qp_account_
 
 int qp__index_get_transfer(qp__index_t *ix, MDB_txn *txn, qp_u128 id, qp_transfer_t *out,
                            qp_pending_state_t *state) {
-  uint8_t key[16];
-  qp_u128_store_be(key, id);
-  MDB_val k = {sizeof key, key}, v;
-  int rc = mdb_get(txn, ix->transfers, &k, &v);
+  uint8_t ts[8];
+  int rc = transfer_key(ix, txn, id, ts);
+  MDB_val k = {sizeof ts, ts}, v;
+  if (rc == 0) rc = mdb_get(txn, ix->transfers, &k, &v);
   if (rc == MDB_NOTFOUND) return QP_ENOTFOUND;
   if (rc != 0 || v.mv_size != QP_RECORD_SIZE + 1) return QP_EDB;
   qp_transfer_decode(v.mv_data, out);
@@ -276,42 +283,6 @@ static int walk(qp__index_t *ix, MDB_dbi dbi, const qp_account_filter_t *f, row_
   mdb_txn_abort(txn);
   if (err != 0) return err;
   return rc == 0 || rc == MDB_NOTFOUND ? 0 : db_err(rc);
-}
-
-typedef struct transfers_ctx {
-  qp__index_t *ix;
-  uint32_t sides; /* QP__SIDE_* wanted */
-  qp_transfer_t *out;
-  uint32_t count;
-} transfers_ctx_t;
-
-static int transfer_row(void *vctx, MDB_txn *txn, uint64_t ts, const MDB_val *val,
-                        bool *accepted) {
-  (void)ts;
-  transfers_ctx_t *c = vctx;
-  if (val->mv_size != 17) return QP_ECORRUPT;
-  const uint8_t *p = val->mv_data;
-  if (!(p[16] & c->sides)) return 0;
-  int rc = qp__index_get_transfer(c->ix, txn, qp_u128_load_le(p), &c->out[c->count], NULL);
-  if (rc != 0) return rc == QP_ENOTFOUND ? QP_ECORRUPT : rc;
-  c->count++;
-  *accepted = true;
-  return 0;
-}
-
-static uint32_t sides_of(uint32_t flags) {
-  uint32_t sides = 0;
-  if (flags & QP_FILTER_DEBITS) sides |= QP__SIDE_DEBIT;
-  if (flags & QP_FILTER_CREDITS) sides |= QP__SIDE_CREDIT;
-  return sides ? sides : (QP__SIDE_DEBIT | QP__SIDE_CREDIT);
-}
-
-int qp__index_account_transfers(qp__index_t *ix, const qp_account_filter_t *f, qp_transfer_t *out,
-                                uint32_t *count_out) {
-  transfers_ctx_t c = {ix, sides_of(f->flags), out, 0};
-  int rc = walk(ix, ix->by_account, f, transfer_row, &c);
-  *count_out = c.count;
-  return rc;
 }
 
 typedef struct balances_ctx {

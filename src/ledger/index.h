@@ -2,8 +2,9 @@
  * index.h - (private to ledger/) the LMDB index under <data>/ledger/state/.
  *
  * The index is derived data: accounts, transfers (with their pending
- * state), each account's transfers by timestamp, and the balance history of
- * accounts with the `history` flag.  Its `meta` table records the journal
+ * state) in timestamp order with an id -> timestamp index, and the balance
+ * history of accounts with the `history` flag.  (Each account's list of
+ * transfers is kept in memory instead, see history.h.)  Its `meta` table records the journal
  * seq and hash it has applied up to, in the same LMDB transaction as the
  * data, so after any crash the index is exactly "the journal up to seq N"
  * and recovery replays the journal from N+1.
@@ -18,8 +19,8 @@
 typedef struct qp__index {
   MDB_env *env;        /* the environment */
   MDB_dbi accounts;    /* id(16 BE) -> account (128) */
-  MDB_dbi transfers;   /* id(16 BE) -> transfer (128) + state (1) */
-  MDB_dbi by_account;  /* account(16 BE) ts(8 BE) -> transfer id (16) + side (1) */
+  MDB_dbi transfers;   /* timestamp(8 BE) -> transfer (128) + state (1) */
+  MDB_dbi transfer_ids; /* id(16 BE) -> timestamp(8 BE) */
   MDB_dbi balances;    /* account(16 BE) ts(8 BE) -> transfer id + 4 balances (80) */
   MDB_dbi meta;        /* "applied" -> seq(8) hash(32) last_timestamp(8) */
 } qp__index_t;
@@ -30,8 +31,6 @@ typedef struct qp__index_meta {
   uint64_t last_timestamp;          /* the ledger clock after it */
 } qp__index_meta_t;
 
-#define QP__SIDE_DEBIT 1u
-#define QP__SIDE_CREDIT 2u
 
 int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read_only,
                    char *detail, size_t detail_size);
@@ -42,8 +41,6 @@ int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger);
 /* Applies changes and the new meta in one transaction. */
 int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *changes,
                     const qp__index_meta_t *meta);
-int qp__index_account_transfers(qp__index_t *ix, const qp_account_filter_t *filter,
-                                qp_transfer_t *out, uint32_t *count_out);
 int qp__index_account_balances(qp__index_t *ix, const qp_account_filter_t *filter,
                                qp_account_balance_t *out, uint32_t *count_out);
 /* Looks up one account/transfer in the index (for verify). */

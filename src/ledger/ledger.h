@@ -273,6 +273,7 @@ typedef struct qp_ledger qp_ledger_t; /* opaque */
 typedef struct qp_ledger_config {
   uint32_t accounts_max;  /* hard cap on accounts (0 = 1<<26) */
   uint32_t transfers_max; /* hard cap on transfers (0 = 1<<28) */
+  bool track_changes;     /* accumulate changes for qp_ledger_take_changes() */
 } qp_ledger_config_t;
 
 /* Per-ledger totals, for the audit. */
@@ -313,6 +314,17 @@ int qp_ledger_create_transfers(qp_ledger_t *ledger, uint64_t now_ns,
  * journaled batch whenever qp_ledger_next_expiry() is due. */
 int qp_ledger_expire(qp_ledger_t *ledger, uint64_t now_ns, uint32_t *expired_out,
                      qp_ledger_changes_t *changes);
+
+/* With config.track_changes: moves everything changed since the last call
+ * (accounts touched, transfers created, pending states changed, history
+ * rows) into *out, growing its arrays as needed, and starts afresh.  This is
+ * how the durable layer checkpoints into the index in large, coalesced
+ * transactions off the commit path.  Returns 0 or QP_ENOMEM (then nothing
+ * was taken).  Call after restoring state to set the baseline. */
+int qp_ledger_take_changes(qp_ledger_t *ledger, qp_ledger_changes_t *out);
+
+/* How much is waiting to be taken (new transfers + dirty accounts). */
+uint64_t qp_ledger_untaken(const qp_ledger_t *ledger);
 
 /* The earliest timeout of a still-pending transfer, or 0 if none. */
 uint64_t qp_ledger_next_expiry(const qp_ledger_t *ledger);
@@ -378,7 +390,6 @@ typedef struct qp_db_options {
   uint64_t (*clock_ns)(void *ctx);   /* wall clock; NULL = CLOCK_REALTIME */
   void *clock_ctx;                   /* passed to clock_ns */
   size_t index_map_size;             /* LMDB map size in bytes (0 = 64 GiB) */
-  bool read_only;                    /* open for inspection: no recovery writes */
 } qp_db_options_t;
 
 /* What open found and did; filled by qp_db_open. */

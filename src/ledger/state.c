@@ -57,6 +57,10 @@ void qp_ledger_destroy(qp_ledger_t *l) {
   qp_free(l->touched);
   qp__table_deinit(&l->account_index);
   qp__table_deinit(&l->transfer_index);
+  qp_free(l->account_dirty);
+  qp_free(l->dirty_accounts);
+  qp_free(l->dirty_pending);
+  qp_free(l->history);
   qp_free(l);
 }
 
@@ -83,7 +87,28 @@ static int reserve_accounts(qp_ledger_t *l, uint64_t count) {
   if (rc != 0) return rc;
   /* Both arrays grow in lockstep, so their capacities agree. */
   l->accounts_capacity = cap < cap2 ? cap : cap2;
+  if (l->config.track_changes && l->dirty_capacity < l->accounts_capacity) {
+    uint8_t *flags = qp_realloc(l->account_dirty, l->accounts_capacity);
+    if (flags == NULL) return QP_ENOMEM;
+    memset(flags + l->dirty_capacity, 0, l->accounts_capacity - l->dirty_capacity);
+    l->account_dirty = flags;
+    uint32_t *rows = qp_realloc(l->dirty_accounts, l->accounts_capacity * sizeof *rows);
+    if (rows == NULL) return QP_ENOMEM;
+    l->dirty_accounts = rows;
+    l->dirty_capacity = l->accounts_capacity;
+  }
   return 0;
+}
+
+/* Makes room in the change-tracking logs for one batch's worth. */
+static int reserve_tracking(qp_ledger_t *l, uint64_t pending_more, uint64_t history_more) {
+  if (!l->config.track_changes) return 0;
+  int rc = grow((void **)&l->dirty_pending, &l->dirty_pending_capacity,
+                l->dirty_pending_count + pending_more, sizeof *l->dirty_pending);
+  if (rc == 0)
+    rc = grow((void **)&l->history, &l->history_capacity, l->history_count + history_more,
+              sizeof *l->history);
+  return rc;
 }
 
 static int reserve_transfers(qp_ledger_t *l, uint64_t count) {
@@ -95,6 +120,7 @@ static int reserve_transfers(qp_ledger_t *l, uint64_t count) {
   if (rc == 0) rc = qp__table_reserve(&l->transfer_index, count);
   if (rc == 0) rc = grow((void **)&l->expiries, &l->expiries_capacity, l->expiries_count + count,
                          sizeof *l->expiries);
+  if (rc == 0) rc = reserve_tracking(l, count, 2 * count);
   if (rc != 0) return rc;
   l->transfers_capacity = cap < cap2 ? cap : cap2;
   return 0;
@@ -138,9 +164,21 @@ uint64_t qp_ledger_next_expiry(const qp_ledger_t *l) {
 /* --------------------------------------------------------- bookkeeping */
 
 static void touch(qp_ledger_t *l, uint32_t row) {
+  if (l->config.track_changes && !l->account_dirty[row]) {
+    l->account_dirty[row] = 1;
+    QP_ASSERT(l->dirty_accounts_count < l->dirty_capacity);
+    l->dirty_accounts[l->dirty_accounts_count++] = row;
+  }
   if (l->account_stamps[row] == l->stamp) return;
   l->account_stamps[row] = l->stamp;
   l->touched[l->touched_count++] = row;
+}
+
+/* Notes that an older transfer's pending state changed. */
+static void track_pending(qp_ledger_t *l, uint32_t row) {
+  if (!l->config.track_changes || row >= l->taken_transfer_rows) return;
+  QP_ASSERT(l->dirty_pending_count < l->dirty_pending_capacity);
+  l->dirty_pending[l->dirty_pending_count++] = row;
 }
 
 static void save_balances(qp_ledger_t *l, uint32_t row) {
@@ -164,12 +202,8 @@ static void record_undo(qp_ledger_t *l, qp__undo_kind_t kind, uint32_t row, uint
   u->state = state;
 }
 
-static void record_history(qp_ledger_t *l, uint32_t row, qp_u128 transfer_id, uint64_t ts) {
-  const qp_account_t *a = &l->accounts[row];
-  if (!(a->flags & QP_ACCOUNT_HISTORY) || l->changes == NULL) return;
-  qp_ledger_changes_t *c = l->changes;
-  QP_ASSERT(c->balances_count < c->balances_capacity);
-  qp_account_balance_t *b = &c->balances[c->balances_count++];
+static void fill_balance(qp_account_balance_t *b, const qp_account_t *a, qp_u128 transfer_id,
+                         uint64_t ts) {
   b->account_id = a->id;
   b->transfer_id = transfer_id;
   b->debits_pending = a->debits_pending;
@@ -177,6 +211,19 @@ static void record_history(qp_ledger_t *l, uint32_t row, qp_u128 transfer_id, ui
   b->credits_pending = a->credits_pending;
   b->credits_posted = a->credits_posted;
   b->timestamp = ts;
+}
+
+static void record_history(qp_ledger_t *l, uint32_t row, qp_u128 transfer_id, uint64_t ts) {
+  const qp_account_t *a = &l->accounts[row];
+  if (!(a->flags & QP_ACCOUNT_HISTORY)) return;
+  if (l->config.track_changes) {
+    QP_ASSERT(l->history_count < l->history_capacity);
+    fill_balance(&l->history[l->history_count++], a, transfer_id, ts);
+  }
+  qp_ledger_changes_t *c = l->changes;
+  if (c == NULL) return;
+  QP_ASSERT(c->balances_count < c->balances_capacity);
+  fill_balance(&c->balances[c->balances_count++], a, transfer_id, ts);
 }
 
 static void record_pending_update(qp_ledger_t *l, qp_u128 id, qp_pending_state_t state) {
@@ -199,10 +246,11 @@ static void record_transfer(qp_ledger_t *l, const qp_transfer_t *t, qp_pending_s
 
 typedef struct changes_mark {
   uint32_t transfers, pending, balances;
+  uint64_t history;
 } changes_mark_t;
 
 static changes_mark_t changes_mark(const qp_ledger_t *l) {
-  changes_mark_t m = {0, 0, 0};
+  changes_mark_t m = {0, 0, 0, l->history_count};
   if (l->changes) {
     m.transfers = l->changes->transfers_count;
     m.pending = l->changes->pending_count;
@@ -241,6 +289,7 @@ static void rollback(qp_ledger_t *l, changes_mark_t mark) {
       QP_UNREACHABLE();
     }
   }
+  l->history_count = mark.history;
   if (l->changes) {
     l->changes->transfers_count = mark.transfers;
     l->changes->pending_count = mark.pending;
@@ -479,6 +528,7 @@ static uint32_t check_against_pending(const qp_ledger_t *l, const qp_transfer_t 
 static void set_pending_state(qp_ledger_t *l, uint32_t prow, qp_pending_state_t state) {
   record_undo(l, QP__UNDO_TRANSFER_STATE, prow, l->transfer_states[prow]);
   l->transfer_states[prow] = (uint8_t)state;
+  track_pending(l, prow);
   record_pending_update(l, l->transfers[prow].id, state);
 }
 
@@ -556,6 +606,7 @@ static uint32_t sweep_expired(qp_ledger_t *l, uint64_t now, uint64_t *ts) {
     l->accounts[dr_row].debits_pending -= p->amount;
     l->accounts[cr_row].credits_pending -= p->amount;
     l->transfer_states[row] = QP_PENDING_EXPIRED;
+    track_pending(l, row);
     record_pending_update(l, p->id, QP_PENDING_EXPIRED);
     uint64_t at = (*ts)++;
     record_history(l, dr_row, p->id, at);
@@ -681,6 +732,8 @@ int qp_ledger_create_transfers(qp_ledger_t *l, uint64_t now_ns, const qp_transfe
 
 int qp_ledger_expire(qp_ledger_t *l, uint64_t now_ns, uint32_t *expired_out,
                      qp_ledger_changes_t *changes) {
+  int rc = reserve_tracking(l, QP_EXPIRIES_PER_BATCH_MAX, 2 * QP_EXPIRIES_PER_BATCH_MAX);
+  if (rc != 0) return rc;
   uint64_t ts = begin_batch(l, now_ns, changes);
   uint32_t expired = sweep_expired(l, ts, &ts);
   end_batch(l, ts);
@@ -757,10 +810,70 @@ int qp_ledger_restore_transfer(qp_ledger_t *l, const qp_transfer_t *t, qp_pendin
   insert_transfer(l, t, state, expires_at_ns);
   l->changes = changes;
   l->in_chain = in_chain;
+  l->taken_transfer_rows = l->transfers_count; /* already in the index */
   if (t->timestamp > l->last_timestamp) l->last_timestamp = t->timestamp;
   return 0;
 }
 
 void qp_ledger_restore_clock(qp_ledger_t *l, uint64_t last_timestamp) {
   if (last_timestamp > l->last_timestamp) l->last_timestamp = last_timestamp;
+}
+
+/* ------------------------------------------------------ change tracking */
+
+static int ensure(void **array, uint32_t *capacity, uint64_t need, size_t size) {
+  if (need <= *capacity) return 0;
+  if (need > UINT32_MAX) return QP_ENOMEM;
+  uint64_t cap = *capacity ? *capacity : 1024;
+  while (cap < need) cap *= 2;
+  if (cap > UINT32_MAX) cap = UINT32_MAX;
+  void *p = qp_realloc(*array, cap * size);
+  if (p == NULL) return QP_ENOMEM;
+  *array = p;
+  *capacity = (uint32_t)cap;
+  return 0;
+}
+
+uint64_t qp_ledger_untaken(const qp_ledger_t *l) {
+  return (l->transfers_count - l->taken_transfer_rows) + l->dirty_accounts_count;
+}
+
+int qp_ledger_take_changes(qp_ledger_t *l, qp_ledger_changes_t *out) {
+  uint64_t new_transfers = l->transfers_count - l->taken_transfer_rows;
+  uint32_t tcap = out->transfers_capacity;
+  int rc = ensure((void **)&out->accounts, &out->accounts_capacity, l->dirty_accounts_count,
+                  sizeof *out->accounts);
+  if (rc == 0) rc = ensure((void **)&out->transfers, &out->transfers_capacity, new_transfers,
+                           sizeof *out->transfers);
+  if (rc == 0) rc = ensure((void **)&out->transfer_states, &tcap, new_transfers, 1);
+  if (rc == 0) rc = ensure((void **)&out->pending, &out->pending_capacity, l->dirty_pending_count,
+                           sizeof *out->pending);
+  if (rc == 0) rc = ensure((void **)&out->balances, &out->balances_capacity, l->history_count,
+                           sizeof *out->balances);
+  if (rc != 0) return rc;
+  QP_ASSERT(tcap >= out->transfers_capacity);
+  qp_ledger_changes_clear(out);
+  for (uint64_t i = 0; i < l->dirty_accounts_count; i++) {
+    uint32_t row = l->dirty_accounts[i];
+    l->account_dirty[row] = 0;
+    if (row < l->accounts_count) out->accounts[out->accounts_count++] = l->accounts[row];
+  }
+  if (new_transfers) {
+    memcpy(out->transfers, l->transfers + l->taken_transfer_rows, new_transfers * sizeof *out->transfers);
+    memcpy(out->transfer_states, l->transfer_states + l->taken_transfer_rows, new_transfers);
+  }
+  out->transfers_count = (uint32_t)new_transfers;
+  for (uint64_t i = 0; i < l->dirty_pending_count; i++) {
+    uint32_t row = l->dirty_pending[i];
+    out->pending[out->pending_count].transfer_id = l->transfers[row].id;
+    out->pending[out->pending_count].state = l->transfer_states[row];
+    out->pending_count++;
+  }
+  if (l->history_count) memcpy(out->balances, l->history, l->history_count * sizeof *l->history);
+  out->balances_count = (uint32_t)l->history_count;
+  l->dirty_accounts_count = 0;
+  l->taken_transfer_rows = l->transfers_count;
+  l->dirty_pending_count = 0;
+  l->history_count = 0;
+  return 0;
 }

@@ -62,6 +62,21 @@ struct qp_ledger {
   uint64_t last_timestamp;     /* timestamp of the last event */
   bool in_chain;               /* recording undo for an open chain */
   qp_ledger_changes_t *changes; /* where this batch's effects go, or NULL */
+
+  /* Changes since the last qp_ledger_take_changes() (config.track_changes):
+   * what the index must be told.  New transfers are the rows from
+   * taken_transfer_rows on, since rows are only ever appended. */
+  uint8_t *account_dirty;          /* per account row: in dirty_accounts */
+  uint32_t *dirty_accounts;        /* rows changed since the last take */
+  uint64_t dirty_accounts_count;   /* entries used */
+  uint64_t dirty_capacity;         /* capacity of account_dirty and dirty_accounts */
+  uint64_t taken_transfer_rows;    /* rows below this were taken */
+  uint32_t *dirty_pending;         /* older rows whose pending state changed */
+  uint64_t dirty_pending_count;    /* entries used (may repeat a row) */
+  uint64_t dirty_pending_capacity; /* entries allocated */
+  qp_account_balance_t *history;   /* history rows since the last take */
+  uint64_t history_count;          /* entries used */
+  uint64_t history_capacity;       /* entries allocated */
 };
 
 #endif
