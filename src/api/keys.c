@@ -1,0 +1,440 @@
+/*
+ * keys.c - the API key store: <data>/keys/api_keys.
+ *
+ * A key is "qpk_<id>_<secret>": a public 16-hex-digit id, so the server can
+ * find the key's record without trying every hash, and 32 random bytes in
+ * hex.  Only BLAKE2b-256 of the whole text is stored.  The secret is 256
+ * random bits, so a fast hash is enough: there is nothing to brute-force
+ * that a slow password hash would protect.
+ *
+ * The file is one line per key, "id name scopes created_s revoked hash",
+ * '#' lines are comments.  Every change takes an exclusive flock on
+ * api_keys.lock (two `quipu keys` at once must not lose an update), writes
+ * the whole file to a temp file, fsyncs it and renames it over the old one,
+ * so a reader (the server) sees the old file or the new one, never half.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "api/api.h"
+#include "base/alloc.h"
+#include "base/err.h"
+
+#define KEYS_FILE_BYTES_MAX (2u * 1024u * 1024u) /* refuse larger key files */
+#define KEY_PREFIX "qpk_"
+#define PATH_MAX_BYTES 4096u
+
+static const struct {
+  const char *name; /* wire name */
+  uint32_t bit;     /* QP_API_SCOPE_* */
+} SCOPES[] = {
+    {"ledger:read", QP_API_SCOPE_READ},
+    {"ledger:write", QP_API_SCOPE_WRITE},
+    {"admin", QP_API_SCOPE_ADMIN},
+};
+#define SCOPES_COUNT (sizeof SCOPES / sizeof SCOPES[0])
+
+static void set_detail(char *detail, size_t size, const char *fmt, const char *a, const char *b) {
+  if (detail != NULL && size > 0) snprintf(detail, size, fmt, a, b);
+}
+
+int qp_api_scopes_parse(const char *text, uint32_t *out) {
+  uint32_t scopes = 0;
+  const char *p = text;
+  if (text == NULL || text[0] == '\0') return QP_EINVAL;
+  while (*p != '\0') {
+    const char *end = strchr(p, ',');
+    size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+    size_t k = 0;
+    while (k < SCOPES_COUNT && !(strlen(SCOPES[k].name) == n && memcmp(SCOPES[k].name, p, n) == 0)) k++;
+    if (k == SCOPES_COUNT) return QP_EINVAL;
+    scopes |= SCOPES[k].bit;
+    p += n;
+    if (*p == ',') p++;
+  }
+  *out = scopes;
+  return 0;
+}
+
+void qp_api_scopes_format(uint32_t scopes, char *buf, size_t size) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (size_t k = 0; k < SCOPES_COUNT; k++) {
+    if ((scopes & SCOPES[k].bit) == 0) continue;
+    int n = snprintf(buf + used, size - used, "%s%s", used ? "," : "", SCOPES[k].name);
+    if (n < 0 || (size_t)n >= size - used) return;
+    used += (size_t)n;
+  }
+}
+
+int qp_api_keys_path(const char *data_dir, char *buf, size_t size) {
+  int n = snprintf(buf, size, "%s/keys/api_keys", data_dir);
+  return (n < 0 || (size_t)n >= size) ? QP_ERANGE : 0;
+}
+
+static bool valid_name(const char *name) {
+  size_t n = strlen(name);
+  if (n == 0 || n > QP_API_KEY_NAME_MAX) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = name[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+static bool is_hex(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+/* --------------------------------------------------------------- parse */
+
+/* Parses one line "id name scopes created revoked hash" into *k. */
+static int parse_line(char *line, qp_api_key_t *k) {
+  char *fields[6];
+  int n = 0;
+  char *save = NULL;
+  for (char *tok = strtok_r(line, " \t", &save); tok != NULL && n < 7; tok = strtok_r(NULL, " \t", &save)) {
+    if (n == 6) return QP_ECORRUPT;
+    fields[n++] = tok;
+  }
+  if (n != 6) return QP_ECORRUPT;
+  memset(k, 0, sizeof *k);
+  if (strlen(fields[0]) != QP_API_KEY_ID_HEX || !is_hex(fields[0], QP_API_KEY_ID_HEX)) return QP_ECORRUPT;
+  memcpy(k->id, fields[0], QP_API_KEY_ID_HEX + 1);
+  if (!valid_name(fields[1])) return QP_ECORRUPT;
+  memcpy(k->name, fields[1], strlen(fields[1]) + 1);
+  if (qp_api_scopes_parse(fields[2], &k->scopes) != 0) return QP_ECORRUPT;
+  char *end = NULL;
+  errno = 0;
+  long long created = strtoll(fields[3], &end, 10);
+  if (errno != 0 || end == fields[3] || *end != '\0' || created < 0) return QP_ECORRUPT;
+  k->created_s = created;
+  if (strcmp(fields[4], "0") != 0 && strcmp(fields[4], "1") != 0) return QP_ECORRUPT;
+  k->revoked = fields[4][0] == '1';
+  if (strlen(fields[5]) != 2 * QP_HASH_SIZE || !is_hex(fields[5], 2 * QP_HASH_SIZE)) return QP_ECORRUPT;
+  size_t bin_len = 0;
+  if (sodium_hex2bin(k->hash, QP_HASH_SIZE, fields[5], 2 * QP_HASH_SIZE, NULL, &bin_len, NULL) != 0 ||
+      bin_len != QP_HASH_SIZE)
+    return QP_ECORRUPT;
+  return 0;
+}
+
+/* Reads the whole file into a NUL-terminated buffer; *out NULL if absent. */
+static int read_file(const char *path, char **out, char *detail, size_t detail_size) {
+  *out = NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return 0;
+    set_detail(detail, detail_size, "cannot open %s: %s", path, strerror(errno));
+    return QP_EIO;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size > KEYS_FILE_BYTES_MAX) {
+    set_detail(detail, detail_size, "%s: %s", path, "cannot stat it, or it is too large");
+    close(fd);
+    return QP_EIO;
+  }
+  size_t size = (size_t)st.st_size;
+  char *buf = qp_malloc(size + 1);
+  size_t got = 0;
+  while (buf != NULL && got < size) {
+    ssize_t r = read(fd, buf + got, size - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  close(fd);
+  if (buf == NULL) return QP_ENOMEM;
+  buf[got] = '\0';
+  *out = buf;
+  return 0;
+}
+
+int qp_api_keys_load(const char *data_dir, qp_api_key_t **out, uint32_t *count_out,
+                     char *detail, size_t detail_size) {
+  *out = NULL;
+  *count_out = 0;
+  char path[PATH_MAX_BYTES];
+  if (qp_api_keys_path(data_dir, path, sizeof path) != 0) return QP_ERANGE;
+  char *text;
+  int rc = read_file(path, &text, detail, detail_size);
+  if (rc != 0 || text == NULL) return rc;
+  qp_api_key_t *keys = qp_calloc(QP_API_KEYS_MAX, sizeof *keys);
+  if (keys == NULL) {
+    qp_free(text);
+    return QP_ENOMEM;
+  }
+  uint32_t count = 0, line_no = 0;
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line != NULL && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+    line_no++;
+    if (line[0] == '#' || line[0] == '\0') continue;
+    if (count == QP_API_KEYS_MAX) rc = QP_ELIMIT;
+    else rc = parse_line(line, &keys[count]);
+    if (rc == 0) count++;
+  }
+  qp_free(text);
+  if (rc != 0) {
+    char where[32];
+    snprintf(where, sizeof where, "%u", line_no);
+    set_detail(detail, detail_size, "%s: bad or excess key record on line %s", path, where);
+    qp_free(keys);
+    return QP_ECORRUPT;
+  }
+  *out = keys;
+  *count_out = count;
+  return 0;
+}
+
+/* --------------------------------------------------------------- write */
+
+/* mkdir -p for <data> and <data>/keys (0700). */
+static int ensure_dirs(const char *data_dir, char *detail, size_t detail_size) {
+  char keys_dir[PATH_MAX_BYTES];
+  int n = snprintf(keys_dir, sizeof keys_dir, "%s/keys", data_dir);
+  if (n < 0 || (size_t)n >= sizeof keys_dir) return QP_ERANGE;
+  if (mkdir(data_dir, 0755) != 0 && errno != EEXIST) {
+    set_detail(detail, detail_size, "cannot create %s: %s", data_dir, strerror(errno));
+    return QP_EIO;
+  }
+  if (mkdir(keys_dir, 0700) != 0 && errno != EEXIST) {
+    set_detail(detail, detail_size, "cannot create %s: %s", keys_dir, strerror(errno));
+    return QP_EIO;
+  }
+  return 0;
+}
+
+/* Takes the store's writer lock; returns the fd to close, or -1. */
+static int lock_store(const char *data_dir, char *detail, size_t detail_size) {
+  char path[PATH_MAX_BYTES];
+  int n = snprintf(path, sizeof path, "%s/keys/api_keys.lock", data_dir);
+  if (n < 0 || (size_t)n >= sizeof path) return -1;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+    set_detail(detail, detail_size, "cannot lock %s: %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static int write_all(int fd, const char *buf, size_t len) {
+  while (len > 0) {
+    ssize_t w = write(fd, buf, len);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return QP_EIO;
+    buf += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Formats one key record (without the newline) into line. */
+static void format_line(const qp_api_key_t *k, char *line, size_t size) {
+  char scopes[64], hash[2 * QP_HASH_SIZE + 1];
+  qp_api_scopes_format(k->scopes, scopes, sizeof scopes);
+  sodium_bin2hex(hash, sizeof hash, k->hash, QP_HASH_SIZE);
+  snprintf(line, size, "%s %s %s %lld %d %s", k->id, k->name, scopes, (long long)k->created_s,
+           k->revoked ? 1 : 0, hash);
+}
+
+/* Replaces the key file with keys[0, count): temp file, fsync, rename,
+ * fsync of the directory. */
+static int store_keys(const char *data_dir, const qp_api_key_t *keys, uint32_t count,
+                      char *detail, size_t detail_size) {
+  char path[PATH_MAX_BYTES], tmp[PATH_MAX_BYTES + 32], dir[PATH_MAX_BYTES];
+  if (qp_api_keys_path(data_dir, path, sizeof path) != 0) return QP_ERANGE;
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  snprintf(dir, sizeof dir, "%s/keys", data_dir);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    set_detail(detail, detail_size, "cannot create %s: %s", tmp, strerror(errno));
+    return QP_EIO;
+  }
+  static const char header[] =
+      "# quipu API keys: id name scopes created_s revoked blake2b256(key). Edit with `quipu keys`.\n";
+  int rc = write_all(fd, header, sizeof header - 1);
+  for (uint32_t i = 0; rc == 0 && i < count; i++) {
+    char line[256];
+    format_line(&keys[i], line, sizeof line);
+    size_t n = strlen(line);
+    line[n++] = '\n';
+    rc = write_all(fd, line, n);
+  }
+  if (rc == 0 && fsync(fd) != 0) rc = QP_EIO;
+  if (close(fd) != 0) rc = QP_EIO;
+  if (rc == 0 && rename(tmp, path) != 0) rc = QP_EIO;
+  if (rc != 0) {
+    set_detail(detail, detail_size, "cannot write %s: %s", path, strerror(errno));
+    unlink(tmp);
+    return rc;
+  }
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+}
+
+/* Runs edit(keys, &count, ctx) between load and store, under the lock. */
+typedef int (*edit_fn)(qp_api_key_t *keys, uint32_t *count, void *ctx, char *detail,
+                       size_t detail_size);
+
+static int edit_store(const char *data_dir, edit_fn edit, void *ctx, char *detail,
+                      size_t detail_size) {
+  int rc = ensure_dirs(data_dir, detail, detail_size);
+  if (rc != 0) return rc;
+  int lock_fd = lock_store(data_dir, detail, detail_size);
+  if (lock_fd < 0) return QP_EIO;
+  qp_api_key_t *loaded = NULL;
+  uint32_t count = 0;
+  rc = qp_api_keys_load(data_dir, &loaded, &count, detail, detail_size);
+  qp_api_key_t *keys = qp_calloc(QP_API_KEYS_MAX, sizeof *keys);
+  if (rc == 0 && keys == NULL) rc = QP_ENOMEM;
+  if (rc == 0) {
+    if (count > 0) memcpy(keys, loaded, count * sizeof *keys);
+    rc = edit(keys, &count, ctx, detail, detail_size);
+  }
+  if (rc == 0) rc = store_keys(data_dir, keys, count, detail, detail_size);
+  qp_free(loaded);
+  qp_free(keys);
+  flock(lock_fd, LOCK_UN);
+  close(lock_fd);
+  return rc;
+}
+
+/* -------------------------------------------------------------- create */
+
+typedef struct create_ctx {
+  const char *name;     /* requested name */
+  uint32_t scopes;      /* requested scopes */
+  char *key_text;       /* out: the key, QP_API_KEY_TEXT_SIZE bytes */
+  qp_api_key_t created; /* out: the stored record */
+} create_ctx_t;
+
+static int create_edit(qp_api_key_t *keys, uint32_t *count, void *vctx, char *detail,
+                       size_t detail_size) {
+  create_ctx_t *c = vctx;
+  for (uint32_t i = 0; i < *count; i++) {
+    if (!keys[i].revoked && strcmp(keys[i].name, c->name) == 0) {
+      set_detail(detail, detail_size, "a live key named '%s' exists already%s", c->name,
+                 " (revoke it first, or pick another name)");
+      return QP_EEXISTS;
+    }
+  }
+  if (*count >= QP_API_KEYS_MAX) {
+    set_detail(detail, detail_size, "%s%s", "the key file is full", "");
+    return QP_ELIMIT;
+  }
+  qp_api_key_t *k = &keys[*count];
+  memset(k, 0, sizeof *k);
+  uint8_t id_bytes[QP_API_KEY_ID_HEX / 2];
+  bool unique;
+  do { /* 64-bit ids: a clash is astronomically unlikely, but cheap to rule out */
+    randombytes_buf(id_bytes, sizeof id_bytes);
+    sodium_bin2hex(k->id, sizeof k->id, id_bytes, sizeof id_bytes);
+    unique = true;
+    for (uint32_t i = 0; i < *count; i++) unique = unique && strcmp(keys[i].id, k->id) != 0;
+  } while (!unique);
+  uint8_t *secret = sodium_malloc(QP_API_KEY_SECRET_BYTES);
+  if (secret == NULL) return QP_ENOMEM;
+  randombytes_buf(secret, QP_API_KEY_SECRET_BYTES);
+  char secret_hex[2 * QP_API_KEY_SECRET_BYTES + 1];
+  sodium_bin2hex(secret_hex, sizeof secret_hex, secret, QP_API_KEY_SECRET_BYTES);
+  sodium_free(secret);
+  snprintf(c->key_text, QP_API_KEY_TEXT_SIZE, KEY_PREFIX "%s_%s", k->id, secret_hex);
+  sodium_memzero(secret_hex, sizeof secret_hex);
+  memcpy(k->name, c->name, strlen(c->name) + 1);
+  k->scopes = c->scopes;
+  k->created_s = (int64_t)time(NULL);
+  qp_hash256(k->hash, c->key_text, strlen(c->key_text));
+  c->created = *k;
+  (*count)++;
+  return 0;
+}
+
+int qp_api_keys_create(const char *data_dir, const char *name, uint32_t scopes,
+                       char key_text[QP_API_KEY_TEXT_SIZE], qp_api_key_t *created,
+                       char *detail, size_t detail_size) {
+  if (!valid_name(name)) {
+    set_detail(detail, detail_size, "bad key name '%s': use 1-64 of A-Z a-z 0-9 . _ -%s", name, "");
+    return QP_EINVAL;
+  }
+  if (scopes == 0 || (scopes & ~QP_API_SCOPES_ALL) != 0) {
+    set_detail(detail, detail_size, "%s%s", "a key needs at least one scope", "");
+    return QP_EINVAL;
+  }
+  if (qp_crypto_init() != 0) return QP_EIO;
+  create_ctx_t ctx = {.name = name, .scopes = scopes, .key_text = key_text};
+  key_text[0] = '\0';
+  int rc = edit_store(data_dir, create_edit, &ctx, detail, detail_size);
+  if (rc != 0) sodium_memzero(key_text, QP_API_KEY_TEXT_SIZE);
+  if (rc == 0 && created != NULL) *created = ctx.created;
+  return rc;
+}
+
+/* -------------------------------------------------------------- revoke */
+
+typedef struct revoke_ctx {
+  const char *name_or_id; /* what to revoke */
+  uint32_t revoked;       /* out: how many */
+} revoke_ctx_t;
+
+static int revoke_edit(qp_api_key_t *keys, uint32_t *count, void *vctx, char *detail,
+                       size_t detail_size) {
+  revoke_ctx_t *c = vctx;
+  for (uint32_t i = 0; i < *count; i++) {
+    if (keys[i].revoked) continue;
+    if (strcmp(keys[i].name, c->name_or_id) == 0 || strcmp(keys[i].id, c->name_or_id) == 0) {
+      keys[i].revoked = true;
+      c->revoked++;
+    }
+  }
+  if (c->revoked == 0) {
+    set_detail(detail, detail_size, "no live key has the name or id '%s'%s", c->name_or_id, "");
+    return QP_ENOTFOUND;
+  }
+  return 0;
+}
+
+int qp_api_keys_revoke(const char *data_dir, const char *name_or_id, uint32_t *revoked_out,
+                       char *detail, size_t detail_size) {
+  revoke_ctx_t ctx = {.name_or_id = name_or_id};
+  *revoked_out = 0;
+  int rc = edit_store(data_dir, revoke_edit, &ctx, detail, detail_size);
+  if (rc == 0) *revoked_out = ctx.revoked;
+  return rc;
+}
+
+/* --------------------------------------------------------------- match */
+
+int qp_api_keys_match(const qp_api_key_t *keys, uint32_t count, const char *key_text,
+                      size_t key_len) {
+  const size_t prefix = sizeof KEY_PREFIX - 1;
+  if (key_len != prefix + QP_API_KEY_ID_HEX + 1 + 2 * QP_API_KEY_SECRET_BYTES) return -1;
+  if (memcmp(key_text, KEY_PREFIX, prefix) != 0 || key_text[prefix + QP_API_KEY_ID_HEX] != '_')
+    return -1;
+  uint8_t hash[QP_HASH_SIZE];
+  qp_hash256(hash, key_text, key_len);
+  for (uint32_t i = 0; i < count; i++) {
+    if (keys[i].revoked || memcmp(keys[i].id, key_text + prefix, QP_API_KEY_ID_HEX) != 0) continue;
+    if (sodium_memcmp(keys[i].hash, hash, QP_HASH_SIZE) == 0) return (int)i;
+  }
+  return -1;
+}

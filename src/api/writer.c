@@ -1,0 +1,190 @@
+/*
+ * writer.c - group commit for the HTTP server.
+ *
+ * Every create request from every connection goes into one bounded queue.
+ * A single writer thread takes everything queued at that moment and hands
+ * it to qp_db_execute() in one call, which applies the batches in order and
+ * makes them durable with one journal append and one fdatasync.  While that
+ * fsync runs, new requests pile up and form the next group, so the fsync
+ * cost is shared by however many requests arrive during one fsync: the
+ * busier the server, the bigger the groups (DESIGN.md section 2, "batch
+ * rather than react").
+ *
+ * The HTTP thread that queued a job sleeps until the writer marks it done,
+ * and only then answers: nothing is acknowledged before it is on disk.
+ *
+ * When idle for a second, the writer also runs an expiry sweep so that
+ * pending transfers whose timeout passed are voided even without traffic.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api_int.h"
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/err.h"
+#include "base/log.h"
+
+#define WRITER_IDLE_SWEEP_MS 1000u
+
+uint64_t qp__api_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits on work_cond for at most ms; returns true when it timed out. */
+static bool wait_work(qp__api_writer_t *w, uint32_t ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += ms / 1000u;
+  until.tv_nsec += (long)(ms % 1000u) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  return pthread_cond_timedwait(&w->work_cond, &w->mutex, &until) == ETIMEDOUT;
+}
+
+/* Sweeps expired pending transfers (its own journaled batch, if any). */
+static void sweep_expired(qp__api_writer_t *w) {
+  if (qp_db_stopped(w->db)) return;
+  qp_db_request_t sweep = {.op = QP_OP_EXPIRE};
+  int rc = qp_db_execute(w->db, &sweep, 1);
+  if (rc != 0) QP_LOG_ERROR("api", "expiry sweep failed: %s", qp_strerror(rc));
+}
+
+/* Moves every queued job into scratch/taken; returns how many.  Called
+ * with the mutex held. */
+static uint32_t take_queued(qp__api_writer_t *w) {
+  uint32_t n = 0;
+  while (w->head != NULL) {
+    QP_ASSERT(n < w->queue_max);
+    qp__api_job_t *job = w->head;
+    w->head = job->next;
+    job->next = NULL;
+    w->taken[n] = job;
+    w->scratch[n] = job->request;
+    n++;
+  }
+  w->tail = NULL;
+  QP_ASSERT(n == w->queued);
+  w->queued = 0;
+  return n;
+}
+
+/* Runs one group and records what it did. */
+static int commit(qp__api_writer_t *w, uint32_t n) {
+  uint64_t t0 = qp__api_now_ns();
+  int rc = qp_db_execute(w->db, w->scratch, n);
+  uint64_t us = (qp__api_now_ns() - t0) / 1000u;
+  qp__api_histogram_observe(&w->metrics->commit_latency, us);
+  atomic_fetch_add(&w->metrics->commits, 1);
+  atomic_fetch_add(&w->metrics->commit_requests, n);
+  if (rc != 0) QP_LOG_ERROR("api", "group commit of %u requests failed: %s", n, qp_strerror(rc));
+  for (uint32_t i = 0; i < n; i++)
+    if (w->scratch[i].status == 0)
+      qp__api_metrics_batch(w->metrics, w->scratch[i].op, w->scratch[i].results, w->scratch[i].count);
+  return rc;
+}
+
+static void *writer_main(void *arg) {
+  qp__api_writer_t *w = arg;
+  pthread_mutex_lock(&w->mutex);
+  for (;;) {
+    while (w->queued == 0 && !w->stopping) {
+      if (wait_work(w, WRITER_IDLE_SWEEP_MS) && w->queued == 0 && !w->stopping) {
+        pthread_mutex_unlock(&w->mutex);
+        sweep_expired(w);
+        pthread_mutex_lock(&w->mutex);
+      }
+    }
+    if (w->queued == 0 && w->stopping) break;
+    uint32_t n = take_queued(w);
+    pthread_mutex_unlock(&w->mutex);
+    int rc = commit(w, n);
+    pthread_mutex_lock(&w->mutex);
+    for (uint32_t i = 0; i < n; i++) {
+      w->taken[i]->request.status = w->scratch[i].status;
+      w->taken[i]->execute_rc = rc;
+      w->taken[i]->done = true;
+    }
+    pthread_cond_broadcast(&w->done_cond);
+  }
+  pthread_mutex_unlock(&w->mutex);
+  return NULL;
+}
+
+int qp__api_writer_start(qp__api_writer_t *w, qp_db_t *db, uint32_t queue_max,
+                         qp__api_metrics_t *metrics) {
+  memset(w, 0, sizeof *w);
+  QP_ASSERT(queue_max > 0);
+  w->db = db;
+  w->metrics = metrics;
+  w->queue_max = queue_max;
+  w->scratch = qp_calloc(queue_max, sizeof *w->scratch);
+  w->taken = qp_calloc(queue_max, sizeof *w->taken);
+  if (w->scratch == NULL || w->taken == NULL) {
+    qp_free(w->scratch);
+    qp_free(w->taken);
+    return QP_ENOMEM;
+  }
+  pthread_mutex_init(&w->mutex, NULL);
+  pthread_cond_init(&w->work_cond, NULL);
+  pthread_cond_init(&w->done_cond, NULL);
+  if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+    qp_free(w->scratch);
+    qp_free(w->taken);
+    return QP_ENOMEM;
+  }
+  w->started = true;
+  return 0;
+}
+
+int qp__api_writer_submit(qp__api_writer_t *w, qp__api_job_t *job) {
+  job->done = false;
+  job->next = NULL;
+  job->execute_rc = 0;
+  job->request.status = 0;
+  pthread_mutex_lock(&w->mutex);
+  if (w->stopping) {
+    pthread_mutex_unlock(&w->mutex);
+    return QP_ESTOPPED;
+  }
+  if (w->queued >= w->queue_max) {
+    pthread_mutex_unlock(&w->mutex);
+    return QP_ELIMIT;
+  }
+  if (w->tail != NULL) w->tail->next = job;
+  else w->head = job;
+  w->tail = job;
+  w->queued++;
+  pthread_cond_signal(&w->work_cond);
+  while (!job->done) pthread_cond_wait(&w->done_cond, &w->mutex);
+  pthread_mutex_unlock(&w->mutex);
+  return 0;
+}
+
+uint32_t qp__api_writer_depth(qp__api_writer_t *w) {
+  pthread_mutex_lock(&w->mutex);
+  uint32_t n = w->queued;
+  pthread_mutex_unlock(&w->mutex);
+  return n;
+}
+
+void qp__api_writer_stop(qp__api_writer_t *w) {
+  if (!w->started) return;
+  pthread_mutex_lock(&w->mutex);
+  w->stopping = true;
+  pthread_cond_signal(&w->work_cond);
+  pthread_mutex_unlock(&w->mutex);
+  pthread_join(w->thread, NULL);
+  QP_ASSERT(w->queued == 0);
+  pthread_mutex_destroy(&w->mutex);
+  pthread_cond_destroy(&w->work_cond);
+  pthread_cond_destroy(&w->done_cond);
+  qp_free(w->scratch);
+  qp_free(w->taken);
+  w->started = false;
+}
