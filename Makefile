@@ -22,7 +22,7 @@ TEST_COMMON := tests/unit/test_util.c
 SAN_BUILD := build/asan
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps demo test unit unit-asan e2e lint clean bench fuzz
+.PHONY: all deps demo test unit unit-asan e2e lint clean bench fuzz fuzz-smoke
 
 all: deps $(BUILD)/quipu
 
@@ -57,6 +57,7 @@ test: deps
 	@$(MAKE) --no-print-directory unit-asan
 	@$(MAKE) --no-print-directory $(BUILD)/quipu
 	@bash scripts/run-cli-tests.sh $(BUILD)/quipu
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 demo: all
 	@bash scripts/demo.sh $(BUILD)/quipu
@@ -71,3 +72,26 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (libFuzzer via clang): one binary per tests/fuzz/fuzz_*.c ----
+FUZZ_SRC  := $(shell find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' | sort)
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_CC   := clang
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined -Isrc $(DEP_CFLAGS)
+FUZZ_OBJ  := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_SECONDS ?= 60
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c $< -o $@
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(DEP_LIBS)
+
+# `make fuzz FUZZ_SECONDS=600` fuzzes every target; `make fuzz-smoke` (part
+# of `make test`) gives each a few seconds.  Findings land in build/fuzz/.
+fuzz: deps $(FUZZ_BIN)
+	@bash scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+fuzz-smoke: deps $(FUZZ_BIN)
+	@bash scripts/run-fuzz.sh $${FUZZ_SMOKE_SECONDS:-8} $(FUZZ_BIN)

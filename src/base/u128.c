@@ -7,10 +7,13 @@
 
 int qp_u128_parse(const char *text, size_t len, qp_u128 *out) {
   if (text == NULL || len == 0) return QP_EPARSE;
+  /* Shape first, then range: "99...9x" is not a number, whatever its size
+   * (found by tests/fuzz/fuzz_u128.c). */
+  for (size_t i = 0; i < len; i++)
+    if (text[i] < '0' || text[i] > '9') return QP_EPARSE;
   qp_u128 v = 0;
   for (size_t i = 0; i < len; i++) {
     char c = text[i];
-    if (c < '0' || c > '9') return QP_EPARSE;
     qp_u128 digit = (qp_u128)(unsigned)(c - '0');
     qp_u128 times10;
     if (__builtin_mul_overflow(v, (qp_u128)10, &times10)) return QP_ERANGE;
