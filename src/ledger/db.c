@@ -135,6 +135,7 @@ static void wait_for_index_room(qp_db_t *db) {
 static void publish_durable(qp_db_t *db, uint64_t seq) {
   pthread_mutex_lock(&db->ring_mutex);
   db->durable_seq = seq;
+  if (!db->applier_started) db->applied_seq = db->taken_seq = seq; /* no index */
   pthread_cond_broadcast(&db->ring_cond);
   pthread_mutex_unlock(&db->ring_mutex);
 }
@@ -320,6 +321,7 @@ int qp_db_get_account_balances(qp_db_t *db, const qp_account_filter_t *f,
                                qp_account_balance_t *out, uint32_t *count_out) {
   *count_out = 0;
   int rc = check_filter(f);
+  if (rc == 0 && db->options.open_journal != NULL) rc = QP_ENOTSUP; /* no index */
   if (rc == 0) rc = qp_db_sync_index(db);
   if (rc == 0) rc = qp__index_account_balances(&db->index, f, out, count_out);
   return rc;
@@ -403,7 +405,8 @@ static int judge_damage(const qp_journal_scan_t *scan, uint64_t index_seq, char 
 static int recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail,
                    size_t detail_size, qp_journal_scan_t *scan) {
   recover_ctx_t c = {.db = db, .detail = detail, .detail_size = detail_size};
-  int rc = qp__index_read_meta(&db->index, &c.meta);
+  bool indexed = db->options.open_journal == NULL;
+  int rc = indexed ? qp__index_read_meta(&db->index, &c.meta) : 0;
   if (rc != 0) {
     set_detail(detail, detail_size, "%s%s", "index metadata is unreadable", "");
     return rc;
@@ -414,7 +417,7 @@ static int recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail
   rc = c.scratch ? qp_journal_scan(io, recover_visit, &c, scan) : QP_ENOMEM;
   qp_free(c.scratch);
   if (rc == 0) rc = judge_damage(scan, index_seq, detail, detail_size);
-  if (rc == 0 && c.replayed > 0) {
+  if (rc == 0 && c.replayed > 0 && indexed) {
     /* One transaction brings the index to the end of the journal. */
     c.meta.applied_seq = scan->last_seq;
     memcpy(c.meta.applied_hash, scan->last_hash, QP_HASH_SIZE);
@@ -448,11 +451,10 @@ static int init_sync(qp_db_t *db) {
   return 0;
 }
 
-static int open_files(qp_db_t *db, qp_db_recovery_t *rep, char *detail, size_t detail_size) {
-  char ledger_dir[PATH_MAX_LEN + 16], state_dir[PATH_MAX_LEN + 32], journal[PATH_MAX_LEN + 32];
-  snprintf(ledger_dir, sizeof ledger_dir, "%s/ledger", db->dir);
+/* Opens the LMDB index and loads the state from it. */
+static int open_index(qp_db_t *db, char *detail, size_t detail_size) {
+  char state_dir[PATH_MAX_LEN + 32];
   snprintf(state_dir, sizeof state_dir, "%s/ledger/state", db->dir);
-  snprintf(journal, sizeof journal, "%s/ledger/journal", db->dir);
   int rc = qp_mkdir_p(state_dir);
   if (rc != 0) {
     set_detail(detail, detail_size, "cannot create %s: %s", state_dir, qp_strerror(rc));
@@ -461,17 +463,29 @@ static int open_files(qp_db_t *db, qp_db_recovery_t *rep, char *detail, size_t d
   rc = qp__index_open(&db->index, state_dir, db->options.index_map_size, false, detail, detail_size);
   if (rc != 0) return rc;
   rc = qp__index_load(&db->index, db->ledger);
-  if (rc != 0) {
-    set_detail(detail, detail_size, "cannot load the index in %s: %s", state_dir, qp_strerror(rc));
-    return rc;
-  }
-  qp_io_t io;
-  rc = qp_io_open_file(journal, true, false, &io);
+  if (rc != 0) set_detail(detail, detail_size, "cannot load the index in %s: %s", state_dir, qp_strerror(rc));
+  return rc;
+}
+
+static int open_journal_file(qp_db_t *db, qp_io_t *io, char *detail, size_t detail_size) {
+  if (db->options.open_journal != NULL) return db->options.open_journal(db->options.open_journal_ctx, io);
+  char ledger_dir[PATH_MAX_LEN + 16], journal[PATH_MAX_LEN + 32];
+  snprintf(ledger_dir, sizeof ledger_dir, "%s/ledger", db->dir);
+  snprintf(journal, sizeof journal, "%s/ledger/journal", db->dir);
+  int rc = qp_io_open_file(journal, true, false, io);
   if (rc != 0) {
     set_detail(detail, detail_size, "cannot open %s: %s", journal, qp_strerror(rc));
     return rc;
   }
-  qp_fsync_dir(ledger_dir);
+  return qp_fsync_dir(ledger_dir);
+}
+
+static int open_files(qp_db_t *db, qp_db_recovery_t *rep, char *detail, size_t detail_size) {
+  int rc = db->options.open_journal != NULL ? 0 : open_index(db, detail, detail_size);
+  if (rc != 0) return rc;
+  qp_io_t io;
+  rc = open_journal_file(db, &io, detail, detail_size);
+  if (rc != 0) return rc;
   qp_journal_scan_t scan;
   rc = recover(db, &io, rep, detail, detail_size, &scan);
   if (rc == 0) {
@@ -499,26 +513,27 @@ int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
   db->lock_fd = -1;
   snprintf(db->dir, sizeof db->dir, "%s", dir);
   if (options) db->options = *options;
-  db->options.ledger.track_changes = true;
+  bool simulated = db->options.open_journal != NULL;
+  db->options.ledger.track_changes = !simulated;
   if (db->options.clock_ns == NULL) db->options.clock_ns = default_clock;
   if (db->options.index_map_size == 0) db->options.index_map_size = (size_t)64 << 30;
   int rc = init_sync(db);
-  if (rc == 0) rc = qp_mkdir_p(dir);
-  if (rc == 0) rc = qp_lock_acquire(dir, &db->lock_fd, detail, detail_size);
+  if (rc == 0 && !simulated) rc = qp_mkdir_p(dir);
+  if (rc == 0 && !simulated) rc = qp_lock_acquire(dir, &db->lock_fd, detail, detail_size);
   if (rc == 0) rc = qp_ledger_create(&db->options.ledger, &db->ledger);
   if (rc == 0) rc = open_files(db, rep, detail, detail_size);
   if (rc == 0 && !qp_ledger_check(db->ledger)) {
     set_detail(detail, detail_size, "%s%s", "recovered state breaks the ledger invariant", "");
     rc = QP_ECORRUPT;
   }
-  if (rc == 0 && pthread_create(&db->applier, NULL, applier_main, db) != 0) rc = QP_ENOMEM;
+  if (rc == 0 && !simulated && pthread_create(&db->applier, NULL, applier_main, db) != 0) rc = QP_ENOMEM;
   if (rc != 0) {
     if (detail && detail_size && detail[0] == '\0')
       snprintf(detail, detail_size, "cannot open ledger in %s: %s", dir, qp_strerror(rc));
     qp_db_close(db);
     return rc;
   }
-  db->applier_started = true;
+  db->applier_started = !simulated;
   *out = db;
   return 0;
 }

@@ -25,6 +25,7 @@
 
 #include "base/u128.h"
 #include "crypto/crypto.h"
+#include "store/store.h"
 
 /* ---------------------------------------------------------------- limits */
 
@@ -390,6 +391,12 @@ typedef struct qp_db_options {
   uint64_t (*clock_ns)(void *ctx);   /* wall clock; NULL = CLOCK_REALTIME */
   void *clock_ctx;                   /* passed to clock_ns */
   size_t index_map_size;             /* LMDB map size in bytes (0 = 64 GiB) */
+  /* Simulation: when set, the journal is opened through this function (a
+   * simulated disk) and nothing else touches the file system: no lock, no
+   * LMDB index (state comes from replaying the whole journal; account
+   * balance history is unavailable).  Used by the deterministic simulator. */
+  int (*open_journal)(void *ctx, qp_io_t *io);
+  void *open_journal_ctx;            /* passed to open_journal */
 } qp_db_options_t;
 
 /* What open found and did; filled by qp_db_open. */
