@@ -88,14 +88,21 @@ int qp_ledger_totals(const qp_ledger_t *l, qp_ledger_totals_t *rows, uint32_t ca
   return rc;
 }
 
-bool qp_ledger_check(const qp_ledger_t *l) {
+int qp_ledger_check_invariant(const qp_ledger_t *l, bool *holds) {
   totals_set_t s = {0};
-  bool ok = compute(l, &s) == 0;
+  int rc = compute(l, &s);
+  bool ok = rc == 0;
   for (uint32_t i = 0; ok && i < s.count; i++) {
     const qp_ledger_totals_t *t = &s.rows[i];
     ok = t->debits_posted == t->credits_posted && t->debits_pending == t->credits_pending &&
          t->debits_pending == s.pending_held[i];
   }
   totals_free(&s);
-  return ok;
+  *holds = ok;
+  return rc;
+}
+
+bool qp_ledger_check(const qp_ledger_t *l) {
+  bool holds;
+  return qp_ledger_check_invariant(l, &holds) == 0 && holds;
 }

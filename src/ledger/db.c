@@ -522,7 +522,9 @@ int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
   if (rc == 0 && !simulated) rc = qp_lock_acquire(dir, &db->lock_fd, detail, detail_size);
   if (rc == 0) rc = qp_ledger_create(&db->options.ledger, &db->ledger);
   if (rc == 0) rc = open_files(db, rep, detail, detail_size);
-  if (rc == 0 && !qp_ledger_check(db->ledger)) {
+  bool holds = true;
+  if (rc == 0) rc = qp_ledger_check_invariant(db->ledger, &holds);
+  if (rc == 0 && !holds) {
     set_detail(detail, detail_size, "%s%s", "recovered state breaks the ledger invariant", "");
     rc = QP_ECORRUPT;
   }

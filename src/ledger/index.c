@@ -172,37 +172,44 @@ int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *c, const qp__ind
   return db_err(mdb_txn_commit(txn));
 }
 
-int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger) {
-  MDB_txn *txn;
+/* Calls fn for every value of dbi in key order. */
+static int each_value(MDB_txn *txn, MDB_dbi dbi, int (*fn)(void *ctx, const MDB_val *v), void *ctx) {
   MDB_cursor *cur;
-  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+  int rc = mdb_cursor_open(txn, dbi, &cur);
   if (rc != 0) return db_err(rc);
   MDB_val k, v;
   int err = 0;
-  rc = mdb_cursor_open(txn, ix->accounts, &cur);
-  for (int op = MDB_FIRST; rc == 0 && err == 0; op = MDB_NEXT) {
-    rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op);
-    if (rc != 0) break;
-    if (v.mv_size != QP_RECORD_SIZE) { err = QP_ECORRUPT; break; }
-    qp_account_t a;
-    qp_account_decode(v.mv_data, &a);
-    err = qp_ledger_restore_account(ledger, &a);
-  }
-  if (rc == 0 || rc == MDB_NOTFOUND) mdb_cursor_close(cur);
-  if (rc == MDB_NOTFOUND) rc = 0;
-  if (rc == 0 && err == 0) rc = mdb_cursor_open(txn, ix->transfers, &cur);
-  for (int op = MDB_FIRST; rc == 0 && err == 0; op = MDB_NEXT) {
-    rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op);
-    if (rc != 0) break;
-    if (v.mv_size != QP_RECORD_SIZE + 1) { err = QP_ECORRUPT; break; }
-    qp_transfer_t t;
-    qp_transfer_decode(v.mv_data, &t);
-    err = qp_ledger_restore_transfer(ledger, &t, ((const uint8_t *)v.mv_data)[QP_RECORD_SIZE]);
-  }
-  if (rc == MDB_NOTFOUND) rc = 0;
-  mdb_txn_abort(txn);
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && err == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    err = fn(ctx, &v);
+  mdb_cursor_close(cur); /* read-only cursors are not freed by the txn */
   if (err != 0) return err;
-  return db_err(rc);
+  return rc == MDB_NOTFOUND ? 0 : db_err(rc);
+}
+
+static int load_account(void *ctx, const MDB_val *v) {
+  if (v->mv_size != QP_RECORD_SIZE) return QP_ECORRUPT;
+  qp_account_t a;
+  qp_account_decode(v->mv_data, &a);
+  return qp_ledger_restore_account(ctx, &a);
+}
+
+static int load_transfer(void *ctx, const MDB_val *v) {
+  if (v->mv_size != QP_RECORD_SIZE + 1) return QP_ECORRUPT;
+  qp_transfer_t t;
+  qp_transfer_decode(v->mv_data, &t);
+  return qp_ledger_restore_transfer(ctx, &t, ((const uint8_t *)v->mv_data)[QP_RECORD_SIZE]);
+}
+
+int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0) return db_err(rc);
+  rc = each_value(txn, ix->accounts, load_account, ledger);
+  /* Transfers are keyed by timestamp, so rows are restored in time order. */
+  if (rc == 0) rc = each_value(txn, ix->transfers, load_transfer, ledger);
+  mdb_txn_abort(txn);
+  return rc;
 }
 
 int qp__index_get_account(qp__index_t *ix, MDB_txn *txn, qp_u128 id, qp_account_t *out) {

@@ -368,6 +368,10 @@ int qp_ledger_totals(const qp_ledger_t *ledger, qp_ledger_totals_t *rows, uint32
  * it holds.  Used by asserts and tests; O(accounts + transfers). */
 bool qp_ledger_check(const qp_ledger_t *ledger);
 
+/* The same check, telling "does not hold" apart from "could not check":
+ * returns 0 with *holds set, or QP_ENOMEM. */
+int qp_ledger_check_invariant(const qp_ledger_t *ledger, bool *holds);
+
 /* --------------------------------------------------------- encoding */
 
 /* Fixed little-endian 128-byte encodings (journal, index). */
