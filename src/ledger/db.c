@@ -123,13 +123,29 @@ static void *applier_main(void *arg) {
   return NULL;
 }
 
-/* Blocks the writer while the index lags too far behind. */
+static uint64_t untaken(qp_db_t *db) {
+  pthread_rwlock_rdlock(&db->state_lock);
+  uint64_t n = qp_ledger_untaken(db->ledger);
+  pthread_rwlock_unlock(&db->state_lock);
+  return n;
+}
+
+/* Blocks the writer while the index lags too far behind.  The round is
+ * read before the lag: if the lag is still large then, the applier has not
+ * taken those changes yet and will end its round by bumping applied_seq. */
 static void wait_for_index_room(qp_db_t *db) {
-  if (qp_ledger_untaken(db->ledger) < INDEX_LAG_MAX) return;
-  pthread_mutex_lock(&db->ring_mutex);
-  while (qp_ledger_untaken(db->ledger) >= INDEX_LAG_MAX && db->applier_error == 0)
-    pthread_cond_wait(&db->ring_cond, &db->ring_mutex);
-  pthread_mutex_unlock(&db->ring_mutex);
+  if (!db->applier_started) return;
+  for (;;) {
+    pthread_mutex_lock(&db->ring_mutex);
+    uint64_t round = db->applied_seq;
+    bool failed = db->applier_error != 0;
+    pthread_mutex_unlock(&db->ring_mutex);
+    if (failed || untaken(db) < INDEX_LAG_MAX) return;
+    pthread_mutex_lock(&db->ring_mutex);
+    while (db->applied_seq == round && db->applier_error == 0)
+      pthread_cond_wait(&db->ring_cond, &db->ring_mutex);
+    pthread_mutex_unlock(&db->ring_mutex);
+  }
 }
 
 static void publish_durable(qp_db_t *db, uint64_t seq) {
