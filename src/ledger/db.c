@@ -11,7 +11,7 @@
  * (qp_ledger_take_changes) and writes it in one transaction, so the slower
  * the index, the larger and cheaper per event its transactions get, and
  * the commit path never waits for it (unless it falls more than
- * INDEX_LAG_MAX changes behind).  After a crash the journal replays
+ * options.index_lag_max changes behind).  After a crash the journal replays
  * whatever the index missed.
  *
  * Disk-full is detected before anything is applied (journal space is
@@ -38,8 +38,9 @@
 /* One group commit holds at most this many events and records. */
 #define GROUP_EVENTS_MAX (4u * QP_BATCH_EVENTS_MAX)
 #define GROUP_RECORDS_MAX 4096u
-/* The writer waits for the index once this many changes are untaken. */
-#define INDEX_LAG_MAX (4u << 20)
+/* By default the writer waits for the index once this many changes are
+ * untaken (bounds the applier's snapshot memory). */
+#define INDEX_LAG_MAX_DEFAULT (4u << 20)
 #define PATH_MAX_LEN 4096
 
 struct qp_db {
@@ -140,7 +141,7 @@ static void wait_for_index_room(qp_db_t *db) {
     uint64_t round = db->applied_seq;
     bool failed = db->applier_error != 0;
     pthread_mutex_unlock(&db->ring_mutex);
-    if (failed || untaken(db) < INDEX_LAG_MAX) return;
+    if (failed || untaken(db) < db->options.index_lag_max) return;
     pthread_mutex_lock(&db->ring_mutex);
     while (db->applied_seq == round && db->applier_error == 0)
       pthread_cond_wait(&db->ring_cond, &db->ring_mutex);
@@ -533,6 +534,7 @@ int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
   db->options.ledger.track_changes = !simulated;
   if (db->options.clock_ns == NULL) db->options.clock_ns = default_clock;
   if (db->options.index_map_size == 0) db->options.index_map_size = (size_t)64 << 30;
+  if (db->options.index_lag_max == 0) db->options.index_lag_max = INDEX_LAG_MAX_DEFAULT;
   int rc = init_sync(db);
   if (rc == 0 && !simulated) rc = qp_mkdir_p(dir);
   if (rc == 0 && !simulated) rc = qp_lock_acquire(dir, &db->lock_fd, detail, detail_size);

@@ -395,6 +395,8 @@ typedef struct qp_db_options {
   uint64_t (*clock_ns)(void *ctx);   /* wall clock; NULL = CLOCK_REALTIME */
   void *clock_ctx;                   /* passed to clock_ns */
   size_t index_map_size;             /* LMDB map size in bytes (0 = 64 GiB) */
+  uint64_t index_lag_max;            /* writer waits when the index lags by this many
+                                        changes (0 = 4Mi) */
   /* Simulation: when set, the journal is opened through this function (a
    * simulated disk) and nothing else touches the file system: no lock, no
    * LMDB index (state comes from replaying the whole journal; account

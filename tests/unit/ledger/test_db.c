@@ -288,6 +288,28 @@ static void test_index_rebuilt_from_journal(void **state) {
   assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), 0);
 }
 
+static void test_index_backpressure(void **state) {
+  fixture_t *f = *state;
+  /* A lag bound of 1 makes every group wait for the index: it must never
+   * deadlock, and the index must end up complete. */
+  qp_db_options_t opt = {.clock_ns = fake_clock, .clock_ctx = f, .index_lag_max = 1};
+  qp_db_t *db;
+  char detail[256];
+  assert_int_equal(qp_db_open(f->dir, &opt, &db, NULL, detail, sizeof detail), 0);
+  populate(f, db, 20);
+  qp_account_t before[4], after[4];
+  qp_db_audit_t a1, a2;
+  snapshot(db, before, &a1);
+  qp_db_close(db);
+  qp_verify_report_t rep;
+  assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), 0);
+  assert_true(rep.index_ok);
+  db = open_db(f, NULL);
+  snapshot(db, after, &a2);
+  assert_same(before, &a1, after, &a2);
+  qp_db_close(db);
+}
+
 static void test_lock(void **state) {
   fixture_t *f = *state;
   qp_db_t *db = open_db(f, NULL), *db2 = NULL;
@@ -428,6 +450,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_corrupt_middle_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_every_byte_flip_detected, setup, teardown),
       cmocka_unit_test_setup_teardown(test_index_rebuilt_from_journal, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_index_backpressure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
       cmocka_unit_test_setup_teardown(test_history_queries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
