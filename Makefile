@@ -52,12 +52,17 @@ unit: $(UNIT_BIN)
 unit-asan:
 	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) OPT="$(SAN_FLAGS)" EXTRA_LDFLAGS="-fsanitize=address,undefined" unit
 
+# End-to-end tests: the real binary over HTTP on loopback (tests/e2e).
+e2e: $(BUILD)/quipu
+	QUIPU_BIN=$(abspath $(BUILD)/quipu) /usr/bin/python3 -m pytest -q tests/e2e
+
 test: deps
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory unit-asan
 	@$(MAKE) --no-print-directory $(BUILD)/quipu
 	@bash scripts/run-cli-tests.sh $(BUILD)/quipu
 	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory e2e
 
 demo: all
 	@bash scripts/demo.sh $(BUILD)/quipu

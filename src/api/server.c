@@ -421,6 +421,11 @@ static int resolve_listen(const char *listen, struct sockaddr_storage *addr, soc
   }
   memcpy(host, h, hlen);
   host[hlen] = '\0';
+  qp_u128 port = 0;
+  if (qp_api_parse_u128(colon + 1, &port) != 0 || port > 65535) {
+    snprintf(detail, detail_size, "bad port in '%s': expected 0..65535", listen);
+    return QP_EINVAL;
+  }
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                            .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
   struct addrinfo *res = NULL;
