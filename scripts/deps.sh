@@ -8,7 +8,7 @@ PKGS=(
   build-essential pkg-config clang
   liblmdb-dev libsodium-dev libssl-dev libuv1-dev libmicrohttpd-dev libjansson-dev
   libcbor-dev liblua5.4-dev libqrencode-dev libcmocka-dev
-  python3 python3-pytest python3-requests curl
+  python3 python3-pytest python3-requests curl libcurl4-openssl-dev
 )
 [ -n "${QUIPU_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$QUIPU_EXTRA_PKGS" && PKGS+=("${extra[@]}")
 
