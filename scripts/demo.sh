@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# `make demo`: starts `quipu serve` on the defaults (data ./quipu-data,
+# http://127.0.0.1:7070), creates a demo API key, moves some money through
+# the HTTP API with curl (accounts, a transfer, a two-phase card payment, a
+# limit that refuses an overdraft, a linked chain that fails as a whole),
+# prints the URL, the key and a curl example, and keeps serving until
+# Ctrl-C, which stops the server cleanly.  Ids are fixed, so a second run
+# answers "exists" and moves nothing twice.
+set -euo pipefail
+Q=$(realpath "${1:-build/quipu}")
+DATA=${QUIPU_DATA:-./quipu-data}
+LISTEN=${QUIPU_LISTEN:-127.0.0.1:7070}
+URL="http://$LISTEN"
+
+# A fresh demo key each run; the previous one is revoked (keys are shown once).
+"$Q" keys revoke --data "$DATA" demo >/dev/null 2>&1 || true
+KEY=$("$Q" keys create --data "$DATA" --name demo --scope ledger:read,ledger:write 2>/dev/null)
+
+"$Q" serve --data "$DATA" --listen "$LISTEN" &
+PID=$!
+stop() {
+  trap - INT TERM EXIT
+  if kill -0 "$PID" 2>/dev/null; then
+    echo; echo "stopping the server (SIGTERM)..."
+    kill -TERM "$PID" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+  fi
+}
+trap stop INT TERM EXIT
+
+for _ in $(seq 100); do
+  curl -sf "$URL/healthz" >/dev/null 2>&1 && break
+  kill -0 "$PID" 2>/dev/null || { echo "demo: the server did not start (see above)" >&2; exit 1; }
+  sleep 0.1
+done
+
+post() { # path, JSON body: prints "  id -> result" per event
+  curl -sS -X POST "$URL$1" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d "$2" |
+    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("\n".join("  %-6s -> %s" % (r["id"], r["result"]) for r in d["results"]) if "results" in d else d)'
+}
+
+echo
+echo "== accounts (ledger 840 = USD): bank cash, alice (may not overdraw), bob, coffee shop"
+post /v1/accounts '[
+  {"id":"1001","ledger":840,"code":1},
+  {"id":"2001","ledger":840,"code":2,"flags":["debits_must_not_exceed_credits","history"]},
+  {"id":"2002","ledger":840,"code":2},
+  {"id":"3001","ledger":840,"code":2}]'
+echo "== deposit 100.00 to alice, alice pays bob 25.00"
+post /v1/transfers '[
+  {"id":"9001","debit_account_id":"1001","credit_account_id":"2001","amount":"10000","ledger":840,"code":10},
+  {"id":"9002","debit_account_id":"2001","credit_account_id":"2002","amount":"2500","ledger":840,"code":10}]'
+echo "== a card payment: authorize 4.50 (pending), capture 4.00 (post), the rest is released"
+post /v1/transfers '[{"id":"9003","debit_account_id":"2001","credit_account_id":"3001","amount":"450","ledger":840,"code":20,"flags":["pending"],"timeout":3600}]'
+post /v1/transfers '[{"id":"9004","pending_id":"9003","amount":"400","flags":["post_pending_transfer"]}]'
+echo "== alice tries to overdraw (refused: exceeds_credits)"
+post /v1/transfers '[{"id":"9005","debit_account_id":"2001","credit_account_id":"2002","amount":"1000000","ledger":840,"code":10}]'
+echo "== a linked chain whose second leg is invalid: neither leg happens"
+post /v1/transfers '[
+  {"id":"9006","debit_account_id":"2002","credit_account_id":"3001","amount":"100","ledger":840,"code":10,"flags":["linked"]},
+  {"id":"9007","debit_account_id":"3001","credit_account_id":"9999","amount":"100","ledger":840,"code":10}]'
+echo "== alice's account"
+curl -sS "$URL/v1/accounts/2001" -H "Authorization: Bearer $KEY"; echo
+echo "== audit"
+curl -sS "$URL/v1/audit" -H "Authorization: Bearer $KEY"; echo
+
+cat <<MSG
+
+quipu is serving the ledger in $DATA at $URL
+API key (ledger:read,ledger:write; shown once): $KEY
+
+Try:
+  curl -s $URL/v1/accounts/2001 -H "Authorization: Bearer $KEY"
+  curl -s -X POST $URL/v1/transfers -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
+       -d '[{"id":"9100","debit_account_id":"2001","credit_account_id":"3001","amount":"150","ledger":840,"code":10}]'
+  QUIPU_URL=$URL QUIPU_KEY=$KEY $Q client history 2001
+  curl -s $URL/metrics | head;  the API reference: GET $URL/v1/openapi.json (with the key), docs/api.md
+
+Press Ctrl-C to stop the server.
+MSG
+wait "$PID"
