@@ -22,7 +22,7 @@ TEST_COMMON := tests/unit/test_util.c
 SAN_BUILD := build/asan
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps demo test unit unit-asan e2e lint clean bench fuzz fuzz-smoke
+.PHONY: all deps demo test unit unit-asan e2e lint clean bench bench-quick fuzz fuzz-smoke
 
 all: deps $(BUILD)/quipu
 
@@ -68,7 +68,9 @@ demo: all
 	@bash scripts/demo.sh $(BUILD)/quipu
 
 bench: all
-	$(BUILD)/quipu bench ledger
+	@QUIPU_EXTRA_PKGS="postgresql-15 libpq-dev libcurl4-openssl-dev" bash scripts/deps.sh
+	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-bench
+	@bash bench/run.sh $(BUILD)
 
 lint:
 	@bash scripts/lint.sh
@@ -100,3 +102,24 @@ fuzz: deps $(FUZZ_BIN)
 
 fuzz-smoke: deps $(FUZZ_BIN)
 	@bash scripts/run-fuzz.sh $${FUZZ_SMOKE_SECONDS:-8} $(FUZZ_BIN)
+
+# ---- benchmark (bench/, issue 4): build/bench/quipu-bench, run by `make bench` ----
+# `make bench` installs PostgreSQL 15 and the client libraries itself, then
+# bench/run.sh starts PostgreSQL in a temp dir and runs quipu-bench against
+# quipu in-process, `quipu serve` over HTTP and PostgreSQL.  BENCH_QUICK=1
+# (or `make bench-quick`) is the small run, under 2 minutes.
+BENCH_SRC    := $(sort $(wildcard bench/*.c))
+BENCH_OBJ    := $(BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/%.o)
+BENCH_CFLAGS := $(shell pkg-config --cflags libcurl libpq 2>/dev/null)
+BENCH_LIBS   := $(shell pkg-config --libs libcurl libpq 2>/dev/null)
+
+$(BUILD)/obj/bench/%.o: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(BENCH_CFLAGS) -Ibench -MMD -MP -c $< -o $@
+
+$(BUILD)/bench/quipu-bench: $(BENCH_OBJ) $(BUILD)/libquipu.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $(BENCH_OBJ) $(BUILD)/libquipu.a $(BENCH_LIBS) $(DEP_LIBS) $(EXTRA_LDFLAGS)
+
+bench-quick:
+	@BENCH_QUICK=1 $(MAKE) --no-print-directory bench

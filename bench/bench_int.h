@@ -1,0 +1,33 @@
+/*
+ * bench_int.h - helpers private to quipu-bench's drivers: temp directories,
+ * and the two checks every driver ends with (result counts, balances),
+ * which record a failure in the report and say what differed.
+ */
+#ifndef QB_BENCH_INT_H
+#define QB_BENCH_INT_H
+
+#include <stddef.h>
+
+#include "bench.h"
+
+/* Creates <base>/quipu-bench-<tag>-XXXXXX into out.  Returns 0 or QP_EIO. */
+int qb_make_temp_dir(const char *base, const char *tag, char *out, size_t size);
+
+/* Removes a directory tree (best effort; complains on stderr). */
+void qb_remove_tree(const char *dir);
+
+/* Compares the actual result counts with the workload's expected counts;
+ * on a difference marks the report failed and returns QP_ECORRUPT. */
+int qb_check_counts(qb_report_t *rep, const char *system, const qb_result_counts_t *got,
+                    const qb_workload_t *w);
+
+/* Ends a balance check: prints the outcome, marks the report failed on a
+ * mismatch (or on io_rc != 0, or when fewer accounts than N were checked).
+ * Returns io_rc, or QP_ECORRUPT on a mismatch. */
+int qb_finish_check(qb_report_t *rep, const char *system, const qb_checker_t *c, int io_rc);
+
+/* Peak and current resident set size of process `pid` (0 = self), in KiB,
+ * from /proc/<pid>/status.  Returns 0 or QP_EIO. */
+int qb_read_rss_kib(int pid, uint64_t *hwm_kib, uint64_t *rss_kib);
+
+#endif
