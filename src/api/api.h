@@ -101,10 +101,12 @@ json_t *qp_api_transfer_json(const qp_transfer_t *t, qp_pending_state_t state);
 json_t *qp_api_balance_json(const qp_account_balance_t *b);
 json_t *qp_api_u128_json(qp_u128 v);
 
-/* {"results":[{"index":i,"id":"…","result":"…"},…]} for a create batch;
- * op is QP_OP_CREATE_ACCOUNTS or QP_OP_CREATE_TRANSFERS. */
-json_t *qp_api_results_json(qp_op_t op, const void *events, const uint32_t *results,
-                            uint32_t count);
+/* {"results":[{"index":i,"id":"…","result":"…"},…]} for a create batch,
+ * as text; op is QP_OP_CREATE_ACCOUNTS or QP_OP_CREATE_TRANSFERS.  Returns
+ * a qp_malloc'ed NUL-terminated string (caller qp_free()s it) and its
+ * length in *len_out, or NULL when out of memory. */
+char *qp_api_results_text(qp_op_t op, const void *events, const uint32_t *results,
+                          uint32_t count, size_t *len_out);
 
 /* ----------------------------------------------------------------- keys */
 

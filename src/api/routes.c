@@ -40,6 +40,18 @@ static json_t *u64_json(uint64_t v) { return qp_api_u128_json((qp_u128)v); }
 
 /* -------------------------------------------------------------- creates */
 
+static void reply_results(qp__api_reply_t *r, const qp__api_job_t *job) {
+  size_t len = 0;
+  r->text = qp_api_results_text(job->request.op, job->request.events, job->request.results,
+                                job->request.count, &len);
+  if (r->text == NULL) {
+    reply_json(r, 500, NULL);
+    return;
+  }
+  r->status = 200;
+  r->content_type = "application/json";
+}
+
 /* Maps what the writer reported to an answer for a create request. */
 static void reply_create(qp__api_reply_t *r, const qp__api_job_t *job, int submit_rc) {
   int status = job->request.status;
@@ -49,8 +61,7 @@ static void reply_create(qp__api_reply_t *r, const qp__api_job_t *job, int submi
   else if (submit_rc == QP_ESTOPPED)
     reply_error(r, 503, "shutting_down", "", "the server is shutting down; nothing was applied");
   else if (status == 0)
-    reply_json(r, 200, qp_api_results_json(job->request.op, job->request.events,
-                                           job->request.results, job->request.count));
+    reply_results(r, job);
   else if (status == QP_ENOSPC || (status == QP_ESTOPPED && job->execute_rc == QP_ENOSPC))
     reply_error(r, 503, "disk_full", "",
                 "the disk holding the journal is full; nothing of this request was applied");

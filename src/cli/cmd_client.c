@@ -21,6 +21,7 @@
 
 #include "base/alloc.h"
 #include "cli/cli.h"
+#include "cli/client_load.h"
 
 #define CLIENT_URL_DEFAULT "http://127.0.0.1:7070"
 #define CLIENT_BODY_BYTES_MAX (64u * 1024u * 1024u)     /* request read from a file/stdin */
@@ -38,6 +39,9 @@ static const char USAGE[] =
     "                            GET /v1/accounts/ID/transfers\n"
     "  balances ID [same options] GET /v1/accounts/ID/balances\n"
     "  audit                     GET /v1/audit\n"
+    "  load [--batch N] [--connections N] [--duration S] [--accounts N]\n"
+    "                            load generator: transfer batches of N (default 8190) from\n"
+    "                            N connections (default 2) for S seconds (default 10)\n"
     "\n"
     "URL and key default to $QUIPU_URL (else " CLIENT_URL_DEFAULT ") and $QUIPU_KEY.\n"
     "Exit 0 when all went well; 1 when the server refused the request, could not be\n"
@@ -175,9 +179,25 @@ typedef struct client_args {
   const char *from;           /* --from */
   const char *to;             /* --to */
   bool reversed;              /* --reversed */
+  qp_cli_load_options_t load; /* load's options */
   const char *positional[4];  /* the command and its arguments */
   int positional_count;       /* how many */
 } client_args_t;
+
+/* A load option's value (a positive decimal below 2^32). */
+static int parse_u32(int opt, const char *text, qp_cli_load_options_t *o) {
+  char *end = NULL;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (end == text || *end != '\0' || text[0] == '-' || v == 0 || v > UINT32_MAX) {
+    fprintf(stderr, "quipu client: '%s' is not a positive integer\n", text);
+    return 2;
+  }
+  if (opt == 'B') o->batch = (uint32_t)v;
+  else if (opt == 'C') o->connections = (uint32_t)v;
+  else if (opt == 'D') o->duration_s = (uint32_t)v;
+  else o->accounts = (uint32_t)v;
+  return 0;
+}
 
 static int parse(int argc, char **argv, client_args_t *a) {
   static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
@@ -186,12 +206,17 @@ static int parse(int argc, char **argv, client_args_t *a) {
                                        {"from", required_argument, NULL, 'f'},
                                        {"to", required_argument, NULL, 't'},
                                        {"reversed", no_argument, NULL, 'r'},
+                                       {"batch", required_argument, NULL, 'B'},
+                                       {"connections", required_argument, NULL, 'C'},
+                                       {"duration", required_argument, NULL, 'D'},
+                                       {"accounts", required_argument, NULL, 'A'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
+  a->load = (qp_cli_load_options_t){.batch = 8190, .connections = 2, .duration_s = 10, .accounts = 1000};
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "u:k:n:f:t:rh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "u:k:n:f:t:rhB:C:D:A:", opts, NULL)) != -1) {
     switch (c) {
       case 'u': a->url = optarg; break;
       case 'k': a->key = optarg; break;
@@ -199,6 +224,12 @@ static int parse(int argc, char **argv, client_args_t *a) {
       case 'f': a->from = optarg; break;
       case 't': a->to = optarg; break;
       case 'r': a->reversed = true; break;
+      case 'B':
+      case 'C':
+      case 'D':
+      case 'A':
+        if (parse_u32(c, optarg, &a->load) != 0) return 2;
+        break;
       case 'h': fputs(USAGE, stdout); return 0;
       default: fputs(USAGE, stderr); return 2;
     }
@@ -281,6 +312,12 @@ static int dispatch(client_t *c, const client_args_t *a) {
   if (strcmp(cmd, "transfer") == 0 && n == 2) return run_get(c, "transfers", a->positional[1]);
   if (strcmp(cmd, "history") == 0 && n == 2) return run_history(c, a, "transfers");
   if (strcmp(cmd, "balances") == 0 && n == 2) return run_history(c, a, "balances");
+  if (strcmp(cmd, "load") == 0 && n == 1) {
+    qp_cli_load_options_t o = a->load;
+    o.url = c->url;
+    o.key = c->key;
+    return qp_cli_client_load(&o);
+  }
   if (strcmp(cmd, "audit") == 0 && n == 1) {
     if (http(c, "GET", "/v1/audit", NULL) != 0) return 1;
     return report(c, false, true);

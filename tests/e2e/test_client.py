@@ -69,3 +69,12 @@ def test_client_failures(server, keys):
     assert r.returncode == 2
     r = client(server, key, "transfers", "create", "/nonexistent/file.json")
     assert r.returncode == 1
+
+
+def test_client_load_generator(server, keys):
+    r = subprocess.run([QUIPU, "client", "--url", server.url(""), "--key", keys["rw"], "load",
+                        "--batch", "100", "--connections", "2", "--duration", "1", "--accounts", "10"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "failed 0" in r.stdout
+    assert "p99" in r.stdout

@@ -330,7 +330,14 @@ static void test_results_json(void **state) {
   a[0].id = 5;
   a[1].id = QP_U128_MAX;
   uint32_t results[2] = {QP_CREATE_ACCOUNT_OK, QP_CREATE_ACCOUNT_EXISTS};
-  json_t *r = qp_api_results_json(QP_OP_CREATE_ACCOUNTS, a, results, 2);
+  size_t len = 0;
+  char *text = qp_api_results_text(QP_OP_CREATE_ACCOUNTS, a, results, 2, &len);
+  assert_non_null(text);
+  assert_int_equal(len, strlen(text));
+  json_error_t jerr;
+  json_t *r = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+  assert_non_null(r);
+  qp_free(text);
   json_t *rows = json_object_get(r, "results");
   assert_int_equal(json_array_size(rows), 2);
   assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 1), "index")), 1);
@@ -338,6 +345,35 @@ static void test_results_json(void **state) {
   assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "result")), "ok");
   assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "result")), "exists");
   json_decref(r);
+}
+
+/* Every result name, the longest id and the largest index fit the row bound. */
+static void test_results_text_full_batch(void **state) {
+  (void)state;
+  uint32_t n = QP_BATCH_EVENTS_MAX;
+  qp_transfer_t *t = qp_calloc(n, sizeof *t);
+  uint32_t *results = qp_calloc(n, sizeof *results);
+  for (uint32_t i = 0; i < n; i++) {
+    t[i].id = QP_U128_MAX - i;
+    results[i] = i % QP_CREATE_TRANSFER_RESULT_COUNT;
+  }
+  size_t len = 0;
+  char *text = qp_api_results_text(QP_OP_CREATE_TRANSFERS, t, results, n, &len);
+  json_error_t jerr;
+  json_t *r = json_loads(text, 0, &jerr);
+  assert_non_null(r);
+  json_t *rows = json_object_get(r, "results");
+  assert_int_equal(json_array_size(rows), n);
+  for (uint32_t i = 0; i < n; i++) {
+    json_t *row = json_array_get(rows, i);
+    assert_int_equal(json_integer_value(json_object_get(row, "index")), i);
+    assert_string_equal(json_string_value(json_object_get(row, "result")),
+                        qp_create_transfer_result_name(results[i]));
+  }
+  json_decref(r);
+  qp_free(text);
+  qp_free(t);
+  qp_free(results);
 }
 
 static void test_scopes(void **state) {
@@ -406,6 +442,7 @@ int main(void) {
       cmocka_unit_test(test_out_of_memory),
       cmocka_unit_test(test_encode_round_trip),
       cmocka_unit_test(test_results_json),
+      cmocka_unit_test(test_results_text_full_batch),
       cmocka_unit_test(test_scopes),
       cmocka_unit_test(test_keys_store),
   };

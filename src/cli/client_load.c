@@ -1,0 +1,258 @@
+/*
+ * client_load.c - `quipu client load`: measures the server over HTTP the
+ * way a bank's integration would use it.  Each of N threads keeps one
+ * keep-alive connection and sends create-transfer batches back to back
+ * (each transfer a fresh id, between two of a set of accounts), checks that
+ * every request got 200 and every event "ok", and records the latency of
+ * each request.  At the end it prints requests/s, transfers/s and the
+ * p50/p99/max latency.
+ *
+ * Bodies are formatted with snprintf into a per-thread buffer and answers
+ * are checked by counting "result":"ok" rather than parsing JSON, so the
+ * generator spends as little CPU as possible: on a small machine it shares
+ * the cores with the server it measures.
+ */
+#include "cli/client_load.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "base/alloc.h"
+
+#define LOAD_SAMPLES_MAX (1u << 22)     /* latencies kept per thread, at most */
+#define LOAD_TRANSFER_JSON_MAX 200u     /* bytes of one formatted transfer */
+#define LOAD_RESPONSE_BYTES_MAX (8u << 20)
+#define LOAD_LEDGER 77u
+
+typedef struct load_buffer {
+  char *data;  /* qp_malloc'ed */
+  size_t len;  /* bytes used */
+  size_t cap;  /* bytes allocated */
+} load_buffer_t;
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
+  load_buffer_t *b = userdata;
+  size_t n = size * nmemb;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap < b->len + n + 1) cap *= 2;
+    char *grown = cap <= LOAD_RESPONSE_BYTES_MAX ? qp_realloc(b->data, cap) : NULL;
+    if (grown == NULL) return 0;
+    b->data = grown;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, ptr, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return n;
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+typedef struct load_shared {
+  const qp_cli_load_options_t *o; /* options */
+  uint64_t id_base;                /* random, so runs never collide */
+  _Atomic uint64_t next_id;        /* transfer ids handed out */
+  uint64_t account_base;           /* first account id */
+  uint64_t stop_ns;                /* when the threads stop sending */
+  _Atomic uint64_t failures;       /* requests that were not 200/all ok */
+} load_shared_t;
+
+typedef struct load_thread {
+  load_shared_t *shared; /* common state */
+  pthread_t thread;      /* the sender */
+  uint32_t seed;         /* for account choice */
+  uint64_t *samples_ns;  /* request latencies */
+  uint32_t samples;      /* how many */
+  uint32_t samples_cap;  /* room in samples_ns */
+  uint64_t transfers;    /* transfers acknowledged ok */
+} load_thread_t;
+
+/* POSTs body to url with the handle's connection; 0 when 200 and `expect`
+ * events are ok. */
+static int post(CURL *curl, const char *url, struct curl_slist *headers, const char *body,
+                size_t len, load_buffer_t *resp, uint32_t expect) {
+  resp->len = 0;
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 120L);
+  if (curl_easy_perform(curl) != CURLE_OK) return 1;
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status != 200 || resp->data == NULL) return 1;
+  uint32_t ok = 0;
+  for (const char *p = resp->data; (p = strstr(p, "\"result\":\"ok\"")) != NULL; p += 13) ok++;
+  return ok == expect ? 0 : 1;
+}
+
+static struct curl_slist *make_headers(const char *key) {
+  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+  h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip for big bodies */
+  if (key != NULL) {
+    char auth[256];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+    h = curl_slist_append(h, auth);
+  }
+  return h;
+}
+
+/* Formats a batch of `n` transfers with fresh ids into buf. */
+static size_t format_batch(load_thread_t *t, char *buf, size_t cap, uint32_t n) {
+  load_shared_t *s = t->shared;
+  uint64_t first = atomic_fetch_add(&s->next_id, n);
+  size_t len = 0;
+  buf[len++] = '[';
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t a = (uint32_t)rand_r(&t->seed) % s->o->accounts;
+    uint32_t b = (a + 1 + (uint32_t)rand_r(&t->seed) % (s->o->accounts - 1)) % s->o->accounts;
+    int w = snprintf(buf + len, cap - len,
+                     "%s{\"id\":\"%llu\",\"debit_account_id\":\"%llu\",\"credit_account_id\":\"%llu\","
+                     "\"amount\":\"1\",\"ledger\":%u,\"code\":1}",
+                     i ? "," : "", (unsigned long long)(s->id_base + first + i),
+                     (unsigned long long)(s->account_base + a),
+                     (unsigned long long)(s->account_base + b), LOAD_LEDGER);
+    if (w < 0 || (size_t)w >= cap - len) return 0;
+    len += (size_t)w;
+  }
+  buf[len++] = ']';
+  buf[len] = '\0';
+  return len;
+}
+
+static void *load_main(void *arg) {
+  load_thread_t *t = arg;
+  load_shared_t *s = t->shared;
+  uint32_t n = s->o->batch;
+  size_t cap = (size_t)n * LOAD_TRANSFER_JSON_MAX + 16;
+  char *body = qp_malloc(cap);
+  load_buffer_t resp = {0};
+  CURL *curl = curl_easy_init();
+  struct curl_slist *headers = make_headers(s->o->key);
+  char url[1100];
+  snprintf(url, sizeof url, "%s/v1/transfers", s->o->url);
+  while (body != NULL && curl != NULL && now_ns() < s->stop_ns && t->samples < t->samples_cap) {
+    size_t len = format_batch(t, body, cap, n);
+    uint64_t t0 = now_ns();
+    int rc = post(curl, url, headers, body, len, &resp, n);
+    t->samples_ns[t->samples++] = now_ns() - t0;
+    if (rc != 0) atomic_fetch_add(&s->failures, 1);
+    else t->transfers += n;
+  }
+  curl_slist_free_all(headers);
+  if (curl != NULL) curl_easy_cleanup(curl);
+  qp_free(resp.data);
+  qp_free(body);
+  return NULL;
+}
+
+/* Creates the accounts the transfers move money between. */
+static int create_accounts(load_shared_t *s) {
+  const qp_cli_load_options_t *o = s->o;
+  size_t cap = (size_t)o->accounts * 96 + 16, len = 0;
+  char *body = qp_malloc(cap);
+  if (body == NULL) return 1;
+  body[len++] = '[';
+  for (uint32_t i = 0; i < o->accounts; i++) {
+    int w = snprintf(body + len, cap - len, "%s{\"id\":\"%llu\",\"ledger\":%u,\"code\":1}",
+                     i ? "," : "", (unsigned long long)(s->account_base + i), LOAD_LEDGER);
+    len += (size_t)w;
+  }
+  body[len++] = ']';
+  body[len] = '\0';
+  CURL *curl = curl_easy_init();
+  struct curl_slist *headers = make_headers(o->key);
+  load_buffer_t resp = {0};
+  char url[1100];
+  snprintf(url, sizeof url, "%s/v1/accounts", o->url);
+  int rc = curl ? post(curl, url, headers, body, len, &resp, o->accounts) : 1;
+  if (rc != 0) fprintf(stderr, "quipu client load: cannot create the accounts: %s\n", resp.data ? resp.data : "no answer");
+  curl_slist_free_all(headers);
+  if (curl != NULL) curl_easy_cleanup(curl);
+  qp_free(resp.data);
+  qp_free(body);
+  return rc;
+}
+
+static int compare_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void report(load_thread_t *threads, uint32_t count, uint64_t elapsed_ns, uint64_t failures,
+                   const qp_cli_load_options_t *o) {
+  uint64_t total = 0, transfers = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    total += threads[i].samples;
+    transfers += threads[i].transfers;
+  }
+  uint64_t *all = qp_calloc(total ? total : 1, sizeof *all);
+  if (all == NULL) return;
+  uint64_t k = 0;
+  for (uint32_t i = 0; i < count; i++)
+    for (uint32_t j = 0; j < threads[i].samples; j++) all[k++] = threads[i].samples_ns[j];
+  qsort(all, total, sizeof *all, compare_u64);
+  double secs = (double)elapsed_ns / 1e9;
+  double p50 = total ? (double)all[total / 2] / 1e6 : 0;
+  double p99 = total ? (double)all[(total * 99) / 100 < total ? (total * 99) / 100 : total - 1] / 1e6 : 0;
+  double max = total ? (double)all[total - 1] / 1e6 : 0;
+  printf("load: %s, batch %u, %u connections, %.1f s\n", o->url, o->batch, o->connections, secs);
+  printf("requests:  %llu (%.0f/s), failed %llu\n", (unsigned long long)total, (double)total / secs,
+         (unsigned long long)failures);
+  printf("transfers: %llu ok (%.0f/s)\n", (unsigned long long)transfers, (double)transfers / secs);
+  printf("latency:   p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", p50, p99, max);
+  qp_free(all);
+}
+
+int qp_cli_client_load(const qp_cli_load_options_t *o) {
+  if (o->batch == 0 || o->batch > 8190 || o->connections == 0 || o->connections > 1024 ||
+      o->accounts < 2 || o->accounts > 8190 || o->duration_s == 0) {
+    fprintf(stderr, "quipu client load: batch 1..8190, connections 1..1024, accounts 2..8190, duration >= 1\n");
+    return 2;
+  }
+  if (sodium_init() < 0) return 1;
+  load_shared_t s = {.o = o};
+  randombytes_buf(&s.id_base, sizeof s.id_base);
+  s.id_base = (s.id_base >> 2) | 1;   /* far from 0 and from 2^64 */
+  s.account_base = s.id_base;
+  atomic_store(&s.next_id, o->accounts);
+  if (create_accounts(&s) != 0) return 1;
+  load_thread_t *threads = qp_calloc(o->connections, sizeof *threads);
+  if (threads == NULL) return 1;
+  uint32_t samples_max = o->duration_s * 200000u < LOAD_SAMPLES_MAX ? o->duration_s * 200000u : LOAD_SAMPLES_MAX;
+  uint64_t start = now_ns();
+  s.stop_ns = start + (uint64_t)o->duration_s * 1000000000u;
+  uint32_t started = 0;
+  for (uint32_t i = 0; i < o->connections; i++) {
+    threads[i].shared = &s;
+    threads[i].seed = i * 2654435761u + 1;
+    threads[i].samples_ns = qp_calloc(samples_max, sizeof(uint64_t));
+    threads[i].samples_cap = samples_max;
+    if (threads[i].samples_ns == NULL) break;
+    if (pthread_create(&threads[i].thread, NULL, load_main, &threads[i]) != 0) break;
+    started++;
+  }
+  for (uint32_t i = 0; i < started; i++) pthread_join(threads[i].thread, NULL);
+  uint64_t elapsed = now_ns() - start;
+  uint64_t failures = atomic_load(&s.failures);
+  report(threads, started, elapsed, failures, o);
+  for (uint32_t i = 0; i < o->connections; i++) qp_free(threads[i].samples_ns);
+  qp_free(threads);
+  return failures == 0 && started == o->connections ? 0 : 1;
+}
