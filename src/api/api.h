@@ -37,10 +37,10 @@
 #define QP_API_BODY_BYTES_MAX_DEFAULT (16u * 1024u * 1024u) /* request body */
 #define QP_API_EVENTS_MAX_DEFAULT QP_BATCH_EVENTS_MAX       /* events per request */
 #define QP_API_CONNECTIONS_MAX_DEFAULT 256u                 /* open connections */
-#define QP_API_TIMEOUT_S_DEFAULT 10u        /* idle connection timeout (slowloris) */
-#define QP_API_QUEUE_MAX_DEFAULT 1024u      /* create requests waiting for the writer */
-#define QP_API_SHUTDOWN_GRACE_MS_DEFAULT 10000u /* wait for in-flight requests on stop */
-#define QP_API_QUERY_LIMIT_DEFAULT 100u     /* rows of a history query without ?limit */
+#define QP_API_TIMEOUT_S_DEFAULT 10u              /* idle connection timeout (slowloris) */
+#define QP_API_QUEUE_MAX_DEFAULT 1024u            /* create requests waiting for the writer */
+#define QP_API_SHUTDOWN_GRACE_MS_DEFAULT 10000u   /* wait for in-flight requests on stop */
+#define QP_API_QUERY_LIMIT_DEFAULT 100u           /* rows of a history query without ?limit */
 #define QP_API_LOOKUP_IDS_MAX QP_BATCH_EVENTS_MAX /* ids in one lookup */
 
 /* -------------------------------------------------------- error envelope */
@@ -49,12 +49,12 @@
  * {"error":{"code":…,"message":…,"path":…}} (plus "line"/"column" for
  * malformed JSON).  Invariant: status != 0 iff code[0] != '\0'. */
 typedef struct qp_api_error {
-  unsigned status;    /* HTTP status: 400, 401, 403, 404, 405, 413, 415, 429, 500, 503 */
-  char code[40];      /* machine-readable, snake_case: "invalid_type", … */
-  char message[256];  /* for humans: what was wrong and what is allowed */
-  char path[96];      /* the offending field, e.g. "[3].amount"; "" = the whole request */
-  int line;           /* 1-based position of malformed JSON; 0 when not applicable */
-  int column;         /* " */
+  unsigned status;   /* HTTP status: 400, 401, 403, 404, 405, 413, 415, 429, 500, 503 */
+  char code[40];     /* machine-readable, snake_case: "invalid_type", … */
+  char message[256]; /* for humans: what was wrong and what is allowed */
+  char path[96];     /* the offending field, e.g. "[3].amount"; "" = the whole request */
+  int line;          /* 1-based position of malformed JSON; 0 when not applicable */
+  int column;        /* " */
 } qp_api_error_t;
 
 /* Fills *err; message is printf-style.  Returns QP_EPARSE for convenience. */
@@ -79,8 +79,8 @@ json_t *qp_api_error_json(const qp_api_error_t *err);
  * *out is then NULL. */
 int qp_api_decode_accounts(const char *body, size_t len, uint32_t events_max, qp_account_t **out,
                            uint32_t *count_out, qp_api_error_t *err);
-int qp_api_decode_transfers(const char *body, size_t len, uint32_t events_max,
-                            qp_transfer_t **out, uint32_t *count_out, qp_api_error_t *err);
+int qp_api_decode_transfers(const char *body, size_t len, uint32_t events_max, qp_transfer_t **out,
+                            uint32_t *count_out, qp_api_error_t *err);
 
 /* Decodes a lookup body {"ids":[…]} with 1..ids_max ids (decimal strings or
  * JSON integers).  Same conventions as above. */
@@ -105,8 +105,8 @@ json_t *qp_api_u128_json(qp_u128 v);
  * as text; op is QP_OP_CREATE_ACCOUNTS or QP_OP_CREATE_TRANSFERS.  Returns
  * a qp_malloc'ed NUL-terminated string (caller qp_free()s it) and its
  * length in *len_out, or NULL when out of memory. */
-char *qp_api_results_text(qp_op_t op, const void *events, const uint32_t *results,
-                          uint32_t count, size_t *len_out);
+char *qp_api_results_text(qp_op_t op, const void *events, const uint32_t *results, uint32_t count,
+                          size_t *len_out);
 
 /* ----------------------------------------------------------------- keys */
 
@@ -123,12 +123,12 @@ char *qp_api_results_text(qp_op_t op, const void *events, const uint32_t *result
 
 /* One API key as stored: never the key itself, only its hash. */
 typedef struct qp_api_key {
-  char id[QP_API_KEY_ID_HEX + 1];       /* public id, hex; also inside the key text */
-  char name[QP_API_KEY_NAME_MAX + 1];   /* [A-Za-z0-9._-]+, unique among live keys */
-  uint32_t scopes;                      /* QP_API_SCOPE_* */
-  int64_t created_s;                    /* unix seconds */
-  bool revoked;                         /* revoked keys never authenticate */
-  uint8_t hash[QP_HASH_SIZE];           /* BLAKE2b-256 of the key text */
+  char id[QP_API_KEY_ID_HEX + 1];     /* public id, hex; also inside the key text */
+  char name[QP_API_KEY_NAME_MAX + 1]; /* [A-Za-z0-9._-]+, unique among live keys */
+  uint32_t scopes;                    /* QP_API_SCOPE_* */
+  int64_t created_s;                  /* unix seconds */
+  bool revoked;                       /* revoked keys never authenticate */
+  uint8_t hash[QP_HASH_SIZE];         /* BLAKE2b-256 of the key text */
 } qp_api_key_t;
 
 /* "ledger:read,ledger:write,admin" <-> bits.  parse returns 0 or QP_EINVAL
@@ -142,16 +142,16 @@ int qp_api_keys_path(const char *data_dir, char *buf, size_t size);
 /* Loads every key of data_dir (none if the file does not exist) into a
  * qp_calloc'ed array the caller qp_free()s.  Returns 0, QP_ECORRUPT (a bad
  * line; detail names it), QP_EIO. */
-int qp_api_keys_load(const char *data_dir, qp_api_key_t **out, uint32_t *count_out,
-                     char *detail, size_t detail_size);
+int qp_api_keys_load(const char *data_dir, qp_api_key_t **out, uint32_t *count_out, char *detail,
+                     size_t detail_size);
 
 /* Creates a key named `name` with `scopes`, stores its hash and writes the
  * key text (shown once, never stored) into key_text.  *created (may be
  * NULL) receives the stored record.  Returns 0, QP_EINVAL (bad name or
  * scopes), QP_EEXISTS (a live key has that name), QP_ELIMIT, QP_EIO. */
 int qp_api_keys_create(const char *data_dir, const char *name, uint32_t scopes,
-                       char key_text[QP_API_KEY_TEXT_SIZE], qp_api_key_t *created,
-                       char *detail, size_t detail_size);
+                       char key_text[QP_API_KEY_TEXT_SIZE], qp_api_key_t *created, char *detail,
+                       size_t detail_size);
 
 /* Revokes the live keys whose name or id is name_or_id; *revoked_out gets
  * how many.  Returns 0, QP_ENOTFOUND, QP_EIO. */

@@ -70,8 +70,15 @@ static const field_spec_t TRANSFER_FIELDS[] = {
 
 /* Indexes into the tables above, for the required-field masks. */
 enum { A_ID = 0, A_LEDGER = 9, A_CODE = 10 };
-enum { T_ID = 0, T_DEBIT = 1, T_CREDIT = 2, T_AMOUNT = 3, T_PENDING_ID = 4, T_LEDGER = 9,
-       T_CODE = 10 };
+enum {
+  T_ID = 0,
+  T_DEBIT = 1,
+  T_CREDIT = 2,
+  T_AMOUNT = 3,
+  T_PENDING_ID = 4,
+  T_LEDGER = 9,
+  T_CODE = 10
+};
 
 typedef struct flag_name {
   const char *name; /* wire name */
@@ -92,26 +99,33 @@ static const flag_name_t TRANSFER_FLAGS[] = {
 
 /* What distinguishes accounts from transfers for the shared loop. */
 typedef struct record_kind {
-  const char *noun;            /* "account" / "transfer", for messages */
-  const field_spec_t *fields;  /* accepted fields */
-  uint32_t fields_count;       /* rows in fields */
-  const flag_name_t *flags;    /* accepted flag names */
-  uint32_t flags_count;        /* rows in flags */
-  size_t record_size;          /* sizeof the event struct */
+  const char *noun;           /* "account" / "transfer", for messages */
+  const field_spec_t *fields; /* accepted fields */
+  uint32_t fields_count;      /* rows in fields */
+  const flag_name_t *flags;   /* accepted flag names */
+  uint32_t flags_count;       /* rows in flags */
+  size_t record_size;         /* sizeof the event struct */
 } record_kind_t;
 
-static const record_kind_t ACCOUNT_KIND = {"account", ACCOUNT_FIELDS, FIELD_COUNT(ACCOUNT_FIELDS),
-                                           ACCOUNT_FLAGS, FIELD_COUNT(ACCOUNT_FLAGS),
+static const record_kind_t ACCOUNT_KIND = {"account",
+                                           ACCOUNT_FIELDS,
+                                           FIELD_COUNT(ACCOUNT_FIELDS),
+                                           ACCOUNT_FLAGS,
+                                           FIELD_COUNT(ACCOUNT_FLAGS),
                                            sizeof(qp_account_t)};
-static const record_kind_t TRANSFER_KIND = {
-    "transfer", TRANSFER_FIELDS, FIELD_COUNT(TRANSFER_FIELDS), TRANSFER_FLAGS,
-    FIELD_COUNT(TRANSFER_FLAGS), sizeof(qp_transfer_t)};
+static const record_kind_t TRANSFER_KIND = {"transfer",
+                                            TRANSFER_FIELDS,
+                                            FIELD_COUNT(TRANSFER_FIELDS),
+                                            TRANSFER_FLAGS,
+                                            FIELD_COUNT(TRANSFER_FLAGS),
+                                            sizeof(qp_transfer_t)};
 
 /* ------------------------------------------------------------- helpers */
 
 /* snprintf for paths: a path too long for the envelope is cut, which is
  * fine (it still starts with the batch index). */
-static void path_fmt(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void path_fmt(char *out, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void path_fmt(char *out, size_t size, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -169,7 +183,9 @@ static int decode_big(const json_t *v, field_kind_t kind, const char *path, qp_u
                       qp_api_error_t *err) {
   if (json_is_integer(v)) {
     json_int_t i = json_integer_value(v);
-    if (i < 0) return qp_api_error_set(err, 400, "out_of_range", path, "must be >= 0, got %lld", (long long)i);
+    if (i < 0)
+      return qp_api_error_set(err, 400, "out_of_range", path, "must be >= 0, got %lld",
+                              (long long)i);
     *out = (qp_u128)(uint64_t)i;
     return 0;
   }
@@ -180,8 +196,7 @@ static int decode_big(const json_t *v, field_kind_t kind, const char *path, qp_u
   size_t n = json_string_length(v);
   int rc = qp_u128_parse(s, n, out);
   if (rc == QP_ERANGE || (rc == 0 && kind == K_U64 && *out > UINT64_MAX))
-    return qp_api_error_set(err, 400, "out_of_range", path, "must be at most %s",
-                            width_text(kind));
+    return qp_api_error_set(err, 400, "out_of_range", path, "must be at most %s", width_text(kind));
   if (rc != 0 && n > 1 && s[0] == '-' && qp_u128_parse(s + 1, n - 1, out) != QP_EPARSE)
     return qp_api_error_set(err, 400, "out_of_range", path, "must be >= 0");
   if (rc != 0)
@@ -197,7 +212,8 @@ static int decode_small(const json_t *v, field_kind_t kind, const char *path, ui
     return qp_api_error_set(err, 400, "invalid_type", path, "must be a JSON integer, not %s",
                             type_name(v));
   json_int_t i = json_integer_value(v);
-  if (i < 0) return qp_api_error_set(err, 400, "out_of_range", path, "must be >= 0, got %lld", (long long)i);
+  if (i < 0)
+    return qp_api_error_set(err, 400, "out_of_range", path, "must be >= 0, got %lld", (long long)i);
   if ((uint64_t)i > width_max(kind))
     return qp_api_error_set(err, 400, "out_of_range", path, "must be at most %s", width_text(kind));
   *out = (uint64_t)i;
@@ -205,8 +221,8 @@ static int decode_small(const json_t *v, field_kind_t kind, const char *path, ui
 }
 
 /* An array of flag names, OR-ed together. */
-static int decode_flags(const json_t *v, const record_kind_t *kind, const char *path,
-                        uint16_t *out, qp_api_error_t *err) {
+static int decode_flags(const json_t *v, const record_kind_t *kind, const char *path, uint16_t *out,
+                        qp_api_error_t *err) {
   if (!json_is_array(v))
     return qp_api_error_set(err, 400, "invalid_type", path,
                             "must be an array of flag names, not %s", type_name(v));
@@ -224,8 +240,8 @@ static int decode_flags(const json_t *v, const record_kind_t *kind, const char *
     if (k == kind->flags_count) {
       char shown[48];
       safe_name(shown, sizeof shown, json_string_value(f));
-      return qp_api_error_set(err, 400, "invalid_value", sub, "unknown %s flag \"%s\"",
-                              kind->noun, shown);
+      return qp_api_error_set(err, 400, "invalid_value", sub, "unknown %s flag \"%s\"", kind->noun,
+                              shown);
     }
     flags = (uint16_t)(flags | kind->flags[k].bit);
   }
@@ -298,8 +314,7 @@ static int decode_record(const json_t *obj, size_t index, const record_kind_t *k
     if (f == kind->fields_count)
       return qp_api_error_set(err, 400, "unknown_field", field_path, "unknown %s field \"%s\"",
                               kind->noun, shown);
-    if (decode_field(value, &kind->fields[f], kind, field_path, record, err) != 0)
-      return QP_EPARSE;
+    if (decode_field(value, &kind->fields[f], kind, field_path, record, err) != 0) return QP_EPARSE;
     seen |= BIT(f);
   }
   uint32_t missing = required_fields(kind, record) & ~seen;
@@ -326,7 +341,8 @@ static json_t *parse_json(const char *body, size_t len, qp_api_error_t *err) {
   if (code == json_error_numeric_overflow)
     qp_api_error_set(err, 400, "out_of_range", "",
                      "a JSON number is too large (line %d, column %d): integers beyond "
-                     "2^63-1 must be sent as decimal strings", jerr.line, jerr.column);
+                     "2^63-1 must be sent as decimal strings",
+                     jerr.line, jerr.column);
   else if (code == json_error_duplicate_key)
     qp_api_error_set(err, 400, "invalid_json", "", "duplicate field (line %d, column %d): %s",
                      jerr.line, jerr.column, jerr.text);
@@ -352,7 +368,8 @@ static int check_batch(const json_t *root, uint32_t max, const char *path, const
                             max, what);
   if (n > max)
     return qp_api_error_set(err, 413, "batch_too_large", path,
-                            "the batch has %zu %s; at most %u are allowed per request", n, what, max);
+                            "the batch has %zu %s; at most %u are allowed per request", n, what,
+                            max);
   return 0;
 }
 
@@ -394,8 +411,8 @@ int qp_api_decode_accounts(const char *body, size_t len, uint32_t events_max, qp
   return rc;
 }
 
-int qp_api_decode_transfers(const char *body, size_t len, uint32_t events_max,
-                            qp_transfer_t **out, uint32_t *count_out, qp_api_error_t *err) {
+int qp_api_decode_transfers(const char *body, size_t len, uint32_t events_max, qp_transfer_t **out,
+                            uint32_t *count_out, qp_api_error_t *err) {
   void *records;
   int rc = decode_records(body, len, events_max, &TRANSFER_KIND, &records, count_out, err);
   *out = records;
@@ -403,8 +420,8 @@ int qp_api_decode_transfers(const char *body, size_t len, uint32_t events_max,
 }
 
 /* Decodes the "ids" array of a lookup body into a new array. */
-static int decode_id_array(const json_t *ids, uint32_t ids_max, qp_u128 **out,
-                           uint32_t *count_out, qp_api_error_t *err) {
+static int decode_id_array(const json_t *ids, uint32_t ids_max, qp_u128 **out, uint32_t *count_out,
+                           qp_api_error_t *err) {
   if (check_batch(ids, ids_max, "ids", "ids", err) != 0) return QP_EPARSE;
   size_t n = json_array_size(ids);
   qp_u128 *rows = qp_calloc(n, sizeof *rows);
@@ -444,7 +461,8 @@ int qp_api_decode_ids(const char *body, size_t len, uint32_t ids_max, qp_u128 **
     if (strcmp(key, "ids") == 0) continue;
     char shown[48];
     safe_name(shown, sizeof shown, key);
-    rc = qp_api_error_set(err, 400, "unknown_field", shown, "unknown field \"%s\"; only \"ids\"", shown);
+    rc = qp_api_error_set(err, 400, "unknown_field", shown, "unknown field \"%s\"; only \"ids\"",
+                          shown);
   }
   const json_t *ids = rc == 0 ? json_object_get(root, "ids") : NULL;
   if (rc == 0 && ids == NULL)

@@ -55,7 +55,8 @@ int qp_api_scopes_parse(const char *text, uint32_t *out) {
     const char *end = strchr(p, ',');
     size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
     size_t k = 0;
-    while (k < SCOPES_COUNT && !(strlen(SCOPES[k].name) == n && memcmp(SCOPES[k].name, p, n) == 0)) k++;
+    while (k < SCOPES_COUNT && !(strlen(SCOPES[k].name) == n && memcmp(SCOPES[k].name, p, n) == 0))
+      k++;
     if (k == SCOPES_COUNT) return QP_EINVAL;
     scopes |= SCOPES[k].bit;
     p += n;
@@ -108,13 +109,15 @@ static int parse_line(char *line, qp_api_key_t *k) {
   char *fields[6];
   int n = 0;
   char *save = NULL;
-  for (char *tok = strtok_r(line, " \t", &save); tok != NULL && n < 7; tok = strtok_r(NULL, " \t", &save)) {
+  for (char *tok = strtok_r(line, " \t", &save); tok != NULL && n < 7;
+       tok = strtok_r(NULL, " \t", &save)) {
     if (n == 6) return QP_ECORRUPT;
     fields[n++] = tok;
   }
   if (n != 6) return QP_ECORRUPT;
   memset(k, 0, sizeof *k);
-  if (strlen(fields[0]) != QP_API_KEY_ID_HEX || !is_hex(fields[0], QP_API_KEY_ID_HEX)) return QP_ECORRUPT;
+  if (strlen(fields[0]) != QP_API_KEY_ID_HEX || !is_hex(fields[0], QP_API_KEY_ID_HEX))
+    return QP_ECORRUPT;
   memcpy(k->id, fields[0], QP_API_KEY_ID_HEX + 1);
   if (!valid_name(fields[1])) return QP_ECORRUPT;
   memcpy(k->name, fields[1], strlen(fields[1]) + 1);
@@ -126,9 +129,11 @@ static int parse_line(char *line, qp_api_key_t *k) {
   k->created_s = created;
   if (strcmp(fields[4], "0") != 0 && strcmp(fields[4], "1") != 0) return QP_ECORRUPT;
   k->revoked = fields[4][0] == '1';
-  if (strlen(fields[5]) != 2 * QP_HASH_SIZE || !is_hex(fields[5], 2 * QP_HASH_SIZE)) return QP_ECORRUPT;
+  if (strlen(fields[5]) != 2 * QP_HASH_SIZE || !is_hex(fields[5], 2 * QP_HASH_SIZE))
+    return QP_ECORRUPT;
   size_t bin_len = 0;
-  if (sodium_hex2bin(k->hash, QP_HASH_SIZE, fields[5], 2 * QP_HASH_SIZE, NULL, &bin_len, NULL) != 0 ||
+  if (sodium_hex2bin(k->hash, QP_HASH_SIZE, fields[5], 2 * QP_HASH_SIZE, NULL, &bin_len, NULL) !=
+          0 ||
       bin_len != QP_HASH_SIZE)
     return QP_ECORRUPT;
   return 0;
@@ -165,8 +170,8 @@ static int read_file(const char *path, char **out, char *detail, size_t detail_s
   return 0;
 }
 
-int qp_api_keys_load(const char *data_dir, qp_api_key_t **out, uint32_t *count_out,
-                     char *detail, size_t detail_size) {
+int qp_api_keys_load(const char *data_dir, qp_api_key_t **out, uint32_t *count_out, char *detail,
+                     size_t detail_size) {
   *out = NULL;
   *count_out = 0;
   char path[PATH_MAX_BYTES];
@@ -181,11 +186,14 @@ int qp_api_keys_load(const char *data_dir, qp_api_key_t **out, uint32_t *count_o
   }
   uint32_t count = 0, line_no = 0;
   char *save = NULL;
-  for (char *line = strtok_r(text, "\n", &save); line != NULL && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+  for (char *line = strtok_r(text, "\n", &save); line != NULL && rc == 0;
+       line = strtok_r(NULL, "\n", &save)) {
     line_no++;
     if (line[0] == '#' || line[0] == '\0') continue;
-    if (count == QP_API_KEYS_MAX) rc = QP_ELIMIT;
-    else rc = parse_line(line, &keys[count]);
+    if (count == QP_API_KEYS_MAX)
+      rc = QP_ELIMIT;
+    else
+      rc = parse_line(line, &keys[count]);
     if (rc == 0) count++;
   }
   qp_free(text);
@@ -255,8 +263,8 @@ static void format_line(const qp_api_key_t *k, char *line, size_t size) {
 
 /* Replaces the key file with keys[0, count): temp file, fsync, rename,
  * fsync of the directory. */
-static int store_keys(const char *data_dir, const qp_api_key_t *keys, uint32_t count,
-                      char *detail, size_t detail_size) {
+static int store_keys(const char *data_dir, const qp_api_key_t *keys, uint32_t count, char *detail,
+                      size_t detail_size) {
   char path[PATH_MAX_BYTES], tmp[PATH_MAX_BYTES + 32], dir[PATH_MAX_BYTES];
   if (qp_api_keys_path(data_dir, path, sizeof path) != 0) return QP_ERANGE;
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -267,7 +275,8 @@ static int store_keys(const char *data_dir, const qp_api_key_t *keys, uint32_t c
     return QP_EIO;
   }
   static const char header[] =
-      "# quipu API keys: id name scopes created_s revoked blake2b256(key). Edit with `quipu keys`.\n";
+      "# quipu API keys: id name scopes created_s revoked blake2b256(key). Edit with `quipu "
+      "keys`.\n";
   int rc = write_all(fd, header, sizeof header - 1);
   for (uint32_t i = 0; rc == 0 && i < count; i++) {
     char line[256];
@@ -370,8 +379,8 @@ static int create_edit(qp_api_key_t *keys, uint32_t *count, void *vctx, char *de
 }
 
 int qp_api_keys_create(const char *data_dir, const char *name, uint32_t scopes,
-                       char key_text[QP_API_KEY_TEXT_SIZE], qp_api_key_t *created,
-                       char *detail, size_t detail_size) {
+                       char key_text[QP_API_KEY_TEXT_SIZE], qp_api_key_t *created, char *detail,
+                       size_t detail_size) {
   if (!valid_name(name)) {
     set_detail(detail, detail_size, "bad key name '%s': use 1-64 of A-Z a-z 0-9 . _ -%s", name, "");
     return QP_EINVAL;

@@ -19,14 +19,14 @@
 #define METRICS_TEXT_MAX (1u << 20) /* a scrape never grows past this */
 
 const unsigned qp__api_statuses[QP__API_STATUSES_MAX] = {200, 400, 401, 403, 404, 405, 408, 413,
-                                                         415, 429, 500, 503, 0, 0, 0, 0};
+                                                         415, 429, 500, 503, 0,   0,   0,   0};
 
 /* Upper bounds, in microseconds, of the latency buckets. */
 static const uint64_t LATENCY_BOUNDS_US[QP__API_LATENCY_BUCKETS] = {
     100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 5000000};
 
-static const uint64_t BATCH_BOUNDS[QP__API_BATCH_BUCKETS] = {1, 2, 5, 10, 50, 100, 500, 1000,
-                                                             2000, 5000, 8190};
+static const uint64_t BATCH_BOUNDS[QP__API_BATCH_BUCKETS] = {1,   2,    5,    10,   50,  100,
+                                                             500, 1000, 2000, 5000, 8190};
 
 static uint32_t status_slot(unsigned status) {
   for (uint32_t i = 0; i < QP__API_STATUSES_MAX && qp__api_statuses[i] != 0; i++)
@@ -119,8 +119,9 @@ static void put_histogram(text_buf_t *b, const char *name, const char *help,
 }
 
 static void put_requests(text_buf_t *b, const qp__api_metrics_t *m) {
-  put(b, "# HELP quipu_http_requests_total HTTP requests by route and status.\n"
-         "# TYPE quipu_http_requests_total counter\n");
+  put(b,
+      "# HELP quipu_http_requests_total HTTP requests by route and status.\n"
+      "# TYPE quipu_http_requests_total counter\n");
   uint32_t routes = qp__api_routes_count();
   for (uint32_t r = 0; r <= routes && r < QP__API_ROUTES_MAX; r++) {
     const qp__api_route_t *route = r < routes ? qp__api_route_get(r) : NULL;
@@ -135,8 +136,9 @@ static void put_requests(text_buf_t *b, const qp__api_metrics_t *m) {
 }
 
 static void put_batches(text_buf_t *b, const qp__api_metrics_t *m) {
-  put(b, "# HELP quipu_batch_events Events per create request.\n"
-         "# TYPE quipu_batch_events histogram\n");
+  put(b,
+      "# HELP quipu_batch_events Events per create request.\n"
+      "# TYPE quipu_batch_events histogram\n");
   uint64_t cumulative = 0;
   for (uint32_t i = 0; i < QP__API_BATCH_BUCKETS; i++) {
     cumulative += load(&m->batch_events[i]);
@@ -144,14 +146,16 @@ static void put_batches(text_buf_t *b, const qp__api_metrics_t *m) {
         (unsigned long long)cumulative);
   }
   cumulative += load(&m->batch_events[QP__API_BATCH_BUCKETS]);
-  put(b, "quipu_batch_events_bucket{le=\"+Inf\"} %llu\nquipu_batch_events_sum %llu\n"
-         "quipu_batch_events_count %llu\n",
+  put(b,
+      "quipu_batch_events_bucket{le=\"+Inf\"} %llu\nquipu_batch_events_sum %llu\n"
+      "quipu_batch_events_count %llu\n",
       (unsigned long long)cumulative, (unsigned long long)load(&m->batch_events_sum),
       (unsigned long long)load(&m->batch_count));
-  put(b, "# HELP quipu_commits_total Group commits (one journal append and fdatasync each).\n"
-         "# TYPE quipu_commits_total counter\nquipu_commits_total %llu\n"
-         "# HELP quipu_commit_requests_total Create requests committed in those groups.\n"
-         "# TYPE quipu_commit_requests_total counter\nquipu_commit_requests_total %llu\n",
+  put(b,
+      "# HELP quipu_commits_total Group commits (one journal append and fdatasync each).\n"
+      "# TYPE quipu_commits_total counter\nquipu_commits_total %llu\n"
+      "# HELP quipu_commit_requests_total Create requests committed in those groups.\n"
+      "# TYPE quipu_commit_requests_total counter\nquipu_commit_requests_total %llu\n",
       (unsigned long long)load(&m->commits), (unsigned long long)load(&m->commit_requests));
 }
 
@@ -162,8 +166,9 @@ static void put_results(text_buf_t *b, const qp__api_metrics_t *m) {
   static const char *const transfer_names[] = {QP_CREATE_TRANSFER_RESULTS(QP__N)
 #undef QP__N
   };
-  put(b, "# HELP quipu_events_total Events applied, by kind and result code.\n"
-         "# TYPE quipu_events_total counter\n");
+  put(b,
+      "# HELP quipu_events_total Events applied, by kind and result code.\n"
+      "# TYPE quipu_events_total counter\n");
   for (uint32_t i = 0; i < QP_CREATE_ACCOUNT_RESULT_COUNT; i++)
     put(b, "quipu_events_total{kind=\"account\",result=\"%s\"} %llu\n", account_names[i],
         (unsigned long long)load(&m->account_results[i]));
@@ -184,14 +189,15 @@ char *qp__api_metrics_render(const qp__api_metrics_t *m, uint64_t journal_bytes,
                 "Time of one group commit (apply, journal append, fdatasync).", &m->commit_latency);
   put_batches(&b, m);
   put_results(&b, m);
-  put(&b, "# HELP quipu_journal_bytes Size of the journal.\n# TYPE quipu_journal_bytes gauge\n"
-          "quipu_journal_bytes %llu\n"
-          "# HELP quipu_connections_open Open HTTP connections.\n"
-          "# TYPE quipu_connections_open gauge\nquipu_connections_open %u\n"
-          "# HELP quipu_connections_refused_total Connections refused past the limit.\n"
-          "# TYPE quipu_connections_refused_total counter\nquipu_connections_refused_total %llu\n"
-          "# HELP quipu_queue_depth Create requests waiting for the writer.\n"
-          "# TYPE quipu_queue_depth gauge\nquipu_queue_depth %u\n",
+  put(&b,
+      "# HELP quipu_journal_bytes Size of the journal.\n# TYPE quipu_journal_bytes gauge\n"
+      "quipu_journal_bytes %llu\n"
+      "# HELP quipu_connections_open Open HTTP connections.\n"
+      "# TYPE quipu_connections_open gauge\nquipu_connections_open %u\n"
+      "# HELP quipu_connections_refused_total Connections refused past the limit.\n"
+      "# TYPE quipu_connections_refused_total counter\nquipu_connections_refused_total %llu\n"
+      "# HELP quipu_queue_depth Create requests waiting for the writer.\n"
+      "# TYPE quipu_queue_depth gauge\nquipu_queue_depth %u\n",
       (unsigned long long)journal_bytes, connections_open,
       (unsigned long long)load(&m->connections_refused), queue_depth);
   if (b.failed) {

@@ -74,7 +74,6 @@ static void reply_create(qp__api_reply_t *r, const qp__api_job_t *job, int submi
                 "the ledger's account or transfer table is full; nothing was applied");
   else
     reply_error(r, 500, "internal", "", qp_strerror(status));
-  if (submit_rc == QP_ELIMIT) r->close = false;
 }
 
 static void handle_create(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r,
@@ -139,10 +138,12 @@ static void lookup(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *
   if (rc == 0 && accounts) {
     qp_account_t *out = (qp_account_t *)(void *)rows;
     rc = qp_db_lookup_accounts(s->db, ids, count, out, &found);
-    for (uint32_t i = 0; rc == 0 && i < found; i++) json_array_append_new(arr, qp_api_account_json(&out[i]));
+    for (uint32_t i = 0; rc == 0 && i < found; i++)
+      json_array_append_new(arr, qp_api_account_json(&out[i]));
   } else if (rc == 0) {
     qp_transfer_t *out = (qp_transfer_t *)(void *)rows;
-    qp_pending_state_t *states = (qp_pending_state_t *)(void *)(rows + count * sizeof(qp_transfer_t));
+    qp_pending_state_t *states =
+        (qp_pending_state_t *)(void *)(rows + count * sizeof(qp_transfer_t));
     rc = qp_db_lookup_transfers(s->db, ids, count, out, states, &found);
     for (uint32_t i = 0; rc == 0 && i < found; i++)
       json_array_append_new(arr, qp_api_transfer_json(&out[i], states[i]));
@@ -151,13 +152,17 @@ static void lookup(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *
   qp_free(ids);
   if (rc != 0) {
     json_decref(arr);
-    if (rc == QP_ESTOPPED) reply_stopped(r);
-    else reply_error(r, 500, "internal", "", qp_strerror(rc));
+    if (rc == QP_ESTOPPED)
+      reply_stopped(r);
+    else
+      reply_error(r, 500, "internal", "", qp_strerror(rc));
     return;
   }
   json_t *root = json_object();
-  if (root != NULL) json_object_set_new(root, accounts ? "accounts" : "transfers", arr);
-  else json_decref(arr);
+  if (root != NULL)
+    json_object_set_new(root, accounts ? "accounts" : "transfers", arr);
+  else
+    json_decref(arr);
   reply_json(r, 200, root);
 }
 
@@ -219,9 +224,12 @@ typedef struct query_ctx {
 } query_ctx_t;
 
 static int parse_bool(const char *v, bool *out) {
-  if (v == NULL || strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || v[0] == '\0') *out = true;
-  else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) *out = false;
-  else return QP_EINVAL;
+  if (v == NULL || strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || v[0] == '\0')
+    *out = true;
+  else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+    *out = false;
+  else
+    return QP_EINVAL;
   return 0;
 }
 
@@ -251,14 +259,15 @@ static enum MHD_Result query_arg(void *vctx, enum MHD_ValueKind kind, const char
   } else {
     char shown[48];
     snprintf(shown, sizeof shown, "%.40s", key);
-    qp_api_error_set(&q->err, 400, "unknown_field", shown,
-                     "unknown query parameter; allowed: limit, from, to, reversed, debits, credits");
+    qp_api_error_set(
+        &q->err, 400, "unknown_field", shown,
+        "unknown query parameter; allowed: limit, from, to, reversed, debits, credits");
     q->failed = true;
     return MHD_NO;
   }
   if (rc != 0) {
     qp_api_error_set(&q->err, 400, rc == QP_ERANGE ? "out_of_range" : "invalid_value", key,
-                     strcmp(key, "limit") == 0 ? "limit must be an integer from 1 to 8190"
+                     strcmp(key, "limit") == 0          ? "limit must be an integer from 1 to 8190"
                      : (key[0] == 'f' || key[0] == 't') ? "must be a timestamp (decimal ns, < 2^64)"
                                                         : "must be true or false");
     q->failed = true;
@@ -291,9 +300,43 @@ static bool parse_history_query(qp__api_request_t *req, query_ctx_t *q) {
   return true;
 }
 
-/* {"<key>":[rows],"next":cursor|null}: asks for one row more than the limit
- * to know whether there is a next page, whose first timestamp is then the
- * cursor (pass it as `from`, or as `to` when reversed). */
+static uint64_t row_timestamp(const void *rows, uint32_t i, bool balances) {
+  return balances ? ((const qp_account_balance_t *)rows)[i].timestamp
+                  : ((const qp_transfer_t *)rows)[i].timestamp;
+}
+
+/* {"<key>":[first `want` rows],"next":cursor|null}.  The query asked for
+ * one row more than the limit to know whether a next page exists; its
+ * timestamp is then the cursor (pass it as `from`, or as `to` when
+ * reversed).  At the 8190-row maximum there is no extra row, so a full page
+ * gets the cursor just past its last row (the next page may be empty). */
+static json_t *history_page(const void *rows, uint32_t count, uint32_t want, bool balances,
+                            bool reversed) {
+  json_t *arr = json_array();
+  json_t *root = json_object();
+  if (arr == NULL || root == NULL) {
+    json_decref(arr);
+    json_decref(root);
+    return NULL;
+  }
+  uint32_t shown = count > want ? want : count;
+  for (uint32_t i = 0; i < shown; i++) {
+    json_t *row = balances ? qp_api_balance_json((const qp_account_balance_t *)rows + i)
+                           : qp_api_transfer_json((const qp_transfer_t *)rows + i, QP_PENDING_NONE);
+    json_array_append_new(arr, row);
+  }
+  uint64_t next = 0;
+  if (count > want) {
+    next = row_timestamp(rows, want, balances);
+  } else if (count == QP_QUERY_LIMIT_MAX) {
+    uint64_t last = row_timestamp(rows, count - 1, balances);
+    next = reversed ? last - 1 : last + 1;
+  }
+  json_object_set_new(root, balances ? "balances" : "transfers", arr);
+  json_object_set_new(root, "next", next != 0 ? u64_json(next) : json_null());
+  return root;
+}
+
 static void history(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r, bool balances) {
   query_ctx_t q;
   if (!parse_history_query(req, &q)) {
@@ -313,49 +356,20 @@ static void history(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t 
   void *rows = qp_calloc(q.filter.limit, row);
   uint32_t count = 0;
   if (rc == 0 && rows == NULL) rc = QP_ENOMEM;
-  if (rc == 0 && balances) rc = qp_db_get_account_balances(s->db, &q.filter, rows, &count);
-  else if (rc == 0) rc = qp_db_get_account_transfers(s->db, &q.filter, rows, &count);
-  if (rc != 0) {
-    qp_free(rows);
-    if (rc == QP_ESTOPPED) {
+  if (rc == 0 && balances)
+    rc = qp_db_get_account_balances(s->db, &q.filter, rows, &count);
+  else if (rc == 0)
+    rc = qp_db_get_account_transfers(s->db, &q.filter, rows, &count);
+  if (rc == 0)
+    reply_json(r, 200,
+               history_page(rows, count, want, balances, q.filter.flags & QP_FILTER_REVERSED));
+  else if (rc == QP_ESTOPPED)
     reply_stopped(r);
-    return;
-  }
+  else {
     QP_LOG_ERROR("api", "history query failed: %s", qp_strerror(rc));
-    {
     reply_error(r, 500, "internal", "", qp_strerror(rc));
-    return;
-  }
-  }
-  json_t *arr = json_array();
-  json_t *next = json_null();
-  uint32_t shown = count > want ? want : count;
-  for (uint32_t i = 0; arr != NULL && i < shown; i++) {
-    if (balances) json_array_append_new(arr, qp_api_balance_json((qp_account_balance_t *)rows + i));
-    else json_array_append_new(arr, qp_api_transfer_json((qp_transfer_t *)rows + i, QP_PENDING_NONE));
-  }
-  uint64_t next_ts = 0;
-  if (count > want)
-    next_ts = balances ? ((qp_account_balance_t *)rows)[want].timestamp : ((qp_transfer_t *)rows)[want].timestamp;
-  else if (count == QP_QUERY_LIMIT_MAX && want == QP_QUERY_LIMIT_MAX) {
-    uint64_t last = balances ? ((qp_account_balance_t *)rows)[count - 1].timestamp
-                             : ((qp_transfer_t *)rows)[count - 1].timestamp;
-    next_ts = (q.filter.flags & QP_FILTER_REVERSED) ? last - 1 : last + 1;
-  }
-  if (next_ts != 0) {
-    json_decref(next);
-    next = u64_json(next_ts);
   }
   qp_free(rows);
-  json_t *root = json_object();
-  if (root != NULL) {
-    json_object_set_new(root, balances ? "balances" : "transfers", arr);
-    json_object_set_new(root, "next", next);
-  } else {
-    json_decref(arr);
-    json_decref(next);
-  }
-  reply_json(r, 200, root);
 }
 
 static void account_transfers(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r) {
@@ -377,8 +391,9 @@ static json_t *totals_json(const qp_ledger_totals_t *t) {
   json_object_set_new(o, "debits_posted", qp_api_u128_json(t->debits_posted));
   json_object_set_new(o, "credits_pending", qp_api_u128_json(t->credits_pending));
   json_object_set_new(o, "credits_posted", qp_api_u128_json(t->credits_posted));
-  json_object_set_new(o, "balanced", json_boolean(t->debits_posted == t->credits_posted &&
-                                                  t->debits_pending == t->credits_pending));
+  json_object_set_new(o, "balanced",
+                      json_boolean(t->debits_posted == t->credits_posted &&
+                                   t->debits_pending == t->credits_pending));
   return o;
 }
 
@@ -394,25 +409,22 @@ static void audit(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r
   int rc = qp_db_audit(s->db, &a, totals, AUDIT_LEDGERS_MAX, &ledgers);
   if (rc != 0) {
     qp_free(totals);
-    {
     reply_error(r, 500, "internal", "", qp_strerror(rc));
     return;
-  }
   }
   char hash[2 * QP_HASH_SIZE + 1];
   qp_hex(hash, a.head_hash, QP_HASH_SIZE);
   json_t *o = json_object();
   json_t *rows = json_array();
   uint32_t shown = ledgers < AUDIT_LEDGERS_MAX ? ledgers : AUDIT_LEDGERS_MAX;
-  for (uint32_t i = 0; rows != NULL && i < shown; i++) json_array_append_new(rows, totals_json(&totals[i]));
+  for (uint32_t i = 0; rows != NULL && i < shown; i++)
+    json_array_append_new(rows, totals_json(&totals[i]));
   qp_free(totals);
   if (o == NULL || rows == NULL) {
     json_decref(o);
     json_decref(rows);
-    {
     reply_json(r, 500, NULL);
     return;
-  }
   }
   json_object_set_new(o, "head_hash", json_string(hash));
   json_object_set_new(o, "batches", u64_json(a.batches));
@@ -537,8 +549,8 @@ static bool pattern_match(const char *pattern, const char *url, const char **id_
   return *p == '\0' && *u == '\0';
 }
 
-int qp__api_route_match(const char *method, const char *url, const char **allow,
-                        qp_u128 *id_out, qp_api_error_t *err) {
+int qp__api_route_match(const char *method, const char *url, const char **allow, qp_u128 *id_out,
+                        qp_api_error_t *err) {
   static const char *const allow_get = "GET", *const allow_post = "POST";
   *allow = NULL;
   const char *matched_pattern = NULL;

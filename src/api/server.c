@@ -29,19 +29,19 @@
 #include "base/err.h"
 #include "base/log.h"
 
-#define CONNECTIONS_HEADROOM 32u  /* accepted past the limit, to answer 503 */
-#define REQUEST_ID_MAX 64u        /* longest X-Request-Id echoed back */
-#define BODY_INITIAL_BYTES 4096u  /* first allocation for a body */
+#define CONNECTIONS_HEADROOM 32u /* accepted past the limit, to answer 503 */
+#define REQUEST_ID_MAX 64u       /* longest X-Request-Id echoed back */
+#define BODY_INITIAL_BYTES 4096u /* first allocation for a body */
 
 /* Per-request state, libmicrohttpd's *con_cls. */
 typedef struct request_ctx {
-  uint64_t start_ns;        /* monotonic, first call */
-  char request_id[40];      /* X-Request-Id */
-  char *body;               /* qp_malloc'ed, grows to body_bytes_max */
-  size_t body_len;          /* bytes in body */
-  size_t body_cap;          /* bytes allocated */
-  bool too_large;           /* body passed the limit: answer 413 */
-  bool answered;            /* a response was queued on the first call */
+  uint64_t start_ns;   /* monotonic, first call */
+  char request_id[40]; /* X-Request-Id */
+  char *body;          /* qp_malloc'ed, grows to body_bytes_max */
+  size_t body_len;     /* bytes in body */
+  size_t body_cap;     /* bytes allocated */
+  bool too_large;      /* body passed the limit: answer 413 */
+  bool answered;       /* a response was queued on the first call */
 } request_ctx_t;
 
 void qp_api_options_default(qp_api_options_t *o) {
@@ -120,7 +120,8 @@ static bool authenticate(qp_api_server_t *s, struct MHD_Connection *conn, uint32
     return false;
   }
   if (strncasecmp(h, "Bearer ", 7) != 0) {
-    qp_api_error_set(err, 401, "unauthorized", "", "the Authorization header must be 'Bearer <api key>'");
+    qp_api_error_set(err, 401, "unauthorized", "",
+                     "the Authorization header must be 'Bearer <api key>'");
     return false;
   }
   const char *key = h + 7;
@@ -161,7 +162,8 @@ static enum MHD_Result send_reply(qp_api_server_t *s, struct MHD_Connection *con
     char *text = r->json != NULL ? json_dumps(r->json, JSON_COMPACT) : NULL;
     json_decref(r->json);
     if (text == NULL) {
-      static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\",\"path\":\"\"}}";
+      static const char oom[] =
+          "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\",\"path\":\"\"}}";
       r->status = 500;
       resp = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
     } else {
@@ -184,8 +186,7 @@ static enum MHD_Result send_reply(qp_api_server_t *s, struct MHD_Connection *con
   MHD_destroy_response(resp);
   uint64_t us = (qp__api_now_ns() - ctx->start_ns) / 1000u;
   qp__api_metrics_request(&s->metrics, route, r->status, us);
-  if (r->status >= 500)
-    QP_LOG_WARN("api", "request %s answered %u", ctx->request_id, r->status);
+  if (r->status >= 500) QP_LOG_WARN("api", "request %s answered %u", ctx->request_id, r->status);
   return ok;
 }
 
@@ -239,7 +240,8 @@ static bool early_checks(qp_api_server_t *s, struct MHD_Connection *conn, qp_api
                      s->options.connections_max);
     return false;
   }
-  const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  const char *cl =
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
   if (cl != NULL) {
     qp_u128 declared = 0;
     if (qp_api_parse_u128(cl, &declared) == 0 && declared > s->options.body_bytes_max) {
@@ -289,8 +291,8 @@ static bool is_json_content_type(struct MHD_Connection *conn) {
 }
 
 /* Runs the request through route, auth and content checks, then its handler. */
-static enum MHD_Result dispatch(qp_api_server_t *s, struct MHD_Connection *conn,
-                                request_ctx_t *ctx, const char *url, const char *method) {
+static enum MHD_Result dispatch(qp_api_server_t *s, struct MHD_Connection *conn, request_ctx_t *ctx,
+                                const char *url, const char *method) {
   const uint32_t unmatched = QP__API_ROUTES_MAX - 1;
   qp_api_error_t err;
   const char *allow = NULL;
@@ -310,7 +312,8 @@ static enum MHD_Result dispatch(qp_api_server_t *s, struct MHD_Connection *conn,
   if (!public_route && !has_scope(req.scopes, rt->scope)) {
     char need[64];
     qp_api_scopes_format(rt->scope, need, sizeof need);
-    qp_api_error_set(&err, 403, "forbidden", "", "this API key lacks the scope %s (or admin)", need);
+    qp_api_error_set(&err, 403, "forbidden", "", "this API key lacks the scope %s (or admin)",
+                     need);
     return send_error(s, conn, ctx, slot, &err, false);
   }
   if (ctx->too_large) {
@@ -333,9 +336,8 @@ static enum MHD_Result dispatch(qp_api_server_t *s, struct MHD_Connection *conn,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
   (void)version;
   qp_api_server_t *s = cls;
   request_ctx_t *ctx = *con_cls;
@@ -385,8 +387,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
   (void)conn;
   (void)socket_context;
   qp_api_server_t *s = cls;
-  if (toe == MHD_CONNECTION_NOTIFY_STARTED) atomic_fetch_add(&s->connections, 1);
-  else atomic_fetch_sub(&s->connections, 1);
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    atomic_fetch_add(&s->connections, 1);
+  else
+    atomic_fetch_sub(&s->connections, 1);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -426,12 +430,13 @@ static int resolve_listen(const char *listen, struct sockaddr_storage *addr, soc
     snprintf(detail, detail_size, "bad port in '%s': expected 0..65535", listen);
     return QP_EINVAL;
   }
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                           .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
   struct addrinfo *res = NULL;
   int g = getaddrinfo(host, colon + 1, &hints, &res);
   if (g != 0 || res == NULL) {
-    snprintf(detail, detail_size, "cannot resolve listen address '%s': %s", listen, gai_strerror(g));
+    snprintf(detail, detail_size, "cannot resolve listen address '%s': %s", listen,
+             gai_strerror(g));
     return QP_EINVAL;
   }
   memcpy(addr, res->ai_addr, res->ai_addrlen);
@@ -457,13 +462,14 @@ static int start_daemon(qp_api_server_t *s, const struct sockaddr_storage *addr,
   unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                        MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   if (addr->ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  s->daemon = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(s->options.connections_max + CONNECTIONS_HEADROOM),
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->options.timeout_s,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-      MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u,
-      MHD_OPTION_END);
+  s->daemon =
+      MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                       (const struct sockaddr *)addr, MHD_OPTION_CONNECTION_LIMIT,
+                       (unsigned int)(s->options.connections_max + CONNECTIONS_HEADROOM),
+                       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->options.timeout_s,
+                       MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+                       on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+                       MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u, MHD_OPTION_END);
   if (s->daemon == NULL) {
     snprintf(detail, detail_size, "cannot listen on %s (address in use, or not permitted)",
              s->options.listen);
@@ -495,8 +501,8 @@ int qp_api_server_start(qp_db_t *db, const char *data_dir, const qp_api_options_
   if (rc == 0) rc = resolve_listen(options->listen, &addr, &addr_len, detail, detail_size);
   if (rc != 0) return rc;
   if (options->insecure_no_auth && !is_loopback(&addr)) {
-    snprintf(detail, detail_size, "--insecure-no-auth is only allowed on a loopback address, not %s",
-             options->listen);
+    snprintf(detail, detail_size,
+             "--insecure-no-auth is only allowed on a loopback address, not %s", options->listen);
     return QP_EINVAL;
   }
   if (strlen(data_dir) >= sizeof(((qp_api_server_t *)0)->data_dir)) return QP_ERANGE;
@@ -525,8 +531,10 @@ int qp_api_server_start(qp_db_t *db, const char *data_dir, const qp_api_options_
   if (options->insecure_no_auth)
     QP_LOG_WARN("api", "--insecure-no-auth: every request is allowed everything, without a key");
   else if (s->keys.count == 0)
-    QP_LOG_WARN("api", "no API keys yet: create one with `quipu keys create --data %s --name NAME "
-                "--scope ledger:read,ledger:write`", data_dir);
+    QP_LOG_WARN("api",
+                "no API keys yet: create one with `quipu keys create --data %s --name NAME "
+                "--scope ledger:read,ledger:write`",
+                data_dir);
   *out = s;
   return 0;
 }

@@ -85,7 +85,8 @@ static int commit(qp__api_writer_t *w, uint32_t n) {
   if (rc != 0) QP_LOG_ERROR("api", "group commit of %u requests failed: %s", n, qp_strerror(rc));
   for (uint32_t i = 0; i < n; i++)
     if (w->scratch[i].status == 0)
-      qp__api_metrics_batch(w->metrics, w->scratch[i].op, w->scratch[i].results, w->scratch[i].count);
+      qp__api_metrics_batch(w->metrics, w->scratch[i].op, w->scratch[i].results,
+                            w->scratch[i].count);
   return rc;
 }
 
@@ -156,8 +157,10 @@ int qp__api_writer_submit(qp__api_writer_t *w, qp__api_job_t *job) {
     pthread_mutex_unlock(&w->mutex);
     return QP_ELIMIT;
   }
-  if (w->tail != NULL) w->tail->next = job;
-  else w->head = job;
+  if (w->tail != NULL)
+    w->tail->next = job;
+  else
+    w->head = job;
   w->tail = job;
   w->queued++;
   pthread_cond_signal(&w->work_cond);

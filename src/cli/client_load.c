@@ -27,15 +27,15 @@
 
 #include "base/alloc.h"
 
-#define LOAD_SAMPLES_MAX (1u << 22)     /* latencies kept per thread, at most */
-#define LOAD_TRANSFER_JSON_MAX 200u     /* bytes of one formatted transfer */
+#define LOAD_SAMPLES_MAX (1u << 22) /* latencies kept per thread, at most */
+#define LOAD_TRANSFER_JSON_MAX 200u /* bytes of one formatted transfer */
 #define LOAD_RESPONSE_BYTES_MAX (8u << 20)
 #define LOAD_LEDGER 77u
 
 typedef struct load_buffer {
-  char *data;  /* qp_malloc'ed */
-  size_t len;  /* bytes used */
-  size_t cap;  /* bytes allocated */
+  char *data; /* qp_malloc'ed */
+  size_t len; /* bytes used */
+  size_t cap; /* bytes allocated */
 } load_buffer_t;
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
@@ -63,11 +63,11 @@ static uint64_t now_ns(void) {
 
 typedef struct load_shared {
   const qp_cli_load_options_t *o; /* options */
-  uint64_t id_base;                /* random, so runs never collide */
-  _Atomic uint64_t next_id;        /* transfer ids handed out */
-  uint64_t account_base;           /* first account id */
-  uint64_t stop_ns;                /* when the threads stop sending */
-  _Atomic uint64_t failures;       /* requests that were not 200/all ok */
+  uint64_t id_base;               /* random, so runs never collide */
+  _Atomic uint64_t next_id;       /* transfer ids handed out */
+  uint64_t account_base;          /* first account id */
+  uint64_t stop_ns;               /* when the threads stop sending */
+  _Atomic uint64_t failures;      /* requests that were not 200/all ok */
 } load_shared_t;
 
 typedef struct load_thread {
@@ -122,12 +122,13 @@ static size_t format_batch(load_thread_t *t, char *buf, size_t cap, uint32_t n) 
   for (uint32_t i = 0; i < n; i++) {
     uint32_t a = (uint32_t)rand_r(&t->seed) % s->o->accounts;
     uint32_t b = (a + 1 + (uint32_t)rand_r(&t->seed) % (s->o->accounts - 1)) % s->o->accounts;
-    int w = snprintf(buf + len, cap - len,
-                     "%s{\"id\":\"%llu\",\"debit_account_id\":\"%llu\",\"credit_account_id\":\"%llu\","
-                     "\"amount\":\"1\",\"ledger\":%u,\"code\":1}",
-                     i ? "," : "", (unsigned long long)(s->id_base + first + i),
-                     (unsigned long long)(s->account_base + a),
-                     (unsigned long long)(s->account_base + b), LOAD_LEDGER);
+    int w =
+        snprintf(buf + len, cap - len,
+                 "%s{\"id\":\"%llu\",\"debit_account_id\":\"%llu\",\"credit_account_id\":\"%llu\","
+                 "\"amount\":\"1\",\"ledger\":%u,\"code\":1}",
+                 i ? "," : "", (unsigned long long)(s->id_base + first + i),
+                 (unsigned long long)(s->account_base + a),
+                 (unsigned long long)(s->account_base + b), LOAD_LEDGER);
     if (w < 0 || (size_t)w >= cap - len) return 0;
     len += (size_t)w;
   }
@@ -152,8 +153,10 @@ static void *load_main(void *arg) {
     uint64_t t0 = now_ns();
     int rc = post(curl, url, headers, body, len, &resp, n);
     t->samples_ns[t->samples++] = now_ns() - t0;
-    if (rc != 0) atomic_fetch_add(&s->failures, 1);
-    else t->transfers += n;
+    if (rc != 0)
+      atomic_fetch_add(&s->failures, 1);
+    else
+      t->transfers += n;
   }
   curl_slist_free_all(headers);
   if (curl != NULL) curl_easy_cleanup(curl);
@@ -182,7 +185,9 @@ static int create_accounts(load_shared_t *s) {
   char url[1100];
   snprintf(url, sizeof url, "%s/v1/accounts", o->url);
   int rc = curl ? post(curl, url, headers, body, len, &resp, o->accounts) : 1;
-  if (rc != 0) fprintf(stderr, "quipu client load: cannot create the accounts: %s\n", resp.data ? resp.data : "no answer");
+  if (rc != 0)
+    fprintf(stderr, "quipu client load: cannot create the accounts: %s\n",
+            resp.data ? resp.data : "no answer");
   curl_slist_free_all(headers);
   if (curl != NULL) curl_easy_cleanup(curl);
   qp_free(resp.data);
@@ -210,7 +215,8 @@ static void report(load_thread_t *threads, uint32_t count, uint64_t elapsed_ns, 
   qsort(all, total, sizeof *all, compare_u64);
   double secs = (double)elapsed_ns / 1e9;
   double p50 = total ? (double)all[total / 2] / 1e6 : 0;
-  double p99 = total ? (double)all[(total * 99) / 100 < total ? (total * 99) / 100 : total - 1] / 1e6 : 0;
+  double p99 =
+      total ? (double)all[(total * 99) / 100 < total ? (total * 99) / 100 : total - 1] / 1e6 : 0;
   double max = total ? (double)all[total - 1] / 1e6 : 0;
   printf("load: %s, batch %u, %u connections, %.1f s\n", o->url, o->batch, o->connections, secs);
   printf("requests:  %llu (%.0f/s), failed %llu\n", (unsigned long long)total, (double)total / secs,
@@ -223,19 +229,22 @@ static void report(load_thread_t *threads, uint32_t count, uint64_t elapsed_ns, 
 int qp_cli_client_load(const qp_cli_load_options_t *o) {
   if (o->batch == 0 || o->batch > 8190 || o->connections == 0 || o->connections > 1024 ||
       o->accounts < 2 || o->accounts > 8190 || o->duration_s == 0) {
-    fprintf(stderr, "quipu client load: batch 1..8190, connections 1..1024, accounts 2..8190, duration >= 1\n");
+    fprintf(
+        stderr,
+        "quipu client load: batch 1..8190, connections 1..1024, accounts 2..8190, duration >= 1\n");
     return 2;
   }
   if (sodium_init() < 0) return 1;
   load_shared_t s = {.o = o};
   randombytes_buf(&s.id_base, sizeof s.id_base);
-  s.id_base = (s.id_base >> 2) | 1;   /* far from 0 and from 2^64 */
+  s.id_base = (s.id_base >> 2) | 1; /* far from 0 and from 2^64 */
   s.account_base = s.id_base;
   atomic_store(&s.next_id, o->accounts);
   if (create_accounts(&s) != 0) return 1;
   load_thread_t *threads = qp_calloc(o->connections, sizeof *threads);
   if (threads == NULL) return 1;
-  uint32_t samples_max = o->duration_s * 200000u < LOAD_SAMPLES_MAX ? o->duration_s * 200000u : LOAD_SAMPLES_MAX;
+  uint32_t samples_max =
+      o->duration_s * 200000u < LOAD_SAMPLES_MAX ? o->duration_s * 200000u : LOAD_SAMPLES_MAX;
   uint64_t start = now_ns();
   s.stop_ns = start + (uint64_t)o->duration_s * 1000000000u;
   uint32_t started = 0;

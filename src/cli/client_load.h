@@ -8,12 +8,12 @@
 #include <stdint.h>
 
 typedef struct qp_cli_load_options {
-  const char *url;       /* base URL */
-  const char *key;       /* API key (ledger:read,ledger:write) or NULL */
-  uint32_t batch;        /* transfers per request, 1..8190 */
-  uint32_t connections;  /* concurrent keep-alive connections */
-  uint32_t duration_s;   /* how long to send (after warm-up) */
-  uint32_t accounts;     /* accounts the transfers pick from */
+  const char *url;      /* base URL */
+  const char *key;      /* API key (ledger:read,ledger:write) or NULL */
+  uint32_t batch;       /* transfers per request, 1..8190 */
+  uint32_t connections; /* concurrent keep-alive connections */
+  uint32_t duration_s;  /* how long to send (after warm-up) */
+  uint32_t accounts;    /* accounts the transfers pick from */
 } qp_cli_load_options_t;
 
 /* Creates the accounts, then sends transfer batches from `connections`

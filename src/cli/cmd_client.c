@@ -24,7 +24,7 @@
 #include "cli/client_load.h"
 
 #define CLIENT_URL_DEFAULT "http://127.0.0.1:7070"
-#define CLIENT_BODY_BYTES_MAX (64u * 1024u * 1024u)     /* request read from a file/stdin */
+#define CLIENT_BODY_BYTES_MAX (64u * 1024u * 1024u)      /* request read from a file/stdin */
 #define CLIENT_RESPONSE_BYTES_MAX (256u * 1024u * 1024u) /* answer kept in memory */
 #define CLIENT_TIMEOUT_S 120L
 
@@ -43,7 +43,8 @@ static const char USAGE[] =
     "                            load generator: transfer batches of N (default 8190) from\n"
     "                            N connections (default 2) for S seconds (default 10)\n"
     "\n"
-    "URL and key default to $QUIPU_URL (else " CLIENT_URL_DEFAULT ") and $QUIPU_KEY.\n"
+    "URL and key default to $QUIPU_URL (else " CLIENT_URL_DEFAULT
+    ") and $QUIPU_KEY.\n"
     "Exit 0 when all went well; 1 when the server refused the request, could not be\n"
     "reached, or any event's result was not \"ok\"; 2 on a usage error.\n";
 
@@ -131,8 +132,10 @@ static int http(client_t *c, const char *method, const char *path, const buffer_
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
   }
   CURLcode rc = curl_easy_perform(curl);
-  if (rc == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &c->status);
-  else fprintf(stderr, "quipu client: %s %s: %s\n", method, url, curl_easy_strerror(rc));
+  if (rc == CURLE_OK)
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &c->status);
+  else
+    fprintf(stderr, "quipu client: %s %s: %s\n", method, url, curl_easy_strerror(rc));
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
   return rc == CURLE_OK ? 0 : 1;
@@ -163,7 +166,8 @@ static int report(client_t *c, bool check_results, bool check_audit) {
       code = 1;
     }
   }
-  if (code == 0 && root != NULL && check_audit && !json_is_true(json_object_get(root, "invariant_ok"))) {
+  if (code == 0 && root != NULL && check_audit &&
+      !json_is_true(json_object_get(root, "invariant_ok"))) {
     fprintf(stderr, "quipu client: the audit reports the invariant BROKEN\n");
     code = 1;
   }
@@ -192,28 +196,28 @@ static int parse_u32(int opt, const char *text, qp_cli_load_options_t *o) {
     fprintf(stderr, "quipu client: '%s' is not a positive integer\n", text);
     return 2;
   }
-  if (opt == 'B') o->batch = (uint32_t)v;
-  else if (opt == 'C') o->connections = (uint32_t)v;
-  else if (opt == 'D') o->duration_s = (uint32_t)v;
-  else o->accounts = (uint32_t)v;
+  if (opt == 'B')
+    o->batch = (uint32_t)v;
+  else if (opt == 'C')
+    o->connections = (uint32_t)v;
+  else if (opt == 'D')
+    o->duration_s = (uint32_t)v;
+  else
+    o->accounts = (uint32_t)v;
   return 0;
 }
 
 static int parse(int argc, char **argv, client_args_t *a) {
-  static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
-                                       {"key", required_argument, NULL, 'k'},
-                                       {"limit", required_argument, NULL, 'n'},
-                                       {"from", required_argument, NULL, 'f'},
-                                       {"to", required_argument, NULL, 't'},
-                                       {"reversed", no_argument, NULL, 'r'},
-                                       {"batch", required_argument, NULL, 'B'},
-                                       {"connections", required_argument, NULL, 'C'},
-                                       {"duration", required_argument, NULL, 'D'},
-                                       {"accounts", required_argument, NULL, 'A'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"url", required_argument, NULL, 'u'},      {"key", required_argument, NULL, 'k'},
+      {"limit", required_argument, NULL, 'n'},    {"from", required_argument, NULL, 'f'},
+      {"to", required_argument, NULL, 't'},       {"reversed", no_argument, NULL, 'r'},
+      {"batch", required_argument, NULL, 'B'},    {"connections", required_argument, NULL, 'C'},
+      {"duration", required_argument, NULL, 'D'}, {"accounts", required_argument, NULL, 'A'},
+      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
-  a->load = (qp_cli_load_options_t){.batch = 8190, .connections = 2, .duration_s = 10, .accounts = 1000};
+  a->load =
+      (qp_cli_load_options_t){.batch = 8190, .connections = 2, .duration_s = 10, .accounts = 1000};
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "u:k:n:f:t:rhB:C:D:A:", opts, NULL)) != -1) {
@@ -336,7 +340,8 @@ int qp_cmd_client(int argc, char **argv) {
   }
   size_t url_len = strlen(a.url);
   char url[1024];
-  snprintf(url, sizeof url, "%.*s", (int)(url_len > 0 && a.url[url_len - 1] == '/' ? url_len - 1 : url_len), a.url);
+  snprintf(url, sizeof url, "%.*s",
+           (int)(url_len > 0 && a.url[url_len - 1] == '/' ? url_len - 1 : url_len), a.url);
   client_t c = {.url = url, .key = a.key};
   code = dispatch(&c, &a);
   qp_free(c.response.data);

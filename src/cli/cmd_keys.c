@@ -42,9 +42,12 @@ static int parse(int argc, char **argv, keys_args_t *a) {
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "d:n:s:h", opts, NULL)) != -1) {
-    if (c == 'd') a->data = optarg;
-    else if (c == 'n') a->name = optarg;
-    else if (c == 's') a->scope = optarg;
+    if (c == 'd')
+      a->data = optarg;
+    else if (c == 'n')
+      a->name = optarg;
+    else if (c == 's')
+      a->scope = optarg;
     else if (c == 'h') {
       fputs(USAGE, stdout);
       return 0;
@@ -68,7 +71,8 @@ static int keys_create(const keys_args_t *a, const char *dir) {
   }
   uint32_t scopes = 0;
   if (qp_api_scopes_parse(a->scope, &scopes) != 0) {
-    fprintf(stderr, "quipu keys: bad --scope '%s': use ledger:read, ledger:write, admin, comma-separated\n",
+    fprintf(stderr,
+            "quipu keys: bad --scope '%s': use ledger:read, ledger:write, admin, comma-separated\n",
             a->scope);
     return 2;
   }
@@ -77,7 +81,8 @@ static int keys_create(const keys_args_t *a, const char *dir) {
   char detail[512] = "";
   int rc = qp_api_keys_create(dir, a->name, scopes, key, &created, detail, sizeof detail);
   if (rc != 0) {
-    fprintf(stderr, "quipu keys: cannot create the key: %s\n", detail[0] ? detail : qp_strerror(rc));
+    fprintf(stderr, "quipu keys: cannot create the key: %s\n",
+            detail[0] ? detail : qp_strerror(rc));
     return 1;
   }
   char scope_text[64];

@@ -66,9 +66,9 @@ static int parse_number(const char *flag, const char *text, uint64_t min, uint64
 }
 
 typedef struct serve_args {
-  const char *data;          /* --data */
-  qp_api_options_t api;      /* server options */
-  qp_log_level_t log_level;  /* --log-level */
+  const char *data;         /* --data */
+  qp_api_options_t api;     /* server options */
+  qp_log_level_t log_level; /* --log-level */
 } serve_args_t;
 
 static int parse_numeric_flag(int c, const char *v, qp_api_options_t *o) {
@@ -99,8 +99,7 @@ static int parse_numeric_flag(int c, const char *v, qp_api_options_t *o) {
       rc = parse_number("--shutdown-grace-ms", v, 0, 600000, &n);
       o->shutdown_grace_ms = (uint32_t)n;
       break;
-    default:
-      rc = QP_EINVAL;
+    default: rc = QP_EINVAL;
   }
   return rc;
 }
@@ -128,9 +127,12 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "d:l:h", opts, NULL)) != -1) {
-    if (c == 'd') a->data = optarg;
-    else if (c == 'l') a->api.listen = optarg;
-    else if (c == OPT_INSECURE) a->api.insecure_no_auth = true;
+    if (c == 'd')
+      a->data = optarg;
+    else if (c == 'l')
+      a->api.listen = optarg;
+    else if (c == OPT_INSECURE)
+      a->api.insecure_no_auth = true;
     else if (c == OPT_LOG_LEVEL) {
       if (qp_log_level_parse(optarg, &a->log_level) != 0) {
         fprintf(stderr, "quipu serve: --log-level must be debug, info, warn, error or off\n");
@@ -168,9 +170,11 @@ static int open_db(const char *dir, qp_db_t **db) {
     return rc;
   }
   if (rec.torn_bytes > 0)
-    QP_LOG_WARN("serve", "recovered from a crash: truncated a torn tail of %llu bytes at offset %llu",
+    QP_LOG_WARN("serve",
+                "recovered from a crash: truncated a torn tail of %llu bytes at offset %llu",
                 (unsigned long long)rec.torn_bytes, (unsigned long long)rec.torn_offset);
-  QP_LOG_INFO("serve", "ledger open: %s (%llu batches, %llu journal bytes, %llu replayed into the index)",
+  QP_LOG_INFO("serve",
+              "ledger open: %s (%llu batches, %llu journal bytes, %llu replayed into the index)",
               dir, (unsigned long long)rec.batches, (unsigned long long)rec.journal_bytes,
               (unsigned long long)rec.replayed_batches);
   return 0;

@@ -65,7 +65,8 @@ static void accounts_err(const char *json, unsigned status, const char *code, co
 static void test_account_all_fields(void **state) {
   (void)state;
   const char *json =
-      "[{\"id\":\"" U128_MAX_TEXT "\",\"debits_pending\":1,\"debits_posted\":\"2\","
+      "[{\"id\":\"" U128_MAX_TEXT
+      "\",\"debits_pending\":1,\"debits_posted\":\"2\","
       "\"credits_pending\":3,\"credits_posted\":\"4\",\"user_data_128\":\"5\","
       "\"user_data_64\":\"18446744073709551615\",\"user_data_32\":4294967295,\"reserved\":0,"
       "\"ledger\":840,\"code\":65535,\"flags\":[\"linked\",\"history\"],\"timestamp\":\"0\"},"
@@ -91,7 +92,8 @@ static void test_account_all_fields(void **state) {
 static void test_transfer_fields_and_flags(void **state) {
   (void)state;
   qp_transfer_t *t = transfers_ok(
-      "[{\"id\":\"10\"," T_BASE ",\"amount\":\"" U128_MAX_TEXT "\",\"timeout\":60,"
+      "[{\"id\":\"10\"," T_BASE ",\"amount\":\"" U128_MAX_TEXT
+      "\",\"timeout\":60,"
       "\"flags\":[\"pending\",\"linked\"],\"user_data_32\":9},"
       "{\"id\":11,\"pending_id\":\"10\",\"flags\":[\"post_pending_transfer\"]},"
       "{\"id\":12,\"pending_id\":10,\"flags\":[\"void_pending_transfer\"]},"
@@ -112,11 +114,12 @@ static void test_transfer_fields_and_flags(void **state) {
 /* Ledger rule violations are not decoding errors: they reach the ledger. */
 static void test_rule_violations_pass_through(void **state) {
   (void)state;
-  qp_transfer_t *t = transfers_ok(
-      "[{\"id\":0," T_BASE ",\"amount\":1,\"timestamp\":\"5\"},"
-      "{\"id\":\"" U128_MAX_TEXT "\",\"debit_account_id\":3,\"credit_account_id\":3,"
-      "\"amount\":\"0\",\"ledger\":0,\"code\":0}]",
-      2);
+  qp_transfer_t *t = transfers_ok("[{\"id\":0," T_BASE
+                                  ",\"amount\":1,\"timestamp\":\"5\"},"
+                                  "{\"id\":\"" U128_MAX_TEXT
+                                  "\",\"debit_account_id\":3,\"credit_account_id\":3,"
+                                  "\"amount\":\"0\",\"ledger\":0,\"code\":0}]",
+                                  2);
   assert_true(t[0].id == 0 && t[0].timestamp == 5);
   assert_true(t[1].id == QP_U128_MAX && t[1].ledger == 0);
   qp_free(t);
@@ -124,7 +127,8 @@ static void test_rule_violations_pass_through(void **state) {
 
 static void test_leading_zeros_and_big_json_integers(void **state) {
   (void)state;
-  qp_transfer_t *t = transfers_ok("[{\"id\":\"000042\"," T_BASE ",\"amount\":9223372036854775807}]", 1);
+  qp_transfer_t *t =
+      transfers_ok("[{\"id\":\"000042\"," T_BASE ",\"amount\":9223372036854775807}]", 1);
   assert_true(t[0].id == 42);
   assert_true(t[0].amount == (qp_u128)INT64_MAX);
   qp_free(t);
@@ -162,8 +166,10 @@ static void test_wrong_types(void **state) {
   transfers_err("[{\"id\":1," T_BASE ",\"amount\":1.5}]", 400, "invalid_type", "[0].amount");
   transfers_err("[{\"id\":1," T_BASE ",\"amount\":1e3}]", 400, "invalid_type", "[0].amount");
   transfers_err("[{\"id\":1," T_BASE ",\"amount\":null}]", 400, "invalid_type", "[0].amount");
-  transfers_err("[{\"id\":1,\"debit_account_id\":1,\"credit_account_id\":2,\"ledger\":\"1\","
-                "\"code\":1,\"amount\":1}]", 400, "invalid_type", "[0].ledger");
+  transfers_err(
+      "[{\"id\":1,\"debit_account_id\":1,\"credit_account_id\":2,\"ledger\":\"1\","
+      "\"code\":1,\"amount\":1}]",
+      400, "invalid_type", "[0].ledger");
   transfers_err("[{\"id\":1," T_BASE ",\"amount\":1,\"flags\":\"pending\"}]", 400, "invalid_type",
                 "[0].flags");
   transfers_err("[{\"id\":1," T_BASE ",\"amount\":1,\"flags\":[\"pending\",3]}]", 400,
@@ -183,8 +189,8 @@ static void test_unknown_and_missing_fields(void **state) {
   transfers_err("[{\"id\":1," T_BASE ",\"amount\":1,\"flags\":[\"pendingg\"]}]", 400,
                 "invalid_value", "[0].flags[0]");
   accounts_err("[{\"id\":1,\"ledger\":1}]", 400, "missing_field", "[0].code");
-  accounts_err("[{\"id\":1,\"ledger\":1,\"code\":1,\"flags\":[\"pending\"]}]", 400,
-               "invalid_value", "[0].flags[0]");
+  accounts_err("[{\"id\":1,\"ledger\":1,\"code\":1,\"flags\":[\"pending\"]}]", 400, "invalid_value",
+               "[0].flags[0]");
   accounts_err("[{\"id\":1,\"ledger\":1,\"code\":1,\"amount\":5}]", 400, "unknown_field",
                "[0].amount");
 }
@@ -201,10 +207,12 @@ static void test_numbers_out_of_range(void **state) {
   transfers_err("[{\"id\":1," T_BASE ",\"amount\":\"0x10\"}]", 400, "invalid_value", "[0].amount");
   transfers_err("[{\"id\":1," T_BASE ",\"amount\":1,\"user_data_64\":\"18446744073709551616\"}]",
                 400, "out_of_range", "[0].user_data_64");
-  transfers_err("[{\"id\":1," T_BASE ",\"amount\":1,\"timeout\":4294967296}]", 400,
-                "out_of_range", "[0].timeout");
-  transfers_err("[{\"id\":1,\"debit_account_id\":1,\"credit_account_id\":2,\"ledger\":1,"
-                "\"code\":65536,\"amount\":1}]", 400, "out_of_range", "[0].code");
+  transfers_err("[{\"id\":1," T_BASE ",\"amount\":1,\"timeout\":4294967296}]", 400, "out_of_range",
+                "[0].timeout");
+  transfers_err(
+      "[{\"id\":1,\"debit_account_id\":1,\"credit_account_id\":2,\"ledger\":1,"
+      "\"code\":65536,\"amount\":1}]",
+      400, "out_of_range", "[0].code");
   /* Beyond int64 as a bare JSON number: jansson refuses it while parsing. */
   transfers_err("[{\"id\":1," T_BASE ",\"amount\":99999999999999999999}]", 400, "out_of_range", "");
 }
@@ -215,7 +223,8 @@ static void test_batch_sizes(void **state) {
   qp_transfer_t *out = NULL;
   uint32_t n = 0;
   qp_api_error_t err;
-  const char *three = "[{\"id\":1," T_BASE ",\"amount\":1},{\"id\":2," T_BASE ",\"amount\":1},"
+  const char *three = "[{\"id\":1," T_BASE ",\"amount\":1},{\"id\":2," T_BASE
+                      ",\"amount\":1},"
                       "{\"id\":3," T_BASE ",\"amount\":1}]";
   assert_int_equal(qp_api_decode_transfers(three, strlen(three), 2, &out, &n, &err), QP_EPARSE);
   assert_int_equal(err.status, 413);
@@ -228,8 +237,10 @@ static void test_batch_sizes(void **state) {
 /* The first bad event is reported, not a later one, and paths name it. */
 static void test_error_names_the_event(void **state) {
   (void)state;
-  transfers_err("[{\"id\":1," T_BASE ",\"amount\":1},{\"id\":2," T_BASE ",\"amount\":1},"
-                "{\"id\":3," T_BASE ",\"amount\":1},{\"id\":4," T_BASE ",\"amount\":\"abc\"},"
+  transfers_err("[{\"id\":1," T_BASE ",\"amount\":1},{\"id\":2," T_BASE
+                ",\"amount\":1},"
+                "{\"id\":3," T_BASE ",\"amount\":1},{\"id\":4," T_BASE
+                ",\"amount\":\"abc\"},"
                 "{\"id\":5," T_BASE ",\"amount\":true}]",
                 400, "invalid_value", "[3].amount");
 }
@@ -302,7 +313,8 @@ static void test_out_of_memory(void **state) {
 
 static void test_encode_round_trip(void **state) {
   (void)state;
-  qp_transfer_t *t = transfers_ok("[{\"id\":\"" U128_MAX_TEXT "\"," T_BASE ",\"amount\":\"77\","
+  qp_transfer_t *t = transfers_ok("[{\"id\":\"" U128_MAX_TEXT "\"," T_BASE
+                                  ",\"amount\":\"77\","
                                   "\"flags\":[\"pending\"],\"timeout\":5,\"user_data_64\":\"9\"}]",
                                   1);
   json_t *o = qp_api_transfer_json(&t[0], QP_PENDING_POSTED);
@@ -341,9 +353,11 @@ static void test_results_json(void **state) {
   json_t *rows = json_object_get(r, "results");
   assert_int_equal(json_array_size(rows), 2);
   assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, 1), "index")), 1);
-  assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "id")), U128_MAX_TEXT);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "id")),
+                      U128_MAX_TEXT);
   assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "result")), "ok");
-  assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "result")), "exists");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "result")),
+                      "exists");
   json_decref(r);
 }
 
@@ -396,12 +410,16 @@ static void test_keys_store(void **state) {
   qp_test_tmpdir(dir, sizeof dir);
   char key[QP_API_KEY_TEXT_SIZE], key2[QP_API_KEY_TEXT_SIZE];
   qp_api_key_t created;
-  assert_int_equal(qp_api_keys_create(dir, "ops", QP_API_SCOPE_READ, key, &created, detail, sizeof detail), 0);
-  assert_int_equal(qp_api_keys_create(dir, "ops", QP_API_SCOPE_READ, key2, NULL, detail, sizeof detail),
-                   QP_EEXISTS);
-  assert_int_equal(qp_api_keys_create(dir, "bad name", QP_API_SCOPE_READ, key2, NULL, detail, sizeof detail),
-                   QP_EINVAL);
-  assert_int_equal(qp_api_keys_create(dir, "w", QP_API_SCOPE_WRITE, key2, NULL, detail, sizeof detail), 0);
+  assert_int_equal(
+      qp_api_keys_create(dir, "ops", QP_API_SCOPE_READ, key, &created, detail, sizeof detail), 0);
+  assert_int_equal(
+      qp_api_keys_create(dir, "ops", QP_API_SCOPE_READ, key2, NULL, detail, sizeof detail),
+      QP_EEXISTS);
+  assert_int_equal(
+      qp_api_keys_create(dir, "bad name", QP_API_SCOPE_READ, key2, NULL, detail, sizeof detail),
+      QP_EINVAL);
+  assert_int_equal(
+      qp_api_keys_create(dir, "w", QP_API_SCOPE_WRITE, key2, NULL, detail, sizeof detail), 0);
   qp_api_key_t *keys = NULL;
   uint32_t n = 0;
   assert_int_equal(qp_api_keys_load(dir, &keys, &n, detail, sizeof detail), 0);
@@ -421,7 +439,8 @@ static void test_keys_store(void **state) {
   assert_int_equal(qp_api_keys_match(keys, n, key, strlen(key)), -1);
   qp_free(keys);
   /* The name of a revoked key can be used again. */
-  assert_int_equal(qp_api_keys_create(dir, "ops", QP_API_SCOPE_ADMIN, key, NULL, detail, sizeof detail), 0);
+  assert_int_equal(
+      qp_api_keys_create(dir, "ops", QP_API_SCOPE_ADMIN, key, NULL, detail, sizeof detail), 0);
   qp_test_rmdir(dir);
 }
 
