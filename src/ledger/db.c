@@ -434,6 +434,12 @@ static int recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail
   rc = c.scratch ? qp_journal_scan(io, recover_visit, &c, scan) : QP_ENOMEM;
   qp_free(c.scratch);
   if (rc == 0) rc = judge_damage(scan, index_seq, detail, detail_size);
+  /* What was just read may exist only in the page cache: a process killed
+   * between its journal write and its fdatasync leaves such records behind.
+   * Make them durable before the index, a reader or the next append relies
+   * on them, or a power loss now would take back what this process served
+   * (and leave the index ahead of the journal: refused as corruption). */
+  if (rc == 0) rc = io->sync(io->ctx);
   if (rc == 0 && c.replayed > 0 && indexed) {
     /* One transaction brings the index to the end of the journal. */
     c.meta.applied_seq = scan->last_seq;
