@@ -113,6 +113,49 @@ static void problem(qp_journal_scan_t *s, int kind, uint64_t offset, const char 
            (unsigned long long)offset, what);
 }
 
+/* Reads the `size`-byte record at `offset` afresh (not from the window)
+ * and hashes it as the chain does; *p points at the fresh bytes. */
+static int reread_record(reader_t *r, uint64_t offset, uint32_t size, const uint8_t **p,
+                         uint8_t hash[QP_HASH_SIZE]) {
+  size_t avail;
+  r->buf_len = 0; /* drop the window */
+  int rc = reader_fill(r, offset, size, p, &avail);
+  if (rc != 0) return rc;
+  if (avail != size) return QP_EIO; /* the file changed under the reader */
+  qp_hash256(hash, *p + OFF_PREV_HASH, size - OFF_PREV_HASH);
+  return 0;
+}
+
+/* The record at `offset` does not match its hash.  If nothing but zeros
+ * follows it, a crash could have left it (a file system may extend the size
+ * before the data lands): a torn tail, which recovery cuts off for good.
+ * So that verdict must not rest on a bad read - a bit flipped on the way
+ * would destroy a record that may have been acknowledged - and the record
+ * is read again: if it now matches, the first read was wrong (returns 0,
+ * with *p and hash from the good read); if the two reads disagree, the
+ * device cannot be trusted right now (QP_EIO).  Otherwise records the
+ * problem in s and returns 1. */
+static int judge_bad_body(reader_t *r, uint64_t offset, uint32_t size, qp_journal_scan_t *s,
+                          uint8_t hash[QP_HASH_SIZE], const uint8_t **p) {
+  uint8_t first_hash[QP_HASH_SIZE], first_stored[QP_HASH_SIZE];
+  memcpy(first_hash, hash, QP_HASH_SIZE);
+  memcpy(first_stored, *p + OFF_HASH, QP_HASH_SIZE);
+  bool last = offset + size == s->file_size, tail = last;
+  int rc = last ? 0 : zeros_to_end(r, offset + size, s->file_size, &tail); /* moves the window */
+  if (rc != 0) return rc;
+  if (!tail) {
+    problem(s, QP_ECORRUPT, offset, "body does not match its hash");
+    return 1;
+  }
+  if ((rc = reread_record(r, offset, size, p, hash)) != 0) return rc;
+  if (memcmp(hash, *p + OFF_HASH, QP_HASH_SIZE) == 0) return 0;
+  if (memcmp(hash, first_hash, QP_HASH_SIZE) != 0 || memcmp(*p + OFF_HASH, first_stored, QP_HASH_SIZE) != 0)
+    return QP_EIO;
+  problem(s, QP_ETORN, offset,
+          last ? "last record's body does not match its hash" : "body does not match its hash and only zeros follow");
+  return 1;
+}
+
 /* Classifies the record at `offset`; returns 0 with rec filled if good,
  * 1 if a problem was recorded in s, or a negative error. */
 static int read_record(reader_t *r, uint64_t offset, qp_journal_scan_t *s,
@@ -160,12 +203,9 @@ static int read_record(reader_t *r, uint64_t offset, qp_journal_scan_t *s,
   QP_ASSERT(avail == size);
   uint8_t hash[QP_HASH_SIZE];
   qp_hash256(hash, p + OFF_PREV_HASH, size - OFF_PREV_HASH);
-  if (memcmp(hash, p + OFF_HASH, QP_HASH_SIZE) != 0) {
-    bool last = size == left;
-    problem(s, last ? QP_ETORN : QP_ECORRUPT, offset,
-            last ? "last record's body does not match its hash" : "body does not match its hash");
-    return 1;
-  }
+  if (memcmp(hash, p + OFF_HASH, QP_HASH_SIZE) != 0 &&
+      (rc = judge_bad_body(r, offset, size, s, hash, &p)) != 0)
+    return rc;
   rec->offset = offset;
   rec->seq = seq;
   rec->now_ns = qp_load_u64(p + OFF_NOW);
