@@ -123,3 +123,10 @@ $(BUILD)/bench/quipu-bench: $(BENCH_OBJ) $(BUILD)/libquipu.a
 
 bench-quick:
 	@BENCH_QUICK=1 $(MAKE) --no-print-directory bench
+
+# ---- deterministic simulation (src/drills, docs/drills.md) ----
+# `make sim SEEDS=100000` runs many seeds of `quipu sim ledger`; a failing
+# seed prints the command that replays it.
+.PHONY: sim
+sim: all
+	$(BUILD)/quipu sim ledger --seed $${SEED:-1} --seeds $${SEEDS:-1000} --steps $${STEPS:-200}

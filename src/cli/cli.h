@@ -11,6 +11,7 @@ int qp_cmd_bench(int argc, char **argv);  /* bench ledger */
 int qp_cmd_serve(int argc, char **argv);
 int qp_cmd_keys(int argc, char **argv);
 int qp_cmd_client(int argc, char **argv);
+int qp_cmd_sim(int argc, char **argv);
 
 /* The data directory: --data DIR, else $QUIPU_DATA, else ./quipu-data. */
 const char *qp_cli_data_dir(const char *flag_value);

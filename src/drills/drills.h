@@ -1,0 +1,202 @@
+/*
+ * drills.h - the attackers: a simulated disk that crashes, tears, misdirects
+ * and flips bits, and a deterministic simulator that drives the real ledger
+ * (qp_db_t in simulated mode: the real journal, the real recovery) over it
+ * from one seed, checking after every step that nothing acknowledged was
+ * lost and that the results equal a fault-free reference run.
+ *
+ * Everything here is deterministic in its seed: no wall clock, no unseeded
+ * randomness, no threads, no file system.  Same seed, same run, byte for
+ * byte (the digest proves it).  docs/drills.md describes the fault model and
+ * how to replay a failing seed.
+ */
+#ifndef QP_DRILLS_DRILLS_H
+#define QP_DRILLS_DRILLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+#include "store/store.h"
+
+/* ------------------------------------------------------------------ rng */
+
+/* splitmix64: small, well known, good enough to drive a workload. */
+typedef struct qp_sim_rng {
+  uint64_t state; /* advances by the golden-ratio constant per draw */
+} qp_sim_rng_t;
+
+uint64_t qp_sim_rng_next(qp_sim_rng_t *rng);
+/* Uniform in [0, bound) (bound 0 gives 0). */
+uint64_t qp_sim_rng_below(qp_sim_rng_t *rng, uint64_t bound);
+/* True with probability ppm / 1e6 (integers only: no floating point). */
+bool qp_sim_rng_chance(qp_sim_rng_t *rng, uint32_t ppm);
+
+/* -------------------------------------------------------- the sim disk */
+
+/* Fault kinds, counted separately.  XX(NAME, name, what). */
+#define QP_SIM_FAULTS_MAP(XX)                                                       \
+  XX(CRASH, crash, "the process dies at an I/O call")                               \
+  XX(POWER_LOSS, power_loss, "a restart loses everything not synced")               \
+  XX(TORN, torn, "a power loss keeps a prefix of the last unsynced write")          \
+  XX(MISDIRECTED, misdirected, "a write lands at a wrong offset")                   \
+  XX(BITFLIP, bitflip, "a read returns one bit flipped")                            \
+  XX(SYNC_EIO, sync_eio, "fdatasync returns EIO")                                   \
+  XX(WRITE_EIO, write_eio, "a write returns EIO")                                   \
+  XX(RESERVE_ENOSPC, reserve_enospc, "reserving space returns ENOSPC")              \
+  XX(WRITE_ENOSPC, write_enospc, "a write returns ENOSPC")
+
+typedef enum {
+#define QP__SIM_FAULT(NAME, name, what) QP_SIM_FAULT_##NAME,
+  QP_SIM_FAULTS_MAP(QP__SIM_FAULT)
+#undef QP__SIM_FAULT
+  QP_SIM_FAULT_COUNT
+} qp_sim_fault_t;
+
+/* "crash", "torn", ...; NULL when out of range. */
+const char *qp_sim_fault_name(qp_sim_fault_t kind);
+
+/* Fault probabilities in parts per million of the calls they apply to.
+ * Zero everywhere is a perfect disk. */
+typedef struct qp_sim_disk_config {
+  uint32_t crash_ppm;          /* per I/O call: the process dies there */
+  uint32_t torn_ppm;           /* per power loss with an unsynced write */
+  uint32_t misdirect_ppm;      /* per write */
+  uint32_t bitflip_ppm;        /* per read */
+  uint32_t sync_eio_ppm;       /* per sync */
+  uint32_t write_eio_ppm;      /* per write */
+  uint32_t reserve_enospc_ppm; /* per reserve */
+  uint32_t write_enospc_ppm;   /* per write */
+  uint64_t capacity_bytes;     /* the device's size; 0 = bytes_max */
+  uint64_t bytes_max;          /* hard bound on the file (0 = 64 MiB) */
+} qp_sim_disk_config_t;
+
+/* A disk holding one file.  It keeps two images of the file: what reads
+ * see now (the page cache: "volatile") and what survives a power loss
+ * ("durable"; sync copies the first into the second).  It also keeps, for
+ * each, the image the writer *intended* (as if no write had been
+ * misdirected), so that tests can tell damage from data.  Opaque. */
+typedef struct qp_sim_disk qp_sim_disk_t;
+
+/* Creates an empty disk whose faults are drawn from `seed`.  Returns 0 or
+ * QP_ENOMEM; the caller owns *out and frees it with qp_sim_disk_destroy. */
+int qp_sim_disk_create(const qp_sim_disk_config_t *config, uint64_t seed, qp_sim_disk_t **out);
+void qp_sim_disk_destroy(qp_sim_disk_t *disk);
+
+/* Opens the file: fills *io with functions over the disk.  The signature
+ * is qp_db_options_t.open_journal's (ctx = the disk).  One open handle at a
+ * time; io->close ends it.  Returns 0, QP_EIO while the process is dead, or
+ * QP_EINVAL if a handle is already open. */
+int qp_sim_disk_open(void *disk, qp_io_t *io);
+
+/* Turns fault injection on or off (on after create).  Off, the disk is
+ * perfect; counters do not move. */
+void qp_sim_disk_set_faults(qp_sim_disk_t *disk, bool enabled);
+
+/* True once a crash point fired: the "process" is dead and every call
+ * returns QP_EIO until qp_sim_disk_restart(). */
+bool qp_sim_disk_dead(const qp_sim_disk_t *disk);
+
+/* Kills the process now (as a crash point would) - for crashes between
+ * I/O calls. */
+void qp_sim_disk_kill(qp_sim_disk_t *disk);
+
+/* Restarts after a death.  With power_loss, everything not synced is lost
+ * except that, with probability torn_ppm, a prefix of the last unsynced
+ * write survives (torn write; sometimes with the file extended by zeros
+ * over the rest, as a file system that updated the size but not the data
+ * leaves it).  Without power_loss (kill -9), the page cache survives.  Any
+ * open handle must have been closed. */
+void qp_sim_disk_restart(qp_sim_disk_t *disk, bool power_loss);
+
+/* Bytes that reads see now and that survive a power loss; valid until the
+ * next call on the disk. */
+const uint8_t *qp_sim_disk_volatile(const qp_sim_disk_t *disk, uint64_t *size_out);
+const uint8_t *qp_sim_disk_durable(const qp_sim_disk_t *disk, uint64_t *size_out);
+
+/* A read-only, fault-free qp_io_t over the durable image (for a verify
+ * pass that trusts nothing but the platters).  Valid until the next write,
+ * sync or restart; close is a no-op. */
+void qp_sim_disk_durable_io(qp_sim_disk_t *disk, qp_io_t *io);
+
+/* True if the bytes reads see now differ from what the writer intended
+ * anywhere (a misdirected write hit them or left them stale). */
+bool qp_sim_disk_damaged(const qp_sim_disk_t *disk);
+/* True if the first `limit` bytes reads see now equal the intended ones. */
+bool qp_sim_disk_intact_below(const qp_sim_disk_t *disk, uint64_t limit);
+
+/* Faults injected so far, by kind. */
+uint64_t qp_sim_disk_faults(const qp_sim_disk_t *disk, qp_sim_fault_t kind);
+/* Bit flips that hit bytes below the durable size when read. */
+uint64_t qp_sim_disk_flips_in_durable(const qp_sim_disk_t *disk);
+/* Misdirected writes whose landing or intended range was later synced. */
+uint64_t qp_sim_disk_misdirects_durable(const qp_sim_disk_t *disk);
+
+/* Grows the device by `bytes` (an operator freeing space). */
+void qp_sim_disk_grow(qp_sim_disk_t *disk, uint64_t bytes);
+/* Device capacity and space reserved so far. */
+uint64_t qp_sim_disk_capacity(const qp_sim_disk_t *disk);
+
+/* -------------------------------------------------- the ledger simulator */
+
+/* One run's settings.  Fill with qp_sim_ledger_config_default(). */
+typedef struct qp_sim_ledger_config {
+  uint64_t seed;                 /* everything derives from it */
+  uint32_t steps;                /* group commits attempted */
+  qp_sim_disk_config_t disk;     /* fault probabilities */
+  uint32_t idle_crash_ppm;       /* per step: a kill between I/O calls */
+  uint32_t power_loss_ppm;       /* per death: a power loss rather than kill -9 */
+  uint32_t retry_ppm;            /* per failed group: the client resends it */
+  uint32_t clock_back_ppm;       /* per step: the wall clock steps backwards */
+} qp_sim_ledger_config_t;
+
+/* The default fault mix (docs/drills.md lists it). */
+void qp_sim_ledger_config_default(qp_sim_ledger_config_t *config, uint64_t seed, uint32_t steps);
+
+/* What a run did and found.  Violations are the counters that must be 0. */
+typedef struct qp_sim_stats {
+  uint64_t seeds;                    /* runs summed here */
+  uint64_t steps;                    /* steps run */
+  uint64_t groups_acked;             /* qp_db_execute returned 0 */
+  uint64_t batches_acked;            /* create batches acknowledged */
+  uint64_t events_acked;             /* events in them */
+  uint64_t transfers_checked;        /* acknowledged transfers looked up after a restart */
+  uint64_t accounts_checked;         /* account balances compared with the reference */
+  uint64_t restarts;                 /* close + reopen (recovery) */
+  uint64_t torn_tails_cut;           /* recoveries that truncated a torn tail */
+  uint64_t unacked_present;          /* unacknowledged batches that survived whole */
+  uint64_t unacked_absent;           /* unacknowledged batches that vanished */
+  uint64_t failstops;                /* write/sync errors that stopped the db */
+  uint64_t enospc_rejected;          /* groups refused for lack of space (db stays up) */
+  uint64_t corruptions_injected;     /* damage inside committed history, incidents */
+  uint64_t corruptions_detected;     /* ... detected (open refused or verify reported) */
+  uint64_t detected_at_open;         /* ... by recovery at open (QP_ECORRUPT) */
+  uint64_t detected_by_verify;       /* ... by the verify pass */
+  uint64_t corruptions_tolerated;    /* ... recovered from with nothing acknowledged lost */
+  uint64_t clean_restarts;           /* runs restarted on a fresh disk after detection */
+  uint64_t faults[QP_SIM_FAULT_COUNT]; /* injected, by kind */
+  /* violations: */
+  uint64_t losses;                   /* acknowledged batches/records missing or changed */
+  uint64_t result_mismatches;        /* results differ from the reference */
+  uint64_t state_mismatches;         /* balances/records differ from the reference */
+  uint64_t invariant_violations;     /* qp_ledger_check / audit invariant_ok false */
+  uint64_t failstop_violations;      /* a stopped db accepted a write */
+  uint64_t silent_corruptions;       /* damage applied or missed, or a false alarm */
+  uint64_t other_violations;         /* unexpected errors (stuck recovery, ...) */
+} qp_sim_stats_t;
+
+/* Sum of the violation counters. */
+uint64_t qp_sim_violations(const qp_sim_stats_t *stats);
+/* Adds every counter of `from` into `into`. */
+void qp_sim_stats_add(qp_sim_stats_t *into, const qp_sim_stats_t *from);
+
+/* Runs one seed.  Fills *stats (zeroed first) and digest (BLAKE2b-256 of
+ * the final journal bytes and the counters: equal digests, equal runs).
+ * The run stops at the first violation; detail (may be NULL) then says
+ * which check failed at which step.  Returns 0 (look at the violation
+ * counters), or QP_ENOMEM/QP_EINVAL when the run could not be set up. */
+int qp_sim_ledger_run(const qp_sim_ledger_config_t *config, qp_sim_stats_t *stats,
+                      uint8_t digest[QP_HASH_SIZE], char *detail, size_t detail_size);
+
+#endif
