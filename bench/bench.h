@@ -112,9 +112,9 @@ int qb_run_http(const qb_config_t *cfg, qb_report_t *rep);
  * reports the time until it serves again, then checks the balances. */
 int qb_run_big(const qb_config_t *cfg, qb_report_t *rep);
 
-/* PostgreSQL: (a) one transfer per transaction from pg_connections
- * connections, (b) a PL/pgSQL loop over batches of 8190 in one transaction
- * each; checks results and balances. */
-int qb_run_pg(const qb_config_t *cfg, qb_report_t *rep);
+/* PostgreSQL on a fresh schema: (a) one transfer per transaction from
+ * pg_connections connections, then, if `batched`, (b) a PL/pgSQL loop over
+ * batches of 8190 in one transaction each; checks results and balances. */
+int qb_run_pg(const qb_config_t *cfg, qb_report_t *rep, qb_mix_t mix, bool batched);
 
 #endif

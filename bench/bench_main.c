@@ -150,9 +150,11 @@ static void print_table(const qb_report_t *r) {
   row(r, "quipu HTTP, batch of 1, p99", "http_batch1_p99", "<= 10 ms");
   row(r, "PostgreSQL (a) one transfer per transaction, 8 conns", "pg_per_tx_transfers_per_s", "");
   row(r, "PostgreSQL (a) p99", "pg_per_tx_p99", "");
+  row(r, "PostgreSQL (a) uniform mix (no hot accounts)", "pg_uniform_per_tx_transfers_per_s", "");
   row(r, "PostgreSQL (b) PL/pgSQL loop, 8190 per transaction", "pg_batched_transfers_per_s", "");
   row(r, "ratio in-process / PostgreSQL (a)", "ratio_inprocess_vs_pg_per_tx", ">= 50 (100)");
   row(r, "ratio in-process / PostgreSQL (b)", "ratio_inprocess_vs_pg_batched", ">= 20 (50)");
+  row(r, "ratio in-process / PostgreSQL (a), both uniform", "ratio_inprocess_vs_pg_per_tx_uniform", "");
   row(r, "ratio HTTP batch 8190 / PostgreSQL (a)", "ratio_http_vs_pg_per_tx", "");
   row(r, "ratio HTTP batch of 1 / PostgreSQL (a)", "ratio_http_batch1_vs_pg_per_tx", "");
   row(r, "quipu in-process, batch 8190, 10M accounts, zipf", "inproc_10m_transfers_per_s", "");
@@ -199,7 +201,10 @@ static int run_all(const qb_config_t *c, const phases_t *ph, qb_report_t *r) {
                             c->inproc_transfers / 4, 1);
   }
   if (rc == 0 && ph->http) rc = qb_run_http(c, r);
-  if (rc == 0 && ph->pg && c->pg_conninfo != NULL) rc = qb_run_pg(c, r);
+  if (rc == 0 && ph->pg && c->pg_conninfo != NULL) {
+    rc = qb_run_pg(c, r, QB_MIX_ZIPF, true);
+    if (rc == 0) rc = qb_run_pg(c, r, QB_MIX_UNIFORM, false);
+  }
   if (rc == 0 && ph->big && c->big_accounts > 0) {
     rc = qb_run_inprocess(c, r, "inproc_10m", QB_MIX_ZIPF, c->big_accounts, c->inproc_transfers,
                           QP_BATCH_EVENTS_MAX);
@@ -222,6 +227,8 @@ int main(int argc, char **argv) {
   int rc = run_all(&c, &ph, &r);
   ratio(&r, "ratio_inprocess_vs_pg_per_tx", "inproc_zipf_transfers_per_s", "pg_per_tx_transfers_per_s");
   ratio(&r, "ratio_inprocess_vs_pg_batched", "inproc_zipf_transfers_per_s", "pg_batched_transfers_per_s");
+  ratio(&r, "ratio_inprocess_vs_pg_per_tx_uniform", "inproc_uniform_transfers_per_s",
+        "pg_uniform_per_tx_transfers_per_s");
   ratio(&r, "ratio_http_vs_pg_per_tx", "http_batch8190_transfers_per_s", "pg_per_tx_transfers_per_s");
   ratio(&r, "ratio_http_batch1_vs_pg_per_tx", "http_batch1_requests_per_s", "pg_per_tx_transfers_per_s");
   if (rc != 0) {

@@ -252,7 +252,7 @@ static void *shard_main(void *arg) {
 }
 
 static int run_per_tx(const qb_config_t *cfg, qb_workload_t *w, qb_report_t *rep,
-                      qb_result_counts_t *counts) {
+                      const char *prefix, qb_result_counts_t *counts) {
   uint64_t n = cfg->pg_tx_transfers;
   uint32_t shards = cfg->pg_connections < PG_SHARDS_MAX ? cfg->pg_connections : PG_SHARDS_MAX;
   qp_transfer_t *ev = qp_malloc(n * sizeof *ev);
@@ -285,11 +285,15 @@ static int run_per_tx(const qb_config_t *cfg, qb_workload_t *w, qb_report_t *rep
   uint64_t wall = qb_now_ns() - t0;
   pthread_barrier_destroy(&start);
   if (rc == 0) {
+    char name[96];
     for (uint64_t i = 0; i < n; i++) qb_count_result(counts, results[i], expect[i]);
     qb_sort_u64(lat, n);
-    qb_report_add(rep, "pg_per_tx_transfers_per_s", (double)n * 1e9 / (double)wall, "transfers/s", 0);
-    qb_report_add(rep, "pg_per_tx_p50", (double)qb_percentile(lat, n, 50) / 1e6, "ms", 3);
-    qb_report_add(rep, "pg_per_tx_p99", (double)qb_percentile(lat, n, 99) / 1e6, "ms", 3);
+    snprintf(name, sizeof name, "%s_transfers_per_s", prefix);
+    qb_report_add(rep, name, (double)n * 1e9 / (double)wall, "transfers/s", 0);
+    snprintf(name, sizeof name, "%s_p50", prefix);
+    qb_report_add(rep, name, (double)qb_percentile(lat, n, 50) / 1e6, "ms", 3);
+    snprintf(name, sizeof name, "%s_p99", prefix);
+    qb_report_add(rep, name, (double)qb_percentile(lat, n, 99) / 1e6, "ms", 3);
   }
   qp_free(ev);
   qp_free(expect);
@@ -330,7 +334,7 @@ static int run_batched(const qb_config_t *cfg, PGconn *conn, qb_workload_t *w, q
   return rc;
 }
 
-static int pg_check(PGconn *conn, const qb_workload_t *w, qb_report_t *rep) {
+static int pg_check(PGconn *conn, const qb_workload_t *w, const char *system, qb_report_t *rep) {
   qb_checker_t c = {.workload = w};
   PGresult *res = PQexec(conn, "SELECT id, debits_pending, debits_posted, credits_pending, "
                                "credits_posted FROM accounts ORDER BY id");
@@ -344,22 +348,28 @@ static int pg_check(PGconn *conn, const qb_workload_t *w, qb_report_t *rep) {
       const char *v = PQgetvalue(res, r, col);
       if (qp_u128_parse(v, strlen(v), f[col]) != 0) rc = QP_ECORRUPT; /* a negative balance */
     }
-    if (rc == 0) qb_check_account(&c, "postgres", &a);
+    if (rc == 0) qb_check_account(&c, system, &a);
   }
   PQclear(res);
-  return qb_finish_check(rep, "postgres", &c, rc);
+  return qb_finish_check(rep, system, &c, rc);
 }
 
-int qb_run_pg(const qb_config_t *cfg, qb_report_t *rep) {
-  printf("-- postgres: %llu accounts, zipf; (a) %llu transfers, one per transaction, %u "
-         "connections; (b) %llu transfers in PL/pgSQL batches of %u\n",
-         (unsigned long long)cfg->accounts, (unsigned long long)cfg->pg_tx_transfers,
-         cfg->pg_connections, (unsigned long long)cfg->pg_batch_transfers, QP_BATCH_EVENTS_MAX);
+int qb_run_pg(const qb_config_t *cfg, qb_report_t *rep, qb_mix_t mix, bool batched) {
+  const char *mix_name = mix == QB_MIX_ZIPF ? "zipf" : "uniform";
+  printf("-- postgres: %llu accounts, %s; (a) %llu transfers, one per transaction, %u "
+         "connections",
+         (unsigned long long)cfg->accounts, mix_name, (unsigned long long)cfg->pg_tx_transfers,
+         cfg->pg_connections);
+  if (batched)
+    printf("; (b) %llu transfers in PL/pgSQL batches of %u", (unsigned long long)cfg->pg_batch_transfers,
+           QP_BATCH_EVENTS_MAX);
+  printf("\n");
   fflush(stdout);
   qb_workload_config_t wc;
   qb_workload_config_default(&wc);
   wc.accounts = cfg->accounts;
   wc.seed = cfg->seed;
+  wc.mix = mix;
   qb_workload_t w;
   int rc = qb_workload_init(&w, &wc);
   if (rc != 0) return rc;
@@ -367,13 +377,16 @@ int qb_run_pg(const qb_config_t *cfg, qb_report_t *rep) {
   text_buf_t cols[COL_COUNT];
   memset(cols, 0, sizeof cols);
   qb_result_counts_t counts = {0};
+  char system[32];
+  snprintf(system, sizeof system, "postgres_%s", mix_name);
   rc = conn ? 0 : QP_EIO;
   if (rc == 0) rc = pg_schema(conn, cfg->pg_schema, &w);
   if (rc == 0) rc = pg_setup(conn, &w, cols);
-  if (rc == 0) rc = run_per_tx(cfg, &w, rep, &counts);
-  if (rc == 0) rc = run_batched(cfg, conn, &w, rep, &counts, cols);
-  if (rc == 0) rc = qb_check_counts(rep, "postgres", &counts, &w);
-  if (rc == 0) rc = pg_check(conn, &w, rep);
+  if (rc == 0)
+    rc = run_per_tx(cfg, &w, rep, mix == QB_MIX_ZIPF ? "pg_per_tx" : "pg_uniform_per_tx", &counts);
+  if (rc == 0 && batched) rc = run_batched(cfg, conn, &w, rep, &counts, cols);
+  if (rc == 0) rc = qb_check_counts(rep, system, &counts, &w);
+  if (rc == 0) rc = pg_check(conn, &w, system, rep);
   for (uint32_t c = 0; c < COL_COUNT; c++) qp_free(cols[c].data);
   PQfinish(conn);
   qb_workload_deinit(&w);
