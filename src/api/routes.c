@@ -310,8 +310,20 @@ static uint64_t row_timestamp(const void *rows, uint32_t i, bool balances) {
  * timestamp is then the cursor (pass it as `from`, or as `to` when
  * reversed).  At the 8190-row maximum there is no extra row, so a full page
  * gets the cursor just past its last row (the next page may be empty). */
-static json_t *history_page(const void *rows, uint32_t count, uint32_t want, bool balances,
-                            bool reversed) {
+/* The current pending state of a transfer created with `pending` (the
+ * index keeps transfers as created; the state lives in the ledger). */
+static qp_pending_state_t pending_state(qp_db_t *db, const qp_transfer_t *t) {
+  if ((t->flags & QP_TRANSFER_PENDING) == 0) return QP_PENDING_NONE;
+  qp_transfer_t copy;
+  qp_pending_state_t state = QP_PENDING_NONE;
+  uint32_t found = 0;
+  if (qp_db_lookup_transfers(db, &t->id, 1, &copy, &state, &found) != 0 || found == 0)
+    return QP_PENDING_NONE;
+  return state;
+}
+
+static json_t *history_page(qp_db_t *db, const void *rows, uint32_t count, uint32_t want,
+                            bool balances, bool reversed) {
   json_t *arr = json_array();
   json_t *root = json_object();
   if (arr == NULL || root == NULL) {
@@ -321,8 +333,9 @@ static json_t *history_page(const void *rows, uint32_t count, uint32_t want, boo
   }
   uint32_t shown = count > want ? want : count;
   for (uint32_t i = 0; i < shown; i++) {
+    const qp_transfer_t *t = (const qp_transfer_t *)rows + i;
     json_t *row = balances ? qp_api_balance_json((const qp_account_balance_t *)rows + i)
-                           : qp_api_transfer_json((const qp_transfer_t *)rows + i, QP_PENDING_NONE);
+                           : qp_api_transfer_json(t, pending_state(db, t));
     json_array_append_new(arr, row);
   }
   uint64_t next = 0;
@@ -362,7 +375,7 @@ static void history(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t 
     rc = qp_db_get_account_transfers(s->db, &q.filter, rows, &count);
   if (rc == 0)
     reply_json(r, 200,
-               history_page(rows, count, want, balances, q.filter.flags & QP_FILTER_REVERSED));
+               history_page(s->db, rows, count, want, balances, q.filter.flags & QP_FILTER_REVERSED));
   else if (rc == QP_ESTOPPED)
     reply_stopped(r);
   else {

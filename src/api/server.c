@@ -186,7 +186,11 @@ static enum MHD_Result send_reply(qp_api_server_t *s, struct MHD_Connection *con
   MHD_destroy_response(resp);
   uint64_t us = (qp__api_now_ns() - ctx->start_ns) / 1000u;
   qp__api_metrics_request(&s->metrics, route, r->status, us);
-  if (r->status >= 500) QP_LOG_WARN("api", "request %s answered %u", ctx->request_id, r->status);
+  if (r->status >= 500)
+    QP_LOG_WARN("api", "request %s answered %u", ctx->request_id, r->status);
+  else
+    QP_LOG_DEBUG("api", "request %s answered %u in %llu us", ctx->request_id, r->status,
+                 (unsigned long long)us);
   return ok;
 }
 

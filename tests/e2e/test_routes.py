@@ -194,6 +194,11 @@ def test_history_paging_and_filters(api):
     assert [r["transfer_id"] for r in rows] == [str(i) for i in ids[:6]]
     assert rows[-1]["debits_posted"] == "9" and rows[-1]["credits_posted"] == "12"
     assert api.get("/v1/accounts/%d/balances" % b).json()["balances"] == []  # no history flag
+    p = new_id()
+    assert api.create_transfers([transfer(p, b, a, 3, flags=["pending"])]) == ["ok"]
+    rows = api.get("/v1/accounts/%d/transfers?reversed=true&limit=1" % a).json()["transfers"]
+    assert rows[0]["id"] == str(p) and rows[0]["pending_state"] == "pending"
+    assert "pending_state" not in api.get("/v1/accounts/%d/transfers?limit=1" % a).json()["transfers"][0]
     assert api.get("/v1/accounts/%d/transfers" % new_id()).status_code == 404
 
 
