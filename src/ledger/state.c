@@ -691,9 +691,10 @@ static void apply_batch(qp_ledger_t *l, const uint8_t *events, size_t event_size
       for (uint32_t j = chain_start; j < i; j++) results[j] = failed_code;
     }
     results[i] = r;
-    if (l->in_chain && !linked) {
+    if (l->in_chain && !linked) { /* this event closed the chain */
       l->in_chain = false;
       l->undo_count = 0;
+      chain_broken = false; /* the events after the chain are independent of it */
     }
   }
   if (l->in_chain) { /* the last event was linked: already rolled back */
@@ -736,7 +737,10 @@ int qp_ledger_expire(qp_ledger_t *l, uint64_t now_ns, uint32_t *expired_out,
   if (rc != 0) return rc;
   uint64_t ts = begin_batch(l, now_ns, changes);
   uint32_t expired = sweep_expired(l, ts, &ts);
-  end_batch(l, ts);
+  /* A sweep that voided nothing applied no event, so it leaves the clock
+   * alone: the durable layer does not journal an empty sweep, and replay
+   * must assign the same timestamps as the live run. */
+  end_batch(l, expired > 0 ? ts : l->last_timestamp + 1);
   if (expired_out) *expired_out = expired;
   return 0;
 }
