@@ -15,7 +15,7 @@ LIB_SRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' ! -name main.c | so
 CLI_SRC  := $(shell find src/cli -name '*.c' | sort) src/main.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-UNIT_SRC := $(shell find tests/unit -name 'test_*.c' | sort)
+UNIT_SRC := $(shell find tests/unit -name 'test_*.c' ! -name test_util.c | sort)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_COMMON := tests/unit/test_util.c
 

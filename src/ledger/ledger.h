@@ -249,7 +249,8 @@ typedef struct qp_ledger_changes {
   uint32_t accounts_count;          /* rows used */
   uint32_t accounts_capacity;       /* rows allocated */
   qp_transfer_t *transfers;         /* transfers created */
-  uint8_t *transfer_states;         /* qp_pending_state_t per created transfer */
+  uint8_t *transfer_states;         /* per created transfer: its state when created (later
+                                       changes in the same batch are in `pending`) */
   uint32_t transfers_count;         /* rows used */
   uint32_t transfers_capacity;      /* rows allocated */
   qp_pending_update_t *pending;     /* state changes of older pending transfers */
@@ -327,7 +328,9 @@ int qp_ledger_take_changes(qp_ledger_t *ledger, qp_ledger_changes_t *out);
 /* How much is waiting to be taken (new transfers + dirty accounts). */
 uint64_t qp_ledger_untaken(const qp_ledger_t *ledger);
 
-/* The earliest timeout of a still-pending transfer, or 0 if none. */
+/* The earliest timeout in the expiry queue, or 0 if none.  May be that of a
+ * transfer already posted or voided (entries are dropped lazily), so it is
+ * never later than the true earliest expiry. */
 uint64_t qp_ledger_next_expiry(const qp_ledger_t *ledger);
 
 /* Copies the account with `id` into *out; returns 0 or QP_ENOTFOUND. */

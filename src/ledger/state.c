@@ -128,17 +128,25 @@ static int reserve_transfers(qp_ledger_t *l, uint64_t count) {
 
 /* ---------------------------------------------------------- expiry heap */
 
+/* Heap order is total - by expiry, then by id - so that the sweep expires
+ * transfers due at the same instant in the same order whatever the heap's
+ * shape; live runs and replays can leave different stale entries behind. */
+static bool expiry_before(const qp__expiry_t *a, const qp__expiry_t *b) {
+  if (a->expires_at_ns != b->expires_at_ns) return a->expires_at_ns < b->expires_at_ns;
+  return a->transfer_id < b->transfer_id;
+}
+
 static void heap_push(qp_ledger_t *l, uint64_t expires_at_ns, qp_u128 id) {
   QP_ASSERT(l->expiries_count < l->expiries_capacity);
+  qp__expiry_t e = {.expires_at_ns = expires_at_ns, .transfer_id = id};
   uint64_t i = l->expiries_count++;
   while (i > 0) {
     uint64_t parent = (i - 1) / 2;
-    if (l->expiries[parent].expires_at_ns <= expires_at_ns) break;
+    if (!expiry_before(&e, &l->expiries[parent])) break;
     l->expiries[i] = l->expiries[parent];
     i = parent;
   }
-  l->expiries[i].expires_at_ns = expires_at_ns;
-  l->expiries[i].transfer_id = id;
+  l->expiries[i] = e;
 }
 
 static void heap_pop(qp_ledger_t *l) {
@@ -148,9 +156,8 @@ static void heap_pop(qp_ledger_t *l) {
   for (;;) {
     uint64_t child = 2 * i + 1;
     if (child >= n) break;
-    if (child + 1 < n && l->expiries[child + 1].expires_at_ns < l->expiries[child].expires_at_ns)
-      child++;
-    if (last.expires_at_ns <= l->expiries[child].expires_at_ns) break;
+    if (child + 1 < n && expiry_before(&l->expiries[child + 1], &l->expiries[child])) child++;
+    if (!expiry_before(&l->expiries[child], &last)) break;
     l->expiries[i] = l->expiries[child];
     i = child;
   }
