@@ -270,7 +270,7 @@ static int decode_field(const json_t *v, const field_spec_t *spec, const record_
     }
     return 0;
   }
-  uint64_t small;
+  uint64_t small = 0;
   if (decode_small(v, spec->kind, path, &small, err) != 0) return QP_EPARSE;
   if (spec->kind == K_U32) {
     uint32_t u32 = (uint32_t)small;

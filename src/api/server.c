@@ -520,6 +520,7 @@ int qp_api_server_start(qp_db_t *db, const char *data_dir, const qp_api_options_
   pthread_mutex_init(&s->keys.mutex, NULL);
   pthread_mutex_lock(&s->keys.mutex);
   keys_refresh(s, true);
+  uint32_t keys_at_start = s->keys.count; /* request threads may reload it later */
   pthread_mutex_unlock(&s->keys.mutex);
   rc = qp__api_writer_start(&s->writer, db, options->queue_max, &s->metrics);
   if (rc == 0) {
@@ -534,7 +535,7 @@ int qp_api_server_start(qp_db_t *db, const char *data_dir, const qp_api_options_
   }
   if (options->insecure_no_auth)
     QP_LOG_WARN("api", "--insecure-no-auth: every request is allowed everything, without a key");
-  else if (s->keys.count == 0)
+  else if (keys_at_start == 0)
     QP_LOG_WARN("api",
                 "no API keys yet: create one with `quipu keys create --data %s --name NAME "
                 "--scope ledger:read,ledger:write`",
