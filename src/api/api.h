@@ -38,6 +38,7 @@
 #define QP_API_EVENTS_MAX_DEFAULT QP_BATCH_EVENTS_MAX       /* events per request */
 #define QP_API_CONNECTIONS_MAX_DEFAULT 256u                 /* open connections */
 #define QP_API_TIMEOUT_S_DEFAULT 10u              /* idle connection timeout (slowloris) */
+#define QP_API_BODY_TIMEOUT_S_DEFAULT 60u /* a body trickling in longer is dropped */
 #define QP_API_QUEUE_MAX_DEFAULT 1024u            /* create requests waiting for the writer */
 #define QP_API_SHUTDOWN_GRACE_MS_DEFAULT 10000u   /* wait for in-flight requests on stop */
 #define QP_API_QUERY_LIMIT_DEFAULT 100u           /* rows of a history query without ?limit */
@@ -171,6 +172,7 @@ typedef struct qp_api_options {
   uint32_t events_max;        /* events (or ids) per request, <= QP_BATCH_EVENTS_MAX */
   uint32_t connections_max;   /* open connections; past it 503 */
   uint32_t timeout_s;         /* idle connection timeout */
+  uint32_t body_timeout_s;    /* whole request body, from headers to last byte */
   uint32_t queue_max;         /* create requests queued for the writer; past it 429 */
   uint32_t shutdown_grace_ms; /* how long stop waits for in-flight requests */
   bool insecure_no_auth;      /* no keys needed (loopback listen only) */

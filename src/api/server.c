@@ -51,6 +51,7 @@ void qp_api_options_default(qp_api_options_t *o) {
   o->events_max = QP_API_EVENTS_MAX_DEFAULT;
   o->connections_max = QP_API_CONNECTIONS_MAX_DEFAULT;
   o->timeout_s = QP_API_TIMEOUT_S_DEFAULT;
+  o->body_timeout_s = QP_API_BODY_TIMEOUT_S_DEFAULT;
   o->queue_max = QP_API_QUEUE_MAX_DEFAULT;
   o->shutdown_grace_ms = QP_API_SHUTDOWN_GRACE_MS_DEFAULT;
 }
@@ -365,6 +366,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
   }
   if (*upload_data_size > 0) {
+    /* The idle timeout alone lets a client trickle a byte every few
+     * seconds forever; this bounds the whole body.  libmicrohttpd cannot
+     * answer in the middle of an upload, so the connection is closed. */
+    if (qp__api_now_ns() - ctx->start_ns > (uint64_t)s->options.body_timeout_s * 1000000000u) {
+      QP_LOG_WARN("api", "request %s: body not complete after %u s; closing the connection",
+                  ctx->request_id, s->options.body_timeout_s);
+      return MHD_NO;
+    }
     accumulate(s, ctx, upload_data, *upload_data_size);
     *upload_data_size = 0;
     return MHD_YES;
@@ -489,7 +498,8 @@ static int check_options(const qp_api_options_t *o, char *detail, size_t detail_
     snprintf(detail, detail_size, "events per batch must be 1..%u", QP_BATCH_EVENTS_MAX);
     return QP_EINVAL;
   }
-  if (o->body_bytes_max < 64 || o->connections_max == 0 || o->queue_max == 0 || o->timeout_s == 0) {
+  if (o->body_bytes_max < 64 || o->connections_max == 0 || o->queue_max == 0 || o->timeout_s == 0 ||
+      o->body_timeout_s == 0) {
     snprintf(detail, detail_size, "body limit >= 64 bytes, connections, queue and timeout >= 1");
     return QP_EINVAL;
   }

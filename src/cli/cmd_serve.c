@@ -36,6 +36,7 @@ static const char USAGE[] =
     "  --max-batch-events N     events per create request, 1..8190 (default 8190)\n"
     "  --max-connections N      open connections before 503 (default 256)\n"
     "  --timeout-s N            idle connection timeout, seconds (default 10)\n"
+    "  --body-timeout-s N       time allowed for a whole request body (default 60)\n"
     "  --queue-max N            create requests waiting to commit before 429 (default 1024)\n"
     "  --shutdown-grace-ms N    wait for in-flight requests on stop (default 10000)\n";
 
@@ -46,6 +47,7 @@ enum {
   OPT_EVENTS,
   OPT_CONNECTIONS,
   OPT_TIMEOUT,
+  OPT_BODY_TIMEOUT,
   OPT_QUEUE,
   OPT_GRACE
 };
@@ -91,6 +93,10 @@ static int parse_numeric_flag(int c, const char *v, qp_api_options_t *o) {
       rc = parse_number("--timeout-s", v, 1, 3600, &n);
       o->timeout_s = (uint32_t)n;
       break;
+    case OPT_BODY_TIMEOUT:
+      rc = parse_number("--body-timeout-s", v, 1, 3600, &n);
+      o->body_timeout_s = (uint32_t)n;
+      break;
     case OPT_QUEUE:
       rc = parse_number("--queue-max", v, 1, 1u << 20, &n);
       o->queue_max = (uint32_t)n;
@@ -115,6 +121,7 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
       {"max-batch-events", required_argument, NULL, OPT_EVENTS},
       {"max-connections", required_argument, NULL, OPT_CONNECTIONS},
       {"timeout-s", required_argument, NULL, OPT_TIMEOUT},
+      {"body-timeout-s", required_argument, NULL, OPT_BODY_TIMEOUT},
       {"queue-max", required_argument, NULL, OPT_QUEUE},
       {"shutdown-grace-ms", required_argument, NULL, OPT_GRACE},
       {"help", no_argument, NULL, 'h'},

@@ -205,6 +205,39 @@ def test_slow_client_is_disconnected(start_server):
     s.close()
 
 
+def test_trickled_body_is_dropped(start_server):
+    """A body that arrives a byte at a time, each within the idle timeout,
+    is still cut off by the whole-body timeout, and nothing is applied."""
+    server, api = start_server("--timeout-s", "3", "--body-timeout-s", "1")
+    a = new_id()
+    body = ('[{"id":"%d","ledger":1,"code":1}]' % a).encode()
+    s = socket.create_connection(("127.0.0.1", server.port))
+    auth = api.session.headers["Authorization"]
+    s.sendall(b"POST /v1/accounts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Authorization: " + auth.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body))
+    closed = False
+    t0 = time.time()
+    for i in range(len(body) - 1):
+        try:
+            s.sendall(body[i:i + 1])
+        except OSError:
+            closed = True
+            break
+        time.sleep(0.4)
+        if time.time() - t0 > 6:
+            break
+    if not closed:
+        s.settimeout(3)
+        try:
+            closed = s.recv(100) == b""
+        except OSError:
+            closed = True
+    s.close()
+    assert closed
+    assert time.time() - t0 < 6
+    assert api.get("/v1/accounts/%d" % a).status_code == 404
+
+
 def test_queue_full_is_429_and_applies_nothing(start_server):
     import threading
     server, api = start_server("--queue-max", "1")
