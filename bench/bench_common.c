@@ -149,16 +149,18 @@ int qb_finish_check(qb_report_t *rep, const char *system, const qb_checker_t *c,
   return 0;
 }
 
-int qb_read_rss_kib(int pid, uint64_t *hwm_kib, uint64_t *rss_kib) {
+int qb_read_rss_kib(int pid, qb_rss_t *out) {
   char path[64], line[256];
   if (pid == 0) snprintf(path, sizeof path, "/proc/self/status");
   else snprintf(path, sizeof path, "/proc/%d/status", pid);
   FILE *f = fopen(path, "r");
   if (f == NULL) return QP_EIO;
-  *hwm_kib = *rss_kib = 0;
+  memset(out, 0, sizeof *out);
   while (fgets(line, sizeof line, f) != NULL) {
-    if (strncmp(line, "VmHWM:", 6) == 0) *hwm_kib = strtoull(line + 6, NULL, 10);
-    if (strncmp(line, "VmRSS:", 6) == 0) *rss_kib = strtoull(line + 6, NULL, 10);
+    if (strncmp(line, "VmHWM:", 6) == 0) out->hwm_kib = strtoull(line + 6, NULL, 10);
+    if (strncmp(line, "VmRSS:", 6) == 0) out->rss_kib = strtoull(line + 6, NULL, 10);
+    if (strncmp(line, "RssAnon:", 8) == 0) out->anon_kib = strtoull(line + 8, NULL, 10);
+    if (strncmp(line, "RssFile:", 8) == 0) out->file_kib = strtoull(line + 8, NULL, 10);
   }
   fclose(f);
   return 0;

@@ -655,12 +655,15 @@ int qb_run_big(const qb_config_t *cfg, qb_report_t *rep) {
   if (rc != 0) return rc;
   server_t s;
   client_t c;
-  uint64_t busy = 0, hwm = 0, rss = 0, ready = 0;
+  uint64_t busy = 0, ready = 0;
+  qb_rss_t m;
   rc = server_fresh(cfg, "big", &s);
   if (rc == 0) rc = client_init(&c, &s, cfg->http_connections);
   if (rc == 0) rc = http_setup(&c, &w);
-  if (rc == 0 && qb_read_rss_kib(s.pid, &hwm, &rss) == 0)
-    qb_report_add(rep, "big_rss_after_accounts", (double)rss / 1024.0, "MiB", 0);
+  if (rc == 0 && qb_read_rss_kib(s.pid, &m) == 0) {
+    qb_report_add(rep, "big_rss_after_accounts", (double)m.rss_kib / 1024.0, "MiB", 0);
+    qb_report_add(rep, "big_rss_anon_after_accounts", (double)m.anon_kib / 1024.0, "MiB", 0);
+  }
   if (rc == 0) rc = send_items(&c, &w, ITEMS_STREAM, cfg->big_transfers, QP_BATCH_EVENTS_MAX, &busy);
   if (rc == 0) {
     qb_report_add(rep, "big_http_transfers_per_s", (double)cfg->big_transfers * 1e9 / (double)busy,
@@ -668,16 +671,19 @@ int qb_run_big(const qb_config_t *cfg, qb_report_t *rep) {
     rc = qb_check_counts(rep, "big", &c.counts, &w);
   }
   client_deinit(&c);
-  if (rc == 0 && qb_read_rss_kib(s.pid, &hwm, &rss) == 0) {
-    qb_report_add(rep, "big_rss_peak", (double)hwm / 1024.0, "MiB", 0);
-    qb_report_add(rep, "big_rss_end", (double)rss / 1024.0, "MiB", 0);
+  if (rc == 0 && qb_read_rss_kib(s.pid, &m) == 0) {
+    qb_report_add(rep, "big_rss_peak", (double)m.hwm_kib / 1024.0, "MiB", 0);
+    qb_report_add(rep, "big_rss_anon_end", (double)m.anon_kib / 1024.0, "MiB", 0);
+    qb_report_add(rep, "big_rss_file_end", (double)m.file_kib / 1024.0, "MiB", 0);
   }
   if (rc == 0) rc = server_stop(&s);
   if (rc == 0) rc = server_start(cfg->quipu, &s, &ready);
   if (rc == 0) {
     qb_report_add(rep, "big_restart_to_serving", (double)ready / 1e6, "ms", 0);
-    if (qb_read_rss_kib(s.pid, &hwm, &rss) == 0)
-      qb_report_add(rep, "big_rss_after_restart", (double)hwm / 1024.0, "MiB", 0);
+    if (qb_read_rss_kib(s.pid, &m) == 0) {
+      qb_report_add(rep, "big_rss_after_restart", (double)m.hwm_kib / 1024.0, "MiB", 0);
+      qb_report_add(rep, "big_rss_anon_after_restart", (double)m.anon_kib / 1024.0, "MiB", 0);
+    }
     rc = http_check(&s, &w, "big", rep);
   }
   server_dispose(&s);

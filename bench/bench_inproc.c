@@ -9,6 +9,7 @@
  * shape the HTTP writer produces under load).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
@@ -127,7 +128,12 @@ int qb_run_inprocess(const qb_config_t *cfg, qb_report_t *rep, const char *prefi
          (unsigned long long)transfers, batch, group);
   fflush(stdout);
   if ((rc = qb_workload_init(&w, &wc)) != 0) return rc;
-  rc = qp_db_open(dir, NULL, &db, NULL, detail, sizeof detail);
+  /* Valgrind cannot map LMDB's default 64 GiB; BENCH_INDEX_MAP_MB shrinks it. */
+  qp_db_options_t opts;
+  memset(&opts, 0, sizeof opts);
+  const char *map_mb = getenv("BENCH_INDEX_MAP_MB");
+  if (map_mb != NULL) opts.index_map_size = (size_t)strtoull(map_mb, NULL, 10) << 20;
+  rc = qp_db_open(dir, &opts, &db, NULL, detail, sizeof detail);
   if (rc != 0) fprintf(stderr, "bench: cannot open %s: %s %s\n", dir, qp_strerror(rc), detail);
   if (rc == 0) rc = setup_db(db, &w);
   if (rc == 0) rc = run_timed(db, &w, transfers, batch, group, &tr);

@@ -26,8 +26,16 @@ int qb_check_counts(qb_report_t *rep, const char *system, const qb_result_counts
  * Returns io_rc, or QP_ECORRUPT on a mismatch. */
 int qb_finish_check(qb_report_t *rep, const char *system, const qb_checker_t *c, int io_rc);
 
-/* Peak and current resident set size of process `pid` (0 = self), in KiB,
- * from /proc/<pid>/status.  Returns 0 or QP_EIO. */
-int qb_read_rss_kib(int pid, uint64_t *hwm_kib, uint64_t *rss_kib);
+/* Resident memory of a process, from /proc/<pid>/status, in KiB. */
+typedef struct qb_rss {
+  uint64_t hwm_kib;  /* VmHWM: peak resident set */
+  uint64_t rss_kib;  /* VmRSS: resident now */
+  uint64_t anon_kib; /* RssAnon: heap, stacks (the process's own memory) */
+  uint64_t file_kib; /* RssFile: mapped file pages (LMDB's map), reclaimable */
+} qb_rss_t;
+
+/* Reads the figures above for process `pid` (0 = self).  Returns 0 or
+ * QP_EIO. */
+int qb_read_rss_kib(int pid, qb_rss_t *out);
 
 #endif

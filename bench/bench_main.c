@@ -22,7 +22,8 @@
 static const char USAGE[] =
     "usage: quipu-bench --quipu PATH [--pg CONNINFO] [--pg-schema FILE] [--json FILE]\n"
     "                   [--tmp DIR] [--quick] [--seed N] [--accounts N] [--big-accounts N]\n"
-    "                   [--big-transfers N] [--only inproc,http,pg,big]\n"
+    "                   [--big-transfers N] [--inproc-transfers N] [--http-transfers N]\n"
+    "                   [--only inproc,inproc-zipf,http,pg,big]\n"
     "BENCH_QUICK=1 in the environment is the same as --quick.\n";
 
 static void config_defaults(qb_config_t *c, bool quick) {
@@ -63,6 +64,7 @@ static int parse_u64(const char *s, uint64_t *out) {
 
 typedef struct phases {
   bool inproc, http, pg, big; /* which parts to run */
+  bool inproc_zipf_only;      /* of inproc, only the zipf run (for profiling) */
 } phases_t;
 
 static int parse_args(int argc, char **argv, qb_config_t *c, phases_t *ph) {
@@ -71,7 +73,7 @@ static int parse_args(int argc, char **argv, qb_config_t *c, phases_t *ph) {
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--quick") == 0) quick = true;
   config_defaults(c, quick);
-  *ph = (phases_t){true, true, true, true};
+  *ph = (phases_t){true, true, true, true, false};
   static const struct option opts[] = {
       {"quipu", required_argument, NULL, 'q'},      {"pg", required_argument, NULL, 'p'},
       {"pg-schema", required_argument, NULL, 'S'},  {"json", required_argument, NULL, 'j'},
@@ -80,6 +82,8 @@ static int parse_args(int argc, char **argv, qb_config_t *c, phases_t *ph) {
       {"big-accounts", required_argument, NULL, 'A'},
       {"big-transfers", required_argument, NULL, 'T'},
       {"only", required_argument, NULL, 'o'},       {"help", no_argument, NULL, 'h'},
+      {"inproc-transfers", required_argument, NULL, 'I'},
+      {"http-transfers", required_argument, NULL, 'H'},
       {NULL, 0, NULL, 0}};
   int opt;
   while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -95,8 +99,11 @@ static int parse_args(int argc, char **argv, qb_config_t *c, phases_t *ph) {
     case 'a': bad = parse_u64(optarg, &c->accounts) || c->accounts < 200; break;
     case 'A': bad = parse_u64(optarg, &c->big_accounts); break;
     case 'T': bad = parse_u64(optarg, &c->big_transfers); break;
+    case 'I': bad = parse_u64(optarg, &c->inproc_transfers) || c->inproc_transfers < 4; break;
+    case 'H': bad = parse_u64(optarg, &c->http_transfers) || c->http_transfers == 0; break;
     case 'o':
       ph->inproc = strstr(optarg, "inproc") != NULL;
+      ph->inproc_zipf_only = strstr(optarg, "inproc-zipf") != NULL;
       ph->http = strstr(optarg, "http") != NULL;
       ph->pg = strstr(optarg, "pg") != NULL;
       ph->big = strstr(optarg, "big") != NULL;
@@ -160,9 +167,13 @@ static void print_table(const qb_report_t *r) {
   row(r, "quipu in-process, batch 8190, 10M accounts, zipf", "inproc_10m_transfers_per_s", "");
   row(r, "quipu HTTP, 10M accounts, batch 8190", "big_http_transfers_per_s", "");
   row(r, "server RSS after 10M accounts", "big_rss_after_accounts", "");
-  row(r, "server peak RSS, 10M accounts + transfers", "big_rss_peak", "<= 3072 MiB (2048)");
+  row(r, "server RSS after 10M accounts, anonymous only", "big_rss_anon_after_accounts", "");
+  row(r, "server peak RSS (VmHWM), 10M accounts + transfers", "big_rss_peak", "<= 3072 MiB (2048)");
+  row(r, "  of which anonymous at the end (heap)", "big_rss_anon_end", "");
+  row(r, "  of which file-backed at the end (LMDB map)", "big_rss_file_end", "");
   row(r, "restart to serving, 10M accounts + transfers", "big_restart_to_serving", "<= 5000 ms (1000)");
-  row(r, "server RSS after restart", "big_rss_after_restart", "");
+  row(r, "server peak RSS after restart", "big_rss_after_restart", "");
+  row(r, "server RSS after restart, anonymous only", "big_rss_anon_after_restart", "");
   printf("\nchecks: %s\n", r->failed ? "FAILED (see above)" : "every system's balances equal the model");
 }
 
@@ -193,10 +204,10 @@ static int run_all(const qb_config_t *c, const phases_t *ph, qb_report_t *r) {
   if (ph->inproc) {
     rc = qb_run_inprocess(c, r, "inproc_zipf", QB_MIX_ZIPF, c->accounts, c->inproc_transfers,
                           QP_BATCH_EVENTS_MAX);
-    if (rc == 0)
+    if (rc == 0 && !ph->inproc_zipf_only)
       rc = qb_run_inprocess(c, r, "inproc_uniform", QB_MIX_UNIFORM, c->accounts,
                             c->inproc_transfers, QP_BATCH_EVENTS_MAX);
-    if (rc == 0)
+    if (rc == 0 && !ph->inproc_zipf_only)
       rc = qb_run_inprocess(c, r, "inproc_batch1_grouped", QB_MIX_ZIPF, c->accounts,
                             c->inproc_transfers / 4, 1);
   }
