@@ -126,33 +126,33 @@ static int reread_record(reader_t *r, uint64_t offset, uint32_t size, const uint
   return 0;
 }
 
-/* The record at `offset` does not match its hash.  If nothing but zeros
- * follows it, a crash could have left it (a file system may extend the size
- * before the data lands): a torn tail, which recovery cuts off for good.
- * So that verdict must not rest on a bad read - a bit flipped on the way
- * would destroy a record that may have been acknowledged - and the record
- * is read again: if it now matches, the first read was wrong (returns 0,
- * with *p and hash from the good read); if the two reads disagree, the
- * device cannot be trusted right now (QP_EIO).  Otherwise records the
- * problem in s and returns 1. */
+/* The record at `offset` does not match its hash.  If it is the last one,
+ * a crash could have left it (a disk may persist a record's header before
+ * its body): a torn tail, which recovery cuts off for good.  So that
+ * verdict must not rest on a bad read - a bit flipped on the way would
+ * destroy a record that may have been acknowledged - and the record is
+ * read again: if it now matches, the first read was wrong (returns 0, with
+ * *p and hash from the good read); if the two reads disagree, the device
+ * cannot be trusted right now (QP_EIO).  Otherwise records the problem in
+ * s and returns 1.  Damage with anything after it, even only zeros, is
+ * corruption: a misdirected write leaves a damaged record followed by the
+ * zeros of the write that never landed, and cutting that off would lose
+ * acknowledged records without a word. */
 static int judge_bad_body(reader_t *r, uint64_t offset, uint32_t size, qp_journal_scan_t *s,
                           uint8_t hash[QP_HASH_SIZE], const uint8_t **p) {
-  uint8_t first_hash[QP_HASH_SIZE], first_stored[QP_HASH_SIZE];
-  memcpy(first_hash, hash, QP_HASH_SIZE);
-  memcpy(first_stored, *p + OFF_HASH, QP_HASH_SIZE);
-  bool last = offset + size == s->file_size, tail = last;
-  int rc = last ? 0 : zeros_to_end(r, offset + size, s->file_size, &tail); /* moves the window */
-  if (rc != 0) return rc;
-  if (!tail) {
+  if (offset + size != s->file_size) {
     problem(s, QP_ECORRUPT, offset, "body does not match its hash");
     return 1;
   }
-  if ((rc = reread_record(r, offset, size, p, hash)) != 0) return rc;
+  uint8_t first_hash[QP_HASH_SIZE], first_stored[QP_HASH_SIZE];
+  memcpy(first_hash, hash, QP_HASH_SIZE);
+  memcpy(first_stored, *p + OFF_HASH, QP_HASH_SIZE);
+  int rc = reread_record(r, offset, size, p, hash);
+  if (rc != 0) return rc;
   if (memcmp(hash, *p + OFF_HASH, QP_HASH_SIZE) == 0) return 0;
   if (memcmp(hash, first_hash, QP_HASH_SIZE) != 0 || memcmp(*p + OFF_HASH, first_stored, QP_HASH_SIZE) != 0)
     return QP_EIO;
-  problem(s, QP_ETORN, offset,
-          last ? "last record's body does not match its hash" : "body does not match its hash and only zeros follow");
+  problem(s, QP_ETORN, offset, "last record's body does not match its hash");
   return 1;
 }
 
