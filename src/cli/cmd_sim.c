@@ -19,7 +19,7 @@
 #include "crypto/crypto.h"
 #include "drills/drills.h"
 
-#define SIM_USAGE "usage: quipu sim ledger [--seed S] [--steps N] [--seeds K] [--log LEVEL]\n"
+#define SIM_USAGE "usage: quipu sim ledger [--seed S] [--steps N] [--seeds K] [--trace] [--log LEVEL]\n"
 #define FAILURES_SHOWN_MAX 20u
 
 static int parse_u64(const char *text, uint64_t max, uint64_t *out) {
@@ -42,6 +42,7 @@ static void print_help(void) {
          "  --seed S     first seed (default 1)\n"
          "  --steps N    group commits per seed (default 200)\n"
          "  --seeds K    number of seeds: S..S+K-1 (default 1)\n"
+         "  --trace      print what each step does (groups, faults, restarts, recoveries)\n"
          "  --log LEVEL  ledger log level while simulating (default off)\n\n"
          "Exit 0 when every check held, 1 when any seed broke one (each is printed with the\n"
          "command that replays it), 2 on a usage error.\n");
@@ -79,7 +80,8 @@ static void print_table(const qp_sim_stats_t *t, uint64_t failed_seeds, double s
   row("  detected by recovery at open", t->detected_at_open);
   row("  detected by the verify pass", t->detected_by_verify);
   row("  tolerated (nothing acknowledged affected)", t->corruptions_tolerated);
-  row("clean restarts after detection", t->clean_restarts);
+  row("clean restarts (after detection or refusal)", t->clean_restarts);
+  row("opens refused over a zero-filled torn group", t->refused_torn_groups);
   printf("violations (all must be 0)\n");
   row("losses of acknowledged data", t->losses);
   row("result mismatches vs reference", t->result_mismatches);
@@ -98,7 +100,12 @@ static double seconds_since(const struct timespec *t0) {
 }
 
 /* Runs seeds [seed, seed+seeds); returns the exit code. */
-static int run_seeds(uint64_t seed, uint64_t seeds, uint32_t steps) {
+static void print_trace(void *ctx, const char *line) {
+  (void)ctx;
+  printf("  %s\n", line);
+}
+
+static int run_seeds(uint64_t seed, uint64_t seeds, uint32_t steps, bool traced) {
   qp_sim_stats_t total;
   memset(&total, 0, sizeof total);
   qp_hash_ctx_t all;
@@ -111,6 +118,7 @@ static int run_seeds(uint64_t seed, uint64_t seeds, uint32_t steps) {
   for (uint64_t i = 0; i < seeds; i++) {
     qp_sim_ledger_config_t cfg;
     qp_sim_ledger_config_default(&cfg, seed + i, steps);
+    if (traced) cfg.trace = print_trace;
     qp_sim_stats_t st;
     uint8_t digest[QP_HASH_SIZE];
     char detail[1024];
@@ -151,6 +159,7 @@ int qp_cmd_sim(int argc, char **argv) {
                                        {"steps", required_argument, NULL, 'n'},
                                        {"seeds", required_argument, NULL, 'k'},
                                        {"log", required_argument, NULL, 'l'},
+                                       {"trace", no_argument, NULL, 't'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -167,14 +176,16 @@ int qp_cmd_sim(int argc, char **argv) {
   }
   uint64_t seed = 1, seeds = 1, steps = 200;
   qp_log_level_t level = QP_LOG_OFF;
+  bool traced = false;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc - 1, argv + 1, "s:n:k:l:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc - 1, argv + 1, "s:n:k:l:th", opts, NULL)) != -1) {
     int rc = 0;
     if (c == 's') rc = parse_u64(optarg, UINT64_MAX / 2, &seed);
     else if (c == 'n') rc = parse_u64(optarg, 1000000, &steps);
     else if (c == 'k') rc = parse_u64(optarg, 100000000, &seeds);
     else if (c == 'l') rc = qp_log_level_parse(optarg, &level) == 0 ? 0 : QP_EPARSE;
+    else if (c == 't') traced = true;
     else if (c == 'h') {
       print_help();
       return 0;
@@ -192,5 +203,5 @@ int qp_cmd_sim(int argc, char **argv) {
     return 2;
   }
   qp_log_set_level(level);
-  return run_seeds(seed, seeds, (uint32_t)steps);
+  return run_seeds(seed, seeds, (uint32_t)steps, traced);
 }

@@ -133,6 +133,11 @@ uint64_t qp_sim_disk_flips_in_durable(const qp_sim_disk_t *disk);
 /* Misdirected writes whose landing or intended range was later synced. */
 uint64_t qp_sim_disk_misdirects_durable(const qp_sim_disk_t *disk);
 
+/* True while the file ends in a zero-filled tear: a power loss kept a
+ * prefix of a write and the file system had already extended the size over
+ * the rest (cleared by the next write or truncate). */
+bool qp_sim_disk_zero_tail(const qp_sim_disk_t *disk);
+
 /* Grows the device by `bytes` (an operator freeing space). */
 void qp_sim_disk_grow(qp_sim_disk_t *disk, uint64_t bytes);
 /* Device capacity and space reserved so far. */
@@ -149,6 +154,11 @@ typedef struct qp_sim_ledger_config {
   uint32_t power_loss_ppm;       /* per death: a power loss rather than kill -9 */
   uint32_t retry_ppm;            /* per failed group: the client resends it */
   uint32_t clock_back_ppm;       /* per step: the wall clock steps backwards */
+  /* Optional: receives one line (no newline) per thing the run does -
+   * groups, results, faults, restarts, recoveries - for replaying a seed
+   * by eye.  NULL = silent. */
+  void (*trace)(void *ctx, const char *line);
+  void *trace_ctx;               /* passed to trace */
 } qp_sim_ledger_config_t;
 
 /* The default fault mix (docs/drills.md lists it). */
@@ -175,6 +185,7 @@ typedef struct qp_sim_stats {
   uint64_t detected_by_verify;       /* ... by the verify pass */
   uint64_t corruptions_tolerated;    /* ... recovered from with nothing acknowledged lost */
   uint64_t clean_restarts;           /* runs restarted on a fresh disk after detection */
+  uint64_t refused_torn_groups;      /* opens refused over a zero-filled torn group (docs) */
   uint64_t faults[QP_SIM_FAULT_COUNT]; /* injected, by kind */
   /* violations: */
   uint64_t losses;                   /* acknowledged batches/records missing or changed */
