@@ -347,14 +347,21 @@ static void gen_group(sim_t *s, group_t *g) {
       g->reqs[i].count = 0;
       continue;
     }
+    if (!first && below(s, 50) == 0) { /* malformed: no events; skipped, never journaled */
+      g->reqs[i].op = QP_OP_CREATE_TRANSFERS;
+      g->reqs[i].count = 0;
+      continue;
+    }
     gen_request(s, &g->reqs[i], first && i == 0);
   }
 }
 
 /* Create batches in a group (expiry ticks are not batches of events). */
+static bool malformed(const request_t *r) { return r->op != QP_OP_EXPIRE && r->count == 0; }
+
 static uint32_t group_batches(const group_t *g) {
   uint32_t n = 0;
-  for (uint32_t i = 0; i < g->count; i++) n += g->reqs[i].op != QP_OP_EXPIRE;
+  for (uint32_t i = 0; i < g->count; i++) n += g->reqs[i].op != QP_OP_EXPIRE && !malformed(&g->reqs[i]);
   return n;
 }
 
@@ -388,6 +395,7 @@ static uint64_t ref_apply(sim_t *s, group_t *g, uint64_t records_max, uint32_t *
   }
   for (uint32_t i = 0; i < g->count && records < records_max; i++) {
     request_t *r = &g->reqs[i];
+    if (malformed(r)) continue; /* refused with QP_EINVAL, never applied */
     if (r->op == QP_OP_EXPIRE) {
       uint32_t expired = 0;
       int rc = qp_ledger_expire(s->ref, g->now_ns, &expired, NULL);
@@ -765,11 +773,13 @@ static int on_acked(sim_t *s, group_t *g, const qp_db_request_t *reqs, uint64_t 
     return STOP;
   }
   for (uint32_t i = 0; i < g->count; i++) {
-    if (reqs[i].status != 0) {
-      violation(s, &s->stats->other_violations, "acknowledged group has batch %u with status %s", i,
-                qp_err_name(reqs[i].status));
+    int want = malformed(&g->reqs[i]) ? QP_EINVAL : 0;
+    if (reqs[i].status != want) {
+      violation(s, &s->stats->other_violations, "acknowledged group has batch %u with status %s, not %s", i,
+                qp_err_name(reqs[i].status), qp_err_name(want));
       return STOP;
     }
+    if (want != 0) continue;
     s->stats->batches_acked += g->reqs[i].op != QP_OP_EXPIRE;
     s->stats->events_acked += g->reqs[i].count;
   }
@@ -791,7 +801,7 @@ static int on_acked(sim_t *s, group_t *g, const qp_db_request_t *reqs, uint64_t 
 /* Not acknowledged because the disk is full: nothing may have changed. */
 static int on_enospc(sim_t *s, const group_t *g, const qp_db_request_t *reqs) {
   for (uint32_t i = 0; i < g->count; i++)
-    if (reqs[i].status != QP_ENOSPC) {
+    if (reqs[i].status != QP_ENOSPC && !malformed(&g->reqs[i])) {
       violation(s, &s->stats->other_violations, "batch %u of a group refused for ENOSPC has status %s", i,
                 qp_err_name(reqs[i].status));
       return STOP;
