@@ -66,7 +66,7 @@ struct qp_db {
   uint64_t durable_seq;            /* last journal seq on disk */
   uint64_t taken_seq;              /* last journal seq the applier took */
   uint64_t applied_seq;            /* last journal seq in the index */
-  int applier_error;               /* first index error, then sticky */
+  int applier_error;               /* the last index write failed with this (0 = healthy) */
   bool closing;                    /* applier should drain and exit */
 };
 
@@ -98,26 +98,64 @@ static int take_snapshot(qp_db_t *db, qp__index_meta_t *meta) {
   return rc;
 }
 
+/* Waits up to ms on ring_cond (ring_mutex held). */
+static void wait_ms(qp_db_t *db, uint32_t ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += ms / 1000;
+  until.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  pthread_cond_timedwait(&db->ring_cond, &db->ring_mutex, &until);
+}
+
+/* The applier: takes what changed, writes it to LMDB, repeats.  A failed
+ * write (a full disk, say) keeps the snapshot and is retried with backoff,
+ * so the index catches up by itself once space returns; meanwhile history
+ * reads report the error.  Only fail-stop ends it early. */
 static void *applier_main(void *arg) {
   qp_db_t *db = arg;
+  qp__index_meta_t meta;
+  bool held = false; /* a snapshot taken but not yet written */
+  uint32_t backoff_ms = 0;
   pthread_mutex_lock(&db->ring_mutex);
   for (;;) {
-    while (db->taken_seq == db->durable_seq && !db->closing) pthread_cond_wait(&db->ring_cond, &db->ring_mutex);
-    if (db->taken_seq == db->durable_seq || db->applier_error != 0) break;
+    if (!held) {
+      while (db->taken_seq == db->durable_seq && !db->closing && backoff_ms == 0)
+        pthread_cond_wait(&db->ring_cond, &db->ring_mutex);
+      if (db->taken_seq == db->durable_seq && db->closing) break;
+    }
+    if (backoff_ms != 0) {
+      if (db->closing && held) break; /* the next start replays it from the journal */
+      wait_ms(db, backoff_ms);
+    }
     pthread_mutex_unlock(&db->ring_mutex);
-    qp__index_meta_t meta;
-    int rc = take_snapshot(db, &meta);
-    if (rc == 0) rc = qp__index_apply(&db->index, &db->snapshot, &meta);
+    int rc = 0;
+    if (!held && (rc = take_snapshot(db, &meta)) == 0) held = true;
+    if (held) rc = qp__index_apply(&db->index, &db->snapshot, &meta);
     pthread_mutex_lock(&db->ring_mutex);
-    if (rc != 0) {
+    if (held) db->taken_seq = meta.applied_seq;
+    if (rc == QP_ESTOPPED) {
       db->applier_error = rc;
-      if (rc != QP_ESTOPPED)
-        QP_LOG_ERROR("ledger", "index update failed (%s); the journal stays the truth and the "
-                     "next start rebuilds the index from it", qp_strerror(rc));
       pthread_cond_broadcast(&db->ring_cond);
       break;
     }
-    db->taken_seq = db->applied_seq = meta.applied_seq;
+    if (rc != 0) {
+      if (db->applier_error == 0)
+        QP_LOG_ERROR("ledger", "index update failed (%s); retrying - the journal stays the truth",
+                     qp_strerror(rc));
+      db->applier_error = rc;
+      backoff_ms = backoff_ms ? (backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2) : 50;
+      pthread_cond_broadcast(&db->ring_cond);
+      continue;
+    }
+    if (db->applier_error != 0) QP_LOG_INFO("ledger", "index caught up again");
+    held = false;
+    backoff_ms = 0;
+    db->applier_error = 0;
+    db->applied_seq = meta.applied_seq;
     pthread_cond_broadcast(&db->ring_cond);
   }
   pthread_mutex_unlock(&db->ring_mutex);

@@ -303,9 +303,12 @@ int qp_journal_reserve(qp_journal_t *j, uint64_t bytes) {
   if (need <= j->reserved_end || j->io.reserve == NULL) return 0;
   uint64_t target = (need + RESERVE_STEP - 1) / RESERVE_STEP * RESERVE_STEP;
   int rc = j->io.reserve(j->io.ctx, target);
-  if (rc == QP_ENOSPC) rc = j->io.reserve(j->io.ctx, need); /* at least this group */
+  if (rc == QP_ENOSPC) { /* a nearly full disk: at least this group */
+    target = need;
+    rc = j->io.reserve(j->io.ctx, target);
+  }
   if (rc != 0) return rc;
-  j->reserved_end = need > target ? need : target;
+  j->reserved_end = target; /* what was really reserved (found by the disk-full test) */
   return 0;
 }
 
