@@ -19,7 +19,7 @@
 #include "crypto/crypto.h"
 #include "drills/drills.h"
 
-#define SIM_USAGE "usage: quipu sim ledger [--seed S] [--steps N] [--seeds K] [--trace] [--log LEVEL]\n"
+#define SIM_USAGE "usage: quipu sim ledger [--seed S] [--steps N] [--seeds K] [--trace] [--markdown] [--log LEVEL]\n"
 #define FAILURES_SHOWN_MAX 20u
 
 static int parse_u64(const char *text, uint64_t max, uint64_t *out) {
@@ -43,6 +43,7 @@ static void print_help(void) {
          "  --steps N    group commits per seed (default 200)\n"
          "  --seeds K    number of seeds: S..S+K-1 (default 1)\n"
          "  --trace      print what each step does (groups, faults, restarts, recoveries)\n"
+         "  --markdown   also print the report rows as a Markdown table (README)\n"
          "  --log LEVEL  ledger log level while simulating (default off)\n\n"
          "Exit 0 when every check held, 1 when any seed broke one (each is printed with the\n"
          "command that replays it), 2 on a usage error.\n");
@@ -93,6 +94,33 @@ static void print_table(const qp_sim_stats_t *t, uint64_t failed_seeds, double s
   printf("  %-44s %.1f s\n", "wall time", seconds);
 }
 
+static void md_row(const char *name, uint64_t value) {
+  printf("| %s | %llu |\n", name, (unsigned long long)value);
+}
+
+/* The simulator's rows of the reliability report (issue 5, part 5), as a
+ * Markdown table for the README. */
+static void print_markdown(const qp_sim_stats_t *t, uint32_t steps) {
+  printf("\n| deterministic simulation (`quipu sim ledger`, %u steps a seed) | |\n|---|---:|\n", steps);
+  md_row("seeds run", t->seeds);
+  md_row("steps (group commits attempted)", t->steps);
+  md_row("batches acknowledged", t->batches_acked);
+  md_row("acknowledged transfers checked after recovery", t->transfers_checked);
+  md_row("restarts (crash, power loss, fail-stop) and recoveries", t->restarts);
+  for (int k = 0; k < QP_SIM_FAULT_COUNT; k++) {
+    char name[64];
+    snprintf(name, sizeof name, "faults injected: %s", qp_sim_fault_name((qp_sim_fault_t)k));
+    md_row(name, t->faults[k]);
+  }
+  printf("| corruptions detected / injected | %llu / %llu |\n", (unsigned long long)t->corruptions_detected,
+         (unsigned long long)t->corruptions_injected);
+  md_row("losses of acknowledged data", t->losses);
+  md_row("invariant violations", t->invariant_violations);
+  md_row("results differing from the fault-free reference", t->result_mismatches + t->state_mismatches);
+  md_row("fail-stop violations", t->failstop_violations);
+  md_row("silent corruptions or false alarms", t->silent_corruptions);
+}
+
 static double seconds_since(const struct timespec *t0) {
   struct timespec t1;
   clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -105,7 +133,7 @@ static void print_trace(void *ctx, const char *line) {
   printf("  %s\n", line);
 }
 
-static int run_seeds(uint64_t seed, uint64_t seeds, uint32_t steps, bool traced) {
+static int run_seeds(uint64_t seed, uint64_t seeds, uint32_t steps, bool traced, bool markdown) {
   qp_sim_stats_t total;
   memset(&total, 0, sizeof total);
   qp_hash_ctx_t all;
@@ -143,6 +171,7 @@ static int run_seeds(uint64_t seed, uint64_t seeds, uint32_t steps, bool traced)
   if (failed > FAILURES_SHOWN_MAX)
     printf("(%llu more failing seeds not shown)\n", (unsigned long long)(failed - FAILURES_SHOWN_MAX));
   print_table(&total, failed, seconds_since(&t0));
+  if (markdown) print_markdown(&total, steps);
   if (seeds > 1) {
     uint8_t digest[QP_HASH_SIZE];
     char hex[2 * QP_HASH_SIZE + 1];
@@ -160,6 +189,7 @@ int qp_cmd_sim(int argc, char **argv) {
                                        {"seeds", required_argument, NULL, 'k'},
                                        {"log", required_argument, NULL, 'l'},
                                        {"trace", no_argument, NULL, 't'},
+                                       {"markdown", no_argument, NULL, 'm'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -176,16 +206,17 @@ int qp_cmd_sim(int argc, char **argv) {
   }
   uint64_t seed = 1, seeds = 1, steps = 200;
   qp_log_level_t level = QP_LOG_OFF;
-  bool traced = false;
+  bool traced = false, markdown = false;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc - 1, argv + 1, "s:n:k:l:th", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc - 1, argv + 1, "s:n:k:l:tmh", opts, NULL)) != -1) {
     int rc = 0;
     if (c == 's') rc = parse_u64(optarg, UINT64_MAX / 2, &seed);
     else if (c == 'n') rc = parse_u64(optarg, 1000000, &steps);
     else if (c == 'k') rc = parse_u64(optarg, 100000000, &seeds);
     else if (c == 'l') rc = qp_log_level_parse(optarg, &level) == 0 ? 0 : QP_EPARSE;
     else if (c == 't') traced = true;
+    else if (c == 'm') markdown = true;
     else if (c == 'h') {
       print_help();
       return 0;
@@ -203,5 +234,5 @@ int qp_cmd_sim(int argc, char **argv) {
     return 2;
   }
   qp_log_set_level(level);
-  return run_seeds(seed, seeds, (uint32_t)steps, traced);
+  return run_seeds(seed, seeds, (uint32_t)steps, traced, markdown);
 }

@@ -138,6 +138,11 @@ uint64_t qp_sim_disk_misdirects_durable(const qp_sim_disk_t *disk);
  * the rest (cleared by the next write or truncate). */
 bool qp_sim_disk_zero_tail(const qp_sim_disk_t *disk);
 
+/* Writes that grew the file past the space reserved with io->reserve: the
+ * journal promises to reserve before it applies a group, so that a full
+ * disk is an ordinary refusal and never a failed write (fail-stop). */
+uint64_t qp_sim_disk_unreserved_writes(const qp_sim_disk_t *disk);
+
 /* Grows the device by `bytes` (an operator freeing space). */
 void qp_sim_disk_grow(qp_sim_disk_t *disk, uint64_t bytes);
 /* Device capacity and space reserved so far. */

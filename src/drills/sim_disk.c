@@ -129,6 +129,7 @@ struct qp_sim_disk {
   uint64_t misdirects_unsynced; /* misdirected writes not yet synced */
   uint64_t misdirects_durable;  /* misdirected writes that reached the platters */
   uint64_t flips_durable;       /* bit flips on bytes below the durable size */
+  uint64_t unreserved_writes;   /* writes that grew the file past the reserved space */
   uint64_t faults[QP_SIM_FAULT_COUNT]; /* injected, by kind */
 };
 
@@ -284,7 +285,10 @@ static int sim_write(void *ctx, const void *buf, size_t len, uint64_t offset) {
     count(d, QP_SIM_FAULT_WRITE_EIO);
     return QP_EIO;
   }
-  if (offset + len > d->capacity || chance(d, d->config.write_enospc_ppm)) {
+  if (offset + len > d->reserved && offset + len > d->vol.size)
+    d->unreserved_writes++; /* growing the file into space nobody reserved */
+  if (offset + len > d->capacity) return QP_ENOSPC; /* the device is full: a fact, not a fault */
+  if (chance(d, d->config.write_enospc_ppm)) {
     count(d, QP_SIM_FAULT_WRITE_ENOSPC);
     return QP_ENOSPC;
   }
@@ -515,6 +519,7 @@ uint64_t qp_sim_disk_faults(const qp_sim_disk_t *d, qp_sim_fault_t kind) {
 uint64_t qp_sim_disk_flips_in_durable(const qp_sim_disk_t *d) { return d->flips_durable; }
 uint64_t qp_sim_disk_misdirects_durable(const qp_sim_disk_t *d) { return d->misdirects_durable; }
 bool qp_sim_disk_zero_tail(const qp_sim_disk_t *d) { return d->zero_tail; }
+uint64_t qp_sim_disk_unreserved_writes(const qp_sim_disk_t *d) { return d->unreserved_writes; }
 void qp_sim_disk_grow(qp_sim_disk_t *d, uint64_t bytes) {
   d->capacity += bytes;
   if (d->capacity > d->config.bytes_max) d->capacity = d->config.bytes_max;

@@ -870,6 +870,11 @@ static int execute_group(sim_t *s, group_t *g) {
   g->now_ns = s->last_read_ns;
   trace_group(s, g, rc);
   trace_faults(s);
+  if (qp_sim_disk_unreserved_writes(s->disk) != 0) {
+    violation(s, &s->stats->other_violations, "the journal wrote past the space it had reserved (a full "
+              "disk would fail the write and stop the ledger instead of refusing the group)");
+    return STOP;
+  }
   if (rc == 0 && !qp_sim_disk_dead(s->disk)) return on_acked(s, g, reqs, s->clock_reads - reads);
   if (rc == 0) {
     violation(s, &s->stats->other_violations, "a group was acknowledged although the disk died under it");
