@@ -35,6 +35,7 @@
 
 #define QP_API_LISTEN_DEFAULT "127.0.0.1:7070"
 #define QP_API_BODY_BYTES_MAX_DEFAULT (16u * 1024u * 1024u) /* request body */
+#define QP_API_INFLIGHT_BYTES_MAX_DEFAULT (256u * 1024u * 1024u) /* all bodies at once */
 #define QP_API_EVENTS_MAX_DEFAULT QP_BATCH_EVENTS_MAX       /* events per request */
 #define QP_API_CONNECTIONS_MAX_DEFAULT 256u                 /* open connections */
 #define QP_API_TIMEOUT_S_DEFAULT 10u              /* idle connection timeout (slowloris) */
@@ -169,6 +170,7 @@ int qp_api_keys_match(const qp_api_key_t *keys, uint32_t count, const char *key_
 typedef struct qp_api_options {
   const char *listen;         /* "HOST:PORT"; port 0 = any free port */
   uint64_t body_bytes_max;    /* largest request body */
+  uint64_t inflight_bytes_max; /* all request bodies held at once; past it 503 */
   uint32_t events_max;        /* events (or ids) per request, <= QP_BATCH_EVENTS_MAX */
   uint32_t connections_max;   /* open connections; past it 503 */
   uint32_t timeout_s;         /* idle connection timeout */

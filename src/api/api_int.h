@@ -126,6 +126,7 @@ struct qp_api_server {
   qp__api_keycache_t keys;      /* API keys */
   _Atomic uint32_t connections; /* open connections */
   _Atomic uint32_t in_flight;   /* requests between first call and completion */
+  _Atomic uint64_t body_bytes_held; /* request body buffers allocated, all requests */
   _Atomic bool draining;        /* stop: refuse new requests */
   _Atomic uint64_t request_seq; /* for request ids */
   uint64_t request_id_salt;     /* random, so ids differ across restarts */

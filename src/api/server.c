@@ -41,6 +41,7 @@ typedef struct request_ctx {
   size_t body_len;     /* bytes in body */
   size_t body_cap;     /* bytes allocated */
   bool too_large;      /* body passed the limit: answer 413 */
+  bool overloaded;     /* bodies in flight passed their budget: answer 503 */
   bool answered;       /* a response was queued on the first call */
 } request_ctx_t;
 
@@ -48,6 +49,7 @@ void qp_api_options_default(qp_api_options_t *o) {
   memset(o, 0, sizeof *o);
   o->listen = QP_API_LISTEN_DEFAULT;
   o->body_bytes_max = QP_API_BODY_BYTES_MAX_DEFAULT;
+  o->inflight_bytes_max = QP_API_INFLIGHT_BYTES_MAX_DEFAULT;
   o->events_max = QP_API_EVENTS_MAX_DEFAULT;
   o->connections_max = QP_API_CONNECTIONS_MAX_DEFAULT;
   o->timeout_s = QP_API_TIMEOUT_S_DEFAULT;
@@ -260,23 +262,36 @@ static bool early_checks(qp_api_server_t *s, struct MHD_Connection *conn, qp_api
   return true;
 }
 
-/* Appends upload data to the body, up to the limit. */
+/* Drops the body read so far and gives its bytes back to the budget. */
+static void release_body(qp_api_server_t *s, request_ctx_t *ctx) {
+  atomic_fetch_sub(&s->body_bytes_held, ctx->body_cap);
+  qp_free(ctx->body);
+  ctx->body = NULL;
+  ctx->body_len = ctx->body_cap = 0;
+}
+
+/* Appends upload data to the body, up to the per-request limit and within
+ * the budget for all bodies held at once (a body of N bytes becomes a JSON
+ * tree several times larger, so many big bodies at once are what would
+ * exhaust memory; past the budget a request gets 503, not a crash). */
 static void accumulate(qp_api_server_t *s, request_ctx_t *ctx, const char *data, size_t size) {
-  if (ctx->too_large) return;
+  if (ctx->too_large || ctx->overloaded) return;
   if (ctx->body_len + size > s->options.body_bytes_max) {
     ctx->too_large = true;
-    qp_free(ctx->body);
-    ctx->body = NULL;
-    ctx->body_len = ctx->body_cap = 0;
+    release_body(s, ctx);
     return;
   }
   if (ctx->body_len + size > ctx->body_cap) {
     size_t cap = ctx->body_cap ? ctx->body_cap : BODY_INITIAL_BYTES;
     while (cap < ctx->body_len + size) cap *= 2;
     if (cap > s->options.body_bytes_max) cap = (size_t)s->options.body_bytes_max;
-    char *grown = qp_realloc(ctx->body, cap);
+    size_t more = cap - ctx->body_cap;
+    uint64_t held = atomic_fetch_add(&s->body_bytes_held, more) + more;
+    char *grown = held <= s->options.inflight_bytes_max ? qp_realloc(ctx->body, cap) : NULL;
     if (grown == NULL) {
-      ctx->too_large = true; /* answered as 413; memory is the limit we hit */
+      atomic_fetch_sub(&s->body_bytes_held, more);
+      ctx->overloaded = true;
+      release_body(s, ctx);
       return;
     }
     ctx->body = grown;
@@ -320,6 +335,11 @@ static enum MHD_Result dispatch(qp_api_server_t *s, struct MHD_Connection *conn,
     qp_api_error_set(&err, 403, "forbidden", "", "this API key lacks the scope %s (or admin)",
                      need);
     return send_error(s, conn, ctx, slot, &err, false);
+  }
+  if (ctx->overloaded) {
+    qp_api_error_set(&err, 503, "overloaded", "",
+                     "the server holds too many request bodies at once; retry shortly");
+    return send_error(s, conn, ctx, slot, &err, true);
   }
   if (ctx->too_large) {
     qp_api_error_set(&err, 413, "body_too_large", "", "the body exceeds %llu bytes",
@@ -389,7 +409,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   qp_api_server_t *s = cls;
   request_ctx_t *ctx = *con_cls;
   if (ctx == NULL) return;
-  qp_free(ctx->body);
+  release_body(s, ctx);
   qp_free(ctx);
   *con_cls = NULL;
   atomic_fetch_sub(&s->in_flight, 1);
@@ -499,6 +519,7 @@ static int check_options(const qp_api_options_t *o, char *detail, size_t detail_
     return QP_EINVAL;
   }
   if (o->body_bytes_max < 64 || o->connections_max == 0 || o->queue_max == 0 || o->timeout_s == 0 ||
+      o->inflight_bytes_max < BODY_INITIAL_BYTES ||
       o->body_timeout_s == 0) {
     snprintf(detail, detail_size, "body limit >= 64 bytes, connections, queue and timeout >= 1");
     return QP_EINVAL;

@@ -33,6 +33,7 @@ static const char USAGE[] =
     "  --log-level LEVEL        debug, info, warn, error, off (default info)\n"
     "  --insecure-no-auth       no API keys needed (loopback addresses only; demos)\n"
     "  --max-body-bytes N       largest request body (default 16777216)\n"
+    "  --max-inflight-bytes N   all request bodies held at once before 503 (default 268435456)\n"
     "  --max-batch-events N     events per create request, 1..8190 (default 8190)\n"
     "  --max-connections N      open connections before 503 (default 256)\n"
     "  --timeout-s N            idle connection timeout, seconds (default 10)\n"
@@ -44,6 +45,7 @@ enum {
   OPT_LOG_LEVEL = 256,
   OPT_INSECURE,
   OPT_BODY,
+  OPT_INFLIGHT,
   OPT_EVENTS,
   OPT_CONNECTIONS,
   OPT_TIMEOUT,
@@ -80,6 +82,10 @@ static int parse_numeric_flag(int c, const char *v, qp_api_options_t *o) {
     case OPT_BODY:
       rc = parse_number("--max-body-bytes", v, 64, 1ull << 32, &n);
       o->body_bytes_max = n;
+      break;
+    case OPT_INFLIGHT:
+      rc = parse_number("--max-inflight-bytes", v, 4096, 1ull << 40, &n);
+      o->inflight_bytes_max = n;
       break;
     case OPT_EVENTS:
       rc = parse_number("--max-batch-events", v, 1, QP_BATCH_EVENTS_MAX, &n);
@@ -118,6 +124,7 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
       {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
       {"insecure-no-auth", no_argument, NULL, OPT_INSECURE},
       {"max-body-bytes", required_argument, NULL, OPT_BODY},
+      {"max-inflight-bytes", required_argument, NULL, OPT_INFLIGHT},
       {"max-batch-events", required_argument, NULL, OPT_EVENTS},
       {"max-connections", required_argument, NULL, OPT_CONNECTIONS},
       {"timeout-s", required_argument, NULL, OPT_TIMEOUT},

@@ -172,6 +172,18 @@ def test_body_and_batch_limits_are_flags(start_server):
     assert_not_applied(api, t)
 
 
+def test_memory_budget_for_bodies(start_server):
+    server, api = start_server("--max-body-bytes", "1000000", "--max-inflight-bytes", "65536")
+    a, b = new_id(), new_id()
+    api.create_accounts(accounts(a, b))
+    ids = [new_id() for _ in range(1000)]
+    r = api.post("/v1/transfers", [transfer(i, a, b, 1) for i in ids])  # about 130 kB
+    envelope(r, 503, "overloaded")
+    assert_not_applied(api, *ids)
+    # The budget is given back: small requests still work.
+    assert api.create_transfers([transfer(new_id(), a, b, 1)]) == ["ok"]
+
+
 def test_connection_limit(start_server):
     server, api = start_server("--max-connections", "2")
     idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
