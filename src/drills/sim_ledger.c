@@ -50,6 +50,8 @@
 #define MODEL_PENDING_MAX 128u
 #define OPEN_ATTEMPTS_MAX 64u
 #define VERIFY_EVERY_STEPS 16u
+#define HISTORY_ROWS_MAX 1024u
+#define HISTORY_ACCOUNTS_CHECKED 4u
 #define CLOCK_START_NS 1700000000000000000ull
 #define CLOCK_TICK_NS 1000ull
 #define NS_PER_MS 1000000ull
@@ -117,6 +119,7 @@ typedef struct sim {
   uint32_t step;                     /* current step */
   bool failed;                       /* a violation was recorded: stop */
   uint64_t faults_traced[QP_SIM_FAULT_COUNT]; /* disk counters at the last trace */
+  qp_transfer_t history[HISTORY_ROWS_MAX];    /* one account's history, as the ledger returns it */
   char *detail;                      /* first violation, for humans */
   size_t detail_size;
 } sim_t;
@@ -509,6 +512,47 @@ static void check_state(sim_t *s, bool all_transfers) {
 }
 
 /* The transfers of an acknowledged group, as the reference has them. */
+typedef struct history_check {
+  sim_t *s;            /* the run */
+  qp_u128 account;     /* whose history */
+  uint32_t got;        /* rows the ledger returned */
+  uint32_t seen;       /* the reference's transfers of the account so far */
+  bool differs;        /* a row differed */
+} history_check_t;
+
+static int history_visit(void *ctx, const qp_transfer_t *t, qp_pending_state_t state) {
+  (void)state;
+  history_check_t *c = ctx;
+  if (t->debit_account_id != c->account && t->credit_account_id != c->account) return 0;
+  if (c->seen < c->got) {
+    uint8_t a[QP_RECORD_SIZE], b[QP_RECORD_SIZE];
+    qp_transfer_encode(a, t);
+    qp_transfer_encode(b, &c->s->history[c->seen]);
+    if (memcmp(a, b, sizeof a) != 0) c->differs = true;
+  }
+  c->seen++;
+  return c->differs;
+}
+
+/* A few accounts' transfer histories (the ledger's in-memory history
+ * index, rebuilt at every open) against the reference's transfers. */
+static void check_history(sim_t *s) {
+  for (uint32_t i = 0; i < HISTORY_ACCOUNTS_CHECKED && s->model.accounts_count > 0 && !s->failed; i++) {
+    history_check_t c = {.s = s, .account = pick_account(s)->id};
+    qp_account_filter_t f = {.account_id = c.account, .limit = HISTORY_ROWS_MAX};
+    int rc = qp_db_get_account_transfers(s->db, &f, s->history, &c.got);
+    if (rc == QP_EINVAL) continue; /* an id the filter refuses (0 or 2^128-1) */
+    if (rc == 0) qp_ledger_each_transfer(s->ref, history_visit, &c);
+    uint32_t want = c.seen < HISTORY_ROWS_MAX ? c.seen : HISTORY_ROWS_MAX;
+    if (rc != 0 || c.differs || c.got != want) {
+      char id[QP_U128_BUF_SIZE];
+      violation(s, &s->stats->state_mismatches, "account %s: history query returned %u transfers (%s), the "
+                "reference has %u%s", u128_text(c.account, id), c.got, qp_err_name(rc), want,
+                c.differs ? " and they differ" : "");
+    }
+  }
+}
+
 static void check_group_transfers(sim_t *s, const group_t *g) {
   for (uint32_t i = 0; i < g->count && !s->failed; i++) {
     const request_t *r = &g->reqs[i];
@@ -693,6 +737,7 @@ static int reconcile(sim_t *s) {
     return STOP;
   }
   check_state(s, true);
+  if (!s->failed) check_history(s);
   if (s->failed) return STOP;
   rc = verify_pass(s, "after recovery");
   if (rc == GO && s->incident) {
@@ -791,6 +836,8 @@ static int on_acked(sim_t *s, group_t *g, const qp_db_request_t *reqs, uint64_t 
   if (!s->failed) check_group_transfers(s, g);
   if (s->failed) return STOP;
   bool misdirected = qp_sim_disk_misdirects_durable(s->disk) != s->misdirects_seen;
+  if (s->step % VERIFY_EVERY_STEPS == 0) check_history(s);
+  if (s->failed) return STOP;
   if (misdirected || s->step % VERIFY_EVERY_STEPS == 0) {
     int rc = verify_pass(s, "after an acknowledged group");
     return rc == START_OVER ? start_over(s) : rc;
