@@ -966,7 +966,7 @@ void qp_sim_ledger_config_default(qp_sim_ledger_config_t *c, uint64_t seed, uint
   c->disk.bitflip_ppm = 30000;
   c->disk.sync_eio_ppm = 8000;
   c->disk.write_eio_ppm = 3000;
-  c->disk.reserve_enospc_ppm = 8000;
+  c->disk.reserve_enospc_ppm = 4000; /* the journal reserves twice a group on a small disk */
   c->disk.write_enospc_ppm = 2000;
   c->disk.capacity_bytes = 0; /* drawn per disk: 64 KiB .. 2 MiB */
   c->idle_crash_ppm = 10000;
