@@ -24,7 +24,10 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 
 .PHONY: all deps demo test unit unit-asan e2e lint clean bench bench-quick fuzz fuzz-smoke
 
-all: deps $(BUILD)/quipu
+# Targets a newcomer types first install packages, then build in a fresh
+# make so that the pkg-config flags above see the freshly installed libraries.
+all: deps
+	@$(MAKE) --no-print-directory $(BUILD)/quipu
 
 deps:
 	@bash scripts/deps.sh
@@ -97,10 +100,12 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
 
 # `make fuzz FUZZ_SECONDS=600` fuzzes every target; `make fuzz-smoke` (part
 # of `make test`) gives each a few seconds.  Findings land in build/fuzz/.
-fuzz: deps $(FUZZ_BIN)
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@bash scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
-fuzz-smoke: deps $(FUZZ_BIN)
+fuzz-smoke: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@bash scripts/run-fuzz.sh $${FUZZ_SMOKE_SECONDS:-8} $(FUZZ_BIN)
 
 # ---- benchmark (bench/, issue 4): build/bench/quipu-bench, run by `make bench` ----
