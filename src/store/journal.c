@@ -126,15 +126,32 @@ static int reread_record(reader_t *r, uint64_t offset, uint32_t size, const uint
   return 0;
 }
 
+/* A torn append leaves the sectors that did not make it reading as zeros
+ * (the journal appends into fresh or fallocated space).  True if some
+ * sector's share of the record at `offset` (bytes rec[0..size)) is all
+ * zero; the header's sector never is. */
+static bool missing_sector(const uint8_t *rec, uint64_t offset, uint32_t size) {
+  enum { SECTOR = 512 };
+  uint64_t end = offset + size;
+  for (uint64_t start = offset - offset % SECTOR; start < end; start += SECTOR) {
+    uint64_t lo = start > offset ? start : offset, hi = start + SECTOR < end ? start + SECTOR : end;
+    if (all_zero(rec + (lo - offset), (size_t)(hi - lo))) return true;
+  }
+  return false;
+}
+
 /* The record at `offset` does not match its hash.  If it is the last one,
  * a crash could have left it (a disk may persist a record's header before
  * its body): a torn tail, which recovery cuts off for good.  So that
- * verdict must not rest on a bad read - a bit flipped on the way would
- * destroy a record that may have been acknowledged - and the record is
- * read again: if it now matches, the first read was wrong (returns 0, with
- * *p and hash from the good read); if the two reads disagree, the device
- * cannot be trusted right now (QP_EIO).  Otherwise records the problem in
- * s and returns 1.  Damage with anything after it, even only zeros, is
+ * verdict needs evidence.  It must not rest on a bad read - a bit flipped
+ * on the way would destroy a record that may have been acknowledged - so
+ * the record is read again: if it now matches, the first read was wrong
+ * (returns 0, with *p and hash from the good read); if the two reads
+ * disagree, the device cannot be trusted right now (QP_EIO).  And the bytes
+ * must look torn: a sector that never landed reads as zeros, while foreign
+ * bytes in an intact-looking record mean it was damaged after it was
+ * written (a wild write onto the last acknowledged record): corruption.
+ * Records the problem in s and returns 1.  Damage with anything after it, even only zeros, is
  * corruption: a misdirected write leaves a damaged record followed by the
  * zeros of the write that never landed, and cutting that off would lose
  * acknowledged records without a word. */
@@ -152,6 +169,11 @@ static int judge_bad_body(reader_t *r, uint64_t offset, uint32_t size, qp_journa
   if (memcmp(hash, *p + OFF_HASH, QP_HASH_SIZE) == 0) return 0;
   if (memcmp(hash, first_hash, QP_HASH_SIZE) != 0 || memcmp(*p + OFF_HASH, first_stored, QP_HASH_SIZE) != 0)
     return QP_EIO;
+  if (!missing_sector(*p, offset, size)) {
+    problem(s, QP_ECORRUPT, offset, "last record's body does not match its hash, and no sector of it is "
+            "missing as a torn append would leave it: damaged after it was written");
+    return 1;
+  }
   problem(s, QP_ETORN, offset, "last record's body does not match its hash");
   return 1;
 }

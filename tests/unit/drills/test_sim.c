@@ -448,11 +448,51 @@ static void test_damage_followed_by_zeros_is_refused(void **state) {
   assert_int_equal(scan.problem, QP_ECORRUPT);
   assert_int_equal(scan.problem_offset, group);
   assert_int_equal(scan.records, 2);
-  /* Without the zeros after it, the same record reads as a torn tail (the
-   * journal cannot tell; with an index, recovery then knows better). */
-  assert_int_equal(io.truncate(io.ctx, size), 0);
+  io.close(io.ctx);
+  qp_sim_disk_destroy(d);
+}
+
+/* Seed 2818 (200 steps): a write misdirected onto the body of the last
+ * acknowledged record, cut by a power loss before the file grew, left a
+ * last record whose body does not match its hash - which recovery took for
+ * a torn append and cut off.  A torn append leaves the sectors that did
+ * not land reading as zeros; foreign bytes in the last record are damage. */
+static void test_wild_write_on_last_record_is_refused(void **state) {
+  (void)state;
+  qp_sim_disk_t *d = make_disk(NULL, 11);
+  qp_io_t io;
+  assert_int_equal(qp_sim_disk_open(d, &io), 0);
+  uint32_t record = QP_JOURNAL_HEADER_SIZE + 12 * QP_RECORD_SIZE; /* 1664 bytes: 4 sectors */
+  uint64_t last = write_records(&io, 3, 1, 12);
+  assert_int_equal(qp_sim_disk_open(d, &io), 0);
+  uint64_t size;
+  assert_int_equal(io.size(io.ctx, &size), 0);
+  assert_int_equal(size, last + record);
+  /* The wild write: a sector of another record's bytes inside the body. */
+  uint64_t sector = (last + QP_JOURNAL_HEADER_SIZE + 511) / 512 * 512;
+  assert_true(sector + 512 <= size);
+  uint8_t stray[512];
+  fill(stray, sizeof stray, 12);
+  uint8_t saved[512];
+  size_t got = 0;
+  assert_int_equal(io.read_at(io.ctx, saved, sizeof saved, sector, &got), 0);
+  assert_int_equal(io.write_at(io.ctx, stray, sizeof stray, sector), 0);
+  qp_journal_scan_t scan;
+  assert_int_equal(qp_journal_scan(&io, NULL, NULL, &scan), 0);
+  assert_int_equal(scan.problem, QP_ECORRUPT);
+  assert_int_equal(scan.problem_offset, last);
+  assert_int_equal(scan.records, 2);
+  /* A torn append of the same record: that sector never landed (zeros). */
+  uint8_t zeros[512] = {0};
+  assert_int_equal(io.write_at(io.ctx, zeros, sizeof zeros, sector), 0);
   assert_int_equal(qp_journal_scan(&io, NULL, NULL, &scan), 0);
   assert_int_equal(scan.problem, QP_ETORN);
+  assert_int_equal(scan.valid_bytes, last);
+  /* Restored, the record is whole again. */
+  assert_int_equal(io.write_at(io.ctx, saved, sizeof saved, sector), 0);
+  assert_int_equal(qp_journal_scan(&io, NULL, NULL, &scan), 0);
+  assert_int_equal(scan.problem, 0);
+  assert_int_equal(scan.records, 3);
   io.close(io.ctx);
   qp_sim_disk_destroy(d);
 }
@@ -470,6 +510,7 @@ int main(void) {
       cmocka_unit_test(test_recovery_makes_what_it_read_durable),
       cmocka_unit_test(test_read_flip_does_not_cut_last_record),
       cmocka_unit_test(test_damage_followed_by_zeros_is_refused),
+      cmocka_unit_test(test_wild_write_on_last_record_is_refused),
       cmocka_unit_test(test_deterministic),
       cmocka_unit_test(test_fault_free_run),
       cmocka_unit_test(test_many_seeds),
