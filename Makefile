@@ -90,6 +90,7 @@ FUZZ_CC   := clang
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined -Isrc $(DEP_CFLAGS)
 FUZZ_OBJ  := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 FUZZ_SECONDS ?= 60
+.SECONDARY: $(FUZZ_OBJ)
 
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)

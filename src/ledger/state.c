@@ -34,10 +34,9 @@ int qp_ledger_create(const qp_ledger_config_t *config, qp_ledger_t **out) {
   if (config) l->config = *config;
   if (l->config.accounts_max == 0) l->config.accounts_max = ACCOUNTS_MAX_DEFAULT;
   if (l->config.transfers_max == 0) l->config.transfers_max = TRANSFERS_MAX_DEFAULT;
-  l->undo = qp_malloc(QP_BATCH_EVENTS_MAX * QP__UNDO_PER_EVENT * sizeof *l->undo);
   l->touched = qp_malloc(2 * (QP_BATCH_EVENTS_MAX + QP_EXPIRIES_PER_BATCH_MAX) * sizeof(uint32_t));
   l->stamp = 1;
-  if (l->undo == NULL || l->touched == NULL || qp__table_init(&l->account_index, 1024) != 0 ||
+  if (l->touched == NULL || qp__table_init(&l->account_index, 1024) != 0 ||
       qp__table_init(&l->transfer_index, 1024) != 0) {
     qp_ledger_destroy(l);
     return QP_ENOMEM;
@@ -98,6 +97,14 @@ static int reserve_accounts(qp_ledger_t *l, uint64_t count) {
     l->dirty_capacity = l->accounts_capacity;
   }
   return 0;
+}
+
+/* The undo log holds at most QP__UNDO_PER_EVENT entries per event of a
+ * batch; it grows with the largest batch seen rather than starting at the
+ * maximum, so small ledgers (and fuzzers) stay small. */
+static int reserve_undo(qp_ledger_t *l, uint32_t count) {
+  return grow((void **)&l->undo, &l->undo_capacity, (uint64_t)count * QP__UNDO_PER_EVENT,
+              sizeof *l->undo);
 }
 
 /* Makes room in the change-tracking logs for one batch's worth. */
@@ -191,6 +198,7 @@ static void track_pending(qp_ledger_t *l, uint32_t row) {
 static void save_balances(qp_ledger_t *l, uint32_t row) {
   touch(l, row);
   if (!l->in_chain) return;
+  QP_ASSERT(l->undo_count < l->undo_capacity);
   qp__undo_t *u = &l->undo[l->undo_count++];
   const qp_account_t *a = &l->accounts[row];
   u->kind = QP__UNDO_ACCOUNT_BALANCES;
@@ -203,6 +211,7 @@ static void save_balances(qp_ledger_t *l, uint32_t row) {
 
 static void record_undo(qp_ledger_t *l, qp__undo_kind_t kind, uint32_t row, uint8_t state) {
   if (!l->in_chain) return;
+  QP_ASSERT(l->undo_count < l->undo_capacity);
   qp__undo_t *u = &l->undo[l->undo_count++];
   u->kind = kind;
   u->row = row;
@@ -715,6 +724,7 @@ int qp_ledger_create_accounts(qp_ledger_t *l, uint64_t now_ns, const qp_account_
   if (count == 0 || count > QP_BATCH_EVENTS_MAX || events == NULL || results == NULL)
     return QP_EINVAL;
   int rc = reserve_accounts(l, count);
+  if (rc == 0) rc = reserve_undo(l, count);
   if (rc != 0) return rc;
   uint64_t ts = begin_batch(l, now_ns, changes);
   apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_account, account_linked,
@@ -729,6 +739,7 @@ int qp_ledger_create_transfers(qp_ledger_t *l, uint64_t now_ns, const qp_transfe
   if (count == 0 || count > QP_BATCH_EVENTS_MAX || events == NULL || results == NULL)
     return QP_EINVAL;
   int rc = reserve_transfers(l, count);
+  if (rc == 0) rc = reserve_undo(l, count);
   if (rc != 0) return rc;
   uint64_t ts = begin_batch(l, now_ns, changes);
   apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_transfer, transfer_linked,

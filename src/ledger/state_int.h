@@ -56,6 +56,7 @@ struct qp_ledger {
   uint64_t expiries_capacity;  /* entries allocated */
   qp__undo_t *undo;            /* undo log of the open linked chain */
   uint32_t undo_count;         /* entries used */
+  uint64_t undo_capacity;      /* entries allocated (grown per batch size) */
   uint32_t *touched;           /* account rows touched in this batch */
   uint32_t touched_count;      /* entries used */
   uint32_t stamp;              /* current batch stamp (never 0) */

@@ -59,16 +59,18 @@ typedef struct reader {
   uint8_t *buf;        /* window of the file */
   uint64_t buf_offset; /* file offset of buf[0] */
   size_t buf_len;      /* valid bytes in buf */
+  size_t buf_cap;      /* bytes allocated: READ_BUFFER_SIZE, or the whole
+                          file when smaller (no record is larger than it) */
 } reader_t;
 
 /* Makes [offset, offset+len) available in the window; *avail says how much
  * of it exists before the end of the file. */
 static int reader_fill(reader_t *r, uint64_t offset, size_t len, const uint8_t **out,
                        size_t *avail) {
-  QP_ASSERT(len <= READ_BUFFER_SIZE);
+  QP_ASSERT(len <= r->buf_cap);
   if (offset < r->buf_offset || offset + len > r->buf_offset + r->buf_len) {
     size_t got = 0;
-    int rc = r->io->read_at(r->io->ctx, r->buf, READ_BUFFER_SIZE, offset, &got);
+    int rc = r->io->read_at(r->io->ctx, r->buf, r->buf_cap, offset, &got);
     if (rc != 0) return rc;
     r->buf_offset = offset;
     r->buf_len = got;
@@ -89,7 +91,7 @@ static bool all_zero(const uint8_t *p, size_t len) {
 static int zeros_to_end(reader_t *r, uint64_t offset, uint64_t file_size, bool *out) {
   *out = true;
   while (offset < file_size) {
-    size_t want = file_size - offset < READ_BUFFER_SIZE ? (size_t)(file_size - offset) : READ_BUFFER_SIZE;
+    size_t want = file_size - offset < r->buf_cap ? (size_t)(file_size - offset) : r->buf_cap;
     const uint8_t *p;
     size_t avail;
     int rc = reader_fill(r, offset, want, &p, &avail);
@@ -140,41 +142,45 @@ static bool missing_sector(const uint8_t *rec, uint64_t offset, uint32_t size) {
   return false;
 }
 
-/* The record at `offset` does not match its hash.  If it is the last one,
- * a crash could have left it (a disk may persist a record's header before
- * its body): a torn tail, which recovery cuts off for good.  So that
- * verdict needs evidence.  It must not rest on a bad read - a bit flipped
- * on the way would destroy a record that may have been acknowledged - so
- * the record is read again: if it now matches, the first read was wrong
- * (returns 0, with *p and hash from the good read); if the two reads
- * disagree, the device cannot be trusted right now (QP_EIO).  And the bytes
- * must look torn: a sector that never landed reads as zeros, while foreign
- * bytes in an intact-looking record mean it was damaged after it was
- * written (a wild write onto the last acknowledged record): corruption.
- * Records the problem in s and returns 1.  Damage with anything after it, even only zeros, is
- * corruption: a misdirected write leaves a damaged record followed by the
- * zeros of the write that never landed, and cutting that off would lose
- * acknowledged records without a word. */
+/* The record at `offset` does not match its hash.  A crash in the middle
+ * of its append can leave exactly that - when it is the last record, or
+ * when only zeros follow it (a file system that extended the size before
+ * the data landed) - and then it is a torn tail, which recovery cuts off
+ * for good.  So that verdict needs evidence.  It must not rest on a bad
+ * read - a bit flipped on the way would destroy a record that may have
+ * been acknowledged - so the record is read again: if it now matches, the
+ * first read was wrong (returns 0, with *p and hash from the good read);
+ * if the two reads disagree, the device cannot be trusted right now
+ * (QP_EIO).  And the bytes must look torn: a sector that never landed
+ * reads as zeros (the journal appends into fresh or fallocated space),
+ * while foreign bytes mean the record was damaged after it was written -
+ * by a wild write onto the last acknowledged record, say, whose own lost
+ * bytes leave zeros behind it - and cutting it would lose acknowledged
+ * history without a word: corruption.  Records the problem in s and
+ * returns 1. */
 static int judge_bad_body(reader_t *r, uint64_t offset, uint32_t size, qp_journal_scan_t *s,
                           uint8_t hash[QP_HASH_SIZE], const uint8_t **p) {
-  if (offset + size != s->file_size) {
-    problem(s, QP_ECORRUPT, offset, "body does not match its hash");
-    return 1;
-  }
   uint8_t first_hash[QP_HASH_SIZE], first_stored[QP_HASH_SIZE];
   memcpy(first_hash, hash, QP_HASH_SIZE);
   memcpy(first_stored, *p + OFF_HASH, QP_HASH_SIZE);
-  int rc = reread_record(r, offset, size, p, hash);
+  bool last = offset + size == s->file_size, tail = last;
+  int rc = last ? 0 : zeros_to_end(r, offset + size, s->file_size, &tail); /* moves the window */
   if (rc != 0) return rc;
+  if (!tail) {
+    problem(s, QP_ECORRUPT, offset, "body does not match its hash");
+    return 1;
+  }
+  if ((rc = reread_record(r, offset, size, p, hash)) != 0) return rc;
   if (memcmp(hash, *p + OFF_HASH, QP_HASH_SIZE) == 0) return 0;
   if (memcmp(hash, first_hash, QP_HASH_SIZE) != 0 || memcmp(*p + OFF_HASH, first_stored, QP_HASH_SIZE) != 0)
     return QP_EIO;
   if (!missing_sector(*p, offset, size)) {
-    problem(s, QP_ECORRUPT, offset, "last record's body does not match its hash, and no sector of it is "
-            "missing as a torn append would leave it: damaged after it was written");
+    problem(s, QP_ECORRUPT, offset, "body does not match its hash, and no sector of it is missing as a "
+            "torn append would leave it: damaged after it was written");
     return 1;
   }
-  problem(s, QP_ETORN, offset, "last record's body does not match its hash");
+  problem(s, QP_ETORN, offset,
+          last ? "last record's body does not match its hash" : "body cut short and only zeros follow");
   return 1;
 }
 
@@ -245,7 +251,9 @@ int qp_journal_scan(const qp_io_t *io, qp_journal_visit_fn visit, void *ctx,
   memset(s, 0, sizeof *s);
   int rc = io->size(io->ctx, &s->file_size);
   if (rc != 0) return rc;
-  reader_t r = {.io = io, .buf = qp_malloc(READ_BUFFER_SIZE)};
+  size_t cap = s->file_size < READ_BUFFER_SIZE ? (size_t)s->file_size : READ_BUFFER_SIZE;
+  if (cap < QP_JOURNAL_HEADER_SIZE) cap = QP_JOURNAL_HEADER_SIZE;
+  reader_t r = {.io = io, .buf = qp_malloc(cap), .buf_cap = cap};
   if (r.buf == NULL) return QP_ENOMEM;
   uint64_t offset = 0;
   while (offset < s->file_size) {
