@@ -45,6 +45,10 @@ check "open truncates a torn tail"    bash -c "'$Q' ledger demo --data '$T/torn'
 check "verify passes after recovery"  bash -c "'$Q' verify --data '$T/torn' | grep -q 'result:    OK'"
 
 check "bench ledger runs (small)"     bash -c "'$Q' bench ledger --accounts 1000 --transfers 20000 --batch 1000 | grep -q 'RESULT inprocess_durable_transfers_per_s'"
+mkdir -p "$T/drills"; echo '{"kills": 5, "losses": 0, "invariant_violations": 0}' > "$T/drills/torture.json"
+check "drill report prints the numbers" bash -c "'$Q' drill report --dir '$T/drills' | grep -q 'kills *5'"
+echo '{"kills": 5, "losses": 1}' > "$T/drills/torture.json"
+check "drill report fails on a loss"  bash -c "! '$Q' drill report --dir '$T/drills' >/dev/null"
 check "unknown command exits 2"       bash -c "'$Q' nonsense >/dev/null 2>&1; test \$? -eq 2"
 echo "cli: $passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -19,6 +19,7 @@ static const command_t COMMANDS[] = {
     {"ledger", qp_cmd_ledger, "ledger demo: accounts, transfers, balances"},
     {"verify", qp_cmd_verify, "replay the journal and check it against the state"},
     {"bench", qp_cmd_bench, "benchmarks (bench ledger)"},
+    {"drill", qp_cmd_drill, "drill report: what the fault drills injected and found"},
     {"sim", qp_cmd_sim, "deterministic simulation with fault injection"},
 };
 
