@@ -133,11 +133,6 @@ uint64_t qp_sim_disk_flips_in_durable(const qp_sim_disk_t *disk);
 /* Misdirected writes whose landing or intended range was later synced. */
 uint64_t qp_sim_disk_misdirects_durable(const qp_sim_disk_t *disk);
 
-/* True while the file ends in a zero-filled tear: a power loss kept a
- * prefix of a write and the file system had already extended the size over
- * the rest (cleared by the next write or truncate). */
-bool qp_sim_disk_zero_tail(const qp_sim_disk_t *disk);
-
 /* Writes that grew the file past the space reserved with io->reserve: the
  * journal promises to reserve before it applies a group, so that a full
  * disk is an ordinary refusal and never a failed write (fail-stop). */
@@ -190,7 +185,6 @@ typedef struct qp_sim_stats {
   uint64_t detected_by_verify;       /* ... by the verify pass */
   uint64_t corruptions_tolerated;    /* ... recovered from with nothing acknowledged lost */
   uint64_t clean_restarts;           /* runs restarted on a fresh disk after detection */
-  uint64_t refused_torn_groups;      /* opens refused over a zero-filled torn group (docs) */
   uint64_t faults[QP_SIM_FAULT_COUNT]; /* injected, by kind */
   /* violations: */
   uint64_t losses;                   /* acknowledged batches/records missing or changed */

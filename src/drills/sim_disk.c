@@ -125,7 +125,6 @@ struct qp_sim_disk {
   uint64_t last_len;            /* its length */
   uint8_t *last_data;           /* its bytes */
   uint64_t last_cap;            /* allocated for last_data */
-  bool zero_tail;               /* the file ends in a zero-filled tear */
   uint64_t misdirects_unsynced; /* misdirected writes not yet synced */
   uint64_t misdirects_durable;  /* misdirected writes that reached the platters */
   uint64_t flips_durable;       /* bit flips on bytes below the durable size */
@@ -260,7 +259,6 @@ static int apply_write(qp_sim_disk_t *d, const void *buf, uint64_t len, uint64_t
   if (rc == 0) rc = remember_write(d, buf, len, offset, landing);
   if (rc != 0) return rc;
   uint64_t lo = offset < landing ? offset : landing;
-  d->zero_tail = false;
   mark_dirty(d, lo < d->vol.size ? lo : d->vol.size);
   mark_dirty(d, lo < d->vol_int.size ? lo : d->vol_int.size);
   image_extend(&d->vol, offset + len);
@@ -336,7 +334,6 @@ static int sim_truncate(void *ctx, uint64_t size) {
   if (size < d->vol_int.size) d->vol_int.size = size;
   else image_extend(&d->vol_int, size);
   d->last_valid = false; /* a later op: a power loss cannot tear the write before it */
-  d->zero_tail = false;
   return 0;
 }
 
@@ -417,7 +414,6 @@ static void tear_last_write(qp_sim_disk_t *d) {
   if (zeros) {
     image_extend(&d->vol, d->last_offset + len);
     image_extend(&d->vol_int, d->last_offset + len);
-    d->zero_tail = true;
   }
   image_write(&d->vol, d->last_landing, d->last_data, keep);
   image_write(&d->vol_int, d->last_offset, d->last_data, keep);
@@ -518,7 +514,6 @@ uint64_t qp_sim_disk_faults(const qp_sim_disk_t *d, qp_sim_fault_t kind) {
 }
 uint64_t qp_sim_disk_flips_in_durable(const qp_sim_disk_t *d) { return d->flips_durable; }
 uint64_t qp_sim_disk_misdirects_durable(const qp_sim_disk_t *d) { return d->misdirects_durable; }
-bool qp_sim_disk_zero_tail(const qp_sim_disk_t *d) { return d->zero_tail; }
 uint64_t qp_sim_disk_unreserved_writes(const qp_sim_disk_t *d) { return d->unreserved_writes; }
 void qp_sim_disk_grow(qp_sim_disk_t *d, uint64_t bytes) {
   d->capacity += bytes;

@@ -452,6 +452,38 @@ static void test_damage_followed_by_zeros_is_refused(void **state) {
   qp_sim_disk_destroy(d);
 }
 
+/* Seed 21 (200 steps): a power loss in the middle of a group write, on a
+ * file system that had extended the size before the data landed, left the
+ * group's first record cut (its last sectors zeros) and zeros after it:
+ * recovery refused to start.  A record that is missing whole sectors and
+ * has nothing but zeros after it is a torn tail. */
+static void test_torn_group_followed_by_zeros(void **state) {
+  (void)state;
+  qp_sim_disk_t *d = make_disk(NULL, 12);
+  qp_io_t io;
+  assert_int_equal(qp_sim_disk_open(d, &io), 0);
+  uint32_t record = QP_JOURNAL_HEADER_SIZE + 4 * QP_RECORD_SIZE;
+  uint64_t group = write_records(&io, 3, 3, 4); /* the last group: 3 records */
+  assert_int_equal(qp_sim_disk_open(d, &io), 0);
+  uint64_t size;
+  assert_int_equal(io.size(io.ctx, &size), 0);
+  assert_int_equal(size, group + 3 * record);
+  /* The cut: a sector boundary inside the body of the group's first record. */
+  uint64_t cut = (group + QP_JOURNAL_HEADER_SIZE + 511) / 512 * 512;
+  assert_true(cut > group + QP_JOURNAL_HEADER_SIZE && cut < group + record);
+  uint8_t zeros[4096] = {0};
+  assert_true(size - cut <= sizeof zeros);
+  assert_int_equal(io.write_at(io.ctx, zeros, (size_t)(size - cut), cut), 0);
+  qp_journal_scan_t scan;
+  assert_int_equal(qp_journal_scan(&io, NULL, NULL, &scan), 0);
+  assert_int_equal(scan.problem, QP_ETORN);
+  assert_int_equal(scan.problem_offset, group);
+  assert_int_equal(scan.valid_bytes, group);
+  assert_int_equal(scan.records, 6);
+  io.close(io.ctx);
+  qp_sim_disk_destroy(d);
+}
+
 /* Seed 2818 (200 steps): a write misdirected onto the body of the last
  * acknowledged record, cut by a power loss before the file grew, left a
  * last record whose body does not match its hash - which recovery took for
@@ -509,6 +541,7 @@ int main(void) {
       cmocka_unit_test(test_crash_points),
       cmocka_unit_test(test_recovery_makes_what_it_read_durable),
       cmocka_unit_test(test_read_flip_does_not_cut_last_record),
+      cmocka_unit_test(test_torn_group_followed_by_zeros),
       cmocka_unit_test(test_damage_followed_by_zeros_is_refused),
       cmocka_unit_test(test_wild_write_on_last_record_is_refused),
       cmocka_unit_test(test_deterministic),
