@@ -135,4 +135,5 @@ bench-quick:
 # seed prints the command that replays it.
 .PHONY: sim
 sim: all
-	$(BUILD)/quipu sim ledger --seed $${SEED:-1} --seeds $${SEEDS:-1000} --steps $${STEPS:-200}
+	@mkdir -p build/drills
+	$(BUILD)/quipu sim ledger --seed $${SEED:-1} --seeds $${SEEDS:-1000} --steps $${STEPS:-200} --json build/drills/sim.json

@@ -13,13 +13,15 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "base/err.h"
 #include "base/log.h"
 #include "cli/cli.h"
 #include "crypto/crypto.h"
 #include "drills/drills.h"
 
-#define SIM_USAGE "usage: quipu sim ledger [--seed S] [--steps N] [--seeds K] [--trace] [--markdown] [--log LEVEL]\n"
+#define SIM_USAGE "usage: quipu sim ledger [--seed S] [--steps N] [--seeds K] [--trace] [--markdown] [--json FILE] [--log LEVEL]\n"
 #define FAILURES_SHOWN_MAX 20u
 
 static int parse_u64(const char *text, uint64_t max, uint64_t *out) {
@@ -44,6 +46,7 @@ static void print_help(void) {
          "  --seeds K    number of seeds: S..S+K-1 (default 1)\n"
          "  --trace      print what each step does (groups, faults, restarts, recoveries)\n"
          "  --markdown   also print the report rows as a Markdown table (README)\n"
+         "  --json FILE  also write the results for `quipu drill report` (build/drills/sim.json)\n"
          "  --log LEVEL  ledger log level while simulating (default off)\n\n"
          "Exit 0 when every check held, 1 when any seed broke one (each is printed with the\n"
          "command that replays it), 2 on a usage error.\n");
@@ -120,6 +123,58 @@ static void print_markdown(const qp_sim_stats_t *t, uint32_t steps) {
   md_row("silent corruptions or false alarms", t->silent_corruptions);
 }
 
+/* JSON names of the fault kinds.  Distinct from the table's: `quipu drill
+ * report` treats any field named like a loss or a crash as a failure when
+ * it is non-zero, and these count injected faults, not failures. */
+static const char *const FAULT_JSON[QP_SIM_FAULT_COUNT] = {
+    "died_at_io_call", "power_failure",   "torn_write",     "misdirected_write", "bit_flip_on_read",
+    "fdatasync_eio",   "write_eio",       "reserve_enospc", "write_enospc"};
+
+static void put(json_t *o, const char *key, uint64_t v) { json_object_set_new(o, key, json_integer((json_int_t)v)); }
+
+/* Writes the run's results for `quipu drill report` (build/drills/sim.json). */
+static int write_json(const char *path, const qp_sim_stats_t *t, uint64_t seed, uint32_t steps,
+                      uint64_t failed, double seconds, const char *digest_hex) {
+  json_t *o = json_object(), *faults = json_object();
+  if (o == NULL || faults == NULL) return QP_ENOMEM;
+  put(o, "first_seed", seed);
+  put(o, "seeds", t->seeds);
+  put(o, "steps_per_seed", steps);
+  put(o, "steps", t->steps);
+  put(o, "groups_acknowledged", t->groups_acked);
+  put(o, "batches_acknowledged", t->batches_acked);
+  put(o, "events_acknowledged", t->events_acked);
+  put(o, "acknowledged_transfers_checked", t->transfers_checked);
+  put(o, "account_balances_compared", t->accounts_checked);
+  put(o, "restarts", t->restarts);
+  put(o, "torn_tails_cut", t->torn_tails_cut);
+  put(o, "unacknowledged_batches_present", t->unacked_present);
+  put(o, "unacknowledged_batches_absent", t->unacked_absent);
+  put(o, "failstops", t->failstops);
+  put(o, "enospc_refusals", t->enospc_rejected);
+  for (int k = 0; k < QP_SIM_FAULT_COUNT; k++) put(faults, FAULT_JSON[k], t->faults[k]);
+  json_object_set_new(o, "faults_injected", faults);
+  put(o, "corruptions_injected", t->corruptions_injected);
+  put(o, "corruptions_detected", t->corruptions_detected);
+  put(o, "detected_at_open", t->detected_at_open);
+  put(o, "detected_by_verify_pass", t->detected_by_verify);
+  put(o, "corruptions_tolerated", t->corruptions_tolerated);
+  put(o, "clean_restarts", t->clean_restarts);
+  put(o, "seeds_with_violations", failed);
+  put(o, "losses", t->losses);
+  put(o, "result_mismatches", t->result_mismatches);
+  put(o, "state_mismatches", t->state_mismatches);
+  put(o, "invariant_violations", t->invariant_violations);
+  put(o, "failstop_violations", t->failstop_violations);
+  put(o, "undetected_corruptions_or_false_alarms", t->silent_corruptions);
+  put(o, "other_violations", t->other_violations);
+  json_object_set_new(o, "wall_seconds", json_real(seconds));
+  json_object_set_new(o, "digest", json_string(digest_hex));
+  int rc = json_dump_file(o, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? 0 : QP_EIO;
+  json_decref(o);
+  return rc;
+}
+
 static double seconds_since(const struct timespec *t0) {
   struct timespec t1;
   clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -132,7 +187,8 @@ static void print_trace(void *ctx, const char *line) {
   printf("  %s\n", line);
 }
 
-static int run_seeds(uint64_t seed, uint64_t seeds, uint32_t steps, bool traced, bool markdown) {
+static int run_seeds(uint64_t seed, uint64_t seeds, uint32_t steps, bool traced, bool markdown,
+                     const char *json_path) {
   qp_sim_stats_t total;
   memset(&total, 0, sizeof total);
   qp_hash_ctx_t all;
@@ -169,14 +225,17 @@ static int run_seeds(uint64_t seed, uint64_t seeds, uint32_t steps, bool traced,
   }
   if (failed > FAILURES_SHOWN_MAX)
     printf("(%llu more failing seeds not shown)\n", (unsigned long long)(failed - FAILURES_SHOWN_MAX));
-  print_table(&total, failed, seconds_since(&t0));
+  double seconds = seconds_since(&t0);
+  print_table(&total, failed, seconds);
   if (markdown) print_markdown(&total, steps);
-  if (seeds > 1) {
-    uint8_t digest[QP_HASH_SIZE];
-    char hex[2 * QP_HASH_SIZE + 1];
-    qp_hash256_final(&all, digest);
-    qp_hex(hex, digest, QP_HASH_SIZE);
-    printf("digest of all seeds %s\n", hex);
+  uint8_t digest[QP_HASH_SIZE];
+  char hex[2 * QP_HASH_SIZE + 1];
+  qp_hash256_final(&all, digest);
+  qp_hex(hex, digest, QP_HASH_SIZE);
+  if (seeds > 1) printf("digest of all seeds %s\n", hex);
+  if (json_path != NULL && write_json(json_path, &total, seed, steps, failed, seconds, hex) != 0) {
+    fprintf(stderr, "sim: cannot write %s\n", json_path);
+    return 1;
   }
   printf("result: %s\n", failed == 0 ? "OK" : "FAILED");
   return failed == 0 ? 0 : 1;
@@ -189,6 +248,7 @@ int qp_cmd_sim(int argc, char **argv) {
                                        {"log", required_argument, NULL, 'l'},
                                        {"trace", no_argument, NULL, 't'},
                                        {"markdown", no_argument, NULL, 'm'},
+                                       {"json", required_argument, NULL, 'j'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -206,9 +266,10 @@ int qp_cmd_sim(int argc, char **argv) {
   uint64_t seed = 1, seeds = 1, steps = 200;
   qp_log_level_t level = QP_LOG_OFF;
   bool traced = false, markdown = false;
+  const char *json_path = NULL;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc - 1, argv + 1, "s:n:k:l:tmh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc - 1, argv + 1, "s:n:k:l:tmj:h", opts, NULL)) != -1) {
     int rc = 0;
     if (c == 's') rc = parse_u64(optarg, UINT64_MAX / 2, &seed);
     else if (c == 'n') rc = parse_u64(optarg, 1000000, &steps);
@@ -216,6 +277,7 @@ int qp_cmd_sim(int argc, char **argv) {
     else if (c == 'l') rc = qp_log_level_parse(optarg, &level) == 0 ? 0 : QP_EPARSE;
     else if (c == 't') traced = true;
     else if (c == 'm') markdown = true;
+    else if (c == 'j') json_path = optarg;
     else if (c == 'h') {
       print_help();
       return 0;
@@ -233,5 +295,5 @@ int qp_cmd_sim(int argc, char **argv) {
     return 2;
   }
   qp_log_set_level(level);
-  return run_seeds(seed, seeds, (uint32_t)steps, traced, markdown);
+  return run_seeds(seed, seeds, (uint32_t)steps, traced, markdown, json_path);
 }
