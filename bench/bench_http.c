@@ -20,12 +20,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,24 +42,12 @@
 
 typedef struct server {
   pid_t pid;              /* the `quipu serve` process; 0 = not running */
-  uint16_t port;          /* loopback port */
+  uint16_t port;          /* loopback port the server chose (0 = not known yet) */
   char dir[512];          /* data directory */
   char log[560];          /* its stderr */
   char url[64];           /* http://127.0.0.1:PORT */
   char auth[160];         /* "Authorization: Bearer <key>" */
 } server_t;
-
-static uint16_t free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-    port = ntohs(a.sin_port);
-  if (fd >= 0) close(fd);
-  return port;
-}
 
 /* Runs `quipu keys create` and keeps the key it prints. */
 static int make_key(const char *quipu, server_t *s) {
@@ -124,28 +110,63 @@ static void print_log_tail(const server_t *s) {
   fclose(f);
 }
 
-/* Starts (or restarts) the server; *ready_ns = exec to first healthy answer. */
+/* The port from the newest "listening on http://127.0.0.1:PORT" line of the
+ * server's log past `from` (0 = not there yet).  Port 0 makes the server
+ * pick a free port itself, so the bench never races another process for
+ * one, and never mistakes another server on a recycled port for its own. */
+static uint16_t logged_port(const server_t *s, long from) {
+  FILE *f = fopen(s->log, "r");
+  if (f == NULL) return 0;
+  char line[1024];
+  uint16_t port = 0;
+  if (fseek(f, from, SEEK_SET) == 0) {
+    while (fgets(line, sizeof line, f) != NULL) {
+      const char *p = strstr(line, "listening on http://127.0.0.1:");
+      if (p == NULL) continue;
+      unsigned long v = strtoul(p + strlen("listening on http://127.0.0.1:"), NULL, 10);
+      if (v > 0 && v < 65536) port = (uint16_t)v;
+    }
+  }
+  fclose(f);
+  return port;
+}
+
+static long file_size(const char *path) {
+  FILE *f = fopen(path, "r");
+  long size = 0;
+  if (f != NULL && fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+  if (f != NULL) fclose(f);
+  return size > 0 ? size : 0;
+}
+
+/* Starts (or restarts) the server on a port of its choosing; *ready_ns =
+ * exec to the first healthy answer. */
 static int server_start(const char *quipu, server_t *s, uint64_t *ready_ns) {
-  if (s->port == 0) s->port = free_port();
-  snprintf(s->url, sizeof s->url, "http://127.0.0.1:%u", s->port);
-  char listen[32];
-  snprintf(listen, sizeof listen, "127.0.0.1:%u", s->port);
+  long log_from = file_size(s->log);
+  s->port = 0;
   uint64_t t0 = qb_now_ns();
   pid_t pid = fork();
   if (pid == 0) {
     int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) dup2(fd, STDERR_FILENO);
-    execl(quipu, quipu, "serve", "--data", s->dir, "--listen", listen, "--log-level", "warn",
+    execl(quipu, quipu, "serve", "--data", s->dir, "--listen", "127.0.0.1:0", "--log-level", "info",
           (char *)NULL);
     _exit(127);
   }
   if (pid < 0) return QP_EIO;
   s->pid = pid;
-  while (!healthy(s)) {
+  for (;;) {
+    if (s->port == 0 && (s->port = logged_port(s, log_from)) != 0)
+      snprintf(s->url, sizeof s->url, "http://127.0.0.1:%u", s->port);
+    if (s->port != 0 && healthy(s)) break;
     int status;
     if (waitpid(pid, &status, WNOHANG) == pid || qb_now_ns() - t0 > READY_TIMEOUT_NS) {
-      fprintf(stderr, "bench: `quipu serve` did not become healthy on %s\n", s->url);
+      fprintf(stderr, "bench: `quipu serve` did not become healthy (port %u)\n", s->port);
       print_log_tail(s);
+      if (s->pid != 0 && waitpid(pid, &status, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+      }
       s->pid = 0;
       return QP_EIO;
     }
