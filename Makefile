@@ -64,6 +64,7 @@ test: deps
 	@$(MAKE) --no-print-directory unit-asan
 	@$(MAKE) --no-print-directory $(BUILD)/quipu
 	@bash scripts/run-cli-tests.sh $(BUILD)/quipu
+	@$(MAKE) --no-print-directory sim-quick
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory e2e
 
@@ -137,3 +138,8 @@ bench-quick:
 sim: all
 	@mkdir -p build/drills
 	$(BUILD)/quipu sim ledger --seed $${SEED:-1} --seeds $${SEEDS:-1000} --steps $${STEPS:-200} --json build/drills/sim.json
+
+# A few hundred seeds for `make test`; results in build/drills/sim.json.
+sim-quick: $(BUILD)/quipu
+	@mkdir -p build/drills
+	$(BUILD)/quipu sim ledger --seed 1 --seeds 300 --steps 120 --json build/drills/sim.json

@@ -247,7 +247,8 @@ static int commit_group(qp_db_t *db, qp_db_request_t *reqs, uint32_t n, uint64_t
   uint64_t now = db->options.clock_ns(db->options.clock_ctx);
   int rc = qp_journal_reserve(db->journal, bytes + QP_JOURNAL_HEADER_SIZE);
   if (rc != 0) {
-    for (uint32_t i = 0; i < n; i++) reqs[i].status = rc;
+    for (uint32_t i = 0; i < n; i++)
+      if (reqs[i].status == 0) reqs[i].status = rc; /* keep a malformed request's QP_EINVAL */
     return rc;
   }
   wait_for_index_room(db);
@@ -270,7 +271,8 @@ static int commit_group(qp_db_t *db, qp_db_request_t *reqs, uint32_t n, uint64_t
   }
   pthread_rwlock_unlock(&db->state_lock);
   if (rc != 0) {
-    for (uint32_t i = 0; i < n; i++) reqs[i].status = QP_ESTOPPED;
+    for (uint32_t i = 0; i < n; i++)
+      if (reqs[i].status == 0) reqs[i].status = QP_ESTOPPED;
     return rc;
   }
   publish_durable(db, qp_journal_last_seq(db->journal));
@@ -300,7 +302,8 @@ int qp_db_execute(qp_db_t *db, qp_db_request_t *reqs, uint32_t count) {
     rc = commit_group(db, reqs + start, n, bytes);
     start += n;
   }
-  for (uint32_t i = start; i < count; i++) reqs[i].status = rc;
+  for (uint32_t i = start; i < count; i++)
+    if (reqs[i].status == 0) reqs[i].status = rc;
   pthread_mutex_unlock(&db->write_mutex);
   return rc;
 }
