@@ -67,6 +67,7 @@ test: deps
 	@$(MAKE) --no-print-directory sim-quick
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory torture-quick
 
 demo: all
 	@bash scripts/demo.sh $(BUILD)/quipu
@@ -143,3 +144,15 @@ sim: all
 sim-quick: $(BUILD)/quipu
 	@mkdir -p build/drills
 	$(BUILD)/quipu sim ledger --seed 1 --seeds 300 --steps 120 --json build/drills/sim.json
+
+# ---- real-process torture (tests/torture, docs/drills-torture.md) ----
+# `quipu serve` under load, kill -9 at seeded random moments, restart, check
+# every acknowledged transfer, balances, the audit and `quipu verify`.
+# `make torture KILLS=5000 [SEED=…]`; `make torture-quick` (200 kills) is part
+# of `make test`.  Results in build/drills/torture.json.
+.PHONY: torture torture-quick
+torture: $(BUILD)/quipu
+	/usr/bin/python3 tests/torture/torture.py --kills $${KILLS:-1000} $${SEED:+--seed $$SEED} --quipu $(BUILD)/quipu
+
+torture-quick: $(BUILD)/quipu
+	/usr/bin/python3 tests/torture/torture.py --kills 200 --load-ms-max 300 $${SEED:+--seed $$SEED} --quipu $(BUILD)/quipu
