@@ -139,10 +139,18 @@ class Server:
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
     def kill9(self):
+        """SIGKILL; True when it hit a live process."""
+        hit = False
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
+            hit = True
         if self.proc is not None:
             self.proc.wait()
+        return hit
+
+    def term(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
 
     def stop(self, timeout_s=30):
         """SIGTERM; returns the exit code."""
@@ -353,6 +361,7 @@ class Client(threading.Thread):
         for e in events:   # nothing was applied: the pendings it named are still open
             if e.kind in ("post", "void") and not self.is_in(events, e.pending[0]):
                 self.workload.give_pending(e.pending)
+        time.sleep(0.005)
         return r.status_code in (429, 503)
 
     @staticmethod
@@ -443,13 +452,22 @@ def field_diff(got, stored, state):
 # ------------------------------------------------------------------ rounds
 
 class Counters:
-    FIELDS = ("rounds", "kills", "kills_during_load", "kills_during_startup", "requests_acked",
+    FIELDS = ("rounds", "kills", "kills_during_load", "kills_during_startup",
+              "kills_during_shutdown", "clean_exits_before_kill", "requests_acked",
               "requests_refused", "requests_in_doubt", "in_doubt_present", "in_doubt_absent",
               "resent_events", "acked_transfers_checked", "old_transfers_rechecked",
               "transfers_final_checked", "losses", "duplicates", "phantoms", "partial_batches",
               "field_mismatches", "unexpected_results", "balance_mismatches", "audit_failures",
-              "history_mismatches", "verify_runs", "verify_failures", "torn_tails_at_kill",
-              "clean_stops", "clean_stop_failures", "data_dirs", "failed_rounds")
+              "history_mismatches", "crashes", "unanswered_commits", "verify_runs", "verify_failures", "torn_tails_at_kill",
+              "clean_stops", "clean_stop_failures", "data_dirs", "failed_rounds", "aborted_rounds")
+    # Every one of these must stay 0; their sum is `violations` in the results.
+    BAD = ("losses", "duplicates", "phantoms", "partial_batches", "field_mismatches",
+           "unexpected_results", "balance_mismatches", "audit_failures", "history_mismatches",
+           "crashes", "unanswered_commits", "verify_failures", "clean_stop_failures",
+           "aborted_rounds")
+
+    def violations(self):
+        return sum(getattr(self, f) for f in self.BAD)
 
     def __init__(self):
         for f in self.FIELDS:
@@ -590,34 +608,52 @@ class Torture:
         self.dir_rounds += 1
         t0 = time.time()
         known = len(self.model.transfers)
-        mode = "startup" if self.rng.random() < args.startup_kill_rate and n > 1 else "load"
-        requests_log = []
-        if mode == "load":
-            delay_ms = self.rng.uniform(args.load_ms_min, args.load_ms_max)
-            requests_log = self.load_then_kill(delay_ms)
-            self.c.kills_during_load += 1
+        r = self.rng.random()
+        if n > 1 and r < args.startup_kill_rate:
+            mode = "startup"
+        elif r < args.startup_kill_rate + args.shutdown_kill_rate:
+            mode = "drain"
         else:
+            mode = "load"
+        requests_log = []
+        if mode == "startup":
             delay_ms = self.rng.uniform(0, 40)
-            self.server.kill9()           # the previous round left it running
+            self.server.kill9()           # the idle server the previous round left (not counted)
             self.server.spawn()
             time.sleep(delay_ms / 1000)
-            self.server.kill9()
-            self.c.kills_during_startup += 1
-        self.c.kills += 1
+            hit = self.server.kill9()
+            self.c.kills_during_startup += hit
+            if not hit:
+                self.fail("crashes", "the server exited by itself while starting, status %s:\n%s"
+                          % (self.server.proc.returncode, self.server.log_tail()))
+        else:
+            delay_ms = self.rng.uniform(args.load_ms_min, args.load_ms_max)
+            term_ms = self.rng.uniform(0, 10) if mode == "drain" else None
+            requests_log, hit = self.load_then_kill(delay_ms, term_ms)
+            rc = self.server.proc.returncode
+            if mode == "drain":
+                self.c.kills_during_shutdown += hit
+                self.c.clean_exits_before_kill += not hit and rc == 0
+            else:
+                self.c.kills_during_load += hit
+            if not hit and (mode == "load" or rc != 0):
+                self.fail("crashes", "the server exited by itself under load, status %s:\n%s"
+                          % (rc, self.server.log_tail()))
+        self.c.kills += hit
         acked_ok = sum(r.results.count("ok") for r in requests_log if r.outcome == "acked")
         could_be = sum(len(r.events) for r in requests_log if r.outcome == "indoubt")
         torn = self.verify_crashed(known + acked_ok, known + acked_ok + could_be)
         self.server.start()
         if torn:
             self.after_torn_tail()
-        summary = self.check_round(n, requests_log)
+        summary = self.check_round(n, requests_log, clean_exit=mode == "drain" and not hit)
         dt = time.time() - t0
         ok = not self.notes
         if not ok:
             self.c.failed_rounds += 1
             self.failures.append((n, list(self.notes), self.server.data_dir))
-        print("round %4d/%d %-7s kill@%4.0fms  req %4d acked %5d in-doubt %d (%s)  %s  %.2fs"
-              % (n, args.kills, mode, delay_ms, len(requests_log), acked_ok,
+        print("round %4d kill %4d/%d %-7s @%4.0fms  req %4d acked %5d in-doubt %d (%s)  %s  %.2fs"
+              % (n, self.c.kills, args.kills, mode, delay_ms, len(requests_log), acked_ok,
                  sum(1 for r in requests_log if r.outcome == "indoubt"), summary,
                  "ok" if ok else "FAIL", dt), flush=True)
         for note in self.notes:
@@ -629,7 +665,10 @@ class Torture:
             self.server = None
         return ok
 
-    def load_then_kill(self, delay_ms):
+    def load_then_kill(self, delay_ms, term_ms):
+        """Load for delay_ms, then SIGKILL (after a SIGTERM and term_ms more
+        when term_ms is given: a kill while the server drains).  Returns the
+        requests sent and whether the SIGKILL hit a live process."""
         pool = self.model.open_pendings()
         self.sample_rng.shuffle(pool)
         workload = Workload(self.model.accounts, self.ids, pool, threading.Lock())
@@ -641,7 +680,10 @@ class Torture:
         for cl in clients:
             cl.start()
         time.sleep(delay_ms / 1000)
-        self.server.kill9()
+        if term_ms is not None:
+            self.server.term()
+            time.sleep(term_ms / 1000)
+        hit = self.server.kill9()
         for cl in clients:
             cl.join(timeout=REQUEST_TIMEOUT_S + 10)
             if cl.is_alive():
@@ -653,7 +695,7 @@ class Torture:
         self.c.requests_acked += sum(1 for r in log if r.outcome == "acked")
         self.c.requests_refused += sum(1 for r in log if r.outcome == "refused")
         self.c.requests_in_doubt += sum(1 for r in log if r.outcome == "indoubt")
-        return log
+        return log, hit
 
     def verify_crashed(self, at_least, at_most):
         """verify on the killed directory; True when it found a torn tail."""
@@ -684,7 +726,7 @@ class Torture:
 
     # --- the checks after a restart
 
-    def check_round(self, n, log):
+    def check_round(self, n, log, clean_exit):
         m = self.model
         ids = [e.id for r in log for e in r.events]
         found = self.lookup(ids)
@@ -701,6 +743,10 @@ class Torture:
             else:
                 present = self.check_indoubt(r, found)
                 indoubt.append((r, present))
+                if present and clean_exit:
+                    # SIGTERM promises to answer everything it commits.
+                    self.fail("unanswered_commits", "request %d was committed but not answered, "
+                              "and the server exited 0" % r.seq)
                 if present:
                     present_batches += 1
                 else:
@@ -846,15 +892,19 @@ class Torture:
         print("torture: %d kills, seed %d, %d clients, load %d-%d ms, %d rounds per data directory, "
               "under %s" % (args.kills, args.seed, args.clients, args.load_ms_min, args.load_ms_max,
                             args.rounds_per_dir, self.top), flush=True)
-        for n in range(1, args.kills + 1):
+        n = 0
+        # Count kills, not rounds: a SIGTERM may win the race against its SIGKILL.
+        while self.c.kills < args.kills and n < 2 * args.kills:
+            n += 1
             try:
                 self.run_round(n)
             except (Failure, requests.RequestException, OSError, subprocess.SubprocessError) as e:
                 self.c.failed_rounds += 1
+                self.c.aborted_rounds += 1
                 self.notes.append("round aborted: %s" % e)
                 kept = self.server.data_dir if self.server else "-"
                 self.failures.append((n, list(self.notes), kept))
-                print("round %4d/%d FAIL: %s\n    data directory kept: %s" % (n, args.kills, e, kept),
+                print("round %4d FAIL: %s\n    data directory kept: %s" % (n, e, kept),
                       flush=True)
                 if self.server is not None:
                     self.server.kill9()
@@ -864,6 +914,7 @@ class Torture:
             try:
                 self.close_dir()
             except (Failure, requests.RequestException, OSError, subprocess.SubprocessError) as e:
+                self.c.aborted_rounds += 1
                 self.notes.append("final check aborted: %s" % e)
             if self.notes:
                 self.c.failed_rounds += 1
@@ -880,9 +931,12 @@ class Torture:
     def report(self, duration):
         c = self.c
         rows = [
+            ("rounds", c.rounds),
             ("kills (SIGKILL)", c.kills),
             ("  during load", c.kills_during_load),
             ("  during startup/recovery", c.kills_during_startup),
+            ("  while draining after SIGTERM", c.kills_during_shutdown),
+            ("SIGTERM exits that beat the SIGKILL", c.clean_exits_before_kill),
             ("requests acknowledged / refused / in doubt", "%d / %d / %d" % (
                 c.requests_acked, c.requests_refused, c.requests_in_doubt)),
             ("in-doubt batches found present / absent", "%d / %d" % (c.in_doubt_present,
@@ -900,6 +954,9 @@ class Torture:
             ("balance mismatches", c.balance_mismatches),
             ("audit failures", c.audit_failures),
             ("history mismatches", c.history_mismatches),
+            ("server crashes (exits nobody asked for)", c.crashes),
+            ("commits left unanswered by a clean SIGTERM exit", c.unanswered_commits),
+            ("rounds aborted (a check could not run)", c.aborted_rounds),
             ("verify runs", c.verify_runs),
             ("verify failures", c.verify_failures),
             ("torn tails seen by verify after a kill", c.torn_tails_at_kill),
@@ -920,7 +977,9 @@ class Torture:
         if self.failures:
             print("replay: /usr/bin/python3 tests/torture/torture.py --kills %d --seed %d --quipu %s"
                   % (self.args.kills, self.args.seed, self.args.quipu))
-        result = dict(c.as_dict(), seed=self.args.seed, clients=self.args.clients,
+        result = dict(c.as_dict(), violations=c.violations(), seed=self.args.seed,
+                      clients=self.args.clients, startup_kill_rate=self.args.startup_kill_rate,
+                      shutdown_kill_rate=self.args.shutdown_kill_rate,
                       load_ms_min=self.args.load_ms_min, load_ms_max=self.args.load_ms_max,
                       rounds_per_dir=self.args.rounds_per_dir, duration_s=round(duration, 2),
                       passed=c.rounds - sum(1 for f in self.failures if f[0] != "final"),
@@ -946,6 +1005,8 @@ def main():
     p.add_argument("--load-ms-max", type=int, default=400)
     p.add_argument("--startup-kill-rate", type=float, default=0.1,
                    help="share of rounds that kill the server while it starts (default 0.1)")
+    p.add_argument("--shutdown-kill-rate", type=float, default=0.1,
+                   help="share of rounds that send SIGTERM under load and SIGKILL 0-10 ms later")
     p.add_argument("--rounds-per-dir", type=int, default=25,
                    help="rounds before the data directory is closed, checked in full and replaced")
     p.add_argument("--json", default=os.path.join(ROOT, "build", "drills", "torture.json"),
