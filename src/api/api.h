@@ -84,6 +84,13 @@ int qp_api_decode_accounts(const char *body, size_t len, uint32_t events_max, qp
 int qp_api_decode_transfers(const char *body, size_t len, uint32_t events_max, qp_transfer_t **out,
                             uint32_t *count_out, qp_api_error_t *err);
 
+/* What `quipu client accounts|transfers create` runs on its input before
+ * sending it: kind is "accounts" or "transfers"; decodes the body exactly as
+ * the server will (up to QP_BATCH_EVENTS_MAX events) and discards the
+ * events.  Returns 0, QP_EINVAL for an unknown kind, or the decoder's
+ * QP_EPARSE/QP_ENOMEM with err filled. */
+int qp_api_check_batch(const char *kind, const char *body, size_t len, qp_api_error_t *err);
+
 /* Decodes a lookup body {"ids":[…]} with 1..ids_max ids (decimal strings or
  * JSON integers).  Same conventions as above. */
 int qp_api_decode_ids(const char *body, size_t len, uint32_t ids_max, qp_u128 **out,

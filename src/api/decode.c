@@ -476,3 +476,20 @@ int qp_api_parse_u128(const char *text, qp_u128 *out) {
   if (text == NULL) return QP_EPARSE;
   return qp_u128_parse(text, strlen(text), out);
 }
+
+int qp_api_check_batch(const char *kind, const char *body, size_t len, qp_api_error_t *err) {
+  uint32_t count = 0;
+  int rc;
+  if (strcmp(kind, "accounts") == 0) {
+    qp_account_t *events = NULL;
+    rc = qp_api_decode_accounts(body, len, QP_BATCH_EVENTS_MAX, &events, &count, err);
+    qp_free(events);
+  } else if (strcmp(kind, "transfers") == 0) {
+    qp_transfer_t *events = NULL;
+    rc = qp_api_decode_transfers(body, len, QP_BATCH_EVENTS_MAX, &events, &count, err);
+    qp_free(events);
+  } else {
+    rc = QP_EINVAL;
+  }
+  return rc;
+}

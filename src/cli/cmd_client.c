@@ -6,9 +6,10 @@
  * request, could not be reached, or any event of a batch did not get "ok"
  * (or the audit found the invariant broken), 2 on a usage error.
  *
- * It does not interpret the JSON it sends: the server's strict decoder is
- * the one place that decides what a valid request is, and its error
- * envelope is printed as is on stderr.
+ * Input for `accounts|transfers create` is first run through the server's
+ * own strict decoder (qp_api_check_batch), so a malformed file is refused
+ * locally with the same error envelope - which field, what is wrong - and
+ * nothing is sent; the server still decides everything else.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -19,6 +20,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "api/api.h"
 #include "base/alloc.h"
 #include "cli/cli.h"
 #include "cli/client_load.h"
@@ -289,6 +291,14 @@ static int run_create(client_t *c, const client_args_t *a, const char *what) {
   }
   buffer_t body = {.max = CLIENT_BODY_BYTES_MAX};
   int code = read_input(a->positional_count == 3 ? a->positional[2] : NULL, &body);
+  qp_api_error_t err;
+  if (code == 0 && qp_api_check_batch(what, body.data ? body.data : "", body.len, &err) != 0) {
+    json_t *env = qp_api_error_json(&err);
+    if (env != NULL) json_dumpf(env, stderr, JSON_INDENT(2));
+    fprintf(stderr, "\nquipu client: input refused, nothing was sent\n");
+    json_decref(env);
+    code = 1;
+  }
   char path[64];
   snprintf(path, sizeof path, "/v1/%s", what);
   if (code == 0) code = http(c, "POST", path, &body) != 0 ? 1 : report(c, true, false);

@@ -57,8 +57,13 @@ def test_client_failures(server, keys):
     assert json.loads(r.stderr.split("\nquipu client:")[0])["error"]["code"] == "not_found"
     r = client(server, key, "transfers", "create", stdin="[{]")
     assert r.returncode == 1 and "invalid_json" in r.stderr
-    r = client(server, keys["ro"], "accounts", "create", stdin="[]")
+    r = client(server, keys["ro"], "accounts", "create", stdin='[{"id":"%d","ledger":1,"code":1}]' % new_id())
     assert r.returncode == 1 and "forbidden" in r.stderr
+    # Bad input is refused locally by the server's own decoder: nothing is sent.
+    r = client(server, key, "accounts", "create", stdin="[]")
+    assert r.returncode == 1 and "empty_batch" in r.stderr and "nothing was sent" in r.stderr
+    r = client(server, key, "transfers", "create", stdin='[{"id":"1","amount":"-5"}]')
+    assert r.returncode == 1 and "[0].amount" in r.stderr
     r = client(server, "qpk_wrong", "audit")
     assert r.returncode == 1 and "unauthorized" in r.stderr
     r = subprocess.run([QUIPU, "client", "--url", "http://127.0.0.1:1", "audit"], capture_output=True, text=True, timeout=60)
