@@ -492,6 +492,7 @@ class Torture:
         self.sample_rng = random.Random(args.seed * 7919 + 2)  # samples, pool order
         self.c = Counters()
         self.notes = []           # failure messages of the current round
+        self.info = []            # other remarks on the current round
         self.failures = []        # (round, notes, data dir) of failed rounds
         self.server = None
         self.model = None
@@ -598,6 +599,7 @@ class Torture:
     def run_round(self, n):
         args = self.args
         self.notes = []
+        self.info = []
         self.c.rounds += 1
         if self.server is not None and self.dir_rounds >= args.rounds_per_dir:
             self.close_dir()
@@ -656,7 +658,7 @@ class Torture:
               % (n, self.c.kills, args.kills, mode, delay_ms, len(requests_log), acked_ok,
                  sum(1 for r in requests_log if r.outcome == "indoubt"), summary,
                  "ok" if ok else "FAIL", dt), flush=True)
-        for note in self.notes:
+        for note in self.info + self.notes:
             print("    " + note.replace("\n", "\n    "), flush=True)
         if not ok:
             # The model may no longer match the directory: keep it and go on in a fresh one.
@@ -703,6 +705,9 @@ class Torture:
         self.c.verify_runs += 1
         if rc != 0 and re.search(r"\btorn\b", out):
             self.c.torn_tails_at_kill += 1
+            m = re.search(r"verify: FAILED: (.*)", out)
+            self.info.append("torn tail after the kill (allowed; the restart must cut it): %s"
+                             % (m.group(1) if m else out.strip().splitlines()[-1]))
             return True
         if rc != 0:
             self.fail("verify_failures", "verify exit %d on the crashed directory:\n%s" % (rc, out[-1500:]))
