@@ -192,7 +192,7 @@ class Event:
 
 class Request:
     """One POST /v1/transfers and what became of it."""
-    __slots__ = ("seq", "events", "outcome", "results", "status", "error")
+    __slots__ = ("seq", "events", "outcome", "results", "status", "error", "sent_at", "answered_at")
 
     def __init__(self, seq, events):
         self.seq = seq              # global send order: a post is always sent after its pending's ack
@@ -201,6 +201,8 @@ class Request:
         self.results = None         # result codes when acked
         self.status = None          # HTTP status when refused
         self.error = None           # error code or exception text
+        self.sent_at = None         # time.monotonic() before the request was sent
+        self.answered_at = None     # time.monotonic() after its answer arrived
 
 
 class Workload:
@@ -342,8 +344,11 @@ class Client(threading.Thread):
         req = Request(next(self.seqs), events)
         with self.log_lock:
             self.log.append(req)
+        payload = [e.body for e in events]
         try:
-            r = self.session.post(self.url, json=[e.body for e in events], timeout=REQUEST_TIMEOUT_S)
+            req.sent_at = time.monotonic()
+            r = self.session.post(self.url, json=payload, timeout=REQUEST_TIMEOUT_S)
+            req.answered_at = time.monotonic()
             body = r.json() if r.status_code in (200, 400, 413, 429, 500, 503) else None
         except (requests.RequestException, ValueError) as e:
             req.outcome, req.error = "indoubt", type(e).__name__
@@ -458,12 +463,13 @@ class Counters:
               "resent_events", "acked_transfers_checked", "old_transfers_rechecked",
               "transfers_final_checked", "losses", "duplicates", "phantoms", "partial_batches",
               "field_mismatches", "unexpected_results", "balance_mismatches", "audit_failures",
-              "history_mismatches", "crashes", "unanswered_commits", "verify_runs", "verify_failures", "torn_tails_at_kill",
+              "history_mismatches", "order_violations", "crashes", "unanswered_commits",
+              "verify_runs", "verify_failures", "torn_tails_at_kill",
               "clean_stops", "clean_stop_failures", "data_dirs", "failed_rounds", "aborted_rounds")
     # Every one of these must stay 0; their sum is `violations` in the results.
     BAD = ("losses", "duplicates", "phantoms", "partial_batches", "field_mismatches",
            "unexpected_results", "balance_mismatches", "audit_failures", "history_mismatches",
-           "crashes", "unanswered_commits", "verify_failures", "clean_stop_failures",
+           "order_violations", "crashes", "unanswered_commits", "verify_failures", "clean_stop_failures",
            "aborted_rounds")
 
     def violations(self):
@@ -548,6 +554,7 @@ class Torture:
         if [x["result"] for x in r["results"]] != ["ok"] * len(accounts):
             raise Failure("creating accounts: %s" % r)
         self.model = Model(accounts)
+        self.ts_max = 0           # the latest transfer timestamp seen in this directory
         self.ids = itertools.count(1 << 40)
         self.dir_rounds = 0
 
@@ -766,7 +773,8 @@ class Torture:
                     d = field_diff(got, e.stored, m.state.get(e.id))
                     if d:
                         self.fail("field_mismatches", "transfer %d: %s" % (e.id, d))
-        self.resend(indoubt)
+        resent_found = self.resend(indoubt)
+        self.check_timestamps(log, found, resent_found)
         self.check_balances_and_audit()
         self.check_history()
         self.recheck_old(set(ids))
@@ -811,7 +819,9 @@ class Torture:
         return bool(there)
 
     def resend(self, indoubt):
-        """Re-sends every in-doubt batch as is: a client retrying after a timeout."""
+        """Re-sends every in-doubt batch as is: a client retrying after a timeout.
+        Returns the lookups of the re-sent transfers that must be present now."""
+        must = []
         for r, present in indoubt:
             body = [e.body for e in r.events]
             res = [row["result"] for row in self.api("POST", "/v1/transfers", body)["results"]]
@@ -828,12 +838,55 @@ class Torture:
                         err = self.model.apply(e)
                         if err:
                             self.fail("unexpected_results", err)
+                    if e.expect == "ok":
+                        must.append(e)
                     continue
                 if got == "ok" and present:
                     self.fail("duplicates", "re-sent transfer %d was present and answered ok" % e.id)
                 else:
                     self.fail("unexpected_results", "re-sent transfer %d answered %s, expected %s"
                               % (e.id, got, want))
+        found = self.lookup([e.id for e in must])
+        for e in must:
+            got = found.get(e.id)
+            if got is None:
+                self.fail("losses", "re-sent transfer %d is missing" % e.id)
+                continue
+            d = field_diff(got, e.stored, self.model.state.get(e.id))
+            if d:
+                self.fail("field_mismatches", "re-sent transfer %d: %s" % (e.id, d))
+        return found
+
+    def check_timestamps(self, log, found, resent_found):
+        """Timestamps are unique and strictly increasing across all events, kills
+        included: this round's transfers all come after every earlier one, and a
+        request sent after another was answered has only later timestamps."""
+        ts_round = [int(t["timestamp"]) for t in found.values()]
+        if ts_round and min(ts_round) <= self.ts_max:
+            self.fail("order_violations", "a transfer of this round has timestamp %d, not after %d "
+                      "(the last one before the kill)" % (min(ts_round), self.ts_max))
+        ts_all = ts_round + [int(t["timestamp"]) for i, t in resent_found.items() if i not in found]
+        if len(set(ts_all)) != len(ts_all):
+            self.fail("order_violations", "%d transfers share a timestamp" % (len(ts_all) - len(set(ts_all))))
+        spans = []
+        for r in log:
+            if r.outcome != "acked":
+                continue
+            ts = [int(found[e.id]["timestamp"]) for e in r.events if e.id in found]
+            if ts:
+                spans.append((r.sent_at, r.answered_at, min(ts), max(ts), r.seq))
+        by_answer = sorted(spans, key=lambda x: x[1])
+        i, done_max, done_seq = 0, 0, None
+        for sent_at, _, ts_min, _, seq in sorted(spans, key=lambda x: x[0]):
+            while i < len(by_answer) and by_answer[i][1] < sent_at:
+                if by_answer[i][3] > done_max:
+                    done_max, done_seq = by_answer[i][3], by_answer[i][4]
+                i += 1
+            if ts_min <= done_max:
+                self.fail("order_violations", "request %d was sent after request %d was answered but "
+                          "has an earlier timestamp (%d <= %d)" % (seq, done_seq, ts_min, done_max))
+        if ts_all:
+            self.ts_max = max(self.ts_max, max(ts_all))
 
     def check_balances_and_audit(self):
         m = self.model
@@ -959,6 +1012,7 @@ class Torture:
             ("balance mismatches", c.balance_mismatches),
             ("audit failures", c.audit_failures),
             ("history mismatches", c.history_mismatches),
+            ("timestamp order violations", c.order_violations),
             ("server crashes (exits nobody asked for)", c.crashes),
             ("commits left unanswered by a clean SIGTERM exit", c.unanswered_commits),
             ("rounds aborted (a check could not run)", c.aborted_rounds),
