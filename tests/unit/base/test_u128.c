@@ -103,6 +103,17 @@ static void test_rejects_malformed_text(void **state) {
     assert_int_equal(rc, QP_EPARSE);
     assert_u128_equal(v, 777); /* untouched on failure */
   }
+  /* Regression (tests/fuzz/fuzz_u128.c): digits that overflow before a
+   * non-digit are still "not a number", not "out of range". */
+  static const char *const overflow_then_junk[] = {
+      "3400066902823669209384634633746074317682209346001x",
+      "99999999999999999999999999999999999999999-",
+  };
+  for (size_t i = 0; i < sizeof overflow_then_junk / sizeof overflow_then_junk[0]; i++) {
+    qp_u128 w = 777;
+    assert_int_equal(parse(overflow_then_junk[i], &w), QP_EPARSE);
+    assert_u128_equal(w, 777);
+  }
   qp_u128 v = 777;
   assert_int_equal(qp_u128_parse(NULL, 3, &v), QP_EPARSE);
   assert_int_equal(qp_u128_parse("1", 0, &v), QP_EPARSE);
