@@ -27,7 +27,7 @@ static const char *const DRILLS[][2] = {
 
 /* Field names whose non-zero (or true) value means something went wrong. */
 static int is_bad_field(const char *name) {
-  static const char *const bad[] = {"loss", "lost", "violation", "duplicate", "verify_fail", "crash",
+  static const char *const bad[] = {"loss", "lost", "phantom", "partial_batch", "unexpected", "_failures", "violation", "duplicate", "verify_fail", "crash",
                                     "mismatch", "undetected"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     if (strstr(name, bad[i]) != NULL) return 1;
