@@ -98,6 +98,17 @@ static int take_snapshot(qp_db_t *db, qp__index_meta_t *meta) {
   return rc;
 }
 
+/* A round after a bulk load (10M new accounts, say) leaves the snapshot's
+ * arrays holding gigabytes that steady traffic never needs again: give
+ * them back rather than keep the peak resident. */
+static void release_large_snapshot(qp_db_t *db) {
+  const uint32_t rows_max = 1u << 17;
+  const qp_ledger_changes_t *c = &db->snapshot;
+  if (c->accounts_capacity > rows_max || c->transfers_capacity > rows_max ||
+      c->pending_capacity > rows_max || c->balances_capacity > rows_max)
+    qp_ledger_changes_deinit(&db->snapshot);
+}
+
 /* Waits up to ms on ring_cond (ring_mutex held). */
 static void wait_ms(qp_db_t *db, uint32_t ms) {
   struct timespec until;
@@ -152,6 +163,7 @@ static void *applier_main(void *arg) {
       continue;
     }
     if (db->applier_error != 0) QP_LOG_INFO("ledger", "index caught up again");
+    release_large_snapshot(db);
     held = false;
     backoff_ms = 0;
     db->applier_error = 0;
@@ -488,6 +500,7 @@ static int recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail
     c.meta.last_timestamp = qp_ledger_last_timestamp(db->ledger);
     rc = qp_ledger_take_changes(db->ledger, &db->snapshot);
     if (rc == 0) rc = qp__index_apply(&db->index, &db->snapshot, &c.meta);
+    release_large_snapshot(db);
   }
   if (rc != 0) return rc;
   rep->journal_bytes = scan->valid_bytes;
