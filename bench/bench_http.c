@@ -30,6 +30,7 @@
 #include "bench.h"
 #include "bench_int.h"
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "base/err.h"
 
 #define LANES_MAX 256u
@@ -247,9 +248,7 @@ typedef struct lane {
   uint32_t jobs_count; /* how many */
   uint32_t next;       /* next to send */
   uint64_t sent_ns;    /* when the current request started */
-  char *resp;          /* response body */
-  size_t resp_len;     /* bytes */
-  size_t resp_cap;     /* allocated */
+  qp_buf_t resp;       /* response body, at most RESPONSE_BYTES_MAX */
 } lane_t;
 
 /* A chunk of events: encoded, split into lanes and jobs. */
@@ -279,20 +278,7 @@ typedef struct client {
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx) {
   lane_t *l = ctx;
-  size_t bytes = size * n;
-  if (l->resp_len + bytes + 1 > l->resp_cap) {
-    size_t cap = l->resp_cap ? l->resp_cap : 65536;
-    while (cap < l->resp_len + bytes + 1) cap *= 2;
-    if (cap > RESPONSE_BYTES_MAX) return 0;
-    char *r = qp_realloc(l->resp, cap);
-    if (r == NULL) return 0;
-    l->resp = r;
-    l->resp_cap = cap;
-  }
-  memcpy(l->resp + l->resp_len, p, bytes);
-  l->resp_len += bytes;
-  l->resp[l->resp_len] = '\0';
-  return bytes;
+  return qp_buf_append(&l->resp, p, size * n) ? size * n : 0;
 }
 
 static uint32_t code_of(bool accounts, const char *name, size_t len) {
@@ -327,7 +313,7 @@ static int lane_send(client_t *c, const chunk_t *ch, lane_t *l) {
   curl_easy_setopt(l->easy, CURLOPT_URL, ch->accounts ? c->url_accounts : c->url_transfers);
   curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, ch->text + job->body_off);
   curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)job->body_len);
-  l->resp_len = 0;
+  qp_buf_reset(&l->resp);
   l->sent_ns = qb_now_ns();
   return curl_multi_add_handle(c->multi, l->easy) == CURLM_OK ? 0 : QP_EIO;
 }
@@ -339,14 +325,14 @@ static void lane_done(client_t *c, const chunk_t *ch, lane_t *l, CURLcode result
   curl_easy_getinfo(l->easy, CURLINFO_RESPONSE_CODE, &code);
   curl_multi_remove_handle(c->multi, l->easy);
   if (c->lat_ns != NULL && c->lat_count < c->lat_cap) c->lat_ns[c->lat_count++] = dt;
-  if (result != CURLE_OK || code != 200 || l->resp == NULL) {
+  if (result != CURLE_OK || code != 200 || l->resp.data == NULL) {
     fprintf(stderr, "bench: HTTP request failed: %s, status %ld: %.300s\n",
-            curl_easy_strerror(result), code, l->resp ? l->resp : "");
+            curl_easy_strerror(result), code, l->resp.data ? l->resp.data : "");
     c->rc = QP_EIO;
     return;
   }
-  if (check_response(c, ch, job, l->resp) != 0) {
-    fprintf(stderr, "bench: malformed results in a response: %.300s\n", l->resp);
+  if (check_response(c, ch, job, l->resp.data) != 0) {
+    fprintf(stderr, "bench: malformed results in a response: %.300s\n", l->resp.data);
     c->rc = QP_ECORRUPT;
   }
 }
@@ -391,6 +377,7 @@ static int client_init(client_t *c, const server_t *s, uint32_t lanes) {
   curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->lanes_count);
   for (uint32_t i = 0; i < c->lanes_count; i++) {
     lane_t *l = &c->lanes[i];
+    l->resp.max = RESPONSE_BYTES_MAX;
     l->easy = curl_easy_init();
     curl_easy_setopt(l->easy, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(l->easy, CURLOPT_WRITEFUNCTION, on_body);
@@ -405,7 +392,7 @@ static int client_init(client_t *c, const server_t *s, uint32_t lanes) {
 static void client_deinit(client_t *c) {
   for (uint32_t i = 0; i < c->lanes_count; i++) {
     curl_easy_cleanup(c->lanes[i].easy);
-    qp_free(c->lanes[i].resp);
+    qp_buf_free(&c->lanes[i].resp);
   }
   curl_slist_free_all(c->headers);
   curl_multi_cleanup(c->multi);
@@ -524,7 +511,7 @@ static int http_check(const server_t *s, const qb_workload_t *w, const char *sys
   h = curl_slist_append(h, "Expect:");
   char url[96];
   snprintf(url, sizeof url, "%s/v1/accounts/lookup", s->url);
-  lane_t l = {0};
+  lane_t l = {.resp = {.max = RESPONSE_BYTES_MAX}};
   char *body = qp_malloc((size_t)QP_BATCH_EVENTS_MAX * 48 + 32);
   int rc = e && h && body ? 0 : QP_ENOMEM;
   curl_easy_setopt(e, CURLOPT_URL, url);
@@ -538,11 +525,11 @@ static int http_check(const server_t *s, const qb_workload_t *w, const char *sys
     n += (size_t)snprintf(body + n, 8, "]}");
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
-    l.resp_len = 0;
+    qp_buf_reset(&l.resp);
     long code = 0;
     if (curl_easy_perform(e) != CURLE_OK) rc = QP_EIO;
     else curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-    json_t *root = rc == 0 && code == 200 ? json_loadb(l.resp, l.resp_len, 0, NULL) : NULL;
+    json_t *root = rc == 0 && code == 200 ? json_loadb(l.resp.data, l.resp.len, 0, NULL) : NULL;
     json_t *arr = json_object_get(root, "accounts");
     if (rc == 0 && !json_is_array(arr)) rc = QP_ECORRUPT;
     for (size_t i = 0; rc == 0 && i < json_array_size(arr); i++) {
@@ -560,7 +547,7 @@ static int http_check(const server_t *s, const qb_workload_t *w, const char *sys
     json_decref(root);
   }
   qp_free(body);
-  qp_free(l.resp);
+  qp_buf_free(&l.resp);
   curl_slist_free_all(h);
   curl_easy_cleanup(e);
   return qb_finish_check(rep, system, &chk, rc);

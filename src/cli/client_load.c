@@ -26,33 +26,15 @@
 #include <sodium.h>
 
 #include "base/alloc.h"
+#include "base/buf.h"
 
 #define LOAD_SAMPLES_MAX (1u << 22) /* latencies kept per thread, at most */
 #define LOAD_TRANSFER_JSON_MAX 200u /* bytes of one formatted transfer */
 #define LOAD_RESPONSE_BYTES_MAX (8u << 20)
 #define LOAD_LEDGER 77u
 
-typedef struct load_buffer {
-  char *data; /* qp_malloc'ed */
-  size_t len; /* bytes used */
-  size_t cap; /* bytes allocated */
-} load_buffer_t;
-
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
-  load_buffer_t *b = userdata;
-  size_t n = size * nmemb;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *grown = cap <= LOAD_RESPONSE_BYTES_MAX ? qp_realloc(b->data, cap) : NULL;
-    if (grown == NULL) return 0;
-    b->data = grown;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, ptr, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-  return n;
+  return qp_buf_append(userdata, ptr, size * nmemb) ? size * nmemb : 0;
 }
 
 static uint64_t now_ns(void) {
@@ -83,8 +65,8 @@ typedef struct load_thread {
 /* POSTs body to url with the handle's connection; 0 when 200 and `expect`
  * events are ok. */
 static int post(CURL *curl, const char *url, struct curl_slist *headers, const char *body,
-                size_t len, load_buffer_t *resp, uint32_t expect) {
-  resp->len = 0;
+                size_t len, qp_buf_t *resp, uint32_t expect) {
+  qp_buf_reset(resp);
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
@@ -143,7 +125,7 @@ static void *load_main(void *arg) {
   uint32_t n = s->o->batch;
   size_t cap = (size_t)n * LOAD_TRANSFER_JSON_MAX + 16;
   char *body = qp_malloc(cap);
-  load_buffer_t resp = {0};
+  qp_buf_t resp = {.max = LOAD_RESPONSE_BYTES_MAX};
   CURL *curl = curl_easy_init();
   struct curl_slist *headers = make_headers(s->o->key);
   char url[1100];
@@ -160,7 +142,7 @@ static void *load_main(void *arg) {
   }
   curl_slist_free_all(headers);
   if (curl != NULL) curl_easy_cleanup(curl);
-  qp_free(resp.data);
+  qp_buf_free(&resp);
   qp_free(body);
   return NULL;
 }
@@ -181,7 +163,7 @@ static int create_accounts(load_shared_t *s) {
   body[len] = '\0';
   CURL *curl = curl_easy_init();
   struct curl_slist *headers = make_headers(o->key);
-  load_buffer_t resp = {0};
+  qp_buf_t resp = {.max = LOAD_RESPONSE_BYTES_MAX};
   char url[1100];
   snprintf(url, sizeof url, "%s/v1/accounts", o->url);
   int rc = curl ? post(curl, url, headers, body, len, &resp, o->accounts) : 1;
@@ -190,7 +172,7 @@ static int create_accounts(load_shared_t *s) {
             resp.data ? resp.data : "no answer");
   curl_slist_free_all(headers);
   if (curl != NULL) curl_easy_cleanup(curl);
-  qp_free(resp.data);
+  qp_buf_free(&resp);
   qp_free(body);
   return rc;
 }

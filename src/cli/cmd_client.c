@@ -22,6 +22,7 @@
 
 #include "api/api.h"
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "cli/cli.h"
 #include "cli/client_load.h"
 
@@ -50,39 +51,12 @@ static const char USAGE[] =
     "Exit 0 when all went well; 1 when the server refused the request, could not be\n"
     "reached, or any event's result was not \"ok\"; 2 on a usage error.\n";
 
-typedef struct buffer {
-  char *data;  /* qp_malloc'ed, NUL-terminated */
-  size_t len;  /* bytes used */
-  size_t cap;  /* bytes allocated */
-  size_t max;  /* refuse to grow past this */
-  bool failed; /* out of memory or past max */
-} buffer_t;
-
-static bool buffer_append(buffer_t *b, const void *data, size_t n) {
-  if (b->failed) return false;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *grown = (b->len + n + 1 <= b->max) ? qp_realloc(b->data, cap) : NULL;
-    if (grown == NULL) {
-      b->failed = true;
-      return false;
-    }
-    b->data = grown;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, data, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-  return true;
-}
-
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
-  return buffer_append(userdata, ptr, size * nmemb) ? size * nmemb : 0;
+  return qp_buf_append(userdata, ptr, size * nmemb) ? size * nmemb : 0;
 }
 
 /* Reads FILE ("-" or NULL = stdin) whole. */
-static int read_input(const char *path, buffer_t *out) {
+static int read_input(const char *path, qp_buf_t *out) {
   FILE *f = (path == NULL || strcmp(path, "-") == 0) ? stdin : fopen(path, "rb");
   if (f == NULL) {
     perror(path);
@@ -91,7 +65,7 @@ static int read_input(const char *path, buffer_t *out) {
   char chunk[65536];
   size_t n;
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    if (!buffer_append(out, chunk, n)) break;
+    if (!qp_buf_append(out, chunk, n)) break;
   bool err = ferror(f) != 0;
   if (f != stdin) fclose(f);
   if (err || out->failed) {
@@ -106,11 +80,11 @@ typedef struct client {
   const char *url;   /* base URL, no trailing slash needed */
   const char *key;   /* API key or NULL */
   long status;       /* HTTP status of the last answer */
-  buffer_t response; /* its body */
+  qp_buf_t response; /* its body */
 } client_t;
 
 /* Sends one request; returns 0 when an HTTP answer (of any status) came. */
-static int http(client_t *c, const char *method, const char *path, const buffer_t *body) {
+static int http(client_t *c, const char *method, const char *path, const qp_buf_t *body) {
   CURL *curl = curl_easy_init();
   if (curl == NULL) return 1;
   char url[2048], auth[256];
@@ -121,7 +95,7 @@ static int http(client_t *c, const char *method, const char *path, const buffer_
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->key);
     headers = curl_slist_append(headers, auth);
   }
-  c->response = (buffer_t){.max = CLIENT_RESPONSE_BYTES_MAX};
+  c->response = (qp_buf_t){.max = CLIENT_RESPONSE_BYTES_MAX};
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
@@ -289,7 +263,7 @@ static int run_create(client_t *c, const client_args_t *a, const char *what) {
     fputs(USAGE, stderr);
     return 2;
   }
-  buffer_t body = {.max = CLIENT_BODY_BYTES_MAX};
+  qp_buf_t body = {.max = CLIENT_BODY_BYTES_MAX};
   int code = read_input(a->positional_count == 3 ? a->positional[2] : NULL, &body);
   qp_api_error_t err;
   if (code == 0 && qp_api_check_batch(what, body.data ? body.data : "", body.len, &err) != 0) {
