@@ -14,6 +14,7 @@
  * checks, and only then any mutation.  So a failing event never changes
  * anything, and a linked chain only needs to undo the events before it.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -36,8 +37,13 @@ int qp_ledger_create(const qp_ledger_config_t *config, qp_ledger_t **out) {
   if (l->config.transfers_max == 0) l->config.transfers_max = TRANSFERS_MAX_DEFAULT;
   l->touched = qp_malloc(2 * (QP_BATCH_EVENTS_MAX + QP_EXPIRIES_PER_BATCH_MAX) * sizeof(uint32_t));
   l->stamp = 1;
-  if (l->touched == NULL || qp__table_init(&l->account_index, 1024) != 0 ||
-      qp__table_init(&l->transfer_index, 1024) != 0) {
+  _Static_assert(offsetof(qp_account_t, id) == 0 && offsetof(qp_transfer_t, id) == 0,
+                 "the id index reads ids at the start of each record");
+  if (l->touched == NULL ||
+      qp__table_init(&l->account_index, 1024, (const void *const *)&l->accounts,
+                     sizeof *l->accounts) != 0 ||
+      qp__table_init(&l->transfer_index, 1024, (const void *const *)&l->transfers,
+                     sizeof *l->transfers) != 0) {
     qp_ledger_destroy(l);
     return QP_ENOMEM;
   }
