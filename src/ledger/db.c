@@ -593,7 +593,7 @@ int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
   bool simulated = db->options.open_journal != NULL;
   db->options.ledger.track_changes = !simulated;
   if (db->options.clock_ns == NULL) db->options.clock_ns = default_clock;
-  if (db->options.index_map_size == 0) db->options.index_map_size = (size_t)64 << 30;
+  if (db->options.index_map_size == 0) db->options.index_map_size = QP__INDEX_MAP_SIZE_DEFAULT;
   if (db->options.index_lag_max == 0) db->options.index_lag_max = INDEX_LAG_MAX_DEFAULT;
   int rc = init_sync(db);
   if (rc == 0 && !simulated) rc = qp_mkdir_p(dir);

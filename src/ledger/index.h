@@ -25,6 +25,11 @@ typedef struct qp__index {
   MDB_dbi meta;        /* "applied" -> seq(8) hash(32) last_timestamp(8) */
 } qp__index_t;
 
+/* The LMDB map size when the caller gives none: address space only (the
+ * file grows as data is written), large enough for 10M accounts and 20M
+ * transfers with room to spare. */
+#define QP__INDEX_MAP_SIZE_DEFAULT ((size_t)64 << 30)
+
 typedef struct qp__index_meta {
   uint64_t applied_seq;             /* last journal record applied (0 = none) */
   uint8_t applied_hash[QP_HASH_SIZE]; /* its hash */

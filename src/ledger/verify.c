@@ -131,7 +131,7 @@ static int open_index(const char *dir, qp__index_t *ix, bool *present) {
   if (f) fclose(f);
   if (!*present) return 0;
   snprintf(path, sizeof path, "%s/ledger/state", dir);
-  return qp__index_open(ix, path, (size_t)64 << 30, true, NULL, 0);
+  return qp__index_open(ix, path, QP__INDEX_MAP_SIZE_DEFAULT, true, NULL, 0);
 }
 
 /* Fills the totals and checks the invariant over the replayed state. */
