@@ -445,10 +445,15 @@ static void audit(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r
   json_object_set_new(o, "journal_bytes", u64_json(a.journal_bytes));
   json_object_set_new(o, "accounts", u64_json(a.accounts));
   json_object_set_new(o, "transfers", u64_json(a.transfers));
+  json_object_set_new(o, "transfers_in_memory", u64_json(a.transfers_in_memory));
   json_object_set_new(o, "invariant_ok", json_boolean(a.invariant_ok));
   json_object_set_new(o, "ledgers", rows);
   json_object_set_new(o, "ledgers_count", json_integer(ledgers));
   json_object_set_new(o, "stopped", json_boolean(qp_db_stopped(s->db)));
+  bool checked = false;
+  int vrc = qp_db_verify_status(s->db, &checked, NULL, 0);
+  json_object_set_new(o, "journal_check",
+                      json_string(vrc != 0 ? "failed" : checked ? "passed" : "running"));
   reply_json(r, 200, o);
 }
 
@@ -456,6 +461,13 @@ static void audit(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r
 
 static void healthz(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r) {
   (void)req;
+  bool checked = false;
+  char why[512];
+  /* The re-hash of the journal after a restart (docs/journal.md) found damage. */
+  if (qp_db_verify_status(s->db, &checked, why, sizeof why) != 0) {
+    reply_error(r, 503, "journal_damaged", "", why);
+    return;
+  }
   if (qp_db_stopped(s->db)) {
     reply_error(r, 503, "stopped", "", "the ledger refuses writes");
     return;

@@ -14,6 +14,17 @@
  * options.index_lag_max changes behind).  After a crash the journal replays
  * whatever the index missed.
  *
+ * The index is also where transfers go when they leave memory: once the
+ * applier has stored a round, it evicts from the state machine the
+ * transfers that can no longer change (qp_ledger_evict), adds their ids to
+ * an in-memory filter (idfilter.h), and the state machine asks the index
+ * for an id only when the filter says it may be there.  So memory holds the
+ * accounts, the pending transfers and the not-yet-stored tail; a restart
+ * loads just those from the index and replays the journal after the index's
+ * position.  The journal before that position is re-hashed at open, or for
+ * a long journal by a background thread that fail-stops the db if it finds
+ * damage (options.verify_sync_max).
+ *
  * Disk-full is detected before anything is applied (journal space is
  * reserved ahead with fallocate), so it is an ordinary, recoverable error.
  * A failed write or fsync is not: the state in memory is then ahead of
@@ -31,6 +42,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "ledger/history.h"
+#include "ledger/idfilter.h"
 #include "ledger/index.h"
 #include "ledger/replay.h"
 #include "store/store.h"
@@ -41,6 +53,15 @@
 /* By default the writer waits for the index once this many changes are
  * untaken (bounds the applier's snapshot memory). */
 #define INDEX_LAG_MAX_DEFAULT (4u << 20)
+/* The applier evicts once a round leaves at least this many stored rows in
+ * memory: each eviction is O(rows in memory), so it runs in large steps. */
+#define EVICT_MIN_ROWS (256u << 10)
+/* The id filter is saved (for a fast restart) after this many new ids. */
+#define FILTER_SAVE_EVERY (4u << 20)
+/* The id filter's first generation (grows by doubling past it). */
+#define FILTER_CAPACITY (32u << 20)
+#define VERIFY_SYNC_MAX_DEFAULT ((uint64_t)256 << 20)
+#define TRIM_EVERY_NS 1000000000ull
 #define PATH_MAX_LEN 4096
 
 struct qp_db {
@@ -55,7 +76,25 @@ struct qp_db {
   uint64_t stats_events;           /* events in the journal */
   _Atomic bool stopped;            /* fail-stop after a write/sync error */
 
-  qp__history_t history;           /* each account's transfers (state_lock) */
+  qp__history_t history;           /* each account's transfers, simulated mode only (state_lock) */
+
+  /* The cold store (not in simulated mode). */
+  qp__idfilter_t filter;           /* ids of every stored transfer; the applier adds */
+  bool filter_on;                  /* filter initialised (not in simulated mode) */
+  MDB_txn *cold_txn;               /* the writer's read transaction for cold lookups */
+  bool cold_txn_live;              /* renewed during the current group */
+  char filter_path[PATH_MAX_LEN + 64]; /* where the filter is saved */
+  uint64_t filter_cover;           /* transfers up to this timestamp are in the filter */
+  uint64_t filter_unsaved;         /* ids added since the last save */
+
+  /* The background check of the journal prefix. */
+  pthread_t verifier;              /* thread */
+  bool verifier_started;           /* thread exists */
+  _Atomic bool verifier_stop;      /* close asks it to stop */
+  _Atomic int verify_rc;           /* 0 running/passed, else what it found */
+  _Atomic bool verify_done;        /* finished */
+  char verify_detail[512];         /* what it found (written before verify_done) */
+  qp__index_meta_t opened;         /* the index's position at open */
 
   /* The applier thread and what it shares with the writer. */
   pthread_t applier;               /* thread */
@@ -77,6 +116,12 @@ static uint64_t default_clock(void *ctx) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void set_detail(char *detail, size_t size, const char *fmt, const char *a, const char *b) {
   if (detail && size) snprintf(detail, size, fmt, a, b);
 }
@@ -86,16 +131,56 @@ static void set_detail(char *detail, size_t size, const char *fmt, const char *a
 /* Takes everything changed since the last round, at a durable point: the
  * writer holds state_lock from apply to fsync, so holding it here means no
  * group is half done. */
-static int take_snapshot(qp_db_t *db, qp__index_meta_t *meta) {
+static int take_snapshot(qp_db_t *db, qp__index_meta_t *meta, uint64_t *stored_rows) {
   pthread_rwlock_wrlock(&db->state_lock);
   int rc = db->stopped ? QP_ESTOPPED : qp_ledger_take_changes(db->ledger, &db->snapshot);
   if (rc == 0) {
     meta->applied_seq = qp_journal_last_seq(db->journal);
     qp_journal_head_hash(db->journal, meta->applied_hash);
     meta->last_timestamp = qp_ledger_last_timestamp(db->ledger);
+    meta->applied_offset = qp_journal_size(db->journal);
+    meta->events = db->stats_events;
+    *stored_rows = qp_ledger_taken_rows(db->ledger);
   }
   pthread_rwlock_unlock(&db->state_lock);
   return rc;
+}
+
+/* After a round is stored: its transfer ids go into the filter (before
+ * any of them can leave memory), then - in large steps - the stored rows
+ * leave memory.  Only this thread adds to the filter; the writer reads it
+ * concurrently (idfilter.h allows that), and eviction runs under the state
+ * lock so the writer sees the additions before it can miss a row. */
+static void after_store(qp_db_t *db, uint64_t stored_rows, bool evict) {
+  const qp_ledger_changes_t *c = &db->snapshot;
+  for (uint32_t i = 0; i < c->transfers_count; i++) {
+    if (qp__idfilter_add(&db->filter, c->transfers[i].id) != 0) {
+      /* Without the id in the filter the row must stay in memory. */
+      QP_LOG_ERROR("ledger", "out of memory growing the transfer id filter; transfers stay in memory");
+      return;
+    }
+  }
+  if (c->transfers_count) db->filter_cover = c->transfers[c->transfers_count - 1].timestamp;
+  db->filter_unsaved += c->transfers_count;
+  if (evict && stored_rows >= db->options.evict_min_rows) {
+    pthread_rwlock_wrlock(&db->state_lock);
+    if (!db->stopped) qp_ledger_evict(db->ledger, stored_rows);
+    pthread_rwlock_unlock(&db->state_lock);
+  }
+}
+
+/* Saves the id filter so that a restart need not rebuild it from the whole
+ * index: it covers every transfer up to filter_cover, and the restart adds
+ * the index's transfers after that. */
+static void save_filter(qp_db_t *db) {
+  if (!db->filter_on || db->filter_unsaved == 0) return;
+  int rc = qp__idfilter_save(&db->filter, db->filter_path, db->filter_cover);
+  if (rc != 0) {
+    QP_LOG_WARN("ledger", "cannot save the transfer id filter to %s (%s); the next start rebuilds it",
+                db->filter_path, qp_strerror(rc));
+    return;
+  }
+  db->filter_unsaved = 0;
 }
 
 /* A round after a bulk load (10M new accounts, say) leaves the snapshot's
@@ -131,6 +216,7 @@ static void *applier_main(void *arg) {
   qp__index_meta_t meta;
   bool held = false; /* a snapshot taken but not yet written */
   uint32_t backoff_ms = 0;
+  uint64_t stored_rows = 0, trimmed_at = 0;
   pthread_mutex_lock(&db->ring_mutex);
   for (;;) {
     if (!held) {
@@ -144,8 +230,17 @@ static void *applier_main(void *arg) {
     }
     pthread_mutex_unlock(&db->ring_mutex);
     int rc = 0;
-    if (!held && (rc = take_snapshot(db, &meta)) == 0) held = true;
+    if (!held && (rc = take_snapshot(db, &meta, &stored_rows)) == 0) held = true;
     if (held) rc = qp__index_apply(&db->index, &db->snapshot, &meta);
+    if (held && rc == 0) {
+      after_store(db, stored_rows, true);
+      if (db->filter_unsaved >= FILTER_SAVE_EVERY) save_filter(db);
+      uint64_t now = monotonic_ns();
+      if (now - trimmed_at >= TRIM_EVERY_NS) {
+        qp__index_trim(&db->index);
+        trimmed_at = now;
+      }
+    }
     pthread_mutex_lock(&db->ring_mutex);
     if (held) db->taken_seq = meta.applied_seq;
     if (rc == QP_ESTOPPED) {
@@ -171,6 +266,7 @@ static void *applier_main(void *arg) {
     pthread_cond_broadcast(&db->ring_cond);
   }
   pthread_mutex_unlock(&db->ring_mutex);
+  if (db->applier_error == 0) save_filter(db);
   return NULL;
 }
 
@@ -215,6 +311,32 @@ int qp_db_sync_index(qp_db_t *db) {
   int rc = db->applier_error;
   pthread_mutex_unlock(&db->ring_mutex);
   return rc;
+}
+
+/* ----------------------------------------------------------- cold store */
+
+/* The state machine's cold store: the filter rules out nearly every new
+ * id in one cache miss; a possible match is looked up in the index through
+ * one read transaction per group, renewed at the group's first use (so it
+ * sees every round stored - and so every eviction made - before the group
+ * started). */
+static int cold_lookup(void *ctx, qp_u128 id, qp_transfer_t *out, qp_pending_state_t *state) {
+  qp_db_t *db = ctx;
+  if (!qp__idfilter_may_contain(&db->filter, id)) return QP_ENOTFOUND;
+  if (!db->cold_txn_live) {
+    int rc = db->cold_txn ? mdb_txn_renew(db->cold_txn)
+                          : mdb_txn_begin(db->index.env, NULL, MDB_RDONLY, &db->cold_txn);
+    if (rc != 0) return QP_EDB;
+    db->cold_txn_live = true;
+  }
+  return qp__index_get_transfer(&db->index, db->cold_txn, id, out, state);
+}
+
+/* Ends the group's read transaction, so it does not pin old index pages. */
+static void cold_release(qp_db_t *db) {
+  if (!db->cold_txn_live) return;
+  mdb_txn_reset(db->cold_txn);
+  db->cold_txn_live = false;
 }
 
 /* --------------------------------------------------------- group commit */
@@ -273,10 +395,20 @@ static int commit_group(qp_db_t *db, qp_db_request_t *reqs, uint32_t n, uint64_t
   }
   for (uint32_t i = 0; i < n; i++)
     if (reqs[i].status == 0) reqs[i].status = apply_request(db, &reqs[i], now, NULL);
-  if (qp__history_update(&db->history, db->ledger) != 0)
+  if (db->options.open_journal != NULL && qp__history_update(&db->history, db->ledger) != 0)
     QP_LOG_ERROR("ledger", "out of memory for the account history index; history queries fail");
-  rc = qp_journal_commit(db->journal);
+  cold_release(db);
+  rc = qp_ledger_cold_error(db->ledger);
   if (rc != 0) {
+    /* A transfer the index holds could not be read: results may be wrong,
+     * so nothing of this group may become durable. */
+    db->stopped = true;
+    QP_LOG_ERROR("ledger", "reading a stored transfer from the index failed (%s): refusing all "
+                 "writes from now on (fail-stop); restart to recover from the journal",
+                 qp_strerror(rc));
+  }
+  if (rc == 0) rc = qp_journal_commit(db->journal);
+  if (rc != 0 && !db->stopped) {
     db->stopped = true;
     QP_LOG_ERROR("ledger", "journal write/fsync failed (%s): refusing all writes from now on "
                  "(fail-stop); restart to recover from the journal", qp_strerror(rc));
@@ -354,17 +486,32 @@ int qp_db_lookup_transfers(qp_db_t *db, const qp_u128 *ids, uint32_t count, qp_t
                            qp_pending_state_t *states_out, uint32_t *found_out) {
   if (db->stopped) return QP_ESTOPPED;
   uint32_t found = 0;
+  int rc = 0;
+  MDB_txn *txn = NULL;
   pthread_rwlock_rdlock(&db->state_lock);
-  for (uint32_t i = 0; i < count; i++) {
+  for (uint32_t i = 0; i < count && rc == 0; i++) {
     qp_pending_state_t state;
-    if (qp_ledger_lookup_transfer(db->ledger, ids[i], &out[found], &state) == 0) {
+    int got = qp_ledger_lookup_transfer(db->ledger, ids[i], &out[found], &state);
+    /* Not in memory: stored in the index, if anywhere.  The transaction
+     * starts under the state lock, so it sees every evicted row. */
+    if (got == QP_ENOTFOUND && db->filter_on) {
+      if (txn == NULL && mdb_txn_begin(db->index.env, NULL, MDB_RDONLY, &txn) != 0) {
+        txn = NULL;
+        rc = QP_EDB;
+        break;
+      }
+      got = qp__index_get_transfer(&db->index, txn, ids[i], &out[found], &state);
+      if (got != 0 && got != QP_ENOTFOUND) rc = got;
+    }
+    if (got == 0) {
       if (states_out) states_out[found] = state;
       found++;
     }
   }
   pthread_rwlock_unlock(&db->state_lock);
+  if (txn) mdb_txn_abort(txn);
   *found_out = found;
-  return 0;
+  return rc;
 }
 
 static int check_filter(const qp_account_filter_t *f) {
@@ -381,6 +528,12 @@ int qp_db_get_account_transfers(qp_db_t *db, const qp_account_filter_t *f, qp_tr
   int rc = check_filter(f);
   if (rc != 0) return rc;
   if (db->stopped) return QP_ESTOPPED;
+  if (db->options.open_journal == NULL) {
+    /* Read-your-writes: wait until the index holds every acknowledged batch. */
+    rc = qp_db_sync_index(db);
+    if (rc == 0) rc = qp__index_account_transfers(&db->index, f, out, count_out);
+    return rc;
+  }
   pthread_rwlock_rdlock(&db->state_lock);
   rc = qp__history_query(&db->history, db->ledger, f, out, count_out);
   pthread_rwlock_unlock(&db->state_lock);
@@ -406,6 +559,7 @@ int qp_db_audit(qp_db_t *db, qp_db_audit_t *out, qp_ledger_totals_t *totals,
   out->journal_bytes = qp_journal_size(db->journal);
   out->accounts = qp_ledger_account_count(db->ledger);
   out->transfers = qp_ledger_transfer_count(db->ledger);
+  out->transfers_in_memory = qp_ledger_transfers_in_memory(db->ledger);
   qp_journal_head_hash(db->journal, out->head_hash);
   out->invariant_ok = qp_ledger_check(db->ledger);
   int rc = 0;
@@ -483,8 +637,18 @@ static int recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail
   }
   qp_ledger_restore_clock(db->ledger, c.meta.last_timestamp);
   uint64_t index_seq = c.meta.applied_seq;
+  /* The index knows where its last record ends: read only what follows
+   * (the prefix is re-hashed separately, see verify_prefix). */
+  bool tail_only = indexed && c.meta.applied_seq > 0 && c.meta.applied_offset > 0;
+  if (tail_only) db->stats_events = c.meta.events;
+  else c.meta.applied_offset = 0;
+  db->opened = c.meta;
   c.scratch = qp_malloc(sizeof *c.scratch);
-  rc = c.scratch ? qp_journal_scan(io, recover_visit, &c, scan) : QP_ENOMEM;
+  if (c.scratch == NULL) rc = QP_ENOMEM;
+  else if (tail_only)
+    rc = qp_journal_scan_from(io, c.meta.applied_offset, c.meta.applied_seq, c.meta.applied_hash,
+                              recover_visit, &c, scan);
+  else rc = qp_journal_scan(io, recover_visit, &c, scan);
   qp_free(c.scratch);
   if (rc == 0) rc = judge_damage(scan, index_seq, detail, detail_size);
   /* What was just read may exist only in the page cache: a process killed
@@ -498,8 +662,11 @@ static int recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail
     c.meta.applied_seq = scan->last_seq;
     memcpy(c.meta.applied_hash, scan->last_hash, QP_HASH_SIZE);
     c.meta.last_timestamp = qp_ledger_last_timestamp(db->ledger);
+    c.meta.applied_offset = scan->valid_bytes;
+    c.meta.events = db->stats_events;
     rc = qp_ledger_take_changes(db->ledger, &db->snapshot);
     if (rc == 0) rc = qp__index_apply(&db->index, &db->snapshot, &c.meta);
+    if (rc == 0) after_store(db, 0, false);
     release_large_snapshot(db);
   }
   if (rc != 0) return rc;
@@ -528,6 +695,42 @@ static int init_sync(qp_db_t *db) {
   return 0;
 }
 
+static int filter_add(void *ctx, qp_u128 id) { return qp__idfilter_add(ctx, id); }
+
+/* Loads the saved id filter and adds the index's transfers stored after
+ * it was saved - or, without a usable file, builds it from every stored
+ * id (slower: a full pass over the id table). */
+static int open_filter(qp_db_t *db, const char *state_dir, char *detail, size_t detail_size) {
+  snprintf(db->filter_path, sizeof db->filter_path, "%s/idfilter", state_dir);
+  qp__index_meta_t meta;
+  int rc = qp__index_read_meta(&db->index, &meta);
+  if (rc != 0) return rc;
+  uint64_t cover = 0, from = 0;
+  char why[256] = "";
+  rc = qp__idfilter_load(db->filter_path, &db->filter, &cover, why, sizeof why);
+  db->filter_on = rc == 0;
+  if (rc == 0) {
+    from = cover + 1;
+  } else {
+    if (rc != QP_ENOTFOUND)
+      QP_LOG_WARN("ledger", "transfer id filter %s unusable (%s); rebuilding it from the index",
+                  db->filter_path, why);
+    rc = qp__idfilter_init(&db->filter, FILTER_CAPACITY);
+    db->filter_on = rc == 0;
+    cover = 0;
+  }
+  uint64_t before = rc == 0 ? qp__idfilter_count(&db->filter) : 0;
+  if (rc == 0) rc = qp__index_each_transfer_id(&db->index, from, filter_add, &db->filter);
+  if (rc != 0) {
+    set_detail(detail, detail_size, "cannot build the transfer id filter from %s: %s", state_dir,
+               qp_strerror(rc));
+    return rc;
+  }
+  db->filter_unsaved = qp__idfilter_count(&db->filter) - before;
+  db->filter_cover = meta.last_timestamp > cover ? meta.last_timestamp : cover;
+  return 0;
+}
+
 /* Opens the LMDB index and loads the state from it. */
 static int open_index(qp_db_t *db, char *detail, size_t detail_size) {
   char state_dir[PATH_MAX_LEN + 32];
@@ -541,6 +744,8 @@ static int open_index(qp_db_t *db, char *detail, size_t detail_size) {
   if (rc != 0) return rc;
   rc = qp__index_load(&db->index, db->ledger);
   if (rc != 0) set_detail(detail, detail_size, "cannot load the index in %s: %s", state_dir, qp_strerror(rc));
+  if (rc == 0) rc = open_filter(db, state_dir, detail, detail_size);
+  qp__index_trim(&db->index); /* the load read every account page */
   return rc;
 }
 
@@ -555,6 +760,85 @@ static int open_journal_file(qp_db_t *db, qp_io_t *io, char *detail, size_t deta
     return rc;
   }
   return qp_fsync_dir(ledger_dir);
+}
+
+/* The journal prefix the index already holds, [0, opened.applied_offset),
+ * was not read by recovery; it is re-hashed here (before open returns) or,
+ * when longer than verify_sync_max, by a background thread that fail-stops
+ * the db on damage - a restart of a large ledger need not wait for it. */
+static void journal_path(const qp_db_t *db, char *out, size_t size) {
+  snprintf(out, size, "%s/ledger/journal", db->dir);
+}
+
+static int check_prefix(qp_db_t *db, const _Atomic bool *stop, char *detail, size_t detail_size) {
+  char path[PATH_MAX_LEN + 32];
+  journal_path(db, path, sizeof path);
+  qp_io_t io;
+  int rc = qp_io_open_file(path, false, true, &io);
+  if (rc != 0) {
+    set_detail(detail, detail_size, "cannot open %s: %s", path, qp_strerror(rc));
+    return rc;
+  }
+  uint64_t events = 0;
+  const qp__index_meta_t *m = &db->opened;
+  rc = qp_journal_verify_prefix(&io, m->applied_offset, m->applied_seq, m->applied_hash, stop,
+                                &events, detail, detail_size);
+  io.close(io.ctx);
+  if (rc == 0 && events != m->events) {
+    if (detail)
+      snprintf(detail, detail_size, "journal holds %llu events up to record %llu, the index %llu: "
+               "the journal or the index was altered", (unsigned long long)events,
+               (unsigned long long)m->applied_seq, (unsigned long long)m->events);
+    rc = QP_ECORRUPT;
+  }
+  return rc;
+}
+
+static void *verifier_main(void *arg) {
+  qp_db_t *db = arg;
+  char detail[sizeof db->verify_detail];
+  detail[0] = '\0';
+  uint64_t t0 = monotonic_ns();
+  int rc = check_prefix(db, &db->verifier_stop, detail, sizeof detail);
+  if (db->verifier_stop) return NULL; /* closing: not a verdict */
+  if (rc != 0) {
+    snprintf(db->verify_detail, sizeof db->verify_detail, "%s", detail);
+    db->verify_rc = rc;
+    db->stopped = true;
+    QP_LOG_ERROR("ledger", "background journal check: %s; refusing all writes from now on "
+                 "(fail-stop)", detail);
+  } else {
+    QP_LOG_INFO("ledger", "background journal check passed: %llu bytes in %llu ms",
+                (unsigned long long)db->opened.applied_offset,
+                (unsigned long long)((monotonic_ns() - t0) / 1000000u));
+  }
+  db->verify_done = true;
+  return NULL;
+}
+
+static int verify_prefix(qp_db_t *db, qp_db_recovery_t *rep, char *detail, size_t detail_size) {
+  uint64_t bytes = db->opened.applied_offset;
+  if (bytes == 0) {
+    db->verify_done = true;
+    return 0;
+  }
+  if (bytes <= db->options.verify_sync_max) {
+    int rc = check_prefix(db, NULL, detail, detail_size);
+    db->verify_rc = rc;
+    db->verify_done = true;
+    return rc;
+  }
+  if (pthread_create(&db->verifier, NULL, verifier_main, db) != 0) return QP_ENOMEM;
+  db->verifier_started = true;
+  rep->verify_background = bytes;
+  return 0;
+}
+
+int qp_db_verify_status(qp_db_t *db, bool *done, char *detail, size_t detail_size) {
+  *done = db->verify_done;
+  int rc = *done ? db->verify_rc : 0;
+  if (detail && detail_size) snprintf(detail, detail_size, "%s", rc ? db->verify_detail : "");
+  return rc;
 }
 
 static int open_files(qp_db_t *db, qp_db_recovery_t *rep, char *detail, size_t detail_size) {
@@ -574,7 +858,8 @@ static int open_files(qp_db_t *db, qp_db_recovery_t *rep, char *detail, size_t d
     return rc;
   }
   db->durable_seq = db->applied_seq = db->taken_seq = scan.last_seq;
-  return qp__history_update(&db->history, db->ledger);
+  if (db->options.open_journal != NULL) return qp__history_update(&db->history, db->ledger);
+  return verify_prefix(db, rep, detail, detail_size);
 }
 
 int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
@@ -595,6 +880,12 @@ int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
   if (db->options.clock_ns == NULL) db->options.clock_ns = default_clock;
   if (db->options.index_map_size == 0) db->options.index_map_size = QP__INDEX_MAP_SIZE_DEFAULT;
   if (db->options.index_lag_max == 0) db->options.index_lag_max = INDEX_LAG_MAX_DEFAULT;
+  if (db->options.verify_sync_max == 0) db->options.verify_sync_max = VERIFY_SYNC_MAX_DEFAULT;
+  if (db->options.evict_min_rows == 0) db->options.evict_min_rows = EVICT_MIN_ROWS;
+  if (!simulated) {
+    db->options.ledger.cold.ctx = db;
+    db->options.ledger.cold.lookup = cold_lookup;
+  }
   int rc = init_sync(db);
   if (rc == 0 && !simulated) rc = qp_mkdir_p(dir);
   if (rc == 0 && !simulated) rc = qp_lock_acquire(dir, &db->lock_fd, detail, detail_size);
@@ -620,6 +911,10 @@ int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
 
 void qp_db_close(qp_db_t *db) {
   if (db == NULL) return;
+  if (db->verifier_started) {
+    db->verifier_stop = true;
+    pthread_join(db->verifier, NULL);
+  }
   if (db->applier_started) {
     pthread_mutex_lock(&db->ring_mutex);
     db->closing = true;
@@ -628,7 +923,9 @@ void qp_db_close(qp_db_t *db) {
     pthread_join(db->applier, NULL);
   }
   qp_journal_close(db->journal);
+  if (db->cold_txn) mdb_txn_abort(db->cold_txn);
   qp__index_close(&db->index);
+  if (db->filter_on) qp__idfilter_deinit(&db->filter);
   qp_ledger_destroy(db->ledger);
   qp_ledger_changes_deinit(&db->snapshot);
   qp__history_deinit(&db->history);

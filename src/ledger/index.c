@@ -8,13 +8,16 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "base/assert.h"
 #include "base/bytes.h"
 #include "base/err.h"
 
 static const char META_KEY[] = "applied";
-enum { META_SIZE = 8 + QP_HASH_SIZE + 8, KEY_ACCT_TS = 24, BALANCE_SIZE = 80 };
+/* META_SIZE_V1: an index written before the offset and events were kept. */
+enum { META_SIZE_V1 = 8 + QP_HASH_SIZE + 8, META_SIZE = META_SIZE_V1 + 16, KEY_ACCT_TS = 24,
+       BALANCE_SIZE = 80 };
 
 static int db_err(int rc) {
   if (rc == 0) return 0;
@@ -38,6 +41,13 @@ int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read
   if (rc == 0) rc = mdb_dbi_open(txn, "transfers", create, &ix->transfers);
   if (rc == 0) rc = mdb_dbi_open(txn, "transfer_ids", create, &ix->transfer_ids);
   if (rc == 0) rc = mdb_dbi_open(txn, "balances", create, &ix->balances);
+  if (rc == 0) rc = mdb_dbi_open(txn, "pending", create, &ix->pending);
+  /* Each account's transfer timestamps as sorted fixed-size duplicates: 8
+   * bytes an entry instead of a 24-byte key, so a round dirties far fewer
+   * pages, and a busy account's new entries land at the end of its set. */
+  if (rc == 0)
+    rc = mdb_dbi_open(txn, "account_transfers", create | MDB_DUPSORT | MDB_DUPFIXED,
+                      &ix->account_transfers);
   if (rc == 0) rc = mdb_dbi_open(txn, "meta", create, &ix->meta);
   if (rc == 0) {
     rc = mdb_txn_commit(txn);
@@ -65,11 +75,15 @@ int qp__index_read_meta(qp__index_t *ix, qp__index_meta_t *out) {
   if (rc != 0) return db_err(rc);
   MDB_val k = {sizeof META_KEY - 1, (void *)META_KEY}, v;
   rc = mdb_get(txn, ix->meta, &k, &v);
-  if (rc == 0 && v.mv_size == META_SIZE) {
+  if (rc == 0 && (v.mv_size == META_SIZE || v.mv_size == META_SIZE_V1)) {
     const uint8_t *p = v.mv_data;
     out->applied_seq = qp_load_u64(p);
     memcpy(out->applied_hash, p + 8, QP_HASH_SIZE);
     out->last_timestamp = qp_load_u64(p + 8 + QP_HASH_SIZE);
+    if (v.mv_size == META_SIZE) {
+      out->applied_offset = qp_load_u64(p + META_SIZE_V1);
+      out->events = qp_load_u64(p + META_SIZE_V1 + 8);
+    }
   } else if (rc == 0) {
     rc = -1;
   }
@@ -105,7 +119,7 @@ static int apply_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_change
   /* Timestamps only grow, so these are appends at the end of the tree. */
   for (uint32_t i = 0; i < c->transfers_count && rc == 0; i++) {
     const qp_transfer_t *t = &c->transfers[i];
-    uint8_t id[16], ts[8], val[QP_RECORD_SIZE + 1];
+    uint8_t id[16], ts[8], val[QP_RECORD_SIZE + 1], side[16];
     qp_u128_store_be(id, t->id);
     qp_store_u64_be(ts, t->timestamp);
     qp_transfer_encode(val, t);
@@ -113,6 +127,12 @@ static int apply_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_change
     MDB_val k = {sizeof ts, ts}, v = {sizeof val, val};
     rc = mdb_put(txn, ix->transfers, &k, &v, MDB_APPEND);
     if (rc == 0) rc = put(txn, ix->transfer_ids, id, sizeof id, ts, sizeof ts);
+    if (rc == 0 && c->transfer_states[i] == QP_PENDING_PENDING)
+      rc = put(txn, ix->pending, id, sizeof id, ts, sizeof ts);
+    qp_u128_store_be(side, t->debit_account_id);
+    if (rc == 0) rc = put(txn, ix->account_transfers, side, sizeof side, ts, sizeof ts);
+    qp_u128_store_be(side, t->credit_account_id);
+    if (rc == 0) rc = put(txn, ix->account_transfers, side, sizeof side, ts, sizeof ts);
   }
   /* A pending transfer's state byte is rewritten in place. */
   for (uint32_t i = 0; i < c->pending_count && rc == 0; i++) {
@@ -126,6 +146,13 @@ static int apply_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_change
     memcpy(val, v.mv_data, sizeof val);
     val[QP_RECORD_SIZE] = c->pending[i].state;
     rc = put(txn, ix->transfers, ts, sizeof ts, val, sizeof val);
+    if (rc == 0 && c->pending[i].state != QP_PENDING_PENDING) {
+      uint8_t id[16];
+      qp_u128_store_be(id, c->pending[i].transfer_id);
+      MDB_val pk = {sizeof id, id};
+      rc = mdb_del(txn, ix->pending, &pk, NULL);
+      if (rc == MDB_NOTFOUND) rc = 0; /* already resolved in an earlier round */
+    }
   }
   return rc;
 }
@@ -163,6 +190,8 @@ int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *c, const qp__ind
     qp_store_u64(val, meta->applied_seq);
     memcpy(val + 8, meta->applied_hash, QP_HASH_SIZE);
     qp_store_u64(val + 8 + QP_HASH_SIZE, meta->last_timestamp);
+    qp_store_u64(val + META_SIZE_V1, meta->applied_offset);
+    qp_store_u64(val + META_SIZE_V1 + 8, meta->events);
     rc = put(txn, ix->meta, META_KEY, sizeof META_KEY - 1, val, sizeof val);
   }
   if (rc != 0) {
@@ -194,22 +223,85 @@ static int load_account(void *ctx, const MDB_val *v) {
   return qp_ledger_restore_account(ctx, &a);
 }
 
-static int load_transfer(void *ctx, const MDB_val *v) {
-  if (v->mv_size != QP_RECORD_SIZE + 1) return QP_ECORRUPT;
-  qp_transfer_t t;
-  qp_transfer_decode(v->mv_data, &t);
-  return qp_ledger_restore_transfer(ctx, &t, ((const uint8_t *)v->mv_data)[QP_RECORD_SIZE]);
+typedef struct pending_load {
+  qp__index_t *ix;
+  MDB_txn *txn;
+  qp_ledger_t *ledger;
+  uint64_t loaded;
+} pending_load_t;
+
+/* A pending entry's value is the transfer's timestamp key. */
+static int load_pending(void *vctx, const MDB_val *v) {
+  pending_load_t *c = vctx;
+  if (v->mv_size != 8) return QP_ECORRUPT;
+  MDB_val k = {8, v->mv_data}, t;
+  int rc = mdb_get(c->txn, c->ix->transfers, &k, &t);
+  if (rc != 0 || t.mv_size != QP_RECORD_SIZE + 1) return QP_ECORRUPT;
+  if (((const uint8_t *)t.mv_data)[QP_RECORD_SIZE] != QP_PENDING_PENDING) return QP_ECORRUPT;
+  qp_transfer_t tr;
+  qp_transfer_decode(t.mv_data, &tr);
+  c->loaded++;
+  return qp_ledger_restore_transfer(c->ledger, &tr, QP_PENDING_PENDING);
 }
 
 int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger) {
   MDB_txn *txn;
   int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
   if (rc != 0) return db_err(rc);
-  rc = each_value(txn, ix->accounts, load_account, ledger);
-  /* Transfers are keyed by timestamp, so rows are restored in time order. */
-  if (rc == 0) rc = each_value(txn, ix->transfers, load_transfer, ledger);
+  MDB_stat accounts, transfers;
+  rc = db_err(mdb_stat(txn, ix->accounts, &accounts));
+  if (rc == 0) rc = db_err(mdb_stat(txn, ix->transfers, &transfers));
+  if (rc == 0) rc = qp_ledger_reserve_accounts(ledger, accounts.ms_entries); /* one allocation */
+  if (rc == 0) rc = each_value(txn, ix->accounts, load_account, ledger);
+  /* Only pending transfers come back into memory: they are the ones the
+   * state machine may still change.  Keyed by id here; restored in time
+   * order does not matter for them (rows are not ordered by anything). */
+  pending_load_t p = {.ix = ix, .txn = txn, .ledger = ledger};
+  if (rc == 0) rc = each_value(txn, ix->pending, load_pending, &p);
+  if (rc == 0) qp_ledger_restore_cold(ledger, transfers.ms_entries - p.loaded);
   mdb_txn_abort(txn);
   return rc;
+}
+
+int qp__index_each_transfer_id(qp__index_t *ix, uint64_t from_ts,
+                               int (*fn)(void *ctx, qp_u128 id), void *ctx) {
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0) return db_err(rc);
+  /* All of them: the id table's keys are shorter to walk than the records. */
+  bool all = from_ts == 0;
+  rc = mdb_cursor_open(txn, all ? ix->transfer_ids : ix->transfers, &cur);
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return db_err(rc);
+  }
+  uint8_t start[8];
+  qp_store_u64_be(start, from_ts);
+  MDB_val k = {sizeof start, start}, v;
+  int err = 0;
+  for (rc = mdb_cursor_get(cur, &k, &v, all ? MDB_FIRST : MDB_SET_RANGE); rc == 0 && err == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (all) {
+      if (k.mv_size != 16) err = QP_ECORRUPT;
+      else err = fn(ctx, qp_u128_load_be(k.mv_data));
+    } else {
+      if (v.mv_size != QP_RECORD_SIZE + 1) err = QP_ECORRUPT;
+      else err = fn(ctx, qp_u128_load_le(v.mv_data)); /* the id leads the record */
+    }
+  }
+  mdb_cursor_close(cur);
+  mdb_txn_abort(txn);
+  if (err != 0) return err;
+  return rc == MDB_NOTFOUND ? 0 : db_err(rc);
+}
+
+void qp__index_trim(qp__index_t *ix) {
+  MDB_envinfo info;
+  if (ix->env == NULL || mdb_env_info(ix->env, &info) != 0 || info.me_mapaddr == NULL) return;
+  /* The map is a read-only shared file mapping (no MDB_WRITEMAP): dropping
+   * its pages loses nothing, the next access reads them from the cache. */
+  (void)madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
 }
 
 int qp__index_get_account(qp__index_t *ix, MDB_txn *txn, qp_u128 id, qp_account_t *out) {
@@ -245,6 +337,19 @@ int qp__index_counts(qp__index_t *ix, uint64_t *accounts, uint64_t *transfers) {
   if (rc == 0) *accounts = st.ms_entries;
   if (rc == 0) rc = mdb_stat(txn, ix->transfers, &st);
   if (rc == 0) *transfers = st.ms_entries;
+  mdb_txn_abort(txn);
+  return db_err(rc);
+}
+
+int qp__index_side_counts(qp__index_t *ix, uint64_t *pending, uint64_t *account_transfers) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0) return db_err(rc);
+  MDB_stat st;
+  rc = mdb_stat(txn, ix->pending, &st);
+  if (rc == 0) *pending = st.ms_entries;
+  if (rc == 0) rc = mdb_stat(txn, ix->account_transfers, &st);
+  if (rc == 0) *account_transfers = st.ms_entries;
   mdb_txn_abort(txn);
   return db_err(rc);
 }
@@ -322,4 +427,69 @@ int qp__index_account_balances(qp__index_t *ix, const qp_account_filter_t *f,
   int rc = walk(ix, ix->balances, f, balance_row, &c);
   *count_out = c.count;
   return rc;
+}
+
+/* The transfer stored at timestamp `ts`, if the filter's sides accept it. */
+static int account_transfer(qp__index_t *ix, MDB_txn *txn, const qp_account_filter_t *f,
+                            const uint8_t ts[8], qp_transfer_t *out, bool *accepted) {
+  MDB_val k = {8, (void *)ts}, v;
+  int rc = mdb_get(txn, ix->transfers, &k, &v);
+  if (rc != 0 || v.mv_size != QP_RECORD_SIZE + 1) return QP_ECORRUPT;
+  qp_transfer_decode(v.mv_data, out);
+  bool both = !(f->flags & (QP_FILTER_DEBITS | QP_FILTER_CREDITS));
+  bool debits = both || (f->flags & QP_FILTER_DEBITS), credits = both || (f->flags & QP_FILTER_CREDITS);
+  *accepted = (debits && out->debit_account_id == f->account_id) ||
+              (credits && out->credit_account_id == f->account_id);
+  return 0;
+}
+
+int qp__index_account_transfers(qp__index_t *ix, const qp_account_filter_t *f, qp_transfer_t *out,
+                                uint32_t *count_out) {
+  *count_out = 0;
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0) return db_err(rc);
+  rc = mdb_cursor_open(txn, ix->account_transfers, &cur);
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return db_err(rc);
+  }
+  uint64_t lo = f->timestamp_min, hi = f->timestamp_max ? f->timestamp_max : UINT64_MAX;
+  bool reversed = f->flags & QP_FILTER_REVERSED;
+  uint8_t account[16], start[8];
+  qp_u128_store_be(account, f->account_id);
+  qp_store_u64_be(start, reversed ? hi : lo);
+  MDB_val k = {sizeof account, account}, v = {sizeof start, start};
+  /* Lands on the account's first timestamp >= start. */
+  rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+  if (reversed) {
+    if (rc == MDB_NOTFOUND) { /* none >= start: begin at the account's last */
+      k.mv_size = sizeof account;
+      k.mv_data = account;
+      rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+      if (rc == 0) rc = mdb_cursor_get(cur, &k, &v, MDB_LAST_DUP);
+    } else if (rc == 0 && memcmp(v.mv_data, start, 8) > 0) {
+      rc = mdb_cursor_get(cur, &k, &v, MDB_PREV_DUP);
+    }
+  }
+  uint32_t n = 0;
+  int err = 0;
+  while (rc == 0 && n < f->limit && err == 0) {
+    if (v.mv_size != 8) {
+      err = QP_ECORRUPT;
+      break;
+    }
+    uint64_t ts = qp_load_u64_be(v.mv_data);
+    if (ts < lo || ts > hi) break;
+    bool accepted = false;
+    err = account_transfer(ix, txn, f, v.mv_data, &out[n], &accepted);
+    n += accepted;
+    rc = mdb_cursor_get(cur, &k, &v, reversed ? MDB_PREV_DUP : MDB_NEXT_DUP);
+  }
+  mdb_cursor_close(cur);
+  mdb_txn_abort(txn);
+  *count_out = n;
+  if (err != 0) return err;
+  return rc == 0 || rc == MDB_NOTFOUND ? 0 : db_err(rc);
 }

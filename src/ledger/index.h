@@ -2,12 +2,14 @@
  * index.h - (private to ledger/) the LMDB index under <data>/ledger/state/.
  *
  * The index is derived data: accounts, transfers (with their pending
- * state) in timestamp order with an id -> timestamp index, and the balance
- * history of accounts with the `history` flag.  (Each account's list of
- * transfers is kept in memory instead, see history.h.)  Its `meta` table records the journal
- * seq and hash it has applied up to, in the same LMDB transaction as the
- * data, so after any crash the index is exactly "the journal up to seq N"
- * and recovery replays the journal from N+1.
+ * state) in timestamp order with an id -> timestamp index, the transfers
+ * still pending, each account's transfers, and the balance history of
+ * accounts with the `history` flag.  It is also the ledger's cold store:
+ * transfers leave memory once stored here (see qp_ledger_evict).  Its
+ * `meta` table records the journal seq, hash and byte offset it has applied
+ * up to, in the same LMDB transaction as the data, so after any crash the
+ * index is exactly "the journal up to seq N" and recovery replays the
+ * journal from the record after N.
  */
 #ifndef QP_LEDGER_INDEX_H
 #define QP_LEDGER_INDEX_H
@@ -22,7 +24,9 @@ typedef struct qp__index {
   MDB_dbi transfers;   /* timestamp(8 BE) -> transfer (128) + state (1) */
   MDB_dbi transfer_ids; /* id(16 BE) -> timestamp(8 BE) */
   MDB_dbi balances;    /* account(16 BE) ts(8 BE) -> transfer id + 4 balances (80) */
-  MDB_dbi meta;        /* "applied" -> seq(8) hash(32) last_timestamp(8) */
+  MDB_dbi pending;     /* id(16 BE) -> timestamp(8 BE), transfers in state pending */
+  MDB_dbi account_transfers; /* account(16 BE) -> ts(8 BE) sorted duplicates: both sides */
+  MDB_dbi meta;        /* "applied" -> seq(8) hash(32) last_timestamp(8) offset(8) events(8) */
 } qp__index_t;
 
 /* The LMDB map size when the caller gives none: address space only (the
@@ -34,6 +38,9 @@ typedef struct qp__index_meta {
   uint64_t applied_seq;             /* last journal record applied (0 = none) */
   uint8_t applied_hash[QP_HASH_SIZE]; /* its hash */
   uint64_t last_timestamp;          /* the ledger clock after it */
+  uint64_t applied_offset;          /* journal bytes up to the end of that record
+                                     * (0 with applied_seq > 0: unknown, older index) */
+  uint64_t events;                  /* events in the journal up to that record */
 } qp__index_meta_t;
 
 
@@ -41,8 +48,19 @@ int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read
                    char *detail, size_t detail_size);
 void qp__index_close(qp__index_t *ix);
 int qp__index_read_meta(qp__index_t *ix, qp__index_meta_t *out);
-/* Loads every account and transfer into the state machine. */
+/* Loads every account and every pending transfer into the state machine;
+ * the other transfers stay here (counted with qp_ledger_restore_cold). */
 int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger);
+/* Calls fn for the id of every transfer with timestamp >= from_ts. */
+int qp__index_each_transfer_id(qp__index_t *ix, uint64_t from_ts,
+                               int (*fn)(void *ctx, qp_u128 id), void *ctx);
+/* get_account_transfers from the index. */
+int qp__index_account_transfers(qp__index_t *ix, const qp_account_filter_t *filter,
+                                qp_transfer_t *out, uint32_t *count_out);
+/* Drops this process's mappings of index pages (they stay in the page
+ * cache and fault back in on use), so that scanning or writing the index
+ * does not leave gigabytes resident in the process. */
+void qp__index_trim(qp__index_t *ix);
 /* Applies changes and the new meta in one transaction. */
 int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *changes,
                     const qp__index_meta_t *meta);
@@ -54,5 +72,7 @@ int qp__index_get_transfer(qp__index_t *ix, MDB_txn *txn, qp_u128 id, qp_transfe
                            qp_pending_state_t *state);
 /* Row counts (for verify). */
 int qp__index_counts(qp__index_t *ix, uint64_t *accounts, uint64_t *transfers);
+/* Entries in the pending and account_transfers tables (for verify). */
+int qp__index_side_counts(qp__index_t *ix, uint64_t *pending, uint64_t *account_transfers);
 
 #endif

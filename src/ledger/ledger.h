@@ -272,10 +272,28 @@ void qp_ledger_changes_clear(qp_ledger_changes_t *c);
 
 typedef struct qp_ledger qp_ledger_t; /* opaque */
 
+/* Where transfers go once they leave memory (qp_ledger_evict).  The state
+ * machine keeps in memory only the transfers it may still change (pending
+ * ones) and those the caller has not yet stored; every other transfer is
+ * asked of the cold store by id when an event names it (an idempotent
+ * re-send, a post/void of a pending transfer already resolved).  The store
+ * must answer exactly what the state machine would have held: the record
+ * and its final pending state.  Answers decide results, so a store that
+ * fails (I/O) must not be papered over: `lookup` returns an error, the
+ * event is treated as if the id were absent, and qp_ledger_cold_error()
+ * reports the error so the caller discards the batch (the durable layer
+ * fail-stops before journaling it). */
+typedef struct qp_ledger_cold {
+  void *ctx;
+  /* 0 with out and state filled, QP_ENOTFOUND, or another QP_E* error. */
+  int (*lookup)(void *ctx, qp_u128 id, qp_transfer_t *out, qp_pending_state_t *state);
+} qp_ledger_cold_t;
+
 typedef struct qp_ledger_config {
   uint32_t accounts_max;  /* hard cap on accounts (0 = 1<<26) */
-  uint32_t transfers_max; /* hard cap on transfers (0 = 1<<28) */
+  uint32_t transfers_max; /* hard cap on transfers held in memory (0 = 1<<28) */
   bool track_changes;     /* accumulate changes for qp_ledger_take_changes() */
+  qp_ledger_cold_t cold;  /* lookup == NULL: every transfer stays in memory */
 } qp_ledger_config_t;
 
 /* Per-ledger totals, for the audit. */
@@ -325,6 +343,26 @@ int qp_ledger_expire(qp_ledger_t *ledger, uint64_t now_ns, uint32_t *expired_out
  * was taken).  Call after restoring state to set the baseline. */
 int qp_ledger_take_changes(qp_ledger_t *ledger, qp_ledger_changes_t *out);
 
+/* Drops from memory the transfers the cold store now holds: those among the
+ * first `stored_rows` taken rows (the rows the last qp_ledger_take_changes
+ * returned, once written to the store) that are not pending and whose state
+ * did not change since that take.  O(transfers in memory); call between
+ * batches, before the next take.  Returns how many were dropped (0 also when
+ * memory for the new id index is short: then nothing changes).  Requires
+ * config.cold.lookup. */
+uint64_t qp_ledger_evict(qp_ledger_t *ledger, uint64_t stored_rows);
+
+/* The taken-row boundary: rows below it were returned by take_changes. */
+uint64_t qp_ledger_taken_rows(const qp_ledger_t *ledger);
+
+/* Transfers held in memory (the rest are in the cold store). */
+uint64_t qp_ledger_transfers_in_memory(const qp_ledger_t *ledger);
+
+/* The first error a cold lookup returned since the last call (0 = none),
+ * cleared by the call.  Non-zero means the batches applied since then may
+ * have wrong results and must not be made durable. */
+int qp_ledger_cold_error(qp_ledger_t *ledger);
+
 /* How much is waiting to be taken (new transfers + dirty accounts). */
 uint64_t qp_ledger_untaken(const qp_ledger_t *ledger);
 
@@ -340,13 +378,14 @@ int qp_ledger_lookup_account(const qp_ledger_t *ledger, qp_u128 id, qp_account_t
 int qp_ledger_lookup_transfer(const qp_ledger_t *ledger, qp_u128 id, qp_transfer_t *out,
                               qp_pending_state_t *state);
 
-/* Counts and the timestamp of the last event applied. */
+/* Counts (transfers: in memory and in the cold store) and the timestamp of
+ * the last event applied. */
 uint64_t qp_ledger_account_count(const qp_ledger_t *ledger);
 uint64_t qp_ledger_transfer_count(const qp_ledger_t *ledger);
 uint64_t qp_ledger_last_timestamp(const qp_ledger_t *ledger);
 
-/* Calls fn for every account, in creation order; stops early if fn returns
- * non-zero and returns that value. */
+/* Calls fn for every account (every transfer held in memory), in creation
+ * order; stops early if fn returns non-zero and returns that value. */
 int qp_ledger_each_account(const qp_ledger_t *ledger,
                            int (*fn)(void *ctx, const qp_account_t *account), void *ctx);
 int qp_ledger_each_transfer(const qp_ledger_t *ledger,
@@ -355,8 +394,12 @@ int qp_ledger_each_transfer(const qp_ledger_t *ledger,
                             void *ctx);
 
 /* Restores state from an index snapshot (used at open): inserts an account
- * or transfer as-is.  Returns 0, QP_EEXISTS or QP_ELIMIT/QP_ENOMEM. */
+ * or transfer as-is.  Returns 0, QP_EEXISTS or QP_ELIMIT/QP_ENOMEM.
+ * reserve_accounts makes room for `count` more first (one allocation for a
+ * bulk load); restore_cold counts transfers that stay in the cold store. */
+int qp_ledger_reserve_accounts(qp_ledger_t *ledger, uint64_t count);
 int qp_ledger_restore_account(qp_ledger_t *ledger, const qp_account_t *account);
+void qp_ledger_restore_cold(qp_ledger_t *ledger, uint64_t transfers);
 int qp_ledger_restore_transfer(qp_ledger_t *ledger, const qp_transfer_t *transfer,
                                qp_pending_state_t state);
 void qp_ledger_restore_clock(qp_ledger_t *ledger, uint64_t last_timestamp);
@@ -400,6 +443,13 @@ typedef struct qp_db_options {
   size_t index_map_size;             /* LMDB map size in bytes (0 = 64 GiB) */
   uint64_t index_lag_max;            /* writer waits when the index lags by this many
                                         changes (0 = 4Mi) */
+  uint64_t evict_min_rows;           /* stored transfers leave memory once this many
+                                        have accumulated (0 = 256Ki); tests use 1 */
+  uint64_t verify_sync_max;          /* open re-hashes the journal prefix the index
+                                        already holds before returning when it is at
+                                        most this many bytes, else in a background
+                                        thread that fail-stops the db on damage
+                                        (0 = 256 MiB; UINT64_MAX = always before) */
   /* Simulation: when set, the journal is opened through this function (a
    * simulated disk) and nothing else touches the file system: no lock, no
    * LMDB index (state comes from replaying the whole journal; account
@@ -415,6 +465,7 @@ typedef struct qp_db_recovery {
   uint64_t replayed_batches;  /* records replayed into the index at open */
   uint64_t torn_bytes;        /* bytes truncated from a torn tail (0 = none) */
   uint64_t torn_offset;       /* where the torn tail started */
+  uint64_t verify_background; /* prefix bytes left to a background check (0 = none) */
 } qp_db_recovery_t;
 
 /* Opens (creating if needed) the ledger under `dir/ledger/`, taking the
@@ -426,6 +477,12 @@ typedef struct qp_db_recovery {
  * human-readable explanation of any failure. */
 int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
                qp_db_recovery_t *recovery, char *detail, size_t detail_size);
+
+/* The background check of the journal prefix (see verify_sync_max): 0
+ * while running or passed, QP_ECORRUPT (and the db fail-stopped) if it
+ * found damage; detail receives what and where.  *done tells whether it
+ * finished. */
+int qp_db_verify_status(qp_db_t *db, bool *done, char *detail, size_t detail_size);
 
 /* Flushes the index, releases the lock and frees db.  Safe on NULL. */
 void qp_db_close(qp_db_t *db);
@@ -493,6 +550,7 @@ typedef struct qp_db_audit {
   uint64_t journal_bytes;           /* bytes of journal */
   uint64_t accounts;                /* accounts in the state */
   uint64_t transfers;               /* transfers in the state */
+  uint64_t transfers_in_memory;     /* of which held in memory (the rest: index only) */
   uint8_t head_hash[QP_HASH_SIZE];  /* hash of the last record (zeros if none) */
   bool invariant_ok;                /* qp_ledger_check() held */
 } qp_db_audit_t;

@@ -198,7 +198,7 @@ static void touch(qp_ledger_t *l, uint32_t row) {
 static void track_pending(qp_ledger_t *l, uint32_t row) {
   if (!l->config.track_changes || row >= l->taken_transfer_rows) return;
   QP_ASSERT(l->dirty_pending_count < l->dirty_pending_capacity);
-  l->dirty_pending[l->dirty_pending_count++] = row;
+  l->dirty_pending[l->dirty_pending_count++] = l->transfers[row].id;
 }
 
 static void save_balances(qp_ledger_t *l, uint32_t row) {
@@ -365,12 +365,31 @@ static uint32_t create_account(qp_ledger_t *l, const qp_account_t *e, uint64_t t
 
 /* ------------------------------------------------------------ transfers */
 
+/* The transfer with `id`: from memory (*row is its row) or else from the
+ * cold store (*row = QP__TABLE_EMPTY, the record copied to *cold); NULL if
+ * neither has it.  A failing cold store is remembered for the caller (see
+ * qp_ledger_cold_error) and the id treated as absent. */
+static const qp_transfer_t *find_transfer(qp_ledger_t *l, qp_u128 id, qp_transfer_t *cold,
+                                          qp_pending_state_t *state, uint32_t *row) {
+  uint32_t r = qp__table_get(&l->transfer_index, id);
+  *row = r;
+  if (r != QP__TABLE_EMPTY) {
+    *state = (qp_pending_state_t)l->transfer_states[r];
+    return &l->transfers[r];
+  }
+  if (l->config.cold.lookup == NULL) return NULL;
+  int rc = l->config.cold.lookup(l->config.cold.ctx, id, cold, state);
+  if (rc == 0 && *state == QP_PENDING_PENDING) rc = QP_ECORRUPT; /* pending ones never leave */
+  if (rc == 0) return cold;
+  if (rc != QP_ENOTFOUND && l->cold_error == 0) l->cold_error = rc;
+  return NULL;
+}
+
 /* The flags that must agree when an id is re-sent: `linked` describes the
  * batch the event came in, not the transfer, so it is not compared. */
 static uint16_t sticky_flags(uint16_t flags) { return (uint16_t)(flags & ~QP_TRANSFER_LINKED); }
 
-static uint32_t transfer_exists(const qp_ledger_t *l, const qp_transfer_t *e,
-                                const qp_transfer_t *t) {
+static uint32_t transfer_exists(qp_ledger_t *l, const qp_transfer_t *e, const qp_transfer_t *t) {
   bool post_or_void = e->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER);
   if (sticky_flags(e->flags) != sticky_flags(t->flags))
     return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_FLAGS;
@@ -383,9 +402,11 @@ static uint32_t transfer_exists(const qp_ledger_t *l, const qp_transfer_t *e,
     if (e->amount < t->amount) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_AMOUNT;
   } else if (post_or_void && e->amount == 0) {
     if (e->flags & QP_TRANSFER_POST_PENDING_TRANSFER) {
-      uint32_t prow = qp__table_get(&l->transfer_index, t->pending_id);
-      if (prow == QP__TABLE_EMPTY || l->transfers[prow].amount != t->amount)
-        return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_AMOUNT;
+      qp_transfer_t cold;
+      qp_pending_state_t state;
+      uint32_t prow;
+      const qp_transfer_t *p = find_transfer(l, t->pending_id, &cold, &state, &prow);
+      if (p == NULL || p->amount != t->amount) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_AMOUNT;
     }
   } else if (e->amount != t->amount) {
     return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_AMOUNT;
@@ -518,8 +539,8 @@ static uint32_t create_plain_transfer(qp_ledger_t *l, const qp_transfer_t *e, ui
 }
 
 /* Checks a post/void against the pending transfer it names. */
-static uint32_t check_against_pending(const qp_ledger_t *l, const qp_transfer_t *e,
-                                      const qp_transfer_t *p, uint32_t prow, uint64_t ts) {
+static uint32_t check_against_pending(const qp_transfer_t *e, const qp_transfer_t *p,
+                                      qp_pending_state_t state, uint64_t ts) {
   if (!(p->flags & QP_TRANSFER_PENDING)) return QP_CREATE_TRANSFER_PENDING_TRANSFER_NOT_PENDING;
   if (e->debit_account_id != 0 && e->debit_account_id != p->debit_account_id)
     return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID;
@@ -533,7 +554,7 @@ static uint32_t check_against_pending(const qp_ledger_t *l, const qp_transfer_t 
   } else if (e->amount != 0 && e->amount != p->amount) {
     return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT;
   }
-  switch ((qp_pending_state_t)l->transfer_states[prow]) {
+  switch (state) {
   case QP_PENDING_PENDING:
     /* Due but not yet swept: it can no longer be posted or voided. */
     if (p->timeout != 0 && p->timestamp + (uint64_t)p->timeout * NS_PER_S <= ts)
@@ -555,11 +576,14 @@ static void set_pending_state(qp_ledger_t *l, uint32_t prow, qp_pending_state_t 
 }
 
 static uint32_t post_or_void(qp_ledger_t *l, const qp_transfer_t *e, uint64_t ts) {
-  uint32_t prow = qp__table_get(&l->transfer_index, e->pending_id);
-  if (prow == QP__TABLE_EMPTY) return QP_CREATE_TRANSFER_PENDING_TRANSFER_NOT_FOUND;
-  const qp_transfer_t *p = &l->transfers[prow];
-  uint32_t r = check_against_pending(l, e, p, prow, ts);
+  qp_transfer_t cold;
+  qp_pending_state_t state;
+  uint32_t prow;
+  const qp_transfer_t *p = find_transfer(l, e->pending_id, &cold, &state, &prow);
+  if (p == NULL) return QP_CREATE_TRANSFER_PENDING_TRANSFER_NOT_FOUND;
+  uint32_t r = check_against_pending(e, p, state, ts);
   if (r != QP_CREATE_TRANSFER_OK) return r;
+  QP_ASSERT(prow != QP__TABLE_EMPTY); /* only a pending transfer passes, and those stay */
   bool post = e->flags & QP_TRANSFER_POST_PENDING_TRANSFER;
   qp_u128 amount = post ? (e->amount == 0 ? p->amount : e->amount) : p->amount;
   uint32_t dr_row = qp__table_get(&l->account_index, p->debit_account_id);
@@ -597,8 +621,11 @@ static uint32_t post_or_void(qp_ledger_t *l, const qp_transfer_t *e, uint64_t ts
 static uint32_t create_transfer(qp_ledger_t *l, const qp_transfer_t *e, uint64_t ts) {
   uint32_t r = transfer_static_checks(e);
   if (r != QP_CREATE_TRANSFER_OK) return r;
-  uint32_t row = qp__table_get(&l->transfer_index, e->id);
-  if (row != QP__TABLE_EMPTY) return transfer_exists(l, e, &l->transfers[row]);
+  qp_transfer_t cold;
+  qp_pending_state_t state;
+  uint32_t row;
+  const qp_transfer_t *t = find_transfer(l, e->id, &cold, &state, &row);
+  if (t != NULL) return transfer_exists(l, e, t);
   if (e->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER))
     return post_or_void(l, e, ts);
   return create_plain_transfer(l, e, ts);
@@ -788,7 +815,15 @@ int qp_ledger_lookup_transfer(const qp_ledger_t *l, qp_u128 id, qp_transfer_t *o
 }
 
 uint64_t qp_ledger_account_count(const qp_ledger_t *l) { return l->accounts_count; }
-uint64_t qp_ledger_transfer_count(const qp_ledger_t *l) { return l->transfers_count; }
+uint64_t qp_ledger_transfer_count(const qp_ledger_t *l) { return l->transfers_cold + l->transfers_count; }
+uint64_t qp_ledger_transfers_in_memory(const qp_ledger_t *l) { return l->transfers_count; }
+uint64_t qp_ledger_taken_rows(const qp_ledger_t *l) { return l->taken_transfer_rows; }
+
+int qp_ledger_cold_error(qp_ledger_t *l) {
+  int rc = l->cold_error;
+  l->cold_error = 0;
+  return rc;
+}
 uint64_t qp_ledger_last_timestamp(const qp_ledger_t *l) { return l->last_timestamp; }
 
 int qp_ledger_each_account(const qp_ledger_t *l, int (*fn)(void *, const qp_account_t *),
@@ -811,6 +846,10 @@ int qp_ledger_each_transfer(const qp_ledger_t *l,
 }
 
 /* ------------------------------------------------------------- restore */
+
+int qp_ledger_reserve_accounts(qp_ledger_t *l, uint64_t count) { return reserve_accounts(l, count); }
+
+void qp_ledger_restore_cold(qp_ledger_t *l, uint64_t transfers) { l->transfers_cold += transfers; }
 
 int qp_ledger_restore_account(qp_ledger_t *l, const qp_account_t *a) {
   if (qp__table_get(&l->account_index, a->id) != QP__TABLE_EMPTY) return QP_EEXISTS;
@@ -892,8 +931,9 @@ int qp_ledger_take_changes(qp_ledger_t *l, qp_ledger_changes_t *out) {
   }
   out->transfers_count = (uint32_t)new_transfers;
   for (uint64_t i = 0; i < l->dirty_pending_count; i++) {
-    uint32_t row = l->dirty_pending[i];
-    out->pending[out->pending_count].transfer_id = l->transfers[row].id;
+    uint32_t row = qp__table_get(&l->transfer_index, l->dirty_pending[i]);
+    QP_ASSERT(row != QP__TABLE_EMPTY); /* eviction keeps changed rows until taken */
+    out->pending[out->pending_count].transfer_id = l->dirty_pending[i];
     out->pending[out->pending_count].state = l->transfer_states[row];
     out->pending_count++;
   }
@@ -904,4 +944,74 @@ int qp_ledger_take_changes(qp_ledger_t *l, qp_ledger_changes_t *out) {
   l->dirty_pending_count = 0;
   l->history_count = 0;
   return 0;
+}
+
+/* ------------------------------------------------------------- eviction */
+
+/* A transfer row may leave memory once the cold store holds it as it is
+ * now: it was among the stored rows, it is not pending (pending transfers
+ * change when posted, voided or expired), and its state did not change
+ * after the take that stored it (those rows are in dirty_pending). */
+enum { KEEP_MARK = 0x80 }; /* set in transfer_states during an eviction */
+
+static bool evictable(const qp_ledger_t *l, uint64_t row, uint64_t stored_rows) {
+  uint8_t st = l->transfer_states[row];
+  return row < stored_rows && !(st & KEEP_MARK) && st != QP_PENDING_PENDING;
+}
+
+uint64_t qp_ledger_evict(qp_ledger_t *l, uint64_t stored_rows) {
+  QP_ASSERT(l->config.cold.lookup != NULL && l->undo_count == 0 && !l->in_chain);
+  if (stored_rows > l->taken_transfer_rows) stored_rows = l->taken_transfer_rows;
+  for (uint64_t i = 0; i < l->dirty_pending_count; i++) {
+    uint32_t row = qp__table_get(&l->transfer_index, l->dirty_pending[i]);
+    if (row != QP__TABLE_EMPTY) l->transfer_states[row] |= KEEP_MARK;
+  }
+  uint64_t keep = 0;
+  for (uint64_t r = 0; r < l->transfers_count; r++) keep += !evictable(l, r, stored_rows);
+  uint64_t dropped = l->transfers_count - keep;
+  /* The new index is built before anything moves, so running out of memory
+   * leaves the state exactly as it was. */
+  qp__table_t index;
+  bool ok = dropped > 0 &&
+            qp__table_init(&index, 1024, (const void *const *)&l->transfers, sizeof *l->transfers) == 0;
+  /* Sized for as many rows as before, not just those kept: the next rounds
+   * refill it, and growing it again would rehash every row each time. */
+  if (ok && qp__table_reserve(&index, l->transfers_count) != 0) {
+    qp__table_deinit(&index);
+    ok = false;
+  }
+  if (!ok) {
+    for (uint64_t r = 0; r < l->transfers_count; r++) l->transfer_states[r] &= (uint8_t)~KEEP_MARK;
+    return 0;
+  }
+  uint64_t w = 0, taken = 0;
+  for (uint64_t r = 0; r < l->transfers_count; r++) {
+    if (evictable(l, r, stored_rows)) continue;
+    if (r < l->taken_transfer_rows) taken++;
+    l->transfers[w] = l->transfers[r];
+    l->transfer_states[w] = (uint8_t)(l->transfer_states[r] & ~KEEP_MARK);
+    qp__table_put(&index, l->transfers[w].id, (uint32_t)w);
+    w++;
+  }
+  QP_ASSERT(w == keep);
+  qp__table_deinit(&l->transfer_index);
+  l->transfer_index = index;
+  l->transfers_count = keep;
+  l->taken_transfer_rows = taken;
+  l->transfers_cold += dropped;
+  /* Give the memory back: the array only needs to hold what stayed and the
+   * next rounds' worth of new rows (it grows again by doubling). */
+  uint64_t cap = 1024;
+  while (cap < 2 * keep) cap <<= 1;
+  if (2 * cap < l->transfers_capacity) { /* only when most of it is idle */
+    /* Both arrays hold at least `cap` rows after either outcome. */
+    qp_transfer_t *t = qp_realloc(l->transfers, cap * sizeof *t);
+    if (t != NULL) {
+      l->transfers = t;
+      l->transfers_capacity = cap;
+      uint8_t *s = qp_realloc(l->transfer_states, cap);
+      if (s != NULL) l->transfer_states = s;
+    }
+  }
+  return dropped;
 }

@@ -2,7 +2,9 @@
  * state_int.h - (private to ledger/) the layout of the pure state machine.
  *
  * Accounts and transfers live in arrays of fixed records, in creation
- * order, found through id indexes (table.h).  Pending transfers with a
+ * order, found through id indexes (table.h).  With a cold store
+ * (config.cold) the transfer array holds only the transfers that may still
+ * change or are not yet stored; qp_ledger_evict() compacts it.  Pending transfers with a
  * timeout are also in a min-heap ordered by expiry.  A linked chain is
  * applied optimistically with an undo log, and rolled back if any of its
  * events fails.
@@ -51,6 +53,8 @@ struct qp_ledger {
   uint64_t transfers_count;    /* rows used */
   uint64_t transfers_capacity; /* rows allocated */
   qp__table_t transfer_index;  /* id -> row */
+  uint64_t transfers_cold;     /* transfers only in the cold store */
+  int cold_error;              /* first failed cold lookup since last asked */
   qp__expiry_t *expiries;      /* min-heap by expires_at_ns */
   uint64_t expiries_count;     /* entries used */
   uint64_t expiries_capacity;  /* entries allocated */
@@ -72,7 +76,8 @@ struct qp_ledger {
   uint64_t dirty_accounts_count;   /* entries used */
   uint64_t dirty_capacity;         /* capacity of account_dirty and dirty_accounts */
   uint64_t taken_transfer_rows;    /* rows below this were taken */
-  uint32_t *dirty_pending;         /* older rows whose pending state changed */
+  qp_u128 *dirty_pending;          /* older transfers whose pending state changed (ids:
+                                    * rows move when the array is compacted) */
   uint64_t dirty_pending_count;    /* entries used (may repeat a row) */
   uint64_t dirty_pending_capacity; /* entries allocated */
   qp_account_balance_t *history;   /* history rows since the last take */

@@ -25,6 +25,7 @@ typedef struct verify_ctx {
   qp__index_meta_t meta;         /* where the index claims to be */
   qp_verify_report_t *report;    /* out */
   bool compared;                 /* the index was compared */
+  uint64_t events;               /* events replayed so far */
   char *detail;                  /* error detail */
   size_t detail_size;
 } verify_ctx_t;
@@ -73,6 +74,16 @@ static int compare_transfer(void *vctx, const qp_transfer_t *t, qp_pending_state
   return 0;
 }
 
+typedef struct pending_count {
+  uint64_t pending;
+} pending_count_t;
+
+static int count_pending(void *vctx, const qp_transfer_t *t, qp_pending_state_t state) {
+  (void)t;
+  ((pending_count_t *)vctx)->pending += state == QP_PENDING_PENDING;
+  return 0;
+}
+
 /* Compares the replayed state with the index, both ways (by counts). */
 static int compare_with_index(verify_ctx_t *v) {
   compare_ctx_t c = {.index = v->index};
@@ -81,9 +92,23 @@ static int compare_with_index(verify_ctx_t *v) {
   qp_ledger_each_account(v->ledger, compare_account, &c);
   qp_ledger_each_transfer(v->ledger, compare_transfer, &c);
   mdb_txn_abort(c.txn);
-  uint64_t accounts = 0, transfers = 0;
+  uint64_t accounts = 0, transfers = 0, pending = 0, sides = 0;
   rc = qp__index_counts(v->index, &accounts, &transfers);
+  if (rc == 0) rc = qp__index_side_counts(v->index, &pending, &sides);
   if (rc != 0) return rc;
+  /* The pending table lists exactly the transfers still pending (each was
+   * compared above with its state), and every transfer is listed under
+   * both of its accounts. */
+  pending_count_t pc = {0};
+  qp_ledger_each_transfer(v->ledger, count_pending, &pc);
+  if (pending != pc.pending || sides != 2 * qp_ledger_transfer_count(v->ledger)) {
+    if (c.mismatches++ == 0)
+      snprintf(c.first, sizeof c.first,
+               "index lists %llu pending transfers and %llu account entries, replay %llu and %llu",
+               (unsigned long long)pending, (unsigned long long)sides,
+               (unsigned long long)pc.pending,
+               (unsigned long long)(2 * qp_ledger_transfer_count(v->ledger)));
+  }
   if (accounts != qp_ledger_account_count(v->ledger) || transfers != qp_ledger_transfer_count(v->ledger)) {
     if (c.mismatches++ == 0)
       snprintf(c.first, sizeof c.first, "index holds %llu accounts and %llu transfers, replay %llu and %llu",
@@ -100,6 +125,7 @@ static int compare_with_index(verify_ctx_t *v) {
 
 static int verify_visit(void *vctx, const qp_journal_record_t *rec) {
   verify_ctx_t *v = vctx;
+  v->events += rec->count;
   int rc = qp__replay_record(v->ledger, rec, v->scratch, NULL);
   if (rc != 0) {
     if (v->detail)
@@ -115,6 +141,19 @@ static int verify_visit(void *vctx, const qp_journal_record_t *rec) {
         snprintf(v->detail, v->detail_size,
                  "record %llu at offset %llu has a different hash than the index recorded",
                  (unsigned long long)rec->seq, (unsigned long long)rec->offset);
+      v->report->bad_offset = rec->offset;
+      return QP_ECORRUPT;
+    }
+    if (v->meta.applied_offset != 0 &&
+        (v->meta.applied_offset != rec->offset + rec->size || v->meta.events != v->events)) {
+      v->report->index_ok = false;
+      if (v->detail)
+        snprintf(v->detail, v->detail_size,
+                 "the index places record %llu's end at offset %llu after %llu events; the journal "
+                 "at %llu after %llu",
+                 (unsigned long long)rec->seq, (unsigned long long)v->meta.applied_offset,
+                 (unsigned long long)v->meta.events, (unsigned long long)(rec->offset + rec->size),
+                 (unsigned long long)v->events);
       v->report->bad_offset = rec->offset;
       return QP_ECORRUPT;
     }

@@ -11,11 +11,21 @@
  * data after it, a bad record followed by more records, a broken chain - is
  * damage to committed history and must never be cut off silently.
  *
+ * Startup need not re-hash all history before serving: the index records
+ * where in the journal it stands, so only the tail after that point is
+ * read at once (qp_journal_scan_from, same rules), and the committed
+ * prefix before it is checked later, off the startup path
+ * (qp_journal_verify_prefix).  There nothing is a torn tail - those
+ * records were acknowledged - so every problem is corruption.  Both run
+ * the scan's own record reader, so the two can never judge differently.
+ *
  * Writing stages whole records in one group buffer and commits them with a
  * single write and a single sync (group commit).  Any failure poisons the
  * journal: after a failed write or fsync nobody knows what the tail holds,
  * so the only safe move is to stop and let recovery read it back.
  */
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -54,24 +64,42 @@ static void seal(uint8_t *rec, uint32_t size, const uint8_t prev_hash[QP_HASH_SI
 
 /* ------------------------------------------------------------- reading */
 
+/* A reader never reads at or past `limit`, the end of the bytes it judges
+ * (the file size for a scan, the end of the committed prefix for a prefix
+ * check).  Beyond a prefix another thread may be appending, and bytes from
+ * there must not decide anything - so they are never even read. */
 typedef struct reader {
   const qp_io_t *io;   /* the file */
   uint8_t *buf;        /* window of the file */
   uint64_t buf_offset; /* file offset of buf[0] */
   size_t buf_len;      /* valid bytes in buf */
-  size_t buf_cap;      /* bytes allocated: READ_BUFFER_SIZE, or the whole
-                          file when smaller (no record is larger than it) */
+  size_t buf_cap;      /* bytes allocated: READ_BUFFER_SIZE, or the span
+                          read when smaller (no record is larger than it) */
+  uint64_t limit;      /* reads stop here */
+  const char *what;    /* why the last problem was recorded (a literal) */
 } reader_t;
 
+/* Allocates a window for reading [from, limit). */
+static int reader_open(reader_t *r, const qp_io_t *io, uint64_t from, uint64_t limit) {
+  uint64_t span = limit > from ? limit - from : 0;
+  size_t cap = span < READ_BUFFER_SIZE ? (size_t)span : READ_BUFFER_SIZE;
+  if (cap < QP_JOURNAL_HEADER_SIZE) cap = QP_JOURNAL_HEADER_SIZE;
+  *r = (reader_t){.io = io, .buf = qp_malloc(cap), .buf_cap = cap, .limit = limit};
+  return r->buf != NULL ? 0 : QP_ENOMEM;
+}
+
 /* Makes [offset, offset+len) available in the window; *avail says how much
- * of it exists before the end of the file. */
+ * of it exists before the end of the file (or the reader's limit). */
 static int reader_fill(reader_t *r, uint64_t offset, size_t len, const uint8_t **out,
                        size_t *avail) {
   QP_ASSERT(len <= r->buf_cap);
   if (offset < r->buf_offset || offset + len > r->buf_offset + r->buf_len) {
-    size_t got = 0;
-    int rc = r->io->read_at(r->io->ctx, r->buf, r->buf_cap, offset, &got);
+    size_t want = r->buf_cap, got = 0;
+    if (offset >= r->limit) want = 0;
+    else if (r->limit - offset < want) want = (size_t)(r->limit - offset);
+    int rc = want > 0 ? r->io->read_at(r->io->ctx, r->buf, want, offset, &got) : 0;
     if (rc != 0) return rc;
+    QP_ASSERT(got <= want);
     r->buf_offset = offset;
     r->buf_len = got;
   }
@@ -106,7 +134,9 @@ static int zeros_to_end(reader_t *r, uint64_t offset, uint64_t file_size, bool *
   return 0;
 }
 
-static void problem(qp_journal_scan_t *s, int kind, uint64_t offset, const char *what) {
+static void problem(reader_t *r, qp_journal_scan_t *s, int kind, uint64_t offset,
+                    const char *what) {
+  r->what = what;
   s->problem = kind;
   s->problem_offset = offset;
   s->problem_seq = s->last_seq + 1;
@@ -167,7 +197,7 @@ static int judge_bad_body(reader_t *r, uint64_t offset, uint32_t size, qp_journa
   int rc = last ? 0 : zeros_to_end(r, offset + size, s->file_size, &tail); /* moves the window */
   if (rc != 0) return rc;
   if (!tail) {
-    problem(s, QP_ECORRUPT, offset, "body does not match its hash");
+    problem(r, s, QP_ECORRUPT, offset, "body does not match its hash");
     return 1;
   }
   if ((rc = reread_record(r, offset, size, p, hash)) != 0) return rc;
@@ -175,11 +205,12 @@ static int judge_bad_body(reader_t *r, uint64_t offset, uint32_t size, qp_journa
   if (memcmp(hash, first_hash, QP_HASH_SIZE) != 0 || memcmp(*p + OFF_HASH, first_stored, QP_HASH_SIZE) != 0)
     return QP_EIO;
   if (!missing_sector(*p, offset, size)) {
-    problem(s, QP_ECORRUPT, offset, "body does not match its hash, and no sector of it is missing as a "
-            "torn append would leave it: damaged after it was written");
+    problem(r, s, QP_ECORRUPT, offset,
+            "body does not match its hash, and no sector of it is missing as a torn append would "
+            "leave it: damaged after it was written");
     return 1;
   }
-  problem(s, QP_ETORN, offset,
+  problem(r, s, QP_ETORN, offset,
           last ? "last record's body does not match its hash" : "body cut short and only zeros follow");
   return 1;
 }
@@ -197,7 +228,7 @@ static int read_record(reader_t *r, uint64_t offset, qp_journal_scan_t *s,
   if (avail < QP_JOURNAL_HEADER_SIZE || all_zero(h, QP_JOURNAL_HEADER_SIZE)) {
     if ((rc = zeros_to_end(r, offset, s->file_size, &zeros)) != 0) return rc;
     if (avail < QP_JOURNAL_HEADER_SIZE || zeros) {
-      problem(s, QP_ETORN, offset,
+      problem(r, s, QP_ETORN, offset,
               avail < QP_JOURNAL_HEADER_SIZE ? "header cut short" : "zeros to the end of the file");
       return 1;
     }
@@ -206,7 +237,7 @@ static int read_record(reader_t *r, uint64_t offset, qp_journal_scan_t *s,
   uint8_t sum[QP_CHECKSUM_SIZE];
   qp_checksum128(sum, h + OFF_HASH, QP_JOURNAL_HEADER_SIZE - OFF_HASH);
   if (memcmp(sum, h + OFF_HEADER_CHECKSUM, sizeof sum) != 0) {
-    problem(s, QP_ECORRUPT, offset, "header checksum mismatch");
+    problem(r, s, QP_ECORRUPT, offset, "header checksum mismatch");
     return 1;
   }
   uint32_t size = qp_load_u32(h + OFF_SIZE), count = qp_load_u32(h + OFF_COUNT);
@@ -214,16 +245,16 @@ static int read_record(reader_t *r, uint64_t offset, qp_journal_scan_t *s,
       size < QP_JOURNAL_HEADER_SIZE || size > QP_JOURNAL_RECORD_MAX ||
       (uint64_t)size != QP_JOURNAL_HEADER_SIZE + (uint64_t)count * EVENT_SIZE ||
       !all_zero(h + OFF_RESERVED, QP_JOURNAL_HEADER_SIZE - OFF_RESERVED)) {
-    problem(s, QP_ECORRUPT, offset, "header fields out of range");
+    problem(r, s, QP_ECORRUPT, offset, "header fields out of range");
     return 1;
   }
   uint64_t seq = qp_load_u64(h + OFF_SEQ);
   if (seq != s->last_seq + 1 || memcmp(h + OFF_PREV_HASH, s->last_hash, QP_HASH_SIZE) != 0) {
-    problem(s, QP_ECORRUPT, offset, "hash chain broken (sequence or previous hash mismatch)");
+    problem(r, s, QP_ECORRUPT, offset, "hash chain broken (sequence or previous hash mismatch)");
     return 1;
   }
   if (size > left) {
-    problem(s, QP_ETORN, offset, "record extends past the end of the file");
+    problem(r, s, QP_ETORN, offset, "record extends past the end of the file");
     return 1;
   }
   const uint8_t *p;
@@ -246,19 +277,17 @@ static int read_record(reader_t *r, uint64_t offset, qp_journal_scan_t *s,
   return 0;
 }
 
-int qp_journal_scan(const qp_io_t *io, qp_journal_visit_fn visit, void *ctx,
-                    qp_journal_scan_t *s) {
-  memset(s, 0, sizeof *s);
-  int rc = io->size(io->ctx, &s->file_size);
-  if (rc != 0) return rc;
-  size_t cap = s->file_size < READ_BUFFER_SIZE ? (size_t)s->file_size : READ_BUFFER_SIZE;
-  if (cap < QP_JOURNAL_HEADER_SIZE) cap = QP_JOURNAL_HEADER_SIZE;
-  reader_t r = {.io = io, .buf = qp_malloc(cap), .buf_cap = cap};
-  if (r.buf == NULL) return QP_ENOMEM;
-  uint64_t offset = 0;
+/* Reads records from s->valid_bytes up to s->file_size, the chain so far
+ * being s->last_seq/last_hash, and extends s with each good one.  Returns 0
+ * at the end, 1 if a problem was recorded in s, an I/O error, or the
+ * visitor's non-zero value.  Both the scan and the prefix check run on
+ * this loop, so that they judge records by the same rules. */
+static int scan_records(reader_t *r, qp_journal_scan_t *s, qp_journal_visit_fn visit, void *ctx) {
+  uint64_t offset = s->valid_bytes;
+  int rc = 0;
   while (offset < s->file_size) {
     qp_journal_record_t rec;
-    rc = read_record(&r, offset, s, &rec);
+    rc = read_record(r, offset, s, &rec);
     if (rc != 0) break;
     if (visit != NULL && (rc = visit(ctx, &rec)) != 0) break;
     offset += rec.size;
@@ -268,8 +297,145 @@ int qp_journal_scan(const qp_io_t *io, qp_journal_visit_fn visit, void *ctx,
     s->last_seq = rec.seq;
     memcpy(s->last_hash, rec.hash, QP_HASH_SIZE);
   }
+  QP_ASSERT(rc != 0 || s->valid_bytes == s->file_size);
+  return rc;
+}
+
+/* The file ends before `start`: records the index counts as committed are
+ * gone.  That is never a torn tail (they were acknowledged), so it is
+ * corruption, pinned on the record that should end at `start`. */
+static void missing_prefix(qp_journal_scan_t *s, uint64_t start) {
+  s->problem = QP_ECORRUPT;
+  s->problem_offset = s->file_size;
+  s->problem_seq = s->last_seq;
+  snprintf(s->detail, sizeof s->detail,
+           "corrupt journal: it is %llu bytes, but committed record %llu ends at offset %llu: "
+           "committed records are missing",
+           (unsigned long long)s->file_size, (unsigned long long)s->last_seq,
+           (unsigned long long)start);
+}
+
+int qp_journal_scan_from(const qp_io_t *io, uint64_t start, uint64_t start_seq,
+                         const uint8_t start_hash[QP_HASH_SIZE], qp_journal_visit_fn visit,
+                         void *ctx, qp_journal_scan_t *s) {
+  memset(s, 0, sizeof *s);
+  /* Offset 0 is before the first record; anywhere else is after one. */
+  if (start == 0 ? start_seq != 0 || !all_zero(start_hash, QP_HASH_SIZE) : start_seq == 0)
+    return QP_EINVAL;
+  int rc = io->size(io->ctx, &s->file_size);
+  if (rc != 0) return rc;
+  s->valid_bytes = start;
+  s->last_seq = start_seq;
+  memcpy(s->last_hash, start_hash, QP_HASH_SIZE);
+  if (s->file_size < start) {
+    missing_prefix(s, start);
+    return 0;
+  }
+  reader_t r;
+  if ((rc = reader_open(&r, io, start, s->file_size)) != 0) return rc;
+  rc = scan_records(&r, s, visit, ctx);
   qp_free(r.buf);
   return rc == 1 ? 0 : rc;
+}
+
+int qp_journal_scan(const qp_io_t *io, qp_journal_visit_fn visit, void *ctx,
+                    qp_journal_scan_t *s) {
+  static const uint8_t zeros[QP_HASH_SIZE];
+  return qp_journal_scan_from(io, 0, 0, zeros, visit, ctx, s);
+}
+
+/* ------------------------------------------------------ prefix checking */
+
+typedef struct prefix_check {
+  const _Atomic bool *stop; /* the caller's cancel flag, or NULL */
+  uint64_t last_offset;     /* where the last good record starts */
+} prefix_check_t;
+
+/* Runs between records: remembers where the last one starts (for the
+ * detail) and gives up if the caller asked it to. */
+static int prefix_visit(void *ctx, const qp_journal_record_t *rec) {
+  prefix_check_t *c = ctx;
+  c->last_offset = rec->offset;
+  if (c->stop != NULL && atomic_load_explicit(c->stop, memory_order_relaxed)) return QP_ESTOPPED;
+  return 0;
+}
+
+/* Writes "journal record N at offset O: " and the formatted reason into
+ * detail (may be NULL); returns QP_ECORRUPT. */
+static int prefix_corrupt(char *detail, size_t detail_size, uint64_t seq, uint64_t offset,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int prefix_corrupt(char *detail, size_t detail_size, uint64_t seq, uint64_t offset,
+                          const char *fmt, ...) {
+  if (detail == NULL || detail_size == 0) return QP_ECORRUPT;
+  int n = snprintf(detail, detail_size, "journal record %llu at offset %llu: ",
+                   (unsigned long long)seq, (unsigned long long)offset);
+  if (n >= 0 && (size_t)n < detail_size) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail + n, detail_size - (size_t)n, fmt, ap);
+    va_end(ap);
+  }
+  return QP_ECORRUPT;
+}
+
+/* Judges a finished read of [0, min(file size, end)) against what the
+ * caller says the prefix holds.  Every deviation is corruption: the caller
+ * knows these records were committed, so there is no torn tail to forgive,
+ * and the reason the scan would have forgiven it is kept in the detail. */
+static int judge_prefix(const char *what, const qp_journal_scan_t *s, const prefix_check_t *c,
+                        uint64_t file_size, uint64_t end, uint64_t end_seq,
+                        const uint8_t end_hash[QP_HASH_SIZE], char *detail, size_t detail_size) {
+  if (s->problem != 0 && file_size < end)
+    return prefix_corrupt(detail, detail_size, s->problem_seq, s->problem_offset,
+                          "%s (the file is %llu bytes, shorter than the committed prefix of %llu)",
+                          what, (unsigned long long)file_size, (unsigned long long)end);
+  if (s->problem != 0)
+    return prefix_corrupt(detail, detail_size, s->problem_seq, s->problem_offset,
+                          "%s (inside the committed prefix, which ends at offset %llu)", what,
+                          (unsigned long long)end);
+  if (s->valid_bytes < end) /* the file ends on a boundary before `end` */
+    return prefix_corrupt(detail, detail_size, s->last_seq + 1, s->valid_bytes,
+                          "missing: the file ends here (%llu bytes) inside the committed prefix "
+                          "of %llu bytes",
+                          (unsigned long long)file_size, (unsigned long long)end);
+  if (s->last_seq < end_seq)
+    return prefix_corrupt(detail, detail_size, s->last_seq + 1, end,
+                          "missing: the committed prefix should end with record %llu, but its "
+                          "last record is %llu",
+                          (unsigned long long)end_seq, (unsigned long long)s->last_seq);
+  if (s->last_seq > end_seq)
+    return prefix_corrupt(detail, detail_size, s->last_seq, c->last_offset,
+                          "ends the committed prefix at offset %llu, where record %llu should end",
+                          (unsigned long long)end, (unsigned long long)end_seq);
+  if (memcmp(s->last_hash, end_hash, QP_HASH_SIZE) != 0)
+    return prefix_corrupt(detail, detail_size, s->last_seq, c->last_offset,
+                          "its hash is not the committed head hash (the history differs)");
+  return 0;
+}
+
+int qp_journal_verify_prefix(const qp_io_t *io, uint64_t end, uint64_t end_seq,
+                             const uint8_t end_hash[QP_HASH_SIZE], const _Atomic bool *stop,
+                             uint64_t *events_out, char *detail, size_t detail_size) {
+  if (events_out != NULL) *events_out = 0;
+  if (detail != NULL && detail_size > 0) detail[0] = '\0';
+  prefix_check_t c = {.stop = stop};
+  if (stop != NULL && atomic_load_explicit(stop, memory_order_relaxed)) return QP_ESTOPPED;
+  uint64_t file_size;
+  int rc = io->size(io->ctx, &file_size);
+  if (rc != 0) return rc;
+  /* Judge the prefix as if the file ended at `end`: what lies beyond is
+   * another thread's business, and bytes missing below `end` show up as a
+   * record cut short. */
+  qp_journal_scan_t s;
+  memset(&s, 0, sizeof s);
+  s.file_size = file_size < end ? file_size : end;
+  reader_t r;
+  if ((rc = reader_open(&r, io, 0, s.file_size)) != 0) return rc;
+  rc = scan_records(&r, &s, prefix_visit, &c);
+  qp_free(r.buf);
+  if (events_out != NULL) *events_out = s.events;
+  if (rc < 0) return rc; /* an I/O error, or QP_ESTOPPED from prefix_visit */
+  return judge_prefix(r.what, &s, &c, file_size, end, end_seq, end_hash, detail, detail_size);
 }
 
 /* ------------------------------------------------------------- writing */

@@ -126,6 +126,54 @@ typedef int (*qp_journal_visit_fn)(void *ctx, const qp_journal_record_t *record)
 int qp_journal_scan(const qp_io_t *io, qp_journal_visit_fn visit, void *ctx,
                     qp_journal_scan_t *out);
 
+/* Like qp_journal_scan, but starts at `start`, a record boundary, as if the
+ * records before it had been read: the first record must have seq
+ * start_seq + 1 and prev_hash == start_hash, or it is QP_ECORRUPT (so a
+ * tail that does not continue the given position is refused; whether the
+ * bytes before `start` really end that way is qp_journal_verify_prefix's
+ * job).  Start at the position the index has applied to read only the
+ * tail at startup.  start == 0 requires start_seq == 0 and an all-zero
+ * start_hash and is exactly qp_journal_scan; start > 0 requires
+ * start_seq > 0; otherwise QP_EINVAL.
+ *
+ * out->records/events count only the records visited; out->valid_bytes,
+ * last_seq and last_hash are absolute (start, start_seq and start_hash if
+ * nothing follows start).  Records after start are judged torn or corrupt
+ * by qp_journal_scan's rules, with problem_seq/problem_offset absolute.  A
+ * file shorter than `start` is QP_ECORRUPT in out->problem (committed
+ * records are missing) with problem_seq = start_seq and problem_offset =
+ * the file size; valid_bytes then still says `start` and must not be used
+ * to cut the file.  Returns like qp_journal_scan, plus QP_EINVAL. */
+int qp_journal_scan_from(const qp_io_t *io, uint64_t start, uint64_t start_seq,
+                         const uint8_t start_hash[QP_HASH_SIZE], qp_journal_visit_fn visit,
+                         void *ctx, qp_journal_scan_t *out);
+
+/* Verifies the committed prefix [0, end) of the journal behind io: every
+ * record's header checksum, hash and chain link, seq 1..end_seq without
+ * gaps, the last record ending exactly at `end` with seq end_seq and hash
+ * end_hash (end == 0 means end_seq 0 and a zero hash).  Meant to run in a
+ * background thread after a startup that read only the tail (see
+ * qp_journal_scan_from): it reads only below `end`, through io->read_at
+ * and io->size, so another thread may append to the same file beyond
+ * `end` meanwhile.  Memory is one read window (at most 4 MiB), allocated
+ * once; the time is one BLAKE2b pass over the prefix.
+ *
+ * Any deviation - including what qp_journal_scan would call a torn tail,
+ * since these records were committed - returns QP_ECORRUPT with detail
+ * naming the record: "journal record N at offset O: what was wrong".
+ * `stop` (may be NULL) is polled before the first record and between
+ * records; once it reads true the check gives up with QP_ESTOPPED (err.h
+ * has no "cancelled" code; ESTOPPED's message speaks of a fatal error, so
+ * a caller that set the flag should treat this return as its own
+ * cancellation, not log it as a failure).  *events_out (may be NULL)
+ * receives the events in the records checked good.  detail (may be NULL)
+ * is written on QP_ECORRUPT and empty otherwise.  Returns 0 when the
+ * prefix is intact, QP_ECORRUPT, QP_ESTOPPED, an I/O error (QP_EIO also
+ * when two reads of a record disagree) or QP_ENOMEM. */
+int qp_journal_verify_prefix(const qp_io_t *io, uint64_t end, uint64_t end_seq,
+                             const uint8_t end_hash[QP_HASH_SIZE], const _Atomic bool *stop,
+                             uint64_t *events_out, char *detail, size_t detail_size);
+
 /* The append side.  Records are staged into a group buffer and written with
  * one write and one sync by qp_journal_commit(). */
 typedef struct qp_journal qp_journal_t;

@@ -19,12 +19,15 @@
 typedef struct fixture {
   char dir[256];
   uint64_t clock; /* the fake wall clock, ns */
+  uint64_t evict_min_rows;  /* options.evict_min_rows (0 = default) */
+  uint64_t verify_sync_max; /* options.verify_sync_max (0 = default) */
 } fixture_t;
 
 static uint64_t fake_clock(void *ctx) { return ((fixture_t *)ctx)->clock; }
 
 static qp_db_t *open_db(fixture_t *f, qp_db_recovery_t *rec) {
-  qp_db_options_t opt = {.clock_ns = fake_clock, .clock_ctx = f, .index_map_size = (size_t)1 << 30};
+  qp_db_options_t opt = {.clock_ns = fake_clock, .clock_ctx = f, .index_map_size = (size_t)1 << 30,
+                         .evict_min_rows = f->evict_min_rows, .verify_sync_max = f->verify_sync_max};
   qp_db_t *db = NULL;
   char detail[512];
   int rc = qp_db_open(f->dir, &opt, &db, rec, detail, sizeof detail);
@@ -442,6 +445,159 @@ static void test_expiry_is_journaled(void **state) {
   assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), 0);
 }
 
+/* Re-sends transfers 100..100+n-1 exactly as populate() made them: every
+ * one must come back `exists`, wherever it is held. */
+static void resend_all(fixture_t *f, qp_db_t *db, uint32_t n) {
+  for (uint32_t b = 0; b < n / 10; b++) {
+    qp_transfer_t t[10];
+    uint32_t r[10];
+    for (uint32_t i = 0; i < 10; i++) {
+      qp_u128 id = 100 + b * 10 + i;
+      t[i] = transfer(id, 1 + (id % 4), 1 + ((id + 1) % 4), 10 + i, i == 9 ? QP_TRANSFER_PENDING : 0);
+    }
+    t[3].amount++; /* one per batch with a different amount */
+    f->clock += 1000;
+    assert_int_equal(qp_db_create_transfers(db, t, 10, r), 0);
+    for (uint32_t i = 0; i < 10; i++)
+      assert_int_equal(r[i], i == 3 ? QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_AMOUNT
+                                    : QP_CREATE_TRANSFER_EXISTS);
+  }
+}
+
+static uint32_t post(fixture_t *f, qp_db_t *db, qp_u128 id, qp_u128 pending_id) {
+  qp_transfer_t p = transfer(id, 0, 0, 0, QP_TRANSFER_POST_PENDING_TRANSFER);
+  p.pending_id = pending_id;
+  p.ledger = 0;
+  p.code = 0;
+  uint32_t r = UINT32_MAX;
+  f->clock += 1000;
+  assert_int_equal(qp_db_create_transfers(db, &p, 1, &r), 0);
+  return r;
+}
+
+/* Every stored transfer that can no longer change leaves memory, and is
+ * still found, deduplicated, refused for a second post and listed - also
+ * after a restart, with the id filter saved, missing or damaged. */
+static void test_cold_store(void **state) {
+  fixture_t *f = *state;
+  f->evict_min_rows = 1;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 20); /* transfers 100..299; 109, 119, ... pending */
+  assert_int_equal(qp_db_sync_index(db), 0);
+  qp_db_audit_t audit;
+  assert_int_equal(qp_db_audit(db, &audit, NULL, 0, NULL), 0);
+  assert_int_equal(audit.transfers, 200);
+  assert_true(audit.transfers_in_memory < 200); /* the applier evicted */
+  assert_true(audit.transfers_in_memory >= 20); /* pending ones stay */
+  resend_all(f, db, 200);
+  assert_int_equal(post(f, db, 1000, 109), QP_CREATE_TRANSFER_OK);
+  assert_int_equal(qp_db_sync_index(db), 0);
+  /* Another stored round, so the resolved pending transfer leaves too. */
+  assert_int_equal(post(f, db, 1001, 119), QP_CREATE_TRANSFER_OK);
+  assert_int_equal(qp_db_sync_index(db), 0);
+  assert_int_equal(post(f, db, 1002, 109), QP_CREATE_TRANSFER_PENDING_TRANSFER_ALREADY_POSTED);
+  assert_int_equal(post(f, db, 1000, 109), QP_CREATE_TRANSFER_EXISTS);
+  /* Lookups reach the index for what is not in memory. */
+  qp_u128 ids[3] = {100, 109, 5555};
+  qp_transfer_t got[3];
+  qp_pending_state_t st[3];
+  uint32_t found;
+  assert_int_equal(qp_db_lookup_transfers(db, ids, 3, got, st, &found), 0);
+  assert_int_equal(found, 2);
+  assert_true(got[0].id == 100 && st[0] == QP_PENDING_NONE && got[0].amount == 10);
+  assert_true(got[1].id == 109 && st[1] == QP_PENDING_POSTED);
+  /* Each account's transfers come from the index. */
+  qp_account_filter_t filter = {.account_id = 2, .limit = 1000};
+  qp_transfer_t rows[1000];
+  uint32_t n;
+  assert_int_equal(qp_db_get_account_transfers(db, &filter, rows, &n), 0);
+  uint32_t want = 0;
+  for (uint32_t id = 100; id < 300; id++) want += (1 + id % 4 == 2) || (1 + (id + 1) % 4 == 2);
+  for (uint32_t pid = 109; pid <= 119; pid += 10) /* the posts 1000 and 1001 */
+    want += (1 + pid % 4 == 2) || (1 + (pid + 1) % 4 == 2);
+  assert_int_equal(n, want);
+  qp_db_close(db);
+
+  /* Restart: the pending ones are back in memory, the rest stays stored. */
+  db = open_db(f, NULL);
+  assert_int_equal(qp_db_audit(db, &audit, NULL, 0, NULL), 0);
+  assert_int_equal(audit.transfers, 202);
+  assert_int_equal(audit.transfers_in_memory, 18); /* 20 pending, 2 posted */
+  resend_all(f, db, 200);
+  assert_int_equal(post(f, db, 1002, 109), QP_CREATE_TRANSFER_PENDING_TRANSFER_ALREADY_POSTED);
+  assert_int_equal(post(f, db, 1003, 129), QP_CREATE_TRANSFER_OK);
+  qp_db_close(db);
+
+  /* Without the filter file, or with a damaged one, open rebuilds it. */
+  char path[512];
+  snprintf(path, sizeof path, "%s/ledger/state/idfilter", f->dir);
+  assert_int_equal(access(path, F_OK), 0);
+  assert_int_equal(unlink(path), 0);
+  db = open_db(f, NULL);
+  resend_all(f, db, 200);
+  qp_db_close(db);
+  assert_int_equal(access(path, F_OK), 0); /* saved again at close */
+  flip_byte(path, 100);
+  db = open_db(f, NULL);
+  resend_all(f, db, 200);
+  assert_int_equal(post(f, db, 1004, 129), QP_CREATE_TRANSFER_PENDING_TRANSFER_ALREADY_POSTED);
+  qp_db_close(db);
+  qp_verify_report_t rep;
+  char detail[256];
+  assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), 0);
+}
+
+/* Open reads only the journal after the index's position; the prefix is
+ * re-hashed before open returns, or in the background for a long one, and
+ * damage there is refused or fail-stops the db. */
+static void test_prefix_verified(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 5);
+  assert_int_equal(qp_db_sync_index(db), 0);
+  qp_db_close(db);
+  char path[512];
+  journal_path(f, path, sizeof path);
+  flip_byte(path, 128 + 300); /* inside record 1, long since in the index */
+  qp_db_options_t opt = {.clock_ns = fake_clock, .clock_ctx = f, .index_map_size = (size_t)1 << 30};
+  char detail[512];
+  assert_int_equal(qp_db_open(f->dir, &opt, &db, NULL, detail, sizeof detail), QP_ECORRUPT);
+  assert_non_null(strstr(detail, "record 1"));
+  /* A prefix longer than verify_sync_max: open succeeds, the check fails
+   * in the background and stops the db. */
+  f->verify_sync_max = 1;
+  qp_db_recovery_t rec;
+  db = open_db(f, &rec);
+  assert_true(rec.verify_background > 0);
+  bool done = false;
+  char why[512];
+  int rc = 0;
+  for (int i = 0; i < 2000 && !done; i++) {
+    rc = qp_db_verify_status(db, &done, why, sizeof why);
+    if (!done) usleep(1000);
+  }
+  assert_true(done);
+  assert_int_equal(rc, QP_ECORRUPT);
+  assert_non_null(strstr(why, "record 1"));
+  assert_true(qp_db_stopped(db));
+  qp_db_close(db);
+  flip_byte(path, 128 + 300); /* repaired: both ways pass */
+  db = open_db(f, &rec);
+  for (int i = 0; i < 2000 && !done; i++) {
+    rc = qp_db_verify_status(db, &done, why, sizeof why);
+    if (!done) usleep(1000);
+  }
+  done = false;
+  for (int i = 0; i < 2000 && !done; i++) {
+    rc = qp_db_verify_status(db, &done, why, sizeof why);
+    if (!done) usleep(1000);
+  }
+  assert_true(done);
+  assert_int_equal(rc, 0);
+  assert_false(qp_db_stopped(db));
+  qp_db_close(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_reopen_identical, setup, teardown),
@@ -455,6 +611,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_history_queries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_expiry_is_journaled, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cold_store, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_prefix_verified, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
