@@ -6,7 +6,9 @@
 #include "ledger/index.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -25,6 +27,8 @@ static int db_err(int rc) {
   if (rc == ENOSPC) return QP_ENOSPC;
   return QP_EDB;
 }
+
+static void find_map(qp__index_t *ix, const char *dir);
 
 int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read_only,
                    char *detail, size_t detail_size) {
@@ -54,6 +58,7 @@ int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read
     txn = NULL;
   }
   if (txn) mdb_txn_abort(txn);
+  if (rc == 0) find_map(ix, path);
   if (rc != 0) {
     if (detail) snprintf(detail, detail_size, "index %s: %s", path, mdb_strerror(rc));
     if (ix->env) mdb_env_close(ix->env);
@@ -296,12 +301,33 @@ int qp__index_each_transfer_id(qp__index_t *ix, uint64_t from_ts,
   return rc == MDB_NOTFOUND ? 0 : db_err(rc);
 }
 
+/* LMDB does not say where it mapped the file (mdb_env_info reports an
+ * address only with MDB_FIXEDMAP), so find the mapping of data.mdb in
+ * /proc/self/maps.  The map never moves: its size is fixed at open. */
+static void find_map(qp__index_t *ix, const char *dir) {
+  char want[4200], real[PATH_MAX], line[PATH_MAX + 256];
+  snprintf(want, sizeof want, "%s/data.mdb", dir);
+  if (realpath(want, real) == NULL) return;
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (f == NULL) return;
+  while (fgets(line, sizeof line, f) != NULL) {
+    unsigned long lo, hi;
+    int path_at = 0;
+    if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &path_at) != 2 || path_at == 0) continue;
+    char *path = line + path_at;
+    path[strcspn(path, "\n")] = '\0';
+    if (strcmp(path, real) == 0 && hi - lo > ix->map_len) {
+      ix->map_addr = (void *)lo;
+      ix->map_len = hi - lo;
+    }
+  }
+  fclose(f);
+}
+
 void qp__index_trim(qp__index_t *ix) {
-  MDB_envinfo info;
-  if (ix->env == NULL || mdb_env_info(ix->env, &info) != 0 || info.me_mapaddr == NULL) return;
   /* The map is a read-only shared file mapping (no MDB_WRITEMAP): dropping
    * its pages loses nothing, the next access reads them from the cache. */
-  (void)madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
+  if (ix->map_addr != NULL) (void)madvise(ix->map_addr, ix->map_len, MADV_DONTNEED);
 }
 
 int qp__index_get_account(qp__index_t *ix, MDB_txn *txn, qp_u128 id, qp_account_t *out) {

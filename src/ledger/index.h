@@ -27,6 +27,8 @@ typedef struct qp__index {
   MDB_dbi pending;     /* id(16 BE) -> timestamp(8 BE), transfers in state pending */
   MDB_dbi account_transfers; /* account(16 BE) -> ts(8 BE) sorted duplicates: both sides */
   MDB_dbi meta;        /* "applied" -> seq(8) hash(32) last_timestamp(8) offset(8) events(8) */
+  void *map_addr;      /* where LMDB mapped data.mdb (NULL if not found), for trim */
+  size_t map_len;      /* its length */
 } qp__index_t;
 
 /* The LMDB map size when the caller gives none: address space only (the
