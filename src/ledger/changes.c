@@ -33,6 +33,7 @@ int qp_ledger_changes_init(qp_ledger_changes_t *c, uint32_t events_max) {
 
 void qp_ledger_changes_deinit(qp_ledger_changes_t *c) {
   qp_free(c->accounts);
+  qp_free(c->account_rows);
   qp_free(c->transfers);
   qp_free(c->transfer_states);
   qp_free(c->pending);

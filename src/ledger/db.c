@@ -34,6 +34,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -41,6 +42,7 @@
 #include "base/assert.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "ledger/accounts.h"
 #include "ledger/history.h"
 #include "ledger/idfilter.h"
 #include "ledger/index.h"
@@ -71,6 +73,7 @@ struct qp_db {
   qp_ledger_t *ledger;             /* the state */
   qp_journal_t *journal;           /* the truth */
   qp__index_t index;               /* derived */
+  qp__accounts_file_t accounts;    /* derived: the accounts checkpoint (accounts.h) */
   pthread_rwlock_t state_lock;     /* readers vs the committing writer */
   pthread_mutex_t write_mutex;     /* one group commit at a time */
   uint64_t stats_events;           /* events in the journal */
@@ -146,6 +149,26 @@ static int take_snapshot(qp_db_t *db, qp__index_meta_t *meta, uint64_t *stored_r
   return rc;
 }
 
+/* Stores a taken round: the index, with the changed accounts in its redo
+ * log, in one LMDB transaction; then the accounts file.  *stage records how
+ * far it got, so that a retry after a failure resumes there - the LMDB part
+ * must not run twice, and no later round may be stored before the accounts
+ * file has this one (its header would claim rows it lacks). */
+static int store_round(qp_db_t *db, const qp__index_meta_t *meta, int *stage) {
+  int rc = 0;
+  if (*stage == 0) {
+    rc = qp__index_apply(&db->index, &db->snapshot, meta, db->accounts.seq);
+    if (rc == 0) *stage = 1;
+  }
+  if (rc == 0 && *stage == 1) {
+    const qp_ledger_changes_t *c = &db->snapshot;
+    rc = qp__accounts_write(&db->accounts, c->accounts, c->account_rows, c->accounts_count,
+                            meta->applied_seq);
+    if (rc == 0) *stage = 2;
+  }
+  return rc;
+}
+
 /* After a round is stored: its transfer ids go into the filter (before
  * any of them can leave memory), then - in large steps - the stored rows
  * leave memory.  Only this thread adds to the filter; the writer reads it
@@ -217,6 +240,7 @@ static void *applier_main(void *arg) {
   bool held = false; /* a snapshot taken but not yet written */
   uint32_t backoff_ms = 0;
   uint64_t stored_rows = 0, trimmed_at = 0;
+  int stage = 0; /* of the held snapshot, see store_round */
   pthread_mutex_lock(&db->ring_mutex);
   for (;;) {
     if (!held) {
@@ -230,8 +254,11 @@ static void *applier_main(void *arg) {
     }
     pthread_mutex_unlock(&db->ring_mutex);
     int rc = 0;
-    if (!held && (rc = take_snapshot(db, &meta, &stored_rows)) == 0) held = true;
-    if (held) rc = qp__index_apply(&db->index, &db->snapshot, &meta);
+    if (!held && (rc = take_snapshot(db, &meta, &stored_rows)) == 0) {
+      held = true;
+      stage = 0;
+    }
+    if (held) rc = store_round(db, &meta, &stage);
     if (held && rc == 0) {
       after_store(db, stored_rows, true);
       if (db->filter_unsaved >= FILTER_SAVE_EVERY) save_filter(db);
@@ -664,8 +691,9 @@ static int recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail
     c.meta.last_timestamp = qp_ledger_last_timestamp(db->ledger);
     c.meta.applied_offset = scan->valid_bytes;
     c.meta.events = db->stats_events;
+    int stage = 0;
     rc = qp_ledger_take_changes(db->ledger, &db->snapshot);
-    if (rc == 0) rc = qp__index_apply(&db->index, &db->snapshot, &c.meta);
+    if (rc == 0) rc = store_round(db, &c.meta, &stage);
     if (rc == 0) after_store(db, 0, false);
     release_large_snapshot(db);
   }
@@ -731,6 +759,161 @@ static int open_filter(qp_db_t *db, const char *state_dir, char *detail, size_t 
   return 0;
 }
 
+/* The accounts redo log's rounds after the file's, merged: for each row its
+ * latest record, sorted by row. */
+typedef struct wal_merge {
+  qp_account_t *accounts; /* entries in log order, then sorted and merged */
+  uint32_t *rows;
+  uint64_t count, capacity;
+  uint64_t last_seq;      /* the newest round seen */
+  uint64_t next;          /* while reading the file: the next entry to use */
+  qp_ledger_t *ledger;
+} wal_merge_t;
+
+static int collect_wal(void *vctx, uint64_t seq, const uint8_t *blob, size_t len) {
+  wal_merge_t *w = vctx;
+  uint64_t n = len / QP__ACCOUNT_WAL_ENTRY;
+  if (w->count + n > w->capacity) {
+    uint64_t cap = w->capacity ? w->capacity : 1024;
+    while (cap < w->count + n) cap *= 2;
+    qp_account_t *a = qp_realloc(w->accounts, cap * sizeof *a);
+    if (a == NULL) return QP_ENOMEM;
+    w->accounts = a;
+    uint32_t *r = qp_realloc(w->rows, cap * sizeof *r);
+    if (r == NULL) return QP_ENOMEM;
+    w->rows = r;
+    w->capacity = cap;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    qp__accounts_wal_entry(blob, i, &w->rows[w->count + i], &w->accounts[w->count + i]);
+  w->count += n;
+  w->last_seq = seq;
+  return 0;
+}
+
+typedef struct row_pos {
+  uint32_t row;
+  uint64_t pos;
+} row_pos_t;
+
+static int by_row_then_pos(const void *x, const void *y) {
+  const row_pos_t *a = x, *b = y;
+  if (a->row != b->row) return a->row < b->row ? -1 : 1;
+  return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/* Keeps each row's last record, in row order. */
+static int merge_wal(wal_merge_t *w) {
+  if (w->count == 0) return 0;
+  row_pos_t *order = qp_malloc(w->count * sizeof *order);
+  qp_account_t *accounts = qp_malloc(w->count * sizeof *accounts);
+  uint32_t *rows = qp_malloc(w->count * sizeof *rows);
+  if (order == NULL || accounts == NULL || rows == NULL) {
+    qp_free(order);
+    qp_free(accounts);
+    qp_free(rows);
+    return QP_ENOMEM;
+  }
+  for (uint64_t i = 0; i < w->count; i++) order[i] = (row_pos_t){w->rows[i], i};
+  qsort(order, w->count, sizeof *order, by_row_then_pos);
+  uint64_t n = 0;
+  for (uint64_t i = 0; i < w->count; i++) {
+    if (i + 1 < w->count && order[i + 1].row == order[i].row) continue; /* a later one follows */
+    rows[n] = order[i].row;
+    accounts[n++] = w->accounts[order[i].pos];
+  }
+  qp_free(order);
+  qp_free(w->accounts);
+  qp_free(w->rows);
+  w->accounts = accounts;
+  w->rows = rows;
+  w->count = n;
+  return 0;
+}
+
+/* A row from the file - or, if the redo log has it, the log's record: the
+ * file's bytes for that row may be a torn or lost write. */
+static int restore_row(void *ctx, uint64_t row, const qp_account_t *a) {
+  wal_merge_t *w = ctx;
+  if (w->next < w->count && w->rows[w->next] == row) a = &w->accounts[w->next++];
+  return qp_ledger_restore_account_row(w->ledger, row, a);
+}
+
+/* Moving an older index's accounts into the file, in chunks. */
+enum { MOVE_CHUNK = 4096 };
+typedef struct legacy_move {
+  qp_db_t *db;
+  uint64_t seq, row;
+  qp_account_t accounts[MOVE_CHUNK];
+  uint32_t rows[MOVE_CHUNK];
+  uint32_t count;
+} legacy_move_t;
+
+static int flush_moved(legacy_move_t *m) {
+  int rc = qp__accounts_write(&m->db->accounts, m->accounts, m->rows, m->count, m->seq);
+  m->count = 0;
+  return rc;
+}
+
+static int move_account(void *ctx, const qp_account_t *a) {
+  legacy_move_t *m = ctx;
+  m->accounts[m->count] = *a;
+  m->rows[m->count++] = (uint32_t)m->row++;
+  return m->count == MOVE_CHUNK ? flush_moved(m) : 0;
+}
+
+/* Loads the accounts: the accounts file, then the rounds of the redo log it
+ * lacks (written back to it).  An index from before the accounts file kept
+ * them in LMDB: they move to the file once. */
+static int load_accounts(qp_db_t *db, const char *state_dir, char *detail, size_t detail_size) {
+  qp__index_meta_t meta;
+  bool created = false;
+  int rc = qp__index_read_meta(&db->index, &meta);
+  if (rc == 0) rc = qp__accounts_open(&db->accounts, state_dir, false, &created, detail, detail_size);
+  if (rc != 0) return rc;
+  if (created) {
+    uint64_t legacy = 0;
+    rc = qp__index_load_legacy_accounts(&db->index, db->ledger, &legacy);
+    if (rc == 0 && legacy == 0 && meta.applied_seq > 0) {
+      set_detail(detail, detail_size, "%s: the accounts file is missing but the index holds journal "
+                 "records; remove %s to rebuild the index from the journal", state_dir, state_dir);
+      return QP_ECORRUPT;
+    }
+    if (rc == 0 && legacy > 0) {
+      legacy_move_t m = {.db = db, .seq = meta.applied_seq};
+      rc = qp_ledger_each_account(db->ledger, move_account, &m);
+      if (rc == 0) rc = flush_moved(&m);
+      if (rc == 0) rc = qp__index_drop_legacy_accounts(&db->index);
+      if (rc == 0) QP_LOG_INFO("ledger", "moved %llu accounts from the index to %s",
+                               (unsigned long long)legacy, db->accounts.path);
+    }
+    if (rc != 0) set_detail(detail, detail_size, "cannot move accounts to %s: %s", db->accounts.path,
+                            qp_strerror(rc));
+    return rc;
+  }
+  if (db->accounts.seq > meta.applied_seq) {
+    set_detail(detail, detail_size, "%s is ahead of the index (it was rebuilt or replaced); remove "
+               "%s to rebuild the index from the journal", db->accounts.path, state_dir);
+    return QP_ECORRUPT;
+  }
+  wal_merge_t w = {.ledger = db->ledger};
+  rc = qp__index_account_wal(&db->index, db->accounts.seq, collect_wal, &w);
+  if (rc == 0) rc = merge_wal(&w);
+  if (rc == 0) rc = qp_ledger_reserve_accounts(db->ledger, db->accounts.rows);
+  if (rc == 0) rc = qp__accounts_read(&db->accounts, restore_row, &w);
+  /* Rows the file never had (created in the rounds it lacks), then the
+   * file brought up to the log's last round. */
+  for (; rc == 0 && w.next < w.count; w.next++)
+    rc = qp_ledger_restore_account_row(db->ledger, w.rows[w.next], &w.accounts[w.next]);
+  if (rc == 0 && w.count > 0)
+    rc = qp__accounts_write(&db->accounts, w.accounts, w.rows, (uint32_t)w.count, w.last_seq);
+  qp_free(w.accounts);
+  qp_free(w.rows);
+  if (rc != 0) set_detail(detail, detail_size, "cannot load the accounts from %s: %s",
+                          db->accounts.path, qp_strerror(rc));
+  return rc;
+}
+
 /* Opens the LMDB index and loads the state from it. */
 static int open_index(qp_db_t *db, char *detail, size_t detail_size) {
   char state_dir[PATH_MAX_LEN + 32];
@@ -742,10 +925,12 @@ static int open_index(qp_db_t *db, char *detail, size_t detail_size) {
   }
   rc = qp__index_open(&db->index, state_dir, db->options.index_map_size, false, detail, detail_size);
   if (rc != 0) return rc;
+  rc = load_accounts(db, state_dir, detail, detail_size);
+  if (rc != 0) return rc;
   rc = qp__index_load(&db->index, db->ledger);
   if (rc != 0) set_detail(detail, detail_size, "cannot load the index in %s: %s", state_dir, qp_strerror(rc));
   if (rc == 0) rc = open_filter(db, state_dir, detail, detail_size);
-  qp__index_trim(&db->index); /* the load read every account page */
+  qp__index_trim(&db->index); /* the loads read many index pages */
   return rc;
 }
 
@@ -925,6 +1110,7 @@ void qp_db_close(qp_db_t *db) {
   qp_journal_close(db->journal);
   if (db->cold_txn) mdb_txn_abort(db->cold_txn);
   qp__index_close(&db->index);
+  qp__accounts_close(&db->accounts);
   if (db->filter_on) qp__idfilter_deinit(&db->filter);
   qp_ledger_destroy(db->ledger);
   qp_ledger_changes_deinit(&db->snapshot);

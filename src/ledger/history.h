@@ -1,6 +1,8 @@
 /*
  * history.h - (private to ledger/) the in-memory index of each account's
- * transfers, for get_account_transfers.
+ * transfers, for get_account_transfers in simulated mode (no LMDB index,
+ * every transfer in memory; with an index the query reads its
+ * account_transfers table, see index.h).
  *
  * Transfer rows are appended in timestamp order, so each account's list of
  * rows is sorted by timestamp too, and a time range is two binary searches.

@@ -12,8 +12,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "base/alloc.h"
 #include "base/assert.h"
 #include "base/bytes.h"
+#include "ledger/accounts.h"
 #include "base/err.h"
 
 static const char META_KEY[] = "applied";
@@ -42,6 +44,7 @@ int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read
   if (rc == 0) rc = mdb_txn_begin(ix->env, NULL, read_only ? MDB_RDONLY : 0, &txn);
   unsigned create = read_only ? 0 : MDB_CREATE;
   if (rc == 0) rc = mdb_dbi_open(txn, "accounts", create, &ix->accounts);
+  if (rc == 0) rc = mdb_dbi_open(txn, "account_wal", create, &ix->account_wal);
   if (rc == 0) rc = mdb_dbi_open(txn, "transfers", create, &ix->transfers);
   if (rc == 0) rc = mdb_dbi_open(txn, "transfer_ids", create, &ix->transfer_ids);
   if (rc == 0) rc = mdb_dbi_open(txn, "balances", create, &ix->balances);
@@ -162,13 +165,27 @@ static int apply_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_change
   return rc;
 }
 
-static int apply_accounts(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes_t *c) {
-  int rc = 0;
-  for (uint32_t i = 0; i < c->accounts_count && rc == 0; i++) {
-    uint8_t key[16], val[QP_RECORD_SIZE];
-    qp_u128_store_be(key, c->accounts[i].id);
-    qp_account_encode(val, &c->accounts[i]);
-    rc = put(txn, ix->accounts, key, sizeof key, val, sizeof val);
+/* Drops the redo log's rounds up to wal_done, then logs this round's. */
+static int apply_accounts(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes_t *c,
+                          uint64_t seq, uint64_t wal_done) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, ix->account_wal, &cur);
+  if (rc != 0) return rc;
+  MDB_val k, v;
+  while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+    if (k.mv_size != 8 || qp_load_u64_be(k.mv_data) > wal_done) break;
+    rc = mdb_cursor_del(cur, 0);
+    if (rc != 0) break;
+  }
+  mdb_cursor_close(cur);
+  if (rc == MDB_NOTFOUND) rc = 0;
+  if (rc == 0 && c->accounts_count > 0) {
+    QP_ASSERT(c->account_rows != NULL);
+    uint8_t key[8];
+    qp_store_u64_be(key, seq);
+    MDB_val wk = {sizeof key, key}, wv = {(size_t)c->accounts_count * QP__ACCOUNT_WAL_ENTRY, NULL};
+    rc = mdb_put(txn, ix->account_wal, &wk, &wv, MDB_RESERVE);
+    if (rc == 0) qp__accounts_wal_encode(wv.mv_data, c->accounts, c->account_rows, c->accounts_count);
   }
   for (uint32_t i = 0; i < c->balances_count && rc == 0; i++) {
     const qp_account_balance_t *b = &c->balances[i];
@@ -184,12 +201,13 @@ static int apply_accounts(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes
   return rc;
 }
 
-int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *c, const qp__index_meta_t *meta) {
+int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *c, const qp__index_meta_t *meta,
+                    uint64_t wal_done) {
   MDB_txn *txn;
   int rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
   if (rc != 0) return db_err(rc);
   rc = apply_transfers(ix, txn, c);
-  if (rc == 0) rc = apply_accounts(ix, txn, c);
+  if (rc == 0) rc = apply_accounts(ix, txn, c, meta->applied_seq, wal_done);
   if (rc == 0) {
     uint8_t val[META_SIZE];
     qp_store_u64(val, meta->applied_seq);
@@ -221,11 +239,21 @@ static int each_value(MDB_txn *txn, MDB_dbi dbi, int (*fn)(void *ctx, const MDB_
   return rc == MDB_NOTFOUND ? 0 : db_err(rc);
 }
 
-static int load_account(void *ctx, const MDB_val *v) {
+typedef struct legacy_ctx {
+  qp_account_t *all;
+  uint64_t count;
+} legacy_ctx_t;
+
+static int load_legacy(void *vctx, const MDB_val *v) {
+  legacy_ctx_t *c = vctx;
   if (v->mv_size != QP_RECORD_SIZE) return QP_ECORRUPT;
-  qp_account_t a;
-  qp_account_decode(v->mv_data, &a);
-  return qp_ledger_restore_account(ctx, &a);
+  qp_account_decode(v->mv_data, &c->all[c->count++]);
+  return 0;
+}
+
+static int by_timestamp(const void *x, const void *y) {
+  uint64_t a = ((const qp_account_t *)x)->timestamp, b = ((const qp_account_t *)y)->timestamp;
+  return a < b ? -1 : a > b;
 }
 
 typedef struct pending_load {
@@ -253,11 +281,8 @@ int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger) {
   MDB_txn *txn;
   int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
   if (rc != 0) return db_err(rc);
-  MDB_stat accounts, transfers;
-  rc = db_err(mdb_stat(txn, ix->accounts, &accounts));
-  if (rc == 0) rc = db_err(mdb_stat(txn, ix->transfers, &transfers));
-  if (rc == 0) rc = qp_ledger_reserve_accounts(ledger, accounts.ms_entries); /* one allocation */
-  if (rc == 0) rc = each_value(txn, ix->accounts, load_account, ledger);
+  MDB_stat transfers;
+  rc = db_err(mdb_stat(txn, ix->transfers, &transfers));
   /* Only pending transfers come back into memory: they are the ones the
    * state machine may still change.  Keyed by id here; restored in time
    * order does not matter for them (rows are not ordered by anything). */
@@ -266,6 +291,67 @@ int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger) {
   if (rc == 0) qp_ledger_restore_cold(ledger, transfers.ms_entries - p.loaded);
   mdb_txn_abort(txn);
   return rc;
+}
+
+int qp__index_load_legacy_accounts(qp__index_t *ix, qp_ledger_t *ledger, uint64_t *loaded) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0) return db_err(rc);
+  MDB_stat st;
+  rc = db_err(mdb_stat(txn, ix->accounts, &st));
+  *loaded = rc == 0 ? st.ms_entries : 0;
+  /* Keyed by id here; rows must be in creation order, i.e. by timestamp. */
+  qp_account_t *all = NULL;
+  if (rc == 0 && st.ms_entries > 0) {
+    all = qp_malloc(st.ms_entries * sizeof *all);
+    if (all == NULL) rc = QP_ENOMEM;
+  }
+  legacy_ctx_t c = {all, 0};
+  if (rc == 0 && all != NULL) rc = each_value(txn, ix->accounts, load_legacy, &c);
+  mdb_txn_abort(txn);
+  if (rc == 0 && c.count > 0) {
+    qsort(all, c.count, sizeof *all, by_timestamp);
+    rc = qp_ledger_reserve_accounts(ledger, c.count);
+    for (uint64_t i = 0; i < c.count && rc == 0; i++) rc = qp_ledger_restore_account(ledger, &all[i]);
+  }
+  qp_free(all);
+  return rc;
+}
+
+int qp__index_drop_legacy_accounts(qp__index_t *ix) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+  if (rc == 0) rc = mdb_drop(txn, ix->accounts, 0);
+  if (rc == 0) return db_err(mdb_txn_commit(txn));
+  mdb_txn_abort(txn);
+  return db_err(rc);
+}
+
+int qp__index_account_wal(qp__index_t *ix, uint64_t after_seq,
+                          int (*fn)(void *ctx, uint64_t seq, const uint8_t *blob, size_t len),
+                          void *ctx) {
+  MDB_txn *txn;
+  MDB_cursor *cur;
+  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0) return db_err(rc);
+  rc = mdb_cursor_open(txn, ix->account_wal, &cur);
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return db_err(rc);
+  }
+  uint8_t start[8];
+  qp_store_u64_be(start, after_seq + 1);
+  MDB_val k = {sizeof start, start}, v;
+  int err = 0;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && err == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 8 || v.mv_size % QP__ACCOUNT_WAL_ENTRY != 0) err = QP_ECORRUPT;
+    else err = fn(ctx, qp_load_u64_be(k.mv_data), v.mv_data, v.mv_size);
+  }
+  mdb_cursor_close(cur);
+  mdb_txn_abort(txn);
+  if (err != 0) return err;
+  return rc == MDB_NOTFOUND ? 0 : db_err(rc);
 }
 
 int qp__index_each_transfer_id(qp__index_t *ix, uint64_t from_ts,
@@ -330,17 +416,6 @@ void qp__index_trim(qp__index_t *ix) {
   if (ix->map_addr != NULL) (void)madvise(ix->map_addr, ix->map_len, MADV_DONTNEED);
 }
 
-int qp__index_get_account(qp__index_t *ix, MDB_txn *txn, qp_u128 id, qp_account_t *out) {
-  uint8_t key[16];
-  qp_u128_store_be(key, id);
-  MDB_val k = {sizeof key, key}, v;
-  int rc = mdb_get(txn, ix->accounts, &k, &v);
-  if (rc == MDB_NOTFOUND) return QP_ENOTFOUND;
-  if (rc != 0 || v.mv_size != QP_RECORD_SIZE) return QP_EDB;
-  qp_account_decode(v.mv_data, out);
-  return 0;
-}
-
 int qp__index_get_transfer(qp__index_t *ix, MDB_txn *txn, qp_u128 id, qp_transfer_t *out,
                            qp_pending_state_t *state) {
   uint8_t ts[8];
@@ -354,14 +429,12 @@ int qp__index_get_transfer(qp__index_t *ix, MDB_txn *txn, qp_u128 id, qp_transfe
   return 0;
 }
 
-int qp__index_counts(qp__index_t *ix, uint64_t *accounts, uint64_t *transfers) {
+int qp__index_counts(qp__index_t *ix, uint64_t *transfers) {
   MDB_txn *txn;
   int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
   if (rc != 0) return db_err(rc);
   MDB_stat st;
-  rc = mdb_stat(txn, ix->accounts, &st);
-  if (rc == 0) *accounts = st.ms_entries;
-  if (rc == 0) rc = mdb_stat(txn, ix->transfers, &st);
+  rc = mdb_stat(txn, ix->transfers, &st);
   if (rc == 0) *transfers = st.ms_entries;
   mdb_txn_abort(txn);
   return db_err(rc);

@@ -1,7 +1,8 @@
 /*
  * index.h - (private to ledger/) the LMDB index under <data>/ledger/state/.
  *
- * The index is derived data: accounts, transfers (with their pending
+ * The index is derived data: the redo log of the accounts file
+ * (accounts.h), transfers (with their pending
  * state) in timestamp order with an id -> timestamp index, the transfers
  * still pending, each account's transfers, and the balance history of
  * accounts with the `history` flag.  It is also the ledger's cold store:
@@ -20,7 +21,8 @@
 
 typedef struct qp__index {
   MDB_env *env;        /* the environment */
-  MDB_dbi accounts;    /* id(16 BE) -> account (128) */
+  MDB_dbi accounts;    /* id(16 BE) -> account (128): older indexes only, see accounts.h */
+  MDB_dbi account_wal; /* seq(8 BE) -> the accounts a round changed (accounts.h) */
   MDB_dbi transfers;   /* timestamp(8 BE) -> transfer (128) + state (1) */
   MDB_dbi transfer_ids; /* id(16 BE) -> timestamp(8 BE) */
   MDB_dbi balances;    /* account(16 BE) ts(8 BE) -> transfer id + 4 balances (80) */
@@ -50,9 +52,19 @@ int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read
                    char *detail, size_t detail_size);
 void qp__index_close(qp__index_t *ix);
 int qp__index_read_meta(qp__index_t *ix, qp__index_meta_t *out);
-/* Loads every account and every pending transfer into the state machine;
- * the other transfers stay here (counted with qp_ledger_restore_cold). */
+/* Loads every pending transfer into the state machine; the other
+ * transfers stay here (counted with qp_ledger_restore_cold). */
 int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger);
+/* An index written before the accounts file existed keeps the accounts in
+ * its `accounts` table: loads them (in creation order) and says how many. */
+int qp__index_load_legacy_accounts(qp__index_t *ix, qp_ledger_t *ledger, uint64_t *loaded);
+/* Empties that table once the accounts file holds them. */
+int qp__index_drop_legacy_accounts(qp__index_t *ix);
+/* Calls fn for each round in the accounts redo log after `after_seq`, in
+ * order: blob holds len / QP__ACCOUNT_WAL_ENTRY entries. */
+int qp__index_account_wal(qp__index_t *ix, uint64_t after_seq,
+                          int (*fn)(void *ctx, uint64_t seq, const uint8_t *blob, size_t len),
+                          void *ctx);
 /* Calls fn for the id of every transfer with timestamp >= from_ts. */
 int qp__index_each_transfer_id(qp__index_t *ix, uint64_t from_ts,
                                int (*fn)(void *ctx, qp_u128 id), void *ctx);
@@ -63,17 +75,18 @@ int qp__index_account_transfers(qp__index_t *ix, const qp_account_filter_t *filt
  * cache and fault back in on use), so that scanning or writing the index
  * does not leave gigabytes resident in the process. */
 void qp__index_trim(qp__index_t *ix);
-/* Applies changes and the new meta in one transaction. */
+/* Applies changes and the new meta in one transaction; the changed
+ * accounts go to the redo log under meta->applied_seq, and log rounds up to
+ * `wal_done` (already in the accounts file) are dropped. */
 int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *changes,
-                    const qp__index_meta_t *meta);
+                    const qp__index_meta_t *meta, uint64_t wal_done);
 int qp__index_account_balances(qp__index_t *ix, const qp_account_filter_t *filter,
                                qp_account_balance_t *out, uint32_t *count_out);
-/* Looks up one account/transfer in the index (for verify). */
-int qp__index_get_account(qp__index_t *ix, MDB_txn *txn, qp_u128 id, qp_account_t *out);
+/* Looks up one transfer in the index. */
 int qp__index_get_transfer(qp__index_t *ix, MDB_txn *txn, qp_u128 id, qp_transfer_t *out,
                            qp_pending_state_t *state);
 /* Row counts (for verify). */
-int qp__index_counts(qp__index_t *ix, uint64_t *accounts, uint64_t *transfers);
+int qp__index_counts(qp__index_t *ix, uint64_t *transfers);
 /* Entries in the pending and account_transfers tables (for verify). */
 int qp__index_side_counts(qp__index_t *ix, uint64_t *pending, uint64_t *account_transfers);
 

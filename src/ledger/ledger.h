@@ -248,6 +248,8 @@ typedef struct qp_ledger_changes {
   qp_account_t *accounts;           /* final state of every account touched */
   uint32_t accounts_count;          /* rows used */
   uint32_t accounts_capacity;       /* rows allocated */
+  uint32_t *account_rows;           /* each one's row in creation order (take_changes only) */
+  uint32_t account_rows_capacity;   /* entries allocated */
   qp_transfer_t *transfers;         /* transfers created */
   uint8_t *transfer_states;         /* per created transfer: its state when created (later
                                        changes in the same batch are in `pending`) */
@@ -400,6 +402,9 @@ int qp_ledger_each_transfer(const qp_ledger_t *ledger,
 int qp_ledger_reserve_accounts(qp_ledger_t *ledger, uint64_t count);
 int qp_ledger_restore_account(qp_ledger_t *ledger, const qp_account_t *account);
 void qp_ledger_restore_cold(qp_ledger_t *ledger, uint64_t transfers);
+/* Sets the account at `row` (an existing row must hold the same id; row ==
+ * the account count appends).  Returns 0, QP_ECORRUPT or QP_ENOMEM. */
+int qp_ledger_restore_account_row(qp_ledger_t *ledger, uint64_t row, const qp_account_t *account);
 int qp_ledger_restore_transfer(qp_ledger_t *ledger, const qp_transfer_t *transfer,
                                qp_pending_state_t state);
 void qp_ledger_restore_clock(qp_ledger_t *ledger, uint64_t last_timestamp);

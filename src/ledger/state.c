@@ -851,6 +851,22 @@ int qp_ledger_reserve_accounts(qp_ledger_t *l, uint64_t count) { return reserve_
 
 void qp_ledger_restore_cold(qp_ledger_t *l, uint64_t transfers) { l->transfers_cold += transfers; }
 
+int qp_ledger_restore_account_row(qp_ledger_t *l, uint64_t row, const qp_account_t *a) {
+  if (row == l->accounts_count) return qp_ledger_restore_account(l, a);
+  if (row > l->accounts_count) return QP_ECORRUPT;
+  if (l->accounts[row].id != a->id) {
+    /* A redo record replaces a row whose bytes were lost (a torn write):
+     * the id index must follow. */
+    if (qp__table_get(&l->account_index, a->id) != QP__TABLE_EMPTY) return QP_ECORRUPT;
+    qp__table_remove(&l->account_index, l->accounts[row].id);
+    l->accounts[row] = *a;
+    qp__table_put(&l->account_index, a->id, (uint32_t)row);
+  }
+  l->accounts[row] = *a;
+  if (a->timestamp > l->last_timestamp) l->last_timestamp = a->timestamp;
+  return 0;
+}
+
 int qp_ledger_restore_account(qp_ledger_t *l, const qp_account_t *a) {
   if (qp__table_get(&l->account_index, a->id) != QP__TABLE_EMPTY) return QP_EEXISTS;
   int rc = reserve_accounts(l, 1);
@@ -910,6 +926,8 @@ int qp_ledger_take_changes(qp_ledger_t *l, qp_ledger_changes_t *out) {
   uint32_t tcap = out->transfers_capacity;
   int rc = ensure((void **)&out->accounts, &out->accounts_capacity, l->dirty_accounts_count,
                   sizeof *out->accounts);
+  if (rc == 0) rc = ensure((void **)&out->account_rows, &out->account_rows_capacity,
+                           l->dirty_accounts_count, sizeof *out->account_rows);
   if (rc == 0) rc = ensure((void **)&out->transfers, &out->transfers_capacity, new_transfers,
                            sizeof *out->transfers);
   if (rc == 0) rc = ensure((void **)&out->transfer_states, &tcap, new_transfers, 1);
@@ -923,7 +941,10 @@ int qp_ledger_take_changes(qp_ledger_t *l, qp_ledger_changes_t *out) {
   for (uint64_t i = 0; i < l->dirty_accounts_count; i++) {
     uint32_t row = l->dirty_accounts[i];
     l->account_dirty[row] = 0;
-    if (row < l->accounts_count) out->accounts[out->accounts_count++] = l->accounts[row];
+    if (row < l->accounts_count) {
+      out->account_rows[out->accounts_count] = row;
+      out->accounts[out->accounts_count++] = l->accounts[row];
+    }
   }
   if (new_transfers) {
     memcpy(out->transfers, l->transfers + l->taken_transfer_rows, new_transfers * sizeof *out->transfers);

@@ -75,7 +75,9 @@ static void insert_slot(uint32_t *rows, uint32_t *tags, uint64_t cap, uint64_t h
 }
 
 int qp__table_reserve(qp__table_t *t, uint64_t more) {
-  uint64_t need = (t->count + more) * 2;
+  /* At most three quarters full: with the 32-bit tags a probe rarely reads
+   * a record it does not want, and 10M accounts fit in 2^24 slots. */
+  uint64_t need = (t->count + more) * 4 / 3 + 1;
   if (need <= t->capacity) return 0;
   uint64_t cap = t->capacity;
   while (cap < need) cap <<= 1;
@@ -100,7 +102,7 @@ int qp__table_reserve(qp__table_t *t, uint64_t more) {
 }
 
 void qp__table_put(qp__table_t *t, qp_u128 id, uint32_t row) {
-  QP_ASSERT((t->count + 1) * 2 <= t->capacity);
+  QP_ASSERT((t->count + 1) * 4 / 3 + 1 <= t->capacity);
   QP_ASSERT(row != QP__TABLE_EMPTY);
   QP_ASSERT(key_of(t, row) == id);
   insert_slot(t->rows, t->tags, t->capacity, hash_id(id), row);

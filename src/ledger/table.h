@@ -9,7 +9,7 @@
  * record next anyway).  At 10M accounts that is 8 bytes a slot instead of
  * 20.  Linear probing with backward-shift deletion: deletions happen only
  * when a linked chain is rolled back, newest first.  Capacity is a power of
- * two kept at most half full, and growth is bounded by the configured
+ * two kept at most three quarters full, and growth is bounded by the configured
  * maximum.
  */
 #ifndef QP_LEDGER_TABLE_H
