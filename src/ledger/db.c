@@ -63,7 +63,7 @@
 /* The id filter's first generation (grows by doubling past it). */
 #define FILTER_CAPACITY (32u << 20)
 #define VERIFY_SYNC_MAX_DEFAULT ((uint64_t)256 << 20)
-#define TRIM_EVERY_NS 1000000000ull
+#define TRIM_EVERY_NS 250000000ull
 #define PATH_MAX_LEN 4096
 
 struct qp_db {
@@ -89,6 +89,8 @@ struct qp_db {
   char filter_path[PATH_MAX_LEN + 64]; /* where the filter is saved */
   uint64_t filter_cover;           /* transfers up to this timestamp are in the filter */
   uint64_t filter_unsaved;         /* ids added since the last save */
+
+  _Atomic uint64_t trimmed_at;    /* last qp__index_trim (monotonic ns) */
 
   /* The background check of the journal prefix. */
   pthread_t verifier;              /* thread */
@@ -192,6 +194,16 @@ static void after_store(qp_db_t *db, uint64_t stored_rows, bool evict) {
   }
 }
 
+/* Drops the index pages this process has mapped, at most every
+ * TRIM_EVERY_NS: a long applier round reads pages all over the index, and
+ * the writer calls this too so that they do not pile up within a round. */
+static void maybe_trim(qp_db_t *db) {
+  uint64_t now = monotonic_ns(), last = atomic_load(&db->trimmed_at);
+  if (now - last < TRIM_EVERY_NS || !atomic_compare_exchange_strong(&db->trimmed_at, &last, now))
+    return;
+  qp__index_trim(&db->index);
+}
+
 /* Saves the id filter so that a restart need not rebuild it from the whole
  * index: it covers every transfer up to filter_cover, and the restart adds
  * the index's transfers after that. */
@@ -239,7 +251,7 @@ static void *applier_main(void *arg) {
   qp__index_meta_t meta;
   bool held = false; /* a snapshot taken but not yet written */
   uint32_t backoff_ms = 0;
-  uint64_t stored_rows = 0, trimmed_at = 0;
+  uint64_t stored_rows = 0;
   int stage = 0; /* of the held snapshot, see store_round */
   pthread_mutex_lock(&db->ring_mutex);
   for (;;) {
@@ -262,11 +274,7 @@ static void *applier_main(void *arg) {
     if (held && rc == 0) {
       after_store(db, stored_rows, true);
       if (db->filter_unsaved >= FILTER_SAVE_EVERY) save_filter(db);
-      uint64_t now = monotonic_ns();
-      if (now - trimmed_at >= TRIM_EVERY_NS) {
-        qp__index_trim(&db->index);
-        trimmed_at = now;
-      }
+      maybe_trim(db);
     }
     pthread_mutex_lock(&db->ring_mutex);
     if (held) db->taken_seq = meta.applied_seq;
@@ -447,6 +455,7 @@ static int commit_group(qp_db_t *db, qp_db_request_t *reqs, uint32_t n, uint64_t
     return rc;
   }
   publish_durable(db, qp_journal_last_seq(db->journal));
+  if (db->options.open_journal == NULL) maybe_trim(db);
   return 0;
 }
 

@@ -20,6 +20,7 @@
 
 static const char META_KEY[] = "applied";
 /* META_SIZE_V1: an index written before the offset and events were kept. */
+enum { TRIM_EVERY_OPS = 32768 };
 enum { META_SIZE_V1 = 8 + QP_HASH_SIZE + 8, META_SIZE = META_SIZE_V1 + 16, KEY_ACCT_TS = 24,
        BALANCE_SIZE = 80 };
 
@@ -128,6 +129,10 @@ static int apply_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_change
   for (uint32_t i = 0; i < c->transfers_count && rc == 0; i++) {
     const qp_transfer_t *t = &c->transfers[i];
     uint8_t id[16], ts[8], val[QP_RECORD_SIZE + 1], side[16];
+    /* Each insert reads its leaf through the map before copying it: over a
+     * round that is most of a large tree.  Drop the mapped pages as we go
+     * (the ones this transaction still uses fault back in unchanged). */
+    if (i % TRIM_EVERY_OPS == TRIM_EVERY_OPS - 1) qp__index_trim(ix);
     qp_u128_store_be(id, t->id);
     qp_store_u64_be(ts, t->timestamp);
     qp_transfer_encode(val, t);

@@ -365,7 +365,12 @@ uint64_t qp_ledger_transfers_in_memory(const qp_ledger_t *ledger);
  * have wrong results and must not be made durable. */
 int qp_ledger_cold_error(qp_ledger_t *ledger);
 
-/* How much is waiting to be taken (new transfers + dirty accounts). */
+/* How much is waiting to be taken, in transfer-sized units: new transfers
+ * plus three per changed account (an account costs the taker a copy, a
+ * redo record and a file write, about three times a transfer's memory).
+ * With millions of accounts, where each transfer changes two accounts not
+ * changed yet, a bound on this bounds the taker's round at a seventh of it
+ * in transfers; with few accounts, nearly all of it is transfers. */
 uint64_t qp_ledger_untaken(const qp_ledger_t *ledger);
 
 /* The earliest timeout in the expiry queue, or 0 if none.  May be that of a
@@ -447,7 +452,7 @@ typedef struct qp_db_options {
   void *clock_ctx;                   /* passed to clock_ns */
   size_t index_map_size;             /* LMDB map size in bytes (0 = 64 GiB) */
   uint64_t index_lag_max;            /* writer waits when the index lags by this many
-                                        changes (0 = 4Mi) */
+                                        changes, see qp_ledger_untaken (0 = 4Mi) */
   uint64_t evict_min_rows;           /* stored transfers leave memory once this many
                                         have accumulated (0 = 256Ki); tests use 1 */
   uint64_t verify_sync_max;          /* open re-hashes the journal prefix the index

@@ -918,7 +918,7 @@ static int ensure(void **array, uint32_t *capacity, uint64_t need, size_t size) 
 }
 
 uint64_t qp_ledger_untaken(const qp_ledger_t *l) {
-  return (l->transfers_count - l->taken_transfer_rows) + l->dirty_accounts_count;
+  return (l->transfers_count - l->taken_transfer_rows) + 3 * l->dirty_accounts_count;
 }
 
 int qp_ledger_take_changes(qp_ledger_t *l, qp_ledger_changes_t *out) {
