@@ -72,6 +72,18 @@ int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read
   return 0;
 }
 
+/* A read-only transaction and a cursor on dbi in it; 0 or QP_EDB. */
+static int read_cursor(qp__index_t *ix, MDB_dbi dbi, MDB_txn **txn, MDB_cursor **cur) {
+  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, txn);
+  if (rc != 0) return db_err(rc);
+  rc = mdb_cursor_open(*txn, dbi, cur);
+  if (rc != 0) {
+    mdb_txn_abort(*txn);
+    return db_err(rc);
+  }
+  return 0;
+}
+
 void qp__index_close(qp__index_t *ix) {
   if (ix->env) mdb_env_close(ix->env);
   ix->env = NULL;
@@ -337,13 +349,8 @@ int qp__index_account_wal(qp__index_t *ix, uint64_t after_seq,
                           void *ctx) {
   MDB_txn *txn;
   MDB_cursor *cur;
-  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
-  if (rc != 0) return db_err(rc);
-  rc = mdb_cursor_open(txn, ix->account_wal, &cur);
-  if (rc != 0) {
-    mdb_txn_abort(txn);
-    return db_err(rc);
-  }
+  int rc = read_cursor(ix, ix->account_wal, &txn, &cur);
+  if (rc != 0) return rc;
   uint8_t start[8];
   qp_store_u64_be(start, after_seq + 1);
   MDB_val k = {sizeof start, start}, v;
@@ -363,15 +370,10 @@ int qp__index_each_transfer_id(qp__index_t *ix, uint64_t from_ts,
                                int (*fn)(void *ctx, qp_u128 id), void *ctx) {
   MDB_txn *txn;
   MDB_cursor *cur;
-  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
-  if (rc != 0) return db_err(rc);
   /* All of them: the id table's keys are shorter to walk than the records. */
   bool all = from_ts == 0;
-  rc = mdb_cursor_open(txn, all ? ix->transfer_ids : ix->transfers, &cur);
-  if (rc != 0) {
-    mdb_txn_abort(txn);
-    return db_err(rc);
-  }
+  int rc = read_cursor(ix, all ? ix->transfer_ids : ix->transfers, &txn, &cur);
+  if (rc != 0) return rc;
   uint8_t start[8];
   qp_store_u64_be(start, from_ts);
   MDB_val k = {sizeof start, start}, v;
@@ -465,13 +467,8 @@ typedef int (*row_fn)(void *ctx, MDB_txn *txn, uint64_t ts, const MDB_val *val, 
 static int walk(qp__index_t *ix, MDB_dbi dbi, const qp_account_filter_t *f, row_fn row, void *ctx) {
   MDB_txn *txn;
   MDB_cursor *cur;
-  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
-  if (rc != 0) return db_err(rc);
-  rc = mdb_cursor_open(txn, dbi, &cur);
-  if (rc != 0) {
-    mdb_txn_abort(txn);
-    return db_err(rc);
-  }
+  int rc = read_cursor(ix, dbi, &txn, &cur);
+  if (rc != 0) return rc;
   uint64_t lo = f->timestamp_min, hi = f->timestamp_max ? f->timestamp_max : UINT64_MAX;
   bool reversed = f->flags & QP_FILTER_REVERSED;
   uint8_t start[KEY_ACCT_TS];
@@ -552,13 +549,8 @@ int qp__index_account_transfers(qp__index_t *ix, const qp_account_filter_t *f, q
   *count_out = 0;
   MDB_txn *txn;
   MDB_cursor *cur;
-  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
-  if (rc != 0) return db_err(rc);
-  rc = mdb_cursor_open(txn, ix->account_transfers, &cur);
-  if (rc != 0) {
-    mdb_txn_abort(txn);
-    return db_err(rc);
-  }
+  int rc = read_cursor(ix, ix->account_transfers, &txn, &cur);
+  if (rc != 0) return rc;
   uint64_t lo = f->timestamp_min, hi = f->timestamp_max ? f->timestamp_max : UINT64_MAX;
   bool reversed = f->flags & QP_FILTER_REVERSED;
   uint8_t account[16], start[8];
