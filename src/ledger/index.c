@@ -20,7 +20,7 @@
 
 static const char META_KEY[] = "applied";
 /* META_SIZE_V1: an index written before the offset and events were kept. */
-enum { TRIM_EVERY_OPS = 32768 };
+enum { TRIM_EVERY_OPS = 8192 };
 enum { META_SIZE_V1 = 8 + QP_HASH_SIZE + 8, META_SIZE = META_SIZE_V1 + 16, KEY_ACCT_TS = 24,
        BALANCE_SIZE = 80 };
 
