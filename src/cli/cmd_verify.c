@@ -34,7 +34,10 @@ static void print_report(const qp_verify_report_t *r) {
   }
   if (r->totals_count > shown) printf("(%u more ledgers not shown)\n", r->totals_count - shown);
   printf("invariant: %s\n", r->invariant_ok ? "holds" : "BROKEN");
-  printf("index:     %s\n", r->index_ok ? "matches the journal" : "DIFFERS from the journal");
+  printf("index:     %s\n", !r->index_ok        ? "DIFFERS from the journal"
+                             : r->index_compared ? "matches the journal"
+                                                 : "not compared (none, or written by an older "
+                                                   "version: the next start rebuilds it)");
 }
 
 int qp_cmd_verify(int argc, char **argv) {

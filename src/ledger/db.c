@@ -848,58 +848,26 @@ static int restore_row(void *ctx, uint64_t row, const qp_account_t *a) {
   return qp_ledger_restore_account_row(w->ledger, row, a);
 }
 
-/* Moving an older index's accounts into the file, in chunks. */
-enum { MOVE_CHUNK = 4096 };
-typedef struct legacy_move {
-  qp_db_t *db;
-  uint64_t seq, row;
-  qp_account_t accounts[MOVE_CHUNK];
-  uint32_t rows[MOVE_CHUNK];
-  uint32_t count;
-} legacy_move_t;
-
-static int flush_moved(legacy_move_t *m) {
-  int rc = qp__accounts_write(&m->db->accounts, m->accounts, m->rows, m->count, m->seq);
-  m->count = 0;
-  return rc;
-}
-
-static int move_account(void *ctx, const qp_account_t *a) {
-  legacy_move_t *m = ctx;
-  m->accounts[m->count] = *a;
-  m->rows[m->count++] = (uint32_t)m->row++;
-  return m->count == MOVE_CHUNK ? flush_moved(m) : 0;
-}
-
 /* Loads the accounts: the accounts file, then the rounds of the redo log it
- * lacks (written back to it).  An index from before the accounts file kept
- * them in LMDB: they move to the file once. */
+ * lacks (written back to it). */
 static int load_accounts(qp_db_t *db, const char *state_dir, char *detail, size_t detail_size) {
   qp__index_meta_t meta;
   bool created = false;
   int rc = qp__index_read_meta(&db->index, &meta);
   if (rc == 0) rc = qp__accounts_open(&db->accounts, state_dir, false, &created, detail, detail_size);
   if (rc != 0) return rc;
-  if (created) {
-    uint64_t legacy = 0;
-    rc = qp__index_load_legacy_accounts(&db->index, db->ledger, &legacy);
-    if (rc == 0 && legacy == 0 && meta.applied_seq > 0) {
-      set_detail(detail, detail_size, "%s: the accounts file is missing but the index holds journal "
-                 "records; remove %s to rebuild the index from the journal", state_dir, state_dir);
-      return QP_ECORRUPT;
-    }
-    if (rc == 0 && legacy > 0) {
-      legacy_move_t m = {.db = db, .seq = meta.applied_seq};
-      rc = qp_ledger_each_account(db->ledger, move_account, &m);
-      if (rc == 0) rc = flush_moved(&m);
-      if (rc == 0) rc = qp__index_drop_legacy_accounts(&db->index);
-      if (rc == 0) QP_LOG_INFO("ledger", "moved %llu accounts from the index to %s",
-                               (unsigned long long)legacy, db->accounts.path);
-    }
-    if (rc != 0) set_detail(detail, detail_size, "cannot move accounts to %s: %s", db->accounts.path,
+  if (created && meta.applied_seq > 0) {
+    /* An index without its accounts file - written by an older version,
+     * or the file was lost - cannot be trusted as a whole: start it again
+     * and let recovery replay the whole journal into it. */
+    QP_LOG_WARN("ledger", "%s: the index has no accounts file (an older version wrote it, or the file "
+                "was lost); rebuilding the index from the journal", state_dir);
+    rc = qp__index_reset(&db->index);
+    if (rc != 0) set_detail(detail, detail_size, "cannot reset the index in %s: %s", state_dir,
                             qp_strerror(rc));
     return rc;
   }
+  if (created) return 0;
   if (db->accounts.seq > meta.applied_seq) {
     set_detail(detail, detail_size, "%s is ahead of the index (it was rebuilt or replaced); remove "
                "%s to rebuild the index from the journal", db->accounts.path, state_dir);

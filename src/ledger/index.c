@@ -256,23 +256,6 @@ static int each_value(MDB_txn *txn, MDB_dbi dbi, int (*fn)(void *ctx, const MDB_
   return rc == MDB_NOTFOUND ? 0 : db_err(rc);
 }
 
-typedef struct legacy_ctx {
-  qp_account_t *all;
-  uint64_t count;
-} legacy_ctx_t;
-
-static int load_legacy(void *vctx, const MDB_val *v) {
-  legacy_ctx_t *c = vctx;
-  if (v->mv_size != QP_RECORD_SIZE) return QP_ECORRUPT;
-  qp_account_decode(v->mv_data, &c->all[c->count++]);
-  return 0;
-}
-
-static int by_timestamp(const void *x, const void *y) {
-  uint64_t a = ((const qp_account_t *)x)->timestamp, b = ((const qp_account_t *)y)->timestamp;
-  return a < b ? -1 : a > b;
-}
-
 typedef struct pending_load {
   qp__index_t *ix;
   MDB_txn *txn;
@@ -310,35 +293,13 @@ int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger) {
   return rc;
 }
 
-int qp__index_load_legacy_accounts(qp__index_t *ix, qp_ledger_t *ledger, uint64_t *loaded) {
-  MDB_txn *txn;
-  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
-  if (rc != 0) return db_err(rc);
-  MDB_stat st;
-  rc = db_err(mdb_stat(txn, ix->accounts, &st));
-  *loaded = rc == 0 ? st.ms_entries : 0;
-  /* Keyed by id here; rows must be in creation order, i.e. by timestamp. */
-  qp_account_t *all = NULL;
-  if (rc == 0 && st.ms_entries > 0) {
-    all = qp_malloc(st.ms_entries * sizeof *all);
-    if (all == NULL) rc = QP_ENOMEM;
-  }
-  legacy_ctx_t c = {all, 0};
-  if (rc == 0 && all != NULL) rc = each_value(txn, ix->accounts, load_legacy, &c);
-  mdb_txn_abort(txn);
-  if (rc == 0 && c.count > 0) {
-    qsort(all, c.count, sizeof *all, by_timestamp);
-    rc = qp_ledger_reserve_accounts(ledger, c.count);
-    for (uint64_t i = 0; i < c.count && rc == 0; i++) rc = qp_ledger_restore_account(ledger, &all[i]);
-  }
-  qp_free(all);
-  return rc;
-}
-
-int qp__index_drop_legacy_accounts(qp__index_t *ix) {
+int qp__index_reset(qp__index_t *ix) {
   MDB_txn *txn;
   int rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
-  if (rc == 0) rc = mdb_drop(txn, ix->accounts, 0);
+  if (rc != 0) return db_err(rc);
+  MDB_dbi all[] = {ix->accounts, ix->account_wal, ix->transfers, ix->transfer_ids,
+                   ix->balances, ix->pending, ix->account_transfers, ix->meta};
+  for (size_t i = 0; i < sizeof all / sizeof all[0] && rc == 0; i++) rc = mdb_drop(txn, all[i], 0);
   if (rc == 0) return db_err(mdb_txn_commit(txn));
   mdb_txn_abort(txn);
   return db_err(rc);

@@ -21,7 +21,7 @@
 
 typedef struct qp__index {
   MDB_env *env;        /* the environment */
-  MDB_dbi accounts;    /* id(16 BE) -> account (128): older indexes only, see accounts.h */
+  MDB_dbi accounts;    /* older indexes kept accounts here; now emptied (see accounts.h) */
   MDB_dbi account_wal; /* seq(8 BE) -> the accounts a round changed (accounts.h) */
   MDB_dbi transfers;   /* timestamp(8 BE) -> transfer (128) + state (1) */
   MDB_dbi transfer_ids; /* id(16 BE) -> timestamp(8 BE) */
@@ -55,11 +55,9 @@ int qp__index_read_meta(qp__index_t *ix, qp__index_meta_t *out);
 /* Loads every pending transfer into the state machine; the other
  * transfers stay here (counted with qp_ledger_restore_cold). */
 int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger);
-/* An index written before the accounts file existed keeps the accounts in
- * its `accounts` table: loads them (in creation order) and says how many. */
-int qp__index_load_legacy_accounts(qp__index_t *ix, qp_ledger_t *ledger, uint64_t *loaded);
-/* Empties that table once the accounts file holds them. */
-int qp__index_drop_legacy_accounts(qp__index_t *ix);
+/* Empties every table and the position: the next open replays the whole
+ * journal into it. */
+int qp__index_reset(qp__index_t *ix);
 /* Calls fn for each round in the accounts redo log after `after_seq`, in
  * order: blob holds len / QP__ACCOUNT_WAL_ENTRY entries. */
 int qp__index_account_wal(qp__index_t *ix, uint64_t after_seq,

@@ -588,6 +588,7 @@ typedef struct qp_verify_report {
   uint32_t totals_count;            /* distinct ledgers (may exceed 64) */
   bool invariant_ok;                /* Σdebits = Σcredits for every ledger */
   bool index_ok;                    /* the LMDB index matched the replay */
+  bool index_compared;              /* there was a (current) index to compare */
   uint64_t index_mismatches;        /* accounts/transfers that differed */
   uint64_t bad_offset;              /* first bad record's offset, if any */
 } qp_verify_report_t;
