@@ -40,7 +40,9 @@ static const char USAGE[] =
     "  --timeout-s N            idle connection timeout, seconds (default 10)\n"
     "  --body-timeout-s N       time allowed for a whole request body (default 60)\n"
     "  --queue-max N            create requests waiting to commit before 429 (default 1024)\n"
-    "  --shutdown-grace-ms N    wait for in-flight requests on stop (default 10000)\n";
+    "  --shutdown-grace-ms N    wait for in-flight requests on stop (default 10000)\n"
+    "  --evict-after N          stored transfers leave memory once N have accumulated\n"
+    "                           (default 262144; small values exercise the cold path)\n";
 
 enum {
   OPT_LOG_LEVEL = 256,
@@ -52,7 +54,8 @@ enum {
   OPT_TIMEOUT,
   OPT_BODY_TIMEOUT,
   OPT_QUEUE,
-  OPT_GRACE
+  OPT_GRACE,
+  OPT_EVICT
 };
 
 /* Parses a decimal integer in [min, max] from a flag value. */
@@ -74,6 +77,7 @@ typedef struct serve_args {
   const char *data;         /* --data */
   qp_api_options_t api;     /* server options */
   qp_log_level_t log_level; /* --log-level */
+  uint64_t evict_after;     /* --evict-after (0 = the ledger's default) */
 } serve_args_t;
 
 static int parse_numeric_flag(int c, const char *v, qp_api_options_t *o) {
@@ -132,6 +136,7 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
       {"body-timeout-s", required_argument, NULL, OPT_BODY_TIMEOUT},
       {"queue-max", required_argument, NULL, OPT_QUEUE},
       {"shutdown-grace-ms", required_argument, NULL, OPT_GRACE},
+      {"evict-after", required_argument, NULL, OPT_EVICT},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
@@ -153,6 +158,8 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
         fprintf(stderr, "quipu serve: --log-level must be debug, info, warn, error or off\n");
         return 2;
       }
+    } else if (c == OPT_EVICT) {
+      if (parse_number("--evict-after", optarg, 1, 1ull << 32, &a->evict_after) != 0) return 2;
     } else if (c == 'h') {
       fputs(USAGE, stdout);
       return 0;
@@ -168,9 +175,10 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
   return -1;
 }
 
-static int open_db(const char *dir, qp_db_t **db) {
+static int open_db(const char *dir, uint64_t evict_after, qp_db_t **db) {
   qp_db_options_t opts;
   memset(&opts, 0, sizeof opts);
+  opts.evict_min_rows = evict_after;
   qp_db_recovery_t rec;
   memset(&rec, 0, sizeof rec);
   char detail[512] = "";
@@ -216,7 +224,7 @@ int qp_cmd_serve(int argc, char **argv) {
 #endif
 
   qp_db_t *db = NULL;
-  if (open_db(dir, &db) != 0) return 1;
+  if (open_db(dir, a.evict_after, &db) != 0) return 1;
   qp_api_server_t *server = NULL;
   char detail[512] = "";
   int rc = qp_api_server_start(db, dir, &a.api, &server, detail, sizeof detail);

@@ -686,6 +686,15 @@ static int recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail
                               recover_visit, &c, scan);
   else rc = qp_journal_scan(io, recover_visit, &c, scan);
   qp_free(c.scratch);
+  /* Replay may have read stored transfers: release that snapshot of the
+   * index, and refuse a replay whose reads failed (its state is suspect). */
+  if (db->cold_txn_live) cold_release(db);
+  int cold_rc = qp_ledger_cold_error(db->ledger);
+  if (rc == 0 && cold_rc != 0) {
+    set_detail(detail, detail_size, "reading stored transfers during replay failed: %s%s",
+               qp_strerror(cold_rc), "");
+    rc = cold_rc;
+  }
   if (rc == 0) rc = judge_damage(scan, index_seq, detail, detail_size);
   /* What was just read may exist only in the page cache: a process killed
    * between its journal write and its fdatasync leaves such records behind.

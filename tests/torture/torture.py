@@ -102,7 +102,10 @@ class Server:
         log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [self.quipu, "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0",
-             "--log-level", "info"],
+             "--log-level", "info",
+             # Transfers leave memory after a few hundred, so kills land
+             # while re-sends and restarts go through the cold store.
+             "--evict-after", "300"],
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.port = None
