@@ -162,6 +162,8 @@ static int apply_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_change
   /* A pending transfer's state byte is rewritten in place. */
   for (uint32_t i = 0; i < c->pending_count && rc == 0; i++) {
     uint8_t ts[8];
+    /* Random reads all over the two largest trees: trim as above. */
+    if (i % TRIM_EVERY_OPS == TRIM_EVERY_OPS - 1) qp__index_trim(ix);
     rc = transfer_key(ix, txn, c->pending[i].transfer_id, ts);
     MDB_val k = {sizeof ts, ts}, v;
     if (rc == 0) rc = mdb_get(txn, ix->transfers, &k, &v);
