@@ -909,14 +909,26 @@ static int open_index(qp_db_t *db, char *detail, size_t detail_size) {
     set_detail(detail, detail_size, "cannot create %s: %s", state_dir, qp_strerror(rc));
     return rc;
   }
+  uint64_t t0 = monotonic_ns();
   rc = qp__index_open(&db->index, state_dir, db->options.index_map_size, false, detail, detail_size);
   if (rc != 0) return rc;
   rc = load_accounts(db, state_dir, detail, detail_size);
   if (rc != 0) return rc;
+  uint64_t t1 = monotonic_ns();
   rc = qp__index_load(&db->index, db->ledger);
   if (rc != 0) set_detail(detail, detail_size, "cannot load the index in %s: %s", state_dir, qp_strerror(rc));
+  uint64_t t2 = monotonic_ns();
   if (rc == 0) rc = open_filter(db, state_dir, detail, detail_size);
   qp__index_trim(&db->index); /* the loads read many index pages */
+  if (rc == 0)
+    QP_LOG_INFO("ledger", "loaded %llu accounts in %llu ms, %llu pending transfers in %llu ms, the "
+                "transfer id filter (%llu ids) in %llu ms",
+                (unsigned long long)qp_ledger_account_count(db->ledger),
+                (unsigned long long)((t1 - t0) / 1000000u),
+                (unsigned long long)qp_ledger_transfers_in_memory(db->ledger),
+                (unsigned long long)((t2 - t1) / 1000000u),
+                (unsigned long long)qp__idfilter_count(&db->filter),
+                (unsigned long long)((monotonic_ns() - t2) / 1000000u));
   return rc;
 }
 
@@ -1019,7 +1031,13 @@ static int open_files(qp_db_t *db, qp_db_recovery_t *rep, char *detail, size_t d
   rc = open_journal_file(db, &io, detail, detail_size);
   if (rc != 0) return rc;
   qp_journal_scan_t scan;
+  uint64_t t0 = monotonic_ns();
   rc = recover(db, &io, rep, detail, detail_size, &scan);
+  if (rc == 0 && db->options.open_journal == NULL)
+    QP_LOG_INFO("ledger", "journal: read %llu bytes after the index's position, replayed %llu "
+                "records, in %llu ms", (unsigned long long)(scan.valid_bytes - db->opened.applied_offset),
+                (unsigned long long)rep->replayed_batches,
+                (unsigned long long)((monotonic_ns() - t0) / 1000000u));
   if (rc == 0) {
     size_t group_bytes = (size_t)GROUP_EVENTS_MAX * QP_RECORD_SIZE + (size_t)GROUP_RECORDS_MAX * QP_JOURNAL_HEADER_SIZE;
     rc = qp_journal_open(&io, scan.valid_bytes, scan.last_seq, scan.last_hash, group_bytes, &db->journal);
