@@ -124,23 +124,22 @@ void qp__accounts_close(qp__accounts_file_t *af) {
 }
 
 int qp__accounts_read(const qp__accounts_file_t *af,
-                      int (*fn)(void *ctx, uint64_t row, const qp_account_t *a), void *ctx) {
+                      int (*fn)(void *ctx, uint64_t first, qp_account_t *rows, uint32_t n),
+                      void *ctx) {
   uint8_t *buf = qp_malloc((size_t)READ_ROWS * QP_RECORD_SIZE);
-  if (buf == NULL) return QP_ENOMEM;
-  int rc = 0;
+  qp_account_t *rows = qp_malloc((size_t)READ_ROWS * sizeof *rows);
+  int rc = buf && rows ? 0 : QP_ENOMEM;
   for (uint64_t row = 0; row < af->rows && rc == 0;) {
     uint64_t n = af->rows - row < READ_ROWS ? af->rows - row : READ_ROWS;
     size_t got = 0;
     rc = af->io.read_at(af->io.ctx, buf, (size_t)n * QP_RECORD_SIZE, DATA_AT + row * QP_RECORD_SIZE, &got);
     if (rc == 0 && got != n * QP_RECORD_SIZE) rc = QP_ECORRUPT;
-    for (uint64_t i = 0; i < n && rc == 0; i++) {
-      qp_account_t a;
-      qp_account_decode(buf + i * QP_RECORD_SIZE, &a);
-      rc = fn(ctx, row + i, &a);
-    }
+    for (uint64_t i = 0; i < n && rc == 0; i++) qp_account_decode(buf + i * QP_RECORD_SIZE, &rows[i]);
+    if (rc == 0) rc = fn(ctx, row, rows, (uint32_t)n);
     row += n;
   }
   qp_free(buf);
+  qp_free(rows);
   return rc;
 }
 

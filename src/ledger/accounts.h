@@ -48,9 +48,11 @@ int qp__accounts_open(qp__accounts_file_t *af, const char *dir, bool read_only, 
                       char *detail, size_t detail_size);
 void qp__accounts_close(qp__accounts_file_t *af);
 
-/* Calls fn for rows [0, af->rows) in order. */
+/* Calls fn for rows [0, af->rows) in order, in chunks: rows [first, first + n)
+ * decoded into `rows` (fn may change them). */
 int qp__accounts_read(const qp__accounts_file_t *af,
-                      int (*fn)(void *ctx, uint64_t row, const qp_account_t *a), void *ctx);
+                      int (*fn)(void *ctx, uint64_t first, qp_account_t *rows, uint32_t n),
+                      void *ctx);
 
 /* Writes `count` accounts at their rows, makes them durable, then records
  * in the header that the file is complete up to round `seq`. */

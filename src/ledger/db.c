@@ -849,12 +849,17 @@ static int merge_wal(wal_merge_t *w) {
   return 0;
 }
 
-/* A row from the file - or, if the redo log has it, the log's record: the
- * file's bytes for that row may be a torn or lost write. */
-static int restore_row(void *ctx, uint64_t row, const qp_account_t *a) {
+/* Rows from the file - each replaced by the redo log's record if it has
+ * one (the file's bytes for that row may be a torn or lost write) - are
+ * appended in bulk. */
+static int restore_rows(void *ctx, uint64_t first, qp_account_t *rows, uint32_t n) {
   wal_merge_t *w = ctx;
-  if (w->next < w->count && w->rows[w->next] == row) a = &w->accounts[w->next++];
-  return qp_ledger_restore_account_row(w->ledger, row, a);
+  while (w->next < w->count && w->rows[w->next] < first + n) {
+    QP_ASSERT(w->rows[w->next] >= first);
+    rows[w->rows[w->next] - first] = w->accounts[w->next];
+    w->next++;
+  }
+  return qp_ledger_restore_accounts(w->ledger, rows, n);
 }
 
 /* Loads the accounts: the accounts file, then the rounds of the redo log it
@@ -886,7 +891,7 @@ static int load_accounts(qp_db_t *db, const char *state_dir, char *detail, size_
   rc = qp__index_account_wal(&db->index, db->accounts.seq, collect_wal, &w);
   if (rc == 0) rc = merge_wal(&w);
   if (rc == 0) rc = qp_ledger_reserve_accounts(db->ledger, db->accounts.rows);
-  if (rc == 0) rc = qp__accounts_read(&db->accounts, restore_row, &w);
+  if (rc == 0) rc = qp__accounts_read(&db->accounts, restore_rows, &w);
   /* Rows the file never had (created in the rounds it lacks), then the
    * file brought up to the log's last round. */
   for (; rc == 0 && w.next < w.count; w.next++)

@@ -407,6 +407,9 @@ int qp_ledger_each_transfer(const qp_ledger_t *ledger,
 int qp_ledger_reserve_accounts(qp_ledger_t *ledger, uint64_t count);
 int qp_ledger_restore_account(qp_ledger_t *ledger, const qp_account_t *account);
 void qp_ledger_restore_cold(qp_ledger_t *ledger, uint64_t transfers);
+/* Appends n accounts in one go (ids must be new: else QP_EEXISTS and none
+ * is added). */
+int qp_ledger_restore_accounts(qp_ledger_t *ledger, const qp_account_t *accounts, uint32_t n);
 /* Sets the account at `row` (an existing row must hold the same id; row ==
  * the account count appends).  Returns 0, QP_ECORRUPT or QP_ENOMEM. */
 int qp_ledger_restore_account_row(qp_ledger_t *ledger, uint64_t row, const qp_account_t *account);

@@ -55,6 +55,12 @@ void qp__table_deinit(qp__table_t *t) {
   t->capacity = t->count = 0;
 }
 
+void qp__table_prefetch(const qp__table_t *t, qp_u128 id) {
+  uint64_t i = hash_id(id) & (t->capacity - 1);
+  __builtin_prefetch(&t->rows[i]);
+  __builtin_prefetch(&t->tags[i]);
+}
+
 uint32_t qp__table_get(const qp__table_t *t, qp_u128 id) {
   uint64_t mask = t->capacity - 1, h = hash_id(id);
   uint32_t tag = tag_of(h);

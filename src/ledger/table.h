@@ -35,6 +35,8 @@ typedef struct qp__table {
  * so the array may be reallocated between calls. */
 int qp__table_init(qp__table_t *t, uint64_t capacity, const void *const *records, size_t stride);
 void qp__table_deinit(qp__table_t *t);
+/* Starts loading the cache lines a lookup of id will read first. */
+void qp__table_prefetch(const qp__table_t *t, qp_u128 id);
 /* Row for id, or QP__TABLE_EMPTY. */
 uint32_t qp__table_get(const qp__table_t *t, qp_u128 id);
 /* Makes room for `more` insertions; 0 or QP_ENOMEM (then unchanged). The

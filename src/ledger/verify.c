@@ -167,8 +167,10 @@ static int verify_visit(void *vctx, const qp_journal_record_t *rec) {
   return 0;
 }
 
-static int checkpoint_row(void *ctx, uint64_t row, const qp_account_t *a) {
-  return qp_ledger_restore_account_row(ctx, row, a);
+static int checkpoint_rows(void *ctx, uint64_t first, qp_account_t *rows, uint32_t n) {
+  int rc = 0;
+  for (uint32_t i = 0; i < n && rc == 0; i++) rc = qp_ledger_restore_account_row(ctx, first + i, &rows[i]);
+  return rc;
 }
 
 static int checkpoint_wal(void *ctx, uint64_t seq, const uint8_t *blob, size_t len) {
@@ -194,7 +196,7 @@ static int load_checkpoint(const char *dir, verify_ctx_t *v) {
   bool created;
   rc = qp__accounts_open(&af, state, true, &created, v->detail, v->detail_size);
   if (rc == QP_ENOTFOUND) return QP_ENOTFOUND; /* an index of an older version */
-  if (rc == 0) rc = qp__accounts_read(&af, checkpoint_row, v->checkpoint);
+  if (rc == 0) rc = qp__accounts_read(&af, checkpoint_rows, v->checkpoint);
   if (rc == 0) rc = qp__index_account_wal(v->index, af.seq, checkpoint_wal, v->checkpoint);
   qp__accounts_close(&af);
   if (rc != 0 && v->detail && v->detail[0] == '\0')

@@ -27,11 +27,11 @@ static void write_file(const char *path, const uint8_t *data, size_t size) {
   fclose(f);
 }
 
-static int count_row(void *ctx, uint64_t row, const qp_account_t *a) {
-  (void)a;
-  uint64_t *n = ctx;
-  QP_ASSERT(row == *n);
-  (*n)++;
+static int count_rows(void *ctx, uint64_t first, qp_account_t *rows, uint32_t n) {
+  (void)rows;
+  uint64_t *seen = ctx;
+  QP_ASSERT(first == *seen && n > 0);
+  *seen += n;
   return 0;
 }
 
@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int rc = qp__accounts_open(&af, dir, true, &created, detail, sizeof detail);
     if (rc == 0) {
       uint64_t n = 0;
-      QP_ASSERT(qp__accounts_read(&af, count_row, &n) == 0);
+      QP_ASSERT(qp__accounts_read(&af, count_rows, &n) == 0);
       QP_ASSERT(n == af.rows);
     }
     qp__accounts_close(&af);
