@@ -22,7 +22,9 @@
 #include "base/alloc.h"
 #include "base/bytes.h"
 #include "base/err.h"
+#include "base/assert.h"
 #include "crypto/crypto.h"
+#include "ledger/index.h"
 
 enum { SLOT_BYTES = 512, DATA_AT = 4096, CHECK_AT = 32, CHECK_BYTES = 16, READ_ROWS = 8192 };
 static const char MAGIC[8] = {'Q', 'P', 'A', 'C', 'C', 'T', '0', '1'};
@@ -203,4 +205,111 @@ void qp__accounts_wal_entry(const uint8_t *blob, uint32_t i, uint32_t *row, qp_a
   const uint8_t *p = blob + (size_t)i * QP__ACCOUNT_WAL_ENTRY;
   *row = qp_load_u32(p);
   qp_account_decode(p + 4, a);
+}
+
+/* Loading: the redo log's rounds after the file's, merged - for each row
+ * its latest record, sorted by row - and applied while the file is read. */
+typedef struct wal_merge {
+  qp__accounts_redo_t *redo; /* entries in log order, then sorted and merged */
+  uint64_t capacity;         /* entries allocated */
+  uint64_t next;             /* while reading the file: the next entry to use */
+  qp_ledger_t *ledger;
+} wal_merge_t;
+
+static int collect_wal(void *vctx, uint64_t seq, const uint8_t *blob, size_t len) {
+  wal_merge_t *w = vctx;
+  qp__accounts_redo_t *r = w->redo;
+  uint64_t n = len / QP__ACCOUNT_WAL_ENTRY;
+  if (r->count + n > w->capacity) {
+    uint64_t cap = w->capacity ? w->capacity : 1024;
+    while (cap < r->count + n) cap *= 2;
+    qp_account_t *a = qp_realloc(r->accounts, cap * sizeof *a);
+    if (a == NULL) return QP_ENOMEM;
+    r->accounts = a;
+    uint32_t *rows = qp_realloc(r->rows, cap * sizeof *rows);
+    if (rows == NULL) return QP_ENOMEM;
+    r->rows = rows;
+    w->capacity = cap;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    qp__accounts_wal_entry(blob, i, &r->rows[r->count + i], &r->accounts[r->count + i]);
+  r->count += n;
+  r->last_seq = seq;
+  return 0;
+}
+
+typedef struct row_pos {
+  uint32_t row;
+  uint64_t pos;
+} row_pos_t;
+
+static int by_row_then_pos(const void *x, const void *y) {
+  const row_pos_t *a = x, *b = y;
+  if (a->row != b->row) return a->row < b->row ? -1 : 1;
+  return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/* Keeps each row's last record, in row order. */
+static int merge_wal(qp__accounts_redo_t *w) {
+  if (w->count == 0) return 0;
+  row_pos_t *order = qp_malloc(w->count * sizeof *order);
+  qp_account_t *accounts = qp_malloc(w->count * sizeof *accounts);
+  uint32_t *rows = qp_malloc(w->count * sizeof *rows);
+  if (order == NULL || accounts == NULL || rows == NULL) {
+    qp_free(order);
+    qp_free(accounts);
+    qp_free(rows);
+    return QP_ENOMEM;
+  }
+  for (uint64_t i = 0; i < w->count; i++) order[i] = (row_pos_t){w->rows[i], i};
+  qsort(order, w->count, sizeof *order, by_row_then_pos);
+  uint64_t n = 0;
+  for (uint64_t i = 0; i < w->count; i++) {
+    if (i + 1 < w->count && order[i + 1].row == order[i].row) continue; /* a later one follows */
+    rows[n] = order[i].row;
+    accounts[n++] = w->accounts[order[i].pos];
+  }
+  qp_free(order);
+  qp_free(w->accounts);
+  qp_free(w->rows);
+  w->accounts = accounts;
+  w->rows = rows;
+  w->count = n;
+  return 0;
+}
+
+/* Rows from the file - each replaced by the redo log's record if it has
+ * one (the file's bytes for that row may be a torn or lost write) - are
+ * appended in bulk. */
+static int restore_rows(void *ctx, uint64_t first, qp_account_t *rows, uint32_t n) {
+  wal_merge_t *w = ctx;
+  const qp__accounts_redo_t *r = w->redo;
+  while (w->next < r->count && r->rows[w->next] < first + n) {
+    QP_ASSERT(r->rows[w->next] >= first);
+    rows[r->rows[w->next] - first] = r->accounts[w->next];
+    w->next++;
+  }
+  return qp_ledger_restore_accounts(w->ledger, rows, n);
+}
+
+int qp__accounts_load(const qp__accounts_file_t *af, struct qp__index *ix, qp_ledger_t *ledger,
+                      qp__accounts_redo_t *redo) {
+  memset(redo, 0, sizeof *redo);
+  wal_merge_t w = {.redo = redo, .ledger = ledger};
+  int rc = qp__index_account_wal(ix, af->seq, collect_wal, &w);
+  if (rc == 0) rc = merge_wal(redo);
+  if (rc == 0) rc = qp_ledger_reserve_accounts(ledger, af->rows);
+  if (rc == 0) rc = qp__accounts_read(af, restore_rows, &w);
+  /* Rows the file never had (created in the rounds it lacks) follow it. */
+  for (; rc == 0 && w.next < redo->count; w.next++) {
+    if (redo->rows[w.next] != qp_ledger_account_count(ledger)) rc = QP_ECORRUPT;
+    else rc = qp_ledger_restore_accounts(ledger, &redo->accounts[w.next], 1);
+  }
+  return rc;
+}
+
+void qp__accounts_redo_free(qp__accounts_redo_t *r) {
+  qp_free(r->accounts);
+  qp_free(r->rows);
+  memset(r, 0, sizeof *r);
 }

@@ -59,6 +59,26 @@ int qp__accounts_read(const qp__accounts_file_t *af,
 int qp__accounts_write(qp__accounts_file_t *af, const qp_account_t *accounts, const uint32_t *rows,
                        uint32_t count, uint64_t seq);
 
+/* The redo log's rounds the file lacks, merged: each row's latest record,
+ * sorted by row, and the last round's seq. */
+typedef struct qp__accounts_redo {
+  qp_account_t *accounts;
+  uint32_t *rows;
+  uint64_t count;
+  uint64_t last_seq;
+} qp__accounts_redo_t;
+
+struct qp__index;
+/* Appends to an empty ledger the accounts as the index holds them: the
+ * file's rows, each replaced by the redo log's latest record for it (the
+ * file's bytes for that row may be a torn or lost write), then the rows only
+ * the log has.  *redo receives the merged log (to write back with
+ * qp__accounts_write); free it with qp__accounts_redo_free either way.
+ * Returns 0, QP_ECORRUPT, QP_EEXISTS (a duplicate id), QP_ENOMEM, QP_EDB. */
+int qp__accounts_load(const qp__accounts_file_t *af, struct qp__index *ix, qp_ledger_t *ledger,
+                      qp__accounts_redo_t *redo);
+void qp__accounts_redo_free(qp__accounts_redo_t *redo);
+
 /* The redo log's record of one round: count entries of row (4, LE) and the
  * account (128, qp_account_encode). */
 #define QP__ACCOUNT_WAL_ENTRY 132u

@@ -34,7 +34,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -688,7 +687,7 @@ static int recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail
   qp_free(c.scratch);
   /* Replay may have read stored transfers: release that snapshot of the
    * index, and refuse a replay whose reads failed (its state is suspect). */
-  if (db->cold_txn_live) cold_release(db);
+  cold_release(db);
   int cold_rc = qp_ledger_cold_error(db->ledger);
   if (rc == 0 && cold_rc != 0) {
     set_detail(detail, detail_size, "reading stored transfers during replay failed: %s%s",
@@ -777,91 +776,6 @@ static int open_filter(qp_db_t *db, const char *state_dir, char *detail, size_t 
   return 0;
 }
 
-/* The accounts redo log's rounds after the file's, merged: for each row its
- * latest record, sorted by row. */
-typedef struct wal_merge {
-  qp_account_t *accounts; /* entries in log order, then sorted and merged */
-  uint32_t *rows;
-  uint64_t count, capacity;
-  uint64_t last_seq;      /* the newest round seen */
-  uint64_t next;          /* while reading the file: the next entry to use */
-  qp_ledger_t *ledger;
-} wal_merge_t;
-
-static int collect_wal(void *vctx, uint64_t seq, const uint8_t *blob, size_t len) {
-  wal_merge_t *w = vctx;
-  uint64_t n = len / QP__ACCOUNT_WAL_ENTRY;
-  if (w->count + n > w->capacity) {
-    uint64_t cap = w->capacity ? w->capacity : 1024;
-    while (cap < w->count + n) cap *= 2;
-    qp_account_t *a = qp_realloc(w->accounts, cap * sizeof *a);
-    if (a == NULL) return QP_ENOMEM;
-    w->accounts = a;
-    uint32_t *r = qp_realloc(w->rows, cap * sizeof *r);
-    if (r == NULL) return QP_ENOMEM;
-    w->rows = r;
-    w->capacity = cap;
-  }
-  for (uint32_t i = 0; i < n; i++)
-    qp__accounts_wal_entry(blob, i, &w->rows[w->count + i], &w->accounts[w->count + i]);
-  w->count += n;
-  w->last_seq = seq;
-  return 0;
-}
-
-typedef struct row_pos {
-  uint32_t row;
-  uint64_t pos;
-} row_pos_t;
-
-static int by_row_then_pos(const void *x, const void *y) {
-  const row_pos_t *a = x, *b = y;
-  if (a->row != b->row) return a->row < b->row ? -1 : 1;
-  return a->pos < b->pos ? -1 : a->pos > b->pos;
-}
-
-/* Keeps each row's last record, in row order. */
-static int merge_wal(wal_merge_t *w) {
-  if (w->count == 0) return 0;
-  row_pos_t *order = qp_malloc(w->count * sizeof *order);
-  qp_account_t *accounts = qp_malloc(w->count * sizeof *accounts);
-  uint32_t *rows = qp_malloc(w->count * sizeof *rows);
-  if (order == NULL || accounts == NULL || rows == NULL) {
-    qp_free(order);
-    qp_free(accounts);
-    qp_free(rows);
-    return QP_ENOMEM;
-  }
-  for (uint64_t i = 0; i < w->count; i++) order[i] = (row_pos_t){w->rows[i], i};
-  qsort(order, w->count, sizeof *order, by_row_then_pos);
-  uint64_t n = 0;
-  for (uint64_t i = 0; i < w->count; i++) {
-    if (i + 1 < w->count && order[i + 1].row == order[i].row) continue; /* a later one follows */
-    rows[n] = order[i].row;
-    accounts[n++] = w->accounts[order[i].pos];
-  }
-  qp_free(order);
-  qp_free(w->accounts);
-  qp_free(w->rows);
-  w->accounts = accounts;
-  w->rows = rows;
-  w->count = n;
-  return 0;
-}
-
-/* Rows from the file - each replaced by the redo log's record if it has
- * one (the file's bytes for that row may be a torn or lost write) - are
- * appended in bulk. */
-static int restore_rows(void *ctx, uint64_t first, qp_account_t *rows, uint32_t n) {
-  wal_merge_t *w = ctx;
-  while (w->next < w->count && w->rows[w->next] < first + n) {
-    QP_ASSERT(w->rows[w->next] >= first);
-    rows[w->rows[w->next] - first] = w->accounts[w->next];
-    w->next++;
-  }
-  return qp_ledger_restore_accounts(w->ledger, rows, n);
-}
-
 /* Loads the accounts: the accounts file, then the rounds of the redo log it
  * lacks (written back to it). */
 static int load_accounts(qp_db_t *db, const char *state_dir, char *detail, size_t detail_size) {
@@ -887,19 +801,13 @@ static int load_accounts(qp_db_t *db, const char *state_dir, char *detail, size_
                "%s to rebuild the index from the journal", db->accounts.path, state_dir);
     return QP_ECORRUPT;
   }
-  wal_merge_t w = {.ledger = db->ledger};
-  rc = qp__index_account_wal(&db->index, db->accounts.seq, collect_wal, &w);
-  if (rc == 0) rc = merge_wal(&w);
-  if (rc == 0) rc = qp_ledger_reserve_accounts(db->ledger, db->accounts.rows);
-  if (rc == 0) rc = qp__accounts_read(&db->accounts, restore_rows, &w);
-  /* Rows the file never had (created in the rounds it lacks), then the
-   * file brought up to the log's last round. */
-  for (; rc == 0 && w.next < w.count; w.next++)
-    rc = qp_ledger_restore_account_row(db->ledger, w.rows[w.next], &w.accounts[w.next]);
-  if (rc == 0 && w.count > 0)
-    rc = qp__accounts_write(&db->accounts, w.accounts, w.rows, (uint32_t)w.count, w.last_seq);
-  qp_free(w.accounts);
-  qp_free(w.rows);
+  qp__accounts_redo_t redo;
+  rc = qp__accounts_load(&db->accounts, &db->index, db->ledger, &redo);
+  /* The file brought up to the log's last round. */
+  if (rc == 0 && redo.count > 0)
+    rc = qp__accounts_write(&db->accounts, redo.accounts, redo.rows, (uint32_t)redo.count,
+                            redo.last_seq);
+  qp__accounts_redo_free(&redo);
   if (rc != 0) set_detail(detail, detail_size, "cannot load the accounts from %s: %s",
                           db->accounts.path, qp_strerror(rc));
   return rc;
@@ -937,11 +845,16 @@ static int open_index(qp_db_t *db, char *detail, size_t detail_size) {
   return rc;
 }
 
+/* Where the journal lives (the writer's handle and the prefix check). */
+static void journal_path(const qp_db_t *db, char *out, size_t size) {
+  snprintf(out, size, "%s/ledger/journal", db->dir);
+}
+
 static int open_journal_file(qp_db_t *db, qp_io_t *io, char *detail, size_t detail_size) {
   if (db->options.open_journal != NULL) return db->options.open_journal(db->options.open_journal_ctx, io);
   char ledger_dir[PATH_MAX_LEN + 16], journal[PATH_MAX_LEN + 32];
   snprintf(ledger_dir, sizeof ledger_dir, "%s/ledger", db->dir);
-  snprintf(journal, sizeof journal, "%s/ledger/journal", db->dir);
+  journal_path(db, journal, sizeof journal);
   int rc = qp_io_open_file(journal, true, false, io);
   if (rc != 0) {
     set_detail(detail, detail_size, "cannot open %s: %s", journal, qp_strerror(rc));
@@ -954,10 +867,6 @@ static int open_journal_file(qp_db_t *db, qp_io_t *io, char *detail, size_t deta
  * was not read by recovery; it is re-hashed here (before open returns) or,
  * when longer than verify_sync_max, by a background thread that fail-stops
  * the db on damage - a restart of a large ledger need not wait for it. */
-static void journal_path(const qp_db_t *db, char *out, size_t size) {
-  snprintf(out, size, "%s/ledger/journal", db->dir);
-}
-
 static int check_prefix(qp_db_t *db, const _Atomic bool *stop, char *detail, size_t detail_size) {
   char path[PATH_MAX_LEN + 32];
   journal_path(db, path, sizeof path);

@@ -410,9 +410,7 @@ void qp_ledger_restore_cold(qp_ledger_t *ledger, uint64_t transfers);
 /* Appends n accounts in one go (ids must be new: else QP_EEXISTS and none
  * is added). */
 int qp_ledger_restore_accounts(qp_ledger_t *ledger, const qp_account_t *accounts, uint32_t n);
-/* Sets the account at `row` (an existing row must hold the same id; row ==
- * the account count appends).  Returns 0, QP_ECORRUPT or QP_ENOMEM. */
-int qp_ledger_restore_account_row(qp_ledger_t *ledger, uint64_t row, const qp_account_t *account);
+
 int qp_ledger_restore_transfer(qp_ledger_t *ledger, const qp_transfer_t *transfer,
                                qp_pending_state_t state);
 void qp_ledger_restore_clock(qp_ledger_t *ledger, uint64_t last_timestamp);

@@ -877,22 +877,6 @@ int qp_ledger_restore_accounts(qp_ledger_t *l, const qp_account_t *a, uint32_t n
   return 0;
 }
 
-int qp_ledger_restore_account_row(qp_ledger_t *l, uint64_t row, const qp_account_t *a) {
-  if (row == l->accounts_count) return qp_ledger_restore_account(l, a);
-  if (row > l->accounts_count) return QP_ECORRUPT;
-  if (l->accounts[row].id != a->id) {
-    /* A redo record replaces a row whose bytes were lost (a torn write):
-     * the id index must follow. */
-    if (qp__table_get(&l->account_index, a->id) != QP__TABLE_EMPTY) return QP_ECORRUPT;
-    qp__table_remove(&l->account_index, l->accounts[row].id);
-    l->accounts[row] = *a;
-    qp__table_put(&l->account_index, a->id, (uint32_t)row);
-  }
-  l->accounts[row] = *a;
-  if (a->timestamp > l->last_timestamp) l->last_timestamp = a->timestamp;
-  return 0;
-}
-
 int qp_ledger_restore_account(qp_ledger_t *l, const qp_account_t *a) {
   if (qp__table_get(&l->account_index, a->id) != QP__TABLE_EMPTY) return QP_EEXISTS;
   int rc = reserve_accounts(l, 1);

@@ -167,26 +167,8 @@ static int verify_visit(void *vctx, const qp_journal_record_t *rec) {
   return 0;
 }
 
-static int checkpoint_rows(void *ctx, uint64_t first, qp_account_t *rows, uint32_t n) {
-  int rc = 0;
-  for (uint32_t i = 0; i < n && rc == 0; i++) rc = qp_ledger_restore_account_row(ctx, first + i, &rows[i]);
-  return rc;
-}
-
-static int checkpoint_wal(void *ctx, uint64_t seq, const uint8_t *blob, size_t len) {
-  (void)seq;
-  int rc = 0;
-  for (uint32_t i = 0; i < len / QP__ACCOUNT_WAL_ENTRY && rc == 0; i++) {
-    uint32_t row;
-    qp_account_t a;
-    qp__accounts_wal_entry(blob, i, &row, &a);
-    rc = qp_ledger_restore_account_row(ctx, row, &a);
-  }
-  return rc;
-}
-
 /* The accounts as the index holds them: the accounts file plus the rounds
- * of the redo log it lacks (an older index: its accounts table). */
+ * of the redo log it lacks, loaded as open loads them. */
 static int load_checkpoint(const char *dir, verify_ctx_t *v) {
   int rc = qp_ledger_create(NULL, &v->checkpoint);
   if (rc != 0) return rc;
@@ -196,8 +178,9 @@ static int load_checkpoint(const char *dir, verify_ctx_t *v) {
   bool created;
   rc = qp__accounts_open(&af, state, true, &created, v->detail, v->detail_size);
   if (rc == QP_ENOTFOUND) return QP_ENOTFOUND; /* an index of an older version */
-  if (rc == 0) rc = qp__accounts_read(&af, checkpoint_rows, v->checkpoint);
-  if (rc == 0) rc = qp__index_account_wal(v->index, af.seq, checkpoint_wal, v->checkpoint);
+  qp__accounts_redo_t redo = {0};
+  if (rc == 0) rc = qp__accounts_load(&af, v->index, v->checkpoint, &redo);
+  qp__accounts_redo_free(&redo);
   qp__accounts_close(&af);
   if (rc != 0 && v->detail && v->detail[0] == '\0')
     snprintf(v->detail, v->detail_size, "cannot read the accounts file in %s: %s", state, qp_strerror(rc));
