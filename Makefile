@@ -55,9 +55,12 @@ unit: $(UNIT_BIN)
 unit-asan:
 	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) OPT="$(SAN_FLAGS)" EXTRA_LDFLAGS="-fsanitize=address,undefined" unit
 
-# End-to-end tests: the real binary over HTTP on loopback (tests/e2e).
+# End-to-end tests: the real binary over HTTP on loopback (tests/e2e), once
+# against `quipu serve` and once against `quipu node --home DIR` with the
+# equivalent node.json (the node must pass the same suite).
 e2e: $(BUILD)/quipu
 	QUIPU_BIN=$(abspath $(BUILD)/quipu) /usr/bin/python3 -m pytest -q tests/e2e
+	QUIPU_BIN=$(abspath $(BUILD)/quipu) QUIPU_E2E_RUNNER=node /usr/bin/python3 -m pytest -q tests/e2e
 
 test: deps
 	@$(MAKE) --no-print-directory lint

@@ -13,7 +13,8 @@ typedef struct command {
 } command_t;
 
 static const command_t COMMANDS[] = {
-    {"serve", qp_cmd_serve, "run the ledger server (HTTP/JSON API)"},
+    {"node", qp_cmd_node, "run a node: the modules DIR/node.json enables, on one listener"},
+    {"serve", qp_cmd_serve, "run the ledger server (a node with only the ledger)"},
     {"client", qp_cmd_client, "talk to a running server"},
     {"keys", qp_cmd_keys, "create, list and revoke API keys"},
     {"ledger", qp_cmd_ledger, "ledger demo: accounts, transfers, balances"},
@@ -24,7 +25,7 @@ static const command_t COMMANDS[] = {
 };
 
 static void usage(FILE *out) {
-  fprintf(out, "quipu - a financial-grade ledger core\n\nusage: quipu <command> [options]\n\n");
+  fprintf(out, "quipu - a financial-grade core: ledger, node runtime\n\nusage: quipu <command> [options]\n\n");
   for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
     fprintf(out, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
   fprintf(out, "\n'quipu <command> --help' describes each command.\n");

@@ -9,7 +9,8 @@ int qp_cmd_verify(int argc, char **argv);
 int qp_cmd_ledger(int argc, char **argv); /* ledger demo */
 int qp_cmd_bench(int argc, char **argv);  /* bench ledger */
 int qp_cmd_drill(int argc, char **argv);  /* drill report */
-int qp_cmd_serve(int argc, char **argv);
+int qp_cmd_serve(int argc, char **argv); /* the node with only the ledger */
+int qp_cmd_node(int argc, char **argv);  /* a node from DIR/node.json */
 int qp_cmd_keys(int argc, char **argv);
 int qp_cmd_client(int argc, char **argv);
 int qp_cmd_sim(int argc, char **argv);

@@ -7,7 +7,7 @@
  * (or the audit found the invariant broken), 2 on a usage error.
  *
  * Input for `accounts|transfers create` is first run through the server's
- * own strict decoder (qp_api_check_batch), so a malformed file is refused
+ * own strict decoder (qp_ledger_check_batch), so a malformed file is refused
  * locally with the same error envelope - which field, what is wrong - and
  * nothing is sent; the server still decides everything else.
  */
@@ -20,7 +20,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "api/api.h"
+#include "ledger/api.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "cli/cli.h"
@@ -265,9 +265,9 @@ static int run_create(client_t *c, const client_args_t *a, const char *what) {
   }
   qp_buf_t body = {.max = CLIENT_BODY_BYTES_MAX};
   int code = read_input(a->positional_count == 3 ? a->positional[2] : NULL, &body);
-  qp_api_error_t err;
-  if (code == 0 && qp_api_check_batch(what, body.data ? body.data : "", body.len, &err) != 0) {
-    json_t *env = qp_api_error_json(&err);
+  qp_http_error_t err;
+  if (code == 0 && qp_ledger_check_batch(what, body.data ? body.data : "", body.len, &err) != 0) {
+    json_t *env = qp_http_error_json(&err);
     if (env != NULL) json_dumpf(env, stderr, JSON_INDENT(2));
     fprintf(stderr, "\nquipu client: input refused, nothing was sent\n");
     json_decref(env);

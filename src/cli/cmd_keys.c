@@ -11,7 +11,8 @@
 
 #include <sodium.h>
 
-#include "api/api.h"
+#include "http/http.h"
+#include "node/module.h"
 #include "base/alloc.h"
 #include "base/err.h"
 #include "cli/cli.h"
@@ -21,9 +22,18 @@ static const char USAGE[] =
     "       quipu keys list   [--data DIR]\n"
     "       quipu keys revoke [--data DIR] NAME_OR_ID\n"
     "\n"
-    "Scopes: ledger:read (lookups, history, audit), ledger:write (create accounts and\n"
-    "transfers), admin (everything).  `create` prints the new key once, on stdout;\n"
-    "only its hash is stored, in DIR/keys/api_keys.\n";
+    "`create` prints the new key once, on stdout; only its hash is stored, in\n"
+    "DIR/keys/api_keys.  Scopes are owned by the modules of this build:\n";
+
+/* The usage text with every known scope. */
+static void usage(FILE *out) {
+  fputs(USAGE, out);
+  fprintf(out, "  %-16s %s\n", QP_HTTP_SCOPE_ADMIN, "everything");
+  uint32_t count = 0;
+  const qp_http_scope_t *scopes = qp_node_scopes(&count);
+  for (uint32_t i = 0; i < count; i++)
+    fprintf(out, "  %-16s %s\n", scopes[i].name, scopes[i].description);
+}
 
 typedef struct keys_args {
   const char *data;  /* --data */
@@ -49,10 +59,10 @@ static int parse(int argc, char **argv, keys_args_t *a) {
     else if (c == 's')
       a->scope = optarg;
     else if (c == 'h') {
-      fputs(USAGE, stdout);
+      usage(stdout);
       return 0;
     } else {
-      fputs(USAGE, stderr);
+      usage(stderr);
       return 2;
     }
   }
@@ -66,52 +76,48 @@ static int parse(int argc, char **argv, keys_args_t *a) {
 
 static int keys_create(const keys_args_t *a, const char *dir) {
   if (a->name == NULL || a->scope == NULL || a->arg != NULL) {
-    fputs(USAGE, stderr);
+    usage(stderr);
     return 2;
   }
-  uint32_t scopes = 0;
-  if (qp_api_scopes_parse(a->scope, &scopes) != 0) {
-    fprintf(stderr,
-            "quipu keys: bad --scope '%s': use ledger:read, ledger:write, admin, comma-separated\n",
-            a->scope);
+  uint32_t known_count = 0;
+  const qp_http_scope_t *known = qp_node_scopes(&known_count);
+  char detail[1024] = "";
+  if (qp_http_scopes_check(a->scope, known, known_count, detail, sizeof detail) != 0) {
+    fprintf(stderr, "quipu keys: bad --scope '%s': %s\n", a->scope, detail);
     return 2;
   }
-  char key[QP_API_KEY_TEXT_SIZE];
-  qp_api_key_t created;
-  char detail[512] = "";
-  int rc = qp_api_keys_create(dir, a->name, scopes, key, &created, detail, sizeof detail);
+  char key[QP_HTTP_KEY_TEXT_SIZE];
+  qp_http_key_t created;
+  int rc = qp_http_keys_create(dir, a->name, a->scope, key, &created, detail, sizeof detail);
   if (rc != 0) {
     fprintf(stderr, "quipu keys: cannot create the key: %s\n",
             detail[0] ? detail : qp_strerror(rc));
     return 1;
   }
-  char scope_text[64];
-  qp_api_scopes_format(created.scopes, scope_text, sizeof scope_text);
   printf("%s\n", key);
   fflush(stdout);
   sodium_memzero(key, sizeof key);
   fprintf(stderr, "created key '%s' (id %s, scopes %s) in %s; it is shown only this once\n",
-          created.name, created.id, scope_text, dir);
+          created.name, created.id, created.scopes, dir);
   return 0;
 }
 
 static int keys_list(const char *dir) {
-  qp_api_key_t *keys = NULL;
+  qp_http_key_t *keys = NULL;
   uint32_t count = 0;
   char detail[512] = "";
-  int rc = qp_api_keys_load(dir, &keys, &count, detail, sizeof detail);
+  int rc = qp_http_keys_load(dir, &keys, &count, detail, sizeof detail);
   if (rc != 0) {
     fprintf(stderr, "quipu keys: %s\n", detail[0] ? detail : qp_strerror(rc));
     return 1;
   }
   printf("%-16s  %-24s  %-32s  %-20s  %s\n", "ID", "NAME", "SCOPES", "CREATED (UTC)", "STATE");
   for (uint32_t i = 0; i < count; i++) {
-    char scopes[64], when[32] = "?";
-    qp_api_scopes_format(keys[i].scopes, scopes, sizeof scopes);
+    char when[32] = "?";
     time_t t = (time_t)keys[i].created_s;
     struct tm tm;
     if (gmtime_r(&t, &tm) != NULL) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-    printf("%-16s  %-24s  %-32s  %-20s  %s\n", keys[i].id, keys[i].name, scopes, when,
+    printf("%-16s  %-24s  %-32s  %-20s  %s\n", keys[i].id, keys[i].name, keys[i].scopes, when,
            keys[i].revoked ? "revoked" : "active");
   }
   qp_free(keys);
@@ -120,12 +126,12 @@ static int keys_list(const char *dir) {
 
 static int keys_revoke(const keys_args_t *a, const char *dir) {
   if (a->arg == NULL) {
-    fputs(USAGE, stderr);
+    usage(stderr);
     return 2;
   }
   uint32_t revoked = 0;
   char detail[512] = "";
-  int rc = qp_api_keys_revoke(dir, a->arg, &revoked, detail, sizeof detail);
+  int rc = qp_http_keys_revoke(dir, a->arg, &revoked, detail, sizeof detail);
   if (rc != 0) {
     fprintf(stderr, "quipu keys: %s\n", detail[0] ? detail : qp_strerror(rc));
     return 1;
@@ -136,7 +142,7 @@ static int keys_revoke(const keys_args_t *a, const char *dir) {
 
 int qp_cmd_keys(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-    fputs(USAGE, argc < 2 ? stderr : stdout);
+    usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
   const char *sub = argv[1];
@@ -147,6 +153,7 @@ int qp_cmd_keys(int argc, char **argv) {
   if (strcmp(sub, "create") == 0) return keys_create(&a, dir);
   if (strcmp(sub, "list") == 0) return keys_list(dir);
   if (strcmp(sub, "revoke") == 0) return keys_revoke(&a, dir);
-  fprintf(stderr, "quipu keys: unknown subcommand '%s'\n\n%s", sub, USAGE);
+  fprintf(stderr, "quipu keys: unknown subcommand '%s'\n\n", sub);
+  usage(stderr);
   return 2;
 }

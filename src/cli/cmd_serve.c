@@ -1,26 +1,23 @@
 /*
- * cmd_serve.c - `quipu serve`: opens the durable ledger under the data
- * directory and serves the HTTP/JSON API until SIGTERM or SIGINT, then
- * stops accepting, commits what is queued, closes the ledger and exits 0.
- *
- * Signals are blocked in every thread (the mask is set before any thread
- * starts, and threads inherit it) and taken synchronously with sigwait() in
- * the main thread, so shutdown runs as ordinary code, not in a handler.
+ * cmd_serve.c - `quipu serve`: the node with only the ledger enabled and
+ * its configuration taken from flags and the environment instead of a
+ * node.json (docs/node.md).  It serves the ledger's HTTP/JSON API until
+ * SIGTERM or SIGINT, then stops accepting, commits what is queued, closes
+ * the ledger and exits 0.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include <jansson.h>
+
 #include "base/err.h"
 #include "base/log.h"
 #include "cli/cli.h"
-#include "ledger/ledger.h"
+#include "ledger/api.h"
+#include "node/node.h"
 
 static const char USAGE[] =
     "usage: quipu serve [--data DIR] [--listen HOST:PORT] [options]\n"
@@ -74,13 +71,14 @@ static int parse_number(const char *flag, const char *text, uint64_t min, uint64
 }
 
 typedef struct serve_args {
-  const char *data;         /* --data */
-  qp_api_options_t api;     /* server options */
-  qp_log_level_t log_level; /* --log-level */
-  uint64_t evict_after;     /* --evict-after (0 = the ledger's default) */
+  const char *data;             /* --data */
+  qp_http_options_t api;        /* HTTP core options */
+  qp_ledger_settings_t ledger;  /* the ledger module's settings */
+  qp_log_level_t log_level;     /* --log-level */
 } serve_args_t;
 
-static int parse_numeric_flag(int c, const char *v, qp_api_options_t *o) {
+static int parse_numeric_flag(int c, const char *v, qp_http_options_t *o,
+                              qp_ledger_settings_t *l) {
   uint64_t n = 0;
   int rc = 0;
   switch (c) {
@@ -94,7 +92,7 @@ static int parse_numeric_flag(int c, const char *v, qp_api_options_t *o) {
       break;
     case OPT_EVENTS:
       rc = parse_number("--max-batch-events", v, 1, QP_BATCH_EVENTS_MAX, &n);
-      o->events_max = (uint32_t)n;
+      l->events_max = (uint32_t)n;
       break;
     case OPT_CONNECTIONS:
       rc = parse_number("--max-connections", v, 1, 65536, &n);
@@ -110,7 +108,7 @@ static int parse_numeric_flag(int c, const char *v, qp_api_options_t *o) {
       break;
     case OPT_QUEUE:
       rc = parse_number("--queue-max", v, 1, 1u << 20, &n);
-      o->queue_max = (uint32_t)n;
+      l->queue_max = (uint32_t)n;
       break;
     case OPT_GRACE:
       rc = parse_number("--shutdown-grace-ms", v, 0, 600000, &n);
@@ -140,7 +138,8 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
-  qp_api_options_default(&a->api);
+  qp_http_options_default(&a->api);
+  qp_ledger_settings_default(&a->ledger);
   a->log_level = QP_LOG_INFO;
   const char *env_listen = getenv("QUIPU_LISTEN");
   if (env_listen != NULL && env_listen[0] != '\0') a->api.listen = env_listen;
@@ -159,11 +158,12 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
         return 2;
       }
     } else if (c == OPT_EVICT) {
-      if (parse_number("--evict-after", optarg, 1, 1ull << 32, &a->evict_after) != 0) return 2;
+      if (parse_number("--evict-after", optarg, 1, 1ull << 32, &a->ledger.evict_after) != 0)
+        return 2;
     } else if (c == 'h') {
       fputs(USAGE, stdout);
       return 0;
-    } else if (c == '?' || parse_numeric_flag(c, optarg, &a->api) != 0) {
+    } else if (c == '?' || parse_numeric_flag(c, optarg, &a->api, &a->ledger) != 0) {
       fputs(USAGE, stderr);
       return 2;
     }
@@ -175,75 +175,41 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
   return -1;
 }
 
-static int open_db(const char *dir, uint64_t evict_after, qp_db_t **db) {
-  qp_db_options_t opts;
-  memset(&opts, 0, sizeof opts);
-  opts.evict_min_rows = evict_after;
-  qp_db_recovery_t rec;
-  memset(&rec, 0, sizeof rec);
-  char detail[512] = "";
-  int rc = qp_db_open(dir, &opts, db, &rec, detail, sizeof detail);
-  if (rc == QP_ELOCKED) {
-    fprintf(stderr, "quipu serve: %s\n", detail[0] ? detail : qp_strerror(rc));
-    return rc;
-  }
-  if (rc != 0) {
-    QP_LOG_ERROR("serve", "cannot open the ledger in %s: %s%s%s", dir, qp_strerror(rc),
-                 detail[0] ? ": " : "", detail);
-    return rc;
-  }
-  if (rec.torn_bytes > 0)
-    QP_LOG_WARN("serve",
-                "recovered from a crash: truncated a torn tail of %llu bytes at offset %llu",
-                (unsigned long long)rec.torn_bytes, (unsigned long long)rec.torn_offset);
-  QP_LOG_INFO("serve",
-              "ledger open: %s (%llu batches, %llu journal bytes, %llu replayed into the index)",
-              dir, (unsigned long long)rec.batches, (unsigned long long)rec.journal_bytes,
-              (unsigned long long)rec.replayed_batches);
-  return 0;
+/* The ledger module's settings as the object node.json would hold. */
+static json_t *ledger_settings(const qp_ledger_settings_t *l) {
+  json_t *o = json_object();
+  if (o == NULL) return NULL;
+  json_object_set_new(o, "max_batch_events", json_integer(l->events_max));
+  json_object_set_new(o, "queue_max", json_integer(l->queue_max));
+  if (l->evict_after != 0) json_object_set_new(o, "evict_after", json_integer((json_int_t)l->evict_after));
+  return o;
 }
 
 int qp_cmd_serve(int argc, char **argv) {
   serve_args_t a;
   int code = parse_args(argc, argv, &a);
   if (code >= 0) return code;
-  qp_log_set_level(a.log_level);
+  qp_node_config_t config;
+  qp_node_config_init(&config);
   const char *dir = qp_cli_data_dir(a.data);
-
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-  signal(SIGPIPE, SIG_IGN);
-#ifdef __GLIBC__
-  /* glibc gives each thread that allocates its own 64 MiB heap arena; the
-   * HTTP threads' request and reply buffers then sit in many half-used
-   * arenas.  Two arenas keep the server's memory close to what it uses. */
-  mallopt(M_ARENA_MAX, 2);
-#endif
-
-  qp_db_t *db = NULL;
-  if (open_db(dir, a.evict_after, &db) != 0) return 1;
-  qp_api_server_t *server = NULL;
-  char detail[512] = "";
-  int rc = qp_api_server_start(db, dir, &a.api, &server, detail, sizeof detail);
-  if (rc != 0) {
-    QP_LOG_ERROR("serve", "cannot start the server: %s", detail[0] ? detail : qp_strerror(rc));
-    qp_db_close(db);
+  if (strlen(dir) >= sizeof config.data_dir || strlen(a.api.listen) >= sizeof config.listen) {
+    fprintf(stderr, "quipu serve: the data directory or listen address is too long\n");
+    return 2;
+  }
+  memcpy(config.data_dir, dir, strlen(dir) + 1);
+  memcpy(config.listen, a.api.listen, strlen(a.api.listen) + 1);
+  config.http = a.api;
+  config.http.listen = config.listen;
+  config.log_level = a.log_level;
+  json_t *settings = ledger_settings(&a.ledger);
+  const qp_module_t *ledger = qp_node_module_find("ledger");
+  if (settings == NULL || ledger == NULL || qp_node_config_enable(&config, ledger, settings) != 0) {
+    json_decref(settings);
+    fprintf(stderr, "quipu serve: out of memory\n");
     return 1;
   }
-  const char *colon = strrchr(a.api.listen, ':');
-  QP_LOG_INFO("serve", "listening on http://%.*s:%u (data %s)", (int)(colon - a.api.listen),
-              a.api.listen, qp_api_server_port(server), dir);
-
-  int sig = 0;
-  while (sigwait(&stop_signals, &sig) != 0) {
-  }
-  QP_LOG_INFO("serve", "%s received: draining (no new requests; committing what is queued)",
-              sig == SIGINT ? "SIGINT" : "SIGTERM");
-  qp_api_server_stop(server);
-  qp_db_close(db);
-  QP_LOG_INFO("serve", "stopped cleanly");
-  return 0;
+  json_decref(settings);
+  int rc = qp_node_run(&config);
+  qp_node_config_deinit(&config);
+  return rc;
 }

@@ -991,7 +991,8 @@ int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
   }
   int rc = init_sync(db);
   if (rc == 0 && !simulated) rc = qp_mkdir_p(dir);
-  if (rc == 0 && !simulated) rc = qp_lock_acquire(dir, &db->lock_fd, detail, detail_size);
+  if (rc == 0 && !simulated && !db->options.lock_held)
+    rc = qp_lock_acquire(dir, &db->lock_fd, detail, detail_size);
   if (rc == 0) rc = qp_ledger_create(&db->options.ledger, &db->ledger);
   if (rc == 0) rc = open_files(db, rep, detail, detail_size);
   bool holds = true;

@@ -456,6 +456,8 @@ typedef struct qp_db_options {
                                         changes, see qp_ledger_untaken (0 = 4Mi) */
   uint64_t evict_min_rows;           /* stored transfers leave memory once this many
                                         have accumulated (0 = 256Ki); tests use 1 */
+  bool lock_held;                    /* the caller (the node runtime) holds the data
+                                        directory's lock: open does not take it */
   uint64_t verify_sync_max;          /* open re-hashes the journal prefix the index
                                         already holds before returning when it is at
                                         most this many bytes, else in a background

@@ -4,8 +4,13 @@
 kernel picks a free port, read back from the startup log line), waits for
 /healthz, and stops it with SIGTERM (or kill -9 for crash tests).  Keys are
 made with the real `quipu keys create`.
+
+With QUIPU_E2E_RUNNER=node the same suite runs against `quipu node --home
+DIR`: the server's flags become the equivalent node.json, written into the
+data directory, which is the node home (`make e2e` runs the suite both ways).
 """
 import itertools
+import json
 import os
 import random
 import re
@@ -22,6 +27,36 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 QUIPU = os.environ.get("QUIPU_BIN", os.path.join(ROOT, "build", "quipu"))
 
 RW = "ledger:read,ledger:write"
+RUNNER = os.environ.get("QUIPU_E2E_RUNNER", "serve")
+
+# `quipu serve` flags -> (section, key, type) in node.json.
+NODE_KEYS = {
+    "--max-body-bytes": ("http", "max_body_bytes", int),
+    "--max-inflight-bytes": ("http", "max_inflight_bytes", int),
+    "--max-connections": ("http", "max_connections", int),
+    "--timeout-s": ("http", "timeout_s", int),
+    "--body-timeout-s": ("http", "body_timeout_s", int),
+    "--shutdown-grace-ms": ("http", "shutdown_grace_ms", int),
+    "--max-batch-events": ("ledger", "max_batch_events", int),
+    "--queue-max": ("ledger", "queue_max", int),
+    "--evict-after": ("ledger", "evict_after", int),
+}
+
+
+def node_config(extra):
+    """The node.json equivalent to `quipu serve` with these flags."""
+    http, ledger, rest = {}, {}, list(extra)
+    while rest:
+        flag = rest.pop(0)
+        if flag == "--insecure-no-auth":
+            http["insecure_no_auth"] = True
+            continue
+        section, key, kind = NODE_KEYS[flag]
+        (http if section == "http" else ledger)[key] = kind(rest.pop(0))
+    config = {"listen": "127.0.0.1:0", "modules": {"ledger": ledger}}
+    if http:
+        config["http"] = http
+    return config
 
 
 def quipu(*args, check=True, **kw):
@@ -51,9 +86,7 @@ class Server:
         self.starts += 1
         self.log_path = os.path.join(os.path.dirname(self.data_dir), "serve-%d.log" % self.starts)
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [QUIPU, "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0", *self.extra],
-            stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -65,6 +98,14 @@ class Server:
                     return self
             time.sleep(0.02)
         raise RuntimeError("quipu serve did not come up:\n" + self.read_log())
+
+    def command(self):
+        if RUNNER != "node":
+            return [QUIPU, "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0", *self.extra]
+        os.makedirs(self.data_dir, exist_ok=True)
+        with open(os.path.join(self.data_dir, "node.json"), "w") as f:
+            json.dump(node_config(self.extra), f)
+        return [QUIPU, "node", "--home", self.data_dir]
 
     def read_log(self):
         with open(self.log_path) as f:

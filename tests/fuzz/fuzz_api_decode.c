@@ -16,18 +16,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "ledger/api.h"
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/err.h"
 
 #define FUZZ_EVENTS_MAX 64u /* keeps each run fast; the limit check is still exercised */
 
-static void check_error(int rc, const qp_api_error_t *err) {
+static void check_error(int rc, const qp_http_error_t *err) {
   QP_ASSERT(rc == QP_EPARSE || rc == QP_ENOMEM);
   QP_ASSERT(err->status >= 400 && err->status < 600);
   QP_ASSERT(err->code[0] != '\0' && err->message[0] != '\0');
-  json_t *env = qp_api_error_json(err);
+  json_t *env = qp_http_error_json(err);
   QP_ASSERT(env != NULL);
   char *text = json_dumps(env, JSON_COMPACT);
   QP_ASSERT(text != NULL); /* the envelope is always valid JSON */
@@ -41,23 +45,23 @@ static void round_trip(qp_op_t op, const void *events, uint32_t count) {
   QP_ASSERT(arr != NULL);
   for (uint32_t i = 0; i < count; i++) {
     json_t *o = op == QP_OP_CREATE_ACCOUNTS
-                    ? qp_api_account_json((const qp_account_t *)events + i)
-                    : qp_api_transfer_json((const qp_transfer_t *)events + i, QP_PENDING_NONE);
+                    ? qp_ledger_account_json((const qp_account_t *)events + i)
+                    : qp_ledger_transfer_json((const qp_transfer_t *)events + i, QP_PENDING_NONE);
     QP_ASSERT(o != NULL);
     json_array_append_new(arr, o);
   }
   char *text = json_dumps(arr, JSON_COMPACT);
   QP_ASSERT(text != NULL);
-  qp_api_error_t err;
+  qp_http_error_t err;
   uint32_t n = 0;
   if (op == QP_OP_CREATE_ACCOUNTS) {
     qp_account_t *back = NULL;
-    QP_ASSERT(qp_api_decode_accounts(text, strlen(text), FUZZ_EVENTS_MAX, &back, &n, &err) == 0);
+    QP_ASSERT(qp_ledger_decode_accounts(text, strlen(text), FUZZ_EVENTS_MAX, &back, &n, &err) == 0);
     QP_ASSERT(n == count && memcmp(back, events, count * sizeof *back) == 0);
     qp_free(back);
   } else {
     qp_transfer_t *back = NULL;
-    QP_ASSERT(qp_api_decode_transfers(text, strlen(text), FUZZ_EVENTS_MAX, &back, &n, &err) == 0);
+    QP_ASSERT(qp_ledger_decode_transfers(text, strlen(text), FUZZ_EVENTS_MAX, &back, &n, &err) == 0);
     QP_ASSERT(n == count && memcmp(back, events, count * sizeof *back) == 0);
     qp_free(back);
   }
@@ -67,11 +71,11 @@ static void round_trip(qp_op_t op, const void *events, uint32_t count) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *body = (const char *)data;
-  qp_api_error_t err;
+  qp_http_error_t err;
   uint32_t n = 0;
 
   qp_account_t *accounts = NULL;
-  int rc = qp_api_decode_accounts(body, size, FUZZ_EVENTS_MAX, &accounts, &n, &err);
+  int rc = qp_ledger_decode_accounts(body, size, FUZZ_EVENTS_MAX, &accounts, &n, &err);
   if (rc == 0) {
     QP_ASSERT(accounts != NULL && n >= 1 && n <= FUZZ_EVENTS_MAX);
     round_trip(QP_OP_CREATE_ACCOUNTS, accounts, n);
@@ -82,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   qp_transfer_t *transfers = NULL;
-  rc = qp_api_decode_transfers(body, size, FUZZ_EVENTS_MAX, &transfers, &n, &err);
+  rc = qp_ledger_decode_transfers(body, size, FUZZ_EVENTS_MAX, &transfers, &n, &err);
   if (rc == 0) {
     QP_ASSERT(transfers != NULL && n >= 1 && n <= FUZZ_EVENTS_MAX);
     round_trip(QP_OP_CREATE_TRANSFERS, transfers, n);
@@ -93,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   qp_u128 *ids = NULL;
-  rc = qp_api_decode_ids(body, size, FUZZ_EVENTS_MAX, &ids, &n, &err);
+  rc = qp_ledger_decode_ids(body, size, FUZZ_EVENTS_MAX, &ids, &n, &err);
   if (rc == 0) {
     QP_ASSERT(ids != NULL && n >= 1 && n <= FUZZ_EVENTS_MAX);
     qp_free(ids);

@@ -13,55 +13,37 @@
  * The HTTP thread that queued a job sleeps until the writer marks it done,
  * and only then answers: nothing is acknowledged before it is on disk.
  *
- * When idle for a second, the writer also runs an expiry sweep so that
- * pending transfers whose timeout passed are voided even without traffic.
+ * The node's periodic tick asks for an expiry sweep (qp__ledger_writer_sweep)
+ * so that pending transfers whose timeout passed are voided even without
+ * traffic; the writer runs it between groups, so a sweep never races a
+ * commit.
  */
-#include <errno.h>
 #include <string.h>
-#include <time.h>
 
-#include "api/api_int.h"
+#include <jansson.h>
+
+#include "ledger/api_int.h"
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/err.h"
 #include "base/log.h"
 
-#define WRITER_IDLE_SWEEP_MS 1000u
-
-uint64_t qp__api_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Waits on work_cond for at most ms; returns true when it timed out. */
-static bool wait_work(qp__api_writer_t *w, uint32_t ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += ms / 1000u;
-  until.tv_nsec += (long)(ms % 1000u) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
-  return pthread_cond_timedwait(&w->work_cond, &w->mutex, &until) == ETIMEDOUT;
-}
-
 /* Sweeps expired pending transfers (its own journaled batch, if any). */
-static void sweep_expired(qp__api_writer_t *w) {
+static void sweep_expired(qp__ledger_writer_t *w) {
   if (qp_db_stopped(w->db)) return;
+  atomic_fetch_add_explicit(&w->metrics->sweeps, 1, memory_order_relaxed);
   qp_db_request_t sweep = {.op = QP_OP_EXPIRE};
   int rc = qp_db_execute(w->db, &sweep, 1);
-  if (rc != 0) QP_LOG_ERROR("api", "expiry sweep failed: %s", qp_strerror(rc));
+  if (rc != 0) QP_LOG_ERROR("ledger", "expiry sweep failed: %s", qp_strerror(rc));
 }
 
 /* Moves every queued job into scratch/taken; returns how many.  Called
  * with the mutex held. */
-static uint32_t take_queued(qp__api_writer_t *w) {
+static uint32_t take_queued(qp__ledger_writer_t *w) {
   uint32_t n = 0;
   while (w->head != NULL) {
     QP_ASSERT(n < w->queue_max);
-    qp__api_job_t *job = w->head;
+    qp__ledger_job_t *job = w->head;
     w->head = job->next;
     job->next = NULL;
     w->taken[n] = job;
@@ -75,31 +57,33 @@ static uint32_t take_queued(qp__api_writer_t *w) {
 }
 
 /* Runs one group and records what it did. */
-static int commit(qp__api_writer_t *w, uint32_t n) {
-  uint64_t t0 = qp__api_now_ns();
+static int commit(qp__ledger_writer_t *w, uint32_t n) {
+  uint64_t t0 = qp_http_now_ns();
   int rc = qp_db_execute(w->db, w->scratch, n);
-  uint64_t us = (qp__api_now_ns() - t0) / 1000u;
-  qp__api_histogram_observe(&w->metrics->commit_latency, us);
+  uint64_t us = (qp_http_now_ns() - t0) / 1000u;
+  qp_http_histogram_observe(&w->metrics->commit_latency, us);
   atomic_fetch_add(&w->metrics->commits, 1);
   atomic_fetch_add(&w->metrics->commit_requests, n);
-  if (rc != 0) QP_LOG_ERROR("api", "group commit of %u requests failed: %s", n, qp_strerror(rc));
+  if (rc != 0) QP_LOG_ERROR("ledger", "group commit of %u requests failed: %s", n, qp_strerror(rc));
   for (uint32_t i = 0; i < n; i++)
     if (w->scratch[i].status == 0)
-      qp__api_metrics_batch(w->metrics, w->scratch[i].op, w->scratch[i].results,
+      qp__ledger_metrics_batch(w->metrics, w->scratch[i].op, w->scratch[i].results,
                             w->scratch[i].count);
   return rc;
 }
 
 static void *writer_main(void *arg) {
-  qp__api_writer_t *w = arg;
+  qp__ledger_writer_t *w = arg;
   pthread_mutex_lock(&w->mutex);
   for (;;) {
-    while (w->queued == 0 && !w->stopping) {
-      if (wait_work(w, WRITER_IDLE_SWEEP_MS) && w->queued == 0 && !w->stopping) {
-        pthread_mutex_unlock(&w->mutex);
-        sweep_expired(w);
-        pthread_mutex_lock(&w->mutex);
-      }
+    while (w->queued == 0 && !w->stopping && !w->sweep_wanted)
+      pthread_cond_wait(&w->work_cond, &w->mutex);
+    if (w->sweep_wanted) { /* between groups, even under load */
+      w->sweep_wanted = false;
+      pthread_mutex_unlock(&w->mutex);
+      sweep_expired(w);
+      pthread_mutex_lock(&w->mutex);
+      continue;
     }
     if (w->queued == 0 && w->stopping) break;
     uint32_t n = take_queued(w);
@@ -117,8 +101,8 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-int qp__api_writer_start(qp__api_writer_t *w, qp_db_t *db, uint32_t queue_max,
-                         qp__api_metrics_t *metrics) {
+int qp__ledger_writer_start(qp__ledger_writer_t *w, qp_db_t *db, uint32_t queue_max,
+                         qp__ledger_metrics_t *metrics) {
   memset(w, 0, sizeof *w);
   QP_ASSERT(queue_max > 0);
   w->db = db;
@@ -143,7 +127,7 @@ int qp__api_writer_start(qp__api_writer_t *w, qp_db_t *db, uint32_t queue_max,
   return 0;
 }
 
-int qp__api_writer_submit(qp__api_writer_t *w, qp__api_job_t *job) {
+int qp__ledger_writer_submit(qp__ledger_writer_t *w, qp__ledger_job_t *job) {
   job->done = false;
   job->next = NULL;
   job->execute_rc = 0;
@@ -169,14 +153,23 @@ int qp__api_writer_submit(qp__api_writer_t *w, qp__api_job_t *job) {
   return 0;
 }
 
-uint32_t qp__api_writer_depth(qp__api_writer_t *w) {
+uint32_t qp__ledger_writer_depth(qp__ledger_writer_t *w) {
   pthread_mutex_lock(&w->mutex);
   uint32_t n = w->queued;
   pthread_mutex_unlock(&w->mutex);
   return n;
 }
 
-void qp__api_writer_stop(qp__api_writer_t *w) {
+void qp__ledger_writer_sweep(qp__ledger_writer_t *w) {
+  pthread_mutex_lock(&w->mutex);
+  if (!w->stopping) {
+    w->sweep_wanted = true;
+    pthread_cond_signal(&w->work_cond);
+  }
+  pthread_mutex_unlock(&w->mutex);
+}
+
+void qp__ledger_writer_stop(qp__ledger_writer_t *w) {
   if (!w->started) return;
   pthread_mutex_lock(&w->mutex);
   w->stopping = true;

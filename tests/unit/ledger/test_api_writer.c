@@ -1,5 +1,5 @@
 /*
- * test_writer.c - the group-commit writer (src/api/writer.c) against a real
+ * test_api_writer.c - the group-commit writer (src/ledger/api_writer.c) against a real
  * durable ledger in a temp directory: many threads submit create batches at
  * once; every job completes exactly once with its results, requests share
  * commits (fewer qp_db_execute calls than requests), the balances add up,
@@ -10,14 +10,14 @@
 #include <string.h>
 
 #include "test_util.h"
-#include "api/api_int.h"
+#include "ledger/api_int.h"
 #include "base/err.h"
 
 #define THREADS 8
 #define JOBS_PER_THREAD 50
 
 typedef struct worker {
-  qp__api_writer_t *writer; /* shared */
+  qp__ledger_writer_t *writer; /* shared */
   int index;                /* which thread */
   int failures;             /* jobs that did not come back ok */
 } worker_t;
@@ -34,9 +34,9 @@ static void *submit_many(void *arg) {
     t.ledger = 1;
     t.code = 1;
     uint32_t result = 999;
-    qp__api_job_t job = {.request = {.op = QP_OP_CREATE_TRANSFERS, .events = &t, .count = 1,
+    qp__ledger_job_t job = {.request = {.op = QP_OP_CREATE_TRANSFERS, .events = &t, .count = 1,
                                      .results = &result}};
-    int rc = qp__api_writer_submit(w->writer, &job);
+    int rc = qp__ledger_writer_submit(w->writer, &job);
     if (rc != 0 || !job.done || job.request.status != 0 || job.execute_rc != 0 ||
         result != QP_CREATE_TRANSFER_OK)
       w->failures++;
@@ -64,9 +64,9 @@ static void test_group_commit(void **state) {
   uint32_t results[2];
   assert_int_equal(qp_db_create_accounts(db, acc, 2, results), 0);
 
-  static qp__api_metrics_t metrics;
-  static qp__api_writer_t writer;
-  assert_int_equal(qp__api_writer_start(&writer, db, 16, &metrics), 0);
+  static qp__ledger_metrics_t metrics;
+  static qp__ledger_writer_t writer;
+  assert_int_equal(qp__ledger_writer_start(&writer, db, 16, &metrics), 0);
   pthread_t threads[THREADS];
   worker_t workers[THREADS];
   for (int i = 0; i < THREADS; i++) {
@@ -88,7 +88,7 @@ static void test_group_commit(void **state) {
           (unsigned long long)commits);
   assert_int_equal(atomic_load(&metrics.transfer_results[QP_CREATE_TRANSFER_OK]),
                    THREADS * JOBS_PER_THREAD);
-  qp__api_writer_stop(&writer);
+  qp__ledger_writer_stop(&writer);
 
   qp_u128 ids[2] = {1, 2};
   qp_account_t out[2];
@@ -111,11 +111,11 @@ static void test_stopping_writer_refuses(void **state) {
   qp_db_recovery_t rec;
   char detail[256];
   assert_int_equal(qp_db_open(dir, &opts, &db, &rec, detail, sizeof detail), 0);
-  static qp__api_metrics_t metrics;
-  static qp__api_writer_t writer;
-  assert_int_equal(qp__api_writer_start(&writer, db, 4, &metrics), 0);
+  static qp__ledger_metrics_t metrics;
+  static qp__ledger_writer_t writer;
+  assert_int_equal(qp__ledger_writer_start(&writer, db, 4, &metrics), 0);
   pthread_mutex_lock(&writer.mutex);
-  writer.stopping = true; /* as qp__api_writer_stop sets it, before the join */
+  writer.stopping = true; /* as qp__ledger_writer_stop sets it, before the join */
   pthread_mutex_unlock(&writer.mutex);
   qp_account_t a;
   memset(&a, 0, sizeof a);
@@ -123,11 +123,11 @@ static void test_stopping_writer_refuses(void **state) {
   a.ledger = 1;
   a.code = 1;
   uint32_t result = 999;
-  qp__api_job_t job = {.request = {.op = QP_OP_CREATE_ACCOUNTS, .events = &a, .count = 1,
+  qp__ledger_job_t job = {.request = {.op = QP_OP_CREATE_ACCOUNTS, .events = &a, .count = 1,
                                    .results = &result}};
-  assert_int_equal(qp__api_writer_submit(&writer, &job), QP_ESTOPPED);
+  assert_int_equal(qp__ledger_writer_submit(&writer, &job), QP_ESTOPPED);
   assert_int_equal(result, 999);
-  qp__api_writer_stop(&writer);
+  qp__ledger_writer_stop(&writer);
   uint32_t found = 1;
   qp_account_t out;
   assert_int_equal(qp_db_lookup_accounts(db, &a.id, 1, &out, &found), 0);

@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/api.h"
+#include <jansson.h>
+
+#include "ledger/api.h"
 #include "base/alloc.h"
 #include "base/err.h"
 
@@ -180,51 +182,51 @@ static const char *width_text(field_kind_t kind) {
 /* A non-negative integer from a decimal string or a JSON integer, for the
  * 128- and 64-bit fields (which exceed what a JSON number carries exactly). */
 static int decode_big(const json_t *v, field_kind_t kind, const char *path, qp_u128 *out,
-                      qp_api_error_t *err) {
+                      qp_http_error_t *err) {
   if (json_is_integer(v)) {
     json_int_t i = json_integer_value(v);
     if (i < 0)
-      return qp_api_error_set(err, 400, "out_of_range", path, "must be >= 0, got %lld",
+      return qp_http_error_set(err, 400, "out_of_range", path, "must be >= 0, got %lld",
                               (long long)i);
     *out = (qp_u128)(uint64_t)i;
     return 0;
   }
   if (!json_is_string(v))
-    return qp_api_error_set(err, 400, "invalid_type", path,
+    return qp_http_error_set(err, 400, "invalid_type", path,
                             "must be a decimal string (or a JSON integer), not %s", type_name(v));
   const char *s = json_string_value(v);
   size_t n = json_string_length(v);
   int rc = qp_u128_parse(s, n, out);
   if (rc == QP_ERANGE || (rc == 0 && kind == K_U64 && *out > UINT64_MAX))
-    return qp_api_error_set(err, 400, "out_of_range", path, "must be at most %s", width_text(kind));
+    return qp_http_error_set(err, 400, "out_of_range", path, "must be at most %s", width_text(kind));
   if (rc != 0 && n > 1 && s[0] == '-' && qp_u128_parse(s + 1, n - 1, out) != QP_EPARSE)
-    return qp_api_error_set(err, 400, "out_of_range", path, "must be >= 0");
+    return qp_http_error_set(err, 400, "out_of_range", path, "must be >= 0");
   if (rc != 0)
-    return qp_api_error_set(err, 400, "invalid_value", path,
+    return qp_http_error_set(err, 400, "invalid_value", path,
                             "must be a non-empty string of decimal digits (0-9)");
   return 0;
 }
 
 /* A JSON integer within the width of a 32- or 16-bit field. */
 static int decode_small(const json_t *v, field_kind_t kind, const char *path, uint64_t *out,
-                        qp_api_error_t *err) {
+                        qp_http_error_t *err) {
   if (!json_is_integer(v))
-    return qp_api_error_set(err, 400, "invalid_type", path, "must be a JSON integer, not %s",
+    return qp_http_error_set(err, 400, "invalid_type", path, "must be a JSON integer, not %s",
                             type_name(v));
   json_int_t i = json_integer_value(v);
   if (i < 0)
-    return qp_api_error_set(err, 400, "out_of_range", path, "must be >= 0, got %lld", (long long)i);
+    return qp_http_error_set(err, 400, "out_of_range", path, "must be >= 0, got %lld", (long long)i);
   if ((uint64_t)i > width_max(kind))
-    return qp_api_error_set(err, 400, "out_of_range", path, "must be at most %s", width_text(kind));
+    return qp_http_error_set(err, 400, "out_of_range", path, "must be at most %s", width_text(kind));
   *out = (uint64_t)i;
   return 0;
 }
 
 /* An array of flag names, OR-ed together. */
 static int decode_flags(const json_t *v, const record_kind_t *kind, const char *path, uint16_t *out,
-                        qp_api_error_t *err) {
+                        qp_http_error_t *err) {
   if (!json_is_array(v))
-    return qp_api_error_set(err, 400, "invalid_type", path,
+    return qp_http_error_set(err, 400, "invalid_type", path,
                             "must be an array of flag names, not %s", type_name(v));
   uint16_t flags = 0;
   size_t n = json_array_size(v);
@@ -233,14 +235,14 @@ static int decode_flags(const json_t *v, const record_kind_t *kind, const char *
     path_fmt(sub, sizeof sub, "%s[%zu]", path, i);
     const json_t *f = json_array_get(v, i);
     if (!json_is_string(f))
-      return qp_api_error_set(err, 400, "invalid_type", sub, "must be a flag name string, not %s",
+      return qp_http_error_set(err, 400, "invalid_type", sub, "must be a flag name string, not %s",
                               type_name(f));
     uint32_t k = 0;
     while (k < kind->flags_count && strcmp(kind->flags[k].name, json_string_value(f)) != 0) k++;
     if (k == kind->flags_count) {
       char shown[48];
       safe_name(shown, sizeof shown, json_string_value(f));
-      return qp_api_error_set(err, 400, "invalid_value", sub, "unknown %s flag \"%s\"", kind->noun,
+      return qp_http_error_set(err, 400, "invalid_value", sub, "unknown %s flag \"%s\"", kind->noun,
                               shown);
     }
     flags = (uint16_t)(flags | kind->flags[k].bit);
@@ -251,7 +253,7 @@ static int decode_flags(const json_t *v, const record_kind_t *kind, const char *
 
 /* Decodes one field's value into the record. */
 static int decode_field(const json_t *v, const field_spec_t *spec, const record_kind_t *kind,
-                        const char *path, uint8_t *record, qp_api_error_t *err) {
+                        const char *path, uint8_t *record, qp_http_error_t *err) {
   uint8_t *dst = record + spec->offset;
   if (spec->kind == K_FLAGS) {
     uint16_t flags = 0;
@@ -295,11 +297,11 @@ static uint32_t required_fields(const record_kind_t *kind, const uint8_t *record
 
 /* Decodes the object at batch index `index` into record. */
 static int decode_record(const json_t *obj, size_t index, const record_kind_t *kind,
-                         uint8_t *record, qp_api_error_t *err) {
+                         uint8_t *record, qp_http_error_t *err) {
   char path[sizeof err->path];
   path_fmt(path, sizeof path, "[%zu]", index);
   if (!json_is_object(obj))
-    return qp_api_error_set(err, 400, "invalid_type", path, "must be %s %s object, not %s",
+    return qp_http_error_set(err, 400, "invalid_type", path, "must be %s %s object, not %s",
                             kind == &ACCOUNT_KIND ? "an" : "a", kind->noun, type_name(obj));
   uint32_t seen = 0;
   const char *key;
@@ -312,7 +314,7 @@ static int decode_record(const json_t *obj, size_t index, const record_kind_t *k
     char field_path[sizeof err->path];
     path_fmt(field_path, sizeof field_path, "%s.%s", path, shown);
     if (f == kind->fields_count)
-      return qp_api_error_set(err, 400, "unknown_field", field_path, "unknown %s field \"%s\"",
+      return qp_http_error_set(err, 400, "unknown_field", field_path, "unknown %s field \"%s\"",
                               kind->noun, shown);
     if (decode_field(value, &kind->fields[f], kind, field_path, record, err) != 0) return QP_EPARSE;
     seen |= BIT(f);
@@ -322,16 +324,16 @@ static int decode_record(const json_t *obj, size_t index, const record_kind_t *k
     uint32_t f = (uint32_t)__builtin_ctz(missing);
     char field_path[sizeof err->path];
     path_fmt(field_path, sizeof field_path, "%s.%s", path, kind->fields[f].name);
-    return qp_api_error_set(err, 400, "missing_field", field_path, "%s field \"%s\" is required",
+    return qp_http_error_set(err, 400, "missing_field", field_path, "%s field \"%s\" is required",
                             kind->noun, kind->fields[f].name);
   }
   return 0;
 }
 
 /* Parses the body as JSON; on failure fills err with line and column. */
-static json_t *parse_json(const char *body, size_t len, qp_api_error_t *err) {
+static json_t *parse_json(const char *body, size_t len, qp_http_error_t *err) {
   if (len == 0) {
-    qp_api_error_set(err, 400, "invalid_json", "", "the request body is empty");
+    qp_http_error_set(err, 400, "invalid_json", "", "the request body is empty");
     return NULL;
   }
   json_error_t jerr;
@@ -339,17 +341,17 @@ static json_t *parse_json(const char *body, size_t len, qp_api_error_t *err) {
   if (root != NULL) return root;
   enum json_error_code code = json_error_code(&jerr);
   if (code == json_error_numeric_overflow)
-    qp_api_error_set(err, 400, "out_of_range", "",
+    qp_http_error_set(err, 400, "out_of_range", "",
                      "a JSON number is too large (line %d, column %d): integers beyond "
                      "2^63-1 must be sent as decimal strings",
                      jerr.line, jerr.column);
   else if (code == json_error_duplicate_key)
-    qp_api_error_set(err, 400, "invalid_json", "", "duplicate field (line %d, column %d): %s",
+    qp_http_error_set(err, 400, "invalid_json", "", "duplicate field (line %d, column %d): %s",
                      jerr.line, jerr.column, jerr.text);
   else if (code == json_error_out_of_memory)
-    qp_api_error_set(err, 500, "internal", "", "out of memory while parsing JSON");
+    qp_http_error_set(err, 500, "internal", "", "out of memory while parsing JSON");
   else
-    qp_api_error_set(err, 400, "invalid_json", "", "malformed JSON at line %d, column %d: %s",
+    qp_http_error_set(err, 400, "invalid_json", "", "malformed JSON at line %d, column %d: %s",
                      jerr.line, jerr.column, jerr.text);
   err->line = jerr.line > 0 ? jerr.line : 1;
   err->column = jerr.column > 0 ? jerr.column : 1;
@@ -358,16 +360,16 @@ static json_t *parse_json(const char *body, size_t len, qp_api_error_t *err) {
 
 /* Checks that root is an array of 1..max elements named `what`. */
 static int check_batch(const json_t *root, uint32_t max, const char *path, const char *what,
-                       qp_api_error_t *err) {
+                       qp_http_error_t *err) {
   if (!json_is_array(root))
-    return qp_api_error_set(err, 400, "invalid_type", path, "must be a JSON array of %s, not %s",
+    return qp_http_error_set(err, 400, "invalid_type", path, "must be a JSON array of %s, not %s",
                             what, type_name(root));
   size_t n = json_array_size(root);
   if (n == 0)
-    return qp_api_error_set(err, 400, "empty_batch", path, "the batch is empty: send 1 to %u %s",
+    return qp_http_error_set(err, 400, "empty_batch", path, "the batch is empty: send 1 to %u %s",
                             max, what);
   if (n > max)
-    return qp_api_error_set(err, 413, "batch_too_large", path,
+    return qp_http_error_set(err, 413, "batch_too_large", path,
                             "the batch has %zu %s; at most %u are allowed per request", n, what,
                             max);
   return 0;
@@ -375,7 +377,7 @@ static int check_batch(const json_t *root, uint32_t max, const char *path, const
 
 static int decode_records(const char *body, size_t len, uint32_t events_max,
                           const record_kind_t *kind, void **out, uint32_t *count_out,
-                          qp_api_error_t *err) {
+                          qp_http_error_t *err) {
   *out = NULL;
   *count_out = 0;
   memset(err, 0, sizeof *err);
@@ -394,7 +396,7 @@ static int decode_records(const char *body, size_t len, uint32_t events_max,
     rc = decode_record(json_array_get(root, i), i, kind, records + i * kind->record_size, err);
   json_decref(root);
   if (rc != 0) {
-    if (rc == QP_ENOMEM) qp_api_error_set(err, 500, "internal", "", "out of memory");
+    if (rc == QP_ENOMEM) qp_http_error_set(err, 500, "internal", "", "out of memory");
     qp_free(records);
     return rc;
   }
@@ -403,16 +405,16 @@ static int decode_records(const char *body, size_t len, uint32_t events_max,
   return 0;
 }
 
-int qp_api_decode_accounts(const char *body, size_t len, uint32_t events_max, qp_account_t **out,
-                           uint32_t *count_out, qp_api_error_t *err) {
+int qp_ledger_decode_accounts(const char *body, size_t len, uint32_t events_max, qp_account_t **out,
+                           uint32_t *count_out, qp_http_error_t *err) {
   void *records;
   int rc = decode_records(body, len, events_max, &ACCOUNT_KIND, &records, count_out, err);
   *out = records;
   return rc;
 }
 
-int qp_api_decode_transfers(const char *body, size_t len, uint32_t events_max, qp_transfer_t **out,
-                            uint32_t *count_out, qp_api_error_t *err) {
+int qp_ledger_decode_transfers(const char *body, size_t len, uint32_t events_max, qp_transfer_t **out,
+                            uint32_t *count_out, qp_http_error_t *err) {
   void *records;
   int rc = decode_records(body, len, events_max, &TRANSFER_KIND, &records, count_out, err);
   *out = records;
@@ -421,12 +423,12 @@ int qp_api_decode_transfers(const char *body, size_t len, uint32_t events_max, q
 
 /* Decodes the "ids" array of a lookup body into a new array. */
 static int decode_id_array(const json_t *ids, uint32_t ids_max, qp_u128 **out, uint32_t *count_out,
-                           qp_api_error_t *err) {
+                           qp_http_error_t *err) {
   if (check_batch(ids, ids_max, "ids", "ids", err) != 0) return QP_EPARSE;
   size_t n = json_array_size(ids);
   qp_u128 *rows = qp_calloc(n, sizeof *rows);
   if (rows == NULL) {
-    qp_api_error_set(err, 500, "internal", "", "out of memory");
+    qp_http_error_set(err, 500, "internal", "", "out of memory");
     return QP_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
@@ -442,51 +444,51 @@ static int decode_id_array(const json_t *ids, uint32_t ids_max, qp_u128 **out, u
   return 0;
 }
 
-int qp_api_decode_ids(const char *body, size_t len, uint32_t ids_max, qp_u128 **out,
-                      uint32_t *count_out, qp_api_error_t *err) {
+int qp_ledger_decode_ids(const char *body, size_t len, uint32_t ids_max, qp_u128 **out,
+                      uint32_t *count_out, qp_http_error_t *err) {
   *out = NULL;
   *count_out = 0;
   memset(err, 0, sizeof *err);
-  if (ids_max == 0 || ids_max > QP_API_LOOKUP_IDS_MAX) ids_max = QP_API_LOOKUP_IDS_MAX;
+  if (ids_max == 0 || ids_max > QP_LEDGER_API_LOOKUP_IDS_MAX) ids_max = QP_LEDGER_API_LOOKUP_IDS_MAX;
   json_t *root = parse_json(body, len, err);
   if (root == NULL) return err->status == 500 ? QP_ENOMEM : QP_EPARSE;
   int rc = 0;
   const char *key;
   json_t *value;
   if (!json_is_object(root))
-    rc = qp_api_error_set(err, 400, "invalid_type", "", "must be an object {\"ids\":[…]}, not %s",
+    rc = qp_http_error_set(err, 400, "invalid_type", "", "must be an object {\"ids\":[…]}, not %s",
                           type_name(root));
   json_object_foreach(json_is_object(root) ? root : NULL, key, value) {
     if (rc != 0) break;
     if (strcmp(key, "ids") == 0) continue;
     char shown[48];
     safe_name(shown, sizeof shown, key);
-    rc = qp_api_error_set(err, 400, "unknown_field", shown, "unknown field \"%s\"; only \"ids\"",
+    rc = qp_http_error_set(err, 400, "unknown_field", shown, "unknown field \"%s\"; only \"ids\"",
                           shown);
   }
   const json_t *ids = rc == 0 ? json_object_get(root, "ids") : NULL;
   if (rc == 0 && ids == NULL)
-    rc = qp_api_error_set(err, 400, "missing_field", "ids", "field \"ids\" is required");
+    rc = qp_http_error_set(err, 400, "missing_field", "ids", "field \"ids\" is required");
   if (rc == 0) rc = decode_id_array(ids, ids_max, out, count_out, err);
   json_decref(root);
   return rc;
 }
 
-int qp_api_parse_u128(const char *text, qp_u128 *out) {
+int qp_ledger_parse_id(const char *text, qp_u128 *out) {
   if (text == NULL) return QP_EPARSE;
   return qp_u128_parse(text, strlen(text), out);
 }
 
-int qp_api_check_batch(const char *kind, const char *body, size_t len, qp_api_error_t *err) {
+int qp_ledger_check_batch(const char *kind, const char *body, size_t len, qp_http_error_t *err) {
   uint32_t count = 0;
   int rc;
   if (strcmp(kind, "accounts") == 0) {
     qp_account_t *events = NULL;
-    rc = qp_api_decode_accounts(body, len, QP_BATCH_EVENTS_MAX, &events, &count, err);
+    rc = qp_ledger_decode_accounts(body, len, QP_BATCH_EVENTS_MAX, &events, &count, err);
     qp_free(events);
   } else if (strcmp(kind, "transfers") == 0) {
     qp_transfer_t *events = NULL;
-    rc = qp_api_decode_transfers(body, len, QP_BATCH_EVENTS_MAX, &events, &count, err);
+    rc = qp_ledger_decode_transfers(body, len, QP_BATCH_EVENTS_MAX, &events, &count, err);
     qp_free(events);
   } else {
     rc = QP_EINVAL;

@@ -7,8 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include <jansson.h>
+
 #include "test_util.h"
-#include "api/api.h"
+#include "ledger/api.h"
 #include "base/alloc.h"
 #include "base/err.h"
 
@@ -19,8 +23,8 @@
 static qp_transfer_t *transfers_ok(const char *json, uint32_t expect_count) {
   qp_transfer_t *out = NULL;
   uint32_t n = 0;
-  qp_api_error_t err;
-  int rc = qp_api_decode_transfers(json, strlen(json), QP_BATCH_EVENTS_MAX, &out, &n, &err);
+  qp_http_error_t err;
+  int rc = qp_ledger_decode_transfers(json, strlen(json), QP_BATCH_EVENTS_MAX, &out, &n, &err);
   if (rc != 0) fprintf(stderr, "unexpected error %s at %s: %s\n", err.code, err.path, err.message);
   assert_int_equal(rc, 0);
   assert_int_equal(n, expect_count);
@@ -32,8 +36,8 @@ static qp_transfer_t *transfers_ok(const char *json, uint32_t expect_count) {
 static void transfers_err(const char *json, unsigned status, const char *code, const char *path) {
   qp_transfer_t *out = (qp_transfer_t *)(uintptr_t)1;
   uint32_t n = 7;
-  qp_api_error_t err;
-  int rc = qp_api_decode_transfers(json, strlen(json), QP_BATCH_EVENTS_MAX, &out, &n, &err);
+  qp_http_error_t err;
+  int rc = qp_ledger_decode_transfers(json, strlen(json), QP_BATCH_EVENTS_MAX, &out, &n, &err);
   if (rc == 0 || strcmp(err.code, code) != 0 || strcmp(err.path, path) != 0)
     fprintf(stderr, "for %s\n  got rc=%d code=%s path=%s message=%s\n", json, rc, err.code,
             err.path, err.message);
@@ -49,8 +53,8 @@ static void transfers_err(const char *json, unsigned status, const char *code, c
 static void accounts_err(const char *json, unsigned status, const char *code, const char *path) {
   qp_account_t *out = NULL;
   uint32_t n = 0;
-  qp_api_error_t err;
-  int rc = qp_api_decode_accounts(json, strlen(json), QP_BATCH_EVENTS_MAX, &out, &n, &err);
+  qp_http_error_t err;
+  int rc = qp_ledger_decode_accounts(json, strlen(json), QP_BATCH_EVENTS_MAX, &out, &n, &err);
   if (rc == 0 || strcmp(err.code, code) != 0 || strcmp(err.path, path) != 0)
     fprintf(stderr, "for %s\n  got rc=%d code=%s path=%s\n", json, rc, err.code, err.path);
   assert_int_equal(rc, QP_EPARSE);
@@ -73,8 +77,8 @@ static void test_account_all_fields(void **state) {
       "{\"id\":7,\"ledger\":1,\"code\":2}]";
   qp_account_t *a = NULL;
   uint32_t n = 0;
-  qp_api_error_t err;
-  assert_int_equal(qp_api_decode_accounts(json, strlen(json), 10, &a, &n, &err), 0);
+  qp_http_error_t err;
+  assert_int_equal(qp_ledger_decode_accounts(json, strlen(json), 10, &a, &n, &err), 0);
   assert_int_equal(n, 2);
   assert_true(a[0].id == QP_U128_MAX);
   assert_true(a[0].debits_pending == 1 && a[0].debits_posted == 2);
@@ -139,13 +143,13 @@ static void test_malformed_json_has_line_and_column(void **state) {
   const char *json = "[\n  {\"id\": \"1\",\n   \"amount\": }\n]";
   qp_transfer_t *out = NULL;
   uint32_t n = 0;
-  qp_api_error_t err;
-  assert_int_equal(qp_api_decode_transfers(json, strlen(json), 10, &out, &n, &err), QP_EPARSE);
+  qp_http_error_t err;
+  assert_int_equal(qp_ledger_decode_transfers(json, strlen(json), 10, &out, &n, &err), QP_EPARSE);
   assert_string_equal(err.code, "invalid_json");
   assert_int_equal(err.status, 400);
   assert_int_equal(err.line, 3);
   assert_true(err.column > 0);
-  json_t *env = qp_api_error_json(&err);
+  json_t *env = qp_http_error_json(&err);
   json_t *inner = json_object_get(env, "error");
   assert_int_equal(json_integer_value(json_object_get(inner, "line")), 3);
   assert_string_equal(json_string_value(json_object_get(inner, "code")), "invalid_json");
@@ -222,14 +226,14 @@ static void test_batch_sizes(void **state) {
   transfers_err("[]", 400, "empty_batch", "");
   qp_transfer_t *out = NULL;
   uint32_t n = 0;
-  qp_api_error_t err;
+  qp_http_error_t err;
   const char *three = "[{\"id\":1," T_BASE ",\"amount\":1},{\"id\":2," T_BASE
                       ",\"amount\":1},"
                       "{\"id\":3," T_BASE ",\"amount\":1}]";
-  assert_int_equal(qp_api_decode_transfers(three, strlen(three), 2, &out, &n, &err), QP_EPARSE);
+  assert_int_equal(qp_ledger_decode_transfers(three, strlen(three), 2, &out, &n, &err), QP_EPARSE);
   assert_int_equal(err.status, 413);
   assert_string_equal(err.code, "batch_too_large");
-  assert_int_equal(qp_api_decode_transfers(three, strlen(three), 3, &out, &n, &err), 0);
+  assert_int_equal(qp_ledger_decode_transfers(three, strlen(three), 3, &out, &n, &err), 0);
   assert_int_equal(n, 3);
   qp_free(out);
 }
@@ -250,8 +254,8 @@ static void test_ids(void **state) {
   const char *json = "{\"ids\":[\"1\",2,\"" U128_MAX_TEXT "\"]}";
   qp_u128 *ids = NULL;
   uint32_t n = 0;
-  qp_api_error_t err;
-  assert_int_equal(qp_api_decode_ids(json, strlen(json), 10, &ids, &n, &err), 0);
+  qp_http_error_t err;
+  assert_int_equal(qp_ledger_decode_ids(json, strlen(json), 10, &ids, &n, &err), 0);
   assert_int_equal(n, 3);
   assert_true(ids[0] == 1 && ids[1] == 2 && ids[2] == QP_U128_MAX);
   qp_free(ids);
@@ -267,7 +271,7 @@ static void test_ids(void **state) {
       {"{\"ids\":[1,-1]}", "out_of_range", "ids[1]"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    assert_int_equal(qp_api_decode_ids(bad[i].json, strlen(bad[i].json), 10, &ids, &n, &err),
+    assert_int_equal(qp_ledger_decode_ids(bad[i].json, strlen(bad[i].json), 10, &ids, &n, &err),
                      QP_EPARSE);
     assert_null(ids);
     assert_string_equal(err.code, bad[i].code);
@@ -281,11 +285,11 @@ static void test_unknown_field_name_is_sanitized(void **state) {
   const char *json = "[{\"\\u00e9\\\"x\\n\":1}]";
   qp_transfer_t *out = NULL;
   uint32_t n = 0;
-  qp_api_error_t err;
-  assert_int_equal(qp_api_decode_transfers(json, strlen(json), 10, &out, &n, &err), QP_EPARSE);
+  qp_http_error_t err;
+  assert_int_equal(qp_ledger_decode_transfers(json, strlen(json), 10, &out, &n, &err), QP_EPARSE);
   assert_string_equal(err.code, "unknown_field");
   for (const char *p = err.path; *p; p++) assert_true(*p >= 0x20 && *p < 0x7f && *p != '"');
-  json_t *env = qp_api_error_json(&err);
+  json_t *env = qp_http_error_json(&err);
   char *text = json_dumps(env, JSON_COMPACT);
   assert_non_null(text);
   json_error_t jerr;
@@ -302,9 +306,9 @@ static void test_out_of_memory(void **state) {
   const char *json = "[{\"id\":1," T_BASE ",\"amount\":1}]";
   qp_transfer_t *out = NULL;
   uint32_t n = 0;
-  qp_api_error_t err;
+  qp_http_error_t err;
   qp_alloc_fail_after(0);
-  int rc = qp_api_decode_transfers(json, strlen(json), 10, &out, &n, &err);
+  int rc = qp_ledger_decode_transfers(json, strlen(json), 10, &out, &n, &err);
   qp_alloc_fail_after(-1);
   assert_int_equal(rc, QP_ENOMEM);
   assert_null(out);
@@ -317,7 +321,7 @@ static void test_encode_round_trip(void **state) {
                                   ",\"amount\":\"77\","
                                   "\"flags\":[\"pending\"],\"timeout\":5,\"user_data_64\":\"9\"}]",
                                   1);
-  json_t *o = qp_api_transfer_json(&t[0], QP_PENDING_POSTED);
+  json_t *o = qp_ledger_transfer_json(&t[0], QP_PENDING_POSTED);
   assert_string_equal(json_string_value(json_object_get(o, "id")), U128_MAX_TEXT);
   assert_string_equal(json_string_value(json_object_get(o, "amount")), "77");
   assert_string_equal(json_string_value(json_object_get(o, "pending_state")), "posted");
@@ -343,7 +347,7 @@ static void test_results_json(void **state) {
   a[1].id = QP_U128_MAX;
   uint32_t results[2] = {QP_CREATE_ACCOUNT_OK, QP_CREATE_ACCOUNT_EXISTS};
   size_t len = 0;
-  char *text = qp_api_results_text(QP_OP_CREATE_ACCOUNTS, a, results, 2, &len);
+  char *text = qp_ledger_results_text(QP_OP_CREATE_ACCOUNTS, a, results, 2, &len);
   assert_non_null(text);
   assert_int_equal(len, strlen(text));
   json_error_t jerr;
@@ -372,7 +376,7 @@ static void test_results_text_full_batch(void **state) {
     results[i] = i % QP_CREATE_TRANSFER_RESULT_COUNT;
   }
   size_t len = 0;
-  char *text = qp_api_results_text(QP_OP_CREATE_TRANSFERS, t, results, n, &len);
+  char *text = qp_ledger_results_text(QP_OP_CREATE_TRANSFERS, t, results, n, &len);
   json_error_t jerr;
   json_t *r = json_loads(text, 0, &jerr);
   assert_non_null(r);
@@ -388,60 +392,6 @@ static void test_results_text_full_batch(void **state) {
   qp_free(text);
   qp_free(t);
   qp_free(results);
-}
-
-static void test_scopes(void **state) {
-  (void)state;
-  uint32_t s = 0;
-  assert_int_equal(qp_api_scopes_parse("ledger:read,ledger:write", &s), 0);
-  assert_int_equal(s, QP_API_SCOPE_READ | QP_API_SCOPE_WRITE);
-  assert_int_equal(qp_api_scopes_parse("admin", &s), 0);
-  assert_int_equal(s, QP_API_SCOPE_ADMIN);
-  assert_int_equal(qp_api_scopes_parse("ledger:delete", &s), QP_EINVAL);
-  assert_int_equal(qp_api_scopes_parse("", &s), QP_EINVAL);
-  char buf[64];
-  qp_api_scopes_format(QP_API_SCOPES_ALL, buf, sizeof buf);
-  assert_string_equal(buf, "ledger:read,ledger:write,admin");
-}
-
-static void test_keys_store(void **state) {
-  (void)state;
-  char dir[256], detail[256];
-  qp_test_tmpdir(dir, sizeof dir);
-  char key[QP_API_KEY_TEXT_SIZE], key2[QP_API_KEY_TEXT_SIZE];
-  qp_api_key_t created;
-  assert_int_equal(
-      qp_api_keys_create(dir, "ops", QP_API_SCOPE_READ, key, &created, detail, sizeof detail), 0);
-  assert_int_equal(
-      qp_api_keys_create(dir, "ops", QP_API_SCOPE_READ, key2, NULL, detail, sizeof detail),
-      QP_EEXISTS);
-  assert_int_equal(
-      qp_api_keys_create(dir, "bad name", QP_API_SCOPE_READ, key2, NULL, detail, sizeof detail),
-      QP_EINVAL);
-  assert_int_equal(
-      qp_api_keys_create(dir, "w", QP_API_SCOPE_WRITE, key2, NULL, detail, sizeof detail), 0);
-  qp_api_key_t *keys = NULL;
-  uint32_t n = 0;
-  assert_int_equal(qp_api_keys_load(dir, &keys, &n, detail, sizeof detail), 0);
-  assert_int_equal(n, 2);
-  assert_int_equal(qp_api_keys_match(keys, n, key, strlen(key)), 0);
-  assert_int_equal(qp_api_keys_match(keys, n, key2, strlen(key2)), 1);
-  key[strlen(key) - 1] ^= 1; /* one wrong character */
-  assert_int_equal(qp_api_keys_match(keys, n, key, strlen(key)), -1);
-  key[strlen(key) - 1] ^= 1;
-  qp_free(keys);
-  uint32_t revoked = 0;
-  assert_int_equal(qp_api_keys_revoke(dir, created.id, &revoked, detail, sizeof detail), 0);
-  assert_int_equal(revoked, 1);
-  assert_int_equal(qp_api_keys_revoke(dir, "ops", &revoked, detail, sizeof detail), QP_ENOTFOUND);
-  assert_int_equal(qp_api_keys_load(dir, &keys, &n, detail, sizeof detail), 0);
-  assert_true(keys[0].revoked);
-  assert_int_equal(qp_api_keys_match(keys, n, key, strlen(key)), -1);
-  qp_free(keys);
-  /* The name of a revoked key can be used again. */
-  assert_int_equal(
-      qp_api_keys_create(dir, "ops", QP_API_SCOPE_ADMIN, key, NULL, detail, sizeof detail), 0);
-  qp_test_rmdir(dir);
 }
 
 int main(void) {
@@ -462,8 +412,6 @@ int main(void) {
       cmocka_unit_test(test_encode_round_trip),
       cmocka_unit_test(test_results_json),
       cmocka_unit_test(test_results_text_full_batch),
-      cmocka_unit_test(test_scopes),
-      cmocka_unit_test(test_keys_store),
   };
   return cmocka_run_group_tests_name("api_decode", tests, NULL, NULL);
 }

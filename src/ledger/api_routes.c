@@ -1,6 +1,7 @@
 /*
- * routes.c - the v1 routes: what each one reads from the request, which
- * ledger call it makes and what it answers.  server.c has already checked
+ * api_routes.c - the ledger's v1 routes: what each one reads from the
+ * request, which ledger call it makes and what it answers.  The HTTP core
+ * (src/http) has already checked
  * the key, the scope, the content type and the body size when a handler
  * runs; a handler only turns a well-formed request into a ledger call and
  * the outcome into JSON.
@@ -12,48 +13,41 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "api/api_int.h"
+#include <jansson.h>
+
+#include "ledger/api_int.h"
 #include "base/alloc.h"
 #include "base/err.h"
 #include "base/log.h"
 
 #define AUDIT_LEDGERS_MAX 4096u /* per-ledger rows in one audit answer */
 
-static void reply_json(qp__api_reply_t *r, unsigned status, json_t *json) {
-  r->status = status;
-  r->json = json;
-  if (json == NULL) {
-    qp_api_error_t err;
-    qp_api_error_set(&err, 500, "internal", "", "out of memory while building the response");
-    qp__api_reply_error(r, &err);
-  }
-}
+#define reply_json qp_http_reply_json
+#define reply_error qp_http_reply_fail
 
-static void reply_error(qp__api_reply_t *r, unsigned status, const char *code, const char *path,
-                        const char *message) {
-  qp_api_error_t err;
-  qp_api_error_set(&err, status, code, path, "%s", message);
-  qp__api_reply_error(r, &err);
-}
-
-static json_t *u64_json(uint64_t v) { return qp_api_u128_json((qp_u128)v); }
+static json_t *u64_json(uint64_t v) { return qp_ledger_u128_json((qp_u128)v); }
 
 /* -------------------------------------------------------------- creates */
 
-static void reply_results(qp__api_reply_t *r, const qp__api_job_t *job) {
+static void reply_results(qp_http_reply_t *r, const qp__ledger_job_t *job) {
   size_t len = 0;
-  r->text = qp_api_results_text(job->request.op, job->request.events, job->request.results,
-                                job->request.count, &len);
-  if (r->text == NULL) {
-    reply_json(r, 500, NULL);
-    return;
-  }
-  r->status = 200;
-  r->content_type = "application/json";
+  char *text = qp_ledger_results_text(job->request.op, job->request.events, job->request.results,
+                                      job->request.count, &len);
+  qp_http_reply_text(r, 200, text, "application/json");
+}
+
+/* The {id} segment of the path as a u128; false with an error reply when
+ * it is not a decimal integer below 2^128. */
+static bool path_id(qp_http_request_t *req, qp_http_reply_t *r, qp_u128 *out) {
+  int rc = qp_ledger_parse_id(qp_http_param(req, "id"), out);
+  if (rc == 0) return true;
+  reply_error(r, 400, rc == QP_ERANGE ? "out_of_range" : "invalid_value", "id",
+              "the id in the path must be a decimal integer below 2^128");
+  return false;
 }
 
 /* Maps what the writer reported to an answer for a create request. */
-static void reply_create(qp__api_reply_t *r, const qp__api_job_t *job, int submit_rc) {
+static void reply_create(qp_http_reply_t *r, const qp__ledger_job_t *job, int submit_rc) {
   int status = job->request.status;
   if (submit_rc == QP_ELIMIT)
     reply_error(r, 429, "too_many_requests", "",
@@ -76,23 +70,25 @@ static void reply_create(qp__api_reply_t *r, const qp__api_job_t *job, int submi
     reply_error(r, 500, "internal", "", qp_strerror(status));
 }
 
-static void handle_create(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r,
+static void handle_create(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t *r,
                           qp_op_t op) {
-  qp_api_error_t err;
+  qp_http_error_t err;
+  size_t body_len = 0;
+  const char *body = qp_http_body(req, &body_len);
   void *events = NULL;
   uint32_t count = 0;
   int rc;
   if (op == QP_OP_CREATE_ACCOUNTS) {
     qp_account_t *a;
-    rc = qp_api_decode_accounts(req->body, req->body_len, s->options.events_max, &a, &count, &err);
+    rc = qp_ledger_decode_accounts(body, body_len, s->settings.events_max, &a, &count, &err);
     events = a;
   } else {
     qp_transfer_t *t;
-    rc = qp_api_decode_transfers(req->body, req->body_len, s->options.events_max, &t, &count, &err);
+    rc = qp_ledger_decode_transfers(body, body_len, s->settings.events_max, &t, &count, &err);
     events = t;
   }
   if (rc != 0) {
-    qp__api_reply_error(r, &err);
+    qp_http_reply_error(r, &err);
     return;
   }
   uint32_t *results = qp_calloc(count, sizeof *results);
@@ -101,33 +97,36 @@ static void handle_create(qp_api_server_t *s, qp__api_request_t *req, qp__api_re
     reply_error(r, 500, "internal", "", "out of memory");
     return;
   }
-  qp__api_job_t job = {.request = {.op = op, .events = events, .count = count, .results = results}};
-  rc = qp__api_writer_submit(&s->writer, &job);
+  qp__ledger_job_t job = {
+      .request = {.op = op, .events = events, .count = count, .results = results}};
+  rc = qp__ledger_writer_submit(&s->writer, &job);
   reply_create(r, &job, rc);
   qp_free(results);
   qp_free(events);
 }
 
-static void create_accounts(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r) {
-  handle_create(s, req, r, QP_OP_CREATE_ACCOUNTS);
+static void create_accounts(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  handle_create(ctx, req, r, QP_OP_CREATE_ACCOUNTS);
 }
 
-static void create_transfers(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r) {
-  handle_create(s, req, r, QP_OP_CREATE_TRANSFERS);
+static void create_transfers(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  handle_create(ctx, req, r, QP_OP_CREATE_TRANSFERS);
 }
 
 /* -------------------------------------------------------------- lookups */
 
-static void reply_stopped(qp__api_reply_t *r) {
+static void reply_stopped(qp_http_reply_t *r) {
   reply_error(r, 503, "stopped", "", "the ledger stopped after a journal write failure");
 }
 
-static void lookup(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r, bool accounts) {
-  qp_api_error_t err;
+static void lookup(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t *r, bool accounts) {
+  qp_http_error_t err;
   qp_u128 *ids;
   uint32_t count;
-  if (qp_api_decode_ids(req->body, req->body_len, s->options.events_max, &ids, &count, &err) != 0) {
-    qp__api_reply_error(r, &err);
+  size_t body_len = 0;
+  const char *body = qp_http_body(req, &body_len);
+  if (qp_ledger_decode_ids(body, body_len, s->settings.events_max, &ids, &count, &err) != 0) {
+    qp_http_reply_error(r, &err);
     return;
   }
   size_t row = accounts ? sizeof(qp_account_t) : sizeof(qp_transfer_t) + sizeof(qp_pending_state_t);
@@ -139,14 +138,14 @@ static void lookup(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *
     qp_account_t *out = (qp_account_t *)(void *)rows;
     rc = qp_db_lookup_accounts(s->db, ids, count, out, &found);
     for (uint32_t i = 0; rc == 0 && i < found; i++)
-      json_array_append_new(arr, qp_api_account_json(&out[i]));
+      json_array_append_new(arr, qp_ledger_account_json(&out[i]));
   } else if (rc == 0) {
     qp_transfer_t *out = (qp_transfer_t *)(void *)rows;
     qp_pending_state_t *states =
         (qp_pending_state_t *)(void *)(rows + count * sizeof(qp_transfer_t));
     rc = qp_db_lookup_transfers(s->db, ids, count, out, states, &found);
     for (uint32_t i = 0; rc == 0 && i < found; i++)
-      json_array_append_new(arr, qp_api_transfer_json(&out[i], states[i]));
+      json_array_append_new(arr, qp_ledger_transfer_json(&out[i], states[i]));
   }
   qp_free(rows);
   qp_free(ids);
@@ -166,18 +165,21 @@ static void lookup(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *
   reply_json(r, 200, root);
 }
 
-static void lookup_accounts(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r) {
-  lookup(s, req, r, true);
+static void lookup_accounts(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  lookup(ctx, req, r, true);
 }
 
-static void lookup_transfers(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r) {
-  lookup(s, req, r, false);
+static void lookup_transfers(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  lookup(ctx, req, r, false);
 }
 
-static void get_account(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r) {
+static void get_account(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  qp__ledger_api_t *s = ctx;
   qp_account_t a;
   uint32_t found = 0;
-  int rc = qp_db_lookup_accounts(s->db, &req->path_id, 1, &a, &found);
+  qp_u128 id = 0;
+  if (!path_id(req, r, &id)) return;
+  int rc = qp_db_lookup_accounts(s->db, &id, 1, &a, &found);
   if (rc == QP_ESTOPPED) {
     reply_stopped(r);
     return;
@@ -190,14 +192,17 @@ static void get_account(qp_api_server_t *s, qp__api_request_t *req, qp__api_repl
     reply_error(r, 404, "not_found", "id", "no account has this id");
     return;
   }
-  reply_json(r, 200, qp_api_account_json(&a));
+  reply_json(r, 200, qp_ledger_account_json(&a));
 }
 
-static void get_transfer(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r) {
+static void get_transfer(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  qp__ledger_api_t *s = ctx;
   qp_transfer_t t;
   qp_pending_state_t state = QP_PENDING_NONE;
   uint32_t found = 0;
-  int rc = qp_db_lookup_transfers(s->db, &req->path_id, 1, &t, &state, &found);
+  qp_u128 id = 0;
+  if (!path_id(req, r, &id)) return;
+  int rc = qp_db_lookup_transfers(s->db, &id, 1, &t, &state, &found);
   if (rc == QP_ESTOPPED) {
     reply_stopped(r);
     return;
@@ -210,7 +215,7 @@ static void get_transfer(qp_api_server_t *s, qp__api_request_t *req, qp__api_rep
     reply_error(r, 404, "not_found", "id", "no transfer has this id");
     return;
   }
-  reply_json(r, 200, qp_api_transfer_json(&t, state));
+  reply_json(r, 200, qp_ledger_transfer_json(&t, state));
 }
 
 /* -------------------------------------------------------------- history */
@@ -219,7 +224,7 @@ typedef struct query_ctx {
   qp_account_filter_t filter; /* being filled */
   bool debits;                /* ?debits=true */
   bool credits;               /* ?credits=true */
-  qp_api_error_t err;         /* first problem */
+  qp_http_error_t err;         /* first problem */
   bool failed;                /* err is set */
 } query_ctx_t;
 
@@ -233,20 +238,18 @@ static int parse_bool(const char *v, bool *out) {
   return 0;
 }
 
-static enum MHD_Result query_arg(void *vctx, enum MHD_ValueKind kind, const char *key,
-                                 const char *value) {
-  (void)kind;
+static bool query_arg(void *vctx, const char *key, const char *value) {
   query_ctx_t *q = vctx;
-  if (q->failed) return MHD_NO;
+  if (q->failed) return false;
   qp_u128 n = 0;
   int rc = 0;
   bool flag = false;
   if (strcmp(key, "limit") == 0) {
-    rc = qp_api_parse_u128(value, &n);
+    rc = qp_ledger_parse_id(value, &n);
     if (rc == 0 && (n == 0 || n > QP_QUERY_LIMIT_MAX)) rc = QP_ERANGE;
     if (rc == 0) q->filter.limit = (uint32_t)n;
   } else if (strcmp(key, "from") == 0 || strcmp(key, "to") == 0) {
-    rc = qp_api_parse_u128(value, &n);
+    rc = qp_ledger_parse_id(value, &n);
     if (rc == 0 && n > UINT64_MAX) rc = QP_ERANGE;
     if (rc == 0 && key[0] == 'f') q->filter.timestamp_min = (uint64_t)n;
     if (rc == 0 && key[0] == 't') q->filter.timestamp_max = (uint64_t)n;
@@ -259,39 +262,39 @@ static enum MHD_Result query_arg(void *vctx, enum MHD_ValueKind kind, const char
   } else {
     char shown[48];
     snprintf(shown, sizeof shown, "%.40s", key);
-    qp_api_error_set(
+    qp_http_error_set(
         &q->err, 400, "unknown_field", shown,
         "unknown query parameter; allowed: limit, from, to, reversed, debits, credits");
     q->failed = true;
-    return MHD_NO;
+    return false;
   }
   if (rc != 0) {
-    qp_api_error_set(&q->err, 400, rc == QP_ERANGE ? "out_of_range" : "invalid_value", key,
+    qp_http_error_set(&q->err, 400, rc == QP_ERANGE ? "out_of_range" : "invalid_value", key,
                      strcmp(key, "limit") == 0          ? "limit must be an integer from 1 to 8190"
                      : (key[0] == 'f' || key[0] == 't') ? "must be a timestamp (decimal ns, < 2^64)"
                                                         : "must be true or false");
     q->failed = true;
-    return MHD_NO;
+    return false;
   }
-  return MHD_YES;
+  return true;
 }
 
 /* Parses the history query string into a filter; false with *err set when
  * it is not understood. */
-static bool parse_history_query(qp__api_request_t *req, query_ctx_t *q) {
+static bool parse_history_query(qp_http_request_t *req, qp_u128 account_id, query_ctx_t *q) {
   memset(q, 0, sizeof *q);
-  q->filter.account_id = req->path_id;
-  q->filter.limit = QP_API_QUERY_LIMIT_DEFAULT;
+  q->filter.account_id = account_id;
+  q->filter.limit = QP_LEDGER_API_QUERY_LIMIT_DEFAULT;
   q->debits = true;
   q->credits = true;
-  MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_arg, q);
+  qp_http_query_each(req, query_arg, q);
   if (q->failed) return false;
   if (q->filter.timestamp_max != 0 && q->filter.timestamp_min > q->filter.timestamp_max) {
-    qp_api_error_set(&q->err, 400, "invalid_value", "from", "from must not be after to");
+    qp_http_error_set(&q->err, 400, "invalid_value", "from", "from must not be after to");
     return false;
   }
   if (!q->debits && !q->credits) {
-    qp_api_error_set(&q->err, 400, "invalid_value", "debits",
+    qp_http_error_set(&q->err, 400, "invalid_value", "debits",
                      "debits and credits cannot both be false");
     return false;
   }
@@ -334,8 +337,8 @@ static json_t *history_page(qp_db_t *db, const void *rows, uint32_t count, uint3
   uint32_t shown = count > want ? want : count;
   for (uint32_t i = 0; i < shown; i++) {
     const qp_transfer_t *t = (const qp_transfer_t *)rows + i;
-    json_t *row = balances ? qp_api_balance_json((const qp_account_balance_t *)rows + i)
-                           : qp_api_transfer_json(t, pending_state(db, t));
+    json_t *row = balances ? qp_ledger_balance_json((const qp_account_balance_t *)rows + i)
+                           : qp_ledger_transfer_json(t, pending_state(db, t));
     json_array_append_new(arr, row);
   }
   uint64_t next = 0;
@@ -350,15 +353,18 @@ static json_t *history_page(qp_db_t *db, const void *rows, uint32_t count, uint3
   return root;
 }
 
-static void history(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r, bool balances) {
+static void history(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t *r,
+                    bool balances) {
   query_ctx_t q;
-  if (!parse_history_query(req, &q)) {
-    qp__api_reply_error(r, &q.err);
+  qp_u128 id = 0;
+  if (!path_id(req, r, &id)) return;
+  if (!parse_history_query(req, id, &q)) {
+    qp_http_reply_error(r, &q.err);
     return;
   }
   qp_account_t account;
   uint32_t found = 0;
-  int rc = qp_db_lookup_accounts(s->db, &req->path_id, 1, &account, &found);
+  int rc = qp_db_lookup_accounts(s->db, &id, 1, &account, &found);
   if (rc == 0 && found == 0) {
     reply_error(r, 404, "not_found", "id", "no account has this id");
     return;
@@ -375,22 +381,23 @@ static void history(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t 
     rc = qp_db_get_account_transfers(s->db, &q.filter, rows, &count);
   if (rc == 0)
     reply_json(r, 200,
-               history_page(s->db, rows, count, want, balances, q.filter.flags & QP_FILTER_REVERSED));
+               history_page(s->db, rows, count, want, balances,
+                            q.filter.flags & QP_FILTER_REVERSED));
   else if (rc == QP_ESTOPPED)
     reply_stopped(r);
   else {
-    QP_LOG_ERROR("api", "history query failed: %s", qp_strerror(rc));
+    QP_LOG_ERROR("ledger", "history query failed: %s", qp_strerror(rc));
     reply_error(r, 500, "internal", "", qp_strerror(rc));
   }
   qp_free(rows);
 }
 
-static void account_transfers(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r) {
-  history(s, req, r, false);
+static void account_transfers(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  history(ctx, req, r, false);
 }
 
-static void account_balances(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r) {
-  history(s, req, r, true);
+static void account_balances(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  history(ctx, req, r, true);
 }
 
 /* ---------------------------------------------------------------- audit */
@@ -400,18 +407,19 @@ static json_t *totals_json(const qp_ledger_totals_t *t) {
   if (o == NULL) return NULL;
   json_object_set_new(o, "ledger", json_integer(t->ledger));
   json_object_set_new(o, "accounts", json_integer(t->accounts));
-  json_object_set_new(o, "debits_pending", qp_api_u128_json(t->debits_pending));
-  json_object_set_new(o, "debits_posted", qp_api_u128_json(t->debits_posted));
-  json_object_set_new(o, "credits_pending", qp_api_u128_json(t->credits_pending));
-  json_object_set_new(o, "credits_posted", qp_api_u128_json(t->credits_posted));
+  json_object_set_new(o, "debits_pending", qp_ledger_u128_json(t->debits_pending));
+  json_object_set_new(o, "debits_posted", qp_ledger_u128_json(t->debits_posted));
+  json_object_set_new(o, "credits_pending", qp_ledger_u128_json(t->credits_pending));
+  json_object_set_new(o, "credits_posted", qp_ledger_u128_json(t->credits_posted));
   json_object_set_new(o, "balanced",
                       json_boolean(t->debits_posted == t->credits_posted &&
                                    t->debits_pending == t->credits_pending));
   return o;
 }
 
-static void audit(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r) {
+static void audit(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   (void)req;
+  qp__ledger_api_t *s = ctx;
   qp_db_audit_t a;
   uint32_t ledgers = 0;
   qp_ledger_totals_t *totals = qp_calloc(AUDIT_LEDGERS_MAX, sizeof *totals);
@@ -457,153 +465,25 @@ static void audit(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r
   reply_json(r, 200, o);
 }
 
-/* ------------------------------------------------------- service routes */
-
-static void healthz(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r) {
-  (void)req;
-  bool checked = false;
-  char why[512];
-  /* The re-hash of the journal after a restart (docs/journal.md) found damage. */
-  if (qp_db_verify_status(s->db, &checked, why, sizeof why) != 0) {
-    reply_error(r, 503, "journal_damaged", "", why);
-    return;
-  }
-  if (qp_db_stopped(s->db)) {
-    reply_error(r, 503, "stopped", "", "the ledger refuses writes");
-    return;
-  }
-  json_t *o = json_object();
-  if (o != NULL) json_object_set_new(o, "status", json_string("ok"));
-  reply_json(r, 200, o);
-}
-
-static uint64_t journal_bytes(const qp_api_server_t *s) {
-  char path[1200];
-  struct stat st;
-  snprintf(path, sizeof path, "%s/ledger/journal", s->data_dir);
-  return stat(path, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
-}
-
-static void metrics(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r) {
-  (void)req;
-  char *text = qp__api_metrics_render(&s->metrics, journal_bytes(s), atomic_load(&s->connections),
-                                      qp__api_writer_depth(&s->writer));
-  if (text == NULL) {
-    reply_error(r, 500, "internal", "", "out of memory");
-    return;
-  }
-  r->status = 200;
-  r->text = text;
-  r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-}
-
-static void openapi(qp_api_server_t *s, qp__api_request_t *req, qp__api_reply_t *r) {
-  (void)s;
-  (void)req;
-  size_t n = strlen(qp_api_openapi_json);
-  char *text = qp_malloc(n + 1);
-  if (text == NULL) {
-    reply_error(r, 500, "internal", "", "out of memory");
-    return;
-  }
-  memcpy(text, qp_api_openapi_json, n + 1);
-  r->status = 200;
-  r->text = text;
-  r->content_type = "application/json";
-}
 
 /* ---------------------------------------------------------------- table */
 
-#define R QP_API_SCOPE_READ
-#define W QP_API_SCOPE_WRITE
+#define R QP_LEDGER_SCOPE_READ
+#define W QP_LEDGER_SCOPE_WRITE
 
-/* Literal patterns come before {id} patterns so /v1/accounts/lookup is not
- * taken for an account id. */
-static const qp__api_route_t ROUTES[] = {
-    {"POST", "/v1/accounts", "create_accounts", W, false, create_accounts},
-    {"POST", "/v1/transfers", "create_transfers", W, false, create_transfers},
-    {"POST", "/v1/accounts/lookup", "lookup_accounts", R, false, lookup_accounts},
-    {"POST", "/v1/transfers/lookup", "lookup_transfers", R, false, lookup_transfers},
-    {"GET", "/v1/audit", "audit", R, false, audit},
-    {"GET", "/v1/openapi.json", "openapi", 0, false, openapi},
-    {"GET", "/healthz", "healthz", 0, true, healthz},
-    {"GET", "/metrics", "metrics", 0, true, metrics},
-    {"GET", "/v1/accounts/{id}", "get_account", R, false, get_account},
-    {"GET", "/v1/transfers/{id}", "get_transfer", R, false, get_transfer},
-    {"GET", "/v1/accounts/{id}/transfers", "account_transfers", R, false, account_transfers},
-    {"GET", "/v1/accounts/{id}/balances", "account_balances", R, false, account_balances},
+static const qp_http_route_t ROUTES[] = {
+    {"POST", "/v1/accounts", W, false, 0, create_accounts},
+    {"POST", "/v1/transfers", W, false, 0, create_transfers},
+    {"POST", "/v1/accounts/lookup", R, false, 0, lookup_accounts},
+    {"POST", "/v1/transfers/lookup", R, false, 0, lookup_transfers},
+    {"GET", "/v1/audit", R, false, 0, audit},
+    {"GET", "/v1/accounts/{id}", R, false, 0, get_account},
+    {"GET", "/v1/transfers/{id}", R, false, 0, get_transfer},
+    {"GET", "/v1/accounts/{id}/transfers", R, false, 0, account_transfers},
+    {"GET", "/v1/accounts/{id}/balances", R, false, 0, account_balances},
 };
-#define ROUTES_COUNT ((uint32_t)(sizeof ROUTES / sizeof ROUTES[0]))
-_Static_assert(sizeof ROUTES / sizeof ROUTES[0] < QP__API_ROUTES_MAX, "route table too big");
 
-const qp__api_route_t *qp__api_route_get(uint32_t index) {
-  return index < ROUTES_COUNT ? &ROUTES[index] : NULL;
-}
-
-uint32_t qp__api_routes_count(void) { return ROUTES_COUNT; }
-
-const qp_api_route_info_t *qp_api_routes(uint32_t *count_out) {
-  static qp_api_route_info_t info[sizeof ROUTES / sizeof ROUTES[0]];
-  for (uint32_t i = 0; i < ROUTES_COUNT; i++) {
-    info[i].method = ROUTES[i].method;
-    info[i].pattern = ROUTES[i].pattern;
-  }
-  *count_out = ROUTES_COUNT;
-  return info;
-}
-
-/* Does url match pattern?  {id} matches one non-empty segment, whose text
- * goes to *id_text / *id_len. */
-static bool pattern_match(const char *pattern, const char *url, const char **id_text,
-                          size_t *id_len) {
-  const char *p = pattern, *u = url;
-  while (*p != '\0' && *u != '\0') {
-    if (strncmp(p, "{id}", 4) == 0) {
-      size_t n = strcspn(u, "/");
-      if (n == 0) return false;
-      *id_text = u;
-      *id_len = n;
-      p += 4;
-      u += n;
-      continue;
-    }
-    if (*p != *u) return false;
-    p++;
-    u++;
-  }
-  return *p == '\0' && *u == '\0';
-}
-
-int qp__api_route_match(const char *method, const char *url, const char **allow, qp_u128 *id_out,
-                        qp_api_error_t *err) {
-  static const char *const allow_get = "GET", *const allow_post = "POST";
-  *allow = NULL;
-  const char *matched_pattern = NULL;
-  for (uint32_t i = 0; i < ROUTES_COUNT; i++) {
-    const char *id_text = NULL;
-    size_t id_len = 0;
-    if (matched_pattern != NULL && strcmp(matched_pattern, ROUTES[i].pattern) != 0) continue;
-    if (!pattern_match(ROUTES[i].pattern, url, &id_text, &id_len)) continue;
-    matched_pattern = ROUTES[i].pattern;
-    if (strcmp(ROUTES[i].method, method) != 0) {
-      *allow = strcmp(ROUTES[i].method, "GET") == 0 ? allow_get : allow_post;
-      continue;
-    }
-    *allow = NULL;
-    if (id_text != NULL) {
-      int rc = qp_u128_parse(id_text, id_len, id_out);
-      if (rc != 0) {
-        qp_api_error_set(err, 400, rc == QP_ERANGE ? "out_of_range" : "invalid_value", "id",
-                         "the id in the path must be a decimal integer below 2^128");
-        return -2;
-      }
-    }
-    return (int)i;
-  }
-  if (*allow != NULL)
-    qp_api_error_set(err, 405, "method_not_allowed", "", "%s is not allowed here; allowed: %s",
-                     method, *allow);
-  else
-    qp_api_error_set(err, 404, "not_found", "", "no such route; see GET /v1/openapi.json");
-  return -1;
+const qp_http_route_t *qp__ledger_routes(uint32_t *count_out) {
+  *count_out = (uint32_t)(sizeof ROUTES / sizeof ROUTES[0]);
+  return ROUTES;
 }

@@ -25,7 +25,7 @@
 
 #include <sodium.h>
 
-#include "api/api.h"
+#include "http/http_int.h"
 #include "base/alloc.h"
 #include "base/err.h"
 
@@ -33,58 +33,18 @@
 #define KEY_PREFIX "qpk_"
 #define PATH_MAX_BYTES 4096u
 
-static const struct {
-  const char *name; /* wire name */
-  uint32_t bit;     /* QP_API_SCOPE_* */
-} SCOPES[] = {
-    {"ledger:read", QP_API_SCOPE_READ},
-    {"ledger:write", QP_API_SCOPE_WRITE},
-    {"admin", QP_API_SCOPE_ADMIN},
-};
-#define SCOPES_COUNT (sizeof SCOPES / sizeof SCOPES[0])
-
 static void set_detail(char *detail, size_t size, const char *fmt, const char *a, const char *b) {
   if (detail != NULL && size > 0) snprintf(detail, size, fmt, a, b);
 }
 
-int qp_api_scopes_parse(const char *text, uint32_t *out) {
-  uint32_t scopes = 0;
-  const char *p = text;
-  if (text == NULL || text[0] == '\0') return QP_EINVAL;
-  while (*p != '\0') {
-    const char *end = strchr(p, ',');
-    size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-    size_t k = 0;
-    while (k < SCOPES_COUNT && !(strlen(SCOPES[k].name) == n && memcmp(SCOPES[k].name, p, n) == 0))
-      k++;
-    if (k == SCOPES_COUNT) return QP_EINVAL;
-    scopes |= SCOPES[k].bit;
-    p += n;
-    if (*p == ',') p++;
-  }
-  *out = scopes;
-  return 0;
-}
-
-void qp_api_scopes_format(uint32_t scopes, char *buf, size_t size) {
-  size_t used = 0;
-  buf[0] = '\0';
-  for (size_t k = 0; k < SCOPES_COUNT; k++) {
-    if ((scopes & SCOPES[k].bit) == 0) continue;
-    int n = snprintf(buf + used, size - used, "%s%s", used ? "," : "", SCOPES[k].name);
-    if (n < 0 || (size_t)n >= size - used) return;
-    used += (size_t)n;
-  }
-}
-
-int qp_api_keys_path(const char *data_dir, char *buf, size_t size) {
+int qp_http_keys_path(const char *data_dir, char *buf, size_t size) {
   int n = snprintf(buf, size, "%s/keys/api_keys", data_dir);
   return (n < 0 || (size_t)n >= size) ? QP_ERANGE : 0;
 }
 
 static bool valid_name(const char *name) {
   size_t n = strlen(name);
-  if (n == 0 || n > QP_API_KEY_NAME_MAX) return false;
+  if (n == 0 || n > QP_HTTP_KEY_NAME_MAX) return false;
   for (size_t i = 0; i < n; i++) {
     char c = name[i];
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -105,7 +65,7 @@ static bool is_hex(const char *s, size_t n) {
 /* --------------------------------------------------------------- parse */
 
 /* Parses one line "id name scopes created revoked hash" into *k. */
-static int parse_line(char *line, qp_api_key_t *k) {
+static int parse_line(char *line, qp_http_key_t *k) {
   char *fields[6];
   int n = 0;
   char *save = NULL;
@@ -116,12 +76,13 @@ static int parse_line(char *line, qp_api_key_t *k) {
   }
   if (n != 6) return QP_ECORRUPT;
   memset(k, 0, sizeof *k);
-  if (strlen(fields[0]) != QP_API_KEY_ID_HEX || !is_hex(fields[0], QP_API_KEY_ID_HEX))
+  if (strlen(fields[0]) != QP_HTTP_KEY_ID_HEX || !is_hex(fields[0], QP_HTTP_KEY_ID_HEX))
     return QP_ECORRUPT;
-  memcpy(k->id, fields[0], QP_API_KEY_ID_HEX + 1);
+  memcpy(k->id, fields[0], QP_HTTP_KEY_ID_HEX + 1);
   if (!valid_name(fields[1])) return QP_ECORRUPT;
   memcpy(k->name, fields[1], strlen(fields[1]) + 1);
-  if (qp_api_scopes_parse(fields[2], &k->scopes) != 0) return QP_ECORRUPT;
+  if (!qp__http_scopes_wellformed(fields[2])) return QP_ECORRUPT;
+  memcpy(k->scopes, fields[2], strlen(fields[2]) + 1);
   char *end = NULL;
   errno = 0;
   long long created = strtoll(fields[3], &end, 10);
@@ -170,16 +131,16 @@ static int read_file(const char *path, char **out, char *detail, size_t detail_s
   return 0;
 }
 
-int qp_api_keys_load(const char *data_dir, qp_api_key_t **out, uint32_t *count_out, char *detail,
+int qp_http_keys_load(const char *data_dir, qp_http_key_t **out, uint32_t *count_out, char *detail,
                      size_t detail_size) {
   *out = NULL;
   *count_out = 0;
   char path[PATH_MAX_BYTES];
-  if (qp_api_keys_path(data_dir, path, sizeof path) != 0) return QP_ERANGE;
+  if (qp_http_keys_path(data_dir, path, sizeof path) != 0) return QP_ERANGE;
   char *text;
   int rc = read_file(path, &text, detail, detail_size);
   if (rc != 0 || text == NULL) return rc;
-  qp_api_key_t *keys = qp_calloc(QP_API_KEYS_MAX, sizeof *keys);
+  qp_http_key_t *keys = qp_calloc(QP_HTTP_KEYS_MAX, sizeof *keys);
   if (keys == NULL) {
     qp_free(text);
     return QP_ENOMEM;
@@ -190,7 +151,7 @@ int qp_api_keys_load(const char *data_dir, qp_api_key_t **out, uint32_t *count_o
        line = strtok_r(NULL, "\n", &save)) {
     line_no++;
     if (line[0] == '#' || line[0] == '\0') continue;
-    if (count == QP_API_KEYS_MAX)
+    if (count == QP_HTTP_KEYS_MAX)
       rc = QP_ELIMIT;
     else
       rc = parse_line(line, &keys[count]);
@@ -253,20 +214,19 @@ static int write_all(int fd, const char *buf, size_t len) {
 }
 
 /* Formats one key record (without the newline) into line. */
-static void format_line(const qp_api_key_t *k, char *line, size_t size) {
-  char scopes[64], hash[2 * QP_HASH_SIZE + 1];
-  qp_api_scopes_format(k->scopes, scopes, sizeof scopes);
+static void format_line(const qp_http_key_t *k, char *line, size_t size) {
+  char hash[2 * QP_HASH_SIZE + 1];
   sodium_bin2hex(hash, sizeof hash, k->hash, QP_HASH_SIZE);
-  snprintf(line, size, "%s %s %s %lld %d %s", k->id, k->name, scopes, (long long)k->created_s,
+  snprintf(line, size, "%s %s %s %lld %d %s", k->id, k->name, k->scopes, (long long)k->created_s,
            k->revoked ? 1 : 0, hash);
 }
 
 /* Replaces the key file with keys[0, count): temp file, fsync, rename,
  * fsync of the directory. */
-static int store_keys(const char *data_dir, const qp_api_key_t *keys, uint32_t count, char *detail,
+static int store_keys(const char *data_dir, const qp_http_key_t *keys, uint32_t count, char *detail,
                       size_t detail_size) {
   char path[PATH_MAX_BYTES], tmp[PATH_MAX_BYTES + 32], dir[PATH_MAX_BYTES];
-  if (qp_api_keys_path(data_dir, path, sizeof path) != 0) return QP_ERANGE;
+  if (qp_http_keys_path(data_dir, path, sizeof path) != 0) return QP_ERANGE;
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
   snprintf(dir, sizeof dir, "%s/keys", data_dir);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -279,7 +239,7 @@ static int store_keys(const char *data_dir, const qp_api_key_t *keys, uint32_t c
       "keys`.\n";
   int rc = write_all(fd, header, sizeof header - 1);
   for (uint32_t i = 0; rc == 0 && i < count; i++) {
-    char line[256];
+    char line[512];
     format_line(&keys[i], line, sizeof line);
     size_t n = strlen(line);
     line[n++] = '\n';
@@ -302,7 +262,7 @@ static int store_keys(const char *data_dir, const qp_api_key_t *keys, uint32_t c
 }
 
 /* Runs edit(keys, &count, ctx) between load and store, under the lock. */
-typedef int (*edit_fn)(qp_api_key_t *keys, uint32_t *count, void *ctx, char *detail,
+typedef int (*edit_fn)(qp_http_key_t *keys, uint32_t *count, void *ctx, char *detail,
                        size_t detail_size);
 
 static int edit_store(const char *data_dir, edit_fn edit, void *ctx, char *detail,
@@ -311,10 +271,10 @@ static int edit_store(const char *data_dir, edit_fn edit, void *ctx, char *detai
   if (rc != 0) return rc;
   int lock_fd = lock_store(data_dir, detail, detail_size);
   if (lock_fd < 0) return QP_EIO;
-  qp_api_key_t *loaded = NULL;
+  qp_http_key_t *loaded = NULL;
   uint32_t count = 0;
-  rc = qp_api_keys_load(data_dir, &loaded, &count, detail, detail_size);
-  qp_api_key_t *keys = qp_calloc(QP_API_KEYS_MAX, sizeof *keys);
+  rc = qp_http_keys_load(data_dir, &loaded, &count, detail, detail_size);
+  qp_http_key_t *keys = qp_calloc(QP_HTTP_KEYS_MAX, sizeof *keys);
   if (rc == 0 && keys == NULL) rc = QP_ENOMEM;
   if (rc == 0) {
     if (count > 0) memcpy(keys, loaded, count * sizeof *keys);
@@ -332,12 +292,12 @@ static int edit_store(const char *data_dir, edit_fn edit, void *ctx, char *detai
 
 typedef struct create_ctx {
   const char *name;     /* requested name */
-  uint32_t scopes;      /* requested scopes */
-  char *key_text;       /* out: the key, QP_API_KEY_TEXT_SIZE bytes */
-  qp_api_key_t created; /* out: the stored record */
+  const char *scopes;   /* requested scopes, comma-separated */
+  char *key_text;       /* out: the key, QP_HTTP_KEY_TEXT_SIZE bytes */
+  qp_http_key_t created; /* out: the stored record */
 } create_ctx_t;
 
-static int create_edit(qp_api_key_t *keys, uint32_t *count, void *vctx, char *detail,
+static int create_edit(qp_http_key_t *keys, uint32_t *count, void *vctx, char *detail,
                        size_t detail_size) {
   create_ctx_t *c = vctx;
   for (uint32_t i = 0; i < *count; i++) {
@@ -347,13 +307,13 @@ static int create_edit(qp_api_key_t *keys, uint32_t *count, void *vctx, char *de
       return QP_EEXISTS;
     }
   }
-  if (*count >= QP_API_KEYS_MAX) {
+  if (*count >= QP_HTTP_KEYS_MAX) {
     set_detail(detail, detail_size, "%s%s", "the key file is full", "");
     return QP_ELIMIT;
   }
-  qp_api_key_t *k = &keys[*count];
+  qp_http_key_t *k = &keys[*count];
   memset(k, 0, sizeof *k);
-  uint8_t id_bytes[QP_API_KEY_ID_HEX / 2];
+  uint8_t id_bytes[QP_HTTP_KEY_ID_HEX / 2];
   bool unique;
   do { /* 64-bit ids: a clash is astronomically unlikely, but cheap to rule out */
     randombytes_buf(id_bytes, sizeof id_bytes);
@@ -361,16 +321,16 @@ static int create_edit(qp_api_key_t *keys, uint32_t *count, void *vctx, char *de
     unique = true;
     for (uint32_t i = 0; i < *count; i++) unique = unique && strcmp(keys[i].id, k->id) != 0;
   } while (!unique);
-  uint8_t *secret = sodium_malloc(QP_API_KEY_SECRET_BYTES);
+  uint8_t *secret = sodium_malloc(QP_HTTP_KEY_SECRET_BYTES);
   if (secret == NULL) return QP_ENOMEM;
-  randombytes_buf(secret, QP_API_KEY_SECRET_BYTES);
-  char secret_hex[2 * QP_API_KEY_SECRET_BYTES + 1];
-  sodium_bin2hex(secret_hex, sizeof secret_hex, secret, QP_API_KEY_SECRET_BYTES);
+  randombytes_buf(secret, QP_HTTP_KEY_SECRET_BYTES);
+  char secret_hex[2 * QP_HTTP_KEY_SECRET_BYTES + 1];
+  sodium_bin2hex(secret_hex, sizeof secret_hex, secret, QP_HTTP_KEY_SECRET_BYTES);
   sodium_free(secret);
-  snprintf(c->key_text, QP_API_KEY_TEXT_SIZE, KEY_PREFIX "%s_%s", k->id, secret_hex);
+  snprintf(c->key_text, QP_HTTP_KEY_TEXT_SIZE, KEY_PREFIX "%s_%s", k->id, secret_hex);
   sodium_memzero(secret_hex, sizeof secret_hex);
   memcpy(k->name, c->name, strlen(c->name) + 1);
-  k->scopes = c->scopes;
+  memcpy(k->scopes, c->scopes, strlen(c->scopes) + 1);
   k->created_s = (int64_t)time(NULL);
   qp_hash256(k->hash, c->key_text, strlen(c->key_text));
   c->created = *k;
@@ -378,22 +338,23 @@ static int create_edit(qp_api_key_t *keys, uint32_t *count, void *vctx, char *de
   return 0;
 }
 
-int qp_api_keys_create(const char *data_dir, const char *name, uint32_t scopes,
-                       char key_text[QP_API_KEY_TEXT_SIZE], qp_api_key_t *created, char *detail,
+int qp_http_keys_create(const char *data_dir, const char *name, const char *scopes,
+                       char key_text[QP_HTTP_KEY_TEXT_SIZE], qp_http_key_t *created, char *detail,
                        size_t detail_size) {
   if (!valid_name(name)) {
     set_detail(detail, detail_size, "bad key name '%s': use 1-64 of A-Z a-z 0-9 . _ -%s", name, "");
     return QP_EINVAL;
   }
-  if (scopes == 0 || (scopes & ~QP_API_SCOPES_ALL) != 0) {
-    set_detail(detail, detail_size, "%s%s", "a key needs at least one scope", "");
+  if (scopes == NULL || !qp__http_scopes_wellformed(scopes)) {
+    set_detail(detail, detail_size, "%s%s", "a key needs at least one scope: ",
+               "comma-separated names of [a-z0-9_:] (see `quipu keys --help`)");
     return QP_EINVAL;
   }
   if (qp_crypto_init() != 0) return QP_EIO;
   create_ctx_t ctx = {.name = name, .scopes = scopes, .key_text = key_text};
   key_text[0] = '\0';
   int rc = edit_store(data_dir, create_edit, &ctx, detail, detail_size);
-  if (rc != 0) sodium_memzero(key_text, QP_API_KEY_TEXT_SIZE);
+  if (rc != 0) sodium_memzero(key_text, QP_HTTP_KEY_TEXT_SIZE);
   if (rc == 0 && created != NULL) *created = ctx.created;
   return rc;
 }
@@ -405,7 +366,7 @@ typedef struct revoke_ctx {
   uint32_t revoked;       /* out: how many */
 } revoke_ctx_t;
 
-static int revoke_edit(qp_api_key_t *keys, uint32_t *count, void *vctx, char *detail,
+static int revoke_edit(qp_http_key_t *keys, uint32_t *count, void *vctx, char *detail,
                        size_t detail_size) {
   revoke_ctx_t *c = vctx;
   for (uint32_t i = 0; i < *count; i++) {
@@ -422,7 +383,7 @@ static int revoke_edit(qp_api_key_t *keys, uint32_t *count, void *vctx, char *de
   return 0;
 }
 
-int qp_api_keys_revoke(const char *data_dir, const char *name_or_id, uint32_t *revoked_out,
+int qp_http_keys_revoke(const char *data_dir, const char *name_or_id, uint32_t *revoked_out,
                        char *detail, size_t detail_size) {
   revoke_ctx_t ctx = {.name_or_id = name_or_id};
   *revoked_out = 0;
@@ -433,16 +394,16 @@ int qp_api_keys_revoke(const char *data_dir, const char *name_or_id, uint32_t *r
 
 /* --------------------------------------------------------------- match */
 
-int qp_api_keys_match(const qp_api_key_t *keys, uint32_t count, const char *key_text,
+int qp_http_keys_match(const qp_http_key_t *keys, uint32_t count, const char *key_text,
                       size_t key_len) {
   const size_t prefix = sizeof KEY_PREFIX - 1;
-  if (key_len != prefix + QP_API_KEY_ID_HEX + 1 + 2 * QP_API_KEY_SECRET_BYTES) return -1;
-  if (memcmp(key_text, KEY_PREFIX, prefix) != 0 || key_text[prefix + QP_API_KEY_ID_HEX] != '_')
+  if (key_len != prefix + QP_HTTP_KEY_ID_HEX + 1 + 2 * QP_HTTP_KEY_SECRET_BYTES) return -1;
+  if (memcmp(key_text, KEY_PREFIX, prefix) != 0 || key_text[prefix + QP_HTTP_KEY_ID_HEX] != '_')
     return -1;
   uint8_t hash[QP_HASH_SIZE];
   qp_hash256(hash, key_text, key_len);
   for (uint32_t i = 0; i < count; i++) {
-    if (keys[i].revoked || memcmp(keys[i].id, key_text + prefix, QP_API_KEY_ID_HEX) != 0) continue;
+    if (keys[i].revoked || memcmp(keys[i].id, key_text + prefix, QP_HTTP_KEY_ID_HEX) != 0) continue;
     if (sodium_memcmp(keys[i].hash, hash, QP_HASH_SIZE) == 0) return (int)i;
   }
   return -1;

@@ -1,13 +1,17 @@
 /*
  * error.c - the error envelope {"error":{"code","message","path"}} that
  * every refused request receives (DESIGN.md section 5).  Kept apart from the
- * server so the pure decoder and its fuzz target can use it alone.
+ * server so the pure decoders and their fuzz targets can use it alone.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include <jansson.h>
+
+#include "base/alloc.h"
+#include "http/http.h"
 #include "base/err.h"
 
 static void copy_bounded(char *dst, size_t size, const char *src) {
@@ -17,7 +21,7 @@ static void copy_bounded(char *dst, size_t size, const char *src) {
   dst[n] = '\0';
 }
 
-int qp_api_error_set(qp_api_error_t *err, unsigned status, const char *code, const char *path,
+int qp_http_error_set(qp_http_error_t *err, unsigned status, const char *code, const char *path,
                      const char *fmt, ...) {
   memset(err, 0, sizeof *err);
   err->status = status;
@@ -36,7 +40,7 @@ int qp_api_error_set(qp_api_error_t *err, unsigned status, const char *code, con
 static json_t *lossy_string(const char *text) {
   json_t *s = json_string(text);
   if (s != NULL) return s;
-  char clean[sizeof(((qp_api_error_t *)0)->message)];
+  char clean[sizeof(((qp_http_error_t *)0)->message)];
   size_t n = 0;
   for (; text[n] != '\0' && n < sizeof clean - 1; n++)
     clean[n] = (text[n] >= 0x20 && text[n] < 0x7f) ? text[n] : '?';
@@ -44,7 +48,7 @@ static json_t *lossy_string(const char *text) {
   return json_string(clean);
 }
 
-json_t *qp_api_error_json(const qp_api_error_t *err) {
+json_t *qp_http_error_json(const qp_http_error_t *err) {
   json_t *inner = json_object();
   if (inner == NULL) return NULL;
   json_object_set_new(inner, "code", json_string(err->code[0] ? err->code : "internal"));
@@ -61,4 +65,29 @@ json_t *qp_api_error_json(const qp_api_error_t *err) {
   }
   json_object_set_new(outer, "error", inner);
   return outer;
+}
+
+char *qp_http_error_text(const qp_http_error_t *err) {
+  json_t *j = qp_http_error_json(err);
+  char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  if (text == NULL) return NULL;
+  size_t n = strlen(text);
+  char *copy = qp_malloc(n + 1);
+  if (copy != NULL) memcpy(copy, text, n + 1);
+  free(text); /* lint-ok: jansson's allocation */
+  return copy;
+}
+
+void qp_http_reply_json(qp_http_reply_t *r, unsigned status, struct json_t *json) {
+  char *text = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
+  json_decref(json);
+  char *copy = NULL;
+  if (text != NULL) {
+    size_t n = strlen(text);
+    copy = qp_malloc(n + 1);
+    if (copy != NULL) memcpy(copy, text, n + 1);
+    free(text); /* lint-ok: jansson's allocation */
+  }
+  qp_http_reply_text(r, status, copy, NULL);
 }

@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/api.h"
+#include <jansson.h>
+
+#include "ledger/api.h"
 #include "base/alloc.h"
 #include "base/assert.h"
 
-json_t *qp_api_u128_json(qp_u128 v) {
+json_t *qp_ledger_u128_json(qp_u128 v) {
   char buf[QP_U128_BUF_SIZE];
   qp_u128_format(v, buf);
   return json_string(buf);
@@ -33,10 +35,10 @@ static json_t *flags_json(uint32_t flags, const char *(*name_of)(uint32_t bit)) 
  * caller dumps the object (json_dumps of an incomplete object still works,
  * and the server maps a failed dump to 500). */
 static void set_u128(json_t *obj, const char *key, qp_u128 v) {
-  json_object_set_new(obj, key, qp_api_u128_json(v));
+  json_object_set_new(obj, key, qp_ledger_u128_json(v));
 }
 
-json_t *qp_api_account_json(const qp_account_t *a) {
+json_t *qp_ledger_account_json(const qp_account_t *a) {
   json_t *o = json_object();
   if (o == NULL) return NULL;
   set_u128(o, "id", a->id);
@@ -54,7 +56,7 @@ json_t *qp_api_account_json(const qp_account_t *a) {
   return o;
 }
 
-json_t *qp_api_transfer_json(const qp_transfer_t *t, qp_pending_state_t state) {
+json_t *qp_ledger_transfer_json(const qp_transfer_t *t, qp_pending_state_t state) {
   json_t *o = json_object();
   if (o == NULL) return NULL;
   set_u128(o, "id", t->id);
@@ -77,7 +79,7 @@ json_t *qp_api_transfer_json(const qp_transfer_t *t, qp_pending_state_t state) {
   return o;
 }
 
-json_t *qp_api_balance_json(const qp_account_balance_t *b) {
+json_t *qp_ledger_balance_json(const qp_account_balance_t *b) {
   json_t *o = json_object();
   if (o == NULL) return NULL;
   set_u128(o, "account_id", b->account_id);
@@ -93,7 +95,7 @@ json_t *qp_api_balance_json(const qp_account_balance_t *b) {
 /* Longest row: {"index":8189,"id":"<39 digits>","result":"<longest name>"}, */
 #define RESULT_ROW_BYTES_MAX (64u + QP_U128_DEC_MAX + 64u)
 
-char *qp_api_results_text(qp_op_t op, const void *events, const uint32_t *results, uint32_t count,
+char *qp_ledger_results_text(qp_op_t op, const void *events, const uint32_t *results, uint32_t count,
                           size_t *len_out) {
   /* Written directly rather than through a jansson tree: for a batch of
    * 8190 events the tree costs tens of thousands of allocations, and this

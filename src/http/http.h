@@ -1,0 +1,309 @@
+/*
+ * http.h - the HTTP core every module is served through (DESIGN.md
+ * sections 1 and 5): one listener, connections and their limits, request
+ * ids, API keys and scopes, the error envelope, Prometheus counters and
+ * latency histograms per route, and the OpenAPI document assembled from
+ * each module's fragment.  docs/http.md is the guide for module authors.
+ *
+ * A module hands the core a table of routes (method, path pattern with
+ * named segments such as "/v1/accounts/{id}", the scope it needs, a body
+ * limit and a handler) before the server starts.  The core matches the
+ * request, checks the key, the scope, the body size and the content type,
+ * and only then calls the handler with the request's parameters and body.
+ * A handler fills a reply: a status and a body (JSON text, usually built
+ * with jansson inside the module; this header does not include jansson,
+ * it only names its object type so a handler can hand one over).
+ *
+ * Threads: libmicrohttpd runs one thread per connection, so handlers run
+ * concurrently and may block (the ledger's handlers wait for the group
+ * commit).  Everything a handler gets is valid until it returns.
+ */
+#ifndef QP_HTTP_HTTP_H
+#define QP_HTTP_HTTP_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "crypto/crypto.h"
+
+struct json_t; /* jansson's object type, for qp_http_reply_json() */
+
+/* ------------------------------------------------------------ defaults */
+
+#define QP_HTTP_LISTEN_DEFAULT "127.0.0.1:7070"
+#define QP_HTTP_BODY_BYTES_MAX_DEFAULT (16u * 1024u * 1024u)      /* one request body */
+#define QP_HTTP_INFLIGHT_BYTES_MAX_DEFAULT (256u * 1024u * 1024u) /* all bodies at once */
+#define QP_HTTP_CONNECTIONS_MAX_DEFAULT 256u                      /* open connections */
+#define QP_HTTP_TIMEOUT_S_DEFAULT 10u      /* idle connection timeout */
+#define QP_HTTP_BODY_TIMEOUT_S_DEFAULT 60u /* a body trickling in longer is dropped */
+#define QP_HTTP_SHUTDOWN_GRACE_MS_DEFAULT 10000u /* wait for in-flight requests on stop */
+#define QP_HTTP_ROUTE_PARAMS_MAX 8u              /* named segments in one pattern */
+#define QP_HTTP_PARAM_NAME_MAX 32u               /* bytes of a segment's name */
+#define QP_HTTP_SCOPE_NAME_MAX 48u               /* bytes of one scope name */
+#define QP_HTTP_SCOPES_TEXT_MAX 256u             /* a key's comma-separated scopes */
+
+/* -------------------------------------------------------- error envelope */
+
+/* What went wrong with a request; becomes the body
+ * {"error":{"code":…,"message":…,"path":…}} (plus "line"/"column" for
+ * malformed JSON).  Invariant: status != 0 iff code[0] != '\0'. */
+typedef struct qp_http_error {
+  unsigned status;   /* HTTP status: 400, 401, 403, 404, 405, 413, 415, 429, 500, 503 */
+  char code[40];     /* machine-readable, snake_case: "invalid_type", … */
+  char message[256]; /* for humans: what was wrong and what is allowed */
+  char path[96];     /* the offending field, e.g. "[3].amount"; "" = the whole request */
+  int line;          /* 1-based position of malformed JSON; 0 when not applicable */
+  int column;        /* " */
+} qp_http_error_t;
+
+/* Fills *err; message is printf-style.  Returns QP_EPARSE for convenience. */
+int qp_http_error_set(qp_http_error_t *err, unsigned status, const char *code, const char *path,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The envelope as JSON text: a qp_malloc'ed NUL-terminated string the
+ * caller qp_free()s, or NULL when out of memory. */
+char *qp_http_error_text(const qp_http_error_t *err);
+
+/* The envelope as a new jansson object (caller owns the reference). */
+struct json_t *qp_http_error_json(const qp_http_error_t *err);
+
+/* --------------------------------------------------------------- scopes */
+
+/* A scope a module owns ("ledger:read"): what a key with it may do. */
+typedef struct qp_http_scope {
+  const char *name;        /* "module:verb", [a-z0-9_:]+ */
+  const char *description; /* one line, for `quipu keys --help` and docs */
+} qp_http_scope_t;
+
+/* The scope every module knows: allows everything. */
+#define QP_HTTP_SCOPE_ADMIN "admin"
+
+/* Does the comma-separated list `have` grant `need`?  "admin" grants
+ * everything; need == NULL or "" is granted to any key. */
+bool qp_http_scopes_grant(const char *have, const char *need);
+
+/* Checks a comma-separated list against the known scopes (known[0, count)
+ * plus "admin"): 0, or QP_EINVAL with detail naming the first unknown or
+ * empty entry and listing the known ones. */
+int qp_http_scopes_check(const char *text, const qp_http_scope_t *known, uint32_t count,
+                         char *detail, size_t detail_size);
+
+/* ----------------------------------------------------------------- keys */
+
+#define QP_HTTP_KEYS_MAX 4096u       /* keys in one file, revoked included */
+#define QP_HTTP_KEY_NAME_MAX 64u     /* bytes of a key's name */
+#define QP_HTTP_KEY_ID_HEX 16u       /* hex digits of a key's public id */
+#define QP_HTTP_KEY_SECRET_BYTES 32u /* random bytes in a key */
+#define QP_HTTP_KEY_TEXT_SIZE 96u    /* room for "qpk_<id>_<secret hex>" and a NUL */
+
+/* One API key as stored: never the key itself, only its hash. */
+typedef struct qp_http_key {
+  char id[QP_HTTP_KEY_ID_HEX + 1];       /* public id, hex; also inside the key text */
+  char name[QP_HTTP_KEY_NAME_MAX + 1];   /* [A-Za-z0-9._-]+, unique among live keys */
+  char scopes[QP_HTTP_SCOPES_TEXT_MAX];  /* comma-separated scope names */
+  int64_t created_s;                     /* unix seconds */
+  bool revoked;                          /* revoked keys never authenticate */
+  uint8_t hash[QP_HASH_SIZE];            /* BLAKE2b-256 of the key text */
+} qp_http_key_t;
+
+/* The key file's path for a data dir, into buf.  Returns 0 or QP_ERANGE. */
+int qp_http_keys_path(const char *data_dir, char *buf, size_t size);
+
+/* Loads every key of data_dir (none if the file does not exist) into a
+ * qp_calloc'ed array the caller qp_free()s.  Returns 0, QP_ECORRUPT (a bad
+ * line; detail names it), QP_EIO. */
+int qp_http_keys_load(const char *data_dir, qp_http_key_t **out, uint32_t *count_out,
+                      char *detail, size_t detail_size);
+
+/* Creates a key named `name` with `scopes` (comma-separated; the caller
+ * has checked them with qp_http_scopes_check), stores its hash and writes
+ * the key text (shown once, never stored) into key_text.  *created (may be
+ * NULL) receives the stored record.  Returns 0, QP_EINVAL (bad name or
+ * scopes), QP_EEXISTS (a live key has that name), QP_ELIMIT, QP_EIO. */
+int qp_http_keys_create(const char *data_dir, const char *name, const char *scopes,
+                        char key_text[QP_HTTP_KEY_TEXT_SIZE], qp_http_key_t *created,
+                        char *detail, size_t detail_size);
+
+/* Revokes the live keys whose name or id is name_or_id; *revoked_out gets
+ * how many.  Returns 0, QP_ENOTFOUND, QP_EIO. */
+int qp_http_keys_revoke(const char *data_dir, const char *name_or_id, uint32_t *revoked_out,
+                        char *detail, size_t detail_size);
+
+/* Finds the live key whose text is `key_text` among keys[0, count): returns
+ * its index, or -1.  Compares hashes in constant time. */
+int qp_http_keys_match(const qp_http_key_t *keys, uint32_t count, const char *key_text,
+                       size_t key_len);
+
+/* ------------------------------------------------------- requests, replies */
+
+typedef struct qp_http_request qp_http_request_t; /* opaque; valid during the handler */
+
+/* A handler's answer.  Set it with the qp_http_reply_* helpers; the core
+ * sends it, adds X-Request-Id and counts it. */
+typedef struct qp_http_reply {
+  unsigned status;          /* HTTP status */
+  char *body;               /* owned (qp_malloc'ed), NUL-terminated; NULL = empty */
+  const char *content_type; /* static; NULL = application/json */
+  const char *allow;        /* Allow header for 405, or NULL */
+  bool close;               /* send Connection: close */
+} qp_http_reply_t;
+
+/* Serialises json (consumes the reference; NULL means out of memory and
+ * becomes a 500) as the reply body with `status`. */
+void qp_http_reply_json(qp_http_reply_t *r, unsigned status, struct json_t *json);
+
+/* Takes ownership of a qp_malloc'ed text body. */
+void qp_http_reply_text(qp_http_reply_t *r, unsigned status, char *text,
+                        const char *content_type);
+
+/* The error envelope for err (status from err, 500 if unset). */
+void qp_http_reply_error(qp_http_reply_t *r, const qp_http_error_t *err);
+
+/* Shorthand: an error reply with a fixed message. */
+void qp_http_reply_fail(qp_http_reply_t *r, unsigned status, const char *code, const char *path,
+                        const char *message);
+
+/* The request's method ("GET", …), path (without the query) and body
+ * (may be NULL when empty). */
+const char *qp_http_method(const qp_http_request_t *req);
+const char *qp_http_path(const qp_http_request_t *req);
+const char *qp_http_body(const qp_http_request_t *req, size_t *len_out);
+const char *qp_http_request_id(const qp_http_request_t *req);
+
+/* The text of the named segment `name` of the route's pattern ("id" for
+ * "/v1/accounts/{id}"), NUL-terminated, or NULL if the pattern has none. */
+const char *qp_http_param(const qp_http_request_t *req, const char *name);
+
+/* A request header's value, or NULL. */
+const char *qp_http_header(const qp_http_request_t *req, const char *name);
+
+/* Calls fn for every query argument in order (value may be NULL for
+ * "?flag"); stops when fn returns false.  Returns false if fn stopped. */
+bool qp_http_query_each(const qp_http_request_t *req,
+                        bool (*fn)(void *ctx, const char *key, const char *value), void *ctx);
+
+/* The caller's scopes (comma-separated; "admin" with --insecure-no-auth),
+ * and whether they grant `scope`. */
+const char *qp_http_caller_scopes(const qp_http_request_t *req);
+bool qp_http_caller_may(const qp_http_request_t *req, const char *scope);
+
+/* --------------------------------------------------------------- routes */
+
+typedef void (*qp_http_handler_fn)(void *ctx, qp_http_request_t *req, qp_http_reply_t *reply);
+
+/* One route.  Patterns are literal segments and named segments "{name}"
+ * (one non-empty segment each); when several patterns match a path, the
+ * one with more literal segments wins, so "/v1/accounts/lookup" is not
+ * taken for "/v1/accounts/{id}". */
+typedef struct qp_http_route {
+  const char *method;         /* "GET", "POST", "PUT", "DELETE", "PATCH" */
+  const char *pattern;        /* "/v1/accounts/{id}" */
+  const char *scope;          /* scope needed; NULL = any valid key */
+  bool public_route;          /* no key needed (/healthz, /metrics) */
+  uint64_t body_bytes_max;    /* largest body; 0 = the server's limit */
+  qp_http_handler_fn handler; /* the work */
+} qp_http_route_t;
+
+/* ------------------------------------------------------------- metrics */
+
+/* Text sink for the Prometheus exposition (bounded; failures are sticky). */
+typedef struct qp_http_text {
+  qp_buf_t buf; /* the text so far */
+} qp_http_text_t;
+
+void qp_http_text_put(qp_http_text_t *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define QP_HTTP_LATENCY_BUCKETS 14u /* histogram upper bounds, plus +Inf */
+
+/* A latency histogram in microseconds, updated without locks (relaxed atomics). */
+typedef struct qp_http_histogram {
+  _Atomic uint64_t counts[QP_HTTP_LATENCY_BUCKETS + 1]; /* per bucket (not cumulative) */
+  _Atomic uint64_t sum_us;                              /* total, microseconds */
+  _Atomic uint64_t count;                               /* observations */
+} qp_http_histogram_t;
+
+void qp_http_histogram_observe(qp_http_histogram_t *h, uint64_t us);
+
+/* Writes one histogram in seconds; labels is "" or `key="value",…`. */
+void qp_http_histogram_put(qp_http_text_t *t, const char *name, const char *labels,
+                           const qp_http_histogram_t *h);
+
+/* Writes "# HELP" and "# TYPE" lines. */
+void qp_http_metric_header(qp_http_text_t *t, const char *name, const char *type,
+                           const char *help);
+
+/* --------------------------------------------------------------- server */
+
+typedef struct qp_http_options {
+  const char *listen;          /* "HOST:PORT"; port 0 = any free port */
+  uint64_t body_bytes_max;     /* largest request body (routes may lower it) */
+  uint64_t inflight_bytes_max; /* all request bodies held at once; past it 503 */
+  uint32_t connections_max;    /* open connections; past it 503 */
+  uint32_t timeout_s;          /* idle connection timeout */
+  uint32_t body_timeout_s;     /* whole request body, from headers to last byte */
+  uint32_t shutdown_grace_ms;  /* how long stop waits for in-flight requests */
+  bool insecure_no_auth;       /* no keys needed (loopback listen only) */
+} qp_http_options_t;
+
+/* Fills *o with the defaults above. */
+void qp_http_options_default(qp_http_options_t *o);
+
+typedef struct qp_http_server qp_http_server_t; /* opaque */
+
+/* What a module adds to the server. */
+typedef struct qp_http_module {
+  const char *name;                           /* "ledger": metric and log label */
+  const qp_http_route_t *routes;              /* static table */
+  uint32_t routes_count;                      /* rows in routes */
+  void *ctx;                                  /* passed to handlers and callbacks */
+  const char *openapi;                        /* fragment: {"paths":…,"components":…} */
+  void (*metrics)(void *ctx, qp_http_text_t *out); /* appends its metrics; may be NULL */
+  /* Health for /healthz: 0, or non-zero with code/message set (503). */
+  int (*health)(void *ctx, char *code, size_t code_size, char *message, size_t message_size);
+} qp_http_module_t;
+
+/* Creates a server (not yet listening) whose key store is under data_dir.
+ * Returns 0 and *out, QP_EINVAL (bad options; detail says why), QP_ENOMEM. */
+int qp_http_server_create(const char *data_dir, const qp_http_options_t *options,
+                          qp_http_server_t **out, char *detail, size_t detail_size);
+
+/* Adds a module's routes, OpenAPI fragment and metrics (borrowed: must
+ * outlive the server).  Before start only.  Returns 0, QP_EEXISTS (a route
+ * another module serves already; detail names it), QP_EINVAL (a bad
+ * pattern or fragment), QP_ENOMEM. */
+int qp_http_server_add(qp_http_server_t *s, const qp_http_module_t *module, char *detail,
+                       size_t detail_size);
+
+/* Assembles the OpenAPI document and starts listening.  Returns 0,
+ * QP_EINVAL (bad listen address), QP_EIO (cannot listen). */
+int qp_http_server_start(qp_http_server_t *s, char *detail, size_t detail_size);
+
+/* The port actually bound (useful with port 0). */
+uint16_t qp_http_server_port(const qp_http_server_t *s);
+
+/* The assembled OpenAPI document (JSON text owned by the server; valid
+ * after start until destroy). */
+const char *qp_http_server_openapi(const qp_http_server_t *s);
+
+/* Every route served, core routes included, for tests and docs: calls fn
+ * with each method and pattern. */
+void qp_http_server_each_route(const qp_http_server_t *s,
+                               void (*fn)(void *ctx, const char *method, const char *pattern),
+                               void *ctx);
+
+/* Graceful stop: refuses new connections and requests and waits up to the
+ * grace period for in-flight requests.  Modules stay usable; call before
+ * closing them.  Idempotent. */
+void qp_http_server_stop(qp_http_server_t *s);
+
+/* Stops (if needed) and frees the server.  Safe on NULL. */
+void qp_http_server_destroy(qp_http_server_t *s);
+
+/* Current monotonic time in ns (the core's clock for latencies). */
+uint64_t qp_http_now_ns(void);
+
+#endif

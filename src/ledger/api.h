@@ -1,0 +1,117 @@
+/*
+ * api.h - the ledger's HTTP/JSON API (DESIGN.md section 5): the strict
+ * JSON codec for accounts and transfers, and the ledger module that the
+ * node runtime serves through the HTTP core (its routes, group-commit
+ * writer, metrics and periodic expiry sweep).
+ *
+ *  - The codec (api_decode.c, api_encode.c) is pure: bytes in, events or
+ *    an error envelope out.  It never touches the ledger, a socket or a
+ *    file, so it is unit-tested and fuzzed directly
+ *    (tests/fuzz/fuzz_api_decode.c), and `quipu client` checks its input
+ *    with it before sending.
+ *
+ *  - The module (module.c, api_routes.c, api_writer.c, api_metrics.c)
+ *    opens the durable ledger under the node's data directory and serves
+ *    it.  Reads go straight to the thread-safe qp_db lookups; creates are
+ *    queued to a single writer thread that hands everything queued to
+ *    qp_db_execute() at once, so many HTTP requests share one journal
+ *    append and one fdatasync (group commit).  A response is sent only
+ *    after its batch is durable.
+ */
+#ifndef QP_LEDGER_API_H
+#define QP_LEDGER_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/http.h"
+#include "ledger/ledger.h"
+
+struct json_t; /* jansson's object type */
+
+/* ------------------------------------------------------------ defaults */
+
+#define QP_LEDGER_API_EVENTS_MAX_DEFAULT QP_BATCH_EVENTS_MAX /* events per request */
+#define QP_LEDGER_API_QUEUE_MAX_DEFAULT 1024u  /* create requests waiting for the writer */
+#define QP_LEDGER_API_QUERY_LIMIT_DEFAULT 100u /* rows of a history query without ?limit */
+#define QP_LEDGER_API_LOOKUP_IDS_MAX QP_BATCH_EVENTS_MAX /* ids in one lookup */
+#define QP_LEDGER_SWEEP_MS 1000u /* how often the node asks for an expiry sweep */
+
+/* The scopes the ledger owns. */
+#define QP_LEDGER_SCOPE_READ "ledger:read"   /* lookups, history, audit */
+#define QP_LEDGER_SCOPE_WRITE "ledger:write" /* create accounts and transfers */
+
+/* ------------------------------------------------------------- decoding */
+
+/* Decodes a create body: a JSON array of 1..events_max account (transfer)
+ * objects, strictly: unknown or duplicate fields, wrong types, missing
+ * required fields, negative or non-numeric numbers and values beyond the
+ * field's width are errors.  u128/u64 fields take decimal strings or JSON
+ * integers >= 0; u32/u16 fields take JSON integers; flags take an array of
+ * flag names.  Pure: reads only body[0, len).
+ *
+ * On success returns 0 and *out receives a qp_calloc'ed array of *count_out
+ * events that the caller releases with qp_free().  On failure returns
+ * QP_EPARSE (err says why and where; status 400 or 413), or QP_ENOMEM;
+ * *out is then NULL. */
+int qp_ledger_decode_accounts(const char *body, size_t len, uint32_t events_max, qp_account_t **out,
+                           uint32_t *count_out, qp_http_error_t *err);
+int qp_ledger_decode_transfers(const char *body, size_t len, uint32_t events_max, qp_transfer_t **out,
+                            uint32_t *count_out, qp_http_error_t *err);
+
+/* What `quipu client accounts|transfers create` runs on its input before
+ * sending it: kind is "accounts" or "transfers"; decodes the body exactly as
+ * the server will (up to QP_BATCH_EVENTS_MAX events) and discards the
+ * events.  Returns 0, QP_EINVAL for an unknown kind, or the decoder's
+ * QP_EPARSE/QP_ENOMEM with err filled. */
+int qp_ledger_check_batch(const char *kind, const char *body, size_t len, qp_http_error_t *err);
+
+/* Decodes a lookup body {"ids":[…]} with 1..ids_max ids (decimal strings or
+ * JSON integers).  Same conventions as above. */
+int qp_ledger_decode_ids(const char *body, size_t len, uint32_t ids_max, qp_u128 **out,
+                      uint32_t *count_out, qp_http_error_t *err);
+
+/* Parses one decimal u128 from text (a path segment or a query value);
+ * returns 0 or QP_EPARSE/QP_ERANGE. */
+int qp_ledger_parse_id(const char *text, qp_u128 *out);
+
+/* ------------------------------------------------------------- encoding */
+
+/* Records as JSON objects (caller owns the reference; NULL on OOM).  u128
+ * and u64 values are decimal strings, flags arrays of names.  A transfer
+ * created with the `pending` flag also carries "pending_state". */
+struct json_t *qp_ledger_account_json(const qp_account_t *a);
+struct json_t *qp_ledger_transfer_json(const qp_transfer_t *t, qp_pending_state_t state);
+struct json_t *qp_ledger_balance_json(const qp_account_balance_t *b);
+struct json_t *qp_ledger_u128_json(qp_u128 v);
+
+/* {"results":[{"index":i,"id":"…","result":"…"},…]} for a create batch,
+ * as text; op is QP_OP_CREATE_ACCOUNTS or QP_OP_CREATE_TRANSFERS.  Returns
+ * a qp_malloc'ed NUL-terminated string (caller qp_free()s it) and its
+ * length in *len_out, or NULL when out of memory. */
+char *qp_ledger_results_text(qp_op_t op, const void *events, const uint32_t *results, uint32_t count,
+                          size_t *len_out);
+
+/* -------------------------------------------------------------- module */
+
+/* The ledger module's settings ("modules": {"ledger": {…}} in node.json). */
+typedef struct qp_ledger_settings {
+  uint32_t events_max;  /* "max_batch_events": events (or ids) per request, 1..8190 */
+  uint32_t queue_max;   /* "queue_max": create requests queued before 429 */
+  uint64_t evict_after; /* "evict_after": stored transfers leave memory past this (0 = default) */
+} qp_ledger_settings_t;
+
+/* Fills *s with the defaults. */
+void qp_ledger_settings_default(qp_ledger_settings_t *s);
+
+/* Reads settings from a JSON object (NULL = defaults): unknown keys and
+ * values out of range are QP_EINVAL with detail naming the key (prefixed
+ * by `where`, e.g. "modules.ledger"). */
+int qp_ledger_settings_parse(const struct json_t *object, const char *where,
+                             qp_ledger_settings_t *out, char *detail, size_t detail_size);
+
+/* The ledger's OpenAPI fragment (generated from src/ledger/openapi.json). */
+extern const char qp_ledger_openapi_json[];
+
+#endif

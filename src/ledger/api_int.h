@@ -1,0 +1,108 @@
+/*
+ * api_int.h - the ledger module's private parts: the group-commit writer,
+ * the ledger's metrics and the module's state shared by module.c,
+ * api_routes.c, api_writer.c and api_metrics.c.  Nothing outside
+ * src/ledger/ (and its tests) includes this.
+ */
+#ifndef QP_LEDGER_API_INT_H
+#define QP_LEDGER_API_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ledger/api.h"
+
+/* ------------------------------------------------------------- metrics */
+
+#define QP__LEDGER_BATCH_BUCKETS 11u /* events-per-request bounds, plus +Inf */
+
+/* Counters are atomics so request threads and the writer update them
+ * without a lock; a scrape reads them one by one (not a snapshot). */
+typedef struct qp__ledger_metrics {
+  qp_http_histogram_t commit_latency;                         /* one qp_db_execute call */
+  _Atomic uint64_t batch_events[QP__LEDGER_BATCH_BUCKETS + 1]; /* events per create request */
+  _Atomic uint64_t batch_events_sum;                          /* events in all create requests */
+  _Atomic uint64_t batch_count;                               /* create requests */
+  _Atomic uint64_t commits;                                   /* qp_db_execute calls */
+  _Atomic uint64_t commit_requests;                           /* requests in them */
+  _Atomic uint64_t sweeps;                                    /* expiry sweeps run */
+  _Atomic uint64_t account_results[QP_CREATE_ACCOUNT_RESULT_COUNT];   /* by result */
+  _Atomic uint64_t transfer_results[QP_CREATE_TRANSFER_RESULT_COUNT]; /* by result */
+} qp__ledger_metrics_t;
+
+void qp__ledger_metrics_batch(qp__ledger_metrics_t *m, qp_op_t op, const uint32_t *results,
+                              uint32_t count);
+
+/* Appends the ledger's Prometheus text; journal_bytes and queue_depth are
+ * sampled by the caller. */
+void qp__ledger_metrics_render(const qp__ledger_metrics_t *m, qp_http_text_t *out,
+                               uint64_t journal_bytes, uint32_t queue_depth);
+
+/* -------------------------------------------------------------- writer */
+
+/* One create request waiting for the writer.  Owned by the HTTP thread,
+ * which blocks in qp__ledger_writer_submit until `done`. */
+typedef struct qp__ledger_job {
+  qp_db_request_t request;     /* op, events, count, results; status filled */
+  int execute_rc;              /* what qp_db_execute returned for its group */
+  bool done;                   /* set by the writer under the queue mutex */
+  struct qp__ledger_job *next; /* queue link */
+} qp__ledger_job_t;
+
+/* A single thread that drains the queue into qp_db_execute.  Invariant:
+ * queued <= queue_max; a job is in the queue or in the writer's hands, and
+ * done is set exactly once. */
+typedef struct qp__ledger_writer {
+  qp_db_t *db;                   /* borrowed */
+  qp__ledger_metrics_t *metrics; /* borrowed */
+  pthread_t thread;              /* the writer */
+  pthread_mutex_t mutex;         /* guards everything below */
+  pthread_cond_t work_cond;      /* writer waits for jobs */
+  pthread_cond_t done_cond;      /* submitters wait for done */
+  qp__ledger_job_t *head;        /* oldest queued job */
+  qp__ledger_job_t *tail;        /* newest queued job */
+  uint32_t queued;               /* jobs in the queue */
+  uint32_t queue_max;            /* bound on queued */
+  qp_db_request_t *scratch;      /* queue_max requests for one execute */
+  qp__ledger_job_t **taken;      /* the jobs behind scratch */
+  bool sweep_wanted;             /* the node's tick asked for an expiry sweep */
+  bool stopping;                 /* no new jobs; exit once drained */
+  bool started;                  /* thread is running */
+} qp__ledger_writer_t;
+
+int qp__ledger_writer_start(qp__ledger_writer_t *w, qp_db_t *db, uint32_t queue_max,
+                            qp__ledger_metrics_t *metrics);
+/* Queues job and waits for it.  Returns 0 (job->request.status and
+ * job->execute_rc then say what happened), QP_ELIMIT when the queue is full
+ * or QP_ESTOPPED when the writer is stopping; in both cases nothing ran. */
+int qp__ledger_writer_submit(qp__ledger_writer_t *w, qp__ledger_job_t *job);
+uint32_t qp__ledger_writer_depth(qp__ledger_writer_t *w);
+/* Asks the writer to sweep expired pending transfers between groups (its
+ * own journaled batch, if anything expired); does not wait. */
+void qp__ledger_writer_sweep(qp__ledger_writer_t *w);
+/* Commits whatever is queued, then stops and joins the thread. */
+void qp__ledger_writer_stop(qp__ledger_writer_t *w);
+
+/* -------------------------------------------------------------- module */
+
+/* The ledger module as the node runs it. */
+typedef struct qp__ledger_api {
+  qp_db_t *db;                   /* owned: opened by the module */
+  char data_dir[1024];           /* the node's data directory */
+  qp_ledger_settings_t settings; /* from node.json or `quipu serve` flags */
+  qp__ledger_writer_t writer;    /* group commit */
+  qp__ledger_metrics_t metrics;  /* the ledger's counters */
+  qp_http_module_t http;         /* what the HTTP core serves */
+} qp__ledger_api_t;
+
+/* The ledger's route table (static storage). */
+const qp_http_route_t *qp__ledger_routes(uint32_t *count_out);
+
+/* Metrics and health callbacks of the HTTP module (ctx is the api). */
+void qp__ledger_api_metrics(void *ctx, qp_http_text_t *out);
+int qp__ledger_api_health(void *ctx, char *code, size_t code_size, char *message,
+                          size_t message_size);
+
+#endif

@@ -1,0 +1,280 @@
+/*
+ * config.c - node.json (docs/node.md): which modules a node enables, where
+ * it listens, where its data is, and the HTTP core's limits.  The smallest
+ * one is {"listen": "127.0.0.1:7070", "modules": {"ledger": {}}}.
+ *
+ * Strict like the API: an unknown key, a wrong type or a value out of range
+ * is refused with the key's full name and what is allowed, so a typo never
+ * silently falls back to a default.  A module's own object is checked by
+ * the module when it opens.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "base/alloc.h"
+#include "base/err.h"
+#include "node/node.h"
+
+void qp_node_config_init(qp_node_config_t *c) {
+  memset(c, 0, sizeof *c);
+  qp_http_options_default(&c->http);
+  snprintf(c->listen, sizeof c->listen, "%s", QP_HTTP_LISTEN_DEFAULT);
+  c->http.listen = c->listen;
+  c->log_level = QP_LOG_INFO;
+}
+
+void qp_node_config_deinit(qp_node_config_t *c) {
+  for (uint32_t i = 0; i < c->modules_count; i++) json_decref(c->modules[i].settings);
+  c->modules_count = 0;
+}
+
+int qp_node_config_enable(qp_node_config_t *c, const qp_module_t *module, json_t *settings) {
+  for (uint32_t i = 0; i < c->modules_count; i++)
+    if (c->modules[i].module == module) return QP_EEXISTS;
+  if (c->modules_count == QP_NODE_MODULES_MAX) return QP_ELIMIT;
+  c->modules[c->modules_count].module = module;
+  c->modules[c->modules_count].settings = json_incref(settings);
+  c->modules_count++;
+  return 0;
+}
+
+/* An integer in [min, max] under http.<key>. */
+static int http_number(const char *key, json_t *v, uint64_t min, uint64_t max, uint64_t *out,
+                       char *detail, size_t detail_size) {
+  json_int_t n = json_is_integer(v) ? json_integer_value(v) : -1;
+  if (!json_is_integer(v) || n < 0 || (uint64_t)n < min || (uint64_t)n > max) {
+    snprintf(detail, detail_size, "http.%s must be an integer from %llu to %llu", key,
+             (unsigned long long)min, (unsigned long long)max);
+    return QP_EINVAL;
+  }
+  *out = (uint64_t)n;
+  return 0;
+}
+
+static const struct {
+  const char *key; /* under "http" */
+  uint64_t min;    /* allowed range */
+  uint64_t max;    /* " */
+} HTTP_NUMBERS[] = {
+    {"max_body_bytes", 64, 1ull << 32},        {"max_inflight_bytes", 4096, 1ull << 40},
+    {"max_connections", 1, 65536},             {"timeout_s", 1, 3600},
+    {"body_timeout_s", 1, 3600},               {"shutdown_grace_ms", 0, 600000},
+};
+#define HTTP_NUMBERS_COUNT (sizeof HTTP_NUMBERS / sizeof HTTP_NUMBERS[0])
+
+static void set_http_number(qp_http_options_t *o, size_t which, uint64_t n) {
+  switch (which) {
+    case 0: o->body_bytes_max = n; break;
+    case 1: o->inflight_bytes_max = n; break;
+    case 2: o->connections_max = (uint32_t)n; break;
+    case 3: o->timeout_s = (uint32_t)n; break;
+    case 4: o->body_timeout_s = (uint32_t)n; break;
+    default: o->shutdown_grace_ms = (uint32_t)n; break;
+  }
+}
+
+static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t detail_size) {
+  if (!json_is_object(http)) {
+    snprintf(detail, detail_size, "http must be an object");
+    return QP_EINVAL;
+  }
+  const char *key;
+  json_t *v;
+  json_object_foreach(http, key, v) {
+    if (strcmp(key, "insecure_no_auth") == 0) {
+      if (!json_is_boolean(v)) {
+        snprintf(detail, detail_size, "http.insecure_no_auth must be true or false");
+        return QP_EINVAL;
+      }
+      c->http.insecure_no_auth = json_is_true(v);
+      continue;
+    }
+    size_t k = 0;
+    while (k < HTTP_NUMBERS_COUNT && strcmp(HTTP_NUMBERS[k].key, key) != 0) k++;
+    if (k == HTTP_NUMBERS_COUNT) {
+      snprintf(detail, detail_size,
+               "unknown key http.%.64s; allowed: max_body_bytes, max_inflight_bytes, "
+               "max_connections, timeout_s, body_timeout_s, shutdown_grace_ms, insecure_no_auth",
+               key);
+      return QP_EINVAL;
+    }
+    uint64_t n = 0;
+    int rc = http_number(key, v, HTTP_NUMBERS[k].min, HTTP_NUMBERS[k].max, &n, detail,
+                         detail_size);
+    if (rc != 0) return rc;
+    set_http_number(&c->http, k, n);
+  }
+  return 0;
+}
+
+/* "ledger, chain, …": the modules this build has. */
+static void known_modules(char *buf, size_t size) {
+  uint32_t count = 0;
+  const qp_module_t *const *mods = qp_node_modules(&count);
+  size_t used = 0;
+  buf[0] = '\0';
+  for (uint32_t i = 0; i < count && used < size; i++)
+    used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", mods[i]->name);
+}
+
+/* Enables the modules named in "modules", in the module table's order. */
+static int parse_modules(json_t *modules, qp_node_config_t *c, char *detail, size_t detail_size) {
+  char known[512];
+  known_modules(known, sizeof known);
+  if (!json_is_object(modules)) {
+    snprintf(detail, detail_size, "modules must be an object such as {\"ledger\": {}}; known "
+             "modules: %s", known);
+    return QP_EINVAL;
+  }
+  const char *key;
+  json_t *v;
+  json_object_foreach(modules, key, v) {
+    if (qp_node_module_find(key) == NULL) {
+      snprintf(detail, detail_size, "unknown module modules.%.64s; known modules: %s", key, known);
+      return QP_EINVAL;
+    }
+    if (!json_is_object(v)) {
+      snprintf(detail, detail_size, "modules.%s must be an object ({} for the defaults)", key);
+      return QP_EINVAL;
+    }
+  }
+  uint32_t count = 0;
+  const qp_module_t *const *mods = qp_node_modules(&count);
+  for (uint32_t i = 0; i < count; i++) {
+    json_t *settings = json_object_get(modules, mods[i]->name);
+    if (settings != NULL && qp_node_config_enable(c, mods[i], settings) != 0) return QP_ELIMIT;
+  }
+  if (c->modules_count == 0) {
+    snprintf(detail, detail_size, "modules enables no module; known modules: %s", known);
+    return QP_EINVAL;
+  }
+  return 0;
+}
+
+static int parse_string(json_t *v, const char *key, char *out, size_t size, char *detail,
+                        size_t detail_size) {
+  if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= size) {
+    snprintf(detail, detail_size, "%s must be a non-empty string of at most %zu bytes", key,
+             size - 1);
+    return QP_EINVAL;
+  }
+  memcpy(out, json_string_value(v), json_string_length(v) + 1);
+  return 0;
+}
+
+/* "data": absolute, or relative to the home; default: the home itself. */
+static int parse_data(json_t *v, const char *home, qp_node_config_t *c, char *detail,
+                      size_t detail_size) {
+  char data[QP_NODE_PATH_MAX] = ".";
+  if (v != NULL && parse_string(v, "data", data, sizeof data, detail, detail_size) != 0)
+    return QP_EINVAL;
+  int n = data[0] == '/' ? snprintf(c->data_dir, sizeof c->data_dir, "%s", data)
+          : strcmp(data, ".") == 0 ? snprintf(c->data_dir, sizeof c->data_dir, "%s", home)
+                                   : snprintf(c->data_dir, sizeof c->data_dir, "%s/%s", home, data);
+  if (n < 0 || (size_t)n >= sizeof c->data_dir) {
+    snprintf(detail, detail_size, "data: the path is longer than %u bytes", QP_NODE_PATH_MAX - 1);
+    return QP_EINVAL;
+  }
+  return 0;
+}
+
+static int parse_root_key(const char *key, json_t *v, qp_node_config_t *c, char *detail,
+                          size_t detail_size) {
+  if (strcmp(key, "listen") == 0)
+    return parse_string(v, "listen", c->listen, sizeof c->listen, detail, detail_size);
+  if (strcmp(key, "http") == 0) return parse_http(v, c, detail, detail_size);
+  if (strcmp(key, "modules") == 0) return parse_modules(v, c, detail, detail_size);
+  if (strcmp(key, "data") == 0) return 0; /* parse_data, after the loop */
+  if (strcmp(key, "log_level") == 0) {
+    if (json_is_string(v) && qp_log_level_parse(json_string_value(v), &c->log_level) == 0)
+      return 0;
+    snprintf(detail, detail_size, "log_level must be one of debug, info, warn, error, off");
+    return QP_EINVAL;
+  }
+  snprintf(detail, detail_size,
+           "unknown key %.64s; allowed: listen, data, log_level, http, modules", key);
+  return QP_EINVAL;
+}
+
+int qp_node_config_parse(const char *text, size_t len, const char *home, qp_node_config_t *c,
+                         char *detail, size_t detail_size) {
+  qp_node_config_init(c);
+  if (strlen(home) >= sizeof c->home) return QP_EINVAL;
+  memcpy(c->home, home, strlen(home) + 1);
+  json_error_t jerr;
+  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (root == NULL || !json_is_object(root)) {
+    if (root == NULL)
+      snprintf(detail, detail_size, "not valid JSON at line %d, column %d: %s", jerr.line,
+               jerr.column, jerr.text);
+    else
+      snprintf(detail, detail_size, "the top level must be an object");
+    json_decref(root);
+    return QP_EINVAL;
+  }
+  int rc = 0;
+  const char *key;
+  json_t *v;
+  json_object_foreach(root, key, v) {
+    rc = parse_root_key(key, v, c, detail, detail_size);
+    if (rc != 0) break;
+  }
+  if (rc == 0 && json_object_get(root, "modules") == NULL) {
+    snprintf(detail, detail_size, "modules is missing: say which modules the node runs, "
+             "e.g. \"modules\": {\"ledger\": {}}");
+    rc = QP_EINVAL;
+  }
+  if (rc == 0) rc = parse_data(json_object_get(root, "data"), home, c, detail, detail_size);
+  json_decref(root);
+  if (rc != 0) qp_node_config_deinit(c);
+  return rc;
+}
+
+/* Reads path (at most QP_NODE_CONFIG_BYTES_MAX) into a new buffer. */
+static int read_text(const char *path, char **out, size_t *len, char *detail, size_t detail_size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(detail, detail_size, "cannot open %s: %s", path, strerror(errno));
+    return errno == ENOENT ? QP_ENOTFOUND : QP_EIO;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_size < 0 || st.st_size > (off_t)QP_NODE_CONFIG_BYTES_MAX) {
+    snprintf(detail, detail_size, "%s: cannot stat it, or it is larger than %u bytes", path,
+             QP_NODE_CONFIG_BYTES_MAX);
+    close(fd);
+    return QP_EIO;
+  }
+  char *buf = qp_malloc((size_t)st.st_size + 1);
+  ssize_t got = buf != NULL ? read(fd, buf, (size_t)st.st_size) : -1;
+  close(fd);
+  if (got != (ssize_t)st.st_size) {
+    qp_free(buf);
+    snprintf(detail, detail_size, "cannot read %s", path);
+    return buf == NULL ? QP_ENOMEM : QP_EIO;
+  }
+  buf[got] = '\0';
+  *out = buf;
+  *len = (size_t)got;
+  return 0;
+}
+
+int qp_node_config_load(const char *home, qp_node_config_t *c, char *detail, size_t detail_size) {
+  char path[QP_NODE_PATH_MAX + 32];
+  int n = snprintf(path, sizeof path, "%s/%s", home, QP_NODE_CONFIG_FILE);
+  if (n < 0 || (size_t)n >= sizeof path) return QP_EINVAL;
+  char *text = NULL;
+  size_t len = 0;
+  int rc = read_text(path, &text, &len, detail, detail_size);
+  if (rc != 0) return rc;
+  char inner[768];
+  rc = qp_node_config_parse(text, len, home, c, inner, sizeof inner);
+  qp_free(text);
+  if (rc != 0) snprintf(detail, detail_size, "%s: %s", path, inner);
+  return rc;
+}

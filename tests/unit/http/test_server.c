@@ -1,0 +1,243 @@
+/*
+ * test_server.c - the HTTP core as a module sees it, over real HTTP on
+ * loopback (libcurl): a test module registers routes with named segments,
+ * a scope and a per-route body limit; the core routes by specificity,
+ * answers 404/405 with Allow, 401 without a key, 403 without the scope,
+ * 413 past the route's limit, 415 without JSON, hands the handler its
+ * parameters, query and body, counts every answer per route in /metrics,
+ * refuses a route two modules both claim, and has no cap on routes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "test_util.h"
+#include "base/alloc.h"
+#include "base/err.h"
+#include "http/http.h"
+
+#define ROUTES_MANY 100u /* more than the old server's cap of 16 */
+
+/* Echoes what the core handed over: "<tag> <param> <header> <body>". */
+static void echo(void *ctx, qp_http_request_t *req, qp_http_reply_t *r, const char *tag) {
+  (void)ctx;
+  size_t len = 0;
+  const char *body = qp_http_body(req, &len);
+  const char *name = qp_http_param(req, "name");
+  const char *header = qp_http_header(req, "X-Test");
+  char *text = qp_malloc(512);
+  assert_non_null(text);
+  snprintf(text, 512, "%s %s %s %.*s", tag, name ? name : "-", header ? header : "-", (int)len,
+           body ? body : "");
+  qp_http_reply_text(r, 200, text, "text/plain");
+}
+
+static void get_thing(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  echo(ctx, req, r, "thing");
+}
+static void get_special(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  echo(ctx, req, r, "special");
+}
+static void post_thing(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  echo(ctx, req, r, "posted");
+}
+static void numbered(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  echo(ctx, req, r, "numbered");
+}
+
+static const qp_http_route_t ROUTES[] = {
+    {"GET", "/v1/things/{name}", "things:read", false, 0, get_thing},
+    {"GET", "/v1/things/special", "things:read", false, 0, get_special},
+    {"POST", "/v1/things/{name}", "things:write", false, 16, post_thing},
+};
+
+typedef struct fixture {
+  char dir[256];             /* data dir with the keys */
+  qp_http_server_t *server;  /* listening on a free port */
+  char reader[QP_HTTP_KEY_TEXT_SIZE]; /* things:read */
+  char writer[QP_HTTP_KEY_TEXT_SIZE]; /* things:write */
+  qp_http_module_t module;   /* the test module */
+  qp_http_route_t many[ROUTES_MANY]; /* /v1/n/0 … */
+  char patterns[ROUTES_MANY][32]; /* their storage */
+} fixture_t;
+
+static int setup(void **state) {
+  fixture_t *f = qp_calloc(1, sizeof *f);
+  qp_test_tmpdir(f->dir, sizeof f->dir);
+  char detail[256];
+  assert_int_equal(qp_http_keys_create(f->dir, "r", "things:read", f->reader, NULL, detail,
+                                       sizeof detail), 0);
+  assert_int_equal(qp_http_keys_create(f->dir, "w", "things:write", f->writer, NULL, detail,
+                                       sizeof detail), 0);
+  qp_http_options_t o;
+  qp_http_options_default(&o);
+  o.listen = "127.0.0.1:0";
+  assert_int_equal(qp_http_server_create(f->dir, &o, &f->server, detail, sizeof detail), 0);
+  f->module = (qp_http_module_t){.name = "things", .routes = ROUTES, .routes_count = 3};
+  assert_int_equal(qp_http_server_add(f->server, &f->module, detail, sizeof detail), 0);
+  static qp_http_module_t many;
+  for (uint32_t i = 0; i < ROUTES_MANY; i++) {
+    snprintf(f->patterns[i], sizeof f->patterns[i], "/v1/n/%u", i);
+    f->many[i] = (qp_http_route_t){"GET", f->patterns[i], NULL, false, 0, numbered};
+  }
+  many = (qp_http_module_t){.name = "many", .routes = f->many, .routes_count = ROUTES_MANY};
+  assert_int_equal(qp_http_server_add(f->server, &many, detail, sizeof detail), 0);
+  assert_int_equal(qp_http_server_start(f->server, detail, sizeof detail), 0);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture_t *f = *state;
+  qp_http_server_destroy(f->server);
+  qp_test_rmdir(f->dir);
+  qp_free(f);
+  return 0;
+}
+
+typedef struct answer {
+  long status;      /* HTTP status */
+  char body[65536]; /* first bytes of the body */
+  size_t len;       /* bytes in body */
+  char allow[64];   /* Allow header */
+} answer_t;
+
+static size_t on_body(char *data, size_t size, size_t n, void *ctx) {
+  answer_t *a = ctx;
+  size_t take = size * n;
+  if (take > sizeof a->body - 1 - a->len) take = sizeof a->body - 1 - a->len;
+  memcpy(a->body + a->len, data, take);
+  a->len += take;
+  a->body[a->len] = '\0';
+  return size * n;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *ctx) {
+  answer_t *a = ctx;
+  if (size * n > 7 && strncmp(data, "Allow: ", 7) == 0)
+    snprintf(a->allow, sizeof a->allow, "%.*s", (int)(size * n - 9), data + 7);
+  return size * n;
+}
+
+/* method, path, key (NULL = none), body (NULL = none), content type. */
+static answer_t call(fixture_t *f, const char *method, const char *path, const char *key,
+                     const char *body, const char *type) {
+  static answer_t a;
+  memset(&a, 0, sizeof a);
+  CURL *c = curl_easy_init();
+  char url[256], auth[160], ct[96];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u%s", qp_http_server_port(f->server), path);
+  struct curl_slist *h = curl_slist_append(NULL, "X-Test: yes");
+  if (key != NULL) {
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+    h = curl_slist_append(h, auth);
+  }
+  if (type != NULL) {
+    snprintf(ct, sizeof ct, "Content-Type: %s", type);
+    h = curl_slist_append(h, ct);
+  }
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  if (body != NULL) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
+  assert_int_equal(curl_easy_perform(c), CURLE_OK);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return a;
+}
+
+static void test_routing_and_params(void **state) {
+  fixture_t *f = *state;
+  answer_t a = call(f, "GET", "/v1/things/apple", f->reader, NULL, NULL);
+  assert_int_equal(a.status, 200);
+  assert_string_equal(a.body, "thing apple yes ");
+  a = call(f, "GET", "/v1/things/special", f->reader, NULL, NULL);
+  assert_string_equal(a.body, "special - yes "); /* the literal pattern wins */
+  a = call(f, "GET", "/v1/n/99", f->reader, NULL, NULL);
+  assert_int_equal(a.status, 200);
+  a = call(f, "GET", "/v1/things", f->reader, NULL, NULL);
+  assert_int_equal(a.status, 404);
+  assert_non_null(strstr(a.body, "\"not_found\""));
+  a = call(f, "DELETE", "/v1/things/apple", f->reader, NULL, NULL);
+  assert_int_equal(a.status, 405);
+  assert_string_equal(a.allow, "GET, POST");
+  a = call(f, "GET", "/v1/things//", f->reader, NULL, NULL);
+  assert_int_equal(a.status, 404); /* an empty segment is not a name */
+}
+
+static void test_keys_scopes_and_limits(void **state) {
+  fixture_t *f = *state;
+  answer_t a = call(f, "GET", "/v1/things/apple", NULL, NULL, NULL);
+  assert_int_equal(a.status, 401);
+  a = call(f, "GET", "/v1/things/apple", "qpk_0000000000000000_00", NULL, NULL);
+  assert_int_equal(a.status, 401);
+  a = call(f, "GET", "/v1/things/apple", f->writer, NULL, NULL);
+  assert_int_equal(a.status, 403);
+  assert_non_null(strstr(a.body, "things:read"));
+  a = call(f, "POST", "/v1/things/pear", f->writer, "{\"a\":1}", "application/json");
+  assert_int_equal(a.status, 200);
+  assert_string_equal(a.body, "posted pear yes {\"a\":1}");
+  a = call(f, "POST", "/v1/things/pear", f->writer, "{\"a\":\"0123456789\"}", "application/json");
+  assert_int_equal(a.status, 413); /* the route's 16-byte limit */
+  a = call(f, "POST", "/v1/things/pear", f->writer, "{}", "text/plain");
+  assert_int_equal(a.status, 415);
+}
+
+static void test_metrics_per_route(void **state) {
+  fixture_t *f = *state;
+  call(f, "GET", "/v1/things/kiwi", f->reader, NULL, NULL);
+  call(f, "GET", "/v1/things/kiwi", NULL, NULL, NULL);
+  static answer_t a;
+  a = call(f, "GET", "/metrics", NULL, NULL, NULL);
+  assert_int_equal(a.status, 200);
+  assert_true(a.len < sizeof a.body - 1);
+  const char *ok = "quipu_http_requests_total{method=\"GET\",route=\"/v1/things/{name}\","
+                   "status=\"200\"}";
+  const char *denied = "quipu_http_requests_total{method=\"GET\",route=\"/v1/things/{name}\","
+                       "status=\"401\"}";
+  assert_non_null(strstr(a.body, ok));
+  assert_non_null(strstr(a.body, denied));
+  assert_non_null(strstr(a.body, "quipu_http_request_duration_seconds_count{method=\"GET\","
+                                 "route=\"/v1/things/{name}\"}"));
+  assert_non_null(strstr(a.body, "quipu_connections_open "));
+}
+
+static void test_duplicate_route_is_refused(void **state) {
+  fixture_t *f = *state;
+  (void)f;
+  char dir[256], detail[256];
+  qp_test_tmpdir(dir, sizeof dir);
+  qp_http_options_t o;
+  qp_http_options_default(&o);
+  qp_http_server_t *s = NULL;
+  assert_int_equal(qp_http_server_create(dir, &o, &s, detail, sizeof detail), 0);
+  qp_http_module_t a = {.name = "a", .routes = ROUTES, .routes_count = 1};
+  qp_http_module_t b = {.name = "b", .routes = ROUTES, .routes_count = 1};
+  assert_int_equal(qp_http_server_add(s, &a, detail, sizeof detail), 0);
+  assert_int_equal(qp_http_server_add(s, &b, detail, sizeof detail), QP_EEXISTS);
+  assert_non_null(strstr(detail, "module a"));
+  static const qp_http_route_t bad[] = {{"GET", "/v1/x/{", NULL, false, 0, get_thing}};
+  qp_http_module_t c = {.name = "c", .routes = bad, .routes_count = 1};
+  assert_int_equal(qp_http_server_add(s, &c, detail, sizeof detail), QP_EINVAL);
+  qp_http_server_destroy(s);
+  qp_test_rmdir(dir);
+}
+
+int main(void) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_routing_and_params),
+      cmocka_unit_test(test_keys_scopes_and_limits),
+      cmocka_unit_test(test_metrics_per_route),
+      cmocka_unit_test(test_duplicate_route_is_refused),
+  };
+  int rc = cmocka_run_group_tests(tests, setup, teardown);
+  curl_global_cleanup();
+  return rc;
+}

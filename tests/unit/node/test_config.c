@@ -1,0 +1,125 @@
+/*
+ * test_config.c - node.json (src/node/config.c): the smallest file runs
+ * the ledger on the given address with the data in the home; every key is
+ * checked, and a wrong one is refused with its full name and what is
+ * allowed; the module table and its scopes are what `quipu keys` offers.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "test_util.h"
+#include "base/err.h"
+#include "node/node.h"
+
+static int parse(const char *text, qp_node_config_t *c, char *detail, size_t size) {
+  detail[0] = '\0';
+  return qp_node_config_parse(text, strlen(text), "/srv/bank", c, detail, size);
+}
+
+static void test_smallest(void **state) {
+  (void)state;
+  qp_node_config_t c;
+  char detail[512];
+  assert_int_equal(
+      parse("{\"listen\": \"127.0.0.1:7171\", \"modules\": {\"ledger\": {}}}", &c, detail,
+            sizeof detail),
+      0);
+  assert_string_equal(c.listen, "127.0.0.1:7171");
+  assert_string_equal(c.data_dir, "/srv/bank");
+  assert_string_equal(c.home, "/srv/bank");
+  assert_int_equal(c.modules_count, 1);
+  assert_string_equal(c.modules[0].module->name, "ledger");
+  assert_int_equal(c.http.connections_max, QP_HTTP_CONNECTIONS_MAX_DEFAULT);
+  qp_node_config_deinit(&c);
+}
+
+static void test_every_key(void **state) {
+  (void)state;
+  qp_node_config_t c;
+  char detail[512];
+  const char *text =
+      "{\"listen\": \"[::1]:0\", \"data\": \"d\", \"log_level\": \"warn\","
+      " \"http\": {\"max_body_bytes\": 1024, \"max_inflight_bytes\": 8192, \"max_connections\": 9,"
+      " \"timeout_s\": 3, \"body_timeout_s\": 4, \"shutdown_grace_ms\": 5,"
+      " \"insecure_no_auth\": true},"
+      " \"modules\": {\"ledger\": {\"max_batch_events\": 10, \"queue_max\": 7}}}";
+  assert_int_equal(parse(text, &c, detail, sizeof detail), 0);
+  assert_string_equal(c.data_dir, "/srv/bank/d");
+  assert_int_equal(c.log_level, QP_LOG_WARN);
+  assert_int_equal(c.http.body_bytes_max, 1024);
+  assert_int_equal(c.http.inflight_bytes_max, 8192);
+  assert_int_equal(c.http.connections_max, 9);
+  assert_int_equal(c.http.timeout_s, 3);
+  assert_int_equal(c.http.body_timeout_s, 4);
+  assert_int_equal(c.http.shutdown_grace_ms, 5);
+  assert_true(c.http.insecure_no_auth);
+  assert_non_null(c.modules[0].settings);
+  qp_node_config_deinit(&c);
+  assert_int_equal(parse("{\"data\": \"/var/q\", \"modules\": {\"ledger\": {}}}", &c, detail,
+                         sizeof detail),
+                   0);
+  assert_string_equal(c.data_dir, "/var/q");
+  qp_node_config_deinit(&c);
+}
+
+/* text must be refused, and detail must contain want. */
+static void refused(const char *text, const char *want) {
+  qp_node_config_t c;
+  char detail[512];
+  int rc = parse(text, &c, detail, sizeof detail);
+  if (rc == 0 || strstr(detail, want) == NULL)
+    fprintf(stderr, "text: %s\ndetail: %s\nwanted: %s\n", text, detail, want);
+  assert_int_equal(rc, QP_EINVAL);
+  assert_non_null(strstr(detail, want));
+}
+
+static void test_errors_name_the_key(void **state) {
+  (void)state;
+  refused("{\"modules\": {\"ledger\": {}}, \"listn\": \"x:1\"}", "unknown key listn");
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"max_conections\": 3}}",
+          "unknown key http.max_conections");
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"max_connections\": 0}}",
+          "http.max_connections must be an integer from 1 to 65536");
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"timeout_s\": \"3\"}}", "http.timeout_s");
+  refused("{\"modules\": {\"ledgr\": {}}}", "unknown module modules.ledgr; known modules: ledger");
+  refused("{\"modules\": {\"ledger\": 1}}", "modules.ledger must be an object");
+  refused("{\"modules\": {}}", "enables no module");
+  refused("{\"listen\": \"127.0.0.1:7070\"}", "modules is missing");
+  refused("{\"modules\": {\"ledger\": {}}, \"listen\": 7070}", "listen must be a non-empty string");
+  refused("{\"modules\": {\"ledger\": {}}, \"log_level\": \"loud\"}", "log_level must be one of");
+  refused("{\"modules\": {\"ledger\": {}}", "not valid JSON at line 1");
+  refused("[1]", "the top level must be an object");
+  refused("{\"modules\": {\"ledger\": {}}, \"modules\": {\"ledger\": {}}}", "not valid JSON");
+}
+
+static void test_module_table_and_scopes(void **state) {
+  (void)state;
+  uint32_t count = 0;
+  const qp_module_t *const *mods = qp_node_modules(&count);
+  assert_true(count >= 1);
+  for (uint32_t i = 0; i < count; i++) {
+    assert_ptr_equal(qp_node_module_find(mods[i]->name), mods[i]);
+    assert_non_null(mods[i]->open);
+    assert_non_null(mods[i]->routes);
+    assert_non_null(mods[i]->close);
+  }
+  assert_null(qp_node_module_find("nope"));
+  uint32_t n = 0;
+  const qp_http_scope_t *scopes = qp_node_scopes(&n);
+  bool read = false, write = false;
+  for (uint32_t i = 0; i < n; i++) {
+    read = read || strcmp(scopes[i].name, "ledger:read") == 0;
+    write = write || strcmp(scopes[i].name, "ledger:write") == 0;
+  }
+  assert_true(read && write);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_smallest),
+      cmocka_unit_test(test_every_key),
+      cmocka_unit_test(test_errors_name_the_key),
+      cmocka_unit_test(test_module_table_and_scopes),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
