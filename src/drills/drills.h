@@ -20,19 +20,6 @@
 #include "crypto/crypto.h"
 #include "store/store.h"
 
-/* ------------------------------------------------------------------ rng */
-
-/* splitmix64: small, well known, good enough to drive a workload. */
-typedef struct qp_sim_rng {
-  uint64_t state; /* advances by the golden-ratio constant per draw */
-} qp_sim_rng_t;
-
-uint64_t qp_sim_rng_next(qp_sim_rng_t *rng);
-/* Uniform in [0, bound) (bound 0 gives 0). */
-uint64_t qp_sim_rng_below(qp_sim_rng_t *rng, uint64_t bound);
-/* True with probability ppm / 1e6 (integers only: no floating point). */
-bool qp_sim_rng_chance(qp_sim_rng_t *rng, uint32_t ppm);
-
 /* -------------------------------------------------------- the sim disk */
 
 /* Fault kinds, counted separately.  XX(NAME, name, what). */
