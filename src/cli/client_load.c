@@ -125,7 +125,8 @@ static void *load_main(void *arg) {
   struct curl_slist *headers = make_headers(s->o->key);
   char url[1100];
   snprintf(url, sizeof url, "%s/v1/transfers", s->o->url);
-  while (body != NULL && curl != NULL && qp_clock_mono_ns() < s->stop_ns && t->samples < t->samples_cap) {
+  while (body != NULL && curl != NULL && qp_clock_mono_ns() < s->stop_ns &&
+         t->samples < t->samples_cap) {
     size_t len = format_batch(t, body, cap, n);
     uint64_t t0 = qp_clock_mono_ns();
     int rc = post(curl, url, headers, body, len, &resp, n);
