@@ -41,8 +41,6 @@ void qb_report_add(qb_report_t *r, const char *name, double value, const char *u
 /* The figure's value, or -1 when absent. */
 double qb_report_get(const qb_report_t *r, const char *name);
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t qb_now_ns(void);
 
 /* p-th percentile (0..100) of n sorted values. */
 uint64_t qb_percentile(const uint64_t *sorted, uint64_t n, uint32_t p);

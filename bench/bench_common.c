@@ -1,5 +1,5 @@
 /*
- * bench_common.c - the figures list, the clock, percentiles and the checks
+ * bench_common.c - the figures list, percentiles and the checks
  * that every driver shares: each account a system reports is compared with
  * the workload's model, and each result code with the one the workload
  * expects.  A single difference fails the whole run.
@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "bench.h"
 #include "bench_int.h"
@@ -36,12 +35,6 @@ double qb_report_get(const qb_report_t *r, const char *name) {
   for (uint32_t i = 0; i < r->count; i++)
     if (strcmp(r->figures[i].name, name) == 0) return r->figures[i].value;
   return -1;
-}
-
-uint64_t qb_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int cmp_u64(const void *a, const void *b) {

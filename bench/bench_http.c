@@ -31,6 +31,7 @@
 #include "bench_int.h"
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/err.h"
 
 #define LANES_MAX 256u
@@ -145,7 +146,7 @@ static long file_size(const char *path) {
 static int server_start(const char *quipu, server_t *s, uint64_t *ready_ns) {
   long log_from = file_size(s->log);
   s->port = 0;
-  uint64_t t0 = qb_now_ns();
+  uint64_t t0 = qp_clock_mono_ns();
   pid_t pid = fork();
   if (pid == 0) {
     int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -161,7 +162,7 @@ static int server_start(const char *quipu, server_t *s, uint64_t *ready_ns) {
       snprintf(s->url, sizeof s->url, "http://127.0.0.1:%u", s->port);
     if (s->port != 0 && healthy(s)) break;
     int status;
-    if (waitpid(pid, &status, WNOHANG) == pid || qb_now_ns() - t0 > READY_TIMEOUT_NS) {
+    if (waitpid(pid, &status, WNOHANG) == pid || qp_clock_mono_ns() - t0 > READY_TIMEOUT_NS) {
       fprintf(stderr, "bench: `quipu serve` did not become healthy (port %u)\n", s->port);
       print_log_tail(s);
       if (s->pid != 0 && waitpid(pid, &status, WNOHANG) == 0) {
@@ -173,7 +174,7 @@ static int server_start(const char *quipu, server_t *s, uint64_t *ready_ns) {
     }
     usleep(2000);
   }
-  *ready_ns = qb_now_ns() - t0;
+  *ready_ns = qp_clock_mono_ns() - t0;
   return 0;
 }
 
@@ -314,12 +315,12 @@ static int lane_send(client_t *c, const chunk_t *ch, lane_t *l) {
   curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, ch->text + job->body_off);
   curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)job->body_len);
   qp_buf_reset(&l->resp);
-  l->sent_ns = qb_now_ns();
+  l->sent_ns = qp_clock_mono_ns();
   return curl_multi_add_handle(c->multi, l->easy) == CURLM_OK ? 0 : QP_EIO;
 }
 
 static void lane_done(client_t *c, const chunk_t *ch, lane_t *l, CURLcode result) {
-  uint64_t dt = qb_now_ns() - l->sent_ns;
+  uint64_t dt = qp_clock_mono_ns() - l->sent_ns;
   const job_t *job = &l->jobs[l->next++];
   long code = 0;
   curl_easy_getinfo(l->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -340,7 +341,7 @@ static void lane_done(client_t *c, const chunk_t *ch, lane_t *l, CURLcode result
 /* Sends every job of the chunk, each lane in order; returns the wall time. */
 static int client_run(client_t *c, const chunk_t *ch, uint64_t *wall_ns) {
   uint32_t active = 0;
-  uint64_t t0 = qb_now_ns();
+  uint64_t t0 = qp_clock_mono_ns();
   for (uint32_t i = 0; i < c->lanes_count && c->rc == 0; i++)
     if (c->lanes[i].next < c->lanes[i].jobs_count) {
       c->rc = lane_send(c, ch, &c->lanes[i]);
@@ -361,7 +362,7 @@ static int client_run(client_t *c, const chunk_t *ch, uint64_t *wall_ns) {
     }
     if (active > 0) curl_multi_poll(c->multi, NULL, 0, 100, NULL);
   }
-  *wall_ns = qb_now_ns() - t0;
+  *wall_ns = qp_clock_mono_ns() - t0;
   return c->rc;
 }
 

@@ -15,6 +15,7 @@
 #include "bench.h"
 #include "bench_int.h"
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/err.h"
 
 /* Creates the workload's accounts and setup transfers in db. */
@@ -81,7 +82,7 @@ static int run_timed(qp_db_t *db, qb_workload_t *w, uint64_t transfers, uint32_t
   qp_db_request_t *reqs = qp_malloc(group * sizeof *reqs);
   tr->lat_ns = qp_malloc(((transfers + per_call - 1) / per_call + 1) * sizeof *tr->lat_ns);
   int rc = ev && expect && results && reqs && tr->lat_ns ? 0 : QP_ENOMEM;
-  uint64_t done = 0, t_start = qb_now_ns();
+  uint64_t done = 0, t_start = qp_clock_mono_ns();
   while (rc == 0 && done < transfers) {
     uint32_t n = transfers - done < per_call ? (uint32_t)(transfers - done) : per_call;
     for (uint32_t i = 0; i < n; i++) qb_workload_next(w, &ev[i], &expect[i]);
@@ -91,9 +92,9 @@ static int run_timed(qp_db_t *db, qb_workload_t *w, uint64_t transfers, uint32_t
                                      .count = n - off < batch ? n - off : batch,
                                      .results = &results[off]};
     }
-    uint64_t t0 = qb_now_ns();
+    uint64_t t0 = qp_clock_mono_ns();
     rc = qp_db_execute(db, reqs, nreq);
-    uint64_t dt = qb_now_ns() - t0;
+    uint64_t dt = qp_clock_mono_ns() - t0;
     for (uint32_t q = 0; rc == 0 && q < nreq; q++)
       if (reqs[q].status != 0) rc = reqs[q].status;
     tr->busy_ns += dt;
@@ -101,7 +102,7 @@ static int run_timed(qp_db_t *db, qb_workload_t *w, uint64_t transfers, uint32_t
     for (uint32_t i = 0; rc == 0 && i < n; i++) qb_count_result(&tr->counts, results[i], expect[i]);
     done += n;
   }
-  tr->wall_ns = qb_now_ns() - t_start;
+  tr->wall_ns = qp_clock_mono_ns() - t_start;
   qp_free(ev);
   qp_free(expect);
   qp_free(results);

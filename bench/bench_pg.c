@@ -27,6 +27,7 @@
 #include "bench.h"
 #include "bench_int.h"
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/err.h"
 
 #define PG_SHARDS_MAX 64u
@@ -155,13 +156,13 @@ static int pg_batch(PGconn *conn, const qp_transfer_t *ev, uint32_t n, text_buf_
     buf_close(&cols[c]);
     params[c] = cols[c].data;
   }
-  uint64_t t0 = qb_now_ns();
+  uint64_t t0 = qp_clock_mono_ns();
   PGresult *res = PQexecParams(conn,
                                "SELECT create_transfers($1::bigint[], $2::bigint[], $3::bigint[], "
                                "$4::bigint[], $5::bigint[], $6::integer[], $7::integer[], "
                                "$8::integer[])",
                                COL_COUNT, NULL, params, NULL, NULL, 0);
-  *call_ns = qb_now_ns() - t0;
+  *call_ns = qp_clock_mono_ns() - t0;
   if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
     fprintf(stderr, "bench: postgres batch failed: %s\n", PQerrorMessage(conn));
     PQclear(res);
@@ -236,9 +237,9 @@ static void *shard_main(void *arg) {
                              (uint64_t)t->credit_account_id, (uint64_t)t->amount,
                              (uint64_t)t->pending_id, t->ledger, t->code, t->flags};
     for (uint32_t c = 0; c < COL_COUNT; c++) snprintf(text[c], NUM_TEXT, "%llu", (unsigned long long)v[c]);
-    uint64_t t0 = qb_now_ns();
+    uint64_t t0 = qp_clock_mono_ns();
     PGresult *res = PQexecPrepared(conn, "tr", COL_COUNT, params, NULL, NULL, 0);
-    s->lat_ns[i] = qb_now_ns() - t0;
+    s->lat_ns[i] = qp_clock_mono_ns() - t0;
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
       fprintf(stderr, "bench: postgres transfer failed: %s\n", PQerrorMessage(conn));
       s->rc = QP_EIO;
@@ -276,13 +277,13 @@ static int run_per_tx(const qb_config_t *cfg, qb_workload_t *w, qb_report_t *rep
   }
   for (uint32_t s = 0; s < shards; s++) pthread_create(&th[s], NULL, shard_main, &sh[s]);
   pthread_barrier_wait(&start);
-  uint64_t t0 = qb_now_ns();
+  uint64_t t0 = qp_clock_mono_ns();
   int rc = 0;
   for (uint32_t s = 0; s < shards; s++) {
     pthread_join(th[s], NULL);
     if (sh[s].rc != 0) rc = sh[s].rc;
   }
-  uint64_t wall = qb_now_ns() - t0;
+  uint64_t wall = qp_clock_mono_ns() - t0;
   pthread_barrier_destroy(&start);
   if (rc == 0) {
     char name[96];

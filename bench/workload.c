@@ -12,6 +12,7 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/err.h"
+#include "base/rng.h"
 
 #define EVENTS_MAX (1ull << 40)  /* keeps the u64 model far from overflow */
 #define PENDING_DELAY_MIN 64u    /* events between a pending and its post/void */
@@ -30,18 +31,13 @@ void qb_workload_config_default(qb_workload_config_t *c) {
   c->limited_ok_permille = 5;
 }
 
-static uint64_t rng_next(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 /* Uniform in [0, n) without modulo bias worth worrying about: n is far below
- * 2^64, and the bias of r % n is at most n / 2^64. */
+ * 2^64, and the bias of r % n is at most n / 2^64.  The stream stays on
+ * SplitMix64 (base/rng.h) so that a seed gives the workload it always gave
+ * and recorded figures stay comparable. */
 static uint64_t rng_below(uint64_t *s, uint64_t n) {
   QP_ASSERT(n > 0);
-  return rng_next(s) % n;
+  return qp_splitmix64_below(s, n);
 }
 
 /* Cumulative Zipf(s=1) weights floor(2^32 / rank), rank 1..ranks. */

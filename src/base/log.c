@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+
 enum { LOG_LINE_MAX = 2048 };
 
 static _Atomic int min_level = QP_LOG_INFO;
@@ -32,13 +34,13 @@ void qp_log(qp_log_level_t level, const char *module, const char *fmt, ...) {
   static const char *const tags[] = {"DEBUG", "INFO", "WARN", "ERROR"};
   if ((int)level < atomic_load(&min_level) || level >= QP_LOG_OFF) return;
   char line[LOG_LINE_MAX];
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t wall_ns = qp_clock_wall_ns();
+  time_t sec = (time_t)(wall_ns / QP_NS_PER_S);
   struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
+  gmtime_r(&sec, &tm);
   int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ",
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                   tm.tm_sec, ts.tv_nsec / 1000000, tags[level], module);
+                   tm.tm_sec, (long)(wall_ns / QP_NS_PER_MS % 1000), tags[level], module);
   if (n < 0) return;
   size_t used = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
   va_list ap;

@@ -20,13 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/clock.h"
+#include "base/rng.h"
 
 #define LOAD_SAMPLES_MAX (1u << 22) /* latencies kept per thread, at most */
 #define LOAD_TRANSFER_JSON_MAX 200u /* bytes of one formatted transfer */
@@ -35,12 +36,6 @@
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
   return qp_buf_append(userdata, ptr, size * nmemb) ? size * nmemb : 0;
-}
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 typedef struct load_shared {
@@ -55,7 +50,7 @@ typedef struct load_shared {
 typedef struct load_thread {
   load_shared_t *shared; /* common state */
   pthread_t thread;      /* the sender */
-  uint32_t seed;         /* for account choice */
+  qp_rng_t rng;          /* for account choice */
   uint64_t *samples_ns;  /* request latencies */
   uint32_t samples;      /* how many */
   uint32_t samples_cap;  /* room in samples_ns */
@@ -102,8 +97,8 @@ static size_t format_batch(load_thread_t *t, char *buf, size_t cap, uint32_t n) 
   size_t len = 0;
   buf[len++] = '[';
   for (uint32_t i = 0; i < n; i++) {
-    uint32_t a = (uint32_t)rand_r(&t->seed) % s->o->accounts;
-    uint32_t b = (a + 1 + (uint32_t)rand_r(&t->seed) % (s->o->accounts - 1)) % s->o->accounts;
+    uint32_t a = (uint32_t)qp_rng_below(&t->rng, s->o->accounts);
+    uint32_t b = (a + 1 + (uint32_t)qp_rng_below(&t->rng, s->o->accounts - 1)) % s->o->accounts;
     int w =
         snprintf(buf + len, cap - len,
                  "%s{\"id\":\"%llu\",\"debit_account_id\":\"%llu\",\"credit_account_id\":\"%llu\","
@@ -130,11 +125,12 @@ static void *load_main(void *arg) {
   struct curl_slist *headers = make_headers(s->o->key);
   char url[1100];
   snprintf(url, sizeof url, "%s/v1/transfers", s->o->url);
-  while (body != NULL && curl != NULL && now_ns() < s->stop_ns && t->samples < t->samples_cap) {
+  while (body != NULL && curl != NULL && qp_clock_mono_ns() < s->stop_ns &&
+         t->samples < t->samples_cap) {
     size_t len = format_batch(t, body, cap, n);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = qp_clock_mono_ns();
     int rc = post(curl, url, headers, body, len, &resp, n);
-    t->samples_ns[t->samples++] = now_ns() - t0;
+    t->samples_ns[t->samples++] = qp_clock_mono_ns() - t0;
     if (rc != 0)
       atomic_fetch_add(&s->failures, 1);
     else
@@ -227,12 +223,12 @@ int qp_cli_client_load(const qp_cli_load_options_t *o) {
   if (threads == NULL) return 1;
   uint32_t samples_max =
       o->duration_s * 200000u < LOAD_SAMPLES_MAX ? o->duration_s * 200000u : LOAD_SAMPLES_MAX;
-  uint64_t start = now_ns();
+  uint64_t start = qp_clock_mono_ns();
   s.stop_ns = start + (uint64_t)o->duration_s * 1000000000u;
   uint32_t started = 0;
   for (uint32_t i = 0; i < o->connections; i++) {
     threads[i].shared = &s;
-    threads[i].seed = i * 2654435761u + 1;
+    qp_rng_seed(&threads[i].rng, i);
     threads[i].samples_ns = qp_calloc(samples_max, sizeof(uint64_t));
     threads[i].samples_cap = samples_max;
     if (threads[i].samples_ns == NULL) break;
@@ -240,7 +236,7 @@ int qp_cli_client_load(const qp_cli_load_options_t *o) {
     started++;
   }
   for (uint32_t i = 0; i < started; i++) pthread_join(threads[i].thread, NULL);
-  uint64_t elapsed = now_ns() - start;
+  uint64_t elapsed = qp_clock_mono_ns() - start;
   uint64_t failures = atomic_load(&s.failures);
   report(threads, started, elapsed, failures, o);
   for (uint32_t i = 0; i < o->connections; i++) qp_free(threads[i].samples_ns);

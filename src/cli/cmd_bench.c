@@ -14,11 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/err.h"
+#include "base/rng.h"
 #include "cli/cli.h"
 #include "ledger/ledger.h"
 
@@ -29,19 +30,6 @@ typedef struct bench_config {
   uint64_t seed;      /* workload seed */
   const char *data;   /* data directory (NULL = a temp dir, removed after) */
 } bench_config_t;
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rng_next(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 /* Fills one batch of transfers; posts the pendings of the previous batch. */
 static uint32_t make_batch(const bench_config_t *cfg, uint64_t *rng, uint64_t *next_id,
@@ -59,7 +47,7 @@ static uint32_t make_batch(const bench_config_t *cfg, uint64_t *rng, uint64_t *n
   while (n < cfg->batch) {
     qp_transfer_t *t = &out[n++];
     memset(t, 0, sizeof *t);
-    uint64_t r = rng_next(rng);
+    uint64_t r = qp_splitmix64(rng); /* the recorded workload stream */
     uint64_t dr = 1 + r % cfg->accounts;
     uint64_t cr = (r >> 40) % 10 < 8 ? 1 + (r >> 20) % hot : 1 + (r >> 24) % cfg->accounts;
     if (cr == dr) cr = dr % cfg->accounts + 1;
@@ -100,17 +88,17 @@ static int run(const bench_config_t *cfg, qp_db_t *db, qp_ledger_t *ledger, benc
   uint64_t rng = cfg->seed, next_id = 1, submitted = 0, ok = 0, fake_now = 1;
   uint32_t pending_count = 0;
   int rc = 0;
-  uint64_t t0 = now_ns();
+  uint64_t t0 = qp_clock_mono_ns();
   for (uint64_t b = 0; b < batches && rc == 0; b++) {
     uint32_t n = make_batch(cfg, &rng, &next_id, pendings, &pending_count, batch);
-    uint64_t s = now_ns();
+    uint64_t s = qp_clock_mono_ns();
     if (db) rc = qp_db_create_transfers(db, batch, n, results);
     else rc = qp_ledger_create_transfers(ledger, fake_now += 1000000, batch, n, results, NULL);
-    lat[b] = now_ns() - s;
+    lat[b] = qp_clock_mono_ns() - s;
     submitted += n;
     for (uint32_t i = 0; i < n; i++) ok += results[i] == QP_CREATE_TRANSFER_OK;
   }
-  uint64_t t1 = now_ns();
+  uint64_t t1 = qp_clock_mono_ns();
   qsort(lat, batches, sizeof *lat, cmp_u64);
   res->seconds = (double)(t1 - t0) / 1e9;
   res->transfers = submitted;

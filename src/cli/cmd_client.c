@@ -172,6 +172,10 @@ static int parse_u32(int opt, const char *text, qp_cli_load_options_t *o) {
     fprintf(stderr, "quipu client: '%s' is not a positive integer\n", text);
     return 2;
   }
+  if (opt == 'A' && v < 2) { /* a transfer needs two distinct accounts */
+    fprintf(stderr, "quipu client: --accounts must be at least 2\n");
+    return 2;
+  }
   if (opt == 'B')
     o->batch = (uint32_t)v;
   else if (opt == 'C')

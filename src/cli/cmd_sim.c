@@ -11,10 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "cli/cli.h"
@@ -175,10 +175,8 @@ static int write_json(const char *path, const qp_sim_stats_t *t, uint64_t seed, 
   return rc;
 }
 
-static double seconds_since(const struct timespec *t0) {
-  struct timespec t1;
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+static double seconds_since(uint64_t t0_ns) {
+  return (double)(qp_clock_mono_ns() - t0_ns) / 1e9;
 }
 
 /* Runs seeds [seed, seed+seeds); returns the exit code. */
@@ -194,8 +192,7 @@ static int run_seeds(uint64_t seed, uint64_t seeds, uint32_t steps, bool traced,
   qp_hash_ctx_t all;
   qp_hash256_init(&all);
   uint64_t failed = 0;
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  uint64_t t0_ns = qp_clock_mono_ns();
   printf("quipu sim ledger: seeds %llu..%llu, %u steps each\n", (unsigned long long)seed,
          (unsigned long long)(seed + seeds - 1), steps);
   for (uint64_t i = 0; i < seeds; i++) {
@@ -225,7 +222,7 @@ static int run_seeds(uint64_t seed, uint64_t seeds, uint32_t steps, bool traced,
   }
   if (failed > FAILURES_SHOWN_MAX)
     printf("(%llu more failing seeds not shown)\n", (unsigned long long)(failed - FAILURES_SHOWN_MAX));
-  double seconds = seconds_since(&t0);
+  double seconds = seconds_since(t0_ns);
   print_table(&total, failed, seconds);
   if (markdown) print_markdown(&total, steps);
   uint8_t digest[QP_HASH_SIZE];

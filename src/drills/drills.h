@@ -1,6 +1,8 @@
 /*
  * drills.h - the attackers: a simulated disk that crashes, tears, misdirects
- * and flips bits, and a deterministic simulator that drives the real ledger
+ * and flips bits, a simulated network that delays, loses, duplicates,
+ * reorders and partitions messages between nodes, and a deterministic
+ * simulator that drives the real ledger
  * (qp_db_t in simulated mode: the real journal, the real recovery) over it
  * from one seed, checking after every step that nothing acknowledged was
  * lost and that the results equal a fault-free reference run.
@@ -17,21 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/clock.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
-
-/* ------------------------------------------------------------------ rng */
-
-/* splitmix64: small, well known, good enough to drive a workload. */
-typedef struct qp_sim_rng {
-  uint64_t state; /* advances by the golden-ratio constant per draw */
-} qp_sim_rng_t;
-
-uint64_t qp_sim_rng_next(qp_sim_rng_t *rng);
-/* Uniform in [0, bound) (bound 0 gives 0). */
-uint64_t qp_sim_rng_below(qp_sim_rng_t *rng, uint64_t bound);
-/* True with probability ppm / 1e6 (integers only: no floating point). */
-bool qp_sim_rng_chance(qp_sim_rng_t *rng, uint32_t ppm);
 
 /* -------------------------------------------------------- the sim disk */
 
@@ -142,6 +132,117 @@ uint64_t qp_sim_disk_unreserved_writes(const qp_sim_disk_t *disk);
 void qp_sim_disk_grow(qp_sim_disk_t *disk, uint64_t bytes);
 /* Device capacity and space reserved so far. */
 uint64_t qp_sim_disk_capacity(const qp_sim_disk_t *disk);
+
+/* ------------------------------------------------------ the sim network */
+
+#define QP_SIM_NET_NODES_MAX 32u                  /* nodes a network connects, at most */
+#define QP_SIM_NET_IN_FLIGHT_DEFAULT 4096u        /* in_flight_max when the config says 0 */
+#define QP_SIM_NET_IN_FLIGHT_MAX (1u << 20)       /* in_flight_max may not exceed this */
+#define QP_SIM_NET_MESSAGE_BYTES_DEFAULT (64u << 10) /* message_bytes_max when 0 */
+#define QP_SIM_NET_MESSAGE_BYTES_MAX (16u << 20)  /* message_bytes_max may not exceed this */
+#define QP_SIM_NET_NEVER UINT64_MAX               /* next delivery when nothing is in flight */
+
+/* A network's behaviour.  Probabilities are parts per million; zero
+ * everywhere and delay_min_ns == delay_max_ns is a perfect network. */
+typedef struct qp_sim_net_config {
+  uint32_t nodes;             /* nodes 0..nodes-1; 1..QP_SIM_NET_NODES_MAX */
+  uint64_t delay_min_ns;      /* a copy is delivered at least this long after its send */
+  uint64_t delay_max_ns;      /* ... and its drawn delay is at most this (>= min) */
+  uint32_t loss_ppm;          /* per message sent: lost */
+  uint32_t duplicate_ppm;     /* per message not lost: delivered twice */
+  uint32_t reorder_ppm;       /* per copy: may overtake earlier messages on its link */
+  uint32_t in_flight_max;     /* copies queued at once; past it they are dropped (0 = default) */
+  uint32_t message_bytes_max; /* longest message send accepts (0 = default) */
+} qp_sim_net_config_t;
+
+/* What a network did.  Every copy is delivered, dropped or in flight:
+ * sent + duplicated == delivered + dropped_* + in_flight. */
+typedef struct qp_sim_net_stats {
+  uint64_t sent;              /* messages accepted by send */
+  uint64_t delivered;         /* copies handed to the receiver */
+  uint64_t duplicated;        /* messages given a second copy */
+  uint64_t reordered;         /* copies that overtook an earlier copy on their link */
+  uint64_t dropped_loss;      /* messages lost at random */
+  uint64_t dropped_partition; /* copies dropped by a cut link, at send or at delivery */
+  uint64_t dropped_overflow;  /* copies dropped because in_flight_max were queued */
+  uint64_t in_flight;         /* copies queued now */
+  uint64_t in_flight_peak;    /* the most queued at once */
+} qp_sim_net_stats_t;
+
+/* One delivered copy.  `data` belongs to the network: valid until the next
+ * poll, deliver or destroy on the same network. */
+typedef struct qp_sim_net_message {
+  uint32_t from;              /* sending node */
+  uint32_t to;                /* receiving node */
+  const uint8_t *data;        /* the bytes as they were sent (NULL when len is 0) */
+  uint32_t len;               /* their length */
+  uint64_t id;                /* send order, from 0; a duplicate has its original's id */
+  uint64_t sent_ns;           /* monotonic clock reading at send */
+  uint64_t deliver_ns;        /* when it was due */
+  bool duplicate;             /* the second copy of a duplicated message */
+} qp_sim_net_message_t;
+
+/* A deterministic network between nodes, in memory.  Every random choice
+ * (loss, delay, duplication, reordering) is drawn from its own qp_rng_t
+ * seeded at create, in the order of the calls, so the same seed and the
+ * same calls give the same deliveries.  Without reordering each link
+ * (from, to) is FIFO: a copy is never delivered before one sent earlier on
+ * the same link.  Single-threaded.  Opaque. */
+typedef struct qp_sim_net qp_sim_net_t;
+
+/* Creates a network.  `clock` gives send its time (its monotonic reading;
+ * usually a qp_sim_clock_t's); *clock is copied, but what clock->ctx points
+ * to must outlive the network.  Returns 0, QP_EINVAL (bad config; nothing
+ * allocated) or QP_ENOMEM.  The caller owns *out: qp_sim_net_destroy. */
+int qp_sim_net_create(const qp_sim_net_config_t *config, uint64_t seed, const qp_clock_t *clock,
+                      qp_sim_net_t **out);
+/* Frees the network and every message in it; NULL is allowed. */
+void qp_sim_net_destroy(qp_sim_net_t *net);
+
+/* Sends len bytes from `from` to `to` (copied: the caller keeps bytes).
+ * The sender cannot tell what happens next: 0 means accepted, even if the
+ * message is lost, partitioned off or dropped at a full queue (the stats
+ * say).  Returns QP_EINVAL for a node out of range or len past
+ * message_bytes_max, QP_ENOMEM if the copy could not be allocated (nothing
+ * queued then; the random stream has moved on). */
+int qp_sim_net_send(qp_sim_net_t *net, uint32_t from, uint32_t to, const void *bytes, size_t len);
+
+/* When the next queued copy is due (monotonic ns), or QP_SIM_NET_NEVER.
+ * A driver advances its clock to this and polls. */
+uint64_t qp_sim_net_next_delivery_ns(const qp_sim_net_t *net);
+
+/* Takes the next copy due at or before now_ns: fills *out and returns true,
+ * or returns false when none is due.  Copies due on a link that is cut now
+ * are dropped on the way (counted).  Equal due times come out in send order. */
+bool qp_sim_net_poll(qp_sim_net_t *net, uint64_t now_ns, qp_sim_net_message_t *out);
+
+/* Calls deliver(ctx, message) for each copy due at or before now_ns, in
+ * order, at most as many as were in flight when the call began (so a
+ * callback that sends replies cannot keep it looping).  The callback may
+ * send.  Returns the number delivered. */
+uint64_t qp_sim_net_deliver(qp_sim_net_t *net, uint64_t now_ns,
+                            void (*deliver)(void *ctx, const qp_sim_net_message_t *message),
+                            void *ctx);
+
+/* Partitions the nodes: side[i] is node i's side (any number), for i <
+ * nodes (== the config's nodes).  Nodes on different sides cannot reach
+ * each other, both ways; nodes on the same side can.  Replaces any earlier
+ * partition or cut.  Copies already in flight across the cut are dropped
+ * when due.  Returns 0 or QP_EINVAL. */
+int qp_sim_net_partition(qp_sim_net_t *net, const uint32_t *side, uint32_t nodes);
+
+/* Cuts the one-way link from -> to (an asymmetric partition); the reverse
+ * direction is untouched.  Returns 0 or QP_EINVAL. */
+int qp_sim_net_cut(qp_sim_net_t *net, uint32_t from, uint32_t to);
+
+/* Reconnects every link.  Copies already dropped stay dropped. */
+void qp_sim_net_heal(qp_sim_net_t *net);
+
+/* True if a copy from -> to would get through now (ignoring loss). */
+bool qp_sim_net_connected(const qp_sim_net_t *net, uint32_t from, uint32_t to);
+
+/* The counters so far. */
+void qp_sim_net_stats(const qp_sim_net_t *net, qp_sim_net_stats_t *out);
 
 /* -------------------------------------------------- the ledger simulator */
 

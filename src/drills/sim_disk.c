@@ -24,6 +24,7 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/err.h"
+#include "base/rng.h"
 #include "drills/drills.h"
 
 #define BYTES_MAX_DEFAULT (64ull << 20)
@@ -31,24 +32,6 @@
 #define MISDIRECT_SECTORS_MAX 16u /* a misdirected write lands within this many sectors */
 #define FLIP_TAIL_BYTES 4096u     /* half the bit flips aim at the end of what was read */
 #define CLEAN UINT64_MAX          /* dirty_lo when the images agree */
-
-/* ------------------------------------------------------------------ rng */
-
-uint64_t qp_sim_rng_next(qp_sim_rng_t *rng) {
-  uint64_t z = (rng->state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-uint64_t qp_sim_rng_below(qp_sim_rng_t *rng, uint64_t bound) {
-  return bound ? qp_sim_rng_next(rng) % bound : 0;
-}
-
-bool qp_sim_rng_chance(qp_sim_rng_t *rng, uint32_t ppm) {
-  if (ppm == 0) return false;
-  return qp_sim_rng_below(rng, 1000000u) < ppm;
-}
 
 const char *qp_sim_fault_name(qp_sim_fault_t kind) {
   static const char *const names[] = {
@@ -109,7 +92,7 @@ static void image_copy_from(image_t *dst, const image_t *src, uint64_t lo) {
 
 struct qp_sim_disk {
   qp_sim_disk_config_t config;  /* fault probabilities, sizes */
-  qp_sim_rng_t rng;             /* the fault stream */
+  uint64_t rng;                 /* the fault stream: SplitMix64 state (base/rng.h) */
   bool faults_on;               /* inject at all */
   bool dead;                    /* a crash point fired */
   bool open;                    /* a handle is open */
@@ -139,7 +122,7 @@ int qp_sim_disk_create(const qp_sim_disk_config_t *config, uint64_t seed, qp_sim
   if (d->config.bytes_max == 0) d->config.bytes_max = BYTES_MAX_DEFAULT;
   d->capacity = d->config.capacity_bytes ? d->config.capacity_bytes : d->config.bytes_max;
   if (d->capacity > d->config.bytes_max) d->capacity = d->config.bytes_max;
-  d->rng.state = seed;
+  d->rng = seed;
   d->faults_on = true;
   d->dirty_lo = CLEAN;
   *out = d;
@@ -161,7 +144,7 @@ bool qp_sim_disk_dead(const qp_sim_disk_t *d) { return d->dead; }
 void qp_sim_disk_kill(qp_sim_disk_t *d) { d->dead = true; }
 
 static bool chance(qp_sim_disk_t *d, uint32_t ppm) {
-  return d->faults_on && qp_sim_rng_chance(&d->rng, ppm);
+  return d->faults_on && qp_splitmix64_chance_ppm(&d->rng, ppm);
 }
 
 static void count(qp_sim_disk_t *d, qp_sim_fault_t kind) { d->faults[kind]++; }
@@ -205,9 +188,9 @@ static int sim_read(void *ctx, void *buf, size_t len, uint64_t offset, size_t *g
   *got = (size_t)n;
   if (n > 0 && chance(d, d->config.bitflip_ppm)) {
     uint64_t tail = n < FLIP_TAIL_BYTES ? n : FLIP_TAIL_BYTES;
-    uint64_t pos = qp_sim_rng_below(&d->rng, 2) ? n - tail + qp_sim_rng_below(&d->rng, tail)
-                                                : qp_sim_rng_below(&d->rng, n);
-    ((uint8_t *)buf)[pos] ^= (uint8_t)(1u << qp_sim_rng_below(&d->rng, 8));
+    uint64_t pos = qp_splitmix64_below(&d->rng, 2) ? n - tail + qp_splitmix64_below(&d->rng, tail)
+                                                : qp_splitmix64_below(&d->rng, n);
+    ((uint8_t *)buf)[pos] ^= (uint8_t)(1u << qp_splitmix64_below(&d->rng, 8));
     count(d, QP_SIM_FAULT_BITFLIP);
     if (offset + pos < d->dur.size) d->flips_durable++;
   }
@@ -217,8 +200,8 @@ static int sim_read(void *ctx, void *buf, size_t len, uint64_t offset, size_t *g
 /* Where a misdirected write of len bytes meant for `offset` lands: a few
  * sectors away, inside the device; returns false if nowhere fits. */
 static bool misdirect_target(qp_sim_disk_t *d, uint64_t offset, uint64_t len, uint64_t *out) {
-  uint64_t delta = SECTOR_SIZE * (1 + qp_sim_rng_below(&d->rng, MISDIRECT_SECTORS_MAX));
-  bool back = qp_sim_rng_below(&d->rng, 2) == 0;
+  uint64_t delta = SECTOR_SIZE * (1 + qp_splitmix64_below(&d->rng, MISDIRECT_SECTORS_MAX));
+  bool back = qp_splitmix64_below(&d->rng, 2) == 0;
   if (back && offset < delta) back = false;
   uint64_t target = back ? offset - delta : offset + delta;
   if (target + len > d->capacity) {
@@ -272,7 +255,7 @@ static int sim_write(void *ctx, const void *buf, size_t len, uint64_t offset) {
   if (d->dead) return QP_EIO;
   if (crash_point(d)) {
     /* Half the time the process dies after the data reached the page cache. */
-    if (qp_sim_rng_below(&d->rng, 2) && offset + len <= d->capacity) {
+    if (qp_splitmix64_below(&d->rng, 2) && offset + len <= d->capacity) {
       int rc = apply_write(d, buf, len, offset, offset);
       if (rc != 0) return rc;
     }
@@ -303,7 +286,7 @@ static int sim_sync(void *ctx) {
   if (d->dead) return QP_EIO;
   if (crash_point(d)) {
     /* Half the time the sync completed and only its return was lost. */
-    if (qp_sim_rng_below(&d->rng, 2)) persist(d);
+    if (qp_splitmix64_below(&d->rng, 2)) persist(d);
     d->dead = true;
     return QP_EIO;
   }
@@ -399,12 +382,12 @@ static void tear_last_write(qp_sim_disk_t *d) {
    * size updated ahead of the data, the cut is at a sector boundary (of the
    * file: the journal's records start at 0 and are multiples of 128 bytes,
    * so a sector never splits a record header). */
-  bool zeros = qp_sim_rng_below(&d->rng, 4) == 0; /* size updated, data not */
-  if (!zeros && qp_sim_rng_below(&d->rng, 2)) {
-    keep = qp_sim_rng_below(&d->rng, len + 1);
+  bool zeros = qp_splitmix64_below(&d->rng, 4) == 0; /* size updated, data not */
+  if (!zeros && qp_splitmix64_below(&d->rng, 2)) {
+    keep = qp_splitmix64_below(&d->rng, len + 1);
   } else {
     uint64_t first = (SECTOR_SIZE - d->last_offset % SECTOR_SIZE) % SECTOR_SIZE;
-    keep = first + SECTOR_SIZE * qp_sim_rng_below(&d->rng, len / SECTOR_SIZE + 2);
+    keep = first + SECTOR_SIZE * qp_splitmix64_below(&d->rng, len / SECTOR_SIZE + 2);
   }
   if (keep > len) keep = len;
   if (keep == len && !zeros) return;               /* the whole write made it */

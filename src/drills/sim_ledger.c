@@ -28,7 +28,8 @@
  * misdirected write did before a crash can hide it.  Detected damage ends
  * that disk: the run starts over on a clean one.
  *
- * Everything is a function of the seed: two PRNG streams (workload, disk),
+ * Everything is a function of the seed: two SplitMix64 streams (workload,
+ * disk; base/rng.h - kept on SplitMix64 so recorded seeds still replay),
  * the simulated clock, and no threads (the simulated db has no applier).
  */
 #include <stdarg.h>
@@ -39,6 +40,7 @@
 #include "base/assert.h"
 #include "base/bytes.h"
 #include "base/err.h"
+#include "base/rng.h"
 #include "drills/drills.h"
 #include "ledger/ledger.h"
 
@@ -101,7 +103,7 @@ typedef struct model {
 typedef struct sim {
   const qp_sim_ledger_config_t *cfg; /* settings */
   qp_sim_stats_t *stats;             /* out */
-  qp_sim_rng_t rng;                  /* workload and driver decisions */
+  uint64_t rng;                      /* workload and driver: SplitMix64 state */
   qp_sim_disk_t *disk;               /* the lying disk */
   qp_db_t *db;                       /* the ledger under test (NULL while down) */
   qp_db_options_t options;           /* how it is opened */
@@ -174,8 +176,8 @@ static void trace_faults(sim_t *s) {
   if (used > 0) trace(s, "disk faults:%s", line);
 }
 
-static uint64_t below(sim_t *s, uint64_t bound) { return qp_sim_rng_below(&s->rng, bound); }
-static bool chance(sim_t *s, uint32_t ppm) { return qp_sim_rng_chance(&s->rng, ppm); }
+static uint64_t below(sim_t *s, uint64_t bound) { return qp_splitmix64_below(&s->rng, bound); }
+static bool chance(sim_t *s, uint32_t ppm) { return qp_splitmix64_chance_ppm(&s->rng, ppm); }
 
 static uint64_t sim_clock(void *ctx) {
   sim_t *s = ctx;
@@ -631,7 +633,7 @@ static void retire_disk(sim_t *s) {
 static int new_disk(sim_t *s) {
   qp_sim_disk_config_t dc = s->cfg->disk;
   if (dc.capacity_bytes == 0) dc.capacity_bytes = (64u << 10) + below(s, 2u << 20);
-  int rc = qp_sim_disk_create(&dc, qp_sim_rng_next(&s->rng), &s->disk);
+  int rc = qp_sim_disk_create(&dc, qp_splitmix64(&s->rng), &s->disk);
   if (rc != 0) return rc;
   s->options.open_journal = qp_sim_disk_open;
   s->options.open_journal_ctx = s->disk;
@@ -1010,8 +1012,8 @@ static void digest_run(sim_t *s, uint8_t digest[QP_HASH_SIZE]) {
 }
 
 static int setup(sim_t *s) {
-  s->rng.state = s->cfg->seed;
-  s->model.id_hi = below(s, 4) == 0 ? qp_sim_rng_next(&s->rng) : 0;
+  s->rng = s->cfg->seed;
+  s->model.id_hi = below(s, 4) == 0 ? qp_splitmix64(&s->rng) : 0;
   s->clock_ns = CLOCK_START_NS;
   s->options.ledger.accounts_max = 1u << 16;
   s->options.ledger.transfers_max = 1u << 20;

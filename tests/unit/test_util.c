@@ -25,17 +25,6 @@ void qp_test_rmdir(const char *path) {
   (void)rc;
 }
 
-uint64_t qp_test_rng_next(qp_test_rng_t *rng) {
-  uint64_t z = (rng->state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-uint64_t qp_test_rng_below(qp_test_rng_t *rng, uint64_t bound) {
-  return bound ? qp_test_rng_next(rng) % bound : 0;
-}
-
 uint64_t qp_test_env_u64(const char *name, uint64_t fallback) {
   const char *v = getenv(name);
   if (v == NULL || *v == '\0') return fallback;

@@ -1,6 +1,7 @@
 /*
  * test_util.h - helpers shared by the unit tests: cmocka includes in the
- * right order, temporary directories, and a seeded PRNG for property tests.
+ * right order and temporary directories.  Seeded randomness comes from
+ * base/rng.h (qp_rng_t; qp_splitmix64 where a recorded seed must replay).
  */
 #ifndef QP_TEST_UTIL_H
 #define QP_TEST_UTIL_H
@@ -16,14 +17,6 @@
 void qp_test_tmpdir(char *buf, size_t size);
 /* Removes a directory tree (rm -rf). */
 void qp_test_rmdir(const char *path);
-
-/* splitmix64: a small, well-known seeded generator for test workloads. */
-typedef struct {
-  uint64_t state;
-} qp_test_rng_t;
-uint64_t qp_test_rng_next(qp_test_rng_t *rng);
-/* Uniform in [0, bound). */
-uint64_t qp_test_rng_below(qp_test_rng_t *rng, uint64_t bound);
 
 /* Environment variable as u64, or the default. */
 uint64_t qp_test_env_u64(const char *name, uint64_t fallback);

@@ -18,6 +18,7 @@
 
 #include "base/alloc.h"
 #include "base/err.h"
+#include "base/rng.h"
 #include "ledger/idfilter.h"
 #include "test_util.h"
 
@@ -45,16 +46,17 @@ static int teardown(void **state) {
 
 /* Random ids for the filter have the top bit clear, absent ones have it
  * set, so "absent" is certain, not merely likely. */
-static qp_u128 random_id(qp_test_rng_t *rng, bool absent) {
-  qp_u128 hi = qp_test_rng_next(rng) >> 1;
+static qp_u128 random_id(qp_rng_t *rng, bool absent) {
+  qp_u128 hi = qp_rng_next(rng) >> 1;
   if (absent) hi |= (uint64_t)1 << 63;
-  return (hi << 64) | qp_test_rng_next(rng);
+  return (hi << 64) | qp_rng_next(rng);
 }
 
 /* The i-th id of a deterministic random sequence (for threads that must
  * agree on ids without sharing an array). */
 static qp_u128 nth_id(uint64_t i) {
-  qp_test_rng_t rng = {.state = 0x5EED0000u + i * 2};
+  qp_rng_t rng;
+  qp_rng_seed(&rng, 0x5EED0000u + i * 2);
   return random_id(&rng, false);
 }
 
@@ -71,7 +73,8 @@ static void assert_all_present(const qp__idfilter_t *f, const qp_u128 *ids, uint
 /* False positives among n absent ids (random, or sequential from `first`),
  * in parts per 100 000. */
 static uint64_t fp_random_pcm(const qp__idfilter_t *f, uint64_t seed, uint64_t n) {
-  qp_test_rng_t rng = {.state = seed};
+  qp_rng_t rng;
+  qp_rng_seed(&rng, seed);
   uint64_t hits = 0;
   for (uint64_t i = 0; i < n; i++) hits += qp__idfilter_may_contain(f, random_id(&rng, true));
   return hits * 100000 / n;
@@ -93,7 +96,8 @@ static void print_rates(const char *what, uint64_t random_pcm, uint64_t sequenti
 static qp_u128 *random_ids(uint64_t seed, uint64_t n) {
   qp_u128 *ids = malloc(n * sizeof *ids);
   assert_non_null(ids);
-  qp_test_rng_t rng = {.state = seed};
+  qp_rng_t rng;
+  qp_rng_seed(&rng, seed);
   for (uint64_t i = 0; i < n; i++) ids[i] = random_id(&rng, false);
   return ids;
 }
@@ -248,7 +252,8 @@ static void test_add_when_growth_fails(void **state) {
   (void)state;
   qp__idfilter_t f;
   assert_int_equal(qp__idfilter_init(&f, QP__IDFILTER_CAPACITY_MIN), 0);
-  qp_test_rng_t rng = {.state = 7};
+  qp_rng_t rng;
+  qp_rng_seed(&rng, 7);
   while (qp__idfilter_count(&f) < QP__IDFILTER_CAPACITY_MIN)
     assert_int_equal(qp__idfilter_add(&f, random_id(&rng, false)), 0);
   assert_int_equal(qp__idfilter_generations(&f), 1);
@@ -271,7 +276,8 @@ static void test_add_when_growth_fails(void **state) {
 
 static void build(qp__idfilter_t *f, uint64_t hint, uint64_t seed, uint64_t n) {
   assert_int_equal(qp__idfilter_init(f, hint), 0);
-  qp_test_rng_t rng = {.state = seed};
+  qp_rng_t rng;
+  qp_rng_seed(&rng, seed);
   for (uint64_t i = 0; i < n; i++) assert_int_equal(qp__idfilter_add(f, random_id(&rng, false)), 0);
 }
 
@@ -302,10 +308,12 @@ static void test_save_load_round_trip(void **state) {
   assert_int_equal(loaded_cover, cover);
   assert_same_filter(&f, &g);
   /* Every answer, for present and for absent ids. */
-  qp_test_rng_t rng = {.state = 8};
+  qp_rng_t rng;
+  qp_rng_seed(&rng, 8);
   for (int i = 0; i < 200000; i++)
     assert_true(qp__idfilter_may_contain(&g, random_id(&rng, false)));
-  qp_test_rng_t absent = {.state = 9};
+  qp_rng_t absent;
+  qp_rng_seed(&absent, 9);
   for (int i = 0; i < MILLION; i++) {
     qp_u128 id = random_id(&absent, true);
     assert_int_equal(qp__idfilter_may_contain(&f, id), qp__idfilter_may_contain(&g, id));

@@ -29,6 +29,7 @@
 
 #include "test_util.h"
 #include "base/err.h"
+#include "base/rng.h"
 #include "base/u128.h"
 #include "ledger/ledger.h"
 
@@ -537,7 +538,7 @@ static uint64_t model_next_expiry(const model_t *m) {
 /* ============================================================ generator */
 
 typedef struct gen {
-  qp_test_rng_t rng;
+  uint64_t rng; /* SplitMix64 state: SEED=N replays a reported run on this stream */
   uint64_t now_ns;                  /* time input of the next batch */
   uint32_t next_account_id;         /* fresh account ids */
   uint64_t next_transfer_id;        /* fresh transfer ids */
@@ -551,7 +552,7 @@ typedef struct gen {
   qp_u128 boundary_pending; /* the clock is at its expiry: post or void it first */
 } gen_t;
 
-static uint64_t below(gen_t *g, uint64_t bound) { return qp_test_rng_below(&g->rng, bound); }
+static uint64_t below(gen_t *g, uint64_t bound) { return qp_splitmix64_below(&g->rng, bound); }
 static bool chance(gen_t *g, uint64_t percent) { return below(g, 100) < percent; }
 
 /* Keeps a sample of recent events: the first RECENT_MAX, then each new one
@@ -562,7 +563,7 @@ static void remember(void *ring, uint32_t *count, size_t size, const void *item,
 }
 
 static qp_u128 random_u128(gen_t *g) {
-  return ((qp_u128)qp_test_rng_next(&g->rng) << 64) | qp_test_rng_next(&g->rng);
+  return ((qp_u128)qp_splitmix64(&g->rng) << 64) | qp_splitmix64(&g->rng);
 }
 
 /* ----------------------------------------------------- generator: accounts */
@@ -1378,7 +1379,7 @@ static void run_property(bool evict) {
   current_run = r;
   r->seed = qp_test_env_u64("SEED", SEED_DEFAULT);
   r->events = qp_test_env_u64("EVENTS", EVENTS_DEFAULT);
-  r->gen.rng.state = r->seed;
+  r->gen.rng = r->seed;
   r->gen.now_ns = 1000 * NS_PER_S;
   r->gen.next_account_id = 1;
   r->gen.next_transfer_id = 1;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/rng.h"
 #include "store/store.h"
 #include "test_util.h"
 
@@ -37,7 +38,7 @@ typedef struct fixture {
   char path[320];
   qp_journal_t *j;                             /* the appender, owns its own io */
   qp_io_t io;                                  /* a second handle: reads and damage */
-  qp_test_rng_t rng;                           /* event counts */
+  qp_rng_t rng;                                /* event counts */
   uint32_t n;                                  /* records written */
   uint64_t end[RECORDS_MAX + 1];               /* end[k]: where record k ends; end[0] = 0 */
   uint64_t events[RECORDS_MAX + 1];            /* events in records 1..k */
@@ -71,7 +72,7 @@ static void append_one(fixture_t *f, uint32_t count) {
 /* Appends `records` records of 0..events_max events. */
 static void append(fixture_t *f, uint32_t records, uint32_t events_max) {
   for (uint32_t i = 0; i < records; i++)
-    append_one(f, (uint32_t)qp_test_rng_below(&f->rng, (uint64_t)events_max + 1));
+    append_one(f, (uint32_t)qp_rng_below(&f->rng, (uint64_t)events_max + 1));
 }
 
 static int setup_journal(void **state, uint32_t records, uint32_t events_max) {
@@ -79,7 +80,7 @@ static int setup_journal(void **state, uint32_t records, uint32_t events_max) {
   assert_non_null(f);
   qp_test_tmpdir(f->dir, sizeof f->dir);
   snprintf(f->path, sizeof f->path, "%s/journal", f->dir);
-  f->rng.state = 42;
+  qp_rng_seed(&f->rng, 42);
   qp_io_t wio;
   assert_int_equal(qp_io_open_file(f->path, true, false, &wio), 0);
   assert_int_equal(qp_journal_open(&wio, 0, 0, zero_hash, 0, &f->j), 0);
