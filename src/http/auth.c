@@ -11,11 +11,12 @@
 #include <sys/stat.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "http/http_int.h"
 
 void qp__http_keys_refresh(qp__http_keycache_t *c, const char *data_dir, bool force) {
-  uint64_t now = qp_http_now_ns();
+  uint64_t now = qp_clock_mono_ns();
   if (!force && now - c->checked_ns < (uint64_t)QP__HTTP_KEYS_CHECK_MS * 1000000u) return;
   c->checked_ns = now;
   char path[1200];

@@ -303,7 +303,4 @@ void qp_http_server_stop(qp_http_server_t *s);
 /* Stops (if needed) and frees the server.  Safe on NULL. */
 void qp_http_server_destroy(qp_http_server_t *s);
 
-/* Current monotonic time in ns (the core's clock for latencies). */
-uint64_t qp_http_now_ns(void);
-
 #endif

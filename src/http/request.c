@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "http/http_int.h"
@@ -106,7 +107,7 @@ static enum MHD_Result send_reply(qp_http_server_t *s, struct MHD_Connection *co
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   enum MHD_Result ok = MHD_queue_response(conn, r->status, resp);
   MHD_destroy_response(resp);
-  uint64_t us = (qp_http_now_ns() - ctx->start_ns) / 1000u;
+  uint64_t us = (qp_clock_mono_ns() - ctx->start_ns) / 1000u;
   qp__http_entry_t *e = &s->table.entries[slot];
   atomic_fetch_add_explicit(&e->requests[qp__http_status_slot(r->status)], 1,
                             memory_order_relaxed);
@@ -188,7 +189,7 @@ static bool first_call(qp_http_server_t *s, struct MHD_Connection *conn, const c
   request_ctx_t *ctx = qp_calloc(1, sizeof *ctx);
   *rc = MHD_NO;
   if (ctx == NULL) return false;
-  ctx->start_ns = qp_http_now_ns();
+  ctx->start_ns = qp_clock_mono_ns();
   atomic_fetch_add(&s->in_flight, 1);
   *con_cls = ctx;
   assign_request_id(s, conn, ctx);
@@ -358,7 +359,7 @@ enum MHD_Result qp__http_on_request(void *cls, struct MHD_Connection *conn, cons
     /* The idle timeout alone lets a client trickle a byte every few
      * seconds forever; this bounds the whole body.  libmicrohttpd cannot
      * answer in the middle of an upload, so the connection is closed. */
-    if (qp_http_now_ns() - ctx->start_ns > (uint64_t)s->options.body_timeout_s * 1000000000u) {
+    if (qp_clock_mono_ns() - ctx->start_ns > (uint64_t)s->options.body_timeout_s * 1000000000u) {
       QP_LOG_WARN("http", "request %s: body not complete after %u s; closing the connection",
                   ctx->request_id, s->options.body_timeout_s);
       return MHD_NO;

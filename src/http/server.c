@@ -19,17 +19,12 @@
 
 #include "base/alloc.h"
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "http/http_int.h"
 
 #define CONNECTIONS_HEADROOM 32u /* accepted past the limit, to answer 503 */
-
-uint64_t qp_http_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void qp_http_options_default(qp_http_options_t *o) {
   memset(o, 0, sizeof *o);
@@ -282,8 +277,8 @@ void qp_http_server_stop(qp_http_server_t *s) {
   if (s->daemon == NULL) return;
   atomic_store(&s->draining, true);
   MHD_socket listen_fd = MHD_quiesce_daemon(s->daemon);
-  uint64_t deadline = qp_http_now_ns() + (uint64_t)s->options.shutdown_grace_ms * 1000000u;
-  while (atomic_load(&s->in_flight) > 0 && qp_http_now_ns() < deadline) {
+  uint64_t deadline = qp_clock_mono_ns() + (uint64_t)s->options.shutdown_grace_ms * 1000000u;
+  while (atomic_load(&s->in_flight) > 0 && qp_clock_mono_ns() < deadline) {
     struct timespec ts = {0, 5 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }

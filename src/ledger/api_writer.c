@@ -24,6 +24,7 @@
 
 #include "ledger/api_int.h"
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/assert.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -58,9 +59,9 @@ static uint32_t take_queued(qp__ledger_writer_t *w) {
 
 /* Runs one group and records what it did. */
 static int commit(qp__ledger_writer_t *w, uint32_t n) {
-  uint64_t t0 = qp_http_now_ns();
+  uint64_t t0 = qp_clock_mono_ns();
   int rc = qp_db_execute(w->db, w->scratch, n);
-  uint64_t us = (qp_http_now_ns() - t0) / 1000u;
+  uint64_t us = (qp_clock_mono_ns() - t0) / 1000u;
   qp_http_histogram_observe(&w->metrics->commit_latency, us);
   atomic_fetch_add(&w->metrics->commits, 1);
   atomic_fetch_add(&w->metrics->commit_requests, n);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "node/node.h"
@@ -56,15 +57,10 @@ static void *ticker_main(void *arg) {
   pthread_mutex_lock(&n->mutex);
   while (!n->stopping) {
     pthread_mutex_unlock(&n->mutex);
-    tick_due(n, qp_http_now_ns());
+    tick_due(n, qp_clock_mono_ns());
     pthread_mutex_lock(&n->mutex);
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += (long)TICK_GRANULARITY_MS * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000L;
-    }
+    qp_clock_deadline_ts(TICK_GRANULARITY_MS, &until);
     if (!n->stopping) pthread_cond_timedwait(&n->cond, &n->mutex, &until);
   }
   pthread_mutex_unlock(&n->mutex);
@@ -72,7 +68,7 @@ static void *ticker_main(void *arg) {
 }
 
 static int ticker_start(node_t *n) {
-  uint64_t now = qp_http_now_ns();
+  uint64_t now = qp_clock_mono_ns();
   for (uint32_t i = 0; i < n->opened; i++) {
     const qp_module_t *m = n->config->modules[i].module;
     n->next_tick_ns[i] = now + (uint64_t)m->tick_ms * 1000000u;
