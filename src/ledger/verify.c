@@ -269,7 +269,7 @@ int qp_db_verify(const char *dir, qp_verify_report_t *report, char *detail, size
   v.scratch = qp_malloc(sizeof *v.scratch);
   if (rc == 0) rc = v.scratch ? qp_ledger_create(NULL, &v.ledger) : QP_ENOMEM;
   qp_journal_scan_t scan;
-  if (rc == 0) rc = qp_journal_scan(&io, verify_visit, &v, &scan);
+  if (rc == 0) rc = qp_journal_scan_fmt(&io, &qp__ledger_journal_format, verify_visit, &v, &scan);
   if (rc == 0) rc = finish(&v, &scan, have_index);
   if (rc != 0 && detail && detail[0] == '\0') snprintf(detail, detail_size, "%s", qp_strerror(rc));
   qp_ledger_destroy(v.ledger);
