@@ -76,6 +76,49 @@ int qp_fsync_dir(const char *path);
 /* Creates a directory (and parents) with mode 0700 if missing. */
 int qp_mkdir_p(const char *path);
 
+/* ------------------------------------------------- atomic file replace */
+
+/* Replaces the file at `path` with data[0, len) so that a crash leaves
+ * either the old file or the new one, never a mix: writes `path`.tmp in
+ * the same directory (created with `mode`, or emptied if a crashed replace
+ * left one), fsyncs it, renames it over path and fsyncs the directory.  On
+ * failure the temp file is removed and path is untouched (unless only the
+ * final directory fsync failed: then path is the new file, not yet known
+ * durable).  One replace of a given path at a time: callers serialise
+ * (a lock, or a single writer).  detail (may be NULL) names the file and
+ * the reason on failure.  Returns 0, QP_EINVAL (path too long),
+ * QP_ENOTFOUND (no such directory), QP_ENOSPC or QP_EIO. */
+int qp_file_replace(const char *path, const void *data, size_t len, unsigned mode, char *detail,
+                    size_t detail_size);
+
+/* The streaming form, for contents written piece by piece or at offsets
+ * (a sparse file): begin, write through qp_file_replace_write or the
+ * handle's io, then commit or abort.  Exactly one of commit/abort ends a
+ * begun replace and frees the handle. */
+typedef struct qp_file_replace qp_file_replace_t;
+
+/* Creates path.tmp (see qp_file_replace) and hands back the replace in
+ * *out, the caller's until commit or abort.  Returns like qp_file_replace
+ * or QP_ENOMEM. */
+int qp_file_replace_begin(const char *path, unsigned mode, qp_file_replace_t **out, char *detail,
+                          size_t detail_size);
+
+/* Appends data[0, len) after what was appended so far.  A failure is
+ * remembered: commit then fails with it.  Returns 0, QP_ENOSPC or QP_EIO. */
+int qp_file_replace_write(qp_file_replace_t *r, const void *data, size_t len);
+
+/* The temp file as a qp_io_t for positional writes (write_at, truncate,
+ * size); owned by r, valid until commit/abort.  Its failures are the
+ * caller's to pass to qp_file_replace_abort. */
+const qp_io_t *qp_file_replace_io(qp_file_replace_t *r);
+
+/* fsync, rename over the path, fsync of the directory; frees r.  On
+ * failure the temp file is removed.  Returns like qp_file_replace. */
+int qp_file_replace_commit(qp_file_replace_t *r, char *detail, size_t detail_size);
+
+/* Removes the temp file, leaving path as it was; frees r (NULL: no-op). */
+void qp_file_replace_abort(qp_file_replace_t *r);
+
 /* Takes the exclusive lock file `dir/quipu.lock` (flock, non-blocking).
  * Returns 0 and the fd in *fd_out, or QP_ELOCKED naming the holder's pid in
  * detail.  Release with qp_lock_release(). */
