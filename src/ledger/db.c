@@ -681,9 +681,9 @@ static int recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail
   c.scratch = qp_malloc(sizeof *c.scratch);
   if (c.scratch == NULL) rc = QP_ENOMEM;
   else if (tail_only)
-    rc = qp_journal_scan_from(io, c.meta.applied_offset, c.meta.applied_seq, c.meta.applied_hash,
-                              recover_visit, &c, scan);
-  else rc = qp_journal_scan(io, recover_visit, &c, scan);
+    rc = qp_journal_scan_from_fmt(io, &qp__ledger_journal_format, c.meta.applied_offset,
+                                  c.meta.applied_seq, c.meta.applied_hash, recover_visit, &c, scan);
+  else rc = qp_journal_scan_fmt(io, &qp__ledger_journal_format, recover_visit, &c, scan);
   qp_free(c.scratch);
   /* Replay may have read stored transfers: release that snapshot of the
    * index, and refuse a replay whose reads failed (its state is suspect). */
@@ -878,8 +878,9 @@ static int check_prefix(qp_db_t *db, const _Atomic bool *stop, char *detail, siz
   }
   uint64_t events = 0;
   const qp__index_meta_t *m = &db->opened;
-  rc = qp_journal_verify_prefix(&io, m->applied_offset, m->applied_seq, m->applied_hash, stop,
-                                &events, detail, detail_size);
+  rc = qp_journal_verify_prefix_fmt(&io, &qp__ledger_journal_format, m->applied_offset,
+                                    m->applied_seq, m->applied_hash, stop, &events, detail,
+                                    detail_size);
   io.close(io.ctx);
   if (rc == 0 && events != m->events) {
     if (detail)
@@ -954,7 +955,8 @@ static int open_files(qp_db_t *db, qp_db_recovery_t *rep, char *detail, size_t d
                 (unsigned long long)((monotonic_ns() - t0) / 1000000u));
   if (rc == 0) {
     size_t group_bytes = (size_t)GROUP_EVENTS_MAX * QP_RECORD_SIZE + (size_t)GROUP_RECORDS_MAX * QP_JOURNAL_HEADER_SIZE;
-    rc = qp_journal_open(&io, scan.valid_bytes, scan.last_seq, scan.last_hash, group_bytes, &db->journal);
+    rc = qp_journal_open_fmt(&io, &qp__ledger_journal_format, scan.valid_bytes, scan.last_seq,
+                             scan.last_hash, group_bytes, &db->journal);
   }
   if (rc != 0) {
     io.close(io.ctx);

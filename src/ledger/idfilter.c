@@ -319,42 +319,25 @@ static int file_write(const qp_io_t *io, const qp__idfilter_t *f, uint64_t cover
   return io->write_at(io->ctx, sum, sizeof sum, l.file_bytes - QP_HASH_SIZE);
 }
 
-/* The directory holding path ("." for a bare name) into dir. */
-static void dir_of(const char *path, char *dir, size_t size) {
-  const char *slash = strrchr(path, '/');
-  if (slash == NULL) {
-    snprintf(dir, size, ".");
-  } else if (slash == path) {
-    snprintf(dir, size, "/");
-  } else {
-    snprintf(dir, size, "%.*s", (int)(slash - path), path);
-  }
-}
-
+/* Written through store's atomic replace: the new file appears whole
+ * under `path` or not at all.  Its io takes positional writes, so zero
+ * pages are skipped and the file stays sparse. */
 int qp__idfilter_save(const qp__idfilter_t *f, const char *path, uint64_t cover) {
-  char tmp[PATH_BYTES_MAX + 8], dir[PATH_BYTES_MAX];
   if (strlen(path) >= PATH_BYTES_MAX) return QP_EINVAL;
   if (qp_crypto_init() != 0) return QP_EIO;
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  dir_of(path, dir, sizeof dir);
-  qp_io_t io;
-  int rc = qp_io_open_file(tmp, true, false, &io);
-  if (rc != 0) {
-    QP_LOG_ERROR("idfilter", "cannot create %s: %s", tmp, qp_strerror(rc));
-    return rc;
+  char detail[PATH_BYTES_MAX + 128] = "";
+  qp_file_replace_t *r;
+  int rc = qp_file_replace_begin(path, 0600, &r, detail, sizeof detail);
+  if (rc == 0) {
+    rc = file_write(qp_file_replace_io(r), f, cover);
+    if (rc != 0) {
+      snprintf(detail, sizeof detail, "cannot write %s.tmp: %s", path, qp_strerror(rc));
+      qp_file_replace_abort(r);
+    } else {
+      rc = qp_file_replace_commit(r, detail, sizeof detail);
+    }
   }
-  /* A leftover path.tmp from a crashed save may hold anything: start empty
-   * so that the pages we skip read back as zeros. */
-  rc = io.truncate(io.ctx, 0);
-  if (rc == 0) rc = file_write(&io, f, cover);
-  if (rc == 0) rc = io.sync(io.ctx);
-  io.close(io.ctx);
-  if (rc == 0 && rename(tmp, path) != 0) rc = QP_EIO;
-  if (rc == 0) rc = qp_fsync_dir(dir);
-  if (rc != 0) {
-    QP_LOG_ERROR("idfilter", "cannot save %s: %s", path, qp_strerror(rc));
-    (void)unlink(tmp);
-  }
+  if (rc != 0) QP_LOG_ERROR("idfilter", "cannot save %s: %s", path, detail);
   return rc;
 }
 

@@ -5,7 +5,6 @@
  */
 #include "ledger/index.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +23,12 @@ enum { TRIM_EVERY_OPS = 8192 };
 enum { META_SIZE_V1 = 8 + QP_HASH_SIZE + 8, META_SIZE = META_SIZE_V1 + 16, KEY_ACCT_TS = 24,
        BALANCE_SIZE = 80 };
 
+/* The index's error mapping: a full map or disk is QP_ENOSPC (the
+ * applier retries), anything else QP_EDB.  Takes LMDB codes and the
+ * QP_E* codes of store/kv alike. */
 static int db_err(int rc) {
-  if (rc == 0) return 0;
-  if (rc == MDB_MAP_FULL) return QP_ENOSPC;
-  if (rc == ENOSPC) return QP_ENOSPC;
-  return QP_EDB;
+  int err = qp_kv_err(rc);
+  return err == 0 || err == QP_ENOSPC ? err : QP_EDB;
 }
 
 static void find_map(qp__index_t *ix, const char *dir);
@@ -36,64 +36,60 @@ static void find_map(qp__index_t *ix, const char *dir);
 int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read_only,
                    char *detail, size_t detail_size) {
   memset(ix, 0, sizeof *ix);
-  int rc = mdb_env_create(&ix->env);
-  if (rc == 0) rc = mdb_env_set_maxdbs(ix->env, 8);
-  if (rc == 0) rc = mdb_env_set_mapsize(ix->env, map_size);
-  if (rc == 0)
-    rc = mdb_env_open(ix->env, path, (read_only ? MDB_RDONLY : 0) | MDB_NOTLS | MDB_NOMETASYNC, 0600);
-  MDB_txn *txn = NULL;
-  if (rc == 0) rc = mdb_txn_begin(ix->env, NULL, read_only ? MDB_RDONLY : 0, &txn);
+  char why[512] = "";
+  unsigned flags = (read_only ? MDB_RDONLY : 0) | MDB_NOTLS | MDB_NOMETASYNC;
+  int rc = qp_kv_open(path, map_size, flags, 8, &ix->kv, why, sizeof why);
   unsigned create = read_only ? 0 : MDB_CREATE;
-  if (rc == 0) rc = mdb_dbi_open(txn, "accounts", create, &ix->accounts);
-  if (rc == 0) rc = mdb_dbi_open(txn, "account_wal", create, &ix->account_wal);
-  if (rc == 0) rc = mdb_dbi_open(txn, "transfers", create, &ix->transfers);
-  if (rc == 0) rc = mdb_dbi_open(txn, "transfer_ids", create, &ix->transfer_ids);
-  if (rc == 0) rc = mdb_dbi_open(txn, "balances", create, &ix->balances);
-  if (rc == 0) rc = mdb_dbi_open(txn, "pending", create, &ix->pending);
   /* Each account's transfer timestamps as sorted fixed-size duplicates: 8
    * bytes an entry instead of a 24-byte key, so a round dirties far fewer
    * pages, and a busy account's new entries land at the end of its set. */
-  if (rc == 0)
-    rc = mdb_dbi_open(txn, "account_transfers", create | MDB_DUPSORT | MDB_DUPFIXED,
-                      &ix->account_transfers);
-  if (rc == 0) rc = mdb_dbi_open(txn, "meta", create, &ix->meta);
-  if (rc == 0) {
-    rc = mdb_txn_commit(txn);
-    txn = NULL;
-  }
-  if (txn) mdb_txn_abort(txn);
-  if (rc == 0) find_map(ix, path);
+  const qp_kv_table_t tables[] = {
+      {"accounts", create, &ix->accounts},
+      {"account_wal", create, &ix->account_wal},
+      {"transfers", create, &ix->transfers},
+      {"transfer_ids", create, &ix->transfer_ids},
+      {"balances", create, &ix->balances},
+      {"pending", create, &ix->pending},
+      {"account_transfers", create | MDB_DUPSORT | MDB_DUPFIXED, &ix->account_transfers},
+      {"meta", create, &ix->meta}};
+  const char *table = NULL;
+  if (rc == 0) rc = qp_kv_dbis(ix->kv, tables, sizeof tables / sizeof tables[0], &table);
+  if (rc != 0 && why[0] == '\0')
+    snprintf(why, sizeof why, "%s: table %s: %s", path, table ? table : "?", qp_strerror(rc));
   if (rc != 0) {
-    if (detail) snprintf(detail, detail_size, "index %s: %s", path, mdb_strerror(rc));
-    if (ix->env) mdb_env_close(ix->env);
-    ix->env = NULL;
-    return rc == MDB_NOTFOUND ? QP_ENOTFOUND : db_err(rc);
+    if (detail) snprintf(detail, detail_size, "index %s", why);
+    qp_kv_close(ix->kv);
+    ix->kv = NULL;
+    /* QP_ENOMEM: the wrapper's handle could not be allocated. */
+    return rc == QP_ENOTFOUND || rc == QP_ENOMEM ? rc : db_err(rc);
   }
+  ix->env = qp_kv_env(ix->kv);
+  find_map(ix, path);
   return 0;
 }
 
-/* A read-only transaction and a cursor on dbi in it; 0 or QP_EDB. */
+/* A read-only transaction and a cursor on dbi in it; 0 or QP_EDB.  End
+ * with qp_kv_read_end. */
 static int read_cursor(qp__index_t *ix, MDB_dbi dbi, MDB_txn **txn, MDB_cursor **cur) {
-  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, txn);
-  if (rc != 0) return db_err(rc);
-  rc = mdb_cursor_open(*txn, dbi, cur);
-  if (rc != 0) {
-    mdb_txn_abort(*txn);
-    return db_err(rc);
-  }
-  return 0;
+  return db_err(qp_kv_read_begin(ix->kv, dbi, txn, cur));
+}
+
+/* A read-only transaction alone; 0 or QP_EDB.  End with qp_kv_read_end. */
+static int read_txn(qp__index_t *ix, MDB_txn **txn) {
+  return db_err(qp_kv_read_begin(ix->kv, 0, txn, NULL));
 }
 
 void qp__index_close(qp__index_t *ix) {
-  if (ix->env) mdb_env_close(ix->env);
+  qp_kv_close(ix->kv);
+  ix->kv = NULL;
   ix->env = NULL;
 }
 
 int qp__index_read_meta(qp__index_t *ix, qp__index_meta_t *out) {
   memset(out, 0, sizeof *out);
   MDB_txn *txn;
-  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
-  if (rc != 0) return db_err(rc);
+  int rc = read_txn(ix, &txn);
+  if (rc != 0) return rc;
   MDB_val k = {sizeof META_KEY - 1, (void *)META_KEY}, v;
   rc = mdb_get(txn, ix->meta, &k, &v);
   if (rc == 0 && (v.mv_size == META_SIZE || v.mv_size == META_SIZE_V1)) {
@@ -108,7 +104,7 @@ int qp__index_read_meta(qp__index_t *ix, qp__index_meta_t *out) {
   } else if (rc == 0) {
     rc = -1;
   }
-  mdb_txn_abort(txn);
+  qp_kv_read_end(ix->kv, txn, NULL);
   if (rc == MDB_NOTFOUND) return 0;
   return rc == 0 ? 0 : QP_ECORRUPT;
 }
@@ -220,12 +216,21 @@ static int apply_accounts(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes
   return rc;
 }
 
-int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *c, const qp__index_meta_t *meta,
-                    uint64_t wal_done) {
-  MDB_txn *txn;
-  int rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
-  if (rc != 0) return db_err(rc);
-  rc = apply_transfers(ix, txn, c);
+typedef struct apply_args {
+  qp__index_t *ix;
+  const qp_ledger_changes_t *changes;
+  const qp__index_meta_t *meta;
+  uint64_t wal_done;
+} apply_args_t;
+
+/* The one write transaction of a round (run by qp_kv_write). */
+static int apply_txn(void *ctx, MDB_txn *txn) {
+  const apply_args_t *a = ctx;
+  qp__index_t *ix = a->ix;
+  const qp_ledger_changes_t *c = a->changes;
+  const qp__index_meta_t *meta = a->meta;
+  uint64_t wal_done = a->wal_done;
+  int rc = apply_transfers(ix, txn, c);
   if (rc == 0) rc = apply_accounts(ix, txn, c, meta->applied_seq, wal_done);
   if (rc == 0) {
     uint8_t val[META_SIZE];
@@ -236,11 +241,17 @@ int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *c, const qp__ind
     qp_store_u64(val + META_SIZE_V1 + 8, meta->events);
     rc = put(txn, ix->meta, META_KEY, sizeof META_KEY - 1, val, sizeof val);
   }
-  if (rc != 0) {
-    mdb_txn_abort(txn);
-    return db_err(rc);
-  }
-  return db_err(mdb_txn_commit(txn));
+  return rc;
+}
+
+/* The index's write policy is store/kv's default - no map growth, no
+ * retry inside the call: a full map or disk comes back as QP_ENOSPC and
+ * the applier retries the round with backoff (db.c), so that close never
+ * waits behind a sleeping write. */
+int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *c, const qp__index_meta_t *meta,
+                    uint64_t wal_done) {
+  apply_args_t a = {ix, c, meta, wal_done};
+  return db_err(qp_kv_write(ix->kv, apply_txn, &a));
 }
 
 /* Calls fn for every value of dbi in key order. */
@@ -281,8 +292,8 @@ static int load_pending(void *vctx, const MDB_val *v) {
 
 int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger) {
   MDB_txn *txn;
-  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
-  if (rc != 0) return db_err(rc);
+  int rc = read_txn(ix, &txn);
+  if (rc != 0) return rc;
   MDB_stat transfers;
   rc = db_err(mdb_stat(txn, ix->transfers, &transfers));
   /* Only pending transfers come back into memory: they are the ones the
@@ -291,21 +302,20 @@ int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger) {
   pending_load_t p = {.ix = ix, .txn = txn, .ledger = ledger};
   if (rc == 0) rc = each_value(txn, ix->pending, load_pending, &p);
   if (rc == 0) qp_ledger_restore_cold(ledger, transfers.ms_entries - p.loaded);
-  mdb_txn_abort(txn);
+  qp_kv_read_end(ix->kv, txn, NULL);
   return rc;
 }
 
-int qp__index_reset(qp__index_t *ix) {
-  MDB_txn *txn;
-  int rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
-  if (rc != 0) return db_err(rc);
+static int reset_txn(void *ctx, MDB_txn *txn) {
+  qp__index_t *ix = ctx;
   MDB_dbi all[] = {ix->accounts, ix->account_wal, ix->transfers, ix->transfer_ids,
                    ix->balances, ix->pending, ix->account_transfers, ix->meta};
+  int rc = 0;
   for (size_t i = 0; i < sizeof all / sizeof all[0] && rc == 0; i++) rc = mdb_drop(txn, all[i], 0);
-  if (rc == 0) return db_err(mdb_txn_commit(txn));
-  mdb_txn_abort(txn);
-  return db_err(rc);
+  return rc;
 }
+
+int qp__index_reset(qp__index_t *ix) { return db_err(qp_kv_write(ix->kv, reset_txn, ix)); }
 
 int qp__index_account_wal(qp__index_t *ix, uint64_t after_seq,
                           int (*fn)(void *ctx, uint64_t seq, const uint8_t *blob, size_t len),
@@ -323,8 +333,7 @@ int qp__index_account_wal(qp__index_t *ix, uint64_t after_seq,
     if (k.mv_size != 8 || v.mv_size % QP__ACCOUNT_WAL_ENTRY != 0) err = QP_ECORRUPT;
     else err = fn(ctx, qp_load_u64_be(k.mv_data), v.mv_data, v.mv_size);
   }
-  mdb_cursor_close(cur);
-  mdb_txn_abort(txn);
+  qp_kv_read_end(ix->kv, txn, cur);
   if (err != 0) return err;
   return rc == MDB_NOTFOUND ? 0 : db_err(rc);
 }
@@ -351,8 +360,7 @@ int qp__index_each_transfer_id(qp__index_t *ix, uint64_t from_ts,
       else err = fn(ctx, qp_u128_load_le(v.mv_data)); /* the id leads the record */
     }
   }
-  mdb_cursor_close(cur);
-  mdb_txn_abort(txn);
+  qp_kv_read_end(ix->kv, txn, cur);
   if (err != 0) return err;
   return rc == MDB_NOTFOUND ? 0 : db_err(rc);
 }
@@ -401,25 +409,25 @@ int qp__index_get_transfer(qp__index_t *ix, MDB_txn *txn, qp_u128 id, qp_transfe
 
 int qp__index_counts(qp__index_t *ix, uint64_t *transfers) {
   MDB_txn *txn;
-  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
-  if (rc != 0) return db_err(rc);
+  int rc = read_txn(ix, &txn);
+  if (rc != 0) return rc;
   MDB_stat st;
   rc = mdb_stat(txn, ix->transfers, &st);
   if (rc == 0) *transfers = st.ms_entries;
-  mdb_txn_abort(txn);
+  qp_kv_read_end(ix->kv, txn, NULL);
   return db_err(rc);
 }
 
 int qp__index_side_counts(qp__index_t *ix, uint64_t *pending, uint64_t *account_transfers) {
   MDB_txn *txn;
-  int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
-  if (rc != 0) return db_err(rc);
+  int rc = read_txn(ix, &txn);
+  if (rc != 0) return rc;
   MDB_stat st;
   rc = mdb_stat(txn, ix->pending, &st);
   if (rc == 0) *pending = st.ms_entries;
   if (rc == 0) rc = mdb_stat(txn, ix->account_transfers, &st);
   if (rc == 0) *account_transfers = st.ms_entries;
-  mdb_txn_abort(txn);
+  qp_kv_read_end(ix->kv, txn, NULL);
   return db_err(rc);
 }
 
@@ -455,8 +463,7 @@ static int walk(qp__index_t *ix, MDB_dbi dbi, const qp_account_filter_t *f, row_
     if (accepted) taken++;
     rc = mdb_cursor_get(cur, &k, &v, reversed ? MDB_PREV : MDB_NEXT);
   }
-  mdb_cursor_close(cur);
-  mdb_txn_abort(txn);
+  qp_kv_read_end(ix->kv, txn, cur);
   if (err != 0) return err;
   return rc == 0 || rc == MDB_NOTFOUND ? 0 : db_err(rc);
 }
@@ -546,8 +553,7 @@ int qp__index_account_transfers(qp__index_t *ix, const qp_account_filter_t *f, q
     n += accepted;
     rc = mdb_cursor_get(cur, &k, &v, reversed ? MDB_PREV_DUP : MDB_NEXT_DUP);
   }
-  mdb_cursor_close(cur);
-  mdb_txn_abort(txn);
+  qp_kv_read_end(ix->kv, txn, cur);
   *count_out = n;
   if (err != 0) return err;
   return rc == 0 || rc == MDB_NOTFOUND ? 0 : db_err(rc);

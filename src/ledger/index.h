@@ -18,9 +18,11 @@
 #include <lmdb.h>
 
 #include "ledger/ledger.h"
+#include "store/kv.h"
 
 typedef struct qp__index {
-  MDB_env *env;        /* the environment */
+  qp_kv_t *kv;         /* the environment, through store/kv */
+  MDB_env *env;        /* qp_kv_env(kv), for the raw read transactions of db.c and verify.c */
   MDB_dbi accounts;    /* older indexes kept accounts here; now emptied (see accounts.h) */
   MDB_dbi account_wal; /* seq(8 BE) -> the accounts a round changed (accounts.h) */
   MDB_dbi transfers;   /* timestamp(8 BE) -> transfer (128) + state (1) */

@@ -6,6 +6,12 @@
 
 #include "base/err.h"
 
+_Static_assert(QP_BATCH_EVENTS_MAX * QP_RECORD_SIZE == QP_JOURNAL_BODY_MAX,
+               "the ledger's batches are the journal's events format");
+
+const qp_journal_format_t qp__ledger_journal_format = {
+    .body_max = QP_BATCH_EVENTS_MAX * QP_RECORD_SIZE, .count_unit = QP_RECORD_SIZE};
+
 int qp__replay_record(qp_ledger_t *ledger, const qp_journal_record_t *rec,
                       qp__replay_scratch_t *s, qp_ledger_changes_t *changes) {
   if (rec->count > QP_BATCH_EVENTS_MAX || rec->body_size != rec->count * QP_RECORD_SIZE)

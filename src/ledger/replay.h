@@ -9,6 +9,12 @@
 #include "ledger/ledger.h"
 #include "store/store.h"
 
+/* The ledger journal's format: a body is `count` 128-byte events, at most
+ * QP_BATCH_EVENTS_MAX of them.  Every open, scan and prefix check of the
+ * ledger's journal passes it, so that the journal reader refuses a record
+ * whose size disagrees with its count as corruption naming the record. */
+extern const qp_journal_format_t qp__ledger_journal_format;
+
 /* Scratch space for one decoded batch. */
 typedef struct qp__replay_scratch {
   qp_account_t accounts[QP_BATCH_EVENTS_MAX];   /* decoded account events */

@@ -90,11 +90,11 @@ static int count_pending(void *vctx, const qp_transfer_t *t, qp_pending_state_t 
 /* Compares the replayed state with the index, both ways (by counts). */
 static int compare_with_index(verify_ctx_t *v) {
   compare_ctx_t c = {.index = v->index, .checkpoint = v->checkpoint};
-  int rc = mdb_txn_begin(v->index->env, NULL, MDB_RDONLY, &c.txn);
+  int rc = qp_kv_read_begin(v->index->kv, 0, &c.txn, NULL);
   if (rc != 0) return QP_EDB;
   qp_ledger_each_account(v->ledger, compare_account, &c);
   qp_ledger_each_transfer(v->ledger, compare_transfer, &c);
-  mdb_txn_abort(c.txn);
+  qp_kv_read_end(v->index->kv, c.txn, NULL);
   uint64_t accounts = 0, transfers = 0, pending = 0, sides = 0;
   accounts = qp_ledger_account_count(v->checkpoint);
   rc = qp__index_counts(v->index, &transfers);
@@ -269,7 +269,7 @@ int qp_db_verify(const char *dir, qp_verify_report_t *report, char *detail, size
   v.scratch = qp_malloc(sizeof *v.scratch);
   if (rc == 0) rc = v.scratch ? qp_ledger_create(NULL, &v.ledger) : QP_ENOMEM;
   qp_journal_scan_t scan;
-  if (rc == 0) rc = qp_journal_scan(&io, verify_visit, &v, &scan);
+  if (rc == 0) rc = qp_journal_scan_fmt(&io, &qp__ledger_journal_format, verify_visit, &v, &scan);
   if (rc == 0) rc = finish(&v, &scan, have_index);
   if (rc != 0 && detail && detail[0] == '\0') snprintf(detail, detail_size, "%s", qp_strerror(rc));
   qp_ledger_destroy(v.ledger);

@@ -1,6 +1,7 @@
 /*
- * file.c - the POSIX implementation of qp_io_t, directory helpers and the
- * data directory lock.  Failures are mapped to QP_E* codes here, once.
+ * file.c - the POSIX implementation of qp_io_t, directory helpers, atomic
+ * whole-file replacement and the data directory lock.  Failures are mapped
+ * to QP_E* codes here, once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -106,6 +107,119 @@ int qp_io_open_file(const char *path, bool create, bool read_only, qp_io_t *io) 
                   .reserve = px_reserve,
                   .close = px_close};
   return 0;
+}
+
+/* ------------------------------------------------- atomic file replace */
+
+enum { REPLACE_PATH_MAX = 4096 };
+
+struct qp_file_replace {
+  char path[REPLACE_PATH_MAX];     /* the file replaced */
+  char tmp[REPLACE_PATH_MAX + 8];  /* path.tmp */
+  qp_io_t io;                      /* the temp file */
+  uint64_t appended;               /* end of qp_file_replace_write's data */
+  int error;                       /* first failed qp_file_replace_write */
+};
+
+static void replace_detail(char *detail, size_t detail_size, const char *what, const char *path,
+                           int rc) {
+  if (detail != NULL && detail_size > 0)
+    snprintf(detail, detail_size, "cannot %s %s: %s", what, path, qp_strerror(rc));
+}
+
+/* The directory holding path ("." for a bare name). */
+static void dir_of(const char *path, char *dir, size_t size) {
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL) snprintf(dir, size, ".");
+  else if (slash == path) snprintf(dir, size, "/");
+  else snprintf(dir, size, "%.*s", (int)(slash - path), path);
+}
+
+int qp_file_replace_begin(const char *path, unsigned mode, qp_file_replace_t **out, char *detail,
+                          size_t detail_size) {
+  *out = NULL;
+  if (strlen(path) >= REPLACE_PATH_MAX) return QP_EINVAL;
+  qp_file_replace_t *r = qp_calloc(1, sizeof *r);
+  if (r == NULL) return QP_ENOMEM;
+  snprintf(r->path, sizeof r->path, "%s", path);
+  snprintf(r->tmp, sizeof r->tmp, "%s.tmp", path);
+  /* O_TRUNC: a temp file a crashed replace left behind may hold anything. */
+  int fd = open(r->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+  int rc = fd < 0 ? map_errno(errno) : 0;
+  if (rc == 0 && fchmod(fd, (mode_t)mode) != 0) rc = map_errno(errno); /* umask, or an old file */
+  posix_file_t *f = rc == 0 ? qp_malloc(sizeof *f) : NULL;
+  if (rc == 0 && f == NULL) rc = QP_ENOMEM;
+  if (rc != 0) {
+    replace_detail(detail, detail_size, "create", r->tmp, rc);
+    if (fd >= 0) {
+      close(fd);
+      (void)unlink(r->tmp);
+    }
+    qp_free(r);
+    return rc;
+  }
+  f->fd = fd;
+  r->io = (qp_io_t){.ctx = f, .read_at = px_read_at, .write_at = px_write_at, .sync = px_sync,
+                    .truncate = px_truncate, .size = px_size, .reserve = px_reserve,
+                    .close = px_close};
+  *out = r;
+  return 0;
+}
+
+int qp_file_replace_write(qp_file_replace_t *r, const void *data, size_t len) {
+  if (r->error != 0) return r->error;
+  int rc = len > 0 ? r->io.write_at(r->io.ctx, data, len, r->appended) : 0;
+  if (rc != 0) r->error = rc;
+  else r->appended += len;
+  return rc;
+}
+
+const qp_io_t *qp_file_replace_io(qp_file_replace_t *r) { return &r->io; }
+
+void qp_file_replace_abort(qp_file_replace_t *r) {
+  if (r == NULL) return;
+  r->io.close(r->io.ctx);
+  (void)unlink(r->tmp);
+  qp_free(r);
+}
+
+int qp_file_replace_commit(qp_file_replace_t *r, char *detail, size_t detail_size) {
+  int rc = r->error;
+  posix_file_t *f = r->io.ctx;
+  if (rc == 0 && fsync(f->fd) != 0) rc = map_errno(errno);
+  if (rc != 0) {
+    replace_detail(detail, detail_size, "write", r->tmp, rc);
+    qp_file_replace_abort(r);
+    return rc;
+  }
+  r->io.close(r->io.ctx);
+  if (rename(r->tmp, r->path) != 0) {
+    rc = map_errno(errno);
+    replace_detail(detail, detail_size, "rename the new file over", r->path, rc);
+    (void)unlink(r->tmp);
+    qp_free(r);
+    return rc;
+  }
+  char dir[REPLACE_PATH_MAX];
+  dir_of(r->path, dir, sizeof dir);
+  rc = qp_fsync_dir(dir);
+  if (rc != 0) replace_detail(detail, detail_size, "fsync the directory of", r->path, rc);
+  qp_free(r);
+  return rc;
+}
+
+int qp_file_replace(const char *path, const void *data, size_t len, unsigned mode, char *detail,
+                    size_t detail_size) {
+  qp_file_replace_t *r;
+  int rc = qp_file_replace_begin(path, mode, &r, detail, detail_size);
+  if (rc != 0) return rc;
+  rc = qp_file_replace_write(r, data, len);
+  if (rc != 0) {
+    replace_detail(detail, detail_size, "write", r->tmp, rc);
+    qp_file_replace_abort(r);
+    return rc;
+  }
+  return qp_file_replace_commit(r, detail, detail_size);
 }
 
 int qp_fsync_dir(const char *path) {

@@ -1,6 +1,9 @@
 /*
  * journal.c - the append-only, checksummed, hash-chained journal: the
- * ledger's truth.  The format is in store.h.
+ * ledger's truth, and any module's log of typed records with opaque
+ * bodies.  The format is in store.h; what a body may be (its maximum, an
+ * optional item size) is the journal's qp_journal_format_t, checked by the
+ * reader like any other header field.
  *
  * Reading tells two kinds of damage apart.  A crash in the middle of an
  * append can only leave damage at the very end of the file: a record cut
@@ -48,11 +51,11 @@ enum {
   OFF_SEQ = 96,
   OFF_NOW = 104,
   OFF_RESERVED = 112,
-  EVENT_SIZE = 128,
   READ_BUFFER_SIZE = 4u << 20,
   RESERVE_STEP = 64u << 20
 };
 
+/* The events format reads with the default window; larger formats widen it. */
 _Static_assert(READ_BUFFER_SIZE >= QP_JOURNAL_RECORD_MAX, "read buffer holds a record");
 
 /* Seals a record in place: chain hash, then header checksum over it. */
@@ -70,22 +73,40 @@ static void seal(uint8_t *rec, uint32_t size, const uint8_t prev_hash[QP_HASH_SI
  * there must not decide anything - so they are never even read. */
 typedef struct reader {
   const qp_io_t *io;   /* the file */
+  qp_journal_format_t fmt; /* what the bodies may be */
   uint8_t *buf;        /* window of the file */
   uint64_t buf_offset; /* file offset of buf[0] */
   size_t buf_len;      /* valid bytes in buf */
-  size_t buf_cap;      /* bytes allocated: READ_BUFFER_SIZE, or the span
-                          read when smaller (no record is larger than it) */
+  size_t buf_cap;      /* bytes allocated: READ_BUFFER_SIZE or the largest
+                          record if bigger, or the span read when smaller */
   uint64_t limit;      /* reads stop here */
   const char *what;    /* why the last problem was recorded (a literal) */
 } reader_t;
 
-/* Allocates a window for reading [from, limit). */
-static int reader_open(reader_t *r, const qp_io_t *io, uint64_t from, uint64_t limit) {
+static bool format_valid(const qp_journal_format_t *fmt) {
+  return fmt != NULL && fmt->body_max <= QP_JOURNAL_BODY_LIMIT;
+}
+
+/* Allocates a window for reading [from, limit) of a journal of format fmt:
+ * it holds any whole record that fits in the span. */
+static int reader_open(reader_t *r, const qp_io_t *io, const qp_journal_format_t *fmt,
+                       uint64_t from, uint64_t limit) {
+  QP_ASSERT(format_valid(fmt));
   uint64_t span = limit > from ? limit - from : 0;
-  size_t cap = span < READ_BUFFER_SIZE ? (size_t)span : READ_BUFFER_SIZE;
+  uint64_t window = (uint64_t)QP_JOURNAL_HEADER_SIZE + fmt->body_max;
+  if (window < READ_BUFFER_SIZE) window = READ_BUFFER_SIZE;
+  size_t cap = span < window ? (size_t)span : (size_t)window;
   if (cap < QP_JOURNAL_HEADER_SIZE) cap = QP_JOURNAL_HEADER_SIZE;
-  *r = (reader_t){.io = io, .buf = qp_malloc(cap), .buf_cap = cap, .limit = limit};
+  *r = (reader_t){.io = io, .fmt = *fmt, .buf = qp_malloc(cap), .buf_cap = cap, .limit = limit};
   return r->buf != NULL ? 0 : QP_ENOMEM;
+}
+
+/* True if a header's size and count fit the reader's format. */
+static bool body_fits(const reader_t *r, uint32_t size, uint32_t count) {
+  if (size < QP_JOURNAL_HEADER_SIZE) return false;
+  uint64_t body = (uint64_t)size - QP_JOURNAL_HEADER_SIZE;
+  if (body > r->fmt.body_max) return false;
+  return r->fmt.count_unit == 0 || body == (uint64_t)count * r->fmt.count_unit;
 }
 
 /* Makes [offset, offset+len) available in the window; *avail says how much
@@ -241,9 +262,8 @@ static int read_record(reader_t *r, uint64_t offset, qp_journal_scan_t *s,
     return 1;
   }
   uint32_t size = qp_load_u32(h + OFF_SIZE), count = qp_load_u32(h + OFF_COUNT);
-  if (qp_load_u32(h + OFF_MAGIC) != QP_JOURNAL_MAGIC || qp_load_u16(h + OFF_VERSION) != QP_JOURNAL_VERSION ||
-      size < QP_JOURNAL_HEADER_SIZE || size > QP_JOURNAL_RECORD_MAX ||
-      (uint64_t)size != QP_JOURNAL_HEADER_SIZE + (uint64_t)count * EVENT_SIZE ||
+  if (qp_load_u32(h + OFF_MAGIC) != QP_JOURNAL_MAGIC ||
+      qp_load_u16(h + OFF_VERSION) != QP_JOURNAL_VERSION || !body_fits(r, size, count) ||
       !all_zero(h + OFF_RESERVED, QP_JOURNAL_HEADER_SIZE - OFF_RESERVED)) {
     problem(r, s, QP_ECORRUPT, offset, "header fields out of range");
     return 1;
@@ -315,10 +335,11 @@ static void missing_prefix(qp_journal_scan_t *s, uint64_t start) {
            (unsigned long long)start);
 }
 
-int qp_journal_scan_from(const qp_io_t *io, uint64_t start, uint64_t start_seq,
-                         const uint8_t start_hash[QP_HASH_SIZE], qp_journal_visit_fn visit,
-                         void *ctx, qp_journal_scan_t *s) {
+int qp_journal_scan_from_fmt(const qp_io_t *io, const qp_journal_format_t *fmt, uint64_t start,
+                             uint64_t start_seq, const uint8_t start_hash[QP_HASH_SIZE],
+                             qp_journal_visit_fn visit, void *ctx, qp_journal_scan_t *s) {
   memset(s, 0, sizeof *s);
+  if (!format_valid(fmt)) return QP_EINVAL;
   /* Offset 0 is before the first record; anywhere else is after one. */
   if (start == 0 ? start_seq != 0 || !all_zero(start_hash, QP_HASH_SIZE) : start_seq == 0)
     return QP_EINVAL;
@@ -332,16 +353,29 @@ int qp_journal_scan_from(const qp_io_t *io, uint64_t start, uint64_t start_seq,
     return 0;
   }
   reader_t r;
-  if ((rc = reader_open(&r, io, start, s->file_size)) != 0) return rc;
+  if ((rc = reader_open(&r, io, fmt, start, s->file_size)) != 0) return rc;
   rc = scan_records(&r, s, visit, ctx);
   qp_free(r.buf);
   return rc == 1 ? 0 : rc;
 }
 
+int qp_journal_scan_from(const qp_io_t *io, uint64_t start, uint64_t start_seq,
+                         const uint8_t start_hash[QP_HASH_SIZE], qp_journal_visit_fn visit,
+                         void *ctx, qp_journal_scan_t *s) {
+  const qp_journal_format_t fmt = QP_JOURNAL_FORMAT_EVENTS;
+  return qp_journal_scan_from_fmt(io, &fmt, start, start_seq, start_hash, visit, ctx, s);
+}
+
+int qp_journal_scan_fmt(const qp_io_t *io, const qp_journal_format_t *fmt,
+                        qp_journal_visit_fn visit, void *ctx, qp_journal_scan_t *s) {
+  static const uint8_t zeros[QP_HASH_SIZE];
+  return qp_journal_scan_from_fmt(io, fmt, 0, 0, zeros, visit, ctx, s);
+}
+
 int qp_journal_scan(const qp_io_t *io, qp_journal_visit_fn visit, void *ctx,
                     qp_journal_scan_t *s) {
-  static const uint8_t zeros[QP_HASH_SIZE];
-  return qp_journal_scan_from(io, 0, 0, zeros, visit, ctx, s);
+  const qp_journal_format_t fmt = QP_JOURNAL_FORMAT_EVENTS;
+  return qp_journal_scan_fmt(io, &fmt, visit, ctx, s);
 }
 
 /* ------------------------------------------------------ prefix checking */
@@ -413,11 +447,13 @@ static int judge_prefix(const char *what, const qp_journal_scan_t *s, const pref
   return 0;
 }
 
-int qp_journal_verify_prefix(const qp_io_t *io, uint64_t end, uint64_t end_seq,
-                             const uint8_t end_hash[QP_HASH_SIZE], const _Atomic bool *stop,
-                             uint64_t *events_out, char *detail, size_t detail_size) {
+int qp_journal_verify_prefix_fmt(const qp_io_t *io, const qp_journal_format_t *fmt, uint64_t end,
+                                 uint64_t end_seq, const uint8_t end_hash[QP_HASH_SIZE],
+                                 const _Atomic bool *stop, uint64_t *events_out, char *detail,
+                                 size_t detail_size) {
   if (events_out != NULL) *events_out = 0;
   if (detail != NULL && detail_size > 0) detail[0] = '\0';
+  if (!format_valid(fmt)) return QP_EINVAL;
   prefix_check_t c = {.stop = stop};
   if (stop != NULL && atomic_load_explicit(stop, memory_order_relaxed)) return QP_ESTOPPED;
   uint64_t file_size;
@@ -430,12 +466,20 @@ int qp_journal_verify_prefix(const qp_io_t *io, uint64_t end, uint64_t end_seq,
   memset(&s, 0, sizeof s);
   s.file_size = file_size < end ? file_size : end;
   reader_t r;
-  if ((rc = reader_open(&r, io, 0, s.file_size)) != 0) return rc;
+  if ((rc = reader_open(&r, io, fmt, 0, s.file_size)) != 0) return rc;
   rc = scan_records(&r, &s, prefix_visit, &c);
   qp_free(r.buf);
   if (events_out != NULL) *events_out = s.events;
   if (rc < 0) return rc; /* an I/O error, or QP_ESTOPPED from prefix_visit */
   return judge_prefix(r.what, &s, &c, file_size, end, end_seq, end_hash, detail, detail_size);
+}
+
+int qp_journal_verify_prefix(const qp_io_t *io, uint64_t end, uint64_t end_seq,
+                             const uint8_t end_hash[QP_HASH_SIZE], const _Atomic bool *stop,
+                             uint64_t *events_out, char *detail, size_t detail_size) {
+  const qp_journal_format_t fmt = QP_JOURNAL_FORMAT_EVENTS;
+  return qp_journal_verify_prefix_fmt(io, &fmt, end, end_seq, end_hash, stop, events_out, detail,
+                                      detail_size);
 }
 
 /* ------------------------------------------------------------- writing */
@@ -447,6 +491,7 @@ typedef struct staged {
 
 struct qp_journal {
   qp_io_t io;                      /* the file, owned */
+  qp_journal_format_t fmt;         /* what staged bodies must fit */
   uint64_t end;                    /* durable end of the journal */
   uint64_t reserved_end;           /* blocks allocated up to here */
   uint64_t last_seq;               /* seq of the last durable record */
@@ -460,12 +505,15 @@ struct qp_journal {
   bool poisoned;                   /* a write or sync failed */
 };
 
-int qp_journal_open(qp_io_t *io, uint64_t end, uint64_t last_seq,
-                    const uint8_t last_hash[QP_HASH_SIZE], size_t group_bytes_max,
-                    qp_journal_t **out) {
-  if (group_bytes_max < QP_JOURNAL_RECORD_MAX) group_bytes_max = QP_JOURNAL_RECORD_MAX;
+int qp_journal_open_fmt(qp_io_t *io, const qp_journal_format_t *fmt, uint64_t end,
+                        uint64_t last_seq, const uint8_t last_hash[QP_HASH_SIZE],
+                        size_t group_bytes_max, qp_journal_t **out) {
+  if (!format_valid(fmt)) return QP_EINVAL;
+  size_t record_max = (size_t)QP_JOURNAL_HEADER_SIZE + fmt->body_max;
+  if (group_bytes_max < record_max) group_bytes_max = record_max;
   qp_journal_t *j = qp_calloc(1, sizeof *j);
   if (j == NULL) return QP_ENOMEM;
+  j->fmt = *fmt;
   j->group_max = group_bytes_max;
   j->staged_max = (uint32_t)(group_bytes_max / QP_JOURNAL_HEADER_SIZE);
   j->group = qp_malloc(group_bytes_max);
@@ -483,6 +531,13 @@ int qp_journal_open(qp_io_t *io, uint64_t end, uint64_t last_seq,
   memcpy(j->last_hash, last_hash, QP_HASH_SIZE);
   *out = j;
   return 0;
+}
+
+int qp_journal_open(qp_io_t *io, uint64_t end, uint64_t last_seq,
+                    const uint8_t last_hash[QP_HASH_SIZE], size_t group_bytes_max,
+                    qp_journal_t **out) {
+  const qp_journal_format_t fmt = QP_JOURNAL_FORMAT_EVENTS;
+  return qp_journal_open_fmt(io, &fmt, end, last_seq, last_hash, group_bytes_max, out);
 }
 
 void qp_journal_close(qp_journal_t *j) {
@@ -516,8 +571,14 @@ size_t qp_journal_group_room(const qp_journal_t *j) {
 
 uint8_t *qp_journal_stage(qp_journal_t *j, uint32_t op, uint32_t count, uint64_t now_ns,
                           uint32_t body_size) {
-  QP_ASSERT(body_size == count * EVENT_SIZE && body_size <= QP_JOURNAL_BODY_MAX);
-  if (j->poisoned || qp_journal_group_room(j) < body_size) return NULL;
+  QP_ASSERT(op <= UINT16_MAX && body_size <= j->fmt.body_max);
+  QP_ASSERT(j->fmt.count_unit == 0 || body_size == (uint64_t)count * j->fmt.count_unit);
+  /* Not qp_journal_group_room(j) < body_size: a room of 0 also means "not
+   * even a header fits", which an empty body must not take for a yes. */
+  QP_ASSERT(j->group_len <= j->group_max);
+  if (j->poisoned || j->staged_count == j->staged_max ||
+      j->group_max - j->group_len < (size_t)QP_JOURNAL_HEADER_SIZE + body_size)
+    return NULL;
   uint32_t size = QP_JOURNAL_HEADER_SIZE + body_size;
   uint8_t *rec = j->group + j->group_len;
   memset(rec, 0, QP_JOURNAL_HEADER_SIZE);

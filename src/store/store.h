@@ -1,6 +1,8 @@
 /*
- * store.h - durable storage primitives: the file I/O seam, the data
- * directory lock and the journal.
+ * store.h - durable storage primitives any module uses: the file I/O seam,
+ * atomic whole-file replacement, the data directory lock and the journal.
+ * The LMDB wrapper is the module's second public header, store/kv.h (kept
+ * apart so that users of this one never see LMDB's types).
  *
  * The journal is an append-only file of records.  Each record is
  *
@@ -11,17 +13,23 @@
  *       48   32  prev_hash        hash of the previous record (zeros first)
  *       80    4  magic            "QPJ1"
  *       84    2  version          1
- *       86    2  op               what the body holds (ledger: qp_op_t)
+ *       86    2  op               the record's type (caller-defined; ledger: qp_op_t)
  *       88    4  size             whole record in bytes, header included
- *       92    4  count            events in the body
+ *       92    4  count            caller-defined (ledger: events in the body)
  *       96    8  seq              1, 2, 3, ... without gaps
- *      104    8  now_ns           the time input of the batch
+ *      104    8  now_ns           caller-defined time input (ledger: the batch's)
  *      112   16  reserved         zero
- *      128    -  body             count fixed-size events
+ *      128    -  body             0..body_max opaque bytes
  *
  * all little-endian.  The header checksum lets a reader trust `size` before
  * reading the body; the hash checks the body and chains the record to all
  * history, so the last record's hash (the head hash) commits to everything.
+ *
+ * What a body may hold is a journal's format (qp_journal_format_t): its
+ * largest body and, optionally, a fixed item size that a body must be
+ * `count` items of.  The format is not stored in the file - the module that
+ * owns a journal passes it to every open and scan - so the byte layout is
+ * the one version-1 layout every ledger journal already has (docs/journal.md).
  *
  * All file access goes through qp_io_t so that the simulator can substitute
  * a disk that crashes, tears writes and flips bits (DESIGN.md section 2).
@@ -68,6 +76,49 @@ int qp_fsync_dir(const char *path);
 /* Creates a directory (and parents) with mode 0700 if missing. */
 int qp_mkdir_p(const char *path);
 
+/* ------------------------------------------------- atomic file replace */
+
+/* Replaces the file at `path` with data[0, len) so that a crash leaves
+ * either the old file or the new one, never a mix: writes `path`.tmp in
+ * the same directory (created with `mode`, or emptied if a crashed replace
+ * left one), fsyncs it, renames it over path and fsyncs the directory.  On
+ * failure the temp file is removed and path is untouched (unless only the
+ * final directory fsync failed: then path is the new file, not yet known
+ * durable).  One replace of a given path at a time: callers serialise
+ * (a lock, or a single writer).  detail (may be NULL) names the file and
+ * the reason on failure.  Returns 0, QP_EINVAL (path too long),
+ * QP_ENOTFOUND (no such directory), QP_ENOSPC or QP_EIO. */
+int qp_file_replace(const char *path, const void *data, size_t len, unsigned mode, char *detail,
+                    size_t detail_size);
+
+/* The streaming form, for contents written piece by piece or at offsets
+ * (a sparse file): begin, write through qp_file_replace_write or the
+ * handle's io, then commit or abort.  Exactly one of commit/abort ends a
+ * begun replace and frees the handle. */
+typedef struct qp_file_replace qp_file_replace_t;
+
+/* Creates path.tmp (see qp_file_replace) and hands back the replace in
+ * *out, the caller's until commit or abort.  Returns like qp_file_replace
+ * or QP_ENOMEM. */
+int qp_file_replace_begin(const char *path, unsigned mode, qp_file_replace_t **out, char *detail,
+                          size_t detail_size);
+
+/* Appends data[0, len) after what was appended so far.  A failure is
+ * remembered: commit then fails with it.  Returns 0, QP_ENOSPC or QP_EIO. */
+int qp_file_replace_write(qp_file_replace_t *r, const void *data, size_t len);
+
+/* The temp file as a qp_io_t for positional writes (write_at, truncate,
+ * size); owned by r, valid until commit/abort.  Its failures are the
+ * caller's to pass to qp_file_replace_abort. */
+const qp_io_t *qp_file_replace_io(qp_file_replace_t *r);
+
+/* fsync, rename over the path, fsync of the directory; frees r.  On
+ * failure the temp file is removed.  Returns like qp_file_replace. */
+int qp_file_replace_commit(qp_file_replace_t *r, char *detail, size_t detail_size);
+
+/* Removes the temp file, leaving path as it was; frees r (NULL: no-op). */
+void qp_file_replace_abort(qp_file_replace_t *r);
+
 /* Takes the exclusive lock file `dir/quipu.lock` (flock, non-blocking).
  * Returns 0 and the fd in *fd_out, or QP_ELOCKED naming the holder's pid in
  * detail.  Release with qp_lock_release(). */
@@ -79,20 +130,36 @@ void qp_lock_release(int fd);
 #define QP_JOURNAL_HEADER_SIZE 128u
 #define QP_JOURNAL_MAGIC 0x314A5051u /* "QPJ1" little-endian */
 #define QP_JOURNAL_VERSION 1u
-/* A record's body is at most this big (8190 events of 128 bytes). */
+/* No journal's format may allow a larger body than this (a reader holds
+ * one whole record in memory). */
+#define QP_JOURNAL_BODY_LIMIT (64u << 20)
+/* The largest body of the events format below (8190 events of 128 bytes). */
 #define QP_JOURNAL_BODY_MAX (8190u * 128u)
 #define QP_JOURNAL_RECORD_MAX (QP_JOURNAL_HEADER_SIZE + QP_JOURNAL_BODY_MAX)
+
+/* What the bodies of one journal may be.  Invariant: body_max <=
+ * QP_JOURNAL_BODY_LIMIT.  A reader calls a record that breaks its format
+ * corrupt ("header fields out of range"), exactly like a bad magic. */
+typedef struct qp_journal_format {
+  uint32_t body_max;   /* largest body in bytes; 0 allows only empty bodies */
+  uint32_t count_unit; /* 0: bodies are opaque; n: a body is exactly count * n bytes */
+} qp_journal_format_t;
+
+/* The events format: bodies of `count` 128-byte items, at most 8190 of them.
+ * Every journal had it before the format became a parameter, and the
+ * functions below that take no format use it (the ledger's batches). */
+#define QP_JOURNAL_FORMAT_EVENTS ((qp_journal_format_t){QP_JOURNAL_BODY_MAX, 128u})
 
 /* One record as read back. */
 typedef struct qp_journal_record {
   uint64_t offset;                  /* where it starts in the file */
   uint64_t seq;                     /* 1-based position in the chain */
-  uint64_t now_ns;                  /* time input of the batch */
-  uint32_t op;                      /* body kind */
-  uint32_t count;                   /* events in the body */
+  uint64_t now_ns;                  /* caller-defined time input */
+  uint32_t op;                      /* the record's type (0..65535) */
+  uint32_t count;                   /* caller-defined count */
   uint32_t size;                    /* whole record */
-  const uint8_t *body;              /* count events; valid during the visit only */
-  uint32_t body_size;               /* bytes of body */
+  const uint8_t *body;              /* the body; valid during the visit only */
+  uint32_t body_size;               /* bytes of body (size - header) */
   uint8_t hash[QP_HASH_SIZE];       /* this record's chain hash */
 } qp_journal_record_t;
 
@@ -101,7 +168,7 @@ typedef struct qp_journal_scan {
   uint64_t file_size;               /* bytes in the file */
   uint64_t valid_bytes;             /* end of the last good record */
   uint64_t records;                 /* good records */
-  uint64_t events;                  /* events in them */
+  uint64_t events;                  /* sum of their count fields */
   uint64_t last_seq;                /* seq of the last good record (0 = none) */
   uint8_t last_hash[QP_HASH_SIZE];  /* its hash (zeros = none) */
   int problem;                      /* 0, QP_ETORN or QP_ECORRUPT */
@@ -126,6 +193,13 @@ typedef int (*qp_journal_visit_fn)(void *ctx, const qp_journal_record_t *record)
 int qp_journal_scan(const qp_io_t *io, qp_journal_visit_fn visit, void *ctx,
                     qp_journal_scan_t *out);
 
+/* qp_journal_scan for a journal of format *fmt (the functions without a
+ * format use QP_JOURNAL_FORMAT_EVENTS).  The body pointer handed to visit
+ * is owned by the scan and valid only during that call.  Returns like
+ * qp_journal_scan, plus QP_EINVAL for a format beyond QP_JOURNAL_BODY_LIMIT. */
+int qp_journal_scan_fmt(const qp_io_t *io, const qp_journal_format_t *fmt,
+                        qp_journal_visit_fn visit, void *ctx, qp_journal_scan_t *out);
+
 /* Like qp_journal_scan, but starts at `start`, a record boundary, as if the
  * records before it had been read: the first record must have seq
  * start_seq + 1 and prev_hash == start_hash, or it is QP_ECORRUPT (so a
@@ -148,6 +222,12 @@ int qp_journal_scan_from(const qp_io_t *io, uint64_t start, uint64_t start_seq,
                          const uint8_t start_hash[QP_HASH_SIZE], qp_journal_visit_fn visit,
                          void *ctx, qp_journal_scan_t *out);
 
+/* qp_journal_scan_from for a journal of format *fmt; QP_EINVAL also for a
+ * bad format. */
+int qp_journal_scan_from_fmt(const qp_io_t *io, const qp_journal_format_t *fmt, uint64_t start,
+                             uint64_t start_seq, const uint8_t start_hash[QP_HASH_SIZE],
+                             qp_journal_visit_fn visit, void *ctx, qp_journal_scan_t *out);
+
 /* Verifies the committed prefix [0, end) of the journal behind io: every
  * record's header checksum, hash and chain link, seq 1..end_seq without
  * gaps, the last record ending exactly at `end` with seq end_seq and hash
@@ -156,7 +236,8 @@ int qp_journal_scan_from(const qp_io_t *io, uint64_t start, uint64_t start_seq,
  * qp_journal_scan_from): it reads only below `end`, through io->read_at
  * and io->size, so another thread may append to the same file beyond
  * `end` meanwhile.  Memory is one read window (at most 4 MiB), allocated
- * once; the time is one BLAKE2b pass over the prefix.
+ * once (or one record of the largest size, if bigger); the time is one
+ * BLAKE2b pass over the prefix.
  *
  * Any deviation - including what qp_journal_scan would call a torn tail,
  * since these records were committed - returns QP_ECORRUPT with detail
@@ -166,7 +247,7 @@ int qp_journal_scan_from(const qp_io_t *io, uint64_t start, uint64_t start_seq,
  * has no "cancelled" code; ESTOPPED's message speaks of a fatal error, so
  * a caller that set the flag should treat this return as its own
  * cancellation, not log it as a failure).  *events_out (may be NULL)
- * receives the events in the records checked good.  detail (may be NULL)
+ * receives the sum of the count fields of the records checked good.  detail (may be NULL)
  * is written on QP_ECORRUPT and empty otherwise.  Returns 0 when the
  * prefix is intact, QP_ECORRUPT, QP_ESTOPPED, an I/O error (QP_EIO also
  * when two reads of a record disagree) or QP_ENOMEM. */
@@ -174,16 +255,32 @@ int qp_journal_verify_prefix(const qp_io_t *io, uint64_t end, uint64_t end_seq,
                              const uint8_t end_hash[QP_HASH_SIZE], const _Atomic bool *stop,
                              uint64_t *events_out, char *detail, size_t detail_size);
 
+/* qp_journal_verify_prefix for a journal of format *fmt; QP_EINVAL for a
+ * bad format. */
+int qp_journal_verify_prefix_fmt(const qp_io_t *io, const qp_journal_format_t *fmt, uint64_t end,
+                                 uint64_t end_seq, const uint8_t end_hash[QP_HASH_SIZE],
+                                 const _Atomic bool *stop, uint64_t *events_out, char *detail,
+                                 size_t detail_size);
+
 /* The append side.  Records are staged into a group buffer and written with
  * one write and one sync by qp_journal_commit(). */
 typedef struct qp_journal qp_journal_t;
 
-/* Takes ownership of io (closed by qp_journal_close).  The file must end at
- * `end` with a record whose seq/hash are given (0/zeros for an empty file).
- * group_bytes_max bounds one group (at least QP_JOURNAL_RECORD_MAX). */
+/* Takes ownership of io (closed by qp_journal_close) on success only; on
+ * failure the caller still owns and closes it.  The file must end at `end`
+ * with a record whose seq/hash are given (0/zeros for an empty file).
+ * group_bytes_max bounds one group (at least one record of the largest
+ * size).  The format is QP_JOURNAL_FORMAT_EVENTS.  Returns 0 or QP_ENOMEM;
+ * *out is the caller's, released with qp_journal_close. */
 int qp_journal_open(qp_io_t *io, uint64_t end, uint64_t last_seq,
                     const uint8_t last_hash[QP_HASH_SIZE], size_t group_bytes_max,
                     qp_journal_t **out);
+
+/* qp_journal_open for a journal of format *fmt (copied): records staged
+ * later must fit it.  Returns 0, QP_EINVAL (bad format) or QP_ENOMEM. */
+int qp_journal_open_fmt(qp_io_t *io, const qp_journal_format_t *fmt, uint64_t end,
+                        uint64_t last_seq, const uint8_t last_hash[QP_HASH_SIZE],
+                        size_t group_bytes_max, qp_journal_t **out);
 void qp_journal_close(qp_journal_t *j);
 
 /* Makes sure the file system has room for `bytes` more bytes of records
@@ -195,8 +292,12 @@ int qp_journal_reserve(qp_journal_t *j, uint64_t bytes);
 /* Room left in the group buffer, in bytes of body (after one header). */
 size_t qp_journal_group_room(const qp_journal_t *j);
 
-/* Stages one record: returns a pointer to body_size bytes for the caller to
- * fill before the next call to stage/commit, or NULL if the group is full. */
+/* Stages one record of type `op` (at most 65535) with the caller-defined
+ * count and now_ns: returns a pointer to body_size bytes (owned by the
+ * journal) for the caller to fill before the next call to stage/commit, or
+ * NULL if the group is full or the journal poisoned.  A body that breaks
+ * the journal's format (too large, or not count units) is a caller bug and
+ * aborts. */
 uint8_t *qp_journal_stage(qp_journal_t *j, uint32_t op, uint32_t count, uint64_t now_ns,
                           uint32_t body_size);
 

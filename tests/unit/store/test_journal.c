@@ -653,6 +653,300 @@ static void test_big_records_across_windows(void **state) {
   assert_int_equal(verify(f, f->end[m], m, f->hash[m], NULL, 0), 0);
 }
 
+/* ------------------------------------------ typed, variable-size records */
+
+/* A body limit larger than the reader's default 4 MiB window, so that the
+ * largest record makes the reader widen it. */
+enum { VAR_BODY_MAX = (4u << 20) + 4096, VAR_RECORDS = 7 };
+static const qp_journal_format_t var_fmt = {VAR_BODY_MAX, 0};
+
+typedef struct var_record {
+  uint32_t op, count, body_size;
+  uint64_t now_ns;
+} var_record_t;
+
+/* Mixed types and caller-defined counts; bodies of 0, 1, 1000 and
+ * body_max bytes.  The last is 1000 bytes, so some sector holds only its
+ * body: zeroing it looks like a torn append. */
+static const var_record_t var_plan[VAR_RECORDS] = {
+    {7, 0, 0, 11}, {1, 3, 1, 12},  {65535, 0, 1000, 13}, {2, 99, VAR_BODY_MAX, 14},
+    {0, 0, 0, 15}, {3, 1, 1, 17},  {9, 5, 1000, 16}};
+
+typedef struct var_journal {
+  char dir[256];
+  char path[320];
+  qp_io_t io;                                 /* reads and damage */
+  uint64_t end[VAR_RECORDS + 1];              /* end[k]: where record k ends */
+  uint8_t hash_after_3[QP_HASH_SIZE];         /* head after the first group */
+  uint8_t head[QP_HASH_SIZE];                 /* head after all */
+  uint64_t counts;                            /* sum of the count fields */
+} var_journal_t;
+
+static uint8_t var_byte(uint64_t seq, uint32_t b) {
+  return (uint8_t)(1 + (seq * 131u + b * 7u) % 251u);
+}
+
+static void var_stage(qp_journal_t *j, uint32_t i) {
+  const var_record_t *r = &var_plan[i];
+  uint8_t *body = qp_journal_stage(j, r->op, r->count, r->now_ns, r->body_size);
+  assert_non_null(body);
+  for (uint32_t b = 0; b < r->body_size; b++) body[b] = var_byte(i + 1, b);
+}
+
+/* Writes var_plan in three groups: records 1-3, record 4 alone (it fills
+ * a group), records 5-7. */
+static int setup_var(void **state) {
+  var_journal_t *v = calloc(1, sizeof *v);
+  assert_non_null(v);
+  qp_test_tmpdir(v->dir, sizeof v->dir);
+  snprintf(v->path, sizeof v->path, "%s/journal", v->dir);
+  qp_io_t wio;
+  qp_journal_t *j;
+  assert_int_equal(qp_io_open_file(v->path, true, false, &wio), 0);
+  assert_int_equal(qp_journal_open_fmt(&wio, &var_fmt, 0, 0, zero_hash, 0, &j), 0);
+  for (uint32_t i = 0; i < VAR_RECORDS; i++) {
+    var_stage(j, i);
+    v->end[i + 1] = v->end[i] + QP_JOURNAL_HEADER_SIZE + var_plan[i].body_size;
+    v->counts += var_plan[i].count;
+    if (i == 2 || i == 3 || i == VAR_RECORDS - 1) assert_int_equal(qp_journal_commit(j), 0);
+    if (i == 2) qp_journal_head_hash(j, v->hash_after_3);
+  }
+  assert_int_equal(qp_journal_size(j), v->end[VAR_RECORDS]);
+  assert_int_equal(qp_journal_last_seq(j), VAR_RECORDS);
+  qp_journal_head_hash(j, v->head);
+  qp_journal_close(j);
+  assert_int_equal(qp_io_open_file(v->path, false, false, &v->io), 0);
+  *state = v;
+  return 0;
+}
+
+static int teardown_var(void **state) {
+  var_journal_t *v = *state;
+  v->io.close(v->io.ctx);
+  qp_test_rmdir(v->dir);
+  free(v);
+  return 0;
+}
+
+/* Checks each visited record against var_plan. */
+static int var_visit(void *ctx, const qp_journal_record_t *rec) {
+  uint64_t *seen = ctx;
+  assert_true(rec->seq >= 1 && rec->seq <= VAR_RECORDS);
+  const var_record_t *r = &var_plan[rec->seq - 1];
+  assert_int_equal(rec->op, r->op);
+  assert_int_equal(rec->count, r->count);
+  assert_int_equal(rec->now_ns, r->now_ns);
+  assert_int_equal(rec->body_size, r->body_size);
+  assert_int_equal(rec->size, QP_JOURNAL_HEADER_SIZE + r->body_size);
+  for (uint32_t b = 0; b < rec->body_size; b++)
+    if (rec->body[b] != var_byte(rec->seq, b))
+      fail_msg("record %llu byte %u", (unsigned long long)rec->seq, b);
+  *seen |= 1ull << rec->seq;
+  return 0;
+}
+
+static void var_scan(var_journal_t *v, const qp_journal_format_t *fmt, qp_journal_scan_t *s) {
+  uint64_t seen = 0;
+  assert_int_equal(qp_journal_scan_fmt(&v->io, fmt, var_visit, &seen, s), 0);
+}
+
+static void assert_problem(const qp_journal_scan_t *s, int kind, uint64_t seq, uint64_t offset,
+                           const char *why) {
+  if (s->problem != kind)
+    fail_msg("problem %s, want %s (%s)", qp_err_name(s->problem), qp_err_name(kind), s->detail);
+  assert_int_equal(s->problem_seq, seq);
+  assert_int_equal(s->problem_offset, offset);
+  assert_int_equal(s->valid_bytes, offset);
+  assert_int_equal(s->last_seq, seq - 1);
+  if (why != NULL && strstr(s->detail, why) == NULL)
+    fail_msg("detail \"%s\" does not say \"%s\"", s->detail, why);
+}
+
+static void test_var_round_trip(void **state) {
+  var_journal_t *v = *state;
+  qp_journal_scan_t s;
+  uint64_t seen = 0;
+  assert_int_equal(qp_journal_scan_fmt(&v->io, &var_fmt, var_visit, &seen, &s), 0);
+  assert_int_equal(s.problem, 0);
+  assert_int_equal(seen, ((1ull << VAR_RECORDS) - 1) << 1);
+  assert_int_equal(s.records, VAR_RECORDS);
+  assert_int_equal(s.events, v->counts);
+  assert_int_equal(s.valid_bytes, v->end[VAR_RECORDS]);
+  assert_memory_equal(s.last_hash, v->head, QP_HASH_SIZE);
+  /* From the end of the first group: the same end and head. */
+  seen = 0;
+  assert_int_equal(qp_journal_scan_from_fmt(&v->io, &var_fmt, v->end[3], 3, v->hash_after_3,
+                                            var_visit, &seen, &s), 0);
+  assert_int_equal(s.problem, 0);
+  assert_int_equal(seen, (((1ull << VAR_RECORDS) - 1) << 1) & ~0xFull); /* records 4..7 */
+  assert_memory_equal(s.last_hash, v->head, QP_HASH_SIZE);
+  uint64_t counts = 0;
+  char detail[256];
+  assert_int_equal(qp_journal_verify_prefix_fmt(&v->io, &var_fmt, v->end[VAR_RECORDS], VAR_RECORDS,
+                                                v->head, NULL, &counts, detail, sizeof detail), 0);
+  assert_int_equal(counts, v->counts);
+}
+
+/* A reader with a narrower format calls a record outside it corrupt, and
+ * a format beyond the limit is refused. */
+static void test_var_format_enforced(void **state) {
+  var_journal_t *v = *state;
+  qp_journal_scan_t s;
+  /* The events format: record 1 (empty body, count 0) fits; record 2 (3
+   * events in 1 byte) does not. */
+  assert_int_equal(qp_journal_scan(&v->io, NULL, NULL, &s), 0);
+  assert_problem(&s, QP_ECORRUPT, 2, v->end[1], "header fields out of range");
+  qp_journal_format_t small = {999, 0};
+  var_scan(v, &small, &s);
+  assert_problem(&s, QP_ECORRUPT, 3, v->end[2], "header fields out of range");
+  qp_journal_format_t big = {QP_JOURNAL_BODY_LIMIT + 1, 0};
+  assert_int_equal(qp_journal_scan_fmt(&v->io, &big, NULL, NULL, &s), QP_EINVAL);
+  assert_int_equal(qp_journal_verify_prefix_fmt(&v->io, &big, 0, 0, zero_hash, NULL, NULL, NULL, 0),
+                   QP_EINVAL);
+  qp_journal_t *j;
+  assert_int_equal(qp_journal_open_fmt(&v->io, &big, 0, 0, zero_hash, 0, &j), QP_EINVAL);
+}
+
+static void var_write(var_journal_t *v, const void *bytes, size_t len, uint64_t offset) {
+  assert_int_equal(v->io.write_at(v->io.ctx, bytes, len, offset), 0);
+}
+
+static void var_flip(var_journal_t *v, uint64_t offset) {
+  uint8_t b;
+  size_t got;
+  assert_int_equal(v->io.read_at(v->io.ctx, &b, 1, offset, &got), 0);
+  b ^= 0x5A;
+  var_write(v, &b, 1, offset);
+}
+
+/* Torn tails of variable-size records: what a crash mid-append leaves. */
+static void test_var_torn_tails(void **state) {
+  var_journal_t *v = *state;
+  const uint64_t end = v->end[VAR_RECORDS], last = v->end[VAR_RECORDS - 1];
+  uint64_t size;
+  uint8_t *copy = malloc(end);
+  size_t got;
+  assert_non_null(copy);
+  assert_int_equal(v->io.read_at(v->io.ctx, copy, end, 0, &got), 0);
+  assert_int_equal(got, end);
+  qp_journal_scan_t s;
+  /* Shrinking: a cut never extends the file with zeros. */
+  const uint64_t cuts[] = {end - 1, last + QP_JOURNAL_HEADER_SIZE + 500, last + 100};
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(v->io.truncate(v->io.ctx, cuts[i]), 0);
+    var_scan(v, &var_fmt, &s);
+    assert_problem(&s, QP_ETORN, VAR_RECORDS, last, NULL);
+  }
+  /* The largest record cut in its middle, at the end of the file. */
+  assert_int_equal(v->io.truncate(v->io.ctx, v->end[3] + (2u << 20)), 0);
+  var_scan(v, &var_fmt, &s);
+  assert_problem(&s, QP_ETORN, 4, v->end[3], "extends past the end");
+  var_write(v, copy, end, 0);
+  /* A sector of the last body that never landed. */
+  uint8_t zeros[4096] = {0};
+  uint64_t sector = (last + QP_JOURNAL_HEADER_SIZE + 511) / 512 * 512;
+  assert_true(sector + 512 <= end);
+  var_write(v, zeros, 512, sector);
+  var_scan(v, &var_fmt, &s);
+  assert_problem(&s, QP_ETORN, VAR_RECORDS, last, "body does not match its hash");
+  /* ... is corruption to a prefix check: the record was committed. */
+  char detail[256];
+  assert_int_equal(qp_journal_verify_prefix_fmt(&v->io, &var_fmt, end, VAR_RECORDS, v->head, NULL,
+                                                NULL, detail, sizeof detail), QP_ECORRUPT);
+  assert_names(detail, VAR_RECORDS, last);
+  var_write(v, copy, end, 0);
+  /* Zeros the file system extended past the last record. */
+  var_write(v, zeros, sizeof zeros, end);
+  var_scan(v, &var_fmt, &s);
+  assert_problem(&s, QP_ETORN, VAR_RECORDS + 1, end, "zeros to the end");
+  assert_int_equal(v->io.truncate(v->io.ctx, end), 0);
+  assert_int_equal(v->io.size(v->io.ctx, &size), 0);
+  assert_int_equal(size, end);
+  var_scan(v, &var_fmt, &s);
+  assert_int_equal(s.problem, 0);
+  free(copy);
+}
+
+/* Damage with records after it is corruption, whatever the body size. */
+static void test_var_corruption(void **state) {
+  var_journal_t *v = *state;
+  qp_journal_scan_t s;
+  struct {
+    uint64_t offset;
+    uint64_t seq;
+    const char *why;
+  } cases[] = {
+      {v->end[1] + QP_JOURNAL_HEADER_SIZE, 2, "body does not match its hash"},  /* 1-byte body */
+      {v->end[3] + QP_JOURNAL_HEADER_SIZE + (3u << 20), 4, "body does not match"}, /* body_max */
+      {v->end[2] + 88, 3, "header checksum mismatch"},                          /* size field */
+      {v->end[4] + 86, 5, "header checksum mismatch"},                          /* empty body */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    var_flip(v, cases[i].offset);
+    var_scan(v, &var_fmt, &s);
+    assert_problem(&s, QP_ECORRUPT, cases[i].seq, v->end[cases[i].seq - 1], cases[i].why);
+    var_flip(v, cases[i].offset);
+  }
+  var_scan(v, &var_fmt, &s);
+  assert_int_equal(s.problem, 0);
+}
+
+/* An empty body still needs a header's room: a group with less left says
+ * full (the fuzzer found stage writing a header past the group buffer). */
+static void test_stage_empty_body_full_group(void **state) {
+  (void)state;
+  char dir[256], path[320];
+  qp_test_tmpdir(dir, sizeof dir);
+  snprintf(path, sizeof path, "%s/journal", dir);
+  const qp_journal_format_t fmt = {200, 0};
+  qp_io_t io;
+  qp_journal_t *j;
+  assert_int_equal(qp_io_open_file(path, true, false, &io), 0);
+  assert_int_equal(qp_journal_open_fmt(&io, &fmt, 0, 0, zero_hash, 300, &j), 0);
+  assert_non_null(qp_journal_stage(j, 1, 0, 1, 100)); /* 228 of 300 bytes */
+  assert_null(qp_journal_stage(j, 2, 0, 2, 0));       /* a header needs 128 */
+  assert_int_equal(qp_journal_commit(j), 0);
+  assert_non_null(qp_journal_stage(j, 2, 0, 2, 0));
+  assert_int_equal(qp_journal_commit(j), 0);
+  assert_int_equal(qp_journal_size(j), 228 + 128);
+  qp_journal_close(j);
+  qp_test_rmdir(dir);
+}
+
+/* Journals written before the format became a parameter (the fuzz seed
+ * corpus holds real ledger journals) scan as before, with the functions
+ * without a format, with the ledger's events format, and as opaque bodies. */
+static void test_old_ledger_journals(void **state) {
+  (void)state;
+  static const struct {
+    const char *name;
+    uint64_t records, events, valid_bytes;
+    int problem;
+  } files[] = {{"demo", 4, 11, 1920, 0},
+               {"one_record", 1, 4, 640, 0},
+               {"torn", 1, 4, 640, QP_ETORN}};
+  const qp_journal_format_t events = QP_JOURNAL_FORMAT_EVENTS;
+  const qp_journal_format_t opaque = {QP_JOURNAL_BODY_MAX, 0};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    char path[256];
+    snprintf(path, sizeof path, "tests/fuzz/corpus/journal/%s", files[i].name);
+    qp_io_t io;
+    if (qp_io_open_file(path, false, true, &io) != 0)
+      fail_msg("cannot open %s (run from the repository root)", path);
+    qp_journal_scan_t a, b, c;
+    assert_int_equal(qp_journal_scan(&io, NULL, NULL, &a), 0);
+    assert_int_equal(qp_journal_scan_fmt(&io, &events, NULL, NULL, &b), 0);
+    assert_int_equal(qp_journal_scan_fmt(&io, &opaque, NULL, NULL, &c), 0);
+    io.close(io.ctx);
+    assert_int_equal(a.records, files[i].records);
+    assert_int_equal(a.events, files[i].events);
+    assert_int_equal(a.valid_bytes, files[i].valid_bytes);
+    assert_int_equal(a.problem, files[i].problem);
+    assert_memory_equal(&a, &b, sizeof a);
+    assert_memory_equal(&a, &c, sizeof a);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_scan_from_every_boundary, setup, teardown),
@@ -670,6 +964,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_verify_prefix_reads_below_end, setup, teardown),
       cmocka_unit_test_setup_teardown(test_verify_prefix_during_append, setup, teardown),
       cmocka_unit_test_setup_teardown(test_big_records_across_windows, setup_big, teardown),
+      cmocka_unit_test_setup_teardown(test_var_round_trip, setup_var, teardown_var),
+      cmocka_unit_test_setup_teardown(test_var_format_enforced, setup_var, teardown_var),
+      cmocka_unit_test_setup_teardown(test_var_torn_tails, setup_var, teardown_var),
+      cmocka_unit_test_setup_teardown(test_var_corruption, setup_var, teardown_var),
+      cmocka_unit_test(test_stage_empty_body_full_group),
+      cmocka_unit_test(test_old_ledger_journals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
