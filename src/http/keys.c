@@ -27,7 +27,9 @@
 
 #include "http/http_int.h"
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "base/err.h"
+#include "store/store.h"
 
 #define KEYS_FILE_BYTES_MAX (2u * 1024u * 1024u) /* refuse larger key files */
 #define KEY_PREFIX "qpk_"
@@ -202,17 +204,6 @@ static int lock_store(const char *data_dir, char *detail, size_t detail_size) {
   return fd;
 }
 
-static int write_all(int fd, const char *buf, size_t len) {
-  while (len > 0) {
-    ssize_t w = write(fd, buf, len);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return QP_EIO;
-    buf += w;
-    len -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Formats one key record (without the newline) into line. */
 static void format_line(const qp_http_key_t *k, char *line, size_t size) {
   char hash[2 * QP_HASH_SIZE + 1];
@@ -221,44 +212,28 @@ static void format_line(const qp_http_key_t *k, char *line, size_t size) {
            k->revoked ? 1 : 0, hash);
 }
 
-/* Replaces the key file with keys[0, count): temp file, fsync, rename,
- * fsync of the directory. */
-static int store_keys(const char *data_dir, const qp_http_key_t *keys, uint32_t count, char *detail,
-                      size_t detail_size) {
-  char path[PATH_MAX_BYTES], tmp[PATH_MAX_BYTES + 32], dir[PATH_MAX_BYTES];
+/* Replaces the key file with keys[0, count), atomically (qp_file_replace:
+ * temp file, fsync, rename, fsync of the directory). */
+static int store_keys(const char *data_dir, const qp_http_key_t *keys, uint32_t count,
+                      char *detail, size_t detail_size) {
+  char path[PATH_MAX_BYTES];
   if (qp_http_keys_path(data_dir, path, sizeof path) != 0) return QP_ERANGE;
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  snprintf(dir, sizeof dir, "%s/keys", data_dir);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    set_detail(detail, detail_size, "cannot create %s: %s", tmp, strerror(errno));
-    return QP_EIO;
-  }
   static const char header[] =
       "# quipu API keys: id name scopes created_s revoked blake2b256(key). Edit with `quipu "
       "keys`.\n";
-  int rc = write_all(fd, header, sizeof header - 1);
-  for (uint32_t i = 0; rc == 0 && i < count; i++) {
+  qp_buf_t text = {.max = KEYS_FILE_BYTES_MAX};
+  qp_buf_append(&text, header, sizeof header - 1);
+  for (uint32_t i = 0; i < count; i++) {
     char line[512];
     format_line(&keys[i], line, sizeof line);
     size_t n = strlen(line);
     line[n++] = '\n';
-    rc = write_all(fd, line, n);
+    qp_buf_append(&text, line, n);
   }
-  if (rc == 0 && fsync(fd) != 0) rc = QP_EIO;
-  if (close(fd) != 0) rc = QP_EIO;
-  if (rc == 0 && rename(tmp, path) != 0) rc = QP_EIO;
-  if (rc != 0) {
-    set_detail(detail, detail_size, "cannot write %s: %s", path, strerror(errno));
-    unlink(tmp);
-    return rc;
-  }
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)fsync(dfd);
-    close(dfd);
-  }
-  return 0;
+  int rc = text.failed ? QP_ENOMEM
+                       : qp_file_replace(path, text.data, text.len, 0600, detail, detail_size);
+  qp_buf_free(&text);
+  return rc;
 }
 
 /* Runs edit(keys, &count, ctx) between load and store, under the lock. */
