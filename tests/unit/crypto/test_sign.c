@@ -109,7 +109,7 @@ static void assert_bit_flips_fail(qp_suite_t suite, const uint8_t *pub, size_t p
 static void test_ed25519_rfc8032_vectors(void **state) {
   (void)state;
   for (size_t i = 0; i < sizeof rfc8032 / sizeof rfc8032[0]; i++) {
-    uint8_t secret[32], msg[64], pub[QP_SIGN_PUBLIC_MAX], sig[QP_SIGN_SIG_MAX];
+    uint8_t secret[32], msg[65], pub[QP_SIGN_PUBLIC_MAX], sig[QP_SIGN_SIG_MAX];
     size_t pub_len = 0, sig_len = 0;
     hex_decode(rfc8032[i].secret, secret, sizeof secret);
     size_t len = hex_decode(rfc8032[i].message, msg, sizeof msg);
