@@ -25,7 +25,9 @@
   XX(STOPPED, "stopped after a fatal error (fail-stop)")                      \
   XX(NOTSUP, "operation not supported")                                       \
   XX(DB, "index database error")                                              \
-  XX(PARSE, "cannot parse input")
+  XX(PARSE, "cannot parse input")                                             \
+  XX(BADSIG, "signature does not verify")                                     \
+  XX(BADPROOF, "Merkle proof does not match the root")
 
 enum {
   QP_OK = 0,
