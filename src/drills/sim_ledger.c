@@ -392,7 +392,7 @@ static uint64_t ref_apply(sim_t *s, group_t *g, uint64_t records_max, uint32_t *
   uint64_t due = qp_ledger_next_expiry(s->ref);
   if (records_max > 0 && due != 0 && due <= g->now_ns) {
     uint32_t expired = 0;
-    int rc = qp_ledger_expire(s->ref, g->now_ns, &expired, NULL);
+    int rc = qp_ledger_expire(s->ref, g->now_ns, &expired);
     QP_ASSERT(rc == 0);
     records += expired > 0;
   }
@@ -401,14 +401,14 @@ static uint64_t ref_apply(sim_t *s, group_t *g, uint64_t records_max, uint32_t *
     if (malformed(r)) continue; /* refused with QP_EINVAL, never applied */
     if (r->op == QP_OP_EXPIRE) {
       uint32_t expired = 0;
-      int rc = qp_ledger_expire(s->ref, g->now_ns, &expired, NULL);
+      int rc = qp_ledger_expire(s->ref, g->now_ns, &expired);
       QP_ASSERT(rc == 0);
       records += expired > 0;
       continue;
     }
     int rc = r->op == QP_OP_CREATE_ACCOUNTS
-                 ? qp_ledger_create_accounts(s->ref, g->now_ns, r->accounts, r->count, r->ref_results, NULL)
-                 : qp_ledger_create_transfers(s->ref, g->now_ns, r->transfers, r->count, r->ref_results, NULL);
+                 ? qp_ledger_create_accounts(s->ref, g->now_ns, r->accounts, r->count, r->ref_results)
+                 : qp_ledger_create_transfers(s->ref, g->now_ns, r->transfers, r->count, r->ref_results);
     QP_ASSERT(rc == 0);
     records++;
     batches++;

@@ -386,15 +386,15 @@ static bool request_valid(const qp_db_request_t *r) {
 }
 
 /* Applies one request and stages its journal record. */
-static int apply_request(qp_db_t *db, qp_db_request_t *r, uint64_t now, qp_ledger_changes_t *c) {
+static int apply_request(qp_db_t *db, qp_db_request_t *r, uint64_t now) {
   int rc;
   if (r->op == QP_OP_CREATE_ACCOUNTS)
-    rc = qp_ledger_create_accounts(db->ledger, now, r->events, r->count, r->results, c);
+    rc = qp_ledger_create_accounts(db->ledger, now, r->events, r->count, r->results);
   else if (r->op == QP_OP_CREATE_TRANSFERS)
-    rc = qp_ledger_create_transfers(db->ledger, now, r->events, r->count, r->results, c);
+    rc = qp_ledger_create_transfers(db->ledger, now, r->events, r->count, r->results);
   else {
     uint32_t expired = 0;
-    rc = qp_ledger_expire(db->ledger, now, &expired, c);
+    rc = qp_ledger_expire(db->ledger, now, &expired);
     if (rc == 0 && expired == 0) return 0; /* nothing to journal */
   }
   if (rc != 0) return rc;
@@ -424,11 +424,11 @@ static int commit_group(qp_db_t *db, qp_db_request_t *reqs, uint32_t n, uint64_t
   uint64_t due = qp_ledger_next_expiry(db->ledger);
   if (due != 0 && due <= now) {
     qp_db_request_t sweep = {.op = QP_OP_EXPIRE};
-    rc = apply_request(db, &sweep, now, NULL);
+    rc = apply_request(db, &sweep, now);
     QP_ASSERT(rc == 0);
   }
   for (uint32_t i = 0; i < n; i++)
-    if (reqs[i].status == 0) reqs[i].status = apply_request(db, &reqs[i], now, NULL);
+    if (reqs[i].status == 0) reqs[i].status = apply_request(db, &reqs[i], now);
   if (db->options.open_journal != NULL && qp__history_update(&db->history, db->ledger) != 0)
     QP_LOG_ERROR("ledger", "out of memory for the account history index; history queries fail");
   cold_release(db);
@@ -629,7 +629,7 @@ static int recover_visit(void *vctx, const qp_journal_record_t *rec) {
     }
     return 0;
   }
-  int rc = qp__replay_record(c->db->ledger, rec, c->scratch, NULL);
+  int rc = qp__replay_record(c->db->ledger, rec, c->scratch);
   if (rc != 0 && c->detail)
     snprintf(c->detail, c->detail_size, "replaying journal record %llu at offset %llu: %s",
              (unsigned long long)rec->seq, (unsigned long long)rec->offset, qp_strerror(rc));

@@ -240,22 +240,21 @@ typedef struct qp_pending_update {
   uint8_t state;       /* qp_pending_state_t */
 } qp_pending_update_t;
 
-/* What one or more batches changed, for the index: every record here is a
- * copy taken at the end of its batch.  Filled by the state machine, owned by
- * the caller; capacities are fixed at init.  A create batch of n events needs
- * room for n events, an expire batch for QP_EXPIRIES_PER_BATCH_MAX. */
+/* What the batches applied since the last qp_ledger_take_changes() changed,
+ * for the index: every record here is a copy taken at the take.  Filled by
+ * qp_ledger_take_changes(), which grows the arrays as needed; owned by the
+ * caller (start from a zeroed struct, release with deinit). */
 typedef struct qp_ledger_changes {
-  qp_account_t *accounts;           /* final state of every account touched */
+  qp_account_t *accounts;           /* current state of every account touched */
   uint32_t accounts_count;          /* rows used */
   uint32_t accounts_capacity;       /* rows allocated */
-  uint32_t *account_rows;           /* each one's row in creation order (take_changes only) */
+  uint32_t *account_rows;           /* each one's row in creation order */
   uint32_t account_rows_capacity;   /* entries allocated */
-  qp_transfer_t *transfers;         /* transfers created */
-  uint8_t *transfer_states;         /* per created transfer: its state when created (later
-                                       changes in the same batch are in `pending`) */
+  qp_transfer_t *transfers;         /* transfers created, in creation order */
+  uint8_t *transfer_states;         /* per created transfer: its pending state at the take */
   uint32_t transfers_count;         /* rows used */
   uint32_t transfers_capacity;      /* rows allocated */
-  qp_pending_update_t *pending;     /* state changes of older pending transfers */
+  qp_pending_update_t *pending;     /* state changes of transfers taken before (may repeat) */
   uint32_t pending_count;           /* rows used */
   uint32_t pending_capacity;        /* rows allocated */
   qp_account_balance_t *balances;   /* history rows */
@@ -263,10 +262,8 @@ typedef struct qp_ledger_changes {
   uint32_t balances_capacity;       /* rows allocated */
 } qp_ledger_changes_t;
 
-/* Allocates room for the changes of `events_max` events and expiries.
- * Returns 0 or QP_ENOMEM; deinit releases everything (safe on a zeroed
- * struct). */
-int qp_ledger_changes_init(qp_ledger_changes_t *c, uint32_t events_max);
+/* deinit releases every array (safe on a zeroed struct) and zeroes *c;
+ * clear empties it and keeps the arrays. */
 void qp_ledger_changes_deinit(qp_ledger_changes_t *c);
 void qp_ledger_changes_clear(qp_ledger_changes_t *c);
 
@@ -314,19 +311,18 @@ int qp_ledger_create(const qp_ledger_config_t *config, qp_ledger_t **out);
 void qp_ledger_destroy(qp_ledger_t *ledger);
 
 /* Applies a batch of 1..QP_BATCH_EVENTS_MAX account events at time now_ns.
- * results[i] receives a qp_create_account_result_t for events[i].  If
- * `changes` is not NULL, the batch's effects are appended to it (it must have
- * room for `count` events).  Event i gets timestamp max(now_ns, last+1) + i.
+ * results[i] receives a qp_create_account_result_t for events[i] (caller-
+ * owned, `count` entries).  Event i gets timestamp max(now_ns, last+1) + i.
  * Returns 0, QP_EINVAL (bad count), or QP_ELIMIT when the account table is
  * full (then nothing was applied).  Pure: deterministic in its inputs. */
 int qp_ledger_create_accounts(qp_ledger_t *ledger, uint64_t now_ns,
                               const qp_account_t *events, uint32_t count,
-                              uint32_t *results, qp_ledger_changes_t *changes);
+                              uint32_t *results);
 
 /* As above, for transfers; results are qp_create_transfer_result_t. */
 int qp_ledger_create_transfers(qp_ledger_t *ledger, uint64_t now_ns,
                                const qp_transfer_t *events, uint32_t count,
-                               uint32_t *results, qp_ledger_changes_t *changes);
+                               uint32_t *results);
 
 /* Sweeps pending transfers whose timeout has passed at now_ns (at most
  * QP_EXPIRIES_PER_BATCH_MAX, each voided at a timestamp of its own);
@@ -334,15 +330,16 @@ int qp_ledger_create_transfers(qp_ledger_t *ledger, uint64_t now_ns,
  * void of a pending transfer that is due but not yet swept already gets
  * pending_transfer_expired, and the durable layer runs this sweep as its own
  * journaled batch whenever qp_ledger_next_expiry() is due. */
-int qp_ledger_expire(qp_ledger_t *ledger, uint64_t now_ns, uint32_t *expired_out,
-                     qp_ledger_changes_t *changes);
+int qp_ledger_expire(qp_ledger_t *ledger, uint64_t now_ns, uint32_t *expired_out);
 
 /* With config.track_changes: moves everything changed since the last call
  * (accounts touched, transfers created, pending states changed, history
- * rows) into *out, growing its arrays as needed, and starts afresh.  This is
- * how the durable layer checkpoints into the index in large, coalesced
- * transactions off the commit path.  Returns 0 or QP_ENOMEM (then nothing
- * was taken).  Call after restoring state to set the baseline. */
+ * rows) into *out, growing its arrays as needed, and starts afresh.  The one
+ * way changes leave the state machine: the durable layer checkpoints into
+ * the index this way in large, coalesced transactions off the commit path,
+ * and tests take after each batch to see that batch's effects.  Returns 0
+ * or QP_ENOMEM (then nothing was taken).  Call after restoring state to set
+ * the baseline. */
 int qp_ledger_take_changes(qp_ledger_t *ledger, qp_ledger_changes_t *out);
 
 /* Drops from memory the transfers the cold store now holds: those among the

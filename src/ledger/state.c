@@ -3,10 +3,11 @@
  *
  * Everything that decides whether money moves is in this file.  It reads
  * no clock, no file and no socket: time arrives as `now_ns`, and the only
- * outputs are the result codes, the new state and (optionally) a record of
- * the changes for the index.  Replaying the same batches with the same
- * `now_ns` values yields the same state, byte for byte; the journal, the
- * verifier and the simulator all rely on that.
+ * outputs are the result codes and the new state (with config.track_changes,
+ * also a log of what changed for qp_ledger_take_changes, see changes.c).
+ * Replaying the same batches with the same `now_ns` values yields the same
+ * state, byte for byte; the journal, the verifier and the simulator all
+ * rely on that.
  *
  * The rule order for each event is: static checks on the event alone, then
  * the idempotency check (an existing id returns `exists` or the first field
@@ -35,12 +36,9 @@ int qp_ledger_create(const qp_ledger_config_t *config, qp_ledger_t **out) {
   if (config) l->config = *config;
   if (l->config.accounts_max == 0) l->config.accounts_max = ACCOUNTS_MAX_DEFAULT;
   if (l->config.transfers_max == 0) l->config.transfers_max = TRANSFERS_MAX_DEFAULT;
-  l->touched = qp_malloc(2 * (QP_BATCH_EVENTS_MAX + QP_EXPIRIES_PER_BATCH_MAX) * sizeof(uint32_t));
-  l->stamp = 1;
   _Static_assert(offsetof(qp_account_t, id) == 0 && offsetof(qp_transfer_t, id) == 0,
                  "the id index reads ids at the start of each record");
-  if (l->touched == NULL ||
-      qp__table_init(&l->account_index, 1024, (const void *const *)&l->accounts,
+  if (qp__table_init(&l->account_index, 1024, (const void *const *)&l->accounts,
                      sizeof *l->accounts) != 0 ||
       qp__table_init(&l->transfer_index, 1024, (const void *const *)&l->transfers,
                      sizeof *l->transfers) != 0) {
@@ -54,12 +52,10 @@ int qp_ledger_create(const qp_ledger_config_t *config, qp_ledger_t **out) {
 void qp_ledger_destroy(qp_ledger_t *l) {
   if (l == NULL) return;
   qp_free(l->accounts);
-  qp_free(l->account_stamps);
   qp_free(l->transfers);
   qp_free(l->transfer_states);
   qp_free(l->expiries);
   qp_free(l->undo);
-  qp_free(l->touched);
   qp__table_deinit(&l->account_index);
   qp__table_deinit(&l->transfer_index);
   qp_free(l->account_dirty);
@@ -85,13 +81,9 @@ static int grow(void **array, uint64_t *capacity, uint64_t need, size_t size) {
 static int reserve_accounts(qp_ledger_t *l, uint64_t count) {
   uint64_t need = l->accounts_count + count;
   if (need > l->config.accounts_max) return QP_ELIMIT;
-  uint64_t cap = l->accounts_capacity, cap2 = l->accounts_capacity;
-  int rc = grow((void **)&l->accounts, &cap, need, sizeof *l->accounts);
-  if (rc == 0) rc = grow((void **)&l->account_stamps, &cap2, need, sizeof *l->account_stamps);
+  int rc = grow((void **)&l->accounts, &l->accounts_capacity, need, sizeof *l->accounts);
   if (rc == 0) rc = qp__table_reserve(&l->account_index, count);
   if (rc != 0) return rc;
-  /* Both arrays grow in lockstep, so their capacities agree. */
-  l->accounts_capacity = cap < cap2 ? cap : cap2;
   if (l->config.track_changes && l->dirty_capacity < l->accounts_capacity) {
     uint8_t *flags = qp_realloc(l->account_dirty, l->accounts_capacity);
     if (flags == NULL) return QP_ENOMEM;
@@ -183,15 +175,12 @@ uint64_t qp_ledger_next_expiry(const qp_ledger_t *l) {
 
 /* --------------------------------------------------------- bookkeeping */
 
+/* Notes that an account row changed, for the next take (track_changes). */
 static void touch(qp_ledger_t *l, uint32_t row) {
-  if (l->config.track_changes && !l->account_dirty[row]) {
-    l->account_dirty[row] = 1;
-    QP_ASSERT(l->dirty_accounts_count < l->dirty_capacity);
-    l->dirty_accounts[l->dirty_accounts_count++] = row;
-  }
-  if (l->account_stamps[row] == l->stamp) return;
-  l->account_stamps[row] = l->stamp;
-  l->touched[l->touched_count++] = row;
+  if (!l->config.track_changes || l->account_dirty[row]) return;
+  l->account_dirty[row] = 1;
+  QP_ASSERT(l->dirty_accounts_count < l->dirty_capacity);
+  l->dirty_accounts[l->dirty_accounts_count++] = row;
 }
 
 /* Notes that an older transfer's pending state changed. */
@@ -237,47 +226,22 @@ static void fill_balance(qp_account_balance_t *b, const qp_account_t *a, qp_u128
 
 static void record_history(qp_ledger_t *l, uint32_t row, qp_u128 transfer_id, uint64_t ts) {
   const qp_account_t *a = &l->accounts[row];
-  if (!(a->flags & QP_ACCOUNT_HISTORY)) return;
-  if (l->config.track_changes) {
-    QP_ASSERT(l->history_count < l->history_capacity);
-    fill_balance(&l->history[l->history_count++], a, transfer_id, ts);
-  }
-  qp_ledger_changes_t *c = l->changes;
-  if (c == NULL) return;
-  QP_ASSERT(c->balances_count < c->balances_capacity);
-  fill_balance(&c->balances[c->balances_count++], a, transfer_id, ts);
+  if (!(a->flags & QP_ACCOUNT_HISTORY) || !l->config.track_changes) return;
+  QP_ASSERT(l->history_count < l->history_capacity);
+  fill_balance(&l->history[l->history_count++], a, transfer_id, ts);
 }
 
-static void record_pending_update(qp_ledger_t *l, qp_u128 id, qp_pending_state_t state) {
-  qp_ledger_changes_t *c = l->changes;
-  if (c == NULL) return;
-  QP_ASSERT(c->pending_count < c->pending_capacity);
-  c->pending[c->pending_count].transfer_id = id;
-  c->pending[c->pending_count].state = (uint8_t)state;
-  c->pending_count++;
-}
-
-static void record_transfer(qp_ledger_t *l, const qp_transfer_t *t, qp_pending_state_t state) {
-  qp_ledger_changes_t *c = l->changes;
-  if (c == NULL) return;
-  QP_ASSERT(c->transfers_count < c->transfers_capacity);
-  c->transfers[c->transfers_count] = *t;
-  c->transfer_states[c->transfers_count] = (uint8_t)state;
-  c->transfers_count++;
-}
-
+/* How long the change logs were when a linked chain began: a rolled-back
+ * chain leaves no history rows and no pending updates behind.  (Accounts it
+ * touched stay listed; the take copies their restored state, which is
+ * harmless.) */
 typedef struct changes_mark {
-  uint32_t transfers, pending, balances;
-  uint64_t history;
+  uint64_t history; /* history_count */
+  uint64_t pending; /* dirty_pending_count */
 } changes_mark_t;
 
 static changes_mark_t changes_mark(const qp_ledger_t *l) {
-  changes_mark_t m = {0, 0, 0, l->history_count};
-  if (l->changes) {
-    m.transfers = l->changes->transfers_count;
-    m.pending = l->changes->pending_count;
-    m.balances = l->changes->balances_count;
-  }
+  changes_mark_t m = {l->history_count, l->dirty_pending_count};
   return m;
 }
 
@@ -312,11 +276,7 @@ static void rollback(qp_ledger_t *l, changes_mark_t mark) {
     }
   }
   l->history_count = mark.history;
-  if (l->changes) {
-    l->changes->transfers_count = mark.transfers;
-    l->changes->pending_count = mark.pending;
-    l->changes->balances_count = mark.balances;
-  }
+  l->dirty_pending_count = mark.pending;
 }
 
 /* ------------------------------------------------------------- accounts */
@@ -356,7 +316,6 @@ static uint32_t create_account(qp_ledger_t *l, const qp_account_t *e, uint64_t t
   qp_account_t *a = &l->accounts[row];
   *a = *e;
   a->timestamp = ts;
-  l->account_stamps[row] = 0;
   qp__table_put(&l->account_index, a->id, row);
   record_undo(l, QP__UNDO_ACCOUNT_CREATED, row, 0);
   touch(l, row);
@@ -468,7 +427,6 @@ static void insert_transfer(qp_ledger_t *l, const qp_transfer_t *t, qp_pending_s
   qp__table_put(&l->transfer_index, t->id, row);
   record_undo(l, QP__UNDO_TRANSFER_CREATED, row, 0);
   if (expires_at_ns != 0) heap_push(l, expires_at_ns, t->id);
-  record_transfer(l, t, state);
 }
 
 static qp_u128 min_u128(qp_u128 a, qp_u128 b) { return a < b ? a : b; }
@@ -572,7 +530,6 @@ static void set_pending_state(qp_ledger_t *l, uint32_t prow, qp_pending_state_t 
   record_undo(l, QP__UNDO_TRANSFER_STATE, prow, l->transfer_states[prow]);
   l->transfer_states[prow] = (uint8_t)state;
   track_pending(l, prow);
-  record_pending_update(l, l->transfers[prow].id, state);
 }
 
 static uint32_t post_or_void(qp_ledger_t *l, const qp_transfer_t *e, uint64_t ts) {
@@ -656,7 +613,6 @@ static uint32_t sweep_expired(qp_ledger_t *l, uint64_t now, uint64_t *ts) {
     l->accounts[cr_row].credits_pending -= p->amount;
     l->transfer_states[row] = QP_PENDING_EXPIRED;
     track_pending(l, row);
-    record_pending_update(l, p->id, QP_PENDING_EXPIRED);
     uint64_t at = (*ts)++;
     record_history(l, dr_row, p->id, at);
     record_history(l, cr_row, p->id, at);
@@ -684,34 +640,19 @@ static uint32_t apply_transfer(qp_ledger_t *l, const void *event, uint64_t ts) {
   return create_transfer(l, event, ts);
 }
 
-/* Starts a batch: a fresh stamp and the clock advanced.  Expiries are not
- * swept here but by qp_ledger_expire(), which the durable layer runs as its
- * own journaled batch whenever a timeout is due, so that one batch's changes
- * stay bounded by its own events. */
-static uint64_t begin_batch(qp_ledger_t *l, uint64_t now_ns, qp_ledger_changes_t *changes) {
-  l->changes = changes;
-  l->touched_count = 0;
-  if (++l->stamp == 0) {
-    memset(l->account_stamps, 0, l->accounts_count * sizeof *l->account_stamps);
-    l->stamp = 1;
-  }
+/* Starts a batch: the clock advanced.  Expiries are not swept here but by
+ * qp_ledger_expire(), which the durable layer runs as its own journaled
+ * batch whenever a timeout is due, so that one batch's changes stay bounded
+ * by its own events. */
+static uint64_t begin_batch(const qp_ledger_t *l, uint64_t now_ns) {
+  QP_ASSERT(l->undo_count == 0 && !l->in_chain);
   return now_ns > l->last_timestamp ? now_ns : l->last_timestamp + 1;
 }
 
-/* Ends a batch: hands the touched accounts' final state to `changes`. */
+/* Ends a batch: the clock moves to its last event. */
 static void end_batch(qp_ledger_t *l, uint64_t next_ts) {
   QP_ASSERT(l->undo_count == 0 && !l->in_chain);
   if (next_ts - 1 > l->last_timestamp) l->last_timestamp = next_ts - 1;
-  qp_ledger_changes_t *c = l->changes;
-  if (c != NULL) {
-    for (uint32_t i = 0; i < l->touched_count; i++) {
-      uint32_t row = l->touched[i];
-      if (row >= l->accounts_count) continue; /* created, then rolled back */
-      QP_ASSERT(c->accounts_count < c->accounts_capacity);
-      c->accounts[c->accounts_count++] = l->accounts[row];
-    }
-  }
-  l->changes = NULL;
 }
 
 static void apply_batch(qp_ledger_t *l, const uint8_t *events, size_t event_size, uint32_t count,
@@ -753,13 +694,13 @@ static void apply_batch(qp_ledger_t *l, const uint8_t *events, size_t event_size
 }
 
 int qp_ledger_create_accounts(qp_ledger_t *l, uint64_t now_ns, const qp_account_t *events,
-                              uint32_t count, uint32_t *results, qp_ledger_changes_t *changes) {
+                              uint32_t count, uint32_t *results) {
   if (count == 0 || count > QP_BATCH_EVENTS_MAX || events == NULL || results == NULL)
     return QP_EINVAL;
   int rc = reserve_accounts(l, count);
   if (rc == 0) rc = reserve_undo(l, count);
   if (rc != 0) return rc;
-  uint64_t ts = begin_batch(l, now_ns, changes);
+  uint64_t ts = begin_batch(l, now_ns);
   apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_account, account_linked,
               QP_CREATE_ACCOUNT_LINKED_EVENT_FAILED, QP_CREATE_ACCOUNT_LINKED_EVENT_CHAIN_OPEN,
               QP_CREATE_ACCOUNT_OK);
@@ -768,13 +709,13 @@ int qp_ledger_create_accounts(qp_ledger_t *l, uint64_t now_ns, const qp_account_
 }
 
 int qp_ledger_create_transfers(qp_ledger_t *l, uint64_t now_ns, const qp_transfer_t *events,
-                               uint32_t count, uint32_t *results, qp_ledger_changes_t *changes) {
+                               uint32_t count, uint32_t *results) {
   if (count == 0 || count > QP_BATCH_EVENTS_MAX || events == NULL || results == NULL)
     return QP_EINVAL;
   int rc = reserve_transfers(l, count);
   if (rc == 0) rc = reserve_undo(l, count);
   if (rc != 0) return rc;
-  uint64_t ts = begin_batch(l, now_ns, changes);
+  uint64_t ts = begin_batch(l, now_ns);
   apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_transfer, transfer_linked,
               QP_CREATE_TRANSFER_LINKED_EVENT_FAILED, QP_CREATE_TRANSFER_LINKED_EVENT_CHAIN_OPEN,
               QP_CREATE_TRANSFER_OK);
@@ -782,11 +723,10 @@ int qp_ledger_create_transfers(qp_ledger_t *l, uint64_t now_ns, const qp_transfe
   return 0;
 }
 
-int qp_ledger_expire(qp_ledger_t *l, uint64_t now_ns, uint32_t *expired_out,
-                     qp_ledger_changes_t *changes) {
+int qp_ledger_expire(qp_ledger_t *l, uint64_t now_ns, uint32_t *expired_out) {
   int rc = reserve_tracking(l, QP_EXPIRIES_PER_BATCH_MAX, 2 * QP_EXPIRIES_PER_BATCH_MAX);
   if (rc != 0) return rc;
-  uint64_t ts = begin_batch(l, now_ns, changes);
+  uint64_t ts = begin_batch(l, now_ns);
   uint32_t expired = sweep_expired(l, ts, &ts);
   /* A sweep that voided nothing applied no event, so it leaves the clock
    * alone: the durable layer does not journal an empty sweep, and replay
@@ -857,7 +797,6 @@ int qp_ledger_restore_accounts(qp_ledger_t *l, const qp_account_t *a, uint32_t n
   uint64_t base = l->accounts_count;
   /* The records go in place first: the index confirms ids against them. */
   memcpy(&l->accounts[base], a, (size_t)n * sizeof *a);
-  memset(&l->account_stamps[base], 0, (size_t)n * sizeof *l->account_stamps);
   /* Each insert lands on a random slot of a large table: fetch the slots a
    * few inserts ahead so the misses overlap (about 3x faster at 10M). */
   enum { AHEAD = 16 };
@@ -883,7 +822,6 @@ int qp_ledger_restore_account(qp_ledger_t *l, const qp_account_t *a) {
   if (rc != 0) return rc;
   uint32_t row = (uint32_t)l->accounts_count++;
   l->accounts[row] = *a;
-  l->account_stamps[row] = 0;
   qp__table_put(&l->account_index, a->id, row);
   if (a->timestamp > l->last_timestamp) l->last_timestamp = a->timestamp;
   return 0;
@@ -898,10 +836,7 @@ int qp_ledger_restore_transfer(qp_ledger_t *l, const qp_transfer_t *t, qp_pendin
     expires_at_ns = t->timestamp + (uint64_t)t->timeout * NS_PER_S;
   bool in_chain = l->in_chain;
   l->in_chain = false;
-  qp_ledger_changes_t *changes = l->changes;
-  l->changes = NULL;
   insert_transfer(l, t, state, expires_at_ns);
-  l->changes = changes;
   l->in_chain = in_chain;
   l->taken_transfer_rows = l->transfers_count; /* already in the index */
   if (t->timestamp > l->last_timestamp) l->last_timestamp = t->timestamp;
@@ -910,71 +845,6 @@ int qp_ledger_restore_transfer(qp_ledger_t *l, const qp_transfer_t *t, qp_pendin
 
 void qp_ledger_restore_clock(qp_ledger_t *l, uint64_t last_timestamp) {
   if (last_timestamp > l->last_timestamp) l->last_timestamp = last_timestamp;
-}
-
-/* ------------------------------------------------------ change tracking */
-
-static int ensure(void **array, uint32_t *capacity, uint64_t need, size_t size) {
-  if (need <= *capacity) return 0;
-  if (need > UINT32_MAX) return QP_ENOMEM;
-  uint64_t cap = *capacity ? *capacity : 1024;
-  while (cap < need) cap *= 2;
-  if (cap > UINT32_MAX) cap = UINT32_MAX;
-  void *p = qp_realloc(*array, cap * size);
-  if (p == NULL) return QP_ENOMEM;
-  *array = p;
-  *capacity = (uint32_t)cap;
-  return 0;
-}
-
-uint64_t qp_ledger_untaken(const qp_ledger_t *l) {
-  return (l->transfers_count - l->taken_transfer_rows) + 3 * l->dirty_accounts_count;
-}
-
-int qp_ledger_take_changes(qp_ledger_t *l, qp_ledger_changes_t *out) {
-  uint64_t new_transfers = l->transfers_count - l->taken_transfer_rows;
-  uint32_t tcap = out->transfers_capacity;
-  int rc = ensure((void **)&out->accounts, &out->accounts_capacity, l->dirty_accounts_count,
-                  sizeof *out->accounts);
-  if (rc == 0) rc = ensure((void **)&out->account_rows, &out->account_rows_capacity,
-                           l->dirty_accounts_count, sizeof *out->account_rows);
-  if (rc == 0) rc = ensure((void **)&out->transfers, &out->transfers_capacity, new_transfers,
-                           sizeof *out->transfers);
-  if (rc == 0) rc = ensure((void **)&out->transfer_states, &tcap, new_transfers, 1);
-  if (rc == 0) rc = ensure((void **)&out->pending, &out->pending_capacity, l->dirty_pending_count,
-                           sizeof *out->pending);
-  if (rc == 0) rc = ensure((void **)&out->balances, &out->balances_capacity, l->history_count,
-                           sizeof *out->balances);
-  if (rc != 0) return rc;
-  QP_ASSERT(tcap >= out->transfers_capacity);
-  qp_ledger_changes_clear(out);
-  for (uint64_t i = 0; i < l->dirty_accounts_count; i++) {
-    uint32_t row = l->dirty_accounts[i];
-    l->account_dirty[row] = 0;
-    if (row < l->accounts_count) {
-      out->account_rows[out->accounts_count] = row;
-      out->accounts[out->accounts_count++] = l->accounts[row];
-    }
-  }
-  if (new_transfers) {
-    memcpy(out->transfers, l->transfers + l->taken_transfer_rows, new_transfers * sizeof *out->transfers);
-    memcpy(out->transfer_states, l->transfer_states + l->taken_transfer_rows, new_transfers);
-  }
-  out->transfers_count = (uint32_t)new_transfers;
-  for (uint64_t i = 0; i < l->dirty_pending_count; i++) {
-    uint32_t row = qp__table_get(&l->transfer_index, l->dirty_pending[i]);
-    QP_ASSERT(row != QP__TABLE_EMPTY); /* eviction keeps changed rows until taken */
-    out->pending[out->pending_count].transfer_id = l->dirty_pending[i];
-    out->pending[out->pending_count].state = l->transfer_states[row];
-    out->pending_count++;
-  }
-  if (l->history_count) memcpy(out->balances, l->history, l->history_count * sizeof *l->history);
-  out->balances_count = (uint32_t)l->history_count;
-  l->dirty_accounts_count = 0;
-  l->taken_transfer_rows = l->transfers_count;
-  l->dirty_pending_count = 0;
-  l->history_count = 0;
-  return 0;
 }
 
 /* ------------------------------------------------------------- eviction */

@@ -44,7 +44,6 @@ typedef struct qp__expiry {
 struct qp_ledger {
   qp_ledger_config_t config;   /* limits */
   qp_account_t *accounts;      /* rows in creation order */
-  uint32_t *account_stamps;    /* batch stamp of last touch, for dedupe */
   uint64_t accounts_count;     /* rows used */
   uint64_t accounts_capacity;  /* rows allocated */
   qp__table_t account_index;   /* id -> row */
@@ -61,12 +60,8 @@ struct qp_ledger {
   qp__undo_t *undo;            /* undo log of the open linked chain */
   uint32_t undo_count;         /* entries used */
   uint64_t undo_capacity;      /* entries allocated (grown per batch size) */
-  uint32_t *touched;           /* account rows touched in this batch */
-  uint32_t touched_count;      /* entries used */
-  uint32_t stamp;              /* current batch stamp (never 0) */
   uint64_t last_timestamp;     /* timestamp of the last event */
   bool in_chain;               /* recording undo for an open chain */
-  qp_ledger_changes_t *changes; /* where this batch's effects go, or NULL */
 
   /* Changes since the last qp_ledger_take_changes() (config.track_changes):
    * what the index must be told.  New transfers are the rows from

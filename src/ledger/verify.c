@@ -131,7 +131,7 @@ static int compare_with_index(verify_ctx_t *v) {
 static int verify_visit(void *vctx, const qp_journal_record_t *rec) {
   verify_ctx_t *v = vctx;
   v->events += rec->count;
-  int rc = qp__replay_record(v->ledger, rec, v->scratch, NULL);
+  int rc = qp__replay_record(v->ledger, rec, v->scratch);
   if (rc != 0) {
     if (v->detail)
       snprintf(v->detail, v->detail_size, "record %llu at offset %llu cannot be replayed: %s",
