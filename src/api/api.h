@@ -29,7 +29,7 @@
 
 #include <jansson.h>
 
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 
 /* ------------------------------------------------------------ defaults */
 

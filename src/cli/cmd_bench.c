@@ -20,7 +20,7 @@
 #include "base/alloc.h"
 #include "base/err.h"
 #include "cli/cli.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 
 typedef struct bench_config {
   uint64_t accounts;  /* accounts created before timing */

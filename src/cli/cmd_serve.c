@@ -20,7 +20,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "cli/cli.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 
 static const char USAGE[] =
     "usage: quipu serve [--data DIR] [--listen HOST:PORT] [options]\n"

@@ -40,7 +40,7 @@
 #include "base/bytes.h"
 #include "base/err.h"
 #include "drills/drills.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 
 #define GROUP_REQUESTS_MAX 4u
 #define BATCH_EVENTS_MAX 16u

@@ -41,7 +41,8 @@ static uint32_t row_for(totals_set_t *s, uint32_t ledger, int *rc) {
     s->capacity = cap;
   }
   memmove(&s->rows[lo + 1], &s->rows[lo], (s->count - lo) * sizeof *s->rows);
-  memmove(&s->pending_held[lo + 1], &s->pending_held[lo], (s->count - lo) * sizeof *s->pending_held);
+  memmove(&s->pending_held[lo + 1], &s->pending_held[lo],
+          (s->count - lo) * sizeof *s->pending_held);
   memset(&s->rows[lo], 0, sizeof *s->rows);
   s->rows[lo].ledger = ledger;
   s->pending_held[lo] = 0;

@@ -78,7 +78,8 @@ int qp_ledger_take_changes(qp_ledger_t *l, qp_ledger_changes_t *out) {
     }
   }
   if (new_transfers) {
-    memcpy(out->transfers, l->transfers + l->taken_transfer_rows, new_transfers * sizeof *out->transfers);
+    memcpy(out->transfers, l->transfers + l->taken_transfer_rows,
+           new_transfers * sizeof *out->transfers);
     memcpy(out->transfer_states, l->transfer_states + l->taken_transfer_rows, new_transfers);
   }
   out->transfers_count = (uint32_t)new_transfers;

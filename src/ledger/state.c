@@ -286,8 +286,10 @@ static uint32_t account_exists(const qp_account_t *e, const qp_account_t *a) {
     return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_FLAGS;
   if (e->user_data_128 != a->user_data_128)
     return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_USER_DATA_128;
-  if (e->user_data_64 != a->user_data_64) return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_USER_DATA_64;
-  if (e->user_data_32 != a->user_data_32) return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_USER_DATA_32;
+  if (e->user_data_64 != a->user_data_64)
+    return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_USER_DATA_64;
+  if (e->user_data_32 != a->user_data_32)
+    return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_USER_DATA_32;
   if (e->ledger != a->ledger) return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_LEDGER;
   if (e->code != a->code) return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_CODE;
   return QP_CREATE_ACCOUNT_EXISTS;
@@ -349,7 +351,8 @@ static const qp_transfer_t *find_transfer(qp_ledger_t *l, qp_u128 id, qp_transfe
 static uint16_t sticky_flags(uint16_t flags) { return (uint16_t)(flags & ~QP_TRANSFER_LINKED); }
 
 static uint32_t transfer_exists(qp_ledger_t *l, const qp_transfer_t *e, const qp_transfer_t *t) {
-  bool post_or_void = e->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER);
+  bool post_or_void =
+      e->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER);
   if (sticky_flags(e->flags) != sticky_flags(t->flags))
     return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_FLAGS;
   /* For post/void, zero fields mean "as the pending transfer". */
@@ -365,7 +368,8 @@ static uint32_t transfer_exists(qp_ledger_t *l, const qp_transfer_t *e, const qp
       qp_pending_state_t state;
       uint32_t prow;
       const qp_transfer_t *p = find_transfer(l, t->pending_id, &cold, &state, &prow);
-      if (p == NULL || p->amount != t->amount) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_AMOUNT;
+      if (p == NULL || p->amount != t->amount)
+        return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_AMOUNT;
     }
   } else if (e->amount != t->amount) {
     return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_AMOUNT;
@@ -373,8 +377,10 @@ static uint32_t transfer_exists(qp_ledger_t *l, const qp_transfer_t *e, const qp
   if (e->pending_id != t->pending_id) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_PENDING_ID;
   if (e->user_data_128 != t->user_data_128)
     return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_USER_DATA_128;
-  if (e->user_data_64 != t->user_data_64) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_USER_DATA_64;
-  if (e->user_data_32 != t->user_data_32) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_USER_DATA_32;
+  if (e->user_data_64 != t->user_data_64)
+    return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_USER_DATA_64;
+  if (e->user_data_32 != t->user_data_32)
+    return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_USER_DATA_32;
   if (e->timeout != t->timeout) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_TIMEOUT;
   if ((e->ledger != 0 || !post_or_void) && e->ledger != t->ledger)
     return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_LEDGER;
@@ -393,8 +399,10 @@ static uint32_t transfer_static_checks(const qp_transfer_t *e) {
                    !!(e->flags & QP_TRANSFER_POST_PENDING_TRANSFER) +
                    !!(e->flags & QP_TRANSFER_VOID_PENDING_TRANSFER);
   bool balancing = e->flags & (QP_TRANSFER_BALANCING_DEBIT | QP_TRANSFER_BALANCING_CREDIT);
-  bool post_or_void = e->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER);
-  if (kinds > 1 || (balancing && post_or_void)) return QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE;
+  bool post_or_void =
+      e->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER);
+  if (kinds > 1 || (balancing && post_or_void))
+    return QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE;
   if (post_or_void) {
     if (e->pending_id == 0) return QP_CREATE_TRANSFER_PENDING_ID_MUST_NOT_BE_ZERO;
     if (e->pending_id == QP_U128_MAX) return QP_CREATE_TRANSFER_PENDING_ID_MUST_NOT_BE_INT_MAX;
@@ -406,11 +414,13 @@ static uint32_t transfer_static_checks(const qp_transfer_t *e) {
   if (e->timeout != 0 && !(e->flags & QP_TRANSFER_PENDING))
     return QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER;
   if (e->debit_account_id == 0) return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO;
-  if (e->debit_account_id == QP_U128_MAX) return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
+  if (e->debit_account_id == QP_U128_MAX)
+    return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
   if (e->credit_account_id == 0) return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO;
   if (e->credit_account_id == QP_U128_MAX)
     return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
-  if (e->debit_account_id == e->credit_account_id) return QP_CREATE_TRANSFER_ACCOUNTS_MUST_BE_DIFFERENT;
+  if (e->debit_account_id == e->credit_account_id)
+    return QP_CREATE_TRANSFER_ACCOUNTS_MUST_BE_DIFFERENT;
   if (e->amount == 0) return QP_CREATE_TRANSFER_AMOUNT_MUST_NOT_BE_ZERO;
   if (e->ledger == 0) return QP_CREATE_TRANSFER_LEDGER_MUST_NOT_BE_ZERO;
   if (e->code == 0) return QP_CREATE_TRANSFER_CODE_MUST_NOT_BE_ZERO;
@@ -445,7 +455,8 @@ static uint32_t create_plain_transfer(qp_ledger_t *l, const qp_transfer_t *e, ui
   if (cr_row == QP__TABLE_EMPTY) return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_NOT_FOUND;
   qp_account_t *dr = &l->accounts[dr_row], *cr = &l->accounts[cr_row];
   if (dr->ledger != cr->ledger) return QP_CREATE_TRANSFER_ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER;
-  if (e->ledger != dr->ledger) return QP_CREATE_TRANSFER_TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS;
+  if (e->ledger != dr->ledger)
+    return QP_CREATE_TRANSFER_TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS;
 
   qp_u128 amount = e->amount;
   if (e->flags & QP_TRANSFER_BALANCING_DEBIT)
@@ -467,8 +478,10 @@ static uint32_t create_plain_transfer(qp_ledger_t *l, const qp_transfer_t *e, ui
       return QP_CREATE_TRANSFER_OVERFLOWS_CREDITS_POSTED;
   }
   qp_u128 dr_total, cr_total;
-  if (qp_u128_add_overflow(dr_pending, dr_posted, &dr_total)) return QP_CREATE_TRANSFER_OVERFLOWS_DEBITS;
-  if (qp_u128_add_overflow(cr_pending, cr_posted, &cr_total)) return QP_CREATE_TRANSFER_OVERFLOWS_CREDITS;
+  if (qp_u128_add_overflow(dr_pending, dr_posted, &dr_total))
+    return QP_CREATE_TRANSFER_OVERFLOWS_DEBITS;
+  if (qp_u128_add_overflow(cr_pending, cr_posted, &cr_total))
+    return QP_CREATE_TRANSFER_OVERFLOWS_CREDITS;
   uint64_t expires_at_ns = 0;
   if (pending && e->timeout != 0) {
     uint64_t timeout_ns;
@@ -506,7 +519,8 @@ static uint32_t check_against_pending(const qp_transfer_t *e, const qp_transfer_
     return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID;
   if (e->ledger != 0 && e->ledger != p->ledger)
     return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_LEDGER;
-  if (e->code != 0 && e->code != p->code) return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_CODE;
+  if (e->code != 0 && e->code != p->code)
+    return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_CODE;
   if (e->flags & QP_TRANSFER_POST_PENDING_TRANSFER) {
     if (e->amount > p->amount) return QP_CREATE_TRANSFER_EXCEEDS_PENDING_TRANSFER_AMOUNT;
   } else if (e->amount != 0 && e->amount != p->amount) {
@@ -701,9 +715,9 @@ int qp_ledger_create_accounts(qp_ledger_t *l, uint64_t now_ns, const qp_account_
   if (rc == 0) rc = reserve_undo(l, count);
   if (rc != 0) return rc;
   uint64_t ts = begin_batch(l, now_ns);
-  apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_account, account_linked,
-              QP_CREATE_ACCOUNT_LINKED_EVENT_FAILED, QP_CREATE_ACCOUNT_LINKED_EVENT_CHAIN_OPEN,
-              QP_CREATE_ACCOUNT_OK);
+  apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_account,
+              account_linked, QP_CREATE_ACCOUNT_LINKED_EVENT_FAILED,
+              QP_CREATE_ACCOUNT_LINKED_EVENT_CHAIN_OPEN, QP_CREATE_ACCOUNT_OK);
   end_batch(l, ts + count);
   return 0;
 }
@@ -716,9 +730,9 @@ int qp_ledger_create_transfers(qp_ledger_t *l, uint64_t now_ns, const qp_transfe
   if (rc == 0) rc = reserve_undo(l, count);
   if (rc != 0) return rc;
   uint64_t ts = begin_batch(l, now_ns);
-  apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_transfer, transfer_linked,
-              QP_CREATE_TRANSFER_LINKED_EVENT_FAILED, QP_CREATE_TRANSFER_LINKED_EVENT_CHAIN_OPEN,
-              QP_CREATE_TRANSFER_OK);
+  apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_transfer,
+              transfer_linked, QP_CREATE_TRANSFER_LINKED_EVENT_FAILED,
+              QP_CREATE_TRANSFER_LINKED_EVENT_CHAIN_OPEN, QP_CREATE_TRANSFER_OK);
   end_batch(l, ts + count);
   return 0;
 }
@@ -755,7 +769,9 @@ int qp_ledger_lookup_transfer(const qp_ledger_t *l, qp_u128 id, qp_transfer_t *o
 }
 
 uint64_t qp_ledger_account_count(const qp_ledger_t *l) { return l->accounts_count; }
-uint64_t qp_ledger_transfer_count(const qp_ledger_t *l) { return l->transfers_cold + l->transfers_count; }
+uint64_t qp_ledger_transfer_count(const qp_ledger_t *l) {
+  return l->transfers_cold + l->transfers_count;
+}
 uint64_t qp_ledger_transfers_in_memory(const qp_ledger_t *l) { return l->transfers_count; }
 uint64_t qp_ledger_taken_rows(const qp_ledger_t *l) { return l->taken_transfer_rows; }
 
@@ -787,7 +803,9 @@ int qp_ledger_each_transfer(const qp_ledger_t *l,
 
 /* ------------------------------------------------------------- restore */
 
-int qp_ledger_reserve_accounts(qp_ledger_t *l, uint64_t count) { return reserve_accounts(l, count); }
+int qp_ledger_reserve_accounts(qp_ledger_t *l, uint64_t count) {
+  return reserve_accounts(l, count);
+}
 
 void qp_ledger_restore_cold(qp_ledger_t *l, uint64_t transfers) { l->transfers_cold += transfers; }
 
@@ -873,8 +891,8 @@ uint64_t qp_ledger_evict(qp_ledger_t *l, uint64_t stored_rows) {
   /* The new index is built before anything moves, so running out of memory
    * leaves the state exactly as it was. */
   qp__table_t index;
-  bool ok = dropped > 0 &&
-            qp__table_init(&index, 1024, (const void *const *)&l->transfers, sizeof *l->transfers) == 0;
+  bool ok = dropped > 0 && qp__table_init(&index, 1024, (const void *const *)&l->transfers,
+                                          sizeof *l->transfers) == 0;
   /* Sized for as many rows as before, not just those kept: the next rounds
    * refill it, and growing it again would rehash every row each time. */
   if (ok && qp__table_reserve(&index, l->transfers_count) != 0) {

@@ -12,7 +12,7 @@
 
 #include "base/assert.h"
 #include "base/err.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 #include "store/store.h"
 #include "../../src/ledger/replay.h"
 

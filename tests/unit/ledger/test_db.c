@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 #include "store/store.h"
 #include "test_util.h"
 

@@ -9,7 +9,7 @@
 
 #include "base/alloc.h"
 #include "base/err.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 #include "test_util.h"
 
 enum { ACCOUNTS = 3000, BATCH = 4000 };
