@@ -411,14 +411,23 @@ int qp_ledger_restore_transfer(qp_ledger_t *ledger, const qp_transfer_t *transfe
                                qp_pending_state_t state);
 void qp_ledger_restore_clock(qp_ledger_t *ledger, uint64_t last_timestamp);
 
-/* Per-ledger totals, sorted by ledger number.  Fills up to `capacity` rows
- * and returns the number of distinct ledgers in *count_out. */
+/* Per-ledger totals, sorted by ledger number: kept up to date as batches
+ * apply, so this costs O(ledgers).  Fills up to `capacity` rows of the
+ * caller's `rows` and returns the number of distinct ledgers (those with
+ * accounts) in *count_out.  Returns 0. */
 int qp_ledger_totals(const qp_ledger_t *ledger, qp_ledger_totals_t *rows, uint32_t capacity,
                      uint32_t *count_out);
 
-/* The invariant checker: every ledger's debits equal its credits (posted and
- * pending) and every pending transfer's amount is held.  Returns true when
- * it holds.  Used by asserts and tests; O(accounts + transfers). */
+/* Whether the running totals balance: in every ledger, debits equal credits,
+ * posted and pending.  O(ledgers); what the audit reports between full
+ * checks. */
+bool qp_ledger_totals_balanced(const qp_ledger_t *ledger);
+
+/* The invariant checker, recomputing from scratch: every ledger's debits
+ * equal its credits (posted and pending), every pending transfer's amount
+ * is held, and the running totals (qp_ledger_totals) equal the recomputed
+ * sums.  Returns true when it holds.  Used by asserts, tests, verify and
+ * the durable layer's background check; O(accounts + transfers). */
 bool qp_ledger_check(const qp_ledger_t *ledger);
 
 /* The same check, telling "does not hold" apart from "could not check":

@@ -62,6 +62,7 @@ void qp_ledger_destroy(qp_ledger_t *l) {
   qp_free(l->dirty_accounts);
   qp_free(l->dirty_pending);
   qp_free(l->history);
+  qp_free(l->totals);
   qp_free(l);
 }
 
@@ -252,17 +253,13 @@ static void rollback(qp_ledger_t *l, changes_mark_t mark) {
     switch (u->kind) {
     case QP__UNDO_ACCOUNT_CREATED:
       QP_ASSERT(u->row + 1 == l->accounts_count);
+      qp__totals_account_gone(l, &l->accounts[u->row]);
       qp__table_remove(&l->account_index, l->accounts[u->row].id);
       l->accounts_count--;
       break;
-    case QP__UNDO_ACCOUNT_BALANCES: {
-      qp_account_t *a = &l->accounts[u->row];
-      a->debits_pending = u->balances[0];
-      a->debits_posted = u->balances[1];
-      a->credits_pending = u->balances[2];
-      a->credits_posted = u->balances[3];
+    case QP__UNDO_ACCOUNT_BALANCES:
+      qp__totals_set_balances(l, &l->accounts[u->row], u->balances);
       break;
-    }
     case QP__UNDO_TRANSFER_CREATED:
       QP_ASSERT(u->row + 1 == l->transfers_count);
       qp__table_remove(&l->transfer_index, l->transfers[u->row].id);
@@ -319,6 +316,7 @@ static uint32_t create_account(qp_ledger_t *l, const qp_account_t *e, uint64_t t
   *a = *e;
   a->timestamp = ts;
   qp__table_put(&l->account_index, a->id, row);
+  qp__totals_add_account(qp__totals_row(l, a->ledger, true), a);
   record_undo(l, QP__UNDO_ACCOUNT_CREATED, row, 0);
   touch(l, row);
   return QP_CREATE_ACCOUNT_OK;
@@ -499,10 +497,10 @@ static uint32_t create_plain_transfer(qp_ledger_t *l, const qp_transfer_t *e, ui
   t.timestamp = ts;
   save_balances(l, dr_row);
   save_balances(l, cr_row);
-  dr->debits_pending = dr_pending;
-  dr->debits_posted = dr_posted;
-  cr->credits_pending = cr_pending;
-  cr->credits_posted = cr_posted;
+  const qp_u128 dr_new[4] = {dr_pending, dr_posted, dr->credits_pending, dr->credits_posted};
+  const qp_u128 cr_new[4] = {cr->debits_pending, cr->debits_posted, cr_pending, cr_posted};
+  qp__totals_set_balances(l, dr, dr_new);
+  qp__totals_set_balances(l, cr, cr_new);
   insert_transfer(l, &t, pending ? QP_PENDING_PENDING : QP_PENDING_NONE, expires_at_ns);
   record_history(l, dr_row, t.id, ts);
   record_history(l, cr_row, t.id, ts);
@@ -578,10 +576,12 @@ static uint32_t post_or_void(qp_ledger_t *l, const qp_transfer_t *e, uint64_t ts
   t.timestamp = ts;
   save_balances(l, dr_row);
   save_balances(l, cr_row);
-  dr->debits_pending -= p->amount;
-  cr->credits_pending -= p->amount;
-  dr->debits_posted = dr_posted;
-  cr->credits_posted = cr_posted;
+  const qp_u128 dr_new[4] = {dr->debits_pending - p->amount, dr_posted, dr->credits_pending,
+                             dr->credits_posted};
+  const qp_u128 cr_new[4] = {cr->debits_pending, cr->debits_posted,
+                             cr->credits_pending - p->amount, cr_posted};
+  qp__totals_set_balances(l, dr, dr_new);
+  qp__totals_set_balances(l, cr, cr_new);
   set_pending_state(l, prow, post ? QP_PENDING_POSTED : QP_PENDING_VOIDED);
   insert_transfer(l, &t, QP_PENDING_NONE, 0);
   record_history(l, dr_row, t.id, ts);
@@ -623,8 +623,13 @@ static uint32_t sweep_expired(qp_ledger_t *l, uint64_t now, uint64_t *ts) {
     touch(l, cr_row);
     QP_ASSERT(l->accounts[dr_row].debits_pending >= p->amount);
     QP_ASSERT(l->accounts[cr_row].credits_pending >= p->amount);
-    l->accounts[dr_row].debits_pending -= p->amount;
-    l->accounts[cr_row].credits_pending -= p->amount;
+    qp_account_t *dr = &l->accounts[dr_row], *cr = &l->accounts[cr_row];
+    const qp_u128 dr_new[4] = {dr->debits_pending - p->amount, dr->debits_posted,
+                               dr->credits_pending, dr->credits_posted};
+    const qp_u128 cr_new[4] = {cr->debits_pending, cr->debits_posted,
+                               cr->credits_pending - p->amount, cr->credits_posted};
+    qp__totals_set_balances(l, dr, dr_new);
+    qp__totals_set_balances(l, cr, cr_new);
     l->transfer_states[row] = QP_PENDING_EXPIRED;
     track_pending(l, row);
     uint64_t at = (*ts)++;
@@ -713,6 +718,7 @@ int qp_ledger_create_accounts(qp_ledger_t *l, uint64_t now_ns, const qp_account_
     return QP_EINVAL;
   int rc = reserve_accounts(l, count);
   if (rc == 0) rc = reserve_undo(l, count);
+  if (rc == 0) rc = qp__totals_reserve(l, count); /* each event may open a ledger */
   if (rc != 0) return rc;
   uint64_t ts = begin_batch(l, now_ns);
   apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_account,
@@ -809,8 +815,30 @@ int qp_ledger_reserve_accounts(qp_ledger_t *l, uint64_t count) {
 
 void qp_ledger_restore_cold(qp_ledger_t *l, uint64_t transfers) { l->transfers_cold += transfers; }
 
+/* Makes sure every ledger of a[0..n) has a running-totals row, so that
+ * counting the accounts in afterwards cannot fail.  (A failure leaves rows
+ * without accounts, which the totals ignore.) */
+static int totals_make_rows(qp_ledger_t *l, const qp_account_t *a, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (i > 0 && a[i].ledger == a[i - 1].ledger) continue;
+    int rc = qp__totals_reserve(l, 1);
+    if (rc != 0) return rc;
+    qp__totals_row(l, a[i].ledger, true);
+  }
+  return 0;
+}
+
+static void totals_count_accounts(qp_ledger_t *l, const qp_account_t *a, uint32_t n) {
+  qp_ledger_totals_t *t = NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    if (t == NULL || t->ledger != a[i].ledger) t = qp__totals_row(l, a[i].ledger, false);
+    qp__totals_add_account(t, &a[i]);
+  }
+}
+
 int qp_ledger_restore_accounts(qp_ledger_t *l, const qp_account_t *a, uint32_t n) {
   int rc = reserve_accounts(l, n);
+  if (rc == 0) rc = totals_make_rows(l, a, n);
   if (rc != 0) return rc;
   uint64_t base = l->accounts_count;
   /* The records go in place first: the index confirms ids against them. */
@@ -831,15 +859,18 @@ int qp_ledger_restore_accounts(qp_ledger_t *l, const qp_account_t *a, uint32_t n
   }
   l->accounts_count += n;
   l->last_timestamp = last;
+  totals_count_accounts(l, a, n);
   return 0;
 }
 
 int qp_ledger_restore_account(qp_ledger_t *l, const qp_account_t *a) {
   if (qp__table_get(&l->account_index, a->id) != QP__TABLE_EMPTY) return QP_EEXISTS;
   int rc = reserve_accounts(l, 1);
+  if (rc == 0) rc = totals_make_rows(l, a, 1);
   if (rc != 0) return rc;
   uint32_t row = (uint32_t)l->accounts_count++;
   l->accounts[row] = *a;
+  totals_count_accounts(l, a, 1);
   qp__table_put(&l->account_index, a->id, row);
   if (a->timestamp > l->last_timestamp) l->last_timestamp = a->timestamp;
   return 0;

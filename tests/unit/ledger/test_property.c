@@ -1088,7 +1088,9 @@ static void check_invariants(run_t *r) {
       if (totals[j].ledger != s->ledger) continue;
       found = true;
       CHECK(totals[j].accounts == s->accounts && totals[j].debits_posted == s->debits_posted &&
-                totals[j].debits_pending == s->debits_pending,
+                totals[j].debits_pending == s->debits_pending &&
+                totals[j].credits_posted == s->credits_posted &&
+                totals[j].credits_pending == s->credits_pending,
             "ledger %u: qp_ledger_totals disagrees with the accounts", s->ledger);
     }
     CHECK(found, "ledger %u missing from qp_ledger_totals", s->ledger);
