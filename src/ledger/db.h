@@ -48,6 +48,9 @@ typedef struct qp_db_options {
    * balance history is unavailable).  Used by the deterministic simulator. */
   int (*open_journal)(void *ctx, qp_io_t *io);
   void *open_journal_ctx;            /* passed to open_journal */
+  uint32_t check_every_ms;           /* the full invariant check runs in the background this
+                                        often, if anything was committed since the last one
+                                        (0 = 60 s; UINT32_MAX = never; not in simulated mode) */
 } qp_db_options_t;
 
 /* What open found and did; filled by qp_db_open. */
@@ -135,20 +138,41 @@ int qp_db_get_account_transfers(qp_db_t *db, const qp_account_filter_t *filter,
 int qp_db_get_account_balances(qp_db_t *db, const qp_account_filter_t *filter,
                                qp_account_balance_t *out, uint32_t *count_out);
 
-/* A summary of the journal and the state, for `GET /v1/audit`. */
+/* A summary of the journal and the state, for `GET /v1/audit`.  Everything
+ * but the full_check_* fields is read under one hold of the state lock, so
+ * the counts, head_hash and totals all describe the state right after
+ * journal record journal_seq.  It costs O(ledgers): the totals are kept as
+ * batches apply.  The O(accounts + transfers) recomputation runs elsewhere:
+ * at open, in the background (options.check_every_ms), on demand
+ * (qp_db_check) and offline in `quipu verify`. */
 typedef struct qp_db_audit {
-  uint64_t batches;                 /* journal records */
+  uint64_t journal_seq;             /* the journal position all of this reflects */
+  uint64_t batches;                 /* journal records (= journal_seq) */
   uint64_t events;                  /* events in them */
   uint64_t journal_bytes;           /* bytes of journal */
   uint64_t accounts;                /* accounts in the state */
   uint64_t transfers;               /* transfers in the state */
   uint64_t transfers_in_memory;     /* of which held in memory (the rest: index only) */
-  uint8_t head_hash[QP_HASH_SIZE];  /* hash of the last record (zeros if none) */
-  bool invariant_ok;                /* qp_ledger_check() held */
+  uint8_t head_hash[QP_HASH_SIZE];  /* hash of record journal_seq (zeros if none) */
+  bool totals_balanced;             /* the running totals: debits = credits in every ledger */
+  uint64_t full_check_seq;          /* journal seq at the last full check */
+  bool full_check_ok;               /* the last full check (qp_ledger_check) held */
+  bool invariant_ok;                /* totals_balanced && full_check_ok */
 } qp_db_audit_t;
 
+/* Fills *out and, if totals is not NULL, up to totals_capacity per-ledger
+ * rows (caller-owned) with the number of ledgers in *totals_count.
+ * Returns 0. */
 int qp_db_audit(qp_db_t *db, qp_db_audit_t *out, qp_ledger_totals_t *totals,
                 uint32_t totals_capacity, uint32_t *totals_count);
+
+/* Runs the full invariant check (qp_ledger_check: recomputes every ledger's
+ * sums from the accounts and the pending transfers, and compares them with
+ * the running totals) now, under the state lock as a reader - commits wait
+ * for it, O(accounts + transfers) - and records the verdict for the audit.
+ * *holds (may be NULL) receives it; a broken invariant is also logged.
+ * Returns 0 or QP_ENOMEM. */
+int qp_db_check(qp_db_t *db, bool *holds);
 
 /* Brings the index up to date with every committed batch (the background
  * applier otherwise does this lazily).  Returns 0 or QP_EDB. */

@@ -6,8 +6,9 @@
  * group commit, the cold store the state machine reads through, fail-stop),
  * db_applier.c (the background thread that brings the LMDB index up to
  * date and evicts stored transfers), db_recover.c (replaying the journal
- * tail at open), db_open.c (open, close and the journal prefix check) and
- * db_query.c (lookups, history and the audit).
+ * tail at open), db_open.c (open, close and the journal prefix check),
+ * db_query.c (lookups, history and the audit) and db_check.c (the full
+ * invariant check, off the audit's path).
  *
  * Locks: state_lock (a writer-preferring rwlock) guards the state machine
  * and the journal's position; the writer holds it from apply to fsync, so
@@ -42,6 +43,8 @@
 #define FILTER_SAVE_EVERY (4u << 20)
 /* The id filter's first generation (grows by doubling past it). */
 #define FILTER_CAPACITY (32u << 20)
+/* The full invariant check runs in the background this often by default. */
+#define CHECK_EVERY_MS_DEFAULT 60000u
 #define VERIFY_SYNC_MAX_DEFAULT ((uint64_t)256 << 20)
 #define TRIM_EVERY_NS 250000000ull
 #define PATH_MAX_LEN 4096
@@ -81,6 +84,16 @@ struct qp_db {
   char verify_detail[512];         /* what it found (written before verify_done) */
   qp__index_meta_t opened;         /* the index's position at open */
 
+  /* The full invariant check (db_check.c): at open, then in the background
+   * every options.check_every_ms, and on demand (qp_db_check). */
+  pthread_t checker;               /* thread (not in simulated mode) */
+  bool checker_started;            /* thread exists */
+  pthread_mutex_t check_mutex;     /* guards the fields below */
+  pthread_cond_t check_cond;       /* wakes the checker when closing */
+  bool check_closing;              /* close asks the checker to stop */
+  uint64_t checked_seq;            /* journal seq the last full check saw */
+  bool checked_ok;                 /* every full check so far held */
+
   /* The applier thread and what it shares with the writer. */
   pthread_t applier;               /* thread */
   bool applier_started;            /* thread exists */
@@ -117,6 +130,10 @@ void qp__db_publish_durable(qp_db_t *db, uint64_t seq);
  * end of a group's read transaction. */
 int qp__db_cold_lookup(void *ctx, qp_u128 id, qp_transfer_t *out, qp_pending_state_t *state);
 void qp__db_cold_release(qp_db_t *db);
+
+/* db_check.c: records a full check's verdict; the checker thread. */
+void qp__db_check_record(qp_db_t *db, uint64_t seq, bool holds);
+void *qp__db_checker_main(void *arg);
 
 /* db_recover.c: reads the journal, replays what the index lacks, cuts a
  * torn tail; *scan receives where the journal ends. */

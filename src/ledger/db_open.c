@@ -31,8 +31,22 @@ void qp__db_set_detail(char *detail, size_t size, const char *fmt, const char *a
 
 /* ---------------------------------------------------------------- open */
 
+/* The state lock prefers writers: a steady stream of lookups (readers)
+ * must not starve the commit path. */
+static int init_state_lock(qp_db_t *db) {
+  pthread_rwlockattr_t attr;
+  if (pthread_rwlockattr_init(&attr) != 0) return QP_ENOMEM;
+  int rc = pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  if (rc == 0) rc = pthread_rwlock_init(&db->state_lock, &attr);
+  pthread_rwlockattr_destroy(&attr);
+  return rc == 0 ? 0 : QP_ENOMEM;
+}
+
 static int init_sync(qp_db_t *db) {
-  if (pthread_rwlock_init(&db->state_lock, NULL) != 0) return QP_ENOMEM;
+  if (init_state_lock(db) != 0) return QP_ENOMEM;
+  if (pthread_mutex_init(&db->check_mutex, NULL) != 0) return QP_ENOMEM;
+  if (pthread_cond_init(&db->check_cond, NULL) != 0) return QP_ENOMEM;
+  db->checked_ok = true; /* until a check says otherwise */
   if (pthread_mutex_init(&db->write_mutex, NULL) != 0) return QP_ENOMEM;
   if (pthread_mutex_init(&db->ring_mutex, NULL) != 0) return QP_ENOMEM;
   if (pthread_cond_init(&db->ring_cond, NULL) != 0) return QP_ENOMEM;
@@ -279,6 +293,28 @@ static int open_files(qp_db_t *db, qp_db_recovery_t *rep, char *detail, size_t d
   return verify_prefix(db, rep, detail, detail_size);
 }
 
+/* The full invariant check of the recovered state (the first verdict the
+ * audit reports), then the applier and checker threads. */
+static int check_and_start(qp_db_t *db, char *detail, size_t detail_size) {
+  bool holds = true;
+  int rc = qp_ledger_check_invariant(db->ledger, &holds);
+  if (rc != 0) return rc;
+  if (!holds) {
+    qp__db_set_detail(detail, detail_size, "%s%s", "recovered state breaks the ledger invariant",
+                      "");
+    return QP_ECORRUPT;
+  }
+  qp__db_check_record(db, qp_journal_last_seq(db->journal), true);
+  if (db->options.open_journal != NULL) return 0; /* simulated: no threads */
+  if (pthread_create(&db->applier, NULL, qp__db_applier_main, db) != 0) return QP_ENOMEM;
+  db->applier_started = true;
+  if (db->options.check_every_ms != UINT32_MAX) {
+    if (pthread_create(&db->checker, NULL, qp__db_checker_main, db) != 0) return QP_ENOMEM;
+    db->checker_started = true;
+  }
+  return 0;
+}
+
 int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
                qp_db_recovery_t *recovery, char *detail, size_t detail_size) {
   qp_db_recovery_t rep_local;
@@ -299,6 +335,7 @@ int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
   if (db->options.index_lag_max == 0) db->options.index_lag_max = INDEX_LAG_MAX_DEFAULT;
   if (db->options.verify_sync_max == 0) db->options.verify_sync_max = VERIFY_SYNC_MAX_DEFAULT;
   if (db->options.evict_min_rows == 0) db->options.evict_min_rows = EVICT_MIN_ROWS;
+  if (db->options.check_every_ms == 0) db->options.check_every_ms = CHECK_EVERY_MS_DEFAULT;
   if (!simulated) {
     db->options.ledger.cold.ctx = db;
     db->options.ledger.cold.lookup = qp__db_cold_lookup;
@@ -308,28 +345,26 @@ int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
   if (rc == 0 && !simulated) rc = qp_lock_acquire(dir, &db->lock_fd, detail, detail_size);
   if (rc == 0) rc = qp_ledger_create(&db->options.ledger, &db->ledger);
   if (rc == 0) rc = open_files(db, rep, detail, detail_size);
-  bool holds = true;
-  if (rc == 0) rc = qp_ledger_check_invariant(db->ledger, &holds);
-  if (rc == 0 && !holds) {
-    qp__db_set_detail(detail, detail_size, "%s%s", "recovered state breaks the ledger invariant",
-                      "");
-    rc = QP_ECORRUPT;
-  }
-  if (rc == 0 && !simulated && pthread_create(&db->applier, NULL, qp__db_applier_main, db) != 0)
-    rc = QP_ENOMEM;
+  if (rc == 0) rc = check_and_start(db, detail, detail_size);
   if (rc != 0) {
     if (detail && detail_size && detail[0] == '\0')
       snprintf(detail, detail_size, "cannot open ledger in %s: %s", dir, qp_strerror(rc));
     qp_db_close(db);
     return rc;
   }
-  db->applier_started = !simulated;
   *out = db;
   return 0;
 }
 
 void qp_db_close(qp_db_t *db) {
   if (db == NULL) return;
+  if (db->checker_started) {
+    pthread_mutex_lock(&db->check_mutex);
+    db->check_closing = true;
+    pthread_cond_broadcast(&db->check_cond);
+    pthread_mutex_unlock(&db->check_mutex);
+    pthread_join(db->checker, NULL);
+  }
   if (db->verifier_started) {
     db->verifier_stop = true;
     pthread_join(db->verifier, NULL);
@@ -354,5 +389,7 @@ void qp_db_close(qp_db_t *db) {
   pthread_mutex_destroy(&db->write_mutex);
   pthread_mutex_destroy(&db->ring_mutex);
   pthread_cond_destroy(&db->ring_cond);
+  pthread_mutex_destroy(&db->check_mutex);
+  pthread_cond_destroy(&db->check_cond);
   qp_free(db);
 }

@@ -98,16 +98,23 @@ int qp_db_audit(qp_db_t *db, qp_db_audit_t *out, qp_ledger_totals_t *totals,
                 uint32_t totals_capacity, uint32_t *totals_count) {
   memset(out, 0, sizeof *out);
   pthread_rwlock_rdlock(&db->state_lock);
-  out->batches = qp_journal_last_seq(db->journal);
+  out->journal_seq = qp_journal_last_seq(db->journal);
+  out->batches = out->journal_seq;
   out->events = db->stats_events;
   out->journal_bytes = qp_journal_size(db->journal);
   out->accounts = qp_ledger_account_count(db->ledger);
   out->transfers = qp_ledger_transfer_count(db->ledger);
   out->transfers_in_memory = qp_ledger_transfers_in_memory(db->ledger);
   qp_journal_head_hash(db->journal, out->head_hash);
-  out->invariant_ok = qp_ledger_check(db->ledger);
+  out->totals_balanced = qp_ledger_totals_balanced(db->ledger);
   int rc = 0;
   if (totals != NULL) rc = qp_ledger_totals(db->ledger, totals, totals_capacity, totals_count);
   pthread_rwlock_unlock(&db->state_lock);
+  pthread_mutex_lock(&db->check_mutex);
+  out->full_check_seq = db->checked_seq;
+  out->full_check_ok = db->checked_ok;
+  pthread_mutex_unlock(&db->check_mutex);
+  QP_ASSERT(out->full_check_seq <= out->journal_seq);
+  out->invariant_ok = out->totals_balanced && out->full_check_ok;
   return rc;
 }
