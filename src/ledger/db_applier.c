@@ -25,6 +25,21 @@
 /* Takes everything changed since the last round, at a durable point: the
  * writer holds state_lock from apply to fsync, so holding it here means no
  * group is half done. */
+/* What a round hands the index must follow the last round: the journal
+ * position only advances, and the new transfers are in strictly increasing
+ * timestamp order, all after the transfers already stored. */
+static void assert_round(const qp_db_t *db, const qp__index_meta_t *meta, uint64_t prev_seq) {
+  const qp_ledger_changes_t *c = &db->snapshot;
+  QP_ASSERT(meta->applied_seq >= prev_seq);
+  QP_ASSERT(meta->applied_seq > prev_seq || c->transfers_count == 0);
+  uint64_t last = db->filter_cover;
+  for (uint32_t i = 0; i < c->transfers_count; i++) {
+    QP_ASSERT(c->transfers[i].timestamp > last);
+    last = c->transfers[i].timestamp;
+  }
+  QP_ASSERT(last <= meta->last_timestamp);
+}
+
 static int take_snapshot(qp_db_t *db, qp__index_meta_t *meta, uint64_t *stored_rows) {
   pthread_rwlock_wrlock(&db->state_lock);
   int rc = db->stopped ? QP_ESTOPPED : qp_ledger_take_changes(db->ledger, &db->snapshot);
@@ -37,6 +52,7 @@ static int take_snapshot(qp_db_t *db, qp__index_meta_t *meta, uint64_t *stored_r
     *stored_rows = qp_ledger_taken_rows(db->ledger);
   }
   pthread_rwlock_unlock(&db->state_lock);
+  if (rc == 0) assert_round(db, meta, db->taken_seq); /* taken_seq: only this thread writes it */
   return rc;
 }
 

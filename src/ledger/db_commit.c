@@ -62,6 +62,30 @@ static bool request_valid(const qp_db_request_t *r) {
   return r->count >= 1 && r->count <= QP_BATCH_EVENTS_MAX && r->events && r->results;
 }
 
+/* The staged body holds exactly the request's events, in order: the first
+ * and the last are decoded again and must encode to the bytes staged and
+ * carry the ids sent (two records per batch: cheap on the commit path). */
+static void assert_staged(const qp_db_request_t *r, const uint8_t *body) {
+  if (r->count == 0) return;
+  const uint32_t rows[2] = {0, r->count - 1};
+  for (int k = 0; k < 2; k++) {
+    const uint8_t *at = body + (size_t)rows[k] * QP_RECORD_SIZE;
+    uint8_t again[QP_RECORD_SIZE];
+    if (r->op == QP_OP_CREATE_ACCOUNTS) {
+      qp_account_t a;
+      qp_account_decode(at, &a);
+      QP_ASSERT(a.id == ((const qp_account_t *)r->events)[rows[k]].id);
+      qp_account_encode(again, &a);
+    } else {
+      qp_transfer_t t;
+      qp_transfer_decode(at, &t);
+      QP_ASSERT(t.id == ((const qp_transfer_t *)r->events)[rows[k]].id);
+      qp_transfer_encode(again, &t);
+    }
+    QP_ASSERT(memcmp(again, at, QP_RECORD_SIZE) == 0);
+  }
+}
+
 /* Applies one request and stages its journal record. */
 static int apply_request(qp_db_t *db, qp_db_request_t *r, uint64_t now) {
   int rc;
@@ -83,6 +107,7 @@ static int apply_request(qp_db_t *db, qp_db_request_t *r, uint64_t now) {
     else
       qp_transfer_encode(body + (size_t)i * QP_RECORD_SIZE, (const qp_transfer_t *)r->events + i);
   }
+  assert_staged(r, body);
   db->stats_events += r->count;
   return 0;
 }
