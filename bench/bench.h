@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 #include "workload.h"
 
 #define QB_RESULTS_MAX 128u /* figures one run reports */

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential pkg-config clang
+  build-essential pkg-config clang clang-format
   liblmdb-dev libsodium-dev libssl-dev libuv1-dev libmicrohttpd-dev libjansson-dev
   libcbor-dev liblua5.4-dev libqrencode-dev libcmocka-dev
   python3 python3-pytest python3-requests curl libcurl4-openssl-dev

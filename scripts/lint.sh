@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make lint`: bans the C calls that have caused decades of CVEs, and raw
 # heap calls outside the allocator wrapper (src/base/alloc.c), so that every
-# allocation can have a fault injected.  Prints each offending line.
+# allocation can have a fault injected; then the structural rules of
+# scripts/lint_c.py.  Prints each offending line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -15,5 +16,8 @@ if grep -rnE "$heap" src --include='*.c' --include='*.h' | grep -v '^src/base/al
   echo "lint: raw heap call above (use qp_malloc/qp_calloc/qp_realloc/qp_free from base/alloc.h)" >&2
   status=1
 fi
+# Functions over 70 lines, lines over 100 columns, includes of another
+# module's private headers (scripts/lint_c.py says which).
+/usr/bin/python3 scripts/lint_c.py || status=1
 [ $status -eq 0 ] && echo "lint: ok"
 exit $status

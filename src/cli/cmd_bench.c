@@ -21,7 +21,7 @@
 #include "base/err.h"
 #include "base/rng.h"
 #include "cli/cli.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 
 typedef struct bench_config {
   uint64_t accounts;  /* accounts created before timing */
@@ -93,7 +93,7 @@ static int run(const bench_config_t *cfg, qp_db_t *db, qp_ledger_t *ledger, benc
     uint32_t n = make_batch(cfg, &rng, &next_id, pendings, &pending_count, batch);
     uint64_t s = qp_clock_mono_ns();
     if (db) rc = qp_db_create_transfers(db, batch, n, results);
-    else rc = qp_ledger_create_transfers(ledger, fake_now += 1000000, batch, n, results, NULL);
+    else rc = qp_ledger_create_transfers(ledger, fake_now += 1000000, batch, n, results);
     lat[b] = qp_clock_mono_ns() - s;
     submitted += n;
     for (uint32_t i = 0; i < n; i++) ok += results[i] == QP_CREATE_TRANSFER_OK;
@@ -124,7 +124,7 @@ static int create_accounts(const bench_config_t *cfg, qp_db_t *db, qp_ledger_t *
       a[n].ledger = 1;
       a[n].code = 1;
     }
-    rc = db ? qp_db_create_accounts(db, a, n, r) : qp_ledger_create_accounts(ledger, next, a, n, r, NULL);
+    rc = db ? qp_db_create_accounts(db, a, n, r) : qp_ledger_create_accounts(ledger, next, a, n, r);
   }
   qp_free(a);
   qp_free(r);

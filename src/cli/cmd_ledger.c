@@ -12,7 +12,7 @@
 
 #include "base/err.h"
 #include "cli/cli.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 
 enum { LEDGER_USD = 840, CODE_ASSET = 1, CODE_LIABILITY = 2, CODE_PAYMENT = 10 };
 

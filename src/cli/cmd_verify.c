@@ -9,7 +9,7 @@
 
 #include "base/err.h"
 #include "cli/cli.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 
 static void print_report(const qp_verify_report_t *r) {
   char hex[2 * QP_HASH_SIZE + 1];

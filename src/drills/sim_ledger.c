@@ -42,7 +42,7 @@
 #include "base/err.h"
 #include "base/rng.h"
 #include "drills/drills.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 
 #define GROUP_REQUESTS_MAX 4u
 #define BATCH_EVENTS_MAX 16u
@@ -394,7 +394,7 @@ static uint64_t ref_apply(sim_t *s, group_t *g, uint64_t records_max, uint32_t *
   uint64_t due = qp_ledger_next_expiry(s->ref);
   if (records_max > 0 && due != 0 && due <= g->now_ns) {
     uint32_t expired = 0;
-    int rc = qp_ledger_expire(s->ref, g->now_ns, &expired, NULL);
+    int rc = qp_ledger_expire(s->ref, g->now_ns, &expired);
     QP_ASSERT(rc == 0);
     records += expired > 0;
   }
@@ -403,14 +403,14 @@ static uint64_t ref_apply(sim_t *s, group_t *g, uint64_t records_max, uint32_t *
     if (malformed(r)) continue; /* refused with QP_EINVAL, never applied */
     if (r->op == QP_OP_EXPIRE) {
       uint32_t expired = 0;
-      int rc = qp_ledger_expire(s->ref, g->now_ns, &expired, NULL);
+      int rc = qp_ledger_expire(s->ref, g->now_ns, &expired);
       QP_ASSERT(rc == 0);
       records += expired > 0;
       continue;
     }
     int rc = r->op == QP_OP_CREATE_ACCOUNTS
-                 ? qp_ledger_create_accounts(s->ref, g->now_ns, r->accounts, r->count, r->ref_results, NULL)
-                 : qp_ledger_create_transfers(s->ref, g->now_ns, r->transfers, r->count, r->ref_results, NULL);
+                 ? qp_ledger_create_accounts(s->ref, g->now_ns, r->accounts, r->count, r->ref_results)
+                 : qp_ledger_create_transfers(s->ref, g->now_ns, r->transfers, r->count, r->ref_results);
     QP_ASSERT(rc == 0);
     records++;
     batches++;
@@ -485,17 +485,28 @@ static int compare_transfer_visit(void *ctx, const qp_transfer_t *want, qp_pendi
 }
 
 /* The ledger's counts, invariant and every account against the reference;
- * with all_transfers, every transfer too (after a recovery). */
+ * with all_transfers, every transfer too (after a recovery).  The full
+ * invariant check (qp_db_check, qp_ledger_check) runs after every group:
+ * the audit alone reads the running totals and the last full check. */
 static void check_state(sim_t *s, bool all_transfers) {
   qp_db_audit_t a;
-  int rc = qp_db_audit(s->db, &a, NULL, 0, NULL);
+  bool db_holds = false;
+  int rc = qp_db_check(s->db, &db_holds);
+  if (rc == 0) rc = qp_db_audit(s->db, &a, NULL, 0, NULL);
   if (rc != 0) {
-    violation(s, &s->stats->other_violations, "qp_db_audit failed: %s", qp_err_name(rc));
+    violation(s, &s->stats->other_violations, "qp_db_check/audit failed: %s", qp_err_name(rc));
     return;
   }
-  if (!a.invariant_ok || !qp_ledger_check(s->ref)) {
+  bool ref_holds = qp_ledger_check(s->ref);
+  if (!a.invariant_ok || !db_holds || !ref_holds) {
     violation(s, &s->stats->invariant_violations, "ledger invariant broken (db %s, reference %s)",
-              a.invariant_ok ? "ok" : "BROKEN", qp_ledger_check(s->ref) ? "ok" : "BROKEN");
+              a.invariant_ok && db_holds ? "ok" : "BROKEN", ref_holds ? "ok" : "BROKEN");
+    return;
+  }
+  if (a.full_check_seq != a.journal_seq || a.journal_seq != a.batches) {
+    violation(s, &s->stats->other_violations, "the audit at record %llu reports the full check "
+              "at record %llu", (unsigned long long)a.journal_seq,
+              (unsigned long long)a.full_check_seq);
     return;
   }
   if (a.batches != s->ref_records || a.accounts != qp_ledger_account_count(s->ref) ||

@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include "http/http.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 
 struct json_t; /* jansson's object type */
 

@@ -455,6 +455,10 @@ static void audit(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   json_object_set_new(o, "transfers", u64_json(a.transfers));
   json_object_set_new(o, "transfers_in_memory", u64_json(a.transfers_in_memory));
   json_object_set_new(o, "invariant_ok", json_boolean(a.invariant_ok));
+  json_object_set_new(o, "journal_seq", u64_json(a.journal_seq));
+  json_object_set_new(o, "totals_balanced", json_boolean(a.totals_balanced));
+  json_object_set_new(o, "full_check_seq", u64_json(a.full_check_seq));
+  json_object_set_new(o, "full_check_ok", json_boolean(a.full_check_ok));
   json_object_set_new(o, "ledgers", rows);
   json_object_set_new(o, "ledgers_count", json_integer(ledgers));
   json_object_set_new(o, "stopped", json_boolean(qp_db_stopped(s->db)));

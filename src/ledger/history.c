@@ -79,8 +79,10 @@ int qp__history_query(const qp__history_t *h, const qp_ledger_t *l, const qp_acc
   uint32_t begin = lower_bound(r, l, f->timestamp_min);
   uint32_t end = f->timestamp_max ? lower_bound(r, l, f->timestamp_max + 1) : r->count;
   if (f->timestamp_max == UINT64_MAX) end = r->count;
-  bool debits = (f->flags & QP_FILTER_DEBITS) || !(f->flags & (QP_FILTER_DEBITS | QP_FILTER_CREDITS));
-  bool credits = (f->flags & QP_FILTER_CREDITS) || !(f->flags & (QP_FILTER_DEBITS | QP_FILTER_CREDITS));
+  bool debits =
+      (f->flags & QP_FILTER_DEBITS) || !(f->flags & (QP_FILTER_DEBITS | QP_FILTER_CREDITS));
+  bool credits =
+      (f->flags & QP_FILTER_CREDITS) || !(f->flags & (QP_FILTER_DEBITS | QP_FILTER_CREDITS));
   bool reversed = f->flags & QP_FILTER_REVERSED;
   uint32_t n = 0;
   for (uint32_t k = 0; k < end - begin && n < f->limit; k++) {

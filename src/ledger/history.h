@@ -14,6 +14,7 @@
 #ifndef QP_LEDGER_HISTORY_H
 #define QP_LEDGER_HISTORY_H
 
+#include "ledger/db.h"
 #include "ledger/state_int.h"
 
 typedef struct qp__rows {

@@ -17,7 +17,7 @@
 
 #include <lmdb.h>
 
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 #include "store/kv.h"
 
 typedef struct qp__index {

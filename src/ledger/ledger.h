@@ -1,18 +1,16 @@
 /*
- * ledger.h - the double-entry ledger: public contract (DESIGN.md section 4).
+ * ledger.h - the double-entry ledger: public contract (DESIGN.md section 4),
+ * the module's main header.
  *
- * Two layers live behind this header:
+ * This header holds the pure core: the records, flags and result codes,
+ * their fixed encodings, and qp_ledger_t, the state machine.  It takes a
+ * batch of events and the current time as a number and returns one result
+ * per event.  It never reads a clock, a socket or a file, so the same code
+ * runs in the server, in `quipu verify` (replaying the journal) and in the
+ * seeded simulator.
  *
- *  - qp_ledger_t, the pure state machine.  It takes a batch of events and the
- *    current time as a number and returns one result per event.  It never
- *    reads a clock, a socket or a file, so the same code runs in the server,
- *    in `quipu verify` (replaying the journal) and in the seeded simulator.
- *
- *  - qp_db_t, the durable ledger.  It wraps a qp_ledger_t with the journal
- *    (the truth: every batch is appended, checksummed and hash-chained, and
- *    fdatasync'ed before results are returned) and an LMDB index (accounts,
- *    transfers, per-account history), which a background thread brings up to
- *    date after each commit and which the journal can always rebuild.
+ * The durable ledger built on it - qp_db_t, with the journal and the LMDB
+ * index - is in ledger/db.h, the module's second public header.
  *
  * Field names, flags and result codes follow TigerBeetle's public model.
  */
@@ -24,8 +22,6 @@
 #include <stdint.h>
 
 #include "base/u128.h"
-#include "crypto/crypto.h"
-#include "store/store.h"
 
 /* ---------------------------------------------------------------- limits */
 
@@ -139,63 +135,66 @@ typedef enum {
   XX(EXISTS_WITH_DIFFERENT_CODE, exists_with_different_code)                  \
   XX(EXISTS, exists)
 
-#define QP_CREATE_TRANSFER_RESULTS(XX)                                        \
-  XX(OK, ok)                                                                  \
-  XX(LINKED_EVENT_FAILED, linked_event_failed)                                \
-  XX(LINKED_EVENT_CHAIN_OPEN, linked_event_chain_open)                        \
-  XX(TIMESTAMP_MUST_BE_ZERO, timestamp_must_be_zero)                          \
-  XX(RESERVED_FLAG, reserved_flag)                                            \
-  XX(ID_MUST_NOT_BE_ZERO, id_must_not_be_zero)                                \
-  XX(ID_MUST_NOT_BE_INT_MAX, id_must_not_be_int_max)                          \
-  XX(FLAGS_ARE_MUTUALLY_EXCLUSIVE, flags_are_mutually_exclusive)              \
-  XX(DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO, debit_account_id_must_not_be_zero)    \
-  XX(DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX, debit_account_id_must_not_be_int_max) \
-  XX(CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO, credit_account_id_must_not_be_zero)  \
-  XX(CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX, credit_account_id_must_not_be_int_max) \
-  XX(ACCOUNTS_MUST_BE_DIFFERENT, accounts_must_be_different)                  \
-  XX(PENDING_ID_MUST_BE_ZERO, pending_id_must_be_zero)                        \
-  XX(PENDING_ID_MUST_NOT_BE_ZERO, pending_id_must_not_be_zero)                \
-  XX(PENDING_ID_MUST_NOT_BE_INT_MAX, pending_id_must_not_be_int_max)          \
-  XX(PENDING_ID_MUST_BE_DIFFERENT, pending_id_must_be_different)              \
-  XX(TIMEOUT_RESERVED_FOR_PENDING_TRANSFER, timeout_reserved_for_pending_transfer) \
-  XX(AMOUNT_MUST_NOT_BE_ZERO, amount_must_not_be_zero)                        \
-  XX(LEDGER_MUST_NOT_BE_ZERO, ledger_must_not_be_zero)                        \
-  XX(CODE_MUST_NOT_BE_ZERO, code_must_not_be_zero)                            \
-  XX(DEBIT_ACCOUNT_NOT_FOUND, debit_account_not_found)                        \
-  XX(CREDIT_ACCOUNT_NOT_FOUND, credit_account_not_found)                      \
-  XX(ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER, accounts_must_have_the_same_ledger)  \
-  XX(TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS, transfer_must_have_the_same_ledger_as_accounts) \
-  XX(PENDING_TRANSFER_NOT_FOUND, pending_transfer_not_found)                  \
-  XX(PENDING_TRANSFER_NOT_PENDING, pending_transfer_not_pending)              \
-  XX(PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID, pending_transfer_has_different_debit_account_id) \
-  XX(PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID, pending_transfer_has_different_credit_account_id) \
-  XX(PENDING_TRANSFER_HAS_DIFFERENT_LEDGER, pending_transfer_has_different_ledger) \
-  XX(PENDING_TRANSFER_HAS_DIFFERENT_CODE, pending_transfer_has_different_code) \
-  XX(EXCEEDS_PENDING_TRANSFER_AMOUNT, exceeds_pending_transfer_amount)        \
-  XX(PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT, pending_transfer_has_different_amount) \
-  XX(PENDING_TRANSFER_ALREADY_POSTED, pending_transfer_already_posted)        \
-  XX(PENDING_TRANSFER_ALREADY_VOIDED, pending_transfer_already_voided)        \
-  XX(PENDING_TRANSFER_EXPIRED, pending_transfer_expired)                      \
-  XX(EXISTS_WITH_DIFFERENT_FLAGS, exists_with_different_flags)                \
-  XX(EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID, exists_with_different_debit_account_id) \
-  XX(EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID, exists_with_different_credit_account_id) \
-  XX(EXISTS_WITH_DIFFERENT_AMOUNT, exists_with_different_amount)              \
-  XX(EXISTS_WITH_DIFFERENT_PENDING_ID, exists_with_different_pending_id)      \
-  XX(EXISTS_WITH_DIFFERENT_USER_DATA_128, exists_with_different_user_data_128) \
-  XX(EXISTS_WITH_DIFFERENT_USER_DATA_64, exists_with_different_user_data_64)  \
-  XX(EXISTS_WITH_DIFFERENT_USER_DATA_32, exists_with_different_user_data_32)  \
-  XX(EXISTS_WITH_DIFFERENT_TIMEOUT, exists_with_different_timeout)            \
-  XX(EXISTS_WITH_DIFFERENT_LEDGER, exists_with_different_ledger)              \
-  XX(EXISTS_WITH_DIFFERENT_CODE, exists_with_different_code)                  \
-  XX(EXISTS, exists)                                                          \
-  XX(OVERFLOWS_DEBITS_PENDING, overflows_debits_pending)                      \
-  XX(OVERFLOWS_CREDITS_PENDING, overflows_credits_pending)                    \
-  XX(OVERFLOWS_DEBITS_POSTED, overflows_debits_posted)                        \
-  XX(OVERFLOWS_CREDITS_POSTED, overflows_credits_posted)                      \
-  XX(OVERFLOWS_DEBITS, overflows_debits)                                      \
-  XX(OVERFLOWS_CREDITS, overflows_credits)                                    \
-  XX(OVERFLOWS_TIMEOUT, overflows_timeout)                                    \
-  XX(EXCEEDS_CREDITS, exceeds_credits)                                        \
+#define QP_CREATE_TRANSFER_RESULTS(XX)                                                             \
+  XX(OK, ok)                                                                                       \
+  XX(LINKED_EVENT_FAILED, linked_event_failed)                                                     \
+  XX(LINKED_EVENT_CHAIN_OPEN, linked_event_chain_open)                                             \
+  XX(TIMESTAMP_MUST_BE_ZERO, timestamp_must_be_zero)                                               \
+  XX(RESERVED_FLAG, reserved_flag)                                                                 \
+  XX(ID_MUST_NOT_BE_ZERO, id_must_not_be_zero)                                                     \
+  XX(ID_MUST_NOT_BE_INT_MAX, id_must_not_be_int_max)                                               \
+  XX(FLAGS_ARE_MUTUALLY_EXCLUSIVE, flags_are_mutually_exclusive)                                   \
+  XX(DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO, debit_account_id_must_not_be_zero)                         \
+  XX(DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX, debit_account_id_must_not_be_int_max)                   \
+  XX(CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO, credit_account_id_must_not_be_zero)                       \
+  XX(CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX, credit_account_id_must_not_be_int_max)                 \
+  XX(ACCOUNTS_MUST_BE_DIFFERENT, accounts_must_be_different)                                       \
+  XX(PENDING_ID_MUST_BE_ZERO, pending_id_must_be_zero)                                             \
+  XX(PENDING_ID_MUST_NOT_BE_ZERO, pending_id_must_not_be_zero)                                     \
+  XX(PENDING_ID_MUST_NOT_BE_INT_MAX, pending_id_must_not_be_int_max)                               \
+  XX(PENDING_ID_MUST_BE_DIFFERENT, pending_id_must_be_different)                                   \
+  XX(TIMEOUT_RESERVED_FOR_PENDING_TRANSFER, timeout_reserved_for_pending_transfer)                 \
+  XX(AMOUNT_MUST_NOT_BE_ZERO, amount_must_not_be_zero)                                             \
+  XX(LEDGER_MUST_NOT_BE_ZERO, ledger_must_not_be_zero)                                             \
+  XX(CODE_MUST_NOT_BE_ZERO, code_must_not_be_zero)                                                 \
+  XX(DEBIT_ACCOUNT_NOT_FOUND, debit_account_not_found)                                             \
+  XX(CREDIT_ACCOUNT_NOT_FOUND, credit_account_not_found)                                           \
+  XX(ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER, accounts_must_have_the_same_ledger)                       \
+  XX(TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS,                                               \
+     transfer_must_have_the_same_ledger_as_accounts)                                               \
+  XX(PENDING_TRANSFER_NOT_FOUND, pending_transfer_not_found)                                       \
+  XX(PENDING_TRANSFER_NOT_PENDING, pending_transfer_not_pending)                                   \
+  XX(PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID,                                              \
+     pending_transfer_has_different_debit_account_id)                                              \
+  XX(PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID,                                             \
+     pending_transfer_has_different_credit_account_id)                                             \
+  XX(PENDING_TRANSFER_HAS_DIFFERENT_LEDGER, pending_transfer_has_different_ledger)                 \
+  XX(PENDING_TRANSFER_HAS_DIFFERENT_CODE, pending_transfer_has_different_code)                     \
+  XX(EXCEEDS_PENDING_TRANSFER_AMOUNT, exceeds_pending_transfer_amount)                             \
+  XX(PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT, pending_transfer_has_different_amount)                 \
+  XX(PENDING_TRANSFER_ALREADY_POSTED, pending_transfer_already_posted)                             \
+  XX(PENDING_TRANSFER_ALREADY_VOIDED, pending_transfer_already_voided)                             \
+  XX(PENDING_TRANSFER_EXPIRED, pending_transfer_expired)                                           \
+  XX(EXISTS_WITH_DIFFERENT_FLAGS, exists_with_different_flags)                                     \
+  XX(EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID, exists_with_different_debit_account_id)               \
+  XX(EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID, exists_with_different_credit_account_id)             \
+  XX(EXISTS_WITH_DIFFERENT_AMOUNT, exists_with_different_amount)                                   \
+  XX(EXISTS_WITH_DIFFERENT_PENDING_ID, exists_with_different_pending_id)                           \
+  XX(EXISTS_WITH_DIFFERENT_USER_DATA_128, exists_with_different_user_data_128)                     \
+  XX(EXISTS_WITH_DIFFERENT_USER_DATA_64, exists_with_different_user_data_64)                       \
+  XX(EXISTS_WITH_DIFFERENT_USER_DATA_32, exists_with_different_user_data_32)                       \
+  XX(EXISTS_WITH_DIFFERENT_TIMEOUT, exists_with_different_timeout)                                 \
+  XX(EXISTS_WITH_DIFFERENT_LEDGER, exists_with_different_ledger)                                   \
+  XX(EXISTS_WITH_DIFFERENT_CODE, exists_with_different_code)                                       \
+  XX(EXISTS, exists)                                                                               \
+  XX(OVERFLOWS_DEBITS_PENDING, overflows_debits_pending)                                           \
+  XX(OVERFLOWS_CREDITS_PENDING, overflows_credits_pending)                                         \
+  XX(OVERFLOWS_DEBITS_POSTED, overflows_debits_posted)                                             \
+  XX(OVERFLOWS_CREDITS_POSTED, overflows_credits_posted)                                           \
+  XX(OVERFLOWS_DEBITS, overflows_debits)                                                           \
+  XX(OVERFLOWS_CREDITS, overflows_credits)                                                         \
+  XX(OVERFLOWS_TIMEOUT, overflows_timeout)                                                         \
+  XX(EXCEEDS_CREDITS, exceeds_credits)                                                             \
   XX(EXCEEDS_DEBITS, exceeds_debits)
 
 typedef enum {
@@ -240,22 +239,21 @@ typedef struct qp_pending_update {
   uint8_t state;       /* qp_pending_state_t */
 } qp_pending_update_t;
 
-/* What one or more batches changed, for the index: every record here is a
- * copy taken at the end of its batch.  Filled by the state machine, owned by
- * the caller; capacities are fixed at init.  A create batch of n events needs
- * room for n events, an expire batch for QP_EXPIRIES_PER_BATCH_MAX. */
+/* What the batches applied since the last qp_ledger_take_changes() changed,
+ * for the index: every record here is a copy taken at the take.  Filled by
+ * qp_ledger_take_changes(), which grows the arrays as needed; owned by the
+ * caller (start from a zeroed struct, release with deinit). */
 typedef struct qp_ledger_changes {
-  qp_account_t *accounts;           /* final state of every account touched */
+  qp_account_t *accounts;           /* current state of every account touched */
   uint32_t accounts_count;          /* rows used */
   uint32_t accounts_capacity;       /* rows allocated */
-  uint32_t *account_rows;           /* each one's row in creation order (take_changes only) */
+  uint32_t *account_rows;           /* each one's row in creation order */
   uint32_t account_rows_capacity;   /* entries allocated */
-  qp_transfer_t *transfers;         /* transfers created */
-  uint8_t *transfer_states;         /* per created transfer: its state when created (later
-                                       changes in the same batch are in `pending`) */
+  qp_transfer_t *transfers;         /* transfers created, in creation order */
+  uint8_t *transfer_states;         /* per created transfer: its pending state at the take */
   uint32_t transfers_count;         /* rows used */
   uint32_t transfers_capacity;      /* rows allocated */
-  qp_pending_update_t *pending;     /* state changes of older pending transfers */
+  qp_pending_update_t *pending;     /* state changes of transfers taken before (may repeat) */
   uint32_t pending_count;           /* rows used */
   uint32_t pending_capacity;        /* rows allocated */
   qp_account_balance_t *balances;   /* history rows */
@@ -263,10 +261,8 @@ typedef struct qp_ledger_changes {
   uint32_t balances_capacity;       /* rows allocated */
 } qp_ledger_changes_t;
 
-/* Allocates room for the changes of `events_max` events and expiries.
- * Returns 0 or QP_ENOMEM; deinit releases everything (safe on a zeroed
- * struct). */
-int qp_ledger_changes_init(qp_ledger_changes_t *c, uint32_t events_max);
+/* deinit releases every array (safe on a zeroed struct) and zeroes *c;
+ * clear empties it and keeps the arrays. */
 void qp_ledger_changes_deinit(qp_ledger_changes_t *c);
 void qp_ledger_changes_clear(qp_ledger_changes_t *c);
 
@@ -314,19 +310,18 @@ int qp_ledger_create(const qp_ledger_config_t *config, qp_ledger_t **out);
 void qp_ledger_destroy(qp_ledger_t *ledger);
 
 /* Applies a batch of 1..QP_BATCH_EVENTS_MAX account events at time now_ns.
- * results[i] receives a qp_create_account_result_t for events[i].  If
- * `changes` is not NULL, the batch's effects are appended to it (it must have
- * room for `count` events).  Event i gets timestamp max(now_ns, last+1) + i.
+ * results[i] receives a qp_create_account_result_t for events[i] (caller-
+ * owned, `count` entries).  Event i gets timestamp max(now_ns, last+1) + i.
  * Returns 0, QP_EINVAL (bad count), or QP_ELIMIT when the account table is
  * full (then nothing was applied).  Pure: deterministic in its inputs. */
 int qp_ledger_create_accounts(qp_ledger_t *ledger, uint64_t now_ns,
                               const qp_account_t *events, uint32_t count,
-                              uint32_t *results, qp_ledger_changes_t *changes);
+                              uint32_t *results);
 
 /* As above, for transfers; results are qp_create_transfer_result_t. */
 int qp_ledger_create_transfers(qp_ledger_t *ledger, uint64_t now_ns,
                                const qp_transfer_t *events, uint32_t count,
-                               uint32_t *results, qp_ledger_changes_t *changes);
+                               uint32_t *results);
 
 /* Sweeps pending transfers whose timeout has passed at now_ns (at most
  * QP_EXPIRIES_PER_BATCH_MAX, each voided at a timestamp of its own);
@@ -334,15 +329,16 @@ int qp_ledger_create_transfers(qp_ledger_t *ledger, uint64_t now_ns,
  * void of a pending transfer that is due but not yet swept already gets
  * pending_transfer_expired, and the durable layer runs this sweep as its own
  * journaled batch whenever qp_ledger_next_expiry() is due. */
-int qp_ledger_expire(qp_ledger_t *ledger, uint64_t now_ns, uint32_t *expired_out,
-                     qp_ledger_changes_t *changes);
+int qp_ledger_expire(qp_ledger_t *ledger, uint64_t now_ns, uint32_t *expired_out);
 
 /* With config.track_changes: moves everything changed since the last call
  * (accounts touched, transfers created, pending states changed, history
- * rows) into *out, growing its arrays as needed, and starts afresh.  This is
- * how the durable layer checkpoints into the index in large, coalesced
- * transactions off the commit path.  Returns 0 or QP_ENOMEM (then nothing
- * was taken).  Call after restoring state to set the baseline. */
+ * rows) into *out, growing its arrays as needed, and starts afresh.  The one
+ * way changes leave the state machine: the durable layer checkpoints into
+ * the index this way in large, coalesced transactions off the commit path,
+ * and tests take after each batch to see that batch's effects.  Returns 0
+ * or QP_ENOMEM (then nothing was taken).  Call after restoring state to set
+ * the baseline. */
 int qp_ledger_take_changes(qp_ledger_t *ledger, qp_ledger_changes_t *out);
 
 /* Drops from memory the transfers the cold store now holds: those among the
@@ -415,14 +411,23 @@ int qp_ledger_restore_transfer(qp_ledger_t *ledger, const qp_transfer_t *transfe
                                qp_pending_state_t state);
 void qp_ledger_restore_clock(qp_ledger_t *ledger, uint64_t last_timestamp);
 
-/* Per-ledger totals, sorted by ledger number.  Fills up to `capacity` rows
- * and returns the number of distinct ledgers in *count_out. */
+/* Per-ledger totals, sorted by ledger number: kept up to date as batches
+ * apply, so this costs O(ledgers).  Fills up to `capacity` rows of the
+ * caller's `rows` and returns the number of distinct ledgers (those with
+ * accounts) in *count_out.  Returns 0. */
 int qp_ledger_totals(const qp_ledger_t *ledger, qp_ledger_totals_t *rows, uint32_t capacity,
                      uint32_t *count_out);
 
-/* The invariant checker: every ledger's debits equal its credits (posted and
- * pending) and every pending transfer's amount is held.  Returns true when
- * it holds.  Used by asserts and tests; O(accounts + transfers). */
+/* Whether the running totals balance: in every ledger, debits equal credits,
+ * posted and pending.  O(ledgers); what the audit reports between full
+ * checks. */
+bool qp_ledger_totals_balanced(const qp_ledger_t *ledger);
+
+/* The invariant checker, recomputing from scratch: every ledger's debits
+ * equal its credits (posted and pending), every pending transfer's amount
+ * is held, and the running totals (qp_ledger_totals) equal the recomputed
+ * sums.  Returns true when it holds.  Used by asserts, tests, verify and
+ * the durable layer's background check; O(accounts + transfers). */
 bool qp_ledger_check(const qp_ledger_t *ledger);
 
 /* The same check, telling "does not hold" apart from "could not check":
@@ -436,172 +441,5 @@ void qp_account_encode(uint8_t out[QP_RECORD_SIZE], const qp_account_t *a);
 void qp_account_decode(const uint8_t in[QP_RECORD_SIZE], qp_account_t *a);
 void qp_transfer_encode(uint8_t out[QP_RECORD_SIZE], const qp_transfer_t *t);
 void qp_transfer_decode(const uint8_t in[QP_RECORD_SIZE], qp_transfer_t *t);
-
-/* ----------------------------------------------------- the durable ledger */
-
-typedef enum {
-  QP_OP_CREATE_ACCOUNTS = 1,  /* events are qp_account_t */
-  QP_OP_CREATE_TRANSFERS = 2, /* events are qp_transfer_t */
-  QP_OP_EXPIRE = 3            /* no events: sweep pending timeouts */
-} qp_op_t;
-
-typedef struct qp_db qp_db_t; /* opaque */
-
-typedef struct qp_db_options {
-  qp_ledger_config_t ledger;         /* state machine limits */
-  uint64_t (*clock_ns)(void *ctx);   /* wall clock; NULL = CLOCK_REALTIME */
-  void *clock_ctx;                   /* passed to clock_ns */
-  size_t index_map_size;             /* LMDB map size in bytes (0 = 64 GiB) */
-  uint64_t index_lag_max;            /* writer waits when the index lags by this many
-                                        changes, see qp_ledger_untaken (0 = 4Mi) */
-  uint64_t evict_min_rows;           /* stored transfers leave memory once this many
-                                        have accumulated (0 = 256Ki); tests use 1 */
-  bool lock_held;                    /* the caller (the node runtime) holds the data
-                                        directory's lock: open does not take it */
-  uint64_t verify_sync_max;          /* open re-hashes the journal prefix the index
-                                        already holds before returning when it is at
-                                        most this many bytes, else in a background
-                                        thread that fail-stops the db on damage
-                                        (0 = 256 MiB; UINT64_MAX = always before) */
-  /* Simulation: when set, the journal is opened through this function (a
-   * simulated disk) and nothing else touches the file system: no lock, no
-   * LMDB index (state comes from replaying the whole journal; account
-   * balance history is unavailable).  Used by the deterministic simulator. */
-  int (*open_journal)(void *ctx, qp_io_t *io);
-  void *open_journal_ctx;            /* passed to open_journal */
-} qp_db_options_t;
-
-/* What open found and did; filled by qp_db_open. */
-typedef struct qp_db_recovery {
-  uint64_t journal_bytes;     /* bytes of valid journal */
-  uint64_t batches;           /* records in the journal */
-  uint64_t replayed_batches;  /* records replayed into the index at open */
-  uint64_t torn_bytes;        /* bytes truncated from a torn tail (0 = none) */
-  uint64_t torn_offset;       /* where the torn tail started */
-  uint64_t verify_background; /* prefix bytes left to a background check (0 = none) */
-} qp_db_recovery_t;
-
-/* Opens (creating if needed) the ledger under `dir/ledger/`, taking the
- * data directory lock `dir/quipu.lock`.  Recovers a torn journal tail
- * (truncates it and reports it in *recovery) and brings the index up to date.
- * Returns 0; QP_ELOCKED if another process holds the directory; QP_ECORRUPT
- * if committed history is damaged (detail names the record's offset);
- * QP_EIO/QP_EDB/QP_ENOMEM otherwise.  detail (may be NULL) receives a
- * human-readable explanation of any failure. */
-int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
-               qp_db_recovery_t *recovery, char *detail, size_t detail_size);
-
-/* The background check of the journal prefix (see verify_sync_max): 0
- * while running or passed, QP_ECORRUPT (and the db fail-stopped) if it
- * found damage; detail receives what and where.  *done tells whether it
- * finished. */
-int qp_db_verify_status(qp_db_t *db, bool *done, char *detail, size_t detail_size);
-
-/* Flushes the index, releases the lock and frees db.  Safe on NULL. */
-void qp_db_close(qp_db_t *db);
-
-/* One batch in a group commit. */
-typedef struct qp_db_request {
-  qp_op_t op;             /* what the events are */
-  const void *events;     /* qp_account_t[] or qp_transfer_t[]; caller-owned */
-  uint32_t count;         /* 1..QP_BATCH_EVENTS_MAX (0 for QP_OP_EXPIRE) */
-  uint32_t *results;      /* out: count result codes; caller-owned */
-  int status;             /* out: 0, or why the batch was not applied */
-} qp_db_request_t;
-
-/* Applies `count` batches in order and makes them durable with one journal
- * append and one fdatasync (group commit).  Results are valid only when this
- * returns 0.  On QP_EIO/QP_ENOSPC from the journal the db becomes fail-stop:
- * every later write returns QP_ESTOPPED, because the in-memory state may be
- * ahead of what is on disk.  Requests with a bad op/count get status
- * QP_EINVAL and are skipped; the others are still committed. */
-int qp_db_execute(qp_db_t *db, qp_db_request_t *requests, uint32_t count);
-
-/* Convenience single-batch forms of qp_db_execute. */
-int qp_db_create_accounts(qp_db_t *db, const qp_account_t *events, uint32_t count,
-                          uint32_t *results);
-int qp_db_create_transfers(qp_db_t *db, const qp_transfer_t *events, uint32_t count,
-                           uint32_t *results);
-
-/* Lookups see every committed event.  For each id found, copies the record
- * to out[*found_out] (out has room for count rows) in the order of ids;
- * unknown ids are skipped.  Thread-safe with respect to writers. */
-int qp_db_lookup_accounts(qp_db_t *db, const qp_u128 *ids, uint32_t count, qp_account_t *out,
-                          uint32_t *found_out);
-int qp_db_lookup_transfers(qp_db_t *db, const qp_u128 *ids, uint32_t count,
-                           qp_transfer_t *out, qp_pending_state_t *states_out,
-                           uint32_t *found_out);
-
-#define QP_FILTER_DEBITS (1u << 0)   /* include transfers debiting the account */
-#define QP_FILTER_CREDITS (1u << 1)  /* include transfers crediting the account */
-#define QP_FILTER_REVERSED (1u << 2) /* newest first */
-
-/* A history query.  Timestamps are inclusive bounds; 0 = unbounded. */
-typedef struct qp_account_filter {
-  qp_u128 account_id;     /* the account */
-  uint64_t timestamp_min; /* earliest timestamp, inclusive; 0 = no bound */
-  uint64_t timestamp_max; /* latest timestamp, inclusive; 0 = no bound */
-  uint32_t limit;         /* rows wanted, 1..QP_QUERY_LIMIT_MAX */
-  uint32_t flags;         /* QP_FILTER_*; neither DEBITS nor CREDITS = both */
-} qp_account_filter_t;
-
-/* The account's transfers in timestamp order (reversed if asked), at most
- * filter->limit of them, into out.  Returns 0, QP_EINVAL (bad filter) or
- * QP_EDB.  Waits until the index holds every committed batch. */
-int qp_db_get_account_transfers(qp_db_t *db, const qp_account_filter_t *filter,
-                                qp_transfer_t *out, uint32_t *count_out);
-
-/* The balances after each of the account's transfers (accounts with the
- * `history` flag; others return 0 rows). Same filter rules. */
-int qp_db_get_account_balances(qp_db_t *db, const qp_account_filter_t *filter,
-                               qp_account_balance_t *out, uint32_t *count_out);
-
-/* A summary of the journal and the state, for `GET /v1/audit`. */
-typedef struct qp_db_audit {
-  uint64_t batches;                 /* journal records */
-  uint64_t events;                  /* events in them */
-  uint64_t journal_bytes;           /* bytes of journal */
-  uint64_t accounts;                /* accounts in the state */
-  uint64_t transfers;               /* transfers in the state */
-  uint64_t transfers_in_memory;     /* of which held in memory (the rest: index only) */
-  uint8_t head_hash[QP_HASH_SIZE];  /* hash of the last record (zeros if none) */
-  bool invariant_ok;                /* qp_ledger_check() held */
-} qp_db_audit_t;
-
-int qp_db_audit(qp_db_t *db, qp_db_audit_t *out, qp_ledger_totals_t *totals,
-                uint32_t totals_capacity, uint32_t *totals_count);
-
-/* Brings the index up to date with every committed batch (the background
- * applier otherwise does this lazily).  Returns 0 or QP_EDB. */
-int qp_db_sync_index(qp_db_t *db);
-
-/* True once a journal write or fsync failed: the db refuses writes. */
-bool qp_db_stopped(const qp_db_t *db);
-
-/* -------------------------------------------------------------- verify */
-
-typedef struct qp_verify_report {
-  uint64_t batches;                 /* records checked */
-  uint64_t events;                  /* events replayed */
-  uint64_t journal_bytes;           /* bytes checked */
-  uint64_t accounts;                /* accounts after replay */
-  uint64_t transfers;               /* transfers after replay */
-  uint8_t head_hash[QP_HASH_SIZE];  /* hash of the last good record */
-  qp_ledger_totals_t totals[64];    /* per-ledger totals (first 64 ledgers) */
-  uint32_t totals_count;            /* distinct ledgers (may exceed 64) */
-  bool invariant_ok;                /* Σdebits = Σcredits for every ledger */
-  bool index_ok;                    /* the LMDB index matched the replay */
-  bool index_compared;              /* there was a (current) index to compare */
-  uint64_t index_mismatches;        /* accounts/transfers that differed */
-  uint64_t bad_offset;              /* first bad record's offset, if any */
-} qp_verify_report_t;
-
-/* Replays the whole journal under dir/ledger/ from scratch, checks every
- * checksum and the hash chain, recomputes every balance and compares the
- * result with the LMDB index.  Read-only; does not take the lock.  Returns 0
- * when intact, QP_ECORRUPT/QP_ETORN with detail naming the first bad record,
- * or another error. */
-int qp_db_verify(const char *dir, qp_verify_report_t *report, char *detail,
-                 size_t detail_size);
 
 #endif

@@ -6,7 +6,7 @@
 #ifndef QP_LEDGER_REPLAY_H
 #define QP_LEDGER_REPLAY_H
 
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 #include "store/store.h"
 
 /* The ledger journal's format: a body is `count` 128-byte events, at most
@@ -22,10 +22,9 @@ typedef struct qp__replay_scratch {
   uint32_t results[QP_BATCH_EVENTS_MAX];        /* results (discarded) */
 } qp__replay_scratch_t;
 
-/* Applies rec to ledger at its recorded now_ns, appending to changes (may be
- * NULL).  Returns 0, QP_ECORRUPT for an unknown op or bad count, or the
- * state machine's error. */
+/* Applies rec to ledger at its recorded now_ns.  Returns 0, QP_ECORRUPT for
+ * an unknown op or bad count, or the state machine's error. */
 int qp__replay_record(qp_ledger_t *ledger, const qp_journal_record_t *rec,
-                      qp__replay_scratch_t *scratch, qp_ledger_changes_t *changes);
+                      qp__replay_scratch_t *scratch);
 
 #endif

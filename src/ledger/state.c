@@ -3,10 +3,11 @@
  *
  * Everything that decides whether money moves is in this file.  It reads
  * no clock, no file and no socket: time arrives as `now_ns`, and the only
- * outputs are the result codes, the new state and (optionally) a record of
- * the changes for the index.  Replaying the same batches with the same
- * `now_ns` values yields the same state, byte for byte; the journal, the
- * verifier and the simulator all rely on that.
+ * outputs are the result codes and the new state (with config.track_changes,
+ * also a log of what changed for qp_ledger_take_changes, see changes.c).
+ * Replaying the same batches with the same `now_ns` values yields the same
+ * state, byte for byte; the journal, the verifier and the simulator all
+ * rely on that.
  *
  * The rule order for each event is: static checks on the event alone, then
  * the idempotency check (an existing id returns `exists` or the first field
@@ -35,12 +36,9 @@ int qp_ledger_create(const qp_ledger_config_t *config, qp_ledger_t **out) {
   if (config) l->config = *config;
   if (l->config.accounts_max == 0) l->config.accounts_max = ACCOUNTS_MAX_DEFAULT;
   if (l->config.transfers_max == 0) l->config.transfers_max = TRANSFERS_MAX_DEFAULT;
-  l->touched = qp_malloc(2 * (QP_BATCH_EVENTS_MAX + QP_EXPIRIES_PER_BATCH_MAX) * sizeof(uint32_t));
-  l->stamp = 1;
   _Static_assert(offsetof(qp_account_t, id) == 0 && offsetof(qp_transfer_t, id) == 0,
                  "the id index reads ids at the start of each record");
-  if (l->touched == NULL ||
-      qp__table_init(&l->account_index, 1024, (const void *const *)&l->accounts,
+  if (qp__table_init(&l->account_index, 1024, (const void *const *)&l->accounts,
                      sizeof *l->accounts) != 0 ||
       qp__table_init(&l->transfer_index, 1024, (const void *const *)&l->transfers,
                      sizeof *l->transfers) != 0) {
@@ -54,18 +52,17 @@ int qp_ledger_create(const qp_ledger_config_t *config, qp_ledger_t **out) {
 void qp_ledger_destroy(qp_ledger_t *l) {
   if (l == NULL) return;
   qp_free(l->accounts);
-  qp_free(l->account_stamps);
   qp_free(l->transfers);
   qp_free(l->transfer_states);
   qp_free(l->expiries);
   qp_free(l->undo);
-  qp_free(l->touched);
   qp__table_deinit(&l->account_index);
   qp__table_deinit(&l->transfer_index);
   qp_free(l->account_dirty);
   qp_free(l->dirty_accounts);
   qp_free(l->dirty_pending);
   qp_free(l->history);
+  qp_free(l->totals);
   qp_free(l);
 }
 
@@ -85,13 +82,9 @@ static int grow(void **array, uint64_t *capacity, uint64_t need, size_t size) {
 static int reserve_accounts(qp_ledger_t *l, uint64_t count) {
   uint64_t need = l->accounts_count + count;
   if (need > l->config.accounts_max) return QP_ELIMIT;
-  uint64_t cap = l->accounts_capacity, cap2 = l->accounts_capacity;
-  int rc = grow((void **)&l->accounts, &cap, need, sizeof *l->accounts);
-  if (rc == 0) rc = grow((void **)&l->account_stamps, &cap2, need, sizeof *l->account_stamps);
+  int rc = grow((void **)&l->accounts, &l->accounts_capacity, need, sizeof *l->accounts);
   if (rc == 0) rc = qp__table_reserve(&l->account_index, count);
   if (rc != 0) return rc;
-  /* Both arrays grow in lockstep, so their capacities agree. */
-  l->accounts_capacity = cap < cap2 ? cap : cap2;
   if (l->config.track_changes && l->dirty_capacity < l->accounts_capacity) {
     uint8_t *flags = qp_realloc(l->account_dirty, l->accounts_capacity);
     if (flags == NULL) return QP_ENOMEM;
@@ -183,15 +176,12 @@ uint64_t qp_ledger_next_expiry(const qp_ledger_t *l) {
 
 /* --------------------------------------------------------- bookkeeping */
 
+/* Notes that an account row changed, for the next take (track_changes). */
 static void touch(qp_ledger_t *l, uint32_t row) {
-  if (l->config.track_changes && !l->account_dirty[row]) {
-    l->account_dirty[row] = 1;
-    QP_ASSERT(l->dirty_accounts_count < l->dirty_capacity);
-    l->dirty_accounts[l->dirty_accounts_count++] = row;
-  }
-  if (l->account_stamps[row] == l->stamp) return;
-  l->account_stamps[row] = l->stamp;
-  l->touched[l->touched_count++] = row;
+  if (!l->config.track_changes || l->account_dirty[row]) return;
+  l->account_dirty[row] = 1;
+  QP_ASSERT(l->dirty_accounts_count < l->dirty_capacity);
+  l->dirty_accounts[l->dirty_accounts_count++] = row;
 }
 
 /* Notes that an older transfer's pending state changed. */
@@ -237,47 +227,22 @@ static void fill_balance(qp_account_balance_t *b, const qp_account_t *a, qp_u128
 
 static void record_history(qp_ledger_t *l, uint32_t row, qp_u128 transfer_id, uint64_t ts) {
   const qp_account_t *a = &l->accounts[row];
-  if (!(a->flags & QP_ACCOUNT_HISTORY)) return;
-  if (l->config.track_changes) {
-    QP_ASSERT(l->history_count < l->history_capacity);
-    fill_balance(&l->history[l->history_count++], a, transfer_id, ts);
-  }
-  qp_ledger_changes_t *c = l->changes;
-  if (c == NULL) return;
-  QP_ASSERT(c->balances_count < c->balances_capacity);
-  fill_balance(&c->balances[c->balances_count++], a, transfer_id, ts);
+  if (!(a->flags & QP_ACCOUNT_HISTORY) || !l->config.track_changes) return;
+  QP_ASSERT(l->history_count < l->history_capacity);
+  fill_balance(&l->history[l->history_count++], a, transfer_id, ts);
 }
 
-static void record_pending_update(qp_ledger_t *l, qp_u128 id, qp_pending_state_t state) {
-  qp_ledger_changes_t *c = l->changes;
-  if (c == NULL) return;
-  QP_ASSERT(c->pending_count < c->pending_capacity);
-  c->pending[c->pending_count].transfer_id = id;
-  c->pending[c->pending_count].state = (uint8_t)state;
-  c->pending_count++;
-}
-
-static void record_transfer(qp_ledger_t *l, const qp_transfer_t *t, qp_pending_state_t state) {
-  qp_ledger_changes_t *c = l->changes;
-  if (c == NULL) return;
-  QP_ASSERT(c->transfers_count < c->transfers_capacity);
-  c->transfers[c->transfers_count] = *t;
-  c->transfer_states[c->transfers_count] = (uint8_t)state;
-  c->transfers_count++;
-}
-
+/* How long the change logs were when a linked chain began: a rolled-back
+ * chain leaves no history rows and no pending updates behind.  (Accounts it
+ * touched stay listed; the take copies their restored state, which is
+ * harmless.) */
 typedef struct changes_mark {
-  uint32_t transfers, pending, balances;
-  uint64_t history;
+  uint64_t history; /* history_count */
+  uint64_t pending; /* dirty_pending_count */
 } changes_mark_t;
 
 static changes_mark_t changes_mark(const qp_ledger_t *l) {
-  changes_mark_t m = {0, 0, 0, l->history_count};
-  if (l->changes) {
-    m.transfers = l->changes->transfers_count;
-    m.pending = l->changes->pending_count;
-    m.balances = l->changes->balances_count;
-  }
+  changes_mark_t m = {l->history_count, l->dirty_pending_count};
   return m;
 }
 
@@ -288,17 +253,13 @@ static void rollback(qp_ledger_t *l, changes_mark_t mark) {
     switch (u->kind) {
     case QP__UNDO_ACCOUNT_CREATED:
       QP_ASSERT(u->row + 1 == l->accounts_count);
+      qp__totals_account_gone(l, &l->accounts[u->row]);
       qp__table_remove(&l->account_index, l->accounts[u->row].id);
       l->accounts_count--;
       break;
-    case QP__UNDO_ACCOUNT_BALANCES: {
-      qp_account_t *a = &l->accounts[u->row];
-      a->debits_pending = u->balances[0];
-      a->debits_posted = u->balances[1];
-      a->credits_pending = u->balances[2];
-      a->credits_posted = u->balances[3];
+    case QP__UNDO_ACCOUNT_BALANCES:
+      qp__totals_set_balances(l, &l->accounts[u->row], u->balances);
       break;
-    }
     case QP__UNDO_TRANSFER_CREATED:
       QP_ASSERT(u->row + 1 == l->transfers_count);
       qp__table_remove(&l->transfer_index, l->transfers[u->row].id);
@@ -312,11 +273,7 @@ static void rollback(qp_ledger_t *l, changes_mark_t mark) {
     }
   }
   l->history_count = mark.history;
-  if (l->changes) {
-    l->changes->transfers_count = mark.transfers;
-    l->changes->pending_count = mark.pending;
-    l->changes->balances_count = mark.balances;
-  }
+  l->dirty_pending_count = mark.pending;
 }
 
 /* ------------------------------------------------------------- accounts */
@@ -326,8 +283,10 @@ static uint32_t account_exists(const qp_account_t *e, const qp_account_t *a) {
     return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_FLAGS;
   if (e->user_data_128 != a->user_data_128)
     return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_USER_DATA_128;
-  if (e->user_data_64 != a->user_data_64) return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_USER_DATA_64;
-  if (e->user_data_32 != a->user_data_32) return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_USER_DATA_32;
+  if (e->user_data_64 != a->user_data_64)
+    return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_USER_DATA_64;
+  if (e->user_data_32 != a->user_data_32)
+    return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_USER_DATA_32;
   if (e->ledger != a->ledger) return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_LEDGER;
   if (e->code != a->code) return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_CODE;
   return QP_CREATE_ACCOUNT_EXISTS;
@@ -356,8 +315,8 @@ static uint32_t create_account(qp_ledger_t *l, const qp_account_t *e, uint64_t t
   qp_account_t *a = &l->accounts[row];
   *a = *e;
   a->timestamp = ts;
-  l->account_stamps[row] = 0;
   qp__table_put(&l->account_index, a->id, row);
+  qp__totals_add_account(qp__totals_row(l, a->ledger, true), a);
   record_undo(l, QP__UNDO_ACCOUNT_CREATED, row, 0);
   touch(l, row);
   return QP_CREATE_ACCOUNT_OK;
@@ -390,7 +349,8 @@ static const qp_transfer_t *find_transfer(qp_ledger_t *l, qp_u128 id, qp_transfe
 static uint16_t sticky_flags(uint16_t flags) { return (uint16_t)(flags & ~QP_TRANSFER_LINKED); }
 
 static uint32_t transfer_exists(qp_ledger_t *l, const qp_transfer_t *e, const qp_transfer_t *t) {
-  bool post_or_void = e->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER);
+  bool post_or_void =
+      e->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER);
   if (sticky_flags(e->flags) != sticky_flags(t->flags))
     return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_FLAGS;
   /* For post/void, zero fields mean "as the pending transfer". */
@@ -406,7 +366,8 @@ static uint32_t transfer_exists(qp_ledger_t *l, const qp_transfer_t *e, const qp
       qp_pending_state_t state;
       uint32_t prow;
       const qp_transfer_t *p = find_transfer(l, t->pending_id, &cold, &state, &prow);
-      if (p == NULL || p->amount != t->amount) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_AMOUNT;
+      if (p == NULL || p->amount != t->amount)
+        return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_AMOUNT;
     }
   } else if (e->amount != t->amount) {
     return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_AMOUNT;
@@ -414,8 +375,10 @@ static uint32_t transfer_exists(qp_ledger_t *l, const qp_transfer_t *e, const qp
   if (e->pending_id != t->pending_id) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_PENDING_ID;
   if (e->user_data_128 != t->user_data_128)
     return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_USER_DATA_128;
-  if (e->user_data_64 != t->user_data_64) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_USER_DATA_64;
-  if (e->user_data_32 != t->user_data_32) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_USER_DATA_32;
+  if (e->user_data_64 != t->user_data_64)
+    return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_USER_DATA_64;
+  if (e->user_data_32 != t->user_data_32)
+    return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_USER_DATA_32;
   if (e->timeout != t->timeout) return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_TIMEOUT;
   if ((e->ledger != 0 || !post_or_void) && e->ledger != t->ledger)
     return QP_CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_LEDGER;
@@ -434,8 +397,10 @@ static uint32_t transfer_static_checks(const qp_transfer_t *e) {
                    !!(e->flags & QP_TRANSFER_POST_PENDING_TRANSFER) +
                    !!(e->flags & QP_TRANSFER_VOID_PENDING_TRANSFER);
   bool balancing = e->flags & (QP_TRANSFER_BALANCING_DEBIT | QP_TRANSFER_BALANCING_CREDIT);
-  bool post_or_void = e->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER);
-  if (kinds > 1 || (balancing && post_or_void)) return QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE;
+  bool post_or_void =
+      e->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER);
+  if (kinds > 1 || (balancing && post_or_void))
+    return QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE;
   if (post_or_void) {
     if (e->pending_id == 0) return QP_CREATE_TRANSFER_PENDING_ID_MUST_NOT_BE_ZERO;
     if (e->pending_id == QP_U128_MAX) return QP_CREATE_TRANSFER_PENDING_ID_MUST_NOT_BE_INT_MAX;
@@ -447,11 +412,13 @@ static uint32_t transfer_static_checks(const qp_transfer_t *e) {
   if (e->timeout != 0 && !(e->flags & QP_TRANSFER_PENDING))
     return QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER;
   if (e->debit_account_id == 0) return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO;
-  if (e->debit_account_id == QP_U128_MAX) return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
+  if (e->debit_account_id == QP_U128_MAX)
+    return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
   if (e->credit_account_id == 0) return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO;
   if (e->credit_account_id == QP_U128_MAX)
     return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
-  if (e->debit_account_id == e->credit_account_id) return QP_CREATE_TRANSFER_ACCOUNTS_MUST_BE_DIFFERENT;
+  if (e->debit_account_id == e->credit_account_id)
+    return QP_CREATE_TRANSFER_ACCOUNTS_MUST_BE_DIFFERENT;
   if (e->amount == 0) return QP_CREATE_TRANSFER_AMOUNT_MUST_NOT_BE_ZERO;
   if (e->ledger == 0) return QP_CREATE_TRANSFER_LEDGER_MUST_NOT_BE_ZERO;
   if (e->code == 0) return QP_CREATE_TRANSFER_CODE_MUST_NOT_BE_ZERO;
@@ -468,7 +435,6 @@ static void insert_transfer(qp_ledger_t *l, const qp_transfer_t *t, qp_pending_s
   qp__table_put(&l->transfer_index, t->id, row);
   record_undo(l, QP__UNDO_TRANSFER_CREATED, row, 0);
   if (expires_at_ns != 0) heap_push(l, expires_at_ns, t->id);
-  record_transfer(l, t, state);
 }
 
 static qp_u128 min_u128(qp_u128 a, qp_u128 b) { return a < b ? a : b; }
@@ -487,7 +453,8 @@ static uint32_t create_plain_transfer(qp_ledger_t *l, const qp_transfer_t *e, ui
   if (cr_row == QP__TABLE_EMPTY) return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_NOT_FOUND;
   qp_account_t *dr = &l->accounts[dr_row], *cr = &l->accounts[cr_row];
   if (dr->ledger != cr->ledger) return QP_CREATE_TRANSFER_ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER;
-  if (e->ledger != dr->ledger) return QP_CREATE_TRANSFER_TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS;
+  if (e->ledger != dr->ledger)
+    return QP_CREATE_TRANSFER_TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS;
 
   qp_u128 amount = e->amount;
   if (e->flags & QP_TRANSFER_BALANCING_DEBIT)
@@ -509,8 +476,10 @@ static uint32_t create_plain_transfer(qp_ledger_t *l, const qp_transfer_t *e, ui
       return QP_CREATE_TRANSFER_OVERFLOWS_CREDITS_POSTED;
   }
   qp_u128 dr_total, cr_total;
-  if (qp_u128_add_overflow(dr_pending, dr_posted, &dr_total)) return QP_CREATE_TRANSFER_OVERFLOWS_DEBITS;
-  if (qp_u128_add_overflow(cr_pending, cr_posted, &cr_total)) return QP_CREATE_TRANSFER_OVERFLOWS_CREDITS;
+  if (qp_u128_add_overflow(dr_pending, dr_posted, &dr_total))
+    return QP_CREATE_TRANSFER_OVERFLOWS_DEBITS;
+  if (qp_u128_add_overflow(cr_pending, cr_posted, &cr_total))
+    return QP_CREATE_TRANSFER_OVERFLOWS_CREDITS;
   uint64_t expires_at_ns = 0;
   if (pending && e->timeout != 0) {
     uint64_t timeout_ns;
@@ -528,10 +497,10 @@ static uint32_t create_plain_transfer(qp_ledger_t *l, const qp_transfer_t *e, ui
   t.timestamp = ts;
   save_balances(l, dr_row);
   save_balances(l, cr_row);
-  dr->debits_pending = dr_pending;
-  dr->debits_posted = dr_posted;
-  cr->credits_pending = cr_pending;
-  cr->credits_posted = cr_posted;
+  const qp_u128 dr_new[4] = {dr_pending, dr_posted, dr->credits_pending, dr->credits_posted};
+  const qp_u128 cr_new[4] = {cr->debits_pending, cr->debits_posted, cr_pending, cr_posted};
+  qp__totals_set_balances(l, dr, dr_new);
+  qp__totals_set_balances(l, cr, cr_new);
   insert_transfer(l, &t, pending ? QP_PENDING_PENDING : QP_PENDING_NONE, expires_at_ns);
   record_history(l, dr_row, t.id, ts);
   record_history(l, cr_row, t.id, ts);
@@ -548,7 +517,8 @@ static uint32_t check_against_pending(const qp_transfer_t *e, const qp_transfer_
     return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID;
   if (e->ledger != 0 && e->ledger != p->ledger)
     return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_LEDGER;
-  if (e->code != 0 && e->code != p->code) return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_CODE;
+  if (e->code != 0 && e->code != p->code)
+    return QP_CREATE_TRANSFER_PENDING_TRANSFER_HAS_DIFFERENT_CODE;
   if (e->flags & QP_TRANSFER_POST_PENDING_TRANSFER) {
     if (e->amount > p->amount) return QP_CREATE_TRANSFER_EXCEEDS_PENDING_TRANSFER_AMOUNT;
   } else if (e->amount != 0 && e->amount != p->amount) {
@@ -572,7 +542,6 @@ static void set_pending_state(qp_ledger_t *l, uint32_t prow, qp_pending_state_t 
   record_undo(l, QP__UNDO_TRANSFER_STATE, prow, l->transfer_states[prow]);
   l->transfer_states[prow] = (uint8_t)state;
   track_pending(l, prow);
-  record_pending_update(l, l->transfers[prow].id, state);
 }
 
 static uint32_t post_or_void(qp_ledger_t *l, const qp_transfer_t *e, uint64_t ts) {
@@ -607,10 +576,12 @@ static uint32_t post_or_void(qp_ledger_t *l, const qp_transfer_t *e, uint64_t ts
   t.timestamp = ts;
   save_balances(l, dr_row);
   save_balances(l, cr_row);
-  dr->debits_pending -= p->amount;
-  cr->credits_pending -= p->amount;
-  dr->debits_posted = dr_posted;
-  cr->credits_posted = cr_posted;
+  const qp_u128 dr_new[4] = {dr->debits_pending - p->amount, dr_posted, dr->credits_pending,
+                             dr->credits_posted};
+  const qp_u128 cr_new[4] = {cr->debits_pending, cr->debits_posted,
+                             cr->credits_pending - p->amount, cr_posted};
+  qp__totals_set_balances(l, dr, dr_new);
+  qp__totals_set_balances(l, cr, cr_new);
   set_pending_state(l, prow, post ? QP_PENDING_POSTED : QP_PENDING_VOIDED);
   insert_transfer(l, &t, QP_PENDING_NONE, 0);
   record_history(l, dr_row, t.id, ts);
@@ -652,11 +623,15 @@ static uint32_t sweep_expired(qp_ledger_t *l, uint64_t now, uint64_t *ts) {
     touch(l, cr_row);
     QP_ASSERT(l->accounts[dr_row].debits_pending >= p->amount);
     QP_ASSERT(l->accounts[cr_row].credits_pending >= p->amount);
-    l->accounts[dr_row].debits_pending -= p->amount;
-    l->accounts[cr_row].credits_pending -= p->amount;
+    qp_account_t *dr = &l->accounts[dr_row], *cr = &l->accounts[cr_row];
+    const qp_u128 dr_new[4] = {dr->debits_pending - p->amount, dr->debits_posted,
+                               dr->credits_pending, dr->credits_posted};
+    const qp_u128 cr_new[4] = {cr->debits_pending, cr->debits_posted,
+                               cr->credits_pending - p->amount, cr->credits_posted};
+    qp__totals_set_balances(l, dr, dr_new);
+    qp__totals_set_balances(l, cr, cr_new);
     l->transfer_states[row] = QP_PENDING_EXPIRED;
     track_pending(l, row);
-    record_pending_update(l, p->id, QP_PENDING_EXPIRED);
     uint64_t at = (*ts)++;
     record_history(l, dr_row, p->id, at);
     record_history(l, cr_row, p->id, at);
@@ -684,34 +659,19 @@ static uint32_t apply_transfer(qp_ledger_t *l, const void *event, uint64_t ts) {
   return create_transfer(l, event, ts);
 }
 
-/* Starts a batch: a fresh stamp and the clock advanced.  Expiries are not
- * swept here but by qp_ledger_expire(), which the durable layer runs as its
- * own journaled batch whenever a timeout is due, so that one batch's changes
- * stay bounded by its own events. */
-static uint64_t begin_batch(qp_ledger_t *l, uint64_t now_ns, qp_ledger_changes_t *changes) {
-  l->changes = changes;
-  l->touched_count = 0;
-  if (++l->stamp == 0) {
-    memset(l->account_stamps, 0, l->accounts_count * sizeof *l->account_stamps);
-    l->stamp = 1;
-  }
+/* Starts a batch: the clock advanced.  Expiries are not swept here but by
+ * qp_ledger_expire(), which the durable layer runs as its own journaled
+ * batch whenever a timeout is due, so that one batch's changes stay bounded
+ * by its own events. */
+static uint64_t begin_batch(const qp_ledger_t *l, uint64_t now_ns) {
+  QP_ASSERT(l->undo_count == 0 && !l->in_chain);
   return now_ns > l->last_timestamp ? now_ns : l->last_timestamp + 1;
 }
 
-/* Ends a batch: hands the touched accounts' final state to `changes`. */
+/* Ends a batch: the clock moves to its last event. */
 static void end_batch(qp_ledger_t *l, uint64_t next_ts) {
   QP_ASSERT(l->undo_count == 0 && !l->in_chain);
   if (next_ts - 1 > l->last_timestamp) l->last_timestamp = next_ts - 1;
-  qp_ledger_changes_t *c = l->changes;
-  if (c != NULL) {
-    for (uint32_t i = 0; i < l->touched_count; i++) {
-      uint32_t row = l->touched[i];
-      if (row >= l->accounts_count) continue; /* created, then rolled back */
-      QP_ASSERT(c->accounts_count < c->accounts_capacity);
-      c->accounts[c->accounts_count++] = l->accounts[row];
-    }
-  }
-  l->changes = NULL;
 }
 
 static void apply_batch(qp_ledger_t *l, const uint8_t *events, size_t event_size, uint32_t count,
@@ -753,40 +713,40 @@ static void apply_batch(qp_ledger_t *l, const uint8_t *events, size_t event_size
 }
 
 int qp_ledger_create_accounts(qp_ledger_t *l, uint64_t now_ns, const qp_account_t *events,
-                              uint32_t count, uint32_t *results, qp_ledger_changes_t *changes) {
+                              uint32_t count, uint32_t *results) {
   if (count == 0 || count > QP_BATCH_EVENTS_MAX || events == NULL || results == NULL)
     return QP_EINVAL;
   int rc = reserve_accounts(l, count);
   if (rc == 0) rc = reserve_undo(l, count);
+  if (rc == 0) rc = qp__totals_reserve(l, count); /* each event may open a ledger */
   if (rc != 0) return rc;
-  uint64_t ts = begin_batch(l, now_ns, changes);
-  apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_account, account_linked,
-              QP_CREATE_ACCOUNT_LINKED_EVENT_FAILED, QP_CREATE_ACCOUNT_LINKED_EVENT_CHAIN_OPEN,
-              QP_CREATE_ACCOUNT_OK);
+  uint64_t ts = begin_batch(l, now_ns);
+  apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_account,
+              account_linked, QP_CREATE_ACCOUNT_LINKED_EVENT_FAILED,
+              QP_CREATE_ACCOUNT_LINKED_EVENT_CHAIN_OPEN, QP_CREATE_ACCOUNT_OK);
   end_batch(l, ts + count);
   return 0;
 }
 
 int qp_ledger_create_transfers(qp_ledger_t *l, uint64_t now_ns, const qp_transfer_t *events,
-                               uint32_t count, uint32_t *results, qp_ledger_changes_t *changes) {
+                               uint32_t count, uint32_t *results) {
   if (count == 0 || count > QP_BATCH_EVENTS_MAX || events == NULL || results == NULL)
     return QP_EINVAL;
   int rc = reserve_transfers(l, count);
   if (rc == 0) rc = reserve_undo(l, count);
   if (rc != 0) return rc;
-  uint64_t ts = begin_batch(l, now_ns, changes);
-  apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_transfer, transfer_linked,
-              QP_CREATE_TRANSFER_LINKED_EVENT_FAILED, QP_CREATE_TRANSFER_LINKED_EVENT_CHAIN_OPEN,
-              QP_CREATE_TRANSFER_OK);
+  uint64_t ts = begin_batch(l, now_ns);
+  apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_transfer,
+              transfer_linked, QP_CREATE_TRANSFER_LINKED_EVENT_FAILED,
+              QP_CREATE_TRANSFER_LINKED_EVENT_CHAIN_OPEN, QP_CREATE_TRANSFER_OK);
   end_batch(l, ts + count);
   return 0;
 }
 
-int qp_ledger_expire(qp_ledger_t *l, uint64_t now_ns, uint32_t *expired_out,
-                     qp_ledger_changes_t *changes) {
+int qp_ledger_expire(qp_ledger_t *l, uint64_t now_ns, uint32_t *expired_out) {
   int rc = reserve_tracking(l, QP_EXPIRIES_PER_BATCH_MAX, 2 * QP_EXPIRIES_PER_BATCH_MAX);
   if (rc != 0) return rc;
-  uint64_t ts = begin_batch(l, now_ns, changes);
+  uint64_t ts = begin_batch(l, now_ns);
   uint32_t expired = sweep_expired(l, ts, &ts);
   /* A sweep that voided nothing applied no event, so it leaves the clock
    * alone: the durable layer does not journal an empty sweep, and replay
@@ -815,7 +775,9 @@ int qp_ledger_lookup_transfer(const qp_ledger_t *l, qp_u128 id, qp_transfer_t *o
 }
 
 uint64_t qp_ledger_account_count(const qp_ledger_t *l) { return l->accounts_count; }
-uint64_t qp_ledger_transfer_count(const qp_ledger_t *l) { return l->transfers_cold + l->transfers_count; }
+uint64_t qp_ledger_transfer_count(const qp_ledger_t *l) {
+  return l->transfers_cold + l->transfers_count;
+}
 uint64_t qp_ledger_transfers_in_memory(const qp_ledger_t *l) { return l->transfers_count; }
 uint64_t qp_ledger_taken_rows(const qp_ledger_t *l) { return l->taken_transfer_rows; }
 
@@ -847,17 +809,40 @@ int qp_ledger_each_transfer(const qp_ledger_t *l,
 
 /* ------------------------------------------------------------- restore */
 
-int qp_ledger_reserve_accounts(qp_ledger_t *l, uint64_t count) { return reserve_accounts(l, count); }
+int qp_ledger_reserve_accounts(qp_ledger_t *l, uint64_t count) {
+  return reserve_accounts(l, count);
+}
 
 void qp_ledger_restore_cold(qp_ledger_t *l, uint64_t transfers) { l->transfers_cold += transfers; }
 
+/* Makes sure every ledger of a[0..n) has a running-totals row, so that
+ * counting the accounts in afterwards cannot fail.  (A failure leaves rows
+ * without accounts, which the totals ignore.) */
+static int totals_make_rows(qp_ledger_t *l, const qp_account_t *a, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (i > 0 && a[i].ledger == a[i - 1].ledger) continue;
+    int rc = qp__totals_reserve(l, 1);
+    if (rc != 0) return rc;
+    qp__totals_row(l, a[i].ledger, true);
+  }
+  return 0;
+}
+
+static void totals_count_accounts(qp_ledger_t *l, const qp_account_t *a, uint32_t n) {
+  qp_ledger_totals_t *t = NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    if (t == NULL || t->ledger != a[i].ledger) t = qp__totals_row(l, a[i].ledger, false);
+    qp__totals_add_account(t, &a[i]);
+  }
+}
+
 int qp_ledger_restore_accounts(qp_ledger_t *l, const qp_account_t *a, uint32_t n) {
   int rc = reserve_accounts(l, n);
+  if (rc == 0) rc = totals_make_rows(l, a, n);
   if (rc != 0) return rc;
   uint64_t base = l->accounts_count;
   /* The records go in place first: the index confirms ids against them. */
   memcpy(&l->accounts[base], a, (size_t)n * sizeof *a);
-  memset(&l->account_stamps[base], 0, (size_t)n * sizeof *l->account_stamps);
   /* Each insert lands on a random slot of a large table: fetch the slots a
    * few inserts ahead so the misses overlap (about 3x faster at 10M). */
   enum { AHEAD = 16 };
@@ -874,16 +859,18 @@ int qp_ledger_restore_accounts(qp_ledger_t *l, const qp_account_t *a, uint32_t n
   }
   l->accounts_count += n;
   l->last_timestamp = last;
+  totals_count_accounts(l, a, n);
   return 0;
 }
 
 int qp_ledger_restore_account(qp_ledger_t *l, const qp_account_t *a) {
   if (qp__table_get(&l->account_index, a->id) != QP__TABLE_EMPTY) return QP_EEXISTS;
   int rc = reserve_accounts(l, 1);
+  if (rc == 0) rc = totals_make_rows(l, a, 1);
   if (rc != 0) return rc;
   uint32_t row = (uint32_t)l->accounts_count++;
   l->accounts[row] = *a;
-  l->account_stamps[row] = 0;
+  totals_count_accounts(l, a, 1);
   qp__table_put(&l->account_index, a->id, row);
   if (a->timestamp > l->last_timestamp) l->last_timestamp = a->timestamp;
   return 0;
@@ -898,10 +885,7 @@ int qp_ledger_restore_transfer(qp_ledger_t *l, const qp_transfer_t *t, qp_pendin
     expires_at_ns = t->timestamp + (uint64_t)t->timeout * NS_PER_S;
   bool in_chain = l->in_chain;
   l->in_chain = false;
-  qp_ledger_changes_t *changes = l->changes;
-  l->changes = NULL;
   insert_transfer(l, t, state, expires_at_ns);
-  l->changes = changes;
   l->in_chain = in_chain;
   l->taken_transfer_rows = l->transfers_count; /* already in the index */
   if (t->timestamp > l->last_timestamp) l->last_timestamp = t->timestamp;
@@ -910,71 +894,6 @@ int qp_ledger_restore_transfer(qp_ledger_t *l, const qp_transfer_t *t, qp_pendin
 
 void qp_ledger_restore_clock(qp_ledger_t *l, uint64_t last_timestamp) {
   if (last_timestamp > l->last_timestamp) l->last_timestamp = last_timestamp;
-}
-
-/* ------------------------------------------------------ change tracking */
-
-static int ensure(void **array, uint32_t *capacity, uint64_t need, size_t size) {
-  if (need <= *capacity) return 0;
-  if (need > UINT32_MAX) return QP_ENOMEM;
-  uint64_t cap = *capacity ? *capacity : 1024;
-  while (cap < need) cap *= 2;
-  if (cap > UINT32_MAX) cap = UINT32_MAX;
-  void *p = qp_realloc(*array, cap * size);
-  if (p == NULL) return QP_ENOMEM;
-  *array = p;
-  *capacity = (uint32_t)cap;
-  return 0;
-}
-
-uint64_t qp_ledger_untaken(const qp_ledger_t *l) {
-  return (l->transfers_count - l->taken_transfer_rows) + 3 * l->dirty_accounts_count;
-}
-
-int qp_ledger_take_changes(qp_ledger_t *l, qp_ledger_changes_t *out) {
-  uint64_t new_transfers = l->transfers_count - l->taken_transfer_rows;
-  uint32_t tcap = out->transfers_capacity;
-  int rc = ensure((void **)&out->accounts, &out->accounts_capacity, l->dirty_accounts_count,
-                  sizeof *out->accounts);
-  if (rc == 0) rc = ensure((void **)&out->account_rows, &out->account_rows_capacity,
-                           l->dirty_accounts_count, sizeof *out->account_rows);
-  if (rc == 0) rc = ensure((void **)&out->transfers, &out->transfers_capacity, new_transfers,
-                           sizeof *out->transfers);
-  if (rc == 0) rc = ensure((void **)&out->transfer_states, &tcap, new_transfers, 1);
-  if (rc == 0) rc = ensure((void **)&out->pending, &out->pending_capacity, l->dirty_pending_count,
-                           sizeof *out->pending);
-  if (rc == 0) rc = ensure((void **)&out->balances, &out->balances_capacity, l->history_count,
-                           sizeof *out->balances);
-  if (rc != 0) return rc;
-  QP_ASSERT(tcap >= out->transfers_capacity);
-  qp_ledger_changes_clear(out);
-  for (uint64_t i = 0; i < l->dirty_accounts_count; i++) {
-    uint32_t row = l->dirty_accounts[i];
-    l->account_dirty[row] = 0;
-    if (row < l->accounts_count) {
-      out->account_rows[out->accounts_count] = row;
-      out->accounts[out->accounts_count++] = l->accounts[row];
-    }
-  }
-  if (new_transfers) {
-    memcpy(out->transfers, l->transfers + l->taken_transfer_rows, new_transfers * sizeof *out->transfers);
-    memcpy(out->transfer_states, l->transfer_states + l->taken_transfer_rows, new_transfers);
-  }
-  out->transfers_count = (uint32_t)new_transfers;
-  for (uint64_t i = 0; i < l->dirty_pending_count; i++) {
-    uint32_t row = qp__table_get(&l->transfer_index, l->dirty_pending[i]);
-    QP_ASSERT(row != QP__TABLE_EMPTY); /* eviction keeps changed rows until taken */
-    out->pending[out->pending_count].transfer_id = l->dirty_pending[i];
-    out->pending[out->pending_count].state = l->transfer_states[row];
-    out->pending_count++;
-  }
-  if (l->history_count) memcpy(out->balances, l->history, l->history_count * sizeof *l->history);
-  out->balances_count = (uint32_t)l->history_count;
-  l->dirty_accounts_count = 0;
-  l->taken_transfer_rows = l->transfers_count;
-  l->dirty_pending_count = 0;
-  l->history_count = 0;
-  return 0;
 }
 
 /* ------------------------------------------------------------- eviction */
@@ -1003,8 +922,8 @@ uint64_t qp_ledger_evict(qp_ledger_t *l, uint64_t stored_rows) {
   /* The new index is built before anything moves, so running out of memory
    * leaves the state exactly as it was. */
   qp__table_t index;
-  bool ok = dropped > 0 &&
-            qp__table_init(&index, 1024, (const void *const *)&l->transfers, sizeof *l->transfers) == 0;
+  bool ok = dropped > 0 && qp__table_init(&index, 1024, (const void *const *)&l->transfers,
+                                          sizeof *l->transfers) == 0;
   /* Sized for as many rows as before, not just those kept: the next rounds
    * refill it, and growing it again would rehash every row each time. */
   if (ok && qp__table_reserve(&index, l->transfers_count) != 0) {

@@ -11,7 +11,8 @@
  *
  * Invariants between batches: for every ledger, sum(debits_posted) ==
  * sum(credits_posted) and sum(debits_pending) == sum(credits_pending) ==
- * sum(amount of transfers in state PENDING); every timestamp is unique and
+ * sum(amount of transfers in state PENDING), and `totals` holds exactly
+ * those sums and the ledger's account count; every timestamp is unique and
  * increases with creation order; the undo log is empty.
  */
 #ifndef QP_LEDGER_STATE_INT_H
@@ -44,7 +45,6 @@ typedef struct qp__expiry {
 struct qp_ledger {
   qp_ledger_config_t config;   /* limits */
   qp_account_t *accounts;      /* rows in creation order */
-  uint32_t *account_stamps;    /* batch stamp of last touch, for dedupe */
   uint64_t accounts_count;     /* rows used */
   uint64_t accounts_capacity;  /* rows allocated */
   qp__table_t account_index;   /* id -> row */
@@ -61,12 +61,12 @@ struct qp_ledger {
   qp__undo_t *undo;            /* undo log of the open linked chain */
   uint32_t undo_count;         /* entries used */
   uint64_t undo_capacity;      /* entries allocated (grown per batch size) */
-  uint32_t *touched;           /* account rows touched in this batch */
-  uint32_t touched_count;      /* entries used */
-  uint32_t stamp;              /* current batch stamp (never 0) */
+  qp_ledger_totals_t *totals;  /* per ledger with accounts, sorted by ledger; kept as
+                                  batches apply (audit.c) */
+  uint32_t totals_count;       /* rows used */
+  uint32_t totals_capacity;    /* rows allocated (reserved before each account batch) */
   uint64_t last_timestamp;     /* timestamp of the last event */
   bool in_chain;               /* recording undo for an open chain */
-  qp_ledger_changes_t *changes; /* where this batch's effects go, or NULL */
 
   /* Changes since the last qp_ledger_take_changes() (config.track_changes):
    * what the index must be told.  New transfers are the rows from
@@ -84,5 +84,18 @@ struct qp_ledger {
   uint64_t history_count;          /* entries used */
   uint64_t history_capacity;       /* entries allocated */
 };
+
+/* The running per-ledger totals (audit.c).  reserve makes room for `more`
+ * new ledgers, so that nothing allocates mid-batch; row finds (or, with
+ * create, inserts) a ledger's row - the pointer is valid until the next
+ * insert or removal; account_gone undoes an account's creation (dropping
+ * the row with its last account); add_account counts an account and adds
+ * its balances; set_balances changes an account's balances and its
+ * ledger's sums by the same amounts. */
+int qp__totals_reserve(qp_ledger_t *l, uint32_t more);
+qp_ledger_totals_t *qp__totals_row(qp_ledger_t *l, uint32_t ledger, bool create);
+void qp__totals_account_gone(qp_ledger_t *l, const qp_account_t *a);
+void qp__totals_add_account(qp_ledger_totals_t *t, const qp_account_t *a);
+void qp__totals_set_balances(qp_ledger_t *l, qp_account_t *a, const qp_u128 balances[4]);
 
 #endif

@@ -44,7 +44,8 @@ static void note_mismatch(compare_ctx_t *c, const char *kind, qp_u128 id) {
   if (c->mismatches++ == 0) {
     char idbuf[QP_U128_BUF_SIZE];
     qp_u128_format(id, idbuf);
-    snprintf(c->first, sizeof c->first, "%s %s differs between journal replay and index", kind, idbuf);
+    snprintf(c->first, sizeof c->first, "%s %s differs between journal replay and index", kind,
+             idbuf);
   }
 }
 
@@ -113,9 +114,11 @@ static int compare_with_index(verify_ctx_t *v) {
                (unsigned long long)pc.pending,
                (unsigned long long)(2 * qp_ledger_transfer_count(v->ledger)));
   }
-  if (accounts != qp_ledger_account_count(v->ledger) || transfers != qp_ledger_transfer_count(v->ledger)) {
+  if (accounts != qp_ledger_account_count(v->ledger) ||
+      transfers != qp_ledger_transfer_count(v->ledger)) {
     if (c.mismatches++ == 0)
-      snprintf(c.first, sizeof c.first, "index holds %llu accounts and %llu transfers, replay %llu and %llu",
+      snprintf(c.first, sizeof c.first,
+               "index holds %llu accounts and %llu transfers, replay %llu and %llu",
                (unsigned long long)accounts, (unsigned long long)transfers,
                (unsigned long long)qp_ledger_account_count(v->ledger),
                (unsigned long long)qp_ledger_transfer_count(v->ledger));
@@ -131,7 +134,7 @@ static int compare_with_index(verify_ctx_t *v) {
 static int verify_visit(void *vctx, const qp_journal_record_t *rec) {
   verify_ctx_t *v = vctx;
   v->events += rec->count;
-  int rc = qp__replay_record(v->ledger, rec, v->scratch, NULL);
+  int rc = qp__replay_record(v->ledger, rec, v->scratch);
   if (rc != 0) {
     if (v->detail)
       snprintf(v->detail, v->detail_size, "record %llu at offset %llu cannot be replayed: %s",
@@ -183,7 +186,8 @@ static int load_checkpoint(const char *dir, verify_ctx_t *v) {
   qp__accounts_redo_free(&redo);
   qp__accounts_close(&af);
   if (rc != 0 && v->detail && v->detail[0] == '\0')
-    snprintf(v->detail, v->detail_size, "cannot read the accounts file in %s: %s", state, qp_strerror(rc));
+    snprintf(v->detail, v->detail_size, "cannot read the accounts file in %s: %s", state,
+             qp_strerror(rc));
   return rc;
 }
 
@@ -208,7 +212,8 @@ static int summarise(verify_ctx_t *v, const qp_journal_scan_t *scan) {
   r->accounts = qp_ledger_account_count(v->ledger);
   r->transfers = qp_ledger_transfer_count(v->ledger);
   r->invariant_ok = qp_ledger_check(v->ledger);
-  return qp_ledger_totals(v->ledger, r->totals, sizeof r->totals / sizeof r->totals[0], &r->totals_count);
+  return qp_ledger_totals(v->ledger, r->totals, sizeof r->totals / sizeof r->totals[0],
+                          &r->totals_count);
 }
 
 static int finish(verify_ctx_t *v, const qp_journal_scan_t *scan, bool have_index) {
@@ -220,7 +225,8 @@ static int finish(verify_ctx_t *v, const qp_journal_scan_t *scan, bool have_inde
     return scan->problem;
   }
   if (!v->report->invariant_ok) {
-    if (v->detail) snprintf(v->detail, v->detail_size, "replayed state breaks the ledger invariant");
+    if (v->detail)
+      snprintf(v->detail, v->detail_size, "replayed state breaks the ledger invariant");
     return QP_ECORRUPT;
   }
   if (have_index && v->meta.applied_seq > scan->last_seq) {

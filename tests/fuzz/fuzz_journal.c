@@ -19,7 +19,7 @@
 
 #include "base/assert.h"
 #include "base/err.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 #include "store/store.h"
 #include "../../src/ledger/replay.h"
 
@@ -60,7 +60,7 @@ typedef struct replay_ctx {
 
 static int visit(void *vctx, const qp_journal_record_t *rec) {
   replay_ctx_t *c = vctx;
-  int rc = qp__replay_record(c->ledger, rec, &c->scratch, NULL);
+  int rc = qp__replay_record(c->ledger, rec, &c->scratch);
   return rc == QP_ECORRUPT ? 0 : rc; /* an unknown op is reported, not a crash */
 }
 

@@ -14,7 +14,7 @@
 
 #include "base/assert.h"
 #include "base/err.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 #include "../../src/ledger/accounts.h"
 #include "../../src/ledger/idfilter.h"
 

@@ -14,6 +14,7 @@
 #include "hex.h"
 #include "test_util.h"
 #include "base/err.h"
+#include "base/rng.h"
 #include "crypto/crypto.h"
 
 /* RFC 8032 section 7.1: TEST 1, TEST 2, TEST 3 and TEST SHA(abc). */
@@ -275,9 +276,10 @@ static void test_sm2_rejects_malformed_input(void **state) {
   memset(sig, 0, 64);
   assert_int_equal(qp_verify(sm2, pub, 65, msg, len, sig, 64), QP_EBADSIG);
   /* Random garbage signatures and keys, seeded. */
-  qp_test_rng_t rng = {.state = 0x5eed};
+  qp_rng_t rng;
+  qp_rng_seed(&rng, 0x5eed);
   for (int i = 0; i < 200; i++) {
-    for (size_t j = 0; j < sizeof bad; j++) bad[j] = (uint8_t)qp_test_rng_next(&rng);
+    for (size_t j = 0; j < sizeof bad; j++) bad[j] = (uint8_t)qp_rng_next(&rng);
     assert_int_equal(qp_verify(sm2, pub, 65, msg, len, bad, 64), QP_EBADSIG);
     bad[0] = 0x04;
     assert_int_equal(qp_verify(sm2, bad, 65, msg, len, rs, 64), QP_EINVAL);

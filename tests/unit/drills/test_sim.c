@@ -15,7 +15,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "drills/drills.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 
 #define PPM_ALWAYS 1000000u
 

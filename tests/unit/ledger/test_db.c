@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/err.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 #include "store/store.h"
 #include "test_util.h"
 
@@ -686,9 +687,59 @@ static void test_accounts_file_redo(void **state) {
   assert_true(rep.index_compared && rep.index_ok);
 }
 
+/* The audit reads the running totals (O(ledgers)) and says which journal
+ * record it reflects; the full recomputation runs at open, on demand and
+ * in the background, and the audit reports where it last ran. */
+static void test_audit_position_and_full_check(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 3);
+  qp_db_audit_t a;
+  qp_ledger_totals_t totals[4];
+  uint32_t ledgers = 0;
+  assert_int_equal(qp_db_audit(db, &a, totals, 4, &ledgers), 0);
+  assert_int_equal(a.journal_seq, 4); /* one account batch, three transfer batches */
+  assert_int_equal(a.batches, a.journal_seq);
+  assert_true(a.totals_balanced && a.full_check_ok && a.invariant_ok);
+  assert_int_equal(a.full_check_seq, 0); /* at open, on an empty journal */
+  assert_int_equal(ledgers, 1);
+  assert_int_equal(totals[0].accounts, 4);
+  assert_true(totals[0].debits_posted == totals[0].credits_posted);
+  assert_true(totals[0].debits_pending == 3 * 19); /* one pending of 19 per batch */
+  bool holds = false;
+  assert_int_equal(qp_db_check(db, &holds), 0);
+  assert_true(holds);
+  assert_int_equal(qp_db_audit(db, &a, NULL, 0, NULL), 0);
+  assert_int_equal(a.full_check_seq, 4);
+  qp_db_close(db);
+
+  /* A reopen checks the recovered state; the background check follows
+   * later commits by itself. */
+  qp_db_options_t opt = {.clock_ns = fake_clock, .clock_ctx = f, .index_map_size = (size_t)1 << 30,
+                         .check_every_ms = 5};
+  assert_int_equal(qp_db_open(f->dir, &opt, &db, NULL, NULL, 0), 0);
+  assert_int_equal(qp_db_audit(db, &a, NULL, 0, NULL), 0);
+  assert_int_equal(a.full_check_seq, 4);
+  qp_transfer_t t = transfer(9000, 1, 2, 5, 0);
+  uint32_t r;
+  f->clock += 1000;
+  assert_int_equal(qp_db_create_transfers(db, &t, 1, &r), 0);
+  for (int i = 0; i < 400; i++) {
+    assert_int_equal(qp_db_audit(db, &a, NULL, 0, NULL), 0);
+    if (a.full_check_seq == a.journal_seq) break;
+    struct timespec ms = {0, 5000000};
+    nanosleep(&ms, NULL);
+  }
+  assert_int_equal(a.journal_seq, 5);
+  assert_int_equal(a.full_check_seq, 5);
+  assert_true(a.invariant_ok);
+  qp_db_close(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_reopen_identical, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_audit_position_and_full_check, setup, teardown),
       cmocka_unit_test_setup_teardown(test_torn_tail_truncated, setup, teardown),
       cmocka_unit_test_setup_teardown(test_torn_header_and_zeros, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_middle_refused, setup, teardown),

@@ -9,7 +9,7 @@
 
 #include "base/alloc.h"
 #include "base/err.h"
-#include "ledger/ledger.h"
+#include "ledger/db.h"
 #include "test_util.h"
 
 enum { ACCOUNTS = 3000, BATCH = 4000 };
@@ -23,7 +23,7 @@ static void make_accounts(qp_ledger_t *l) {
     a[i].ledger = 1;
     a[i].code = 1;
   }
-  assert_int_equal(qp_ledger_create_accounts(l, 1, a, ACCOUNTS, r, NULL), 0);
+  assert_int_equal(qp_ledger_create_accounts(l, 1, a, ACCOUNTS, r), 0);
 }
 
 static uint64_t digest(const qp_ledger_t *l) {
@@ -59,13 +59,13 @@ static void test_batch_under_oom(void **state) {
     make_accounts(l);
     uint64_t before = digest(l);
     qp_alloc_fail_after(k);
-    int rc = qp_ledger_create_transfers(l, 1000, t, BATCH, r, NULL);
+    int rc = qp_ledger_create_transfers(l, 1000, t, BATCH, r);
     qp_alloc_fail_after(-1);
     if (rc != 0) {
       assert_true(rc == QP_ENOMEM);
       assert_true(digest(l) == before); /* nothing of the batch was applied */
       failures++;
-      assert_int_equal(qp_ledger_create_transfers(l, 1000, t, BATCH, r, NULL), 0);
+      assert_int_equal(qp_ledger_create_transfers(l, 1000, t, BATCH, r), 0);
     }
     assert_true(qp_ledger_check(l));
     assert_int_equal(qp_ledger_transfer_count(l), BATCH);

@@ -64,7 +64,7 @@ typedef struct model {
   int64_t *transfer_row;                  /* id -> row, or -1 */
   uint64_t transfer_ids_max;              /* every id the generator makes is below */
   uint64_t last_timestamp;                /* timestamp of the last event */
-  /* What the current batch did, to compare with qp_ledger_changes_t. */
+  /* What the current batch did, to compare with the taken changes. */
   qp_account_balance_t *history; /* balances after each change, `history` accounts */
   uint32_t history_count;
   qp_pending_update_t *updates; /* pending transfers posted/voided/expired */
@@ -904,7 +904,6 @@ typedef struct run {
   uint64_t batch;                                /* batches so far */
   const char *what;                              /* the kind of the current batch */
   qp_ledger_t *ledger;                           /* the implementation */
-  qp_ledger_changes_t changes;                   /* the current batch's changes */
   qp_ledger_changes_t taken;                     /* qp_ledger_take_changes() after the batch */
   model_t model;                                 /* the reference */
   gen_t gen;                                     /* the workload */
@@ -1090,7 +1089,9 @@ static void check_invariants(run_t *r) {
       if (totals[j].ledger != s->ledger) continue;
       found = true;
       CHECK(totals[j].accounts == s->accounts && totals[j].debits_posted == s->debits_posted &&
-                totals[j].debits_pending == s->debits_pending,
+                totals[j].debits_pending == s->debits_pending &&
+                totals[j].credits_posted == s->credits_posted &&
+                totals[j].credits_pending == s->credits_pending,
             "ledger %u: qp_ledger_totals disagrees with the accounts", s->ledger);
     }
     CHECK(found, "ledger %u missing from qp_ledger_totals", s->ledger);
@@ -1136,41 +1137,57 @@ static bool balance_row_equal(const qp_account_balance_t *a, const qp_account_ba
          a->timestamp == b->timestamp;
 }
 
-/* The records the batch handed over for the index agree with the model. */
-static void check_changes(run_t *r, const qp_ledger_changes_t *c, bool ordered) {
+/* What qp_ledger_take_changes() hands over after one batch (for the index)
+ * agrees with the model: the batch's history rows in order, the transfers
+ * it created with their states as they are now, the pending updates of
+ * older transfers, and the final state of every account it created or
+ * changed. */
+static void check_taken_transfers(run_t *r, const qp_ledger_changes_t *t) {
+  const model_t *m = &r->model;
+  uint64_t created = m->transfers_count - r->transfers_before_count;
+  CHECK(t->transfers_count == created, "created transfers: ledger %u, model %llu",
+        t->transfers_count, (unsigned long long)created);
+  for (uint32_t i = 0; i < t->transfers_count; i++) {
+    const model_transfer_t *want = &m->transfers[r->transfers_before_count + i];
+    CHECK(memcmp(&t->transfers[i], &want->t, sizeof want->t) == 0, "created transfer %u differs", i);
+    CHECK(t->transfer_states[i] == want->state, "created transfer %u has a stale state", i);
+  }
+  /* Pending updates of transfers older than this batch, with today's state. */
+  for (uint32_t i = 0; i < t->pending_count; i++) {
+    int64_t row = model_transfer_row(m, t->pending[i].transfer_id);
+    CHECK(row >= 0 && (uint64_t)row < r->transfers_before_count &&
+              t->pending[i].state == m->transfers[row].state,
+          "taken pending update %u is wrong", i);
+  }
+  for (uint32_t i = 0; i < m->updates_count; i++) {
+    int64_t row = model_transfer_row(m, m->updates[i].transfer_id);
+    if ((uint64_t)row >= r->transfers_before_count) continue;
+    bool found = false;
+    for (uint32_t j = 0; j < t->pending_count && !found; j++)
+      found = t->pending[j].transfer_id == m->updates[i].transfer_id;
+    CHECK(found, "a pending update is missing from the taken changes");
+  }
+}
+
+static void check_taken(run_t *r, bool ordered) {
+  qp_ledger_changes_t *t = &r->taken;
+  CHECK(qp_ledger_take_changes(r->ledger, t) == 0, "take_changes failed");
   const model_t *m = &r->model;
   char idt[QP_U128_BUF_SIZE];
-  CHECK(c->balances_count == m->history_count, "history rows: ledger %u, model %u",
-        c->balances_count, m->history_count);
-  for (uint32_t i = 0; ordered && i < c->balances_count; i++)
-    CHECK(balance_row_equal(&c->balances[i], &m->history[i]), "history row %u differs (account %s)",
+  CHECK(t->balances_count == m->history_count, "history rows: ledger %u, model %u",
+        t->balances_count, m->history_count);
+  for (uint32_t i = 0; ordered && i < t->balances_count; i++)
+    CHECK(balance_row_equal(&t->balances[i], &m->history[i]), "history row %u differs (account %s)",
           i, u128_text(m->history[i].account_id, idt));
-  CHECK(c->pending_count == m->updates_count, "pending updates: ledger %u, model %u",
-        c->pending_count, m->updates_count);
-  for (uint32_t i = 0; ordered && i < c->pending_count; i++)
-    CHECK(c->pending[i].transfer_id == m->updates[i].transfer_id &&
-              c->pending[i].state == m->updates[i].state,
-          "pending update %u differs", i);
-  uint64_t created = m->transfers_count - r->transfers_before_count;
-  CHECK(c->transfers_count == created, "created transfers: ledger %u, model %llu",
-        c->transfers_count, (unsigned long long)created);
-  for (uint32_t i = 0; i < c->transfers_count; i++) {
-    const qp_transfer_t *want = &m->transfers[r->transfers_before_count + i].t;
-    CHECK(memcmp(&c->transfers[i], want, sizeof *want) == 0, "created transfer %u differs", i);
-    uint8_t state = (want->flags & QP_TRANSFER_PENDING) ? QP_PENDING_PENDING : QP_PENDING_NONE;
-    CHECK(c->transfer_states[i] == state, "created transfer %u has state %u", i,
-          c->transfer_states[i]);
-  }
-  /* Every account row handed over is the account's final state, and every
-   * account created or changed by the batch is among them. */
+  check_taken_transfers(r, t);
   bool listed[ACCOUNT_IDS_MAX] = {false};
-  for (uint32_t i = 0; i < c->accounts_count; i++) {
-    int32_t row = model_account_row(m, c->accounts[i].id);
+  for (uint32_t i = 0; i < t->accounts_count; i++) {
+    int32_t row = model_account_row(m, t->accounts[i].id);
     CHECK(row >= 0, "changes list account %s, which does not exist",
-          u128_text(c->accounts[i].id, idt));
-    CHECK(memcmp(&c->accounts[i], &m->accounts[row], sizeof c->accounts[i]) == 0,
-          "changes hold a stale copy of account %s", u128_text(c->accounts[i].id, idt));
-    listed[(uint32_t)c->accounts[i].id] = true;
+          u128_text(t->accounts[i].id, idt));
+    CHECK(memcmp(&t->accounts[i], &m->accounts[row], sizeof t->accounts[i]) == 0,
+          "changes hold a stale copy of account %s", u128_text(t->accounts[i].id, idt));
+    listed[(uint32_t)t->accounts[i].id] = true;
   }
   for (uint32_t row = 0; row < m->accounts_count; row++) {
     const qp_account_t *a = &m->accounts[row];
@@ -1178,53 +1195,6 @@ static void check_changes(run_t *r, const qp_ledger_changes_t *c, bool ordered) 
         row >= r->accounts_before_count || memcmp(a, &r->accounts_before[row], sizeof *a) != 0;
     CHECK(!changed || listed[(uint32_t)a->id], "account %s changed but is not in the changes",
           u128_text(a->id, idt));
-  }
-}
-
-/* With track_changes, what qp_ledger_take_changes() hands over after one
- * batch is that batch's changes, with the states as they are now. */
-static void check_taken(run_t *r) {
-  qp_ledger_changes_t *t = &r->taken;
-  CHECK(qp_ledger_take_changes(r->ledger, t) == 0, "take_changes failed");
-  const qp_ledger_changes_t *c = &r->changes;
-  CHECK(t->transfers_count == c->transfers_count, "taken transfers: %u, batch created %u",
-        t->transfers_count, c->transfers_count);
-  for (uint32_t i = 0; i < t->transfers_count; i++) {
-    CHECK(memcmp(&t->transfers[i], &c->transfers[i], sizeof t->transfers[i]) == 0,
-          "taken transfer %u differs", i);
-    int64_t row = model_transfer_row(&r->model, t->transfers[i].id);
-    CHECK(row >= 0 && t->transfer_states[i] == r->model.transfers[row].state,
-          "taken transfer %u has a stale state", i);
-  }
-  CHECK(t->balances_count == c->balances_count, "taken history rows: %u, batch %u",
-        t->balances_count, c->balances_count);
-  for (uint32_t i = 0; i < t->balances_count; i++)
-    CHECK(balance_row_equal(&t->balances[i], &c->balances[i]), "taken history row %u differs", i);
-  bool taken_account[ACCOUNT_IDS_MAX] = {false}, batch_account[ACCOUNT_IDS_MAX] = {false};
-  for (uint32_t i = 0; i < t->accounts_count; i++) {
-    int32_t row = model_account_row(&r->model, t->accounts[i].id);
-    CHECK(row >= 0 && memcmp(&t->accounts[i], &r->model.accounts[row], sizeof t->accounts[i]) == 0,
-          "taken account %u differs", i);
-    taken_account[(uint32_t)t->accounts[i].id] = true;
-  }
-  for (uint32_t i = 0; i < c->accounts_count; i++)
-    batch_account[(uint32_t)c->accounts[i].id] = true;
-  CHECK(memcmp(taken_account, batch_account, sizeof taken_account) == 0,
-        "taken accounts and batch accounts are different sets");
-  /* Pending updates of transfers older than this batch, with today's state. */
-  for (uint32_t i = 0; i < t->pending_count; i++) {
-    int64_t row = model_transfer_row(&r->model, t->pending[i].transfer_id);
-    CHECK(row >= 0 && (uint64_t)row < r->transfers_before_count &&
-              t->pending[i].state == r->model.transfers[row].state,
-          "taken pending update %u is wrong", i);
-  }
-  for (uint32_t i = 0; i < r->model.updates_count; i++) {
-    int64_t row = model_transfer_row(&r->model, r->model.updates[i].transfer_id);
-    if ((uint64_t)row >= r->transfers_before_count) continue;
-    bool found = false;
-    for (uint32_t j = 0; j < t->pending_count && !found; j++)
-      found = t->pending[j].transfer_id == r->model.updates[i].transfer_id;
-    CHECK(found, "a pending update is missing from the taken changes");
   }
 }
 
@@ -1237,7 +1207,6 @@ static void before_batch(run_t *r, const char *what) {
          r->model.accounts_count * sizeof r->accounts_before[0]);
   r->accounts_before_count = r->model.accounts_count;
   r->transfers_before_count = r->model.transfers_count;
-  qp_ledger_changes_clear(&r->changes);
 }
 
 /* Stores what the take handed over, as the durable layer's applier does. */
@@ -1259,14 +1228,13 @@ static void store_taken(run_t *r) {
 }
 
 static void after_batch(run_t *r, bool ordered) {
-  check_changes(r, &r->changes, ordered);
   if (r->evict && chance(&r->gen, 40)) {
     uint64_t before = qp_ledger_transfers_in_memory(r->ledger);
     uint64_t dropped = qp_ledger_evict(r->ledger, r->stored_rows);
     CHECK(qp_ledger_transfers_in_memory(r->ledger) + dropped == before, "eviction miscounted");
     r->evicted += dropped;
   }
-  check_taken(r);
+  check_taken(r, ordered);
   if (r->evict) store_taken(r);
   check_invariants(r);
   if (r->batch % FULL_COMPARE_EVERY == 0) {
@@ -1278,7 +1246,7 @@ static void after_batch(run_t *r, bool ordered) {
 static void run_accounts(run_t *r, const qp_account_t *events, uint32_t count) {
   uint32_t got[QP_BATCH_EVENTS_MAX], want[QP_BATCH_EVENTS_MAX];
   before_batch(r, "create_accounts");
-  CHECK(qp_ledger_create_accounts(r->ledger, r->gen.now_ns, events, count, got, &r->changes) == 0,
+  CHECK(qp_ledger_create_accounts(r->ledger, r->gen.now_ns, events, count, got) == 0,
         "create_accounts failed");
   model_batch(&r->model, r->gen.now_ns, events, sizeof *events, count, want, model_create_account,
               account_is_linked, QP_CREATE_ACCOUNT_LINKED_EVENT_FAILED,
@@ -1294,7 +1262,7 @@ static void run_accounts(run_t *r, const qp_account_t *events, uint32_t count) {
 static void run_transfers(run_t *r, const qp_transfer_t *events, uint32_t count) {
   uint32_t got[QP_BATCH_EVENTS_MAX], want[QP_BATCH_EVENTS_MAX];
   before_batch(r, "create_transfers");
-  CHECK(qp_ledger_create_transfers(r->ledger, r->gen.now_ns, events, count, got, &r->changes) == 0,
+  CHECK(qp_ledger_create_transfers(r->ledger, r->gen.now_ns, events, count, got) == 0,
         "create_transfers failed");
   model_batch(&r->model, r->gen.now_ns, events, sizeof *events, count, want, model_create_transfer,
               transfer_is_linked, QP_CREATE_TRANSFER_LINKED_EVENT_FAILED,
@@ -1313,7 +1281,7 @@ static void run_transfers(run_t *r, const qp_transfer_t *events, uint32_t count)
 static void run_expire(run_t *r) {
   before_batch(r, "expire");
   uint32_t got = UINT32_MAX;
-  CHECK(qp_ledger_expire(r->ledger, r->gen.now_ns, &got, &r->changes) == 0, "expire failed");
+  CHECK(qp_ledger_expire(r->ledger, r->gen.now_ns, &got) == 0, "expire failed");
   uint32_t want = model_expire(&r->model, r->gen.now_ns, r->scratch);
   CHECK(got == want, "expired: ledger %u, model %u", got, want);
   for (uint32_t i = 0; i < r->model.updates_count; i++)
@@ -1395,7 +1363,6 @@ static void run_property(bool evict) {
     config.cold.lookup = cold_lookup;
   }
   assert_int_equal(qp_ledger_create(&config, &r->ledger), 0);
-  assert_int_equal(qp_ledger_changes_init(&r->changes, QP_EXPIRIES_PER_BATCH_MAX), 0);
   assert_int_equal(qp_ledger_take_changes(r->ledger, &r->taken), 0);
   fprintf(stderr, "property: SEED=%llu EVENTS=%llu\n", (unsigned long long)r->seed,
           (unsigned long long)r->events);
@@ -1441,7 +1408,6 @@ static void run_property(bool evict) {
   }
   report_coverage(r);
 
-  qp_ledger_changes_deinit(&r->changes);
   qp_ledger_changes_deinit(&r->taken);
   qp_ledger_destroy(r->ledger);
   model_deinit(&r->model);

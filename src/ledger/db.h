@@ -1,0 +1,212 @@
+/*
+ * db.h - the durable ledger: qp_db_t, the module's second public header.
+ *
+ * qp_db_t wraps a qp_ledger_t (ledger.h) with the journal (the truth: every
+ * batch is appended, checksummed and hash-chained, and fdatasync'ed before
+ * results are returned) and an LMDB index (transfers, per-account history,
+ * the accounts checkpoint), which a background thread brings up to date
+ * after each commit and which the journal can always rebuild.  Also here:
+ * the audit (cheap, from totals kept as batches apply) and `quipu verify`
+ * (qp_db_verify, which recomputes everything from the journal).
+ */
+#ifndef QP_LEDGER_DB_H
+#define QP_LEDGER_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+#include "ledger/ledger.h"
+#include "store/store.h"
+
+typedef enum {
+  QP_OP_CREATE_ACCOUNTS = 1,  /* events are qp_account_t */
+  QP_OP_CREATE_TRANSFERS = 2, /* events are qp_transfer_t */
+  QP_OP_EXPIRE = 3            /* no events: sweep pending timeouts */
+} qp_op_t;
+
+typedef struct qp_db qp_db_t; /* opaque */
+
+typedef struct qp_db_options {
+  qp_ledger_config_t ledger;         /* state machine limits */
+  uint64_t (*clock_ns)(void *ctx);   /* wall clock; NULL = CLOCK_REALTIME */
+  void *clock_ctx;                   /* passed to clock_ns */
+  size_t index_map_size;             /* LMDB map size in bytes (0 = 64 GiB) */
+  uint64_t index_lag_max;            /* writer waits when the index lags by this many
+                                        changes, see qp_ledger_untaken (0 = 4Mi) */
+  uint64_t evict_min_rows;           /* stored transfers leave memory once this many
+                                        have accumulated (0 = 256Ki); tests use 1 */
+  bool lock_held;                    /* the caller (the node runtime) holds the data
+                                        directory's lock: open does not take it */
+  uint64_t verify_sync_max;          /* open re-hashes the journal prefix the index
+                                        already holds before returning when it is at
+                                        most this many bytes, else in a background
+                                        thread that fail-stops the db on damage
+                                        (0 = 256 MiB; UINT64_MAX = always before) */
+  /* Simulation: when set, the journal is opened through this function (a
+   * simulated disk) and nothing else touches the file system: no lock, no
+   * LMDB index (state comes from replaying the whole journal; account
+   * balance history is unavailable).  Used by the deterministic simulator. */
+  int (*open_journal)(void *ctx, qp_io_t *io);
+  void *open_journal_ctx;            /* passed to open_journal */
+  uint32_t check_every_ms;           /* the full invariant check runs in the background this
+                                        often, if anything was committed since the last one
+                                        (0 = 60 s; UINT32_MAX = never; not in simulated mode) */
+} qp_db_options_t;
+
+/* What open found and did; filled by qp_db_open. */
+typedef struct qp_db_recovery {
+  uint64_t journal_bytes;     /* bytes of valid journal */
+  uint64_t batches;           /* records in the journal */
+  uint64_t replayed_batches;  /* records replayed into the index at open */
+  uint64_t torn_bytes;        /* bytes truncated from a torn tail (0 = none) */
+  uint64_t torn_offset;       /* where the torn tail started */
+  uint64_t verify_background; /* prefix bytes left to a background check (0 = none) */
+} qp_db_recovery_t;
+
+/* Opens (creating if needed) the ledger under `dir/ledger/`, taking the
+ * data directory lock `dir/quipu.lock`.  Recovers a torn journal tail
+ * (truncates it and reports it in *recovery) and brings the index up to date.
+ * Returns 0; QP_ELOCKED if another process holds the directory; QP_ECORRUPT
+ * if committed history is damaged (detail names the record's offset);
+ * QP_EIO/QP_EDB/QP_ENOMEM otherwise.  detail (may be NULL) receives a
+ * human-readable explanation of any failure. */
+int qp_db_open(const char *dir, const qp_db_options_t *options, qp_db_t **out,
+               qp_db_recovery_t *recovery, char *detail, size_t detail_size);
+
+/* The background check of the journal prefix (see verify_sync_max): 0
+ * while running or passed, QP_ECORRUPT (and the db fail-stopped) if it
+ * found damage; detail receives what and where.  *done tells whether it
+ * finished. */
+int qp_db_verify_status(qp_db_t *db, bool *done, char *detail, size_t detail_size);
+
+/* Flushes the index, releases the lock and frees db.  Safe on NULL. */
+void qp_db_close(qp_db_t *db);
+
+/* One batch in a group commit. */
+typedef struct qp_db_request {
+  qp_op_t op;             /* what the events are */
+  const void *events;     /* qp_account_t[] or qp_transfer_t[]; caller-owned */
+  uint32_t count;         /* 1..QP_BATCH_EVENTS_MAX (0 for QP_OP_EXPIRE) */
+  uint32_t *results;      /* out: count result codes; caller-owned */
+  int status;             /* out: 0, or why the batch was not applied */
+} qp_db_request_t;
+
+/* Applies `count` batches in order and makes them durable with one journal
+ * append and one fdatasync (group commit).  Results are valid only when this
+ * returns 0.  On QP_EIO/QP_ENOSPC from the journal the db becomes fail-stop:
+ * every later write returns QP_ESTOPPED, because the in-memory state may be
+ * ahead of what is on disk.  Requests with a bad op/count get status
+ * QP_EINVAL and are skipped; the others are still committed. */
+int qp_db_execute(qp_db_t *db, qp_db_request_t *requests, uint32_t count);
+
+/* Convenience single-batch forms of qp_db_execute. */
+int qp_db_create_accounts(qp_db_t *db, const qp_account_t *events, uint32_t count,
+                          uint32_t *results);
+int qp_db_create_transfers(qp_db_t *db, const qp_transfer_t *events, uint32_t count,
+                           uint32_t *results);
+
+/* Lookups see every committed event.  For each id found, copies the record
+ * to out[*found_out] (out has room for count rows) in the order of ids;
+ * unknown ids are skipped.  Thread-safe with respect to writers. */
+int qp_db_lookup_accounts(qp_db_t *db, const qp_u128 *ids, uint32_t count, qp_account_t *out,
+                          uint32_t *found_out);
+int qp_db_lookup_transfers(qp_db_t *db, const qp_u128 *ids, uint32_t count,
+                           qp_transfer_t *out, qp_pending_state_t *states_out,
+                           uint32_t *found_out);
+
+#define QP_FILTER_DEBITS (1u << 0)   /* include transfers debiting the account */
+#define QP_FILTER_CREDITS (1u << 1)  /* include transfers crediting the account */
+#define QP_FILTER_REVERSED (1u << 2) /* newest first */
+
+/* A history query.  Timestamps are inclusive bounds; 0 = unbounded. */
+typedef struct qp_account_filter {
+  qp_u128 account_id;     /* the account */
+  uint64_t timestamp_min; /* earliest timestamp, inclusive; 0 = no bound */
+  uint64_t timestamp_max; /* latest timestamp, inclusive; 0 = no bound */
+  uint32_t limit;         /* rows wanted, 1..QP_QUERY_LIMIT_MAX */
+  uint32_t flags;         /* QP_FILTER_*; neither DEBITS nor CREDITS = both */
+} qp_account_filter_t;
+
+/* The account's transfers in timestamp order (reversed if asked), at most
+ * filter->limit of them, into out.  Returns 0, QP_EINVAL (bad filter) or
+ * QP_EDB.  Waits until the index holds every committed batch. */
+int qp_db_get_account_transfers(qp_db_t *db, const qp_account_filter_t *filter,
+                                qp_transfer_t *out, uint32_t *count_out);
+
+/* The balances after each of the account's transfers (accounts with the
+ * `history` flag; others return 0 rows). Same filter rules. */
+int qp_db_get_account_balances(qp_db_t *db, const qp_account_filter_t *filter,
+                               qp_account_balance_t *out, uint32_t *count_out);
+
+/* A summary of the journal and the state, for `GET /v1/audit`.  Everything
+ * but the full_check_* fields is read under one hold of the state lock, so
+ * the counts, head_hash and totals all describe the state right after
+ * journal record journal_seq.  It costs O(ledgers): the totals are kept as
+ * batches apply.  The O(accounts + transfers) recomputation runs elsewhere:
+ * at open, in the background (options.check_every_ms), on demand
+ * (qp_db_check) and offline in `quipu verify`. */
+typedef struct qp_db_audit {
+  uint64_t journal_seq;             /* the journal position all of this reflects */
+  uint64_t batches;                 /* journal records (= journal_seq) */
+  uint64_t events;                  /* events in them */
+  uint64_t journal_bytes;           /* bytes of journal */
+  uint64_t accounts;                /* accounts in the state */
+  uint64_t transfers;               /* transfers in the state */
+  uint64_t transfers_in_memory;     /* of which held in memory (the rest: index only) */
+  uint8_t head_hash[QP_HASH_SIZE];  /* hash of record journal_seq (zeros if none) */
+  bool totals_balanced;             /* the running totals: debits = credits in every ledger */
+  uint64_t full_check_seq;          /* journal seq at the last full check */
+  bool full_check_ok;               /* the last full check (qp_ledger_check) held */
+  bool invariant_ok;                /* totals_balanced && full_check_ok */
+} qp_db_audit_t;
+
+/* Fills *out and, if totals is not NULL, up to totals_capacity per-ledger
+ * rows (caller-owned) with the number of ledgers in *totals_count.
+ * Returns 0. */
+int qp_db_audit(qp_db_t *db, qp_db_audit_t *out, qp_ledger_totals_t *totals,
+                uint32_t totals_capacity, uint32_t *totals_count);
+
+/* Runs the full invariant check (qp_ledger_check: recomputes every ledger's
+ * sums from the accounts and the pending transfers, and compares them with
+ * the running totals) now, under the state lock as a reader - commits wait
+ * for it, O(accounts + transfers) - and records the verdict for the audit.
+ * *holds (may be NULL) receives it; a broken invariant is also logged.
+ * Returns 0 or QP_ENOMEM. */
+int qp_db_check(qp_db_t *db, bool *holds);
+
+/* Brings the index up to date with every committed batch (the background
+ * applier otherwise does this lazily).  Returns 0 or QP_EDB. */
+int qp_db_sync_index(qp_db_t *db);
+
+/* True once a journal write or fsync failed: the db refuses writes. */
+bool qp_db_stopped(const qp_db_t *db);
+
+/* -------------------------------------------------------------- verify */
+
+typedef struct qp_verify_report {
+  uint64_t batches;                 /* records checked */
+  uint64_t events;                  /* events replayed */
+  uint64_t journal_bytes;           /* bytes checked */
+  uint64_t accounts;                /* accounts after replay */
+  uint64_t transfers;               /* transfers after replay */
+  uint8_t head_hash[QP_HASH_SIZE];  /* hash of the last good record */
+  qp_ledger_totals_t totals[64];    /* per-ledger totals (first 64 ledgers) */
+  uint32_t totals_count;            /* distinct ledgers (may exceed 64) */
+  bool invariant_ok;                /* Σdebits = Σcredits for every ledger */
+  bool index_ok;                    /* the LMDB index matched the replay */
+  bool index_compared;              /* there was a (current) index to compare */
+  uint64_t index_mismatches;        /* accounts/transfers that differed */
+  uint64_t bad_offset;              /* first bad record's offset, if any */
+} qp_verify_report_t;
+
+/* Replays the whole journal under dir/ledger/ from scratch, checks every
+ * checksum and the hash chain, recomputes every balance and compares the
+ * result with the LMDB index.  Read-only; does not take the lock.  Returns 0
+ * when intact, QP_ECORRUPT/QP_ETORN with detail naming the first bad record,
+ * or another error. */
+int qp_db_verify(const char *dir, qp_verify_report_t *report, char *detail,
+                 size_t detail_size);
+
+#endif
