@@ -403,7 +403,8 @@ static void client_deinit(client_t *c) {
 /* Groups a chunk's events by lane (shard), cuts each lane into requests of
  * `batch` events and encodes them.  events are qp_account_t or
  * qp_transfer_t; accounts commute, so they go round-robin. */
-static int chunk_build(client_t *c, chunk_t *ch, const void *events, uint32_t count, uint32_t batch) {
+static int chunk_build(client_t *c, chunk_t *ch, const void *events, uint32_t count,
+                       uint32_t batch) {
   uint32_t lanes = c->lanes_count;
   ch->count = count;
   ch->idx = qp_malloc(count * sizeof *ch->idx);
@@ -474,7 +475,8 @@ static int send_items(client_t *c, qb_workload_t *w, items_t kind, uint64_t coun
     uint32_t n = count - done < cap ? (uint32_t)(count - done) : cap;
     for (uint32_t i = 0; i < n; i++) {
       if (kind == ITEMS_ACCOUNTS) qb_workload_account(w, done + i + 1, (qp_account_t *)ev + i);
-      else if (kind == ITEMS_SETUP) qb_workload_setup_transfer(w, done + i, true, (qp_transfer_t *)ev + i);
+      else if (kind == ITEMS_SETUP)
+        qb_workload_setup_transfer(w, done + i, true, (qp_transfer_t *)ev + i);
       else qb_workload_next(w, (qp_transfer_t *)ev + i, &expect[i]);
     }
     chunk_t ch = {.accounts = kind == ITEMS_ACCOUNTS, .expect = expect};
@@ -494,7 +496,8 @@ static int send_items(client_t *c, qb_workload_t *w, items_t kind, uint64_t coun
 static int http_setup(client_t *c, qb_workload_t *w) {
   uint64_t busy = 0;
   int rc = send_items(c, w, ITEMS_ACCOUNTS, w->config.accounts, QP_BATCH_EVENTS_MAX, &busy);
-  if (rc == 0) rc = send_items(c, w, ITEMS_SETUP, qb_workload_setup_count(w), QP_BATCH_EVENTS_MAX, &busy);
+  if (rc == 0)
+    rc = send_items(c, w, ITEMS_SETUP, qb_workload_setup_count(w), QP_BATCH_EVENTS_MAX, &busy);
   if (rc == 0 && (c->counts.unexpected != 0 || c->counts.failed != 0)) rc = QP_ECORRUPT;
   printf("   setup: %llu accounts and %llu funding transfers in %.2f s over HTTP\n",
          (unsigned long long)w->config.accounts, (unsigned long long)qb_workload_setup_count(w),
@@ -504,7 +507,8 @@ static int http_setup(client_t *c, qb_workload_t *w) {
 }
 
 /* Reads every account back with POST /v1/accounts/lookup. */
-static int http_check(const server_t *s, const qb_workload_t *w, const char *system, qb_report_t *rep) {
+static int http_check(const server_t *s, const qb_workload_t *w, const char *system,
+                      qb_report_t *rep) {
   qb_checker_t chk = {.workload = w};
   CURL *e = curl_easy_init();
   struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
@@ -537,8 +541,10 @@ static int http_check(const server_t *s, const qb_workload_t *w, const char *sys
       json_t *o = json_array_get(arr, i);
       qp_account_t a;
       memset(&a, 0, sizeof a);
-      const char *keys[5] = {"id", "debits_pending", "debits_posted", "credits_pending", "credits_posted"};
-      qp_u128 *dst[5] = {&a.id, &a.debits_pending, &a.debits_posted, &a.credits_pending, &a.credits_posted};
+      const char *keys[5] = {"id", "debits_pending", "debits_posted", "credits_pending",
+                             "credits_posted"};
+      qp_u128 *dst[5] = {&a.id, &a.debits_pending, &a.debits_posted, &a.credits_pending,
+                         &a.credits_posted};
       for (int f = 0; rc == 0 && f < 5; f++) {
         const char *v = json_string_value(json_object_get(o, keys[f]));
         if (v == NULL || qp_u128_parse(v, strlen(v), dst[f]) != 0) rc = QP_ECORRUPT;
@@ -618,7 +624,8 @@ int qb_run_http(const qb_config_t *cfg, qb_report_t *rep) {
   if (rc == 0) rc = http_setup(&c, &w);
   uint64_t busy = 0;
   if (rc == 0) rc = keep_latencies(&c, cfg->http_transfers / QP_BATCH_EVENTS_MAX + c.lanes_count);
-  if (rc == 0) rc = send_items(&c, &w, ITEMS_STREAM, cfg->http_transfers, QP_BATCH_EVENTS_MAX, &busy);
+  if (rc == 0)
+    rc = send_items(&c, &w, ITEMS_STREAM, cfg->http_transfers, QP_BATCH_EVENTS_MAX, &busy);
   if (rc == 0) {
     qb_report_add(rep, "http_batch8190_transfers_per_s",
                   (double)cfg->http_transfers * 1e9 / (double)busy, "transfers/s", 0);
@@ -673,7 +680,8 @@ int qb_run_big(const qb_config_t *cfg, qb_report_t *rep) {
     qb_report_add(rep, "big_rss_after_accounts", (double)m.rss_kib / 1024.0, "MiB", 0);
     qb_report_add(rep, "big_rss_anon_after_accounts", (double)m.anon_kib / 1024.0, "MiB", 0);
   }
-  if (rc == 0) rc = send_items(&c, &w, ITEMS_STREAM, cfg->big_transfers, QP_BATCH_EVENTS_MAX, &busy);
+  if (rc == 0)
+    rc = send_items(&c, &w, ITEMS_STREAM, cfg->big_transfers, QP_BATCH_EVENTS_MAX, &busy);
   if (rc == 0) {
     qb_report_add(rep, "big_http_transfers_per_s", (double)cfg->big_transfers * 1e9 / (double)busy,
                   "transfers/s", 0);

@@ -35,7 +35,8 @@ static int setup_db(qp_db_t *db, qb_workload_t *w) {
   uint64_t setup = qb_workload_setup_count(w);
   for (uint64_t j = 0; rc == 0 && j < setup;) {
     uint32_t k = 0;
-    for (; k < QP_BATCH_EVENTS_MAX && j < setup; k++) qb_workload_setup_transfer(w, j++, true, &t[k]);
+    for (; k < QP_BATCH_EVENTS_MAX && j < setup; k++)
+      qb_workload_setup_transfer(w, j++, true, &t[k]);
     rc = qp_db_create_transfers(db, t, k, r);
     for (uint32_t i = 0; rc == 0 && i < k; i++)
       if (r[i] != QP_CREATE_TRANSFER_OK) rc = QP_ECORRUPT;

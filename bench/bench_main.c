@@ -147,8 +147,10 @@ static void print_table(const qb_report_t *r) {
          "----------------", "-------------", "------------------------");
   row(r, "quipu in-process, batch 8190, 100k accounts, zipf", "inproc_zipf_transfers_per_s",
       ">= 500,000 (1,000,000)");
-  row(r, "quipu in-process, batch 8190, 100k accounts, uniform", "inproc_uniform_transfers_per_s", "");
-  row(r, "quipu in-process, 1-event batches x 8190 per commit", "inproc_batch1_grouped_transfers_per_s", "");
+  row(r, "quipu in-process, batch 8190, 100k accounts, uniform", "inproc_uniform_transfers_per_s",
+      "");
+  row(r, "quipu in-process, 1-event batches x 8190 per commit",
+      "inproc_batch1_grouped_transfers_per_s", "");
   row(r, "quipu in-process, batch 8190, commit p99", "inproc_zipf_commit_p99", "");
   row(r, "quipu HTTP, batch 8190", "http_batch8190_transfers_per_s", ">= 200,000 (500,000)");
   row(r, "quipu HTTP, batch 8190, request p99", "http_batch8190_request_p99", "");
@@ -161,20 +163,26 @@ static void print_table(const qb_report_t *r) {
   row(r, "PostgreSQL (b) PL/pgSQL loop, 8190 per transaction", "pg_batched_transfers_per_s", "");
   row(r, "ratio in-process / PostgreSQL (a)", "ratio_inprocess_vs_pg_per_tx", ">= 50 (100)");
   row(r, "ratio in-process / PostgreSQL (b)", "ratio_inprocess_vs_pg_batched", ">= 20 (50)");
-  row(r, "ratio in-process / PostgreSQL (a), both uniform", "ratio_inprocess_vs_pg_per_tx_uniform", "");
+  row(r, "ratio in-process / PostgreSQL (a), both uniform", "ratio_inprocess_vs_pg_per_tx_uniform",
+      "");
   row(r, "ratio HTTP batch 8190 / PostgreSQL (a)", "ratio_http_vs_pg_per_tx", "");
   row(r, "ratio HTTP batch of 1 / PostgreSQL (a)", "ratio_http_batch1_vs_pg_per_tx", "");
   row(r, "quipu in-process, batch 8190, 10M accounts, zipf", "inproc_10m_transfers_per_s", "");
   row(r, "quipu HTTP, 10M accounts, batch 8190", "big_http_transfers_per_s", "");
-  row(r, "server RSS with 10M accounts (after creating them)", "big_rss_after_accounts", "<= 3072 MiB (2048)");
+  row(r, "server RSS with 10M accounts (after creating them)", "big_rss_after_accounts",
+      "<= 3072 MiB (2048)");
   row(r, "server RSS after 10M accounts, anonymous only", "big_rss_anon_after_accounts", "");
-  row(r, "server peak RSS (VmHWM) during the transfer burst", "big_rss_peak", "transient, see docs");
+  row(r, "server peak RSS (VmHWM) during the transfer burst", "big_rss_peak",
+      "transient, see docs");
   row(r, "  of which anonymous at the end (heap)", "big_rss_anon_end", "");
   row(r, "  of which file-backed at the end (LMDB map)", "big_rss_file_end", "");
-  row(r, "restart to serving, 10M accounts + transfers", "big_restart_to_serving", "<= 5000 ms (1000)");
-  row(r, "server peak RSS after restart (10M accounts)", "big_rss_after_restart", "<= 3072 MiB (2048)");
+  row(r, "restart to serving, 10M accounts + transfers", "big_restart_to_serving",
+      "<= 5000 ms (1000)");
+  row(r, "server peak RSS after restart (10M accounts)", "big_rss_after_restart",
+      "<= 3072 MiB (2048)");
   row(r, "server RSS after restart, anonymous only", "big_rss_anon_after_restart", "");
-  printf("\nchecks: %s\n", r->failed ? "FAILED (see above)" : "every system's balances equal the model");
+  printf("\nchecks: %s\n",
+         r->failed ? "FAILED (see above)" : "every system's balances equal the model");
 }
 
 static void write_json(const qb_report_t *r, const qb_config_t *c) {
@@ -186,7 +194,8 @@ static void write_json(const qb_report_t *r, const qb_config_t *c) {
   time_t now = time(NULL);
   char when[32];
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-  fprintf(f, "{\n  \"when\": \"%s\",\n  \"mode\": \"%s\",\n  \"seed\": %llu,\n  \"accounts\": %llu,\n",
+  fprintf(f,
+          "{\n  \"when\": \"%s\",\n  \"mode\": \"%s\",\n  \"seed\": %llu,\n  \"accounts\": %llu,\n",
           when, c->quick ? "quick" : "full", (unsigned long long)c->seed,
           (unsigned long long)c->accounts);
   fprintf(f, "  \"checks_passed\": %s,\n  \"results\": {\n", r->failed ? "false" : "true");
@@ -236,12 +245,16 @@ int main(int argc, char **argv) {
          c.pg_conninfo ? c.pg_conninfo : "not run (no --pg)");
   static qb_report_t r;
   int rc = run_all(&c, &ph, &r);
-  ratio(&r, "ratio_inprocess_vs_pg_per_tx", "inproc_zipf_transfers_per_s", "pg_per_tx_transfers_per_s");
-  ratio(&r, "ratio_inprocess_vs_pg_batched", "inproc_zipf_transfers_per_s", "pg_batched_transfers_per_s");
+  ratio(&r, "ratio_inprocess_vs_pg_per_tx", "inproc_zipf_transfers_per_s",
+        "pg_per_tx_transfers_per_s");
+  ratio(&r, "ratio_inprocess_vs_pg_batched", "inproc_zipf_transfers_per_s",
+        "pg_batched_transfers_per_s");
   ratio(&r, "ratio_inprocess_vs_pg_per_tx_uniform", "inproc_uniform_transfers_per_s",
         "pg_uniform_per_tx_transfers_per_s");
-  ratio(&r, "ratio_http_vs_pg_per_tx", "http_batch8190_transfers_per_s", "pg_per_tx_transfers_per_s");
-  ratio(&r, "ratio_http_batch1_vs_pg_per_tx", "http_batch1_requests_per_s", "pg_per_tx_transfers_per_s");
+  ratio(&r, "ratio_http_vs_pg_per_tx", "http_batch8190_transfers_per_s",
+        "pg_per_tx_transfers_per_s");
+  ratio(&r, "ratio_http_batch1_vs_pg_per_tx", "http_batch1_requests_per_s",
+        "pg_per_tx_transfers_per_s");
   if (rc != 0) {
     r.failed = true;
     fprintf(stderr, "quipu-bench: stopped: %s\n", qp_strerror(rc));

@@ -190,7 +190,8 @@ static int pg_setup(PGconn *conn, qb_workload_t *w, text_buf_t cols[COL_COUNT]) 
   uint64_t setup = qb_workload_setup_count(w), ns;
   for (uint64_t j = 0; rc == 0 && j < setup;) {
     uint32_t k = 0;
-    for (; k < QP_BATCH_EVENTS_MAX && j < setup; k++) qb_workload_setup_transfer(w, j++, true, &ev[k]);
+    for (; k < QP_BATCH_EVENTS_MAX && j < setup; k++)
+      qb_workload_setup_transfer(w, j++, true, &ev[k]);
     rc = pg_batch(conn, ev, k, cols, res, &ns);
     for (uint32_t i = 0; rc == 0 && i < k; i++)
       if (res[i] != QP_CREATE_TRANSFER_OK) rc = QP_ECORRUPT;
@@ -236,7 +237,8 @@ static void *shard_main(void *arg) {
     uint64_t v[COL_COUNT] = {(uint64_t)t->id, (uint64_t)t->debit_account_id,
                              (uint64_t)t->credit_account_id, (uint64_t)t->amount,
                              (uint64_t)t->pending_id, t->ledger, t->code, t->flags};
-    for (uint32_t c = 0; c < COL_COUNT; c++) snprintf(text[c], NUM_TEXT, "%llu", (unsigned long long)v[c]);
+    for (uint32_t c = 0; c < COL_COUNT; c++)
+      snprintf(text[c], NUM_TEXT, "%llu", (unsigned long long)v[c]);
     uint64_t t0 = qp_clock_mono_ns();
     PGresult *res = PQexecPrepared(conn, "tr", COL_COUNT, params, NULL, NULL, 0);
     s->lat_ns[i] = qp_clock_mono_ns() - t0;
@@ -324,9 +326,12 @@ static int run_batched(const qb_config_t *cfg, PGconn *conn, qb_workload_t *w, q
   }
   if (rc == 0) {
     qb_sort_u64(lat, calls);
-    qb_report_add(rep, "pg_batched_transfers_per_s", (double)n * 1e9 / (double)busy, "transfers/s", 0);
-    qb_report_add(rep, "pg_batched_commit_p50", (double)qb_percentile(lat, calls, 50) / 1e6, "ms", 3);
-    qb_report_add(rep, "pg_batched_commit_p99", (double)qb_percentile(lat, calls, 99) / 1e6, "ms", 3);
+    qb_report_add(rep, "pg_batched_transfers_per_s", (double)n * 1e9 / (double)busy, "transfers/s",
+                  0);
+    qb_report_add(rep, "pg_batched_commit_p50", (double)qb_percentile(lat, calls, 50) / 1e6, "ms",
+                  3);
+    qb_report_add(rep, "pg_batched_commit_p99", (double)qb_percentile(lat, calls, 99) / 1e6, "ms",
+                  3);
   }
   qp_free(ev);
   qp_free(expect);
@@ -362,8 +367,8 @@ int qb_run_pg(const qb_config_t *cfg, qb_report_t *rep, qb_mix_t mix, bool batch
          (unsigned long long)cfg->accounts, mix_name, (unsigned long long)cfg->pg_tx_transfers,
          cfg->pg_connections);
   if (batched)
-    printf("; (b) %llu transfers in PL/pgSQL batches of %u", (unsigned long long)cfg->pg_batch_transfers,
-           QP_BATCH_EVENTS_MAX);
+    printf("; (b) %llu transfers in PL/pgSQL batches of %u",
+           (unsigned long long)cfg->pg_batch_transfers, QP_BATCH_EVENTS_MAX);
   printf("\n");
   fflush(stdout);
   qb_workload_config_t wc;

@@ -123,7 +123,8 @@ static void model_post(qb_workload_t *w, uint64_t debit, uint64_t credit, uint64
   w->model[credit].credits_posted += amount;
 }
 
-void qb_workload_setup_transfer(qb_workload_t *w, uint64_t j, bool apply_model, qp_transfer_t *out) {
+void qb_workload_setup_transfer(qb_workload_t *w, uint64_t j, bool apply_model,
+                                qp_transfer_t *out) {
   QP_ASSERT(j < w->limited);
   uint64_t limited_id = w->ordinary + 1 + j;
   transfer_init(out, QB_SETUP_ID_BASE + j, 1, limited_id, QB_FUND_AMOUNT, 0);

@@ -140,7 +140,8 @@ void qb_workload_next(qb_workload_t *w, qp_transfer_t *out, uint32_t *expect);
 /* The key that decides a stream event's shard: events with equal keys must
  * run in stream order; events with different keys commute. */
 static inline uint64_t qb_shard_key(const qp_transfer_t *t) {
-  bool resolves = t->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER);
+  bool resolves =
+      t->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER);
   return (uint64_t)(resolves ? t->pending_id : t->id);
 }
 

@@ -25,7 +25,9 @@ static const command_t COMMANDS[] = {
 };
 
 static void usage(FILE *out) {
-  fprintf(out, "quipu - a financial-grade core: ledger, node runtime\n\nusage: quipu <command> [options]\n\n");
+  fprintf(out,
+          "quipu - a financial-grade core: ledger, node runtime\n\nusage: quipu <command> "
+          "[options]\n\n");
   for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
     fprintf(out, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
   fprintf(out, "\n'quipu <command> --help' describes each command.\n");
@@ -36,7 +38,8 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
-  if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+  if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+      strcmp(argv[1], "-h") == 0) {
     usage(stdout);
     return 0;
   }

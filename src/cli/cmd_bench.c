@@ -133,9 +133,11 @@ static int create_accounts(const bench_config_t *cfg, qp_db_t *db, qp_ledger_t *
 
 static void report(const char *name, const bench_result_t *r) {
   double tps = (double)r->transfers / r->seconds;
-  printf("%-26s %12.0f transfers/s  batch p50 %6llu us  p99 %6llu us  (%llu transfers, %llu ok, %.2f s)\n",
-         name, tps, (unsigned long long)r->p50_us, (unsigned long long)r->p99_us,
-         (unsigned long long)r->transfers, (unsigned long long)r->ok, r->seconds);
+  printf(
+      "%-26s %12.0f transfers/s  batch p50 %6llu us  p99 %6llu us  (%llu transfers, %llu ok, %.2f "
+      "s)\n",
+      name, tps, (unsigned long long)r->p50_us, (unsigned long long)r->p99_us,
+      (unsigned long long)r->transfers, (unsigned long long)r->ok, r->seconds);
   printf("RESULT %s_transfers_per_s %.0f transfers/s\n", name, tps);
   printf("RESULT %s_batch_p50 %llu us\n", name, (unsigned long long)r->p50_us);
   printf("RESULT %s_batch_p99 %llu us\n", name, (unsigned long long)r->p99_us);
@@ -164,7 +166,8 @@ static int bench_ledger(const bench_config_t *cfg) {
   if (rc == 0) {
     report("baseline_state_machine", &base);
     report("inprocess_durable", &durable);
-    double ratio = ((double)durable.transfers / durable.seconds) / ((double)base.transfers / base.seconds);
+    double ratio =
+        ((double)durable.transfers / durable.seconds) / ((double)base.transfers / base.seconds);
     printf("durable / state-machine-only throughput: %.2fx\n", ratio);
     printf("RESULT ratio_durable_vs_state_machine %.3f x\n", ratio);
     if (durable.ok != base.ok) {
@@ -202,7 +205,8 @@ int qp_cmd_bench(int argc, char **argv) {
     fprintf(stderr, "%s", usage);
     return 2;
   }
-  bench_config_t cfg = {.accounts = 100000, .transfers = 4000000, .batch = QP_BATCH_EVENTS_MAX, .seed = 42};
+  bench_config_t cfg = {
+      .accounts = 100000, .transfers = 4000000, .batch = QP_BATCH_EVENTS_MAX, .seed = 42};
   uint64_t batch = cfg.batch;
   int c;
   optind = 1;

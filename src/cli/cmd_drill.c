@@ -27,8 +27,9 @@ static const char *const DRILLS[][2] = {
 
 /* Field names whose non-zero (or true) value means something went wrong. */
 static int is_bad_field(const char *name) {
-  static const char *const bad[] = {"loss", "lost", "phantom", "partial_batch", "unexpected", "_failures", "violation", "duplicate", "verify_fail", "crash",
-                                    "mismatch", "undetected"};
+  static const char *const bad[] = {"loss",        "lost",      "phantom",   "partial_batch",
+                                    "unexpected",  "_failures", "violation", "duplicate",
+                                    "verify_fail", "crash",     "mismatch",  "undetected"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     if (strstr(name, bad[i]) != NULL) return 1;
   return 0;
@@ -132,7 +133,8 @@ int qp_cmd_drill(int argc, char **argv) {
     json_decref(root);
   }
   if (found == 0) {
-    fprintf(stderr, "quipu drill report: no results in %s; run make test, make sim or make torture\n", dir);
+    fprintf(stderr,
+            "quipu drill report: no results in %s; run make test, make sim or make torture\n", dir);
     return 1;
   }
   printf("\nresult: %s\n", bad ? "FAILURES REPORTED" : "no loss, no violation, no crash");

@@ -55,7 +55,8 @@ static int print_balances(qp_db_t *db) {
   for (int i = 0; i < 4; i++) ids[i] = ACCOUNTS[i].id;
   int rc = qp_db_lookup_accounts(db, ids, 4, out, &found);
   if (rc != 0) return rc;
-  printf("\n%-12s %12s %12s %12s %12s\n", "account", "debits", "credits", "dr pending", "cr pending");
+  printf("\n%-12s %12s %12s %12s %12s\n", "account", "debits", "credits", "dr pending",
+         "cr pending");
   for (uint32_t i = 0; i < found; i++) {
     char d[QP_U128_BUF_SIZE], c[QP_U128_BUF_SIZE], dp[QP_U128_BUF_SIZE], cp[QP_U128_BUF_SIZE];
     qp_u128_format(out[i].debits_posted, d);
@@ -101,7 +102,8 @@ static int run_demo(qp_db_t *db) {
   uint32_t r[8];
   int rc = qp_db_create_accounts(db, a, 4, r);
   if (rc != 0) return rc;
-  printf("accounts (ledger %d = USD cents; customers have debits_must_not_exceed_credits):\n", LEDGER_USD);
+  printf("accounts (ledger %d = USD cents; customers have debits_must_not_exceed_credits):\n",
+         LEDGER_USD);
   for (int i = 0; i < 4; i++)
     printf("  %-12s id %-5llu => %s\n", ACCOUNTS[i].name, (unsigned long long)ACCOUNTS[i].id,
            qp_create_account_result_name(r[i]));
@@ -113,7 +115,8 @@ static int run_demo(qp_db_t *db) {
       xfer(9004, 2002, 3001, 999999, 0),                     /* bob overdraws: refused */
   };
   if ((rc = qp_db_create_transfers(db, t1, 4, r)) != 0) return rc;
-  print_transfer_results("transfers (a deposit, a payment, a card authorisation, an overdraft):", t1, r, 4);
+  print_transfer_results(
+      "transfers (a deposit, a payment, a card authorisation, an overdraft):", t1, r, 4);
 
   qp_transfer_t t2[] = {xfer(9005, 0, 0, 400, QP_TRANSFER_POST_PENDING_TRANSFER)};
   t2[0].pending_id = 9003; /* capture $4.00 of the $4.50 hold; the rest is released */
@@ -159,7 +162,8 @@ int qp_cmd_ledger(int argc, char **argv) {
     fprintf(stderr, "quipu ledger demo: %s\n", detail);
     return 1;
   }
-  printf("ledger in %s/ledger (%llu batches in the journal)\n\n", dir, (unsigned long long)rec.batches);
+  printf("ledger in %s/ledger (%llu batches in the journal)\n\n", dir,
+         (unsigned long long)rec.batches);
   rc = run_demo(db);
   qp_db_close(db);
   if (rc != 0) {

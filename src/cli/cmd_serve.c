@@ -181,7 +181,8 @@ static json_t *ledger_settings(const qp_ledger_settings_t *l) {
   if (o == NULL) return NULL;
   json_object_set_new(o, "max_batch_events", json_integer(l->events_max));
   json_object_set_new(o, "queue_max", json_integer(l->queue_max));
-  if (l->evict_after != 0) json_object_set_new(o, "evict_after", json_integer((json_int_t)l->evict_after));
+  if (l->evict_after != 0)
+    json_object_set_new(o, "evict_after", json_integer((json_int_t)l->evict_after));
   return o;
 }
 

@@ -21,7 +21,9 @@
 #include "crypto/crypto.h"
 #include "drills/drills.h"
 
-#define SIM_USAGE "usage: quipu sim ledger [--seed S] [--steps N] [--seeds K] [--trace] [--markdown] [--json FILE] [--log LEVEL]\n"
+#define SIM_USAGE                                                                              \
+  "usage: quipu sim ledger [--seed S] [--steps N] [--seeds K] [--trace] [--markdown] [--json " \
+  "FILE] [--log LEVEL]\n"
 #define FAILURES_SHOWN_MAX 20u
 
 static int parse_u64(const char *text, uint64_t max, uint64_t *out) {
@@ -79,8 +81,8 @@ static void print_table(const qp_sim_stats_t *t, uint64_t failed_seeds, double s
     row(name, t->faults[k]);
   }
   printf("corruption\n");
-  printf("  %-44s %llu / %llu\n", "corruptions detected / injected", (unsigned long long)t->corruptions_detected,
-         (unsigned long long)t->corruptions_injected);
+  printf("  %-44s %llu / %llu\n", "corruptions detected / injected",
+         (unsigned long long)t->corruptions_detected, (unsigned long long)t->corruptions_injected);
   row("  detected by recovery at open", t->detected_at_open);
   row("  detected by the verify pass", t->detected_by_verify);
   row("  tolerated (nothing acknowledged affected)", t->corruptions_tolerated);
@@ -103,7 +105,8 @@ static void md_row(const char *name, uint64_t value) {
 /* The simulator's rows of the reliability report (issue 5, part 5), as a
  * Markdown table for the README. */
 static void print_markdown(const qp_sim_stats_t *t, uint32_t steps) {
-  printf("\n| deterministic simulation (`quipu sim ledger`, %u steps a seed) | |\n|---|---:|\n", steps);
+  printf("\n| deterministic simulation (`quipu sim ledger`, %u steps a seed) | |\n|---|---:|\n",
+         steps);
   md_row("seeds run", t->seeds);
   md_row("steps (group commits attempted)", t->steps);
   md_row("batches acknowledged", t->batches_acked);
@@ -114,11 +117,12 @@ static void print_markdown(const qp_sim_stats_t *t, uint32_t steps) {
     snprintf(name, sizeof name, "faults injected: %s", qp_sim_fault_name((qp_sim_fault_t)k));
     md_row(name, t->faults[k]);
   }
-  printf("| corruptions detected / injected | %llu / %llu |\n", (unsigned long long)t->corruptions_detected,
-         (unsigned long long)t->corruptions_injected);
+  printf("| corruptions detected / injected | %llu / %llu |\n",
+         (unsigned long long)t->corruptions_detected, (unsigned long long)t->corruptions_injected);
   md_row("losses of acknowledged data", t->losses);
   md_row("invariant violations", t->invariant_violations);
-  md_row("results differing from the fault-free reference", t->result_mismatches + t->state_mismatches);
+  md_row("results differing from the fault-free reference",
+         t->result_mismatches + t->state_mismatches);
   md_row("fail-stop violations", t->failstop_violations);
   md_row("silent corruptions or false alarms", t->silent_corruptions);
 }
@@ -130,7 +134,9 @@ static const char *const FAULT_JSON[QP_SIM_FAULT_COUNT] = {
     "died_at_io_call", "power_failure",   "torn_write",     "misdirected_write", "bit_flip_on_read",
     "fdatasync_eio",   "write_eio",       "reserve_enospc", "write_enospc"};
 
-static void put(json_t *o, const char *key, uint64_t v) { json_object_set_new(o, key, json_integer((json_int_t)v)); }
+static void put(json_t *o, const char *key, uint64_t v) {
+  json_object_set_new(o, key, json_integer((json_int_t)v));
+}
 
 /* Writes the run's results for `quipu drill report` (build/drills/sim.json). */
 static int write_json(const char *path, const qp_sim_stats_t *t, uint64_t seed, uint32_t steps,
@@ -204,7 +210,8 @@ static int run_seeds(uint64_t seed, uint64_t seeds, uint32_t steps, bool traced,
     char detail[1024];
     int rc = qp_sim_ledger_run(&cfg, &st, digest, detail, sizeof detail);
     if (rc != 0) {
-      fprintf(stderr, "sim: seed %llu could not run: %s\n", (unsigned long long)(seed + i), qp_strerror(rc));
+      fprintf(stderr, "sim: seed %llu could not run: %s\n", (unsigned long long)(seed + i),
+              qp_strerror(rc));
       return 1;
     }
     qp_sim_stats_add(&total, &st);
@@ -221,7 +228,8 @@ static int run_seeds(uint64_t seed, uint64_t seeds, uint32_t steps, bool traced,
     }
   }
   if (failed > FAILURES_SHOWN_MAX)
-    printf("(%llu more failing seeds not shown)\n", (unsigned long long)(failed - FAILURES_SHOWN_MAX));
+    printf("(%llu more failing seeds not shown)\n",
+           (unsigned long long)(failed - FAILURES_SHOWN_MAX));
   double seconds = seconds_since(t0_ns);
   print_table(&total, failed, seconds);
   if (markdown) print_markdown(&total, steps);

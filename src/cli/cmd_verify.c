@@ -27,10 +27,11 @@ static void print_report(const qp_verify_report_t *r) {
     qp_u128_format(t->credits_posted, cpo);
     qp_u128_format(t->debits_pending, dpe);
     qp_u128_format(t->credits_pending, cpe);
-    printf("ledger %u: %u accounts; debits_posted %s %s credits_posted %s; debits_pending %s %s "
-           "credits_pending %s\n",
-           t->ledger, t->accounts, dpo, t->debits_posted == t->credits_posted ? "=" : "!=", cpo, dpe,
-           t->debits_pending == t->credits_pending ? "=" : "!=", cpe);
+    printf(
+        "ledger %u: %u accounts; debits_posted %s %s credits_posted %s; debits_pending %s %s "
+        "credits_pending %s\n",
+        t->ledger, t->accounts, dpo, t->debits_posted == t->credits_posted ? "=" : "!=", cpo, dpe,
+        t->debits_pending == t->credits_pending ? "=" : "!=", cpe);
   }
   if (r->totals_count > shown) printf("(%u more ledgers not shown)\n", r->totals_count - shown);
   printf("invariant: %s\n", r->invariant_ok ? "holds" : "BROKEN");
@@ -50,9 +51,11 @@ int qp_cmd_verify(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
     if (c == 'd') data = optarg;
     else if (c == 'h') {
-      printf("usage: quipu verify [--data DIR]\n\nReplays the journal under DIR/ledger/, checks every "
-             "checksum and the hash chain,\nrecomputes every balance and compares them with the index.\n"
-             "Exit 0 when intact, 1 when anything is wrong (naming the first bad record).\n");
+      printf(
+          "usage: quipu verify [--data DIR]\n\nReplays the journal under DIR/ledger/, checks every "
+          "checksum and the hash chain,\nrecomputes every balance and compares them with the "
+          "index.\n"
+          "Exit 0 when intact, 1 when anything is wrong (naming the first bad record).\n");
       return 0;
     } else {
       fprintf(stderr, "usage: quipu verify [--data DIR]\n");

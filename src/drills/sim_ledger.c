@@ -167,7 +167,8 @@ static void trace_faults(sim_t *s) {
   for (int k = 0; k < QP_SIM_FAULT_COUNT; k++) {
     uint64_t now = qp_sim_disk_faults(s->disk, (qp_sim_fault_t)k);
     if (now != s->faults_traced[k] && used < sizeof line) {
-      int n = snprintf(line + used, sizeof line - used, " %s+%llu", qp_sim_fault_name((qp_sim_fault_t)k),
+      int n = snprintf(line + used, sizeof line - used, " %s+%llu",
+                       qp_sim_fault_name((qp_sim_fault_t)k),
                        (unsigned long long)(now - s->faults_traced[k]));
       if (n > 0) used += (size_t)n;
     }
@@ -218,7 +219,9 @@ static void gen_account(sim_t *s, qp_account_t *a, bool bank) {
   uint64_t f = bank ? 0 : below(s, 10);
   if (f >= 5 && f <= 6) a->flags |= QP_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS;
   if (f >= 7 && f <= 8) a->flags |= QP_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS;
-  if (f == 9) a->flags |= QP_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS | QP_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS;
+  if (f == 9)
+    a->flags |=
+        QP_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS | QP_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS;
   if (!bank && below(s, 8) == 0) a->flags |= QP_ACCOUNT_HISTORY;
   switch (bank ? 100 : below(s, 100)) {
   case 0: a->ledger = 0; break;
@@ -240,7 +243,8 @@ static const model_account_t *pick_account(sim_t *s) {
 /* The other side of a transfer: usually an account of the same ledger. */
 static const model_account_t *pick_partner(sim_t *s, const model_account_t *dr) {
   const model_account_t *cr = pick_account(s);
-  for (int i = 0; i < 4 && (cr->ledger != dr->ledger || cr->id == dr->id); i++) cr = pick_account(s);
+  for (int i = 0; i < 4 && (cr->ledger != dr->ledger || cr->id == dr->id); i++)
+    cr = pick_account(s);
   return cr;
 }
 
@@ -324,7 +328,8 @@ static void gen_transfer(sim_t *s, qp_transfer_t *t) {
 /* Links some events into chains; sometimes leaves the last chain open. */
 static void link_events(sim_t *s, request_t *r) {
   for (uint32_t i = 0; i < r->count; i++) {
-    uint16_t *flags = r->op == QP_OP_CREATE_ACCOUNTS ? &r->accounts[i].flags : &r->transfers[i].flags;
+    uint16_t *flags =
+        r->op == QP_OP_CREATE_ACCOUNTS ? &r->accounts[i].flags : &r->transfers[i].flags;
     bool link = below(s, 5) == 0;
     bool last = i + 1 == r->count;
     if (link && (!last || below(s, 3) == 0)) *flags |= QP_TRANSFER_LINKED; /* same bit for both */
@@ -366,7 +371,8 @@ static bool malformed(const request_t *r) { return r->op != QP_OP_EXPIRE && r->c
 
 static uint32_t group_batches(const group_t *g) {
   uint32_t n = 0;
-  for (uint32_t i = 0; i < g->count; i++) n += g->reqs[i].op != QP_OP_EXPIRE && !malformed(&g->reqs[i]);
+  for (uint32_t i = 0; i < g->count; i++)
+    n += g->reqs[i].op != QP_OP_EXPIRE && !malformed(&g->reqs[i]);
   return n;
 }
 
@@ -408,9 +414,10 @@ static uint64_t ref_apply(sim_t *s, group_t *g, uint64_t records_max, uint32_t *
       records += expired > 0;
       continue;
     }
-    int rc = r->op == QP_OP_CREATE_ACCOUNTS
-                 ? qp_ledger_create_accounts(s->ref, g->now_ns, r->accounts, r->count, r->ref_results)
-                 : qp_ledger_create_transfers(s->ref, g->now_ns, r->transfers, r->count, r->ref_results);
+    int rc =
+        r->op == QP_OP_CREATE_ACCOUNTS
+            ? qp_ledger_create_accounts(s->ref, g->now_ns, r->accounts, r->count, r->ref_results)
+            : qp_ledger_create_transfers(s->ref, g->now_ns, r->transfers, r->count, r->ref_results);
     QP_ASSERT(rc == 0);
     records++;
     batches++;
@@ -434,15 +441,16 @@ static int compare_account(void *ctx, const qp_account_t *want) {
   char id[QP_U128_BUF_SIZE];
   int rc = qp_db_lookup_accounts(s->db, &want->id, 1, &got, &found);
   if (rc != 0 || found != 1) {
-    violation(s, &s->stats->losses, "account %s is missing from the ledger (%s)", u128_text(want->id, id),
-              qp_err_name(rc));
+    violation(s, &s->stats->losses, "account %s is missing from the ledger (%s)",
+              u128_text(want->id, id), qp_err_name(rc));
     return 1;
   }
   uint8_t a[QP_RECORD_SIZE], b[QP_RECORD_SIZE];
   qp_account_encode(a, want);
   qp_account_encode(b, &got);
   if (memcmp(a, b, sizeof a) != 0) {
-    violation(s, &s->stats->state_mismatches, "account %s differs from the reference (balances or fields)",
+    violation(s, &s->stats->state_mismatches,
+              "account %s differs from the reference (balances or fields)",
               u128_text(want->id, id));
     return 1;
   }
@@ -462,8 +470,8 @@ static int compare_transfer(sim_t *s, const qp_transfer_t *want, qp_pending_stat
   char id[QP_U128_BUF_SIZE];
   int rc = qp_db_lookup_transfers(s->db, &want->id, 1, &got, &state, &found);
   if (rc != 0 || found != 1) {
-    violation(s, &s->stats->losses, "transfer %s is missing from the ledger (%s)", u128_text(want->id, id),
-              qp_err_name(rc));
+    violation(s, &s->stats->losses, "transfer %s is missing from the ledger (%s)",
+              u128_text(want->id, id), qp_err_name(rc));
     return 1;
   }
   uint8_t a[QP_RECORD_SIZE], b[QP_RECORD_SIZE];
@@ -471,7 +479,8 @@ static int compare_transfer(sim_t *s, const qp_transfer_t *want, qp_pending_stat
   qp_transfer_encode(b, &got);
   if (memcmp(a, b, sizeof a) != 0 || state != want_state) {
     violation(s, &s->stats->state_mismatches, "transfer %s differs from the reference (%s vs %s)",
-              u128_text(want->id, id), qp_pending_state_name(state), qp_pending_state_name(want_state));
+              u128_text(want->id, id), qp_pending_state_name(state),
+              qp_pending_state_name(want_state));
     return 1;
   }
   return 0;
@@ -511,11 +520,13 @@ static void check_state(sim_t *s, bool all_transfers) {
   }
   if (a.batches != s->ref_records || a.accounts != qp_ledger_account_count(s->ref) ||
       a.transfers != qp_ledger_transfer_count(s->ref)) {
-    violation(s, &s->stats->state_mismatches,
-              "ledger holds %llu records, %llu accounts, %llu transfers; reference %llu, %llu, %llu",
-              (unsigned long long)a.batches, (unsigned long long)a.accounts, (unsigned long long)a.transfers,
-              (unsigned long long)s->ref_records, (unsigned long long)qp_ledger_account_count(s->ref),
-              (unsigned long long)qp_ledger_transfer_count(s->ref));
+    violation(
+        s, &s->stats->state_mismatches,
+        "ledger holds %llu records, %llu accounts, %llu transfers; reference %llu, %llu, %llu",
+        (unsigned long long)a.batches, (unsigned long long)a.accounts,
+        (unsigned long long)a.transfers, (unsigned long long)s->ref_records,
+        (unsigned long long)qp_ledger_account_count(s->ref),
+        (unsigned long long)qp_ledger_transfer_count(s->ref));
     return;
   }
   if (qp_ledger_each_account(s->ref, compare_account, s) != 0 || !all_transfers) return;
@@ -550,7 +561,8 @@ static int history_visit(void *ctx, const qp_transfer_t *t, qp_pending_state_t s
 /* A few accounts' transfer histories (the ledger's in-memory history
  * index, rebuilt at every open) against the reference's transfers. */
 static void check_history(sim_t *s) {
-  for (uint32_t i = 0; i < HISTORY_ACCOUNTS_CHECKED && s->model.accounts_count > 0 && !s->failed; i++) {
+  for (uint32_t i = 0; i < HISTORY_ACCOUNTS_CHECKED && s->model.accounts_count > 0 && !s->failed;
+       i++) {
     history_check_t c = {.s = s, .account = pick_account(s)->id};
     qp_account_filter_t f = {.account_id = c.account, .limit = HISTORY_ROWS_MAX};
     int rc = qp_db_get_account_transfers(s->db, &f, s->history, &c.got);
@@ -559,8 +571,10 @@ static void check_history(sim_t *s) {
     uint32_t want = c.seen < HISTORY_ROWS_MAX ? c.seen : HISTORY_ROWS_MAX;
     if (rc != 0 || c.differs || c.got != want) {
       char id[QP_U128_BUF_SIZE];
-      violation(s, &s->stats->state_mismatches, "account %s: history query returned %u transfers (%s), the "
-                "reference has %u%s", u128_text(c.account, id), c.got, qp_err_name(rc), want,
+      violation(s, &s->stats->state_mismatches,
+                "account %s: history query returned %u transfers (%s), the "
+                "reference has %u%s",
+                u128_text(c.account, id), c.got, qp_err_name(rc), want,
                 c.differs ? " and they differ" : "");
     }
   }
@@ -586,11 +600,12 @@ static void compare_results(sim_t *s, const group_t *g) {
     for (uint32_t j = 0; j < r->count; j++) {
       if (r->results[j] == r->ref_results[j]) continue;
       bool acc = r->op == QP_OP_CREATE_ACCOUNTS;
-      const char *got = acc ? qp_create_account_result_name(r->results[j]) : qp_create_transfer_result_name(r->results[j]);
+      const char *got = acc ? qp_create_account_result_name(r->results[j])
+                            : qp_create_transfer_result_name(r->results[j]);
       const char *want = acc ? qp_create_account_result_name(r->ref_results[j])
                              : qp_create_transfer_result_name(r->ref_results[j]);
-      violation(s, &s->stats->result_mismatches, "batch %u event %u: ledger said %s, reference %s", i, j,
-                got ? got : "?", want ? want : "?");
+      violation(s, &s->stats->result_mismatches, "batch %u event %u: ledger said %s, reference %s",
+                i, j, got ? got : "?", want ? want : "?");
       return;
     }
   }
@@ -617,18 +632,20 @@ static int verify_pass(sim_t *s, const char *when) {
       durable_size == a.journal_bytes && memcmp(scan.last_hash, a.head_hash, QP_HASH_SIZE) == 0)
     return GO;
   if (!qp_sim_disk_damaged(s->disk)) {
-    violation(s, &s->stats->other_violations,
-              "verify pass (%s): the durable journal (%llu records, %llu of %llu bytes valid: %s) does "
-              "not hold what the ledger serves (%llu records, %llu bytes), and no fault damaged it",
-              when, (unsigned long long)scan.last_seq, (unsigned long long)scan.valid_bytes,
-              (unsigned long long)durable_size, scan.problem ? scan.detail : "no problem found",
-              (unsigned long long)a.batches, (unsigned long long)a.journal_bytes);
+    violation(
+        s, &s->stats->other_violations,
+        "verify pass (%s): the durable journal (%llu records, %llu of %llu bytes valid: %s) does "
+        "not hold what the ledger serves (%llu records, %llu bytes), and no fault damaged it",
+        when, (unsigned long long)scan.last_seq, (unsigned long long)scan.valid_bytes,
+        (unsigned long long)durable_size, scan.problem ? scan.detail : "no problem found",
+        (unsigned long long)a.batches, (unsigned long long)a.journal_bytes);
     return STOP;
   }
   s->stats->corruptions_injected++;
   s->stats->corruptions_detected++;
   s->stats->detected_by_verify++;
-  trace(s, "verify pass (%s) reports damage: %s", when, scan.problem ? scan.detail : "journal shorter than the ledger");
+  trace(s, "verify pass (%s) reports damage: %s", when,
+        scan.problem ? scan.detail : "journal shorter than the ledger");
   return START_OVER;
 }
 
@@ -670,9 +687,10 @@ static int open_db(sim_t *s) {
     if (rc == 0) {
       s->incident = flipped || damaged;
       s->stats->torn_tails_cut += rec.torn_bytes > 0;
-      trace(s, "open: %llu records, %llu bytes; torn tail cut: %llu bytes at %llu%s", (unsigned long long)rec.batches,
-            (unsigned long long)rec.journal_bytes, (unsigned long long)rec.torn_bytes,
-            (unsigned long long)rec.torn_offset, s->incident ? "; damage was read" : "");
+      trace(s, "open: %llu records, %llu bytes; torn tail cut: %llu bytes at %llu%s",
+            (unsigned long long)rec.batches, (unsigned long long)rec.journal_bytes,
+            (unsigned long long)rec.torn_bytes, (unsigned long long)rec.torn_offset,
+            s->incident ? "; damage was read" : "");
       return GO;
     }
     trace(s, "open failed: %s: %s", qp_err_name(rc), detail);
@@ -681,7 +699,8 @@ static int open_db(sim_t *s) {
       qp_sim_disk_restart(s->disk, chance(s, s->cfg->power_loss_ppm));
       continue;
     }
-    if (rc == QP_EIO && (flipped || qp_sim_disk_faults(s->disk, QP_SIM_FAULT_SYNC_EIO) != syncs_failed)) {
+    if (rc == QP_EIO &&
+        (flipped || qp_sim_disk_faults(s->disk, QP_SIM_FAULT_SYNC_EIO) != syncs_failed)) {
       /* fdatasync failed during recovery, or reads did not reproduce: the
        * operator starts it again. */
       qp_sim_disk_restart(s->disk, chance(s, s->cfg->power_loss_ppm));
@@ -698,7 +717,8 @@ static int open_db(sim_t *s) {
               "open failed with %s although nothing read was damaged: %s", qp_err_name(rc), detail);
     return STOP;
   }
-  violation(s, &s->stats->other_violations, "recovery did not finish in %u attempts", OPEN_ATTEMPTS_MAX);
+  violation(s, &s->stats->other_violations, "recovery did not finish in %u attempts",
+            OPEN_ATTEMPTS_MAX);
   return STOP;
 }
 
@@ -713,28 +733,36 @@ static int reconcile(sim_t *s) {
     return STOP;
   }
   if (a.batches < s->ref_records) {
-    violation(s, &s->stats->losses, "acknowledged journal records %llu..%llu are missing after recovery",
+    violation(s, &s->stats->losses,
+              "acknowledged journal records %llu..%llu are missing after recovery",
               (unsigned long long)a.batches + 1, (unsigned long long)s->ref_records);
     return STOP;
   }
   uint64_t extra = a.batches - s->ref_records;
   uint32_t present = 0;
   if (extra > 0 && (!s->pending.valid || ref_apply(s, &s->pending, extra, &present) != extra)) {
-    violation(s, &s->stats->losses, "the journal holds %llu records more than were acknowledged or in "
-              "flight", (unsigned long long)(a.batches - s->ref_records));
+    violation(s, &s->stats->losses,
+              "the journal holds %llu records more than were acknowledged or in "
+              "flight",
+              (unsigned long long)(a.batches - s->ref_records));
     return STOP;
   }
   if (s->pending.valid)
-    trace(s, "recovered %llu acknowledged records and %llu of the group in flight (%u of its %u batches)",
-          (unsigned long long)s->ref_records - extra, (unsigned long long)extra, present, group_batches(&s->pending));
+    trace(s,
+          "recovered %llu acknowledged records and %llu of the group in flight (%u of its %u "
+          "batches)",
+          (unsigned long long)s->ref_records - extra, (unsigned long long)extra, present,
+          group_batches(&s->pending));
   if (s->pending.valid) {
     s->stats->unacked_present += present;
     s->stats->unacked_absent += group_batches(&s->pending) - present;
     s->pending.valid = false;
   }
   if (!qp_sim_disk_intact_below(s->disk, a.journal_bytes)) {
-    violation(s, &s->stats->silent_corruptions, "recovery accepted %llu journal bytes that include damaged "
-              "ones", (unsigned long long)a.journal_bytes);
+    violation(s, &s->stats->silent_corruptions,
+              "recovery accepted %llu journal bytes that include damaged "
+              "ones",
+              (unsigned long long)a.journal_bytes);
     return STOP;
   }
   check_state(s, true);
@@ -753,7 +781,8 @@ static int start_over(sim_t *s);
 /* The process dies (or stops) and comes back: close, lose the page cache
  * on a power loss, recover, reconcile. */
 static int restart(sim_t *s, bool power_loss) {
-  trace(s, "restart: %s", power_loss ? "power loss (page cache lost)" : "process restart (page cache kept)");
+  trace(s, "restart: %s",
+        power_loss ? "power loss (page cache lost)" : "process restart (page cache kept)");
   qp_db_close(s->db);
   s->db = NULL;
   qp_sim_disk_restart(s->disk, power_loss);
@@ -764,7 +793,8 @@ static int restart(sim_t *s, bool power_loss) {
 }
 
 static void model_reset(sim_t *s) {
-  uint64_t accounts = s->model.next_account, transfers = s->model.next_transfer, hi = s->model.id_hi;
+  uint64_t accounts = s->model.next_account, transfers = s->model.next_transfer,
+           hi = s->model.id_hi;
   memset(&s->model, 0, sizeof s->model);
   s->model.next_account = accounts;
   s->model.next_transfer = transfers;
@@ -803,7 +833,8 @@ static int start_over(sim_t *s) {
 static void build_requests(group_t *g, qp_db_request_t *reqs) {
   for (uint32_t i = 0; i < g->count; i++) {
     request_t *r = &g->reqs[i];
-    const void *events = r->op == QP_OP_CREATE_ACCOUNTS ? (const void *)r->accounts : (const void *)r->transfers;
+    const void *events =
+        r->op == QP_OP_CREATE_ACCOUNTS ? (const void *)r->accounts : (const void *)r->transfers;
     bool expire = r->op == QP_OP_EXPIRE;
     reqs[i] = (qp_db_request_t){.op = r->op,
                                 .events = expire ? NULL : events,
@@ -821,7 +852,8 @@ static int on_acked(sim_t *s, group_t *g, const qp_db_request_t *reqs, uint64_t 
   for (uint32_t i = 0; i < g->count; i++) {
     int want = malformed(&g->reqs[i]) ? QP_EINVAL : 0;
     if (reqs[i].status != want) {
-      violation(s, &s->stats->other_violations, "acknowledged group has batch %u with status %s, not %s", i,
+      violation(s, &s->stats->other_violations,
+                "acknowledged group has batch %u with status %s, not %s", i,
                 qp_err_name(reqs[i].status), qp_err_name(want));
       return STOP;
     }
@@ -850,7 +882,8 @@ static int on_acked(sim_t *s, group_t *g, const qp_db_request_t *reqs, uint64_t 
 static int on_enospc(sim_t *s, const group_t *g, const qp_db_request_t *reqs) {
   for (uint32_t i = 0; i < g->count; i++)
     if (reqs[i].status != QP_ENOSPC && !malformed(&g->reqs[i])) {
-      violation(s, &s->stats->other_violations, "batch %u of a group refused for ENOSPC has status %s", i,
+      violation(s, &s->stats->other_violations,
+                "batch %u of a group refused for ENOSPC has status %s", i,
                 qp_err_name(reqs[i].status));
       return STOP;
     }
@@ -867,8 +900,8 @@ static int on_enospc(sim_t *s, const group_t *g, const qp_db_request_t *reqs) {
 static int on_failstop(sim_t *s, const group_t *g, const qp_db_request_t *reqs, int rc) {
   s->stats->failstops++;
   if (!qp_db_stopped(s->db)) {
-    violation(s, &s->stats->failstop_violations, "qp_db_execute failed with %s but the db is not stopped",
-              qp_err_name(rc));
+    violation(s, &s->stats->failstop_violations,
+              "qp_db_execute failed with %s but the db is not stopped", qp_err_name(rc));
     return STOP;
   }
   for (uint32_t i = 0; i < g->count; i++)
@@ -878,14 +911,17 @@ static int on_failstop(sim_t *s, const group_t *g, const qp_db_request_t *reqs, 
     }
   qp_account_t probe = {.id = make_id(&s->model, ++s->model.next_account), .ledger = 1, .code = 1};
   uint32_t result = 0;
-  qp_db_request_t req = {.op = QP_OP_CREATE_ACCOUNTS, .events = &probe, .count = 1, .results = &result};
+  qp_db_request_t req = {
+      .op = QP_OP_CREATE_ACCOUNTS, .events = &probe, .count = 1, .results = &result};
   int prc = qp_db_execute(s->db, &req, 1);
   qp_account_t out;
   uint32_t found;
   int lrc = qp_db_lookup_accounts(s->db, &probe.id, 1, &out, &found);
   if (prc != QP_ESTOPPED || req.status != QP_ESTOPPED || lrc != QP_ESTOPPED) {
-    violation(s, &s->stats->failstop_violations, "a stopped db answered a write with %s (status %s) and a "
-              "read with %s", qp_err_name(prc), qp_err_name(req.status), qp_err_name(lrc));
+    violation(s, &s->stats->failstop_violations,
+              "a stopped db answered a write with %s (status %s) and a "
+              "read with %s",
+              qp_err_name(prc), qp_err_name(req.status), qp_err_name(lrc));
     return STOP;
   }
   return GO;
@@ -898,7 +934,9 @@ static void trace_group(sim_t *s, const group_t *g, int rc) {
   for (uint32_t i = 0; i < g->count && used < sizeof what; i++) {
     const request_t *r = &g->reqs[i];
     int n = snprintf(what + used, sizeof what - used, "%s%s", i ? ", " : "",
-                     r->op == QP_OP_EXPIRE ? "expire" : r->op == QP_OP_CREATE_ACCOUNTS ? "accounts" : "transfers");
+                     r->op == QP_OP_EXPIRE            ? "expire"
+                     : r->op == QP_OP_CREATE_ACCOUNTS ? "accounts"
+                                                      : "transfers");
     if (n > 0) used += (size_t)n;
     if (r->op != QP_OP_EXPIRE && used < sizeof what) {
       n = snprintf(what + used, sizeof what - used, " x%u", r->count);
@@ -919,13 +957,15 @@ static int execute_group(sim_t *s, group_t *g) {
   trace_group(s, g, rc);
   trace_faults(s);
   if (qp_sim_disk_unreserved_writes(s->disk) != 0) {
-    violation(s, &s->stats->other_violations, "the journal wrote past the space it had reserved (a full "
+    violation(s, &s->stats->other_violations,
+              "the journal wrote past the space it had reserved (a full "
               "disk would fail the write and stop the ledger instead of refusing the group)");
     return STOP;
   }
   if (rc == 0 && !qp_sim_disk_dead(s->disk)) return on_acked(s, g, reqs, s->clock_reads - reads);
   if (rc == 0) {
-    violation(s, &s->stats->other_violations, "a group was acknowledged although the disk died under it");
+    violation(s, &s->stats->other_violations,
+              "a group was acknowledged although the disk died under it");
     return STOP;
   }
   bool dead = qp_sim_disk_dead(s->disk);

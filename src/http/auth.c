@@ -73,7 +73,8 @@ bool qp__http_authenticate(qp_http_server_t *s, struct MHD_Connection *conn, cha
   if (i >= 0) snprintf(scopes, scopes_size, "%s", s->keys.keys[i].scopes);
   pthread_mutex_unlock(&s->keys.mutex);
   if (i < 0) {
-    qp_http_error_set(err, 401, "unauthorized", "", "the API key is not valid (unknown or revoked)");
+    qp_http_error_set(err, 401, "unauthorized", "",
+                      "the API key is not valid (unknown or revoked)");
     return false;
   }
   return true;

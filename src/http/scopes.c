@@ -75,8 +75,8 @@ int qp_http_scopes_check(const char *text, const qp_http_scope_t *known, uint32_
     for (uint32_t i = 0; !ok && i < count; i++)
       ok = strlen(known[i].name) == n && memcmp(known[i].name, p, n) == 0;
     if (!ok) {
-      snprintf(detail, detail_size, "unknown scope '%.*s'; known scopes: %s", (int)(n > 64 ? 64 : n),
-               p, list);
+      snprintf(detail, detail_size, "unknown scope '%.*s'; known scopes: %s",
+               (int)(n > 64 ? 64 : n), p, list);
       return QP_EINVAL;
     }
     p += n;

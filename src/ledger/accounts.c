@@ -82,7 +82,8 @@ int qp__accounts_open(qp__accounts_file_t *af, const char *dir, bool read_only, 
       rc = write_header(af, 0, 0);
       if (rc == 0) rc = write_header(af, 0, 0); /* both slots valid */
       if (rc == 0) rc = qp_fsync_dir(dir);
-      if (rc != 0 && detail) snprintf(detail, detail_size, "cannot create %s: %s", af->path, qp_strerror(rc));
+      if (rc != 0 && detail)
+        snprintf(detail, detail_size, "cannot create %s: %s", af->path, qp_strerror(rc));
       return rc;
     }
   }
@@ -102,7 +103,8 @@ int qp__accounts_open(qp__accounts_file_t *af, const char *dir, bool read_only, 
   bool ok[2] = {got == sizeof slots && header_decode(slots, &h[0]),
                 got == sizeof slots && header_decode(slots + SLOT_BYTES, &h[1])};
   if (!ok[0] && !ok[1]) {
-    if (detail) snprintf(detail, detail_size, "%s: no valid header (both copies damaged)", af->path);
+    if (detail)
+      snprintf(detail, detail_size, "%s: no valid header (both copies damaged)", af->path);
     return QP_ECORRUPT;
   }
   const header_t *best = !ok[1] || (ok[0] && h[0].writes > h[1].writes) ? &h[0] : &h[1];
@@ -134,9 +136,11 @@ int qp__accounts_read(const qp__accounts_file_t *af,
   for (uint64_t row = 0; row < af->rows && rc == 0;) {
     uint64_t n = af->rows - row < READ_ROWS ? af->rows - row : READ_ROWS;
     size_t got = 0;
-    rc = af->io.read_at(af->io.ctx, buf, (size_t)n * QP_RECORD_SIZE, DATA_AT + row * QP_RECORD_SIZE, &got);
+    rc = af->io.read_at(af->io.ctx, buf, (size_t)n * QP_RECORD_SIZE, DATA_AT + row * QP_RECORD_SIZE,
+                        &got);
     if (rc == 0 && got != n * QP_RECORD_SIZE) rc = QP_ECORRUPT;
-    for (uint64_t i = 0; i < n && rc == 0; i++) qp_account_decode(buf + i * QP_RECORD_SIZE, &rows[i]);
+    for (uint64_t i = 0; i < n && rc == 0; i++)
+      qp_account_decode(buf + i * QP_RECORD_SIZE, &rows[i]);
     if (rc == 0) rc = fn(ctx, row, rows, (uint32_t)n);
     row += n;
   }

@@ -57,8 +57,8 @@ struct json_t; /* jansson's object type */
  * *out is then NULL. */
 int qp_ledger_decode_accounts(const char *body, size_t len, uint32_t events_max, qp_account_t **out,
                            uint32_t *count_out, qp_http_error_t *err);
-int qp_ledger_decode_transfers(const char *body, size_t len, uint32_t events_max, qp_transfer_t **out,
-                            uint32_t *count_out, qp_http_error_t *err);
+int qp_ledger_decode_transfers(const char *body, size_t len, uint32_t events_max,
+                               qp_transfer_t **out, uint32_t *count_out, qp_http_error_t *err);
 
 /* What `quipu client accounts|transfers create` runs on its input before
  * sending it: kind is "accounts" or "transfers"; decodes the body exactly as
@@ -90,8 +90,8 @@ struct json_t *qp_ledger_u128_json(qp_u128 v);
  * as text; op is QP_OP_CREATE_ACCOUNTS or QP_OP_CREATE_TRANSFERS.  Returns
  * a qp_malloc'ed NUL-terminated string (caller qp_free()s it) and its
  * length in *len_out, or NULL when out of memory. */
-char *qp_ledger_results_text(qp_op_t op, const void *events, const uint32_t *results, uint32_t count,
-                          size_t *len_out);
+char *qp_ledger_results_text(qp_op_t op, const void *events, const uint32_t *results,
+                             uint32_t count, size_t *len_out);
 
 /* -------------------------------------------------------------- module */
 

@@ -198,7 +198,8 @@ static int decode_big(const json_t *v, field_kind_t kind, const char *path, qp_u
   size_t n = json_string_length(v);
   int rc = qp_u128_parse(s, n, out);
   if (rc == QP_ERANGE || (rc == 0 && kind == K_U64 && *out > UINT64_MAX))
-    return qp_http_error_set(err, 400, "out_of_range", path, "must be at most %s", width_text(kind));
+    return qp_http_error_set(err, 400, "out_of_range", path, "must be at most %s",
+                             width_text(kind));
   if (rc != 0 && n > 1 && s[0] == '-' && qp_u128_parse(s + 1, n - 1, out) != QP_EPARSE)
     return qp_http_error_set(err, 400, "out_of_range", path, "must be >= 0");
   if (rc != 0)
@@ -215,9 +216,11 @@ static int decode_small(const json_t *v, field_kind_t kind, const char *path, ui
                             type_name(v));
   json_int_t i = json_integer_value(v);
   if (i < 0)
-    return qp_http_error_set(err, 400, "out_of_range", path, "must be >= 0, got %lld", (long long)i);
+    return qp_http_error_set(err, 400, "out_of_range", path, "must be >= 0, got %lld",
+                             (long long)i);
   if ((uint64_t)i > width_max(kind))
-    return qp_http_error_set(err, 400, "out_of_range", path, "must be at most %s", width_text(kind));
+    return qp_http_error_set(err, 400, "out_of_range", path, "must be at most %s",
+                             width_text(kind));
   *out = (uint64_t)i;
   return 0;
 }
@@ -413,8 +416,8 @@ int qp_ledger_decode_accounts(const char *body, size_t len, uint32_t events_max,
   return rc;
 }
 
-int qp_ledger_decode_transfers(const char *body, size_t len, uint32_t events_max, qp_transfer_t **out,
-                            uint32_t *count_out, qp_http_error_t *err) {
+int qp_ledger_decode_transfers(const char *body, size_t len, uint32_t events_max,
+                               qp_transfer_t **out, uint32_t *count_out, qp_http_error_t *err) {
   void *records;
   int rc = decode_records(body, len, events_max, &TRANSFER_KIND, &records, count_out, err);
   *out = records;
@@ -449,7 +452,8 @@ int qp_ledger_decode_ids(const char *body, size_t len, uint32_t ids_max, qp_u128
   *out = NULL;
   *count_out = 0;
   memset(err, 0, sizeof *err);
-  if (ids_max == 0 || ids_max > QP_LEDGER_API_LOOKUP_IDS_MAX) ids_max = QP_LEDGER_API_LOOKUP_IDS_MAX;
+  if (ids_max == 0 || ids_max > QP_LEDGER_API_LOOKUP_IDS_MAX)
+    ids_max = QP_LEDGER_API_LOOKUP_IDS_MAX;
   json_t *root = parse_json(body, len, err);
   if (root == NULL) return err->status == 500 ? QP_ENOMEM : QP_EPARSE;
   int rc = 0;

@@ -95,8 +95,8 @@ json_t *qp_ledger_balance_json(const qp_account_balance_t *b) {
 /* Longest row: {"index":8189,"id":"<39 digits>","result":"<longest name>"}, */
 #define RESULT_ROW_BYTES_MAX (64u + QP_U128_DEC_MAX + 64u)
 
-char *qp_ledger_results_text(qp_op_t op, const void *events, const uint32_t *results, uint32_t count,
-                          size_t *len_out) {
+char *qp_ledger_results_text(qp_op_t op, const void *events, const uint32_t *results,
+                             uint32_t count, size_t *len_out) {
   /* Written directly rather than through a jansson tree: for a batch of
    * 8190 events the tree costs tens of thousands of allocations, and this
    * is the answer to every create request. */

@@ -200,7 +200,8 @@ static int apply_accounts(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes
     qp_store_u64_be(key, seq);
     MDB_val wk = {sizeof key, key}, wv = {(size_t)c->accounts_count * QP__ACCOUNT_WAL_ENTRY, NULL};
     rc = mdb_put(txn, ix->account_wal, &wk, &wv, MDB_RESERVE);
-    if (rc == 0) qp__accounts_wal_encode(wv.mv_data, c->accounts, c->account_rows, c->accounts_count);
+    if (rc == 0)
+      qp__accounts_wal_encode(wv.mv_data, c->accounts, c->account_rows, c->accounts_count);
   }
   for (uint32_t i = 0; i < c->balances_count && rc == 0; i++) {
     const qp_account_balance_t *b = &c->balances[i];
@@ -255,7 +256,8 @@ int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *c, const qp__ind
 }
 
 /* Calls fn for every value of dbi in key order. */
-static int each_value(MDB_txn *txn, MDB_dbi dbi, int (*fn)(void *ctx, const MDB_val *v), void *ctx) {
+static int each_value(MDB_txn *txn, MDB_dbi dbi, int (*fn)(void *ctx, const MDB_val *v),
+                      void *ctx) {
   MDB_cursor *cur;
   int rc = mdb_cursor_open(txn, dbi, &cur);
   if (rc != 0) return db_err(rc);
@@ -377,7 +379,8 @@ static void find_map(qp__index_t *ix, const char *dir) {
   while (fgets(line, sizeof line, f) != NULL) {
     unsigned long lo, hi;
     int path_at = 0;
-    if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &path_at) != 2 || path_at == 0) continue;
+    if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &path_at) != 2 || path_at == 0)
+      continue;
     char *path = line + path_at;
     path[strcspn(path, "\n")] = '\0';
     if (strcmp(path, real) == 0 && hi - lo > ix->map_len) {
@@ -508,7 +511,8 @@ static int account_transfer(qp__index_t *ix, MDB_txn *txn, const qp_account_filt
   if (rc != 0 || v.mv_size != QP_RECORD_SIZE + 1) return QP_ECORRUPT;
   qp_transfer_decode(v.mv_data, out);
   bool both = !(f->flags & (QP_FILTER_DEBITS | QP_FILTER_CREDITS));
-  bool debits = both || (f->flags & QP_FILTER_DEBITS), credits = both || (f->flags & QP_FILTER_CREDITS);
+  bool debits = both || (f->flags & QP_FILTER_DEBITS),
+       credits = both || (f->flags & QP_FILTER_CREDITS);
   *accepted = (debits && out->debit_account_id == f->account_id) ||
               (credits && out->credit_account_id == f->account_id);
   return 0;

@@ -223,7 +223,8 @@ static int judge_bad_body(reader_t *r, uint64_t offset, uint32_t size, qp_journa
   }
   if ((rc = reread_record(r, offset, size, p, hash)) != 0) return rc;
   if (memcmp(hash, *p + OFF_HASH, QP_HASH_SIZE) == 0) return 0;
-  if (memcmp(hash, first_hash, QP_HASH_SIZE) != 0 || memcmp(*p + OFF_HASH, first_stored, QP_HASH_SIZE) != 0)
+  if (memcmp(hash, first_hash, QP_HASH_SIZE) != 0 ||
+      memcmp(*p + OFF_HASH, first_stored, QP_HASH_SIZE) != 0)
     return QP_EIO;
   if (!missing_sector(*p, offset, size)) {
     problem(r, s, QP_ECORRUPT, offset,
@@ -231,8 +232,9 @@ static int judge_bad_body(reader_t *r, uint64_t offset, uint32_t size, qp_journa
             "leave it: damaged after it was written");
     return 1;
   }
-  problem(r, s, QP_ETORN, offset,
-          last ? "last record's body does not match its hash" : "body cut short and only zeros follow");
+  problem(
+      r, s, QP_ETORN, offset,
+      last ? "last record's body does not match its hash" : "body cut short and only zeros follow");
   return 1;
 }
 

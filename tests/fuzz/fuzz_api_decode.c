@@ -61,7 +61,8 @@ static void round_trip(qp_op_t op, const void *events, uint32_t count) {
     qp_free(back);
   } else {
     qp_transfer_t *back = NULL;
-    QP_ASSERT(qp_ledger_decode_transfers(text, strlen(text), FUZZ_EVENTS_MAX, &back, &n, &err) == 0);
+    QP_ASSERT(qp_ledger_decode_transfers(text, strlen(text), FUZZ_EVENTS_MAX, &back, &n, &err) ==
+              0);
     QP_ASSERT(n == count && memcmp(back, events, count * sizeof *back) == 0);
     qp_free(back);
   }

@@ -157,7 +157,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       at += 3;
       uint8_t *body = qp_journal_stage(j, op, count, (uint64_t)at * 1000, count * QP_RECORD_SIZE);
       if (body == NULL) break;
-      for (size_t b = 0; b < (size_t)count * QP_RECORD_SIZE; b++) body[b] = at < size ? data[at++] : 0;
+      for (size_t b = 0; b < (size_t)count * QP_RECORD_SIZE; b++)
+        body[b] = at < size ? data[at++] : 0;
     }
     QP_ASSERT(qp_journal_commit(j) == 0);
     qp_journal_close(j);

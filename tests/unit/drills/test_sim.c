@@ -222,7 +222,8 @@ static void test_crash_points(void **state) {
 
 /* ------------------------------------------------------- the simulator */
 
-static void run_seed(uint64_t seed, uint32_t steps, qp_sim_stats_t *st, uint8_t digest[QP_HASH_SIZE]) {
+static void run_seed(uint64_t seed, uint32_t steps, qp_sim_stats_t *st,
+                     uint8_t digest[QP_HASH_SIZE]) {
   qp_sim_ledger_config_t cfg;
   qp_sim_ledger_config_default(&cfg, seed, steps);
   char detail[1024];
@@ -300,7 +301,8 @@ static uint64_t test_clock(void *ctx) {
 }
 
 static qp_db_t *open_sim_db(qp_sim_disk_t *d) {
-  qp_db_options_t opts = {.clock_ns = test_clock, .open_journal = qp_sim_disk_open, .open_journal_ctx = d};
+  qp_db_options_t opts = {
+      .clock_ns = test_clock, .open_journal = qp_sim_disk_open, .open_journal_ctx = d};
   qp_db_t *db = NULL;
   char detail[256];
   int rc = qp_db_open("sim", &opts, &db, NULL, detail, sizeof detail);
@@ -382,7 +384,8 @@ static uint64_t write_records(qp_io_t *io, uint32_t groups, uint32_t per_group, 
   for (uint32_t g = 0; g < groups; g++) {
     last_start = qp_journal_size(j);
     for (uint32_t i = 0; i < per_group; i++) {
-      uint8_t *body = qp_journal_stage(j, QP_OP_CREATE_ACCOUNTS, events, 1000 + id, events * QP_RECORD_SIZE);
+      uint8_t *body =
+          qp_journal_stage(j, QP_OP_CREATE_ACCOUNTS, events, 1000 + id, events * QP_RECORD_SIZE);
       assert_non_null(body);
       for (uint32_t e = 0; e < events; e++) {
         qp_account_t a = {.id = id++, .ledger = 1, .code = 1};
@@ -442,7 +445,8 @@ static void test_damage_followed_by_zeros_is_refused(void **state) {
   /* ...and its bytes hit the body of the last acknowledged record. */
   uint8_t stray[64];
   fill(stray, sizeof stray, 11);
-  assert_int_equal(io.write_at(io.ctx, stray, sizeof stray, group + QP_JOURNAL_HEADER_SIZE + 100), 0);
+  assert_int_equal(io.write_at(io.ctx, stray, sizeof stray, group + QP_JOURNAL_HEADER_SIZE + 100),
+                   0);
   qp_journal_scan_t scan;
   assert_int_equal(qp_journal_scan(&io, NULL, NULL, &scan), 0);
   assert_int_equal(scan.problem, QP_ECORRUPT);

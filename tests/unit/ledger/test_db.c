@@ -27,8 +27,11 @@ typedef struct fixture {
 static uint64_t fake_clock(void *ctx) { return ((fixture_t *)ctx)->clock; }
 
 static qp_db_t *open_db(fixture_t *f, qp_db_recovery_t *rec) {
-  qp_db_options_t opt = {.clock_ns = fake_clock, .clock_ctx = f, .index_map_size = (size_t)1 << 30,
-                         .evict_min_rows = f->evict_min_rows, .verify_sync_max = f->verify_sync_max};
+  qp_db_options_t opt = {.clock_ns = fake_clock,
+                         .clock_ctx = f,
+                         .index_map_size = (size_t)1 << 30,
+                         .evict_min_rows = f->evict_min_rows,
+                         .verify_sync_max = f->verify_sync_max};
   qp_db_t *db = NULL;
   char detail[512];
   int rc = qp_db_open(f->dir, &opt, &db, rec, detail, sizeof detail);
@@ -85,7 +88,8 @@ static void populate(fixture_t *f, qp_db_t *db, uint32_t batches) {
     qp_transfer_t t[10];
     for (uint32_t i = 0; i < 10; i++) {
       qp_u128 id = 100 + b * 10 + i;
-      t[i] = transfer(id, 1 + (id % 4), 1 + ((id + 1) % 4), 10 + i, i == 9 ? QP_TRANSFER_PENDING : 0);
+      t[i] =
+          transfer(id, 1 + (id % 4), 1 + ((id + 1) % 4), 10 + i, i == 9 ? QP_TRANSFER_PENDING : 0);
     }
     f->clock += 1000;
     assert_int_equal(qp_db_create_transfers(db, t, 10, r), 0);
@@ -179,8 +183,8 @@ static void test_torn_tail_truncated(void **state) {
   uint32_t r;
   assert_int_equal(qp_db_create_transfers(db, &t, 1, &r), 0);
   qp_db_close(db);
-  snprintf(cmd, sizeof cmd, "rm -rf '%s/ledger/state' && mv '%s/state.bak' '%s/ledger/state'", f->dir,
-           f->dir, f->dir);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s/ledger/state' && mv '%s/state.bak' '%s/ledger/state'",
+           f->dir, f->dir, f->dir);
   assert_int_equal(system(cmd), 0);
   assert_int_equal(truncate(path, end + 200), 0);
   qp_verify_report_t rep;
@@ -391,9 +395,11 @@ static void test_group_commit(void **state) {
   for (int i = 0; i < 3; i++) {
     t[i][0] = transfer((qp_u128)(500 + 2 * i), 1, 2, 5, 0);
     t[i][1] = transfer((qp_u128)(501 + 2 * i), 3, 4, 5, 0);
-    reqs[i] = (qp_db_request_t){.op = QP_OP_CREATE_TRANSFERS, .events = t[i], .count = 2, .results = r[i]};
+    reqs[i] = (qp_db_request_t){
+        .op = QP_OP_CREATE_TRANSFERS, .events = t[i], .count = 2, .results = r[i]};
   }
-  reqs[3] = (qp_db_request_t){.op = QP_OP_CREATE_TRANSFERS, .events = t[0], .count = 0, .results = r[0]};
+  reqs[3] =
+      (qp_db_request_t){.op = QP_OP_CREATE_TRANSFERS, .events = t[0], .count = 0, .results = r[0]};
   assert_int_equal(qp_db_execute(db, reqs, 4), 0);
   for (int i = 0; i < 3; i++) {
     assert_int_equal(reqs[i].status, 0);
@@ -454,7 +460,8 @@ static void resend_all(fixture_t *f, qp_db_t *db, uint32_t n) {
     uint32_t r[10];
     for (uint32_t i = 0; i < 10; i++) {
       qp_u128 id = 100 + b * 10 + i;
-      t[i] = transfer(id, 1 + (id % 4), 1 + ((id + 1) % 4), 10 + i, i == 9 ? QP_TRANSFER_PENDING : 0);
+      t[i] =
+          transfer(id, 1 + (id % 4), 1 + ((id + 1) % 4), 10 + i, i == 9 ? QP_TRANSFER_PENDING : 0);
     }
     t[3].amount++; /* one per batch with a different amount */
     f->clock += 1000;

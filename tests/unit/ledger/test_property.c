@@ -1149,7 +1149,8 @@ static void check_taken_transfers(run_t *r, const qp_ledger_changes_t *t) {
         t->transfers_count, (unsigned long long)created);
   for (uint32_t i = 0; i < t->transfers_count; i++) {
     const model_transfer_t *want = &m->transfers[r->transfers_before_count + i];
-    CHECK(memcmp(&t->transfers[i], &want->t, sizeof want->t) == 0, "created transfer %u differs", i);
+    CHECK(memcmp(&t->transfers[i], &want->t, sizeof want->t) == 0, "created transfer %u differs",
+          i);
     CHECK(t->transfer_states[i] == want->state, "created transfer %u has a stale state", i);
   }
   /* Pending updates of transfers older than this batch, with today's state. */
@@ -1221,7 +1222,8 @@ static void store_taken(run_t *r) {
   }
   for (uint32_t i = 0; i < t->pending_count; i++) {
     uint64_t id = (uint64_t)t->pending[i].transfer_id;
-    CHECK(id < r->model.transfer_ids_max && r->cold_has[id], "pending update of an unstored transfer");
+    CHECK(id < r->model.transfer_ids_max && r->cold_has[id],
+          "pending update of an unstored transfer");
     r->cold[id].state = t->pending[i].state;
   }
   r->stored_rows = qp_ledger_taken_rows(r->ledger);

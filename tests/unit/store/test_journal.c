@@ -53,7 +53,8 @@ static const uint8_t zero_hash[QP_HASH_SIZE];
 static int commit_record(qp_journal_t *j, uint64_t seq, uint32_t count) {
   uint8_t *body = qp_journal_stage(j, 1, count, 1000u + seq, count * EVENT_SIZE);
   if (body == NULL) return QP_ELIMIT;
-  for (uint32_t b = 0; b < count * EVENT_SIZE; b++) body[b] = (uint8_t)(1 + (seq * 131u + b) % 251u);
+  for (uint32_t b = 0; b < count * EVENT_SIZE; b++)
+    body[b] = (uint8_t)(1 + (seq * 131u + b) % 251u);
   return qp_journal_commit(j);
 }
 
@@ -231,7 +232,8 @@ static int count_visit(void *ctx, const qp_journal_record_t *rec) {
 static void assert_scan_from_matches(fixture_t *f, const qp_journal_scan_t *full, uint32_t k) {
   qp_journal_scan_t s;
   uint64_t visited = 0;
-  assert_int_equal(qp_journal_scan_from(&f->io, f->end[k], k, f->hash[k], count_visit, &visited, &s), 0);
+  assert_int_equal(
+      qp_journal_scan_from(&f->io, f->end[k], k, f->hash[k], count_visit, &visited, &s), 0);
   assert_int_equal(s.file_size, full->file_size);
   assert_int_equal(s.valid_bytes, full->valid_bytes);
   assert_int_equal(s.last_seq, full->last_seq);
@@ -259,7 +261,8 @@ static void test_scan_from_every_boundary(void **state) {
   assert_memory_equal(&s, &full, sizeof s);
   for (uint32_t k = 0; k <= f->n; k++) {
     visits_t v = {.f = f, .next_seq = k + 1};
-    assert_int_equal(qp_journal_scan_from(&f->io, f->end[k], k, f->hash[k], check_visit, &v, &s), 0);
+    assert_int_equal(qp_journal_scan_from(&f->io, f->end[k], k, f->hash[k], check_visit, &v, &s),
+                     0);
     assert_int_equal(s.problem, 0);
     assert_int_equal(s.valid_bytes, full.valid_bytes);
     assert_int_equal(s.last_seq, full.last_seq);
@@ -283,7 +286,8 @@ static void test_scan_from_wrong_position(void **state) {
     for (size_t c = 0; c < sizeof seqs / sizeof seqs[0]; c++) {
       if (seqs[c] == 0) continue; /* start > 0 with seq 0 is refused as an argument below */
       assert_int_equal(
-          qp_journal_scan_from(&f->io, f->end[k], seqs[c], hashes[c], count_visit, &visited, &s), 0);
+          qp_journal_scan_from(&f->io, f->end[k], seqs[c], hashes[c], count_visit, &visited, &s),
+          0);
       assert_int_equal(s.problem, QP_ECORRUPT);
       assert_int_equal(s.problem_offset, f->end[k]);
       assert_int_equal(s.problem_seq, seqs[c] + 1);
@@ -299,7 +303,8 @@ static void test_scan_from_wrong_position(void **state) {
   /* Positions no journal can have are the caller's mistake. */
   assert_int_equal(qp_journal_scan_from(&f->io, 0, 1, zero_hash, NULL, NULL, &s), QP_EINVAL);
   assert_int_equal(qp_journal_scan_from(&f->io, 0, 0, f->hash[1], NULL, NULL, &s), QP_EINVAL);
-  assert_int_equal(qp_journal_scan_from(&f->io, f->end[1], 0, zero_hash, NULL, NULL, &s), QP_EINVAL);
+  assert_int_equal(qp_journal_scan_from(&f->io, f->end[1], 0, zero_hash, NULL, NULL, &s),
+                   QP_EINVAL);
 }
 
 /* Damage after the start gets the full scan's verdict: torn where a crash
@@ -319,14 +324,17 @@ static void test_scan_from_judges_like_scan(void **state) {
     FLIP_MIDDLE,
     KINDS
   };
-  const int want[KINDS] = {QP_ETORN, QP_ETORN, QP_ETORN, QP_ETORN, QP_ECORRUPT, QP_ECORRUPT, QP_ECORRUPT};
+  const int want[KINDS] = {QP_ETORN,    QP_ETORN,    QP_ETORN,   QP_ETORN,
+                           QP_ECORRUPT, QP_ECORRUPT, QP_ECORRUPT};
   uint32_t damaged[KINDS] = {n, n, n + 1, n, n - 1, n, n - 3}; /* the record the damage is in */
   for (int kind = 0; kind < KINDS; kind++) {
     uint8_t zeros[700] = {0};
     switch (kind) {
     case CUT_BODY: assert_int_equal(f->io.truncate(f->io.ctx, f->end[n] - 1), 0); break;
     case CUT_HEADER: assert_int_equal(f->io.truncate(f->io.ctx, f->end[n - 1] + 100), 0); break;
-    case ZEROS_AFTER: assert_int_equal(f->io.write_at(f->io.ctx, zeros, sizeof zeros, size), 0); break;
+    case ZEROS_AFTER:
+      assert_int_equal(f->io.write_at(f->io.ctx, zeros, sizeof zeros, size), 0);
+      break;
     case ZERO_LAST_SECTOR: zero_body_sector(f, n); break;
     case ZERO_MIDDLE_SECTOR: zero_body_sector(f, n - 1); break; /* intact data follows */
     case FLIP_LAST: flip(f, f->end[n] - 1); break;
@@ -349,24 +357,28 @@ static void test_scan_from_beyond_end(void **state) {
   uint64_t visited = 0;
   /* A position past the end of an intact file. */
   assert_int_equal(
-      qp_journal_scan_from(&f->io, f->end[n] + 128, n + 1, f->hash[n], count_visit, &visited, &s), 0);
+      qp_journal_scan_from(&f->io, f->end[n] + 128, n + 1, f->hash[n], count_visit, &visited, &s),
+      0);
   assert_int_equal(s.problem, QP_ECORRUPT);
   assert_int_equal(s.problem_seq, n + 1);
   assert_int_equal(s.problem_offset, f->end[n]);
   assert_non_null(strstr(s.detail, "missing"));
   /* Committed records cut off the file: not a torn tail. */
   assert_int_equal(f->io.truncate(f->io.ctx, f->end[n - 2]), 0);
-  assert_int_equal(qp_journal_scan_from(&f->io, f->end[n], n, f->hash[n], count_visit, &visited, &s), 0);
+  assert_int_equal(
+      qp_journal_scan_from(&f->io, f->end[n], n, f->hash[n], count_visit, &visited, &s), 0);
   assert_int_equal(s.problem, QP_ECORRUPT);
   assert_int_equal(s.problem_seq, n);
   assert_int_equal(s.problem_offset, f->end[n - 2]);
   assert_non_null(strstr(s.detail, "missing"));
   assert_int_equal(visited, 0);
   /* One byte short is short too. */
-  assert_int_equal(qp_journal_scan_from(&f->io, f->end[n - 2] + 1, n - 1, f->hash[n - 1], NULL, NULL, &s), 0);
+  assert_int_equal(
+      qp_journal_scan_from(&f->io, f->end[n - 2] + 1, n - 1, f->hash[n - 1], NULL, NULL, &s), 0);
   assert_int_equal(s.problem, QP_ECORRUPT);
   /* And exactly at the end is fine. */
-  assert_int_equal(qp_journal_scan_from(&f->io, f->end[n - 2], n - 2, f->hash[n - 2], NULL, NULL, &s), 0);
+  assert_int_equal(
+      qp_journal_scan_from(&f->io, f->end[n - 2], n - 2, f->hash[n - 2], NULL, NULL, &s), 0);
   assert_int_equal(s.problem, 0);
   assert_int_equal(s.records, 0);
 }
@@ -386,7 +398,8 @@ static void test_verify_prefix_intact(void **state) {
     assert_string_equal(detail, "");
   }
   /* NULL stop, events and detail are allowed. */
-  assert_int_equal(qp_journal_verify_prefix(&f->io, f->end[3], 3, f->hash[3], NULL, NULL, NULL, 0), 0);
+  assert_int_equal(qp_journal_verify_prefix(&f->io, f->end[3], 3, f->hash[3], NULL, NULL, NULL, 0),
+                   0);
 }
 
 static void test_verify_prefix_byte_flips(void **state) {
@@ -418,8 +431,9 @@ static void test_verify_prefix_truncated(void **state) {
     if (cuts[i] >= f->end[m]) continue; /* +127, +129 may be past a small record m */
     assert_int_equal(f->io.truncate(f->io.ctx, cuts[i]), 0);
     uint32_t k = record_at(f, cuts[i]); /* the first record not wholly there */
-    assert_corrupt_why(f, f->end[m], m, f->hash[m], k, f->end[k - 1],
-                       cuts[i] == f->end[k - 1] ? "the file ends here" : "shorter than the committed prefix");
+    assert_corrupt_why(
+        f, f->end[m], m, f->hash[m], k, f->end[k - 1],
+        cuts[i] == f->end[k - 1] ? "the file ends here" : "shorter than the committed prefix");
     restore(f, copy, size);
   }
   assert_int_equal(verify(f, f->end[m], m, f->hash[m], NULL, 0), 0);
@@ -447,7 +461,8 @@ static void test_verify_prefix_torn_tail_is_corrupt(void **state) {
   assert_corrupt_why(f, end, n, f->hash[n], n, f->end[n - 1], "extends past the end");
   /* Zeros where the prefix says a record is. */
   assert_int_equal(f->io.truncate(f->io.ctx, f->end[n - 1]), 0);
-  assert_int_equal(f->io.write_at(f->io.ctx, zeros, (size_t)(end - f->end[n - 1]), f->end[n - 1]), 0);
+  assert_int_equal(f->io.write_at(f->io.ctx, zeros, (size_t)(end - f->end[n - 1]), f->end[n - 1]),
+                   0);
   assert_int_equal(qp_journal_scan(&f->io, NULL, NULL, &s), 0);
   assert_int_equal(s.problem, QP_ETORN);
   assert_corrupt_why(f, end, n, f->hash[n], n, f->end[n - 1], "zeros to the end");
@@ -514,7 +529,9 @@ static int spy_size(void *ctx, uint64_t *out) {
   return s->inner.size(s->inner.ctx, out);
 }
 
-static qp_io_t spy_io(spy_t *s) { return (qp_io_t){.ctx = s, .read_at = spy_read_at, .size = spy_size}; }
+static qp_io_t spy_io(spy_t *s) {
+  return (qp_io_t){.ctx = s, .read_at = spy_read_at, .size = spy_size};
+}
 
 static void test_verify_prefix_stop(void **state) {
   fixture_t *f = *state;
@@ -529,22 +546,24 @@ static void test_verify_prefix_stop(void **state) {
       qp_journal_verify_prefix(&io, f->end[n], n, f->hash[n], &stop, NULL, detail, sizeof detail),
       QP_ESTOPPED);
   assert_int_equal(spy.reads, 0);
-  assert_int_equal(qp_journal_verify_prefix(&io, 0, 0, zero_hash, &stop, NULL, detail, sizeof detail),
-                   QP_ESTOPPED);
+  assert_int_equal(
+      qp_journal_verify_prefix(&io, 0, 0, zero_hash, &stop, NULL, detail, sizeof detail),
+      QP_ESTOPPED);
   /* Raised after the check began: it must notice between records.  The
    * whole prefix fits one read, so only polling between records can. */
   spy.stop = &stop;
   atomic_store(&stop, false);
   uint64_t events = 0;
-  assert_int_equal(
-      qp_journal_verify_prefix(&io, f->end[n], n, f->hash[n], &stop, &events, detail, sizeof detail),
-      QP_ESTOPPED);
+  assert_int_equal(qp_journal_verify_prefix(&io, f->end[n], n, f->hash[n], &stop, &events, detail,
+                                            sizeof detail),
+                   QP_ESTOPPED);
   assert_true(events < f->events[n] || f->events[n] == 0);
   /* Never raised: the same check passes. */
   spy.stop = NULL;
   atomic_store(&stop, false);
-  assert_int_equal(
-      qp_journal_verify_prefix(&io, f->end[n], n, f->hash[n], &stop, &events, detail, sizeof detail), 0);
+  assert_int_equal(qp_journal_verify_prefix(&io, f->end[n], n, f->hash[n], &stop, &events, detail,
+                                            sizeof detail),
+                   0);
   assert_int_equal(events, f->events[n]);
 }
 
@@ -554,7 +573,8 @@ static void test_verify_prefix_reads_below_end(void **state) {
   for (uint32_t k = 0; k < f->n; k++) {
     spy_t spy = {.inner = f->io};
     qp_io_t io = spy_io(&spy);
-    assert_int_equal(qp_journal_verify_prefix(&io, f->end[k], k, f->hash[k], NULL, NULL, NULL, 0), 0);
+    assert_int_equal(qp_journal_verify_prefix(&io, f->end[k], k, f->hash[k], NULL, NULL, NULL, 0),
+                     0);
     assert_true(spy.read_end_max <= f->end[k]);
   }
 }
@@ -624,7 +644,8 @@ static void test_big_records_across_windows(void **state) {
     spy_t spy = {.inner = f->io};
     qp_io_t io = spy_io(&spy);
     uint64_t events = 0;
-    assert_int_equal(qp_journal_verify_prefix(&io, f->end[k], k, f->hash[k], NULL, &events, NULL, 0), 0);
+    assert_int_equal(
+        qp_journal_verify_prefix(&io, f->end[k], k, f->hash[k], NULL, &events, NULL, 0), 0);
     assert_int_equal(events, f->events[k]);
     assert_true(spy.read_end_max <= f->end[k]);
     assert_true(spy.read_len_max <= WINDOW); /* bounded memory, whatever the prefix */
