@@ -173,6 +173,18 @@ static void lookup_transfers(void *ctx, qp_http_request_t *req, qp_http_reply_t 
   lookup(ctx, req, r, false);
 }
 
+/* The answer for a single lookup that did not find a row or failed; false
+ * when there is a row to show. */
+static bool single_lookup_failed(qp_http_reply_t *r, int rc, uint32_t found, const char *what) {
+  if (rc == QP_ESTOPPED)
+    reply_stopped(r);
+  else if (rc != 0)
+    reply_error(r, 500, "internal", "", qp_strerror(rc));
+  else if (found == 0)
+    reply_error(r, 404, "not_found", "id", what);
+  return rc != 0 || found == 0;
+}
+
 static void get_account(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp__ledger_api_t *s = ctx;
   qp_account_t a;
@@ -180,18 +192,7 @@ static void get_account(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp_u128 id = 0;
   if (!path_id(req, r, &id)) return;
   int rc = qp_db_lookup_accounts(s->db, &id, 1, &a, &found);
-  if (rc == QP_ESTOPPED) {
-    reply_stopped(r);
-    return;
-  }
-  if (rc != 0) {
-    reply_error(r, 500, "internal", "", qp_strerror(rc));
-    return;
-  }
-  if (found == 0) {
-    reply_error(r, 404, "not_found", "id", "no account has this id");
-    return;
-  }
+  if (single_lookup_failed(r, rc, found, "no account has this id")) return;
   reply_json(r, 200, qp_ledger_account_json(&a));
 }
 
@@ -203,18 +204,7 @@ static void get_transfer(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) 
   qp_u128 id = 0;
   if (!path_id(req, r, &id)) return;
   int rc = qp_db_lookup_transfers(s->db, &id, 1, &t, &state, &found);
-  if (rc == QP_ESTOPPED) {
-    reply_stopped(r);
-    return;
-  }
-  if (rc != 0) {
-    reply_error(r, 500, "internal", "", qp_strerror(rc));
-    return;
-  }
-  if (found == 0) {
-    reply_error(r, 404, "not_found", "id", "no transfer has this id");
-    return;
-  }
+  if (single_lookup_failed(r, rc, found, "no transfer has this id")) return;
   reply_json(r, 200, qp_ledger_transfer_json(&t, state));
 }
 

@@ -1341,6 +1341,35 @@ static void run_first_accounts(run_t *r) {
     CHECK(model_account_row(&r->model, r->gen.whales[i]) >= 0, "a whale was not created");
 }
 
+/* Checks random batches and expiries against the model for r->events events; returns expired. */
+static uint64_t run_random_batches(run_t *r) {
+  uint64_t events_done = 0, expired_total = 0;
+  static qp_transfer_t transfers[BATCH_EVENTS_MAX];
+  qp_account_t accounts[16];
+  while (events_done < r->events) {
+    gen_advance_time(&r->gen, &r->model);
+    if (chance(&r->gen, r->gen.boundary_pending ? 30 : 15)) {
+      run_expire(r);
+      expired_total += r->model.updates_count;
+    }
+    uint64_t left = r->events - events_done;
+    if (chance(&r->gen, 5)) {
+      uint32_t count = 1 + (uint32_t)below(&r->gen, 16);
+      if (count > left) count = (uint32_t)left;
+      for (uint32_t i = 0; i < count; i++) accounts[i] = gen_account_event(&r->gen);
+      run_accounts(r, accounts, count);
+      events_done += count;
+    } else {
+      uint32_t count = 1 + (uint32_t)below(&r->gen, BATCH_EVENTS_MAX);
+      if (count > left) count = (uint32_t)left;
+      for (uint32_t i = 0; i < count; i++) transfers[i] = gen_transfer_event(&r->gen, &r->model);
+      run_transfers(r, transfers, count);
+      events_done += count;
+    }
+  }
+  return expired_total;
+}
+
 static void run_property(bool evict) {
   static run_t run; /* large: keep it off the stack */
   run_t *r = &run;
@@ -1370,30 +1399,7 @@ static void run_property(bool evict) {
           (unsigned long long)r->events);
 
   run_first_accounts(r);
-  uint64_t events_done = 0, expired_total = 0;
-  static qp_transfer_t transfers[BATCH_EVENTS_MAX];
-  qp_account_t accounts[16];
-  while (events_done < r->events) {
-    gen_advance_time(&r->gen, &r->model);
-    if (chance(&r->gen, r->gen.boundary_pending ? 30 : 15)) {
-      run_expire(r);
-      expired_total += r->model.updates_count;
-    }
-    uint64_t left = r->events - events_done;
-    if (chance(&r->gen, 5)) {
-      uint32_t count = 1 + (uint32_t)below(&r->gen, 16);
-      if (count > left) count = (uint32_t)left;
-      for (uint32_t i = 0; i < count; i++) accounts[i] = gen_account_event(&r->gen);
-      run_accounts(r, accounts, count);
-      events_done += count;
-    } else {
-      uint32_t count = 1 + (uint32_t)below(&r->gen, BATCH_EVENTS_MAX);
-      if (count > left) count = (uint32_t)left;
-      for (uint32_t i = 0; i < count; i++) transfers[i] = gen_transfer_event(&r->gen, &r->model);
-      run_transfers(r, transfers, count);
-      events_done += count;
-    }
-  }
+  uint64_t expired_total = run_random_batches(r);
   run_expire(r);
   check_all_accounts(r);
   check_all_transfers(r);

@@ -468,6 +468,25 @@ static void test_account_exists(void **state) {
   assert_int_equal(qp_ledger_account_count(f->ledger), 1);
 }
 
+/* Checks that an account chain left open at the end of a batch fails as a whole. */
+static void check_account_chain_open(fixture_t *f) {
+  uint32_t r[4];
+
+  /* A chain left open at the end of the batch. */
+  qp_account_t open[3] = {account(A, 1, 0), account(B, 1, A_LINKED), account(C, 1, A_LINKED)};
+  accounts_batch(f, open, 3, r);
+  expect_results('a', r,
+                 ((uint32_t[]){QP_CREATE_ACCOUNT_OK, QP_CREATE_ACCOUNT_LINKED_EVENT_FAILED,
+                               QP_CREATE_ACCOUNT_LINKED_EVENT_CHAIN_OPEN}),
+                 3);
+  assert_account_unknown(f, B);
+  assert_account_unknown(f, C);
+  qp_account_t open1 = account(B, 1, A_LINKED);
+  accounts_batch(f, &open1, 1, r);
+  assert_int_equal(r[0], QP_CREATE_ACCOUNT_LINKED_EVENT_CHAIN_OPEN);
+  assert_account_unknown(f, B);
+}
+
 static void test_account_linked_chains(void **state) {
   fixture_t *f = *state;
   uint32_t r[4];
@@ -512,19 +531,7 @@ static void test_account_linked_chains(void **state) {
       'a', r, ((uint32_t[]){QP_CREATE_ACCOUNT_LINKED_EVENT_FAILED, QP_CREATE_ACCOUNT_EXISTS}), 2);
   assert_account_unknown(f, A);
 
-  /* A chain left open at the end of the batch. */
-  qp_account_t open[3] = {account(A, 1, 0), account(B, 1, A_LINKED), account(C, 1, A_LINKED)};
-  accounts_batch(f, open, 3, r);
-  expect_results('a', r,
-                 ((uint32_t[]){QP_CREATE_ACCOUNT_OK, QP_CREATE_ACCOUNT_LINKED_EVENT_FAILED,
-                               QP_CREATE_ACCOUNT_LINKED_EVENT_CHAIN_OPEN}),
-                 3);
-  assert_account_unknown(f, B);
-  assert_account_unknown(f, C);
-  qp_account_t open1 = account(B, 1, A_LINKED);
-  accounts_batch(f, &open1, 1, r);
-  assert_int_equal(r[0], QP_CREATE_ACCOUNT_LINKED_EVENT_CHAIN_OPEN);
-  assert_account_unknown(f, B);
+  check_account_chain_open(f);
 
   /* A whole chain that succeeds, then a second chain in the same batch. */
   qp_account_t good[4] = {account(B, 1, A_LINKED), account(C, 1, 0), account(10, 2, A_LINKED),
@@ -574,6 +581,50 @@ static void test_transfer_ok(void **state) {
   assert_int_equal(qp_ledger_transfer_count(f->ledger), 3);
 }
 
+/* Checks that mutually exclusive transfer flags are refused. */
+static void check_exclusive_flags(fixture_t *f) {
+  qp_transfer_t t;
+  /* Mutually exclusive flags: one kind only, and balancing is not for
+   * posts or voids. */
+  static const uint16_t exclusive[] = {
+      T_PENDING | T_POST,          T_PENDING | T_VOID, T_POST | T_VOID,
+      T_PENDING | T_POST | T_VOID, T_BAL_DR | T_POST,  T_BAL_CR | T_POST,
+      T_BAL_DR | T_VOID,           T_BAL_CR | T_VOID,  T_BAL_DR | T_BAL_CR | T_POST,
+      T_LINKED | T_POST | T_VOID,
+  };
+  for (size_t i = 0; i < sizeof exclusive / sizeof exclusive[0]; i++) {
+    t = transfer(1, A, B, 10, exclusive[i]);
+    t.pending_id = 7;
+    if (exclusive[i] & T_LINKED) {
+      /* A linked event needs a successor not to be an open chain. */
+      qp_transfer_t pair[2] = {t, transfer(2, A, B, 1, 0)};
+      uint32_t r[2];
+      transfers_batch(f, pair, 2, r);
+      assert_int_equal(r[0], QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE);
+      assert_int_equal(r[1], QP_CREATE_TRANSFER_LINKED_EVENT_FAILED);
+      continue;
+    }
+    expect_transfer(f, t, QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE);
+  }
+}
+
+/* Checks that a timeout is refused on anything but a pending transfer. */
+static void check_timeout_only_pending(fixture_t *f) {
+  qp_transfer_t t;
+  /* Timeouts belong to pending transfers only. */
+  t = transfer(1, A, B, 10, 0);
+  t.timeout = 1;
+  expect_transfer(f, t, QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER);
+  t = transfer(1, A, B, 10, T_BAL_DR);
+  t.timeout = UINT32_MAX;
+  expect_transfer(f, t, QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER);
+  t = resolve(1, 7, 0, T_POST);
+  t.timeout = 1;
+  expect_transfer(f, t, QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER);
+  t.flags = T_VOID;
+  expect_transfer(f, t, QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER);
+}
+
 static void test_transfer_static_errors(void **state) {
   fixture_t *f = *state;
   make_accounts(f);
@@ -610,41 +661,9 @@ static void test_transfer_static_errors(void **state) {
   t.flags = T_PENDING;
   expect_transfer(f, t, QP_CREATE_TRANSFER_PENDING_ID_MUST_BE_ZERO);
 
-  /* Mutually exclusive flags: one kind only, and balancing is not for
-   * posts or voids. */
-  static const uint16_t exclusive[] = {
-      T_PENDING | T_POST,          T_PENDING | T_VOID, T_POST | T_VOID,
-      T_PENDING | T_POST | T_VOID, T_BAL_DR | T_POST,  T_BAL_CR | T_POST,
-      T_BAL_DR | T_VOID,           T_BAL_CR | T_VOID,  T_BAL_DR | T_BAL_CR | T_POST,
-      T_LINKED | T_POST | T_VOID,
-  };
-  for (size_t i = 0; i < sizeof exclusive / sizeof exclusive[0]; i++) {
-    t = transfer(1, A, B, 10, exclusive[i]);
-    t.pending_id = 7;
-    if (exclusive[i] & T_LINKED) {
-      /* A linked event needs a successor not to be an open chain. */
-      qp_transfer_t pair[2] = {t, transfer(2, A, B, 1, 0)};
-      uint32_t r[2];
-      transfers_batch(f, pair, 2, r);
-      assert_int_equal(r[0], QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE);
-      assert_int_equal(r[1], QP_CREATE_TRANSFER_LINKED_EVENT_FAILED);
-      continue;
-    }
-    expect_transfer(f, t, QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE);
-  }
+  check_exclusive_flags(f);
 
-  /* Timeouts belong to pending transfers only. */
-  t = transfer(1, A, B, 10, 0);
-  t.timeout = 1;
-  expect_transfer(f, t, QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER);
-  t = transfer(1, A, B, 10, T_BAL_DR);
-  t.timeout = UINT32_MAX;
-  expect_transfer(f, t, QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER);
-  t = resolve(1, 7, 0, T_POST);
-  t.timeout = 1;
-  expect_transfer(f, t, QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER);
-  t.flags = T_VOID;
-  expect_transfer(f, t, QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER);
+  check_timeout_only_pending(f);
 
   expect_transfer(f, transfer(1, A, A, 10, 0), QP_CREATE_TRANSFER_ACCOUNTS_MUST_BE_DIFFERENT);
   expect_transfer(f, transfer(1, A, B, 0, 0), QP_CREATE_TRANSFER_AMOUNT_MUST_NOT_BE_ZERO);
@@ -690,28 +709,8 @@ static void test_transfer_account_errors(void **state) {
   assert_balances(f, 20, 0, 10, 0, 0);
 }
 
-static void test_transfer_exists(void **state) {
-  fixture_t *f = *state;
-  make_accounts(f);
-  qp_transfer_t t = transfer(1, A, B, 10, T_PENDING);
-  t.user_data_128 = 128;
-  t.user_data_64 = 64;
-  t.user_data_32 = 32;
-  t.timeout = 60;
-  expect_transfer(f, t, QP_CREATE_TRANSFER_OK);
-  qp_transfer_t stored = get_transfer(f, 1, NULL);
-
-  f->now_ns += NS_PER_S;
-  expect_transfer(f, t, QP_CREATE_TRANSFER_EXISTS);
-  expect_transfer(f, t, QP_CREATE_TRANSFER_EXISTS);
-  qp_transfer_t linked = t;
-  linked.flags |= T_LINKED;
-  qp_transfer_t pair[2] = {linked, transfer(2, A, B, 1, 0)};
-  uint32_t r[2];
-  transfers_batch(f, pair, 2, r);
-  assert_int_equal(r[0], QP_CREATE_TRANSFER_EXISTS);              /* linked is not compared... */
-  assert_int_equal(r[1], QP_CREATE_TRANSFER_LINKED_EVENT_FAILED); /* ...but fails the chain */
-
+/* Checks that a re-sent transfer differing from the stored one t names the first field. */
+static void check_transfer_exists_with_different(fixture_t *f, qp_transfer_t t) {
   qp_transfer_t d = t;
   d.flags = 0;
   d.timeout = 0;
@@ -756,6 +755,31 @@ static void test_transfer_exists(void **state) {
   d = t;
   d.debit_account_id = 0;
   expect_transfer(f, d, QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO);
+}
+
+static void test_transfer_exists(void **state) {
+  fixture_t *f = *state;
+  make_accounts(f);
+  qp_transfer_t t = transfer(1, A, B, 10, T_PENDING);
+  t.user_data_128 = 128;
+  t.user_data_64 = 64;
+  t.user_data_32 = 32;
+  t.timeout = 60;
+  expect_transfer(f, t, QP_CREATE_TRANSFER_OK);
+  qp_transfer_t stored = get_transfer(f, 1, NULL);
+
+  f->now_ns += NS_PER_S;
+  expect_transfer(f, t, QP_CREATE_TRANSFER_EXISTS);
+  expect_transfer(f, t, QP_CREATE_TRANSFER_EXISTS);
+  qp_transfer_t linked = t;
+  linked.flags |= T_LINKED;
+  qp_transfer_t pair[2] = {linked, transfer(2, A, B, 1, 0)};
+  uint32_t r[2];
+  transfers_batch(f, pair, 2, r);
+  assert_int_equal(r[0], QP_CREATE_TRANSFER_EXISTS);              /* linked is not compared... */
+  assert_int_equal(r[1], QP_CREATE_TRANSFER_LINKED_EVENT_FAILED); /* ...but fails the chain */
+
+  check_transfer_exists_with_different(f, t);
 
   /* Nothing was applied twice. */
   qp_transfer_t now = get_transfer(f, 1, NULL);
@@ -1264,6 +1288,43 @@ static void test_overflows(void **state) {
 
 /* ------------------------------------------------------- linked transfers */
 
+/* Checks that a transfer chain left open at the end of a batch fails as a whole. */
+static void check_transfer_chain_open(fixture_t *f) {
+  uint32_t r[6];
+
+  /* A chain open at the end of the batch fails as a whole. */
+  qp_transfer_t open[3] = {transfer(90, A, B, 1, 0), transfer(91, A, B, 1, T_LINKED),
+                           transfer(92, A, B, 1, T_LINKED)};
+  transfers_batch(f, open, 3, r);
+  expect_results('t', r,
+                 ((uint32_t[]){QP_CREATE_TRANSFER_OK, QP_CREATE_TRANSFER_LINKED_EVENT_FAILED,
+                               QP_CREATE_TRANSFER_LINKED_EVENT_CHAIN_OPEN}),
+                 3);
+  assert_transfer_unknown(f, 91);
+  assert_transfer_unknown(f, 92);
+  qp_transfer_t lone = transfer(93, A, B, 1, T_LINKED);
+  transfers_batch(f, &lone, 1, r);
+  assert_int_equal(r[0], QP_CREATE_TRANSFER_LINKED_EVENT_CHAIN_OPEN);
+  assert_transfer_unknown(f, 93);
+}
+
+/* Checks that a failing chain does not affect the next chain in the batch. */
+static void check_transfer_two_chains(fixture_t *f) {
+  uint32_t r[6];
+
+  /* Two chains in a row: the second is not affected by the first failing. */
+  qp_transfer_t two[4] = {transfer(100, A, B, 1, T_LINKED), transfer(101, A, A, 1, 0),
+                          transfer(102, A, B, 1, T_LINKED), transfer(103, A, B, 1, 0)};
+  transfers_batch(f, two, 4, r);
+  expect_results('t', r,
+                 ((uint32_t[]){QP_CREATE_TRANSFER_LINKED_EVENT_FAILED,
+                               QP_CREATE_TRANSFER_ACCOUNTS_MUST_BE_DIFFERENT, QP_CREATE_TRANSFER_OK,
+                               QP_CREATE_TRANSFER_OK}),
+                 4);
+  assert_transfer_unknown(f, 100);
+  get_transfer(f, 102, NULL);
+}
+
 static void test_transfer_linked_chains(void **state) {
   fixture_t *f = *state;
   make_accounts(f);
@@ -1330,32 +1391,9 @@ static void test_transfer_linked_chains(void **state) {
       2);
   assert_balances(f, 30, 0, 0, 0, 10);
 
-  /* A chain open at the end of the batch fails as a whole. */
-  qp_transfer_t open[3] = {transfer(90, A, B, 1, 0), transfer(91, A, B, 1, T_LINKED),
-                           transfer(92, A, B, 1, T_LINKED)};
-  transfers_batch(f, open, 3, r);
-  expect_results('t', r,
-                 ((uint32_t[]){QP_CREATE_TRANSFER_OK, QP_CREATE_TRANSFER_LINKED_EVENT_FAILED,
-                               QP_CREATE_TRANSFER_LINKED_EVENT_CHAIN_OPEN}),
-                 3);
-  assert_transfer_unknown(f, 91);
-  assert_transfer_unknown(f, 92);
-  qp_transfer_t lone = transfer(93, A, B, 1, T_LINKED);
-  transfers_batch(f, &lone, 1, r);
-  assert_int_equal(r[0], QP_CREATE_TRANSFER_LINKED_EVENT_CHAIN_OPEN);
-  assert_transfer_unknown(f, 93);
+  check_transfer_chain_open(f);
 
-  /* Two chains in a row: the second is not affected by the first failing. */
-  qp_transfer_t two[4] = {transfer(100, A, B, 1, T_LINKED), transfer(101, A, A, 1, 0),
-                          transfer(102, A, B, 1, T_LINKED), transfer(103, A, B, 1, 0)};
-  transfers_batch(f, two, 4, r);
-  expect_results('t', r,
-                 ((uint32_t[]){QP_CREATE_TRANSFER_LINKED_EVENT_FAILED,
-                               QP_CREATE_TRANSFER_ACCOUNTS_MUST_BE_DIFFERENT, QP_CREATE_TRANSFER_OK,
-                               QP_CREATE_TRANSFER_OK}),
-                 4);
-  assert_transfer_unknown(f, 100);
-  get_transfer(f, 102, NULL);
+  check_transfer_two_chains(f);
 }
 
 /* ------------------------------------------------------------ timestamps */
