@@ -22,9 +22,6 @@
 
 #define AUDIT_LEDGERS_MAX 4096u /* per-ledger rows in one audit answer */
 
-#define reply_json qp_http_reply_json
-#define reply_error qp_http_reply_fail
-
 static json_t *u64_json(uint64_t v) { return qp_ledger_u128_json((qp_u128)v); }
 
 /* -------------------------------------------------------------- creates */
@@ -41,8 +38,8 @@ static void reply_results(qp_http_reply_t *r, const qp__ledger_job_t *job) {
 static bool path_id(qp_http_request_t *req, qp_http_reply_t *r, qp_u128 *out) {
   int rc = qp_ledger_parse_id(qp_http_param(req, "id"), out);
   if (rc == 0) return true;
-  reply_error(r, 400, rc == QP_ERANGE ? "out_of_range" : "invalid_value", "id",
-              "the id in the path must be a decimal integer below 2^128");
+  qp_http_reply_fail(r, 400, rc == QP_ERANGE ? "out_of_range" : "invalid_value", "id",
+                     "the id in the path must be a decimal integer below 2^128");
   return false;
 }
 
@@ -50,24 +47,25 @@ static bool path_id(qp_http_request_t *req, qp_http_reply_t *r, qp_u128 *out) {
 static void reply_create(qp_http_reply_t *r, const qp__ledger_job_t *job, int submit_rc) {
   int status = job->request.status;
   if (submit_rc == QP_ELIMIT)
-    reply_error(r, 429, "too_many_requests", "",
-                "the commit queue is full; retry after a short pause");
+    qp_http_reply_fail(r, 429, "too_many_requests", "",
+                       "the commit queue is full; retry after a short pause");
   else if (submit_rc == QP_ESTOPPED)
-    reply_error(r, 503, "shutting_down", "", "the server is shutting down; nothing was applied");
+    qp_http_reply_fail(r, 503, "shutting_down", "",
+                       "the server is shutting down; nothing was applied");
   else if (status == 0)
     reply_results(r, job);
   else if (status == QP_ENOSPC || (status == QP_ESTOPPED && job->execute_rc == QP_ENOSPC))
-    reply_error(r, 503, "disk_full", "",
-                "the disk holding the journal is full; nothing of this request was applied");
+    qp_http_reply_fail(r, 503, "disk_full", "",
+                       "the disk holding the journal is full; nothing of this request was applied");
   else if (status == QP_ESTOPPED)
-    reply_error(r, 503, "stopped", "",
-                "the ledger stopped after a journal write failure and refuses writes until "
-                "it is restarted; nothing of this request was applied");
+    qp_http_reply_fail(r, 503, "stopped", "",
+                       "the ledger stopped after a journal write failure and refuses writes until "
+                       "it is restarted; nothing of this request was applied");
   else if (status == QP_ELIMIT)
-    reply_error(r, 503, "ledger_full", "",
-                "the ledger's account or transfer table is full; nothing was applied");
+    qp_http_reply_fail(r, 503, "ledger_full", "",
+                       "the ledger's account or transfer table is full; nothing was applied");
   else
-    reply_error(r, 500, "internal", "", qp_strerror(status));
+    qp_http_reply_fail(r, 500, "internal", "", qp_strerror(status));
 }
 
 static void handle_create(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t *r,
@@ -94,7 +92,7 @@ static void handle_create(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_r
   uint32_t *results = qp_calloc(count, sizeof *results);
   if (results == NULL) {
     qp_free(events);
-    reply_error(r, 500, "internal", "", "out of memory");
+    qp_http_reply_fail(r, 500, "internal", "", "out of memory");
     return;
   }
   qp__ledger_job_t job = {
@@ -116,7 +114,7 @@ static void create_transfers(void *ctx, qp_http_request_t *req, qp_http_reply_t 
 /* -------------------------------------------------------------- lookups */
 
 static void reply_stopped(qp_http_reply_t *r) {
-  reply_error(r, 503, "stopped", "", "the ledger stopped after a journal write failure");
+  qp_http_reply_fail(r, 503, "stopped", "", "the ledger stopped after a journal write failure");
 }
 
 static void lookup(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t *r, bool accounts) {
@@ -154,7 +152,7 @@ static void lookup(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t 
     if (rc == QP_ESTOPPED)
       reply_stopped(r);
     else
-      reply_error(r, 500, "internal", "", qp_strerror(rc));
+      qp_http_reply_fail(r, 500, "internal", "", qp_strerror(rc));
     return;
   }
   json_t *root = json_object();
@@ -162,7 +160,7 @@ static void lookup(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t 
     json_object_set_new(root, accounts ? "accounts" : "transfers", arr);
   else
     json_decref(arr);
-  reply_json(r, 200, root);
+  qp_http_reply_json(r, 200, root);
 }
 
 static void lookup_accounts(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
@@ -179,9 +177,9 @@ static bool single_lookup_failed(qp_http_reply_t *r, int rc, uint32_t found, con
   if (rc == QP_ESTOPPED)
     reply_stopped(r);
   else if (rc != 0)
-    reply_error(r, 500, "internal", "", qp_strerror(rc));
+    qp_http_reply_fail(r, 500, "internal", "", qp_strerror(rc));
   else if (found == 0)
-    reply_error(r, 404, "not_found", "id", what);
+    qp_http_reply_fail(r, 404, "not_found", "id", what);
   return rc != 0 || found == 0;
 }
 
@@ -193,7 +191,7 @@ static void get_account(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   if (!path_id(req, r, &id)) return;
   int rc = qp_db_lookup_accounts(s->db, &id, 1, &a, &found);
   if (single_lookup_failed(r, rc, found, "no account has this id")) return;
-  reply_json(r, 200, qp_ledger_account_json(&a));
+  qp_http_reply_json(r, 200, qp_ledger_account_json(&a));
 }
 
 static void get_transfer(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
@@ -205,7 +203,7 @@ static void get_transfer(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) 
   if (!path_id(req, r, &id)) return;
   int rc = qp_db_lookup_transfers(s->db, &id, 1, &t, &state, &found);
   if (single_lookup_failed(r, rc, found, "no transfer has this id")) return;
-  reply_json(r, 200, qp_ledger_transfer_json(&t, state));
+  qp_http_reply_json(r, 200, qp_ledger_transfer_json(&t, state));
 }
 
 /* -------------------------------------------------------------- history */
@@ -214,7 +212,7 @@ typedef struct query_ctx {
   qp_account_filter_t filter; /* being filled */
   bool debits;                /* ?debits=true */
   bool credits;               /* ?credits=true */
-  qp_http_error_t err;         /* first problem */
+  qp_http_error_t err;        /* first problem */
   bool failed;                /* err is set */
 } query_ctx_t;
 
@@ -260,9 +258,10 @@ static bool query_arg(void *vctx, const char *key, const char *value) {
   }
   if (rc != 0) {
     qp_http_error_set(&q->err, 400, rc == QP_ERANGE ? "out_of_range" : "invalid_value", key,
-                     strcmp(key, "limit") == 0          ? "limit must be an integer from 1 to 8190"
-                     : (key[0] == 'f' || key[0] == 't') ? "must be a timestamp (decimal ns, < 2^64)"
-                                                        : "must be true or false");
+                      strcmp(key, "limit") == 0 ? "limit must be an integer from 1 to 8190"
+                      : (key[0] == 'f' || key[0] == 't')
+                          ? "must be a timestamp (decimal ns, < 2^64)"
+                          : "must be true or false");
     q->failed = true;
     return false;
   }
@@ -285,7 +284,7 @@ static bool parse_history_query(qp_http_request_t *req, qp_u128 account_id, quer
   }
   if (!q->debits && !q->credits) {
     qp_http_error_set(&q->err, 400, "invalid_value", "debits",
-                     "debits and credits cannot both be false");
+                      "debits and credits cannot both be false");
     return false;
   }
   if (q->debits) q->filter.flags |= QP_FILTER_DEBITS;
@@ -356,7 +355,7 @@ static void history(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t
   uint32_t found = 0;
   int rc = qp_db_lookup_accounts(s->db, &id, 1, &account, &found);
   if (rc == 0 && found == 0) {
-    reply_error(r, 404, "not_found", "id", "no account has this id");
+    qp_http_reply_fail(r, 404, "not_found", "id", "no account has this id");
     return;
   }
   uint32_t want = q.filter.limit;
@@ -370,14 +369,14 @@ static void history(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t
   else if (rc == 0)
     rc = qp_db_get_account_transfers(s->db, &q.filter, rows, &count);
   if (rc == 0)
-    reply_json(r, 200,
-               history_page(s->db, rows, count, want, balances,
-                            q.filter.flags & QP_FILTER_REVERSED));
+    qp_http_reply_json(
+        r, 200,
+        history_page(s->db, rows, count, want, balances, q.filter.flags & QP_FILTER_REVERSED));
   else if (rc == QP_ESTOPPED)
     reply_stopped(r);
   else {
     QP_LOG_ERROR("ledger", "history query failed: %s", qp_strerror(rc));
-    reply_error(r, 500, "internal", "", qp_strerror(rc));
+    qp_http_reply_fail(r, 500, "internal", "", qp_strerror(rc));
   }
   qp_free(rows);
 }
@@ -414,13 +413,13 @@ static void audit(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   uint32_t ledgers = 0;
   qp_ledger_totals_t *totals = qp_calloc(AUDIT_LEDGERS_MAX, sizeof *totals);
   if (totals == NULL) {
-    reply_error(r, 500, "internal", "", "out of memory");
+    qp_http_reply_fail(r, 500, "internal", "", "out of memory");
     return;
   }
   int rc = qp_db_audit(s->db, &a, totals, AUDIT_LEDGERS_MAX, &ledgers);
   if (rc != 0) {
     qp_free(totals);
-    reply_error(r, 500, "internal", "", qp_strerror(rc));
+    qp_http_reply_fail(r, 500, "internal", "", qp_strerror(rc));
     return;
   }
   char hash[2 * QP_HASH_SIZE + 1];
@@ -434,7 +433,7 @@ static void audit(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   if (o == NULL || rows == NULL) {
     json_decref(o);
     json_decref(rows);
-    reply_json(r, 500, NULL);
+    qp_http_reply_json(r, 500, NULL);
     return;
   }
   json_object_set_new(o, "head_hash", json_string(hash));
@@ -455,10 +454,11 @@ static void audit(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   bool checked = false;
   int vrc = qp_db_verify_status(s->db, &checked, NULL, 0);
   json_object_set_new(o, "journal_check",
-                      json_string(vrc != 0 ? "failed" : checked ? "passed" : "running"));
-  reply_json(r, 200, o);
+                      json_string(vrc != 0  ? "failed"
+                                  : checked ? "passed"
+                                            : "running"));
+  qp_http_reply_json(r, 200, o);
 }
-
 
 /* ---------------------------------------------------------------- table */
 
