@@ -36,6 +36,9 @@ static const char USAGE[] =
     "  --max-connections N      open connections before 503 (default 256)\n"
     "  --timeout-s N            idle connection timeout, seconds (default 10)\n"
     "  --body-timeout-s N       time allowed for a whole request body (default 60)\n"
+    "  --head-timeout-s N       time allowed for a whole request head (default 10)\n"
+    "  --max-connections-per-address N\n"
+    "                           open connections from one client address (default 128)\n"
     "  --queue-max N            create requests waiting to commit before 429 (default 1024)\n"
     "  --shutdown-grace-ms N    wait for in-flight requests on stop (default 10000)\n"
     "  --evict-after N          stored transfers leave memory once N have accumulated\n"
@@ -50,6 +53,8 @@ enum {
   OPT_CONNECTIONS,
   OPT_TIMEOUT,
   OPT_BODY_TIMEOUT,
+  OPT_HEAD_TIMEOUT,
+  OPT_PER_ADDRESS,
   OPT_QUEUE,
   OPT_GRACE,
   OPT_EVICT
@@ -106,6 +111,14 @@ static int parse_numeric_flag(int c, const char *v, qp_http_options_t *o,
       rc = parse_number("--body-timeout-s", v, 1, 3600, &n);
       o->body_timeout_s = (uint32_t)n;
       break;
+    case OPT_HEAD_TIMEOUT:
+      rc = parse_number("--head-timeout-s", v, 1, 3600, &n);
+      o->head_timeout_s = (uint32_t)n;
+      break;
+    case OPT_PER_ADDRESS:
+      rc = parse_number("--max-connections-per-address", v, 1, 65536, &n);
+      o->connections_per_address_max = (uint32_t)n;
+      break;
     case OPT_QUEUE:
       rc = parse_number("--queue-max", v, 1, 1u << 20, &n);
       l->queue_max = (uint32_t)n;
@@ -132,6 +145,8 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
       {"max-connections", required_argument, NULL, OPT_CONNECTIONS},
       {"timeout-s", required_argument, NULL, OPT_TIMEOUT},
       {"body-timeout-s", required_argument, NULL, OPT_BODY_TIMEOUT},
+      {"head-timeout-s", required_argument, NULL, OPT_HEAD_TIMEOUT},
+      {"max-connections-per-address", required_argument, NULL, OPT_PER_ADDRESS},
       {"queue-max", required_argument, NULL, OPT_QUEUE},
       {"shutdown-grace-ms", required_argument, NULL, OPT_GRACE},
       {"evict-after", required_argument, NULL, OPT_EVICT},

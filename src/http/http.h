@@ -39,6 +39,8 @@ struct json_t; /* jansson's object type, for qp_http_reply_json() */
 #define QP_HTTP_CONNECTIONS_MAX_DEFAULT 256u                      /* open connections */
 #define QP_HTTP_TIMEOUT_S_DEFAULT 10u      /* idle connection timeout */
 #define QP_HTTP_BODY_TIMEOUT_S_DEFAULT 60u /* a body trickling in longer is dropped */
+#define QP_HTTP_HEAD_TIMEOUT_S_DEFAULT 10u /* a request head taking longer is dropped */
+#define QP_HTTP_CONNECTIONS_PER_ADDRESS_MAX_DEFAULT 128u /* one client address's share */
 #define QP_HTTP_SHUTDOWN_GRACE_MS_DEFAULT 10000u /* wait for in-flight requests on stop */
 #define QP_HTTP_ROUTE_PARAMS_MAX 8u              /* named segments in one pattern */
 #define QP_HTTP_PARAM_NAME_MAX 32u               /* bytes of a segment's name */
@@ -245,6 +247,9 @@ typedef struct qp_http_options {
   uint32_t connections_max;    /* open connections; past it 503 */
   uint32_t timeout_s;          /* idle connection timeout */
   uint32_t body_timeout_s;     /* whole request body, from headers to last byte */
+  uint32_t head_timeout_s;     /* whole request head, from connection (or the previous
+                                  request's end) to the last header */
+  uint32_t connections_per_address_max; /* open connections from one client address */
   uint32_t shutdown_grace_ms;  /* how long stop waits for in-flight requests */
   bool insecure_no_auth;       /* no keys needed (loopback listen only) */
 } qp_http_options_t;

@@ -93,6 +93,29 @@ enum MHD_Result qp__http_on_request(void *cls, struct MHD_Connection *conn, cons
 void qp__http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode toe);
 
+/* One open connection (libmicrohttpd's socket context), for the head
+ * deadline and the per-address limit (conns.c).  Guarded by conns_mutex. */
+typedef struct qp__http_conn {
+  struct qp__http_conn *prev;  /* list links */
+  struct qp__http_conn *next;  /* " */
+  int fd;                      /* the socket, or -1 */
+  char address[48];            /* client address without the port */
+  uint64_t head_started_ns;    /* a request head is being read since; 0 = in a request */
+  bool over_limit;             /* past the per-address limit when it opened */
+  bool reaped;                 /* its socket was shut down */
+} qp__http_conn_t;
+
+/* libmicrohttpd's connection notifications: count, track, untrack. */
+void qp__http_conn_opened(qp_http_server_t *s, struct MHD_Connection *conn, void **socket_ctx);
+void qp__http_conn_closed(qp_http_server_t *s, void **socket_ctx);
+/* A request's head is complete: stops its deadline; true when the
+ * connection is past the per-address limit (answer 503). */
+bool qp__http_conn_head_complete(qp_http_server_t *s, struct MHD_Connection *conn);
+/* A request ended: the next head's deadline starts. */
+void qp__http_conn_request_done(qp_http_server_t *s, struct MHD_Connection *conn);
+int qp__http_reaper_start(qp_http_server_t *s);
+void qp__http_reaper_stop(qp_http_server_t *s);
+
 struct qp_http_server {
   char data_dir[1024];                             /* for the key file */
   qp_http_options_t options;                       /* copy (listen points into listen) */
@@ -112,6 +135,18 @@ struct qp_http_server {
   _Atomic uint64_t request_seq;                    /* for request ids */
   uint64_t request_id_salt;                        /* random: ids differ across restarts */
   qp_http_module_t core;                           /* the core's own routes */
+  pthread_mutex_t conns_mutex;                     /* guards conns and their fields */
+  qp__http_conn_t *conns;                          /* open connections (conns.c) */
+  pthread_t reaper;                                /* enforces head deadlines */
+  pthread_mutex_t reaper_mutex;                    /* guards reaper_stop */
+  pthread_cond_t reaper_cond;                      /* wakes the reaper to stop */
+  bool reaper_stop;                                /* the reaper should exit */
+  bool reaper_started;                             /* reaper is running */
+  _Atomic uint32_t working;                        /* admitted requests not yet ended:
+                                                      what a drain waits for */
+  _Atomic uint64_t heads_timed_out;                /* connections shut past the deadline */
+  _Atomic uint64_t refused_per_address;            /* requests past the per-address limit */
+  _Atomic uint32_t connections_over_address;       /* open ones past their address's share */
   bool stopped;                                    /* qp_http_server_stop ran */
 };
 

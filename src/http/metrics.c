@@ -131,6 +131,14 @@ char *qp__http_metrics_render(qp_http_server_t *s) {
                         "Connections refused past the connection limit.");
   qp_http_text_put(&t, "quipu_connections_refused_total %llu\n",
                    (unsigned long long)atomic_load(&s->connections_refused));
+  qp_http_metric_header(&t, "quipu_connections_refused_per_address_total", "counter",
+                        "Requests refused because their address had too many connections.");
+  qp_http_text_put(&t, "quipu_connections_refused_per_address_total %llu\n",
+                   (unsigned long long)atomic_load(&s->refused_per_address));
+  qp_http_metric_header(&t, "quipu_http_head_timeouts_total", "counter",
+                        "Connections closed because a request head took too long.");
+  qp_http_text_put(&t, "quipu_http_head_timeouts_total %llu\n",
+                   (unsigned long long)atomic_load(&s->heads_timed_out));
   for (uint32_t m = 0; m < s->modules_count; m++)
     if (s->modules[m]->metrics != NULL) s->modules[m]->metrics(s->modules[m]->ctx, &t);
   if (t.buf.failed || t.buf.data == NULL) {

@@ -41,6 +41,7 @@ typedef struct request_ctx {
   bool too_large;             /* body passed the limit: answer 413 */
   bool overloaded;            /* bodies in flight passed their budget: answer 503 */
   bool answered;              /* a response was queued */
+  bool working;               /* admitted (counted in the server's `working`) */
 } request_ctx_t;
 
 /* ------------------------------------------------------------- replies */
@@ -159,15 +160,24 @@ static void assign_request_id(qp_http_server_t *s, struct MHD_Connection *conn,
 /* Checks done on the first call, before any body byte is read. */
 static bool early_checks(qp_http_server_t *s, struct MHD_Connection *conn, request_ctx_t *ctx,
                          qp_http_error_t *err) {
+  bool over_address_limit = qp__http_conn_head_complete(s, conn); /* stops the head deadline */
   if (atomic_load(&s->draining)) {
     qp_http_error_set(err, 503, "shutting_down", "", "the server is shutting down");
     return false;
   }
-  if (atomic_load(&s->connections) > s->options.connections_max) {
+  if (atomic_load(&s->connections) - atomic_load(&s->connections_over_address) >
+      s->options.connections_max) {
     atomic_fetch_add(&s->connections_refused, 1);
     qp_http_error_set(err, 503, "too_many_connections", "",
                       "the server has %u connections open, its limit; retry later",
                       s->options.connections_max);
+    return false;
+  }
+  if (over_address_limit) {
+    qp_http_error_set(err, 503, "too_many_connections", "",
+                      "your address has %u connections open, the limit for one address; "
+                      "retry later",
+                      s->options.connections_per_address_max);
     return false;
   }
   const char *cl =
@@ -206,6 +216,8 @@ static bool first_call(qp_http_server_t *s, struct MHD_Connection *conn, const c
     *rc = send_error(s, conn, ctx, slot, &err, true);
     return false;
   }
+  ctx->working = true;
+  atomic_fetch_add(&s->working, 1);
   *rc = MHD_YES;
   return true;
 }
@@ -374,16 +386,17 @@ enum MHD_Result qp__http_on_request(void *cls, struct MHD_Connection *conn, cons
 
 void qp__http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode toe) {
-  (void)conn;
   (void)toe;
   qp_http_server_t *s = cls;
   request_ctx_t *ctx = *con_cls;
   if (ctx == NULL) return;
   release_body(s, ctx);
   qp__http_params_free(&ctx->params);
+  if (ctx->working) atomic_fetch_sub(&s->working, 1);
   qp_free(ctx);
   *con_cls = NULL;
   atomic_fetch_sub(&s->in_flight, 1);
+  qp__http_conn_request_done(s, conn);
 }
 
 /* --------------------------------------------------------- accessors */

@@ -24,7 +24,12 @@
 #include "base/log.h"
 #include "http/http_int.h"
 
-#define CONNECTIONS_HEADROOM 32u /* accepted past the limit, to answer 503 */
+/* libmicrohttpd accepts up to twice the connection limit plus this, so
+ * that connections past a client address's share (which do not count
+ * against the limit, conns.c) and those past the limit can be answered 503
+ * rather than refused. */
+#define CONNECTIONS_HEADROOM 32u
+#define DRAIN_FLUSH_MS 50        /* after the drain, for the last answers to leave */
 
 void qp_http_options_default(qp_http_options_t *o) {
   memset(o, 0, sizeof *o);
@@ -34,6 +39,8 @@ void qp_http_options_default(qp_http_options_t *o) {
   o->connections_max = QP_HTTP_CONNECTIONS_MAX_DEFAULT;
   o->timeout_s = QP_HTTP_TIMEOUT_S_DEFAULT;
   o->body_timeout_s = QP_HTTP_BODY_TIMEOUT_S_DEFAULT;
+  o->head_timeout_s = QP_HTTP_HEAD_TIMEOUT_S_DEFAULT;
+  o->connections_per_address_max = QP_HTTP_CONNECTIONS_PER_ADDRESS_MAX_DEFAULT;
   o->shutdown_grace_ms = QP_HTTP_SHUTDOWN_GRACE_MS_DEFAULT;
 }
 
@@ -43,13 +50,11 @@ const char *qp_http_server_openapi(const qp_http_server_t *s) { return s->openap
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
-  (void)conn;
-  (void)socket_context;
   qp_http_server_t *s = cls;
   if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-    atomic_fetch_add(&s->connections, 1);
+    qp__http_conn_opened(s, conn, socket_context);
   else
-    atomic_fetch_sub(&s->connections, 1);
+    qp__http_conn_closed(s, socket_context);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -124,7 +129,8 @@ static int check_options(const qp_http_options_t *o, char *detail, size_t detail
     return QP_EINVAL;
   }
   if (o->body_bytes_max < 64 || o->connections_max == 0 || o->timeout_s == 0 ||
-      o->inflight_bytes_max < 4096 || o->body_timeout_s == 0) {
+      o->inflight_bytes_max < 4096 || o->body_timeout_s == 0 || o->head_timeout_s == 0 ||
+      o->connections_per_address_max == 0) {
     snprintf(detail, detail_size,
              "body limit >= 64 bytes, in-flight budget >= 4096, connections and timeouts >= 1");
     return QP_EINVAL;
@@ -147,6 +153,9 @@ int qp_http_server_create(const char *data_dir, const qp_http_options_t *options
   s->options.listen = s->listen;
   randombytes_buf(&s->request_id_salt, sizeof s->request_id_salt);
   pthread_mutex_init(&s->keys.mutex, NULL);
+  pthread_mutex_init(&s->conns_mutex, NULL);
+  pthread_mutex_init(&s->reaper_mutex, NULL);
+  pthread_cond_init(&s->reaper_cond, NULL);
   qp__http_core_init(s);
   s->modules[s->modules_count++] = &s->core;
   *out = s;
@@ -218,7 +227,7 @@ static int start_daemon(qp_http_server_t *s, const struct sockaddr_storage *addr
   s->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, qp__http_on_request, s, MHD_OPTION_SOCK_ADDR,
       (const struct sockaddr *)addr, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned int)(s->options.connections_max + CONNECTIONS_HEADROOM),
+      (unsigned int)(2 * s->options.connections_max + CONNECTIONS_HEADROOM),
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->options.timeout_s,
       MHD_OPTION_NOTIFY_COMPLETED, qp__http_on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
       on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
@@ -252,6 +261,7 @@ int qp_http_server_start(qp_http_server_t *s, char *detail, size_t detail_size) 
   uint32_t keys_at_start = s->keys.count; /* request threads may reload it later */
   pthread_mutex_unlock(&s->keys.mutex);
   rc = start_daemon(s, &addr, detail, detail_size);
+  if (rc == 0) rc = qp__http_reaper_start(s);
   if (rc != 0) return rc;
   if (s->options.insecure_no_auth)
     QP_LOG_WARN("http", "--insecure-no-auth: every request is allowed everything, without a key");
@@ -271,31 +281,45 @@ void qp_http_server_each_route(const qp_http_server_t *s,
       fn(ctx, s->modules[m]->routes[i].method, s->modules[m]->routes[i].pattern);
 }
 
+/* Waits, up to the grace period, until no admitted request is left.  New
+ * requests keep being accepted meanwhile, and answered 503 shutting_down
+ * with Connection: close, so a client is told, never left hanging. */
+static void drain(qp_http_server_t *s) {
+  atomic_store(&s->draining, true);
+  uint64_t deadline = qp_clock_mono_ns() + (uint64_t)s->options.shutdown_grace_ms * 1000000u;
+  while (atomic_load(&s->working) > 0 && qp_clock_mono_ns() < deadline) {
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  if (atomic_load(&s->working) > 0)
+    QP_LOG_WARN("http", "%u requests still in flight after the grace period; closing them",
+                atomic_load(&s->working));
+  /* Let the last answers (503s included) leave before the sockets close. */
+  struct timespec flush = {0, DRAIN_FLUSH_MS * 1000 * 1000};
+  nanosleep(&flush, NULL);
+}
+
 void qp_http_server_stop(qp_http_server_t *s) {
   if (s == NULL || s->stopped) return;
   s->stopped = true;
   if (s->daemon == NULL) return;
-  atomic_store(&s->draining, true);
+  drain(s);
   MHD_socket listen_fd = MHD_quiesce_daemon(s->daemon);
-  uint64_t deadline = qp_clock_mono_ns() + (uint64_t)s->options.shutdown_grace_ms * 1000000u;
-  while (atomic_load(&s->in_flight) > 0 && qp_clock_mono_ns() < deadline) {
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
-  if (atomic_load(&s->in_flight) > 0)
-    QP_LOG_WARN("http", "%u requests still in flight after the grace period; closing them",
-                atomic_load(&s->in_flight));
   /* Joins every connection thread, so no handler is still running in a
    * module when the node closes it. */
   MHD_stop_daemon(s->daemon);
   s->daemon = NULL;
   if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
+  qp__http_reaper_stop(s);
 }
 
 void qp_http_server_destroy(qp_http_server_t *s) {
   if (s == NULL) return;
   qp_http_server_stop(s);
   pthread_mutex_destroy(&s->keys.mutex);
+  pthread_mutex_destroy(&s->conns_mutex);
+  pthread_mutex_destroy(&s->reaper_mutex);
+  pthread_cond_destroy(&s->reaper_cond);
   qp_free(s->keys.keys);
   qp_free(s->table.entries);
   qp_free(s->openapi);

@@ -65,6 +65,7 @@ static const struct {
     {"max_body_bytes", 64, 1ull << 32},        {"max_inflight_bytes", 4096, 1ull << 40},
     {"max_connections", 1, 65536},             {"timeout_s", 1, 3600},
     {"body_timeout_s", 1, 3600},               {"shutdown_grace_ms", 0, 600000},
+    {"head_timeout_s", 1, 3600},               {"max_connections_per_address", 1, 65536},
 };
 #define HTTP_NUMBERS_COUNT (sizeof HTTP_NUMBERS / sizeof HTTP_NUMBERS[0])
 
@@ -75,7 +76,9 @@ static void set_http_number(qp_http_options_t *o, size_t which, uint64_t n) {
     case 2: o->connections_max = (uint32_t)n; break;
     case 3: o->timeout_s = (uint32_t)n; break;
     case 4: o->body_timeout_s = (uint32_t)n; break;
-    default: o->shutdown_grace_ms = (uint32_t)n; break;
+    case 5: o->shutdown_grace_ms = (uint32_t)n; break;
+    case 6: o->head_timeout_s = (uint32_t)n; break;
+    default: o->connections_per_address_max = (uint32_t)n; break;
   }
 }
 
@@ -100,7 +103,8 @@ static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t de
     if (k == HTTP_NUMBERS_COUNT) {
       snprintf(detail, detail_size,
                "unknown key http.%.64s; allowed: max_body_bytes, max_inflight_bytes, "
-               "max_connections, timeout_s, body_timeout_s, shutdown_grace_ms, insecure_no_auth",
+               "max_connections, max_connections_per_address, timeout_s, head_timeout_s, "
+               "body_timeout_s, shutdown_grace_ms, insecure_no_auth",
                key);
       return QP_EINVAL;
     }

@@ -37,6 +37,8 @@ NODE_KEYS = {
     "--timeout-s": ("http", "timeout_s", int),
     "--body-timeout-s": ("http", "body_timeout_s", int),
     "--shutdown-grace-ms": ("http", "shutdown_grace_ms", int),
+    "--head-timeout-s": ("http", "head_timeout_s", int),
+    "--max-connections-per-address": ("http", "max_connections_per_address", int),
     "--max-batch-events": ("ledger", "max_batch_events", int),
     "--queue-max": ("ledger", "queue_max", int),
     "--evict-after": ("ledger", "evict_after", int),
