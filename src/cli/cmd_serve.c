@@ -30,6 +30,7 @@ static const char USAGE[] =
     "  --listen HOST:PORT       address to listen on\n"
     "  --log-level LEVEL        debug, info, warn, error, off (default info)\n"
     "  --insecure-no-auth       no API keys needed (loopback addresses only; demos)\n"
+    "  --metrics-key-required   GET /metrics needs a valid API key (any scope)\n"
     "  --max-body-bytes N       largest request body (default 16777216)\n"
     "  --max-inflight-bytes N   all request bodies held at once before 503 (default 268435456)\n"
     "  --max-batch-events N     events per create request, 1..8190 (default 8190)\n"
@@ -47,6 +48,7 @@ static const char USAGE[] =
 enum {
   OPT_LOG_LEVEL = 256,
   OPT_INSECURE,
+  OPT_METRICS_KEY,
   OPT_BODY,
   OPT_INFLIGHT,
   OPT_EVENTS,
@@ -139,6 +141,7 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
       {"listen", required_argument, NULL, 'l'},
       {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
       {"insecure-no-auth", no_argument, NULL, OPT_INSECURE},
+      {"metrics-key-required", no_argument, NULL, OPT_METRICS_KEY},
       {"max-body-bytes", required_argument, NULL, OPT_BODY},
       {"max-inflight-bytes", required_argument, NULL, OPT_INFLIGHT},
       {"max-batch-events", required_argument, NULL, OPT_EVENTS},
@@ -167,6 +170,8 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
       a->api.listen = optarg;
     else if (c == OPT_INSECURE)
       a->api.insecure_no_auth = true;
+    else if (c == OPT_METRICS_KEY)
+      a->api.metrics_key_required = true;
     else if (c == OPT_LOG_LEVEL) {
       if (qp_log_level_parse(optarg, &a->log_level) != 0) {
         fprintf(stderr, "quipu serve: --log-level must be debug, info, warn, error or off\n");

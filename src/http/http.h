@@ -252,6 +252,7 @@ typedef struct qp_http_options {
   uint32_t connections_per_address_max; /* open connections from one client address */
   uint32_t shutdown_grace_ms;  /* how long stop waits for in-flight requests */
   bool insecure_no_auth;       /* no keys needed (loopback listen only) */
+  bool metrics_key_required;   /* GET /metrics needs a valid key (any scope) */
 } qp_http_options_t;
 
 /* Fills *o with the defaults above. */

@@ -212,6 +212,9 @@ static int build_table(qp_http_server_t *s) {
       qp__http_entry_t *e = &s->table.entries[n];
       e->route = s->modules[m]->routes[i];
       e->module = s->modules[m] == &s->core ? NULL : s->modules[m];
+      if (e->module == NULL && s->options.metrics_key_required &&
+          strcmp(e->route.pattern, "/metrics") == 0)
+        e->route.public_route = false;
       int rc = qp__http_pattern_check(e->route.pattern, &e->literals, &e->params_count);
       QP_ASSERT(rc == 0); /* checked by qp_http_server_add */
     }

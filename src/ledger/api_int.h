@@ -40,6 +40,10 @@ void qp__ledger_metrics_batch(qp__ledger_metrics_t *m, qp_op_t op, const uint32_
 void qp__ledger_metrics_render(const qp__ledger_metrics_t *m, qp_http_text_t *out,
                                uint64_t journal_bytes, uint32_t queue_depth);
 
+/* Appends the ledger's health gauges (stopped, journal check, index lag,
+ * last commit age). */
+void qp__ledger_health_render(const qp_db_health_t *h, qp_http_text_t *out);
+
 /* -------------------------------------------------------------- writer */
 
 /* One create request waiting for the writer.  Owned by the HTTP thread,

@@ -83,3 +83,31 @@ void qp__ledger_metrics_render(const qp__ledger_metrics_t *m, qp_http_text_t *ou
                         "Create requests waiting for the ledger's writer.");
   qp_http_text_put(out, "quipu_queue_depth %u\n", queue_depth);
 }
+
+/* Nanoseconds as seconds with millisecond precision, integer-only. */
+static void put_seconds(qp_http_text_t *t, const char *name, uint64_t ns) {
+  qp_http_text_put(t, "%s %llu.%03llu\n", name, (unsigned long long)(ns / 1000000000u),
+                   (unsigned long long)(ns % 1000000000u / 1000000u));
+}
+
+void qp__ledger_health_render(const qp_db_health_t *h, qp_http_text_t *out) {
+  qp_http_metric_header(out, "quipu_ledger_stopped", "gauge",
+                        "1 once a journal write failed and the ledger refuses writes.");
+  qp_http_text_put(out, "quipu_ledger_stopped %d\n", h->stopped ? 1 : 0);
+  qp_http_metric_header(out, "quipu_ledger_journal_check", "gauge",
+                        "The journal re-hash after a restart: 1 passed, 0 running, -1 damage.");
+  qp_http_text_put(out, "quipu_ledger_journal_check %d\n", h->journal_check);
+  qp_http_metric_header(out, "quipu_ledger_index_lag_batches", "gauge",
+                        "Journal records committed but not yet in the LMDB index.");
+  qp_http_text_put(out, "quipu_ledger_index_lag_batches %llu\n",
+                   (unsigned long long)(h->journal_seq - h->index_seq));
+  qp_http_metric_header(out, "quipu_ledger_index_lag_seconds", "gauge",
+                        "How long the index has been behind the journal (0 = caught up).");
+  put_seconds(out, "quipu_ledger_index_lag_seconds", h->index_lag_ns);
+  qp_http_metric_header(out, "quipu_ledger_last_commit_age_seconds", "gauge",
+                        "Time since the last commit (-1 = none since the node started).");
+  if (h->last_commit_age_ns == UINT64_MAX)
+    qp_http_text_put(out, "quipu_ledger_last_commit_age_seconds -1\n");
+  else
+    put_seconds(out, "quipu_ledger_last_commit_age_seconds", h->last_commit_age_ns);
+}

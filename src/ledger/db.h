@@ -180,6 +180,21 @@ int qp_db_check(qp_db_t *db, bool *holds);
  * applier otherwise does this lazily).  Returns 0 or QP_EDB. */
 int qp_db_sync_index(qp_db_t *db);
 
+/* What an operator watches (GET /metrics): how far the index lags behind
+ * the journal, how long ago the last commit was, and whether the ledger
+ * still takes writes and its journal passed the check after restart. */
+typedef struct qp_db_health {
+  uint64_t journal_seq;        /* last durable journal record */
+  uint64_t index_seq;          /* last record the LMDB index holds */
+  uint64_t index_lag_ns;       /* how long the index has been behind (0 = caught up) */
+  uint64_t last_commit_age_ns; /* since the last commit; UINT64_MAX = none since open */
+  bool stopped;                /* qp_db_stopped */
+  int journal_check;           /* 1 passed, 0 still running, -1 found damage */
+} qp_db_health_t;
+
+/* Fills *out; cheap (one mutex), safe from any thread.  Returns 0. */
+int qp_db_health(qp_db_t *db, qp_db_health_t *out);
+
 /* True once a journal write or fsync failed: the db refuses writes. */
 bool qp_db_stopped(const qp_db_t *db);
 

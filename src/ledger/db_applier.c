@@ -199,6 +199,7 @@ void *qp__db_applier_main(void *arg) {
     backoff_ms = 0;
     db->applier_error = 0;
     db->applied_seq = meta.applied_seq;
+    if (db->applied_seq >= db->durable_seq) db->behind_since_ns = 0;
     pthread_cond_broadcast(&db->ring_cond);
   }
   pthread_mutex_unlock(&db->ring_mutex);
@@ -235,6 +236,8 @@ void qp__db_publish_durable(qp_db_t *db, uint64_t seq) {
   pthread_mutex_lock(&db->ring_mutex);
   db->durable_seq = seq;
   if (!db->applier_started) db->applied_seq = db->taken_seq = seq; /* no index */
+  db->last_commit_ns = qp__db_monotonic_ns();
+  if (db->applied_seq < seq && db->behind_since_ns == 0) db->behind_since_ns = db->last_commit_ns;
   pthread_cond_broadcast(&db->ring_cond);
   pthread_mutex_unlock(&db->ring_mutex);
 }

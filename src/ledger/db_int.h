@@ -104,6 +104,8 @@ struct qp_db {
   uint64_t durable_seq;            /* last journal seq on disk */
   uint64_t taken_seq;              /* last journal seq the applier took */
   uint64_t applied_seq;            /* last journal seq in the index */
+  uint64_t last_commit_ns;         /* monotonic time of the last durable commit (0 = none) */
+  uint64_t behind_since_ns;        /* the index has been behind the journal since (0 = not) */
   int applier_error;               /* the last index write failed with this (0 = healthy) */
   bool closing;                    /* applier should drain and exit */
 };

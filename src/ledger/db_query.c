@@ -118,3 +118,19 @@ int qp_db_audit(qp_db_t *db, qp_db_audit_t *out, qp_ledger_totals_t *totals,
   out->invariant_ok = out->totals_balanced && out->full_check_ok;
   return rc;
 }
+
+int qp_db_health(qp_db_t *db, qp_db_health_t *out) {
+  memset(out, 0, sizeof *out);
+  uint64_t now = qp__db_monotonic_ns();
+  pthread_mutex_lock(&db->ring_mutex);
+  out->journal_seq = db->durable_seq;
+  out->index_seq = db->applied_seq;
+  out->index_lag_ns = db->behind_since_ns != 0 ? now - db->behind_since_ns : 0;
+  out->last_commit_age_ns = db->last_commit_ns != 0 ? now - db->last_commit_ns : UINT64_MAX;
+  pthread_mutex_unlock(&db->ring_mutex);
+  out->stopped = qp_db_stopped(db);
+  bool done = false;
+  int rc = qp_db_verify_status(db, &done, NULL, 0);
+  out->journal_check = rc != 0 ? -1 : done ? 1 : 0;
+  return 0;
+}

@@ -149,6 +149,9 @@ void qp__ledger_api_metrics(void *ctx, qp_http_text_t *out) {
   snprintf(path, sizeof path, "%s/ledger/journal", api->data_dir);
   uint64_t bytes = stat(path, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
   qp__ledger_metrics_render(&api->metrics, out, bytes, qp__ledger_writer_depth(&api->writer));
+  qp_db_health_t health;
+  qp_db_health(api->db, &health);
+  qp__ledger_health_render(&health, out);
 }
 
 int qp__ledger_api_health(void *ctx, char *code, size_t code_size, char *message,

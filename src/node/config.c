@@ -90,12 +90,15 @@ static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t de
   const char *key;
   json_t *v;
   json_object_foreach(http, key, v) {
-    if (strcmp(key, "insecure_no_auth") == 0) {
+    if (strcmp(key, "insecure_no_auth") == 0 || strcmp(key, "metrics_key_required") == 0) {
       if (!json_is_boolean(v)) {
-        snprintf(detail, detail_size, "http.insecure_no_auth must be true or false");
+        snprintf(detail, detail_size, "http.%s must be true or false", key);
         return QP_EINVAL;
       }
-      c->http.insecure_no_auth = json_is_true(v);
+      if (key[0] == 'i')
+        c->http.insecure_no_auth = json_is_true(v);
+      else
+        c->http.metrics_key_required = json_is_true(v);
       continue;
     }
     size_t k = 0;
@@ -104,7 +107,7 @@ static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t de
       snprintf(detail, detail_size,
                "unknown key http.%.64s; allowed: max_body_bytes, max_inflight_bytes, "
                "max_connections, max_connections_per_address, timeout_s, head_timeout_s, "
-               "body_timeout_s, shutdown_grace_ms, insecure_no_auth",
+               "body_timeout_s, shutdown_grace_ms, insecure_no_auth, metrics_key_required",
                key);
       return QP_EINVAL;
     }

@@ -50,8 +50,8 @@ def node_config(extra):
     http, ledger, rest = {}, {}, list(extra)
     while rest:
         flag = rest.pop(0)
-        if flag == "--insecure-no-auth":
-            http["insecure_no_auth"] = True
+        if flag in ("--insecure-no-auth", "--metrics-key-required"):
+            http[flag[2:].replace("-", "_")] = True
             continue
         section, key, kind = NODE_KEYS[flag]
         (http if section == "http" else ledger)[key] = kind(rest.pop(0))
