@@ -53,7 +53,7 @@ struct json_t; /* jansson's object type, for qp_http_reply_json() */
  * {"error":{"code":…,"message":…,"path":…}} (plus "line"/"column" for
  * malformed JSON).  Invariant: status != 0 iff code[0] != '\0'. */
 typedef struct qp_http_error {
-  unsigned status;   /* HTTP status: 400, 401, 403, 404, 405, 413, 415, 429, 500, 503 */
+  unsigned status;   /* HTTP status: 400, 401, 403, 404, 405, 413, 414, 415, 429, 431, 500, … */
   char code[40];     /* machine-readable, snake_case: "invalid_type", … */
   char message[256]; /* for humans: what was wrong and what is allowed */
   char path[96];     /* the offending field, e.g. "[3].amount"; "" = the whole request */

@@ -13,10 +13,15 @@
 
 #include "http/http.h"
 
-#define QP__HTTP_STATUSES_MAX 20u  /* distinct HTTP statuses counted (+1 for "other") */
+#define QP__HTTP_STATUSES_MAX 24u  /* distinct HTTP statuses counted (+1 for "other") */
 #define QP__HTTP_MODULES_MAX 32u   /* modules on one server */
 #define QP__HTTP_ROUTES_MAX 1024u  /* a sanity bound, far above any real table */
 #define QP__HTTP_KEYS_CHECK_MS 200u /* how often the key file is looked at */
+#define QP__HTTP_TARGET_BYTES_MAX 8192u /* request target (path and query); past it 414 */
+#define QP__HTTP_HEAD_BYTES_MAX 16384u  /* request line and headers; past it 431 */
+/* libmicrohttpd's memory per connection: the head must fit in it with room
+ * to spare, or libmicrohttpd answers 414/431 itself, in HTML. */
+#define QP__HTTP_CONNECTION_MEMORY_BYTES 65536u
 
 /* The HTTP statuses we count, in metric order (0 ends the list). */
 extern const unsigned qp__http_statuses[QP__HTTP_STATUSES_MAX];
@@ -85,7 +90,26 @@ void qp__http_keys_refresh(qp__http_keycache_t *c, const char *data_dir, bool fo
 bool qp__http_authenticate(qp_http_server_t *s, struct MHD_Connection *conn, char *scopes,
                            size_t scopes_size, qp_http_error_t *err);
 
-/* libmicrohttpd's request callbacks (request.c). */
+/* What the URI log callback saw of the raw request target (before
+ * libmicrohttpd splits off the query and decodes %XX escapes). */
+typedef struct qp__http_target {
+  size_t raw_len; /* strlen of the raw target: short of the real one if it holds a NUL */
+  bool nul;       /* it holds "%00", which decodes to a NUL byte */
+} qp__http_target_t;
+
+/* The checks on the head, before anything else looks at the request
+ * (head.c): the version (505), NULs in the target (400), its size (414),
+ * the head's size (431), NULs in header values, blanks in header names,
+ * Content-Length or Transfer-Encoding twice, both together (400), a
+ * transfer coding other than chunked (501).  method, url and version are
+ * the access handler's arguments.  Returns false with err set. */
+bool qp__http_head_check(struct MHD_Connection *conn, const char *method, const char *url,
+                         const char *version, const qp__http_target_t *target,
+                         qp_http_error_t *err);
+
+/* libmicrohttpd's request callbacks (request.c).  on_uri runs when the
+ * request line is read and returns the request's context (*con_cls). */
+void *qp__http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 enum MHD_Result qp__http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                     const char *method, const char *version,
                                     const char *upload_data, size_t *upload_data_size,

@@ -17,9 +17,9 @@
 
 #define METRICS_TEXT_MAX (4u << 20) /* a scrape never grows past this */
 
-const unsigned qp__http_statuses[QP__HTTP_STATUSES_MAX] = {200, 201, 202, 204, 301, 302, 307,
-                                                          400, 401, 403, 404, 405, 408, 409,
-                                                          413, 415, 422, 429, 500, 503};
+const unsigned qp__http_statuses[QP__HTTP_STATUSES_MAX] = {
+    200, 201, 202, 204, 301, 302, 307, 400, 401, 403, 404, 405,
+    408, 409, 413, 414, 415, 422, 429, 431, 500, 501, 503, 505};
 
 /* Upper bounds, in microseconds, of the latency buckets. */
 static const uint64_t LATENCY_BOUNDS_US[QP_HTTP_LATENCY_BUCKETS] = {

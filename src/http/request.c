@@ -2,9 +2,12 @@
  * request.c - one request's way through the core, and what a handler can
  * ask about it.
  *
- * libmicrohttpd calls on_request several times per request: once with the
- * headers, then once per chunk of body, then once more with nothing left.
- * On the first call the request gets its id and is checked against the
+ * libmicrohttpd calls on_uri when it has read the request line (the
+ * request's context is made there, so the raw target can be looked at),
+ * then on_request several times per request: once with the headers, then
+ * once per chunk of body, then once more with nothing left.  On the first
+ * call the request gets its id, its head is checked (head.c: version,
+ * sizes, and the shapes of request smuggling: 505, 414, 431, 400), then the
  * drain state, the connection limit and its route's body limit (from
  * Content-Length, before any byte of body is read: 503, 413); the body is
  * then accumulated within that limit and within the budget for all bodies
@@ -29,7 +32,9 @@
 
 /* Per-request state, libmicrohttpd's *con_cls. */
 typedef struct request_ctx {
-  uint64_t start_ns;          /* monotonic, first call */
+  uint64_t start_ns;          /* monotonic, request line read */
+  bool started;               /* the first call ran (and counted the request in flight) */
+  qp__http_target_t target;   /* the raw request target, as on_uri saw it */
   char request_id[REQUEST_ID_MAX + 1]; /* X-Request-Id */
   int route;                  /* table index, or -1 (404), -2 (405), -3 (out of memory) */
   qp__http_params_t params;   /* named segments of the match */
@@ -192,16 +197,24 @@ static bool early_checks(qp_http_server_t *s, struct MHD_Connection *conn, reque
   return true;
 }
 
-/* Sets up the request context on the first call; false when it was
- * answered already (or could not be allocated: then *rc says what to do). */
-static bool first_call(qp_http_server_t *s, struct MHD_Connection *conn, const char *url,
-                       const char *method, void **con_cls, enum MHD_Result *rc) {
+void *qp__http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+  (void)cls;
+  (void)conn;
   request_ctx_t *ctx = qp_calloc(1, sizeof *ctx);
-  *rc = MHD_NO;
-  if (ctx == NULL) return false;
+  if (ctx == NULL) return NULL; /* the first call then closes the connection */
   ctx->start_ns = qp_clock_mono_ns();
+  ctx->target.raw_len = strlen(uri);
+  ctx->target.nul = strstr(uri, "%00") != NULL;
+  return ctx;
+}
+
+/* Sets up the request context (made by on_uri) on the first call; false
+ * when it was answered already (*rc then says what to do). */
+static bool first_call(qp_http_server_t *s, struct MHD_Connection *conn, const char *url,
+                       const char *method, const char *version, request_ctx_t *ctx,
+                       enum MHD_Result *rc) {
+  ctx->started = true;
   atomic_fetch_add(&s->in_flight, 1);
-  *con_cls = ctx;
   assign_request_id(s, conn, ctx);
   ctx->route = qp__http_match(&s->table, method, url, &ctx->params, ctx->allow, sizeof ctx->allow);
   ctx->body_bytes_max = s->options.body_bytes_max;
@@ -210,7 +223,8 @@ static bool first_call(qp_http_server_t *s, struct MHD_Connection *conn, const c
     if (limit != 0 && limit < ctx->body_bytes_max) ctx->body_bytes_max = limit;
   }
   qp_http_error_t err;
-  if (!early_checks(s, conn, ctx, &err)) {
+  if (!qp__http_head_check(conn, method, url, version, &ctx->target, &err) ||
+      !early_checks(s, conn, ctx, &err)) {
     ctx->answered = true;
     uint32_t slot = ctx->route >= 0 ? (uint32_t)ctx->route : s->table.count;
     *rc = send_error(s, conn, ctx, slot, &err, true);
@@ -355,12 +369,12 @@ enum MHD_Result qp__http_on_request(void *cls, struct MHD_Connection *conn, cons
                                     const char *method, const char *version,
                                     const char *upload_data, size_t *upload_data_size,
                                     void **con_cls) {
-  (void)version;
   qp_http_server_t *s = cls;
   request_ctx_t *ctx = *con_cls;
-  if (ctx == NULL) {
+  if (ctx == NULL) return MHD_NO; /* on_uri ran out of memory: close */
+  if (!ctx->started) {
     enum MHD_Result rc;
-    first_call(s, conn, url, method, con_cls, &rc);
+    first_call(s, conn, url, method, version, ctx, &rc);
     return rc;
   }
   if (ctx->answered) {
@@ -392,10 +406,11 @@ void qp__http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cl
   if (ctx == NULL) return;
   release_body(s, ctx);
   qp__http_params_free(&ctx->params);
+  bool started = ctx->started; /* a request libmicrohttpd refused itself never started */
   if (ctx->working) atomic_fetch_sub(&s->working, 1);
   qp_free(ctx);
   *con_cls = NULL;
-  atomic_fetch_sub(&s->in_flight, 1);
+  if (started) atomic_fetch_sub(&s->in_flight, 1);
   qp__http_conn_request_done(s, conn);
 }
 

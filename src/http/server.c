@@ -234,7 +234,9 @@ static int start_daemon(qp_http_server_t *s, const struct sockaddr_storage *addr
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->options.timeout_s,
       MHD_OPTION_NOTIFY_COMPLETED, qp__http_on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
       on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-      MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u, MHD_OPTION_END);
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u, MHD_OPTION_URI_LOG_CALLBACK, qp__http_on_uri, s,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)QP__HTTP_CONNECTION_MEMORY_BYTES,
+      MHD_OPTION_END);
   if (s->daemon == NULL) {
     snprintf(detail, detail_size, "cannot listen on %s (address in use, or not permitted)",
              s->options.listen);
