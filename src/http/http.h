@@ -42,6 +42,10 @@ struct json_t; /* jansson's object type, for qp_http_reply_json() */
 #define QP_HTTP_HEAD_TIMEOUT_S_DEFAULT 10u /* a request head taking longer is dropped */
 #define QP_HTTP_CONNECTIONS_PER_ADDRESS_MAX_DEFAULT 128u /* one client address's share */
 #define QP_HTTP_SHUTDOWN_GRACE_MS_DEFAULT 10000u /* wait for in-flight requests on stop */
+#define QP_HTTP_JSON_BODY_FACTOR 8u /* a request's JSON budget: 8 x its body's bytes, */
+#define QP_HTTP_JSON_ALLOWANCE_BYTES (32u * 1024u * 1024u) /* plus 32 MiB (replies), */
+#define QP_HTTP_JSON_REQUEST_BYTES_MAX_DEFAULT (48u * 1024u * 1024u) /* at most 48 MiB */
+#define QP_HTTP_JSON_BYTES_MAX_DEFAULT (256u * 1024u * 1024u) /* JSON of all requests */
 #define QP_HTTP_ROUTE_PARAMS_MAX 8u              /* named segments in one pattern */
 #define QP_HTTP_PARAM_NAME_MAX 32u               /* bytes of a segment's name */
 #define QP_HTTP_SCOPE_NAME_MAX 48u               /* bytes of one scope name */
@@ -71,6 +75,41 @@ char *qp_http_error_text(const qp_http_error_t *err);
 
 /* The envelope as a new jansson object (caller owns the reference). */
 struct json_t *qp_http_error_json(const qp_http_error_t *err);
+
+/* ------------------------------------------------------- JSON memory */
+
+/* jansson's allocator is the core's (src/http/json_budget.c): installed
+ * before main, and idempotently here and by qp_http_server_create.  The
+ * core runs every handler under a budget of live jansson bytes,
+ * qp_http_json_budget_for(body length, json_request_bytes_max), within the
+ * server-wide json_bytes_max; an allocation past either gets NULL, so a
+ * parse fails as out of memory instead of growing (docs/http.md). */
+void qp_http_json_alloc_install(void);
+
+/* Frees memory jansson handed out (json_dumps' text).  Never libc's free or
+ * qp_free() it: jansson's blocks carry the budget's header. */
+void qp_http_json_free(void *ptr);
+
+/* The budget for a body of body_bytes: 8 x body_bytes + 32 MiB, at most
+ * request_max. */
+uint64_t qp_http_json_budget_for(uint64_t body_bytes, uint64_t request_max);
+
+/* Opens a budget of bytes_max live jansson bytes on the calling thread (the
+ * core does this around each handler; tests and tools may too).  Budgets do
+ * not nest.  _end closes it and returns the most live bytes it saw. */
+void qp_http_json_budget_begin(uint64_t bytes_max);
+uint64_t qp_http_json_budget_end(void);
+
+/* How many allocations this thread's jansson calls were refused so far
+ * (budget or real out of memory); compare before and after a call to know
+ * whether it failed for memory (jansson does not always say so). */
+uint64_t qp_http_json_alloc_failures(void);
+
+/* After a jansson call failed for memory: sets err from the last refusal
+ * on this thread: 413 "too_complex" (the request's budget), 503
+ * "overloaded" (the server's), or 500 "internal" (real out of memory; then
+ * returns false, else true). */
+bool qp_http_json_refused(qp_http_error_t *err);
 
 /* --------------------------------------------------------------- scopes */
 
@@ -244,6 +283,8 @@ typedef struct qp_http_options {
   const char *listen;          /* "HOST:PORT"; port 0 = any free port */
   uint64_t body_bytes_max;     /* largest request body (routes may lower it) */
   uint64_t inflight_bytes_max; /* all request bodies held at once; past it 503 */
+  uint64_t json_request_bytes_max; /* one handler's live jansson bytes; past it 413 */
+  uint64_t json_bytes_max;     /* all handlers' live jansson bytes; past it 503 */
   uint32_t connections_max;    /* open connections; past it 503 */
   uint32_t timeout_s;          /* idle connection timeout */
   uint32_t body_timeout_s;     /* whole request body, from headers to last byte */

@@ -90,6 +90,22 @@ void qp__http_keys_refresh(qp__http_keycache_t *c, const char *data_dir, bool fo
 bool qp__http_authenticate(qp_http_server_t *s, struct MHD_Connection *conn, char *scopes,
                            size_t scopes_size, qp_http_error_t *err);
 
+/* Why the thread's JSON budget refused an allocation (json_budget.c). */
+#define QP__HTTP_JSON_REFUSED_REQUEST 1 /* the request's own budget */
+#define QP__HTTP_JSON_REFUSED_SERVER 2  /* the server-wide budget */
+
+/* qp_http_json_budget_begin that also charges *shared, refusing past
+ * shared_max (the server's json_bytes_max). */
+void qp__http_json_budget_begin_shared(uint64_t bytes_max, _Atomic uint64_t *shared,
+                                       uint64_t shared_max);
+
+/* Lets the calling thread allocate jansson memory without charging its
+ * budget (on = true) or charge it again; returns the previous setting.  The
+ * error envelope uses it, so that a request refused for memory still gets
+ * its JSON answer. */
+bool qp__http_json_exempt(bool on);
+
+
 /* What the URI log callback saw of the raw request target (before
  * libmicrohttpd splits off the query and decodes %XX escapes). */
 typedef struct qp__http_target {
@@ -154,6 +170,7 @@ struct qp_http_server {
   _Atomic uint32_t connections;                    /* open connections */
   _Atomic uint32_t in_flight;                      /* requests between first call and end */
   _Atomic uint64_t body_bytes_held;                /* request body buffers, all requests */
+  _Atomic uint64_t json_bytes_held;                /* live jansson bytes of all handlers */
   _Atomic uint64_t connections_refused;            /* past the connection limit */
   _Atomic bool draining;                           /* stop: refuse new requests */
   _Atomic uint64_t request_seq;                    /* for request ids */

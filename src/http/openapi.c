@@ -96,6 +96,6 @@ int qp__http_openapi_assemble(qp_http_server_t *s, char *detail, size_t detail_s
   size_t n = strlen(text);
   s->openapi = qp_malloc(n + 1);
   if (s->openapi != NULL) memcpy(s->openapi, text, n + 1);
-  free(text); /* lint-ok: jansson's allocation */
+  qp_http_json_free(text); /* jansson's allocation */
   return s->openapi != NULL ? 0 : QP_ENOMEM;
 }

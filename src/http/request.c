@@ -361,7 +361,13 @@ static enum MHD_Result dispatch(qp_http_server_t *s, struct MHD_Connection *conn
                            .params = ctx->params};
   qp_http_reply_t r = {0};
   void *module_ctx = e->module != NULL ? e->module->ctx : s;
+  /* The handler's jansson memory is bounded (json_budget.c): a parse that
+   * would pass it fails as out of memory, and the module answers 413/503. */
+  qp__http_json_budget_begin_shared(
+      qp_http_json_budget_for(ctx->body_len, s->options.json_request_bytes_max),
+      &s->json_bytes_held, s->options.json_bytes_max);
   e->route.handler(module_ctx, &req, &r);
+  qp_http_json_budget_end();
   return send_reply(s, conn, ctx, slot, &r);
 }
 

@@ -36,6 +36,8 @@ void qp_http_options_default(qp_http_options_t *o) {
   o->listen = QP_HTTP_LISTEN_DEFAULT;
   o->body_bytes_max = QP_HTTP_BODY_BYTES_MAX_DEFAULT;
   o->inflight_bytes_max = QP_HTTP_INFLIGHT_BYTES_MAX_DEFAULT;
+  o->json_request_bytes_max = QP_HTTP_JSON_REQUEST_BYTES_MAX_DEFAULT;
+  o->json_bytes_max = QP_HTTP_JSON_BYTES_MAX_DEFAULT;
   o->connections_max = QP_HTTP_CONNECTIONS_MAX_DEFAULT;
   o->timeout_s = QP_HTTP_TIMEOUT_S_DEFAULT;
   o->body_timeout_s = QP_HTTP_BODY_TIMEOUT_S_DEFAULT;
@@ -145,12 +147,17 @@ int qp_http_server_create(const char *data_dir, const qp_http_options_t *options
   if (rc != 0) return rc;
   if (strlen(data_dir) >= sizeof(((qp_http_server_t *)0)->data_dir)) return QP_ERANGE;
   if (qp_crypto_init() != 0) return QP_EIO;
+  qp_http_json_alloc_install();
   qp_http_server_t *s = qp_calloc(1, sizeof *s);
   if (s == NULL) return QP_ENOMEM;
   memcpy(s->data_dir, data_dir, strlen(data_dir) + 1);
   s->options = *options;
   memcpy(s->listen, options->listen, strlen(options->listen) + 1);
   s->options.listen = s->listen;
+  /* 0 = the default, for callers that fill the struct themselves. */
+  if (s->options.json_request_bytes_max == 0)
+    s->options.json_request_bytes_max = QP_HTTP_JSON_REQUEST_BYTES_MAX_DEFAULT;
+  if (s->options.json_bytes_max == 0) s->options.json_bytes_max = QP_HTTP_JSON_BYTES_MAX_DEFAULT;
   randombytes_buf(&s->request_id_salt, sizeof s->request_id_salt);
   pthread_mutex_init(&s->keys.mutex, NULL);
   pthread_mutex_init(&s->conns_mutex, NULL);

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "ledger/api.h"
+#include "ledger/api_int.h"
 #include "base/alloc.h"
 #include "base/err.h"
 
@@ -196,6 +197,12 @@ static int decode_big(const json_t *v, field_kind_t kind, const char *path, qp_u
                             "must be a decimal string (or a JSON integer), not %s", type_name(v));
   const char *s = json_string_value(v);
   size_t n = json_string_length(v);
+  if (n == 2 && s[0] == '-' && s[1] == '0')
+    return qp_http_error_set(err, 400, "invalid_value", path,
+                             "negative zero is not allowed; send \"0\"");
+  if (n > 1 && s[0] == '0' && s[1] >= '0' && s[1] <= '9')
+    return qp_http_error_set(err, 400, "invalid_value", path,
+                             "leading zeros are not allowed (\"0\" itself is fine)");
   int rc = qp_u128_parse(s, n, out);
   if (rc == QP_ERANGE || (rc == 0 && kind == K_U64 && *out > UINT64_MAX))
     return qp_http_error_set(err, 400, "out_of_range", path, "must be at most %s",
@@ -248,6 +255,10 @@ static int decode_flags(const json_t *v, const record_kind_t *kind, const char *
       return qp_http_error_set(err, 400, "invalid_value", sub, "unknown %s flag \"%s\"", kind->noun,
                               shown);
     }
+    if (flags & kind->flags[k].bit)
+      return qp_http_error_set(err, 400, "invalid_value", sub,
+                               "flag \"%s\" is named twice; name each flag at most once",
+                               kind->flags[k].name);
     flags = (uint16_t)(flags | kind->flags[k].bit);
   }
   *out = flags;
@@ -333,6 +344,19 @@ static int decode_record(const json_t *obj, size_t index, const record_kind_t *k
   return 0;
 }
 
+/* jansson reads the integer -0 as 0, so the tree cannot show it: the text
+ * is searched (only when it contains "-0") and the number's path named. */
+static json_t *refuse_negative_zero(json_t *root, const char *body, size_t len,
+                                    qp_http_error_t *err) {
+  if (memmem(body, len, "-0", 2) == NULL) return root;
+  char path[sizeof err->path];
+  if (qp__ledger_number_path(body, len, len, path, sizeof path) != QP__LEDGER_NEGATIVE_ZERO)
+    return root;
+  json_decref(root);
+  qp_http_error_set(err, 400, "invalid_value", path, "negative zero (-0) is not allowed; send 0");
+  return NULL;
+}
+
 /* Parses the body as JSON; on failure fills err with line and column. */
 static json_t *parse_json(const char *body, size_t len, qp_http_error_t *err) {
   if (len == 0) {
@@ -340,19 +364,26 @@ static json_t *parse_json(const char *body, size_t len, qp_http_error_t *err) {
     return NULL;
   }
   json_error_t jerr;
+  uint64_t failures = qp_http_json_alloc_failures();
   json_t *root = json_loadb(body, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-  if (root != NULL) return root;
+  if (root != NULL) return refuse_negative_zero(root, body, len, err);
+  if (qp_http_json_alloc_failures() != failures) { /* memory: the core's budget or a real OOM */
+    qp_http_json_refused(err);
+    return NULL;
+  }
   enum json_error_code code = json_error_code(&jerr);
-  if (code == json_error_numeric_overflow)
-    qp_http_error_set(err, 400, "out_of_range", "",
-                     "a JSON number is too large (line %d, column %d): integers beyond "
-                     "2^63-1 must be sent as decimal strings",
-                     jerr.line, jerr.column);
+  if (code == json_error_numeric_overflow) {
+    char path[sizeof err->path];
+    size_t stop = jerr.position > 0 ? (size_t)jerr.position : 0;
+    qp__ledger_number_path(body, len, stop, path, sizeof path);
+    qp_http_error_set(err, 400, "out_of_range", path,
+                      "a JSON number is too large (line %d, column %d): amounts and ids are "
+                      "integers; beyond 2^63-1 send them as decimal strings",
+                      jerr.line, jerr.column);
+  }
   else if (code == json_error_duplicate_key)
     qp_http_error_set(err, 400, "invalid_json", "", "duplicate field (line %d, column %d): %s",
                      jerr.line, jerr.column, jerr.text);
-  else if (code == json_error_out_of_memory)
-    qp_http_error_set(err, 500, "internal", "", "out of memory while parsing JSON");
   else
     qp_http_error_set(err, 400, "invalid_json", "", "malformed JSON at line %d, column %d: %s",
                      jerr.line, jerr.column, jerr.text);

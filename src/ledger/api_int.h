@@ -109,4 +109,18 @@ void qp__ledger_api_metrics(void *ctx, qp_http_text_t *out);
 int qp__ledger_api_health(void *ctx, char *code, size_t code_size, char *message,
                           size_t message_size);
 
+/* ------------------------------------------------------ number paths */
+
+#define QP__LEDGER_PATH_DEPTH_MAX 8u /* levels of a path api_path.c tracks */
+#define QP__LEDGER_NEGATIVE_ZERO 1   /* qp__ledger_number_path: a "-0" number */
+#define QP__LEDGER_NUMBER_AT 2       /* qp__ledger_number_path: the number before stop */
+
+/* Walks JSON text (jansson accepted it, or accepted it up to stop) and
+ * writes into path ("[0].amount", "ids[3]") where a number is.  With stop
+ * >= len: the first integer written "-0" (returns QP__LEDGER_NEGATIVE_ZERO);
+ * with stop < len (jansson's error position): the last number starting
+ * before stop (returns QP__LEDGER_NUMBER_AT).  Returns 0 when there is none
+ * (path then ""). */
+int qp__ledger_number_path(const char *text, size_t len, size_t stop, char *path, size_t size);
+
 #endif

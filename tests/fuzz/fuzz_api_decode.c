@@ -35,7 +35,7 @@ static void check_error(int rc, const qp_http_error_t *err) {
   QP_ASSERT(env != NULL);
   char *text = json_dumps(env, JSON_COMPACT);
   QP_ASSERT(text != NULL); /* the envelope is always valid JSON */
-  free(text);              /* lint-ok: jansson's allocation */
+  qp_http_json_free(text); /* jansson's allocation */
   json_decref(env);
 }
 
@@ -66,7 +66,7 @@ static void round_trip(qp_op_t op, const void *events, uint32_t count) {
     QP_ASSERT(n == count && memcmp(back, events, count * sizeof *back) == 0);
     qp_free(back);
   }
-  free(text); /* lint-ok: jansson's allocation */
+  qp_http_json_free(text); /* jansson's allocation */
   json_decref(arr);
 }
 

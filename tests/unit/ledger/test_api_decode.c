@@ -14,6 +14,7 @@
 #include "test_util.h"
 #include "ledger/api.h"
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "base/err.h"
 
 #define U128_MAX_TEXT "340282366920938463463374607431768211455"
@@ -131,11 +132,47 @@ static void test_rule_violations_pass_through(void **state) {
 
 static void test_leading_zeros_and_big_json_integers(void **state) {
   (void)state;
-  qp_transfer_t *t =
-      transfers_ok("[{\"id\":\"000042\"," T_BASE ",\"amount\":9223372036854775807}]", 1);
+  qp_transfer_t *t = transfers_ok(
+      "[{\"id\":\"42\"," T_BASE ",\"amount\":9223372036854775807,\"pending_id\":\"0\"}]", 1);
   assert_true(t[0].id == 42);
   assert_true(t[0].amount == (qp_u128)INT64_MAX);
   qp_free(t);
+}
+
+/* docs/api.md "Numbers and flags": each refused with the field's path. */
+static void test_numbers_and_flags_strictness(void **state) {
+  (void)state;
+  transfers_err("[{\"id\":\"000042\"," T_BASE ",\"amount\":1}]", 400, "invalid_value", "[0].id");
+  transfers_err("[{\"id\":\"01\"," T_BASE ",\"amount\":1}]", 400, "invalid_value", "[0].id");
+  transfers_err("[{\"id\":1," T_BASE ",\"amount\":\"010\"}]", 400, "invalid_value", "[0].amount");
+  transfers_err("[{\"id\":1," T_BASE ",\"amount\":01}]", 400, "invalid_json", "");
+  transfers_err("[{\"id\":1," T_BASE ",\"amount\":-0}]", 400, "invalid_value", "[0].amount");
+  transfers_err("[{\"id\":1," T_BASE ",\"amount\":\"-0\"}]", 400, "invalid_value", "[0].amount");
+  transfers_err("[{\"id\":1," T_BASE ",\"amount\":1},{\"id\":2," T_BASE ",\"amount\":1,"
+                "\"timeout\":-0}]",
+                400, "invalid_value", "[1].timeout");
+  transfers_err("[{\"id\":1," T_BASE ",\"amount\":1e400}]", 400, "out_of_range", "[0].amount");
+  transfers_err("[{\"id\":1," T_BASE ",\"amount\":1.5}]", 400, "invalid_type", "[0].amount");
+  transfers_err("[{\"id\":1," T_BASE ",\"amount\":1e2}]", 400, "invalid_type", "[0].amount");
+  transfers_err("[{\"id\":1," T_BASE ",\"amount\":1,\"flags\":[\"pending\",\"linked\","
+                "\"pending\"]}]",
+                400, "invalid_value", "[0].flags[2]");
+  /* "-0" inside a string value, and "0" alone, are not negative zero. */
+  qp_transfer_t *t =
+      transfers_ok("[{\"id\":1," T_BASE ",\"amount\":0,\"user_data_128\":\"0\"}]", 1);
+  assert_true(t[0].amount == 0);
+  qp_free(t);
+  qp_u128 *ids = NULL;
+  uint32_t n = 0;
+  qp_http_error_t err;
+  const char *lookup = "{\"ids\":[\"1\",-0]}";
+  assert_int_equal(qp_ledger_decode_ids(lookup, strlen(lookup), 10, &ids, &n, &err), QP_EPARSE);
+  assert_string_equal(err.path, "ids[1]");
+  const char *big = "{\"ids\":[1,\n 2, 1e400]}";
+  assert_int_equal(qp_ledger_decode_ids(big, strlen(big), 10, &ids, &n, &err), QP_EPARSE);
+  assert_string_equal(err.code, "out_of_range");
+  assert_string_equal(err.path, "ids[2]");
+  assert_int_equal(err.line, 2);
 }
 
 static void test_malformed_json_has_line_and_column(void **state) {
@@ -217,8 +254,10 @@ static void test_numbers_out_of_range(void **state) {
       "[{\"id\":1,\"debit_account_id\":1,\"credit_account_id\":2,\"ledger\":1,"
       "\"code\":65536,\"amount\":1}]",
       400, "out_of_range", "[0].code");
-  /* Beyond int64 as a bare JSON number: jansson refuses it while parsing. */
-  transfers_err("[{\"id\":1," T_BASE ",\"amount\":99999999999999999999}]", 400, "out_of_range", "");
+  /* Beyond int64 as a bare JSON number: jansson refuses it while parsing;
+   * the path comes from the text (api_path.c). */
+  transfers_err("[{\"id\":1," T_BASE ",\"amount\":99999999999999999999}]", 400, "out_of_range",
+                "[0].amount");
 }
 
 static void test_batch_sizes(void **state) {
@@ -296,7 +335,7 @@ static void test_unknown_field_name_is_sanitized(void **state) {
   json_t *back = json_loads(text, 0, &jerr);
   assert_non_null(back);
   json_decref(back);
-  free(text);
+  qp_http_json_free(text);
   json_decref(env);
 }
 
@@ -333,7 +372,7 @@ static void test_encode_round_trip(void **state) {
   char *text = json_dumps(arr, JSON_COMPACT);
   qp_transfer_t *back = transfers_ok(text, 1);
   assert_memory_equal(&back[0], &t[0], sizeof t[0]);
-  free(text);
+  qp_http_json_free(text);
   json_decref(arr);
   qp_free(back);
   qp_free(t);
@@ -394,12 +433,87 @@ static void test_results_text_full_batch(void **state) {
   qp_free(results);
 }
 
+/* Builds "[{},{},…]" (count elements) in a qp_malloc'ed buffer. */
+static char *empty_objects(size_t count, size_t *len_out) {
+  size_t len = 2 + count * 3 - 1;
+  char *text = qp_malloc(len + 1);
+  assert_non_null(text);
+  text[0] = '[';
+  for (size_t i = 0; i < count; i++) memcpy(text + 1 + i * 3, i + 1 < count ? "{}," : "{}]", 3);
+  text[len] = '\0';
+  *len_out = len;
+  return text;
+}
+
+/* A document far bigger as a tree than its text is refused by the budget
+ * before it is built (413 too_complex), and everything is freed (ASan). */
+static void test_json_budget_refuses_amplification(void **state) {
+  (void)state;
+  size_t len = 0;
+  char *text = empty_objects(1000000, &len);
+  qp_transfer_t *out = NULL;
+  uint32_t n = 0;
+  qp_http_error_t err;
+  uint64_t budget = qp_http_json_budget_for(len, 16u * 1024u * 1024u);
+  assert_true(budget == 16u * 1024u * 1024u);
+  qp_http_json_budget_begin(budget);
+  int rc = qp_ledger_decode_transfers(text, len, QP_BATCH_EVENTS_MAX, &out, &n, &err);
+  uint64_t peak = qp_http_json_budget_end();
+  assert_int_equal(rc, QP_EPARSE);
+  assert_null(out);
+  assert_int_equal(err.status, 413);
+  assert_string_equal(err.code, "too_complex");
+  assert_string_equal(err.path, "");
+  assert_true(peak <= budget);
+  /* The same text without a budget parses (and is then refused as a batch). */
+  rc = qp_ledger_decode_transfers(text, len, QP_BATCH_EVENTS_MAX, &out, &n, &err);
+  assert_int_equal(rc, QP_EPARSE);
+  assert_string_equal(err.code, "batch_too_large");
+  qp_free(text);
+}
+
+/* The largest legitimate batch, every field set, fits the budget of its
+ * body with room to spare; the figures are in docs/http.md. */
+static void test_json_budget_fits_a_full_batch(void **state) {
+  (void)state;
+  qp_buf_t b = {.max = 16u * 1024u * 1024u};
+  qp_buf_append(&b, "[", 1);
+  for (uint32_t i = 0; i < QP_BATCH_EVENTS_MAX; i++) {
+    char row[512];
+    int k = snprintf(row, sizeof row,
+                     "%s{\"id\":\"%u\",\"debit_account_id\":\"%s\",\"credit_account_id\":"
+                     "\"2\",\"amount\":\"%s\",\"pending_id\":\"0\",\"user_data_128\":\"%s\","
+                     "\"user_data_64\":\"18446744073709551615\",\"user_data_32\":4294967295,"
+                     "\"timeout\":0,\"ledger\":1,\"code\":1,\"flags\":[\"linked\",\"pending\"],"
+                     "\"timestamp\":\"0\"}",
+                     i ? "," : "", i + 1, U128_MAX_TEXT, U128_MAX_TEXT, U128_MAX_TEXT);
+    qp_buf_append(&b, row, (size_t)k);
+  }
+  qp_buf_append(&b, "]", 1);
+  uint64_t budget = qp_http_json_budget_for(b.len, QP_HTTP_JSON_REQUEST_BYTES_MAX_DEFAULT);
+  qp_http_json_budget_begin(budget);
+  qp_transfer_t *out = NULL;
+  uint32_t n = 0;
+  qp_http_error_t err;
+  int rc = qp_ledger_decode_transfers(b.data, b.len, QP_BATCH_EVENTS_MAX, &out, &n,
+                                      &err);
+  uint64_t peak = qp_http_json_budget_end();
+  printf("full batch: %zu bytes of body, %llu bytes of tree at most, budget %llu\n", b.len,
+         (unsigned long long)peak, (unsigned long long)budget);
+  assert_int_equal(rc, 0);
+  assert_int_equal(n, QP_BATCH_EVENTS_MAX);
+  assert_true(peak * 2 < budget);
+  qp_free(out);
+  qp_buf_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_account_all_fields),
       cmocka_unit_test(test_transfer_fields_and_flags),
       cmocka_unit_test(test_rule_violations_pass_through),
       cmocka_unit_test(test_leading_zeros_and_big_json_integers),
+      cmocka_unit_test(test_numbers_and_flags_strictness),
       cmocka_unit_test(test_malformed_json_has_line_and_column),
       cmocka_unit_test(test_wrong_types),
       cmocka_unit_test(test_unknown_and_missing_fields),
@@ -412,6 +526,8 @@ int main(void) {
       cmocka_unit_test(test_encode_round_trip),
       cmocka_unit_test(test_results_json),
       cmocka_unit_test(test_results_text_full_batch),
+      cmocka_unit_test(test_json_budget_refuses_amplification),
+      cmocka_unit_test(test_json_budget_fits_a_full_batch),
   };
   return cmocka_run_group_tests_name("api_decode", tests, NULL, NULL);
 }
