@@ -371,6 +371,24 @@ static void test_verify_beside_an_open_db(void **state) {
   assert_non_null(strstr(detail, "offset 0"));
 }
 
+/* The id filter file of a small ledger is sized for growth (tens of MB
+ * apparent) but sparse: only the pages holding set bits, the header and
+ * the checksum take disk blocks. */
+static void test_idfilter_small_on_disk(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 1); /* 4 accounts, 10 transfers */
+  qp_db_close(db);
+  char path[512];
+  snprintf(path, sizeof path, "%s/ledger/state/idfilter", f->dir);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  uint64_t allocated = (uint64_t)st.st_blocks * 512u;
+  fprintf(stderr, "idfilter: %lld bytes apparent, %llu allocated\n", (long long)st.st_size,
+          (unsigned long long)allocated);
+  assert_true(allocated <= 256u * 1024u);
+}
+
 static void test_history_queries(void **state) {
   fixture_t *f = *state;
   qp_db_t *db = open_db(f, NULL);
@@ -806,6 +824,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_index_backpressure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
       cmocka_unit_test_setup_teardown(test_verify_beside_an_open_db, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_idfilter_small_on_disk, setup, teardown),
       cmocka_unit_test_setup_teardown(test_history_queries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_expiry_is_journaled, setup, teardown),
