@@ -26,6 +26,19 @@ check "verify passes on intact data"  bash -c "'$Q' verify --data '$D' | grep -q
 check "verify prints per-ledger totals" bash -c "'$Q' verify --data '$D' | grep -q 'ledger 840: 4 accounts; debits_posted 12900 = credits_posted 12900'"
 check "QUIPU_DATA is honoured"        bash -c "QUIPU_DATA='$D' '$Q' verify | grep -q 'result:    OK'"
 
+# Another process holds the data directory's lock, as a running server does:
+# verify refuses (exit 3) rather than compare an index being written; --live runs.
+flock -o "$D/quipu.lock" sleep 60 & holder=$!
+for _ in $(seq 50); do flock -n "$D/quipu.lock" true 2>/dev/null || break; sleep 0.1; done
+"$Q" verify --data "$D" >"$T/locked" 2>&1; rc=$?
+check "verify refuses a locked directory (exit 3)" bash -c "test $rc -eq 3 && grep -q 'holds $D; stop it first, or run .quipu verify --live.' '$T/locked' && ! grep -q -e DIFFERS -e FAILED '$T/locked'"
+check "verify --live runs beside the holder" bash -c "'$Q' verify --live --data '$D' | grep -q 'index:     not compared (live)'"
+kill $holder; wait $holder 2>/dev/null
+check "verify --help lists exit code 3"  bash -c "'$Q' verify --help | grep -q '3 when another process'"
+check "verify holds the lock, offline"  bash -c "'$Q' verify --data '$D' | grep -q 'mode:      offline'"
+"$Q" keys create --data "$T/k/data" --name a --scope admin >/dev/null 2>&1
+check "new directories are 0700"      bash -c "test \"\$(stat -c %a '$D' '$D/ledger' '$D/ledger/state' '$T/k' '$T/k/data' '$T/k/data/keys' | sort -u)\" = 700"
+
 size=$(stat -c %s "$D/ledger/journal")
 bad=0
 for off in 0 17 50 81 90 100 130 300 $((size/2)) $((size-1)); do

@@ -15,26 +15,28 @@
 #include "base/log.h"
 #include "http/http_int.h"
 
-void qp__http_keys_refresh(qp__http_keycache_t *c, const char *data_dir, bool force) {
+int qp__http_keys_refresh(qp__http_keycache_t *c, const char *data_dir, bool force, char *detail,
+                          size_t detail_size) {
   uint64_t now = qp_clock_mono_ns();
-  if (!force && now - c->checked_ns < (uint64_t)QP__HTTP_KEYS_CHECK_MS * 1000000u) return;
+  if (!force && now - c->checked_ns < (uint64_t)QP__HTTP_KEYS_CHECK_MS * 1000000u) return 0;
   c->checked_ns = now;
   char path[1200];
-  if (qp_http_keys_path(data_dir, path, sizeof path) != 0) return;
+  if (qp_http_keys_path(data_dir, path, sizeof path) != 0) return 0;
   struct stat st;
   if (stat(path, &st) != 0) memset(&st, 0, sizeof st);
   int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
   if (!force && (uint64_t)st.st_ino == c->file_ino && mtime_ns == c->file_mtime_ns &&
       (int64_t)st.st_size == c->file_size)
-    return;
+    return 0;
   qp_http_key_t *keys = NULL;
   uint32_t count = 0;
-  char detail[256];
-  if (qp_http_keys_load(data_dir, &keys, &count, detail, sizeof detail) != 0) {
+  int rc = qp_http_keys_load(data_dir, &keys, &count, detail, detail_size);
+  if (rc != 0) {
     /* Keep the keys we had: a damaged file must not lock everyone out, nor
      * let anyone in. */
-    QP_LOG_ERROR("http", "cannot reload API keys (keeping the previous set): %s", detail);
-    return;
+    if (!force)
+      QP_LOG_ERROR("http", "cannot reload API keys (keeping the previous set): %s", detail);
+    return rc;
   }
   qp_free(c->keys);
   c->keys = keys;
@@ -43,6 +45,7 @@ void qp__http_keys_refresh(qp__http_keycache_t *c, const char *data_dir, bool fo
   c->file_mtime_ns = mtime_ns;
   c->file_size = (int64_t)st.st_size;
   if (!force) QP_LOG_INFO("http", "API keys reloaded: %u keys", count);
+  return 0;
 }
 
 /* Authenticates the request: copies the caller's scopes into scopes, or
@@ -68,7 +71,8 @@ bool qp__http_authenticate(qp_http_server_t *s, struct MHD_Connection *conn, cha
   size_t len = strlen(key);
   while (len > 0 && key[len - 1] == ' ') len--;
   pthread_mutex_lock(&s->keys.mutex);
-  qp__http_keys_refresh(&s->keys, s->data_dir, false);
+  char detail[512];
+  qp__http_keys_refresh(&s->keys, s->data_dir, false, detail, sizeof detail);
   int i = qp_http_keys_match(s->keys.keys, s->keys.count, key, len);
   if (i >= 0) snprintf(scopes, scopes_size, "%s", s->keys.keys[i].scopes);
   pthread_mutex_unlock(&s->keys.mutex);

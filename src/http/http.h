@@ -154,7 +154,9 @@ typedef struct qp_http_key {
 int qp_http_keys_path(const char *data_dir, char *buf, size_t size);
 
 /* Loads every key of data_dir (none if the file does not exist) into a
- * qp_calloc'ed array the caller qp_free()s.  Returns 0, QP_ECORRUPT (a bad
+ * qp_calloc'ed array the caller qp_free()s.  A file that other users may
+ * read or write (any group or other permission bit) is refused with QP_EIO
+ * and detail saying to `chmod 600` it.  Returns 0, QP_ECORRUPT (a bad
  * line; detail names it), QP_EIO. */
 int qp_http_keys_load(const char *data_dir, qp_http_key_t **out, uint32_t *count_out,
                       char *detail, size_t detail_size);

@@ -82,8 +82,11 @@ typedef struct qp__http_keycache {
 } qp__http_keycache_t;
 
 /* Loads the keys if the file changed (force: always).  Called with the
- * cache mutex held. */
-void qp__http_keys_refresh(qp__http_keycache_t *c, const char *data_dir, bool force);
+ * cache mutex held.  On a failure the cache keeps the keys it had, detail
+ * says why (a reload that was not forced also logs it) and the load's
+ * error is returned; otherwise 0. */
+int qp__http_keys_refresh(qp__http_keycache_t *c, const char *data_dir, bool force, char *detail,
+                          size_t detail_size);
 
 /* Authenticates the request: copies the caller's scopes into scopes, or
  * returns false with err set (401). */

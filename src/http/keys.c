@@ -117,6 +117,14 @@ static int read_file(const char *path, char **out, char *detail, size_t detail_s
     close(fd);
     return QP_EIO;
   }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    /* Whoever can read the key hashes can tell which keys exist and when
+     * they were made, and whoever can write them can let themselves in. */
+    set_detail(detail, detail_size,
+               "%s is open to other users; refusing to use it: run `chmod 600 %s`", path, path);
+    close(fd);
+    return QP_EIO;
+  }
   size_t size = (size_t)st.st_size;
   char *buf = qp_malloc(size + 1);
   size_t got = 0;
@@ -174,17 +182,14 @@ int qp_http_keys_load(const char *data_dir, qp_http_key_t **out, uint32_t *count
 
 /* --------------------------------------------------------------- write */
 
-/* mkdir -p for <data> and <data>/keys (0700). */
+/* mkdir -p for <data> and <data>/keys, each 0700 when created. */
 static int ensure_dirs(const char *data_dir, char *detail, size_t detail_size) {
   char keys_dir[PATH_MAX_BYTES];
   int n = snprintf(keys_dir, sizeof keys_dir, "%s/keys", data_dir);
   if (n < 0 || (size_t)n >= sizeof keys_dir) return QP_ERANGE;
-  if (mkdir(data_dir, 0755) != 0 && errno != EEXIST) {
-    set_detail(detail, detail_size, "cannot create %s: %s", data_dir, strerror(errno));
-    return QP_EIO;
-  }
-  if (mkdir(keys_dir, 0700) != 0 && errno != EEXIST) {
-    set_detail(detail, detail_size, "cannot create %s: %s", keys_dir, strerror(errno));
+  int rc = qp_mkdir_p(keys_dir);
+  if (rc != 0) {
+    set_detail(detail, detail_size, "cannot create %s: %s", keys_dir, qp_strerror(rc));
     return QP_EIO;
   }
   return 0;

@@ -269,9 +269,10 @@ int qp_http_server_start(qp_http_server_t *s, char *detail, size_t detail_size) 
   if (rc == 0) rc = qp__http_openapi_assemble(s, detail, detail_size);
   if (rc != 0) return rc;
   pthread_mutex_lock(&s->keys.mutex);
-  qp__http_keys_refresh(&s->keys, s->data_dir, true);
+  rc = qp__http_keys_refresh(&s->keys, s->data_dir, true, detail, detail_size);
   uint32_t keys_at_start = s->keys.count; /* request threads may reload it later */
   pthread_mutex_unlock(&s->keys.mutex);
+  if (rc != 0 && !s->options.insecure_no_auth) return rc; /* detail says why */
   rc = start_daemon(s, &addr, detail, detail_size);
   if (rc == 0) rc = qp__http_reaper_start(s);
   if (rc != 0) return rc;

@@ -214,14 +214,39 @@ typedef struct qp_verify_report {
   bool index_compared;              /* there was a (current) index to compare */
   uint64_t index_mismatches;        /* accounts/transfers that differed */
   uint64_t bad_offset;              /* first bad record's offset, if any */
+  bool live;                        /* qp_db_verify_live ran (index contents not compared) */
+  uint64_t live_end;                /* live: the journal's size when the check started */
+  uint64_t index_applied_seq;       /* live: the record the index says it has applied
+                                       (0 = none or no index); its hash was checked */
+  uint64_t tail_unchecked_bytes;    /* live: bytes after journal_bytes (up to live_end)
+                                       left out as being written (0 = none) */
 } qp_verify_report_t;
 
 /* Replays the whole journal under dir/ledger/ from scratch, checks every
  * checksum and the hash chain, recomputes every balance and compares the
- * result with the LMDB index.  Read-only; does not take the lock.  Returns 0
- * when intact, QP_ECORRUPT/QP_ETORN with detail naming the first bad record,
- * or another error. */
+ * result with the LMDB index.  Reads only; it holds the data directory's
+ * lock (qp_lock_try) while it runs, so that no server writes meanwhile and
+ * none can start.  Returns 0 when intact; QP_ELOCKED ("a quipu process
+ * (pid N) holds DIR" in detail) when another process holds the lock, with
+ * nothing checked; QP_ECORRUPT/QP_ETORN with detail naming the first bad
+ * record; or another error. */
 int qp_db_verify(const char *dir, qp_verify_report_t *report, char *detail,
                  size_t detail_size);
+
+/* The check that can run beside a server: takes no lock, and checks the
+ * journal as it stood when the check started (report->live_end) - every
+ * checksum, the hash chain, the replay with every balance, the per-ledger
+ * totals and the invariant - without comparing the index's contents,
+ * which its applier may be writing.  The index is read once, in one LMDB
+ * read transaction, for the position it has applied, and that record's
+ * hash, offset and event count are checked against the journal (exact:
+ * those bytes were committed before the index recorded them).  A record
+ * after that position that does not check out may be one the server is
+ * still writing: the scan stops there and reports the bytes left out in
+ * report->tail_unchecked_bytes instead of a failure (qp_db_verify, with the
+ * server stopped, tells in-flight from damaged).  Returns like qp_db_verify,
+ * never QP_ELOCKED. */
+int qp_db_verify_live(const char *dir, qp_verify_report_t *report, char *detail,
+                      size_t detail_size);
 
 #endif

@@ -6,8 +6,15 @@
  * replayed state with the LMDB index at the journal position the index says
  * it holds (the index may lag the journal after a crash; it is compared
  * where it claims to be).  Finally checks the ledger invariant.  Opens
- * everything read-only and takes no lock, so it can inspect a directory
- * whose server is stopped or crashed without changing a byte.
+ * everything read-only and holds the data directory's lock meanwhile: a
+ * server writing the index while it is compared would look like damage,
+ * and an operator must never see a false corruption alarm.
+ *
+ * The live form (qp_db_verify_live) runs beside a server: no lock, the
+ * journal as it stood when the check started, no comparison of the
+ * index's contents (only of the position it records, which is exact), and
+ * a record after that position that does not check out is left out as
+ * possibly being written rather than reported.
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +34,8 @@ typedef struct verify_ctx {
   qp__index_meta_t meta;         /* where the index claims to be */
   qp_verify_report_t *report;    /* out */
   bool compared;                 /* the index was compared */
+  bool live;                     /* a server may be writing: see qp_db_verify_live */
+  uint64_t committed_end;        /* journal bytes known committed (the index's position) */
   uint64_t events;               /* events replayed so far */
   char *detail;                  /* error detail */
   size_t detail_size;
@@ -143,6 +152,7 @@ static int verify_visit(void *vctx, const qp_journal_record_t *rec) {
     return QP_ECORRUPT;
   }
   if (v->index && rec->seq == v->meta.applied_seq) {
+    v->committed_end = rec->offset + rec->size;
     if (memcmp(rec->hash, v->meta.applied_hash, QP_HASH_SIZE) != 0) {
       v->report->index_ok = false;
       if (v->detail)
@@ -165,7 +175,7 @@ static int verify_visit(void *vctx, const qp_journal_record_t *rec) {
       v->report->bad_offset = rec->offset;
       return QP_ECORRUPT;
     }
-    return compare_with_index(v);
+    return v->live ? 0 : compare_with_index(v);
   }
   return 0;
 }
@@ -216,10 +226,19 @@ static int summarise(verify_ctx_t *v, const qp_journal_scan_t *scan) {
                           &r->totals_count);
 }
 
+/* Live: a problem after the index's position may be the record a server
+ * is writing right now, not damage (bytes before it were committed before
+ * the index recorded it, so a problem there is damage). */
+static bool in_flight(const verify_ctx_t *v, const qp_journal_scan_t *scan) {
+  return v->live && scan->problem != 0 && scan->problem_offset >= v->committed_end;
+}
+
 static int finish(verify_ctx_t *v, const qp_journal_scan_t *scan, bool have_index) {
   int rc = summarise(v, scan);
   if (rc != 0) return rc;
-  if (scan->problem != 0) {
+  if (in_flight(v, scan)) {
+    v->report->tail_unchecked_bytes = v->report->live_end - scan->valid_bytes;
+  } else if (scan->problem != 0) {
     v->report->bad_offset = scan->problem_offset;
     if (v->detail) snprintf(v->detail, v->detail_size, "%s", scan->detail);
     return scan->problem;
@@ -237,42 +256,87 @@ static int finish(verify_ctx_t *v, const qp_journal_scan_t *scan, bool have_inde
                (unsigned long long)v->meta.applied_seq, (unsigned long long)scan->last_seq);
     return QP_ECORRUPT;
   }
-  if (have_index && v->meta.applied_seq == 0) rc = compare_with_index(v);
+  if (have_index && !v->live && v->meta.applied_seq == 0) rc = compare_with_index(v);
   if (rc == 0 && have_index && !v->report->index_ok) return QP_ECORRUPT;
   return rc;
 }
 
-int qp_db_verify(const char *dir, qp_verify_report_t *report, char *detail, size_t detail_size) {
-  memset(report, 0, sizeof *report);
-  if (detail && detail_size) detail[0] = '\0';
-  if (qp_crypto_init() != 0) return QP_EIO;
+/* Opens the index and reads its position (one LMDB read transaction);
+ * offline also the accounts as it holds them.  An index written by an
+ * older version (tables or the accounts file missing) is not compared: the
+ * next open rebuilds it from the journal.  Live, an index that cannot be
+ * read is not compared either: only its position was to be checked. */
+static int open_index_checked(const char *dir, verify_ctx_t *v, qp__index_t *index) {
+  bool present = false;
+  int rc = open_index(dir, index, &present);
+  if (rc == 0 && present) {
+    v->index = index;
+    rc = qp__index_read_meta(index, &v->meta);
+    if (rc == 0 && !v->live) rc = load_checkpoint(dir, v);
+  }
+  if (rc == QP_ENOTFOUND || (rc != 0 && v->live)) {
+    if (v->index != NULL) qp__index_close(index);
+    v->index = NULL;
+    memset(&v->meta, 0, sizeof v->meta);
+    if (v->detail && v->detail_size) v->detail[0] = '\0';
+    rc = 0;
+  }
+  return rc;
+}
+
+/* The journal as it stood when verify started: reads and the size stop at
+ * `end`, so records a server appends meanwhile are not seen. */
+typedef struct capped_io {
+  qp_io_t file; /* the journal, read-only */
+  uint64_t end; /* its size at the start */
+} capped_io_t;
+
+static int capped_read_at(void *ctx, void *buf, size_t len, uint64_t offset, size_t *got) {
+  capped_io_t *c = ctx;
+  *got = 0;
+  if (offset >= c->end) return 0;
+  if (len > c->end - offset) len = (size_t)(c->end - offset);
+  return c->file.read_at(c->file.ctx, buf, len, offset, got);
+}
+
+static int capped_size(void *ctx, uint64_t *out) {
+  *out = ((capped_io_t *)ctx)->end;
+  return 0;
+}
+
+/* Opens dir/ledger/journal behind *c and *io (only read_at and size). */
+static int open_journal(const char *dir, capped_io_t *c, qp_io_t *io, char *detail,
+                        size_t detail_size) {
   char journal[4200];
   snprintf(journal, sizeof journal, "%s/ledger/journal", dir);
-  qp_io_t io;
-  int rc = qp_io_open_file(journal, false, true, &io);
+  int rc = qp_io_open_file(journal, false, true, &c->file);
+  if (rc == 0) rc = c->file.size(c->file.ctx, &c->end);
   if (rc != 0) {
     if (detail) snprintf(detail, detail_size, "cannot open %s: %s", journal, qp_strerror(rc));
     return rc;
   }
+  *io = (qp_io_t){.ctx = c, .read_at = capped_read_at, .size = capped_size};
+  return 0;
+}
+
+static int verify_run(const char *dir, bool live, qp_verify_report_t *report, char *detail,
+                      size_t detail_size) {
   qp__index_t index;
-  bool have_index = false;
-  verify_ctx_t v = {.report = report, .detail = detail, .detail_size = detail_size};
-  rc = open_index(dir, &index, &have_index);
-  if (rc == 0 && have_index) {
-    v.index = &index;
-    rc = qp__index_read_meta(&index, &v.meta);
-    if (rc == 0) rc = load_checkpoint(dir, &v);
-  }
-  /* An index written by an older version (tables or the accounts file
-   * missing) is not compared: the next open rebuilds it from the journal. */
-  if (rc == QP_ENOTFOUND) {
-    if (have_index && v.index != NULL) qp__index_close(&index);
-    have_index = false;
-    v.index = NULL;
-    rc = 0;
-  }
-  report->index_ok = !have_index;
-  v.scratch = qp_malloc(sizeof *v.scratch);
+  verify_ctx_t v = {
+      .report = report, .detail = detail, .detail_size = detail_size, .live = live};
+  /* The index's position first, the journal's end second: the position is
+   * then committed journal bytes below that end. */
+  int rc = open_index_checked(dir, &v, &index);
+  capped_io_t capped = {0};
+  qp_io_t io = {0};
+  if (rc == 0) rc = open_journal(dir, &capped, &io, detail, detail_size);
+  bool journal_open = rc == 0;
+  bool have_index = v.index != NULL;
+  report->live_end = live ? capped.end : 0;
+  report->index_applied_seq = live ? v.meta.applied_seq : 0;
+  report->index_ok = live || !have_index;
+  v.committed_end = v.meta.applied_offset;
+  v.scratch = rc == 0 ? qp_malloc(sizeof *v.scratch) : NULL;
   if (rc == 0) rc = v.scratch ? qp_ledger_create(NULL, &v.ledger) : QP_ENOMEM;
   qp_journal_scan_t scan;
   if (rc == 0) rc = qp_journal_scan_fmt(&io, &qp__ledger_journal_format, verify_visit, &v, &scan);
@@ -281,7 +345,31 @@ int qp_db_verify(const char *dir, qp_verify_report_t *report, char *detail, size
   qp_ledger_destroy(v.ledger);
   qp_ledger_destroy(v.checkpoint);
   qp_free(v.scratch);
-  if (have_index) qp__index_close(&index);
-  io.close(io.ctx);
+  if (v.index != NULL) qp__index_close(&index);
+  if (journal_open) capped.file.close(capped.file.ctx);
   return rc;
+}
+
+static int verify_start(qp_verify_report_t *report, bool live, char *detail, size_t detail_size) {
+  memset(report, 0, sizeof *report);
+  report->live = live;
+  if (detail && detail_size) detail[0] = '\0';
+  return qp_crypto_init() != 0 ? QP_EIO : 0;
+}
+
+int qp_db_verify(const char *dir, qp_verify_report_t *report, char *detail, size_t detail_size) {
+  int rc = verify_start(report, false, detail, detail_size);
+  if (rc != 0) return rc;
+  int lock_fd = -1;
+  rc = qp_lock_try(dir, &lock_fd, detail, detail_size);
+  if (rc != 0) return rc;
+  rc = verify_run(dir, false, report, detail, detail_size);
+  qp_lock_release(lock_fd);
+  return rc;
+}
+
+int qp_db_verify_live(const char *dir, qp_verify_report_t *report, char *detail,
+                      size_t detail_size) {
+  int rc = verify_start(report, true, detail, detail_size);
+  return rc != 0 ? rc : verify_run(dir, true, report, detail, detail_size);
 }

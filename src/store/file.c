@@ -245,6 +245,27 @@ int qp_mkdir_p(const char *path) {
   return 0;
 }
 
+/* The pid a lock holder wrote into the lock file, or "unknown". */
+static void read_holder_pid(int fd, char *pid, size_t size) {
+  snprintf(pid, size, "unknown");
+  char buf[32];
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return;
+  buf[n] = '\0';
+  buf[strcspn(buf, "\n")] = '\0';
+  if (buf[0] != '\0') snprintf(pid, size, "%s", buf);
+}
+
+/* Writes our pid into the lock file we hold, for the next one refused. */
+static void write_own_pid(int fd) {
+  char pid[32];
+  int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) == 0 && n > 0) {
+    ssize_t w = pwrite(fd, pid, (size_t)n, 0);
+    (void)w;
+  }
+}
+
 int qp_lock_acquire(const char *dir, int *fd_out, char *detail, size_t detail_size) {
   char path[4096];
   if (snprintf(path, sizeof path, "%s/quipu.lock", dir) >= (int)sizeof path) return QP_EINVAL;
@@ -254,12 +275,8 @@ int qp_lock_acquire(const char *dir, int *fd_out, char *detail, size_t detail_si
     return map_errno(errno);
   }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    char pid[32] = "unknown";
-    ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-    if (n > 0) {
-      pid[n] = '\0';
-      pid[strcspn(pid, "\n")] = '\0';
-    }
+    char pid[32];
+    read_holder_pid(fd, pid, sizeof pid);
     if (detail)
       snprintf(detail, detail_size,
                "data directory %s is in use by another quipu process (pid %s); "
@@ -268,12 +285,34 @@ int qp_lock_acquire(const char *dir, int *fd_out, char *detail, size_t detail_si
     close(fd);
     return QP_ELOCKED;
   }
-  char pid[32];
-  int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-  if (ftruncate(fd, 0) == 0 && n > 0) {
-    ssize_t w = pwrite(fd, pid, (size_t)n, 0);
-    (void)w;
+  write_own_pid(fd);
+  *fd_out = fd;
+  return 0;
+}
+
+int qp_lock_try(const char *dir, int *fd_out, char *detail, size_t detail_size) {
+  *fd_out = -1;
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s/quipu.lock", dir) >= (int)sizeof path) return QP_EINVAL;
+  bool writable = true;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM || errno == ENOENT)) {
+    writable = false; /* a read-only copy, or no such directory */
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return 0; /* no lock file, and none can be made */
   }
+  if (fd < 0) {
+    if (detail) snprintf(detail, detail_size, "cannot open %s: %s", path, strerror(errno));
+    return map_errno(errno);
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32];
+    read_holder_pid(fd, pid, sizeof pid);
+    if (detail) snprintf(detail, detail_size, "a quipu process (pid %s) holds %s", pid, dir);
+    close(fd);
+    return QP_ELOCKED;
+  }
+  if (writable) write_own_pid(fd);
   *fd_out = fd;
   return 0;
 }

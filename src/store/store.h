@@ -125,6 +125,16 @@ void qp_file_replace_abort(qp_file_replace_t *r);
 int qp_lock_acquire(const char *dir, int *fd_out, char *detail, size_t detail_size);
 void qp_lock_release(int fd);
 
+/* Takes the same lock for a reader that must not run beside a writer
+ * (`quipu verify`): like qp_lock_acquire, but a directory that does not
+ * exist, or a read-only one without a lock file, is no error (nothing can
+ * be writing there): then *fd_out is -1.  A lock file that cannot be
+ * written is locked through a read-only descriptor, its pid left as it is.
+ * Returns 0 with the fd (or -1) in *fd_out, the caller's to pass to
+ * qp_lock_release; QP_ELOCKED with "a quipu process (pid N) holds DIR" in
+ * detail; QP_EINVAL or QP_EIO. */
+int qp_lock_try(const char *dir, int *fd_out, char *detail, size_t detail_size);
+
 /* -------------------------------------------------------------- journal */
 
 #define QP_JOURNAL_HEADER_SIZE 128u

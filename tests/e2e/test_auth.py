@@ -127,3 +127,24 @@ def test_insecure_no_auth(tmp_dir):
         assert api.get("/v1/audit").status_code == 200
     finally:
         assert s.stop() == 0
+
+
+def test_key_file_open_to_others_is_refused(tmp_dir):
+    """A key file others may read: `quipu keys` and the server refuse it and
+    say how to fix it; after the chmod both work."""
+    data = os.path.join(tmp_dir, "d")
+    create_key(data, "one")
+    path = os.path.join(data, "keys", "api_keys")
+    os.chmod(path, 0o644)
+    r = quipu("keys", "list", "--data", data, check=False)
+    assert r.returncode == 1 and "chmod 600 %s" % path in r.stderr, r.stderr
+    server = Server(data)
+    try:
+        server.start()
+        assert False, "the server started with a key file others can read"
+    except RuntimeError as e:
+        assert "chmod 600" in str(e)
+    os.chmod(path, 0o600)
+    assert quipu("keys", "list", "--data", data).returncode == 0
+    server = Server(data).start()
+    assert server.stop() == 0

@@ -107,11 +107,54 @@ static void test_old_key_file_still_loads(void **state) {
   fprintf(f, "# written by an earlier version\n0123456789abcdef ops ledger:read,ledger:write "
              "1700000000 0 %064d\n", 0);
   fclose(f);
+  assert_int_equal(chmod(path, 0600), 0); /* as every version wrote it */
   qp_http_key_t *keys = NULL;
   uint32_t n = 0;
   assert_int_equal(qp_http_keys_load(dir, &keys, &n, detail, sizeof detail), 0);
   assert_int_equal(n, 1);
   assert_string_equal(keys[0].scopes, "ledger:read,ledger:write");
+  qp_free(keys);
+  qp_test_rmdir(dir);
+}
+
+static mode_t mode_of(const char *path) {
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  return st.st_mode & 07777;
+}
+
+/* A key file others may read is refused, by the server's load and by
+ * `quipu keys` (create loads first), with how to fix it; directories the
+ * store creates are 0700. */
+static void test_key_file_open_to_others_is_refused(void **state) {
+  (void)state;
+  char dir[256], data[300], path[512], detail[512];
+  qp_test_tmpdir(dir, sizeof dir);
+  snprintf(data, sizeof data, "%s/fresh/data", dir);
+  char key[QP_HTTP_KEY_TEXT_SIZE];
+  assert_int_equal(qp_http_keys_create(data, "ops", "admin", key, NULL, detail, sizeof detail), 0);
+  assert_int_equal(mode_of(data), 0700);
+  snprintf(path, sizeof path, "%s/keys", data);
+  assert_int_equal(mode_of(path), 0700);
+  assert_int_equal(qp_http_keys_path(data, path, sizeof path), 0);
+  assert_int_equal(mode_of(path), 0600);
+  assert_int_equal(chmod(path, 0644), 0);
+  qp_http_key_t *keys = NULL;
+  uint32_t n = 0;
+  detail[0] = '\0';
+  assert_int_equal(qp_http_keys_load(data, &keys, &n, detail, sizeof detail), QP_EIO);
+  assert_null(keys);
+  assert_non_null(strstr(detail, "chmod 600"));
+  assert_non_null(strstr(detail, path));
+  detail[0] = '\0';
+  assert_int_equal(qp_http_keys_create(data, "two", "admin", key, NULL, detail, sizeof detail),
+                   QP_EIO);
+  assert_non_null(strstr(detail, "chmod 600"));
+  assert_int_equal(chmod(path, 0620), 0); /* group-writable: refused too */
+  assert_int_equal(qp_http_keys_load(data, &keys, &n, detail, sizeof detail), QP_EIO);
+  assert_int_equal(chmod(path, 0600), 0);
+  assert_int_equal(qp_http_keys_load(data, &keys, &n, detail, sizeof detail), 0);
+  assert_int_equal(n, 1);
   qp_free(keys);
   qp_test_rmdir(dir);
 }
@@ -122,6 +165,7 @@ int main(void) {
       cmocka_unit_test(test_check_names_unknown_and_lists_known),
       cmocka_unit_test(test_keys_store),
       cmocka_unit_test(test_old_key_file_still_loads),
+      cmocka_unit_test(test_key_file_open_to_others_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -329,6 +329,66 @@ static void test_lock(void **state) {
   qp_db_close(db2);
 }
 
+/* Offline verify refuses while the db is open (it holds the lock), naming
+ * the holder; the live form runs beside it, compares no index contents,
+ * and leaves out a tail after the index's position that does not check
+ * out (a record being written) - but not damage before that position. */
+static void test_verify_beside_an_open_db(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 3);
+  assert_int_equal(qp_db_sync_index(db), 0);
+  qp_verify_report_t rep;
+  char detail[512], pid[64];
+  assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), QP_ELOCKED);
+  snprintf(pid, sizeof pid, "a quipu process (pid %ld) holds", (long)getpid());
+  assert_non_null(strstr(detail, pid));
+  assert_int_equal(qp_db_verify_live(f->dir, &rep, detail, sizeof detail), 0);
+  assert_true(rep.live && rep.invariant_ok && !rep.index_compared);
+  assert_int_equal(rep.index_applied_seq, rep.batches);
+  assert_int_equal(rep.tail_unchecked_bytes, 0);
+  assert_int_equal(rep.transfers, 30);
+  char path[512];
+  journal_path(f, path, sizeof path);
+  long end = file_size(path);
+  FILE *fp = fopen(path, "ab"); /* half a record, as if being appended */
+  assert_non_null(fp);
+  for (int i = 0; i < 200; i++) fputc(i + 1, fp);
+  fclose(fp);
+  assert_int_equal(qp_db_verify_live(f->dir, &rep, detail, sizeof detail), 0);
+  assert_int_equal(rep.tail_unchecked_bytes, 200);
+  assert_int_equal((long)rep.journal_bytes, end);
+  assert_int_equal((long)rep.live_end, end + 200);
+  qp_db_close(db);
+  /* With the server stopped the same bytes are damage: a whole header that
+   * does not check out. */
+  assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), QP_ECORRUPT);
+  assert_int_equal(truncate(path, end), 0);
+  assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), 0);
+  assert_true(rep.index_compared && rep.index_ok && !rep.live);
+  flip_byte(path, 128 + 300); /* record 1, which the index has applied */
+  assert_int_equal(qp_db_verify_live(f->dir, &rep, detail, sizeof detail), QP_ECORRUPT);
+  assert_non_null(strstr(detail, "offset 0"));
+}
+
+/* The id filter file of a small ledger is sized for growth (tens of MB
+ * apparent) but sparse: only the pages holding set bits, the header and
+ * the checksum take disk blocks. */
+static void test_idfilter_small_on_disk(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 1); /* 4 accounts, 10 transfers */
+  qp_db_close(db);
+  char path[512];
+  snprintf(path, sizeof path, "%s/ledger/state/idfilter", f->dir);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  uint64_t allocated = (uint64_t)st.st_blocks * 512u;
+  fprintf(stderr, "idfilter: %lld bytes apparent, %llu allocated\n", (long long)st.st_size,
+          (unsigned long long)allocated);
+  assert_true(allocated <= 256u * 1024u);
+}
+
 static void test_history_queries(void **state) {
   fixture_t *f = *state;
   qp_db_t *db = open_db(f, NULL);
@@ -763,6 +823,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_index_rebuilt_from_journal, setup, teardown),
       cmocka_unit_test_setup_teardown(test_index_backpressure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_verify_beside_an_open_db, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_idfilter_small_on_disk, setup, teardown),
       cmocka_unit_test_setup_teardown(test_history_queries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_expiry_is_journaled, setup, teardown),
