@@ -36,8 +36,11 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
+# Rebuilt from scratch: `ar rcs` alone would keep the members of deleted
+# sources, and the linker would use their stale code.
 $(BUILD)/libquipu.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
+	@rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/quipu: $(CLI_OBJ) $(BUILD)/libquipu.a
