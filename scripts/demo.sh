@@ -69,11 +69,12 @@ cat <<MSG
 quipu is serving the ledger in $DATA at $URL
 API key (ledger:read,ledger:write; shown once): $KEY
 
-Try:
-  curl -s $URL/v1/accounts/2001 -H "Authorization: Bearer $KEY"
-  curl -s -X POST $URL/v1/transfers -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
+Try (the key stays in the environment, off command lines, where \`ps\` shows it):
+  export QUIPU_URL=$URL QUIPU_KEY=$KEY
+  curl -s $URL/v1/accounts/2001 -H @<(echo "Authorization: Bearer \$QUIPU_KEY")
+  curl -s -X POST $URL/v1/transfers -H @<(echo "Authorization: Bearer \$QUIPU_KEY") -H 'Content-Type: application/json' \\
        -d '[{"id":"9100","debit_account_id":"2001","credit_account_id":"3001","amount":"150","ledger":840,"code":10}]'
-  QUIPU_URL=$URL QUIPU_KEY=$KEY $Q client history 2001
+  $Q client history 2001
   curl -s $URL/metrics | head;  the API reference: GET $URL/v1/openapi.json (with the key), docs/api.md
 
 Press Ctrl-C to stop the server.

@@ -6,9 +6,9 @@ set -euo pipefail
 
 PKGS=(
   build-essential pkg-config clang clang-format
-  liblmdb-dev libsodium-dev libssl-dev libuv1-dev libmicrohttpd-dev libjansson-dev
+  liblmdb-dev libsodium-dev libssl-dev libuv1-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev
   libcbor-dev liblua5.4-dev libqrencode-dev libcmocka-dev
-  python3 python3-pytest python3-requests curl libcurl4-openssl-dev
+  python3 python3-pytest python3-requests curl libcurl4-openssl-dev openssl
 )
 [ -n "${QUIPU_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$QUIPU_EXTRA_PKGS" && PKGS+=("${extra[@]}")
 

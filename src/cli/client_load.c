@@ -57,6 +57,13 @@ typedef struct load_thread {
   uint64_t transfers;    /* transfers acknowledged ok */
 } load_thread_t;
 
+/* A handle for one keep-alive connection; trusts o->cacert for https. */
+static CURL *new_handle(const qp_cli_load_options_t *o) {
+  CURL *curl = curl_easy_init();
+  if (curl != NULL && o->cacert != NULL) curl_easy_setopt(curl, CURLOPT_CAINFO, o->cacert);
+  return curl;
+}
+
 /* POSTs body to url with the handle's connection; 0 when 200 and `expect`
  * events are ok. */
 static int post(CURL *curl, const char *url, struct curl_slist *headers, const char *body,
@@ -121,7 +128,7 @@ static void *load_main(void *arg) {
   size_t cap = (size_t)n * LOAD_TRANSFER_JSON_MAX + 16;
   char *body = qp_malloc(cap);
   qp_buf_t resp = {.max = LOAD_RESPONSE_BYTES_MAX};
-  CURL *curl = curl_easy_init();
+  CURL *curl = new_handle(s->o);
   struct curl_slist *headers = make_headers(s->o->key);
   char url[1100];
   snprintf(url, sizeof url, "%s/v1/transfers", s->o->url);
@@ -157,7 +164,7 @@ static int create_accounts(load_shared_t *s) {
   }
   body[len++] = ']';
   body[len] = '\0';
-  CURL *curl = curl_easy_init();
+  CURL *curl = new_handle(o);
   struct curl_slist *headers = make_headers(o->key);
   qp_buf_t resp = {.max = LOAD_RESPONSE_BYTES_MAX};
   char url[1100];

@@ -10,6 +10,7 @@
 typedef struct qp_cli_load_options {
   const char *url;      /* base URL */
   const char *key;      /* API key (ledger:read,ledger:write) or NULL */
+  const char *cacert;   /* PEM CAs to trust for https, or NULL (the system's) */
   uint32_t batch;       /* transfers per request, 1..8190 */
   uint32_t connections; /* concurrent keep-alive connections */
   uint32_t duration_s;  /* how long to send (after warm-up) */

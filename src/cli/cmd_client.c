@@ -32,7 +32,7 @@
 #define CLIENT_TIMEOUT_S 120L
 
 static const char USAGE[] =
-    "usage: quipu client [--url URL] [--key KEY] COMMAND\n"
+    "usage: quipu client [--url URL] [--cacert FILE] COMMAND\n"
     "\n"
     "  accounts create [FILE]    POST /v1/accounts with the JSON array in FILE (or stdin)\n"
     "  transfers create [FILE]   POST /v1/transfers, likewise\n"
@@ -46,8 +46,11 @@ static const char USAGE[] =
     "                            load generator: transfer batches of N (default 8190) from\n"
     "                            N connections (default 2) for S seconds (default 10)\n"
     "\n"
-    "URL and key default to $QUIPU_URL (else " CLIENT_URL_DEFAULT
-    ") and $QUIPU_KEY.\n"
+    "The URL defaults to $QUIPU_URL (else " CLIENT_URL_DEFAULT "); https:// works.\n"
+    "The API key is read from $QUIPU_KEY (export QUIPU_KEY=qpk_...): --key KEY also\n"
+    "works but puts the key where `ps` shows it to every user of the machine.\n"
+    "--cacert FILE (or $QUIPU_CACERT) trusts a private CA or self-signed certificate\n"
+    "(PEM) for https; otherwise the system's CAs are used.\n"
     "Exit 0 when all went well; 1 when the server refused the request, could not be\n"
     "reached, or any event's result was not \"ok\"; 2 on a usage error.\n";
 
@@ -77,8 +80,9 @@ static int read_input(const char *path, qp_buf_t *out) {
 }
 
 typedef struct client {
-  const char *url;   /* base URL, no trailing slash needed */
-  const char *key;   /* API key or NULL */
+  const char *url;    /* base URL, no trailing slash needed */
+  const char *key;    /* API key or NULL */
+  const char *cacert; /* PEM file of CAs to trust for https, or NULL (the system's) */
   long status;       /* HTTP status of the last answer */
   qp_buf_t response; /* its body */
 } client_t;
@@ -103,6 +107,7 @@ static int http(client_t *c, const char *method, const char *path, const qp_buf_
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &c->response);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, CLIENT_TIMEOUT_S);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  if (c->cacert != NULL) curl_easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
   if (body != NULL) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data ? body->data : "");
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
@@ -155,6 +160,7 @@ static int report(client_t *c, bool check_results, bool check_audit) {
 typedef struct client_args {
   const char *url;            /* --url */
   const char *key;            /* --key */
+  const char *cacert;         /* --cacert */
   const char *limit;          /* --limit */
   const char *from;           /* --from */
   const char *to;             /* --to */
@@ -194,16 +200,18 @@ static int parse(int argc, char **argv, client_args_t *a) {
       {"to", required_argument, NULL, 't'},       {"reversed", no_argument, NULL, 'r'},
       {"batch", required_argument, NULL, 'B'},    {"connections", required_argument, NULL, 'C'},
       {"duration", required_argument, NULL, 'D'}, {"accounts", required_argument, NULL, 'A'},
-      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+      {"cacert", required_argument, NULL, 'c'},   {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   a->load =
       (qp_cli_load_options_t){.batch = 8190, .connections = 2, .duration_s = 10, .accounts = 1000};
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "u:k:n:f:t:rhB:C:D:A:", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "u:k:c:n:f:t:rhB:C:D:A:", opts, NULL)) != -1) {
     switch (c) {
       case 'u': a->url = optarg; break;
       case 'k': a->key = optarg; break;
+      case 'c': a->cacert = optarg; break;
       case 'n': a->limit = optarg; break;
       case 'f': a->from = optarg; break;
       case 't': a->to = optarg; break;
@@ -233,6 +241,8 @@ static int parse(int argc, char **argv, client_args_t *a) {
   if (a->url == NULL || a->url[0] == '\0') a->url = CLIENT_URL_DEFAULT;
   if (a->key == NULL) a->key = getenv("QUIPU_KEY");
   if (a->key != NULL && a->key[0] == '\0') a->key = NULL;
+  if (a->cacert == NULL) a->cacert = getenv("QUIPU_CACERT");
+  if (a->cacert != NULL && a->cacert[0] == '\0') a->cacert = NULL;
   return -1;
 }
 
@@ -308,6 +318,7 @@ static int dispatch(client_t *c, const client_args_t *a) {
     qp_cli_load_options_t o = a->load;
     o.url = c->url;
     o.key = c->key;
+    o.cacert = c->cacert;
     return qp_cli_client_load(&o);
   }
   if (strcmp(cmd, "audit") == 0 && n == 1) {
@@ -330,7 +341,7 @@ int qp_cmd_client(int argc, char **argv) {
   char url[1024];
   snprintf(url, sizeof url, "%.*s",
            (int)(url_len > 0 && a.url[url_len - 1] == '/' ? url_len - 1 : url_len), a.url);
-  client_t c = {.url = url, .key = a.key};
+  client_t c = {.url = url, .key = a.key, .cacert = a.cacert};
   code = dispatch(&c, &a);
   qp_free(c.response.data);
   curl_global_cleanup();

@@ -25,9 +25,15 @@ static const char USAGE[] =
     "Serves the ledger in DIR (default $QUIPU_DATA or ./quipu-data) over HTTP/JSON\n"
     "on HOST:PORT (default $QUIPU_LISTEN or 127.0.0.1:7070; port 0 = any free port).\n"
     "SIGTERM/SIGINT stop it cleanly.  Requests need an API key: see `quipu keys`.\n"
+    "HTTPS with --tls-cert and --tls-key; plaintext is refused on a non-loopback\n"
+    "address unless --insecure-plaintext is given.\n"
     "\n"
     "  --data DIR               data directory\n"
     "  --listen HOST:PORT       address to listen on\n"
+    "  --tls-cert FILE          PEM certificate (chain): serve HTTPS (needs --tls-key)\n"
+    "  --tls-key FILE           PEM private key of that certificate (keep it mode 0600)\n"
+    "  --insecure-plaintext     allow plain HTTP on a non-loopback address (a TLS proxy\n"
+    "                           in front); loopback needs no flag\n"
     "  --log-level LEVEL        debug, info, warn, error, off (default info)\n"
     "  --insecure-no-auth       no API keys needed (loopback addresses only; demos)\n"
     "  --metrics-key-required   GET /metrics needs a valid API key (any scope)\n"
@@ -59,7 +65,10 @@ enum {
   OPT_PER_ADDRESS,
   OPT_QUEUE,
   OPT_GRACE,
-  OPT_EVICT
+  OPT_EVICT,
+  OPT_TLS_CERT,
+  OPT_TLS_KEY,
+  OPT_PLAINTEXT
 };
 
 /* Parses a decimal integer in [min, max] from a flag value. */
@@ -153,6 +162,9 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
       {"queue-max", required_argument, NULL, OPT_QUEUE},
       {"shutdown-grace-ms", required_argument, NULL, OPT_GRACE},
       {"evict-after", required_argument, NULL, OPT_EVICT},
+      {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+      {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+      {"insecure-plaintext", no_argument, NULL, OPT_PLAINTEXT},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
@@ -172,6 +184,12 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
       a->api.insecure_no_auth = true;
     else if (c == OPT_METRICS_KEY)
       a->api.metrics_key_required = true;
+    else if (c == OPT_TLS_CERT)
+      a->api.tls_cert = optarg;
+    else if (c == OPT_TLS_KEY)
+      a->api.tls_key = optarg;
+    else if (c == OPT_PLAINTEXT)
+      a->api.insecure_plaintext = true;
     else if (c == OPT_LOG_LEVEL) {
       if (qp_log_level_parse(optarg, &a->log_level) != 0) {
         fprintf(stderr, "quipu serve: --log-level must be debug, info, warn, error or off\n");
@@ -213,12 +231,17 @@ int qp_cmd_serve(int argc, char **argv) {
   qp_node_config_t config;
   qp_node_config_init(&config);
   const char *dir = qp_cli_data_dir(a.data);
-  if (strlen(dir) >= sizeof config.data_dir || strlen(a.api.listen) >= sizeof config.listen) {
-    fprintf(stderr, "quipu serve: the data directory or listen address is too long\n");
+  const char *cert = a.api.tls_cert ? a.api.tls_cert : "";
+  const char *key = a.api.tls_key ? a.api.tls_key : "";
+  if (strlen(dir) >= sizeof config.data_dir || strlen(a.api.listen) >= sizeof config.listen ||
+      strlen(cert) >= sizeof config.tls_cert || strlen(key) >= sizeof config.tls_key) {
+    fprintf(stderr, "quipu serve: the data directory, listen address or a TLS path is too long\n");
     return 2;
   }
   memcpy(config.data_dir, dir, strlen(dir) + 1);
   memcpy(config.listen, a.api.listen, strlen(a.api.listen) + 1);
+  memcpy(config.tls_cert, cert, strlen(cert) + 1); /* qp_node_run points http.tls_* here */
+  memcpy(config.tls_key, key, strlen(key) + 1);
   config.http = a.api;
   config.http.listen = config.listen;
   config.log_level = a.log_level;

@@ -296,6 +296,10 @@ typedef struct qp_http_options {
   uint32_t shutdown_grace_ms;  /* how long stop waits for in-flight requests */
   bool insecure_no_auth;       /* no keys needed (loopback listen only) */
   bool metrics_key_required;   /* GET /metrics needs a valid key (any scope) */
+  const char *tls_cert;        /* PEM certificate (chain) file: serve HTTPS; NULL = plaintext.
+                                  Read at start; borrowed until then */
+  const char *tls_key;         /* PEM private key file; given iff tls_cert is */
+  bool insecure_plaintext;     /* allow plaintext on a non-loopback address */
 } qp_http_options_t;
 
 /* Fills *o with the defaults above. */
@@ -327,12 +331,21 @@ int qp_http_server_create(const char *data_dir, const qp_http_options_t *options
 int qp_http_server_add(qp_http_server_t *s, const qp_http_module_t *module, char *detail,
                        size_t detail_size);
 
-/* Assembles the OpenAPI document and starts listening.  Returns 0,
- * QP_EINVAL (bad listen address), QP_EIO (cannot listen). */
+/* Assembles the OpenAPI document and starts listening, over HTTPS when
+ * tls_cert and tls_key are given (both files are read here, the key into
+ * guarded memory that is wiped as soon as libmicrohttpd has started).
+ * Returns 0, QP_EINVAL (bad listen address; only one of the TLS files; a
+ * non-loopback address without TLS or insecure_plaintext; a file that is
+ * not PEM or a pair GnuTLS refuses: detail names the file and the reason),
+ * QP_EIO (cannot listen; a TLS file cannot be read), QP_ENOTSUP (this
+ * libmicrohttpd has no TLS). */
 int qp_http_server_start(qp_http_server_t *s, char *detail, size_t detail_size);
 
 /* The port actually bound (useful with port 0). */
 uint16_t qp_http_server_port(const qp_http_server_t *s);
+
+/* Is the server listening over HTTPS (after a successful start)? */
+bool qp_http_server_tls(const qp_http_server_t *s);
 
 /* The assembled OpenAPI document (JSON text owned by the server; valid
  * after start until destroy). */

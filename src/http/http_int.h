@@ -22,6 +22,8 @@
 /* libmicrohttpd's memory per connection: the head must fit in it with room
  * to spare, or libmicrohttpd answers 414/431 itself, in HTML. */
 #define QP__HTTP_CONNECTION_MEMORY_BYTES 65536u
+#define QP__HTTP_TLS_CERT_BYTES_MAX (1u << 20) /* a PEM certificate chain file */
+#define QP__HTTP_TLS_KEY_BYTES_MAX (64u << 10) /* a PEM private key file */
 
 /* The HTTP statuses we count, in metric order (0 ends the list). */
 extern const unsigned qp__http_statuses[QP__HTTP_STATUSES_MAX];
@@ -159,6 +161,23 @@ void qp__http_conn_request_done(qp_http_server_t *s, struct MHD_Connection *conn
 int qp__http_reaper_start(qp_http_server_t *s);
 void qp__http_reaper_stop(qp_http_server_t *s);
 
+/* The PEM text handed to libmicrohttpd (tls.c).  Invariant: both NULL, or
+ * both NUL-terminated at their length. */
+typedef struct qp__http_tls {
+  char *cert_pem;  /* qp_malloc'ed */
+  size_t cert_len; /* bytes before the NUL */
+  char *key_pem;   /* sodium_malloc'ed; wiped and freed once the daemon started */
+  size_t key_len;  /* bytes before the NUL */
+} qp__http_tls_t;
+
+/* Reads and checks both PEM files (GnuTLS must take the pair).  Returns 0,
+ * or QP_EINVAL / QP_EIO / QP_ENOMEM / QP_ENOTSUP with detail naming the file
+ * and the reason (t is then empty). */
+int qp__http_tls_load(qp__http_tls_t *t, const char *cert_path, const char *key_path,
+                      char *detail, size_t detail_size);
+/* Wipes the key, frees both; t is empty afterwards.  Safe on an empty t. */
+void qp__http_tls_deinit(qp__http_tls_t *t);
+
 struct qp_http_server {
   char data_dir[1024];                             /* for the key file */
   qp_http_options_t options;                       /* copy (listen points into listen) */
@@ -192,6 +211,7 @@ struct qp_http_server {
   _Atomic uint64_t refused_per_address;            /* requests past the per-address limit */
   _Atomic uint32_t connections_over_address;       /* open ones past their address's share */
   bool stopped;                                    /* qp_http_server_stop ran */
+  bool tls;                                        /* serving HTTPS */
 };
 
 /* What a handler's request handle points to. */

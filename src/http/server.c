@@ -48,6 +48,8 @@ void qp_http_options_default(qp_http_options_t *o) {
 
 uint16_t qp_http_server_port(const qp_http_server_t *s) { return s->port; }
 
+bool qp_http_server_tls(const qp_http_server_t *s) { return s->tls; }
+
 const char *qp_http_server_openapi(const qp_http_server_t *s) { return s->openapi; }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -229,11 +231,21 @@ static int build_table(qp_http_server_t *s) {
   return 0;
 }
 
-static int start_daemon(qp_http_server_t *s, const struct sockaddr_storage *addr, char *detail,
-                        size_t detail_size) {
+static int start_daemon(qp_http_server_t *s, const struct sockaddr_storage *addr,
+                        const qp__http_tls_t *tls, char *detail, size_t detail_size) {
   unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                        MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   if (addr->ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  /* libmicrohttpd keeps these pointers without copying and reads them only
+   * while it starts (tls.c), so the caller frees them right after. */
+  struct MHD_OptionItem tls_options[] = {
+      {MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert_pem},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key_pem},
+      {MHD_OPTION_END, 0, NULL}};
+  if (tls->cert_pem != NULL)
+    flags |= MHD_USE_TLS;
+  else
+    tls_options[0].option = MHD_OPTION_END;
   s->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, qp__http_on_request, s, MHD_OPTION_SOCK_ADDR,
       (const struct sockaddr *)addr, MHD_OPTION_CONNECTION_LIMIT,
@@ -243,14 +255,42 @@ static int start_daemon(qp_http_server_t *s, const struct sockaddr_storage *addr
       on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
       MHD_OPTION_LISTEN_BACKLOG_SIZE, 512u, MHD_OPTION_URI_LOG_CALLBACK, qp__http_on_uri, s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)QP__HTTP_CONNECTION_MEMORY_BYTES,
-      MHD_OPTION_END);
+      MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
   if (s->daemon == NULL) {
     snprintf(detail, detail_size, "cannot listen on %s (address in use, or not permitted)",
              s->options.listen);
     return QP_EIO;
   }
+  s->tls = tls->cert_pem != NULL;
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
   s->port = info != NULL ? info->port : 0;
+  return 0;
+}
+
+/* HTTPS when both PEM files are given (they are read into tls); plaintext
+ * only on loopback unless insecure_plaintext says a network is fine. */
+static int check_transport(const qp_http_server_t *s, const struct sockaddr_storage *addr,
+                           qp__http_tls_t *tls, char *detail, size_t detail_size) {
+  const qp_http_options_t *o = &s->options;
+  bool cert = o->tls_cert != NULL && o->tls_cert[0] != '\0';
+  bool key = o->tls_key != NULL && o->tls_key[0] != '\0';
+  if (cert != key) {
+    snprintf(detail, detail_size,
+             "TLS needs both a certificate and its key: give --tls-cert FILE and --tls-key FILE "
+             "(node.json http.tls_cert and http.tls_key); %s is missing",
+             cert ? "the key" : "the certificate");
+    return QP_EINVAL;
+  }
+  if (cert) return qp__http_tls_load(tls, o->tls_cert, o->tls_key, detail, detail_size);
+  if (!is_loopback(addr) && !o->insecure_plaintext) {
+    snprintf(detail, detail_size,
+             "refusing plaintext HTTP on %s, a non-loopback address: API keys and balances "
+             "would cross the network unencrypted; give --tls-cert FILE and --tls-key FILE "
+             "(node.json http.tls_cert, http.tls_key), or --insecure-plaintext "
+             "(http.insecure_plaintext) when a TLS proxy in front terminates it",
+             o->listen);
+    return QP_EINVAL;
+  }
   return 0;
 }
 
@@ -265,17 +305,28 @@ int qp_http_server_start(qp_http_server_t *s, char *detail, size_t detail_size) 
              s->options.listen);
     return QP_EINVAL;
   }
-  rc = build_table(s);
+  qp__http_tls_t tls = {0};
+  rc = check_transport(s, &addr, &tls, detail, detail_size);
+  if (rc == 0) rc = build_table(s);
   if (rc == 0) rc = qp__http_openapi_assemble(s, detail, detail_size);
-  if (rc != 0) return rc;
+  if (rc != 0) {
+    qp__http_tls_deinit(&tls);
+    return rc;
+  }
   pthread_mutex_lock(&s->keys.mutex);
   rc = qp__http_keys_refresh(&s->keys, s->data_dir, true, detail, detail_size);
   uint32_t keys_at_start = s->keys.count; /* request threads may reload it later */
   pthread_mutex_unlock(&s->keys.mutex);
-  if (rc != 0 && !s->options.insecure_no_auth) return rc; /* detail says why */
-  rc = start_daemon(s, &addr, detail, detail_size);
+  if (rc != 0 && !s->options.insecure_no_auth) {
+    qp__http_tls_deinit(&tls);
+    return rc; /* detail says why */
+  }
+  rc = start_daemon(s, &addr, &tls, detail, detail_size);
+  qp__http_tls_deinit(&tls); /* GnuTLS holds its own copy now; ours is wiped */
   if (rc == 0) rc = qp__http_reaper_start(s);
   if (rc != 0) return rc;
+  if (!s->tls && !is_loopback(&addr))
+    QP_LOG_WARN("http", "--insecure-plaintext: serving plaintext HTTP on %s", s->options.listen);
   if (s->options.insecure_no_auth)
     QP_LOG_WARN("http", "--insecure-no-auth: every request is allowed everything, without a key");
   else if (keys_at_start == 0)

@@ -82,6 +82,44 @@ static void set_http_number(qp_http_options_t *o, size_t which, uint64_t n) {
   }
 }
 
+/* A path under http.<key>: absolute, or relative to the home. */
+static int http_path(const char *key, json_t *v, const char *home, char *out, size_t size,
+                     char *detail, size_t detail_size) {
+  if (!json_is_string(v) || json_string_length(v) == 0 ||
+      strlen(json_string_value(v)) != json_string_length(v)) {
+    snprintf(detail, detail_size, "http.%s must be a non-empty path (relative to the home)", key);
+    return QP_EINVAL;
+  }
+  const char *p = json_string_value(v);
+  int n = p[0] == '/' ? snprintf(out, size, "%s", p) : snprintf(out, size, "%s/%s", home, p);
+  if (n < 0 || (size_t)n >= size) {
+    snprintf(detail, detail_size, "http.%s: the path is longer than %zu bytes", key, size - 1);
+    return QP_EINVAL;
+  }
+  return 0;
+}
+
+/* http.<key> for the boolean and path keys: 1 = not one of them. */
+static int http_other(const char *key, json_t *v, qp_node_config_t *c, char *detail,
+                      size_t detail_size) {
+  if (strcmp(key, "tls_cert") == 0 || strcmp(key, "tls_key") == 0) {
+    bool cert = key[4] == 'c';
+    return http_path(key, v, c->home, cert ? c->tls_cert : c->tls_key, sizeof c->tls_cert,
+                     detail, detail_size);
+  }
+  bool *flag = strcmp(key, "insecure_no_auth") == 0       ? &c->http.insecure_no_auth
+               : strcmp(key, "metrics_key_required") == 0 ? &c->http.metrics_key_required
+               : strcmp(key, "insecure_plaintext") == 0   ? &c->http.insecure_plaintext
+                                                          : NULL;
+  if (flag == NULL) return 1;
+  if (!json_is_boolean(v)) {
+    snprintf(detail, detail_size, "http.%s must be true or false", key);
+    return QP_EINVAL;
+  }
+  *flag = json_is_true(v);
+  return 0;
+}
+
 static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t detail_size) {
   if (!json_is_object(http)) {
     snprintf(detail, detail_size, "http must be an object");
@@ -90,15 +128,9 @@ static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t de
   const char *key;
   json_t *v;
   json_object_foreach(http, key, v) {
-    if (strcmp(key, "insecure_no_auth") == 0 || strcmp(key, "metrics_key_required") == 0) {
-      if (!json_is_boolean(v)) {
-        snprintf(detail, detail_size, "http.%s must be true or false", key);
-        return QP_EINVAL;
-      }
-      if (key[0] == 'i')
-        c->http.insecure_no_auth = json_is_true(v);
-      else
-        c->http.metrics_key_required = json_is_true(v);
+    int other = http_other(key, v, c, detail, detail_size);
+    if (other <= 0) {
+      if (other < 0) return other;
       continue;
     }
     size_t k = 0;
@@ -107,7 +139,8 @@ static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t de
       snprintf(detail, detail_size,
                "unknown key http.%.64s; allowed: max_body_bytes, max_inflight_bytes, "
                "max_connections, max_connections_per_address, timeout_s, head_timeout_s, "
-               "body_timeout_s, shutdown_grace_ms, insecure_no_auth, metrics_key_required",
+               "body_timeout_s, shutdown_grace_ms, insecure_no_auth, metrics_key_required, "
+               "tls_cert, tls_key, insecure_plaintext",
                key);
       return QP_EINVAL;
     }
@@ -238,6 +271,8 @@ int qp_node_config_parse(const char *text, size_t len, const char *home, qp_node
     rc = QP_EINVAL;
   }
   if (rc == 0) rc = parse_data(json_object_get(root, "data"), home, c, detail, detail_size);
+  c->http.tls_cert = c->tls_cert[0] != '\0' ? c->tls_cert : NULL;
+  c->http.tls_key = c->tls_key[0] != '\0' ? c->tls_key : NULL;
   json_decref(root);
   if (rc != 0) qp_node_config_deinit(c);
   return rc;

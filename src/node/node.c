@@ -161,9 +161,9 @@ static void log_listening(const node_t *n) {
   for (uint32_t i = 0; i < n->opened && used < sizeof names; i++)
     used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
                              n->config->modules[i].module->name);
-  QP_LOG_INFO("node", "listening on http://%.*s:%u (data %s; modules: %s)",
-              (int)(colon - listen), listen, qp_http_server_port(n->server),
-              n->config->data_dir, names);
+  QP_LOG_INFO("node", "listening on %s://%.*s:%u (data %s; modules: %s)",
+              qp_http_server_tls(n->server) ? "https" : "http", (int)(colon - listen), listen,
+              qp_http_server_port(n->server), n->config->data_dir, names);
 }
 
 int qp_node_run(const qp_node_config_t *c) {
@@ -182,6 +182,8 @@ int qp_node_run(const qp_node_config_t *c) {
   qp_log_set_level(c->log_level);
   node_t n = {.config = c, .http = c->http, .lock_fd = -1};
   n.http.listen = c->listen;
+  n.http.tls_cert = c->tls_cert[0] != '\0' ? c->tls_cert : NULL;
+  n.http.tls_key = c->tls_key[0] != '\0' ? c->tls_key : NULL;
   pthread_mutex_init(&n.mutex, NULL);
   pthread_cond_init(&n.cond, NULL);
   int rc = node_start(&n);

@@ -35,6 +35,8 @@ typedef struct qp_node_config {
   char home[QP_NODE_PATH_MAX];     /* node home ("" for `quipu serve`) */
   char data_dir[QP_NODE_PATH_MAX]; /* data directory (the lock lives here) */
   char listen[256];                /* "HOST:PORT" (http.listen points here) */
+  char tls_cert[QP_NODE_PATH_MAX]; /* PEM certificate file, "" = none (http.tls_cert) */
+  char tls_key[QP_NODE_PATH_MAX];  /* PEM key file, "" = none (http.tls_key) */
   qp_http_options_t http;          /* HTTP core options */
   qp_log_level_t log_level;        /* minimum level logged */
   qp_node_module_config_t modules[QP_NODE_MODULES_MAX]; /* enabled modules */
@@ -47,7 +49,7 @@ void qp_node_config_init(qp_node_config_t *c);
 /* Parses node.json text for the node home `home`: unknown keys, wrong
  * types, values out of range and unknown modules are QP_EINVAL with detail
  * naming the key ("http.max_connections", "modules.ledgr") and what is
- * allowed.  Relative data paths are taken from the home.  Release with
+ * allowed.  Relative data and TLS file paths are taken from the home.  Release with
  * qp_node_config_deinit.  Pure apart from memory: safe to fuzz. */
 int qp_node_config_parse(const char *text, size_t len, const char *home, qp_node_config_t *c,
                          char *detail, size_t detail_size);

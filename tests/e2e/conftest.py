@@ -42,20 +42,26 @@ NODE_KEYS = {
     "--max-batch-events": ("ledger", "max_batch_events", int),
     "--queue-max": ("ledger", "queue_max", int),
     "--evict-after": ("ledger", "evict_after", int),
+    "--tls-cert": ("http", "tls_cert", str),
+    "--tls-key": ("http", "tls_key", str),
 }
+FLAGS = ("--insecure-no-auth", "--metrics-key-required", "--insecure-plaintext")
 
 
 def node_config(extra):
     """The node.json equivalent to `quipu serve` with these flags."""
-    http, ledger, rest = {}, {}, list(extra)
+    http, ledger, rest, listen = {}, {}, list(extra), "127.0.0.1:0"
     while rest:
         flag = rest.pop(0)
-        if flag in ("--insecure-no-auth", "--metrics-key-required"):
+        if flag in FLAGS:
             http[flag[2:].replace("-", "_")] = True
+            continue
+        if flag == "--listen":
+            listen = rest.pop(0)
             continue
         section, key, kind = NODE_KEYS[flag]
         (http if section == "http" else ledger)[key] = kind(rest.pop(0))
-    config = {"listen": "127.0.0.1:0", "modules": {"ledger": ledger}}
+    config = {"listen": listen, "modules": {"ledger": ledger}}
     if http:
         config["http"] = http
     return config
@@ -74,13 +80,19 @@ def create_key(data_dir, name, scopes=RW):
 
 
 class Server:
-    """One `quipu serve` process on a data directory."""
+    """One `quipu serve` process on a data directory.  With --tls-cert it
+    speaks https, and that (self-signed) certificate is what clients trust.
+    A later --listen in extra overrides the loopback address."""
 
     def __init__(self, data_dir, *extra):
         self.data_dir = data_dir
         self.extra = list(extra)
         self.proc = None
         self.port = None
+        self.scheme = "http"
+        self.cacert = None
+        if "--tls-cert" in self.extra:
+            self.cacert = self.extra[self.extra.index("--tls-cert") + 1]
         self.log_path = None
         self.starts = 0
 
@@ -93,10 +105,12 @@ class Server:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("quipu serve exited %d:\n%s" % (self.proc.returncode, self.read_log()))
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", self.read_log())
+            m = re.search(r"listening on (https?)://(?:127\.0\.0\.1|0\.0\.0\.0):(\d+)",
+                          self.read_log())
             if m:
-                self.port = int(m.group(1))
-                if requests.get(self.url("/healthz"), timeout=5).status_code == 200:
+                self.scheme, self.port = m.group(1), int(m.group(2))
+                r = requests.get(self.url("/healthz"), timeout=5, verify=self.cacert or True)
+                if r.status_code == 200:
                     return self
             time.sleep(0.02)
         raise RuntimeError("quipu serve did not come up:\n" + self.read_log())
@@ -114,7 +128,7 @@ class Server:
             return f.read()
 
     def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return "%s://127.0.0.1:%d%s" % (self.scheme, self.port, path)
 
     def stop(self, timeout=20):
         """SIGTERM; returns the exit code."""
@@ -142,6 +156,8 @@ class Api:
     def __init__(self, server, key):
         self.server = server
         self.session = requests.Session()
+        if server.cacert is not None:
+            self.session.verify = server.cacert
         if key is not None:
             self.session.headers["Authorization"] = "Bearer " + key
 

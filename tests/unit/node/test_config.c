@@ -62,6 +62,28 @@ static void test_every_key(void **state) {
   qp_node_config_deinit(&c);
 }
 
+/* TLS files are paths from the home (or absolute); plaintext off loopback
+ * is a boolean. */
+static void test_tls_keys(void **state) {
+  (void)state;
+  qp_node_config_t c;
+  char detail[512];
+  assert_int_equal(parse("{\"modules\": {\"ledger\": {}}}", &c, detail, sizeof detail), 0);
+  assert_null(c.http.tls_cert);
+  assert_null(c.http.tls_key);
+  assert_false(c.http.insecure_plaintext);
+  qp_node_config_deinit(&c);
+  const char *text = "{\"modules\": {\"ledger\": {}}, \"http\": {\"tls_cert\": \"tls/cert.pem\","
+                     " \"tls_key\": \"/etc/quipu/key.pem\", \"insecure_plaintext\": true}}";
+  assert_int_equal(parse(text, &c, detail, sizeof detail), 0);
+  assert_string_equal(c.tls_cert, "/srv/bank/tls/cert.pem");
+  assert_string_equal(c.tls_key, "/etc/quipu/key.pem");
+  assert_ptr_equal(c.http.tls_cert, c.tls_cert);
+  assert_ptr_equal(c.http.tls_key, c.tls_key);
+  assert_true(c.http.insecure_plaintext);
+  qp_node_config_deinit(&c);
+}
+
 /* text must be refused, and detail must contain want. */
 static void refused(const char *text, const char *want) {
   qp_node_config_t c;
@@ -89,6 +111,14 @@ static void test_errors_name_the_key(void **state) {
   refused("{\"modules\": {\"ledger\": {}}, \"log_level\": \"loud\"}", "log_level must be one of");
   refused("{\"modules\": {\"ledger\": {}}", "not valid JSON at line 1");
   refused("[1]", "the top level must be an object");
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"tls_cert\": 1}}",
+          "http.tls_cert must be a non-empty path");
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"tls_key\": \"\"}}",
+          "http.tls_key must be a non-empty path");
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"insecure_plaintext\": 1}}",
+          "http.insecure_plaintext must be true or false");
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"tls_crt\": \"c\"}}",
+          "tls_cert, tls_key, insecure_plaintext");
   refused("{\"modules\": {\"ledger\": {}}, \"modules\": {\"ledger\": {}}}", "not valid JSON");
 }
 
@@ -118,6 +148,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_smallest),
       cmocka_unit_test(test_every_key),
+      cmocka_unit_test(test_tls_keys),
       cmocka_unit_test(test_errors_name_the_key),
       cmocka_unit_test(test_module_table_and_scopes),
   };
