@@ -281,7 +281,7 @@ static void spoil_transfer(sim_t *s, qp_transfer_t *t) {
   case 5: t->amount = 0; break;
   case 6: t->ledger = 3; break;
   case 7: t->amount = QP_U128_MAX - below(s, 10); break; /* overflows */
-  case 8: t->flags |= 1u << 6; break;                    /* reserved flag */
+  case 8: t->flags |= 1u << 8; break;                    /* reserved flag */
   default: t->flags |= QP_TRANSFER_PENDING | QP_TRANSFER_POST_PENDING_TRANSFER; break;
   }
 }
@@ -309,6 +309,11 @@ static void gen_transfer(sim_t *s, qp_transfer_t *t) {
   if (kind >= 35 && kind < 50) {
     t->flags = QP_TRANSFER_PENDING;
     t->timeout = (uint32_t)below(s, 12);
+    if (below(s, 8) == 0) { /* a closing transfer: it expires and so re-opens the account */
+      t->flags |= below(s, 2) ? QP_TRANSFER_CLOSING_DEBIT : QP_TRANSFER_CLOSING_CREDIT;
+      t->timeout = 1 + (uint32_t)below(s, 3);
+      if (below(s, 2) == 0) t->amount = 0;
+    }
   } else if (kind >= 50 && kind < 62 && have_pending) {
     gen_post_or_void(s, t, true);
   } else if (kind >= 62 && kind < 70 && have_pending) {

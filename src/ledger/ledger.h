@@ -31,11 +31,20 @@
 
 /* ----------------------------------------------------------------- flags */
 
+/* Bit positions are TigerBeetle's, and new flags only ever take bits that
+ * were reserved (refused with reserved_flag) before, so every stored record
+ * and journaled event keeps its meaning.  Account bit 4 stays reserved: it
+ * is TigerBeetle's `imported`.  `closed` is set and cleared by the ledger
+ * through closing transfers (and may be given at creation, as in
+ * TigerBeetle): a closed account refuses every transfer except voiding a
+ * pending one. */
+
 #define QP_ACCOUNT_FLAGS_MAP(XX)                                              \
   XX(LINKED, linked, 1u << 0)                                                 \
   XX(DEBITS_MUST_NOT_EXCEED_CREDITS, debits_must_not_exceed_credits, 1u << 1) \
   XX(CREDITS_MUST_NOT_EXCEED_DEBITS, credits_must_not_exceed_debits, 1u << 2) \
-  XX(HISTORY, history, 1u << 3)
+  XX(HISTORY, history, 1u << 3)                                               \
+  XX(CLOSED, closed, 1u << 5)
 
 #define QP_TRANSFER_FLAGS_MAP(XX)                                             \
   XX(LINKED, linked, 1u << 0)                                                 \
@@ -43,20 +52,22 @@
   XX(POST_PENDING_TRANSFER, post_pending_transfer, 1u << 2)                   \
   XX(VOID_PENDING_TRANSFER, void_pending_transfer, 1u << 3)                   \
   XX(BALANCING_DEBIT, balancing_debit, 1u << 4)                               \
-  XX(BALANCING_CREDIT, balancing_credit, 1u << 5)
+  XX(BALANCING_CREDIT, balancing_credit, 1u << 5)                             \
+  XX(CLOSING_DEBIT, closing_debit, 1u << 6)                                   \
+  XX(CLOSING_CREDIT, closing_credit, 1u << 7)
 
 enum {
 #define QP__AF(NAME, name, bit) QP_ACCOUNT_##NAME = bit,
   QP_ACCOUNT_FLAGS_MAP(QP__AF)
 #undef QP__AF
-  QP_ACCOUNT_FLAGS_ALL = 0xF
+  QP_ACCOUNT_FLAGS_ALL = 0x2F /* every bit above that names a flag */
 };
 
 enum {
 #define QP__TF(NAME, name, bit) QP_TRANSFER_##NAME = bit,
   QP_TRANSFER_FLAGS_MAP(QP__TF)
 #undef QP__TF
-  QP_TRANSFER_FLAGS_ALL = 0x3F
+  QP_TRANSFER_FLAGS_ALL = 0xFF /* every bit above that names a flag */
 };
 
 /* --------------------------------------------------------------- records */
@@ -195,7 +206,10 @@ typedef enum {
   XX(OVERFLOWS_CREDITS, overflows_credits)                                                         \
   XX(OVERFLOWS_TIMEOUT, overflows_timeout)                                                         \
   XX(EXCEEDS_CREDITS, exceeds_credits)                                                             \
-  XX(EXCEEDS_DEBITS, exceeds_debits)
+  XX(EXCEEDS_DEBITS, exceeds_debits)                                                               \
+  XX(CLOSING_TRANSFER_MUST_BE_PENDING, closing_transfer_must_be_pending)                           \
+  XX(DEBIT_ACCOUNT_ALREADY_CLOSED, debit_account_already_closed)                                   \
+  XX(CREDIT_ACCOUNT_ALREADY_CLOSED, credit_account_already_closed)
 
 typedef enum {
 #define QP__CAR(NAME, name) QP_CREATE_ACCOUNT_##NAME,

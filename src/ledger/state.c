@@ -203,6 +203,7 @@ static void save_balances(qp_ledger_t *l, uint32_t row) {
   u->balances[1] = a->debits_posted;
   u->balances[2] = a->credits_pending;
   u->balances[3] = a->credits_posted;
+  u->flags = a->flags;
 }
 
 static void record_undo(qp_ledger_t *l, qp__undo_kind_t kind, uint32_t row, uint8_t state) {
@@ -259,6 +260,7 @@ static void rollback(qp_ledger_t *l, changes_mark_t mark) {
       break;
     case QP__UNDO_ACCOUNT_BALANCES:
       qp__totals_set_balances(l, &l->accounts[u->row], u->balances);
+      l->accounts[u->row].flags = u->flags;
       break;
     case QP__UNDO_TRANSFER_CREATED:
       QP_ASSERT(u->row + 1 == l->transfers_count);
@@ -397,9 +399,10 @@ static uint32_t transfer_static_checks(const qp_transfer_t *e) {
                    !!(e->flags & QP_TRANSFER_POST_PENDING_TRANSFER) +
                    !!(e->flags & QP_TRANSFER_VOID_PENDING_TRANSFER);
   bool balancing = e->flags & (QP_TRANSFER_BALANCING_DEBIT | QP_TRANSFER_BALANCING_CREDIT);
+  bool closing = e->flags & (QP_TRANSFER_CLOSING_DEBIT | QP_TRANSFER_CLOSING_CREDIT);
   bool post_or_void =
       e->flags & (QP_TRANSFER_POST_PENDING_TRANSFER | QP_TRANSFER_VOID_PENDING_TRANSFER);
-  if (kinds > 1 || (balancing && post_or_void))
+  if (kinds > 1 || ((balancing || closing) && post_or_void))
     return QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE;
   if (post_or_void) {
     if (e->pending_id == 0) return QP_CREATE_TRANSFER_PENDING_ID_MUST_NOT_BE_ZERO;
@@ -409,8 +412,8 @@ static uint32_t transfer_static_checks(const qp_transfer_t *e) {
     return QP_CREATE_TRANSFER_OK;
   }
   if (e->pending_id != 0) return QP_CREATE_TRANSFER_PENDING_ID_MUST_BE_ZERO;
-  if (e->timeout != 0 && !(e->flags & QP_TRANSFER_PENDING))
-    return QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER;
+  bool pending = e->flags & QP_TRANSFER_PENDING;
+  if (e->timeout != 0 && !pending) return QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER;
   if (e->debit_account_id == 0) return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO;
   if (e->debit_account_id == QP_U128_MAX)
     return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
@@ -419,7 +422,12 @@ static uint32_t transfer_static_checks(const qp_transfer_t *e) {
     return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
   if (e->debit_account_id == e->credit_account_id)
     return QP_CREATE_TRANSFER_ACCOUNTS_MUST_BE_DIFFERENT;
-  if (e->amount == 0) return QP_CREATE_TRANSFER_AMOUNT_MUST_NOT_BE_ZERO;
+  /* Pending, so that voiding it can re-open the account; checked after the
+   * ids and the timeout and before ledger and code, as in TigerBeetle. */
+  if (closing && !pending) return QP_CREATE_TRANSFER_CLOSING_TRANSFER_MUST_BE_PENDING;
+  /* A closing transfer may hold nothing: it closes an account whose balance
+   * is already settled (TigerBeetle's close-account recipe uses amount 0). */
+  if (e->amount == 0 && !closing) return QP_CREATE_TRANSFER_AMOUNT_MUST_NOT_BE_ZERO;
   if (e->ledger == 0) return QP_CREATE_TRANSFER_LEDGER_MUST_NOT_BE_ZERO;
   if (e->code == 0) return QP_CREATE_TRANSFER_CODE_MUST_NOT_BE_ZERO;
   return QP_CREATE_TRANSFER_OK;
@@ -455,6 +463,8 @@ static uint32_t create_plain_transfer(qp_ledger_t *l, const qp_transfer_t *e, ui
   if (dr->ledger != cr->ledger) return QP_CREATE_TRANSFER_ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER;
   if (e->ledger != dr->ledger)
     return QP_CREATE_TRANSFER_TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS;
+  if (dr->flags & QP_ACCOUNT_CLOSED) return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ALREADY_CLOSED;
+  if (cr->flags & QP_ACCOUNT_CLOSED) return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ALREADY_CLOSED;
 
   qp_u128 amount = e->amount;
   if (e->flags & QP_TRANSFER_BALANCING_DEBIT)
@@ -501,6 +511,8 @@ static uint32_t create_plain_transfer(qp_ledger_t *l, const qp_transfer_t *e, ui
   const qp_u128 cr_new[4] = {cr->debits_pending, cr->debits_posted, cr_pending, cr_posted};
   qp__totals_set_balances(l, dr, dr_new);
   qp__totals_set_balances(l, cr, cr_new);
+  if (e->flags & QP_TRANSFER_CLOSING_DEBIT) dr->flags |= QP_ACCOUNT_CLOSED;
+  if (e->flags & QP_TRANSFER_CLOSING_CREDIT) cr->flags |= QP_ACCOUNT_CLOSED;
   insert_transfer(l, &t, pending ? QP_PENDING_PENDING : QP_PENDING_NONE, expires_at_ns);
   record_history(l, dr_row, t.id, ts);
   record_history(l, cr_row, t.id, ts);
@@ -538,6 +550,20 @@ static uint32_t check_against_pending(const qp_transfer_t *e, const qp_transfer_
   QP_UNREACHABLE();
 }
 
+/* Voiding (or the expiry of) a closing transfer re-opens what it closed.
+ * Nothing else can clear `closed` meanwhile: a closed account takes no new
+ * closing transfer and the pending one is resolved only once. */
+static void reopen_accounts(const qp_transfer_t *p, qp_account_t *dr, qp_account_t *cr) {
+  if (p->flags & QP_TRANSFER_CLOSING_DEBIT) {
+    QP_ASSERT(dr->flags & QP_ACCOUNT_CLOSED);
+    dr->flags = (uint16_t)(dr->flags & ~QP_ACCOUNT_CLOSED);
+  }
+  if (p->flags & QP_TRANSFER_CLOSING_CREDIT) {
+    QP_ASSERT(cr->flags & QP_ACCOUNT_CLOSED);
+    cr->flags = (uint16_t)(cr->flags & ~QP_ACCOUNT_CLOSED);
+  }
+}
+
 static void set_pending_state(qp_ledger_t *l, uint32_t prow, qp_pending_state_t state) {
   record_undo(l, QP__UNDO_TRANSFER_STATE, prow, l->transfer_states[prow]);
   l->transfer_states[prow] = (uint8_t)state;
@@ -560,6 +586,12 @@ static uint32_t post_or_void(qp_ledger_t *l, const qp_transfer_t *e, uint64_t ts
   QP_ASSERT(dr_row != QP__TABLE_EMPTY && cr_row != QP__TABLE_EMPTY);
   qp_account_t *dr = &l->accounts[dr_row], *cr = &l->accounts[cr_row];
   QP_ASSERT(dr->debits_pending >= p->amount && cr->credits_pending >= p->amount);
+  /* The only movement a closed account allows is a void (TigerBeetle): a
+   * closing transfer itself can be voided, never posted. */
+  if (post && (dr->flags & QP_ACCOUNT_CLOSED))
+    return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ALREADY_CLOSED;
+  if (post && (cr->flags & QP_ACCOUNT_CLOSED))
+    return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ALREADY_CLOSED;
   qp_u128 dr_posted = dr->debits_posted, cr_posted = cr->credits_posted;
   if (post) {
     if (qp_u128_add_overflow(dr_posted, amount, &dr_posted))
@@ -582,6 +614,7 @@ static uint32_t post_or_void(qp_ledger_t *l, const qp_transfer_t *e, uint64_t ts
                              cr->credits_pending - p->amount, cr_posted};
   qp__totals_set_balances(l, dr, dr_new);
   qp__totals_set_balances(l, cr, cr_new);
+  if (!post) reopen_accounts(p, dr, cr);
   set_pending_state(l, prow, post ? QP_PENDING_POSTED : QP_PENDING_VOIDED);
   insert_transfer(l, &t, QP_PENDING_NONE, 0);
   record_history(l, dr_row, t.id, ts);
@@ -630,6 +663,7 @@ static uint32_t sweep_expired(qp_ledger_t *l, uint64_t now, uint64_t *ts) {
                                cr->credits_pending - p->amount, cr->credits_posted};
     qp__totals_set_balances(l, dr, dr_new);
     qp__totals_set_balances(l, cr, cr_new);
+    reopen_accounts(p, dr, cr);
     l->transfer_states[row] = QP_PENDING_EXPIRED;
     track_pending(l, row);
     uint64_t at = (*ts)++;

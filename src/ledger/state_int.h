@@ -23,7 +23,7 @@
 
 typedef enum {
   QP__UNDO_ACCOUNT_CREATED = 1,  /* row was appended to accounts */
-  QP__UNDO_ACCOUNT_BALANCES = 2, /* row's balances were changed */
+  QP__UNDO_ACCOUNT_BALANCES = 2, /* row's balances (and flags) were changed */
   QP__UNDO_TRANSFER_CREATED = 3, /* row was appended to transfers */
   QP__UNDO_TRANSFER_STATE = 4    /* row's pending state was changed */
 } qp__undo_kind_t;
@@ -32,6 +32,7 @@ typedef struct qp__undo {
   uint32_t kind;        /* qp__undo_kind_t */
   uint32_t row;         /* account or transfer row */
   qp_u128 balances[4];  /* previous dp, dpo, cp, cpo (ACCOUNT_BALANCES) */
+  uint16_t flags;       /* previous account flags: `closed` (ACCOUNT_BALANCES) */
   uint8_t state;        /* previous state (TRANSFER_STATE) */
 } qp__undo_t;
 

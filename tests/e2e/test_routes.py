@@ -267,3 +267,34 @@ def test_openapi_lists_every_served_route(api, server):
         resp = api.session.request(method, server.url(path))
         assert resp.status_code in (404, 405), (method, path)
         assert resp.json()["error"]["code"] in ("not_found", "method_not_allowed")
+
+
+def test_closing_account(api):
+    """TigerBeetle's closing transfers over HTTP: close, refuse, void to re-open."""
+    a, b, c = new_id(), new_id(), new_id()
+    assert api.create_accounts(accounts(a, b, c)) == ["ok", "ok", "ok"]
+    assert api.create_transfers([transfer(new_id(), a, b, 10)]) == ["ok"]
+    t_close, t_bad = new_id(), new_id()
+    assert api.create_transfers([transfer(t_bad, a, c, 0, flags=["closing_debit"])]) == [
+        "closing_transfer_must_be_pending"]
+    assert api.create_transfers([transfer(t_close, a, c, 0, flags=["pending", "closing_debit"])]) == [
+        "ok"]
+    assert "closed" in api.account(a)["flags"]
+    assert "closed" not in api.account(c)["flags"]
+    assert sorted(api.transfer(t_close)["flags"]) == ["closing_debit", "pending"]
+    assert api.create_transfers([transfer(new_id(), a, b, 1),
+                                 transfer(new_id(), b, a, 1)]) == [
+        "debit_account_already_closed", "credit_account_already_closed"]
+    post = {"id": str(new_id()), "pending_id": str(t_close), "flags": ["post_pending_transfer"]}
+    assert api.create_transfers([post]) == ["debit_account_already_closed"]
+    void = {"id": str(new_id()), "pending_id": str(t_close), "flags": ["void_pending_transfer"]}
+    assert api.create_transfers([void]) == ["ok"]
+    assert "closed" not in api.account(a)["flags"]
+    assert api.transfer(t_close)["pending_state"] == "voided"
+    assert api.create_transfers([transfer(new_id(), a, b, 1)]) == ["ok"]
+    # Created closed (TigerBeetle allows it): refused from the start.
+    d = new_id()
+    assert api.create_accounts(accounts(d, flags=["closed"])) == ["ok"]
+    assert api.account(d)["flags"] == ["closed"]
+    assert api.create_transfers([transfer(new_id(), b, d, 1)]) == ["credit_account_already_closed"]
+    assert api.audit()["invariant_ok"] is True

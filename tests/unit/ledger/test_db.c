@@ -512,6 +512,62 @@ static void test_expiry_is_journaled(void **state) {
   assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), 0);
 }
 
+static uint16_t account_flags(qp_db_t *db, qp_u128 id) {
+  qp_account_t a;
+  uint32_t found = 0;
+  assert_int_equal(qp_db_lookup_accounts(db, &id, 1, &a, &found), 0);
+  assert_int_equal(found, 1);
+  return a.flags;
+}
+
+static uint32_t one_transfer(fixture_t *f, qp_db_t *db, qp_transfer_t t) {
+  uint32_t r = UINT32_MAX;
+  f->clock += 1000;
+  assert_int_equal(qp_db_create_transfers(db, &t, 1, &r), 0);
+  return r;
+}
+
+/* An account's `closed` flag survives a restart, from the index and from
+ * the journal alone (state removed), and a void after the restart still
+ * re-opens it. */
+static void test_closed_survives_restart(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  populate(f, db, 1);
+  qp_transfer_t close = transfer(800, 1, 2, 0, QP_TRANSFER_PENDING | QP_TRANSFER_CLOSING_DEBIT);
+  assert_int_equal(one_transfer(f, db, close), QP_CREATE_TRANSFER_OK);
+  assert_true(account_flags(db, 1) & QP_ACCOUNT_CLOSED);
+  qp_db_close(db);
+  for (int from_journal = 0; from_journal < 2; from_journal++) {
+    if (from_journal) {
+      char cmd[600];
+      snprintf(cmd, sizeof cmd, "rm -rf '%s/ledger/state'", f->dir);
+      assert_int_equal(system(cmd), 0);
+    }
+    db = open_db(f, NULL);
+    assert_int_equal(account_flags(db, 1), QP_ACCOUNT_CLOSED);
+    assert_int_equal(account_flags(db, 2), QP_ACCOUNT_HISTORY);
+    assert_int_equal(one_transfer(f, db, transfer(801, 1, 3, 5, 0)),
+                     QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ALREADY_CLOSED);
+    qp_db_close(db);
+  }
+  db = open_db(f, NULL);
+  qp_transfer_t reopen = transfer(802, 0, 0, 0, QP_TRANSFER_VOID_PENDING_TRANSFER);
+  reopen.pending_id = 800;
+  reopen.ledger = 0;
+  reopen.code = 0;
+  assert_int_equal(one_transfer(f, db, reopen), QP_CREATE_TRANSFER_OK);
+  qp_db_close(db);
+  db = open_db(f, NULL);
+  assert_int_equal(account_flags(db, 1), 0);
+  assert_int_equal(one_transfer(f, db, transfer(803, 1, 3, 5, 0)), QP_CREATE_TRANSFER_OK);
+  qp_db_close(db);
+  qp_verify_report_t rep;
+  char detail[256];
+  assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), 0);
+  assert_true(rep.index_ok);
+}
+
 /* Re-sends transfers 100..100+n-1 exactly as populate() made them: every
  * one must come back `exists`, wherever it is held. */
 static void resend_all(fixture_t *f, qp_db_t *db, uint32_t n) {
@@ -828,6 +884,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_history_queries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_expiry_is_journaled, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_closed_survives_restart, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cold_store, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prefix_verified, setup, teardown),
       cmocka_unit_test_setup_teardown(test_accounts_file_redo, setup, teardown),

@@ -220,9 +220,11 @@ static uint32_t transfer_static_checks(const qp_transfer_t *e) {
   bool post = f & QP_TRANSFER_POST_PENDING_TRANSFER;
   bool void_ = f & QP_TRANSFER_VOID_PENDING_TRANSFER;
   bool balancing = f & (QP_TRANSFER_BALANCING_DEBIT | QP_TRANSFER_BALANCING_CREDIT);
+  bool closing = f & (QP_TRANSFER_CLOSING_DEBIT | QP_TRANSFER_CLOSING_CREDIT);
   if ((int)pending + (int)post + (int)void_ > 1)
     return QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE;
-  if (balancing && (post || void_)) return QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE;
+  if ((balancing || closing) && (post || void_))
+    return QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE;
   if (post || void_) {
     if (e->pending_id == 0) return QP_CREATE_TRANSFER_PENDING_ID_MUST_NOT_BE_ZERO;
     if (e->pending_id == MAX) return QP_CREATE_TRANSFER_PENDING_ID_MUST_NOT_BE_INT_MAX;
@@ -238,7 +240,9 @@ static uint32_t transfer_static_checks(const qp_transfer_t *e) {
   if (e->credit_account_id == MAX) return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX;
   if (e->debit_account_id == e->credit_account_id)
     return QP_CREATE_TRANSFER_ACCOUNTS_MUST_BE_DIFFERENT;
-  if (e->amount == 0) return QP_CREATE_TRANSFER_AMOUNT_MUST_NOT_BE_ZERO;
+  /* A closing transfer must be pending, and is the one kind allowed amount 0. */
+  if (closing && !pending) return QP_CREATE_TRANSFER_CLOSING_TRANSFER_MUST_BE_PENDING;
+  if (e->amount == 0 && !closing) return QP_CREATE_TRANSFER_AMOUNT_MUST_NOT_BE_ZERO;
   if (e->ledger == 0) return QP_CREATE_TRANSFER_LEDGER_MUST_NOT_BE_ZERO;
   if (e->code == 0) return QP_CREATE_TRANSFER_CODE_MUST_NOT_BE_ZERO;
   return QP_CREATE_TRANSFER_OK;
@@ -312,6 +316,8 @@ static uint32_t model_plain_transfer(model_t *m, const qp_transfer_t *e, uint64_
   if (dr->ledger != cr->ledger) return QP_CREATE_TRANSFER_ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER;
   if (e->ledger != dr->ledger)
     return QP_CREATE_TRANSFER_TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS;
+  if (dr->flags & QP_ACCOUNT_CLOSED) return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ALREADY_CLOSED;
+  if (cr->flags & QP_ACCOUNT_CLOSED) return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ALREADY_CLOSED;
 
   qp_u128 amount = e->amount;
   if (e->flags & QP_TRANSFER_BALANCING_DEBIT) {
@@ -349,6 +355,8 @@ static uint32_t model_plain_transfer(model_t *m, const qp_transfer_t *e, uint64_
   if ((cr->flags & QP_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS) && cr_credits > cr->debits_posted)
     return QP_CREATE_TRANSFER_EXCEEDS_DEBITS;
 
+  if (e->flags & QP_TRANSFER_CLOSING_DEBIT) dr_after.flags |= QP_ACCOUNT_CLOSED;
+  if (e->flags & QP_TRANSFER_CLOSING_CREDIT) cr_after.flags |= QP_ACCOUNT_CLOSED;
   *dr = dr_after;
   *cr = cr_after;
   qp_transfer_t t = *e;
@@ -363,6 +371,18 @@ static uint32_t model_plain_transfer(model_t *m, const qp_transfer_t *e, uint64_
 
 static uint64_t expires_at_ns(const qp_transfer_t *p) {
   return p->timestamp + (uint64_t)p->timeout * NS_PER_S;
+}
+
+/* Voiding or expiring a closing transfer re-opens the account(s) it closed. */
+static void model_reopen(const qp_transfer_t *p, qp_account_t *dr, qp_account_t *cr) {
+  if (p->flags & QP_TRANSFER_CLOSING_DEBIT) {
+    assert_true(dr->flags & QP_ACCOUNT_CLOSED);
+    dr->flags = (uint16_t)(dr->flags & ~QP_ACCOUNT_CLOSED);
+  }
+  if (p->flags & QP_TRANSFER_CLOSING_CREDIT) {
+    assert_true(cr->flags & QP_ACCOUNT_CLOSED);
+    cr->flags = (uint16_t)(cr->flags & ~QP_ACCOUNT_CLOSED);
+  }
 }
 
 static uint32_t model_post_or_void(model_t *m, const qp_transfer_t *e, uint64_t ts) {
@@ -394,9 +414,15 @@ static uint32_t model_post_or_void(model_t *m, const qp_transfer_t *e, uint64_t 
   qp_u128 amount = post && e->amount != 0 ? e->amount : p->amount;
   qp_account_t *dr = &m->accounts[model_account_row(m, p->debit_account_id)];
   qp_account_t *cr = &m->accounts[model_account_row(m, p->credit_account_id)];
+  /* A closed account allows voids only: even its closing transfer cannot be posted. */
+  if (post && (dr->flags & QP_ACCOUNT_CLOSED))
+    return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ALREADY_CLOSED;
+  if (post && (cr->flags & QP_ACCOUNT_CLOSED))
+    return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ALREADY_CLOSED;
   qp_account_t dr_after = *dr, cr_after = *cr;
   dr_after.debits_pending -= p->amount;
   cr_after.credits_pending -= p->amount;
+  if (!post) model_reopen(p, &dr_after, &cr_after);
   if (post) {
     if (qp_u128_add_overflow(dr->debits_posted, amount, &dr_after.debits_posted))
       return QP_CREATE_TRANSFER_OVERFLOWS_DEBITS_POSTED;
@@ -514,6 +540,7 @@ static uint32_t model_expire(model_t *m, uint64_t now_ns, uint64_t *scratch) {
     qp_account_t *cr = &m->accounts[model_account_row(m, x->t.credit_account_id)];
     dr->debits_pending -= x->t.amount;
     cr->credits_pending -= x->t.amount;
+    model_reopen(&x->t, dr, cr);
     x->state = QP_PENDING_EXPIRED;
     model_update(m, x->t.id, QP_PENDING_EXPIRED);
     model_history(m, dr, x->t.id, clock + i);
@@ -756,7 +783,7 @@ static qp_transfer_t gen_post_or_void(gen_t *g, const model_t *m, bool post) {
 static void gen_break_transfer(gen_t *g, qp_transfer_t *t) {
   switch (below(g, 21)) {
   case 0: t->timestamp = 1; break;
-  case 1: t->flags |= (uint16_t)(1u << (6 + below(g, 10))); break;
+  case 1: t->flags |= (uint16_t)(1u << (8 + below(g, 8))); break;
   case 2: t->id = 0; break;
   case 3: t->id = MAX; break;
   case 4: t->flags |= QP_TRANSFER_PENDING | QP_TRANSFER_POST_PENDING_TRANSFER; break;
@@ -817,6 +844,22 @@ static void gen_mutate_transfer(gen_t *g, qp_transfer_t *t) {
   }
 }
 
+/* A closing transfer: pending (but now and then not), closing the debit
+ * account, the credit account or both, often with amount 0 and nearly
+ * always with a timeout, so that expiries (and voids) re-open accounts
+ * and the workload is not left with mostly closed accounts. */
+static qp_transfer_t gen_closing(gen_t *g, const model_t *m) {
+  static const uint16_t closing[] = {QP_TRANSFER_CLOSING_DEBIT, QP_TRANSFER_CLOSING_CREDIT,
+                                     QP_TRANSFER_CLOSING_DEBIT | QP_TRANSFER_CLOSING_CREDIT};
+  uint16_t flags = closing[below(g, 3)];
+  if (!chance(g, 10)) flags |= QP_TRANSFER_PENDING;
+  if (chance(g, 15)) flags |= QP_TRANSFER_BALANCING_DEBIT;
+  qp_transfer_t t = gen_plain(g, m, flags);
+  if (chance(g, 50)) t.amount = 0;
+  if ((flags & QP_TRANSFER_PENDING) && chance(g, 90)) t.timeout = 1 + (uint32_t)below(g, 3);
+  return t;
+}
+
 static qp_transfer_t gen_transfer_event(gen_t *g, const model_t *m) {
   qp_transfer_t t;
   uint64_t kind = below(g, 100);
@@ -859,6 +902,8 @@ static qp_transfer_t gen_transfer_event(gen_t *g, const model_t *m) {
     if (chance(g, 50)) t.amount = 1 + below(g, 100000);
   } else if (kind < 95) {
     t = gen_whale(g, m);
+  } else if (kind < 96) {
+    t = gen_closing(g, m);
   } else {
     t = gen_plain(g, m, chance(g, 20) ? QP_TRANSFER_PENDING : 0);
   }

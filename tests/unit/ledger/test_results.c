@@ -38,10 +38,13 @@ enum { BANK = 1, A = 2, B = 3, C = 4, D = 5, UNKNOWN = 999 };
 #define T_VOID ((uint16_t)QP_TRANSFER_VOID_PENDING_TRANSFER)
 #define T_BAL_DR ((uint16_t)QP_TRANSFER_BALANCING_DEBIT)
 #define T_BAL_CR ((uint16_t)QP_TRANSFER_BALANCING_CREDIT)
+#define T_CLOSE_DR ((uint16_t)QP_TRANSFER_CLOSING_DEBIT)
+#define T_CLOSE_CR ((uint16_t)QP_TRANSFER_CLOSING_CREDIT)
 #define A_LINKED ((uint16_t)QP_ACCOUNT_LINKED)
 #define A_DR_LIMIT ((uint16_t)QP_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS)
 #define A_CR_LIMIT ((uint16_t)QP_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS)
 #define A_HISTORY ((uint16_t)QP_ACCOUNT_HISTORY)
+#define A_CLOSED ((uint16_t)QP_ACCOUNT_CLOSED)
 
 /* Which result codes some test has produced; checked by the last test. */
 static bool seen_account[QP_CREATE_ACCOUNT_RESULT_COUNT];
@@ -380,7 +383,8 @@ static void test_account_static_errors(void **state) {
   expect_account(f, a, QP_CREATE_ACCOUNT_RESERVED_FIELD);
 
   for (uint32_t bit = 4; bit < 16; bit++)
-    expect_account(f, account(A, 1, (uint16_t)(1u << bit)), QP_CREATE_ACCOUNT_RESERVED_FLAG);
+    if (bit != 5) /* `closed` */
+      expect_account(f, account(A, 1, (uint16_t)(1u << bit)), QP_CREATE_ACCOUNT_RESERVED_FLAG);
   expect_account(f, account(A, 1, (uint16_t)(A_HISTORY | 0x100u)), QP_CREATE_ACCOUNT_RESERVED_FLAG);
 
   expect_account(f, account(0, 1, 0), QP_CREATE_ACCOUNT_ID_MUST_NOT_BE_ZERO);
@@ -632,10 +636,10 @@ static void test_transfer_static_errors(void **state) {
   t.timestamp = 1;
   expect_transfer(f, t, QP_CREATE_TRANSFER_TIMESTAMP_MUST_BE_ZERO);
 
-  for (uint32_t bit = 6; bit < 16; bit++)
+  for (uint32_t bit = 8; bit < 16; bit++)
     expect_transfer(f, transfer(1, A, B, 10, (uint16_t)(1u << bit)),
                     QP_CREATE_TRANSFER_RESERVED_FLAG);
-  expect_transfer(f, transfer(1, A, B, 10, (uint16_t)(T_PENDING | 0x40u)),
+  expect_transfer(f, transfer(1, A, B, 10, (uint16_t)(T_PENDING | 0x100u)),
                   QP_CREATE_TRANSFER_RESERVED_FLAG);
 
   /* Every id field: 0 and 2^128-1. */
@@ -981,6 +985,168 @@ static void test_two_phase_errors(void **state) {
   t.ledger = 2;
   expect_transfer(f, t, QP_CREATE_TRANSFER_OK);
   assert_balances(f, 20, 0, 8, 0, 0);
+}
+
+/* ------------------------------------------------------------- closing */
+
+static bool is_closed(const fixture_t *f, qp_u128 id) {
+  return (get_account(f, id).flags & A_CLOSED) != 0;
+}
+
+/* closing_debit / closing_credit need `pending` (TigerBeetle: so that a
+ * void can undo the close) and never go with post/void. */
+static void test_closing_static_errors(void **state) {
+  fixture_t *f = *state;
+  make_accounts(f);
+  expect_transfer(f, transfer(1, A, B, 10, T_CLOSE_DR),
+                  QP_CREATE_TRANSFER_CLOSING_TRANSFER_MUST_BE_PENDING);
+  expect_transfer(f, transfer(1, A, B, 10, T_CLOSE_CR | T_BAL_DR),
+                  QP_CREATE_TRANSFER_CLOSING_TRANSFER_MUST_BE_PENDING);
+  /* Its place in the order: after the timeout check, before amount/ledger/code. */
+  qp_transfer_t t = transfer(1, A, B, 10, T_CLOSE_DR);
+  t.timeout = 1;
+  expect_transfer(f, t, QP_CREATE_TRANSFER_TIMEOUT_RESERVED_FOR_PENDING_TRANSFER);
+  t = transfer(1, A, B, 10, T_CLOSE_DR);
+  t.ledger = 0;
+  expect_transfer(f, t, QP_CREATE_TRANSFER_CLOSING_TRANSFER_MUST_BE_PENDING);
+  expect_transfer(f, transfer(1, A, A, 10, T_CLOSE_DR),
+                  QP_CREATE_TRANSFER_ACCOUNTS_MUST_BE_DIFFERENT);
+  expect_transfer(f, transfer(1, A, B, 0, T_CLOSE_DR), /* amount 0 is no excuse */
+                  QP_CREATE_TRANSFER_CLOSING_TRANSFER_MUST_BE_PENDING);
+  expect_transfer(f, resolve(1, 9, 0, T_POST | T_CLOSE_DR),
+                  QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE);
+  expect_transfer(f, resolve(1, 9, 0, T_VOID | T_CLOSE_CR),
+                  QP_CREATE_TRANSFER_FLAGS_ARE_MUTUALLY_EXCLUSIVE);
+  /* Amount 0 stays refused for every other transfer. */
+  expect_transfer(f, transfer(1, A, B, 0, T_PENDING), QP_CREATE_TRANSFER_AMOUNT_MUST_NOT_BE_ZERO);
+  assert_false(is_closed(f, A) || is_closed(f, B));
+}
+
+/* Close, refuse, void to re-open; and a closing transfer can never be posted. */
+static void test_closing_cycle(void **state) {
+  fixture_t *f = *state;
+  make_accounts(f);
+  move(f, BANK, A, 100);
+  expect_transfer(f, transfer(10, A, B, 7, T_PENDING), QP_CREATE_TRANSFER_OK); /* not closing */
+  /* Close A (debit side) with amount 0, as TigerBeetle's recipe does. */
+  expect_transfer(f, transfer(11, A, BANK, 0, T_PENDING | T_CLOSE_DR), QP_CREATE_TRANSFER_OK);
+  assert_true(is_closed(f, A));
+  assert_false(is_closed(f, BANK));
+  assert_int_equal(pending_state(f, 11), QP_PENDING_PENDING);
+  assert_balances(f, A, 7, 0, 0, 100);
+  /* The change records carry the flag, for the index. */
+  bool listed = false;
+  for (uint32_t i = 0; i < f->changes.accounts_count; i++)
+    if (f->changes.accounts[i].id == A) listed = (f->changes.accounts[i].flags & A_CLOSED) != 0;
+  assert_true(listed);
+
+  /* Nothing new touches A, on either side, closing or not. */
+  expect_transfer(f, transfer(12, A, B, 1, 0), QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ALREADY_CLOSED);
+  expect_transfer(f, transfer(12, B, A, 1, 0), QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ALREADY_CLOSED);
+  expect_transfer(f, transfer(12, A, C, 0, T_PENDING | T_CLOSE_DR),
+                  QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ALREADY_CLOSED);
+  expect_transfer(f, transfer(12, B, A, 1, T_PENDING | T_BAL_CR),
+                  QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ALREADY_CLOSED);
+  /* Checks on the accounts' existence and ledgers come first. */
+  expect_transfer(f, transfer(12, A, UNKNOWN, 1, 0), QP_CREATE_TRANSFER_CREDIT_ACCOUNT_NOT_FOUND);
+  qp_transfer_t t = transfer(12, A, B, 1, 0);
+  t.ledger = 2;
+  expect_transfer(f, t, QP_CREATE_TRANSFER_TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS);
+  /* Re-sending the closing transfer is still `exists`. */
+  expect_transfer(f, transfer(11, A, BANK, 0, T_PENDING | T_CLOSE_DR), QP_CREATE_TRANSFER_EXISTS);
+
+  /* Posting is refused, even of the closing transfer itself (TigerBeetle:
+   * the only movement a closed account allows is a void). */
+  expect_transfer(f, resolve(13, 10, 0, T_POST), QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ALREADY_CLOSED);
+  expect_transfer(f, resolve(13, 11, 0, T_POST), QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ALREADY_CLOSED);
+  /* ...but earlier state errors win. */
+  expect_transfer(f, resolve(13, 11, 5, T_POST),
+                  QP_CREATE_TRANSFER_EXCEEDS_PENDING_TRANSFER_AMOUNT);
+  assert_true(is_closed(f, A));
+  /* Voiding another pending transfer is allowed and leaves A closed. */
+  expect_transfer(f, resolve(14, 10, 0, T_VOID), QP_CREATE_TRANSFER_OK);
+  assert_true(is_closed(f, A));
+  assert_balances(f, A, 0, 0, 0, 100);
+
+  /* Voiding the closing transfer re-opens A. */
+  expect_transfer(f, resolve(15, 11, 0, T_VOID), QP_CREATE_TRANSFER_OK);
+  assert_false(is_closed(f, A));
+  assert_int_equal(pending_state(f, 11), QP_PENDING_VOIDED);
+  move(f, A, B, 1);
+  assert_balances(f, A, 0, 1, 0, 100);
+
+  /* The credit side, with a non-zero amount held while closed. */
+  expect_transfer(f, transfer(20, BANK, B, 5, T_PENDING | T_CLOSE_CR), QP_CREATE_TRANSFER_OK);
+  assert_true(is_closed(f, B));
+  assert_false(is_closed(f, BANK));
+  expect_transfer(f, transfer(21, C, B, 1, 0), QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ALREADY_CLOSED);
+  expect_transfer(f, resolve(22, 20, 0, T_POST), QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ALREADY_CLOSED);
+  expect_transfer(f, resolve(22, 20, 0, T_VOID), QP_CREATE_TRANSFER_OK);
+  assert_false(is_closed(f, B));
+  assert_balances(f, B, 0, 0, 0, 1);
+
+  /* Both sides at once. */
+  expect_transfer(f, transfer(30, C, D, 0, T_PENDING | T_CLOSE_DR | T_CLOSE_CR),
+                  QP_CREATE_TRANSFER_OK);
+  assert_true(is_closed(f, C) && is_closed(f, D));
+  expect_transfer(f, resolve(31, 30, 0, T_VOID), QP_CREATE_TRANSFER_OK);
+  assert_false(is_closed(f, C) || is_closed(f, D));
+}
+
+/* The expiry of a closing transfer re-opens the account, like a void. */
+static void test_closing_expiry(void **state) {
+  fixture_t *f = *state;
+  make_accounts(f);
+  qp_transfer_t p = transfer(40, A, B, 3, T_PENDING | T_CLOSE_CR);
+  p.timeout = 1;
+  expect_transfer(f, p, QP_CREATE_TRANSFER_OK);
+  assert_true(is_closed(f, B));
+  assert_false(is_closed(f, A));
+  f->now_ns = get_transfer(f, 40, NULL).timestamp + NS_PER_S;
+  assert_int_equal(expire(f), 1);
+  assert_false(is_closed(f, B));
+  assert_int_equal(pending_state(f, 40), QP_PENDING_EXPIRED);
+  assert_balances(f, B, 0, 0, 0, 0);
+  move(f, A, B, 2);
+}
+
+/* A failed chain takes its close back with it. */
+static void test_closing_rollback(void **state) {
+  fixture_t *f = *state;
+  make_accounts(f);
+  qp_transfer_t chain[2] = {transfer(50, A, B, 0, T_PENDING | T_CLOSE_DR | T_LINKED),
+                            transfer(51, A, C, 1, 0)};
+  uint32_t results[2];
+  transfers_batch(f, chain, 2, results);
+  const uint32_t want[2] = {QP_CREATE_TRANSFER_LINKED_EVENT_FAILED,
+                            QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ALREADY_CLOSED};
+  expect_results('t', results, want, 2);
+  assert_false(is_closed(f, A));
+  assert_transfer_unknown(f, 50);
+  /* A chain that re-opens then fails leaves the account closed. */
+  expect_transfer(f, transfer(52, A, B, 0, T_PENDING | T_CLOSE_DR), QP_CREATE_TRANSFER_OK);
+  qp_transfer_t chain2[2] = {resolve(53, 52, 0, T_VOID | T_LINKED), transfer(54, A, UNKNOWN, 1, 0)};
+  transfers_batch(f, chain2, 2, results);
+  const uint32_t want2[2] = {QP_CREATE_TRANSFER_LINKED_EVENT_FAILED,
+                             QP_CREATE_TRANSFER_CREDIT_ACCOUNT_NOT_FOUND};
+  expect_results('t', results, want2, 2);
+  assert_true(is_closed(f, A));
+  assert_int_equal(pending_state(f, 52), QP_PENDING_PENDING);
+}
+
+/* An account may be created closed (TigerBeetle); `closed` is part of the
+ * flags an idempotent re-send compares, as in TigerBeetle. */
+static void test_closed_account_created(void **state) {
+  fixture_t *f = *state;
+  make_accounts(f);
+  make_account(f, 60, 1, A_CLOSED | A_HISTORY);
+  assert_true(is_closed(f, 60));
+  expect_transfer(f, transfer(61, 60, A, 1, 0), QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ALREADY_CLOSED);
+  expect_account(f, account(60, 1, A_CLOSED | A_HISTORY), QP_CREATE_ACCOUNT_EXISTS);
+  expect_account(f, account(60, 1, A_HISTORY), QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_FLAGS);
+  expect_account(f, account(A, 1, A_CLOSED), QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_FLAGS);
+  expect_account(f, account(62, 1, A_CLOSED | A_DR_LIMIT | A_CR_LIMIT),
+                 QP_CREATE_ACCOUNT_FLAGS_ARE_MUTUALLY_EXCLUSIVE);
 }
 
 /* ---------------------------------------------------------------- expiry */
@@ -1580,6 +1746,11 @@ int main(void) {
       TEST(test_timestamps_strictly_increase),
       TEST(test_history_rows),
       TEST(test_bad_batches),
+      TEST(test_closing_static_errors),
+      TEST(test_closing_cycle),
+      TEST(test_closing_expiry),
+      TEST(test_closing_rollback),
+      TEST(test_closed_account_created),
       cmocka_unit_test(test_result_names),
       cmocka_unit_test(test_every_result_code_was_produced),
   };
