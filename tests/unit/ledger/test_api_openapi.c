@@ -135,6 +135,45 @@ static void check_copy(const char *path, const char *embedded) {
 
 extern const char qp__http_openapi_base[];
 
+/* Is name in the JSON array of strings? */
+static bool in_enum(json_t *values, const char *name) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(values, i, v) if (strcmp(json_string_value(v), name) == 0) return true;
+  return false;
+}
+
+/* The result field's enum is every account and every transfer result code,
+ * and nothing else. */
+static void test_result_enum_is_every_code(void **state) {
+  (void)state;
+  json_error_t jerr;
+  json_t *frag = json_loads(qp_ledger_openapi_json, 0, &jerr);
+  assert_non_null(frag);
+  json_t *values = json_object_get(
+      json_object_get(json_object_get(json_object_get(json_object_get(
+          json_object_get(json_object_get(json_object_get(frag, "components"), "schemas"),
+                          "CreateResults"), "properties"), "results"), "items"), "properties"),
+      "result");
+  values = json_object_get(values, "enum");
+  assert_non_null(values);
+  size_t distinct = 0;
+  for (uint32_t i = 0; i < QP_CREATE_ACCOUNT_RESULT_COUNT; i++) {
+    assert_true(in_enum(values, qp_create_account_result_name(i)));
+    distinct++;
+  }
+  for (uint32_t i = 0; i < QP_CREATE_TRANSFER_RESULT_COUNT; i++) {
+    const char *name = qp_create_transfer_result_name(i);
+    assert_true(in_enum(values, name));
+    bool shared = false;
+    for (uint32_t k = 0; k < QP_CREATE_ACCOUNT_RESULT_COUNT; k++)
+      shared = shared || strcmp(qp_create_account_result_name(k), name) == 0;
+    distinct += !shared;
+  }
+  assert_int_equal(json_array_size(values), distinct);
+  json_decref(frag);
+}
+
 static void test_embedded_copies_are_current(void **state) {
   (void)state;
   check_copy("src/ledger/openapi.json", qp_ledger_openapi_json);
@@ -145,6 +184,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_routes_match_spec),
       cmocka_unit_test(test_embedded_copies_are_current),
+      cmocka_unit_test(test_result_enum_is_every_code),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
