@@ -44,6 +44,8 @@ static const char USAGE[] =
     "  --timeout-s N            idle connection timeout, seconds (default 10)\n"
     "  --body-timeout-s N       time allowed for a whole request body (default 60)\n"
     "  --head-timeout-s N       time allowed for a whole request head (default 10)\n"
+    "  --max-json-request-bytes N  JSON memory one request may use (default 50331648)\n"
+    "  --max-json-bytes N       JSON memory all requests may use at once (default 268435456)\n"
     "  --max-connections-per-address N\n"
     "                           open connections from one client address (default 128)\n"
     "  --queue-max N            create requests waiting to commit before 429 (default 1024)\n"
@@ -62,6 +64,8 @@ enum {
   OPT_TIMEOUT,
   OPT_BODY_TIMEOUT,
   OPT_HEAD_TIMEOUT,
+  OPT_JSON_REQUEST,
+  OPT_JSON_ALL,
   OPT_PER_ADDRESS,
   OPT_QUEUE,
   OPT_GRACE,
@@ -126,6 +130,14 @@ static int parse_numeric_flag(int c, const char *v, qp_http_options_t *o,
       rc = parse_number("--head-timeout-s", v, 1, 3600, &n);
       o->head_timeout_s = (uint32_t)n;
       break;
+    case OPT_JSON_REQUEST:
+      rc = parse_number("--max-json-request-bytes", v, 1ull << 20, 1ull << 34, &n);
+      o->json_request_bytes_max = n;
+      break;
+    case OPT_JSON_ALL:
+      rc = parse_number("--max-json-bytes", v, 1ull << 16, 1ull << 40, &n);
+      o->json_bytes_max = n;
+      break;
     case OPT_PER_ADDRESS:
       rc = parse_number("--max-connections-per-address", v, 1, 65536, &n);
       o->connections_per_address_max = (uint32_t)n;
@@ -158,6 +170,8 @@ static int parse_args(int argc, char **argv, serve_args_t *a) {
       {"timeout-s", required_argument, NULL, OPT_TIMEOUT},
       {"body-timeout-s", required_argument, NULL, OPT_BODY_TIMEOUT},
       {"head-timeout-s", required_argument, NULL, OPT_HEAD_TIMEOUT},
+      {"max-json-request-bytes", required_argument, NULL, OPT_JSON_REQUEST},
+      {"max-json-bytes", required_argument, NULL, OPT_JSON_ALL},
       {"max-connections-per-address", required_argument, NULL, OPT_PER_ADDRESS},
       {"queue-max", required_argument, NULL, OPT_QUEUE},
       {"shutdown-grace-ms", required_argument, NULL, OPT_GRACE},

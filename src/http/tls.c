@@ -45,6 +45,13 @@ static int read_pem(const char *what, const char *path, size_t bytes_max, bool s
     close(fd);
     return QP_EINVAL;
   }
+  if (secret && (st.st_mode & 077) != 0) {
+    snprintf(detail, detail_size,
+             "TLS %s %s: other users may read it (mode %03o); run `chmod 600 %s`", what, path,
+             (unsigned)(st.st_mode & 0777), path);
+    close(fd);
+    return QP_EINVAL;
+  }
   size_t size = (size_t)st.st_size;
   char *buf = secret ? sodium_malloc(size + 1) : qp_malloc(size + 1);
   size_t got = 0;

@@ -66,6 +66,8 @@ static const struct {
     {"max_connections", 1, 65536},             {"timeout_s", 1, 3600},
     {"body_timeout_s", 1, 3600},               {"shutdown_grace_ms", 0, 600000},
     {"head_timeout_s", 1, 3600},               {"max_connections_per_address", 1, 65536},
+    {"max_json_request_bytes", 1ull << 20, 1ull << 34},
+    {"max_json_bytes", 1ull << 16, 1ull << 40},
 };
 #define HTTP_NUMBERS_COUNT (sizeof HTTP_NUMBERS / sizeof HTTP_NUMBERS[0])
 
@@ -78,7 +80,9 @@ static void set_http_number(qp_http_options_t *o, size_t which, uint64_t n) {
     case 4: o->body_timeout_s = (uint32_t)n; break;
     case 5: o->shutdown_grace_ms = (uint32_t)n; break;
     case 6: o->head_timeout_s = (uint32_t)n; break;
-    default: o->connections_per_address_max = (uint32_t)n; break;
+    case 7: o->connections_per_address_max = (uint32_t)n; break;
+    case 8: o->json_request_bytes_max = n; break;
+    default: o->json_bytes_max = n; break;
   }
 }
 
@@ -140,7 +144,7 @@ static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t de
                "unknown key http.%.64s; allowed: max_body_bytes, max_inflight_bytes, "
                "max_connections, max_connections_per_address, timeout_s, head_timeout_s, "
                "body_timeout_s, shutdown_grace_ms, insecure_no_auth, metrics_key_required, "
-               "tls_cert, tls_key, insecure_plaintext",
+               "tls_cert, tls_key, insecure_plaintext, max_json_request_bytes, max_json_bytes",
                key);
       return QP_EINVAL;
     }

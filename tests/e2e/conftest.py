@@ -38,6 +38,8 @@ NODE_KEYS = {
     "--body-timeout-s": ("http", "body_timeout_s", int),
     "--shutdown-grace-ms": ("http", "shutdown_grace_ms", int),
     "--head-timeout-s": ("http", "head_timeout_s", int),
+    "--max-json-request-bytes": ("http", "max_json_request_bytes", int),
+    "--max-json-bytes": ("http", "max_json_bytes", int),
     "--max-connections-per-address": ("http", "max_connections_per_address", int),
     "--max-batch-events": ("ledger", "max_batch_events", int),
     "--queue-max": ("ledger", "queue_max", int),

@@ -79,3 +79,24 @@ def test_empty_object_floods_stay_within_the_budget(start_server):
     # The server still answers, and legitimate requests still work.
     r = admin.post("/v1/accounts", [{"id": "1", "ledger": 1, "code": 1}])
     assert r.status_code == 200, r.text
+
+
+def test_server_wide_json_budget_refuses_with_503(start_server):
+    """Past the server-wide JSON budget a request is 503 overloaded (retry),
+    not 413 (its own size would be fine): the knob is max_json_bytes."""
+    server, api = start_server("--max-json-bytes", "65536")
+    small = [{"id": str(900000 + i), "ledger": 1, "code": 1} for i in range(2)]
+    assert api.create_accounts(small) == ["ok", "ok"]
+    big = [{"id": str(910000 + i), "ledger": 1, "code": 1} for i in range(2000)]
+    r = api.post("/v1/accounts", big)
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["code"] == "overloaded"
+    assert r.headers.get("Retry-After") == "1"
+    assert api.get("/v1/accounts/910000").status_code == 404  # nothing applied
+
+
+def test_json_budget_knobs_are_checked(binary, tmp_dir):
+    import subprocess
+    r = subprocess.run([binary, "serve", "--data", tmp_dir, "--max-json-bytes", "10"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "--max-json-bytes" in r.stderr

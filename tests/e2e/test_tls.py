@@ -125,10 +125,17 @@ def test_bad_tls_files_are_refused_naming_them(tmp_dir):
     with open(garbage, "w") as f:
         f.write("this is not a certificate\n")
     missing = os.path.join(tmp_dir, "missing.pem")
+    cert_as_key = os.path.join(tmp_dir, "cert-as-key.pem")
+    shutil.copy(cert, cert_as_key)
+    os.chmod(cert_as_key, 0o600)
+    open_key = os.path.join(tmp_dir, "open-key.pem")
+    shutil.copy(key, open_key)
+    os.chmod(open_key, 0o644)
     cases = [
+        (("--tls-cert", cert, "--tls-key", open_key), open_key, "chmod 600"),
         (("--tls-cert", garbage, "--tls-key", key), garbage, "it is not PEM"),
         (("--tls-cert", missing, "--tls-key", key), missing, "cannot open it"),
-        (("--tls-cert", cert, "--tls-key", cert), cert, "not a PEM private key"),
+        (("--tls-cert", cert, "--tls-key", cert_as_key), cert_as_key, "not a PEM private key"),
         (("--tls-cert", cert, "--tls-key", other_key), other_key, "refused by GnuTLS"),
         (("--tls-cert", cert), "--tls-key", "the key is missing"),
         (("--tls-key", key), "--tls-cert", "the certificate is missing"),
