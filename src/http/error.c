@@ -67,12 +67,12 @@ json_t *qp_http_error_json(const qp_http_error_t *err) {
   return outer;
 }
 
-char *qp_http_error_text(const qp_http_error_t *err) {
-  bool was = qp__http_json_exempt(true); /* small, and must not fail for the budget */
-  json_t *j = qp_http_error_json(err);
-  char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-  json_decref(j);
-  qp__http_json_exempt(was);
+/* json as compact text in a qp_malloc'ed buffer (what a reply body is:
+ * libmicrohttpd frees it with qp_free); consumes the reference.  NULL when
+ * json is NULL or memory ran out. */
+static char *dumps_consume(json_t *json) {
+  char *text = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
+  json_decref(json);
   if (text == NULL) return NULL;
   size_t n = strlen(text);
   char *copy = qp_malloc(n + 1);
@@ -81,15 +81,13 @@ char *qp_http_error_text(const qp_http_error_t *err) {
   return copy;
 }
 
+char *qp_http_error_text(const qp_http_error_t *err) {
+  bool was = qp__http_json_exempt(true); /* small, and must not fail for the budget */
+  char *text = dumps_consume(qp_http_error_json(err));
+  qp__http_json_exempt(was);
+  return text;
+}
+
 void qp_http_reply_json(qp_http_reply_t *r, unsigned status, struct json_t *json) {
-  char *text = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
-  json_decref(json);
-  char *copy = NULL;
-  if (text != NULL) {
-    size_t n = strlen(text);
-    copy = qp_malloc(n + 1);
-    if (copy != NULL) memcpy(copy, text, n + 1);
-    qp_http_json_free(text); /* jansson's allocation */
-  }
-  qp_http_reply_text(r, status, copy, NULL);
+  qp_http_reply_text(r, status, dumps_consume(json), NULL);
 }

@@ -190,7 +190,6 @@ struct qp_http_server {
   uint16_t port;                                   /* bound port */
   qp__http_keycache_t keys;                        /* API keys */
   _Atomic uint32_t connections;                    /* open connections */
-  _Atomic uint32_t in_flight;                      /* requests between first call and end */
   _Atomic uint64_t body_bytes_held;                /* request body buffers, all requests */
   _Atomic uint64_t json_bytes_held;                /* live jansson bytes of all handlers */
   _Atomic uint64_t connections_refused;            /* past the connection limit */

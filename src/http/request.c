@@ -33,7 +33,7 @@
 /* Per-request state, libmicrohttpd's *con_cls. */
 typedef struct request_ctx {
   uint64_t start_ns;          /* monotonic, request line read */
-  bool started;               /* the first call ran (and counted the request in flight) */
+  bool started;               /* the first call ran */
   qp__http_target_t target;   /* the raw request target, as on_uri saw it */
   char request_id[REQUEST_ID_MAX + 1]; /* X-Request-Id */
   int route;                  /* table index, or -1 (404), -2 (405), -3 (out of memory) */
@@ -214,7 +214,6 @@ static bool first_call(qp_http_server_t *s, struct MHD_Connection *conn, const c
                        const char *method, const char *version, request_ctx_t *ctx,
                        enum MHD_Result *rc) {
   ctx->started = true;
-  atomic_fetch_add(&s->in_flight, 1);
   assign_request_id(s, conn, ctx);
   ctx->route = qp__http_match(&s->table, method, url, &ctx->params, ctx->allow, sizeof ctx->allow);
   ctx->body_bytes_max = s->options.body_bytes_max;
@@ -412,11 +411,9 @@ void qp__http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cl
   if (ctx == NULL) return;
   release_body(s, ctx);
   qp__http_params_free(&ctx->params);
-  bool started = ctx->started; /* a request libmicrohttpd refused itself never started */
   if (ctx->working) atomic_fetch_sub(&s->working, 1);
   qp_free(ctx);
   *con_cls = NULL;
-  if (started) atomic_fetch_sub(&s->in_flight, 1);
   qp__http_conn_request_done(s, conn);
 }
 
