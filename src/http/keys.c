@@ -104,40 +104,20 @@ static int parse_line(char *line, qp_http_key_t *k) {
 
 /* Reads the whole file into a NUL-terminated buffer; *out NULL if absent. */
 static int read_file(const char *path, char **out, char *detail, size_t detail_size) {
-  *out = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return 0;
-    set_detail(detail, detail_size, "cannot open %s: %s", path, strerror(errno));
-    return QP_EIO;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size > KEYS_FILE_BYTES_MAX) {
-    set_detail(detail, detail_size, "%s: %s", path, "cannot stat it, or it is too large");
-    close(fd);
-    return QP_EIO;
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+  size_t len = 0;
+  unsigned mode = 0;
+  int rc = qp_file_read(path, KEYS_FILE_BYTES_MAX, out, &len, &mode, detail, detail_size);
+  if (rc == QP_ENOTFOUND) return 0;
+  if (rc != 0) return rc == QP_ENOMEM ? rc : QP_EIO;
+  if ((mode & (S_IRWXG | S_IRWXO)) != 0) {
     /* Whoever can read the key hashes can tell which keys exist and when
      * they were made, and whoever can write them can let themselves in. */
     set_detail(detail, detail_size,
                "%s is open to other users; refusing to use it: run `chmod 600 %s`", path, path);
-    close(fd);
+    qp_free(*out);
+    *out = NULL;
     return QP_EIO;
   }
-  size_t size = (size_t)st.st_size;
-  char *buf = qp_malloc(size + 1);
-  size_t got = 0;
-  while (buf != NULL && got < size) {
-    ssize_t r = read(fd, buf + got, size - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    got += (size_t)r;
-  }
-  close(fd);
-  if (buf == NULL) return QP_ENOMEM;
-  buf[got] = '\0';
-  *out = buf;
   return 0;
 }
 

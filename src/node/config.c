@@ -8,18 +8,15 @@
  * silently falls back to a default.  A module's own object is checked by
  * the module when it opens.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "base/alloc.h"
 #include "base/err.h"
 #include "node/node.h"
+#include "store/store.h"
 
 void qp_node_config_init(qp_node_config_t *c) {
   memset(c, 0, sizeof *c);
@@ -282,42 +279,14 @@ int qp_node_config_parse(const char *text, size_t len, const char *home, qp_node
   return rc;
 }
 
-/* Reads path (at most QP_NODE_CONFIG_BYTES_MAX) into a new buffer. */
-static int read_text(const char *path, char **out, size_t *len, char *detail, size_t detail_size) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    snprintf(detail, detail_size, "cannot open %s: %s", path, strerror(errno));
-    return errno == ENOENT ? QP_ENOTFOUND : QP_EIO;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || st.st_size < 0 || st.st_size > (off_t)QP_NODE_CONFIG_BYTES_MAX) {
-    snprintf(detail, detail_size, "%s: cannot stat it, or it is larger than %u bytes", path,
-             QP_NODE_CONFIG_BYTES_MAX);
-    close(fd);
-    return QP_EIO;
-  }
-  char *buf = qp_malloc((size_t)st.st_size + 1);
-  ssize_t got = buf != NULL ? read(fd, buf, (size_t)st.st_size) : -1;
-  close(fd);
-  if (got != (ssize_t)st.st_size) {
-    qp_free(buf);
-    snprintf(detail, detail_size, "cannot read %s", path);
-    return buf == NULL ? QP_ENOMEM : QP_EIO;
-  }
-  buf[got] = '\0';
-  *out = buf;
-  *len = (size_t)got;
-  return 0;
-}
-
 int qp_node_config_load(const char *home, qp_node_config_t *c, char *detail, size_t detail_size) {
   char path[QP_NODE_PATH_MAX + 32];
   int n = snprintf(path, sizeof path, "%s/%s", home, QP_NODE_CONFIG_FILE);
   if (n < 0 || (size_t)n >= sizeof path) return QP_EINVAL;
   char *text = NULL;
   size_t len = 0;
-  int rc = read_text(path, &text, &len, detail, detail_size);
-  if (rc != 0) return rc;
+  int rc = qp_file_read(path, QP_NODE_CONFIG_BYTES_MAX, &text, &len, NULL, detail, detail_size);
+  if (rc != 0) return rc == QP_ENOTFOUND || rc == QP_ENOMEM ? rc : QP_EIO;
   char inner[768];
   rc = qp_node_config_parse(text, len, home, c, inner, sizeof inner);
   qp_free(text);

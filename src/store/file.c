@@ -222,6 +222,50 @@ int qp_file_replace(const char *path, const void *data, size_t len, unsigned mod
   return qp_file_replace_commit(r, detail, detail_size);
 }
 
+/* Reads exactly size bytes of fd into buf (retrying short reads). */
+static bool read_exactly(int fd, char *buf, size_t size) {
+  size_t got = 0;
+  while (got < size) {
+    ssize_t r = read(fd, buf + got, size - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    got += (size_t)r;
+  }
+  return true;
+}
+
+int qp_file_read(const char *path, size_t bytes_max, char **out, size_t *len_out,
+                 unsigned *mode_out, char *detail, size_t detail_size) {
+  *out = NULL;
+  *len_out = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    if (detail) snprintf(detail, detail_size, "cannot open %s: %s", path, strerror(e));
+    return e == ENOENT ? QP_ENOTFOUND : QP_EIO;
+  }
+  struct stat st;
+  int rc = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ? QP_EIO
+           : (uint64_t)st.st_size > bytes_max          ? QP_ELIMIT
+                                                       : 0;
+  char *buf = rc == 0 ? qp_malloc((size_t)st.st_size + 1) : NULL;
+  if (rc == 0 && buf == NULL) rc = QP_ENOMEM;
+  if (rc == 0 && !read_exactly(fd, buf, (size_t)st.st_size)) rc = QP_EIO;
+  close(fd);
+  if (rc != 0) {
+    qp_free(buf);
+    if (detail)
+      snprintf(detail, detail_size, "%s: %s", path,
+               rc == QP_ELIMIT ? "it is larger than allowed" : "cannot read it as a regular file");
+    return rc;
+  }
+  buf[st.st_size] = '\0';
+  *out = buf;
+  *len_out = (size_t)st.st_size;
+  if (mode_out != NULL) *mode_out = (unsigned)(st.st_mode & 07777);
+  return 0;
+}
+
 int qp_fsync_dir(const char *path) {
   int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return map_errno(errno);
@@ -266,23 +310,35 @@ static void write_own_pid(int fd) {
   }
 }
 
+/* dir's lock file path into path; QP_EINVAL when it does not fit. */
+static int lock_path(const char *dir, char *path, size_t size) {
+  int n = snprintf(path, size, "%s/quipu.lock", dir);
+  return n < 0 || (size_t)n >= size ? QP_EINVAL : 0;
+}
+
+/* Takes the exclusive lock on fd without waiting.  On failure closes fd,
+ * puts the holder's pid into pid and returns false. */
+static bool take_lock(int fd, char *pid, size_t pid_size) {
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+  read_holder_pid(fd, pid, pid_size);
+  close(fd);
+  return false;
+}
+
 int qp_lock_acquire(const char *dir, int *fd_out, char *detail, size_t detail_size) {
-  char path[4096];
-  if (snprintf(path, sizeof path, "%s/quipu.lock", dir) >= (int)sizeof path) return QP_EINVAL;
+  char path[4096], pid[32];
+  if (lock_path(dir, path, sizeof path) != 0) return QP_EINVAL;
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     if (detail) snprintf(detail, detail_size, "cannot open %s: %s", path, strerror(errno));
     return map_errno(errno);
   }
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    char pid[32];
-    read_holder_pid(fd, pid, sizeof pid);
+  if (!take_lock(fd, pid, sizeof pid)) {
     if (detail)
       snprintf(detail, detail_size,
                "data directory %s is in use by another quipu process (pid %s); "
                "stop it or use another --data directory",
                dir, pid);
-    close(fd);
     return QP_ELOCKED;
   }
   write_own_pid(fd);
@@ -292,8 +348,8 @@ int qp_lock_acquire(const char *dir, int *fd_out, char *detail, size_t detail_si
 
 int qp_lock_try(const char *dir, int *fd_out, char *detail, size_t detail_size) {
   *fd_out = -1;
-  char path[4096];
-  if (snprintf(path, sizeof path, "%s/quipu.lock", dir) >= (int)sizeof path) return QP_EINVAL;
+  char path[4096], pid[32];
+  if (lock_path(dir, path, sizeof path) != 0) return QP_EINVAL;
   bool writable = true;
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM || errno == ENOENT)) {
@@ -305,11 +361,8 @@ int qp_lock_try(const char *dir, int *fd_out, char *detail, size_t detail_size) 
     if (detail) snprintf(detail, detail_size, "cannot open %s: %s", path, strerror(errno));
     return map_errno(errno);
   }
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    char pid[32];
-    read_holder_pid(fd, pid, sizeof pid);
+  if (!take_lock(fd, pid, sizeof pid)) {
     if (detail) snprintf(detail, detail_size, "a quipu process (pid %s) holds %s", pid, dir);
-    close(fd);
     return QP_ELOCKED;
   }
   if (writable) write_own_pid(fd);

@@ -70,6 +70,16 @@ typedef struct qp_io {
  * Returns 0, QP_ENOTFOUND, QP_EIO. */
 int qp_io_open_file(const char *path, bool create, bool read_only, qp_io_t *io);
 
+/* Reads the whole regular file at path, at most bytes_max bytes, into a
+ * qp_malloc'ed NUL-terminated buffer *out (the caller qp_free()s it) of
+ * *len_out bytes; *mode_out (may be NULL) receives its permission bits.
+ * Returns 0, QP_ENOTFOUND (no such file), QP_ELIMIT (larger than
+ * bytes_max), QP_EIO or QP_ENOMEM; detail names the path and the reason.
+ * The read side of qp_file_replace, for small files such as keys and
+ * configuration. */
+int qp_file_read(const char *path, size_t bytes_max, char **out, size_t *len_out,
+                 unsigned *mode_out, char *detail, size_t detail_size);
+
 /* fsyncs a directory, so that a newly created file's entry is durable. */
 int qp_fsync_dir(const char *path);
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/err.h"
 #include "store/store.h"
 #include "test_util.h"
@@ -76,6 +77,30 @@ static void test_creates_and_overwrites(void **state) {
   assert_int_equal(qp_file_replace(f->path, "", 0, 0600, NULL, 0), 0); /* empty is a content */
   assert_int_equal(slurp(f->path, buf, sizeof buf), 0);
   assert_int_equal(entries(f->dir), 1); /* no temp file */
+}
+
+/* qp_file_read gives back what qp_file_replace wrote, with its mode, and
+ * refuses a missing file, one over the bound and a directory. */
+static void test_read_back(void **state) {
+  fixture_t *f = *state;
+  char detail[256];
+  char *text = NULL;
+  size_t len = 0;
+  unsigned mode = 0;
+  assert_int_equal(qp_file_read(f->path, 64, &text, &len, &mode, detail, sizeof detail),
+                   QP_ENOTFOUND);
+  assert_null(text);
+  assert_non_null(strstr(detail, f->path));
+  assert_int_equal(qp_file_replace(f->path, "key=1\n", 6, 0640, detail, sizeof detail), 0);
+  assert_int_equal(qp_file_read(f->path, 64, &text, &len, &mode, detail, sizeof detail), 0);
+  assert_int_equal(len, 6);
+  assert_string_equal(text, "key=1\n");
+  assert_int_equal(mode, 0640);
+  qp_free(text);
+  assert_int_equal(qp_file_read(f->path, 5, &text, &len, NULL, detail, sizeof detail), QP_ELIMIT);
+  assert_null(text);
+  assert_int_equal(qp_file_read(f->dir, 64, &text, &len, NULL, detail, sizeof detail), QP_EIO);
+  assert_null(text);
 }
 
 /* A temp file a crashed replace left (foreign bytes, another mode) is
@@ -176,6 +201,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown),
       cmocka_unit_test_setup_teardown(test_failed_rename, setup, teardown),
       cmocka_unit_test_setup_teardown(test_streaming, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_back, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
