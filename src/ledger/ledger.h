@@ -33,17 +33,19 @@
 
 /* Bit positions are TigerBeetle's, and new flags only ever take bits that
  * were reserved (refused with reserved_flag) before, so every stored record
- * and journaled event keeps its meaning.  Account bit 4 stays reserved: it
- * is TigerBeetle's `imported`.  `closed` is set and cleared by the ledger
- * through closing transfers (and may be given at creation, as in
+ * and journaled event keeps its meaning.  `closed` is set and cleared by the
+ * ledger through closing transfers (and may be given at creation, as in
  * TigerBeetle): a closed account refuses every transfer except voiding a
- * pending one. */
+ * pending one.  `imported` (accounts and transfers) carries the event's own
+ * timestamp instead of the ledger's: for migrating history (see
+ * docs/ledger.md, "Imported events"). */
 
 #define QP_ACCOUNT_FLAGS_MAP(XX)                                              \
   XX(LINKED, linked, 1u << 0)                                                 \
   XX(DEBITS_MUST_NOT_EXCEED_CREDITS, debits_must_not_exceed_credits, 1u << 1) \
   XX(CREDITS_MUST_NOT_EXCEED_DEBITS, credits_must_not_exceed_debits, 1u << 2) \
   XX(HISTORY, history, 1u << 3)                                               \
+  XX(IMPORTED, imported, 1u << 4)                                             \
   XX(CLOSED, closed, 1u << 5)
 
 #define QP_TRANSFER_FLAGS_MAP(XX)                                             \
@@ -54,20 +56,21 @@
   XX(BALANCING_DEBIT, balancing_debit, 1u << 4)                               \
   XX(BALANCING_CREDIT, balancing_credit, 1u << 5)                             \
   XX(CLOSING_DEBIT, closing_debit, 1u << 6)                                   \
-  XX(CLOSING_CREDIT, closing_credit, 1u << 7)
+  XX(CLOSING_CREDIT, closing_credit, 1u << 7)                                 \
+  XX(IMPORTED, imported, 1u << 8)
 
 enum {
 #define QP__AF(NAME, name, bit) QP_ACCOUNT_##NAME = bit,
   QP_ACCOUNT_FLAGS_MAP(QP__AF)
 #undef QP__AF
-  QP_ACCOUNT_FLAGS_ALL = 0x2F /* every bit above that names a flag */
+  QP_ACCOUNT_FLAGS_ALL = 0x3F /* every bit above that names a flag */
 };
 
 enum {
 #define QP__TF(NAME, name, bit) QP_TRANSFER_##NAME = bit,
   QP_TRANSFER_FLAGS_MAP(QP__TF)
 #undef QP__TF
-  QP_TRANSFER_FLAGS_ALL = 0xFF /* every bit above that names a flag */
+  QP_TRANSFER_FLAGS_ALL = 0x1FF /* every bit above that names a flag */
 };
 
 /* --------------------------------------------------------------- records */
@@ -144,7 +147,12 @@ typedef enum {
   XX(EXISTS_WITH_DIFFERENT_USER_DATA_32, exists_with_different_user_data_32)  \
   XX(EXISTS_WITH_DIFFERENT_LEDGER, exists_with_different_ledger)              \
   XX(EXISTS_WITH_DIFFERENT_CODE, exists_with_different_code)                  \
-  XX(EXISTS, exists)
+  XX(EXISTS, exists)                                                          \
+  XX(IMPORTED_EVENT_EXPECTED, imported_event_expected)                        \
+  XX(IMPORTED_EVENT_NOT_EXPECTED, imported_event_not_expected)                \
+  XX(IMPORTED_EVENT_TIMESTAMP_OUT_OF_RANGE, imported_event_timestamp_out_of_range) \
+  XX(IMPORTED_EVENT_TIMESTAMP_MUST_NOT_ADVANCE, imported_event_timestamp_must_not_advance) \
+  XX(IMPORTED_EVENT_TIMESTAMP_MUST_NOT_REGRESS, imported_event_timestamp_must_not_regress)
 
 #define QP_CREATE_TRANSFER_RESULTS(XX)                                                             \
   XX(OK, ok)                                                                                       \
@@ -209,7 +217,13 @@ typedef enum {
   XX(EXCEEDS_DEBITS, exceeds_debits)                                                               \
   XX(CLOSING_TRANSFER_MUST_BE_PENDING, closing_transfer_must_be_pending)                           \
   XX(DEBIT_ACCOUNT_ALREADY_CLOSED, debit_account_already_closed)                                   \
-  XX(CREDIT_ACCOUNT_ALREADY_CLOSED, credit_account_already_closed)
+  XX(CREDIT_ACCOUNT_ALREADY_CLOSED, credit_account_already_closed)                                 \
+  XX(IMPORTED_EVENT_EXPECTED, imported_event_expected)                                             \
+  XX(IMPORTED_EVENT_NOT_EXPECTED, imported_event_not_expected)                                     \
+  XX(IMPORTED_EVENT_TIMESTAMP_OUT_OF_RANGE, imported_event_timestamp_out_of_range)                 \
+  XX(IMPORTED_EVENT_TIMESTAMP_MUST_NOT_ADVANCE, imported_event_timestamp_must_not_advance)         \
+  XX(IMPORTED_EVENT_TIMESTAMP_MUST_NOT_REGRESS, imported_event_timestamp_must_not_regress)         \
+  XX(IMPORTED_EVENT_TIMEOUT_MUST_BE_ZERO, imported_event_timeout_must_be_zero)
 
 typedef enum {
 #define QP__CAR(NAME, name) QP_CREATE_ACCOUNT_##NAME,
@@ -325,9 +339,12 @@ void qp_ledger_destroy(qp_ledger_t *ledger);
 
 /* Applies a batch of 1..QP_BATCH_EVENTS_MAX account events at time now_ns.
  * results[i] receives a qp_create_account_result_t for events[i] (caller-
- * owned, `count` entries).  Event i gets timestamp max(now_ns, last+1) + i.
- * Returns 0, QP_EINVAL (bad count), or QP_ELIMIT when the account table is
- * full (then nothing was applied).  Pure: deterministic in its inputs. */
+ * owned, `count` entries).  Event i gets timestamp max(now_ns, last+1) + i,
+ * or - when the batch's first event is `imported` - its own timestamp, which
+ * must be after every timestamp assigned so far and before that first one
+ * (TigerBeetle's imported_event_* results).  Returns 0, QP_EINVAL (bad
+ * count), or QP_ELIMIT when the account table is full (then nothing was
+ * applied).  Pure: deterministic in its inputs. */
 int qp_ledger_create_accounts(qp_ledger_t *ledger, uint64_t now_ns,
                               const qp_account_t *events, uint32_t count,
                               uint32_t *results);

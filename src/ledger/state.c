@@ -240,10 +240,11 @@ static void record_history(qp_ledger_t *l, uint32_t row, qp_u128 transfer_id, ui
 typedef struct changes_mark {
   uint64_t history; /* history_count */
   uint64_t pending; /* dirty_pending_count */
+  uint64_t clock;   /* batch_clock */
 } changes_mark_t;
 
 static changes_mark_t changes_mark(const qp_ledger_t *l) {
-  changes_mark_t m = {l->history_count, l->dirty_pending_count};
+  changes_mark_t m = {l->history_count, l->dirty_pending_count, l->batch_clock};
   return m;
 }
 
@@ -276,6 +277,7 @@ static void rollback(qp_ledger_t *l, changes_mark_t mark) {
   }
   l->history_count = mark.history;
   l->dirty_pending_count = mark.pending;
+  l->batch_clock = mark.clock;
 }
 
 /* ------------------------------------------------------------- accounts */
@@ -295,7 +297,6 @@ static uint32_t account_exists(const qp_account_t *e, const qp_account_t *a) {
 }
 
 static uint32_t create_account(qp_ledger_t *l, const qp_account_t *e, uint64_t ts) {
-  if (e->timestamp != 0) return QP_CREATE_ACCOUNT_TIMESTAMP_MUST_BE_ZERO;
   if (e->flags & ~QP_ACCOUNT_FLAGS_ALL) return QP_CREATE_ACCOUNT_RESERVED_FLAG;
   if (e->reserved != 0) return QP_CREATE_ACCOUNT_RESERVED_FIELD;
   if (e->id == 0) return QP_CREATE_ACCOUNT_ID_MUST_NOT_BE_ZERO;
@@ -311,6 +312,8 @@ static uint32_t create_account(qp_ledger_t *l, const qp_account_t *e, uint64_t t
   if (e->code == 0) return QP_CREATE_ACCOUNT_CODE_MUST_NOT_BE_ZERO;
   uint32_t row = qp__table_get(&l->account_index, e->id);
   if (row != QP__TABLE_EMPTY) return account_exists(e, &l->accounts[row]);
+  if (l->batch_imported && ts <= l->batch_clock)
+    return QP_CREATE_ACCOUNT_IMPORTED_EVENT_TIMESTAMP_MUST_NOT_REGRESS;
 
   QP_ASSERT(l->accounts_count < l->accounts_capacity);
   row = (uint32_t)l->accounts_count++;
@@ -391,7 +394,6 @@ static uint32_t transfer_exists(qp_ledger_t *l, const qp_transfer_t *e, const qp
 
 /* Checks on the event alone, shared by every kind of transfer. */
 static uint32_t transfer_static_checks(const qp_transfer_t *e) {
-  if (e->timestamp != 0) return QP_CREATE_TRANSFER_TIMESTAMP_MUST_BE_ZERO;
   if (e->flags & ~QP_TRANSFER_FLAGS_ALL) return QP_CREATE_TRANSFER_RESERVED_FLAG;
   if (e->id == 0) return QP_CREATE_TRANSFER_ID_MUST_NOT_BE_ZERO;
   if (e->id == QP_U128_MAX) return QP_CREATE_TRANSFER_ID_MUST_NOT_BE_INT_MAX;
@@ -454,6 +456,21 @@ static qp_u128 room(qp_u128 limit, qp_u128 used_a, qp_u128 used_b) {
   return limit - used;
 }
 
+/* An imported transfer's place in time, checked after the accounts and the
+ * pending transfer are known (TigerBeetle's precedence).  Timestamps are one
+ * sequence for accounts and transfers here, so a transfer that does not
+ * regress always postdates both its accounts (TigerBeetle's
+ * imported_event_timestamp_must_postdate_* cannot happen). */
+static uint32_t imported_order_checks(const qp_ledger_t *l, const qp_transfer_t *e,
+                                      const qp_account_t *dr, const qp_account_t *cr,
+                                      uint64_t ts) {
+  if (!l->batch_imported) return QP_CREATE_TRANSFER_OK;
+  if (ts <= l->batch_clock) return QP_CREATE_TRANSFER_IMPORTED_EVENT_TIMESTAMP_MUST_NOT_REGRESS;
+  QP_ASSERT(dr->timestamp < ts && cr->timestamp < ts);
+  if (e->timeout != 0) return QP_CREATE_TRANSFER_IMPORTED_EVENT_TIMEOUT_MUST_BE_ZERO;
+  return QP_CREATE_TRANSFER_OK;
+}
+
 static uint32_t create_plain_transfer(qp_ledger_t *l, const qp_transfer_t *e, uint64_t ts) {
   uint32_t dr_row = qp__table_get(&l->account_index, e->debit_account_id);
   if (dr_row == QP__TABLE_EMPTY) return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_NOT_FOUND;
@@ -463,6 +480,8 @@ static uint32_t create_plain_transfer(qp_ledger_t *l, const qp_transfer_t *e, ui
   if (dr->ledger != cr->ledger) return QP_CREATE_TRANSFER_ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER;
   if (e->ledger != dr->ledger)
     return QP_CREATE_TRANSFER_TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS;
+  uint32_t r = imported_order_checks(l, e, dr, cr, ts);
+  if (r != QP_CREATE_TRANSFER_OK) return r;
   if (dr->flags & QP_ACCOUNT_CLOSED) return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ALREADY_CLOSED;
   if (cr->flags & QP_ACCOUNT_CLOSED) return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ALREADY_CLOSED;
 
@@ -586,6 +605,8 @@ static uint32_t post_or_void(qp_ledger_t *l, const qp_transfer_t *e, uint64_t ts
   QP_ASSERT(dr_row != QP__TABLE_EMPTY && cr_row != QP__TABLE_EMPTY);
   qp_account_t *dr = &l->accounts[dr_row], *cr = &l->accounts[cr_row];
   QP_ASSERT(dr->debits_pending >= p->amount && cr->credits_pending >= p->amount);
+  r = imported_order_checks(l, e, dr, cr, ts);
+  if (r != QP_CREATE_TRANSFER_OK) return r;
   /* The only movement a closed account allows is a void (TigerBeetle): a
    * closing transfer itself can be voided, never posted. */
   if (post && (dr->flags & QP_ACCOUNT_CLOSED))
@@ -686,25 +707,77 @@ static bool transfer_linked(const void *event) {
   return ((const qp_transfer_t *)event)->flags & QP_TRANSFER_LINKED;
 }
 
-static uint32_t apply_account(qp_ledger_t *l, const void *event, uint64_t ts) {
-  return create_account(l, event, ts);
+/* The rules of imported events that need nothing but the event and the
+ * batch (TigerBeetle's, in its precedence): the first event decides whether
+ * the whole batch imports; an imported timestamp lies in [1, 2^63) and
+ * before the time the batch would otherwise start at; any other event's
+ * timestamp is 0.  Returns 0 or an index into `codes`: expected,
+ * not_expected, timestamp_must_be_zero, out_of_range, must_not_advance. */
+static uint32_t imported_static_checks(const qp_ledger_t *l, bool imported, uint64_t ts) {
+  if (l->batch_imported && !imported) return 1;
+  if (!l->batch_imported && imported) return 2;
+  if (!imported) return ts != 0 ? 3 : 0;
+  if (ts == 0 || ts >= (UINT64_C(1) << 63)) return 4;
+  if (ts >= l->batch_begin) return 5;
+  return 0;
 }
+
+static uint32_t apply_account(qp_ledger_t *l, const void *event, uint64_t ts) {
+  static const uint32_t codes[6] = {
+      QP_CREATE_ACCOUNT_OK,
+      QP_CREATE_ACCOUNT_IMPORTED_EVENT_EXPECTED,
+      QP_CREATE_ACCOUNT_IMPORTED_EVENT_NOT_EXPECTED,
+      QP_CREATE_ACCOUNT_TIMESTAMP_MUST_BE_ZERO,
+      QP_CREATE_ACCOUNT_IMPORTED_EVENT_TIMESTAMP_OUT_OF_RANGE,
+      QP_CREATE_ACCOUNT_IMPORTED_EVENT_TIMESTAMP_MUST_NOT_ADVANCE};
+  const qp_account_t *e = event;
+  uint32_t c = imported_static_checks(l, e->flags & QP_ACCOUNT_IMPORTED, e->timestamp);
+  if (c != 0) return codes[c];
+  uint64_t at = l->batch_imported ? e->timestamp : ts;
+  uint32_t r = create_account(l, e, at);
+  if (r == QP_CREATE_ACCOUNT_OK && l->batch_imported) l->batch_clock = at;
+  return r;
+}
+
 static uint32_t apply_transfer(qp_ledger_t *l, const void *event, uint64_t ts) {
-  return create_transfer(l, event, ts);
+  static const uint32_t codes[6] = {
+      QP_CREATE_TRANSFER_OK,
+      QP_CREATE_TRANSFER_IMPORTED_EVENT_EXPECTED,
+      QP_CREATE_TRANSFER_IMPORTED_EVENT_NOT_EXPECTED,
+      QP_CREATE_TRANSFER_TIMESTAMP_MUST_BE_ZERO,
+      QP_CREATE_TRANSFER_IMPORTED_EVENT_TIMESTAMP_OUT_OF_RANGE,
+      QP_CREATE_TRANSFER_IMPORTED_EVENT_TIMESTAMP_MUST_NOT_ADVANCE};
+  const qp_transfer_t *e = event;
+  uint32_t c = imported_static_checks(l, e->flags & QP_TRANSFER_IMPORTED, e->timestamp);
+  if (c != 0) return codes[c];
+  uint64_t at = l->batch_imported ? e->timestamp : ts;
+  uint32_t r = create_transfer(l, e, at);
+  if (r == QP_CREATE_TRANSFER_OK && l->batch_imported) l->batch_clock = at;
+  return r;
 }
 
 /* Starts a batch: the clock advanced.  Expiries are not swept here but by
  * qp_ledger_expire(), which the durable layer runs as its own journaled
  * batch whenever a timeout is due, so that one batch's changes stay bounded
  * by its own events. */
-static uint64_t begin_batch(const qp_ledger_t *l, uint64_t now_ns) {
+static uint64_t begin_batch(qp_ledger_t *l, uint64_t now_ns, bool imported) {
   QP_ASSERT(l->undo_count == 0 && !l->in_chain);
-  return now_ns > l->last_timestamp ? now_ns : l->last_timestamp + 1;
+  l->batch_begin = now_ns > l->last_timestamp ? now_ns : l->last_timestamp + 1;
+  l->batch_imported = imported;
+  l->batch_clock = l->last_timestamp;
+  return l->batch_begin;
 }
 
-/* Ends a batch: the clock moves to its last event. */
+/* Ends a batch: the clock moves to its last event (for an imported batch,
+ * to the last event it created: the timestamps it skipped stay free). */
 static void end_batch(qp_ledger_t *l, uint64_t next_ts) {
   QP_ASSERT(l->undo_count == 0 && !l->in_chain);
+  if (l->batch_imported) {
+    QP_ASSERT(l->batch_clock >= l->last_timestamp);
+    l->last_timestamp = l->batch_clock;
+    l->batch_imported = false;
+    return;
+  }
   if (next_ts - 1 > l->last_timestamp) l->last_timestamp = next_ts - 1;
 }
 
@@ -754,7 +827,7 @@ int qp_ledger_create_accounts(qp_ledger_t *l, uint64_t now_ns, const qp_account_
   if (rc == 0) rc = reserve_undo(l, count);
   if (rc == 0) rc = qp__totals_reserve(l, count); /* each event may open a ledger */
   if (rc != 0) return rc;
-  uint64_t ts = begin_batch(l, now_ns);
+  uint64_t ts = begin_batch(l, now_ns, events[0].flags & QP_ACCOUNT_IMPORTED);
   apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_account,
               account_linked, QP_CREATE_ACCOUNT_LINKED_EVENT_FAILED,
               QP_CREATE_ACCOUNT_LINKED_EVENT_CHAIN_OPEN, QP_CREATE_ACCOUNT_OK);
@@ -769,7 +842,7 @@ int qp_ledger_create_transfers(qp_ledger_t *l, uint64_t now_ns, const qp_transfe
   int rc = reserve_transfers(l, count);
   if (rc == 0) rc = reserve_undo(l, count);
   if (rc != 0) return rc;
-  uint64_t ts = begin_batch(l, now_ns);
+  uint64_t ts = begin_batch(l, now_ns, events[0].flags & QP_TRANSFER_IMPORTED);
   apply_batch(l, (const uint8_t *)events, sizeof *events, count, ts, results, apply_transfer,
               transfer_linked, QP_CREATE_TRANSFER_LINKED_EVENT_FAILED,
               QP_CREATE_TRANSFER_LINKED_EVENT_CHAIN_OPEN, QP_CREATE_TRANSFER_OK);
@@ -780,7 +853,7 @@ int qp_ledger_create_transfers(qp_ledger_t *l, uint64_t now_ns, const qp_transfe
 int qp_ledger_expire(qp_ledger_t *l, uint64_t now_ns, uint32_t *expired_out) {
   int rc = reserve_tracking(l, QP_EXPIRIES_PER_BATCH_MAX, 2 * QP_EXPIRIES_PER_BATCH_MAX);
   if (rc != 0) return rc;
-  uint64_t ts = begin_batch(l, now_ns);
+  uint64_t ts = begin_batch(l, now_ns, false);
   uint32_t expired = sweep_expired(l, ts, &ts);
   /* A sweep that voided nothing applied no event, so it leaves the clock
    * alone: the durable layer does not journal an empty sweep, and replay

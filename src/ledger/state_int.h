@@ -68,6 +68,9 @@ struct qp_ledger {
   uint32_t totals_capacity;    /* rows allocated (reserved before each account batch) */
   uint64_t last_timestamp;     /* timestamp of the last event */
   bool in_chain;               /* recording undo for an open chain */
+  bool batch_imported;         /* the batch being applied carries its own timestamps */
+  uint64_t batch_begin;        /* the first timestamp the ledger would assign in it */
+  uint64_t batch_clock;        /* the last timestamp created in it (imported batches) */
 
   /* Changes since the last qp_ledger_take_changes() (config.track_changes):
    * what the index must be told.  New transfers are the rows from

@@ -298,3 +298,39 @@ def test_closing_account(api):
     assert api.account(d)["flags"] == ["closed"]
     assert api.create_transfers([transfer(new_id(), b, d, 1)]) == ["credit_account_already_closed"]
     assert api.audit()["invariant_ok"] is True
+
+
+def test_imported_events(api):
+    """TigerBeetle's imported events over HTTP: history keeps its own timestamps, strictly
+    after everything the ledger holds and before now; a batch imports wholly or not at all."""
+    a, b = new_id(), new_id()
+    assert api.create_accounts(accounts(a, b)) == ["ok", "ok"]
+    time.sleep(0.05)  # room between the last event and now
+    base = time.time_ns() - 20_000_000
+    t1, t2, t3 = new_id(), new_id(), new_id()
+    first = transfer(t1, a, b, 5, flags=["imported"], timestamp=str(base))
+    assert api.create_transfers([first]) == ["ok"]
+    got = api.transfer(t1)
+    assert got["timestamp"] == str(base) and got["flags"] == ["imported"]
+    assert api.account(a)["debits_posted"] == "5"
+    # Out of order, in the future, zero, mixed with ordinary events, with a timeout.
+    assert api.create_transfers([transfer(t2, a, b, 1, flags=["imported"],
+                                          timestamp=str(base))]) == [
+        "imported_event_timestamp_must_not_regress"]
+    assert api.create_transfers([transfer(t2, a, b, 1, flags=["imported"],
+                                          timestamp=str(time.time_ns() + 10**12))]) == [
+        "imported_event_timestamp_must_not_advance"]
+    assert api.create_transfers([transfer(t2, a, b, 1, flags=["imported"], timestamp="0")]) == [
+        "imported_event_timestamp_out_of_range"]
+    assert api.create_transfers([transfer(t2, a, b, 1, flags=["imported"], timestamp=str(base + 1)),
+                                 transfer(t3, a, b, 1)]) == ["ok", "imported_event_expected"]
+    assert api.create_transfers([transfer(t3, a, b, 1),
+                                 transfer(new_id(), a, b, 1, flags=["imported"],
+                                          timestamp=str(base + 2))]) == [
+        "ok", "imported_event_not_expected"]
+    assert api.create_transfers([transfer(new_id(), a, b, 1, flags=["imported", "pending"],
+                                          timeout=5, timestamp=str(time.time_ns() - 1000))]) == [
+        "imported_event_timeout_must_be_zero"]
+    # The ledger's own clock goes on after the imports.
+    assert int(api.transfer(t3)["timestamp"]) > base + 1
+    assert api.audit()["invariant_ok"] is True

@@ -64,6 +64,9 @@ typedef struct model {
   int64_t *transfer_row;                  /* id -> row, or -1 */
   uint64_t transfer_ids_max;              /* every id the generator makes is below */
   uint64_t last_timestamp;                /* timestamp of the last event */
+  bool imported;                          /* the current batch imports (its first event) */
+  uint64_t begin;                         /* the current batch's first ledger timestamp */
+  uint64_t clock;                         /* the last imported timestamp created */
   /* What the current batch did, to compare with the taken changes. */
   qp_account_balance_t *history; /* balances after each change, `history` accounts */
   uint32_t history_count;
@@ -82,6 +85,7 @@ typedef struct model_mark {
   uint64_t transfers_count;
   uint32_t history_count;
   uint32_t updates_count;
+  uint64_t clock;
 } model_mark_t;
 
 static model_mark_t chain_mark;
@@ -124,6 +128,7 @@ static void model_mark(const model_t *m, model_mark_t *mark) {
   mark->transfers_count = m->transfers_count;
   mark->history_count = m->history_count;
   mark->updates_count = m->updates_count;
+  mark->clock = m->clock;
 }
 
 static bool is_post_or_void(uint16_t flags) {
@@ -142,6 +147,7 @@ static void model_rollback(model_t *m, const model_mark_t *mark) {
   memcpy(m->accounts, mark->accounts, mark->accounts_count * sizeof m->accounts[0]);
   m->history_count = mark->history_count;
   m->updates_count = mark->updates_count;
+  m->clock = mark->clock;
 }
 
 /* A history row for the account, if it has the `history` flag. */
@@ -168,9 +174,25 @@ static void model_update(model_t *m, qp_u128 transfer_id, qp_pending_state_t sta
 
 /* ------------------------------------------------------- model: accounts */
 
+/* Imported events (TigerBeetle's rules): which of the batch-level results
+ * applies, as an index: 1 expected, 2 not expected, 3 timestamp must be
+ * zero, 4 out of range, 5 must not advance; 0 none. */
+static uint32_t model_import_rule(const model_t *m, bool imported, uint64_t ts) {
+  if (m->imported != imported) return m->imported ? 1 : 2;
+  if (!imported) return ts == 0 ? 0 : 3;
+  if (ts == 0 || ts > INT64_MAX) return 4;
+  return ts >= m->begin ? 5 : 0;
+}
+
 static uint32_t model_create_account(model_t *m, const void *event, uint64_t ts) {
   const qp_account_t *e = event;
-  if (e->timestamp != 0) return QP_CREATE_ACCOUNT_TIMESTAMP_MUST_BE_ZERO;
+  static const uint32_t import_codes[6] = {
+      0, QP_CREATE_ACCOUNT_IMPORTED_EVENT_EXPECTED, QP_CREATE_ACCOUNT_IMPORTED_EVENT_NOT_EXPECTED,
+      QP_CREATE_ACCOUNT_TIMESTAMP_MUST_BE_ZERO,
+      QP_CREATE_ACCOUNT_IMPORTED_EVENT_TIMESTAMP_OUT_OF_RANGE,
+      QP_CREATE_ACCOUNT_IMPORTED_EVENT_TIMESTAMP_MUST_NOT_ADVANCE};
+  uint32_t rule = model_import_rule(m, e->flags & QP_ACCOUNT_IMPORTED, e->timestamp);
+  if (rule != 0) return import_codes[rule];
   if (e->flags & ~QP_ACCOUNT_FLAGS_ALL) return QP_CREATE_ACCOUNT_RESERVED_FLAG;
   if (e->reserved != 0) return QP_CREATE_ACCOUNT_RESERVED_FIELD;
   if (e->id == 0) return QP_CREATE_ACCOUNT_ID_MUST_NOT_BE_ZERO;
@@ -200,6 +222,9 @@ static uint32_t model_create_account(model_t *m, const void *event, uint64_t ts)
     if (e->code != a->code) return QP_CREATE_ACCOUNT_EXISTS_WITH_DIFFERENT_CODE;
     return QP_CREATE_ACCOUNT_EXISTS;
   }
+  if (m->imported && ts <= m->clock)
+    return QP_CREATE_ACCOUNT_IMPORTED_EVENT_TIMESTAMP_MUST_NOT_REGRESS;
+  if (m->imported) m->clock = ts;
   assert_true(e->id < ACCOUNT_IDS_MAX); /* the generator keeps to its id space */
   qp_account_t *a = &m->accounts[m->accounts_count];
   *a = *e;
@@ -212,7 +237,6 @@ static uint32_t model_create_account(model_t *m, const void *event, uint64_t ts)
 
 static uint32_t transfer_static_checks(const qp_transfer_t *e) {
   uint16_t f = e->flags;
-  if (e->timestamp != 0) return QP_CREATE_TRANSFER_TIMESTAMP_MUST_BE_ZERO;
   if (f & ~QP_TRANSFER_FLAGS_ALL) return QP_CREATE_TRANSFER_RESERVED_FLAG;
   if (e->id == 0) return QP_CREATE_TRANSFER_ID_MUST_NOT_BE_ZERO;
   if (e->id == MAX) return QP_CREATE_TRANSFER_ID_MUST_NOT_BE_INT_MAX;
@@ -307,6 +331,14 @@ static qp_u128 room_under(qp_u128 limit, qp_u128 used_a, qp_u128 used_b) {
   return used < limit ? limit - used : 0;
 }
 
+/* An imported transfer after its accounts and pending transfer checked out. */
+static uint32_t model_import_order(const model_t *m, const qp_transfer_t *e, uint64_t ts) {
+  if (!m->imported) return 0;
+  if (ts <= m->clock) return QP_CREATE_TRANSFER_IMPORTED_EVENT_TIMESTAMP_MUST_NOT_REGRESS;
+  if (e->timeout != 0) return QP_CREATE_TRANSFER_IMPORTED_EVENT_TIMEOUT_MUST_BE_ZERO;
+  return 0;
+}
+
 static uint32_t model_plain_transfer(model_t *m, const qp_transfer_t *e, uint64_t ts) {
   int32_t dr_row = model_account_row(m, e->debit_account_id);
   if (dr_row < 0) return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_NOT_FOUND;
@@ -316,6 +348,8 @@ static uint32_t model_plain_transfer(model_t *m, const qp_transfer_t *e, uint64_
   if (dr->ledger != cr->ledger) return QP_CREATE_TRANSFER_ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER;
   if (e->ledger != dr->ledger)
     return QP_CREATE_TRANSFER_TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS;
+  uint32_t order = model_import_order(m, e, ts);
+  if (order != 0) return order;
   if (dr->flags & QP_ACCOUNT_CLOSED) return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ALREADY_CLOSED;
   if (cr->flags & QP_ACCOUNT_CLOSED) return QP_CREATE_TRANSFER_CREDIT_ACCOUNT_ALREADY_CLOSED;
 
@@ -414,6 +448,8 @@ static uint32_t model_post_or_void(model_t *m, const qp_transfer_t *e, uint64_t 
   qp_u128 amount = post && e->amount != 0 ? e->amount : p->amount;
   qp_account_t *dr = &m->accounts[model_account_row(m, p->debit_account_id)];
   qp_account_t *cr = &m->accounts[model_account_row(m, p->credit_account_id)];
+  uint32_t order = model_import_order(m, e, ts);
+  if (order != 0) return order;
   /* A closed account allows voids only: even its closing transfer cannot be posted. */
   if (post && (dr->flags & QP_ACCOUNT_CLOSED))
     return QP_CREATE_TRANSFER_DEBIT_ACCOUNT_ALREADY_CLOSED;
@@ -448,12 +484,20 @@ static uint32_t model_post_or_void(model_t *m, const qp_transfer_t *e, uint64_t 
 
 static uint32_t model_create_transfer(model_t *m, const void *event, uint64_t ts) {
   const qp_transfer_t *e = event;
+  static const uint32_t import_codes[6] = {
+      0, QP_CREATE_TRANSFER_IMPORTED_EVENT_EXPECTED,
+      QP_CREATE_TRANSFER_IMPORTED_EVENT_NOT_EXPECTED, QP_CREATE_TRANSFER_TIMESTAMP_MUST_BE_ZERO,
+      QP_CREATE_TRANSFER_IMPORTED_EVENT_TIMESTAMP_OUT_OF_RANGE,
+      QP_CREATE_TRANSFER_IMPORTED_EVENT_TIMESTAMP_MUST_NOT_ADVANCE};
+  uint32_t rule = model_import_rule(m, e->flags & QP_TRANSFER_IMPORTED, e->timestamp);
+  if (rule != 0) return import_codes[rule];
   uint32_t r = transfer_static_checks(e);
   if (r != QP_CREATE_TRANSFER_OK) return r;
   int64_t row = model_transfer_row(m, e->id);
   if (row >= 0) return model_transfer_exists(m, e, &m->transfers[row].t);
-  if (is_post_or_void(e->flags)) return model_post_or_void(m, e, ts);
-  return model_plain_transfer(m, e, ts);
+  r = is_post_or_void(e->flags) ? model_post_or_void(m, e, ts) : model_plain_transfer(m, e, ts);
+  if (r == QP_CREATE_TRANSFER_OK && m->imported) m->clock = ts;
+  return r;
 }
 
 /* ---------------------------------------------------------- model: batch */
@@ -467,17 +511,34 @@ static bool transfer_is_linked(const void *e) {
   return ((const qp_transfer_t *)e)->flags & QP_TRANSFER_LINKED;
 }
 
+_Static_assert(offsetof(qp_account_t, timestamp) + 8 == sizeof(qp_account_t) &&
+                   offsetof(qp_transfer_t, timestamp) + 8 == sizeof(qp_transfer_t),
+               "both records end with their timestamp");
+
+static bool account_is_imported(const void *e) {
+  return ((const qp_account_t *)e)->flags & QP_ACCOUNT_IMPORTED;
+}
+static bool transfer_is_imported(const void *e) {
+  return ((const qp_transfer_t *)e)->flags & QP_TRANSFER_IMPORTED;
+}
+
 /* Applies a batch the way the contract reads: cut it into groups (a linked
  * chain and the event that closes it, or a lone event), apply each group's
  * events until one fails, and if a chain failed undo it all; its failing
  * event keeps its own code and the others get linked_event_failed.  A chain
  * still open at the last event fails with linked_event_chain_open there.
- * Every event consumes one timestamp, failed or not. */
+ * Every event consumes one timestamp, failed or not - unless the first
+ * event is imported: then each event brings its own, and the clock ends at
+ * the last one created. */
 static void model_batch(model_t *m, uint64_t now_ns, const void *events, size_t event_size,
                         uint32_t count, uint32_t *results, model_apply_fn apply,
-                        bool (*is_linked)(const void *), uint32_t failed_code, uint32_t open_code) {
+                        bool (*is_linked)(const void *), bool (*is_imported)(const void *),
+                        uint32_t failed_code, uint32_t open_code) {
   const uint8_t *base = events;
   uint64_t first_ts = now_ns > m->last_timestamp ? now_ns : m->last_timestamp + 1;
+  m->imported = is_imported(events);
+  m->begin = first_ts;
+  m->clock = m->last_timestamp;
   m->history_count = 0;
   m->updates_count = 0;
   uint32_t start = 0;
@@ -489,7 +550,10 @@ static void model_batch(model_t *m, uint64_t now_ns, const void *events, size_t 
     if (chain) model_mark(m, &chain_mark);
     uint32_t failed = UINT32_MAX;
     for (uint32_t i = start; i <= end && failed == UINT32_MAX; i++) {
-      results[i] = open && i == end ? open_code : apply(m, base + i * event_size, first_ts + i);
+      const uint8_t *e = base + i * event_size;
+      uint64_t ts = first_ts + i;
+      if (m->imported) memcpy(&ts, e + event_size - sizeof ts, sizeof ts); /* its timestamp */
+      results[i] = open && i == end ? open_code : apply(m, e, ts);
       if (results[i] != 0) failed = i;
     }
     if (chain && failed != UINT32_MAX) {
@@ -499,7 +563,8 @@ static void model_batch(model_t *m, uint64_t now_ns, const void *events, size_t 
     }
     start = end + 1;
   }
-  m->last_timestamp = first_ts + count - 1;
+  m->last_timestamp = m->imported ? m->clock : first_ts + count - 1;
+  m->imported = false;
 }
 
 /* ---------------------------------------------------------- model: expiry */
@@ -942,6 +1007,39 @@ static void gen_advance_time(gen_t *g, const model_t *m) {
   }
 }
 
+/* Turns a generated batch into an import, sometimes (4 %): timestamps from
+ * the last one towards `now` with random gaps, now and then out of order,
+ * zero, at `now` or missing the flag; a few events of other batches get the
+ * flag.  flag is the kind's `imported` bit. */
+static void gen_import(gen_t *g, const model_t *m, void *events, size_t size, uint32_t count,
+                       uint16_t flag) {
+  uint8_t *base = events;
+  const size_t flags_at = size - 8 - 2; /* flags (u16) just before the timestamp (u64) */
+  bool import = chance(g, 4) && g->now_ns > m->last_timestamp + 2ull * count + 2;
+  uint64_t ts = m->last_timestamp, room = import ? g->now_ns - m->last_timestamp - 1 : 0;
+  for (uint32_t i = 0; i < count; i++) {
+    uint8_t *e = base + i * size;
+    uint16_t flags;
+    memcpy(&flags, e + flags_at, sizeof flags);
+    uint64_t at = 0;
+    if (import) {
+      ts += 1 + below(g, room / (2ull * count));
+      at = ts;
+      if (chance(g, 3)) at = m->last_timestamp - below(g, 2); /* regresses */
+      if (chance(g, 2)) at = chance(g, 50) ? 0 : g->now_ns + below(g, 2); /* out of range/ahead */
+      if (i > 0 && chance(g, 3)) flags = (uint16_t)(flags & ~flag); /* expected */
+      else flags |= flag;
+    } else if (chance(g, 1)) {
+      flags |= flag; /* not expected */
+      at = m->last_timestamp + 1;
+    } else {
+      continue; /* as generated (it may carry a timestamp of its own) */
+    }
+    memcpy(e + flags_at, &flags, sizeof flags);
+    memcpy(e + size - 8, &at, sizeof at);
+  }
+}
+
 /* ============================================================== checks */
 
 typedef struct run {
@@ -1296,7 +1394,7 @@ static void run_accounts(run_t *r, const qp_account_t *events, uint32_t count) {
   CHECK(qp_ledger_create_accounts(r->ledger, r->gen.now_ns, events, count, got) == 0,
         "create_accounts failed");
   model_batch(&r->model, r->gen.now_ns, events, sizeof *events, count, want, model_create_account,
-              account_is_linked, QP_CREATE_ACCOUNT_LINKED_EVENT_FAILED,
+              account_is_linked, account_is_imported, QP_CREATE_ACCOUNT_LINKED_EVENT_FAILED,
               QP_CREATE_ACCOUNT_LINKED_EVENT_CHAIN_OPEN);
   check_results(r, got, want, count, events, NULL);
   for (uint32_t i = 0; i < count; i++) {
@@ -1312,7 +1410,7 @@ static void run_transfers(run_t *r, const qp_transfer_t *events, uint32_t count)
   CHECK(qp_ledger_create_transfers(r->ledger, r->gen.now_ns, events, count, got) == 0,
         "create_transfers failed");
   model_batch(&r->model, r->gen.now_ns, events, sizeof *events, count, want, model_create_transfer,
-              transfer_is_linked, QP_CREATE_TRANSFER_LINKED_EVENT_FAILED,
+              transfer_is_linked, transfer_is_imported, QP_CREATE_TRANSFER_LINKED_EVENT_FAILED,
               QP_CREATE_TRANSFER_LINKED_EVENT_CHAIN_OPEN);
   check_results(r, got, want, count, NULL, events);
   for (uint32_t i = 0; i < count; i++) {
@@ -1402,12 +1500,17 @@ static uint64_t run_random_batches(run_t *r) {
       uint32_t count = 1 + (uint32_t)below(&r->gen, 16);
       if (count > left) count = (uint32_t)left;
       for (uint32_t i = 0; i < count; i++) accounts[i] = gen_account_event(&r->gen);
+      gen_import(&r->gen, &r->model, accounts, sizeof accounts[0], count, QP_ACCOUNT_IMPORTED);
       run_accounts(r, accounts, count);
       events_done += count;
     } else {
       uint32_t count = 1 + (uint32_t)below(&r->gen, BATCH_EVENTS_MAX);
       if (count > left) count = (uint32_t)left;
       for (uint32_t i = 0; i < count; i++) transfers[i] = gen_transfer_event(&r->gen, &r->model);
+      gen_import(&r->gen, &r->model, transfers, sizeof transfers[0], count, QP_TRANSFER_IMPORTED);
+      if (chance(&r->gen, 80))
+        for (uint32_t i = 0; i < count; i++)
+          if (transfers[i].flags & QP_TRANSFER_IMPORTED) transfers[i].timeout = 0;
       run_transfers(r, transfers, count);
       events_done += count;
     }

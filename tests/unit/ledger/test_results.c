@@ -45,6 +45,8 @@ enum { BANK = 1, A = 2, B = 3, C = 4, D = 5, UNKNOWN = 999 };
 #define A_CR_LIMIT ((uint16_t)QP_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS)
 #define A_HISTORY ((uint16_t)QP_ACCOUNT_HISTORY)
 #define A_CLOSED ((uint16_t)QP_ACCOUNT_CLOSED)
+#define A_IMPORTED ((uint16_t)QP_ACCOUNT_IMPORTED)
+#define T_IMPORTED ((uint16_t)QP_TRANSFER_IMPORTED)
 
 /* Which result codes some test has produced; checked by the last test. */
 static bool seen_account[QP_CREATE_ACCOUNT_RESULT_COUNT];
@@ -179,17 +181,22 @@ static uint64_t next_batch_timestamp(const fixture_t *f) {
 static void accounts_batch(fixture_t *f, const qp_account_t *events, uint32_t count,
                            uint32_t *results) {
   uint64_t first = next_batch_timestamp(f);
+  uint64_t last = qp_ledger_last_timestamp(f->ledger);
+  bool imported = events[0].flags & A_IMPORTED;
   assert_int_equal(qp_ledger_create_accounts(f->ledger, f->now_ns, events, count, results), 0);
   assert_int_equal(qp_ledger_take_changes(f->ledger, &f->changes), 0);
-  assert_int_equal(qp_ledger_last_timestamp(f->ledger), first + count - 1);
   for (uint32_t i = 0; i < count; i++) {
     assert_true(results[i] < QP_CREATE_ACCOUNT_RESULT_COUNT);
     seen_account[results[i]] = true;
     if (results[i] != QP_CREATE_ACCOUNT_OK) continue;
     qp_account_t got;
     assert_int_equal(qp_ledger_lookup_account(f->ledger, events[i].id, &got), 0);
-    assert_int_equal(got.timestamp, first + i);
+    /* An imported event keeps its timestamp, after every earlier one. */
+    assert_int_equal(got.timestamp, imported ? events[i].timestamp : first + i);
+    if (imported) assert_true(got.timestamp > last);
+    if (imported) last = got.timestamp;
   }
+  assert_int_equal(qp_ledger_last_timestamp(f->ledger), imported ? last : first + count - 1);
   assert_true(qp_ledger_check(f->ledger));
 }
 
@@ -197,17 +204,21 @@ static void accounts_batch(fixture_t *f, const qp_account_t *events, uint32_t co
 static void transfers_batch(fixture_t *f, const qp_transfer_t *events, uint32_t count,
                             uint32_t *results) {
   uint64_t first = next_batch_timestamp(f);
+  uint64_t last = qp_ledger_last_timestamp(f->ledger);
+  bool imported = events[0].flags & T_IMPORTED;
   assert_int_equal(qp_ledger_create_transfers(f->ledger, f->now_ns, events, count, results), 0);
   assert_int_equal(qp_ledger_take_changes(f->ledger, &f->changes), 0);
-  assert_int_equal(qp_ledger_last_timestamp(f->ledger), first + count - 1);
   for (uint32_t i = 0; i < count; i++) {
     assert_true(results[i] < QP_CREATE_TRANSFER_RESULT_COUNT);
     seen_transfer[results[i]] = true;
     if (results[i] != QP_CREATE_TRANSFER_OK) continue;
     qp_transfer_t got;
     assert_int_equal(qp_ledger_lookup_transfer(f->ledger, events[i].id, &got, NULL), 0);
-    assert_int_equal(got.timestamp, first + i);
+    assert_int_equal(got.timestamp, imported ? events[i].timestamp : first + i);
+    if (imported) assert_true(got.timestamp > last);
+    if (imported) last = got.timestamp;
   }
+  assert_int_equal(qp_ledger_last_timestamp(f->ledger), imported ? last : first + count - 1);
   assert_true(qp_ledger_check(f->ledger));
 }
 
@@ -382,9 +393,8 @@ static void test_account_static_errors(void **state) {
   a.reserved = 0x80000000u;
   expect_account(f, a, QP_CREATE_ACCOUNT_RESERVED_FIELD);
 
-  for (uint32_t bit = 4; bit < 16; bit++)
-    if (bit != 5) /* `closed` */
-      expect_account(f, account(A, 1, (uint16_t)(1u << bit)), QP_CREATE_ACCOUNT_RESERVED_FLAG);
+  for (uint32_t bit = 6; bit < 16; bit++)
+    expect_account(f, account(A, 1, (uint16_t)(1u << bit)), QP_CREATE_ACCOUNT_RESERVED_FLAG);
   expect_account(f, account(A, 1, (uint16_t)(A_HISTORY | 0x100u)), QP_CREATE_ACCOUNT_RESERVED_FLAG);
 
   expect_account(f, account(0, 1, 0), QP_CREATE_ACCOUNT_ID_MUST_NOT_BE_ZERO);
@@ -636,10 +646,10 @@ static void test_transfer_static_errors(void **state) {
   t.timestamp = 1;
   expect_transfer(f, t, QP_CREATE_TRANSFER_TIMESTAMP_MUST_BE_ZERO);
 
-  for (uint32_t bit = 8; bit < 16; bit++)
+  for (uint32_t bit = 9; bit < 16; bit++)
     expect_transfer(f, transfer(1, A, B, 10, (uint16_t)(1u << bit)),
                     QP_CREATE_TRANSFER_RESERVED_FLAG);
-  expect_transfer(f, transfer(1, A, B, 10, (uint16_t)(T_PENDING | 0x100u)),
+  expect_transfer(f, transfer(1, A, B, 10, (uint16_t)(T_PENDING | 0x200u)),
                   QP_CREATE_TRANSFER_RESERVED_FLAG);
 
   /* Every id field: 0 and 2^128-1. */
@@ -1718,6 +1728,110 @@ static void test_every_result_code_was_produced(void **state) {
   assert_int_equal(missing, 0);
 }
 
+/* ---------------------------------------------------------- imported */
+
+static qp_account_t imported_account(qp_u128 id, uint64_t ts) {
+  qp_account_t a = account(id, 1, A_IMPORTED);
+  a.timestamp = ts;
+  return a;
+}
+
+static qp_transfer_t imported_transfer(qp_u128 id, qp_u128 debit, qp_u128 credit,
+                                       qp_u128 amount, uint16_t flags, uint64_t ts) {
+  qp_transfer_t t = transfer(id, debit, credit, amount, (uint16_t)(flags | T_IMPORTED));
+  t.timestamp = ts;
+  return t;
+}
+
+/* Imported accounts keep their timestamps, which must lie after every
+ * timestamp so far and before the batch's time; the first event decides
+ * whether the batch imports (TigerBeetle's imported_event_* results). */
+static void test_imported_accounts(void **state) {
+  fixture_t *f = *state;
+  f->now_ns += 100 * NS_PER_S; /* room between the last event and now */
+  uint64_t base = qp_ledger_last_timestamp(f->ledger);
+  expect_account(f, imported_account(A, base + 10), QP_CREATE_ACCOUNT_OK);
+  expect_account(f, imported_account(A, base + 10), QP_CREATE_ACCOUNT_EXISTS);
+  expect_account(f, imported_account(B, base + 10),
+                 QP_CREATE_ACCOUNT_IMPORTED_EVENT_TIMESTAMP_MUST_NOT_REGRESS);
+  expect_account(f, imported_account(B, 0),
+                 QP_CREATE_ACCOUNT_IMPORTED_EVENT_TIMESTAMP_OUT_OF_RANGE);
+  expect_account(f, imported_account(B, UINT64_C(1) << 63),
+                 QP_CREATE_ACCOUNT_IMPORTED_EVENT_TIMESTAMP_OUT_OF_RANGE);
+  expect_account(f, imported_account(B, f->now_ns),
+                 QP_CREATE_ACCOUNT_IMPORTED_EVENT_TIMESTAMP_MUST_NOT_ADVANCE);
+  qp_account_t mixed[2] = {imported_account(B, base + 20), account(C, 1, 0)};
+  uint32_t r[3];
+  accounts_batch(f, mixed, 2, r);
+  assert_int_equal(r[0], QP_CREATE_ACCOUNT_OK);
+  assert_int_equal(r[1], QP_CREATE_ACCOUNT_IMPORTED_EVENT_EXPECTED);
+  qp_account_t mixed2[2] = {account(C, 1, 0), imported_account(D, f->now_ns - 1)};
+  accounts_batch(f, mixed2, 2, r);
+  assert_int_equal(r[0], QP_CREATE_ACCOUNT_OK);
+  assert_int_equal(r[1], QP_CREATE_ACCOUNT_IMPORTED_EVENT_NOT_EXPECTED);
+}
+
+/* Within a batch imported timestamps strictly increase; a linked chain
+ * that fails gives its timestamps back. */
+static void test_imported_order_in_batch(void **state) {
+  fixture_t *f = *state;
+  f->now_ns += 100 * NS_PER_S;
+  uint64_t base = qp_ledger_last_timestamp(f->ledger);
+  qp_account_t e[5] = {imported_account(A, base + 50), imported_account(B, base + 40),
+                       imported_account(C, base + 60), imported_account(D, base + 55),
+                       imported_account(BANK, base + 57)};
+  e[2].flags |= A_LINKED;
+  uint32_t r[5];
+  accounts_batch(f, e, 5, r);
+  assert_int_equal(r[0], QP_CREATE_ACCOUNT_OK);
+  assert_int_equal(r[1], QP_CREATE_ACCOUNT_IMPORTED_EVENT_TIMESTAMP_MUST_NOT_REGRESS);
+  assert_int_equal(r[2], QP_CREATE_ACCOUNT_LINKED_EVENT_FAILED);
+  assert_int_equal(r[3], QP_CREATE_ACCOUNT_IMPORTED_EVENT_TIMESTAMP_MUST_NOT_REGRESS);
+  assert_int_equal(r[4], QP_CREATE_ACCOUNT_OK); /* 57 > 50: the chain's 60 was given back */
+  assert_int_equal(qp_ledger_last_timestamp(f->ledger), base + 57);
+  /* The ledger's own clock goes on after the imported events. */
+  expect_account(f, account(C, 1, 0), QP_CREATE_ACCOUNT_OK);
+}
+
+static void test_imported_transfers(void **state) {
+  fixture_t *f = *state;
+  make_accounts(f);
+  f->now_ns += 100 * NS_PER_S;
+  uint64_t base = qp_ledger_last_timestamp(f->ledger);
+  expect_transfer(f, imported_transfer(1, A, B, 7, 0, base + 1), QP_CREATE_TRANSFER_OK);
+  assert_balances(f, A, 0, 7, 0, 0);
+  expect_transfer(f, imported_transfer(2, A, B, 7, T_PENDING, base + 2), QP_CREATE_TRANSFER_OK);
+  qp_transfer_t post = imported_transfer(3, 0, 0, 0, T_POST, base + 3);
+  post.pending_id = 2;
+  post.ledger = 0;
+  post.code = 0;
+  expect_transfer(f, post, QP_CREATE_TRANSFER_OK);
+  assert_balances(f, A, 0, 14, 0, 0);
+  qp_transfer_t timed = imported_transfer(4, A, B, 7, T_PENDING, base + 4);
+  timed.timeout = 10;
+  expect_transfer(f, timed, QP_CREATE_TRANSFER_IMPORTED_EVENT_TIMEOUT_MUST_BE_ZERO);
+  expect_transfer(f, imported_transfer(4, A, B, 7, 0, base + 3),
+                  QP_CREATE_TRANSFER_IMPORTED_EVENT_TIMESTAMP_MUST_NOT_REGRESS);
+  /* The accounts are looked up first (TigerBeetle's precedence). */
+  expect_transfer(f, imported_transfer(4, 999, B, 7, 0, base + 3),
+                  QP_CREATE_TRANSFER_DEBIT_ACCOUNT_NOT_FOUND);
+  expect_transfer(f, imported_transfer(4, A, B, 7, 0, 0),
+                  QP_CREATE_TRANSFER_IMPORTED_EVENT_TIMESTAMP_OUT_OF_RANGE);
+  expect_transfer(f, imported_transfer(4, A, B, 7, 0, f->now_ns + 5),
+                  QP_CREATE_TRANSFER_IMPORTED_EVENT_TIMESTAMP_MUST_NOT_ADVANCE);
+  qp_transfer_t mixed[2] = {transfer(4, A, B, 1, 0), imported_transfer(5, A, B, 1, 0, base + 9)};
+  uint32_t r[2];
+  transfers_batch(f, mixed, 2, r);
+  assert_int_equal(r[0], QP_CREATE_TRANSFER_OK);
+  assert_int_equal(r[1], QP_CREATE_TRANSFER_IMPORTED_EVENT_NOT_EXPECTED);
+  f->now_ns += 100 * NS_PER_S;
+  base = qp_ledger_last_timestamp(f->ledger);
+  qp_transfer_t mixed2[2] = {imported_transfer(5, A, B, 1, 0, base + 1), transfer(6, A, B, 1, 0)};
+  transfers_batch(f, mixed2, 2, r);
+  assert_int_equal(r[0], QP_CREATE_TRANSFER_OK);
+  assert_int_equal(r[1], QP_CREATE_TRANSFER_IMPORTED_EVENT_EXPECTED);
+}
+
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void) {
@@ -1751,6 +1865,9 @@ int main(void) {
       TEST(test_closing_expiry),
       TEST(test_closing_rollback),
       TEST(test_closed_account_created),
+      TEST(test_imported_accounts),
+      TEST(test_imported_order_in_batch),
+      TEST(test_imported_transfers),
       cmocka_unit_test(test_result_names),
       cmocka_unit_test(test_every_result_code_was_produced),
   };
