@@ -72,6 +72,16 @@ int qp_ledger_check_batch(const char *kind, const char *body, size_t len, qp_htt
 int qp_ledger_decode_ids(const char *body, size_t len, uint32_t ids_max, qp_u128 **out,
                       uint32_t *count_out, qp_http_error_t *err);
 
+/* Decodes a query body (POST /v1/accounts/query, /v1/transfers/query):
+ * {"user_data_128","user_data_64","user_data_32","ledger","code",
+ * "timestamp_min","timestamp_max","limit","flags":["reversed"]}, every
+ * field optional (0 or absent = any; limit defaults to
+ * QP_LEDGER_API_QUERY_LIMIT_DEFAULT, at most QP_QUERY_LIMIT_MAX), strictly
+ * as above; timestamp_min > timestamp_max is an error.  Returns 0,
+ * QP_EPARSE (err says why and where) or QP_ENOMEM. */
+int qp_ledger_decode_query(const char *body, size_t len, qp_query_filter_t *out,
+                           qp_http_error_t *err);
+
 /* Parses one decimal u128 from text (a path segment or a query value);
  * returns 0 or QP_EPARSE/QP_ERANGE. */
 int qp_ledger_parse_id(const char *text, qp_u128 *out);

@@ -509,6 +509,82 @@ int qp_ledger_decode_ids(const char *body, size_t len, uint32_t ids_max, qp_u128
   return rc;
 }
 
+/* ---------------------------------------------------------------- query */
+
+#define QRY(f) offsetof(qp_query_filter_t, f)
+
+static const field_spec_t QUERY_FIELDS[] = {
+    {"user_data_128", K_U128, QRY(user_data_128)},
+    {"user_data_64", K_U64, QRY(user_data_64)},
+    {"user_data_32", K_U32, QRY(user_data_32)},
+    {"ledger", K_U32, QRY(ledger)},
+    {"code", K_U16, QRY(code)},
+    {"timestamp_min", K_U64, QRY(timestamp_min)},
+    {"timestamp_max", K_U64, QRY(timestamp_max)},
+    {"limit", K_U32, QRY(limit)},
+    {"flags", K_FLAGS, QRY(flags)},
+};
+
+static const flag_name_t QUERY_FLAGS[] = {{"reversed", QP_QUERY_REVERSED}};
+
+static const record_kind_t QUERY_KIND = {"query",
+                                         QUERY_FIELDS,
+                                         FIELD_COUNT(QUERY_FIELDS),
+                                         QUERY_FLAGS,
+                                         FIELD_COUNT(QUERY_FLAGS),
+                                         sizeof(qp_query_filter_t)};
+
+/* The filter's own rules, once every field decoded. */
+static int check_query_filter(qp_query_filter_t *f, const json_t *obj, qp_http_error_t *err) {
+  if (json_object_get(obj, "limit") == NULL) f->limit = QP_LEDGER_API_QUERY_LIMIT_DEFAULT;
+  if (f->limit == 0 || f->limit > QP_QUERY_LIMIT_MAX)
+    return qp_http_error_set(err, 400, "out_of_range", "limit", "must be from 1 to %u",
+                             QP_QUERY_LIMIT_MAX);
+  if (f->timestamp_max != 0 && f->timestamp_min > f->timestamp_max)
+    return qp_http_error_set(err, 400, "invalid_value", "timestamp_min",
+                             "must not be after timestamp_max");
+  return 0;
+}
+
+int qp_ledger_decode_query(const char *body, size_t len, qp_query_filter_t *out,
+                           qp_http_error_t *err) {
+  memset(out, 0, sizeof *out);
+  memset(err, 0, sizeof *err);
+  json_t *root = parse_json(body, len, err);
+  if (root == NULL) return err->status == 500 ? QP_ENOMEM : QP_EPARSE;
+  int rc = 0;
+  if (!json_is_object(root))
+    rc = qp_http_error_set(err, 400, "invalid_type", "", "must be a filter object, not %s",
+                           type_name(root));
+  const char *key;
+  json_t *value;
+  json_object_foreach(json_is_object(root) ? root : NULL, key, value) {
+    if (rc != 0) break;
+    uint32_t k = 0;
+    while (k < QUERY_KIND.fields_count && strcmp(QUERY_FIELDS[k].name, key) != 0) k++;
+    if (k == QUERY_KIND.fields_count) {
+      char shown[48];
+      safe_name(shown, sizeof shown, key);
+      rc = qp_http_error_set(err, 400, "unknown_field", shown,
+                             "unknown field \"%s\"; allowed: user_data_128, user_data_64, "
+                             "user_data_32, ledger, code, timestamp_min, timestamp_max, limit, "
+                             "flags",
+                             shown);
+      break;
+    }
+    if (QUERY_FIELDS[k].kind == K_FLAGS) {
+      uint16_t flags = 0;
+      rc = decode_flags(value, &QUERY_KIND, key, &flags, err) != 0 ? QP_EPARSE : 0;
+      out->flags = flags;
+    } else {
+      rc = decode_field(value, &QUERY_FIELDS[k], &QUERY_KIND, key, (uint8_t *)out, err);
+    }
+  }
+  if (rc == 0 && check_query_filter(out, root, err) != 0) rc = QP_EPARSE;
+  json_decref(root);
+  return rc == 0 ? 0 : QP_EPARSE;
+}
+
 int qp_ledger_parse_id(const char *text, qp_u128 *out) {
   if (text == NULL) return QP_EPARSE;
   return qp_u128_parse(text, strlen(text), out);

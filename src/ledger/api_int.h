@@ -104,6 +104,10 @@ typedef struct qp__ledger_api {
 /* The ledger's route table (static storage). */
 const qp_http_route_t *qp__ledger_routes(uint32_t *count_out);
 
+/* POST /v1/accounts/query and /v1/transfers/query (api_query.c). */
+void qp__ledger_query_accounts(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__ledger_query_transfers(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+
 /* Metrics and health callbacks of the HTTP module (ctx is the api). */
 void qp__ledger_api_metrics(void *ctx, qp_http_text_t *out);
 int qp__ledger_api_health(void *ctx, char *code, size_t code_size, char *message,

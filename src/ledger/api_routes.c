@@ -470,6 +470,8 @@ static const qp_http_route_t ROUTES[] = {
     {"POST", "/v1/transfers", W, false, 0, create_transfers},
     {"POST", "/v1/accounts/lookup", R, false, 0, lookup_accounts},
     {"POST", "/v1/transfers/lookup", R, false, 0, lookup_transfers},
+    {"POST", "/v1/accounts/query", R, false, 0, qp__ledger_query_accounts},
+    {"POST", "/v1/transfers/query", R, false, 0, qp__ledger_query_transfers},
     {"GET", "/v1/audit", R, false, 0, audit},
     {"GET", "/v1/accounts/{id}", R, false, 0, get_account},
     {"GET", "/v1/transfers/{id}", R, false, 0, get_transfer},

@@ -135,6 +135,35 @@ typedef struct qp_account_filter {
 int qp_db_get_account_transfers(qp_db_t *db, const qp_account_filter_t *filter,
                                 qp_transfer_t *out, uint32_t *count_out);
 
+/* A query over every account or transfer (TigerBeetle's QueryFilter):
+ * the records whose fields equal every non-zero field given, in timestamp
+ * order (newest first with QP_QUERY_REVERSED), at most `limit`.  Served
+ * from the index's query table (ledger/query.h): the cost follows the rows
+ * matching the most selective field, not the ledger's size. */
+#define QP_QUERY_REVERSED (1u << 0)
+
+typedef struct qp_query_filter {
+  qp_u128 user_data_128;  /* 0 = any */
+  uint64_t user_data_64;  /* 0 = any */
+  uint32_t user_data_32;  /* 0 = any */
+  uint32_t ledger;        /* 0 = any */
+  uint16_t code;          /* 0 = any */
+  uint64_t timestamp_min; /* inclusive; 0 = no bound */
+  uint64_t timestamp_max; /* inclusive; 0 = no bound */
+  uint32_t limit;         /* rows wanted, 1..QP_QUERY_LIMIT_MAX */
+  uint32_t flags;         /* QP_QUERY_* */
+} qp_query_filter_t;
+
+/* Fill out[] (room for filter->limit rows) with the accounts (their
+ * current balances) or transfers (and their pending states, if states is
+ * not NULL) the filter selects.  Return 0, QP_EINVAL (bad filter),
+ * QP_ENOTSUP (no index: a db opened without one), QP_ESTOPPED, QP_EDB.
+ * Wait until the index holds every committed batch. */
+int qp_db_query_accounts(qp_db_t *db, const qp_query_filter_t *filter, qp_account_t *out,
+                         uint32_t *count_out);
+int qp_db_query_transfers(qp_db_t *db, const qp_query_filter_t *filter, qp_transfer_t *out,
+                          qp_pending_state_t *states, uint32_t *count_out);
+
 /* The balances after each of the account's transfers (accounts with the
  * `history` flag; others return 0 rows). Same filter rules. */
 int qp_db_get_account_balances(qp_db_t *db, const qp_account_filter_t *filter,

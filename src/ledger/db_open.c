@@ -8,8 +8,10 @@
  * it is short, else by a background thread that fail-stops the db if it
  * finds damage (options.verify_sync_max).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/assert.h"
@@ -89,12 +91,34 @@ static int open_filter(qp_db_t *db, const char *state_dir, char *detail, size_t 
   return 0;
 }
 
+/* An index written before the query table existed lacks the entries of
+ * everything it holds: empty it (and the accounts file that goes with it)
+ * so that recovery replays the whole journal into it. */
+static int drop_index_without_queries(qp_db_t *db, const char *state_dir, qp__index_meta_t *meta,
+                                      char *detail, size_t detail_size) {
+  bool has = false;
+  int rc = qp__index_has_queries(&db->index, &has);
+  if (rc != 0 || has || meta->applied_seq == 0) return rc;
+  QP_LOG_WARN("ledger",
+              "%s: the index predates queries; rebuilding it from the journal (once)", state_dir);
+  char path[PATH_MAX_LEN + 64];
+  snprintf(path, sizeof path, "%s/accounts", state_dir);
+  if (unlink(path) != 0 && errno != ENOENT) rc = QP_EIO;
+  if (rc == 0) rc = qp__index_reset(&db->index);
+  if (rc != 0)
+    qp__db_set_detail(detail, detail_size, "cannot rebuild the index in %s: %s", state_dir,
+                      qp_strerror(rc));
+  memset(meta, 0, sizeof *meta);
+  return rc;
+}
+
 /* Loads the accounts: the accounts file, then the rounds of the redo log it
  * lacks (written back to it). */
 static int load_accounts(qp_db_t *db, const char *state_dir, char *detail, size_t detail_size) {
   qp__index_meta_t meta;
   bool created = false;
   int rc = qp__index_read_meta(&db->index, &meta);
+  if (rc == 0) rc = drop_index_without_queries(db, state_dir, &meta, detail, detail_size);
   if (rc == 0)
     rc = qp__accounts_open(&db->accounts, state_dir, false, &created, detail, detail_size);
   if (rc != 0) return rc;

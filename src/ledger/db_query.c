@@ -94,6 +94,75 @@ int qp_db_get_account_balances(qp_db_t *db, const qp_account_filter_t *f,
   return rc;
 }
 
+/* ---------------------------------------------------------------- query */
+
+static int check_query(const qp_query_filter_t *f) {
+  if (f->limit == 0 || f->limit > QP_QUERY_LIMIT_MAX) return QP_EINVAL;
+  if (f->timestamp_max != 0 && f->timestamp_min > f->timestamp_max) return QP_EINVAL;
+  if (f->flags & ~QP_QUERY_REVERSED) return QP_EINVAL;
+  return 0;
+}
+
+typedef struct query_out {
+  qp_db_t *db;
+  void *rows;                  /* qp_account_t[] or qp_transfer_t[] */
+  qp_pending_state_t *states;  /* transfers: may be NULL */
+  uint32_t count;              /* rows filled */
+} query_out_t;
+
+/* An account row: its current state, from memory (the index gave its id). */
+static int account_row(void *ctx, uint64_t ts, const MDB_val *value) {
+  query_out_t *q = ctx;
+  if (value->mv_size != 16) return QP_ECORRUPT;
+  qp_u128 id = qp_u128_load_be(value->mv_data);
+  qp_account_t *out = (qp_account_t *)q->rows + q->count;
+  pthread_rwlock_rdlock(&q->db->state_lock);
+  int rc = qp_ledger_lookup_account(q->db->ledger, id, out);
+  pthread_rwlock_unlock(&q->db->state_lock);
+  if (rc != 0 || out->timestamp != ts) return QP_ECORRUPT; /* an entry for no such account */
+  q->count++;
+  return 0;
+}
+
+/* A transfer row, as stored (record and pending state). */
+static int transfer_row(void *ctx, uint64_t ts, const MDB_val *value) {
+  query_out_t *q = ctx;
+  if (value->mv_size != QP_RECORD_SIZE + 1) return QP_ECORRUPT;
+  qp_transfer_t *out = (qp_transfer_t *)q->rows + q->count;
+  qp_transfer_decode(value->mv_data, out);
+  if (out->timestamp != ts) return QP_ECORRUPT;
+  if (q->states) q->states[q->count] = ((const uint8_t *)value->mv_data)[QP_RECORD_SIZE];
+  q->count++;
+  return 0;
+}
+
+static int run_query(qp_db_t *db, const qp_query_filter_t *f, bool accounts, query_out_t *q) {
+  int rc = check_query(f);
+  if (rc != 0) return rc;
+  if (db->stopped) return QP_ESTOPPED;
+  if (db->options.open_journal != NULL) return QP_ENOTSUP; /* no index */
+  rc = qp_db_sync_index(db);
+  if (rc == 0)
+    rc = qp__index_query(&db->index, accounts, f, accounts ? account_row : transfer_row, q);
+  return rc;
+}
+
+int qp_db_query_accounts(qp_db_t *db, const qp_query_filter_t *f, qp_account_t *out,
+                         uint32_t *count_out) {
+  query_out_t q = {db, out, NULL, 0};
+  int rc = run_query(db, f, true, &q);
+  *count_out = q.count;
+  return rc;
+}
+
+int qp_db_query_transfers(qp_db_t *db, const qp_query_filter_t *f, qp_transfer_t *out,
+                          qp_pending_state_t *states, uint32_t *count_out) {
+  query_out_t q = {db, out, states, 0};
+  int rc = run_query(db, f, false, &q);
+  *count_out = q.count;
+  return rc;
+}
+
 int qp_db_audit(qp_db_t *db, qp_db_audit_t *out, qp_ledger_totals_t *totals,
                 uint32_t totals_capacity, uint32_t *totals_count) {
   memset(out, 0, sizeof *out);

@@ -15,9 +15,11 @@
 #include "base/assert.h"
 #include "base/bytes.h"
 #include "ledger/accounts.h"
+#include "ledger/query.h"
 #include "base/err.h"
 
 static const char META_KEY[] = "applied";
+static const char QUERIES_KEY[] = "queries";
 /* META_SIZE_V1: an index written before the offset and events were kept. */
 enum { TRIM_EVERY_OPS = 8192 };
 enum { META_SIZE_V1 = 8 + QP_HASH_SIZE + 8, META_SIZE = META_SIZE_V1 + 16, KEY_ACCT_TS = 24,
@@ -38,7 +40,7 @@ int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read
   memset(ix, 0, sizeof *ix);
   char why[512] = "";
   unsigned flags = (read_only ? MDB_RDONLY : 0) | MDB_NOTLS | MDB_NOMETASYNC;
-  int rc = qp_kv_open(path, map_size, flags, 8, &ix->kv, why, sizeof why);
+  int rc = qp_kv_open(path, map_size, flags, 9, &ix->kv, why, sizeof why);
   unsigned create = read_only ? 0 : MDB_CREATE;
   /* Each account's transfer timestamps as sorted fixed-size duplicates: 8
    * bytes an entry instead of a 24-byte key, so a round dirties far fewer
@@ -51,6 +53,7 @@ int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read
       {"balances", create, &ix->balances},
       {"pending", create, &ix->pending},
       {"account_transfers", create | MDB_DUPSORT | MDB_DUPFIXED, &ix->account_transfers},
+      {"query", create, &ix->query},
       {"meta", create, &ix->meta}};
   const char *table = NULL;
   if (rc == 0) rc = qp_kv_dbis(ix->kv, tables, sizeof tables / sizeof tables[0], &table);
@@ -107,6 +110,28 @@ int qp__index_read_meta(qp__index_t *ix, qp__index_meta_t *out) {
   qp_kv_read_end(ix->kv, txn, NULL);
   if (rc == MDB_NOTFOUND) return 0;
   return rc == 0 ? 0 : QP_ECORRUPT;
+}
+
+int qp__index_has_queries(qp__index_t *ix, bool *out) {
+  MDB_txn *txn;
+  int rc = read_txn(ix, &txn);
+  if (rc != 0) return rc;
+  MDB_val k = {sizeof QUERIES_KEY - 1, (void *)QUERIES_KEY}, v;
+  rc = mdb_get(txn, ix->meta, &k, &v);
+  *out = rc == 0;
+  qp_kv_read_end(ix->kv, txn, NULL);
+  return rc == 0 || rc == MDB_NOTFOUND ? 0 : QP_EDB;
+}
+
+int qp__index_query(qp__index_t *ix, bool accounts, const qp_query_filter_t *f,
+                    int (*fn)(void *ctx, uint64_t ts, const MDB_val *value), void *ctx) {
+  MDB_txn *txn;
+  int rc = read_txn(ix, &txn);
+  if (rc != 0) return rc;
+  rc = qp__query_run(txn, ix->query, ix->transfers, accounts, f, fn, ctx);
+  qp_kv_read_end(ix->kv, txn, NULL);
+  if (rc == MDB_CORRUPTED) return QP_ECORRUPT;
+  return rc > 0 ? db_err(rc) : rc;
 }
 
 static void acct_ts_key(uint8_t key[KEY_ACCT_TS], qp_u128 account, uint64_t ts) {
@@ -231,8 +256,18 @@ static int apply_txn(void *ctx, MDB_txn *txn) {
   const qp_ledger_changes_t *c = a->changes;
   const qp__index_meta_t *meta = a->meta;
   uint64_t wal_done = a->wal_done;
-  int rc = apply_transfers(ix, txn, c);
+  /* The clock before this round: accounts stamped after it are new. */
+  MDB_val mk = {sizeof META_KEY - 1, (void *)META_KEY}, mv;
+  int rc = mdb_get(txn, ix->meta, &mk, &mv);
+  uint64_t before = 0;
+  if (rc == 0 && mv.mv_size >= META_SIZE_V1)
+    before = qp_load_u64((const uint8_t *)mv.mv_data + 8 + QP_HASH_SIZE);
+  if (rc == MDB_NOTFOUND) rc = 0;
+  if (rc == 0) rc = apply_transfers(ix, txn, c);
   if (rc == 0) rc = apply_accounts(ix, txn, c, meta->applied_seq, wal_done);
+  if (rc == 0) rc = qp__query_add_transfers(txn, ix->query, c);
+  if (rc == 0) rc = qp__query_add_accounts(txn, ix->query, c, before);
+  if (rc == 0) rc = put(txn, ix->meta, QUERIES_KEY, sizeof QUERIES_KEY - 1, "1", 1);
   if (rc == 0) {
     uint8_t val[META_SIZE];
     qp_store_u64(val, meta->applied_seq);
@@ -310,8 +345,9 @@ int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger) {
 
 static int reset_txn(void *ctx, MDB_txn *txn) {
   qp__index_t *ix = ctx;
-  MDB_dbi all[] = {ix->accounts, ix->account_wal, ix->transfers, ix->transfer_ids,
-                   ix->balances, ix->pending, ix->account_transfers, ix->meta};
+  MDB_dbi all[] = {ix->accounts, ix->account_wal, ix->transfers,         ix->transfer_ids,
+                   ix->balances, ix->pending,     ix->account_transfers, ix->query,
+                   ix->meta};
   int rc = 0;
   for (size_t i = 0; i < sizeof all / sizeof all[0] && rc == 0; i++) rc = mdb_drop(txn, all[i], 0);
   return rc;

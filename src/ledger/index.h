@@ -30,7 +30,9 @@ typedef struct qp__index {
   MDB_dbi balances;    /* account(16 BE) ts(8 BE) -> transfer id + 4 balances (80) */
   MDB_dbi pending;     /* id(16 BE) -> timestamp(8 BE), transfers in state pending */
   MDB_dbi account_transfers; /* account(16 BE) -> ts(8 BE) sorted duplicates: both sides */
-  MDB_dbi meta;        /* "applied" -> seq(8) hash(32) last_timestamp(8) offset(8) events(8) */
+  MDB_dbi query;       /* the query indexes (ledger/query.h) */
+  MDB_dbi meta;        /* "applied" -> seq(8) hash(32) last_timestamp(8) offset(8) events(8);
+                          "queries" -> "1" once the query table is kept */
   void *map_addr;      /* where LMDB mapped data.mdb (NULL if not found), for trim */
   size_t map_len;      /* its length */
 } qp__index_t;
@@ -54,6 +56,12 @@ int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read
                    char *detail, size_t detail_size);
 void qp__index_close(qp__index_t *ix);
 int qp__index_read_meta(qp__index_t *ix, qp__index_meta_t *out);
+/* Whether the index keeps the query table (an index written before
+ * queries existed does not, and is rebuilt from the journal). */
+int qp__index_has_queries(qp__index_t *ix, bool *out);
+/* Runs a query (ledger/query.h) in one read transaction. */
+int qp__index_query(qp__index_t *ix, bool accounts, const qp_query_filter_t *f,
+                    int (*fn)(void *ctx, uint64_t ts, const MDB_val *value), void *ctx);
 /* Loads every pending transfer into the state machine; the other
  * transfers stay here (counted with qp_ledger_restore_cold). */
 int qp__index_load(qp__index_t *ix, qp_ledger_t *ledger);

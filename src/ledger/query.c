@@ -1,0 +1,194 @@
+/*
+ * query.c - the query indexes and the leapfrog intersection over them
+ * (layout and rules in query.h).
+ */
+#include "ledger/query.h"
+
+#include <string.h>
+
+#include "base/bytes.h"
+#include "base/err.h"
+
+enum { PREFIX_SIZE = 18, FIELDS_MAX = 5 };
+
+static void make_prefix(uint8_t out[PREFIX_SIZE], char kind, qp__query_field_t field,
+                        qp_u128 value) {
+  out[0] = (uint8_t)kind;
+  out[1] = (uint8_t)field;
+  qp_u128_store_be(out + 2, value);
+}
+
+static int add(MDB_txn *txn, MDB_dbi dbi, char kind, qp__query_field_t field, qp_u128 value,
+               uint64_t ts, const void *val, size_t val_len) {
+  uint8_t key[QP__QUERY_KEY_SIZE];
+  make_prefix(key, kind, field, value);
+  qp_store_u64_be(key + PREFIX_SIZE, ts);
+  MDB_val k = {sizeof key, key}, v = {val_len, (void *)val};
+  return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+/* The fields a record is indexed under: (field, value) pairs, zero
+ * user data left out.  Returns how many. */
+static uint32_t record_fields(qp_u128 ud128, uint64_t ud64, uint32_t ud32, uint32_t ledger,
+                              uint16_t code, qp__query_field_t fields[FIELDS_MAX],
+                              qp_u128 values[FIELDS_MAX]) {
+  uint32_t n = 0;
+  if (ud128 != 0) fields[n] = QP__QUERY_USER_DATA_128, values[n++] = ud128;
+  if (ud64 != 0) fields[n] = QP__QUERY_USER_DATA_64, values[n++] = ud64;
+  if (ud32 != 0) fields[n] = QP__QUERY_USER_DATA_32, values[n++] = ud32;
+  if (ledger != 0) fields[n] = QP__QUERY_LEDGER, values[n++] = ledger;
+  if (code != 0) fields[n] = QP__QUERY_CODE, values[n++] = code;
+  return n;
+}
+
+int qp__query_add_accounts(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t *c,
+                           uint64_t after_ts) {
+  int rc = 0;
+  for (uint32_t i = 0; i < c->accounts_count && rc == 0; i++) {
+    const qp_account_t *a = &c->accounts[i];
+    if (a->timestamp <= after_ts) continue; /* created in an earlier round */
+    uint8_t id[16];
+    qp_u128_store_be(id, a->id);
+    qp__query_field_t fields[FIELDS_MAX];
+    qp_u128 values[FIELDS_MAX];
+    uint32_t n = record_fields(a->user_data_128, a->user_data_64, a->user_data_32, a->ledger,
+                               a->code, fields, values);
+    rc = add(txn, dbi, 'a', QP__QUERY_ALL, 0, a->timestamp, id, sizeof id);
+    for (uint32_t k = 0; k < n && rc == 0; k++)
+      rc = add(txn, dbi, 'a', fields[k], values[k], a->timestamp, id, sizeof id);
+  }
+  return rc;
+}
+
+int qp__query_add_transfers(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t *c) {
+  int rc = 0;
+  for (uint32_t i = 0; i < c->transfers_count && rc == 0; i++) {
+    const qp_transfer_t *t = &c->transfers[i];
+    qp__query_field_t fields[FIELDS_MAX];
+    qp_u128 values[FIELDS_MAX];
+    uint32_t n = record_fields(t->user_data_128, t->user_data_64, t->user_data_32, t->ledger,
+                               t->code, fields, values);
+    for (uint32_t k = 0; k < n && rc == 0; k++)
+      rc = add(txn, dbi, 't', fields[k], values[k], t->timestamp, NULL, 0);
+  }
+  return rc;
+}
+
+/* ---------------------------------------------------------------- query */
+
+/* One sorted run of timestamps: the entries of the query table under a
+ * prefix, or (prefix_len 0) the keys of the transfers table. */
+typedef struct source {
+  MDB_cursor *cur;
+  uint8_t prefix[PREFIX_SIZE];
+  size_t prefix_len;
+} source_t;
+
+/* Whether the cursor's key is an entry of s; its timestamp into *ts. */
+static bool entry_of(const source_t *s, const MDB_val *k, uint64_t *ts) {
+  if (k->mv_size != s->prefix_len + 8) return false;
+  if (memcmp(k->mv_data, s->prefix, s->prefix_len) != 0) return false;
+  *ts = qp_load_u64_be((const uint8_t *)k->mv_data + s->prefix_len);
+  return true;
+}
+
+/* Moves s to its first entry at or after `at` (forward) or its last at or
+ * before it (backward).  Returns 0 with *ts, MDB_NOTFOUND when there is
+ * none, or an LMDB error. */
+static int seek(source_t *s, uint64_t at, bool backward, uint64_t *ts) {
+  uint8_t key[QP__QUERY_KEY_SIZE];
+  memcpy(key, s->prefix, s->prefix_len);
+  qp_store_u64_be(key + s->prefix_len, at);
+  MDB_val k = {s->prefix_len + 8, key}, v;
+  int rc = mdb_cursor_get(s->cur, &k, &v, MDB_SET_RANGE);
+  if (!backward) {
+    if (rc != 0) return rc;
+    return entry_of(s, &k, ts) ? 0 : MDB_NOTFOUND;
+  }
+  if (rc == 0 && entry_of(s, &k, ts) && *ts == at) return 0;
+  if (rc == 0) rc = mdb_cursor_get(s->cur, &k, &v, MDB_PREV);
+  else if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(s->cur, &k, &v, MDB_LAST);
+  if (rc != 0) return rc;
+  return entry_of(s, &k, ts) ? 0 : MDB_NOTFOUND;
+}
+
+/* The sources a filter needs; returns how many (at least one). */
+static uint32_t make_sources(const qp_query_filter_t *f, bool accounts, source_t *src) {
+  qp__query_field_t fields[FIELDS_MAX];
+  qp_u128 values[FIELDS_MAX];
+  uint32_t n = record_fields(f->user_data_128, f->user_data_64, f->user_data_32, f->ledger,
+                             f->code, fields, values);
+  char kind = accounts ? 'a' : 't';
+  for (uint32_t i = 0; i < n; i++) {
+    make_prefix(src[i].prefix, kind, fields[i], values[i]);
+    src[i].prefix_len = PREFIX_SIZE;
+  }
+  if (n == 0 && accounts) {
+    make_prefix(src[0].prefix, kind, QP__QUERY_ALL, 0);
+    src[0].prefix_len = PREFIX_SIZE;
+    n = 1;
+  } else if (n == 0) {
+    src[0].prefix_len = 0; /* the transfers table itself */
+    n = 1;
+  }
+  return n;
+}
+
+/* Hands one agreed row to fn: the id (accounts) or the stored transfer. */
+static int emit(MDB_txn *txn, MDB_dbi transfers, source_t *s, bool accounts, uint64_t ts,
+                qp__query_row_fn fn, void *ctx) {
+  MDB_val k, v;
+  int rc = mdb_cursor_get(s->cur, &k, &v, MDB_GET_CURRENT);
+  if (rc != 0) return rc;
+  if (!accounts && s->prefix_len > 0) {
+    uint8_t key[8];
+    qp_store_u64_be(key, ts);
+    MDB_val tk = {sizeof key, key};
+    rc = mdb_get(txn, transfers, &tk, &v);
+    if (rc == MDB_NOTFOUND) rc = MDB_CORRUPTED; /* an entry without its transfer */
+    if (rc != 0) return rc;
+  }
+  return fn(ctx, ts, &v);
+}
+
+/* The leapfrog: each source in turn seeks to the candidate timestamp; one
+ * that lands further on moves the candidate there; when all n agree the
+ * row matches every field. */
+static int leapfrog(MDB_txn *txn, MDB_dbi transfers, source_t *src, uint32_t n, bool accounts,
+                    const qp_query_filter_t *f, qp__query_row_fn fn, void *ctx) {
+  bool back = f->flags & QP_QUERY_REVERSED;
+  uint64_t lo = f->timestamp_min, hi = f->timestamp_max != 0 ? f->timestamp_max : UINT64_MAX;
+  uint64_t cand = back ? hi : lo;
+  uint32_t agree = 0, emitted = 0;
+  for (uint32_t k = 0; emitted < f->limit; k = (k + 1) % n) {
+    uint64_t ts;
+    int rc = seek(&src[k], cand, back, &ts);
+    if (rc == MDB_NOTFOUND || (rc == 0 && (back ? ts < lo : ts > hi))) return 0;
+    if (rc != 0) return rc;
+    agree = ts == cand ? agree + 1 : 1;
+    cand = ts;
+    if (agree < n) continue;
+    rc = emit(txn, transfers, &src[k], accounts, cand, fn, ctx);
+    if (rc != 0) return rc == 1 ? 0 : rc;
+    emitted++;
+    agree = 0;
+    if (back ? cand == 0 : cand == UINT64_MAX) return 0;
+    cand = back ? cand - 1 : cand + 1;
+  }
+  return 0;
+}
+
+int qp__query_run(MDB_txn *txn, MDB_dbi query, MDB_dbi transfers, bool accounts,
+                  const qp_query_filter_t *f, qp__query_row_fn fn, void *ctx) {
+  source_t src[FIELDS_MAX];
+  memset(src, 0, sizeof src);
+  uint32_t n = make_sources(f, accounts, src);
+  int rc = 0;
+  uint32_t opened = 0;
+  for (; opened < n && rc == 0; opened++)
+    rc = mdb_cursor_open(txn, src[opened].prefix_len > 0 ? query : transfers, &src[opened].cur);
+  if (rc == 0) rc = leapfrog(txn, transfers, src, n, accounts, f, fn, ctx);
+  for (uint32_t i = 0; i < opened; i++)
+    if (src[i].cur) mdb_cursor_close(src[i].cur);
+  return rc;
+}
