@@ -140,6 +140,23 @@ int qp_http_scopes_check(const char *text, const qp_http_scope_t *known, uint32_
 #define QP_HTTP_KEY_SECRET_BYTES 32u /* random bytes in a key */
 #define QP_HTTP_KEY_TEXT_SIZE 96u    /* room for "qpk_<id>_<secret hex>" and a NUL */
 
+#define QP_HTTP_KEY_LEDGERS_MAX 64u      /* ledgers one key may be restricted to */
+#define QP_HTTP_KEY_RATE_MAX 1000000u     /* requests per second, and burst, of one key */
+#define QP_HTTP_KEY_EXPIRES_MAX_S 253402300799 /* 9999-12-31T23:59:59Z */
+
+/* What a key may do beyond its scopes.  All zero = no limit: never
+ * expires, every ledger, no rate limit.  Invariant (checked on create and
+ * on load): ledgers[0, ledgers_count) are non-zero and distinct; burst != 0
+ * only with rate_per_s != 0; rate_per_s and burst <= QP_HTTP_KEY_RATE_MAX;
+ * 0 <= expires_s <= QP_HTTP_KEY_EXPIRES_MAX_S. */
+typedef struct qp_http_key_limits {
+  int64_t expires_s;                         /* unix seconds it stops working; 0 = never */
+  uint32_t ledgers[QP_HTTP_KEY_LEDGERS_MAX]; /* the ledgers it may touch, in given order */
+  uint32_t ledgers_count;                    /* rows in ledgers; 0 = every ledger */
+  uint32_t rate_per_s;                       /* requests per second; 0 = unlimited */
+  uint32_t burst;                            /* requests at once; 0 = rate_per_s */
+} qp_http_key_limits_t;
+
 /* One API key as stored: never the key itself, only its hash. */
 typedef struct qp_http_key {
   char id[QP_HTTP_KEY_ID_HEX + 1];       /* public id, hex; also inside the key text */
@@ -148,7 +165,33 @@ typedef struct qp_http_key {
   int64_t created_s;                     /* unix seconds */
   bool revoked;                          /* revoked keys never authenticate */
   uint8_t hash[QP_HASH_SIZE];            /* BLAKE2b-256 of the key text */
+  qp_http_key_limits_t limits;           /* expiry, ledgers, rate (zero = none) */
 } qp_http_key_t;
+
+/* Checks limits against the invariant above: 0, or QP_EINVAL with detail
+ * saying which field is wrong and what is allowed. */
+int qp_http_key_limits_check(const qp_http_key_limits_t *limits, char *detail,
+                             size_t detail_size);
+
+/* Parses a comma-separated list of ledger numbers ("1,2,840": decimal,
+ * 1..4294967295, no leading zeros, no duplicates, at most
+ * QP_HTTP_KEY_LEDGERS_MAX) into out[] and *count_out.  Returns 0, or
+ * QP_EINVAL with detail naming the bad entry and what is allowed. */
+int qp_http_ledgers_parse(const char *text, uint32_t out[QP_HTTP_KEY_LEDGERS_MAX],
+                          uint32_t *count_out, char *detail, size_t detail_size);
+
+/* Writes ledgers[0, count) as "1,2,840" (sep ",") or "1, 2, 840" (sep
+ * ", ") into buf; a list that does not fit ends in "...".  count 0 gives "". */
+void qp_http_ledgers_format(const uint32_t *ledgers, uint32_t count, const char *sep, char *buf,
+                            size_t size);
+
+/* Has the key expired at now_s (unix seconds)?  A key expires at the
+ * start of its expires_s second; 0 never expires. */
+bool qp_http_key_expired(const qp_http_key_t *key, int64_t now_s);
+
+/* Writes unix seconds as ISO 8601 UTC, "2025-01-31T12:00:00Z", into buf
+ * (at least 21 bytes; "?" if the time cannot be shown). */
+void qp_http_utc_format(int64_t unix_s, char *buf, size_t size);
 
 /* The key file's path for a data dir, into buf.  Returns 0 or QP_ERANGE. */
 int qp_http_keys_path(const char *data_dir, char *buf, size_t size);
@@ -169,6 +212,14 @@ int qp_http_keys_load(const char *data_dir, qp_http_key_t **out, uint32_t *count
 int qp_http_keys_create(const char *data_dir, const char *name, const char *scopes,
                         char key_text[QP_HTTP_KEY_TEXT_SIZE], qp_http_key_t *created,
                         char *detail, size_t detail_size);
+
+/* qp_http_keys_create with limits (NULL = none), checked with
+ * qp_http_key_limits_check (QP_EINVAL naming the field).  An expiry in the
+ * past is stored as given: the caller decides whether to allow it. */
+int qp_http_keys_create_limited(const char *data_dir, const char *name, const char *scopes,
+                                const qp_http_key_limits_t *limits,
+                                char key_text[QP_HTTP_KEY_TEXT_SIZE], qp_http_key_t *created,
+                                char *detail, size_t detail_size);
 
 /* Revokes the live keys whose name or id is name_or_id; *revoked_out gets
  * how many.  Returns 0, QP_ENOTFOUND, QP_EIO. */
@@ -192,6 +243,7 @@ typedef struct qp_http_reply {
   const char *content_type; /* static; NULL = application/json */
   const char *allow;        /* Allow header for 405, or NULL */
   bool close;               /* send Connection: close */
+  uint32_t retry_after_s;   /* Retry-After for a 429/503; 0 = the default, 1 */
 } qp_http_reply_t;
 
 /* Serialises json (consumes the reference; NULL means out of memory and
@@ -232,6 +284,21 @@ bool qp_http_query_each(const qp_http_request_t *req,
  * and whether they grant `scope`. */
 const char *qp_http_caller_scopes(const qp_http_request_t *req);
 bool qp_http_caller_may(const qp_http_request_t *req, const char *scope);
+
+/* The caller's key id (16 hex digits), or "" when no key was needed
+ * (public route, or --insecure-no-auth). */
+const char *qp_http_caller_key_id(const qp_http_request_t *req);
+
+/* Whether the caller may touch ledger `ledger` (true for a key without a
+ * ledger restriction and with --insecure-no-auth). */
+bool qp_http_caller_ledger_allowed(const qp_http_request_t *req, uint32_t ledger);
+
+/* Whether the caller's key is restricted to a set of ledgers. */
+bool qp_http_caller_ledgers_restricted(const qp_http_request_t *req);
+
+/* The ledgers the caller's key is restricted to: returns how many (0 = no
+ * restriction) and points *out at them (valid during the handler). */
+uint32_t qp_http_caller_ledgers(const qp_http_request_t *req, const uint32_t **out);
 
 /* --------------------------------------------------------------- routes */
 

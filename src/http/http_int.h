@@ -72,11 +72,38 @@ int qp__http_pattern_check(const char *pattern, uint32_t *literals, uint32_t *pa
  * QP_HTTP_SCOPES_TEXT_MAX?  Says nothing about which scopes exist. */
 bool qp__http_scopes_wellformed(const char *text);
 
+/* A key's token bucket (ratelimit.c).  Invariant once started: level <=
+ * burst x 10^9. */
+typedef struct qp__http_bucket {
+  uint64_t level;   /* nano-tokens: 10^9 per request the key may still make now */
+  uint64_t last_ns; /* monotonic time level was brought up to */
+  bool started;     /* level and last_ns are set (a new bucket starts full) */
+} qp__http_bucket_t;
+
+/* Brings the bucket up to now_ns: refills rate_per_s tokens a second, up to
+ * burst tokens (both 1..QP_HTTP_KEY_RATE_MAX). */
+void qp__http_bucket_refill(qp__http_bucket_t *b, uint32_t rate_per_s, uint32_t burst,
+                            uint64_t now_ns);
+
+/* Takes one token at now_ns: true, or false with *retry_after_s the whole
+ * seconds (>= 1) until a token is back.  A refusal takes nothing. */
+bool qp__http_bucket_take(qp__http_bucket_t *b, uint32_t rate_per_s, uint32_t burst,
+                          uint64_t now_ns, uint32_t *retry_after_s);
+
+/* What the server keeps per key besides the key: its bucket and how many
+ * requests it had refused.  Carried over, by key id, when the key file is
+ * reloaded. */
+typedef struct qp__http_keystate {
+  qp__http_bucket_t bucket; /* the key's rate limit */
+  uint64_t rate_limited;    /* requests refused 429 rate_limited */
+} qp__http_keystate_t;
+
 /* The key cache: reloaded when the file changes. */
 typedef struct qp__http_keycache {
   pthread_mutex_t mutex; /* guards the fields below */
   qp_http_key_t *keys;   /* loaded keys (qp_calloc'ed) */
-  uint32_t count;        /* rows in keys */
+  qp__http_keystate_t *states; /* one per key, same rows (qp_calloc'ed) */
+  uint32_t count;        /* rows in keys and states */
   uint64_t checked_ns;   /* monotonic time of the last stat */
   uint64_t file_ino;     /* identity of the loaded file: inode, */
   int64_t file_mtime_ns; /* mtime, */
@@ -90,10 +117,25 @@ typedef struct qp__http_keycache {
 int qp__http_keys_refresh(qp__http_keycache_t *c, const char *data_dir, bool force, char *detail,
                           size_t detail_size);
 
-/* Authenticates the request: copies the caller's scopes into scopes, or
- * returns false with err set (401). */
-bool qp__http_authenticate(qp_http_server_t *s, struct MHD_Connection *conn, char *scopes,
-                           size_t scopes_size, qp_http_error_t *err);
+/* Who is calling, copied out of the key cache so a handler needs no lock
+ * (the cache may be reloaded while it runs). */
+typedef struct qp__http_caller {
+  char key_id[QP_HTTP_KEY_ID_HEX + 1];       /* "" when no key was needed */
+  char scopes[QP_HTTP_SCOPES_TEXT_MAX];      /* comma-separated; "admin" without auth */
+  uint32_t ledgers[QP_HTTP_KEY_LEDGERS_MAX]; /* the key's ledgers */
+  uint32_t ledgers_count;                    /* 0 = every ledger */
+} qp__http_caller_t;
+
+/* Authenticates the request and applies its key's limits: fills *caller,
+ * or returns false with err set: 401 unauthorized (no, unknown or revoked
+ * key), 401 key_expired, or 429 rate_limited with *retry_after_s. */
+bool qp__http_authenticate(qp_http_server_t *s, struct MHD_Connection *conn,
+                           qp__http_caller_t *caller, qp_http_error_t *err,
+                           uint32_t *retry_after_s);
+
+/* Writes quipu_http_rate_limited_total for every key with a rate limit
+ * (or with refusals from before a reload took its limit away). */
+void qp__http_keys_metrics(qp_http_server_t *s, qp_http_text_t *t);
 
 /* Why the thread's JSON budget refused an allocation (json_budget.c). */
 #define QP__HTTP_JSON_REFUSED_REQUEST 1 /* the request's own budget */
@@ -221,7 +263,7 @@ struct qp_http_request {
   const char *request_id;      /* X-Request-Id */
   const char *body;            /* accumulated body (NULL when empty) */
   size_t body_len;             /* bytes in body */
-  const char *scopes;          /* the caller's scopes */
+  const qp__http_caller_t *caller; /* the caller's key id, scopes and ledgers */
   qp__http_params_t params;    /* named segments */
 };
 

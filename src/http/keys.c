@@ -8,7 +8,11 @@
  * that a slow password hash would protect.
  *
  * The file is one line per key, "id name scopes created_s revoked hash",
- * '#' lines are comments.  Every change takes an exclusive flock on
+ * then the key's limits, only those it has, as name=value tokens:
+ * "expires=<unix s>", "ledgers=1,2,840", "rate=<per s> burst=<n>".  Lines
+ * of six fields (every key of earlier versions) have no limits; a line
+ * with limits is refused by an earlier version rather than read without
+ * them.  '#' lines are comments.  Every change takes an exclusive flock on
  * api_keys.lock (two `quipu keys` at once must not lose an update), writes
  * the whole file to a temp file, fsyncs it and renames it over the old one,
  * so a reader (the server) sees the old file or the new one, never half.
@@ -27,6 +31,7 @@
 
 #include "http/http_int.h"
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "store/store.h"
@@ -66,32 +71,74 @@ static bool is_hex(const char *s, size_t n) {
 
 /* --------------------------------------------------------------- parse */
 
-/* Parses one line "id name scopes created revoked hash" into *k. */
-static int parse_line(char *line, qp_http_key_t *k) {
-  char *fields[6];
-  int n = 0;
-  char *save = NULL;
-  for (char *tok = strtok_r(line, " \t", &save); tok != NULL && n < 7;
-       tok = strtok_r(NULL, " \t", &save)) {
-    if (n == 6) return QP_ECORRUPT;
-    fields[n++] = tok;
+#define FIELDS_BASE 6u  /* id name scopes created_s revoked hash: every version */
+#define FIELDS_MAX 10u  /* plus expires= ledgers= rate= burst=, each at most once */
+
+/* A decimal number without sign or leading zeros, at most max; false if
+ * text is anything else. */
+static bool parse_decimal(const char *text, uint64_t max, uint64_t *out) {
+  size_t n = strlen(text);
+  if (n == 0 || n > 19 || (n > 1 && text[0] == '0')) return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    v = v * 10u + (uint64_t)(text[i] - '0');
   }
-  if (n != 6) return QP_ECORRUPT;
-  memset(k, 0, sizeof *k);
+  if (v > max) return false;
+  *out = v;
+  return true;
+}
+
+/* One "name=value" token after the six base fields into k->limits; *field
+ * names what was wrong.  Each name at most once (seen: a bit per name). */
+static int parse_extension(char *token, qp_http_key_t *k, uint32_t *seen, const char **field) {
+  static const char *const NAMES[] = {"expires", "ledgers", "rate", "burst"};
+  char *eq = strchr(token, '=');
+  uint32_t which = 0;
+  while (eq != NULL && which < 4 &&
+         (strlen(NAMES[which]) != (size_t)(eq - token) ||
+          memcmp(token, NAMES[which], (size_t)(eq - token)) != 0))
+    which++;
+  *field = "an unknown field (expected expires=, ledgers=, rate=, burst=)";
+  if (eq == NULL || which == 4) return QP_ECORRUPT;
+  *field = NAMES[which];
+  if (*seen & (1u << which)) return QP_ECORRUPT; /* given twice */
+  *seen |= 1u << which;
+  const char *value = eq + 1;
+  uint64_t v = 0;
+  qp_http_key_limits_t *l = &k->limits;
+  if (which == 1)
+    return qp_http_ledgers_parse(value, l->ledgers, &l->ledgers_count, NULL, 0) == 0
+               ? 0
+               : QP_ECORRUPT;
+  uint64_t max = which == 0 ? (uint64_t)QP_HTTP_KEY_EXPIRES_MAX_S : QP_HTTP_KEY_RATE_MAX;
+  if (!parse_decimal(value, max, &v)) return QP_ECORRUPT;
+  if (which == 0) l->expires_s = (int64_t)v;
+  if (which == 2) l->rate_per_s = (uint32_t)v;
+  if (which == 3) l->burst = (uint32_t)v;
+  return 0;
+}
+
+/* The six fields every version writes; *field names a bad one. */
+static int parse_base(char *const fields[FIELDS_BASE], qp_http_key_t *k, const char **field) {
+  *field = "id";
   if (strlen(fields[0]) != QP_HTTP_KEY_ID_HEX || !is_hex(fields[0], QP_HTTP_KEY_ID_HEX))
     return QP_ECORRUPT;
   memcpy(k->id, fields[0], QP_HTTP_KEY_ID_HEX + 1);
+  *field = "name";
   if (!valid_name(fields[1])) return QP_ECORRUPT;
   memcpy(k->name, fields[1], strlen(fields[1]) + 1);
+  *field = "scopes";
   if (!qp__http_scopes_wellformed(fields[2])) return QP_ECORRUPT;
   memcpy(k->scopes, fields[2], strlen(fields[2]) + 1);
-  char *end = NULL;
-  errno = 0;
-  long long created = strtoll(fields[3], &end, 10);
-  if (errno != 0 || end == fields[3] || *end != '\0' || created < 0) return QP_ECORRUPT;
-  k->created_s = created;
+  *field = "created_s";
+  uint64_t created = 0;
+  if (!parse_decimal(fields[3], INT64_MAX, &created)) return QP_ECORRUPT;
+  k->created_s = (int64_t)created;
+  *field = "revoked";
   if (strcmp(fields[4], "0") != 0 && strcmp(fields[4], "1") != 0) return QP_ECORRUPT;
   k->revoked = fields[4][0] == '1';
+  *field = "hash";
   if (strlen(fields[5]) != 2 * QP_HASH_SIZE || !is_hex(fields[5], 2 * QP_HASH_SIZE))
     return QP_ECORRUPT;
   size_t bin_len = 0;
@@ -99,6 +146,36 @@ static int parse_line(char *line, qp_http_key_t *k) {
           0 ||
       bin_len != QP_HASH_SIZE)
     return QP_ECORRUPT;
+  return 0;
+}
+
+/* Parses one line "id name scopes created revoked hash [name=value...]"
+ * into *k; on QP_ECORRUPT *field names the field that is wrong.  Lines of
+ * earlier versions have the six base fields only: no limits. */
+static int parse_line(char *line, qp_http_key_t *k, const char **field) {
+  char *fields[FIELDS_MAX];
+  uint32_t n = 0;
+  char *save = NULL;
+  *field = "the number of fields (6 to 10 separated by spaces)";
+  for (char *tok = strtok_r(line, " \t", &save); tok != NULL;
+       tok = strtok_r(NULL, " \t", &save)) {
+    if (n == FIELDS_MAX) return QP_ECORRUPT;
+    fields[n++] = tok;
+  }
+  if (n < FIELDS_BASE) return QP_ECORRUPT;
+  memset(k, 0, sizeof *k);
+  int rc = parse_base(fields, k, field);
+  uint32_t seen = 0;
+  for (uint32_t i = FIELDS_BASE; rc == 0 && i < n; i++)
+    rc = parse_extension(fields[i], k, &seen, field);
+  if (rc != 0) return rc;
+  /* "burst" alone, or a value outside the limits' invariant: name it. */
+  char why[160];
+  if (qp_http_key_limits_check(&k->limits, why, sizeof why) != 0) {
+    *field = (k->limits.burst != 0 && k->limits.rate_per_s == 0) ? "burst (without rate)"
+                                                                 : "limits";
+    return QP_ECORRUPT;
+  }
   return 0;
 }
 
@@ -121,6 +198,32 @@ static int read_file(const char *path, char **out, char *detail, size_t detail_s
   return 0;
 }
 
+/* Parses every line of text into keys; on QP_ECORRUPT detail names the
+ * line and the field. */
+static int parse_text(char *text, const char *path, qp_http_key_t *keys, uint32_t *count_out,
+                      char *detail, size_t detail_size) {
+  uint32_t count = 0, line_no = 0;
+  int rc = 0;
+  const char *field = "";
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line != NULL && rc == 0;
+       line = strtok_r(NULL, "\n", &save)) {
+    line_no++;
+    if (line[0] == '#' || line[0] == '\0') continue;
+    if (count == QP_HTTP_KEYS_MAX) {
+      rc = QP_ELIMIT;
+      field = "the number of keys (at most 4096)";
+    } else {
+      rc = parse_line(line, &keys[count], &field);
+    }
+    if (rc == 0) count++;
+  }
+  *count_out = count;
+  if (rc != 0 && detail != NULL && detail_size > 0)
+    snprintf(detail, detail_size, "%s: bad key record on line %u: bad %s", path, line_no, field);
+  return rc == 0 ? 0 : QP_ECORRUPT;
+}
+
 int qp_http_keys_load(const char *data_dir, qp_http_key_t **out, uint32_t *count_out, char *detail,
                      size_t detail_size) {
   *out = NULL;
@@ -135,25 +238,12 @@ int qp_http_keys_load(const char *data_dir, qp_http_key_t **out, uint32_t *count
     qp_free(text);
     return QP_ENOMEM;
   }
-  uint32_t count = 0, line_no = 0;
-  char *save = NULL;
-  for (char *line = strtok_r(text, "\n", &save); line != NULL && rc == 0;
-       line = strtok_r(NULL, "\n", &save)) {
-    line_no++;
-    if (line[0] == '#' || line[0] == '\0') continue;
-    if (count == QP_HTTP_KEYS_MAX)
-      rc = QP_ELIMIT;
-    else
-      rc = parse_line(line, &keys[count]);
-    if (rc == 0) count++;
-  }
+  uint32_t count = 0;
+  rc = parse_text(text, path, keys, &count, detail, detail_size);
   qp_free(text);
   if (rc != 0) {
-    char where[32];
-    snprintf(where, sizeof where, "%u", line_no);
-    set_detail(detail, detail_size, "%s: bad or excess key record on line %s", path, where);
     qp_free(keys);
-    return QP_ECORRUPT;
+    return rc;
   }
   *out = keys;
   *count_out = count;
@@ -189,12 +279,32 @@ static int lock_store(const char *data_dir, char *detail, size_t detail_size) {
   return fd;
 }
 
-/* Formats one key record (without the newline) into line. */
+#define LINE_BYTES_MAX 2048u /* one record: 6 fields (~440 bytes) and limits (~760) */
+
+/* Formats one key record (without the newline) into line: the six base
+ * fields, then only the limits a key has, so a key without limits is a
+ * line every version reads, and a line with limits is one an earlier
+ * version refuses (too many fields) instead of ignoring its limits. */
 static void format_line(const qp_http_key_t *k, char *line, size_t size) {
   char hash[2 * QP_HASH_SIZE + 1];
   sodium_bin2hex(hash, sizeof hash, k->hash, QP_HASH_SIZE);
-  snprintf(line, size, "%s %s %s %lld %d %s", k->id, k->name, k->scopes, (long long)k->created_s,
-           k->revoked ? 1 : 0, hash);
+  const qp_http_key_limits_t *l = &k->limits;
+  int n = snprintf(line, size, "%s %s %s %lld %d %s", k->id, k->name, k->scopes,
+                   (long long)k->created_s, k->revoked ? 1 : 0, hash);
+  QP_ASSERT(n > 0 && (size_t)n < size);
+  size_t used = (size_t)n;
+  if (l->expires_s != 0)
+    used += (size_t)snprintf(line + used, size - used, " expires=%lld", (long long)l->expires_s);
+  if (l->ledgers_count != 0) {
+    char list[QP_HTTP_KEY_LEDGERS_MAX * 11 + 4];
+    qp_http_ledgers_format(l->ledgers, l->ledgers_count, ",", list, sizeof list);
+    QP_ASSERT(strstr(list, "...") == NULL); /* sized for 64 ten-digit ledgers */
+    used += (size_t)snprintf(line + used, size - used, " ledgers=%s", list);
+  }
+  if (l->rate_per_s != 0)
+    used += (size_t)snprintf(line + used, size - used, " rate=%u burst=%u", l->rate_per_s,
+                             l->burst != 0 ? l->burst : l->rate_per_s);
+  QP_ASSERT(used < size);
 }
 
 /* Replaces the key file with keys[0, count), atomically (qp_file_replace:
@@ -204,12 +314,12 @@ static int store_keys(const char *data_dir, const qp_http_key_t *keys, uint32_t 
   char path[PATH_MAX_BYTES];
   if (qp_http_keys_path(data_dir, path, sizeof path) != 0) return QP_ERANGE;
   static const char header[] =
-      "# quipu API keys: id name scopes created_s revoked blake2b256(key). Edit with `quipu "
-      "keys`.\n";
+      "# quipu API keys: id name scopes created_s revoked blake2b256(key) [expires=S] "
+      "[ledgers=L,...] [rate=N burst=N]. Edit with `quipu keys`.\n";
   qp_buf_t text = {.max = KEYS_FILE_BYTES_MAX};
   qp_buf_append(&text, header, sizeof header - 1);
   for (uint32_t i = 0; i < count; i++) {
-    char line[512];
+    char line[LINE_BYTES_MAX];
     format_line(&keys[i], line, sizeof line);
     size_t n = strlen(line);
     line[n++] = '\n';
@@ -253,6 +363,7 @@ static int edit_store(const char *data_dir, edit_fn edit, void *ctx, char *detai
 typedef struct create_ctx {
   const char *name;     /* requested name */
   const char *scopes;   /* requested scopes, comma-separated */
+  qp_http_key_limits_t limits; /* requested limits */
   char *key_text;       /* out: the key, QP_HTTP_KEY_TEXT_SIZE bytes */
   qp_http_key_t created; /* out: the stored record */
 } create_ctx_t;
@@ -291,6 +402,7 @@ static int create_edit(qp_http_key_t *keys, uint32_t *count, void *vctx, char *d
   sodium_memzero(secret_hex, sizeof secret_hex);
   memcpy(k->name, c->name, strlen(c->name) + 1);
   memcpy(k->scopes, c->scopes, strlen(c->scopes) + 1);
+  k->limits = c->limits;
   k->created_s = (int64_t)time(NULL);
   qp_hash256(k->hash, c->key_text, strlen(c->key_text));
   c->created = *k;
@@ -301,6 +413,14 @@ static int create_edit(qp_http_key_t *keys, uint32_t *count, void *vctx, char *d
 int qp_http_keys_create(const char *data_dir, const char *name, const char *scopes,
                        char key_text[QP_HTTP_KEY_TEXT_SIZE], qp_http_key_t *created, char *detail,
                        size_t detail_size) {
+  return qp_http_keys_create_limited(data_dir, name, scopes, NULL, key_text, created, detail,
+                                     detail_size);
+}
+
+int qp_http_keys_create_limited(const char *data_dir, const char *name, const char *scopes,
+                                const qp_http_key_limits_t *limits,
+                                char key_text[QP_HTTP_KEY_TEXT_SIZE], qp_http_key_t *created,
+                                char *detail, size_t detail_size) {
   if (!valid_name(name)) {
     set_detail(detail, detail_size, "bad key name '%s': use 1-64 of A-Z a-z 0-9 . _ -%s", name, "");
     return QP_EINVAL;
@@ -310,8 +430,14 @@ int qp_http_keys_create(const char *data_dir, const char *name, const char *scop
                "comma-separated names of [a-z0-9_:] (see `quipu keys --help`)");
     return QP_EINVAL;
   }
-  if (qp_crypto_init() != 0) return QP_EIO;
   create_ctx_t ctx = {.name = name, .scopes = scopes, .key_text = key_text};
+  if (limits != NULL) {
+    if (qp_http_key_limits_check(limits, detail, detail_size) != 0) return QP_EINVAL;
+    ctx.limits = *limits;
+    if (ctx.limits.rate_per_s != 0 && ctx.limits.burst == 0)
+      ctx.limits.burst = ctx.limits.rate_per_s; /* stored explicitly: one second's worth */
+  }
+  if (qp_crypto_init() != 0) return QP_EIO;
   key_text[0] = '\0';
   int rc = edit_store(data_dir, create_edit, &ctx, detail, detail_size);
   if (rc != 0) sodium_memzero(key_text, QP_HTTP_KEY_TEXT_SIZE);

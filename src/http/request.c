@@ -12,7 +12,8 @@
  * Content-Length, before any byte of body is read: 503, 413); the body is
  * then accumulated within that limit and within the budget for all bodies
  * held at once.  On the last call it goes through the route table
- * (404/405), the API key (401) and its scopes (403), the body checks and
+ * (404/405), the API key (401; an expired one too), its rate limit (429),
+ * its scopes (403), the body checks and
  * the content type of a POST (415), and only then the handler.  Every
  * answer, errors included, carries X-Request-Id and is counted under its
  * route.
@@ -74,9 +75,6 @@ void qp_http_reply_fail(qp_http_reply_t *r, unsigned status, const char *code, c
   qp_http_reply_error(r, &err);
 }
 
-static const char *retry_after(unsigned status) {
-  return (status == 429 || status == 503) ? "1" : NULL;
-}
 
 static struct MHD_Response *make_response(qp_http_reply_t *r) {
   static const char oom[] =
@@ -107,8 +105,11 @@ static enum MHD_Result send_reply(qp_http_server_t *s, struct MHD_Connection *co
   MHD_add_response_header(resp, "X-Request-Id", ctx->request_id);
   if (r->allow != NULL) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
   if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-  if (retry_after(r->status) != NULL)
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry_after(r->status));
+  if (r->status == 429 || r->status == 503) {
+    char seconds[16];
+    snprintf(seconds, sizeof seconds, "%u", r->retry_after_s != 0 ? r->retry_after_s : 1u);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+  }
   if (r->close || atomic_load(&s->draining))
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   enum MHD_Result ok = MHD_queue_response(conn, r->status, resp);
@@ -288,15 +289,17 @@ static bool is_json_content_type(struct MHD_Connection *conn) {
 
 /* ------------------------------------------------------------- dispatch */
 
-/* The checks between routing and the handler; false with err set (and
- * *close when the connection should not be reused). */
+/* The checks between routing and the handler: the key (with its expiry
+ * and rate limit), the scope, the body, the content type.  false with err
+ * set (*retry_after_s for a 429; *close when the connection should not be
+ * reused). */
 static bool admit(qp_http_server_t *s, struct MHD_Connection *conn, const request_ctx_t *ctx,
-                  const qp__http_entry_t *e, char *scopes, size_t scopes_size,
-                  qp_http_error_t *err, bool *close) {
+                  const qp__http_entry_t *e, qp__http_caller_t *caller, qp_http_error_t *err,
+                  uint32_t *retry_after_s, bool *close) {
   *close = false;
-  if (!e->route.public_route && !qp__http_authenticate(s, conn, scopes, scopes_size, err))
+  if (!e->route.public_route && !qp__http_authenticate(s, conn, caller, err, retry_after_s))
     return false;
-  if (!e->route.public_route && !qp_http_scopes_grant(scopes, e->route.scope)) {
+  if (!e->route.public_route && !qp_http_scopes_grant(caller->scopes, e->route.scope)) {
     qp_http_error_set(err, 403, "forbidden", "", "this API key lacks the scope %s (or admin)",
                       e->route.scope);
     return false;
@@ -344,21 +347,26 @@ static enum MHD_Result dispatch(qp_http_server_t *s, struct MHD_Connection *conn
   if (ctx->route < 0) return unrouted(s, conn, ctx, method);
   uint32_t slot = (uint32_t)ctx->route;
   const qp__http_entry_t *e = &s->table.entries[slot];
-  char scopes[QP_HTTP_SCOPES_TEXT_MAX];
-  scopes[0] = '\0';
+  qp__http_caller_t caller; /* public routes: no key id, no scopes, every ledger */
+  memset(&caller, 0, sizeof caller);
   qp_http_error_t err;
   bool close = false;
-  if (!admit(s, conn, ctx, e, scopes, sizeof scopes, &err, &close))
-    return send_error(s, conn, ctx, slot, &err, close);
+  uint32_t retry_after_s = 0;
+  qp_http_reply_t r = {0};
+  if (!admit(s, conn, ctx, e, &caller, &err, &retry_after_s, &close)) {
+    qp_http_reply_error(&r, &err);
+    r.close = close;
+    r.retry_after_s = retry_after_s;
+    return send_reply(s, conn, ctx, slot, &r);
+  }
   qp_http_request_t req = {.conn = conn,
                            .method = method,
                            .path = url,
                            .request_id = ctx->request_id,
                            .body = ctx->body,
                            .body_len = ctx->body_len,
-                           .scopes = scopes,
+                           .caller = &caller,
                            .params = ctx->params};
-  qp_http_reply_t r = {0};
   void *module_ctx = e->module != NULL ? e->module->ctx : s;
   /* The handler's jansson memory is bounded (json_budget.c): a parse that
    * would pass it fails as out of memory, and the module answers 413/503. */
@@ -422,7 +430,25 @@ void qp__http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 const char *qp_http_method(const qp_http_request_t *req) { return req->method; }
 const char *qp_http_path(const qp_http_request_t *req) { return req->path; }
 const char *qp_http_request_id(const qp_http_request_t *req) { return req->request_id; }
-const char *qp_http_caller_scopes(const qp_http_request_t *req) { return req->scopes; }
+const char *qp_http_caller_scopes(const qp_http_request_t *req) { return req->caller->scopes; }
+const char *qp_http_caller_key_id(const qp_http_request_t *req) { return req->caller->key_id; }
+
+bool qp_http_caller_ledgers_restricted(const qp_http_request_t *req) {
+  return req->caller->ledgers_count != 0;
+}
+
+bool qp_http_caller_ledger_allowed(const qp_http_request_t *req, uint32_t ledger) {
+  const qp__http_caller_t *c = req->caller;
+  if (c->ledgers_count == 0) return true;
+  for (uint32_t i = 0; i < c->ledgers_count; i++)
+    if (c->ledgers[i] == ledger) return true;
+  return false;
+}
+
+uint32_t qp_http_caller_ledgers(const qp_http_request_t *req, const uint32_t **out) {
+  *out = req->caller->ledgers;
+  return req->caller->ledgers_count;
+}
 
 const char *qp_http_body(const qp_http_request_t *req, size_t *len_out) {
   *len_out = req->body_len;
@@ -430,7 +456,7 @@ const char *qp_http_body(const qp_http_request_t *req, size_t *len_out) {
 }
 
 bool qp_http_caller_may(const qp_http_request_t *req, const char *scope) {
-  return qp_http_scopes_grant(req->scopes, scope);
+  return qp_http_scopes_grant(req->caller->scopes, scope);
 }
 
 const char *qp_http_param(const qp_http_request_t *req, const char *name) {

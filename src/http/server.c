@@ -385,6 +385,7 @@ void qp_http_server_destroy(qp_http_server_t *s) {
   pthread_mutex_destroy(&s->reaper_mutex);
   pthread_cond_destroy(&s->reaper_cond);
   qp_free(s->keys.keys);
+  qp_free(s->keys.states);
   qp_free(s->table.entries);
   qp_free(s->openapi);
   qp_free(s);

@@ -8,6 +8,11 @@
  *
  * Creates go through the writer (group commit); everything else reads the
  * db directly, which is safe from any thread.
+ *
+ * A key may be restricted to some ledgers (src/http/key_limits.c): its
+ * creates must name allowed ledgers (else 403 ledger_not_allowed, nothing
+ * applied), its reads see records of other ledgers as unknown, and it may
+ * not read the audit, which covers every ledger, unless it has scope admin.
  */
 #include <stdio.h>
 #include <string.h>
@@ -68,6 +73,48 @@ static void reply_create(qp_http_reply_t *r, const qp__ledger_job_t *job, int su
     qp_http_reply_fail(r, 500, "internal", "", qp_strerror(status));
 }
 
+/* -------------------------------------------------------- ledger keys */
+
+/* The ledgers the caller's key is restricted to, "1, 2, 840", for messages. */
+static void allowed_text(qp_http_request_t *req, char *buf, size_t size) {
+  const uint32_t *ledgers = NULL;
+  uint32_t count = qp_http_caller_ledgers(req, &ledgers);
+  qp_http_ledgers_format(ledgers, count, ", ", buf, size);
+}
+
+/* With a key restricted to some ledgers (docs/api.md, "Keys restricted to
+ * ledgers"), every event must name one of them in `ledger`: a zero ledger
+ * (absent, as a post/void may leave it) is refused too, because only a
+ * named ledger is checked by the state machine against the accounts' and
+ * the pending transfer's.  One event outside refuses the whole request,
+ * before anything is queued: false with a 403. */
+static bool events_allowed(qp_http_request_t *req, qp_http_reply_t *r, qp_op_t op,
+                           const void *events, uint32_t count) {
+  if (!qp_http_caller_ledgers_restricted(req)) return true;
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t ledger = op == QP_OP_CREATE_ACCOUNTS ? ((const qp_account_t *)events)[i].ledger
+                                                  : ((const qp_transfer_t *)events)[i].ledger;
+    if (ledger != 0 && qp_http_caller_ledger_allowed(req, ledger)) continue;
+    char allowed[128], path[32];
+    allowed_text(req, allowed, sizeof allowed);
+    snprintf(path, sizeof path, "[%u].ledger", i);
+    qp_http_error_t err;
+    if (ledger == 0)
+      qp_http_error_set(&err, 403, "ledger_not_allowed", path,
+                        "this API key is restricted to ledgers %s: every event must name one of "
+                        "them in \"ledger\"; nothing was applied",
+                        allowed);
+    else
+      qp_http_error_set(&err, 403, "ledger_not_allowed", path,
+                        "ledger %u is not allowed for this API key, which may use ledgers %s; "
+                        "nothing was applied",
+                        ledger, allowed);
+    qp_http_reply_error(r, &err);
+    return false;
+  }
+  return true;
+}
+
 static void handle_create(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t *r,
                           qp_op_t op) {
   qp_http_error_t err;
@@ -87,6 +134,10 @@ static void handle_create(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_r
   }
   if (rc != 0) {
     qp_http_reply_error(r, &err);
+    return;
+  }
+  if (!events_allowed(req, r, op, events, count)) {
+    qp_free(events);
     return;
   }
   uint32_t *results = qp_calloc(count, sizeof *results);
@@ -136,14 +187,16 @@ static void lookup(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t 
     qp_account_t *out = (qp_account_t *)(void *)rows;
     rc = qp_db_lookup_accounts(s->db, ids, count, out, &found);
     for (uint32_t i = 0; rc == 0 && i < found; i++)
-      json_array_append_new(arr, qp_ledger_account_json(&out[i]));
+      if (qp_http_caller_ledger_allowed(req, out[i].ledger)) /* others: as if unknown */
+        json_array_append_new(arr, qp_ledger_account_json(&out[i]));
   } else if (rc == 0) {
     qp_transfer_t *out = (qp_transfer_t *)(void *)rows;
     qp_pending_state_t *states =
         (qp_pending_state_t *)(void *)(rows + count * sizeof(qp_transfer_t));
     rc = qp_db_lookup_transfers(s->db, ids, count, out, states, &found);
     for (uint32_t i = 0; rc == 0 && i < found; i++)
-      json_array_append_new(arr, qp_ledger_transfer_json(&out[i], states[i]));
+      if (qp_http_caller_ledger_allowed(req, out[i].ledger))
+        json_array_append_new(arr, qp_ledger_transfer_json(&out[i], states[i]));
   }
   qp_free(rows);
   qp_free(ids);
@@ -190,6 +243,7 @@ static void get_account(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp_u128 id = 0;
   if (!path_id(req, r, &id)) return;
   int rc = qp_db_lookup_accounts(s->db, &id, 1, &a, &found);
+  if (rc == 0 && found == 1 && !qp_http_caller_ledger_allowed(req, a.ledger)) found = 0;
   if (single_lookup_failed(r, rc, found, "no account has this id")) return;
   qp_http_reply_json(r, 200, qp_ledger_account_json(&a));
 }
@@ -202,6 +256,7 @@ static void get_transfer(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) 
   qp_u128 id = 0;
   if (!path_id(req, r, &id)) return;
   int rc = qp_db_lookup_transfers(s->db, &id, 1, &t, &state, &found);
+  if (rc == 0 && found == 1 && !qp_http_caller_ledger_allowed(req, t.ledger)) found = 0;
   if (single_lookup_failed(r, rc, found, "no transfer has this id")) return;
   qp_http_reply_json(r, 200, qp_ledger_transfer_json(&t, state));
 }
@@ -354,6 +409,9 @@ static void history(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t
   qp_account_t account;
   uint32_t found = 0;
   int rc = qp_db_lookup_accounts(s->db, &id, 1, &account, &found);
+  /* An account of another ledger is, to a restricted key, an unknown one;
+   * its transfers are all in its ledger, so the rows need no filter. */
+  if (rc == 0 && found == 1 && !qp_http_caller_ledger_allowed(req, account.ledger)) found = 0;
   if (rc == 0 && found == 0) {
     qp_http_reply_fail(r, 404, "not_found", "id", "no account has this id");
     return;
@@ -406,9 +464,26 @@ static json_t *totals_json(const qp_ledger_totals_t *t) {
   return o;
 }
 
+/* The audit covers every ledger (journal counts, the head hash, totals per
+ * ledger): a key restricted to some ledgers may read it only with the
+ * admin scope.  false with a 403. */
+static bool audit_allowed(qp_http_request_t *req, qp_http_reply_t *r) {
+  if (!qp_http_caller_ledgers_restricted(req) || qp_http_caller_may(req, QP_HTTP_SCOPE_ADMIN))
+    return true;
+  char allowed[128];
+  allowed_text(req, allowed, sizeof allowed);
+  qp_http_error_t err;
+  qp_http_error_set(&err, 403, "ledger_not_allowed", "",
+                    "the audit covers every ledger; this API key is restricted to ledgers %s "
+                    "(a key without that restriction, or with scope admin, may read it)",
+                    allowed);
+  qp_http_reply_error(r, &err);
+  return false;
+}
+
 static void audit(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
-  (void)req;
   qp__ledger_api_t *s = ctx;
+  if (!audit_allowed(req, r)) return;
   qp_db_audit_t a;
   uint32_t ledgers = 0;
   qp_ledger_totals_t *totals = qp_calloc(AUDIT_LEDGERS_MAX, sizeof *totals);

@@ -5,7 +5,10 @@
  * answers 404/405 with Allow, 401 without a key, 403 without the scope,
  * 413 past the route's limit, 415 without JSON, hands the handler its
  * parameters, query and body, counts every answer per route in /metrics,
- * refuses a route two modules both claim, and has no cap on routes.
+ * refuses a route two modules both claim, and has no cap on routes.  A
+ * key's limits: an expired key gets 401 key_expired, a rate-limited one 429
+ * rate_limited with Retry-After, and a handler sees the caller's key id
+ * and ledgers through the accessors.
  */
 #include <stdio.h>
 #include <string.h>
@@ -46,17 +49,32 @@ static void numbered(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   echo(ctx, req, r, "numbered");
 }
 
+/* "<key id> <restricted> <7 allowed> <8 allowed>", from the accessors. */
+static void whoami(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  (void)ctx;
+  char *text = qp_malloc(128);
+  assert_non_null(text);
+  snprintf(text, 128, "[%s] %d %d %d", qp_http_caller_key_id(req),
+           qp_http_caller_ledgers_restricted(req), qp_http_caller_ledger_allowed(req, 7),
+           qp_http_caller_ledger_allowed(req, 8));
+  qp_http_reply_text(r, 200, text, "text/plain");
+}
+
 static const qp_http_route_t ROUTES[] = {
     {"GET", "/v1/things/{name}", "things:read", false, 0, get_thing},
     {"GET", "/v1/things/special", "things:read", false, 0, get_special},
     {"POST", "/v1/things/{name}", "things:write", false, 16, post_thing},
+    {"GET", "/v1/whoami", NULL, false, 0, whoami},
 };
+#define ROUTES_COUNT ((uint32_t)(sizeof ROUTES / sizeof ROUTES[0]))
 
 typedef struct fixture {
   char dir[256];             /* data dir with the keys */
   qp_http_server_t *server;  /* listening on a free port */
   char reader[QP_HTTP_KEY_TEXT_SIZE]; /* things:read */
   char writer[QP_HTTP_KEY_TEXT_SIZE]; /* things:write */
+  char limited[QP_HTTP_KEY_TEXT_SIZE]; /* ledgers 7 and 9, 1 request/s, burst 2 */
+  char expired[QP_HTTP_KEY_TEXT_SIZE]; /* expired in 1970 */
   qp_http_module_t module;   /* the test module */
   qp_http_route_t many[ROUTES_MANY]; /* /v1/n/0 … */
   char patterns[ROUTES_MANY][32]; /* their storage */
@@ -70,11 +88,19 @@ static int setup(void **state) {
                                        sizeof detail), 0);
   assert_int_equal(qp_http_keys_create(f->dir, "w", "things:write", f->writer, NULL, detail,
                                        sizeof detail), 0);
+  qp_http_key_limits_t l = {.ledgers = {7, 9}, .ledgers_count = 2, .rate_per_s = 1, .burst = 2};
+  assert_int_equal(qp_http_keys_create_limited(f->dir, "l", "things:read", &l, f->limited, NULL,
+                                               detail, sizeof detail),
+                   0);
+  l = (qp_http_key_limits_t){.expires_s = 1000};
+  assert_int_equal(qp_http_keys_create_limited(f->dir, "e", "things:read", &l, f->expired, NULL,
+                                               detail, sizeof detail),
+                   0);
   qp_http_options_t o;
   qp_http_options_default(&o);
   o.listen = "127.0.0.1:0";
   assert_int_equal(qp_http_server_create(f->dir, &o, &f->server, detail, sizeof detail), 0);
-  f->module = (qp_http_module_t){.name = "things", .routes = ROUTES, .routes_count = 3};
+  f->module = (qp_http_module_t){.name = "things", .routes = ROUTES, .routes_count = ROUTES_COUNT};
   assert_int_equal(qp_http_server_add(f->server, &f->module, detail, sizeof detail), 0);
   static qp_http_module_t many;
   for (uint32_t i = 0; i < ROUTES_MANY; i++) {
@@ -101,6 +127,7 @@ typedef struct answer {
   char body[65536]; /* first bytes of the body */
   size_t len;       /* bytes in body */
   char allow[64];   /* Allow header */
+  char retry_after[16]; /* Retry-After header */
 } answer_t;
 
 static size_t on_body(char *data, size_t size, size_t n, void *ctx) {
@@ -117,6 +144,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx) {
   answer_t *a = ctx;
   if (size * n > 7 && strncmp(data, "Allow: ", 7) == 0)
     snprintf(a->allow, sizeof a->allow, "%.*s", (int)(size * n - 9), data + 7);
+  if (size * n > 13 && strncmp(data, "Retry-After: ", 13) == 0)
+    snprintf(a->retry_after, sizeof a->retry_after, "%.*s", (int)(size * n - 15), data + 13);
   return size * n;
 }
 
@@ -189,6 +218,32 @@ static void test_keys_scopes_and_limits(void **state) {
   assert_int_equal(a.status, 415);
 }
 
+static void test_key_limits(void **state) {
+  fixture_t *f = *state;
+  char want[64];
+  answer_t a = call(f, "GET", "/v1/whoami", f->reader, NULL, NULL);
+  snprintf(want, sizeof want, "[%.16s] 0 1 1", f->reader + 4);
+  assert_string_equal(a.body, want);
+  a = call(f, "GET", "/healthz", f->limited, NULL, NULL); /* public: not counted */
+  a = call(f, "GET", "/v1/whoami", f->limited, NULL, NULL);
+  snprintf(want, sizeof want, "[%.16s] 1 1 0", f->limited + 4);
+  assert_string_equal(a.body, want);
+  a = call(f, "GET", "/v1/things/fig", f->limited, NULL, NULL); /* the burst's second */
+  assert_int_equal(a.status, 200);
+  a = call(f, "GET", "/v1/whoami", f->limited, NULL, NULL);
+  assert_int_equal(a.status, 429);
+  assert_non_null(strstr(a.body, "\"code\":\"rate_limited\""));
+  assert_string_equal(a.retry_after, "1");
+  a = call(f, "GET", "/v1/whoami", f->expired, NULL, NULL);
+  assert_int_equal(a.status, 401);
+  assert_non_null(strstr(a.body, "\"code\":\"key_expired\""));
+  assert_non_null(strstr(a.body, "1970-01-01T00:16:40Z"));
+  a = call(f, "GET", "/metrics", NULL, NULL, NULL);
+  snprintf(want, sizeof want, "quipu_http_rate_limited_total{key=\"%.16s\"} 1\n",
+           f->limited + 4);
+  assert_non_null(strstr(a.body, want));
+}
+
 static void test_metrics_per_route(void **state) {
   fixture_t *f = *state;
   call(f, "GET", "/v1/things/kiwi", f->reader, NULL, NULL);
@@ -234,6 +289,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_routing_and_params),
       cmocka_unit_test(test_keys_scopes_and_limits),
+      cmocka_unit_test(test_key_limits),
       cmocka_unit_test(test_metrics_per_route),
       cmocka_unit_test(test_duplicate_route_is_refused),
   };
