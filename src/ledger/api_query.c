@@ -42,6 +42,30 @@ static json_t *page(const void *rows, const qp_pending_state_t *states, uint32_t
   return root;
 }
 
+/* A key restricted to some ledgers queries one of them, named in the
+ * filter (a query without `ledger` would reach every ledger): false with a
+ * 403 otherwise. */
+static bool ledger_allowed(qp_http_request_t *req, qp_http_reply_t *r, uint32_t ledger) {
+  if (!qp_http_caller_ledgers_restricted(req) || qp_http_caller_ledger_allowed(req, ledger))
+    return true;
+  const uint32_t *ledgers = NULL;
+  uint32_t count = qp_http_caller_ledgers(req, &ledgers);
+  char allowed[128];
+  qp_http_ledgers_format(ledgers, count, ", ", allowed, sizeof allowed);
+  qp_http_error_t err;
+  if (ledger == 0)
+    qp_http_error_set(&err, 403, "ledger_not_allowed", "ledger",
+                      "this API key is restricted to ledgers %s: a query must name one of them "
+                      "in \"ledger\"",
+                      allowed);
+  else
+    qp_http_error_set(&err, 403, "ledger_not_allowed", "ledger",
+                      "ledger %u is not allowed for this API key, which may use ledgers %s",
+                      ledger, allowed);
+  qp_http_reply_error(r, &err);
+  return false;
+}
+
 static void query(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t *r,
                   bool accounts) {
   size_t len = 0;
@@ -53,6 +77,7 @@ static void query(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t *
     qp_http_reply_error(r, &err);
     return;
   }
+  if (!ledger_allowed(req, r, f.ledger)) return;
   uint32_t want = f.limit;
   if (f.limit < QP_QUERY_LIMIT_MAX) f.limit++;
   void *rows = qp_calloc(f.limit, accounts ? sizeof(qp_account_t) : sizeof(qp_transfer_t));

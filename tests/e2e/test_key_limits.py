@@ -128,6 +128,14 @@ def test_restricted_key_sees_other_ledgers_as_unknown(server, keys):
     assert [x["id"] for x in r.json()["transfers"]] == [str(mine)]
     assert len(admin.post("/v1/transfers/lookup", {"ids": [str(other), str(mine)]})
                .json()["transfers"]) == 2
+    # Queries must name an allowed ledger, and then see only it.
+    for kind in ("accounts", "transfers"):
+        for body in ({}, {"ledger": OTHER}):
+            r = api.post("/v1/%s/query" % kind, body)
+            assert r.status_code == 403 and code(r) == "ledger_not_allowed", (kind, body, r.text)
+            assert r.json()["error"]["path"] == "ledger"
+    r = api.post("/v1/transfers/query", {"ledger": ALSO_MINE, "flags": ["reversed"], "limit": 1})
+    assert r.status_code == 200 and [x["id"] for x in r.json()["transfers"]] == [str(mine)]
     # The audit covers every ledger: not for a restricted key, unless it is admin.
     r = api.get("/v1/audit")
     assert r.status_code == 403 and code(r) == "ledger_not_allowed"
