@@ -83,6 +83,11 @@ typedef struct qp_archive {
  * truncated", ...); QP_EIO or QP_ENOMEM.  On failure nothing stays open. */
 int qp_archive_open(const char *path, qp_archive_t *a, char *detail, size_t detail_size);
 
+/* qp_archive_open over an io (read_at, size, close) that it takes over:
+ * closed by qp_archive_close, or before a failure returns.  The fuzz
+ * target reads archives from memory this way. */
+int qp_archive_open_io(qp_io_t *io, qp_archive_t *a, char *detail, size_t detail_size);
+
 /* Closes an opened archive.  Safe to call twice. */
 void qp_archive_close(qp_archive_t *a);
 

@@ -24,7 +24,8 @@ typedef struct reader {
   qp_io_t *io;            /* the archive */
   uint64_t pos;           /* next byte to read */
   qp_hash_ctx_t file;     /* hash of bytes [0, pos) */
-  uint8_t *chunk;         /* CHUNK_BYTES of scratch */
+  uint8_t *chunk;         /* scratch */
+  size_t chunk_bytes;     /* its size: CHUNK_BYTES, or less for a small file */
   char *detail;           /* where failures are described */
   size_t detail_size;
 } reader_t;
@@ -49,7 +50,7 @@ static int read_next(reader_t *r, uint8_t *dst, size_t len, qp_hash_ctx_t *entry
 /* Reads and hashes `len` bytes of contents. */
 static int skim(reader_t *r, uint64_t len, qp_hash_ctx_t *entry) {
   while (len > 0) {
-    size_t n = len > CHUNK_BYTES ? CHUNK_BYTES : (size_t)len;
+    size_t n = len > r->chunk_bytes ? r->chunk_bytes : (size_t)len;
     int rc = read_next(r, r->chunk, n, entry);
     if (rc != 0) return rc;
     len -= n;
@@ -204,24 +205,32 @@ static int check_all(reader_t *r, qp_archive_t *a) {
   return check_trailer(r, a, t);
 }
 
-int qp_archive_open(const char *path, qp_archive_t *a, char *detail, size_t detail_size) {
+int qp_archive_open_io(qp_io_t *io, qp_archive_t *a, char *detail, size_t detail_size) {
   memset(a, 0, sizeof *a);
   if (detail && detail_size) detail[0] = '\0';
-  int rc = qp_io_open_file(path, false, true, &a->io);
-  if (rc != 0) {
-    if (detail) snprintf(detail, detail_size, "cannot open %s: %s", path, qp_strerror(rc));
-    return rc;
-  }
+  a->io = *io;
   reader_t r = {.io = &a->io, .detail = detail, .detail_size = detail_size};
   qp_hash256_init(&r.file);
-  rc = a->io.size(a->io.ctx, &a->size);
+  int rc = a->io.size(a->io.ctx, &a->size);
   if (rc != 0) fail(&r, rc, "cannot read the archive's size");
-  r.chunk = rc == 0 ? qp_malloc(CHUNK_BYTES) : NULL;
+  r.chunk_bytes = a->size < CHUNK_BYTES ? (size_t)a->size + 1 : CHUNK_BYTES;
+  r.chunk = rc == 0 ? qp_malloc(r.chunk_bytes) : NULL;
   if (rc == 0 && r.chunk == NULL) rc = fail(&r, QP_ENOMEM, "out of memory");
   if (rc == 0) rc = check_all(&r, a);
   qp_free(r.chunk);
   if (rc != 0) qp_archive_close(a);
   return rc;
+}
+
+int qp_archive_open(const char *path, qp_archive_t *a, char *detail, size_t detail_size) {
+  qp_io_t io;
+  int rc = qp_io_open_file(path, false, true, &io);
+  if (rc != 0) {
+    memset(a, 0, sizeof *a);
+    if (detail) snprintf(detail, detail_size, "cannot open %s: %s", path, qp_strerror(rc));
+    return rc;
+  }
+  return qp_archive_open_io(&io, a, detail, detail_size);
 }
 
 void qp_archive_close(qp_archive_t *a) {
