@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CLI tests against the real binary: the ledger demo, verify on an intact
 # journal, verify after damage (a flipped byte anywhere, a truncated
-# record), recovery of a torn tail at the next open, idempotent re-runs and
-# the data directory lock.  Prints "cli: N passed, N failed".
+# record), recovery of a torn tail at the next open, idempotent re-runs, the
+# data directory lock, and backup/restore (exit codes, refusals).  Prints
+# "cli: N passed, N failed".
 set -uo pipefail
 Q=$(realpath "$1")
 T=$(mktemp -d /tmp/quipu-cli-XXXXXX)
@@ -56,6 +57,19 @@ cp -r "$D" "$T/torn"; head -c 77 "$D/ledger/journal" >> "$T/torn/ledger/journal"
 check "verify reports a torn tail"    bash -c "! '$Q' verify --data '$T/torn' >/dev/null 2>&1"
 check "open truncates a torn tail"    bash -c "'$Q' ledger demo --data '$T/torn' 2>&1 | grep -q 'truncating 77 bytes'"
 check "verify passes after recovery"  bash -c "'$Q' verify --data '$T/torn' | grep -q 'result:    OK'"
+
+# Backup and restore: a copy of $D restores into a new directory that verify
+# passes; usage errors exit 2; an existing archive, a non-empty directory and
+# a damaged archive exit 1 and write nothing.
+check "backup writes an archive (0600)" bash -c "'$Q' backup --data '$D' --out '$T/b.qpb' | grep -q 'journal up to record' && test \$(stat -c %a '$T/b.qpb') = 600"
+check "backup refuses to overwrite (exit 1)" bash -c "'$Q' backup --data '$D' --out '$T/b.qpb' 2>&1 >/dev/null | grep -q 'refusing to overwrite' && test \${PIPESTATUS[0]} -eq 1"
+check "backup --force overwrites"     "$Q" backup --data "$D" --out "$T/b.qpb" --force
+check "restore into a new directory"  bash -c "'$Q' restore --in '$T/b.qpb' --data '$T/restored' | grep -q 'index rebuilt'"
+check "verify passes on the restore"  bash -c "'$Q' verify --data '$T/restored' | grep -q 'result:    OK'"
+check "restore refuses a non-empty dir (exit 1)" bash -c "'$Q' restore --in '$T/b.qpb' --data '$T/restored' 2>&1 | grep -q 'is not empty' && test \${PIPESTATUS[0]} -eq 1"
+cp "$T/b.qpb" "$T/bad.qpb"; flip "$T/bad.qpb" 200
+check "restore refuses a flipped byte, writes nothing" bash -c "'$Q' restore --in '$T/bad.qpb' --data '$T/r2' 2>&1 | grep -q 'nothing was written' && test \${PIPESTATUS[0]} -eq 1 && test ! -e '$T/r2'"
+check "backup/restore usage errors exit 2" bash -c "'$Q' backup --data '$D' >/dev/null 2>&1; a=\$?; '$Q' restore >/dev/null 2>&1; b=\$?; test \$a\$b = 22"
 
 check "bench ledger runs (small)"     bash -c "'$Q' bench ledger --accounts 1000 --transfers 20000 --batch 1000 | grep -q 'RESULT inprocess_durable_transfers_per_s'"
 mkdir -p "$T/drills"; echo '{"kills": 5, "losses": 0, "invariant_violations": 0}' > "$T/drills/torture.json"

@@ -5,6 +5,8 @@
 #ifndef QP_CLI_CLI_H
 #define QP_CLI_CLI_H
 
+#include <jansson.h>
+
 int qp_cmd_verify(int argc, char **argv);
 int qp_cmd_ledger(int argc, char **argv); /* ledger demo */
 int qp_cmd_bench(int argc, char **argv);  /* bench ledger */
@@ -14,8 +16,14 @@ int qp_cmd_node(int argc, char **argv);  /* a node from DIR/node.json */
 int qp_cmd_keys(int argc, char **argv);
 int qp_cmd_client(int argc, char **argv);
 int qp_cmd_sim(int argc, char **argv);
+int qp_cmd_backup(int argc, char **argv);
+int qp_cmd_restore(int argc, char **argv);
 
 /* The data directory: --data DIR, else $QUIPU_DATA, else ./quipu-data. */
 const char *qp_cli_data_dir(const char *flag_value);
+
+/* Prints o as one compact JSON line (at most 8 KiB) and releases it
+ * (json_decref; NULL prints an error object). */
+void qp_cli_print_json(json_t *o);
 
 #endif

@@ -1,8 +1,10 @@
 /*
- * common.c - helpers shared by the subcommands.  For now: where the data
- * directory is, resolved the same way by every command (DESIGN.md section 3)
- * so that `quipu serve`, `quipu keys` and `quipu verify` agree without flags.
+ * common.c - helpers shared by the subcommands: where the data directory
+ * is, resolved the same way by every command (DESIGN.md section 3) so that
+ * `quipu serve`, `quipu keys` and `quipu verify` agree without flags, and
+ * printing a summary as one JSON line.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cli/cli.h"
@@ -17,4 +19,12 @@ const char *qp_cli_data_dir(const char *flag_value) {
   const char *env = getenv("QUIPU_DATA");
   if (env != NULL && env[0] != '\0') return env;
   return QP_CLI_DATA_DIR_DEFAULT;
+}
+
+void qp_cli_print_json(json_t *o) {
+  char text[8192];
+  size_t n = o != NULL ? json_dumpb(o, text, sizeof text, JSON_COMPACT) : 0;
+  if (n > 0 && n < sizeof text) printf("%.*s\n", (int)n, text);
+  else printf("{\"error\": \"the summary does not fit\"}\n");
+  json_decref(o);
 }

@@ -278,4 +278,46 @@ int qp_db_verify(const char *dir, qp_verify_report_t *report, char *detail,
 int qp_db_verify_live(const char *dir, qp_verify_report_t *report, char *detail,
                       size_t detail_size);
 
+/* -------------------------------------------------------------- backup */
+
+/* A position in the ledger's journal: its committed prefix [0,
+ * journal_bytes), ending with record `seq`. */
+typedef struct qp_db_position {
+  uint64_t seq;                     /* the last record (0 = empty journal) */
+  uint8_t head_hash[QP_HASH_SIZE];  /* its hash (zeros = none) */
+  uint64_t events;                  /* events in the prefix */
+  uint64_t journal_bytes;           /* bytes of the prefix */
+  uint64_t excluded_bytes;          /* qp_db_backup_position: bytes after it left out as
+                                       being written (or a torn tail a restart would cut) */
+} qp_db_position_t;
+
+/* Where the committed journal under dir/ledger/ ends now, for a backup:
+ * takes no lock and writes nothing, so it runs beside a server.  Every
+ * record up to the position is checked (header checksum, hash, chain); a
+ * record that does not check out is left out as in flight only when it
+ * lies after the index's applied position and within one group commit of
+ * the journal's end (out->excluded_bytes), else it is damage.  The bytes
+ * below the position never change again (the journal is append-only).
+ * Returns 0; QP_ENOTFOUND (no journal); QP_ECORRUPT with detail naming
+ * the record; QP_EIO. */
+int qp_db_backup_position(const char *dir, qp_db_position_t *out, char *detail,
+                          size_t detail_size);
+
+/* Checks that io (read_at and size) holds a ledger journal of exactly
+ * pos->journal_bytes bytes ending with record pos->seq of hash
+ * pos->head_hash after pos->events events: every record's checksum, hash
+ * and chain link.  Returns 0, QP_ECORRUPT (detail names the record or the
+ * field), QP_EIO or QP_ENOMEM. */
+int qp_db_check_journal(const qp_io_t *io, const qp_db_position_t *pos, char *detail,
+                        size_t detail_size);
+
+/* Opens the ledger under dir once - which, with no index there, replays
+ * the whole journal and rebuilds the index - and checks that it opened
+ * exactly at *pos (seq, head hash, events, bytes, nothing torn) with the
+ * invariant holding; then writes the index out and closes.  *audit (may be
+ * NULL) receives what it opened to.  Takes dir's lock meanwhile.  Returns
+ * 0, QP_ECORRUPT (detail: what differs) or what qp_db_open returns. */
+int qp_db_check_restored(const char *dir, const qp_db_position_t *pos, qp_db_audit_t *audit,
+                         char *detail, size_t detail_size);
+
 #endif
