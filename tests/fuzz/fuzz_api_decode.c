@@ -106,5 +106,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     QP_ASSERT(ids == NULL && n == 0);
     check_error(rc, &err);
   }
+
+  /* A query filter: either one the ledger accepts as it is, or an error. */
+  qp_query_filter_t filter;
+  rc = qp_ledger_decode_query(body, size, &filter, &err);
+  if (rc == 0) {
+    QP_ASSERT(filter.limit >= 1 && filter.limit <= QP_QUERY_LIMIT_MAX);
+    QP_ASSERT(filter.timestamp_max == 0 || filter.timestamp_min <= filter.timestamp_max);
+    QP_ASSERT((filter.flags & ~QP_QUERY_REVERSED) == 0);
+  } else {
+    check_error(rc, &err);
+  }
   return 0;
 }
