@@ -95,6 +95,9 @@ struct json_t *qp_ledger_account_json(const qp_account_t *a);
 struct json_t *qp_ledger_transfer_json(const qp_transfer_t *t, qp_pending_state_t state);
 struct json_t *qp_ledger_balance_json(const qp_account_balance_t *b);
 struct json_t *qp_ledger_u128_json(qp_u128 v);
+/* Who submitted a record: the API key id as its 16 hex digits (what `quipu
+ * keys list` shows), or null for 0 (none recorded). */
+struct json_t *qp_ledger_submitter_json(uint64_t key);
 
 /* {"results":[{"index":i,"id":"…","result":"…"},…]} for a create batch,
  * as text; op is QP_OP_CREATE_ACCOUNTS or QP_OP_CREATE_TRANSFERS.  Returns

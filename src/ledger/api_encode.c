@@ -14,6 +14,13 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 
+json_t *qp_ledger_submitter_json(uint64_t key) {
+  if (key == 0) return json_null();
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)key);
+  return json_string(hex);
+}
+
 json_t *qp_ledger_u128_json(qp_u128 v) {
   char buf[QP_U128_BUF_SIZE];
   qp_u128_format(v, buf);

@@ -104,6 +104,11 @@ typedef struct qp__ledger_api {
 /* The ledger's route table (static storage). */
 const qp_http_route_t *qp__ledger_routes(uint32_t *count_out);
 
+/* Sets "submitted_by" (qp_ledger_submitter_json) on every transfer object
+ * of the JSON array arr, from its "timestamp" (api_query.c).  Returns 0,
+ * or qp_db_submitters' error. */
+int qp__ledger_set_submitters(qp_db_t *db, struct json_t *arr);
+
 /* POST /v1/accounts/query and /v1/transfers/query (api_query.c). */
 void qp__ledger_query_accounts(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__ledger_query_transfers(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);

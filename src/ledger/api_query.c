@@ -3,6 +3,8 @@
  * (TigerBeetle's query_accounts / query_transfers): a filter body in, one
  * page of records out, with the cursor of the next page.
  */
+#include <string.h>
+
 #include <jansson.h>
 
 #include "ledger/api_int.h"
@@ -66,6 +68,24 @@ static bool ledger_allowed(qp_http_request_t *req, qp_http_reply_t *r, uint32_t 
   return false;
 }
 
+int qp__ledger_set_submitters(qp_db_t *db, json_t *arr) {
+  size_t n = json_array_size(arr);
+  if (n == 0) return 0;
+  uint64_t *ts = qp_calloc(2 * n, sizeof *ts);
+  if (ts == NULL) return QP_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const char *text = json_string_value(json_object_get(json_array_get(arr, i), "timestamp"));
+    qp_u128 v = 0;
+    if (text != NULL && qp_u128_parse(text, strlen(text), &v) == 0) ts[i] = (uint64_t)v;
+  }
+  int rc = qp_db_submitters(db, ts, (uint32_t)n, ts + n);
+  for (size_t i = 0; i < n && rc == 0; i++)
+    json_object_set_new(json_array_get(arr, i), "submitted_by",
+                        qp_ledger_submitter_json(ts[n + i]));
+  qp_free(ts);
+  return rc;
+}
+
 static void query(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t *r,
                   bool accounts) {
   size_t len = 0;
@@ -86,9 +106,14 @@ static void query(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t *
   if (rows == NULL || (!accounts && states == NULL)) rc = QP_ENOMEM;
   else if (accounts) rc = qp_db_query_accounts(s->db, &f, rows, &count);
   else rc = qp_db_query_transfers(s->db, &f, rows, states, &count);
+  json_t *answer = NULL;
+  if (rc == 0) answer = page(rows, states, count, want, accounts, f.flags & QP_QUERY_REVERSED);
+  if (rc == 0 && answer == NULL) rc = QP_ENOMEM;
+  if (rc == 0 && !accounts)
+    rc = qp__ledger_set_submitters(s->db, json_object_get(answer, "transfers"));
   if (rc == 0) {
-    qp_http_reply_json(r, 200, page(rows, states, count, want, accounts,
-                                    f.flags & QP_QUERY_REVERSED));
+    qp_http_reply_json(r, 200, answer);
+    answer = NULL;
   } else if (rc == QP_ESTOPPED) {
     qp_http_reply_fail(r, 503, "stopped", "",
                        "the ledger stopped after a journal write failure");
@@ -96,6 +121,7 @@ static void query(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t *
     QP_LOG_ERROR("ledger", "query failed: %s", qp_strerror(rc));
     qp_http_reply_fail(r, 500, "internal", "", qp_strerror(rc));
   }
+  json_decref(answer);
   qp_free(rows);
   qp_free(states);
 }

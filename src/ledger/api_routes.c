@@ -115,6 +115,19 @@ static bool events_allowed(qp_http_request_t *req, qp_http_reply_t *r, qp_op_t o
   return true;
 }
 
+/* The caller's API key id as a number (its 16 hex digits), journaled with
+ * the batch as its submitter; 0 without a key (--insecure-no-auth). */
+static uint64_t caller_key(const qp_http_request_t *req) {
+  const char *id = qp_http_caller_key_id(req);
+  uint64_t v = 0;
+  for (const char *p = id; p != NULL && *p != '\0'; p++) {
+    int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+    if (d < 0) return 0;
+    v = (v << 4) | (uint64_t)d;
+  }
+  return v;
+}
+
 static void handle_create(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t *r,
                           qp_op_t op) {
   qp_http_error_t err;
@@ -147,7 +160,11 @@ static void handle_create(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_r
     return;
   }
   qp__ledger_job_t job = {
-      .request = {.op = op, .events = events, .count = count, .results = results}};
+      .request = {.op = op,
+                  .events = events,
+                  .count = count,
+                  .results = results,
+                  .submitter = caller_key(req)}};
   rc = qp__ledger_writer_submit(&s->writer, &job);
   reply_create(r, &job, rc);
   qp_free(results);
@@ -197,6 +214,7 @@ static void lookup(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_reply_t 
     for (uint32_t i = 0; rc == 0 && i < found; i++)
       if (qp_http_caller_ledger_allowed(req, out[i].ledger))
         json_array_append_new(arr, qp_ledger_transfer_json(&out[i], states[i]));
+    if (rc == 0) rc = qp__ledger_set_submitters(s->db, arr);
   }
   qp_free(rows);
   qp_free(ids);
@@ -258,7 +276,18 @@ static void get_transfer(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) 
   int rc = qp_db_lookup_transfers(s->db, &id, 1, &t, &state, &found);
   if (rc == 0 && found == 1 && !qp_http_caller_ledger_allowed(req, t.ledger)) found = 0;
   if (single_lookup_failed(r, rc, found, "no transfer has this id")) return;
-  qp_http_reply_json(r, 200, qp_ledger_transfer_json(&t, state));
+  json_t *one = json_array();
+  json_t *obj = qp_ledger_transfer_json(&t, state);
+  rc = one == NULL || obj == NULL || json_array_append(one, obj) != 0 ? QP_ENOMEM : 0;
+  if (rc == 0) rc = qp__ledger_set_submitters(s->db, one);
+  json_decref(one);
+  if (rc == 0) {
+    qp_http_reply_json(r, 200, obj);
+    return;
+  }
+  json_decref(obj);
+  if (rc == QP_ESTOPPED) reply_stopped(r);
+  else qp_http_reply_fail(r, 500, "internal", "", qp_strerror(rc));
 }
 
 /* -------------------------------------------------------------- history */
@@ -394,6 +423,10 @@ static json_t *history_page(qp_db_t *db, const void *rows, uint32_t count, uint3
   }
   json_object_set_new(root, balances ? "balances" : "transfers", arr);
   json_object_set_new(root, "next", next != 0 ? u64_json(next) : json_null());
+  if (!balances && qp__ledger_set_submitters(db, arr) != 0) {
+    json_decref(root);
+    return NULL; /* answered as a 500 */
+  }
   return root;
 }
 

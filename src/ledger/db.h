@@ -91,6 +91,7 @@ typedef struct qp_db_request {
   uint32_t count;         /* 1..QP_BATCH_EVENTS_MAX (0 for QP_OP_EXPIRE) */
   uint32_t *results;      /* out: count result codes; caller-owned */
   int status;             /* out: 0, or why the batch was not applied */
+  uint64_t submitter;     /* who sent it (an API key's id), journaled with it; 0 = none */
 } qp_db_request_t;
 
 /* Applies `count` batches in order and makes them durable with one journal
@@ -134,6 +135,12 @@ typedef struct qp_account_filter {
  * QP_EDB.  Waits until the index holds every committed batch. */
 int qp_db_get_account_transfers(qp_db_t *db, const qp_account_filter_t *filter,
                                 qp_transfer_t *out, uint32_t *count_out);
+
+/* Who submitted the events stamped timestamps[0, count): the `submitter`
+ * of their requests, 0 where none was recorded (no key, an expiry, a batch
+ * journaled before submitters were).  Waits for the index when a
+ * timestamp is newer than what it holds.  Returns 0, QP_ESTOPPED, QP_EDB. */
+int qp_db_submitters(qp_db_t *db, const uint64_t *timestamps, uint32_t count, uint64_t *out);
 
 /* A query over every account or transfer (TigerBeetle's QueryFilter):
  * the records whose fields equal every non-zero field given, in timestamp

@@ -50,6 +50,7 @@ static int take_snapshot(qp_db_t *db, qp__index_meta_t *meta, uint64_t *stored_r
     meta->applied_offset = qp_journal_size(db->journal);
     meta->events = db->stats_events;
     *stored_rows = qp_ledger_taken_rows(db->ledger);
+    qp__subs_take(&db->subs, &db->snapshot_subs);
   }
   pthread_rwlock_unlock(&db->state_lock);
   if (rc == 0) assert_round(db, meta, db->taken_seq); /* taken_seq: only this thread writes it */
@@ -64,7 +65,7 @@ static int take_snapshot(qp_db_t *db, qp__index_meta_t *meta, uint64_t *stored_r
 int qp__db_store_round(qp_db_t *db, const qp__index_meta_t *meta, int *stage) {
   int rc = 0;
   if (*stage == 0) {
-    rc = qp__index_apply(&db->index, &db->snapshot, meta, db->accounts.seq);
+    rc = qp__index_apply(&db->index, &db->snapshot, &db->snapshot_subs, meta, db->accounts.seq);
     if (rc == 0) *stage = 1;
   }
   if (rc == 0 && *stage == 1) {
@@ -199,6 +200,7 @@ void *qp__db_applier_main(void *arg) {
     backoff_ms = 0;
     db->applier_error = 0;
     db->applied_seq = meta.applied_seq;
+    db->applied_ts = meta.last_timestamp;
     if (db->applied_seq >= db->durable_seq) db->behind_since_ns = 0;
     pthread_cond_broadcast(&db->ring_cond);
   }

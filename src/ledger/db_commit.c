@@ -89,6 +89,7 @@ static void assert_staged(const qp_db_request_t *r, const uint8_t *body) {
 /* Applies one request and stages its journal record. */
 static int apply_request(qp_db_t *db, qp_db_request_t *r, uint64_t now) {
   int rc;
+  uint64_t before = qp_ledger_last_timestamp(db->ledger);
   if (r->op == QP_OP_CREATE_ACCOUNTS)
     rc = qp_ledger_create_accounts(db->ledger, now, r->events, r->count, r->results);
   else if (r->op == QP_OP_CREATE_TRANSFERS)
@@ -99,8 +100,15 @@ static int apply_request(qp_db_t *db, qp_db_request_t *r, uint64_t now) {
     if (rc == 0 && expired == 0) return 0; /* nothing to journal */
   }
   if (rc != 0) return rc;
-  uint8_t *body = qp_journal_stage(db->journal, r->op, r->count, now, r->count * QP_RECORD_SIZE);
+  uint8_t tag[QP_JOURNAL_TAG_SIZE];
+  qp__subs_to_tag(r->submitter, tag);
+  uint8_t *body =
+      qp_journal_stage_tagged(db->journal, r->op, r->count, now, tag, r->count * QP_RECORD_SIZE);
   QP_ASSERT(body != NULL); /* room was checked before applying */
+  if (r->op != QP_OP_EXPIRE &&
+      qp__subs_note(&db->subs, r->submitter, before, qp_ledger_last_timestamp(db->ledger),
+                    r->results, r->count) != 0)
+    QP_LOG_ERROR("ledger", "out of memory noting who submitted a batch (the journal has it)");
   for (uint32_t i = 0; i < r->count; i++) {
     if (r->op == QP_OP_CREATE_ACCOUNTS)
       qp_account_encode(body + (size_t)i * QP_RECORD_SIZE, (const qp_account_t *)r->events + i);

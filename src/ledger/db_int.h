@@ -29,6 +29,7 @@
 #include "ledger/history.h"
 #include "ledger/idfilter.h"
 #include "ledger/index.h"
+#include "ledger/submitters.h"
 #include "store/store.h"
 
 /* One group commit holds at most this many events and records. */
@@ -108,6 +109,12 @@ struct qp_db {
   uint64_t behind_since_ns;        /* the index has been behind the journal since (0 = not) */
   int applier_error;               /* the last index write failed with this (0 = healthy) */
   bool closing;                    /* applier should drain and exit */
+  uint64_t applied_ts;             /* the ledger clock the index holds up to */
+
+  /* Who submitted the batches (submitters.h): noted by the writer and by
+   * recovery under the state lock, taken with each round's changes. */
+  qp__subs_t subs;                 /* noted since the last take (state_lock) */
+  qp__subs_t snapshot_subs;        /* the applier's round */
 };
 
 static inline uint64_t qp__db_monotonic_ns(void) { return qp_clock_mono_ns(); }

@@ -313,6 +313,7 @@ static int open_files(qp_db_t *db, qp_db_recovery_t *rep, char *detail, size_t d
     return rc;
   }
   db->durable_seq = db->applied_seq = db->taken_seq = scan.last_seq;
+  db->applied_ts = qp_ledger_last_timestamp(db->ledger);
   if (db->options.open_journal != NULL) return qp__history_update(&db->history, db->ledger);
   return verify_prefix(db, rep, detail, detail_size);
 }
@@ -408,6 +409,8 @@ void qp_db_close(qp_db_t *db) {
   if (db->filter_on) qp__idfilter_deinit(&db->filter);
   qp_ledger_destroy(db->ledger);
   qp_ledger_changes_deinit(&db->snapshot);
+  qp__subs_deinit(&db->subs);
+  qp__subs_deinit(&db->snapshot_subs);
   qp__history_deinit(&db->history);
   qp_lock_release(db->lock_fd);
   pthread_rwlock_destroy(&db->state_lock);

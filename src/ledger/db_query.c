@@ -94,6 +94,23 @@ int qp_db_get_account_balances(qp_db_t *db, const qp_account_filter_t *f,
   return rc;
 }
 
+/* ----------------------------------------------------------- submitters */
+
+int qp_db_submitters(qp_db_t *db, const uint64_t *timestamps, uint32_t count, uint64_t *out) {
+  for (uint32_t i = 0; i < count; i++) out[i] = 0;
+  if (db->stopped) return QP_ESTOPPED;
+  if (db->options.open_journal != NULL || count == 0) return 0; /* no index: none recorded */
+  uint64_t newest = 0;
+  for (uint32_t i = 0; i < count; i++)
+    if (timestamps[i] > newest) newest = timestamps[i];
+  pthread_mutex_lock(&db->ring_mutex);
+  bool held = db->applied_ts >= newest;
+  pthread_mutex_unlock(&db->ring_mutex);
+  int rc = held ? 0 : qp_db_sync_index(db);
+  if (rc == 0) rc = qp__index_submitters(&db->index, timestamps, count, out);
+  return rc;
+}
+
 /* ---------------------------------------------------------------- query */
 
 static int check_query(const qp_query_filter_t *f) {

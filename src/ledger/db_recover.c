@@ -43,7 +43,13 @@ static int recover_visit(void *vctx, const qp_journal_record_t *rec) {
     }
     return 0;
   }
+  uint64_t before = qp_ledger_last_timestamp(c->db->ledger);
   int rc = qp__replay_record(c->db->ledger, rec, c->scratch);
+  if (rc == 0 && rec->op != QP_OP_EXPIRE &&
+      qp__subs_note(&c->db->subs, qp__subs_from_tag(rec->tag), before,
+                    qp_ledger_last_timestamp(c->db->ledger), c->scratch->results,
+                    rec->count) != 0)
+    QP_LOG_ERROR("ledger", "out of memory noting who submitted a batch (the journal has it)");
   if (rc != 0 && c->detail)
     snprintf(c->detail, c->detail_size, "replaying journal record %llu at offset %llu: %s",
              (unsigned long long)rec->seq, (unsigned long long)rec->offset, qp_strerror(rc));
@@ -124,6 +130,7 @@ int qp__db_recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail
     c.meta.events = db->stats_events;
     int stage = 0;
     rc = qp_ledger_take_changes(db->ledger, &db->snapshot);
+    qp__subs_take(&db->subs, &db->snapshot_subs);
     if (rc == 0) rc = qp__db_store_round(db, &c.meta, &stage);
     if (rc == 0) qp__db_after_store(db, 0, false);
     qp__db_release_large_snapshot(db);

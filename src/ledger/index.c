@@ -16,6 +16,7 @@
 #include "base/bytes.h"
 #include "ledger/accounts.h"
 #include "ledger/query.h"
+#include "ledger/submitters.h"
 #include "base/err.h"
 
 static const char META_KEY[] = "applied";
@@ -40,7 +41,7 @@ int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read
   memset(ix, 0, sizeof *ix);
   char why[512] = "";
   unsigned flags = (read_only ? MDB_RDONLY : 0) | MDB_NOTLS | MDB_NOMETASYNC;
-  int rc = qp_kv_open(path, map_size, flags, 9, &ix->kv, why, sizeof why);
+  int rc = qp_kv_open(path, map_size, flags, 10, &ix->kv, why, sizeof why);
   unsigned create = read_only ? 0 : MDB_CREATE;
   /* Each account's transfer timestamps as sorted fixed-size duplicates: 8
    * bytes an entry instead of a 24-byte key, so a round dirties far fewer
@@ -54,6 +55,7 @@ int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read
       {"pending", create, &ix->pending},
       {"account_transfers", create | MDB_DUPSORT | MDB_DUPFIXED, &ix->account_transfers},
       {"query", create, &ix->query},
+      {"submitters", create, &ix->submitters},
       {"meta", create, &ix->meta}};
   const char *table = NULL;
   if (rc == 0) rc = qp_kv_dbis(ix->kv, tables, sizeof tables / sizeof tables[0], &table);
@@ -121,6 +123,16 @@ int qp__index_has_queries(qp__index_t *ix, bool *out) {
   *out = rc == 0;
   qp_kv_read_end(ix->kv, txn, NULL);
   return rc == 0 || rc == MDB_NOTFOUND ? 0 : QP_EDB;
+}
+
+int qp__index_submitters(qp__index_t *ix, const uint64_t *ts, uint32_t count, uint64_t *out) {
+  MDB_txn *txn;
+  int rc = read_txn(ix, &txn);
+  if (rc != 0) return rc;
+  for (uint32_t i = 0; i < count && rc == 0; i++)
+    rc = db_err(qp__subs_lookup(txn, ix->submitters, ts[i], &out[i]));
+  qp_kv_read_end(ix->kv, txn, NULL);
+  return rc;
 }
 
 int qp__index_query(qp__index_t *ix, bool accounts, const qp_query_filter_t *f,
@@ -245,6 +257,7 @@ static int apply_accounts(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes
 typedef struct apply_args {
   qp__index_t *ix;
   const qp_ledger_changes_t *changes;
+  const qp__subs_t *subs;
   const qp__index_meta_t *meta;
   uint64_t wal_done;
 } apply_args_t;
@@ -267,6 +280,7 @@ static int apply_txn(void *ctx, MDB_txn *txn) {
   if (rc == 0) rc = apply_accounts(ix, txn, c, meta->applied_seq, wal_done);
   if (rc == 0) rc = qp__query_add_transfers(txn, ix->query, c);
   if (rc == 0) rc = qp__query_add_accounts(txn, ix->query, c, before);
+  if (rc == 0) rc = qp__subs_store(txn, ix->submitters, a->subs);
   if (rc == 0) rc = put(txn, ix->meta, QUERIES_KEY, sizeof QUERIES_KEY - 1, "1", 1);
   if (rc == 0) {
     uint8_t val[META_SIZE];
@@ -284,9 +298,9 @@ static int apply_txn(void *ctx, MDB_txn *txn) {
  * retry inside the call: a full map or disk comes back as QP_ENOSPC and
  * the applier retries the round with backoff (db.c), so that close never
  * waits behind a sleeping write. */
-int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *c, const qp__index_meta_t *meta,
-                    uint64_t wal_done) {
-  apply_args_t a = {ix, c, meta, wal_done};
+int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *c, const qp__subs_t *subs,
+                    const qp__index_meta_t *meta, uint64_t wal_done) {
+  apply_args_t a = {ix, c, subs, meta, wal_done};
   return db_err(qp_kv_write(ix->kv, apply_txn, &a));
 }
 
@@ -347,7 +361,7 @@ static int reset_txn(void *ctx, MDB_txn *txn) {
   qp__index_t *ix = ctx;
   MDB_dbi all[] = {ix->accounts, ix->account_wal, ix->transfers,         ix->transfer_ids,
                    ix->balances, ix->pending,     ix->account_transfers, ix->query,
-                   ix->meta};
+                   ix->submitters, ix->meta};
   int rc = 0;
   for (size_t i = 0; i < sizeof all / sizeof all[0] && rc == 0; i++) rc = mdb_drop(txn, all[i], 0);
   return rc;

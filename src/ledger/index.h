@@ -20,6 +20,8 @@
 #include "ledger/db.h"
 #include "store/kv.h"
 
+struct qp__subs; /* ledger/submitters.h */
+
 typedef struct qp__index {
   qp_kv_t *kv;         /* the environment, through store/kv */
   MDB_env *env;        /* qp_kv_env(kv), for the raw read transactions of db.c and verify.c */
@@ -31,6 +33,7 @@ typedef struct qp__index {
   MDB_dbi pending;     /* id(16 BE) -> timestamp(8 BE), transfers in state pending */
   MDB_dbi account_transfers; /* account(16 BE) -> ts(8 BE) sorted duplicates: both sides */
   MDB_dbi query;       /* the query indexes (ledger/query.h) */
+  MDB_dbi submitters;  /* who submitted each batch (ledger/submitters.h) */
   MDB_dbi meta;        /* "applied" -> seq(8) hash(32) last_timestamp(8) offset(8) events(8);
                           "queries" -> "1" once the query table is kept */
   void *map_addr;      /* where LMDB mapped data.mdb (NULL if not found), for trim */
@@ -59,6 +62,8 @@ int qp__index_read_meta(qp__index_t *ix, qp__index_meta_t *out);
 /* Whether the index keeps the query table (an index written before
  * queries existed does not, and is rebuilt from the journal). */
 int qp__index_has_queries(qp__index_t *ix, bool *out);
+/* The submitters of the events stamped ts[0, count) into out (0 = none). */
+int qp__index_submitters(qp__index_t *ix, const uint64_t *ts, uint32_t count, uint64_t *out);
 /* Runs a query (ledger/query.h) in one read transaction. */
 int qp__index_query(qp__index_t *ix, bool accounts, const qp_query_filter_t *f,
                     int (*fn)(void *ctx, uint64_t ts, const MDB_val *value), void *ctx);
@@ -87,6 +92,7 @@ void qp__index_trim(qp__index_t *ix);
  * accounts go to the redo log under meta->applied_seq, and log rounds up to
  * `wal_done` (already in the accounts file) are dropped. */
 int qp__index_apply(qp__index_t *ix, const qp_ledger_changes_t *changes,
+                    const struct qp__subs *subs,
                     const qp__index_meta_t *meta, uint64_t wal_done);
 int qp__index_account_balances(qp__index_t *ix, const qp_account_filter_t *filter,
                                qp_account_balance_t *out, uint32_t *count_out);

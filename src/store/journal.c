@@ -50,7 +50,7 @@ enum {
   OFF_COUNT = 92,
   OFF_SEQ = 96,
   OFF_NOW = 104,
-  OFF_RESERVED = 112,
+  OFF_TAG = 112,
   READ_BUFFER_SIZE = 4u << 20,
   RESERVE_STEP = 64u << 20
 };
@@ -265,8 +265,7 @@ static int read_record(reader_t *r, uint64_t offset, qp_journal_scan_t *s,
   }
   uint32_t size = qp_load_u32(h + OFF_SIZE), count = qp_load_u32(h + OFF_COUNT);
   if (qp_load_u32(h + OFF_MAGIC) != QP_JOURNAL_MAGIC ||
-      qp_load_u16(h + OFF_VERSION) != QP_JOURNAL_VERSION || !body_fits(r, size, count) ||
-      !all_zero(h + OFF_RESERVED, QP_JOURNAL_HEADER_SIZE - OFF_RESERVED)) {
+      qp_load_u16(h + OFF_VERSION) != QP_JOURNAL_VERSION || !body_fits(r, size, count)) {
     problem(r, s, QP_ECORRUPT, offset, "header fields out of range");
     return 1;
   }
@@ -293,6 +292,7 @@ static int read_record(reader_t *r, uint64_t offset, qp_journal_scan_t *s,
   rec->op = qp_load_u16(p + OFF_OP);
   rec->count = count;
   rec->size = size;
+  memcpy(rec->tag, p + OFF_TAG, QP_JOURNAL_TAG_SIZE);
   rec->body = p + QP_JOURNAL_HEADER_SIZE;
   rec->body_size = size - QP_JOURNAL_HEADER_SIZE;
   memcpy(rec->hash, hash, QP_HASH_SIZE);
@@ -573,6 +573,11 @@ size_t qp_journal_group_room(const qp_journal_t *j) {
 
 uint8_t *qp_journal_stage(qp_journal_t *j, uint32_t op, uint32_t count, uint64_t now_ns,
                           uint32_t body_size) {
+  return qp_journal_stage_tagged(j, op, count, now_ns, NULL, body_size);
+}
+
+uint8_t *qp_journal_stage_tagged(qp_journal_t *j, uint32_t op, uint32_t count, uint64_t now_ns,
+                                 const uint8_t tag[QP_JOURNAL_TAG_SIZE], uint32_t body_size) {
   QP_ASSERT(op <= UINT16_MAX && body_size <= j->fmt.body_max);
   QP_ASSERT(j->fmt.count_unit == 0 || body_size == (uint64_t)count * j->fmt.count_unit);
   /* Not qp_journal_group_room(j) < body_size: a room of 0 also means "not
@@ -591,6 +596,7 @@ uint8_t *qp_journal_stage(qp_journal_t *j, uint32_t op, uint32_t count, uint64_t
   qp_store_u32(rec + OFF_COUNT, count);
   qp_store_u64(rec + OFF_SEQ, j->last_seq + j->staged_count + 1);
   qp_store_u64(rec + OFF_NOW, now_ns);
+  if (tag != NULL) memcpy(rec + OFF_TAG, tag, QP_JOURNAL_TAG_SIZE);
   j->staged[j->staged_count].offset = j->group_len;
   j->staged[j->staged_count].size = size;
   j->staged_count++;

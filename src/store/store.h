@@ -18,7 +18,9 @@
  *       92    4  count            caller-defined (ledger: events in the body)
  *       96    8  seq              1, 2, 3, ... without gaps
  *      104    8  now_ns           caller-defined time input (ledger: the batch's)
- *      112   16  reserved         zero
+ *      112   16  tag              caller-defined (ledger: the API key that submitted the
+ *                                 batch; zero = none).  Zero in every record written before
+ *                                 tags existed, when readers still refused anything else
  *      128    -  body             0..body_max opaque bytes
  *
  * all little-endian.  The header checksum lets a reader trust `size` before
@@ -148,6 +150,7 @@ int qp_lock_try(const char *dir, int *fd_out, char *detail, size_t detail_size);
 /* -------------------------------------------------------------- journal */
 
 #define QP_JOURNAL_HEADER_SIZE 128u
+#define QP_JOURNAL_TAG_SIZE 16u     /* caller-defined bytes in each record's header */
 #define QP_JOURNAL_MAGIC 0x314A5051u /* "QPJ1" little-endian */
 #define QP_JOURNAL_VERSION 1u
 /* No journal's format may allow a larger body than this (a reader holds
@@ -178,6 +181,7 @@ typedef struct qp_journal_record {
   uint32_t op;                      /* the record's type (0..65535) */
   uint32_t count;                   /* caller-defined count */
   uint32_t size;                    /* whole record */
+  uint8_t tag[QP_JOURNAL_TAG_SIZE]; /* caller-defined; zero when none was given */
   const uint8_t *body;              /* the body; valid during the visit only */
   uint32_t body_size;               /* bytes of body (size - header) */
   uint8_t hash[QP_HASH_SIZE];       /* this record's chain hash */
@@ -320,6 +324,10 @@ size_t qp_journal_group_room(const qp_journal_t *j);
  * aborts. */
 uint8_t *qp_journal_stage(qp_journal_t *j, uint32_t op, uint32_t count, uint64_t now_ns,
                           uint32_t body_size);
+
+/* qp_journal_stage with the record's tag (NULL = zero). */
+uint8_t *qp_journal_stage_tagged(qp_journal_t *j, uint32_t op, uint32_t count, uint64_t now_ns,
+                                 const uint8_t tag[QP_JOURNAL_TAG_SIZE], uint32_t body_size);
 
 /* Seals the staged records (checksums, hashes), writes them with one write
  * and makes them durable with one sync.  Returns 0; on any error the

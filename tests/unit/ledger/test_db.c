@@ -296,6 +296,51 @@ static void test_index_rebuilt_from_journal(void **state) {
   assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), 0);
 }
 
+/* The timestamps of transfers 100.. as stored. */
+static void transfer_stamps(qp_db_t *db, uint32_t n, uint64_t *ts) {
+  for (uint32_t i = 0; i < n; i++) {
+    qp_u128 id = 100 + i;
+    qp_transfer_t t;
+    uint32_t found;
+    assert_int_equal(qp_db_lookup_transfers(db, &id, 1, &t, NULL, &found), 0);
+    assert_int_equal(found, 1);
+    ts[i] = t.timestamp;
+  }
+}
+
+/* Who submitted each batch comes from the journal: the same answers live,
+ * after a restart and from an index rebuilt by replay. */
+static void test_submitters(void **state) {
+  fixture_t *f = *state;
+  qp_db_t *db = open_db(f, NULL);
+  qp_account_t a[2] = {account(1, 0), account(2, 0)};
+  uint32_t r[8];
+  assert_int_equal(qp_db_create_accounts(db, a, 2, r), 0);
+  const uint64_t who[3] = {0xabcdef0123456789ull, 0, 0x42};
+  for (uint32_t b = 0; b < 3; b++) {
+    qp_transfer_t t[2] = {transfer(100 + 2 * b, 1, 2, 5, 0), transfer(101 + 2 * b, 2, 1, 1, 0)};
+    qp_db_request_t req = {.op = QP_OP_CREATE_TRANSFERS, .events = t, .count = 2,
+                           .results = r, .submitter = who[b]};
+    f->clock += 1000;
+    assert_int_equal(qp_db_execute(db, &req, 1), 0);
+    assert_int_equal(r[0] + r[1], 0);
+  }
+  uint64_t ts[6], got[6];
+  for (int round = 0; round < 3; round++) {
+    transfer_stamps(db, 6, ts);
+    assert_int_equal(qp_db_submitters(db, ts, 6, got), 0);
+    for (uint32_t i = 0; i < 6; i++) assert_int_equal(got[i], who[i / 2]);
+    qp_db_close(db);
+    if (round == 1) {
+      char cmd[600];
+      snprintf(cmd, sizeof cmd, "rm -rf '%s/ledger/state'", f->dir);
+      assert_int_equal(system(cmd), 0);
+    }
+    db = open_db(f, NULL);
+  }
+  qp_db_close(db);
+}
+
 static void test_index_backpressure(void **state) {
   fixture_t *f = *state;
   /* A lag bound of 1 makes every group wait for the index: it must never
@@ -878,6 +923,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_every_byte_flip_detected, setup, teardown),
       cmocka_unit_test_setup_teardown(test_index_rebuilt_from_journal, setup, teardown),
       cmocka_unit_test_setup_teardown(test_index_backpressure, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_submitters, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
       cmocka_unit_test_setup_teardown(test_verify_beside_an_open_db, setup, teardown),
       cmocka_unit_test_setup_teardown(test_idfilter_small_on_disk, setup, teardown),
