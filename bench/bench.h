@@ -110,6 +110,13 @@ int qb_run_http(const qb_config_t *cfg, qb_report_t *rep);
  * reports the time until it serves again, then checks the balances. */
 int qb_run_big(const qb_config_t *cfg, qb_report_t *rep);
 
+/* Query latency (bench_query.c) against a filled server at base_url with
+ * the header `auth`: figures <prefix>_<kind>_p50/_p99 (us) and each
+ * query's p50 over the lookup baseline's.  Returns 0 or an error (then the
+ * report is failed). */
+int qb_query_latency(const char *base_url, const char *auth, uint64_t accounts,
+                     const char *prefix, qb_report_t *rep);
+
 /* PostgreSQL on a fresh schema: (a) one transfer per transaction from
  * pg_connections connections, then, if `batched`, (b) a PL/pgSQL loop over
  * batches of 8190 in one transaction each; checks results and balances. */

@@ -226,8 +226,11 @@ static size_t encode_transfer(char *p, const qp_transfer_t *t) {
 static size_t encode_account(char *p, const qp_account_t *a) {
   char id[QP_U128_BUF_SIZE];
   qp_u128_format(a->id, id);
-  return (size_t)snprintf(p, EVENT_JSON_MAX, "{\"id\":\"%s\",\"ledger\":%u,\"code\":%u%s}", id,
-                          a->ledger, a->code,
+  /* user_data_32 = id % 10000 + 1: what the query bench selects by. */
+  unsigned ud32 = (unsigned)(a->id % 10000u) + 1u;
+  return (size_t)snprintf(p, EVENT_JSON_MAX,
+                          "{\"id\":\"%s\",\"ledger\":%u,\"code\":%u,\"user_data_32\":%u%s}", id,
+                          a->ledger, a->code, ud32,
                           (a->flags & QP_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS)
                               ? ",\"flags\":[\"debits_must_not_exceed_credits\"]"
                               : "");
@@ -649,6 +652,7 @@ int qb_run_http(const qb_config_t *cfg, qb_report_t *rep) {
   client_deinit(&c1);
   if (rc == 0) rc = qb_check_counts(rep, "http", &total, &w);
   if (rc == 0) rc = http_check(&s, &w, "http", rep);
+  if (rc == 0) rc = qb_query_latency(s.url, s.auth, cfg->accounts, "http", rep);
   server_dispose(&s);
   qb_workload_deinit(&w);
   return rc;
@@ -703,6 +707,7 @@ int qb_run_big(const qb_config_t *cfg, qb_report_t *rep) {
     }
     rc = http_check(&s, &w, "big", rep);
   }
+  if (rc == 0) rc = qb_query_latency(s.url, s.auth, cfg->big_accounts, "big", rep);
   server_dispose(&s);
   qb_workload_deinit(&w);
   return rc;
