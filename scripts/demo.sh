@@ -35,7 +35,7 @@ for _ in $(seq 100); do
 done
 
 post() { # path, JSON body: prints "  id -> result" per event
-  curl -sS -X POST "$URL$1" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d "$2" |
+  curl -sS -X POST "$URL$1" -H @<(echo "Authorization: Bearer $KEY") -H 'Content-Type: application/json' -d "$2" |
     /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("\n".join("  %-6s -> %s" % (r["id"], r["result"]) for r in d["results"]) if "results" in d else d)'
 }
 
@@ -60,9 +60,13 @@ post /v1/transfers '[
   {"id":"9006","debit_account_id":"2002","credit_account_id":"3001","amount":"100","ledger":840,"code":10,"flags":["linked"]},
   {"id":"9007","debit_account_id":"3001","credit_account_id":"9999","amount":"100","ledger":840,"code":10}]'
 echo "== alice's account"
-curl -sS "$URL/v1/accounts/2001" -H "Authorization: Bearer $KEY"; echo
+curl -sS "$URL/v1/accounts/2001" -H @<(echo "Authorization: Bearer $KEY"); echo
 echo "== audit"
-curl -sS "$URL/v1/audit" -H "Authorization: Bearer $KEY"; echo
+curl -sS "$URL/v1/audit" -H @<(echo "Authorization: Bearer $KEY"); echo
+echo "== the newest transfers of ledger 840 (POST /v1/transfers/query) and the key that sent each"
+curl -sS -X POST "$URL/v1/transfers/query" -H @<(echo "Authorization: Bearer $KEY") \
+     -H 'Content-Type: application/json' -d '{"ledger":840,"flags":["reversed"],"limit":3}' |
+  /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("\n".join("  %-6s %8s  submitted_by %s" % (t["id"], t["amount"], t["submitted_by"]) for t in d.get("transfers", [])) or d)'
 
 cat <<MSG
 
