@@ -9,6 +9,8 @@
  * (bench_http.c), so one value selects accounts/10000 accounts: 10 at
  * 100k, 1,000 at 10M.  Kinds:
  *   lookup                     GET /v1/accounts/{random id}            (baseline)
+ *   lookup100                  POST /v1/accounts/lookup, 100 random ids (baseline: as many rows
+ *                              as a query page)
  *   query_accounts_ud32        {"user_data_32":v,"limit":100}
  *   query_accounts_ud32_code   {"user_data_32":v,"code":C,"limit":100} (two runs intersected)
  *   query_transfers_newest     {"ledger":L,"flags":["reversed"],"limit":100}
@@ -76,7 +78,7 @@ static int check_rows(const qconn_t *c, const char *key, const char *field, json
 /* Runs QUERIES_PER_KIND requests of one kind; latencies into lat. */
 static int run_kind(qconn_t *c, const char *base, uint64_t accounts, int kind, uint64_t *rng,
                     uint64_t *lat) {
-  char url[256], post[256];
+  char url[256], post[2048];
   int rc = 0;
   for (uint32_t i = 0; i < QUERIES_PER_KIND && rc == 0; i++) {
     uint64_t r = qp_splitmix64(rng);
@@ -86,6 +88,15 @@ static int run_kind(qconn_t *c, const char *base, uint64_t accounts, int kind, u
       snprintf(url, sizeof url, "%s/v1/accounts/%llu", base,
                (unsigned long long)(1 + r % accounts));
       body = NULL;
+    } else if (kind == 4) {
+      snprintf(url, sizeof url, "%s/v1/accounts/lookup", base);
+      size_t at = (size_t)snprintf(post, sizeof post, "{\"ids\":[");
+      for (int k = 0; k < 100; k++) {
+        uint64_t id = 1 + qp_splitmix64(rng) % accounts;
+        at += (size_t)snprintf(post + at, sizeof post - at, "%s%llu", k ? "," : "",
+                               (unsigned long long)id);
+      }
+      snprintf(post + at, sizeof post - at, "]}");
     } else if (kind == 3) {
       snprintf(url, sizeof url, "%s/v1/transfers/query", base);
       snprintf(post, sizeof post, "{\"ledger\":%u,\"flags\":[\"reversed\"],\"limit\":100}",
@@ -100,6 +111,7 @@ static int run_kind(qconn_t *c, const char *base, uint64_t accounts, int kind, u
     if (rc == 0 && kind == 1) rc = check_rows(c, "accounts", "user_data_32", v, expect);
     if (rc == 0 && kind == 2) rc = check_rows(c, "accounts", "user_data_32", v, expect);
     if (rc == 0 && kind == 3) rc = check_rows(c, "transfers", NULL, 0, 100);
+    if (rc == 0 && kind == 4) rc = check_rows(c, "accounts", NULL, 0, 100);
   }
   return rc;
 }
@@ -114,14 +126,16 @@ static void report(qb_report_t *rep, const char *prefix, const char *kind, uint6
   snprintf(name, sizeof name, "%s_%s_p99", prefix, kind);
   qb_report_add(rep, name, (double)qb_percentile(lat, QUERIES_PER_KIND, 99) / 1e3, "us", 0);
   if (base_p50 == 0) return;
-  snprintf(name, sizeof name, "%s_%s_p50_vs_lookup", prefix, kind);
+  snprintf(name, sizeof name, "%s_%s_p50_vs_lookup100", prefix, kind);
   qb_report_add(rep, name, (double)p50 / (double)base_p50, "x", 2);
 }
 
 int qb_query_latency(const char *base_url, const char *auth, uint64_t accounts,
                      const char *prefix, qb_report_t *rep) {
-  static const char *const kinds[] = {"lookup", "query_accounts_ud32",
+  /* The two baselines first; queries are compared with the 100-row one. */
+  static const char *const kinds[] = {"lookup", "lookup100", "query_accounts_ud32",
                                       "query_accounts_ud32_code", "query_transfers_newest"};
+  static const int order[] = {0, 4, 1, 2, 3};
   _Static_assert(QB_CODE == 1, "the two-field query names code 1");
   qconn_t c = {.curl = curl_easy_init(), .body = {.max = 64u << 20}};
   c.headers = curl_slist_append(NULL, auth);
@@ -132,11 +146,11 @@ int qb_query_latency(const char *base_url, const char *auth, uint64_t accounts,
   curl_easy_setopt(c.curl, CURLOPT_WRITEDATA, &c.body);
   uint64_t lat[QUERIES_PER_KIND], rng = 7, base_p50 = 0;
   int rc = 0;
-  for (int k = 0; k < 4 && rc == 0; k++) {
-    rc = run_kind(&c, base_url, accounts, k, &rng, lat);
+  for (int k = 0; k < 5 && rc == 0; k++) {
+    rc = run_kind(&c, base_url, accounts, order[k], &rng, lat);
     if (rc != 0) break;
-    report(rep, prefix, kinds[k], lat, base_p50);
-    if (k == 0) base_p50 = qb_percentile(lat, QUERIES_PER_KIND, 50);
+    report(rep, prefix, kinds[k], lat, k >= 2 ? base_p50 : 0);
+    if (k == 1) base_p50 = qb_percentile(lat, QUERIES_PER_KIND, 50);
   }
   if (rc != 0) {
     fprintf(stderr, "query bench: FAILED (a query failed or answered wrongly)\n");

@@ -11,6 +11,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "ledger/db_int.h"
+#include "ledger/query.h"
 
 /* -------------------------------------------------------------- queries */
 
@@ -127,16 +128,16 @@ typedef struct query_out {
   uint32_t count;              /* rows filled */
 } query_out_t;
 
-/* An account row: its current state, from memory (the index gave its id). */
+/* An account row: its current state, from memory, where accounts are held
+ * in timestamp order (the index gave the timestamp). */
 static int account_row(void *ctx, uint64_t ts, const MDB_val *value) {
   query_out_t *q = ctx;
-  if (value->mv_size != 16) return QP_ECORRUPT;
-  qp_u128 id = qp_u128_load_be(value->mv_data);
+  (void)value;
   qp_account_t *out = (qp_account_t *)q->rows + q->count;
   pthread_rwlock_rdlock(&q->db->state_lock);
-  int rc = qp_ledger_lookup_account(q->db->ledger, id, out);
+  int rc = qp_ledger_account_at(q->db->ledger, ts, out);
   pthread_rwlock_unlock(&q->db->state_lock);
-  if (rc != 0 || out->timestamp != ts) return QP_ECORRUPT; /* an entry for no such account */
+  if (rc != 0) return QP_ECORRUPT; /* an entry for no such account */
   q->count++;
   return 0;
 }
@@ -158,6 +159,13 @@ static int run_query(qp_db_t *db, const qp_query_filter_t *f, bool accounts, que
   if (rc != 0) return rc;
   if (db->stopped) return QP_ESTOPPED;
   if (db->options.open_journal != NULL) return QP_ENOTSUP; /* no index */
+  if (accounts && !qp__query_has_fields(f)) { /* every account: walked in memory */
+    pthread_rwlock_rdlock(&db->state_lock);
+    q->count = qp_ledger_accounts_between(db->ledger, f->timestamp_min, f->timestamp_max,
+                                          f->flags & QP_QUERY_REVERSED, q->rows, f->limit);
+    pthread_rwlock_unlock(&db->state_lock);
+    return 0;
+  }
   rc = qp_db_sync_index(db);
   if (rc == 0)
     rc = qp__index_query(&db->index, accounts, f, accounts ? account_row : transfer_row, q);

@@ -54,7 +54,7 @@ int qp__index_open(qp__index_t *ix, const char *path, size_t map_size, bool read
       {"balances", create, &ix->balances},
       {"pending", create, &ix->pending},
       {"account_transfers", create | MDB_DUPSORT | MDB_DUPFIXED, &ix->account_transfers},
-      {"query", create, &ix->query},
+      {"query", create | MDB_DUPSORT | MDB_DUPFIXED, &ix->query},
       {"submitters", create, &ix->submitters},
       {"meta", create, &ix->meta}};
   const char *table = NULL;

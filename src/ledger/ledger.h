@@ -408,6 +408,16 @@ uint64_t qp_ledger_next_expiry(const qp_ledger_t *ledger);
 /* Copies the account with `id` into *out; returns 0 or QP_ENOTFOUND. */
 int qp_ledger_lookup_account(const qp_ledger_t *ledger, qp_u128 id, qp_account_t *out);
 
+/* Accounts are held in timestamp order (creation order; imported ones too),
+ * so they can be found by timestamp: the account stamped `ts` into *out,
+ * 0 or QP_ENOTFOUND (O(log accounts)). */
+int qp_ledger_account_at(const qp_ledger_t *ledger, uint64_t ts, qp_account_t *out);
+
+/* Up to `limit` accounts stamped in [ts_min, ts_max] (ts_max 0 = no bound),
+ * oldest first or (newest_first) newest first, into out; returns how many. */
+uint32_t qp_ledger_accounts_between(const qp_ledger_t *ledger, uint64_t ts_min, uint64_t ts_max,
+                                    bool newest_first, qp_account_t *out, uint32_t limit);
+
 /* Copies the transfer with `id` (and its pending state, if state != NULL). */
 int qp_ledger_lookup_transfer(const qp_ledger_t *ledger, qp_u128 id, qp_transfer_t *out,
                               qp_pending_state_t *state);

@@ -10,6 +10,7 @@
 #include "base/err.h"
 
 enum { PREFIX_SIZE = 18, FIELDS_MAX = 5 };
+_Static_assert(PREFIX_SIZE == 2 + 16, "kind, field, value");
 
 static void make_prefix(uint8_t out[PREFIX_SIZE], char kind, qp__query_field_t field,
                         qp_u128 value) {
@@ -19,11 +20,11 @@ static void make_prefix(uint8_t out[PREFIX_SIZE], char kind, qp__query_field_t f
 }
 
 static int add(MDB_txn *txn, MDB_dbi dbi, char kind, qp__query_field_t field, qp_u128 value,
-               uint64_t ts, const void *val, size_t val_len) {
-  uint8_t key[QP__QUERY_KEY_SIZE];
+               uint64_t ts) {
+  uint8_t key[PREFIX_SIZE], data[8];
   make_prefix(key, kind, field, value);
-  qp_store_u64_be(key + PREFIX_SIZE, ts);
-  MDB_val k = {sizeof key, key}, v = {val_len, (void *)val};
+  qp_store_u64_be(data, ts);
+  MDB_val k = {sizeof key, key}, v = {sizeof data, data};
   return mdb_put(txn, dbi, &k, &v, 0);
 }
 
@@ -47,15 +48,12 @@ int qp__query_add_accounts(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t 
   for (uint32_t i = 0; i < c->accounts_count && rc == 0; i++) {
     const qp_account_t *a = &c->accounts[i];
     if (a->timestamp <= after_ts) continue; /* created in an earlier round */
-    uint8_t id[16];
-    qp_u128_store_be(id, a->id);
     qp__query_field_t fields[FIELDS_MAX];
     qp_u128 values[FIELDS_MAX];
     uint32_t n = record_fields(a->user_data_128, a->user_data_64, a->user_data_32, a->ledger,
                                a->code, fields, values);
-    rc = add(txn, dbi, 'a', QP__QUERY_ALL, 0, a->timestamp, id, sizeof id);
     for (uint32_t k = 0; k < n && rc == 0; k++)
-      rc = add(txn, dbi, 'a', fields[k], values[k], a->timestamp, id, sizeof id);
+      rc = add(txn, dbi, 'a', fields[k], values[k], a->timestamp);
   }
   return rc;
 }
@@ -69,85 +67,96 @@ int qp__query_add_transfers(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t
     uint32_t n = record_fields(t->user_data_128, t->user_data_64, t->user_data_32, t->ledger,
                                t->code, fields, values);
     for (uint32_t k = 0; k < n && rc == 0; k++)
-      rc = add(txn, dbi, 't', fields[k], values[k], t->timestamp, NULL, 0);
+      rc = add(txn, dbi, 't', fields[k], values[k], t->timestamp);
   }
   return rc;
 }
 
 /* ---------------------------------------------------------------- query */
 
-/* One sorted run of timestamps: the entries of the query table under a
- * prefix, or (prefix_len 0) the keys of the transfers table. */
+/* One sorted run of timestamps: the duplicates of one key of the query
+ * table, or (dup false) the keys of the transfers table. */
 typedef struct source {
   MDB_cursor *cur;
   uint8_t prefix[PREFIX_SIZE];
-  size_t prefix_len;
+  bool dup; /* a query-table run */
 } source_t;
 
-/* Whether the cursor's key is an entry of s; its timestamp into *ts. */
-static bool entry_of(const source_t *s, const MDB_val *k, uint64_t *ts) {
-  if (k->mv_size != s->prefix_len + 8) return false;
-  if (memcmp(k->mv_data, s->prefix, s->prefix_len) != 0) return false;
-  *ts = qp_load_u64_be((const uint8_t *)k->mv_data + s->prefix_len);
+/* The timestamp the cursor stands on (its data in a run, its key in the
+ * transfers table); false if it is not one. */
+static bool stamp_of(const source_t *s, const MDB_val *k, const MDB_val *v, uint64_t *ts) {
+  const MDB_val *at = s->dup ? v : k;
+  if (at->mv_size != 8) return false;
+  *ts = qp_load_u64_be(at->mv_data);
   return true;
 }
 
-/* Moves s to its first entry at or after `at` (forward) or its last at or
- * before it (backward).  Returns 0 with *ts, MDB_NOTFOUND when there is
- * none, or an LMDB error. */
-static int seek(source_t *s, uint64_t at, bool backward, uint64_t *ts) {
-  uint8_t key[QP__QUERY_KEY_SIZE];
-  memcpy(key, s->prefix, s->prefix_len);
-  qp_store_u64_be(key + s->prefix_len, at);
-  MDB_val k = {s->prefix_len + 8, key}, v;
+/* The transfers table: keys are the timestamps themselves. */
+static int seek_table(source_t *s, uint64_t at, bool backward, uint64_t *ts) {
+  uint8_t key[8];
+  qp_store_u64_be(key, at);
+  MDB_val k = {sizeof key, key}, v;
   int rc = mdb_cursor_get(s->cur, &k, &v, MDB_SET_RANGE);
-  if (!backward) {
-    if (rc != 0) return rc;
-    return entry_of(s, &k, ts) ? 0 : MDB_NOTFOUND;
+  if (backward && !(rc == 0 && stamp_of(s, &k, &v, ts) && *ts == at)) {
+    rc = rc == 0 ? mdb_cursor_get(s->cur, &k, &v, MDB_PREV)
+         : rc == MDB_NOTFOUND ? mdb_cursor_get(s->cur, &k, &v, MDB_LAST) : rc;
   }
-  if (rc == 0 && entry_of(s, &k, ts) && *ts == at) return 0;
-  if (rc == 0) rc = mdb_cursor_get(s->cur, &k, &v, MDB_PREV);
-  else if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(s->cur, &k, &v, MDB_LAST);
   if (rc != 0) return rc;
-  return entry_of(s, &k, ts) ? 0 : MDB_NOTFOUND;
+  return stamp_of(s, &k, &v, ts) ? 0 : MDB_CORRUPTED;
 }
 
-/* The sources a filter needs; returns how many (at least one). */
+/* Moves s to its first timestamp at or after `at` (forward) or its last at
+ * or before it (backward).  Returns 0 with *ts, MDB_NOTFOUND when there is
+ * none, or an LMDB error. */
+static int seek(source_t *s, uint64_t at, bool backward, uint64_t *ts) {
+  if (!s->dup) return seek_table(s, at, backward, ts);
+  uint8_t data[8];
+  qp_store_u64_be(data, at);
+  MDB_val k = {PREFIX_SIZE, s->prefix}, v = {sizeof data, data};
+  int rc = mdb_cursor_get(s->cur, &k, &v, MDB_GET_BOTH_RANGE);
+  if (backward && rc == 0 && stamp_of(s, &k, &v, ts) && *ts != at)
+    rc = mdb_cursor_get(s->cur, &k, &v, MDB_PREV_DUP);
+  else if (backward && rc == MDB_NOTFOUND) {
+    /* Every duplicate is before `at` (or the key is absent): the last one. */
+    k = (MDB_val){PREFIX_SIZE, s->prefix};
+    rc = mdb_cursor_get(s->cur, &k, &v, MDB_SET);
+    if (rc == 0) rc = mdb_cursor_get(s->cur, &k, &v, MDB_LAST_DUP);
+  }
+  if (rc != 0) return rc;
+  return stamp_of(s, &k, &v, ts) ? 0 : MDB_CORRUPTED;
+}
+
+/* The sources a filter needs; returns how many (none: walk everything,
+ * which accounts do in memory and transfers in their table). */
 static uint32_t make_sources(const qp_query_filter_t *f, bool accounts, source_t *src) {
   qp__query_field_t fields[FIELDS_MAX];
   qp_u128 values[FIELDS_MAX];
   uint32_t n = record_fields(f->user_data_128, f->user_data_64, f->user_data_32, f->ledger,
                              f->code, fields, values);
-  char kind = accounts ? 'a' : 't';
   for (uint32_t i = 0; i < n; i++) {
-    make_prefix(src[i].prefix, kind, fields[i], values[i]);
-    src[i].prefix_len = PREFIX_SIZE;
+    make_prefix(src[i].prefix, accounts ? 'a' : 't', fields[i], values[i]);
+    src[i].dup = true;
   }
-  if (n == 0 && accounts) {
-    make_prefix(src[0].prefix, kind, QP__QUERY_ALL, 0);
-    src[0].prefix_len = PREFIX_SIZE;
-    n = 1;
-  } else if (n == 0) {
-    src[0].prefix_len = 0; /* the transfers table itself */
-    n = 1;
-  }
+  if (n == 0 && !accounts) n = 1; /* the transfers table itself */
   return n;
 }
 
-/* Hands one agreed row to fn: the id (accounts) or the stored transfer. */
+/* Hands one agreed row to fn: the stored transfer, or (accounts) nothing
+ * but the timestamp. */
 static int emit(MDB_txn *txn, MDB_dbi transfers, source_t *s, bool accounts, uint64_t ts,
                 qp__query_row_fn fn, void *ctx) {
-  MDB_val k, v;
-  int rc = mdb_cursor_get(s->cur, &k, &v, MDB_GET_CURRENT);
-  if (rc != 0) return rc;
-  if (!accounts && s->prefix_len > 0) {
+  MDB_val k, v = {0, NULL};
+  int rc = 0;
+  if (!accounts && !s->dup) {
+    rc = mdb_cursor_get(s->cur, &k, &v, MDB_GET_CURRENT);
+  } else if (!accounts) {
     uint8_t key[8];
     qp_store_u64_be(key, ts);
     MDB_val tk = {sizeof key, key};
     rc = mdb_get(txn, transfers, &tk, &v);
     if (rc == MDB_NOTFOUND) rc = MDB_CORRUPTED; /* an entry without its transfer */
-    if (rc != 0) return rc;
   }
+  if (rc != 0) return rc;
   return fn(ctx, ts, &v);
 }
 
@@ -178,15 +187,21 @@ static int leapfrog(MDB_txn *txn, MDB_dbi transfers, source_t *src, uint32_t n, 
   return 0;
 }
 
+bool qp__query_has_fields(const qp_query_filter_t *f) {
+  return f->user_data_128 != 0 || f->user_data_64 != 0 || f->user_data_32 != 0 || f->ledger != 0 ||
+         f->code != 0;
+}
+
 int qp__query_run(MDB_txn *txn, MDB_dbi query, MDB_dbi transfers, bool accounts,
                   const qp_query_filter_t *f, qp__query_row_fn fn, void *ctx) {
   source_t src[FIELDS_MAX];
   memset(src, 0, sizeof src);
   uint32_t n = make_sources(f, accounts, src);
   int rc = 0;
+  if (n == 0) return 0; /* accounts without a field: the caller walks memory */
   uint32_t opened = 0;
   for (; opened < n && rc == 0; opened++)
-    rc = mdb_cursor_open(txn, src[opened].prefix_len > 0 ? query : transfers, &src[opened].cur);
+    rc = mdb_cursor_open(txn, src[opened].dup ? query : transfers, &src[opened].cur);
   if (rc == 0) rc = leapfrog(txn, transfers, src, n, accounts, f, fn, ctx);
   for (uint32_t i = 0; i < opened; i++)
     if (src[i].cur) mdb_cursor_close(src[i].cur);

@@ -872,6 +872,35 @@ int qp_ledger_lookup_account(const qp_ledger_t *l, qp_u128 id, qp_account_t *out
   return 0;
 }
 
+/* The first row stamped at or after ts (accounts_count if none). */
+static uint64_t account_row_from(const qp_ledger_t *l, uint64_t ts) {
+  uint64_t lo = 0, hi = l->accounts_count;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (l->accounts[mid].timestamp < ts) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+int qp_ledger_account_at(const qp_ledger_t *l, uint64_t ts, qp_account_t *out) {
+  uint64_t row = account_row_from(l, ts);
+  if (row == l->accounts_count || l->accounts[row].timestamp != ts) return QP_ENOTFOUND;
+  *out = l->accounts[row];
+  return 0;
+}
+
+uint32_t qp_ledger_accounts_between(const qp_ledger_t *l, uint64_t ts_min, uint64_t ts_max,
+                                    bool newest_first, qp_account_t *out, uint32_t limit) {
+  uint64_t first = account_row_from(l, ts_min);
+  uint64_t end = ts_max == 0 || ts_max == UINT64_MAX ? l->accounts_count
+                                                     : account_row_from(l, ts_max + 1);
+  uint32_t n = 0;
+  for (uint64_t k = 0; first + k < end && n < limit; k++)
+    out[n++] = l->accounts[newest_first ? end - 1 - k : first + k];
+  return n;
+}
+
 int qp_ledger_lookup_transfer(const qp_ledger_t *l, qp_u128 id, qp_transfer_t *out,
                               qp_pending_state_t *state) {
   uint32_t row = qp__table_get(&l->transfer_index, id);
