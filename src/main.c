@@ -21,6 +21,7 @@ static const command_t COMMANDS[] = {
     {"verify", qp_cmd_verify, "replay the journal and check it against the state"},
     {"backup", qp_cmd_backup, "a consistent backup of a data directory, beside a running server"},
     {"restore", qp_cmd_restore, "restore a backup into an empty data directory"},
+    {"chain", qp_cmd_chain, "consortium chain: keygen, init, up, send, query (docs/chain.md)"},
     {"bench", qp_cmd_bench, "benchmarks (bench ledger)"},
     {"drill", qp_cmd_drill, "drill report: what the fault drills injected and found"},
     {"sim", qp_cmd_sim, "deterministic simulation with fault injection"},

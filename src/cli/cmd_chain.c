@@ -1,0 +1,78 @@
+/*
+ * cmd_chain.c - `quipu chain …`: run and use a consortium chain network
+ * (docs/chain.md).  This file dispatches and holds the subcommands that
+ * need no network: keygen.  The others live beside it (cmd_chain_*.c).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "chain/keyfile.h"
+#include "cli/cli.h"
+
+static const char USAGE[] =
+    "usage: quipu chain keygen --out FILE [--suite ed25519|sm2] [--force]\n"
+    "\n"
+    "  keygen   a client signing key (0600) for `chain send`; prints its public key\n";
+
+static int keygen(int argc, char **argv) {
+  static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+                                       {"suite", required_argument, NULL, 's'},
+                                       {"force", no_argument, NULL, 'f'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  const char *out = NULL, *suite_name = "ed25519";
+  bool force = false;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "o:s:fh", opts, NULL)) != -1) {
+    if (c == 'o') out = optarg;
+    else if (c == 's') suite_name = optarg;
+    else if (c == 'f') force = true;
+    else {
+      fputs(USAGE, c == 'h' ? stdout : stderr);
+      return c == 'h' ? 0 : 2;
+    }
+  }
+  qp_suite_t suite;
+  if (out == NULL || optind < argc ||
+      qp_suite_parse(suite_name, strlen(suite_name), &suite) != 0) {
+    fprintf(stderr, "quipu chain keygen: %s\n%s",
+            out == NULL ? "--out FILE is required"
+            : optind < argc ? "unexpected argument"
+                            : "--suite must be ed25519 or sm2",
+            USAGE);
+    return 2;
+  }
+  qp_sign_key_t *key = NULL;
+  char detail[512];
+  int rc = qp_crypto_init() == 0 ? qp_sign_keygen(suite, &key) : QP_EIO;
+  if (rc == 0) rc = qp_chain_keyfile_write(out, key, force, detail, sizeof detail);
+  if (rc != 0) {
+    fprintf(stderr, "quipu chain keygen: %s\n", rc == QP_EIO && key == NULL
+                                                     ? "cannot generate a key"
+                                                     : detail);
+    qp_sign_key_free(key);
+    return 1;
+  }
+  uint8_t pub[QP_SIGN_PUBLIC_MAX];
+  size_t pub_len = 0;
+  qp_sign_public(key, pub, &pub_len);
+  char hex[2 * QP_SIGN_PUBLIC_MAX + 1];
+  qp_chain_hex(hex, pub, pub_len);
+  printf("%s\n", hex);
+  fprintf(stderr, "wrote %s (%s key, mode 0600)\n", out, qp_suite_name(suite));
+  qp_sign_key_free(key);
+  return 0;
+}
+
+int qp_cmd_chain(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    fputs(USAGE, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (strcmp(argv[1], "keygen") == 0) return keygen(argc - 1, argv + 1);
+  fprintf(stderr, "quipu chain: unknown subcommand '%s'\n%s", argv[1], USAGE);
+  return 2;
+}
