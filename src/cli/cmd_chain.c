@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "chain/keyfile.h"
+#include "chain/chain.h"
 #include "cli/cli.h"
 
 static const char USAGE[] =

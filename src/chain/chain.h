@@ -1,0 +1,15 @@
+/*
+ * chain.h - the consortium chain module's public header (docs/chain.md):
+ * what other modules and the CLI may use.  The pieces live in their own
+ * headers; this one gathers them.
+ *
+ *   genesis.h   the network's genesis: chain id, suite, validators, params
+ *   keyfile.h   signing keys on disk (validators' and clients')
+ */
+#ifndef QP_CHAIN_CHAIN_H
+#define QP_CHAIN_CHAIN_H
+
+#include "chain/genesis.h"
+#include "chain/keyfile.h"
+
+#endif
