@@ -66,8 +66,8 @@
   XX(FRAME_EMPTY, "frame_empty", "a frame with length 0")                              \
   XX(FRAME_OVERSIZED, "frame_oversized", "a frame longer than allowed for its type")  \
   XX(FRAME_TYPE, "frame_type", "a frame of an unknown type")                           \
-  XX(UNEXPECTED, "unexpected_frame", "a frame out of order (a message before the "     \
-                                     "handshake, a second HELLO)")                     \
+  XX(UNEXPECTED, "unexpected_frame", "a frame out of order: a message before the "     \
+                                     "handshake, a second HELLO")                      \
   XX(HELLO_MALFORMED, "hello_malformed", "a HELLO that does not parse")                \
   XX(VERSION, "version", "a protocol version this node does not speak")               \
   XX(SUITE, "suite", "a signing suite other than this network's")                     \
@@ -79,6 +79,7 @@
   XX(HANDSHAKE_TIMEOUT, "handshake_timeout", "the handshake did not finish in time")  \
   XX(REPLACED, "replaced", "a newer authenticated connection of the same validator")  \
   XX(SLOW_PEER, "slow_peer", "the peer's send queue is full")                          \
+  XX(TOO_MANY, "too_many", "too many connections still in their handshake")            \
   XX(LOCAL_ERROR, "local_error", "out of memory or a socket call failed on this side") \
   XX(SHUTDOWN, "shutdown", "this node is stopping")
 
@@ -169,9 +170,9 @@ int qp_net_create(const qp_net_config_t *config, qp_net_t **out, char *detail,
 int qp_net_start(qp_net_t *net);
 
 /* Stops the loop: closes every connection and handle, joins the thread
- * and drops whatever was still queued.  No callback runs after (or
- * during) this call returns.  Idempotent; a net never started is fine.
- * Must not be called from a callback. */
+ * and drops whatever was still queued.  Callbacks that would start after
+ * the call are skipped, and none is running when it returns.  Idempotent;
+ * a net never started is fine.  Must not be called from a callback. */
 void qp_net_stop(qp_net_t *net);
 
 /* Stops (if needed) and releases the net; NULL is allowed. */
