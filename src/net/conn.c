@@ -213,6 +213,9 @@ void qp__net_on_connection(uv_stream_t *listener, int status) {
   }
   qp__net_conn_t *conn = conn_new(net, false, QP__NET_NO_PEER);
   if (conn == NULL) {
+    /* Not accepting makes libuv pause the listener until the next accept,
+     * which never comes: out of memory here stops new inbound sessions
+     * (dialled ones still work).  Known limit; the process is in trouble. */
     QP_LOG_ERROR("net", "accept on %s: out of memory", net->listen_text);
     return;
   }

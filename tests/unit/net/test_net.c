@@ -123,7 +123,7 @@ static void node_start(node_t *n, const setup_t *s) {
   char listen[32];
   snprintf(listen, sizeof listen, "127.0.0.1:%u", s->listen_port);
   qp_net_config_t c = {.listen_address = listen, .key = keys[s->key], .validators = v,
-                       .validators_count = s->count, .handshake_timeout_ms = 300,
+                       .validators_count = s->count, .handshake_timeout_ms = 1000,
                        .reconnect_min_ms = 10, .reconnect_max_ms = 100,
                        .send_queue_bytes_max = s->queue_bytes_max,
                        .frame_bytes_max = s->frame_bytes_max, .on_message = on_message,
@@ -412,13 +412,43 @@ static void test_strangers_and_other_networks_are_refused(void **state) {
   node_stop(&n);
 }
 
+static void test_wrong_direction_is_refused(void **state) {
+  (void)state;
+  node_t n;
+  uint16_t ports[3] = {0, 0, 0};
+  node_start(&n, &(setup_t){.ports = ports, .count = 3, .key = 1});
+  expect_hello_refused(&n, 2, net_id, QP_NET_REASON_DIRECTION); /* 1 dials 2, not back */
+  node_stop(&n);
+}
+
+static void test_sm2_validators(void **state) {
+  (void)state;
+  qp_sign_key_t *ed[2] = {keys[0], keys[1]};
+  for (int i = 0; i < 2; i++) assert_int_equal(qp_sign_keygen(QP_SUITE_SM2, &keys[i]), 0);
+  node_t a, b;
+  uint16_t ports[2] = {0, 0};
+  node_start(&b, &(setup_t){.ports = ports, .count = 2, .key = 1});
+  ports[1] = qp_net_listen_port(b.net);
+  node_start(&a, &(setup_t){.ports = ports, .count = 2, .key = 0});
+  WAIT_UNTIL(qp_net_peer_is_up(a.net, 1) && qp_net_peer_is_up(b.net, 0));
+  assert_int_equal(send_seq(&b, 0, 0, 1000, false), 0);
+  WAIT_UNTIL(node_read(&a, &a.msgs[1]) == 1);
+  assert_int_equal(node_read32(&a, &a.bad), 0);
+  node_stop(&a);
+  node_stop(&b);
+  for (int i = 0; i < 2; i++) {
+    qp_sign_key_free(keys[i]);
+    keys[i] = ed[i];
+  }
+}
+
 static void test_silent_peer_times_out_and_newer_session_wins(void **state) {
   (void)state;
   node_t n;
   listener_start(&n);
   raw_t silent, first, second;
   raw_connect(&silent, qp_net_listen_port(n.net));
-  assert_true(raw_closed_by_node(&silent)); /* 300 ms without a HELLO */
+  assert_true(raw_closed_by_node(&silent)); /* 1 s without a HELLO */
   raw_close(&silent);
   WAIT_UNTIL(disconnects(&n, QP_NET_REASON_HANDSHAKE_TIMEOUT) == 1);
   raw_connect(&first, qp_net_listen_port(n.net));
@@ -556,6 +586,8 @@ int main(void) {
       cmocka_unit_test(test_raw_peer_speaks_the_documented_format),
       cmocka_unit_test(test_garbage_before_and_after_the_handshake),
       cmocka_unit_test(test_strangers_and_other_networks_are_refused),
+      cmocka_unit_test(test_wrong_direction_is_refused),
+      cmocka_unit_test(test_sm2_validators),
       cmocka_unit_test(test_silent_peer_times_out_and_newer_session_wins),
       cmocka_unit_test(test_peer_that_does_not_read_is_disconnected),
       cmocka_unit_test(test_reconnect_after_either_side_restarts),
