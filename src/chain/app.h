@@ -27,6 +27,8 @@
 #define QP_CHAIN_APP_VALUE_MAX 65536u   /* bytes of one value an app writes */
 #define QP_CHAIN_TX_WRITES_MAX 16u      /* writes one transaction may make */
 #define QP_CHAIN_TX_EVENTS_MAX 16u      /* events one receipt may carry */
+#define QP_CHAIN_KV_KEY_MAX 128u        /* bytes of a kv app key (UTF-8) */
+#define QP_CHAIN_KV_VALUE_MAX 4096u     /* bytes of a kv app value (UTF-8) */
 
 /* A read-only view of one app's keys (state.h builds it): get finds key in
  * the state as the earlier transactions of the block left it.  *value is

@@ -154,6 +154,12 @@ void qp__chain_state_free(qp_chain_state_t *st);
 void qp__chain_state_set_head(qp_chain_state_t *st, uint64_t height,
                               const uint8_t root[QP_HASH_SIZE]);
 
+/* Calls fn for each write of b (any order), stopping at a non-zero code. */
+int qp__chain_batch_each(const qp_chain_batch_t *b,
+                         int (*fn)(void *ctx, const uint8_t *key, size_t key_len,
+                                   const uint8_t *value, size_t value_len, bool del),
+                         void *ctx);
+
 /* Writes b into the state table inside the store's write transaction.
  * Returns 0 or an LMDB code. */
 int qp__chain_state_apply(qp_chain_state_t *st, MDB_txn *txn, const qp_chain_batch_t *b);
