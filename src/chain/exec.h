@@ -7,10 +7,10 @@
  *
  * Deterministic: the same transactions on the same state give the same
  * receipts, batch and roots on every node.  A transaction whose nonce is
- * not its sender's last + 1, or whose app is unknown, or whose args do not
- * parse, gets a failed receipt and changes nothing.  Otherwise its nonce is
- * used whether its app succeeds or fails, and its app's writes are applied
- * only when the receipt is ok.  Signatures are not checked here: the caller
+ * not its sender's last + 1 gets a failed receipt (bad_nonce) and changes
+ * nothing.  Otherwise its nonce is used whatever happens next (an unknown
+ * app, a failed app), and its app's writes are applied only when the
+ * receipt is ok.  Signatures are not checked here: the caller
  * validated the block (qp_chain_mempool_verify) before executing it.
  *
  * A receipt (JSON, keys in this order):
