@@ -227,19 +227,26 @@ static int sender_get(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, bool make
   return 0;
 }
 
-/* Links entry e into its sender's list by nonce; false when the nonce is
- * already held (nothing changes then). */
-static bool sender_link(qp_chain_mempool_t *mp, uint32_t e) {
+/* True when sender s holds an entry of this nonce. */
+static bool sender_holds(const qp_chain_mempool_t *mp, uint32_t s, uint64_t nonce) {
+  for (uint32_t e = mp->senders[s].head; e != QP_CHAIN_NIL; e = mp->entries[e].sender_next) {
+    if (mp->entries[e].nonce == nonce) return true;
+    if (mp->entries[e].nonce > nonce) break;
+  }
+  return false;
+}
+
+/* Links entry e into its sender's list by nonce (not held: sender_holds). */
+static void sender_link(qp_chain_mempool_t *mp, uint32_t e) {
   mp_entry_t *x = &mp->entries[e];
   mp_sender_t *s = &mp->senders[x->sender];
   uint32_t *link = &s->head;
   while (*link != QP_CHAIN_NIL && mp->entries[*link].nonce < x->nonce)
     link = &mp->entries[*link].sender_next;
-  if (*link != QP_CHAIN_NIL && mp->entries[*link].nonce == x->nonce) return false;
+  QP_ASSERT(*link == QP_CHAIN_NIL || mp->entries[*link].nonce != x->nonce);
   x->sender_next = *link;
   *link = e;
   s->count++;
-  return true;
 }
 
 /* ---- admission ---------------------------------------------------------- */
@@ -272,13 +279,19 @@ static int pool_checks(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, qp_chain
 
 /* Inserts tx (mutex held, pool_checks passed): nonce pending, full, or in. */
 static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, qp_chain_admit_t *a) {
+  uint8_t id[QP_HASH_SIZE];
+  uint32_t s = 0;
+  qp__chain_mp_sender_id(tx->sender, tx->sender_len, id);
+  if (qp__chain_hmap_get(&mp->by_sender, id, &s) && sender_holds(mp, s, tx->nonce)) {
+    *a = QP_CHAIN_ADMIT_NONCE_PENDING;
+    return 0;
+  }
   if (mp->count == mp->config.txs_max || mp->bytes + tx->bytes_len > mp->config.bytes_max) {
     *a = QP_CHAIN_ADMIT_FULL;
     return 0;
   }
   uint8_t *copy = qp_malloc(tx->bytes_len);
   if (copy == NULL) return QP_ENOMEM;
-  uint32_t s = 0;
   uint64_t committed = 0;
   int rc = sender_get(mp, tx, true, &s, &committed);
   if (rc != 0) {
@@ -291,13 +304,7 @@ static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, qp_chain_admi
                     .fifo_prev = mp->fifo_tail, .fifo_next = QP_CHAIN_NIL, .used = true};
   memcpy(x->hash, tx->hash, QP_HASH_SIZE);
   memcpy(copy, tx->bytes, tx->bytes_len);
-  if (!sender_link(mp, e)) {
-    *a = QP_CHAIN_ADMIT_NONCE_PENDING;
-    qp_free(copy);
-    memset(x, 0, sizeof *x);
-    mp->entries_free[mp->entries_free_count++] = e;
-    return 0;
-  }
+  sender_link(mp, e);
   if (mp->fifo_tail != QP_CHAIN_NIL) mp->entries[mp->fifo_tail].fifo_next = e;
   else mp->fifo_head = e;
   mp->fifo_tail = e;

@@ -117,6 +117,7 @@ static void test_admission_codes(void **state) {
   assert_int_equal(submit(mp, a, 7, "x"), QP_CHAIN_ADMIT_OK); /* the window's far end */
   assert_int_equal(submit(mp, b, 1, "x"), QP_CHAIN_ADMIT_OK);
   assert_int_equal(submit(mp, b, 2, "x"), QP_CHAIN_ADMIT_FULL);
+  assert_int_equal(submit(mp, a, 4, "again"), QP_CHAIN_ADMIT_NONCE_PENDING); /* before full */
   qp_chain_mempool_stats_t st;
   qp_chain_mempool_stats(mp, &st);
   assert_int_equal(st.txs, 3);
