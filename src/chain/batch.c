@@ -1,0 +1,197 @@
+/*
+ * batch.c - a block's write batch (state.h): the last write to each state
+ * key, found by the BLAKE2b of the key in a bounded hash map, and hashed in
+ * ascending key order for the state root.  Key and value bytes go into one
+ * growing area; a rewrite of a key appends its new value and leaves the old
+ * bytes behind (bounded by bytes_max).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/bytes.h"
+#include "base/err.h"
+#include "chain/hmap.h"
+#include "chain/state.h"
+
+#define WRITES_DOMAIN "quipu-state-writes-v0"
+#define ROOT_DOMAIN "quipu-state-root-v0"
+
+typedef struct batch_write {
+  uint32_t key_off, key_len;     /* in data */
+  uint32_t value_off, value_len; /* in data (0, 0 for a delete) */
+  bool del;                      /* a delete */
+} batch_write_t;
+
+struct qp_chain_batch {
+  batch_write_t *writes; /* writes_max slots, count used */
+  uint32_t count;        /* distinct keys */
+  uint32_t writes_max;   /* distinct keys at most */
+  uint8_t *data;         /* key and value bytes */
+  uint64_t data_len;     /* used */
+  uint64_t data_cap;     /* allocated */
+  uint64_t bytes_max;    /* data_len never passes it */
+  qp__chain_hmap_t by_key; /* BLAKE2b(key) -> write */
+  uint32_t *sorted;      /* write indexes in key order, when sorted_ok */
+  bool sorted_ok;        /* sorted reflects every write */
+};
+
+int qp_chain_batch_new(uint32_t writes_max, uint64_t bytes_max, qp_chain_batch_t **out) {
+  *out = NULL;
+  if (writes_max == 0 || bytes_max == 0 || bytes_max > UINT32_MAX) return QP_EINVAL;
+  qp_chain_batch_t *b = qp_calloc(1, sizeof *b);
+  if (b == NULL) return QP_ENOMEM;
+  b->writes_max = writes_max;
+  b->bytes_max = bytes_max;
+  b->writes = qp_malloc((size_t)writes_max * sizeof *b->writes);
+  b->sorted = qp_malloc((size_t)writes_max * sizeof *b->sorted);
+  int rc = b->writes == NULL || b->sorted == NULL ? QP_ENOMEM
+                                                   : qp__chain_hmap_init(&b->by_key, writes_max);
+  if (rc != 0) {
+    qp_chain_batch_free(b);
+    return rc;
+  }
+  *out = b;
+  return 0;
+}
+
+void qp_chain_batch_free(qp_chain_batch_t *b) {
+  if (b == NULL) return;
+  qp__chain_hmap_deinit(&b->by_key);
+  qp_free(b->writes);
+  qp_free(b->sorted);
+  qp_free(b->data);
+  qp_free(b);
+}
+
+uint32_t qp_chain_batch_count(const qp_chain_batch_t *b) { return b->count; }
+
+/* Appends n bytes to data; returns their offset or UINT64_MAX. */
+static uint64_t data_append(qp_chain_batch_t *b, const uint8_t *p, size_t n) {
+  if (b->data_len + n > b->bytes_max) return UINT64_MAX;
+  if (b->data_len + n > b->data_cap) {
+    uint64_t cap = b->data_cap ? b->data_cap : 4096;
+    while (cap < b->data_len + n) cap *= 2;
+    if (cap > b->bytes_max) cap = b->bytes_max;
+    uint8_t *grown = qp_realloc(b->data, cap);
+    if (grown == NULL) return UINT64_MAX - 1;
+    b->data = grown;
+    b->data_cap = cap;
+  }
+  uint64_t at = b->data_len;
+  if (n > 0) memcpy(b->data + at, p, n);
+  b->data_len += n;
+  return at;
+}
+
+int qp_chain_batch_set(qp_chain_batch_t *b, const uint8_t *key, size_t key_len,
+                       const uint8_t *value, size_t value_len, bool del) {
+  QP_ASSERT(b != NULL && key != NULL && key_len > 0 && (value != NULL || value_len == 0));
+  uint8_t id[QP_HASH_SIZE];
+  qp_hash256(id, key, key_len);
+  uint32_t i = 0;
+  bool held = qp__chain_hmap_get(&b->by_key, id, &i);
+  if (!held && b->count == b->writes_max) return QP_ELIMIT;
+  uint64_t before = b->data_len;
+  uint64_t key_off = held ? b->writes[i].key_off : data_append(b, key, key_len);
+  uint64_t value_off = del ? 0 : data_append(b, value, value_len);
+  if (key_off >= UINT64_MAX - 1 || value_off >= UINT64_MAX - 1) {
+    bool oom = key_off == UINT64_MAX - 1 || value_off == UINT64_MAX - 1;
+    b->data_len = before;
+    return oom ? QP_ENOMEM : QP_ELIMIT;
+  }
+  if (!held) {
+    i = b->count++;
+    QP_ASSERT(qp__chain_hmap_put(&b->by_key, id, i) == 0);
+    b->sorted_ok = false;
+  }
+  b->writes[i] = (batch_write_t){(uint32_t)key_off, (uint32_t)key_len, (uint32_t)value_off,
+                                 del ? 0 : (uint32_t)value_len, del};
+  return 0;
+}
+
+int qp_chain_batch_get(const qp_chain_batch_t *b, const uint8_t *key, size_t key_len,
+                       const uint8_t **value, size_t *value_len, bool *del) {
+  uint8_t id[QP_HASH_SIZE];
+  qp_hash256(id, key, key_len);
+  uint32_t i = 0;
+  if (!qp__chain_hmap_get(&b->by_key, id, &i)) return QP_ENOTFOUND;
+  const batch_write_t *w = &b->writes[i];
+  QP_ASSERT(w->key_len == key_len && memcmp(b->data + w->key_off, key, key_len) == 0);
+  *del = w->del;
+  *value = b->data + w->value_off;
+  *value_len = w->value_len;
+  return 0;
+}
+
+/* memcmp order; a key that is a prefix of another sorts first. */
+static int key_cmp(const void *x, const void *y, void *ctx) {
+  const qp_chain_batch_t *b = ctx;
+  const batch_write_t *a = &b->writes[*(const uint32_t *)x], *c = &b->writes[*(const uint32_t *)y];
+  uint32_t n = a->key_len < c->key_len ? a->key_len : c->key_len;
+  int r = memcmp(b->data + a->key_off, b->data + c->key_off, n);
+  if (r != 0) return r;
+  return a->key_len < c->key_len ? -1 : a->key_len > c->key_len ? 1 : 0;
+}
+
+int qp_chain_batch_hash(qp_chain_batch_t *b, qp_suite_t suite, uint8_t out[QP_HASH_SIZE]) {
+  if (!b->sorted_ok) {
+    for (uint32_t i = 0; i < b->count; i++) b->sorted[i] = i;
+    qsort_r(b->sorted, b->count, sizeof *b->sorted, key_cmp, b);
+    b->sorted_ok = true;
+  }
+  /* The canonical bytes, then the suite hash of them.  BLAKE2b streams; for
+   * SM3 (one-shot here) the bytes are gathered first. */
+  uint64_t total = sizeof WRITES_DOMAIN - 1 + 4;
+  for (uint32_t i = 0; i < b->count; i++)
+    total += 4 + b->writes[i].key_len + 1 + (b->writes[i].del ? 0 : 4 + b->writes[i].value_len);
+  uint8_t *enc = qp_malloc(total);
+  if (enc == NULL) return QP_ENOMEM;
+  uint64_t n = 0;
+  memcpy(enc, WRITES_DOMAIN, sizeof WRITES_DOMAIN - 1);
+  n += sizeof WRITES_DOMAIN - 1;
+  qp_store_u32(enc + n, b->count);
+  n += 4;
+  for (uint32_t k = 0; k < b->count; k++) {
+    const batch_write_t *w = &b->writes[b->sorted[k]];
+    qp_store_u32(enc + n, w->key_len);
+    memcpy(enc + n + 4, b->data + w->key_off, w->key_len);
+    n += 4 + w->key_len;
+    enc[n++] = w->del ? 0 : 1;
+    if (w->del) continue;
+    qp_store_u32(enc + n, w->value_len);
+    if (w->value_len > 0) memcpy(enc + n + 4, b->data + w->value_off, w->value_len);
+    n += 4 + w->value_len;
+  }
+  QP_ASSERT(n == total);
+  int rc = qp_suite_hash(suite, out, enc, n);
+  qp_free(enc);
+  return rc;
+}
+
+/* For the block store: each write in key order. */
+int qp__chain_batch_each(const qp_chain_batch_t *b,
+                         int (*fn)(void *ctx, const uint8_t *key, size_t key_len,
+                                   const uint8_t *value, size_t value_len, bool del),
+                         void *ctx) {
+  for (uint32_t i = 0; i < b->count; i++) {
+    const batch_write_t *w = &b->writes[i];
+    int rc = fn(ctx, b->data + w->key_off, w->key_len, b->data + w->value_off, w->value_len,
+                w->del);
+    if (rc != 0) return rc;
+  }
+  return 0;
+}
+
+int qp_chain_state_root_next(qp_suite_t suite, uint64_t height,
+                             const uint8_t prev[QP_HASH_SIZE],
+                             const uint8_t writes_hash[QP_HASH_SIZE], uint8_t out[QP_HASH_SIZE]) {
+  uint8_t enc[sizeof ROOT_DOMAIN - 1 + 8 + 2 * QP_HASH_SIZE];
+  size_t n = sizeof ROOT_DOMAIN - 1;
+  memcpy(enc, ROOT_DOMAIN, n);
+  qp_store_u64(enc + n, height);
+  memcpy(enc + n + 8, prev, QP_HASH_SIZE);
+  memcpy(enc + n + 8 + QP_HASH_SIZE, writes_hash, QP_HASH_SIZE);
+  return qp_suite_hash(suite, out, enc, sizeof enc);
+}

@@ -1,0 +1,63 @@
+/*
+ * fuzz_chain_tx.c - libFuzzer target for the chain's transaction decoder
+ * and block-body decoder (src/chain/tx.c, txs.c), which take bytes from any
+ * client and any peer.  Properties: no crash, no leak, no read past the
+ * input; a refusal is QP_EPARSE or QP_ELIMIT with a detail; an accepted
+ * transaction keeps every bound of tx.h, its hash is the suite hash of the
+ * input, and decoding it again gives the same fields.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "base/assert.h"
+#include "base/err.h"
+#include "chain/tx.h"
+
+#define FUZZ_TX_BYTES_MAX 65536u
+#define FUZZ_TXS_MAX 64u
+
+static void check_tx(const qp_chain_tx_t *tx, const uint8_t *data, size_t size) {
+  QP_ASSERT(tx->bytes == data && tx->bytes_len == size && tx->body_len < size);
+  QP_ASSERT(tx->nonce >= 1 && tx->sig_len == 64);
+  size_t app = strlen(tx->app), method = strlen(tx->method);
+  QP_ASSERT(app >= 1 && app <= QP_CHAIN_APP_NAME_MAX);
+  QP_ASSERT(method >= 1 && method <= QP_CHAIN_METHOD_MAX);
+  QP_ASSERT(tx->args >= (const char *)data && tx->args + tx->args_len <= (const char *)data + size);
+  uint8_t hash[QP_HASH_SIZE];
+  QP_ASSERT(qp_suite_hash(tx->suite, hash, data, size) == 0);
+  QP_ASSERT(memcmp(hash, tx->hash, QP_HASH_SIZE) == 0);
+  qp_chain_tx_t again;
+  QP_ASSERT(qp_chain_tx_decode(tx->suite, data, size, size, &again, NULL, 0) == 0);
+  QP_ASSERT(memcmp(&again, tx, sizeof again) == 0);
+  int rc = qp_chain_tx_verify(tx);
+  QP_ASSERT(rc == 0 || rc == QP_EBADSIG || rc == QP_EINVAL);
+}
+
+static void one_suite(qp_suite_t suite, const uint8_t *data, size_t size) {
+  qp_chain_tx_t tx;
+  char detail[256] = "";
+  int rc = qp_chain_tx_decode(suite, data, size, FUZZ_TX_BYTES_MAX, &tx, detail, sizeof detail);
+  if (rc == 0) {
+    check_tx(&tx, data, size);
+    return;
+  }
+  QP_ASSERT(rc == QP_EPARSE || rc == QP_ELIMIT || rc == QP_ENOMEM);
+  QP_ASSERT(rc == QP_ENOMEM || detail[0] != '\0');
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  one_suite(QP_SUITE_ED25519, data, size);
+  one_suite(size > 0 && (data[0] & 0x80) ? QP_SUITE_SM2 : QP_SUITE_ED25519, data, size);
+  /* The same bytes as a block body, bound to the chain the first tx names. */
+  static qp_chain_tx_t txs[FUZZ_TXS_MAX];
+  uint8_t chain[QP_HASH_SIZE] = {0};
+  if (size >= 4 + 4 + 1 + QP_HASH_SIZE) memcpy(chain, data + 9, QP_HASH_SIZE);
+  size_t count = 0;
+  char detail[256] = "";
+  int rc = qp_chain_txs_decode(QP_SUITE_ED25519, chain, data, size, 1u << 20, FUZZ_TX_BYTES_MAX,
+                               txs, FUZZ_TXS_MAX, &count, detail, sizeof detail);
+  QP_ASSERT(rc == 0 || rc == QP_EPARSE || rc == QP_ELIMIT || rc == QP_ENOMEM);
+  QP_ASSERT(rc == 0 || count == 0);
+  for (size_t i = 0; i < count; i++) QP_ASSERT(memcmp(txs[i].chain, chain, QP_HASH_SIZE) == 0);
+  return 0;
+}

@@ -1,0 +1,338 @@
+/*
+ * test_mempool.c - the mempool: each admission refusal with its code, the
+ * bounds (count and bytes), dedup, block building in nonce order without
+ * gaps, take limits, untake, removal of committed transactions and the
+ * re-check that drops stale ones, the verified-hash cache (a signature is
+ * verified once), and admission from several threads beside block
+ * building.
+ */
+#include <pthread.h>
+
+#include "chain/mempool.h"
+#include "chain_test.h"
+
+static const uint8_t CHAIN[QP_HASH_SIZE] = {1, 2, 3};
+
+/* The committed nonces the pool reads: up to 8 senders. */
+typedef struct nonces {
+  uint8_t keys[8][QP_SIGN_PUBLIC_MAX];
+  uint64_t nonce[8];
+  uint32_t count;
+  pthread_mutex_t mu;
+} nonces_t;
+
+static nonces_t committed = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int nonce_fn(void *ctx, const uint8_t *sender, size_t len, uint64_t *nonce) {
+  nonces_t *n = ctx;
+  *nonce = 0;
+  pthread_mutex_lock(&n->mu);
+  for (uint32_t i = 0; i < n->count; i++)
+    if (memcmp(n->keys[i], sender, len) == 0) *nonce = n->nonce[i];
+  pthread_mutex_unlock(&n->mu);
+  return 0;
+}
+
+static void set_committed(const qp_sign_key_t *key, uint64_t nonce) {
+  uint8_t pub[QP_SIGN_PUBLIC_MAX];
+  size_t len = 0;
+  qp_sign_public(key, pub, &len);
+  for (uint32_t i = 0; i < committed.count; i++) {
+    if (memcmp(committed.keys[i], pub, len) == 0) {
+      committed.nonce[i] = nonce;
+      return;
+    }
+  }
+  memcpy(committed.keys[committed.count], pub, len);
+  committed.nonce[committed.count++] = nonce;
+}
+
+static qp_chain_mempool_t *pool(uint32_t txs_max, uint64_t bytes_max, uint32_t window) {
+  committed.count = 0;
+  qp_chain_mempool_config_t c;
+  qp_chain_mempool_config_default(&c, 4096);
+  c.suite = QP_SUITE_ED25519;
+  memcpy(c.chain, CHAIN, QP_HASH_SIZE);
+  c.txs_max = txs_max;
+  c.bytes_max = bytes_max;
+  c.nonce_window = window;
+  c.verified_max = 4;
+  c.nonce_fn = nonce_fn;
+  c.nonce_ctx = &committed;
+  qp_chain_mempool_t *mp = NULL;
+  assert_int_equal(qp_chain_mempool_new(&c, &mp), 0);
+  return mp;
+}
+
+/* Submits a kv put from key with nonce; returns the admission result. */
+static qp_chain_admit_t submit(qp_chain_mempool_t *mp, const qp_sign_key_t *key, uint64_t nonce,
+                               const char *value) {
+  char args[2048];
+  snprintf(args, sizeof args, "{\"key\":\"k\",\"value\":\"%s\"}", value);
+  size_t len = 0;
+  uint8_t *b = test_tx(key, CHAIN, nonce, "kv", "put", args, &len);
+  qp_chain_admit_t a = QP_CHAIN_ADMIT__COUNT;
+  char detail[256] = "";
+  int rc = qp_chain_mempool_add(mp, b, len, &a, NULL, detail, sizeof detail);
+  assert_int_equal(rc, a == QP_CHAIN_ADMIT_OK ? 0 : QP_EINVAL);
+  qp_free(b);
+  return a;
+}
+
+static qp_chain_admit_t add_raw(qp_chain_mempool_t *mp, const uint8_t *b, size_t len) {
+  qp_chain_admit_t a = QP_CHAIN_ADMIT__COUNT;
+  char detail[256] = "";
+  int rc = qp_chain_mempool_add(mp, b, len, &a, NULL, detail, sizeof detail);
+  assert_int_equal(rc, a == QP_CHAIN_ADMIT_OK ? 0 : QP_EINVAL);
+  assert_true(a == QP_CHAIN_ADMIT_OK || detail[0] != '\0' || a == QP_CHAIN_ADMIT_DUPLICATE ||
+              a == QP_CHAIN_ADMIT_FULL || a == QP_CHAIN_ADMIT_NONCE_PENDING);
+  return a;
+}
+
+static void test_admission_codes(void **state) {
+  (void)state;
+  qp_chain_mempool_t *mp = pool(3, 1 << 20, 4);
+  qp_sign_key_t *a = test_key(QP_SUITE_ED25519, 1), *b = test_key(QP_SUITE_ED25519, 2);
+  set_committed(a, 3);
+  size_t len = 0;
+  uint8_t *tx = test_tx(a, CHAIN, 4, "kv", "put", "{\"key\":\"k\",\"value\":\"v\"}", &len);
+  uint8_t big[5000] = {1};
+  assert_int_equal(add_raw(mp, big, sizeof big), QP_CHAIN_ADMIT_TOO_LARGE);
+  assert_int_equal(add_raw(mp, big, 100), QP_CHAIN_ADMIT_MALFORMED);
+  uint8_t other[QP_HASH_SIZE] = {9};
+  uint8_t *wrong = test_tx(a, other, 4, "kv", "put", "{}", &len);
+  assert_int_equal(add_raw(mp, wrong, len), QP_CHAIN_ADMIT_WRONG_CHAIN);
+  qp_free(wrong);
+  assert_int_equal(submit(mp, a, 3, "x"), QP_CHAIN_ADMIT_NONCE_USED);
+  assert_int_equal(submit(mp, a, 1, "x"), QP_CHAIN_ADMIT_NONCE_USED);
+  assert_int_equal(submit(mp, a, 8, "x"), QP_CHAIN_ADMIT_NONCE_TOO_FAR);
+  size_t tx_len = 0;
+  uint8_t *good = test_tx(a, CHAIN, 4, "kv", "put", "{\"key\":\"k\",\"value\":\"v\"}", &tx_len);
+  good[tx_len - 1] ^= 1;
+  assert_int_equal(add_raw(mp, good, tx_len), QP_CHAIN_ADMIT_BAD_SIGNATURE);
+  good[tx_len - 1] ^= 1;
+  assert_int_equal(add_raw(mp, good, tx_len), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(add_raw(mp, good, tx_len), QP_CHAIN_ADMIT_DUPLICATE);
+  assert_int_equal(submit(mp, a, 4, "other"), QP_CHAIN_ADMIT_NONCE_PENDING);
+  assert_int_equal(submit(mp, a, 7, "x"), QP_CHAIN_ADMIT_OK); /* the window's far end */
+  assert_int_equal(submit(mp, b, 1, "x"), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(submit(mp, b, 2, "x"), QP_CHAIN_ADMIT_FULL);
+  assert_int_equal(submit(mp, a, 4, "again"), QP_CHAIN_ADMIT_NONCE_PENDING); /* before full */
+  qp_chain_mempool_stats_t st;
+  qp_chain_mempool_stats(mp, &st);
+  assert_int_equal(st.txs, 3);
+  assert_int_equal(st.senders, 2);
+  assert_int_equal(st.rejected[QP_CHAIN_ADMIT_OK], 3);
+  for (int r = 1; r < QP_CHAIN_ADMIT__COUNT; r++) assert_true(st.rejected[r] >= 1);
+  assert_string_equal(qp_chain_admit_code(QP_CHAIN_ADMIT_NONCE_USED), "nonce_used");
+  assert_string_equal(qp_chain_admit_code(QP_CHAIN_ADMIT__COUNT), "unknown");
+  qp_free(good);
+  qp_free(tx);
+  qp_sign_key_free(a);
+  qp_sign_key_free(b);
+  qp_chain_mempool_free(mp);
+}
+
+static void test_bytes_bound(void **state) {
+  (void)state;
+  qp_chain_mempool_t *mp = pool(100, 4096, 64);
+  qp_sign_key_t *a = test_key(QP_SUITE_ED25519, 1);
+  char value[1100];
+  memset(value, 'v', 1000);
+  value[1000] = '\0';
+  uint32_t admitted = 0;
+  for (uint64_t n = 1; n <= 10 && submit(mp, a, n, value) == QP_CHAIN_ADMIT_OK; n++) admitted++;
+  assert_int_equal(admitted, 3); /* 3 * ~1130 bytes fit in 4096, a fourth does not */
+  assert_int_equal(submit(mp, a, 4, value), QP_CHAIN_ADMIT_FULL);
+  qp_sign_key_free(a);
+  qp_chain_mempool_free(mp);
+}
+
+/* Decodes body into txs and returns the count. */
+static size_t body_txs(const qp_buf_t *body, qp_chain_tx_t *txs, size_t max) {
+  size_t count = 0;
+  char detail[256] = "";
+  int rc = qp_chain_txs_decode(QP_SUITE_ED25519, CHAIN, (const uint8_t *)body->data, body->len,
+                               1 << 24, 4096, txs, max, &count, detail, sizeof detail);
+  if (rc != 0) fail_msg("body: %s", detail);
+  return count;
+}
+
+static uint8_t key_byte(const qp_chain_tx_t *tx) { return tx->sender[0]; }
+
+static void test_take_order(void **state) {
+  (void)state;
+  qp_chain_mempool_t *mp = pool(100, 1 << 20, 64);
+  qp_sign_key_t *a = test_key(QP_SUITE_ED25519, 1), *b = test_key(QP_SUITE_ED25519, 2);
+  assert_int_equal(submit(mp, a, 2, "a2"), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(submit(mp, b, 1, "b1"), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(submit(mp, a, 4, "a4"), QP_CHAIN_ADMIT_OK); /* a gap at 3 */
+  assert_int_equal(submit(mp, a, 1, "a1"), QP_CHAIN_ADMIT_OK);
+  qp_buf_t body = {.max = 1 << 20};
+  qp_chain_tx_t txs[8];
+  uint32_t count = 0;
+  assert_int_equal(qp_chain_mempool_take(mp, 100, 1 << 20, &body, &count), 0);
+  assert_int_equal(count, 3);
+  assert_int_equal(body_txs(&body, txs, 8), 3);
+  /* b1 arrived first among takeable heads: a's run starts when a1 is met. */
+  assert_int_equal(txs[0].nonce, 1);
+  assert_int_equal(txs[1].nonce, 1);
+  assert_int_equal(txs[2].nonce, 2);
+  assert_int_equal(key_byte(&txs[1]), key_byte(&txs[2]));
+  /* Taken ones are not offered again; a4 waits for a3. */
+  assert_int_equal(qp_chain_mempool_take(mp, 100, 1 << 20, &body, &count), 0);
+  assert_int_equal(count, 0);
+  assert_int_equal(submit(mp, a, 3, "a3"), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(qp_chain_mempool_take(mp, 100, 1 << 20, &body, &count), 0);
+  assert_int_equal(count, 2);
+  assert_int_equal(body_txs(&body, txs, 8), 2);
+  assert_int_equal(txs[0].nonce, 3);
+  assert_int_equal(txs[1].nonce, 4);
+  /* Abandoned blocks: everything is offered again, limited by txs_max. */
+  qp_chain_mempool_untake(mp);
+  assert_int_equal(qp_chain_mempool_take(mp, 2, 1 << 20, &body, &count), 0);
+  assert_int_equal(count, 2);
+  qp_chain_mempool_stats_t st;
+  qp_chain_mempool_stats(mp, &st);
+  assert_int_equal(st.taken, 2);
+  qp_chain_mempool_untake(mp);
+  /* A body of bytes_max: the header and one framed transaction. */
+  assert_int_equal(qp_chain_mempool_take(mp, 100, (uint32_t)(4 + 4 + txs[0].bytes_len), &body,
+                                         &count), 0);
+  assert_int_equal(count, 1);
+  qp_buf_free(&body);
+  qp_sign_key_free(a);
+  qp_sign_key_free(b);
+  qp_chain_mempool_free(mp);
+}
+
+static void test_committed(void **state) {
+  (void)state;
+  qp_chain_mempool_t *mp = pool(100, 1 << 20, 64);
+  qp_sign_key_t *a = test_key(QP_SUITE_ED25519, 1), *b = test_key(QP_SUITE_ED25519, 2);
+  for (uint64_t n = 1; n <= 3; n++) assert_int_equal(submit(mp, a, n, "a"), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(submit(mp, b, 1, "b"), QP_CHAIN_ADMIT_OK);
+  qp_buf_t body = {.max = 1 << 20};
+  qp_chain_tx_t txs[8];
+  uint32_t count = 0;
+  assert_int_equal(qp_chain_mempool_take(mp, 2, 1 << 20, &body, &count), 0);
+  assert_int_equal(body_txs(&body, txs, 8), 2); /* a1, a2 */
+  /* Another proposer's block commits a different a1 and b1: a1 is stale. */
+  size_t len = 0;
+  uint8_t *a1x = test_tx(a, CHAIN, 1, "kv", "put", "{\"key\":\"z\",\"value\":\"z\"}", &len);
+  qp_chain_tx_t other[2];
+  assert_int_equal(qp_chain_tx_decode(QP_SUITE_ED25519, a1x, len, len, &other[0], NULL, 0), 0);
+  uint8_t *b1 = test_tx(b, CHAIN, 1, "kv", "put", "{\"key\":\"k\",\"value\":\"b\"}", &len);
+  assert_int_equal(qp_chain_tx_decode(QP_SUITE_ED25519, b1, len, len, &other[1], NULL, 0), 0);
+  set_committed(a, 1);
+  set_committed(b, 1);
+  assert_int_equal(qp_chain_mempool_committed(mp, other, 2), 0);
+  qp_chain_mempool_stats_t st;
+  qp_chain_mempool_stats(mp, &st);
+  assert_int_equal(st.txs, 2); /* a2 (taken), a3 */
+  assert_int_equal(st.taken, 1);
+  assert_int_equal(st.senders, 1);
+  /* Our block is abandoned: a2 and a3 are offered again, in order. */
+  qp_chain_mempool_untake(mp);
+  assert_int_equal(qp_chain_mempool_take(mp, 10, 1 << 20, &body, &count), 0);
+  assert_int_equal(body_txs(&body, txs, 8), 2);
+  assert_int_equal(txs[0].nonce, 2);
+  assert_int_equal(txs[1].nonce, 3);
+  set_committed(a, 3);
+  assert_int_equal(qp_chain_mempool_committed(mp, txs, 2), 0);
+  qp_chain_mempool_stats(mp, &st);
+  assert_int_equal(st.txs, 0);
+  assert_int_equal(st.senders, 0);
+  /* A replay of a committed transaction is refused at the door. */
+  assert_int_equal(add_raw(mp, b1, len), QP_CHAIN_ADMIT_NONCE_USED);
+  qp_free(a1x);
+  qp_free(b1);
+  qp_buf_free(&body);
+  qp_sign_key_free(a);
+  qp_sign_key_free(b);
+  qp_chain_mempool_free(mp);
+}
+
+static void test_verified_cache(void **state) {
+  (void)state;
+  qp_chain_mempool_t *mp = pool(100, 1 << 20, 64);
+  qp_sign_key_t *a = test_key(QP_SUITE_ED25519, 1);
+  uint8_t *b[6];
+  size_t len[6];
+  qp_chain_tx_t tx[6];
+  for (int i = 0; i < 6; i++) {
+    b[i] = test_tx(a, CHAIN, (uint64_t)i + 1, "kv", "put", "{\"key\":\"k\",\"value\":\"v\"}",
+                   &len[i]);
+    assert_int_equal(qp_chain_tx_decode(QP_SUITE_ED25519, b[i], len[i], len[i], &tx[i], NULL, 0),
+                     0);
+  }
+  assert_int_equal(add_raw(mp, b[0], len[0]), QP_CHAIN_ADMIT_OK);
+  assert_true(qp_chain_mempool_verified(mp, tx[0].hash));
+  qp_chain_mempool_stats_t st;
+  qp_chain_mempool_stats(mp, &st);
+  assert_int_equal(st.verifications, 1);
+  assert_int_equal(qp_chain_mempool_verify(mp, &tx[0]), 0); /* block validation: no crypto */
+  qp_chain_mempool_stats(mp, &st);
+  assert_int_equal(st.verifications, 1);
+  assert_int_equal(st.verified_hits, 1);
+  assert_int_equal(qp_chain_mempool_verify(mp, &tx[1]), 0); /* a tx this node never saw */
+  assert_int_equal(add_raw(mp, b[1], len[1]), QP_CHAIN_ADMIT_OK); /* then admitted: cached */
+  qp_chain_mempool_stats(mp, &st);
+  assert_int_equal(st.verifications, 2);
+  for (int i = 2; i < 6; i++) assert_int_equal(qp_chain_mempool_verify(mp, &tx[i]), 0);
+  assert_false(qp_chain_mempool_verified(mp, tx[0].hash)); /* evicted: verified_max 4 */
+  assert_true(qp_chain_mempool_verified(mp, tx[5].hash));
+  b[5][len[5] - 2] ^= 1; /* a forged signature is never cached */
+  assert_int_equal(qp_chain_tx_decode(QP_SUITE_ED25519, b[5], len[5], len[5], &tx[5], NULL, 0),
+                   0);
+  assert_int_equal(qp_chain_mempool_verify(mp, &tx[5]), QP_EBADSIG);
+  assert_false(qp_chain_mempool_verified(mp, tx[5].hash));
+  for (int i = 0; i < 6; i++) qp_free(b[i]);
+  qp_sign_key_free(a);
+  qp_chain_mempool_free(mp);
+}
+
+typedef struct submitter {
+  qp_chain_mempool_t *mp;
+  uint8_t seed;
+  uint32_t admitted;
+} submitter_t;
+
+static void *submit_many(void *arg) {
+  submitter_t *s = arg;
+  qp_sign_key_t *key = test_key(QP_SUITE_ED25519, s->seed);
+  for (uint64_t n = 1; n <= 60; n++)
+    if (submit(s->mp, key, n, "t") == QP_CHAIN_ADMIT_OK) s->admitted++;
+  qp_sign_key_free(key);
+  return NULL;
+}
+
+static void test_threads(void **state) {
+  (void)state;
+  qp_chain_mempool_t *mp = pool(1000, 1 << 20, 64);
+  submitter_t subs[3] = {{mp, 11, 0}, {mp, 12, 0}, {mp, 13, 0}};
+  pthread_t th[3];
+  for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, submit_many, &subs[i]);
+  qp_buf_t body = {.max = 1 << 22};
+  uint32_t taken = 0, count = 0;
+  for (int round = 0; round < 50; round++) {
+    assert_int_equal(qp_chain_mempool_take(mp, 1000, 1 << 22, &body, &count), 0);
+    taken += count;
+  }
+  for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+  assert_int_equal(qp_chain_mempool_take(mp, 1000, 1 << 22, &body, &count), 0);
+  taken += count;
+  for (int i = 0; i < 3; i++) assert_int_equal(subs[i].admitted, 60);
+  assert_int_equal(taken, 180);
+  qp_buf_free(&body);
+  qp_chain_mempool_free(mp);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_admission_codes), cmocka_unit_test(test_bytes_bound),
+      cmocka_unit_test(test_take_order),      cmocka_unit_test(test_committed),
+      cmocka_unit_test(test_verified_cache),  cmocka_unit_test(test_threads),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
