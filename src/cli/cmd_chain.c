@@ -12,9 +12,13 @@
 #include "cli/cli.h"
 
 static const char USAGE[] =
-    "usage: quipu chain keygen --out FILE [--suite ed25519|sm2] [--force]\n"
+    "usage: quipu chain init --validators N --dir DIR [--base-port P] [options]\n"
+    "       quipu chain keygen --out FILE [--suite ed25519|sm2] [--force]\n"
     "\n"
-    "  keygen   a client signing key (0600) for `chain send`; prints its public key\n";
+    "  init     a local network: DIR/node0..node<N-1>, keys, genesis.json, node.json\n"
+    "  keygen   a client signing key (0600) for `chain send`; prints its public key\n"
+    "\n"
+    "`quipu chain SUBCOMMAND --help` says more.\n";
 
 static int keygen(int argc, char **argv) {
   static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
@@ -73,6 +77,7 @@ int qp_cmd_chain(int argc, char **argv) {
     return argc < 2 ? 2 : 0;
   }
   if (strcmp(argv[1], "keygen") == 0) return keygen(argc - 1, argv + 1);
+  if (strcmp(argv[1], "init") == 0) return qp_cmd_chain_init(argc - 1, argv + 1);
   fprintf(stderr, "quipu chain: unknown subcommand '%s'\n%s", argv[1], USAGE);
   return 2;
 }
