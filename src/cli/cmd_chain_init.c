@@ -74,7 +74,8 @@ static int parse(int argc, char **argv, init_args_t *a) {
     } else if (c == '?') return usage_error("unknown option");
   }
   if (optind < argc) return usage_error("unexpected argument");
-  if (a->validators == 0 || a->dir == NULL) return usage_error("--validators and --dir are required");
+  if (a->validators == 0 || a->dir == NULL)
+    return usage_error("--validators and --dir are required");
   if (a->base_port + 2 * a->validators > 65535) return usage_error("ports past 65535");
   return -1;
 }
@@ -106,8 +107,8 @@ static int make_validator(const init_args_t *a, uint32_t i, qp_chain_genesis_t *
 /* node.json of node i: its HTTP and peer addresses and every other peer. */
 static int node_json(const init_args_t *a, uint32_t i, char *out, size_t size) {
   size_t n = 0;
-  n += (size_t)snprintf(out + n, size - n,
-                        "{\n  \"listen\": \"127.0.0.1:%u\",\n  \"modules\": {\n", a->base_port + 2 * i);
+  n += (size_t)snprintf(out + n, size - n, "{\n  \"listen\": \"127.0.0.1:%u\",\n  \"modules\": {\n",
+                        a->base_port + 2 * i);
   if (a->with_ledger) n += (size_t)snprintf(out + n, size - n, "    \"ledger\": {},\n");
   n += (size_t)snprintf(out + n, size - n,
                         "    \"chain\": {\n      \"peer_listen\": \"127.0.0.1:%u\",\n"
