@@ -251,7 +251,7 @@ typedef struct qp_hs_action {
   const qp_hs_block_t *block;        /* COMMIT: header, payload and hash */
   uint64_t view;                     /* NEED_PAYLOAD: the view to propose in */
   uint64_t height;                   /* NEED_PAYLOAD: the new block's height */
-  const uint8_t *parent_hash;        /* NEED_PAYLOAD: the block to extend (32 bytes) */
+  uint8_t parent_hash[QP_HASH_SIZE]; /* NEED_PAYLOAD: the block to extend */
   bool empty_ok;                     /* NEED_PAYLOAD: an empty payload is allowed now */
   uint64_t at_ms;                    /* TIMER: the deadline */
 } qp_hs_action_t;
