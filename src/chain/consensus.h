@@ -328,6 +328,7 @@ uint64_t qp_hs_view(const qp_hs_t *core);                    /* current view */
 uint64_t qp_hs_last_voted_view(const qp_hs_t *core);         /* the safety record's */
 const qp_hs_qc_t *qp_hs_high_qc(const qp_hs_t *core);        /* highest QC */
 const qp_hs_block_t *qp_hs_committed(const qp_hs_t *core);   /* last committed block */
+const qp_hs_tc_t *qp_hs_last_tc(const qp_hs_t *core);        /* highest TC, or NULL */
 
 /* The leader of a view. */
 static inline uint32_t qp_hs_leader(const qp_chain_genesis_t *g, uint64_t view) {

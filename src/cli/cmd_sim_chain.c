@@ -84,6 +84,7 @@ static void print_table(const qp_sim_chain_stats_t *t, uint64_t failed, double s
   row("double votes", t->double_votes);
   row("invalid proposals / votes for them", t->invalid_proposals);
   row("", t->invalid_votes);
+  row("forks below the high QC", t->forks);
   row("messages withheld", t->withheld);
   row("garbage or mutated messages", t->garbage);
   printf("violations (all must be 0)\n");

@@ -354,6 +354,7 @@ typedef struct qp_sim_chain_stats {
   uint64_t double_votes;        /* Byzantine votes for a second block of a view */
   uint64_t invalid_proposals;   /* Byzantine proposals with an invalid transaction */
   uint64_t invalid_votes;       /* Byzantine votes for such proposals */
+  uint64_t forks;               /* Byzantine proposals extending a QC below the highest */
   uint64_t withheld;            /* Byzantine messages not sent */
   uint64_t garbage;             /* garbage or mutated messages sent by Byzantine nodes */
   uint64_t heal_commit_ms_max;  /* heal -> everything committed everywhere, worst run */

@@ -7,9 +7,11 @@
  * its own seeded stream:
  *   - as leader: stay silent; equivocate (two valid blocks for the view,
  *     one to each half of the validators, and every Byzantine validator
- *     votes for both); or propose a block with an unsigned transaction
+ *     votes for both); propose a block with an unsigned transaction
  *     (correct tx_root, so only the payload check catches it) that every
- *     Byzantine validator votes for;
+ *     Byzantine validator votes for; or fork: a block on the
+ *     parent of the high QC's block, with the view's TC if any, that
+ *     every Byzantine validator votes for;
  *   - on every message it sends: withhold it; send garbage bytes or a copy
  *     with one byte flipped besides; or, for a vote, also vote for a
  *     random block of the same view (a double vote).
@@ -167,9 +169,46 @@ static bool invalid_proposal(qp__sim_chain_t *w, uint32_t i) {
   return true;
 }
 
+/* A block that skips the high QC's block: it extends that block's parent,
+ * with the view's TC when there is one (a reorganisation attempt that
+ * honest validators must refuse: the TC says a higher QC exists). */
+static bool fork(qp__sim_chain_t *w, uint32_t i) {
+  qp__sim_node_t *n = &w->nodes[i];
+  const qp_hs_qc_t *high = qp_hs_high_qc(n->core);
+  const qp_hs_block_t *top = qp_hs_block_find(n->core, high->block_hash);
+  if (top == NULL || top->header.height == 0) return false;
+  const qp_hs_tc_t *tc = qp_hs_last_tc(n->core);
+  if (tc != NULL && tc->view + 1 != n->want_view) tc = NULL;
+  static uint8_t payload[QP__SIM_BLOCK_TXS_MAX * QP__SIM_TX_BYTES];
+  uint32_t len = qp__sim_select(w, i, payload);
+  qp_hs_block_t b;
+  memset(&b, 0, sizeof b);
+  b.payload = len ? payload : NULL;
+  b.payload_len = len;
+  b.header.justify = top->header.justify;
+  b.header.height = top->header.height;
+  b.header.view = n->want_view;
+  b.header.timestamp_ms = w->now_ms;
+  b.header.proposer = i;
+  memcpy(b.header.parent_hash, top->header.parent_hash, QP_HASH_SIZE);
+  qp__sim_tx_root(w, payload, len, b.header.tx_root);
+  if (qp_hs_block_seal(&w->g, w->keys[i], &b) != 0) return false;
+  uint8_t *bytes;
+  size_t bytes_len;
+  if (qp_hs_encode_proposal(&w->g, &b, tc, &bytes, &bytes_len) != 0) return false;
+  for (uint32_t to = 0; to < w->cfg->validators; to++) raw_send(w, i, to, bytes, bytes_len);
+  qp_free(bytes);
+  colluders_vote(w, &b);
+  w->stats->forks++;
+  qp__sim_trace(w, "byzantine node %u forks below the high QC in view %llu", i,
+                (unsigned long long)b.header.view);
+  return true;
+}
+
 bool qp__sim_byz_propose(qp__sim_chain_t *w, uint32_t i) {
   if (!byz_chance(w)) return false;
-  switch (qp_rng_below(&w->byz_rng, 3)) {
+  switch (qp_rng_below(&w->byz_rng, 4)) {
+  case 3: return fork(w, i);
   case 0:
     w->stats->withheld++;
     qp__sim_trace(w, "byzantine node %u stays silent as leader", i);
