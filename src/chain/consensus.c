@@ -134,6 +134,7 @@ static int maybe_vote(qp_hs_t *c, const qp_hs_block_t *b, const qp_hs_tc_t *tc) 
  * the node's verdict on the payload. */
 static int check_content(qp_hs_t *c, const qp_hs_block_t *b, const qp_hs_block_t *parent) {
   if (b->header.timestamp_ms < parent->header.timestamp_ms) return QP_EINVAL;
+  if (b->header.timestamp_ms > c->now_ms + QP_HS_CLOCK_SKEW_MS_MAX) return QP_EINVAL;
   if (b->payload_len == 0 && !qp__hs_empty_allowed(c, parent)) return QP_EINVAL;
   if (c->block_valid != NULL && !c->block_valid(c->ctx, b)) return QP_EINVAL;
   return 0;
@@ -251,10 +252,12 @@ int qp__hs_maybe_request_payload(qp_hs_t *c) {
   if (c->view <= c->safety.last_voted_view) return 0; /* proposed (or gave up) before a crash */
   if (!justified(c, c->view, c->high_qc.view, c->has_tc ? &c->last_tc : NULL)) return 0;
   const qp_hs_block_t *parent = qp__hs_find_block(c, c->high_qc.block_hash);
-  if (parent == NULL) return qp__hs_want(c, c->high_qc.block_hash, c->high_qc.signers ? 0 : 1);
+  if (parent == NULL)
+    return qp__hs_want(c, c->high_qc.block_hash, qp_hs_leader(c->g, c->high_qc.view));
   qp_hs_action_t *a = qp_array_push(&c->actions);
   if (a == NULL) return QP_ENOMEM;
   c->need_payload = true;
+  c->propose_qc = c->high_qc;
   c->empty_ok = qp__hs_empty_allowed(c, parent);
   a->kind = QP_HS_ACT_NEED_PAYLOAD;
   a->view = c->view;
@@ -281,8 +284,9 @@ static int end_call(qp_hs_t *c, int rc) {
  * persists our vote for it before anything leaves. */
 static int propose(qp_hs_t *c, const uint8_t *payload, uint32_t len, const uint8_t *tx_root,
                    const uint8_t *state_root) {
-  const qp_hs_block_t *parent = qp__hs_find_block(c, c->high_qc.block_hash);
-  QP_ASSERT(parent != NULL);
+  const qp_hs_qc_t *qc = &c->propose_qc; /* the QC NEED_PAYLOAD announced */
+  const qp_hs_block_t *parent = qp__hs_find_block(c, qc->block_hash);
+  if (parent == NULL) return QP_EINVAL; /* committed past it meanwhile */
   qp_hs_block_t b;
   memset(&b, 0, sizeof b);
   qp_hs_header_t *h = &b.header;
@@ -294,7 +298,7 @@ static int propose(qp_hs_t *c, const uint8_t *payload, uint32_t len, const uint8
   memcpy(h->parent_hash, parent->hash, QP_HASH_SIZE);
   memcpy(h->tx_root, tx_root, QP_HASH_SIZE);
   memcpy(h->state_root, state_root, QP_HASH_SIZE);
-  h->justify = c->high_qc;
+  h->justify = *qc;
   b.payload = len ? payload : NULL;
   b.payload_len = len;
   int rc = qp_hs_block_seal(c->g, c->key, &b);
@@ -304,7 +308,7 @@ static int propose(qp_hs_t *c, const uint8_t *payload, uint32_t len, const uint8
   c->safety.last_voted_view = c->view;
   c->safety.high_qc = c->high_qc;
   rc = qp__hs_persist(c);
-  const qp_hs_tc_t *tc = c->high_qc.view + 1 == c->view ? NULL : &c->last_tc;
+  const qp_hs_tc_t *tc = qc->view + 1 == c->view ? NULL : &c->last_tc;
   uint8_t *bytes;
   size_t bytes_len;
   if (rc == 0) rc = qp_hs_encode_proposal(c->g, &b, tc, &bytes, &bytes_len);

@@ -44,6 +44,7 @@
 #define QP_HS_SIG_SIZE 64u        /* every suite's signature (crypto.h) */
 #define QP_HS_FETCH_BLOCKS_MAX 8u /* blocks one BLOCK_RESPONSE carries at most */
 #define QP_HS_TIMEOUT_SHIFT_MAX 6u /* the view timeout doubles at most 6 times (x64) */
+#define QP_HS_CLOCK_SKEW_MS_MAX 10000u /* a proposal's timestamp may lead our clock by this */
 
 /* ------------------------------------------------------------- data */
 
@@ -76,7 +77,7 @@ typedef struct qp_hs_tc {
 typedef struct qp_hs_header {
   uint64_t height;                      /* parent's height + 1; genesis is 0 */
   uint64_t view;                        /* the view it was proposed in; > justify.view */
-  uint64_t timestamp_ms;                /* proposer's clock; >= the parent's */
+  uint64_t timestamp_ms;                /* proposer's clock; >= parent's, <= voter's + skew */
   uint32_t proposer;                    /* validator index == view mod n */
   uint8_t parent_hash[QP_HASH_SIZE];    /* == justify.block_hash */
   uint8_t payload_hash[QP_HASH_SIZE];   /* suite hash of the payload bytes */

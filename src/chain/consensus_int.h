@@ -101,6 +101,7 @@ struct qp_hs {
   bool proposed;                        /* proposed in this view */
   bool need_payload;                    /* NEED_PAYLOAD was announced for this view */
   bool empty_ok;                        /* ... and said an empty block may be proposed */
+  qp_hs_qc_t propose_qc;                /* ... on the block this QC certifies */
   uint64_t timeout_view;                /* the view of timeout_msg (0: none) */
   uint8_t *timeout_msg;                 /* our last encoded timeout, for resending */
   size_t timeout_len;                   /* its length */
