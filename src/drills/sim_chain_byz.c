@@ -152,7 +152,7 @@ static bool equivocate(qp__sim_chain_t *w, uint32_t i) {
 }
 
 static bool invalid_proposal(qp__sim_chain_t *w, uint32_t i) {
-  uint8_t payload[2 * QP__SIM_TX_BYTES];
+  static uint8_t payload[(QP__SIM_BLOCK_TXS_MAX + 1) * QP__SIM_TX_BYTES];
   uint32_t len = qp__sim_select(w, i, payload) >= QP__SIM_TX_BYTES ? QP__SIM_TX_BYTES : 0;
   uint8_t *forged = payload + len;
   qp_rng_bytes(&w->byz_rng, forged, QP__SIM_TX_BYTES);
