@@ -143,6 +143,29 @@ $(BUILD)/bench/quipu-bench: $(BENCH_OBJ) $(BUILD)/libquipu.a
 bench-quick:
 	@BENCH_QUICK=1 $(MAKE) --no-print-directory bench
 
+# ---- chain benchmark (bench/chain/, issue 11): build/bench/quipu-chain-bench ----
+# `make bench-chain` starts 4 validators from build/quipu in a temp dir, sends
+# signed kv transactions over HTTP, prints the table and RESULT lines
+# (committed tx/s, commit p50/p99, Ed25519 verifications/s on one core) and
+# tears the network down.  `make bench-chain-quick` is the small run.
+# CHAIN_BENCH_ARGS adds flags (--rate N, --txs N, --connections N, --keep).
+CHAIN_BENCH_SRC := $(sort $(wildcard bench/chain/*.c))
+CHAIN_BENCH_OBJ := $(CHAIN_BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/%.o) \
+                   $(BUILD)/obj/bench/bench_common.o $(BUILD)/obj/bench/workload.o
+
+$(BUILD)/bench/quipu-chain-bench: $(CHAIN_BENCH_OBJ) $(BUILD)/libquipu.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $(CHAIN_BENCH_OBJ) $(BUILD)/libquipu.a $(DEP_LIBS) $(EXTRA_LDFLAGS)
+
+.PHONY: bench-chain bench-chain-quick
+bench-chain: all
+	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-chain-bench
+	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu $(CHAIN_BENCH_ARGS)
+
+bench-chain-quick: all
+	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-chain-bench
+	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --quick $(CHAIN_BENCH_ARGS)
+
 # ---- deterministic simulation (src/drills, docs/drills.md) ----
 # `make sim SEEDS=100000` runs many seeds of `quipu sim ledger`; a failing
 # seed prints the command that replays it.

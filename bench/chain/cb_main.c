@@ -1,0 +1,310 @@
+/*
+ * cb_main.c - quipu-chain-bench: flags, the bound (Ed25519 verifications
+ * per second on one core, measured first, on a quiet machine), then one
+ * run: start the network, sign every transaction, submit them while
+ * polling heights, check everything, and report the table and the RESULT
+ * lines (docs/bench.md, "Chain benchmark").  Exit status 0 when every check
+ * held, 1 otherwise, 2 for bad flags; a figure below the issue's floor is
+ * reported, not a failure.
+ */
+#include <curl/curl.h>
+#include <sodium.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "chain_bench.h"
+#include "bench.h"
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "chain/chain.h"
+#include "chain/tx.h"
+
+#define VERIFY_SIGS 256u          /* distinct signatures the verify loop cycles through */
+#define VERIFY_NS 1000000000ull   /* how long it runs */
+
+static const char USAGE[] =
+    "usage: quipu-chain-bench --quipu PATH [--quick] [--txs N] [--senders N]\n"
+    "                         [--connections N] [--rate TX_PER_S] [--poll-ms N]\n"
+    "                         [--validators N] [--tmp DIR] [--keep]\n"
+    "  --txs          signed kv puts to send (60000; --quick 6000)\n"
+    "  --senders      client keys, made in memory (2000; --quick 500)\n"
+    "  --connections  keep-alive connections to each node (8)\n"
+    "  --rate         offered load in tx/s (0 = as fast as admission allows; the default)\n"
+    "  --poll-ms      status poll period per node, the resolution of commit times (10)\n";
+
+/* ------------------------------------------------------------- flags */
+
+static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out) {
+  char *end = NULL;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (s[0] < '0' || s[0] > '9' || *end != '\0' || v < min || v > max) return -1;
+  *out = (uint32_t)v;
+  return 0;
+}
+
+static void defaults(qcb_config_t *c, bool quick) {
+  memset(c, 0, sizeof *c);
+  c->quick = quick;
+  c->nodes = 4;
+  c->txs = quick ? 6000 : 60000;
+  c->senders = quick ? 500 : 2000;
+  c->lanes_per_node = 8;
+  c->poll_ms = 10;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  c->cores = cpus > 0 ? (uint32_t)cpus : 1;
+  c->tmp_dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+  c->keep = getenv("BENCH_KEEP") != NULL;
+}
+
+/* Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, qcb_config_t *c) {
+  bool quick = false;
+  for (int i = 1; i < argc; i++) quick = quick || strcmp(argv[i], "--quick") == 0;
+  defaults(c, quick);
+  static const struct option opts[] = {
+      {"quipu", required_argument, NULL, 'q'},   {"quick", no_argument, NULL, 'Q'},
+      {"txs", required_argument, NULL, 'n'},     {"senders", required_argument, NULL, 's'},
+      {"connections", required_argument, NULL, 'c'}, {"rate", required_argument, NULL, 'r'},
+      {"poll-ms", required_argument, NULL, 'p'}, {"validators", required_argument, NULL, 'v'},
+      {"tmp", required_argument, NULL, 't'},     {"keep", no_argument, NULL, 'k'},
+      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+  int opt, bad = 0;
+  while (!bad && (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (opt) {
+    case 'q': c->quipu = optarg; break;
+    case 'Q': break;
+    case 'n': bad = parse_u32(optarg, 1, QCB_TXS_MAX, &c->txs); break;
+    case 's': bad = parse_u32(optarg, 1, QCB_TXS_MAX, &c->senders); break;
+    case 'c': bad = parse_u32(optarg, 1, QCB_LANES_PER_NODE_MAX, &c->lanes_per_node); break;
+    case 'r': bad = parse_u32(optarg, 0, 10000000, &c->rate); break;
+    case 'p': bad = parse_u32(optarg, 1, 1000, &c->poll_ms); break;
+    case 'v': bad = parse_u32(optarg, 1, QCB_NODES_MAX, &c->nodes); break;
+    case 't': c->tmp_dir = optarg; break;
+    case 'k': c->keep = true; break;
+    case 'h': fputs(USAGE, stdout); return 0;
+    default: bad = 1;
+    }
+  }
+  if (bad || optind < argc || c->quipu == NULL || c->senders > c->txs) {
+    fputs(c->senders > c->txs ? "chain-bench: --senders must not exceed --txs\n" : "", stderr);
+    fputs(USAGE, stderr);
+    return 2;
+  }
+  return -1;
+}
+
+/* -------------------------------------------------------- the bound */
+
+/* VERIFY_SIGS signatures of transaction-shaped messages (the domain and a
+ * 32-byte hash), each by its own key. */
+typedef struct sigs {
+  uint8_t msg[VERIFY_SIGS][QP_CHAIN_TX_SIGNED_LEN];
+  uint8_t sig[VERIFY_SIGS][QP_SIGN_SIG_MAX];
+  uint8_t pub[VERIFY_SIGS][QP_SIGN_PUBLIC_MAX];
+} sigs_t;
+
+static int sigs_make(sigs_t *s) {
+  int rc = 0;
+  for (uint32_t i = 0; rc == 0 && i < VERIFY_SIGS; i++) {
+    qp_sign_key_t *key = NULL;
+    size_t len = 0;
+    rc = qp_sign_keygen(QP_SUITE_ED25519, &key);
+    memcpy(s->msg[i], QP_CHAIN_TX_DOMAIN, QP_CHAIN_TX_DOMAIN_LEN);
+    uint64_t seed = i * 0x9e3779b97f4a7c15ull;
+    if (rc == 0)
+      rc = qp_suite_hash(QP_SUITE_ED25519, s->msg[i] + QP_CHAIN_TX_DOMAIN_LEN, &seed, 8);
+    if (rc == 0) rc = qp_sign(key, s->msg[i], QP_CHAIN_TX_SIGNED_LEN, s->sig[i], &len);
+    if (rc == 0) qp_sign_public(key, s->pub[i], &len);
+    qp_sign_key_free(key);
+  }
+  return rc;
+}
+
+/* Verifications per second on this thread, round and round the signatures
+ * for about a second: libsodium's crypto_sign_verify_detached alone (raw,
+ * the issue's bound), or qp_verify, which the nodes call and which also
+ * checks that the public key is a valid point of the prime-order subgroup. */
+static int measure_verify(const sigs_t *s, bool raw, double *per_s) {
+  uint64_t count = 0, t0 = qp_clock_mono_ns(), elapsed = 0;
+  int rc = 0;
+  while (rc == 0 && elapsed < VERIFY_NS) {
+    for (uint32_t i = 0; rc == 0 && i < VERIFY_SIGS; i++, count++)
+      rc = raw ? crypto_sign_verify_detached(s->sig[i], s->msg[i], QP_CHAIN_TX_SIGNED_LEN,
+                                             s->pub[i])
+               : qp_verify(QP_SUITE_ED25519, s->pub[i], QP_ED25519_PUBLIC_SIZE, s->msg[i],
+                           QP_CHAIN_TX_SIGNED_LEN, s->sig[i], QP_ED25519_SIG_SIZE);
+    elapsed = qp_clock_mono_ns() - t0;
+  }
+  *per_s = elapsed ? (double)count * 1e9 / (double)elapsed : 0;
+  return rc == 0 ? 0 : QP_EBADSIG;
+}
+
+/* Both rates, reported; *bound_per_s is the raw one. */
+static int verify_rates(qb_report_t *rep, double *bound_per_s) {
+  sigs_t *s = qp_malloc(sizeof *s);
+  double qp_per_s = 0;
+  int rc = s ? sigs_make(s) : QP_ENOMEM;
+  if (rc == 0) rc = measure_verify(s, true, bound_per_s);
+  if (rc == 0) rc = measure_verify(s, false, &qp_per_s);
+  qp_free(s);
+  if (rc != 0) return rc;
+  qb_report_add(rep, "ed25519_verify_per_s", *bound_per_s, "verifications/s", 0);
+  qb_report_add(rep, "qp_verify_per_s", qp_per_s, "verifications/s", 0);
+  printf("   one core: libsodium verify %.0f/s; qp_verify (+ subgroup check of the key) %.0f/s\n",
+         *bound_per_s, qp_per_s);
+  return 0;
+}
+
+/* --------------------------------------------------------- figures */
+
+/* CPU seconds used so far by each node and by this process. */
+typedef struct cpu_snap {
+  double node_s[QCB_NODES_MAX]; /* per node */
+  double client_s;              /* this process: curl, polls */
+} cpu_snap_t;
+
+static void cpu_snap(const qcb_net_t *net, cpu_snap_t *out) {
+  for (uint32_t k = 0; k < net->count; k++) out->node_s[k] = qcb_cpu_s(net->pids[k]);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  out->client_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Each committed transaction's latency (sorted) and the last commit time. */
+static int latencies(const qcb_txs_t *txs, const qcb_load_t *load, uint64_t **lat_out,
+                     uint64_t *last_commit_ns) {
+  uint64_t *lat = qp_malloc((size_t)txs->count * sizeof *lat);
+  if (lat == NULL) return QP_ENOMEM;
+  *last_commit_ns = 0;
+  for (uint32_t i = 0; i < txs->count; i++) {
+    const qcb_tx_t *t = &txs->txs[i];
+    QP_ASSERT(t->height > 0 && t->height < QCB_HEIGHTS_MAX); /* cb_check.c found them all */
+    uint64_t at = load->commit_ns[(uint64_t)t->node * QCB_HEIGHTS_MAX + t->height];
+    if (at == 0 || at < t->submit_ns) {
+      fprintf(stderr, "chain-bench: CHECK FAILED: no commit time for block %llu on node%u\n",
+              (unsigned long long)t->height, t->node);
+      qp_free(lat);
+      return QP_ECORRUPT;
+    }
+    lat[i] = at - t->submit_ns;
+    if (at > *last_commit_ns) *last_commit_ns = at;
+  }
+  qb_sort_u64(lat, txs->count);
+  *lat_out = lat;
+  return 0;
+}
+
+/* Per node: CPU over the load window, mean proposal-to-commit time and
+ * dropped peer messages (its /metrics); then the share of all cores used. */
+static void report_nodes(const qcb_net_t *net, uint32_t cores, const cpu_snap_t *a,
+                         const cpu_snap_t *b, double window_s, qb_report_t *rep) {
+  double total = b->client_s - a->client_s;
+  printf("   %-6s %10s %8s %18s %10s\n", "node", "cpu_s", "cpu_%", "proposal→commit", "dropped");
+  for (uint32_t k = 0; k < net->count; k++) {
+    double cpu = b->node_s[k] - a->node_s[k];
+    double blocks = qcb_metric(net, k, "quipu_chain_blocks_committed_total");
+    double sum = qcb_metric(net, k, "quipu_chain_commit_latency_ms_sum");
+    double dropped = qcb_metric(net, k, "quipu_chain_dropped_messages_total");
+    printf("   node%-2u %10.2f %7.0f%% %15.1f ms %10.0f\n", k, cpu, 100 * cpu / window_s,
+           blocks > 0 ? sum / blocks : 0, dropped);
+    total += cpu;
+  }
+  printf("   client %10.2f %7.0f%%\n", b->client_s - a->client_s,
+         100 * (b->client_s - a->client_s) / window_s);
+  qb_report_add(rep, "chain_cpu_busy", 100 * total / (window_s * cores), "%_of_all_cores", 0);
+}
+
+/* The run's figures: throughput, latency, the ratio to the bound. */
+static int report_run(const qcb_config_t *cfg, const qcb_txs_t *txs, const qcb_load_t *load,
+                      const qcb_check_t *chk, double verify_per_s, qb_report_t *rep) {
+  uint64_t *lat = NULL, last_commit = 0;
+  int rc = latencies(txs, load, &lat, &last_commit);
+  if (rc != 0) return rc;
+  uint64_t n = txs->count;
+  double window_s = (double)(last_commit - load->start_ns) / 1e9;
+  double admit_s = (double)(load->submitted_ns - load->start_ns) / 1e9;
+  double tps = (double)n / window_s, bound = verify_per_s * cfg->cores / cfg->nodes;
+  printf("   %llu txs from %u senders over %u connections (%u per node), offered %s%s;\n"
+         "   all admitted in %.2f s (%.0f tx/s, %llu retries), last commit %.2f s after the "
+         "first submit\n   %llu blocks, %llu with the run's txs (%.0f txs each); latency "
+         "p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms\n",
+         (unsigned long long)n, txs->senders, cfg->lanes_per_node * cfg->nodes,
+         cfg->lanes_per_node, cfg->rate ? "" : "as fast as admitted",
+         cfg->rate ? "at a fixed rate" : "", admit_s, (double)n / admit_s,
+         (unsigned long long)load->retries, window_s, (unsigned long long)chk->height,
+         (unsigned long long)chk->blocks_with_txs, (double)n / (double)chk->blocks_with_txs,
+         (double)qb_percentile(lat, n, 50) / 1e6, (double)qb_percentile(lat, n, 90) / 1e6,
+         (double)qb_percentile(lat, n, 99) / 1e6, (double)lat[n - 1] / 1e6);
+  if (cfg->rate) printf("   offered rate %u tx/s\n", cfg->rate);
+  qb_report_add(rep, "chain_admit_per_s", (double)n / admit_s, "tx/s", 0);
+  qb_report_add(rep, "chain_tps", tps, "tx/s", 0);
+  qb_report_add(rep, "chain_commit_p50_ms", (double)qb_percentile(lat, n, 50) / 1e6, "ms", 1);
+  qb_report_add(rep, "chain_commit_p99_ms", (double)qb_percentile(lat, n, 99) / 1e6, "ms", 1);
+  qb_report_add(rep, "chain_commit_max_ms", (double)lat[n - 1] / 1e6, "ms", 1);
+  qb_report_add(rep, "chain_verify_bound_tps", bound, "tx/s", 0);
+  qb_report_add(rep, "chain_tps_vs_verify_bound", tps / bound, "x", 3);
+  printf("   bound: %.0f verifications/s per core x %u cores / %u validators (each verifies "
+         "every tx once) = %.0f tx/s; floor 5,000 tx/s with p99 <= 2 s, aim 10,000 tx/s\n",
+         verify_per_s, cfg->cores, cfg->nodes, bound);
+  qp_free(lat);
+  return 0;
+}
+
+/* Starts the network, signs, loads, checks and reports. */
+static int run(const qcb_config_t *cfg, double verify_per_s, qb_report_t *rep) {
+  qcb_net_t net;
+  qcb_txs_t txs = {0};
+  qcb_load_t load = {0};
+  qcb_check_t chk = {0};
+  cpu_snap_t before = {0}, after = {0};
+  int rc = qcb_net_start(cfg, &net);
+  if (rc == 0)
+    printf("-- %u validators up (HTTP on 127.0.0.1:%u, +2 each; homes under %s)\n", cfg->nodes,
+           net.base_port, net.dir);
+  uint64_t t0 = qp_clock_mono_ns();
+  if (rc == 0) rc = qcb_txs_make(cfg, net.genesis, qp_clock_wall_ns(), &txs);
+  if (rc == 0)
+    printf("-- signed %u kv puts from %u in-memory keys in %.2f s (before the clock)\n",
+           txs.count, txs.senders, (double)(qp_clock_mono_ns() - t0) / 1e9);
+  fflush(stdout);
+  if (rc == 0) cpu_snap(&net, &before);
+  if (rc == 0) rc = qcb_load_run(cfg, &net, &txs, &load);
+  if (rc == 0) cpu_snap(&net, &after);
+  if (rc == 0)
+    report_nodes(&net, cfg->cores, &before, &after,
+                 (double)(load.end_ns - load.start_ns) / 1e9, rep);
+  if (rc == 0) rc = qcb_check_run(cfg, &net, &txs, &chk);
+  if (rc == 0) rc = report_run(cfg, &txs, &load, &chk, verify_per_s, rep);
+  if (rc != 0)
+    for (uint32_t k = 0; k < net.count; k++) qcb_net_log_tail(&net, k);
+  int stop = qcb_net_stop(&net, cfg->keep || rc != 0);
+  qcb_load_free(&load);
+  qcb_txs_free(&txs);
+  return rc != 0 ? rc : stop;
+}
+
+int main(int argc, char **argv) {
+  qcb_config_t cfg;
+  int code = parse_args(argc, argv, &cfg);
+  if (code >= 0) return code;
+  if (qp_crypto_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return 1;
+  qb_report_t *rep = qp_calloc(1, sizeof *rep);
+  if (rep == NULL) return 1;
+  printf("== quipu-chain-bench%s: %u validators, %u txs, %u senders, %u cores\n",
+         cfg.quick ? " (quick)" : "", cfg.nodes, cfg.txs, cfg.senders, cfg.cores);
+  double verify_per_s = 0;
+  int rc = verify_rates(rep, &verify_per_s);
+  if (rc == 0) rc = run(&cfg, verify_per_s, rep);
+  if (rc != 0) fprintf(stderr, "chain-bench: FAILED: %s\n", qp_strerror(rc));
+  else printf("== every check held\n");
+  qp_free(rep);
+  curl_global_cleanup();
+  return rc == 0 ? 0 : 1;
+}
