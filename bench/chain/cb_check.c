@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "chain_bench.h"
+#include "base/alloc.h"
+#include "base/assert.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "chain/chain.h"
@@ -82,6 +84,11 @@ static int read_block(CURL *e, const qcb_net_t *net, uint64_t h, qcb_txs_t *txs,
   bool mine = false;
   uint32_t proposer = (uint32_t)json_integer_value(json_object_get(root, "proposer"));
   chk->block_entries += json_array_size(list);
+  qcb_block_t *b = &chk->blocks[h];
+  b->proposer = proposer;
+  b->view = (uint64_t)json_integer_value(json_object_get(root, "view"));
+  b->timestamp_ms = (uint64_t)json_integer_value(json_object_get(root, "timestamp_ms"));
+  b->entries = (uint32_t)json_array_size(list);
   for (size_t i = 0; rc == 0 && i < json_array_size(list); i++) {
     const char *hex = json_string_value(json_array_get(list, i));
     uint8_t hash[QP_HASH_SIZE];
@@ -93,6 +100,7 @@ static int read_block(CURL *e, const qcb_net_t *net, uint64_t h, qcb_txs_t *txs,
     else {
       txs->txs[at].height = h;
       chk->committed++;
+      b->fresh++;
       mine = true;
     }
   }
@@ -104,7 +112,8 @@ static int read_block(CURL *e, const qcb_net_t *net, uint64_t h, qcb_txs_t *txs,
 static int read_blocks(const qcb_net_t *net, qcb_txs_t *txs, qcb_check_t *chk) {
   CURL *e = curl_easy_init();
   qp_buf_t body = {.max = BODY_BYTES_MAX};
-  int rc = e ? 0 : QP_ENOMEM;
+  chk->blocks = qp_calloc(chk->height + 1, sizeof *chk->blocks);
+  int rc = e && chk->blocks ? 0 : QP_ENOMEM;
   for (uint64_t h = 1; rc == 0 && h <= chk->height; h++)
     rc = read_block(e, net, h, txs, &body, chk);
   qp_buf_free(&body);
@@ -207,10 +216,16 @@ static int check_reads(const qcb_net_t *net, const qcb_txs_t *txs, qcb_check_t *
 int qcb_check_run(const qcb_config_t *cfg, const qcb_net_t *net, qcb_txs_t *txs,
                   qcb_check_t *chk) {
   (void)cfg;
+  QP_ASSERT(chk->blocks == NULL);
   memset(chk, 0, sizeof *chk);
   int rc = wait_agreement(net, chk);
   if (rc == 0) rc = read_blocks(net, txs, chk);
   if (rc == 0) rc = check_reads(net, txs, chk);
   chk->ok = rc == 0;
   return rc;
+}
+
+void qcb_check_free(qcb_check_t *chk) {
+  qp_free(chk->blocks);
+  chk->blocks = NULL;
 }

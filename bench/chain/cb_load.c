@@ -324,13 +324,14 @@ static void loader_deinit(loader_t *ld) {
 }
 
 int qcb_load_run(const qcb_config_t *cfg, const qcb_net_t *net, qcb_txs_t *txs,
-                 qcb_load_t *load) {
+                 qcb_load_t *load, void (*at_end)(void *ctx), void *ctx) {
   memset(load, 0, sizeof *load);
   loader_t *ld = qp_calloc(1, sizeof *ld);
   if (ld == NULL) return QP_ENOMEM;
   *ld = (loader_t){.cfg = cfg, .net = net, .txs = txs, .load = load};
   int rc = loader_init(ld);
   if (rc == 0) rc = loop(ld);
+  if (rc == 0) at_end(ctx);
   if (load->refused != 0) fprintf(stderr, "chain-bench: %s\n", load->first_error);
   loader_deinit(ld);
   qp_free(ld);

@@ -31,12 +31,13 @@
 static const char USAGE[] =
     "usage: quipu-chain-bench --quipu PATH [--quick] [--txs N] [--senders N]\n"
     "                         [--connections N] [--rate TX_PER_S] [--poll-ms N]\n"
-    "                         [--validators N] [--tmp DIR] [--keep]\n"
+    "                         [--validators N] [--tmp DIR] [--keep] [--timeline]\n"
     "  --txs          signed kv puts to send (60000; --quick 6000)\n"
     "  --senders      client keys, made in memory (2000; --quick 500)\n"
     "  --connections  keep-alive connections to each node (8)\n"
     "  --rate         offered load in tx/s (0 = as fast as admission allows; the default)\n"
-    "  --poll-ms      status poll period per node, the resolution of commit times (10)\n";
+    "  --poll-ms      status poll period per node, the resolution of commit times (10)\n"
+    "  --timeline     print every block: proposer, view, size, proposal and commit times\n";
 
 /* ------------------------------------------------------------- flags */
 
@@ -73,7 +74,8 @@ static int parse_args(int argc, char **argv, qcb_config_t *c) {
       {"connections", required_argument, NULL, 'c'}, {"rate", required_argument, NULL, 'r'},
       {"poll-ms", required_argument, NULL, 'p'}, {"validators", required_argument, NULL, 'v'},
       {"tmp", required_argument, NULL, 't'},     {"keep", no_argument, NULL, 'k'},
-      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+      {"timeline", no_argument, NULL, 'T'},      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
   int opt, bad = 0;
   while (!bad && (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (opt) {
@@ -87,6 +89,7 @@ static int parse_args(int argc, char **argv, qcb_config_t *c) {
     case 'v': bad = parse_u32(optarg, 1, QCB_NODES_MAX, &c->nodes); break;
     case 't': c->tmp_dir = optarg; break;
     case 'k': c->keep = true; break;
+    case 'T': c->timeline = true; break;
     case 'h': fputs(USAGE, stdout); return 0;
     default: bad = 1;
     }
@@ -167,14 +170,29 @@ static int verify_rates(qb_report_t *rep, double *bound_per_s) {
 typedef struct cpu_snap {
   double node_s[QCB_NODES_MAX]; /* per node */
   double client_s;              /* this process: curl, polls */
+  qcb_thread_t threads[QCB_NODES_MAX][QCB_THREADS_MAX]; /* per node, per thread */
+  uint32_t threads_count[QCB_NODES_MAX];                 /* ... how many */
 } cpu_snap_t;
 
 static void cpu_snap(const qcb_net_t *net, cpu_snap_t *out) {
-  for (uint32_t k = 0; k < net->count; k++) out->node_s[k] = qcb_cpu_s(net->pids[k]);
+  for (uint32_t k = 0; k < net->count; k++) {
+    out->node_s[k] = qcb_cpu_s(net->pids[k]);
+    out->threads_count[k] = qcb_threads(net->pids[k], out->threads[k]);
+  }
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   out->client_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                   (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+typedef struct after_ctx {
+  const qcb_net_t *net;
+  cpu_snap_t *snap;
+} after_ctx_t;
+
+static void snap_after(void *ctx) {
+  after_ctx_t *a = ctx;
+  cpu_snap(a->net, a->snap);
 }
 
 /* Each committed transaction's latency (sorted) and the last commit time. */
@@ -201,22 +219,43 @@ static int latencies(const qcb_txs_t *txs, const qcb_load_t *load, uint64_t **la
   return 0;
 }
 
+/* Node k's threads between the snapshots: the busiest of those that ran
+ * before the load (the consensus driver, the peer transport, ...) and the
+ * sum of those that started during it (HTTP connection threads). */
+static void thread_split(const cpu_snap_t *a, const cpu_snap_t *b, uint32_t k, int *top_tid,
+                         double *top_s, double *new_s) {
+  *top_tid = 0;
+  *top_s = *new_s = 0;
+  for (uint32_t i = 0; i < b->threads_count[k]; i++) {
+    const qcb_thread_t *t = &b->threads[k][i];
+    double before = -1;
+    for (uint32_t j = 0; j < a->threads_count[k] && before < 0; j++)
+      if (a->threads[k][j].tid == t->tid) before = a->threads[k][j].cpu_s;
+    if (before < 0) *new_s += t->cpu_s;
+    else if (t->cpu_s - before > *top_s) *top_s = t->cpu_s - before, *top_tid = t->tid;
+  }
+}
+
 /* Per node: CPU over the load window, mean proposal-to-commit time and
  * dropped peer messages (its /metrics); then the share of all cores used. */
 static void report_nodes(const qcb_net_t *net, uint32_t cores, const cpu_snap_t *a,
                          const cpu_snap_t *b, double window_s, qb_report_t *rep) {
   double total = b->client_s - a->client_s;
-  printf("   %-6s %10s %8s %18s %10s\n", "node", "cpu_s", "cpu_%", "proposal→commit", "dropped");
+  printf("   %-6s %8s %6s %16s %8s %24s %9s\n", "node", "cpu_s", "cpu_%", "proposal→commit",
+         "dropped", "busiest old thread (tid)", "http_conn");
   for (uint32_t k = 0; k < net->count; k++) {
     double cpu = b->node_s[k] - a->node_s[k];
     double blocks = qcb_metric(net, k, "quipu_chain_blocks_committed_total");
     double sum = qcb_metric(net, k, "quipu_chain_commit_latency_ms_sum");
     double dropped = qcb_metric(net, k, "quipu_chain_dropped_messages_total");
-    printf("   node%-2u %10.2f %7.0f%% %15.1f ms %10.0f\n", k, cpu, 100 * cpu / window_s,
-           blocks > 0 ? sum / blocks : 0, dropped);
+    int tid = 0;
+    double top = 0, conns = 0;
+    thread_split(a, b, k, &tid, &top, &conns);
+    printf("   node%-2u %8.2f %5.0f%% %13.1f ms %8.0f %14.2f s (%7d) %7.2f s\n", k, cpu,
+           100 * cpu / window_s, blocks > 0 ? sum / blocks : 0, dropped, top, tid, conns);
     total += cpu;
   }
-  printf("   client %10.2f %7.0f%%\n", b->client_s - a->client_s,
+  printf("   client %8.2f %5.0f%%\n", b->client_s - a->client_s,
          100 * (b->client_s - a->client_s) / window_s);
   qb_report_add(rep, "chain_cpu_busy", 100 * total / (window_s * cores), "%_of_all_cores", 0);
 }
@@ -257,35 +296,59 @@ static int report_run(const qcb_config_t *cfg, const qcb_txs_t *txs, const qcb_l
   return 0;
 }
 
+/* Every block: who proposed it in which view, what it carried, when it was
+ * proposed (the proposer's wall clock) and when each node showed it, in ms
+ * after the first submit.  wall_off_ns converts monotonic to wall time. */
+static void print_timeline(const qcb_net_t *net, const qcb_load_t *load,
+                           const qcb_check_t *chk, int64_t wall_off_ns) {
+  double t0_ms = (double)((int64_t)load->start_ns + wall_off_ns) / 1e6;
+  printf("   %6s %6s %4s %7s %7s %10s  commit at node 0..%u (ms after the first submit)\n",
+         "height", "view", "prop", "entries", "fresh", "proposed", net->count - 1);
+  for (uint64_t h = 1; h <= chk->height && h < QCB_HEIGHTS_MAX; h++) {
+    const qcb_block_t *b = &chk->blocks[h];
+    printf("   %6llu %6llu %4u %7u %7u %10.0f ", (unsigned long long)h,
+           (unsigned long long)b->view, b->proposer, b->entries, b->fresh,
+           (double)b->timestamp_ms - t0_ms);
+    for (uint32_t k = 0; k < net->count; k++) {
+      uint64_t at = load->commit_ns[(uint64_t)k * QCB_HEIGHTS_MAX + h];
+      printf(" %7.0f", at ? (double)(at - load->start_ns) / 1e6 : -1.0);
+    }
+    printf("\n");
+  }
+}
+
 /* Starts the network, signs, loads, checks and reports. */
 static int run(const qcb_config_t *cfg, double verify_per_s, qb_report_t *rep) {
   qcb_net_t net;
   qcb_txs_t txs = {0};
   qcb_load_t load = {0};
   qcb_check_t chk = {0};
-  cpu_snap_t before = {0}, after = {0};
+  static cpu_snap_t before, after; /* large: per-thread tables */
   int rc = qcb_net_start(cfg, &net);
   if (rc == 0)
     printf("-- %u validators up (HTTP on 127.0.0.1:%u, +2 each; homes under %s)\n", cfg->nodes,
            net.base_port, net.dir);
   uint64_t t0 = qp_clock_mono_ns();
+  int64_t wall_off = (int64_t)qp_clock_wall_ns() - (int64_t)qp_clock_mono_ns();
   if (rc == 0) rc = qcb_txs_make(cfg, net.genesis, qp_clock_wall_ns(), &txs);
   if (rc == 0)
     printf("-- signed %u kv puts from %u in-memory keys in %.2f s (before the clock)\n",
            txs.count, txs.senders, (double)(qp_clock_mono_ns() - t0) / 1e9);
   fflush(stdout);
   if (rc == 0) cpu_snap(&net, &before);
-  if (rc == 0) rc = qcb_load_run(cfg, &net, &txs, &load);
-  if (rc == 0) cpu_snap(&net, &after);
+  after_ctx_t ac = {&net, &after};
+  if (rc == 0) rc = qcb_load_run(cfg, &net, &txs, &load, snap_after, &ac);
   if (rc == 0)
     report_nodes(&net, cfg->cores, &before, &after,
                  (double)(load.end_ns - load.start_ns) / 1e9, rep);
   if (rc == 0) rc = qcb_check_run(cfg, &net, &txs, &chk);
+  if (rc == 0 && cfg->timeline) print_timeline(&net, &load, &chk, wall_off);
   if (rc == 0) rc = report_run(cfg, &txs, &load, &chk, verify_per_s, rep);
   if (rc != 0)
     for (uint32_t k = 0; k < net.count; k++) qcb_net_log_tail(&net, k);
   int stop = qcb_net_stop(&net, cfg->keep || rc != 0);
   qcb_load_free(&load);
+  qcb_check_free(&chk);
   qcb_txs_free(&txs);
   return rc != 0 ? rc : stop;
 }

@@ -6,6 +6,7 @@
  * pieces share (status, /metrics) plus each node's CPU time from /proc.
  */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -183,9 +184,9 @@ double qcb_metric(const qcb_net_t *net, uint32_t k, const char *name) {
   return v;
 }
 
-double qcb_cpu_s(pid_t pid) {
-  char path[64], text[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+/* utime + stime of a /proc/.../stat file, in seconds; -1 when unknown. */
+static double stat_cpu_s(const char *path) {
+  char text[1024];
   FILE *f = fopen(path, "r");
   if (f == NULL) return -1;
   size_t n = fread(text, 1, sizeof text - 1, f);
@@ -197,6 +198,29 @@ double qcb_cpu_s(pid_t pid) {
                           &utime, &stime) != 2)
     return -1;
   return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double qcb_cpu_s(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  return stat_cpu_s(path);
+}
+
+uint32_t qcb_threads(pid_t pid, qcb_thread_t *out) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+  DIR *d = opendir(path);
+  uint32_t n = 0;
+  for (struct dirent *e; d != NULL && n < QCB_THREADS_MAX && (e = readdir(d)) != NULL;) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    char stat[300];
+    snprintf(stat, sizeof stat, "/proc/%d/task/%s/stat", (int)pid, e->d_name);
+    out[n].tid = (int)strtol(e->d_name, NULL, 10);
+    out[n].cpu_s = stat_cpu_s(stat);
+    if (out[n].cpu_s >= 0) n++;
+  }
+  if (d != NULL) closedir(d);
+  return n;
 }
 
 /* ------------------------------------------------------ start, stop */

@@ -41,6 +41,7 @@ typedef struct qcb_config {
   uint32_t cores;           /* cores the bound assumes (online CPUs) */
   bool quick;               /* --quick: the small run */
   bool keep;                /* keep the network's directory (BENCH_KEEP) */
+  bool timeline;            /* print every block: proposal and commit times */
 } qcb_config_t;
 
 /* ---------------------------------------------------------- network */
@@ -96,6 +97,17 @@ double qcb_metric(const qcb_net_t *net, uint32_t k, const char *name);
 /* CPU seconds (user + system) a process used so far; -1 when unknown. */
 double qcb_cpu_s(pid_t pid);
 
+#define QCB_THREADS_MAX 256u /* threads of one node the bench looks at */
+
+/* One thread of a node and the CPU seconds it used so far. */
+typedef struct qcb_thread {
+  int tid;       /* its id */
+  double cpu_s;  /* user + system */
+} qcb_thread_t;
+
+/* The threads of pid (at most QCB_THREADS_MAX) into out; returns how many. */
+uint32_t qcb_threads(pid_t pid, qcb_thread_t *out);
+
 /* ------------------------------------------------------ transactions */
 
 /* One transaction of the run and what happened to it. */
@@ -150,13 +162,23 @@ typedef struct qcb_load {
  * to each node, at cfg->rate (0 = as fast as admission allows), polling
  * each node's status every cfg->poll_ms; returns when all were admitted and
  * every node's mempool is empty at the same height, or after a stall of
- * 60 s.  Returns 0, QP_EIO (transport failure, refusal, stall) or
+ * 60 s; at_end(ctx) runs then, before the connections close (their
+ * server threads' CPU time can still be read).  Returns 0, QP_EIO (transport failure, refusal, stall) or
  * QP_ENOMEM.  load->commit_ns is qp_malloc'ed (qcb_load_free). */
 int qcb_load_run(const qcb_config_t *cfg, const qcb_net_t *net, qcb_txs_t *txs,
-                 qcb_load_t *load);
+                 qcb_load_t *load, void (*at_end)(void *ctx), void *ctx);
 void qcb_load_free(qcb_load_t *load);
 
 /* ------------------------------------------------------------ check */
+
+/* One block as read back, for the timeline (--timeline). */
+typedef struct qcb_block {
+  uint64_t view;          /* its consensus view */
+  uint64_t timestamp_ms;  /* the proposer's wall clock at proposal */
+  uint32_t proposer;      /* validator index */
+  uint32_t entries;       /* transactions it carries */
+  uint32_t fresh;         /* ... of which first seen here */
+} qcb_block_t;
 
 #define QCB_GAPS 8u /* histogram of duplicate inclusions by block distance (last: more) */
 
@@ -171,6 +193,7 @@ typedef struct qcb_check {
   uint64_t foreign;         /* block entries that are not the run's */
   uint64_t receipts_checked;/* receipts read back and found ok at the right height */
   uint64_t nonces_checked;  /* senders whose committed nonce is their last */
+  qcb_block_t *blocks;      /* [1..height], qp_calloc'ed (qcb_check_free) */
   bool ok;                  /* every check held */
 } qcb_check_t;
 
@@ -180,5 +203,6 @@ typedef struct qcb_check {
  * committed nonce.  Failures are printed and leave chk->ok false. */
 int qcb_check_run(const qcb_config_t *cfg, const qcb_net_t *net, qcb_txs_t *txs,
                   qcb_check_t *chk);
+void qcb_check_free(qcb_check_t *chk);
 
 #endif
