@@ -163,8 +163,9 @@ typedef struct qcb_load {
  * each node's status every cfg->poll_ms; returns when all were admitted and
  * every node's mempool is empty at the same height, or after a stall of
  * 60 s; at_end(ctx) runs then, before the connections close (their
- * server threads' CPU time can still be read).  Returns 0, QP_EIO (transport failure, refusal, stall) or
- * QP_ENOMEM.  load->commit_ns is qp_malloc'ed (qcb_load_free). */
+ * server threads' CPU time can still be read).  Returns 0, QP_EIO
+ * (transport failure, refusal, stall) or QP_ENOMEM.  load->commit_ns is
+ * qp_malloc'ed (qcb_load_free). */
 int qcb_load_run(const qcb_config_t *cfg, const qcb_net_t *net, qcb_txs_t *txs,
                  qcb_load_t *load, void (*at_end)(void *ctx), void *ctx);
 void qcb_load_free(qcb_load_t *load);
