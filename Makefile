@@ -150,11 +150,24 @@ bench-quick:
 sim: all
 	@mkdir -p build/drills
 	$(BUILD)/quipu sim ledger --seed $${SEED:-1} --seeds $${SEEDS:-1000} --steps $${STEPS:-200} --json build/drills/sim.json
+	@$(MAKE) --no-print-directory sim-chain
 
-# A few hundred seeds for `make test`; results in build/drills/sim.json.
+# The consensus simulator (docs/chain.md, "Simulator"): `make sim-chain
+# CHAIN_SEEDS=10000` runs that many seeds of 4 validators (1 Byzantine) and a
+# fifth as many of 7 (2 Byzantine) and of 10 (3 Byzantine).
+.PHONY: sim-chain
+sim-chain: $(BUILD)/quipu
+	$(BUILD)/quipu sim chain --validators 4 --byzantine 1 --seed $${CHAIN_SEED:-1} --seeds $${CHAIN_SEEDS:-2000} --steps $${CHAIN_STEPS:-300}
+	$(BUILD)/quipu sim chain --validators 7 --byzantine 2 --seed $${CHAIN_SEED:-1} --seeds $$(( $${CHAIN_SEEDS:-2000} / 5 )) --steps $${CHAIN_STEPS:-300}
+	$(BUILD)/quipu sim chain --validators 10 --byzantine 3 --seed $${CHAIN_SEED:-1} --seeds $$(( $${CHAIN_SEEDS:-2000} / 5 )) --steps $${CHAIN_STEPS:-300}
+
+# A few hundred seeds for `make test` (ledger results in build/drills/sim.json),
+# then 300 seeds of the consensus simulator.
 sim-quick: $(BUILD)/quipu
 	@mkdir -p build/drills
 	$(BUILD)/quipu sim ledger --seed 1 --seeds 300 --steps 120 --json build/drills/sim.json
+	$(BUILD)/quipu sim chain --validators 4 --byzantine 1 --seed 1 --seeds 250 --steps 300
+	$(BUILD)/quipu sim chain --validators 7 --byzantine 2 --seed 1 --seeds 50 --steps 300
 
 # ---- real-process torture (tests/torture, docs/drills-torture.md) ----
 # `quipu serve` under load, kill -9 at seeded random moments, restart, check

@@ -16,6 +16,7 @@ int qp_cmd_node(int argc, char **argv);  /* a node from DIR/node.json */
 int qp_cmd_keys(int argc, char **argv);
 int qp_cmd_client(int argc, char **argv);
 int qp_cmd_sim(int argc, char **argv);
+int qp_cmd_sim_chain(int argc, char **argv); /* sim chain (cmd_sim_chain.c) */
 int qp_cmd_backup(int argc, char **argv);
 int qp_cmd_restore(int argc, char **argv);
 int qp_cmd_chain(int argc, char **argv);  /* chain keygen|init|up|send|query */

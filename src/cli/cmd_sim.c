@@ -23,7 +23,9 @@
 
 #define SIM_USAGE                                                                              \
   "usage: quipu sim ledger [--seed S] [--steps N] [--seeds K] [--trace] [--markdown] [--json " \
-  "FILE] [--log LEVEL]\n"
+  "FILE] [--log LEVEL]\n"                                                                       \
+  "       quipu sim chain [--validators N] [--byzantine B] [--seed S] [--steps N] [--seeds K] " \
+  "[--trace]\n"
 #define FAILURES_SHOWN_MAX 20u
 
 static int parse_u64(const char *text, uint64_t max, uint64_t *out) {
@@ -264,8 +266,9 @@ int qp_cmd_sim(int argc, char **argv) {
     print_help();
     return 0;
   }
+  if (strcmp(argv[1], "chain") == 0) return qp_cmd_sim_chain(argc, argv);
   if (strcmp(argv[1], "ledger") != 0) {
-    fprintf(stderr, "sim: unknown target '%s' (only 'ledger')\n" SIM_USAGE, argv[1]);
+    fprintf(stderr, "sim: unknown target '%s' ('ledger' or 'chain')\n" SIM_USAGE, argv[1]);
     return 2;
   }
   uint64_t seed = 1, seeds = 1, steps = 200;

@@ -310,4 +310,71 @@ void qp_sim_stats_add(qp_sim_stats_t *into, const qp_sim_stats_t *from);
 int qp_sim_ledger_run(const qp_sim_ledger_config_t *config, qp_sim_stats_t *stats,
                       uint8_t digest[QP_HASH_SIZE], char *detail, size_t detail_size);
 
+/* --------------------------------------------------- the chain simulator */
+
+#define QP_SIM_CHAIN_VALIDATORS_MAX QP_SIM_NET_NODES_MAX /* validators a run simulates */
+
+/* One run of `quipu sim chain`.  Fill with qp_sim_chain_config_default(). */
+typedef struct qp_sim_chain_config {
+  uint64_t seed;             /* everything derives from it */
+  uint32_t validators;       /* n: 1..QP_SIM_CHAIN_VALIDATORS_MAX */
+  uint32_t byzantine;        /* Byzantine validators (the last ones): <= (n - 1) / 3 */
+  uint32_t steps;            /* fault phase: steps of 10 simulated ms */
+  uint32_t liveness_ms;      /* after the heal, every honest node commits every
+                                transaction within this much simulated time */
+  uint32_t loss_ppm;         /* per message during the fault phase */
+  uint32_t crash_ppm;        /* per step: an honest node crashes (restarts later) */
+  uint32_t partition_ppm;    /* per step: a partition starts (it heals later) */
+  uint32_t tx_ppm;           /* per step: a client submits transactions */
+  uint32_t byz_ppm;          /* per Byzantine opportunity: misbehave rather than follow */
+  void (*trace)(void *ctx, const char *line); /* one line per event, or NULL */
+  void *trace_ctx;           /* passed to trace */
+} qp_sim_chain_config_t;
+
+void qp_sim_chain_config_default(qp_sim_chain_config_t *config, uint64_t seed,
+                                 uint32_t validators, uint32_t byzantine, uint32_t steps);
+
+/* What runs did and found.  The last four counters are violations. */
+typedef struct qp_sim_chain_stats {
+  uint64_t seeds;               /* runs summed here */
+  uint64_t steps;               /* steps simulated (fault phase + heal phase) */
+  uint64_t messages;            /* copies delivered to a running core */
+  uint64_t messages_lost;       /* dropped by loss, partitions or a down receiver */
+  uint64_t messages_refused;    /* a core refused them (malformed, bad signature, invalid) */
+  uint64_t duplicated;          /* copies the network duplicated */
+  uint64_t reordered;           /* copies that overtook others */
+  uint64_t partitions;          /* partitions started (each healed) */
+  uint64_t crashes;             /* honest nodes crashed and restarted */
+  uint64_t crashes_at_persist;  /* ... of which at a PERSIST, losing that record */
+  uint64_t txs_submitted;       /* transactions the clients submitted */
+  uint64_t txs_committed;       /* ... committed (counted once, by the first node) */
+  uint64_t blocks_committed;    /* the highest committed height, summed over runs */
+  uint64_t views;               /* the highest view reached, summed over runs */
+  uint64_t equivocations;       /* Byzantine leaders' double proposals */
+  uint64_t double_votes;        /* Byzantine votes for a second block of a view */
+  uint64_t invalid_proposals;   /* Byzantine proposals with an invalid transaction */
+  uint64_t invalid_votes;       /* Byzantine votes for such proposals */
+  uint64_t forks;               /* Byzantine proposals extending a QC below the highest */
+  uint64_t withheld;            /* Byzantine messages not sent */
+  uint64_t garbage;             /* garbage or mutated messages sent by Byzantine nodes */
+  uint64_t heal_commit_ms_max;  /* heal -> everything committed everywhere, worst run */
+  /* violations: */
+  uint64_t safety;              /* two honest nodes committed different blocks at a height */
+  uint64_t validity;            /* a committed transaction was malformed or unsigned */
+  uint64_t liveness;            /* not everything committed within liveness_ms of the heal */
+  uint64_t other;               /* a core failed (out of memory, order of commits, ...) */
+} qp_sim_chain_stats_t;
+
+uint64_t qp_sim_chain_violations(const qp_sim_chain_stats_t *stats);
+void qp_sim_chain_stats_add(qp_sim_chain_stats_t *into, const qp_sim_chain_stats_t *from);
+
+/* Runs one seed: n consensus cores (src/chain/consensus.h) over a
+ * simulated network and clock, with the faults and Byzantine behaviours of
+ * docs/chain.md ("Simulator").  Fills *stats (zeroed first) and digest
+ * (BLAKE2b-256 over every commit of every node in order: equal digests,
+ * equal runs); detail (may be NULL) says what broke first.  Returns 0 (read
+ * the violation counters), QP_EINVAL (bad config) or QP_ENOMEM. */
+int qp_sim_chain_run(const qp_sim_chain_config_t *config, qp_sim_chain_stats_t *stats,
+                     uint8_t digest[QP_HASH_SIZE], char *detail, size_t detail_size);
+
 #endif
