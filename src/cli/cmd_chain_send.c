@@ -6,6 +6,9 @@
  * the ones pending in its mempool (GET /v1/chain/nonce/{sender}).  The
  * transaction is built and signed here, so the key never leaves the machine.
  *
+ * --dry-run prints the signed transaction's hex instead of submitting it
+ * (to inspect it, or submit it later or elsewhere).
+ *
  * With --wait it polls GET /v1/chain/txs/{hash} until the transaction is
  * committed and prints its receipt.  Exit codes: 0 committed ok (or, without
  * --wait, accepted into the mempool), 1 committed with a failed receipt, 2
@@ -46,7 +49,7 @@
 
 static const char USAGE[] =
     "usage: quipu chain send --node URL --key FILE --app APP --method M [--args JSON]\n"
-    "                        [--nonce N] [--wait] [--timeout S]\n"
+    "                        [--nonce N] [--wait] [--timeout S] [--dry-run]\n"
     "\n"
     "Signs a transaction with the client key FILE (`quipu chain keygen`) and submits it\n"
     "to the node at URL; prints its hash.  --args is a JSON object (default {}).  The\n"
@@ -54,6 +57,8 @@ static const char USAGE[] =
     "--wait polls until the transaction is committed (at most S seconds, default 30)\n"
     "and prints its receipt instead: {\"height\",\"tx\",\"status\",\"code\",\"result\","
     "\"events\"}.\n"
+    "--dry-run prints the signed transaction (hex, the body of POST /v1/chain/txs as\n"
+    "{\"tx\":\"<hex>\"}) instead of submitting it.\n"
     "Exit 0 committed ok (without --wait: accepted), 1 committed with a failed receipt,\n"
     "2 refused by the node (its message on stderr), not committed in time, or usage.\n"
     "Example: quipu chain send --node http://127.0.0.1:7100 --key me.key --app kv \\\n"
@@ -69,6 +74,7 @@ typedef struct send_args {
   bool wait;            /* --wait */
   uint32_t timeout_s;   /* --timeout */
   uint32_t count;       /* --count; 0 = one transaction, args as given */
+  bool dry_run;         /* --dry-run: print the signed transaction, do not submit */
 } send_args_t;
 
 /* What the node says about its network. */
@@ -98,8 +104,8 @@ static int parse(int argc, char **argv, send_args_t *a) {
       {"app", required_argument, NULL, 'a'},    {"method", required_argument, NULL, 'm'},
       {"args", required_argument, NULL, 'j'},   {"nonce", required_argument, NULL, 'n'},
       {"wait", no_argument, NULL, 'w'},         {"timeout", required_argument, NULL, 't'},
-      {"count", required_argument, NULL, 'c'},  {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+      {"count", required_argument, NULL, 'c'},  {"dry-run", no_argument, NULL, 'd'},
+      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
   uint64_t v = 0;
   int c;
   optind = 1;
@@ -110,6 +116,7 @@ static int parse(int argc, char **argv, send_args_t *a) {
     else if (c == 'm') a->method = optarg;
     else if (c == 'j') a->args = optarg;
     else if (c == 'w') a->wait = true;
+    else if (c == 'd') a->dry_run = true;
     else if (c == 'n' && parse_u64(optarg, 1, UINT64_MAX, &a->nonce) != 0)
       return usage_error("--nonce must be an integer >= 1");
     else if (c == 't' && parse_u64(optarg, 1, SEND_TIMEOUT_S_MAX, &v) != 0)
@@ -124,6 +131,7 @@ static int parse(int argc, char **argv, send_args_t *a) {
     } else if (c == '?') return usage_error("unknown option");
   }
   if (optind < argc) return usage_error("unexpected argument");
+  if (a->wait && a->dry_run) return usage_error("--wait and --dry-run exclude each other");
   if (a->node == NULL || a->key_path == NULL || a->app == NULL || a->method == NULL)
     return usage_error("--node, --key, --app and --method are required");
   return -1;
@@ -281,6 +289,16 @@ static int submit(qp_cli_chain_http_t *h, const send_args_t *a, const uint8_t *t
   return same ? SEND_OK : SEND_NOT_DONE;
 }
 
+/* --dry-run: the encoded transaction in hex on one line. */
+static int print_hex(const uint8_t *tx, size_t len) {
+  char *hex = qp_malloc(2 * len + 1);
+  if (hex == NULL) return SEND_NOT_DONE;
+  qp_chain_hex(hex, tx, len);
+  printf("%s\n", hex);
+  qp_free(hex);
+  return SEND_OK;
+}
+
 /* Signs transaction i (nonce first_nonce + i) and submits it; hash_hex
  * receives its hash. */
 static int send_one(qp_cli_chain_http_t *h, const send_args_t *a, const qp_sign_key_t *key,
@@ -311,7 +329,7 @@ static int send_one(qp_cli_chain_http_t *h, const send_args_t *a, const qp_sign_
   }
   if (code == 0) {
     qp_chain_hex(hash_hex, decoded.hash, QP_HASH_SIZE);
-    code = submit(h, a, tx, len, hash_hex, deadline_ns);
+    code = a->dry_run ? print_hex(tx, len) : submit(h, a, tx, len, hash_hex, deadline_ns);
   }
   qp_free(tx);
   qp_buf_free(&args);
@@ -367,7 +385,7 @@ static int send_all(qp_cli_chain_http_t *h, const send_args_t *a, const qp_sign_
   uint32_t sent = 0;
   for (; sent < n && code == SEND_OK; sent++) {
     code = send_one(h, a, key, net, sent, first_nonce + sent, hashes[sent], deadline);
-    if (code == SEND_OK && !a->wait) printf("%s\n", hashes[sent]);
+    if (code == SEND_OK && !a->wait && !a->dry_run) printf("%s\n", hashes[sent]);
     if (code == SEND_OK && a->wait && a->count == 0)
       fprintf(stderr, "submitted %s; waiting for its block\n", hashes[sent]);
   }
