@@ -382,3 +382,19 @@ void qp_chain_mempool_stats(qp_chain_mempool_t *mp, qp_chain_mempool_stats_t *ou
   memcpy(out->rejected, mp->rejected, sizeof out->rejected);
   pthread_mutex_unlock(&mp->mu);
 }
+
+uint64_t qp_chain_mempool_last_nonce(qp_chain_mempool_t *mp, const uint8_t *sender,
+                                     size_t sender_len, uint64_t committed) {
+  uint8_t id[QP_HASH_SIZE];
+  qp__chain_mp_sender_id(sender, sender_len, id);
+  uint64_t last = committed;
+  pthread_mutex_lock(&mp->mu);
+  uint32_t s = QP_CHAIN_NIL;
+  if (qp__chain_hmap_get(&mp->by_sender, id, &s))
+    for (uint32_t e = mp->senders[s].head; e != QP_CHAIN_NIL; e = mp->entries[e].sender_next) {
+      if (mp->entries[e].nonce == last + 1) last++;
+      else if (mp->entries[e].nonce > last + 1) break;
+    }
+  pthread_mutex_unlock(&mp->mu);
+  return last;
+}

@@ -129,6 +129,12 @@ int qp_chain_mempool_committed(qp_chain_mempool_t *mp, const qp_chain_tx_t *txs,
  * block validation.  Returns like qp_chain_tx_verify. */
 int qp_chain_mempool_verify(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx);
 
+/* The sender's last nonce counting what the pool holds: `committed`, then
+ * every held nonce that follows it without a gap (what a client's next
+ * transaction should carry, minus one). */
+uint64_t qp_chain_mempool_last_nonce(qp_chain_mempool_t *mp, const uint8_t *sender,
+                                     size_t sender_len, uint64_t committed);
+
 /* True when hash is in the verified cache. */
 bool qp_chain_mempool_verified(qp_chain_mempool_t *mp, const uint8_t hash[QP_HASH_SIZE]);
 

@@ -1,0 +1,271 @@
+/*
+ * driver.c - the thread that runs the consensus core (docs/chain.md, "The
+ * node"): it takes peer messages, arrived transactions and timer
+ * deadlines, feeds them to the core, and performs the core's actions in
+ * order - persisting the safety record before anything that follows it,
+ * sending, committing, proposing.
+ *
+ * Peer frames carry a one-byte channel first: consensus messages (the
+ * core's bytes) or transactions that a node admitted from a client and
+ * forwards to every validator, so that whichever leader comes next can
+ * include them.
+ */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "chain/node_int.h"
+#include "store/store.h"
+
+enum { CHANNEL_CONSENSUS = 1, CHANNEL_TX = 2 };
+
+static uint64_t now_ms(void) { return qp_clock_wall_ns() / 1000000u; }
+
+/* ------------------------------------------------------------ inputs */
+
+void qp__chain_on_message(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len) {
+  qp__chain_node_t *n = ctx;
+  if (len < 2 || (bytes[0] != CHANNEL_CONSENSUS && bytes[0] != CHANNEL_TX)) return;
+  qp__chain_event_t *e = qp_malloc(sizeof *e + len);
+  if (e == NULL) return;
+  e->next = NULL;
+  e->from = peer;
+  e->len = len;
+  memcpy(e->bytes, bytes, len);
+  pthread_mutex_lock(&n->mutex);
+  bool room = n->queued_bytes + len <= QP__CHAIN_QUEUE_BYTES_MAX && !n->stopping;
+  if (room) {
+    if (n->tail) n->tail->next = e;
+    else n->head = e;
+    n->tail = e;
+    n->queued_bytes += len;
+    pthread_cond_signal(&n->cond);
+  }
+  pthread_mutex_unlock(&n->mutex);
+  if (!room) {
+    qp_free(e);
+    atomic_fetch_add(&n->dropped_messages, 1);
+  }
+}
+
+void qp__chain_on_peer(void *ctx, uint32_t peer, bool up) {
+  qp__chain_node_t *n = ctx;
+  QP_LOG_INFO("chain", "peer %s (validator %u) %s", n->genesis.validators[peer].name, peer,
+              up ? "connected" : "disconnected");
+}
+
+void qp__chain_wake(qp__chain_node_t *n) {
+  pthread_mutex_lock(&n->mutex);
+  n->txs_arrived = true;
+  pthread_cond_signal(&n->cond);
+  pthread_mutex_unlock(&n->mutex);
+}
+
+/* Sends bytes on a channel to one validator, or to all (to == UINT32_MAX). */
+static void send_channel(qp__chain_node_t *n, uint8_t channel, uint32_t to, const uint8_t *bytes,
+                         size_t len) {
+  uint8_t *frame = qp_malloc(len + 1);
+  if (frame == NULL) return;
+  frame[0] = channel;
+  memcpy(frame + 1, bytes, len);
+  if (to == UINT32_MAX) qp_net_broadcast(n->net, frame, len + 1);
+  else qp_net_send(n->net, to, frame, len + 1);
+  qp_free(frame);
+}
+
+/* ----------------------------------------------------------- actions */
+
+typedef struct driver_state {
+  uint64_t timer_at;   /* the core's next deadline */
+  bool failed;         /* a PERSIST or COMMIT failed: the driver stops */
+  bool pending_known;  /* pending below was told to the core */
+  bool pending;        /* the last thing told */
+} driver_state_t;
+
+static void publish(qp__chain_node_t *n, const qp_hs_block_t *committed) {
+  pthread_mutex_lock(&n->pub_mutex);
+  n->pub.view = qp_hs_view(n->core);
+  if (committed != NULL) {
+    qp_chain_head_t head;
+    qp_chain_store_head(n->store, &head);
+    n->pub.height = head.height;
+    memcpy(n->pub.head_hash, committed->hash, QP_HASH_SIZE);
+    memcpy(n->pub.state_root, head.state_root, QP_HASH_SIZE);
+    n->pub.commits++;
+    uint64_t now = now_ms(), ts = committed->header.timestamp_ms;
+    n->pub.commit_ms_sum += now > ts ? now - ts : 0;
+  }
+  pthread_mutex_unlock(&n->pub_mutex);
+}
+
+static void perform_one(qp__chain_node_t *n, const qp_hs_action_t *a, driver_state_t *d) {
+  char detail[256];
+  switch (a->kind) {
+  case QP_HS_ACT_PERSIST:
+    if (qp_file_replace(n->safety_path, a->bytes, a->len, 0600, detail, sizeof detail) != 0) {
+      QP_LOG_ERROR("chain", "cannot persist the safety record (%s): stopping consensus",
+                   detail);
+      d->failed = true;
+    }
+    break;
+  case QP_HS_ACT_SEND: send_channel(n, CHANNEL_CONSENSUS, a->to, a->bytes, a->len); break;
+  case QP_HS_ACT_BROADCAST:
+    send_channel(n, CHANNEL_CONSENSUS, UINT32_MAX, a->bytes, a->len);
+    break;
+  case QP_HS_ACT_COMMIT:
+    if (qp__chain_commit(n, a->block) != 0) d->failed = true;
+    else publish(n, a->block);
+    break;
+  case QP_HS_ACT_NEED_PAYLOAD:
+    n->need_payload = true;
+    n->empty_ok = a->empty_ok;
+    memcpy(n->payload_parent, a->parent_hash, QP_HASH_SIZE);
+    qp_chain_mempool_untake(n->mempool); /* what earlier proposals took and did not commit */
+    break;
+  case QP_HS_ACT_TIMER: d->timer_at = a->at_ms; break;
+  }
+}
+
+/* Performs the actions of the last core call; a failure stops the rest. */
+static void drain(qp__chain_node_t *n, driver_state_t *d) {
+  const qp_hs_action_t *acts = NULL;
+  size_t count = qp_hs_actions(n->core, &acts);
+  for (size_t i = 0; i < count && !d->failed; i++) perform_one(n, &acts[i], d);
+}
+
+/* Proposes what the mempool holds when leading a view that waits for it. */
+static void try_propose(qp__chain_node_t *n, driver_state_t *d) {
+  if (!n->need_payload || d->failed) return;
+  qp_buf_t body = {.max = n->genesis.params.block_bytes_max};
+  uint32_t count = 0;
+  const qp_chain_params_t *p = &n->genesis.params;
+  int rc = qp_chain_mempool_take(n->mempool, p->block_txs_max, p->block_bytes_max, &body,
+                                 &count);
+  if (rc != 0 || (count == 0 && !n->empty_ok)) {
+    qp_buf_free(&body);
+    return; /* nothing to say yet: wait for transactions */
+  }
+  qp_hs_block_t probe; /* the payload as a block, to reuse the block checks' decoder */
+  memset(&probe, 0, sizeof probe);
+  probe.payload = count ? (const uint8_t *)body.data : NULL;
+  probe.payload_len = count ? (uint32_t)body.len : 0;
+  uint8_t tx_root[QP_HASH_SIZE], state_root[QP_HASH_SIZE];
+  rc = qp__chain_payload_root(n, &probe, tx_root);
+  if (rc == 0) rc = qp__chain_parent_root(n, n->payload_parent, state_root);
+  if (rc == 0)
+    rc = qp_hs_propose(n->core, probe.payload, probe.payload_len, tx_root, state_root, now_ms());
+  qp_buf_free(&body);
+  if (rc != 0) {
+    QP_LOG_WARN("chain", "could not propose in view %llu: %s",
+                (unsigned long long)qp_hs_view(n->core), qp_strerror(rc));
+    qp_chain_mempool_untake(n->mempool);
+    return;
+  }
+  n->need_payload = false;
+  drain(n, d);
+}
+
+/* A transaction another validator admitted and forwarded: admit it here
+ * too (its signature is checked once, and remembered). */
+static void forwarded_tx(qp__chain_node_t *n, const uint8_t *bytes, size_t len) {
+  qp_chain_admit_t result = QP_CHAIN_ADMIT_OK;
+  qp_chain_mempool_add(n->mempool, bytes, len, &result, NULL, NULL, 0);
+}
+
+void qp__chain_forward_tx(qp__chain_node_t *n, const uint8_t *bytes, size_t len) {
+  send_channel(n, CHANNEL_TX, UINT32_MAX, bytes, len);
+}
+
+/* Feeds one queued peer message to the core (or the mempool). */
+static void handle_event(qp__chain_node_t *n, qp__chain_event_t *e, driver_state_t *d) {
+  if (e->bytes[0] == CHANNEL_TX) {
+    forwarded_tx(n, e->bytes + 1, e->len - 1);
+    return;
+  }
+  int rc = qp_hs_on_message(n->core, e->from, e->bytes + 1, e->len - 1, now_ms());
+  if (rc != 0 && rc != QP_ENOMEM)
+    QP_LOG_DEBUG("chain", "message from %s refused: %s", n->genesis.validators[e->from].name,
+                 qp_strerror(rc));
+  drain(n, d);
+}
+
+/* Tells the core whether transactions wait, when that changed. */
+static void tell_pending(qp__chain_node_t *n, driver_state_t *d) {
+  qp_chain_mempool_stats_t st;
+  qp_chain_mempool_stats(n->mempool, &st);
+  bool pending = st.txs > st.taken;
+  if (d->pending_known && pending == d->pending) return;
+  d->pending_known = true;
+  d->pending = pending;
+  qp_hs_set_pending(n->core, pending, now_ms());
+  drain(n, d);
+}
+
+/* Waits for input or the deadline; takes the queued events. */
+static qp__chain_event_t *wait_input(qp__chain_node_t *n, driver_state_t *d, bool *txs) {
+  pthread_mutex_lock(&n->mutex);
+  while (n->head == NULL && !n->txs_arrived && !n->stopping && now_ms() < d->timer_at) {
+    uint64_t wait = d->timer_at == UINT64_MAX ? 1000 : d->timer_at - now_ms();
+    struct timespec ts;
+    qp_clock_deadline_ts(wait < 1000 ? wait : 1000, &ts);
+    pthread_cond_timedwait(&n->cond, &n->mutex, &ts);
+  }
+  qp__chain_event_t *list = n->head;
+  n->head = n->tail = NULL;
+  n->queued_bytes = 0;
+  *txs = n->txs_arrived;
+  n->txs_arrived = false;
+  pthread_mutex_unlock(&n->mutex);
+  return list;
+}
+
+static void *driver_main(void *arg) {
+  qp__chain_node_t *n = arg;
+  driver_state_t d = {.timer_at = UINT64_MAX};
+  drain(n, &d); /* what creating the core asked for */
+  while (!d.failed) {
+    bool txs = false;
+    qp__chain_event_t *list = wait_input(n, &d, &txs);
+    if (n->stopping) {
+      for (qp__chain_event_t *e = list, *next; e != NULL; e = next) next = e->next, qp_free(e);
+      break;
+    }
+    for (qp__chain_event_t *e = list, *next; e != NULL; e = next) {
+      next = e->next;
+      if (!d.failed) handle_event(n, e, &d);
+      qp_free(e);
+    }
+    if (!d.failed && now_ms() >= d.timer_at) {
+      d.timer_at = UINT64_MAX;
+      qp_hs_on_tick(n->core, now_ms());
+      drain(n, &d);
+    }
+    if (!d.failed) tell_pending(n, &d);
+    try_propose(n, &d);
+    if (!d.failed) publish(n, NULL);
+  }
+  if (d.failed) QP_LOG_ERROR("chain", "consensus stopped on this node (see the errors above)");
+  return NULL;
+}
+
+int qp__chain_driver_start(qp__chain_node_t *n, char *detail, size_t detail_size) {
+  if (pthread_create(&n->driver, NULL, driver_main, n) != 0) {
+    snprintf(detail, detail_size, "cannot start the consensus thread");
+    return QP_ENOMEM;
+  }
+  n->driver_started = true;
+  return 0;
+}
+
+void qp__chain_driver_stop(qp__chain_node_t *n) {
+  if (!n->driver_started) return;
+  pthread_mutex_lock(&n->mutex);
+  n->stopping = true;
+  pthread_cond_signal(&n->cond);
+  pthread_mutex_unlock(&n->mutex);
+  pthread_join(n->driver, NULL);
+  n->driver_started = false;
+}

@@ -1,0 +1,280 @@
+/*
+ * module.c - the chain module of the node (docs/chain.md, "The node"): its
+ * settings in node.json, and opening and closing everything a validator
+ * runs - genesis and key from the home, the block store and the safety
+ * record under the data directory, the mempool, the consensus core, the
+ * peer transport and the driver thread.
+ *
+ *   "chain": {"peer_listen": "127.0.0.1:7101",
+ *             "peers": ["127.0.0.1:7101", "127.0.0.1:7103", …],   genesis order
+ *             "validator_key": "keys/validator.key", "genesis": "genesis.json",
+ *             "require_api_key": false}
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "chain/keyfile.h"
+#include "chain/node_int.h"
+#include "node/module.h"
+#include "store/store.h"
+
+static int string_setting(json_t *v, const char *key, char *out, size_t size, char *detail,
+                          size_t detail_size) {
+  if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= size) {
+    snprintf(detail, detail_size, "modules.chain.%s must be a non-empty string (< %zu bytes)",
+             key, size);
+    return QP_EINVAL;
+  }
+  memcpy(out, json_string_value(v), json_string_length(v) + 1);
+  return 0;
+}
+
+static int peers_setting(json_t *v, qp__chain_settings_t *s, char *detail, size_t detail_size) {
+  if (!json_is_array(v) || json_array_size(v) > QP_CHAIN_VALIDATORS_MAX) {
+    snprintf(detail, detail_size,
+             "modules.chain.peers must be an array of the validators' peer addresses");
+    return QP_EINVAL;
+  }
+  s->peers_count = (uint32_t)json_array_size(v);
+  for (uint32_t i = 0; i < s->peers_count; i++)
+    if (string_setting(json_array_get(v, i), "peers[]", s->peers[i], sizeof s->peers[i], detail,
+                       detail_size) != 0)
+      return QP_EINVAL;
+  return 0;
+}
+
+static int parse_settings(const json_t *obj, qp__chain_settings_t *s, char *detail,
+                          size_t detail_size) {
+  memset(s, 0, sizeof *s);
+  snprintf(s->validator_key, sizeof s->validator_key, "keys/validator.key");
+  snprintf(s->genesis, sizeof s->genesis, "genesis.json");
+  if (obj != NULL && !json_is_object(obj)) {
+    snprintf(detail, detail_size, "modules.chain must be an object");
+    return QP_EINVAL;
+  }
+  const char *key;
+  json_t *v;
+  int rc = 0;
+  json_object_foreach((json_t *)obj, key, v) {
+    if (strcmp(key, "peer_listen") == 0)
+      rc = string_setting(v, key, s->peer_listen, sizeof s->peer_listen, detail, detail_size);
+    else if (strcmp(key, "peers") == 0) rc = peers_setting(v, s, detail, detail_size);
+    else if (strcmp(key, "validator_key") == 0)
+      rc = string_setting(v, key, s->validator_key, sizeof s->validator_key, detail, detail_size);
+    else if (strcmp(key, "genesis") == 0)
+      rc = string_setting(v, key, s->genesis, sizeof s->genesis, detail, detail_size);
+    else if (strcmp(key, "require_api_key") == 0 && json_is_boolean(v))
+      s->require_api_key = json_is_true(v);
+    else {
+      snprintf(detail, detail_size,
+               "unknown key or bad value modules.chain.%s; allowed: peer_listen, peers, "
+               "validator_key, genesis, require_api_key (boolean)",
+               key);
+      rc = QP_EINVAL;
+    }
+    if (rc != 0) return rc;
+  }
+  return 0;
+}
+
+/* A path from the settings, relative to the home unless absolute. */
+static void home_path(const qp__chain_node_t *n, const char *rel, char *out, size_t size) {
+  if (rel[0] == '/') snprintf(out, size, "%s", rel);
+  else snprintf(out, size, "%s/%s", n->home, rel);
+}
+
+/* Genesis, the validator key and its index. */
+static int load_identity(qp__chain_node_t *n, char *detail, size_t detail_size) {
+  char path[2200], why[512] = "";
+  home_path(n, n->settings.genesis, path, sizeof path);
+  char *text = NULL;
+  size_t len = 0;
+  int rc = qp_file_read(path, 1u << 20, &text, &len, NULL, why, sizeof why);
+  if (rc == 0) rc = qp_chain_genesis_parse(text, len, &n->genesis, why, sizeof why);
+  qp_free(text);
+  if (rc != 0) {
+    snprintf(detail, detail_size, "chain: genesis %s: %s", path, why);
+    return rc;
+  }
+  home_path(n, n->settings.validator_key, path, sizeof path);
+  rc = qp_chain_keyfile_read(path, &n->key, why, sizeof why);
+  if (rc != 0) {
+    snprintf(detail, detail_size, "chain: validator key: %s", why);
+    return rc;
+  }
+  uint8_t pub[QP_SIGN_PUBLIC_MAX];
+  size_t pub_len = 0;
+  qp_sign_public(n->key, pub, &pub_len);
+  n->self = qp_chain_genesis_find(&n->genesis, pub, pub_len);
+  if (n->self < 0) {
+    snprintf(detail, detail_size, "chain: the key %s is not one of the genesis validators",
+             path);
+    return QP_EINVAL;
+  }
+  return 0;
+}
+
+/* The block store and, from it, the last committed block for the core. */
+static int open_store(qp__chain_node_t *n, const char *data_dir, char *detail,
+                      size_t detail_size) {
+  char dir[1200];
+  snprintf(dir, sizeof dir, "%s/%s", data_dir, QP_CHAIN_STORE_DIR);
+  int rc = qp_mkdir_p(dir);
+  if (rc == 0) rc = qp_chain_store_open(dir, &n->genesis, 0, &n->store, detail, detail_size);
+  snprintf(n->safety_path, sizeof n->safety_path, "%s/safety", dir);
+  return rc;
+}
+
+static int open_mempool(qp__chain_node_t *n) {
+  qp_chain_mempool_config_t c;
+  qp_chain_mempool_config_default(&c, n->genesis.params.tx_bytes_max);
+  c.suite = n->genesis.suite;
+  memcpy(c.chain, n->genesis.hash, QP_HASH_SIZE);
+  c.nonce_fn = qp_chain_state_nonce;
+  c.nonce_ctx = qp_chain_store_state(n->store);
+  return qp_chain_mempool_new(&c, &n->mempool);
+}
+
+/* The core, resumed from the safety record and the stored head. */
+static int open_core(qp__chain_node_t *n, char *detail, size_t detail_size) {
+  char *safety = NULL;
+  size_t safety_len = 0;
+  int rc = qp_file_read(n->safety_path, 1u << 20, &safety, &safety_len, NULL, NULL, 0);
+  if (rc == QP_ENOTFOUND) rc = 0;
+  qp_chain_head_t head;
+  qp_chain_store_head(n->store, &head);
+  qp_chain_block_t stored;
+  memset(&stored, 0, sizeof stored);
+  qp_hs_block_t last;
+  bool have_last = false;
+  if (rc == 0 && head.height > 0) {
+    rc = qp_chain_store_block(n->store, head.height, &stored);
+    if (rc == 0) rc = qp_hs_decode_block(&n->genesis, stored.header, stored.header_len, &last);
+    have_last = rc == 0;
+  }
+  if (have_last) memcpy(n->committed_hash, last.hash, QP_HASH_SIZE);
+  else {
+    qp_hs_block_t gb;
+    qp_hs_genesis_block(&n->genesis, &gb);
+    memcpy(n->committed_hash, gb.hash, QP_HASH_SIZE);
+  }
+  qp_hs_config_t cfg = {.genesis = &n->genesis, .self = n->self, .key = n->key,
+                        .safety = (const uint8_t *)safety, .safety_len = safety_len,
+                        .committed = have_last ? &last : NULL,
+                        .block_valid = qp__chain_block_valid, .ctx = n};
+  if (rc == 0) rc = qp_hs_create(&cfg, qp_clock_wall_ns() / 1000000u, &n->core);
+  if (rc != 0) snprintf(detail, detail_size, "chain: cannot resume consensus: %s",
+                        qp_strerror(rc));
+  qp_chain_block_deinit(&stored);
+  qp_free(safety);
+  return rc;
+}
+
+static int open_net(qp__chain_node_t *n, char *detail, size_t detail_size) {
+  if (n->settings.peers_count != n->genesis.validators_count) {
+    snprintf(detail, detail_size,
+             "modules.chain.peers must list %u peer addresses, one per genesis validator "
+             "(its own included), in genesis order",
+             n->genesis.validators_count);
+    return QP_EINVAL;
+  }
+  qp_net_peer_config_t peers[QP_CHAIN_VALIDATORS_MAX];
+  memset(peers, 0, sizeof peers);
+  for (uint32_t i = 0; i < n->genesis.validators_count; i++) {
+    memcpy(peers[i].public_key, n->genesis.validators[i].public_key,
+           n->genesis.validators[i].public_key_len);
+    peers[i].public_key_len = n->genesis.validators[i].public_key_len;
+    snprintf(peers[i].address, sizeof peers[i].address, "%s", n->settings.peers[i]);
+  }
+  qp_net_config_t c = {.listen_address = n->settings.peer_listen, .key = n->key,
+                       .validators = peers, .validators_count = n->genesis.validators_count,
+                       .on_message = qp__chain_on_message, .on_peer = qp__chain_on_peer,
+                       .ctx = n};
+  memcpy(c.network_id, n->genesis.hash, QP_HASH_SIZE);
+  c.frame_bytes_max = (uint32_t)qp_hs_msg_bytes_max(&n->genesis) + 1;
+  int rc = qp_net_create(&c, &n->net, detail, detail_size);
+  if (rc == 0) rc = qp_net_start(n->net);
+  if (rc != 0 && detail[0] == '\0')
+    snprintf(detail, detail_size, "chain: cannot listen for peers on %s", c.listen_address);
+  return rc;
+}
+
+static void chain_close(void *state);
+
+static int chain_open(const qp_node_env_t *env, const struct json_t *settings, void **state,
+                      char *detail, size_t detail_size) {
+  qp__chain_node_t *n = qp_calloc(1, sizeof *n);
+  if (n == NULL) return QP_ENOMEM;
+  pthread_mutex_init(&n->mutex, NULL);
+  pthread_cond_init(&n->cond, NULL);
+  pthread_mutex_init(&n->pub_mutex, NULL);
+  snprintf(n->home, sizeof n->home, "%s", env->home);
+  detail[0] = '\0';
+  int rc = parse_settings(settings, &n->settings, detail, detail_size);
+  if (rc == 0) rc = qp_crypto_init();
+  if (rc == 0) rc = load_identity(n, detail, detail_size);
+  if (rc == 0) rc = open_store(n, env->data_dir, detail, detail_size);
+  if (rc == 0) rc = open_mempool(n);
+  if (rc == 0) rc = open_core(n, detail, detail_size);
+  if (rc == 0) rc = open_net(n, detail, detail_size);
+  if (rc == 0) rc = qp__chain_driver_start(n, detail, detail_size);
+  if (rc != 0) {
+    chain_close(n);
+    return rc;
+  }
+  uint32_t count = 0;
+  const qp_http_route_t *routes = qp__chain_routes(n->settings.require_api_key, &count);
+  n->http = (qp_http_module_t){.name = "chain", .routes = routes, .routes_count = count,
+                               .ctx = n, .openapi = qp__chain_openapi_json,
+                               .metrics = qp__chain_metrics};
+  qp_chain_head_t head;
+  qp_chain_store_head(n->store, &head);
+  QP_LOG_INFO("chain", "validator %s (%d of %u) of chain %s at height %llu; peers on %s",
+              n->genesis.validators[n->self].name, n->self, n->genesis.validators_count,
+              n->genesis.chain_id, (unsigned long long)head.height, n->settings.peer_listen);
+  *state = n;
+  return 0;
+}
+
+static const qp_http_module_t *chain_routes(void *state) {
+  return &((qp__chain_node_t *)state)->http;
+}
+
+static void chain_close(void *state) {
+  qp__chain_node_t *n = state;
+  if (n == NULL) return;
+  qp_net_stop(n->net); /* no more messages queued */
+  qp__chain_driver_stop(n);
+  for (qp__chain_event_t *e = n->head, *next; e != NULL; e = next) next = e->next, qp_free(e);
+  qp_net_destroy(n->net);
+  qp__chain_execs_clear(n);
+  qp_hs_destroy(n->core);
+  qp_chain_mempool_free(n->mempool);
+  qp_chain_store_close(n->store);
+  qp_sign_key_free(n->key);
+  pthread_mutex_destroy(&n->mutex);
+  pthread_cond_destroy(&n->cond);
+  pthread_mutex_destroy(&n->pub_mutex);
+  qp_free(n);
+}
+
+static const qp_http_scope_t SCOPES[] = {
+    {"chain:submit", "submit chain transactions (when modules.chain.require_api_key)"},
+    {"chain:read", "read chain status, blocks, transactions and state (the same)"},
+};
+
+const qp_module_t qp_chain_module = {
+    .name = "chain",
+    .summary = "a consortium chain validator: BFT consensus, signed transactions, apps",
+    .scopes = SCOPES,
+    .scopes_count = 2,
+    .open = chain_open,
+    .routes = chain_routes,
+    .close = chain_close,
+};

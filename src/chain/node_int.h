@@ -1,0 +1,129 @@
+/*
+ * node_int.h - (private to chain/) the chain module as a node runs it: the
+ * consensus core driven by one thread, the peer transport, the mempool,
+ * the block store and the executions of blocks not yet committed
+ * (docs/chain.md, "The node").
+ *
+ * Threads: the driver thread owns the core, the executions and every
+ * write to the store; the transport's thread only queues messages for it;
+ * HTTP threads admit transactions into the mempool (thread-safe), read the
+ * store (LMDB readers) and read the driver's published figures under
+ * `pub_mutex`.
+ */
+#ifndef QP_CHAIN_NODE_INT_H
+#define QP_CHAIN_NODE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chain/consensus.h"
+#include "chain/exec.h"
+#include "chain/genesis.h"
+#include "chain/mempool.h"
+#include "chain/store.h"
+#include "http/http.h"
+#include "net/net.h"
+
+#define QP__CHAIN_EXECS_MAX 64u       /* executions of uncommitted blocks held */
+#define QP__CHAIN_QUEUE_BYTES_MAX (256u << 20) /* peer messages waiting for the driver */
+
+/* The module's settings ("modules": {"chain": {…}} in node.json). */
+typedef struct qp__chain_settings {
+  char peer_listen[64];      /* "127.0.0.1:7101": where peers connect */
+  char peers[QP_CHAIN_VALIDATORS_MAX][64]; /* each validator's peer address, genesis order */
+  uint32_t peers_count;      /* entries in peers (0 or the validators' count) */
+  char validator_key[1024];  /* path, relative to the home: "keys/validator.key" */
+  char genesis[1024];        /* path, relative to the home: "genesis.json" */
+  bool require_api_key;      /* chain routes need a key with chain:* scopes */
+} qp__chain_settings_t;
+
+/* One queued input for the driver. */
+typedef struct qp__chain_event {
+  struct qp__chain_event *next;
+  uint32_t from;   /* the validator it came from */
+  size_t len;      /* bytes that follow */
+  uint8_t bytes[]; /* the message */
+} qp__chain_event_t;
+
+/* The execution of one uncommitted block (its hash names it). */
+typedef struct qp__chain_exec_slot {
+  bool used;
+  uint8_t hash[QP_HASH_SIZE];
+  qp_chain_exec_t exec;
+} qp__chain_exec_slot_t;
+
+/* What the driver publishes for the HTTP threads and /metrics. */
+typedef struct qp__chain_public {
+  uint64_t height;                  /* committed */
+  uint8_t head_hash[QP_HASH_SIZE];  /* the committed block's consensus hash */
+  uint8_t state_root[QP_HASH_SIZE]; /* after it */
+  uint64_t view;                    /* the core's */
+  uint64_t commits;                 /* blocks committed since start */
+  uint64_t txs_committed;           /* transactions in them */
+  uint64_t views_changed;           /* views entered by timeout */
+  uint64_t commit_ms_sum;           /* proposal timestamp -> local commit, summed */
+} qp__chain_public_t;
+
+typedef struct qp__chain_node {
+  qp__chain_settings_t settings;
+  char home[1024];
+  qp_chain_genesis_t genesis;
+  qp_sign_key_t *key;                /* the validator key */
+  int32_t self;                      /* its index in genesis */
+  qp_chain_store_t *store;           /* <data>/chain */
+  qp_chain_mempool_t *mempool;
+  qp_net_t *net;
+  qp_hs_t *core;                     /* driver thread only */
+  char safety_path[1300];            /* <data>/chain/safety */
+  uint8_t committed_hash[QP_HASH_SIZE]; /* consensus hash of the last committed block */
+  qp__chain_exec_slot_t execs[QP__CHAIN_EXECS_MAX]; /* driver thread only */
+  bool need_payload;                 /* leading a view that waits for a proposal */
+  bool empty_ok;                     /* ... where an empty one is allowed */
+  uint8_t payload_parent[QP_HASH_SIZE]; /* ... on top of this block */
+
+  pthread_t driver;
+  bool driver_started;
+  pthread_mutex_t mutex;             /* guards the queue below */
+  pthread_cond_t cond;               /* wakes the driver */
+  qp__chain_event_t *head, *tail;    /* peer messages, oldest first */
+  size_t queued_bytes;
+  bool txs_arrived;                  /* the mempool got something */
+  bool stopping;
+
+  pthread_mutex_t pub_mutex;         /* guards pub */
+  qp__chain_public_t pub;
+  _Atomic uint64_t dropped_messages; /* peer messages refused: the queue was full */
+
+  qp_http_module_t http;
+} qp__chain_node_t;
+
+/* driver.c: starts and stops the thread that runs the core. */
+int qp__chain_driver_start(qp__chain_node_t *n, char *detail, size_t detail_size);
+void qp__chain_driver_stop(qp__chain_node_t *n);
+/* The transport's callbacks (ctx is the node). */
+void qp__chain_on_message(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len);
+void qp__chain_on_peer(void *ctx, uint32_t peer, bool up);
+/* Tells the driver that transactions arrived. */
+void qp__chain_wake(qp__chain_node_t *n);
+/* Forwards a transaction this node admitted to every other validator. */
+void qp__chain_forward_tx(qp__chain_node_t *n, const uint8_t *bytes, size_t len);
+
+/* blocks.c: executions of uncommitted blocks and the commit path (driver). */
+bool qp__chain_block_valid(void *ctx, const qp_hs_block_t *block);
+const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block_t *block);
+int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *block);
+int qp__chain_parent_root(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
+                          uint8_t root[QP_HASH_SIZE]);
+void qp__chain_execs_clear(qp__chain_node_t *n);
+/* The transaction root of a payload (a block body; NULL/0 = none). */
+int qp__chain_payload_root(qp__chain_node_t *n, const qp_hs_block_t *b,
+                           uint8_t root[QP_HASH_SIZE]);
+
+/* routes.c: the HTTP routes and the OpenAPI fragment. */
+const qp_http_route_t *qp__chain_routes(bool keyed, uint32_t *count_out);
+extern const char qp__chain_openapi_json[];
+void qp__chain_metrics(void *ctx, qp_http_text_t *out);
+
+#endif

@@ -1,0 +1,388 @@
+/*
+ * routes.c - the chain's HTTP routes (docs/chain.md, "HTTP"): submit a
+ * transaction, read status, nonces, blocks, transactions and app state.
+ * They need no API key unless modules.chain.require_api_key: a
+ * transaction carries its own signature, and the listen address decides
+ * who can reach the node.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "base/alloc.h"
+#include "base/err.h"
+#include "chain/app.h"
+#include "chain/keyfile.h"
+#include "chain/node_int.h"
+
+static json_t *hex_json(const uint8_t *data, size_t len) {
+  char hex[2 * QP_SIGN_PUBLIC_MAX + 1];
+  qp_chain_hex(hex, data, len);
+  return json_string(hex);
+}
+
+static json_t *u64_json(uint64_t v) { return json_integer((json_int_t)v); }
+
+static void fail(qp_http_reply_t *r, unsigned status, const char *code, const char *path,
+                 const char *message) {
+  qp_http_reply_fail(r, status, code, path, message);
+}
+
+/* -------------------------------------------------------- transactions */
+
+static int admit_status(qp_chain_admit_t a) {
+  return a == QP_CHAIN_ADMIT_FULL ? 503 : 400;
+}
+
+static void submit_tx(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  qp__chain_node_t *n = ctx;
+  size_t len = 0;
+  const char *body = qp_http_body(req, &len);
+  json_t *root = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+  json_t *tx = json_object_get(root, "tx");
+  size_t hex_len = json_string_length(tx);
+  uint8_t *bytes = json_is_string(tx) && json_object_size(root) == 1 && hex_len % 2 == 0
+                       ? qp_malloc(hex_len / 2 + 1)
+                       : NULL;
+  if (bytes == NULL || qp_chain_unhex(json_string_value(tx), hex_len, bytes, hex_len / 2)) {
+    fail(r, 400, "invalid_body", "tx", "the body must be {\"tx\":\"<hex of the transaction>\"}");
+    qp_free(bytes);
+    json_decref(root);
+    return;
+  }
+  json_decref(root);
+  qp_chain_admit_t result = QP_CHAIN_ADMIT_OK;
+  uint8_t hash[QP_HASH_SIZE];
+  char detail[256] = "";
+  int rc = qp_chain_mempool_add(n->mempool, bytes, hex_len / 2, &result, hash, detail,
+                                sizeof detail);
+  if (rc == 0) qp__chain_forward_tx(n, bytes, hex_len / 2);
+  qp_free(bytes);
+  if (rc == QP_EINVAL) {
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s%s%s", qp_chain_admit_message(result), detail[0] ? ": " : "",
+             detail);
+    fail(r, (unsigned)admit_status(result), qp_chain_admit_code(result), "tx", msg);
+    return;
+  }
+  if (rc != 0) {
+    fail(r, 500, "internal", "", qp_strerror(rc));
+    return;
+  }
+  qp__chain_wake(n);
+  json_t *o = json_object();
+  json_object_set_new(o, "hash", hex_json(hash, QP_HASH_SIZE));
+  qp_http_reply_json(r, 202, o);
+}
+
+/* Parses a {hash} path segment of 64 hex digits. */
+static bool path_hash(qp_http_request_t *req, const char *name, uint8_t out[QP_HASH_SIZE],
+                      qp_http_reply_t *r) {
+  const char *h = qp_http_param(req, name);
+  if (h == NULL || qp_chain_unhex(h, strlen(h), out, QP_HASH_SIZE) != 0) {
+    fail(r, 400, "invalid_value", name, "must be 64 hex digits");
+    return false;
+  }
+  return true;
+}
+
+static void get_tx(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  qp__chain_node_t *n = ctx;
+  uint8_t hash[QP_HASH_SIZE];
+  if (!path_hash(req, "hash", hash, r)) return;
+  uint64_t height = 0;
+  uint32_t index = 0;
+  char *receipt = NULL;
+  size_t len = 0;
+  int rc = qp_chain_store_tx(n->store, hash, &height, &index);
+  if (rc == 0) rc = qp_chain_store_receipt(n->store, hash, &receipt, &len);
+  if (rc == QP_ENOTFOUND) {
+    bool pending = qp_chain_mempool_verified(n->mempool, hash);
+    fail(r, 404, "not_found", "hash",
+         pending ? "pending in the mempool" : "no committed transaction has this hash");
+    return;
+  }
+  json_t *rec = rc == 0 ? json_loadb(receipt, len, 0, NULL) : NULL;
+  qp_free(receipt);
+  if (rec == NULL) {
+    fail(r, 500, "internal", "", rc ? qp_strerror(rc) : "stored receipt is not JSON");
+    return;
+  }
+  json_t *o = json_object();
+  json_object_set_new(o, "height", u64_json(height));
+  json_object_set_new(o, "index", u64_json(index));
+  json_object_set_new(o, "tx", hex_json(hash, QP_HASH_SIZE));
+  json_object_set_new(o, "receipt", rec);
+  qp_http_reply_json(r, 200, o);
+}
+
+/* ------------------------------------------------------------- status */
+
+static json_t *validators_json(const qp__chain_node_t *n) {
+  json_t *arr = json_array();
+  for (uint32_t i = 0; i < n->genesis.validators_count; i++) {
+    const qp_chain_validator_t *v = &n->genesis.validators[i];
+    json_t *o = json_object();
+    json_object_set_new(o, "index", u64_json(i));
+    json_object_set_new(o, "name", json_string(v->name));
+    json_object_set_new(o, "public_key", hex_json(v->public_key, v->public_key_len));
+    json_array_append_new(arr, o);
+  }
+  return arr;
+}
+
+static json_t *peers_json(const qp__chain_node_t *n) {
+  json_t *arr = json_array();
+  for (uint32_t i = 0; i < n->genesis.validators_count; i++) {
+    if ((int32_t)i == n->self) continue;
+    json_t *o = json_object();
+    json_object_set_new(o, "index", u64_json(i));
+    json_object_set_new(o, "up", json_boolean(qp_net_peer_is_up(n->net, i)));
+    json_array_append_new(arr, o);
+  }
+  return arr;
+}
+
+static void status(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  (void)req;
+  qp__chain_node_t *n = ctx;
+  pthread_mutex_lock(&n->pub_mutex);
+  qp__chain_public_t p = n->pub;
+  pthread_mutex_unlock(&n->pub_mutex);
+  qp_chain_head_t head;
+  qp_chain_store_head(n->store, &head);
+  qp_chain_mempool_stats_t ms;
+  qp_chain_mempool_stats(n->mempool, &ms);
+  json_t *o = json_object(), *mp = json_object();
+  json_object_set_new(o, "chain_id", json_string(n->genesis.chain_id));
+  json_object_set_new(o, "suite", json_string(qp_suite_name(n->genesis.suite)));
+  json_object_set_new(o, "genesis_hash", hex_json(n->genesis.hash, QP_HASH_SIZE));
+  json_object_set_new(o, "height", u64_json(head.height));
+  json_object_set_new(o, "head_hash", hex_json(p.height == head.height && head.height > 0
+                                                   ? p.head_hash
+                                                   : n->committed_hash,
+                                               QP_HASH_SIZE));
+  json_object_set_new(o, "state_root", hex_json(head.state_root, QP_HASH_SIZE));
+  json_object_set_new(o, "view", u64_json(p.view));
+  json_object_set_new(o, "validators", validators_json(n));
+  json_object_set_new(o, "peers", peers_json(n));
+  json_object_set_new(o, "self", u64_json((uint64_t)n->self));
+  json_object_set_new(mp, "count", u64_json(ms.txs));
+  json_object_set_new(mp, "bytes", u64_json(ms.bytes));
+  json_object_set_new(o, "mempool", mp);
+  json_object_set_new(o, "tx_bytes_max", u64_json(n->genesis.params.tx_bytes_max));
+  qp_http_reply_json(r, 200, o);
+}
+
+static void nonce(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  qp__chain_node_t *n = ctx;
+  const char *h = qp_http_param(req, "sender");
+  uint8_t sender[QP_SIGN_PUBLIC_MAX];
+  size_t len = h ? strlen(h) / 2 : 0;
+  if (h == NULL || len == 0 || len > sizeof sender ||
+      qp_chain_unhex(h, strlen(h), sender, len) != 0) {
+    fail(r, 400, "invalid_value", "sender", "must be the sender's public key in hex");
+    return;
+  }
+  uint64_t committed = 0;
+  int rc = qp_chain_state_nonce(qp_chain_store_state(n->store), sender, len, &committed);
+  if (rc != 0) {
+    fail(r, 500, "internal", "", qp_strerror(rc));
+    return;
+  }
+  uint64_t next = qp_chain_mempool_last_nonce(n->mempool, sender, len, committed) + 1;
+  json_t *o = json_object();
+  json_object_set_new(o, "sender", json_string(h));
+  json_object_set_new(o, "committed_nonce", u64_json(committed));
+  json_object_set_new(o, "next_nonce", u64_json(next));
+  qp_http_reply_json(r, 200, o);
+}
+
+/* ------------------------------------------------------- blocks, state */
+
+static json_t *block_json(const qp__chain_node_t *n, const qp_hs_block_t *b) {
+  json_t *o = json_object(), *txs = json_array();
+  json_object_set_new(o, "height", u64_json(b->header.height));
+  json_object_set_new(o, "hash", hex_json(b->hash, QP_HASH_SIZE));
+  json_object_set_new(o, "parent_hash", hex_json(b->header.parent_hash, QP_HASH_SIZE));
+  json_object_set_new(o, "view", u64_json(b->header.view));
+  json_object_set_new(o, "proposer", u64_json(b->header.proposer));
+  json_object_set_new(o, "timestamp_ms", u64_json(b->header.timestamp_ms));
+  json_object_set_new(o, "tx_root", hex_json(b->header.tx_root, QP_HASH_SIZE));
+  json_object_set_new(o, "state_root", hex_json(b->header.state_root, QP_HASH_SIZE));
+  json_object_set_new(o, "qc_signers", u64_json((uint64_t)__builtin_popcountll(
+                                           b->header.justify.signers)));
+  qp_chain_tx_t *list = qp_calloc(n->genesis.params.block_txs_max, sizeof *list);
+  size_t count = 0;
+  if (list != NULL && b->payload_len > 0 &&
+      qp_chain_txs_decode(n->genesis.suite, n->genesis.hash, b->payload, b->payload_len,
+                          n->genesis.params.block_bytes_max, n->genesis.params.tx_bytes_max,
+                          list, n->genesis.params.block_txs_max, &count, NULL, 0) == 0)
+    for (size_t i = 0; i < count; i++) json_array_append_new(txs, hex_json(list[i].hash, 32));
+  qp_free(list);
+  json_object_set_new(o, "txs", txs);
+  return o;
+}
+
+static void get_block(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  qp__chain_node_t *n = ctx;
+  const char *h = qp_http_param(req, "height");
+  char *end = NULL;
+  unsigned long long height = h ? strtoull(h, &end, 10) : 0;
+  if (h == NULL || h[0] < '0' || h[0] > '9' || *end != '\0') {
+    fail(r, 400, "invalid_value", "height", "must be a block height (decimal)");
+    return;
+  }
+  qp_chain_block_t stored;
+  memset(&stored, 0, sizeof stored);
+  qp_hs_block_t b;
+  int rc = height == 0 ? QP_ENOTFOUND : qp_chain_store_block(n->store, height, &stored);
+  if (rc == 0) rc = qp_hs_decode_block(&n->genesis, stored.header, stored.header_len, &b);
+  if (rc == QP_ENOTFOUND) fail(r, 404, "not_found", "height", "no committed block at this height");
+  else if (rc != 0) fail(r, 500, "internal", "", qp_strerror(rc));
+  else qp_http_reply_json(r, 200, block_json(n, &b));
+  qp_chain_block_deinit(&stored);
+}
+
+/* Runs a query of an app on the committed state; NULL after a reply. */
+static json_t *run_query(qp__chain_node_t *n, const char *app_name, const char *method,
+                         const char *args, size_t args_len, qp_http_reply_t *r) {
+  const qp_chain_app_t *app = qp_chain_app_find(app_name);
+  if (app == NULL) {
+    fail(r, 400, "unknown_app", "app", "no built-in app has this name (kv)");
+    return NULL;
+  }
+  json_t *result = NULL;
+  char code[QP_CHAIN_CODE_MAX + 1] = "", detail[256] = "";
+  int rc = qp_chain_app_query(app, qp_chain_store_state(n->store), method, args, args_len,
+                              &result, code, detail, sizeof detail);
+  if (rc == 0) return result;
+  if (rc == QP_ENOTFOUND) fail(r, 404, code[0] ? code : "not_found", "args", detail);
+  else if (rc == QP_EINVAL) fail(r, 400, code[0] ? code : "bad_args", "args", detail);
+  else fail(r, 500, "internal", "", qp_strerror(rc));
+  return NULL;
+}
+
+static void reply_answer(qp__chain_node_t *n, json_t *result, qp_http_reply_t *r) {
+  qp_chain_head_t head;
+  qp_chain_store_head(n->store, &head);
+  json_t *o = json_object();
+  json_object_set_new(o, "height", u64_json(head.height));
+  json_object_set_new(o, "result", result);
+  qp_http_reply_json(r, 200, o);
+}
+
+static void get_kv(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  qp__chain_node_t *n = ctx;
+  json_t *args = json_object();
+  json_object_set_new(args, "key", json_string(qp_http_param(req, "key")));
+  char *text = json_dumps(args, JSON_COMPACT);
+  json_decref(args);
+  json_t *result = text ? run_query(n, "kv", "get", text, strlen(text), r) : NULL;
+  qp_http_json_free(text);
+  if (result != NULL) reply_answer(n, result, r);
+}
+
+static void query(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  qp__chain_node_t *n = ctx;
+  size_t len = 0;
+  const char *body = qp_http_body(req, &len);
+  json_t *root = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+  json_t *app = json_object_get(root, "app"), *method = json_object_get(root, "method");
+  json_t *args = json_object_get(root, "args");
+  if (!json_is_string(app) || !json_is_string(method) || !json_is_object(args) ||
+      json_object_size(root) != 3) {
+    fail(r, 400, "invalid_body", "",
+         "the body must be {\"app\":\"kv\",\"method\":\"get\",\"args\":{…}}");
+    json_decref(root);
+    return;
+  }
+  char *text = json_dumps(args, JSON_COMPACT);
+  json_t *result = text ? run_query(n, json_string_value(app), json_string_value(method), text,
+                                    strlen(text), r)
+                        : NULL;
+  qp_http_json_free(text);
+  json_decref(root);
+  if (result != NULL) reply_answer(n, result, r);
+}
+
+/* -------------------------------------------------------------- table */
+
+#define ROUTES(SUBMIT, READ, PUBLIC)                                                    \
+  {                                                                                     \
+    {"POST", "/v1/chain/txs", SUBMIT, PUBLIC, 1u << 21, submit_tx},                     \
+        {"GET", "/v1/chain/txs/{hash}", READ, PUBLIC, 0, get_tx},                       \
+        {"GET", "/v1/chain/status", READ, PUBLIC, 0, status},                           \
+        {"GET", "/v1/chain/nonce/{sender}", READ, PUBLIC, 0, nonce},                    \
+        {"GET", "/v1/chain/blocks/{height}", READ, PUBLIC, 0, get_block},               \
+        {"GET", "/v1/chain/kv/{key}", READ, PUBLIC, 0, get_kv},                         \
+        {"POST", "/v1/chain/query", READ, PUBLIC, 1u << 20, query},                     \
+  }
+
+static const qp_http_route_t OPEN[] = ROUTES(NULL, NULL, true);
+static const qp_http_route_t KEYED[] = ROUTES("chain:submit", "chain:read", false);
+
+const qp_http_route_t *qp__chain_routes(bool keyed, uint32_t *count_out) {
+  *count_out = (uint32_t)(sizeof OPEN / sizeof OPEN[0]);
+  return keyed ? KEYED : OPEN;
+}
+
+const char qp__chain_openapi_json[] =
+    "{\"paths\":{"
+    "\"/v1/chain/txs\":{\"post\":{\"tags\":[\"chain\"],\"operationId\":\"chainSubmitTx\","
+    "\"summary\":\"Submit a signed transaction ({\\\"tx\\\":hex}); 202 {\\\"hash\\\"}\","
+    "\"responses\":{\"202\":{\"description\":\"admitted to the mempool\"},"
+    "\"400\":{\"description\":\"refused: the admission code\"}}}},"
+    "\"/v1/chain/txs/{hash}\":{\"get\":{\"tags\":[\"chain\"],\"operationId\":\"chainGetTx\","
+    "\"summary\":\"A committed transaction: height, index, receipt\",\"parameters\":[{\"name\":"
+    "\"hash\",\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"string\"}}],"
+    "\"responses\":{\"200\":{\"description\":\"committed\"},\"404\":{\"description\":"
+    "\"unknown or pending\"}}}},"
+    "\"/v1/chain/status\":{\"get\":{\"tags\":[\"chain\"],\"operationId\":\"chainStatus\","
+    "\"summary\":\"Height, head, state root, view, validators, peers\",\"responses\":{\"200\":"
+    "{\"description\":\"status\"}}}},"
+    "\"/v1/chain/nonce/{sender}\":{\"get\":{\"tags\":[\"chain\"],\"operationId\":\"chainNonce\","
+    "\"summary\":\"A sender's committed and next nonce\",\"parameters\":[{\"name\":\"sender\","
+    "\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"string\"}}],\"responses\":{\"200\":"
+    "{\"description\":\"nonces\"}}}},"
+    "\"/v1/chain/blocks/{height}\":{\"get\":{\"tags\":[\"chain\"],\"operationId\":"
+    "\"chainBlock\",\"summary\":\"A committed block\",\"parameters\":[{\"name\":\"height\","
+    "\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"integer\"}}],\"responses\":{"
+    "\"200\":{\"description\":\"the block\"},\"404\":{\"description\":\"above the head\"}}}},"
+    "\"/v1/chain/kv/{key}\":{\"get\":{\"tags\":[\"chain\"],\"operationId\":\"chainKv\","
+    "\"summary\":\"The kv app's value of a key\",\"parameters\":[{\"name\":\"key\",\"in\":"
+    "\"path\",\"required\":true,\"schema\":{\"type\":\"string\"}}],\"responses\":{\"200\":{"
+    "\"description\":\"value and owner\"},\"404\":{\"description\":\"no such key\"}}}},"
+    "\"/v1/chain/query\":{\"post\":{\"tags\":[\"chain\"],\"operationId\":\"chainQuery\","
+    "\"summary\":\"Query an app on the committed state\",\"responses\":{\"200\":{"
+    "\"description\":\"{height, result}\"}}}}"
+    "}}";
+
+void qp__chain_metrics(void *ctx, qp_http_text_t *out) {
+  qp__chain_node_t *n = ctx;
+  pthread_mutex_lock(&n->pub_mutex);
+  qp__chain_public_t p = n->pub;
+  pthread_mutex_unlock(&n->pub_mutex);
+  qp_net_metrics_t nm;
+  qp_net_metrics_read(n->net, &nm);
+  qp_http_metric_header(out, "quipu_chain_height", "gauge", "committed height");
+  qp_http_text_put(out, "quipu_chain_height %llu\n", (unsigned long long)p.height);
+  qp_http_metric_header(out, "quipu_chain_view", "gauge", "the consensus view");
+  qp_http_text_put(out, "quipu_chain_view %llu\n", (unsigned long long)p.view);
+  qp_http_metric_header(out, "quipu_chain_blocks_committed_total", "counter",
+                        "blocks committed since start");
+  qp_http_text_put(out, "quipu_chain_blocks_committed_total %llu\n",
+                   (unsigned long long)p.commits);
+  qp_http_metric_header(out, "quipu_chain_commit_latency_ms_sum", "counter",
+                        "proposal to local commit, summed over committed blocks");
+  qp_http_text_put(out, "quipu_chain_commit_latency_ms_sum %llu\n",
+                   (unsigned long long)p.commit_ms_sum);
+  qp_http_metric_header(out, "quipu_chain_peers_up", "gauge", "validators connected");
+  qp_http_text_put(out, "quipu_chain_peers_up %u\n", nm.peers_up);
+  qp_http_metric_header(out, "quipu_chain_dropped_messages_total", "counter",
+                        "peer messages dropped: the driver's queue was full");
+  qp_http_text_put(out, "quipu_chain_dropped_messages_total %llu\n",
+                   (unsigned long long)atomic_load(&n->dropped_messages));
+}
