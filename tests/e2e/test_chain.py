@@ -329,12 +329,17 @@ def test_crashes_one_tolerated_two_stop_then_catch_up(net):
     net.wait_healthy([2, 3])
     wait_for("the stalled tx committed",
              lambda: net.get(0, "/v1/chain/txs/" + stalled).status_code == 200)
-    r = send(net, 3, key, {"key": "after-restart", "value": "y"}, "--wait")
+    # Sent through node 0: a restarted node still catching up would answer a
+    # stale next nonce (its own committed state), and the tx could never commit.
+    r = send(net, 0, key, {"key": "after-restart", "value": "y"}, "--wait")
     assert r.returncode == 0, r.stderr
     height = json.loads(r.stdout)["height"]
     net.agree(range(4), height)
     for i in range(4):
         assert net.get(i, "/v1/chain/txs/" + stalled).status_code == 200, i
+    r = send(net, 3, key, {"key": "via-restarted", "value": "z"}, "--wait")
+    assert r.returncode == 0, r.stderr
+    net.agree(range(4), json.loads(r.stdout)["height"])
     heights_agree(net, 0, 3)
     heights_agree(net, 1, 2)
 
