@@ -282,7 +282,12 @@ static void get_kv(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   json_decref(args);
   json_t *result = text ? run_query(n, "kv", "get", text, strlen(text), r) : NULL;
   qp_http_json_free(text);
-  if (result != NULL) reply_answer(n, result, r);
+  if (result == NULL) return;
+  /* {"height", "key", "value", "owner"}: the query's result, flat. */
+  qp_chain_head_t head;
+  qp_chain_store_head(n->store, &head);
+  json_object_set_new(result, "height", u64_json(head.height));
+  qp_http_reply_json(r, 200, result);
 }
 
 static void query(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
