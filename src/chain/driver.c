@@ -88,6 +88,7 @@ typedef struct driver_state {
 static void publish(qp__chain_node_t *n, const qp_hs_block_t *committed) {
   pthread_mutex_lock(&n->pub_mutex);
   n->pub.view = qp_hs_view(n->core);
+  n->pub.certified_height = qp_hs_high_qc(n->core)->height;
   if (committed != NULL) {
     qp_chain_head_t head;
     qp_chain_store_head(n->store, &head);
