@@ -76,6 +76,35 @@ mkdir -p "$T/drills"; echo '{"kills": 5, "losses": 0, "invariant_violations": 0}
 check "drill report prints the numbers" bash -c "'$Q' drill report --dir '$T/drills' | grep -q 'kills *5'"
 echo '{"kills": 5, "losses": 1}' > "$T/drills/torture.json"
 check "drill report fails on a loss"  bash -c "! '$Q' drill report --dir '$T/drills' >/dev/null"
+# quipu chain send|query|up: usage errors exit 2 and say what is wrong before
+# any request (a missing flag, --args not a JSON object or with a repeated key,
+# a bad --nonce/--timeout, an unknown option); a node nobody answers on is exit
+# 2 for send (nothing submitted) and 1 for query; up on a directory without
+# nodes is 1.  (tests/e2e/test_chain.py runs them against a real network.)
+exit_is() { # code, then a command: it must exit with that code
+  local want=$1; shift
+  "$@" >"$T/chain.out" 2>&1; local got=$?
+  [ "$got" -eq "$want" ] || { echo "exit $got, want $want"; cat "$T/chain.out"; return 1; }
+}
+S=("$Q" chain send --node http://127.0.0.1:1 --key "$T/client.key" --app kv --method put)
+"$Q" chain keygen --out "$T/client.key" >/dev/null 2>&1
+check "chain: no subcommand exits 2"       exit_is 2 "$Q" chain
+check "chain: unknown subcommand exits 2"  exit_is 2 "$Q" chain nonsense
+check "chain send: missing --key exits 2"  exit_is 2 "$Q" chain send --node http://x --app kv --method put
+check "chain send: --args array exits 2"   bash -c "'$Q' chain send --node http://x --key k --app kv --method put --args '[1]' 2>&1 | grep -q 'must be a JSON object'; test \${PIPESTATUS[0]} -eq 2"
+check "chain send: --args bad JSON exits 2" bash -c "'$Q' chain send --node http://x --key k --app kv --method put --args '{\"a\":1,\"a\":2}' 2>&1 | grep -q 'duplicate object key'; test \${PIPESTATUS[0]} -eq 2"
+check "chain send: --nonce 0 exits 2"      exit_is 2 "${S[@]}" --nonce 0
+check "chain send: --timeout x exits 2"    exit_is 2 "${S[@]}" --timeout x
+check "chain send: unknown option exits 2" exit_is 2 "${S[@]}" --bogus
+check "chain send: not a URL exits 2"      exit_is 2 "$Q" chain send --node 127.0.0.1:1 --key "$T/client.key" --app kv --method put
+check "chain send: unreachable node exits 2" exit_is 2 "${S[@]}"
+check "chain send: missing key file exits 2" bash -c "'$Q' chain send --node http://127.0.0.1:1 --key '$T/none.key' --app kv --method put 2>&1 | grep -q none.key; test \${PIPESTATUS[0]} -eq 2"
+check "chain query: missing --app exits 2" exit_is 2 "$Q" chain query --node http://x --method get
+check "chain query: --args string exits 2" exit_is 2 "$Q" chain query --node http://x --app kv --method get --args '"k"'
+check "chain query: unreachable node exits 1" exit_is 1 "$Q" chain query --node http://127.0.0.1:1 --app kv --method get --args '{"key":"k"}'
+check "chain up: missing --dir exits 2"    exit_is 2 "$Q" chain up
+check "chain up: no nodes in DIR exits 1"  bash -c "'$Q' chain up --dir '$T' 2>&1 | grep -q 'quipu chain init'; test \${PIPESTATUS[0]} -eq 1"
+check "chain --help lists send, query, up" bash -c "'$Q' chain --help | grep -q 'chain send' && '$Q' chain --help | grep -q 'chain query' && '$Q' chain --help | grep -q 'chain up'"
 check "unknown command exits 2"       bash -c "'$Q' nonsense >/dev/null 2>&1; test \$? -eq 2"
 echo "cli: $passed passed, $failed failed"
 [ $failed -eq 0 ]

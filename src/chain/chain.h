@@ -5,11 +5,13 @@
  *
  *   genesis.h   the network's genesis: chain id, suite, validators, params
  *   keyfile.h   signing keys on disk (validators' and clients')
+ *   tx.h        transactions: encoding, signing (`quipu chain send` makes them)
  */
 #ifndef QP_CHAIN_CHAIN_H
 #define QP_CHAIN_CHAIN_H
 
 #include "chain/genesis.h"
 #include "chain/keyfile.h"
+#include "chain/tx.h"
 
 #endif

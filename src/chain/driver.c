@@ -88,6 +88,7 @@ typedef struct driver_state {
 static void publish(qp__chain_node_t *n, const qp_hs_block_t *committed) {
   pthread_mutex_lock(&n->pub_mutex);
   n->pub.view = qp_hs_view(n->core);
+  n->pub.certified_height = qp_hs_high_qc(n->core)->height;
   if (committed != NULL) {
     qp_chain_head_t head;
     qp_chain_store_head(n->store, &head);
@@ -179,12 +180,45 @@ void qp__chain_forward_tx(qp__chain_node_t *n, const uint8_t *bytes, size_t len)
   send_channel(n, CHANNEL_TX, UINT32_MAX, bytes, len);
 }
 
+/* Answers a BLOCK_REQUEST for blocks the core no longer holds from the
+ * block store (a validator catching up from far behind); true when it did. */
+static bool serve_from_store(qp__chain_node_t *n, uint32_t from, const uint8_t *bytes,
+                             size_t len) {
+  if (len < 2 || bytes[1] != QP_HS_MSG_BLOCK_REQUEST) return false;
+  qp_hs_msg_t *m = qp_malloc(sizeof *m);
+  uint64_t height = 0;
+  bool ours = m != NULL && qp_hs_msg_decode(&n->genesis, bytes, len, m) == 0 &&
+              qp_hs_block_find(n->core, m->request_hash) == NULL &&
+              qp_chain_store_height_of(n->store, m->request_hash, &height) == 0;
+  uint32_t want = ours ? m->request_count : 0, got = 0;
+  qp_chain_block_t stored[QP_HS_FETCH_BLOCKS_MAX];
+  qp_hs_block_t blocks[QP_HS_FETCH_BLOCKS_MAX];
+  const qp_hs_block_t *list[QP_HS_FETCH_BLOCKS_MAX];
+  memset(stored, 0, sizeof stored);
+  for (; got < want && height >= 1; got++, height--) {
+    if (qp_chain_store_block(n->store, height, &stored[got]) != 0 ||
+        qp_hs_decode_block(&n->genesis, stored[got].header, stored[got].header_len,
+                           &blocks[got]) != 0)
+      break;
+    list[got] = &blocks[got];
+  }
+  uint8_t *out = NULL;
+  size_t out_len = 0;
+  if (got > 0 && qp_hs_encode_block_response(&n->genesis, list, got, &out, &out_len) == 0)
+    send_channel(n, CHANNEL_CONSENSUS, from, out, out_len);
+  qp_free(out);
+  for (uint32_t i = 0; i < QP_HS_FETCH_BLOCKS_MAX; i++) qp_chain_block_deinit(&stored[i]);
+  qp_free(m);
+  return ours;
+}
+
 /* Feeds one queued peer message to the core (or the mempool). */
 static void handle_event(qp__chain_node_t *n, qp__chain_event_t *e, driver_state_t *d) {
   if (e->bytes[0] == CHANNEL_TX) {
     forwarded_tx(n, e->bytes + 1, e->len - 1);
     return;
   }
+  if (serve_from_store(n, e->from, e->bytes + 1, e->len - 1)) return;
   int rc = qp_hs_on_message(n->core, e->from, e->bytes + 1, e->len - 1, now_ms());
   if (rc != 0 && rc != QP_ENOMEM)
     QP_LOG_DEBUG("chain", "message from %s refused: %s", n->genesis.validators[e->from].name,

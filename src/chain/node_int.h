@@ -60,6 +60,7 @@ typedef struct qp__chain_public {
   uint8_t head_hash[QP_HASH_SIZE];  /* the committed block's consensus hash */
   uint8_t state_root[QP_HASH_SIZE]; /* after it */
   uint64_t view;                    /* the core's */
+  uint64_t certified_height;        /* the height of the core's highest QC */
   uint64_t commits;                 /* blocks committed since start */
   uint64_t txs_committed;           /* transactions in them */
   uint64_t views_changed;           /* views entered by timeout */

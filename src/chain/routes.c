@@ -166,6 +166,9 @@ static void status(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
                                                QP_HASH_SIZE));
   json_object_set_new(o, "state_root", hex_json(head.state_root, QP_HASH_SIZE));
   json_object_set_new(o, "view", u64_json(p.view));
+  /* Certified blocks more than two ahead of the committed head: this
+   * validator is catching up, and its state (nonces, kv) is behind. */
+  json_object_set_new(o, "syncing", json_boolean(p.certified_height > head.height + 2));
   json_object_set_new(o, "validators", validators_json(n));
   json_object_set_new(o, "peers", peers_json(n));
   json_object_set_new(o, "self", u64_json((uint64_t)n->self));
@@ -184,6 +187,13 @@ static void nonce(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   if (h == NULL || len == 0 || len > sizeof sender ||
       qp_chain_unhex(h, strlen(h), sender, len) != 0) {
     fail(r, 400, "invalid_value", "sender", "must be the sender's public key in hex");
+    return;
+  }
+  pthread_mutex_lock(&n->pub_mutex);
+  bool syncing = n->pub.certified_height > n->pub.height + 2;
+  pthread_mutex_unlock(&n->pub_mutex);
+  if (syncing) {
+    fail(r, 503, "syncing", "", "this validator is catching up; ask another or retry shortly");
     return;
   }
   uint64_t committed = 0;

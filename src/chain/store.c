@@ -87,7 +87,7 @@ static int open_tables(qp_chain_store_t *s, char *detail, size_t detail_size) {
   const qp_kv_table_t tables[] = {
       {"blocks", MDB_CREATE, &s->blocks}, {"txs", MDB_CREATE, &s->txs},
       {"receipts", MDB_CREATE, &s->receipts}, {"state", MDB_CREATE, &s->state},
-      {"meta", MDB_CREATE, &s->meta},
+      {"meta", MDB_CREATE, &s->meta}, {"hashes", MDB_CREATE, &s->hashes},
   };
   const char *failed = NULL;
   int rc = qp_kv_dbis(s->kv, tables, sizeof tables / sizeof tables[0], &failed);

@@ -103,6 +103,11 @@ typedef struct qp_chain_block {
 int qp_chain_store_block(qp_chain_store_t *s, uint64_t height, qp_chain_block_t *out);
 void qp_chain_block_deinit(qp_chain_block_t *b);
 
+/* The height of the committed block with this (consensus) hash.  Returns
+ * 0, QP_ENOTFOUND, QP_ECORRUPT, QP_EDB.  Any thread. */
+int qp_chain_store_height_of(qp_chain_store_t *s, const uint8_t hash[QP_HASH_SIZE],
+                             uint64_t *height);
+
 /* Where a committed transaction is.  Returns 0, QP_ENOTFOUND, QP_ECORRUPT,
  * QP_EDB.  Any thread. */
 int qp_chain_store_tx(qp_chain_store_t *s, const uint8_t hash[QP_HASH_SIZE], uint64_t *height,

@@ -69,6 +69,8 @@ static int commit_fn(void *vctx, MDB_txn *txn) {
   qp_store_u64_be(height, c->b->height);
   MDB_val k = {sizeof height, height}, v = {c->record_len, (void *)c->record};
   int rc = mdb_put(txn, c->s->blocks, &k, &v, MDB_NOOVERWRITE);
+  MDB_val bk = {QP_HASH_SIZE, (void *)c->b->hash}, bv = {sizeof height, height};
+  if (rc == 0) rc = mdb_put(txn, c->s->hashes, &bk, &bv, 0);
   for (size_t i = 0; rc == 0 && i < c->exec->receipts.count; i++)
     rc = put_tx(c, txn, (uint32_t)i);
   if (rc == 0) rc = qp__chain_state_apply(c->s->st, txn, c->exec->batch);

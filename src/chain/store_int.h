@@ -16,7 +16,7 @@
 
 struct qp_chain_store {
   qp_kv_t *kv;                                 /* the environment */
-  MDB_dbi blocks, txs, receipts, state, meta;  /* tables */
+  MDB_dbi blocks, txs, receipts, state, meta, hashes; /* tables (hashes: block hash -> height) */
   qp_chain_state_t *st;                        /* the state, over `state` */
   uint8_t genesis[QP_HASH_SIZE];               /* the network's genesis hash */
   pthread_mutex_t mu;                          /* guards head */

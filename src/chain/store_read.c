@@ -66,6 +66,19 @@ void qp_chain_block_deinit(qp_chain_block_t *b) {
   memset(b, 0, sizeof *b);
 }
 
+int qp_chain_store_height_of(qp_chain_store_t *s, const uint8_t hash[QP_HASH_SIZE],
+                             uint64_t *height) {
+  MDB_txn *txn = NULL;
+  int rc = qp_kv_read_begin(s->kv, s->hashes, &txn, NULL);
+  if (rc != 0) return rc;
+  MDB_val k = {QP_HASH_SIZE, (void *)hash}, v;
+  rc = qp_kv_err(mdb_get(txn, s->hashes, &k, &v));
+  if (rc == 0 && v.mv_size != 8) rc = QP_ECORRUPT;
+  if (rc == 0) *height = qp_load_u64_be(v.mv_data);
+  qp_kv_read_end(s->kv, txn, NULL);
+  return rc;
+}
+
 int qp_chain_store_tx(qp_chain_store_t *s, const uint8_t hash[QP_HASH_SIZE], uint64_t *height,
                       uint32_t *index) {
   MDB_txn *txn = NULL;

@@ -20,7 +20,10 @@ int qp_cmd_sim_chain(int argc, char **argv); /* sim chain (cmd_sim_chain.c) */
 int qp_cmd_backup(int argc, char **argv);
 int qp_cmd_restore(int argc, char **argv);
 int qp_cmd_chain(int argc, char **argv);  /* chain keygen|init|up|send|query */
-int qp_cmd_chain_init(int argc, char **argv); /* chain init (cmd_chain_init.c) */
+int qp_cmd_chain_init(int argc, char **argv);  /* chain init (cmd_chain_init.c) */
+int qp_cmd_chain_send(int argc, char **argv);  /* chain send (cmd_chain_send.c) */
+int qp_cmd_chain_query(int argc, char **argv); /* chain query (cmd_chain_query.c) */
+int qp_cmd_chain_up(int argc, char **argv);    /* chain up (cmd_chain_up.c) */
 
 /* The data directory: --data DIR, else $QUIPU_DATA, else ./quipu-data. */
 const char *qp_cli_data_dir(const char *flag_value);

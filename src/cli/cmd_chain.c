@@ -1,7 +1,8 @@
 /*
  * cmd_chain.c - `quipu chain …`: run and use a consortium chain network
- * (docs/chain.md).  This file dispatches and holds the subcommands that
- * need no network: keygen.  The others live beside it (cmd_chain_*.c).
+ * (docs/chain.md).  This file dispatches and holds keygen, which needs
+ * no network; the others live beside it (cmd_chain_init.c, _up.c, _send.c,
+ * _query.c).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,10 +14,18 @@
 
 static const char USAGE[] =
     "usage: quipu chain init --validators N --dir DIR [--base-port P] [options]\n"
+    "       quipu chain up --dir DIR\n"
     "       quipu chain keygen --out FILE [--suite ed25519|sm2] [--force]\n"
+    "       quipu chain send --node URL --key FILE --app APP --method M [--args JSON]\n"
+    "                        [--nonce N] [--wait] [--timeout S]\n"
+    "       quipu chain query --node URL --app APP --method M [--args JSON]\n"
     "\n"
     "  init     a local network: DIR/node0..node<N-1>, keys, genesis.json, node.json\n"
+    "  up       runs every node of DIR (quipu node --home DIR/nodeK) until Ctrl-C\n"
     "  keygen   a client signing key (0600) for `chain send`; prints its public key\n"
+    "  send     signs a transaction with a client key, submits it, prints its hash\n"
+    "           (--wait: waits for its block and prints the receipt)\n"
+    "  query    runs an app's read-only method on a node's committed state\n"
     "\n"
     "`quipu chain SUBCOMMAND --help` says more.\n";
 
@@ -78,6 +87,9 @@ int qp_cmd_chain(int argc, char **argv) {
   }
   if (strcmp(argv[1], "keygen") == 0) return keygen(argc - 1, argv + 1);
   if (strcmp(argv[1], "init") == 0) return qp_cmd_chain_init(argc - 1, argv + 1);
+  if (strcmp(argv[1], "up") == 0) return qp_cmd_chain_up(argc - 1, argv + 1);
+  if (strcmp(argv[1], "send") == 0) return qp_cmd_chain_send(argc - 1, argv + 1);
+  if (strcmp(argv[1], "query") == 0) return qp_cmd_chain_query(argc - 1, argv + 1);
   fprintf(stderr, "quipu chain: unknown subcommand '%s'\n%s", argv[1], USAGE);
   return 2;
 }

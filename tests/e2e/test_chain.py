@@ -1,0 +1,381 @@
+"""The consortium chain end to end: a real 4-validator network on loopback
+(`quipu chain init`, four `quipu node` processes), driven with the real
+`quipu chain send` and `quipu chain query` (docs/chain.md).
+
+Transactions are signed by the CLI (Python has no Ed25519 here); bulk load
+uses `chain send --count N`, which signs N transactions with consecutive
+nonces and submits them without waiting, and tampered or foreign
+transactions start from `chain send --dry-run`, which prints the signed
+hex instead of submitting it.
+
+Runs once: `make e2e` runs the suite twice (QUIPU_E2E_RUNNER=serve, then
+node) to check `quipu serve` and `quipu node` against the same ledger
+tests, but these tests start their own network and do not depend on the
+runner, so they only run in the node pass.
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+import requests
+
+from conftest import QUIPU, RUNNER, quipu
+
+pytestmark = pytest.mark.skipif(
+    RUNNER != "node", reason="starts its own chain network: runs once, in the node pass")
+
+VALIDATORS = 4
+WAIT_S = 30  # the most any single wait below may take
+
+
+def free_base(count):
+    """A base port P with P..P+count-1 free on loopback (chain init puts node
+    i's HTTP on P+2i and its peer listener on P+2i+1)."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - count)
+        socks = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", port))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+def wait_for(what, predicate, timeout=WAIT_S, interval=0.1):
+    """Polls predicate() until it returns a true value; fails after timeout."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = predicate()
+        except requests.RequestException as e:
+            last = e
+            if not isinstance(e, (requests.ConnectionError, requests.Timeout)):
+                raise
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    pytest.fail("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+class Network:
+    """A local network made by `quipu chain init`, each node its own process."""
+
+    def __init__(self, root, validators=VALIDATORS):
+        self.dir = os.path.join(root, "net")
+        self.base = free_base(2 * validators)
+        self.count = validators
+        quipu("chain", "init", "--validators", str(validators), "--dir", self.dir,
+              "--base-port", str(self.base))
+        self.procs = [None] * validators
+        self.logs = [None] * validators
+        self.session = requests.Session()
+
+    def home(self, i):
+        return os.path.join(self.dir, "node%d" % i)
+
+    def url(self, i, path=""):
+        return "http://127.0.0.1:%d%s" % (self.base + 2 * i, path)
+
+    def start(self, i):
+        self.logs[i] = open(os.path.join(self.home(i), "node.log"), "a")
+        self.procs[i] = subprocess.Popen([QUIPU, "node", "--home", self.home(i)],
+                                         stdout=self.logs[i], stderr=subprocess.STDOUT)
+
+    def wait_healthy(self, indices):
+        for i in indices:
+            def healthy(i=i):
+                if self.procs[i].poll() is not None:
+                    pytest.fail("node%d exited %d:\n%s" % (i, self.procs[i].returncode,
+                                                           self.log_tail(i)))
+                return self.session.get(self.url(i, "/healthz"), timeout=2).status_code == 200
+            wait_for("node%d /healthz" % i, healthy)
+
+    def log_tail(self, i):
+        with open(os.path.join(self.home(i), "node.log")) as f:
+            return "".join(f.readlines()[-20:])
+
+    def kill9(self, i):
+        self.procs[i].kill()
+        self.procs[i].wait()
+        self.logs[i].close()
+
+    def stop_all(self):
+        codes = {}
+        for i, p in enumerate(self.procs):
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for i, p in enumerate(self.procs):
+            if p is None:
+                continue
+            try:
+                codes[i] = p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                codes[i] = p.wait()
+            self.logs[i].close()
+        return codes
+
+    def get(self, i, path, timeout=5):
+        return self.session.get(self.url(i, path), timeout=timeout)
+
+    def status(self, i):
+        r = self.get(i, "/v1/chain/status")
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def agree(self, indices, min_height):
+        """Waits until the nodes report the same height (>= min_height), head
+        hash and state root; returns that status."""
+        def same():
+            s = [self.status(i) for i in indices]
+            keys = {(x["height"], x["head_hash"], x["state_root"]) for x in s}
+            return s[0] if len(keys) == 1 and s[0]["height"] >= min_height else None
+        return wait_for("nodes %s to agree at height >= %d" % (indices, min_height), same)
+
+    def post_tx(self, i, hex_tx):
+        return self.session.post(self.url(i, "/v1/chain/txs"), json={"tx": hex_tx}, timeout=10)
+
+
+def keygen(path):
+    out = quipu("chain", "keygen", "--out", path)
+    return out.stdout.strip()
+
+
+def send(net, i, key, args, *extra, app="kv", method="put"):
+    """`quipu chain send` to node i; returns the CompletedProcess."""
+    return quipu("chain", "send", "--node", net.url(i), "--key", key, "--app", app,
+                 "--method", method, "--args", json.dumps(args), *extra, check=False)
+
+
+def query(net, i, key_name):
+    return quipu("chain", "query", "--node", net.url(i), "--app", "kv", "--method", "get",
+                 "--args", json.dumps({"key": key_name}), check=False)
+
+
+@pytest.fixture(scope="module")
+def net(binary):
+    root = tempfile.mkdtemp(prefix="quipu-e2e-chain-")
+    n = Network(root)
+    for i in range(n.count):
+        n.start(i)
+    n.wait_healthy(range(n.count))
+    n.clients = [os.path.join(root, "client%d.key" % j) for j in range(4)]
+    n.client_pubs = [keygen(k) for k in n.clients]
+    yield n
+    codes = n.stop_all()
+    shutil.rmtree(root, ignore_errors=True)
+    assert all(c == 0 for c in codes.values()), codes
+
+
+def test_200_puts_from_4_clients_agree_on_every_node(net):
+    # A few with --wait: exit 0 and the receipt on stdout.
+    for j in range(4):
+        r = send(net, j, net.clients[j], {"key": "c%d-first" % j, "value": "hello"}, "--wait")
+        assert r.returncode == 0, r.stderr
+        receipt = json.loads(r.stdout)
+        assert list(receipt) == ["height", "tx", "status", "code", "result", "events"], receipt
+        assert receipt["status"] == "ok" and receipt["code"] == "ok", receipt
+        assert receipt["result"] == {"key": "c%d-first" % j, "created": True}
+        assert receipt["events"] == [{"type": "kv.put", "key": "c%d-first" % j}]
+    # The bulk: 4 clients x 49 at once, each through another node.
+    procs = []
+    for j in range(4):
+        args = json.dumps({"key": "c%d-k{i}" % j, "value": "v%d-{i}" % j})
+        procs.append(subprocess.Popen(
+            [QUIPU, "chain", "send", "--node", net.url(j), "--key", net.clients[j], "--app", "kv",
+             "--method", "put", "--args", args, "--count", "49"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    hashes = []
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        lines = out.split()
+        assert len(lines) == 49 and all(len(h) == 64 for h in lines), out
+        hashes += lines
+    assert len(set(hashes)) == 196
+    # Every transaction committed with an ok receipt, on every node.
+    heights = []
+    for h in hashes:
+        r = wait_for("tx %s committed" % h,
+                     lambda h=h: (lambda r: r if r.status_code == 200 else None)(
+                         net.get(0, "/v1/chain/txs/" + h)))
+        heights.append(r.json()["height"])
+    final = net.agree(range(4), max(heights))
+    for i in range(4):
+        for h in hashes:
+            r = net.get(i, "/v1/chain/txs/" + h)
+            assert r.status_code == 200, (i, h, r.text)
+            assert r.json()["receipt"]["status"] == "ok", r.text
+    # The same block at the head, not only the same head hash in the status.
+    blocks = {net.get(i, "/v1/chain/blocks/%d" % final["height"]).json()["hash"] for i in range(4)}
+    assert len(blocks) == 1 and final["mempool"]["count"] == 0, final
+    # Queries on any node answer the committed values and owners.
+    for j in range(4):
+        r = query(net, (j + 1) % 4, "c%d-k7" % j)
+        assert r.returncode == 0, r.stderr
+        answer = json.loads(r.stdout)
+        assert answer["result"] == {"key": "c%d-k7" % j, "value": "v%d-7" % j,
+                                    "owner": net.client_pubs[j]}, answer
+        assert answer["height"] >= max(heights)
+    r = query(net, 0, "nobody-wrote-this")
+    assert r.returncode == 1 and "not_found" in r.stderr, r
+
+
+def test_kv_key_belongs_to_its_first_writer(net):
+    r = send(net, 0, net.clients[0], {"key": "owned", "value": "mine"}, "--wait")
+    assert r.returncode == 0, r.stderr
+    r = send(net, 1, net.clients[1], {"key": "owned", "value": "theirs"}, "--wait")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    receipt = json.loads(r.stdout)
+    assert receipt["status"] == "failed" and receipt["code"] == "not_owner", receipt
+    assert receipt["events"] == []
+    assert "not_owner" in r.stderr
+    answer = json.loads(query(net, 2, "owned").stdout)
+    assert answer["result"]["value"] == "mine" and answer["result"]["owner"] == net.client_pubs[0]
+
+
+def test_bad_input_is_refused(net, tmp_dir):
+    key = net.clients[2]
+    nonce = net.get(0, "/v1/chain/nonce/" + net.client_pubs[2]).json()["next_nonce"]
+    r = send(net, 0, key, {"key": "t", "value": "x"}, "--dry-run", "--nonce", str(nonce))
+    assert r.returncode == 0, r.stderr
+    good = r.stdout.strip()
+    # A flipped byte in the signature, then in the args: refused, never admitted.
+    for pos, codes in ((len(good) - 2, {"bad_signature"}),
+                       (len(good) - 140, {"bad_signature", "tx_malformed"})):
+        tampered = good[:pos] + ("0" if good[pos] != "0" else "1") + good[pos + 1:]
+        r = net.post_tx(1, tampered)
+        assert r.status_code == 400, r.text
+        err = r.json()["error"]
+        assert err["code"] in codes and err["path"] == "tx", (pos, err)
+    r = net.post_tx(1, good[:-20])  # truncated: the signature's length passes the end
+    assert r.status_code == 400 and r.json()["error"]["code"] == "tx_malformed", r.text
+    r = net.post_tx(1, "zz" + good[2:])  # not hex: the body itself is refused
+    assert r.status_code == 400 and r.json()["error"]["path"] == "tx", r.text
+    # A transaction signed for another network (a one-validator network of its own).
+    other = Network(tmp_dir, validators=1)
+    other.start(0)
+    try:
+        other.wait_healthy([0])
+        r = quipu("chain", "send", "--node", other.url(0), "--key", key, "--app", "kv",
+                  "--method", "put", "--args", '{"key":"t","value":"x"}', "--nonce", str(nonce),
+                  "--dry-run")
+        foreign = r.stdout.strip()
+    finally:
+        assert other.stop_all() == {0: 0}
+    r = net.post_tx(0, foreign)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "wrong_chain", r.text
+    # The good one goes in once; a replay of a committed nonce is refused.
+    r = net.post_tx(2, good)
+    assert r.status_code == 202, r.text
+    h = r.json()["hash"]
+    wait_for("tx committed", lambda: net.get(2, "/v1/chain/txs/" + h).status_code == 200)
+    r = net.post_tx(3, good)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "nonce_used", r.text
+    r = send(net, 3, key, {"key": "t", "value": "again"}, "--nonce", "1")
+    assert r.returncode == 2 and "nonce_used" in r.stderr, (r.stdout, r.stderr)
+    assert r.stdout == ""
+
+
+def heights_agree(net, a, b):
+    """The two nodes hold the same block at every height both have."""
+    top = min(net.status(a)["height"], net.status(b)["height"])
+    for height in range(1, top + 1):
+        x = net.get(a, "/v1/chain/blocks/%d" % height).json()
+        y = net.get(b, "/v1/chain/blocks/%d" % height).json()
+        assert x["hash"] == y["hash"] and x["state_root"] == y["state_root"], (height, x, y)
+    return top
+
+
+def test_crashes_one_tolerated_two_stop_then_catch_up(net):
+    key = net.clients[3]
+    net.kill9(3)
+    # Three of four validators are a quorum: commits go on.
+    for n in range(3):
+        r = send(net, n, key, {"key": "crash1-%d" % n, "value": "x"}, "--wait", "--timeout", "20")
+        assert r.returncode == 0, r.stderr
+    net.kill9(2)
+    time.sleep(1)
+    before = [net.status(i)["height"] for i in (0, 1)]
+    r = send(net, 0, key, {"key": "stalled", "value": "x"})  # admitted, cannot commit
+    assert r.returncode == 0, r.stderr
+    stalled = r.stdout.strip()
+    time.sleep(3)
+    after = [net.status(i)["height"] for i in (0, 1)]
+    assert after == before, (before, after)
+    assert net.get(0, "/v1/chain/txs/" + stalled).status_code == 404
+    heights_agree(net, 0, 1)
+    # Both come back: the stalled transaction commits, they catch up, and a
+    # new transaction commits everywhere.
+    net.start(2)
+    net.start(3)
+    net.wait_healthy([2, 3])
+    wait_for("the stalled tx committed",
+             lambda: net.get(0, "/v1/chain/txs/" + stalled).status_code == 200)
+    # Sent through node 0: a restarted node still catching up would answer a
+    # stale next nonce (its own committed state), and the tx could never commit.
+    r = send(net, 0, key, {"key": "after-restart", "value": "y"}, "--wait")
+    assert r.returncode == 0, r.stderr
+    height = json.loads(r.stdout)["height"]
+    net.agree(range(4), height)
+    for i in range(4):
+        assert net.get(i, "/v1/chain/txs/" + stalled).status_code == 200, i
+    r = send(net, 3, key, {"key": "via-restarted", "value": "z"}, "--wait")
+    assert r.returncode == 0, r.stderr
+    net.agree(range(4), json.loads(r.stdout)["height"])
+    heights_agree(net, 0, 3)
+    heights_agree(net, 1, 2)
+
+
+def test_chain_up_runs_and_stops_a_network(tmp_dir):
+    n = Network(tmp_dir)
+    out_path = os.path.join(tmp_dir, "up.out")
+    with open(out_path, "w") as out:
+        up = subprocess.Popen([QUIPU, "chain", "up", "--dir", n.dir], stdout=out,
+                              stderr=subprocess.STDOUT)
+    try:
+        def text():
+            with open(out_path) as f:
+                return f.read()
+        wait_for("chain up's 'all 4 nodes up'", lambda: "all 4 nodes up" in text())
+        for i in range(4):
+            assert "node%d  %s" % (i, n.url(i)) in text()
+            assert "node%d up: %s/healthz answered" % (i, n.url(i)) in text()
+        key = os.path.join(tmp_dir, "c.key")
+        keygen(key)
+        r = send(n, 1, key, {"key": "up", "value": "1"}, "--wait")
+        assert r.returncode == 0, r.stderr
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=30) == 0, text()
+        assert all("node%d stopped" % i in text() for i in range(4)), text()
+        # Again, and one node dies: chain up says which, stops the others, exits 1.
+        with open(out_path, "w") as out:
+            up = subprocess.Popen([QUIPU, "chain", "up", "--dir", n.dir], stdout=out,
+                                  stderr=subprocess.STDOUT)
+        wait_for("chain up's 'all 4 nodes up'", lambda: "all 4 nodes up" in text())
+        pid = int(text().split("node2  ")[1].split("pid ")[1].split()[0])
+        os.kill(pid, signal.SIGKILL)
+        assert up.wait(timeout=30) == 1, text()
+        assert "node2 (pid %d) was killed by signal 9" % pid in text(), text()
+        assert all("node%d stopped" % i in text() for i in (0, 1, 3)), text()
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
