@@ -23,7 +23,6 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "chain/chain.h"
-#include "chain/tx.h"
 
 #define VERIFY_SIGS 256u          /* distinct signatures the verify loop cycles through */
 #define VERIFY_NS 1000000000ull   /* how long it runs */

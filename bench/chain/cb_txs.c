@@ -17,7 +17,6 @@
 #include "base/assert.h"
 #include "base/err.h"
 #include "chain/chain.h"
-#include "chain/tx.h"
 
 #define TX_BYTES_MAX 65536u /* genesis params.tx_bytes_max of `chain init` */
 #define BODY_BYTES_MAX 1024u /* one {"tx":"<hex>"} of this bench's small puts */
