@@ -116,6 +116,11 @@ const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block
   return &s->exec;
 }
 
+int qp__chain_payload_txs(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_tx_t *txs,
+                          size_t *count) {
+  return decode_txs(n, b, txs, count);
+}
+
 int qp__chain_payload_root(qp__chain_node_t *n, const qp_hs_block_t *b,
                            uint8_t root[QP_HASH_SIZE]) {
   qp_chain_tx_t *txs = qp_calloc(n->genesis.params.block_txs_max, sizeof *txs);

@@ -29,6 +29,12 @@ static uint64_t now_ms(void) { return qp_clock_wall_ns() / 1000000u; }
 void qp__chain_on_message(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len) {
   qp__chain_node_t *n = ctx;
   if (len < 2 || (bytes[0] != CHANNEL_CONSENSUS && bytes[0] != CHANNEL_TX)) return;
+  if (bytes[0] == CHANNEL_TX) { /* admitted here, on the transport's thread, not the driver's */
+    qp_chain_admit_t result = QP_CHAIN_ADMIT_OK;
+    if (qp_chain_mempool_add(n->mempool, bytes + 1, len - 1, &result, NULL, NULL, 0) == 0)
+      qp__chain_wake(n);
+    return;
+  }
   qp__chain_event_t *e = qp_malloc(sizeof *e + len);
   if (e == NULL) return;
   e->next = NULL;
@@ -137,9 +143,31 @@ static void drain(qp__chain_node_t *n, driver_state_t *d) {
   for (size_t i = 0; i < count && !d->failed; i++) perform_one(n, &acts[i], d);
 }
 
+/* Holds back what the uncommitted blocks under the new one carry: walks
+ * from its parent down to the committed head (oldest held first). */
+static void hold_ancestors(qp__chain_node_t *n) {
+  const qp_hs_block_t *chain[16];
+  uint32_t depth = 0;
+  const uint8_t *at = n->payload_parent;
+  while (depth < 16 && memcmp(at, n->committed_hash, QP_HASH_SIZE) != 0) {
+    const qp_hs_block_t *b = qp_hs_block_find(n->core, at);
+    if (b == NULL) break;
+    chain[depth++] = b;
+    at = b->header.parent_hash;
+  }
+  qp_chain_tx_t *txs = depth ? qp_calloc(n->genesis.params.block_txs_max, sizeof *txs) : NULL;
+  for (uint32_t i = depth; i-- > 0 && txs != NULL;) {
+    size_t count = 0;
+    if (qp__chain_payload_txs(n, chain[i], txs, &count) == 0)
+      qp_chain_mempool_hold(n->mempool, txs, count);
+  }
+  qp_free(txs);
+}
+
 /* Proposes what the mempool holds when leading a view that waits for it. */
 static void try_propose(qp__chain_node_t *n, driver_state_t *d) {
   if (!n->need_payload || d->failed) return;
+  hold_ancestors(n);
   qp_buf_t body = {.max = n->genesis.params.block_bytes_max};
   uint32_t count = 0;
   const qp_chain_params_t *p = &n->genesis.params;
@@ -167,13 +195,6 @@ static void try_propose(qp__chain_node_t *n, driver_state_t *d) {
   }
   n->need_payload = false;
   drain(n, d);
-}
-
-/* A transaction another validator admitted and forwarded: admit it here
- * too (its signature is checked once, and remembered). */
-static void forwarded_tx(qp__chain_node_t *n, const uint8_t *bytes, size_t len) {
-  qp_chain_admit_t result = QP_CHAIN_ADMIT_OK;
-  qp_chain_mempool_add(n->mempool, bytes, len, &result, NULL, NULL, 0);
 }
 
 void qp__chain_forward_tx(qp__chain_node_t *n, const uint8_t *bytes, size_t len) {
@@ -214,10 +235,6 @@ static bool serve_from_store(qp__chain_node_t *n, uint32_t from, const uint8_t *
 
 /* Feeds one queued peer message to the core (or the mempool). */
 static void handle_event(qp__chain_node_t *n, qp__chain_event_t *e, driver_state_t *d) {
-  if (e->bytes[0] == CHANNEL_TX) {
-    forwarded_tx(n, e->bytes + 1, e->len - 1);
-    return;
-  }
   if (serve_from_store(n, e->from, e->bytes + 1, e->len - 1)) return;
   int rc = qp_hs_on_message(n->core, e->from, e->bytes + 1, e->len - 1, now_ms());
   if (rc != 0 && rc != QP_ENOMEM)

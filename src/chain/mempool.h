@@ -115,6 +115,12 @@ int qp_chain_mempool_add(qp_chain_mempool_t *mp, const uint8_t *bytes, size_t le
 int qp_chain_mempool_take(qp_chain_mempool_t *mp, uint32_t txs_max, uint32_t bytes_max,
                           qp_buf_t *body, uint32_t *count_out);
 
+/* Marks the transactions of blocks not yet committed that a new block will
+ * build on as taken (those present; each sender's next nonce to take moves
+ * past them), so that the new block does not carry them again.  Call
+ * oldest block first. */
+void qp_chain_mempool_hold(qp_chain_mempool_t *mp, const qp_chain_tx_t *txs, size_t count);
+
 /* Returns every taken transaction to pending (its block was abandoned). */
 void qp_chain_mempool_untake(qp_chain_mempool_t *mp);
 

@@ -122,3 +122,21 @@ int qp_chain_mempool_committed(qp_chain_mempool_t *mp, const qp_chain_tx_t *txs,
   pthread_mutex_unlock(&mp->mu);
   return first;
 }
+
+void qp_chain_mempool_hold(qp_chain_mempool_t *mp, const qp_chain_tx_t *txs, size_t count) {
+  QP_ASSERT(mp != NULL);
+  pthread_mutex_lock(&mp->mu);
+  for (size_t i = 0; i < count; i++) {
+    uint32_t e = QP_CHAIN_NIL, s = QP_CHAIN_NIL;
+    if (qp__chain_hmap_get(&mp->by_hash, txs[i].hash, &e) && !mp->entries[e].taken) {
+      mp->entries[e].taken = true;
+      mp->entries[e].round = mp->round;
+      mp->taken++;
+    }
+    uint8_t id[QP_HASH_SIZE];
+    qp__chain_mp_sender_id(txs[i].sender, txs[i].sender_len, id);
+    if (qp__chain_hmap_get(&mp->by_sender, id, &s) && txs[i].nonce >= mp->senders[s].next_take)
+      mp->senders[s].next_take = txs[i].nonce + 1;
+  }
+  pthread_mutex_unlock(&mp->mu);
+}

@@ -118,6 +118,10 @@ int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *block);
 int qp__chain_parent_root(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
                           uint8_t root[QP_HASH_SIZE]);
 void qp__chain_execs_clear(qp__chain_node_t *n);
+/* A block's transactions, decoded (txs holds block_txs_max; they borrow
+ * the block's payload).  Returns 0 or the decoder's error. */
+int qp__chain_payload_txs(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_tx_t *txs,
+                          size_t *count);
 /* The transaction root of a payload (a block body; NULL/0 = none). */
 int qp__chain_payload_root(qp__chain_node_t *n, const qp_hs_block_t *b,
                            uint8_t root[QP_HASH_SIZE]);
