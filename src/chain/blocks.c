@@ -14,6 +14,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "chain/node_int.h"
@@ -99,12 +100,17 @@ const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block
   size_t count = 0;
   s = slot_free(n);
   int rc = txs == NULL ? QP_ENOMEM : s == NULL ? QP_ELIMIT : decode_txs(n, b, txs, &count);
+  uint64_t t0 = qp_clock_mono_ns();
   if (rc == 0) {
     memset(&s->exec, 0, sizeof s->exec);
     rc = qp_chain_execute_block(qp_chain_store_state(n->store), pe, txs, count,
                                 b->header.height, &s->exec);
     if (rc != 0) qp_chain_exec_deinit(&s->exec);
   }
+  uint64_t ms = (qp_clock_mono_ns() - t0) / 1000000u;
+  if (rc == 0 && ms >= 100)
+    QP_LOG_INFO("chain", "executing block %llu (%zu transactions) took %llu ms",
+                (unsigned long long)b->header.height, count, (unsigned long long)ms);
   qp_free(txs);
   if (rc != 0) {
     QP_LOG_WARN("chain", "cannot execute block %llu: %s", (unsigned long long)b->header.height,

@@ -148,6 +148,13 @@ int qp_chain_tx_verify(const qp_chain_tx_t *tx) {
                    tx->sig_len);
 }
 
+int qp_chain_tx_verify_key_checked(const qp_chain_tx_t *tx) {
+  uint8_t msg[QP_CHAIN_TX_SIGNED_LEN];
+  qp_chain_tx_signed_message(tx, msg);
+  return qp_verify_key_checked(tx->suite, tx->sender, tx->sender_len, msg, sizeof msg, tx->sig,
+                               tx->sig_len);
+}
+
 /* Checks spec's fields; detail names the first bad one. */
 static int spec_check(const qp_chain_tx_spec_t *spec, char *detail, size_t detail_size) {
   int rc = QP_EINVAL;

@@ -102,6 +102,9 @@ void qp_chain_tx_signed_message(const qp_chain_tx_t *tx, uint8_t out[QP_CHAIN_TX
  * qp_chain_mempool_verify).  Returns 0, QP_EBADSIG (not a valid signature),
  * QP_EINVAL (the sender's key is not a valid point) or QP_ENOMEM. */
 int qp_chain_tx_verify(const qp_chain_tx_t *tx);
+/* The same for a sender key already accepted by qp_chain_tx_verify in
+ * this process (crypto.h, qp_verify_key_checked). */
+int qp_chain_tx_verify_key_checked(const qp_chain_tx_t *tx);
 
 /* ---- a block's body: the transactions it carries ---------------------- */
 

@@ -132,6 +132,13 @@ int qp_sign(const qp_sign_key_t *key, const void *msg, size_t len,
 int qp_verify(qp_suite_t suite, const uint8_t *pub, size_t pub_len, const void *msg,
               size_t len, const uint8_t *sig, size_t sig_len);
 
+/* qp_verify for a public key that this process has already accepted
+ * through qp_verify (its point and subgroup check, the costly part of an
+ * Ed25519 verification, is skipped; everything else is the same).  For
+ * callers that see many signatures of one key, such as a mempool. */
+int qp_verify_key_checked(qp_suite_t suite, const uint8_t *pub, size_t pub_len, const void *msg,
+                          size_t len, const uint8_t *sig, size_t sig_len);
+
 /* ---- Merkle trees ----------------------------------------------------- */
 
 /*

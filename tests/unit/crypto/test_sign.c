@@ -355,8 +355,32 @@ static void test_keys_reject_bad_secrets(void **state) {
   qp_sign_key_free(key);
 }
 
+/* The key-checked form verifies exactly what qp_verify does for a key
+ * qp_verify accepted: good signatures pass, altered ones do not. */
+static void test_verify_key_checked(void **state) {
+  (void)state;
+  qp_sign_key_t *key = NULL;
+  assert_int_equal(qp_sign_keygen(QP_SUITE_ED25519, &key), 0);
+  uint8_t pub[QP_SIGN_PUBLIC_MAX], sig[QP_SIGN_SIG_MAX];
+  size_t pub_len = 0, sig_len = 0;
+  qp_sign_public(key, pub, &pub_len);
+  assert_int_equal(qp_sign(key, "abc", 3, sig, &sig_len), 0);
+  assert_int_equal(qp_verify(QP_SUITE_ED25519, pub, pub_len, "abc", 3, sig, sig_len), 0);
+  assert_int_equal(qp_verify_key_checked(QP_SUITE_ED25519, pub, pub_len, "abc", 3, sig, sig_len),
+                   0);
+  assert_int_equal(qp_verify_key_checked(QP_SUITE_ED25519, pub, pub_len, "abd", 3, sig, sig_len),
+                   QP_EBADSIG);
+  sig[5] ^= 1;
+  assert_int_equal(qp_verify_key_checked(QP_SUITE_ED25519, pub, pub_len, "abc", 3, sig, sig_len),
+                   QP_EBADSIG);
+  assert_int_equal(qp_verify_key_checked(QP_SUITE_ED25519, pub, 31, "abc", 3, sig, sig_len),
+                   QP_EINVAL);
+  qp_sign_key_free(key);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_verify_key_checked),
       cmocka_unit_test(test_ed25519_rfc8032_vectors),
       cmocka_unit_test(test_ed25519_rejects_malformed_input),
       cmocka_unit_test(test_sm2_openssl_cli_vector),
