@@ -238,6 +238,47 @@ def test_200_puts_from_4_clients_agree_on_every_node(net):
     assert r.returncode == 1 and "not_found" in r.stderr, r
 
 
+def test_10000_transactions_agree_on_every_node(net):
+    """The issue's load: 10,000 signed puts from 8 fresh clients (1,250 each, consecutive
+    nonces) spread over the 4 nodes at once. Each client's last transaction committing with an
+    ok receipt means all of its earlier ones did (a nonce executes only after the one before
+    it); every node then reports each client's committed nonce 1,250, and all four agree on
+    height, head hash and state root; 200 receipts sampled on every node are ok."""
+    import random
+    keys = [os.path.join(os.path.dirname(net.clients[0]), "load%d.key" % j) for j in range(8)]
+    pubs = [keygen(k) for k in keys]
+    procs = []
+    for j, key in enumerate(keys):
+        args = json.dumps({"key": "load%d-{i}" % j, "value": "x{i}"})
+        procs.append(subprocess.Popen(
+            [QUIPU, "chain", "send", "--node", net.url(j % 4), "--key", key, "--app", "kv",
+             "--method", "put", "--args", args, "--count", "1250", "--timeout", "120"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    per_client = []
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err[-2000:]
+        lines = out.split()
+        assert len(lines) == 1250, (len(lines), err[-500:])
+        per_client.append(lines)
+    assert len({h for lines in per_client for h in lines}) == 10000
+    top = 0
+    for lines in per_client:
+        r = wait_for("last tx %s committed" % lines[-1],
+                     lambda h=lines[-1]: (lambda r: r if r.status_code == 200 else None)(
+                         net.get(0, "/v1/chain/txs/" + h)), timeout=120)
+        assert r.json()["receipt"]["status"] == "ok", r.text
+        top = max(top, r.json()["height"])
+    net.agree(range(4), top)
+    for i in range(4):
+        for pub in pubs:
+            r = net.get(i, "/v1/chain/nonce/" + pub)
+            assert r.status_code == 200 and r.json()["committed_nonce"] == 1250, (i, r.text)
+        for h in random.sample([h for lines in per_client for h in lines], 200):
+            r = net.get(i, "/v1/chain/txs/" + h)
+            assert r.status_code == 200 and r.json()["receipt"]["status"] == "ok", (i, r.text)
+
+
 def test_kv_key_belongs_to_its_first_writer(net):
     r = send(net, 0, net.clients[0], {"key": "owned", "value": "mine"}, "--wait")
     assert r.returncode == 0, r.stderr
