@@ -25,6 +25,7 @@
 #include "base/err.h"
 #include "chain/genesis.h"
 #include "chain/json_text.h"
+#include "chain/keyfile.h"
 #include "chain/tx.h"
 #include "store/store.h"
 
@@ -75,24 +76,6 @@ static bool name_ok(const char *s, size_t len, size_t max) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-';
     if (!ok) return false;
-  }
-  return true;
-}
-
-static int hex_nibble(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* Exactly 2 * len hex digits into out[len]. */
-static bool hex_exact(const char *hex, size_t hex_len, uint8_t *out, size_t len) {
-  if (hex_len != 2 * len) return false;
-  for (size_t i = 0; i < len; i++) {
-    int hi = hex_nibble(hex[2 * i]), lo = hex_nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = (uint8_t)(hi << 4 | lo);
   }
   return true;
 }
@@ -176,8 +159,8 @@ static int parse_validator(json_t *obj, uint32_t i, qp_chain_genesis_t *g, char 
   }
   memcpy(v->name, json_string_value(name), json_string_length(name) + 1);
   size_t key_len = g->suite == QP_SUITE_ED25519 ? QP_ED25519_PUBLIC_SIZE : QP_SM2_PUBLIC_SIZE;
-  if (!json_is_string(key) ||
-      !hex_exact(json_string_value(key), json_string_length(key), v->public_key, key_len)) {
+  const char *hex = json_string_value(key);
+  if (hex == NULL || qp_chain_unhex(hex, json_string_length(key), v->public_key, key_len) != 0) {
     snprintf(detail, detail_size, "%spublic_key must be %zu hex digits (a %s public key)", path,
              2 * key_len, qp_suite_name(g->suite));
     return QP_EPARSE;
