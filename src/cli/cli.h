@@ -5,6 +5,8 @@
 #ifndef QP_CLI_CLI_H
 #define QP_CLI_CLI_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
 int qp_cmd_verify(int argc, char **argv);
@@ -30,6 +32,10 @@ const char *qp_cli_data_dir(const char *flag_value);
 
 /* Prints o as one compact JSON line (at most 8 KiB) and releases it
  * (json_decref; NULL prints an error object). */
+/* A decimal number in [min, max], digits only (no sign, space or suffix).
+ * Returns 0, QP_EPARSE (not a number) or QP_ERANGE (out of range). */
+int qp_cli_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out);
+
 void qp_cli_print_json(json_t *o);
 
 #endif

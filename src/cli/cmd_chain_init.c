@@ -35,13 +35,11 @@ typedef struct init_args {
 } init_args_t;
 
 static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out) {
-  char *end = NULL;
-  unsigned long v = strtoul(s, &end, 10);
-  if (s[0] < '0' || s[0] > '9' || *end != '\0' || v < min || v > max) return -1;
+  uint64_t v = 0;
+  if (qp_cli_parse_u64(s, min, max, &v) != 0) return -1;
   *out = (uint32_t)v;
   return 0;
 }
-
 static int usage_error(const char *what) {
   fprintf(stderr, "quipu chain init: %s\n%s", what, USAGE);
   return 2;

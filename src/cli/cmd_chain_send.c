@@ -89,14 +89,6 @@ static int usage_error(const char *what) {
   return SEND_NOT_DONE;
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
-  char *end = NULL;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (s[0] < '0' || s[0] > '9' || *end != '\0' || v < min || v > max) return -1;
-  *out = v;
-  return 0;
-}
-
 /* Returns -1 to go on, else the exit code. */
 static int parse(int argc, char **argv, send_args_t *a) {
   static const struct option opts[] = {
@@ -117,12 +109,12 @@ static int parse(int argc, char **argv, send_args_t *a) {
     else if (c == 'j') a->args = optarg;
     else if (c == 'w') a->wait = true;
     else if (c == 'd') a->dry_run = true;
-    else if (c == 'n' && parse_u64(optarg, 1, UINT64_MAX, &a->nonce) != 0)
+    else if (c == 'n' && qp_cli_parse_u64(optarg, 1, UINT64_MAX, &a->nonce) != 0)
       return usage_error("--nonce must be an integer >= 1");
-    else if (c == 't' && parse_u64(optarg, 1, SEND_TIMEOUT_S_MAX, &v) != 0)
+    else if (c == 't' && qp_cli_parse_u64(optarg, 1, SEND_TIMEOUT_S_MAX, &v) != 0)
       return usage_error("--timeout must be 1..86400 seconds");
     else if (c == 't') a->timeout_s = (uint32_t)v;
-    else if (c == 'c' && parse_u64(optarg, 1, SEND_COUNT_MAX, &v) != 0)
+    else if (c == 'c' && qp_cli_parse_u64(optarg, 1, SEND_COUNT_MAX, &v) != 0)
       return usage_error("--count must be 1..1000000");
     else if (c == 'c') a->count = (uint32_t)v;
     else if (c == 'h') {

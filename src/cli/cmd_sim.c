@@ -6,7 +6,6 @@
  * check, 2 on a usage error, 0 otherwise.  docs/drills.md explains the
  * table.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,16 +26,6 @@
   "       quipu sim chain [--validators N] [--byzantine B] [--seed S] [--steps N] [--seeds K] " \
   "[--trace]\n"
 #define FAILURES_SHOWN_MAX 20u
-
-static int parse_u64(const char *text, uint64_t max, uint64_t *out) {
-  if (text == NULL || *text < '0' || *text > '9') return QP_EPARSE;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(text, &end, 10);
-  if (errno != 0 || *end != '\0' || v > max) return QP_ERANGE;
-  *out = (uint64_t)v;
-  return 0;
-}
 
 static void print_help(void) {
   printf(SIM_USAGE "\n"
@@ -279,9 +268,9 @@ int qp_cmd_sim(int argc, char **argv) {
   optind = 1;
   while ((c = getopt_long(argc - 1, argv + 1, "s:n:k:l:tmj:h", opts, NULL)) != -1) {
     int rc = 0;
-    if (c == 's') rc = parse_u64(optarg, UINT64_MAX / 2, &seed);
-    else if (c == 'n') rc = parse_u64(optarg, 1000000, &steps);
-    else if (c == 'k') rc = parse_u64(optarg, 100000000, &seeds);
+    if (c == 's') rc = qp_cli_parse_u64(optarg, 0, UINT64_MAX / 2, &seed);
+    else if (c == 'n') rc = qp_cli_parse_u64(optarg, 0, 1000000, &steps);
+    else if (c == 'k') rc = qp_cli_parse_u64(optarg, 0, 100000000, &seeds);
     else if (c == 'l') rc = qp_log_level_parse(optarg, &level) == 0 ? 0 : QP_EPARSE;
     else if (c == 't') traced = true;
     else if (c == 'm') markdown = true;

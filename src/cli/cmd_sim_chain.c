@@ -6,7 +6,6 @@
  * command that replays it; exit 1 if any seed broke a check, 2 on a usage
  * error, 0 otherwise.  docs/chain.md ("Simulator") explains the table.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,16 +26,6 @@ typedef struct opts {
   uint64_t validators, byzantine, seed, steps, seeds; /* as given */
   bool traced;                                        /* --trace */
 } opts_t;
-
-static int parse_u64(const char *text, uint64_t max, uint64_t *out) {
-  if (text == NULL || *text < '0' || *text > '9') return QP_EPARSE;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(text, &end, 10);
-  if (errno != 0 || *end != '\0' || v > max) return QP_ERANGE;
-  *out = (uint64_t)v;
-  return 0;
-}
 
 static void print_help(void) {
   printf(CHAIN_USAGE "\n"
@@ -156,11 +145,12 @@ static int parse(int argc, char **argv, opts_t *o, bool *help) {
   optind = 1;
   while ((c = getopt_long(argc - 1, argv + 1, "v:b:s:n:k:th", opts, NULL)) != -1) {
     int rc = 0;
-    if (c == 'v') rc = parse_u64(optarg, QP_SIM_CHAIN_VALIDATORS_MAX, &o->validators);
-    else if (c == 'b') rc = parse_u64(optarg, QP_SIM_CHAIN_VALIDATORS_MAX, &o->byzantine);
-    else if (c == 's') rc = parse_u64(optarg, UINT64_MAX / 2, &o->seed);
-    else if (c == 'n') rc = parse_u64(optarg, 1000000, &o->steps);
-    else if (c == 'k') rc = parse_u64(optarg, 100000000, &o->seeds);
+    const uint64_t nodes_max = QP_SIM_CHAIN_VALIDATORS_MAX;
+    if (c == 'v') rc = qp_cli_parse_u64(optarg, 0, nodes_max, &o->validators);
+    else if (c == 'b') rc = qp_cli_parse_u64(optarg, 0, nodes_max, &o->byzantine);
+    else if (c == 's') rc = qp_cli_parse_u64(optarg, 0, UINT64_MAX / 2, &o->seed);
+    else if (c == 'n') rc = qp_cli_parse_u64(optarg, 0, 1000000, &o->steps);
+    else if (c == 'k') rc = qp_cli_parse_u64(optarg, 0, 100000000, &o->seeds);
     else if (c == 't') o->traced = true;
     else if (c == 'h') *help = true;
     else rc = QP_EINVAL;

@@ -4,9 +4,11 @@
  * `quipu serve`, `quipu keys` and `quipu verify` agree without flags, and
  * printing a summary as one JSON line.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "base/err.h"
 #include "cli/cli.h"
 
 #define QP_CLI_DATA_DIR_DEFAULT "./quipu-data"
@@ -19,6 +21,17 @@ const char *qp_cli_data_dir(const char *flag_value) {
   const char *env = getenv("QUIPU_DATA");
   if (env != NULL && env[0] != '\0') return env;
   return QP_CLI_DATA_DIR_DEFAULT;
+}
+
+int qp_cli_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out) {
+  if (text == NULL || *text < '0' || *text > '9') return QP_EPARSE;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (*end != '\0') return QP_EPARSE;
+  if (errno != 0 || v < min || v > max) return QP_ERANGE;
+  *out = (uint64_t)v;
+  return 0;
 }
 
 void qp_cli_print_json(json_t *o) {
