@@ -75,31 +75,37 @@ static const qp_chain_exec_t *parent_exec(qp__chain_node_t *n, const uint8_t par
   return qp__chain_exec_for(n, pb);
 }
 
-int qp__chain_parent_root(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
-                          uint8_t root[QP_HASH_SIZE]) {
+/* The state root after the parent: the committed head's, or the root of
+ * the parent's execution (*pe, NULL when the parent is committed).
+ * Returns 0 or QP_ENOTFOUND (an unknown or abandoned parent). */
+static int parent_state(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
+                        const qp_chain_exec_t **pe, uint8_t root[QP_HASH_SIZE]) {
   bool committed = false;
-  const qp_chain_exec_t *pe = parent_exec(n, parent, &committed);
+  *pe = parent_exec(n, parent, &committed);
   if (committed) {
     qp_chain_head_t head;
     qp_chain_store_head(n->store, &head);
     memcpy(root, head.state_root, QP_HASH_SIZE);
     return 0;
   }
-  if (pe == NULL) return QP_ENOTFOUND;
-  memcpy(root, pe->state_root, QP_HASH_SIZE);
+  if (*pe == NULL) return QP_ENOTFOUND;
+  memcpy(root, (*pe)->state_root, QP_HASH_SIZE);
   return 0;
 }
 
-const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block_t *b) {
-  qp__chain_exec_slot_t *s = slot_find(n, b->hash);
-  if (s != NULL) return &s->exec;
-  bool committed = false;
-  const qp_chain_exec_t *pe = parent_exec(n, b->header.parent_hash, &committed);
-  if (pe == NULL && !committed) return NULL;
-  qp_chain_tx_t *txs = qp_calloc(n->genesis.params.block_txs_max, sizeof *txs);
-  size_t count = 0;
-  s = slot_free(n);
-  int rc = txs == NULL ? QP_ENOMEM : s == NULL ? QP_ELIMIT : decode_txs(n, b, txs, &count);
+int qp__chain_parent_root(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
+                          uint8_t root[QP_HASH_SIZE]) {
+  const qp_chain_exec_t *pe = NULL;
+  return parent_state(n, parent, &pe, root);
+}
+
+/* Executes b's decoded transactions over pe (NULL: the committed state)
+ * into a free slot named by b's hash. */
+static const qp_chain_exec_t *execute(qp__chain_node_t *n, const qp_hs_block_t *b,
+                                      const qp_chain_exec_t *pe, const qp_chain_tx_t *txs,
+                                      size_t count) {
+  qp__chain_exec_slot_t *s = slot_free(n);
+  int rc = s == NULL ? QP_ELIMIT : 0;
   uint64_t t0 = qp_clock_mono_ns();
   if (rc == 0) {
     memset(&s->exec, 0, sizeof s->exec);
@@ -111,7 +117,6 @@ const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block
   if (rc == 0 && ms >= 100)
     QP_LOG_INFO("chain", "executing block %llu (%zu transactions) took %llu ms",
                 (unsigned long long)b->header.height, count, (unsigned long long)ms);
-  qp_free(txs);
   if (rc != 0) {
     QP_LOG_WARN("chain", "cannot execute block %llu: %s", (unsigned long long)b->header.height,
                 qp_strerror(rc));
@@ -120,6 +125,20 @@ const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block
   s->used = true;
   memcpy(s->hash, b->hash, QP_HASH_SIZE);
   return &s->exec;
+}
+
+const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block_t *b) {
+  qp__chain_exec_slot_t *s = slot_find(n, b->hash);
+  if (s != NULL) return &s->exec;
+  bool committed = false;
+  const qp_chain_exec_t *pe = parent_exec(n, b->header.parent_hash, &committed);
+  if (pe == NULL && !committed) return NULL;
+  qp_chain_tx_t *txs = qp_calloc(n->genesis.params.block_txs_max, sizeof *txs);
+  size_t count = 0;
+  const qp_chain_exec_t *done = NULL;
+  if (txs != NULL && decode_txs(n, b, txs, &count) == 0) done = execute(n, b, pe, txs, count);
+  qp_free(txs);
+  return done;
 }
 
 int qp__chain_payload_txs(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_tx_t *txs,
@@ -139,33 +158,41 @@ int qp__chain_payload_root(qp__chain_node_t *n, const qp_hs_block_t *b,
 
 /* Every transaction signed (each distinct one verified once, thanks to
  * the mempool's cache) and the transaction root right. */
-static bool txs_valid(qp__chain_node_t *n, const qp_hs_block_t *b) {
-  qp_chain_tx_t *txs = qp_calloc(n->genesis.params.block_txs_max, sizeof *txs);
-  size_t count = 0;
-  bool ok = txs != NULL && decode_txs(n, b, txs, &count) == 0;
-  for (size_t i = 0; ok && i < count; i++) ok = qp_chain_mempool_verify(n->mempool, &txs[i]) == 0;
+static bool txs_valid(qp__chain_node_t *n, const qp_hs_block_t *b, const qp_chain_tx_t *txs,
+                      size_t count) {
+  for (size_t i = 0; i < count; i++)
+    if (qp_chain_mempool_verify(n->mempool, &txs[i]) != 0) return false;
   uint8_t root[QP_HASH_SIZE];
-  if (ok) ok = qp_chain_txs_root(n->genesis.suite, txs, count, root) == 0 &&
-               memcmp(root, b->header.tx_root, QP_HASH_SIZE) == 0;
-  qp_free(txs);
-  return ok;
+  return qp_chain_txs_root(n->genesis.suite, txs, count, root) == 0 &&
+         memcmp(root, b->header.tx_root, QP_HASH_SIZE) == 0;
 }
 
-bool qp__chain_block_valid(void *ctx, const qp_hs_block_t *b) {
-  qp__chain_node_t *n = ctx;
-  if (!txs_valid(n, b)) {
+/* The block's content against its header and parent; on success it is
+ * executed (its payload decoded once for both). */
+static bool content_valid(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_tx_t *txs) {
+  size_t count = 0;
+  if (decode_txs(n, b, txs, &count) != 0 || !txs_valid(n, b, txs, count)) {
     QP_LOG_WARN("chain", "refusing block %llu of view %llu: a transaction or the tx root is bad",
                 (unsigned long long)b->header.height, (unsigned long long)b->header.view);
     return false;
   }
+  const qp_chain_exec_t *pe = NULL;
   uint8_t root[QP_HASH_SIZE];
-  if (qp__chain_parent_root(n, b->header.parent_hash, root) != 0 ||
+  if (parent_state(n, b->header.parent_hash, &pe, root) != 0 ||
       memcmp(root, b->header.state_root, QP_HASH_SIZE) != 0) {
     QP_LOG_WARN("chain", "refusing block %llu of view %llu: its state root is not ours",
                 (unsigned long long)b->header.height, (unsigned long long)b->header.view);
     return false;
   }
-  return qp__chain_exec_for(n, b) != NULL;
+  return slot_find(n, b->hash) != NULL || execute(n, b, pe, txs, count) != NULL;
+}
+
+bool qp__chain_block_valid(void *ctx, const qp_hs_block_t *b) {
+  qp__chain_node_t *n = ctx;
+  qp_chain_tx_t *txs = qp_calloc(n->genesis.params.block_txs_max, sizeof *txs);
+  bool ok = txs != NULL && content_valid(n, b, txs);
+  qp_free(txs);
+  return ok;
 }
 
 /* After block b (height h) committed: its children now execute over the

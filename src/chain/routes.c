@@ -212,7 +212,7 @@ static void nonce(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
 
 /* ------------------------------------------------------- blocks, state */
 
-static json_t *block_json(const qp__chain_node_t *n, const qp_hs_block_t *b) {
+static json_t *block_json(qp__chain_node_t *n, const qp_hs_block_t *b) {
   json_t *o = json_object(), *txs = json_array();
   json_object_set_new(o, "height", u64_json(b->header.height));
   json_object_set_new(o, "hash", hex_json(b->hash, QP_HASH_SIZE));
@@ -226,10 +226,7 @@ static json_t *block_json(const qp__chain_node_t *n, const qp_hs_block_t *b) {
                                            b->header.justify.signers)));
   qp_chain_tx_t *list = qp_calloc(n->genesis.params.block_txs_max, sizeof *list);
   size_t count = 0;
-  if (list != NULL && b->payload_len > 0 &&
-      qp_chain_txs_decode(n->genesis.suite, n->genesis.hash, b->payload, b->payload_len,
-                          n->genesis.params.block_bytes_max, n->genesis.params.tx_bytes_max,
-                          list, n->genesis.params.block_txs_max, &count, NULL, 0) == 0)
+  if (list != NULL && qp__chain_payload_txs(n, b, list, &count) == 0)
     for (size_t i = 0; i < count; i++) json_array_append_new(txs, hex_json(list[i].hash, 32));
   qp_free(list);
   json_object_set_new(o, "txs", txs);
