@@ -328,6 +328,10 @@ def test_bad_input_is_refused(net, tmp_dir):
     assert r.status_code == 202, r.text
     h = r.json()["hash"]
     wait_for("tx committed", lambda: net.get(2, "/v1/chain/txs/" + h).status_code == 200)
+    # Node 3 commits the block a moment later; until then the forwarded copy
+    # waits in its mempool and a re-send there is a `duplicate`, not a replay.
+    wait_for("tx committed on node 3",
+             lambda: net.get(3, "/v1/chain/txs/" + h).status_code == 200)
     r = net.post_tx(3, good)
     assert r.status_code == 400 and r.json()["error"]["code"] == "nonce_used", r.text
     r = send(net, 3, key, {"key": "t", "value": "again"}, "--nonce", "1")
