@@ -164,6 +164,10 @@ static int open_core(qp__chain_node_t *n, char *detail, size_t detail_size) {
     qp_hs_genesis_block(&n->genesis, &gb);
     memcpy(n->committed_hash, gb.hash, QP_HASH_SIZE);
   }
+  /* What the HTTP threads see until the driver's first commit. */
+  n->pub.height = head.height;
+  memcpy(n->pub.head_hash, n->committed_hash, QP_HASH_SIZE);
+  memcpy(n->pub.state_root, head.state_root, QP_HASH_SIZE);
   qp_hs_config_t cfg = {.genesis = &n->genesis, .self = n->self, .key = n->key,
                         .safety = (const uint8_t *)safety, .safety_len = safety_len,
                         .committed = have_last ? &last : NULL,

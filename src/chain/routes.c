@@ -151,24 +151,20 @@ static void status(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   pthread_mutex_lock(&n->pub_mutex);
   qp__chain_public_t p = n->pub;
   pthread_mutex_unlock(&n->pub_mutex);
-  qp_chain_head_t head;
-  qp_chain_store_head(n->store, &head);
   qp_chain_mempool_stats_t ms;
   qp_chain_mempool_stats(n->mempool, &ms);
   json_t *o = json_object(), *mp = json_object();
   json_object_set_new(o, "chain_id", json_string(n->genesis.chain_id));
   json_object_set_new(o, "suite", json_string(qp_suite_name(n->genesis.suite)));
   json_object_set_new(o, "genesis_hash", hex_json(n->genesis.hash, QP_HASH_SIZE));
-  json_object_set_new(o, "height", u64_json(head.height));
-  json_object_set_new(o, "head_hash", hex_json(p.height == head.height && head.height > 0
-                                                   ? p.head_hash
-                                                   : n->committed_hash,
-                                               QP_HASH_SIZE));
-  json_object_set_new(o, "state_root", hex_json(head.state_root, QP_HASH_SIZE));
+  /* One consistent triple, published by the driver after each commit. */
+  json_object_set_new(o, "height", u64_json(p.height));
+  json_object_set_new(o, "head_hash", hex_json(p.head_hash, QP_HASH_SIZE));
+  json_object_set_new(o, "state_root", hex_json(p.state_root, QP_HASH_SIZE));
   json_object_set_new(o, "view", u64_json(p.view));
   /* Certified blocks more than two ahead of the committed head: this
    * validator is catching up, and its state (nonces, kv) is behind. */
-  json_object_set_new(o, "syncing", json_boolean(p.certified_height > head.height + 2));
+  json_object_set_new(o, "syncing", json_boolean(p.certified_height > p.height + 2));
   json_object_set_new(o, "validators", validators_json(n));
   json_object_set_new(o, "peers", peers_json(n));
   json_object_set_new(o, "self", u64_json((uint64_t)n->self));
