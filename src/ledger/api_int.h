@@ -109,6 +109,12 @@ const qp_http_route_t *qp__ledger_routes(uint32_t *count_out);
  * or qp_db_submitters' error. */
 int qp__ledger_set_submitters(qp_db_t *db, struct json_t *arr);
 
+/* The cursor of a page (api_routes.c): the query asked for want + 1 rows
+ * (at most QP_QUERY_LIMIT_MAX) and got count; ts is the timestamp of row
+ * min(want, count - 1).  The extra row's timestamp when there was one;
+ * just past the last row of a full 8190-row page; 0 (no next page) else. */
+uint64_t qp__ledger_next_cursor(uint32_t count, uint32_t want, uint64_t ts, bool reversed);
+
 /* POST /v1/accounts/query and /v1/transfers/query (api_query.c). */
 void qp__ledger_query_accounts(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__ledger_query_transfers(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);

@@ -32,13 +32,11 @@ static json_t *page(const void *rows, const qp_pending_state_t *states, uint32_t
                                    ? qp_ledger_account_json((const qp_account_t *)rows + i)
                                    : qp_ledger_transfer_json((const qp_transfer_t *)rows + i,
                                                              states[i]));
-  uint64_t next = 0;
   uint32_t at = count > want ? want : count - 1;
   uint64_t ts = count == 0 ? 0
                 : accounts ? ((const qp_account_t *)rows)[at].timestamp
                            : ((const qp_transfer_t *)rows)[at].timestamp;
-  if (count > want) next = ts;
-  else if (count == QP_QUERY_LIMIT_MAX) next = reversed ? ts - 1 : ts + 1;
+  uint64_t next = qp__ledger_next_cursor(count, want, ts, reversed);
   json_object_set_new(root, accounts ? "accounts" : "transfers", arr);
   json_object_set_new(root, "next", next != 0 ? qp_ledger_u128_json(next) : json_null());
   return root;

@@ -398,6 +398,12 @@ static qp_pending_state_t pending_state(qp_db_t *db, const qp_transfer_t *t) {
   return state;
 }
 
+uint64_t qp__ledger_next_cursor(uint32_t count, uint32_t want, uint64_t ts, bool reversed) {
+  if (count > want) return ts;
+  if (count == QP_QUERY_LIMIT_MAX) return reversed ? ts - 1 : ts + 1;
+  return 0;
+}
+
 static json_t *history_page(qp_db_t *db, const void *rows, uint32_t count, uint32_t want,
                             bool balances, bool reversed) {
   json_t *arr = json_array();
@@ -414,13 +420,8 @@ static json_t *history_page(qp_db_t *db, const void *rows, uint32_t count, uint3
                            : qp_ledger_transfer_json(t, pending_state(db, t));
     json_array_append_new(arr, row);
   }
-  uint64_t next = 0;
-  if (count > want) {
-    next = row_timestamp(rows, want, balances);
-  } else if (count == QP_QUERY_LIMIT_MAX) {
-    uint64_t last = row_timestamp(rows, count - 1, balances);
-    next = reversed ? last - 1 : last + 1;
-  }
+  uint64_t ts = count == 0 ? 0 : row_timestamp(rows, count > want ? want : count - 1, balances);
+  uint64_t next = qp__ledger_next_cursor(count, want, ts, reversed);
   json_object_set_new(root, balances ? "balances" : "transfers", arr);
   json_object_set_new(root, "next", next != 0 ? u64_json(next) : json_null());
   if (!balances && qp__ledger_set_submitters(db, arr) != 0) {
