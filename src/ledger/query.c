@@ -188,8 +188,10 @@ static int leapfrog(MDB_txn *txn, MDB_dbi transfers, source_t *src, uint32_t n, 
 }
 
 bool qp__query_has_fields(const qp_query_filter_t *f) {
-  return f->user_data_128 != 0 || f->user_data_64 != 0 || f->user_data_32 != 0 || f->ledger != 0 ||
-         f->code != 0;
+  qp__query_field_t fields[FIELDS_MAX];
+  qp_u128 values[FIELDS_MAX];
+  return record_fields(f->user_data_128, f->user_data_64, f->user_data_32, f->ledger, f->code,
+                       fields, values) > 0;
 }
 
 int qp__query_run(MDB_txn *txn, MDB_dbi query, MDB_dbi transfers, bool accounts,
