@@ -1,7 +1,8 @@
 /*
  * cb_load.c - the load: every pre-signed transaction POSTed to
  * /v1/chain/txs over keep-alive connections spread evenly over the nodes
- * (libcurl multi, one thread, one request in flight per connection), while
+ * (libcurl multi, one thread, one request in flight per connection), in
+ * batches of up to --batch ({"txs":[…]}; --batch 1 sends {"tx":…}), while
  * the same loop polls every node's /v1/chain/status every poll_ms and
  * records, per node, the monotonic time each height first showed: that is
  * the commit time of the block at that height as a client of that node
@@ -12,10 +13,12 @@
  * Pacing: with a rate, transaction i leaves no earlier than start + i/rate
  * (an open-loop schedule: a slow answer does not slow the offered load
  * unless every connection is busy); without one, every idle connection
- * sends at once.  503 (mempool full) and nonce_too_far are sent again
- * 20 ms later; any other refusal fails the run.
+ * sends at once, each request carrying whatever is due, up to the batch.
+ * 503 / mempool_full and nonce_too_far are sent again 20 ms later; any
+ * other refusal fails the run.
  */
 #include <curl/curl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,16 +31,18 @@
 
 #define RETRY_DELAY_NS (20ull * 1000000ull)
 #define STALL_NS (60ull * 1000000000ull)
-#define RESPONSE_MAX 2048u
+#define RESPONSE_MAX (4u << 20)
 #define STATUS_BYTES_MAX (1u << 20)
 #define IDLE UINT32_MAX
 
 typedef struct lane {
   CURL *easy;
   uint32_t node;            /* the node this connection goes to */
-  uint32_t tx;              /* the transaction in flight, or IDLE */
-  char resp[RESPONSE_MAX];  /* the answer (truncated) */
-  size_t resp_len;          /* bytes in resp */
+  uint32_t tx;              /* the first transaction in flight, or IDLE */
+  uint32_t *batch;          /* the transactions in flight (batch_max) */
+  uint32_t batch_len;       /* ... how many */
+  qp_buf_t body;            /* the request body of a batch */
+  qp_buf_t resp;            /* the answer */
 } lane_t;
 
 typedef struct poller {
@@ -70,33 +75,45 @@ typedef struct loader {
   int rc;
 } loader_t;
 
-static size_t on_lane_body(char *p, size_t size, size_t n, void *ctx) {
-  lane_t *l = ctx;
-  size_t bytes = size * n, room = RESPONSE_MAX - 1 - l->resp_len;
-  size_t take = bytes < room ? bytes : room;
-  memcpy(l->resp + l->resp_len, p, take);
-  l->resp_len += take;
-  l->resp[l->resp_len] = '\0';
-  return bytes;
-}
-
-static size_t on_poll_body(char *p, size_t size, size_t n, void *ctx) {
+/* Appends an answer to the qp_buf_t given (a lane's or a poller's). */
+static size_t on_body(char *p, size_t size, size_t n, void *ctx) {
   return qp_buf_append(ctx, p, size * n) ? size * n : 0;
 }
 
 /* ------------------------------------------------------------ lanes */
 
-static void lane_send(loader_t *ld, lane_t *l, uint32_t tx, uint64_t now) {
-  qcb_tx_t *t = &ld->txs->txs[tx];
-  l->tx = tx;
-  l->resp_len = 0;
-  l->resp[0] = '\0';
-  if (t->submit_ns == 0) t->submit_ns = now;
-  t->node = l->node;
+/* {"txs":["<hex>",…]} of the lane's batch, from each one's {"tx":"<hex>"}. */
+static bool batch_body(loader_t *ld, lane_t *l) {
+  qp_buf_reset(&l->body);
+  bool ok = qp_buf_append(&l->body, "{\"txs\":[", 8);
+  for (uint32_t i = 0; ok && i < l->batch_len; i++) {
+    const qcb_tx_t *t = &ld->txs->txs[l->batch[i]];
+    const char *one = ld->txs->bodies + t->body_off; /* {"tx":"<hex>"} */
+    ok = (i == 0 || qp_buf_append(&l->body, ",", 1)) &&
+         qp_buf_append(&l->body, one + 6, t->body_len - 7);
+  }
+  return ok && qp_buf_append(&l->body, "]}", 2);
+}
+
+static void lane_send(loader_t *ld, lane_t *l, uint64_t now) {
+  l->tx = l->batch[0];
+  qp_buf_reset(&l->resp);
+  for (uint32_t i = 0; i < l->batch_len; i++) {
+    qcb_tx_t *t = &ld->txs->txs[l->batch[i]];
+    if (t->submit_ns == 0) t->submit_ns = now;
+    t->node = l->node;
+  }
   if (ld->load->start_ns == 0) ld->load->start_ns = now;
   curl_easy_setopt(l->easy, CURLOPT_URL, ld->url_txs[l->node]);
-  curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, ld->txs->bodies + t->body_off);
-  curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
+  if (ld->cfg->batch > 1) {
+    QP_ASSERT(batch_body(ld, l));
+    curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, l->body.data);
+    curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)l->body.len);
+  } else {
+    const qcb_tx_t *t = &ld->txs->txs[l->tx];
+    curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, ld->txs->bodies + t->body_off);
+    curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
+  }
   curl_multi_add_handle(ld->multi, l->easy);
 }
 
@@ -125,34 +142,71 @@ static void retry_later(loader_t *ld, uint32_t tx, uint64_t now) {
   ld->load->retries++;
 }
 
-static void refuse(loader_t *ld, const lane_t *l, long code, CURLcode result) {
+static void refuse(loader_t *ld, const lane_t *l, uint32_t tx, long code, CURLcode result,
+                   const char *what) {
   ld->load->refused++;
   if (ld->load->first_error[0] == '\0')
     snprintf(ld->load->first_error, sizeof ld->load->first_error,
              "node%u answered %ld (%s) to transaction %u: %.400s", l->node, code,
-             result == CURLE_OK ? "ok" : curl_easy_strerror(result), l->tx, l->resp);
+             result == CURLE_OK ? "ok" : curl_easy_strerror(result), tx, what);
   ld->rc = QP_EIO;
+}
+
+static void admitted(loader_t *ld, uint32_t tx, uint64_t now) {
+  ld->txs->txs[tx].admitted_ns = now;
+  ld->admitted++;
+  ld->progress_ns = now;
+  if (ld->admitted == ld->txs->count) ld->load->submitted_ns = now;
+}
+
+/* One answer of a batch: {"index","hash","result"[,"message"]}. */
+static void batch_item_done(loader_t *ld, lane_t *l, uint32_t i, const json_t *item,
+                            uint64_t now) {
+  uint32_t tx = l->batch[i];
+  char hex[2 * QP_HASH_SIZE + 1];
+  qp_chain_hex(hex, ld->txs->txs[tx].hash, QP_HASH_SIZE);
+  const char *result = json_string_value(json_object_get(item, "result"));
+  const char *hash = json_string_value(json_object_get(item, "hash"));
+  if (result != NULL && strcmp(result, "ok") == 0 && hash != NULL && strcmp(hash, hex) == 0)
+    admitted(ld, tx, now);
+  else if (result != NULL &&
+           (strcmp(result, "mempool_full") == 0 || strcmp(result, "nonce_too_far") == 0))
+    retry_later(ld, tx, now);
+  else
+    refuse(ld, l, tx, 200, CURLE_OK, result ? result : "(no result)");
+}
+
+static void batch_done(loader_t *ld, lane_t *l, uint64_t now) {
+  json_t *root = json_loadb(l->resp.data, l->resp.len, 0, NULL);
+  json_t *results = json_object_get(root, "results");
+  if (json_array_size(results) != l->batch_len) {
+    refuse(ld, l, l->tx, 200, CURLE_OK, l->resp.data ? l->resp.data : "");
+  } else {
+    for (uint32_t i = 0; i < l->batch_len; i++)
+      batch_item_done(ld, l, i, json_array_get(results, i), now);
+  }
+  json_decref(root);
 }
 
 static void lane_done(loader_t *ld, lane_t *l, CURLcode result, uint64_t now) {
   long code = 0;
   curl_easy_getinfo(l->easy, CURLINFO_RESPONSE_CODE, &code);
   curl_multi_remove_handle(ld->multi, l->easy);
-  qcb_tx_t *t = &ld->txs->txs[l->tx];
+  const char *resp = l->resp.data ? l->resp.data : "";
   char hex[2 * QP_HASH_SIZE + 1];
-  qp_chain_hex(hex, t->hash, QP_HASH_SIZE);
-  if (result == CURLE_OK && code == 202 && strstr(l->resp, hex) != NULL) {
-    t->admitted_ns = now;
-    ld->admitted++;
-    ld->progress_ns = now;
-    if (ld->admitted == ld->txs->count) ld->load->submitted_ns = now;
-  } else if (result == CURLE_OK &&
-             (code == 503 || strstr(l->resp, "\"nonce_too_far\"") != NULL)) {
+  qp_chain_hex(hex, ld->txs->txs[l->tx].hash, QP_HASH_SIZE);
+  if (result == CURLE_OK && code == 200 && ld->cfg->batch > 1) {
+    batch_done(ld, l, now);
+  } else if (result == CURLE_OK && code == 202 && strstr(resp, hex) != NULL) {
+    admitted(ld, l->tx, now);
+  } else if (result == CURLE_OK && ld->cfg->batch == 1 &&
+             (code == 503 || strstr(resp, "\"nonce_too_far\"") != NULL)) {
     retry_later(ld, l->tx, now);
   } else {
-    refuse(ld, l, code, result);
+    refuse(ld, l, l->tx, code, result, resp);
   }
   l->tx = IDLE;
+  l->batch_len = 0;
 }
 
 /* ---------------------------------------------------------- pollers */
@@ -208,10 +262,13 @@ static bool all_drained(const loader_t *ld) {
 
 static void start_idle(loader_t *ld, uint64_t now) {
   for (uint32_t i = 0; i < ld->lanes_count; i++) {
-    if (ld->lanes[i].tx != IDLE) continue;
-    uint32_t tx = next_due(ld, now);
+    lane_t *l = &ld->lanes[i];
+    if (l->tx != IDLE) continue;
+    uint32_t tx = IDLE;
+    while (l->batch_len < ld->cfg->batch && (tx = next_due(ld, now)) != IDLE)
+      l->batch[l->batch_len++] = tx;
+    if (l->batch_len > 0) lane_send(ld, l, now);
     if (tx == IDLE) break;
-    lane_send(ld, &ld->lanes[i], tx, now);
   }
   uint64_t period = (uint64_t)ld->cfg->poll_ms * 1000000ull;
   for (uint32_t k = 0; k < ld->net->count; k++)
@@ -291,24 +348,31 @@ static int loader_init(loader_t *ld) {
     p->body.max = STATUS_BYTES_MAX;
     if ((p->easy = easy_new(ld, p)) == NULL) return QP_ENOMEM;
     curl_easy_setopt(p->easy, CURLOPT_URL, ld->url_status[k]);
-    curl_easy_setopt(p->easy, CURLOPT_WRITEFUNCTION, on_poll_body);
+    curl_easy_setopt(p->easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(p->easy, CURLOPT_WRITEDATA, &p->body);
   }
   for (uint32_t i = 0; i < ld->lanes_count; i++) {
     lane_t *l = &ld->lanes[i];
     l->node = i % nodes; /* round robin: consecutive transactions go to different nodes */
     l->tx = IDLE;
-    if ((l->easy = easy_new(ld, l)) == NULL) return QP_ENOMEM;
-    curl_easy_setopt(l->easy, CURLOPT_WRITEFUNCTION, on_lane_body);
-    curl_easy_setopt(l->easy, CURLOPT_WRITEDATA, l);
+    l->batch = qp_malloc((size_t)ld->cfg->batch * sizeof *l->batch);
+    l->body.max = (size_t)ld->cfg->batch * 1024u + 64u;
+    l->resp.max = RESPONSE_MAX;
+    if (l->batch == NULL || (l->easy = easy_new(ld, l)) == NULL) return QP_ENOMEM;
+    curl_easy_setopt(l->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(l->easy, CURLOPT_WRITEDATA, &l->resp);
   }
   return 0;
 }
 
 static void loader_deinit(loader_t *ld) {
   for (uint32_t i = 0; ld->lanes != NULL && i < ld->lanes_count; i++) {
-    if (ld->lanes[i].tx != IDLE) curl_multi_remove_handle(ld->multi, ld->lanes[i].easy);
-    curl_easy_cleanup(ld->lanes[i].easy);
+    lane_t *l = &ld->lanes[i];
+    if (l->tx != IDLE) curl_multi_remove_handle(ld->multi, l->easy);
+    if (l->easy != NULL) curl_easy_cleanup(l->easy);
+    qp_free(l->batch);
+    qp_buf_free(&l->body);
+    qp_buf_free(&l->resp);
   }
   for (uint32_t k = 0; k < QCB_NODES_MAX; k++) {
     poller_t *p = &ld->pollers[k];

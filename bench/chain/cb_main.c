@@ -29,11 +29,12 @@
 
 static const char USAGE[] =
     "usage: quipu-chain-bench --quipu PATH [--quick] [--txs N] [--senders N]\n"
-    "                         [--connections N] [--rate TX_PER_S] [--poll-ms N]\n"
+    "                         [--connections N] [--batch N] [--rate TX_PER_S] [--poll-ms N]\n"
     "                         [--validators N] [--tmp DIR] [--keep] [--timeline]\n"
     "  --txs          signed kv puts to send (60000; --quick 6000)\n"
     "  --senders      client keys, made in memory (2000; --quick 500)\n"
     "  --connections  keep-alive connections to each node (8)\n"
+    "  --batch        transactions per request at most (64; 1 = one {\"tx\"} per request)\n"
     "  --rate         offered load in tx/s (0 = as fast as admission allows; the default)\n"
     "  --poll-ms      status poll period per node, the resolution of commit times (10)\n"
     "  --timeline     print every block: proposer, view, size, proposal and commit times\n";
@@ -55,6 +56,7 @@ static void defaults(qcb_config_t *c, bool quick) {
   c->txs = quick ? 6000 : 60000;
   c->senders = quick ? 500 : 2000;
   c->lanes_per_node = 8;
+  c->batch = 64;
   c->poll_ms = 10;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   c->cores = cpus > 0 ? (uint32_t)cpus : 1;
@@ -71,6 +73,7 @@ static int parse_args(int argc, char **argv, qcb_config_t *c) {
       {"quipu", required_argument, NULL, 'q'},   {"quick", no_argument, NULL, 'Q'},
       {"txs", required_argument, NULL, 'n'},     {"senders", required_argument, NULL, 's'},
       {"connections", required_argument, NULL, 'c'}, {"rate", required_argument, NULL, 'r'},
+      {"batch", required_argument, NULL, 'b'},
       {"poll-ms", required_argument, NULL, 'p'}, {"validators", required_argument, NULL, 'v'},
       {"tmp", required_argument, NULL, 't'},     {"keep", no_argument, NULL, 'k'},
       {"timeline", no_argument, NULL, 'T'},      {"help", no_argument, NULL, 'h'},
@@ -83,6 +86,7 @@ static int parse_args(int argc, char **argv, qcb_config_t *c) {
     case 'n': bad = parse_u32(optarg, 1, QCB_TXS_MAX, &c->txs); break;
     case 's': bad = parse_u32(optarg, 1, QCB_TXS_MAX, &c->senders); break;
     case 'c': bad = parse_u32(optarg, 1, QCB_LANES_PER_NODE_MAX, &c->lanes_per_node); break;
+    case 'b': bad = parse_u32(optarg, 1, 8190, &c->batch); break;
     case 'r': bad = parse_u32(optarg, 0, 10000000, &c->rate); break;
     case 'p': bad = parse_u32(optarg, 1, 1000, &c->poll_ms); break;
     case 'v': bad = parse_u32(optarg, 1, QCB_NODES_MAX, &c->nodes); break;
@@ -238,20 +242,22 @@ static void thread_split(const cpu_snap_t *a, const cpu_snap_t *b, uint32_t k, i
 /* Per node: CPU over the load window, mean proposal-to-commit time and
  * dropped peer messages (its /metrics); then the share of all cores used. */
 static void report_nodes(const qcb_net_t *net, uint32_t cores, const cpu_snap_t *a,
-                         const cpu_snap_t *b, double window_s, qb_report_t *rep) {
+                         const cpu_snap_t *b, double window_s, uint32_t txs, qb_report_t *rep) {
   double total = b->client_s - a->client_s;
-  printf("   %-6s %8s %6s %16s %8s %24s %9s\n", "node", "cpu_s", "cpu_%", "proposal→commit",
-         "dropped", "busiest old thread (tid)", "http_conn");
+  printf("   %-6s %8s %6s %16s %8s %24s %9s %10s\n", "node", "cpu_s", "cpu_%",
+         "proposal→commit", "dropped", "busiest old thread (tid)", "http_conn", "verify/tx");
   for (uint32_t k = 0; k < net->count; k++) {
     double cpu = b->node_s[k] - a->node_s[k];
     double blocks = qcb_metric(net, k, "quipu_chain_blocks_committed_total");
     double sum = qcb_metric(net, k, "quipu_chain_commit_latency_ms_sum");
     double dropped = qcb_metric(net, k, "quipu_chain_dropped_messages_total");
+    double verified = qcb_metric(net, k, "quipu_chain_signature_verifications_total");
     int tid = 0;
     double top = 0, conns = 0;
     thread_split(a, b, k, &tid, &top, &conns);
-    printf("   node%-2u %8.2f %5.0f%% %13.1f ms %8.0f %14.2f s (%7d) %7.2f s\n", k, cpu,
-           100 * cpu / window_s, blocks > 0 ? sum / blocks : 0, dropped, top, tid, conns);
+    printf("   node%-2u %8.2f %5.0f%% %13.1f ms %8.0f %14.2f s (%7d) %7.2f s %10.3f\n", k,
+           cpu, 100 * cpu / window_s, blocks > 0 ? sum / blocks : 0, dropped, top, tid, conns,
+           verified / txs);
     total += cpu;
   }
   printf("   client %8.2f %5.0f%%\n", b->client_s - a->client_s,
@@ -269,12 +275,13 @@ static int report_run(const qcb_config_t *cfg, const qcb_txs_t *txs, const qcb_l
   double window_s = (double)(last_commit - load->start_ns) / 1e9;
   double admit_s = (double)(load->submitted_ns - load->start_ns) / 1e9;
   double tps = (double)n / window_s, bound = verify_per_s * cfg->cores / cfg->nodes;
-  printf("   %llu txs from %u senders over %u connections (%u per node), offered %s%s;\n"
+  printf("   %llu txs from %u senders over %u connections (%u per node), %u per request at "
+         "most, offered %s%s;\n"
          "   all admitted in %.2f s (%.0f tx/s, %llu retries), last commit %.2f s after the "
          "first submit\n   %llu blocks, %llu with the run's txs (%.0f txs each); latency "
          "p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms\n",
          (unsigned long long)n, txs->senders, cfg->lanes_per_node * cfg->nodes,
-         cfg->lanes_per_node, cfg->rate ? "" : "as fast as admitted",
+         cfg->lanes_per_node, cfg->batch, cfg->rate ? "" : "as fast as admitted",
          cfg->rate ? "at a fixed rate" : "", admit_s, (double)n / admit_s,
          (unsigned long long)load->retries, window_s, (unsigned long long)chk->height,
          (unsigned long long)chk->blocks_with_txs, (double)n / (double)chk->blocks_with_txs,
@@ -339,7 +346,7 @@ static int run(const qcb_config_t *cfg, double verify_per_s, qb_report_t *rep) {
   if (rc == 0) rc = qcb_load_run(cfg, &net, &txs, &load, snap_after, &ac);
   if (rc == 0)
     report_nodes(&net, cfg->cores, &before, &after,
-                 (double)(load.end_ns - load.start_ns) / 1e9, rep);
+                 (double)(load.end_ns - load.start_ns) / 1e9, txs.count, rep);
   if (rc == 0) rc = qcb_check_run(cfg, &net, &txs, &chk);
   if (rc == 0 && cfg->timeline) print_timeline(&net, &load, &chk, wall_off);
   if (rc == 0) rc = report_run(cfg, &txs, &load, &chk, verify_per_s, rep);

@@ -36,6 +36,7 @@ typedef struct qcb_config {
   uint32_t txs;             /* transactions sent */
   uint32_t senders;         /* client keys; each sends txs / senders nonces (or one more) */
   uint32_t lanes_per_node;  /* HTTP connections to each node */
+  uint32_t batch;           /* transactions per request at most (1 = {"tx":…}) */
   uint32_t rate;            /* offered tx/s; 0 = as fast as admission allows */
   uint32_t poll_ms;         /* status poll period per node */
   uint32_t cores;           /* cores the bound assumes (online CPUs) */

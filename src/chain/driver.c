@@ -20,7 +20,7 @@
 #include "chain/node_int.h"
 #include "store/store.h"
 
-enum { CHANNEL_CONSENSUS = 1, CHANNEL_TX = 2 };
+enum { CHANNEL_CONSENSUS = QP__CHAIN_CHANNEL_CONSENSUS, CHANNEL_TX = QP__CHAIN_CHANNEL_TX };
 
 static uint64_t now_ms(void) { return qp_clock_wall_ns() / 1000000u; }
 
@@ -28,7 +28,12 @@ static uint64_t now_ms(void) { return qp_clock_wall_ns() / 1000000u; }
 
 void qp__chain_on_message(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len) {
   qp__chain_node_t *n = ctx;
-  if (len < 2 || (bytes[0] != CHANNEL_CONSENSUS && bytes[0] != CHANNEL_TX)) return;
+  if (len < 2) return;
+  if (bytes[0] == QP__CHAIN_CHANNEL_TXS) { /* admitted here, on the transport's thread */
+    if (qp__chain_admit_forwarded(n, bytes, len) > 0) qp__chain_wake(n);
+    return;
+  }
+  if (bytes[0] != CHANNEL_CONSENSUS && bytes[0] != CHANNEL_TX) return;
   if (bytes[0] == CHANNEL_TX) { /* admitted here, on the transport's thread, not the driver's */
     qp_chain_admit_t result = QP_CHAIN_ADMIT_OK;
     if (qp_chain_mempool_add(n->mempool, bytes + 1, len - 1, &result, NULL, NULL, 0) == 0)
@@ -64,6 +69,11 @@ void qp__chain_on_peer(void *ctx, uint32_t peer, bool up) {
 }
 
 void qp__chain_wake(qp__chain_node_t *n) {
+  /* The driver only waits for transactions while it knows of none pending
+   * or leads a view that waits for them; otherwise it reads the mempool at
+   * its next wake anyway, and a wake per arrival would cost more than it
+   * tells. */
+  if (!atomic_load_explicit(&n->tx_wake_wanted, memory_order_acquire)) return;
   pthread_mutex_lock(&n->mutex);
   n->txs_arrived = true;
   pthread_cond_signal(&n->cond);
@@ -197,10 +207,6 @@ static void try_propose(qp__chain_node_t *n, driver_state_t *d) {
   drain(n, d);
 }
 
-void qp__chain_forward_tx(qp__chain_node_t *n, const uint8_t *bytes, size_t len) {
-  send_channel(n, CHANNEL_TX, UINT32_MAX, bytes, len);
-}
-
 /* Answers a BLOCK_REQUEST for blocks the core no longer holds from the
  * block store (a validator catching up from far behind); true when it did. */
 static bool serve_from_store(qp__chain_node_t *n, uint32_t from, const uint8_t *bytes,
@@ -280,6 +286,7 @@ static void *driver_main(void *arg) {
   while (!d.failed) {
     bool txs = false;
     qp__chain_event_t *list = wait_input(n, &d, &txs);
+    qp__chain_forward_flush(n); /* what clients sent since the last wake, as one frame */
     if (n->stopping) {
       for (qp__chain_event_t *e = list, *next; e != NULL; e = next) next = e->next, qp_free(e);
       break;
@@ -297,6 +304,8 @@ static void *driver_main(void *arg) {
     if (!d.failed) tell_pending(n, &d);
     try_propose(n, &d);
     if (!d.failed) publish(n, NULL);
+    atomic_store_explicit(&n->tx_wake_wanted, n->need_payload || !(d.pending_known && d.pending),
+                          memory_order_release);
   }
   if (d.failed) QP_LOG_ERROR("chain", "consensus stopped on this node (see the errors above)");
   return NULL;

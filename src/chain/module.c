@@ -218,6 +218,8 @@ static int chain_open(const qp_node_env_t *env, const struct json_t *settings, v
   pthread_mutex_init(&n->mutex, NULL);
   pthread_cond_init(&n->cond, NULL);
   pthread_mutex_init(&n->pub_mutex, NULL);
+  pthread_mutex_init(&n->fwd_mutex, NULL);
+  atomic_init(&n->tx_wake_wanted, true);
   snprintf(n->home, sizeof n->home, "%s", env->home);
   detail[0] = '\0';
   int rc = parse_settings(settings, &n->settings, detail, detail_size);
@@ -265,6 +267,8 @@ static void chain_close(void *state) {
   pthread_mutex_destroy(&n->mutex);
   pthread_cond_destroy(&n->cond);
   pthread_mutex_destroy(&n->pub_mutex);
+  pthread_mutex_destroy(&n->fwd_mutex);
+  qp_buf_free(&n->fwd);
   qp_free(n);
 }
 

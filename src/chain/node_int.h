@@ -18,8 +18,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "chain/consensus.h"
 #include "chain/exec.h"
+#include "chain/forward.h"
 #include "chain/genesis.h"
 #include "chain/mempool.h"
 #include "chain/store.h"
@@ -28,6 +30,15 @@
 
 #define QP__CHAIN_EXECS_MAX 64u       /* executions of uncommitted blocks held */
 #define QP__CHAIN_QUEUE_BYTES_MAX (256u << 20) /* peer messages waiting for the driver */
+#define QP_CHAIN_SUBMIT_BATCH_MAX 8190u /* transactions in one POST /v1/chain/txs batch */
+#define QP__CHAIN_FORWARD_BYTES (512u << 10) /* an outbox this full is sent at once */
+
+/* The first byte of every peer frame says what follows. */
+enum {
+  QP__CHAIN_CHANNEL_CONSENSUS = 1, /* the consensus core's message */
+  QP__CHAIN_CHANNEL_TX = 2,        /* one forwarded transaction (older nodes send it) */
+  QP__CHAIN_CHANNEL_TXS = QP_CHAIN_FWD_CHANNEL, /* forwarded transactions, batched (forward.h) */
+};
 
 /* The module's settings ("modules": {"chain": {…}} in node.json). */
 typedef struct qp__chain_settings {
@@ -91,10 +102,14 @@ typedef struct qp__chain_node {
   qp__chain_event_t *head, *tail;    /* peer messages, oldest first */
   size_t queued_bytes;
   bool txs_arrived;                  /* the mempool got something */
+  _Atomic bool tx_wake_wanted;       /* the driver waits for transactions (qp__chain_wake) */
   bool stopping;
 
   pthread_mutex_t pub_mutex;         /* guards pub */
   qp__chain_public_t pub;
+  pthread_mutex_t fwd_mutex;         /* guards the outbox below */
+  qp_buf_t fwd;                      /* transactions to forward: one frame (forward.c) */
+  uint32_t fwd_count;                /* ... how many */
   _Atomic uint64_t dropped_messages; /* peer messages refused: the queue was full */
 
   qp_http_module_t http;
@@ -108,8 +123,13 @@ void qp__chain_on_message(void *ctx, uint32_t peer, const uint8_t *bytes, size_t
 void qp__chain_on_peer(void *ctx, uint32_t peer, bool up);
 /* Tells the driver that transactions arrived. */
 void qp__chain_wake(qp__chain_node_t *n);
-/* Forwards a transaction this node admitted to every other validator. */
+/* Forwarding (forward.c): a transaction this node admitted goes into the
+ * outbox for every other validator; flush sends the outbox as one frame
+ * (it also leaves by itself past QP__CHAIN_FORWARD_BYTES).  admit_forwarded
+ * admits a transactions-channel frame from a peer; returns how many. */
 void qp__chain_forward_tx(qp__chain_node_t *n, const uint8_t *bytes, size_t len);
+void qp__chain_forward_flush(qp__chain_node_t *n);
+size_t qp__chain_admit_forwarded(qp__chain_node_t *n, const uint8_t *bytes, size_t len);
 
 /* blocks.c: executions of uncommitted blocks and the commit path (driver). */
 bool qp__chain_block_valid(void *ctx, const qp_hs_block_t *block);
@@ -127,6 +147,8 @@ int qp__chain_payload_root(qp__chain_node_t *n, const qp_hs_block_t *b,
                            uint8_t root[QP_HASH_SIZE]);
 
 /* routes.c: the HTTP routes and the OpenAPI fragment. */
+/* POST /v1/chain/txs: one transaction or a batch (routes_submit.c). */
+void qp__chain_submit_txs(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 const qp_http_route_t *qp__chain_routes(bool keyed, uint32_t *count_out);
 extern const char qp__chain_openapi_json[];
 void qp__chain_metrics(void *ctx, qp_http_text_t *out);

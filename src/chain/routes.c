@@ -32,51 +32,6 @@ static void fail(qp_http_reply_t *r, unsigned status, const char *code, const ch
 
 /* -------------------------------------------------------- transactions */
 
-static int admit_status(qp_chain_admit_t a) {
-  return a == QP_CHAIN_ADMIT_FULL ? 503 : 400;
-}
-
-static void submit_tx(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
-  qp__chain_node_t *n = ctx;
-  size_t len = 0;
-  const char *body = qp_http_body(req, &len);
-  json_t *root = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
-  json_t *tx = json_object_get(root, "tx");
-  size_t hex_len = json_string_length(tx);
-  uint8_t *bytes = json_is_string(tx) && json_object_size(root) == 1 && hex_len % 2 == 0
-                       ? qp_malloc(hex_len / 2 + 1)
-                       : NULL;
-  if (bytes == NULL || qp_chain_unhex(json_string_value(tx), hex_len, bytes, hex_len / 2)) {
-    fail(r, 400, "invalid_body", "tx", "the body must be {\"tx\":\"<hex of the transaction>\"}");
-    qp_free(bytes);
-    json_decref(root);
-    return;
-  }
-  json_decref(root);
-  qp_chain_admit_t result = QP_CHAIN_ADMIT_OK;
-  uint8_t hash[QP_HASH_SIZE];
-  char detail[256] = "";
-  int rc = qp_chain_mempool_add(n->mempool, bytes, hex_len / 2, &result, hash, detail,
-                                sizeof detail);
-  if (rc == 0) qp__chain_forward_tx(n, bytes, hex_len / 2);
-  qp_free(bytes);
-  if (rc == QP_EINVAL) {
-    char msg[400];
-    snprintf(msg, sizeof msg, "%s%s%s", qp_chain_admit_message(result), detail[0] ? ": " : "",
-             detail);
-    fail(r, (unsigned)admit_status(result), qp_chain_admit_code(result), "tx", msg);
-    return;
-  }
-  if (rc != 0) {
-    fail(r, 500, "internal", "", qp_strerror(rc));
-    return;
-  }
-  qp__chain_wake(n);
-  json_t *o = json_object();
-  json_object_set_new(o, "hash", hex_json(hash, QP_HASH_SIZE));
-  qp_http_reply_json(r, 202, o);
-}
-
 /* Parses a {hash} path segment of 64 hex digits. */
 static bool path_hash(qp_http_request_t *req, const char *name, uint8_t out[QP_HASH_SIZE],
                       qp_http_reply_t *r) {
@@ -320,7 +275,7 @@ static void query(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
 
 #define ROUTES(SUBMIT, READ, PUBLIC)                                                    \
   {                                                                                     \
-    {"POST", "/v1/chain/txs", SUBMIT, PUBLIC, 1u << 21, submit_tx},                     \
+    {"POST", "/v1/chain/txs", SUBMIT, PUBLIC, 16u << 20, qp__chain_submit_txs},                 \
         {"GET", "/v1/chain/txs/{hash}", READ, PUBLIC, 0, get_tx},                       \
         {"GET", "/v1/chain/status", READ, PUBLIC, 0, status},                           \
         {"GET", "/v1/chain/nonce/{sender}", READ, PUBLIC, 0, nonce},                    \
@@ -340,8 +295,10 @@ const qp_http_route_t *qp__chain_routes(bool keyed, uint32_t *count_out) {
 const char qp__chain_openapi_json[] =
     "{\"paths\":{"
     "\"/v1/chain/txs\":{\"post\":{\"tags\":[\"chain\"],\"operationId\":\"chainSubmitTx\","
-    "\"summary\":\"Submit a signed transaction ({\\\"tx\\\":hex}); 202 {\\\"hash\\\"}\","
+    "\"summary\":\"Submit a signed transaction ({\\\"tx\\\":hex}; 202 {\\\"hash\\\"}) or a "
+    "batch ({\\\"txs\\\":[hex,…]}; 200 {\\\"results\\\":[{index,hash,result}]})\","
     "\"responses\":{\"202\":{\"description\":\"admitted to the mempool\"},"
+    "\"200\":{\"description\":\"a batch: one result per transaction\"},"
     "\"400\":{\"description\":\"refused: the admission code\"}}}},"
     "\"/v1/chain/txs/{hash}\":{\"get\":{\"tags\":[\"chain\"],\"operationId\":\"chainGetTx\","
     "\"summary\":\"A committed transaction: height, index, receipt\",\"parameters\":[{\"name\":"
@@ -389,6 +346,31 @@ void qp__chain_metrics(void *ctx, qp_http_text_t *out) {
                    (unsigned long long)p.commit_ms_sum);
   qp_http_metric_header(out, "quipu_chain_peers_up", "gauge", "validators connected");
   qp_http_text_put(out, "quipu_chain_peers_up %u\n", nm.peers_up);
+  qp_chain_mempool_stats_t ms;
+  qp_chain_mempool_stats(n->mempool, &ms);
+  qp_http_metric_header(out, "quipu_chain_mempool_txs", "gauge",
+                        "transactions held in the mempool (pending and taken into a block)");
+  qp_http_text_put(out, "quipu_chain_mempool_txs %u\n", ms.txs);
+  qp_http_metric_header(out, "quipu_chain_mempool_bytes", "gauge", "encoded bytes held");
+  qp_http_text_put(out, "quipu_chain_mempool_bytes %llu\n", (unsigned long long)ms.bytes);
+  qp_http_metric_header(out, "quipu_chain_signature_verifications_total", "counter",
+                        "transaction signatures verified on this node");
+  qp_http_text_put(out, "quipu_chain_signature_verifications_total %llu\n",
+                   (unsigned long long)ms.verifications);
+  qp_http_metric_header(out, "quipu_chain_signature_cache_hits_total", "counter",
+                        "verifications skipped: the transaction was verified here before");
+  qp_http_text_put(out, "quipu_chain_signature_cache_hits_total %llu\n",
+                   (unsigned long long)ms.verified_hits);
+  qp_http_metric_header(out, "quipu_chain_txs_admitted_total", "counter",
+                        "transactions admitted to the mempool, from clients and peers");
+  qp_http_text_put(out, "quipu_chain_txs_admitted_total %llu\n",
+                   (unsigned long long)ms.rejected[QP_CHAIN_ADMIT_OK]);
+  qp_http_metric_header(out, "quipu_chain_txs_refused_total", "counter",
+                        "transactions refused at admission, by reason");
+  for (int i = 1; i < QP_CHAIN_ADMIT__COUNT; i++)
+    qp_http_text_put(out, "quipu_chain_txs_refused_total{reason=\"%s\"} %llu\n",
+                     qp_chain_admit_code((qp_chain_admit_t)i),
+                     (unsigned long long)ms.rejected[i]);
   qp_http_metric_header(out, "quipu_chain_dropped_messages_total", "counter",
                         "peer messages dropped: the driver's queue was full");
   qp_http_text_put(out, "quipu_chain_dropped_messages_total %llu\n",

@@ -339,6 +339,50 @@ def test_bad_input_is_refused(net, tmp_dir):
     assert r.stdout == ""
 
 
+def test_a_batch_is_admitted_item_by_item(net):
+    """POST /v1/chain/txs with {"txs":[…]}: each transaction gets its own result in order
+    (DESIGN.md §5); a malformed element refuses the whole batch and admits nothing; what a
+    batch admitted is forwarded and commits on every node."""
+    key, pub = net.clients[3], net.client_pubs[3]
+    nonce = net.get(1, "/v1/chain/nonce/" + pub).json()["next_nonce"]
+
+    def signed(k, value):
+        r = send(net, 1, key, {"key": "batch-%d" % k, "value": value}, "--dry-run",
+                 "--nonce", str(nonce + k))
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+    txs = [signed(k, "v%d" % k) for k in range(3)]
+    tampered = txs[1][:-2] + ("0" if txs[1][-2] != "0" else "1") + txs[1][-1]
+    # Envelope errors: refused whole, with the element named; nothing admitted.
+    r = net.session.post(net.url(1, "/v1/chain/txs"), json={"txs": [txs[0], "zz"]}, timeout=10)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["path"] == "txs[1]" and r.json()["error"]["code"] == "invalid_value"
+    for body, code in (({"txs": []}, "batch_size"), ({"txs": "ab"}, "invalid_body"),
+                       ({"tx": txs[0], "txs": [txs[0]]}, "invalid_body"),
+                       ({"txs": [txs[0]] * 8191}, "batch_size")):
+        r = net.session.post(net.url(1, "/v1/chain/txs"), json=body, timeout=10)
+        assert r.status_code == 400 and r.json()["error"]["code"] == code, (body, r.text)
+    # A well-formed batch: 200, one result per element, in order.
+    r = net.session.post(net.url(1, "/v1/chain/txs"),
+                         json={"txs": [txs[0], tampered, txs[2], txs[0], txs[1]]}, timeout=10)
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["index"] for x in results] == [0, 1, 2, 3, 4]
+    assert [x["result"] for x in results] == ["ok", "bad_signature", "ok", "duplicate", "ok"], \
+        results
+    assert results[0]["hash"] == results[3]["hash"] and "message" in results[1]
+    assert "message" not in results[0]
+    for x in (results[0], results[2], results[4]):
+        for i in range(4):
+            wait_for("batch tx committed on node %d" % i,
+                     lambda i=i, h=x["hash"]: net.get(i, "/v1/chain/txs/" + h).status_code == 200)
+    for i in range(4):
+        r = net.get(i, "/v1/chain/nonce/" + pub)
+        assert r.json()["committed_nonce"] == nonce + 2, (i, r.text)
+        r = net.get(i, "/v1/chain/kv/batch-2")
+        assert r.status_code == 200 and r.json()["value"] == "v2", (i, r.text)
+
+
 def heights_agree(net, a, b):
     """The two nodes hold the same block at every height both have."""
     top = min(net.status(a)["height"], net.status(b)["height"])

@@ -4,13 +4,16 @@
  * client and any peer.  Properties: no crash, no leak, no read past the
  * input; a refusal is QP_EPARSE or QP_ELIMIT with a detail; an accepted
  * transaction keeps every bound of tx.h, its hash is the suite hash of the
- * input, and decoding it again gives the same fields.
+ * input, and decoding it again gives the same fields.  The same input is
+ * also walked as a forwarded-transactions frame (src/chain/forward.h): every
+ * element lies inside the input, and each is decoded as above.
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "base/assert.h"
 #include "base/err.h"
+#include "chain/forward.h"
 #include "chain/tx.h"
 
 #define FUZZ_TX_BYTES_MAX 65536u
@@ -45,7 +48,20 @@ static void one_suite(qp_suite_t suite, const uint8_t *data, size_t size) {
   QP_ASSERT(rc == QP_ENOMEM || detail[0] != '\0');
 }
 
+static void forwarded_frame(const uint8_t *data, size_t size) {
+  qp_chain_fwd_reader_t r;
+  if (!qp_chain_fwd_open(&r, data, size)) return;
+  const uint8_t *tx = NULL;
+  size_t len = 0;
+  while (qp_chain_fwd_next(&r, &tx, &len)) {
+    QP_ASSERT(len > 0 && tx > data && tx + len <= data + size);
+    one_suite(QP_SUITE_ED25519, tx, len);
+  }
+  QP_ASSERT(!qp_chain_fwd_done(&r) || r.at == size);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  forwarded_frame(data, size);
   one_suite(QP_SUITE_ED25519, data, size);
   one_suite(size > 0 && (data[0] & 0x80) ? QP_SUITE_SM2 : QP_SUITE_ED25519, data, size);
   /* The same bytes as a block body, bound to the chain the first tx names. */
