@@ -1,7 +1,9 @@
 /*
  * batch.c - a block's write batch (state.h): the last write to each state
  * key, found by the BLAKE2b of the key in a bounded hash map, and hashed in
- * ascending key order for the state root.  Key and value bytes go into one
+ * ascending key order for the state root.  The slots and the map start small
+ * and double up to writes_max (a block sized for its worst case would
+ * otherwise fault in megabytes of map it never uses).  Key and value bytes go into one
  * growing area; a rewrite of a key appends its new value and leaves the old
  * bytes behind (bounded by bytes_max).
  */
@@ -17,6 +19,7 @@
 
 #define WRITES_DOMAIN "quipu-state-writes-v0"
 #define ROOT_DOMAIN "quipu-state-root-v0"
+#define BATCH_CAP_FIRST 256u /* slots before the first doubling */
 
 typedef struct batch_write {
   uint32_t key_off, key_len;     /* in data */
@@ -25,8 +28,9 @@ typedef struct batch_write {
 } batch_write_t;
 
 struct qp_chain_batch {
-  batch_write_t *writes; /* writes_max slots, count used */
+  batch_write_t *writes; /* cap slots, count used */
   uint32_t count;        /* distinct keys */
+  uint32_t cap;          /* slots of writes and sorted, and the map's count_max */
   uint32_t writes_max;   /* distinct keys at most */
   uint8_t *data;         /* key and value bytes */
   uint64_t data_len;     /* used */
@@ -44,10 +48,11 @@ int qp_chain_batch_new(uint32_t writes_max, uint64_t bytes_max, qp_chain_batch_t
   if (b == NULL) return QP_ENOMEM;
   b->writes_max = writes_max;
   b->bytes_max = bytes_max;
-  b->writes = qp_malloc((size_t)writes_max * sizeof *b->writes);
-  b->sorted = qp_malloc((size_t)writes_max * sizeof *b->sorted);
+  b->cap = writes_max < BATCH_CAP_FIRST ? writes_max : BATCH_CAP_FIRST;
+  b->writes = qp_malloc((size_t)b->cap * sizeof *b->writes);
+  b->sorted = qp_malloc((size_t)b->cap * sizeof *b->sorted);
   int rc = b->writes == NULL || b->sorted == NULL ? QP_ENOMEM
-                                                   : qp__chain_hmap_init(&b->by_key, writes_max);
+                                                   : qp__chain_hmap_init(&b->by_key, b->cap);
   if (rc != 0) {
     qp_chain_batch_free(b);
     return rc;
@@ -85,6 +90,29 @@ static uint64_t data_append(qp_chain_batch_t *b, const uint8_t *p, size_t n) {
   return at;
 }
 
+/* Doubles the slots (up to writes_max) and rebuilds the map at the new size. */
+static int grow(qp_chain_batch_t *b) {
+  uint32_t cap = b->cap > b->writes_max / 2 ? b->writes_max : b->cap * 2;
+  batch_write_t *writes = qp_realloc(b->writes, (size_t)cap * sizeof *writes);
+  if (writes == NULL) return QP_ENOMEM;
+  b->writes = writes;
+  uint32_t *sorted = qp_realloc(b->sorted, (size_t)cap * sizeof *sorted);
+  if (sorted == NULL) return QP_ENOMEM;
+  b->sorted = sorted;
+  qp__chain_hmap_t map;
+  int rc = qp__chain_hmap_init(&map, cap);
+  if (rc != 0) return rc;
+  for (uint32_t i = 0; i < b->count; i++) {
+    uint8_t id[QP_HASH_SIZE];
+    qp_hash256(id, b->data + b->writes[i].key_off, b->writes[i].key_len);
+    QP_ASSERT(qp__chain_hmap_put(&map, id, i) == 0);
+  }
+  qp__chain_hmap_deinit(&b->by_key);
+  b->by_key = map;
+  b->cap = cap;
+  return 0;
+}
+
 int qp_chain_batch_set(qp_chain_batch_t *b, const uint8_t *key, size_t key_len,
                        const uint8_t *value, size_t value_len, bool del) {
   QP_ASSERT(b != NULL && key != NULL && key_len > 0 && (value != NULL || value_len == 0));
@@ -93,6 +121,10 @@ int qp_chain_batch_set(qp_chain_batch_t *b, const uint8_t *key, size_t key_len,
   uint32_t i = 0;
   bool held = qp__chain_hmap_get(&b->by_key, id, &i);
   if (!held && b->count == b->writes_max) return QP_ELIMIT;
+  if (!held && b->count == b->cap) {
+    int rc = grow(b);
+    if (rc != 0) return rc;
+  }
   uint64_t before = b->data_len;
   uint64_t key_off = held ? b->writes[i].key_off : data_append(b, key, key_len);
   uint64_t value_off = del ? 0 : data_append(b, value, value_len);

@@ -35,14 +35,18 @@ static int receipt_add(exec_ctx_t *c, const qp_chain_tx_t *tx) {
   int rc = r != NULL ? qp__chain_json_dump(r, JSON_COMPACT, &c->text) : QP_ENOMEM;
   json_decref(r);
   if (rc != 0) return rc;
-  qp_chain_receipt_t *rec = qp_array_push(&c->out->receipts);
-  if (rec == NULL) return QP_ENOMEM;
+  /* An exact copy: the scratch buffer (4 KiB and up) is reused for the next. */
+  char *json = qp_malloc(c->text.len + 1);
+  qp_chain_receipt_t *rec = json != NULL ? qp_array_push(&c->out->receipts) : NULL;
+  if (rec == NULL) {
+    qp_free(json);
+    return QP_ENOMEM;
+  }
+  memcpy(json, c->text.data, c->text.len + 1);
   memcpy(rec->tx, tx->hash, QP_HASH_SIZE);
   rec->ok = !e->failed;
-  rec->json = c->text.data; /* the buffer's memory moves to the receipt */
+  rec->json = json;
   rec->json_len = (uint32_t)c->text.len;
-  c->text.data = NULL;
-  c->text.len = c->text.cap = 0;
   return 0;
 }
 

@@ -405,8 +405,56 @@ static void test_batch_order(void **state) {
   qp_chain_batch_free(y);
 }
 
+/* A batch grows past its first slots (256) by doubling up to writes_max: every
+ * key stays found with its last value across the growths, the hash does not
+ * depend on the order the keys came in, and writes_max still bounds it. */
+static void test_batch_growth(void **state) {
+  (void)state;
+  enum { KEYS = 3000 };
+  qp_chain_batch_t *x = NULL, *y = NULL;
+  assert_int_equal(qp_chain_batch_new(KEYS, 1u << 20, &x), 0);
+  assert_int_equal(qp_chain_batch_new(KEYS, 1u << 20, &y), 0);
+  char key[32], value[32];
+  for (int i = 0; i < KEYS; i++) {
+    int n = snprintf(key, sizeof key, "key-%d", i), m = snprintf(value, sizeof value, "v%d", i);
+    assert_int_equal(qp_chain_batch_set(x, (const uint8_t *)key, (size_t)n,
+                                        (const uint8_t *)value, (size_t)m, false), 0);
+    if (i % 7 == 0) /* rewrites across the growths: the last write wins */
+      assert_int_equal(qp_chain_batch_set(x, (const uint8_t *)"key-0", 5,
+                                          (const uint8_t *)value, (size_t)m, false), 0);
+  }
+  for (int i = KEYS - 1; i >= 0; i--) {
+    int n = snprintf(key, sizeof key, "key-%d", i), m = snprintf(value, sizeof value, "v%d", i);
+    if (i == 0) m = snprintf(value, sizeof value, "v%d", (KEYS - 1) / 7 * 7);
+    assert_int_equal(qp_chain_batch_set(y, (const uint8_t *)key, (size_t)n,
+                                        (const uint8_t *)value, (size_t)m, false), 0);
+  }
+  assert_int_equal(qp_chain_batch_count(x), KEYS);
+  for (int i = 0; i < KEYS; i++) {
+    int n = snprintf(key, sizeof key, "key-%d", i);
+    const uint8_t *v = NULL;
+    size_t len = 0;
+    bool del = true;
+    assert_int_equal(qp_chain_batch_get(x, (const uint8_t *)key, (size_t)n, &v, &len, &del), 0);
+    assert_false(del);
+    snprintf(value, sizeof value, "v%d", i == 0 ? (KEYS - 1) / 7 * 7 : i);
+    assert_int_equal(len, strlen(value));
+    assert_memory_equal(v, value, len);
+  }
+  uint8_t hx[QP_HASH_SIZE], hy[QP_HASH_SIZE];
+  assert_int_equal(qp_chain_batch_hash(x, QP_SUITE_ED25519, hx), 0);
+  assert_int_equal(qp_chain_batch_hash(y, QP_SUITE_ED25519, hy), 0);
+  assert_memory_equal(hx, hy, QP_HASH_SIZE);
+  assert_int_equal(qp_chain_batch_set(x, (const uint8_t *)"one-more", 8, NULL, 0, true),
+                   QP_ELIMIT);
+  assert_int_equal(qp_chain_batch_count(x), KEYS);
+  qp_chain_batch_free(x);
+  qp_chain_batch_free(y);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_batch_growth),
       cmocka_unit_test(test_kv_ownership),
       cmocka_unit_test(test_failure_codes),
       cmocka_unit_test(test_receipt_json),
