@@ -29,8 +29,8 @@ static uint64_t now_ms(void) { return qp_clock_wall_ns() / 1000000u; }
 void qp__chain_on_message(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len) {
   qp__chain_node_t *n = ctx;
   if (len < 2) return;
-  if (bytes[0] == QP__CHAIN_CHANNEL_TXS) { /* admitted here, on the transport's thread */
-    if (qp__chain_admit_forwarded(n, bytes, len) > 0) qp__chain_wake(n);
+  if (bytes[0] == QP__CHAIN_CHANNEL_TXS) { /* admitted on the admission thread */
+    qp__chain_admit_forwarded(n, bytes, len);
     return;
   }
   if (bytes[0] != CHANNEL_CONSENSUS && bytes[0] != CHANNEL_TX) return;
@@ -261,14 +261,27 @@ static void tell_pending(qp__chain_node_t *n, driver_state_t *d) {
   drain(n, d);
 }
 
-/* Waits for input or the deadline; takes the queued events. */
+/* How long to wait: until the core's deadline or the outbox's, at most 1 s. */
+static uint64_t wait_ms(qp__chain_node_t *n, const driver_state_t *d, bool *due) {
+  uint64_t now = qp_clock_mono_ns() / 1000000u, fwd = qp__chain_forward_due_ms(n);
+  uint64_t wait = d->timer_at == UINT64_MAX ? 1000 : d->timer_at - now_ms();
+  *due = fwd != 0 && now >= fwd;
+  if (fwd != 0 && fwd - now < wait) wait = fwd - now;
+  return wait < 1000 ? wait : 1000;
+}
+
+/* Waits for input or a deadline; takes the queued events. */
 static qp__chain_event_t *wait_input(qp__chain_node_t *n, driver_state_t *d, bool *txs) {
   pthread_mutex_lock(&n->mutex);
-  while (n->head == NULL && !n->txs_arrived && !n->stopping && now_ms() < d->timer_at) {
-    uint64_t wait = d->timer_at == UINT64_MAX ? 1000 : d->timer_at - now_ms();
+  bool due = false;
+  uint64_t wait = 0;
+  while (n->head == NULL && !n->txs_arrived && !n->stopping && now_ms() < d->timer_at &&
+         (wait = wait_ms(n, d, &due), !due)) {
     struct timespec ts;
-    qp_clock_deadline_ts(wait < 1000 ? wait : 1000, &ts);
+    qp_clock_deadline_ts(wait, &ts);
+    n->driver_waiting = true;
     pthread_cond_timedwait(&n->cond, &n->mutex, &ts);
+    n->driver_waiting = false;
   }
   qp__chain_event_t *list = n->head;
   n->head = n->tail = NULL;
@@ -286,7 +299,7 @@ static void *driver_main(void *arg) {
   while (!d.failed) {
     bool txs = false;
     qp__chain_event_t *list = wait_input(n, &d, &txs);
-    qp__chain_forward_flush(n); /* what clients sent since the last wake, as one frame */
+    qp__chain_forward_flush_due(n); /* what clients sent lately, as one frame */
     if (n->stopping) {
       for (qp__chain_event_t *e = list, *next; e != NULL; e = next) next = e->next, qp_free(e);
       break;

@@ -219,6 +219,8 @@ static int chain_open(const qp_node_env_t *env, const struct json_t *settings, v
   pthread_cond_init(&n->cond, NULL);
   pthread_mutex_init(&n->pub_mutex, NULL);
   pthread_mutex_init(&n->fwd_mutex, NULL);
+  pthread_mutex_init(&n->admit_mutex, NULL);
+  pthread_cond_init(&n->admit_cond, NULL);
   atomic_init(&n->tx_wake_wanted, true);
   snprintf(n->home, sizeof n->home, "%s", env->home);
   detail[0] = '\0';
@@ -228,6 +230,7 @@ static int chain_open(const qp_node_env_t *env, const struct json_t *settings, v
   if (rc == 0) rc = open_store(n, env->data_dir, detail, detail_size);
   if (rc == 0) rc = open_mempool(n);
   if (rc == 0) rc = open_core(n, detail, detail_size);
+  if (rc == 0) rc = qp__chain_admitter_start(n, detail, detail_size);
   if (rc == 0) rc = open_net(n, detail, detail_size);
   if (rc == 0) rc = qp__chain_driver_start(n, detail, detail_size);
   if (rc != 0) {
@@ -256,6 +259,7 @@ static void chain_close(void *state) {
   qp__chain_node_t *n = state;
   if (n == NULL) return;
   qp_net_stop(n->net); /* no more messages queued */
+  qp__chain_admitter_stop(n);
   qp__chain_driver_stop(n);
   for (qp__chain_event_t *e = n->head, *next; e != NULL; e = next) next = e->next, qp_free(e);
   qp_net_destroy(n->net);
@@ -268,6 +272,8 @@ static void chain_close(void *state) {
   pthread_cond_destroy(&n->cond);
   pthread_mutex_destroy(&n->pub_mutex);
   pthread_mutex_destroy(&n->fwd_mutex);
+  pthread_mutex_destroy(&n->admit_mutex);
+  pthread_cond_destroy(&n->admit_cond);
   qp_buf_free(&n->fwd);
   qp_free(n);
 }

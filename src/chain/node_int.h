@@ -32,6 +32,8 @@
 #define QP__CHAIN_QUEUE_BYTES_MAX (256u << 20) /* peer messages waiting for the driver */
 #define QP_CHAIN_SUBMIT_BATCH_MAX 8190u /* transactions in one POST /v1/chain/txs batch */
 #define QP__CHAIN_FORWARD_BYTES (512u << 10) /* an outbox this full is sent at once */
+#define QP__CHAIN_FORWARD_DUE_BYTES (64u << 10) /* ... this full, at the next check */
+#define QP__CHAIN_FORWARD_LINGER_MS 5u /* ... else once its first tx waited this long */
 
 /* The first byte of every peer frame says what follows. */
 enum {
@@ -107,9 +109,18 @@ typedef struct qp__chain_node {
 
   pthread_mutex_t pub_mutex;         /* guards pub */
   qp__chain_public_t pub;
+  pthread_t admit_thread;            /* admits forwarded transactions (forward.c) */
+  bool admit_started;
+  pthread_mutex_t admit_mutex;       /* guards the frames below */
+  pthread_cond_t admit_cond;         /* wakes the admission thread */
+  qp__chain_event_t *admit_head, *admit_tail; /* forwarded frames, oldest first */
+  size_t admit_bytes;                /* ... their bytes */
+  bool admit_stopping;
   pthread_mutex_t fwd_mutex;         /* guards the outbox below */
   qp_buf_t fwd;                      /* transactions to forward: one frame (forward.c) */
   uint32_t fwd_count;                /* ... how many */
+  _Atomic uint64_t fwd_due_ms;       /* ... when it is due (monotonic ms; 0 = empty) */
+  bool driver_waiting;               /* the driver waits on cond (under mutex) */
   _Atomic uint64_t dropped_messages; /* peer messages refused: the queue was full */
 
   qp_http_module_t http;
@@ -124,12 +135,19 @@ void qp__chain_on_peer(void *ctx, uint32_t peer, bool up);
 /* Tells the driver that transactions arrived. */
 void qp__chain_wake(qp__chain_node_t *n);
 /* Forwarding (forward.c): a transaction this node admitted goes into the
- * outbox for every other validator; flush sends the outbox as one frame
- * (it also leaves by itself past QP__CHAIN_FORWARD_BYTES).  admit_forwarded
- * admits a transactions-channel frame from a peer; returns how many. */
+ * outbox for every other validator; flush_due sends the outbox as one frame
+ * when it is due (lingered QP__CHAIN_FORWARD_LINGER_MS or holds
+ * QP__CHAIN_FORWARD_DUE_BYTES); due_ms is when it will be (monotonic ms,
+ * 0 = empty); it also leaves by itself past QP__CHAIN_FORWARD_BYTES.  admit_forwarded
+ * queues a transactions-channel frame from a peer (copied) for the
+ * admission thread, which admitter_start starts and admitter_stop joins
+ * (then frees what is still queued). */
 void qp__chain_forward_tx(qp__chain_node_t *n, const uint8_t *bytes, size_t len);
-void qp__chain_forward_flush(qp__chain_node_t *n);
-size_t qp__chain_admit_forwarded(qp__chain_node_t *n, const uint8_t *bytes, size_t len);
+void qp__chain_forward_flush_due(qp__chain_node_t *n);
+uint64_t qp__chain_forward_due_ms(qp__chain_node_t *n);
+void qp__chain_admit_forwarded(qp__chain_node_t *n, const uint8_t *bytes, size_t len);
+int qp__chain_admitter_start(qp__chain_node_t *n, char *detail, size_t detail_size);
+void qp__chain_admitter_stop(qp__chain_node_t *n);
 
 /* blocks.c: executions of uncommitted blocks and the commit path (driver). */
 bool qp__chain_block_valid(void *ctx, const qp_hs_block_t *block);

@@ -7,7 +7,7 @@
  * A body that cannot be understood (not JSON, another shape, an element
  * that is not an even-length hex string, an empty or too long batch) is
  * refused whole with 400 and nothing admitted.  What was admitted is
- * forwarded to the other validators as one frame per request (forward.c).
+ * forwarded to the other validators in batched frames (forward.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -144,7 +144,7 @@ static void submit_batch(qp__chain_node_t *n, const json_t *txs, qp_http_reply_t
     admitted += rc == 0;
   }
   if (admitted > 0) {
-    qp__chain_forward_flush(n);
+    qp__chain_forward_flush_due(n);
     qp__chain_wake(n);
   }
   json_t *o = json_object();
