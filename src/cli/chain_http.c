@@ -7,6 +7,7 @@
 #include "cli/chain_http.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -29,6 +30,16 @@ int qp_cli_chain_http_init(qp_cli_chain_http_t *h, const char *url) {
   }
   memcpy(h->base, url, len);
   h->base[len] = '\0';
+  /* A node with modules.chain.require_api_key wants a key, given as
+   * `quipu client` takes one: in $QUIPU_KEY. */
+  const char *key = getenv("QUIPU_KEY");
+  if (key != NULL && key[0] != '\0') {
+    if (strlen(key) > 256 || strpbrk(key, "\r\n ") != NULL) {
+      snprintf(h->error, sizeof h->error, "$QUIPU_KEY is not an API key (qpk_…)");
+      return QP_EINVAL;
+    }
+    snprintf(h->auth, sizeof h->auth, "Authorization: Bearer %s", key);
+  }
   h->curl = curl_easy_init();
   return h->curl != NULL ? 0 : QP_ENOMEM;
 }
@@ -50,6 +61,7 @@ int qp_cli_chain_http_request(qp_cli_chain_http_t *h, const char *method, const 
   curl_easy_reset(c);
   struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
   if (body != NULL) headers = curl_slist_append(headers, "Content-Type: application/json");
+  if (h->auth[0] != '\0') headers = curl_slist_append(headers, h->auth);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);

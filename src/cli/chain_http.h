@@ -23,6 +23,7 @@ typedef struct qp_cli_chain_http {
   CURL *curl;                       /* one handle: keep-alive across requests */
   char base[QP_CLI_CHAIN_URL_MAX];  /* the node's URL, no trailing slash */
   const char *cacert;               /* borrowed PEM file of CAs for https; NULL = system's */
+  char auth[512];                   /* "Authorization: Bearer <$QUIPU_KEY>", or "" */
   long status;                      /* HTTP status of the last answer, 0 if none */
   qp_buf_t response;                /* its body (NUL-terminated when non-empty) */
   char error[QP_CLI_CHAIN_URL_MAX + 512 + CURL_ERROR_SIZE + 32]; /* why no answer came */

@@ -24,7 +24,8 @@ static const char USAGE[] =
     "node's committed state; prints {\"height\":…,\"result\":…}.\n"
     "Example: quipu chain query --node http://127.0.0.1:7100 --app kv --method get \\\n"
     "           --args '{\"key\":\"k1\"}'\n"
-    "Exit 0 with an answer, 1 when the node refused or could not be reached, 2 usage.\n";
+    "Exit 0 with an answer, 1 when the node refused or could not be reached, 2 usage.\n"
+    "A node that requires an API key reads it from $QUIPU_KEY (scope chain:read).\n";
 
 typedef struct query_args {
   const char *node;   /* --node URL */

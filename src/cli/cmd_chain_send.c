@@ -61,6 +61,8 @@ static const char USAGE[] =
     "{\"tx\":\"<hex>\"}) instead of submitting it.\n"
     "Exit 0 committed ok (without --wait: accepted), 1 committed with a failed receipt,\n"
     "2 refused by the node (its message on stderr), not committed in time, or usage.\n"
+    "A node that requires an API key (modules.chain.require_api_key) reads it from\n"
+    "$QUIPU_KEY (a key with chain:submit and chain:read).\n"
     "Example: quipu chain send --node http://127.0.0.1:7100 --key me.key --app kv \\\n"
     "           --method put --args '{\"key\":\"k1\",\"value\":\"v1\"}' --wait\n";
 

@@ -468,3 +468,57 @@ def test_chain_up_runs_and_stops_a_network(tmp_dir):
         if up.poll() is None:
             up.kill()
             up.wait()
+
+
+def test_require_api_key_guards_the_chain_routes(tmp_dir):
+    """modules.chain.require_api_key: without a key the chain routes answer 401, a key
+    without the route's scope 403 (chain:read for reads, chain:submit for POST
+    /v1/chain/txs); `quipu chain send` / `query` take the key from $QUIPU_KEY as
+    `quipu client` does."""
+    n = Network(tmp_dir, validators=1)
+    path = os.path.join(n.home(0), "node.json")
+    with open(path) as f:
+        config = json.load(f)
+    config["modules"]["chain"]["require_api_key"] = True
+    with open(path, "w") as f:
+        json.dump(config, f)
+    data = n.home(0)
+    keys = {}
+    for name, scopes in (("rw", "chain:submit,chain:read"), ("ro", "chain:read"),
+                         ("other", "ledger:read")):
+        out = quipu("keys", "create", "--data", data, "--name", name, "--scope", scopes)
+        keys[name] = out.stdout.strip()
+        assert keys[name].startswith("qpk_"), out
+    n.start(0)
+    try:
+        n.wait_healthy([0])
+
+        def get(path, key=None):
+            headers = {"Authorization": "Bearer " + key} if key else {}
+            return n.session.get(n.url(0, path), headers=headers, timeout=5)
+
+        assert get("/v1/chain/status").status_code == 401
+        assert get("/v1/chain/status", keys["other"]).status_code == 403
+        assert get("/v1/chain/status", keys["ro"]).status_code == 200
+        client = os.path.join(tmp_dir, "client.key")
+        pub = keygen(client)
+        args = ["chain", "send", "--node", n.url(0), "--key", client, "--app", "kv",
+                "--method", "put", "--args", '{"key":"guarded","value":"v"}']
+        r = quipu(*args, "--wait", check=False)
+        assert r.returncode == 2 and "401" in r.stderr + r.stdout, (r.stdout, r.stderr)
+        env = dict(os.environ, QUIPU_KEY=keys["ro"])
+        hex_tx = quipu(*args, "--nonce", "1", "--dry-run", env=env).stdout.strip()
+        r = n.session.post(n.url(0, "/v1/chain/txs"), json={"tx": hex_tx},
+                           headers={"Authorization": "Bearer " + keys["ro"]}, timeout=5)
+        assert r.status_code == 403, r.text
+        assert get("/v1/chain/nonce/" + pub, keys["ro"]).json()["committed_nonce"] == 0
+        env = dict(os.environ, QUIPU_KEY=keys["rw"])
+        r = quipu(*args, "--wait", check=False, env=env)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert json.loads(r.stdout)["status"] == "ok"
+        r = quipu("chain", "query", "--node", n.url(0), "--app", "kv", "--method", "get",
+                  "--args", '{"key":"guarded"}', check=False, env=dict(os.environ,
+                                                                        QUIPU_KEY=keys["ro"]))
+        assert r.returncode == 0 and json.loads(r.stdout)["result"]["value"] == "v", r.stderr
+    finally:
+        assert n.stop_all() == {0: 0}
