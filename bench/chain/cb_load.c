@@ -67,6 +67,7 @@ typedef struct loader {
   char url_txs[QCB_NODES_MAX][80];
   char url_status[QCB_NODES_MAX][80];
   uint32_t next;            /* the next transaction never sent */
+  uint32_t lane_next;       /* the lane to offer work to first */
   uint32_t admitted;        /* 202s */
   uint32_t *retry;          /* FIFO ring of transactions to send again */
   uint64_t *retry_due;      /* ... and when */
@@ -260,14 +261,20 @@ static bool all_drained(const loader_t *ld) {
 
 /* --------------------------------------------------------- the loop */
 
+/* Idle lanes take what is due, starting after the lane that sent last, so
+ * that a light load still goes round robin over the nodes. */
 static void start_idle(loader_t *ld, uint64_t now) {
-  for (uint32_t i = 0; i < ld->lanes_count; i++) {
+  for (uint32_t k = 0; k < ld->lanes_count; k++) {
+    uint32_t i = (ld->lane_next + k) % ld->lanes_count;
     lane_t *l = &ld->lanes[i];
     if (l->tx != IDLE) continue;
     uint32_t tx = IDLE;
     while (l->batch_len < ld->cfg->batch && (tx = next_due(ld, now)) != IDLE)
       l->batch[l->batch_len++] = tx;
-    if (l->batch_len > 0) lane_send(ld, l, now);
+    if (l->batch_len > 0) {
+      lane_send(ld, l, now);
+      ld->lane_next = (i + 1) % ld->lanes_count;
+    }
     if (tx == IDLE) break;
   }
   uint64_t period = (uint64_t)ld->cfg->poll_ms * 1000000ull;
