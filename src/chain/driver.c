@@ -30,7 +30,7 @@ void qp__chain_on_message(void *ctx, uint32_t peer, const uint8_t *bytes, size_t
   qp__chain_node_t *n = ctx;
   if (len < 2) return;
   if (bytes[0] == QP__CHAIN_CHANNEL_TXS) { /* admitted on the admission thread */
-    qp__chain_admit_forwarded(n, bytes, len);
+    qp__chain_admit_forwarded(n, peer, bytes, len);
     return;
   }
   if (bytes[0] != CHANNEL_CONSENSUS && bytes[0] != CHANNEL_TX) return;
@@ -40,22 +40,30 @@ void qp__chain_on_message(void *ctx, uint32_t peer, const uint8_t *bytes, size_t
       qp__chain_wake(n);
     return;
   }
+  qp__chain_queue_t q = {&n->mutex, &n->cond, &n->head, &n->tail, &n->queued_bytes, &n->stopping};
+  qp__chain_enqueue(n, &q, peer, bytes, len);
+}
+
+void qp__chain_enqueue(qp__chain_node_t *n, const qp__chain_queue_t *q, uint32_t from,
+                       const uint8_t *bytes, size_t len) {
   qp__chain_event_t *e = qp_malloc(sizeof *e + len);
-  if (e == NULL) return;
-  e->next = NULL;
-  e->from = peer;
-  e->len = len;
-  memcpy(e->bytes, bytes, len);
-  pthread_mutex_lock(&n->mutex);
-  bool room = n->queued_bytes + len <= QP__CHAIN_QUEUE_BYTES_MAX && !n->stopping;
+  bool room = e != NULL;
   if (room) {
-    if (n->tail) n->tail->next = e;
-    else n->head = e;
-    n->tail = e;
-    n->queued_bytes += len;
-    pthread_cond_signal(&n->cond);
+    e->next = NULL;
+    e->from = from;
+    e->len = len;
+    memcpy(e->bytes, bytes, len);
+    pthread_mutex_lock(q->mutex);
+    room = *q->bytes + len <= QP__CHAIN_QUEUE_BYTES_MAX && !*q->stopping;
+    if (room) {
+      if (*q->tail) (*q->tail)->next = e;
+      else *q->head = e;
+      *q->tail = e;
+      *q->bytes += len;
+      pthread_cond_signal(q->cond);
+    }
+    pthread_mutex_unlock(q->mutex);
   }
-  pthread_mutex_unlock(&n->mutex);
   if (!room) {
     qp_free(e);
     atomic_fetch_add(&n->dropped_messages, 1);

@@ -142,29 +142,11 @@ static size_t admit_frame(qp__chain_node_t *n, const uint8_t *bytes, size_t len)
 
 /* ---- the admission thread -------------------------------------------------- */
 
-void qp__chain_admit_forwarded(qp__chain_node_t *n, const uint8_t *bytes, size_t len) {
-  qp__chain_event_t *e = qp_malloc(sizeof *e + len);
-  if (e == NULL) {
-    atomic_fetch_add(&n->dropped_messages, 1);
-    return;
-  }
-  e->next = NULL;
-  e->len = len;
-  memcpy(e->bytes, bytes, len);
-  pthread_mutex_lock(&n->admit_mutex);
-  bool room = n->admit_bytes + len <= QP__CHAIN_QUEUE_BYTES_MAX && !n->admit_stopping;
-  if (room) {
-    if (n->admit_tail) n->admit_tail->next = e;
-    else n->admit_head = e;
-    n->admit_tail = e;
-    n->admit_bytes += len;
-    pthread_cond_signal(&n->admit_cond);
-  }
-  pthread_mutex_unlock(&n->admit_mutex);
-  if (!room) {
-    qp_free(e);
-    atomic_fetch_add(&n->dropped_messages, 1);
-  }
+void qp__chain_admit_forwarded(qp__chain_node_t *n, uint32_t from, const uint8_t *bytes,
+                               size_t len) {
+  qp__chain_queue_t q = {&n->admit_mutex, &n->admit_cond, &n->admit_head, &n->admit_tail,
+                         &n->admit_bytes, &n->admit_stopping};
+  qp__chain_enqueue(n, &q, from, bytes, len);
 }
 
 static void *admitter_main(void *arg) {

@@ -134,6 +134,21 @@ void qp__chain_on_message(void *ctx, uint32_t peer, const uint8_t *bytes, size_t
 void qp__chain_on_peer(void *ctx, uint32_t peer, bool up);
 /* Tells the driver that transactions arrived. */
 void qp__chain_wake(qp__chain_node_t *n);
+
+/* A queue of copied peer messages (the driver's, the admission thread's):
+ * its mutex, the condition that wakes its consumer, its list, its bytes and
+ * its stop flag, all owned by the node.  enqueue copies bytes and appends
+ * them, or counts a dropped message (queue full past
+ * QP__CHAIN_QUEUE_BYTES_MAX, stopping, out of memory). */
+typedef struct qp__chain_queue {
+  pthread_mutex_t *mutex;
+  pthread_cond_t *cond;
+  qp__chain_event_t **head, **tail;
+  size_t *bytes;
+  const bool *stopping;
+} qp__chain_queue_t;
+void qp__chain_enqueue(qp__chain_node_t *n, const qp__chain_queue_t *q, uint32_t from,
+                       const uint8_t *bytes, size_t len);
 /* Forwarding (forward.c): a transaction this node admitted goes into the
  * outbox for every other validator; flush_due sends the outbox as one frame
  * when it is due (lingered QP__CHAIN_FORWARD_LINGER_MS or holds
@@ -145,7 +160,8 @@ void qp__chain_wake(qp__chain_node_t *n);
 void qp__chain_forward_tx(qp__chain_node_t *n, const uint8_t *bytes, size_t len);
 void qp__chain_forward_flush_due(qp__chain_node_t *n);
 uint64_t qp__chain_forward_due_ms(qp__chain_node_t *n);
-void qp__chain_admit_forwarded(qp__chain_node_t *n, const uint8_t *bytes, size_t len);
+void qp__chain_admit_forwarded(qp__chain_node_t *n, uint32_t from, const uint8_t *bytes,
+                               size_t len);
 int qp__chain_admitter_start(qp__chain_node_t *n, char *detail, size_t detail_size);
 void qp__chain_admitter_stop(qp__chain_node_t *n);
 
