@@ -278,13 +278,23 @@ static uint64_t wait_ms(qp__chain_node_t *n, const driver_state_t *d, bool *due)
   return wait < 1000 ? wait : 1000;
 }
 
+/* A transaction admitted after tell_pending read the pool but before the
+ * driver said it wants wakes again went in without one: look once more. */
+static bool pending_unseen(qp__chain_node_t *n, const driver_state_t *d) {
+  if (!d->pending_known || d->pending) return false;
+  qp_chain_mempool_stats_t st;
+  qp_chain_mempool_stats(n->mempool, &st);
+  return st.txs > st.taken;
+}
+
 /* Waits for input or a deadline; takes the queued events. */
 static qp__chain_event_t *wait_input(qp__chain_node_t *n, driver_state_t *d, bool *txs) {
+  bool unseen = pending_unseen(n, d);
   pthread_mutex_lock(&n->mutex);
   bool due = false;
   uint64_t wait = 0;
-  while (n->head == NULL && !n->txs_arrived && !n->stopping && now_ms() < d->timer_at &&
-         (wait = wait_ms(n, d, &due), !due)) {
+  while (!unseen && n->head == NULL && !n->txs_arrived && !n->stopping &&
+         now_ms() < d->timer_at && (wait = wait_ms(n, d, &due), !due)) {
     struct timespec ts;
     qp_clock_deadline_ts(wait, &ts);
     n->driver_waiting = true;
