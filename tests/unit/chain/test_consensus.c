@@ -7,6 +7,9 @@
  * or timeout ever leaves before the PERSIST of a record covering it; a
  * validator restarted from its safety record never votes twice in a view;
  * a silent leader is replaced through a TC and the chain keeps committing.
+ * Every commit, in every test, is checked against the two-chain rule: the
+ * highest block committed has a child one view later that the node's
+ * highest QC certifies (a commit across a view change would break it).
  */
 #include <stdio.h>
 #include <string.h>
@@ -107,6 +110,18 @@ static void on_commit(cluster_t *c, uint32_t i, const qp_hs_block_t *b) {
 
 static void drain(cluster_t *c, uint32_t i);
 
+/* The two-chain commit rule, from the node's own tree: B (the highest block
+ * just committed) has a child C with C.view == B.view + 1, and the QC that
+ * certifies C is the node's highest. */
+static void check_two_chain(cluster_t *c, uint32_t i, const qp_hs_block_t *b) {
+  const qp_hs_qc_t *qc = qp_hs_high_qc(c->cores[i]);
+  const qp_hs_block_t *child = qp_hs_block_find(c->cores[i], qc->block_hash);
+  assert_non_null(child);
+  assert_memory_equal(child->header.parent_hash, b->hash, QP_HASH_SIZE);
+  assert_int_equal(child->header.view, b->header.view + 1);
+  assert_int_equal(qc->view, child->header.view);
+}
+
 static void maybe_propose(cluster_t *c, uint32_t i, bool empty_ok) {
   static const uint8_t root[QP_HASH_SIZE];
   uint8_t payload[8] = {'t', 'x', 0, 0, 0, 0, 0, 0};
@@ -122,6 +137,7 @@ static void drain(cluster_t *c, uint32_t i) {
   const qp_hs_action_t *acts;
   size_t n = qp_hs_actions(c->cores[i], &acts);
   bool need = false, empty_ok = false;
+  const qp_hs_block_t *top = NULL; /* the highest block committed by this call */
   for (size_t k = 0; k < n; k++) {
     const qp_hs_action_t *a = &acts[k];
     if (a->kind == QP_HS_ACT_PERSIST) {
@@ -137,6 +153,7 @@ static void drain(cluster_t *c, uint32_t i) {
           enqueue(c, i, to, a->bytes, a->len);
     } else if (a->kind == QP_HS_ACT_COMMIT) {
       on_commit(c, i, a->block);
+      top = a->block;
     } else if (a->kind == QP_HS_ACT_NEED_PAYLOAD) {
       need = true;
       empty_ok = a->empty_ok;
@@ -144,6 +161,7 @@ static void drain(cluster_t *c, uint32_t i) {
       c->timer_ms[i] = a->at_ms;
     }
   }
+  if (top != NULL) check_two_chain(c, i, top);
   if (need) c->want_payload[i] = true;
   if (need) maybe_propose(c, i, empty_ok);
 }
