@@ -117,6 +117,11 @@ static const qp_chain_exec_t *execute(qp__chain_node_t *n, const qp_hs_block_t *
   if (rc == 0 && ms >= 100)
     QP_LOG_INFO("chain", "executing block %llu (%zu transactions) took %llu ms",
                 (unsigned long long)b->header.height, count, (unsigned long long)ms);
+  if (rc == QP_ELIMIT) { /* catching up: deeper than the overlays or the slots reach */
+    QP_LOG_DEBUG("chain", "block %llu not executed yet (%s): it runs when it commits",
+                 (unsigned long long)b->header.height, qp_strerror(rc));
+    return NULL;
+  }
   if (rc != 0) {
     QP_LOG_WARN("chain", "cannot execute block %llu: %s", (unsigned long long)b->header.height,
                 qp_strerror(rc));
