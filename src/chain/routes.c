@@ -332,47 +332,33 @@ void qp__chain_metrics(void *ctx, qp_http_text_t *out) {
   pthread_mutex_unlock(&n->pub_mutex);
   qp_net_metrics_t nm;
   qp_net_metrics_read(n->net, &nm);
-  qp_http_metric_header(out, "quipu_chain_height", "gauge", "committed height");
-  qp_http_text_put(out, "quipu_chain_height %llu\n", (unsigned long long)p.height);
-  qp_http_metric_header(out, "quipu_chain_view", "gauge", "the consensus view");
-  qp_http_text_put(out, "quipu_chain_view %llu\n", (unsigned long long)p.view);
-  qp_http_metric_header(out, "quipu_chain_blocks_committed_total", "counter",
-                        "blocks committed since start");
-  qp_http_text_put(out, "quipu_chain_blocks_committed_total %llu\n",
-                   (unsigned long long)p.commits);
-  qp_http_metric_header(out, "quipu_chain_commit_latency_ms_sum", "counter",
-                        "proposal to local commit, summed over committed blocks");
-  qp_http_text_put(out, "quipu_chain_commit_latency_ms_sum %llu\n",
-                   (unsigned long long)p.commit_ms_sum);
-  qp_http_metric_header(out, "quipu_chain_peers_up", "gauge", "validators connected");
-  qp_http_text_put(out, "quipu_chain_peers_up %u\n", nm.peers_up);
+  qp_http_metric_u64(out, "quipu_chain_height", "gauge", "committed height", p.height);
+  qp_http_metric_u64(out, "quipu_chain_view", "gauge", "the consensus view", p.view);
+  qp_http_metric_u64(out, "quipu_chain_blocks_committed_total", "counter",
+                     "blocks committed since start", p.commits);
+  qp_http_metric_u64(out, "quipu_chain_commit_latency_ms_sum", "counter",
+                     "proposal to local commit, summed over committed blocks", p.commit_ms_sum);
+  qp_http_metric_u64(out, "quipu_chain_peers_up", "gauge", "validators connected", nm.peers_up);
   qp_chain_mempool_stats_t ms;
   qp_chain_mempool_stats(n->mempool, &ms);
-  qp_http_metric_header(out, "quipu_chain_mempool_txs", "gauge",
-                        "transactions held in the mempool (pending and taken into a block)");
-  qp_http_text_put(out, "quipu_chain_mempool_txs %u\n", ms.txs);
-  qp_http_metric_header(out, "quipu_chain_mempool_bytes", "gauge", "encoded bytes held");
-  qp_http_text_put(out, "quipu_chain_mempool_bytes %llu\n", (unsigned long long)ms.bytes);
-  qp_http_metric_header(out, "quipu_chain_signature_verifications_total", "counter",
-                        "transaction signatures verified on this node");
-  qp_http_text_put(out, "quipu_chain_signature_verifications_total %llu\n",
-                   (unsigned long long)ms.verifications);
-  qp_http_metric_header(out, "quipu_chain_signature_cache_hits_total", "counter",
-                        "verifications skipped: the transaction was verified here before");
-  qp_http_text_put(out, "quipu_chain_signature_cache_hits_total %llu\n",
-                   (unsigned long long)ms.verified_hits);
-  qp_http_metric_header(out, "quipu_chain_txs_admitted_total", "counter",
-                        "transactions admitted to the mempool, from clients and peers");
-  qp_http_text_put(out, "quipu_chain_txs_admitted_total %llu\n",
-                   (unsigned long long)ms.rejected[QP_CHAIN_ADMIT_OK]);
+  qp_http_metric_u64(out, "quipu_chain_mempool_txs", "gauge",
+                     "transactions held in the mempool (pending and taken into a block)", ms.txs);
+  qp_http_metric_u64(out, "quipu_chain_mempool_bytes", "gauge", "encoded bytes held", ms.bytes);
+  qp_http_metric_u64(out, "quipu_chain_signature_verifications_total", "counter",
+                     "transaction signatures verified on this node", ms.verifications);
+  qp_http_metric_u64(out, "quipu_chain_signature_cache_hits_total", "counter",
+                     "verifications skipped: the transaction was verified here before",
+                     ms.verified_hits);
+  qp_http_metric_u64(out, "quipu_chain_txs_admitted_total", "counter",
+                     "transactions admitted to the mempool, from clients and peers",
+                     ms.rejected[QP_CHAIN_ADMIT_OK]);
   qp_http_metric_header(out, "quipu_chain_txs_refused_total", "counter",
                         "transactions refused at admission, by reason");
   for (int i = 1; i < QP_CHAIN_ADMIT__COUNT; i++)
     qp_http_text_put(out, "quipu_chain_txs_refused_total{reason=\"%s\"} %llu\n",
                      qp_chain_admit_code((qp_chain_admit_t)i),
                      (unsigned long long)ms.rejected[i]);
-  qp_http_metric_header(out, "quipu_chain_dropped_messages_total", "counter",
-                        "peer messages dropped: the driver's queue was full");
-  qp_http_text_put(out, "quipu_chain_dropped_messages_total %llu\n",
-                   (unsigned long long)atomic_load(&n->dropped_messages));
+  qp_http_metric_u64(out, "quipu_chain_dropped_messages_total", "counter",
+                     "peer messages dropped: the driver's queue was full",
+                     atomic_load(&n->dropped_messages));
 }

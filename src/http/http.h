@@ -346,6 +346,10 @@ void qp_http_histogram_put(qp_http_text_t *t, const char *name, const char *labe
 void qp_http_metric_header(qp_http_text_t *t, const char *name, const char *type,
                            const char *help);
 
+/* Writes a metric of one unlabelled sample: its header, then "name value". */
+void qp_http_metric_u64(qp_http_text_t *t, const char *name, const char *type, const char *help,
+                        uint64_t value);
+
 /* --------------------------------------------------------------- server */
 
 typedef struct qp_http_options {

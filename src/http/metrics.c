@@ -51,6 +51,12 @@ void qp_http_metric_header(qp_http_text_t *t, const char *name, const char *type
   qp_http_text_put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+void qp_http_metric_u64(qp_http_text_t *t, const char *name, const char *type, const char *help,
+                        uint64_t value) {
+  qp_http_metric_header(t, name, type, help);
+  qp_http_text_put(t, "%s %llu\n", name, (unsigned long long)value);
+}
+
 void qp_http_histogram_observe(qp_http_histogram_t *h, uint64_t us) {
   uint32_t b = 0;
   while (b < QP_HTTP_LATENCY_BUCKETS && us > LATENCY_BOUNDS_US[b]) b++;

@@ -48,15 +48,13 @@ static void put_batches(qp_http_text_t *t, const qp__ledger_metrics_t *m) {
   qp_http_text_put(t, "quipu_batch_events_bucket{le=\"+Inf\"} %llu\n", cumulative);
   qp_http_text_put(t, "quipu_batch_events_sum %llu\nquipu_batch_events_count %llu\n",
                    load(&m->batch_events_sum), load(&m->batch_count));
-  qp_http_metric_header(t, "quipu_commits_total", "counter",
-                        "Group commits (one journal append and fdatasync each).");
-  qp_http_text_put(t, "quipu_commits_total %llu\n", load(&m->commits));
-  qp_http_metric_header(t, "quipu_commit_requests_total", "counter",
-                        "Create requests committed in those groups.");
-  qp_http_text_put(t, "quipu_commit_requests_total %llu\n", load(&m->commit_requests));
-  qp_http_metric_header(t, "quipu_expiry_sweeps_total", "counter",
-                        "Expiry sweeps of pending transfers run by the periodic tick.");
-  qp_http_text_put(t, "quipu_expiry_sweeps_total %llu\n", load(&m->sweeps));
+  qp_http_metric_u64(t, "quipu_commits_total", "counter",
+                     "Group commits (one journal append and fdatasync each).", load(&m->commits));
+  qp_http_metric_u64(t, "quipu_commit_requests_total", "counter",
+                     "Create requests committed in those groups.", load(&m->commit_requests));
+  qp_http_metric_u64(t, "quipu_expiry_sweeps_total", "counter",
+                     "Expiry sweeps of pending transfers run by the periodic tick.",
+                     load(&m->sweeps));
 }
 
 static void put_results(qp_http_text_t *t, const qp__ledger_metrics_t *m) {
@@ -77,11 +75,10 @@ void qp__ledger_metrics_render(const qp__ledger_metrics_t *m, qp_http_text_t *ou
   qp_http_histogram_put(out, "quipu_commit_duration_seconds", "", &m->commit_latency);
   put_batches(out, m);
   put_results(out, m);
-  qp_http_metric_header(out, "quipu_journal_bytes", "gauge", "Size of the ledger's journal.");
-  qp_http_text_put(out, "quipu_journal_bytes %llu\n", (unsigned long long)journal_bytes);
-  qp_http_metric_header(out, "quipu_queue_depth", "gauge",
-                        "Create requests waiting for the ledger's writer.");
-  qp_http_text_put(out, "quipu_queue_depth %u\n", queue_depth);
+  qp_http_metric_u64(out, "quipu_journal_bytes", "gauge",
+                     "Size of the ledger's journal.", journal_bytes);
+  qp_http_metric_u64(out, "quipu_queue_depth", "gauge",
+                     "Create requests waiting for the ledger's writer.", queue_depth);
 }
 
 /* Nanoseconds as seconds with millisecond precision, integer-only. */
@@ -97,10 +94,9 @@ void qp__ledger_health_render(const qp_db_health_t *h, qp_http_text_t *out) {
   qp_http_metric_header(out, "quipu_ledger_journal_check", "gauge",
                         "The journal re-hash after a restart: 1 passed, 0 running, -1 damage.");
   qp_http_text_put(out, "quipu_ledger_journal_check %d\n", h->journal_check);
-  qp_http_metric_header(out, "quipu_ledger_index_lag_batches", "gauge",
-                        "Journal records committed but not yet in the LMDB index.");
-  qp_http_text_put(out, "quipu_ledger_index_lag_batches %llu\n",
-                   (unsigned long long)(h->journal_seq - h->index_seq));
+  qp_http_metric_u64(out, "quipu_ledger_index_lag_batches", "gauge",
+                     "Journal records committed but not yet in the LMDB index.",
+                     h->journal_seq - h->index_seq);
   qp_http_metric_header(out, "quipu_ledger_index_lag_seconds", "gauge",
                         "How long the index has been behind the journal (0 = caught up).");
   put_seconds(out, "quipu_ledger_index_lag_seconds", h->index_lag_ns);
