@@ -25,17 +25,25 @@ static json_t *hash_json(const uint8_t hash[QP_HASH_SIZE]) {
   return json_string(hex);
 }
 
-/* Decodes a hex JSON string into a fresh buffer; NULL when it is not one. */
-static uint8_t *unhex_json(const json_t *s, size_t *len_out) {
+static const char BODY_SHAPE[] =
+    "the body must be {\"tx\":\"<hex of the transaction>\"} or {\"txs\":[\"<hex>\",…]}";
+
+/* Decodes a hex JSON string into a fresh buffer (*out, qp_free'd by the
+ * caller): 0, QP_EPARSE (not a non-empty even-length hex string) or
+ * QP_ENOMEM. */
+static int unhex_json(const json_t *s, uint8_t **out, size_t *len_out) {
+  *out = NULL;
   size_t hex_len = json_string_length(s);
-  if (!json_is_string(s) || hex_len == 0 || hex_len % 2 != 0) return NULL;
+  if (!json_is_string(s) || hex_len == 0 || hex_len % 2 != 0) return QP_EPARSE;
   uint8_t *bytes = qp_malloc(hex_len / 2);
-  if (bytes != NULL && qp_chain_unhex(json_string_value(s), hex_len, bytes, hex_len / 2) != 0) {
+  if (bytes == NULL) return QP_ENOMEM;
+  if (qp_chain_unhex(json_string_value(s), hex_len, bytes, hex_len / 2) != 0) {
     qp_free(bytes);
-    return NULL;
+    return QP_EPARSE;
   }
+  *out = bytes;
   *len_out = hex_len / 2;
-  return bytes;
+  return 0;
 }
 
 /* Admits one transaction; forwards it when admitted. */
@@ -54,17 +62,16 @@ static void admit_message(qp_chain_admit_t result, const char *detail, char *out
 
 static void submit_one(qp__chain_node_t *n, const json_t *tx, qp_http_reply_t *r) {
   size_t len = 0;
-  uint8_t *bytes = unhex_json(tx, &len);
-  if (bytes == NULL) {
-    qp_http_reply_fail(r, 400, "invalid_body", "tx",
-                       "the body must be {\"tx\":\"<hex of the transaction>\"} or "
-                       "{\"txs\":[\"<hex>\",…]}");
+  uint8_t *bytes = NULL;
+  int rc = unhex_json(tx, &bytes, &len);
+  if (rc == QP_EPARSE) {
+    qp_http_reply_fail(r, 400, "invalid_body", "tx", BODY_SHAPE);
     return;
   }
-  qp_chain_admit_t result;
+  qp_chain_admit_t result = QP_CHAIN_ADMIT_OK;
   uint8_t hash[QP_HASH_SIZE];
   char detail[256], msg[400];
-  int rc = admit(n, bytes, len, &result, hash, detail, sizeof detail);
+  if (rc == 0) rc = admit(n, bytes, len, &result, hash, detail, sizeof detail);
   qp_free(bytes);
   if (rc == QP_EINVAL) {
     admit_message(result, detail, msg, sizeof msg);
@@ -82,8 +89,23 @@ static void submit_one(qp__chain_node_t *n, const json_t *tx, qp_http_reply_t *r
   qp_http_reply_json(r, 202, o);
 }
 
-/* Every element must be transaction hex before any is admitted. */
-static bool batch_shape_ok(const json_t *txs, qp_http_reply_t *r) {
+/* A batch decoded whole before anything is admitted. */
+typedef struct batch {
+  size_t count;
+  uint8_t **bytes; /* count, qp_malloc'ed each */
+  size_t *lens;
+} batch_t;
+
+static void batch_free(batch_t *b) {
+  for (size_t i = 0; b->bytes != NULL && i < b->count; i++) qp_free(b->bytes[i]);
+  qp_free(b->bytes);
+  qp_free(b->lens);
+}
+
+/* Decodes every element; false with the reply written when one is not
+ * transaction hex (or the batch's size is wrong, or memory ran out). */
+static bool batch_decode(const json_t *txs, batch_t *b, qp_http_reply_t *r) {
+  memset(b, 0, sizeof *b);
   size_t count = json_array_size(txs);
   if (!json_is_array(txs) || count == 0 || count > QP_CHAIN_SUBMIT_BATCH_MAX) {
     char msg[160];
@@ -92,21 +114,22 @@ static bool batch_shape_ok(const json_t *txs, qp_http_reply_t *r) {
     qp_http_reply_fail(r, 400, json_is_array(txs) ? "batch_size" : "invalid_body", "txs", msg);
     return false;
   }
-  for (size_t i = 0; i < count; i++) {
-    const json_t *tx = json_array_get(txs, i);
-    size_t hex_len = json_string_length(tx);
-    const char *s = json_string_value(tx);
-    bool ok = json_is_string(tx) && hex_len > 0 && hex_len % 2 == 0 &&
-              strspn(s, "0123456789abcdefABCDEF") == hex_len;
-    if (!ok) {
-      char path[32];
-      snprintf(path, sizeof path, "txs[%zu]", i);
-      qp_http_reply_fail(r, 400, "invalid_value", path,
-                         "must be the hex of an encoded transaction (an even number of digits)");
-      return false;
-    }
+  b->bytes = qp_calloc(count, sizeof *b->bytes);
+  b->lens = qp_calloc(count, sizeof *b->lens);
+  int rc = b->bytes != NULL && b->lens != NULL ? 0 : QP_ENOMEM;
+  if (rc == 0) b->count = count;
+  size_t i = 0;
+  for (; rc == 0 && i < count; i++)
+    rc = unhex_json(json_array_get(txs, i), &b->bytes[i], &b->lens[i]);
+  if (rc == QP_EPARSE) {
+    char path[32];
+    snprintf(path, sizeof path, "txs[%zu]", i - 1);
+    qp_http_reply_fail(r, 400, "invalid_value", path,
+                       "must be the hex of an encoded transaction (an even number of digits)");
+  } else if (rc != 0) {
+    qp_http_reply_fail(r, 500, "internal", "", qp_strerror(rc));
   }
-  return true;
+  return rc == 0;
 }
 
 static json_t *result_json(size_t index, qp_chain_admit_t result, int rc, const uint8_t *hash,
@@ -127,22 +150,24 @@ static json_t *result_json(size_t index, qp_chain_admit_t result, int rc, const 
 }
 
 static void submit_batch(qp__chain_node_t *n, const json_t *txs, qp_http_reply_t *r) {
-  if (!batch_shape_ok(txs, r)) return;
+  batch_t b;
+  if (!batch_decode(txs, &b, r)) {
+    batch_free(&b);
+    return;
+  }
   json_t *results = json_array();
   size_t admitted = 0;
-  for (size_t i = 0; i < json_array_size(txs); i++) {
-    size_t len = 0;
-    uint8_t *bytes = unhex_json(json_array_get(txs, i), &len);
+  for (size_t i = 0; i < b.count; i++) {
     qp_chain_admit_t result = QP_CHAIN_ADMIT_OK;
     uint8_t hash[QP_HASH_SIZE];
     char detail[256] = "";
-    int rc = bytes ? admit(n, bytes, len, &result, hash, detail, sizeof detail) : QP_ENOMEM;
-    qp_free(bytes);
+    int rc = admit(n, b.bytes[i], b.lens[i], &result, hash, detail, sizeof detail);
     bool hashed = rc == 0 || (rc == QP_EINVAL && result != QP_CHAIN_ADMIT_MALFORMED &&
                               result != QP_CHAIN_ADMIT_TOO_LARGE);
     json_array_append_new(results, result_json(i, result, rc, hashed ? hash : NULL, detail));
     admitted += rc == 0;
   }
+  batch_free(&b);
   if (admitted > 0) {
     qp__chain_forward_flush_due(n);
     qp__chain_wake(n);
@@ -161,8 +186,6 @@ void qp__chain_submit_txs(void *ctx, qp_http_request_t *req, qp_http_reply_t *r)
   if (json_object_size(root) == 1 && tx != NULL) submit_one(n, tx, r);
   else if (json_object_size(root) == 1 && txs != NULL) submit_batch(n, txs, r);
   else
-    qp_http_reply_fail(r, 400, "invalid_body", "",
-                       "the body must be {\"tx\":\"<hex of the transaction>\"} or "
-                       "{\"txs\":[\"<hex>\",…]}");
+    qp_http_reply_fail(r, 400, "invalid_body", "", BODY_SHAPE);
   json_decref(root);
 }
