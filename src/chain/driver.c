@@ -271,10 +271,10 @@ static void tell_pending(qp__chain_node_t *n, driver_state_t *d) {
 
 /* How long to wait: until the core's deadline or the outbox's, at most 1 s. */
 static uint64_t wait_ms(qp__chain_node_t *n, const driver_state_t *d, bool *due) {
-  uint64_t now = qp_clock_mono_ns() / 1000000u, fwd = qp__chain_forward_due_ms(n);
+  uint64_t fwd = qp__chain_forward_wait_ms(n);
   uint64_t wait = d->timer_at == UINT64_MAX ? 1000 : d->timer_at - now_ms();
-  *due = fwd != 0 && now >= fwd;
-  if (fwd != 0 && fwd - now < wait) wait = fwd - now;
+  *due = fwd == 0;
+  if (fwd < wait) wait = fwd;
   return wait < 1000 ? wait : 1000;
 }
 

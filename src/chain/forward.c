@@ -124,7 +124,10 @@ void qp__chain_forward_flush_due(qp__chain_node_t *n) {
   pthread_mutex_unlock(&n->fwd_mutex);
 }
 
-uint64_t qp__chain_forward_due_ms(qp__chain_node_t *n) { return atomic_load(&n->fwd_due_ms); }
+uint64_t qp__chain_forward_wait_ms(qp__chain_node_t *n) {
+  uint64_t due = atomic_load(&n->fwd_due_ms), now = now_ms();
+  return due == 0 ? UINT64_MAX : due > now ? due - now : 0;
+}
 
 static size_t admit_frame(qp__chain_node_t *n, const uint8_t *bytes, size_t len) {
   qp_chain_fwd_reader_t r;

@@ -152,14 +152,14 @@ void qp__chain_enqueue(qp__chain_node_t *n, const qp__chain_queue_t *q, uint32_t
 /* Forwarding (forward.c): a transaction this node admitted goes into the
  * outbox for every other validator; flush_due sends the outbox as one frame
  * when it is due (lingered QP__CHAIN_FORWARD_LINGER_MS or holds
- * QP__CHAIN_FORWARD_DUE_BYTES); due_ms is when it will be (monotonic ms,
- * 0 = empty); it also leaves by itself past QP__CHAIN_FORWARD_BYTES.  admit_forwarded
+ * QP__CHAIN_FORWARD_DUE_BYTES); wait_ms is how long until it is (0 = due,
+ * UINT64_MAX = empty); it also leaves by itself past QP__CHAIN_FORWARD_BYTES.  admit_forwarded
  * queues a transactions-channel frame from a peer (copied) for the
  * admission thread, which admitter_start starts and admitter_stop joins
  * (then frees what is still queued). */
 void qp__chain_forward_tx(qp__chain_node_t *n, const uint8_t *bytes, size_t len);
 void qp__chain_forward_flush_due(qp__chain_node_t *n);
-uint64_t qp__chain_forward_due_ms(qp__chain_node_t *n);
+uint64_t qp__chain_forward_wait_ms(qp__chain_node_t *n);
 void qp__chain_admit_forwarded(qp__chain_node_t *n, uint32_t from, const uint8_t *bytes,
                                size_t len);
 int qp__chain_admitter_start(qp__chain_node_t *n, char *detail, size_t detail_size);
