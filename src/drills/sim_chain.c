@@ -244,6 +244,19 @@ static void propose(qp__sim_chain_t *w, uint32_t i) {
   drain(w, i);
 }
 
+/* Tells node i's core whether transactions wait, when that changed, and
+ * performs what it answers; true when it told. */
+static bool tell_pending(qp__sim_chain_t *w, uint32_t i) {
+  qp__sim_node_t *n = &w->nodes[i];
+  bool pending = n->committed_count < w->txs_count;
+  if (pending == n->told_pending) return false;
+  n->told_pending = pending;
+  if (qp_hs_set_pending(n->core, pending, w->now_ms) != 0)
+    violation(w, &w->stats->other, "node %u: set_pending failed", i);
+  drain(w, i);
+  return true;
+}
+
 /* Performs node i's actions in order.  A crash at a PERSIST loses that
  * record and every later action. */
 static void drain(qp__sim_chain_t *w, uint32_t i) {
@@ -278,14 +291,7 @@ static void drain(qp__sim_chain_t *w, uint32_t i) {
       n->timer_at_ms = a->at_ms;
     }
   }
-  bool pending = n->committed_count < w->txs_count;
-  if (pending != n->told_pending) {
-    n->told_pending = pending;
-    if (qp_hs_set_pending(n->core, pending, w->now_ms) != 0)
-      violation(w, &w->stats->other, "node %u: set_pending failed", i);
-    drain(w, i);
-    if (n->core == NULL) return;
-  }
+  if (tell_pending(w, i) && n->core == NULL) return;
   if (need) n->want_payload = true;
   if (n->want_payload) propose(w, i);
 }
@@ -378,15 +384,7 @@ static bool all_committed(const qp__sim_chain_t *w) {
 static void poke(qp__sim_chain_t *w, uint32_t i) {
   qp__sim_node_t *n = &w->nodes[i];
   if (n->core == NULL) return;
-  bool pending = n->committed_count < w->txs_count;
-  if (pending != n->told_pending) {
-    n->told_pending = pending;
-    if (qp_hs_set_pending(n->core, pending, w->now_ms) != 0)
-      violation(w, &w->stats->other, "node %u: set_pending failed", i);
-    drain(w, i);
-  } else if (n->want_payload) {
-    propose(w, i);
-  }
+  if (!tell_pending(w, i) && n->want_payload) propose(w, i);
 }
 
 /* ------------------------------------------------------------- the loop */
