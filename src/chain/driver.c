@@ -20,8 +20,6 @@
 #include "chain/node_int.h"
 #include "store/store.h"
 
-enum { CHANNEL_CONSENSUS = QP__CHAIN_CHANNEL_CONSENSUS, CHANNEL_TX = QP__CHAIN_CHANNEL_TX };
-
 static uint64_t now_ms(void) { return qp_clock_wall_ns() / 1000000u; }
 
 /* ------------------------------------------------------------ inputs */
@@ -33,8 +31,8 @@ void qp__chain_on_message(void *ctx, uint32_t peer, const uint8_t *bytes, size_t
     qp__chain_admit_forwarded(n, peer, bytes, len);
     return;
   }
-  if (bytes[0] != CHANNEL_CONSENSUS && bytes[0] != CHANNEL_TX) return;
-  if (bytes[0] == CHANNEL_TX) { /* admitted here, on the transport's thread, not the driver's */
+  if (bytes[0] != QP__CHAIN_CHANNEL_CONSENSUS && bytes[0] != QP__CHAIN_CHANNEL_TX) return;
+  if (bytes[0] == QP__CHAIN_CHANNEL_TX) { /* admitted here, on the transport's thread */
     qp_chain_admit_t result = QP_CHAIN_ADMIT_OK;
     if (qp_chain_mempool_add(n->mempool, bytes + 1, len - 1, &result, NULL, NULL, 0) == 0)
       qp__chain_wake(n);
@@ -136,9 +134,11 @@ static void perform_one(qp__chain_node_t *n, const qp_hs_action_t *a, driver_sta
       d->failed = true;
     }
     break;
-  case QP_HS_ACT_SEND: send_channel(n, CHANNEL_CONSENSUS, a->to, a->bytes, a->len); break;
+  case QP_HS_ACT_SEND:
+    send_channel(n, QP__CHAIN_CHANNEL_CONSENSUS, a->to, a->bytes, a->len);
+    break;
   case QP_HS_ACT_BROADCAST:
-    send_channel(n, CHANNEL_CONSENSUS, UINT32_MAX, a->bytes, a->len);
+    send_channel(n, QP__CHAIN_CHANNEL_CONSENSUS, UINT32_MAX, a->bytes, a->len);
     break;
   case QP_HS_ACT_COMMIT:
     if (qp__chain_commit(n, a->block) != 0) d->failed = true;
@@ -240,7 +240,7 @@ static bool serve_from_store(qp__chain_node_t *n, uint32_t from, const uint8_t *
   uint8_t *out = NULL;
   size_t out_len = 0;
   if (got > 0 && qp_hs_encode_block_response(&n->genesis, list, got, &out, &out_len) == 0)
-    send_channel(n, CHANNEL_CONSENSUS, from, out, out_len);
+    send_channel(n, QP__CHAIN_CHANNEL_CONSENSUS, from, out, out_len);
   qp_free(out);
   for (uint32_t i = 0; i < QP_HS_FETCH_BLOCKS_MAX; i++) qp_chain_block_deinit(&stored[i]);
   qp_free(m);
