@@ -17,8 +17,6 @@
 #include "chain/hmap.h"
 #include "chain/state.h"
 
-#define WRITES_DOMAIN "quipu-state-writes-v0"
-#define ROOT_DOMAIN "quipu-state-root-v0"
 #define BATCH_CAP_FIRST 256u /* slots before the first doubling */
 
 typedef struct batch_write {
@@ -30,15 +28,13 @@ typedef struct batch_write {
 struct qp_chain_batch {
   batch_write_t *writes; /* cap slots, count used */
   uint32_t count;        /* distinct keys */
-  uint32_t cap;          /* slots of writes and sorted, and the map's count_max */
+  uint32_t cap;          /* slots of writes, and the map's count_max */
   uint32_t writes_max;   /* distinct keys at most */
   uint8_t *data;         /* key and value bytes */
   uint64_t data_len;     /* used */
   uint64_t data_cap;     /* allocated */
   uint64_t bytes_max;    /* data_len never passes it */
   qp__chain_hmap_t by_key; /* BLAKE2b(key) -> write */
-  uint32_t *sorted;      /* write indexes in key order, when sorted_ok */
-  bool sorted_ok;        /* sorted reflects every write */
 };
 
 int qp_chain_batch_new(uint32_t writes_max, uint64_t bytes_max, qp_chain_batch_t **out) {
@@ -50,8 +46,7 @@ int qp_chain_batch_new(uint32_t writes_max, uint64_t bytes_max, qp_chain_batch_t
   b->bytes_max = bytes_max;
   b->cap = writes_max < BATCH_CAP_FIRST ? writes_max : BATCH_CAP_FIRST;
   b->writes = qp_malloc((size_t)b->cap * sizeof *b->writes);
-  b->sorted = qp_malloc((size_t)b->cap * sizeof *b->sorted);
-  int rc = b->writes == NULL || b->sorted == NULL ? QP_ENOMEM
+  int rc = b->writes == NULL ? QP_ENOMEM
                                                    : qp__chain_hmap_init(&b->by_key, b->cap);
   if (rc != 0) {
     qp_chain_batch_free(b);
@@ -65,7 +60,6 @@ void qp_chain_batch_free(qp_chain_batch_t *b) {
   if (b == NULL) return;
   qp__chain_hmap_deinit(&b->by_key);
   qp_free(b->writes);
-  qp_free(b->sorted);
   qp_free(b->data);
   qp_free(b);
 }
@@ -96,9 +90,6 @@ static int grow(qp_chain_batch_t *b) {
   batch_write_t *writes = qp_realloc(b->writes, (size_t)cap * sizeof *writes);
   if (writes == NULL) return QP_ENOMEM;
   b->writes = writes;
-  uint32_t *sorted = qp_realloc(b->sorted, (size_t)cap * sizeof *sorted);
-  if (sorted == NULL) return QP_ENOMEM;
-  b->sorted = sorted;
   qp__chain_hmap_t map;
   int rc = qp__chain_hmap_init(&map, cap);
   if (rc != 0) return rc;
@@ -136,7 +127,6 @@ int qp_chain_batch_set(qp_chain_batch_t *b, const uint8_t *key, size_t key_len,
   if (!held) {
     i = b->count++;
     QP_ASSERT(qp__chain_hmap_put(&b->by_key, id, i) == 0);
-    b->sorted_ok = false;
   }
   b->writes[i] = (batch_write_t){(uint32_t)key_off, (uint32_t)key_len, (uint32_t)value_off,
                                  del ? 0 : (uint32_t)value_len, del};
@@ -157,52 +147,32 @@ int qp_chain_batch_get(const qp_chain_batch_t *b, const uint8_t *key, size_t key
   return 0;
 }
 
-/* memcmp order; a key that is a prefix of another sorts first. */
-static int key_cmp(const void *x, const void *y, void *ctx) {
-  const qp_chain_batch_t *b = ctx;
-  const batch_write_t *a = &b->writes[*(const uint32_t *)x], *c = &b->writes[*(const uint32_t *)y];
-  uint32_t n = a->key_len < c->key_len ? a->key_len : c->key_len;
-  int r = memcmp(b->data + a->key_off, b->data + c->key_off, n);
-  if (r != 0) return r;
-  return a->key_len < c->key_len ? -1 : a->key_len > c->key_len ? 1 : 0;
+int qp_chain_batch_updates(const qp_chain_batch_t *b, qp_suite_t suite, qp_smt_update_t **out,
+                           size_t *count) {
+  *out = NULL;
+  *count = 0;
+  qp_smt_update_t *u = b->count > 0 ? qp_malloc((size_t)b->count * sizeof *u) : NULL;
+  if (b->count > 0 && u == NULL) return QP_ENOMEM;
+  int rc = 0;
+  for (uint32_t i = 0; rc == 0 && i < b->count; i++) {
+    const batch_write_t *w = &b->writes[i];
+    u[i].del = w->del;
+    memset(u[i].value_hash, 0, QP_HASH_SIZE);
+    rc = qp_suite_hash(suite, u[i].key_hash, b->data + w->key_off, w->key_len);
+    if (rc == 0 && !w->del)
+      rc = qp_suite_hash(suite, u[i].value_hash, b->data + w->value_off, w->value_len);
+  }
+  if (rc != 0) {
+    qp_free(u);
+    return rc;
+  }
+  qp_smt_sort(u, b->count);
+  *out = u;
+  *count = b->count;
+  return 0;
 }
 
-int qp_chain_batch_hash(qp_chain_batch_t *b, qp_suite_t suite, uint8_t out[QP_HASH_SIZE]) {
-  if (!b->sorted_ok) {
-    for (uint32_t i = 0; i < b->count; i++) b->sorted[i] = i;
-    qsort_r(b->sorted, b->count, sizeof *b->sorted, key_cmp, b);
-    b->sorted_ok = true;
-  }
-  /* The canonical bytes, then the suite hash of them.  BLAKE2b streams; for
-   * SM3 (one-shot here) the bytes are gathered first. */
-  uint64_t total = sizeof WRITES_DOMAIN - 1 + 4;
-  for (uint32_t i = 0; i < b->count; i++)
-    total += 4 + b->writes[i].key_len + 1 + (b->writes[i].del ? 0 : 4 + b->writes[i].value_len);
-  uint8_t *enc = qp_malloc(total);
-  if (enc == NULL) return QP_ENOMEM;
-  uint64_t n = 0;
-  memcpy(enc, WRITES_DOMAIN, sizeof WRITES_DOMAIN - 1);
-  n += sizeof WRITES_DOMAIN - 1;
-  qp_store_u32(enc + n, b->count);
-  n += 4;
-  for (uint32_t k = 0; k < b->count; k++) {
-    const batch_write_t *w = &b->writes[b->sorted[k]];
-    qp_store_u32(enc + n, w->key_len);
-    memcpy(enc + n + 4, b->data + w->key_off, w->key_len);
-    n += 4 + w->key_len;
-    enc[n++] = w->del ? 0 : 1;
-    if (w->del) continue;
-    qp_store_u32(enc + n, w->value_len);
-    if (w->value_len > 0) memcpy(enc + n + 4, b->data + w->value_off, w->value_len);
-    n += 4 + w->value_len;
-  }
-  QP_ASSERT(n == total);
-  int rc = qp_suite_hash(suite, out, enc, n);
-  qp_free(enc);
-  return rc;
-}
-
-/* For the block store: each write in key order. */
+/* For the block store: each write, in the order first made. */
 int qp__chain_batch_each(const qp_chain_batch_t *b,
                          int (*fn)(void *ctx, const uint8_t *key, size_t key_len,
                                    const uint8_t *value, size_t value_len, bool del),
@@ -214,16 +184,4 @@ int qp__chain_batch_each(const qp_chain_batch_t *b,
     if (rc != 0) return rc;
   }
   return 0;
-}
-
-int qp_chain_state_root_next(qp_suite_t suite, uint64_t height,
-                             const uint8_t prev[QP_HASH_SIZE],
-                             const uint8_t writes_hash[QP_HASH_SIZE], uint8_t out[QP_HASH_SIZE]) {
-  uint8_t enc[sizeof ROOT_DOMAIN - 1 + 8 + 2 * QP_HASH_SIZE];
-  size_t n = sizeof ROOT_DOMAIN - 1;
-  memcpy(enc, ROOT_DOMAIN, n);
-  qp_store_u64(enc + n, height);
-  memcpy(enc + n + 8, prev, QP_HASH_SIZE);
-  memcpy(enc + n + 8 + QP_HASH_SIZE, writes_hash, QP_HASH_SIZE);
-  return qp_suite_hash(suite, out, enc, sizeof enc);
 }

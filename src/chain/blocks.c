@@ -4,11 +4,14 @@
  * are not committed yet (speculatively, on top of their parent's
  * execution), and committing a final block to the store.
  *
- * A block's header carries the state root after its parent (deferred
- * execution, docs/chain.md, "The node"): after the committed head when the
- * parent is the last committed block, else after the parent's speculative
- * execution.  The consensus genesis block (height 0) stands for the store's
- * head before block 1, whose hash is the genesis hash.
+ * A block's header carries the state root and the receipts root after the
+ * block itself (docs/chain.md, "The node"): the proposer executes its
+ * payload on top of the parent (the committed head, or the parent's
+ * speculative execution) before it seals the block, and every validator
+ * executes it again before voting and refuses a block whose roots are not
+ * its own.  An execution is named by (parent hash, tx root), which is all
+ * it depends on.  The consensus genesis block (height 0) stands for the
+ * store's head before block 1, whose hash is the genesis hash.
  */
 #include <string.h>
 
@@ -21,9 +24,11 @@
 
 #define TXS_PER_BLOCK_MAX 65536u /* genesis caps block_txs_max at this */
 
-static qp__chain_exec_slot_t *slot_find(qp__chain_node_t *n, const uint8_t hash[QP_HASH_SIZE]) {
+static qp__chain_exec_slot_t *slot_find(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
+                                        const uint8_t tx_root[QP_HASH_SIZE]) {
   for (uint32_t i = 0; i < QP__CHAIN_EXECS_MAX; i++)
-    if (n->execs[i].used && memcmp(n->execs[i].hash, hash, QP_HASH_SIZE) == 0)
+    if (n->execs[i].used && memcmp(n->execs[i].parent, parent, QP_HASH_SIZE) == 0 &&
+        memcmp(n->execs[i].tx_root, tx_root, QP_HASH_SIZE) == 0)
       return &n->execs[i];
   return NULL;
 }
@@ -58,14 +63,12 @@ static int decode_txs(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_tx_t
   return rc;
 }
 
-/* The execution of the block's parent: NULL with *committed when the
- * parent is the committed head; NULL without it when unknown. */
+/* The execution of the block `parent`: NULL with *committed when it is
+ * the committed head; NULL without it when unknown or abandoned. */
 static const qp_chain_exec_t *parent_exec(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
                                           bool *committed) {
   *committed = memcmp(parent, n->committed_hash, QP_HASH_SIZE) == 0;
   if (*committed) return NULL;
-  qp__chain_exec_slot_t *s = slot_find(n, parent);
-  if (s != NULL) return &s->exec;
   const qp_hs_block_t *pb = qp_hs_block_find(n->core, parent); /* read-only */
   qp_chain_head_t head;
   qp_chain_store_head(n->store, &head);
@@ -75,33 +78,10 @@ static const qp_chain_exec_t *parent_exec(qp__chain_node_t *n, const uint8_t par
   return qp__chain_exec_for(n, pb);
 }
 
-/* The state root after the parent: the committed head's, or the root of
- * the parent's execution (*pe, NULL when the parent is committed).
- * Returns 0 or QP_ENOTFOUND (an unknown or abandoned parent). */
-static int parent_state(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
-                        const qp_chain_exec_t **pe, uint8_t root[QP_HASH_SIZE]) {
-  bool committed = false;
-  *pe = parent_exec(n, parent, &committed);
-  if (committed) {
-    qp_chain_head_t head;
-    qp_chain_store_head(n->store, &head);
-    memcpy(root, head.state_root, QP_HASH_SIZE);
-    return 0;
-  }
-  if (*pe == NULL) return QP_ENOTFOUND;
-  memcpy(root, (*pe)->state_root, QP_HASH_SIZE);
-  return 0;
-}
-
-int qp__chain_parent_root(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
-                          uint8_t root[QP_HASH_SIZE]) {
-  const qp_chain_exec_t *pe = NULL;
-  return parent_state(n, parent, &pe, root);
-}
-
-/* Executes b's decoded transactions over pe (NULL: the committed state)
- * into a free slot named by b's hash. */
-static const qp_chain_exec_t *execute(qp__chain_node_t *n, const qp_hs_block_t *b,
+/* Executes txs (count) of a block of `height` on parent's execution pe
+ * (NULL: the committed state) into a free slot named (parent, tx_root). */
+static const qp_chain_exec_t *execute(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
+                                      const uint8_t tx_root[QP_HASH_SIZE], uint64_t height,
                                       const qp_chain_exec_t *pe, const qp_chain_tx_t *txs,
                                       size_t count) {
   qp__chain_exec_slot_t *s = slot_free(n);
@@ -109,56 +89,76 @@ static const qp_chain_exec_t *execute(qp__chain_node_t *n, const qp_hs_block_t *
   uint64_t t0 = qp_clock_mono_ns();
   if (rc == 0) {
     memset(&s->exec, 0, sizeof s->exec);
-    rc = qp_chain_execute_block(qp_chain_store_state(n->store), pe, txs, count,
-                                b->header.height, &s->exec);
+    rc = qp_chain_execute_block(qp_chain_store_state(n->store), pe, txs, count, height, &s->exec);
     if (rc != 0) qp_chain_exec_deinit(&s->exec);
   }
   uint64_t ms = (qp_clock_mono_ns() - t0) / 1000000u;
   if (rc == 0 && ms >= 100)
     QP_LOG_INFO("chain", "executing block %llu (%zu transactions) took %llu ms",
-                (unsigned long long)b->header.height, count, (unsigned long long)ms);
+                (unsigned long long)height, count, (unsigned long long)ms);
   if (rc == QP_ELIMIT) { /* catching up: deeper than the overlays or the slots reach */
     QP_LOG_DEBUG("chain", "block %llu not executed yet (%s): it runs when it commits",
-                 (unsigned long long)b->header.height, qp_strerror(rc));
+                 (unsigned long long)height, qp_strerror(rc));
     return NULL;
   }
   if (rc != 0) {
-    QP_LOG_WARN("chain", "cannot execute block %llu: %s", (unsigned long long)b->header.height,
+    QP_LOG_WARN("chain", "cannot execute block %llu: %s", (unsigned long long)height,
                 qp_strerror(rc));
     return NULL;
   }
   s->used = true;
-  memcpy(s->hash, b->hash, QP_HASH_SIZE);
+  memcpy(s->parent, parent, QP_HASH_SIZE);
+  memcpy(s->tx_root, tx_root, QP_HASH_SIZE);
   return &s->exec;
 }
 
-const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block_t *b) {
-  qp__chain_exec_slot_t *s = slot_find(n, b->hash);
+/* The execution of txs on parent, found or made; NULL when the parent is
+ * unknown or it cannot run yet. */
+static const qp_chain_exec_t *exec_on(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
+                                      const uint8_t tx_root[QP_HASH_SIZE],
+                                      const qp_chain_tx_t *txs, size_t count) {
+  qp__chain_exec_slot_t *s = slot_find(n, parent, tx_root);
   if (s != NULL) return &s->exec;
   bool committed = false;
-  const qp_chain_exec_t *pe = parent_exec(n, b->header.parent_hash, &committed);
+  const qp_chain_exec_t *pe = parent_exec(n, parent, &committed);
   if (pe == NULL && !committed) return NULL;
+  qp_chain_head_t head;
+  qp_chain_store_head(n->store, &head);
+  uint64_t height = pe != NULL ? pe->height + 1 : head.height + 1;
+  return execute(n, parent, tx_root, height, pe, txs, count);
+}
+
+const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block_t *b) {
+  qp__chain_exec_slot_t *s = slot_find(n, b->header.parent_hash, b->header.tx_root);
+  if (s != NULL) return &s->exec;
   qp_chain_tx_t *txs = qp_calloc(n->genesis.params.block_txs_max, sizeof *txs);
   size_t count = 0;
   const qp_chain_exec_t *done = NULL;
-  if (txs != NULL && decode_txs(n, b, txs, &count) == 0) done = execute(n, b, pe, txs, count);
+  if (txs != NULL && decode_txs(n, b, txs, &count) == 0)
+    done = exec_on(n, b->header.parent_hash, b->header.tx_root, txs, count);
   qp_free(txs);
   return done;
+}
+
+int qp__chain_exec_proposal(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
+                            const qp_hs_block_t *probe, uint8_t tx_root[QP_HASH_SIZE],
+                            const qp_chain_exec_t **exec) {
+  *exec = NULL;
+  qp_chain_tx_t *txs = qp_calloc(n->genesis.params.block_txs_max, sizeof *txs);
+  size_t count = 0;
+  int rc = txs == NULL ? QP_ENOMEM : decode_txs(n, probe, txs, &count);
+  if (rc == 0) rc = qp_chain_txs_root(n->genesis.suite, txs, count, tx_root);
+  if (rc == 0) {
+    *exec = exec_on(n, parent, tx_root, txs, count);
+    if (*exec == NULL) rc = QP_ENOTFOUND;
+  }
+  qp_free(txs);
+  return rc;
 }
 
 int qp__chain_payload_txs(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_tx_t *txs,
                           size_t *count) {
   return decode_txs(n, b, txs, count);
-}
-
-int qp__chain_payload_root(qp__chain_node_t *n, const qp_hs_block_t *b,
-                           uint8_t root[QP_HASH_SIZE]) {
-  qp_chain_tx_t *txs = qp_calloc(n->genesis.params.block_txs_max, sizeof *txs);
-  size_t count = 0;
-  int rc = txs == NULL ? QP_ENOMEM : decode_txs(n, b, txs, &count);
-  if (rc == 0) rc = qp_chain_txs_root(n->genesis.suite, txs, count, root);
-  qp_free(txs);
-  return rc;
 }
 
 /* Every transaction signed (each distinct one verified once, thanks to
@@ -172,8 +172,8 @@ static bool txs_valid(qp__chain_node_t *n, const qp_hs_block_t *b, const qp_chai
          memcmp(root, b->header.tx_root, QP_HASH_SIZE) == 0;
 }
 
-/* The block's content against its header and parent; on success it is
- * executed (its payload decoded once for both). */
+/* The block's content against its header: its transactions, and the
+ * roots after executing it on its parent (executed once, kept). */
 static bool content_valid(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_tx_t *txs) {
   size_t count = 0;
   if (decode_txs(n, b, txs, &count) != 0 || !txs_valid(n, b, txs, count)) {
@@ -181,15 +181,16 @@ static bool content_valid(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_
                 (unsigned long long)b->header.height, (unsigned long long)b->header.view);
     return false;
   }
-  const qp_chain_exec_t *pe = NULL;
-  uint8_t root[QP_HASH_SIZE];
-  if (parent_state(n, b->header.parent_hash, &pe, root) != 0 ||
-      memcmp(root, b->header.state_root, QP_HASH_SIZE) != 0) {
-    QP_LOG_WARN("chain", "refusing block %llu of view %llu: its state root is not ours",
-                (unsigned long long)b->header.height, (unsigned long long)b->header.view);
+  const qp_chain_exec_t *x = exec_on(n, b->header.parent_hash, b->header.tx_root, txs, count);
+  if (x == NULL || memcmp(x->state_root, b->header.state_root, QP_HASH_SIZE) != 0 ||
+      memcmp(x->receipts_root, b->header.receipts_root, QP_HASH_SIZE) != 0) {
+    QP_LOG_WARN("chain", "refusing block %llu of view %llu: %s",
+                (unsigned long long)b->header.height, (unsigned long long)b->header.view,
+                x == NULL ? "it cannot be executed on its parent"
+                          : "its state or receipts root is not ours");
     return false;
   }
-  return slot_find(n, b->hash) != NULL || execute(n, b, pe, txs, count) != NULL;
+  return true;
 }
 
 bool qp__chain_block_valid(void *ctx, const qp_hs_block_t *b) {
@@ -221,18 +222,35 @@ static void mempool_after_commit(qp__chain_node_t *n, const qp_hs_block_t *b) {
   qp_free(txs);
 }
 
-int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *b) {
+/* A final block's execution, checked against its header's roots. */
+static const qp_chain_exec_t *final_exec(qp__chain_node_t *n, const qp_hs_block_t *b) {
   const qp_chain_exec_t *exec = qp__chain_exec_for(n, b);
+  if (exec != NULL && memcmp(exec->state_root, b->header.state_root, QP_HASH_SIZE) == 0 &&
+      memcmp(exec->receipts_root, b->header.receipts_root, QP_HASH_SIZE) == 0)
+    return exec;
+  QP_LOG_ERROR("chain", "final block %llu %s: stopping consensus",
+               (unsigned long long)b->header.height,
+               exec == NULL ? "cannot be executed" : "has other roots than our execution");
+  return NULL;
+}
+
+int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *b,
+                     const qp_hs_commit_cert_t *cert) {
+  const qp_chain_exec_t *exec = final_exec(n, b);
   if (exec == NULL) return QP_ECORRUPT; /* a final block we cannot execute: stop */
-  uint8_t *enc = NULL;
-  size_t enc_len = 0;
+  uint8_t *enc = NULL, *cert_enc = NULL;
+  size_t enc_len = 0, cert_len = 0;
   int rc = qp_hs_encode_block(&n->genesis, b, &enc, &enc_len);
+  /* The evidence is kept with the highest block it made final. */
+  bool top = memcmp(cert->child.parent_hash, b->hash, QP_HASH_SIZE) == 0;
+  if (rc == 0 && top) rc = qp_hs_encode_cert(&n->genesis, cert, &cert_enc, &cert_len);
   qp_chain_head_t head;
   qp_chain_store_head(n->store, &head);
   static const uint8_t empty[QP_CHAIN_TXS_HEADER] = {0}; /* a body of no transactions */
   qp_chain_block_in_t in = {.height = b->header.height, .header = enc, .header_len = enc_len,
                             .body = b->payload_len ? b->payload : empty,
-                            .body_len = b->payload_len ? b->payload_len : sizeof empty};
+                            .body_len = b->payload_len ? b->payload_len : sizeof empty,
+                            .qc = cert_enc, .qc_len = cert_len};
   memcpy(in.hash, b->hash, QP_HASH_SIZE);
   /* Block 1's consensus parent is the genesis block: the store's head hash. */
   memcpy(in.parent_hash, b->header.height == 1 ? head.hash : b->header.parent_hash,
@@ -240,6 +258,7 @@ int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *b) {
   char detail[256] = "";
   if (rc == 0) rc = qp_chain_store_commit(n->store, &in, exec, detail, sizeof detail);
   qp_free(enc);
+  qp_free(cert_enc);
   if (rc != 0) {
     QP_LOG_ERROR("chain", "cannot store committed block %llu: %s %s",
                  (unsigned long long)b->header.height, qp_strerror(rc), detail);

@@ -46,16 +46,21 @@ int qp__hs_act_bytes(qp_hs_t *c, qp_hs_action_kind_t kind, uint32_t to, uint8_t 
   return 0;
 }
 
-int qp__hs_act_commit(qp_hs_t *c, const qp_hs_block_t *b) {
+int qp__hs_act_commit(qp_hs_t *c, const qp_hs_block_t *b, const qp_hs_commit_cert_t *cert) {
   qp_hs_block_t *copy = qp_malloc(sizeof *copy);
   if (copy == NULL) return QP_ENOMEM;
   *copy = *b;
   int rc = own(c, copy);
+  qp_hs_commit_cert_t *cert_copy = rc == 0 ? qp_malloc(sizeof *cert_copy) : NULL;
+  if (rc == 0 && cert_copy == NULL) rc = QP_ENOMEM;
   if (rc != 0) return rc;
-  qp_hs_action_t *a = qp_array_push(&c->actions);
+  *cert_copy = *cert;
+  rc = own(c, cert_copy);
+  qp_hs_action_t *a = rc == 0 ? qp_array_push(&c->actions) : NULL;
   if (a == NULL) return QP_ENOMEM;
   a->kind = QP_HS_ACT_COMMIT;
   a->block = copy;
+  a->cert = cert_copy;
   return 0;
 }
 
@@ -283,7 +288,7 @@ static int end_call(qp_hs_t *c, int rc) {
 /* Builds, signs, stores and broadcasts our block for the current view;
  * persists our vote for it before anything leaves. */
 static int propose(qp_hs_t *c, const uint8_t *payload, uint32_t len, const uint8_t *tx_root,
-                   const uint8_t *state_root) {
+                   const uint8_t *state_root, const uint8_t *receipts_root) {
   const qp_hs_qc_t *qc = &c->propose_qc; /* the QC NEED_PAYLOAD announced */
   const qp_hs_block_t *parent = qp__hs_find_block(c, qc->block_hash);
   if (parent == NULL) return QP_EINVAL; /* committed past it meanwhile */
@@ -298,6 +303,7 @@ static int propose(qp_hs_t *c, const uint8_t *payload, uint32_t len, const uint8
   memcpy(h->parent_hash, parent->hash, QP_HASH_SIZE);
   memcpy(h->tx_root, tx_root, QP_HASH_SIZE);
   memcpy(h->state_root, state_root, QP_HASH_SIZE);
+  memcpy(h->receipts_root, receipts_root, QP_HASH_SIZE);
   h->justify = *qc;
   b.payload = len ? payload : NULL;
   b.payload_len = len;
@@ -318,14 +324,15 @@ static int propose(qp_hs_t *c, const uint8_t *payload, uint32_t len, const uint8
 
 int qp_hs_propose(qp_hs_t *c, const uint8_t *payload, uint32_t len,
                   const uint8_t tx_root[QP_HASH_SIZE], const uint8_t state_root[QP_HASH_SIZE],
-                  uint64_t now_ms) {
-  QP_ASSERT(c != NULL && (payload != NULL || len == 0) && tx_root && state_root);
+                  const uint8_t receipts_root[QP_HASH_SIZE], uint64_t now_ms) {
+  QP_ASSERT(c != NULL && (payload != NULL || len == 0) && tx_root && state_root &&
+            receipts_root);
   begin_call(c, now_ms);
   int rc = 0;
   if (!c->need_payload || c->proposed || c->view <= c->safety.last_voted_view) rc = QP_EINVAL;
   else if (len == 0 && !c->empty_ok) rc = QP_EINVAL;
   else if (len > c->g->params.block_bytes_max) rc = QP_EINVAL;
-  if (rc == 0) rc = propose(c, payload, len, tx_root, state_root);
+  if (rc == 0) rc = propose(c, payload, len, tx_root, state_root, receipts_root);
   return end_call(c, rc);
 }
 

@@ -71,9 +71,10 @@ typedef struct qp_hs_tc {
 
 /* A block header.  Its hash (qp_hs_block_hash) covers every field but the
  * justify QC's signatures and the proposer's signature, so neither can be
- * malleated into another block hash.  tx_root and state_root are opaque to
- * consensus: the node fills them when it proposes and checks them in its
- * block_valid callback (docs/chain.md, "Blocks and certificates"). */
+ * malleated into another block hash.  tx_root, state_root and receipts_root
+ * are opaque to consensus: the node fills them when it proposes and checks
+ * them in its block_valid callback (docs/chain.md, "Blocks and
+ * certificates"). */
 typedef struct qp_hs_header {
   uint64_t height;                      /* parent's height + 1; genesis is 0 */
   uint64_t view;                        /* the view it was proposed in; > justify.view */
@@ -82,7 +83,8 @@ typedef struct qp_hs_header {
   uint8_t parent_hash[QP_HASH_SIZE];    /* == justify.block_hash */
   uint8_t payload_hash[QP_HASH_SIZE];   /* suite hash of the payload bytes */
   uint8_t tx_root[QP_HASH_SIZE];        /* the node's Merkle root of the transactions */
-  uint8_t state_root[QP_HASH_SIZE];     /* the node's state root after the parent */
+  uint8_t state_root[QP_HASH_SIZE];     /* the node's state root after this block */
+  uint8_t receipts_root[QP_HASH_SIZE];  /* the node's Merkle root of this block's receipts */
   qp_hs_qc_t justify;                   /* the QC of the parent */
   uint8_t signature[QP_HS_SIG_SIZE];    /* proposer's, over the block hash */
 } qp_hs_header_t;
@@ -140,6 +142,15 @@ typedef struct qp_hs_msg {
   uint32_t request_count;                         /* BLOCK_REQUEST: 1..QP_HS_FETCH_BLOCKS_MAX */
 } qp_hs_msg_t;
 
+/* What makes a block B final, for anyone to check (docs/chain.md, "State
+ * proofs"): B's child C, proposed in B's view + 1 (so C.justify is B's QC),
+ * and a QC over C.  That is the two-chain rule's evidence; every ancestor
+ * of B is final with it. */
+typedef struct qp_hs_commit_cert {
+  qp_hs_header_t child; /* C's header (its justify certifies B) */
+  qp_hs_qc_t qc;        /* n - f votes for C */
+} qp_hs_commit_cert_t;
+
 /* ------------------------------------------------------------ codec */
 
 /* The longest message any peer of this genesis may send (a proposal with
@@ -180,6 +191,29 @@ int qp_hs_encode_block(const qp_chain_genesis_t *g, const qp_hs_block_t *b, uint
                        size_t *out_len);
 int qp_hs_decode_block(const qp_chain_genesis_t *g, const uint8_t *bytes, size_t len,
                        qp_hs_block_t *b);
+
+/* A header alone (no payload), as proofs carry it: the bytes a block's
+ * encoding starts with.  decode is strict (bounds, the relations
+ * qp_hs_msg_decode checks, no trailing byte); signatures are not checked.
+ * Returns 0, QP_EPARSE, QP_EINVAL or QP_ENOMEM; encode 0 or QP_ENOMEM. */
+int qp_hs_encode_header(const qp_chain_genesis_t *g, const qp_hs_header_t *h, uint8_t **out,
+                        size_t *out_len);
+int qp_hs_decode_header(const qp_chain_genesis_t *g, const uint8_t *bytes, size_t len,
+                        qp_hs_header_t *h);
+
+/* A commit certificate: the child's header, then the QC.  Same rules. */
+int qp_hs_encode_cert(const qp_chain_genesis_t *g, const qp_hs_commit_cert_t *cert,
+                      uint8_t **out, size_t *out_len);
+int qp_hs_decode_cert(const qp_chain_genesis_t *g, const uint8_t *bytes, size_t len,
+                      qp_hs_commit_cert_t *cert);
+
+/* Checks a QC's signatures against g's validators with no core and no
+ * cache (offline proof checks).  Returns 0, QP_EINVAL (fewer than n - f
+ * signers, or a signer outside g; the genesis QC has none and is refused
+ * here), QP_EBADSIG (detail names the validator whose signature is bad) or
+ * QP_ENOMEM. */
+int qp_hs_qc_check(const qp_chain_genesis_t *g, const qp_hs_qc_t *qc, char *detail,
+                   size_t detail_size);
 
 /* The block hash of h under g (see qp_hs_header_t).  Returns 0, QP_EINVAL
  * (unknown suite) or QP_ENOMEM. */
@@ -236,7 +270,7 @@ typedef enum {
   QP_HS_ACT_PERSIST = 1,  /* make bytes (a safety record) durable BEFORE any later action */
   QP_HS_ACT_SEND,         /* send bytes to validator `to` */
   QP_HS_ACT_BROADCAST,    /* send bytes to every other validator */
-  QP_HS_ACT_COMMIT,       /* block is final: heights ascend by 1, each exactly once */
+  QP_HS_ACT_COMMIT,       /* block is final: heights ascend by 1, each exactly once; cert */
   QP_HS_ACT_NEED_PAYLOAD, /* this validator leads `view`: call qp_hs_propose (see there) */
   QP_HS_ACT_TIMER,        /* call qp_hs_on_tick at or after at_ms (UINT64_MAX: not needed) */
 } qp_hs_action_kind_t;
@@ -250,6 +284,8 @@ typedef struct qp_hs_action {
   const uint8_t *bytes;              /* PERSIST, SEND, BROADCAST */
   size_t len;                        /* their length */
   const qp_hs_block_t *block;        /* COMMIT: header, payload and hash */
+  const qp_hs_commit_cert_t *cert;   /* COMMIT: the evidence that made block (and its
+                                        ancestors in this call) final */
   uint64_t view;                     /* NEED_PAYLOAD: the view to propose in */
   uint64_t height;                   /* NEED_PAYLOAD: the new block's height */
   uint8_t parent_hash[QP_HASH_SIZE]; /* NEED_PAYLOAD: the block to extend */
@@ -307,14 +343,14 @@ int qp_hs_on_tick(qp_hs_t *core, uint64_t now_ms);
 int qp_hs_set_pending(qp_hs_t *core, bool pending, uint64_t now_ms);
 
 /* Answers NEED_PAYLOAD: proposes payload (len bytes, copied; len 0 only
- * when empty_ok) with the node's tx_root and state_root.  May be called
+ * when empty_ok) with the node's tx_root, state_root and receipts_root.  May be called
  * any time after the NEED_PAYLOAD while the view lasts (e.g. when
  * transactions arrive).  Returns 0, QP_EINVAL (not leading a view that
  * still waits for a proposal, or an empty payload not allowed, or len past
  * block_bytes_max) or QP_ENOMEM. */
 int qp_hs_propose(qp_hs_t *core, const uint8_t *payload, uint32_t len,
                   const uint8_t tx_root[QP_HASH_SIZE], const uint8_t state_root[QP_HASH_SIZE],
-                  uint64_t now_ms);
+                  const uint8_t receipts_root[QP_HASH_SIZE], uint64_t now_ms);
 
 /* The actions of the last call, in order; *out points to core memory valid
  * until the next call.  Returns their number. */

@@ -15,6 +15,7 @@
  * counts distinct signers of one statement until a quorum forms a
  * certificate.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "base/assert.h"
@@ -68,6 +69,33 @@ int qp__hs_qc_verify(qp_hs_t *c, const qp_hs_qc_t *qc) {
   for (uint32_t k = 0; k < count; k++) {
     int rc = qp__hs_verify_sig(c, nth_signer(qc->signers, k), st, len, qc->sigs[k]);
     if (rc != 0) return rc;
+  }
+  return 0;
+}
+
+int qp_hs_qc_check(const qp_chain_genesis_t *g, const qp_hs_qc_t *qc, char *detail,
+                   size_t detail_size) {
+  uint32_t n = g->validators_count, count = qp__hs_popcount(qc->signers);
+  if ((n < 64 && (qc->signers >> n) != 0) || count < qp_chain_quorum(n)) {
+    if (detail_size > 0)
+      snprintf(detail, detail_size, "%u signers of %u validators: a quorum is %u", count, n,
+               qp_chain_quorum(n));
+    return QP_EINVAL;
+  }
+  uint8_t st[QP__HS_STATEMENT_MAX];
+  size_t len = qp__hs_vote_statement(g, qc->view, qc->height, qc->block_hash, st);
+  for (uint32_t k = 0; k < count; k++) {
+    uint32_t i = nth_signer(qc->signers, k);
+    const qp_chain_validator_t *v = &g->validators[i];
+    int rc = qp_verify(g->suite, v->public_key, v->public_key_len, st, len, qc->sigs[k],
+                       QP_HS_SIG_SIZE);
+    if (rc == QP_ENOMEM) return rc;
+    if (rc != 0) {
+      if (detail_size > 0)
+        snprintf(detail, detail_size, "the signature of validator %u (%s) is not valid", i,
+                 v->name);
+      return QP_EBADSIG;
+    }
   }
   return 0;
 }

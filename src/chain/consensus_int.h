@@ -138,7 +138,7 @@ int qp__hs_qc_get(const qp_chain_genesis_t *g, const uint8_t *bytes, size_t len,
 /* ---- actions (consensus.c) */
 int qp__hs_act_bytes(qp_hs_t *c, qp_hs_action_kind_t kind, uint32_t to, uint8_t *bytes,
                      size_t len);
-int qp__hs_act_commit(qp_hs_t *c, const qp_hs_block_t *b);
+int qp__hs_act_commit(qp_hs_t *c, const qp_hs_block_t *b, const qp_hs_commit_cert_t *cert);
 int qp__hs_persist(qp_hs_t *c);
 int qp__hs_on_vote(qp_hs_t *c, const qp_hs_vote_t *v);
 int qp__hs_maybe_request_payload(qp_hs_t *c);

@@ -23,7 +23,7 @@
 #define QC_FIXED (8u + 8u + QP_HASH_SIZE + 8u)
 #define TC_FIXED (8u + 8u)
 #define TC_PER_SIGNER (8u + QP_HS_SIG_SIZE)
-#define HEADER_FIXED (8u + 8u + 8u + 4u + 4u * QP_HASH_SIZE)
+#define HEADER_FIXED (8u + 8u + 8u + 4u + 5u * QP_HASH_SIZE)
 #define VOTE_BYTES (8u + 8u + QP_HASH_SIZE + 4u + QP_HS_SIG_SIZE)
 
 static const char BLOCK_TAG[] = "quipu/hs/block/v1";
@@ -197,6 +197,7 @@ int qp_hs_block_hash(const qp_chain_genesis_t *g, const qp_hs_header_t *h,
   wr_bytes(&w, h->payload_hash, QP_HASH_SIZE);
   wr_bytes(&w, h->tx_root, QP_HASH_SIZE);
   wr_bytes(&w, h->state_root, QP_HASH_SIZE);
+  wr_bytes(&w, h->receipts_root, QP_HASH_SIZE);
   wr_u64(&w, h->justify.view);
   wr_u64(&w, h->justify.height);
   return qp_suite_hash(g->suite, out, buf, w.off);
@@ -206,8 +207,7 @@ static size_t block_size(const qp_hs_block_t *b) {
   return HEADER_FIXED + qc_size(&b->header.justify) + QP_HS_SIG_SIZE + 4u + b->payload_len;
 }
 
-static void block_write(wr_t *w, const qp_hs_block_t *b) {
-  const qp_hs_header_t *h = &b->header;
+static void header_write(wr_t *w, const qp_hs_header_t *h) {
   wr_u64(w, h->height);
   wr_u64(w, h->view);
   wr_u64(w, h->timestamp_ms);
@@ -216,8 +216,13 @@ static void block_write(wr_t *w, const qp_hs_block_t *b) {
   wr_bytes(w, h->payload_hash, QP_HASH_SIZE);
   wr_bytes(w, h->tx_root, QP_HASH_SIZE);
   wr_bytes(w, h->state_root, QP_HASH_SIZE);
+  wr_bytes(w, h->receipts_root, QP_HASH_SIZE);
   qc_write(w, &h->justify);
   wr_bytes(w, h->signature, QP_HS_SIG_SIZE);
+}
+
+static void block_write(wr_t *w, const qp_hs_block_t *b) {
+  header_write(w, &b->header);
   wr_u32(w, b->payload_len);
   wr_bytes(w, b->payload, b->payload_len);
 }
@@ -231,6 +236,7 @@ static int header_read(const qp_chain_genesis_t *g, rd_t *r, qp_hs_header_t *h) 
   if (rc == 0) rc = rd_copy(r, h->payload_hash, QP_HASH_SIZE);
   if (rc == 0) rc = rd_copy(r, h->tx_root, QP_HASH_SIZE);
   if (rc == 0) rc = rd_copy(r, h->state_root, QP_HASH_SIZE);
+  if (rc == 0) rc = rd_copy(r, h->receipts_root, QP_HASH_SIZE);
   if (rc == 0) rc = qc_read(g, r, &h->justify);
   if (rc == 0) rc = rd_copy(r, h->signature, QP_HS_SIG_SIZE);
   return rc;
@@ -566,5 +572,50 @@ int qp__hs_qc_get(const qp_chain_genesis_t *g, const uint8_t *bytes, size_t len,
   rd_t r = {.p = bytes, .len = len};
   int rc = qc_read(g, &r, qc);
   *used = r.off;
+  return rc;
+}
+
+/* ------------------------------------- headers and certificates alone */
+
+int qp_hs_encode_header(const qp_chain_genesis_t *g, const qp_hs_header_t *h, uint8_t **out,
+                        size_t *out_len) {
+  (void)g;
+  wr_t w;
+  if (wr_open(&w, HEADER_FIXED + qc_size(&h->justify) + QP_HS_SIG_SIZE) != 0) return QP_ENOMEM;
+  header_write(&w, h);
+  return wr_close(&w, out, out_len);
+}
+
+static int header_alone_read(const qp_chain_genesis_t *g, rd_t *r, qp_hs_header_t *h) {
+  memset(h, 0, sizeof *h);
+  int rc = header_read(g, r, h);
+  return rc != 0 ? rc : header_check(g, h);
+}
+
+int qp_hs_decode_header(const qp_chain_genesis_t *g, const uint8_t *bytes, size_t len,
+                        qp_hs_header_t *h) {
+  rd_t r = {.p = bytes, .len = len};
+  int rc = header_alone_read(g, &r, h);
+  if (rc == 0 && r.off != len) rc = QP_EPARSE;
+  return rc;
+}
+
+int qp_hs_encode_cert(const qp_chain_genesis_t *g, const qp_hs_commit_cert_t *cert,
+                      uint8_t **out, size_t *out_len) {
+  (void)g;
+  wr_t w;
+  size_t size = HEADER_FIXED + qc_size(&cert->child.justify) + QP_HS_SIG_SIZE + qc_size(&cert->qc);
+  if (wr_open(&w, size) != 0) return QP_ENOMEM;
+  header_write(&w, &cert->child);
+  qc_write(&w, &cert->qc);
+  return wr_close(&w, out, out_len);
+}
+
+int qp_hs_decode_cert(const qp_chain_genesis_t *g, const uint8_t *bytes, size_t len,
+                      qp_hs_commit_cert_t *cert) {
+  rd_t r = {.p = bytes, .len = len};
+  int rc = header_alone_read(g, &r, &cert->child);
+  if (rc == 0) rc = qc_read(g, &r, &cert->qc);
+  if (rc == 0 && r.off != len) rc = QP_EPARSE;
   return rc;
 }

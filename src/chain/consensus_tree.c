@@ -78,8 +78,9 @@ bool qp__hs_view_taken(const qp_hs_t *c, uint64_t view, const uint8_t hash[QP_HA
   return false;
 }
 
-/* Commits `top` and every uncommitted ancestor, lowest first. */
-static int commit_chain(qp_hs_t *c, qp__hs_entry_t *top) {
+/* Commits `top` and every uncommitted ancestor, lowest first, with the
+ * evidence (top's child and the QC over it) that makes them final. */
+static int commit_chain(qp_hs_t *c, qp__hs_entry_t *top, const qp_hs_commit_cert_t *cert) {
   size_t count = 0, max = c->entries.count;
   qp__hs_entry_t **path = qp_malloc(max * sizeof *path);
   if (path == NULL) return QP_ENOMEM;
@@ -96,7 +97,7 @@ static int commit_chain(qp_hs_t *c, qp__hs_entry_t *top) {
     path[i]->committed = true;
     c->root = path[i]->block;
     c->root.payload = NULL;
-    rc = qp__hs_act_commit(c, &path[i]->block);
+    rc = qp__hs_act_commit(c, &path[i]->block, cert);
   }
   qp_free(path);
   c->prune_due = true;
@@ -111,7 +112,8 @@ int qp__hs_try_commit(qp_hs_t *c, const qp_hs_qc_t *qc) {
   qp__hs_entry_t *parent = qp__hs_find(c, h->parent_hash);
   if (parent == NULL || parent->committed) return 0;
   if (parent->block.header.height <= c->root.header.height) return 0;
-  return commit_chain(c, parent);
+  qp_hs_commit_cert_t cert = {.child = *h, .qc = *qc};
+  return commit_chain(c, parent, &cert);
 }
 
 void qp__hs_prune(qp_hs_t *c) {

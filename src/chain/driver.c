@@ -141,7 +141,7 @@ static void perform_one(qp__chain_node_t *n, const qp_hs_action_t *a, driver_sta
     send_channel(n, QP__CHAIN_CHANNEL_CONSENSUS, UINT32_MAX, a->bytes, a->len);
     break;
   case QP_HS_ACT_COMMIT:
-    if (qp__chain_commit(n, a->block) != 0) d->failed = true;
+    if (qp__chain_commit(n, a->block, a->cert) != 0) d->failed = true;
     else publish(n, a->block);
     break;
   case QP_HS_ACT_NEED_PAYLOAD:
@@ -199,11 +199,12 @@ static void try_propose(qp__chain_node_t *n, driver_state_t *d) {
   memset(&probe, 0, sizeof probe);
   probe.payload = count ? (const uint8_t *)body.data : NULL;
   probe.payload_len = count ? (uint32_t)body.len : 0;
-  uint8_t tx_root[QP_HASH_SIZE], state_root[QP_HASH_SIZE];
-  rc = qp__chain_payload_root(n, &probe, tx_root);
-  if (rc == 0) rc = qp__chain_parent_root(n, n->payload_parent, state_root);
+  uint8_t tx_root[QP_HASH_SIZE];
+  const qp_chain_exec_t *x = NULL;
+  rc = qp__chain_exec_proposal(n, n->payload_parent, &probe, tx_root, &x);
   if (rc == 0)
-    rc = qp_hs_propose(n->core, probe.payload, probe.payload_len, tx_root, state_root, now_ms());
+    rc = qp_hs_propose(n->core, probe.payload, probe.payload_len, tx_root, x->state_root,
+                       x->receipts_root, now_ms());
   qp_buf_free(&body);
   if (rc != 0) {
     QP_LOG_WARN("chain", "could not propose in view %llu: %s",

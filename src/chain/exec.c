@@ -114,13 +114,29 @@ static int exec_one(exec_ctx_t *c, const qp_chain_tx_t *tx) {
   return rc;
 }
 
+/* The state's tree after the block: the parent's (or the committed one)
+ * updated with the block's writes. */
+static int state_tree(qp_chain_state_t *st, qp_chain_exec_t *out) {
+  qp_suite_t suite = qp_chain_state_suite(st);
+  qp_smt_t base;
+  uint64_t height = 0;
+  if (out->parent != NULL) qp_smt_retain(&out->parent->tree, &base);
+  else qp_chain_state_tree(st, &height, &base);
+  int rc = out->parent == NULL && height != out->height - 1 ? QP_EINVAL : 0;
+  qp_smt_update_t *u = NULL;
+  size_t count = 0;
+  if (rc == 0) rc = qp_chain_batch_updates(out->batch, suite, &u, &count);
+  if (rc == 0) rc = qp_smt_update(&base, u, count, &out->tree);
+  qp_free(u);
+  qp_smt_release(&base);
+  if (rc == 0) qp_smt_root(&out->tree, out->state_root);
+  return rc;
+}
+
 /* The roots once every transaction ran. */
-static int roots(qp_chain_exec_t *out, qp_suite_t suite) {
-  uint8_t writes_hash[QP_HASH_SIZE];
-  int rc = qp_chain_batch_hash(out->batch, suite, writes_hash);
-  if (rc == 0)
-    rc = qp_chain_state_root_next(suite, out->height, out->prev_root, writes_hash,
-                                  out->state_root);
+static int roots(qp_chain_state_t *st, qp_chain_exec_t *out) {
+  qp_suite_t suite = qp_chain_state_suite(st);
+  int rc = state_tree(st, out);
   size_t n = out->receipts.count;
   uint8_t *leaves = n > 0 ? qp_malloc(n * QP_HASH_SIZE) : NULL;
   if (rc == 0 && n > 0 && leaves == NULL) rc = QP_ENOMEM;
@@ -166,6 +182,7 @@ int qp_chain_execute_block(qp_chain_state_t *st, const qp_chain_exec_t *parent,
                            qp_chain_exec_t *out) {
   QP_ASSERT(st != NULL && out != NULL && (txs != NULL || count == 0));
   memset(out, 0, sizeof *out);
+  qp_smt_empty(qp_chain_state_suite(st), &out->tree);
   out->height = height;
   out->parent = parent;
   qp_array_init(&out->receipts, sizeof(qp_chain_receipt_t), count > 0 ? count : 1);
@@ -188,7 +205,7 @@ int qp_chain_execute_block(qp_chain_state_t *st, const qp_chain_exec_t *parent,
   qp_chain_reader_end(&c.reader);
   qp_chain_effects_deinit(&c.effects);
   qp_buf_free(&c.text);
-  if (rc == 0) rc = roots(out, qp_chain_state_suite(st));
+  if (rc == 0) rc = roots(st, out);
   return rc;
 }
 
@@ -201,4 +218,5 @@ void qp_chain_exec_deinit(qp_chain_exec_t *out) {
   qp_array_deinit(&out->receipts);
   qp_chain_batch_free(out->batch);
   out->batch = NULL;
+  qp_smt_release(&out->tree);
 }

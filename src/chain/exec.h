@@ -43,10 +43,10 @@ typedef struct qp_chain_receipt {
 
 /*
  * The result of one block.  Invariant after a successful execute:
- * receipts.count == the block's transactions, state_root = root_next(height,
- * prev_root, hash(batch)).  parent, when set, is the execution of the
- * previous block, not yet committed, that this one builds on; it must
- * outlive this one.
+ * receipts.count == the block's transactions, tree = the parent's tree (or
+ * the committed one) updated with batch, state_root = tree's root.
+ * parent, when set, is the execution of the previous block, not yet
+ * committed, that this one builds on; it must outlive this one.
  */
 typedef struct qp_chain_exec {
   uint64_t height;                       /* the block's height, >= 1 */
@@ -55,6 +55,7 @@ typedef struct qp_chain_exec {
   uint8_t state_root[QP_HASH_SIZE];      /* the state root after it */
   uint8_t receipts_root[QP_HASH_SIZE];   /* qp_merkle_root of H(receipt json), in order */
   qp_chain_batch_t *batch;               /* owned: the block's writes, nonces included */
+  qp_smt_t tree;                         /* owned reference: the state's tree after it */
   qp_array_t receipts;                   /* of qp_chain_receipt_t, one per tx, in order */
 } qp_chain_exec_t;
 

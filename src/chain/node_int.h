@@ -60,10 +60,13 @@ typedef struct qp__chain_event {
   uint8_t bytes[]; /* the message */
 } qp__chain_event_t;
 
-/* The execution of one uncommitted block (its hash names it). */
+/* The execution of one uncommitted block, named by what determines it:
+ * its parent and its transactions (the tx root).  A proposal is executed
+ * before its hash exists (the header carries the roots after it). */
 typedef struct qp__chain_exec_slot {
   bool used;
-  uint8_t hash[QP_HASH_SIZE];
+  uint8_t parent[QP_HASH_SIZE];  /* the parent block's hash */
+  uint8_t tx_root[QP_HASH_SIZE]; /* the block's transaction root */
   qp_chain_exec_t exec;
 } qp__chain_exec_slot_t;
 
@@ -168,17 +171,19 @@ void qp__chain_admitter_stop(qp__chain_node_t *n);
 /* blocks.c: executions of uncommitted blocks and the commit path (driver). */
 bool qp__chain_block_valid(void *ctx, const qp_hs_block_t *block);
 const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block_t *block);
-int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *block);
-int qp__chain_parent_root(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
-                          uint8_t root[QP_HASH_SIZE]);
+int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *block,
+                     const qp_hs_commit_cert_t *cert);
+/* Executes a payload to propose on parent: the tx root into tx_root and
+ * the execution (held until commit) into *exec.  Returns 0, QP_ENOTFOUND
+ * (an unknown or abandoned parent) or the decoder's or execution's error. */
+int qp__chain_exec_proposal(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
+                            const qp_hs_block_t *probe, uint8_t tx_root[QP_HASH_SIZE],
+                            const qp_chain_exec_t **exec);
 void qp__chain_execs_clear(qp__chain_node_t *n);
 /* A block's transactions, decoded (txs holds block_txs_max; they borrow
  * the block's payload).  Returns 0 or the decoder's error. */
 int qp__chain_payload_txs(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_tx_t *txs,
                           size_t *count);
-/* The transaction root of a payload (a block body; NULL/0 = none). */
-int qp__chain_payload_root(qp__chain_node_t *n, const qp_hs_block_t *b,
-                           uint8_t root[QP_HASH_SIZE]);
 
 /* routes.c: the HTTP routes and the OpenAPI fragment. */
 /* POST /v1/chain/txs: one transaction or a batch (routes_submit.c). */

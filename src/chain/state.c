@@ -2,9 +2,11 @@
  * state.c - the chain's state (state.h): the state table in the block
  * store's LMDB environment, readers that look through the batches of
  * blocks not yet committed, senders' nonces, apps' views, and the
- * committed head's height and root kept in memory for every thread.
+ * committed head's height, root and sparse Merkle tree kept in memory for
+ * every thread.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -17,9 +19,10 @@ struct qp_chain_state {
   qp_kv_t *kv;                  /* the block store's environment */
   MDB_dbi dbi;                  /* the state table */
   qp_suite_t suite;             /* the network's suite */
-  pthread_mutex_t mu;           /* guards height and root */
+  pthread_mutex_t mu;           /* guards height, root and tree */
   uint64_t height;              /* committed height */
   uint8_t root[QP_HASH_SIZE];   /* committed state root */
+  qp_smt_t tree;                /* committed tree (its root is root) */
 };
 
 int qp__chain_state_new(qp_kv_t *kv, MDB_dbi dbi, qp_suite_t suite, qp_chain_state_t **out) {
@@ -32,12 +35,14 @@ int qp__chain_state_new(qp_kv_t *kv, MDB_dbi dbi, qp_suite_t suite, qp_chain_sta
   st->kv = kv;
   st->dbi = dbi;
   st->suite = suite;
+  qp_smt_empty(suite, &st->tree);
   *out = st;
   return 0;
 }
 
 void qp__chain_state_free(qp_chain_state_t *st) {
   if (st == NULL) return;
+  qp_smt_release(&st->tree);
   pthread_mutex_destroy(&st->mu);
   qp_free(st);
 }
@@ -51,12 +56,82 @@ void qp_chain_state_head(qp_chain_state_t *st, uint64_t *height, uint8_t root[QP
   pthread_mutex_unlock(&st->mu);
 }
 
+void qp_chain_state_tree(qp_chain_state_t *st, uint64_t *height, qp_smt_t *tree) {
+  pthread_mutex_lock(&st->mu);
+  *height = st->height;
+  qp_smt_retain(&st->tree, tree);
+  pthread_mutex_unlock(&st->mu);
+}
+
 void qp__chain_state_set_head(qp_chain_state_t *st, uint64_t height,
-                              const uint8_t root[QP_HASH_SIZE]) {
+                              const uint8_t root[QP_HASH_SIZE], const qp_smt_t *tree) {
+  qp_smt_t next, old;
+  qp_smt_retain(tree, &next);
   pthread_mutex_lock(&st->mu);
   st->height = height;
   memcpy(st->root, root, QP_HASH_SIZE);
+  old = st->tree;
+  st->tree = next;
   pthread_mutex_unlock(&st->mu);
+  qp_smt_release(&old); /* outside the lock: it may free a whole old path */
+}
+
+/* Every (key, value) of the state table as tree updates into *out. */
+static int table_updates(qp_chain_state_t *st, qp_smt_update_t **out, size_t *count) {
+  MDB_txn *txn = NULL;
+  MDB_cursor *cur = NULL;
+  *out = NULL;
+  *count = 0;
+  int rc = qp_kv_read_begin(st->kv, st->dbi, &txn, &cur);
+  if (rc != 0) return rc;
+  MDB_stat stat;
+  rc = qp_kv_err(mdb_stat(txn, st->dbi, &stat));
+  size_t cap = rc == 0 ? stat.ms_entries : 0, n = 0;
+  qp_smt_update_t *u = cap > 0 ? qp_malloc(cap * sizeof *u) : NULL;
+  if (cap > 0 && u == NULL) rc = QP_ENOMEM;
+  MDB_val k, v;
+  int mrc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_FIRST) : MDB_NOTFOUND;
+  for (; rc == 0 && mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (n == cap) rc = QP_ECORRUPT; /* more entries than the table says */
+    if (rc == 0) rc = qp_suite_hash(st->suite, u[n].key_hash, k.mv_data, k.mv_size);
+    if (rc == 0) rc = qp_suite_hash(st->suite, u[n].value_hash, v.mv_data, v.mv_size);
+    u[n++].del = false;
+  }
+  if (rc == 0 && mrc != MDB_NOTFOUND) rc = qp_kv_err(mrc);
+  qp_kv_read_end(st->kv, txn, cur);
+  if (rc != 0) {
+    qp_free(u);
+    return rc;
+  }
+  qp_smt_sort(u, n);
+  *out = u;
+  *count = n;
+  return 0;
+}
+
+int qp__chain_state_load(qp_chain_state_t *st, uint64_t height, const uint8_t root[QP_HASH_SIZE],
+                         char *detail, size_t detail_size) {
+  qp_smt_update_t *u = NULL;
+  size_t count = 0;
+  qp_smt_t empty, tree;
+  qp_smt_empty(st->suite, &empty);
+  int rc = table_updates(st, &u, &count);
+  if (rc == 0) rc = qp_smt_update(&empty, u, count, &tree);
+  qp_free(u);
+  if (rc != 0) return rc;
+  uint8_t got[QP_HASH_SIZE];
+  qp_smt_root(&tree, got);
+  if (memcmp(got, root, QP_HASH_SIZE) != 0) {
+    snprintf(detail, detail_size,
+             "the state table's root is not the head's (height %llu): the state is damaged, "
+             "or the store was written by an older quipu (re-create it)",
+             (unsigned long long)height);
+    qp_smt_release(&tree);
+    return QP_ECORRUPT;
+  }
+  qp__chain_state_set_head(st, height, root, &tree);
+  qp_smt_release(&tree);
+  return 0;
 }
 
 int qp_chain_state_app_key(const char *app, const uint8_t *key, size_t key_len,

@@ -9,14 +9,12 @@
  *   0x02 || u8 app_len || app || app key     -> the app's value
  * An app sees only its own keys (the view adds the prefix).
  *
- * The state root is provisional (a sparse Merkle tree with proofs comes
- * next): root_0 = the genesis hash, and for a block h with write batch W_h
- *   writes_hash_h = H("quipu-state-writes-v0" || u32 n || for each write in
- *                   ascending key order: u32 key_len || key || u8 kind
- *                   (0 delete, 1 put) || [u32 value_len || value])
- *   root_h = H("quipu-state-root-v0" || u64 h || root_{h-1} || writes_hash_h)
- * with H the suite hash.  It commits to every write of every block in
- * order, hence to the whole state at h; it proves nothing about one key.
+ * The state root is the root of the sparse Merkle tree (smt.h) over every
+ * state key and its value: H(key) is the path, H(value) the leaf's value
+ * hash, H the suite hash.  The empty state's root is 32 zero bytes.  The
+ * committed version of the tree lives in memory (rebuilt from the state
+ * table when the store opens, and checked against the head's root); each
+ * execution of a block not yet committed holds its own version.
  *
  * Thread-safety: reads (nonce, get, query, root) may run on any thread
  * beside one writer (the block store's commit); a batch and a reader belong
@@ -32,6 +30,7 @@
 #include <jansson.h>
 
 #include "chain/app.h"
+#include "chain/smt.h"
 #include "store/kv.h"
 
 #define QP_CHAIN_STATE_NONCE 0x01u /* the first byte of a nonce key */
@@ -65,14 +64,11 @@ int qp_chain_batch_get(const qp_chain_batch_t *b, const uint8_t *key, size_t key
 /* Distinct keys written. */
 uint32_t qp_chain_batch_count(const qp_chain_batch_t *b);
 
-/* writes_hash of b (above).  Sorts b's keys (once; later sets re-sort).
- * Returns 0, QP_ENOMEM or QP_EINVAL (unknown suite). */
-int qp_chain_batch_hash(qp_chain_batch_t *b, qp_suite_t suite, uint8_t out[QP_HASH_SIZE]);
-
-/* root_h from root_{h-1} and writes_hash_h (above). */
-int qp_chain_state_root_next(qp_suite_t suite, uint64_t height,
-                             const uint8_t prev[QP_HASH_SIZE],
-                             const uint8_t writes_hash[QP_HASH_SIZE], uint8_t out[QP_HASH_SIZE]);
+/* The tree updates of b's writes (key and value hashes under suite),
+ * sorted by key hash as qp_smt_update takes them: *out is qp_malloc'ed
+ * (the caller frees it; NULL when b is empty).  Returns 0 or QP_ENOMEM. */
+int qp_chain_batch_updates(const qp_chain_batch_t *b, qp_suite_t suite, qp_smt_update_t **out,
+                           size_t *count);
 
 /* The state key of an app key (QP_CHAIN_STATE_APP || app_len || app ||
  * key) into out (QP_CHAIN_STATE_KEY_MAX bytes); *len_out its length.
@@ -141,6 +137,10 @@ int qp_chain_app_query(const qp_chain_app_t *app, qp_chain_state_t *st, const ch
 /* The committed height and state root (the store's head).  Any thread. */
 void qp_chain_state_head(qp_chain_state_t *st, uint64_t *height, uint8_t root[QP_HASH_SIZE]);
 
+/* The committed height and a reference to the committed tree (the
+ * caller's: qp_smt_release), taken together.  Any thread. */
+void qp_chain_state_tree(qp_chain_state_t *st, uint64_t *height, qp_smt_t *tree);
+
 /* The suite of the state's network. */
 qp_suite_t qp_chain_state_suite(const qp_chain_state_t *st);
 
@@ -150,9 +150,16 @@ qp_suite_t qp_chain_state_suite(const qp_chain_state_t *st);
 int qp__chain_state_new(qp_kv_t *kv, MDB_dbi dbi, qp_suite_t suite, qp_chain_state_t **out);
 void qp__chain_state_free(qp_chain_state_t *st);
 
-/* Sets the committed height and root (at open and after each commit). */
+/* Sets the committed height, root and tree (after each commit; the tree
+ * is retained). */
 void qp__chain_state_set_head(qp_chain_state_t *st, uint64_t height,
-                              const uint8_t root[QP_HASH_SIZE]);
+                              const uint8_t root[QP_HASH_SIZE], const qp_smt_t *tree);
+
+/* At open: builds the committed tree from the state table and checks that
+ * its root is root (the head's).  Returns 0, QP_ECORRUPT (another root:
+ * detail says so), QP_ENOMEM or QP_EDB. */
+int qp__chain_state_load(qp_chain_state_t *st, uint64_t height, const uint8_t root[QP_HASH_SIZE],
+                         char *detail, size_t detail_size);
 
 /* Calls fn for each write of b (any order), stopping at a non-zero code. */
 int qp__chain_batch_each(const qp_chain_batch_t *b,

@@ -39,8 +39,7 @@ typedef struct init_ctx {
 static int init_fresh(void *vctx, MDB_txn *txn) {
   init_ctx_t *c = vctx;
   qp_chain_head_t h = {0};
-  memcpy(h.hash, c->s->genesis, QP_HASH_SIZE);
-  memcpy(h.state_root, c->s->genesis, QP_HASH_SIZE);
+  memcpy(h.hash, c->s->genesis, QP_HASH_SIZE); /* state_root: the empty tree's, zeros */
   uint8_t head[QP_CHAIN_HEAD_BYTES];
   qp__chain_head_encode(&h, head);
   MDB_val gk = {7, "genesis"}, gv = {QP_HASH_SIZE, c->s->genesis};
@@ -78,7 +77,7 @@ static int load_meta(qp_chain_store_t *s, char *detail, size_t detail_size) {
   if (rc == 0) {
     s->head.height = 0;
     memcpy(s->head.hash, s->genesis, QP_HASH_SIZE);
-    memcpy(s->head.state_root, s->genesis, QP_HASH_SIZE);
+    memset(s->head.state_root, 0, QP_HASH_SIZE);
   }
   return rc;
 }
@@ -124,11 +123,12 @@ int qp_chain_store_open(const char *dir, const qp_chain_genesis_t *g, size_t map
   }
   if (rc == 0) rc = load_meta(s, detail, detail_size);
   if (rc == 0) rc = qp__chain_state_new(s->kv, s->state, g->suite, &s->st);
+  if (rc == 0)
+    rc = qp__chain_state_load(s->st, s->head.height, s->head.state_root, detail, detail_size);
   if (rc != 0) {
     qp_chain_store_close(s);
     return rc;
   }
-  qp__chain_state_set_head(s->st, s->head.height, s->head.state_root);
   *out = s;
   return 0;
 }

@@ -9,7 +9,8 @@
  * The block header and the quorum certificate belong to the consensus
  * layer: the store keeps their bytes as given, with the few fields it needs
  * (height, hash, parent hash) passed beside them.  The head before block 1
- * is (height 0, hash = the genesis hash, state root = the genesis hash).
+ * is (height 0, hash = the genesis hash, state root = the empty tree's:
+ * 32 zero bytes).
  *
  * Thread-safety: one writer (the consensus thread: qp_chain_store_commit);
  * reads from any thread at the same time (LMDB readers, MDB_NOTLS).
@@ -35,7 +36,7 @@ typedef struct qp_chain_store qp_chain_store_t;
 typedef struct qp_chain_head {
   uint64_t height;                  /* 0 before the first block */
   uint8_t hash[QP_HASH_SIZE];       /* its hash (the genesis hash at 0) */
-  uint8_t state_root[QP_HASH_SIZE]; /* the state root after it (genesis hash at 0) */
+  uint8_t state_root[QP_HASH_SIZE]; /* the state root after it (zeros at 0) */
 } qp_chain_head_t;
 
 /* Opens (creating it) the store in directory dir (the caller makes
@@ -64,7 +65,7 @@ typedef struct qp_chain_block_in {
   uint8_t parent_hash[QP_HASH_SIZE]; /* must be the head's hash */
   const uint8_t *header;             /* opaque header bytes */
   size_t header_len;
-  const uint8_t *qc;                 /* opaque bytes of the QC that commits it */
+  const uint8_t *qc;                 /* opaque commit evidence (qp_hs_encode_cert) or none */
   size_t qc_len;
   const uint8_t *body;               /* the body (tx.h) whose execution is exec */
   size_t body_len;

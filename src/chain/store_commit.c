@@ -128,6 +128,6 @@ int qp_chain_store_commit(qp_chain_store_t *s, const qp_chain_block_in_t *b,
   pthread_mutex_lock(&s->mu);
   s->head = c.head;
   pthread_mutex_unlock(&s->mu);
-  qp__chain_state_set_head(s->st, c.head.height, c.head.state_root);
+  qp__chain_state_set_head(s->st, c.head.height, c.head.state_root, &exec->tree);
   return 0;
 }

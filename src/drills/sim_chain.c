@@ -238,7 +238,7 @@ static void propose(qp__sim_chain_t *w, uint32_t i) {
   uint8_t tx_root[QP_HASH_SIZE], state_root[QP_HASH_SIZE] = {0};
   qp__sim_tx_root(w, payload, len, tx_root);
   n->want_payload = false;
-  int rc = qp_hs_propose(n->core, payload, len, tx_root, state_root, w->now_ms);
+  int rc = qp_hs_propose(n->core, payload, len, tx_root, state_root, state_root, w->now_ms);
   qp__sim_trace(w, "node %u proposes %u txs in view %llu: %s", i, len / QP__SIM_TX_BYTES,
                 (unsigned long long)n->want_view, qp_err_name(rc));
   drain(w, i);

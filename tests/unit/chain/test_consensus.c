@@ -129,7 +129,7 @@ static void maybe_propose(cluster_t *c, uint32_t i, bool empty_ok) {
   memcpy(payload + 2, &c->txs, 4);
   uint32_t len = c->txs > 0 ? 8 : 0;
   c->want_payload[i] = false;
-  if (qp_hs_propose(c->cores[i], payload, len, root, root, c->now_ms) == 0 && len) c->txs--;
+  if (qp_hs_propose(c->cores[i], payload, len, root, root, root, c->now_ms) == 0 && len) c->txs--;
   drain(c, i);
 }
 
