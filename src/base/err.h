@@ -27,7 +27,8 @@
   XX(DB, "index database error")                                              \
   XX(PARSE, "cannot parse input")                                             \
   XX(BADSIG, "signature does not verify")                                     \
-  XX(BADPROOF, "Merkle proof does not match the root")
+  XX(BADPROOF, "Merkle proof does not match the root")                        \
+  XX(AGAIN, "not ready yet; retry shortly")
 
 enum {
   QP_OK = 0,

@@ -6,12 +6,14 @@
  *   genesis.h   the network's genesis: chain id, suite, validators, params
  *   keyfile.h   signing keys on disk (validators' and clients')
  *   tx.h        transactions: encoding, signing (`quipu chain send` makes them)
+ *   proof.h     state and transaction proofs, and their offline check
  */
 #ifndef QP_CHAIN_CHAIN_H
 #define QP_CHAIN_CHAIN_H
 
 #include "chain/genesis.h"
 #include "chain/keyfile.h"
+#include "chain/proof.h"
 #include "chain/tx.h"
 
 #endif

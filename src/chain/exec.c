@@ -145,7 +145,7 @@ static int roots(qp_chain_state_t *st, qp_chain_exec_t *out) {
     rc = qp_suite_hash(suite, leaves + i * QP_HASH_SIZE, r->json, r->json_len);
   }
   if (rc == 0) rc = qp_merkle_root(suite, leaves, n, out->receipts_root);
-  qp_free(leaves);
+  out->receipt_hashes = leaves; /* freed by deinit, kept for the block record */
   return rc;
 }
 
@@ -219,4 +219,6 @@ void qp_chain_exec_deinit(qp_chain_exec_t *out) {
   qp_chain_batch_free(out->batch);
   out->batch = NULL;
   qp_smt_release(&out->tree);
+  qp_free(out->receipt_hashes);
+  out->receipt_hashes = NULL;
 }

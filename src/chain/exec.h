@@ -57,6 +57,7 @@ typedef struct qp_chain_exec {
   qp_chain_batch_t *batch;               /* owned: the block's writes, nonces included */
   qp_smt_t tree;                         /* owned reference: the state's tree after it */
   qp_array_t receipts;                   /* of qp_chain_receipt_t, one per tx, in order */
+  uint8_t *receipt_hashes;               /* owned: H(receipt json) per tx, the root's leaves */
 } qp_chain_exec_t;
 
 /* Executes txs[0, count) (decoded, signatures already checked) as block

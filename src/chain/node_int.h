@@ -185,6 +185,12 @@ void qp__chain_execs_clear(qp__chain_node_t *n);
 int qp__chain_payload_txs(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_tx_t *txs,
                           size_t *count);
 
+/* routes_proof.c: `?proof=1`.  want_proof reads the query (false after
+ * replying 400 to a bad one); proof_failed replies for a failed build
+ * (true when rc is an error). */
+bool qp__chain_want_proof(qp_http_request_t *req, qp_http_reply_t *r, bool *want);
+bool qp__chain_proof_failed(int rc, const char *detail, qp_http_reply_t *r);
+
 /* routes.c: the HTTP routes and the OpenAPI fragment. */
 /* POST /v1/chain/txs: one transaction or a batch (routes_submit.c). */
 void qp__chain_submit_txs(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);

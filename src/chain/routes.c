@@ -16,6 +16,7 @@
 #include "chain/app.h"
 #include "chain/keyfile.h"
 #include "chain/node_int.h"
+#include "chain/proof.h"
 
 static json_t *hex_json(const uint8_t *data, size_t len) {
   char hex[2 * QP_SIGN_PUBLIC_MAX + 1];
@@ -46,7 +47,8 @@ static bool path_hash(qp_http_request_t *req, const char *name, uint8_t out[QP_H
 static void get_tx(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp__chain_node_t *n = ctx;
   uint8_t hash[QP_HASH_SIZE];
-  if (!path_hash(req, "hash", hash, r)) return;
+  bool want_proof = false;
+  if (!path_hash(req, "hash", hash, r) || !qp__chain_want_proof(req, r, &want_proof)) return;
   uint64_t height = 0;
   uint32_t index = 0;
   char *receipt = NULL;
@@ -70,6 +72,16 @@ static void get_tx(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   json_object_set_new(o, "index", u64_json(index));
   json_object_set_new(o, "tx", hex_json(hash, QP_HASH_SIZE));
   json_object_set_new(o, "receipt", rec);
+  json_t *proof = NULL;
+  char detail[256] = "";
+  if (want_proof &&
+      qp__chain_proof_failed(qp_chain_proof_tx(n->store, &n->genesis, hash, &proof, detail,
+                                               sizeof detail),
+                             detail, r)) {
+    json_decref(o);
+    return;
+  }
+  if (proof != NULL) json_object_set_new(o, "proof", proof);
   qp_http_reply_json(r, 200, o);
 }
 
@@ -232,20 +244,77 @@ static void reply_answer(qp__chain_node_t *n, json_t *result, qp_http_reply_t *r
   qp_http_reply_json(r, 200, o);
 }
 
-static void get_kv(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
-  qp__chain_node_t *n = ctx;
+/* The kv app's answer for key with its height; NULL after a reply.  With
+ * absent_ok, a key with no value is an answer ({"key", "value": null})
+ * rather than a 404: its proof shows the absence. */
+static json_t *kv_answer(qp__chain_node_t *n, const char *key, bool absent_ok,
+                         qp_http_reply_t *r) {
   json_t *args = json_object();
-  json_object_set_new(args, "key", json_string(qp_http_param(req, "key")));
+  json_object_set_new(args, "key", json_string(key));
   char *text = json_dumps(args, JSON_COMPACT);
   json_decref(args);
-  json_t *result = text ? run_query(n, "kv", "get", text, strlen(text), r) : NULL;
+  json_t *result = NULL;
+  char code[QP_CHAIN_CODE_MAX + 1] = "", detail[256] = "";
+  int rc = text == NULL ? QP_ENOMEM
+                        : qp_chain_app_query(&qp_chain_app_kv, qp_chain_store_state(n->store),
+                                             "get", text, strlen(text), &result, code, detail,
+                                             sizeof detail);
   qp_http_json_free(text);
-  if (result == NULL) return;
+  if (rc == QP_ENOTFOUND && absent_ok) {
+    result = json_pack("{s:s, s:n}", "key", key, "value");
+  } else if (rc != 0) {
+    if (rc == QP_ENOTFOUND) fail(r, 404, code[0] ? code : "not_found", "args", detail);
+    else if (rc == QP_EINVAL) fail(r, 400, code[0] ? code : "bad_args", "args", detail);
+    else fail(r, 500, "internal", "", qp_strerror(rc));
+    return NULL;
+  }
+  if (result == NULL) {
+    fail(r, 500, "internal", "", qp_strerror(QP_ENOMEM));
+    return NULL;
+  }
   /* {"height", "key", "value", "owner"}: the query's result, flat. */
   qp_chain_head_t head;
   qp_chain_store_head(n->store, &head);
   json_object_set_new(result, "height", u64_json(head.height));
-  qp_http_reply_json(r, 200, result);
+  return result;
+}
+
+/* The answer and its proof, from the same height (a commit between the
+ * two reads: both again). */
+static void kv_with_proof(qp__chain_node_t *n, const char *key, qp_http_reply_t *r) {
+  for (int tries = 0; tries < 8; tries++) {
+    json_t *proof = NULL;
+    char detail[256] = "";
+    int rc = qp_chain_proof_kv(n->store, &n->genesis, "kv", (const uint8_t *)key, strlen(key),
+                               &proof, detail, sizeof detail);
+    if (qp__chain_proof_failed(rc, detail, r)) return;
+    json_t *answer = kv_answer(n, key, true, r);
+    if (answer == NULL) {
+      json_decref(proof);
+      return;
+    }
+    if (json_equal(json_object_get(answer, "height"), json_object_get(proof, "height"))) {
+      json_object_set_new(answer, "proof", proof);
+      qp_http_reply_json(r, 200, answer);
+      return;
+    }
+    json_decref(proof);
+    json_decref(answer);
+  }
+  r->retry_after_s = 1;
+  qp_http_reply_fail(r, 503, "proof_not_ready", "", "the state kept changing; retry");
+}
+
+static void get_kv(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  qp__chain_node_t *n = ctx;
+  bool want_proof = false;
+  if (!qp__chain_want_proof(req, r, &want_proof)) return;
+  if (want_proof) {
+    kv_with_proof(n, qp_http_param(req, "key"), r);
+    return;
+  }
+  json_t *answer = kv_answer(n, qp_http_param(req, "key"), false, r);
+  if (answer != NULL) qp_http_reply_json(r, 200, answer);
 }
 
 static void query(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
@@ -301,10 +370,12 @@ const char qp__chain_openapi_json[] =
     "\"200\":{\"description\":\"a batch: one result per transaction\"},"
     "\"400\":{\"description\":\"refused: the admission code\"}}}},"
     "\"/v1/chain/txs/{hash}\":{\"get\":{\"tags\":[\"chain\"],\"operationId\":\"chainGetTx\","
-    "\"summary\":\"A committed transaction: height, index, receipt\",\"parameters\":[{\"name\":"
-    "\"hash\",\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"string\"}}],"
-    "\"responses\":{\"200\":{\"description\":\"committed\"},\"404\":{\"description\":"
-    "\"unknown or pending\"}}}},"
+    "\"summary\":\"A committed transaction: height, index, receipt (with proof=1, a proof of "
+    "both)\",\"parameters\":[{\"name\":\"hash\",\"in\":\"path\",\"required\":true,\"schema\":"
+    "{\"type\":\"string\"}},{\"name\":\"proof\",\"in\":\"query\",\"schema\":{\"type\":"
+    "\"string\",\"enum\":[\"1\",\"true\",\"0\",\"false\"]}}],\"responses\":{\"200\":{"
+    "\"description\":\"committed\"},\"404\":{\"description\":\"unknown or pending\"},\"503\":"
+    "{\"description\":\"proof not ready yet (retry)\"}}}},"
     "\"/v1/chain/status\":{\"get\":{\"tags\":[\"chain\"],\"operationId\":\"chainStatus\","
     "\"summary\":\"Height, head, state root, view, validators, peers\",\"responses\":{\"200\":"
     "{\"description\":\"status\"}}}},"
@@ -317,9 +388,13 @@ const char qp__chain_openapi_json[] =
     "\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"integer\"}}],\"responses\":{"
     "\"200\":{\"description\":\"the block\"},\"404\":{\"description\":\"above the head\"}}}},"
     "\"/v1/chain/kv/{key}\":{\"get\":{\"tags\":[\"chain\"],\"operationId\":\"chainKv\","
-    "\"summary\":\"The kv app's value of a key\",\"parameters\":[{\"name\":\"key\",\"in\":"
-    "\"path\",\"required\":true,\"schema\":{\"type\":\"string\"}}],\"responses\":{\"200\":{"
-    "\"description\":\"value and owner\"},\"404\":{\"description\":\"no such key\"}}}},"
+    "\"summary\":\"The kv app's value of a key (with proof=1, a proof of it or of its absence)"
+    "\",\"parameters\":[{\"name\":\"key\",\"in\":\"path\",\"required\":true,\"schema\":{"
+    "\"type\":\"string\"}},{\"name\":\"proof\",\"in\":\"query\",\"schema\":{\"type\":"
+    "\"string\",\"enum\":[\"1\",\"true\",\"0\",\"false\"]}}],\"responses\":{\"200\":{"
+    "\"description\":\"value and owner (value null when absent and proof=1)\"},\"404\":{"
+    "\"description\":\"no such key\"},\"503\":{\"description\":\"proof not ready yet (retry)"
+    "\"}}}},"
     "\"/v1/chain/query\":{\"post\":{\"tags\":[\"chain\"],\"operationId\":\"chainQuery\","
     "\"summary\":\"Query an app on the committed state\",\"responses\":{\"200\":{"
     "\"description\":\"{height, result}\"}}}}"

@@ -96,6 +96,10 @@ typedef struct qp_chain_block {
   uint32_t qc_len;
   const uint8_t *body;                 /* the body (tx.h) */
   uint32_t body_len;
+  const uint8_t *receipt_hashes;       /* H(receipt json) per tx, in order: the receipts
+                                          root's leaves (a repeated tx's receipt is not
+                                          stored by hash, its leaf is) */
+  uint32_t receipt_hashes_len;         /* bytes: 32 per tx */
   uint8_t *mem;                        /* owned: the copy the pointers point into */
 } qp_chain_block_t;
 

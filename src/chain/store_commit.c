@@ -31,7 +31,8 @@ static void put_part(uint8_t *out, size_t *n, const uint8_t *p, size_t len) {
 /* The block record (store.c), qp_malloc'ed. */
 static uint8_t *record_encode(const qp_chain_block_in_t *b, const qp_chain_exec_t *x,
                               size_t *len_out) {
-  size_t len = QP_CHAIN_BLOCK_FIXED + b->header_len + b->qc_len + b->body_len, n = 0;
+  size_t hashes_len = x->receipts.count * QP_HASH_SIZE;
+  size_t len = QP_CHAIN_BLOCK_FIXED + b->header_len + b->qc_len + b->body_len + hashes_len, n = 0;
   uint8_t *out = qp_malloc(len);
   if (out == NULL) return NULL;
   out[n++] = QP_CHAIN_BLOCK_VERSION;
@@ -43,6 +44,7 @@ static uint8_t *record_encode(const qp_chain_block_in_t *b, const qp_chain_exec_
   put_part(out, &n, b->header, b->header_len);
   put_part(out, &n, b->qc, b->qc_len);
   put_part(out, &n, b->body, b->body_len);
+  put_part(out, &n, x->receipt_hashes, hashes_len);
   QP_ASSERT(n == len);
   *len_out = len;
   return out;

@@ -10,8 +10,8 @@
 
 #include "chain/store.h"
 
-#define QP_CHAIN_BLOCK_VERSION 1u
-#define QP_CHAIN_BLOCK_FIXED (1u + 4u * QP_HASH_SIZE + 12u) /* a record without its parts */
+#define QP_CHAIN_BLOCK_VERSION 2u
+#define QP_CHAIN_BLOCK_FIXED (1u + 4u * QP_HASH_SIZE + 16u) /* a record without its parts */
 #define QP_CHAIN_HEAD_BYTES (8u + 2u * QP_HASH_SIZE)
 
 struct qp_chain_store {

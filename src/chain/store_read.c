@@ -34,7 +34,9 @@ static int block_decode(uint64_t height, uint8_t *mem, size_t len, qp_chain_bloc
   size_t at = 1 + 4 * QP_HASH_SIZE;
   if (!get_part(mem, len, &at, &out->header, &out->header_len) ||
       !get_part(mem, len, &at, &out->qc, &out->qc_len) ||
-      !get_part(mem, len, &at, &out->body, &out->body_len) || at != len)
+      !get_part(mem, len, &at, &out->body, &out->body_len) ||
+      !get_part(mem, len, &at, &out->receipt_hashes, &out->receipt_hashes_len) || at != len ||
+      out->receipt_hashes_len % QP_HASH_SIZE != 0)
     return QP_ECORRUPT;
   return 0;
 }

@@ -19,6 +19,7 @@ static const char USAGE[] =
     "       quipu chain send --node URL --key FILE --app APP --method M [--args JSON]\n"
     "                        [--nonce N] [--wait] [--timeout S]\n"
     "       quipu chain query --node URL --app APP --method M [--args JSON]\n"
+    "       quipu chain verify-proof --genesis GENESIS PROOF.json\n"
     "\n"
     "  init     a local network: DIR/node0..node<N-1>, keys, genesis.json, node.json\n"
     "  up       runs every node of DIR (quipu node --home DIR/nodeK) until Ctrl-C\n"
@@ -26,6 +27,7 @@ static const char USAGE[] =
     "  send     signs a transaction with a client key, submits it, prints its hash\n"
     "           (--wait: waits for its block and prints the receipt)\n"
     "  query    runs an app's read-only method on a node's committed state\n"
+    "  verify-proof  checks a state or transaction proof offline against the genesis\n"
     "\n"
     "`quipu chain SUBCOMMAND --help` says more.\n";
 
@@ -90,6 +92,7 @@ int qp_cmd_chain(int argc, char **argv) {
   if (strcmp(argv[1], "up") == 0) return qp_cmd_chain_up(argc - 1, argv + 1);
   if (strcmp(argv[1], "send") == 0) return qp_cmd_chain_send(argc - 1, argv + 1);
   if (strcmp(argv[1], "query") == 0) return qp_cmd_chain_query(argc - 1, argv + 1);
+  if (strcmp(argv[1], "verify-proof") == 0) return qp_cmd_chain_verify_proof(argc - 1, argv + 1);
   fprintf(stderr, "quipu chain: unknown subcommand '%s'\n%s", argv[1], USAGE);
   return 2;
 }
