@@ -349,6 +349,7 @@ static int run(const qcb_config_t *cfg, double verify_per_s, qb_report_t *rep) {
                  (double)(load.end_ns - load.start_ns) / 1e9, txs.count, rep);
   if (rc == 0) rc = qcb_check_run(cfg, &net, &txs, &chk);
   if (rc == 0 && cfg->timeline) print_timeline(&net, &load, &chk, wall_off);
+  if (rc == 0) rc = qcb_proofs_run(&net, &txs, verify_per_s, rep);
   if (rc == 0) rc = report_run(cfg, &txs, &load, &chk, verify_per_s, rep);
   if (rc != 0)
     for (uint32_t k = 0; k < net.count; k++) qcb_net_log_tail(&net, k);

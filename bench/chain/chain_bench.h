@@ -199,6 +199,13 @@ typedef struct qcb_check {
   bool ok;                  /* every check held */
 } qcb_check_t;
 
+/* cb_proof.c: the proofs of a committed transaction, its kv key and an
+ * absent key from node 0, their sizes and offline check times (RESULT
+ * proof_*), beside the same number of verifications at verify_per_s. */
+struct qb_report;
+int qcb_proofs_run(const qcb_net_t *net, const qcb_txs_t *txs, double verify_per_s,
+                   struct qb_report *rep);
+
 /* Waits for the nodes to agree (height, head hash, state root), reads every
  * block 1..height from node 0 and maps the run's transactions to heights,
  * reads a sample of receipts (spread over the nodes) and every sender's
