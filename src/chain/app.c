@@ -15,7 +15,7 @@
 #define EFFECTS_DATA_MAX \
   ((size_t)QP_CHAIN_TX_WRITES_MAX * (QP_CHAIN_APP_KEY_MAX + QP_CHAIN_APP_VALUE_MAX) + 1)
 
-static const qp_chain_app_t *const APPS[] = {&qp_chain_app_kv};
+static const qp_chain_app_t *const APPS[] = {&qp_chain_app_kv, &qp_chain_app_gov};
 
 const qp_chain_app_t *qp_chain_app_find(const char *name) {
   for (size_t i = 0; i < sizeof APPS / sizeof APPS[0]; i++)
@@ -122,6 +122,8 @@ int qp_chain_app_query(const qp_chain_app_t *app, qp_chain_state_t *st, const ch
     qp_chain_app_view_ctx_t ctx;
     qp_chain_view_t view;
     qp_chain_reader_app_view(&r, app->name, &ctx, &view);
+    uint8_t root[QP_HASH_SIZE];
+    qp_chain_state_head(st, &view.height, root);
     rc = app->query(&view, method, a, result, code, detail, detail_size);
     qp_chain_reader_end(&r);
   }

@@ -37,7 +37,13 @@
 typedef struct qp_chain_view {
   int (*get)(void *ctx, const uint8_t *key, size_t key_len, const uint8_t **value,
              size_t *value_len);
-  void *ctx; /* the view's own */
+  void *ctx;                         /* the view's own */
+  /* Reads another app's key, read-only (an app that obeys governance reads
+   * the gov app's rules); same returns as get. */
+  int (*get_app)(void *ctx, const char *app, const uint8_t *key, size_t key_len,
+                 const uint8_t **value, size_t *value_len);
+  uint64_t height;                   /* the block executing (a query: the committed height) */
+  const struct qp_chain_genesis *genesis; /* the network's genesis */
 } qp_chain_view_t;
 
 /* One write: a put of value, or a delete (del, no value). */
@@ -103,6 +109,15 @@ typedef struct qp_chain_app {
 
 /* The built-in kv app: put {key, value}, delete {key}, query get {key}. */
 extern const qp_chain_app_t qp_chain_app_kv;
+
+/* The built-in gov app (app_gov.c, docs/chain.md "Governance"). */
+extern const qp_chain_app_t qp_chain_app_gov;
+
+/* Whether key (a public key, len bytes) may deploy contracts, by the gov
+ * app's rules as view (any app's view) sees them.  Returns 0 with
+ * *allowed, or an operating error. */
+int qp_chain_gov_may_deploy(const qp_chain_view_t *view, const uint8_t *key, size_t len,
+                            bool *allowed);
 
 /* The built-in app named name (NUL-terminated), or NULL. */
 const qp_chain_app_t *qp_chain_app_find(const char *name);

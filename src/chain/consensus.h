@@ -221,7 +221,9 @@ int qp_hs_block_hash(const qp_chain_genesis_t *g, const qp_hs_header_t *h,
                      uint8_t out[QP_HASH_SIZE]);
 
 /* The genesis block (height 0, view 0, parent = the genesis hash, empty)
- * and the QC that certifies it. */
+ * and the QC that certifies it (no signers).  For an epoch's
+ * configuration (g->epoch >= 1, valset.h) the QC certifies the epoch's
+ * base block instead: (base_view, base_height, base_hash), no signers. */
 void qp_hs_genesis_block(const qp_chain_genesis_t *g, qp_hs_block_t *out);
 void qp_hs_genesis_qc(const qp_chain_genesis_t *g, qp_hs_qc_t *out);
 

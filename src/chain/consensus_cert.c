@@ -57,7 +57,7 @@ int qp__hs_qc_verify(qp_hs_t *c, const qp_hs_qc_t *qc) {
   if (qc->signers == 0) {
     qp_hs_qc_t genesis;
     qp_hs_genesis_qc(c->g, &genesis);
-    bool same = qc->view == 0 && qc->height == 0 &&
+    bool same = qc->view == genesis.view && qc->height == genesis.height &&
                 memcmp(qc->block_hash, genesis.block_hash, QP_HASH_SIZE) == 0;
     return same ? 0 : QP_EINVAL;
   }

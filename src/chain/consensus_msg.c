@@ -160,7 +160,8 @@ static int qc_read(const qp_chain_genesis_t *g, rd_t *r, qp_hs_qc_t *qc) {
   if (rc == 0) rc = rd_copy(r, qc->block_hash, QP_HASH_SIZE);
   if (rc == 0) rc = rd_u64(r, &qc->signers);
   if (rc != 0) return rc;
-  if (qc->signers == 0) return qc->view == 0 && qc->height == 0 ? 0 : QP_EINVAL;
+  if (qc->signers == 0) /* the base QC: the genesis block's, or an epoch's base block's */
+    return qc->view == g->base_view && qc->height == g->base_height ? 0 : QP_EINVAL;
   if (qc->view == 0 || qc->height == 0) return QP_EINVAL;
   if (signers_check(g, qc->signers) != 0) return QP_EINVAL;
   return rd_copy(r, qc->sigs, qp__hs_popcount(qc->signers) * QP_HS_SIG_SIZE);
@@ -295,9 +296,15 @@ void qp_hs_genesis_block(const qp_chain_genesis_t *g, qp_hs_block_t *out) {
 }
 
 void qp_hs_genesis_qc(const qp_chain_genesis_t *g, qp_hs_qc_t *out) {
+  memset(out, 0, sizeof *out);
+  if (g->epoch > 0) { /* certifies the last block of the epoch before (valset.h) */
+    out->view = g->base_view;
+    out->height = g->base_height;
+    memcpy(out->block_hash, g->base_hash, QP_HASH_SIZE);
+    return;
+  }
   qp_hs_block_t b;
   qp_hs_genesis_block(g, &b);
-  memset(out, 0, sizeof *out);
   memcpy(out->block_hash, b.hash, QP_HASH_SIZE);
 }
 

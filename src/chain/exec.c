@@ -63,6 +63,8 @@ static int effects_apply(exec_ctx_t *c, const char *app) {
       rc = qp_chain_batch_set(c->out->batch, key, key_len, w->del ? NULL : data + w->value_off,
                               w->value_len, w->del);
     if (rc != 0) return rc;
+    if (strcmp(app, "gov") == 0 && w->key_len == 5 && memcmp(data + w->key_off, "epoch", 5) == 0)
+      c->out->reconfig = true; /* a new validator set from the next block on */
   }
   return 0;
 }
@@ -82,6 +84,7 @@ static int run_app(exec_ctx_t *c, const qp_chain_tx_t *tx) {
     qp_chain_app_view_ctx_t vctx;
     qp_chain_view_t view;
     qp_chain_reader_app_view(&c->reader, app->name, &vctx, &view);
+    view.height = c->out->height;
     rc = app->execute(&view, tx, args, &c->effects);
   }
   json_decref(args);

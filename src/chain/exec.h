@@ -58,6 +58,7 @@ typedef struct qp_chain_exec {
   qp_smt_t tree;                         /* owned reference: the state's tree after it */
   qp_array_t receipts;                   /* of qp_chain_receipt_t, one per tx, in order */
   uint8_t *receipt_hashes;               /* owned: H(receipt json) per tx, the root's leaves */
+  bool reconfig;                         /* the gov app changed the validator set (valset.h) */
 } qp_chain_exec_t;
 
 /* Executes txs[0, count) (decoded, signatures already checked) as block

@@ -69,7 +69,7 @@ static uint32_t *param_field(qp_chain_params_t *p, size_t which) {
 }
 
 /* [A-Za-z0-9._-]{1,max} */
-static bool name_ok(const char *s, size_t len, size_t max) {
+bool qp_chain_name_ok(const char *s, size_t len, size_t max) {
   if (len == 0 || len > max || strlen(s) != len) return false;
   for (size_t i = 0; i < len; i++) {
     char c = s[i];
@@ -133,7 +133,7 @@ static int parse_params(json_t *obj, qp_chain_params_t *p, char *detail, size_t 
 
 /* A public key of the suite that is a valid point: the verifier tells a
  * key it refuses (QP_EINVAL) from a signature it refuses. */
-static bool key_valid(qp_suite_t suite, const uint8_t *pub, size_t len) {
+bool qp_chain_key_valid(qp_suite_t suite, const uint8_t *pub, size_t len) {
   static const uint8_t zero_sig[QP_SIGN_SIG_MAX];
   return qp_verify(suite, pub, len, "", 0, zero_sig, QP_ED25519_SIG_SIZE) != QP_EINVAL;
 }
@@ -152,7 +152,7 @@ static int parse_validator(json_t *obj, uint32_t i, qp_chain_genesis_t *g, char 
   qp_chain_validator_t *v = &g->validators[i];
   json_t *name = json_object_get(obj, "name"), *key = json_object_get(obj, "public_key");
   if (!json_is_string(name) ||
-      !name_ok(json_string_value(name), json_string_length(name), QP_CHAIN_NAME_MAX)) {
+      !qp_chain_name_ok(json_string_value(name), json_string_length(name), QP_CHAIN_NAME_MAX)) {
     snprintf(detail, detail_size, "%sname must be 1 to %u characters of [A-Za-z0-9._-]", path,
              QP_CHAIN_NAME_MAX);
     return QP_EPARSE;
@@ -166,7 +166,7 @@ static int parse_validator(json_t *obj, uint32_t i, qp_chain_genesis_t *g, char 
     return QP_EPARSE;
   }
   v->public_key_len = (uint32_t)key_len;
-  if (!key_valid(g->suite, v->public_key, key_len)) {
+  if (!qp_chain_key_valid(g->suite, v->public_key, key_len)) {
     snprintf(detail, detail_size, "%spublic_key is not a valid %s public key", path,
              qp_suite_name(g->suite));
     return QP_EPARSE;
@@ -242,7 +242,7 @@ static int parse_root(json_t *root, qp_chain_genesis_t *g, char *detail, size_t 
   if (rc != 0) return rc;
   json_t *id = json_object_get(root, "chain_id"), *suite = json_object_get(root, "suite");
   if (!json_is_string(id) ||
-      !name_ok(json_string_value(id), json_string_length(id), QP_CHAIN_ID_MAX)) {
+      !qp_chain_name_ok(json_string_value(id), json_string_length(id), QP_CHAIN_ID_MAX)) {
     snprintf(detail, detail_size, "chain_id must be 1 to %u characters of [A-Za-z0-9._-]",
              QP_CHAIN_ID_MAX);
     return QP_EPARSE;

@@ -45,6 +45,11 @@ typedef struct qp_chain_genesis {
   uint32_t validators_count;                             /* n = 3f + 1 (or more) */
   qp_chain_params_t params;
   uint8_t hash[QP_HASH_SIZE];                            /* filled by parse */
+  /* An epoch's consensus configuration (valset.h) sets these; the
+   * network's genesis has them all zero.  hash is then the epoch's domain. */
+  uint32_t epoch;                    /* 0: the genesis's validators */
+  uint64_t base_view, base_height;   /* the block the epoch starts on */
+  uint8_t base_hash[QP_HASH_SIZE];   /* ... and its hash */
 } qp_chain_genesis_t;
 
 /* The defaults of params (used by `chain init`). */
@@ -67,6 +72,12 @@ int qp_chain_genesis_load(const char *dir, qp_chain_genesis_t *g, char *detail,
 
 /* Writes g as JSON (qp_malloc'ed, NUL-terminated) into *out. */
 int qp_chain_genesis_format(const qp_chain_genesis_t *g, char **out);
+
+/* Whether name is 1..max bytes of [A-Za-z0-9._-] (validator names, chain ids). */
+bool qp_chain_name_ok(const char *s, size_t len, size_t max);
+
+/* Whether pub (len bytes) is a public key of suite and a valid point. */
+bool qp_chain_key_valid(qp_suite_t suite, const uint8_t *pub, size_t len);
 
 /* The index of the validator whose public key is `pub`, or -1. */
 int qp_chain_genesis_find(const qp_chain_genesis_t *g, const uint8_t *pub, size_t pub_len);

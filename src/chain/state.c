@@ -19,13 +19,16 @@ struct qp_chain_state {
   qp_kv_t *kv;                  /* the block store's environment */
   MDB_dbi dbi;                  /* the state table */
   qp_suite_t suite;             /* the network's suite */
+  qp_chain_genesis_t genesis;   /* the network's genesis (apps' views see it) */
   pthread_mutex_t mu;           /* guards height, root and tree */
   uint64_t height;              /* committed height */
   uint8_t root[QP_HASH_SIZE];   /* committed state root */
   qp_smt_t tree;                /* committed tree (its root is root) */
 };
 
-int qp__chain_state_new(qp_kv_t *kv, MDB_dbi dbi, qp_suite_t suite, qp_chain_state_t **out) {
+int qp__chain_state_new(qp_kv_t *kv, MDB_dbi dbi, const qp_chain_genesis_t *g,
+                        qp_chain_state_t **out) {
+  qp_suite_t suite = g->suite;
   qp_chain_state_t *st = qp_calloc(1, sizeof *st);
   if (st == NULL) return QP_ENOMEM;
   if (pthread_mutex_init(&st->mu, NULL) != 0) {
@@ -35,6 +38,7 @@ int qp__chain_state_new(qp_kv_t *kv, MDB_dbi dbi, qp_suite_t suite, qp_chain_sta
   st->kv = kv;
   st->dbi = dbi;
   st->suite = suite;
+  st->genesis = *g;
   qp_smt_empty(suite, &st->tree);
   *out = st;
   return 0;
@@ -48,6 +52,10 @@ void qp__chain_state_free(qp_chain_state_t *st) {
 }
 
 qp_suite_t qp_chain_state_suite(const qp_chain_state_t *st) { return st->suite; }
+
+const qp_chain_genesis_t *qp_chain_state_genesis(const qp_chain_state_t *st) {
+  return &st->genesis;
+}
 
 void qp_chain_state_head(qp_chain_state_t *st, uint64_t *height, uint8_t root[QP_HASH_SIZE]) {
   pthread_mutex_lock(&st->mu);
@@ -213,12 +221,24 @@ static int app_view_get(void *vctx, const uint8_t *key, size_t key_len, const ui
   return qp_chain_reader_get(ctx->reader, full, len, value, value_len);
 }
 
+static int app_view_get_other(void *vctx, const char *app, const uint8_t *key, size_t key_len,
+                              const uint8_t **value, size_t *value_len) {
+  qp_chain_app_view_ctx_t *ctx = vctx;
+  uint8_t full[QP_CHAIN_STATE_KEY_MAX];
+  size_t len = 0;
+  if (qp_chain_state_app_key(app, key, key_len, full, &len) != 0) return QP_ENOTFOUND;
+  return qp_chain_reader_get(ctx->reader, full, len, value, value_len);
+}
+
 void qp_chain_reader_app_view(qp_chain_reader_t *r, const char *app,
                               qp_chain_app_view_ctx_t *view_ctx, qp_chain_view_t *view) {
   view_ctx->reader = r;
   view_ctx->app = app;
   view->get = app_view_get;
+  view->get_app = app_view_get_other;
   view->ctx = view_ctx;
+  view->height = 0;
+  view->genesis = &r->state->genesis;
 }
 
 int qp_chain_state_nonce(void *state, const uint8_t *sender, size_t sender_len,

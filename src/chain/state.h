@@ -30,6 +30,7 @@
 #include <jansson.h>
 
 #include "chain/app.h"
+#include "chain/genesis.h"
 #include "chain/smt.h"
 #include "store/kv.h"
 
@@ -144,10 +145,14 @@ void qp_chain_state_tree(qp_chain_state_t *st, uint64_t *height, qp_smt_t *tree)
 /* The suite of the state's network. */
 qp_suite_t qp_chain_state_suite(const qp_chain_state_t *st);
 
+/* The state's network's genesis (owned by the state). */
+const qp_chain_genesis_t *qp_chain_state_genesis(const qp_chain_state_t *st);
+
 /* ---- for the block store (store.c) -------------------------------------- */
 
 /* Creates the state over kv's table dbi.  Returns 0 or QP_ENOMEM. */
-int qp__chain_state_new(qp_kv_t *kv, MDB_dbi dbi, qp_suite_t suite, qp_chain_state_t **out);
+int qp__chain_state_new(qp_kv_t *kv, MDB_dbi dbi, const qp_chain_genesis_t *g,
+                        qp_chain_state_t **out);
 void qp__chain_state_free(qp_chain_state_t *st);
 
 /* Sets the committed height, root and tree (after each commit; the tree

@@ -122,7 +122,7 @@ int qp_chain_store_open(const char *dir, const qp_chain_genesis_t *g, size_t map
     rc = open_tables(s, detail, detail_size);
   }
   if (rc == 0) rc = load_meta(s, detail, detail_size);
-  if (rc == 0) rc = qp__chain_state_new(s->kv, s->state, g->suite, &s->st);
+  if (rc == 0) rc = qp__chain_state_new(s->kv, s->state, g, &s->st);
   if (rc == 0)
     rc = qp__chain_state_load(s->st, s->head.height, s->head.state_root, detail, detail_size);
   if (rc != 0) {
