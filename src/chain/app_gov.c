@@ -161,6 +161,7 @@ static const char *set_change(const qp_chain_view_t *v, const json_t *a,
   *next = *cur;
   next->epoch = cur->epoch + 1;
   next->since = v->height + 1;
+  if (cur->since == v->height + 1) return "the validator set changed in this block already";
   if (strcmp(json_string_value(json_object_get(a, "action")), "add_validator") == 0) {
     if (at >= 0) return "the key is a validator already";
     if (cur->count == QP_CHAIN_VALIDATORS_MAX) return "the validator set is full";
@@ -194,10 +195,16 @@ static int apply_set(const qp_chain_view_t *v, const qp_chain_valset_t *next,
   qp_chain_gov_set_key(next->epoch, key);
   qp_store_u32(epoch, next->epoch);
   int rc = qp_chain_effects_put(e, key, sizeof key, rec, n);
-  qp_free(rec);
   if (rc == 0) rc = qp_chain_effects_put(e, (const uint8_t *)"epoch", 5, epoch, sizeof epoch);
-  json_t *f = json_pack("{s:I, s:I, s:I}", "epoch", (json_int_t)next->epoch, "since",
-                        (json_int_t)next->since, "validators", (json_int_t)next->count);
+  /* The record travels in the receipt too: a proof shows the change by it. */
+  char *hex = rc == 0 ? qp_malloc(2 * n + 1) : NULL;
+  if (hex != NULL) qp_hex(hex, rec, n);
+  qp_free(rec);
+  json_t *f = hex == NULL ? NULL
+                          : json_pack("{s:I, s:I, s:I, s:s}", "epoch", (json_int_t)next->epoch,
+                                      "since", (json_int_t)next->since, "validators",
+                                      (json_int_t)next->count, "set", hex);
+  qp_free(hex);
   (void)v;
   if (rc == 0) rc = f == NULL ? QP_ENOMEM : qp_chain_effects_event(e, "gov.validators", f);
   else json_decref(f);

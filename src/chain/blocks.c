@@ -235,15 +235,18 @@ static const qp_chain_exec_t *final_exec(qp__chain_node_t *n, const qp_hs_block_
 }
 
 int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *b,
-                     const qp_hs_commit_cert_t *cert) {
+                     const qp_hs_commit_cert_t *cert, bool *new_epoch) {
   const qp_chain_exec_t *exec = final_exec(n, b);
   if (exec == NULL) return QP_ECORRUPT; /* a final block we cannot execute: stop */
   uint8_t *enc = NULL, *cert_enc = NULL;
   size_t enc_len = 0, cert_len = 0;
-  int rc = qp_hs_encode_block(&n->genesis, b, &enc, &enc_len);
+  int rc = qp_hs_encode_block(n->cfg, b, &enc, &enc_len);
   /* The evidence is kept with the highest block it made final. */
   bool top = memcmp(cert->child.parent_hash, b->hash, QP_HASH_SIZE) == 0;
-  if (rc == 0 && top) rc = qp_hs_encode_cert(&n->genesis, cert, &cert_enc, &cert_len);
+  /* The block that changes the validator set keeps its own certificate:
+   * nothing above it in this epoch is ever committed. */
+  top |= exec->reconfig;
+  if (rc == 0 && top) rc = qp_hs_encode_cert(n->cfg, cert, &cert_enc, &cert_len);
   qp_chain_head_t head;
   qp_chain_store_head(n->store, &head);
   static const uint8_t empty[QP_CHAIN_TXS_HEADER] = {0}; /* a body of no transactions */
@@ -265,6 +268,7 @@ int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *b,
     return rc;
   }
   memcpy(n->committed_hash, b->hash, QP_HASH_SIZE);
+  *new_epoch = exec->reconfig;
   mempool_after_commit(n, b);
   execs_after_commit(n, exec, b->header.height);
   return 0;

@@ -31,7 +31,9 @@ void qp__chain_on_message(void *ctx, uint32_t peer, const uint8_t *bytes, size_t
     qp__chain_admit_forwarded(n, peer, bytes, len);
     return;
   }
-  if (bytes[0] != QP__CHAIN_CHANNEL_CONSENSUS && bytes[0] != QP__CHAIN_CHANNEL_TX) return;
+  if (bytes[0] != QP__CHAIN_CHANNEL_CONSENSUS && bytes[0] != QP__CHAIN_CHANNEL_TX &&
+      bytes[0] != QP__CHAIN_CHANNEL_EPOCH)
+    return;
   if (bytes[0] == QP__CHAIN_CHANNEL_TX) { /* admitted here, on the transport's thread */
     qp_chain_admit_t result = QP_CHAIN_ADMIT_OK;
     if (qp_chain_mempool_add(n->mempool, bytes + 1, len - 1, &result, NULL, NULL, 0) == 0)
@@ -70,7 +72,7 @@ void qp__chain_enqueue(qp__chain_node_t *n, const qp__chain_queue_t *q, uint32_t
 
 void qp__chain_on_peer(void *ctx, uint32_t peer, bool up) {
   qp__chain_node_t *n = ctx;
-  QP_LOG_INFO("chain", "peer %s (validator %u) %s", n->genesis.validators[peer].name, peer,
+  QP_LOG_INFO("chain", "peer %s (validator %u) %s", n->epochs.peers.validators[peer].name, peer,
               up ? "connected" : "disconnected");
 }
 
@@ -86,16 +88,22 @@ void qp__chain_wake(qp__chain_node_t *n) {
   pthread_mutex_unlock(&n->mutex);
 }
 
-/* Sends bytes on a channel to one validator, or to all (to == UINT32_MAX). */
-static void send_channel(qp__chain_node_t *n, uint8_t channel, uint32_t to, const uint8_t *bytes,
-                         size_t len) {
+/* Sends bytes on a channel to one transport peer, or to all (UINT32_MAX). */
+static void send_peer(qp__chain_node_t *n, uint8_t channel, uint32_t peer, const uint8_t *bytes,
+                      size_t len) {
   uint8_t *frame = qp_malloc(len + 1);
   if (frame == NULL) return;
   frame[0] = channel;
   memcpy(frame + 1, bytes, len);
-  if (to == UINT32_MAX) qp_net_broadcast(n->net, frame, len + 1);
-  else qp_net_send(n->net, to, frame, len + 1);
+  if (peer == UINT32_MAX) qp_net_broadcast(n->net, frame, len + 1);
+  else qp_net_send(n->net, peer, frame, len + 1);
   qp_free(frame);
+}
+
+/* The same to a validator of the current epoch (the core's index). */
+static void send_member(qp__chain_node_t *n, uint32_t member, const uint8_t *bytes, size_t len) {
+  uint32_t peer = qp__chain_peer_of(n, member);
+  if (peer != UINT32_MAX) send_peer(n, QP__CHAIN_CHANNEL_CONSENSUS, peer, bytes, len);
 }
 
 /* ----------------------------------------------------------- actions */
@@ -103,6 +111,7 @@ static void send_channel(qp__chain_node_t *n, uint8_t channel, uint32_t to, cons
 typedef struct driver_state {
   uint64_t timer_at;   /* the core's next deadline */
   bool failed;         /* a PERSIST or COMMIT failed: the driver stops */
+  bool new_epoch;      /* a committed block changed the validator set: a new core */
   bool pending_known;  /* pending below was told to the core */
   bool pending;        /* the last thing told */
 } driver_state_t;
@@ -135,14 +144,16 @@ static void perform_one(qp__chain_node_t *n, const qp_hs_action_t *a, driver_sta
     }
     break;
   case QP_HS_ACT_SEND:
-    send_channel(n, QP__CHAIN_CHANNEL_CONSENSUS, a->to, a->bytes, a->len);
+    send_member(n, a->to, a->bytes, a->len);
     break;
   case QP_HS_ACT_BROADCAST:
-    send_channel(n, QP__CHAIN_CHANNEL_CONSENSUS, UINT32_MAX, a->bytes, a->len);
+    send_peer(n, QP__CHAIN_CHANNEL_CONSENSUS, UINT32_MAX, a->bytes, a->len);
     break;
   case QP_HS_ACT_COMMIT:
-    if (qp__chain_commit(n, a->block, a->cert) != 0) d->failed = true;
+    if (qp__chain_commit(n, a->block, a->cert, &d->new_epoch) != 0) d->failed = true;
     else publish(n, a->block);
+    if (d->new_epoch && !d->failed && qp__chain_epoch_proof_make(n, a->block, a->cert) != 0)
+      QP_LOG_WARN("chain", "cannot keep the end of epoch %u to show late peers", n->cfg->epoch);
     break;
   case QP_HS_ACT_NEED_PAYLOAD:
     n->need_payload = true;
@@ -154,11 +165,50 @@ static void perform_one(qp__chain_node_t *n, const qp_hs_action_t *a, driver_sta
   }
 }
 
-/* Performs the actions of the last core call; a failure stops the rest. */
+static void drain(qp__chain_node_t *n, driver_state_t *d);
+
+/* The block that changed the validator set is committed: consensus goes
+ * on with the new set from the next height, in a new core on top of it.
+ * Nothing the old core held above it is committed by anyone (every
+ * validator switches at this block); its transactions return to the pool. */
+static void new_epoch(qp__chain_node_t *n, driver_state_t *d) {
+  d->new_epoch = false;
+  bool grew = false;
+  char detail[256] = "";
+  qp_hs_destroy(n->core);
+  n->core = NULL;
+  qp__chain_execs_clear(n);
+  qp_chain_mempool_untake(n->mempool);
+  n->need_payload = false;
+  int rc = qp__chain_epochs_advance(n, &grew);
+  if (rc == 0 && grew) { /* a new validator: the transport learns its key and address */
+    pthread_mutex_lock(&n->fwd_mutex); /* the outbox and the HTTP reads use n->net under it */
+    qp_net_stop(n->net);
+    qp_net_destroy(n->net);
+    n->net = NULL;
+    rc = qp__chain_open_net(n, detail, sizeof detail);
+    pthread_mutex_unlock(&n->fwd_mutex);
+  }
+  if (rc == 0) rc = qp__chain_open_core(n, detail, sizeof detail);
+  if (rc != 0) {
+    QP_LOG_ERROR("chain", "cannot start the new epoch: %s %s", qp_strerror(rc), detail);
+    d->failed = true;
+    return;
+  }
+  d->timer_at = UINT64_MAX;
+  d->pending_known = false;
+  qp__chain_epoch_proof_cast(n, qp_clock_mono_ns() / 1000000u);
+  publish(n, NULL);
+  drain(n, d); /* what creating the core asked for */
+}
+
+/* Performs the actions of the last core call; a failure stops the rest,
+ * and so does a new epoch (the old core's later actions are moot). */
 static void drain(qp__chain_node_t *n, driver_state_t *d) {
   const qp_hs_action_t *acts = NULL;
   size_t count = qp_hs_actions(n->core, &acts);
-  for (size_t i = 0; i < count && !d->failed; i++) perform_one(n, &acts[i], d);
+  for (size_t i = 0; i < count && !d->failed && !d->new_epoch; i++) perform_one(n, &acts[i], d);
+  if (d->new_epoch && !d->failed) new_epoch(n, d);
 }
 
 /* Holds back what the uncommitted blocks under the new one carry: walks
@@ -222,8 +272,9 @@ static bool serve_from_store(qp__chain_node_t *n, uint32_t from, const uint8_t *
                              size_t len) {
   if (len < 2 || bytes[1] != QP_HS_MSG_BLOCK_REQUEST) return false;
   qp_hs_msg_t *m = qp_malloc(sizeof *m);
+  qp_chain_genesis_t *at = qp_malloc(sizeof *at);
   uint64_t height = 0;
-  bool ours = m != NULL && qp_hs_msg_decode(&n->genesis, bytes, len, m) == 0 &&
+  bool ours = m != NULL && at != NULL && qp_hs_msg_decode(n->cfg, bytes, len, m) == 0 &&
               qp_hs_block_find(n->core, m->request_hash) == NULL &&
               qp_chain_store_height_of(n->store, m->request_hash, &height) == 0;
   uint32_t want = ours ? m->request_count : 0, got = 0;
@@ -231,30 +282,46 @@ static bool serve_from_store(qp__chain_node_t *n, uint32_t from, const uint8_t *
   qp_hs_block_t blocks[QP_HS_FETCH_BLOCKS_MAX];
   const qp_hs_block_t *list[QP_HS_FETCH_BLOCKS_MAX];
   memset(stored, 0, sizeof stored);
+  uint32_t epoch = UINT32_MAX;
   for (; got < want && height >= 1; got++, height--) {
-    if (qp_chain_store_block(n->store, height, &stored[got]) != 0 ||
-        qp_hs_decode_block(&n->genesis, stored[got].header, stored[got].header_len,
-                           &blocks[got]) != 0)
+    qp__chain_cfg_at(n, height, at); /* a response never crosses an epoch's start */
+    if (epoch == UINT32_MAX) epoch = at->epoch;
+    if (at->epoch != epoch || qp_chain_store_block(n->store, height, &stored[got]) != 0 ||
+        qp_hs_decode_block(at, stored[got].header, stored[got].header_len, &blocks[got]) != 0)
       break;
     list[got] = &blocks[got];
   }
   uint8_t *out = NULL;
   size_t out_len = 0;
-  if (got > 0 && qp_hs_encode_block_response(&n->genesis, list, got, &out, &out_len) == 0)
-    send_channel(n, QP__CHAIN_CHANNEL_CONSENSUS, from, out, out_len);
+  if (got > 0 && qp_hs_encode_block_response(n->cfg, list, got, &out, &out_len) == 0)
+    send_peer(n, QP__CHAIN_CHANNEL_CONSENSUS, from, out, out_len);
   qp_free(out);
   for (uint32_t i = 0; i < QP_HS_FETCH_BLOCKS_MAX; i++) qp_chain_block_deinit(&stored[i]);
   qp_free(m);
+  qp_free(at);
   return ours;
 }
 
 /* Feeds one queued peer message to the core (or the mempool). */
 static void handle_event(qp__chain_node_t *n, qp__chain_event_t *e, driver_state_t *d) {
+  if (e->bytes[0] == QP__CHAIN_CHANNEL_EPOCH) {
+    qp__chain_epoch_proof_apply(n, e->from, e->bytes, e->len, &d->new_epoch);
+    if (d->new_epoch) new_epoch(n, d);
+    return;
+  }
   if (serve_from_store(n, e->from, e->bytes + 1, e->len - 1)) return;
-  int rc = qp_hs_on_message(n->core, e->from, e->bytes + 1, e->len - 1, now_ms());
-  if (rc != 0 && rc != QP_ENOMEM)
-    QP_LOG_DEBUG("chain", "message from %s refused: %s", n->genesis.validators[e->from].name,
-                 qp_strerror(rc));
+  /* The core knows the validators of the current epoch by their index in
+   * it; a peer that is none of them (removed, or not added yet) has
+   * nothing to say to it but may be behind an epoch change. */
+  int32_t member = qp__chain_member_of(n, e->from);
+  int rc = member < 0 ? QP_EINVAL
+                      : qp_hs_on_message(n->core, (uint32_t)member, e->bytes + 1, e->len - 1,
+                                         now_ms());
+  if (rc != 0 && rc != QP_ENOMEM) {
+    QP_LOG_DEBUG("chain", "message from %s refused: %s",
+                 n->epochs.peers.validators[e->from].name, qp_strerror(rc));
+    qp__chain_epoch_proof_offer(n, e->from, now_ms()); /* a message of an epoch that ended? */
+  }
   drain(n, d);
 }
 
@@ -273,6 +340,8 @@ static void tell_pending(qp__chain_node_t *n, driver_state_t *d) {
 /* How long to wait: until the core's deadline or the outbox's, at most 1 s. */
 static uint64_t wait_ms(qp__chain_node_t *n, const driver_state_t *d, bool *due) {
   uint64_t fwd = qp__chain_forward_wait_ms(n);
+  uint64_t cast = qp__chain_epoch_proof_wait_ms(n, qp_clock_mono_ns() / 1000000u);
+  if (cast < fwd) fwd = cast;
   uint64_t wait = d->timer_at == UINT64_MAX ? 1000 : d->timer_at - now_ms();
   *due = fwd == 0;
   if (fwd < wait) wait = fwd;
@@ -319,6 +388,7 @@ static void *driver_main(void *arg) {
     bool txs = false;
     qp__chain_event_t *list = wait_input(n, &d, &txs);
     qp__chain_forward_flush_due(n); /* what clients sent lately, as one frame */
+    qp__chain_epoch_proof_cast(n, qp_clock_mono_ns() / 1000000u);
     if (n->stopping) {
       for (qp__chain_event_t *e = list, *next; e != NULL; e = next) next = e->next, qp_free(e);
       break;

@@ -108,16 +108,12 @@ static int load_identity(qp__chain_node_t *n, char *detail, size_t detail_size) 
     snprintf(detail, detail_size, "chain: validator key: %s", why);
     return rc;
   }
-  uint8_t pub[QP_SIGN_PUBLIC_MAX];
-  size_t pub_len = 0;
-  qp_sign_public(n->key, pub, &pub_len);
-  n->self = qp_chain_genesis_find(&n->genesis, pub, pub_len);
-  if (n->self < 0) {
-    snprintf(detail, detail_size, "chain: the key %s is not one of the genesis validators",
-             path);
+  if (qp_sign_key_suite(n->key) != n->genesis.suite) {
+    snprintf(detail, detail_size, "chain: the key %s is an %s key; this network uses %s", path,
+             qp_suite_name(qp_sign_key_suite(n->key)), qp_suite_name(n->genesis.suite));
     return QP_EINVAL;
   }
-  return 0;
+  return 0; /* whether it is a validator: the chain's state says (epochs.c) */
 }
 
 /* The block store and, from it, the last committed block for the core. */
@@ -127,8 +123,14 @@ static int open_store(qp__chain_node_t *n, const char *data_dir, char *detail,
   snprintf(dir, sizeof dir, "%s/%s", data_dir, QP_CHAIN_STORE_DIR);
   int rc = qp_mkdir_p(dir);
   if (rc == 0) rc = qp_chain_store_open(dir, &n->genesis, 0, &n->store, detail, detail_size);
-  snprintf(n->safety_path, sizeof n->safety_path, "%s/safety", dir);
+  snprintf(n->chain_dir, sizeof n->chain_dir, "%s", dir);
   return rc;
+}
+
+void qp__chain_safety_path(qp__chain_node_t *n) {
+  uint32_t e = n->cfg->epoch;
+  if (e == 0) snprintf(n->safety_path, sizeof n->safety_path, "%s/safety", n->chain_dir);
+  else snprintf(n->safety_path, sizeof n->safety_path, "%s/safety.%u", n->chain_dir, e);
 }
 
 static int open_mempool(qp__chain_node_t *n) {
@@ -142,7 +144,8 @@ static int open_mempool(qp__chain_node_t *n) {
 }
 
 /* The core, resumed from the safety record and the stored head. */
-static int open_core(qp__chain_node_t *n, char *detail, size_t detail_size) {
+int qp__chain_open_core(qp__chain_node_t *n, char *detail, size_t detail_size) {
+  qp__chain_safety_path(n);
   char *safety = NULL;
   size_t safety_len = 0;
   int rc = qp_file_read(n->safety_path, 1u << 20, &safety, &safety_len, NULL, NULL, 0);
@@ -153,11 +156,15 @@ static int open_core(qp__chain_node_t *n, char *detail, size_t detail_size) {
   memset(&stored, 0, sizeof stored);
   qp_hs_block_t last;
   bool have_last = false;
+  qp_chain_genesis_t *at = qp_malloc(sizeof *at);
+  if (rc == 0 && at == NULL) rc = QP_ENOMEM;
   if (rc == 0 && head.height > 0) {
+    qp__chain_cfg_at(n, head.height, at);
     rc = qp_chain_store_block(n->store, head.height, &stored);
-    if (rc == 0) rc = qp_hs_decode_block(&n->genesis, stored.header, stored.header_len, &last);
+    if (rc == 0) rc = qp_hs_decode_block(at, stored.header, stored.header_len, &last);
     have_last = rc == 0;
   }
+  qp_free(at);
   if (have_last) memcpy(n->committed_hash, last.hash, QP_HASH_SIZE);
   else {
     qp_hs_block_t gb;
@@ -168,7 +175,7 @@ static int open_core(qp__chain_node_t *n, char *detail, size_t detail_size) {
   n->pub.height = head.height;
   memcpy(n->pub.head_hash, n->committed_hash, QP_HASH_SIZE);
   memcpy(n->pub.state_root, head.state_root, QP_HASH_SIZE);
-  qp_hs_config_t cfg = {.genesis = &n->genesis, .self = n->self, .key = n->key,
+  qp_hs_config_t cfg = {.genesis = n->cfg, .self = n->member, .key = n->key,
                         .safety = (const uint8_t *)safety, .safety_len = safety_len,
                         .committed = have_last ? &last : NULL,
                         .block_valid = qp__chain_block_valid, .ctx = n};
@@ -180,7 +187,7 @@ static int open_core(qp__chain_node_t *n, char *detail, size_t detail_size) {
   return rc;
 }
 
-static int open_net(qp__chain_node_t *n, char *detail, size_t detail_size) {
+int qp__chain_open_net(qp__chain_node_t *n, char *detail, size_t detail_size) {
   if (n->settings.peers_count != n->genesis.validators_count) {
     snprintf(detail, detail_size,
              "modules.chain.peers must list %u peer addresses, one per genesis validator "
@@ -188,20 +195,23 @@ static int open_net(qp__chain_node_t *n, char *detail, size_t detail_size) {
              n->genesis.validators_count);
     return QP_EINVAL;
   }
+  /* Every validator the chain ever had: genesis's at node.json's addresses,
+   * the added ones at the addresses governance recorded. */
+  const qp_chain_valset_t *all = &n->epochs.peers;
   qp_net_peer_config_t peers[QP_CHAIN_VALIDATORS_MAX];
   memset(peers, 0, sizeof peers);
-  for (uint32_t i = 0; i < n->genesis.validators_count; i++) {
-    memcpy(peers[i].public_key, n->genesis.validators[i].public_key,
-           n->genesis.validators[i].public_key_len);
-    peers[i].public_key_len = n->genesis.validators[i].public_key_len;
-    snprintf(peers[i].address, sizeof peers[i].address, "%s", n->settings.peers[i]);
+  for (uint32_t i = 0; i < all->count; i++) {
+    memcpy(peers[i].public_key, all->validators[i].public_key, all->validators[i].public_key_len);
+    peers[i].public_key_len = all->validators[i].public_key_len;
+    snprintf(peers[i].address, sizeof peers[i].address, "%s",
+             i < n->genesis.validators_count ? n->settings.peers[i] : all->addresses[i]);
   }
   qp_net_config_t c = {.listen_address = n->settings.peer_listen, .key = n->key,
-                       .validators = peers, .validators_count = n->genesis.validators_count,
+                       .validators = peers, .validators_count = all->count,
                        .on_message = qp__chain_on_message, .on_peer = qp__chain_on_peer,
                        .ctx = n};
   memcpy(c.network_id, n->genesis.hash, QP_HASH_SIZE);
-  c.frame_bytes_max = (uint32_t)qp_hs_msg_bytes_max(&n->genesis) + 1;
+  c.frame_bytes_max = (uint32_t)qp_hs_msg_bytes_max(&n->genesis) + 1; /* n: 64 at most */
   int rc = qp_net_create(&c, &n->net, detail, detail_size);
   if (rc == 0) rc = qp_net_start(n->net);
   if (rc != 0 && detail[0] == '\0')
@@ -228,10 +238,11 @@ static int chain_open(const qp_node_env_t *env, const struct json_t *settings, v
   if (rc == 0) rc = qp_crypto_init();
   if (rc == 0) rc = load_identity(n, detail, detail_size);
   if (rc == 0) rc = open_store(n, env->data_dir, detail, detail_size);
+  if (rc == 0) rc = qp__chain_epochs_open(n, detail, detail_size);
   if (rc == 0) rc = open_mempool(n);
-  if (rc == 0) rc = open_core(n, detail, detail_size);
+  if (rc == 0) rc = qp__chain_open_core(n, detail, detail_size);
   if (rc == 0) rc = qp__chain_admitter_start(n, detail, detail_size);
-  if (rc == 0) rc = open_net(n, detail, detail_size);
+  if (rc == 0) rc = qp__chain_open_net(n, detail, detail_size);
   if (rc == 0) rc = qp__chain_driver_start(n, detail, detail_size);
   if (rc != 0) {
     chain_close(n);
@@ -244,9 +255,10 @@ static int chain_open(const qp_node_env_t *env, const struct json_t *settings, v
                                .metrics = qp__chain_metrics};
   qp_chain_head_t head;
   qp_chain_store_head(n->store, &head);
-  QP_LOG_INFO("chain", "validator %s (%d of %u) of chain %s at height %llu; peers on %s",
-              n->genesis.validators[n->self].name, n->self, n->genesis.validators_count,
-              n->genesis.chain_id, (unsigned long long)head.height, n->settings.peer_listen);
+  QP_LOG_INFO("chain", "validator %s (%d of %u in epoch %u) of chain %s at height %llu; peers "
+              "on %s", n->epochs.peers.validators[n->self].name, n->member,
+              n->cfg->validators_count, n->cfg->epoch, n->genesis.chain_id,
+              (unsigned long long)head.height, n->settings.peer_listen);
   *state = n;
   return 0;
 }
@@ -267,6 +279,8 @@ static void chain_close(void *state) {
   qp_hs_destroy(n->core);
   qp_chain_mempool_free(n->mempool);
   qp_chain_store_close(n->store);
+  if (n->epochs.cfgs != NULL) qp__chain_epochs_close(n);
+  qp_free(n->epoch_proof);
   qp_sign_key_free(n->key);
   pthread_mutex_destroy(&n->mutex);
   pthread_cond_destroy(&n->cond);

@@ -21,6 +21,8 @@
 #include "base/buf.h"
 #include "chain/consensus.h"
 #include "chain/exec.h"
+#include "chain/proof.h"
+#include "chain/valset.h"
 #include "chain/forward.h"
 #include "chain/genesis.h"
 #include "chain/mempool.h"
@@ -40,6 +42,7 @@ enum {
   QP__CHAIN_CHANNEL_CONSENSUS = 1, /* the consensus core's message */
   QP__CHAIN_CHANNEL_TX = 2,        /* one forwarded transaction (older nodes send it) */
   QP__CHAIN_CHANNEL_TXS = QP_CHAIN_FWD_CHANNEL, /* forwarded transactions, batched (forward.h) */
+  QP__CHAIN_CHANNEL_EPOCH = 4,     /* the end of an epoch: its last block and commit certificate */
 };
 
 /* The module's settings ("modules": {"chain": {…}} in node.json). */
@@ -83,17 +86,29 @@ typedef struct qp__chain_public {
   uint64_t commit_ms_sum;           /* proposal timestamp -> local commit, summed */
 } qp__chain_public_t;
 
+/* The validator sets the chain has had (epochs.c, valset.h). */
+typedef struct qp__chain_epochs {
+  pthread_mutex_t mutex;      /* guards cfgs and count against the HTTP threads' reads */
+  qp_chain_genesis_t **cfgs;  /* [e]: epoch e's consensus configuration; [0]: the genesis's */
+  uint32_t count;             /* epochs so far */
+  qp_chain_valset_t peers;    /* every validator ever (genesis first): the transport's peers */
+} qp__chain_epochs_t;
+
 typedef struct qp__chain_node {
   qp__chain_settings_t settings;
   char home[1024];
-  qp_chain_genesis_t genesis;
+  qp_chain_genesis_t genesis;        /* the network's (transactions, store) */
   qp_sign_key_t *key;                /* the validator key */
-  int32_t self;                      /* its index in genesis */
+  int32_t self;                      /* its index among the transport's peers */
+  qp__chain_epochs_t epochs;         /* the validator sets so far */
+  const qp_chain_genesis_t *cfg;     /* the current epoch's consensus configuration */
+  int32_t member;                    /* this node's index in it, -1: not a validator now */
   qp_chain_store_t *store;           /* <data>/chain */
   qp_chain_mempool_t *mempool;
   qp_net_t *net;
   qp_hs_t *core;                     /* driver thread only */
-  char safety_path[1300];            /* <data>/chain/safety */
+  char chain_dir[1200];              /* <data>/chain */
+  char safety_path[1300];            /* <data>/chain/safety (epoch e >= 1: safety.<e>) */
   uint8_t committed_hash[QP_HASH_SIZE]; /* consensus hash of the last committed block */
   qp__chain_exec_slot_t execs[QP__CHAIN_EXECS_MAX]; /* driver thread only */
   bool need_payload;                 /* leading a view that waits for a proposal */
@@ -125,6 +140,12 @@ typedef struct qp__chain_node {
   _Atomic uint64_t fwd_due_ms;       /* ... when it is due (monotonic ms; 0 = empty) */
   bool driver_waiting;               /* the driver waits on cond (under mutex) */
   _Atomic uint64_t dropped_messages; /* peer messages refused: the queue was full */
+
+  uint8_t *epoch_proof;              /* the last epoch change as a channel-4 frame (driver) */
+  size_t epoch_proof_len;
+  uint64_t epoch_proof_sent_ms[QP_CHAIN_VALIDATORS_MAX]; /* per peer, when last sent */
+  uint64_t epoch_proof_until_ms;     /* broadcast it every second until then */
+  uint64_t epoch_proof_cast_ms;      /* ... last done then */
 
   qp_http_module_t http;
 } qp__chain_node_t;
@@ -168,11 +189,51 @@ void qp__chain_admit_forwarded(qp__chain_node_t *n, uint32_t from, const uint8_t
 int qp__chain_admitter_start(qp__chain_node_t *n, char *detail, size_t detail_size);
 void qp__chain_admitter_stop(qp__chain_node_t *n);
 
+/* epochs.c: the validator sets.  open reads them from the committed state
+ * (after the store opened) and sets cfg, member and self; advance takes the
+ * set a committed block changed (driver thread), *peers_grew when a new
+ * validator joined the transport's peers; cfg_at copies the configuration
+ * of the epoch of a height (any thread); peer_of and member_of translate an
+ * index of the current epoch to the transport's and back (UINT32_MAX / -1
+ * when none; driver thread). */
+int qp__chain_epochs_open(qp__chain_node_t *n, char *detail, size_t detail_size);
+/* module.c: the safety record's path for the current epoch; the transport
+ * over every validator the chain ever had (again after one joined). */
+void qp__chain_safety_path(qp__chain_node_t *n);
+int qp__chain_open_net(qp__chain_node_t *n, char *detail, size_t detail_size);
+/* module.c: a core for the current epoch on top of committed (NULL: the
+ * store's head), resumed from the epoch's safety record. */
+int qp__chain_open_core(qp__chain_node_t *n, char *detail, size_t detail_size);
+void qp__chain_epochs_close(qp__chain_node_t *n);
+int qp__chain_epochs_advance(qp__chain_node_t *n, bool *peers_grew);
+void qp__chain_cfg_at(qp__chain_node_t *n, uint64_t height, qp_chain_genesis_t *out);
+uint32_t qp__chain_peer_of(const qp__chain_node_t *n, uint32_t member);
+/* The epochs as proof builders read them (proof.h). */
+void qp__chain_epoch_source(qp__chain_node_t *n, qp_chain_epoch_source_t *out);
+int32_t qp__chain_member_of(const qp__chain_node_t *n, uint32_t peer);
+
+/* epoch_proof.c: telling a validator still in the epoch before that it
+ * ended.  make keeps the frame for the block just committed that ended it
+ * (driver); offer sends it to a peer whose consensus message was refused
+ * (at most once a second each); apply checks a received one against the
+ * current epoch and commits its block when it is the next one (sets
+ * *new_epoch); a frame that shows nothing new is ignored. */
+int qp__chain_epoch_proof_make(qp__chain_node_t *n, const qp_hs_block_t *b,
+                               const qp_hs_commit_cert_t *cert);
+void qp__chain_epoch_proof_offer(qp__chain_node_t *n, uint32_t peer, uint64_t now_ms);
+/* For a while after an epoch ended, every second to every peer (observers
+ * send nothing to be answered; connections to a new validator take time). */
+void qp__chain_epoch_proof_cast(qp__chain_node_t *n, uint64_t now_ms);
+/* How long until the next cast is due (0: now; UINT64_MAX: none). */
+uint64_t qp__chain_epoch_proof_wait_ms(const qp__chain_node_t *n, uint64_t now_ms);
+void qp__chain_epoch_proof_apply(qp__chain_node_t *n, uint32_t peer, const uint8_t *bytes,
+                                 size_t len, bool *new_epoch);
+
 /* blocks.c: executions of uncommitted blocks and the commit path (driver). */
 bool qp__chain_block_valid(void *ctx, const qp_hs_block_t *block);
 const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block_t *block);
 int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *block,
-                     const qp_hs_commit_cert_t *cert);
+                     const qp_hs_commit_cert_t *cert, bool *new_epoch);
 /* Executes a payload to propose on parent: the tx root into tx_root and
  * the execution (held until commit) into *exec.  Returns 0, QP_ENOTFOUND
  * (an unknown or abandoned parent) or the decoder's or execution's error. */

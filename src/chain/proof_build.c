@@ -34,13 +34,17 @@ static int say(char *detail, size_t size, int rc, const char *what) {
 
 /* The header of the stored block at height (decoded), and its stored
  * certificate bytes (*cert_len 0 when none) copied into *cert. */
-static int stored_header(qp_chain_store_t *s, const qp_chain_genesis_t *g, uint64_t height,
+static int stored_header(qp_chain_store_t *s, const qp_chain_epoch_source_t *ep, uint64_t height,
                          qp_hs_header_t *h, json_t **cert) {
   qp_chain_block_t b;
   qp_hs_block_t hb;
   *cert = NULL;
+  qp_chain_genesis_t *cfg = qp_malloc(sizeof *cfg);
+  if (cfg == NULL) return QP_ENOMEM;
+  ep->at_height(ep->ctx, height, cfg);
   int rc = qp_chain_store_block(s, height, &b);
-  if (rc == 0) rc = qp_hs_decode_block(g, b.header, b.header_len, &hb);
+  if (rc == 0) rc = qp_hs_decode_block(cfg, b.header, b.header_len, &hb);
+  qp_free(cfg);
   if (rc == 0) *h = hb.header;
   if (rc == 0 && b.qc_len > 0 && (*cert = hex_json(b.qc, b.qc_len)) == NULL) rc = QP_ENOMEM;
   qp_chain_block_deinit(&b);
@@ -49,8 +53,9 @@ static int stored_header(qp_chain_store_t *s, const qp_chain_genesis_t *g, uint6
 
 /* "headers" (block height and each above it up to the one whose commit
  * certificate is stored) and "cert" into o; *first is block height's. */
-static int add_finality(qp_chain_store_t *s, const qp_chain_genesis_t *g, uint64_t height,
-                        json_t *o, qp_hs_header_t *first, char *detail, size_t size) {
+static int add_finality(qp_chain_store_t *s, const qp_chain_genesis_t *g,
+                        const qp_chain_epoch_source_t *ep, uint64_t height, json_t *o,
+                        qp_hs_header_t *first, char *detail, size_t size) {
   json_t *headers = json_array(), *cert = NULL;
   int rc = headers != NULL ? 0 : QP_ENOMEM;
   for (uint64_t k = height; rc == 0 && cert == NULL; k++) {
@@ -59,7 +64,7 @@ static int add_finality(qp_chain_store_t *s, const qp_chain_genesis_t *g, uint64
       break;
     }
     qp_hs_header_t h;
-    rc = stored_header(s, g, k, &h, &cert);
+    rc = stored_header(s, ep, k, &h, &cert);
     if (rc == QP_ENOTFOUND)
       rc = say(detail, size, QP_EAGAIN, "the block's commit certificate is not stored yet");
     if (rc != 0) break;
@@ -111,6 +116,10 @@ static void pause_ms(long ms) {
   struct timespec ts = {0, ms * 1000000L};
   nanosleep(&ts, NULL);
 }
+
+static int add_epochs(qp_chain_store_t *s, const qp_chain_genesis_t *g,
+                      const qp_chain_epoch_source_t *ep, uint64_t height, json_t *o,
+                      char *detail, size_t size);
 
 /* ---- kv -------------------------------------------------------------------- */
 
@@ -186,7 +195,8 @@ static int kv_read(qp_chain_store_t *s, const char *app, const uint8_t *key, siz
   return rc;
 }
 
-int qp_chain_proof_kv(qp_chain_store_t *s, const qp_chain_genesis_t *g, const char *app,
+int qp_chain_proof_kv(qp_chain_store_t *s, const qp_chain_genesis_t *g,
+                      const qp_chain_epoch_source_t *ep, const char *app,
                       const uint8_t *key, size_t key_len, json_t **out, char *detail,
                       size_t detail_size) {
   *out = NULL;
@@ -200,7 +210,8 @@ int qp_chain_proof_kv(qp_chain_store_t *s, const qp_chain_genesis_t *g, const ch
     json_object_set_new(o, "value", r.value ? hex_json(r.value, r.value_len) : json_null());
     json_object_set_new(o, "smt", smt_json(&r.proof));
     qp_hs_header_t first;
-    rc = add_finality(s, g, r.height, o, &first, detail, detail_size);
+    rc = add_finality(s, g, ep, r.height, o, &first, detail, detail_size);
+    if (rc == 0) rc = add_epochs(s, g, ep, r.height, o, detail, detail_size);
     if (rc == 0 && memcmp(first.state_root, r.root, QP_HASH_SIZE) != 0)
       rc = say(detail, detail_size, QP_ECORRUPT, "the block's state root is not the tree's");
   }
@@ -252,8 +263,8 @@ static int add_tx_paths(const qp_chain_genesis_t *g, const qp_chain_block_t *b, 
 }
 
 int qp_chain_proof_tx(qp_chain_store_t *s, const qp_chain_genesis_t *g,
-                      const uint8_t hash[QP_HASH_SIZE], json_t **out, char *detail,
-                      size_t detail_size) {
+                      const qp_chain_epoch_source_t *ep, const uint8_t hash[QP_HASH_SIZE],
+                      json_t **out, char *detail, size_t detail_size) {
   *out = NULL;
   uint64_t height = 0;
   uint32_t index = 0;
@@ -269,11 +280,96 @@ int qp_chain_proof_tx(qp_chain_store_t *s, const qp_chain_genesis_t *g,
   if (rc == 0) rc = add_tx_paths(g, &b, index, o);
   if (rc == 0) json_object_set_new(o, "receipt", json_stringn(receipt, receipt_len));
   qp_hs_header_t first;
-  if (rc == 0) rc = add_finality(s, g, height, o, &first, detail, detail_size);
+  if (rc == 0) rc = add_finality(s, g, ep, height, o, &first, detail, detail_size);
+  if (rc == 0) rc = add_epochs(s, g, ep, height, o, detail, detail_size);
   if (rc == 0) rc = self_check(g, o, detail, detail_size);
   qp_free(receipt);
   qp_chain_block_deinit(&b);
   if (rc != 0) json_decref(o);
   else *out = o;
+  return rc;
+}
+
+/* ---- validator-set changes ------------------------------------------------- */
+
+/* Whether receipt text (a stored receipt) sets the validators of epoch e. */
+static bool sets_epoch(const char *text, size_t len, uint32_t e) {
+  json_t *r = json_loadb(text, len, 0, NULL), *ev;
+  size_t k;
+  bool found = false;
+  json_array_foreach(json_object_get(r, "events"), k, ev) {
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    found |= type != NULL && strcmp(type, "gov.validators") == 0 &&
+             json_integer_value(json_object_get(ev, "epoch")) == (json_int_t)e;
+  }
+  json_decref(r);
+  return found;
+}
+
+/* The change record of epoch e: its base block b (header, certificate) and
+ * the gov transaction of b whose receipt sets the new validators. */
+static int change_record(qp_chain_store_t *s, const qp_chain_genesis_t *g,
+                         const qp_chain_epoch_source_t *ep, uint64_t b, uint32_t e, json_t *rec) {
+  qp_chain_block_t blk = {0};
+  qp_hs_header_t h;
+  json_t *cert = NULL, *headers = json_array();
+  int rc = stored_header(s, ep, b, &h, &cert);
+  if (rc == 0 && cert == NULL) rc = QP_ECORRUPT; /* a change's block keeps its certificate */
+  uint8_t *enc = NULL;
+  size_t enc_len = 0;
+  if (rc == 0) rc = qp_hs_encode_header(g, &h, &enc, &enc_len);
+  if (rc == 0) json_array_append_new(headers, hex_json(enc, enc_len));
+  qp_free(enc);
+  if (rc == 0) rc = qp_chain_store_block(s, b, &blk);
+  size_t cap = g->params.block_txs_max, count = 0;
+  qp_chain_tx_t *txs = rc == 0 ? qp_calloc(cap, sizeof *txs) : NULL;
+  if (rc == 0 && txs == NULL) rc = QP_ENOMEM;
+  if (rc == 0)
+    rc = qp_chain_txs_decode(g->suite, g->hash, blk.body, blk.body_len, g->params.block_bytes_max,
+                             g->params.tx_bytes_max, txs, cap, &count, NULL, 0);
+  char *receipt = NULL;
+  size_t receipt_len = 0, at = count;
+  for (size_t i = 0; rc == 0 && i < count && at == count; i++) {
+    if (strcmp(txs[i].app, "gov") != 0) continue;
+    qp_free(receipt);
+    receipt = NULL;
+    rc = qp_chain_store_receipt(s, txs[i].hash, &receipt, &receipt_len);
+    if (rc == 0 && sets_epoch(receipt, receipt_len, e)) at = i;
+  }
+  if (rc == 0 && at == count) rc = QP_ECORRUPT;
+  if (rc == 0) rc = add_tx_paths(g, &blk, (uint32_t)at, rec);
+  if (rc == 0) {
+    json_object_set_new(rec, "headers", headers);
+    json_object_set_new(rec, "cert", cert);
+    json_object_set_new(rec, "receipt", json_stringn(receipt, receipt_len));
+    headers = cert = NULL;
+  }
+  json_decref(headers);
+  json_decref(cert);
+  qp_free(receipt);
+  qp_free(txs);
+  qp_chain_block_deinit(&blk);
+  return rc;
+}
+
+static int add_epochs(qp_chain_store_t *s, const qp_chain_genesis_t *g,
+                      const qp_chain_epoch_source_t *ep, uint64_t height, json_t *o,
+                      char *detail, size_t size) {
+  qp_chain_genesis_t *cfg = qp_malloc(sizeof *cfg);
+  json_t *list = json_array();
+  int rc = cfg == NULL || list == NULL ? QP_ENOMEM : 0;
+  if (rc == 0) ep->at_height(ep->ctx, height, cfg);
+  uint32_t last = rc == 0 ? cfg->epoch : 0;
+  for (uint32_t e = 1; rc == 0 && e <= last; e++) {
+    json_t *rec = json_object();
+    if (rec == NULL || !ep->of_epoch(ep->ctx, e, cfg)) rc = rec == NULL ? QP_ENOMEM : QP_ECORRUPT;
+    if (rc == 0) rc = change_record(s, g, ep, cfg->base_height, e, rec);
+    if (rc == 0) json_array_append(list, rec);
+    json_decref(rec);
+  }
+  if (rc == QP_ECORRUPT) say(detail, size, rc, "a validator-set change cannot be shown");
+  if (rc == 0) json_object_set_new(o, "epochs", list);
+  else json_decref(list);
+  qp_free(cfg);
   return rc;
 }

@@ -18,9 +18,11 @@
 #include "chain/smt.h"
 #include "chain/state.h"
 #include "chain/tx.h"
+#include "chain/valset.h"
 
 typedef struct ctx {
-  const qp_chain_genesis_t *g;
+  const qp_chain_genesis_t *g;                     /* the network's genesis */
+  qp_chain_genesis_t *cfg;                         /* the epoch's consensus configuration */
   json_t *root;                                    /* the proof */
   char *detail;                                    /* the first failure */
   size_t detail_size;
@@ -139,16 +141,16 @@ static int read_headers(ctx_t *c) {
     size_t n = 0;
     int rc = wrap == NULL ? QP_ENOMEM : hex_field(c, wrap, "headers[i]", 1u << 16, false, &b, &n);
     json_decref(wrap);
-    if (rc == 0 && qp_hs_decode_header(c->g, b, n, &c->headers[i]) != 0)
+    if (rc == 0 && qp_hs_decode_header(c->cfg, b, n, &c->headers[i]) != 0)
       rc = fail(c, QP_EPARSE, "headers[%u]: not a block header of this network", i);
-    if (rc == 0) rc = qp_hs_block_hash(c->g, &c->headers[i], c->hashes[i]);
+    if (rc == 0) rc = qp_hs_block_hash(c->cfg, &c->headers[i], c->hashes[i]);
     qp_free(b);
     if (rc != 0) return rc;
   }
   uint8_t *b = NULL;
   size_t n = 0;
   int rc = hex_field(c, c->root, "cert", 1u << 17, false, &b, &n);
-  if (rc == 0 && qp_hs_decode_cert(c->g, b, n, &c->cert) != 0)
+  if (rc == 0 && qp_hs_decode_cert(c->cfg, b, n, &c->cert) != 0)
     rc = fail(c, QP_EPARSE, "cert: not a commit certificate of this network");
   qp_free(b);
   return rc;
@@ -172,7 +174,7 @@ static int check_chain(ctx_t *c) {
                 "cert: the child was not proposed in the view after its parent's: "
                 "no two-chain commit");
   uint8_t child_hash[QP_HASH_SIZE];
-  int rc = qp_hs_block_hash(c->g, child, child_hash);
+  int rc = qp_hs_block_hash(c->cfg, child, child_hash);
   if (rc != 0) return rc;
   if (memcmp(c->cert.qc.block_hash, child_hash, QP_HASH_SIZE) != 0 ||
       c->cert.qc.view != child->view || c->cert.qc.height != child->height)
@@ -184,7 +186,7 @@ static int check_signatures(ctx_t *c) {
   char why[160] = "";
   const qp_hs_qc_t *qcs[2] = {&c->cert.child.justify, &c->cert.qc};
   for (int i = 0; i < 2; i++) {
-    int rc = qp_hs_qc_check(c->g, qcs[i], why, sizeof why);
+    int rc = qp_hs_qc_check(c->cfg, qcs[i], why, sizeof why);
     if (rc == QP_ENOMEM) return rc;
     if (rc != 0)
       return fail(c, QP_EBADPROOF, "cert: the QC of block %llu: %s",
@@ -340,13 +342,114 @@ static int check_tx(ctx_t *c, char *summary, size_t size) {
   return rc;
 }
 
+/* ---- validator-set changes ------------------------------------------------- */
+
+/* The set a gov receipt's "gov.validators" event of epoch e carries. */
+static int receipt_set(ctx_t *c, const char *text, size_t len, uint32_t e, uint32_t i,
+                       qp_chain_valset_t *out) {
+  json_t *r = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL), *ev;
+  const char *hex = NULL;
+  size_t k;
+  const char *status = json_string_value(json_object_get(r, "status"));
+  json_array_foreach(json_object_get(r, "events"), k, ev) {
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    json_t *ep = json_object_get(ev, "epoch");
+    if (type != NULL && strcmp(type, "gov.validators") == 0 && json_is_integer(ep) &&
+        json_integer_value(ep) == (json_int_t)e)
+      hex = json_string_value(json_object_get(ev, "set"));
+  }
+  size_t n = hex != NULL ? strlen(hex) / 2 : 0;
+  uint8_t *rec = n > 0 ? qp_malloc(n) : NULL;
+  int rc = status != NULL && strcmp(status, "ok") == 0 && rec != NULL &&
+                   qp_chain_unhex(hex, 2 * n, rec, n) == 0 &&
+                   qp_chain_valset_decode(c->g->suite, rec, n, out) == 0 && out->epoch == e
+               ? 0
+               : fail(c, QP_EBADPROOF, "epochs[%u]: the receipt does not set the validators of "
+                      "epoch %u", i, e);
+  qp_free(rec);
+  json_decref(r);
+  return rc;
+}
+
+/* epochs[i]: the block that started epoch e = i + 1, final under the set
+ * before it, and its gov transaction whose receipt names the new set;
+ * *next becomes epoch e's configuration. */
+static int check_change(ctx_t *c, json_t *rec, uint32_t i, qp_chain_genesis_t *next) {
+  static const char *const keys[] = {"headers", "cert", "tx", "index", "tx_count", "tx_path",
+                                     "receipt", "receipt_path", NULL};
+  char what[32];
+  snprintf(what, sizeof what, "epochs[%u].", i);
+  if (!json_is_object(rec)) return fail(c, QP_EPARSE, "epochs[%u]: must be an object", i);
+  c->root = rec;
+  int rc = only_keys(c, rec, what, keys);
+  if (rc == 0) rc = read_headers(c);
+  if (rc == 0 && c->count != 1)
+    rc = fail(c, QP_EPARSE, "epochs[%u].headers: one header, the block that changed the set", i);
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  uint64_t index = 0, count = 0;
+  qp_chain_tx_t tx;
+  if (rc == 0) c->height = c->headers[0].height;
+  if (rc == 0) rc = hex_field(c, rec, "tx", c->g->params.tx_bytes_max, false, &bytes, &len);
+  if (rc == 0 && (qp_chain_tx_decode(c->g->suite, bytes, len, c->g->params.tx_bytes_max, &tx,
+                                     NULL, 0) != 0 || strcmp(tx.app, "gov") != 0))
+    rc = fail(c, QP_EBADPROOF, "epochs[%u].tx: not a gov transaction of this network", i);
+  if (rc == 0) rc = u64_field(c, rec, "index", QP_MERKLE_LEAF_COUNT_MAX, &index);
+  if (rc == 0) rc = u64_field(c, rec, "tx_count", QP_MERKLE_LEAF_COUNT_MAX, &count);
+  const json_t *receipt = json_object_get(rec, "receipt");
+  if (rc == 0 && !json_is_string(receipt))
+    rc = fail(c, QP_EPARSE, "epochs[%u].receipt: must be the receipt's JSON text", i);
+  if (rc == 0) rc = check_tx_paths(c, tx.hash, index, count, json_string_value(receipt),
+                                   json_string_length(receipt));
+  if (rc == 0) rc = check_chain(c);
+  if (rc == 0) rc = check_signatures(c);
+  qp_chain_valset_t *set = rc == 0 ? qp_malloc(sizeof *set) : NULL;
+  if (rc == 0 && set == NULL) rc = QP_ENOMEM;
+  if (rc == 0) rc = receipt_set(c, json_string_value(receipt), json_string_length(receipt),
+                                i + 1, i, set);
+  if (rc == 0 && set->since != c->headers[0].height + 1)
+    rc = fail(c, QP_EBADPROOF, "epochs[%u]: the set does not start after its block", i);
+  if (rc == 0) rc = qp_chain_epoch_config(c->g, set, c->headers[0].view, c->headers[0].height,
+                                          c->hashes[0], next);
+  qp_free(set);
+  qp_free(bytes);
+  return rc;
+}
+
+/* Follows every validator-set change the proof carries, from genesis. */
+static int follow_epochs(ctx_t *c) {
+  json_t *root = c->root, *list = json_object_get(root, "epochs");
+  uint64_t height = c->height;
+  if (!json_is_array(list) || json_array_size(list) > 100000)
+    return fail(c, QP_EPARSE, "epochs: must be an array of validator-set changes");
+  qp_chain_genesis_t *next = qp_malloc(sizeof *next);
+  int rc = next == NULL ? QP_ENOMEM : 0;
+  for (size_t i = 0; rc == 0 && i < json_array_size(list); i++) {
+    rc = check_change(c, json_array_get(list, i), (uint32_t)i, next);
+    if (rc == 0) *c->cfg = *next;
+    else if (c->detail_size > 0 && strncmp(c->detail, "epochs[", 7) != 0) {
+      char inner[256];
+      snprintf(inner, sizeof inner, "%s", c->detail);
+      snprintf(c->detail, c->detail_size, "epochs[%zu]: %s", i, inner);
+    }
+  }
+  qp_free(next);
+  c->root = root;
+  c->height = height;
+  if (rc == 0 && c->cfg->epoch > 0 && height <= c->cfg->base_height)
+    rc = fail(c, QP_EBADPROOF, "epochs: the block is older than the last change the proof "
+              "carries");
+  return rc;
+}
+
 /* ---- the whole ------------------------------------------------------------- */
 
 static int check_envelope(ctx_t *c, const char **kind) {
   static const char *const kv_keys[] = {"format", "kind", "chain_id", "genesis_hash", "height",
-                                        "headers", "cert", "app", "key", "value", "smt", NULL};
+                                        "epochs", "headers", "cert", "app", "key", "value",
+                                        "smt", NULL};
   static const char *const tx_keys[] = {"format", "kind", "chain_id", "genesis_hash",
-                                        "height", "headers", "cert", "tx", "index",
+                                        "height", "epochs", "headers", "cert", "tx", "index",
                                         "tx_count", "tx_path", "receipt", "receipt_path", NULL};
   const char *format = json_string_value(json_object_get(c->root, "format"));
   *kind = json_string_value(json_object_get(c->root, "kind"));
@@ -368,8 +471,14 @@ int qp_chain_proof_verify(const qp_chain_genesis_t *g, const char *text, size_t 
   if (summary_size > 0) summary[0] = '\0';
   if (detail_size > 0) detail[0] = '\0';
   ctx_t *c = qp_calloc(1, sizeof *c);
-  if (c == NULL) return QP_ENOMEM;
-  *c = (ctx_t){.g = g, .detail = detail, .detail_size = detail_size};
+  qp_chain_genesis_t *cfg = qp_malloc(sizeof *cfg);
+  if (c == NULL || cfg == NULL) {
+    qp_free(c);
+    qp_free(cfg);
+    return QP_ENOMEM;
+  }
+  *cfg = *g;
+  *c = (ctx_t){.g = g, .cfg = cfg, .detail = detail, .detail_size = detail_size};
   int rc = 0;
   json_error_t jerr;
   if (len > QP_CHAIN_PROOF_BYTES_MAX) rc = fail(c, QP_EPARSE, "the proof is larger than 4 MiB");
@@ -379,6 +488,7 @@ int qp_chain_proof_verify(const qp_chain_genesis_t *g, const char *text, size_t 
   const char *kind = NULL;
   char claim[400] = "";
   if (rc == 0) rc = check_envelope(c, &kind);
+  if (rc == 0) rc = follow_epochs(c);
   if (rc == 0)
     rc = strcmp(kind, "kv") == 0 ? check_kv(c, claim, sizeof claim)
                                  : check_tx(c, claim, sizeof claim);
@@ -388,8 +498,14 @@ int qp_chain_proof_verify(const qp_chain_genesis_t *g, const char *text, size_t 
     snprintf(summary, summary_size, "%s at height %llu; final: %u and %u of %u validators "
              "signed the commit", claim, (unsigned long long)c->height,
              (unsigned)__builtin_popcountll(c->cert.child.justify.signers),
-             (unsigned)__builtin_popcountll(c->cert.qc.signers), g->validators_count);
+             (unsigned)__builtin_popcountll(c->cert.qc.signers), c->cfg->validators_count);
+  if (rc == 0 && c->cfg->epoch > 0) {
+    size_t used = strlen(summary);
+    snprintf(summary + used, summary_size - used, " (epoch %u: %u validator-set changes "
+             "since genesis followed)", c->cfg->epoch, c->cfg->epoch);
+  }
   json_decref(c->root);
+  qp_free(c->cfg);
   qp_free(c);
   return rc;
 }

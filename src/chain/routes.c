@@ -74,8 +74,10 @@ static void get_tx(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   json_object_set_new(o, "receipt", rec);
   json_t *proof = NULL;
   char detail[256] = "";
+  qp_chain_epoch_source_t src;
+  qp__chain_epoch_source(n, &src);
   if (want_proof &&
-      qp__chain_proof_failed(qp_chain_proof_tx(n->store, &n->genesis, hash, &proof, detail,
+      qp__chain_proof_failed(qp_chain_proof_tx(n->store, &n->genesis, &src, hash, &proof, detail,
                                                sizeof detail),
                              detail, r)) {
     json_decref(o);
@@ -87,10 +89,11 @@ static void get_tx(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
 
 /* ------------------------------------------------------------- status */
 
-static json_t *validators_json(const qp__chain_node_t *n) {
+/* The validators in force (the current epoch's). */
+static json_t *validators_json(const qp_chain_genesis_t *cfg) {
   json_t *arr = json_array();
-  for (uint32_t i = 0; i < n->genesis.validators_count; i++) {
-    const qp_chain_validator_t *v = &n->genesis.validators[i];
+  for (uint32_t i = 0; i < cfg->validators_count; i++) {
+    const qp_chain_validator_t *v = &cfg->validators[i];
     json_t *o = json_object();
     json_object_set_new(o, "index", u64_json(i));
     json_object_set_new(o, "name", json_string(v->name));
@@ -100,15 +103,20 @@ static json_t *validators_json(const qp__chain_node_t *n) {
   return arr;
 }
 
-static json_t *peers_json(const qp__chain_node_t *n) {
+/* Every other validator the transport knows (the chain ever had), up or
+ * not; index is the transport's. */
+static json_t *peers_json(qp__chain_node_t *n) {
   json_t *arr = json_array();
-  for (uint32_t i = 0; i < n->genesis.validators_count; i++) {
+  pthread_mutex_lock(&n->fwd_mutex); /* n->net is swapped under it when a validator joins */
+  for (uint32_t i = 0; i < n->epochs.peers.count; i++) {
     if ((int32_t)i == n->self) continue;
     json_t *o = json_object();
     json_object_set_new(o, "index", u64_json(i));
+    json_object_set_new(o, "name", json_string(n->epochs.peers.validators[i].name));
     json_object_set_new(o, "up", json_boolean(qp_net_peer_is_up(n->net, i)));
     json_array_append_new(arr, o);
   }
+  pthread_mutex_unlock(&n->fwd_mutex);
   return arr;
 }
 
@@ -132,7 +140,11 @@ static void status(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   /* Certified blocks more than two ahead of the committed head: this
    * validator is catching up, and its state (nonces, kv) is behind. */
   json_object_set_new(o, "syncing", json_boolean(p.certified_height > p.height + 2));
-  json_object_set_new(o, "validators", validators_json(n));
+  qp_chain_genesis_t *cfg = qp_malloc(sizeof *cfg);
+  if (cfg != NULL) qp__chain_cfg_at(n, UINT64_MAX, cfg);
+  json_object_set_new(o, "epoch", u64_json(cfg != NULL ? cfg->epoch : 0));
+  json_object_set_new(o, "validators", cfg != NULL ? validators_json(cfg) : json_array());
+  qp_free(cfg);
   json_object_set_new(o, "peers", peers_json(n));
   json_object_set_new(o, "self", u64_json((uint64_t)n->self));
   json_object_set_new(mp, "count", u64_json(ms.txs));
@@ -209,7 +221,11 @@ static void get_block(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   memset(&stored, 0, sizeof stored);
   qp_hs_block_t b;
   int rc = height == 0 ? QP_ENOTFOUND : qp_chain_store_block(n->store, height, &stored);
-  if (rc == 0) rc = qp_hs_decode_block(&n->genesis, stored.header, stored.header_len, &b);
+  qp_chain_genesis_t *cfg = rc == 0 ? qp_malloc(sizeof *cfg) : NULL;
+  if (rc == 0 && cfg == NULL) rc = QP_ENOMEM;
+  if (rc == 0) qp__chain_cfg_at(n, height, cfg);
+  if (rc == 0) rc = qp_hs_decode_block(cfg, stored.header, stored.header_len, &b);
+  qp_free(cfg);
   if (rc == QP_ENOTFOUND) fail(r, 404, "not_found", "height", "no committed block at this height");
   else if (rc != 0) fail(r, 500, "internal", "", qp_strerror(rc));
   else qp_http_reply_json(r, 200, block_json(n, &b));
@@ -285,8 +301,10 @@ static void kv_with_proof(qp__chain_node_t *n, const char *key, qp_http_reply_t 
   for (int tries = 0; tries < 8; tries++) {
     json_t *proof = NULL;
     char detail[256] = "";
-    int rc = qp_chain_proof_kv(n->store, &n->genesis, "kv", (const uint8_t *)key, strlen(key),
-                               &proof, detail, sizeof detail);
+    qp_chain_epoch_source_t src;
+    qp__chain_epoch_source(n, &src);
+    int rc = qp_chain_proof_kv(n->store, &n->genesis, &src, "kv", (const uint8_t *)key,
+                               strlen(key), &proof, detail, sizeof detail);
     if (qp__chain_proof_failed(rc, detail, r)) return;
     json_t *answer = kv_answer(n, key, true, r);
     if (answer == NULL) {
@@ -406,7 +424,9 @@ void qp__chain_metrics(void *ctx, qp_http_text_t *out) {
   qp__chain_public_t p = n->pub;
   pthread_mutex_unlock(&n->pub_mutex);
   qp_net_metrics_t nm;
+  pthread_mutex_lock(&n->fwd_mutex);
   qp_net_metrics_read(n->net, &nm);
+  pthread_mutex_unlock(&n->fwd_mutex);
   qp_http_metric_u64(out, "quipu_chain_height", "gauge", "committed height", p.height);
   qp_http_metric_u64(out, "quipu_chain_view", "gauge", "the consensus view", p.view);
   qp_http_metric_u64(out, "quipu_chain_blocks_committed_total", "counter",

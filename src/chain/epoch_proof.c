@@ -1,0 +1,115 @@
+/*
+ * epoch_proof.c - the end of an epoch, for validators that missed it
+ * (docs/chain.md, "Governance").  Every validator switches to the new set
+ * when it commits the block that changed it; one that did not see that
+ * block's commit certificate in time (it was slow, or down) still speaks
+ * the old epoch, whose messages the others no longer take.  So a node that
+ * switched answers such a peer with a channel-4 frame:
+ *   u8 4 | u32 epoch (the one that ended) | u32 len | the block | the cert
+ * and the peer, when the block is the next one it would commit, checks the
+ * certificate with the old epoch's validators (the two-chain rule, 2f+1
+ * signatures on both QCs), commits the block and switches too.
+ */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/bytes.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "chain/node_int.h"
+
+#define OFFER_EVERY_MS 1000u
+#define CAST_FOR_MS 30000u /* how long after a switch the proof is broadcast */
+
+int qp__chain_epoch_proof_make(qp__chain_node_t *n, const qp_hs_block_t *b,
+                               const qp_hs_commit_cert_t *cert) {
+  uint8_t *block = NULL, *c = NULL;
+  size_t block_len = 0, c_len = 0;
+  int rc = qp_hs_encode_block(n->cfg, b, &block, &block_len);
+  if (rc == 0) rc = qp_hs_encode_cert(n->cfg, cert, &c, &c_len);
+  uint8_t *frame = rc == 0 ? qp_malloc(9 + block_len + c_len) : NULL;
+  if (rc == 0 && frame == NULL) rc = QP_ENOMEM;
+  if (rc == 0) {
+    frame[0] = QP__CHAIN_CHANNEL_EPOCH;
+    qp_store_u32(frame + 1, n->cfg->epoch);
+    qp_store_u32(frame + 5, (uint32_t)block_len);
+    memcpy(frame + 9, block, block_len);
+    memcpy(frame + 9 + block_len, c, c_len);
+    qp_free(n->epoch_proof);
+    n->epoch_proof = frame;
+    n->epoch_proof_len = 9 + block_len + c_len;
+    memset(n->epoch_proof_sent_ms, 0, sizeof n->epoch_proof_sent_ms);
+    n->epoch_proof_until_ms = qp_clock_mono_ns() / 1000000u + CAST_FOR_MS;
+    n->epoch_proof_cast_ms = 0;
+  }
+  qp_free(block);
+  qp_free(c);
+  return rc;
+}
+
+void qp__chain_epoch_proof_offer(qp__chain_node_t *n, uint32_t peer, uint64_t now_ms) {
+  if (n->epoch_proof == NULL || peer >= QP_CHAIN_VALIDATORS_MAX) return;
+  if (now_ms < n->epoch_proof_sent_ms[peer] + OFFER_EVERY_MS) return;
+  n->epoch_proof_sent_ms[peer] = now_ms;
+  qp_net_send(n->net, peer, n->epoch_proof, n->epoch_proof_len);
+}
+
+void qp__chain_epoch_proof_cast(qp__chain_node_t *n, uint64_t now_ms) {
+  if (n->epoch_proof == NULL || now_ms >= n->epoch_proof_until_ms ||
+      now_ms < n->epoch_proof_cast_ms + OFFER_EVERY_MS)
+    return;
+  n->epoch_proof_cast_ms = now_ms;
+  int rc = qp_net_broadcast(n->net, n->epoch_proof, n->epoch_proof_len);
+  QP_LOG_DEBUG("chain", "the end of the last epoch to every peer: %s", qp_strerror(rc));
+}
+
+uint64_t qp__chain_epoch_proof_wait_ms(const qp__chain_node_t *n, uint64_t now_ms) {
+  if (n->epoch_proof == NULL || now_ms >= n->epoch_proof_until_ms) return UINT64_MAX;
+  uint64_t next = n->epoch_proof_cast_ms + OFFER_EVERY_MS;
+  return next > now_ms ? next - now_ms : 0;
+}
+
+/* The certificate shows block b final under the current epoch's set. */
+static bool cert_valid(qp__chain_node_t *n, const qp_hs_block_t *b, const qp_hs_commit_cert_t *c) {
+  uint8_t child[QP_HASH_SIZE];
+  char why[160];
+  return memcmp(c->child.parent_hash, b->hash, QP_HASH_SIZE) == 0 &&
+         c->child.view == b->header.view + 1 && c->child.justify.view == b->header.view &&
+         qp_hs_block_hash(n->cfg, &c->child, child) == 0 &&
+         memcmp(c->qc.block_hash, child, QP_HASH_SIZE) == 0 && c->qc.view == c->child.view &&
+         qp_hs_qc_check(n->cfg, &c->child.justify, why, sizeof why) == 0 &&
+         qp_hs_qc_check(n->cfg, &c->qc, why, sizeof why) == 0;
+}
+
+void qp__chain_epoch_proof_apply(qp__chain_node_t *n, uint32_t peer, const uint8_t *bytes,
+                                 size_t len, bool *new_epoch) {
+  QP_LOG_DEBUG("chain", "the end of epoch %u from %s (%zu bytes)",
+               len >= 5 ? qp_load_u32(bytes + 1) : 0, n->epochs.peers.validators[peer].name, len);
+  if (len < 9 || qp_load_u32(bytes + 1) != n->cfg->epoch) return; /* not the end of ours */
+  size_t block_len = qp_load_u32(bytes + 5);
+  if (block_len > len - 9) return;
+  qp_hs_block_t b;
+  qp_hs_commit_cert_t *cert = qp_malloc(sizeof *cert);
+  qp_chain_head_t head;
+  qp_chain_store_head(n->store, &head);
+  bool ok = cert != NULL && qp_hs_decode_block(n->cfg, bytes + 9, block_len, &b) == 0 &&
+            qp_hs_decode_cert(n->cfg, bytes + 9 + block_len, len - 9 - block_len, cert) == 0 &&
+            b.header.height == head.height + 1 &&
+            memcmp(b.header.parent_hash, n->committed_hash, QP_HASH_SIZE) == 0 &&
+            cert_valid(n, &b, cert);
+  if (!ok)
+    QP_LOG_DEBUG("chain", "the end of epoch %u from %s does not apply here (at height %llu)",
+                 n->cfg->epoch, n->epochs.peers.validators[peer].name,
+                 (unsigned long long)head.height);
+  if (ok) {
+    QP_LOG_INFO("chain", "validator %s shows epoch %u ended at block %llu: committing it",
+                n->epochs.peers.validators[peer].name, n->cfg->epoch,
+                (unsigned long long)b.header.height);
+    ok = qp__chain_commit(n, &b, cert, new_epoch) == 0 && *new_epoch;
+    if (ok) qp__chain_epoch_proof_make(n, &b, cert); /* to pass on in turn */
+    if (!ok) QP_LOG_WARN("chain", "the block that ended epoch %u did not change the set here",
+                         n->cfg->epoch);
+  }
+  qp_free(cert);
+}

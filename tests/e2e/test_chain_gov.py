@@ -1,0 +1,169 @@
+"""Governance end to end (docs/chain.md, "Governance"): on a real
+4-validator network, validators vote (2f+1 of the set in force) to forbid
+a key from deploying, to remove a validator and to add a brand-new one; the
+consensus follows each new set from the next height (the removed node
+follows as an observer, the new one joins from a copy of a validator's
+store), the chain keeps committing with one validator killed, and proofs of
+the later epochs verify offline against genesis alone, carrying every
+change since genesis.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import QUIPU, RUNNER, quipu
+from test_chain import Network, free_base, keygen, send, wait_for
+
+pytestmark = pytest.mark.skipif(
+    RUNNER != "node", reason="starts its own chain network: runs once, in the node pass")
+
+
+def vkey(net, i):
+    return os.path.join(net.home(i), "keys", "validator.key")
+
+
+def gov(net, node, signer_key, method, args):
+    """A gov transaction signed with signer_key through node; the receipt."""
+    r = send(net, node, signer_key, args, "--wait", app="gov", method=method)
+    assert r.stdout, r.stderr
+    return json.loads(r.stdout)
+
+
+def decide(net, action_args, voters, via=0):
+    """validator voters[0] proposes, the others vote; the last receipt."""
+    r = gov(net, via, vkey(net, voters[0]), "propose", action_args)
+    assert r["status"] == "ok", r
+    pid = r["result"]["proposal"]
+    for v in voters[1:]:
+        r = gov(net, via, vkey(net, v), "vote", {"proposal": pid})
+        assert r["status"] == "ok", r
+    return r
+
+
+def put(net, node, key, client, k, v):
+    r = send(net, node, client, {"key": k, "value": v}, "--wait")
+    assert r.returncode == 0, r.stdout + r.stderr
+    return json.loads(r.stdout)
+
+
+@pytest.fixture(scope="module")
+def gnet(binary):
+    root = tempfile.mkdtemp(prefix="quipu-e2e-gov-")
+    n = Network(root)
+    for i in range(n.count):
+        n.start(i)
+    n.wait_healthy(range(n.count))
+    n.root = root
+    n.client = os.path.join(root, "client.key")
+    n.client_pub = keygen(n.client)
+    n.extra = None
+    yield n
+    n.stop_all()
+    if n.extra is not None and n.extra.poll() is None:
+        n.extra.kill()
+        n.extra.wait()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_governance_end_to_end(gnet):
+    net = gnet
+    # Only validators propose; a deployment rule passes at 3 of 4.
+    r = gov(net, 0, net.client, "propose", {"action": "forbid_deploy", "key": net.client_pub})
+    assert r["status"] == "failed" and r["code"] == "not_validator", r
+    r = decide(net, {"action": "forbid_deploy", "key": net.client_pub}, [0, 1])
+    assert r["result"]["status"] == "open" and r["result"]["needed"] == 3, r
+    r = gov(net, 0, vkey(net, 2), "vote", {"proposal": r["result"]["proposal"]})
+    assert r["result"]["status"] == "passed", r
+    q = quipu("chain", "query", "--node", net.url(0), "--app", "gov", "--method", "may_deploy",
+              "--args", json.dumps({"key": net.client_pub}))
+    assert json.loads(q.stdout)["result"]["allowed"] is False
+
+    # Remove validator 3: epoch 1 of 3 validators from the next height.
+    node3 = net.status(3)["validators"][3]["public_key"]
+    r = decide(net, {"action": "remove_validator", "public_key": node3}, [0, 1, 2])
+    assert r["result"]["status"] == "passed", r
+    changed = r["height"]
+    for i in range(4):
+        wait_for("node%d in epoch 1" % i, lambda i=i: net.status(i)["epoch"] == 1)
+    s = net.status(0)
+    assert len(s["validators"]) == 3 and s["height"] >= changed
+    receipt = put(net, 1, net.client, net.client, "after-removal", "yes")
+    net.agree([0, 1, 2], receipt["height"])
+    # The removed node follows as an observer (a block behind while the chain
+    # is idle: the QC that commits the last block travels in the next proposal).
+    wait_for("node3 to follow", lambda: net.status(3)["height"] >= receipt["height"] - 1)
+
+    # Add a brand-new validator: epoch 2 of 4.
+    new_key = os.path.join(net.root, "node4.key")
+    new_pub = keygen(new_key)
+    base = free_base(2)
+    r = decide(net, {"action": "add_validator", "public_key": new_pub, "name": "node4",
+                     "address": "127.0.0.1:%d" % (base + 1)}, [0, 1, 2])
+    assert r["result"]["status"] == "passed", r
+    for i in range(4):
+        wait_for("node%d in epoch 2" % i, lambda i=i: net.status(i)["epoch"] == 2)
+    assert [v["name"] for v in net.status(0)["validators"]] == ["node0", "node1", "node2",
+                                                                  "node4"]
+    # Its node starts from a copy of a stopped validator's store.
+    home4 = os.path.join(net.root, "node4")
+    net.procs[0].terminate()
+    net.procs[0].wait(timeout=20)
+    net.logs[0].close()
+    shutil.copytree(net.home(0), home4, ignore=shutil.ignore_patterns("*.log", "quipu.lock",
+                                                                         "safety*", "api_keys*"))
+    shutil.copy(new_key, os.path.join(home4, "keys", "validator.key"))
+    with open(os.path.join(home4, "node.json")) as f:
+        cfg = json.load(f)
+    cfg["listen"] = "127.0.0.1:%d" % base
+    cfg["modules"]["chain"]["peer_listen"] = "127.0.0.1:%d" % (base + 1)
+    with open(os.path.join(home4, "node.json"), "w") as f:
+        json.dump(cfg, f)
+    net.start(0)
+    log4 = open(os.path.join(home4, "node.log"), "a")
+    net.extra = subprocess.Popen([QUIPU, "node", "--home", home4], stdout=log4,
+                                 stderr=subprocess.STDOUT)
+    url4 = "http://127.0.0.1:%d" % base
+    wait_for("node4 healthy", lambda: net.session.get(url4 + "/healthz", timeout=2).ok)
+    receipt = put(net, 0, net.client, net.client, "with-node4", "yes")
+    wait_for("node4 at the new height",
+             lambda: net.session.get(url4 + "/v1/chain/status").json()["height"]
+             >= receipt["height"])
+
+    # One validator down of four: the chain goes on.
+    net.kill9(1)
+    receipt = put(net, 2, net.client, net.client, "node1-down", "yes")
+    assert receipt["status"] == "ok"
+
+    # A proof of the latest state verifies offline from genesis alone.
+    def proof():
+        r = net.session.get(url4 + "/v1/chain/kv/node1-down?proof=1")
+        return r.json() if r.status_code == 200 else None
+    answer = wait_for("a proof from node4", proof)
+    path = os.path.join(net.root, "gov-proof.json")
+    with open(path, "w") as f:
+        json.dump(answer, f)
+    genesis = os.path.join(net.home(2), "genesis.json")
+    v = quipu("chain", "verify-proof", "--genesis", genesis, path, check=False)
+    assert v.returncode == 0, v.stdout + v.stderr
+    assert "epoch 2: 2 validator-set changes since genesis followed" in v.stdout, v.stdout
+    assert len(answer["proof"]["epochs"]) == 2
+    # Dropping or altering a change record is caught.
+    p = answer["proof"]
+    p["epochs"] = p["epochs"][:1]
+    with open(path, "w") as f:
+        json.dump(p, f)
+    v = quipu("chain", "verify-proof", "--genesis", genesis, path, check=False)
+    assert v.returncode == 1 and v.stdout.startswith("invalid: "), v.stdout
+    p = answer["proof"]
+    p["epochs"] = json.loads(json.dumps(wait_for("a proof", proof)["proof"]["epochs"]))
+    text = p["epochs"][1]["receipt"]
+    at = text.index('"set":"') + 40  # a byte of the new validator set the receipt carries
+    p["epochs"][1]["receipt"] = text[:at] + ("0" if text[at] != "0" else "1") + text[at + 1:]
+    with open(path, "w") as f:
+        json.dump(p, f)
+    v = quipu("chain", "verify-proof", "--genesis", genesis, path, check=False)
+    assert v.returncode == 1 and "epochs[1]" in v.stdout, v.stdout
