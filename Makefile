@@ -177,20 +177,25 @@ sim: all
 
 # The consensus simulator (docs/chain.md, "Simulator"): `make sim-chain
 # CHAIN_SEEDS=10000` runs that many seeds of 4 validators (1 Byzantine) and a
-# fifth as many of 7 (2 Byzantine) and of 10 (3 Byzantine).
+# fifth as many of 7 (2 Byzantine) and of 10 (3 Byzantine), then a twentieth
+# as many of 4 in the GM/T suite (--crypto sm2).
 .PHONY: sim-chain
 sim-chain: $(BUILD)/quipu
 	$(BUILD)/quipu sim chain --validators 4 --byzantine 1 --seed $${CHAIN_SEED:-1} --seeds $${CHAIN_SEEDS:-2000} --steps $${CHAIN_STEPS:-300}
 	$(BUILD)/quipu sim chain --validators 7 --byzantine 2 --seed $${CHAIN_SEED:-1} --seeds $$(( $${CHAIN_SEEDS:-2000} / 5 )) --steps $${CHAIN_STEPS:-300}
 	$(BUILD)/quipu sim chain --validators 10 --byzantine 3 --seed $${CHAIN_SEED:-1} --seeds $$(( $${CHAIN_SEEDS:-2000} / 5 )) --steps $${CHAIN_STEPS:-300}
+	$(BUILD)/quipu sim chain --validators 4 --byzantine 1 --seed $${CHAIN_SEED:-1} --seeds $$(( $${CHAIN_SEEDS:-2000} / 20 )) --steps $${CHAIN_STEPS:-300} --crypto sm2
 
 # A few hundred seeds for `make test` (ledger results in build/drills/sim.json),
-# then 300 seeds of the consensus simulator.
+# then 300 seeds of the consensus simulator, and 46 more in the GM/T suite
+# (SM2 signing and verifying is ~5x slower: about 30 s on one core).
 sim-quick: $(BUILD)/quipu
 	@mkdir -p build/drills
 	$(BUILD)/quipu sim ledger --seed 1 --seeds 300 --steps 120 --json build/drills/sim.json
 	$(BUILD)/quipu sim chain --validators 4 --byzantine 1 --seed 1 --seeds 250 --steps 300
 	$(BUILD)/quipu sim chain --validators 7 --byzantine 2 --seed 1 --seeds 50 --steps 300
+	$(BUILD)/quipu sim chain --validators 4 --byzantine 1 --seed 1 --seeds 40 --steps 300 --crypto sm2
+	$(BUILD)/quipu sim chain --validators 7 --byzantine 2 --seed 1 --seeds 6 --steps 300 --crypto sm2
 
 # ---- real-process torture (tests/torture, docs/drills-torture.md) ----
 # `quipu serve` under load, kill -9 at seeded random moments, restart, check
