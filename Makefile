@@ -147,8 +147,11 @@ bench-quick:
 # `make bench-chain` starts 4 validators from build/quipu in a temp dir, sends
 # signed kv transactions over HTTP, prints the table and RESULT lines
 # (committed tx/s, commit p50/p99, Ed25519 verifications/s on one core) and
-# tears the network down.  `make bench-chain-quick` is the small run.
-# CHAIN_BENCH_ARGS adds flags (--rate N, --txs N, --connections N, --keep).
+# tears the network down, then does the same for the GM/T suite (SM2/SM3,
+# a third of the transactions, figures named sm2_*) and prints the two side
+# by side.  `make bench-chain-quick` is the small run of both.
+# CHAIN_BENCH_ARGS adds flags (--rate N, --txs N, --connections N, --keep);
+# the binary alone runs one suite (--crypto ed25519|sm2) or both.
 CHAIN_BENCH_SRC := $(sort $(wildcard bench/chain/*.c))
 CHAIN_BENCH_OBJ := $(CHAIN_BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/%.o) \
                    $(BUILD)/obj/bench/bench_common.o $(BUILD)/obj/bench/workload.o
@@ -160,11 +163,11 @@ $(BUILD)/bench/quipu-chain-bench: $(CHAIN_BENCH_OBJ) $(BUILD)/libquipu.a
 .PHONY: bench-chain bench-chain-quick
 bench-chain: all
 	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-chain-bench
-	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu $(CHAIN_BENCH_ARGS)
+	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --crypto both $(CHAIN_BENCH_ARGS)
 
 bench-chain-quick: all
 	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-chain-bench
-	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --quick $(CHAIN_BENCH_ARGS)
+	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --quick --crypto both $(CHAIN_BENCH_ARGS)
 
 # ---- deterministic simulation (src/drills, docs/drills.md) ----
 # `make sim SEEDS=100000` runs many seeds of `quipu sim ledger`; a failing
