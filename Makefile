@@ -191,7 +191,7 @@ sim-chain: $(BUILD)/quipu
 
 # A few hundred seeds for `make test` (ledger results in build/drills/sim.json),
 # then 300 seeds of the consensus simulator, and 46 more in the GM/T suite
-# (SM2 signing and verifying is ~5x slower: about 30 s on one core).
+# (SM2 signing and verifying is several times slower: about 20 s on one core).
 sim-quick: $(BUILD)/quipu
 	@mkdir -p build/drills
 	$(BUILD)/quipu sim ledger --seed 1 --seeds 300 --steps 120 --json build/drills/sim.json
