@@ -147,8 +147,11 @@ bench-quick:
 # `make bench-chain` starts 4 validators from build/quipu in a temp dir, sends
 # signed kv transactions over HTTP, prints the table and RESULT lines
 # (committed tx/s, commit p50/p99, Ed25519 verifications/s on one core) and
-# tears the network down.  `make bench-chain-quick` is the small run.
-# CHAIN_BENCH_ARGS adds flags (--rate N, --txs N, --connections N, --keep).
+# tears the network down, then does the same for the GM/T suite (SM2/SM3,
+# a third of the transactions, figures named sm2_*) and prints the two side
+# by side.  `make bench-chain-quick` is the small run of both.
+# CHAIN_BENCH_ARGS adds flags (--rate N, --txs N, --connections N, --keep);
+# the binary alone runs one suite (--crypto ed25519|sm2) or both.
 CHAIN_BENCH_SRC := $(sort $(wildcard bench/chain/*.c))
 CHAIN_BENCH_OBJ := $(CHAIN_BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/%.o) \
                    $(BUILD)/obj/bench/bench_common.o $(BUILD)/obj/bench/workload.o
@@ -160,11 +163,11 @@ $(BUILD)/bench/quipu-chain-bench: $(CHAIN_BENCH_OBJ) $(BUILD)/libquipu.a
 .PHONY: bench-chain bench-chain-quick
 bench-chain: all
 	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-chain-bench
-	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu $(CHAIN_BENCH_ARGS)
+	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --crypto both $(CHAIN_BENCH_ARGS)
 
 bench-chain-quick: all
 	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-chain-bench
-	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --quick $(CHAIN_BENCH_ARGS)
+	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --quick --crypto both $(CHAIN_BENCH_ARGS)
 
 # ---- deterministic simulation (src/drills, docs/drills.md) ----
 # `make sim SEEDS=100000` runs many seeds of `quipu sim ledger`; a failing
@@ -177,20 +180,25 @@ sim: all
 
 # The consensus simulator (docs/chain.md, "Simulator"): `make sim-chain
 # CHAIN_SEEDS=10000` runs that many seeds of 4 validators (1 Byzantine) and a
-# fifth as many of 7 (2 Byzantine) and of 10 (3 Byzantine).
+# fifth as many of 7 (2 Byzantine) and of 10 (3 Byzantine), then a twentieth
+# as many of 4 in the GM/T suite (--crypto sm2).
 .PHONY: sim-chain
 sim-chain: $(BUILD)/quipu
 	$(BUILD)/quipu sim chain --validators 4 --byzantine 1 --seed $${CHAIN_SEED:-1} --seeds $${CHAIN_SEEDS:-2000} --steps $${CHAIN_STEPS:-300}
 	$(BUILD)/quipu sim chain --validators 7 --byzantine 2 --seed $${CHAIN_SEED:-1} --seeds $$(( $${CHAIN_SEEDS:-2000} / 5 )) --steps $${CHAIN_STEPS:-300}
 	$(BUILD)/quipu sim chain --validators 10 --byzantine 3 --seed $${CHAIN_SEED:-1} --seeds $$(( $${CHAIN_SEEDS:-2000} / 5 )) --steps $${CHAIN_STEPS:-300}
+	$(BUILD)/quipu sim chain --validators 4 --byzantine 1 --seed $${CHAIN_SEED:-1} --seeds $$(( $${CHAIN_SEEDS:-2000} / 20 )) --steps $${CHAIN_STEPS:-300} --crypto sm2
 
 # A few hundred seeds for `make test` (ledger results in build/drills/sim.json),
-# then 300 seeds of the consensus simulator.
+# then 300 seeds of the consensus simulator, and 46 more in the GM/T suite
+# (SM2 signing and verifying is several times slower: about 20 s on one core).
 sim-quick: $(BUILD)/quipu
 	@mkdir -p build/drills
 	$(BUILD)/quipu sim ledger --seed 1 --seeds 300 --steps 120 --json build/drills/sim.json
 	$(BUILD)/quipu sim chain --validators 4 --byzantine 1 --seed 1 --seeds 250 --steps 300
 	$(BUILD)/quipu sim chain --validators 7 --byzantine 2 --seed 1 --seeds 50 --steps 300
+	$(BUILD)/quipu sim chain --validators 4 --byzantine 1 --seed 1 --seeds 40 --steps 300 --crypto sm2
+	$(BUILD)/quipu sim chain --validators 7 --byzantine 2 --seed 1 --seeds 6 --steps 300 --crypto sm2
 
 # ---- real-process torture (tests/torture, docs/drills-torture.md) ----
 # `quipu serve` under load, kill -9 at seeded random moments, restart, check

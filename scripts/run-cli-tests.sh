@@ -104,6 +104,21 @@ check "chain query: --args string exits 2" exit_is 2 "$Q" chain query --node htt
 check "chain query: unreachable node exits 1" exit_is 1 "$Q" chain query --node http://127.0.0.1:1 --app kv --method get --args '{"key":"k"}'
 check "chain up: missing --dir exits 2"    exit_is 2 "$Q" chain up
 check "chain up: no nodes in DIR exits 1"  bash -c "'$Q' chain up --dir '$T' 2>&1 | grep -q 'quipu chain init'; test \${PIPESTATUS[0]} -eq 1"
+# The GM/T suite: --crypto sm2 on init and keygen (--suite is a synonym), a bad
+# --crypto exits 2 naming the flag and the allowed values, and `chain send`
+# with an ed25519 key to a running sm2 node exits 2 naming both suites.
+G=$T/sm2net
+check "chain init --crypto sm2: an sm2 genesis and keys" bash -c "'$Q' chain init --validators 1 --crypto sm2 --dir '$G' --base-port \$((20000 + RANDOM % 30000)) | grep -q 'suite sm2' && grep -q '\"suite\": *\"sm2\"' '$G/node0/genesis.json' && grep -q '\"suite\":\"sm2\"' '$G/node0/keys/validator.key'"
+check "chain keygen --crypto sm2 (and --suite sm2)" bash -c "'$Q' chain keygen --crypto sm2 --out '$T/sm2.key' | grep -qE '^04[0-9a-f]{128}\$' && grep -q '\"suite\":\"sm2\"' '$T/sm2.key' && '$Q' chain keygen --suite sm2 --out '$T/sm2b.key' >/dev/null 2>&1 && grep -q '\"suite\":\"sm2\"' '$T/sm2b.key'"
+check "chain init: bad --crypto exits 2" bash -c "'$Q' chain init --validators 1 --crypto sm3 --dir '$T/bad' 2>&1 | grep -q \"crypto must be ed25519 or sm2, not 'sm3'\"; test \${PIPESTATUS[0]} -eq 2 && test ! -e '$T/bad'"
+check "chain keygen: bad --crypto exits 2" bash -c "'$Q' chain keygen --crypto rsa --out '$T/bad.key' 2>&1 | grep -q \"crypto must be ed25519 or sm2, not 'rsa'\"; test \${PIPESTATUS[0]} -eq 2 && test ! -e '$T/bad.key'"
+port=$(sed -n 's/.*"listen": "127.0.0.1:\([0-9]*\)".*/\1/p' "$G/node0/node.json")
+"$Q" node --home "$G/node0" >"$T/sm2node.log" 2>&1 & sm2node=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+check "chain send: an ed25519 key to an sm2 network exits 2" bash -c "'$Q' chain send --node http://127.0.0.1:$port --key '$T/client.key' --app kv --method put --args '{\"key\":\"k\",\"value\":\"v\"}' 2>&1 | grep -q \"is a ed25519 key but the network's suite is sm2\"; test \${PIPESTATUS[0]} -eq 2"
+check "chain send: an sm2 key to the sm2 network commits" bash -c "'$Q' chain send --node http://127.0.0.1:$port --key '$T/sm2.key' --app kv --method put --args '{\"key\":\"k\",\"value\":\"v\"}' --wait | grep -q '\"status\":\"ok\"'"
+check "chain query: the sm2 network answers" bash -c "'$Q' chain query --node http://127.0.0.1:$port --app kv --method get --args '{\"key\":\"k\"}' | grep -q '\"value\":\"v\"'"
+kill $sm2node; wait $sm2node 2>/dev/null
 check "chain --help lists send, query, up" bash -c "'$Q' chain --help | grep -q 'chain send' && '$Q' chain --help | grep -q 'chain query' && '$Q' chain --help | grep -q 'chain up'"
 check "unknown command exits 2"       bash -c "'$Q' nonsense >/dev/null 2>&1; test \$? -eq 2"
 echo "cli: $passed passed, $failed failed"

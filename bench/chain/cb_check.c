@@ -170,9 +170,8 @@ static int check_receipt(CURL *e, const qcb_net_t *net, uint32_t k, const qcb_tx
 /* GET /v1/chain/nonce/{sender} on node k: committed_nonce is its last. */
 static int check_nonce(CURL *e, const qcb_net_t *net, uint32_t k, const qcb_txs_t *txs,
                        uint32_t s, qp_buf_t *body) {
-  char hex[2 * QP_ED25519_PUBLIC_SIZE + 1], url[200];
-  qp_chain_hex(hex, txs->sender_keys + (size_t)s * QP_ED25519_PUBLIC_SIZE,
-               QP_ED25519_PUBLIC_SIZE);
+  char hex[2 * QP_SIGN_PUBLIC_MAX + 1], url[300];
+  qp_chain_hex(hex, txs->sender_keys + (size_t)s * QP_SIGN_PUBLIC_MAX, txs->sender_key_len);
   snprintf(url, sizeof url, "%s/v1/chain/nonce/%s", net->url[k], hex);
   long code = 0;
   int rc = qcb_http_get(e, url, body, &code);

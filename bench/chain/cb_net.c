@@ -231,7 +231,8 @@ static int chain_init(const qcb_config_t *cfg, qcb_net_t *net) {
   snprintf(port, sizeof port, "%u", net->base_port);
   snprintf(log, sizeof log, "%s/init.log", net->base);
   char *argv[] = {(char *)cfg->quipu, "chain", "init", "--validators", n, "--dir", net->dir,
-                  "--base-port", port, "--chain-id", "bench", NULL};
+                  "--base-port", port, "--chain-id", "bench", "--crypto",
+                  (char *)qp_suite_name(cfg->suite), NULL};
   int rc = run_to_end(argv, log);
   if (rc != 0) fprintf(stderr, "chain-bench: `quipu chain init` failed (see %s)\n", log);
   return rc;

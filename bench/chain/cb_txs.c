@@ -1,6 +1,6 @@
 /*
  * cb_txs.c - the run's transactions, made before the clock starts: one
- * fresh Ed25519 key per sender, generated in memory and freed once its
+ * fresh key of the run's suite per sender, generated in memory and freed once its
  * transactions are signed (no key files), and kv puts of distinct keys.
  *
  * Order: nonce 1 of every sender, then nonce 2 of every sender, and so on,
@@ -43,7 +43,7 @@ static int make_one(const qp_sign_key_t *key, const uint8_t genesis[QP_HASH_SIZE
     return rc;
   }
   QP_ASSERT(2 * len + 16 < BODY_BYTES_MAX);
-  rc = qp_suite_hash(QP_SUITE_ED25519, t->hash, bytes, len);
+  rc = qp_suite_hash(qp_sign_key_suite(key), t->hash, bytes, len);
   char *body = out->bodies + *used;
   memcpy(body, "{\"tx\":\"", 7);
   qp_chain_hex(body + 7, bytes, len);
@@ -67,7 +67,7 @@ static int alloc_all(const qcb_config_t *cfg, qcb_txs_t *out) {
   out->count = cfg->txs;
   out->senders = cfg->senders;
   out->txs = qp_calloc(cfg->txs, sizeof *out->txs);
-  out->sender_keys = qp_calloc(cfg->senders, QP_ED25519_PUBLIC_SIZE);
+  out->sender_keys = qp_calloc(cfg->senders, QP_SIGN_PUBLIC_MAX);
   out->sender_nonces = qp_calloc(cfg->senders, sizeof *out->sender_nonces);
   out->bodies = qp_malloc((size_t)cfg->txs * BODY_BYTES_MAX);
   out->by_hash = qp_malloc((size_t)cfg->txs * sizeof *out->by_hash);
@@ -83,13 +83,12 @@ int qcb_txs_make(const qcb_config_t *cfg, const uint8_t genesis[QP_HASH_SIZE], u
   uint64_t used = 0;
   for (uint32_t s = 0; rc == 0 && s < cfg->senders; s++) {
     qp_sign_key_t *key = NULL;
-    rc = qp_sign_keygen(QP_SUITE_ED25519, &key);
+    rc = qp_sign_keygen(cfg->suite, &key);
     if (rc != 0) break;
-    uint8_t pub[QP_SIGN_PUBLIC_MAX];
     size_t pub_len = 0;
-    qp_sign_public(key, pub, &pub_len);
-    QP_ASSERT(pub_len == QP_ED25519_PUBLIC_SIZE);
-    memcpy(out->sender_keys + (size_t)s * QP_ED25519_PUBLIC_SIZE, pub, pub_len);
+    qp_sign_public(key, out->sender_keys + (size_t)s * QP_SIGN_PUBLIC_MAX, &pub_len);
+    QP_ASSERT(out->sender_key_len == 0 || out->sender_key_len == pub_len);
+    out->sender_key_len = pub_len;
     uint64_t k = nonces_of(cfg->txs, cfg->senders, s);
     out->sender_nonces[s] = k;
     for (uint64_t j = 1; rc == 0 && j <= k; j++) {

@@ -2,8 +2,11 @@
  * chain_bench.h - quipu-chain-bench (issue 11, "Speed"): a local network of
  * validators started from the real `quipu` binary, a load client sending
  * signed kv transactions over HTTP, and the figures: committed tx/s, commit
- * latency p50/p99 and, measured in the same run, Ed25519 verifications per
- * second on one core - the bound the throughput is compared with.
+ * latency p50/p99 and, measured in the same run, the suite's signature
+ * verifications per second on one core - the bound the throughput is
+ * compared with.  --crypto sm2 runs the GM/T suite (SM2/SM3) instead of
+ * Ed25519; --crypto both runs the two one after the other and prints their
+ * figures side by side.
  *
  * The pieces: cb_net.c (the network's processes, its HTTP reads), cb_txs.c
  * (keys and signed transactions, made before the clock starts), cb_load.c
@@ -40,6 +43,7 @@ typedef struct qcb_config {
   uint32_t rate;            /* offered tx/s; 0 = as fast as admission allows */
   uint32_t poll_ms;         /* status poll period per node */
   uint32_t cores;           /* cores the bound assumes (online CPUs) */
+  qp_suite_t suite;         /* --crypto: the network's suite and the senders' keys */
   bool quick;               /* --quick: the small run */
   bool keep;                /* keep the network's directory (BENCH_KEEP) */
   bool timeline;            /* print every block: proposal and commit times */
@@ -129,7 +133,8 @@ typedef struct qcb_txs {
   qcb_tx_t *txs;           /* count, in submission order: nonce j of every sender, j = 1, 2, … */
   uint32_t count;          /* transactions */
   uint32_t senders;        /* client keys */
-  uint8_t *sender_keys;    /* senders * 32 bytes: their Ed25519 public keys */
+  uint8_t *sender_keys;    /* senders * QP_SIGN_PUBLIC_MAX bytes: their public keys */
+  size_t sender_key_len;   /* bytes used of each (32 ed25519, 65 sm2) */
   uint64_t *sender_nonces; /* senders: the last nonce each one sends */
   char *bodies;            /* {"tx":"<hex>"} of each, back to back */
   uint32_t *by_hash;       /* indexes into txs sorted by hash (for block lookups) */

@@ -20,6 +20,10 @@
 #include "chain/node_int.h"
 #include "store/store.h"
 
+/* Proposals one wake may make back to back (propose_all): a single
+ * validator certifies its own, so the next view asks again at once. */
+#define PROPOSALS_PER_WAKE_MAX 8u
+
 static uint64_t now_ms(void) { return qp_clock_wall_ns() / 1000000u; }
 
 /* ------------------------------------------------------------ inputs */
@@ -232,9 +236,10 @@ static void hold_ancestors(qp__chain_node_t *n) {
   qp_free(txs);
 }
 
-/* Proposes what the mempool holds when leading a view that waits for it. */
-static void try_propose(qp__chain_node_t *n, driver_state_t *d) {
-  if (!n->need_payload || d->failed) return;
+/* Proposes what the mempool holds when leading a view that waits for it;
+ * true when it did. */
+static bool try_propose(qp__chain_node_t *n, driver_state_t *d) {
+  if (!n->need_payload || d->failed) return false;
   hold_ancestors(n);
   qp_buf_t body = {.max = n->genesis.params.block_bytes_max};
   uint32_t count = 0;
@@ -243,7 +248,7 @@ static void try_propose(qp__chain_node_t *n, driver_state_t *d) {
                                  &count);
   if (rc != 0 || (count == 0 && !n->empty_ok)) {
     qp_buf_free(&body);
-    return; /* nothing to say yet: wait for transactions */
+    return false; /* nothing to say yet: wait for transactions */
   }
   qp_hs_block_t probe; /* the payload as a block, to reuse the block checks' decoder */
   memset(&probe, 0, sizeof probe);
@@ -260,10 +265,22 @@ static void try_propose(qp__chain_node_t *n, driver_state_t *d) {
     QP_LOG_WARN("chain", "could not propose in view %llu: %s",
                 (unsigned long long)qp_hs_view(n->core), qp_strerror(rc));
     qp_chain_mempool_untake(n->mempool);
-    return;
+    return false;
   }
   n->need_payload = false;
   drain(n, d);
+  return true;
+}
+
+/* Proposes while the core asks for payloads.  Our own proposal can end its
+ * view at once (one validator: our vote is the quorum) and the next view,
+ * ours again, asks at once: it is served now, not when some other wake
+ * happens to come, else that view times out, no two consecutive views are
+ * ever certified and nothing commits.  Bounded: the core asks again only
+ * while a proposal certifies in the same call. */
+static void propose_all(qp__chain_node_t *n, driver_state_t *d) {
+  for (uint32_t k = 0; k < PROPOSALS_PER_WAKE_MAX && try_propose(n, d); k++) {
+  }
 }
 
 /* Answers a BLOCK_REQUEST for blocks the core no longer holds from the
@@ -404,7 +421,7 @@ static void *driver_main(void *arg) {
       drain(n, &d);
     }
     if (!d.failed) tell_pending(n, &d);
-    try_propose(n, &d);
+    propose_all(n, &d);
     if (!d.failed) publish(n, NULL);
     atomic_store_explicit(&n->tx_wake_wanted, n->need_payload || !(d.pending_known && d.pending),
                           memory_order_release);

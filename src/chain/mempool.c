@@ -371,6 +371,8 @@ int qp_chain_mempool_add(qp_chain_mempool_t *mp, const uint8_t *bytes, size_t le
   *result = rc == QP_ELIMIT   ? QP_CHAIN_ADMIT_TOO_LARGE
             : rc == QP_EPARSE ? QP_CHAIN_ADMIT_MALFORMED
                               : QP_CHAIN_ADMIT_OK;
+  qp_suite_t made = rc == QP_EPARSE ? qp_chain_tx_sender_suite(bytes, len) : mp->config.suite;
+  if (made != 0 && made != mp->config.suite) *result = QP_CHAIN_ADMIT_WRONG_SUITE;
   if (rc == 0 && memcmp(tx.chain, mp->config.chain, QP_HASH_SIZE) != 0) {
     *result = QP_CHAIN_ADMIT_WRONG_CHAIN;
     snprintf(detail, detail_size, "the transaction's chain is not this network's genesis hash");

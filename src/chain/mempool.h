@@ -39,6 +39,8 @@
   XX(TOO_LARGE, "tx_too_large", "the transaction is longer than the genesis tx_bytes_max")      \
   XX(MALFORMED, "tx_malformed", "the transaction's encoding is not valid")                      \
   XX(WRONG_CHAIN, "wrong_chain", "the transaction is bound to another chain's genesis hash")    \
+  XX(WRONG_SUITE, "wrong_suite",                                                                \
+     "the transaction is signed in another suite than this network's (genesis suite)")         \
   XX(DUPLICATE, "duplicate", "this transaction is already in the mempool")                      \
   XX(NONCE_USED, "nonce_used",                                                                  \
      "the nonce is not above the sender's last committed nonce (a replay or a stale tx)")       \

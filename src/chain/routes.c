@@ -159,9 +159,13 @@ static void nonce(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   const char *h = qp_http_param(req, "sender");
   uint8_t sender[QP_SIGN_PUBLIC_MAX];
   size_t len = h ? strlen(h) / 2 : 0;
-  if (h == NULL || len == 0 || len > sizeof sender ||
-      qp_chain_unhex(h, strlen(h), sender, len) != 0) {
-    fail(r, 400, "invalid_value", "sender", "must be the sender's public key in hex");
+  /* A key of the other suite (or any other length) names no sender here. */
+  size_t want = n->genesis.suite == QP_SUITE_SM2 ? QP_SM2_PUBLIC_SIZE : QP_ED25519_PUBLIC_SIZE;
+  if (h == NULL || len != want || qp_chain_unhex(h, strlen(h), sender, len) != 0) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "must be a public key of this network's %s suite in hex "
+             "(%zu digits)", qp_suite_name(n->genesis.suite), 2 * want);
+    fail(r, 400, "invalid_value", "sender", msg);
     return;
   }
   pthread_mutex_lock(&n->pub_mutex);

@@ -75,8 +75,10 @@ static void submit_one(qp__chain_node_t *n, const json_t *tx, qp_http_reply_t *r
   qp_free(bytes);
   if (rc == QP_EINVAL) {
     admit_message(result, detail, msg, sizeof msg);
+    /* A key of the other suite: the sender field is what is wrong. */
+    const char *path = result == QP_CHAIN_ADMIT_WRONG_SUITE ? "tx.sender" : "tx";
     qp_http_reply_fail(r, result == QP_CHAIN_ADMIT_FULL ? 503 : 400, qp_chain_admit_code(result),
-                       "tx", msg);
+                       path, msg);
     return;
   }
   if (rc != 0) {
@@ -163,6 +165,7 @@ static void submit_batch(qp__chain_node_t *n, const json_t *txs, qp_http_reply_t
     char detail[256] = "";
     int rc = admit(n, b.bytes[i], b.lens[i], &result, hash, detail, sizeof detail);
     bool hashed = rc == 0 || (rc == QP_EINVAL && result != QP_CHAIN_ADMIT_MALFORMED &&
+                              result != QP_CHAIN_ADMIT_WRONG_SUITE &&
                               result != QP_CHAIN_ADMIT_TOO_LARGE);
     json_array_append_new(results, result_json(i, result, rc, hashed ? hash : NULL, detail));
     admitted += rc == 0;

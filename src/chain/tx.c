@@ -78,11 +78,41 @@ static int read_name(cursor_t *c, const char *field, size_t max, char *out, char
   return 0;
 }
 
+/* The suite whose public key size is key_len, or 0 when none has it. */
+static qp_suite_t suite_of_size(size_t key_len) {
+  return key_len == QP_ED25519_PUBLIC_SIZE ? QP_SUITE_ED25519
+         : key_len == QP_SM2_PUBLIC_SIZE   ? QP_SUITE_SM2
+                                           : (qp_suite_t)0;
+}
+
+qp_suite_t qp_chain_tx_sender_suite(const uint8_t *bytes, size_t len) {
+  QP_ASSERT(bytes != NULL || len == 0);
+  size_t at = 1 + QP_HASH_SIZE; /* version, chain */
+  return len > at && bytes[0] == QP_CHAIN_TX_VERSION ? suite_of_size(bytes[at]) : (qp_suite_t)0;
+}
+
+/* The refusal of a sender field of key_len bytes (or none) on a network of
+ * suite: a key of the other suite is named as such, with the network's. */
+static int bad_sender(qp_suite_t suite, const uint8_t *key_len, char *detail,
+                      size_t detail_size) {
+  qp_suite_t other = key_len != NULL ? suite_of_size(*key_len) : (qp_suite_t)0;
+  char allowed[192];
+  if (other != 0 && other != suite)
+    snprintf(allowed, sizeof allowed,
+             "is a %u-byte %s public key, but this network uses the %s suite "
+             "(%zu-byte public keys)",
+             (unsigned)*key_len, qp_suite_name(other), qp_suite_name(suite), public_size(suite));
+  else
+    snprintf(allowed, sizeof allowed, "must be the %s suite's public key (%zu bytes)",
+             qp_suite_name(suite), public_size(suite));
+  return bad(detail, detail_size, "sender", allowed);
+}
+
 /* The fields from the sender to the args. */
 static int read_fields(cursor_t *c, qp_chain_tx_t *tx, char *detail, size_t detail_size) {
   size_t pub = public_size(tx->suite);
   const uint8_t *len = take(c, 1), *p = len != NULL && *len == pub ? take(c, pub) : NULL;
-  if (p == NULL) return bad(detail, detail_size, "sender", "must be the suite's public key");
+  if (p == NULL) return bad_sender(tx->suite, len, detail, detail_size);
   memcpy(tx->sender, p, pub);
   tx->sender_len = (uint32_t)pub;
   const uint8_t *nonce = take(c, 8);

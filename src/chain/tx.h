@@ -94,6 +94,13 @@ int qp_chain_tx_make(const qp_sign_key_t *key, const qp_chain_tx_spec_t *spec, s
 int qp_chain_tx_decode(qp_suite_t suite, const uint8_t *bytes, size_t len, size_t bytes_max,
                        qp_chain_tx_t *tx, char *detail, size_t detail_size);
 
+/* The suite a transaction's encoding was made for, as its sender field's
+ * length says (32 bytes ed25519, 65 sm2), read from len bytes from anyone
+ * without decoding the rest; 0 when the bytes are too short, of another
+ * version or the length is no suite's.  For telling a client that refused
+ * bytes were signed in the other suite. */
+qp_suite_t qp_chain_tx_sender_suite(const uint8_t *bytes, size_t len);
+
 /* The message the sender signs: QP_CHAIN_TX_DOMAIN || H(body). */
 void qp_chain_tx_signed_message(const qp_chain_tx_t *tx, uint8_t out[QP_CHAIN_TX_SIGNED_LEN]);
 

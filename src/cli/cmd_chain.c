@@ -15,15 +15,17 @@
 static const char USAGE[] =
     "usage: quipu chain init --validators N --dir DIR [--base-port P] [options]\n"
     "       quipu chain up --dir DIR\n"
-    "       quipu chain keygen --out FILE [--suite ed25519|sm2] [--force]\n"
+    "       quipu chain keygen --out FILE [--crypto ed25519|sm2] [--force]\n"
     "       quipu chain send --node URL --key FILE --app APP --method M [--args JSON]\n"
     "                        [--nonce N] [--wait] [--timeout S]\n"
     "       quipu chain query --node URL --app APP --method M [--args JSON]\n"
     "       quipu chain verify-proof --genesis GENESIS PROOF.json\n"
     "\n"
     "  init     a local network: DIR/node0..node<N-1>, keys, genesis.json, node.json\n"
+    "           (--crypto sm2: the GM/T suite, SM2 signatures and SM3 hashes)\n"
     "  up       runs every node of DIR (quipu node --home DIR/nodeK) until Ctrl-C\n"
     "  keygen   a client signing key (0600) for `chain send`; prints its public key\n"
+    "           (--crypto: the network's suite, ed25519 by default; --suite is a synonym)\n"
     "  send     signs a transaction with a client key, submits it, prints its hash\n"
     "           (--wait: waits for its block and prints the receipt)\n"
     "  query    runs an app's read-only method on a node's committed state\n"
@@ -33,6 +35,7 @@ static const char USAGE[] =
 
 static int keygen(int argc, char **argv) {
   static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+                                       {"crypto", required_argument, NULL, 's'},
                                        {"suite", required_argument, NULL, 's'},
                                        {"force", no_argument, NULL, 'f'},
                                        {"help", no_argument, NULL, 'h'},
@@ -51,13 +54,14 @@ static int keygen(int argc, char **argv) {
     }
   }
   qp_suite_t suite;
-  if (out == NULL || optind < argc ||
-      qp_suite_parse(suite_name, strlen(suite_name), &suite) != 0) {
+  if (qp_suite_parse(suite_name, strlen(suite_name), &suite) != 0) {
+    fprintf(stderr, "quipu chain keygen: --crypto must be ed25519 or sm2, not '%.64s'\n%s",
+            suite_name, USAGE);
+    return 2;
+  }
+  if (out == NULL || optind < argc) {
     fprintf(stderr, "quipu chain keygen: %s\n%s",
-            out == NULL ? "--out FILE is required"
-            : optind < argc ? "unexpected argument"
-                            : "--suite must be ed25519 or sm2",
-            USAGE);
+            out == NULL ? "--out FILE is required" : "unexpected argument", USAGE);
     return 2;
   }
   qp_sign_key_t *key = NULL;

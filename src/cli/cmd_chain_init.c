@@ -19,9 +19,12 @@
 
 static const char USAGE[] =
     "usage: quipu chain init --validators N --dir DIR [--base-port P] [--chain-id ID]\n"
-    "                        [--suite ed25519|sm2] [--with-ledger] [--force]\n"
+    "                        [--crypto ed25519|sm2] [--with-ledger] [--force]\n"
     "\n"
     "Writes DIR/node0..node<N-1>: validator keys, one genesis.json, node.json each.\n"
+    "--crypto fixes the network's suite in genesis: ed25519 (default; Ed25519 with\n"
+    "BLAKE2b-256) or sm2 (the GM/T suite: SM2 signatures, SM3 hashes); --suite is a\n"
+    "synonym.  Client keys for it: quipu chain keygen --crypto SUITE.\n"
     "Node i serves HTTP on 127.0.0.1:P+2i and peers on 127.0.0.1:P+2i+1 (P = 7100).\n";
 
 typedef struct init_args {
@@ -50,7 +53,8 @@ static int parse(int argc, char **argv, init_args_t *a) {
   static const struct option opts[] = {
       {"validators", required_argument, NULL, 'n'}, {"dir", required_argument, NULL, 'd'},
       {"base-port", required_argument, NULL, 'p'},  {"chain-id", required_argument, NULL, 'c'},
-      {"suite", required_argument, NULL, 's'},      {"with-ledger", no_argument, NULL, 'l'},
+      {"crypto", required_argument, NULL, 's'},     {"suite", required_argument, NULL, 's'},
+      {"with-ledger", no_argument, NULL, 'l'},
       {"force", no_argument, NULL, 'f'},            {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   int c;
@@ -60,8 +64,11 @@ static int parse(int argc, char **argv, init_args_t *a) {
       return usage_error("--validators must be 1..64 (4 tolerates one faulty validator)");
     if (c == 'p' && parse_u32(optarg, 1024, 65535 - 2 * QP_CHAIN_VALIDATORS_MAX, &a->base_port))
       return usage_error("--base-port must be 1024..65407");
-    if (c == 's' && qp_suite_parse(optarg, strlen(optarg), &a->suite) != 0)
-      return usage_error("--suite must be ed25519 or sm2");
+    if (c == 's' && qp_suite_parse(optarg, strlen(optarg), &a->suite) != 0) {
+      fprintf(stderr, "quipu chain init: --crypto must be ed25519 or sm2, not '%.64s'\n%s",
+              optarg, USAGE);
+      return 2;
+    }
     if (c == 'd') a->dir = optarg;
     else if (c == 'c') a->chain_id = optarg;
     else if (c == 'l') a->with_ledger = true;

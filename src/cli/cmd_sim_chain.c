@@ -1,6 +1,6 @@
 /*
  * cmd_sim_chain.c - `quipu sim chain --validators N --byzantine B --seed S
- * --steps N [--seeds K] [--trace]`: runs the consensus simulator
+ * --steps N [--seeds K] [--crypto ed25519|sm2] [--trace]`: runs the consensus simulator
  * (src/drills/sim_chain.c) for seeds S..S+K-1 and prints what it injected
  * and what it checked.  Every failing seed is printed with the exact
  * command that replays it; exit 1 if any seed broke a check, 2 on a usage
@@ -19,11 +19,12 @@
 
 #define CHAIN_USAGE                                                                     \
   "usage: quipu sim chain [--validators N] [--byzantine B] [--seed S] [--steps N] "     \
-  "[--seeds K] [--trace]\n"
+  "[--seeds K]\n                      [--crypto ed25519|sm2] [--trace]\n"
 #define FAILURES_SHOWN_MAX 20u
 
 typedef struct opts {
   uint64_t validators, byzantine, seed, steps, seeds; /* as given */
+  qp_suite_t suite;                                   /* --crypto */
   bool traced;                                        /* --trace */
 } opts_t;
 
@@ -40,6 +41,8 @@ static void print_help(void) {
          "  --seed S        first seed (default 1)\n"
          "  --steps N       fault-phase steps of 10 simulated ms (default 300)\n"
          "  --seeds K       seeds S..S+K-1 (default 1)\n"
+         "  --crypto C      the network's suite: ed25519 (default) or sm2 (SM2 signatures,\n"
+         "                  SM3 hashes; slower, so run fewer seeds)\n"
          "  --trace         print what each run does\n\n"
          "Exit 0 when every check held, 1 when a seed broke one (printed with the command\n"
          "that replays it), 2 on a usage error.\n");
@@ -95,14 +98,15 @@ static int run(const opts_t *o) {
   qp_hash_ctx_t all;
   qp_hash256_init(&all);
   uint64_t failed = 0, t0_ns = qp_clock_mono_ns();
-  printf("quipu sim chain: %llu validators (%llu byzantine), seeds %llu..%llu, %llu steps\n",
-         (unsigned long long)o->validators, (unsigned long long)o->byzantine,
+  printf("quipu sim chain: %llu validators (%llu byzantine), seeds %llu..%llu, %llu steps, "
+         "suite %s\n", (unsigned long long)o->validators, (unsigned long long)o->byzantine,
          (unsigned long long)o->seed, (unsigned long long)(o->seed + o->seeds - 1),
-         (unsigned long long)o->steps);
+         (unsigned long long)o->steps, qp_suite_name(o->suite));
   for (uint64_t i = 0; i < o->seeds; i++) {
     qp_sim_chain_config_t cfg;
     qp_sim_chain_config_default(&cfg, o->seed + i, (uint32_t)o->validators,
                                 (uint32_t)o->byzantine, (uint32_t)o->steps);
+    cfg.suite = o->suite;
     if (o->traced) cfg.trace = print_trace;
     qp_sim_chain_stats_t st;
     uint8_t digest[QP_HASH_SIZE];
@@ -117,9 +121,10 @@ static int run(const opts_t *o) {
     qp_hash256_update(&all, digest, sizeof digest);
     if (qp_sim_chain_violations(&st) > 0 && failed++ < FAILURES_SHOWN_MAX)
       printf("FAIL seed %llu: %s\n  replay: quipu sim chain --validators %llu --byzantine %llu "
-             "--seed %llu --steps %llu\n", (unsigned long long)(o->seed + i), detail,
-             (unsigned long long)o->validators, (unsigned long long)o->byzantine,
-             (unsigned long long)(o->seed + i), (unsigned long long)o->steps);
+             "--seed %llu --steps %llu --crypto %s\n", (unsigned long long)(o->seed + i),
+             detail, (unsigned long long)o->validators, (unsigned long long)o->byzantine,
+             (unsigned long long)(o->seed + i), (unsigned long long)o->steps,
+             qp_suite_name(o->suite));
   }
   double seconds = (double)(qp_clock_mono_ns() - t0_ns) / 1e9;
   print_table(&total, failed, seconds);
@@ -131,19 +136,27 @@ static int run(const opts_t *o) {
   return failed == 0 ? 0 : 1;
 }
 
+/* --crypto: 0, or QP_EINVAL after saying what is allowed. */
+static int parse_crypto(const char *name, qp_suite_t *out) {
+  if (qp_suite_parse(name, strlen(name), out) == 0) return 0;
+  fprintf(stderr, "sim chain: --crypto must be ed25519 or sm2, not '%.64s'\n", name);
+  return QP_EINVAL;
+}
+
 static int parse(int argc, char **argv, opts_t *o, bool *help) {
   static const struct option opts[] = {{"validators", required_argument, NULL, 'v'},
                                        {"byzantine", required_argument, NULL, 'b'},
                                        {"seed", required_argument, NULL, 's'},
                                        {"steps", required_argument, NULL, 'n'},
                                        {"seeds", required_argument, NULL, 'k'},
+                                       {"crypto", required_argument, NULL, 'c'},
                                        {"trace", no_argument, NULL, 't'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   bool byz_given = false;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc - 1, argv + 1, "v:b:s:n:k:th", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc - 1, argv + 1, "v:b:s:n:k:c:th", opts, NULL)) != -1) {
     int rc = 0;
     const uint64_t nodes_max = QP_SIM_CHAIN_VALIDATORS_MAX;
     if (c == 'v') rc = qp_cli_parse_u64(optarg, 0, nodes_max, &o->validators);
@@ -151,12 +164,13 @@ static int parse(int argc, char **argv, opts_t *o, bool *help) {
     else if (c == 's') rc = qp_cli_parse_u64(optarg, 0, UINT64_MAX / 2, &o->seed);
     else if (c == 'n') rc = qp_cli_parse_u64(optarg, 0, 1000000, &o->steps);
     else if (c == 'k') rc = qp_cli_parse_u64(optarg, 0, 100000000, &o->seeds);
+    else if (c == 'c') rc = parse_crypto(optarg, &o->suite);
     else if (c == 't') o->traced = true;
     else if (c == 'h') *help = true;
     else rc = QP_EINVAL;
     byz_given = byz_given || c == 'b';
     if (rc != 0) {
-      if (optarg != NULL) fprintf(stderr, "sim chain: bad value '%s'\n", optarg);
+      if (optarg != NULL && c != 'c') fprintf(stderr, "sim chain: bad value '%s'\n", optarg);
       return QP_EINVAL;
     }
   }
@@ -171,7 +185,8 @@ static int parse(int argc, char **argv, opts_t *o, bool *help) {
 }
 
 int qp_cmd_sim_chain(int argc, char **argv) {
-  opts_t o = {.validators = 4, .byzantine = 1, .seed = 1, .steps = 300, .seeds = 1};
+  opts_t o = {.validators = 4, .byzantine = 1, .seed = 1, .steps = 300, .seeds = 1,
+              .suite = QP_SUITE_ED25519};
   bool help = false;
   if (parse(argc, argv, &o, &help) != 0) {
     fprintf(stderr, CHAIN_USAGE);

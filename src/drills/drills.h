@@ -327,6 +327,7 @@ typedef struct qp_sim_chain_config {
   uint32_t partition_ppm;    /* per step: a partition starts (it heals later) */
   uint32_t tx_ppm;           /* per step: a client submits transactions */
   uint32_t byz_ppm;          /* per Byzantine opportunity: misbehave rather than follow */
+  qp_suite_t suite;          /* the network's signing suite (genesis suite) */
   void (*trace)(void *ctx, const char *line); /* one line per event, or NULL */
   void *trace_ctx;           /* passed to trace */
 } qp_sim_chain_config_t;

@@ -84,7 +84,8 @@ void qp__sim_tx_root(const qp__sim_chain_t *w, const uint8_t *payload, uint32_t 
   uint32_t count = len / QP__SIM_TX_BYTES;
   QP_ASSERT(count <= QP__SIM_BLOCK_TXS_MAX * 2);
   for (uint32_t k = 0; k < count; k++)
-    qp_hash256(leaves[k], payload + k * QP__SIM_TX_BYTES, QP__SIM_TX_BYTES);
+    QP_ASSERT(qp_suite_hash(w->g.suite, leaves[k], payload + k * QP__SIM_TX_BYTES,
+                            QP__SIM_TX_BYTES) == 0);
   QP_ASSERT(qp_merkle_root(w->g.suite, count ? leaves[0] : NULL, count, root) == 0);
 }
 
@@ -456,7 +457,7 @@ static void run_steps(qp__sim_chain_t *w) {
 static int make_genesis(qp__sim_chain_t *w) {
   qp_chain_genesis_t *g = &w->g;
   snprintf(g->chain_id, sizeof g->chain_id, "sim-%llu", (unsigned long long)w->cfg->seed);
-  g->suite = QP_SUITE_ED25519;
+  g->suite = w->cfg->suite;
   g->validators_count = w->cfg->validators;
   g->params = (qp_chain_params_t){.block_txs_max = QP__SIM_BLOCK_TXS_MAX,
                                   .block_bytes_max = QP__SIM_BLOCK_TXS_MAX * QP__SIM_TX_BYTES,
@@ -467,6 +468,7 @@ static int make_genesis(qp__sim_chain_t *w) {
   for (uint32_t i = 0; i < g->validators_count; i++) {
     uint8_t secret[QP_SIGN_SECRET_SIZE];
     qp_rng_bytes(&w->rng, secret, sizeof secret);
+    if (g->suite == QP_SUITE_SM2) secret[0] &= 0x7f; /* d < n - 1, as SM2 requires */
     int rc = qp_sign_key_from_secret(g->suite, secret, sizeof secret, &w->keys[i]);
     if (rc != 0) return rc;
     size_t len = 0;
@@ -543,6 +545,7 @@ int qp_sim_chain_run(const qp_sim_chain_config_t *cfg, qp_sim_chain_stats_t *sta
   if (detail != NULL && detail_size > 0) detail[0] = '\0';
   if (cfg->validators == 0 || cfg->validators > QP_SIM_CHAIN_VALIDATORS_MAX) return QP_EINVAL;
   if (cfg->byzantine > qp_chain_faults(cfg->validators) || cfg->steps == 0) return QP_EINVAL;
+  if (qp_suite_name(cfg->suite) == NULL) return QP_EINVAL;
   if (qp_crypto_init() != 0) return QP_EIO;
   qp__sim_chain_t *w = qp_calloc(1, sizeof *w);
   if (w == NULL) return QP_ENOMEM;
@@ -574,6 +577,7 @@ void qp_sim_chain_config_default(qp_sim_chain_config_t *c, uint64_t seed, uint32
   c->partition_ppm = 3000;
   c->tx_ppm = 100000;
   c->byz_ppm = 300000;
+  c->suite = QP_SUITE_ED25519;
 }
 
 uint64_t qp_sim_chain_violations(const qp_sim_chain_stats_t *s) {

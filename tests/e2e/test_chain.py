@@ -77,12 +77,12 @@ def wait_for(what, predicate, timeout=WAIT_S, interval=0.1):
 class Network:
     """A local network made by `quipu chain init`, each node its own process."""
 
-    def __init__(self, root, validators=VALIDATORS):
-        self.dir = os.path.join(root, "net")
+    def __init__(self, root, validators=VALIDATORS, crypto="ed25519", name="net"):
+        self.dir = os.path.join(root, name)
         self.base = free_base(2 * validators)
         self.count = validators
         quipu("chain", "init", "--validators", str(validators), "--dir", self.dir,
-              "--base-port", str(self.base))
+              "--base-port", str(self.base), "--crypto", crypto)
         self.procs = [None] * validators
         self.logs = [None] * validators
         self.session = requests.Session()
@@ -153,8 +153,8 @@ class Network:
         return self.session.post(self.url(i, "/v1/chain/txs"), json={"tx": hex_tx}, timeout=10)
 
 
-def keygen(path):
-    out = quipu("chain", "keygen", "--out", path)
+def keygen(path, crypto="ed25519"):
+    out = quipu("chain", "keygen", "--out", path, "--crypto", crypto)
     return out.stdout.strip()
 
 

@@ -4,7 +4,8 @@
  * client and any peer.  Properties: no crash, no leak, no read past the
  * input; a refusal is QP_EPARSE or QP_ELIMIT with a detail; an accepted
  * transaction keeps every bound of tx.h, its hash is the suite hash of the
- * input, and decoding it again gives the same fields.  The same input is
+ * input, and decoding it again gives the same fields; the sender's suite
+ * read alone (qp_chain_tx_sender_suite) agrees.  The same input is
  * also walked as a forwarded-transactions frame (src/chain/forward.h): every
  * element lies inside the input, and each is decoded as above.
  */
@@ -40,6 +41,11 @@ static void one_suite(qp_suite_t suite, const uint8_t *data, size_t size) {
   qp_chain_tx_t tx;
   char detail[256] = "";
   int rc = qp_chain_tx_decode(suite, data, size, FUZZ_TX_BYTES_MAX, &tx, detail, sizeof detail);
+  /* The suite the sender field claims: none, or one of the two; the
+   * decoder's own suite whenever it accepts. */
+  qp_suite_t made = qp_chain_tx_sender_suite(data, size);
+  QP_ASSERT(made == 0 || made == QP_SUITE_ED25519 || made == QP_SUITE_SM2);
+  QP_ASSERT(rc != 0 || made == suite);
   if (rc == 0) {
     check_tx(&tx, data, size);
     return;
@@ -56,14 +62,17 @@ static void forwarded_frame(const uint8_t *data, size_t size) {
   while (qp_chain_fwd_next(&r, &tx, &len)) {
     QP_ASSERT(len > 0 && tx > data && tx + len <= data + size);
     one_suite(QP_SUITE_ED25519, tx, len);
+    one_suite(QP_SUITE_SM2, tx, len);
   }
   QP_ASSERT(!qp_chain_fwd_done(&r) || r.at == size);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   forwarded_frame(data, size);
+  /* Every input under both suites: a transaction of one is refused by the
+   * other at its sender field (wrong_suite), never accepted. */
   one_suite(QP_SUITE_ED25519, data, size);
-  one_suite(size > 0 && (data[0] & 0x80) ? QP_SUITE_SM2 : QP_SUITE_ED25519, data, size);
+  one_suite(QP_SUITE_SM2, data, size);
   /* The same bytes as a block body, bound to the chain the first tx names. */
   static qp_chain_tx_t txs[FUZZ_TXS_MAX];
   uint8_t chain[QP_HASH_SIZE] = {0};

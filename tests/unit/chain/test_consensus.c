@@ -10,6 +10,8 @@
  * Every commit, in every test, is checked against the two-chain rule: the
  * highest block committed has a child one view later that the node's
  * highest QC certifies (a commit across a view change would break it).
+ * Both suites run the protocol, and a vote, timeout, proposal or QC signed
+ * in the other suite is refused without a trace.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #include "base/alloc.h"
 #include "base/err.h"
 #include "chain/consensus.h"
+#include "chain/consensus_int.h"
 
 #define NODES 4u
 #define QUEUE_MAX 20000u
@@ -48,17 +51,24 @@ typedef struct cluster {
   uint32_t votes_sent[NODES][256];                  /* votes sent, by view */
 } cluster_t;
 
-static void make_genesis(cluster_t *c) {
+/* Validator i's key in suite: 32 bytes of i + 1 (a valid SM2 scalar too). */
+static qp_sign_key_t *validator_key(qp_suite_t suite, uint32_t i) {
+  uint8_t secret[QP_SIGN_SECRET_SIZE];
+  memset(secret, (int)(i + 1), sizeof secret);
+  qp_sign_key_t *key = NULL;
+  assert_int_equal(qp_sign_key_from_secret(suite, secret, 32, &key), 0);
+  return key;
+}
+
+static void make_genesis(cluster_t *c, qp_suite_t suite) {
   memset(&c->g, 0, sizeof c->g);
   snprintf(c->g.chain_id, sizeof c->g.chain_id, "test");
-  c->g.suite = QP_SUITE_ED25519;
+  c->g.suite = suite;
   c->g.validators_count = NODES;
   c->g.params = (qp_chain_params_t){.block_txs_max = 64, .block_bytes_max = 4096,
                                     .tx_bytes_max = 1024, .view_timeout_ms = 100};
   for (uint32_t i = 0; i < NODES; i++) {
-    uint8_t secret[QP_SIGN_SECRET_SIZE];
-    memset(secret, (int)(i + 1), sizeof secret);
-    assert_int_equal(qp_sign_key_from_secret(QP_SUITE_ED25519, secret, 32, &c->keys[i]), 0);
+    c->keys[i] = validator_key(suite, i);
     size_t len = 0;
     qp_sign_public(c->keys[i], c->g.validators[i].public_key, &len);
     c->g.validators[i].public_key_len = (uint32_t)len;
@@ -166,16 +176,18 @@ static void drain(cluster_t *c, uint32_t i) {
   if (need) maybe_propose(c, i, empty_ok);
 }
 
-static void cluster_open(cluster_t *c) {
+static void cluster_open_suite(cluster_t *c, qp_suite_t suite) {
   memset(c, 0, sizeof *c);
   assert_int_equal(qp_crypto_init(), 0);
-  make_genesis(c);
+  make_genesis(c, suite);
   c->now_ms = 1000;
   for (uint32_t i = 0; i < NODES; i++) {
     start(c, i);
     drain(c, i);
   }
 }
+
+static void cluster_open(cluster_t *c) { cluster_open_suite(c, QP_SUITE_ED25519); }
 
 static void cluster_close(cluster_t *c) {
   for (uint32_t i = 0; i < NODES; i++) {
@@ -234,10 +246,9 @@ static void run_until(cluster_t *c, uint64_t height, uint32_t steps_max) {
 
 /* ---------------------------------------------------------------- tests */
 
-static void test_four_validators_commit(void **state) {
-  (void)state;
+static void four_validators_commit(qp_suite_t suite) {
   static cluster_t c;
-  cluster_open(&c);
+  cluster_open_suite(&c, suite);
   c.txs = 10;
   run_until(&c, 10, 20000);
   assert_true(min_height(&c) >= 10);
@@ -251,6 +262,18 @@ static void test_four_validators_commit(void **state) {
   for (uint32_t i = 0; i < NODES; i++)
     for (uint32_t v = 0; v < 256; v++) assert_true(c.votes_sent[i][v] <= 1);
   cluster_close(&c);
+}
+
+static void test_four_validators_commit(void **state) {
+  (void)state;
+  four_validators_commit(QP_SUITE_ED25519);
+}
+
+/* The GM/T suite runs the same protocol: SM2 votes, QCs and proposals, SM3
+ * block hashes. */
+static void test_four_validators_commit_sm2(void **state) {
+  (void)state;
+  four_validators_commit(QP_SUITE_SM2);
 }
 
 static void test_silent_leader_view_change(void **state) {
@@ -445,10 +468,107 @@ static void test_forged_and_duplicate_signers(void **state) {
   cluster_close(&c);
 }
 
+/* Delivers bytes to core `to` from `from`: refused as a bad signature, and
+ * the core neither acts (no vote, persist, send or commit) nor moves. */
+static void assert_refused(cluster_t *c, uint32_t to, uint32_t from, uint8_t *bytes, size_t len) {
+  uint64_t view = qp_hs_view(c->cores[to]), qc_view = qp_hs_high_qc(c->cores[to])->view;
+  uint64_t voted = qp_hs_last_voted_view(c->cores[to]);
+  assert_int_equal(qp_hs_on_message(c->cores[to], from, bytes, len, c->now_ms), QP_EBADSIG);
+  const qp_hs_action_t *acts;
+  assert_int_equal(qp_hs_actions(c->cores[to], &acts), 0);
+  assert_int_equal(qp_hs_view(c->cores[to]), view);
+  assert_int_equal(qp_hs_high_qc(c->cores[to])->view, qc_view);
+  assert_int_equal(qp_hs_last_voted_view(c->cores[to]), voted);
+  qp_free(bytes);
+}
+
+/* A network of one suite, and each validator's seat also holding a key of
+ * the other suite (same secret bytes): every consensus message signed with
+ * those keys is refused, as is a node key of the other suite at start. */
+static void other_suite_refused(qp_suite_t suite) {
+  static cluster_t c;
+  cluster_open_suite(&c, suite);
+  qp_suite_t other = suite == QP_SUITE_ED25519 ? QP_SUITE_SM2 : QP_SUITE_ED25519;
+  qp_sign_key_t *imp[NODES];
+  for (uint32_t i = 0; i < NODES; i++) imp[i] = validator_key(other, i);
+  const uint8_t payload[3] = {7, 7, 7};
+  qp_hs_block_t b1;
+  first_block(&c, &b1, payload, 3);
+  uint8_t *bytes;
+  size_t len;
+  /* A proposal of view 1 sealed by its proposer's other-suite key. */
+  qp_hs_block_t forged = b1;
+  assert_int_equal(qp_hs_block_seal(&c.g, imp[1], &forged), 0);
+  assert_int_equal(qp_hs_encode_proposal(&c.g, &forged, NULL, &bytes, &len), 0);
+  assert_refused(&c, 3, 1, bytes, len);
+  /* The right proposal is taken (votes go to view 2's leader, 2). */
+  assert_int_equal(qp_hs_encode_proposal(&c.g, &b1, NULL, &bytes, &len), 0);
+  for (uint32_t to = 0; to < NODES; to++) {
+    if (to == 1) continue;
+    assert_int_equal(qp_hs_on_message(c.cores[to], 1, bytes, len, c.now_ms), 0);
+  }
+  qp_free(bytes);
+  /* Votes for b1 signed in the other suite, to the leader of view 2: even
+   * three of them make no QC. */
+  for (uint32_t k = 0; k < NODES; k++) {
+    if (k == 2) continue;
+    qp_hs_vote_t v;
+    assert_int_equal(qp_hs_vote_sign(&c.g, imp[k], k, 1, 1, b1.hash, &v), 0);
+    assert_int_equal(qp_hs_encode_vote(&c.g, &v, &bytes, &len), 0);
+    assert_refused(&c, 2, k, bytes, len);
+  }
+  /* A timeout of view 1 signed in the other suite. */
+  qp_hs_timeout_t t = {.view = 1, .sender = 3};
+  qp_hs_genesis_qc(&c.g, &t.high_qc);
+  assert_int_equal(qp__hs_timeout_sign(&c.g, imp[3], &t), 0);
+  assert_int_equal(qp_hs_encode_timeout(&c.g, &t, &bytes, &len), 0);
+  assert_refused(&c, 0, 3, bytes, len);
+  /* A proposal of view 2, rightly sealed, whose QC for b1 holds
+   * other-suite signatures of 0, 1 and 3. */
+  qp_hs_qc_t qc = {.view = 1, .height = 1, .signers = 0xb};
+  memcpy(qc.block_hash, b1.hash, 32);
+  uint32_t voters[3] = {0, 1, 3};
+  for (uint32_t k = 0; k < 3; k++) {
+    qp_hs_vote_t v;
+    assert_int_equal(qp_hs_vote_sign(&c.g, imp[voters[k]], voters[k], 1, 1, b1.hash, &v), 0);
+    memcpy(qc.sigs[k], v.sig, QP_HS_SIG_SIZE);
+  }
+  qp_hs_block_t b2;
+  memset(&b2, 0, sizeof b2);
+  b2.header = (qp_hs_header_t){.height = 2, .view = 2, .proposer = 2, .timestamp_ms = 6,
+                               .justify = qc};
+  memcpy(b2.header.parent_hash, b1.hash, 32);
+  b2.payload = payload;
+  b2.payload_len = 3;
+  assert_int_equal(qp_hs_block_seal(&c.g, c.keys[2], &b2), 0);
+  assert_int_equal(qp_hs_encode_proposal(&c.g, &b2, NULL, &bytes, &len), 0);
+  assert_refused(&c, 3, 2, bytes, len);
+  /* A node cannot even start with a key of the other suite. */
+  qp_hs_t *core = NULL;
+  qp_hs_config_t cfg = {.genesis = &c.g, .self = 0, .key = imp[0]};
+  assert_int_equal(qp_hs_create(&cfg, c.now_ms, &core), QP_EINVAL);
+  assert_null(core);
+  for (uint32_t i = 0; i < NODES; i++) qp_sign_key_free(imp[i]);
+  cluster_close(&c);
+}
+
+static void test_other_suite_refused_ed25519(void **state) {
+  (void)state;
+  other_suite_refused(QP_SUITE_ED25519);
+}
+
+static void test_other_suite_refused_sm2(void **state) {
+  (void)state;
+  other_suite_refused(QP_SUITE_SM2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_codec_round_trip_and_strictness),
       cmocka_unit_test(test_four_validators_commit),
+      cmocka_unit_test(test_four_validators_commit_sm2),
+      cmocka_unit_test(test_other_suite_refused_ed25519),
+      cmocka_unit_test(test_other_suite_refused_sm2),
       cmocka_unit_test(test_forged_and_duplicate_signers),
       cmocka_unit_test(test_restart_never_double_votes),
       cmocka_unit_test(test_silent_leader_view_change),

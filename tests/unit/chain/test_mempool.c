@@ -47,11 +47,12 @@ static void set_committed(const qp_sign_key_t *key, uint64_t nonce) {
   committed.nonce[committed.count++] = nonce;
 }
 
-static qp_chain_mempool_t *pool(uint32_t txs_max, uint64_t bytes_max, uint32_t window) {
+static qp_chain_mempool_t *pool_of(qp_suite_t suite, uint32_t txs_max, uint64_t bytes_max,
+                                   uint32_t window) {
   committed.count = 0;
   qp_chain_mempool_config_t c;
   qp_chain_mempool_config_default(&c, 4096);
-  c.suite = QP_SUITE_ED25519;
+  c.suite = suite;
   memcpy(c.chain, CHAIN, QP_HASH_SIZE);
   c.txs_max = txs_max;
   c.bytes_max = bytes_max;
@@ -62,6 +63,10 @@ static qp_chain_mempool_t *pool(uint32_t txs_max, uint64_t bytes_max, uint32_t w
   qp_chain_mempool_t *mp = NULL;
   assert_int_equal(qp_chain_mempool_new(&c, &mp), 0);
   return mp;
+}
+
+static qp_chain_mempool_t *pool(uint32_t txs_max, uint64_t bytes_max, uint32_t window) {
+  return pool_of(QP_SUITE_ED25519, txs_max, bytes_max, window);
 }
 
 /* Submits a kv put from key with nonce; returns the admission result. */
@@ -103,6 +108,11 @@ static void test_admission_codes(void **state) {
   uint8_t *wrong = test_tx(a, other, 4, "kv", "put", "{}", &len);
   assert_int_equal(add_raw(mp, wrong, len), QP_CHAIN_ADMIT_WRONG_CHAIN);
   qp_free(wrong);
+  qp_sign_key_t *gm = test_key(QP_SUITE_SM2, 1);
+  wrong = test_tx(gm, CHAIN, 4, "kv", "put", "{}", &len);
+  assert_int_equal(add_raw(mp, wrong, len), QP_CHAIN_ADMIT_WRONG_SUITE);
+  qp_free(wrong);
+  qp_sign_key_free(gm);
   assert_int_equal(submit(mp, a, 3, "x"), QP_CHAIN_ADMIT_NONCE_USED);
   assert_int_equal(submit(mp, a, 1, "x"), QP_CHAIN_ADMIT_NONCE_USED);
   assert_int_equal(submit(mp, a, 8, "x"), QP_CHAIN_ADMIT_NONCE_TOO_FAR);
@@ -328,11 +338,50 @@ static void test_threads(void **state) {
   qp_chain_mempool_free(mp);
 }
 
+/* A transaction whose sender key is of the other suite (sm2 on an ed25519
+ * network and the reverse), from a client or forwarded by a peer (both go
+ * through qp_chain_mempool_add): refused as wrong_suite, the detail naming
+ * the sender field and the network's suite; nothing is admitted, and the
+ * pool's own suite still admits. */
+static void test_other_suite_refused(void **state) {
+  (void)state;
+  static const qp_suite_t suites[] = {QP_SUITE_ED25519, QP_SUITE_SM2};
+  for (size_t s = 0; s < 2; s++) {
+    qp_chain_mempool_t *mp = pool_of(suites[s], 8, 1 << 20, 4);
+    qp_sign_key_t *own = test_key(suites[s], 5), *other = test_key(suites[1 - s], 5);
+    size_t len = 0;
+    uint8_t *tx = test_tx(other, CHAIN, 1, "kv", "put", "{\"key\":\"k\",\"value\":\"v\"}", &len);
+    qp_chain_admit_t a = QP_CHAIN_ADMIT__COUNT;
+    char detail[256] = "", want[96];
+    uint8_t hash[QP_HASH_SIZE] = {0};
+    assert_int_equal(qp_chain_mempool_add(mp, tx, len, &a, hash, detail, sizeof detail),
+                     QP_EINVAL);
+    assert_int_equal(a, QP_CHAIN_ADMIT_WRONG_SUITE);
+    assert_string_equal(qp_chain_admit_code(a), "wrong_suite");
+    assert_true(strncmp(detail, "sender: ", 8) == 0);
+    snprintf(want, sizeof want, "this network uses the %s suite", qp_suite_name(suites[s]));
+    assert_non_null(strstr(detail, want));
+    assert_non_null(strstr(detail, qp_suite_name(suites[1 - s])));
+    qp_chain_mempool_stats_t st;
+    qp_chain_mempool_stats(mp, &st);
+    assert_int_equal(st.txs, 0);
+    assert_int_equal(st.senders, 0);
+    assert_int_equal(st.verifications, 0);
+    assert_int_equal(st.rejected[QP_CHAIN_ADMIT_WRONG_SUITE], 1);
+    assert_int_equal(submit(mp, own, 1, "v"), QP_CHAIN_ADMIT_OK);
+    qp_free(tx);
+    qp_sign_key_free(own);
+    qp_sign_key_free(other);
+    qp_chain_mempool_free(mp);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_admission_codes), cmocka_unit_test(test_bytes_bound),
       cmocka_unit_test(test_take_order),      cmocka_unit_test(test_committed),
       cmocka_unit_test(test_verified_cache),  cmocka_unit_test(test_threads),
+      cmocka_unit_test(test_other_suite_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

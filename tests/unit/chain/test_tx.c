@@ -36,7 +36,12 @@ static void test_round_trip(void **state) {
     /* Decoding under the other suite refuses the sender's key length. */
     assert_int_equal(qp_chain_tx_decode(suites[1 - s], bytes, len, len, &tx, detail,
                                         sizeof detail), QP_EPARSE);
-    assert_non_null(strstr(detail, "sender"));
+    assert_true(strncmp(detail, "sender: ", 8) == 0);
+    char want[96];
+    snprintf(want, sizeof want, "is a %zu-byte %s public key, but this network uses the %s suite",
+             pub_len, qp_suite_name(suites[s]), qp_suite_name(suites[1 - s]));
+    assert_non_null(strstr(detail, want));
+    assert_int_equal(qp_chain_tx_sender_suite(bytes, len), suites[s]);
     qp_free(bytes);
     qp_sign_key_free(key);
   }

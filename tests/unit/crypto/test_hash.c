@@ -1,7 +1,7 @@
 /*
  * test_hash.c - known answers for the hashes behind the suites: SM3 from
- * GB/T 32905-2016 Appendix A, SHA-256 from FIPS 180-4, and the suite names
- * and the hash each suite maps to.
+ * GB/T 32905-2016 Appendix A ("abc" and "abcd" x 16), SHA-256 from FIPS
+ * 180-4, and the suite names and the hash each suite maps to.
  */
 #include <string.h>
 

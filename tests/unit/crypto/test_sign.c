@@ -1,9 +1,11 @@
 /*
  * test_sign.c - the signing interface over both suites: RFC 8032 section 7.1
- * known answers for Ed25519, an SM2 signature made independently by the
- * `openssl` command-line tool, round trips, secret keys, and the negative
- * space a peer can reach: flipped bits, wrong lengths, points off the curve,
- * out-of-range scalars and garbage, all refused with a status, never a crash.
+ * known answers for Ed25519, the SM2 signature example of GM/T 0003.5-2012 /
+ * GB/T 32918.5-2017 Annex A (with its Z_A and e), an SM2 signature made
+ * independently by the `openssl` command-line tool, round trips, secret
+ * keys, and the negative space a peer can reach: flipped bits, wrong
+ * lengths, points off the curve, out-of-range scalars and garbage, all
+ * refused with a status, never a crash.
  */
 #include <string.h>
 
@@ -59,6 +61,25 @@ static const struct {
 #define SM2_SIG_NO_ID                                                                      \
   "3045022100fcd4df1112c2eb46ca424a2358964b141ca027eb837528a5ec1d5c41b3723b0c"             \
   "0220076dee640c464f580c5b4896c63a08970686fa2f3d45cf3ad1a6439d282882f2"
+/* The signature example on the recommended curve of GM/T 0003.5-2012 and
+ * GB/T 32918.5-2017 (Annex A), with the standard's intermediate values; the
+ * same vector is in OpenSSL's test/sm2_internal_test.c (sm2_sig_test).  Its
+ * ID is "1234567812345678" (ENTL 0x0080), which is QP_SM2_ID, so our API
+ * verifies it as published.  The signature used k = 59276E27...BC21. */
+#define GMT_D "3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8"
+#define GMT_PUBLIC                                                                         \
+  "0409f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020"                     \
+  "ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13"
+#define GMT_MESSAGE "message digest"
+#define GMT_ZA "b2e14c5c79c6df5b85f4fe7ed8db7a262b9da7e07ccb0ea9f4747b8ccda8a4f3"
+#define GMT_E "f0b43e94ba45accaace692ed534382eb17e6ab5a19ce7b31f4486fdfc0d28640"
+#define GMT_R "f5a03b0648d2c4630eeac513e1bb81a15944da3827d5b74143ac7eaceee720b3"
+#define GMT_S "b1b6aa29df212fd8763182bc0d421ca1bb9038fd1f7f42d4840b69c485bbc1aa"
+/* The recommended curve's a, b, G (GM/T 0003.5-2012 / GB/T 32918.5-2017). */
+#define SM2_A "fffffffeffffffffffffffffffffffffffffffff00000000fffffffffffffffc"
+#define SM2_B "28e9fa9e9d9f5e344d5a9e4bcf6509a7f39789f515ab8f92ddbcbd414d940e93"
+#define SM2_GX "32c4ae2c1f1981195f9904466a39c9948fe30bbff2660be1715a4589334c74c7"
+#define SM2_GY "bc3736a2f4f6779c59bdcee36b692153d0a9877cc62a474002df32e52139f0a0"
 /* The order n of the SM2 curve (GB/T 32918.5). */
 #define SM2_ORDER "fffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123"
 
@@ -192,6 +213,63 @@ static void test_sm2_openssl_cli_vector(void **state) {
   uint8_t der[80];
   size_t der_len = hex_decode(SM2_SIG_DER, der, sizeof der);
   assert_int_equal(qp_verify(QP_SUITE_SM2, want_pub, 65, msg, len, der, der_len), QP_EINVAL);
+}
+
+/* Z_A = SM3(ENTL || ID || a || b || xG || yG || xA || yA) with our ID gives
+ * the standard's Z_A, and e = SM3(Z_A || M) its e: the vector's Z convention
+ * is ours, checked with qp_sm3 itself. */
+static void assert_gmt_za_and_e(const uint8_t pub[65]) {
+  uint8_t z_in[2 + 16 + 6 * 32], *p = z_in, za[QP_HASH_SIZE], e[QP_HASH_SIZE];
+  *p++ = 0x00;
+  *p++ = 0x80; /* ENTL: the ID's length in bits */
+  memcpy(p, QP_SM2_ID, 16);
+  p += 16;
+  const char *const params[] = {SM2_A, SM2_B, SM2_GX, SM2_GY};
+  for (size_t i = 0; i < 4; i++) p += hex_decode(params[i], p, 32);
+  memcpy(p, pub + 1, 64);
+  assert_int_equal(qp_sm3(za, z_in, sizeof z_in), 0);
+  assert_hex_equal(za, sizeof za, GMT_ZA);
+  uint8_t e_in[QP_HASH_SIZE + sizeof GMT_MESSAGE - 1];
+  memcpy(e_in, za, QP_HASH_SIZE);
+  memcpy(e_in + QP_HASH_SIZE, GMT_MESSAGE, sizeof GMT_MESSAGE - 1);
+  assert_int_equal(qp_sm3(e, e_in, sizeof e_in), 0);
+  assert_hex_equal(e, sizeof e, GMT_E);
+}
+
+/* The standard's key derives the standard's public key; its signature
+ * verifies; a flipped bit anywhere in the message, r, s or the key does not;
+ * and a signature of ours under that key verifies too. */
+static void test_sm2_gmt_0003_5_vector(void **state) {
+  (void)state;
+  uint8_t d[32], want_pub[65], pub[QP_SIGN_PUBLIC_MAX], rs[64], sig[QP_SIGN_SIG_MAX];
+  size_t pub_len = 0, sig_len = 0;
+  hex_decode(GMT_D, d, sizeof d);
+  hex_decode(GMT_PUBLIC, want_pub, sizeof want_pub);
+  hex_decode(GMT_R, rs, 32);
+  hex_decode(GMT_S, rs + 32, 32);
+  assert_gmt_za_and_e(want_pub);
+  qp_sign_key_t *key = NULL;
+  assert_int_equal(qp_sign_key_from_secret(QP_SUITE_SM2, d, 32, &key), 0);
+  qp_sign_public(key, pub, &pub_len);
+  assert_int_equal(pub_len, 65);
+  assert_memory_equal(pub, want_pub, 65);
+  const uint8_t *msg = (const uint8_t *)GMT_MESSAGE;
+  size_t len = strlen(GMT_MESSAGE);
+  assert_int_equal(qp_verify(QP_SUITE_SM2, want_pub, 65, msg, len, rs, 64), 0);
+  assert_int_equal(qp_verify_key_checked(QP_SUITE_SM2, want_pub, 65, msg, len, rs, 64), 0);
+  assert_bit_flips_fail(QP_SUITE_SM2, want_pub, 65, msg, len, rs, 64);
+  /* r and s swapped, and the message one byte shorter, are refused. */
+  uint8_t sr[64];
+  memcpy(sr, rs + 32, 32);
+  memcpy(sr + 32, rs, 32);
+  assert_int_equal(qp_verify(QP_SUITE_SM2, want_pub, 65, msg, len, sr, 64), QP_EBADSIG);
+  assert_int_equal(qp_verify(QP_SUITE_SM2, want_pub, 65, msg, len - 1, rs, 64), QP_EBADSIG);
+  /* SM2 signing is randomised: ours differs from the standard's (other k)
+   * but verifies under the same key. */
+  assert_int_equal(qp_sign(key, msg, len, sig, &sig_len), 0);
+  assert_memory_not_equal(sig, rs, 64);
+  assert_int_equal(qp_verify(QP_SUITE_SM2, want_pub, 65, msg, len, sig, sig_len), 0);
+  qp_sign_key_free(key);
 }
 
 static void test_sign_verify_round_trips(void **state) {
@@ -384,6 +462,7 @@ int main(void) {
       cmocka_unit_test(test_ed25519_rfc8032_vectors),
       cmocka_unit_test(test_ed25519_rejects_malformed_input),
       cmocka_unit_test(test_sm2_openssl_cli_vector),
+      cmocka_unit_test(test_sm2_gmt_0003_5_vector),
       cmocka_unit_test(test_sign_verify_round_trips),
       cmocka_unit_test(test_sm2_rejects_malformed_input),
       cmocka_unit_test(test_keys_from_secret_round_trip),
