@@ -56,6 +56,7 @@ typedef struct {
   qp__auth_kind_t kind;                       /* what it is for */
   uint8_t id[QP_AUTH_ID_SIZE];                /* the ceremony's id */
   uint8_t user_id[QP_AUTH_ID_SIZE];           /* whose ceremony */
+  uint8_t intent_id[QP_AUTH_ID_SIZE];         /* QP__AUTH_PAYMENT: the payment intent */
   uint8_t challenge[QP_AUTH_CHALLENGE_SIZE];  /* what the authenticator must sign */
   uint64_t expires_mono_ns;                   /* monotonic deadline */
   int64_t expires_wall_s;                     /* the same, for "expires_at" */
@@ -65,7 +66,8 @@ typedef struct qp__auth {
   qp__auth_settings_t settings;                      /* from node.json */
   const qp_http_server_t *server;                    /* for the bound port (loopback origins) */
   qp_kv_t *kv;                                       /* <data>/auth/ */
-  MDB_dbi users, handles, credentials, by_user;      /* the tables (store.c) */
+  MDB_dbi users, handles, credentials, by_user, intents; /* the tables (store.c) */
+  pthread_mutex_t intent_lock;                       /* one confirm or cancel at a time */
   pthread_mutex_t lock;                              /* guards ceremonies */
   qp__auth_ceremony_t ceremonies[QP_AUTH_CEREMONIES_MAX]; /* outstanding challenges */
   qp_http_module_t http;                             /* what the HTTP core serves */
@@ -105,12 +107,30 @@ int qp__auth_cred_delete(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
  * QP_AUTH_CREDENTIALS_PER_USER_MAX). */
 int qp__auth_cred_list(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE], json_t **out);
 
+/* Stores a payment intent record: a new one (QP_EEXISTS if the id is
+ * taken) or a replacement. */
+int qp__auth_intent_put(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t *intent,
+                        bool is_new);
+/* The intent's record (caller owns it), or QP_ENOTFOUND. */
+int qp__auth_intent_get(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t **out);
+
 /* ---- ceremony.c ---- */
 
 /* Opens a ceremony of kind for user: fills *out (id, challenge, expiry).
  * QP_ELIMIT when QP_AUTH_CEREMONIES_MAX are outstanding. */
 int qp__auth_ceremony_new(qp__auth_t *a, qp__auth_kind_t kind,
                           const uint8_t user_id[QP_AUTH_ID_SIZE], qp__auth_ceremony_t *out);
+/* Opens the payment ceremony of intent_id with the given challenge (it
+ * commits to the payment), expiring at the challenge lifetime or at
+ * expires_wall_s, whichever is first; an earlier ceremony of the same
+ * intent ends (its assertion no longer matches).  QP_ELIMIT when full. */
+int qp__auth_ceremony_new_payment(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
+                                  const uint8_t intent_id[QP_AUTH_ID_SIZE],
+                                  const uint8_t challenge[QP_AUTH_CHALLENGE_SIZE],
+                                  int64_t expires_wall_s, qp__auth_ceremony_t *out);
+/* Takes the payment ceremony of intent_id: like qp__auth_ceremony_take. */
+int qp__auth_ceremony_take_intent(qp__auth_t *a, const uint8_t intent_id[QP_AUTH_ID_SIZE],
+                                  qp__auth_ceremony_t *out);
 /* Takes the ceremony id of kind for its one verification: a copy into
  * *out, and it is marked used.  QP_ENOTFOUND (never issued, or another
  * kind), QP_EEXISTS (used already: a replay), QP_ERANGE (expired). */
@@ -127,6 +147,10 @@ const char *qp__auth_string(const json_t *obj, const char *name, const char *pat
                             qp_http_reply_t *r);
 /* base64url text (padding tolerated) to bytes; QP_EINVAL or QP_ERANGE. */
 int qp__auth_b64url_decode(const char *text, uint8_t *out, size_t max, size_t *len);
+/* A required base64url member decoded into out (at most max bytes); false
+ * after an error reply naming path. */
+bool qp__auth_b64_member(const json_t *obj, const char *name, const char *path, uint8_t *out,
+                         size_t max, size_t *len, qp_http_reply_t *r);
 /* bytes to base64url text without padding (a new string). */
 json_t *qp__auth_b64url_json(const uint8_t *data, size_t len);
 /* 32 hex digits to an id; false when the text is not one. */
@@ -149,6 +173,11 @@ void qp__auth_credentials_list(void *ctx, qp_http_request_t *req, qp_http_reply_
 void qp__auth_credentials_delete(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_register_options(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_register_verify(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__auth_intents_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__auth_intents_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__auth_intents_challenge(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__auth_intents_confirm(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__auth_intents_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 
 /* The public form of a stored credential record (a new object). */
 json_t *qp__auth_credential_public(const json_t *stored);

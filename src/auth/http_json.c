@@ -134,3 +134,16 @@ json_t *qp__auth_time_json(int64_t unix_s) {
   qp_http_utc_format(unix_s, buf, sizeof buf);
   return json_string(buf);
 }
+
+bool qp__auth_b64_member(const json_t *obj, const char *name, const char *path, uint8_t *out,
+                         size_t max, size_t *len, qp_http_reply_t *r) {
+  const char *text = qp__auth_string(obj, name, path, 4 * max / 3 + 4, r);
+  if (text == NULL) return false;
+  int rc = qp__auth_b64url_decode(text, out, max, len);
+  if (rc == 0) return true;
+  qp_http_error_t err = {0};
+  qp_http_error_set(&err, 400, "invalid_value", path, "%s must be base64url of at most %zu bytes",
+                    name, max);
+  qp_http_reply_error(r, &err);
+  return false;
+}

@@ -126,6 +126,14 @@ static const qp_http_route_t ROUTES[] = {
      qp__auth_register_options},
     {"POST", "/v1/webauthn/register/verify", "auth:write", false, QP_AUTH_BODY_BYTES_MAX,
      qp__auth_register_verify},
+    {"POST", "/v1/payment-intents", "auth:write", false, 8192, qp__auth_intents_create},
+    {"GET", "/v1/payment-intents/{id}", "auth:read", false, 0, qp__auth_intents_get},
+    {"POST", "/v1/payment-intents/{id}/challenge", "auth:write", false, 1024,
+     qp__auth_intents_challenge},
+    {"POST", "/v1/payment-intents/{id}/confirm", "auth:write", false, QP_AUTH_BODY_BYTES_MAX,
+     qp__auth_intents_confirm},
+    {"POST", "/v1/payment-intents/{id}/cancel", "auth:write", false, 1024,
+     qp__auth_intents_cancel},
 };
 
 static int auth_open(const qp_node_env_t *env, const json_t *settings, void **state,
@@ -139,6 +147,7 @@ static int auth_open(const qp_node_env_t *env, const json_t *settings, void **st
     return rc;
   }
   pthread_mutex_init(&a->lock, NULL);
+  pthread_mutex_init(&a->intent_lock, NULL);
   a->server = env->server;
   a->http = (qp_http_module_t){.name = "auth", .routes = ROUTES,
                                .routes_count = sizeof ROUTES / sizeof ROUTES[0], .ctx = a,
@@ -153,17 +162,19 @@ static void auth_close(void *state) {
   qp__auth_t *a = state;
   qp__auth_store_close(a);
   pthread_mutex_destroy(&a->lock);
+  pthread_mutex_destroy(&a->intent_lock);
   qp_free(a);
 }
 
 static const qp_http_scope_t SCOPES[] = {
-    {"auth:write", "create users, run WebAuthn registrations, delete credentials"},
-    {"auth:read", "read users' credentials"},
+    {"auth:write", "create users, run WebAuthn registrations, delete credentials, create, "
+                   "confirm and cancel payment intents"},
+    {"auth:read", "read users' credentials and payment intents"},
 };
 
 const qp_module_t qp_auth_module = {
     .name = "auth",
-    .summary = "WebAuthn relying party: users, passkey registration (docs/auth.md)",
+    .summary = "WebAuthn relying party: users, passkeys, payment intents (docs/auth.md)",
     .scopes = SCOPES,
     .scopes_count = 2,
     .open = auth_open,

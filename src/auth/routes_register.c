@@ -106,19 +106,6 @@ typedef struct {
   json_t *transports; /* borrowed from the body; NULL when absent */
 } response_t;
 
-static bool b64_field(const json_t *obj, const char *name, const char *path, uint8_t *out,
-                      size_t max, size_t *len, qp_http_reply_t *r) {
-  const char *text = qp__auth_string(obj, name, path, 4 * max / 3 + 4, r);
-  if (text == NULL) return false;
-  int rc = qp__auth_b64url_decode(text, out, max, len);
-  if (rc == 0) return true;
-  qp_http_error_t err = {0};
-  qp_http_error_set(&err, 400, "invalid_value", path, "%s must be base64url of at most %zu bytes",
-                    name, max);
-  qp_http_reply_error(r, &err);
-  return false;
-}
-
 static bool transports_ok(const json_t *t) {
   if (t == NULL) return true;
   if (!json_is_array(t) || json_array_size(t) > TRANSPORTS_MAX) return false;
@@ -145,17 +132,20 @@ static bool read_response(const json_t *cred, response_t *out, qp_http_reply_t *
   }
   uint8_t id[QP_AUTH_CREDENTIAL_ID_MAX];
   size_t id_len = 0;
-  return b64_field(cred, "rawId", "credential.rawId", out->raw_id, sizeof out->raw_id,
-                   &out->raw_id_len, r) &&
-         b64_field(cred, "id", "credential.id", id, sizeof id, &id_len, r) &&
-         (id_len == out->raw_id_len && memcmp(id, out->raw_id, id_len) == 0
-              ? true
-              : (qp_http_reply_fail(r, 400, "credential_id_mismatch", "credential.id",
-                                    "credential.id and credential.rawId differ"), false)) &&
-         b64_field(resp, "clientDataJSON", "credential.response.clientDataJSON", out->client_data,
-                   sizeof out->client_data, &out->client_data_len, r) &&
-         b64_field(resp, "attestationObject", "credential.response.attestationObject",
-                   out->att_obj, sizeof out->att_obj, &out->att_obj_len, r);
+  if (!qp__auth_b64_member(cred, "rawId", "credential.rawId", out->raw_id, sizeof out->raw_id,
+                           &out->raw_id_len, r) ||
+      !qp__auth_b64_member(cred, "id", "credential.id", id, sizeof id, &id_len, r))
+    return false;
+  if (id_len != out->raw_id_len || memcmp(id, out->raw_id, id_len) != 0) {
+    qp_http_reply_fail(r, 400, "credential_id_mismatch", "credential.id",
+                       "credential.id and credential.rawId differ");
+    return false;
+  }
+  return qp__auth_b64_member(resp, "clientDataJSON", "credential.response.clientDataJSON",
+                             out->client_data, sizeof out->client_data, &out->client_data_len,
+                             r) &&
+         qp__auth_b64_member(resp, "attestationObject", "credential.response.attestationObject",
+                             out->att_obj, sizeof out->att_obj, &out->att_obj_len, r);
 }
 
 /* The ceremony named by body.ceremony, taken; false after an error reply. */

@@ -7,7 +7,8 @@
  * Tables: users (16-byte id -> JSON record), handles (handle -> id: handles
  * are unique), credentials (credential id -> JSON record, which names its
  * user), by_user (user id || credential id -> nothing: a user's
- * credentials by prefix).  Records are JSON text written by jansson with
+ * credentials by prefix), intents (16-byte id -> JSON record of a payment
+ * intent).  Records are JSON text written by jansson with
  * sorted keys: readable with mdb_dump, and every field named.
  */
 #include <string.h>
@@ -25,16 +26,17 @@ int qp__auth_store_open(qp__auth_t *a, const char *data_dir, char *detail, size_
     snprintf(detail, detail_size, "auth: cannot create %s", dir);
     return rc;
   }
-  rc = qp_kv_open(dir, QP_AUTH_MAP_SIZE, 0, 4, &a->kv, detail, detail_size);
+  rc = qp_kv_open(dir, QP_AUTH_MAP_SIZE, 0, 5, &a->kv, detail, detail_size);
   if (rc != 0) return rc;
   qp_kv_write_policy_t policy = {QP_AUTH_MAP_SIZE_MAX, 0};
   qp_kv_set_write_policy(a->kv, &policy);
   const qp_kv_table_t tables[] = {{"users", MDB_CREATE, &a->users},
                                   {"handles", MDB_CREATE, &a->handles},
                                   {"credentials", MDB_CREATE, &a->credentials},
-                                  {"by_user", MDB_CREATE, &a->by_user}};
+                                  {"by_user", MDB_CREATE, &a->by_user},
+                                  {"intents", MDB_CREATE, &a->intents}};
   const char *failed = NULL;
-  rc = qp_kv_dbis(a->kv, tables, 4, &failed);
+  rc = qp_kv_dbis(a->kv, tables, 5, &failed);
   if (rc != 0) {
     snprintf(detail, detail_size, "auth: cannot open table %s: %s", failed ? failed : "?",
              qp_strerror(rc));
@@ -145,6 +147,29 @@ int qp__auth_cred_delete(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
   return qp_kv_write(a->kv, delete_cred, &p);
 }
 
+typedef struct {
+  qp__auth_t *a;
+  const uint8_t *id;
+  char *text;
+  unsigned flags; /* MDB_NOOVERWRITE for a new intent */
+} intent_put_t;
+
+static int put_intent(void *ctx, MDB_txn *txn) {
+  intent_put_t *p = ctx;
+  MDB_val k = {QP_AUTH_ID_SIZE, (void *)p->id}, v = {strlen(p->text), p->text};
+  int rc = mdb_put(txn, p->a->intents, &k, &v, p->flags);
+  return rc == MDB_KEYEXIST ? QP_EEXISTS : rc;
+}
+
+int qp__auth_intent_put(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t *intent,
+                        bool is_new) {
+  intent_put_t p = {a, id, NULL, is_new ? MDB_NOOVERWRITE : 0};
+  int rc = dump(intent, &p.text);
+  if (rc == 0) rc = qp_kv_write(a->kv, put_intent, &p);
+  qp_http_json_free(p.text);
+  return rc;
+}
+
 /* ---- reads ---- */
 
 static int get_json(qp__auth_t *a, MDB_dbi dbi, const void *key, size_t key_len, json_t **out) {
@@ -203,4 +228,8 @@ int qp__auth_cred_list(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE], js
   }
   *out = list;
   return 0;
+}
+
+int qp__auth_intent_get(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t **out) {
+  return get_json(a, a->intents, id, QP_AUTH_ID_SIZE, out);
 }

@@ -10,7 +10,6 @@ survive kill -9.  (tests/e2e/test_auth.py is about API keys.)
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 
@@ -18,68 +17,7 @@ import pytest
 import requests
 
 from conftest import QUIPU, create_key
-from webauthn_util import EDDSA, ES256, RS256, Authenticator, b64u, unb64u
-
-SCOPES = "auth:read,auth:write,ledger:read,ledger:write"
-
-
-class Node:
-    """`quipu node` with {"ledger": {}, "auth": auth} on a free loopback port."""
-
-    def __init__(self, home, auth=None):
-        self.home, self.auth, self.proc = home, auth or {}, None
-        os.makedirs(home, exist_ok=True)
-        with open(os.path.join(home, "node.json"), "w") as f:
-            json.dump({"listen": "127.0.0.1:0", "modules": {"ledger": {}, "auth": self.auth}}, f)
-        self.key = create_key(home, "ops", SCOPES)
-
-    def start(self, timeout=15):
-        log_path = os.path.join(self.home, "node.log")
-        self.log = open(log_path, "a")
-        seen = self.log.tell()  # a restart appends: read only what this process writes
-        self.proc = subprocess.Popen([QUIPU, "node", "--home", self.home], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            m = re.findall(r"listening on http://127\.0\.0\.1:(\d+)", open(log_path).read()[seen:])
-            if m and self.proc.poll() is None:
-                self.port = int(m[-1])
-                self.origin = "http://localhost:%d" % self.port
-                return self
-            if self.proc.poll() is not None:
-                raise RuntimeError(open(log_path).read())
-            time.sleep(0.02)
-        raise RuntimeError("node did not come up")
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(timeout=20) == 0
-
-    def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def call(self, method, path, body=None, key=None):
-        h = {"Authorization": "Bearer " + (key or self.key)}
-        return requests.request(method, "http://127.0.0.1:%d%s" % (self.port, path), json=body,
-                                headers=h, timeout=30)
-
-    def user(self, handle="alice"):
-        r = self.call("POST", "/v1/users", {"handle": handle, "display_name": handle.title()})
-        assert r.status_code == 200, r.text
-        return r.json()["id"]
-
-    def options(self, user_id):
-        r = self.call("POST", "/v1/webauthn/register/options", {"user_id": user_id})
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def register(self, user_id, auth, **tamper):
-        o = self.options(user_id)
-        origin = tamper.pop("origin", self.origin)
-        cred = auth.create(o["publicKey"], origin, **tamper)
-        return self.call("POST", "/v1/webauthn/register/verify",
-                         {"ceremony": o["ceremony"], "credential": cred})
+from webauthn_util import EDDSA, ES256, RS256, Authenticator, Node, b64u, unb64u
 
 
 @pytest.fixture

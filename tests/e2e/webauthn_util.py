@@ -8,16 +8,26 @@ Keys and signatures come from the `cryptography` package; the attestation
 object is encoded with the few lines of CBOR below (definite lengths only,
 the CTAP2 subset the relying party accepts).  Each step takes keyword
 arguments to tamper with one thing (the origin, the challenge, a flag, the
-signature, the counter) so a test provokes one refusal at a time.
+signature, the counter) so a test provokes one refusal at a time.  `Node`
+runs `quipu node` with the ledger and auth modules for those tests.
 """
 import base64
 import hashlib
 import json
 import os
+import re
+import signal
+import subprocess
+import time
+
+import requests
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
+from conftest import QUIPU, create_key
+
+SCOPES = "auth:read,auth:write,ledger:read,ledger:write"
 UP, UV, BE, BS, AT, ED = 0x01, 0x04, 0x08, 0x10, 0x40, 0x80
 ES256, EDDSA, RS256 = -7, -8, -257
 
@@ -142,3 +152,62 @@ class Authenticator:
                 "clientExtensionResults": {},
                 "response": {"clientDataJSON": b64u(cd), "authenticatorData": b64u(auth_data),
                              "signature": b64u(bytes(sig)), "userHandle": None}}
+
+
+class Node:
+    """`quipu node` with {"ledger": {}, "auth": auth} on a free loopback port."""
+
+    def __init__(self, home, auth=None):
+        self.home, self.auth, self.proc = home, auth or {}, None
+        os.makedirs(home, exist_ok=True)
+        with open(os.path.join(home, "node.json"), "w") as f:
+            json.dump({"listen": "127.0.0.1:0", "modules": {"ledger": {}, "auth": self.auth}}, f)
+        self.key = create_key(home, "ops", SCOPES)
+
+    def start(self, timeout=15):
+        log_path = os.path.join(self.home, "node.log")
+        self.log = open(log_path, "a")
+        seen = self.log.tell()  # a restart appends: read only what this process writes
+        self.proc = subprocess.Popen([QUIPU, "node", "--home", self.home], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = re.findall(r"listening on http://127\.0\.0\.1:(\d+)", open(log_path).read()[seen:])
+            if m and self.proc.poll() is None:
+                self.port = int(m[-1])
+                self.origin = "http://localhost:%d" % self.port
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(open(log_path).read())
+            time.sleep(0.02)
+        raise RuntimeError("node did not come up")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(timeout=20) == 0
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def call(self, method, path, body=None, key=None):
+        h = {"Authorization": "Bearer " + (key or self.key)}
+        return requests.request(method, "http://127.0.0.1:%d%s" % (self.port, path), json=body,
+                                headers=h, timeout=30)
+
+    def user(self, handle="alice"):
+        r = self.call("POST", "/v1/users", {"handle": handle, "display_name": handle.title()})
+        assert r.status_code == 200, r.text
+        return r.json()["id"]
+
+    def options(self, user_id):
+        r = self.call("POST", "/v1/webauthn/register/options", {"user_id": user_id})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def register(self, user_id, auth, **tamper):
+        o = self.options(user_id)
+        origin = tamper.pop("origin", self.origin)
+        cred = auth.create(o["publicKey"], origin, **tamper)
+        return self.call("POST", "/v1/webauthn/register/verify",
+                         {"ceremony": o["ceremony"], "credential": cred})
