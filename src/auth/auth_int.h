@@ -34,6 +34,7 @@
 #define QP_AUTH_MAP_SIZE ((size_t)64 << 20)  /* LMDB map to start with */
 #define QP_AUTH_MAP_SIZE_MAX ((size_t)8 << 30) /* and the most it may grow to */
 #define QP_AUTH_BODY_BYTES_MAX (256u * 1024u) /* a request body (attestation objects are small) */
+#define QP_AUTH_INTENT_LOCKS 64u        /* stripes of the intent locks (by the id's first byte) */
 
 /* modules.auth in node.json. */
 typedef struct {
@@ -67,7 +68,7 @@ typedef struct qp__auth {
   const qp_http_server_t *server;                    /* for the bound port (loopback origins) */
   qp_kv_t *kv;                                       /* <data>/auth/ */
   MDB_dbi users, handles, credentials, by_user, intents; /* the tables (store.c) */
-  pthread_mutex_t intent_lock;                       /* one confirm or cancel at a time */
+  pthread_mutex_t intent_locks[QP_AUTH_INTENT_LOCKS]; /* one confirm or cancel per intent */
   pthread_mutex_t lock;                              /* guards ceremonies */
   qp__auth_ceremony_t ceremonies[QP_AUTH_CEREMONIES_MAX]; /* outstanding challenges */
   qp_http_module_t http;                             /* what the HTTP core serves */

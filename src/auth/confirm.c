@@ -9,7 +9,8 @@
  * user's, or a userHandle that is not the user's); then WebAuthn §7.2
  * (assert.c) with user verification required, and for type payment.get
  * SPC's "payment" member (payment.c); the new signature count is stored;
- * the pending transfer is posted.  One confirm or cancel runs at a time.
+ * the pending transfer is posted.  One confirm or cancel of an intent runs
+ * at a time.
  */
 #include <string.h>
 
@@ -231,10 +232,11 @@ void qp__auth_intents_confirm(void *ctx, qp_http_request_t *req, qp_http_reply_t
   if (body == NULL) return;
   assertion_t *as = qp_calloc(1, sizeof *as);
   if (as == NULL) qp_http_reply_fail(r, 500, "internal", "", "out of memory");
-  pthread_mutex_lock(&a->intent_lock);
+  pthread_mutex_t *lock = qp__auth_intent_lock(a, req);
+  pthread_mutex_lock(lock);
   if (as != NULL && qp__auth_intent_load(a, req, r, id, &intent))
     confirm(a, id, intent, body, as, r);
-  pthread_mutex_unlock(&a->intent_lock);
+  pthread_mutex_unlock(lock);
   qp_free(as);
   json_decref(intent);
   json_decref(body);

@@ -43,11 +43,23 @@ qp_u128 qp__auth_new_transfer_id(void) {
   return id;
 }
 
+pthread_mutex_t *qp__auth_intent_lock(qp__auth_t *a, qp_http_request_t *req) {
+  uint8_t id[QP_AUTH_ID_SIZE] = {0};
+  qp__auth_id_parse(qp_http_param(req, "id"), id);
+  return &a->intent_locks[id[0] % QP_AUTH_INTENT_LOCKS];
+}
+
 bool qp__auth_intent_load(qp__auth_t *a, qp_http_request_t *req, qp_http_reply_t *r,
                           uint8_t id[QP_AUTH_ID_SIZE], json_t **out) {
   *out = NULL;
   int rc = qp__auth_id_parse(qp_http_param(req, "id"), id) ? qp__auth_intent_get(a, id, out)
                                                             : QP_ENOTFOUND;
+  json_int_t ledger = rc == 0 ? json_integer_value(json_object_get(*out, "ledger")) : 0;
+  if (rc == 0 && !qp_http_caller_ledger_allowed(req, (uint32_t)ledger)) {
+    json_decref(*out);
+    *out = NULL;
+    rc = QP_ENOTFOUND; /* as the ledger does: another ledger's records are unknown */
+  }
   if (rc == QP_ENOTFOUND)
     qp_http_reply_fail(r, 404, "payment_intent_not_found", "id", "no such payment intent");
   else if (rc != 0)

@@ -16,7 +16,12 @@ int qp__auth_u128_member(const json_t *obj, const char *name, qp_u128 *out);
 /* A fresh random transfer id (not 0, not 2^128-1). */
 qp_u128 qp__auth_new_transfer_id(void);
 
-/* The intent named by the path's {id}; false after a 404/500 reply. */
+/* The lock of the intent named by the path's {id}: a confirm and a cancel of
+ * one intent never run at once; different intents mostly do. */
+pthread_mutex_t *qp__auth_intent_lock(qp__auth_t *a, qp_http_request_t *req);
+
+/* The intent named by the path's {id}; false after a 404/500 reply.  An
+ * intent on a ledger the caller's key may not touch is not found. */
 bool qp__auth_intent_load(qp__auth_t *a, qp_http_request_t *req, qp_http_reply_t *r,
                           uint8_t id[QP_AUTH_ID_SIZE], json_t **out);
 /* Its status now: "expired" once past expires_at while unconfirmed. */

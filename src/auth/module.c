@@ -147,7 +147,7 @@ static int auth_open(const qp_node_env_t *env, const json_t *settings, void **st
     return rc;
   }
   pthread_mutex_init(&a->lock, NULL);
-  pthread_mutex_init(&a->intent_lock, NULL);
+  for (uint32_t i = 0; i < QP_AUTH_INTENT_LOCKS; i++) pthread_mutex_init(&a->intent_locks[i], NULL);
   a->server = env->server;
   a->http = (qp_http_module_t){.name = "auth", .routes = ROUTES,
                                .routes_count = sizeof ROUTES / sizeof ROUTES[0], .ctx = a,
@@ -162,7 +162,7 @@ static void auth_close(void *state) {
   qp__auth_t *a = state;
   qp__auth_store_close(a);
   pthread_mutex_destroy(&a->lock);
-  pthread_mutex_destroy(&a->intent_lock);
+  for (uint32_t i = 0; i < QP_AUTH_INTENT_LOCKS; i++) pthread_mutex_destroy(&a->intent_locks[i]);
   qp_free(a);
 }
 

@@ -68,8 +68,8 @@ static bool spc_fields(const json_t *body, json_t *intent, qp_http_reply_t *r) {
 }
 
 /* Reads and checks the body into a new intent record (without the hold). */
-static json_t *read_intent(qp__auth_t *a, const json_t *body, qp_transfer_t *hold,
-                           qp_http_reply_t *r) {
+static json_t *read_intent(qp__auth_t *a, qp_http_request_t *req, const json_t *body,
+                           qp_transfer_t *hold, qp_http_reply_t *r) {
   json_int_t ledger = 0, code = 0, expires_in = 0;
   const char *uid = qp__auth_string(body, "user_id", "user_id", QP_AUTH_ID_HEX, r);
   const char *cur = uid ? qp__auth_string(body, "currency", "currency", 3, r) : NULL;
@@ -86,6 +86,11 @@ static json_t *read_intent(qp__auth_t *a, const json_t *body, qp_transfer_t *hol
     return NULL;
   if (qp_auth_currency_decimals(cur) < 0) {
     field_fail(r, "currency", "must be an ISO 4217 code: three upper-case letters");
+    return NULL;
+  }
+  if (!qp_http_caller_ledger_allowed(req, (uint32_t)ledger)) {
+    qp_http_reply_fail(r, 403, "ledger_not_allowed", "ledger",
+                       "this API key may not touch this ledger");
     return NULL;
   }
   uint8_t user_id[QP_AUTH_ID_SIZE];
@@ -123,7 +128,7 @@ void qp__auth_intents_create(void *ctx, qp_http_request_t *req, qp_http_reply_t 
   json_t *body = qp__auth_body(req, r, allowed);
   qp_transfer_t hold;
   memset(&hold, 0, sizeof hold);
-  json_t *intent = body ? read_intent(a, body, &hold, r) : NULL;
+  json_t *intent = body ? read_intent(a, req, body, &hold, r) : NULL;
   json_decref(body);
   if (intent == NULL) return;
   uint8_t id[QP_AUTH_ID_SIZE];
@@ -167,7 +172,8 @@ void qp__auth_intents_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t 
   uint8_t id[QP_AUTH_ID_SIZE];
   json_t *intent = NULL;
   if (!qp__auth_empty_body(req, r)) return;
-  pthread_mutex_lock(&a->intent_lock);
+  pthread_mutex_t *lock = qp__auth_intent_lock(a, req);
+  pthread_mutex_lock(lock);
   if (qp__auth_intent_load(a, req, r, id, &intent) && qp__auth_intent_confirmable(intent, r)) {
     qp_transfer_t v;
     memset(&v, 0, sizeof v);
@@ -189,6 +195,6 @@ void qp__auth_intents_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t 
       qp__auth_intent_confirmable(intent, r);
     else qp__auth_reply_ledger(r, rc, result);
   }
-  pthread_mutex_unlock(&a->intent_lock);
+  pthread_mutex_unlock(lock);
   json_decref(intent);
 }

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import new_id
+from conftest import new_id, quipu
 from webauthn_util import EDDSA, ES256, Authenticator, Node, b64u, unb64u
 
 LEDGER = 840
@@ -261,3 +261,20 @@ def test_intent_validation(pay):
     assert r.status_code == 400 and code(r) == "missing_field"
     r = pay.node.call("GET", "/v1/payment-intents/%s" % ("0" * 32))
     assert r.status_code == 404 and code(r) == "payment_intent_not_found"
+
+
+def test_a_key_restricted_to_other_ledgers(pay):
+    out = quipu("keys", "create", "--data", pay.node.home, "--name", "ledger1",
+                "--scope", "auth:read,auth:write", "--ledgers", "1")
+    key = out.stdout.strip()
+    time.sleep(1.1)  # keys created on a running node take effect within a second
+    body = {"user_id": pay.user, "debit_account_id": str(pay.payer),
+            "credit_account_id": str(pay.merchant), "amount": "5", "ledger": LEDGER,
+            "currency": "USD", "payee_name": "Shop", "order_id": "o-1"}
+    r = pay.node.call("POST", "/v1/payment-intents", body, key=key)
+    assert r.status_code == 403 and code(r) == "ledger_not_allowed"
+    intent = pay.intent(5)
+    r = pay.node.call("GET", "/v1/payment-intents/%s" % intent["id"], key=key)
+    assert r.status_code == 404
+    r = pay.node.call("POST", "/v1/payment-intents/%s/cancel" % intent["id"], {}, key=key)
+    assert r.status_code == 404 and pay.held(5)
