@@ -5,18 +5,23 @@
  * disk and survives kill -9 or a power cut.
  *
  * Tables: users (16-byte id -> JSON record), handles (handle -> id: handles
- * are unique), credentials (credential id -> JSON record, which names its
- * user), by_user (user id || credential id -> nothing: a user's
- * credentials by prefix), intents (16-byte id -> JSON record of a payment
- * intent).  Records are JSON text written by jansson with
- * sorted keys: readable with mdb_dump, and every field named.
+ * are unique), credentials (SHA-256 of the credential id -> JSON record,
+ * which names its user and holds the id itself: ids of up to 1023 bytes do
+ * not fit LMDB's 511-byte keys), by_user (user id || SHA-256 of the
+ * credential id -> nothing: a user's credentials by prefix) and intents
+ * (16-byte id -> JSON record of a payment intent).  Records are JSON text
+ * written by jansson with sorted keys: readable with mdb_dump, and every
+ * field named.
  */
 #include <string.h>
 
 #include "auth/auth_int.h"
 #include "base/alloc.h"
 #include "base/err.h"
+#include "crypto/crypto.h"
 #include "store/store.h"
+
+#define CRED_KEY_SIZE 32 /* SHA-256 of a credential id */
 
 int qp__auth_store_open(qp__auth_t *a, const char *data_dir, char *detail, size_t detail_size) {
   char dir[1200];
@@ -56,8 +61,7 @@ void qp__auth_store_close(qp__auth_t *a) {
 typedef struct {
   qp__auth_t *a;
   const uint8_t *id;       /* user id */
-  const uint8_t *cred_id;  /* credential id, or NULL */
-  size_t cred_id_len;
+  uint8_t cred_key[CRED_KEY_SIZE]; /* SHA-256 of the credential id */
   const char *handle;      /* for a user */
   char *text;              /* the record */
 } put_t;
@@ -78,7 +82,7 @@ static int dump(json_t *record, char **out) {
 
 int qp__auth_user_put(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], const char *handle,
                       json_t *user) {
-  put_t p = {a, id, NULL, 0, handle, NULL};
+  put_t p = {a, id, {0}, handle, NULL};
   int rc = dump(user, &p.text);
   if (rc == 0) rc = qp_kv_write(a->kv, put_user, &p);
   qp_http_json_free(p.text);
@@ -86,18 +90,24 @@ int qp__auth_user_put(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], const ch
 }
 
 /* by_user key: user id || credential id. */
-static size_t pair_key(uint8_t *key, const uint8_t *user_id, const uint8_t *cred_id,
-                       size_t cred_id_len) {
+static size_t pair_key(uint8_t *key, const uint8_t *user_id, const uint8_t *cred_key) {
   memcpy(key, user_id, QP_AUTH_ID_SIZE);
-  memcpy(key + QP_AUTH_ID_SIZE, cred_id, cred_id_len);
-  return QP_AUTH_ID_SIZE + cred_id_len;
+  memcpy(key + QP_AUTH_ID_SIZE, cred_key, CRED_KEY_SIZE);
+  return QP_AUTH_ID_SIZE + CRED_KEY_SIZE;
+}
+
+static put_t cred_put(qp__auth_t *a, const uint8_t *user_id, const uint8_t *cred_id,
+                      size_t cred_id_len) {
+  put_t p = {a, user_id, {0}, NULL, NULL};
+  qp_sha256(p.cred_key, cred_id, cred_id_len);
+  return p;
 }
 
 static int put_cred(void *ctx, MDB_txn *txn) {
   put_t *p = ctx;
-  uint8_t key[QP_AUTH_ID_SIZE + QP_AUTH_CREDENTIAL_ID_MAX];
-  MDB_val ck = {p->cred_id_len, (void *)p->cred_id}, cv = {strlen(p->text), p->text};
-  MDB_val pk = {pair_key(key, p->id, p->cred_id, p->cred_id_len), key}, empty = {0, ""};
+  uint8_t key[QP_AUTH_ID_SIZE + CRED_KEY_SIZE];
+  MDB_val ck = {CRED_KEY_SIZE, p->cred_key}, cv = {strlen(p->text), p->text};
+  MDB_val pk = {pair_key(key, p->id, p->cred_key), key}, empty = {0, ""};
   int rc = mdb_put(txn, p->a->credentials, &ck, &cv, MDB_NOOVERWRITE);
   if (rc == MDB_KEYEXIST) return QP_EEXISTS;
   return rc != 0 ? rc : mdb_put(txn, p->a->by_user, &pk, &empty, 0);
@@ -105,7 +115,7 @@ static int put_cred(void *ctx, MDB_txn *txn) {
 
 int qp__auth_cred_put(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
                       const uint8_t *cred_id, size_t cred_id_len, json_t *cred) {
-  put_t p = {a, user_id, cred_id, cred_id_len, NULL, NULL};
+  put_t p = cred_put(a, user_id, cred_id, cred_id_len);
   int rc = dump(cred, &p.text);
   if (rc == 0) rc = qp_kv_write(a->kv, put_cred, &p);
   qp_http_json_free(p.text);
@@ -114,7 +124,7 @@ int qp__auth_cred_put(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
 
 static int update_cred(void *ctx, MDB_txn *txn) {
   put_t *p = ctx;
-  MDB_val ck = {p->cred_id_len, (void *)p->cred_id}, cv;
+  MDB_val ck = {CRED_KEY_SIZE, p->cred_key}, cv;
   int rc = mdb_get(txn, p->a->credentials, &ck, &cv);
   if (rc == MDB_NOTFOUND) return QP_ENOTFOUND; /* deleted meanwhile */
   cv.mv_size = strlen(p->text);
@@ -124,7 +134,7 @@ static int update_cred(void *ctx, MDB_txn *txn) {
 
 int qp__auth_cred_update(qp__auth_t *a, const uint8_t *cred_id, size_t cred_id_len,
                          json_t *cred) {
-  put_t p = {a, NULL, cred_id, cred_id_len, NULL, NULL};
+  put_t p = cred_put(a, NULL, cred_id, cred_id_len);
   int rc = dump(cred, &p.text);
   if (rc == 0) rc = qp_kv_write(a->kv, update_cred, &p);
   qp_http_json_free(p.text);
@@ -133,9 +143,9 @@ int qp__auth_cred_update(qp__auth_t *a, const uint8_t *cred_id, size_t cred_id_l
 
 static int delete_cred(void *ctx, MDB_txn *txn) {
   put_t *p = ctx;
-  uint8_t key[QP_AUTH_ID_SIZE + QP_AUTH_CREDENTIAL_ID_MAX];
-  MDB_val pk = {pair_key(key, p->id, p->cred_id, p->cred_id_len), key};
-  MDB_val ck = {p->cred_id_len, (void *)p->cred_id};
+  uint8_t key[QP_AUTH_ID_SIZE + CRED_KEY_SIZE];
+  MDB_val pk = {pair_key(key, p->id, p->cred_key), key};
+  MDB_val ck = {CRED_KEY_SIZE, p->cred_key};
   int rc = mdb_del(txn, p->a->by_user, &pk, NULL);
   if (rc == MDB_NOTFOUND) return QP_ENOTFOUND;
   return rc != 0 ? rc : mdb_del(txn, p->a->credentials, &ck, NULL);
@@ -143,7 +153,7 @@ static int delete_cred(void *ctx, MDB_txn *txn) {
 
 int qp__auth_cred_delete(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
                          const uint8_t *cred_id, size_t cred_id_len) {
-  put_t p = {a, user_id, cred_id, cred_id_len, NULL, NULL};
+  put_t p = cred_put(a, user_id, cred_id, cred_id_len);
   return qp_kv_write(a->kv, delete_cred, &p);
 }
 
@@ -192,7 +202,20 @@ int qp__auth_user_get(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t *
 
 int qp__auth_cred_get(qp__auth_t *a, const uint8_t *cred_id, size_t cred_id_len, json_t **out) {
   if (cred_id_len == 0 || cred_id_len > QP_AUTH_CREDENTIAL_ID_MAX) return QP_ENOTFOUND;
-  return get_json(a, a->credentials, cred_id, cred_id_len, out);
+  uint8_t key[CRED_KEY_SIZE];
+  qp_sha256(key, cred_id, cred_id_len);
+  int rc = get_json(a, a->credentials, key, sizeof key, out);
+  if (rc != 0) return rc;
+  /* The record names its id: a (never seen) SHA-256 collision is no match. */
+  uint8_t stored[QP_AUTH_CREDENTIAL_ID_MAX];
+  size_t len = 0;
+  const char *text = json_string_value(json_object_get(*out, "id"));
+  if (text != NULL && qp__auth_b64url_decode(text, stored, sizeof stored, &len) == 0 &&
+      len == cred_id_len && memcmp(stored, cred_id, len) == 0)
+    return 0;
+  json_decref(*out);
+  *out = NULL;
+  return QP_ENOTFOUND;
 }
 
 /* Appends the record of every by_user key with the user's prefix. */

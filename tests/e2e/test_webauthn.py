@@ -263,3 +263,19 @@ def test_openapi_lists_the_routes(node):
                          ("/v1/webauthn/register/options", "post"),
                          ("/v1/webauthn/register/verify", "post")]:
         assert method in doc["paths"][path], path
+
+
+def test_longest_credential_id(node):
+    """1023 bytes, the most WebAuthn allows: stored, listed, found and deleted."""
+    uid = node.user()
+    auth = Authenticator(id_len=1023)
+    r = node.register(uid, auth)
+    assert r.status_code == 200, r.text
+    assert len(unb64u(r.json()["id"])) == 1023
+    assert node.register(node.user("bob"), auth).status_code == 409
+    assert [c["id"] for c in node.call("GET", "/v1/users/%s/credentials" % uid).json()["data"]] \
+        == [r.json()["id"]]
+    r = node.call("DELETE", "/v1/users/%s/credentials/%s" % (uid, r.json()["id"]))
+    assert r.status_code == 200, r.text
+    r = node.register(uid, Authenticator(id_len=1024))
+    assert r.status_code == 400 and code(r) in ("credential_id_too_long", "invalid_value"), r.text

@@ -73,9 +73,9 @@ def sha256(data):
 class Authenticator:
     """One credential on one authenticator."""
 
-    def __init__(self, alg=ES256, fmt="none", backup_eligible=False):
+    def __init__(self, alg=ES256, fmt="none", backup_eligible=False, id_len=32):
         self.alg, self.fmt, self.backup_eligible = alg, fmt, backup_eligible
-        self.credential_id = os.urandom(32)
+        self.credential_id = os.urandom(id_len)
         self.aaguid = bytes(range(16))
         self.count = 0
         if alg == ES256:
