@@ -69,11 +69,23 @@ bool qp__auth_intent_load(qp__auth_t *a, qp_http_request_t *req, qp_http_reply_t
 
 const char *qp__auth_intent_status(const json_t *intent) {
   const char *status = json_string_value(json_object_get(intent, "status"));
+  if (status == NULL) return "unknown";
+  if (strcmp(status, "requires_confirmation") != 0) return status;
+  /* The ledger is the truth about the hold: a crash between posting it and
+   * storing the intent, or a post or void through the ledger's own API,
+   * shows here. */
+  qp_ledger_service_t *svc = qp_ledger_service();
+  qp_transfer_t t;
+  qp_pending_state_t state = QP_PENDING_PENDING;
+  qp_u128 id = 0;
+  if (svc != NULL && qp__auth_u128_member(intent, "transfer_id", &id) == 0 &&
+      qp_ledger_service_transfer(svc, id, &t, &state) == 0) {
+    if (state == QP_PENDING_POSTED) return "succeeded";
+    if (state == QP_PENDING_VOIDED) return "canceled";
+    if (state == QP_PENDING_EXPIRED) return "expired";
+  }
   json_int_t expires = json_integer_value(json_object_get(intent, "expires_at_s"));
-  if (status != NULL && strcmp(status, "requires_confirmation") == 0 &&
-      qp__auth_now_s() >= expires)
-    return "expired"; /* the ledger voids the hold at its timeout */
-  return status ? status : "unknown";
+  return qp__auth_now_s() >= expires ? "expired" : status; /* the ledger voids it soon */
 }
 
 json_t *qp__auth_intent_public(const json_t *intent) {

@@ -24,7 +24,8 @@ pthread_mutex_t *qp__auth_intent_lock(qp__auth_t *a, qp_http_request_t *req);
  * intent on a ledger the caller's key may not touch is not found. */
 bool qp__auth_intent_load(qp__auth_t *a, qp_http_request_t *req, qp_http_reply_t *r,
                           uint8_t id[QP_AUTH_ID_SIZE], json_t **out);
-/* Its status now: "expired" once past expires_at while unconfirmed. */
+/* Its status now: the stored one, unless the ledger's hold says otherwise
+ * (posted: succeeded, voided: canceled, expired) or expires_at passed. */
 const char *qp__auth_intent_status(const json_t *intent);
 /* The record as the API shows it (a new object). */
 json_t *qp__auth_intent_public(const json_t *intent);

@@ -278,3 +278,19 @@ def test_a_key_restricted_to_other_ledgers(pay):
     assert r.status_code == 404
     r = pay.node.call("POST", "/v1/payment-intents/%s/cancel" % intent["id"], {}, key=key)
     assert r.status_code == 404 and pay.held(5)
+
+
+def test_the_ledger_is_the_truth_about_the_hold(pay):
+    """A hold posted or voided through the ledger's own API shows in the intent."""
+    for flag, status in [("post_pending_transfer", "succeeded"),
+                         ("void_pending_transfer", "canceled")]:
+        intent = pay.intent(3)
+        r = pay.node.call("POST", "/v1/transfers", [
+            {"id": str(new_id()), "pending_id": intent["transfer_id"], "flags": [flag],
+             "debit_account_id": "0", "credit_account_id": "0", "amount": "0", "ledger": 0,
+             "code": 0}])
+        assert r.json()["results"][0]["result"] == "ok", r.text
+        got = pay.node.call("GET", "/v1/payment-intents/%s" % intent["id"]).json()
+        assert got["status"] == status
+        r = pay.node.call("POST", "/v1/payment-intents/%s/challenge" % intent["id"], {})
+        assert r.status_code == 409 and code(r) == "payment_intent_not_confirmable"
