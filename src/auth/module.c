@@ -105,7 +105,7 @@ void qp__auth_policy(qp__auth_t *a, char buf[2][QP_AUTH_ORIGIN_MAX],
   uint32_t n = s->origins_count;
   for (uint32_t i = 0; i < n; i++) ptrs[i] = s->origins[i];
   if (n == 0) {
-    unsigned port = qp_http_server_port(a->server);
+    unsigned port = a->server != NULL ? qp_http_server_port(a->server) : 0;
     snprintf(buf[0], QP_AUTH_ORIGIN_MAX, "http://localhost:%u", port);
     snprintf(buf[1], QP_AUTH_ORIGIN_MAX, "http://127.0.0.1:%u", port);
     ptrs[0] = buf[0];
