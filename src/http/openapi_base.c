@@ -115,7 +115,7 @@ const char qp__http_openapi_base[] =
     "      \"bearer\": {\n"
     "        \"type\": \"http\",\n"
     "        \"scheme\": \"bearer\",\n"
-    "        \"description\": \"An API key from `quipu keys create`; scopes ledger:read, ledger:write, admin. A key may expire (401 key_expired), be restricted to some ledgers (403 ledger_not_allowed) and be rate-limited (429 rate_limited with Retry-After).\"\n"
+    "        \"description\": \"An API key from `quipu keys create`; scopes ledger:read, ledger:write, auth:read, auth:write (and those of the other modules a node enables), admin. A key may expire (401 key_expired), be restricted to some ledgers (403 ledger_not_allowed) and be rate-limited (429 rate_limited with Retry-After).\"\n"
     "      }\n"
     "    },\n"
     "    \"responses\": {\n"

@@ -127,4 +127,29 @@ int qp_ledger_settings_parse(const struct json_t *object, const char *where,
 /* The ledger's OpenAPI fragment (generated from src/ledger/openapi.json). */
 extern const char qp_ledger_openapi_json[];
 
+/* ----------------------------------------- the door for other modules */
+
+/* The ledger module as other modules of the same node see it (payment
+ * intents in src/auth hold and post money through it): transfers go
+ * through the same group-commit writer as POST /v1/transfers, so they are
+ * journaled, fdatasync'ed and audited like any other. */
+typedef struct qp_ledger_service qp_ledger_service_t;
+
+/* The ledger module this process runs, or NULL when none is open.  A module
+ * opened after the ledger (the node opens in table order and closes in
+ * reverse) may keep the pointer until its own close. */
+qp_ledger_service_t *qp_ledger_service(void);
+
+/* Creates transfers[0, count) as one request (submitter: none) and waits
+ * for the group commit; results[i] is each event's QP_CREATE_TRANSFER_*
+ * code.  Returns 0 (results valid), QP_ELIMIT (queue full: nothing ran),
+ * QP_ESTOPPED (stopping or fail-stop), QP_ENOSPC (disk full), or another
+ * status of the commit; results are valid only on 0. */
+int qp_ledger_service_transfers(qp_ledger_service_t *svc, const qp_transfer_t *transfers,
+                                uint32_t count, uint32_t *results);
+
+/* Reads the transfer id: 0 with *out and *state, or QP_ENOTFOUND. */
+int qp_ledger_service_transfer(qp_ledger_service_t *svc, qp_u128 id, qp_transfer_t *out,
+                               qp_pending_state_t *state);
+
 #endif

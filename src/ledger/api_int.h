@@ -101,6 +101,9 @@ typedef struct qp__ledger_api {
   qp_http_module_t http;         /* what the HTTP core serves */
 } qp__ledger_api_t;
 
+/* Makes api the module qp_ledger_service() answers (NULL: none). */
+void qp__ledger_service_set(qp__ledger_api_t *api);
+
 /* The ledger's route table (static storage). */
 const qp_http_route_t *qp__ledger_routes(uint32_t *count_out);
 

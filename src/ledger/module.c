@@ -119,6 +119,7 @@ static int ledger_open(const qp_node_env_t *env, const struct json_t *settings, 
                                  .metrics = qp__ledger_api_metrics,
                                  .health = qp__ledger_api_health};
   *state = api;
+  qp__ledger_service_set(api);
   return 0;
 }
 
@@ -137,6 +138,7 @@ static void ledger_tick(void *state, uint64_t now_ns) {
 static void ledger_close(void *state) {
   qp__ledger_api_t *api = state;
   if (api == NULL) return;
+  qp__ledger_service_set(NULL);
   qp__ledger_writer_stop(&api->writer);
   qp_db_close(api->db);
   qp_free(api);

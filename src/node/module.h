@@ -35,6 +35,8 @@ typedef struct qp_node_env {
   const char *home;     /* the node home (where node.json is) */
   const char *data_dir; /* the data directory (lock held by the node) */
   const qp_http_options_t *http; /* the HTTP core's options (read-only) */
+  const qp_http_server_t *server; /* the server, not yet listening: its port is known once
+                                     it does (qp_http_server_port, from a handler) */
 } qp_node_env_t;
 
 typedef struct qp_module {

@@ -101,7 +101,7 @@ static void close_modules(node_t *n) {
 
 static int open_modules(node_t *n) {
   qp_node_env_t env = {.home = n->config->home, .data_dir = n->config->data_dir,
-                       .http = &n->http};
+                       .http = &n->http, .server = n->server};
   char detail[768];
   for (uint32_t i = 0; i < n->config->modules_count; i++) {
     const qp_node_module_config_t *mc = &n->config->modules[i];

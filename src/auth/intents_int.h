@@ -1,0 +1,46 @@
+/*
+ * intents_int.h - the payment-intent handlers' shared helpers (intents.c).
+ */
+#ifndef QP_AUTH_INTENTS_INT_H
+#define QP_AUTH_INTENTS_INT_H
+
+#include "auth/auth_int.h"
+#include "auth/payment.h"
+#include "ledger/api.h"
+
+/* A u128 as a decimal JSON string. */
+json_t *qp__auth_u128_json(qp_u128 v);
+/* A u128 member given as a decimal string or a non-negative JSON integer:
+ * 0, QP_ENOTFOUND (absent), QP_EINVAL or QP_ERANGE. */
+int qp__auth_u128_member(const json_t *obj, const char *name, qp_u128 *out);
+/* A fresh random transfer id (not 0, not 2^128-1). */
+qp_u128 qp__auth_new_transfer_id(void);
+
+/* The lock of the intent named by the path's {id}: a confirm and a cancel of
+ * one intent never run at once; different intents mostly do. */
+pthread_mutex_t *qp__auth_intent_lock(qp__auth_t *a, qp_http_request_t *req);
+
+/* The intent named by the path's {id}; false after a 404/500 reply.  An
+ * intent on a ledger the caller's key may not touch is not found. */
+bool qp__auth_intent_load(qp__auth_t *a, qp_http_request_t *req, qp_http_reply_t *r,
+                          uint8_t id[QP_AUTH_ID_SIZE], json_t **out);
+/* Its status now: the stored one, unless the ledger's hold says otherwise
+ * (posted: succeeded, voided: canceled, expired) or expires_at passed. */
+const char *qp__auth_intent_status(const json_t *intent);
+/* The record as the API shows it (a new object). */
+json_t *qp__auth_intent_public(const json_t *intent);
+/* True when it may still be confirmed or cancelled; else a 409 reply. */
+bool qp__auth_intent_confirmable(const json_t *intent, qp_http_reply_t *r);
+/* The payment its challenge commits to (strings point into intent). */
+int qp__auth_intent_payment(const json_t *intent, qp_auth_payment_t *p);
+
+/* An optional empty body ({} or nothing); false after an error reply. */
+bool qp__auth_empty_body(qp_http_request_t *req, qp_http_reply_t *r);
+
+/* Creates one transfer through the ledger module: 0 with *result, or
+ * QP_ENOTSUP when the node runs no ledger, or the writer's error. */
+int qp__auth_ledger_move(const qp_transfer_t *t, uint32_t *result);
+/* The reply for a ledger move that failed (rc) or was refused (result). */
+void qp__auth_reply_ledger(qp_http_reply_t *r, int rc, uint32_t result);
+
+#endif
