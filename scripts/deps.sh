@@ -8,7 +8,7 @@ PKGS=(
   build-essential pkg-config clang clang-format
   liblmdb-dev libsodium-dev libssl-dev libuv1-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev
   libcbor-dev liblua5.4-dev libqrencode-dev libcmocka-dev
-  python3 python3-pytest python3-requests curl libcurl4-openssl-dev openssl openssl
+  python3 python3-pytest python3-requests python3-cryptography curl libcurl4-openssl-dev openssl openssl
 )
 [ -n "${QUIPU_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$QUIPU_EXTRA_PKGS" && PKGS+=("${extra[@]}")
 
