@@ -212,3 +212,27 @@ def test_crash_and_catch_up(net):
     assert r.returncode == 0, r.stderr
     net.agree(range(4), json.loads(r.stdout)["height"])
     heights_agree(net, 0, 3)
+
+
+def test_proofs_in_the_sm2_suite_verify_offline(net):
+    """SM3 Merkle paths and SM2 QC signatures: a kv proof and a tx proof from an SM2 network
+    check offline against its genesis, and a flipped value is caught."""
+    r = send(net, 0, net.clients[0], {"key": "proved", "value": "sm2"}, "--wait")
+    assert r.returncode == 0, r.stderr
+    tx = json.loads(r.stdout)["tx"]
+    genesis = os.path.join(net.home(0), "genesis.json")
+    for path in ("/v1/chain/kv/proved?proof=1", "/v1/chain/txs/%s?proof=1" % tx):
+        answer = wait_for("a proof", lambda path=path: (lambda r: r.json() if r.status_code == 200
+                                                        else None)(net.get(1, path)))
+        out = os.path.join(net.root, "sm2-proof.json")
+        with open(out, "w") as f:
+            json.dump(answer, f)
+        v = quipu("chain", "verify-proof", "--genesis", genesis, out, check=False)
+        assert v.returncode == 0 and v.stdout.startswith("valid: "), v.stdout + v.stderr
+    proof = wait_for("a proof", lambda: (lambda r: r.json() if r.status_code == 200 else None)(
+        net.get(2, "/v1/chain/kv/proved?proof=1")))["proof"]
+    proof["value"] = proof["value"][:-2] + "00"
+    with open(out, "w") as f:
+        json.dump(proof, f)
+    v = quipu("chain", "verify-proof", "--genesis", genesis, out, check=False)
+    assert v.returncode == 1 and "smt: the leaf holds another value" in v.stdout, v.stdout
