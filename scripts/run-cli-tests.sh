@@ -118,7 +118,12 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&
 check "chain send: an ed25519 key to an sm2 network exits 2" bash -c "'$Q' chain send --node http://127.0.0.1:$port --key '$T/client.key' --app kv --method put --args '{\"key\":\"k\",\"value\":\"v\"}' 2>&1 | grep -q \"is a ed25519 key but the network's suite is sm2\"; test \${PIPESTATUS[0]} -eq 2"
 check "chain send: an sm2 key to the sm2 network commits" bash -c "'$Q' chain send --node http://127.0.0.1:$port --key '$T/sm2.key' --app kv --method put --args '{\"key\":\"k\",\"value\":\"v\"}' --wait | grep -q '\"status\":\"ok\"'"
 check "chain query: the sm2 network answers" bash -c "'$Q' chain query --node http://127.0.0.1:$port --app kv --method get --args '{\"key\":\"k\"}' | grep -q '\"value\":\"v\"'"
+check "chain verify-proof: a proof from the sm2 network is valid" bash -c "curl -sf 'http://127.0.0.1:$port/v1/chain/kv/k?proof=1' > '$T/proof.json' && '$Q' chain verify-proof --genesis '$G/node0/genesis.json' '$T/proof.json' | grep -q '^valid: kv key \"k\" = \"v\"'"
+check "chain verify-proof: a changed value exits 1 naming the step" bash -c "python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); p=a[\"proof\"]; p[\"value\"]=p[\"value\"][:-2]+\"77\"; json.dump(a,open(sys.argv[2],\"w\"))' '$T/proof.json' '$T/bad-proof.json'; '$Q' chain verify-proof --genesis '$G/node0' '$T/bad-proof.json' | grep -q '^invalid: smt: '; test \${PIPESTATUS[0]} -eq 1"
 kill $sm2node; wait $sm2node 2>/dev/null
+check "chain verify-proof: no --genesis exits 2" exit_is 2 "$Q" chain verify-proof "$T/proof.json"
+check "chain verify-proof: not a proof exits 1" bash -c "echo '{}' > '$T/empty.json'; '$Q' chain verify-proof --genesis '$G/node0' '$T/empty.json' | grep -q '^invalid: format'; test \${PIPESTATUS[0]} -eq 1"
+check "chain verify-proof: an unreadable genesis exits 2" exit_is 2 "$Q" chain verify-proof --genesis "$T/nowhere.json" "$T/proof.json"
 check "chain --help lists send, query, up" bash -c "'$Q' chain --help | grep -q 'chain send' && '$Q' chain --help | grep -q 'chain query' && '$Q' chain --help | grep -q 'chain up'"
 check "unknown command exits 2"       bash -c "'$Q' nonsense >/dev/null 2>&1; test \$? -eq 2"
 echo "cli: $passed passed, $failed failed"
