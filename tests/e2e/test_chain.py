@@ -153,6 +153,18 @@ class Network:
         return self.session.post(self.url(i, "/v1/chain/txs"), json={"tx": hex_tx}, timeout=10)
 
 
+def started_network(prefix, **kw):
+    """A fresh network under a temp dir named by prefix, every node up and
+    healthy; n.root is the temp dir (the caller removes it)."""
+    root = tempfile.mkdtemp(prefix=prefix)
+    n = Network(root, **kw)
+    for i in range(n.count):
+        n.start(i)
+    n.wait_healthy(range(n.count))
+    n.root = root
+    return n
+
+
 def keygen(path, crypto="ed25519"):
     out = quipu("chain", "keygen", "--out", path, "--crypto", crypto)
     return out.stdout.strip()

@@ -11,12 +11,11 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 
 import pytest
 
 from conftest import QUIPU, RUNNER, quipu
-from test_chain import Network, free_base, keygen, send, wait_for
+from test_chain import started_network, free_base, keygen, send, wait_for
 
 pytestmark = pytest.mark.skipif(
     RUNNER != "node", reason="starts its own chain network: runs once, in the node pass")
@@ -52,12 +51,8 @@ def put(net, node, key, client, k, v):
 
 @pytest.fixture(scope="module")
 def gnet(binary):
-    root = tempfile.mkdtemp(prefix="quipu-e2e-gov-")
-    n = Network(root)
-    for i in range(n.count):
-        n.start(i)
-    n.wait_healthy(range(n.count))
-    n.root = root
+    n = started_network("quipu-e2e-gov-")
+    root = n.root
     n.client = os.path.join(root, "client.key")
     n.client_pub = keygen(n.client)
     n.extra = None

@@ -8,12 +8,11 @@ import copy
 import json
 import os
 import shutil
-import tempfile
 
 import pytest
 
 from conftest import RUNNER, quipu
-from test_chain import Network, keygen, send, wait_for
+from test_chain import started_network, keygen, send, wait_for
 
 pytestmark = pytest.mark.skipif(
     RUNNER != "node", reason="starts its own chain network: runs once, in the node pass")
@@ -21,12 +20,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def pnet(binary):
-    root = tempfile.mkdtemp(prefix="quipu-e2e-proof-")
-    n = Network(root)
-    for i in range(n.count):
-        n.start(i)
-    n.wait_healthy(range(n.count))
-    n.root = root
+    n = started_network("quipu-e2e-proof-")
+    root = n.root
     n.client = os.path.join(root, "client.key")
     keygen(n.client)
     for k, v in [("color", "blue"), ("size", "large"), ("gone", "soon")]:
