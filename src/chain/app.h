@@ -37,7 +37,8 @@
 typedef struct qp_chain_view {
   int (*get)(void *ctx, const uint8_t *key, size_t key_len, const uint8_t **value,
              size_t *value_len);
-  void *ctx; /* the view's own */
+  void *ctx;       /* the view's own */
+  uint64_t height; /* the block being executed (0 for a query) */
 } qp_chain_view_t;
 
 /* One write: a put of value, or a delete (del, no value). */
@@ -103,6 +104,9 @@ typedef struct qp_chain_app {
 
 /* The built-in kv app: put {key, value}, delete {key}, query get {key}. */
 extern const qp_chain_app_t qp_chain_app_kv;
+/* The built-in lua app (app_lua.c): deploy {code}, call {contract, method,
+ * args, gas}, queries code {contract} and get {contract, key}. */
+extern const qp_chain_app_t qp_chain_app_lua;
 
 /* The built-in app named name (NUL-terminated), or NULL. */
 const qp_chain_app_t *qp_chain_app_find(const char *name);

@@ -144,6 +144,7 @@ void qp_chain_reader_app_view(qp_chain_reader_t *r, const char *app,
   view_ctx->app = app;
   view->get = app_view_get;
   view->ctx = view_ctx;
+  view->height = 0;
 }
 
 int qp_chain_state_nonce(void *state, const uint8_t *sender, size_t sender_len,
