@@ -18,13 +18,18 @@ static const char USAGE[] =
     "       quipu chain keygen --out FILE [--suite ed25519|sm2] [--force]\n"
     "       quipu chain send --node URL --key FILE --app APP --method M [--args JSON]\n"
     "                        [--nonce N] [--wait] [--timeout S]\n"
+    "       quipu chain send --node URL --key FILE --contract ADDR --method NAME\n"
+    "                        [--args JSON] [--gas N] [--wait]\n"
+    "       quipu chain deploy --node URL --key FILE --code FILE [--wait]\n"
     "       quipu chain query --node URL --app APP --method M [--args JSON]\n"
     "\n"
     "  init     a local network: DIR/node0..node<N-1>, keys, genesis.json, node.json\n"
     "  up       runs every node of DIR (quipu node --home DIR/nodeK) until Ctrl-C\n"
     "  keygen   a client signing key (0600) for `chain send`; prints its public key\n"
     "  send     signs a transaction with a client key, submits it, prints its hash\n"
-    "           (--wait: waits for its block and prints the receipt)\n"
+    "           (--wait: waits for its block and prints the receipt); with --contract\n"
+    "           it calls a function of a Lua contract\n"
+    "  deploy   stores a Lua contract (compiled first) and prints its address\n"
     "  query    runs an app's read-only method on a node's committed state\n"
     "\n"
     "`quipu chain SUBCOMMAND --help` says more.\n";
@@ -89,6 +94,7 @@ int qp_cmd_chain(int argc, char **argv) {
   if (strcmp(argv[1], "init") == 0) return qp_cmd_chain_init(argc - 1, argv + 1);
   if (strcmp(argv[1], "up") == 0) return qp_cmd_chain_up(argc - 1, argv + 1);
   if (strcmp(argv[1], "send") == 0) return qp_cmd_chain_send(argc - 1, argv + 1);
+  if (strcmp(argv[1], "deploy") == 0) return qp_cmd_chain_deploy(argc - 1, argv + 1);
   if (strcmp(argv[1], "query") == 0) return qp_cmd_chain_query(argc - 1, argv + 1);
   fprintf(stderr, "quipu chain: unknown subcommand '%s'\n%s", argv[1], USAGE);
   return 2;
