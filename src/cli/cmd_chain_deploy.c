@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "chain/lua_vm.h"
+#include "chain/chain.h"
 #include "cli/chain_send.h"
 #include "cli/cli.h"
 

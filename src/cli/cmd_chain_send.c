@@ -33,7 +33,6 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "chain/chain.h"
-#include "chain/lua_vm.h"
 #include "cli/chain_http.h"
 #include "cli/chain_send.h"
 #include "cli/cli.h"
