@@ -37,7 +37,8 @@ static const char USAGE[] =
     "  --batch        transactions per request at most (64; 1 = one {\"tx\"} per request)\n"
     "  --rate         offered load in tx/s (0 = as fast as admission allows; the default)\n"
     "  --poll-ms      status poll period per node, the resolution of commit times (10)\n"
-    "  --timeline     print every block: proposer, view, size, proposal and commit times\n";
+    "  --timeline     print every block: proposer, view, size, proposal and commit times\n"
+    "  --lua-only     only the in-process figures (verify bound, Lua calls), no network\n";
 
 /* ------------------------------------------------------------- flags */
 
@@ -77,6 +78,7 @@ static int parse_args(int argc, char **argv, qcb_config_t *c) {
       {"poll-ms", required_argument, NULL, 'p'}, {"validators", required_argument, NULL, 'v'},
       {"tmp", required_argument, NULL, 't'},     {"keep", no_argument, NULL, 'k'},
       {"timeline", no_argument, NULL, 'T'},      {"help", no_argument, NULL, 'h'},
+      {"lua-only", no_argument, NULL, 'L'},
       {NULL, 0, NULL, 0}};
   int opt, bad = 0;
   while (!bad && (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -93,11 +95,12 @@ static int parse_args(int argc, char **argv, qcb_config_t *c) {
     case 't': c->tmp_dir = optarg; break;
     case 'k': c->keep = true; break;
     case 'T': c->timeline = true; break;
+    case 'L': c->lua_only = true; break;
     case 'h': fputs(USAGE, stdout); return 0;
     default: bad = 1;
     }
   }
-  if (bad || optind < argc || c->quipu == NULL || c->senders > c->txs) {
+  if (bad || optind < argc || (c->quipu == NULL && !c->lua_only) || c->senders > c->txs) {
     fputs(c->senders > c->txs ? "chain-bench: --senders must not exceed --txs\n" : "", stderr);
     fputs(USAGE, stderr);
     return 2;
@@ -370,7 +373,8 @@ int main(int argc, char **argv) {
          cfg.quick ? " (quick)" : "", cfg.nodes, cfg.txs, cfg.senders, cfg.cores);
   double verify_per_s = 0;
   int rc = verify_rates(rep, &verify_per_s);
-  if (rc == 0) rc = run(&cfg, verify_per_s, rep);
+  if (rc == 0) rc = qcb_lua_rates(rep, cfg.quick);
+  if (rc == 0 && !cfg.lua_only) rc = run(&cfg, verify_per_s, rep);
   if (rc != 0) fprintf(stderr, "chain-bench: FAILED: %s\n", qp_strerror(rc));
   else printf("== every check held\n");
   qp_free(rep);

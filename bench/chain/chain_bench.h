@@ -43,6 +43,7 @@ typedef struct qcb_config {
   bool quick;               /* --quick: the small run */
   bool keep;                /* keep the network's directory (BENCH_KEEP) */
   bool timeline;            /* print every block: proposal and commit times */
+  bool lua_only;            /* --lua-only: in-process figures only, no network */
 } qcb_config_t;
 
 /* ---------------------------------------------------------- network */
@@ -203,6 +204,12 @@ typedef struct qcb_check {
  * block 1..height from node 0 and maps the run's transactions to heights,
  * reads a sample of receipts (spread over the nodes) and every sender's
  * committed nonce.  Failures are printed and leave chk->ok false. */
+/* The counter contract's calls/s in-process with and without the gas hook,
+ * and a loop's instructions/s both ways (cb_lua.c); RESULT lines into rep.
+ * Returns 0 or the failing call's error. */
+struct qb_report;
+int qcb_lua_rates(struct qb_report *rep, bool quick);
+
 int qcb_check_run(const qcb_config_t *cfg, const qcb_net_t *net, qcb_txs_t *txs,
                   qcb_check_t *chk);
 void qcb_check_free(qcb_check_t *chk);
