@@ -191,7 +191,7 @@ static int lua_deploy(const qp_chain_view_t *view, const qp_chain_tx_t *tx, cons
   const char *code = json_string_value(c);
   size_t len = json_string_length(c);
   char detail[QP_LUA_MESSAGE_MAX + 64];
-  int rc = len > 0 ? qp_lua_compile(code, len, detail, sizeof detail) : QP_EPARSE;
+  int rc = len > 0 ? qp_lua_compile(code, len, detail, sizeof detail) : QP_ELIMIT;
   if (len == 0) snprintf(detail, sizeof detail, "code is empty");
   if (rc == QP_ENOMEM) return rc;
   if (rc != 0) return qp_chain_effects_fail(e, rc == QP_ELIMIT ? "bad_args" : "compile_error",
