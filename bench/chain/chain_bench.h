@@ -44,6 +44,7 @@ typedef struct qcb_config {
   bool keep;                /* keep the network's directory (BENCH_KEEP) */
   bool timeline;            /* print every block: proposal and commit times */
   bool lua_only;            /* --lua-only: in-process figures only, no network */
+  bool lua;                 /* --lua: the run's txs are counter-contract calls, not kv puts */
 } qcb_config_t;
 
 /* ---------------------------------------------------------- network */
@@ -207,6 +208,16 @@ typedef struct qcb_check {
 /* The counter contract's calls/s in-process with and without the gas hook,
  * and a loop's instructions/s both ways (cb_lua.c); RESULT lines into rep.
  * Returns 0 or the failing call's error. */
+/* The counter contract both Lua figures use (cb_lua.c), and the gas limit
+ * of the network run's calls. */
+extern const char qcb_lua_counter[];
+#define QCB_LUA_CALL_GAS 100000u
+
+/* Deploys the counter on node 0 through `quipu chain deploy --wait` (a key
+ * made in net->dir); 0 or QP_EIO. */
+struct qcb_net;
+int qcb_lua_deploy(const qcb_config_t *cfg, const struct qcb_net *net);
+
 struct qb_report;
 int qcb_lua_rates(struct qb_report *rep, bool quick);
 
