@@ -34,6 +34,13 @@
 #define METHOD_MAX 64u                    /* bytes of a called method's name */
 #define APP_KEY_MAX (1 + QP_HASH_SIZE + QP_LUA_KEY_MAX)
 
+/* A call's writes and events must fit one transaction's effects, a key the
+ * app's key space, the code one value. */
+_Static_assert(QP_LUA_WRITES_MAX <= QP_CHAIN_TX_WRITES_MAX, "writes");
+_Static_assert(QP_LUA_EVENTS_MAX <= QP_CHAIN_TX_EVENTS_MAX, "events");
+_Static_assert(APP_KEY_MAX <= QP_CHAIN_APP_KEY_MAX, "keys");
+_Static_assert(QP_LUA_CODE_MAX <= QP_CHAIN_APP_VALUE_MAX, "code");
+
 /* One buffered write of a call. */
 typedef struct call_write {
   uint8_t key[QP_LUA_KEY_MAX];     /* the contract's key */

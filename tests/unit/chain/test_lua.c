@@ -554,6 +554,7 @@ static void test_app_through_blocks(void **state) {
   expect_receipt(ra[1][2], "\"code\":\"error\"");
   expect_receipt(ra[1][2], "insufficient balance");
   expect_receipt(ra[1][3], "\"value\":1");
+  expect_receipt(ra[1][3], "\"count\":1,\"height\":2}"); /* tx.height is the block's */
   expect_receipt(ra[1][4], "\"code\":\"bad_args\"");
   expect_receipt(ra[1][4], "gas must be");
   expect_receipt(ra[1][5], "gas must be");
