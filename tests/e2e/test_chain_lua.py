@@ -146,3 +146,12 @@ def test_bad_input_is_refused(lnet):
         assert "gas must be an integer from 1 to 10000000" in out.stdout, out
     out = call(lnet, 0, addr, "f")
     assert out.returncode == 0 and json.loads(out.stdout)["result"]["value"] == 1, out
+    # A 50 KB contract goes through; one over 65,536 bytes is refused locally.
+    big = write(root, "big.lua", "function g() return 2 end\n-- " + "x" * 50000 + "\n")
+    out = deploy(lnet, big)
+    assert out.returncode == 0, out
+    out = call(lnet, 0, out.stdout.splitlines()[0], "g")
+    assert out.returncode == 0 and json.loads(out.stdout)["result"]["value"] == 2, out
+    huge = write(root, "huge.lua", "-- " + "x" * 70000 + "\n")
+    out = deploy(lnet, huge)
+    assert out.returncode == 2 and "longer than 65536 bytes" in out.stderr, out
