@@ -29,8 +29,13 @@ qp__lua_vm_t *qp__lua_vm(lua_State *L) {
   return ud;
 }
 
-/* The allocator: growth past the cap is refused (and marks the call out of
- * memory), a refusal of the process's own heap is an operating error. */
+/* The allocator: growth past the cap is refused, a refusal of the
+ * process's own heap is an operating error.  Shrinking and freeing never
+ * fail.  Lua answers a refusal with a full collection and asks again: a
+ * second refusal in a row marks the call out of memory (the garbage did not
+ * make room), and a memory error reaching the sandbox's pcall does too.
+ * Allocations are not charged gas: their sizes depend on table layouts,
+ * which depend on Lua's per-process string hash seed (docs/chain.md). */
 static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   qp__lua_vm_t *vm = ud;
   size_t old = ptr != NULL ? osize : 0;
@@ -40,9 +45,11 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return NULL;
   }
   if (nsize > old && nsize - old > vm->mem_max - vm->mem_used) {
-    if (vm->abort == QP__LUA_ABORT_NONE) vm->abort = QP__LUA_ABORT_MEMORY;
+    if (vm->refused && vm->abort == QP__LUA_ABORT_NONE) vm->abort = QP__LUA_ABORT_MEMORY;
+    vm->refused = true;
     return NULL;
   }
+  if (nsize > old) vm->refused = false;
   void *p = qp_realloc(ptr, nsize);
   if (p == NULL) {
     if (vm->abort == QP__LUA_ABORT_NONE) {

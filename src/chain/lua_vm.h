@@ -33,6 +33,8 @@
 #define QP_LUA_GAS_WRITE_BYTE 10u     /* per key and value byte of a write */
 #define QP_LUA_GAS_EMIT 200u          /* emit, plus 10 per byte of the event's JSON */
 #define QP_LUA_GAS_KEY 10u            /* per key that pairs/next sort */
+#define QP_LUA_SCAN_BYTES_PER_GAS 64u  /* string bytes a library call reads or returns, per gas */
+#define QP_LUA_MATCH_STEPS_PER_GAS 64u /* pattern-matcher steps (worst case) per gas */
 #define QP_LUA_MEMORY_MAX (8u << 20)  /* bytes a call's Lua state may hold */
 #define QP_LUA_CODE_MAX 65536u        /* bytes of a contract's source */
 #define QP_LUA_KEY_MAX 128u           /* bytes of a contract state key */

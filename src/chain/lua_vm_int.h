@@ -33,6 +33,7 @@ typedef struct qp__lua_vm {
   qp__lua_abort_t abort;     /* why the call is being torn down */
   int host_rc;               /* for ABORT_HOST: the operating error */
   bool closed;               /* the call is over: the host API refuses */
+  bool refused;              /* the last growth asked for was refused (the cap) */
   json_t *pending;           /* a conversion under way (freed if it throws) */
   json_t *value;             /* the call's converted return value */
 } qp__lua_vm_t;

@@ -30,9 +30,12 @@ static const char *const MATH_KEPT[] = {"abs", "ceil", "floor", "fmod", "max", "
 
 /* ---- aborts cannot be caught ------------------------------------------- */
 
-/* As Lua's finishpcall, but an aborted call's error goes on up. */
+/* As Lua's finishpcall, but an aborted call's error goes on up, and a
+ * memory error aborts the call (the cap was reached). */
 static int finish_pcall(lua_State *L, int status, int extra) {
-  if (qp__lua_vm(L)->abort != QP__LUA_ABORT_NONE) return lua_error(L);
+  qp__lua_vm_t *vm = qp__lua_vm(L);
+  if (status == LUA_ERRMEM && vm->abort == QP__LUA_ABORT_NONE) vm->abort = QP__LUA_ABORT_MEMORY;
+  if (vm->abort != QP__LUA_ABORT_NONE) return lua_error(L);
   if (status != LUA_OK) {
     lua_pushboolean(L, 0);
     lua_pushvalue(L, -2);
@@ -59,12 +62,13 @@ static int sb_xpcall(lua_State *L) {
   lua_pushvalue(L, 1);
   lua_rotate(L, 3, 2);
   int status = lua_pcall(L, n - 2, LUA_MULTRET, 0);
-  if (status == LUA_OK || qp__lua_vm(L)->abort != QP__LUA_ABORT_NONE)
+  if (status == LUA_OK || status == LUA_ERRMEM || qp__lua_vm(L)->abort != QP__LUA_ABORT_NONE)
     return finish_pcall(L, status, 2);
   lua_pushvalue(L, 2);
   lua_insert(L, -2);
   status = lua_pcall(L, 1, 1, 0);
-  if (qp__lua_vm(L)->abort != QP__LUA_ABORT_NONE) return lua_error(L);
+  if (status == LUA_ERRMEM || qp__lua_vm(L)->abort != QP__LUA_ABORT_NONE)
+    return finish_pcall(L, status, 2);
   lua_pushboolean(L, 0);
   lua_insert(L, -2);
   return 2;
@@ -256,6 +260,98 @@ static int sb_setmetatable(lua_State *L) {
   return 1;
 }
 
+/* ---- library calls pay for what they read ------------------------------- */
+
+/* Bytes of the strings at from..to (a table's: its string values). */
+static uint64_t string_bytes(lua_State *L, int from, int to) {
+  uint64_t bytes = 0;
+  for (int i = from; i <= to; i++)
+    if (lua_type(L, i) == LUA_TSTRING) bytes += lua_rawlen(L, i);
+  return bytes;
+}
+
+/* Calls upvalue 1 with the arguments, then charges the strings it returned
+ * (string.rep, table.concat, gsub: one VM instruction, any length). */
+static int call_and_charge_results(lua_State *L) {
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, n, LUA_MULTRET);
+  qp__lua_charge(L, string_bytes(L, 1, lua_gettop(L)) / QP_LUA_SCAN_BYTES_PER_GAS);
+  return lua_gettop(L);
+}
+
+/* A library function (upvalue 1) run after charging 1 gas plus 1 per
+ * QP_LUA_SCAN_BYTES_PER_GAS bytes of its string arguments, and then as
+ * much for the strings it returns: a C function is one VM instruction, but
+ * utf8.len or tonumber of a long string reads all of it. */
+static int charged_call(lua_State *L) {
+  qp__lua_charge(L, 1 + string_bytes(L, 1, lua_gettop(L)) / QP_LUA_SCAN_BYTES_PER_GAS);
+  return call_and_charge_results(L);
+}
+
+static uint64_t mul_sat(uint64_t a, uint64_t b) {
+  uint64_t r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+/* The most steps Lua's matcher may take on a subject of n bytes with the
+ * pattern p (m bytes): every start (n + 1), times the paths (each *, + or
+ * - may try n + 1 lengths, each ? two), times a path's length (m + 1, and
+ * n + 1 more for each %b or back-reference, which scan).  Every such
+ * character counts, escaped or not: an overestimate costs gas, never
+ * safety.  A pattern of k quantifiers is O(n^k) for Lua, so this is what
+ * keeps a contract from stalling every node with one string.find. */
+static uint64_t match_steps(uint64_t n, const char *p, size_t m, bool plain) {
+  if (plain) return mul_sat(n + 1, m + 1);
+  uint64_t paths = 1, scans = 0;
+  for (size_t i = 0; i < m; i++) {
+    if (p[i] == '*' || p[i] == '+' || p[i] == '-') paths = mul_sat(paths, n + 1);
+    else if (p[i] == '?') paths = mul_sat(paths, 2);
+    else if (p[i] == '%' && i + 1 < m && (p[i + 1] == 'b' || (p[i + 1] >= '1' && p[i + 1] <= '9')))
+      scans++;
+  }
+  uint64_t per_path = mul_sat(scans, n + 1);
+  per_path = per_path > UINT64_MAX - (m + 1) ? UINT64_MAX : per_path + m + 1;
+  return mul_sat(mul_sat(n + 1, paths), per_path);
+}
+
+/* find, match, gmatch, gsub (upvalue 1; upvalue 2 true for find, whose
+ * 4th argument asks for a plain search): charged their worst case first. */
+static int charged_match(lua_State *L) {
+  size_t m = 0;
+  uint64_t n = lua_type(L, 1) == LUA_TSTRING ? lua_rawlen(L, 1) : 64; /* numbers: short */
+  const char *p = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &m) : "";
+  if (lua_type(L, 2) == LUA_TNUMBER) m = 64;
+  bool plain = lua_toboolean(L, lua_upvalueindex(2)) && lua_toboolean(L, 4);
+  qp__lua_charge(L, 1 + match_steps(n, p, m, plain) / QP_LUA_MATCH_STEPS_PER_GAS);
+  return call_and_charge_results(L);
+}
+
+/* Wraps every function of the table at idx in charged_call (the pattern
+ * functions in charged_match). */
+static void charge_library(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    if (lua_type(L, -1) != LUA_TFUNCTION || lua_type(L, -2) != LUA_TSTRING) {
+      lua_pop(L, 1);
+      continue;
+    }
+    const char *name = lua_tostring(L, -2);
+    if (strcmp(name, "find") == 0 || strcmp(name, "match") == 0 ||
+        strcmp(name, "gmatch") == 0 || strcmp(name, "gsub") == 0) {
+      lua_pushboolean(L, strcmp(name, "find") == 0);
+      lua_pushcclosure(L, charged_match, 2);
+    } else {
+      lua_pushcclosure(L, charged_call, 1);
+    }
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, idx); /* replacing an existing field keeps the traversal valid */
+  }
+}
+
 /* ---- opening ------------------------------------------------------------ */
 
 static void open_base(lua_State *L) {
@@ -281,6 +377,7 @@ static void open_string(lua_State *L) {
   lua_getfield(L, -1, "format");
   lua_pushcclosure(L, sb_format, 1);
   lua_setfield(L, -2, "format");
+  charge_library(L, -1);
   lua_pop(L, 1);
   /* getmetatable("") answers false and the metatable cannot be reached. */
   lua_pushliteral(L, "");
@@ -306,9 +403,16 @@ void qp__lua_open_sandbox(lua_State *L) {
   open_base(L);
   open_string(L);
   luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+  lua_getfield(L, -1, "concat");
+  lua_pushcclosure(L, call_and_charge_results, 1);
+  lua_setfield(L, -2, "concat");
   lua_pop(L, 1);
   luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+  charge_library(L, -1);
   lua_pop(L, 1);
+  lua_getglobal(L, "tonumber");
+  lua_pushcclosure(L, charged_call, 1);
+  lua_setglobal(L, "tonumber");
   open_math(L);
   qp__lua_host_open(L);
 }

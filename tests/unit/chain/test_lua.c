@@ -10,6 +10,7 @@
  * args, gas and code are refused with their codes; two stores fed the same
  * blocks agree on the state root.
  */
+#include "base/clock.h"
 #include "chain/exec.h"
 #include "chain/lua_vm.h"
 #include "chain/store.h"
@@ -218,6 +219,46 @@ static void test_memory_bombs(void **state) {
   assert_true(r.status == QP_LUA_ERROR || r.status == QP_LUA_OUT_OF_MEMORY);
   json_decref(h->events);
   qp_free(h);
+}
+
+/* Work done inside one C function is paid: patterns by their worst case,
+ * strings by the bytes read and returned.  Each bomb ends out of gas,
+ * quickly, instead of stalling every node. */
+static void test_cpu_bombs_pay(void **state) {
+  (void)state;
+  const char *bombs[] = {
+      "return string.find(string.rep('a', 5000), string.rep('a*', 20) .. 'b')",
+      "return ('a'):rep(3000):gsub('(a-)(a-)(a-)(a-)b', '%1')",
+      "for i = 1, 1e9 do local t = string.rep('x', 2000000) end",
+      "local t = {} for i = 1, 1000 do t[i] = string.rep('x', 1000) end "
+      "for i = 1, 1e9 do local s = table.concat(t) end",
+      "local s = string.rep('x', 4000000) for i = 1, 1e9 do local n = utf8.len(s) end",
+      "local s = string.rep('x', 4000000) for i = 1, 1e9 do local n = s:find('y', 1, true) end",
+      "local s = string.rep('9', 4000000) for i = 1, 1e9 do local n = tonumber(s) end",
+      "local t = {} for i = 1, 1e9 do t[i % 10 + 1] = string.rep('z', 100000) end"};
+  for (size_t i = 0; i < sizeof bombs / sizeof bombs[0]; i++) {
+    char code[512];
+    snprintf(code, sizeof code, "function f()\n%s\nend", bombs[i]);
+    mem_host_t *h = qp_malloc(sizeof *h);
+    mem_init(h);
+    qp_lua_result_t r;
+    uint64_t t0 = qp_clock_mono_ns();
+    assert_int_equal(run_on(h, code, "f", NULL, QP_LUA_GAS_MAX, &r), 0);
+    uint64_t ms = (qp_clock_mono_ns() - t0) / 1000000;
+    if (r.status != QP_LUA_OUT_OF_GAS || r.gas_used != QP_LUA_GAS_MAX || ms > 30000)
+      fail_msg("%s => %s after %llu ms: %s", bombs[i], qp_lua_status_name(r.status),
+               (unsigned long long)ms, r.message);
+    json_decref(h->events);
+    qp_free(h);
+  }
+  /* Ordinary pattern use stays cheap. */
+  expect_json("return {string.match('abc123', '%d+'), (('a,b,c'):gsub(',', ';'))}",
+              "[\"123\",\"a;b;c\"]");
+  expect_json("local n = 0 for w in ('one two three'):gmatch('%a+') do n = n + 1 end return n",
+              "3");
+  /* Memory a loop lets go of is collected, not counted against the cap. */
+  expect_json("local s = string.rep('x', 1000000) for i = 1, 40 do local t = s .. i end "
+              "return 1", "1");
 }
 
 static void test_escapes_fail(void **state) {
@@ -593,6 +634,7 @@ int main(void) {
       cmocka_unit_test(test_counter),
       cmocka_unit_test(test_out_of_gas_uses_the_limit),
       cmocka_unit_test(test_memory_bombs),
+      cmocka_unit_test(test_cpu_bombs_pay),
       cmocka_unit_test(test_escapes_fail),
       cmocka_unit_test(test_floats_refused),
       cmocka_unit_test(test_deterministic_order),
