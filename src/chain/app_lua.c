@@ -259,8 +259,7 @@ static int call_receipt(const call_host_t *h, const char *address, qp_lua_result
     else if (r->status == QP_LUA_OUT_OF_GAS)
       snprintf(msg, sizeof msg, "out_of_gas: the call used all of its %llu gas",
                (unsigned long long)r->gas_used);
-    else snprintf(msg, sizeof msg, "out_of_memory: the call passed the %u-byte memory cap",
-                  QP_LUA_MEMORY_MAX);
+    else snprintf(msg, sizeof msg, "out_of_memory: %s", r->message);
     rc = qp_chain_effects_fail(e, qp_lua_status_name(r->status), msg);
   }
   if (rc == 0 && json_object_set_new(e->result, "gas_used",

@@ -22,6 +22,11 @@
 #include "chain/lua_vm_int.h"
 
 #define CHUNK_NAME "=contract" /* Lua's messages say "contract:LINE:" */
+/* A string object of at least this many bytes is a long string (Lua 5.4's
+ * short ones hold at most 40 bytes after a header of about 24): never
+ * interned, so each one made is one allocation on every node. */
+#define STRING_CHARGED_MIN 128u
+#define STRING_HEADER_MAX 64u /* a string object's bytes beyond its contents, at most */
 
 qp__lua_vm_t *qp__lua_vm(lua_State *L) {
   void *ud = NULL;
@@ -29,13 +34,30 @@ qp__lua_vm_t *qp__lua_vm(lua_State *L) {
   return ud;
 }
 
+/* Charges a new long string of size bytes: false (and the call out of gas)
+ * when the gas is not there. */
+static bool string_charge(qp__lua_vm_t *vm, size_t size) {
+  uint64_t gas = size / QP_LUA_STRING_BYTES_PER_GAS;
+  if (vm->gas_limit - vm->gas_used >= gas) {
+    vm->gas_used += gas;
+    return true;
+  }
+  if (vm->abort == QP__LUA_ABORT_NONE) vm->abort = QP__LUA_ABORT_GAS;
+  vm->gas_used = vm->gas_limit;
+  return false;
+}
+
 /* The allocator: growth past the cap is refused, a refusal of the
  * process's own heap is an operating error.  Shrinking and freeing never
  * fail.  Lua answers a refusal with a full collection and asks again: a
  * second refusal in a row marks the call out of memory (the garbage did not
  * make room), and a memory error reaching the sandbox's pcall does too.
- * Allocations are not charged gas: their sizes depend on table layouts,
- * which depend on Lua's per-process string hash seed (docs/chain.md). */
+ * Allocations in general are not charged gas: their sizes depend on table
+ * layouts, which depend on Lua's per-process string hash seed
+ * (docs/chain.md).  New long strings are (every one is a fresh allocation
+ * of a size the program decides): that is what pays for `..` copying, and
+ * a string over QP_LUA_STRING_MAX is refused, which bounds what one
+ * comparison of two strings can cost. */
 static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   qp__lua_vm_t *vm = ud;
   size_t old = ptr != NULL ? osize : 0;
@@ -43,6 +65,14 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     qp_free(ptr);
     vm->mem_used -= old;
     return NULL;
+  }
+  if (ptr == NULL && osize == LUA_TSTRING && nsize >= STRING_CHARGED_MIN) {
+    if (nsize > QP_LUA_STRING_MAX + STRING_HEADER_MAX) {
+      vm->string_too_long = true;
+      if (vm->abort == QP__LUA_ABORT_NONE) vm->abort = QP__LUA_ABORT_MEMORY;
+      return NULL;
+    }
+    if (!string_charge(vm, nsize)) return NULL;
   }
   if (nsize > old && nsize - old > vm->mem_max - vm->mem_used) {
     if (vm->refused && vm->abort == QP__LUA_ABORT_NONE) vm->abort = QP__LUA_ABORT_MEMORY;
@@ -151,11 +181,17 @@ static int outcome(lua_State *L, int status, qp__lua_vm_t *vm, qp_lua_result_t *
     out->status = QP_LUA_OUT_OF_GAS;
     out->gas_used = vm->gas_limit;
     return 0;
-  case QP__LUA_ABORT_MEMORY: out->status = QP_LUA_OUT_OF_MEMORY; return 0;
+  case QP__LUA_ABORT_MEMORY: break;
   case QP__LUA_ABORT_NONE: break;
   }
-  if (status == LUA_ERRMEM) {
+  if (vm->abort == QP__LUA_ABORT_MEMORY || status == LUA_ERRMEM) {
     out->status = QP_LUA_OUT_OF_MEMORY;
+    if (vm->string_too_long)
+      snprintf(out->message, sizeof out->message, "a string longer than %u bytes",
+               QP_LUA_STRING_MAX);
+    else
+      snprintf(out->message, sizeof out->message, "the call passed the %zu-byte memory cap",
+               vm->mem_max);
   } else if (status != LUA_OK) {
     out->status = QP_LUA_ERROR;
     error_message(L, out->message, sizeof out->message);
@@ -213,7 +249,10 @@ int qp_lua_compile(const char *code, size_t code_len, char *detail, size_t detai
   int status = lua_pcall(L, 2, 0, 0);
   int rc = 0;
   if (vm.abort == QP__LUA_ABORT_HOST) rc = QP_ENOMEM;
-  else if (status == LUA_ERRMEM) {
+  else if (status == LUA_ERRMEM && vm.string_too_long) {
+    snprintf(detail, detail_size, "a string constant is longer than %u bytes", QP_LUA_STRING_MAX);
+    rc = QP_EPARSE;
+  } else if (status == LUA_ERRMEM) {
     snprintf(detail, detail_size, "compiling needs more than %u bytes", QP_LUA_MEMORY_MAX);
     rc = QP_EPARSE;
   } else if (status != LUA_OK) {

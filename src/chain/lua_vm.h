@@ -34,6 +34,8 @@
 #define QP_LUA_GAS_EMIT 200u          /* emit, plus 10 per byte of the event's JSON */
 #define QP_LUA_GAS_KEY 10u            /* per key that pairs/next sort */
 #define QP_LUA_SCAN_BYTES_PER_GAS 64u  /* string bytes a library call reads or returns, per gas */
+#define QP_LUA_STRING_BYTES_PER_GAS 64u /* bytes of each new long string, per gas */
+#define QP_LUA_STRING_MAX 16384u       /* bytes of one Lua string (longer: out_of_memory) */
 #define QP_LUA_MATCH_STEPS_PER_GAS 64u /* pattern-matcher steps (worst case) per gas */
 #define QP_LUA_MEMORY_MAX (8u << 20)  /* bytes a call's Lua state may hold */
 #define QP_LUA_CODE_MAX 65536u        /* bytes of a contract's source */
@@ -94,7 +96,7 @@ typedef struct qp_lua_result {
   qp_lua_status_t status;                 /* the outcome */
   uint64_t gas_used;                      /* gas charged; gas_limit when out of gas */
   json_t *value;                          /* the returned value as JSON (null for nil) */
-  char message[QP_LUA_MESSAGE_MAX + 1];   /* for ERROR: what went wrong ("" otherwise) */
+  char message[QP_LUA_MESSAGE_MAX + 1];   /* ERROR, OUT_OF_MEMORY: what went wrong */
 } qp_lua_result_t;
 
 /* Runs call with host.  Returns 0 with *out filled (any status), or an

@@ -34,6 +34,7 @@ typedef struct qp__lua_vm {
   int host_rc;               /* for ABORT_HOST: the operating error */
   bool closed;               /* the call is over: the host API refuses */
   bool refused;              /* the last growth asked for was refused (the cap) */
+  bool string_too_long;      /* a refusal was a string over QP_LUA_STRING_MAX */
   json_t *pending;           /* a conversion under way (freed if it throws) */
   json_t *value;             /* the call's converted return value */
 } qp__lua_vm_t;
@@ -55,6 +56,10 @@ void qp__lua_open_sandbox(lua_State *L);
 
 /* Opens the host API (state, tx, emit) into L's globals (lua_vm_host.c). */
 void qp__lua_host_open(lua_State *L);
+
+/* table.sort(t [, less]) in the sandbox: stable, deterministic, charged
+ * (lua_vm_sort.c). */
+int qp__lua_sort(lua_State *L);
 
 /* Pushes a new array of t's keys (t at idx, raw) in the deterministic
  * order: integers ascending, then strings by bytes (a prefix first), then

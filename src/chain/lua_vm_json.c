@@ -43,10 +43,17 @@ static int check_value(const json_t *v, unsigned depth, args_count_t *c, char *d
   switch (json_typeof(v)) {
   case JSON_REAL: return refuse(detail, size, "a real number is not allowed (integers only)");
   case JSON_NULL: return refuse(detail, size, "null is not allowed");
-  case JSON_STRING: c->bytes += json_string_length(v); break;
+  case JSON_STRING:
+    if (json_string_length(v) > QP_LUA_STRING_MAX)
+      return refuse(detail, size, "a string is longer than 16384 bytes");
+    c->bytes += json_string_length(v);
+    break;
   case JSON_OBJECT:
     json_object_foreach((json_t *)v, key, child) {
-      c->bytes += json_object_iter_key_len(json_object_key_to_iter(key));
+      size_t key_len = json_object_iter_key_len(json_object_key_to_iter(key));
+      if (rc == 0 && key_len > QP_LUA_STRING_MAX)
+        rc = refuse(detail, size, "a key is longer than 16384 bytes");
+      c->bytes += key_len;
       if (rc == 0) rc = check_value(child, depth + 1, c, detail, size);
     }
     break;

@@ -406,6 +406,8 @@ void qp__lua_open_sandbox(lua_State *L) {
   lua_getfield(L, -1, "concat");
   lua_pushcclosure(L, call_and_charge_results, 1);
   lua_setfield(L, -2, "concat");
+  lua_pushcfunction(L, qp__lua_sort);
+  lua_setfield(L, -2, "sort");
   lua_pop(L, 1);
   luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
   charge_library(L, -1);

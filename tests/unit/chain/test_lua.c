@@ -229,13 +229,18 @@ static void test_cpu_bombs_pay(void **state) {
   const char *bombs[] = {
       "return string.find(string.rep('a', 5000), string.rep('a*', 20) .. 'b')",
       "return ('a'):rep(3000):gsub('(a-)(a-)(a-)(a-)b', '%1')",
-      "for i = 1, 1e9 do local t = string.rep('x', 2000000) end",
-      "local t = {} for i = 1, 1000 do t[i] = string.rep('x', 1000) end "
+      "for i = 1, 1e9 do local t = string.rep('x', 16000) end",
+      "local t = {} for i = 1, 15 do t[i] = string.rep('x', 1000) end "
       "for i = 1, 1e9 do local s = table.concat(t) end",
-      "local s = string.rep('x', 4000000) for i = 1, 1e9 do local n = utf8.len(s) end",
-      "local s = string.rep('x', 4000000) for i = 1, 1e9 do local n = s:find('y', 1, true) end",
-      "local s = string.rep('9', 4000000) for i = 1, 1e9 do local n = tonumber(s) end",
-      "local t = {} for i = 1, 1e9 do t[i % 10 + 1] = string.rep('z', 100000) end"};
+      "local s = string.rep('x', 16000) for i = 1, 1e9 do local n = utf8.len(s) end",
+      "local s = string.rep('x', 16000) for i = 1, 1e9 do local n = s:find('y', 1, true) end",
+      "local s = string.rep('9', 16000) for i = 1, 1e9 do local n = tonumber(s) end",
+      "local s = string.rep('x', 16000) for i = 1, 1e9 do local t = s .. i end",
+      "local t = {} for i = 1, 1e9 do t[i % 10 + 1] = string.rep('z', 16000) end",
+      "local a, b = string.rep('x', 16000), string.rep('x', 16000) "
+      "for i = 1, 1e9 do local e = a < b end",
+      "local t = {} for i = 1, 100000 do t[i] = (i * 7919) % 1000 end "
+      "for i = 1, 1e9 do table.sort(t) end"};
   for (size_t i = 0; i < sizeof bombs / sizeof bombs[0]; i++) {
     char code[512];
     snprintf(code, sizeof code, "function f()\n%s\nend", bombs[i]);
@@ -251,13 +256,18 @@ static void test_cpu_bombs_pay(void **state) {
     json_decref(h->events);
     qp_free(h);
   }
+  /* A string is at most 16 KiB, which bounds what comparing two costs. */
+  expect_status("local s = string.rep('x', 10000) return #(s .. s)", QP_LUA_OUT_OF_MEMORY,
+                "a string longer than 16384 bytes");
+  expect_status("local ok = pcall(string.rep, 'x', 70000) return 1", QP_LUA_OUT_OF_MEMORY,
+                NULL);
   /* Ordinary pattern use stays cheap. */
   expect_json("return {string.match('abc123', '%d+'), (('a,b,c'):gsub(',', ';'))}",
               "[\"123\",\"a;b;c\"]");
   expect_json("local n = 0 for w in ('one two three'):gmatch('%a+') do n = n + 1 end return n",
               "3");
   /* Memory a loop lets go of is collected, not counted against the cap. */
-  expect_json("local s = string.rep('x', 1000000) for i = 1, 40 do local t = s .. i end "
+  expect_json("local s = string.rep('x', 16000) for i = 1, 300 do local t = s .. i end "
               "return 1", "1");
 }
 
@@ -315,7 +325,8 @@ static void test_floats_refused(void **state) {
   expect_status("return pairs", QP_LUA_ERROR, "a function cannot cross to JSON");
   expect_status("return string.upper", QP_LUA_ERROR, "cannot cross to JSON");
   expect_status("return '\\255'", QP_LUA_ERROR, "UTF-8");
-  expect_status("return string.rep('x', 20000)", QP_LUA_ERROR, "longer than");
+  expect_status("return {string.rep('x', 10000), string.rep('y', 10000)}", QP_LUA_ERROR,
+                "return value: longer than 16384 bytes");
   expect_status("local t = {} for i = 1, 17 do t = {t} end return t", QP_LUA_ERROR, "deeper");
   expect_json("return 7 // 2", "3");
   expect_json("return {}", "{}");
@@ -324,6 +335,18 @@ static void test_floats_refused(void **state) {
 
 static void test_deterministic_order(void **state) {
   (void)state;
+  /* table.sort is a stable merge sort: ties keep their order. */
+  expect_json("local t = {} for i = 1, 300 do t[i] = {k = (i * 7) % 5, i = i} end "
+              "table.sort(t, function(a, b) return a.k < b.k end) "
+              "local o = {} for i = 1, 6 do o[i] = t[i].i end o[7] = t[300].k return o",
+              "[5,10,15,20,25,30,4]");
+  expect_json("local t = {'b', 'a', 'c', 'aa'} table.sort(t) return t",
+              "[\"a\",\"aa\",\"b\",\"c\"]");
+  expect_json("local t = {3, 1, 2} table.sort(t, function(a, b) return a > b end) return t",
+              "[3,2,1]");
+  expect_json("local t = {3, 1, 2, 5, 4} table.sort(t, function() return true end) return #t",
+              "5");
+  expect_status("table.sort({1, 'x'})", QP_LUA_ERROR, "attempt to compare");
   const char *fill = "local t = {} t.b = 1 t.a = 2 t[3] = 3 t[1] = 4 t[true] = 5 t.aa = 6 "
                      "t[-7] = 7 t[false] = 8 t.B = 9 ";
   char body[1024];
