@@ -4,10 +4,13 @@
  * collectgarbage, print and warn, and with pcall/xpcall that cannot keep
  * an abort, pairs/next in a fixed key order, a tostring and string.format
  * that never print an address, and a setmetatable that refuses __gc; string
- * without dump and with its metatable locked; table; utf8; math reduced to
- * its integer-safe functions.  No io, os, debug, package or coroutine.
- * Whatever could differ between two nodes (the per-process string hash
- * seed behind raw next, addresses, time, randomness) is out of reach.
+ * without dump and with its metatable locked; table with a deterministic
+ * sort (lua_vm_sort.c); utf8; math reduced to its integer-safe functions.
+ * No io, os, debug, package or coroutine.  Whatever could differ between
+ * two nodes (the per-process string hash seed behind raw next, addresses,
+ * time, randomness) is out of reach.  The C functions of string, utf8 and
+ * table pay gas for the bytes they handle, the pattern functions for their
+ * worst case, since each is a single VM instruction to the count hook.
  */
 #include <stdlib.h>
 #include <string.h>
