@@ -36,6 +36,7 @@
 #define QP_LUA_SCAN_BYTES_PER_GAS 64u  /* string bytes a library call reads or returns, per gas */
 #define QP_LUA_STRING_BYTES_PER_GAS 64u /* bytes of each new long string, per gas */
 #define QP_LUA_STRING_MAX 16384u       /* bytes of one Lua string (longer: out_of_memory) */
+#define QP_LUA_RESULTS_MAX 256u        /* values a library call may return (unpack, byte) */
 #define QP_LUA_MATCH_STEPS_PER_GAS 64u /* pattern-matcher steps (worst case) per gas */
 #define QP_LUA_MEMORY_MAX (8u << 20)  /* bytes a call's Lua state may hold */
 #define QP_LUA_CODE_MAX 65536u        /* bytes of a contract's source */

@@ -273,15 +273,22 @@ static uint64_t string_bytes(lua_State *L, int from, int to) {
   return bytes;
 }
 
-/* Calls upvalue 1 with the arguments, then charges the strings it returned
- * (string.rep, table.concat, gsub: one VM instruction, any length). */
+/* Calls upvalue 1 with the arguments, then charges what it returned: the
+ * strings by their bytes (string.rep, table.concat, gsub: one VM
+ * instruction, any length) and 1 per value (table.unpack, string.byte).
+ * More than QP_LUA_RESULTS_MAX values is an error: a vararg that long
+ * would be copied whole by each `...` for the price of one instruction. */
 static int call_and_charge_results(lua_State *L) {
   int n = lua_gettop(L);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, n, LUA_MULTRET);
-  qp__lua_charge(L, string_bytes(L, 1, lua_gettop(L)) / QP_LUA_SCAN_BYTES_PER_GAS);
-  return lua_gettop(L);
+  int results = lua_gettop(L);
+  qp__lua_charge(L, (uint64_t)results +
+                        string_bytes(L, 1, results) / QP_LUA_SCAN_BYTES_PER_GAS);
+  if (results > (int)QP_LUA_RESULTS_MAX)
+    return luaL_error(L, "too many results (at most %d)", (int)QP_LUA_RESULTS_MAX);
+  return results;
 }
 
 /* A library function (upvalue 1) run after charging 1 gas plus 1 per
@@ -411,6 +418,9 @@ void qp__lua_open_sandbox(lua_State *L) {
   lua_setfield(L, -2, "concat");
   lua_pushcfunction(L, qp__lua_sort);
   lua_setfield(L, -2, "sort");
+  lua_getfield(L, -1, "unpack");
+  lua_pushcclosure(L, call_and_charge_results, 1);
+  lua_setfield(L, -2, "unpack");
   lua_pop(L, 1);
   luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
   charge_library(L, -1);

@@ -256,6 +256,12 @@ static void test_cpu_bombs_pay(void **state) {
     json_decref(h->events);
     qp_free(h);
   }
+  /* Library calls return at most 256 values. */
+  expect_status("local t = {} for i = 1, 1000 do t[i] = i end return select('#', "
+                "table.unpack(t))", QP_LUA_ERROR, "too many results (at most 256)");
+  expect_status("return select('#', string.byte(string.rep('x', 300), 1, -1))", QP_LUA_ERROR,
+                "too many results");
+  expect_json("return select('#', table.unpack({1, 2, 3}))", "3");
   /* A string is at most 16 KiB, which bounds what comparing two costs. */
   expect_status("local s = string.rep('x', 10000) return #(s .. s)", QP_LUA_OUT_OF_MEMORY,
                 "a string longer than 16384 bytes");
