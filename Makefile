@@ -2,7 +2,7 @@
 # newcomer needs; both install missing Debian packages first (scripts/deps.sh).
 
 CC       ?= cc
-PKGS     := lmdb libsodium jansson libmicrohttpd gnutls libcurl libcrypto libuv libcbor
+PKGS     := lmdb libsodium jansson libmicrohttpd gnutls libcurl libcrypto libuv libcbor lua5.4
 WARN     := -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Werror
 CSTD     := -std=c11 -D_GNU_SOURCE
 DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -160,7 +160,7 @@ $(BUILD)/bench/quipu-chain-bench: $(CHAIN_BENCH_OBJ) $(BUILD)/libquipu.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $(CHAIN_BENCH_OBJ) $(BUILD)/libquipu.a $(DEP_LIBS) $(EXTRA_LDFLAGS)
 
-.PHONY: bench-chain bench-chain-quick
+.PHONY: bench-chain bench-chain-quick bench-chain-lua
 bench-chain: all
 	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-chain-bench
 	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --crypto both $(CHAIN_BENCH_ARGS)
@@ -168,6 +168,13 @@ bench-chain: all
 bench-chain-quick: all
 	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-chain-bench
 	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --quick --crypto both $(CHAIN_BENCH_ARGS)
+
+# The same run with Lua counter-contract calls (gas metered) instead of kv
+# puts: RESULT lua_calls_per_s_consensus.  Every bench-chain run also prints
+# the in-process Lua figures (lua_calls_per_s_metered/_unmetered).
+bench-chain-lua: all
+	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-chain-bench
+	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --lua $(CHAIN_BENCH_ARGS)
 
 # ---- deterministic simulation (src/drills, docs/drills.md) ----
 # `make sim SEEDS=100000` runs many seeds of `quipu sim ledger`; a failing

@@ -125,6 +125,28 @@ check "chain verify-proof: no --genesis exits 2" exit_is 2 "$Q" chain verify-pro
 check "chain verify-proof: not a proof exits 1" bash -c "echo '{}' > '$T/empty.json'; '$Q' chain verify-proof --genesis '$G/node0' '$T/empty.json' | grep -q '^invalid: format'; test \${PIPESTATUS[0]} -eq 1"
 check "chain verify-proof: an unreadable genesis exits 2" exit_is 2 "$Q" chain verify-proof --genesis "$T/nowhere.json" "$T/proof.json"
 check "chain --help lists send, query, up" bash -c "'$Q' chain --help | grep -q 'chain send' && '$Q' chain --help | grep -q 'chain query' && '$Q' chain --help | grep -q 'chain up'"
+# quipu chain deploy / send --contract (Lua contracts): argument errors exit 2
+# with a message naming what is wrong, before anything is signed or sent.
+A=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+C=("$Q" chain send --node http://127.0.0.1:1 --key "$T/client.key" --contract "$A" --method inc)
+printf 'function inc(\n' > "$T/bad.lua"
+printf 'function inc() return 1 end\n' > "$T/ok.lua"
+printf 'return "\377"\n' > "$T/latin1.lua"
+check "chain deploy: missing --code exits 2" exit_is 2 "$Q" chain deploy --node http://x --key "$T/client.key"
+check "chain deploy: bad code names Lua's line" bash -c "'$Q' chain deploy --node http://127.0.0.1:1 --key '$T/client.key' --code '$T/bad.lua' 2>&1 | grep -q 'does not compile: contract:2:'; test \${PIPESTATUS[0]} -eq 2"
+check "chain deploy: missing file exits 2"  bash -c "'$Q' chain deploy --node http://127.0.0.1:1 --key '$T/client.key' --code '$T/none.lua' 2>&1 | grep -q 'cannot open --code'; test \${PIPESTATUS[0]} -eq 2"
+check "chain deploy: empty file exits 2"    bash -c ": > '$T/empty.lua'; '$Q' chain deploy --node http://127.0.0.1:1 --key '$T/client.key' --code '$T/empty.lua' 2>&1 | grep -q 'is empty'; test \${PIPESTATUS[0]} -eq 2"
+check "chain deploy: not UTF-8 exits 2"     bash -c "'$Q' chain deploy --node http://127.0.0.1:1 --key '$T/client.key' --code '$T/latin1.lua' 2>&1 | grep -q 'not UTF-8'; test \${PIPESTATUS[0]} -eq 2"
+check "chain deploy: unreachable node exits 2" exit_is 2 "$Q" chain deploy --node http://127.0.0.1:1 --key "$T/client.key" --code "$T/ok.lua"
+check "chain send --contract: bad address"  bash -c "'$Q' chain send --node http://x --key k --contract xyz --method inc 2>&1 | grep -q '64 hex digits'; test \${PIPESTATUS[0]} -eq 2"
+check "chain send --contract: --args not JSON" bash -c "$(printf '%q ' "${C[@]}") --args '{x' 2>&1 | grep -q 'args: not JSON'; test \${PIPESTATUS[0]} -eq 2"
+check "chain send --contract: --args real"  bash -c "$(printf '%q ' "${C[@]}") --args '{\"n\":1.5}' 2>&1 | grep -q 'real number'; test \${PIPESTATUS[0]} -eq 2"
+check "chain send --contract: --gas 0"      bash -c "$(printf '%q ' "${C[@]}") --gas 0 2>&1 | grep -q -- '--gas must be an integer from 1 to 10000000'; test \${PIPESTATUS[0]} -eq 2"
+check "chain send --contract: --gas too big" exit_is 2 "${C[@]}" --gas 10000001
+check "chain send --contract: with --app"   exit_is 2 "${C[@]}" --app kv
+check "chain send: --gas without --contract" exit_is 2 "${S[@]}" --gas 5
+check "chain send --contract: unreachable"  exit_is 2 "${C[@]}" --args '{"by":2}'
+check "chain --help lists deploy"           bash -c "'$Q' chain --help | grep -q 'chain deploy'"
 check "unknown command exits 2"       bash -c "'$Q' nonsense >/dev/null 2>&1; test \$? -eq 2"
 echo "cli: $passed passed, $failed failed"
 [ $failed -eq 0 ]

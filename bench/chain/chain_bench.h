@@ -47,6 +47,8 @@ typedef struct qcb_config {
   bool quick;               /* --quick: the small run */
   bool keep;                /* keep the network's directory (BENCH_KEEP) */
   bool timeline;            /* print every block: proposal and commit times */
+  bool lua_only;            /* --lua-only: in-process figures only, no network */
+  bool lua;                 /* --lua: the run's txs are counter-contract calls, not kv puts */
 } qcb_config_t;
 
 /* ---------------------------------------------------------- network */
@@ -215,6 +217,22 @@ int qcb_proofs_run(const qcb_net_t *net, const qcb_txs_t *txs, double verify_per
  * block 1..height from node 0 and maps the run's transactions to heights,
  * reads a sample of receipts (spread over the nodes) and every sender's
  * committed nonce.  Failures are printed and leave chk->ok false. */
+/* The counter contract's calls/s in-process with and without the gas hook,
+ * and a loop's instructions/s both ways (cb_lua.c); RESULT lines into rep.
+ * Returns 0 or the failing call's error. */
+/* The counter contract both Lua figures use (cb_lua.c), and the gas limit
+ * of the network run's calls. */
+extern const char qcb_lua_counter[];
+#define QCB_LUA_CALL_GAS 100000u
+
+/* Deploys the counter on node 0 through `quipu chain deploy --wait` (a key
+ * made in net->dir); 0 or QP_EIO. */
+struct qcb_net;
+int qcb_lua_deploy(const qcb_config_t *cfg, const struct qcb_net *net);
+
+struct qb_report;
+int qcb_lua_rates(struct qb_report *rep, bool quick);
+
 int qcb_check_run(const qcb_config_t *cfg, const qcb_net_t *net, qcb_txs_t *txs,
                   qcb_check_t *chk);
 void qcb_check_free(qcb_check_t *chk);

@@ -15,7 +15,8 @@
 #define EFFECTS_DATA_MAX \
   ((size_t)QP_CHAIN_TX_WRITES_MAX * (QP_CHAIN_APP_KEY_MAX + QP_CHAIN_APP_VALUE_MAX) + 1)
 
-static const qp_chain_app_t *const APPS[] = {&qp_chain_app_kv, &qp_chain_app_gov};
+static const qp_chain_app_t *const APPS[] = {&qp_chain_app_kv, &qp_chain_app_gov,
+                                              &qp_chain_app_lua};
 
 const qp_chain_app_t *qp_chain_app_find(const char *name) {
   for (size_t i = 0; i < sizeof APPS / sizeof APPS[0]; i++)

@@ -109,6 +109,9 @@ typedef struct qp_chain_app {
 
 /* The built-in kv app: put {key, value}, delete {key}, query get {key}. */
 extern const qp_chain_app_t qp_chain_app_kv;
+/* The built-in lua app (app_lua.c): deploy {code}, call {contract, method,
+ * args, gas}, queries code {contract} and get {contract, key}. */
+extern const qp_chain_app_t qp_chain_app_lua;
 
 /* The built-in gov app (app_gov.c, docs/chain.md "Governance"). */
 extern const qp_chain_app_t qp_chain_app_gov;

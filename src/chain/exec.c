@@ -191,9 +191,12 @@ int qp_chain_execute_block(qp_chain_state_t *st, const qp_chain_exec_t *parent,
   qp_array_init(&out->receipts, sizeof(qp_chain_receipt_t), count > 0 ? count : 1);
   /* Room for every write a transaction may make plus its nonce; bytes for
    * ~530 per write, which holds kv's largest (a 4 KiB value makes one write
-   * besides the nonce).  An app with larger values must raise this. */
+   * besides the nonce) and a Lua call's (4 KiB in all), plus each
+   * transaction's own size, which holds a value copied from its args (a
+   * contract's code).  An app with larger values must raise this. */
   uint64_t writes = (uint64_t)(count > 0 ? count : 1) * (QP_CHAIN_TX_WRITES_MAX + 1);
   uint64_t bytes = writes * (QP_CHAIN_STATE_KEY_MAX + 256);
+  for (size_t i = 0; i < count; i++) bytes += txs[i].bytes_len;
   if (writes > (1u << 30)) return QP_ELIMIT;
   int rc = qp_chain_batch_new((uint32_t)writes, bytes < UINT32_MAX ? bytes : UINT32_MAX,
                               &out->batch);

@@ -241,7 +241,7 @@ static json_t *run_query(qp__chain_node_t *n, const char *app_name, const char *
                          const char *args, size_t args_len, qp_http_reply_t *r) {
   const qp_chain_app_t *app = qp_chain_app_find(app_name);
   if (app == NULL) {
-    fail(r, 400, "unknown_app", "app", "no built-in app has this name (kv)");
+    fail(r, 400, "unknown_app", "app", "no built-in app has this name (kv, lua)");
     return NULL;
   }
   json_t *result = NULL;
@@ -418,8 +418,8 @@ const char qp__chain_openapi_json[] =
     "\"description\":\"no such key\"},\"503\":{\"description\":\"proof not ready yet (retry)"
     "\"}}}},"
     "\"/v1/chain/query\":{\"post\":{\"tags\":[\"chain\"],\"operationId\":\"chainQuery\","
-    "\"summary\":\"Query an app on the committed state\",\"responses\":{\"200\":{"
-    "\"description\":\"{height, result}\"}}}}"
+    "\"summary\":\"Query an app on the committed state (kv get; lua code, get)\","
+    "\"responses\":{\"200\":{\"description\":\"{height, result}\"}}}}"
     "}}";
 
 void qp__chain_metrics(void *ctx, qp_http_text_t *out) {

@@ -26,6 +26,7 @@ int qp_cmd_chain_init(int argc, char **argv);  /* chain init (cmd_chain_init.c) 
 int qp_cmd_chain_send(int argc, char **argv);  /* chain send (cmd_chain_send.c) */
 int qp_cmd_chain_query(int argc, char **argv); /* chain query (cmd_chain_query.c) */
 int qp_cmd_chain_verify_proof(int argc, char **argv); /* (cmd_chain_proof.c) */
+int qp_cmd_chain_deploy(int argc, char **argv); /* chain deploy (cmd_chain_deploy.c) */
 int qp_cmd_chain_up(int argc, char **argv);    /* chain up (cmd_chain_up.c) */
 
 /* The data directory: --data DIR, else $QUIPU_DATA, else ./quipu-data. */

@@ -18,6 +18,9 @@ static const char USAGE[] =
     "       quipu chain keygen --out FILE [--crypto ed25519|sm2] [--force]\n"
     "       quipu chain send --node URL --key FILE --app APP --method M [--args JSON]\n"
     "                        [--nonce N] [--wait] [--timeout S]\n"
+    "       quipu chain send --node URL --key FILE --contract ADDR --method NAME\n"
+    "                        [--args JSON] [--gas N] [--wait]\n"
+    "       quipu chain deploy --node URL --key FILE --code FILE [--wait]\n"
     "       quipu chain query --node URL --app APP --method M [--args JSON]\n"
     "       quipu chain verify-proof --genesis GENESIS PROOF.json\n"
     "\n"
@@ -27,7 +30,9 @@ static const char USAGE[] =
     "  keygen   a client signing key (0600) for `chain send`; prints its public key\n"
     "           (--crypto: the network's suite, ed25519 by default; --suite is a synonym)\n"
     "  send     signs a transaction with a client key, submits it, prints its hash\n"
-    "           (--wait: waits for its block and prints the receipt)\n"
+    "           (--wait: waits for its block and prints the receipt); with --contract\n"
+    "           it calls a function of a Lua contract\n"
+    "  deploy   stores a Lua contract (compiled first) and prints its address\n"
     "  query    runs an app's read-only method on a node's committed state\n"
     "  verify-proof  checks a state or transaction proof offline against the genesis\n"
     "\n"
@@ -95,6 +100,7 @@ int qp_cmd_chain(int argc, char **argv) {
   if (strcmp(argv[1], "init") == 0) return qp_cmd_chain_init(argc - 1, argv + 1);
   if (strcmp(argv[1], "up") == 0) return qp_cmd_chain_up(argc - 1, argv + 1);
   if (strcmp(argv[1], "send") == 0) return qp_cmd_chain_send(argc - 1, argv + 1);
+  if (strcmp(argv[1], "deploy") == 0) return qp_cmd_chain_deploy(argc - 1, argv + 1);
   if (strcmp(argv[1], "query") == 0) return qp_cmd_chain_query(argc - 1, argv + 1);
   if (strcmp(argv[1], "verify-proof") == 0) return qp_cmd_chain_verify_proof(argc - 1, argv + 1);
   fprintf(stderr, "quipu chain: unknown subcommand '%s'\n%s", argv[1], USAGE);

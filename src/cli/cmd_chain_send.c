@@ -22,6 +22,7 @@
  * with --wait one receipt per line.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +34,9 @@
 #include "base/err.h"
 #include "chain/chain.h"
 #include "cli/chain_http.h"
+#include "cli/chain_send.h"
 #include "cli/cli.h"
 
-#define SEND_PROG "quipu chain send"
 #define SEND_OK 0          /* committed ok, or accepted (no --wait) */
 #define SEND_FAILED 1      /* committed with a failed receipt */
 #define SEND_NOT_DONE 2    /* refused, not committed in time, unreachable, usage */
@@ -50,6 +51,8 @@
 static const char USAGE[] =
     "usage: quipu chain send --node URL --key FILE --app APP --method M [--args JSON]\n"
     "                        [--nonce N] [--wait] [--timeout S] [--dry-run]\n"
+    "       quipu chain send --node URL --key FILE --contract ADDR --method NAME\n"
+    "                        [--args JSON] [--gas N] [--nonce N] [--wait] [--timeout S]\n"
     "\n"
     "Signs a transaction with the client key FILE (`quipu chain keygen`) and submits it\n"
     "to the node at URL; prints its hash.  --args is a JSON object (default {}).  The\n"
@@ -63,21 +66,14 @@ static const char USAGE[] =
     "2 refused by the node (its message on stderr), not committed in time, or usage.\n"
     "A node that requires an API key (modules.chain.require_api_key) reads it from\n"
     "$QUIPU_KEY (a key with chain:submit and chain:read).\n"
+    "--contract calls the function NAME of the Lua contract at ADDR (`quipu chain\n"
+    "deploy` prints it) with --args as its argument (any JSON value without reals or\n"
+    "null; default none) and a gas limit of N (1..10000000, default 1000000): the\n"
+    "transaction is app lua, method call (docs/chain.md, \"Contracts (Lua)\").\n"
     "Example: quipu chain send --node http://127.0.0.1:7100 --key me.key --app kv \\\n"
     "           --method put --args '{\"key\":\"k1\",\"value\":\"v1\"}' --wait\n";
 
-typedef struct send_args {
-  const char *node;     /* --node URL */
-  const char *key_path; /* --key FILE */
-  const char *app;      /* --app */
-  const char *method;   /* --method */
-  const char *args;     /* --args: JSON object text (a template with --count) */
-  uint64_t nonce;       /* --nonce; 0 = ask the node */
-  bool wait;            /* --wait */
-  uint32_t timeout_s;   /* --timeout */
-  uint32_t count;       /* --count; 0 = one transaction, args as given */
-  bool dry_run;         /* --dry-run: print the signed transaction, do not submit */
-} send_args_t;
+typedef qp_cli_chain_send_t send_args_t;
 
 /* What the node says about its network. */
 typedef struct network {
@@ -86,8 +82,21 @@ typedef struct network {
   size_t tx_bytes_max;           /* genesis params.tx_bytes_max */
 } network_t;
 
+static const char *prog = "quipu chain send"; /* the command named in messages */
+static const char *usage_text = USAGE;        /* printed after a usage error */
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One message on stderr, after the command's name. */
+static void say(const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "%s: ", prog);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+}
+
 static int usage_error(const char *what) {
-  fprintf(stderr, SEND_PROG ": %s\n%s", what, USAGE);
+  say("%s\n%s", what, usage_text);
   return SEND_NOT_DONE;
 }
 
@@ -99,6 +108,7 @@ static int parse(int argc, char **argv, send_args_t *a) {
       {"args", required_argument, NULL, 'j'},   {"nonce", required_argument, NULL, 'n'},
       {"wait", no_argument, NULL, 'w'},         {"timeout", required_argument, NULL, 't'},
       {"count", required_argument, NULL, 'c'},  {"dry-run", no_argument, NULL, 'd'},
+      {"contract", required_argument, NULL, 'C'}, {"gas", required_argument, NULL, 'g'},
       {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
   uint64_t v = 0;
   int c;
@@ -119,6 +129,9 @@ static int parse(int argc, char **argv, send_args_t *a) {
     else if (c == 'c' && qp_cli_parse_u64(optarg, 1, SEND_COUNT_MAX, &v) != 0)
       return usage_error("--count must be 1..1000000");
     else if (c == 'c') a->count = (uint32_t)v;
+    else if (c == 'C') a->contract = optarg;
+    else if (c == 'g' && qp_cli_parse_u64(optarg, 1, QP_LUA_GAS_MAX, &a->gas) != 0)
+      return usage_error("--gas must be an integer from 1 to 10000000 (the block's limit)");
     else if (c == 'h') {
       fputs(USAGE, stdout);
       return SEND_OK;
@@ -126,9 +139,50 @@ static int parse(int argc, char **argv, send_args_t *a) {
   }
   if (optind < argc) return usage_error("unexpected argument");
   if (a->wait && a->dry_run) return usage_error("--wait and --dry-run exclude each other");
-  if (a->node == NULL || a->key_path == NULL || a->app == NULL || a->method == NULL)
-    return usage_error("--node, --key, --app and --method are required");
+  if (a->contract != NULL && a->app != NULL)
+    return usage_error("--contract calls a Lua contract: it excludes --app");
+  if (a->gas != 0 && a->contract == NULL) return usage_error("--gas needs --contract");
+  if (a->node == NULL || a->key_path == NULL || (a->app == NULL && a->contract == NULL) ||
+      a->method == NULL)
+    return usage_error("--node, --key, --method and --app or --contract are required");
   return -1;
+}
+
+/* --contract: checks the address and --args (the contract's argument),
+ * then makes the lua call's args {"contract","method","args","gas"} into
+ * *text (the caller qp_free()s it). */
+static int contract_args(send_args_t *a, char **text) {
+  uint8_t hash[QP_HASH_SIZE];
+  if (strlen(a->contract) != 2 * QP_HASH_SIZE ||
+      qp_chain_unhex(a->contract, strlen(a->contract), hash, sizeof hash) != 0)
+    return usage_error("--contract must be a contract address: 64 hex digits");
+  json_t *args = NULL;
+  char detail[256] = "";
+  if (a->args != NULL && a->count == 0 &&
+      qp_lua_args_parse(a->args, strlen(a->args), &args, detail, sizeof detail) != 0) {
+    say("--%s\n", detail);
+    return SEND_NOT_DONE;
+  }
+  json_t *call = json_pack("{s:s, s:s, s:I}", "contract", a->contract, "method", a->method,
+                           "gas", (json_int_t)(a->gas != 0 ? a->gas : QP_CLI_LUA_GAS_DEFAULT));
+  if (call != NULL && args != NULL) json_object_set_new(call, "args", args);
+  else json_decref(args);
+  /* A --count template is spliced in as text ("{i}" is replaced later and
+   * the node checks what results). */
+  size_t n = call != NULL ? json_dumpb(call, NULL, 0, JSON_COMPACT) : 0;
+  size_t extra = a->count > 0 && a->args != NULL ? strlen(a->args) + 16 : 0;
+  *text = n > 0 ? qp_malloc(n + extra + 1) : NULL;
+  if (*text != NULL) {
+    json_dumpb(call, *text, n, JSON_COMPACT);
+    (*text)[n] = '\0';
+    if (extra > 0) snprintf(*text + n - 1, extra + 2, ",\"args\":%s}", a->args);
+  }
+  json_decref(call);
+  if (*text == NULL) return SEND_NOT_DONE;
+  a->app = "lua";
+  a->method = "call";
+  a->args = *text;
+  return 0;
 }
 
 /* Checks that text is one JSON object without repeated keys, as the node
@@ -137,14 +191,14 @@ static int check_args(const char *text, size_t len) {
   json_error_t jerr;
   json_t *v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
   if (v == NULL) {
-    fprintf(stderr, SEND_PROG ": --args is not valid JSON: %s (line %d, column %d)\n", jerr.text,
+    say("--args is not valid JSON: %s (line %d, column %d)\n", jerr.text,
             jerr.line, jerr.column);
     return SEND_NOT_DONE;
   }
   bool object = json_is_object(v);
   json_decref(v);
   if (!object) {
-    fprintf(stderr, SEND_PROG ": --args must be a JSON object, like {\"key\":\"k1\"}\n");
+    say("--args must be a JSON object, like {\"key\":\"k1\"}\n");
     return SEND_NOT_DONE;
   }
   return 0;
@@ -166,7 +220,7 @@ static int args_text(const send_args_t *a, uint32_t i, qp_buf_t *out) {
     p = hit + 3;
   }
   if (out->failed) {
-    fprintf(stderr, SEND_PROG ": --args is longer than %u bytes\n", SEND_ARGS_BYTES_MAX);
+    say("--args is longer than %u bytes\n", SEND_ARGS_BYTES_MAX);
     return SEND_NOT_DONE;
   }
   if (out->data == NULL) qp_buf_append(out, "", 0);
@@ -177,7 +231,7 @@ static int args_text(const send_args_t *a, uint32_t i, qp_buf_t *out) {
 static int fetch_network(qp_cli_chain_http_t *h, network_t *net) {
   if (qp_cli_chain_http_request(h, "GET", "/v1/chain/status", NULL, 0, SEND_REQUEST_MS_MAX) != 0 ||
       h->status != 200) {
-    qp_cli_chain_http_print_error(h, SEND_PROG, "cannot read the node's chain status");
+    qp_cli_chain_http_print_error(h, prog, "cannot read the node's chain status");
     return SEND_NOT_DONE;
   }
   json_t *root = qp_cli_chain_http_json(h);
@@ -192,7 +246,7 @@ static int fetch_network(qp_cli_chain_http_t *h, network_t *net) {
                           : QP_CHAIN_TX_BYTES_MAX;
   json_decref(root);
   if (rc != 0) {
-    fprintf(stderr, SEND_PROG ": the node's /v1/chain/status lacks a valid suite or "
+    say("the node's /v1/chain/status lacks a valid suite or "
                     "genesis_hash: %.300s\n", h->response.data ? h->response.data : "");
     return SEND_NOT_DONE;
   }
@@ -206,7 +260,7 @@ static int fetch_nonce(qp_cli_chain_http_t *h, const char *sender_hex, uint64_t 
   snprintf(path, sizeof path, "/v1/chain/nonce/%s", sender_hex);
   if (qp_cli_chain_http_request(h, "GET", path, NULL, 0, SEND_REQUEST_MS_MAX) != 0 ||
       h->status != 200) {
-    qp_cli_chain_http_print_error(h, SEND_PROG, "cannot read the sender's next nonce");
+    qp_cli_chain_http_print_error(h, prog, "cannot read the sender's next nonce");
     return SEND_NOT_DONE;
   }
   json_t *root = qp_cli_chain_http_json(h);
@@ -215,7 +269,7 @@ static int fetch_nonce(qp_cli_chain_http_t *h, const char *sender_hex, uint64_t 
   if (ok) *next = (uint64_t)json_integer_value(v);
   json_decref(root);
   if (!ok) {
-    fprintf(stderr, SEND_PROG ": the node's nonce answer lacks next_nonce: %.300s\n",
+    say("the node's nonce answer lacks next_nonce: %.300s\n",
             h->response.data ? h->response.data : "");
     return SEND_NOT_DONE;
   }
@@ -270,14 +324,14 @@ static int submit(qp_cli_chain_http_t *h, const send_args_t *a, const uint8_t *t
   }
   qp_free(body);
   if (rc != 0 || h->status != 202) {
-    qp_cli_chain_http_print_error(h, SEND_PROG, "the node refused the transaction");
+    qp_cli_chain_http_print_error(h, prog, "the node refused the transaction");
     return SEND_NOT_DONE;
   }
   json_t *root = qp_cli_chain_http_json(h);
   const char *hash = json_string_value(json_object_get(root, "hash"));
   bool same = hash != NULL && strcmp(hash, hash_hex) == 0;
   if (!same)
-    fprintf(stderr, SEND_PROG ": the node accepted the transaction but answered hash %.80s, "
+    say("the node accepted the transaction but answered hash %.80s, "
                     "not %s\n", hash != NULL ? hash : "(none)", hash_hex);
   json_decref(root);
   return same ? SEND_OK : SEND_NOT_DONE;
@@ -309,7 +363,7 @@ static int send_one(qp_cli_chain_http_t *h, const send_args_t *a, const qp_sign_
                                         sizeof detail)
                      : 0;
   if (code == 0 && rc != 0) {
-    fprintf(stderr, SEND_PROG ": cannot make the transaction: %s\n",
+    say("cannot make the transaction: %s\n",
             rc == QP_ELIMIT ? "longer than the network's tx_bytes_max"
             : detail[0] != '\0' ? detail
                                 : qp_strerror(rc));
@@ -318,7 +372,7 @@ static int send_one(qp_cli_chain_http_t *h, const send_args_t *a, const qp_sign_
   qp_chain_tx_t decoded;
   if (code == 0 && qp_chain_tx_decode(net->suite, tx, len, net->tx_bytes_max, &decoded, detail,
                                       sizeof detail) != 0) {
-    fprintf(stderr, SEND_PROG ": the transaction made does not decode: %s\n", detail);
+    say("the transaction made does not decode: %s\n", detail);
     code = SEND_NOT_DONE;
   }
   if (code == 0) {
@@ -342,7 +396,7 @@ static int wait_receipt(qp_cli_chain_http_t *h, const char *hash_hex, uint64_t d
         h->status == 200)
       break;
     if (left_ms(deadline_ns) < SEND_POLL_MS) {
-      fprintf(stderr, SEND_PROG ": %s was not committed in time (last answer: %s)\n", hash_hex,
+      say("%s was not committed in time (last answer: %s)\n", hash_hex,
               h->status != 0 ? (h->response.data ? h->response.data : "") : h->error);
       return SEND_NOT_DONE;
     }
@@ -357,10 +411,10 @@ static int wait_receipt(qp_cli_chain_http_t *h, const char *hash_hex, uint64_t d
     fputc('\n', stdout);
     code = strcmp(status, "ok") == 0 ? SEND_OK : SEND_FAILED;
     if (code == SEND_FAILED)
-      fprintf(stderr, SEND_PROG ": %s committed with a failed receipt (%s)\n", hash_hex,
+      say("%s committed with a failed receipt (%s)\n", hash_hex,
               json_string_value(json_object_get(receipt, "code")));
   } else {
-    fprintf(stderr, SEND_PROG ": the node's answer for %s has no receipt: %.300s\n", hash_hex,
+    say("the node's answer for %s has no receipt: %.300s\n", hash_hex,
             h->response.data ? h->response.data : "");
   }
   json_decref(root);
@@ -398,7 +452,7 @@ static int run(const send_args_t *a) {
   qp_sign_key_t *key = NULL;
   char detail[512];
   if (qp_chain_keyfile_read(a->key_path, &key, detail, sizeof detail) != 0) {
-    fprintf(stderr, SEND_PROG ": %s\n", detail);
+    say("%s\n", detail);
     return SEND_NOT_DONE;
   }
   uint8_t pub[QP_SIGN_PUBLIC_MAX];
@@ -412,9 +466,16 @@ static int run(const send_args_t *a) {
   int code = qp_cli_chain_http_init(&h, a->node) == 0 ? 0 : usage_error(h.error);
   if (code == 0) code = fetch_network(&h, &net);
   if (code == 0 && net.suite != qp_sign_key_suite(key)) {
-    fprintf(stderr, SEND_PROG ": %s is a %s key but the network's suite is %s\n", a->key_path,
+    say("%s is a %s key but the network's suite is %s\n", a->key_path,
             qp_suite_name(qp_sign_key_suite(key)), qp_suite_name(net.suite));
     code = SEND_NOT_DONE;
+  }
+  if (code == 0 && a->code != NULL) {
+    uint8_t address[QP_HASH_SIZE];
+    char hex[HASH_HEX];
+    code = qp_suite_hash(net.suite, address, a->code, a->code_len) == 0 ? 0 : SEND_NOT_DONE;
+    qp_chain_hex(hex, address, QP_HASH_SIZE);
+    if (code == 0) printf("%s\n", hex);
   }
   if (code == 0 && nonce == 0) code = fetch_nonce(&h, sender, &nonce);
   if (code == 0) code = send_all(&h, a, key, &net, nonce);
@@ -423,17 +484,29 @@ static int run(const send_args_t *a) {
   return code;
 }
 
-int qp_cmd_chain_send(int argc, char **argv) {
-  send_args_t a = {.args = "{}", .timeout_s = SEND_TIMEOUT_S};
-  int code = parse(argc, argv, &a);
-  if (code >= 0) return code;
-  if (a.count == 0 && check_args(a.args, strlen(a.args)) != 0) return SEND_NOT_DONE;
+int qp_cli_chain_send_run(const qp_cli_chain_send_t *a, const char *prog_name,
+                          const char *usage) {
+  prog = prog_name;
+  usage_text = usage;
+  if (a->count == 0 && check_args(a->args, strlen(a->args)) != 0) return SEND_NOT_DONE;
   if (qp_crypto_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    fprintf(stderr, SEND_PROG ": cannot initialise the crypto or HTTP library\n");
+    say("cannot initialise the crypto or HTTP library\n");
     return SEND_NOT_DONE;
   }
-  code = run(&a);
+  int code = run(a);
   curl_global_cleanup();
   fflush(stdout);
+  return code;
+}
+
+int qp_cmd_chain_send(int argc, char **argv) {
+  send_args_t a = {.timeout_s = SEND_TIMEOUT_S};
+  int code = parse(argc, argv, &a);
+  if (code >= 0) return code;
+  char *text = NULL; /* a contract call's args */
+  if (a.contract != NULL && (code = contract_args(&a, &text)) != 0) return code;
+  if (a.args == NULL) a.args = "{}";
+  code = qp_cli_chain_send_run(&a, "quipu chain send", USAGE);
+  qp_free(text);
   return code;
 }

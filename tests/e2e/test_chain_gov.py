@@ -76,6 +76,15 @@ def test_governance_end_to_end(gnet):
     q = quipu("chain", "query", "--node", net.url(0), "--app", "gov", "--method", "may_deploy",
               "--args", json.dumps({"key": net.client_pub}))
     assert json.loads(q.stdout)["result"]["allowed"] is False
+    code = os.path.join(net.root, "c.lua")
+    with open(code, "w") as f:
+        f.write("function hello(args) return 1 end\n")
+    d = quipu("chain", "deploy", "--node", net.url(1), "--key", net.client, "--code", code,
+              "--wait", check=False)
+    assert d.returncode == 1 and "deploy_forbidden" in d.stdout + d.stderr, d.stdout + d.stderr
+    d = quipu("chain", "deploy", "--node", net.url(1), "--key", vkey(net, 2), "--code", code,
+              "--wait", check=False)  # a key with no rule: allowed by default
+    assert d.returncode == 0, d.stdout + d.stderr
 
     # Remove validator 3: epoch 1 of 3 validators from the next height.
     node3 = net.status(3)["validators"][3]["public_key"]
