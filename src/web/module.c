@@ -97,7 +97,8 @@ static int web_open(const qp_node_env_t *env, const json_t *settings, void **sta
     return rc;
   }
   w->http = (qp_http_module_t){.name = "web", .routes = ROUTES,
-                               .routes_count = sizeof ROUTES / sizeof ROUTES[0], .ctx = w};
+                               .routes_count = sizeof ROUTES / sizeof ROUTES[0], .ctx = w,
+                               .openapi = qp_web_openapi_json};
   *state = w;
   return 0;
 }

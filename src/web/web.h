@@ -20,6 +20,10 @@
 #define QP_WEB_NAME_MAX 64u                   /* bytes of an app or a file name */
 #define QP_WEB_ROOT_MAX 512u                  /* bytes of the root directory's path */
 
+/* The module's OpenAPI fragment (src/web/openapi.json; its C copy
+ * src/web/openapi.c is made by scripts/gen-openapi.sh). */
+extern const char qp_web_openapi_json[];
+
 /* The Content-Type for a file name by its extension (static string), or
  * NULL when the extension is not served. */
 const char *qp_web_content_type(const char *file);

@@ -163,6 +163,20 @@ static void test_module_settings(void **state) {
   assert_non_null(strstr(detail, "unknown key modules.web.dir"));
 }
 
+/* The served fragment is the JSON source's copy (scripts/gen-openapi.sh). */
+static void test_openapi_copy(void **state) {
+  (void)state;
+  json_error_t jerr;
+  json_t *src = json_load_file("src/web/openapi.json", 0, &jerr);
+  json_t *copy = json_loads(qp_web_openapi_json, 0, &jerr);
+  assert_non_null(src);
+  assert_non_null(copy);
+  assert_true(json_equal(src, copy));
+  assert_non_null(json_object_get(json_object_get(copy, "paths"), "/web/{app}/{file}"));
+  json_decref(src);
+  json_decref(copy);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names),
@@ -170,6 +184,7 @@ int main(void) {
       cmocka_unit_test(test_reads_what_is_allowed),
       cmocka_unit_test(test_refuses_the_rest),
       cmocka_unit_test(test_module_settings),
+      cmocka_unit_test(test_openapi_copy),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
