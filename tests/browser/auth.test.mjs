@@ -99,6 +99,9 @@ test("register a passkey, then pay: the ledger posts the hold", async (t) => {
   assert.ok(hold.flags.includes("pending"));
   const done = await node.ok("GET", `/v1/payment-intents/${i.id}`);
   assert.equal(done.credential_id, c.id);
+  const post = await node.ok("GET", `/v1/transfers/${done.post_transfer_id}`);
+  assert.equal(post.pending_id, i.transfer_id);
+  assert.ok(post.flags.includes("post_pending_transfer"), JSON.stringify(post.flags));
   const after1 = (await node.ok("GET", `/v1/users/${d.userId}/credentials`)).data[0];
   assert.ok(after1.sign_count > c.sign_count, "the authenticator's counter moved forward");
 });
