@@ -42,11 +42,18 @@ export class Node {
     throw new Error("the node did not come up");
   }
 
+  // SIGTERM, and a clean exit (0) is required: the node's log is kept and
+  // shown otherwise (an ASan build reports leaks and errors there).
   async stop() {
-    if (this.proc && this.proc.exitCode === null) {
-      const exited = new Promise((r) => this.proc.once("exit", r));
+    let code = this.proc ? this.proc.exitCode ?? this.proc.signalCode : 0;
+    if (code === null) {
+      const exited = new Promise((r) => this.proc.once("exit", (c, sig) => r(c ?? sig)));
       this.proc.kill("SIGTERM");
-      await exited;
+      code = await exited;
+    }
+    if (code !== 0) {
+      throw new Error(`the node exited with ${code}; its log: ${join(this.home, "node.log")}\n` +
+        readFileSync(join(this.home, "node.log"), "utf8").slice(-4000));
     }
     rmSync(this.home, { recursive: true, force: true });
   }
