@@ -81,9 +81,12 @@ test: deps
 # tests/browser/node_modules) against a freshly started `quipu node`.
 # Screenshots land in build/screens/.
 .PHONY: test-browser
-test-browser: deps $(BUILD)/quipu tests/browser/node_modules/.package-lock.json
+test-browser: deps
+	@QUIPU_BROWSER=1 bash scripts/deps.sh
+	@$(MAKE) --no-print-directory $(BUILD)/quipu tests/browser/node_modules/.package-lock.json
 	cd tests/browser && QUIPU_BIN=$(abspath $(BUILD)/quipu) node --test static.test.mjs auth.test.mjs
 
+# npm ci again only when the lock file changed.
 tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json tests/browser/package.json
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 
