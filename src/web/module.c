@@ -32,21 +32,25 @@ static void web_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *reply) {
   char *body = NULL;
   const char *type = NULL;
   char detail[256] = "";
-  int rc = qp_web_file_read(w->root, qp_http_param(req, "app"), qp_http_param(req, "file"),
-                            &body, &type, detail, sizeof detail);
+  const char *app = qp_http_param(req, "app"), *file = qp_http_param(req, "file");
+  int rc = app == NULL || file == NULL /* the router's copies: out of memory */
+               ? QP_ENOMEM
+               : qp_web_file_read(w->root, app, file, &body, &type, detail, sizeof detail);
   if (rc == 0) {
     qp_http_reply_text(reply, 200, body, type);
     return;
   }
+  if (rc == QP_ELIMIT) QP_LOG_WARN("web", "%s not served: %s", qp_http_path(req), detail);
   if (rc == QP_ENOTFOUND || rc == QP_ELIMIT) {
     qp_http_reply_fail(reply, 404, "not_found", "", "no such page");
     return;
   }
-  QP_LOG_WARN("web", "%s: %s", qp_http_path(req), detail);
-  if (rc == QP_ENOMEM)
+  if (rc == QP_ENOMEM) {
     qp_http_reply_fail(reply, 503, "overloaded", "", "out of memory, try again");
-  else
-    qp_http_reply_fail(reply, 500, "internal", "", "cannot read the page");
+    return;
+  }
+  QP_LOG_WARN("web", "%s: %s", qp_http_path(req), detail);
+  qp_http_reply_fail(reply, 500, "internal", "", "cannot read the page");
 }
 
 static const qp_http_route_t ROUTES[] = {
