@@ -74,6 +74,21 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory torture-quick
+	@$(MAKE) --no-print-directory test-browser
+
+# Tests in a real browser (tests/browser, issue 14): Debian's Chromium,
+# headless, driven by playwright-core (npm, pinned by the lock file, into
+# tests/browser/node_modules) against a freshly started `quipu node`.
+# Screenshots land in build/screens/.
+.PHONY: test-browser
+test-browser: deps
+	@QUIPU_BROWSER=1 bash scripts/deps.sh
+	@$(MAKE) --no-print-directory $(BUILD)/quipu tests/browser/node_modules/.package-lock.json
+	cd tests/browser && QUIPU_BIN=$(abspath $(BUILD)/quipu) node --test static.test.mjs auth.test.mjs
+
+# npm ci again only when the lock file changed.
+tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json tests/browser/package.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 
 demo: all
 	@bash scripts/demo.sh $(BUILD)/quipu

@@ -10,6 +10,14 @@ PKGS=(
   libcbor-dev liblua5.4-dev libqrencode-dev libcmocka-dev
   python3 python3-pytest python3-requests python3-cryptography curl libcurl4-openssl-dev openssl openssl
 )
+# QUIPU_BROWSER=1 (`make test-browser`, part of `make test`): the browser tests
+# (tests/browser) need Chromium, and Node.js with npm: Debian's unless the
+# machine has them already (a nodejs package from elsewhere brings npm).
+if [ -n "${QUIPU_BROWSER:-}" ]; then
+  PKGS+=(chromium)
+  command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+  command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+fi
 [ -n "${QUIPU_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$QUIPU_EXTRA_PKGS" && PKGS+=("${extra[@]}")
 
 missing=()

@@ -13,11 +13,13 @@
 extern const qp_module_t qp_ledger_module;
 extern const qp_module_t qp_chain_module;
 extern const qp_module_t qp_auth_module;
+extern const qp_module_t qp_web_module;
 
 static const qp_module_t *const MODULES[] = {
     &qp_ledger_module,
     &qp_chain_module,
     &qp_auth_module,
+    &qp_web_module,
 };
 #define MODULES_COUNT ((uint32_t)(sizeof MODULES / sizeof MODULES[0]))
 #define SCOPES_MAX 256u /* scopes of all modules together */
