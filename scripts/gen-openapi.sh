@@ -5,10 +5,15 @@
 # (src/<module>/openapi.json -> src/<module>/openapi.c), which the core
 # merges at start.  Run it after editing a JSON file; the unit test
 # tests/unit/http/test_openapi.c fails while a copy is stale.
+# `gen-openapi.sh --check` (run by scripts/lint.sh) writes nothing and
+# fails naming every copy that is not what the JSON makes.
 set -euo pipefail
+export GEN_OPENAPI_CHECK="${1:-}"
 cd "$(dirname "$0")/.."
 /usr/bin/python3 - <<'PY'
 import json
+import os
+stale = []
 DOCS = [
     ("src/http/openapi.json", "src/http/openapi_base.c", "http/http_int.h", "qp__http_openapi_base"),
     ("src/ledger/openapi.json", "src/ledger/openapi.c", "ledger/api.h", "qp_ledger_openapi_json"),
@@ -29,5 +34,12 @@ for src, dst, header, symbol in DOCS:
         esc = line.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         out.append('    "%s"' % esc)
     out[-1] += ";"
-    open(dst, "w", encoding="utf-8").write("\n".join(out) + "\n")
+    want = "\n".join(out) + "\n"
+    if os.environ.get("GEN_OPENAPI_CHECK") == "--check":
+        if open(dst, encoding="utf-8").read() != want:
+            stale.append(dst)
+        continue
+    open(dst, "w", encoding="utf-8").write(want)
+if stale:
+    raise SystemExit("stale OpenAPI copies (run scripts/gen-openapi.sh): " + ", ".join(stale))
 PY

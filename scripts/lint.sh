@@ -19,5 +19,7 @@ fi
 # Functions over 70 lines, lines over 100 columns, includes of another
 # module's private headers (scripts/lint_c.py says which).
 /usr/bin/python3 scripts/lint_c.py || status=1
+# The C copies of the OpenAPI documents match their JSON (the node serves the copies).
+bash scripts/gen-openapi.sh --check || status=1
 [ $status -eq 0 ] && echo "lint: ok"
 exit $status
