@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "auth_bench.h"
+#include "base/alloc.h"
 #include "base/err.h"
 
 #define IDS_PER_LOOKUP 4000u
@@ -130,5 +131,85 @@ int qab_check_ledger(const qab_config_t *cfg, const qab_node_t *n, const qab_use
             "places\n", bad);
     rc = QP_ECORRUPT;
   }
+  return rc;
+}
+
+/* POST path (body stolen) expecting HTTP want; *out is the answer. */
+static int expect(void *e, const qab_node_t *n, const char *path, json_t *body, long want,
+                  json_t **out) {
+  long code = 0;
+  int rc = body != NULL ? qab_call(e, n, "POST", path, body, out, &code) : QP_ENOMEM;
+  json_decref(body);
+  if (rc == 0 && code != want) {
+    char *text = *out != NULL ? json_dumps(*out, JSON_COMPACT) : NULL;
+    fprintf(stderr, "auth-bench: POST %s: HTTP %ld, not %ld: %.300s\n", path, code, want,
+            text != NULL ? text : "");
+    free(text); /* jansson's allocation */
+    rc = QP_ECORRUPT;
+  }
+  return rc;
+}
+
+/* The hold's pending_state is want. */
+static int hold_is(void *e, const qab_node_t *n, const char *transfer_id, const char *want) {
+  char path[96];
+  json_t *t = NULL;
+  long code = 0;
+  snprintf(path, sizeof path, "/v1/transfers/%s", transfer_id);
+  int rc = qab_call(e, n, "GET", path, NULL, &t, &code);
+  if (rc == 0 && (code != 200 || !str_is(t, "pending_state", want))) {
+    fprintf(stderr, "auth-bench: hold %s is not %s after a refused confirm\n", transfer_id,
+            want);
+    rc = QP_ECORRUPT;
+  }
+  json_decref(t);
+  return rc;
+}
+
+/* Intent, challenge, then a confirm whose signature has one bit flipped. */
+static int refused_confirm(void *e, const qab_node_t *n, qab_user_t *u, json_t **intent) {
+  json_t *ch = NULL, *no = NULL;
+  char path[128], payer[24], *body = NULL;
+  snprintf(payer, sizeof payer, "%llu", (unsigned long long)u->account);
+  int rc = expect(e, n, "/v1/payment-intents", json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, "
+                  "s:s, s:s, s:i}", "user_id", u->id, "debit_account_id", payer,
+                  "credit_account_id", "2", "amount", "77", "ledger", QAB_LEDGER, "currency",
+                  "USD", "payee_name", "Bench Shop", "order_id", "bench-refused",
+                  "expires_in_s", 600), 200, intent);
+  const char *id = json_string_value(json_object_get(*intent, "id"));
+  snprintf(path, sizeof path, "/v1/payment-intents/%s/challenge", id != NULL ? id : "-");
+  if (rc == 0) rc = expect(e, n, path, json_object(), 200, &ch);
+  json_t *pk = json_object_get(ch, "publicKey");
+  const char *c = json_string_value(json_object_get(pk, "challenge"));
+  const char *rp = json_string_value(json_object_get(pk, "rpId"));
+  if (rc == 0) rc = c != NULL && rp != NULL ? qab_confirm_body(u, n->origin, c, rp, true, &body)
+                                            : QP_ECORRUPT;
+  snprintf(path, sizeof path, "/v1/payment-intents/%s/confirm", id != NULL ? id : "-");
+  if (rc == 0) rc = expect(e, n, path, json_loads(body, 0, NULL), 400, &no);
+  const char *code = json_string_value(json_object_get(json_object_get(no, "error"), "code"));
+  if (rc == 0 && (code == NULL || strcmp(code, "signature_invalid") != 0)) {
+    fprintf(stderr, "auth-bench: a bad signature was refused with %s\n", code ? code : "?");
+    rc = QP_ECORRUPT;
+  }
+  qp_free(body);
+  json_decref(ch);
+  json_decref(no);
+  return rc;
+}
+
+int qab_check_refusal(const qab_node_t *n, qab_user_t *u) {
+  CURL *e = curl_easy_init();
+  json_t *intent = NULL, *gone = NULL;
+  int rc = e != NULL ? refused_confirm(e, n, u, &intent) : QP_ENOMEM;
+  const char *tid = json_string_value(json_object_get(intent, "transfer_id"));
+  if (rc == 0) rc = hold_is(e, n, tid, "pending");
+  char path[128];
+  snprintf(path, sizeof path, "/v1/payment-intents/%s/cancel",
+           json_string_value(json_object_get(intent, "id")));
+  if (rc == 0) rc = expect(e, n, path, json_object(), 200, &gone);
+  if (rc == 0) rc = hold_is(e, n, tid, "voided");
+  json_decref(intent);
+  json_decref(gone);
+  curl_easy_cleanup(e);
   return rc;
 }

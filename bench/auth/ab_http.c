@@ -79,6 +79,9 @@ int qab_http_run(const qab_config_t *cfg, qb_report_t *rep) {
            "(ES256 / EdDSA alternately)\n", n.url, cfg->users);
     rc = qab_setup(cfg, &n, users);
   }
+  if (rc == 0) rc = qab_check_refusal(&n, &users[0]);
+  if (rc == 0) printf("== a flipped signature bit: refused (signature_invalid), no money "
+                      "moved\n");
   if (rc == 0) rc = phases(cfg, &n, users, pays, rep);
   if (rc == 0) {
     rc = qab_check_ledger(cfg, &n, users, pays, 2 * cfg->payments);

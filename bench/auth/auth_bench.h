@@ -176,6 +176,14 @@ typedef struct qab_pay {
  * QP_EIO (a refusal: printed) or QP_ENOMEM. */
 int qab_setup(const qab_config_t *cfg, const qab_node_t *n, qab_user_t *users);
 
+/* The confirm request body (an AuthenticationResponseJSON) with u's next
+ * assertion over challenge (base64url, as the node sent it) for rp_id and
+ * origin; bad_signature flips one bit of the signature.  *out is
+ * qp_malloc'ed (qp_free).  Returns 0, QP_EIO (signer), QP_ERANGE or
+ * QP_ENOMEM. */
+int qab_confirm_body(qab_user_t *u, const char *origin, const char *challenge,
+                     const char *rp_id, bool bad_signature, char **out);
+
 /* What a phase runs: the steps each payment goes through. */
 typedef enum qab_phase {
   QAB_PHASE_PREPARE, /* intent + challenge; the assertion is signed and kept */
@@ -197,5 +205,12 @@ int qab_load_run(const qab_config_t *cfg, const qab_node_t *n, qab_user_t *users
  * difference.  Returns 0, QP_ECORRUPT (a difference) or QP_EIO. */
 int qab_check_ledger(const qab_config_t *cfg, const qab_node_t *n, const qab_user_t *users,
                      const qab_pay_t *pays, uint32_t count);
+
+/* One payment of user u (from its payer account, set up already) with a
+ * signature bit flipped: the node must refuse the confirm with
+ * signature_invalid and leave the hold pending; the intent is then
+ * cancelled (the hold voided, so the balances checked later are
+ * unchanged).  Returns 0, QP_ECORRUPT (printed) or QP_EIO. */
+int qab_check_refusal(const qab_node_t *n, qab_user_t *u);
 
 #endif
