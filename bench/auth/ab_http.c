@@ -5,7 +5,9 @@
  * those P confirms, so auth_confirm_per_s and its p50/p99 are the confirm
  * route alone under concurrency; FLOW runs P more payments through the
  * whole flow (intent, challenge, signing, confirm), auth_flow_per_s.  The
- * client shares the machine's cores with the node.
+ * client shares the machine's cores with the node; the node's CPU time per
+ * confirm (from /proc, 10 ms ticks) says how much of the wall time is
+ * computation.
  */
 #include <stdio.h>
 #include <string.h>
@@ -45,8 +47,12 @@ static int phases(const qab_config_t *cfg, const qab_node_t *n, qab_user_t *user
   int rc = qab_load_run(cfg, n, users, pays, p, QAB_PHASE_PREPARE, &ns);
   if (rc == 0) qb_report_add(rep, "auth_prepare_per_s", per_s(p, ns), "intents/s", 0);
   if (rc == 0) printf("== the %u confirms alone\n", p);
+  double cpu0 = qab_node_cpu_s(n);
   if (rc == 0) rc = qab_load_run(cfg, n, users, pays, p, QAB_PHASE_CONFIRM, &ns);
+  double cpu = qab_node_cpu_s(n) - cpu0;
   if (rc == 0) qb_report_add(rep, "auth_confirm_per_s", per_s(p, ns), "confirms/s", 0);
+  if (rc == 0 && cpu0 >= 0)
+    qb_report_add(rep, "auth_confirm_node_cpu_us", cpu * 1e6 / p, "us/confirm", 0);
   if (rc == 0) rc = latencies(pays, p, false, "auth_confirm", rep);
   if (rc == 0) printf("== %u payments through the whole flow\n", p);
   if (rc == 0) rc = qab_load_run(cfg, n, users, pays + p, p, QAB_PHASE_FLOW, &ns);

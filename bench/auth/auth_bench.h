@@ -135,6 +135,10 @@ int qab_node_start(const qab_config_t *cfg, qab_node_t *n);
  * 0, or QP_EIO when the node did not exit with 0. */
 int qab_node_stop(qab_node_t *n, bool keep);
 
+/* CPU seconds (user + system) the node used so far, from /proc; -1 when
+ * unknown. */
+double qab_node_cpu_s(const qab_node_t *n);
+
 /* One request on the keep-alive easy handle e: method and path on the node,
  * body (may be NULL) sent as JSON.  *out gets the parsed answer (NULL when
  * it is not JSON; the caller json_decref()s it), *code the HTTP status.
