@@ -7,13 +7,17 @@
  * whole flow (intent, challenge, signing, confirm), auth_flow_per_s.  The
  * client shares the machine's cores with the node; the node's CPU time per
  * confirm (from /proc, 10 ms ticks) says how much of the wall time is
- * computation.
+ * computation, and the disk's flush rate measured just before says what
+ * the rest waits for.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth_bench.h"
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/err.h"
 
 /* p50 and p99 of the phase's confirm (or whole flow) latencies, in ms. */
@@ -36,15 +40,43 @@ static double per_s(uint32_t count, uint64_t ns) {
   return ns > 0 ? (double)count * 1e9 / (double)ns : 0;
 }
 
+/* 4 KiB pwrite + fdatasync rounds per second in the node's directory for
+ * about ms: the disk's flush rate at this moment, beside which the HTTP
+ * figures are read (every confirm waits for several flushes). */
+static int flush_rate(const qab_node_t *n, uint64_t ms, qb_report_t *rep) {
+  char path[460];
+  uint8_t page[4096];
+  memset(page, 0x5a, sizeof page);
+  snprintf(path, sizeof path, "%s/flush-probe", n->dir);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return QP_EIO;
+  uint64_t count = 0, t0 = qp_clock_mono_ns(), elapsed = 0;
+  int rc = 0;
+  while (rc == 0 && elapsed < ms * 1000000u) {
+    if (pwrite(fd, page, sizeof page, (off_t)(count % 256) * 4096) != (ssize_t)sizeof page ||
+        fdatasync(fd) != 0)
+      rc = QP_EIO;
+    count++;
+    elapsed = qp_clock_mono_ns() - t0;
+  }
+  close(fd);
+  unlink(path);
+  if (rc == 0) qb_report_add(rep, "disk_fdatasync_per_s", per_s((uint32_t)count, elapsed),
+                             "flushes/s", 0);
+  return rc;
+}
+
 /* The three phases over pays[0, 2P): the first P prepared then confirmed,
  * the second P through the whole flow. */
 static int phases(const qab_config_t *cfg, const qab_node_t *n, qab_user_t *users,
                   qab_pay_t *pays, qb_report_t *rep) {
   uint32_t p = cfg->payments;
   uint64_t ns = 0;
+  int rc = flush_rate(n, cfg->quick ? 300 : 1000, rep);
+  if (rc != 0) return rc;
   printf("== %u payments prepared (intent + challenge, assertion signed) over %u "
          "connections\n", p, cfg->lanes);
-  int rc = qab_load_run(cfg, n, users, pays, p, QAB_PHASE_PREPARE, &ns);
+  rc = qab_load_run(cfg, n, users, pays, p, QAB_PHASE_PREPARE, &ns);
   if (rc == 0) qb_report_add(rep, "auth_prepare_per_s", per_s(p, ns), "intents/s", 0);
   if (rc == 0) printf("== the %u confirms alone\n", p);
   double cpu0 = qab_node_cpu_s(n);
