@@ -40,12 +40,12 @@ typedef struct assertions {
   qp_auth_cose_key_t key;                       /* decoded from the credential's COSE key */
   uint8_t ed_pk[crypto_sign_PUBLICKEYBYTES];    /* EdDSA: the raw key, for libsodium */
   uint8_t challenge[ASSERTIONS][32];            /* the server's challenge of each */
-  char client_data[ASSERTIONS][QAB_CLIENT_DATA_MAX];
-  size_t client_data_len[ASSERTIONS];
-  uint8_t auth_data[ASSERTIONS][QAB_AUTH_DATA_LEN];
+  char client_data[ASSERTIONS][QAB_CLIENT_DATA_MAX]; /* clientDataJSON of each */
+  size_t client_data_len[ASSERTIONS];           /* its bytes */
+  uint8_t auth_data[ASSERTIONS][QAB_AUTH_DATA_LEN]; /* authenticatorData of each */
   uint8_t msg[ASSERTIONS][MSG_LEN];             /* authData || SHA-256(clientDataJSON) */
-  uint8_t sig[ASSERTIONS][QAB_SIG_MAX];
-  size_t sig_len[ASSERTIONS];
+  uint8_t sig[ASSERTIONS][QAB_SIG_MAX];         /* the signature over msg */
+  size_t sig_len[ASSERTIONS];                   /* its bytes (DER for ES256) */
 } assertions_t;
 
 static const char *const TYPES[] = {"webauthn.get", "payment.get"};
