@@ -24,7 +24,8 @@ static const char USAGE[] =
     "                        [--connections N] [--verify-ms N] [--tmp DIR] [--keep]\n"
     "  --quipu        the quipu binary; without it only the in-process part runs\n"
     "  --payments     payments of the confirm phase, and again of the flow phase\n"
-    "                 (3000; --quick 600)\n"
+    "                 (1800; --quick 600); 2 x payments + users + 1 challenges must fit\n"
+    "                 in the 4096 a node holds within one challenge TTL\n"
     "  --users        simulated users, one credential each, alternately ES256 and EdDSA\n"
     "                 (256; --quick 64); rounded up to a multiple of --connections\n"
     "  --connections  concurrent keep-alive connections to the node (16)\n"
@@ -46,7 +47,7 @@ static int parse_u32(const char *text, uint32_t lo, uint32_t hi, uint32_t *out) 
 static void defaults(qab_config_t *c, bool quick) {
   memset(c, 0, sizeof *c);
   c->quick = quick;
-  c->payments = quick ? 600 : 3000;
+  c->payments = quick ? 600 : 1800;
   c->users = quick ? 64 : 256;
   c->lanes = 16;
   c->verify_ms = quick ? 500 : 2000;
@@ -86,6 +87,12 @@ static int parse_args(int argc, char **argv, qab_config_t *c) {
   c->users = (c->users + c->lanes - 1) / c->lanes * c->lanes; /* a user stays on one lane */
   if (bad || optind < argc || c->users > QAB_USERS_MAX) {
     fputs(USAGE, stderr);
+    return 2;
+  }
+  if (2ull * c->payments + c->users + 1 > QAB_CHALLENGES_MAX) {
+    fprintf(stderr, "auth-bench: 2 x --payments + --users + 1 = %llu challenges, more than the "
+            "%u a node holds within one challenge TTL (docs/bench.md, \"Auth benchmark\")\n",
+            2ull * c->payments + c->users + 1, QAB_CHALLENGES_MAX);
     return 2;
   }
   return -1;
