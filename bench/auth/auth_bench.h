@@ -19,8 +19,9 @@
  * The pieces: ab_authn.c (the software authenticator), ab_verify.c (the
  * in-process part), ab_node.c (the node's process and plain HTTP calls),
  * ab_setup.c (accounts, funding, users, registrations), ab_load.c (the
- * payments over libcurl multi), ab_check.c (the ledger read back),
- * ab_main.c (flags, the report).  docs/bench.md, "Auth benchmark".
+ * payments over libcurl multi), ab_check.c (the refused payment, the ledger
+ * read back), ab_http.c (the HTTP part's order and figures), ab_main.c
+ * (flags, the report).  docs/bench.md, "Auth benchmark".
  */
 #ifndef QAB_AUTH_BENCH_H
 #define QAB_AUTH_BENCH_H
