@@ -191,6 +191,31 @@ bench-chain-lua: all
 	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-chain-bench
 	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --lua $(CHAIN_BENCH_ARGS)
 
+# ---- auth benchmark (bench/auth/, issue 14): build/bench/quipu-auth-bench ----
+# `make bench-auth` measures, on one core, the auth module's assertion
+# verification (ES256, EdDSA) beside OpenSSL's P-256 and libsodium's Ed25519
+# verify in the same run, then starts build/quipu (ledger + auth) in a temp
+# dir and confirms payments over HTTP (confirms/s, p50/p99, whole flows/s),
+# checking the ledger afterwards.  `make bench-auth-quick` is the small run
+# (well under a minute).  AUTH_BENCH_ARGS adds flags (--payments N,
+# --users N, --connections N, --verify-ms N, --keep).
+AUTH_BENCH_SRC := $(sort $(wildcard bench/auth/*.c))
+AUTH_BENCH_OBJ := $(AUTH_BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/%.o) \
+                  $(BUILD)/obj/bench/bench_common.o $(BUILD)/obj/bench/workload.o
+
+$(BUILD)/bench/quipu-auth-bench: $(AUTH_BENCH_OBJ) $(BUILD)/libquipu.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $(AUTH_BENCH_OBJ) $(BUILD)/libquipu.a $(DEP_LIBS) $(EXTRA_LDFLAGS)
+
+.PHONY: bench-auth bench-auth-quick
+bench-auth: all
+	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-auth-bench
+	$(BUILD)/bench/quipu-auth-bench --quipu $(BUILD)/quipu $(AUTH_BENCH_ARGS)
+
+bench-auth-quick: all
+	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-auth-bench
+	$(BUILD)/bench/quipu-auth-bench --quipu $(BUILD)/quipu --quick $(AUTH_BENCH_ARGS)
+
 # ---- deterministic simulation (src/drills, docs/drills.md) ----
 # `make sim SEEDS=100000` runs many seeds of `quipu sim ledger`; a failing
 # seed prints the command that replays it.

@@ -1,0 +1,228 @@
+/*
+ * auth_bench.h - quipu-auth-bench (issue 14, "Speed"): how fast the auth
+ * module checks a WebAuthn assertion, and how fast a real node confirms
+ * payments over HTTP.
+ *
+ * Two parts.  In-process, on one core: qp_auth_assert_verify (what
+ * POST /v1/payment-intents/{id}/confirm calls on the assertion) over
+ * assertions of a stored ES256 and a stored EdDSA credential, beside the raw
+ * primitives it stands on, measured in the same run as the bound: OpenSSL's
+ * EVP P-256 ECDSA verify and libsodium's crypto_sign_verify_detached over
+ * the same signed bytes.  Over HTTP: a real `quipu node` with the ledger and
+ * auth modules in a temp dir, one registered credential per simulated user
+ * (a software authenticator in C: keys from OpenSSL and libsodium, the
+ * attestation object built with libcbor), then payments - intent, challenge,
+ * an assertion signed over the returned challenge, confirm - over
+ * concurrent keep-alive connections (libcurl multi), and a check that every
+ * confirmed payment's hold is posted in the ledger.
+ *
+ * The pieces: ab_authn.c (the software authenticator), ab_verify.c (the
+ * in-process part), ab_node.c (the node's process and plain HTTP calls),
+ * ab_setup.c (accounts, funding, users, registrations), ab_load.c (the
+ * payments over libcurl multi), ab_check.c (the refused payment, the ledger
+ * read back), ab_http.c (the HTTP part's order and figures), ab_main.c
+ * (flags, the report).  docs/bench.md, "Auth benchmark".
+ */
+#ifndef QAB_AUTH_BENCH_H
+#define QAB_AUTH_BENCH_H
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bench.h"
+
+#define QAB_USERS_MAX 65536u     /* simulated users of one run */
+#define QAB_PAYMENTS_MAX 1000000u /* payments of one phase */
+#define QAB_LANES_MAX 256u       /* concurrent connections */
+#define QAB_CHALLENGE_TEXT_MAX 200u /* a base64url challenge as the node sends it */
+#define QAB_CLIENT_DATA_MAX 512u /* clientDataJSON the authenticator writes */
+#define QAB_AUTH_DATA_LEN 37u    /* rpIdHash 32 + flags 1 + signCount 4 (no AT, no ED) */
+#define QAB_SIG_MAX 80u          /* a DER ECDSA P-256 signature (72) or Ed25519 (64) */
+#define QAB_CRED_ID_LEN 32u      /* bytes of each credential id */
+#define QAB_BODY_MAX (16u << 20) /* bytes of one answer the bench reads */
+/* The node keeps every challenge it issued, used or not, until its
+ * deadline (challenge_ttl_s, 300 s by default), and holds at most 4096
+ * (QP_AUTH_CEREMONIES_MAX, docs/auth.md): past that it answers 429
+ * too_many_ceremonies.  One run issues a challenge per registration, per
+ * payment and one for the refused payment, all within one TTL, so they
+ * must fit. */
+#define QAB_CHALLENGES_MAX 4096u
+
+/* The run's configuration, from flags. */
+typedef struct qab_config {
+  const char *quipu;       /* path of the quipu binary; NULL = in-process part only */
+  const char *tmp_dir;     /* where the node's home goes */
+  uint32_t users;          /* simulated users, each with one credential (a multiple of lanes) */
+  uint32_t payments;       /* payments of the confirm phase, and again of the flow phase */
+  uint32_t lanes;          /* concurrent keep-alive connections */
+  uint64_t verify_ms;      /* how long each in-process loop runs */
+  bool quick;              /* --quick: the small run */
+  bool keep;               /* keep the node's directory (BENCH_KEEP) */
+} qab_config_t;
+
+/* ---------------------------------------------------- authenticator */
+
+/* One credential on one software authenticator.  The private key stays
+ * here; the node only ever sees the COSE public key and signatures. */
+typedef struct qab_authn {
+  int64_t alg;                          /* -7 (ES256) or -8 (EdDSA) */
+  EVP_PKEY *p256;                       /* ES256: the key pair (OpenSSL) */
+  uint8_t ed_pk[crypto_sign_PUBLICKEYBYTES]; /* EdDSA: the public key */
+  uint8_t *ed_sk;                       /* EdDSA: sodium_malloc'ed secret key */
+  uint8_t cred_id[QAB_CRED_ID_LEN];     /* the credential id (random) */
+  uint32_t sign_count;                  /* the last count it signed */
+} qab_authn_t;
+
+/* Makes a fresh key pair and credential id for alg (-7 or -8).  Returns 0,
+ * QP_EINVAL (another alg) or QP_ENOMEM.  qab_authn_deinit releases it. */
+int qab_authn_init(qab_authn_t *a, int64_t alg);
+void qab_authn_deinit(qab_authn_t *a);
+
+/* The credential's public key as a COSE_Key (libcbor).  *out is malloc'ed
+ * by libcbor: the caller free()s it.  Returns 0 or QP_ENOMEM. */
+int qab_authn_cose_key(const qab_authn_t *a, uint8_t **out, size_t *len);
+
+/* The attestation object of a registration, fmt "none": authData with UP,
+ * UV and AT, signCount 0, a zero AAGUID, the credential id and COSE key.
+ * *out is malloc'ed by libcbor (free()).  Returns 0 or QP_ENOMEM. */
+int qab_authn_attestation(const qab_authn_t *a, const char *rp_id, uint8_t **out, size_t *len);
+
+/* clientDataJSON {"type","challenge","origin","crossOrigin":false} into
+ * out (max bytes).  Returns its length, or 0 when it does not fit. */
+size_t qab_client_data(char *out, size_t max, const char *type, const char *challenge_b64u,
+                       const char *origin);
+
+/* An assertion: the next signCount, authData = SHA-256(rp_id) || UP|UV ||
+ * count, and the signature over authData || SHA-256(client_data).
+ * sig holds QAB_SIG_MAX bytes.  Returns 0 or QP_EIO (the signer failed). */
+int qab_authn_assert(qab_authn_t *a, const char *rp_id, const uint8_t *client_data,
+                     size_t client_data_len, uint8_t auth_data[QAB_AUTH_DATA_LEN],
+                     uint8_t *sig, size_t *sig_len);
+
+/* base64url without padding of in[0..len) into out (max bytes, NUL
+ * terminated).  Returns 0 or QP_ERANGE. */
+int qab_b64u(const uint8_t *in, size_t len, char *out, size_t max);
+
+/* ------------------------------------------------------- in-process */
+
+/* The in-process figures (RESULT auth_assert_*, p256_verify_per_s,
+ * ed25519_verify_per_s and the ratios) on this thread.  Returns 0,
+ * QP_ECORRUPT (a good assertion was refused or a bad one accepted: the run
+ * fails) or QP_ENOMEM. */
+int qab_verify_run(const qab_config_t *cfg, qb_report_t *rep);
+
+/* ------------------------------------------------------------- HTTP */
+
+/* The HTTP part (ab_http.c): node, setup, the three phases, the ledger
+ * check, the RESULT lines.  Returns 0, QP_ECORRUPT (a check failed),
+ * QP_EIO or QP_ENOMEM; rep->failed is set on any failure. */
+int qab_http_run(const qab_config_t *cfg, qb_report_t *rep);
+
+/* ------------------------------------------------------------- node */
+
+/* A running `quipu node` (ledger + auth) on 127.0.0.1:port. */
+typedef struct qab_node {
+  pid_t pid;            /* 0 = not running */
+  uint32_t port;        /* its HTTP port */
+  char dir[400];        /* the temp dir, also the node's home */
+  char url[48];         /* http://127.0.0.1:PORT */
+  char origin[48];      /* http://localhost:PORT: an origin the node allows by default */
+  char auth[160];       /* "Authorization: Bearer <key>" */
+} qab_node_t;
+
+/* Writes node.json, makes an API key (`quipu keys create`), starts the node
+ * and waits for /healthz.  Returns 0 or QP_EIO (its log tail is printed). */
+int qab_node_start(const qab_config_t *cfg, qab_node_t *n);
+
+/* SIGTERM, wait (SIGKILL after 20 s), remove the dir unless keep.  Returns
+ * 0, or QP_EIO when the node did not exit with 0. */
+int qab_node_stop(qab_node_t *n, bool keep);
+
+/* CPU seconds (user + system) the node used so far, from /proc; -1 when
+ * unknown. */
+double qab_node_cpu_s(const qab_node_t *n);
+
+/* One request on the keep-alive easy handle e: method and path on the node,
+ * body (may be NULL) sent as JSON.  *out gets the parsed answer (NULL when
+ * it is not JSON; the caller json_decref()s it), *code the HTTP status.
+ * Returns 0 or QP_EIO (transport). */
+int qab_call(void *e, const qab_node_t *n, const char *method, const char *path,
+             json_t *body, json_t **out, long *code);
+
+/* ---------------------------------------------------------- payments */
+
+/* A simulated user: the ledger account that pays, and the credential. */
+typedef struct qab_user {
+  char id[40];           /* the auth module's user id (hex) */
+  uint64_t account;      /* its payer account (ledger 840) */
+  qab_authn_t authn;     /* its one credential */
+  uint64_t paid;         /* sum of the amounts confirmed (checked against the ledger) */
+} qab_user_t;
+
+/* One payment and its timings. */
+typedef struct qab_pay {
+  uint32_t user;              /* index of the payer */
+  uint64_t amount;            /* minor units, 1..10000 */
+  char intent[40];            /* the intent id (hex) */
+  char transfer_id[48];       /* the hold (pending transfer), decimal */
+  char *confirm_body;         /* the signed confirm request (qp_malloc'ed) */
+  uint64_t start_ns;          /* the intent request was handed to curl */
+  uint64_t confirm_start_ns;  /* the confirm request was handed to curl */
+  uint64_t confirm_ns;        /* confirm latency */
+  uint64_t flow_ns;           /* intent request to confirm answer */
+  bool confirmed;             /* the node answered 200 "succeeded" */
+} qab_pay_t;
+
+#define QAB_MERCHANT_ACCOUNT 2u /* the payee of every payment */
+#define QAB_FUNDING_ACCOUNT 1u  /* funds every payer */
+#define QAB_LEDGER 840u
+#define QAB_FUNDING 1000000000ull /* minor units given to each payer */
+
+/* Creates the accounts, funds every payer, creates the users and
+ * registers one credential each (alternately ES256 and EdDSA).  Returns 0,
+ * QP_EIO (a refusal: printed) or QP_ENOMEM. */
+int qab_setup(const qab_config_t *cfg, const qab_node_t *n, qab_user_t *users);
+
+/* The confirm request body (an AuthenticationResponseJSON) with u's next
+ * assertion over challenge (base64url, as the node sent it) for rp_id and
+ * origin; bad_signature flips one bit of the signature.  *out is
+ * qp_malloc'ed (qp_free).  Returns 0, QP_EIO (signer), QP_ERANGE or
+ * QP_ENOMEM. */
+int qab_confirm_body(qab_user_t *u, const char *origin, const char *challenge,
+                     const char *rp_id, bool bad_signature, char **out);
+
+/* What a phase runs: the steps each payment goes through. */
+typedef enum qab_phase {
+  QAB_PHASE_PREPARE, /* intent + challenge; the assertion is signed and kept */
+  QAB_PHASE_CONFIRM, /* the kept confirm requests only */
+  QAB_PHASE_FLOW     /* intent, challenge, sign, confirm: the whole flow */
+} qab_phase_t;
+
+/* Runs pays[0..count) over cfg->lanes connections: payment i on lane
+ * i % lanes, each lane's in order (a user's payments share a lane, so its
+ * signCount rises in the order the node sees).  *elapsed_ns is first
+ * request to last answer.  Returns 0, or QP_EIO (a transport failure or an
+ * unexpected answer: printed) or QP_ENOMEM. */
+int qab_load_run(const qab_config_t *cfg, const qab_node_t *n, qab_user_t *users,
+                 qab_pay_t *pays, uint32_t count, qab_phase_t phase, uint64_t *elapsed_ns);
+
+/* Reads the ledger back: every confirmed payment's hold is posted
+ * (pending_state "posted"), every payer's debits_posted is what it paid and
+ * nothing is pending, the merchant was credited the sum.  Prints each
+ * difference.  Returns 0, QP_ECORRUPT (a difference) or QP_EIO. */
+int qab_check_ledger(const qab_config_t *cfg, const qab_node_t *n, const qab_user_t *users,
+                     const qab_pay_t *pays, uint32_t count);
+
+/* One payment of user u (from its payer account, set up already) with a
+ * signature bit flipped: the node must refuse the confirm with
+ * signature_invalid and leave the hold pending; the intent is then
+ * cancelled (the hold voided, so the balances checked later are
+ * unchanged).  Returns 0, QP_ECORRUPT (printed) or QP_EIO. */
+int qab_check_refusal(const qab_node_t *n, qab_user_t *u);
+
+#endif
