@@ -45,12 +45,11 @@
 #define QAB_SIG_MAX 80u          /* a DER ECDSA P-256 signature (72) or Ed25519 (64) */
 #define QAB_CRED_ID_LEN 32u      /* bytes of each credential id */
 #define QAB_BODY_MAX (16u << 20) /* bytes of one answer the bench reads */
-/* The node keeps every challenge it issued, used or not, until its
- * deadline (challenge_ttl_s, 300 s by default), and holds at most 4096
- * (QP_AUTH_CEREMONIES_MAX, docs/auth.md): past that it answers 429
- * too_many_ceremonies.  One run issues a challenge per registration, per
- * payment and one for the refused payment, all within one TTL, so they
- * must fit. */
+/* The node holds at most 4096 challenges not yet used (QP_AUTH_CEREMONIES_MAX,
+ * docs/auth.md; a used one's slot is reused when needed): past that it
+ * answers 429 too_many_ceremonies.  The confirm phase prepares every
+ * payment's challenge before confirming any, so the registrations, those
+ * and the refused payment's must fit at once. */
 #define QAB_CHALLENGES_MAX 4096u
 
 /* The run's configuration, from flags. */

@@ -8,8 +8,9 @@
  * They live in memory only, in a table of QP_AUTH_CEREMONIES_MAX slots
  * under one mutex: a restart forgets every outstanding challenge, which
  * can only refuse a ceremony (the client asks for a new one), never accept
- * a replay.  Used slots stay until their deadline so that a replay is told
- * apart ("challenge_used") from a challenge never issued.
+ * a replay.  Used slots stay until their deadline, or until the table needs
+ * them, so that a replay is told apart ("challenge_used") from a challenge
+ * never issued.
  */
 #include <sodium.h>
 #include <stddef.h>
@@ -19,13 +20,20 @@
 #include "base/clock.h"
 #include "base/err.h"
 
-/* A free slot: one never used, or one past its deadline.  Lock held. */
+/* A free slot: one never used, or one past its deadline, else the used
+ * one that expires first (a used challenge is kept only to name a replay
+ * "challenge_used"; once its slot is reused, a replay is still refused, as
+ * a challenge unknown here).  So the table bounds the challenges
+ * outstanding at once, not the ceremonies per lifetime.  Lock held. */
 static qp__auth_ceremony_t *free_slot(qp__auth_t *a, uint64_t now) {
+  qp__auth_ceremony_t *oldest_used = NULL;
   for (size_t i = 0; i < QP_AUTH_CEREMONIES_MAX; i++) {
     qp__auth_ceremony_t *c = &a->ceremonies[i];
     if (!c->live || c->expires_mono_ns <= now) return c;
+    if (c->used && (oldest_used == NULL || c->expires_mono_ns < oldest_used->expires_mono_ns))
+      oldest_used = c;
   }
-  return NULL;
+  return oldest_used;
 }
 
 int qp__auth_ceremony_new(qp__auth_t *a, qp__auth_kind_t kind,

@@ -2,7 +2,8 @@
  * test_ceremony.c - the challenges of the auth module (src/auth/ceremony.c):
  * each is taken once (a second take is a replay), never across kinds or
  * ids, refused once expired; a payment's new challenge ends the one before
- * it; the table is bounded and expired slots are reused.
+ * it; the table bounds the challenges not yet used, and expired or used
+ * slots are reused.
  */
 #include "test_util.h"
 
@@ -86,8 +87,31 @@ static void test_bounded(void **state) {
   destroy(a);
 }
 
+/* Used challenges do not hold the table: a full table of used ones takes
+ * new ceremonies without end, the oldest used slot first, and a replay of
+ * an evicted one is still refused (as unknown). */
+static void test_used_slots_reused(void **state) {
+  (void)state;
+  qp__auth_t *a = make(60);
+  uint8_t user[QP_AUTH_ID_SIZE] = {1};
+  qp__auth_ceremony_t c, got, first;
+  for (int i = 0; i < 3 * QP_AUTH_CEREMONIES_MAX; i++) {
+    assert_int_equal(qp__auth_ceremony_new(a, QP__AUTH_REGISTER, user, &c), 0);
+    if (i == 0) first = c;
+    assert_int_equal(qp__auth_ceremony_take(a, c.id, QP__AUTH_REGISTER, &got), 0);
+    assert_int_equal(qp__auth_ceremony_take(a, c.id, QP__AUTH_REGISTER, &got), QP_EEXISTS);
+  }
+  assert_int_equal(qp__auth_ceremony_take(a, first.id, QP__AUTH_REGISTER, &got), QP_ENOTFOUND);
+  /* Unused ones still bound it. */
+  for (int i = 0; i < QP_AUTH_CEREMONIES_MAX; i++)
+    assert_int_equal(qp__auth_ceremony_new(a, QP__AUTH_REGISTER, user, &c), 0);
+  assert_int_equal(qp__auth_ceremony_new(a, QP__AUTH_REGISTER, user, &c), QP_ELIMIT);
+  destroy(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_used_slots_reused),
       cmocka_unit_test(test_taken_once),
       cmocka_unit_test(test_expired),
       cmocka_unit_test(test_payment_challenge_supersedes),
