@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# `make demo`: starts `quipu serve` on the defaults (data ./quipu-data,
-# http://127.0.0.1:7070), creates a demo API key, moves some money through
+# `make demo`: starts `quipu node` on the defaults (home and data ./quipu-data,
+# http://127.0.0.1:7070, modules ledger, auth and web - a node.json is
+# written there when missing), creates a demo API key, moves some money through
 # the HTTP API with curl (accounts, a transfer, a two-phase card payment, a
 # limit that refuses an overdraft, a linked chain that fails as a whole),
 # prints the URL, the key and a curl example, and keeps serving until
-# Ctrl-C, which stops the server cleanly.  Ids are fixed, so a second run
+# Ctrl-C, which stops the node cleanly.  Ids are fixed, so a second run
 # answers "exists" and moves nothing twice.
 set -euo pipefail
 Q=$(realpath "${1:-build/quipu}")
@@ -12,16 +13,25 @@ DATA=${QUIPU_DATA:-./quipu-data}
 LISTEN=${QUIPU_LISTEN:-127.0.0.1:7070}
 URL="http://$LISTEN"
 
+WEB=$(realpath "$(dirname "$0")/../web")
+mkdir -p "$DATA"
+# The node's configuration: the ledger, passkey payments (auth) and the
+# static pages (web).  An existing node.json is the operator's: kept.
+[ -e "$DATA/node.json" ] || cat >"$DATA/node.json" <<JSON
+{"listen": "$LISTEN", "modules": {"ledger": {}, "auth": {}, "web": {"root": "$WEB"}}}
+JSON
+
 # A fresh demo key each run; the previous one is revoked (keys are shown once).
 "$Q" keys revoke --data "$DATA" demo >/dev/null 2>&1 || true
-KEY=$("$Q" keys create --data "$DATA" --name demo --scope ledger:read,ledger:write 2>/dev/null)
+KEY=$("$Q" keys create --data "$DATA" --name demo \
+        --scope ledger:read,ledger:write,auth:read,auth:write 2>/dev/null)
 
-"$Q" serve --data "$DATA" --listen "$LISTEN" &
+"$Q" node --home "$DATA" &
 PID=$!
 stop() {
   trap - INT TERM EXIT
   if kill -0 "$PID" 2>/dev/null; then
-    echo; echo "stopping the server (SIGTERM)..."
+    echo; echo "stopping the node (SIGTERM)..."
     kill -TERM "$PID" 2>/dev/null || true
     wait "$PID" 2>/dev/null || true
   fi
@@ -30,7 +40,7 @@ trap stop INT TERM EXIT
 
 for _ in $(seq 100); do
   curl -sf "$URL/healthz" >/dev/null 2>&1 && break
-  kill -0 "$PID" 2>/dev/null || { echo "demo: the server did not start (see above)" >&2; exit 1; }
+  kill -0 "$PID" 2>/dev/null || { echo "demo: the node did not start (see above)" >&2; exit 1; }
   sleep 0.1
 done
 
@@ -70,8 +80,11 @@ curl -sS -X POST "$URL/v1/transfers/query" -H @<(echo "Authorization: Bearer $KE
 
 cat <<MSG
 
-quipu is serving the ledger in $DATA at $URL
-API key (ledger:read,ledger:write; shown once): $KEY
+quipu is running a node (ledger, auth, web) in $DATA at $URL
+API key (ledger and auth, read and write; shown once): $KEY
+
+Pay with a passkey in your browser (WebAuthn wants localhost, not 127.0.0.1):
+  http://localhost:${LISTEN##*:}/web/auth-demo/index.html#key=$KEY
 
 Try (the key stays in the environment, off command lines, where \`ps\` shows it):
   export QUIPU_URL=$URL QUIPU_KEY=$KEY
@@ -81,6 +94,6 @@ Try (the key stays in the environment, off command lines, where \`ps\` shows it)
   $Q client history 2001
   curl -s $URL/metrics | head;  the API reference: GET $URL/v1/openapi.json (with the key), docs/api.md
 
-Press Ctrl-C to stop the server.
+Press Ctrl-C to stop the node.
 MSG
 wait "$PID"
