@@ -175,10 +175,10 @@ static bool parse_outcome(qp__risk_parser_t *ps, qp_risk_outcome_t *out) {
 
 /* An integer with an optional minus, in [lo, hi]. */
 static bool parse_number(qp__risk_parser_t *ps, int64_t lo, int64_t hi, int64_t *out) {
+  uint32_t col = ps->tok.column;
   bool neg = qp__risk_is(ps, "-");
   if (neg) qp__risk_next(ps);
   const qp__risk_tok_t *t = &ps->tok;
-  uint32_t col = t->column;
   int64_t v = 0;
   if (t->kind != QP__RISK_T_NUM) return qp__risk_expected(ps, "an integer");
   for (uint32_t i = 0; i < t->len; i++) {

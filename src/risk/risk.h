@@ -22,6 +22,8 @@
 
 #include <jansson.h>
 
+#include "base/err.h"
+
 #define QP_RISK_SOURCE_BYTES_MAX (4u << 20) /* a ruleset file */
 #define QP_RISK_LINE_BYTES_MAX 4096u        /* one declaration */
 #define QP_RISK_RULES_MAX 10000u
