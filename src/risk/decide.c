@@ -18,6 +18,8 @@ struct qp_risk_state {
   qp__risk_list_t **lists;       /* per list declaration, from the registry */
   qp__risk_fstate_t **features;  /* per feature */
   qp__risk_value_t *fields;      /* per field: the current event's values */
+  qp__risk_in_cache_t *in_cache; /* per list declaration */
+  uint64_t decisions;            /* decided so far (numbers the in_cache entries) */
   int64_t engine_time;           /* the largest time seen; -1 before any */
 };
 
@@ -28,6 +30,7 @@ void qp_risk_state_free(qp_risk_state_t *st) {
   qp_free(st->features);
   qp_free(st->lists);
   qp_free(st->fields);
+  qp_free(st->in_cache);
   qp_free(st);
 }
 
@@ -41,7 +44,8 @@ int qp_risk_state_new(const qp_risk_ruleset_t *rs, qp_risk_lists_t *lists,
   st->lists = qp_calloc(rs->lists.count + 1, sizeof *st->lists);
   st->features = qp_calloc(rs->features.count + 1, sizeof *st->features);
   st->fields = qp_calloc(rs->fields.count + 1, sizeof *st->fields);
-  int rc = st->lists && st->features && st->fields ? 0 : QP_ENOMEM;
+  st->in_cache = qp_calloc(rs->lists.count + 1, sizeof *st->in_cache);
+  int rc = st->lists && st->features && st->fields && st->in_cache ? 0 : QP_ENOMEM;
   for (size_t i = 0; rc == 0 && i < rs->lists.count; i++) {
     const qp__risk_list_decl_t *d = qp_array_at(&rs->lists, i);
     char err[160];
@@ -155,15 +159,18 @@ static bool threshold_met(const qp__risk_threshold_t *th, int64_t score) {
   }
 }
 
-static void run_rules(const qp_risk_ruleset_t *rs, const qp_risk_state_t *st,
+static void run_rules(const qp_risk_ruleset_t *rs, qp_risk_state_t *st,
                       qp_risk_decision_t *d) {
+  const qp__risk_env_t env = {.fields = st->fields, .features = d->features,
+                              .lists = st->lists, .in_cache = st->in_cache,
+                              .event = ++st->decisions};
   d->fired_count = 0;
   d->eval_errors = 0;
   d->score = 0;
   d->decision = QP_RISK_ALLOW;
   const qp__risk_rule_t *rules = rs->rules.items;
   for (uint32_t i = 0; i < rs->rules.count; i++) {
-    int r = qp__risk_eval_rule(rs, &rules[i], st->fields, d->features, st->lists);
+    int r = qp__risk_eval_rule(rs, &rules[i], &env);
     if (r < 0) d->eval_errors++;
     if (r <= 0) continue;
     d->fired[d->fired_count++] =

@@ -67,20 +67,29 @@ static bool compare(uint8_t cmp, value_t *a, const value_t *b) {
   return true;
 }
 
-static bool in_list(value_t *a, const qp__risk_list_t *l) {
+static bool in_list(value_t *a, const qp__risk_env_t *env, uint32_t list) {
   bool r = false;
   if (a->tag == QP__RISK_BAD) return false;
-  char buf[24];
-  const char *text;
-  uint32_t len;
-  if (qp__risk_key_text(a, buf, &text, &len)) r = qp__risk_list_has(l, text, len);
+  qp__risk_in_cache_t *c = &env->in_cache[list];
+  if (a->tag == QP__RISK_ABSENT) {
+    r = false;
+  } else if (c->event == env->event && c->tag == a->tag &&
+             (a->tag == QP__RISK_STR ? c->s == a->s : c->i == a->i)) {
+    r = c->result;
+  } else {
+    char buf[24];
+    const char *text;
+    uint32_t len;
+    if (qp__risk_key_text(a, buf, &text, &len)) r = qp__risk_list_has(env->lists[list], text, len);
+    *c = (qp__risk_in_cache_t){.event = env->event, .s = a->s, .i = a->i, .tag = a->tag,
+                               .result = r};
+  }
   *a = (value_t){.tag = TAG_BOOL, .i = r};
   return true;
 }
 
 static bool push_operand(const qp_risk_ruleset_t *rs, const qp__risk_insn_t *in,
-                         const value_t *fields, const qp_risk_feature_value_t *features,
-                         value_t *out) {
+                         const qp__risk_env_t *env, value_t *out) {
   if (in->op == QP__RISK_OP_INT) {
     *out = (value_t){.tag = QP__RISK_INT, .i = in->imm};
   } else if (in->op == QP__RISK_OP_STR) {
@@ -88,9 +97,9 @@ static bool push_operand(const qp_risk_ruleset_t *rs, const qp__risk_insn_t *in,
     *out = (value_t){.tag = QP__RISK_STR, .s = s->bytes, .len = s->len};
     out->num = qp__risk_parse_decimal(s->bytes, s->len, &out->i);
   } else if (in->op == QP__RISK_OP_FIELD) {
-    *out = fields[in->arg];
+    *out = env->fields[in->arg];
   } else {
-    const qp_risk_feature_value_t *f = &features[in->arg];
+    const qp_risk_feature_value_t *f = &env->features[in->arg];
     if (f->error) return false;
     *out = f->present ? (value_t){.tag = QP__RISK_INT, .i = f->value}
                       : (value_t){.tag = QP__RISK_ABSENT};
@@ -100,7 +109,7 @@ static bool push_operand(const qp_risk_ruleset_t *rs, const qp__risk_insn_t *in,
 
 /* One operator on the stack (sp values); false for an evaluation error. */
 static bool apply(const qp__risk_insn_t *in, value_t *st, uint32_t *sp,
-                  qp__risk_list_t *const *lists) {
+                  const qp__risk_env_t *env) {
   value_t *a = &st[*sp - 1];
   switch (in->op) {
   case QP__RISK_OP_NEG: {
@@ -111,15 +120,14 @@ static bool apply(const qp__risk_insn_t *in, value_t *st, uint32_t *sp,
     return arith(QP__RISK_OP_SUB, a, &b);
   }
   case QP__RISK_OP_NOT: a->i = !a->i; return true;
-  case QP__RISK_OP_IN: return in_list(a, lists[in->arg]);
+  case QP__RISK_OP_IN: return in_list(a, env, in->arg);
   case QP__RISK_OP_CMP: (*sp)--; return compare(in->cmp, a - 1, a);
   default: (*sp)--; return arith(in->op, a - 1, a);
   }
 }
 
 int qp__risk_eval_rule(const qp_risk_ruleset_t *rs, const qp__risk_rule_t *r,
-                       const qp__risk_value_t *fields, const qp_risk_feature_value_t *features,
-                       qp__risk_list_t *const *lists) {
+                       const qp__risk_env_t *env) {
   value_t st[QP_RISK_STACK_MAX];
   uint32_t sp = 0, end = r->code + r->code_len;
   const qp__risk_insn_t *code = rs->code.items;
@@ -127,12 +135,12 @@ int qp__risk_eval_rule(const qp_risk_ruleset_t *rs, const qp__risk_rule_t *r,
     const qp__risk_insn_t *in = &code[pc];
     if (in->op <= QP__RISK_OP_FEATURE) {
       QP_ASSERT(sp < QP_RISK_STACK_MAX);
-      if (!push_operand(rs, in, fields, features, &st[sp++])) return -1;
+      if (!push_operand(rs, in, env, &st[sp++])) return -1;
     } else if (in->op == QP__RISK_OP_AND || in->op == QP__RISK_OP_OR) {
       bool top = st[sp - 1].i != 0;
       if (top == (in->op == QP__RISK_OP_OR)) pc = in->arg - 1;
       else sp--;
-    } else if (!apply(in, st, &sp, lists)) {
+    } else if (!apply(in, st, &sp, env)) {
       return -1;
     }
   }

@@ -6,9 +6,12 @@
  * a key's window to a new bucket zeroes the buckets that fell out.  Keys
  * are dropped when the map must grow and they have been idle past their
  * window (all their buckets expired), so memory follows the live keys.
- * Per key: count 488 bytes, sum 976 bytes, distinct up to 33 KiB (see
- * distinct.c), plus the key's text (at most QP_RISK_STRING_BYTES_MAX).
+ * Per key: count 520 bytes, sum 1,008 bytes, distinct 560 bytes plus its
+ * table, at most 32 KiB (see distinct.c), plus the key's text (at most
+ * QP_RISK_STRING_BYTES_MAX) and a 16-byte slot in a map at most a quarter
+ * to a half full.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -40,10 +43,18 @@ typedef struct entry {
   } u; /* by the feature's kind */
 } entry_t;
 
+/* A slot of the map: the hash beside the pointer, so that a probe past
+ * other keys does not have to load their entries. */
+typedef struct slot {
+  uint64_t hash;  /* the entry's hash */
+  entry_t *entry; /* NULL = empty */
+} slot_t;
+
 struct qp__risk_fstate {
   qp__risk_fkind_t kind; /* the feature's kind */
   int64_t bucket_s;      /* D / 60 */
-  entry_t **slots;       /* open addressing, linear probing; NULL = empty */
+  size_t entry_size;     /* bytes of an entry without its key, by kind */
+  slot_t *slots;         /* open addressing, linear probing */
   uint32_t cap;          /* slots, a power of two */
   uint32_t count;        /* keys held */
 };
@@ -75,7 +86,7 @@ static void sum_advance(sum_ring_t *r, int64_t last, int64_t b) {
 
 int qp__risk_fstate_new(const qp__risk_feature_t *f, qp__risk_fstate_t **out) {
   qp__risk_fstate_t *fs = qp_calloc(1, sizeof *fs);
-  entry_t **slots = qp_calloc(MAP_SLOTS_MIN, sizeof *slots);
+  slot_t *slots = qp_calloc(MAP_SLOTS_MIN, sizeof *slots);
   if (fs == NULL || slots == NULL) {
     qp_free(fs);
     qp_free(slots);
@@ -83,6 +94,9 @@ int qp__risk_fstate_new(const qp__risk_feature_t *f, qp__risk_fstate_t **out) {
   }
   fs->kind = f->kind;
   fs->bucket_s = f->bucket_s;
+  fs->entry_size = offsetof(entry_t, u) + (f->kind == QP__RISK_COUNT ? sizeof(count_ring_t)
+                                           : f->kind == QP__RISK_SUM ? sizeof(sum_ring_t)
+                                                                     : sizeof(qp__risk_distinct_t));
   fs->slots = slots;
   fs->cap = MAP_SLOTS_MIN;
   *out = fs;
@@ -97,18 +111,19 @@ static void entry_free(qp__risk_fstate_t *fs, entry_t *e) {
 void qp__risk_fstate_free(qp__risk_fstate_t *fs) {
   if (fs == NULL) return;
   for (uint32_t i = 0; i < fs->cap; i++)
-    if (fs->slots[i] != NULL) entry_free(fs, fs->slots[i]);
+    if (fs->slots[i].entry != NULL) entry_free(fs, fs->slots[i].entry);
   qp_free(fs->slots);
   qp_free(fs);
 }
 
 uint64_t qp__risk_fstate_keys(const qp__risk_fstate_t *fs) { return fs->count; }
 
-static uint32_t probe(entry_t *const *slots, uint32_t cap, uint64_t h, const char *key,
+static uint32_t probe(const slot_t *slots, uint32_t cap, uint64_t h, const char *key,
                       uint32_t len) {
   uint32_t i = (uint32_t)h & (cap - 1);
-  while (slots[i] != NULL && !(slots[i]->hash == h && slots[i]->key_len == len &&
-                               memcmp(slots[i]->key, key, len) == 0))
+  while (slots[i].entry != NULL &&
+         !(slots[i].hash == h && slots[i].entry->key_len == len &&
+           memcmp(slots[i].entry->key, key, len) == 0))
     i = (i + 1) & (cap - 1);
   return i;
 }
@@ -118,19 +133,19 @@ static uint32_t probe(entry_t *const *slots, uint32_t cap, uint64_t h, const cha
 static int sweep_or_grow(qp__risk_fstate_t *fs, int64_t b) {
   uint32_t live = 0;
   for (uint32_t i = 0; i < fs->cap; i++)
-    live += fs->slots[i] != NULL && fs->slots[i]->last > b - QP_RISK_BUCKETS;
+    live += fs->slots[i].entry != NULL && fs->slots[i].entry->last > b - QP_RISK_BUCKETS;
   uint32_t cap = fs->cap;
   while (live + 1 > cap / 4) cap *= 2;
-  entry_t **slots = qp_calloc(cap, sizeof *slots);
+  slot_t *slots = qp_calloc(cap, sizeof *slots);
   if (slots == NULL) return QP_ENOMEM;
   for (uint32_t i = 0; i < fs->cap; i++) {
-    entry_t *e = fs->slots[i];
+    entry_t *e = fs->slots[i].entry;
     if (e == NULL) continue;
     if (e->last <= b - QP_RISK_BUCKETS) {
       entry_free(fs, e);
       continue;
     }
-    slots[probe(slots, cap, e->hash, e->key, e->key_len)] = e;
+    slots[probe(slots, cap, e->hash, e->key, e->key_len)] = (slot_t){e->hash, e};
   }
   qp_free(fs->slots);
   fs->slots = slots;
@@ -143,20 +158,20 @@ static int entry_get(qp__risk_fstate_t *fs, const char *key, uint32_t len, int64
                      entry_t **out) {
   uint64_t h = qp__risk_hash(key, len);
   uint32_t i = probe(fs->slots, fs->cap, h, key, len);
-  if (fs->slots[i] != NULL) return *out = fs->slots[i], 0;
+  if (fs->slots[i].entry != NULL) return *out = fs->slots[i].entry, 0;
   if (fs->count + 1 > fs->cap / 2) {
     int rc = sweep_or_grow(fs, b);
     if (rc != 0) return rc;
     i = probe(fs->slots, fs->cap, h, key, len);
   }
-  entry_t *e = qp_calloc(1, sizeof *e + len + 1);
+  entry_t *e = qp_calloc(1, fs->entry_size + len + 1);
   if (e == NULL) return QP_ENOMEM;
   e->hash = h;
   e->last = b;
   e->key_len = len;
-  e->key = (char *)(e + 1);
+  e->key = (char *)e + fs->entry_size;
   memcpy(e->key, key, len);
-  fs->slots[i] = e;
+  fs->slots[i] = (slot_t){h, e};
   fs->count++;
   *out = e;
   return 0;

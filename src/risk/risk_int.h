@@ -149,10 +149,28 @@ int qp__risk_fstate_add(qp__risk_fstate_t *fs, const char *key, uint32_t key_len
                         const qp__risk_value_t *field, int64_t t, qp_risk_feature_value_t *out);
 uint64_t qp__risk_fstate_keys(const qp__risk_fstate_t *fs);
 
+/* The last `x in LIST` answer per list within one event: many rules test
+ * the same field against the same list, and a CIDR test parses the address. */
+typedef struct qp__risk_in_cache {
+  uint64_t event;  /* the decision it belongs to (0 = none) */
+  const char *s;   /* the string tested (its bytes live as long as the event) */
+  int64_t i;       /* or the integer */
+  uint8_t tag;     /* QP__RISK_STR or QP__RISK_INT */
+  bool result;     /* the answer */
+} qp__risk_in_cache_t;
+
+/* What a rule's program reads besides the ruleset. */
+typedef struct qp__risk_env {
+  const qp__risk_value_t *fields;           /* the event's fields */
+  const qp_risk_feature_value_t *features;  /* the feature values */
+  qp__risk_list_t *const *lists;            /* per list declaration */
+  qp__risk_in_cache_t *in_cache;            /* per list declaration */
+  uint64_t event;                           /* a number unique to this decision, > 0 */
+} qp__risk_env_t;
+
 /* Runs rule r's program; returns 1 fired, 0 not, -1 evaluation error. */
 int qp__risk_eval_rule(const qp_risk_ruleset_t *rs, const qp__risk_rule_t *r,
-                       const qp__risk_value_t *fields, const qp_risk_feature_value_t *features,
-                       qp__risk_list_t *const *lists);
+                       const qp__risk_env_t *env);
 
 /* 64-bit hash of bytes (SipHash with a fixed key: deterministic). */
 uint64_t qp__risk_hash(const void *data, size_t len);
