@@ -6,10 +6,11 @@
  * a key's window to a new bucket zeroes the buckets that fell out.  Keys
  * are dropped when the map must grow and they have been idle past their
  * window (all their buckets expired), so memory follows the live keys.
- * Per key: count 520 bytes, sum 1,008 bytes, distinct 560 bytes plus its
- * table, at most 32 KiB (see distinct.c), plus the key's text (at most
- * QP_RISK_STRING_BYTES_MAX) and a 16-byte slot in a map at most a quarter
- * to a half full.
+ * Per key: count and sum 48 bytes plus 32 bytes per bucket that has events
+ * (room for 2 at first, at most 64: 2 KiB), distinct 560 bytes plus its
+ * table, at most 32 KiB (see distinct.c); plus the key's text (at most
+ * QP_RISK_STRING_BYTES_MAX) and a 16-byte slot in a map a quarter to a half
+ * full.
  */
 #include <stddef.h>
 #include <string.h>
@@ -21,24 +22,31 @@
 
 #define MAP_SLOTS_MIN 64u
 
-typedef struct sum_ring {
-  __int128 total;               /* sum of v */
-  __int128 v[QP_RISK_BUCKETS];  /* the field's sum per bucket */
-} sum_ring_t;
+/* count and sum keep only the buckets that have events: (bucket, value)
+ * pairs in bucket order, after the key in the entry's block, grown by
+ * doubling up to SERIES_MAX (a window has at most 60 live buckets).  Most
+ * keys see a few events per window, so most entries stay small. */
+#define SERIES_MIN 2u
+#define SERIES_MAX 64u
 
-typedef struct count_ring {
-  int64_t total;              /* sum of v */
-  int64_t v[QP_RISK_BUCKETS]; /* events per bucket */
-} count_ring_t;
+typedef struct pair {
+  __int128 v;     /* events (count) or the field's sum in the bucket */
+  int64_t bucket; /* the bucket */
+  int64_t pad;    /* keeps pairs 32 bytes */
+} pair_t;
+
+typedef struct series {
+  __int128 total; /* sum of the pairs' v */
+  uint32_t n;     /* pairs used */
+  uint32_t cap;   /* pairs allocated after the key */
+} series_t;
 
 typedef struct entry {
   uint64_t hash;    /* of the key text */
   int64_t last;     /* the bucket the window was advanced to */
-  uint32_t key_len; /* bytes of key */
-  char *key;        /* points after the state, in the same allocation */
+  uint32_t key_len; /* bytes of key, which follows the entry's fixed part */
   union {
-    count_ring_t count;
-    sum_ring_t sum;
+    series_t series;
     qp__risk_distinct_t distinct;
   } u; /* by the feature's kind */
 } entry_t;
@@ -53,7 +61,7 @@ typedef struct slot {
 struct qp__risk_fstate {
   qp__risk_fkind_t kind; /* the feature's kind */
   int64_t bucket_s;      /* D / 60 */
-  size_t entry_size;     /* bytes of an entry without its key, by kind */
+  size_t entry_size;     /* bytes of an entry before its key, by kind */
   slot_t *slots;         /* open addressing, linear probing */
   uint32_t cap;          /* slots, a power of two */
   uint32_t count;        /* keys held */
@@ -72,16 +80,47 @@ void qp__risk_ring_advance(int64_t *v, int64_t *total, int64_t last, int64_t b) 
   }
 }
 
-static void sum_advance(sum_ring_t *r, int64_t last, int64_t b) {
-  if (b <= last) return;
-  if (b - last >= QP_RISK_BUCKETS) {
-    memset(r, 0, sizeof *r);
-    return;
+static char *entry_key(const qp__risk_fstate_t *fs, const entry_t *e) {
+  return (char *)e + fs->entry_size;
+}
+
+static size_t key_room(uint32_t key_len) { return (key_len + 1 + 15u) & ~(size_t)15u; }
+
+static pair_t *entry_pairs(const qp__risk_fstate_t *fs, const entry_t *e) {
+  return (pair_t *)(void *)(entry_key(fs, e) + key_room(e->key_len));
+}
+
+/* Drops the pairs that left the window at bucket b. */
+static void series_advance(const qp__risk_fstate_t *fs, entry_t *e, int64_t b) {
+  series_t *s = &e->u.series;
+  pair_t *p = entry_pairs(fs, e);
+  uint32_t k = 0;
+  while (k < s->n && p[k].bucket <= b - QP_RISK_BUCKETS) s->total -= p[k++].v;
+  if (k == 0) return;
+  memmove(p, p + k, (s->n - k) * sizeof *p);
+  s->n -= k;
+}
+
+/* Adds x at bucket b (the last); may move the entry (slot updated). */
+static int series_add(const qp__risk_fstate_t *fs, slot_t *slot, int64_t b, int64_t x) {
+  entry_t *e = slot->entry;
+  series_t *s = &e->u.series;
+  if (s->n > 0 && entry_pairs(fs, e)[s->n - 1].bucket == b) {
+    entry_pairs(fs, e)[s->n - 1].v += x;
+  } else {
+    if (s->n == s->cap) {
+      QP_ASSERT(s->cap < SERIES_MAX);
+      size_t fixed = fs->entry_size + key_room(e->key_len);
+      entry_t *grown = qp_realloc(e, fixed + 2 * s->cap * sizeof(pair_t));
+      if (grown == NULL) return QP_ENOMEM;
+      slot->entry = e = grown;
+      s = &e->u.series;
+      s->cap *= 2;
+    }
+    entry_pairs(fs, e)[s->n++] = (pair_t){.v = x, .bucket = b};
   }
-  for (int64_t i = last + 1; i <= b; i++) {
-    r->total -= r->v[i % QP_RISK_BUCKETS];
-    r->v[i % QP_RISK_BUCKETS] = 0;
-  }
+  s->total += x;
+  return 0;
 }
 
 int qp__risk_fstate_new(const qp__risk_feature_t *f, qp__risk_fstate_t **out) {
@@ -94,9 +133,10 @@ int qp__risk_fstate_new(const qp__risk_feature_t *f, qp__risk_fstate_t **out) {
   }
   fs->kind = f->kind;
   fs->bucket_s = f->bucket_s;
-  fs->entry_size = offsetof(entry_t, u) + (f->kind == QP__RISK_COUNT ? sizeof(count_ring_t)
-                                           : f->kind == QP__RISK_SUM ? sizeof(sum_ring_t)
-                                                                     : sizeof(qp__risk_distinct_t));
+  fs->entry_size = offsetof(entry_t, u) + (f->kind == QP__RISK_DISTINCT
+                                               ? sizeof(qp__risk_distinct_t)
+                                               : sizeof(series_t));
+  fs->entry_size = (fs->entry_size + 15u) & ~(size_t)15u;
   fs->slots = slots;
   fs->cap = MAP_SLOTS_MIN;
   *out = fs;
@@ -118,12 +158,12 @@ void qp__risk_fstate_free(qp__risk_fstate_t *fs) {
 
 uint64_t qp__risk_fstate_keys(const qp__risk_fstate_t *fs) { return fs->count; }
 
-static uint32_t probe(const slot_t *slots, uint32_t cap, uint64_t h, const char *key,
-                      uint32_t len) {
+static uint32_t probe(const qp__risk_fstate_t *fs, const slot_t *slots, uint32_t cap, uint64_t h,
+                      const char *key, uint32_t len) {
   uint32_t i = (uint32_t)h & (cap - 1);
   while (slots[i].entry != NULL &&
          !(slots[i].hash == h && slots[i].entry->key_len == len &&
-           memcmp(slots[i].entry->key, key, len) == 0))
+           memcmp(entry_key(fs, slots[i].entry), key, len) == 0))
     i = (i + 1) & (cap - 1);
   return i;
 }
@@ -145,7 +185,7 @@ static int sweep_or_grow(qp__risk_fstate_t *fs, int64_t b) {
       entry_free(fs, e);
       continue;
     }
-    slots[probe(slots, cap, e->hash, e->key, e->key_len)] = (slot_t){e->hash, e};
+    slots[probe(fs, slots, cap, e->hash, entry_key(fs, e), e->key_len)] = (slot_t){e->hash, e};
   }
   qp_free(fs->slots);
   fs->slots = slots;
@@ -154,26 +194,28 @@ static int sweep_or_grow(qp__risk_fstate_t *fs, int64_t b) {
   return 0;
 }
 
+/* The slot of key's entry, made when new. */
 static int entry_get(qp__risk_fstate_t *fs, const char *key, uint32_t len, int64_t b,
-                     entry_t **out) {
+                     slot_t **out) {
   uint64_t h = qp__risk_hash(key, len);
-  uint32_t i = probe(fs->slots, fs->cap, h, key, len);
-  if (fs->slots[i].entry != NULL) return *out = fs->slots[i].entry, 0;
+  uint32_t i = probe(fs, fs->slots, fs->cap, h, key, len);
+  if (fs->slots[i].entry != NULL) return *out = &fs->slots[i], 0;
   if (fs->count + 1 > fs->cap / 2) {
     int rc = sweep_or_grow(fs, b);
     if (rc != 0) return rc;
-    i = probe(fs->slots, fs->cap, h, key, len);
+    i = probe(fs, fs->slots, fs->cap, h, key, len);
   }
-  entry_t *e = qp_calloc(1, fs->entry_size + len + 1);
+  size_t pairs = fs->kind == QP__RISK_DISTINCT ? 0 : SERIES_MIN * sizeof(pair_t);
+  entry_t *e = qp_calloc(1, fs->entry_size + key_room(len) + pairs);
   if (e == NULL) return QP_ENOMEM;
   e->hash = h;
   e->last = b;
   e->key_len = len;
-  e->key = (char *)e + fs->entry_size;
-  memcpy(e->key, key, len);
+  if (fs->kind != QP__RISK_DISTINCT) e->u.series.cap = SERIES_MIN;
+  memcpy(entry_key(fs, e), key, len);
   fs->slots[i] = (slot_t){h, e};
   fs->count++;
-  *out = e;
+  *out = &fs->slots[i];
   return 0;
 }
 
@@ -186,23 +228,20 @@ static int64_t sum_term(const qp__risk_value_t *v) {
 
 int qp__risk_fstate_add(qp__risk_fstate_t *fs, const char *key, uint32_t key_len,
                         const qp__risk_value_t *field, int64_t t, qp_risk_feature_value_t *out) {
-  int64_t b = t / fs->bucket_s, s = b % QP_RISK_BUCKETS;
-  entry_t *e;
-  int rc = entry_get(fs, key, key_len, b, &e);
+  int64_t b = t / fs->bucket_s;
+  slot_t *slot;
+  int rc = entry_get(fs, key, key_len, b, &slot);
   if (rc != 0) return rc;
+  entry_t *e = slot->entry;
   QP_ASSERT(b >= e->last);
   *out = (qp_risk_feature_value_t){.present = true};
-  if (fs->kind == QP__RISK_COUNT) {
-    qp__risk_ring_advance(e->u.count.v, &e->u.count.total, e->last, b);
-    e->u.count.v[s]++;
-    out->value = ++e->u.count.total;
-  } else if (fs->kind == QP__RISK_SUM) {
-    sum_advance(&e->u.sum, e->last, b);
-    int64_t x = sum_term(field);
-    e->u.sum.v[s] += x;
-    e->u.sum.total += x;
-    out->error = e->u.sum.total > INT64_MAX || e->u.sum.total < INT64_MIN;
-    out->value = out->error ? 0 : (int64_t)e->u.sum.total;
+  if (fs->kind != QP__RISK_DISTINCT) {
+    series_advance(fs, e, b);
+    rc = series_add(fs, slot, b, fs->kind == QP__RISK_COUNT ? 1 : sum_term(field));
+    e = slot->entry;
+    __int128 total = e->u.series.total;
+    out->error = total > INT64_MAX || total < INT64_MIN;
+    out->value = out->error ? 0 : (int64_t)total;
   } else {
     qp__risk_distinct_t *d = &e->u.distinct;
     qp__risk_ring_advance(d->v, &d->total, e->last, b);
