@@ -195,9 +195,8 @@ static int sweep_or_grow(qp__risk_fstate_t *fs, int64_t b) {
 }
 
 /* The slot of key's entry, made when new. */
-static int entry_get(qp__risk_fstate_t *fs, const char *key, uint32_t len, int64_t b,
+static int entry_get(qp__risk_fstate_t *fs, const char *key, uint32_t len, uint64_t h, int64_t b,
                      slot_t **out) {
-  uint64_t h = qp__risk_hash(key, len);
   uint32_t i = probe(fs, fs->slots, fs->cap, h, key, len);
   if (fs->slots[i].entry != NULL) return *out = &fs->slots[i], 0;
   if (fs->count + 1 > fs->cap / 2) {
@@ -226,11 +225,17 @@ static int64_t sum_term(const qp__risk_value_t *v) {
   return 0;
 }
 
-int qp__risk_fstate_add(qp__risk_fstate_t *fs, const char *key, uint32_t key_len,
+void qp__risk_fstate_prefetch(const qp__risk_fstate_t *fs, uint64_t hash, bool entry) {
+  const slot_t *s = &fs->slots[(uint32_t)hash & (fs->cap - 1)];
+  if (!entry) __builtin_prefetch(s);
+  else if (s->hash == hash && s->entry != NULL) __builtin_prefetch(s->entry);
+}
+
+int qp__risk_fstate_add(qp__risk_fstate_t *fs, const char *key, uint32_t key_len, uint64_t hash,
                         const qp__risk_value_t *field, int64_t t, qp_risk_feature_value_t *out) {
   int64_t b = t / fs->bucket_s;
   slot_t *slot;
-  int rc = entry_get(fs, key, key_len, b, &slot);
+  int rc = entry_get(fs, key, key_len, hash, b, &slot);
   if (rc != 0) return rc;
   entry_t *e = slot->entry;
   QP_ASSERT(b >= e->last);

@@ -143,10 +143,13 @@ void qp__risk_distinct_free(qp__risk_distinct_t *d);
 typedef struct qp__risk_fstate qp__risk_fstate_t;
 int qp__risk_fstate_new(const qp__risk_feature_t *f, qp__risk_fstate_t **out);
 void qp__risk_fstate_free(qp__risk_fstate_t *fs);
-/* Counts the event (key, field value) at engine time t and gives the
- * feature's value for that key. */
-int qp__risk_fstate_add(qp__risk_fstate_t *fs, const char *key, uint32_t key_len,
+/* Counts the event (key, whose qp__risk_hash is hash; field value) at
+ * engine time t and gives the feature's value for that key. */
+int qp__risk_fstate_add(qp__risk_fstate_t *fs, const char *key, uint32_t key_len, uint64_t hash,
                         const qp__risk_value_t *field, int64_t t, qp_risk_feature_value_t *out);
+/* Asks the CPU to load the key's slot (entry false) or, once the slot is
+ * loaded, its entry, so that the misses of all features overlap. */
+void qp__risk_fstate_prefetch(const qp__risk_fstate_t *fs, uint64_t hash, bool entry);
 uint64_t qp__risk_fstate_keys(const qp__risk_fstate_t *fs);
 
 /* The last `x in LIST` answer per list within one event: many rules test
