@@ -93,9 +93,8 @@ static bool push_operand(const qp_risk_ruleset_t *rs, const qp__risk_insn_t *in,
   if (in->op == QP__RISK_OP_INT) {
     *out = (value_t){.tag = QP__RISK_INT, .i = in->imm};
   } else if (in->op == QP__RISK_OP_STR) {
-    const qp__risk_string_t *s = qp_array_at(&rs->strings, in->arg);
-    *out = (value_t){.tag = QP__RISK_STR, .s = s->bytes, .len = s->len};
-    out->num = qp__risk_parse_decimal(s->bytes, s->len, &out->i);
+    const qp__risk_string_t *s = (const qp__risk_string_t *)rs->strings.items + in->arg;
+    *out = (value_t){.tag = QP__RISK_STR, .num = s->num, .len = s->len, .i = s->i, .s = s->bytes};
   } else if (in->op == QP__RISK_OP_FIELD) {
     *out = env->fields[in->arg];
   } else {

@@ -95,6 +95,7 @@ static bool parse_string(qp__risk_parser_t *ps) {
     return ps->oom = QP_ENOMEM, qp__risk_fail_at(ps, t->column, "out of memory");
   }
   *slot = (qp__risk_string_t){.bytes = s, .len = n};
+  slot->num = qp__risk_parse_decimal(s, n, &slot->i);
   qp__risk_next(ps);
   return emit(ps, QP__RISK_OP_STR, 0, (uint32_t)(ps->rs->strings.count - 1), 0, 1);
 }

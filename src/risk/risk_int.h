@@ -78,6 +78,8 @@ typedef struct qp__risk_list_decl {
 typedef struct qp__risk_string {
   char *bytes;  /* qp_malloc'ed, NUL-terminated */
   uint32_t len; /* bytes, NUL not counted */
+  uint8_t num;  /* the literal as a decimal: QP__RISK_NUM_* (value in i when OK) */
+  int64_t i;    /* its value when num is QP__RISK_NUM_OK */
 } qp__risk_string_t;
 
 /* A compiled ruleset: immutable after qp_risk_compile returns. */
