@@ -216,6 +216,28 @@ bench-auth-quick: all
 	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-auth-bench
 	$(BUILD)/bench/quipu-auth-bench --quipu $(BUILD)/quipu --quick $(AUTH_BENCH_ARGS)
 
+# ---- risk benchmark (bench/risk/, issue 15): build/bench/quipu-risk-bench ----
+# `make bench-risk` generates a ruleset of 250 rules over 20 features and
+# decides 1,000,000 seeded events in-process on one core: decisions/s and
+# the p50/p99 time of one decision as RESULT lines (docs/risk.md, "Speed").
+# `make bench-risk-quick` decides 100,000.  RISK_BENCH_ARGS adds flags
+# (--events N).
+RISK_BENCH_SRC := $(sort $(wildcard bench/risk/*.c))
+RISK_BENCH_OBJ := $(RISK_BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/%.o)
+
+$(BUILD)/bench/quipu-risk-bench: $(RISK_BENCH_OBJ) $(BUILD)/libquipu.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $(RISK_BENCH_OBJ) $(BUILD)/libquipu.a $(DEP_LIBS) $(EXTRA_LDFLAGS)
+
+.PHONY: bench-risk bench-risk-quick
+bench-risk: all
+	@$(MAKE) --no-print-directory $(BUILD)/bench/quipu-risk-bench
+	taskset -c 0 $(BUILD)/bench/quipu-risk-bench $(RISK_BENCH_ARGS)
+
+bench-risk-quick: all
+	@$(MAKE) --no-print-directory $(BUILD)/bench/quipu-risk-bench
+	taskset -c 0 $(BUILD)/bench/quipu-risk-bench --quick $(RISK_BENCH_ARGS)
+
 # ---- deterministic simulation (src/drills, docs/drills.md) ----
 # `make sim SEEDS=100000` runs many seeds of `quipu sim ledger`; a failing
 # seed prints the command that replays it.

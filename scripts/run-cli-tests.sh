@@ -147,6 +147,31 @@ check "chain send --contract: with --app"   exit_is 2 "${C[@]}" --app kv
 check "chain send: --gas without --contract" exit_is 2 "${S[@]}" --gas 5
 check "chain send --contract: unreachable"  exit_is 2 "${C[@]}" --args '{"by":2}'
 check "chain --help lists deploy"           bash -c "'$Q' chain --help | grep -q 'chain deploy'"
+# The risk engine offline (docs/risk.md): check reports line:column, replay is byte-identical.
+cat > "$T/risk.rules" <<'RULES'
+list bad_ips cidr
+feature tx_1h = count by payer over 1h
+feature spent = sum(amount) by payer over 24h
+rule velocity: tx_1h > 2 => challenge score 20 "many payments"
+rule big: amount >= 1000000 and spent > 1500000 => review score 30
+rule bad_ip: ip in bad_ips => block "blocked network"
+threshold score >= 50 => block
+RULES
+printf 'rule r: amount >= => block\nfeature f = count by p over 90s\n' > "$T/risk-bad.rules"
+for i in 1 2 3 4 5; do printf '{"id":"e%d","time":%d,"payer":"ann","amount":"%d","ip":"10.0.0.%d"}\n' $i $((100+i)) $((i*500000)) $i; done > "$T/risk.jsonl"
+printf 'not json\n{"id":"x"}\n' >> "$T/risk.jsonl"
+printf '10.0.0.4/32\n' > "$T/risk-ips.txt"
+R=("$Q" risk replay --ruleset "$T/risk.rules" --events "$T/risk.jsonl" --list "bad_ips=$T/risk-ips.txt")
+check "risk check: ok with sizes"           bash -c "'$Q' risk check '$T/risk.rules' | grep -q 'ok, 3 rules, 2 features, ruleset '"
+check "risk check: errors name line:column" bash -c "'$Q' risk check '$T/risk-bad.rules' 2>&1 | grep -q 'risk-bad.rules:1:19: expected a value' && '$Q' risk check '$T/risk-bad.rules' 2>&1 | grep -q 'risk-bad.rules:2:29: expected a window that is a multiple of 60 s'"
+check "risk check: errors exit 1"           exit_is 1 "$Q" risk check "$T/risk-bad.rules"
+check "risk check: missing file exits 1"    exit_is 1 "$Q" risk check "$T/none.rules"
+check "risk: no subcommand exits 2"         exit_is 2 "$Q" risk
+check "risk replay: without --events exits 2" exit_is 2 "$Q" risk replay --ruleset "$T/risk.rules"
+check "risk replay: counts"                 bash -c "$(printf '%q ' "${R[@]}") --out '$T/r1.jsonl' > '$T/r1.txt' && grep -q 'events: 5 decided, 2 refused' '$T/r1.txt' && grep -q 'rule velocity: 3 fired' '$T/r1.txt' && grep -q 'decision block: ' '$T/r1.txt'"
+check "risk replay: byte-identical output"  bash -c "$(printf '%q ' "${R[@]}") --out '$T/r2.jsonl' > '$T/r2.txt' && cmp '$T/r1.jsonl' '$T/r2.jsonl' && cmp '$T/r1.txt' '$T/r2.txt'"
+check "risk replay: a decision explained"   bash -c "grep '\"id\":\"e4\"' '$T/r1.jsonl' | grep -q '\"decision\":\"block\".*\"rule\":\"bad_ip\".*\"reason\":\"blocked network\"'"
+check "risk replay: refused lines say why"  bash -c "grep -q '\"line\":7,\"error\":\"event: .time. must be' '$T/r1.jsonl'"
 check "unknown command exits 2"       bash -c "'$Q' nonsense >/dev/null 2>&1; test \$? -eq 2"
 echo "cli: $passed passed, $failed failed"
 [ $failed -eq 0 ]

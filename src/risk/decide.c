@@ -1,0 +1,260 @@
+/*
+ * decide.c - the feature state of a ruleset and qp_risk_decide: checks the
+ * event's id and time, moves the engine time (the largest time seen: late
+ * events count as now), decodes the fields the ruleset uses, counts the
+ * event in every feature that has its key, runs every rule, and combines
+ * the fired rules' outcomes and the thresholds met by the score on the
+ * lattice allow < challenge < review < block.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/err.h"
+#include "risk/risk_int.h"
+
+/* A field's key text and hash, computed once per decision. */
+typedef struct key_text {
+  uint64_t decision; /* the decision it was computed for (0 = never) */
+  uint64_t hash;     /* qp__risk_hash of the text */
+  const char *p;     /* the text: the event's string or buf */
+  uint32_t len;      /* bytes */
+  bool ok;           /* the field can be a key (a string or an integer, <= 1,024 bytes) */
+  char buf[24];      /* an integer's digits */
+} key_text_t;
+
+struct qp_risk_state {
+  const qp_risk_ruleset_t *rs;   /* the ruleset the state was made for */
+  qp__risk_list_t **lists;       /* per list declaration, from the registry */
+  qp__risk_fstate_t **features;  /* per feature */
+  qp__risk_value_t *fields;      /* per field: the current event's values */
+  qp__risk_in_cache_t *in_cache; /* per list declaration */
+  key_text_t *keys;              /* per field */
+  uint64_t decisions;            /* decided so far (numbers the in_cache entries) */
+  int64_t engine_time;           /* the largest time seen; -1 before any */
+};
+
+void qp_risk_state_free(qp_risk_state_t *st) {
+  if (st == NULL) return;
+  for (size_t i = 0; st->features != NULL && i < st->rs->features.count; i++)
+    qp__risk_fstate_free(st->features[i]);
+  qp_free(st->features);
+  qp_free(st->lists);
+  qp_free(st->fields);
+  qp_free(st->in_cache);
+  qp_free(st->keys);
+  qp_free(st);
+}
+
+int qp_risk_state_new(const qp_risk_ruleset_t *rs, qp_risk_lists_t *lists,
+                      qp_risk_state_t **out) {
+  *out = NULL;
+  qp_risk_state_t *st = qp_calloc(1, sizeof *st);
+  if (st == NULL) return QP_ENOMEM;
+  st->rs = rs;
+  st->engine_time = -1;
+  st->lists = qp_calloc(rs->lists.count + 1, sizeof *st->lists);
+  st->features = qp_calloc(rs->features.count + 1, sizeof *st->features);
+  st->fields = qp_calloc(rs->fields.count + 1, sizeof *st->fields);
+  st->in_cache = qp_calloc(rs->lists.count + 1, sizeof *st->in_cache);
+  st->keys = qp_calloc(rs->fields.count + 1, sizeof *st->keys);
+  int rc = st->lists && st->features && st->fields && st->in_cache && st->keys ? 0 : QP_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < rs->lists.count; i++) {
+    const qp__risk_list_decl_t *d = qp_array_at(&rs->lists, i);
+    char err[160];
+    rc = qp_risk_lists_declare(lists, d->name, d->kind, err, sizeof err);
+    st->lists[i] = qp__risk_lists_find(lists, d->name);
+  }
+  for (size_t i = 0; rc == 0 && i < rs->features.count; i++)
+    rc = qp__risk_fstate_new(qp_array_at(&rs->features, i), &st->features[i]);
+  if (rc != 0) {
+    qp_risk_state_free(st);
+    return rc;
+  }
+  *out = st;
+  return 0;
+}
+
+uint64_t qp_risk_state_keys(const qp_risk_state_t *st) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < st->rs->features.count; i++) n += qp__risk_fstate_keys(st->features[i]);
+  return n;
+}
+
+int qp_risk_decision_init(qp_risk_decision_t *d, const qp_risk_ruleset_t *rs) {
+  memset(d, 0, sizeof *d);
+  d->fired = qp_calloc(rs->rules.count + 1, sizeof *d->fired);
+  d->features = qp_calloc(rs->features.count + 1, sizeof *d->features);
+  if (d->fired == NULL || d->features == NULL) {
+    qp_risk_decision_deinit(d);
+    return QP_ENOMEM;
+  }
+  return 0;
+}
+
+void qp_risk_decision_deinit(qp_risk_decision_t *d) {
+  qp_free(d->fired);
+  qp_free(d->features);
+  memset(d, 0, sizeof *d);
+}
+
+static int check_event(const json_t *event, int64_t *time, char *err, size_t err_size) {
+  if (!json_is_object(event)) {
+    snprintf(err, err_size, "event: expected a JSON object");
+    return QP_EINVAL;
+  }
+  const json_t *id = json_object_get(event, "id");
+  if (!(json_is_integer(id) ||
+        (json_is_string(id) && json_string_length(id) > 0 &&
+         json_string_length(id) <= QP_RISK_STRING_BYTES_MAX))) {
+    snprintf(err, err_size, "event: 'id' must be a string of 1 to %u bytes or an integer",
+             QP_RISK_STRING_BYTES_MAX);
+    return QP_EINVAL;
+  }
+  const json_t *t = json_object_get(event, "time");
+  if (!json_is_integer(t) || json_integer_value(t) < 0 ||
+      json_integer_value(t) > QP_RISK_TIME_MAX) {
+    snprintf(err, err_size, "event: 'time' must be an integer of Unix seconds from 0 to %lld",
+             (long long)QP_RISK_TIME_MAX);
+    return QP_EINVAL;
+  }
+  *time = (int64_t)json_integer_value(t);
+  return 0;
+}
+
+static void decode_fields(const qp_risk_ruleset_t *rs, const json_t *event,
+                          qp__risk_value_t *vals) {
+  for (size_t i = 0; i < rs->fields.count; i++) {
+    const json_t *v = json_object_get(event, *(char **)qp_array_at(&rs->fields, i));
+    qp__risk_value_t *out = &vals[i];
+    *out = (qp__risk_value_t){.tag = QP__RISK_BAD};
+    if (v == NULL || json_is_null(v)) {
+      out->tag = QP__RISK_ABSENT;
+    } else if (json_is_integer(v)) {
+      out->tag = QP__RISK_INT;
+      out->i = (int64_t)json_integer_value(v);
+    } else if (json_is_string(v)) {
+      out->tag = QP__RISK_STR;
+      out->s = json_string_value(v);
+      out->len = (uint32_t)json_string_length(v);
+      out->num = qp__risk_parse_decimal(out->s, out->len, &out->i);
+    }
+  }
+}
+
+static const key_text_t *key_of(qp_risk_state_t *st, uint32_t field) {
+  key_text_t *k = &st->keys[field];
+  if (k->decision == st->decisions) return k;
+  k->decision = st->decisions;
+  k->ok = qp__risk_key_text(&st->fields[field], k->buf, &k->p, &k->len) &&
+          k->len <= QP_RISK_STRING_BYTES_MAX;
+  if (k->ok) k->hash = qp__risk_hash(k->p, k->len);
+  return k;
+}
+
+/* Counts the event in every feature whose key it has.  The maps' slots and
+ * entries are prefetched for all features first: the cache misses of 20
+ * independent maps then overlap instead of following one another. */
+static int count_features(qp_risk_state_t *st, int64_t t, qp_risk_decision_t *d) {
+  const qp_risk_ruleset_t *rs = st->rs;
+  const qp__risk_feature_t *fs = rs->features.items;
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < rs->features.count; i++) {
+      const key_text_t *k = key_of(st, fs[i].key);
+      if (k->ok) qp__risk_fstate_prefetch(st->features[i], k->hash, pass == 1);
+    }
+  for (size_t i = 0; i < rs->features.count; i++) {
+    const key_text_t *k = key_of(st, fs[i].key);
+    d->features[i] = (qp_risk_feature_value_t){0};
+    if (!k->ok) continue;
+    const qp__risk_value_t *field = fs[i].kind == QP__RISK_COUNT ? NULL : &st->fields[fs[i].field];
+    int rc = qp__risk_fstate_add(st->features[i], k->p, k->len, k->hash, field, t,
+                                 &d->features[i]);
+    if (rc != 0) return rc;
+  }
+  d->feature_count = (uint32_t)rs->features.count;
+  return 0;
+}
+
+static bool threshold_met(const qp__risk_threshold_t *th, int64_t score) {
+  switch (th->cmp) {
+  case QP__RISK_EQ: return score == th->value;
+  case QP__RISK_NE: return score != th->value;
+  case QP__RISK_LT: return score < th->value;
+  case QP__RISK_LE: return score <= th->value;
+  case QP__RISK_GT: return score > th->value;
+  default: return score >= th->value;
+  }
+}
+
+static void run_rules(const qp_risk_ruleset_t *rs, qp_risk_state_t *st,
+                      qp_risk_decision_t *d) {
+  const qp__risk_env_t env = {.fields = st->fields, .features = d->features,
+                              .lists = st->lists, .in_cache = st->in_cache,
+                              .event = st->decisions};
+  d->fired_count = 0;
+  d->eval_errors = 0;
+  d->score = 0;
+  d->decision = QP_RISK_ALLOW;
+  const qp__risk_rule_t *rules = rs->rules.items;
+  for (uint32_t i = 0; i < rs->rules.count; i++) {
+    int r = qp__risk_eval_rule(rs, &rules[i], &env);
+    if (r < 0) d->eval_errors++;
+    if (r <= 0) continue;
+    d->fired[d->fired_count++] =
+        (qp_risk_fired_t){.rule = i, .outcome = rules[i].outcome, .score = rules[i].score};
+    d->score += rules[i].score;
+    if (rules[i].outcome > d->decision) d->decision = rules[i].outcome;
+  }
+  for (size_t i = 0; i < rs->thresholds.count; i++) {
+    const qp__risk_threshold_t *th = qp_array_at(&rs->thresholds, i);
+    if (th->outcome > d->decision && threshold_met(th, d->score)) d->decision = th->outcome;
+  }
+}
+
+int qp_risk_decide(const qp_risk_ruleset_t *rs, qp_risk_state_t *st, const json_t *event,
+                   qp_risk_decision_t *d, char *err, size_t err_size) {
+  if (st->rs != rs) {
+    snprintf(err, err_size, "feature state made for another ruleset");
+    return QP_EINVAL;
+  }
+  int64_t t;
+  int rc = check_event(event, &t, err, err_size);
+  if (rc != 0) return rc;
+  if (t > st->engine_time) st->engine_time = t;
+  st->decisions++; /* numbers this decision's caches (key texts, list answers) */
+  d->engine_time = st->engine_time;
+  decode_fields(rs, event, st->fields);
+  rc = count_features(st, st->engine_time, d);
+  if (rc != 0) {
+    snprintf(err, err_size, "out of memory counting the event in its features");
+    return rc;
+  }
+  run_rules(rs, st, d);
+  return 0;
+}
+
+json_t *qp_risk_decision_json(const qp_risk_ruleset_t *rs, const qp_risk_decision_t *d,
+                              const json_t *event) {
+  json_t *o = json_object(), *fired = json_array(), *feats = json_object();
+  if (event != NULL) json_object_set(o, "id", json_object_get(event, "id"));
+  json_object_set_new(o, "decision", json_string(qp_risk_outcome_name(d->decision)));
+  json_object_set_new(o, "score", json_integer(d->score));
+  for (uint32_t i = 0; i < d->fired_count; i++) {
+    const qp__risk_rule_t *r = qp_array_at(&rs->rules, d->fired[i].rule);
+    json_array_append_new(fired, json_pack("{s:s, s:s, s:i, s:s}", "rule", r->name, "outcome",
+                                           qp_risk_outcome_name(r->outcome), "score", r->score,
+                                           "reason", r->reason));
+  }
+  json_object_set_new(o, "fired", fired);
+  for (uint32_t i = 0; i < d->feature_count; i++) {
+    const qp__risk_feature_t *f = qp_array_at(&rs->features, i);
+    const qp_risk_feature_value_t *v = &d->features[i];
+    json_object_set_new(feats, f->name,
+                        v->present && !v->error ? json_integer(v->value) : json_null());
+  }
+  json_object_set_new(o, "features", feats);
+  json_object_set_new(o, "ruleset", json_string(rs->hash));
+  if (d->eval_errors > 0) json_object_set_new(o, "eval_errors", json_integer(d->eval_errors));
+  return o;
+}

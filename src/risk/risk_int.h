@@ -1,0 +1,183 @@
+/*
+ * risk_int.h - the risk engine's internals shared by its files: the compiled
+ * form of a ruleset (rules as short postfix programs over a value stack),
+ * runtime values, the per-feature key maps and the lists.
+ */
+#ifndef QP_RISK_RISK_INT_H
+#define QP_RISK_RISK_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/array.h"
+#include "base/err.h"
+#include "risk/risk.h"
+
+#define QP_RISK_STACK_MAX 64u    /* values on an evaluation stack */
+#define QP_RISK_DEPTH_MAX 48u    /* nesting of parentheses, not and minus */
+#define QP_RISK_PROGRAM_MAX 1024u /* instructions per rule */
+
+/* Instructions of a rule's program. */
+enum {
+  QP__RISK_OP_INT,     /* push imm */
+  QP__RISK_OP_STR,     /* push string arg */
+  QP__RISK_OP_FIELD,   /* push the event's field arg */
+  QP__RISK_OP_FEATURE, /* push feature arg's value */
+  QP__RISK_OP_NEG,     /* pop a, push -a */
+  QP__RISK_OP_ADD,     /* pop b, a; push a + b */
+  QP__RISK_OP_SUB,     /* pop b, a; push a - b */
+  QP__RISK_OP_MUL,     /* pop b, a; push a * b */
+  QP__RISK_OP_CMP,     /* pop b, a; push a <cmp> b */
+  QP__RISK_OP_IN,      /* pop a; push a in list arg */
+  QP__RISK_OP_NOT,     /* pop a boolean, push its negation */
+  QP__RISK_OP_AND,     /* top false: jump to arg keeping it; else pop */
+  QP__RISK_OP_OR,      /* top true: jump to arg keeping it; else pop */
+};
+
+/* Comparisons (also for thresholds). */
+enum { QP__RISK_EQ, QP__RISK_NE, QP__RISK_LT, QP__RISK_LE, QP__RISK_GT, QP__RISK_GE };
+
+typedef struct qp__risk_insn {
+  uint8_t op;   /* QP__RISK_OP_* */
+  uint8_t cmp;  /* QP__RISK_EQ.. for OP_CMP */
+  uint32_t arg; /* field, feature, string or list index; jump target */
+  int64_t imm;  /* OP_INT's value */
+} qp__risk_insn_t;
+
+typedef enum { QP__RISK_COUNT = 1, QP__RISK_SUM = 2, QP__RISK_DISTINCT = 3 } qp__risk_fkind_t;
+
+typedef struct qp__risk_feature {
+  char *name;              /* qp_malloc'ed */
+  qp__risk_fkind_t kind;   /* count, sum or distinct */
+  uint32_t field;          /* field summed or counted distinct (not for count) */
+  uint32_t key;            /* the `by` field */
+  int64_t window_s;        /* D */
+  int64_t bucket_s;        /* D / 60 */
+} qp__risk_feature_t;
+
+typedef struct qp__risk_rule {
+  char *name;                /* qp_malloc'ed */
+  char *reason;              /* qp_malloc'ed; "" when none */
+  qp_risk_outcome_t outcome; /* challenge, review or block */
+  int32_t score;             /* 0..QP_RISK_SCORE_MAX */
+  uint32_t code;             /* first instruction in rs->code */
+  uint32_t code_len;         /* instructions */
+} qp__risk_rule_t;
+
+typedef struct qp__risk_threshold {
+  uint8_t cmp;               /* QP__RISK_* */
+  int64_t value;             /* score <cmp> value */
+  qp_risk_outcome_t outcome; /* met: at least this */
+} qp__risk_threshold_t;
+
+typedef struct qp__risk_list_decl {
+  char *name;               /* qp_malloc'ed */
+  qp_risk_list_kind_t kind; /* set or cidr */
+} qp__risk_list_decl_t;
+
+typedef struct qp__risk_string {
+  char *bytes;  /* qp_malloc'ed, NUL-terminated */
+  uint32_t len; /* bytes, NUL not counted */
+  uint8_t num;  /* the literal as a decimal: QP__RISK_NUM_* (value in i when OK) */
+  int64_t i;    /* its value when num is QP__RISK_NUM_OK */
+} qp__risk_string_t;
+
+/* A compiled ruleset: immutable after qp_risk_compile returns. */
+struct qp_risk_ruleset {
+  qp_array_t fields;     /* char * names of the event fields used */
+  qp_array_t features;   /* qp__risk_feature_t */
+  qp_array_t rules;      /* qp__risk_rule_t */
+  qp_array_t thresholds; /* qp__risk_threshold_t */
+  qp_array_t lists;      /* qp__risk_list_decl_t */
+  qp_array_t strings;    /* qp__risk_string_t, string literals */
+  qp_array_t code;       /* qp__risk_insn_t of every rule */
+  char hash[65];         /* hex SHA-256 of the text */
+};
+
+/* A decoded event field. */
+enum { QP__RISK_ABSENT, QP__RISK_INT, QP__RISK_STR, QP__RISK_BAD };
+/* A string's value as an integer. */
+enum { QP__RISK_NUM_OK, QP__RISK_NUM_NOT, QP__RISK_NUM_RANGE };
+
+typedef struct qp__risk_value {
+  uint8_t tag;     /* QP__RISK_ABSENT.. (QP__RISK_BAD: real, bool, array, object) */
+  uint8_t num;     /* for a string: QP__RISK_NUM_* (i set when OK) */
+  uint32_t len;    /* string bytes */
+  int64_t i;       /* the integer */
+  const char *s;   /* the string (borrowed from the event) */
+} qp__risk_value_t;
+
+/* Decimal string rules of the issue: "0" or digits without a leading zero. */
+uint8_t qp__risk_parse_decimal(const char *s, size_t len, int64_t *out);
+
+/* Key text of a value for `by` and `distinct`: a string's bytes or an
+ * integer's decimal digits (in buf, 24 bytes).  False when absent or bad. */
+bool qp__risk_key_text(const qp__risk_value_t *v, char *buf, const char **text, uint32_t *len);
+
+/* Lists (list.c): one list, by name. */
+typedef struct qp__risk_list qp__risk_list_t;
+qp__risk_list_t *qp__risk_lists_find(const qp_risk_lists_t *lists, const char *name);
+bool qp__risk_list_has(const qp__risk_list_t *l, const char *item, uint32_t len);
+
+/* A window of 60 counters: v[b % 60] belongs to bucket b, for the buckets
+ * (last - 59 .. last]; total is their sum. */
+void qp__risk_ring_advance(int64_t *v, int64_t *total, int64_t last, int64_t b);
+
+/* distinct(FIELD) for one key (distinct.c): exact up to
+ * QP_RISK_DISTINCT_EXACT_MAX values in the window, then a HyperLogLog of
+ * 128 registers per bucket for as long as the key lives. */
+typedef struct qp__risk_hll qp__risk_hll_t;
+typedef struct qp__risk_distinct {
+  int64_t total;                /* live values (exact mode) */
+  int64_t v[QP_RISK_BUCKETS];   /* values whose last sighting is in bucket b */
+  uint64_t *hashes;             /* exact table: value hashes (0 = empty slot) */
+  int64_t *lastb;               /* the bucket each value was last seen in */
+  uint32_t cap;                 /* slots, a power of two (0 before the first) */
+  uint32_t used;                /* slots taken, live or expired */
+  qp__risk_hll_t *hll;          /* estimating: set, and the table is gone */
+} qp__risk_distinct_t;
+/* Counts value hash hv at bucket b (the ring advanced to b already). */
+int qp__risk_distinct_add(qp__risk_distinct_t *d, uint64_t hv, int64_t b);
+int64_t qp__risk_distinct_value(const qp__risk_distinct_t *d, int64_t b);
+void qp__risk_distinct_free(qp__risk_distinct_t *d);
+
+/* The feature state of one feature (feature.c). */
+typedef struct qp__risk_fstate qp__risk_fstate_t;
+int qp__risk_fstate_new(const qp__risk_feature_t *f, qp__risk_fstate_t **out);
+void qp__risk_fstate_free(qp__risk_fstate_t *fs);
+/* Counts the event (key, whose qp__risk_hash is hash; field value) at
+ * engine time t and gives the feature's value for that key. */
+int qp__risk_fstate_add(qp__risk_fstate_t *fs, const char *key, uint32_t key_len, uint64_t hash,
+                        const qp__risk_value_t *field, int64_t t, qp_risk_feature_value_t *out);
+/* Asks the CPU to load the key's slot (entry false) or, once the slot is
+ * loaded, its entry, so that the misses of all features overlap. */
+void qp__risk_fstate_prefetch(const qp__risk_fstate_t *fs, uint64_t hash, bool entry);
+uint64_t qp__risk_fstate_keys(const qp__risk_fstate_t *fs);
+
+/* The last `x in LIST` answer per list within one event: many rules test
+ * the same field against the same list, and a CIDR test parses the address. */
+typedef struct qp__risk_in_cache {
+  uint64_t event;  /* the decision it belongs to (0 = none) */
+  const char *s;   /* the string tested (its bytes live as long as the event) */
+  int64_t i;       /* or the integer */
+  uint8_t tag;     /* QP__RISK_STR or QP__RISK_INT */
+  bool result;     /* the answer */
+} qp__risk_in_cache_t;
+
+/* What a rule's program reads besides the ruleset. */
+typedef struct qp__risk_env {
+  const qp__risk_value_t *fields;           /* the event's fields */
+  const qp_risk_feature_value_t *features;  /* the feature values */
+  qp__risk_list_t *const *lists;            /* per list declaration */
+  qp__risk_in_cache_t *in_cache;            /* per list declaration */
+  uint64_t event;                           /* a number unique to this decision, > 0 */
+} qp__risk_env_t;
+
+/* Runs rule r's program; returns 1 fired, 0 not, -1 evaluation error. */
+int qp__risk_eval_rule(const qp_risk_ruleset_t *rs, const qp__risk_rule_t *r,
+                       const qp__risk_env_t *env);
+
+/* 64-bit hash of bytes (SipHash with a fixed key: deterministic). */
+uint64_t qp__risk_hash(const void *data, size_t len);
+
+#endif
