@@ -207,6 +207,16 @@ int qp_hs_encode_cert(const qp_chain_genesis_t *g, const qp_hs_commit_cert_t *ce
 int qp_hs_decode_cert(const qp_chain_genesis_t *g, const uint8_t *bytes, size_t len,
                       qp_hs_commit_cert_t *cert);
 
+/* Checks that cert makes the block `header` (hash `hash`) final under g,
+ * with no core: cert's child extends it and was proposed in the very next
+ * view (the two-chain rule), cert's QC is for that child, and both QCs
+ * (the child's justify and cert's) carry valid signatures of n - f of g's
+ * validators.  Returns 0; QP_EBADPROOF with detail naming the step that
+ * fails ("cert: …"); QP_ENOMEM.  Offline proofs and the end of an epoch. */
+int qp_hs_cert_check(const qp_chain_genesis_t *g, const qp_hs_header_t *header,
+                     const uint8_t hash[QP_HASH_SIZE], const qp_hs_commit_cert_t *cert,
+                     char *detail, size_t detail_size);
+
 /* Checks a QC's signatures against g's validators with no core and no
  * cache (offline proof checks).  Returns 0, QP_EINVAL (fewer than n - f
  * signers, or a signer outside g; the genesis QC has none and is refused

@@ -100,6 +100,42 @@ int qp_hs_qc_check(const qp_chain_genesis_t *g, const qp_hs_qc_t *qc, char *deta
   return 0;
 }
 
+static int cert_refuse(char *detail, size_t detail_size, const char *what) {
+  if (detail_size > 0) snprintf(detail, detail_size, "cert: %s", what);
+  return QP_EBADPROOF;
+}
+
+int qp_hs_cert_check(const qp_chain_genesis_t *g, const qp_hs_header_t *header,
+                     const uint8_t hash[QP_HASH_SIZE], const qp_hs_commit_cert_t *cert,
+                     char *detail, size_t detail_size) {
+  const qp_hs_header_t *child = &cert->child;
+  if (memcmp(child->parent_hash, hash, QP_HASH_SIZE) != 0)
+    return cert_refuse(detail, detail_size, "its block is not the child of the last header");
+  if (child->view != header->view + 1 || child->justify.view != header->view)
+    return cert_refuse(detail, detail_size,
+                       "the child was not proposed in the view after its parent's: "
+                       "no two-chain commit");
+  uint8_t child_hash[QP_HASH_SIZE];
+  int rc = qp_hs_block_hash(g, child, child_hash);
+  if (rc != 0) return rc;
+  if (memcmp(cert->qc.block_hash, child_hash, QP_HASH_SIZE) != 0 ||
+      cert->qc.view != child->view || cert->qc.height != child->height)
+    return cert_refuse(detail, detail_size, "the QC is not for the child block");
+  const qp_hs_qc_t *qcs[2] = {&child->justify, &cert->qc};
+  for (int i = 0; i < 2; i++) {
+    char why[160] = "";
+    rc = qp_hs_qc_check(g, qcs[i], why, sizeof why);
+    if (rc == QP_ENOMEM) return rc;
+    if (rc != 0) {
+      if (detail_size > 0)
+        snprintf(detail, detail_size, "cert: the QC of block %llu: %s",
+                 (unsigned long long)qcs[i]->height, why);
+      return QP_EBADPROOF;
+    }
+  }
+  return 0;
+}
+
 int qp__hs_tc_verify(qp_hs_t *c, const qp_hs_tc_t *tc) {
   if (c->n < 64 && (tc->signers >> c->n) != 0) return QP_EINVAL;
   uint32_t count = qp__hs_popcount(tc->signers);

@@ -70,18 +70,6 @@ uint64_t qp__chain_epoch_proof_wait_ms(const qp__chain_node_t *n, uint64_t now_m
   return next > now_ms ? next - now_ms : 0;
 }
 
-/* The certificate shows block b final under the current epoch's set. */
-static bool cert_valid(qp__chain_node_t *n, const qp_hs_block_t *b, const qp_hs_commit_cert_t *c) {
-  uint8_t child[QP_HASH_SIZE];
-  char why[160];
-  return memcmp(c->child.parent_hash, b->hash, QP_HASH_SIZE) == 0 &&
-         c->child.view == b->header.view + 1 && c->child.justify.view == b->header.view &&
-         qp_hs_block_hash(n->cfg, &c->child, child) == 0 &&
-         memcmp(c->qc.block_hash, child, QP_HASH_SIZE) == 0 && c->qc.view == c->child.view &&
-         qp_hs_qc_check(n->cfg, &c->child.justify, why, sizeof why) == 0 &&
-         qp_hs_qc_check(n->cfg, &c->qc, why, sizeof why) == 0;
-}
-
 void qp__chain_epoch_proof_apply(qp__chain_node_t *n, uint32_t peer, const uint8_t *bytes,
                                  size_t len, bool *new_epoch) {
   QP_LOG_DEBUG("chain", "the end of epoch %u from %s (%zu bytes)",
@@ -97,7 +85,7 @@ void qp__chain_epoch_proof_apply(qp__chain_node_t *n, uint32_t peer, const uint8
             qp_hs_decode_cert(n->cfg, bytes + 9 + block_len, len - 9 - block_len, cert) == 0 &&
             b.header.height == head.height + 1 &&
             memcmp(b.header.parent_hash, n->committed_hash, QP_HASH_SIZE) == 0 &&
-            cert_valid(n, &b, cert);
+            qp_hs_cert_check(n->cfg, &b.header, b.hash, cert, NULL, 0) == 0;
   if (!ok)
     QP_LOG_DEBUG("chain", "the end of epoch %u from %s does not apply here (at height %llu)",
                  n->cfg->epoch, n->epochs.peers.validators[peer].name,
