@@ -55,29 +55,30 @@ void qp_chain_gov_set_key(uint32_t epoch, uint8_t out[8]) {
   for (int i = 0; i < 4; i++) out[4 + i] = (uint8_t)(epoch >> (24 - 8 * i));
 }
 
-static void proposal_key(uint64_t id, uint8_t out[10]) {
+void qp_chain_gov_proposal_key(uint64_t id, uint8_t out[10]) {
   memcpy(out, "p/", 2);
   qp_store_u64_be(out + 2, id);
 }
 
-/* The proposal (JSON, the caller's) or NULL with *rc. */
-static json_t *proposal_get(const qp_chain_view_t *v, uint64_t id, int *rc) {
+json_t *qp_chain_gov_proposal(const qp_chain_view_t *v, uint64_t id, int *rc) {
   uint8_t key[10];
-  proposal_key(id, key);
+  qp_chain_gov_proposal_key(id, key);
   const uint8_t *p = NULL;
   size_t n = 0;
   *rc = v->get(v->ctx, key, sizeof key, &p, &n);
   if (*rc != 0) return NULL;
   json_t *o = json_loadb((const char *)p, n, 0, NULL);
-  if (!json_is_object(o)) *rc = QP_ECORRUPT;
-  return o;
+  if (json_is_object(o)) return o;
+  json_decref(o);
+  *rc = QP_ECORRUPT;
+  return NULL;
 }
 
 static int proposal_put(qp_chain_effects_t *e, uint64_t id, const json_t *o) {
   qp_buf_t text = {.max = QP_CHAIN_APP_VALUE_MAX};
   int rc = qp__chain_json_dump(o, JSON_COMPACT | JSON_SORT_KEYS, &text);
   uint8_t key[10];
-  proposal_key(id, key);
+  qp_chain_gov_proposal_key(id, key);
   if (rc == 0) rc = qp_chain_effects_put(e, key, sizeof key, (const uint8_t *)text.data, text.len);
   qp_buf_free(&text);
   return rc;
@@ -335,7 +336,7 @@ static int vote_as(const qp_chain_view_t *v, const qp_chain_tx_t *tx, const json
   if (!json_is_integer(idj) || json_integer_value(idj) < 1 || json_object_size(args) != 1)
     return qp_chain_effects_fail(e, "bad_args", "vote takes {proposal: its id}");
   uint64_t id = (uint64_t)json_integer_value(idj);
-  json_t *p = proposal_get(v, id, &rc);
+  json_t *p = qp_chain_gov_proposal(v, id, &rc);
   if (rc == QP_ENOTFOUND)
     return qp_chain_effects_fail(e, "unknown_proposal", "no proposal has this id");
   if (rc != 0) return rc;

@@ -37,18 +37,6 @@ static json_t *validators_json(const qp_chain_valset_t *s) {
                    (json_int_t)s->since, "validators", list);
 }
 
-static json_t *proposal_json(const qp_chain_view_t *v, uint64_t id, int *rc) {
-  uint8_t key[10];
-  memcpy(key, "p/", 2);
-  qp_store_u64_be(key + 2, id);
-  const uint8_t *p = NULL;
-  size_t n = 0;
-  *rc = v->get(v->ctx, key, sizeof key, &p, &n);
-  json_t *o = *rc == 0 ? json_loadb((const char *)p, n, 0, NULL) : NULL;
-  if (*rc == 0 && o == NULL) *rc = QP_ECORRUPT;
-  return o;
-}
-
 static int list_proposals(const qp_chain_view_t *v, json_t **result) {
   const uint8_t *p = NULL;
   size_t n = 0;
@@ -58,7 +46,7 @@ static int list_proposals(const qp_chain_view_t *v, json_t **result) {
   else if (rc != QP_ENOTFOUND) return rc == 0 ? QP_ECORRUPT : rc;
   json_t *list = json_array();
   for (uint64_t id = next - 1; id >= 1 && json_array_size(list) < PROPOSALS_LISTED_MAX; id--) {
-    json_t *o = proposal_json(v, id, &rc);
+    json_t *o = qp_chain_gov_proposal(v, id, &rc);
     if (rc != 0) break;
     json_array_append_new(list, o);
   }
@@ -84,7 +72,7 @@ static int gov_query(const qp_chain_view_t *v, const char *method, const json_t 
     if (!json_is_integer(id) || json_integer_value(id) < 1 || json_object_size(args) != 1)
       return refuse(code, "bad_args", detail, size, "args must be {\"id\": a proposal id}",
                     QP_EINVAL);
-    *result = proposal_json(v, (uint64_t)json_integer_value(id), &rc);
+    *result = qp_chain_gov_proposal(v, (uint64_t)json_integer_value(id), &rc);
     if (rc == QP_ENOTFOUND)
       return refuse(code, "not_found", detail, size, "no proposal has this id", QP_ENOTFOUND);
   } else if (strcmp(method, "proposals") == 0) {
