@@ -236,12 +236,13 @@ static void get_block(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp_chain_block_deinit(&stored);
 }
 
-/* Runs a query of an app on the committed state; NULL after a reply. */
+/* Runs a query of an app on the committed state; NULL after a reply.
+ * With absent (not NULL), a not_found answer is no reply: *absent is set. */
 static json_t *run_query(qp__chain_node_t *n, const char *app_name, const char *method,
-                         const char *args, size_t args_len, qp_http_reply_t *r) {
+                         const char *args, size_t args_len, bool *absent, qp_http_reply_t *r) {
   const qp_chain_app_t *app = qp_chain_app_find(app_name);
   if (app == NULL) {
-    fail(r, 400, "unknown_app", "app", "no built-in app has this name (kv, lua)");
+    fail(r, 400, "unknown_app", "app", "no built-in app has this name (kv, gov, lua)");
     return NULL;
   }
   json_t *result = NULL;
@@ -249,7 +250,8 @@ static json_t *run_query(qp__chain_node_t *n, const char *app_name, const char *
   int rc = qp_chain_app_query(app, qp_chain_store_state(n->store), method, args, args_len,
                               &result, code, detail, sizeof detail);
   if (rc == 0) return result;
-  if (rc == QP_ENOTFOUND) fail(r, 404, code[0] ? code : "not_found", "args", detail);
+  if (rc == QP_ENOTFOUND && absent != NULL) *absent = true;
+  else if (rc == QP_ENOTFOUND) fail(r, 404, code[0] ? code : "not_found", "args", detail);
   else if (rc == QP_EINVAL) fail(r, 400, code[0] ? code : "bad_args", "args", detail);
   else fail(r, 500, "internal", "", qp_strerror(rc));
   return NULL;
@@ -273,25 +275,16 @@ static json_t *kv_answer(qp__chain_node_t *n, const char *key, bool absent_ok,
   json_object_set_new(args, "key", json_string(key));
   char *text = json_dumps(args, JSON_COMPACT);
   json_decref(args);
-  json_t *result = NULL;
-  char code[QP_CHAIN_CODE_MAX + 1] = "", detail[256] = "";
-  int rc = text == NULL ? QP_ENOMEM
-                        : qp_chain_app_query(&qp_chain_app_kv, qp_chain_store_state(n->store),
-                                             "get", text, strlen(text), &result, code, detail,
-                                             sizeof detail);
-  qp_http_json_free(text);
-  if (rc == QP_ENOTFOUND && absent_ok) {
-    result = json_pack("{s:s, s:n}", "key", key, "value");
-  } else if (rc != 0) {
-    if (rc == QP_ENOTFOUND) fail(r, 404, code[0] ? code : "not_found", "args", detail);
-    else if (rc == QP_EINVAL) fail(r, 400, code[0] ? code : "bad_args", "args", detail);
-    else fail(r, 500, "internal", "", qp_strerror(rc));
-    return NULL;
-  }
-  if (result == NULL) {
+  if (text == NULL) {
     fail(r, 500, "internal", "", qp_strerror(QP_ENOMEM));
     return NULL;
   }
+  bool absent = false;
+  json_t *result = run_query(n, "kv", "get", text, strlen(text), absent_ok ? &absent : NULL, r);
+  qp_http_json_free(text);
+  if (absent && (result = json_pack("{s:s, s:n}", "key", key, "value")) == NULL)
+    fail(r, 500, "internal", "", qp_strerror(QP_ENOMEM));
+  if (result == NULL) return NULL; /* replied */
   /* {"height", "key", "value", "owner"}: the query's result, flat. */
   qp_chain_head_t head;
   qp_chain_store_head(n->store, &head);
@@ -355,7 +348,7 @@ static void query(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   }
   char *text = json_dumps(args, JSON_COMPACT);
   json_t *result = text ? run_query(n, json_string_value(app), json_string_value(method), text,
-                                    strlen(text), r)
+                                    strlen(text), NULL, r)
                         : NULL;
   qp_http_json_free(text);
   json_decref(root);
