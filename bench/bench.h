@@ -47,6 +47,10 @@ uint64_t qb_percentile(const uint64_t *sorted, uint64_t n, uint32_t p);
 /* Sorts n u64 values ascending. */
 void qb_sort_u64(uint64_t *v, uint64_t n);
 
+/* utime + stime of a /proc/<pid>[/task/<tid>]/stat file, in seconds; -1
+ * when unreadable. */
+double qb_proc_stat_cpu_s(const char *path);
+
 /* Which system's final state is being checked. */
 typedef struct qb_checker {
   const qb_workload_t *workload; /* the model to compare with */

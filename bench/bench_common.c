@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "bench_int.h"
@@ -43,6 +44,21 @@ static int cmp_u64(const void *a, const void *b) {
 }
 
 void qb_sort_u64(uint64_t *v, uint64_t n) { qsort(v, n, sizeof *v, cmp_u64); }
+
+double qb_proc_stat_cpu_s(const char *path) {
+  char text[1024];
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return -1;
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = '\0';
+  const char *p = strrchr(text, ')'); /* the command name may hold spaces */
+  unsigned long long utime = 0, stime = 0;
+  if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                          &utime, &stime) != 2)
+    return -1;
+  return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
 
 uint64_t qb_percentile(const uint64_t *sorted, uint64_t n, uint32_t p) {
   if (n == 0) return 0;

@@ -216,17 +216,7 @@ int qab_call(void *e, const qab_node_t *n, const char *method, const char *path,
 }
 
 double qab_node_cpu_s(const qab_node_t *n) {
-  char path[64], text[1024];
+  char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)n->pid);
-  FILE *f = fopen(path, "r");
-  if (f == NULL) return -1;
-  size_t got = fread(text, 1, sizeof text - 1, f);
-  fclose(f);
-  text[got] = '\0';
-  const char *p = strrchr(text, ')'); /* the command name may hold spaces */
-  unsigned long long utime = 0, stime = 0;
-  if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                          &utime, &stime) != 2)
-    return -1;
-  return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+  return qb_proc_stat_cpu_s(path);
 }

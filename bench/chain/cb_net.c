@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "chain_bench.h"
 #include "bench_int.h"
 #include "base/clock.h"
@@ -184,26 +185,10 @@ double qcb_metric(const qcb_net_t *net, uint32_t k, const char *name) {
   return v;
 }
 
-/* utime + stime of a /proc/.../stat file, in seconds; -1 when unknown. */
-static double stat_cpu_s(const char *path) {
-  char text[1024];
-  FILE *f = fopen(path, "r");
-  if (f == NULL) return -1;
-  size_t n = fread(text, 1, sizeof text - 1, f);
-  fclose(f);
-  text[n] = '\0';
-  const char *p = strrchr(text, ')'); /* the command name may hold spaces */
-  unsigned long long utime = 0, stime = 0;
-  if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                          &utime, &stime) != 2)
-    return -1;
-  return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
-}
-
 double qcb_cpu_s(pid_t pid) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  return stat_cpu_s(path);
+  return qb_proc_stat_cpu_s(path);
 }
 
 uint32_t qcb_threads(pid_t pid, qcb_thread_t *out) {
@@ -216,7 +201,7 @@ uint32_t qcb_threads(pid_t pid, qcb_thread_t *out) {
     char stat[300];
     snprintf(stat, sizeof stat, "/proc/%d/task/%s/stat", (int)pid, e->d_name);
     out[n].tid = (int)strtol(e->d_name, NULL, 10);
-    out[n].cpu_s = stat_cpu_s(stat);
+    out[n].cpu_s = qb_proc_stat_cpu_s(stat);
     if (out[n].cpu_s >= 0) n++;
   }
   if (d != NULL) closedir(d);
