@@ -12,12 +12,14 @@
 
 extern const qp_module_t qp_ledger_module;
 extern const qp_module_t qp_chain_module;
+extern const qp_module_t qp_risk_module;
 extern const qp_module_t qp_auth_module;
 extern const qp_module_t qp_web_module;
 
 static const qp_module_t *const MODULES[] = {
     &qp_ledger_module,
     &qp_chain_module,
+    &qp_risk_module,
     &qp_auth_module,
     &qp_web_module,
 };

@@ -104,6 +104,14 @@ const char *qp_risk_ruleset_rule_name(const qp_risk_ruleset_t *rs, uint32_t i) {
   return ((const qp__risk_rule_t *)qp_array_at(&rs->rules, i))->name;
 }
 
+void qp_risk_ruleset_rule(const qp_risk_ruleset_t *rs, uint32_t i, qp_risk_outcome_t *outcome,
+                          int32_t *score, const char **reason) {
+  const qp__risk_rule_t *r = qp_array_at(&rs->rules, i);
+  *outcome = r->outcome;
+  *score = r->score;
+  *reason = r->reason;
+}
+
 uint8_t qp__risk_parse_decimal(const char *s, size_t len, int64_t *out) {
   if (len == 0 || (len > 1 && s[0] == '0')) return QP__RISK_NUM_NOT;
   uint64_t v = 0;

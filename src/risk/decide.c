@@ -13,79 +13,12 @@
 #include "base/err.h"
 #include "risk/risk_int.h"
 
-/* A field's key text and hash, computed once per decision. */
-typedef struct key_text {
-  uint64_t decision; /* the decision it was computed for (0 = never) */
-  uint64_t hash;     /* qp__risk_hash of the text */
-  const char *p;     /* the text: the event's string or buf */
-  uint32_t len;      /* bytes */
-  bool ok;           /* the field can be a key (a string or an integer, <= 1,024 bytes) */
-  char buf[24];      /* an integer's digits */
-} key_text_t;
-
-struct qp_risk_state {
-  const qp_risk_ruleset_t *rs;   /* the ruleset the state was made for */
-  qp__risk_list_t **lists;       /* per list declaration, from the registry */
-  qp__risk_fstate_t **features;  /* per feature */
-  qp__risk_value_t *fields;      /* per field: the current event's values */
-  qp__risk_in_cache_t *in_cache; /* per list declaration */
-  key_text_t *keys;              /* per field */
-  uint64_t decisions;            /* decided so far (numbers the in_cache entries) */
-  int64_t engine_time;           /* the largest time seen; -1 before any */
-};
-
-void qp_risk_state_free(qp_risk_state_t *st) {
-  if (st == NULL) return;
-  for (size_t i = 0; st->features != NULL && i < st->rs->features.count; i++)
-    qp__risk_fstate_free(st->features[i]);
-  qp_free(st->features);
-  qp_free(st->lists);
-  qp_free(st->fields);
-  qp_free(st->in_cache);
-  qp_free(st->keys);
-  qp_free(st);
-}
-
-int qp_risk_state_new(const qp_risk_ruleset_t *rs, qp_risk_lists_t *lists,
-                      qp_risk_state_t **out) {
-  *out = NULL;
-  qp_risk_state_t *st = qp_calloc(1, sizeof *st);
-  if (st == NULL) return QP_ENOMEM;
-  st->rs = rs;
-  st->engine_time = -1;
-  st->lists = qp_calloc(rs->lists.count + 1, sizeof *st->lists);
-  st->features = qp_calloc(rs->features.count + 1, sizeof *st->features);
-  st->fields = qp_calloc(rs->fields.count + 1, sizeof *st->fields);
-  st->in_cache = qp_calloc(rs->lists.count + 1, sizeof *st->in_cache);
-  st->keys = qp_calloc(rs->fields.count + 1, sizeof *st->keys);
-  int rc = st->lists && st->features && st->fields && st->in_cache && st->keys ? 0 : QP_ENOMEM;
-  for (size_t i = 0; rc == 0 && i < rs->lists.count; i++) {
-    const qp__risk_list_decl_t *d = qp_array_at(&rs->lists, i);
-    char err[160];
-    rc = qp_risk_lists_declare(lists, d->name, d->kind, err, sizeof err);
-    st->lists[i] = qp__risk_lists_find(lists, d->name);
-  }
-  for (size_t i = 0; rc == 0 && i < rs->features.count; i++)
-    rc = qp__risk_fstate_new(qp_array_at(&rs->features, i), &st->features[i]);
-  if (rc != 0) {
-    qp_risk_state_free(st);
-    return rc;
-  }
-  *out = st;
-  return 0;
-}
-
-uint64_t qp_risk_state_keys(const qp_risk_state_t *st) {
-  uint64_t n = 0;
-  for (size_t i = 0; i < st->rs->features.count; i++) n += qp__risk_fstate_keys(st->features[i]);
-  return n;
-}
-
 int qp_risk_decision_init(qp_risk_decision_t *d, const qp_risk_ruleset_t *rs) {
   memset(d, 0, sizeof *d);
   d->fired = qp_calloc(rs->rules.count + 1, sizeof *d->fired);
   d->features = qp_calloc(rs->features.count + 1, sizeof *d->features);
-  if (d->fired == NULL || d->features == NULL) {
+  d->snoozed = qp_calloc(rs->rules.count + 1, sizeof *d->snoozed);
+  if (d->fired == NULL || d->features == NULL || d->snoozed == NULL) {
     qp_risk_decision_deinit(d);
     return QP_ENOMEM;
   }
@@ -95,10 +28,12 @@ int qp_risk_decision_init(qp_risk_decision_t *d, const qp_risk_ruleset_t *rs) {
 void qp_risk_decision_deinit(qp_risk_decision_t *d) {
   qp_free(d->fired);
   qp_free(d->features);
+  qp_free(d->snoozed);
   memset(d, 0, sizeof *d);
 }
 
-static int check_event(const json_t *event, int64_t *time, char *err, size_t err_size) {
+int qp_risk_event_check(const json_t *event, const char **field, char *err, size_t err_size) {
+  *field = "";
   if (!json_is_object(event)) {
     snprintf(err, err_size, "event: expected a JSON object");
     return QP_EINVAL;
@@ -107,6 +42,7 @@ static int check_event(const json_t *event, int64_t *time, char *err, size_t err
   if (!(json_is_integer(id) ||
         (json_is_string(id) && json_string_length(id) > 0 &&
          json_string_length(id) <= QP_RISK_STRING_BYTES_MAX))) {
+    *field = "id";
     snprintf(err, err_size, "event: 'id' must be a string of 1 to %u bytes or an integer",
              QP_RISK_STRING_BYTES_MAX);
     return QP_EINVAL;
@@ -114,11 +50,11 @@ static int check_event(const json_t *event, int64_t *time, char *err, size_t err
   const json_t *t = json_object_get(event, "time");
   if (!json_is_integer(t) || json_integer_value(t) < 0 ||
       json_integer_value(t) > QP_RISK_TIME_MAX) {
+    *field = "time";
     snprintf(err, err_size, "event: 'time' must be an integer of Unix seconds from 0 to %lld",
              (long long)QP_RISK_TIME_MAX);
     return QP_EINVAL;
   }
-  *time = (int64_t)json_integer_value(t);
   return 0;
 }
 
@@ -142,8 +78,8 @@ static void decode_fields(const qp_risk_ruleset_t *rs, const json_t *event,
   }
 }
 
-static const key_text_t *key_of(qp_risk_state_t *st, uint32_t field) {
-  key_text_t *k = &st->keys[field];
+static const qp__risk_keytext_t *key_of(qp_risk_state_t *st, uint32_t field) {
+  qp__risk_keytext_t *k = &st->keys[field];
   if (k->decision == st->decisions) return k;
   k->decision = st->decisions;
   k->ok = qp__risk_key_text(&st->fields[field], k->buf, &k->p, &k->len) &&
@@ -160,11 +96,11 @@ static int count_features(qp_risk_state_t *st, int64_t t, qp_risk_decision_t *d)
   const qp__risk_feature_t *fs = rs->features.items;
   for (int pass = 0; pass < 2; pass++)
     for (size_t i = 0; i < rs->features.count; i++) {
-      const key_text_t *k = key_of(st, fs[i].key);
+      const qp__risk_keytext_t *k = key_of(st, fs[i].key);
       if (k->ok) qp__risk_fstate_prefetch(st->features[i], k->hash, pass == 1);
     }
   for (size_t i = 0; i < rs->features.count; i++) {
-    const key_text_t *k = key_of(st, fs[i].key);
+    const qp__risk_keytext_t *k = key_of(st, fs[i].key);
     d->features[i] = (qp_risk_feature_value_t){0};
     if (!k->ok) continue;
     const qp__risk_value_t *field = fs[i].kind == QP__RISK_COUNT ? NULL : &st->fields[fs[i].field];
@@ -193,6 +129,7 @@ static void run_rules(const qp_risk_ruleset_t *rs, qp_risk_state_t *st,
                               .lists = st->lists, .in_cache = st->in_cache,
                               .event = st->decisions};
   d->fired_count = 0;
+  d->snoozed_count = 0;
   d->eval_errors = 0;
   d->score = 0;
   d->decision = QP_RISK_ALLOW;
@@ -201,6 +138,11 @@ static void run_rules(const qp_risk_ruleset_t *rs, qp_risk_state_t *st,
     int r = qp__risk_eval_rule(rs, &rules[i], &env);
     if (r < 0) d->eval_errors++;
     if (r <= 0) continue;
+    if (d->skip != NULL && d->skip[i] != 0) {
+      d->snoozed[d->snoozed_count++] =
+          (qp_risk_fired_t){.rule = i, .outcome = rules[i].outcome, .score = rules[i].score};
+      continue;
+    }
     d->fired[d->fired_count++] =
         (qp_risk_fired_t){.rule = i, .outcome = rules[i].outcome, .score = rules[i].score};
     d->score += rules[i].score;
@@ -218,9 +160,10 @@ int qp_risk_decide(const qp_risk_ruleset_t *rs, qp_risk_state_t *st, const json_
     snprintf(err, err_size, "feature state made for another ruleset");
     return QP_EINVAL;
   }
-  int64_t t;
-  int rc = check_event(event, &t, err, err_size);
+  const char *field;
+  int rc = qp_risk_event_check(event, &field, err, err_size);
   if (rc != 0) return rc;
+  int64_t t = (int64_t)json_integer_value(json_object_get(event, "time"));
   if (t > st->engine_time) st->engine_time = t;
   st->decisions++; /* numbers this decision's caches (key texts, list answers) */
   d->engine_time = st->engine_time;
@@ -256,5 +199,11 @@ json_t *qp_risk_decision_json(const qp_risk_ruleset_t *rs, const qp_risk_decisio
   json_object_set_new(o, "features", feats);
   json_object_set_new(o, "ruleset", json_string(rs->hash));
   if (d->eval_errors > 0) json_object_set_new(o, "eval_errors", json_integer(d->eval_errors));
+  if (d->snoozed_count > 0) {
+    json_t *sn = json_array();
+    for (uint32_t i = 0; i < d->snoozed_count; i++)
+      json_array_append_new(sn, json_string(qp_risk_ruleset_rule_name(rs, d->snoozed[i].rule)));
+    json_object_set_new(o, "snoozed", sn);
+  }
   return o;
 }

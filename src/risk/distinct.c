@@ -160,3 +160,74 @@ void qp__risk_distinct_free(qp__risk_distinct_t *d) {
   qp_free(d->hll);
   memset(d, 0, sizeof *d);
 }
+
+/* Snapshot form: mode (0 exact, 1 estimating), total, the 60-bucket ring,
+ * then the live (hash, bucket) pairs or the HyperLogLog rows. */
+void qp__risk_distinct_save(const qp__risk_distinct_t *d, qp_buf_t *b) {
+  qp__risk_put_u64(b, d->hll != NULL);
+  qp__risk_put_u64(b, (uint64_t)d->total);
+  for (int s = 0; s < (int)QP_RISK_BUCKETS; s++) qp__risk_put_u64(b, (uint64_t)d->v[s]);
+  if (d->hll != NULL) {
+    for (int s = 0; s < (int)QP_RISK_BUCKETS; s++) qp__risk_put_u64(b, (uint64_t)d->hll->bucket[s]);
+    qp__risk_put(b, d->hll->reg, sizeof d->hll->reg);
+    return;
+  }
+  qp__risk_put_u64(b, d->used);
+  for (uint32_t i = 0; i < d->cap; i++)
+    if (d->hashes[i] != 0) {
+      qp__risk_put_u64(b, d->hashes[i]);
+      qp__risk_put_u64(b, (uint64_t)d->lastb[i]);
+    }
+}
+
+static int hll_load(qp__risk_distinct_t *d, qp__risk_reader_t *r) {
+  d->hll = qp_malloc(sizeof *d->hll);
+  if (d->hll == NULL) return QP_ENOMEM;
+  for (int s = 0; s < (int)QP_RISK_BUCKETS; s++) {
+    d->hll->bucket[s] = (int64_t)qp__risk_get_u64(r);
+    if (d->hll->bucket[s] < -1 || d->hll->bucket[s] > QP_RISK_TIME_MAX) r->bad = true;
+  }
+  qp__risk_get(r, d->hll->reg, sizeof d->hll->reg);
+  for (int s = 0; s < (int)QP_RISK_BUCKETS; s++)
+    for (unsigned j = 0; j < HLL_M; j++) r->bad |= d->hll->reg[s][j] > 58;
+  return r->bad ? QP_ECORRUPT : 0;
+}
+
+static int exact_load(qp__risk_distinct_t *d, qp__risk_reader_t *r) {
+  uint64_t n = qp__risk_get_u64(r);
+  if (r->bad || n > SLOTS_MAX / 4 * 3 || n > r->left / 16) return QP_ECORRUPT;
+  uint32_t cap = SLOTS_MIN;
+  while (cap / 4 * 3 < n + 1 && cap < SLOTS_MAX) cap *= 2;
+  d->hashes = qp_calloc(cap, sizeof *d->hashes);
+  d->lastb = qp_calloc(cap, sizeof *d->lastb);
+  if (d->hashes == NULL || d->lastb == NULL) return QP_ENOMEM;
+  d->cap = cap;
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t hv = qp__risk_get_u64(r);
+    int64_t lb = (int64_t)qp__risk_get_u64(r);
+    if (r->bad || hv == 0 || lb < 0 || lb > QP_RISK_TIME_MAX) return QP_ECORRUPT;
+    uint32_t k = find_slot(d, hv);
+    if (d->hashes[k] == hv) return QP_ECORRUPT;
+    d->hashes[k] = hv;
+    d->lastb[k] = lb;
+    d->used++;
+  }
+  return 0;
+}
+
+int qp__risk_distinct_load(qp__risk_distinct_t *d, qp__risk_reader_t *r) {
+  uint64_t mode = qp__risk_get_u64(r);
+  d->total = (int64_t)qp__risk_get_u64(r);
+  int64_t sum = 0;
+  for (int s = 0; s < (int)QP_RISK_BUCKETS; s++) {
+    d->v[s] = (int64_t)qp__risk_get_u64(r);
+    if (d->v[s] < 0 || d->v[s] > QP_RISK_DISTINCT_EXACT_MAX) r->bad = true;
+    else sum += d->v[s];
+  }
+  int rc = r->bad || mode > 1 || sum != d->total || d->total > QP_RISK_DISTINCT_EXACT_MAX
+               ? QP_ECORRUPT
+               : mode == 1 ? hll_load(d, r) : exact_load(d, r);
+  if (rc == 0 && r->bad) rc = QP_ECORRUPT;
+  if (rc != 0) qp__risk_distinct_free(d);
+  return rc;
+}

@@ -18,54 +18,10 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/err.h"
+#include "risk/feature_int.h"
 #include "risk/risk_int.h"
 
 #define MAP_SLOTS_MIN 64u
-
-/* count and sum keep only the buckets that have events: (bucket, value)
- * pairs in bucket order, after the key in the entry's block, grown by
- * doubling up to SERIES_MAX (a window has at most 60 live buckets).  Most
- * keys see a few events per window, so most entries stay small. */
-#define SERIES_MIN 2u
-#define SERIES_MAX 64u
-
-typedef struct pair {
-  __int128 v;     /* events (count) or the field's sum in the bucket */
-  int64_t bucket; /* the bucket */
-  int64_t pad;    /* keeps pairs 32 bytes */
-} pair_t;
-
-typedef struct series {
-  __int128 total; /* sum of the pairs' v */
-  uint32_t n;     /* pairs used */
-  uint32_t cap;   /* pairs allocated after the key */
-} series_t;
-
-typedef struct entry {
-  uint64_t hash;    /* of the key text */
-  int64_t last;     /* the bucket the window was advanced to */
-  uint32_t key_len; /* bytes of key, which follows the entry's fixed part */
-  union {
-    series_t series;
-    qp__risk_distinct_t distinct;
-  } u; /* by the feature's kind */
-} entry_t;
-
-/* A slot of the map: the hash beside the pointer, so that a probe past
- * other keys does not have to load their entries. */
-typedef struct slot {
-  uint64_t hash;  /* the entry's hash */
-  entry_t *entry; /* NULL = empty */
-} slot_t;
-
-struct qp__risk_fstate {
-  qp__risk_fkind_t kind; /* the feature's kind */
-  int64_t bucket_s;      /* D / 60 */
-  size_t entry_size;     /* bytes of an entry before its key, by kind */
-  slot_t *slots;         /* open addressing, linear probing */
-  uint32_t cap;          /* slots, a power of two */
-  uint32_t count;        /* keys held */
-};
 
 void qp__risk_ring_advance(int64_t *v, int64_t *total, int64_t last, int64_t b) {
   if (b <= last) return;
@@ -80,15 +36,6 @@ void qp__risk_ring_advance(int64_t *v, int64_t *total, int64_t last, int64_t b) 
   }
 }
 
-static char *entry_key(const qp__risk_fstate_t *fs, const entry_t *e) {
-  return (char *)e + fs->entry_size;
-}
-
-static size_t key_room(uint32_t key_len) { return (key_len + 1 + 15u) & ~(size_t)15u; }
-
-static pair_t *entry_pairs(const qp__risk_fstate_t *fs, const entry_t *e) {
-  return (pair_t *)(void *)(entry_key(fs, e) + key_room(e->key_len));
-}
 
 /* Drops the pairs that left the window at bucket b. */
 static void series_advance(const qp__risk_fstate_t *fs, entry_t *e, int64_t b) {

@@ -219,3 +219,52 @@ bool qp__risk_list_has(const qp__risk_list_t *l, const char *item, uint32_t len)
 bool qp_risk_list_contains(const qp_risk_lists_t *lists, const char *name, const char *item) {
   return qp__risk_list_has(qp__risk_lists_find(lists, name), item, (uint32_t)strlen(item));
 }
+
+int qp_risk_list_check(const qp_risk_lists_t *lists, const char *name, const char *item,
+                       char *err, size_t err_size) {
+  const qp__risk_list_t *l = qp__risk_lists_find(lists, name);
+  prefix_t p;
+  if (l == NULL) {
+    snprintf(err, err_size, "no list named '%s'", name);
+    return QP_ENOTFOUND;
+  }
+  if (strlen(item) > QP_RISK_STRING_BYTES_MAX) {
+    snprintf(err, err_size, "list item longer than %u bytes", QP_RISK_STRING_BYTES_MAX);
+    return QP_EINVAL;
+  }
+  if (l->kind == QP_RISK_LIST_CIDR && !parse_prefix(item, &p, true)) {
+    snprintf(err, err_size, "'%.64s' is not an IPv4/IPv6 address or prefix (ADDR or ADDR/LEN)",
+             item);
+    return QP_EINVAL;
+  }
+  return 0;
+}
+
+int qp_risk_list_info(const qp_risk_lists_t *lists, const char *name, qp_risk_list_kind_t *kind,
+                      uint64_t *size) {
+  const qp__risk_list_t *l = qp__risk_lists_find(lists, name);
+  if (l == NULL) return QP_ENOTFOUND;
+  *kind = l->kind;
+  *size = l->items.count;
+  return 0;
+}
+
+int qp_risk_list_item(const qp_risk_lists_t *lists, const char *name, uint64_t i, char *buf,
+                      size_t size) {
+  const qp__risk_list_t *l = qp__risk_lists_find(lists, name);
+  if (l == NULL || i >= l->items.count) return QP_ENOTFOUND;
+  if (l->kind == QP_RISK_LIST_SET) {
+    snprintf(buf, size, "%s", *(char **)qp_array_at(&l->items, i));
+    return 0;
+  }
+  const prefix_t *p = qp_array_at(&l->items, i);
+  char addr[INET6_ADDRSTRLEN];
+  inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr, addr, sizeof addr);
+  snprintf(buf, size, "%s/%u", addr, p->bits);
+  return 0;
+}
+
+const char *qp_risk_lists_name(const qp_risk_lists_t *lists, size_t i) {
+  if (i >= lists->lists.count) return NULL;
+  return (*(qp__risk_list_t **)qp_array_at(&lists->lists, i))->name;
+}

@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 
 #define QP_RISK_SOURCE_BYTES_MAX (4u << 20) /* a ruleset file */
@@ -79,6 +80,9 @@ const char *qp_risk_ruleset_hash(const qp_risk_ruleset_t *rs);
 uint32_t qp_risk_ruleset_rules(const qp_risk_ruleset_t *rs);
 uint32_t qp_risk_ruleset_features(const qp_risk_ruleset_t *rs);
 const char *qp_risk_ruleset_rule_name(const qp_risk_ruleset_t *rs, uint32_t i);
+/* Rule i's outcome, score and reason ("" when none). */
+void qp_risk_ruleset_rule(const qp_risk_ruleset_t *rs, uint32_t i, qp_risk_outcome_t *outcome,
+                          int32_t *score, const char **reason);
 
 /* Lists, by name.  A list is created by its first declaration in a ruleset
  * (qp_risk_lists_declare, which qp_risk_state_new calls for every list of
@@ -86,6 +90,8 @@ const char *qp_risk_ruleset_rule_name(const qp_risk_ruleset_t *rs, uint32_t i);
 typedef enum qp_risk_list_kind { QP_RISK_LIST_SET = 1, QP_RISK_LIST_CIDR = 2 } qp_risk_list_kind_t;
 int qp_risk_lists_new(qp_risk_lists_t **out);
 void qp_risk_lists_free(qp_risk_lists_t *lists);
+/* The name of the i-th list (in creation order), or NULL past the end. */
+const char *qp_risk_lists_name(const qp_risk_lists_t *lists, size_t i);
 /* Creates the list if it does not exist; QP_EEXISTS if it does with another
  * kind (err names it). */
 int qp_risk_lists_declare(qp_risk_lists_t *lists, const char *name, qp_risk_list_kind_t kind,
@@ -96,6 +102,18 @@ int qp_risk_lists_declare(qp_risk_lists_t *lists, const char *name, qp_risk_list
  * (err says which and what is allowed); nothing changes on error. */
 int qp_risk_list_update(qp_risk_lists_t *lists, const char *name, const char *item, bool add,
                         char *err, size_t err_size);
+/* Whether item could be added to / removed from the list (as update would
+ * judge it), changing nothing: 0, QP_ENOTFOUND or QP_EINVAL with err. */
+int qp_risk_list_check(const qp_risk_lists_t *lists, const char *name, const char *item,
+                       char *err, size_t err_size);
+/* A list's kind and item count; QP_ENOTFOUND for an unknown list. */
+int qp_risk_list_info(const qp_risk_lists_t *lists, const char *name, qp_risk_list_kind_t *kind,
+                      uint64_t *size);
+/* The i-th item as text (a set: sorted; a cidr: "ADDR/LEN" in insertion
+ * order, a removal moves the last one into its place); QP_ENOTFOUND past
+ * the end. */
+int qp_risk_list_item(const qp_risk_lists_t *lists, const char *name, uint64_t i, char *buf,
+                      size_t size);
 /* Whether the list holds item (a set: equal; a cidr: an address inside a
  * prefix).  False for an unknown list or an item that is not an address. */
 bool qp_risk_list_contains(const qp_risk_lists_t *lists, const char *name, const char *item);
@@ -107,6 +125,19 @@ int qp_risk_state_new(const qp_risk_ruleset_t *rs, qp_risk_lists_t *lists,
 void qp_risk_state_free(qp_risk_state_t *st);
 /* Keys held over all features (for tests and metrics). */
 uint64_t qp_risk_state_keys(const qp_risk_state_t *st);
+
+/* Moves to `to` (fresh, made for another ruleset) the windows of every
+ * feature of `from` whose definition is the same (kind, fields, window);
+ * `from` keeps empty maps in their place.  The engine time carries too.
+ * Returns how many features were carried. */
+uint32_t qp_risk_state_carry(qp_risk_state_t *to, qp_risk_state_t *from);
+/* The state as bytes (appended to out, whose max must allow them); 0 or
+ * QP_ENOMEM.  Loading into a fresh state fills the features whose
+ * definition the bytes have (*loaded counts them) and skips the others;
+ * QP_ECORRUPT (the state must then be freed) for bytes that were not
+ * saved by qp_risk_state_save or were altered. */
+int qp_risk_state_save(const qp_risk_state_t *st, qp_buf_t *out);
+int qp_risk_state_load(qp_risk_state_t *st, const uint8_t *data, size_t len, uint32_t *loaded);
 
 /* One fired rule. */
 typedef struct qp_risk_fired {
@@ -133,10 +164,18 @@ typedef struct qp_risk_decision {
   uint32_t feature_count;            /* the ruleset's features */
   uint32_t eval_errors;              /* rules that hit an evaluation error */
   int64_t engine_time;               /* the engine time the event was counted at */
+  const uint8_t *skip;               /* the caller's, may be NULL: per rule, non-zero =
+                                        snoozed (evaluated, but it never fires) */
+  qp_risk_fired_t *snoozed;          /* snoozed rules that would have fired */
+  uint32_t snoozed_count;            /* entries used */
 } qp_risk_decision_t;
 
 int qp_risk_decision_init(qp_risk_decision_t *d, const qp_risk_ruleset_t *rs);
 void qp_risk_decision_deinit(qp_risk_decision_t *d);
+
+/* Checks an event's `id` and `time` as qp_risk_decide does: 0, or
+ * QP_EINVAL with *field ("" for the whole event, "id" or "time") and err. */
+int qp_risk_event_check(const json_t *event, const char **field, char *err, size_t err_size);
 
 /* Decides one event (a JSON object with `id`, `time` and other fields) on
  * rs, counting it in st's features first.  st must have been made for rs.
@@ -146,7 +185,8 @@ int qp_risk_decide(const qp_risk_ruleset_t *rs, qp_risk_state_t *st, const json_
                    qp_risk_decision_t *d, char *err, size_t err_size);
 
 /* The decision as the API's JSON object: {"decision","score","fired",
- * "features","ruleset"} (plus "id" when with_id and "errors" when any).
+ * "features","ruleset"} (plus "id" when event is given, "eval_errors" and
+ * "snoozed" (the snoozed rules that would have fired) when any).
  * New reference; NULL when out of memory. */
 json_t *qp_risk_decision_json(const qp_risk_ruleset_t *rs, const qp_risk_decision_t *d,
                               const json_t *event);

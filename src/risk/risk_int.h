@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "base/array.h"
+#include "base/buf.h"
 #include "base/err.h"
 #include "risk/risk.h"
 
@@ -179,5 +180,49 @@ int qp__risk_eval_rule(const qp_risk_ruleset_t *rs, const qp__risk_rule_t *r,
 
 /* 64-bit hash of bytes (SipHash with a fixed key: deterministic). */
 uint64_t qp__risk_hash(const void *data, size_t len);
+
+/* A field's key text and hash, computed once per decision. */
+typedef struct key_text {
+  uint64_t decision; /* the decision it was computed for (0 = never) */
+  uint64_t hash;     /* qp__risk_hash of the text */
+  const char *p;     /* the text: the event's string or buf */
+  uint32_t len;      /* bytes */
+  bool ok;           /* the field can be a key (a string or an integer, <= 1,024 bytes) */
+  char buf[24];      /* an integer's digits */
+} qp__risk_keytext_t;
+
+struct qp_risk_state {
+  const qp_risk_ruleset_t *rs;   /* the ruleset the state was made for */
+  qp__risk_list_t **lists;       /* per list declaration, from the registry */
+  qp__risk_fstate_t **features;  /* per feature */
+  qp__risk_value_t *fields;      /* per field: the current event's values */
+  qp__risk_in_cache_t *in_cache; /* per list declaration */
+  qp__risk_keytext_t *keys;              /* per field */
+  uint64_t decisions;            /* decided so far (numbers the in_cache entries) */
+  int64_t engine_time;           /* the largest time seen; -1 before any */
+};
+
+/* Snapshots of feature state (feature_snap.c): a writer appends to a
+ * buffer, a reader walks bytes and turns sticky-bad on any overrun. */
+typedef struct qp__risk_reader {
+  const uint8_t *p; /* next byte */
+  size_t left;      /* bytes after p */
+  bool bad;         /* an overrun or a value out of range happened */
+} qp__risk_reader_t;
+void qp__risk_put(qp_buf_t *b, const void *data, size_t n);
+void qp__risk_put_u64(qp_buf_t *b, uint64_t v);
+bool qp__risk_get(qp__risk_reader_t *r, void *out, size_t n);
+uint64_t qp__risk_get_u64(qp__risk_reader_t *r);
+/* One distinct() state as bytes, and back into a zeroed d (QP_ECORRUPT on
+ * bytes that do not describe a valid state; d is then freed and zeroed). */
+void qp__risk_distinct_save(const qp__risk_distinct_t *d, qp_buf_t *b);
+int qp__risk_distinct_load(qp__risk_distinct_t *d, qp__risk_reader_t *r);
+/* One feature's whole map as bytes, and back into an empty map. */
+void qp__risk_fstate_save(const qp__risk_fstate_t *fs, qp_buf_t *b);
+int qp__risk_fstate_load(qp__risk_fstate_t *fs, qp__risk_reader_t *r);
+
+/* A feature's definition as text ("sum(amount) by payer over 86400"):
+ * two rulesets' features with equal texts share their state. */
+void qp__risk_feature_sig(const qp_risk_ruleset_t *rs, uint32_t i, char *buf, size_t size);
 
 #endif

@@ -1,0 +1,101 @@
+/*
+ * routes_decide.c - POST /v1/risk/decide: one event (a JSON object) gets
+ * one decision; a JSON array of 1 to 8,190 events gets an array of
+ * decisions in order, each seeing the features updated by the ones before
+ * it.  Every event of a batch is checked before any is decided, so a bad
+ * one refuses the whole batch and counts nothing.  The whole request runs
+ * under the engine's lock: on one ruleset, never half of a swap.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "risk/module_int.h"
+
+void qp__risk_who(qp_http_request_t *req, char out[QP_RISK_WHO_MAX + 1]) {
+  const char *id = qp_http_caller_key_id(req);
+  snprintf(out, QP_RISK_WHO_MAX + 1, "%s", id != NULL && id[0] != '\0' ? id : "anonymous");
+}
+
+static json_t *parse_events(qp_http_request_t *req, qp_http_reply_t *r) {
+  size_t len = 0;
+  const char *body = qp_http_body(req, &len);
+  json_error_t jerr;
+  json_t *j = len > 0 ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+  qp_http_error_t err = {0};
+  if (j == NULL) {
+    if (len == 0)
+      qp_http_error_set(&err, 400, "invalid_json", "", "the body is empty; send an event "
+                        "(a JSON object) or an array of 1 to %u events", QP_RISK_BATCH_MAX);
+    else if (!qp_http_json_refused(&err) || err.status == 0)
+      qp_http_error_set(&err, 400, "invalid_json", "", "malformed JSON (line %d, column %d): %s",
+                        jerr.line, jerr.column, jerr.text);
+    qp_http_reply_error(r, &err);
+    return NULL;
+  }
+  if (json_is_array(j) && (json_array_size(j) == 0 || json_array_size(j) > QP_RISK_BATCH_MAX)) {
+    qp_http_error_set(&err, 400, "batch_size", "", "a batch holds 1 to %u events, not %zu",
+                      QP_RISK_BATCH_MAX, json_array_size(j));
+    qp_http_reply_error(r, &err);
+    json_decref(j);
+    return NULL;
+  }
+  return j;
+}
+
+/* Checks every event; 0, or a 400 reply naming the first bad one. */
+static int check_all(const json_t *j, qp_http_reply_t *r) {
+  bool batch = json_is_array(j);
+  size_t n = batch ? json_array_size(j) : 1;
+  for (size_t i = 0; i < n; i++) {
+    const char *field;
+    char msg[200], path[64];
+    const json_t *e = batch ? json_array_get(j, i) : j;
+    if (qp_risk_event_check(e, &field, msg, sizeof msg) == 0) continue;
+    if (batch) snprintf(path, sizeof path, "[%zu]%s%s", i, field[0] ? "." : "", field);
+    else snprintf(path, sizeof path, "%s", field);
+    qp_http_reply_fail(r, 400, "invalid_event", path, msg);
+    return QP_EINVAL;
+  }
+  return 0;
+}
+
+static json_t *decide_all(qp__risk_mod_t *m, const json_t *j, int *rc) {
+  bool batch = json_is_array(j);
+  size_t n = batch ? json_array_size(j) : 1;
+  json_t *out = batch ? json_array() : NULL;
+  pthread_mutex_lock(&m->lock);
+  qp__risk_snoozes_apply(m, (int64_t)(qp_clock_wall_ns() / 1000000000u));
+  for (size_t i = 0; i < n && *rc == 0; i++) {
+    uint64_t t0 = qp_clock_mono_ns();
+    json_t *d = NULL;
+    *rc = qp__risk_decide_one(m, batch ? json_array_get(j, i) : j, 0, &d);
+    qp_http_histogram_observe(&m->latency, (qp_clock_mono_ns() - t0) / 1000u);
+    if (!batch) out = d;
+    else if (d != NULL) json_array_append_new(out, d);
+  }
+  pthread_mutex_unlock(&m->lock);
+  return out;
+}
+
+void qp__risk_route_decide(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  qp__risk_mod_t *m = ctx;
+  json_t *j = parse_events(req, r);
+  if (j == NULL) return;
+  if (check_all(j, r) != 0) {
+    atomic_fetch_add(&m->refused, 1);
+    json_decref(j);
+    return;
+  }
+  int rc = 0;
+  json_t *out = decide_all(m, j, &rc);
+  json_decref(j);
+  if (rc != 0) {
+    json_decref(out);
+    qp_http_reply_fail(r, 503, "engine_error", "", "the engine ran out of memory; the request "
+                       "stopped at an event (the ones before it were counted)");
+    return;
+  }
+  qp_http_reply_json(r, 200, out);
+}
