@@ -179,6 +179,8 @@ void qp__auth_intents_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r)
 void qp__auth_intents_challenge(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_intents_confirm(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_intents_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__auth_intents_approve(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__auth_intents_decline(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 
 /* The public form of a stored credential record (a new object). */
 json_t *qp__auth_credential_public(const json_t *stored);

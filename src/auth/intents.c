@@ -4,12 +4,13 @@
  * the payment its challenge commits to, and the ledger moves (hold, post,
  * void) through the ledger module's door (ledger/api.h).
  *
- * An intent's record: id, status (requires_confirmation, succeeded,
- * canceled, expired), user_id, debit_account_id, credit_account_id, amount
+ * An intent's record: id, status (requires_confirmation, requires_review,
+ * succeeded, canceled, expired), user_id, debit_account_id, credit_account_id, amount
  * (decimal strings), ledger, code, currency, payee_name, payee_origin and
  * instrument (optional, for SPC), order_id, expires_in_s, expires_at (ISO
  * 8601) and expires_at_s (unix seconds), transfer_id (the pending
- * transfer: the hold), created, risk (null: no risk module), and once
+ * transfer: the hold), created, risk (null: no risk module; else the
+ * engine's decision, intents_risk.c), review (an operator's), and once
  * settled confirmed_at, credential_id, post_transfer_id or canceled_at,
  * void_transfer_id.
  */
@@ -70,7 +71,8 @@ bool qp__auth_intent_load(qp__auth_t *a, qp_http_request_t *req, qp_http_reply_t
 const char *qp__auth_intent_status(const json_t *intent) {
   const char *status = json_string_value(json_object_get(intent, "status"));
   if (status == NULL) return "unknown";
-  if (strcmp(status, "requires_confirmation") != 0) return status;
+  if (strcmp(status, "requires_confirmation") != 0 && strcmp(status, "requires_review") != 0)
+    return status;
   /* The ledger is the truth about the hold: a crash between posting it and
    * storing the intent, or a post or void through the ledger's own API,
    * shows here. */
@@ -99,7 +101,10 @@ json_t *qp__auth_intent_public(const json_t *intent) {
 bool qp__auth_intent_confirmable(const json_t *intent, qp_http_reply_t *r) {
   const char *status = qp__auth_intent_status(intent);
   if (strcmp(status, "requires_confirmation") == 0) return true;
-  if (strcmp(status, "expired") == 0)
+  if (strcmp(status, "requires_review") == 0)
+    qp_http_reply_fail(r, 409, "payment_intent_in_review", "", "the risk engine sent this "
+                       "payment to review: it waits for an operator's approve or decline");
+  else if (strcmp(status, "expired") == 0)
     qp_http_reply_fail(r, 409, "payment_intent_expired", "",
                        "the payment intent expired; its hold is voided and no money moves");
   else {
@@ -109,6 +114,11 @@ bool qp__auth_intent_confirmable(const json_t *intent, qp_http_reply_t *r) {
     qp_http_reply_error(r, &err);
   }
   return false;
+}
+
+bool qp__auth_intent_cancelable(const json_t *intent, qp_http_reply_t *r) {
+  if (strcmp(qp__auth_intent_status(intent), "requires_review") == 0) return true;
+  return qp__auth_intent_confirmable(intent, r);
 }
 
 int qp__auth_intent_payment(const json_t *intent, qp_auth_payment_t *p) {

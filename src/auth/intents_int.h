@@ -31,6 +31,8 @@ const char *qp__auth_intent_status(const json_t *intent);
 json_t *qp__auth_intent_public(const json_t *intent);
 /* True when it may still be confirmed or cancelled; else a 409 reply. */
 bool qp__auth_intent_confirmable(const json_t *intent, qp_http_reply_t *r);
+/* True when it may be cancelled (also while in review); else a 409 reply. */
+bool qp__auth_intent_cancelable(const json_t *intent, qp_http_reply_t *r);
 /* The payment its challenge commits to (strings point into intent). */
 int qp__auth_intent_payment(const json_t *intent, qp_auth_payment_t *p);
 
@@ -42,5 +44,17 @@ bool qp__auth_empty_body(qp_http_request_t *req, qp_http_reply_t *r);
 int qp__auth_ledger_move(const qp_transfer_t *t, uint32_t *result);
 /* The reply for a ledger move that failed (rc) or was refused (result). */
 void qp__auth_reply_ledger(qp_http_reply_t *r, int rc, uint32_t result);
+
+/* intents_risk.c: asks the risk module (when the node runs it) for a
+ * decision on a new intent and records it as intent.risk.  Returns
+ * QP_AUTH_RISK_NONE (no module), the outcome (QP_RISK_ALLOW..REVIEW), or -1
+ * after a reply (block: 422 risk_blocked with the explanation; or 503). */
+#define QP_AUTH_RISK_NONE 100
+int qp__auth_intent_risk(json_t *intent, qp_http_reply_t *r);
+/* Whether the node lets an allowed intent of this amount skip the passkey. */
+bool qp__auth_intent_frictionless(const json_t *intent);
+/* Posts the intent's hold: 0 with *result (OK: the intent is succeeded),
+ * or the ledger door's error. */
+int qp__auth_intent_post(json_t *intent, uint32_t *result);
 
 #endif

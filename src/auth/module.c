@@ -134,6 +134,10 @@ static const qp_http_route_t ROUTES[] = {
      qp__auth_intents_confirm},
     {"POST", "/v1/payment-intents/{id}/cancel", "auth:write", false, 1024,
      qp__auth_intents_cancel},
+    {"POST", "/v1/payment-intents/{id}/approve", "risk:admin", false, 1024,
+     qp__auth_intents_approve},
+    {"POST", "/v1/payment-intents/{id}/decline", "risk:admin", false, 1024,
+     qp__auth_intents_decline},
 };
 
 static int auth_open(const qp_node_env_t *env, const json_t *settings, void **state,

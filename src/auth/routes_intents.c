@@ -9,6 +9,7 @@
 
 #include "auth/intents_int.h"
 #include "base/err.h"
+#include "risk/service.h"
 
 #define EXPIRES_IN_S_DEFAULT 900
 #define EXPIRES_IN_S_MAX (7 * 86400)
@@ -119,6 +120,18 @@ static json_t *read_intent(qp__auth_t *a, qp_http_request_t *req, const json_t *
   return intent;
 }
 
+/* After the hold: an intent in review waits for an operator; an allowed
+ * one below the frictionless amount is posted at once. */
+static void after_hold(json_t *intent, int verdict) {
+  if (verdict == QP_RISK_REVIEW) {
+    json_object_set_new(intent, "status", json_string("requires_review"));
+  } else if (verdict == QP_RISK_ALLOW && qp__auth_intent_frictionless(intent)) {
+    uint32_t result = 0;
+    if (qp__auth_intent_post(intent, &result) == 0 && result == QP_CREATE_TRANSFER_OK)
+      json_object_set_new(intent, "frictionless", json_true());
+  }
+}
+
 void qp__auth_intents_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   static const char *const allowed[] = {"user_id", "debit_account_id", "credit_account_id",
                                         "amount", "ledger", "currency", "payee_name",
@@ -139,13 +152,19 @@ void qp__auth_intents_create(void *ctx, qp_http_request_t *req, qp_http_reply_t 
   hold.flags = QP_TRANSFER_PENDING;
   json_object_set_new(intent, "id", json_string(hex));
   json_object_set_new(intent, "transfer_id", qp__auth_u128_json(hold.id));
+  int verdict = qp__auth_intent_risk(intent, r);
   uint32_t result = 0;
-  int rc = qp__auth_ledger_move(&hold, &result);
-  if (rc != 0 || result != QP_CREATE_TRANSFER_OK) qp__auth_reply_ledger(r, rc, result);
-  else if ((rc = qp__auth_intent_put(a, id, intent, true)) != 0)
-    qp__auth_reply_store(r, rc, "cannot store the payment intent (its hold expires unused)");
-  else
-    qp_http_reply_json(r, 200, qp__auth_intent_public(intent));
+  int rc = verdict >= 0 ? qp__auth_ledger_move(&hold, &result) : 0;
+  if (verdict < 0) { /* refused: the reply is made */
+  } else if (rc != 0 || result != QP_CREATE_TRANSFER_OK) {
+    qp__auth_reply_ledger(r, rc, result);
+  } else {
+    after_hold(intent, verdict);
+    if ((rc = qp__auth_intent_put(a, id, intent, true)) != 0)
+      qp__auth_reply_store(r, rc, "cannot store the payment intent (its hold expires unused)");
+    else
+      qp_http_reply_json(r, 200, qp__auth_intent_public(intent));
+  }
   json_decref(intent);
 }
 
@@ -174,7 +193,7 @@ void qp__auth_intents_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t 
   if (!qp__auth_empty_body(req, r)) return;
   pthread_mutex_t *lock = qp__auth_intent_lock(a, req);
   pthread_mutex_lock(lock);
-  if (qp__auth_intent_load(a, req, r, id, &intent) && qp__auth_intent_confirmable(intent, r)) {
+  if (qp__auth_intent_load(a, req, r, id, &intent) && qp__auth_intent_cancelable(intent, r)) {
     qp_transfer_t v;
     memset(&v, 0, sizeof v);
     v.id = qp__auth_new_transfer_id();
