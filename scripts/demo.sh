@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: starts `quipu node` on the defaults (home and data ./quipu-data,
-# http://127.0.0.1:7070, modules ledger, auth and web - a node.json is
+# http://127.0.0.1:7070, modules ledger, risk, auth and web - a node.json is
 # written there when missing), creates a demo API key, moves some money through
 # the HTTP API with curl (accounts, a transfer, a two-phase card payment, a
 # limit that refuses an overdraft, a linked chain that fails as a whole),
@@ -14,17 +14,19 @@ LISTEN=${QUIPU_LISTEN:-127.0.0.1:7070}
 URL="http://$LISTEN"
 
 WEB=$(realpath "$(dirname "$0")/../web")
+RULES=$(realpath "$(dirname "$0")/../examples/risk/payments.rules")
 mkdir -p "$DATA"
 # The node's configuration: the ledger, passkey payments (auth) and the
 # static pages (web).  An existing node.json is the operator's: kept.
 [ -e "$DATA/node.json" ] || cat >"$DATA/node.json" <<JSON
-{"listen": "$LISTEN", "modules": {"ledger": {}, "auth": {}, "web": {"root": "$WEB"}}}
+{"listen": "$LISTEN", "modules": {"ledger": {}, "risk": {"ruleset_file": "$RULES"},
+ "auth": {}, "web": {"root": "$WEB"}}}
 JSON
 
 # A fresh demo key each run; the previous one is revoked (keys are shown once).
 "$Q" keys revoke --data "$DATA" demo >/dev/null 2>&1 || true
 KEY=$("$Q" keys create --data "$DATA" --name demo \
-        --scope ledger:read,ledger:write,auth:read,auth:write 2>/dev/null)
+        --scope ledger:read,ledger:write,auth:read,auth:write,risk:decide,risk:admin 2>/dev/null)
 
 "$Q" node --home "$DATA" &
 PID=$!
@@ -78,10 +80,19 @@ curl -sS -X POST "$URL/v1/transfers/query" -H @<(echo "Authorization: Bearer $KE
      -H 'Content-Type: application/json' -d '{"ledger":840,"flags":["reversed"],"limit":3}' |
   /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("\n".join("  %-6s %8s  submitted_by %s" % (t["id"], t["amount"], t["submitted_by"]) for t in d.get("transfers", [])) or d)'
 
+echo "== risk: block a payee, then ask for decisions (each explained; examples/risk/payments.rules)"
+curl -sS -X POST "$URL/v1/risk/lists/blocked_payees" -H @<(echo "Authorization: Bearer $KEY") \
+     -H 'Content-Type: application/json' -d '{"add":["mallory"]}' >/dev/null || true
+curl -sS -X POST "$URL/v1/risk/decide" -H @<(echo "Authorization: Bearer $KEY") \
+     -H 'Content-Type: application/json' -d "[
+  {\"id\":\"d1\",\"time\":$(date +%s),\"payer\":\"alice\",\"payee\":\"bob\",\"amount\":\"2500\"},
+  {\"id\":\"d2\",\"time\":$(date +%s),\"payer\":\"alice\",\"payee\":\"mallory\",\"amount\":\"6000000\"}]" |
+  /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("\n".join("  %s -> %-9s score %-3s %s" % (i, x["decision"], x["score"], "; ".join("%s: %s" % (f["rule"], f["reason"]) for f in x["fired"])) for i, x in zip(("alice->bob 25.00", "alice->mallory 60,000.00"), d)) if isinstance(d, list) else d)'
+
 cat <<MSG
 
-quipu is running a node (ledger, auth, web) in $DATA at $URL
-API key (ledger and auth, read and write; shown once): $KEY
+quipu is running a node (ledger, risk, auth, web) in $DATA at $URL
+API key (ledger, auth and risk; shown once): $KEY
 
 Pay with a passkey in your browser (WebAuthn wants localhost, not 127.0.0.1):
   http://localhost:${LISTEN##*:}/web/auth-demo/index.html#key=$KEY
@@ -92,6 +103,7 @@ Try (the key stays in the environment, off command lines, where \`ps\` shows it)
   curl -s -X POST $URL/v1/transfers -H @<(echo "Authorization: Bearer \$QUIPU_KEY") -H 'Content-Type: application/json' \\
        -d '[{"id":"9100","debit_account_id":"2001","credit_account_id":"3001","amount":"150","ledger":840,"code":10}]'
   $Q client history 2001
+  curl -s $URL/v1/risk/rules -H @<(echo "Authorization: Bearer \$QUIPU_KEY")   # the live rules, fire counts
   curl -s $URL/metrics | head;  the API reference: GET $URL/v1/openapi.json (with the key), docs/api.md
 
 Press Ctrl-C to stop the node.
