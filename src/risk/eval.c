@@ -53,6 +53,10 @@ static bool compare(uint8_t cmp, value_t *a, const value_t *b) {
   bool r = false;
   if (a->tag == QP__RISK_ABSENT || b->tag == QP__RISK_ABSENT) {
     r = false;
+  } else if (a->tag == QP__RISK_STR && b->tag == QP__RISK_STR &&
+             (cmp == QP__RISK_EQ || cmp == QP__RISK_NE) &&
+             (a->len != b->len || (a->len > 0 && a->s[0] != b->s[0]))) {
+    r = cmp == QP__RISK_NE; /* differ in length or first byte: no memcmp needed */
   } else if (a->tag == QP__RISK_STR && b->tag == QP__RISK_STR) {
     uint32_t n = a->len < b->len ? a->len : b->len;
     int c = memcmp(a->s, b->s, n);
@@ -106,6 +110,50 @@ static bool push_operand(const qp_risk_ruleset_t *rs, const qp__risk_insn_t *in,
   return true;
 }
 
+static inline bool int_result(uint8_t cmp, int64_t x, int64_t y) {
+  return cmp_result(cmp, x < y ? -1 : x > y);
+}
+
+/* OP_CMP2: the value its unfused pushes and OP_CMP would leave (a boolean
+ * in *out), false for an evaluation error.  Fast paths for a feature or an
+ * integer field against an integer literal; the rest through compare(). */
+static inline bool cmp2(const qp_risk_ruleset_t *rs, const qp__risk_insn_t *in,
+                        const qp__risk_env_t *env, value_t *out) {
+  if (in->op2 == QP__RISK_OP_INT) {
+    int64_t x;
+    bool absent = false;
+    if (in->sub == QP__RISK_OP_FEATURE) {
+      const qp_risk_feature_value_t *f = &env->features[in->arg];
+      if (f->error) return false;
+      absent = !f->present;
+      x = f->value;
+    } else {
+      const value_t *v = &env->fields[in->arg];
+      absent = v->tag == QP__RISK_ABSENT;
+      if (!absent && !to_int(v, &x)) return false;
+    }
+    *out = (value_t){.tag = TAG_BOOL, .i = !absent && int_result(in->cmp, x, in->imm)};
+    return true;
+  }
+  const value_t *v = &env->fields[in->arg];
+  bool eq = in->cmp == QP__RISK_EQ || in->cmp == QP__RISK_NE;
+  if (in->sub == QP__RISK_OP_FIELD && eq &&
+      (v->tag == QP__RISK_STR || v->tag == QP__RISK_ABSENT)) {
+    const qp__risk_string_t *lit = (const qp__risk_string_t *)rs->strings.items + in->imm;
+    bool same = v->tag == QP__RISK_STR && v->len == lit->len &&
+                memcmp(v->s, lit->bytes, v->len) == 0;
+    *out = (value_t){.tag = TAG_BOOL,
+                     .i = v->tag == QP__RISK_STR && (in->cmp == QP__RISK_EQ) == same};
+    return true;
+  }
+  qp__risk_insn_t first = {.op = in->sub, .arg = in->arg};
+  qp__risk_insn_t second = {.op = in->op2, .arg = (uint32_t)in->imm, .imm = in->imm};
+  value_t b;
+  if (!push_operand(rs, &first, env, out)) return false;
+  push_operand(rs, &second, env, &b); /* a literal: never an error */
+  return compare(in->cmp, out, &b);
+}
+
 /* One operator on the stack (sp values); false for an evaluation error. */
 static bool apply(const qp__risk_insn_t *in, value_t *st, uint32_t *sp,
                   const qp__risk_env_t *env) {
@@ -135,6 +183,9 @@ int qp__risk_eval_rule(const qp_risk_ruleset_t *rs, const qp__risk_rule_t *r,
     if (in->op <= QP__RISK_OP_FEATURE) {
       QP_ASSERT(sp < QP_RISK_STACK_MAX);
       if (!push_operand(rs, in, env, &st[sp++])) return -1;
+    } else if (in->op == QP__RISK_OP_CMP2) {
+      QP_ASSERT(sp < QP_RISK_STACK_MAX);
+      if (!cmp2(rs, in, env, &st[sp++])) return -1;
     } else if (in->op == QP__RISK_OP_AND || in->op == QP__RISK_OP_OR) {
       bool top = st[sp - 1].i != 0;
       if (top == (in->op == QP__RISK_OP_OR)) pc = in->arg - 1;

@@ -251,6 +251,7 @@ static bool parse_rule(qp__risk_parser_t *ps) {
     ps->rs->code.count = ps->code_start;
     return false;
   }
+  qp__risk_fuse(ps->rs, ps->code_start);
   r.code = ps->code_start;
   r.code_len = (uint32_t)ps->rs->code.count - ps->code_start;
   *slot = r;
