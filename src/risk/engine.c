@@ -133,7 +133,7 @@ int qp__risk_decide_one(qp__risk_mod_t *m, const json_t *event, int64_t now_s, j
   if (s->d.eval_errors > 0) atomic_fetch_add(&m->eval_errors, s->d.eval_errors);
   for (uint32_t i = 0; i < s->d.fired_count; i++) s->fired[s->d.fired[i].rule]++;
   if (m->shadow.rs != NULL) shadow_compare(m, event);
-  *out = qp_risk_decision_json(s->rs, &s->d, NULL);
+  *out = qp_risk_decision_json(s->rs, &s->d, event);
   return *out != NULL ? 0 : QP_ENOMEM;
 }
 
