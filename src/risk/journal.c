@@ -30,6 +30,13 @@ static int replay_ruleset(qp__risk_mod_t *m, const json_t *b, const char *by, in
   int rc = errs != NULL ? qp_risk_compile(text, len, &rs, errs) : QP_ENOMEM;
   qp_free(errs);
   if (rc == QP_EPARSE) return QP_ECORRUPT;
+  char conflict[300];
+  if (rc == 0 && qp_risk_lists_compatible(m->lists, rs, conflict, sizeof conflict) != 0) {
+    /* Journaled by a version that checked this only after journaling. */
+    QP_LOG_WARN("risk", "changes.journal: a ruleset by %s skipped: %s", by, conflict);
+    qp_risk_ruleset_free(rs);
+    return 0;
+  }
   if (rc == 0) rc = qp__risk_install(m, strcmp(mode, "shadow") == 0, text, len, rs, by, at);
   if (rc != 0 && rc != QP_ECORRUPT) qp_risk_ruleset_free(rs);
   return rc;

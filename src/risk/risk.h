@@ -90,6 +90,11 @@ void qp_risk_ruleset_rule(const qp_risk_ruleset_t *rs, uint32_t i, qp_risk_outco
 typedef enum qp_risk_list_kind { QP_RISK_LIST_SET = 1, QP_RISK_LIST_CIDR = 2 } qp_risk_list_kind_t;
 int qp_risk_lists_new(qp_risk_lists_t **out);
 void qp_risk_lists_free(qp_risk_lists_t *lists);
+/* Whether every list rs declares is new or exists with the same kind:
+ * 0, or QP_EEXISTS with err naming the list (the ruleset cannot be used
+ * with these lists: qp_risk_state_new would fail). */
+int qp_risk_lists_compatible(const qp_risk_lists_t *lists, const qp_risk_ruleset_t *rs,
+                             char *err, size_t err_size);
 /* The name of the i-th list (in creation order), or NULL past the end. */
 const char *qp_risk_lists_name(const qp_risk_lists_t *lists, size_t i);
 /* Creates the list if it does not exist; QP_EEXISTS if it does with another

@@ -108,8 +108,11 @@ void qp__risk_route_ruleset_put(void *ctx, qp_http_request_t *req, qp_http_reply
   qp__risk_who(req, who);
   json_t *rec = json_pack("{s:s, s:s#, s:s}", "mode", a.mode, "text", text, len, "hash",
                           qp_risk_ruleset_hash(rs));
+  char conflict[300];
   pthread_mutex_lock(&m->lock);
-  int rc = rec != NULL ? qp__risk_journal_append(m, QP__RISK_J_RULESET, rec, who) : QP_ENOMEM;
+  int rc = qp_risk_lists_compatible(m->lists, rs, conflict, sizeof conflict);
+  if (rc == 0)
+    rc = rec != NULL ? qp__risk_journal_append(m, QP__RISK_J_RULESET, rec, who) : QP_ENOMEM;
   if (rc == 0)
     rc = qp__risk_install(m, shadow, text, len, rs, who,
                           (int64_t)(qp_clock_wall_ns() / 1000000000u));
@@ -117,8 +120,11 @@ void qp__risk_route_ruleset_put(void *ctx, qp_http_request_t *req, qp_http_reply
   json_decref(rec);
   if (rc != 0) {
     qp_risk_ruleset_free(rs);
-    qp_http_reply_fail(r, 503, "not_installed", "", "the change could not be made durable; "
-                       "the ruleset in force is unchanged");
+    if (rc == QP_EEXISTS)
+      qp_http_reply_fail(r, 409, "list_kind_conflict", "", conflict);
+    else
+      qp_http_reply_fail(r, 503, "not_installed", "", "the change could not be made durable; "
+                         "the ruleset in force is unchanged");
     return;
   }
   qp_http_reply_json(r, 200, json_pack("{s:s, s:i, s:i, s:s}", "ruleset",

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "risk/module_int.h"
@@ -61,22 +62,36 @@ static int check_all(const json_t *j, qp_http_reply_t *r) {
   return 0;
 }
 
-static json_t *decide_all(qp__risk_mod_t *m, const json_t *j, int *rc) {
+/* Appends decision d (consumed) as JSON text; false when out of memory. */
+static bool append_decision(qp_buf_t *out, json_t *d, bool comma) {
+  char *text = d != NULL ? json_dumps(d, JSON_COMPACT) : NULL;
+  json_decref(d);
+  bool ok = text != NULL && (!comma || qp_buf_append(out, ",", 1)) &&
+            qp_buf_append(out, text, strlen(text));
+  if (text != NULL) qp_http_json_free(text);
+  return ok;
+}
+
+/* Decides every event in order under the lock, rendering each decision as
+ * text at once: a batch's answer never holds 8,190 decisions as JSON
+ * objects (the request's JSON budget bounds one of them). */
+static int decide_all(qp__risk_mod_t *m, const json_t *j, qp_buf_t *out) {
   bool batch = json_is_array(j);
   size_t n = batch ? json_array_size(j) : 1;
-  json_t *out = batch ? json_array() : NULL;
+  int rc = 0;
+  if (batch) qp_buf_append(out, "[", 1);
   pthread_mutex_lock(&m->lock);
   qp__risk_snoozes_apply(m, (int64_t)(qp_clock_wall_ns() / 1000000000u));
-  for (size_t i = 0; i < n && *rc == 0; i++) {
+  for (size_t i = 0; i < n && rc == 0; i++) {
     uint64_t t0 = qp_clock_mono_ns();
     json_t *d = NULL;
-    *rc = qp__risk_decide_one(m, batch ? json_array_get(j, i) : j, 0, &d);
+    rc = qp__risk_decide_one(m, batch ? json_array_get(j, i) : j, 0, &d);
     qp_http_histogram_observe(&m->latency, (qp_clock_mono_ns() - t0) / 1000u);
-    if (!batch) out = d;
-    else if (d != NULL) json_array_append_new(out, d);
+    if (rc == 0 && !append_decision(out, d, i > 0)) rc = QP_ENOMEM;
   }
   pthread_mutex_unlock(&m->lock);
-  return out;
+  if (batch && rc == 0 && !qp_buf_append(out, "]", 1)) rc = QP_ENOMEM;
+  return rc;
 }
 
 void qp__risk_route_decide(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
@@ -88,14 +103,14 @@ void qp__risk_route_decide(void *ctx, qp_http_request_t *req, qp_http_reply_t *r
     json_decref(j);
     return;
   }
-  int rc = 0;
-  json_t *out = decide_all(m, j, &rc);
+  qp_buf_t out = {.max = (size_t)1 << 30};
+  int rc = decide_all(m, j, &out);
   json_decref(j);
-  if (rc != 0) {
-    json_decref(out);
+  if (rc != 0 || out.failed) {
+    qp_buf_free(&out);
     qp_http_reply_fail(r, 503, "engine_error", "", "the engine ran out of memory; the request "
                        "stopped at an event (the ones before it were counted)");
     return;
   }
-  qp_http_reply_json(r, 200, out);
+  qp_http_reply_text(r, 200, out.data, "application/json");
 }

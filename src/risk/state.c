@@ -75,12 +75,15 @@ void qp__risk_feature_sig(const qp_risk_ruleset_t *rs, uint32_t i, char *buf, si
            (long long)f->window_s);
 }
 
-/* The feature of st whose definition is sig, or -1. */
-static int64_t feature_by_sig(const qp_risk_state_t *st, const char *sig) {
+/* The first feature of st whose definition is sig and that is not taken
+ * yet (marking it taken), or -1.  Two features of one ruleset may share a
+ * definition: each gets its own counterpart, in order. */
+static int64_t feature_by_sig(const qp_risk_state_t *st, const char *sig, uint8_t *taken) {
   char mine[SIG_MAX];
   for (uint32_t i = 0; i < st->rs->features.count; i++) {
+    if (taken[i]) continue;
     qp__risk_feature_sig(st->rs, i, mine, sizeof mine);
-    if (strcmp(mine, sig) == 0) return i;
+    if (strcmp(mine, sig) == 0) return taken[i] = 1, i;
   }
   return -1;
 }
@@ -88,9 +91,10 @@ static int64_t feature_by_sig(const qp_risk_state_t *st, const char *sig) {
 uint32_t qp_risk_state_carry(qp_risk_state_t *to, qp_risk_state_t *from) {
   uint32_t kept = 0;
   char sig[SIG_MAX];
+  uint8_t taken[QP_RISK_FEATURES_MAX] = {0};
   for (uint32_t i = 0; i < from->rs->features.count; i++) {
     qp__risk_feature_sig(from->rs, i, sig, sizeof sig);
-    int64_t k = feature_by_sig(to, sig);
+    int64_t k = feature_by_sig(to, sig, taken);
     if (k < 0 || qp__risk_fstate_keys(to->features[k]) != 0) continue;
     qp__risk_fstate_t *swap = to->features[k];
     to->features[k] = from->features[i];
@@ -125,12 +129,13 @@ static qp__risk_fkind_t sig_kind(const char *sig) {
   return 0;
 }
 
-static int load_feature(qp_risk_state_t *st, qp__risk_reader_t *r, uint32_t *loaded) {
+static int load_feature(qp_risk_state_t *st, qp__risk_reader_t *r, uint8_t *taken,
+                        uint32_t *loaded) {
   uint64_t len = qp__risk_get_u64(r);
   char sig[SIG_MAX];
   if (r->bad || len >= SIG_MAX || !qp__risk_get(r, sig, len)) return QP_ECORRUPT;
   sig[len] = '\0';
-  int64_t k = feature_by_sig(st, sig);
+  int64_t k = feature_by_sig(st, sig, taken);
   if (k >= 0 && qp__risk_fstate_keys(st->features[k]) == 0) {
     (*loaded)++;
     return qp__risk_fstate_load(st->features[k], r);
@@ -155,11 +160,28 @@ int qp_risk_state_load(qp_risk_state_t *st, const uint8_t *data, size_t len, uin
   int64_t t = (int64_t)qp__risk_get_u64(&r);
   uint64_t n = qp__risk_get_u64(&r);
   if (t < -1 || t > QP_RISK_TIME_MAX || n > QP_RISK_FEATURES_MAX) return QP_ECORRUPT;
+  uint8_t taken[QP_RISK_FEATURES_MAX] = {0};
   for (uint64_t i = 0; i < n; i++) {
-    int rc = load_feature(st, &r, loaded);
+    int rc = load_feature(st, &r, taken, loaded);
     if (rc != 0) return rc;
   }
   if (r.bad || r.left != 0) return QP_ECORRUPT;
   if (t > st->engine_time) st->engine_time = t;
+  return 0;
+}
+
+int qp_risk_lists_compatible(const qp_risk_lists_t *lists, const qp_risk_ruleset_t *rs,
+                             char *err, size_t err_size) {
+  for (size_t i = 0; i < rs->lists.count; i++) {
+    const qp__risk_list_decl_t *d = qp_array_at(&rs->lists, i);
+    qp_risk_list_kind_t kind;
+    uint64_t size;
+    if (qp_risk_list_info(lists, d->name, &kind, &size) == 0 && kind != d->kind) {
+      snprintf(err, err_size, "list '%s' exists as a %s list (%llu items); a ruleset cannot "
+               "declare it as a %s list", d->name, kind == QP_RISK_LIST_SET ? "set" : "cidr",
+               (unsigned long long)size, d->kind == QP_RISK_LIST_SET ? "set" : "cidr");
+      return QP_EEXISTS;
+    }
+  }
   return 0;
 }
