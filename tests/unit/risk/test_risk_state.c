@@ -78,6 +78,45 @@ static void test_carry_keeps_unchanged_features(void **unused) {
   qp_risk_ruleset_free(b);
 }
 
+/* Two features with one definition: each keeps its own windows. */
+static void test_carry_twins(void **unused) {
+  (void)unused;
+  const char *text = "feature a = count by payer over 1h\nfeature b = count by payer over 1h\n"
+                     "rule r: a > 100 => review\n";
+  qp_risk_ruleset_t *x = compile(text), *y = compile(text);
+  qp_risk_lists_t *lists;
+  qp_risk_state_t *sx, *sy;
+  qp_risk_decision_t dx, dy;
+  assert_int_equal(qp_risk_lists_new(&lists), 0);
+  assert_int_equal(qp_risk_state_new(x, lists, &sx), 0);
+  assert_int_equal(qp_risk_state_new(y, lists, &sy), 0);
+  assert_int_equal(qp_risk_decision_init(&dx, x), 0);
+  assert_int_equal(qp_risk_decision_init(&dy, y), 0);
+  for (int i = 0; i < 3; i++) decide(x, sx, &dx, i, 50, "p", i, 1);
+  assert_int_equal(qp_risk_state_carry(sy, sx), 2);
+  decide(y, sy, &dy, 9, 60, "p", 1, 1);
+  assert_int_equal(dy.features[0].value, 4);
+  assert_int_equal(dy.features[1].value, 4);
+  qp_buf_t b = {.max = 1 << 20};
+  uint32_t loaded = 0;
+  assert_int_equal(qp_risk_state_save(sy, &b), 0);
+  qp_risk_state_free(sx);
+  assert_int_equal(qp_risk_state_new(x, lists, &sx), 0);
+  assert_int_equal(qp_risk_state_load(sx, (const uint8_t *)b.data, b.len, &loaded), 0);
+  assert_int_equal(loaded, 2);
+  decide(x, sx, &dx, 10, 61, "p", 1, 1);
+  assert_int_equal(dx.features[0].value, 5);
+  assert_int_equal(dx.features[1].value, 5);
+  qp_buf_free(&b);
+  qp_risk_decision_deinit(&dx);
+  qp_risk_decision_deinit(&dy);
+  qp_risk_state_free(sx);
+  qp_risk_state_free(sy);
+  qp_risk_lists_free(lists);
+  qp_risk_ruleset_free(x);
+  qp_risk_ruleset_free(y);
+}
+
 /* Two states fed the same events; one is saved and reloaded half way: the
  * decisions after that must be identical, feature by feature. */
 static void test_snapshot_round_trip(void **unused) {
@@ -223,6 +262,7 @@ static void test_list_check_info_items(void **unused) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_carry_keeps_unchanged_features),
+      cmocka_unit_test(test_carry_twins),
       cmocka_unit_test(test_snapshot_round_trip),
       cmocka_unit_test(test_snapshot_altered_is_refused),
       cmocka_unit_test(test_snooze_skips_firing),
