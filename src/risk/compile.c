@@ -29,6 +29,7 @@ static void ruleset_init(qp_risk_ruleset_t *rs) {
 
 void qp_risk_ruleset_free(qp_risk_ruleset_t *rs) {
   if (rs == NULL) return;
+  qp__risk_render_free(rs);
   for (size_t i = 0; i < rs->fields.count; i++) qp_free(*(char **)qp_array_at(&rs->fields, i));
   for (size_t i = 0; i < rs->features.count; i++)
     qp_free(((qp__risk_feature_t *)qp_array_at(&rs->features, i))->name);
@@ -47,6 +48,26 @@ void qp_risk_ruleset_free(qp_risk_ruleset_t *rs) {
   qp_free(rs);
 }
 
+/* Offset of the first byte of s[0, n) that is not well-formed UTF-8
+ * (RFC 3629: no overlongs, no surrogates, at most U+10FFFF), or n. */
+static size_t utf8_bad_at(const unsigned char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned c = s[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + len > n || (len == 2 && c < 0xc2)) return i;
+    for (size_t k = 1; k < len; k++)
+      if ((s[i + k] & 0xc0) != 0x80) return i;
+    unsigned c1 = len > 1 ? s[i + 1] : 0;
+    if ((len == 3 && c == 0xe0 && c1 < 0xa0) || (len == 3 && c == 0xed && c1 >= 0xa0) ||
+        (len == 4 && c == 0xf0 && c1 < 0x90) ||
+        (len == 4 && (c > 0xf4 || (c == 0xf4 && c1 >= 0x90))))
+      return i;
+    i += len;
+  }
+  return n;
+}
+
 static void parse_lines(qp_risk_ruleset_t *rs, const char *text, size_t len,
                         qp_risk_errors_t *errs, int *oom) {
   size_t at = 0;
@@ -55,9 +76,15 @@ static void parse_lines(qp_risk_ruleset_t *rs, const char *text, size_t len,
     size_t end = nl != NULL ? (size_t)(nl - text) : len;
     qp__risk_parser_t ps = {.line = text + at, .line_len = (uint32_t)(end - at),
                             .line_no = line_no, .rs = rs, .errs = errs};
+    size_t bad = end - at <= QP_RISK_LINE_BYTES_MAX
+                     ? utf8_bad_at((const unsigned char *)text + at, end - at)
+                     : end - at;
     if (end - at > QP_RISK_LINE_BYTES_MAX) {
       ps.line_len = 0;
       qp__risk_fail_at(&ps, 1, "line longer than %u bytes", QP_RISK_LINE_BYTES_MAX);
+    } else if (bad < end - at) {
+      ps.line_len = 0;
+      qp__risk_fail_at(&ps, (uint32_t)bad + 1, "invalid UTF-8 (a ruleset is UTF-8 text)");
     } else {
       qp__risk_parse_line(&ps);
     }
@@ -84,6 +111,7 @@ int qp_risk_compile(const char *text, size_t len, qp_risk_ruleset_t **out,
   ruleset_init(rs);
   int oom = 0;
   parse_lines(rs, text, len, errs, &oom);
+  if (oom == 0 && errs->count == 0 && errs->more == 0) oom = qp__risk_render_prepare(rs);
   if (oom != 0 || errs->count > 0 || errs->more > 0) {
     qp_risk_ruleset_free(rs);
     return oom != 0 ? oom : QP_EPARSE;

@@ -122,8 +122,8 @@ static void shadow_compare(qp__risk_mod_t *m, const json_t *event) {
   }
 }
 
-int qp__risk_decide_one(qp__risk_mod_t *m, const json_t *event, int64_t now_s, json_t **out) {
-  (void)now_s;
+/* Decides event on the live ruleset (and the shadow beside it). */
+static int decide(qp__risk_mod_t *m, const json_t *event) {
   qp__risk_slot_t *s = &m->live;
   char err[200];
   s->d.skip = s->skip;
@@ -133,8 +133,19 @@ int qp__risk_decide_one(qp__risk_mod_t *m, const json_t *event, int64_t now_s, j
   if (s->d.eval_errors > 0) atomic_fetch_add(&m->eval_errors, s->d.eval_errors);
   for (uint32_t i = 0; i < s->d.fired_count; i++) s->fired[s->d.fired[i].rule]++;
   if (m->shadow.rs != NULL) shadow_compare(m, event);
-  *out = qp_risk_decision_json(s->rs, &s->d, event);
+  return 0;
+}
+
+int qp__risk_decide_one(qp__risk_mod_t *m, const json_t *event, json_t **out) {
+  int rc = decide(m, event);
+  if (rc != 0) return rc;
+  *out = qp_risk_decision_json(m->live.rs, &m->live.d, event);
   return *out != NULL ? 0 : QP_ENOMEM;
+}
+
+int qp__risk_decide_text(qp__risk_mod_t *m, const json_t *event, qp_buf_t *out) {
+  int rc = decide(m, event);
+  return rc != 0 ? rc : qp_risk_decision_text(m->live.rs, &m->live.d, event, out);
 }
 
 static int items_check(qp__risk_mod_t *m, const char *name, const json_t *items) {

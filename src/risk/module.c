@@ -220,7 +220,7 @@ int qp_risk_service_decide(const json_t *event, qp_risk_outcome_t *outcome, json
   pthread_mutex_lock(&m->lock);
   qp__risk_snoozes_apply(m, (int64_t)(qp_clock_wall_ns() / 1000000000u));
   uint64_t t0 = qp_clock_mono_ns();
-  rc = qp__risk_decide_one(m, event, 0, decision);
+  rc = qp__risk_decide_one(m, event, decision);
   *outcome = m->live.d.decision;
   qp_http_histogram_observe(&m->latency, (qp_clock_mono_ns() - t0) / 1000u);
   pthread_mutex_unlock(&m->lock);

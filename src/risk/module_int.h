@@ -93,7 +93,10 @@ void qp__risk_shadow_stop(qp__risk_mod_t *m);
 /* The shadow's windows again as a copy of the live ones (after a restart). */
 void qp__risk_shadow_reseed(qp__risk_mod_t *m);
 void qp__risk_slot_free(qp__risk_slot_t *s);
-int qp__risk_decide_one(qp__risk_mod_t *m, const json_t *event, int64_t now_s, json_t **out);
+/* Decides one event (checked already): its decision as a JSON object, or
+ * appended to out as text (the routes: no objects per decision). */
+int qp__risk_decide_one(qp__risk_mod_t *m, const json_t *event, json_t **out);
+int qp__risk_decide_text(qp__risk_mod_t *m, const json_t *event, qp_buf_t *out);
 void qp__risk_snoozes_apply(qp__risk_mod_t *m, int64_t now_s);
 int qp__risk_list_apply(qp__risk_mod_t *m, const char *name, const json_t *add,
                         const json_t *remove);

@@ -196,4 +196,10 @@ int qp_risk_decide(const qp_risk_ruleset_t *rs, qp_risk_state_t *st, const json_
 json_t *qp_risk_decision_json(const qp_risk_ruleset_t *rs, const qp_risk_decision_t *d,
                               const json_t *event);
 
+/* The same decision as JSON text, appended to out: exactly the bytes of
+ * json_dumps(qp_risk_decision_json(rs, d, event), JSON_COMPACT), without
+ * building a JSON object.  0, or QP_ENOMEM (out failed). */
+int qp_risk_decision_text(const qp_risk_ruleset_t *rs, const qp_risk_decision_t *d,
+                          const json_t *event, qp_buf_t *out);
+
 #endif

@@ -101,7 +101,15 @@ struct qp_risk_ruleset {
   qp_array_t strings;    /* qp__risk_string_t, string literals */
   qp_array_t code;       /* qp__risk_insn_t of every rule */
   char hash[65];         /* hex SHA-256 of the text */
+  char **fired_text;     /* per rule: its "fired" entry as JSON text (render.c) */
+  char **rule_text;      /* per rule: its name as a JSON string */
+  char **feature_text;   /* per feature: its name as a JSON string */
 };
+
+/* render.c: the pre-rendered pieces of decisions; prepare returns 0 or
+ * QP_ENOMEM (free releases what was made either way). */
+int qp__risk_render_prepare(qp_risk_ruleset_t *rs);
+void qp__risk_render_free(qp_risk_ruleset_t *rs);
 
 /* A decoded event field. */
 enum { QP__RISK_ABSENT, QP__RISK_INT, QP__RISK_STR, QP__RISK_BAD };

@@ -62,19 +62,9 @@ static int check_all(const json_t *j, qp_http_reply_t *r) {
   return 0;
 }
 
-/* Appends decision d (consumed) as JSON text; false when out of memory. */
-static bool append_decision(qp_buf_t *out, json_t *d, bool comma) {
-  char *text = d != NULL ? json_dumps(d, JSON_COMPACT) : NULL;
-  json_decref(d);
-  bool ok = text != NULL && (!comma || qp_buf_append(out, ",", 1)) &&
-            qp_buf_append(out, text, strlen(text));
-  if (text != NULL) qp_http_json_free(text);
-  return ok;
-}
-
 /* Decides every event in order under the lock, rendering each decision as
- * text at once: a batch's answer never holds 8,190 decisions as JSON
- * objects (the request's JSON budget bounds one of them). */
+ * text at once (qp_risk_decision_text): a batch's answer holds no JSON
+ * objects, so the request's JSON budget is its events alone. */
 static int decide_all(qp__risk_mod_t *m, const json_t *j, qp_buf_t *out) {
   bool batch = json_is_array(j);
   size_t n = batch ? json_array_size(j) : 1;
@@ -84,10 +74,9 @@ static int decide_all(qp__risk_mod_t *m, const json_t *j, qp_buf_t *out) {
   qp__risk_snoozes_apply(m, (int64_t)(qp_clock_wall_ns() / 1000000000u));
   for (size_t i = 0; i < n && rc == 0; i++) {
     uint64_t t0 = qp_clock_mono_ns();
-    json_t *d = NULL;
-    rc = qp__risk_decide_one(m, batch ? json_array_get(j, i) : j, 0, &d);
+    if (i > 0) qp_buf_append(out, ",", 1);
+    rc = qp__risk_decide_text(m, batch ? json_array_get(j, i) : j, out);
     qp_http_histogram_observe(&m->latency, (qp_clock_mono_ns() - t0) / 1000u);
-    if (rc == 0 && !append_decision(out, d, i > 0)) rc = QP_ENOMEM;
   }
   pthread_mutex_unlock(&m->lock);
   if (batch && rc == 0 && !qp_buf_append(out, "]", 1)) rc = QP_ENOMEM;

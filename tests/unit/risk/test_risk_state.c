@@ -7,6 +7,7 @@
  * checks change nothing; list items read back.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -259,6 +260,51 @@ static void test_list_check_info_items(void **unused) {
   qp_risk_lists_free(lists);
 }
 
+/* qp_risk_decision_text gives the bytes json_dumps gives for the decision
+ * object: ids of both kinds (with characters to escape), null features,
+ * evaluation errors, snoozed rules, reasons with quotes and non-ASCII. */
+static void test_text_equals_json(void **unused) {
+  (void)unused;
+  const char *src = "feature n = count by payer over 1h\n"
+                    "feature s = sum(amount) by payer over 1h\n"
+                    "rule r1: n >= 1 => review score 3 \"say \\\"hi\\\" caf\xc3\xa9\"\n"
+                    "rule r2: amount * 2 > 10 => challenge\n"
+                    "rule r3: n >= 2 => block\n";
+  qp_risk_ruleset_t *rs = compile(src);
+  qp_risk_lists_t *lists;
+  qp_risk_state_t *st;
+  qp_risk_decision_t d;
+  assert_int_equal(qp_risk_lists_new(&lists), 0);
+  assert_int_equal(qp_risk_state_new(rs, lists, &st), 0);
+  assert_int_equal(qp_risk_decision_init(&d, rs), 0);
+  static const char *const events[] = {
+      "{\"id\":\"a\\\"b\\n\",\"time\":5,\"payer\":\"p\",\"amount\":7}",
+      "{\"id\":-12,\"time\":6,\"payer\":\"p\",\"amount\":\"x\"}",
+      "{\"id\":\"no-payer\",\"time\":7,\"amount\":9223372036854775807}",
+  };
+  uint8_t skip[3] = {0, 0, 1};
+  for (size_t k = 0; k < 3; k++) {
+    char err[200];
+    json_t *e = json_loads(events[k], 0, NULL);
+    assert_non_null(e);
+    d.skip = k == 1 ? skip : NULL;
+    assert_int_equal(qp_risk_decide(rs, st, e, &d, err, sizeof err), 0);
+    json_t *o = qp_risk_decision_json(rs, &d, e);
+    char *want = json_dumps(o, JSON_COMPACT);
+    qp_buf_t b = {.max = 1 << 20};
+    assert_int_equal(qp_risk_decision_text(rs, &d, e, &b), 0);
+    assert_string_equal(b.data, want);
+    free(want);
+    json_decref(o);
+    json_decref(e);
+    qp_buf_free(&b);
+  }
+  qp_risk_decision_deinit(&d);
+  qp_risk_state_free(st);
+  qp_risk_lists_free(lists);
+  qp_risk_ruleset_free(rs);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_carry_keeps_unchanged_features),
@@ -267,6 +313,7 @@ int main(void) {
       cmocka_unit_test(test_snapshot_altered_is_refused),
       cmocka_unit_test(test_snooze_skips_firing),
       cmocka_unit_test(test_list_check_info_items),
+      cmocka_unit_test(test_text_equals_json),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
