@@ -523,9 +523,17 @@ def test_snoozes(node):
           404, "unknown_rule")
     assert [x["rule"] for x in node.get("/v1/risk/ruleset")["snoozes"]] == ["velocity"]
     assert node.decide(ev(4, T0, "z", payee="evil"))["decision"] == "block"
+    # A snooze ends by itself at its until.
+    r = node.call("POST", "/v1/risk/rules/blocked/snooze", {"reason": "brief", "duration_s": 2})
+    assert r.status_code == 200, r.text
+    assert node.decide(ev(5, T0, "z", payee="evil"))["snoozed"] == ["blocked"]
+    time.sleep(max(0.0, r.json()["until"] - time.time()) + 0.05)
+    d = node.decide(ev(6, T0, "z", payee="evil"))
+    assert d["decision"] == "block" and "snoozed" not in d
+    assert [x["rule"] for x in node.get("/v1/risk/ruleset")["snoozes"]] == ["velocity"]
     changes = [(c["change"], c.get("rule")) for c in node.get("/v1/risk/changes")["changes"]]
     assert changes == [("ruleset", None), ("list", None), ("snooze", "blocked"),
-                       ("unsnooze", "blocked"), ("snooze", "velocity")]
+                       ("unsnooze", "blocked"), ("snooze", "velocity"), ("snooze", "blocked")]
 
 
 # ---- journal and restarts ------------------------------------------------------------------
