@@ -279,6 +279,25 @@ def test_features_with_the_same_definition_both_carry_over(node):
     assert node.decide(ev(4, T0, "p"))["features"] == {"a": 5, "b": 5}
 
 
+def test_bad_settings_refuse_to_start(binary, tmp_dir):
+    home = os.path.join(tmp_dir, "home")
+    os.makedirs(home)
+    with open(os.path.join(home, "bad.txt"), "w") as f:
+        f.write("feature f = count by payer over 1h\nrule r: f >= => block\n")
+    for risk, want in [({"bogus": 1}, "modules.risk.bogus: unknown key"),
+                       ({"frictionless_below": -1}, "modules.risk.frictionless_below"),
+                       ({"ruleset_file": "bad.txt"}, "bad.txt:2:14: expected a value"),
+                       ({"ruleset_file": "missing.txt"}, "missing.txt")]:
+        with open(os.path.join(home, "node.json"), "w") as f:
+            json.dump({"listen": "127.0.0.1:0", "modules": {"risk": risk}}, f)
+        out = subprocess.run([QUIPU, "node", "--home", home], capture_output=True, text=True,
+                             timeout=30)
+        assert out.returncode != 0 and want in out.stdout + out.stderr, (risk, out)
+    # Nothing was journaled by the refused starts.
+    journal = os.path.join(home, "risk", "changes.journal")
+    assert not os.path.exists(journal) or os.path.getsize(journal) == 0
+
+
 # ---- batches and bad inputs ----------------------------------------------------------------
 
 def test_batch_in_order_limits_and_all_or_nothing(node):
