@@ -221,7 +221,7 @@ bench-auth-quick: all
 # decides 1,000,000 seeded events in-process on one core: decisions/s and
 # the p50/p99 time of one decision as RESULT lines (docs/risk.md, "Speed");
 # then the same ruleset and events over HTTP on a real `quipu node`, in
-# batches of 250 over 2 keep-alive connections: decisions/s, p50/p99 of a
+# batches of 1,000 over 2 keep-alive connections: decisions/s, p50/p99 of a
 # batch request.  `make bench-risk-quick` decides 100,000 each way.
 # RISK_BENCH_ARGS adds flags to the in-process part (--events N),
 # RISK_HTTP_ARGS to the HTTP part (--events N, --batch N, --connections N,

@@ -2,7 +2,7 @@
  * rk_http.c - the HTTP part of quipu-risk-bench: the generated ruleset on a
  * real `quipu node` (as its ruleset_file), the same two lists loaded over
  * POST /v1/risk/lists/{name}, then the generated events sent to POST
- * /v1/risk/decide in batches (250 events by default) over concurrent
+ * /v1/risk/decide in batches (1,000 events by default) over concurrent
  * keep-alive connections, one client thread each.  Every request body is
  * built before the clock starts.  Every answer must be 200 with one
  * decision per event, and afterwards the node's decision counters

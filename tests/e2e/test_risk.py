@@ -19,7 +19,7 @@ import time
 import pytest
 import requests
 
-from conftest import QUIPU, create_key, quipu
+from conftest import QUIPU, ROOT, create_key, quipu
 
 EXAMPLE = """\
 list blocked_payees set            # strings, managed over the API
@@ -38,6 +38,29 @@ FEATURES = ["tx_1h", "spent_24h", "payees_1d"]
 
 # A day boundary (so also a multiple of 60 s, 1,440 s and 3,600 s): bucket edges fall on it.
 T0 = 1_800_000_000 - 1_800_000_000 % 86400
+
+
+def fixed_in_tree(path, marker):
+    """Whether the source tree these tests run from holds a fix (marker is text of the fixed
+    code in path).  The xfail marks below name bugs this branch found that main fixed later:
+    once merged they are real tests, and the marks can go."""
+    try:
+        with open(os.path.join(ROOT, path)) as f:
+            return marker in f.read()
+    except OSError:
+        return False
+
+
+# Main answers each decision with the event's id first (418ed17); this branch's code does not.
+ID_IN_ANSWER = fixed_in_tree("src/risk/engine.c", "qp_risk_decision_json(s->rs, &s->d, event)")
+
+
+def without_id(d, event):
+    """d without its "id", which must be the event's when decisions carry it."""
+    d = dict(d)
+    if ID_IN_ANSWER:
+        assert d.pop("id") == event["id"], (d, event)
+    return d
 
 
 def key_id(key):
@@ -182,9 +205,10 @@ def test_example_ruleset_decisions_reasons_and_lists(node):
     node.list_update("blocked_payees", add=["evil"])
     node.list_update("bad_ips", add=["10.0.0.0/8", "2001:db8::/32"])
 
-    d = node.decide(ev(1, T0, "a", payee="b1", amount="5", ip="192.0.2.1"))
-    assert d == {"decision": "allow", "score": 0, "fired": [], "ruleset": EXAMPLE_HASH,
-                 "features": {"tx_1h": 1, "spent_24h": 5, "payees_1d": 1}}
+    e = ev(1, T0, "a", payee="b1", amount="5", ip="192.0.2.1")
+    assert without_id(node.decide(e), e) == {
+        "decision": "allow", "score": 0, "fired": [], "ruleset": EXAMPLE_HASH,
+        "features": {"tx_1h": 1, "spent_24h": 5, "payees_1d": 1}}
     d = node.decide(ev(2, T0, "a", payee="evil", amount=7, ip="192.0.2.1"))
     assert d["decision"] == "block" and d["score"] == 0
     assert fired(d) == [("blocked", "block", 0, "blocked party")]
@@ -263,7 +287,8 @@ def test_features_at_window_edges(node):
     assert d["features"]["spent_24h"] is None and d["features"]["tx_1h"] == 2
 
 
-@pytest.mark.xfail(reason="BUG: of two features with the same definition, only the first keeps "
+@pytest.mark.xfail(not fixed_in_tree("src/risk/state.c", "uint8_t *taken"),
+                   reason="BUG: of two features with the same definition, only the first keeps "
                    "its windows across a swap or a clean restart (state.c feature_by_sig finds "
                    "the first feature with that definition, already filled, for both)",
                    strict=True)
@@ -304,7 +329,7 @@ def test_batch_in_order_limits_and_all_or_nothing(node):
     node.put_ruleset(EXAMPLE)
     batch = [ev(i, T0, "b", payee="p%d" % (i % 3), amount=10) for i in range(25)]
     out = node.decide(batch)
-    assert len(out) == 25
+    assert len(out) == 25 and [without_id(d, e) for d, e in zip(out, batch)]
     assert [d["features"]["tx_1h"] for d in out] == list(range(1, 26))
     assert [d["features"]["spent_24h"] for d in out] == list(range(10, 260, 10))
     assert [d["decision"] for d in out] == ["allow"] * 20 + ["challenge"] * 5
@@ -331,7 +356,8 @@ def test_batch_in_order_limits_and_all_or_nothing(node):
     assert big0["features"]["tx_1h"] == 1171
 
 
-@pytest.mark.xfail(reason="BUG: a valid batch whose decisions' JSON passes the request's JSON "
+@pytest.mark.xfail(not fixed_in_tree("src/risk/routes_decide.c", "append_decision"),
+                   reason="BUG: a valid batch whose decisions' JSON passes the request's JSON "
                    "budget (8 x body + 32 MiB) gets 503 engine_error after the first ~450 events "
                    "were decided and counted (or 500 internal 'out of memory' after all were, "
                    "when only the reply's text does not fit)", strict=True)
@@ -481,7 +507,8 @@ def test_lists_add_remove_errors_and_swap(node):
     assert d["decision"] == "review" and [f["rule"] for f in d["fired"]] == ["ip", "payee"]
 
 
-@pytest.mark.xfail(reason="BUG: a ruleset declaring a list with the other kind is journaled, then "
+@pytest.mark.xfail(not fixed_in_tree("src/risk/routes_admin.c", "list_kind_conflict"),
+                   reason="BUG: a ruleset declaring a list with the other kind is journaled, then "
                    "refused by the install (503 not_installed), and the node no longer starts "
                    "(risk/changes.journal: already exists)", strict=True)
 def test_list_kind_change_is_refused_and_restart_works(node):
@@ -489,11 +516,13 @@ def test_list_kind_change_is_refused_and_restart_works(node):
     node.list_update("bad_ips", add=["10.0.0.0/8"])
     r = node.call("PUT", "/v1/risk/ruleset", text="list bad_ips set\n")
     try:
-        assert r.status_code == 400, r.text
-        assert r.json()["error"]["code"] == "ruleset_invalid" and r.json()["error"]["line"] == 1
+        e = error(r, 409, "list_kind_conflict")
+        assert "bad_ips" in e["message"] and "cidr" in e["message"], e
+        e = error(node.call("PUT", "/v1/risk/ruleset?mode=shadow", text="list bad_ips set\n"),
+                  409, "list_kind_conflict")
     finally:
         node.stop()
-        node.start()  # today: RuntimeError, the journal's record 2 does not replay
+        node.start()  # with the bug: RuntimeError, the journal's record 2 does not replay
     assert node.get("/v1/risk/ruleset")["ruleset"] == EXAMPLE_HASH
     assert [c["change"] for c in node.get("/v1/risk/changes")["changes"]] == ["ruleset", "list"]
 
@@ -772,4 +801,4 @@ def test_replay_equals_server(binary, tmp_dir):
     for e, a, b in zip(events, replayed, served):
         assert a["id"] == e["id"]
         assert {k: a[k] for k in b} == b, (e, a, b)
-        assert set(a) - set(b) == {"id"}, (a, b)
+        assert set(a) ^ set(b) == (set() if ID_IN_ANSWER else {"id"}), (a, b)
