@@ -219,11 +219,16 @@ bench-auth-quick: all
 # ---- risk benchmark (bench/risk/, issue 15): build/bench/quipu-risk-bench ----
 # `make bench-risk` generates a ruleset of 250 rules over 20 features and
 # decides 1,000,000 seeded events in-process on one core: decisions/s and
-# the p50/p99 time of one decision as RESULT lines (docs/risk.md, "Speed").
-# `make bench-risk-quick` decides 100,000.  RISK_BENCH_ARGS adds flags
-# (--events N).
+# the p50/p99 time of one decision as RESULT lines (docs/risk.md, "Speed");
+# then the same ruleset and events over HTTP on a real `quipu node`, in
+# batches of 1,000 over 2 keep-alive connections: decisions/s, p50/p99 of a
+# batch request.  `make bench-risk-quick` decides 100,000 each way.
+# RISK_BENCH_ARGS adds flags to the in-process part (--events N),
+# RISK_HTTP_ARGS to the HTTP part (--events N, --batch N, --connections N,
+# --keep).
 RISK_BENCH_SRC := $(sort $(wildcard bench/risk/*.c))
-RISK_BENCH_OBJ := $(RISK_BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/%.o)
+RISK_BENCH_OBJ := $(RISK_BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/%.o) \
+                  $(BUILD)/obj/bench/bench_common.o $(BUILD)/obj/bench/workload.o
 
 $(BUILD)/bench/quipu-risk-bench: $(RISK_BENCH_OBJ) $(BUILD)/libquipu.a
 	@mkdir -p $(dir $@)
@@ -231,12 +236,14 @@ $(BUILD)/bench/quipu-risk-bench: $(RISK_BENCH_OBJ) $(BUILD)/libquipu.a
 
 .PHONY: bench-risk bench-risk-quick
 bench-risk: all
-	@$(MAKE) --no-print-directory $(BUILD)/bench/quipu-risk-bench
+	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-risk-bench
 	taskset -c 0 $(BUILD)/bench/quipu-risk-bench $(RISK_BENCH_ARGS)
+	$(BUILD)/bench/quipu-risk-bench --http --quipu $(BUILD)/quipu $(RISK_HTTP_ARGS)
 
 bench-risk-quick: all
-	@$(MAKE) --no-print-directory $(BUILD)/bench/quipu-risk-bench
+	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-risk-bench
 	taskset -c 0 $(BUILD)/bench/quipu-risk-bench --quick $(RISK_BENCH_ARGS)
+	$(BUILD)/bench/quipu-risk-bench --http --quipu $(BUILD)/quipu --quick $(RISK_HTTP_ARGS)
 
 # ---- deterministic simulation (src/drills, docs/drills.md) ----
 # `make sim SEEDS=100000` runs many seeds of `quipu sim ledger`; a failing

@@ -7,6 +7,7 @@
  * qp_risk_decide (the event already a jansson object: decoding its fields,
  * updating 20 windows, running 250 programs, the lattice).  --quick decides
  * 100,000.  Integer arithmetic only; prints `RESULT name value unit` lines.
+ * --http --quipu PATH runs the HTTP part instead (rk_http.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,85 +17,12 @@
 #include "base/alloc.h"
 #include "base/rng.h"
 #include "risk/risk.h"
-
-#define POOL 4096
-#define RULES 250
-#define FEATURES 20
+#include "risk_bench.h"
 
 static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static const char *const KEYS[] = {"payer", "payee", "device", "ip"};
-static const char *const WINDOWS[] = {"1m", "10m", "1h", "6h", "24h", "7d", "30d"};
-
-/* A limit a feature seldom passes: counts and distincts a few dozen, sums
- * tens of millions (amounts are 1..2,000,000). */
-static uint64_t limit(qp_rng_t *rng, int f) {
-  return f % 3 == 1 ? 20000000 + qp_rng_below(rng, 30000000) : 8 + qp_rng_below(rng, 40);
-}
-
-/* The ruleset text into buf; returns its length. */
-static size_t gen_ruleset(qp_rng_t *rng, char *buf, size_t size) {
-  size_t k = 0;
-  k += (size_t)snprintf(buf + k, size - k, "list blocked set\nlist bad_ips cidr\n");
-  for (int f = 0; f < FEATURES; f++) {
-    const char *key = KEYS[f % 4], *w = WINDOWS[qp_rng_below(rng, 7)];
-    int kind = f % 3;
-    k += (size_t)snprintf(buf + k, size - k, "feature f%d = %s by %s over %s\n", f,
-                          kind == 0 ? "count" : kind == 1 ? "sum(amount)" : "distinct(payee)",
-                          key, w);
-  }
-  static const char *const outs[] = {"challenge", "review", "block"};
-  for (int r = 0; r < RULES; r++) {
-    int f1 = (int)qp_rng_below(rng, FEATURES), f2 = (int)qp_rng_below(rng, FEATURES);
-    uint64_t shape = qp_rng_below(rng, 5);
-    k += (size_t)snprintf(buf + k, size - k, "rule r%d: ", r);
-    if (shape == 0)
-      k += (size_t)snprintf(buf + k, size - k, "amount >= %llu and f%d > %llu",
-                            (unsigned long long)(1000000 + qp_rng_below(rng, 900000)), f1,
-                            (unsigned long long)limit(rng, f1));
-    else if (shape == 1)
-      k += (size_t)snprintf(buf + k, size - k, "f%d > %llu or country = \"X%llu\"", f1,
-                            (unsigned long long)limit(rng, f1),
-                            (unsigned long long)(60 + qp_rng_below(rng, 50)));
-    else if (shape == 2)
-      k += (size_t)snprintf(buf + k, size - k, "payee in blocked or (ip in bad_ips and f%d > %llu)",
-                            f1, (unsigned long long)limit(rng, f1));
-    else if (shape == 3)
-      k += (size_t)snprintf(buf + k, size - k, "not (type = \"transfer\") and f%d >= %llu", f1,
-                            (unsigned long long)limit(rng, f1));
-    else
-      k += (size_t)snprintf(buf + k, size - k, "amount - f%d * 2 > %llu and f%d < %llu", f1,
-                            (unsigned long long)(1900000 + qp_rng_below(rng, 100000)), f2,
-                            (unsigned long long)limit(rng, f2));
-    k += (size_t)snprintf(buf + k, size - k, " => %s score %llu \"rule %d\"\n",
-                          outs[qp_rng_below(rng, 3)], (unsigned long long)qp_rng_below(rng, 40),
-                          r);
-  }
-  k += (size_t)snprintf(buf + k, size - k, "threshold score >= 80 => block\n"
-                                           "threshold score >= 50 => review\n");
-  return k;
-}
-
-/* A pool of events; the loop rewrites id, time and amount in place. */
-static void gen_pool(qp_rng_t *rng, json_t **pool) {
-  static const char *const types[] = {"transfer", "payment", "withdrawal"};
-  for (int i = 0; i < POOL; i++) {
-    char payer[24], payee[24], device[24], ip[40], country[8];
-    snprintf(payer, sizeof payer, "u%llu", (unsigned long long)qp_rng_below(rng, 100000));
-    snprintf(payee, sizeof payee, "m%llu", (unsigned long long)qp_rng_below(rng, 20000));
-    snprintf(device, sizeof device, "d%llu", (unsigned long long)qp_rng_below(rng, 150000));
-    snprintf(ip, sizeof ip, "10.%llu.%llu.%llu", (unsigned long long)qp_rng_below(rng, 4),
-             (unsigned long long)qp_rng_below(rng, 256),
-             (unsigned long long)qp_rng_below(rng, 256));
-    snprintf(country, sizeof country, "X%llu", (unsigned long long)qp_rng_below(rng, 60));
-    pool[i] = json_pack("{s:i, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", i, "time", 0,
-                        "type", types[qp_rng_below(rng, 3)], "payer", payer, "payee", payee,
-                        "device", device, "ip", ip, "country", country, "amount", "0");
-  }
 }
 
 static int cmp_u32(const void *a, const void *b) {
@@ -114,15 +42,11 @@ typedef struct run {
 static int decide_all(const qp_risk_ruleset_t *rs, qp_risk_state_t *st, json_t **pool,
                       qp_rng_t *rng, run_t *r) {
   qp_risk_decision_t d;
-  char err[256], amount[24];
+  char err[256];
   if (qp_risk_decision_init(&d, rs) != 0) return 1;
-  const uint64_t t0 = 1764633600, span_s = 2 * 86400;
   for (uint64_t i = 0; i < r->events; i++) {
-    json_t *ev = pool[i % POOL];
-    json_integer_set(json_object_get(ev, "id"), (json_int_t)i);
-    json_integer_set(json_object_get(ev, "time"), (json_int_t)(t0 + i * span_s / r->events));
-    snprintf(amount, sizeof amount, "%llu", (unsigned long long)(1 + qp_rng_below(rng, 2000000)));
-    json_string_set(json_object_get(ev, "amount"), amount);
+    json_t *ev = pool[i % RK_POOL];
+    rk_event_set(ev, i, r->events, rng);
     uint64_t a = now_ns();
     int rc = qp_risk_decide(rs, st, ev, &d, err, sizeof err);
     uint64_t b = now_ns();
@@ -167,7 +91,7 @@ static int setup(qp_rng_t *rng, qp_risk_ruleset_t **rs, qp_risk_lists_t **lists,
                  qp_risk_state_t **st) {
   static char text[1 << 17];
   qp_risk_errors_t *errs = qp_malloc(sizeof *errs);
-  size_t len = gen_ruleset(rng, text, sizeof text);
+  size_t len = rk_gen_ruleset(rng, text, sizeof text);
   uint64_t a = now_ns();
   int rc = errs != NULL ? qp_risk_compile(text, len, rs, errs) : QP_ENOMEM;
   uint64_t b = now_ns();
@@ -183,41 +107,75 @@ static int setup(qp_rng_t *rng, qp_risk_ruleset_t **rs, qp_risk_lists_t **lists,
          (unsigned long long)((b - a) / 1000), qp_risk_ruleset_hash(*rs));
   char err[160], item[24];
   if (qp_risk_lists_new(lists) != 0 || qp_risk_state_new(*rs, *lists, st) != 0) return 1;
-  for (int i = 0; i < 200; i++) {
-    snprintf(item, sizeof item, "m%d", i * 97);
+  for (uint32_t i = 0; i < RK_BLOCKED; i++) {
+    rk_blocked_item(i, item, sizeof item);
     if (qp_risk_list_update(*lists, "blocked", item, true, err, sizeof err) != 0) return 1;
   }
-  return qp_risk_list_update(*lists, "bad_ips", "10.3.0.0/16", true, err, sizeof err) != 0;
+  return qp_risk_list_update(*lists, "bad_ips", RK_BAD_IPS, true, err, sizeof err) != 0;
+}
+
+typedef struct flags {
+  uint64_t events;         /* in-process events */
+  bool http;               /* run the HTTP part instead */
+  rk_http_config_t h;      /* its settings */
+} flags_t;
+
+static int usage(void) {
+  fprintf(stderr, "usage: quipu-risk-bench [--quick] [--events N]\n"
+                  "       quipu-risk-bench --http --quipu PATH [--quick] [--events N] "
+                  "[--batch N] [--connections N] [--keep]\n");
+  return 2;
+}
+
+static int parse_flags(int argc, char **argv, flags_t *f) {
+  const char *tmp = getenv("TMPDIR");
+  *f = (flags_t){.events = 1000000,
+                 .h = {.tmp_dir = tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp",
+                       .events = 1000000, .batch = 1000, .connections = 2}};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--quick") == 0) f->events = 100000, f->h.events = 100000;
+    else if (strcmp(a, "--http") == 0) f->http = true;
+    else if (strcmp(a, "--keep") == 0) f->h.keep = true;
+    else if (v == NULL) return usage();
+    else if (strcmp(a, "--events") == 0) f->events = f->h.events = strtoull(v, NULL, 10), i++;
+    else if (strcmp(a, "--quipu") == 0) f->h.quipu = v, i++;
+    else if (strcmp(a, "--batch") == 0) f->h.batch = (uint32_t)strtoul(v, NULL, 10), i++;
+    else if (strcmp(a, "--connections") == 0)
+      f->h.connections = (uint32_t)strtoul(v, NULL, 10), i++;
+    else return usage();
+  }
+  if (f->events == 0 || f->events > 100000000) return fprintf(stderr, "--events 1..1e8\n"), 2;
+  if (f->http && (f->h.quipu == NULL || f->h.batch == 0 || f->h.batch > 8190 ||
+                  f->h.connections == 0 || f->h.connections > 256)) {
+    fprintf(stderr, "--http needs --quipu PATH; --batch 1..8190, --connections 1..256\n");
+    return 2;
+  }
+  return 0;
 }
 
 int main(int argc, char **argv) {
-  run_t r = {.events = 1000000};
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--quick") == 0) r.events = 100000;
-    else if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
-      r.events = strtoull(argv[++i], NULL, 10);
-    else {
-      fprintf(stderr, "usage: quipu-risk-bench [--quick] [--events N]\n");
-      return 2;
-    }
-  }
-  if (r.events == 0 || r.events > 100000000) return fprintf(stderr, "--events 1..1e8\n"), 2;
+  flags_t f;
+  int frc = parse_flags(argc, argv, &f);
+  if (frc != 0) return frc;
+  if (f.http) return rk_http_run(&f.h);
+  run_t r = {.events = f.events};
   qp_rng_t rng;
-  qp_rng_seed(&rng, 15);
+  qp_rng_seed(&rng, RK_SEED);
   qp_risk_ruleset_t *rs = NULL;
   qp_risk_lists_t *lists = NULL;
   qp_risk_state_t *st = NULL;
-  static json_t *pool[POOL];
+  static json_t *pool[RK_POOL];
   r.lat_ns = qp_calloc(r.events, sizeof *r.lat_ns);
   int rc = r.lat_ns == NULL || setup(&rng, &rs, &lists, &st) != 0;
   if (rc == 0) {
-    gen_pool(&rng, pool);
+    rk_gen_pool(&rng, pool);
     printf("events: %llu, in order, over 2 days of event time, one core, in-process\n",
            (unsigned long long)r.events);
     rc = decide_all(rs, st, pool, &rng, &r);
   }
   if (rc == 0) report(&r, qp_risk_state_keys(st));
-  for (int i = 0; i < POOL; i++) json_decref(pool[i]);
+  for (int i = 0; i < RK_POOL; i++) json_decref(pool[i]);
   qp_free(r.lat_ns);
   qp_risk_state_free(st);
   qp_risk_lists_free(lists);
