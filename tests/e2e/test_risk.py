@@ -40,26 +40,10 @@ FEATURES = ["tx_1h", "spent_24h", "payees_1d"]
 T0 = 1_800_000_000 - 1_800_000_000 % 86400
 
 
-def fixed_in_tree(path, marker):
-    """Whether the source tree these tests run from holds a fix (marker is text of the fixed
-    code in path).  The xfail marks below name bugs this branch found that main fixed later:
-    once merged they are real tests, and the marks can go."""
-    try:
-        with open(os.path.join(ROOT, path)) as f:
-            return marker in f.read()
-    except OSError:
-        return False
-
-
-# Main answers each decision with the event's id first (418ed17); this branch's code does not.
-ID_IN_ANSWER = fixed_in_tree("src/risk/engine.c", "qp_risk_decision_json(s->rs, &s->d, event)")
-
-
 def without_id(d, event):
     """d without its "id", which must be the event's when decisions carry it."""
     d = dict(d)
-    if ID_IN_ANSWER:
-        assert d.pop("id") == event["id"], (d, event)
+    assert d.pop("id") == event["id"], (d, event)
     return d
 
 
@@ -287,11 +271,6 @@ def test_features_at_window_edges(node):
     assert d["features"]["spent_24h"] is None and d["features"]["tx_1h"] == 2
 
 
-@pytest.mark.xfail(not fixed_in_tree("src/risk/state.c", "uint8_t *taken"),
-                   reason="BUG: of two features with the same definition, only the first keeps "
-                   "its windows across a swap or a clean restart (state.c feature_by_sig finds "
-                   "the first feature with that definition, already filled, for both)",
-                   strict=True)
 def test_features_with_the_same_definition_both_carry_over(node):
     rules = "feature a = count by payer over 1h\nfeature b = count by payer over 1h\n"
     node.put_ruleset(rules)
@@ -356,11 +335,6 @@ def test_batch_in_order_limits_and_all_or_nothing(node):
     assert big0["features"]["tx_1h"] == 1171
 
 
-@pytest.mark.xfail(not fixed_in_tree("src/risk/routes_decide.c", "append_decision"),
-                   reason="BUG: a valid batch whose decisions' JSON passes the request's JSON "
-                   "budget (8 x body + 32 MiB) gets 503 engine_error after the first ~450 events "
-                   "were decided and counted (or 500 internal 'out of memory' after all were, "
-                   "when only the reply's text does not fit)", strict=True)
 def test_batch_with_large_decisions_is_answered(node):
     """40 rules that all fire, each with a 1,000-byte reason: 1,000 decisions of ~40 KB."""
     rules = "feature n = count by payer over 1h\n" + "".join(
@@ -507,10 +481,6 @@ def test_lists_add_remove_errors_and_swap(node):
     assert d["decision"] == "review" and [f["rule"] for f in d["fired"]] == ["ip", "payee"]
 
 
-@pytest.mark.xfail(not fixed_in_tree("src/risk/routes_admin.c", "list_kind_conflict"),
-                   reason="BUG: a ruleset declaring a list with the other kind is journaled, then "
-                   "refused by the install (503 not_installed), and the node no longer starts "
-                   "(risk/changes.journal: already exists)", strict=True)
 def test_list_kind_change_is_refused_and_restart_works(node):
     node.put_ruleset(EXAMPLE)
     node.list_update("bad_ips", add=["10.0.0.0/8"])
@@ -801,4 +771,4 @@ def test_replay_equals_server(binary, tmp_dir):
     for e, a, b in zip(events, replayed, served):
         assert a["id"] == e["id"]
         assert {k: a[k] for k in b} == b, (e, a, b)
-        assert set(a) ^ set(b) == (set() if ID_IN_ANSWER else {"id"}), (a, b)
+        assert set(a) ^ set(b) == set(), (a, b)
