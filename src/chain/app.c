@@ -125,6 +125,7 @@ int qp_chain_app_query(const qp_chain_app_t *app, qp_chain_state_t *st, const ch
     qp_chain_reader_app_view(&r, app->name, &ctx, &view);
     uint8_t root[QP_HASH_SIZE];
     qp_chain_state_head(st, &view.height, root);
+    view.time_s = qp_chain_state_time(st);
     rc = app->query(&view, method, a, result, code, detail, detail_size);
     qp_chain_reader_end(&r);
   }
