@@ -86,6 +86,12 @@ int qp_chain_effects_put(qp_chain_effects_t *e, const uint8_t *key, size_t key_l
                          const uint8_t *value, size_t value_len);
 int qp_chain_effects_delete(qp_chain_effects_t *e, const uint8_t *key, size_t key_len);
 
+/* A put of value as compact JSON text with sorted keys (the same text on
+ * every node).  Returns 0, QP_ELIMIT (text past QP_CHAIN_APP_VALUE_MAX, or
+ * as put) or QP_ENOMEM. */
+int qp_chain_effects_put_json(qp_chain_effects_t *e, const uint8_t *key, size_t key_len,
+                              const json_t *value);
+
 /* Makes the receipt failed with code (at most QP_CHAIN_CODE_MAX bytes) and
  * result {"message": message}; drops every write and event.  Returns 0 or
  * QP_ENOMEM. */
