@@ -62,8 +62,8 @@ static void test_grant_credit(void **state) {
   w_expect(&w, 4, "registry", "grant_credit", grant(&w, 1, "1000", 1, 5000), "ok");
   assert_string_equal(w_result(&w, "line"), "c1");
   assert_string_equal(w_result(&w, "amount"), "1000");
-  w_expect(&w, 4, "registry", "grant_credit", grant(&w, 1, "340282366920938463463374607431768211455",
-                                                    2, 5000), "ok");
+  w_expect(&w, 4, "registry", "grant_credit",
+           grant(&w, 1, "340282366920938463463374607431768211455", 2, 5000), "ok");
   assert_string_equal(w_result(&w, "line"), "c2");
   w_expect(&w, 2, "registry", "grant_credit", grant(&w, 1, "1", 1, 5000), "not_funder");
   w_expect(&w, 6, "registry", "grant_credit", grant(&w, 1, "1", 1, 5000), "not_registered");
