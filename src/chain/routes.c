@@ -242,7 +242,8 @@ static json_t *run_query(qp__chain_node_t *n, const char *app_name, const char *
                          const char *args, size_t args_len, bool *absent, qp_http_reply_t *r) {
   const qp_chain_app_t *app = qp_chain_app_find(app_name);
   if (app == NULL) {
-    fail(r, 400, "unknown_app", "app", "no built-in app has this name (kv, gov, lua)");
+    fail(r, 400, "unknown_app", "app",
+         "no built-in app has this name (kv, gov, lua, registry, receivable)");
     return NULL;
   }
   json_t *result = NULL;
@@ -411,7 +412,9 @@ const char qp__chain_openapi_json[] =
     "\"description\":\"no such key\"},\"503\":{\"description\":\"proof not ready yet (retry)"
     "\"}}}},"
     "\"/v1/chain/query\":{\"post\":{\"tags\":[\"chain\"],\"operationId\":\"chainQuery\","
-    "\"summary\":\"Query an app on the committed state (kv get; lua code, get)\","
+    "\"summary\":\"Query an app on the committed state (kv get; gov validators, proposal, "
+    "proposals, may_deploy; lua code, get; registry participant, participants; receivable "
+    "voucher, holdings, exposure, history, settlement, settlements)\","
     "\"responses\":{\"200\":{\"description\":\"{height, result}\"}}}}"
     "}}";
 
