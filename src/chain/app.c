@@ -8,7 +8,9 @@
 
 #include "base/assert.h"
 #include "base/err.h"
+#include "apps/apps.h"
 #include "chain/app.h"
+#include "chain/json_text.h"
 #include "chain/state.h"
 
 /* Keys and values of one transaction's writes, at most. */
@@ -16,7 +18,8 @@
   ((size_t)QP_CHAIN_TX_WRITES_MAX * (QP_CHAIN_APP_KEY_MAX + QP_CHAIN_APP_VALUE_MAX) + 1)
 
 static const qp_chain_app_t *const APPS[] = {&qp_chain_app_kv, &qp_chain_app_gov,
-                                              &qp_chain_app_lua};
+                                              &qp_chain_app_lua, &qp_apps_registry,
+                                              &qp_apps_receivable};
 
 const qp_chain_app_t *qp_chain_app_find(const char *name) {
   for (size_t i = 0; i < sizeof APPS / sizeof APPS[0]; i++)
@@ -74,6 +77,16 @@ int qp_chain_effects_put(qp_chain_effects_t *e, const uint8_t *key, size_t key_l
   return effects_write(e, key, key_len, value, value_len, false);
 }
 
+int qp_chain_effects_put_json(qp_chain_effects_t *e, const uint8_t *key, size_t key_len,
+                              const json_t *value) {
+  qp_buf_t text = {.max = QP_CHAIN_APP_VALUE_MAX + 1};
+  int rc = qp__chain_json_dump(value, JSON_COMPACT | JSON_SORT_KEYS, &text);
+  if (rc == 0 && text.len > QP_CHAIN_APP_VALUE_MAX) rc = QP_ELIMIT;
+  if (rc == 0) rc = qp_chain_effects_put(e, key, key_len, (const uint8_t *)text.data, text.len);
+  qp_buf_free(&text);
+  return rc;
+}
+
 int qp_chain_effects_delete(qp_chain_effects_t *e, const uint8_t *key, size_t key_len) {
   return effects_write(e, key, key_len, NULL, 0, true);
 }
@@ -125,6 +138,7 @@ int qp_chain_app_query(const qp_chain_app_t *app, qp_chain_state_t *st, const ch
     qp_chain_reader_app_view(&r, app->name, &ctx, &view);
     uint8_t root[QP_HASH_SIZE];
     qp_chain_state_head(st, &view.height, root);
+    view.time_s = qp_chain_state_time(st);
     rc = app->query(&view, method, a, result, code, detail, detail_size);
     qp_chain_reader_end(&r);
   }

@@ -27,6 +27,9 @@
 #define QP_CHAIN_APP_VALUE_MAX 65536u   /* bytes of one value an app writes */
 #define QP_CHAIN_TX_WRITES_MAX 16u      /* writes one transaction may make */
 #define QP_CHAIN_TX_EVENTS_MAX 16u      /* events one receipt may carry */
+/* Key and value bytes one transaction writes beyond the ~530 per write a
+ * block's batch budgets for (the receivable app's settlement records). */
+#define QP_CHAIN_TX_WRITE_BYTES_MAX (64u << 10)
 #define QP_CHAIN_KV_KEY_MAX 128u        /* bytes of a kv app key (UTF-8) */
 #define QP_CHAIN_KV_VALUE_MAX 4096u     /* bytes of a kv app value (UTF-8) */
 
@@ -43,6 +46,7 @@ typedef struct qp_chain_view {
   int (*get_app)(void *ctx, const char *app, const uint8_t *key, size_t key_len,
                  const uint8_t **value, size_t *value_len);
   uint64_t height;                   /* the block executing (a query: the committed height) */
+  uint64_t time_s;                   /* that block's timestamp_ms / 1000 (Unix seconds) */
   const struct qp_chain_genesis *genesis; /* the network's genesis */
 } qp_chain_view_t;
 
@@ -81,6 +85,12 @@ void qp_chain_effects_deinit(qp_chain_effects_t *e);
 int qp_chain_effects_put(qp_chain_effects_t *e, const uint8_t *key, size_t key_len,
                          const uint8_t *value, size_t value_len);
 int qp_chain_effects_delete(qp_chain_effects_t *e, const uint8_t *key, size_t key_len);
+
+/* A put of value as compact JSON text with sorted keys (the same text on
+ * every node).  Returns 0, QP_ELIMIT (text past QP_CHAIN_APP_VALUE_MAX, or
+ * as put) or QP_ENOMEM. */
+int qp_chain_effects_put_json(qp_chain_effects_t *e, const uint8_t *key, size_t key_len,
+                              const json_t *value);
 
 /* Makes the receipt failed with code (at most QP_CHAIN_CODE_MAX bytes) and
  * result {"message": message}; drops every write and event.  Returns 0 or

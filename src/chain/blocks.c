@@ -9,9 +9,10 @@
  * payload on top of the parent (the committed head, or the parent's
  * speculative execution) before it seals the block, and every validator
  * executes it again before voting and refuses a block whose roots are not
- * its own.  An execution is named by (parent hash, tx root), which is all
- * it depends on.  The consensus genesis block (height 0) stands for the
- * store's head before block 1, whose hash is the genesis hash.
+ * its own.  An execution is named by (parent hash, tx root, the header's
+ * timestamp in seconds: apps' clock), which is all it depends on.  The
+ * consensus genesis block (height 0) stands for the store's head before
+ * block 1, whose hash is the genesis hash.
  */
 #include <string.h>
 
@@ -25,10 +26,11 @@
 #define TXS_PER_BLOCK_MAX 65536u /* genesis caps block_txs_max at this */
 
 static qp__chain_exec_slot_t *slot_find(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
-                                        const uint8_t tx_root[QP_HASH_SIZE]) {
+                                        const uint8_t tx_root[QP_HASH_SIZE], uint64_t time_s) {
   for (uint32_t i = 0; i < QP__CHAIN_EXECS_MAX; i++)
     if (n->execs[i].used && memcmp(n->execs[i].parent, parent, QP_HASH_SIZE) == 0 &&
-        memcmp(n->execs[i].tx_root, tx_root, QP_HASH_SIZE) == 0)
+        memcmp(n->execs[i].tx_root, tx_root, QP_HASH_SIZE) == 0 &&
+        n->execs[i].exec.time_s == time_s)
       return &n->execs[i];
   return NULL;
 }
@@ -82,14 +84,15 @@ static const qp_chain_exec_t *parent_exec(qp__chain_node_t *n, const uint8_t par
  * (NULL: the committed state) into a free slot named (parent, tx_root). */
 static const qp_chain_exec_t *execute(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
                                       const uint8_t tx_root[QP_HASH_SIZE], uint64_t height,
-                                      const qp_chain_exec_t *pe, const qp_chain_tx_t *txs,
-                                      size_t count) {
+                                      uint64_t time_s, const qp_chain_exec_t *pe,
+                                      const qp_chain_tx_t *txs, size_t count) {
   qp__chain_exec_slot_t *s = slot_free(n);
   int rc = s == NULL ? QP_ELIMIT : 0;
   uint64_t t0 = qp_clock_mono_ns();
   if (rc == 0) {
     memset(&s->exec, 0, sizeof s->exec);
-    rc = qp_chain_execute_block(qp_chain_store_state(n->store), pe, txs, count, height, &s->exec);
+    rc = qp_chain_execute_block(qp_chain_store_state(n->store), pe, txs, count, height, time_s,
+                                &s->exec);
     if (rc != 0) qp_chain_exec_deinit(&s->exec);
   }
   uint64_t ms = (qp_clock_mono_ns() - t0) / 1000000u;
@@ -115,9 +118,9 @@ static const qp_chain_exec_t *execute(qp__chain_node_t *n, const uint8_t parent[
 /* The execution of txs on parent, found or made; NULL when the parent is
  * unknown or it cannot run yet. */
 static const qp_chain_exec_t *exec_on(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
-                                      const uint8_t tx_root[QP_HASH_SIZE],
+                                      const uint8_t tx_root[QP_HASH_SIZE], uint64_t time_s,
                                       const qp_chain_tx_t *txs, size_t count) {
-  qp__chain_exec_slot_t *s = slot_find(n, parent, tx_root);
+  qp__chain_exec_slot_t *s = slot_find(n, parent, tx_root, time_s);
   if (s != NULL) return &s->exec;
   bool committed = false;
   const qp_chain_exec_t *pe = parent_exec(n, parent, &committed);
@@ -125,31 +128,32 @@ static const qp_chain_exec_t *exec_on(qp__chain_node_t *n, const uint8_t parent[
   qp_chain_head_t head;
   qp_chain_store_head(n->store, &head);
   uint64_t height = pe != NULL ? pe->height + 1 : head.height + 1;
-  return execute(n, parent, tx_root, height, pe, txs, count);
+  return execute(n, parent, tx_root, height, time_s, pe, txs, count);
 }
 
 const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block_t *b) {
-  qp__chain_exec_slot_t *s = slot_find(n, b->header.parent_hash, b->header.tx_root);
+  uint64_t time_s = b->header.timestamp_ms / 1000u;
+  qp__chain_exec_slot_t *s = slot_find(n, b->header.parent_hash, b->header.tx_root, time_s);
   if (s != NULL) return &s->exec;
   qp_chain_tx_t *txs = qp_calloc(n->genesis.params.block_txs_max, sizeof *txs);
   size_t count = 0;
   const qp_chain_exec_t *done = NULL;
   if (txs != NULL && decode_txs(n, b, txs, &count) == 0)
-    done = exec_on(n, b->header.parent_hash, b->header.tx_root, txs, count);
+    done = exec_on(n, b->header.parent_hash, b->header.tx_root, time_s, txs, count);
   qp_free(txs);
   return done;
 }
 
 int qp__chain_exec_proposal(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
-                            const qp_hs_block_t *probe, uint8_t tx_root[QP_HASH_SIZE],
-                            const qp_chain_exec_t **exec) {
+                            const qp_hs_block_t *probe, uint64_t time_s,
+                            uint8_t tx_root[QP_HASH_SIZE], const qp_chain_exec_t **exec) {
   *exec = NULL;
   qp_chain_tx_t *txs = qp_calloc(n->genesis.params.block_txs_max, sizeof *txs);
   size_t count = 0;
   int rc = txs == NULL ? QP_ENOMEM : decode_txs(n, probe, txs, &count);
   if (rc == 0) rc = qp_chain_txs_root(n->genesis.suite, txs, count, tx_root);
   if (rc == 0) {
-    *exec = exec_on(n, parent, tx_root, txs, count);
+    *exec = exec_on(n, parent, tx_root, time_s, txs, count);
     if (*exec == NULL) rc = QP_ENOTFOUND;
   }
   qp_free(txs);
@@ -181,7 +185,8 @@ static bool content_valid(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_
                 (unsigned long long)b->header.height, (unsigned long long)b->header.view);
     return false;
   }
-  const qp_chain_exec_t *x = exec_on(n, b->header.parent_hash, b->header.tx_root, txs, count);
+  const qp_chain_exec_t *x = exec_on(n, b->header.parent_hash, b->header.tx_root,
+                                     b->header.timestamp_ms / 1000u, txs, count);
   if (x == NULL || memcmp(x->state_root, b->header.state_root, QP_HASH_SIZE) != 0 ||
       memcmp(x->receipts_root, b->header.receipts_root, QP_HASH_SIZE) != 0) {
     QP_LOG_WARN("chain", "refusing block %llu of view %llu: %s",

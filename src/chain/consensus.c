@@ -322,6 +322,14 @@ static int propose(qp_hs_t *c, const uint8_t *payload, uint32_t len, const uint8
   return rc == 0 ? cast_vote(c, &b) : rc;
 }
 
+uint64_t qp_hs_proposal_time_ms(const qp_hs_t *c, uint64_t now_ms) {
+  QP_ASSERT(c != NULL);
+  uint64_t t = now_ms > c->now_ms ? now_ms : c->now_ms; /* as begin_call sets it */
+  const qp_hs_block_t *parent = qp__hs_find_block(c, c->propose_qc.block_hash);
+  if (parent != NULL && parent->header.timestamp_ms > t) t = parent->header.timestamp_ms;
+  return t;
+}
+
 int qp_hs_propose(qp_hs_t *c, const uint8_t *payload, uint32_t len,
                   const uint8_t tx_root[QP_HASH_SIZE], const uint8_t state_root[QP_HASH_SIZE],
                   const uint8_t receipts_root[QP_HASH_SIZE], uint64_t now_ms) {

@@ -364,6 +364,12 @@ int qp_hs_propose(qp_hs_t *core, const uint8_t *payload, uint32_t len,
                   const uint8_t tx_root[QP_HASH_SIZE], const uint8_t state_root[QP_HASH_SIZE],
                   const uint8_t receipts_root[QP_HASH_SIZE], uint64_t now_ms);
 
+/* The timestamp (ms) qp_hs_propose(..., now_ms) gives the block it builds,
+ * so the node can execute the payload at the block's time before it calls
+ * it: the later of the core's clock, now_ms and the parent's timestamp.
+ * Only meaningful while the core waits for a payload. */
+uint64_t qp_hs_proposal_time_ms(const qp_hs_t *core, uint64_t now_ms);
+
 /* The actions of the last call, in order; *out points to core memory valid
  * until the next call.  Returns their number. */
 size_t qp_hs_actions(const qp_hs_t *core, const qp_hs_action_t **out);

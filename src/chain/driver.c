@@ -256,10 +256,12 @@ static bool try_propose(qp__chain_node_t *n, driver_state_t *d) {
   probe.payload_len = count ? (uint32_t)body.len : 0;
   uint8_t tx_root[QP_HASH_SIZE];
   const qp_chain_exec_t *x = NULL;
-  rc = qp__chain_exec_proposal(n, n->payload_parent, &probe, tx_root, &x);
+  /* The block's timestamp is known before it is built: apps execute at it. */
+  uint64_t now = now_ms(), stamp_ms = qp_hs_proposal_time_ms(n->core, now);
+  rc = qp__chain_exec_proposal(n, n->payload_parent, &probe, stamp_ms / 1000u, tx_root, &x);
   if (rc == 0)
     rc = qp_hs_propose(n->core, probe.payload, probe.payload_len, tx_root, x->state_root,
-                       x->receipts_root, now_ms());
+                       x->receipts_root, now);
   qp_buf_free(&body);
   if (rc != 0) {
     QP_LOG_WARN("chain", "could not propose in view %llu: %s",

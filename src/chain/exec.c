@@ -85,6 +85,7 @@ static int run_app(exec_ctx_t *c, const qp_chain_tx_t *tx) {
     qp_chain_view_t view;
     qp_chain_reader_app_view(&c->reader, app->name, &vctx, &view);
     view.height = c->out->height;
+    view.time_s = c->out->time_s;
     rc = app->execute(&view, tx, args, &c->effects);
   }
   json_decref(args);
@@ -182,20 +183,23 @@ static int chain_up(qp_chain_state_t *st, qp_chain_exec_t *out,
 
 int qp_chain_execute_block(qp_chain_state_t *st, const qp_chain_exec_t *parent,
                            const qp_chain_tx_t *txs, size_t count, uint64_t height,
-                           qp_chain_exec_t *out) {
+                           uint64_t time_s, qp_chain_exec_t *out) {
   QP_ASSERT(st != NULL && out != NULL && (txs != NULL || count == 0));
   memset(out, 0, sizeof *out);
   qp_smt_empty(qp_chain_state_suite(st), &out->tree);
   out->height = height;
+  out->time_s = time_s;
   out->parent = parent;
   qp_array_init(&out->receipts, sizeof(qp_chain_receipt_t), count > 0 ? count : 1);
   /* Room for every write a transaction may make plus its nonce; bytes for
    * ~530 per write, which holds kv's largest (a 4 KiB value makes one write
    * besides the nonce) and a Lua call's (4 KiB in all), plus each
    * transaction's own size, which holds a value copied from its args (a
-   * contract's code).  An app with larger values must raise this. */
+   * contract's code), plus QP_CHAIN_TX_WRITE_BYTES_MAX per transaction for
+   * the receivable app's larger records.  The batch grows as it is used. */
   uint64_t writes = (uint64_t)(count > 0 ? count : 1) * (QP_CHAIN_TX_WRITES_MAX + 1);
-  uint64_t bytes = writes * (QP_CHAIN_STATE_KEY_MAX + 256);
+  uint64_t bytes = writes * (QP_CHAIN_STATE_KEY_MAX + 256) +
+                   (uint64_t)(count > 0 ? count : 1) * QP_CHAIN_TX_WRITE_BYTES_MAX;
   for (size_t i = 0; i < count; i++) bytes += txs[i].bytes_len;
   if (writes > (1u << 30)) return QP_ELIMIT;
   int rc = qp_chain_batch_new((uint32_t)writes, bytes < UINT32_MAX ? bytes : UINT32_MAX,

@@ -50,6 +50,7 @@ typedef struct qp_chain_receipt {
  */
 typedef struct qp_chain_exec {
   uint64_t height;                       /* the block's height, >= 1 */
+  uint64_t time_s;                       /* the block's timestamp_ms / 1000: apps' clock */
   const struct qp_chain_exec *parent;    /* borrowed, or NULL: on the committed state */
   uint8_t prev_root[QP_HASH_SIZE];       /* the state root before the block */
   uint8_t state_root[QP_HASH_SIZE];      /* the state root after it */
@@ -65,13 +66,15 @@ typedef struct qp_chain_exec {
  * `height` over parent's result (when not NULL; its height must be
  * height - 1 and it must still be uncommitted, as must its own parents, at
  * most QP_CHAIN_READER_OVERLAYS_MAX deep) or over the committed state
- * (whose height must then be height - 1).  out is the caller's, filled
+ * (whose height must then be height - 1).  time_s is the block's header
+ * timestamp_ms / 1000, the only clock apps see (qp_chain_view_t.time_s).
+ * out is the caller's, filled
  * here; release it with qp_chain_exec_deinit (also after a failure).
  * Returns 0, QP_EINVAL (heights that do not follow), QP_ELIMIT, QP_ENOMEM
  * or QP_EDB/QP_ECORRUPT. */
 int qp_chain_execute_block(qp_chain_state_t *st, const qp_chain_exec_t *parent,
                            const qp_chain_tx_t *txs, size_t count, uint64_t height,
-                           qp_chain_exec_t *out);
+                           uint64_t time_s, qp_chain_exec_t *out);
 
 /* Releases what out holds; a zeroed exec is fine. */
 void qp_chain_exec_deinit(qp_chain_exec_t *out);

@@ -11,8 +11,9 @@
  * The hash is the suite hash of (integers little-endian):
  *   "quipu-genesis-v1" || u8 len || chain_id || u8 suite || u32 n ||
  *   n * (u8 key_len || key) || u32 block_txs_max || u32 block_bytes_max ||
- *   u32 tx_bytes_max || u32 view_timeout_ms
- * Validator names are labels for logs and are not part of it.
+ *   u32 tx_bytes_max || u32 view_timeout_ms [|| u8 1 || u8 len || registrar]
+ * (the registrar part only when genesis names one: older genesis files
+ * keep their hash).  Validator names are labels for logs and are not part of it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +37,7 @@
 /* domain, chain id, suite, count, keys, params */
 #define GENESIS_ENCODING_MAX                                                                   \
   (GENESIS_DOMAIN_LEN + 1 + QP_CHAIN_ID_MAX + 1 + 4 +                                          \
-   QP_CHAIN_VALIDATORS_MAX * (1 + QP_SIGN_PUBLIC_MAX) + 16)
+   QP_CHAIN_VALIDATORS_MAX * (1 + QP_SIGN_PUBLIC_MAX) + 16 + 2 + QP_SIGN_PUBLIC_MAX)
 
 /* The ranges of params: {name, min, max}. */
 static const struct {
@@ -85,9 +86,10 @@ static int fail(char *detail, size_t detail_size, const char *msg) {
   return QP_EPARSE;
 }
 
-/* Refuses keys of obj other than allowed[0, count). */
-static int only_keys(json_t *obj, const char *path, const char *const *allowed, size_t count,
-                     char *detail, size_t detail_size) {
+/* Refuses keys of obj other than allowed[0, count) and a missing one of
+ * allowed[0, required). */
+static int keys_of(json_t *obj, const char *path, const char *const *allowed, size_t count,
+                   size_t required, char *detail, size_t detail_size) {
   const char *key;
   json_t *v;
   json_object_foreach(obj, key, v) {
@@ -98,13 +100,19 @@ static int only_keys(json_t *obj, const char *path, const char *const *allowed, 
       return QP_EPARSE;
     }
   }
-  for (size_t i = 0; i < count; i++) {
+  for (size_t i = 0; i < required; i++) {
     if (json_object_get(obj, allowed[i]) == NULL) {
       snprintf(detail, detail_size, "%s%s is missing", path, allowed[i]);
       return QP_EPARSE;
     }
   }
   return 0;
+}
+
+/* Refuses keys of obj other than allowed[0, count), all required. */
+static int only_keys(json_t *obj, const char *path, const char *const *allowed, size_t count,
+                     char *detail, size_t detail_size) {
+  return keys_of(obj, path, allowed, count, count, detail, detail_size);
 }
 
 static int parse_params(json_t *obj, qp_chain_params_t *p, char *detail, size_t detail_size) {
@@ -138,6 +146,25 @@ bool qp_chain_key_valid(qp_suite_t suite, const uint8_t *pub, size_t len) {
   return qp_verify(suite, pub, len, "", 0, zero_sig, QP_ED25519_SIG_SIZE) != QP_EINVAL;
 }
 
+/* A public key of g's suite in hex (field `path`) into key; *len its bytes. */
+static int parse_key(json_t *hexj, const char *path, const qp_chain_genesis_t *g, uint8_t *key,
+                     uint32_t *len, char *detail, size_t detail_size) {
+  size_t key_len = g->suite == QP_SUITE_ED25519 ? QP_ED25519_PUBLIC_SIZE : QP_SM2_PUBLIC_SIZE;
+  const char *hex = json_string_value(hexj);
+  if (hex == NULL || qp_chain_unhex(hex, json_string_length(hexj), key, key_len) != 0) {
+    snprintf(detail, detail_size, "%s must be %zu hex digits (a %s public key)", path,
+             2 * key_len, qp_suite_name(g->suite));
+    return QP_EPARSE;
+  }
+  *len = (uint32_t)key_len;
+  if (!qp_chain_key_valid(g->suite, key, key_len)) {
+    snprintf(detail, detail_size, "%s is not a valid %s public key", path,
+             qp_suite_name(g->suite));
+    return QP_EPARSE;
+  }
+  return 0;
+}
+
 static int parse_validator(json_t *obj, uint32_t i, qp_chain_genesis_t *g, char *detail,
                            size_t detail_size) {
   static const char *const keys[] = {"name", "public_key"};
@@ -158,20 +185,9 @@ static int parse_validator(json_t *obj, uint32_t i, qp_chain_genesis_t *g, char 
     return QP_EPARSE;
   }
   memcpy(v->name, json_string_value(name), json_string_length(name) + 1);
-  size_t key_len = g->suite == QP_SUITE_ED25519 ? QP_ED25519_PUBLIC_SIZE : QP_SM2_PUBLIC_SIZE;
-  const char *hex = json_string_value(key);
-  if (hex == NULL || qp_chain_unhex(hex, json_string_length(key), v->public_key, key_len) != 0) {
-    snprintf(detail, detail_size, "%spublic_key must be %zu hex digits (a %s public key)", path,
-             2 * key_len, qp_suite_name(g->suite));
-    return QP_EPARSE;
-  }
-  v->public_key_len = (uint32_t)key_len;
-  if (!qp_chain_key_valid(g->suite, v->public_key, key_len)) {
-    snprintf(detail, detail_size, "%spublic_key is not a valid %s public key", path,
-             qp_suite_name(g->suite));
-    return QP_EPARSE;
-  }
-  return 0;
+  char key_path[64];
+  snprintf(key_path, sizeof key_path, "%spublic_key", path);
+  return parse_key(key, key_path, g, v->public_key, &v->public_key_len, detail, detail_size);
 }
 
 /* Refuses validator i when its name or key repeats an earlier one. */
@@ -231,14 +247,21 @@ static int genesis_hash(qp_chain_genesis_t *g) {
   }
   qp_chain_params_t p = g->params;
   for (size_t i = 0; i < PARAMS_COUNT; i++, n += 4) qp_store_u32(enc + n, *param_field(&p, i));
+  if (g->registrar_len > 0) {
+    QP_ASSERT(g->registrar_len <= QP_SIGN_PUBLIC_MAX);
+    enc[n++] = 1;
+    enc[n++] = (uint8_t)g->registrar_len;
+    memcpy(enc + n, g->registrar, g->registrar_len);
+    n += g->registrar_len;
+  }
   QP_ASSERT(n <= sizeof enc);
   return qp_suite_hash(g->suite, g->hash, enc, n);
 }
 
 static int parse_root(json_t *root, qp_chain_genesis_t *g, char *detail, size_t detail_size) {
-  static const char *const keys[] = {"chain_id", "suite", "validators", "params"};
+  static const char *const keys[] = {"chain_id", "suite", "validators", "params", "registrar"};
   if (!json_is_object(root)) return fail(detail, detail_size, "the top level must be an object");
-  int rc = only_keys(root, "", keys, 4, detail, detail_size);
+  int rc = keys_of(root, "", keys, 5, 4, detail, detail_size);
   if (rc != 0) return rc;
   json_t *id = json_object_get(root, "chain_id"), *suite = json_object_get(root, "suite");
   if (!json_is_string(id) ||
@@ -253,6 +276,10 @@ static int parse_root(json_t *root, qp_chain_genesis_t *g, char *detail, size_t 
     return fail(detail, detail_size, "suite must be \"ed25519\" or \"sm2\"");
   rc = parse_validators(json_object_get(root, "validators"), g, detail, detail_size);
   if (rc == 0) rc = parse_params(json_object_get(root, "params"), &g->params, detail, detail_size);
+  json_t *registrar = json_object_get(root, "registrar");
+  if (rc == 0 && registrar != NULL)
+    rc = parse_key(registrar, "registrar", g, g->registrar, &g->registrar_len, detail,
+                   detail_size);
   return rc;
 }
 
@@ -329,6 +356,14 @@ int qp_chain_genesis_format(const qp_chain_genesis_t *g, char **out) {
                                           (json_int_t)g->params.block_bytes_max, "tx_bytes_max",
                                           (json_int_t)g->params.tx_bytes_max, "view_timeout_ms",
                                           (json_int_t)g->params.view_timeout_ms);
+  if (root != NULL && g->registrar_len > 0) {
+    char hex[2 * QP_SIGN_PUBLIC_MAX + 1];
+    qp_hex(hex, g->registrar, g->registrar_len);
+    if (json_object_set_new(root, "registrar", json_string(hex)) != 0) {
+      json_decref(root);
+      root = NULL;
+    }
+  }
   if (root == NULL) return QP_ENOMEM;
   qp_buf_t text = {.max = GENESIS_FILE_BYTES_MAX};
   int rc = qp__chain_json_dump(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER, &text);

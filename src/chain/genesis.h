@@ -6,7 +6,8 @@
  *   {"chain_id":"quipu-demo","suite":"ed25519",
  *    "validators":[{"name":"node0","public_key":"<hex>"},…],
  *    "params":{"block_txs_max":4096,"block_bytes_max":4194304,
- *              "view_timeout_ms":1000,"tx_bytes_max":65536}}
+ *              "view_timeout_ms":1000,"tx_bytes_max":65536},
+ *    "registrar":"<hex>"}            (optional: the registry app's registrar)
  *
  * Its hash (the suite's hash of the canonical encoding below) names the
  * network: peers and signed messages carry it, so nodes of different
@@ -44,6 +45,8 @@ typedef struct qp_chain_genesis {
   qp_chain_validator_t validators[QP_CHAIN_VALIDATORS_MAX];
   uint32_t validators_count;                             /* n = 3f + 1 (or more) */
   qp_chain_params_t params;
+  uint8_t registrar[QP_SIGN_PUBLIC_MAX];   /* the registry app's registrar (optional) */
+  uint32_t registrar_len;                  /* its bytes; 0: none (nobody registers) */
   uint8_t hash[QP_HASH_SIZE];                            /* filled by parse */
   /* An epoch's consensus configuration (valset.h) sets these; the
    * network's genesis has them all zero.  hash is then the epoch's domain. */

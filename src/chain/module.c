@@ -165,8 +165,10 @@ int qp__chain_open_core(qp__chain_node_t *n, char *detail, size_t detail_size) {
     have_last = rc == 0;
   }
   qp_free(at);
-  if (have_last) memcpy(n->committed_hash, last.hash, QP_HASH_SIZE);
-  else {
+  if (have_last) {
+    memcpy(n->committed_hash, last.hash, QP_HASH_SIZE);
+    qp__chain_state_set_time(qp_chain_store_state(n->store), last.header.timestamp_ms / 1000u);
+  } else {
     qp_hs_block_t gb;
     qp_hs_genesis_block(&n->genesis, &gb);
     memcpy(n->committed_hash, gb.hash, QP_HASH_SIZE);

@@ -234,12 +234,13 @@ bool qp__chain_block_valid(void *ctx, const qp_hs_block_t *block);
 const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block_t *block);
 int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *block,
                      const qp_hs_commit_cert_t *cert, bool *new_epoch);
-/* Executes a payload to propose on parent: the tx root into tx_root and
- * the execution (held until commit) into *exec.  Returns 0, QP_ENOTFOUND
- * (an unknown or abandoned parent) or the decoder's or execution's error. */
+/* Executes a payload to propose on parent at time_s (the block's coming
+ * timestamp in seconds): the tx root into tx_root and the execution (held
+ * until commit) into *exec.  Returns 0, QP_ENOTFOUND (an unknown or
+ * abandoned parent) or the decoder's or execution's error. */
 int qp__chain_exec_proposal(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SIZE],
-                            const qp_hs_block_t *probe, uint8_t tx_root[QP_HASH_SIZE],
-                            const qp_chain_exec_t **exec);
+                            const qp_hs_block_t *probe, uint64_t time_s,
+                            uint8_t tx_root[QP_HASH_SIZE], const qp_chain_exec_t **exec);
 void qp__chain_execs_clear(qp__chain_node_t *n);
 /* A block's transactions, decoded (txs holds block_txs_max; they borrow
  * the block's payload).  Returns 0 or the decoder's error. */

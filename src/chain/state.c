@@ -22,6 +22,7 @@ struct qp_chain_state {
   qp_chain_genesis_t genesis;   /* the network's genesis (apps' views see it) */
   pthread_mutex_t mu;           /* guards height, root and tree */
   uint64_t height;              /* committed height */
+  uint64_t time_s;              /* its block's timestamp in seconds (0: not known yet) */
   uint8_t root[QP_HASH_SIZE];   /* committed state root */
   qp_smt_t tree;                /* committed tree (its root is root) */
 };
@@ -61,6 +62,19 @@ void qp_chain_state_head(qp_chain_state_t *st, uint64_t *height, uint8_t root[QP
   pthread_mutex_lock(&st->mu);
   *height = st->height;
   memcpy(root, st->root, QP_HASH_SIZE);
+  pthread_mutex_unlock(&st->mu);
+}
+
+uint64_t qp_chain_state_time(qp_chain_state_t *st) {
+  pthread_mutex_lock(&st->mu);
+  uint64_t t = st->time_s;
+  pthread_mutex_unlock(&st->mu);
+  return t;
+}
+
+void qp__chain_state_set_time(qp_chain_state_t *st, uint64_t time_s) {
+  pthread_mutex_lock(&st->mu);
+  st->time_s = time_s;
   pthread_mutex_unlock(&st->mu);
 }
 
@@ -238,6 +252,7 @@ void qp_chain_reader_app_view(qp_chain_reader_t *r, const char *app,
   view->get_app = app_view_get_other;
   view->ctx = view_ctx;
   view->height = 0;
+  view->time_s = 0;
   view->genesis = &r->state->genesis;
 }
 

@@ -138,6 +138,13 @@ int qp_chain_app_query(const qp_chain_app_t *app, qp_chain_state_t *st, const ch
 /* The committed height and state root (the store's head).  Any thread. */
 void qp_chain_state_head(qp_chain_state_t *st, uint64_t *height, uint8_t root[QP_HASH_SIZE]);
 
+/* The committed head block's timestamp in seconds (the clock queries see:
+ * qp_chain_view_t.time_s); 0 until the node knows it.  Any thread. */
+uint64_t qp_chain_state_time(qp_chain_state_t *st);
+
+/* Sets it (the store after a commit; the node when it resumes). */
+void qp__chain_state_set_time(qp_chain_state_t *st, uint64_t time_s);
+
 /* The committed height and a reference to the committed tree (the
  * caller's: qp_smt_release), taken together.  Any thread. */
 void qp_chain_state_tree(qp_chain_state_t *st, uint64_t *height, qp_smt_t *tree);

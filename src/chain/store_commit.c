@@ -131,5 +131,6 @@ int qp_chain_store_commit(qp_chain_store_t *s, const qp_chain_block_in_t *b,
   s->head = c.head;
   pthread_mutex_unlock(&s->mu);
   qp__chain_state_set_head(s->st, c.head.height, c.head.state_root, &exec->tree);
+  qp__chain_state_set_time(s->st, exec->time_s);
   return 0;
 }

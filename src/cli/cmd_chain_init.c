@@ -2,7 +2,9 @@
  * cmd_chain_init.c - `quipu chain init`: a local network of validators in
  * one directory, DIR/node0 … DIR/node<N-1>, each a node home with its
  * validator key (keys/validator.key, 0600), the one genesis.json they all
- * share and a node.json enabling the chain module (docs/chain.md).  Node i
+ * share and a node.json enabling the chain module (docs/chain.md), plus
+ * DIR/registrar.key, the client key genesis names as the registry app's
+ * registrar (docs/apps.md).  Node i
  * serves HTTP on 127.0.0.1:P+2i and listens for peers on 127.0.0.1:P+2i+1.
  */
 #include <getopt.h>
@@ -21,7 +23,8 @@ static const char USAGE[] =
     "usage: quipu chain init --validators N --dir DIR [--base-port P] [--chain-id ID]\n"
     "                        [--crypto ed25519|sm2] [--with-ledger] [--force]\n"
     "\n"
-    "Writes DIR/node0..node<N-1>: validator keys, one genesis.json, node.json each.\n"
+    "Writes DIR/node0..node<N-1>: validator keys, one genesis.json, node.json each,\n"
+    "and DIR/registrar.key: the registrar of the registry app (docs/apps.md).\n"
     "--crypto fixes the network's suite in genesis: ed25519 (default; Ed25519 with\n"
     "BLAKE2b-256) or sm2 (the GM/T suite: SM2 signatures, SM3 hashes); --suite is a\n"
     "synonym.  Client keys for it: quipu chain keygen --crypto SUITE.\n"
@@ -109,6 +112,26 @@ static int make_validator(const init_args_t *a, uint32_t i, qp_chain_genesis_t *
   return 0;
 }
 
+/* Creates DIR/registrar.key (a client key, 0600) and names it in g. */
+static int make_registrar(const init_args_t *a, qp_chain_genesis_t *g) {
+  char path[4200], detail[512];
+  snprintf(path, sizeof path, "%s/registrar.key", a->dir);
+  qp_sign_key_t *key = NULL;
+  int rc = qp_sign_keygen(a->suite, &key);
+  if (rc == 0) rc = qp_chain_keyfile_write(path, key, a->force, detail, sizeof detail);
+  if (rc != 0) {
+    fprintf(stderr, "quipu chain init: registrar: %s\n",
+            rc == QP_EEXISTS ? detail : qp_strerror(rc));
+    qp_sign_key_free(key);
+    return rc;
+  }
+  size_t len = 0;
+  qp_sign_public(key, g->registrar, &len);
+  g->registrar_len = (uint32_t)len;
+  qp_sign_key_free(key);
+  return 0;
+}
+
 /* node.json of node i: its HTTP and peer addresses and every other peer. */
 static int node_json(const init_args_t *a, uint32_t i, char *out, size_t size) {
   size_t n = 0;
@@ -163,6 +186,7 @@ static void print_next_steps(const init_args_t *a, const qp_chain_genesis_t *g) 
   for (uint32_t i = 0; i < a->validators; i++)
     printf("  %s/node%u  http://127.0.0.1:%u  peers 127.0.0.1:%u\n", a->dir, i,
            a->base_port + 2 * i, a->base_port + 2 * i + 1);
+  printf("registrar key:   %s/registrar.key (registers participants: docs/apps.md)\n", a->dir);
   printf("start them all:  quipu chain up --dir %s\n", a->dir);
   printf("or one by one:   quipu node --home %s/node0   (and node1, …)\n", a->dir);
 }
@@ -176,6 +200,7 @@ int qp_cmd_chain_init(int argc, char **argv) {
   char *text = NULL;
   rc = g == NULL ? QP_ENOMEM : qp_mkdir_p(a.dir);
   for (uint32_t i = 0; i < a.validators && rc == 0; i++) rc = make_validator(&a, i, g);
+  if (rc == 0) rc = make_registrar(&a, g);
   if (rc == 0) rc = make_genesis(&a, g, &text);
   for (uint32_t i = 0; i < a.validators && rc == 0; i++) rc = write_node(&a, i, text);
   if (rc == 0) print_next_steps(&a, g);

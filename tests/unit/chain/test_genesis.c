@@ -65,6 +65,16 @@ static void test_hash_covers(void **state) {
   qp_chain_genesis_t sm2;
   test_genesis(QP_SUITE_SM2, &sm2);
   assert_memory_not_equal(sm2.hash, g.hash, QP_HASH_SIZE);
+  m = g; /* a registrar is covered, and round-trips */
+  m.registrar_len = g.validators[1].public_key_len;
+  memcpy(m.registrar, g.validators[1].public_key, m.registrar_len);
+  expect_hash(&m, g.hash, false);
+  qp_chain_genesis_t again, other = m;
+  format_parse(&m, &again);
+  assert_int_equal(again.registrar_len, m.registrar_len);
+  assert_memory_equal(again.registrar, m.registrar, m.registrar_len);
+  memcpy(other.registrar, g.validators[2].public_key, other.registrar_len);
+  expect_hash(&other, again.hash, false);
 }
 
 #define KEY0 "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29"
@@ -88,6 +98,17 @@ static void test_refusals(void **state) {
   snprintf(ok, sizeof ok, "{\"chain_id\":\"c\",\"suite\":\"ed25519\"," VALS "," PARAMS "}");
   qp_chain_genesis_t g;
   assert_int_equal(qp_chain_genesis_parse(ok, strlen(ok), &g, NULL, 0), 0);
+  assert_int_equal(g.registrar_len, 0); /* optional: a file without one stays valid */
+  snprintf(ok, sizeof ok,
+           "{\"chain_id\":\"c\",\"suite\":\"ed25519\"," VALS "," PARAMS ",\"registrar\":\"" KEY1
+           "\"}");
+  assert_int_equal(qp_chain_genesis_parse(ok, strlen(ok), &g, NULL, 0), 0);
+  assert_int_equal(g.registrar_len, 32);
+  expect_refused("{\"chain_id\":\"c\",\"suite\":\"ed25519\"," VALS "," PARAMS
+                 ",\"registrar\":\"abcd\"}",
+                 "registrar must be 64 hex digits");
+  expect_refused("{\"chain_id\":\"c\",\"suite\":\"ed25519\"," VALS "," PARAMS ",\"registrar\":7}",
+                 "registrar must be");
   expect_refused("{", "not valid JSON");
   expect_refused("[]", "top level");
   expect_refused("{\"chain_id\":\"c\",\"chain_id\":\"c\"}", "not valid JSON");

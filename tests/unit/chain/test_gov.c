@@ -54,7 +54,7 @@ static json_t *gov_tx(env_t *e, int k, const char *method, const char *args) {
   qp_chain_store_head(e->store, &head);
   qp_chain_exec_t x;
   assert_int_equal(qp_chain_execute_block(qp_chain_store_state(e->store), NULL, txs, 1,
-                                          head.height + 1, &x), 0);
+                                          head.height + 1, 0, &x), 0);
   qp_chain_block_in_t in = {.height = head.height + 1, .header = (const uint8_t *)"h",
                             .header_len = 1, .body = (const uint8_t *)body.data,
                             .body_len = body.len};

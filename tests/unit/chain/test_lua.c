@@ -481,7 +481,7 @@ static void run_block(node_t *n, uint8_t **txs, size_t *lens, size_t count, char
   qp_chain_store_head(n->store, &head);
   qp_chain_exec_t exec;
   assert_int_equal(qp_chain_execute_block(qp_chain_store_state(n->store), NULL, decoded, got,
-                                          head.height + 1, &exec), 0);
+                                          head.height + 1, 0, &exec), 0);
   for (size_t i = 0; i < count; i++) {
     const qp_chain_receipt_t *r = qp_array_at(&exec.receipts, i);
     out[i] = qp_malloc(r->json_len + 1);

@@ -79,7 +79,7 @@ static void run_block(node_t *n, uint8_t **txs, size_t *lens, size_t count, bloc
   qp_chain_head_t head;
   qp_chain_store_head(n->store, &head);
   assert_int_equal(qp_chain_execute_block(qp_chain_store_state(n->store), NULL, b->txs,
-                                          b->count, head.height + 1, &b->exec), 0);
+                                          b->count, head.height + 1, 0, &b->exec), 0);
   assert_int_equal(b->exec.receipts.count, count);
   block_commit(n, b);
 }
@@ -255,12 +255,12 @@ static void test_pipeline_and_refusals(void **state) {
   qp_chain_state_t *st = qp_chain_store_state(n.store);
   block_build(&n, &b1, txs, lens, 1);
   block_build(&n, &b2, txs + 1, lens + 1, 1);
-  assert_int_equal(qp_chain_execute_block(st, NULL, b1.txs, 1, 1, &b1.exec), 0);
-  assert_int_equal(qp_chain_execute_block(st, &b1.exec, b2.txs, 1, 2, &b2.exec), 0);
+  assert_int_equal(qp_chain_execute_block(st, NULL, b1.txs, 1, 1, 0, &b1.exec), 0);
+  assert_int_equal(qp_chain_execute_block(st, &b1.exec, b2.txs, 1, 2, 0, &b2.exec), 0);
   expect_code(&b2, 0, "ok"); /* saw nonce 1 in its parent's batch */
   assert_non_null(strstr(receipt(&b2, 0), "\"created\":false"));
   qp_chain_exec_t bad;
-  assert_int_equal(qp_chain_execute_block(st, NULL, b2.txs, 1, 3, &bad), QP_EINVAL);
+  assert_int_equal(qp_chain_execute_block(st, NULL, b2.txs, 1, 3, 0, &bad), QP_EINVAL);
   qp_chain_exec_deinit(&bad);
   char detail[256] = "";
   qp_chain_block_in_t in = {.height = 2, .body = (const uint8_t *)b2.body.data,
