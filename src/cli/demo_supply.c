@@ -24,7 +24,7 @@
 #include "store/store.h"
 
 #define DEMO_VALIDATORS 4u
-#define DEMO_MATURITY_S 8           /* the voucher matures this long after issue */
+#define DEMO_MATURITY_S 12          /* the voucher matures this long after the start */
 #define DEMO_SETTLE_TRIES 30        /* settle calls while the chain's clock lags */
 #define DEMO_FUNDING_CORE 150000u   /* the core's cash at the start */
 #define DEMO_FUNDING_BANK 100000u   /* the bank's */
@@ -210,7 +210,7 @@ static int trade(demo_story_t *s, int64_t maturity) {
     rc = call(&core->chain, "core", "receivable", "issue",
               json_pack("{s:s, s:s, s:i, s:I, s:s}", "to", t1->chain.sender, "amount", "100000",
                         "ledger", DEMO_LEDGER, "maturity", (json_int_t)maturity, "reference",
-                        "PO-4711 seats, due in 8 s"),
+                        "PO-4711 seats"),
               &result);
   if (rc == 0) rc = result_id(result, "voucher", s->root, sizeof s->root);
   if (rc == 0) step("5. Tier 1 pays its foam supplier (tier 2) 40,000 with part of it");
@@ -274,7 +274,7 @@ static int story(demo_story_t *s) {
   /* core pays 100,000; tier 1 gets 60,000; tier 2 24,500 (the bank) +
    * 15,000 (maturity); the bank pays 24,500 and gets 25,000. */
   static const long long expected[DEMO_PARTIES] = {-100000, 60000, 39500, 500, 0};
-  int64_t maturity = (int64_t)(qp_clock_wall_ns() / QP_NS_PER_S) + DEMO_MATURITY_S + 4;
+  int64_t maturity = (int64_t)(qp_clock_wall_ns() / QP_NS_PER_S) + DEMO_MATURITY_S;
   step("1. The participants, registered by the registrar (DIR/chain/registrar.key)");
   int rc = open_signers(s);
   if (rc == 0) rc = register_cast(s);
