@@ -212,10 +212,11 @@ static int ledger_post(agent_t *a, const char *path, json_t *body, json_t **answ
 }
 
 /* The ledger side of a plan: the batch, and when the ledger says some of it
- * exists, a lookup of the ids.  Returns the outcome (REFUSED on any error,
- * detail saying why). */
-static qp_settle_outcome_t pay(agent_t *a, const qp_settle_plan_t *plan, char *detail,
-                               size_t detail_size) {
+ * exists, a lookup of the ids (*found: paid before, by an agent that did not
+ * live to confirm, or by another).  Returns the outcome (REFUSED on any
+ * error, detail saying why). */
+static qp_settle_outcome_t pay(agent_t *a, const qp_settle_plan_t *plan, bool *found,
+                               char *detail, size_t detail_size) {
   json_t *answer = NULL;
   snprintf(detail, detail_size, "the ledger gave no usable answer");
   if (ledger_post(a, "/v1/transfers", qp_settle_plan_transfers(plan), &answer) != 0)
@@ -227,6 +228,7 @@ static qp_settle_outcome_t pay(agent_t *a, const qp_settle_plan_t *plan, char *d
     return QP_SETTLE_REFUSED;
   out = qp_settle_plan_found(plan, answer, detail, detail_size);
   json_decref(answer);
+  *found = out == QP_SETTLE_PAID;
   if (out == QP_SETTLE_RETRY) {
     snprintf(detail, detail_size, "the ledger said exists but none of the ids is there");
     out = QP_SETTLE_REFUSED;
@@ -279,11 +281,13 @@ static int settle_record(agent_t *a, const json_t *record) {
     qp_settle_plan_free(&plan);
     return 0;
   }
-  qp_settle_outcome_t out = pay(a, &plan, detail, sizeof detail);
+  bool found = false;
+  qp_settle_outcome_t out = pay(a, &plan, &found, detail, sizeof detail);
   int done = -1;
   if (out == QP_SETTLE_PAID) {
-    say("%s: paid %u transfer%s on ledger %u", plan.settlement, plan.count,
-        plan.count == 1 ? "" : "s", plan.ledger);
+    say(found ? "%s: already paid: its %u transfer%s found on ledger %u as planned"
+              : "%s: paid %u transfer%s on ledger %u",
+        plan.settlement, plan.count, plan.count == 1 ? "" : "s", plan.ledger);
     done = tell_chain(a, &plan, "confirm_settlement", qp_settle_plan_confirm_args(&plan));
   } else if (out == QP_SETTLE_SHORT) {
     say("%s: the payer is short of funds on ledger %u; nothing paid", plan.settlement,
