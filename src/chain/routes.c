@@ -411,7 +411,9 @@ const char qp__chain_openapi_json[] =
     "\"description\":\"no such key\"},\"503\":{\"description\":\"proof not ready yet (retry)"
     "\"}}}},"
     "\"/v1/chain/query\":{\"post\":{\"tags\":[\"chain\"],\"operationId\":\"chainQuery\","
-    "\"summary\":\"Query an app on the committed state (kv get; lua code, get)\","
+    "\"summary\":\"Query an app on the committed state (kv get; gov validators, proposal, "
+    "proposals, may_deploy; lua code, get; registry participant, participants; receivable "
+    "voucher, holdings, exposure, history, settlement, settlements)\","
     "\"responses\":{\"200\":{\"description\":\"{height, result}\"}}}}"
     "}}";
 
