@@ -300,3 +300,45 @@ def test_short_of_funds_goes_overdue_then_settles_when_funded(world):
     for vid in held.values():
         assert chain_query(w, "voucher", {"voucher": vid})["voucher"]["state"] == "settled"
     assert w.api.audit()["invariant_ok"] is True
+
+
+def test_usage_and_bad_map_are_refused(world, tmp_dir):
+    w = world
+    r = subprocess.run([QUIPU, "settle", "--chain", w.net.url(0)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 2 and "--accounts are required" in r.stderr, r.stderr
+    bad = os.path.join(tmp_dir, "bad.json")
+    for text, says in (('{"%s": {"1": "0"}}' % w.pub["s1"], "must be an account id"),
+                       ('{"%s": {"01": "5"}}' % w.pub["s1"], "is not a ledger"),
+                       ('{"S1": {"1": "5"}}', "lower-case hex"),
+                       ('[1]', "JSON object"),
+                       ('{"a": 1, "a": 2}', "duplicate")):
+        with open(bad, "w") as f:
+            f.write(text)
+        r = subprocess.run([QUIPU, "settle", "--chain", w.net.url(0), "--ledger",
+                            w.ledger.url(""), "--key", w.keys["clearing"], "--accounts", bad,
+                            "--once"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and says in r.stderr, (text, r.stderr)
+
+
+def test_a_participant_missing_from_the_map_is_an_error_for_that_record_only(world, tmp_dir):
+    w = world
+    maturity = int(time.time()) + 5
+    root, held = split_tree(w, "core", 500, maturity, [("s1", "s4", 200)])
+    wait_mature(maturity)
+    before = balances(w)
+    sid = call(w, "core", "receivable", "settle", {"voucher": root})["result"]["settlement"]
+    partial = os.path.join(tmp_dir, "partial.json")
+    with open(partial, "w") as f:
+        json.dump({w.pub[p]: {str(LEDGER): str(w.account[p])} for p, _ in PARTIES if p != "s4"},
+                  f)
+    r = subprocess.run([QUIPU, "settle", "--chain", w.net.url(0), "--ledger", w.ledger.url(""),
+                        "--key", w.keys["clearing"], "--accounts", partial, "--once"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stdout + r.stderr  # --once: a record left pending
+    assert sid in r.stderr and w.pub["s4"] in r.stderr and "not in it" in r.stderr, r.stderr
+    assert balances(w) == before
+    assert chain_query(w, "settlement", {"settlement": sid})["status"] == "pending"
+    run_agent_once(w)  # with the whole map
+    assert chain_query(w, "settlement", {"settlement": sid})["status"] == "confirmed"
+    assert balance(w, "s4") - before["s4"] == 200
