@@ -3,9 +3,10 @@ supply-chain demo on real processes; the settlement agent (`quipu settle`)
 killed with SIGKILL at seeded random points while settlements are pending
 and restarted, after which every holder has been paid exactly once (the
 balances, the ledger's transfer count and each derived transfer id) and
-the ledger's invariant holds; and a core enterprise short of funds: the
-tree goes overdue and nothing moves, then, funded, it is settled again
-and paid.
+the ledger's invariant holds; a core enterprise short of funds: the tree
+goes overdue and nothing moves, then, funded, it is settled again and
+paid; a funder short of funds: the finance is undone; bad maps and a
+participant missing from the map.
 
 A 4-validator network (`quipu chain init`, which also writes the
 registry's registrar.key) and a ledger (`quipu serve --insecure-no-auth`,
@@ -36,7 +37,8 @@ CASH = 1  # the account the funding comes from (may go negative)
 SEED = int(os.environ.get("QUIPU_SETTLE_SEED", "13"))
 KILL_ROUNDS = 8
 PARTIES = [("core", "core"), ("poor", "core"), ("s1", "supplier"), ("s2", "supplier"),
-           ("s3", "supplier"), ("s4", "supplier"), ("bank", "funder"), ("clearing", "clearing")]
+           ("s3", "supplier"), ("s4", "supplier"), ("bank", "funder"), ("clearing", "clearing"),
+           ("pauper", "funder")]
 FUNDING = {"core": 1000000, "bank": 1000000, "poor": 100}
 
 
@@ -342,3 +344,20 @@ def test_a_participant_missing_from_the_map_is_an_error_for_that_record_only(wor
     run_agent_once(w)  # with the whole map
     assert chain_query(w, "settlement", {"settlement": sid})["status"] == "confirmed"
     assert balance(w, "s4") - before["s4"] == 200
+
+
+def test_a_funder_short_of_funds_undoes_the_finance(world):
+    w = world
+    root, held = split_tree(w, "core", 300, int(time.time()) + 3600, [("s1", "s2", 100)])
+    r = call(w, "s2", "receivable", "finance", {"voucher": held["s2"], "funder": w.pub["pauper"],
+                                               "amount": "100", "discount_bps": 50})
+    offered = r["result"]["voucher"]
+    sid = call(w, "pauper", "receivable", "accept_finance",
+               {"voucher": offered})["result"]["settlement"]
+    before = balances(w)
+    out = run_agent_once(w)
+    assert "%s: the payer is short of funds" % sid in out, out
+    assert chain_query(w, "settlement", {"settlement": sid})["status"] == "short"
+    v = chain_query(w, "voucher", {"voucher": offered})["voucher"]
+    assert v["state"] == "active" and v["holder"] == w.pub["s2"], v  # back to the seller
+    assert balances(w) == before
