@@ -5,8 +5,8 @@ and restarted, after which every holder has been paid exactly once (the
 balances, the ledger's transfer count and each derived transfer id) and
 the ledger's invariant holds; a core enterprise short of funds: the tree
 goes overdue and nothing moves, then, funded, it is settled again and
-paid; a funder short of funds: the finance is undone; bad maps and a
-participant missing from the map.
+paid; a funder short of funds: the finance is undone; two agents at once
+pay once; bad maps and a participant missing from the map.
 
 A 4-validator network (`quipu chain init`, which also writes the
 registry's registrar.key) and a ledger (`quipu serve --insecure-no-auth`,
@@ -361,3 +361,25 @@ def test_a_funder_short_of_funds_undoes_the_finance(world):
     v = chain_query(w, "voucher", {"voucher": offered})["voucher"]
     assert v["state"] == "active" and v["holder"] == w.pub["s2"], v  # back to the seller
     assert balances(w) == before
+
+
+def test_two_agents_at_once_pay_once(world):
+    w = world
+    maturity = int(time.time()) + 5
+    trees = [split_tree(w, "core", 700 + k, maturity, [("s1", "s3", 300), ("s3", "s4", 100)])
+             for k in range(2)]
+    wait_mature(maturity)
+    before, transfers_before = balances(w), int(w.api.audit()["transfers"])
+    sids = [call(w, "core", "receivable", "settle", {"voucher": root})["result"]["settlement"]
+            for root, _ in trees]
+    agents = [subprocess.Popen(agent_args(w, "--once"), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outs = [a.communicate(timeout=120)[0] for a in agents]
+    assert [a.returncode for a in agents] == [0, 0], outs
+    for sid in sids:
+        assert chain_query(w, "settlement", {"settlement": sid})["status"] == "confirmed"
+    after = balances(w)
+    assert after["core"] - before["core"] == -(700 + 701)
+    assert after["s1"] - before["s1"] == 400 + 401
+    assert after["s3"] - before["s3"] == 400 and after["s4"] - before["s4"] == 200
+    assert int(w.api.audit()["transfers"]) == transfers_before + 6  # 3 payments per tree
