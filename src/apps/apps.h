@@ -15,7 +15,7 @@
 #define QP_APPS_RECEIVABLE "receivable" /* the receivable app's name */
 
 /* Limits every node applies the same way (docs/apps.md, "Limits"). */
-#define QP_APPS_ROLE_MEMBERS_MAX 1000u  /* participants of one role */
+#define QP_APPS_ROLE_MEMBERS_MAX 400u   /* participants of one role (one record < 64 KiB) */
 #define QP_APPS_CORE_LINES_MAX 64u      /* credit lines of one core enterprise */
 #define QP_APPS_TREE_VOUCHERS_MAX 127u  /* vouchers of one tree (so <= 64 leaves) */
 #define QP_APPS_TREE_ATTEMPTS_MAX 64u   /* maturity settlement records of one tree */

@@ -124,11 +124,40 @@ static void test_queries(void **state) {
   w_deinit(&w);
 }
 
+static void test_registry_full(void **state) {
+  (void)state;
+  world_t w;
+  w_init(&w);
+  for (uint32_t i = 0; i <= QP_APPS_ROLE_MEMBERS_MAX; i++) {
+    uint8_t secret[QP_SIGN_SECRET_SIZE], pub[QP_SIGN_PUBLIC_MAX];
+    memset(secret, 0x5a, sizeof secret);
+    secret[0] = (uint8_t)i;
+    secret[1] = (uint8_t)(i >> 8);
+    qp_sign_key_t *k = NULL;
+    assert_int_equal(qp_sign_key_from_secret(QP_SUITE_ED25519, secret, sizeof secret, &k), 0);
+    size_t len = 0;
+    char hex[2 * QP_SIGN_PUBLIC_MAX + 1];
+    qp_sign_public(k, pub, &len);
+    qp_chain_hex(hex, pub, len);
+    qp_sign_key_free(k);
+    snprintf(args, sizeof args, "{\"key\":\"%s\",\"name\":\"s%u\",\"role\":\"supplier\"}",
+             hex, i);
+    const char *want = i < QP_APPS_ROLE_MEMBERS_MAX ? "ok" : "registry_full";
+    if (i + 1 < QP_APPS_ROLE_MEMBERS_MAX) assert_string_equal(w_call(&w, 0, "registry",
+                                                                     "register", args), want);
+    else w_expect(&w, 0, "registry", "register", args, want);
+  }
+  /* Another role still has room. */
+  w_expect(&w, 0, "registry", "register", reg(&w, 1, "Core", "core"), "ok");
+  w_deinit(&w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_register),
       cmocka_unit_test(test_grant_credit),
       cmocka_unit_test(test_queries),
+      cmocka_unit_test(test_registry_full),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
