@@ -344,6 +344,8 @@ int qp_cmd_demo(int argc, char **argv) {
                                        {NULL, 0, NULL, 0}};
   if (argc < 2 || strcmp(argv[1], "supply-chain") != 0) {
     bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+    if (!help && argc < 2) fprintf(stderr, "quipu demo: which demo? supply-chain is the one\n");
+    else if (!help) fprintf(stderr, "quipu demo: unknown demo '%.64s'\n", argv[1]);
     fputs(USAGE, help ? stdout : stderr);
     return help ? 0 : 2;
   }
