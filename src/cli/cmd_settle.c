@@ -80,6 +80,8 @@ typedef struct agent {
   json_t *map;                  /* the checked account map */
   uint64_t height;              /* last block whose events were handled */
   uint32_t left;                /* settlements of this round left pending by an error */
+  uint32_t done;                /* settlements of this round carried out */
+  bool truncated;               /* the pending list was cut short: sweep again */
 } agent_t;
 
 static volatile sig_atomic_t stop_requested; /* SIGINT or SIGTERM */
@@ -332,13 +334,17 @@ static int sweep(agent_t *a) {
   json_t *records = json_is_array(list) ? list : json_object_get(list, "settlements");
   size_t i;
   json_t *record;
-  a->left = 0;
+  a->left = a->done = 0;
+  /* The app answers at most 1,000 records at once (truncated): the rest
+   * are the next sweep's, once these are no longer pending. */
+  a->truncated = json_is_true(json_object_get(list, "truncated"));
   json_array_foreach(records, i, record) {
     if (stop_requested) break;
     if (settle_record(a, record) != 0) a->left++;
+    else a->done++;
   }
   json_decref(list);
-  return a->left == 0 ? 0 : -1;
+  return a->left == 0 && !a->truncated ? 0 : -1;
 }
 
 /* The settlement_requested events of one transaction's receipt. */
@@ -434,7 +440,9 @@ static int run(agent_t *a) {
   say("clearing key %.16s…, chain at height %llu, following from %llu", a->chain.sender,
       (unsigned long long)a->chain.height, (unsigned long long)a->height);
   if (a->cfg.once) {
-    int rc = sweep(a);
+    int rc;
+    do rc = sweep(a);
+    while (rc != 0 && a->truncated && a->done > 0 && !stop_requested);
     state_write(a);
     say("%s: %u settlement%s left pending", rc == 0 ? "done" : "not done", a->left,
         a->left == 1 ? "" : "s");
