@@ -59,6 +59,25 @@ static void step(const char *title) {
   fflush(stdout);
 }
 
+/* The cast, for naming keys in what is printed (set by story()). */
+static const demo_story_t *cast;
+
+/* Prints text with every participant's key replaced by @label: a line says
+ * who, not 64 hex digits. */
+static void print_named(const char *text) {
+  for (const char *p = text; p != NULL && *p != '\0';) {
+    size_t len = 0;
+    const demo_party_t *hit = NULL;
+    for (uint32_t i = 0; cast != NULL && i < DEMO_PARTIES && hit == NULL; i++) {
+      len = strlen(cast->party[i].chain.sender);
+      if (len > 0 && strncmp(p, cast->party[i].chain.sender, len) == 0) hit = &cast->party[i];
+    }
+    if (hit != NULL) printf("@%s", hit->label);
+    else putchar(*p);
+    p += hit != NULL ? len : 1;
+  }
+}
+
 /* One signed call by signer; prints it and its receipt.  *result (may be
  * NULL) gets the receipt's result on ok.  0 when the receipt is ok. */
 static int call(qp_cli_chain_client_t *signer, const char *who, const char *app,
@@ -69,21 +88,24 @@ static int call(qp_cli_chain_client_t *signer, const char *who, const char *app,
                         : QP_ENOMEM;
   char *args_text = args != NULL ? qp_cli_json_text(args) : NULL;
   json_decref(args);
-  printf("  %-8s %s.%s %s\n", who, app, method, args_text != NULL ? args_text : "");
+  printf("  %-9s %s.%s ", who, app, method);
+  print_named(args_text);
+  putchar('\n');
   qp_free(args_text);
   if (rc != 0) {
-    printf("           not committed: %s\n", signer->error);
+    printf("            not committed: %s\n", signer->error);
     return QP_EIO;
   }
   const char *status = json_string_value(json_object_get(receipt, "status"));
   char *shown = qp_cli_json_text(json_object_get(receipt, "result"));
-  printf("           -> %s%s%s at height %lld: %s\n", status != NULL ? status : "?",
+  printf("            -> %s%s%s at height %lld: ", status != NULL ? status : "?",
          status != NULL && strcmp(status, "ok") == 0 ? "" : " ",
          status != NULL && strcmp(status, "ok") == 0
              ? ""
              : json_string_value(json_object_get(receipt, "code")),
-         (long long)json_integer_value(json_object_get(receipt, "height")),
-         shown != NULL ? shown : "");
+         (long long)json_integer_value(json_object_get(receipt, "height")));
+  print_named(shown);
+  putchar('\n');
   qp_free(shown);
   fflush(stdout);
   rc = status != NULL && strcmp(status, "ok") == 0 ? 0 : QP_EINVAL;
@@ -122,6 +144,7 @@ static int open_signers(demo_story_t *s) {
     }
     printf("  %-8s %-15s %-9s %s\n", p->label, p->name, p->role, p->chain.sender);
   }
+  printf("  (below, @core, @tier1, ... stand for these public keys)\n");
   return 0;
 }
 
@@ -275,6 +298,7 @@ static int story(demo_story_t *s) {
    * 15,000 (maturity); the bank pays 24,500 and gets 25,000. */
   static const long long expected[DEMO_PARTIES] = {-100000, 60000, 39500, 500, 0};
   int64_t maturity = (int64_t)(qp_clock_wall_ns() / QP_NS_PER_S) + DEMO_MATURITY_S;
+  cast = s;
   step("1. The participants, registered by the registrar (DIR/chain/registrar.key)");
   int rc = open_signers(s);
   if (rc == 0) rc = register_cast(s);
