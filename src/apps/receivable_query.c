@@ -1,9 +1,9 @@
 /*
  * receivable_query.c - the receivable app's queries (docs/apps.md):
- *   voucher {voucher}        {"voucher": V, "tree": the root's V with nested "children"}
+ *   voucher {id}             {"voucher": V, "tree": the root's V with nested "children"}
  *   holdings {key}           {"key", "vouchers": [V of each leaf it holds]}
  *   history {voucher}        {"voucher", "events": [...] in order}
- *   settlement {settlement}  the record (the CONTRACT's form)
+ *   settlement {id}          the record (the CONTRACT's form)
  *   settlements {status?}    {"settlements": [records in creation order]}
  *   exposure {core}          receivable_exposure.c
  * V is a voucher as stored without its history, with the state it reads
@@ -208,13 +208,13 @@ static int one_arg(const qp_chain_view_t *v, const char *method, const json_t *a
   uint64_t n = 0;
   const char *status = NULL;
   const char *field = strcmp(method, "holdings") == 0 ? "key"
-                      : strcmp(method, "settlement") == 0 ? "settlement"
-                      : strcmp(method, "settlements") == 0 ? "status" : "voucher";
+                      : strcmp(method, "history") == 0 ? "voucher"
+                      : strcmp(method, "settlements") == 0 ? "status" : "id";
   const char *const allowed[] = {field};
   if (qp__apps_args_only(args, allowed, 1, w)) return QP__APPS_REFUSED;
   if (strcmp(field, "key") == 0) return qp__apps_arg_key(args, field, v->genesis->suite, out, w);
-  if (strcmp(field, "settlement") == 0) return qp__apps_arg_settlement(args, field, out, w);
-  if (strcmp(field, "voucher") == 0) return qp__apps_arg_id(args, field, "v", out, &n, w);
+  if (strcmp(method, "settlement") == 0) return qp__apps_arg_settlement(args, field, out, w);
+  if (strcmp(field, "status") != 0) return qp__apps_arg_id(args, field, "v", out, &n, w);
   if (qp__apps_arg_text(args, field, 1, 16, true, &status, w)) return QP__APPS_REFUSED;
   out[0] = '\0';
   if (status != NULL && strcmp(status, "pending") != 0 && strcmp(status, "confirmed") != 0 &&

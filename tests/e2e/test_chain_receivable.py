@@ -144,7 +144,7 @@ def test_receivable_story(rnet):
     assert [s["settlement"] for s in pending["settlements"]] == [sid]
     ok(net, "clearing", "receivable", "confirm_settlement", {"settlement": sid,
                                                              "transfers": ["78"]})
-    rec = ask(net, "receivable", "settlement", {"settlement": sid}, node=2)["result"]
+    rec = ask(net, "receivable", "settlement", {"id": sid}, node=2)["result"]
     assert rec["status"] == "confirmed" and rec["transfers"] == ["78"]
     r = call(net, "clearing", "receivable", "confirm_settlement",
              {"settlement": sid, "transfers": ["78"]})
@@ -155,7 +155,7 @@ def test_receivable_story(rnet):
     for node in range(4):
         deadline = time.time() + 30
         while True:
-            a = ask(net, "receivable", "voucher", {"voucher": "v1"}, node=node)
+            a = ask(net, "receivable", "voucher", {"id": "v1"}, node=node)
             if a["height"] >= r["height"] or time.time() > deadline:
                 break
             time.sleep(0.2)

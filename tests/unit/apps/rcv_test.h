@@ -61,7 +61,7 @@ static inline json_t *r_query(world_t *w, const char *method, const char *args) 
 /* The state a voucher reads as. */
 static inline const char *r_state(world_t *w, const char *id, char out[32]) {
   char a[128];
-  snprintf(a, sizeof a, "{\"voucher\":\"%s\"}", id);
+  snprintf(a, sizeof a, "{\"id\":\"%s\"}", id);
   json_t *r = r_query(w, "voucher", a);
   snprintf(out, 32, "%s", json_string_value(json_object_get(json_object_get(r, "voucher"),
                                                             "state")));

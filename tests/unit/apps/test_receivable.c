@@ -51,7 +51,7 @@ static void test_transfer(void **state) {
   assert_string_equal(to, "v2");
   assert_string_equal(rest, "v3");
   assert_string_equal(r_state(&w, "v1", st), "split");
-  json_t *r = r_query(&w, "voucher", "{\"voucher\":\"v2\"}");
+  json_t *r = r_query(&w, "voucher", "{\"id\":\"v2\"}");
   json_t *vv = json_object_get(r, "voucher");
   assert_string_equal(json_string_value(json_object_get(vv, "holder")), w.hex[3]);
   assert_string_equal(json_string_value(json_object_get(vv, "amount")), "300");

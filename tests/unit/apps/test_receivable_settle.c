@@ -108,7 +108,7 @@ static void test_settle_story(void **state) {
   r_transfer(&w, 2, "v3", 3, "1", "voucher_not_active", NULL, NULL);
   r_one(&w, 3, "settle", "voucher", "v1", "ok");
   assert_string_equal(w_result(&w, "settlement"), "mat-v1-2");
-  json_t *rec = r_query(&w, "settlement", "{\"settlement\":\"mat-v1-2\"}");
+  json_t *rec = r_query(&w, "settlement", "{\"id\":\"mat-v1-2\"}");
   check_maturity_record(&w, rec, "mat-v1-2");
   assert_int_equal(json_array_size(json_object_get(rec, "transfers")), 0);
   json_decref(rec);
@@ -116,7 +116,7 @@ static void test_settle_story(void **state) {
            confirm_args("mat-v1-2", "[\"21\",\"22\",\"23\"]"), "ok");
   assert_string_equal(r_state(&w, "v5", st), "settled");
   r_one(&w, 2, "settle", "voucher", "v3", "voucher_not_active");
-  rec = r_query(&w, "settlement", "{\"settlement\":\"mat-v1-2\"}");
+  rec = r_query(&w, "settlement", "{\"id\":\"mat-v1-2\"}");
   assert_string_equal(json_string_value(json_object_get(rec, "status")), "confirmed");
   assert_string_equal(json_string_value(json_array_get(json_object_get(rec, "transfers"), 2)),
                       "23");
@@ -153,7 +153,7 @@ static void test_settlement_queries(void **state) {
   char code[QP_CHAIN_CODE_MAX + 1];
   assert_null(w_query(&w, "receivable", "settlements", "{\"status\":\"done\"}", code));
   assert_string_equal(code, "bad_args");
-  assert_null(w_query(&w, "receivable", "settlement", "{\"settlement\":\"mat-v1-9\"}", code));
+  assert_null(w_query(&w, "receivable", "settlement", "{\"id\":\"mat-v1-9\"}", code));
   assert_string_equal(code, "not_found");
   /* v4's history: its own events and its tree's settlements, in order. */
   json_t *h = r_query(&w, "history", "{\"voucher\":\"v4\"}");
@@ -175,9 +175,9 @@ static void test_settlement_queries(void **state) {
   assert_int_equal(json_integer_value(json_object_get(m, "maturity")), 5000);
   assert_string_equal(json_string_value(json_object_get(m, "amount")), "1000");
   json_decref(x);
-  assert_null(w_query(&w, "receivable", "voucher", "{\"voucher\":\"v77\"}", code));
+  assert_null(w_query(&w, "receivable", "voucher", "{\"id\":\"v77\"}", code));
   assert_string_equal(code, "not_found");
-  assert_null(w_query(&w, "receivable", "voucher", "{\"id\":\"v1\"}", code));
+  assert_null(w_query(&w, "receivable", "voucher", "{\"voucher\":\"v1\"}", code));
   assert_string_equal(code, "bad_args");
   assert_null(w_query(&w, "receivable", "vouchers", "{}", code));
   assert_string_equal(code, "unknown_method");
@@ -198,7 +198,7 @@ static void test_finance_shortfall(void **state) {
   json_t *ev = json_array_get(w.e.events, 0);
   assert_string_equal(json_string_value(json_object_get(ev, "type")), "settlement_short");
   assert_string_equal(json_string_value(json_object_get(ev, "reason")), "insufficient funds");
-  json_t *r = r_query(&w, "voucher", "{\"voucher\":\"v1\"}");
+  json_t *r = r_query(&w, "voucher", "{\"id\":\"v1\"}");
   json_t *vv = json_object_get(r, "voucher");
   assert_string_equal(json_string_value(json_object_get(vv, "holder")), w.hex[2]);
   assert_string_equal(json_string_value(json_object_get(vv, "state")), "active");

@@ -132,6 +132,25 @@ static void check_two_chain(cluster_t *c, uint32_t i, const qp_hs_block_t *b) {
   assert_int_equal(qc->view, child->header.view);
 }
 
+/* The proposal core i just broadcast carries timestamp stamp_ms. */
+static void check_stamp(cluster_t *c, uint32_t i, uint64_t stamp_ms) {
+  const qp_hs_action_t *acts;
+  size_t n = qp_hs_actions(c->cores[i], &acts);
+  qp_hs_msg_t *m = qp_malloc(sizeof *m);
+  assert_non_null(m);
+  bool seen = false;
+  for (size_t k = 0; k < n; k++) {
+    if (acts[k].kind != QP_HS_ACT_BROADCAST ||
+        qp_hs_msg_decode(&c->g, acts[k].bytes, acts[k].len, m) != 0 ||
+        m->type != QP_HS_MSG_PROPOSAL)
+      continue;
+    assert_int_equal(m->blocks[0].header.timestamp_ms, stamp_ms);
+    seen = true;
+  }
+  assert_true(seen);
+  qp_free(m);
+}
+
 static void maybe_propose(cluster_t *c, uint32_t i, bool empty_ok) {
   static const uint8_t root[QP_HASH_SIZE];
   uint8_t payload[8] = {'t', 'x', 0, 0, 0, 0, 0, 0};
@@ -139,7 +158,13 @@ static void maybe_propose(cluster_t *c, uint32_t i, bool empty_ok) {
   memcpy(payload + 2, &c->txs, 4);
   uint32_t len = c->txs > 0 ? 8 : 0;
   c->want_payload[i] = false;
-  if (qp_hs_propose(c->cores[i], payload, len, root, root, root, c->now_ms) == 0 && len) c->txs--;
+  /* The node executes the payload at the time the core will stamp: the
+   * prediction must be the proposal's timestamp exactly. */
+  uint64_t stamp_ms = qp_hs_proposal_time_ms(c->cores[i], c->now_ms);
+  if (qp_hs_propose(c->cores[i], payload, len, root, root, root, c->now_ms) == 0) {
+    if (len) c->txs--;
+    check_stamp(c, i, stamp_ms);
+  }
   drain(c, i);
 }
 
