@@ -306,7 +306,7 @@ static int settle_record(agent_t *a, const json_t *record) {
 
 /* The record with this id as the app holds it now, then settle it. */
 static int settle_id(agent_t *a, const char *id) {
-  json_t *args = json_pack("{s:s}", "settlement", id), *record = NULL;
+  json_t *args = json_pack("{s:s}", "id", id), *record = NULL;
   int rc = args != NULL ? qp_cli_chain_client_query(&a->chain, "receivable", "settlement", args,
                                                     &record)
                         : QP_ENOMEM;

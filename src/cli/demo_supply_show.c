@@ -45,7 +45,7 @@ static void print_node(const demo_story_t *s, const json_t *node, uint32_t depth
 }
 
 int qp_demo_show_tree(demo_story_t *s) {
-  json_t *args = json_pack("{s:s}", "voucher", s->root), *result = NULL;
+  json_t *args = json_pack("{s:s}", "id", s->root), *result = NULL;
   qp_cli_chain_client_t *c = &s->party[DEMO_CLEARING].chain;
   int rc = qp_cli_chain_client_query(c, "receivable", "voucher", args, &result);
   json_decref(args);

@@ -230,7 +230,7 @@ def test_agent_killed_at_random_points_pays_each_holder_once(world):
             held["bank"] = held.pop("s3")
         expected["core"] -= amount
         for holder, vid in held.items():
-            expected[holder] += int(chain_query(w, "voucher", {"voucher": vid})["voucher"]["amount"])
+            expected[holder] += int(chain_query(w, "voucher", {"id": vid})["voucher"]["amount"])
     wait_mature(maturity)
     # Tree 0's finance must be paid before the tree can be settled
     # (settlement_pending): first the finance and trees 1 and 2, then tree 0.
@@ -250,7 +250,7 @@ def test_agent_killed_at_random_points_pays_each_holder_once(world):
     after = balances(w)
     assert {p: after[p] - before[p] for p in after} == expected
     ids_all = settlements + [r["settlement"] for r in pending if r["kind"] == "finance"]
-    records = [chain_query(w, "settlement", {"settlement": s}) for s in ids_all]
+    records = [chain_query(w, "settlement", {"id": s}) for s in ids_all]
     assert len(records) == 4
     payments = 0
     for rec in records:
@@ -265,7 +265,7 @@ def test_agent_killed_at_random_points_pays_each_holder_once(world):
     assert int(audit["transfers"]) == audit_before + payments  # no transfer twice
     assert audit["invariant_ok"] is True, audit
     for root in roots:
-        tree = chain_query(w, "voucher", {"voucher": root})["tree"]
+        tree = chain_query(w, "voucher", {"id": root})["tree"]
         stack = [tree]
         while stack:
             node = stack.pop()
@@ -286,9 +286,9 @@ def test_short_of_funds_goes_overdue_then_settles_when_funded(world):
     first = call(w, "s2", "receivable", "settle", {"voucher": root})["result"]["settlement"]
     out = run_agent_once(w)
     assert "short of funds" in out and "report_shortfall %s: committed" % first in out, out
-    assert chain_query(w, "settlement", {"settlement": first})["status"] == "short"
+    assert chain_query(w, "settlement", {"id": first})["status"] == "short"
     for vid in held.values():
-        assert chain_query(w, "voucher", {"voucher": vid})["voucher"]["state"] == "overdue"
+        assert chain_query(w, "voucher", {"id": vid})["voucher"]["state"] == "overdue"
     assert balances(w) == before  # nothing paid
 
     fund(w, "poor", 1000)
@@ -300,7 +300,7 @@ def test_short_of_funds_goes_overdue_then_settles_when_funded(world):
     assert after["poor"] - before["poor"] == 0  # +1000 funded, -1000 paid
     assert after["s1"] - before["s1"] == 600 and after["s2"] - before["s2"] == 400
     for vid in held.values():
-        assert chain_query(w, "voucher", {"voucher": vid})["voucher"]["state"] == "settled"
+        assert chain_query(w, "voucher", {"id": vid})["voucher"]["state"] == "settled"
     assert w.api.audit()["invariant_ok"] is True
 
 
@@ -340,9 +340,9 @@ def test_a_participant_missing_from_the_map_is_an_error_for_that_record_only(wor
     assert r.returncode == 1, r.stdout + r.stderr  # --once: a record left pending
     assert sid in r.stderr and w.pub["s4"] in r.stderr and "not in it" in r.stderr, r.stderr
     assert balances(w) == before
-    assert chain_query(w, "settlement", {"settlement": sid})["status"] == "pending"
+    assert chain_query(w, "settlement", {"id": sid})["status"] == "pending"
     run_agent_once(w)  # with the whole map
-    assert chain_query(w, "settlement", {"settlement": sid})["status"] == "confirmed"
+    assert chain_query(w, "settlement", {"id": sid})["status"] == "confirmed"
     assert balance(w, "s4") - before["s4"] == 200
 
 
@@ -357,8 +357,8 @@ def test_a_funder_short_of_funds_undoes_the_finance(world):
     before = balances(w)
     out = run_agent_once(w)
     assert "%s: the payer is short of funds" % sid in out, out
-    assert chain_query(w, "settlement", {"settlement": sid})["status"] == "short"
-    v = chain_query(w, "voucher", {"voucher": offered})["voucher"]
+    assert chain_query(w, "settlement", {"id": sid})["status"] == "short"
+    v = chain_query(w, "voucher", {"id": offered})["voucher"]
     assert v["state"] == "active" and v["holder"] == w.pub["s2"], v  # back to the seller
     assert balances(w) == before
 
@@ -377,7 +377,7 @@ def test_two_agents_at_once_pay_once(world):
     outs = [a.communicate(timeout=120)[0] for a in agents]
     assert [a.returncode for a in agents] == [0, 0], outs
     for sid in sids:
-        assert chain_query(w, "settlement", {"settlement": sid})["status"] == "confirmed"
+        assert chain_query(w, "settlement", {"id": sid})["status"] == "confirmed"
     after = balances(w)
     assert after["core"] - before["core"] == -(700 + 701)
     assert after["s1"] - before["s1"] == 400 + 401
