@@ -113,7 +113,7 @@ int rcv_transfer(rcv_t *c, const json_t *args) {
   int rc = rcv_sender(c);
   if (rc == 0) rc = rcv_load(c, args);
   if (rc == 0) rc = rcv_party(c, args, "to", to, role);
-  if (rc == 0) rc = rcv_holder_active(c);
+  if (rc == 0) rc = rcv_holder_active(c, false);
   json_t *part = NULL, *rest = NULL;
   if (rc == 0) rc = rcv_split(c, amount, to, &part, &rest);
   if (rc == 0) rc = rcv_put_voucher(c, c->voucher);

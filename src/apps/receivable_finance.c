@@ -39,7 +39,7 @@ static int finance_args(rcv_t *c, const json_t *args, offer_t *o) {
   if (rc == 0 && strcmp(role, "funder") != 0)
     rc = qp__apps_refuse(c->e, "not_funder", "args.funder is registered as %s, not funder",
                          role);
-  if (rc == 0) rc = rcv_holder_active(c);
+  if (rc == 0) rc = rcv_holder_active(c, true);
   if (rc == 0 && json_object_get(c->voucher, "finance") != NULL)
     rc = qp__apps_refuse(c->e, "already_financed", "%s was financed once already",
                          qp__apps_str(c->voucher, "voucher"));

@@ -46,8 +46,9 @@ int rcv_sender(rcv_t *c);
 /* Loads args.voucher and its tree (bad_args, unknown_voucher). */
 int rcv_load(rcv_t *c, const json_t *args);
 /* The sender must hold the loaded voucher (not_holder) and it must be an
- * active leaf of an open tree (voucher_not_active, already_financed). */
-int rcv_holder_active(rcv_t *c);
+ * active leaf of an open tree (voucher_not_active; for a finance, one
+ * financing or financed already is already_financed). */
+int rcv_holder_active(rcv_t *c, bool finance);
 /* A registered participant named by args.field (bad_args, not_registered);
  * its role into role. */
 int rcv_party(rcv_t *c, const json_t *args, const char *field,

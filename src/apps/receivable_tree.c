@@ -58,12 +58,12 @@ const char *rcv_state(const json_t *voucher, const json_t *tree) {
   return status; /* a live leaf of a tree under settlement */
 }
 
-int rcv_holder_active(rcv_t *c) {
+int rcv_holder_active(rcv_t *c, bool finance) {
   const char *state = rcv_state(c->voucher, c->tree);
   if (strcmp(qp__apps_str(c->voucher, "holder"), c->sender) != 0)
     return qp__apps_refuse(c->e, "not_holder", "the sender does not hold %s",
                            qp__apps_str(c->voucher, "voucher"));
-  if (strcmp(state, "financing") == 0 || strcmp(state, "financed") == 0)
+  if (finance && (strcmp(state, "financing") == 0 || strcmp(state, "financed") == 0))
     return qp__apps_refuse(c->e, "already_financed", "%s is %s",
                            qp__apps_str(c->voucher, "voucher"), state);
   if (strcmp(state, "active") != 0)

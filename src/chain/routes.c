@@ -242,7 +242,8 @@ static json_t *run_query(qp__chain_node_t *n, const char *app_name, const char *
                          const char *args, size_t args_len, bool *absent, qp_http_reply_t *r) {
   const qp_chain_app_t *app = qp_chain_app_find(app_name);
   if (app == NULL) {
-    fail(r, 400, "unknown_app", "app", "no built-in app has this name (kv, gov, lua)");
+    fail(r, 400, "unknown_app", "app",
+         "no built-in app has this name (kv, gov, lua, registry, receivable)");
     return NULL;
   }
   json_t *result = NULL;

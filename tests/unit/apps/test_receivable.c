@@ -117,7 +117,7 @@ static void test_finance(void **state) {
   assert_string_equal(w_result(&w, "price"), "9749");
   assert_string_equal(r_state(&w, "v2", st), "financing");
   r_finance(&w, 2, "v2", 4, "1", 0, "already_financed", NULL);
-  r_transfer(&w, 2, "v2", 3, "1", "already_financed", NULL, NULL);
+  r_transfer(&w, 2, "v2", 3, "1", "voucher_not_active", NULL, NULL); /* financing */
   r_finance(&w, 2, "v3", 3, "1", 0, "not_funder", NULL); /* 3 is a supplier */
   r_finance(&w, 2, "v3", 6, "1", 0, "not_registered", NULL);
   r_finance(&w, 3, "v3", 4, "1", 0, "not_holder", NULL);
@@ -142,7 +142,7 @@ static void test_finance(void **state) {
   assert_string_equal(r_state(&w, "v2", st), "financed");
   r_one(&w, 4, "accept_finance", "voucher", "v2", "already_financed");
   r_finance(&w, 4, "v2", 8, "1", 0, "already_financed", NULL);
-  r_transfer(&w, 4, "v2", 3, "1", "already_financed", NULL, NULL);
+  r_transfer(&w, 4, "v2", 3, "1", "voucher_not_active", NULL, NULL); /* financed */
   /* The whole voucher: offered in place, no new id. */
   r_finance(&w, 2, "v3", 8, "2", 0, "ok", f);
   assert_string_equal(f, "v3");

@@ -122,10 +122,11 @@ static uint32_t split(model_t *m, uint32_t id, uint64_t amount, int to) {
 #define EXPECT(cond, c) \
   if (cond) return c
 
-static const char *want_holder_move(const model_t *m, int who, uint32_t id) {
+static const char *want_holder_move(const model_t *m, int who, uint32_t id, bool finance) {
   const char *st = derived(m, id);
   EXPECT(m->v[id].holder != who, "not_holder");
-  EXPECT(strcmp(st, "financing") == 0 || strcmp(st, "financed") == 0, "already_financed");
+  EXPECT(finance && (strcmp(st, "financing") == 0 || strcmp(st, "financed") == 0),
+         "already_financed");
   EXPECT(strcmp(st, "active") != 0, "voucher_not_active");
   return NULL;
 }
@@ -135,7 +136,7 @@ static const char *want_transfer(const model_t *m, int who, uint32_t id, int to,
   EXPECT(!REGISTERED[who], "not_registered");
   EXPECT(id == 0 || id > m->nv, "unknown_voucher");
   EXPECT(!REGISTERED[to], "not_registered");
-  const char *c = want_holder_move(m, who, id);
+  const char *c = want_holder_move(m, who, id, false);
   EXPECT(c != NULL, c);
   EXPECT(amount > m->v[id].amount, "amount_invalid");
   uint32_t need = amount < m->v[id].amount ? 2 : 1;
@@ -150,7 +151,7 @@ static const char *want_finance(const model_t *m, int who, uint32_t id, int fund
   EXPECT(id == 0 || id > m->nv, "unknown_voucher");
   EXPECT(!REGISTERED[funder], "not_registered");
   EXPECT(strcmp(ROLE[funder], "funder") != 0, "not_funder");
-  const char *c = want_holder_move(m, who, id);
+  const char *c = want_holder_move(m, who, id, true);
   EXPECT(c != NULL, c);
   EXPECT(m->v[id].finance != FIN_NONE, "already_financed");
   EXPECT(amount > m->v[id].amount, "amount_invalid");
