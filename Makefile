@@ -164,7 +164,9 @@ bench-quick:
 # (committed tx/s, commit p50/p99, Ed25519 verifications/s on one core) and
 # tears the network down, then does the same for the GM/T suite (SM2/SM3,
 # a third of the transactions, figures named sm2_*) and prints the two side
-# by side.  `make bench-chain-quick` is the small run of both.
+# by side, then a run of receivable issues by registered core enterprises
+# (RESULT receivable_ops_per_s_consensus, issue 13).  `make bench-chain-quick`
+# is the small run of all three.
 # CHAIN_BENCH_ARGS adds flags (--rate N, --txs N, --connections N, --keep);
 # the binary alone runs one suite (--crypto ed25519|sm2) or both.
 CHAIN_BENCH_SRC := $(sort $(wildcard bench/chain/*.c))
@@ -178,11 +180,11 @@ $(BUILD)/bench/quipu-chain-bench: $(CHAIN_BENCH_OBJ) $(BUILD)/libquipu.a
 .PHONY: bench-chain bench-chain-quick bench-chain-lua
 bench-chain: all
 	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-chain-bench
-	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --crypto both $(CHAIN_BENCH_ARGS)
+	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --crypto both --receivable $(CHAIN_BENCH_ARGS)
 
 bench-chain-quick: all
 	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-chain-bench
-	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --quick --crypto both $(CHAIN_BENCH_ARGS)
+	$(BUILD)/bench/quipu-chain-bench --quipu $(BUILD)/quipu --quick --crypto both --receivable $(CHAIN_BENCH_ARGS)
 
 # The same run with Lua counter-contract calls (gas metered) instead of kv
 # puts: RESULT lua_calls_per_s_consensus.  Every bench-chain run also prints

@@ -22,6 +22,8 @@ static const command_t COMMANDS[] = {
     {"backup", qp_cmd_backup, "a consistent backup of a data directory, beside a running server"},
     {"restore", qp_cmd_restore, "restore a backup into an empty data directory"},
     {"chain", qp_cmd_chain, "consortium chain: keygen, init, up, send, query (docs/chain.md)"},
+    {"demo", qp_cmd_demo, "demo supply-chain: the receivable story on real processes"},
+    {"settle", qp_cmd_settle, "settlement agent: receivable settlements into the ledger"},
     {"risk", qp_cmd_risk, "risk engine offline: check a ruleset, replay events (docs/risk.md)"},
     {"bench", qp_cmd_bench, "benchmarks (bench ledger)"},
     {"drill", qp_cmd_drill, "drill report: what the fault drills injected and found"},

@@ -109,7 +109,8 @@ static int read_block(CURL *e, const qcb_net_t *net, uint64_t h, qcb_txs_t *txs,
   return rc;
 }
 
-/* foreign_max: transactions not of the run that may be there (--lua: the deploy). */
+/* foreign_max: transactions not of the run that may be there (--lua: the
+ * deploy; --receivable: the setup). */
 static int read_blocks(const qcb_net_t *net, qcb_txs_t *txs, qcb_check_t *chk,
                        uint64_t foreign_max) {
   CURL *e = curl_easy_init();
@@ -219,7 +220,7 @@ int qcb_check_run(const qcb_config_t *cfg, const qcb_net_t *net, qcb_txs_t *txs,
   QP_ASSERT(chk->blocks == NULL);
   memset(chk, 0, sizeof *chk);
   int rc = wait_agreement(net, chk);
-  if (rc == 0) rc = read_blocks(net, txs, chk, cfg->lua ? 1 : 0);
+  if (rc == 0) rc = read_blocks(net, txs, chk, cfg->lua ? 1 : txs->setup_txs);
   if (rc == 0) rc = check_reads(net, txs, chk);
   chk->ok = rc == 0;
   return rc;

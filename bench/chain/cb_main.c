@@ -44,7 +44,10 @@ static const char USAGE[] =
     "  --crypto       the suite: ed25519 (default), sm2 (SM2 signatures, SM3 hashes), or both\n"
     "                 one after the other (sm2 with a third of --txs and --senders)\n"
     "  --lua-only     only the in-process figures (verify bound, Lua calls), no network\n"
-    "  --lua          the run's txs call the counter contract (gas metered) instead of kv\n";
+    "  --lua          the run's txs call the counter contract (gas metered) instead of kv\n"
+    "  --receivable   then a run of receivable issues (ed25519) by registered cores (3,000\n"
+    "                 from 64 with --quick, else 20,000 from 200; registry setup before the\n"
+    "                 clock); its figures are named receivable_*\n";
 
 /* ------------------------------------------------------------- flags */
 
@@ -96,7 +99,7 @@ static int parse_args(int argc, char **argv, qcb_config_t *c, bool *both) {
       {"timeline", no_argument, NULL, 'T'},      {"help", no_argument, NULL, 'h'},
       {"crypto", required_argument, NULL, 'C'},
       {"lua-only", no_argument, NULL, 'L'},      {"lua", no_argument, NULL, 'U'},
-      {NULL, 0, NULL, 0}};
+      {"receivable", no_argument, NULL, 'R'},    {NULL, 0, NULL, 0}};
   int opt, bad = 0;
   while (!bad && (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (opt) {
@@ -115,6 +118,7 @@ static int parse_args(int argc, char **argv, qcb_config_t *c, bool *both) {
     case 'C': bad = parse_crypto(optarg, c, both); break;
     case 'L': c->lua_only = true; break;
     case 'U': c->lua = true; break;
+    case 'R': c->receivable = true; break;
     case 'h': fputs(USAGE, stdout); return 0;
     default: bad = 1;
     }
@@ -203,10 +207,13 @@ static int verify_rates(qp_suite_t suite, qb_report_t *rep, double *bound_per_s)
 
 /* Adds a figure of the run: ed25519 figures keep their names, sm2 ones are
  * "sm2_" + name, so one report holds both suites. */
+/* "receivable_" during the receivable run, so its figures keep their own names. */
+static const char *fig_prefix = "";
+
 static void fig(qb_report_t *rep, qp_suite_t suite, const char *name, double value,
                 const char *unit, int decimals) {
-  char full[64];
-  snprintf(full, sizeof full, "%s%s", suite == QP_SUITE_SM2 ? "sm2_" : "", name);
+  char full[96];
+  snprintf(full, sizeof full, "%s%s%s", suite == QP_SUITE_SM2 ? "sm2_" : "", fig_prefix, name);
   qb_report_add(rep, full, value, unit, decimals);
 }
 
@@ -334,8 +341,9 @@ static int report_run(const qcb_config_t *cfg, const qcb_txs_t *txs, const qcb_l
   if (cfg->rate) printf("   offered rate %u tx/s\n", cfg->rate);
   qp_suite_t su = cfg->suite;
   fig(rep, su, "chain_admit_per_s", (double)n / admit_s, "tx/s", 0);
-  fig(rep, su, cfg->lua ? "lua_calls_per_s_consensus" : "chain_tps", tps,
-      cfg->lua ? "calls/s" : "tx/s", 0);
+  fig(rep, su, cfg->lua ? "lua_calls_per_s_consensus"
+               : cfg->receivable ? "ops_per_s_consensus" : "chain_tps", tps,
+      cfg->lua ? "calls/s" : cfg->receivable ? "ops/s" : "tx/s", 0);
   fig(rep, su, "chain_commit_p50_ms", (double)qb_percentile(lat, n, 50) / 1e6, "ms", 1);
   fig(rep, su, "chain_commit_p99_ms", (double)qb_percentile(lat, n, 99) / 1e6, "ms", 1);
   fig(rep, su, "chain_commit_max_ms", (double)lat[n - 1] / 1e6, "ms", 1);
@@ -376,18 +384,23 @@ static int run(const qcb_config_t *cfg, double verify_per_s, qb_report_t *rep) {
   qcb_load_t load = {0};
   qcb_check_t chk = {0};
   static cpu_snap_t before, after; /* large: per-thread tables */
+  fig_prefix = cfg->receivable ? "receivable_" : "";
   int rc = qcb_net_start(cfg, &net);
   if (rc == 0)
     printf("-- %u validators up, suite %s (HTTP on 127.0.0.1:%u, +2 each; homes under %s)\n",
            cfg->nodes, qp_suite_name(cfg->suite), net.base_port, net.dir);
   uint64_t t0 = qp_clock_mono_ns();
   int64_t wall_off = (int64_t)qp_clock_wall_ns() - (int64_t)qp_clock_mono_ns();
+  qcb_rcv_t rcv = {0};
   if (rc == 0 && cfg->lua) rc = qcb_lua_deploy(cfg, &net);
-  if (rc == 0) rc = qcb_txs_make(cfg, net.genesis, qp_clock_wall_ns(), &txs);
+  if (rc == 0 && cfg->receivable) rc = qcb_rcv_setup(cfg, &net, &rcv);
+  if (rc == 0)
+    rc = qcb_txs_make(cfg, net.genesis, qp_clock_wall_ns(), cfg->receivable ? &rcv : NULL, &txs);
+  txs.setup_txs = rcv.setup_txs;
   if (rc == 0)
     printf("-- signed %u %s from %u in-memory keys in %.2f s (before the clock)\n", txs.count,
-           cfg->lua ? "counter-contract calls" : "kv puts", txs.senders,
-           (double)(qp_clock_mono_ns() - t0) / 1e9);
+           cfg->lua ? "counter-contract calls" : cfg->receivable ? "receivable issues" : "kv puts",
+           txs.senders, (double)(qp_clock_mono_ns() - t0) / 1e9);
   fflush(stdout);
   if (rc == 0) cpu_snap(&net, &before);
   after_ctx_t ac = {&net, &after};
@@ -397,7 +410,7 @@ static int run(const qcb_config_t *cfg, double verify_per_s, qb_report_t *rep) {
                  (double)(load.end_ns - load.start_ns) / 1e9, txs.count, rep);
   if (rc == 0) rc = qcb_check_run(cfg, &net, &txs, &chk);
   if (rc == 0 && cfg->timeline) print_timeline(&net, &load, &chk, wall_off);
-  if (rc == 0) rc = qcb_proofs_run(&net, &txs, verify_per_s, rep);
+  if (rc == 0 && !cfg->receivable) rc = qcb_proofs_run(&net, &txs, verify_per_s, rep);
   if (rc == 0) rc = report_run(cfg, &txs, &load, &chk, verify_per_s, rep);
   if (rc != 0)
     for (uint32_t k = 0; k < net.count; k++) qcb_net_log_tail(&net, k);
@@ -405,6 +418,7 @@ static int run(const qcb_config_t *cfg, double verify_per_s, qb_report_t *rep) {
   qcb_load_free(&load);
   qcb_check_free(&chk);
   qcb_txs_free(&txs);
+  qcb_rcv_free(&rcv);
   return rc != 0 ? rc : stop;
 }
 
@@ -440,11 +454,29 @@ static void side_by_side(const qb_report_t *rep) {
   side_row(rep, "tx/s / bound", "chain_tps_vs_verify_bound", "sm2_chain_tps_vs_verify_bound", 3);
 }
 
+/* --receivable: issues by registered cores through consensus, against the
+ * ed25519 bound measured before. */
+static int run_receivable(const qcb_config_t *cfg, qb_report_t *rep) {
+  qcb_config_t r = *cfg;
+  r.suite = QP_SUITE_ED25519;
+  r.receivable = true;
+  r.lua = false;
+  r.txs = cfg->quick ? 3000 : 20000;
+  r.senders = cfg->quick ? 64 : 200;
+  printf("== receivable: %u issues from %u registered cores through consensus, %u validators\n",
+         r.txs, r.senders, r.nodes);
+  double verify_per_s = qb_report_get(rep, "ed25519_verify_per_s");
+  int rc = verify_per_s > 0 ? 0 : verify_rates(QP_SUITE_ED25519, rep, &verify_per_s);
+  return rc == 0 ? run(&r, verify_per_s, rep) : rc;
+}
+
 int main(int argc, char **argv) {
   qcb_config_t cfg;
   bool both = false;
   int code = parse_args(argc, argv, &cfg, &both);
   if (code >= 0) return code;
+  bool with_receivable = cfg.receivable;
+  cfg.receivable = false; /* the suites' runs are kv (or --lua) */
   if (qp_crypto_init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return 1;
   qb_report_t *rep = qp_calloc(1, sizeof *rep);
   if (rep == NULL) return 1;
@@ -458,6 +490,7 @@ int main(int argc, char **argv) {
     rc = run_suite(&sm2, rep);
     if (rc == 0) side_by_side(rep);
   }
+  if (rc == 0 && with_receivable && !cfg.lua_only) rc = run_receivable(&cfg, rep);
   if (rc != 0) fprintf(stderr, "chain-bench: FAILED: %s\n", qp_strerror(rc));
   else printf("== every check held\n");
   qp_free(rep);

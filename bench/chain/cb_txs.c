@@ -2,7 +2,8 @@
  * cb_txs.c - the run's transactions, made before the clock starts: one
  * fresh key of the run's suite per sender, generated in memory and freed once its
  * transactions are signed (no key files), and kv puts of distinct keys
- * (or, with --lua, calls of the counter contract's inc).
+ * (or, with --lua, calls of the counter contract's inc; with --receivable,
+ * receivable issues signed by the cores cb_receivable.c registered).
  *
  * Order: nonce 1 of every sender, then nonce 2 of every sender, and so on,
  * so consecutive nonces of one sender are `senders` transactions apart and
@@ -29,19 +30,21 @@ static uint64_t nonces_of(uint32_t txs, uint32_t senders, uint32_t s) {
 
 /* Signs one put and appends its body; fills t. */
 static int make_one(const qp_sign_key_t *key, const uint8_t genesis[QP_HASH_SIZE], uint64_t run,
-                    const char *contract, uint32_t s, uint64_t nonce, qcb_txs_t *out,
-                    uint64_t *used, qcb_tx_t *t) {
-  char args[160], detail[256];
-  int n = contract != NULL
+                    const char *contract, const qcb_rcv_t *rcv, uint32_t s, uint64_t nonce,
+                    qcb_txs_t *out, uint64_t *used, qcb_tx_t *t) {
+  char args[400], detail[256];
+  int n = rcv != NULL ? qcb_rcv_issue_args(rcv, run, s, nonce, args, sizeof args)
+          : contract != NULL
               ? snprintf(args, sizeof args, "{\"contract\":\"%s\",\"method\":\"inc\","
                          "\"gas\":%u}", contract, QCB_LUA_CALL_GAS)
               : snprintf(args, sizeof args, "{\"key\":\"b%llx-%u-%llu\",\"value\":\"v%llu\"}",
                          (unsigned long long)run, s, (unsigned long long)nonce,
                          (unsigned long long)nonce);
+  if (n < 0) return QP_ELIMIT;
   qp_chain_tx_spec_t spec = {.chain = genesis, .nonce = nonce,
-                             .app = contract != NULL ? "lua" : "kv",
-                             .method = contract != NULL ? "call" : "put", .args = args,
-                             .args_len = (size_t)n};
+                             .app = rcv != NULL ? "receivable" : contract != NULL ? "lua" : "kv",
+                             .method = rcv != NULL ? "issue" : contract != NULL ? "call" : "put",
+                             .args = args, .args_len = (size_t)n};
   uint8_t *bytes = NULL;
   size_t len = 0;
   int rc = qp_chain_tx_make(key, &spec, TX_BYTES_MAX, &bytes, &len, detail, sizeof detail);
@@ -84,7 +87,7 @@ static int alloc_all(const qcb_config_t *cfg, qcb_txs_t *out) {
 }
 
 int qcb_txs_make(const qcb_config_t *cfg, const uint8_t genesis[QP_HASH_SIZE], uint64_t run,
-                 qcb_txs_t *out) {
+                 const qcb_rcv_t *rcv, qcb_txs_t *out) {
   QP_ASSERT(cfg->senders >= 1 && cfg->txs >= cfg->senders && cfg->txs <= QCB_TXS_MAX);
   int rc = alloc_all(cfg, out);
   uint64_t used = 0;
@@ -95,7 +98,8 @@ int qcb_txs_make(const qcb_config_t *cfg, const uint8_t genesis[QP_HASH_SIZE], u
   if (rc == 0 && cfg->lua) qp_chain_hex(contract, hash, QP_HASH_SIZE);
   for (uint32_t s = 0; rc == 0 && s < cfg->senders; s++) {
     qp_sign_key_t *key = NULL;
-    rc = qp_sign_keygen(cfg->suite, &key);
+    if (rcv != NULL) key = rcv->keys[s]; /* registered: the caller's */
+    else rc = qp_sign_keygen(cfg->suite, &key);
     if (rc != 0) break;
     size_t pub_len = 0;
     qp_sign_public(key, out->sender_keys + (size_t)s * QP_SIGN_PUBLIC_MAX, &pub_len);
@@ -106,10 +110,10 @@ int qcb_txs_make(const qcb_config_t *cfg, const uint8_t genesis[QP_HASH_SIZE], u
     for (uint64_t j = 1; rc == 0 && j <= k; j++) {
       uint64_t pos = (j - 1) * cfg->senders + s; /* round j-1, place s */
       QP_ASSERT(pos < cfg->txs);
-      rc = make_one(key, genesis, run, cfg->lua ? contract : NULL, s, j, out, &used,
+      rc = make_one(key, genesis, run, cfg->lua ? contract : NULL, rcv, s, j, out, &used,
                     &out->txs[pos]);
     }
-    qp_sign_key_free(key);
+    if (rcv == NULL) qp_sign_key_free(key);
   }
   for (uint32_t i = 0; rc == 0 && i < cfg->txs; i++) out->by_hash[i] = i;
   if (rc == 0) qsort_r(out->by_hash, cfg->txs, sizeof *out->by_hash, cmp_hash, out->txs);

@@ -49,6 +49,7 @@ typedef struct qcb_config {
   bool timeline;            /* print every block: proposal and commit times */
   bool lua_only;            /* --lua-only: in-process figures only, no network */
   bool lua;                 /* --lua: the run's txs are counter-contract calls, not kv puts */
+  bool receivable;          /* --receivable: the run's txs are receivable issues by cores */
 } qcb_config_t;
 
 /* ---------------------------------------------------------- network */
@@ -140,13 +141,37 @@ typedef struct qcb_txs {
   uint64_t *sender_nonces; /* senders: the last nonce each one sends */
   char *bodies;            /* {"tx":"<hex>"} of each, back to back */
   uint32_t *by_hash;       /* indexes into txs sorted by hash (for block lookups) */
+  uint32_t setup_txs;      /* committed before the run (--receivable's setup): not the run's */
 } qcb_txs_t;
 
+/* --receivable (cb_receivable.c): the cores that send the run's issues,
+ * registered with credit lines before the clock starts. */
+typedef struct qcb_rcv {
+  qp_sign_key_t **keys;                      /* count: the cores' keys (owned) */
+  char (*cores)[2 * QP_SIGN_PUBLIC_MAX + 1]; /* count: their public keys, hex */
+  uint32_t count;                            /* cores = the run's senders */
+  char funder[2 * QP_SIGN_PUBLIC_MAX + 1];   /* who granted the credit lines */
+  char supplier[2 * QP_SIGN_PUBLIC_MAX + 1]; /* whom every voucher is issued to */
+  uint32_t setup_txs;                        /* committed before the run: not the run's */
+} qcb_rcv_t;
+
+/* Registers a funder, a supplier and cfg->senders cores (with the
+ * network's registrar.key) and grants each core a credit line; every
+ * receipt must be ok.  Returns 0, QP_EIO or QP_ENOMEM. */
+int qcb_rcv_setup(const qcb_config_t *cfg, const qcb_net_t *net, qcb_rcv_t *r);
+void qcb_rcv_free(qcb_rcv_t *r);
+
+/* The args of core s's issue with this nonce into out; returns the length
+ * or -1 when it does not fit. */
+int qcb_rcv_issue_args(const qcb_rcv_t *r, uint64_t run, uint32_t s, uint64_t nonce, char *out,
+                       size_t size);
+
 /* Generates cfg->senders keys in memory (qp_sign_keygen) and signs
+ * (with rcv: the registered cores' keys and receivable issues instead)
  * cfg->txs kv puts with distinct keys (`run`-tagged) and nonces 1..k per
  * sender, bound to `genesis`.  Returns 0, QP_ENOMEM or the signer's error. */
 int qcb_txs_make(const qcb_config_t *cfg, const uint8_t genesis[QP_HASH_SIZE], uint64_t run,
-                 qcb_txs_t *out);
+                 const qcb_rcv_t *rcv, qcb_txs_t *out);
 void qcb_txs_free(qcb_txs_t *t);
 /* Index of the transaction with this hash, or UINT32_MAX. */
 uint32_t qcb_txs_find(const qcb_txs_t *t, const uint8_t hash[QP_HASH_SIZE]);

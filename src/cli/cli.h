@@ -29,6 +29,8 @@ int qp_cmd_chain_verify_proof(int argc, char **argv); /* (cmd_chain_proof.c) */
 int qp_cmd_chain_deploy(int argc, char **argv); /* chain deploy (cmd_chain_deploy.c) */
 int qp_cmd_chain_up(int argc, char **argv);    /* chain up (cmd_chain_up.c) */
 int qp_cmd_risk(int argc, char **argv);        /* risk check|replay (cmd_risk.c) */
+int qp_cmd_settle(int argc, char **argv);      /* the settlement agent (cmd_settle.c) */
+int qp_cmd_demo(int argc, char **argv);        /* demo supply-chain (demo_supply.c) */
 
 /* The data directory: --data DIR, else $QUIPU_DATA, else ./quipu-data. */
 const char *qp_cli_data_dir(const char *flag_value);
