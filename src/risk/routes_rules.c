@@ -1,7 +1,8 @@
 /*
  * routes_rules.c - GET /v1/risk/rules (every live rule: outcome, score,
  * reason, times fired since it went live, its snooze), POST /v1/risk/rules/
- * {name}/snooze {"reason", "until" | "duration_s"} (the rule is evaluated
+ * {name}/snooze {"reason", "until" | "duration_s"} (aliases expires_at and
+ * expires_in_s; the rule is evaluated
  * but never fires until then; decisions list it under "snoozed" when it
  * would have) and DELETE /v1/risk/rules/{name}/snooze.  Snoozes are
  * journaled with who made them, and survive a restart.
@@ -55,42 +56,57 @@ static bool live_rule(const qp__risk_mod_t *m, const char *name) {
   return false;
 }
 
-/* The snooze's end from the body; 0 with *until, or a 400 reply. */
+/* The members that say when a snooze ends: Unix seconds, or seconds from
+ * now (each with an alias, the names payment intents use). */
+static const char *const ENDS[] = {"until", "expires_at", "duration_s", "expires_in_s"};
+
+/* The snooze's end: exactly one of ENDS; 0 with *until, or a 400 reply. */
+static int snooze_end(json_t *b, int64_t now, int64_t *until, qp_http_reply_t *r) {
+  int which = -1, given = 0;
+  for (int k = 0; k < 4; k++)
+    if (json_object_get(b, ENDS[k]) != NULL) which = k, given++;
+  if (given != 1) {
+    qp_http_reply_fail(r, 400, given == 0 ? "missing_field" : "invalid_value",
+                       given == 0 ? "until" : ENDS[which],
+                       "give exactly one of until or expires_at (Unix seconds), duration_s or "
+                       "expires_in_s (seconds from now)");
+    return QP_EINVAL;
+  }
+  json_t *v = json_object_get(b, ENDS[which]);
+  int64_t x = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+  *until = which < 2 ? x : now + (x > 0 && x <= QP_RISK_SNOOZE_S_MAX ? x : 0);
+  if (x <= 0 || *until <= now || *until > now + QP_RISK_SNOOZE_S_MAX) {
+    qp_http_reply_fail(r, 400, "invalid_value", ENDS[which],
+                       "a snooze ends in the future, at most 366 days from now");
+    return QP_EINVAL;
+  }
+  return 0;
+}
+
+/* The snooze's reason and end from the body; 0, or a 400 reply. */
 static int snooze_args(json_t *b, int64_t now, int64_t *until, const char **reason,
                        qp_http_reply_t *r) {
   const char *key;
   json_t *v;
   json_object_foreach(b, key, v) {
-    if (strcmp(key, "reason") != 0 && strcmp(key, "until") != 0 &&
-        strcmp(key, "duration_s") != 0) {
-      qp_http_reply_fail(r, 400, "unknown_field", key,
-                         "a snooze has \"reason\" and one of \"until\" or \"duration_s\"");
+    bool known = strcmp(key, "reason") == 0;
+    for (int k = 0; k < 4; k++) known |= strcmp(key, ENDS[k]) == 0;
+    if (!known) {
+      qp_http_reply_fail(r, 400, "unknown_field", key, "a snooze has \"reason\" and one of "
+                         "\"until\", \"expires_at\", \"duration_s\" or \"expires_in_s\"");
       return QP_EINVAL;
     }
   }
-  json_t *rs = json_object_get(b, "reason"), *u = json_object_get(b, "until"),
-         *d = json_object_get(b, "duration_s");
+  json_t *rs = json_object_get(b, "reason");
   if (!json_is_string(rs) || json_string_length(rs) == 0 ||
       json_string_length(rs) > QP_RISK_REASON_MAX ||
       strlen(json_string_value(rs)) != json_string_length(rs)) {
-    qp_http_reply_fail(r, 400, "invalid_value", "reason", "a reason is required: a string of "
-                       "1 to 256 bytes");
+    qp_http_reply_fail(r, 400, rs == NULL ? "missing_field" : "invalid_value", "reason",
+                       "a reason is required: a string of 1 to 256 bytes");
     return QP_EINVAL;
   }
   *reason = json_string_value(rs);
-  if ((u == NULL) == (d == NULL)) {
-    qp_http_reply_fail(r, 400, "invalid_value", u == NULL ? "until" : "duration_s",
-                       "give exactly one of until (Unix seconds) or duration_s");
-    return QP_EINVAL;
-  }
-  int64_t x = json_is_integer(u ? u : d) ? (int64_t)json_integer_value(u ? u : d) : -1;
-  *until = u != NULL ? x : now + x;
-  if (x <= 0 || *until <= now || *until > now + QP_RISK_SNOOZE_S_MAX) {
-    qp_http_reply_fail(r, 400, "invalid_value", u ? "until" : "duration_s",
-                       "a snooze ends in the future, at most 366 days from now");
-    return QP_EINVAL;
-  }
-  return 0;
+  return snooze_end(b, now, until, r);
 }
 
 void qp__risk_route_snooze_post(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {

@@ -533,9 +533,17 @@ def test_snoozes(node):
                        ({"reason": "r", "duration_s": 367 * 86400}, "duration_s"),
                        ({"reason": "r", "until": now + 10, "duration_s": 5}, "duration_s"),
                        ({"reason": "r", "duration_s": 60, "why": 1}, "why")]:
+        missing = "reason" not in body or not any(k in body for k in ("until", "duration_s"))
         e = error(node.call("POST", "/v1/risk/rules/blocked/snooze", body), 400,
-                  "unknown_field" if path == "why" else "invalid_value")
+                  "unknown_field" if path == "why" else "missing_field" if missing
+                  else "invalid_value")
         assert e["path"] == path, (body, e)
+    # The names payment intents use work too: expires_at, expires_in_s.
+    r = node.call("POST", "/v1/risk/rules/velocity/snooze",
+                  {"reason": "r2", "expires_in_s": 50})
+    assert r.status_code == 200 and now + 49 <= r.json()["until"] <= now + 52, r.text
+    r = node.call("POST", "/v1/risk/rules/velocity/snooze", {"reason": "r", "expires_at": now + 100})
+    assert r.status_code == 200 and r.json()["until"] == now + 100, r.text
     error(node.call("POST", "/v1/risk/rules/blocked/snooze", data=b"[]"), 400, "invalid_json")
     error(node.call("POST", "/v1/risk/rules/nope/snooze", {"reason": "r", "duration_s": 60}),
           404, "unknown_rule")
@@ -551,7 +559,8 @@ def test_snoozes(node):
     assert [x["rule"] for x in node.get("/v1/risk/ruleset")["snoozes"]] == ["velocity"]
     changes = [(c["change"], c.get("rule")) for c in node.get("/v1/risk/changes")["changes"]]
     assert changes == [("ruleset", None), ("list", None), ("snooze", "blocked"),
-                       ("unsnooze", "blocked"), ("snooze", "velocity"), ("snooze", "blocked")]
+                       ("unsnooze", "blocked"), ("snooze", "velocity"), ("snooze", "velocity"),
+                       ("snooze", "velocity"), ("snooze", "blocked")]
 
 
 # ---- journal and restarts ------------------------------------------------------------------
