@@ -386,7 +386,7 @@ const char qp_risk_openapi_json[] =
     "          \"risk\"\n"
     "        ],\n"
     "        \"operationId\": \"riskSnoozePost\",\n"
-    "        \"summary\": \"Snooze a live rule: {\\\"reason\\\", \\\"until\\\" (Unix seconds) | \\\"duration_s\\\"}, at most 366 days. The rule is still evaluated but never fires; decisions name it under snoozed when it would have. Journaled with who did it.\",\n"
+    "        \"summary\": \"Snooze a live rule: {\\\"reason\\\", \\\"until\\\" (Unix seconds; alias expires_at) | \\\"duration_s\\\" (alias expires_in_s)}, at most 366 days. The rule is still evaluated but never fires; decisions name it under snoozed when it would have. Journaled with who did it.\",\n"
     "        \"responses\": {\n"
     "          \"200\": {\n"
     "            \"description\": \"OK\",\n"
