@@ -141,7 +141,7 @@ static inline bool cmp2(const qp_risk_ruleset_t *rs, const qp__risk_insn_t *in,
       (v->tag == QP__RISK_STR || v->tag == QP__RISK_ABSENT)) {
     const qp__risk_string_t *lit = (const qp__risk_string_t *)rs->strings.items + in->imm;
     bool same = v->tag == QP__RISK_STR && v->len == lit->len &&
-                memcmp(v->s, lit->bytes, v->len) == 0;
+                qp__risk_bytes_eq(v->s, lit->bytes, v->len);
     *out = (value_t){.tag = TAG_BOOL,
                      .i = v->tag == QP__RISK_STR && (in->cmp == QP__RISK_EQ) == same};
     return true;

@@ -110,7 +110,7 @@ static uint32_t probe(const qp__risk_fstate_t *fs, const slot_t *slots, uint32_t
   uint32_t i = (uint32_t)h & (cap - 1);
   while (slots[i].entry != NULL &&
          !(slots[i].hash == h && slots[i].entry->key_len == len &&
-           memcmp(entry_key(fs, slots[i].entry), key, len) == 0))
+           qp__risk_bytes_eq(entry_key(fs, slots[i].entry), key, len)))
     i = (i + 1) & (cap - 1);
   return i;
 }
