@@ -55,32 +55,35 @@ static uint64_t load_be(const uint8_t *in, int bytes) {
   return v;
 }
 
-/* A stored record: 1 after a reply (the replay, or 422), 0 when none is
- * live, -1 after a 500 reply. */
-static int stored(qp__pay_t *p, const qp__pay_idem_t *idem, qp_http_reply_t *r) {
+/* The stored record of idem, if live at now_s: REPLAY (with its status and
+ * body), REUSED, or NEW when there is none. */
+static int stored(qp__pay_t *p, const qp__pay_idem_t *idem, int64_t now_s,
+                  qp__pay_idem_state_t *state, unsigned *status, char **body) {
   uint8_t *rec = NULL;
   size_t len = 0;
+  *state = QP__PAY_IDEM_NEW;
   int rc = qp__pay_store_get_raw(p, p->idempotency, idem->key, sizeof idem->key, &rec, &len);
   if (rc == QP_ENOTFOUND) return 0;
-  if (rc != 0 || len < RECORD_HEAD) {
+  if (rc == 0 && len < RECORD_HEAD) rc = QP_ECORRUPT;
+  if (rc != 0) {
     qp_free(rec);
-    qp__pay_reply_store(r, rc != 0 ? rc : QP_ECORRUPT);
-    return -1;
+    return rc;
   }
   int64_t created = (int64_t)load_be(rec, 8);
-  unsigned status = (unsigned)load_be(rec + 8, 4);
-  bool live = qp__pay_now_s() - created < (int64_t)p->settings.idempotency_ttl_s;
-  if (live && sodium_memcmp(rec + 12, idem->body_hash, 32) != 0) {
-    qp_http_reply_fail(r, 422, "idempotency_key_reused", HEADER,
-                       "this Idempotency-Key was used with another request (method, path or "
-                       "body); use a new key for a new request");
-  } else if (live) {
-    memmove(rec, rec + RECORD_HEAD, len - RECORD_HEAD + 1); /* with the NUL get_raw added */
-    qp_http_reply_text(r, status, (char *)rec, NULL);
-    return 1;
+  if (now_s - created >= (int64_t)p->settings.idempotency_ttl_s) {
+    qp_free(rec); /* expired: as if never used (the sweep deletes it) */
+    return 0;
   }
-  qp_free(rec);
-  return live ? 1 : 0;
+  if (sodium_memcmp(rec + 12, idem->body_hash, 32) != 0) {
+    *state = QP__PAY_IDEM_REUSED;
+    qp_free(rec);
+    return 0;
+  }
+  *state = QP__PAY_IDEM_REPLAY;
+  *status = (unsigned)load_be(rec + 8, 4);
+  memmove(rec, rec + RECORD_HEAD, len - RECORD_HEAD + 1); /* with the NUL get_raw added */
+  *body = (char *)rec;
+  return 0;
 }
 
 static int slot_find(qp__pay_t *p, const uint8_t key[32]) {
@@ -99,6 +102,40 @@ static int slot_take(qp__pay_t *p, const uint8_t key[32]) {
   return -1;
 }
 
+int qp__pay_idem_claim(qp__pay_t *p, qp__pay_idem_t *idem, int64_t now_s,
+                       qp__pay_idem_state_t *state, unsigned *status, char **body) {
+  int rc = 0;
+  *body = NULL;
+  pthread_mutex_lock(&p->lock);
+  if (slot_find(p, idem->key) >= 0) {
+    *state = QP__PAY_IDEM_IN_FLIGHT;
+  } else {
+    rc = stored(p, idem, now_s, state, status, body);
+    int slot = rc == 0 && *state == QP__PAY_IDEM_NEW ? slot_take(p, idem->key) : 0;
+    if (slot < 0) *state = QP__PAY_IDEM_FULL;
+    if (rc == 0 && *state == QP__PAY_IDEM_NEW) {
+      idem->active = true;
+      idem->slot = (uint32_t)slot;
+    }
+  }
+  pthread_mutex_unlock(&p->lock);
+  return rc;
+}
+
+static void reply_state(qp_http_reply_t *r, qp__pay_idem_state_t state) {
+  if (state == QP__PAY_IDEM_REUSED) {
+    qp_http_reply_fail(r, 422, "idempotency_key_reused", HEADER,
+                       "this Idempotency-Key was used with another request (method, path or "
+                       "body); use a new key for a new request");
+  } else if (state == QP__PAY_IDEM_IN_FLIGHT) {
+    qp_http_reply_fail(r, 409, "idempotency_key_in_flight", HEADER,
+                       "a request with this Idempotency-Key is still running; retry later");
+    r->retry_after_s = 1;
+  } else {
+    qp_http_reply_fail(r, 503, "overloaded", HEADER, "too many idempotent requests at once");
+  }
+}
+
 bool qp__pay_idem_begin(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
                         qp__pay_idem_t *idem) {
   memset(idem, 0, sizeof *idem);
@@ -111,25 +148,14 @@ bool qp__pay_idem_begin(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r
     return false;
   }
   hashes(req, header, idem);
-  pthread_mutex_lock(&p->lock);
-  int slot = slot_find(p, idem->key) >= 0 ? -2 : 0;
-  int found = slot == 0 ? stored(p, idem, r) : 0;
-  if (slot == 0 && found == 0) slot = slot_take(p, idem->key);
-  pthread_mutex_unlock(&p->lock);
-  if (found != 0) return false;
-  if (slot == -2) {
-    qp_http_reply_fail(r, 409, "idempotency_key_in_flight", HEADER,
-                       "a request with this Idempotency-Key is still running; retry later");
-    r->retry_after_s = 1;
-    return false;
-  }
-  if (slot < 0) {
-    qp_http_reply_fail(r, 503, "overloaded", HEADER, "too many idempotent requests at once");
-    return false;
-  }
-  idem->active = true;
-  idem->slot = (uint32_t)slot;
-  return true;
+  qp__pay_idem_state_t state = QP__PAY_IDEM_NEW;
+  unsigned status = 0;
+  char *body = NULL;
+  int rc = qp__pay_idem_claim(p, idem, qp__pay_now_s(), &state, &status, &body);
+  if (rc != 0) qp__pay_reply_store(r, rc);
+  else if (state == QP__PAY_IDEM_REPLAY) qp_http_reply_text(r, status, body, NULL);
+  else if (state != QP__PAY_IDEM_NEW) reply_state(r, state);
+  return rc == 0 && state == QP__PAY_IDEM_NEW;
 }
 
 void qp__pay_idem_end(qp__pay_t *p, qp__pay_idem_t *idem) {

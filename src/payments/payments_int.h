@@ -87,6 +87,21 @@ typedef struct {
  * qp__pay_idem_end whatever happens. */
 bool qp__pay_idem_begin(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
                         qp__pay_idem_t *idem);
+/* What a claim found. */
+typedef enum {
+  QP__PAY_IDEM_NEW = 0,   /* never used (or expired): the request runs; its slot is taken */
+  QP__PAY_IDEM_REPLAY,    /* a stored response for the same request */
+  QP__PAY_IDEM_REUSED,    /* a stored response for another request */
+  QP__PAY_IDEM_IN_FLIGHT, /* the same key is running now */
+  QP__PAY_IDEM_FULL,      /* QP_PAY_INFLIGHT_MAX are running */
+} qp__pay_idem_state_t;
+
+/* The core of qp__pay_idem_begin, given idem->key and idem->body_hash and
+ * the time: *state; for REPLAY *status and *body (qp_malloc'ed, the
+ * caller's); for NEW idem is active and holds a slot.  Returns 0 or a store
+ * error. */
+int qp__pay_idem_claim(qp__pay_t *p, qp__pay_idem_t *idem, int64_t now_s,
+                       qp__pay_idem_state_t *state, unsigned *status, char **body);
 /* Ends it (the slot is free again). */
 void qp__pay_idem_end(qp__pay_t *p, qp__pay_idem_t *idem);
 /* Deletes up to QP_PAY_IDEM_SWEEP_MAX records older than the TTL. */
