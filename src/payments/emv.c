@@ -18,8 +18,10 @@ uint16_t qp_emv_crc16(const uint8_t *data, size_t len) {
   uint16_t crc = 0xFFFF;
   for (size_t i = 0; i < len; i++) {
     crc ^= (uint16_t)(data[i] << 8);
-    for (int bit = 0; bit < 8; bit++)
-      crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+    for (int bit = 0; bit < 8; bit++) {
+      uint16_t shifted = (uint16_t)(crc << 1);
+      crc = (crc & 0x8000u) != 0 ? (uint16_t)(shifted ^ 0x1021u) : shifted;
+    }
   }
   return crc;
 }
