@@ -155,6 +155,8 @@ bool qp__pay_idem_begin(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r
   if (rc != 0) qp__pay_reply_store(r, rc);
   else if (state == QP__PAY_IDEM_REPLAY) qp_http_reply_text(r, status, body, NULL);
   else if (state != QP__PAY_IDEM_NEW) reply_state(r, state);
+  if (rc == 0 && state != QP__PAY_IDEM_NEW)
+    atomic_fetch_add(&p->idem[state - QP__PAY_IDEM_REPLAY], 1);
   return rc == 0 && state == QP__PAY_IDEM_NEW;
 }
 

@@ -141,7 +141,8 @@ static int payments_open(const qp_node_env_t *env, const json_t *settings, void 
   pthread_mutex_init(&p->order_lock, NULL);
   p->http = (qp_http_module_t){.name = "payments", .routes = ROUTES,
                                .routes_count = sizeof ROUTES / sizeof ROUTES[0], .ctx = p,
-                               .openapi = qp_payments_openapi_json};
+                               .openapi = qp_payments_openapi_json,
+                               .metrics = qp__pay_metrics};
   *state = p;
   return 0;
 }

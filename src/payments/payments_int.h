@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -46,6 +47,10 @@
 #define QP_PAY_SCOPE_READ "payments:read"
 #define QP_PAY_SCOPE_MERCHANT "payments:merchant"
 
+/* The event types of the journal, in the order of qp__pay_event_types. */
+#define QP__PAY_EVENT_TYPES 4u
+extern const char *const qp__pay_event_types[QP__PAY_EVENT_TYPES];
+
 /* modules.payments in node.json. */
 typedef struct {
   char gui[QP_EMV_GUI_MAX + 1];           /* EMV tag 26.00: "com.quipu.pay" */
@@ -67,9 +72,20 @@ typedef struct qp__pay {
   uint8_t inflight[QP_PAY_INFLIGHT_MAX][32];  /* idempotency keys of requests running */
   bool inflight_used[QP_PAY_INFLIGHT_MAX];    /* which slots hold one */
   qp_http_module_t http;                      /* what the HTTP core serves */
+  _Atomic uint64_t changes[QP__PAY_EVENT_TYPES]; /* state changes committed, by event type */
+  _Atomic uint64_t idem[4];                   /* idempotency outcomes: replay, reused,
+                                                 in flight, full */
+  _Atomic uint64_t qr_refused;                /* payloads POST /v1/qr/parse refused */
 } qp__pay_t;
 
 extern const char qp_payments_openapi_json[];
+
+/* ---- metrics.c ---- */
+
+/* The module's lines of /metrics. */
+void qp__pay_metrics(void *ctx, qp_http_text_t *out);
+/* Counts a committed change of event_type (NULL: none). */
+void qp__pay_count_change(qp__pay_t *p, const char *event_type);
 
 /* ---- idempotency.c ---- */
 

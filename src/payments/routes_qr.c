@@ -67,6 +67,7 @@ static void parse(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
     qp_http_error_t h = {0};
     qp_http_error_set(&h, 400, "invalid_qr", err.path, "%s", err.message);
     qp_http_reply_error(r, &h);
+    atomic_fetch_add(&p->qr_refused, 1);
   } else {
     qp__pay_change_t c = {NULL, 0, NULL, NULL, idem, 0, NULL};
     qp__pay_commit(p, &c, 200, decoded(p, &e), r);

@@ -133,7 +133,9 @@ static int write_fn(void *ctx, MDB_txn *txn) {
 
 int qp__pay_store_write(qp__pay_t *p, const qp__pay_change_t *c) {
   write_ctx_t w = {p, c};
-  return qp_kv_write(p->kv, write_fn, &w);
+  int rc = qp_kv_write(p->kv, write_fn, &w);
+  if (rc == 0) qp__pay_count_change(p, c->event_type);
+  return rc;
 }
 
 int qp__pay_store_get_raw(qp__pay_t *p, MDB_dbi dbi, const void *key, size_t key_len,

@@ -326,6 +326,12 @@ def test_idempotency(node):
     assert c1.status_code == c2.status_code == 200 and c1.json() == c2.json()
     r = node.call("POST", "/v1/orders/%s/cancel" % a["id"], {})
     assert r.status_code == 409 and r.json()["error"]["status"] == "canceled"
+    # Counters since the last start; the journal holds every event since the first.
+    metrics = node.call("GET", "/metrics").text
+    assert 'quipu_payments_idempotency_total{outcome="replay"} 3' in metrics
+    assert 'quipu_payments_changes_total{type="order.created"} 1' in metrics
+    assert 'quipu_payments_changes_total{type="order.canceled"} 1' in metrics
+    assert "quipu_payments_events 8" in metrics  # 2 merchants, 5 orders, 1 cancel
 
 
 def test_concurrent_retries_create_one_order(node):
