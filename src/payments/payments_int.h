@@ -236,6 +236,30 @@ bool qp__pay_order_load(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r
  * code order_not_<wanted>, and "status" beside the message. */
 void qp__pay_reply_state(qp_http_reply_t *r, const char *status, const char *action);
 
+/* ---- routes_orders_list.c: GET /v1/orders's query ---- */
+
+#define QP_PAY_LIST_KEY_SIZE 24 /* by_created key: created ns (8, BE) || order id */
+
+/* A list query.  Invariant after qp__pay_list_query_check: 1 <= limit <=
+ * QP_PAY_LIST_LIMIT_MAX, to_ns == 0 or to_ns > from_ns. */
+typedef struct {
+  uint32_t limit;                          /* rows wanted */
+  const char *status;                      /* NULL = any; else borrowed from the query */
+  uint64_t from_ns, to_ns;                 /* creation range; to_ns 0 = none */
+  bool has_cursor;                         /* start after cursor */
+  uint8_t cursor[QP_PAY_LIST_KEY_SIZE];    /* the previous page's last key */
+  bool has_merchant;                       /* only one merchant's */
+  uint8_t merchant[QP_PAY_ID_SIZE];        /* which */
+  qp_http_error_t err;                     /* why the query was refused */
+} qp__pay_list_query_t;
+
+/* Defaults (limit 50, no filter). */
+void qp__pay_list_query_init(qp__pay_list_query_t *q);
+/* One query parameter (value may be NULL): false with q->err naming it. */
+bool qp__pay_list_param(qp__pay_list_query_t *q, const char *key, const char *value);
+/* The checks between parameters: false with q->err. */
+bool qp__pay_list_query_check(qp__pay_list_query_t *q);
+
 /* ---- handlers ---- */
 
 void qp__pay_merchants_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);

@@ -19,20 +19,11 @@
 #include "base/err.h"
 #include "payments/payments_int.h"
 
-#define KEY_SIZE 24                 /* by_created key */
+#define KEY_SIZE QP_PAY_LIST_KEY_SIZE
 #define CURSOR_TEXT_MAX 40          /* its base64url text, NUL included */
 #define SECONDS_MAX 253402300799LL  /* 9999-12-31T23:59:59Z */
 
-typedef struct {
-  uint32_t limit;                 /* rows wanted */
-  const char *status;             /* NULL = any */
-  uint64_t from_ns, to_ns;        /* creation range; to_ns 0 = none */
-  bool has_cursor;                /* start after cursor */
-  uint8_t cursor[KEY_SIZE];       /* the previous page's last key */
-  bool has_merchant;              /* only one merchant's */
-  uint8_t merchant[QP_PAY_ID_SIZE];
-  qp_http_error_t err;            /* why the query was refused */
-} query_t;
+typedef qp__pay_list_query_t query_t;
 
 static bool number(const char *v, long long min, long long max, long long *out) {
   char *end = NULL;
@@ -46,8 +37,7 @@ static bool bad(query_t *q, const char *key, const char *what) {
   return false;
 }
 
-static bool one_param(void *ctx, const char *key, const char *v) {
-  query_t *q = ctx;
+bool qp__pay_list_param(qp__pay_list_query_t *q, const char *key, const char *v) {
   long long n = 0;
   size_t len = 0;
   if (strcmp(key, "limit") == 0) {
@@ -79,10 +69,26 @@ static bool one_param(void *ctx, const char *key, const char *v) {
   return true;
 }
 
+static bool one_param(void *ctx, const char *key, const char *v) {
+  return qp__pay_list_param(ctx, key, v);
+}
+
 static uint64_t key_ns(const uint8_t *k) {
   uint64_t v = 0;
   for (int i = 0; i < 8; i++) v = (v << 8) | k[i];
   return v;
+}
+
+void qp__pay_list_query_init(qp__pay_list_query_t *q) {
+  memset(q, 0, sizeof *q);
+  q->limit = QP_PAY_LIST_LIMIT_DEFAULT;
+}
+
+bool qp__pay_list_query_check(qp__pay_list_query_t *q) {
+  if (q->to_ns == 0 || q->to_ns > q->from_ns) return true;
+  qp_http_error_set(&q->err, 400, "invalid_parameter", "created_to",
+                    "query parameter created_to must be after created_from");
+  return false;
 }
 
 /* Does the stored order o pass the filters?  Appends its public form. */
@@ -154,16 +160,10 @@ void qp__pay_orders_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) 
   qp__pay_t *p = ctx;
   qp__pay_caller_t caller;
   query_t q;
-  memset(&q, 0, sizeof q);
-  q.limit = QP_PAY_LIST_LIMIT_DEFAULT;
+  qp__pay_list_query_init(&q);
   if (!qp__pay_caller(p, req, r, false, &caller)) return;
-  if (!qp_http_query_each(req, one_param, &q)) {
+  if (!qp_http_query_each(req, one_param, &q) || !qp__pay_list_query_check(&q)) {
     qp_http_reply_error(r, &q.err);
-    return;
-  }
-  if (q.to_ns != 0 && q.to_ns <= q.from_ns) {
-    qp_http_reply_fail(r, 400, "invalid_parameter", "created_to",
-                       "query parameter created_to must be after created_from");
     return;
   }
   json_t *data = json_array();
