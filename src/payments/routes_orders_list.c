@@ -61,7 +61,8 @@ bool qp__pay_list_param(qp__pay_list_query_t *q, const char *key, const char *v)
     if (!qp__pay_id_parse(v, q->merchant)) return bad(q, key, "must be 32 hex digits");
     q->has_merchant = true;
   } else {
-    qp_http_error_set(&q->err, 400, "unknown_parameter", key, "unknown query parameter %.40s; "
+    qp_http_error_set(&q->err, 400, "unknown_parameter", key[0] != '\0' ? key : "query",
+                      "unknown query parameter \"%.40s\"; "
                       "allowed: limit, cursor, status, created_from, created_to, merchant_id",
                       key);
     return false;

@@ -376,6 +376,8 @@ def test_list_pagination(node):
         r = node.call("GET", "/v1/orders" + bad)
         assert r.status_code == 400, (bad, r.text)
         assert r.json()["error"]["path"] in bad, (bad, r.text)
+    r = node.call("GET", "/v1/orders?=x")  # an empty name (found by fuzz_payments_list_query)
+    assert r.status_code == 400 and r.json()["error"]["path"] == "query"
 
 
 def test_expiry_and_cancel(node):
