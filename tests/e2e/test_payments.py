@@ -401,6 +401,14 @@ def test_expiry_and_cancel(node):
     assert r.status_code == 404 and code(r) == "order_not_found"
     r = node.order(m, expires_in_s=86401)
     assert r.status_code == 400 and r.json()["error"]["path"] == "expires_in_s"
+    # Concurrent cancels of one order: exactly one wins, the others see it canceled.
+    o = node.order(m).json()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        rs = list(pool.map(lambda _: node.call("POST", "/v1/orders/%s/cancel" % o["id"], {}),
+                           range(8)))
+    assert sorted(r.status_code for r in rs) == [200] + [409] * 7
+    metrics = node.call("GET", "/metrics").text
+    assert 'quipu_payments_changes_total{type="order.canceled"} 2' in metrics
 
 
 def test_merchant_keys(node):
