@@ -214,7 +214,11 @@ def test_merchant_order_and_its_qr(node):
     assert parsed["order_id"] == o["id"] and parsed["crc"] == qr[-4:]
     assert [t["id"] for t in parsed["tags"]] == list(tags)
     assert node.call("GET", "/v1/orders/" + o["id"]).json() == o
-    # Minor units: JPY has none, KWD three.
+    paths = node.call("GET", "/v1/openapi.json").json()["paths"]
+    for path in ("/v1/merchants", "/v1/merchants/{id}/keys", "/v1/orders/{id}/qr.png",
+                 "/v1/qr/parse"):
+        assert path in paths, path
+    # Minor units: JPY has none.
     jpy = node.merchant(currency="JPY")
     r = node.order(jpy, amount="500", currency="JPY")
     assert tlv(r.json()["qr"])["54"] == "500" and tlv(r.json()["qr"])["53"] == "392"
