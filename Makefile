@@ -2,7 +2,8 @@
 # newcomer needs; both install missing Debian packages first (scripts/deps.sh).
 
 CC       ?= cc
-PKGS     := lmdb libsodium jansson libmicrohttpd gnutls libcurl libcrypto libuv libcbor lua5.4
+PKGS     := lmdb libsodium jansson libmicrohttpd gnutls libcurl libcrypto libuv libcbor lua5.4 \
+            libqrencode zlib
 WARN     := -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Werror
 CSTD     := -std=c11 -D_GNU_SOURCE
 DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -20,6 +20,8 @@ DOCS = [
     ("src/auth/openapi.json", "src/auth/openapi.c", "auth/auth_int.h", "qp_auth_openapi_json"),
     ("src/web/openapi.json", "src/web/openapi.c", "web/web.h", "qp_web_openapi_json"),
     ("src/risk/openapi.json", "src/risk/openapi.c", "risk/module_int.h", "qp_risk_openapi_json"),
+    ("src/payments/openapi.json", "src/payments/openapi.c", "payments/payments_int.h",
+     "qp_payments_openapi_json"),
 ]
 for src, dst, header, symbol in DOCS:
     text = open(src, encoding="utf-8").read()

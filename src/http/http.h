@@ -244,6 +244,7 @@ typedef struct qp_http_reply {
   const char *allow;        /* Allow header for 405, or NULL */
   bool close;               /* send Connection: close */
   uint32_t retry_after_s;   /* Retry-After for a 429/503; 0 = the default, 1 */
+  size_t body_len;          /* bytes of body when binary (qp_http_reply_bytes); 0 = strlen */
 } qp_http_reply_t;
 
 /* Serialises json (consumes the reference; NULL means out of memory and
@@ -253,6 +254,11 @@ void qp_http_reply_json(qp_http_reply_t *r, unsigned status, struct json_t *json
 /* Takes ownership of a qp_malloc'ed text body. */
 void qp_http_reply_text(qp_http_reply_t *r, unsigned status, char *text,
                         const char *content_type);
+
+/* Takes ownership of a qp_malloc'ed binary body of len bytes (an image;
+ * NUL bytes allowed).  data NULL becomes a 500. */
+void qp_http_reply_bytes(qp_http_reply_t *r, unsigned status, void *data, size_t len,
+                         const char *content_type);
 
 /* The error envelope for err (status from err, 500 if unset). */
 void qp_http_reply_error(qp_http_reply_t *r, const qp_http_error_t *err);

@@ -57,12 +57,20 @@ void qp_http_reply_text(qp_http_reply_t *r, unsigned status, char *text,
   qp_free(r->body);
   r->status = status;
   r->body = text;
+  r->body_len = 0;
   r->content_type = content_type;
   if (text == NULL) qp_http_reply_fail(r, 500, "internal", "", "out of memory");
 }
 
+void qp_http_reply_bytes(qp_http_reply_t *r, unsigned status, void *data, size_t len,
+                         const char *content_type) {
+  qp_http_reply_text(r, status, data, content_type);
+  if (data != NULL) r->body_len = len;
+}
+
 void qp_http_reply_error(qp_http_reply_t *r, const qp_http_error_t *err) {
   qp_free(r->body);
+  r->body_len = 0;
   r->body = qp_http_error_text(err);
   r->content_type = NULL;
   r->status = err->status != 0 ? err->status : 500;
@@ -81,7 +89,8 @@ static struct MHD_Response *make_response(qp_http_reply_t *r) {
       "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\",\"path\":\"\"}}";
   struct MHD_Response *resp = NULL;
   if (r->body != NULL) {
-    resp = MHD_create_response_from_buffer_with_free_callback(strlen(r->body), r->body, qp_free);
+    size_t len = r->body_len != 0 ? r->body_len : strlen(r->body);
+    resp = MHD_create_response_from_buffer_with_free_callback(len, r->body, qp_free);
     if (resp == NULL) qp_free(r->body);
   } else {
     if (r->status == 0 || r->status >= 500) {

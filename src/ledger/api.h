@@ -148,6 +148,10 @@ qp_ledger_service_t *qp_ledger_service(void);
 int qp_ledger_service_transfers(qp_ledger_service_t *svc, const qp_transfer_t *transfers,
                                 uint32_t count, uint32_t *results);
 
+/* Reads the account id: 0 with *out, or QP_ENOTFOUND (the payments module
+ * checks a merchant's settlement account with it). */
+int qp_ledger_service_account(qp_ledger_service_t *svc, qp_u128 id, qp_account_t *out);
+
 /* Reads the transfer id: 0 with *out and *state, or QP_ENOTFOUND. */
 int qp_ledger_service_transfer(qp_ledger_service_t *svc, qp_u128 id, qp_transfer_t *out,
                                qp_pending_state_t *state);

@@ -43,3 +43,12 @@ int qp_ledger_service_transfer(qp_ledger_service_t *svc, qp_u128 id, qp_transfer
   if (rc != 0) return rc;
   return found == 1 ? 0 : QP_ENOTFOUND;
 }
+
+int qp_ledger_service_account(qp_ledger_service_t *svc, qp_u128 id, qp_account_t *out) {
+  qp__ledger_api_t *api = (qp__ledger_api_t *)svc;
+  uint32_t found = 0;
+  if (api == NULL) return QP_EINVAL;
+  int rc = qp_db_lookup_accounts(api->db, &id, 1, out, &found);
+  if (rc != 0) return rc;
+  return found == 1 ? 0 : QP_ENOTFOUND;
+}

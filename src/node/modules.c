@@ -14,6 +14,7 @@ extern const qp_module_t qp_ledger_module;
 extern const qp_module_t qp_chain_module;
 extern const qp_module_t qp_risk_module;
 extern const qp_module_t qp_auth_module;
+extern const qp_module_t qp_payments_module;
 extern const qp_module_t qp_web_module;
 
 static const qp_module_t *const MODULES[] = {
@@ -21,6 +22,7 @@ static const qp_module_t *const MODULES[] = {
     &qp_chain_module,
     &qp_risk_module,
     &qp_auth_module,
+    &qp_payments_module,
     &qp_web_module,
 };
 #define MODULES_COUNT ((uint32_t)(sizeof MODULES / sizeof MODULES[0]))

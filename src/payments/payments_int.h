@@ -1,0 +1,276 @@
+/*
+ * payments_int.h - the payments module of the node (docs/payments.md):
+ * what its files share.  module.c reads the settings and hands the HTTP
+ * core its routes; store.c keeps merchants, orders, merchant keys,
+ * idempotency records and the event journal in LMDB under
+ * <data>/payments/ (every write one transaction, synchronously committed);
+ * idempotency.c implements the Idempotency-Key convention; caller.c says
+ * what an API key may do here (every order, or one merchant's); currency.c
+ * the ISO 4217 numeric codes; qr_render.c the SVG and PNG of a payload;
+ * http_json.c the request helpers; routes_*.c the handlers.
+ */
+#ifndef QP_PAYMENTS_PAYMENTS_INT_H
+#define QP_PAYMENTS_PAYMENTS_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/u128.h"
+#include "http/http.h"
+#include "payments/emv.h"
+#include "store/kv.h"
+
+#define QP_PAY_ID_SIZE 16                      /* bytes of a merchant or order id */
+#define QP_PAY_ID_HEX (2 * QP_PAY_ID_SIZE)     /* its 32 lower-case hex digits */
+#define QP_PAY_MAP_SIZE ((size_t)64 << 20)     /* LMDB map to start with */
+#define QP_PAY_MAP_SIZE_MAX ((size_t)16 << 30) /* and the most it may grow to */
+#define QP_PAY_BODY_BYTES_MAX 8192u            /* a request body */
+#define QP_PAY_IDEM_KEY_MAX 255u               /* bytes of an Idempotency-Key */
+#define QP_PAY_INFLIGHT_MAX 1024u              /* idempotent requests running at once */
+#define QP_PAY_LIST_LIMIT_DEFAULT 50u          /* rows of a list page without ?limit */
+#define QP_PAY_LIST_LIMIT_MAX 500u             /* and at most */
+#define QP_PAY_LIST_SCAN_MAX 10000u            /* index rows one page may look at */
+#define QP_PAY_NAME_MAX 25u                    /* a merchant's name (EMV tag 59) */
+#define QP_PAY_CITY_MAX 15u                    /* a merchant's city (EMV tag 60) */
+#define QP_PAY_DESCRIPTION_MAX 256u            /* bytes of an order's description */
+#define QP_PAY_REFERENCE_MAX 25u               /* an order's reference (EMV tag 62.05) */
+#define QP_PAY_EXPIRES_IN_S_DEFAULT 900u       /* an order's lifetime without expires_in_s */
+#define QP_PAY_EXPIRES_IN_S_MAX (7u * 86400u)  /* and the most a setting may allow */
+#define QP_PAY_IDEM_TTL_S_DEFAULT 86400u       /* a stored response is replayed this long */
+#define QP_PAY_IDEM_SWEEP_MAX 1000u            /* expired records one tick deletes */
+#define QP_PAY_TICK_MS 60000u                  /* how often the sweep runs */
+
+#define QP_PAY_SCOPE_WRITE "payments:write"
+#define QP_PAY_SCOPE_READ "payments:read"
+#define QP_PAY_SCOPE_MERCHANT "payments:merchant"
+
+/* The event types of the journal, in the order of qp__pay_event_types. */
+#define QP__PAY_EVENT_TYPES 4u
+extern const char *const qp__pay_event_types[QP__PAY_EVENT_TYPES];
+
+/* modules.payments in node.json. */
+typedef struct {
+  char gui[QP_EMV_GUI_MAX + 1];           /* EMV tag 26.00: "com.quipu.pay" */
+  char country[3];                        /* merchants' default country (tag 58) */
+  char city[QP_PAY_CITY_MAX + 1];         /* merchants' default city (tag 60) */
+  char mcc[5];                            /* merchants' default category code (tag 52) */
+  uint32_t order_expires_in_s_default;    /* an order's lifetime without expires_in_s */
+  uint32_t order_expires_in_s_max;        /* the longest one allowed */
+  uint32_t idempotency_ttl_s;             /* how long a stored response is replayed */
+} qp__pay_settings_t;
+
+typedef struct qp__pay {
+  qp__pay_settings_t settings;                /* from node.json */
+  char data_dir[1024];                        /* the node's (merchant keys go in its key file) */
+  qp_kv_t *kv;                                /* <data>/payments/ */
+  MDB_dbi merchants, orders, by_created, merchant_keys, idempotency, events; /* store.c */
+  pthread_mutex_t lock;                       /* guards inflight */
+  pthread_mutex_t order_lock;                 /* one order transition at a time */
+  uint8_t inflight[QP_PAY_INFLIGHT_MAX][32];  /* idempotency keys of requests running */
+  bool inflight_used[QP_PAY_INFLIGHT_MAX];    /* which slots hold one */
+  qp_http_module_t http;                      /* what the HTTP core serves */
+  _Atomic uint64_t changes[QP__PAY_EVENT_TYPES]; /* state changes committed, by event type */
+  _Atomic uint64_t idem[4];                   /* idempotency outcomes: replay, reused,
+                                                 in flight, full */
+  _Atomic uint64_t qr_refused;                /* payloads POST /v1/qr/parse refused */
+} qp__pay_t;
+
+extern const char qp_payments_openapi_json[];
+
+/* ---- metrics.c ---- */
+
+/* The module's lines of /metrics. */
+void qp__pay_metrics(void *ctx, qp_http_text_t *out);
+/* Counts a committed change of event_type (NULL: none). */
+void qp__pay_count_change(qp__pay_t *p, const char *event_type);
+
+/* ---- idempotency.c ---- */
+
+/* One request's Idempotency-Key.  Inactive when the header is absent. */
+typedef struct {
+  bool active;            /* a key was given: the response is stored */
+  uint8_t key[32];        /* SHA-256 of the caller's key id, NUL, the header */
+  uint8_t body_hash[32];  /* SHA-256 of the method, path and body */
+  uint32_t slot;          /* its slot in inflight */
+} qp__pay_idem_t;
+
+/* Starts an idempotent POST: false after a reply (a replay of the stored
+ * response; 422 idempotency_key_reused; 409 idempotency_key_in_flight; 400
+ * for a bad header; 503 when too many run).  On true the caller must call
+ * qp__pay_idem_end whatever happens. */
+bool qp__pay_idem_begin(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
+                        qp__pay_idem_t *idem);
+/* What a claim found. */
+typedef enum {
+  QP__PAY_IDEM_NEW = 0,   /* never used (or expired): the request runs; its slot is taken */
+  QP__PAY_IDEM_REPLAY,    /* a stored response for the same request */
+  QP__PAY_IDEM_REUSED,    /* a stored response for another request */
+  QP__PAY_IDEM_IN_FLIGHT, /* the same key is running now */
+  QP__PAY_IDEM_FULL,      /* QP_PAY_INFLIGHT_MAX are running */
+} qp__pay_idem_state_t;
+
+/* The core of qp__pay_idem_begin, given idem->key and idem->body_hash and
+ * the time: *state; for REPLAY *status and *body (qp_malloc'ed, the
+ * caller's); for NEW idem is active and holds a slot.  Returns 0 or a store
+ * error. */
+int qp__pay_idem_claim(qp__pay_t *p, qp__pay_idem_t *idem, int64_t now_s,
+                       qp__pay_idem_state_t *state, unsigned *status, char **body);
+/* Ends it (the slot is free again). */
+void qp__pay_idem_end(qp__pay_t *p, qp__pay_idem_t *idem);
+/* Deletes up to QP_PAY_IDEM_SWEEP_MAX records older than the TTL. */
+void qp__pay_idem_sweep(qp__pay_t *p, int64_t now_s);
+
+/* ---- store.c ---- */
+
+/* One record to write. */
+typedef struct {
+  MDB_dbi dbi;          /* which table */
+  const void *key;      /* its key */
+  size_t key_len;       /* bytes of key */
+  const void *value;    /* its value */
+  size_t value_len;     /* bytes of value */
+  bool is_new;          /* refuse (QP_EEXISTS) when the key exists */
+} qp__pay_put_t;
+
+/* A state change: the records, the journal event, the stored response. */
+typedef struct {
+  const qp__pay_put_t *puts;    /* records to write */
+  uint32_t puts_count;          /* rows in puts */
+  const char *event_type;       /* "order.created": appended to the event journal */
+  json_t *event_object;         /* the object the event is about (borrowed) */
+  const qp__pay_idem_t *idem;   /* NULL or inactive: no response stored */
+  unsigned status;              /* the response's status, for idem */
+  const char *response;         /* its body, for idem */
+} qp__pay_change_t;
+
+int qp__pay_store_open(qp__pay_t *p, const char *data_dir, char *detail, size_t detail_size);
+void qp__pay_store_close(qp__pay_t *p);
+/* Writes a change in one transaction: all of it or nothing.  Returns 0,
+ * QP_EEXISTS (an is_new key exists), QP_ENOSPC, QP_ENOMEM or QP_EDB. */
+int qp__pay_store_write(qp__pay_t *p, const qp__pay_change_t *c);
+/* The JSON record under key in dbi (caller owns it), or QP_ENOTFOUND. */
+int qp__pay_store_get_json(qp__pay_t *p, MDB_dbi dbi, const void *key, size_t key_len,
+                           json_t **out);
+/* The raw value under key copied into a new qp_malloc'ed buffer. */
+int qp__pay_store_get_raw(qp__pay_t *p, MDB_dbi dbi, const void *key, size_t key_len,
+                          uint8_t **out, size_t *len);
+/* Events in the journal (for tests and metrics). */
+uint64_t qp__pay_store_events(qp__pay_t *p);
+
+/* ---- caller.c ---- */
+
+/* What the caller may reach: every merchant, or only one. */
+typedef struct {
+  bool merchant_only;                     /* a payments:merchant key */
+  uint8_t merchant_id[QP_PAY_ID_SIZE];    /* merchant_only: its merchant */
+} qp__pay_caller_t;
+
+/* Who the caller is: false after a 403.  write: the route changes things. */
+bool qp__pay_caller(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r, bool write,
+                    qp__pay_caller_t *out);
+/* Whether the caller may see merchant_id's objects. */
+bool qp__pay_caller_sees(const qp__pay_caller_t *c, const uint8_t merchant_id[QP_PAY_ID_SIZE]);
+
+/* ---- currency.c ---- */
+
+/* The ISO 4217 numeric code of an alphabetic one, or 0 when unknown. */
+uint16_t qp__pay_currency_numeric(const char *alpha);
+/* Its minor-unit digits (0..4), or -1 when unknown. */
+int qp__pay_currency_decimals(const char *alpha);
+
+/* ---- qr_render.c ---- */
+
+/* The payload as a QR code (error correction M, 4-module quiet zone) in
+ * SVG (one path, one unit per module) or PNG (8-bit grey, 8 pixels per
+ * module): a qp_malloc'ed buffer the caller owns.  Returns 0, QP_EINVAL
+ * (libqrencode refused the text), QP_ENOMEM. */
+int qp__pay_qr_svg(const char *payload, char **out, size_t *len);
+int qp__pay_qr_png(const char *payload, uint8_t **out, size_t *len);
+
+/* ---- http_json.c ---- */
+
+json_t *qp__pay_body(qp_http_request_t *req, qp_http_reply_t *r, const char *const *allowed);
+/* A string member of 1..max bytes (required or optional: *out NULL when
+ * absent); false after a 400 naming it. */
+bool qp__pay_string(const json_t *obj, const char *name, size_t max, bool required,
+                    const char **out, qp_http_reply_t *r);
+/* A u128 member (decimal string or JSON integer), 1..2^128-1. */
+bool qp__pay_u128(const json_t *obj, const char *name, qp_u128 *out, qp_http_reply_t *r);
+/* An integer member in [min, max], fallback when absent (min > fallback:
+ * required). */
+bool qp__pay_int(const json_t *obj, const char *name, json_int_t min, json_int_t max,
+                 json_int_t fallback, json_int_t *out, qp_http_reply_t *r);
+bool qp__pay_id_parse(const char *text, uint8_t id[QP_PAY_ID_SIZE]);
+void qp__pay_id_hex(const uint8_t id[QP_PAY_ID_SIZE], char out[QP_PAY_ID_HEX + 1]);
+void qp__pay_new_id(uint8_t id[QP_PAY_ID_SIZE]);
+json_t *qp__pay_u128_json(qp_u128 v);
+json_t *qp__pay_time_json(int64_t unix_s);
+int64_t qp__pay_now_s(void);
+/* A 400 invalid_value naming path with "path what". */
+bool qp__pay_fail(qp_http_reply_t *r, const char *path, const char *what);
+/* A store failure as a reply (503 disk_full, 500 internal). */
+void qp__pay_reply_store(qp_http_reply_t *r, int rc);
+/* Replies with json (consumed) and, for an idempotent request, stores the
+ * response with the change in one transaction; the change's puts are
+ * written either way.  Returns the store's code (0 ok; a reply is made). */
+int qp__pay_commit(qp__pay_t *p, qp__pay_change_t *c, unsigned status, json_t *json,
+                   qp_http_reply_t *r);
+
+/* ---- orders.c ---- */
+
+/* An order's status now: the stored one, or "expired" for an open order
+ * whose expires_at has passed at now_s. */
+const char *qp__pay_order_status(const json_t *order, int64_t now_s);
+/* The order as the API shows it (a new object). */
+json_t *qp__pay_order_public(const json_t *order, int64_t now_s);
+/* The order named by the path's {id} that the caller may see; false after
+ * a 404/500 reply. */
+bool qp__pay_order_load(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
+                        const qp__pay_caller_t *caller, uint8_t id[QP_PAY_ID_SIZE],
+                        json_t **out);
+
+/* A 409 for an order whose status (now) does not allow the transition:
+ * code order_not_<wanted>, and "status" beside the message. */
+void qp__pay_reply_state(qp_http_reply_t *r, const char *status, const char *action);
+
+/* ---- routes_orders_list.c: GET /v1/orders's query ---- */
+
+#define QP_PAY_LIST_KEY_SIZE 24 /* by_created key: created ns (8, BE) || order id */
+
+/* A list query.  Invariant after qp__pay_list_query_check: 1 <= limit <=
+ * QP_PAY_LIST_LIMIT_MAX, to_ns == 0 or to_ns > from_ns. */
+typedef struct {
+  uint32_t limit;                          /* rows wanted */
+  const char *status;                      /* NULL = any; else borrowed from the query */
+  uint64_t from_ns, to_ns;                 /* creation range; to_ns 0 = none */
+  bool has_cursor;                         /* start after cursor */
+  uint8_t cursor[QP_PAY_LIST_KEY_SIZE];    /* the previous page's last key */
+  bool has_merchant;                       /* only one merchant's */
+  uint8_t merchant[QP_PAY_ID_SIZE];        /* which */
+  qp_http_error_t err;                     /* why the query was refused */
+} qp__pay_list_query_t;
+
+/* Defaults (limit 50, no filter). */
+void qp__pay_list_query_init(qp__pay_list_query_t *q);
+/* One query parameter (value may be NULL): false with q->err naming it. */
+bool qp__pay_list_param(qp__pay_list_query_t *q, const char *key, const char *value);
+/* The checks between parameters: false with q->err. */
+bool qp__pay_list_query_check(qp__pay_list_query_t *q);
+
+/* ---- handlers ---- */
+
+void qp__pay_merchants_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_merchants_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_merchant_keys_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_orders_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_orders_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_orders_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_orders_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_orders_qr_svg(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_orders_qr_png(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_qr_parse(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+
+#endif
