@@ -67,7 +67,7 @@ typedef struct qp__auth {
   qp__auth_settings_t settings;                      /* from node.json */
   const qp_http_server_t *server;                    /* for the bound port (loopback origins) */
   qp_kv_t *kv;                                       /* <data>/auth/ */
-  MDB_dbi users, handles, credentials, by_user, intents; /* the tables (store.c) */
+  MDB_dbi users, handles, credentials, by_user, intents, by_order; /* the tables (store.c) */
   pthread_mutex_t intent_locks[QP_AUTH_INTENT_LOCKS]; /* one confirm or cancel per intent */
   pthread_mutex_t lock;                              /* guards ceremonies */
   qp__auth_ceremony_t ceremonies[QP_AUTH_CEREMONIES_MAX]; /* outstanding challenges */
@@ -113,6 +113,12 @@ int qp__auth_cred_list(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE], js
 int qp__auth_intent_put(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t *intent,
                         bool is_new);
 /* The intent's record (caller owns it), or QP_ENOTFOUND. */
+/* service.c: makes a the module auth.h's door answers for (NULL: none). */
+void qp__auth_service_set(qp__auth_t *a);
+/* The ids of the intents made for order_id, oldest first (by_order):
+ * fills ids[0, max) and *count.  0 or a store error. */
+int qp__auth_order_intent_ids(qp__auth_t *a, const char *order_id,
+                              uint8_t ids[][QP_AUTH_ID_SIZE], uint32_t max, uint32_t *count);
 int qp__auth_intent_get(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t **out);
 
 /* ---- ceremony.c ---- */

@@ -153,6 +153,7 @@ static int auth_open(const qp_node_env_t *env, const json_t *settings, void **st
   pthread_mutex_init(&a->lock, NULL);
   for (uint32_t i = 0; i < QP_AUTH_INTENT_LOCKS; i++) pthread_mutex_init(&a->intent_locks[i], NULL);
   a->server = env->server;
+  qp__auth_service_set(a);
   a->http = (qp_http_module_t){.name = "auth", .routes = ROUTES,
                                .routes_count = sizeof ROUTES / sizeof ROUTES[0], .ctx = a,
                                .openapi = qp_auth_openapi_json};
@@ -164,6 +165,7 @@ static const qp_http_module_t *auth_routes(void *state) { return &((qp__auth_t *
 
 static void auth_close(void *state) {
   qp__auth_t *a = state;
+  qp__auth_service_set(NULL);
   qp__auth_store_close(a);
   pthread_mutex_destroy(&a->lock);
   for (uint32_t i = 0; i < QP_AUTH_INTENT_LOCKS; i++) pthread_mutex_destroy(&a->intent_locks[i]);

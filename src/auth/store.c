@@ -8,15 +8,19 @@
  * are unique), credentials (SHA-256 of the credential id -> JSON record,
  * which names its user and holds the id itself: ids of up to 1023 bytes do
  * not fit LMDB's 511-byte keys), by_user (user id || SHA-256 of the
- * credential id -> nothing: a user's credentials by prefix) and intents
- * (16-byte id -> JSON record of a payment intent).  Records are JSON text
+ * credential id -> nothing: a user's credentials by prefix), intents
+ * (16-byte id -> JSON record of a payment intent) and by_order (order_id,
+ * creation time, intent id -> nothing: an order's intents, for payments).  Records are JSON text
  * written by jansson with sorted keys: readable with mdb_dump, and every
  * field named.
  */
 #include <string.h>
 
 #include "auth/auth_int.h"
+#include "auth/payment.h"
 #include "base/alloc.h"
+#include "base/bytes.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
@@ -31,7 +35,7 @@ int qp__auth_store_open(qp__auth_t *a, const char *data_dir, char *detail, size_
     snprintf(detail, detail_size, "auth: cannot create %s", dir);
     return rc;
   }
-  rc = qp_kv_open(dir, QP_AUTH_MAP_SIZE, 0, 5, &a->kv, detail, detail_size);
+  rc = qp_kv_open(dir, QP_AUTH_MAP_SIZE, 0, 6, &a->kv, detail, detail_size);
   if (rc != 0) return rc;
   qp_kv_write_policy_t policy = {QP_AUTH_MAP_SIZE_MAX, 0};
   qp_kv_set_write_policy(a->kv, &policy);
@@ -39,9 +43,10 @@ int qp__auth_store_open(qp__auth_t *a, const char *data_dir, char *detail, size_
                                   {"handles", MDB_CREATE, &a->handles},
                                   {"credentials", MDB_CREATE, &a->credentials},
                                   {"by_user", MDB_CREATE, &a->by_user},
-                                  {"intents", MDB_CREATE, &a->intents}};
+                                  {"intents", MDB_CREATE, &a->intents},
+                                  {"by_order", MDB_CREATE, &a->by_order}};
   const char *failed = NULL;
-  rc = qp_kv_dbis(a->kv, tables, 5, &failed);
+  rc = qp_kv_dbis(a->kv, tables, 6, &failed);
   if (rc != 0) {
     snprintf(detail, detail_size, "auth: cannot open table %s: %s", failed ? failed : "?",
              qp_strerror(rc));
@@ -161,19 +166,35 @@ typedef struct {
   qp__auth_t *a;
   const uint8_t *id;
   char *text;
-  unsigned flags; /* MDB_NOOVERWRITE for a new intent */
+  unsigned flags;     /* MDB_NOOVERWRITE for a new intent */
+  const char *order;  /* a new intent's order_id: indexed in by_order; else NULL */
 } intent_put_t;
+
+/* by_order keys: order_id, a NUL, the creation time (8 bytes, big-endian
+ * nanoseconds: oldest first), the intent id. */
+#define BY_ORDER_KEY_MAX (QP_AUTH_ORDER_ID_MAX + 1 + 8 + QP_AUTH_ID_SIZE)
 
 static int put_intent(void *ctx, MDB_txn *txn) {
   intent_put_t *p = ctx;
   MDB_val k = {QP_AUTH_ID_SIZE, (void *)p->id}, v = {strlen(p->text), p->text};
   int rc = mdb_put(txn, p->a->intents, &k, &v, p->flags);
-  return rc == MDB_KEYEXIST ? QP_EEXISTS : rc;
+  if (rc != 0 || p->order == NULL) return rc == MDB_KEYEXIST ? QP_EEXISTS : rc;
+  uint8_t key[BY_ORDER_KEY_MAX];
+  size_t n = strlen(p->order);
+  memcpy(key, p->order, n);
+  key[n] = 0;
+  qp_store_u64_be(key + n + 1, qp_clock_wall_ns());
+  memcpy(key + n + 9, p->id, QP_AUTH_ID_SIZE);
+  MDB_val ok = {n + 9 + QP_AUTH_ID_SIZE, key}, empty = {0, ""};
+  return mdb_put(txn, p->a->by_order, &ok, &empty, 0);
 }
 
 int qp__auth_intent_put(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t *intent,
                         bool is_new) {
-  intent_put_t p = {a, id, NULL, is_new ? MDB_NOOVERWRITE : 0};
+  const char *order = json_string_value(json_object_get(intent, "order_id"));
+  intent_put_t p = {a, id, NULL, is_new ? MDB_NOOVERWRITE : 0,
+                    is_new && order != NULL && strlen(order) <= QP_AUTH_ORDER_ID_MAX ? order
+                                                                                     : NULL};
   int rc = dump(intent, &p.text);
   if (rc == 0) rc = qp_kv_write(a->kv, put_intent, &p);
   qp_http_json_free(p.text);
@@ -255,4 +276,27 @@ int qp__auth_cred_list(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE], js
 
 int qp__auth_intent_get(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t **out) {
   return get_json(a, a->intents, id, QP_AUTH_ID_SIZE, out);
+}
+
+int qp__auth_order_intent_ids(qp__auth_t *a, const char *order_id,
+                              uint8_t ids[][QP_AUTH_ID_SIZE], uint32_t max, uint32_t *count) {
+  *count = 0;
+  size_t n = strlen(order_id);
+  if (n > QP_AUTH_ORDER_ID_MAX) return 0;
+  MDB_txn *txn = NULL;
+  MDB_cursor *cur = NULL;
+  int rc = qp_kv_read_begin(a->kv, a->by_order, &txn, &cur);
+  if (rc != 0) return rc;
+  uint8_t prefix[QP_AUTH_ORDER_ID_MAX + 1];
+  memcpy(prefix, order_id, n);
+  prefix[n] = 0;
+  MDB_val k = {n + 1, prefix}, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  while (rc == 0 && *count < max && k.mv_size == n + 9 + QP_AUTH_ID_SIZE &&
+         memcmp(k.mv_data, prefix, n + 1) == 0) {
+    memcpy(ids[(*count)++], (const uint8_t *)k.mv_data + n + 9, QP_AUTH_ID_SIZE);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  qp_kv_read_end(a->kv, txn, cur);
+  return rc == MDB_NOTFOUND || rc == 0 ? 0 : qp_kv_err(rc);
 }
