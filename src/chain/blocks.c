@@ -21,6 +21,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "chain/app.h"
 #include "chain/node_int.h"
 
 #define TXS_PER_BLOCK_MAX 65536u /* genesis caps block_txs_max at this */
@@ -168,9 +169,17 @@ int qp__chain_payload_txs(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_
 }
 
 /* Every transaction signed (each distinct one verified once, thanks to
- * the mempool's cache) and the transaction root right. */
+ * the mempool's cache), the Lua calls' stated gas within the block's
+ * budget, and the transaction root right. */
 static bool txs_valid(qp__chain_node_t *n, const qp_hs_block_t *b, const qp_chain_tx_t *txs,
                       size_t count) {
+  uint64_t gas_max = n->genesis.params.block_gas_max;
+  if (qp_chain_txs_gas(txs, count, gas_max) > gas_max) {
+    QP_LOG_WARN("chain", "refusing block %llu of view %llu: its Lua calls state more gas than "
+                "the block's budget of %llu", (unsigned long long)b->header.height,
+                (unsigned long long)b->header.view, (unsigned long long)gas_max);
+    return false;
+  }
   for (size_t i = 0; i < count; i++)
     if (qp_chain_mempool_verify(n->mempool, &txs[i]) != 0) return false;
   uint8_t root[QP_HASH_SIZE];
