@@ -70,6 +70,7 @@ def start_added(net, source, key, base):
     with open(os.path.join(home, "node.json"), "w") as f:
         json.dump(cfg, f)
     net.start(source)
+    net.wait_healthy([source])
     log = open(os.path.join(home, "node.log"), "a")
     net.extra = subprocess.Popen([QUIPU, "node", "--home", home], stdout=log,
                                  stderr=subprocess.STDOUT)
@@ -247,3 +248,14 @@ def test_catch_up_across_two_epoch_changes(cnet):
     receipt = put(net, 3, net.client, net.client, "node2-down", "w")
     assert receipt["status"] == "ok"
     net.agree([0, 3], receipt["height"])
+    # Its store, made by catching up, proves the state across both changes.
+    def proof():
+        r = net.get(3, "/v1/chain/kv/node2-down?proof=1")
+        return r.json() if r.status_code == 200 else None
+    answer = wait_for("a proof from node3", proof)
+    path = os.path.join(net.root, "catchup-proof.json")
+    with open(path, "w") as f:
+        json.dump(answer, f)
+    v = quipu("chain", "verify-proof", "--genesis", net.home(3), path, check=False)
+    assert v.returncode == 0, v.stdout + v.stderr
+    assert "2 validator-set changes since genesis followed" in v.stdout, v.stdout
