@@ -46,9 +46,12 @@ static uint32_t read_run(qp__chain_node_t *n, const qp_chain_genesis_t *at, uint
   for (uint64_t h = from; cfg != NULL && h <= head && got < QP_CHAIN_CATCHUP_BLOCKS_MAX + 2;
        h++, got++) {
     qp__chain_cfg_at(n, h, cfg);
-    if (cfg->epoch != at->epoch || qp_chain_store_block(n->store, h, &stored[got]) != 0 ||
-        qp_hs_decode_block(at, stored[got].header, stored[got].header_len, &blocks[got]) != 0)
+    if (cfg->epoch != at->epoch || qp_chain_store_block(n->store, h, &stored[got]) != 0)
       break;
+    if (qp_hs_decode_block(at, stored[got].header, stored[got].header_len, &blocks[got]) != 0) {
+      qp_chain_block_deinit(&stored[got]);
+      break;
+    }
   }
   qp_free(cfg);
   return got;
@@ -241,10 +244,14 @@ void qp__chain_catchup_on_message(qp__chain_node_t *n, uint32_t peer, const uint
   memset(out, 0, sizeof *out);
   qp_chain_catchup_msg_t *m = qp_malloc(sizeof *m);
   int rc = m == NULL ? QP_ENOMEM : qp_chain_catchup_decode(n->cfg, bytes, len, m);
-  if (rc != 0)
+  if (rc != 0) {
     QP_LOG_DEBUG("chain", "catch-up message from %s refused: %s",
                  n->epochs.peers.validators[peer].name, qp_strerror(rc));
-  else if (m->type == QP_CHAIN_CATCHUP_REQUEST) serve(n, peer, m);
+    /* A run of an epoch we have not reached (it does not decode under
+     * ours): the peer is further on; ask it from our head. */
+    if (len >= 5 && bytes[0] == QP_CHAIN_CATCHUP_RESPONSE && qp_load_u32(bytes + 1) > n->cfg->epoch)
+      qp__chain_catchup_ask(n, peer, qp_clock_wall_ns() / 1000000u, false);
+  } else if (m->type == QP_CHAIN_CATCHUP_REQUEST) serve(n, peer, m);
   else apply(n, peer, m, out);
   qp_free(m);
 }
