@@ -13,11 +13,12 @@
 
 #define RESPONSE_FIXED 14u /* type, epoch, head, count */
 
-void qp_chain_catchup_request(uint32_t epoch, uint64_t from,
+void qp_chain_catchup_request(uint32_t epoch, uint64_t from, bool to_head,
                               uint8_t out[QP_CHAIN_CATCHUP_REQUEST_BYTES]) {
   out[0] = QP_CHAIN_CATCHUP_REQUEST;
   qp_store_u32(out + 1, epoch);
   qp_store_u64(out + 5, from);
+  out[13] = to_head ? 1 : 0;
 }
 
 int qp_chain_catchup_response(uint32_t epoch, uint64_t head, const uint8_t *const *blocks,
@@ -90,7 +91,8 @@ int qp_chain_catchup_decode(const qp_chain_genesis_t *g, const uint8_t *bytes, s
     m->type = QP_CHAIN_CATCHUP_REQUEST;
     m->epoch = qp_load_u32(bytes + 1);
     m->from = qp_load_u64(bytes + 5);
-    return m->from >= 1 ? 0 : QP_EPARSE;
+    m->to_head = bytes[13] == 1;
+    return m->from >= 1 && bytes[13] <= 1 ? 0 : QP_EPARSE;
   }
   if (bytes[0] != QP_CHAIN_CATCHUP_RESPONSE) return QP_EPARSE;
   m->type = QP_CHAIN_CATCHUP_RESPONSE;

@@ -15,7 +15,9 @@
  *
  * Wire (the frame's first byte, the channel, already removed; integers
  * little-endian):
- *   REQUEST   u8 1 | u32 epoch (the asker's) | u64 from (its head + 1)
+ *   REQUEST   u8 1 | u32 epoch (the asker's) | u64 from (its head + 1) |
+ *             u8 to_head (1: also within the responder's epoch, up to its
+ *             head; 0: only when the asker is in an earlier epoch)
  *   RESPONSE  u8 2 | u32 epoch (the responder's) | u64 head (its committed
  *             height) | u8 count (1..QP_CHAIN_CATCHUP_BLOCKS_MAX) |
  *             count x (u32 len | block) oldest first | u32 len | cert
@@ -25,13 +27,14 @@
 #ifndef QP_CHAIN_CATCHUP_H
 #define QP_CHAIN_CATCHUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "chain/consensus.h"
 
 #define QP_CHAIN_CATCHUP_BLOCKS_MAX 32u /* blocks in one RESPONSE */
-#define QP_CHAIN_CATCHUP_REQUEST_BYTES 13u
+#define QP_CHAIN_CATCHUP_REQUEST_BYTES 14u
 
 typedef enum qp_chain_catchup_type {
   QP_CHAIN_CATCHUP_REQUEST = 1,
@@ -42,6 +45,7 @@ typedef struct qp_chain_catchup_msg {
   qp_chain_catchup_type_t type;
   uint32_t epoch;  /* the sender's current epoch */
   uint64_t from;   /* REQUEST: the first height wanted */
+  bool to_head;    /* REQUEST: within the responder's epoch too */
   uint64_t head;   /* RESPONSE: the responder's committed height */
   uint32_t count;  /* RESPONSE: blocks */
   qp_hs_block_t blocks[QP_CHAIN_CATCHUP_BLOCKS_MAX]; /* payloads borrow the decoded bytes */
@@ -49,7 +53,7 @@ typedef struct qp_chain_catchup_msg {
 } qp_chain_catchup_msg_t;
 
 /* A REQUEST into out (QP_CHAIN_CATCHUP_REQUEST_BYTES). */
-void qp_chain_catchup_request(uint32_t epoch, uint64_t from,
+void qp_chain_catchup_request(uint32_t epoch, uint64_t from, bool to_head,
                               uint8_t out[QP_CHAIN_CATCHUP_REQUEST_BYTES]);
 
 /* A RESPONSE of count encoded blocks (oldest first) and an encoded cert,

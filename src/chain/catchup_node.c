@@ -7,9 +7,12 @@
  *
  * A peer is asked when its connection comes up, when it sends a consensus
  * message or an end of epoch this node cannot use (it may speak a later
- * epoch), and again at once after each run while it says it is in a later
- * epoch.  A peer serves only an asker in an earlier epoch than its own:
- * within one epoch the consensus core fetches what it lacks itself.
+ * epoch), and again at once after each run while it says it is further.
+ * A peer serves an asker in an earlier epoch than its own, and one in its
+ * own epoch only when asked up to its head (a connection that came up, a
+ * run that just came: a restarted node reaches the head even on an idle
+ * chain); otherwise, within one epoch, the consensus core fetches what it
+ * lacks itself.
  */
 #include <string.h>
 
@@ -32,7 +35,7 @@ void qp__chain_catchup_ask(qp__chain_node_t *n, uint32_t peer, uint64_t now_ms, 
   qp_chain_store_head(n->store, &head);
   uint8_t frame[1 + QP_CHAIN_CATCHUP_REQUEST_BYTES];
   frame[0] = QP__CHAIN_CHANNEL_CATCHUP;
-  qp_chain_catchup_request(n->cfg->epoch, head.height + 1, frame + 1);
+  qp_chain_catchup_request(n->cfg->epoch, head.height + 1, now, frame + 1);
   qp_net_send(n->net, peer, frame, sizeof frame);
 }
 
@@ -174,7 +177,10 @@ static void send_run(qp__chain_node_t *n, uint32_t peer, const qp_chain_genesis_
 static void serve(qp__chain_node_t *n, uint32_t peer, const qp_chain_catchup_msg_t *req) {
   qp_chain_head_t head;
   qp_chain_store_head(n->store, &head);
-  if (req->epoch >= n->cfg->epoch || req->from > head.height) return; /* nothing to show */
+  /* An asker in an earlier epoch, or in ours when it asks for the head
+   * (it just connected, or a run just came): nothing else to show. */
+  bool serve_it = req->epoch < n->cfg->epoch || (req->epoch == n->cfg->epoch && req->to_head);
+  if (!serve_it || req->from > head.height) return;
   qp_chain_genesis_t *at = qp_malloc(sizeof *at);
   qp_chain_block_t *stored = qp_calloc(QP_CHAIN_CATCHUP_BLOCKS_MAX + 2, sizeof *stored);
   qp_hs_block_t *blocks = qp_calloc(QP_CHAIN_CATCHUP_BLOCKS_MAX + 2, sizeof *blocks);
@@ -236,7 +242,8 @@ static void apply(qp__chain_node_t *n, uint32_t peer, const qp_chain_catchup_msg
               n->epochs.peers.validators[peer].name,
               (unsigned long long)(head.height + out->committed), (unsigned long long)m->head,
               m->epoch);
-  out->ask_again = !out->failed && out->committed > 0 && m->epoch > n->cfg->epoch;
+  out->ask_again = !out->failed && out->committed > 0 &&
+                   (m->epoch > n->cfg->epoch || m->head > head.height + out->committed);
 }
 
 void qp__chain_catchup_on_message(qp__chain_node_t *n, uint32_t peer, const uint8_t *bytes,

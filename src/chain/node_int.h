@@ -235,7 +235,8 @@ void qp__chain_epoch_proof_apply(qp__chain_node_t *n, uint32_t peer, const uint8
 
 /* catchup_node.c: catching up across epoch changes (catchup.h), on the
  * driver thread.  ask sends peer a request for the blocks after our head
- * (at most once a second each, unless now); on_message serves a request
+ * (at most once a second each, unless now: then also up to the peer's
+ * head within its epoch); on_message serves a request
  * from the block store, or checks a run and commits it, saying in *out
  * what happened: the driver then publishes the head and restarts the core
  * on it (in the new epoch when one began), and asks the same peer again

@@ -239,12 +239,19 @@ static void test_a_run_checks(void **state) {
   qp_free(r);
   /* A request round-trips. */
   uint8_t q[QP_CHAIN_CATCHUP_REQUEST_BYTES];
-  qp_chain_catchup_request(7, 123, q);
+  qp_chain_catchup_request(7, 123, true, q);
   assert_int_equal(qp_chain_catchup_decode(&chain.g, q, sizeof q, &m), 0);
   assert_int_equal(m.type, QP_CHAIN_CATCHUP_REQUEST);
   assert_int_equal(m.epoch, 7);
   assert_int_equal(m.from, 123);
-  qp_chain_catchup_request(7, 0, q);
+  assert_true(m.to_head);
+  qp_chain_catchup_request(7, 123, false, q);
+  assert_int_equal(qp_chain_catchup_decode(&chain.g, q, sizeof q, &m), 0);
+  assert_false(m.to_head);
+  q[13] = 2; /* a flag outside 0..1 */
+  assert_int_equal(qp_chain_catchup_decode(&chain.g, q, sizeof q, &m), QP_EPARSE);
+  assert_int_equal(qp_chain_catchup_decode(&chain.g, q, sizeof q - 1, &m), QP_EPARSE);
+  qp_chain_catchup_request(7, 0, false, q);
   assert_int_not_equal(qp_chain_catchup_decode(&chain.g, q, sizeof q, &m), 0);
 }
 
