@@ -123,6 +123,16 @@ extern const qp_chain_app_t qp_chain_app_kv;
  * args, gas}, queries code {contract} and get {contract, key}. */
 extern const qp_chain_app_t qp_chain_app_lua;
 
+/* The gas a transaction states: args.gas of a lua call when it is a
+ * positive integer, else 0 (every other transaction; a call whose gas is
+ * not one fails bad_args and runs nothing).  What the per-block gas budget
+ * (genesis params.block_gas_max) counts, at admission, in the proposer's
+ * block and in every voter's check. */
+uint64_t qp_chain_tx_gas(const qp_chain_tx_t *tx);
+/* The stated gas of txs (count) summed, stopping once above cap (so it
+ * never overflows): a voter refuses a block whose sum is above the budget. */
+uint64_t qp_chain_txs_gas(const qp_chain_tx_t *txs, size_t count, uint64_t cap);
+
 /* The built-in gov app (app_gov.c, docs/chain.md "Governance"). */
 extern const qp_chain_app_t qp_chain_app_gov;
 

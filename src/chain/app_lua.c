@@ -159,6 +159,21 @@ static bool is_identifier(const char *name, size_t len) {
   return true;
 }
 
+uint64_t qp_chain_tx_gas(const qp_chain_tx_t *tx) {
+  if (strcmp(tx->app, "lua") != 0 || strcmp(tx->method, "call") != 0) return 0;
+  json_t *args = json_loadb(tx->args, tx->args_len, JSON_REJECT_DUPLICATES, NULL);
+  json_t *g = json_object_get(args, "gas");
+  json_int_t n = json_is_integer(g) ? json_integer_value(g) : 0;
+  json_decref(args);
+  return n > 0 ? (uint64_t)n : 0;
+}
+
+uint64_t qp_chain_txs_gas(const qp_chain_tx_t *txs, size_t count, uint64_t cap) {
+  uint64_t gas = 0;
+  for (size_t i = 0; i < count && gas <= cap; i++) gas += qp_chain_tx_gas(&txs[i]);
+  return gas;
+}
+
 /* The call's args: 0, 1 after a failed receipt, or QP_ENOMEM. */
 static int read_call(const json_t *args, uint8_t hash[QP_HASH_SIZE], const char **method,
                      uint64_t *gas, qp_chain_effects_t *e) {

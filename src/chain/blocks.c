@@ -17,10 +17,12 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/bytes.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "chain/app.h"
 #include "chain/node_int.h"
 
 #define TXS_PER_BLOCK_MAX 65536u /* genesis caps block_txs_max at this */
@@ -76,7 +78,12 @@ static const qp_chain_exec_t *parent_exec(qp__chain_node_t *n, const uint8_t par
   qp_chain_store_head(n->store, &head);
   /* A parent at or below the committed height that is not the head is on
    * an abandoned fork: nothing executes on it. */
-  if (pb == NULL || pb->header.height <= head.height) return NULL;
+  if (pb == NULL || pb->header.height <= head.height) {
+    QP_LOG_DEBUG("chain", "parent %02x%02x… %s (head %llu)", parent[0], parent[1],
+                 pb == NULL ? "unknown" : "at or below the head, not it",
+                 (unsigned long long)head.height);
+    return NULL;
+  }
   return qp__chain_exec_for(n, pb);
 }
 
@@ -166,9 +173,17 @@ int qp__chain_payload_txs(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_
 }
 
 /* Every transaction signed (each distinct one verified once, thanks to
- * the mempool's cache) and the transaction root right. */
+ * the mempool's cache), the Lua calls' stated gas within the block's
+ * budget, and the transaction root right. */
 static bool txs_valid(qp__chain_node_t *n, const qp_hs_block_t *b, const qp_chain_tx_t *txs,
                       size_t count) {
+  uint64_t gas_max = n->genesis.params.block_gas_max;
+  if (qp_chain_txs_gas(txs, count, gas_max) > gas_max) {
+    QP_LOG_WARN("chain", "refusing block %llu of view %llu: its Lua calls state more gas than "
+                "the block's budget of %llu", (unsigned long long)b->header.height,
+                (unsigned long long)b->header.view, (unsigned long long)gas_max);
+    return false;
+  }
   for (size_t i = 0; i < count; i++)
     if (qp_chain_mempool_verify(n->mempool, &txs[i]) != 0) return false;
   uint8_t root[QP_HASH_SIZE];
@@ -239,18 +254,48 @@ static const qp_chain_exec_t *final_exec(qp__chain_node_t *n, const qp_hs_block_
   return NULL;
 }
 
+/* The blocks above b up to the one cert certifies (above[0..count), each
+ * the child of the one before), as the store keeps them: n x (u32 len |
+ * block).  QP_EINVAL when they do not reach it. */
+static int encode_above(qp__chain_node_t *n, const qp_hs_block_t *b,
+                        const qp_hs_commit_cert_t *cert, const qp_hs_block_t *const *above,
+                        uint32_t count, qp_buf_t *out) {
+  const uint8_t *parent = b->hash;
+  int rc = 0;
+  for (uint32_t i = 0; rc == 0 && i < count; i++) {
+    if (memcmp(above[i]->header.parent_hash, parent, QP_HASH_SIZE) != 0) return QP_EINVAL;
+    uint8_t *enc = NULL, len[4];
+    size_t enc_len = 0;
+    rc = qp_hs_encode_block(n->cfg, above[i], &enc, &enc_len);
+    qp_store_u32(len, (uint32_t)enc_len);
+    if (rc == 0 && (!qp_buf_append(out, len, sizeof len) || !qp_buf_append(out, enc, enc_len)))
+      rc = QP_ENOMEM;
+    qp_free(enc);
+    parent = above[i]->hash;
+  }
+  if (rc == 0 && memcmp(cert->child.parent_hash, parent, QP_HASH_SIZE) != 0) rc = QP_EINVAL;
+  return rc;
+}
+
 int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *b,
-                     const qp_hs_commit_cert_t *cert, bool *new_epoch) {
+                     const qp_hs_commit_cert_t *cert, const qp_hs_block_t *const *above,
+                     uint32_t above_count, bool *new_epoch) {
   const qp_chain_exec_t *exec = final_exec(n, b);
   if (exec == NULL) return QP_ECORRUPT; /* a final block we cannot execute: stop */
   uint8_t *enc = NULL, *cert_enc = NULL;
   size_t enc_len = 0, cert_len = 0;
   int rc = qp_hs_encode_block(n->cfg, b, &enc, &enc_len);
   /* The evidence is kept with the highest block it made final. */
-  bool top = memcmp(cert->child.parent_hash, b->hash, QP_HASH_SIZE) == 0;
-  /* The block that changes the validator set keeps its own certificate:
-   * nothing above it in this epoch is ever committed. */
+  bool own = memcmp(cert->child.parent_hash, b->hash, QP_HASH_SIZE) == 0, top = own;
+  /* The block that changes the validator set keeps the certificate too
+   * (nothing above it in this epoch is ever committed), and when it is not
+   * its own, the blocks up to the one it certifies (catch-up shows them). */
   top |= exec->reconfig;
+  qp_buf_t up = {.max = SIZE_MAX};
+  if (rc == 0 && exec->reconfig && !own &&
+      encode_above(n, b, cert, above, above_count, &up) != 0)
+    QP_LOG_WARN("chain", "block %llu ends epoch %u without the blocks its certificate needs",
+                (unsigned long long)b->header.height, n->cfg->epoch);
   if (rc == 0 && top) rc = qp_hs_encode_cert(n->cfg, cert, &cert_enc, &cert_len);
   qp_chain_head_t head;
   qp_chain_store_head(n->store, &head);
@@ -258,7 +303,8 @@ int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *b,
   qp_chain_block_in_t in = {.height = b->header.height, .header = enc, .header_len = enc_len,
                             .body = b->payload_len ? b->payload : empty,
                             .body_len = b->payload_len ? b->payload_len : sizeof empty,
-                            .qc = cert_enc, .qc_len = cert_len};
+                            .qc = cert_enc, .qc_len = cert_len,
+                            .above = (const uint8_t *)up.data, .above_len = up.len};
   memcpy(in.hash, b->hash, QP_HASH_SIZE);
   /* Block 1's consensus parent is the genesis block: the store's head hash. */
   memcpy(in.parent_hash, b->header.height == 1 ? head.hash : b->header.parent_hash,
@@ -267,6 +313,7 @@ int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *b,
   if (rc == 0) rc = qp_chain_store_commit(n->store, &in, exec, detail, sizeof detail);
   qp_free(enc);
   qp_free(cert_enc);
+  qp_buf_free(&up);
   if (rc != 0) {
     QP_LOG_ERROR("chain", "cannot store committed block %llu: %s %s",
                  (unsigned long long)b->header.height, qp_strerror(rc), detail);

@@ -17,6 +17,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "chain/catchup.h"
 #include "chain/node_int.h"
 #include "store/store.h"
 
@@ -36,7 +37,7 @@ void qp__chain_on_message(void *ctx, uint32_t peer, const uint8_t *bytes, size_t
     return;
   }
   if (bytes[0] != QP__CHAIN_CHANNEL_CONSENSUS && bytes[0] != QP__CHAIN_CHANNEL_TX &&
-      bytes[0] != QP__CHAIN_CHANNEL_EPOCH)
+      bytes[0] != QP__CHAIN_CHANNEL_EPOCH && bytes[0] != QP__CHAIN_CHANNEL_CATCHUP)
     return;
   if (bytes[0] == QP__CHAIN_CHANNEL_TX) { /* admitted here, on the transport's thread */
     qp_chain_admit_t result = QP_CHAIN_ADMIT_OK;
@@ -78,6 +79,11 @@ void qp__chain_on_peer(void *ctx, uint32_t peer, bool up) {
   qp__chain_node_t *n = ctx;
   QP_LOG_INFO("chain", "peer %s (validator %u) %s", n->epochs.peers.validators[peer].name, peer,
               up ? "connected" : "disconnected");
+  if (!up || peer >= 64) return;
+  pthread_mutex_lock(&n->mutex); /* the driver asks it whether we are behind an epoch change */
+  n->catchup_peers |= 1ull << peer;
+  pthread_cond_signal(&n->cond);
+  pthread_mutex_unlock(&n->mutex);
 }
 
 void qp__chain_wake(qp__chain_node_t *n) {
@@ -118,6 +124,7 @@ typedef struct driver_state {
   bool new_epoch;      /* a committed block changed the validator set: a new core */
   bool pending_known;  /* pending below was told to the core */
   bool pending;        /* the last thing told */
+  uint64_t ask;        /* peers that came up: ask them for catch-up (bit i) */
 } driver_state_t;
 
 static void publish(qp__chain_node_t *n, const qp_hs_block_t *committed) {
@@ -137,8 +144,27 @@ static void publish(qp__chain_node_t *n, const qp_hs_block_t *committed) {
   pthread_mutex_unlock(&n->pub_mutex);
 }
 
-static void perform_one(qp__chain_node_t *n, const qp_hs_action_t *a, driver_state_t *d) {
+/* The blocks the actions after acts[i] commit, up to the one a's cert
+ * certifies (the rest of this commit), into above; returns how many. */
+static uint32_t rest_of_commit(const qp_hs_action_t *acts, size_t i, size_t count,
+                               const qp_hs_block_t **above) {
+  const qp_hs_commit_cert_t *cert = acts[i].cert;
+  uint32_t k = 0;
+  if (memcmp(cert->child.parent_hash, acts[i].block->hash, QP_HASH_SIZE) == 0) return 0;
+  for (size_t j = i + 1; j < count && k + 1 < QP_CHAIN_CATCHUP_BLOCKS_MAX; j++) {
+    if (acts[j].kind != QP_HS_ACT_COMMIT) continue;
+    above[k++] = acts[j].block;
+    if (memcmp(acts[j].block->hash, cert->child.parent_hash, QP_HASH_SIZE) == 0) break;
+  }
+  return k;
+}
+
+static void perform_one(qp__chain_node_t *n, const qp_hs_action_t *acts, size_t i, size_t count,
+                        driver_state_t *d) {
   char detail[256];
+  const qp_hs_action_t *a = &acts[i];
+  const qp_hs_block_t *above[QP_CHAIN_CATCHUP_BLOCKS_MAX];
+  uint32_t n_above = 0;
   switch (a->kind) {
   case QP_HS_ACT_PERSIST:
     if (qp_file_replace(n->safety_path, a->bytes, a->len, 0600, detail, sizeof detail) != 0) {
@@ -154,9 +180,12 @@ static void perform_one(qp__chain_node_t *n, const qp_hs_action_t *a, driver_sta
     send_peer(n, QP__CHAIN_CHANNEL_CONSENSUS, UINT32_MAX, a->bytes, a->len);
     break;
   case QP_HS_ACT_COMMIT:
-    if (qp__chain_commit(n, a->block, a->cert, &d->new_epoch) != 0) d->failed = true;
+    n_above = rest_of_commit(acts, i, count, above);
+    if (qp__chain_commit(n, a->block, a->cert, above, n_above, &d->new_epoch) != 0)
+      d->failed = true;
     else publish(n, a->block);
-    if (d->new_epoch && !d->failed && qp__chain_epoch_proof_make(n, a->block, a->cert) != 0)
+    if (d->new_epoch && !d->failed &&
+        qp__chain_epoch_proof_make(n, a->block, above, n_above, a->cert) != 0)
       QP_LOG_WARN("chain", "cannot keep the end of epoch %u to show late peers", n->cfg->epoch);
     break;
   case QP_HS_ACT_NEED_PAYLOAD:
@@ -171,11 +200,13 @@ static void perform_one(qp__chain_node_t *n, const qp_hs_action_t *a, driver_sta
 
 static void drain(qp__chain_node_t *n, driver_state_t *d);
 
-/* The block that changed the validator set is committed: consensus goes
- * on with the new set from the next height, in a new core on top of it.
- * Nothing the old core held above it is committed by anyone (every
- * validator switches at this block); its transactions return to the pool. */
-static void new_epoch(qp__chain_node_t *n, driver_state_t *d) {
+/* A new core on top of the committed head: after the block that changed
+ * the validator set (advance: consensus goes on with the new set from the
+ * next height; nothing the old core held above it is committed by anyone,
+ * every validator switches at this block), or after blocks committed by
+ * catching up (the old core's tree is behind them).  What the old core's
+ * proposals took returns to the pool. */
+static void restart_core(qp__chain_node_t *n, driver_state_t *d, bool advance) {
   d->new_epoch = false;
   bool grew = false;
   char detail[256] = "";
@@ -184,7 +215,7 @@ static void new_epoch(qp__chain_node_t *n, driver_state_t *d) {
   qp__chain_execs_clear(n);
   qp_chain_mempool_untake(n->mempool);
   n->need_payload = false;
-  int rc = qp__chain_epochs_advance(n, &grew);
+  int rc = advance ? qp__chain_epochs_advance(n, &grew) : 0;
   if (rc == 0 && grew) { /* a new validator: the transport learns its key and address */
     pthread_mutex_lock(&n->fwd_mutex); /* the outbox and the HTTP reads use n->net under it */
     qp_net_stop(n->net);
@@ -195,7 +226,8 @@ static void new_epoch(qp__chain_node_t *n, driver_state_t *d) {
   }
   if (rc == 0) rc = qp__chain_open_core(n, detail, sizeof detail);
   if (rc != 0) {
-    QP_LOG_ERROR("chain", "cannot start the new epoch: %s %s", qp_strerror(rc), detail);
+    QP_LOG_ERROR("chain", "cannot restart consensus%s: %s %s",
+                 advance ? " in the new epoch" : "", qp_strerror(rc), detail);
     d->failed = true;
     return;
   }
@@ -211,8 +243,9 @@ static void new_epoch(qp__chain_node_t *n, driver_state_t *d) {
 static void drain(qp__chain_node_t *n, driver_state_t *d) {
   const qp_hs_action_t *acts = NULL;
   size_t count = qp_hs_actions(n->core, &acts);
-  for (size_t i = 0; i < count && !d->failed && !d->new_epoch; i++) perform_one(n, &acts[i], d);
-  if (d->new_epoch && !d->failed) new_epoch(n, d);
+  for (size_t i = 0; i < count && !d->failed && !d->new_epoch; i++)
+    perform_one(n, acts, i, count, d);
+  if (d->new_epoch && !d->failed) restart_core(n, d, true);
 }
 
 /* Holds back what the uncommitted blocks under the new one carry: walks
@@ -321,11 +354,28 @@ static bool serve_from_store(qp__chain_node_t *n, uint32_t from, const uint8_t *
   return ours;
 }
 
+/* A catch-up request served, or a run committed: then the core restarts
+ * on the new head, and the peer is asked for more while it is further. */
+static void on_catchup(qp__chain_node_t *n, qp__chain_event_t *e, driver_state_t *d) {
+  qp__chain_catchup_result_t r;
+  qp__chain_catchup_on_message(n, e->from, e->bytes + 1, e->len - 1, &r);
+  if (r.failed) d->failed = true;
+  if (r.committed == 0 || d->failed) return;
+  publish(n, &r.last);
+  restart_core(n, d, r.new_epoch);
+  if (!d->failed && r.ask_again) qp__chain_catchup_ask(n, e->from, now_ms(), true);
+}
+
 /* Feeds one queued peer message to the core (or the mempool). */
 static void handle_event(qp__chain_node_t *n, qp__chain_event_t *e, driver_state_t *d) {
+  if (e->bytes[0] == QP__CHAIN_CHANNEL_CATCHUP) {
+    on_catchup(n, e, d);
+    return;
+  }
   if (e->bytes[0] == QP__CHAIN_CHANNEL_EPOCH) {
     qp__chain_epoch_proof_apply(n, e->from, e->bytes, e->len, &d->new_epoch);
-    if (d->new_epoch) new_epoch(n, d);
+    if (d->new_epoch) restart_core(n, d, true);
+    else qp__chain_catchup_ask(n, e->from, now_ms(), false); /* further behind than that? */
     return;
   }
   if (serve_from_store(n, e->from, e->bytes + 1, e->len - 1)) return;
@@ -340,8 +390,12 @@ static void handle_event(qp__chain_node_t *n, qp__chain_event_t *e, driver_state
     QP_LOG_DEBUG("chain", "message from %s refused: %s",
                  n->epochs.peers.validators[e->from].name, qp_strerror(rc));
     qp__chain_epoch_proof_offer(n, e->from, now_ms()); /* a message of an epoch that ended? */
+    qp__chain_catchup_ask(n, e->from, now_ms(), false); /* ... or of one we have not reached? */
   }
-  drain(n, d);
+  /* The core keeps its last call's actions until the next call: a message
+   * it was not given (a peer outside the epoch) must not perform them
+   * again (a second COMMIT of a block stops the node). */
+  if (member >= 0) drain(n, d);
 }
 
 /* Tells the core whether transactions wait, when that changed. */
@@ -382,7 +436,7 @@ static qp__chain_event_t *wait_input(qp__chain_node_t *n, driver_state_t *d, boo
   pthread_mutex_lock(&n->mutex);
   bool due = false;
   uint64_t wait = 0;
-  while (!unseen && n->head == NULL && !n->txs_arrived && !n->stopping &&
+  while (!unseen && n->head == NULL && !n->txs_arrived && !n->stopping && !n->catchup_peers &&
          now_ms() < d->timer_at && (wait = wait_ms(n, d, &due), !due)) {
     struct timespec ts;
     qp_clock_deadline_ts(wait, &ts);
@@ -395,6 +449,8 @@ static qp__chain_event_t *wait_input(qp__chain_node_t *n, driver_state_t *d, boo
   n->queued_bytes = 0;
   *txs = n->txs_arrived;
   n->txs_arrived = false;
+  d->ask = n->catchup_peers;
+  n->catchup_peers = 0;
   pthread_mutex_unlock(&n->mutex);
   return list;
 }
@@ -412,6 +468,9 @@ static void *driver_main(void *arg) {
       for (qp__chain_event_t *e = list, *next; e != NULL; e = next) next = e->next, qp_free(e);
       break;
     }
+    for (uint32_t p = 0; p < 64 && d.ask != 0; p++)
+      if (d.ask & (1ull << p)) qp__chain_catchup_ask(n, p, now_ms(), true);
+    d.ask = 0;
     for (qp__chain_event_t *e = list, *next; e != NULL; e = next) {
       next = e->next;
       if (!d.failed) handle_event(n, e, &d);

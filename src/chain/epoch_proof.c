@@ -4,11 +4,15 @@
  * when it commits the block that changed it; one that did not see that
  * block's commit certificate in time (it was slow, or down) still speaks
  * the old epoch, whose messages the others no longer take.  So a node that
- * switched answers such a peer with a channel-4 frame:
+ * switched shows such a peer the end as a catch-up run (catchup.h): the
+ * block, the blocks committed with it above it up to the certified one
+ * (when a view change came right after it), and the commit certificate;
+ * the peer, when the block is the next one it would commit, checks the
+ * run with the old epoch's validators (the two-chain rule, 2f+1 signatures
+ * on both QCs), commits the block and switches too; further behind, it
+ * asks for the blocks it lacks first.  Older nodes sent a channel-4 frame
  *   u8 4 | u32 epoch (the one that ended) | u32 len | the block | the cert
- * and the peer, when the block is the next one it would commit, checks the
- * certificate with the old epoch's validators (the two-chain rule, 2f+1
- * signatures on both QCs), commits the block and switches too.
+ * which is still taken.
  */
 #include <string.h>
 
@@ -17,33 +21,36 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "chain/catchup.h"
 #include "chain/node_int.h"
 
 #define OFFER_EVERY_MS 1000u
 #define CAST_FOR_MS 30000u /* how long after a switch the proof is broadcast */
 
 int qp__chain_epoch_proof_make(qp__chain_node_t *n, const qp_hs_block_t *b,
+                               const qp_hs_block_t *const *above, uint32_t above_count,
                                const qp_hs_commit_cert_t *cert) {
-  uint8_t *block = NULL, *c = NULL;
-  size_t block_len = 0, c_len = 0;
-  int rc = qp_hs_encode_block(n->cfg, b, &block, &block_len);
+  if (above_count + 1 > QP_CHAIN_CATCHUP_BLOCKS_MAX) return QP_ELIMIT;
+  uint8_t *encs[QP_CHAIN_CATCHUP_BLOCKS_MAX] = {0}, *c = NULL, *frame = NULL;
+  size_t lens[QP_CHAIN_CATCHUP_BLOCKS_MAX] = {0}, c_len = 0, frame_len = 0;
+  int rc = qp_hs_encode_block(n->cfg, b, &encs[0], &lens[0]);
+  for (uint32_t i = 0; rc == 0 && i < above_count; i++)
+    rc = qp_hs_encode_block(n->cfg, above[i], &encs[i + 1], &lens[i + 1]);
   if (rc == 0) rc = qp_hs_encode_cert(n->cfg, cert, &c, &c_len);
-  uint8_t *frame = rc == 0 ? qp_malloc(9 + block_len + c_len) : NULL;
-  if (rc == 0 && frame == NULL) rc = QP_ENOMEM;
+  if (rc == 0)
+    rc = qp_chain_catchup_response(n->cfg->epoch + 1, b->header.height,
+                                   (const uint8_t *const *)encs, lens, above_count + 1, c, c_len,
+                                   1, &frame, &frame_len);
   if (rc == 0) {
-    frame[0] = QP__CHAIN_CHANNEL_EPOCH;
-    qp_store_u32(frame + 1, n->cfg->epoch);
-    qp_store_u32(frame + 5, (uint32_t)block_len);
-    memcpy(frame + 9, block, block_len);
-    memcpy(frame + 9 + block_len, c, c_len);
+    frame[0] = QP__CHAIN_CHANNEL_CATCHUP;
     qp_free(n->epoch_proof);
     n->epoch_proof = frame;
-    n->epoch_proof_len = 9 + block_len + c_len;
+    n->epoch_proof_len = frame_len;
     memset(n->epoch_proof_sent_ms, 0, sizeof n->epoch_proof_sent_ms);
     n->epoch_proof_until_ms = qp_clock_mono_ns() / 1000000u + CAST_FOR_MS;
     n->epoch_proof_cast_ms = 0;
   }
-  qp_free(block);
+  for (uint32_t i = 0; i <= above_count; i++) qp_free(encs[i]);
   qp_free(c);
   return rc;
 }
@@ -94,8 +101,8 @@ void qp__chain_epoch_proof_apply(qp__chain_node_t *n, uint32_t peer, const uint8
     QP_LOG_INFO("chain", "validator %s shows epoch %u ended at block %llu: committing it",
                 n->epochs.peers.validators[peer].name, n->cfg->epoch,
                 (unsigned long long)b.header.height);
-    ok = qp__chain_commit(n, &b, cert, new_epoch) == 0 && *new_epoch;
-    if (ok) qp__chain_epoch_proof_make(n, &b, cert); /* to pass on in turn */
+    ok = qp__chain_commit(n, &b, cert, NULL, 0, new_epoch) == 0 && *new_epoch;
+    if (ok) qp__chain_epoch_proof_make(n, &b, NULL, 0, cert); /* to pass on in turn */
     if (!ok) QP_LOG_WARN("chain", "the block that ended epoch %u did not change the set here",
                          n->cfg->epoch);
   }

@@ -11,9 +11,12 @@
  * The hash is the suite hash of (integers little-endian):
  *   "quipu-genesis-v1" || u8 len || chain_id || u8 suite || u32 n ||
  *   n * (u8 key_len || key) || u32 block_txs_max || u32 block_bytes_max ||
- *   u32 tx_bytes_max || u32 view_timeout_ms [|| u8 1 || u8 len || registrar]
- * (the registrar part only when genesis names one: older genesis files
- * keep their hash).  Validator names are labels for logs and are not part of it.
+ *   u32 tx_bytes_max || u32 view_timeout_ms [|| u64 block_gas_max]
+ *   [|| u8 1 || u8 len || registrar]
+ * block_gas_max only when it is not QP_CHAIN_BLOCK_GAS_DEFAULT, the
+ * registrar only when genesis names one (a genesis from before either
+ * existed names the same network).  Validator names are labels for logs
+ * and are not part of it.  params.block_gas_max is the one optional key.
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,7 +40,7 @@
 /* domain, chain id, suite, count, keys, params */
 #define GENESIS_ENCODING_MAX                                                                   \
   (GENESIS_DOMAIN_LEN + 1 + QP_CHAIN_ID_MAX + 1 + 4 +                                          \
-   QP_CHAIN_VALIDATORS_MAX * (1 + QP_SIGN_PUBLIC_MAX) + 16 + 2 + QP_SIGN_PUBLIC_MAX)
+   QP_CHAIN_VALIDATORS_MAX * (1 + QP_SIGN_PUBLIC_MAX) + 16 + 8 + 2 + QP_SIGN_PUBLIC_MAX)
 
 /* The ranges of params: {name, min, max}. */
 static const struct {
@@ -58,6 +61,7 @@ void qp_chain_params_default(qp_chain_params_t *p) {
   p->block_bytes_max = 4u << 20;
   p->tx_bytes_max = 65536;
   p->view_timeout_ms = 1000;
+  p->block_gas_max = QP_CHAIN_BLOCK_GAS_DEFAULT;
 }
 
 static uint32_t *param_field(qp_chain_params_t *p, size_t which) {
@@ -86,7 +90,7 @@ static int fail(char *detail, size_t detail_size, const char *msg) {
   return QP_EPARSE;
 }
 
-/* Refuses keys of obj other than allowed[0, count) and a missing one of
+/* Refuses keys of obj other than allowed[0, count), and a missing one of
  * allowed[0, required). */
 static int keys_of(json_t *obj, const char *path, const char *const *allowed, size_t count,
                    size_t required, char *detail, size_t detail_size) {
@@ -109,17 +113,33 @@ static int keys_of(json_t *obj, const char *path, const char *const *allowed, si
   return 0;
 }
 
-/* Refuses keys of obj other than allowed[0, count), all required. */
+/* Every key of allowed[0, count) required, no other. */
 static int only_keys(json_t *obj, const char *path, const char *const *allowed, size_t count,
                      char *detail, size_t detail_size) {
   return keys_of(obj, path, allowed, count, count, detail, detail_size);
 }
 
+/* params.block_gas_max: optional, QP_CHAIN_BLOCK_GAS_DEFAULT when absent. */
+static int parse_block_gas(json_t *obj, qp_chain_params_t *p, char *detail, size_t detail_size) {
+  json_t *v = json_object_get(obj, "block_gas_max");
+  p->block_gas_max = QP_CHAIN_BLOCK_GAS_DEFAULT;
+  if (v == NULL) return 0;
+  json_int_t n = json_is_integer(v) ? json_integer_value(v) : -1;
+  if (n < (json_int_t)QP_CHAIN_BLOCK_GAS_MIN || n > (json_int_t)QP_CHAIN_BLOCK_GAS_MAX) {
+    snprintf(detail, detail_size, "params.block_gas_max must be an integer from %llu to %llu",
+             QP_CHAIN_BLOCK_GAS_MIN, QP_CHAIN_BLOCK_GAS_MAX);
+    return QP_EPARSE;
+  }
+  p->block_gas_max = (uint64_t)n;
+  return 0;
+}
+
 static int parse_params(json_t *obj, qp_chain_params_t *p, char *detail, size_t detail_size) {
   static const char *const keys[] = {"block_txs_max", "block_bytes_max", "tx_bytes_max",
-                                     "view_timeout_ms"};
+                                     "view_timeout_ms", "block_gas_max"};
   if (!json_is_object(obj)) return fail(detail, detail_size, "params must be an object");
-  int rc = only_keys(obj, "params.", keys, 4, detail, detail_size);
+  int rc = keys_of(obj, "params.", keys, 5, 4, detail, detail_size);
+  if (rc == 0) rc = parse_block_gas(obj, p, detail, detail_size);
   if (rc != 0) return rc;
   for (size_t i = 0; i < PARAMS_COUNT; i++) {
     json_t *v = json_object_get(obj, PARAMS[i].name);
@@ -247,6 +267,10 @@ static int genesis_hash(qp_chain_genesis_t *g) {
   }
   qp_chain_params_t p = g->params;
   for (size_t i = 0; i < PARAMS_COUNT; i++, n += 4) qp_store_u32(enc + n, *param_field(&p, i));
+  if (p.block_gas_max != QP_CHAIN_BLOCK_GAS_DEFAULT) {
+    qp_store_u64(enc + n, p.block_gas_max);
+    n += 8;
+  }
   if (g->registrar_len > 0) {
     QP_ASSERT(g->registrar_len <= QP_SIGN_PUBLIC_MAX);
     enc[n++] = 1;
@@ -356,6 +380,13 @@ int qp_chain_genesis_format(const qp_chain_genesis_t *g, char **out) {
                                           (json_int_t)g->params.block_bytes_max, "tx_bytes_max",
                                           (json_int_t)g->params.tx_bytes_max, "view_timeout_ms",
                                           (json_int_t)g->params.view_timeout_ms);
+  json_t *params = json_object_get(root, "params"); /* block_gas_max: only when not the default */
+  if (params != NULL && g->params.block_gas_max != QP_CHAIN_BLOCK_GAS_DEFAULT &&
+      json_object_set_new(params, "block_gas_max",
+                          json_integer((json_int_t)g->params.block_gas_max)) != 0) {
+    json_decref(root);
+    root = NULL;
+  }
   if (root != NULL && g->registrar_len > 0) {
     char hex[2 * QP_SIGN_PUBLIC_MAX + 1];
     qp_hex(hex, g->registrar, g->registrar_len);

@@ -25,6 +25,9 @@
 #define QP_CHAIN_ID_MAX 64u          /* bytes of a chain id: [A-Za-z0-9._-]+ */
 #define QP_CHAIN_VALIDATORS_MAX 64u  /* validators in one network (a QC signer set is a u64) */
 #define QP_CHAIN_NAME_MAX 64u        /* bytes of a validator's name */
+#define QP_CHAIN_BLOCK_GAS_DEFAULT 50000000ull /* params.block_gas_max when genesis omits it */
+#define QP_CHAIN_BLOCK_GAS_MIN 1000ull
+#define QP_CHAIN_BLOCK_GAS_MAX 1000000000000ull
 
 typedef struct qp_chain_validator {
   char name[QP_CHAIN_NAME_MAX + 1];          /* for logs and status */
@@ -37,6 +40,7 @@ typedef struct qp_chain_params {
   uint32_t block_bytes_max; /* encoded transactions in one block */
   uint32_t tx_bytes_max;    /* one encoded transaction */
   uint32_t view_timeout_ms; /* the pacemaker's base timeout */
+  uint64_t block_gas_max;   /* the sum of the stated gas of a block's Lua calls (optional) */
 } qp_chain_params_t;
 
 typedef struct qp_chain_genesis {

@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/err.h"
+#include "chain/app.h"
 #include "chain/mempool_int.h"
 
 static const char *const ADMIT_CODES[] = {
@@ -292,7 +293,8 @@ static int pool_checks(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, qp_chain
 }
 
 /* Inserts tx (mutex held, pool_checks passed): nonce pending, full, or in. */
-static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, qp_chain_admit_t *a) {
+static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint64_t gas,
+                  qp_chain_admit_t *a) {
   uint8_t id[QP_HASH_SIZE];
   uint32_t s = 0;
   qp__chain_mp_sender_id(tx->sender, tx->sender_len, id);
@@ -314,7 +316,8 @@ static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, qp_chain_admi
   }
   uint32_t e = mp->entries_free[--mp->entries_free_count];
   mp_entry_t *x = &mp->entries[e];
-  *x = (mp_entry_t){.bytes = copy, .len = tx->bytes_len, .nonce = tx->nonce, .sender = s,
+  *x = (mp_entry_t){.bytes = copy, .len = tx->bytes_len, .nonce = tx->nonce, .gas = gas,
+                    .sender = s,
                     .fifo_prev = mp->fifo_tail, .fifo_next = QP_CHAIN_NIL, .used = true};
   memcpy(x->hash, tx->hash, QP_HASH_SIZE);
   memcpy(copy, tx->bytes, tx->bytes_len);
@@ -330,8 +333,8 @@ static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, qp_chain_admi
 }
 
 /* Pool checks, the signature (mutex released), then the insertion. */
-static int admit_decoded(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, qp_chain_admit_t *a,
-                         char *detail, size_t detail_size) {
+static int admit_decoded(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint64_t gas,
+                         qp_chain_admit_t *a, char *detail, size_t detail_size) {
   pthread_mutex_lock(&mp->mu);
   int rc = pool_checks(mp, tx, a, detail, detail_size);
   bool verified = qp__chain_hmap_get(&mp->verified, tx->hash, NULL);
@@ -350,7 +353,7 @@ static int admit_decoded(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, qp_cha
   }
   pthread_mutex_lock(&mp->mu);
   rc = pool_checks(mp, tx, a, detail, detail_size);
-  if (rc == 0 && *a == QP_CHAIN_ADMIT_OK) rc = insert(mp, tx, a);
+  if (rc == 0 && *a == QP_CHAIN_ADMIT_OK) rc = insert(mp, tx, gas, a);
   pthread_mutex_unlock(&mp->mu);
   return rc;
 }
@@ -378,7 +381,15 @@ int qp_chain_mempool_add(qp_chain_mempool_t *mp, const uint8_t *bytes, size_t le
     snprintf(detail, detail_size, "the transaction's chain is not this network's genesis hash");
   }
   if (rc == 0 && hash_out != NULL) memcpy(hash_out, tx.hash, QP_HASH_SIZE);
-  if (rc == 0 && *result == QP_CHAIN_ADMIT_OK) rc = admit_decoded(mp, &tx, result, detail,
+  uint64_t gas = rc == 0 && *result == QP_CHAIN_ADMIT_OK ? qp_chain_tx_gas(&tx) : 0;
+  if (mp->config.block_gas_max > 0 && gas > mp->config.block_gas_max) {
+    *result = QP_CHAIN_ADMIT_GAS_TOO_HIGH;
+    snprintf(detail, detail_size,
+             "args.gas: %llu is above the block's gas budget of %llu (genesis "
+             "params.block_gas_max)", (unsigned long long)gas,
+             (unsigned long long)mp->config.block_gas_max);
+  }
+  if (rc == 0 && *result == QP_CHAIN_ADMIT_OK) rc = admit_decoded(mp, &tx, gas, result, detail,
                                                                   detail_size);
   if (rc != 0 && *result == QP_CHAIN_ADMIT_OK) return rc; /* an operating error */
   pthread_mutex_lock(&mp->mu);

@@ -49,7 +49,9 @@
   XX(BAD_SIGNATURE, "bad_signature", "the signature does not verify for the sender's key")      \
   XX(NONCE_PENDING, "nonce_pending",                                                            \
      "another transaction of this sender with this nonce is already in the mempool")            \
-  XX(FULL, "mempool_full", "the mempool is full; retry later")
+  XX(FULL, "mempool_full", "the mempool is full; retry later")                                  \
+  XX(GAS_TOO_HIGH, "gas_too_high",                                                              \
+     "the Lua call's gas limit is above the block's gas budget (genesis block_gas_max)")
 
 typedef enum {
 #define QP__CHAIN_ADMIT_ENUM(name, code, msg) QP_CHAIN_ADMIT_##name,
@@ -81,6 +83,8 @@ typedef struct qp_chain_mempool_config {
   uint64_t bytes_max;              /* encoded bytes held at most, >= tx_bytes_max */
   uint32_t nonce_window;           /* admitted nonces: committed + 1 .. committed + window */
   uint32_t verified_max;           /* hashes the verified cache remembers, >= 1 */
+  uint64_t block_gas_max;          /* genesis params.block_gas_max: the stated gas of one
+                                      block's Lua calls at most (0: no budget) */
   qp_chain_nonce_fn nonce_fn;      /* the committed nonces */
   void *nonce_ctx;                 /* its context */
 } qp_chain_mempool_config_t;
@@ -110,10 +114,13 @@ int qp_chain_mempool_add(qp_chain_mempool_t *mp, const uint8_t *bytes, size_t le
 
 /* Builds a block body (tx.h) into body: pending transactions in arrival
  * order across senders, each sender's in nonce order from its next nonce
- * with no gap, at most txs_max of them and a body of at most bytes_max
- * bytes.  They are marked taken and not offered again until untaken.
- * *count_out gets their number (may be 0).  Returns 0, QP_ENOMEM or
- * QP_ELIMIT (body's own max; nothing is taken then). */
+ * with no gap, at most txs_max of them, a body of at most bytes_max bytes
+ * and Lua calls whose stated gas (qp_chain_tx_gas) sums to at most the
+ * config's block_gas_max (a call that would pass it ends its sender's run
+ * in this block; others' transactions still go in).  They are marked
+ * taken and not offered again until untaken.  *count_out gets their
+ * number (may be 0).  Returns 0, QP_ENOMEM or QP_ELIMIT (body's own max;
+ * nothing is taken then). */
 int qp_chain_mempool_take(qp_chain_mempool_t *mp, uint32_t txs_max, uint32_t bytes_max,
                           qp_buf_t *body, uint32_t *count_out);
 

@@ -23,16 +23,19 @@ static void untake_round(qp_chain_mempool_t *mp, uint32_t round) {
   }
 }
 
-/* Takes e and the sender's following nonces while they fit.  Returns 0,
- * 1 when the block is full, or an append error. */
+/* Takes e and the sender's following nonces while they fit (a call over
+ * the gas left ends the run).  Returns 0, 1 when the block is full, or an
+ * append error. */
 static int take_run(qp_chain_mempool_t *mp, uint32_t e, uint32_t txs_max, uint32_t bytes_max,
-                    qp_buf_t *body, uint32_t *count) {
+                    qp_buf_t *body, uint32_t *count, uint64_t *gas) {
   mp_sender_t *s = &mp->senders[mp->entries[e].sender];
+  uint64_t gas_max = mp->config.block_gas_max;
   for (; e != QP_CHAIN_NIL; e = mp->entries[e].sender_next) {
     mp_entry_t *x = &mp->entries[e];
     if (x->nonce != s->next_take) return 0;
     QP_ASSERT(!x->taken);
     if (*count == txs_max || body->len + QP_CHAIN_TXS_FRAME + x->len > bytes_max) return 1;
+    if (gas_max > 0 && x->gas > gas_max - *gas) return 0;
     int rc = qp_chain_txs_add(body, x->bytes, x->len);
     if (rc != 0) return rc;
     x->taken = true;
@@ -40,6 +43,7 @@ static int take_run(qp_chain_mempool_t *mp, uint32_t e, uint32_t txs_max, uint32
     mp->taken++;
     s->next_take++;
     (*count)++;
+    *gas += x->gas;
   }
   return 0;
 }
@@ -53,10 +57,11 @@ int qp_chain_mempool_take(qp_chain_mempool_t *mp, uint32_t txs_max, uint32_t byt
   pthread_mutex_lock(&mp->mu);
   mp->round++;
   uint32_t count = 0;
+  uint64_t gas = 0;
   for (uint32_t e = mp->fifo_head; e != QP_CHAIN_NIL && rc == 0; e = mp->entries[e].fifo_next) {
     mp_entry_t *x = &mp->entries[e];
     if (x->taken || x->nonce != mp->senders[x->sender].next_take) continue;
-    rc = take_run(mp, e, txs_max, bytes_max, body, &count);
+    rc = take_run(mp, e, txs_max, bytes_max, body, &count, &gas);
   }
   if (rc < 0) {
     untake_round(mp, mp->round);

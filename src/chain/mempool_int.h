@@ -27,6 +27,7 @@ typedef struct mp_entry {
   uint8_t *bytes;             /* qp_malloc'ed copy of the encoding */
   uint32_t len;               /* its bytes */
   uint64_t nonce;             /* the tx's nonce */
+  uint64_t gas;               /* its stated gas (qp_chain_tx_gas) */
   uint32_t sender;            /* index into senders */
   uint32_t sender_next;       /* the sender's next entry by nonce, or NIL */
   uint32_t fifo_prev;         /* arrival order, or NIL */

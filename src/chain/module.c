@@ -138,6 +138,7 @@ static int open_mempool(qp__chain_node_t *n) {
   qp_chain_mempool_config_default(&c, n->genesis.params.tx_bytes_max);
   c.suite = n->genesis.suite;
   memcpy(c.chain, n->genesis.hash, QP_HASH_SIZE);
+  c.block_gas_max = n->genesis.params.block_gas_max;
   c.nonce_fn = qp_chain_state_nonce;
   c.nonce_ctx = qp_chain_store_state(n->store);
   return qp_chain_mempool_new(&c, &n->mempool);

@@ -43,6 +43,7 @@ enum {
   QP__CHAIN_CHANNEL_TX = 2,        /* one forwarded transaction (older nodes send it) */
   QP__CHAIN_CHANNEL_TXS = QP_CHAIN_FWD_CHANNEL, /* forwarded transactions, batched (forward.h) */
   QP__CHAIN_CHANNEL_EPOCH = 4,     /* the end of an epoch: its last block and commit certificate */
+  QP__CHAIN_CHANNEL_CATCHUP = 5,   /* catching up across epochs: a request or a run (catchup.h) */
 };
 
 /* The module's settings ("modules": {"chain": {…}} in node.json). */
@@ -146,6 +147,8 @@ typedef struct qp__chain_node {
   uint64_t epoch_proof_sent_ms[QP_CHAIN_VALIDATORS_MAX]; /* per peer, when last sent */
   uint64_t epoch_proof_until_ms;     /* broadcast it every second until then */
   uint64_t epoch_proof_cast_ms;      /* ... last done then */
+  uint64_t catchup_asked_ms[QP_CHAIN_VALIDATORS_MAX]; /* per peer, when last asked (driver) */
+  uint64_t catchup_peers;            /* peers that came up: ask them (bit i; under mutex) */
 
   qp_http_module_t http;
 } qp__chain_node_t;
@@ -219,6 +222,7 @@ int32_t qp__chain_member_of(const qp__chain_node_t *n, uint32_t peer);
  * current epoch and commits its block when it is the next one (sets
  * *new_epoch); a frame that shows nothing new is ignored. */
 int qp__chain_epoch_proof_make(qp__chain_node_t *n, const qp_hs_block_t *b,
+                               const qp_hs_block_t *const *above, uint32_t above_count,
                                const qp_hs_commit_cert_t *cert);
 void qp__chain_epoch_proof_offer(qp__chain_node_t *n, uint32_t peer, uint64_t now_ms);
 /* For a while after an epoch ended, every second to every peer (observers
@@ -229,11 +233,34 @@ uint64_t qp__chain_epoch_proof_wait_ms(const qp__chain_node_t *n, uint64_t now_m
 void qp__chain_epoch_proof_apply(qp__chain_node_t *n, uint32_t peer, const uint8_t *bytes,
                                  size_t len, bool *new_epoch);
 
+/* catchup_node.c: catching up across epoch changes (catchup.h), on the
+ * driver thread.  ask sends peer a request for the blocks after our head
+ * (at most once a second each, unless now: then also up to the peer's
+ * head within its epoch); on_message serves a request
+ * from the block store, or checks a run and commits it, saying in *out
+ * what happened: the driver then publishes the head and restarts the core
+ * on it (in the new epoch when one began), and asks the same peer again
+ * when it said it is further. */
+typedef struct qp__chain_catchup_result {
+  uint32_t committed;   /* blocks committed */
+  qp_hs_block_t last;   /* ... the last of them (no payload) */
+  bool new_epoch;       /* the last one changed the validator set */
+  bool failed;          /* a commit failed: consensus stops */
+  bool ask_again;       /* the peer is in a later epoch still */
+} qp__chain_catchup_result_t;
+void qp__chain_catchup_ask(qp__chain_node_t *n, uint32_t peer, uint64_t now_ms, bool now);
+void qp__chain_catchup_on_message(qp__chain_node_t *n, uint32_t peer, const uint8_t *bytes,
+                                  size_t len, qp__chain_catchup_result_t *out);
+
 /* blocks.c: executions of uncommitted blocks and the commit path (driver). */
 bool qp__chain_block_valid(void *ctx, const qp_hs_block_t *block);
 const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block_t *block);
+/* commit stores a final block; above (above_count) are the blocks from its
+ * child up to the one cert certifies, when it is not the block itself (the
+ * rest of its commit; kept when the block ends an epoch). */
 int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *block,
-                     const qp_hs_commit_cert_t *cert, bool *new_epoch);
+                     const qp_hs_commit_cert_t *cert, const qp_hs_block_t *const *above,
+                     uint32_t above_count, bool *new_epoch);
 /* Executes a payload to propose on parent at time_s (the block's coming
  * timestamp in seconds): the tx root into tx_root and the execution (held
  * until commit) into *exec.  Returns 0, QP_ENOTFOUND (an unknown or

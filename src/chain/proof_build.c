@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/bytes.h"
 #include "base/err.h"
 #include "chain/consensus.h"
 #include "chain/proof.h"
@@ -306,8 +307,41 @@ static bool sets_epoch(const char *text, size_t len, uint32_t e) {
   return found;
 }
 
-/* The change record of epoch e: its base block b (header, certificate) and
- * the gov transaction of b whose receipt sets the new validators. */
+/* The headers of the blocks kept above the last block b of an epoch when
+ * its certificate is of one of them (store.h, "above"), appended to
+ * headers; none otherwise. */
+static int add_above(qp_chain_store_t *s, const qp_chain_genesis_t *g,
+                     const qp_chain_epoch_source_t *ep, uint64_t b, json_t *headers) {
+  uint8_t *above = NULL;
+  size_t len = 0, at = 0;
+  int rc = qp_chain_store_above(s, b, &above, &len);
+  if (rc == QP_ENOTFOUND) return 0;
+  qp_chain_genesis_t *cfg = rc == 0 ? qp_malloc(sizeof *cfg) : NULL;
+  if (rc == 0 && cfg == NULL) rc = QP_ENOMEM;
+  if (rc == 0) ep->at_height(ep->ctx, b, cfg);
+  while (rc == 0 && at < len) {
+    size_t n = len - at >= 4 ? qp_load_u32(above + at) : SIZE_MAX;
+    qp_hs_block_t blk;
+    if (n > len - at - 4 || qp_hs_decode_block(cfg, above + at + 4, n, &blk) != 0) {
+      rc = QP_ECORRUPT;
+      break;
+    }
+    at += 4 + n;
+    uint8_t *enc = NULL;
+    size_t enc_len = 0;
+    rc = qp_hs_encode_header(g, &blk.header, &enc, &enc_len);
+    json_t *hex = rc == 0 ? hex_json(enc, enc_len) : NULL;
+    qp_free(enc);
+    if (rc == 0 && (hex == NULL || json_array_append_new(headers, hex) != 0)) rc = QP_ENOMEM;
+  }
+  qp_free(cfg);
+  qp_free(above);
+  return rc;
+}
+
+/* The change record of epoch e: its base block b (header, certificate, and
+ * the blocks kept above it when the certificate is of one of them) and the
+ * gov transaction of b whose receipt sets the new validators. */
 static int change_record(qp_chain_store_t *s, const qp_chain_genesis_t *g,
                          const qp_chain_epoch_source_t *ep, uint64_t b, uint32_t e, json_t *rec) {
   qp_chain_block_t blk = {0};
@@ -320,6 +354,7 @@ static int change_record(qp_chain_store_t *s, const qp_chain_genesis_t *g,
   if (rc == 0) rc = qp_hs_encode_header(g, &h, &enc, &enc_len);
   if (rc == 0) json_array_append_new(headers, hex_json(enc, enc_len));
   qp_free(enc);
+  if (rc == 0) rc = add_above(s, g, ep, b, headers);
   if (rc == 0) rc = qp_chain_store_block(s, b, &blk);
   size_t cap = g->params.block_txs_max, count = 0;
   qp_chain_tx_t *txs = rc == 0 ? qp_calloc(cap, sizeof *txs) : NULL;

@@ -360,8 +360,6 @@ static int check_change(ctx_t *c, json_t *rec, uint32_t i, qp_chain_genesis_t *n
   c->root = rec;
   int rc = only_keys(c, rec, what, keys);
   if (rc == 0) rc = read_headers(c);
-  if (rc == 0 && c->count != 1)
-    rc = fail(c, QP_EPARSE, "epochs[%u].headers: one header, the block that changed the set", i);
   uint8_t *bytes = NULL;
   size_t len = 0;
   uint64_t index = 0, count = 0;

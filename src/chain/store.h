@@ -69,6 +69,11 @@ typedef struct qp_chain_block_in {
   size_t qc_len;
   const uint8_t *body;               /* the body (tx.h) whose execution is exec */
   size_t body_len;
+  const uint8_t *above;              /* NULL, or (the last block of an epoch committed below
+                                        the top of its commit) the blocks from it up to the
+                                        one qc certifies: n x (u32 len | block), kept in the
+                                        meta table under "above" | u64 BE height */
+  size_t above_len;
 } qp_chain_block_in_t;
 
 /* Commits block b with its execution (qp_chain_execute_block on the
@@ -107,6 +112,12 @@ typedef struct qp_chain_block {
  * QP_EDB.  Any thread. */
 int qp_chain_store_block(qp_chain_store_t *s, uint64_t height, qp_chain_block_t *out);
 void qp_chain_block_deinit(qp_chain_block_t *b);
+
+/* The blocks kept above an epoch's last block (qp_chain_block_in_t's
+ * `above`) at height, qp_malloc'ed into *out (the caller's).  Returns 0,
+ * QP_ENOTFOUND (none: the block's own certificate is its qc), QP_ENOMEM,
+ * QP_EDB.  Any thread. */
+int qp_chain_store_above(qp_chain_store_t *s, uint64_t height, uint8_t **out, size_t *len);
 
 /* The height of the committed block with this (consensus) hash.  Returns
  * 0, QP_ENOTFOUND, QP_ECORRUPT, QP_EDB.  Any thread. */

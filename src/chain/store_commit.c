@@ -76,6 +76,10 @@ static int commit_fn(void *vctx, MDB_txn *txn) {
   for (size_t i = 0; rc == 0 && i < c->exec->receipts.count; i++)
     rc = put_tx(c, txn, (uint32_t)i);
   if (rc == 0) rc = qp__chain_state_apply(c->s->st, txn, c->exec->batch);
+  uint8_t above[13] = {'a', 'b', 'o', 'v', 'e'};
+  qp_store_u64_be(above + 5, c->b->height);
+  MDB_val ak = {sizeof above, above}, av = {c->b->above_len, (void *)c->b->above};
+  if (rc == 0 && c->b->above_len > 0) rc = mdb_put(txn, c->s->meta, &ak, &av, 0);
   qp__chain_head_encode(&c->head, head);
   MDB_val hk = {4, "head"}, hv = {sizeof head, head};
   if (rc == 0) rc = mdb_put(txn, c->s->meta, &hk, &hv, 0);

@@ -68,6 +68,25 @@ void qp_chain_block_deinit(qp_chain_block_t *b) {
   memset(b, 0, sizeof *b);
 }
 
+int qp_chain_store_above(qp_chain_store_t *s, uint64_t height, uint8_t **out, size_t *len) {
+  *out = NULL;
+  *len = 0;
+  MDB_txn *txn = NULL;
+  int rc = qp_kv_read_begin(s->kv, s->meta, &txn, NULL);
+  if (rc != 0) return rc;
+  uint8_t key[13] = {'a', 'b', 'o', 'v', 'e'};
+  qp_store_u64_be(key + 5, height);
+  MDB_val k = {sizeof key, key}, v;
+  rc = qp_kv_err(mdb_get(txn, s->meta, &k, &v));
+  if (rc == 0 && (*out = qp_malloc(v.mv_size > 0 ? v.mv_size : 1)) == NULL) rc = QP_ENOMEM;
+  if (rc == 0) {
+    memcpy(*out, v.mv_data, v.mv_size);
+    *len = v.mv_size;
+  }
+  qp_kv_read_end(s->kv, txn, NULL);
+  return rc;
+}
+
 int qp_chain_store_height_of(qp_chain_store_t *s, const uint8_t hash[QP_HASH_SIZE],
                              uint64_t *height) {
   MDB_txn *txn = NULL;

@@ -7,13 +7,16 @@
  * input, and decoding it again gives the same fields; the sender's suite
  * read alone (qp_chain_tx_sender_suite) agrees.  The same input is
  * also walked as a forwarded-transactions frame (src/chain/forward.h): every
- * element lies inside the input, and each is decoded as above.
+ * element lies inside the input, and each is decoded as above.  The gas an
+ * accepted transaction states (qp_chain_tx_gas, what admission and the
+ * per-block budget read from its args) is 0 unless it is a lua call.
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "base/assert.h"
 #include "base/err.h"
+#include "chain/app.h"
 #include "chain/forward.h"
 #include "chain/tx.h"
 
@@ -48,6 +51,9 @@ static void one_suite(qp_suite_t suite, const uint8_t *data, size_t size) {
   QP_ASSERT(rc != 0 || made == suite);
   if (rc == 0) {
     check_tx(&tx, data, size);
+    uint64_t gas = qp_chain_tx_gas(&tx);
+    QP_ASSERT(gas == 0 || (strcmp(tx.app, "lua") == 0 && strcmp(tx.method, "call") == 0));
+    QP_ASSERT(gas <= INT64_MAX);
     return;
   }
   QP_ASSERT(rc == QP_EPARSE || rc == QP_ELIMIT || rc == QP_ENOMEM);

@@ -2,8 +2,11 @@
  * test_genesis.c - genesis.json: the writer and the strict parser round
  * trip; the hash covers chain id, suite, keys in order and params (names
  * are labels); every malformed file is refused naming its field; load and
- * find.
+ * find; params.block_gas_max is optional (absent: the default, and the
+ * same hash as before it existed), and covered by the hash when set.
  */
+#include "base/bytes.h"
+#include "chain/keyfile.h"
 #include "chain_test.h"
 
 static void format_parse(const qp_chain_genesis_t *in, qp_chain_genesis_t *out) {
@@ -148,6 +151,60 @@ static void test_refusals(void **state) {
                  "\"view_timeout_ms\":1000}}", "params.tx_bytes_max must be");
 }
 
+static void test_block_gas_max(void **state) {
+  (void)state;
+  char text[1024];
+  qp_chain_genesis_t g, again;
+  snprintf(text, sizeof text, "{\"chain_id\":\"c\",\"suite\":\"ed25519\"," VALS "," PARAMS "}");
+  assert_int_equal(qp_chain_genesis_parse(text, strlen(text), &g, NULL, 0), 0);
+  assert_int_equal(g.params.block_gas_max, QP_CHAIN_BLOCK_GAS_DEFAULT);
+  /* The hash of a genesis without the key: the encoding before it existed
+   * (domain, id, suite, keys, the four u32 params), so old networks keep
+   * their genesis hash. */
+  uint8_t enc[256], old[QP_HASH_SIZE];
+  size_t n = 0;
+  memcpy(enc, "quipu-genesis-v1", 16);
+  n = 16;
+  enc[n++] = 1;
+  enc[n++] = 'c';
+  enc[n++] = 1;
+  qp_store_u32(enc + n, 1);
+  n += 4;
+  enc[n++] = 32;
+  assert_int_equal(qp_chain_unhex(KEY0, 64, enc + n, 32), 0);
+  n += 32;
+  uint32_t params[4] = {4096, 4194304, 65536, 1000};
+  for (int i = 0; i < 4; i++, n += 4) qp_store_u32(enc + n, params[i]);
+  assert_int_equal(qp_suite_hash(QP_SUITE_ED25519, old, enc, n), 0);
+  assert_memory_equal(g.hash, old, QP_HASH_SIZE);
+  /* Written only when not the default; round trips. */
+  char *out = NULL;
+  assert_int_equal(qp_chain_genesis_format(&g, &out), 0);
+  assert_null(strstr(out, "block_gas_max"));
+  qp_free(out);
+  g.params.block_gas_max = 20000000;
+  assert_int_equal(qp_chain_genesis_format(&g, &out), 0);
+  assert_non_null(strstr(out, "\"block_gas_max\": 20000000"));
+  qp_free(out);
+  format_parse(&g, &again);
+  assert_int_equal(again.params.block_gas_max, 20000000);
+  assert_memory_not_equal(again.hash, old, QP_HASH_SIZE); /* covered */
+  /* The default stated explicitly is the same network. */
+  snprintf(text, sizeof text, "{\"chain_id\":\"c\",\"suite\":\"ed25519\"," VALS ",\"params\":{"
+           "\"block_txs_max\":4096,\"block_bytes_max\":4194304,\"tx_bytes_max\":65536,"
+           "\"view_timeout_ms\":1000,\"block_gas_max\":50000000}}");
+  assert_int_equal(qp_chain_genesis_parse(text, strlen(text), &again, NULL, 0), 0);
+  assert_memory_equal(again.hash, old, QP_HASH_SIZE);
+  expect_refused("{\"chain_id\":\"c\",\"suite\":\"ed25519\"," VALS ",\"params\":{"
+                 "\"block_txs_max\":4096,\"block_bytes_max\":4194304,\"tx_bytes_max\":65536,"
+                 "\"view_timeout_ms\":1000,\"block_gas_max\":999}}",
+                 "params.block_gas_max must be an integer from 1000 to 1000000000000");
+  expect_refused("{\"chain_id\":\"c\",\"suite\":\"ed25519\"," VALS ",\"params\":{"
+                 "\"block_txs_max\":4096,\"block_bytes_max\":4194304,\"tx_bytes_max\":65536,"
+                 "\"view_timeout_ms\":1000,\"block_gas_max\":\"5\"}}",
+                 "params.block_gas_max must be");
+}
+
 static void test_too_many_validators(void **state) {
   (void)state;
   qp_chain_genesis_t g;
@@ -197,7 +254,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_hash_covers),
       cmocka_unit_test(test_refusals),    cmocka_unit_test(test_too_many_validators),
-      cmocka_unit_test(test_load),
+      cmocka_unit_test(test_load),        cmocka_unit_test(test_block_gas_max),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

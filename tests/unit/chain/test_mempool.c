@@ -3,11 +3,13 @@
  * bounds (count and bytes), dedup, block building in nonce order without
  * gaps, take limits, untake, removal of committed transactions and the
  * re-check that drops stale ones, the verified-hash cache (a signature is
- * verified once), and admission from several threads beside block
- * building.
+ * verified once), admission from several threads beside block
+ * building, and the per-block gas budget (a call above it refused with
+ * gas_too_high, a block's calls summing to at most it).
  */
 #include <pthread.h>
 
+#include "chain/app.h"
 #include "chain/mempool.h"
 #include "chain_test.h"
 
@@ -133,7 +135,8 @@ static void test_admission_codes(void **state) {
   assert_int_equal(st.txs, 3);
   assert_int_equal(st.senders, 2);
   assert_int_equal(st.rejected[QP_CHAIN_ADMIT_OK], 3);
-  for (int r = 1; r < QP_CHAIN_ADMIT__COUNT; r++) assert_true(st.rejected[r] >= 1);
+  for (int r = 1; r < QP_CHAIN_ADMIT__COUNT; r++) /* gas_too_high: test_gas_budget */
+    assert_true(st.rejected[r] >= 1 || r == QP_CHAIN_ADMIT_GAS_TOO_HIGH);
   assert_string_equal(qp_chain_admit_code(QP_CHAIN_ADMIT_NONCE_USED), "nonce_used");
   assert_string_equal(qp_chain_admit_code(QP_CHAIN_ADMIT__COUNT), "unknown");
   qp_free(good);
@@ -376,12 +379,117 @@ static void test_other_suite_refused(void **state) {
   }
 }
 
+/* Submits a Lua call stating `gas` from key with nonce; the result, and
+ * the refusal's detail into detail. */
+static qp_chain_admit_t submit_call(qp_chain_mempool_t *mp, const qp_sign_key_t *key,
+                                    uint64_t nonce, uint64_t gas, char *detail) {
+  char args[256];
+  snprintf(args, sizeof args, "{\"contract\":\"%064d\",\"method\":\"f\",\"gas\":%llu}", 0,
+           (unsigned long long)gas);
+  size_t len = 0;
+  uint8_t *b = test_tx(key, CHAIN, nonce, "lua", "call", args, &len);
+  qp_chain_admit_t a = QP_CHAIN_ADMIT__COUNT;
+  detail[0] = '\0';
+  int rc = qp_chain_mempool_add(mp, b, len, &a, NULL, detail, 256);
+  assert_int_equal(rc, a == QP_CHAIN_ADMIT_OK ? 0 : QP_EINVAL);
+  qp_free(b);
+  return a;
+}
+
+static void test_gas_budget(void **state) {
+  (void)state;
+  committed.count = 0;
+  qp_chain_mempool_config_t c;
+  qp_chain_mempool_config_default(&c, 4096);
+  c.suite = QP_SUITE_ED25519;
+  memcpy(c.chain, CHAIN, QP_HASH_SIZE);
+  c.block_gas_max = 3000000;
+  c.nonce_fn = nonce_fn;
+  c.nonce_ctx = &committed;
+  qp_chain_mempool_t *mp = NULL;
+  assert_int_equal(qp_chain_mempool_new(&c, &mp), 0);
+  qp_sign_key_t *a = test_key(QP_SUITE_ED25519, 1), *b = test_key(QP_SUITE_ED25519, 2),
+                *k = test_key(QP_SUITE_ED25519, 3);
+  char detail[256];
+  /* One call above the whole budget: refused at admission, named. */
+  assert_int_equal(submit_call(mp, a, 1, 3000001, detail), QP_CHAIN_ADMIT_GAS_TOO_HIGH);
+  assert_non_null(strstr(detail, "args.gas"));
+  assert_non_null(strstr(detail, "block_gas_max"));
+  assert_string_equal(qp_chain_admit_code(QP_CHAIN_ADMIT_GAS_TOO_HIGH), "gas_too_high");
+  qp_chain_mempool_stats_t st;
+  qp_chain_mempool_stats(mp, &st);
+  assert_int_equal(st.txs, 0);
+  assert_int_equal(st.rejected[QP_CHAIN_ADMIT_GAS_TOO_HIGH], 1);
+  /* a: the whole budget; b: a call, then a put; k: a put. */
+  assert_int_equal(submit_call(mp, a, 1, 3000000, detail), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(submit_call(mp, b, 1, 2000000, detail), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(submit(mp, b, 2, "b2"), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(submit(mp, k, 1, "k1"), QP_CHAIN_ADMIT_OK);
+  qp_buf_t body = {.max = 1 << 20};
+  qp_chain_tx_t txs[8];
+  uint32_t count = 0;
+  assert_int_equal(qp_chain_mempool_take(mp, 100, 1 << 20, &body, &count), 0);
+  assert_int_equal(count, 2); /* a's call and k's put: b's call would pass the budget */
+  assert_int_equal(body_txs(&body, txs, 8), 2);
+  assert_int_equal(qp_chain_tx_gas(&txs[0]), 3000000);
+  assert_int_equal(qp_chain_tx_gas(&txs[1]), 0);
+  assert_int_not_equal(key_byte(&txs[0]), key_byte(&txs[1]));
+  assert_true(qp_chain_txs_gas(txs, 2, c.block_gas_max) <= c.block_gas_max);
+  /* The next block: b's call and its put behind it. */
+  assert_int_equal(qp_chain_mempool_take(mp, 100, 1 << 20, &body, &count), 0);
+  assert_int_equal(count, 2);
+  assert_int_equal(body_txs(&body, txs, 8), 2);
+  assert_int_equal(qp_chain_tx_gas(&txs[0]), 2000000);
+  assert_int_equal(txs[1].nonce, 2);
+  /* What a voter sums: both calls together are over the budget. */
+  qp_chain_mempool_untake(mp);
+  assert_int_equal(qp_chain_mempool_take(mp, 100, 1 << 20, &body, &count), 0);
+  qp_chain_tx_t both[8];
+  size_t n = body_txs(&body, both, 8);
+  assert_int_equal(n, 2);
+  both[1] = txs[0]; /* a's 3,000,000 and b's 2,000,000 */
+  assert_true(qp_chain_txs_gas(both, 2, c.block_gas_max) > c.block_gas_max);
+  qp_buf_free(&body);
+  qp_sign_key_free(a);
+  qp_sign_key_free(b);
+  qp_sign_key_free(k);
+  qp_chain_mempool_free(mp);
+}
+
+/* The stated gas: a call's positive integer gas, 0 for anything else. */
+static void test_stated_gas(void **state) {
+  (void)state;
+  qp_sign_key_t *a = test_key(QP_SUITE_ED25519, 1);
+  static const struct {
+    const char *app, *method, *args;
+    uint64_t gas;
+  } cases[] = {
+      {"lua", "call", "{\"gas\":123}", 123},
+      {"lua", "call", "{\"gas\":0}", 0},
+      {"lua", "call", "{\"gas\":-5}", 0},
+      {"lua", "call", "{\"gas\":\"7\"}", 0},
+      {"lua", "call", "{\"gas\":1.5}", 0},
+      {"lua", "deploy", "{\"gas\":9}", 0},
+      {"kv", "put", "{\"gas\":9}", 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    size_t len = 0;
+    uint8_t *b = test_tx(a, CHAIN, 1, cases[i].app, cases[i].method, cases[i].args, &len);
+    qp_chain_tx_t tx;
+    assert_int_equal(qp_chain_tx_decode(QP_SUITE_ED25519, b, len, 4096, &tx, NULL, 0), 0);
+    assert_int_equal(qp_chain_tx_gas(&tx), cases[i].gas);
+    qp_free(b);
+  }
+  qp_sign_key_free(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_admission_codes), cmocka_unit_test(test_bytes_bound),
       cmocka_unit_test(test_take_order),      cmocka_unit_test(test_committed),
       cmocka_unit_test(test_verified_cache),  cmocka_unit_test(test_threads),
-      cmocka_unit_test(test_other_suite_refused),
+      cmocka_unit_test(test_other_suite_refused), cmocka_unit_test(test_gas_budget),
+      cmocka_unit_test(test_stated_gas),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

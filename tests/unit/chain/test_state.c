@@ -5,7 +5,9 @@
  * blocks executed on an uncommitted parent, commit refusals, determinism
  * (two stores fed the same blocks agree on every root and receipt),
  * persistence (a reopened store has the same head, state, blocks and
- * receipts) and refusing another network's store.
+ * receipts) and refusing another network's store; the blocks kept above
+ * an epoch's last block (the 'above' record) are written with it, in the
+ * same transaction, and read back exactly.
  */
 #include "chain/exec.h"
 #include "chain/store.h"
@@ -466,6 +468,48 @@ static void test_batch_growth(void **state) {
   qp_chain_batch_free(y);
 }
 
+/* The 'above' record: kept with its block, absent for the others. */
+static void test_above_record(void **state) {
+  (void)state;
+  node_t n;
+  node_open(&n, true);
+  block_t b;
+  block_build(&n, &b, NULL, NULL, 0);
+  assert_int_equal(qp_chain_execute_block(qp_chain_store_state(n.store), NULL, b.txs, b.count, 1,
+                                          &b.exec), 0);
+  static const uint8_t above[] = {3, 0, 0, 0, 'a', 'b', 'c'};
+  qp_chain_block_in_t in = {.height = 1, .header = (const uint8_t *)"hdr", .header_len = 3,
+                            .qc = (const uint8_t *)"qc!", .qc_len = 3,
+                            .body = (const uint8_t *)b.body.data, .body_len = b.body.len,
+                            .above = above, .above_len = sizeof above};
+  qp_chain_head_t head;
+  qp_chain_store_head(n.store, &head);
+  qp_hash256(in.hash, "one", 3);
+  memcpy(in.parent_hash, head.hash, QP_HASH_SIZE);
+  char detail[256] = "";
+  assert_int_equal(qp_chain_store_commit(n.store, &in, &b.exec, detail, sizeof detail), 0);
+  block_free(&b);
+  uint8_t *got = NULL;
+  size_t len = 0;
+  assert_int_equal(qp_chain_store_above(n.store, 1, &got, &len), 0);
+  assert_int_equal(len, sizeof above);
+  assert_memory_equal(got, above, sizeof above);
+  qp_free(got);
+  block_t c;
+  uint8_t *none[1];
+  size_t none_len[1];
+  run_block(&n, none, none_len, 0, &c); /* block 2: no record */
+  block_free(&c);
+  assert_int_equal(qp_chain_store_above(n.store, 2, &got, &len), QP_ENOTFOUND);
+  assert_null(got);
+  node_close(&n, false); /* kept across a reopen */
+  node_open(&n, false);
+  assert_int_equal(qp_chain_store_above(n.store, 1, &got, &len), 0);
+  assert_int_equal(len, sizeof above);
+  qp_free(got);
+  node_close(&n, true);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_batch_growth),
@@ -475,6 +519,7 @@ int main(void) {
       cmocka_unit_test(test_pipeline_and_refusals),
       cmocka_unit_test(test_determinism_and_persistence),
       cmocka_unit_test(test_other_network),
+      cmocka_unit_test(test_above_record),
       cmocka_unit_test(test_batch_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
