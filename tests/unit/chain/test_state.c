@@ -476,7 +476,7 @@ static void test_above_record(void **state) {
   block_t b;
   block_build(&n, &b, NULL, NULL, 0);
   assert_int_equal(qp_chain_execute_block(qp_chain_store_state(n.store), NULL, b.txs, b.count, 1,
-                                          &b.exec), 0);
+                                          0, &b.exec), 0);
   static const uint8_t above[] = {3, 0, 0, 0, 'a', 'b', 'c'};
   qp_chain_block_in_t in = {.height = 1, .header = (const uint8_t *)"hdr", .header_len = 3,
                             .qc = (const uint8_t *)"qc!", .qc_len = 3,
