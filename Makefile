@@ -204,7 +204,8 @@ bench-chain-lua: all
 # --users N, --connections N, --verify-ms N, --keep).
 AUTH_BENCH_SRC := $(sort $(wildcard bench/auth/*.c))
 AUTH_BENCH_OBJ := $(AUTH_BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/%.o) \
-                  $(BUILD)/obj/bench/bench_common.o $(BUILD)/obj/bench/workload.o
+                  $(BUILD)/obj/bench/bench_common.o $(BUILD)/obj/bench/workload.o \
+                  $(BUILD)/obj/bench/bench_node.o
 
 $(BUILD)/bench/quipu-auth-bench: $(AUTH_BENCH_OBJ) $(BUILD)/libquipu.a
 	@mkdir -p $(dir $@)
@@ -231,7 +232,8 @@ bench-auth-quick: all
 # --keep).
 RISK_BENCH_SRC := $(sort $(wildcard bench/risk/*.c))
 RISK_BENCH_OBJ := $(RISK_BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/%.o) \
-                  $(BUILD)/obj/bench/bench_common.o $(BUILD)/obj/bench/workload.o
+                  $(BUILD)/obj/bench/bench_common.o $(BUILD)/obj/bench/workload.o \
+                  $(BUILD)/obj/bench/bench_node.o
 
 $(BUILD)/bench/quipu-risk-bench: $(RISK_BENCH_OBJ) $(BUILD)/libquipu.a
 	@mkdir -p $(dir $@)

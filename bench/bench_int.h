@@ -6,7 +6,10 @@
 #ifndef QB_BENCH_INT_H
 #define QB_BENCH_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "bench.h"
 
@@ -37,5 +40,31 @@ typedef struct qb_rss {
 /* Reads the figures above for process `pid` (0 = self).  Returns 0 or
  * QP_EIO. */
 int qb_read_rss_kib(int pid, qb_rss_t *out);
+
+/* A running `quipu node` on 127.0.0.1:port (bench_node.c). */
+typedef struct qb_node {
+  pid_t pid;            /* 0 = not running */
+  uint32_t port;        /* its HTTP port */
+  char dir[400];        /* the temp dir, also the node's home */
+  char url[48];         /* http://127.0.0.1:PORT */
+  char origin[48];      /* http://localhost:PORT (an origin the auth module allows) */
+  char auth[160];       /* "Authorization: Bearer <key>" */
+  const char *who;      /* the bench's name, for its messages */
+} qb_node_t;
+
+/* Makes <tmp_dir>/quipu-bench-<tag>-XXXXXX and picks a free port; the
+ * caller then writes node.json (qb_node_write).  Returns 0 or QP_EIO. */
+int qb_node_prepare(const char *tmp_dir, const char *tag, const char *who, qb_node_t *n);
+/* Writes the file name (in the node's home) with data.  0 or QP_EIO. */
+int qb_node_write(const qb_node_t *n, const char *name, const char *data, size_t len);
+/* Makes an API key with scopes (`quipu keys create`), starts `quipu node
+ * --home` and waits for /healthz.  Returns 0 or QP_EIO (its log tail is
+ * printed). */
+int qb_node_launch(const char *quipu, const char *scopes, qb_node_t *n);
+/* SIGTERM, wait (SIGKILL after 20 s), remove the dir unless keep.  Returns
+ * 0, or QP_EIO when the node did not exit with 0. */
+int qb_node_stop(qb_node_t *n, bool keep);
+/* CPU seconds (user + system) the node used so far; -1 when unknown. */
+double qb_node_cpu_s(const qb_node_t *n);
 
 #endif

@@ -35,6 +35,7 @@
 #include <sys/types.h>
 
 #include "bench.h"
+#include "bench_int.h"
 
 #define QAB_USERS_MAX 65536u     /* simulated users of one run */
 #define QAB_PAYMENTS_MAX 1000000u /* payments of one phase */
@@ -125,14 +126,7 @@ int qab_http_run(const qab_config_t *cfg, qb_report_t *rep);
 /* ------------------------------------------------------------- node */
 
 /* A running `quipu node` (ledger + auth) on 127.0.0.1:port. */
-typedef struct qab_node {
-  pid_t pid;            /* 0 = not running */
-  uint32_t port;        /* its HTTP port */
-  char dir[400];        /* the temp dir, also the node's home */
-  char url[48];         /* http://127.0.0.1:PORT */
-  char origin[48];      /* http://localhost:PORT: an origin the node allows by default */
-  char auth[160];       /* "Authorization: Bearer <key>" */
-} qab_node_t;
+typedef qb_node_t qab_node_t;
 
 /* Writes node.json, makes an API key (`quipu keys create`), starts the node
  * and waits for /healthz.  Returns 0 or QP_EIO (its log tail is printed). */

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bench_int.h"
+
 #include "base/rng.h"
 
 #define RK_POOL 4096      /* distinct events the run cycles through */
@@ -50,14 +52,8 @@ typedef struct rk_http_config {
   bool keep;             /* keep the node's home */
 } rk_http_config_t;
 
-/* A running `quipu node` with the risk module. */
-typedef struct rk_node {
-  pid_t pid;         /* 0 = not running */
-  uint32_t port;     /* its HTTP port */
-  char dir[400];     /* its home (a temp dir) */
-  char url[48];      /* http://127.0.0.1:PORT */
-  char auth[160];    /* "Authorization: Bearer <key>" (risk:admin, risk:decide) */
-} rk_node_t;
+/* A running `quipu node` with the risk module (bench_node.c). */
+typedef qb_node_t rk_node_t;
 
 /* Writes node.json and rules.txt (the ruleset, as modules.risk.ruleset_file)
  * into a temp dir, makes a key, starts the node, waits for /healthz.

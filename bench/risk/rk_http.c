@@ -174,17 +174,12 @@ static void report(const run_t *r, uint64_t wall_ns, double cpu_s) {
   qp_free(sorted);
 }
 
-static double node_cpu_s(const rk_node_t *n) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)n->pid);
-  return qb_proc_stat_cpu_s(path);
-}
 
 /* The batches over cfg->connections threads; the wall time into *wall_ns. */
 static int send_all(run_t *r, uint64_t *wall_ns, double *cpu_s) {
   pthread_t threads[256];
   uint32_t started = 0;
-  double cpu0 = node_cpu_s(r->node);
+  double cpu0 = qb_node_cpu_s(r->node);
   uint64_t t0 = qp_clock_mono_ns();
   for (; started < r->cfg->connections; started++)
     if (pthread_create(&threads[started], NULL, client, r) != 0) {
@@ -193,7 +188,7 @@ static int send_all(run_t *r, uint64_t *wall_ns, double *cpu_s) {
     }
   for (uint32_t i = 0; i < started; i++) pthread_join(threads[i], NULL);
   *wall_ns = qp_clock_mono_ns() - t0;
-  double cpu1 = node_cpu_s(r->node);
+  double cpu1 = qb_node_cpu_s(r->node);
   *cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
   return atomic_load(&r->failed) ? QP_EIO : 0;
 }
