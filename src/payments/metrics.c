@@ -8,7 +8,8 @@
 #include "payments/payments_int.h"
 
 const char *const qp__pay_event_types[QP__PAY_EVENT_TYPES] = {
-    "merchant.created", "merchant_key.created", "order.created", "order.canceled"};
+    "merchant.created", "merchant_key.created", "order.created", "order.canceled",
+    "order.paid", "refund.succeeded"};
 
 void qp__pay_count_change(qp__pay_t *p, const char *event_type) {
   for (uint32_t i = 0; event_type != NULL && i < QP__PAY_EVENT_TYPES; i++)

@@ -152,8 +152,13 @@ static const qp_http_module_t *payments_routes(void *state) {
 }
 
 static void payments_tick(void *state, uint64_t now_ns) {
-  (void)now_ns; /* the sweep compares with the wall clock, as the records do */
-  qp__pay_idem_sweep(state, qp__pay_now_s());
+  (void)now_ns; /* the sweeps compare with the wall clock, as the records do */
+  qp__pay_t *p = state;
+  int64_t now = qp__pay_now_s();
+  qp__pay_paid_sweep(p, now);
+  if (now - p->idem_swept_s < QP_PAY_IDEM_SWEEP_S) return;
+  p->idem_swept_s = now;
+  qp__pay_idem_sweep(p, now);
 }
 
 static void payments_close(void *state) {

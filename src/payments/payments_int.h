@@ -41,14 +41,17 @@
 #define QP_PAY_EXPIRES_IN_S_MAX (7u * 86400u)  /* and the most a setting may allow */
 #define QP_PAY_IDEM_TTL_S_DEFAULT 86400u       /* a stored response is replayed this long */
 #define QP_PAY_IDEM_SWEEP_MAX 1000u            /* expired records one tick deletes */
-#define QP_PAY_TICK_MS 60000u                  /* how often the sweep runs */
+#define QP_PAY_TICK_MS 1000u                   /* how often the module's tick runs */
+#define QP_PAY_IDEM_SWEEP_S 60                 /* the idempotency sweep's period */
+#define QP_PAY_PAID_SWEEP_MAX 256u             /* watched orders one tick looks at */
+#define QP_PAY_WATCH_GRACE_S 86400             /* an order is watched this long past expiry */
 
 #define QP_PAY_SCOPE_WRITE "payments:write"
 #define QP_PAY_SCOPE_READ "payments:read"
 #define QP_PAY_SCOPE_MERCHANT "payments:merchant"
 
 /* The event types of the journal, in the order of qp__pay_event_types. */
-#define QP__PAY_EVENT_TYPES 4u
+#define QP__PAY_EVENT_TYPES 6u
 extern const char *const qp__pay_event_types[QP__PAY_EVENT_TYPES];
 
 /* modules.payments in node.json. */
@@ -67,6 +70,9 @@ typedef struct qp__pay {
   char data_dir[1024];                        /* the node's (merchant keys go in its key file) */
   qp_kv_t *kv;                                /* <data>/payments/ */
   MDB_dbi merchants, orders, by_created, merchant_keys, idempotency, events; /* store.c */
+  MDB_dbi watch, refunds, refunds_by_created; /* store.c */
+  int64_t idem_swept_s;                       /* when the idempotency sweep last ran */
+  uint8_t watch_next[8 + QP_PAY_ID_SIZE];     /* where the paid sweep goes on */
   pthread_mutex_t lock;                       /* guards inflight */
   pthread_mutex_t order_lock;                 /* one order transition at a time */
   uint8_t inflight[QP_PAY_INFLIGHT_MAX][32];  /* idempotency keys of requests running */
@@ -133,6 +139,7 @@ typedef struct {
   const void *value;    /* its value */
   size_t value_len;     /* bytes of value */
   bool is_new;          /* refuse (QP_EEXISTS) when the key exists */
+  bool del;             /* delete the key instead (absent: nothing to do) */
 } qp__pay_put_t;
 
 /* A state change: the records, the journal event, the stored response. */
@@ -159,6 +166,11 @@ int qp__pay_store_get_raw(qp__pay_t *p, MDB_dbi dbi, const void *key, size_t key
                           uint8_t **out, size_t *len);
 /* Events in the journal (for tests and metrics). */
 uint64_t qp__pay_store_events(qp__pay_t *p);
+
+/* Keys of up to max rows of dbi from after (NULL: the first) on, each
+ * key_size bytes, into keys: 0 with *count, or a store error. */
+int qp__pay_store_keys(qp__pay_t *p, MDB_dbi dbi, const uint8_t *after, size_t key_size,
+                       uint8_t *keys, uint32_t max, uint32_t *count);
 
 /* ---- caller.c ---- */
 
@@ -231,6 +243,27 @@ json_t *qp__pay_order_public(const json_t *order, int64_t now_s);
 bool qp__pay_order_load(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
                         const qp__pay_caller_t *caller, uint8_t id[QP_PAY_ID_SIZE],
                         json_t **out);
+
+/* ---- order_paid.c ---- */
+
+struct qp_auth_order_intent;
+/* Whether the intent pays order: succeeded, posted, with the order's
+ * amount, ledger and currency, crediting settlement (the merchant's). */
+bool qp__pay_intent_pays(const json_t *order, qp_u128 settlement,
+                         const struct qp_auth_order_intent *in);
+/* Whether an intent may still make order paid (stored open or canceled). */
+bool qp__pay_order_payable(const json_t *order);
+/* Marks a payable order paid by the intent at now_s (paid_while: the state
+ * it was in).  Returns 0, QP_EINVAL (not payable) or QP_ENOMEM. */
+int qp__pay_order_mark_paid(json_t *order, const struct qp_auth_order_intent *in, int64_t now_s);
+/* The order id as stored after looking for its payment: paid (and
+ * persisted with an order.paid event) when a matching intent has
+ * succeeded.  *out is the caller's.  _locked: the caller holds order_lock. */
+int qp__pay_order_observe(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE], json_t **out);
+int qp__pay_order_observe_locked(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE], json_t **out);
+/* Observes up to QP_PAY_PAID_SWEEP_MAX watched orders (the module's tick);
+ * forgets those expired more than QP_PAY_WATCH_GRACE_S ago. */
+void qp__pay_paid_sweep(qp__pay_t *p, int64_t now_s);
 
 /* A 409 for an order whose status (now) does not allow the transition:
  * code order_not_<wanted>, and "status" beside the message. */

@@ -1,0 +1,202 @@
+"""The shop flow of the payments module (docs/payments.md) against the real
+binary: `quipu node` with ledger, auth and payments.  A merchant, an order
+and its QR code; the customer's payment intent for the order, confirmed by
+the software authenticator of webauthn_util.py; the order then reads paid
+(observed on GET, in lists and by the module's tick, persisted once with an
+order.paid event).  Intents that do not match the order never pay it; an
+intent that succeeds for a canceled order makes it paid all the same
+(paid_while says so) so that the money can be refunded.
+"""
+import json
+import os
+import re
+import time
+
+import pytest
+
+from conftest import create_key, new_id
+from webauthn_util import ES256, Authenticator, Node
+
+LEDGER = 840
+
+
+class ShopNode(Node):
+    """webauthn_util's Node with the payments module and an admin key."""
+
+    def __init__(self, home, payments=None):
+        super().__init__(home)
+        with open(os.path.join(home, "node.json"), "w") as f:
+            json.dump({"listen": "127.0.0.1:0", "modules": {
+                "ledger": {}, "auth": {}, "payments": payments or {}}}, f)
+        self.key = create_key(home, "shop-ops", "admin")
+
+    def call(self, method, path, body=None, key=None, idem=None):
+        import requests
+        h = {"Authorization": "Bearer " + (key or self.key)}
+        if idem is not None:
+            h["Idempotency-Key"] = idem
+        return requests.request(method, "http://127.0.0.1:%d%s" % (self.port, path), json=body,
+                                headers=h, timeout=30)
+
+
+class Shop:
+    """A merchant on a settlement account, and a customer (user, passkey,
+    funded account) who pays its orders by scanning."""
+
+    def __init__(self, node):
+        self.node = node
+        self.settlement, self.payer, self.bank = new_id(), new_id(), new_id()
+        r = node.call("POST", "/v1/accounts", [
+            {"id": str(i), "ledger": LEDGER, "code": 1, "flags": []}
+            for i in (self.settlement, self.payer, self.bank)])
+        assert [x["result"] for x in r.json()["results"]] == ["ok"] * 3, r.text
+        self.fund(self.payer, 100000)
+        r = node.call("POST", "/v1/merchants", {
+            "name": "Coffee Shop", "settlement_account_id": str(self.settlement),
+            "ledger": LEDGER, "currency": "USD", "city": "Lima", "country": "PE"})
+        assert r.status_code == 200, r.text
+        self.merchant = r.json()
+        self.user = node.user("alice%d" % new_id())
+        self.auth = Authenticator(ES256, "none")
+        assert node.register(self.user, self.auth).status_code == 200
+
+    def fund(self, account, amount):
+        r = self.node.call("POST", "/v1/transfers", [{
+            "id": str(new_id()), "debit_account_id": str(self.bank),
+            "credit_account_id": str(account), "amount": str(amount), "ledger": LEDGER,
+            "code": 1, "flags": []}])
+        assert r.json()["results"][0]["result"] == "ok", r.text
+
+    def order(self, amount=1234, **extra):
+        body = {"merchant_id": self.merchant["id"], "amount": str(amount), "ledger": LEDGER,
+                "currency": "USD", "reference": "INV-1"}
+        body.update(extra)
+        r = self.node.call("POST", "/v1/orders", body)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def intent(self, order, **change):
+        """The wallet's intent for an order it scanned (QR -> order id)."""
+        parsed = self.node.call("POST", "/v1/qr/parse", {"payload": order["qr"]}).json()
+        body = {"user_id": self.user, "debit_account_id": str(self.payer),
+                "credit_account_id": order["settlement_account_id"],
+                "amount": order["amount"], "ledger": LEDGER, "currency": "USD",
+                "payee_name": "Coffee Shop", "order_id": parsed["order_id"],
+                "expires_in_s": 600}
+        body.update(change)
+        r = self.node.call("POST", "/v1/payment-intents", body)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def confirm(self, intent):
+        r = self.node.call("POST", "/v1/payment-intents/%s/challenge" % intent["id"], {})
+        assert r.status_code == 200, r.text
+        cred = self.auth.get(r.json()["publicKey"], self.node.origin)
+        r = self.node.call("POST", "/v1/payment-intents/%s/confirm" % intent["id"],
+                           {"credential": cred})
+        assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+        return r.json()
+
+    def pay(self, order):
+        return self.confirm(self.intent(order))
+
+    def get(self, order_id):
+        r = self.node.call("GET", "/v1/orders/" + order_id)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def balance(self, account):
+        return self.node.call("GET", "/v1/accounts/%d" % account).json()
+
+
+@pytest.fixture
+def shop(tmp_dir):
+    n = ShopNode(os.path.join(tmp_dir, "home")).start()
+    yield Shop(n)
+    if n.proc.poll() is None:
+        n.stop()
+
+
+def events(node, kind):
+    m = re.search(r'quipu_payments_changes_total\{type="%s"\} (\d+)' % re.escape(kind),
+                  node.call("GET", "/metrics").text)
+    return int(m.group(1))
+
+
+def test_an_order_paid_by_scanning(shop):
+    order = shop.order(1234)
+    assert order["status"] == "open" and order["settlement_account_id"] == str(shop.settlement)
+    intent = shop.pay(order)
+    got = shop.get(order["id"])
+    assert got["status"] == "paid" and got["payment_intent_id"] == intent["id"]
+    assert got["post_transfer_id"] == intent["post_transfer_id"]
+    assert got["paid_while"] == "open" and got["amount_refunded"] == "0"
+    assert got["payer_account_id"] == str(shop.payer) and got["paid_at"].endswith("Z")
+    assert shop.balance(shop.settlement)["credits_posted"] == "1234"
+    # Persisted once: reading again (GET, list) adds no second order.paid event.
+    assert shop.get(order["id"]) == got
+    listed = shop.node.call("GET", "/v1/orders?status=paid").json()["data"]
+    assert [o["id"] for o in listed] == [order["id"]]
+    assert events(shop.node, "order.paid") == 1
+    r = shop.node.call("POST", "/v1/orders/%s/cancel" % order["id"], {})
+    assert r.status_code == 409 and r.json()["error"]["status"] == "paid"
+    r = shop.node.call("GET", "/v1/orders/%s/qr.svg" % order["id"])
+    assert r.status_code == 409
+
+
+def test_the_tick_observes_a_payment(shop):
+    order = shop.order(500)
+    shop.pay(order)
+    deadline = time.time() + 5
+    while events(shop.node, "order.paid") == 0 and time.time() < deadline:
+        time.sleep(0.1)
+    assert events(shop.node, "order.paid") == 1  # no GET: the module's tick saw it
+    assert shop.get(order["id"])["status"] == "paid"
+    assert events(shop.node, "order.paid") == 1
+
+
+@pytest.mark.parametrize("change", [
+    {"amount": "1233"},
+    {"credit_account_id": "payer"},
+    {"order_id": "not-this-order"},
+])
+def test_mismatched_intents_never_pay(shop, change):
+    order = shop.order(1234)
+    if change.get("credit_account_id") == "payer":
+        other = new_id()
+        r = shop.node.call("POST", "/v1/accounts",
+                           [{"id": str(other), "ledger": LEDGER, "code": 1, "flags": []}])
+        assert r.json()["results"][0]["result"] == "ok"
+        change = {"credit_account_id": str(other)}
+    shop.pay_intent = shop.intent(order, **change)
+    shop.confirm(shop.pay_intent)
+    time.sleep(1.2)
+    assert shop.get(order["id"])["status"] == "open"
+    assert events(shop.node, "order.paid") == 0
+
+
+def test_a_pending_intent_does_not_pay(shop):
+    order = shop.order(1234)
+    shop.intent(order)
+    assert shop.get(order["id"])["status"] == "open"
+
+
+def test_a_canceled_order_paid_late_reads_paid(shop):
+    order = shop.order(700)
+    intent = shop.intent(order)
+    r = shop.node.call("POST", "/v1/orders/%s/cancel" % order["id"], {})
+    assert r.status_code == 200 and r.json()["status"] == "canceled"
+    shop.confirm(intent)  # the customer confirms after the cancel: the money moved
+    got = shop.get(order["id"])
+    assert got["status"] == "paid" and got["paid_while"] == "canceled"
+    assert got["canceled_at"].endswith("Z")
+
+
+def test_an_expired_order_paid_late_reads_paid(shop):
+    order = shop.order(800, expires_in_s=1)
+    intent = shop.intent(order)
+    time.sleep(1.5)
+    assert shop.get(order["id"])["status"] == "expired"
+    shop.confirm(intent)
+    got = shop.get(order["id"])
+    assert got["status"] == "paid" and got["paid_while"] == "expired"
