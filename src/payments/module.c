@@ -116,6 +116,9 @@ static const qp_http_route_t ROUTES[] = {
     {"POST", "/v1/orders/{id}/cancel", NULL, false, 1024, qp__pay_orders_cancel},
     {"GET", "/v1/orders/{id}/qr.svg", NULL, false, 0, qp__pay_orders_qr_svg},
     {"GET", "/v1/orders/{id}/qr.png", NULL, false, 0, qp__pay_orders_qr_png},
+    {"POST", "/v1/refunds", NULL, false, 2048, qp__pay_refunds_create},
+    {"GET", "/v1/refunds", NULL, false, 0, qp__pay_refunds_list},
+    {"GET", "/v1/refunds/{id}", NULL, false, 0, qp__pay_refunds_get},
     {"POST", "/v1/qr/parse", NULL, false, QP_PAY_BODY_BYTES_MAX, qp__pay_qr_parse},
 };
 
@@ -156,6 +159,7 @@ static void payments_tick(void *state, uint64_t now_ns) {
   qp__pay_t *p = state;
   int64_t now = qp__pay_now_s();
   qp__pay_paid_sweep(p, now);
+  qp__pay_refunds_recover(p);
   if (now - p->idem_swept_s < QP_PAY_IDEM_SWEEP_S) return;
   p->idem_swept_s = now;
   qp__pay_idem_sweep(p, now);

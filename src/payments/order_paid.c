@@ -52,6 +52,8 @@ int qp__pay_order_mark_paid(json_t *order, const qp_auth_order_intent_t *in, int
   rc |= json_object_set_new(order, "post_transfer_id", qp__pay_u128_json(in->post_transfer_id));
   rc |= json_object_set_new(order, "payer_account_id", qp__pay_u128_json(in->debit_account_id));
   rc |= json_object_set_new(order, "amount_refunded", json_string("0"));
+  rc |= json_object_set_new(order, "settlement_account_id",
+                            qp__pay_u128_json(in->credit_account_id));
   return rc != 0 ? QP_ENOMEM : 0;
 }
 

@@ -46,6 +46,9 @@
 #define QP_PAY_PAID_SWEEP_MAX 256u             /* watched orders one tick looks at */
 #define QP_PAY_WATCH_GRACE_S 86400             /* an order is watched this long past expiry */
 
+#define QP_PAY_REFUND_TRANSFER_CODE 2         /* the ledger code of a refund's transfer */
+#define QP_PAY_REASON_MAX 256u                 /* bytes of a refund's reason */
+
 #define QP_PAY_SCOPE_WRITE "payments:write"
 #define QP_PAY_SCOPE_READ "payments:read"
 #define QP_PAY_SCOPE_MERCHANT "payments:merchant"
@@ -70,7 +73,7 @@ typedef struct qp__pay {
   char data_dir[1024];                        /* the node's (merchant keys go in its key file) */
   qp_kv_t *kv;                                /* <data>/payments/ */
   MDB_dbi merchants, orders, by_created, merchant_keys, idempotency, events; /* store.c */
-  MDB_dbi watch, refunds, refunds_by_created; /* store.c */
+  MDB_dbi watch, refunds, refunds_by_created, refunds_pending; /* store.c */
   int64_t idem_swept_s;                       /* when the idempotency sweep last ran */
   uint8_t watch_next[8 + QP_PAY_ID_SIZE];     /* where the paid sweep goes on */
   pthread_mutex_t lock;                       /* guards inflight */
@@ -265,6 +268,46 @@ int qp__pay_order_observe_locked(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE],
  * forgets those expired more than QP_PAY_WATCH_GRACE_S ago. */
 void qp__pay_paid_sweep(qp__pay_t *p, int64_t now_s);
 
+/* ---- refunds.c, refunds_store.c ---- */
+
+/* Whether amount may be refunded from an order paid `paid` with refunded
+ * done and refunding pending: 0, QP_ERANGE (amount is 0 or more than
+ * *refundable) or QP_ECORRUPT (the sums exceed paid).  *refundable: what
+ * is left. */
+int qp__pay_refund_check(qp_u128 paid, qp_u128 refunded, qp_u128 refunding, qp_u128 amount,
+                         qp_u128 *refundable);
+/* An order's status after refunds: paid, partially_refunded, refunded. */
+const char *qp__pay_refunded_status(qp_u128 paid, qp_u128 refunded);
+/* The ledger transfer id of a refund: SHA-256("quipu-refund-transfer-v1" ||
+ * refund id), its first 16 bytes big-endian (never 0 or 2^128-1). */
+qp_u128 qp__pay_refund_transfer_id(const uint8_t refund_id[QP_PAY_ID_SIZE]);
+/* A u128 member written as a decimal string (absent: 0); false when bad. */
+bool qp__pay_member_u128(const json_t *o, const char *name, qp_u128 *out);
+
+typedef enum {
+  QP__PAY_REFUND_RESERVE = 0, /* amount_refunding += amount */
+  QP__PAY_REFUND_SUCCEED,     /* amount_refunding -= amount, amount_refunded += amount, status */
+  QP__PAY_REFUND_RELEASE,     /* amount_refunding -= amount */
+} qp__pay_refund_step_t;
+
+/* Applies a step of a refund of amount to the stored order. */
+int qp__pay_order_refund_apply(json_t *order, qp_u128 amount, qp__pay_refund_step_t step);
+/* The refund rf's ledger transfer (settlement -> payer): 0 with *result
+ * (QP_CREATE_TRANSFER_OK also when it existed already), or the ledger's
+ * error (QP_ENOTSUP without a ledger). */
+int qp__pay_refund_move(const json_t *rf, uint32_t *result);
+json_t *qp__pay_refund_public(const json_t *rf);
+/* Step 1: the pending refund rf and the order's reservation (order is
+ * changed). */
+int qp__pay_refund_reserve(qp__pay_t *p, json_t *order, const json_t *rf);
+/* Step 3 (SUCCEED or RELEASE): with r, the request's reply (succeeded: the
+ * refund and the stored response; released: the refund is deleted);
+ * without, the tick's (released: the refund reads failed). */
+int qp__pay_refund_finish(qp__pay_t *p, json_t *order, json_t *rf, qp__pay_refund_step_t step,
+                          const qp__pay_idem_t *idem, qp_http_reply_t *r);
+/* Finishes refunds left pending (the module's tick). */
+void qp__pay_refunds_recover(qp__pay_t *p);
+
 /* A 409 for an order whose status (now) does not allow the transition:
  * code order_not_<wanted>, and "status" beside the message. */
 void qp__pay_reply_state(qp_http_reply_t *r, const char *status, const char *action);
@@ -293,6 +336,19 @@ bool qp__pay_list_param(qp__pay_list_query_t *q, const char *key, const char *va
 /* The checks between parameters: false with q->err. */
 bool qp__pay_list_query_check(qp__pay_list_query_t *q);
 
+/* ---- routes_refunds_list.c: GET /v1/refunds's query ---- */
+
+typedef struct {
+  qp__pay_list_query_t q;              /* limit, cursor, created range, merchant; q.err */
+  const char *status;                  /* NULL = any; else borrowed from the query */
+  bool has_order;                      /* only one order's */
+  uint8_t order[QP_PAY_ID_SIZE];       /* which */
+} qp__pay_refund_query_t;
+
+/* One query parameter (after memset 0 and qp__pay_list_query_init(&q)):
+ * false with q.err naming it. */
+bool qp__pay_refund_list_param(qp__pay_refund_query_t *x, const char *key, const char *value);
+
 /* ---- handlers ---- */
 
 void qp__pay_merchants_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
@@ -304,6 +360,9 @@ void qp__pay_orders_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_qr_svg(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_qr_png(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_refunds_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_refunds_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_refunds_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_qr_parse(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 
 #endif

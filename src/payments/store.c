@@ -21,6 +21,8 @@
  *                  paid sweep looks at (orders.c, order_paid.c)
  *   refunds        16-byte id -> refund
  *   refunds_by_created  created ns (8, BE) || refund id -> "" (lists)
+ *   refunds_pending     refund id -> "": refunds whose ledger transfer is not
+ *                  known to be done (refunds.c)
  */
 #include <string.h>
 
@@ -29,7 +31,7 @@
 #include "payments/payments_int.h"
 #include "store/store.h"
 
-#define TABLES 9
+#define TABLES 10
 
 int qp__pay_store_open(qp__pay_t *p, const char *data_dir, char *detail, size_t detail_size) {
   char dir[1200];
@@ -52,7 +54,8 @@ int qp__pay_store_open(qp__pay_t *p, const char *data_dir, char *detail, size_t 
                                         {"watch", MDB_CREATE, &p->watch},
                                         {"refunds", MDB_CREATE, &p->refunds},
                                         {"refunds_by_created", MDB_CREATE,
-                                         &p->refunds_by_created}};
+                                         &p->refunds_by_created},
+                                        {"refunds_pending", MDB_CREATE, &p->refunds_pending}};
   const char *failed = NULL;
   rc = qp_kv_dbis(p->kv, tables, TABLES, &failed);
   if (rc != 0) {

@@ -47,8 +47,10 @@ class Shop:
         self.node = node
         self.settlement, self.payer, self.bank = new_id(), new_id(), new_id()
         r = node.call("POST", "/v1/accounts", [
+            {"id": str(self.settlement), "ledger": LEDGER, "code": 1,
+             "flags": ["debits_must_not_exceed_credits"]}] + [
             {"id": str(i), "ledger": LEDGER, "code": 1, "flags": []}
-            for i in (self.settlement, self.payer, self.bank)])
+            for i in (self.payer, self.bank)])
         assert [x["result"] for x in r.json()["results"]] == ["ok"] * 3, r.text
         self.fund(self.payer, 100000)
         r = node.call("POST", "/v1/merchants", {
@@ -200,3 +202,124 @@ def test_an_expired_order_paid_late_reads_paid(shop):
     shop.confirm(intent)
     got = shop.get(order["id"])
     assert got["status"] == "paid" and got["paid_while"] == "expired"
+
+
+def refund(shop, order, amount, idem=None, key=None, **extra):
+    body = {"order_id": order["id"], "amount": str(amount)}
+    body.update(extra)
+    return shop.node.call("POST", "/v1/refunds", body, idem=idem, key=key)
+
+
+def code(r):
+    return r.json()["error"]["code"]
+
+
+def test_partial_and_full_refunds(shop):
+    order = shop.order(1234)
+    shop.pay(order)
+    payer_before = int(shop.balance(shop.payer)["credits_posted"])
+    r = refund(shop, order, 400, reason="one coffee was cold", idem="rf-1")
+    assert r.status_code == 200, r.text
+    rf = r.json()
+    assert rf["object"] == "refund" and rf["status"] == "succeeded" and rf["amount"] == "400"
+    assert rf["order_id"] == order["id"] and rf["reason"] == "one coffee was cold"
+    assert rf["debit_account_id"] == str(shop.settlement)
+    assert rf["credit_account_id"] == str(shop.payer)
+    t = shop.node.call("GET", "/v1/transfers/%s" % rf["transfer_id"]).json()
+    assert t["amount"] == "400" and t["debit_account_id"] == str(shop.settlement)
+    assert t["credit_account_id"] == str(shop.payer)
+    assert int(shop.balance(shop.payer)["credits_posted"]) == payer_before + 400
+    got = shop.get(order["id"])
+    assert got["status"] == "partially_refunded" and got["amount_refunded"] == "400"
+    # The same Idempotency-Key: the same refund, no second transfer.
+    again = refund(shop, order, 400, reason="one coffee was cold", idem="rf-1")
+    assert again.status_code == 200 and again.json() == rf
+    assert int(shop.balance(shop.payer)["credits_posted"]) == payer_before + 400
+    r = refund(shop, order, 835)
+    assert r.status_code == 422 and code(r) == "refund_exceeds_payment"
+    assert r.json()["error"]["refundable"] == "834" and r.json()["error"]["path"] == "amount"
+    r = refund(shop, order, 834)
+    assert r.status_code == 200 and r.json()["status"] == "succeeded"
+    assert shop.get(order["id"])["status"] == "refunded"
+    assert shop.get(order["id"])["amount_refunded"] == "1234"
+    r = refund(shop, order, 1)
+    assert r.status_code == 422 and r.json()["error"]["refundable"] == "0"
+    assert int(shop.balance(shop.payer)["credits_posted"]) == payer_before + 1234
+    assert shop.node.call("GET", "/v1/refunds/" + rf["id"]).json() == rf
+    listed = shop.node.call("GET", "/v1/refunds?order_id=" + order["id"]).json()
+    assert [x["amount"] for x in listed["data"]] == ["400", "834"]
+    assert listed["next_cursor"] is None
+    page = shop.node.call("GET", "/v1/refunds?limit=1").json()
+    assert len(page["data"]) == 1 and page["next_cursor"]
+    rest = shop.node.call("GET", "/v1/refunds?limit=1&cursor=" + page["next_cursor"]).json()
+    assert rest["data"][0]["amount"] == "834"
+    assert events(shop.node, "refund.succeeded") == 2
+
+
+def test_refusals_change_nothing(shop):
+    order = shop.order(1000)
+    r = refund(shop, order, 10)
+    assert r.status_code == 409 and code(r) == "order_not_paid"
+    assert r.json()["error"]["status"] == "open"
+    assert refund(shop, {"id": "0" * 32}, 10).status_code == 404
+    for bad, path in [({"amount": "0"}, "amount"), ({"amount": "-1"}, "amount"),
+                      ({"reason": ""}, "reason"), ({"extra": 1}, "extra")]:
+        body = {"order_id": order["id"], "amount": "10"}
+        body.update(bad)
+        r = shop.node.call("POST", "/v1/refunds", body)
+        assert r.status_code == 400 and r.json()["error"]["path"] == path, r.text
+    shop.pay(order)
+    # The merchant moves its money out: its account cannot pay the refund.
+    r = shop.node.call("POST", "/v1/transfers", [{
+        "id": str(new_id()), "debit_account_id": str(shop.settlement),
+        "credit_account_id": str(shop.bank), "amount": "900", "ledger": LEDGER, "code": 1,
+        "flags": []}])
+    assert r.json()["results"][0]["result"] == "ok", r.text
+    r = refund(shop, order, 500, idem="rf-poor")
+    assert r.status_code == 422 and code(r) == "exceeds_credits", r.text
+    got = shop.get(order["id"])
+    assert got["status"] == "paid" and got["amount_refunded"] == "0"
+    assert got["amount_refunding"] == "0"
+    assert shop.node.call("GET", "/v1/refunds").json()["data"] == []
+    r = refund(shop, order, 100, idem="rf-poor")  # a refusal was not stored: runs anew
+    assert r.status_code == 200, r.text
+    assert shop.get(order["id"])["status"] == "partially_refunded"
+
+
+def test_concurrent_refunds_never_overshoot(shop):
+    import concurrent.futures
+    order = shop.order(1234)
+    shop.pay(order)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        rs = list(pool.map(lambda i: refund(shop, order, 300, idem="c-%d" % i), range(8)))
+    assert sorted(r.status_code for r in rs) == [200] * 4 + [422] * 4
+    got = shop.get(order["id"])
+    assert got["amount_refunded"] == "1200" and got["status"] == "partially_refunded"
+    assert int(shop.balance(shop.settlement)["debits_posted"]) == 1200
+
+
+def test_merchant_keys_reach_their_own_refunds(shop):
+    order = shop.order(1234)
+    shop.pay(order)
+    mine = shop.node.call("POST", "/v1/merchants/%s/keys" % shop.merchant["id"], {}).json()
+    acct = new_id()
+    shop.node.call("POST", "/v1/accounts",
+                   [{"id": str(acct), "ledger": LEDGER, "code": 1, "flags": []}])
+    other = shop.node.call("POST", "/v1/merchants", {
+        "name": "Other", "settlement_account_id": str(acct), "ledger": LEDGER,
+        "currency": "USD"}).json()
+    theirs = shop.node.call("POST", "/v1/merchants/%s/keys" % other["id"], {}).json()
+    time.sleep(0.3)
+    r = refund(shop, order, 10, key=theirs["key"])
+    assert r.status_code == 404 and code(r) == "order_not_found"
+    r = refund(shop, order, 10, key=mine["key"])
+    assert r.status_code == 200, r.text
+    rid = r.json()["id"]
+    assert shop.node.call("GET", "/v1/refunds/" + rid, key=theirs["key"]).status_code == 404
+    assert shop.node.call("GET", "/v1/refunds/" + rid, key=mine["key"]).status_code == 200
+    assert shop.node.call("GET", "/v1/refunds", key=theirs["key"]).json()["data"] == []
+    assert len(shop.node.call("GET", "/v1/refunds", key=mine["key"]).json()["data"]) == 1
+    r = shop.node.call("GET", "/v1/refunds?status=settled")
+    assert r.status_code == 400 and r.json()["error"]["path"] == "status"
+    r = shop.node.call("GET", "/v1/refunds?bogus=1")
+    assert r.status_code == 400 and code(r) == "unknown_parameter"
