@@ -49,6 +49,11 @@
 #define QP_PAY_REFUND_TRANSFER_CODE 2         /* the ledger code of a refund's transfer */
 #define QP_PAY_REASON_MAX 256u                 /* bytes of a refund's reason */
 
+#define QP_PAY_WEBHOOK_URL_MAX 2048u           /* bytes of a webhook's URL */
+#define QP_PAY_WEBHOOKS_MAX 100u               /* endpoints on one node */
+#define QP_PAY_WEBHOOK_TIMEOUT_S 10            /* one delivery's HTTP timeout */
+#define QP_PAY_WEBHOOK_SCAN_MAX 1000u          /* events one look for the next may skip */
+
 #define QP_PAY_SCOPE_WRITE "payments:write"
 #define QP_PAY_SCOPE_READ "payments:read"
 #define QP_PAY_SCOPE_MERCHANT "payments:merchant"
@@ -66,6 +71,10 @@ typedef struct {
   uint32_t order_expires_in_s_default;    /* an order's lifetime without expires_in_s */
   uint32_t order_expires_in_s_max;        /* the longest one allowed */
   uint32_t idempotency_ttl_s;             /* how long a stored response is replayed */
+  bool webhooks_allow_loopback_http;      /* http://127.0.0.1 and localhost URLs allowed */
+  uint32_t webhook_retry_base_ms;         /* the first retry's wait */
+  uint32_t webhook_retry_cap_ms;          /* the longest wait between attempts */
+  uint32_t webhook_disable_after_s;       /* failing this long disables an endpoint */
 } qp__pay_settings_t;
 
 typedef struct qp__pay {
@@ -85,6 +94,14 @@ typedef struct qp__pay {
   _Atomic uint64_t idem[4];                   /* idempotency outcomes: replay, reused,
                                                  in flight, full */
   _Atomic uint64_t qr_refused;                /* payloads POST /v1/qr/parse refused */
+  MDB_dbi webhooks, deliveries;               /* store.c */
+  pthread_mutex_t webhook_lock;               /* an endpoint's record: one writer at a time */
+  pthread_mutex_t worker_lock;                /* guards stopping */
+  pthread_cond_t worker_wake;                 /* signaled to stop */
+  bool stopping;                              /* the worker should return */
+  bool worker_started;                        /* worker is joinable */
+  pthread_t worker;                           /* delivers webhooks (webhook_worker.c) */
+  _Atomic uint64_t deliveries_ok, deliveries_failed; /* webhook deliveries, by outcome */
 } qp__pay_t;
 
 extern const char qp_payments_openapi_json[];
@@ -349,6 +366,33 @@ typedef struct {
  * false with q.err naming it. */
 bool qp__pay_refund_list_param(qp__pay_refund_query_t *x, const char *key, const char *value);
 
+/* ---- webhook_request.c, webhook_sign.c, webhook_worker.c ---- */
+
+#define QP__PAY_WEBHOOK_EVENTS 6u
+extern const char *const qp__pay_webhook_events[QP__PAY_WEBHOOK_EVENTS];
+
+/* A decoded POST /v1/webhooks body. */
+typedef struct {
+  char url[QP_PAY_WEBHOOK_URL_MAX + 1];    /* checked: https, or loopback http if allowed */
+  bool all;                                /* events ["*"] */
+  bool wanted[QP__PAY_WEBHOOK_EVENTS];     /* else which of qp__pay_webhook_events */
+} qp__pay_webhook_req_t;
+
+/* Decodes body[0, len): 0, or QP_EINVAL with err (400 naming the member). */
+int qp__pay_webhook_decode(const char *body, size_t len, bool allow_loopback_http,
+                           qp__pay_webhook_req_t *out, qp_http_error_t *err);
+/* The Quipu-Signature header value "t=<t>,v1=<hex HMAC-SHA256(secret,
+ * "<t>.<body>")>" into out: 0 or QP_ERANGE (out too small). */
+int qp__pay_webhook_signature(const char *secret, int64_t t, const char *body, size_t len,
+                              char *out, size_t out_size);
+/* The wait before retry attempt n (1 = first retry): min(cap, base * 2^(n-1)); 0 for n 0. */
+uint64_t qp__pay_webhook_backoff_ms(uint32_t attempt, uint64_t base_ms, uint64_t cap_ms);
+/* Starts and stops the delivery thread. */
+int qp__pay_worker_start(qp__pay_t *p);
+void qp__pay_worker_stop(qp__pay_t *p);
+/* Whether endpoint wh (its record) takes the journal event ev. */
+bool qp__pay_webhook_wants(const json_t *wh, const json_t *ev);
+
 /* ---- handlers ---- */
 
 void qp__pay_merchants_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
@@ -363,6 +407,10 @@ void qp__pay_orders_qr_png(void *ctx, qp_http_request_t *req, qp_http_reply_t *r
 void qp__pay_refunds_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_refunds_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_refunds_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_webhooks_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_webhooks_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_webhooks_delete(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_webhooks_deliveries(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_qr_parse(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 
 #endif

@@ -23,6 +23,10 @@
  *   refunds_by_created  created ns (8, BE) || refund id -> "" (lists)
  *   refunds_pending     refund id -> "": refunds whose ledger transfer is not
  *                  known to be done (refunds.c)
+ *   webhooks       16-byte id -> endpoint (its secret, events, delivery
+ *                  cursor: the last event sequence delivered or skipped)
+ *   deliveries     endpoint id || seq (8, BE) || attempt (4, BE) -> one
+ *                  delivery attempt (the log)
  */
 #include <string.h>
 
@@ -31,7 +35,7 @@
 #include "payments/payments_int.h"
 #include "store/store.h"
 
-#define TABLES 10
+#define TABLES 12
 
 int qp__pay_store_open(qp__pay_t *p, const char *data_dir, char *detail, size_t detail_size) {
   char dir[1200];
@@ -55,7 +59,9 @@ int qp__pay_store_open(qp__pay_t *p, const char *data_dir, char *detail, size_t 
                                         {"refunds", MDB_CREATE, &p->refunds},
                                         {"refunds_by_created", MDB_CREATE,
                                          &p->refunds_by_created},
-                                        {"refunds_pending", MDB_CREATE, &p->refunds_pending}};
+                                        {"refunds_pending", MDB_CREATE, &p->refunds_pending},
+                                        {"webhooks", MDB_CREATE, &p->webhooks},
+                                        {"deliveries", MDB_CREATE, &p->deliveries}};
   const char *failed = NULL;
   rc = qp_kv_dbis(p->kv, tables, TABLES, &failed);
   if (rc != 0) {

@@ -7,9 +7,13 @@ order.paid event).  Intents that do not match the order never pay it; an
 intent that succeeds for a canceled order makes it paid all the same
 (paid_while says so) so that the money can be refunded.
 """
+import hashlib
+import hmac
+import http.server
 import json
 import os
 import re
+import threading
 import time
 
 import pytest
@@ -109,6 +113,75 @@ class Shop:
 
     def balance(self, account):
         return self.node.call("GET", "/v1/accounts/%d" % account).json()
+
+
+FAST_HOOKS = {"webhooks_allow_loopback_http": True, "webhook_retry_base_ms": 50,
+              "webhook_retry_cap_ms": 200, "webhook_disable_after_s": 2}
+
+
+def verify(secret, header, body, tolerance=300):
+    """What a receiver runs (docs/payments.md): the signature over "t.body"."""
+    parts = dict(p.split("=", 1) for p in header.split(","))
+    t, sig = int(parts["t"]), parts["v1"]
+    want = hmac.new(secret.encode(), b"%d." % t + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(want, sig) and abs(time.time() - t) <= tolerance
+
+
+class Receiver:
+    """A local HTTP endpoint that records what it is sent; it answers
+    `fail` (a status) to the first `failures` requests."""
+
+    def __init__(self, failures=0, fail=500):
+        self.got, self.failures, self.fail, self.times = [], failures, fail, []
+        me = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                me.times.append(time.monotonic())
+                me.got.append((dict(self.headers), body))
+                status = me.fail if len(me.got) <= me.failures else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/hooks" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self, secret):
+        out = []
+        for headers, body in self.got:
+            assert verify(secret, headers["Quipu-Signature"], body), headers
+            out.append(json.loads(body))
+        return out
+
+    def wait(self, n, timeout=10):
+        deadline = time.time() + timeout
+        while len(self.got) < n and time.time() < deadline:
+            time.sleep(0.05)
+        return len(self.got) >= n
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def hooked(tmp_dir):
+    n = ShopNode(os.path.join(tmp_dir, "home"), FAST_HOOKS).start()
+    yield Shop(n)
+    if n.proc.poll() is None:
+        n.stop()
 
 
 @pytest.fixture
@@ -323,3 +396,129 @@ def test_merchant_keys_reach_their_own_refunds(shop):
     assert r.status_code == 400 and r.json()["error"]["path"] == "status"
     r = shop.node.call("GET", "/v1/refunds?bogus=1")
     assert r.status_code == 400 and code(r) == "unknown_parameter"
+
+
+def hook(shop, url, kinds=("order.paid", "refund.succeeded"), key=None):
+    r = shop.node.call("POST", "/v1/webhooks", {"url": url, "events": list(kinds)}, key=key)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_the_shop_flow_with_webhooks(hooked, receiver):
+    shop = hooked
+    wh = hook(shop, receiver.url)
+    assert wh["secret"].startswith("whsec_") and len(wh["secret"]) == 70
+    assert wh["status"] == "enabled" and wh["events"] == ["order.paid", "refund.succeeded"]
+    listed = shop.node.call("GET", "/v1/webhooks").json()["data"]
+    assert [w["id"] for w in listed] == [wh["id"]] and "secret" not in listed[0]
+    order = shop.order(1234)
+    svg = shop.node.call("GET", "/v1/orders/%s/qr.svg" % order["id"])
+    assert svg.status_code == 200 and svg.text.startswith("<")
+    shop.pay(order)
+    assert receiver.wait(1)
+    paid = receiver.events(wh["secret"])[0]
+    assert paid["type"] == "order.paid" and paid["id"].startswith("evt_")
+    assert paid["data"]["object"]["id"] == order["id"]
+    assert paid["data"]["object"]["status"] == "paid"
+    assert refund(shop, order, 234, reason="partial").status_code == 200
+    assert receiver.wait(2)
+    rf = receiver.events(wh["secret"])[1]
+    assert rf["type"] == "refund.succeeded" and rf["data"]["object"]["amount"] == "234"
+    r = refund(shop, order, 1001)
+    assert r.status_code == 422 and code(r) == "refund_exceeds_payment"
+    # A wrong secret or a changed body does not verify.
+    headers, body = receiver.got[0]
+    assert not verify("whsec_" + "0" * 64, headers["Quipu-Signature"], body)
+    assert not verify(wh["secret"], headers["Quipu-Signature"], body.replace(b"paid", b"piad"))
+    log = shop.node.call("GET", "/v1/webhooks/%s/deliveries" % wh["id"]).json()["data"]
+    assert [d["type"] for d in log] == ["refund.succeeded", "order.paid"]
+    assert all(d["outcome"] == "succeeded" and d["http_status"] == 200 for d in log)
+    time.sleep(0.5)
+    assert len(receiver.got) == 2  # order.created was not asked for
+    r = shop.node.call("DELETE", "/v1/webhooks/" + wh["id"])
+    assert r.status_code == 200 and r.json()["deleted"] is True
+    assert shop.node.call("GET", "/v1/webhooks").json()["data"] == []
+    refund(shop, order, 1)
+    time.sleep(0.5)
+    assert len(receiver.got) == 2
+
+
+def test_retries_in_order_then_disable(hooked):
+    shop = hooked
+    flaky = Receiver(failures=3)
+    down = Receiver(failures=10 ** 6, fail=503)
+    try:
+        a = hook(shop, flaky.url, ["order.created"])
+        b = hook(shop, down.url, ["*"])
+        ids = [shop.order(100 + i)["id"] for i in range(3)]
+        assert flaky.wait(6)
+        got = flaky.events(a["secret"])
+        assert [e["data"]["object"]["id"] for e in got] == [ids[0]] * 4 + ids[1:]
+        assert len({e["id"] for e in got}) == 3  # a retry carries the same event id
+        log = shop.node.call("GET", "/v1/webhooks/%s/deliveries" % a["id"]).json()["data"]
+        assert [d["attempt"] for d in log[::-1][:4]] == [1, 2, 3, 4]
+        assert [d["outcome"] for d in log[::-1][:4]] == ["failed"] * 3 + ["succeeded"]
+        deadline = time.time() + 8
+        while time.time() < deadline:
+            w = [x for x in shop.node.call("GET", "/v1/webhooks").json()["data"]
+                 if x["id"] == b["id"]][0]
+            if w["status"] == "disabled":
+                break
+            time.sleep(0.1)
+        assert w["status"] == "disabled" and "HTTP 503" in w["disabled_reason"], w
+        n = len(down.got)
+        assert n >= 5 and len({json.loads(x[1])["id"] for x in down.got}) == 1
+        time.sleep(0.5)
+        assert len(down.got) == n  # disabled: no more attempts
+    finally:
+        flaky.close()
+        down.close()
+
+
+def test_backoff_schedule_seen_by_the_receiver(hooked):
+    shop = hooked
+    slow = Receiver(failures=4)
+    try:
+        hook(shop, slow.url, ["order.created"])
+        shop.order(100)
+        assert slow.wait(5)
+    finally:
+        slow.close()
+    # The waits between attempts double from 50 ms and stop at the 200 ms cap
+    # (at least that long; the worker looks every 50 ms).
+    gaps = [(b - a) * 1000 for a, b in zip(slow.times, slow.times[1:])][:4]
+    for gap, want in zip(gaps, [50, 100, 200, 200]):
+        assert want - 5 <= gap <= want + 250, gaps
+    assert gaps[2] > gaps[0]
+
+
+def test_webhook_registration_refusals(shop):
+    for body, path in [({"url": "http://127.0.0.1:9/x", "events": ["order.paid"]}, "url"),
+                       ({"url": "ftp://example.com/x", "events": ["order.paid"]}, "url"),
+                       ({"url": "https://u:p@example.com/x", "events": ["order.paid"]}, "url"),
+                       ({"url": "not a url", "events": ["order.paid"]}, "url"),
+                       ({"url": "https://example.com/x", "events": []}, "events"),
+                       ({"url": "https://example.com/x", "events": ["order.shipped"]},
+                        "events[0]"),
+                       ({"url": "https://example.com/x",
+                         "events": ["order.paid", "order.paid"]}, "events[1]"),
+                       ({"url": "https://example.com/x", "events": ["*", "order.paid"]},
+                        "events[0]"),
+                       ({"events": ["order.paid"]}, "url"),
+                       ({"url": "https://example.com/x"}, "events"),
+                       ({"url": "https://example.com/x", "events": ["*"], "x": 1}, "x")]:
+        r = shop.node.call("POST", "/v1/webhooks", body)
+        assert r.status_code == 400 and r.json()["error"]["path"] == path, (body, r.text)
+    assert shop.node.call("GET", "/v1/webhooks").json()["data"] == []
+    r = shop.node.call("POST", "/v1/webhooks", {"url": "https://example.com/x",
+                                                "events": ["*"]}, idem="wh-1")
+    assert r.status_code == 200
+    again = shop.node.call("POST", "/v1/webhooks", {"url": "https://example.com/x",
+                                                    "events": ["*"]}, idem="wh-1")
+    assert again.json()["id"] == r.json()["id"]
+    assert len(shop.node.call("GET", "/v1/webhooks").json()["data"]) == 1
+    mine = shop.node.call("POST", "/v1/merchants/%s/keys" % shop.merchant["id"], {}).json()
+    time.sleep(0.3)
+    assert shop.node.call("GET", "/v1/webhooks", key=mine["key"]).json()["data"] == []
+    r = shop.node.call("DELETE", "/v1/webhooks/" + r.json()["id"], key=mine["key"])
+    assert r.status_code == 404
