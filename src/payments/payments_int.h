@@ -315,8 +315,9 @@ int qp__pay_order_refund_apply(json_t *order, qp_u128 amount, qp__pay_refund_ste
 int qp__pay_refund_move(const json_t *rf, uint32_t *result);
 json_t *qp__pay_refund_public(const json_t *rf);
 /* Step 1: the pending refund rf and the order's reservation (order is
- * changed). */
-int qp__pay_refund_reserve(qp__pay_t *p, json_t *order, const json_t *rf);
+ * changed), and for idem the response 202 with the pending refund. */
+int qp__pay_refund_reserve(qp__pay_t *p, json_t *order, const json_t *rf,
+                           const qp__pay_idem_t *idem);
 /* Step 3 (SUCCEED or RELEASE): with r, the request's reply (succeeded: the
  * refund and the stored response; released: the refund is deleted);
  * without, the tick's (released: the refund reads failed). */

@@ -16,7 +16,7 @@ typedef struct {
   char *order_text, *refund_text;
   uint8_t order_id[QP_PAY_ID_SIZE], refund_id[QP_PAY_ID_SIZE];
   uint8_t created[8 + QP_PAY_ID_SIZE];
-  qp__pay_put_t puts[4];
+  qp__pay_put_t puts[5];
 } rows_t;
 
 static int rows_init(rows_t *w, const json_t *order, const json_t *rf) {
@@ -50,17 +50,26 @@ static void rows_fill(qp__pay_t *p, rows_t *w, bool is_new, bool keep, bool pend
                                !pending};
 }
 
-int qp__pay_refund_reserve(qp__pay_t *p, json_t *order, const json_t *rf) {
+int qp__pay_refund_reserve(qp__pay_t *p, json_t *order, const json_t *rf,
+                           const qp__pay_idem_t *idem) {
   qp_u128 amount = 0;
   rows_t w;
+  char *pending = NULL;
   int rc = qp__pay_member_u128(rf, "amount", &amount) ? 0 : QP_ECORRUPT;
   if (rc == 0) rc = qp__pay_order_refund_apply(order, amount, QP__PAY_REFUND_RESERVE);
   if (rc == 0) rc = rows_init(&w, order, rf);
+  json_t *pub = rc == 0 ? qp__pay_refund_public(rf) : NULL;
+  if (pub != NULL) pending = json_dumps(pub, JSON_COMPACT);
+  if (rc == 0 && pending == NULL) rc = QP_ENOMEM;
   if (rc == 0) {
+    /* A retry after a crash replays 202 and the pending refund (which the
+     * tick finishes), never makes a second refund. */
     rows_fill(p, &w, true, true, true);
-    qp__pay_change_t c = {w.puts, 4, NULL, NULL, NULL, 0, NULL};
+    qp__pay_change_t c = {w.puts, 4, NULL, NULL, idem, 202, pending};
     rc = qp__pay_store_write(p, &c);
   }
+  json_decref(pub);
+  qp_http_json_free(pending);
   rows_free(&w);
   return rc;
 }
@@ -79,8 +88,13 @@ int qp__pay_refund_finish(qp__pay_t *p, json_t *order, json_t *rf, qp__pay_refun
   if (rc == 0) {
     /* A refused request's refund leaves nothing; a recovered one reads failed. */
     rows_fill(p, &w, false, ok || r == NULL, false);
+    uint32_t n = 4;
+    if (!ok && r != NULL && idem != NULL && idem->active) /* a refusal is not replayed */
+      w.puts[n++] = (qp__pay_put_t){p->idempotency, idem->key, sizeof idem->key, NULL, 0, false,
+                                    true};
     json_t *pub = qp__pay_refund_public(rf);
-    qp__pay_change_t c = {w.puts, 4, ok ? "refund.succeeded" : NULL, pub, idem, 0, NULL};
+    qp__pay_change_t c = {w.puts, n, ok ? "refund.succeeded" : NULL, pub, ok ? idem : NULL, 0,
+                          NULL};
     if (r != NULL && ok) rc = qp__pay_commit(p, &c, 200, json_incref(pub), r);
     else rc = qp__pay_store_write(p, &c);
     json_decref(pub);

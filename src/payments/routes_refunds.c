@@ -96,7 +96,7 @@ static void move_and_finish(qp__pay_t *p, json_t *o, json_t *rf, const qp__pay_i
   }
   qp_http_error_t err = {0};
   if (rc == 0 || rc == QP_ELIMIT) { /* refused, or never ran: undo the reservation */
-    int undo = qp__pay_refund_finish(p, o, rf, QP__PAY_REFUND_RELEASE, NULL, r);
+    int undo = qp__pay_refund_finish(p, o, rf, QP__PAY_REFUND_RELEASE, idem, r);
     if (rc == 0)
       qp_http_error_set(&err, 422, qp_create_transfer_result_name(result), "amount",
                         "the ledger refused the refund's transfer: %s (nothing changed)",
@@ -129,7 +129,7 @@ static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
   if (rc != 0) qp__pay_reply_store(r, rc);
   else if (refundable(o, amount, r)) {
     rf = new_refund(o, amount, reason);
-    rc = rf != NULL ? qp__pay_refund_reserve(p, o, rf) : QP_ENOMEM;
+    rc = rf != NULL ? qp__pay_refund_reserve(p, o, rf, idem) : QP_ENOMEM;
     if (rc == 0) move_and_finish(p, o, rf, idem, r);
     else qp__pay_reply_store(r, rc);
   }

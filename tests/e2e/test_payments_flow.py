@@ -522,3 +522,79 @@ def test_webhook_registration_refusals(shop):
     assert shop.node.call("GET", "/v1/webhooks", key=mine["key"]).json()["data"] == []
     r = shop.node.call("DELETE", "/v1/webhooks/" + r.json()["id"], key=mine["key"])
     assert r.status_code == 404
+
+
+def test_kill9_loses_nothing_and_doubles_nothing(hooked, receiver):
+    """Orders paid, refunds running concurrently (each with its
+    Idempotency-Key), kill -9 mid-way, restart, every refund retried: no
+    refund exceeds what was paid, the ledger moved exactly the refunds
+    recorded, and every order.paid and refund.succeeded reaches the
+    receiver (at least once; one event id per change)."""
+    import concurrent.futures
+    import requests
+    shop = hooked
+    wh = hook(shop, receiver.url, ["*"])
+    orders = [shop.order(1000) for _ in range(4)]
+    for o in orders:
+        shop.pay(o)
+    plan = [(o, 50, "k-%d-%d" % (i, j)) for j in range(24) for i, o in enumerate(orders)]
+
+    def run(item):
+        o, amount, key = item
+        try:
+            return refund(shop, o, amount, idem=key)
+        except requests.RequestException:
+            return None
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(run, x) for x in plan]
+        time.sleep(0.03)
+        shop.node.kill9()
+        before = [f.result() for f in futures]
+    assert sum(r is None for r in before) > 0  # the kill cut some requests off
+    shop.node.start()
+    answered = {}
+    for item in plan:  # the client retries every request (a replay or a new run)
+        r = run(item)
+        assert r.status_code in (200, 202, 422), (item, r.text)
+        if r.status_code != 422:
+            answered[item[2]] = r.json()["id"]  # 202: pending after the crash
+    assert len(set(answered.values())) == len(answered)
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        got = [shop.get(o["id"]) for o in orders]
+        if all(g["amount_refunding"] == "0" for g in got):
+            break
+        time.sleep(0.1)
+    total = 0
+    for o, g in zip(orders, got):
+        assert g["amount_refunding"] == "0" and int(g["amount_refunded"]) <= 1000
+        assert int(g["amount_refunded"]) == 1000  # twenty refunds of 50 fit, no more
+        rs = shop.node.call("GET", "/v1/refunds?order_id=" + o["id"]).json()["data"]
+        ok = [r for r in rs if r["status"] == "succeeded"]
+        assert sum(int(r["amount"]) for r in ok) == int(g["amount_refunded"])
+        for r in ok:
+            t = shop.node.call("GET", "/v1/transfers/%s" % r["transfer_id"])
+            assert t.status_code == 200 and t.json()["amount"] == r["amount"]
+        total += int(g["amount_refunded"])
+        # Each succeeded refund is the answer to exactly one request key.
+        assert {r["id"] for r in ok} <= set(answered.values())
+    assert int(shop.balance(shop.settlement)["debits_posted"]) == total
+    assert int(shop.balance(shop.settlement)["credits_posted"]) == 4000
+    # Webhooks: every change arrives; a redelivery repeats its event id.
+    deadline = time.time() + 10
+    want_refunds = 80
+    while time.time() < deadline:
+        seen = {}
+        for e in receiver.events(wh["secret"]):
+            seen.setdefault(e["id"], e)
+        kinds = [e["type"] for e in seen.values()]
+        if kinds.count("refund.succeeded") >= want_refunds:
+            break
+        time.sleep(0.1)
+    assert kinds.count("order.paid") == 4 and kinds.count("refund.succeeded") == want_refunds
+    paid = {e["data"]["object"]["id"] for e in seen.values() if e["type"] == "order.paid"}
+    assert paid == {o["id"] for o in orders}
+    refunded = [e["data"]["object"]["id"] for e in seen.values()
+                if e["type"] == "refund.succeeded"]
+    assert len(set(refunded)) == want_refunds
