@@ -435,6 +435,12 @@ def test_the_shop_flow_with_webhooks(hooked, receiver):
     assert all(d["outcome"] == "succeeded" and d["http_status"] == 200 for d in log)
     time.sleep(0.5)
     assert len(receiver.got) == 2  # order.created was not asked for
+    paths = shop.node.call("GET", "/v1/openapi.json").json()["paths"]
+    for path, method in [("/v1/refunds", "post"), ("/v1/refunds", "get"),
+                         ("/v1/refunds/{id}", "get"), ("/v1/webhooks", "post"),
+                         ("/v1/webhooks", "get"), ("/v1/webhooks/{id}", "delete"),
+                         ("/v1/webhooks/{id}/deliveries", "get")]:
+        assert method in paths[path], path
     r = shop.node.call("DELETE", "/v1/webhooks/" + wh["id"])
     assert r.status_code == 200 and r.json()["deleted"] is True
     assert shop.node.call("GET", "/v1/webhooks").json()["data"] == []
