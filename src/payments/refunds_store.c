@@ -122,7 +122,7 @@ static void recover_one(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE]) {
     rc = qp__pay_refund_finish(p, order, rf, result == QP_CREATE_TRANSFER_OK
                                ? QP__PAY_REFUND_SUCCEED : QP__PAY_REFUND_RELEASE, NULL, NULL);
   pthread_mutex_unlock(&p->order_lock);
-  if (rc != 0 && rc != QP_EEXISTS)
+  if (rc != 0 && rc != QP_EEXISTS && rc != QP_ENOTFOUND) /* finished meanwhile: done */
     QP_LOG_WARN("payments", "a pending refund waits: %s", qp_strerror(rc));
   json_decref(rf);
   json_decref(order);
