@@ -558,6 +558,9 @@ def test_kill9_loses_nothing_and_doubles_nothing(hooked, receiver):
         shop.node.kill9()
         before = [f.result() for f in futures]
     assert sum(r is None for r in before) > 0  # the kill cut some requests off
+    from conftest import quipu
+    v = quipu("verify", "--data", shop.node.home, check=False)
+    assert v.returncode == 0 or re.search(r"\btorn\b", v.stdout + v.stderr), v.stdout + v.stderr
     shop.node.start()
     answered = {}
     for item in plan:  # the client retries every request (a replay or a new run)
@@ -587,6 +590,7 @@ def test_kill9_loses_nothing_and_doubles_nothing(hooked, receiver):
         assert {r["id"] for r in ok} <= set(answered.values())
     assert int(shop.balance(shop.settlement)["debits_posted"]) == total
     assert int(shop.balance(shop.settlement)["credits_posted"]) == 4000
+    assert shop.node.call("GET", "/v1/audit").json()["invariant_ok"] is True
     # Webhooks: every change arrives; a redelivery repeats its event id.
     deadline = time.time() + 10
     want_refunds = 80
