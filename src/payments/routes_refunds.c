@@ -13,7 +13,7 @@
 
 static const char *const REFUND_FIELDS[] = {"order_id", "amount", "reason", NULL};
 
-/* The body's order, visible to the caller; NULL after a 404/400. */
+/* The body's order, visible to the caller, into id; false after a 404/400. */
 static bool body_order(qp__pay_t *p, const json_t *body, const qp__pay_caller_t *caller,
                        uint8_t id[QP_PAY_ID_SIZE], qp_http_reply_t *r) {
   const char *text = NULL;
