@@ -20,7 +20,9 @@
 #include "payments/payments_int.h"
 
 #define SETTINGS_ALLOWED "gui, country, city, mcc, order_expires_in_s_default, " \
-                         "order_expires_in_s_max, idempotency_ttl_s"
+                         "order_expires_in_s_max, idempotency_ttl_s, " \
+                         "webhooks_allow_loopback_http, webhook_retry_base_ms, " \
+                         "webhook_retry_cap_ms, webhook_disable_after_s"
 
 static bool text_ok(const char *s, size_t len, int kind) {
   for (size_t i = 0; i < len; i++) {
@@ -74,6 +76,18 @@ static int one_setting(qp__pay_settings_t *s, const char *key, json_t *v, char *
     return int_setting(v, key, 1, QP_PAY_EXPIRES_IN_S_MAX, &s->order_expires_in_s_max, d, n);
   if (strcmp(key, "idempotency_ttl_s") == 0)
     return int_setting(v, key, 60, 30 * 86400, &s->idempotency_ttl_s, d, n);
+  if (strcmp(key, "webhook_retry_base_ms") == 0)
+    return int_setting(v, key, 10, 3600000, &s->webhook_retry_base_ms, d, n);
+  if (strcmp(key, "webhook_retry_cap_ms") == 0)
+    return int_setting(v, key, 10, 86400000, &s->webhook_retry_cap_ms, d, n);
+  if (strcmp(key, "webhook_disable_after_s") == 0)
+    return int_setting(v, key, 1, 30 * 86400, &s->webhook_disable_after_s, d, n);
+  if (strcmp(key, "webhooks_allow_loopback_http") == 0) {
+    if (!json_is_boolean(v))
+      return snprintf(d, n, "modules.payments.%s must be true or false", key), QP_EINVAL;
+    s->webhooks_allow_loopback_http = json_is_true(v);
+    return 0;
+  }
   snprintf(d, n, "unknown key modules.payments.%s; allowed: " SETTINGS_ALLOWED, key);
   return QP_EINVAL;
 }
@@ -87,6 +101,9 @@ static int parse_settings(const json_t *obj, qp__pay_settings_t *s, char *detail
   s->order_expires_in_s_default = QP_PAY_EXPIRES_IN_S_DEFAULT;
   s->order_expires_in_s_max = 86400;
   s->idempotency_ttl_s = QP_PAY_IDEM_TTL_S_DEFAULT;
+  s->webhook_retry_base_ms = 5000;
+  s->webhook_retry_cap_ms = 3600000;
+  s->webhook_disable_after_s = 86400;
   if (obj != NULL && !json_is_object(obj)) {
     snprintf(detail, size, "modules.payments must be an object");
     return QP_EINVAL;
@@ -116,8 +133,27 @@ static const qp_http_route_t ROUTES[] = {
     {"POST", "/v1/orders/{id}/cancel", NULL, false, 1024, qp__pay_orders_cancel},
     {"GET", "/v1/orders/{id}/qr.svg", NULL, false, 0, qp__pay_orders_qr_svg},
     {"GET", "/v1/orders/{id}/qr.png", NULL, false, 0, qp__pay_orders_qr_png},
+    {"POST", "/v1/refunds", NULL, false, 2048, qp__pay_refunds_create},
+    {"GET", "/v1/refunds", NULL, false, 0, qp__pay_refunds_list},
+    {"GET", "/v1/refunds/{id}", NULL, false, 0, qp__pay_refunds_get},
+    {"POST", "/v1/webhooks", NULL, false, 4096, qp__pay_webhooks_create},
+    {"GET", "/v1/webhooks", NULL, false, 0, qp__pay_webhooks_list},
+    {"DELETE", "/v1/webhooks/{id}", NULL, false, 0, qp__pay_webhooks_delete},
+    {"GET", "/v1/webhooks/{id}/deliveries", NULL, false, 0, qp__pay_webhooks_deliveries},
     {"POST", "/v1/qr/parse", NULL, false, QP_PAY_BODY_BYTES_MAX, qp__pay_qr_parse},
 };
+
+static void payments_close(void *state) {
+  qp__pay_t *p = state;
+  qp__pay_worker_stop(p);
+  qp__pay_store_close(p);
+  pthread_mutex_destroy(&p->lock);
+  pthread_mutex_destroy(&p->order_lock);
+  pthread_mutex_destroy(&p->webhook_lock);
+  pthread_mutex_destroy(&p->worker_lock);
+  pthread_cond_destroy(&p->worker_wake);
+  qp_free(p);
+}
 
 static int payments_open(const qp_node_env_t *env, const json_t *settings, void **state,
                          char *detail, size_t detail_size) {
@@ -139,6 +175,15 @@ static int payments_open(const qp_node_env_t *env, const json_t *settings, void 
   }
   pthread_mutex_init(&p->lock, NULL);
   pthread_mutex_init(&p->order_lock, NULL);
+  pthread_mutex_init(&p->webhook_lock, NULL);
+  pthread_mutex_init(&p->worker_lock, NULL);
+  pthread_cond_init(&p->worker_wake, NULL);
+  rc = qp__pay_worker_start(p);
+  if (rc != 0) {
+    snprintf(detail, detail_size, "payments: cannot start the webhook worker");
+    payments_close(p);
+    return rc;
+  }
   p->http = (qp_http_module_t){.name = "payments", .routes = ROUTES,
                                .routes_count = sizeof ROUTES / sizeof ROUTES[0], .ctx = p,
                                .openapi = qp_payments_openapi_json,
@@ -152,28 +197,29 @@ static const qp_http_module_t *payments_routes(void *state) {
 }
 
 static void payments_tick(void *state, uint64_t now_ns) {
-  (void)now_ns; /* the sweep compares with the wall clock, as the records do */
-  qp__pay_idem_sweep(state, qp__pay_now_s());
+  (void)now_ns; /* the sweeps compare with the wall clock, as the records do */
+  qp__pay_t *p = state;
+  int64_t now = qp__pay_now_s();
+  qp__pay_paid_sweep(p, now);
+  qp__pay_refunds_recover(p);
+  if (now - p->idem_swept_s < QP_PAY_IDEM_SWEEP_S) return;
+  p->idem_swept_s = now;
+  qp__pay_idem_sweep(p, now);
 }
 
-static void payments_close(void *state) {
-  qp__pay_t *p = state;
-  qp__pay_store_close(p);
-  pthread_mutex_destroy(&p->lock);
-  pthread_mutex_destroy(&p->order_lock);
-  qp_free(p);
-}
 
 static const qp_http_scope_t SCOPES[] = {
-    {QP_PAY_SCOPE_WRITE, "create merchants, merchant keys and orders; cancel orders"},
-    {QP_PAY_SCOPE_READ, "read merchants and orders, list orders, parse QR payloads"},
-    {QP_PAY_SCOPE_MERCHANT, "a merchant's own key: its orders only (made by POST "
-                            "/v1/merchants/{id}/keys)"},
+    {QP_PAY_SCOPE_WRITE, "create merchants, merchant keys, orders, refunds and webhooks; "
+                         "cancel orders; delete webhooks"},
+    {QP_PAY_SCOPE_READ, "read merchants, orders, refunds and webhooks; parse QR payloads"},
+    {QP_PAY_SCOPE_MERCHANT, "a merchant's own key: its orders, refunds and webhooks only "
+                            "(made by POST /v1/merchants/{id}/keys)"},
 };
 
 const qp_module_t qp_payments_module = {
     .name = "payments",
-    .summary = "merchants, orders and their EMV QR codes, idempotency keys (docs/payments.md)",
+    .summary = "merchants, orders and their EMV QR codes, refunds, signed webhooks, "
+               "idempotency keys (docs/payments.md)",
     .scopes = SCOPES,
     .scopes_count = 3,
     .open = payments_open,

@@ -41,14 +41,25 @@
 #define QP_PAY_EXPIRES_IN_S_MAX (7u * 86400u)  /* and the most a setting may allow */
 #define QP_PAY_IDEM_TTL_S_DEFAULT 86400u       /* a stored response is replayed this long */
 #define QP_PAY_IDEM_SWEEP_MAX 1000u            /* expired records one tick deletes */
-#define QP_PAY_TICK_MS 60000u                  /* how often the sweep runs */
+#define QP_PAY_TICK_MS 1000u                   /* how often the module's tick runs */
+#define QP_PAY_IDEM_SWEEP_S 60                 /* the idempotency sweep's period */
+#define QP_PAY_PAID_SWEEP_MAX 256u             /* watched orders one tick looks at */
+#define QP_PAY_WATCH_GRACE_S 86400             /* an order is watched this long past expiry */
+
+#define QP_PAY_REFUND_TRANSFER_CODE 2         /* the ledger code of a refund's transfer */
+#define QP_PAY_REASON_MAX 256u                 /* bytes of a refund's reason */
+
+#define QP_PAY_WEBHOOK_URL_MAX 2048u           /* bytes of a webhook's URL */
+#define QP_PAY_WEBHOOKS_MAX 100u               /* endpoints on one node */
+#define QP_PAY_WEBHOOK_TIMEOUT_S 10            /* one delivery's HTTP timeout */
+#define QP_PAY_WEBHOOK_SCAN_MAX 1000u          /* events one look for the next may skip */
 
 #define QP_PAY_SCOPE_WRITE "payments:write"
 #define QP_PAY_SCOPE_READ "payments:read"
 #define QP_PAY_SCOPE_MERCHANT "payments:merchant"
 
 /* The event types of the journal, in the order of qp__pay_event_types. */
-#define QP__PAY_EVENT_TYPES 4u
+#define QP__PAY_EVENT_TYPES 6u
 extern const char *const qp__pay_event_types[QP__PAY_EVENT_TYPES];
 
 /* modules.payments in node.json. */
@@ -60,6 +71,10 @@ typedef struct {
   uint32_t order_expires_in_s_default;    /* an order's lifetime without expires_in_s */
   uint32_t order_expires_in_s_max;        /* the longest one allowed */
   uint32_t idempotency_ttl_s;             /* how long a stored response is replayed */
+  bool webhooks_allow_loopback_http;      /* http://127.0.0.1 and localhost URLs allowed */
+  uint32_t webhook_retry_base_ms;         /* the first retry's wait */
+  uint32_t webhook_retry_cap_ms;          /* the longest wait between attempts */
+  uint32_t webhook_disable_after_s;       /* failing this long disables an endpoint */
 } qp__pay_settings_t;
 
 typedef struct qp__pay {
@@ -67,6 +82,9 @@ typedef struct qp__pay {
   char data_dir[1024];                        /* the node's (merchant keys go in its key file) */
   qp_kv_t *kv;                                /* <data>/payments/ */
   MDB_dbi merchants, orders, by_created, merchant_keys, idempotency, events; /* store.c */
+  MDB_dbi watch, refunds, refunds_by_created, refunds_pending; /* store.c */
+  int64_t idem_swept_s;                       /* when the idempotency sweep last ran */
+  uint8_t watch_next[8 + QP_PAY_ID_SIZE];     /* where the paid sweep goes on */
   pthread_mutex_t lock;                       /* guards inflight */
   pthread_mutex_t order_lock;                 /* one order transition at a time */
   uint8_t inflight[QP_PAY_INFLIGHT_MAX][32];  /* idempotency keys of requests running */
@@ -76,6 +94,14 @@ typedef struct qp__pay {
   _Atomic uint64_t idem[4];                   /* idempotency outcomes: replay, reused,
                                                  in flight, full */
   _Atomic uint64_t qr_refused;                /* payloads POST /v1/qr/parse refused */
+  MDB_dbi webhooks, deliveries;               /* store.c */
+  pthread_mutex_t webhook_lock;               /* an endpoint's record: one writer at a time */
+  pthread_mutex_t worker_lock;                /* guards stopping */
+  pthread_cond_t worker_wake;                 /* signaled to stop */
+  bool stopping;                              /* the worker should return */
+  bool worker_started;                        /* worker is joinable */
+  pthread_t worker;                           /* delivers webhooks (webhook_worker.c) */
+  _Atomic uint64_t deliveries_ok, deliveries_failed; /* webhook deliveries, by outcome */
 } qp__pay_t;
 
 extern const char qp_payments_openapi_json[];
@@ -133,6 +159,7 @@ typedef struct {
   const void *value;    /* its value */
   size_t value_len;     /* bytes of value */
   bool is_new;          /* refuse (QP_EEXISTS) when the key exists */
+  bool del;             /* delete the key instead (absent: nothing to do) */
 } qp__pay_put_t;
 
 /* A state change: the records, the journal event, the stored response. */
@@ -159,6 +186,11 @@ int qp__pay_store_get_raw(qp__pay_t *p, MDB_dbi dbi, const void *key, size_t key
                           uint8_t **out, size_t *len);
 /* Events in the journal (for tests and metrics). */
 uint64_t qp__pay_store_events(qp__pay_t *p);
+
+/* Keys of up to max rows of dbi from after (NULL: the first) on, each
+ * key_size bytes, into keys: 0 with *count, or a store error. */
+int qp__pay_store_keys(qp__pay_t *p, MDB_dbi dbi, const uint8_t *after, size_t key_size,
+                       uint8_t *keys, uint32_t max, uint32_t *count);
 
 /* ---- caller.c ---- */
 
@@ -232,6 +264,68 @@ bool qp__pay_order_load(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r
                         const qp__pay_caller_t *caller, uint8_t id[QP_PAY_ID_SIZE],
                         json_t **out);
 
+/* ---- order_paid.c ---- */
+
+struct qp_auth_order_intent;
+/* Whether the intent pays order: succeeded, posted, with the order's
+ * amount, ledger and currency, crediting settlement (the merchant's). */
+bool qp__pay_intent_pays(const json_t *order, qp_u128 settlement,
+                         const struct qp_auth_order_intent *in);
+/* Whether an intent may still make order paid (stored open or canceled). */
+bool qp__pay_order_payable(const json_t *order);
+/* Marks a payable order paid by the intent at now_s (paid_while: the state
+ * it was in).  Returns 0, QP_EINVAL (not payable) or QP_ENOMEM. */
+int qp__pay_order_mark_paid(json_t *order, const struct qp_auth_order_intent *in, int64_t now_s);
+/* The order id as stored after looking for its payment: paid (and
+ * persisted with an order.paid event) when a matching intent has
+ * succeeded.  *out is the caller's.  _locked: the caller holds order_lock. */
+int qp__pay_order_observe(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE], json_t **out);
+int qp__pay_order_observe_locked(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE], json_t **out);
+/* Observes up to QP_PAY_PAID_SWEEP_MAX watched orders (the module's tick);
+ * forgets those expired more than QP_PAY_WATCH_GRACE_S ago. */
+void qp__pay_paid_sweep(qp__pay_t *p, int64_t now_s);
+
+/* ---- refunds.c, refunds_store.c ---- */
+
+/* Whether amount may be refunded from an order paid `paid` with refunded
+ * done and refunding pending: 0, QP_ERANGE (amount is 0 or more than
+ * *refundable) or QP_ECORRUPT (the sums exceed paid).  *refundable: what
+ * is left. */
+int qp__pay_refund_check(qp_u128 paid, qp_u128 refunded, qp_u128 refunding, qp_u128 amount,
+                         qp_u128 *refundable);
+/* An order's status after refunds: paid, partially_refunded, refunded. */
+const char *qp__pay_refunded_status(qp_u128 paid, qp_u128 refunded);
+/* The ledger transfer id of a refund: SHA-256("quipu-refund-transfer-v1" ||
+ * refund id), its first 16 bytes big-endian (never 0 or 2^128-1). */
+qp_u128 qp__pay_refund_transfer_id(const uint8_t refund_id[QP_PAY_ID_SIZE]);
+/* A u128 member written as a decimal string (absent: 0); false when bad. */
+bool qp__pay_member_u128(const json_t *o, const char *name, qp_u128 *out);
+
+typedef enum {
+  QP__PAY_REFUND_RESERVE = 0, /* amount_refunding += amount */
+  QP__PAY_REFUND_SUCCEED,     /* amount_refunding -= amount, amount_refunded += amount, status */
+  QP__PAY_REFUND_RELEASE,     /* amount_refunding -= amount */
+} qp__pay_refund_step_t;
+
+/* Applies a step of a refund of amount to the stored order. */
+int qp__pay_order_refund_apply(json_t *order, qp_u128 amount, qp__pay_refund_step_t step);
+/* The refund rf's ledger transfer (settlement -> payer): 0 with *result
+ * (QP_CREATE_TRANSFER_OK also when it existed already), or the ledger's
+ * error (QP_ENOTSUP without a ledger). */
+int qp__pay_refund_move(const json_t *rf, uint32_t *result);
+json_t *qp__pay_refund_public(const json_t *rf);
+/* Step 1: the pending refund rf and the order's reservation (order is
+ * changed), and for idem the response 202 with the pending refund. */
+int qp__pay_refund_reserve(qp__pay_t *p, json_t *order, const json_t *rf,
+                           const qp__pay_idem_t *idem);
+/* Step 3 (SUCCEED or RELEASE): with r, the request's reply (succeeded: the
+ * refund and the stored response; released: the refund is deleted);
+ * without, the tick's (released: the refund reads failed). */
+int qp__pay_refund_finish(qp__pay_t *p, json_t *order, json_t *rf, qp__pay_refund_step_t step,
+                          const qp__pay_idem_t *idem, qp_http_reply_t *r);
+/* Finishes refunds left pending (the module's tick). */
+void qp__pay_refunds_recover(qp__pay_t *p);
+
 /* A 409 for an order whose status (now) does not allow the transition:
  * code order_not_<wanted>, and "status" beside the message. */
 void qp__pay_reply_state(qp_http_reply_t *r, const char *status, const char *action);
@@ -260,6 +354,46 @@ bool qp__pay_list_param(qp__pay_list_query_t *q, const char *key, const char *va
 /* The checks between parameters: false with q->err. */
 bool qp__pay_list_query_check(qp__pay_list_query_t *q);
 
+/* ---- routes_refunds_list.c: GET /v1/refunds's query ---- */
+
+typedef struct {
+  qp__pay_list_query_t q;              /* limit, cursor, created range, merchant; q.err */
+  const char *status;                  /* NULL = any; else borrowed from the query */
+  bool has_order;                      /* only one order's */
+  uint8_t order[QP_PAY_ID_SIZE];       /* which */
+} qp__pay_refund_query_t;
+
+/* One query parameter (after memset 0 and qp__pay_list_query_init(&q)):
+ * false with q.err naming it. */
+bool qp__pay_refund_list_param(qp__pay_refund_query_t *x, const char *key, const char *value);
+
+/* ---- webhook_request.c, webhook_sign.c, webhook_worker.c ---- */
+
+#define QP__PAY_WEBHOOK_EVENTS 6u
+extern const char *const qp__pay_webhook_events[QP__PAY_WEBHOOK_EVENTS];
+
+/* A decoded POST /v1/webhooks body. */
+typedef struct {
+  char url[QP_PAY_WEBHOOK_URL_MAX + 1];    /* checked: https, or loopback http if allowed */
+  bool all;                                /* events ["*"] */
+  bool wanted[QP__PAY_WEBHOOK_EVENTS];     /* else which of qp__pay_webhook_events */
+} qp__pay_webhook_req_t;
+
+/* Decodes body[0, len): 0, or QP_EINVAL with err (400 naming the member). */
+int qp__pay_webhook_decode(const char *body, size_t len, bool allow_loopback_http,
+                           qp__pay_webhook_req_t *out, qp_http_error_t *err);
+/* The Quipu-Signature header value "t=<t>,v1=<hex HMAC-SHA256(secret,
+ * "<t>.<body>")>" into out: 0 or QP_ERANGE (out too small). */
+int qp__pay_webhook_signature(const char *secret, int64_t t, const char *body, size_t len,
+                              char *out, size_t out_size);
+/* The wait before retry attempt n (1 = first retry): min(cap, base * 2^(n-1)); 0 for n 0. */
+uint64_t qp__pay_webhook_backoff_ms(uint32_t attempt, uint64_t base_ms, uint64_t cap_ms);
+/* Starts and stops the delivery thread. */
+int qp__pay_worker_start(qp__pay_t *p);
+void qp__pay_worker_stop(qp__pay_t *p);
+/* Whether endpoint wh (its record) takes the journal event ev. */
+bool qp__pay_webhook_wants(const json_t *wh, const json_t *ev);
+
 /* ---- handlers ---- */
 
 void qp__pay_merchants_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
@@ -271,6 +405,13 @@ void qp__pay_orders_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_qr_svg(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_qr_png(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_refunds_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_refunds_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_refunds_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_webhooks_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_webhooks_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_webhooks_delete(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_webhooks_deliveries(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_qr_parse(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 
 #endif

@@ -69,7 +69,8 @@ static void make_key(qp__pay_t *p, qp_http_reply_t *r, const uint8_t merchant[QP
   char *stored = shown != NULL ? json_dumps(shown, JSON_COMPACT) : NULL;
   json_object_set_new(shown, "key", json_string(text));
   sodium_memzero(text, sizeof text);
-  qp__pay_put_t put = {p->merchant_keys, k.id, strlen(k.id), merchant, QP_PAY_ID_SIZE, true};
+  qp__pay_put_t put = {p->merchant_keys, k.id, strlen(k.id), merchant, QP_PAY_ID_SIZE, true,
+                       false};
   json_t *event = key_json(&k, hex, ledger);
   qp__pay_change_t c = {&put, 1, "merchant_key.created", event, idem, 200, stored};
   rc = stored != NULL && event != NULL ? qp__pay_store_write(p, &c) : QP_ENOMEM;

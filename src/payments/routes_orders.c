@@ -106,17 +106,19 @@ static void created_key(uint64_t created_ns, const uint8_t id[QP_PAY_ID_SIZE], u
 
 static void store_new_order(qp__pay_t *p, json_t *o, const uint8_t id[QP_PAY_ID_SIZE],
                             const qp__pay_idem_t *idem, qp_http_reply_t *r) {
-  uint8_t key[24];
+  uint8_t key[24], watch[24];
   created_key((uint64_t)json_integer_value(json_object_get(o, "created_ns")), id, key);
+  created_key((uint64_t)json_integer_value(json_object_get(o, "expires_at_s")), id, watch);
   char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
   if (text == NULL) {
     qp_http_reply_fail(r, 500, "internal", "", "out of memory");
     return;
   }
-  qp__pay_put_t puts[2] = {{p->orders, id, QP_PAY_ID_SIZE, text, strlen(text), true},
-                           {p->by_created, key, sizeof key, "", 0, true}};
+  qp__pay_put_t puts[3] = {{p->orders, id, QP_PAY_ID_SIZE, text, strlen(text), true, false},
+                           {p->by_created, key, sizeof key, "", 0, true, false},
+                           {p->watch, watch, sizeof watch, "", 0, false, false}};
   json_t *pub = qp__pay_order_public(o, qp__pay_now_s());
-  qp__pay_change_t c = {puts, 2, "order.created", pub, idem, 0, NULL};
+  qp__pay_change_t c = {puts, 3, "order.created", pub, idem, 0, NULL};
   qp__pay_commit(p, &c, 200, json_incref(pub), r);
   json_decref(pub);
   qp_http_json_free(text);
@@ -142,6 +144,7 @@ static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
   if (o != NULL) {
     json_object_set_new(o, "id", json_string(hex));
     json_object_set(o, "merchant_id", json_object_get(m, "id"));
+    json_object_set(o, "settlement_account_id", json_object_get(m, "settlement_account_id"));
   }
   if (o != NULL && order_qr(p, o, m, r)) store_new_order(p, o, id, idem, r);
   json_decref(o);
@@ -165,7 +168,10 @@ void qp__pay_orders_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   if (!qp__pay_caller(p, req, r, false, &caller) ||
       !qp__pay_order_load(p, req, r, &caller, id, &o))
     return;
-  qp_http_reply_json(r, 200, qp__pay_order_public(o, qp__pay_now_s()));
+  json_decref(o);
+  int rc = qp__pay_order_observe(p, id, &o); /* paid since it was stored? */
+  if (rc == 0) qp_http_reply_json(r, 200, qp__pay_order_public(o, qp__pay_now_s()));
+  else qp__pay_reply_store(r, rc);
   json_decref(o);
 }
 
@@ -183,6 +189,12 @@ static void cancel(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
   uint8_t id[QP_PAY_ID_SIZE];
   json_t *o = NULL;
   if (!qp__pay_order_load(p, req, r, caller, id, &o)) return;
+  json_decref(o);
+  int rc = qp__pay_order_observe_locked(p, id, &o); /* a paid order is no longer open */
+  if (rc != 0) {
+    qp__pay_reply_store(r, rc);
+    return;
+  }
   int64_t now = qp__pay_now_s();
   const char *status = qp__pay_order_status(o, now);
   if (strcmp(status, "open") != 0) {
@@ -194,7 +206,8 @@ static void cancel(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
   json_object_set_new(o, "canceled_at", qp__pay_time_json(now));
   char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
   json_t *pub = qp__pay_order_public(o, now);
-  qp__pay_put_t put = {p->orders, id, QP_PAY_ID_SIZE, text, text ? strlen(text) : 0, false};
+  qp__pay_put_t put = {p->orders, id, QP_PAY_ID_SIZE, text, text ? strlen(text) : 0, false,
+                       false};
   qp__pay_change_t c = {&put, 1, "order.canceled", pub, idem, 0, NULL};
   if (text != NULL) qp__pay_commit(p, &c, 200, json_incref(pub), r);
   else qp_http_reply_fail(r, 500, "internal", "", "out of memory");

@@ -32,6 +32,14 @@ static bool number(const char *v, long long min, long long max, long long *out) 
   return *end == '\0' && *out >= min && *out <= max;
 }
 
+static bool status_known(const char *v) {
+  static const char *const known[] = {"open", "expired", "canceled", "paid",
+                                      "partially_refunded", "refunded"};
+  for (size_t i = 0; v != NULL && i < sizeof known / sizeof known[0]; i++)
+    if (strcmp(v, known[i]) == 0) return true;
+  return false;
+}
+
 static bool bad(query_t *q, const char *key, const char *what) {
   qp_http_error_set(&q->err, 400, "invalid_parameter", key, "query parameter %s %s", key, what);
   return false;
@@ -44,9 +52,9 @@ bool qp__pay_list_param(qp__pay_list_query_t *q, const char *key, const char *v)
     if (!number(v, 1, QP_PAY_LIST_LIMIT_MAX, &n)) return bad(q, key, "must be 1 to 500");
     q->limit = (uint32_t)n;
   } else if (strcmp(key, "status") == 0) {
-    if (v == NULL || (strcmp(v, "open") != 0 && strcmp(v, "expired") != 0 &&
-                      strcmp(v, "canceled") != 0))
-      return bad(q, key, "must be open, expired or canceled");
+    if (!status_known(v))
+      return bad(q, key, "must be open, expired, canceled, paid, partially_refunded or "
+                 "refunded");
     q->status = v;
   } else if (strcmp(key, "created_from") == 0 || strcmp(key, "created_to") == 0) {
     if (!number(v, 0, SECONDS_MAX, &n)) return bad(q, key, "must be unix seconds");
@@ -157,6 +165,37 @@ static int page(qp__pay_t *p, const query_t *q, const qp__pay_caller_t *caller, 
   return rc == MDB_NOTFOUND || rc == 0 ? 0 : qp_kv_err(rc);
 }
 
+/* Looks for the payment of the page's orders that may have been paid since
+ * they were stored (the tick does it within a second as well), and drops
+ * those no longer matching the status filter. */
+static int observe_page(qp__pay_t *p, const query_t *q, json_t *data) {
+  int64_t now = qp__pay_now_s();
+  for (size_t i = 0; i < json_array_size(data);) {
+    json_t *row = json_array_get(data, i), *o = NULL;
+    uint8_t id[QP_PAY_ID_SIZE];
+    const char *st = json_string_value(json_object_get(row, "status"));
+    bool maybe = st != NULL && (strcmp(st, "open") == 0 || strcmp(st, "expired") == 0 ||
+                                strcmp(st, "canceled") == 0);
+    if (!maybe || !qp__pay_id_parse(json_string_value(json_object_get(row, "id")), id)) {
+      i++;
+      continue;
+    }
+    int rc = qp__pay_order_observe(p, id, &o);
+    if (rc != 0) return rc;
+    json_t *pub = qp__pay_order_public(o, now);
+    json_decref(o);
+    if (pub == NULL) return QP_ENOMEM;
+    const char *now_st = json_string_value(json_object_get(pub, "status"));
+    if (q->status != NULL && strcmp(now_st, q->status) != 0) {
+      json_decref(pub);
+      json_array_remove(data, i);
+      continue;
+    }
+    json_array_set_new(data, i++, pub);
+  }
+  return 0;
+}
+
 void qp__pay_orders_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp__pay_t *p = ctx;
   qp__pay_caller_t caller;
@@ -171,6 +210,12 @@ void qp__pay_orders_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) 
   uint8_t next[KEY_SIZE];
   bool more = false;
   int rc = data != NULL ? page(p, &q, &caller, data, next, &more) : QP_ENOMEM;
+  if (rc != 0) {
+    json_decref(data);
+    qp__pay_reply_store(r, rc);
+    return;
+  }
+  if (rc == 0) rc = observe_page(p, &q, data);
   if (rc != 0) {
     json_decref(data);
     qp__pay_reply_store(r, rc);

@@ -17,6 +17,16 @@
  *   events         sequence (8 bytes, BE, from 1) -> {"seq","type","created",
  *                  "object"}: the journal of state changes, the webhooks'
  *                  outbox to come
+ *   watch          expires_at_s (8, BE) || order id -> "": open orders the
+ *                  paid sweep looks at (orders.c, order_paid.c)
+ *   refunds        16-byte id -> refund
+ *   refunds_by_created  created ns (8, BE) || refund id -> "" (lists)
+ *   refunds_pending     refund id -> "": refunds whose ledger transfer is not
+ *                  known to be done (refunds.c)
+ *   webhooks       16-byte id -> endpoint (its secret, events, delivery
+ *                  cursor: the last event sequence delivered or skipped)
+ *   deliveries     endpoint id || seq (8, BE) || attempt (4, BE) -> one
+ *                  delivery attempt (the log)
  */
 #include <string.h>
 
@@ -25,7 +35,7 @@
 #include "payments/payments_int.h"
 #include "store/store.h"
 
-#define TABLES 6
+#define TABLES 12
 
 int qp__pay_store_open(qp__pay_t *p, const char *data_dir, char *detail, size_t detail_size) {
   char dir[1200];
@@ -44,7 +54,14 @@ int qp__pay_store_open(qp__pay_t *p, const char *data_dir, char *detail, size_t 
                                         {"by_created", MDB_CREATE, &p->by_created},
                                         {"merchant_keys", MDB_CREATE, &p->merchant_keys},
                                         {"idempotency", MDB_CREATE, &p->idempotency},
-                                        {"events", MDB_CREATE, &p->events}};
+                                        {"events", MDB_CREATE, &p->events},
+                                        {"watch", MDB_CREATE, &p->watch},
+                                        {"refunds", MDB_CREATE, &p->refunds},
+                                        {"refunds_by_created", MDB_CREATE,
+                                         &p->refunds_by_created},
+                                        {"refunds_pending", MDB_CREATE, &p->refunds_pending},
+                                        {"webhooks", MDB_CREATE, &p->webhooks},
+                                        {"deliveries", MDB_CREATE, &p->deliveries}};
   const char *failed = NULL;
   rc = qp_kv_dbis(p->kv, tables, TABLES, &failed);
   if (rc != 0) {
@@ -121,8 +138,10 @@ static int write_fn(void *ctx, MDB_txn *txn) {
   for (uint32_t i = 0; i < c->puts_count; i++) {
     const qp__pay_put_t *x = &c->puts[i];
     MDB_val k = {x->key_len, (void *)x->key}, v = {x->value_len, (void *)x->value};
-    int rc = mdb_put(txn, x->dbi, &k, &v, x->is_new ? MDB_NOOVERWRITE : 0);
+    int rc = x->del ? mdb_del(txn, x->dbi, &k, NULL)
+                    : mdb_put(txn, x->dbi, &k, &v, x->is_new ? MDB_NOOVERWRITE : 0);
     if (rc == MDB_KEYEXIST) return QP_EEXISTS;
+    if (rc == MDB_NOTFOUND && x->del) rc = 0;
     if (rc != 0) return rc;
   }
   int rc = c->event_type != NULL ? append_event(w, txn) : 0;
@@ -182,4 +201,23 @@ uint64_t qp__pay_store_events(qp__pay_t *p) {
   if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8) seq = load_be64(k.mv_data);
   qp_kv_read_end(p->kv, txn, cur);
   return seq;
+}
+
+int qp__pay_store_keys(qp__pay_t *p, MDB_dbi dbi, const uint8_t *after, size_t key_size,
+                       uint8_t *keys, uint32_t max, uint32_t *count) {
+  MDB_txn *txn = NULL;
+  MDB_cursor *cur = NULL;
+  *count = 0;
+  int rc = qp_kv_read_begin(p->kv, dbi, &txn, &cur);
+  if (rc != 0) return rc;
+  MDB_val k = {key_size, (void *)after}, v;
+  rc = mdb_cursor_get(cur, &k, &v, after != NULL ? MDB_SET_RANGE : MDB_FIRST);
+  if (rc == 0 && after != NULL && k.mv_size == key_size && memcmp(k.mv_data, after, key_size) == 0)
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  while (rc == 0 && *count < max) {
+    if (k.mv_size == key_size) memcpy(keys + (size_t)(*count)++ * key_size, k.mv_data, key_size);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  qp_kv_read_end(p->kv, txn, cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? 0 : qp_kv_err(rc);
 }

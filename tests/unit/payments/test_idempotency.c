@@ -52,7 +52,7 @@ static qp__pay_idem_state_t claim(qp__pay_t *p, qp__pay_idem_t *idem, int64_t no
 
 /* Writes an order record with idem's response "{\"n\":1}". */
 static int commit(qp__pay_t *p, const qp__pay_idem_t *idem, const char *order_key) {
-  qp__pay_put_t put = {p->orders, order_key, strlen(order_key), "{}", 2, true};
+  qp__pay_put_t put = {p->orders, order_key, strlen(order_key), "{}", 2, true, false};
   json_t *event = json_pack("{s:s}", "id", order_key);
   qp__pay_change_t c = {&put, 1, "order.created", event, idem, 201, "{\"n\":1}"};
   int rc = qp__pay_store_write(p, &c);
@@ -121,7 +121,7 @@ static void test_failed_change_leaves_nothing(void **state) {
   assert_int_equal(claim(p, &b2, now, &status, &body), QP__PAY_IDEM_NEW); /* nothing stored */
   qp__pay_idem_end(p, &b2);
   qp__pay_idem_t inactive = {0};
-  qp__pay_put_t put = {p->orders, "order-y", 7, "{}", 2, true};
+  qp__pay_put_t put = {p->orders, "order-y", 7, "{}", 2, true, false};
   qp__pay_change_t c = {&put, 1, NULL, NULL, &inactive, 200, "{}"};
   assert_int_equal(qp__pay_store_write(p, &c), 0); /* no event, no response */
   assert_int_equal(qp__pay_store_events(p), 1);

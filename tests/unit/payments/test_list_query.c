@@ -20,6 +20,7 @@ static void test_accepted(void **state) {
   assert_true(one(&q, "limit", "1") && q.limit == 1);
   assert_true(one(&q, "limit", "500") && q.limit == 500);
   assert_true(one(&q, "status", "expired") && strcmp(q.status, "expired") == 0);
+  assert_true(one(&q, "status", "partially_refunded") && q.status[0] == 'p');
   assert_true(one(&q, "created_from", "100") && q.from_ns == 100000000000ull);
   assert_true(one(&q, "created_to", "101") && q.to_ns == 101000000000ull);
   assert_true(one(&q, "merchant_id", "0123456789abcdef0123456789abcdef") && q.has_merchant);
@@ -44,7 +45,7 @@ static void test_refused(void **state) {
   refused("limit", "-1", "limit");
   refused("limit", "1x", "limit");
   refused("limit", NULL, "limit");
-  refused("status", "paid", "status");
+  refused("status", "settled", "status");
   refused("status", NULL, "status");
   refused("created_from", "253402300800", "created_from");
   refused("created_to", "1e3", "created_to");

@@ -1,0 +1,35 @@
+/*
+ * fuzz_webhook_request.c - libFuzzer target for the body of POST
+ * /v1/webhooks (src/payments/webhook_request.c): JSON, the URL through
+ * libcurl's URL parser, the event types.  The first input byte chooses
+ * whether loopback http is allowed.  Seeds: good and bad bodies
+ * (tests/fuzz/corpus/webhook_request).  Properties: no crash or sanitizer
+ * report; a refusal is a 400 with a code; an acceptance has a URL of 1 to
+ * QP_PAY_WEBHOOK_URL_MAX bytes starting https:// (or http:// when allowed)
+ * and at least one event type.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "base/assert.h"
+#include "payments/payments_int.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static qp__pay_webhook_req_t w;
+  if (size < 1 || size > 8192) return 0;
+  bool loopback = (data[0] & 1) != 0;
+  qp_http_error_t err = {0};
+  int rc = qp__pay_webhook_decode((const char *)data + 1, size - 1, loopback, &w, &err);
+  if (rc != 0) {
+    QP_ASSERT(err.status == 400 && err.code[0] != '\0');
+    return 0;
+  }
+  size_t len = strlen(w.url);
+  QP_ASSERT(len >= 1 && len <= QP_PAY_WEBHOOK_URL_MAX);
+  bool https = strncmp(w.url, "https://", 8) == 0;
+  QP_ASSERT(https || (loopback && strncmp(w.url, "http://", 7) == 0));
+  bool any = w.all;
+  for (uint32_t i = 0; i < QP__PAY_WEBHOOK_EVENTS; i++) any |= w.wanted[i];
+  QP_ASSERT(any);
+  return 0;
+}
