@@ -278,6 +278,10 @@ int qp__chain_payload_txs(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_
  * replying 400 to a bad one); proof_failed replies for a failed build
  * (true when rc is an error). */
 bool qp__chain_want_proof(qp_http_request_t *req, qp_http_reply_t *r, bool *want);
+/* query_proof.c: the app key a query's answer rests on, for the queries
+ * that offer a proof: 0 with key, or QP_ENOTSUP. */
+int qp__chain_query_proof_key(const char *app, const char *method, const json_t *args,
+                              char *key, size_t size);
 bool qp__chain_proof_failed(int rc, const char *detail, qp_http_reply_t *r);
 
 /* routes.c: the HTTP routes and the OpenAPI fragment. */

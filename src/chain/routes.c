@@ -333,24 +333,67 @@ static void get_kv(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   if (answer != NULL) qp_http_reply_json(r, 200, answer);
 }
 
+/* The answer with its proof from the same height (a commit between the
+ * two reads: both again); replies either way. */
+static void query_with_proof(qp__chain_node_t *n, const char *app, const char *method,
+                             const json_t *args, const char *text, qp_http_reply_t *r) {
+  char key[QP_CHAIN_APP_KEY_MAX + 1];
+  if (qp__chain_query_proof_key(app, method, args, key, sizeof key) != 0) {
+    fail(r, 400, "proof_not_available", "proof", "a proof is offered for kv get, registry "
+         "participant, receivable voucher and receivable settlement (one state key each)");
+    return;
+  }
+  for (int tries = 0; tries < 8; tries++) {
+    json_t *proof = NULL;
+    char detail[256] = "";
+    qp_chain_epoch_source_t src;
+    qp__chain_epoch_source(n, &src);
+    int rc = qp_chain_proof_kv(n->store, &n->genesis, &src, app, (const uint8_t *)key,
+                               strlen(key), &proof, detail, sizeof detail);
+    if (qp__chain_proof_failed(rc, detail, r)) return;
+    json_t *result = run_query(n, app, method, text, strlen(text), NULL, r);
+    qp_chain_head_t head;
+    qp_chain_store_head(n->store, &head);
+    if (result == NULL || (uint64_t)json_integer_value(json_object_get(proof, "height")) ==
+                              head.height) {
+      if (result != NULL)
+        qp_http_reply_json(r, 200, json_pack("{s:o, s:o, s:o}", "height", u64_json(head.height),
+                                             "result", result, "proof", proof));
+      else json_decref(proof);
+      return;
+    }
+    json_decref(result);
+    json_decref(proof);
+  }
+  r->retry_after_s = 1;
+  qp_http_reply_fail(r, 503, "proof_not_ready", "", "the state kept changing; retry");
+}
+
 static void query(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp__chain_node_t *n = ctx;
   size_t len = 0;
   const char *body = qp_http_body(req, &len);
   json_t *root = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
   json_t *app = json_object_get(root, "app"), *method = json_object_get(root, "method");
-  json_t *args = json_object_get(root, "args");
+  json_t *args = json_object_get(root, "args"), *proof = json_object_get(root, "proof");
   if (!json_is_string(app) || !json_is_string(method) || !json_is_object(args) ||
-      json_object_size(root) != 3) {
+      (proof != NULL && !json_is_boolean(proof)) ||
+      json_object_size(root) != 3u + (proof != NULL)) {
     fail(r, 400, "invalid_body", "",
-         "the body must be {\"app\":\"kv\",\"method\":\"get\",\"args\":{…}}");
+         "the body must be {\"app\":\"kv\",\"method\":\"get\",\"args\":{…}} and "
+         "optionally \"proof\": true or false");
     json_decref(root);
     return;
   }
   char *text = json_dumps(args, JSON_COMPACT);
-  json_t *result = text ? run_query(n, json_string_value(app), json_string_value(method), text,
-                                    strlen(text), NULL, r)
-                        : NULL;
+  json_t *result = NULL;
+  if (text != NULL && json_is_true(proof))
+    query_with_proof(n, json_string_value(app), json_string_value(method), args, text, r);
+  else if (text != NULL)
+    result = run_query(n, json_string_value(app), json_string_value(method), text, strlen(text),
+                       NULL, r);
+  else
+    fail(r, 500, "internal", "", qp_strerror(QP_ENOMEM));
   qp_http_json_free(text);
   json_decref(root);
   if (result != NULL) reply_answer(n, result, r);
@@ -414,8 +457,10 @@ const char qp__chain_openapi_json[] =
     "\"/v1/chain/query\":{\"post\":{\"tags\":[\"chain\"],\"operationId\":\"chainQuery\","
     "\"summary\":\"Query an app on the committed state (kv get; gov validators, proposal, "
     "proposals, may_deploy; lua code, get; registry participant, participants; receivable "
-    "voucher, holdings, exposure, history, settlement, settlements)\","
-    "\"responses\":{\"200\":{\"description\":\"{height, result}\"}}}}"
+    "voucher, holdings, exposure, history, settlement, settlements); with proof: true, kv get, "
+    "registry participant and receivable voucher and settlement add the state proof of their "
+    "record\","
+    "\"responses\":{\"200\":{\"description\":\"{height, result[, proof]}\"}}}}"
     "}}";
 
 void qp__chain_metrics(void *ctx, qp_http_text_t *out) {

@@ -14,6 +14,7 @@ import shutil
 import time
 
 import pytest
+import requests
 
 from conftest import RUNNER, quipu
 from test_chain import started_network, keygen, send
@@ -174,3 +175,34 @@ def test_receivable_story(rnet):
     h = ask(net, "receivable", "history", {"voucher": "v4"})["result"]
     assert [e["type"] for e in h["events"]] == ["created", "finance_offered", "finance_accepted",
                                                 "finance_confirmed"]
+
+    # A query with "proof": true answers the same result with the state proof of the record
+    # it rests on, which `quipu chain verify-proof` checks offline; altered, it fails.
+    body = {"app": "receivable", "method": "voucher", "args": {"id": "v4"}, "proof": True}
+    deadline = time.time() + 20
+    while True:
+        resp = requests.post(net.url(1) + "/v1/chain/query", json=body, timeout=10)
+        if resp.status_code != 503 or time.time() > deadline:
+            break
+        time.sleep(0.3)
+    assert resp.status_code == 200, resp.text
+    a = resp.json()
+    assert a["result"]["voucher"]["amount"] == "10000" and a["proof"]["height"] == a["height"]
+    assert a["proof"]["app"] == "receivable" and a["proof"]["value"] is not None
+    path = os.path.join(net.root, "voucher-proof.json")
+    with open(path, "w") as f:
+        json.dump(a, f)
+    genesis = os.path.join(net.dir, "node0", "genesis.json")
+    v = quipu("chain", "verify-proof", "--genesis", genesis, path, check=False)
+    assert v.returncode == 0, v.stdout + v.stderr
+    value = a["proof"]["value"]
+    a["proof"]["value"] = value[:-1] + ("0" if value[-1] != "0" else "1")
+    with open(path, "w") as f:
+        json.dump(a, f)
+    assert quipu("chain", "verify-proof", "--genesis", genesis, path, check=False).returncode == 1
+    for bad in ({**body, "proof": "yes"},
+                {**body, "method": "exposure", "args": {"core": pub["core"]}}):
+        resp = requests.post(net.url(1) + "/v1/chain/query", json=bad, timeout=10)
+        assert resp.status_code == 400, resp.text
+    assert requests.post(net.url(1) + "/v1/chain/query", json={**body, "proof": False},
+                         timeout=10).json()["result"]["voucher"]["amount"] == "10000"
