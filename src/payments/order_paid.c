@@ -39,7 +39,8 @@ bool qp__pay_intent_pays(const json_t *order, qp_u128 settlement,
 
 bool qp__pay_order_payable(const json_t *order) {
   const char *status = json_string_value(json_object_get(order, "status"));
-  return status != NULL && (strcmp(status, "open") == 0 || strcmp(status, "canceled") == 0);
+  return status != NULL && (strcmp(status, "open") == 0 || strcmp(status, "canceled") == 0 ||
+                            strcmp(status, "requires_confirmation") == 0); /* a collect's */
 }
 
 int qp__pay_order_mark_paid(json_t *order, const qp_auth_order_intent_t *in, int64_t now_s) {
