@@ -276,7 +276,8 @@ bool qp__pay_intent_pays(const json_t *order, qp_u128 settlement,
 /* Whether an intent may still make order paid (stored open or canceled). */
 bool qp__pay_order_payable(const json_t *order);
 /* Marks a payable order paid by the intent at now_s (paid_while: the state
- * it was in).  Returns 0, QP_EINVAL (not payable) or QP_ENOMEM. */
+ * it was in; an intent without id is a collect's transfer: paid_by
+ * payment_code).  Returns 0, QP_EINVAL (not payable) or QP_ENOMEM. */
 int qp__pay_order_mark_paid(json_t *order, const struct qp_auth_order_intent *in, int64_t now_s);
 /* The order id as stored after looking for its payment: paid (and
  * persisted with an order.paid event) when a matching intent has

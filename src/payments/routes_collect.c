@@ -186,8 +186,6 @@ static void pay_now(qp__pay_t *p, collect_t *c, const qp__pay_idem_t *idem, qp_h
   in.ledger = t.ledger;
   int64_t now = qp__pay_now_s();
   rc = qp__pay_order_mark_paid(c->order, &in, now);
-  rc |= json_object_set_new(c->order, "payment_intent_id", json_null());
-  rc |= json_object_set_new(c->order, "paid_by", json_string("payment_code"));
   rc |= json_object_set(c->order, "device_id", json_object_get(c->device, "id"));
   if (rc != 0) qp__pay_reply_store(r, QP_ENOMEM);
   else commit(p, c, true, idem, r);
