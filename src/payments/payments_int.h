@@ -424,6 +424,12 @@ int qp__pay_code_used_store(void *ctx, const json_t *device, uint64_t step, bool
  * SHA-256("quipu-collect-transfer-v1" || order id) (never 0 or 2^128-1). */
 qp_u128 qp__pay_collect_transfer_id(const uint8_t order_id[QP_PAY_ID_SIZE]);
 
+/* collect_request.c: the body of POST /v1/orders/{id}/collect, [0, len):
+ * 0 with the code's device number and OTP, or QP_EINVAL with err (400
+ * naming the member). */
+int qp__pay_collect_decode(const char *body, size_t len, uint32_t *device, uint64_t *otp,
+                           qp_http_error_t *err);
+
 /* ---- handlers ---- */
 
 void qp__pay_merchants_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);

@@ -23,8 +23,6 @@
 
 #define RISK_NONE 100 /* no risk module: as allow */
 
-static const char *const COLLECT_FIELDS[] = {"payment_code", NULL};
-
 /* What one collect works on. */
 typedef struct {
   uint8_t id[QP_PAY_ID_SIZE];  /* the order's id */
@@ -39,13 +37,9 @@ static void refuse(qp_http_reply_t *r, const char *code, const char *what) {
 }
 
 /* The code's device and step into c; false after a reply. */
-static bool verify_code(qp__pay_t *p, const char *text, collect_t *c, qp_http_reply_t *r) {
-  uint32_t number = 0;
-  uint64_t otp = 0;
-  int rc = qp_paycode_parse(text, strlen(text), &number, &otp);
-  if (rc != 0)
-    return qp__pay_fail(r, "payment_code", "must be 18 digits starting with 28"), false;
-  rc = qp__pay_device_by_number(p, number, &c->device);
+static bool verify_code(qp__pay_t *p, uint32_t number, uint64_t otp, collect_t *c,
+                        qp_http_reply_t *r) {
+  int rc = qp__pay_device_by_number(p, number, &c->device);
   if (rc == QP_ENOTFOUND) return refuse(r, "payment_code_invalid", "no device has this code"),
                           false;
   if (rc != 0) return qp__pay_reply_store(r, rc), false;
@@ -231,13 +225,17 @@ static void via_intent(qp__pay_t *p, collect_t *c, const qp__pay_idem_t *idem,
 
 static void collect(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
                     const qp__pay_caller_t *caller, const qp__pay_idem_t *idem) {
-  json_t *body = qp__pay_body(req, r, COLLECT_FIELDS), *decision = NULL;
-  const char *text = NULL;
+  json_t *decision = NULL;
+  size_t len = 0;
+  const char *body = qp_http_body(req, &len);
+  uint32_t number = 0;
+  uint64_t otp = 0;
+  qp_http_error_t err = {0};
   collect_t c;
   memset(&c, 0, sizeof c);
-  if (body == NULL ||
-      !qp__pay_string(body, "payment_code", QP_PAYCODE_DIGITS + 8, true, &text, r)) {
-    json_decref(body);
+  if (qp__pay_collect_decode(body != NULL ? body : "", body != NULL ? len : 0, &number, &otp,
+                             &err) != 0) {
+    qp_http_reply_error(r, &err);
     return;
   }
   pthread_mutex_lock(&p->order_lock);
@@ -248,7 +246,7 @@ static void collect(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
     if (rc != 0) qp__pay_reply_store(r, rc);
   }
   json_decref(loaded);
-  int verdict = c.order != NULL && verify_code(p, text, &c, r) && check_order(&c, &c, r)
+  int verdict = c.order != NULL && verify_code(p, number, otp, &c, r) && check_order(&c, &c, r)
                     ? decide(&c, &decision, r) : -1;
   uint64_t max = p->settings.collect_without_confirmation_max;
   if (verdict >= 0 && decision != NULL) json_object_set(c.order, "risk", decision);
@@ -260,7 +258,6 @@ static void collect(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
   json_decref(decision);
   json_decref(c.device);
   json_decref(c.order);
-  json_decref(body);
 }
 
 void qp__pay_orders_collect(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {

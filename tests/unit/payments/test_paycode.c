@@ -131,11 +131,40 @@ static void test_used_key_and_transfer_id(void **state) {
   assert_true(ta != qp__pay_refund_transfer_id(a)); /* another tag, another id */
 }
 
+static void test_collect_body(void **state) {
+  (void)state;
+  uint32_t device = 0;
+  uint64_t otp = 0;
+  qp_http_error_t err = {0};
+  const char *good = "{\"payment_code\": \"280000422026686063\"}";
+  assert_int_equal(qp__pay_collect_decode(good, strlen(good), &device, &otp, &err), 0);
+  assert_int_equal(device, 42);
+  assert_true(otp == 2026686063ull);
+  static const struct {
+    const char *body, *code, *path;
+  } bad[] = {{"", "invalid_json", ""},
+             {"[1]", "invalid_type", ""},
+             {"{}", "missing_field", "payment_code"},
+             {"{\"payment_code\": 280000422026686063}", "invalid_type", "payment_code"},
+             {"{\"payment_code\": \"2800004220266860\"}", "invalid_value", "payment_code"},
+             {"{\"payment_code\": \"380000422026686063\"}", "invalid_value", "payment_code"},
+             {"{\"payment_code\": \"280000422026686063\", \"amount\": 1}", "unknown_field",
+              "amount"}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    memset(&err, 0, sizeof err);
+    assert_int_equal(qp__pay_collect_decode(bad[i].body, strlen(bad[i].body), &device, &otp,
+                                            &err), QP_EINVAL);
+    assert_int_equal(err.status, 400);
+    assert_string_equal(err.code, bad[i].code);
+    assert_string_equal(err.path, bad[i].path);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_otp_vectors),      cmocka_unit_test(test_make_and_parse),
       cmocka_unit_test(test_window_edges),     cmocka_unit_test(test_refusals),
-      cmocka_unit_test(test_used_key_and_transfer_id),
+      cmocka_unit_test(test_used_key_and_transfer_id), cmocka_unit_test(test_collect_body),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
