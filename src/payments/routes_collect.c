@@ -50,7 +50,7 @@ static bool verify_code(qp__pay_t *p, uint32_t number, uint64_t otp, collect_t *
   if (strcmp(why, "payment_code_revoked") == 0)
     refuse(r, why, "the code's device is revoked");
   else if (strcmp(why, "payment_code_expired") == 0)
-    refuse(r, why, "the code is older than 60 s; show a new one");
+    refuse(r, why, "the code's 60 s are over; show a new one");
   else if (strcmp(why, "payment_code_used") == 0)
     qp_http_reply_fail(r, 409, why, "payment_code", "the code was used already; show a new one");
   else refuse(r, why, "the code is not valid (mistyped, or not this device's code now)");
