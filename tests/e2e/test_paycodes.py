@@ -224,3 +224,30 @@ def test_collect_transfer_without_the_order_is_found(world):
     r = w.collect(o, fresh_code(w))
     assert r.status_code == 409 and r.json()["error"]["status"] == "paid", r.text
     assert w.balance(w.payer) == 10000 - 250
+
+
+def test_merchant_key_collects_its_own_orders_only(world):
+    w = world
+    r = w.node.call("POST", "/v1/merchants/%s/keys" % w.merchant["id"], {})
+    assert r.status_code == 200, r.text
+    mkey = r.json()["key"]
+    deadline = time.time() + 5  # the key file is reloaded, not read per request
+    while w.node.call("GET", "/v1/orders", key=mkey).status_code == 401 and \
+            time.time() < deadline:
+        time.sleep(0.05)
+    other = w.node.call("POST", "/v1/merchants", {
+        "name": "Other", "settlement_account_id": str(w.settlement), "ledger": LEDGER,
+        "currency": "USD"}).json()
+    theirs = w.node.call("POST", "/v1/orders", {"merchant_id": other["id"], "amount": "100",
+                                                "ledger": LEDGER, "currency": "USD"}).json()
+    code = fresh_code(w)
+    r = w.node.call("POST", "/v1/orders/%s/collect" % theirs["id"], {"payment_code": code},
+                    key=mkey)
+    assert r.status_code == 404, r.text
+    mine = w.order(100)
+    r = w.node.call("POST", "/v1/orders/%s/collect" % mine["id"], {"payment_code": code},
+                    key=mkey)
+    assert r.status_code == 200 and r.json()["status"] == "paid", r.text
+    r = w.node.call("POST", "/v1/devices", {"user_id": w.user, "account_id": str(w.payer),
+                                            "ledger": LEDGER}, key=mkey)
+    assert r.status_code == 403, r.text
