@@ -57,10 +57,17 @@ static bool verify_code(qp__pay_t *p, uint32_t number, uint64_t otp, collect_t *
   return false;
 }
 
-/* The order (open), its amounts and accounts into c; false after a reply. */
-static bool check_order(const collect_t *c, collect_t *out, qp_http_reply_t *r) {
+/* Whether the order is open; false after a 409 with its status. */
+static bool order_open(const collect_t *c, qp_http_reply_t *r) {
   const char *status = qp__pay_order_status(c->order, qp__pay_now_s());
-  if (strcmp(status, "open") != 0) return qp__pay_reply_state(r, status, "collected"), false;
+  if (strcmp(status, "open") == 0) return true;
+  qp__pay_reply_state(r, status, "collected");
+  return false;
+}
+
+/* Checks the order is on the device's ledger and fills c's amount and
+ * accounts; false after a reply. */
+static bool check_order(collect_t *c, qp_http_reply_t *r) {
   json_int_t ol = json_integer_value(json_object_get(c->order, "ledger"));
   json_int_t dl = json_integer_value(json_object_get(c->device, "ledger"));
   if (ol != dl) {
@@ -70,9 +77,9 @@ static bool check_order(const collect_t *c, collect_t *out, qp_http_reply_t *r) 
     qp_http_reply_error(r, &err);
     return false;
   }
-  if (!qp__pay_member_u128(c->order, "amount", &out->amount) ||
-      !qp__pay_member_u128(c->device, "account_id", &out->payer) ||
-      !qp__pay_member_u128(c->order, "settlement_account_id", &out->payee) || out->payee == 0)
+  if (!qp__pay_member_u128(c->order, "amount", &c->amount) ||
+      !qp__pay_member_u128(c->device, "account_id", &c->payer) ||
+      !qp__pay_member_u128(c->order, "settlement_account_id", &c->payee) || c->payee == 0)
     return qp__pay_reply_store(r, QP_ECORRUPT), false;
   return true;
 }
@@ -246,8 +253,9 @@ static void collect(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
     if (rc != 0) qp__pay_reply_store(r, rc);
   }
   json_decref(loaded);
-  int verdict = c.order != NULL && verify_code(p, number, otp, &c, r) && check_order(&c, &c, r)
-                    ? decide(&c, &decision, r) : -1;
+  bool ok = c.order != NULL && order_open(&c, r) && verify_code(p, number, otp, &c, r) &&
+            check_order(&c, r);
+  int verdict = ok ? decide(&c, &decision, r) : -1;
   uint64_t max = p->settings.collect_without_confirmation_max;
   if (verdict >= 0 && decision != NULL) json_object_set(c.order, "risk", decision);
   if (verdict < 0) { /* refused: replied */
