@@ -12,6 +12,7 @@ nothing.
 """
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -110,6 +111,12 @@ def world(tmp_dir):
         n.stop()
 
 
+def paid_events(node):
+    m = re.search(r'quipu_payments_changes_total\{type="order.paid"\} (\d+)',
+                  node.call("GET", "/metrics").text)
+    return int(m.group(1))
+
+
 def fresh_code(w):
     """A code from the CLI equal to the node's, not at a step's edge."""
     while int(time.time()) % 30 >= 28:
@@ -132,6 +139,11 @@ def test_enroll_and_code(world):
     bad = w.node.call("POST", "/v1/devices", {"user_id": w.user, "account_id": "1",
                                               "ledger": LEDGER})
     assert bad.status_code == 400 and bad.json()["error"]["path"] == "account_id", bad.text
+    paths = w.node.call("GET", "/v1/openapi.json").json()["paths"]
+    for path, method in [("/v1/devices", "post"), ("/v1/devices/{id}", "get"),
+                         ("/v1/devices/{id}", "delete"), ("/v1/devices/{id}/code", "get"),
+                         ("/v1/orders/{id}/collect", "post")]:
+        assert method in paths[path], path
 
 
 def test_small_collect_pays_at_once_once(world):
@@ -146,6 +158,7 @@ def test_small_collect_pays_at_once_once(world):
     again = w.collect(o, code, idem="k1")  # a retry: the same answer, no second transfer
     assert again.status_code == 200 and again.json()["post_transfer_id"] == paid["post_transfer_id"]
     assert w.balance(w.payer) == 10000 - 700 and w.balance(w.settlement) == 700
+    assert paid_events(w.node) == 1  # one order.paid event, not one per request
     assert w.node.call("GET", "/v1/orders/" + o["id"]).json()["status"] == "paid"
     # The code is spent: on another order it is refused and nothing moves.
     o2 = w.order(100)
