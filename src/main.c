@@ -25,6 +25,7 @@ static const command_t COMMANDS[] = {
     {"demo", qp_cmd_demo, "demo supply-chain: the receivable story on real processes"},
     {"settle", qp_cmd_settle, "settlement agent: receivable settlements into the ledger"},
     {"risk", qp_cmd_risk, "risk engine offline: check a ruleset, replay events (docs/risk.md)"},
+    {"paycode", qp_cmd_paycode, "a wallet device's payment code (docs/payments.md)"},
     {"bench", qp_cmd_bench, "benchmarks (bench ledger)"},
     {"drill", qp_cmd_drill, "drill report: what the fault drills injected and found"},
     {"sim", qp_cmd_sim, "deterministic simulation with fault injection"},

@@ -115,6 +115,8 @@ int qp__auth_intent_put(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t
 /* The intent's record (caller owns it), or QP_ENOTFOUND. */
 /* service.c: makes a the module auth.h's door answers for (NULL: none). */
 void qp__auth_service_set(qp__auth_t *a);
+/* The module set by qp__auth_service_set (NULL: none running). */
+qp__auth_t *qp__auth_service_get(void);
 /* The ids of the intents made for order_id, oldest first (by_order):
  * fills ids[0, max) and *count.  0 or a store error. */
 int qp__auth_order_intent_ids(qp__auth_t *a, const char *order_id,

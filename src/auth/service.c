@@ -17,6 +17,8 @@ static _Atomic(qp__auth_t *) current;
 
 void qp__auth_service_set(qp__auth_t *a) { atomic_store(&current, a); }
 
+qp__auth_t *qp__auth_service_get(void) { return atomic_load(&current); }
+
 bool qp_auth_service_enabled(void) { return atomic_load(&current) != NULL; }
 
 static int fill(const json_t *intent, qp_auth_order_intent_t *o) {

@@ -31,6 +31,7 @@ int qp_cmd_chain_up(int argc, char **argv);    /* chain up (cmd_chain_up.c) */
 int qp_cmd_risk(int argc, char **argv);        /* risk check|replay (cmd_risk.c) */
 int qp_cmd_settle(int argc, char **argv);      /* the settlement agent (cmd_settle.c) */
 int qp_cmd_demo(int argc, char **argv);        /* demo supply-chain (demo_supply.c) */
+int qp_cmd_paycode(int argc, char **argv);     /* a device's payment code (cmd_paycode.c) */
 
 /* The data directory: --data DIR, else $QUIPU_DATA, else ./quipu-data. */
 const char *qp_cli_data_dir(const char *flag_value);

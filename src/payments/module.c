@@ -22,7 +22,8 @@
 #define SETTINGS_ALLOWED "gui, country, city, mcc, order_expires_in_s_default, " \
                          "order_expires_in_s_max, idempotency_ttl_s, " \
                          "webhooks_allow_loopback_http, webhook_retry_base_ms, " \
-                         "webhook_retry_cap_ms, webhook_disable_after_s"
+                         "webhook_retry_cap_ms, webhook_disable_after_s, " \
+                         "collect_without_confirmation_max"
 
 static bool text_ok(const char *s, size_t len, int kind) {
   for (size_t i = 0; i < len; i++) {
@@ -82,6 +83,14 @@ static int one_setting(qp__pay_settings_t *s, const char *key, json_t *v, char *
     return int_setting(v, key, 10, 86400000, &s->webhook_retry_cap_ms, d, n);
   if (strcmp(key, "webhook_disable_after_s") == 0)
     return int_setting(v, key, 1, 30 * 86400, &s->webhook_disable_after_s, d, n);
+  if (strcmp(key, "collect_without_confirmation_max") == 0) {
+    json_int_t m = json_is_integer(v) ? json_integer_value(v) : -1;
+    if (m < 0)
+      return snprintf(d, n, "modules.payments.%s must be an integer from 0 (minor units)", key),
+             QP_EINVAL;
+    s->collect_without_confirmation_max = (uint64_t)m;
+    return 0;
+  }
   if (strcmp(key, "webhooks_allow_loopback_http") == 0) {
     if (!json_is_boolean(v))
       return snprintf(d, n, "modules.payments.%s must be true or false", key), QP_EINVAL;
@@ -140,6 +149,11 @@ static const qp_http_route_t ROUTES[] = {
     {"GET", "/v1/webhooks", NULL, false, 0, qp__pay_webhooks_list},
     {"DELETE", "/v1/webhooks/{id}", NULL, false, 0, qp__pay_webhooks_delete},
     {"GET", "/v1/webhooks/{id}/deliveries", NULL, false, 0, qp__pay_webhooks_deliveries},
+    {"POST", "/v1/devices", QP_PAY_SCOPE_WRITE, false, 2048, qp__pay_devices_create},
+    {"GET", "/v1/devices/{id}", QP_PAY_SCOPE_READ, false, 0, qp__pay_devices_get},
+    {"DELETE", "/v1/devices/{id}", QP_PAY_SCOPE_WRITE, false, 0, qp__pay_devices_delete},
+    {"GET", "/v1/devices/{id}/code", QP_PAY_SCOPE_WRITE, false, 0, qp__pay_devices_code},
+    {"POST", "/v1/orders/{id}/collect", NULL, false, 1024, qp__pay_orders_collect},
     {"POST", "/v1/qr/parse", NULL, false, QP_PAY_BODY_BYTES_MAX, qp__pay_qr_parse},
 };
 

@@ -19,6 +19,7 @@
 #include "auth/auth.h"
 #include "base/alloc.h"
 #include "base/err.h"
+#include "ledger/api.h"
 #include "payments/payments_int.h"
 
 static bool u128_member(const json_t *o, const char *name, qp_u128 *out) {
@@ -39,7 +40,8 @@ bool qp__pay_intent_pays(const json_t *order, qp_u128 settlement,
 
 bool qp__pay_order_payable(const json_t *order) {
   const char *status = json_string_value(json_object_get(order, "status"));
-  return status != NULL && (strcmp(status, "open") == 0 || strcmp(status, "canceled") == 0);
+  return status != NULL && (strcmp(status, "open") == 0 || strcmp(status, "canceled") == 0 ||
+                            strcmp(status, "requires_confirmation") == 0); /* a collect's */
 }
 
 int qp__pay_order_mark_paid(json_t *order, const qp_auth_order_intent_t *in, int64_t now_s) {
@@ -48,7 +50,11 @@ int qp__pay_order_mark_paid(json_t *order, const qp_auth_order_intent_t *in, int
   int rc = json_object_set_new(order, "paid_while", json_string(was));
   rc |= json_object_set_new(order, "status", json_string("paid"));
   rc |= json_object_set_new(order, "paid_at", qp__pay_time_json(now_s));
-  rc |= json_object_set_new(order, "payment_intent_id", json_string(in->id));
+  if (in->id[0] != 0) rc |= json_object_set_new(order, "payment_intent_id", json_string(in->id));
+  else { /* a collect's transfer (routes_collect.c): no intent */
+    rc |= json_object_set_new(order, "payment_intent_id", json_null());
+    rc |= json_object_set_new(order, "paid_by", json_string("payment_code"));
+  }
   rc |= json_object_set_new(order, "post_transfer_id", qp__pay_u128_json(in->post_transfer_id));
   rc |= json_object_set_new(order, "payer_account_id", qp__pay_u128_json(in->debit_account_id));
   rc |= json_object_set_new(order, "amount_refunded", json_string("0"));
@@ -71,6 +77,31 @@ static int settlement_of(qp__pay_t *p, const json_t *order, qp_u128 *out) {
   return rc;
 }
 
+/* A collect's transfer (routes_collect.c) the ledger has made for order
+ * while the order was not stored paid (a crash in between): as a payment
+ * found, so money that arrived is never hidden.  Its id comes from the
+ * order id; only a transfer of the order's amount to settlement counts. */
+static bool collected(const json_t *order, qp_u128 settlement, qp_auth_order_intent_t *found) {
+  uint8_t id[QP_PAY_ID_SIZE];
+  qp_transfer_t t;
+  qp_pending_state_t state = QP_PENDING_NONE;
+  qp_ledger_service_t *svc = qp_ledger_service();
+  qp_u128 amount = 0;
+  if (svc == NULL || !u128_member(order, "amount", &amount) ||
+      !qp__pay_id_parse(json_string_value(json_object_get(order, "id")), id) ||
+      qp_ledger_service_transfer(svc, qp__pay_collect_transfer_id(id), &t, &state) != 0 ||
+      t.amount != amount || t.credit_account_id != settlement || (t.flags & QP_TRANSFER_PENDING))
+    return false;
+  memset(found, 0, sizeof *found);
+  snprintf(found->status, sizeof found->status, "succeeded");
+  found->amount = t.amount;
+  found->debit_account_id = t.debit_account_id;
+  found->credit_account_id = t.credit_account_id;
+  found->post_transfer_id = t.id;
+  found->ledger = t.ledger;
+  return true;
+}
+
 /* The first succeeded intent that pays order (into *found), or none. */
 static int find_payment(qp__pay_t *p, const json_t *order, qp_auth_order_intent_t *found,
                         bool *has) {
@@ -80,8 +111,13 @@ static int find_payment(qp__pay_t *p, const json_t *order, qp_auth_order_intent_
   *has = false;
   int rc = qp_auth_order_intents(json_string_value(json_object_get(order, "id")), in,
                                  QP_AUTH_ORDER_INTENTS_MAX, &n);
-  if (rc == QP_ENOTFOUND) return 0; /* no auth module: nothing can pay it */
+  if (rc == QP_ENOTFOUND) n = 0; /* no auth module: no intent pays it */
+  rc = rc == QP_ENOTFOUND ? 0 : rc;
   if (rc == 0) rc = settlement_of(p, order, &settlement);
+  if (rc == 0 && collected(order, settlement, found)) {
+    *has = true;
+    return 0;
+  }
   for (uint32_t i = 0; rc == 0 && i < n && !*has; i++)
     if (qp__pay_intent_pays(order, settlement, &in[i])) {
       *found = in[i];

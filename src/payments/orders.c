@@ -16,7 +16,9 @@
 const char *qp__pay_order_status(const json_t *order, int64_t now_s) {
   const char *status = json_string_value(json_object_get(order, "status"));
   json_int_t expires = json_integer_value(json_object_get(order, "expires_at_s"));
-  if (status != NULL && strcmp(status, "open") == 0 && now_s >= expires) return "expired";
+  if (status != NULL && now_s >= expires &&
+      (strcmp(status, "open") == 0 || strcmp(status, "requires_confirmation") == 0))
+    return "expired"; /* a collect's intent expires with the order at the latest */
   return status != NULL ? status : "unknown";
 }
 

@@ -75,6 +75,7 @@ typedef struct {
   uint32_t webhook_retry_base_ms;         /* the first retry's wait */
   uint32_t webhook_retry_cap_ms;          /* the longest wait between attempts */
   uint32_t webhook_disable_after_s;       /* failing this long disables an endpoint */
+  uint64_t collect_without_confirmation_max; /* a collect up to this pays at once (0: never) */
 } qp__pay_settings_t;
 
 typedef struct qp__pay {
@@ -102,6 +103,7 @@ typedef struct qp__pay {
   bool worker_started;                        /* worker is joinable */
   pthread_t worker;                           /* delivers webhooks (webhook_worker.c) */
   _Atomic uint64_t deliveries_ok, deliveries_failed; /* webhook deliveries, by outcome */
+  MDB_dbi devices, device_numbers, codes_used; /* payment codes (store.c) */
 } qp__pay_t;
 
 extern const char qp_payments_openapi_json[];
@@ -274,7 +276,8 @@ bool qp__pay_intent_pays(const json_t *order, qp_u128 settlement,
 /* Whether an intent may still make order paid (stored open or canceled). */
 bool qp__pay_order_payable(const json_t *order);
 /* Marks a payable order paid by the intent at now_s (paid_while: the state
- * it was in).  Returns 0, QP_EINVAL (not payable) or QP_ENOMEM. */
+ * it was in; an intent without id is a collect's transfer: paid_by
+ * payment_code).  Returns 0, QP_EINVAL (not payable) or QP_ENOMEM. */
 int qp__pay_order_mark_paid(json_t *order, const struct qp_auth_order_intent *in, int64_t now_s);
 /* The order id as stored after looking for its payment: paid (and
  * persisted with an order.paid event) when a matching intent has
@@ -394,6 +397,39 @@ void qp__pay_worker_stop(qp__pay_t *p);
 /* Whether endpoint wh (its record) takes the journal event ev. */
 bool qp__pay_webhook_wants(const json_t *wh, const json_t *ev);
 
+/* ---- devices.c: wallet devices and their payment codes ---- */
+
+#define QP_PAY_DEVICE_NAME_MAX 64u             /* bytes of a device's name */
+#define QP_PAY_COLLECT_TRANSFER_CODE 3         /* the ledger code of a collect's transfer */
+#define QP_PAY_COLLECT_INTENT_S 300            /* a collect's payment intent lives this long */
+
+/* Whether (device id, step) was used already: *used.  0 or a store error. */
+typedef int (*qp__pay_code_used_fn)(void *ctx, const json_t *device, uint64_t step, bool *used);
+
+/* Why the code otp of device is refused at now: NULL when it is valid
+ * (*step is its time step), else the error code (payment_code_revoked,
+ * payment_code_used, payment_code_expired, payment_code_invalid).  *rc is a
+ * store error of used (then the answer is NULL too). */
+const char *qp__pay_code_refusal(const json_t *device, uint64_t otp, int64_t now,
+                                 qp__pay_code_used_fn used, void *ctx, uint64_t *step, int *rc);
+/* The device's secret (hex in its record) into out: false when corrupt. */
+bool qp__pay_device_secret(const json_t *device, uint8_t out[32]);
+/* The key of the codes_used table: device id (16) || step (8, big-endian). */
+void qp__pay_code_used_key(const json_t *device, uint64_t step, uint8_t key[24]);
+/* The device whose number is number (caller owns it), or QP_ENOTFOUND. */
+int qp__pay_device_by_number(qp__pay_t *p, uint32_t number, json_t **out);
+/* Whether (device, step) is in codes_used (a qp__pay_code_used_fn; ctx p). */
+int qp__pay_code_used_store(void *ctx, const json_t *device, uint64_t step, bool *used);
+/* The ledger transfer id of a collect: the first 16 bytes (big-endian) of
+ * SHA-256("quipu-collect-transfer-v1" || order id) (never 0 or 2^128-1). */
+qp_u128 qp__pay_collect_transfer_id(const uint8_t order_id[QP_PAY_ID_SIZE]);
+
+/* collect_request.c: the body of POST /v1/orders/{id}/collect, [0, len):
+ * 0 with the code's device number and OTP, or QP_EINVAL with err (400
+ * naming the member). */
+int qp__pay_collect_decode(const char *body, size_t len, uint32_t *device, uint64_t *otp,
+                           qp_http_error_t *err);
+
 /* ---- handlers ---- */
 
 void qp__pay_merchants_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
@@ -412,6 +448,11 @@ void qp__pay_webhooks_create(void *ctx, qp_http_request_t *req, qp_http_reply_t 
 void qp__pay_webhooks_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_webhooks_delete(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_webhooks_deliveries(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_devices_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_devices_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_devices_delete(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_devices_code(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__pay_orders_collect(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_qr_parse(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 
 #endif

@@ -35,7 +35,7 @@
 #include "payments/payments_int.h"
 #include "store/store.h"
 
-#define TABLES 12
+#define TABLES 15
 
 int qp__pay_store_open(qp__pay_t *p, const char *data_dir, char *detail, size_t detail_size) {
   char dir[1200];
@@ -61,7 +61,10 @@ int qp__pay_store_open(qp__pay_t *p, const char *data_dir, char *detail, size_t 
                                          &p->refunds_by_created},
                                         {"refunds_pending", MDB_CREATE, &p->refunds_pending},
                                         {"webhooks", MDB_CREATE, &p->webhooks},
-                                        {"deliveries", MDB_CREATE, &p->deliveries}};
+                                        {"deliveries", MDB_CREATE, &p->deliveries},
+                                        {"devices", MDB_CREATE, &p->devices},
+                                        {"device_numbers", MDB_CREATE, &p->device_numbers},
+                                        {"codes_used", MDB_CREATE, &p->codes_used}};
   const char *failed = NULL;
   rc = qp_kv_dbis(p->kv, tables, TABLES, &failed);
   if (rc != 0) {

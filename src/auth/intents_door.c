@@ -1,0 +1,80 @@
+/*
+ * intents_door.c - the door through which another module of the node
+ * creates a payment intent (auth.h, qp_auth_intent_create): the payments
+ * module's collect by payment code, when the amount or the risk decision
+ * needs the user's passkey.  The record is the one POST
+ * /v1/payment-intents makes (intents.c describes it), with the same hold
+ * and the same store, so the challenge, the confirmation, the cancel and
+ * the orders-paid-by-intents machinery treat it as any other intent.
+ */
+#include <sodium.h>
+#include <string.h>
+
+#include "auth/auth.h"
+#include "auth/intents_int.h"
+#include "base/err.h"
+
+#define EXPIRES_IN_S_MAX (7 * 86400)
+
+static bool args_ok(const char *user_id, qp_u128 debit, qp_u128 credit, qp_u128 amount,
+                    uint32_t ledger, const char *currency, const char *payee_name,
+                    const char *order_id, uint32_t expires_in_s) {
+  return user_id != NULL && debit != 0 && credit != 0 && amount != 0 && ledger != 0 &&
+         currency != NULL && qp_auth_currency_decimals(currency) >= 0 && payee_name != NULL &&
+         payee_name[0] != 0 && strlen(payee_name) <= QP_AUTH_PAYEE_MAX && order_id != NULL &&
+         order_id[0] != 0 && strlen(order_id) <= QP_AUTH_ORDER_ID_MAX && expires_in_s >= 1 &&
+         expires_in_s <= EXPIRES_IN_S_MAX;
+}
+
+/* The new intent's record (as routes_intents.c makes it), without its id. */
+static json_t *record(const char *user_id, const qp_transfer_t *hold, const char *currency,
+                      const char *payee_name, const char *order_id) {
+  int64_t now = qp__auth_now_s();
+  return json_pack(
+      "{s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:s, s:s, s:s, s:I, s:o, s:I, s:o, s:n, s:b, s:o}",
+      "status", "requires_confirmation", "user_id", user_id, "debit_account_id",
+      qp__auth_u128_json(hold->debit_account_id), "credit_account_id",
+      qp__auth_u128_json(hold->credit_account_id), "amount", qp__auth_u128_json(hold->amount),
+      "ledger", (json_int_t)hold->ledger, "code", (json_int_t)hold->code, "currency", currency,
+      "payee_name", payee_name, "order_id", order_id, "expires_in_s", (json_int_t)hold->timeout,
+      "expires_at", qp__auth_time_json(now + hold->timeout), "expires_at_s",
+      (json_int_t)(now + hold->timeout), "created", qp__auth_time_json(now), "risk", "collect",
+      1, "transfer_id", qp__auth_u128_json(hold->id));
+}
+
+int qp_auth_intent_create(const char *user_id, qp_u128 debit, qp_u128 credit, qp_u128 amount,
+                          uint32_t ledger, const char *currency, const char *payee_name,
+                          const char *order_id, uint32_t expires_in_s, char intent_id[33],
+                          uint32_t *result) {
+  qp__auth_t *a = qp__auth_service_get();
+  uint8_t uid[QP_AUTH_ID_SIZE], id[QP_AUTH_ID_SIZE];
+  json_t *user = NULL;
+  *result = QP_CREATE_TRANSFER_OK;
+  if (a == NULL) return QP_ENOTSUP;
+  if (!args_ok(user_id, debit, credit, amount, ledger, currency, payee_name, order_id,
+               expires_in_s))
+    return QP_EINVAL;
+  if (!qp__auth_id_parse(user_id, uid)) return QP_ENOTFOUND;
+  int rc = qp__auth_user_get(a, uid, &user);
+  json_decref(user);
+  if (rc != 0) return rc;
+  qp_transfer_t hold;
+  memset(&hold, 0, sizeof hold);
+  hold.id = qp__auth_new_transfer_id();
+  hold.debit_account_id = debit;
+  hold.credit_account_id = credit;
+  hold.amount = amount;
+  hold.ledger = ledger;
+  hold.code = 1;
+  hold.timeout = expires_in_s;
+  hold.flags = QP_TRANSFER_PENDING;
+  json_t *intent = record(user_id, &hold, currency, payee_name, order_id);
+  if (intent == NULL) return QP_ENOMEM;
+  randombytes_buf(id, sizeof id);
+  qp__auth_id_hex(id, intent_id);
+  json_object_set_new(intent, "id", json_string(intent_id));
+  rc = qp__auth_ledger_move(&hold, result);
+  if (rc == 0 && *result == QP_CREATE_TRANSFER_OK) rc = qp__auth_intent_put(a, id, intent, true);
+  json_decref(intent);
+  return rc;
+}
