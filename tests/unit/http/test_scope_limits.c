@@ -4,8 +4,10 @@
  * its own bucket (burst at once, then the rate, refilled exactly), the
  * Retry-After value is the whole seconds until the next token, refusals
  * are counted per scope, many keys spread over the stripes without losing
- * any bucket, and the settings check names the scope and the field.
+ * any bucket, threads taking at once never get more than the burst, and the
+ * settings check names the scope and the field.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -95,6 +97,47 @@ static void test_many_keys_over_the_stripes(void **state) {
   qp__http_scope_table_deinit(&t);
 }
 
+#define THREADS 8
+#define TRIES 5000
+
+typedef struct racer {
+  qp__http_scope_table_t *t; /* shared */
+  uint32_t granted[4];       /* tokens this thread got, per key */
+} racer_t;
+
+/* Every thread asks TRIES times for each of 4 keys at one instant. */
+static void *race(void *arg) {
+  racer_t *r = arg;
+  uint32_t retry = 0;
+  static const char *const keys[4] = {"k0", "k1", "k2", "k3"};
+  for (uint32_t i = 0; i < TRIES; i++)
+    for (uint32_t k = 0; k < 4; k++)
+      r->granted[k] += take(r->t, keys[k], k % 2, 1, 1000, 9 * S, &retry) == 0 ? 1u : 0u;
+  return NULL;
+}
+
+static void test_threads_never_exceed_the_burst(void **state) {
+  (void)state;
+  static qp__http_scope_table_t t;
+  qp__http_scope_table_init(&t);
+  racer_t racers[THREADS];
+  pthread_t th[THREADS];
+  memset(racers, 0, sizeof racers);
+  for (int i = 0; i < THREADS; i++) {
+    racers[i].t = &t;
+    assert_int_equal(pthread_create(&th[i], NULL, race, &racers[i]), 0);
+  }
+  for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+  for (uint32_t k = 0; k < 4; k++) {
+    uint32_t sum = 0;
+    for (int i = 0; i < THREADS; i++) sum += racers[i].granted[k];
+    assert_int_equal(sum, 1000); /* the burst, exactly: the clock did not move */
+  }
+  assert_int_equal(atomic_load(&t.refused[0]) + atomic_load(&t.refused[1]),
+                   (uint64_t)THREADS * TRIES * 4 - 4000);
+  qp__http_scope_table_deinit(&t);
+}
+
 static void test_check_names_scope_and_field(void **state) {
   (void)state;
   char detail[256];
@@ -132,6 +175,7 @@ int main(void) {
       cmocka_unit_test(test_burst_refill_and_retry_after),
       cmocka_unit_test(test_retry_after_rounds_up),
       cmocka_unit_test(test_many_keys_over_the_stripes),
+      cmocka_unit_test(test_threads_never_exceed_the_burst),
       cmocka_unit_test(test_check_names_scope_and_field),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
