@@ -5,15 +5,10 @@
  * http://localhost:PORT and RP id "localhost"); plain JSON calls are
  * bench_node.c's.
  */
-#include <curl/curl.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "auth_bench.h"
 #include "bench_int.h"
-#include "base/buf.h"
-#include "base/err.h"
 
 #define SCOPES "auth:read,auth:write,ledger:read,ledger:write"
 
