@@ -205,7 +205,7 @@ bench-chain-lua: all
 AUTH_BENCH_SRC := $(sort $(wildcard bench/auth/*.c))
 AUTH_BENCH_OBJ := $(AUTH_BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/%.o) \
                   $(BUILD)/obj/bench/bench_common.o $(BUILD)/obj/bench/workload.o \
-                  $(BUILD)/obj/bench/bench_node.o
+                  $(BUILD)/obj/bench/bench_node.o $(BUILD)/obj/bench/bench_authn.o
 
 $(BUILD)/bench/quipu-auth-bench: $(AUTH_BENCH_OBJ) $(BUILD)/libquipu.a
 	@mkdir -p $(dir $@)
@@ -219,6 +219,32 @@ bench-auth: all
 bench-auth-quick: all
 	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-auth-bench
 	$(BUILD)/bench/quipu-auth-bench --quipu $(BUILD)/quipu --quick $(AUTH_BENCH_ARGS)
+
+# ---- payments benchmark (bench/payments/, issue 16): build/bench/quipu-payments-bench ----
+# `make bench-payments` starts a node (ledger, auth, payments) in a temp dir
+# and pays orders end to end over HTTP (order, payment intent, challenge, a
+# passkey assertion from the software authenticator in bench/bench_authn.c,
+# confirm, read until paid), then measures the same node's raw ledger rate
+# (simple transfers, one per request) for the ratio, and reads the ledger
+# back.  `make bench-payments-quick` is the small run (300 orders).  Not
+# part of `make test`.  docs/bench.md, "Payments benchmark".
+PAY_BENCH_SRC := $(sort $(wildcard bench/payments/*.c))
+PAY_BENCH_OBJ := $(PAY_BENCH_SRC:bench/%.c=$(BUILD)/obj/bench/%.o) \
+                 $(BUILD)/obj/bench/bench_common.o $(BUILD)/obj/bench/workload.o \
+                 $(BUILD)/obj/bench/bench_node.o $(BUILD)/obj/bench/bench_authn.o
+
+$(BUILD)/bench/quipu-payments-bench: $(PAY_BENCH_OBJ) $(BUILD)/libquipu.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $(PAY_BENCH_OBJ) $(BUILD)/libquipu.a $(DEP_LIBS) $(EXTRA_LDFLAGS)
+
+.PHONY: bench-payments bench-payments-quick
+bench-payments: all
+	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-payments-bench
+	$(BUILD)/bench/quipu-payments-bench --quipu $(BUILD)/quipu $(PAY_BENCH_ARGS)
+
+bench-payments-quick: all
+	@$(MAKE) --no-print-directory $(BUILD)/quipu $(BUILD)/bench/quipu-payments-bench
+	$(BUILD)/bench/quipu-payments-bench --quipu $(BUILD)/quipu --quick $(PAY_BENCH_ARGS)
 
 # ---- risk benchmark (bench/risk/, issue 15): build/bench/quipu-risk-bench ----
 # `make bench-risk` generates a ruleset of 250 rules over 20 features and

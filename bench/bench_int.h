@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "bench.h"
 
 /* Creates <base>/quipu-bench-<tag>-XXXXXX into out.  Returns 0 or QP_EIO. */
@@ -66,5 +68,19 @@ int qb_node_launch(const char *quipu, const char *scopes, qb_node_t *n);
 int qb_node_stop(qb_node_t *n, bool keep);
 /* CPU seconds (user + system) the node used so far; -1 when unknown. */
 double qb_node_cpu_s(const qb_node_t *n);
+
+#define QB_NODE_BODY_MAX (16u << 20) /* bytes of one answer a bench reads */
+
+/* One request on the keep-alive easy handle e (a CURL *): method and path
+ * on the node, body (may be NULL) sent as JSON.  *out gets the parsed
+ * answer (NULL when it is not JSON; the caller json_decref()s it), *code
+ * the HTTP status.  Returns 0 or QP_EIO (transport). */
+int qb_node_call(void *e, const qb_node_t *n, const char *method, const char *path,
+                 json_t *body, json_t **out, long *code);
+
+/* POSTs a batch (body, an array; stolen) to path: every entry of the
+ * answer's "results" must be "ok", else the answer is printed and QP_EIO
+ * returned. */
+int qb_node_post_events(void *e, const qb_node_t *n, const char *path, json_t *body);
 
 #endif

@@ -3,7 +3,8 @@
  * HTTP (auth, risk): a temp dir that is its home, a free loopback port, an
  * API key made by the real `quipu keys create`, the `quipu node --home`
  * child (it dies with the bench: PR_SET_PDEATHSIG), readiness by /healthz,
- * a clean stop, and its CPU time.  The caller writes node.json (and any
+ * a clean stop, its CPU time, and plain JSON calls over a keep-alive
+ * libcurl easy handle.  The caller writes node.json (and any
  * other file) between qb_node_prepare and qb_node_launch.
  */
 #include <curl/curl.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "bench_int.h"
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 
@@ -196,4 +198,62 @@ double qb_node_cpu_s(const qb_node_t *n) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)n->pid);
   return qb_proc_stat_cpu_s(path);
+}
+
+static size_t on_body(char *p, size_t size, size_t count, void *ctx) {
+  return qp_buf_append(ctx, p, size * count) ? size * count : 0;
+}
+
+int qb_node_call(void *e, const qb_node_t *n, const char *method, const char *path,
+                 json_t *body, json_t **out, long *code) {
+  char url[256];
+  char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+  qp_buf_t got = {.max = QB_NODE_BODY_MAX};
+  *out = NULL;
+  *code = 0;
+  snprintf(url, sizeof url, "%s%s", n->url, path);
+  struct curl_slist *h = curl_slist_append(NULL, n->auth);
+  h = curl_slist_append(h, "Content-Type: application/json");
+  curl_easy_setopt(e, CURLOPT_URL, url);
+  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, text);
+  curl_easy_setopt(e, CURLOPT_HTTPGET, text == NULL ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &got);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30000L);
+  int rc = curl_easy_perform(e) == CURLE_OK ? 0 : QP_EIO;
+  if (rc == 0) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, code);
+  if (rc == 0 && got.len > 0) *out = json_loadb(got.data, got.len, 0, NULL);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+  curl_slist_free_all(h);
+  free(text); /* jansson's allocation */
+  qp_buf_free(&got);
+  return rc;
+}
+
+/* POST path with body (stolen); every entry of "results" must be "ok". */
+int qb_node_post_events(void *e, const qb_node_t *n, const char *path, json_t *body) {
+  json_t *out = NULL;
+  long code = 0;
+  size_t want = json_array_size(body);
+  int rc = qb_node_call(e, n, "POST", path, body, &out, &code);
+  json_t *results = json_object_get(out, "results");
+  size_t i = 0;
+  while (rc == 0 && code == 200 && i < json_array_size(results)) {
+    const char *r = json_string_value(json_object_get(json_array_get(results, i), "result"));
+    if (r == NULL || strcmp(r, "ok") != 0) break;
+    i++;
+  }
+  if (rc == 0 && (code != 200 || i != want || json_array_size(results) != want)) {
+    char *text = out != NULL ? json_dumps(out, JSON_COMPACT) : NULL;
+    fprintf(stderr, "%s: POST %s: HTTP %ld, event %zu: %.300s\n", n->who, path, code, i,
+            text != NULL ? text : "");
+    free(text); /* jansson's allocation */
+    rc = QP_EIO;
+  }
+  json_decref(out);
+  json_decref(body);
+  return rc;
 }

@@ -182,8 +182,9 @@ static int refused_confirm(void *e, const qab_node_t *n, qab_user_t *u, json_t *
   json_t *pk = json_object_get(ch, "publicKey");
   const char *c = json_string_value(json_object_get(pk, "challenge"));
   const char *rp = json_string_value(json_object_get(pk, "rpId"));
-  if (rc == 0) rc = c != NULL && rp != NULL ? qab_confirm_body(u, n->origin, c, rp, true, &body)
-                                            : QP_ECORRUPT;
+  if (rc == 0)
+    rc = c != NULL && rp != NULL ? qb_authn_confirm_body(&u->authn, n->origin, c, rp, true, &body)
+                                 : QP_ECORRUPT;
   snprintf(path, sizeof path, "/v1/payment-intents/%s/confirm", id != NULL ? id : "-");
   if (rc == 0) rc = expect(e, n, path, json_loads(body, 0, NULL), 400, &no);
   const char *code = json_string_value(json_object_get(json_object_get(no, "error"), "code"));

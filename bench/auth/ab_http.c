@@ -128,7 +128,7 @@ int qab_http_run(const qab_config_t *cfg, qb_report_t *rep) {
   }
   int stop = started ? qab_node_stop(&n, cfg->keep || rc != 0) : 0;
   if (rc == 0) rc = stop;
-  for (uint32_t i = 0; users != NULL && i < cfg->users; i++) qab_authn_deinit(&users[i].authn);
+  for (uint32_t i = 0; users != NULL && i < cfg->users; i++) qb_authn_deinit(&users[i].authn);
   for (uint32_t i = 0; pays != NULL && i < 2 * cfg->payments; i++) qp_free(pays[i].confirm_body);
   qp_free(users);
   qp_free(pays);

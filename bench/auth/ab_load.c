@@ -20,7 +20,6 @@
 #include "base/clock.h"
 #include "base/err.h"
 
-#define CONFIRM_BODY_MAX 2048u
 #define NONE UINT32_MAX
 
 typedef enum step { STEP_INTENT, STEP_CHALLENGE, STEP_CONFIRM } step_t;
@@ -92,35 +91,11 @@ static void start_next(run_t *r, lane_t *l) {
   send_step(r, l);
 }
 
-int qab_confirm_body(qab_user_t *u, const char *origin, const char *challenge,
-                     const char *rp_id, bool bad_signature, char **out) {
-  char cd[QAB_CLIENT_DATA_MAX], cd64[QAB_CLIENT_DATA_MAX * 2], id64[64], ad64[64], sig64[128];
-  uint8_t ad[QAB_AUTH_DATA_LEN], sig[QAB_SIG_MAX];
-  size_t sig_len = 0;
-  size_t cd_len = qab_client_data(cd, sizeof cd, "webauthn.get", challenge, origin);
-  int rc = cd_len > 0 ? qab_authn_assert(&u->authn, rp_id, (const uint8_t *)cd, cd_len, ad,
-                                         sig, &sig_len) : QP_ERANGE;
-  if (rc == 0 && bad_signature) sig[sig_len - 5] ^= 0x01;
-  if (rc == 0) rc = qab_b64u((const uint8_t *)cd, cd_len, cd64, sizeof cd64);
-  if (rc == 0) rc = qab_b64u(u->authn.cred_id, sizeof u->authn.cred_id, id64, sizeof id64);
-  if (rc == 0) rc = qab_b64u(ad, sizeof ad, ad64, sizeof ad64);
-  if (rc == 0) rc = qab_b64u(sig, sig_len, sig64, sizeof sig64);
-  *out = rc == 0 ? qp_malloc(CONFIRM_BODY_MAX) : NULL;
-  if (rc == 0 && *out == NULL) rc = QP_ENOMEM;
-  if (rc == 0)
-    snprintf(*out, CONFIRM_BODY_MAX, "{\"credential\":{\"id\":\"%s\",\"rawId\":"
-             "\"%s\",\"type\":\"public-key\",\"authenticatorAttachment\":\"platform\","
-             "\"clientExtensionResults\":{},\"response\":{\"clientDataJSON\":\"%s\","
-             "\"authenticatorData\":\"%s\",\"signature\":\"%s\"}}}", id64, id64, cd64, ad64,
-             sig64);
-  return rc;
-}
-
 /* Signs an assertion over the node's challenge and keeps the confirm
  * request on the payment. */
 static int sign_confirm(run_t *r, qab_pay_t *p, const char *challenge, const char *rp_id) {
   qp_free(p->confirm_body);
-  return qab_confirm_body(&r->users[p->user], r->n->origin, challenge, rp_id, false,
+  return qb_authn_confirm_body(&r->users[p->user].authn, r->n->origin, challenge, rp_id, false,
                           &p->confirm_body);
 }
 

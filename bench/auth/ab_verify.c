@@ -31,7 +31,7 @@
 #define ASSERTIONS 256u
 #define RP_ID "bench.example"
 #define ORIGIN "https://bench.example"
-#define MSG_LEN (QAB_AUTH_DATA_LEN + QP_HASH_SIZE) /* what the authenticator signs */
+#define MSG_LEN (QB_AUTH_DATA_LEN + QP_HASH_SIZE) /* what the authenticator signs */
 #define SLICE_MS 50u /* each loop's turn */
 #define FNS_MAX 3u   /* loops measured side by side: module, its signature step, raw */
 
@@ -40,11 +40,11 @@ typedef struct assertions {
   qp_auth_cose_key_t key;                       /* decoded from the credential's COSE key */
   uint8_t ed_pk[crypto_sign_PUBLICKEYBYTES];    /* EdDSA: the raw key, for libsodium */
   uint8_t challenge[ASSERTIONS][32];            /* the server's challenge of each */
-  char client_data[ASSERTIONS][QAB_CLIENT_DATA_MAX]; /* clientDataJSON of each */
+  char client_data[ASSERTIONS][QB_CLIENT_DATA_MAX]; /* clientDataJSON of each */
   size_t client_data_len[ASSERTIONS];           /* its bytes */
-  uint8_t auth_data[ASSERTIONS][QAB_AUTH_DATA_LEN]; /* authenticatorData of each */
+  uint8_t auth_data[ASSERTIONS][QB_AUTH_DATA_LEN]; /* authenticatorData of each */
   uint8_t msg[ASSERTIONS][MSG_LEN];             /* authData || SHA-256(clientDataJSON) */
-  uint8_t sig[ASSERTIONS][QAB_SIG_MAX];         /* the signature over msg */
+  uint8_t sig[ASSERTIONS][QB_SIG_MAX];         /* the signature over msg */
   size_t sig_len[ASSERTIONS];                   /* its bytes (DER for ES256) */
 } assertions_t;
 
@@ -52,34 +52,34 @@ static const char *const TYPES[] = {"webauthn.get", "payment.get"};
 static const char *const ORIGINS[] = {ORIGIN};
 
 /* One assertion i of authenticator a into s. */
-static int make_one(qab_authn_t *a, assertions_t *s, uint32_t i) {
+static int make_one(qb_authn_t *a, assertions_t *s, uint32_t i) {
   char challenge[64];
   randombytes_buf(s->challenge[i], sizeof s->challenge[i]);
-  int rc = qab_b64u(s->challenge[i], sizeof s->challenge[i], challenge, sizeof challenge);
-  size_t n = rc == 0 ? qab_client_data(s->client_data[i], sizeof s->client_data[i],
+  int rc = qb_b64u(s->challenge[i], sizeof s->challenge[i], challenge, sizeof challenge);
+  size_t n = rc == 0 ? qb_client_data(s->client_data[i], sizeof s->client_data[i],
                                        "webauthn.get", challenge, ORIGIN) : 0;
   if (n == 0) return QP_ERANGE;
   s->client_data_len[i] = n;
-  rc = qab_authn_assert(a, RP_ID, (const uint8_t *)s->client_data[i], n, s->auth_data[i],
+  rc = qb_authn_assert(a, RP_ID, (const uint8_t *)s->client_data[i], n, s->auth_data[i],
                         s->sig[i], &s->sig_len[i]);
-  memcpy(s->msg[i], s->auth_data[i], QAB_AUTH_DATA_LEN);
-  qp_sha256(s->msg[i] + QAB_AUTH_DATA_LEN, s->client_data[i], n);
+  memcpy(s->msg[i], s->auth_data[i], QB_AUTH_DATA_LEN);
+  qp_sha256(s->msg[i] + QB_AUTH_DATA_LEN, s->client_data[i], n);
   return rc;
 }
 
 static int make_assertions(int64_t alg, assertions_t *s) {
-  qab_authn_t a;
+  qb_authn_t a;
   uint8_t *cose = NULL;
   size_t cose_len = 0, used = 0;
-  int rc = qab_authn_init(&a, alg);
-  if (rc == 0) rc = qab_authn_cose_key(&a, &cose, &cose_len);
+  int rc = qb_authn_init(&a, alg);
+  if (rc == 0) rc = qb_authn_cose_key(&a, &cose, &cose_len);
   if (rc == 0 && (qp_auth_cose_decode(cose, cose_len, &used, &s->key, NULL) != 0 ||
                   used != cose_len))
     rc = QP_ECORRUPT;
   memcpy(s->ed_pk, a.ed_pk, sizeof s->ed_pk);
   for (uint32_t i = 0; rc == 0 && i < ASSERTIONS; i++) rc = make_one(&a, s, i);
   free(cose); /* libcbor's allocation */
-  qab_authn_deinit(&a);
+  qb_authn_deinit(&a);
   return rc;
 }
 
@@ -92,7 +92,7 @@ static int module_verify(const assertions_t *s, uint32_t i, const uint8_t *sig) 
   qp_auth_assertion_t out;
   qp_auth_fail_t fail = {0};
   return qp_auth_assert_verify(&ex, (const uint8_t *)s->client_data[i], s->client_data_len[i],
-                               s->auth_data[i], QAB_AUTH_DATA_LEN, sig, s->sig_len[i], &out,
+                               s->auth_data[i], QB_AUTH_DATA_LEN, sig, s->sig_len[i], &out,
                                NULL, &fail);
 }
 
@@ -100,8 +100,8 @@ static int module_verify(const assertions_t *s, uint32_t i, const uint8_t *sig) 
  * algorithms), to split the module's time between the crypto and the rest
  * (clientDataJSON parsing, hashing, authData checks). */
 static int module_signature(const assertions_t *s, uint32_t i, const uint8_t *sig) {
-  return qp_auth_verify(s->key.pkey, s->key.alg, s->auth_data[i], QAB_AUTH_DATA_LEN,
-                        s->msg[i] + QAB_AUTH_DATA_LEN, QP_HASH_SIZE, sig, s->sig_len[i]);
+  return qp_auth_verify(s->key.pkey, s->key.alg, s->auth_data[i], QB_AUTH_DATA_LEN,
+                        s->msg[i] + QB_AUTH_DATA_LEN, QP_HASH_SIZE, sig, s->sig_len[i]);
 }
 
 /* OpenSSL's own P-256 ECDSA verification with SHA-256, nothing around it. */
@@ -124,7 +124,7 @@ typedef int (*verify_fn)(const assertions_t *s, uint32_t i, const uint8_t *sig);
  * not: 0, or QP_ECORRUPT naming the first that behaved otherwise. */
 static int self_check(const assertions_t *s, verify_fn fn, const char *name) {
   for (uint32_t i = 0; i < ASSERTIONS; i++) {
-    uint8_t bad[QAB_SIG_MAX];
+    uint8_t bad[QB_SIG_MAX];
     memcpy(bad, s->sig[i], s->sig_len[i]);
     bad[s->sig_len[i] - 5] ^= 0x01;
     if (fn(s, i, s->sig[i]) != 0 || fn(s, i, bad) == 0) {

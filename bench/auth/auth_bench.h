@@ -16,7 +16,8 @@
  * concurrent keep-alive connections (libcurl multi), and a check that every
  * confirmed payment's hold is posted in the ledger.
  *
- * The pieces: ab_authn.c (the software authenticator), ab_verify.c (the
+ * The pieces: ../bench_authn.c (the software authenticator, shared with the
+ * payments bench), ab_verify.c (the
  * in-process part), ab_node.c (the node's process and plain HTTP calls),
  * ab_setup.c (accounts, funding, users, registrations), ab_load.c (the
  * payments over libcurl multi), ab_check.c (the refused payment, the ledger
@@ -35,17 +36,14 @@
 #include <sys/types.h>
 
 #include "bench.h"
+#include "bench_authn.h"
 #include "bench_int.h"
 
 #define QAB_USERS_MAX 65536u     /* simulated users of one run */
 #define QAB_PAYMENTS_MAX 1000000u /* payments of one phase */
 #define QAB_LANES_MAX 256u       /* concurrent connections */
 #define QAB_CHALLENGE_TEXT_MAX 200u /* a base64url challenge as the node sends it */
-#define QAB_CLIENT_DATA_MAX 512u /* clientDataJSON the authenticator writes */
-#define QAB_AUTH_DATA_LEN 37u    /* rpIdHash 32 + flags 1 + signCount 4 (no AT, no ED) */
-#define QAB_SIG_MAX 80u          /* a DER ECDSA P-256 signature (72) or Ed25519 (64) */
-#define QAB_CRED_ID_LEN 32u      /* bytes of each credential id */
-#define QAB_BODY_MAX (16u << 20) /* bytes of one answer the bench reads */
+#define QAB_BODY_MAX QB_NODE_BODY_MAX /* bytes of one answer the bench reads */
 /* The node holds at most 4096 challenges not yet used (QP_AUTH_CEREMONIES_MAX,
  * docs/auth.md; a used one's slot is reused when needed): past that it
  * answers 429 too_many_ceremonies.  The confirm phase prepares every
@@ -64,49 +62,6 @@ typedef struct qab_config {
   bool quick;              /* --quick: the small run */
   bool keep;               /* keep the node's directory (BENCH_KEEP) */
 } qab_config_t;
-
-/* ---------------------------------------------------- authenticator */
-
-/* One credential on one software authenticator.  The private key stays
- * here; the node only ever sees the COSE public key and signatures. */
-typedef struct qab_authn {
-  int64_t alg;                          /* -7 (ES256) or -8 (EdDSA) */
-  EVP_PKEY *p256;                       /* ES256: the key pair (OpenSSL) */
-  uint8_t ed_pk[crypto_sign_PUBLICKEYBYTES]; /* EdDSA: the public key */
-  uint8_t *ed_sk;                       /* EdDSA: sodium_malloc'ed secret key */
-  uint8_t cred_id[QAB_CRED_ID_LEN];     /* the credential id (random) */
-  uint32_t sign_count;                  /* the last count it signed */
-} qab_authn_t;
-
-/* Makes a fresh key pair and credential id for alg (-7 or -8).  Returns 0,
- * QP_EINVAL (another alg) or QP_ENOMEM.  qab_authn_deinit releases it. */
-int qab_authn_init(qab_authn_t *a, int64_t alg);
-void qab_authn_deinit(qab_authn_t *a);
-
-/* The credential's public key as a COSE_Key (libcbor).  *out is malloc'ed
- * by libcbor: the caller free()s it.  Returns 0 or QP_ENOMEM. */
-int qab_authn_cose_key(const qab_authn_t *a, uint8_t **out, size_t *len);
-
-/* The attestation object of a registration, fmt "none": authData with UP,
- * UV and AT, signCount 0, a zero AAGUID, the credential id and COSE key.
- * *out is malloc'ed by libcbor (free()).  Returns 0 or QP_ENOMEM. */
-int qab_authn_attestation(const qab_authn_t *a, const char *rp_id, uint8_t **out, size_t *len);
-
-/* clientDataJSON {"type","challenge","origin","crossOrigin":false} into
- * out (max bytes).  Returns its length, or 0 when it does not fit. */
-size_t qab_client_data(char *out, size_t max, const char *type, const char *challenge_b64u,
-                       const char *origin);
-
-/* An assertion: the next signCount, authData = SHA-256(rp_id) || UP|UV ||
- * count, and the signature over authData || SHA-256(client_data).
- * sig holds QAB_SIG_MAX bytes.  Returns 0 or QP_EIO (the signer failed). */
-int qab_authn_assert(qab_authn_t *a, const char *rp_id, const uint8_t *client_data,
-                     size_t client_data_len, uint8_t auth_data[QAB_AUTH_DATA_LEN],
-                     uint8_t *sig, size_t *sig_len);
-
-/* base64url without padding of in[0..len) into out (max bytes, NUL
- * terminated).  Returns 0 or QP_ERANGE. */
-int qab_b64u(const uint8_t *in, size_t len, char *out, size_t max);
 
 /* ------------------------------------------------------- in-process */
 
@@ -153,7 +108,7 @@ int qab_call(void *e, const qab_node_t *n, const char *method, const char *path,
 typedef struct qab_user {
   char id[40];           /* the auth module's user id (hex) */
   uint64_t account;      /* its payer account (ledger 840) */
-  qab_authn_t authn;     /* its one credential */
+  qb_authn_t authn;     /* its one credential */
   uint64_t paid;         /* sum of the amounts confirmed (checked against the ledger) */
 } qab_user_t;
 
@@ -180,14 +135,6 @@ typedef struct qab_pay {
  * registers one credential each (alternately ES256 and EdDSA).  Returns 0,
  * QP_EIO (a refusal: printed) or QP_ENOMEM. */
 int qab_setup(const qab_config_t *cfg, const qab_node_t *n, qab_user_t *users);
-
-/* The confirm request body (an AuthenticationResponseJSON) with u's next
- * assertion over challenge (base64url, as the node sent it) for rp_id and
- * origin; bad_signature flips one bit of the signature.  *out is
- * qp_malloc'ed (qp_free).  Returns 0, QP_EIO (signer), QP_ERANGE or
- * QP_ENOMEM. */
-int qab_confirm_body(qab_user_t *u, const char *origin, const char *challenge,
-                     const char *rp_id, bool bad_signature, char **out);
 
 /* What a phase runs: the steps each payment goes through. */
 typedef enum qab_phase {

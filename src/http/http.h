@@ -291,6 +291,14 @@ bool qp_http_query_each(const qp_http_request_t *req,
 const char *qp_http_caller_scopes(const qp_http_request_t *req);
 bool qp_http_caller_may(const qp_http_request_t *req, const char *scope);
 
+/* Charges the caller's bucket for `scope` when node.json limits it
+ * (http.rate_limits), for a handler that decides itself which scope a
+ * request needs (its route's scope is NULL).  The core charges routes that
+ * name their scope; a request is charged at most once per scope.  true to
+ * go on (also when the scope has no limit), or false with r set to 429
+ * rate_limited and its Retry-After. */
+bool qp_http_rate_limit(qp_http_request_t *req, const char *scope, qp_http_reply_t *r);
+
 /* The caller's key id (16 hex digits), or "" when no key was needed
  * (public route, or --insecure-no-auth). */
 const char *qp_http_caller_key_id(const qp_http_request_t *req);
@@ -358,6 +366,23 @@ void qp_http_metric_u64(qp_http_text_t *t, const char *name, const char *type, c
 
 /* --------------------------------------------------------------- server */
 
+#define QP_HTTP_SCOPE_LIMITS_MAX 16u /* scopes with their own rate limit (http.rate_limits) */
+
+/* A rate limit on one scope: every API key may make rate_per_s requests a
+ * second (burst at once) to the routes that need `scope`, on top of its own
+ * limit.  Invariant (qp_http_scope_limits_check): scope well formed, 1 <=
+ * rate_per_s, burst <= QP_HTTP_KEY_RATE_MAX, no scope twice. */
+typedef struct qp_http_scope_limit {
+  char scope[QP_HTTP_SCOPE_NAME_MAX]; /* "payments:write" */
+  uint32_t rate_per_s;                /* requests per second per key */
+  uint32_t burst;                     /* requests at once per key */
+} qp_http_scope_limit_t;
+
+/* Checks limits[0, count) against the invariant above: 0, or QP_EINVAL with
+ * detail naming the scope and the field. */
+int qp_http_scope_limits_check(const qp_http_scope_limit_t *limits, uint32_t count, char *detail,
+                               size_t detail_size);
+
 typedef struct qp_http_options {
   const char *listen;          /* "HOST:PORT"; port 0 = any free port */
   uint64_t body_bytes_max;     /* largest request body (routes may lower it) */
@@ -377,6 +402,8 @@ typedef struct qp_http_options {
                                   Read at start; borrowed until then */
   const char *tls_key;         /* PEM private key file; given iff tls_cert is */
   bool insecure_plaintext;     /* allow plaintext on a non-loopback address */
+  qp_http_scope_limit_t scope_limits[QP_HTTP_SCOPE_LIMITS_MAX]; /* per (key, scope) */
+  uint32_t scope_limits_count; /* rows used in scope_limits */
 } qp_http_options_t;
 
 /* Fills *o with the defaults above. */

@@ -98,6 +98,46 @@ typedef struct qp__http_keystate {
   uint64_t rate_limited;    /* requests refused 429 rate_limited */
 } qp__http_keystate_t;
 
+/* The buckets of the per-scope limits (scope_limits.c): one per (key id,
+ * limited scope) that has made a request, in a table split in stripes by a
+ * hash of the pair, each stripe under its own mutex, so requests of
+ * different keys rarely wait for each other and no lock is global.  Rows
+ * are never removed: keys are at most QP_HTTP_KEYS_MAX (revoked included),
+ * so a table holds at most QP_HTTP_KEYS_MAX x QP_HTTP_SCOPE_LIMITS_MAX. */
+#define QP__HTTP_SCOPE_STRIPES 64u
+
+typedef struct qp__http_scope_row {
+  char key_id[QP_HTTP_KEY_ID_HEX + 1]; /* "" for --insecure-no-auth */
+  uint32_t limit;                      /* index into the server's scope_limits */
+  qp__http_bucket_t bucket;            /* this key's tokens for this scope */
+} qp__http_scope_row_t;
+
+typedef struct qp__http_scope_stripe {
+  pthread_mutex_t mutex;      /* guards rows and count */
+  qp__http_scope_row_t *rows; /* qp_realloc'ed, grown by doubling */
+  uint32_t count;             /* rows used */
+  uint32_t capacity;          /* rows allocated */
+} __attribute__((aligned(64))) qp__http_scope_stripe_t;
+
+typedef struct qp__http_scope_table {
+  qp__http_scope_stripe_t stripes[QP__HTTP_SCOPE_STRIPES];
+  _Atomic uint64_t refused[QP_HTTP_SCOPE_LIMITS_MAX]; /* 429s, by limit */
+} qp__http_scope_table_t;
+
+void qp__http_scope_table_init(qp__http_scope_table_t *t);
+void qp__http_scope_table_deinit(qp__http_scope_table_t *t);
+
+/* Takes one token of key_id's bucket for limit `limit` (of rate_per_s and
+ * burst) at now_ns.  0; QP_ELIMIT with *retry_after_s (>= 1) when the bucket
+ * is empty (counted in refused); QP_ENOMEM when a new row cannot be made. */
+int qp__http_scope_take(qp__http_scope_table_t *t, const char *key_id, uint32_t limit,
+                        uint32_t rate_per_s, uint32_t burst, uint64_t now_ns,
+                        uint32_t *retry_after_s);
+
+/* The index of scope in limits[0, count), or -1 when it has no limit. */
+int qp__http_scope_limit_find(const qp_http_scope_limit_t *limits, uint32_t count,
+                              const char *scope);
+
 /* The key cache: reloaded when the file changes. */
 typedef struct qp__http_keycache {
   pthread_mutex_t mutex; /* guards the fields below */
@@ -132,6 +172,15 @@ typedef struct qp__http_caller {
 bool qp__http_authenticate(qp_http_server_t *s, struct MHD_Connection *conn,
                            qp__http_caller_t *caller, qp_http_error_t *err,
                            uint32_t *retry_after_s);
+
+/* Charges the caller for `scope` when it has a limit and bit i of
+ * *charged is clear (then sets it): true, or false with err set (429
+ * rate_limited and *retry_after_s, or 503 overloaded when out of memory). */
+bool qp__http_scope_admit(qp_http_server_t *s, const char *key_id, const char *scope,
+                          uint32_t *charged, qp_http_error_t *err, uint32_t *retry_after_s);
+
+/* Writes quipu_http_scope_rate_limited_total for every limited scope. */
+void qp__http_scope_metrics(qp_http_server_t *s, qp_http_text_t *t);
 
 /* Writes quipu_http_rate_limited_total for every key with a rate limit
  * (or with refusals from before a reload took its limit away). */
@@ -231,6 +280,7 @@ struct qp_http_server {
   struct MHD_Daemon *daemon;                       /* libmicrohttpd; NULL until start */
   uint16_t port;                                   /* bound port */
   qp__http_keycache_t keys;                        /* API keys */
+  qp__http_scope_table_t scope_buckets;            /* per (key, scope) limits */
   _Atomic uint32_t connections;                    /* open connections */
   _Atomic uint64_t body_bytes_held;                /* request body buffers, all requests */
   _Atomic uint64_t json_bytes_held;                /* live jansson bytes of all handlers */
@@ -264,6 +314,8 @@ struct qp_http_request {
   const char *body;            /* accumulated body (NULL when empty) */
   size_t body_len;             /* bytes in body */
   const qp__http_caller_t *caller; /* the caller's key id, scopes and ledgers */
+  qp_http_server_t *server;    /* for the per-scope limits */
+  uint32_t scopes_charged;     /* bit i: charged for scope_limits[i] already */
   qp__http_params_t params;    /* named segments */
 };
 

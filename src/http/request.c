@@ -13,7 +13,7 @@
  * then accumulated within that limit and within the budget for all bodies
  * held at once.  On the last call it goes through the route table
  * (404/405), the API key (401; an expired one too), its rate limit (429),
- * its scopes (403), the body checks and
+ * its scopes (403), the per-scope rate limit (429), the body checks and
  * the content type of a POST (415), and only then the handler.  Every
  * answer, errors included, carries X-Request-Id and is counted under its
  * route.
@@ -299,12 +299,13 @@ static bool is_json_content_type(struct MHD_Connection *conn) {
 /* ------------------------------------------------------------- dispatch */
 
 /* The checks between routing and the handler: the key (with its expiry
- * and rate limit), the scope, the body, the content type.  false with err
+ * and rate limit), the scope (and its limit: bit i of *charged is set when
+ * scope_limits[i] was charged), the body, the content type.  false with err
  * set (*retry_after_s for a 429; *close when the connection should not be
  * reused). */
 static bool admit(qp_http_server_t *s, struct MHD_Connection *conn, const request_ctx_t *ctx,
                   const qp__http_entry_t *e, qp__http_caller_t *caller, qp_http_error_t *err,
-                  uint32_t *retry_after_s, bool *close) {
+                  uint32_t *retry_after_s, uint32_t *charged, bool *close) {
   *close = false;
   if (!e->route.public_route && !qp__http_authenticate(s, conn, caller, err, retry_after_s))
     return false;
@@ -313,6 +314,9 @@ static bool admit(qp_http_server_t *s, struct MHD_Connection *conn, const reques
                       e->route.scope);
     return false;
   }
+  if (!e->route.public_route &&
+      !qp__http_scope_admit(s, caller->key_id, e->route.scope, charged, err, retry_after_s))
+    return false;
   *close = true;
   if (ctx->overloaded) {
     qp_http_error_set(err, 503, "overloaded", "",
@@ -361,8 +365,9 @@ static enum MHD_Result dispatch(qp_http_server_t *s, struct MHD_Connection *conn
   qp_http_error_t err;
   bool close = false;
   uint32_t retry_after_s = 0;
+  uint32_t charged = 0;
   qp_http_reply_t r = {0};
-  if (!admit(s, conn, ctx, e, &caller, &err, &retry_after_s, &close)) {
+  if (!admit(s, conn, ctx, e, &caller, &err, &retry_after_s, &charged, &close)) {
     qp_http_reply_error(&r, &err);
     r.close = close;
     r.retry_after_s = retry_after_s;
@@ -375,6 +380,8 @@ static enum MHD_Result dispatch(qp_http_server_t *s, struct MHD_Connection *conn
                            .body = ctx->body,
                            .body_len = ctx->body_len,
                            .caller = &caller,
+                           .server = s,
+                           .scopes_charged = charged,
                            .params = ctx->params};
   void *module_ctx = e->module != NULL ? e->module->ctx : s;
   /* The handler's jansson memory is bounded (json_budget.c): a parse that

@@ -139,7 +139,7 @@ static int check_options(const qp_http_options_t *o, char *detail, size_t detail
              "body limit >= 64 bytes, in-flight budget >= 4096, connections and timeouts >= 1");
     return QP_EINVAL;
   }
-  return 0;
+  return qp_http_scope_limits_check(o->scope_limits, o->scope_limits_count, detail, detail_size);
 }
 
 int qp_http_server_create(const char *data_dir, const qp_http_options_t *options,
@@ -162,6 +162,7 @@ int qp_http_server_create(const char *data_dir, const qp_http_options_t *options
   if (s->options.json_bytes_max == 0) s->options.json_bytes_max = QP_HTTP_JSON_BYTES_MAX_DEFAULT;
   randombytes_buf(&s->request_id_salt, sizeof s->request_id_salt);
   pthread_mutex_init(&s->keys.mutex, NULL);
+  qp__http_scope_table_init(&s->scope_buckets);
   pthread_mutex_init(&s->conns_mutex, NULL);
   pthread_mutex_init(&s->reaper_mutex, NULL);
   pthread_cond_init(&s->reaper_cond, NULL);
@@ -381,6 +382,7 @@ void qp_http_server_destroy(qp_http_server_t *s) {
   if (s == NULL) return;
   qp_http_server_stop(s);
   pthread_mutex_destroy(&s->keys.mutex);
+  qp__http_scope_table_deinit(&s->scope_buckets);
   pthread_mutex_destroy(&s->conns_mutex);
   pthread_mutex_destroy(&s->reaper_mutex);
   pthread_cond_destroy(&s->reaper_cond);

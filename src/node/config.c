@@ -121,6 +121,77 @@ static int http_other(const char *key, json_t *v, qp_node_config_t *c, char *det
   return 0;
 }
 
+/* One of http.rate_limits.<scope>.{rate_per_s,burst}: 1..1000000. */
+static int rate_number(const char *scope, const char *field, json_t *v, uint32_t *out,
+                       char *detail, size_t detail_size) {
+  json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
+  if (n < 1 || n > (json_int_t)QP_HTTP_KEY_RATE_MAX) {
+    snprintf(detail, detail_size, "http.rate_limits.%.48s.%s must be an integer from 1 to %u",
+             scope, field, QP_HTTP_KEY_RATE_MAX);
+    return QP_EINVAL;
+  }
+  *out = (uint32_t)n;
+  return 0;
+}
+
+/* http.rate_limits.<scope>: {"rate_per_s": N, "burst": M} (burst defaults
+ * to the rate); the scope must be one some module knows. */
+static int rate_limit(const char *scope, json_t *v, qp_http_scope_limit_t *out, char *detail,
+                      size_t detail_size) {
+  uint32_t known_count = 0;
+  const qp_http_scope_t *known = qp_node_scopes(&known_count);
+  char why[400];
+  if (strlen(scope) >= sizeof out->scope || strchr(scope, ',') != NULL ||
+      qp_http_scopes_check(scope, known, known_count, why, sizeof why) != 0) {
+    snprintf(detail, detail_size, "http.rate_limits.%.48s: not a scope of this build (%s)", scope,
+             why);
+    return QP_EINVAL;
+  }
+  const char *key;
+  json_t *field;
+  json_object_foreach(v, key, field) {
+    if (strcmp(key, "rate_per_s") != 0 && strcmp(key, "burst") != 0) {
+      snprintf(detail, detail_size, "unknown key http.rate_limits.%.48s.%.32s; allowed: "
+               "rate_per_s, burst", scope, key);
+      return QP_EINVAL;
+    }
+  }
+  memset(out, 0, sizeof *out);
+  snprintf(out->scope, sizeof out->scope, "%s", scope);
+  int rc = rate_number(scope, "rate_per_s", json_object_get(v, "rate_per_s"), &out->rate_per_s,
+                       detail, detail_size);
+  json_t *burst = json_object_get(v, "burst");
+  if (rc == 0 && burst == NULL) out->burst = out->rate_per_s;
+  if (rc == 0 && burst != NULL)
+    rc = rate_number(scope, "burst", burst, &out->burst, detail, detail_size);
+  return rc;
+}
+
+/* http.rate_limits: {"<scope>": {"rate_per_s": N, "burst": M}, …}. */
+static int parse_rate_limits(json_t *v, qp_http_options_t *o, char *detail, size_t detail_size) {
+  if (!json_is_object(v) || json_object_size(v) > QP_HTTP_SCOPE_LIMITS_MAX) {
+    snprintf(detail, detail_size, "http.rate_limits must be an object of at most %u scopes: "
+             "{\"payments:write\": {\"rate_per_s\": 50, \"burst\": 100}}",
+             QP_HTTP_SCOPE_LIMITS_MAX);
+    return QP_EINVAL;
+  }
+  o->scope_limits_count = 0;
+  const char *scope;
+  json_t *limit;
+  json_object_foreach(v, scope, limit) {
+    if (!json_is_object(limit)) {
+      snprintf(detail, detail_size, "http.rate_limits.%.48s must be an object "
+               "{\"rate_per_s\": N, \"burst\": M}", scope);
+      return QP_EINVAL;
+    }
+    int rc = rate_limit(scope, limit, &o->scope_limits[o->scope_limits_count], detail,
+                        detail_size);
+    if (rc != 0) return rc;
+    o->scope_limits_count++;
+  }
+  return 0;
+}
+
 static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t detail_size) {
   if (!json_is_object(http)) {
     snprintf(detail, detail_size, "http must be an object");
@@ -129,7 +200,9 @@ static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t de
   const char *key;
   json_t *v;
   json_object_foreach(http, key, v) {
-    int other = http_other(key, v, c, detail, detail_size);
+    int other = strcmp(key, "rate_limits") == 0
+                    ? parse_rate_limits(v, &c->http, detail, detail_size)
+                    : http_other(key, v, c, detail, detail_size);
     if (other <= 0) {
       if (other < 0) return other;
       continue;
@@ -141,7 +214,8 @@ static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t de
                "unknown key http.%.64s; allowed: max_body_bytes, max_inflight_bytes, "
                "max_connections, max_connections_per_address, timeout_s, head_timeout_s, "
                "body_timeout_s, shutdown_grace_ms, insecure_no_auth, metrics_key_required, "
-               "tls_cert, tls_key, insecure_plaintext, max_json_request_bytes, max_json_bytes",
+               "tls_cert, tls_key, insecure_plaintext, max_json_request_bytes, max_json_bytes, "
+               "rate_limits",
                key);
       return QP_EINVAL;
     }

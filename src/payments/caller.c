@@ -6,7 +6,8 @@
  * key id to that merchant (the key file has no field for it).  A
  * payments:merchant key without a mapping (made by hand with `quipu keys
  * create`, or left by a crash between creating the key and storing the
- * mapping) reaches nothing.
+ * mapping) reaches nothing.  The scope a request needs is decided here, so
+ * its per-scope rate limit (node.json http.rate_limits) is charged here.
  */
 #include <string.h>
 
@@ -19,7 +20,7 @@ bool qp__pay_caller(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r, bo
   memset(out, 0, sizeof *out);
   if (qp_http_caller_may(req, QP_PAY_SCOPE_WRITE) ||
       (!write && qp_http_caller_may(req, QP_PAY_SCOPE_READ)))
-    return true;
+    return qp_http_rate_limit(req, write ? QP_PAY_SCOPE_WRITE : QP_PAY_SCOPE_READ, r);
   if (!qp_http_caller_may(req, QP_PAY_SCOPE_MERCHANT)) {
     qp_http_reply_fail(r, 403, "forbidden", "", write
                        ? "this API key lacks the scope payments:write (or payments:merchant)"
@@ -35,7 +36,7 @@ bool qp__pay_caller(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r, bo
     out->merchant_only = true;
   }
   qp_free(merchant);
-  if (out->merchant_only) return true;
+  if (out->merchant_only) return qp_http_rate_limit(req, QP_PAY_SCOPE_MERCHANT, r);
   if (rc != 0 && rc != QP_ENOTFOUND) {
     qp__pay_reply_store(r, rc);
     return false;

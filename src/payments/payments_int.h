@@ -202,7 +202,9 @@ typedef struct {
   uint8_t merchant_id[QP_PAY_ID_SIZE];    /* merchant_only: its merchant */
 } qp__pay_caller_t;
 
-/* Who the caller is: false after a 403.  write: the route changes things. */
+/* Who the caller is: false after a 403, or a 429 of the scope's rate limit
+ * (payments:write for a write, payments:read for a read, payments:merchant
+ * for a merchant key).  write: the route changes things. */
 bool qp__pay_caller(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r, bool write,
                     qp__pay_caller_t *out);
 /* Whether the caller may see merchant_id's objects. */

@@ -122,6 +122,49 @@ static void test_errors_name_the_key(void **state) {
   refused("{\"modules\": {\"ledger\": {}}, \"modules\": {\"ledger\": {}}}", "not valid JSON");
 }
 
+/* http.rate_limits: per-scope limits land in the HTTP options; the burst
+ * defaults to the rate; a bad scope, field or value is refused naming it. */
+static void test_rate_limits(void **state) {
+  (void)state;
+  qp_node_config_t c;
+  char detail[512];
+  const char *text = "{\"modules\": {\"ledger\": {}}, \"http\": {\"rate_limits\": {"
+                     "\"ledger:write\": {\"rate_per_s\": 50, \"burst\": 80}, "
+                     "\"ledger:read\": {\"rate_per_s\": 7}}}}";
+  assert_int_equal(parse(text, &c, detail, sizeof detail), 0);
+  assert_int_equal(c.http.scope_limits_count, 2);
+  assert_string_equal(c.http.scope_limits[0].scope, "ledger:write");
+  assert_int_equal(c.http.scope_limits[0].rate_per_s, 50);
+  assert_int_equal(c.http.scope_limits[0].burst, 80);
+  assert_string_equal(c.http.scope_limits[1].scope, "ledger:read");
+  assert_int_equal(c.http.scope_limits[1].burst, 7);
+  assert_int_equal(qp_http_scope_limits_check(c.http.scope_limits, 2, detail, sizeof detail), 0);
+  qp_node_config_deinit(&c);
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"rate_limits\": "
+          "{\"ledger:wrte\": {\"rate_per_s\": 1}}}}",
+          "http.rate_limits.ledger:wrte: not a scope of this build");
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"rate_limits\": "
+          "{\"ledger:write\": {\"rate_per_s\": 0}}}}",
+          "http.rate_limits.ledger:write.rate_per_s must be an integer from 1 to 1000000");
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"rate_limits\": "
+          "{\"ledger:write\": {\"rate_per_s\": 5, \"burst\": 1000001}}}}",
+          "http.rate_limits.ledger:write.burst");
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"rate_limits\": "
+          "{\"ledger:write\": {\"rate\": 5}}}}",
+          "unknown key http.rate_limits.ledger:write.rate; allowed: rate_per_s, burst");
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"rate_limits\": "
+          "{\"ledger:write\": {}}}}",
+          "http.rate_limits.ledger:write.rate_per_s");
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"rate_limits\": "
+          "{\"ledger:write\": 5}}}",
+          "http.rate_limits.ledger:write must be an object");
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"rate_limits\": "
+          "{\"ledger:read,ledger:write\": {\"rate_per_s\": 5}}}}",
+          "http.rate_limits.ledger:read,ledger:write");
+  refused("{\"modules\": {\"ledger\": {}}, \"http\": {\"rate_limits\": []}}",
+          "http.rate_limits must be an object");
+}
+
 static void test_module_table_and_scopes(void **state) {
   (void)state;
   uint32_t count = 0;
@@ -150,6 +193,7 @@ int main(void) {
       cmocka_unit_test(test_every_key),
       cmocka_unit_test(test_tls_keys),
       cmocka_unit_test(test_errors_name_the_key),
+      cmocka_unit_test(test_rate_limits),
       cmocka_unit_test(test_module_table_and_scopes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
