@@ -71,10 +71,16 @@ double qb_node_cpu_s(const qb_node_t *n);
 
 #define QB_NODE_BODY_MAX (16u << 20) /* bytes of one answer a bench reads */
 
-/* One request on the keep-alive easy handle e (a CURL *): method and path
- * on the node, body (may be NULL) sent as JSON.  *out gets the parsed
- * answer (NULL when it is not JSON; the caller json_decref()s it), *code
- * the HTTP status.  Returns 0 or QP_EIO (transport). */
+/* One request on the keep-alive curl easy handle e: body (len bytes, may be
+ * NULL) sent with content_type; the answer's bytes (at most max) into *out
+ * (qp_malloc'ed, NUL-terminated; the caller qp_free()s it), the status into
+ * *code.  Returns 0, QP_EIO (transport) or QP_ENOMEM (past max). */
+int qb_node_request(void *e, const qb_node_t *n, const char *method, const char *path,
+                    const char *content_type, const char *body, size_t len, size_t max,
+                    long timeout_ms, char **out, long *code);
+/* qb_node_request with body (may be NULL) sent as JSON, at most
+ * QB_NODE_BODY_MAX back, 30 s: *out gets the parsed answer (NULL when it is
+ * not JSON; the caller json_decref()s it).  Returns 0, QP_EIO or QP_ENOMEM. */
 int qb_node_call(void *e, const qb_node_t *n, const char *method, const char *path,
                  json_t *body, json_t **out, long *code);
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bench_int.h"
+#include "base/alloc.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
@@ -204,32 +205,49 @@ static size_t on_body(char *p, size_t size, size_t count, void *ctx) {
   return qp_buf_append(ctx, p, size * count) ? size * count : 0;
 }
 
-int qb_node_call(void *e, const qb_node_t *n, const char *method, const char *path,
-                 json_t *body, json_t **out, long *code) {
-  char url[256];
-  char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-  qp_buf_t got = {.max = QB_NODE_BODY_MAX};
+int qb_node_request(void *e, const qb_node_t *n, const char *method, const char *path,
+                    const char *content_type, const char *body, size_t len, size_t max,
+                    long timeout_ms, char **out, long *code) {
+  char url[256], type[96];
+  qp_buf_t got = {.max = max};
   *out = NULL;
   *code = 0;
   snprintf(url, sizeof url, "%s%s", n->url, path);
+  snprintf(type, sizeof type, "Content-Type: %s", content_type ? content_type : "text/plain");
   struct curl_slist *h = curl_slist_append(NULL, n->auth);
-  h = curl_slist_append(h, "Content-Type: application/json");
+  h = curl_slist_append(h, type);
   curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, text);
-  curl_easy_setopt(e, CURLOPT_HTTPGET, text == NULL ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body != NULL ? len : 0));
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(e, CURLOPT_HTTPGET, body == NULL ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &got);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30000L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
   int rc = curl_easy_perform(e) == CURLE_OK ? 0 : QP_EIO;
   if (rc == 0) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, code);
-  if (rc == 0 && got.len > 0) *out = json_loadb(got.data, got.len, 0, NULL);
+  if (rc == 0 && got.failed) rc = QP_ENOMEM; /* out of memory or past max */
+  if (rc == 0) {
+    *out = got.data != NULL ? got.data : qp_calloc(1, 1); /* the buffer's NUL-terminated bytes */
+    got.data = NULL;
+    if (*out == NULL) rc = QP_ENOMEM;
+  }
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
   curl_slist_free_all(h);
-  free(text); /* jansson's allocation */
   qp_buf_free(&got);
+  return rc;
+}
+
+int qb_node_call(void *e, const qb_node_t *n, const char *method, const char *path,
+                 json_t *body, json_t **out, long *code) {
+  char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL, *raw = NULL;
+  int rc = qb_node_request(e, n, method, path, "application/json", text,
+                           text != NULL ? strlen(text) : 0, QB_NODE_BODY_MAX, 30000L, &raw, code);
+  *out = rc == 0 && raw[0] != '\0' ? json_loads(raw, 0, NULL) : NULL;
+  free(text); /* jansson's allocation */
+  qp_free(raw);
   return rc;
 }
 
