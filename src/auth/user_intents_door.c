@@ -3,7 +3,9 @@
  * wallet module (auth.h, "the wallet's door"): the record, hold, risk
  * decision, challenge, confirmation and cancel of POST /v1/payment-intents
  * and its sub-routes (routes_intents.c, routes_confirm.c, confirm.c), with
- * one more rule: an intent that is not the user's is not found.
+ * one more rule: an intent that is not the user's is not found.  The
+ * hold's user_data_128 is the intent's id (its 16 bytes), so a bill names
+ * its intent.
  */
 #include <sodium.h>
 #include <string.h>
@@ -52,6 +54,7 @@ void qp_auth_door_intent_new(const qp_auth_intent_args_t *x, qp_http_reply_t *r)
   char hex[QP_AUTH_ID_HEX + 1];
   randombytes_buf(id, sizeof id);
   qp__auth_id_hex(id, hex);
+  memcpy(&hold.user_data_128, id, sizeof id); /* the hold names its intent (a wallet's bill) */
   json_t *intent = record(x, &hold);
   if (intent == NULL) {
     qp_http_reply_fail(r, 500, "internal", "", "out of memory");
