@@ -70,7 +70,7 @@ static json_t *bill_json(qp__wallet_t *w, const char *user_id, const qp__wallet_
   qp_auth_door_intent_get(user_id, hex, &door);
   json_t *intent = qp__wallet_reply_body(&door);
   const char *order = json_string_value(json_object_get(intent, "order_id"));
-  if (order != NULL && strcmp(order, "transfer") != 0)
+  if (order != NULL && strncmp(order, "p2p-", 4) != 0)
     json_object_set_new(j, "order_id", json_string(order));
   json_decref(intent);
   qp__wallet_reply_drop(&door);

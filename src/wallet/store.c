@@ -3,7 +3,8 @@
  * its commit.  Tables: sessions (SHA-256 of the token -> JSON session:
  * user_id, created_s, expires_s, unlocked_until_s, revoked), users (user
  * id, 32 hex digits -> account id, 16 bytes) and accounts (account id ->
- * user id): the account -> user index names a bill's counterparty.
+ * user id): the account -> user index names a bill's counterparty; devices
+ * (user id -> the id of the payments device that makes the user's pay codes).
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,15 +21,16 @@ int qp__wallet_store_open(qp__wallet_t *w, const char *data_dir, char *detail, s
     snprintf(detail, size, "wallet: cannot create %s", dir);
     return rc;
   }
-  rc = qp_kv_open(dir, QP_WALLET_MAP_SIZE, 0, 3, &w->kv, detail, size);
+  rc = qp_kv_open(dir, QP_WALLET_MAP_SIZE, 0, 4, &w->kv, detail, size);
   if (rc != 0) return rc;
   qp_kv_write_policy_t policy = {QP_WALLET_MAP_SIZE_MAX, 0};
   qp_kv_set_write_policy(w->kv, &policy);
   const qp_kv_table_t tables[] = {{"sessions", MDB_CREATE, &w->sessions},
                                   {"users", MDB_CREATE, &w->users},
-                                  {"accounts", MDB_CREATE, &w->accounts}};
+                                  {"accounts", MDB_CREATE, &w->accounts},
+                                  {"devices", MDB_CREATE, &w->devices}};
   const char *failed = NULL;
-  rc = qp_kv_dbis(w->kv, tables, 3, &failed);
+  rc = qp_kv_dbis(w->kv, tables, 4, &failed);
   if (rc != 0) {
     snprintf(detail, size, "wallet: cannot open table %s: %s", failed ? failed : "?",
              qp_strerror(rc));
@@ -151,4 +153,20 @@ int qp__wallet_account_of(qp__wallet_t *w, const char *user_id, qp_u128 *account
 int qp__wallet_user_of(qp__wallet_t *w, qp_u128 account, char user_id[QP_WALLET_ID_HEX + 1]) {
   user_id[QP_WALLET_ID_HEX] = '\0';
   return get(w, w->accounts, &account, sizeof account, user_id, QP_WALLET_ID_HEX);
+}
+
+static int put_device(void *ctx, MDB_txn *txn) {
+  put_t *p = ctx;
+  MDB_val k = {strlen(p->user_id), (void *)p->user_id}, v = {QP_WALLET_ID_HEX, p->text};
+  return mdb_put(txn, p->w->devices, &k, &v, 0);
+}
+
+int qp__wallet_device_put(qp__wallet_t *w, const char *user_id, const char *device) {
+  put_t p = {w, NULL, (char *)device, user_id, 0, 0};
+  return strlen(device) == QP_WALLET_ID_HEX ? qp_kv_write(w->kv, put_device, &p) : QP_EINVAL;
+}
+
+int qp__wallet_device_of(qp__wallet_t *w, const char *user_id, char device[QP_WALLET_ID_HEX + 1]) {
+  device[QP_WALLET_ID_HEX] = '\0';
+  return get(w, w->devices, user_id, strlen(user_id), device, QP_WALLET_ID_HEX);
 }

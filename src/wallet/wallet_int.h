@@ -55,6 +55,7 @@ typedef struct {
   int64_t expires_s;                  /* it answers 401 from this second on */
   int64_t unlocked_until_s;           /* the pay code is shown until then (0: locked) */
   bool revoked;                       /* logout or an operator */
+  char unlock[QP_WALLET_ID_HEX + 1];  /* the pay code's outstanding passkey challenge */
 } qp__wallet_session_t;
 
 /* A signup waiting for its passkey (in memory; a restart forgets it). */
@@ -72,6 +73,7 @@ typedef struct qp__wallet {
   const qp_http_server_t *server; /* for TLS (the cookie's Secure) */
   qp_kv_t *kv;                    /* <data>/wallet/ */
   MDB_dbi sessions, users, accounts; /* hash -> session; user id -> account; account -> user */
+  MDB_dbi devices;                /* user id -> the user's payments device id (pay codes) */
   pthread_mutex_t lock;           /* guards signups */
   qp__wallet_signup_t signups[QP_WALLET_PENDING_MAX];
   _Atomic uint64_t signups_total, logins_total, sessions_refused, transfers_total;
@@ -117,6 +119,10 @@ int qp__wallet_account_put(qp__wallet_t *w, const char *user_id, qp_u128 account
 int qp__wallet_account_of(qp__wallet_t *w, const char *user_id, qp_u128 *account);
 /* The account's user, or QP_ENOTFOUND. */
 int qp__wallet_user_of(qp__wallet_t *w, qp_u128 account, char user_id[QP_WALLET_ID_HEX + 1]);
+
+/* The user's payments device (pay codes): 0 with its id, QP_ENOTFOUND. */
+int qp__wallet_device_of(qp__wallet_t *w, const char *user_id, char device[QP_WALLET_ID_HEX + 1]);
+int qp__wallet_device_put(qp__wallet_t *w, const char *user_id, const char *device);
 
 /* ---- pending.c ---- */
 /* Keeps a signup: 0, or QP_ELIMIT when full. */
@@ -216,6 +222,11 @@ void qp__wallet_intents_challenge(void *ctx, qp_http_request_t *req, qp_http_rep
 void qp__wallet_admin_user(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__wallet_admin_deposit(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__wallet_admin_sessions(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__wallet_scan(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__wallet_orders_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__wallet_orders_pay(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__wallet_paycode_unlock(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__wallet_paycode(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__wallet_metrics(void *ctx, qp_http_text_t *out);
 
 #endif
