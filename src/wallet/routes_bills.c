@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/err.h"
 #include "ledger/api.h"
+#include "payments/payments.h"
 #include "wallet/wallet_int.h"
 
 static int decimals_of(const char *currency) {
@@ -41,7 +42,8 @@ static void party(qp__wallet_t *w, const qp__wallet_bill_t *b, party_t *p) {
   } else {
     p->kind = b->out ? "payment" : "refund";
     p->ckind = "merchant";
-    snprintf(p->name, sizeof p->name, "merchant");
+    if (qp_payments_merchant_name(b->counterparty, p->name, sizeof p->name) != 0)
+      snprintf(p->name, sizeof p->name, "merchant");
   }
 }
 

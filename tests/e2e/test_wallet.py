@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from conftest import create_key
+from conftest import create_key, new_id
 from webauthn_util import Authenticator, Node
 
 LEDGER = 840
@@ -347,3 +347,100 @@ def test_operator_user_lookup(node, pair):
     r = requests.get(node.url("/v1/wallet/users?handle=alice"),
                      headers={"Authorization": "Bearer " + node.key}, timeout=30)
     assert r.status_code == 403
+
+
+class Shop:
+    """A merchant whose settlement account is on the wallet's ledger."""
+
+    def __init__(self, node):
+        self.node = node
+        self.settlement = new_id()
+        r = node.call("POST", "/v1/accounts", [{"id": str(self.settlement), "ledger": LEDGER,
+                                                "code": 1, "flags": []}], key=node.admin)
+        assert r.json()["results"][0]["result"] == "ok", r.text
+        r = node.call("POST", "/v1/merchants", {"name": "Tea House",
+                                                "settlement_account_id": str(self.settlement),
+                                                "ledger": LEDGER, "currency": "USD"},
+                      key=node.admin)
+        assert r.status_code == 200, r.text
+        self.merchant = r.json()
+
+    def order(self, amount):
+        r = self.node.call("POST", "/v1/orders", {"merchant_id": self.merchant["id"],
+                                                  "amount": str(amount), "ledger": LEDGER,
+                                                  "currency": "USD"}, key=self.node.admin)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def collect(self, order, code):
+        return self.node.call("POST", "/v1/orders/%s/collect" % order["id"],
+                              {"payment_code": code}, key=self.node.admin)
+
+
+def test_scan_and_pay_an_order(node, pair):
+    a, b = pair
+    shop = Shop(node)
+    o = shop.order(1500)
+    r = a.post("/v1/wallet/scan", {"payload": o["qr"]})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["id"] == o["id"] and got["merchant_name"] == "Tea House"
+    assert got["amount"] == "1500" and got["status"] == "open" and got["currency"] == "USD"
+    bad = o["qr"][:-4] + ("0000" if not o["qr"].endswith("0000") else "1111")
+    r = a.post("/v1/wallet/scan", {"payload": bad})
+    assert r.status_code == 400 and r.json()["error"]["path"] == "63"
+    r = a.post("/v1/wallet/orders/%s/pay" % o["id"])
+    assert r.status_code == 200, r.text
+    t = r.json()
+    assert t["intent"]["order_id"] == o["id"] and t["intent"]["payee_name"] == "Tea House"
+    r = a.post("/v1/wallet/intents/%s/confirm" % t["intent"]["id"],
+               {"credential": a.sign(t["publicKey"])})
+    assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+    assert account(node, str(shop.settlement))["credits_posted"] == "1500"
+    deadline = time.time() + 10
+    while a.get("/v1/wallet/orders/%s" % o["id"]).json()["status"] != "paid":
+        assert time.time() < deadline, "the order was never marked paid"
+        time.sleep(0.1)
+    r = a.post("/v1/wallet/orders/%s/pay" % o["id"])
+    assert r.status_code == 409 and r.json()["error"]["code"] == "order_not_payable"
+    assert r.json()["error"]["status"] == "paid"
+    bill = a.get("/v1/wallet/bills").json()["data"][0]
+    assert bill["kind"] == "payment" and bill["counterparty"] == {"kind": "merchant",
+                                                                   "name": "Tea House"}
+    assert bill["order_id"] == o["id"]
+
+
+def test_paycode_after_unlock_collected_by_a_shop(node, pair):
+    a, b = pair
+    shop = Shop(node)
+    r = a.post("/v1/wallet/paycode")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "passkey_required"
+    r = a.post("/v1/wallet/paycode/unlock")
+    assert r.status_code == 200, r.text
+    pk = r.json()["publicKey"]
+    r = a.post("/v1/wallet/paycode", {"credential": b.sign(pk)})  # B's passkey: refused
+    assert r.status_code in (400, 401)
+    r = a.post("/v1/wallet/paycode/unlock")
+    r = a.post("/v1/wallet/paycode", {"credential": a.sign(r.json()["publicKey"])})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert len(got["code"]) == 18 and got["code"].startswith("28")
+    assert got["qr_svg"].lstrip().startswith("<")
+    again = a.post("/v1/wallet/paycode")  # unlocked: no passkey needed now
+    assert again.status_code == 200, again.text
+    o = shop.order(800)
+    r = shop.collect(o, got["code"])
+    assert r.status_code == 200, r.text
+    intent = r.json()["payment_intent_id"]
+    assert r.json()["status"] == "requires_confirmation"
+    r = a.get("/v1/wallet/intents/%s" % intent)
+    assert r.status_code == 200 and r.json()["status"] == "requires_confirmation"
+    assert b.get("/v1/wallet/intents/%s" % intent).status_code == 404
+    pk = a.post("/v1/wallet/intents/%s/challenge" % intent).json()["publicKey"]
+    r = a.post("/v1/wallet/intents/%s/confirm" % intent, {"credential": a.sign(pk)})
+    assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+    assert account(node, str(shop.settlement))["credits_posted"] == "800"
+    # the other user's session cannot show A's code: it gets its own device
+    r = b.post("/v1/wallet/paycode/unlock")
+    r = b.post("/v1/wallet/paycode", {"credential": b.sign(r.json()["publicKey"])})
+    assert r.status_code == 200 and r.json()["code"][2:8] != got["code"][2:8]
