@@ -18,6 +18,7 @@
 
 #include "base/u128.h"
 #include "http/http.h"
+#include "ledger/db.h"
 #include "ledger/ledger.h"
 #include "store/kv.h"
 
@@ -131,6 +132,12 @@ int qp__wallet_signup_add(qp__wallet_t *w, const qp__wallet_signup_t *s);
 int qp__wallet_signup_take(qp__wallet_t *w, const char *ceremony, qp__wallet_signup_t *out);
 
 /* ---- http_json.c ---- */
+/* The pure part of qp__wallet_body: body[0, len) (empty: {}) as a JSON
+ * object whose members are among allowed: 0 with *out, or QP_EINVAL with
+ * err (400 invalid_json, invalid_type, unknown_field naming it; 413/503
+ * when jansson's budget refused). */
+int qp__wallet_decode(const char *body, size_t len, const char *const *allowed, json_t **out,
+                      qp_http_error_t *err);
 /* The body as a JSON object whose members are among allowed (NULL
  * terminated); NULL after an error reply. */
 json_t *qp__wallet_body(qp_http_request_t *req, qp_http_reply_t *r, const char *const *allowed);
@@ -192,6 +199,19 @@ void qp__wallet_amount_major(qp_u128 amount, int decimals, char *out, size_t siz
  * amount (minor units, or major units)? */
 bool qp__wallet_bill_match(const char *q, const char *name, const char *handle, qp_u128 amount,
                            int decimals);
+
+/* ---- bills_query.c: GET /v1/wallet/bills's query, pure ---- */
+typedef struct {
+  const char *month, *q, *cursor, *limit; /* the arguments given (NULL: absent) */
+  bool bad;                               /* an unknown argument, or one without value */
+  char bad_key[16];                       /* its name */
+} qp__wallet_bills_query_t;
+/* qp_http_query_each's callback: records one argument into ctx. */
+bool qp__wallet_bills_arg(void *ctx, const char *key, const char *value);
+/* The ledger filter (timestamps, QP_WALLET_SCAN_ROWS, newest first; the
+ * account is the caller's) and the page's bill limit: false after a 400. */
+bool qp__wallet_bills_filter(const qp__wallet_bills_query_t *q, qp_account_filter_t *f,
+                             uint32_t *limit, qp_http_reply_t *r);
 
 /* ---- routes_bills.c ---- */
 /* Replies the bill id of user_id's account (with its transfers), or 404. */
