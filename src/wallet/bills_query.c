@@ -26,8 +26,14 @@ bool qp__wallet_bills_arg(void *ctx, const char *key, const char *value) {
   return true;
 }
 
-bool qp__wallet_bills_filter(const qp__wallet_bills_query_t *q, qp_account_filter_t *f, uint32_t *limit,
-                        qp_http_reply_t *r) {
+/* Only decimal digits, 1 to 19 of them (sscanf alone takes "-1", " 1", "+1"). */
+static bool digits(const char *t) {
+  size_t n = strlen(t);
+  return n >= 1 && n <= 19 && strspn(t, "0123456789") == n;
+}
+
+bool qp__wallet_bills_filter(const qp__wallet_bills_query_t *q, qp_account_filter_t *f,
+                             uint32_t *limit, qp_http_reply_t *r) {
   unsigned long long n = QP_WALLET_BILLS_LIMIT_DEFAULT, c = 0;
   char tail = 0;
   if (q->bad) {
@@ -40,12 +46,14 @@ bool qp__wallet_bills_filter(const qp__wallet_bills_query_t *q, qp_account_filte
     qp_http_reply_fail(r, 400, "invalid_value", "month", "month is YYYY-MM");
     return false;
   }
-  if (q->limit != NULL && (sscanf(q->limit, "%llu%c", &n, &tail) != 1 || n < 1 ||
-                           n > QP_WALLET_BILLS_LIMIT_MAX)) {
+  if (q->limit != NULL &&
+      (!digits(q->limit) || sscanf(q->limit, "%llu%c", &n, &tail) != 1 || n < 1 ||
+       n > QP_WALLET_BILLS_LIMIT_MAX)) {
     qp_http_reply_fail(r, 400, "invalid_value", "limit", "limit is an integer from 1 to 200");
     return false;
   }
-  if (q->cursor != NULL && (sscanf(q->cursor, "%llu%c", &c, &tail) != 1 || c < 2)) {
+  if (q->cursor != NULL &&
+      (!digits(q->cursor) || sscanf(q->cursor, "%llu%c", &c, &tail) != 1 || c < 2)) {
     qp_http_reply_fail(r, 400, "invalid_value", "cursor", "cursor is a previous next_cursor");
     return false;
   }
