@@ -323,6 +323,10 @@ const char *qp_http_param(const qp_http_request_t *req, const char *name);
 /* A request header's value, or NULL. */
 const char *qp_http_header(const qp_http_request_t *req, const char *name);
 
+/* A cookie's value from the request's Cookie header(s) (libmicrohttpd
+ * parses them), or NULL. */
+const char *qp_http_cookie(const qp_http_request_t *req, const char *name);
+
 /* Calls fn for every query argument in order (value may be NULL for
  * "?flag"); stops when fn returns false.  Returns false if fn stopped. */
 bool qp_http_query_each(const qp_http_request_t *req,

@@ -518,6 +518,10 @@ const char *qp_http_header(const qp_http_request_t *req, const char *name) {
   return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+const char *qp_http_cookie(const qp_http_request_t *req, const char *name) {
+  return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
 typedef struct query_walk {
   bool (*fn)(void *ctx, const char *key, const char *value); /* the caller's */
   void *ctx;                                                  /* its context */

@@ -5,7 +5,9 @@
  * and frees its context, a stream past http.max_streams is 503
  * too_many_streams (its context freed too), a stop ends an endless stream
  * at once, a handler that answers an error after a stream frees it, and
- * qp_http_sse_frame splits multi-line data and refuses CR/LF in names.
+ * qp_http_sse_frame splits multi-line data and refuses CR/LF in names;
+ * a reply carries extra headers (never one with CR/LF) and a handler reads
+ * a cookie.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -83,10 +85,10 @@ static void regret(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
 }
 static void cookie(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   (void)ctx;
-  (void)req;
-  char *body = qp_malloc(3);
+  const char *seen = qp_http_cookie(req, "sid");
+  char *body = qp_malloc(64);
   assert_non_null(body);
-  memcpy(body, "{}", 3);
+  snprintf(body, 64, "[%s]", seen != NULL ? seen : "-");
   qp_http_reply_text(r, 200, body, NULL);
   assert_int_equal(qp_http_reply_header(r, "Set-Cookie", "s=1; HttpOnly"), 0);
   assert_int_equal(qp_http_reply_header(r, "X-Bad", "a\r\nInjected: 1"), QP_EINVAL);
@@ -171,6 +173,7 @@ static void get(const fixture_t *f, const char *path, answer_t *a, long timeout_
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
   if (timeout_ms > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(c, CURLOPT_COOKIE, "other=1; sid=abc");
   curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
   curl_easy_cleanup(c);
@@ -234,6 +237,7 @@ static void test_reply_header(void **state) {
   assert_int_equal(a.status, 200);
   assert_non_null(strstr(a.headers, "Set-Cookie: s=1; HttpOnly"));
   assert_null(strstr(a.headers, "Injected"));
+  assert_string_equal(a.body, "[abc]");
 }
 
 static void test_frame_format(void **state) {
