@@ -161,8 +161,10 @@ void qp__wallet_reply_drop(qp_http_reply_t *from);
  * session_required. */
 bool qp__wallet_session(qp__wallet_t *w, qp_http_request_t *req, qp_http_reply_t *r,
                         qp__wallet_session_t *s, uint8_t hash[QP_WALLET_HASH_SIZE]);
-/* Opens a session for user_id and sets its cookie on r: 0 or a store error. */
-int qp__wallet_session_open(qp__wallet_t *w, const char *user_id, qp_http_reply_t *r);
+/* Opens a session for user_id: 0 with its Set-Cookie value in cookie, or
+ * a store error. */
+int qp__wallet_session_open(qp__wallet_t *w, const char *user_id, char *cookie, size_t size);
+#define QP_WALLET_COOKIE_MAX 192 /* bytes of a Set-Cookie value */
 /* The Me object of user_id (NULL after an error reply). */
 json_t *qp__wallet_me(qp__wallet_t *w, const char *user_id, qp_http_reply_t *r);
 /* Me.accounts of user_id. */
