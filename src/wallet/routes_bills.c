@@ -163,8 +163,7 @@ static json_t *settlements(const qp_transfer_t *hold, qp_u128 account) {
   return list;
 }
 
-void qp__wallet_bill_reply(qp__wallet_t *w, const char *user_id, qp_u128 id, bool transfers,
-                           qp_http_reply_t *r) {
+json_t *qp__wallet_bill_find(qp__wallet_t *w, const char *user_id, qp_u128 id, bool transfers) {
   qp_ledger_service_t *svc = qp_ledger_service();
   qp_u128 account = 0;
   qp_transfer_t t;
@@ -172,15 +171,20 @@ void qp__wallet_bill_reply(qp__wallet_t *w, const char *user_id, qp_u128 id, boo
   qp__wallet_bill_t b;
   if (qp__wallet_account_of(w, user_id, &account) != 0 || svc == NULL ||
       qp_ledger_service_transfer(svc, id, &t, &st) != 0 ||
-      !qp__wallet_bill_of(&t, st, account, &b)) {
-    qp_http_reply_fail(r, 404, "bill_not_found", "id", "no such bill");
-    return;
-  }
+      !qp__wallet_bill_of(&t, st, account, &b))
+    return NULL;
   party_t p;
   party(w, &b, &p);
   json_t *j = bill_json(w, user_id, &b, &p);
   if (j != NULL && transfers) json_object_set_new(j, "transfers", settlements(&t, account));
-  qp_http_reply_json(r, 200, j);
+  return j;
+}
+
+void qp__wallet_bill_reply(qp__wallet_t *w, const char *user_id, qp_u128 id, bool transfers,
+                           qp_http_reply_t *r) {
+  json_t *j = qp__wallet_bill_find(w, user_id, id, transfers);
+  if (j == NULL) qp_http_reply_fail(r, 404, "bill_not_found", "id", "no such bill");
+  else qp_http_reply_json(r, 200, j);
 }
 
 void qp__wallet_bills_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
