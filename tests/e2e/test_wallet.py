@@ -198,12 +198,22 @@ def test_logout_and_operator_revoke(node):
 
 
 def test_session_expires(tmp_dir):
-    n = WalletNode(os.path.join(tmp_dir, "home"), {"session_ttl_s": 60}).start()
+    n = WalletNode(os.path.join(tmp_dir, "home"), {"session_ttl_s": 2}).start()
     try:
         a = User(n, "alice")
         r = a.signup()
-        assert "Max-Age=60" in r.headers["Set-Cookie"]
+        assert "Max-Age=2" in r.headers["Set-Cookie"]
+        token = a.s.cookies["quipu_session"]
         assert a.get("/v1/wallet/me").status_code == 200
+        deadline = time.time() + 10
+        while True:  # the server refuses it from its expires_s second on
+            r = requests.get(n.url("/v1/wallet/me"), cookies={"quipu_session": token},
+                             timeout=30)
+            if r.status_code == 401:
+                break
+            assert r.status_code == 200 and time.time() < deadline
+            time.sleep(0.2)
+        assert r.json()["error"]["code"] == "session_required"
     finally:
         n.stop()
 
