@@ -130,6 +130,8 @@ def test_signup_sets_a_strict_session_cookie(node):
     ledger = account(node, acc["id"])
     assert "debits_must_not_exceed_credits" in ledger["flags"] and "history" in ledger["flags"]
     assert ledger["ledger"] == LEDGER
+    metrics = requests.get(node.url("/metrics"), timeout=30).text
+    assert "quipu_wallet_signups_total 1" in metrics
     # the handle is now taken
     r = User(node, "alice").post("/v1/wallet/signup/options",
                                  {"handle": "alice", "display_name": "Other"})
