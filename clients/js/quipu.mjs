@@ -644,15 +644,218 @@ class Ledger extends Namespace {
 
 function truthy(v) { return v === true || v === "true" || v === 1 || v === "1"; }
 
-/** Users, passkeys and payment intents (docs/auth.md). Filled in below. */
-class Auth extends Namespace {}
+// A body given as a string id, or an object as is.
+function idBody(v, name) { return typeof v === "string" ? { [name]: v } : v; }
+function noteBody(note) { return note === undefined || note === null ? {} : { note }; }
+
+/** Users, passkeys and payment intents (docs/auth.md). */
+class Auth extends Namespace {
+  /** {handle, display_name} -> the user {id, handle, display_name, created}. */
+  createUser(user, opts) { return this.post("/v1/users", user, opts); }
+  credentials(userId, opts) { return this.get(`/v1/users/${enc(userId)}/credentials`, undefined, opts); }
+  deleteCredential(userId, credentialId, opts) {
+    return this.del(`/v1/users/${enc(userId)}/credentials/${enc(credentialId)}`, opts);
+  }
+  /** userId (or {user_id}) -> {ceremony, expires_at, publicKey: CreationOptionsJSON}. */
+  registerOptions(userId, opts) {
+    return this.post("/v1/webauthn/register/options", idBody(userId, "user_id"), opts);
+  }
+  /** (ceremony, RegistrationResponseJSON) or ({ceremony, credential}) -> the stored credential. */
+  registerVerify(ceremony, credential, opts) {
+    const body = typeof ceremony === "string" ? { ceremony, credential } : ceremony;
+    return this.post("/v1/webauthn/register/verify", body, typeof ceremony === "string" ? opts
+      : credential);
+  }
+  /** {user_id, debit_account_id, credit_account_id, amount, ledger, currency, payee_name, ...}. */
+  createIntent(intent, opts) { return this.post("/v1/payment-intents", intent, opts); }
+  getIntent(id, opts) { return this.get(`/v1/payment-intents/${enc(id)}`, undefined, opts); }
+  /** One page {data, next_cursor} of GET /v1/payment-intents (query: limit, cursor, status, ...). */
+  listIntents(query, opts) { return this.get("/v1/payment-intents", query, opts); }
+  /** -> {publicKey: RequestOptionsJSON, expires_at, secure_payment_confirmation}. */
+  challenge(id, opts) { return this.post(`/v1/payment-intents/${enc(id)}/challenge`, {}, opts); }
+  /** AuthenticationResponseJSON -> the intent, status "succeeded". */
+  confirm(id, credential, opts) {
+    return this.post(`/v1/payment-intents/${enc(id)}/confirm`, { credential }, opts);
+  }
+  cancel(id, opts) { return this.post(`/v1/payment-intents/${enc(id)}/cancel`, {}, opts); }
+  /** An operator's answer to an intent in review (scope risk:admin); note optional. */
+  approve(id, note, opts) {
+    return this.post(`/v1/payment-intents/${enc(id)}/approve`, noteBody(note), opts);
+  }
+  decline(id, note, opts) {
+    return this.post(`/v1/payment-intents/${enc(id)}/decline`, noteBody(note), opts);
+  }
+}
+
 /** Merchants, orders, refunds, webhooks, QR, devices (docs/payments.md). */
-class Payments extends Namespace {}
+class Payments extends Namespace {
+  createMerchant(merchant, opts) { return this.post("/v1/merchants", merchant, opts); }
+  getMerchant(id, opts) { return this.get(`/v1/merchants/${enc(id)}`, undefined, opts); }
+  /** -> {id, name, merchant_id, scopes, ledgers, key}: the key text is shown once. */
+  createMerchantKey(merchantId, body = {}, opts) {
+    return this.post(`/v1/merchants/${enc(merchantId)}/keys`, body, opts);
+  }
+  /** {merchant_id, amount, ledger, currency, description?, reference?, expires_in_s?}. */
+  createOrder(order, opts) { return this.post("/v1/orders", order, opts); }
+  getOrder(id, opts) { return this.get(`/v1/orders/${enc(id)}`, undefined, opts); }
+  /** One page; query: limit, cursor, status, created_from, created_to, merchant_id. */
+  listOrders(query, opts) { return this.get("/v1/orders", query, opts); }
+  cancelOrder(id, opts) { return this.post(`/v1/orders/${enc(id)}/cancel`, {}, opts); }
+  /** The open order's QR code as SVG text. */
+  orderQrSvg(id, opts) {
+    return this.get(`/v1/orders/${enc(id)}/qr.svg`, undefined, { ...opts, responseType: "text" });
+  }
+  /** The open order's QR code as PNG: a Blob. */
+  async orderQrPng(id, opts) {
+    const res = await this.get(`/v1/orders/${enc(id)}/qr.png`, undefined,
+      { ...opts, responseType: "response" });
+    return res.blob();
+  }
+  /** `event: order` frames while the order changes (GET /v1/orders/{id}/events). */
+  orderEvents(id, handlers) { return this.q.events(`/v1/orders/${enc(id)}/events`, handlers); }
+  /** Collect an open order with the 18-digit payment code the customer shows. */
+  collect(id, paymentCode, opts) {
+    return this.post(`/v1/orders/${enc(id)}/collect`, { payment_code: paymentCode }, opts);
+  }
+  /** {order_id, amount, reason?}. */
+  createRefund(refund, opts) { return this.post("/v1/refunds", refund, opts); }
+  getRefund(id, opts) { return this.get(`/v1/refunds/${enc(id)}`, undefined, opts); }
+  listRefunds(query, opts) { return this.get("/v1/refunds", query, opts); }
+  /** {url, events: [...]} -> the endpoint with its secret (shown once). */
+  createWebhook(webhook, opts) { return this.post("/v1/webhooks", webhook, opts); }
+  listWebhooks(query, opts) { return this.get("/v1/webhooks", query, opts); }
+  deleteWebhook(id, opts) { return this.del(`/v1/webhooks/${enc(id)}`, opts); }
+  deliveries(id, query, opts) { return this.get(`/v1/webhooks/${enc(id)}/deliveries`, query, opts); }
+  /** Decode any EMV MPM payload: {crc, order_id?, tags}. */
+  parseQr(payload, opts) { return this.post("/v1/qr/parse", { payload }, opts); }
+  /** {user_id, account_id, ledger, name?} -> the device with its secret (shown once). */
+  enrollDevice(device, opts) { return this.post("/v1/devices", device, opts); }
+  getDevice(id, opts) { return this.get(`/v1/devices/${enc(id)}`, undefined, opts); }
+  revokeDevice(id, opts) { return this.del(`/v1/devices/${enc(id)}`, opts); }
+  /** The device's current payment code. */
+  deviceCode(id, opts) { return this.get(`/v1/devices/${enc(id)}/code`, undefined, opts); }
+}
+
 /** The risk engine (docs/risk.md). */
-class Risk extends Namespace {}
+class Risk extends Namespace {
+  /** One event (object) -> one decision; an array -> an array of decisions. */
+  decide(events, opts) { return this.post("/v1/risk/decide", events, opts); }
+  getRuleset(opts) { return this.get("/v1/risk/ruleset", undefined, opts); }
+  /** The ruleset's text; opts.mode "shadow" installs a candidate. A compile error is a
+   * QuipuError code "ruleset_invalid" with line/column and body.error.errors. */
+  putRuleset(text, opts = {}) {
+    const { mode, ...rest } = opts;
+    return this.put("/v1/risk/ruleset", String(text), { ...rest,
+      query: mode ? { mode } : undefined });
+  }
+  shadow(opts) { return this.get("/v1/risk/shadow", undefined, opts); }
+  stopShadow(opts) { return this.del("/v1/risk/shadow", opts); }
+  lists(opts) { return this.get("/v1/risk/lists", undefined, opts); }
+  list(name, opts) { return this.get(`/v1/risk/lists/${enc(name)}`, undefined, opts); }
+  /** ({add, remove}) -> {name, kind, size, added, removed}. */
+  updateList(name, change, opts) { return this.post(`/v1/risk/lists/${enc(name)}`, change, opts); }
+  rules(opts) { return this.get("/v1/risk/rules", undefined, opts); }
+  /** {reason, until} or {reason, duration_s}. */
+  snooze(rule, body, opts) { return this.post(`/v1/risk/rules/${enc(rule)}/snooze`, body, opts); }
+  unsnooze(rule, opts) { return this.del(`/v1/risk/rules/${enc(rule)}/snooze`, opts); }
+  /** query: after, limit. */
+  changes(query, opts) { return this.get("/v1/risk/changes", query, opts); }
+  /** Counts per outcome per time bucket; query: bucket_s, buckets. */
+  stats(query, opts) { return this.get("/v1/risk/stats", query, opts); }
+  /** The most recent decisions; query: limit, outcome. */
+  decisions(query, opts) { return this.get("/v1/risk/decisions", query, opts); }
+}
+
 /** The consortium chain (docs/chain.md). */
-class Chain extends Namespace {}
-/** The wallet (docs/wallet.md): session-cookie routes under /v1/wallet. */
-class Wallet extends Namespace {}
+class Chain extends Namespace {
+  status(opts) { return this.get("/v1/chain/status", undefined, opts); }
+  block(height, opts) { return this.get(`/v1/chain/blocks/${enc(String(height))}`, undefined, opts); }
+  /** opts.proof: true adds the inclusion proof. */
+  tx(hash, opts = {}) {
+    const { proof, ...rest } = opts;
+    return this.get(`/v1/chain/txs/${enc(hash)}`, proof ? { proof: 1 } : undefined, rest);
+  }
+  query(app, method, args = {}, opts = {}) {
+    const { proof, ...rest } = opts;
+    const body = { app, method, args };
+    if (proof) body.proof = true;
+    return this.post("/v1/chain/query", body, rest);
+  }
+  nonce(sender, opts) { return this.get(`/v1/chain/nonce/${enc(sender)}`, undefined, opts); }
+  kv(key, opts = {}) {
+    const { proof, ...rest } = opts;
+    return this.get(`/v1/chain/kv/${enc(key)}`, proof ? { proof: 1 } : undefined, rest);
+  }
+  /** One signed transaction (hex) -> {hash}; an array -> {results}. */
+  submit(tx, opts) { return this.post("/v1/chain/txs", Array.isArray(tx) ? { txs: tx } : { tx }, opts); }
+}
+
+/**
+ * The wallet (docs/wallet.md): routes under /v1/wallet that use the session
+ * cookie set by signupVerify/loginVerify (in a page: same origin, the
+ * browser keeps it; in Node pass a fetch that keeps cookies).
+ */
+class Wallet extends Namespace {
+  signupOptions(handle, displayName, opts) {
+    const body = typeof handle === "object" ? handle : { handle, display_name: displayName };
+    return this.post("/v1/wallet/signup/options", body, opts);
+  }
+  signupVerify(signupId, credential, opts) {
+    return this.post("/v1/wallet/signup/verify", { signup_id: signupId, credential }, opts);
+  }
+  /** handle optional: without it, a discoverable-credential login. */
+  loginOptions(handle, opts) {
+    return this.post("/v1/wallet/login/options", handle ? { handle } : {}, opts);
+  }
+  loginVerify(loginId, credential, opts) {
+    return this.post("/v1/wallet/login/verify", { login_id: loginId, credential }, opts);
+  }
+  logout(opts) { return this.post("/v1/wallet/logout", {}, opts); }
+  me(opts) { return this.get("/v1/wallet/me", undefined, opts); }
+  /** One page {data, next_cursor}; query: month "YYYY-MM", q, limit, cursor. */
+  bills(query, opts) { return this.get("/v1/wallet/bills", query, opts); }
+  /** Every bill matching the query, page after page. */
+  allBills(query) { return this.q.paginate("/v1/wallet/bills", query); }
+  bill(id, opts) { return this.get(`/v1/wallet/bills/${enc(id)}`, undefined, opts); }
+  user(handle, opts) { return this.get(`/v1/wallet/users/${enc(handle)}`, undefined, opts); }
+  /** {to, amount (minor units, string), note?} -> {intent, publicKey}. */
+  transfer({ to, amount, note } = {}, opts) {
+    const body = { to, amount };
+    if (note !== undefined && note !== null && note !== "") body.note = note;
+    return this.post("/v1/wallet/transfers", body, opts);
+  }
+  intent(id, opts) { return this.get(`/v1/wallet/intents/${enc(id)}`, undefined, opts); }
+  challenge(id, opts) { return this.post(`/v1/wallet/intents/${enc(id)}/challenge`, {}, opts); }
+  confirmIntent(id, credential, opts) {
+    return this.post(`/v1/wallet/intents/${enc(id)}/confirm`, { credential }, opts);
+  }
+  cancelIntent(id, opts) { return this.post(`/v1/wallet/intents/${enc(id)}/cancel`, {}, opts); }
+  /** An EMV MPM payload (the scanned text) -> the Order. */
+  scan(payload, opts) { return this.post("/v1/wallet/scan", { payload }, opts); }
+  order(id, opts) { return this.get(`/v1/wallet/orders/${enc(id)}`, undefined, opts); }
+  payOrder(id, opts) { return this.post(`/v1/wallet/orders/${enc(id)}/pay`, {}, opts); }
+  paycodeUnlock(opts) { return this.post("/v1/wallet/paycode/unlock", {}, opts); }
+  /** credential optional while a previous unlock is fresh. */
+  paycode(credential, opts) {
+    return this.post("/v1/wallet/paycode", credential ? { credential } : {}, opts);
+  }
+  /**
+   * Live updates (GET /v1/wallet/events): handlers onBill(bill), onBalance(accounts),
+   * onIntent(intent), and/or onEvent(type, data, id); onError, onOpen, signal.
+   */
+  events(handlers = {}) {
+    const byType = { bill: handlers.onBill, balance: handlers.onBalance, intent: handlers.onIntent };
+    return this.q.events("/v1/wallet/events", { ...handlers, onEvent: (type, data, id) => {
+      if (byType[type]) byType[type](data, id);
+      if (handlers.onEvent) handlers.onEvent(type, data, id);
+    } });
+  }
+  // Operators (an API key with scope admin).
+  adminUser(handle, opts) { return this.get("/v1/wallet/users", { handle }, opts); }
+  deposit(handle, amount, opts) {
+    return this.post(`/v1/wallet/users/${enc(handle)}/deposit`, { amount }, opts);
+  }
+  revokeSessions(handle, opts) { return this.del(`/v1/wallet/users/${enc(handle)}/sessions`, opts); }
+}
 
 export default Quipu;
