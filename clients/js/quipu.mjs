@@ -568,6 +568,8 @@ async function runEvents(client, path, h, signal) {
         const err = await errorFromResponse(res);
         if (h.onError) h.onError(err);
         if (res.status < 500 || h.reconnect === false) return;
+      } else if (res.status === 204) {
+        return; // the server's way to say "do not reconnect"
       } else {
         if (h.onOpen) h.onOpen(res);
         await readStream(res, parser);

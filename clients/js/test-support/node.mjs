@@ -51,6 +51,21 @@ export class Node {
     this.slowKey = keysCreate(this.home, "slow", "admin", ["--rate", "1", "--burst", "1"]);
   }
 
+  /** A one-validator chain (`quipu chain init --validators 1`) with its HTTP on a free port. */
+  static chain() {
+    const dir = mkdtempSync(join(tmpdir(), "quipu-jsclient-chain-"));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    execFileSync(QUIPU, ["chain", "init", "--validators", "1", "--dir", dir, "--base-port",
+      String(port)], { stdio: "ignore" });
+    const n = Object.create(Node.prototype);
+    n.home = join(dir, "node0");
+    n.top = dir;
+    const config = JSON.parse(readFileSync(join(n.home, "node.json"), "utf8"));
+    config.listen = "127.0.0.1:0";
+    writeFileSync(join(n.home, "node.json"), JSON.stringify(config));
+    return n;
+  }
+
   async start(timeoutMs = 15000) {
     const logPath = join(this.home, "node.log");
     const log = openSync(logPath, "a");
@@ -82,7 +97,7 @@ export class Node {
       throw new Error(`the node exited with ${code}; its log: ${join(this.home, "node.log")}\n` +
         this.log().slice(-4000));
     }
-    rmSync(this.home, { recursive: true, force: true });
+    rmSync(this.top || this.home, { recursive: true, force: true });
   }
 }
 
