@@ -78,7 +78,11 @@ export class Node {
         this.url = `http://localhost:${this.port}`;
         return this;
       }
-      if (this.proc.exitCode !== null) throw new Error(readFileSync(logPath, "utf8"));
+      if (this.proc.exitCode !== null) {
+        const text = readFileSync(logPath, "utf8");
+        rmSync(this.top || this.home, { recursive: true, force: true });
+        throw new Error(text);
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new Error("the node did not come up");
