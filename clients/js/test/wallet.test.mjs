@@ -56,7 +56,7 @@ function until(pred, ms = 5000) {
   });
 }
 
-test("sign up, deposit, transfer with the passkey, bills, live events", async (t) => {
+test("sign up, deposit, transfer with the passkey, bills", async (t) => {
   if (skip) { t.skip(skip); return; }
   const alice = await customer("alice");
   const bob = await customer("bob");
@@ -65,19 +65,12 @@ test("sign up, deposit, transfer with the passkey, bills, live events", async (t
   await ops.wallet.deposit(alice.handle, toMinor("100.00", cur));
   assert.equal((await alice.q.wallet.me()).accounts[0].balance, toMinor("100", cur));
 
-  const events = [];
-  const sub = bob.q.wallet.events({ onBill: (b) => events.push(["bill", b]),
-    onBalance: (a) => events.push(["balance", a]) });
   assert.deepEqual(await alice.q.wallet.user(bob.handle), { handle: bob.handle,
     display_name: "bob" });
   const started = await alice.q.wallet.transfer({ to: bob.handle, amount: "1234", note: "lunch" });
   assert.equal(started.intent.amount, "1234");
   const done = await pay(alice, started);
   assert.equal(done.status, "succeeded");
-  await until(() => events.some(([k, b]) => k === "bill" && b.amount === "1234"
-    && b.status === "posted"));
-  sub.close();
-  await sub.done;
   assert.equal((await bob.q.wallet.me()).accounts[0].balance, "1234");
 
   const bills = await alice.q.wallet.bills({ limit: 1 });
@@ -163,4 +156,30 @@ test("scan an order's QR and pay it; the pay code after a passkey unlock", async
   assert.match(code.code, /^\d{18}$/);
   assert.match(code.qr_svg, /<svg/);
   assert.match((await frank.q.wallet.paycode()).code, /^\d{18}$/); // still unlocked
+});
+
+test("live events: a transfer's bill and the balance reach the payee's stream", async (t) => {
+  if (skip) { t.skip(skip); return; }
+  const gina = await customer("gina");
+  const hank = await customer("hank");
+  await ops.wallet.deposit(gina.handle, "5000");
+  const events = [];
+  const errors = [];
+  let opened = false;
+  const sub = hank.q.wallet.events({ onOpen: () => { opened = true; },
+    onError: (e) => errors.push(e), onBill: (b) => events.push(["bill", b]),
+    onBalance: (a) => events.push(["balance", a]) });
+  await until(() => opened || errors.length > 0);
+  if (!opened && errors[0].status === 404) {
+    sub.close();
+    t.skip("this node has no GET /v1/wallet/events yet");
+    return;
+  }
+  assert.ok(opened, String(errors[0]));
+  await pay(gina, await gina.q.wallet.transfer({ to: hank.handle, amount: "321" }));
+  await until(() => events.some(([k, b]) => k === "bill" && b.amount === "321"
+    && b.direction === "in" && b.status === "posted"));
+  await until(() => events.some(([k, a]) => k === "balance" && a[0].balance === "321"));
+  sub.close();
+  await sub.done;
 });
