@@ -395,6 +395,11 @@ function queryString(query) {
 
 const RETRY_STATUS = new Set([429, 502, 503, 504]);
 
+// BigInt values in a body go out as decimal strings (the node's form for big integers).
+function bigintAsString(key, value) {
+  return typeof value === "bigint" ? value.toString() : value;
+}
+
 /**
  * A client of one node. Options: baseUrl ("" = same origin in a page),
  * apiKey (sent as Authorization: Bearer), fetch (defaults to globalThis.fetch),
@@ -409,7 +414,9 @@ export class Quipu {
     retries = 0, retryDelayMs = 200, retryDelayMaxMs = 5000 } = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.apiKey = apiKey || null;
-    this.fetch = fetchFn || ((...a) => globalThis.fetch(...a));
+    // Called unbound: a browser's fetch throws "Illegal invocation" when its
+    // `this` is another object (the client), not when it is undefined.
+    this.fetch = fetchFn ? (...a) => fetchFn(...a) : (...a) => globalThis.fetch(...a);
     this.headers = headers || {};
     this.credentials = credentials;
     this.retries = retries;
@@ -435,8 +442,9 @@ export class Quipu {
 
   /**
    * One API call. opts: query (object; undefined/null values are left out,
-   * arrays repeat the parameter), body (JSON-encoded unless a string, which is
-   * sent as text/plain unless headers name a Content-Type), idempotencyKey
+   * arrays repeat the parameter), body (JSON-encoded, BigInts as decimal
+   * strings; a string is sent as text/plain unless headers name a
+   * Content-Type), idempotencyKey
    * (POSTs get a fresh UUID unless given; every retry of this call reuses it),
    * headers, signal, retries (overrides the client's), responseType ("auto":
    * JSON when the answer is JSON, else text; "text"; "json"; "response": the
@@ -454,7 +462,7 @@ export class Quipu {
         init.body = body;
       } else {
         if (!hasType) h["Content-Type"] = "application/json";
-        init.body = JSON.stringify(body);
+        init.body = JSON.stringify(body, bigintAsString);
       }
     } else if (method === "POST") {
       // The node's POST routes take JSON; an empty object where none is needed.

@@ -60,7 +60,7 @@ test("webauthn helpers with a real navigator.credentials: register, then pay", a
     credit_account_id: payer, amount: "5000", ledger: 840, code: 1 }]);
   const out = await page.evaluate(async ({ key, payer, payee }) => {
     const { Quipu, QuipuError, webauthn, toMinor, toMajor } = window.quipu;
-    const q = new Quipu({ apiKey: key });
+    const q = new Quipu({ apiKey: key, fetch: window.fetch }); // an unbound fetch works
     const user = await q.auth.createUser({ handle: `web${Date.now()}`, display_name: "Web" });
     const opts = await q.auth.registerOptions(user.id);
     const reg = await webauthn.create(opts.publicKey);

@@ -65,7 +65,8 @@ test("retries reuse the Idempotency-Key; the answer after them is returned", asy
   const g = scripted([{ status: 200, headers: json, body: "{}" }, new TypeError("down"),
     { status: 409, headers: json, body: '{"error":{"code":"c","message":"m","path":"p"}}' }]);
   const q2 = new Quipu({ baseUrl: "http://x/", fetch: g, retries: 0 });
-  await q2.request("POST", "/v1/x", { body: {}, idempotencyKey: "mine" });
+  await q2.request("POST", "/v1/x", { body: { amount: 2n ** 64n }, idempotencyKey: "mine" });
+  assert.equal(g.calls[0].init.body, '{"amount":"18446744073709551616"}');
   assert.equal(g.calls[0].init.headers["Idempotency-Key"], "mine");
   assert.equal(g.calls[0].url, "http://x/v1/x");
   const net = await q2.request("GET", "/v1/y", { query: { a: "b c", n: null, l: [1, 2] } })
