@@ -195,7 +195,8 @@ export declare class Auth {
   credentials(userId: string, opts?: CallOptions): Promise<Page>;
   deleteCredential(userId: string, credentialId: string, opts?: CallOptions): Promise<any>;
   registerOptions(userId: string | { user_id: string }, opts?: CallOptions):
-    Promise<{ ceremony: string; expires_at: string; publicKey: PublicKeyCredentialCreationOptionsJSON }>;
+    Promise<{ ceremony: string; expires_at: string;
+      publicKey: PublicKeyCredentialCreationOptionsJSON }>;
   registerVerify(ceremony: string, credential: RegistrationResponseJSON, opts?: CallOptions):
     Promise<any>;
   createIntent(intent: object, opts?: CallOptions): Promise<Intent>;
@@ -259,11 +260,12 @@ export declare class Risk {
   decide(events: object, opts?: CallOptions): Promise<any>;
   decide(events: object[], opts?: CallOptions): Promise<any[]>;
   getRuleset(opts?: CallOptions): Promise<any>;
-  /** QuipuError "ruleset_invalid" (with line, column, body.error.errors) when it does not compile. */
+  /** Rejects with "ruleset_invalid" (line, column, body.error.errors) when it does not compile. */
   putRuleset(text: string, opts?: CallOptions & { mode?: "live" | "shadow" }): Promise<any>;
   shadow(opts?: CallOptions): Promise<any>;
   stopShadow(opts?: CallOptions): Promise<any>;
-  lists(opts?: CallOptions): Promise<{ lists: Array<{ name: string; kind: string; size: number }> }>;
+  lists(opts?: CallOptions):
+    Promise<{ lists: Array<{ name: string; kind: string; size: number }> }>;
   list(name: string, opts?: CallOptions): Promise<any>;
   updateList(name: string, change: { add?: string[]; remove?: string[] }, opts?: CallOptions):
     Promise<any>;

@@ -27,18 +27,6 @@ function keysCreate(home, name, scope, extra = []) {
   return key;
 }
 
-// Whether this binary has a module (`quipu keys --help` lists the scopes the
-// build's modules own).
-export function hasScope(scope) {
-  let text = "";
-  try {
-    text = execFileSync(QUIPU, ["keys", "--help"], { stdio: ["ignore", "pipe", "pipe"] }).toString();
-  } catch (e) {
-    text = `${e.stdout || ""}${e.stderr || ""}`;
-  }
-  return text.includes(scope);
-}
-
 export class Node {
   constructor({ wallet = false, modules = {} } = {}) {
     this.home = mkdtempSync(join(tmpdir(), "quipu-jsclient-"));

@@ -32,9 +32,9 @@ test("decide: one event, a batch, a bad event refused whole", async () => {
   assert.match(bad.path, /^\[1\]/);
 });
 
-test("a ruleset that does not compile: QuipuError ruleset_invalid with line and column", async () => {
-  const e = await q.risk.putRuleset("feature f = count by payer over 1h\nrule r: nope >>= 3 => block\n")
-    .catch((x) => x);
+test("a ruleset that does not compile: QuipuError ruleset_invalid, line, column", async () => {
+  const text = "feature f = count by payer over 1h\nrule r: nope >>= 3 => block\n";
+  const e = await q.risk.putRuleset(text).catch((x) => x);
   assert.ok(e instanceof QuipuError, String(e));
   assert.equal(e.status, 400);
   assert.equal(e.code, "ruleset_invalid");
