@@ -91,7 +91,7 @@ test-browser: deps
 # real nodes started from $(BUILD)/quipu; no npm packages needed.
 .PHONY: test-js
 test-js: $(BUILD)/quipu
-	cd clients/js && QUIPU_BIN=$(abspath $(BUILD)/quipu) node --test test/
+	cd clients/js && QUIPU_BIN=$(abspath $(BUILD)/quipu) node --test --test-timeout 60000 test/
 
 # npm ci again only when the lock file changed.
 tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json tests/browser/package.json
