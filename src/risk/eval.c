@@ -210,11 +210,8 @@ static int int_arith(uint8_t op, int64_t *x, int64_t y) {
  * I_ABSENT, I_NOT_INT (a string that is no decimal, a real, a boolean: an
  * error once used as an integer, unless the other side is absent), or
  * I_ERROR (a feature's error, an overflow: the rule stops). */
-static int tree_int(const qp_risk_ruleset_t *rs, uint32_t node, const qp__risk_env_t *env,
-                    int64_t *x) {
-  const qp__risk_node_t *n = (const qp__risk_node_t *)rs->nodes.items + node;
-  int64_t y;
-  int a, b;
+static inline int tree_int_leaf(const qp_risk_ruleset_t *rs, const qp__risk_node_t *n,
+                                const qp__risk_env_t *env, int64_t *x) {
   switch (n->kind) {
   case QP__RISK_T_LIT: *x = n->imm; return I_INT;
   case QP__RISK_T_FEAT_V: {
@@ -228,22 +225,32 @@ static int tree_int(const qp_risk_ruleset_t *rs, uint32_t node, const qp__risk_e
     if (v->tag == QP__RISK_ABSENT) return I_ABSENT;
     return to_int(v, x) ? I_INT : I_NOT_INT;
   }
-  case QP__RISK_T_STR_LIT: {
+  default: { /* QP__RISK_T_STR_LIT */
     const qp__risk_string_t *s = (const qp__risk_string_t *)rs->strings.items + n->a;
     *x = s->i;
     return s->num == QP__RISK_NUM_OK ? I_INT : I_NOT_INT;
   }
+  }
+}
+
+static int tree_int(const qp_risk_ruleset_t *rs, uint32_t node, const qp__risk_env_t *env,
+                    int64_t *x) {
+  const qp__risk_node_t *n = (const qp__risk_node_t *)rs->nodes.items + node;
+  int64_t y;
+  int a, b;
+  switch (n->kind) {
   case QP__RISK_T_NEG:
     a = tree_int(rs, n->a, env, &y);
     if (a != I_INT) return a == I_NOT_INT ? I_ERROR : a;
     *x = 0;
     return int_arith(QP__RISK_OP_SUB, x, y);
-  default: /* QP__RISK_T_ARITH */
+  case QP__RISK_T_ARITH:
     a = tree_int(rs, n->a, env, x);
     b = a == I_ERROR ? I_ERROR : tree_int(rs, n->b, env, &y);
     if (a == I_ERROR || b == I_ERROR) return I_ERROR;
     if (a == I_ABSENT || b == I_ABSENT) return I_ABSENT;
     return a == I_NOT_INT || b == I_NOT_INT ? I_ERROR : int_arith(n->cmp, x, y);
+  default: return tree_int_leaf(rs, n, env, x);
   }
 }
 
@@ -292,6 +299,50 @@ static int tree_bool(const qp_risk_ruleset_t *rs, uint32_t node, const qp__risk_
   }
 }
 
+/* One operation of an integer program on its stack (v values, st their
+ * I_* states; *sp of them); false for an evaluation error. */
+static inline bool iop_run(const qp_risk_ruleset_t *rs, const qp__risk_iop_t *op,
+                           const qp__risk_env_t *env, int64_t *v, int8_t *st, uint32_t *sp) {
+  uint32_t i = *sp;
+  switch (op->kind) {
+  case QP__RISK_T_NEG:
+    if (st[i - 1] == I_NOT_INT) return false;
+    if (st[i - 1] == I_INT) {
+      int64_t y = v[i - 1];
+      v[i - 1] = 0;
+      return int_arith(QP__RISK_OP_SUB, &v[i - 1], y) == I_INT;
+    }
+    return true;
+  case QP__RISK_T_ARITH:
+    *sp = i - 1;
+    if (st[i - 2] == I_ABSENT || st[i - 1] == I_ABSENT) return st[i - 2] = I_ABSENT, true;
+    if (st[i - 2] == I_NOT_INT || st[i - 1] == I_NOT_INT) return false;
+    return int_arith(op->op, &v[i - 2], v[i - 1]) == I_INT;
+  default: {
+    qp__risk_node_t n = {.kind = op->kind, .a = op->a, .imm = op->imm};
+    int r = tree_int_leaf(rs, &n, env, &v[i]);
+    if (r == I_ERROR) return false;
+    st[i] = (int8_t)r;
+    *sp = i + 1;
+    return true;
+  }
+  }
+}
+
+/* A comparison of two integer expressions, from its program. */
+static int cmp_int_program(const qp_risk_ruleset_t *rs, const qp__risk_leaf_t *l,
+                           const qp__risk_env_t *env) {
+  int64_t v[QP_RISK_STACK_MAX];
+  int8_t st[QP_RISK_STACK_MAX];
+  uint32_t sp = 0;
+  const qp__risk_iop_t *ops = (const qp__risk_iop_t *)rs->iops.items + l->a;
+  for (uint32_t i = 0; i < l->b; i++)
+    if (!iop_run(rs, &ops[i], env, v, st, &sp)) return -1;
+  QP_ASSERT(sp == 2);
+  if (st[0] == I_ABSENT || st[1] == I_ABSENT) return 0;
+  return st[0] == I_NOT_INT || st[1] == I_NOT_INT ? -1 : int_cmp(l->cmp, v[0], v[1]);
+}
+
 /* One leaf's test: 1, 0, or -1 for an evaluation error. */
 static inline int leaf_test(const qp_risk_ruleset_t *rs, const qp__risk_leaf_t *l,
                             const qp__risk_env_t *env) {
@@ -311,6 +362,7 @@ static inline int leaf_test(const qp_risk_ruleset_t *rs, const qp__risk_leaf_t *
   case QP__RISK_T_CMP2:
     return cmp2(rs, (const qp__risk_insn_t *)rs->code.items + l->a, env, &a) ? a.i != 0 : -1;
   case QP__RISK_T_IN_FIELD: a = env->fields[l->a]; return in_list(&a, env, l->b) ? a.i != 0 : -1;
+  case QP__RISK_T_CMP_INT: return cmp_int_program(rs, l, env);
   default: return tree_bool(rs, l->a, env);
   }
 }

@@ -81,14 +81,24 @@ typedef struct qp__risk_rule {
 #define QP__RISK_LEAF_TRUE UINT32_MAX
 #define QP__RISK_LEAF_FALSE (UINT32_MAX - 1)
 typedef struct qp__risk_leaf {
-  uint8_t kind;   /* QP__RISK_T_FEAT_INT, _FIELD_INT, _CMP2, _IN_FIELD, or any other boolean
-                     kind: then `a` is the tree node to evaluate */
+  uint8_t kind;   /* QP__RISK_T_FEAT_INT, _FIELD_INT, _CMP2, _IN_FIELD, _CMP_INT (`a` the
+                     first of its `b` iops), or any other boolean kind: then `a` is the
+                     tree node to evaluate */
   uint8_t cmp;    /* as the node's */
   uint32_t a;     /* as the node's */
   uint32_t b;     /* " */
   uint32_t next[2]; /* the leaf after a false (0) or true (1) outcome */
   int64_t imm;    /* as the node's */
 } qp__risk_leaf_t;
+
+/* An integer comparison as a flat program (tree.c): its operations in
+ * postfix order, the comparison after the last. */
+typedef struct qp__risk_iop {
+  uint8_t kind; /* QP__RISK_T_LIT, _STR_LIT, _FIELD_V, _FEAT_V, _NEG or _ARITH */
+  uint8_t op;   /* _ARITH: QP__RISK_OP_ADD, _SUB or _MUL */
+  uint32_t a;   /* the string, field or feature */
+  int64_t imm;  /* _LIT's integer */
+} qp__risk_iop_t;
 
 /* A node of a rule's tree (tree.c). */
 enum {
@@ -146,6 +156,7 @@ struct qp_risk_ruleset {
   qp_array_t code;       /* qp__risk_insn_t of every rule */
   qp_array_t nodes;      /* qp__risk_node_t of every rule's tree */
   qp_array_t leaves;     /* qp__risk_leaf_t of every rule's chain */
+  qp_array_t iops;       /* qp__risk_iop_t of the integer comparisons' programs */
   char hash[65];         /* hex SHA-256 of the text */
   char **fired_text;     /* per rule: its "fired" entry as JSON text (render.c) */
   char **rule_text;      /* per rule: its name as a JSON string */

@@ -17,7 +17,9 @@
  * The tree is then laid out as a chain of leaves (qp__risk_leaf_t): and,
  * or and not become the links between tests (`a and b`: a false ends the
  * rule false, a true goes on to b; `not a` swaps a's links), so a rule runs
- * as a loop over its leaves, without recursion or a stack.
+ * as a loop over its leaves, without recursion.  A comparison of integer
+ * expressions (`amount - f * 2 > 100`) is one leaf whose expression runs as
+ * a flat program over a small stack of integers (qp__risk_iop_t).
  */
 #include <string.h>
 
@@ -165,12 +167,27 @@ uint32_t qp__risk_tree_build(qp_risk_ruleset_t *rs, uint32_t code, uint32_t code
   return n;
 }
 
+/* Appends the integer program of value node (postfix); false when out of
+ * memory or too deep. */
+static bool emit_int(qp_risk_ruleset_t *rs, uint32_t node, int depth) {
+  const qp__risk_node_t n = ((const qp__risk_node_t *)rs->nodes.items)[node];
+  if (depth > 64) return false;
+  if (n.kind == QP__RISK_T_NEG && !emit_int(rs, n.a, depth + 1)) return false;
+  if (n.kind == QP__RISK_T_ARITH &&
+      !(emit_int(rs, n.a, depth + 1) && emit_int(rs, n.b, depth + 1)))
+    return false;
+  qp__risk_iop_t *op = qp_array_push(&rs->iops);
+  if (op == NULL) return false;
+  *op = (qp__risk_iop_t){.kind = n.kind, .op = n.cmp, .a = n.a, .imm = n.imm};
+  return true;
+}
+
 /* Emits the leaves of node, whose outcome leads to next[0] (false) or
  * next[1] (true); returns its entry leaf, or NO_NODE.  The right side of
  * and/or is emitted first, so that the left one knows where it leads. */
 static uint32_t emit(qp_risk_ruleset_t *rs, uint32_t node, uint32_t on_false, uint32_t on_true,
                      int depth) {
-  const qp__risk_node_t n = ((const qp__risk_node_t *)rs->nodes.items)[node];
+  qp__risk_node_t n = ((const qp__risk_node_t *)rs->nodes.items)[node];
   if (depth > 64) return NO_NODE;
   if (n.kind == QP__RISK_T_NOT) return emit(rs, n.a, on_true, on_false, depth + 1);
   if (n.kind == QP__RISK_T_AND || n.kind == QP__RISK_T_OR) {
@@ -179,18 +196,24 @@ static uint32_t emit(qp_risk_ruleset_t *rs, uint32_t node, uint32_t on_false, ui
     return n.kind == QP__RISK_T_AND ? emit(rs, n.a, on_false, right, depth + 1)
                                     : emit(rs, n.a, right, on_true, depth + 1);
   }
+  uint32_t first = (uint32_t)rs->iops.count;
+  if (n.kind == QP__RISK_T_CMP_INT &&
+      !(emit_int(rs, n.a, depth + 1) && emit_int(rs, n.b, depth + 1)))
+    return NO_NODE;
+  if (n.kind == QP__RISK_T_CMP_INT) n.a = first, n.b = (uint32_t)rs->iops.count - first;
   qp__risk_leaf_t *l = qp_array_push(&rs->leaves);
   if (l == NULL) return NO_NODE;
   bool in_place = n.kind == QP__RISK_T_FEAT_INT || n.kind == QP__RISK_T_FIELD_INT ||
-                  n.kind == QP__RISK_T_CMP2 || n.kind == QP__RISK_T_IN_FIELD;
+                  n.kind == QP__RISK_T_CMP2 || n.kind == QP__RISK_T_IN_FIELD ||
+                  n.kind == QP__RISK_T_CMP_INT;
   *l = (qp__risk_leaf_t){.kind = n.kind, .cmp = n.cmp, .a = in_place ? n.a : node, .b = n.b,
                          .next = {on_false, on_true}, .imm = n.imm};
   return (uint32_t)rs->leaves.count - 1;
 }
 
 uint32_t qp__risk_leaves_build(qp_risk_ruleset_t *rs, uint32_t node) {
-  size_t mark = rs->leaves.count;
+  size_t mark = rs->leaves.count, iops = rs->iops.count;
   uint32_t first = emit(rs, node, QP__RISK_LEAF_FALSE, QP__RISK_LEAF_TRUE, 0);
-  if (first == NO_NODE) rs->leaves.count = mark;
+  if (first == NO_NODE) rs->leaves.count = mark, rs->iops.count = iops;
   return first;
 }
