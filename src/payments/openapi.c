@@ -1140,6 +1140,8 @@ const char qp_payments_openapi_json[] =
     "                        \"refund.succeeded\",\n"
     "                        \"merchant.created\",\n"
     "                        \"merchant_key.created\",\n"
+    "                        \"payment_intent.succeeded\",\n"
+    "                        \"payment_intent.canceled\",\n"
     "                        \"*\"\n"
     "                      ]\n"
     "                    }\n"

@@ -59,7 +59,7 @@
 #define QP_PAY_SCOPE_MERCHANT "payments:merchant"
 
 /* The event types of the journal, in the order of qp__pay_event_types. */
-#define QP__PAY_EVENT_TYPES 6u
+#define QP__PAY_EVENT_TYPES 8u
 extern const char *const qp__pay_event_types[QP__PAY_EVENT_TYPES];
 
 /* modules.payments in node.json. */
@@ -104,6 +104,7 @@ typedef struct qp__pay {
   pthread_t worker;                           /* delivers webhooks (webhook_worker.c) */
   _Atomic uint64_t deliveries_ok, deliveries_failed; /* webhook deliveries, by outcome */
   MDB_dbi devices, device_numbers, codes_used; /* payment codes (store.c) */
+  MDB_dbi intent_events;                      /* intents whose event is journaled (store.c) */
 } qp__pay_t;
 
 extern const char qp_payments_openapi_json[];
@@ -173,6 +174,8 @@ typedef struct {
   const qp__pay_idem_t *idem;   /* NULL or inactive: no response stored */
   unsigned status;              /* the response's status, for idem */
   const char *response;         /* its body, for idem */
+  const char *event2_type;      /* NULL, or a second event journaled after the first */
+  json_t *event2_object;        /* the object of the second event (borrowed) */
 } qp__pay_change_t;
 
 int qp__pay_store_open(qp__pay_t *p, const char *data_dir, char *detail, size_t detail_size);
@@ -290,6 +293,18 @@ int qp__pay_order_observe_locked(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE],
  * forgets those expired more than QP_PAY_WATCH_GRACE_S ago. */
 void qp__pay_paid_sweep(qp__pay_t *p, int64_t now_s);
 
+/* ---- intent_events.c ---- */
+
+/* The object of a payment_intent.* event: the intent in for order (its
+ * id, status, amounts, accounts, order_id, merchant_id).  Caller owns it;
+ * NULL when out of memory. */
+json_t *qp__pay_intent_object(const json_t *order, const struct qp_auth_order_intent *in);
+/* Journals payment_intent.canceled once for each canceled intent of in[n]
+ * made for order (the intent_events table remembers which).  The caller
+ * holds order_lock.  Returns 0 or a store error. */
+int qp__pay_intents_canceled(qp__pay_t *p, const json_t *order,
+                             const struct qp_auth_order_intent *in, uint32_t n);
+
 /* ---- refunds.c, refunds_store.c ---- */
 
 /* Whether amount may be refunded from an order paid `paid` with refunded
@@ -374,7 +389,7 @@ bool qp__pay_refund_list_param(qp__pay_refund_query_t *x, const char *key, const
 
 /* ---- webhook_request.c, webhook_sign.c, webhook_worker.c ---- */
 
-#define QP__PAY_WEBHOOK_EVENTS 6u
+#define QP__PAY_WEBHOOK_EVENTS 8u
 extern const char *const qp__pay_webhook_events[QP__PAY_WEBHOOK_EVENTS];
 
 /* A decoded POST /v1/webhooks body. */

@@ -82,7 +82,7 @@ static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
     json_t *pub = webhook_public(wh);
     json_object_set(pub, "secret", json_object_get(wh, "secret"));
     qp__pay_put_t put = {p->webhooks, id, QP_PAY_ID_SIZE, text, strlen(text), true, false};
-    qp__pay_change_t c = {&put, 1, NULL, NULL, idem, 0, NULL};
+    qp__pay_change_t c = {&put, 1, NULL, NULL, idem, 0, NULL, NULL, NULL};
     qp__pay_commit(p, &c, 200, pub, r);
   }
   pthread_mutex_unlock(&p->webhook_lock);
@@ -155,7 +155,7 @@ void qp__pay_webhooks_delete(void *ctx, qp_http_request_t *req, qp_http_reply_t 
   pthread_mutex_lock(&p->webhook_lock); /* the worker never writes a deleted endpoint back */
   if (load(p, req, r, &caller, id, &wh)) {
     qp__pay_put_t del = {p->webhooks, id, QP_PAY_ID_SIZE, NULL, 0, false, true};
-    qp__pay_change_t c = {&del, 1, NULL, NULL, NULL, 0, NULL};
+    qp__pay_change_t c = {&del, 1, NULL, NULL, NULL, 0, NULL, NULL, NULL};
     json_t *pub = webhook_public(wh);
     json_object_set_new(pub, "deleted", json_true());
     qp__pay_commit(p, &c, 200, pub, r);

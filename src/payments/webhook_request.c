@@ -18,10 +18,11 @@
 
 const char *const qp__pay_webhook_events[QP__PAY_WEBHOOK_EVENTS] = {
     "order.created", "order.canceled", "order.paid", "refund.succeeded", "merchant.created",
-    "merchant_key.created"};
+    "merchant_key.created", "payment_intent.succeeded", "payment_intent.canceled"};
 
 #define EVENTS_ALLOWED "order.created, order.canceled, order.paid, refund.succeeded, " \
-                       "merchant.created, merchant_key.created, or \"*\" alone"
+                       "merchant.created, merchant_key.created, payment_intent.succeeded, " \
+                       "payment_intent.canceled, or \"*\" alone"
 
 static int fail(qp_http_error_t *err, const char *code, const char *path, const char *what) {
   qp_http_error_set(err, 400, code, path, "%s", what);

@@ -180,7 +180,7 @@ static int record(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE], json_t *wh, js
     qp__pay_put_t puts[2] = {{p->webhooks, id, QP_PAY_ID_SIZE, wt, strlen(wt), false, false},
                              {p->deliveries, key, sizeof key, lt, lt ? strlen(lt) : 0, false,
                               false}};
-    qp__pay_change_t c = {puts, log != NULL ? 2 : 1, NULL, NULL, NULL, 0, NULL};
+    qp__pay_change_t c = {puts, log != NULL ? 2 : 1, NULL, NULL, NULL, 0, NULL, NULL, NULL};
     rc = qp__pay_store_write(p, &c);
   }
   pthread_mutex_unlock(&p->webhook_lock);

@@ -449,6 +449,60 @@ def test_the_shop_flow_with_webhooks(hooked, receiver):
     assert len(receiver.got) == 2
 
 
+def test_intent_events_reach_the_receiver(hooked, receiver):
+    """payment_intent.succeeded right after order.paid, payment_intent.canceled
+    once for an intent canceled while its order is open; both signed, both
+    carrying the order and merchant ids, every event id unique."""
+    shop = hooked
+    wh = hook(shop, receiver.url, ["order.paid", "payment_intent.succeeded",
+                                   "payment_intent.canceled"])
+    assert wh["events"] == ["order.paid", "payment_intent.succeeded", "payment_intent.canceled"]
+    order = shop.order(777)
+    dropped = shop.intent(order)
+    r = shop.node.call("POST", "/v1/payment-intents/%s/cancel" % dropped["id"], {})
+    assert r.status_code == 200 and r.json()["status"] == "canceled", r.text
+    for _ in range(3):  # observed three times, journaled once
+        assert shop.get(order["id"])["status"] == "open"
+    paid = shop.pay(order)
+    assert shop.get(order["id"])["status"] == "paid"
+    assert receiver.wait(3)
+    time.sleep(0.3)  # nothing more may come (a fourth would be a duplicate)
+    got = receiver.events(wh["secret"])
+    assert [e["type"] for e in got] == ["payment_intent.canceled", "order.paid",
+                                        "payment_intent.succeeded"], got
+    assert len({e["id"] for e in got}) == 3
+    canceled, ok = got[0]["data"]["object"], got[2]["data"]["object"]
+    assert canceled["id"] == dropped["id"] and canceled["status"] == "canceled"
+    assert canceled["post_transfer_id"] is None
+    assert ok["id"] == paid["id"] and ok["status"] == "succeeded" and ok["amount"] == "777"
+    assert ok["object"] == "payment_intent" and ok["post_transfer_id"] == paid["post_transfer_id"]
+    for obj in (canceled, ok):
+        assert obj["order_id"] == order["id"] and obj["merchant_id"] == shop.merchant["id"]
+    assert got[1]["data"]["object"]["payment_intent_id"] == paid["id"]
+    assert events(shop.node, "payment_intent.succeeded") == 1
+    assert events(shop.node, "payment_intent.canceled") == 1
+    # Another merchant's endpoint (its merchant key) hears nothing of these.
+    other = shop.node.call("POST", "/v1/merchants", {
+        "name": "Other", "settlement_account_id": str(shop.payer), "ledger": LEDGER,
+        "currency": "USD"}).json()
+    key = shop.node.call("POST", "/v1/merchants/%s/keys" % other["id"], {}).json()["key"]
+    theirs = Receiver()
+    try:
+        body = {"url": theirs.url, "events": ["payment_intent.succeeded"]}
+        deadline = time.time() + 5
+        r = shop.node.call("POST", "/v1/webhooks", body, key=key)
+        while r.status_code == 401 and time.time() < deadline:  # the key file is re-read
+            time.sleep(0.05)
+            r = shop.node.call("POST", "/v1/webhooks", body, key=key)
+        assert r.status_code == 200, r.text
+        shop.pay(shop.order(5))
+        assert receiver.wait(5)
+        time.sleep(0.3)
+        assert theirs.got == []
+    finally:
+        theirs.close()
+
+
 def test_retries_in_order_then_disable(hooked):
     shop = hooked
     flaky = Receiver(failures=3)
