@@ -21,8 +21,8 @@
 
 #define SETTINGS_ALLOWED "gui, country, city, mcc, order_expires_in_s_default, " \
                          "order_expires_in_s_max, idempotency_ttl_s, " \
-                         "webhooks_allow_loopback_http, webhook_retry_base_ms, " \
-                         "webhook_retry_cap_ms, webhook_disable_after_s, " \
+                         "webhooks_allow_loopback_http, webhooks_allow_private_networks, " \
+                         "webhook_retry_base_ms, webhook_retry_cap_ms, webhook_disable_after_s, " \
                          "collect_without_confirmation_max"
 
 static bool text_ok(const char *s, size_t len, int kind) {
@@ -91,10 +91,14 @@ static int one_setting(qp__pay_settings_t *s, const char *key, json_t *v, char *
     s->collect_without_confirmation_max = (uint64_t)m;
     return 0;
   }
-  if (strcmp(key, "webhooks_allow_loopback_http") == 0) {
+  bool *flag = strcmp(key, "webhooks_allow_loopback_http") == 0 ? &s->webhooks_allow_loopback_http
+               : strcmp(key, "webhooks_allow_private_networks") == 0
+                   ? &s->webhooks_allow_private_networks
+                   : NULL;
+  if (flag != NULL) {
     if (!json_is_boolean(v))
       return snprintf(d, n, "modules.payments.%s must be true or false", key), QP_EINVAL;
-    s->webhooks_allow_loopback_http = json_is_true(v);
+    *flag = json_is_true(v);
     return 0;
   }
   snprintf(d, n, "unknown key modules.payments.%s; allowed: " SETTINGS_ALLOWED, key);

@@ -72,6 +72,7 @@ typedef struct {
   uint32_t order_expires_in_s_max;        /* the longest one allowed */
   uint32_t idempotency_ttl_s;             /* how long a stored response is replayed */
   bool webhooks_allow_loopback_http;      /* http://127.0.0.1 and localhost URLs allowed */
+  bool webhooks_allow_private_networks;   /* deliveries to private addresses allowed */
   uint32_t webhook_retry_base_ms;         /* the first retry's wait */
   uint32_t webhook_retry_cap_ms;          /* the longest wait between attempts */
   uint32_t webhook_disable_after_s;       /* failing this long disables an endpoint */
@@ -399,9 +400,49 @@ typedef struct {
   bool wanted[QP__PAY_WEBHOOK_EVENTS];     /* else which of qp__pay_webhook_events */
 } qp__pay_webhook_req_t;
 
-/* Decodes body[0, len): 0, or QP_EINVAL with err (400 naming the member). */
-int qp__pay_webhook_decode(const char *body, size_t len, bool allow_loopback_http,
+/* What p's settings allow of the non-public webhook targets: QP__PAY_ALLOW_*. */
+#define QP__PAY_ALLOW_OF(p)                                                       \
+  (((p)->settings.webhooks_allow_loopback_http ? QP__PAY_ALLOW_LOOPBACK : 0u) |   \
+   ((p)->settings.webhooks_allow_private_networks ? QP__PAY_ALLOW_PRIVATE : 0u))
+/* Which non-public webhook targets the node's settings allow (a mask). */
+#define QP__PAY_ALLOW_LOOPBACK 1u /* webhooks_allow_loopback_http: 127/8, ::1, localhost */
+#define QP__PAY_ALLOW_PRIVATE 2u  /* webhooks_allow_private_networks: the rest */
+
+/* Decodes body[0, len): 0, or QP_EINVAL with err (400 naming the member).
+ * allow: QP__PAY_ALLOW_* (LOOPBACK also lets http through to loopback). */
+int qp__pay_webhook_decode(const char *body, size_t len, uint32_t allow,
                            qp__pay_webhook_req_t *out, qp_http_error_t *err);
+
+/* ---- webhook_target.c: where deliveries may connect (SSRF guard) ---- */
+
+typedef enum {
+  QP__PAY_ADDR_PUBLIC,   /* anything not below */
+  QP__PAY_ADDR_LOOPBACK, /* 127.0.0.0/8, ::1 (and IPv4-mapped 127/8) */
+  QP__PAY_ADDR_PRIVATE   /* RFC 1918, link-local, CGNAT, ULA, multicast, reserved, unspecified */
+} qp__pay_addr_class_t;
+
+/* The class of an address: family AF_INET (addr: 4 bytes) or AF_INET6 (16),
+ * network order.  IPv4 inside IPv6 (mapped, NAT64, 6to4) is classed as IPv4. */
+qp__pay_addr_class_t qp__pay_addr_class(int family, const void *addr);
+/* Whether allow (QP__PAY_ALLOW_*) lets deliveries connect to class c. */
+bool qp__pay_addr_allowed(qp__pay_addr_class_t c, uint32_t allow);
+/* The registration check of a URL's host (curl's form: IPv6 in brackets):
+ * an IP literal or a localhost name not allowed is refused (QP_EINVAL, why
+ * says what it is); other names are checked when delivering. */
+int qp__pay_webhook_host_check(const char *host, uint32_t allow, char *why, size_t why_size);
+/* Resolves host and checks every address: 0 with pin "host:port:a1,a2"
+ * (CURLOPT_RESOLVE's form), QP_EINVAL when an address is not allowed or
+ * QP_ENOTFOUND when the name does not resolve (why says which), QP_ERANGE
+ * when pin is too small. */
+int qp__pay_webhook_resolve(const char *host, long port, uint32_t allow, char *pin,
+                            size_t pin_size, char *why, size_t why_size);
+struct curl_slist;
+/* For a delivery to url: checks its host (literal or resolved, as above)
+ * and gives *out, the CURLOPT_RESOLVE list pinning a name to the addresses
+ * checked (NULL for a literal; the caller frees it with
+ * curl_slist_free_all).  0, or QP_EINVAL / QP_ENOTFOUND with why. */
+int qp__pay_webhook_pin(const char *url, uint32_t allow, struct curl_slist **out, char *why,
+                        size_t why_size);
 /* The Quipu-Signature header value "t=<t>,v1=<hex HMAC-SHA256(secret,
  * "<t>.<body>")>" into out: 0 or QP_ERANGE (out too small). */
 int qp__pay_webhook_signature(const char *secret, int64_t t, const char *body, size_t len,

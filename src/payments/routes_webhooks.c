@@ -65,8 +65,7 @@ static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
   qp_http_error_t err = {0};
   size_t len = 0;
   const char *body = qp_http_body(req, &len);
-  bool loopback = p->settings.webhooks_allow_loopback_http;
-  if (qp__pay_webhook_decode(body != NULL ? body : "", len, loopback, &w, &err) != 0) {
+  if (qp__pay_webhook_decode(body != NULL ? body : "", len, QP__PAY_ALLOW_OF(p), &w, &err) != 0) {
     qp_http_reply_error(r, &err);
     return;
   }

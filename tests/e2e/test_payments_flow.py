@@ -566,7 +566,19 @@ def test_webhook_registration_refusals(shop):
                         "events[0]"),
                        ({"events": ["order.paid"]}, "url"),
                        ({"url": "https://example.com/x"}, "events"),
-                       ({"url": "https://example.com/x", "events": ["*"], "x": 1}, "x")]:
+                       ({"url": "https://example.com/x", "events": ["*"], "x": 1}, "x"),
+                       # SSRF: loopback and private targets, by literal or localhost name
+                       ({"url": "https://127.0.0.1/x", "events": ["*"]}, "url"),
+                       ({"url": "https://localhost:8443/x", "events": ["*"]}, "url"),
+                       ({"url": "https://[::1]/x", "events": ["*"]}, "url"),
+                       ({"url": "https://10.1.2.3/x", "events": ["*"]}, "url"),
+                       ({"url": "https://192.168.0.10/x", "events": ["*"]}, "url"),
+                       ({"url": "https://169.254.169.254/latest/meta-data", "events": ["*"]},
+                        "url"),
+                       ({"url": "https://[fd12::1]/x", "events": ["*"]}, "url"),
+                       ({"url": "https://[::ffff:10.0.0.1]/x", "events": ["*"]}, "url"),
+                       ({"url": "gopher://example.com/x", "events": ["*"]}, "url"),
+                       ({"url": "https://user@example.com/x", "events": ["*"]}, "url")]:
         r = shop.node.call("POST", "/v1/webhooks", body)
         assert r.status_code == 400 and r.json()["error"]["path"] == path, (body, r.text)
     assert shop.node.call("GET", "/v1/webhooks").json()["data"] == []
@@ -582,6 +594,41 @@ def test_webhook_registration_refusals(shop):
     assert shop.node.call("GET", "/v1/webhooks", key=mine["key"]).json()["data"] == []
     r = shop.node.call("DELETE", "/v1/webhooks/" + r.json()["id"], key=mine["key"])
     assert r.status_code == 404
+
+
+def test_delivery_refuses_a_name_that_resolves_to_loopback(shop):
+    """A host name passes registration but is resolved at each delivery:
+    this machine's own name resolves to a loopback or private address, so
+    the node refuses to connect (the attempt is logged, nothing reaches the
+    listener) while webhooks_allow_loopback_http is off."""
+    import socket
+    name = socket.gethostname()
+    try:
+        addrs = {a[4][0] for a in socket.getaddrinfo(name, 443, proto=socket.IPPROTO_TCP)}
+    except socket.gaierror:
+        pytest.skip("this machine's name does not resolve")
+    import ipaddress
+    if not any(ipaddress.ip_address(a.split("%")[0]).is_private or
+               ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs):
+        pytest.skip("this machine's name resolves to public addresses only")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.setblocking(False)
+    try:
+        url = "https://%s:%d/hooks" % (name, listener.getsockname()[1])
+        wh = hook(shop, url, ["order.created"])
+        shop.order(100)
+        deadline, log = time.time() + 10, []
+        while not log and time.time() < deadline:
+            log = shop.node.call("GET", "/v1/webhooks/%s/deliveries" % wh["id"]).json()["data"]
+            time.sleep(0.05)
+        assert log and log[0]["outcome"] == "failed" and log[0]["http_status"] == 0, log
+        assert "refused" in log[0]["error"] and name in log[0]["error"], log
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # the node never connected
+    finally:
+        listener.close()
 
 
 def test_kill9_loses_nothing_and_doubles_nothing(hooked, receiver):
