@@ -224,7 +224,8 @@ bench-auth-quick: all
 # `make bench-payments` starts a node (ledger, auth, payments) in a temp dir
 # and pays orders end to end over HTTP (order, payment intent, challenge, a
 # passkey assertion from the software authenticator in bench/bench_authn.c,
-# confirm, read until paid), then measures the same node's raw ledger rate
+# confirm, read until paid), collects orders by payment code (a wallet device
+# enrolled per collect), then measures the same node's raw ledger rate
 # (simple transfers, one per request) for the ratio, and reads the ledger
 # back.  `make bench-payments-quick` is the small run (300 orders).  Not
 # part of `make test`.  docs/bench.md, "Payments benchmark".
