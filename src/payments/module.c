@@ -145,6 +145,7 @@ static const qp_http_route_t ROUTES[] = {
     {"GET", "/v1/orders/{id}", NULL, false, 0, qp__pay_orders_get},
     {"POST", "/v1/orders/{id}/cancel", NULL, false, 1024, qp__pay_orders_cancel},
     {"GET", "/v1/orders/{id}/qr.svg", NULL, false, 0, qp__pay_orders_qr_svg},
+    {"GET", "/v1/orders/{id}/events", NULL, false, 0, qp__pay_orders_events},
     {"GET", "/v1/orders/{id}/qr.png", NULL, false, 0, qp__pay_orders_qr_png},
     {"POST", "/v1/refunds", NULL, false, 2048, qp__pay_refunds_create},
     {"GET", "/v1/refunds", NULL, false, 0, qp__pay_refunds_list},
@@ -170,6 +171,8 @@ static void payments_close(void *state) {
   pthread_mutex_destroy(&p->webhook_lock);
   pthread_mutex_destroy(&p->worker_lock);
   pthread_cond_destroy(&p->worker_wake);
+  pthread_mutex_destroy(&p->change_lock);
+  pthread_cond_destroy(&p->change_cond);
   qp_free(p);
 }
 
@@ -196,6 +199,8 @@ static int payments_open(const qp_node_env_t *env, const json_t *settings, void 
   pthread_mutex_init(&p->webhook_lock, NULL);
   pthread_mutex_init(&p->worker_lock, NULL);
   pthread_cond_init(&p->worker_wake, NULL);
+  pthread_mutex_init(&p->change_lock, NULL);
+  pthread_cond_init(&p->change_cond, NULL);
   rc = qp__pay_worker_start(p);
   if (rc != 0) {
     snprintf(detail, detail_size, "payments: cannot start the webhook worker");

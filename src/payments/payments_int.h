@@ -106,6 +106,9 @@ typedef struct qp__pay {
   _Atomic uint64_t deliveries_ok, deliveries_failed; /* webhook deliveries, by outcome */
   MDB_dbi devices, device_numbers, codes_used; /* payment codes (store.c) */
   MDB_dbi intent_events;                      /* intents whose event is journaled (store.c) */
+  pthread_mutex_t change_lock;                /* guards change_gen */
+  pthread_cond_t change_cond;                 /* broadcast when change_gen moves */
+  uint64_t change_gen;                        /* committed changes with an event (streams) */
 } qp__pay_t;
 
 extern const char qp_payments_openapi_json[];
@@ -495,6 +498,9 @@ void qp__pay_merchants_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r
 void qp__pay_merchant_keys_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+/* GET /v1/orders/{id}/events: the order's changes as server-sent events
+ * (routes_order_events.c). */
+void qp__pay_orders_events(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_qr_svg(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);

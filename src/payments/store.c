@@ -163,6 +163,12 @@ int qp__pay_store_write(qp__pay_t *p, const qp__pay_change_t *c) {
   int rc = qp_kv_write(p->kv, write_fn, &w);
   if (rc == 0) qp__pay_count_change(p, c->event_type);
   if (rc == 0) qp__pay_count_change(p, c->event2_type);
+  if (rc == 0 && c->event_type != NULL) { /* wake the order streams (routes_order_events.c) */
+    pthread_mutex_lock(&p->change_lock);
+    p->change_gen++;
+    pthread_cond_broadcast(&p->change_cond);
+    pthread_mutex_unlock(&p->change_lock);
+  }
   return rc;
 }
 

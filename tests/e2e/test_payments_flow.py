@@ -230,6 +230,109 @@ def test_the_tick_observes_a_payment(shop):
     assert events(shop.node, "order.paid") == 1
 
 
+class OrderStream:
+    """GET /v1/orders/{id}/events read on a thread: the `order` frames' JSON
+    in .frames, .ended once the server closed the stream."""
+
+    def __init__(self, shop, order_id, key=None):
+        import requests
+        self.frames, self.ended, self.lines = [], threading.Event(), []
+        self.resp = requests.get("http://127.0.0.1:%d/v1/orders/%s/events" % (
+            shop.node.port, order_id), headers={"Authorization": "Bearer " + (
+                key or shop.node.key)}, stream=True, timeout=30)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        event, data = None, []
+        try:
+            for line in self.resp.iter_lines(decode_unicode=True):
+                self.lines.append(line)
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    data.append(line[6:])
+                elif line == "" and event is not None:
+                    assert event == "order", event
+                    self.frames.append(json.loads("\n".join(data)))
+                    event, data = None, []
+        except Exception:  # the test closed it
+            pass
+        self.ended.set()
+
+    def wait(self, n, timeout=10):
+        deadline = time.time() + timeout
+        while len(self.frames) < n and time.time() < deadline:
+            time.sleep(0.02)
+        return len(self.frames) >= n
+
+    def close(self):
+        self.resp.close()
+
+
+def test_order_events_stream(shop):
+    """The shop page's stream: the order as it is, then paid (the intent
+    succeeded in the auth module; the stream observes it), a partial
+    refund, then refunded, after which the server ends the stream."""
+    order = shop.order(1000)
+    st = OrderStream(shop, order["id"])
+    try:
+        assert st.resp.status_code == 200
+        assert st.resp.headers["Content-Type"].startswith("text/event-stream")
+        assert st.wait(1) and st.frames[0]["status"] == "open"
+        assert st.frames[0]["id"] == order["id"]
+        t0 = time.time()
+        shop.confirm(shop.intent(order))
+        assert st.wait(2), st.lines
+        assert time.time() - t0 < 3
+        assert st.frames[1]["status"] == "paid" and st.frames[1]["paid_while"] == "open"
+        assert refund(shop, order, 400).status_code == 200
+        assert st.wait(3) and st.frames[2]["status"] == "partially_refunded"
+        assert st.frames[2]["amount_refunded"] == "400"
+        assert not st.ended.is_set()
+        assert refund(shop, order, 600).status_code == 200
+        assert st.wait(4) and st.frames[3]["status"] == "refunded"
+        assert st.ended.wait(5)  # a final state ends the stream
+        assert len(st.frames) == 4
+    finally:
+        st.close()
+
+
+def test_order_events_end_and_refusals(shop):
+    """A canceled order's stream is its one frame; a cancel while watching
+    is the last frame; unknown orders and other merchants' keys get 404."""
+    import requests
+    done = shop.order(100)
+    assert shop.node.call("POST", "/v1/orders/%s/cancel" % done["id"], {}).status_code == 200
+    st = OrderStream(shop, done["id"])
+    assert st.ended.wait(5) and [f["status"] for f in st.frames] == ["canceled"]
+    live = shop.order(100)
+    st = OrderStream(shop, live["id"])
+    try:
+        assert st.wait(1)
+        assert shop.node.call("POST", "/v1/orders/%s/cancel" % live["id"], {}).status_code == 200
+        assert st.ended.wait(5)
+        assert [f["status"] for f in st.frames] == ["open", "canceled"]
+    finally:
+        st.close()
+    base = "http://127.0.0.1:%d/v1/orders/" % shop.node.port
+    r = requests.get(base + "0" * 32 + "/events", timeout=10,
+                     headers={"Authorization": "Bearer " + shop.node.key})
+    assert r.status_code == 404 and r.json()["error"]["code"]
+    assert requests.get(base + live["id"] + "/events", timeout=10).status_code == 401
+    other = shop.node.call("POST", "/v1/merchants", {
+        "name": "Other", "settlement_account_id": str(shop.payer), "ledger": LEDGER,
+        "currency": "USD"}).json()
+    key = shop.node.call("POST", "/v1/merchants/%s/keys" % other["id"], {}).json()["key"]
+    deadline = time.time() + 5
+    while True:  # the new key is valid once the key file is re-read
+        r = requests.get(base + live["id"] + "/events", timeout=10,
+                         headers={"Authorization": "Bearer " + key})
+        if r.status_code != 401 or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert r.status_code == 404, r.text
+
+
 @pytest.mark.parametrize("change", [
     {"amount": "1233"},
     {"credit_account_id": "payer"},
