@@ -2,9 +2,9 @@
  * fuzz_webhook_request.c - libFuzzer target for the body of POST
  * /v1/webhooks (src/payments/webhook_request.c): JSON, the URL through
  * libcurl's URL parser, the SSRF check of IP-literal hosts
- * (webhook_target.c), the event types.  The first input byte's two low bits
- * choose what is allowed (QP__PAY_ALLOW_LOOPBACK, QP__PAY_ALLOW_PRIVATE).  Seeds: good and bad bodies
- * (tests/fuzz/corpus/webhook_request).  Properties: no crash or sanitizer
+ * (webhook_target.c), the event types.  The first input byte's two low
+ * bits choose what is allowed (QP__PAY_ALLOW_LOOPBACK, _PRIVATE).  Seeds:
+ * good and bad bodies (tests/fuzz/corpus/webhook_request).  Properties: no crash or sanitizer
  * report; a refusal is a 400 with a code; an acceptance has a URL of 1 to
  * QP_PAY_WEBHOOK_URL_MAX bytes starting https:// (or http:// when allowed)
  * and at least one event type.
