@@ -319,3 +319,15 @@ torture: $(BUILD)/quipu
 
 torture-quick: $(BUILD)/quipu
 	/usr/bin/python3 tests/torture/torture.py --kills 200 --load-ms-max 300 $${SEED:+--seed $$SEED} --quipu $(BUILD)/quipu
+
+# kill -9 torture of the payments module (tests/torture/payments_torture.py,
+# docs/payments.md "Crash safety"): orders, intents confirmed by passkey,
+# partial refunds and Idempotency-Key retries under SIGKILL, checked after
+# every restart.  `make torture-payments KILLS=200 [SEED=…]`;
+# `make torture-payments-quick` (≤ 90 s) is meant for `make test`.
+.PHONY: torture-payments torture-payments-quick
+torture-payments: $(BUILD)/quipu
+	/usr/bin/python3 tests/torture/payments_torture.py --kills $${KILLS:-100} $${SEED:+--seed $$SEED} --quipu $(BUILD)/quipu
+
+torture-payments-quick: $(BUILD)/quipu
+	/usr/bin/python3 tests/torture/payments_torture.py --kills 12 --load-ms-max 1200 $${SEED:+--seed $$SEED} --quipu $(BUILD)/quipu
