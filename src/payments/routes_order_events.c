@@ -37,7 +37,11 @@ static bool final_status(const char *s) {
 /* Appends a frame when the order changed since the last one. */
 static int look(order_stream_t *st, qp_buf_t *out) {
   json_t *o = NULL;
-  int rc = qp__pay_order_observe(st->p, st->id, &o);
+  int rc = qp__pay_store_get_json(st->p, st->p->orders, st->id, QP_PAY_ID_SIZE, &o);
+  if (rc == 0 && qp__pay_order_payable(o)) { /* only then may a payment be news */
+    json_decref(o);
+    rc = qp__pay_order_observe(st->p, st->id, &o); /* takes the module's order lock */
+  }
   if (rc != 0) return rc;
   json_t *pub = qp__pay_order_public(o, qp__pay_now_s());
   json_decref(o);
