@@ -330,4 +330,4 @@ torture-payments: $(BUILD)/quipu
 	/usr/bin/python3 tests/torture/payments_torture.py --kills $${KILLS:-100} $${SEED:+--seed $$SEED} --quipu $(BUILD)/quipu
 
 torture-payments-quick: $(BUILD)/quipu
-	/usr/bin/python3 tests/torture/payments_torture.py --kills 12 --load-ms-max 1200 $${SEED:+--seed $$SEED} --quipu $(BUILD)/quipu
+	/usr/bin/python3 tests/torture/payments_torture.py --kills 10 --load-ms-max 1000 --rounds-per-dir 5 $${SEED:+--seed $$SEED} --quipu $(BUILD)/quipu

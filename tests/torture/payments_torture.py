@@ -11,7 +11,9 @@ that verifies every signature.  One round:
                paid orders partially (Idempotency-Key), and resend earlier
                refunds with the same key and body.  Every request is sorted
                by what came back: answered, or in doubt (no answer).
-  2. kill    - SIGKILL at a seeded random moment.
+  2. kill    - SIGKILL at a seeded random moment; one round in ten then
+               starts the node and kills it again 0-40 ms later, while it
+               opens its stores and recovers.
   3. verify  - `quipu verify --data HOME` on the crashed directory (exit 0;
                a torn journal tail is allowed, as in the ledger's torture).
   4. restart, then recover as a client would: every in-doubt POST is resent
@@ -391,6 +393,18 @@ def verify_dir(home, quipu, allow_torn=True):
           "quipu verify: exit %d: %s" % (v.returncode, out[-400:]))
 
 
+def early_kill(home, quipu, delay_s):
+    """Starts the node on home and SIGKILLs it after delay_s, while it opens
+    its stores, recovers and replays."""
+    import subprocess
+    with open(os.path.join(home, "node.log"), "a") as log:
+        proc = subprocess.Popen([quipu, "node", "--home", home], stdout=log,
+                                stderr=subprocess.STDOUT)
+        time.sleep(delay_s)
+        proc.kill()
+        proc.wait()
+
+
 def round_(s, receiver, rng, args, tag):
     stop = threading.Event()
     clients = [Client(s, i, random.Random(rng.getrandbits(64)), tag)
@@ -404,6 +418,9 @@ def round_(s, receiver, rng, args, tag):
     for t in threads:
         t.join(timeout=60)
     verify_dir(s.home, args.quipu)
+    if rng.random() < 0.1:  # one round in ten: killed again while it opens and recovers
+        early_kill(s.home, args.quipu, rng.uniform(0.0, 0.04))
+        verify_dir(s.home, args.quipu)
     s.node.start()
     doubt = recover(s)
     got = settled(s)
