@@ -7,7 +7,9 @@ that verifies every signature.  One round:
   1. load    - one client thread per customer: shops create orders (each
                POST with an Idempotency-Key), the customer pays them by a
                payment intent confirmed with its passkey (the software
-               authenticator of tests/e2e/webauthn_util.py), shops refund
+               authenticator of tests/e2e/webauthn_util.py) or the shop
+               collects them with one of the customer's payment codes (6
+               enrolled devices each; Idempotency-Key), shops refund
                paid orders partially (Idempotency-Key), and resend earlier
                refunds with the same key and body.  Every request is sorted
                by what came back: answered, or in doubt (no answer).
@@ -17,14 +19,16 @@ that verifies every signature.  One round:
   3. verify  - `quipu verify --data HOME` on the crashed directory (exit 0;
                a torn journal tail is allowed, as in the ledger's torture).
   4. restart, then recover as a client would: every in-doubt POST is resent
-     with its Idempotency-Key and body, every intent left unconfirmed is
+     with its Idempotency-Key and body (a collect's retry may find the order
+     paid already, or its code spent or expired), every intent left unconfirmed is
      read and confirmed, and refunds left pending settle (the module's
      recovery); then check:
        - the orders the node lists are exactly those the client created
          (one per Idempotency-Key, a replay answers the same id);
        - no order is paid twice: the settlement account's credits_posted is
          the sum of the paid orders' amounts, and each paid order has one
-         payment_intent.succeeded event and one order.paid event id;
+         order.paid event id (and one payment_intent.succeeded when an
+         intent paid it); a collected order reads paid_by payment_code;
        - refunds never exceed what was paid: per order, the succeeded
          refunds sum to amount_refunded <= amount, each succeeded refund is
          the answer to one request key, and the settlement account's
@@ -62,7 +66,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 LEDGER = 840
 HOOKS = {"webhooks_allow_loopback_http": True, "webhook_retry_base_ms": 50,
-         "webhook_retry_cap_ms": 300, "webhook_disable_after_s": 86400}
+         "webhook_retry_cap_ms": 300, "webhook_disable_after_s": 86400,
+         "collect_without_confirmation_max": 1000000}
+DEVICES = 6  # wallet devices per customer: a code is good once per device and 30 s step
 
 
 class Failed(Exception):
@@ -160,7 +166,14 @@ class Session:
             auth = Authenticator(ES256 if i % 2 == 0 else EDDSA, "none")
             user = self.node.user("torture%d" % i)
             check(self.node.register(user, auth).status_code == 200, "register")
-            self.customers.append({"user": user, "auth": auth, "payer": p})
+            devices = []
+            for d in range(DEVICES):
+                r = self.call("POST", "/v1/devices", {"user_id": user, "account_id": str(p),
+                                                      "ledger": LEDGER, "name": "phone%d" % d})
+                check(r.status_code == 200, r.text)
+                devices.append({"secret": r.json()["secret"], "number": r.json()["number"],
+                                "used": set()})
+            self.customers.append({"user": user, "auth": auth, "payer": p, "devices": devices})
         r = self.call("POST", "/v1/webhooks", {"url": receiver.url, "events": ["*"]})
         check(r.status_code == 200, r.text)
         receiver.reset(r.json()["secret"])
@@ -196,6 +209,7 @@ class Client:
         with self.s.lock:
             self.s.orders[k] = o
         send_order(self.s, o)
+        return o
 
     def pay(self, o):
         r = self.s.call("POST", "/v1/payment-intents", {
@@ -215,15 +229,30 @@ class Client:
             self.s.refunds[k] = f
         send_refund(self.s, f)
 
+    def collect(self):
+        """A shop's order collected with one of the customer's codes."""
+        step = int(time.time()) // 30
+        free = [d for d in self.c["devices"] if step not in d["used"]]
+        if not free:
+            return self.new_order()
+        d = self.rng.choice(free)
+        d["used"].add(step)
+        o = self.new_order()
+        o["collect"] = {"key": self.key("c"), "doubt": True,
+                        "body": {"payment_code": payment_code(d, step * 30)}}
+        send_collect(self.s, o)
+
     def step(self):
         mine = [o for o in list(self.s.orders.values())
                 if o["customer"] == self.i and o["id"] is not None]
-        unpaid = [o for o in mine if not o["intents"]]
-        paid = [o for o in mine if o["intents"]]
+        unpaid = [o for o in mine if not o["intents"] and "collect" not in o]
+        paid = [o for o in mine if o["intents"] or o.get("paid_by_code")]
         done = [f for f in list(self.s.refunds.values()) if not f["doubt"]]
         x = self.rng.random()
-        if x < 0.35 or not mine:
+        if x < 0.25 or not mine:
             self.new_order()
+        elif x < 0.4:
+            self.collect()
         elif x < 0.7 and unpaid:
             self.pay(self.rng.choice(unpaid))
         elif x < 0.92 and paid:
@@ -262,6 +291,35 @@ def send_refund(s, f):
     f["doubt"] = False
 
 
+def payment_code(device, t):
+    """docs/payments.md, "The code"."""
+    mac = hmac.new(bytes.fromhex(device["secret"]), (t // 30).to_bytes(8, "big"),
+                   hashlib.sha256).digest()
+    o = mac[31] & 0x0F
+    otp = (int.from_bytes(mac[o:o + 8], "big") & 0x7FFFFFFFFFFFFFFF) % 10 ** 10
+    return "28%06d%010d" % (device["number"], otp)
+
+
+def send_collect(s, o):
+    """POST /v1/orders/{id}/collect: paid, or (a retry after a crash) the
+    order already paid, or the code refused with the order unpaid."""
+    c = o["collect"]
+    r = s.call("POST", "/v1/orders/%s/collect" % o["id"], c["body"], idem=c["key"])
+    body = r.json()
+    if r.status_code == 200:
+        check(body["status"] == "paid" and body["paid_by"] == "payment_code", r.text)
+        o["paid_by_code"] = True
+    elif r.status_code == 409 and body["error"]["code"] == "order_not_open":
+        check(body["error"].get("status") in ("paid", "partially_refunded", "refunded"), r.text)
+        o["paid_by_code"] = True
+    else:
+        check(r.status_code in (409, 422) and body["error"]["code"] in (
+            "payment_code_expired", "payment_code_used", "payment_code_invalid"),
+            "collect %s: %s" % (c["key"], r.text))
+        o["paid_by_code"] = False  # the check below says whether money moved anyway
+    c["doubt"] = False
+
+
 def confirm(s, c, intent_id):
     r = s.call("POST", "/v1/payment-intents/%s/challenge" % intent_id, {})
     check(r.status_code == 200, "challenge: " + r.text)
@@ -272,8 +330,8 @@ def confirm(s, c, intent_id):
 
 def recover(s):
     """After a restart: what a client does with what was in doubt.  Returns
-    how many orders, confirms and refunds were in doubt."""
-    n = [0, 0, 0]
+    how many orders, confirms, refunds and collects were in doubt."""
+    n = [0, 0, 0, 0]
     for o in list(s.orders.values()):
         if o["doubt"]:
             n[0] += 1
@@ -289,6 +347,10 @@ def recover(s):
         if f["doubt"]:
             n[2] += 1
             send_refund(s, f)
+    for o in list(s.orders.values()):
+        if "collect" in o and o["collect"]["doubt"]:
+            n[3] += 1
+            send_collect(s, o)
     return n
 
 
@@ -330,10 +392,14 @@ def check_money(s, got):
                   "order %s with a succeeded intent reads %s" % (oid, g["status"]))
             check(g["payment_intent_id"] in o["intents"], "order %s paid by %s" % (
                 oid, g["payment_intent_id"]))
-            paid_total += int(g["amount"])
+        elif "collect" in o and g["status"] != "open":
+            check(g.get("paid_by") == "payment_code", "collected order %s: %s" % (oid, g))
+            o["paid_by_code"] = True
         else:
-            check(g["status"] == "open", "order %s never paid reads %s" % (oid, g["status"]))
+            check(g["status"] == "open" and not o.get("paid_by_code"),
+                  "order %s never paid reads %s" % (oid, g["status"]))
             continue
+        paid_total += int(g["amount"])
         rs = s.call("GET", "/v1/refunds?limit=500&order_id=" + oid).json()["data"]
         ok = [r for r in rs if r["status"] == "succeeded"]
         total = sum(int(r["amount"]) for r in ok)
@@ -354,9 +420,10 @@ def check_money(s, got):
 
 def check_events(s, receiver, got, deadline_s=20):
     paid = {oid for oid, g in got.items() if g["status"] != "open"}
+    by_intent = {oid for oid in paid if got[oid].get("payment_intent_id")}
     refunds = {f["id"] for f in s.refunds.values() if f["status"] in ("succeeded",)}
     refunds |= {r for r in refunds_succeeded(s, got)}
-    want = {"order.created": set(got), "order.paid": paid, "payment_intent.succeeded": paid,
+    want = {"order.created": set(got), "order.paid": paid, "payment_intent.succeeded": by_intent,
             "refund.succeeded": refunds}
     deadline = time.time() + deadline_s
     while True:
@@ -456,14 +523,18 @@ def main():
                 stats["dirs"] += 1
             n, doubt = round_(s, receiver, rng, args, "k%d" % k)
             stats["kills"] += 1
-            for name, d in zip(("doubt_orders", "doubt_confirms", "doubt_refunds"), doubt):
+            for name, d in zip(("doubt_orders", "doubt_confirms", "doubt_refunds",
+                                "doubt_collects"), doubt):
                 stats[name] = stats.get(name, 0) + d
             print("kill %d: ok (%d orders, %d refund keys; in doubt and resent: %d orders, "
-                  "%d confirms, %d refunds)" % (k + 1, n, len(s.refunds), *doubt), flush=True)
+                  "%d confirms, %d refunds, %d collects)" % (k + 1, n, len(s.refunds), *doubt),
+                  flush=True)
             if (k + 1) % args.rounds_per_dir == 0 or k + 1 == args.kills:
                 s.node.stop()  # a clean stop: verify must pass outright
                 verify_dir(s.home, args.quipu, allow_torn=False)
                 stats["orders"] += len(s.orders)
+                stats["collected"] = stats.get("collected", 0) + sum(
+                    1 for o in s.orders.values() if o.get("paid_by_code"))
                 stats["refunds"] += len(s.refunds)
                 shutil.rmtree(s.home, ignore_errors=True)
                 s = None
