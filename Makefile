@@ -75,6 +75,7 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory torture-quick
+	@$(MAKE) --no-print-directory torture-payments-quick
 	@$(MAKE) --no-print-directory test-browser
 
 # Tests in a real browser (tests/browser, issue 14): Debian's Chromium,
