@@ -76,6 +76,7 @@ test: deps
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory torture-quick
 	@$(MAKE) --no-print-directory torture-payments-quick
+	@$(MAKE) --no-print-directory test-js
 	@$(MAKE) --no-print-directory test-browser
 
 # Tests in a real browser (tests/browser, issue 14): Debian's Chromium,
@@ -91,7 +92,9 @@ test-browser: deps
 # The JS client (clients/js, issue 17): its unit tests and its calls against
 # real nodes started from $(BUILD)/quipu; no npm packages needed.
 .PHONY: test-js
-test-js: $(BUILD)/quipu
+test-js: deps
+	@QUIPU_BROWSER=1 bash scripts/deps.sh
+	@$(MAKE) --no-print-directory $(BUILD)/quipu
 	cd clients/js && QUIPU_BIN=$(abspath $(BUILD)/quipu) node --test --test-timeout 60000 test/
 
 # npm ci again only when the lock file changed.
