@@ -72,6 +72,8 @@ async function createOrder() {
     merchant_id: m.id, amount: total().toString(), ledger: m.ledger, currency: m.currency,
     description, reference: `SHOP-${Date.now().toString(36).toUpperCase()}`.slice(0, 25) } });
   await showOrder(order);
+  $("order-title").focus();
+  $("order").scrollIntoView({ block: "start" });
   const svg = await state.api.text("GET", `/v1/orders/${order.id}/qr.svg`);
   if (state.qrUrl) URL.revokeObjectURL(state.qrUrl);
   state.qrUrl = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
@@ -97,6 +99,7 @@ async function showOrder(order) {
     const left = BigInt(order.amount) - BigInt(order.amount_refunded || 0);
     $("refund-amount").value = money(left);
   }
+  if (!["open", "requires_confirmation"].includes(order.status)) $("order-live").textContent = "";
   if (order.status === "paid") note("Paid. Thank you!");
   if (order.status === "requires_confirmation") note("Waiting for the customer to confirm on the phone.");
 }
