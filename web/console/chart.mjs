@@ -14,10 +14,14 @@ function s(tag, attrs = {}, text) {
 
 const hhmm = (t) => new Date(t * 1000).toISOString().slice(11, 16);
 
-export function stackedBars(stats) {
-  const W = 720, H = 240, L = 44, B = 28, T = 10, R = 8;
+// width: the drawing's width in CSS pixels (the figure's), so text stays 11px on a phone.
+export function stackedBars(stats, width = 720) {
+  const W = Math.max(280, Math.round(width)), H = 220, L = 44, B = 28, T = 10, R = 8;
   const buckets = stats.buckets;
-  const max = Math.max(1, ...buckets.map((b) => OUTCOMES.reduce((n, o) => n + b[o], 0)));
+  const top = Math.max(1, ...buckets.map((b) => OUTCOMES.reduce((n, o) => n + b[o], 0)));
+  const step = [1, 2, 5].flatMap((m) => [1, 10, 100, 1000, 10000, 100000].map((p) => m * p))
+    .sort((x, y) => x - y).find((st) => st * 4 >= top) ?? Math.ceil(top / 4);
+  const max = step * 4; // four ticks of a round step
   const total = OUTCOMES.map((o) => `${stats.totals[o]} ${o}`).join(", ");
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": "chart-t chart-d" });
   svg.append(s("title", { id: "chart-t" }, `Risk decisions per ${stats.bucket_s} seconds`),
@@ -27,7 +31,7 @@ export function stackedBars(stats) {
     const y = T + (H - T - B) * (1 - k / 4);
     svg.append(s("line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#c9d1db", "stroke-width": 1 }),
       s("text", { x: L - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#4a5563" },
-        String(Math.round((max * k) / 4))));
+        String(step * k)));
   }
   buckets.forEach((b, i) => {
     let y = H - B;
@@ -40,7 +44,7 @@ export function stackedBars(stats) {
       r.append(s("title", {}, `${hhmm(b.start)}: ${b[o]} ${o}`));
       svg.append(r);
     }
-    if (i % Math.ceil(buckets.length / 6) === 0)
+    if (i % Math.ceil(buckets.length / Math.max(2, Math.floor(W / 70))) === 0)
       svg.append(s("text", { x: L + i * bw, y: H - 8, "font-size": 11, fill: "#4a5563" }, hhmm(b.start)));
   });
   return svg;

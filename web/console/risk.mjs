@@ -3,7 +3,7 @@
 // queue (decisions "review" whose payment intent is still requires_review: approve or
 // decline), the live rules with their fire counts and snoozes, the ruleset editor (PUT live or
 // shadow; compile errors shown at their line), the shadow report, the lists.
-import { ApiError, el, sentence } from "/common/api.mjs";
+import { ApiError, el, sentence, toMajor } from "/common/api.mjs";
 import { legend, stackedBars } from "./chart.mjs";
 import { badge, dl, json, table, when } from "./view.mjs";
 
@@ -36,7 +36,7 @@ async function all() {
 async function chart() {
   const stats = await c.api.request("GET", "/v1/risk/stats", { query: { bucket_s: 60, buckets: 30 } });
   const fig = c.$("risk-chart");
-  fig.replaceChildren(stackedBars(stats), legend(),
+  fig.replaceChildren(stackedBars(stats, fig.clientWidth - 18), legend(),
     el("figcaption", { class: "muted" }, `Decisions per minute, the last 30 minutes (UTC). ` +
       `Total: ${Object.entries(stats.totals).map(([k, v]) => `${v} ${k}`).join(", ")}.`));
 }
@@ -73,7 +73,7 @@ async function review() {
   const t = el("table", { id: "review-table", "aria-label": "Payments waiting for review" });
   table(t, [
     { title: "Intent", get: (i) => el("span", { class: "mono" }, i.id) },
-    { title: "Amount", get: (i) => `${i.amount} ${i.currency} (minor units)`, num: true },
+    { title: "Amount", get: (i) => `${toMajor(i.amount, i.currency)} ${i.currency}`, num: true },
     { title: "Payee", get: (i) => i.payee_name || "—" },
     { title: "Rules", get: (i) => (i.risk?.fired || []).map((f) => f.rule).join(", ") || "—" },
     { title: "Decide", get: (i) => el("div", { class: "actions" },
@@ -124,8 +124,12 @@ function showErrors(text, err) {
   const first = errs[0].line || 1;
   const from = Math.max(1, first - 2), to = Math.min(lines.length, first + 2);
   const src = el("div", { class: "src", "aria-label": "The source around the first error" });
-  for (let n = from; n <= to; n++)
+  for (let n = from; n <= to; n++) {
     src.append(el("div", { class: bad.has(n) ? "bad" : null }, el("span", { class: "ln" }, String(n)), lines[n - 1]));
+    if (n === first && errs[0].column)
+      src.append(el("div", { class: "bad", "aria-hidden": "true" }, el("span", { class: "ln" }, ""),
+        `${" ".repeat(errs[0].column - 1)}^`));
+  }
   box.replaceChildren(el("p", { class: "msg error" }, `The ruleset was not loaded: it has ${errs.length === 1 ? "an error" : `${errs.length} errors`}. The live ruleset did not change.`),
     el("ul", { class: "editor-errors" }, errs.map((e) => el("li", { "data-line": String(e.line) },
       `Line ${e.line}, column ${e.column}: ${e.message}`))), src);
