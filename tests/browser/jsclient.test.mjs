@@ -5,22 +5,22 @@
 // create -> credentialToJSON -> the node's verify) and a payment intent
 // confirmed with it (requestOptionsFromJSON -> get -> credentialToJSON), the
 // money moved on the ledger; QuipuError and toMinor/toMajor in the page.
-// The module is served from a copy under a temporary web root until the web
-// module serves /clients/js/ (branch console): then the real path is used.
+// The page and its script are files under a temporary web root (the pages' CSP allows no
+// inline script); the client comes from where the web module serves it, /clients/js/.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Node, REPO } from "./node.mjs";
 import { AUTHENTICATOR, launch } from "./browser.mjs";
 
 const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>quipu.mjs</title>
-</head><body><script type="module">
-import * as quipu from "./quipu.mjs";
+<script type="module" src="main.mjs"></script></head><body></body></html>
+`;
+const MAIN = `import * as quipu from "/clients/js/quipu.mjs";
 window.quipu = quipu;
 document.body.dataset.ready = "true";
-</script></body></html>
 `;
 
 let node;
@@ -28,14 +28,15 @@ let browser;
 let root;
 before(async () => {
   node = new Node();
-  // A web root holding one app, "jsclient": this page and a copy of the client.
+  // A web root holding one app, "jsclient": this page and its script.
   root = mkdtempSync(join(tmpdir(), "quipu-jsclient-web-"));
   mkdirSync(join(root, "jsclient"));
   writeFileSync(join(root, "jsclient", "index.html"), PAGE);
-  copyFileSync(join(REPO, "clients/js/quipu.mjs"), join(root, "jsclient", "quipu.mjs"));
+  writeFileSync(join(root, "jsclient", "main.mjs"), MAIN);
   const configPath = join(node.home, "node.json");
   const config = JSON.parse(readFileSync(configPath, "utf8"));
   config.modules.web.root = root;
+  config.modules.web.clients = join(REPO, "clients/js");
   writeFileSync(configPath, JSON.stringify(config));
   await node.start();
   browser = await launch();
