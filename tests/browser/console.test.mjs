@@ -61,6 +61,8 @@ test("ledger: audit, account history, transfer detail", async (t) => {
   assert.equal(await page.evaluate(() => location.hash), "");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("console.key")), node.key);
   await page.waitForSelector("#audit-summary[data-balanced=true]");
+  await page.waitForSelector("body[data-chain=no]"); // GET /v1/chain/status answered 404
+  assert.equal(await page.isVisible("#tab-chain"), false, "no chain module, no Chain tab");
   assert.match(await page.textContent("#audit-summary"), /Debits equal credits in every ledger/);
   const row = await page.textContent("#audit-ledgers tbody");
   assert.match(row, /840/);
