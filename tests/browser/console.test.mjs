@@ -129,12 +129,26 @@ test("risk: a decision, the chart, a bad then a good ruleset, the review queue",
   assert.equal((await node.ok("GET", "/v1/risk/ruleset")).ruleset, before, "live unchanged");
   await page.screenshot({ path: join(SCREENS, "console-ruleset-error-desktop.png"), fullPage: true });
 
-  await page.fill("#ruleset-text", RULES + 'rule huge: amount >= 900000 => block "too large"\n');
+  await page.fill("#ruleset-text", 'list vips set\n' + RULES +
+    'rule huge: amount >= 900000 and not (payer in vips) => block "too large"\n');
   await page.click("#ruleset-live");
   await page.waitForFunction(() => document.getElementById("ruleset-ok").textContent !== "");
   assert.match(await page.textContent("#ruleset-ok"), /Loaded as the live ruleset: 3 rules/);
   assert.match(await page.textContent("#rules-table"), /huge/);
   assert.notEqual((await node.ok("GET", "/v1/risk/ruleset")).ruleset, before);
+
+  // A snooze and its lift; a list's items added from the page.
+  await page.click('button[aria-label="Snooze huge for an hour"]');
+  await page.waitForSelector('button[aria-label="Lift the snooze of huge"]');
+  const snoozed = (await node.ok("GET", "/v1/risk/rules")).rules.find((x) => x.rule === "huge");
+  assert.equal(snoozed.snooze.reason, "snoozed in the console");
+  await page.click('button[aria-label="Lift the snooze of huge"]');
+  await page.waitForSelector('button[aria-label="Snooze huge for an hour"]');
+  await page.selectOption("#list-name", "vips");
+  await page.fill("#list-items", "alice, bob");
+  await page.click("#list-form button[type=submit]");
+  await page.waitForFunction(() => /vips \(2 items\)/.test(document.getElementById("list-out").textContent));
+  assert.deepEqual((await node.ok("GET", "/v1/risk/lists/vips")).items.sort(), ["alice", "bob"]);
   assert.deepEqual(errors, []);
 });
 
