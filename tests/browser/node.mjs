@@ -14,13 +14,15 @@ export const QUIPU = process.env.QUIPU_BIN || join(REPO, "build/quipu");
 const SCOPES = "auth:read,auth:write,ledger:read,ledger:write";
 
 export class Node {
-  constructor() {
+  // modules: more modules beside ledger, auth and web ({payments: {}, risk: {…}});
+  // scopes: the key's (default: auth and ledger read/write).
+  constructor({ modules = {}, scopes = SCOPES } = {}) {
     this.home = mkdtempSync(join(tmpdir(), "quipu-browser-"));
     const config = { listen: "127.0.0.1:0",
-      modules: { ledger: {}, auth: {}, web: { root: join(REPO, "web") } } };
+      modules: { ledger: {}, auth: {}, web: { root: join(REPO, "web") }, ...modules } };
     writeFileSync(join(this.home, "node.json"), JSON.stringify(config));
     this.key = execFileSync(QUIPU, ["keys", "create", "--data", this.home, "--name", "ops",
-      "--scope", SCOPES], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+      "--scope", scopes], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
     if (!this.key.startsWith("qpk_")) throw new Error(`no key: ${this.key}`);
   }
 
