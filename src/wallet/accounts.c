@@ -11,6 +11,8 @@
 
 #include "auth/auth.h"
 #include "base/err.h"
+#include "base/log.h"
+#include "crypto/crypto.h"
 #include "ledger/api.h"
 #include "wallet/wallet_int.h"
 
@@ -89,4 +91,36 @@ json_t *qp__wallet_me(qp__wallet_t *w, const char *user_id, qp_http_reply_t *r) 
   }
   return json_pack("{s:{s:s, s:s, s:s}, s:o}", "user", "id", user_id, "handle", handle,
                    "display_name", name, "accounts", qp__wallet_accounts_json(w, user_id));
+}
+
+int qp__wallet_deposit(qp__wallet_t *w, qp_u128 account, qp_u128 amount, qp_u128 *id,
+                       uint32_t *result) {
+  qp_transfer_t t;
+  memset(&t, 0, sizeof t);
+  while (*id == 0 || *id == ~(qp_u128)0) randombytes_buf(id, sizeof *id);
+  t.id = *id;
+  t.debit_account_id = w->settings.treasury_account_id;
+  t.credit_account_id = account;
+  t.amount = amount;
+  t.ledger = w->settings.ledger;
+  t.code = 1;
+  int rc = qp__wallet_treasury_ensure(w);
+  if (rc == 0) rc = qp_ledger_service_transfers(qp_ledger_service(), &t, 1, result);
+  return rc;
+}
+
+void qp__wallet_welcome(qp__wallet_t *w, qp_u128 account) {
+  if (w->settings.welcome_amount == 0) return;
+  static const char tag[] = "quipu-wallet-welcome-v1";
+  uint8_t in[sizeof tag + 16], h[QP_HASH_SIZE];
+  memcpy(in, tag, sizeof tag);
+  memcpy(in + sizeof tag, &account, 16);
+  qp_sha256(h, in, sizeof in);
+  qp_u128 id = 0;
+  memcpy(&id, h, sizeof id);
+  uint32_t result = 0;
+  int rc = qp__wallet_deposit(w, account, w->settings.welcome_amount, &id, &result);
+  if (rc != 0 || (result != QP_CREATE_TRANSFER_OK && result != QP_CREATE_TRANSFER_EXISTS))
+    QP_LOG_WARN("wallet", "the welcome deposit was refused (%s)",
+                rc != 0 ? qp_strerror(rc) : qp_create_transfer_result_name(result));
 }

@@ -56,14 +56,8 @@ void qp__wallet_admin_deposit(void *ctx, qp_http_request_t *req, qp_http_reply_t
             user_of(w, qp_http_param(req, "handle"), uid, &t.credit_account_id, r);
   json_decref(body);
   if (!ok) return;
-  qp_ledger_service_t *svc = qp_ledger_service();
   uint32_t result = 0;
-  int rc = qp__wallet_treasury_ensure(w);
-  while (t.id == 0 || t.id == ~(qp_u128)0) randombytes_buf(&t.id, sizeof t.id);
-  t.debit_account_id = w->settings.treasury_account_id;
-  t.ledger = w->settings.ledger;
-  t.code = 1;
-  if (rc == 0) rc = qp_ledger_service_transfers(svc, &t, 1, &result);
+  int rc = qp__wallet_deposit(w, t.credit_account_id, t.amount, &t.id, &result);
   if (rc != 0 || result != QP_CREATE_TRANSFER_OK) {
     qp_http_error_t err = {0};
     qp_http_error_set(&err, rc != 0 ? 503 : 422,

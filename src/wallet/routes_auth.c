@@ -64,8 +64,10 @@ static void signed_in(qp__wallet_t *w, const char *user_id, bool new_user, qp_ht
   qp_u128 account = 0;
   char cookie[QP_WALLET_COOKIE_MAX];
   int rc = 0;
-  if (qp__wallet_account_of(w, user_id, &account) == QP_ENOTFOUND)
+  if (qp__wallet_account_of(w, user_id, &account) == QP_ENOTFOUND) {
     rc = qp__wallet_account_create(w, user_id, &account);
+    if (rc == 0) qp__wallet_welcome(w, account);
+  }
   if (rc == 0) rc = qp__wallet_session_open(w, user_id, cookie, sizeof cookie);
   if (rc != 0) {
     qp_http_reply_fail(r, 503, "wallet_unavailable", "",

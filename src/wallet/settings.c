@@ -3,7 +3,7 @@
  *
  *   "wallet": {"ledger": 840, "currency": "USD", "account_code": 2,
  *              "session_ttl_s": 43200, "paycode_unlock_s": 300,
- *              "treasury_account_id": "1"}
+ *              "treasury_account_id": "1", "welcome_amount": "0"}
  *
  * Every key is optional; an unknown key stops the node naming it.
  */
@@ -14,7 +14,7 @@
 #include "wallet/wallet_int.h"
 
 #define ALLOWED "ledger, currency, account_code, session_ttl_s, paycode_unlock_s, " \
-                "treasury_account_id"
+                "treasury_account_id, welcome_amount"
 
 void qp__wallet_settings_default(qp__wallet_settings_t *s) {
   memset(s, 0, sizeof *s);
@@ -60,6 +60,13 @@ static int one(qp__wallet_settings_t *s, const char *key, json_t *v, char *detai
       return QP_EINVAL;
     }
     memcpy(s->currency, json_string_value(v), 4);
+  } else if (strcmp(key, "welcome_amount") == 0) {
+    const char *t = json_string_value(v);
+    if (t == NULL || qp_u128_parse(t, strlen(t), &s->welcome_amount) != 0) {
+      snprintf(detail, size, "modules.wallet.welcome_amount must be a decimal string of minor "
+               "units (0 = none)");
+      return QP_EINVAL;
+    }
   } else if (strcmp(key, "treasury_account_id") == 0) {
     const char *t = json_string_value(v);
     if (t == NULL || qp_u128_parse(t, strlen(t), &s->treasury_account_id) != 0 ||

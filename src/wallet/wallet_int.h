@@ -49,6 +49,7 @@ typedef struct {
   uint32_t session_ttl_s;      /* a session's lifetime */
   uint32_t paycode_unlock_s;   /* a passkey unlocks the pay code this long */
   qp_u128 treasury_account_id; /* deposits come from it (created when missing) */
+  qp_u128 welcome_amount;      /* a new user's first deposit from the treasury; 0 = none */
 } qp__wallet_settings_t;
 
 /* A session as stored (JSON in LMDB, by the token's hash). */
@@ -182,6 +183,13 @@ json_t *qp__wallet_accounts_json(qp__wallet_t *w, const char *user_id);
 int qp__wallet_account_create(qp__wallet_t *w, const char *user_id, qp_u128 *account);
 /* Creates the treasury account when missing: 0 or an error. */
 int qp__wallet_treasury_ensure(qp__wallet_t *w);
+/* A deposit of amount from the treasury to account, as transfer id (0: a
+ * random one, set in *id): 0 with the ledger's result, or QP_E*. */
+int qp__wallet_deposit(qp__wallet_t *w, qp_u128 account, qp_u128 amount, qp_u128 *id,
+                       uint32_t *result);
+/* The welcome deposit of a new user's account (welcome_amount), once: its
+ * transfer id is derived from the account's. */
+void qp__wallet_welcome(qp__wallet_t *w, qp_u128 account);
 
 /* ---- bills.c ---- */
 /* One bill's facts, before names are looked up. */

@@ -224,6 +224,22 @@ def test_session_expires(tmp_dir):
         n.stop()
 
 
+def test_welcome_amount_is_paid_once_at_signup(tmp_dir):
+    n = WalletNode(os.path.join(tmp_dir, "w"), wallet={"welcome_amount": "1234"}).start()
+    try:
+        a = User(n, "carol")
+        a.signup()
+        assert a.me["accounts"][0]["balance"] == "1234"
+        r = a.login()
+        assert r.status_code == 200, r.text
+        assert r.json()["accounts"][0]["balance"] == "1234"  # a sign-in pays nothing
+        bills = a.get("/v1/wallet/bills").json()["data"]
+        assert [(b["kind"], b["amount"], b["direction"]) for b in bills] == \
+            [("deposit", "1234", "in")]
+    finally:
+        n.stop()
+
+
 def test_unknown_setting_stops_the_node(tmp_dir):
     n = WalletNode(os.path.join(tmp_dir, "home"), {"colour": "blue"})
     with pytest.raises(RuntimeError) as e:
