@@ -146,6 +146,10 @@ async function boot() {
   $("signin").addEventListener("click", onSignin);
   $("logout").addEventListener("click", onLogout);
   window.addEventListener("hashchange", route);
+  document.querySelector(".skip").addEventListener("click", (e) => {
+    e.preventDefault();
+    $("main").focus();
+  });
   try {
     signedIn(await api.me());
   } catch (err) {
