@@ -235,6 +235,8 @@ int qp_http_keys_match(const qp_http_key_t *keys, uint32_t count, const char *ke
 
 typedef struct qp_http_request qp_http_request_t; /* opaque; valid during the handler */
 
+#define QP_HTTP_REPLY_HEADERS_BYTES 1024u /* extra headers of one reply, names and values */
+
 /* A handler's answer.  Set it with the qp_http_reply_* helpers; the core
  * sends it, adds X-Request-Id and counts it. */
 typedef struct qp_http_reply {
@@ -245,6 +247,8 @@ typedef struct qp_http_reply {
   bool close;               /* send Connection: close */
   uint32_t retry_after_s;   /* Retry-After for a 429/503; 0 = the default, 1 */
   size_t body_len;          /* bytes of body when binary (qp_http_reply_bytes); 0 = strlen */
+  uint32_t headers_len;     /* bytes used in headers */
+  char headers[QP_HTTP_REPLY_HEADERS_BYTES]; /* extra "name\0value\0" pairs */
 } qp_http_reply_t;
 
 /* Serialises json (consumes the reference; NULL means out of memory and
@@ -259,6 +263,13 @@ void qp_http_reply_text(qp_http_reply_t *r, unsigned status, char *text,
  * NUL bytes allowed).  data NULL becomes a 500. */
 void qp_http_reply_bytes(qp_http_reply_t *r, unsigned status, void *data, size_t len,
                          const char *content_type);
+
+/* Adds a header (copied) to the reply: security and cache headers of the
+ * web pages, Location, Set-Cookie.  Returns 0, or QP_ELIMIT when the
+ * reply's QP_HTTP_REPLY_HEADERS_BYTES are used up (nothing added) or the
+ * name or value holds a CR or LF (QP_EINVAL).  Kept when the body changes
+ * (an error reply after a header keeps it). */
+int qp_http_reply_header(qp_http_reply_t *r, const char *name, const char *value);
 
 /* The error envelope for err (status from err, 500 if unset). */
 void qp_http_reply_error(qp_http_reply_t *r, const qp_http_error_t *err);

@@ -68,6 +68,17 @@ void qp_http_reply_bytes(qp_http_reply_t *r, unsigned status, void *data, size_t
   if (data != NULL) r->body_len = len;
 }
 
+int qp_http_reply_header(qp_http_reply_t *r, const char *name, const char *value) {
+  size_t n = strlen(name), v = strlen(value);
+  if (strpbrk(name, "\r\n: ") != NULL || strpbrk(value, "\r\n") != NULL || n == 0)
+    return QP_EINVAL;
+  if (n + v + 2 > sizeof r->headers - r->headers_len) return QP_ELIMIT;
+  memcpy(r->headers + r->headers_len, name, n + 1);
+  memcpy(r->headers + r->headers_len + n + 1, value, v + 1);
+  r->headers_len += (uint32_t)(n + v + 2);
+  return 0;
+}
+
 void qp_http_reply_error(qp_http_reply_t *r, const qp_http_error_t *err) {
   qp_free(r->body);
   r->body_len = 0;
@@ -113,6 +124,11 @@ static enum MHD_Result send_reply(qp_http_server_t *s, struct MHD_Connection *co
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
   MHD_add_response_header(resp, "X-Request-Id", ctx->request_id);
   if (r->allow != NULL) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+  for (uint32_t at = 0; at < r->headers_len;) {
+    const char *name = r->headers + at, *value = name + strlen(name) + 1;
+    MHD_add_response_header(resp, name, value);
+    at += (uint32_t)(value + strlen(value) + 1 - name);
+  }
   if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
   if (r->status == 429 || r->status == 503) {
     char seconds[16];

@@ -24,7 +24,7 @@ int qp__http_pattern_check(const char *pattern, uint32_t *literals, uint32_t *pa
   const char *p = pattern + 1;
   while (*p != '\0') {
     size_t n = strcspn(p, "/");
-    if (n == 0) return QP_EINVAL; /* "//" or a trailing "/" */
+    if (n == 0) return QP_EINVAL; /* "//" */
     if (p[0] == '{') {
       if (n < 3 || p[n - 1] != '}' || n - 2 >= QP_HTTP_PARAM_NAME_MAX) return QP_EINVAL;
       if (memchr(p + 1, '{', n - 2) != NULL || memchr(p + 1, '}', n - 2) != NULL) return QP_EINVAL;
@@ -34,8 +34,7 @@ int qp__http_pattern_check(const char *pattern, uint32_t *literals, uint32_t *pa
       ++*literals;
     }
     p += n;
-    if (*p == '/') p++;
-    if (*p == '\0' && p[-1] == '/') return QP_EINVAL;
+    if (*p == '/') p++; /* a trailing "/" is kept: "/wallet/" is not "/wallet" */
   }
   return 0;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "risk/module_int.h"
@@ -136,16 +137,28 @@ static int decide(qp__risk_mod_t *m, const json_t *event) {
   return 0;
 }
 
+static void remember(qp__risk_mod_t *m, const char *text, size_t len) {
+  int64_t now_s = (int64_t)(qp_clock_wall_ns() / 1000000000u);
+  qp__risk_recent_add(m->recent, now_s, m->live.d.decision, text, len);
+}
+
 int qp__risk_decide_one(qp__risk_mod_t *m, const json_t *event, json_t **out) {
   int rc = decide(m, event);
   if (rc != 0) return rc;
   *out = qp_risk_decision_json(m->live.rs, &m->live.d, event);
-  return *out != NULL ? 0 : QP_ENOMEM;
+  if (*out == NULL) return QP_ENOMEM;
+  char *text = json_dumps(*out, JSON_COMPACT);
+  if (text != NULL) remember(m, text, strlen(text));
+  qp_http_json_free(text);
+  return 0;
 }
 
 int qp__risk_decide_text(qp__risk_mod_t *m, const json_t *event, qp_buf_t *out) {
   int rc = decide(m, event);
-  return rc != 0 ? rc : qp_risk_decision_text(m->live.rs, &m->live.d, event, out);
+  size_t before = out->len;
+  if (rc == 0) rc = qp_risk_decision_text(m->live.rs, &m->live.d, event, out);
+  if (rc == 0 && !out->failed) remember(m, out->data + before, out->len - before);
+  return rc;
 }
 
 static int items_check(qp__risk_mod_t *m, const char *name, const json_t *items) {

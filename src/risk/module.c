@@ -146,6 +146,8 @@ static const qp_http_route_t ROUTES[] = {
     {"DELETE", "/v1/risk/rules/{name}/snooze", "risk:admin", false, 0,
      qp__risk_route_snooze_delete},
     {"GET", "/v1/risk/changes", "risk:admin", false, 0, qp__risk_route_changes_get},
+    {"GET", "/v1/risk/decisions", "risk:admin", false, 0, qp__risk_route_decisions_get},
+    {"GET", "/v1/risk/stats", "risk:admin", false, 0, qp__risk_route_stats_get},
 };
 
 static void mod_free(qp__risk_mod_t *m) {
@@ -154,6 +156,7 @@ static void mod_free(qp__risk_mod_t *m) {
   if (m->journal != NULL) qp_journal_close(m->journal);
   qp_risk_lists_free(m->lists);
   qp_free(m->snoozes);
+  qp__risk_recent_free(m->recent);
   pthread_mutex_destroy(&m->lock);
   qp_free(m);
 }
@@ -170,6 +173,7 @@ static int risk_open(const qp_node_env_t *env, const json_t *settings, void **st
   m->snoozes = qp_calloc(QP_RISK_SNOOZES_MAX, sizeof *m->snoozes);
   snprintf(m->dir, sizeof m->dir, "%s/risk", env->data_dir);
   rc = m->snoozes != NULL ? qp_risk_lists_new(&m->lists) : QP_ENOMEM;
+  if (rc == 0) rc = qp__risk_recent_new(&m->recent);
   if (rc == 0 && qp_mkdir_p(m->dir) != 0) {
     snprintf(detail, detail_size, "%s: cannot create the directory", m->dir);
     rc = QP_EIO;

@@ -28,6 +28,8 @@
 #define QP_RISK_SNOOZE_S_MAX (366 * 86400) /* a snooze lasts at most a year */
 #define QP_RISK_LIST_UPDATE_MAX 100000u  /* items in one list update */
 #define QP_RISK_WHO_MAX 64u              /* bytes of "who" (an API key id, or config) */
+#define QP_RISK_RECENT_MAX 1000u         /* latest decisions kept (GET /v1/risk/decisions) */
+#define QP_RISK_STATS_SECONDS 7200u      /* seconds of counts per outcome (GET /v1/risk/stats) */
 
 /* Journal record types (their bodies are JSON objects, see journal.c). */
 enum {
@@ -59,6 +61,21 @@ typedef struct qp__risk_slot {
   _Atomic uint64_t *disagreed; /* shadow only: fired in an event the decisions differ */
 } qp__risk_slot_t;
 
+/* recent.c: one remembered decision. */
+typedef struct qp__risk_recent_entry {
+  char *text;      /* {"seq","at","decision"} (qp_malloc'ed, NUL-terminated) */
+  size_t len, cap; /* bytes used, allocated */
+  uint64_t seq;    /* 1, 2, …; 0 = empty */
+  uint8_t outcome; /* the decision's */
+} qp__risk_recent_entry_t;
+
+typedef struct qp__risk_recent {
+  qp__risk_recent_entry_t ring[QP_RISK_RECENT_MAX]; /* decision seq s at (s - 1) % MAX */
+  uint64_t seq;                                     /* decisions remembered so far */
+  int64_t sec_at[QP_RISK_STATS_SECONDS];            /* the second a slot counts */
+  uint32_t sec_counts[QP_RISK_STATS_SECONDS][4];    /* per outcome */
+} qp__risk_recent_t;
+
 typedef struct qp__risk_mod {
   pthread_mutex_t lock;       /* see above */
   qp_risk_lists_t *lists;     /* by name; outlive rulesets */
@@ -75,8 +92,22 @@ typedef struct qp__risk_mod {
   _Atomic uint64_t eval_errors;   /* rules that hit an evaluation error */
   _Atomic uint64_t refused;       /* events refused (bad id/time) */
   qp_http_histogram_t latency;    /* per decision, microseconds */
+  qp__risk_recent_t *recent;      /* the latest decisions and counts per second */
   qp_http_module_t http;
 } qp__risk_mod_t;
+
+/* recent.c: under m->lock. */
+int qp__risk_recent_new(qp__risk_recent_t **out);
+void qp__risk_recent_free(qp__risk_recent_t *r);
+/* Remembers one decision (its JSON text, len bytes) made at now_s. */
+void qp__risk_recent_add(qp__risk_recent_t *r, int64_t now_s, qp_risk_outcome_t outcome,
+                         const char *decision, size_t len);
+/* {"decisions":[…newest first, at most limit, outcome -1 = any],"total"} appended to out. */
+int qp__risk_recent_list(const qp__risk_recent_t *r, uint32_t limit, int outcome,
+                         qp_buf_t *out);
+/* Decisions per outcome made in seconds [from_s, to_s) (within the kept seconds). */
+void qp__risk_recent_counts(const qp__risk_recent_t *r, int64_t from_s, int64_t to_s,
+                            uint64_t counts[4]);
 
 /* journal.c */
 int qp__risk_journal_open(qp__risk_mod_t *m, char *detail, size_t detail_size);
@@ -118,6 +149,8 @@ void qp__risk_route_rules_get(void *ctx, qp_http_request_t *req, qp_http_reply_t
 void qp__risk_route_snooze_post(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__risk_route_snooze_delete(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__risk_route_changes_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__risk_route_decisions_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__risk_route_stats_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__risk_metrics(void *ctx, qp_http_text_t *out);
 
 /* The caller's name for the journal: its API key id, or "anonymous". */

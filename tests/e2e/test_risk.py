@@ -781,3 +781,54 @@ def test_replay_equals_server(binary, tmp_dir):
         assert a["id"] == e["id"]
         assert {k: a[k] for k in b} == b, (e, a, b)
         assert set(a) ^ set(b) == set(), (a, b)
+
+
+def test_recent_decisions_and_stats(node):
+    """GET /v1/risk/decisions (the latest, newest first, by outcome) and GET /v1/risk/stats
+    (counts per outcome per bucket of the node's clock): what the console draws."""
+    node.put_ruleset(EXAMPLE)
+    node.list_update("blocked_payees", add=["mallory"])
+    assert node.get("/v1/risk/decisions") == {"decisions": [], "total": 0}
+    before = int(time.time())
+    node.decide([ev(1, T0, "a", payee="bob"), ev(2, T0, "a", payee="mallory")])
+    node.decide(ev(3, T0, "b", payee="carol"))
+    got = node.get("/v1/risk/decisions")
+    assert got["total"] == 3
+    assert [d["decision"]["id"] for d in got["decisions"]] == ["e3", "e2", "e1"]
+    assert [d["seq"] for d in got["decisions"]] == [3, 2, 1]
+    assert [d["decision"]["decision"] for d in got["decisions"]] == ["allow", "block", "allow"]
+    assert all(before <= d["at"] <= time.time() + 1 for d in got["decisions"])
+    assert got["decisions"][1]["decision"]["fired"][0]["rule"] == "blocked"
+    blocked = node.get("/v1/risk/decisions?outcome=block")["decisions"]
+    assert [d["decision"]["id"] for d in blocked] == ["e2"]
+    assert [d["seq"] for d in node.get("/v1/risk/decisions?limit=2")["decisions"]] == [3, 2]
+    stats = node.get("/v1/risk/stats?bucket_s=60&buckets=5")
+    assert stats["bucket_s"] == 60 and len(stats["buckets"]) == 5
+    assert stats["totals"] == {"allow": 2, "challenge": 0, "review": 0, "block": 1}
+    starts = [b["start"] for b in stats["buckets"]]
+    assert starts == sorted(starts) and all(s % 60 == 0 for s in starts)
+    assert starts[-1] <= stats["now"] < starts[-1] + 60
+    assert sum(b["allow"] for b in stats["buckets"]) == 2
+    assert len(node.get("/v1/risk/stats")["buckets"]) == 60  # 60 buckets of 60 s by default
+    for path, field in [("/v1/risk/decisions?limit=0", "limit"),
+                        ("/v1/risk/decisions?limit=1001", "limit"),
+                        ("/v1/risk/decisions?outcome=maybe", "outcome"),
+                        ("/v1/risk/decisions?since=1", "since"),
+                        ("/v1/risk/stats?bucket_s=0", "bucket_s"),
+                        ("/v1/risk/stats?buckets=x", "buckets"),
+                        ("/v1/risk/stats?bucket_s=3600&buckets=3", "buckets")]:
+        e = error(node.call("GET", path), 400, "invalid_argument", field)
+        assert e["message"], path
+    for path in ("/v1/risk/decisions", "/v1/risk/stats"):
+        assert node.call("GET", path, key="decide").status_code == 403
+        assert node.call("GET", path, key=None).status_code == 401
+
+
+def test_recent_decisions_ring_is_bounded(node):
+    node.put_ruleset(EXAMPLE)
+    node.decide([ev(i, T0, "p%d" % (i % 7)) for i in range(1205)])
+    got = node.get("/v1/risk/decisions?limit=1000")
+    assert got["total"] == 1205 and len(got["decisions"]) == 1000
+    assert got["decisions"][0]["decision"]["id"] == "e1204"
+    assert got["decisions"][-1]["decision"]["id"] == "e205"
+    assert sum(node.get("/v1/risk/stats?bucket_s=3600&buckets=2")["totals"].values()) == 1205

@@ -60,7 +60,20 @@ static void whoami(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp_http_reply_text(r, 200, text, "text/plain");
 }
 
+/* A pattern with a trailing slash, and extra reply headers. */
+static void slash(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  echo(ctx, req, r, "slash");
+  assert_int_equal(qp_http_reply_header(r, "X-Extra", "one two"), 0);
+  assert_int_equal(qp_http_reply_header(r, "X-Bad", "a\r\nX-Injected: 1"), QP_EINVAL);
+  assert_int_equal(qp_http_reply_header(r, "X-Bad: 1", "a"), QP_EINVAL);
+  char big[QP_HTTP_REPLY_HEADERS_BYTES];
+  memset(big, 'a', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  assert_int_equal(qp_http_reply_header(r, "X-Big", big), QP_ELIMIT);
+}
+
 static const qp_http_route_t ROUTES[] = {
+    {"GET", "/v1/things/", "things:read", false, 0, slash},
     {"GET", "/v1/things/{name}", "things:read", false, 0, get_thing},
     {"GET", "/v1/things/special", "things:read", false, 0, get_special},
     {"POST", "/v1/things/{name}", "things:write", false, 16, post_thing},
@@ -128,6 +141,8 @@ typedef struct answer {
   size_t len;       /* bytes in body */
   char allow[64];   /* Allow header */
   char retry_after[16]; /* Retry-After header */
+  char extra[64];       /* X-Extra header */
+  int injected;         /* an X-Injected header came */
 } answer_t;
 
 static size_t on_body(char *data, size_t size, size_t n, void *ctx) {
@@ -146,6 +161,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx) {
     snprintf(a->allow, sizeof a->allow, "%.*s", (int)(size * n - 9), data + 7);
   if (size * n > 13 && strncmp(data, "Retry-After: ", 13) == 0)
     snprintf(a->retry_after, sizeof a->retry_after, "%.*s", (int)(size * n - 15), data + 13);
+  if (size * n > 9 && strncmp(data, "X-Extra: ", 9) == 0)
+    snprintf(a->extra, sizeof a->extra, "%.*s", (int)(size * n - 11), data + 9);
+  if (size * n > 12 && strncmp(data, "X-Injected: ", 12) == 0) a->injected = 1;
   return size * n;
 }
 
@@ -198,6 +216,11 @@ static void test_routing_and_params(void **state) {
   assert_string_equal(a.allow, "GET, POST");
   a = call(f, "GET", "/v1/things//", f->reader, NULL, NULL);
   assert_int_equal(a.status, 404); /* an empty segment is not a name */
+  a = call(f, "GET", "/v1/things/", f->reader, NULL, NULL);
+  assert_int_equal(a.status, 200); /* a pattern may end with "/" */
+  assert_string_equal(a.body, "slash - yes ");
+  assert_string_equal(a.extra, "one two");
+  assert_false(a.injected);
 }
 
 static void test_keys_scopes_and_limits(void **state) {

@@ -3,8 +3,10 @@
  * be served (one segment, no leading dot, a served extension), what is read
  * (the file as it is, typed by its extension) and what is refused (missing
  * files, directories, symlinks, files over the limit or holding a NUL
- * byte); and the module's settings (root relative to the home, must be a
- * directory, no unknown key).
+ * byte, a symlinked directory on the way); binary files (images, fonts:
+ * NUL bytes allowed, a larger limit); files one directory down; and the
+ * module's settings (root relative to the home, must be a directory,
+ * clients, no unknown key) and its routes.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,7 +45,18 @@ static int setup(void **state) {
   put("app/app.js", "export {};", 10);
   put("app/nul.txt", "a\0b", 3);
   put("secret.txt", "outside", 7);
+  snprintf(path, sizeof path, "%s/app/icons", root);
+  assert_int_equal(mkdir(path, 0700), 0);
+  put("app/icons/a.png", "\x89PNG\0\1", 6);
+  put("app/icons/site.webmanifest", "{}", 2);
+  snprintf(path, sizeof path, "%s/clients", root);
+  assert_int_equal(mkdir(path, 0700), 0);
+  snprintf(path, sizeof path, "%s/clients/js", root);
+  assert_int_equal(mkdir(path, 0700), 0);
   char target[600];
+  snprintf(target, sizeof target, "%s", root); /* app/up -> the root: a symlinked directory */
+  snprintf(path, sizeof path, "%s/app/up", root);
+  assert_int_equal(symlink(target, path), 0);
   snprintf(target, sizeof target, "%s/secret.txt", root);
   snprintf(path, sizeof path, "%s/app/link.txt", root);
   assert_int_equal(symlink(target, path), 0);
@@ -81,7 +94,59 @@ static void test_types(void **state) {
   assert_null(qp_web_content_type(".js"));
   assert_null(qp_web_content_type("app.js.bak"));
   assert_null(qp_web_content_type("index"));
-  assert_null(qp_web_content_type("x.png"));
+  assert_null(qp_web_content_type("x.gif"));
+  assert_string_equal(qp_web_content_type("x.png"), "image/png");
+  assert_string_equal(qp_web_content_type("x.ico"), "image/x-icon");
+  assert_string_equal(qp_web_content_type("x.webp"), "image/webp");
+  assert_string_equal(qp_web_content_type("x.woff2"), "font/woff2");
+  assert_string_equal(qp_web_content_type("m.webmanifest"), "application/manifest+json");
+  assert_true(qp_web_binary("x.png") && qp_web_binary("f.woff2"));
+  assert_false(qp_web_binary("x.svg") || qp_web_binary("x.webmanifest") || qp_web_binary("x"));
+}
+
+static int read3(const char *a, const char *b, const char *c, qp_web_file_t *f) {
+  const char *names[] = {a, b, c};
+  char detail[256] = "";
+  return qp_web_read(root, names, 3, f, detail, sizeof detail);
+}
+
+static void test_nested_and_binary(void **state) {
+  (void)state;
+  qp_web_file_t f, g;
+  assert_int_equal(read3("app", "icons", "a.png", &f), 0);
+  assert_int_equal(f.len, 6);
+  assert_memory_equal(f.body, "\x89PNG\0\1", 6);
+  assert_string_equal(f.type, "image/png");
+  assert_true(f.etag[0] == '"' && f.etag[strlen(f.etag) - 1] == '"' && strlen(f.etag) > 6);
+  assert_int_equal(read3("app", "icons", "a.png", &g), 0);
+  assert_string_equal(f.etag, g.etag); /* unchanged file, same ETag */
+  qp_free(f.body);
+  qp_free(g.body);
+  assert_int_equal(read3("app", "icons", "site.webmanifest", &f), 0);
+  assert_string_equal(f.type, "application/manifest+json");
+  qp_free(f.body);
+  assert_int_equal(read3("app", "up", "secret.txt", &f), QP_ENOTFOUND); /* symlinked dir */
+  assert_null(f.body);
+  assert_int_equal(read3("app", "..", "secret.txt", &f), QP_ENOTFOUND);
+  assert_int_equal(read3("app", "icons", "missing.png", &f), QP_ENOTFOUND);
+  assert_int_equal(read3("app", "index.html", "a.png", &f), QP_ENOTFOUND); /* not a dir */
+  const char *one[] = {"secret.txt"};
+  char detail[256];
+  assert_int_equal(qp_web_read(root, one, 1, &f, detail, sizeof detail), 0);
+  qp_free(f.body);
+  assert_int_equal(qp_web_read(root, one, 0, &f, detail, sizeof detail), QP_ENOTFOUND);
+  char path[600];
+  snprintf(path, sizeof path, "%s/app/icons/big.png", root);
+  int fd = open(path, O_CREAT | O_WRONLY, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(ftruncate(fd, QP_WEB_FILE_BYTES_MAX + 1), 0); /* a binary may be larger */
+  close(fd);
+  assert_int_equal(read3("app", "icons", "big.png", &f), 0);
+  assert_int_equal(f.len, QP_WEB_FILE_BYTES_MAX + 1);
+  qp_free(f.body);
+  assert_int_equal(truncate(path, QP_WEB_BINARY_BYTES_MAX + 1), 0);
+  assert_int_equal(read3("app", "icons", "big.png", &f), QP_ELIMIT);
+  assert_null(f.body);
 }
 
 static int read_one(const char *app, const char *file, char **body, const char **type) {
@@ -147,11 +212,27 @@ static void test_module_settings(void **state) {
   char detail[512];
   assert_int_equal(open_web("{\"root\": \"app\"}", &st, detail, sizeof detail), 0);
   const qp_http_module_t *http = m->routes(st);
-  assert_int_equal(http->routes_count, 1);
-  assert_string_equal(http->routes[0].method, "GET");
+  assert_int_equal(http->routes_count, 18);
   assert_string_equal(http->routes[0].pattern, "/web/{app}/{file}");
-  assert_true(http->routes[0].public_route);
+  assert_string_equal(http->routes[1].pattern, "/clients/js/{file}");
+  const char *want[] = {"/wallet/", "/shop/{file}", "/console/{dir}/{file}", "/common"};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    size_t hits = 0;
+    for (size_t r = 0; r < http->routes_count; r++)
+      hits += strcmp(http->routes[r].pattern, want[i]) == 0;
+    assert_int_equal(hits, 1);
+  }
+  for (size_t r = 0; r < http->routes_count; r++) {
+    assert_string_equal(http->routes[r].method, "GET");
+    assert_true(http->routes[r].public_route);
+  }
   m->close(st);
+  assert_int_equal(open_web("{\"root\": \"app\", \"clients\": \"clients/js\"}", &st, detail,
+                            sizeof detail), 0);
+  m->close(st);
+  assert_int_equal(open_web("{\"root\": \"app\", \"clients\": \"nope\"}", &st, detail,
+                            sizeof detail), QP_EINVAL);
+  assert_non_null(strstr(detail, "modules.web.clients"));
   assert_int_equal(open_web(NULL, &st, detail, sizeof detail), QP_EINVAL); /* <home>/web */
   assert_non_null(strstr(detail, "modules.web.root"));
   assert_int_equal(open_web("{\"root\": \"app/index.html\"}", &st, detail, sizeof detail),
@@ -160,7 +241,7 @@ static void test_module_settings(void **state) {
   assert_int_equal(open_web("{\"root\": 7}", &st, detail, sizeof detail), QP_EINVAL);
   assert_non_null(strstr(detail, "modules.web.root must be"));
   assert_int_equal(open_web("{\"dir\": \"app\"}", &st, detail, sizeof detail), QP_EINVAL);
-  assert_non_null(strstr(detail, "unknown key modules.web.dir"));
+  assert_non_null(strstr(detail, "unknown key modules.web.dir; allowed: root, clients"));
 }
 
 /* The served fragment is the JSON source's copy (scripts/gen-openapi.sh). */
@@ -173,6 +254,8 @@ static void test_openapi_copy(void **state) {
   assert_non_null(copy);
   assert_true(json_equal(src, copy));
   assert_non_null(json_object_get(json_object_get(copy, "paths"), "/web/{app}/{file}"));
+  assert_non_null(json_object_get(json_object_get(copy, "paths"), "/{app}/{dir}/{file}"));
+  assert_non_null(json_object_get(json_object_get(copy, "paths"), "/clients/js/{file}"));
   json_decref(src);
   json_decref(copy);
 }
@@ -183,6 +266,7 @@ int main(void) {
       cmocka_unit_test(test_types),
       cmocka_unit_test(test_reads_what_is_allowed),
       cmocka_unit_test(test_refuses_the_rest),
+      cmocka_unit_test(test_nested_and_binary),
       cmocka_unit_test(test_module_settings),
       cmocka_unit_test(test_openapi_copy),
   };
