@@ -22,6 +22,8 @@ DOCS = [
     ("src/risk/openapi.json", "src/risk/openapi.c", "risk/module_int.h", "qp_risk_openapi_json"),
     ("src/payments/openapi.json", "src/payments/openapi.c", "payments/payments_int.h",
      "qp_payments_openapi_json"),
+    ("src/wallet/openapi.json", "src/wallet/openapi.c", "wallet/wallet_int.h",
+     "qp_wallet_openapi_json"),
 ]
 for src, dst, header, symbol in DOCS:
     text = open(src, encoding="utf-8").read()

@@ -47,7 +47,7 @@ typedef struct {
   uint32_t challenge_ttl_s;                               /* a challenge's lifetime */
 } qp__auth_settings_t;
 
-typedef enum { QP__AUTH_REGISTER = 1, QP__AUTH_PAYMENT = 2 } qp__auth_kind_t;
+typedef enum { QP__AUTH_REGISTER = 1, QP__AUTH_PAYMENT = 2, QP__AUTH_LOGIN = 3 } qp__auth_kind_t;
 
 /* One outstanding challenge.  Used ones stay until they expire, so that a
  * replay is told apart from a challenge never issued. */
@@ -91,6 +91,8 @@ void qp__auth_store_close(qp__auth_t *a);
 /* Adds a user (JSON with "handle"); QP_EEXISTS when the handle is taken. */
 int qp__auth_user_put(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], const char *handle,
                       json_t *user);
+/* The id of the user with this handle, or QP_ENOTFOUND. */
+int qp__auth_user_by_handle(qp__auth_t *a, const char *handle, uint8_t id[QP_AUTH_ID_SIZE]);
 /* The user's record (caller owns it), or QP_ENOTFOUND. */
 int qp__auth_user_get(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t **out);
 /* Adds a credential of user; QP_EEXISTS when its id is registered already. */
@@ -189,6 +191,20 @@ void qp__auth_intents_confirm(void *ctx, qp_http_request_t *req, qp_http_reply_t
 void qp__auth_intents_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_intents_approve(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_intents_decline(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+
+/* routes_register.c, for the doors: PublicKeyCredentialCreationOptionsJSON
+ * of ceremony c for user ({handle, display_name}); resident: residentKey
+ * "required" (the wallet's discoverable passkeys) instead of "preferred". */
+json_t *qp__auth_creation_options(qp__auth_t *a, const qp__auth_ceremony_t *c,
+                                 const json_t *user, bool resident);
+/* Called after the attestation verified and before the credential is
+ * stored: true to go on, false after an error reply (nothing stored). */
+typedef bool (*qp__auth_register_prepare_fn)(void *ctx, const qp__auth_ceremony_t *c,
+                                             qp_http_reply_t *r);
+/* The verify step over body {"ceremony", "credential"}: §7.1, prepare (may
+ * be NULL), then the credential stored and answered (200). */
+void qp__auth_register_run(qp__auth_t *a, const json_t *body, qp__auth_register_prepare_fn prepare,
+                           void *ctx, qp_http_reply_t *r);
 
 /* The public form of a stored credential record (a new object). */
 json_t *qp__auth_credential_public(const json_t *stored);

@@ -19,23 +19,11 @@
 #include "base/alloc.h"
 #include "base/err.h"
 
-typedef struct {
-  uint8_t client_data[QP_AUTH_CLIENT_DATA_MAX];
-  size_t client_data_len;
-  uint8_t auth_data[QP_AUTH_AUTHDATA_MAX];
-  size_t auth_data_len;
-  uint8_t sig[QP_AUTH_SIGNATURE_MAX];
-  size_t sig_len;
-  uint8_t raw_id[QP_AUTH_CREDENTIAL_ID_MAX];
-  size_t raw_id_len;
-  uint8_t user_handle[64];
-  size_t user_handle_len;
-  bool has_user_handle;
-} assertion_t;
+typedef qp__auth_assertion_in_t assertion_t;
 
 static const char *const GET_TYPES[] = {"webauthn.get", "payment.get"};
 
-static bool read_assertion(const json_t *cred, assertion_t *as, qp_http_reply_t *r) {
+bool qp__auth_read_assertion(const json_t *cred, assertion_t *as, qp_http_reply_t *r) {
   const json_t *resp = json_object_get(cred, "response");
   const char *type = json_string_value(json_object_get(cred, "type"));
   uint8_t id[QP_AUTH_CREDENTIAL_ID_MAX];
@@ -86,8 +74,7 @@ static bool credential_unknown(qp_http_reply_t *r, const char *why) {
   return false;
 }
 
-/* The stored credential of the assertion, which must be the user's. */
-static bool find_credential(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
+bool qp__auth_find_credential(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
                             const assertion_t *as, json_t **rec, qp_auth_cose_key_t *key,
                             qp_http_reply_t *r) {
   char hex[QP_AUTH_ID_HEX + 1];
@@ -160,7 +147,7 @@ static bool verify(qp__auth_t *a, const json_t *intent, const qp__auth_ceremony_
   return rc == 0;
 }
 
-static json_t *flags_json(uint8_t f) {
+json_t *qp__auth_flags_json(uint8_t f) {
   return json_pack("{s:b, s:b, s:b, s:b}", "up", (f & QP_AUTH_FLAG_UP) != 0, "uv",
                    (f & QP_AUTH_FLAG_UV) != 0, "be", (f & QP_AUTH_FLAG_BE) != 0, "bs",
                    (f & QP_AUTH_FLAG_BS) != 0);
@@ -173,7 +160,7 @@ static void settle(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t *int
   int64_t now = qp__auth_now_s();
   json_object_set_new(rec, "sign_count", json_integer(out->sign_count));
   json_object_set_new(rec, "last_used", qp__auth_time_json(now));
-  json_object_set_new(rec, "flags", flags_json(out->flags));
+  json_object_set_new(rec, "flags", qp__auth_flags_json(out->flags));
   int rc = qp__auth_cred_update(a, as->raw_id, as->raw_id_len, rec);
   if (rc != 0) {
     qp__auth_reply_store(r, rc, "cannot store the signature count; nothing was posted");
@@ -203,21 +190,21 @@ static void settle(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t *int
   else qp__auth_reply_ledger(r, rc, result);
 }
 
-static void confirm(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t *intent,
-                    const json_t *body, assertion_t *as, qp_http_reply_t *r) {
+void qp__auth_intent_confirm_run(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t *intent,
+                                 const json_t *body, assertion_t *as, qp_http_reply_t *r) {
   uint8_t user_id[QP_AUTH_ID_SIZE];
   qp__auth_ceremony_t c;
   json_t *rec = NULL;
   qp_auth_cose_key_t key = {0, NULL};
   qp_auth_assertion_t out;
-  if (!read_assertion(json_object_get(body, "credential"), as, r) ||
+  if (!qp__auth_read_assertion(json_object_get(body, "credential"), as, r) ||
       !take_challenge(a, id, &c, r) || !qp__auth_intent_confirmable(intent, r))
     return;
   if (!qp__auth_id_parse(json_string_value(json_object_get(intent, "user_id")), user_id)) {
     qp__auth_reply_store(r, QP_ECORRUPT, "the stored payment intent is damaged");
     return;
   }
-  if (find_credential(a, user_id, as, &rec, &key, r) &&
+  if (qp__auth_find_credential(a, user_id, as, &rec, &key, r) &&
       verify(a, intent, &c, as, rec, &key, &out, r))
     settle(a, id, intent, rec, as, &out, r);
   qp_auth_cose_key_deinit(&key);
@@ -235,7 +222,7 @@ void qp__auth_intents_confirm(void *ctx, qp_http_request_t *req, qp_http_reply_t
   pthread_mutex_t *lock = qp__auth_intent_lock(a, req);
   pthread_mutex_lock(lock);
   if (as != NULL && qp__auth_intent_load(a, req, r, id, &intent))
-    confirm(a, id, intent, body, as, r);
+    qp__auth_intent_confirm_run(a, id, intent, body, as, r);
   pthread_mutex_unlock(lock);
   qp_free(as);
   json_decref(intent);

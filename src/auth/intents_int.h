@@ -4,6 +4,7 @@
 #ifndef QP_AUTH_INTENTS_INT_H
 #define QP_AUTH_INTENTS_INT_H
 
+#include "auth/assert.h"
 #include "auth/auth_int.h"
 #include "auth/payment.h"
 #include "ledger/api.h"
@@ -56,5 +57,43 @@ bool qp__auth_intent_frictionless(const json_t *intent);
 /* Posts the intent's hold: 0 with *result (OK: the intent is succeeded),
  * or the ledger door's error. */
 int qp__auth_intent_post(json_t *intent, uint32_t *result);
+
+/* ---- confirm.c, for the doors ---- */
+
+/* The byte strings of an AuthenticationResponseJSON. */
+typedef struct {
+  uint8_t client_data[QP_AUTH_CLIENT_DATA_MAX];
+  size_t client_data_len;
+  uint8_t auth_data[QP_AUTH_AUTHDATA_MAX];
+  size_t auth_data_len;
+  uint8_t sig[QP_AUTH_SIGNATURE_MAX];
+  size_t sig_len;
+  uint8_t raw_id[QP_AUTH_CREDENTIAL_ID_MAX];
+  size_t raw_id_len;
+  uint8_t user_handle[64];
+  size_t user_handle_len;
+  bool has_user_handle;
+} qp__auth_assertion_in_t;
+
+/* Reads credential (AuthenticationResponseJSON); false after a 400 reply. */
+bool qp__auth_read_assertion(const json_t *cred, qp__auth_assertion_in_t *as, qp_http_reply_t *r);
+/* The stored credential of the assertion, which must be user_id's, and its
+ * key (caller deinits it); false after a 400 credential_unknown (or 500). */
+bool qp__auth_find_credential(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
+                              const qp__auth_assertion_in_t *as, json_t **rec,
+                              qp_auth_cose_key_t *key, qp_http_reply_t *r);
+/* Authenticator flags as {"up","uv","be","bs"}. */
+json_t *qp__auth_flags_json(uint8_t f);
+/* The confirm of intent id (lock held): the body's credential over its
+ * challenge, then the hold posted; replies the intent or the refusal. */
+void qp__auth_intent_confirm_run(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t *intent,
+                                 const json_t *body, qp__auth_assertion_in_t *as,
+                                 qp_http_reply_t *r);
+/* routes_confirm.c: a fresh challenge for intent (confirmable or a 409). */
+void qp__auth_intent_challenge_run(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE],
+                                   json_t *intent, qp_http_reply_t *r);
+/* routes_intents.c: voids intent's hold (lock held); replies the intent. */
+void qp__auth_intent_cancel_run(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t *intent,
+                                qp_http_reply_t *r);
 
 #endif

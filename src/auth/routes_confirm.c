@@ -80,29 +80,35 @@ static void reply_challenge(qp__auth_t *a, const json_t *intent, json_t *creds,
   json_decref(challenge);
 }
 
+void qp__auth_intent_challenge_run(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE],
+                                   json_t *intent, qp_http_reply_t *r) {
+  uint8_t user_id[QP_AUTH_ID_SIZE], challenge[32];
+  json_t *creds = NULL;
+  if (!qp__auth_intent_confirmable(intent, r)) return;
+  qp__auth_ceremony_t c;
+  int rc = qp__auth_id_parse(json_string_value(json_object_get(intent, "user_id")), user_id)
+               ? qp__auth_cred_list(a, user_id, &creds)
+               : QP_ECORRUPT;
+  if (rc == 0 && json_array_size(creds) == 0)
+    qp_http_reply_fail(r, 409, "no_credentials", "",
+                       "the user has no registered credential to confirm with");
+  else if (rc == 0 && (rc = payment_challenge(intent, challenge)) == 0 &&
+           (rc = qp__auth_ceremony_new_payment(
+                a, user_id, id, challenge,
+                json_integer_value(json_object_get(intent, "expires_at_s")), &c)) == 0)
+    reply_challenge(a, intent, creds, &c, r);
+  else if (rc == QP_ELIMIT)
+    qp_http_reply_fail(r, 429, "too_many_ceremonies", "", "too many challenges outstanding");
+  else if (rc != 0)
+    qp__auth_reply_store(r, rc, "cannot issue the challenge");
+  json_decref(creds);
+}
+
 void qp__auth_intents_challenge(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp__auth_t *a = ctx;
-  uint8_t id[QP_AUTH_ID_SIZE], user_id[QP_AUTH_ID_SIZE], challenge[32];
-  json_t *intent = NULL, *creds = NULL;
+  uint8_t id[QP_AUTH_ID_SIZE];
+  json_t *intent = NULL;
   if (!qp__auth_empty_body(req, r) || !qp__auth_intent_load(a, req, r, id, &intent)) return;
-  if (qp__auth_intent_confirmable(intent, r)) {
-    qp__auth_ceremony_t c;
-    int rc = qp__auth_id_parse(json_string_value(json_object_get(intent, "user_id")), user_id)
-                 ? qp__auth_cred_list(a, user_id, &creds)
-                 : QP_ECORRUPT;
-    if (rc == 0 && json_array_size(creds) == 0)
-      qp_http_reply_fail(r, 409, "no_credentials", "",
-                         "the user has no registered credential to confirm with");
-    else if (rc == 0 && (rc = payment_challenge(intent, challenge)) == 0 &&
-             (rc = qp__auth_ceremony_new_payment(
-                  a, user_id, id, challenge,
-                  json_integer_value(json_object_get(intent, "expires_at_s")), &c)) == 0)
-      reply_challenge(a, intent, creds, &c, r);
-    else if (rc == QP_ELIMIT)
-      qp_http_reply_fail(r, 429, "too_many_ceremonies", "", "too many challenges outstanding");
-    else if (rc != 0)
-      qp__auth_reply_store(r, rc, "cannot issue the challenge");
-  }
-  json_decref(creds);
+  qp__auth_intent_challenge_run(a, id, intent, r);
   json_decref(intent);
 }

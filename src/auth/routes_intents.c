@@ -186,6 +186,30 @@ bool qp__auth_empty_body(qp_http_request_t *req, qp_http_reply_t *r) {
   return body != NULL;
 }
 
+void qp__auth_intent_cancel_run(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t *intent,
+                                qp_http_reply_t *r) {
+  if (!qp__auth_intent_cancelable(intent, r)) return;
+  qp_transfer_t v;
+  memset(&v, 0, sizeof v);
+  v.id = qp__auth_new_transfer_id();
+  v.flags = QP_TRANSFER_VOID_PENDING_TRANSFER;
+  uint32_t result = 0;
+  int rc = qp__auth_u128_member(intent, "transfer_id", &v.pending_id);
+  if (rc == 0) rc = qp__auth_ledger_move(&v, &result);
+  qp__auth_ceremony_t used;
+  qp__auth_ceremony_take_intent(a, id, &used); /* its challenge dies with it */
+  bool voided = rc == 0 && result == QP_CREATE_TRANSFER_OK;
+  json_object_set_new(intent, "status", json_string(voided ? "canceled" : "expired"));
+  json_object_set_new(intent, "canceled_at", qp__auth_time_json(qp__auth_now_s()));
+  json_object_set_new(intent, "void_transfer_id", qp__auth_u128_json(v.id));
+  if (rc == 0 && (voided || result == QP_CREATE_TRANSFER_PENDING_TRANSFER_EXPIRED))
+    rc = qp__auth_intent_put(a, id, intent, false);
+  if (rc == 0 && voided) qp_http_reply_json(r, 200, qp__auth_intent_public(intent));
+  else if (rc == 0 && result == QP_CREATE_TRANSFER_PENDING_TRANSFER_EXPIRED)
+    qp__auth_intent_confirmable(intent, r);
+  else qp__auth_reply_ledger(r, rc, result);
+}
+
 void qp__auth_intents_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp__auth_t *a = ctx;
   uint8_t id[QP_AUTH_ID_SIZE];
@@ -193,27 +217,7 @@ void qp__auth_intents_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t 
   if (!qp__auth_empty_body(req, r)) return;
   pthread_mutex_t *lock = qp__auth_intent_lock(a, req);
   pthread_mutex_lock(lock);
-  if (qp__auth_intent_load(a, req, r, id, &intent) && qp__auth_intent_cancelable(intent, r)) {
-    qp_transfer_t v;
-    memset(&v, 0, sizeof v);
-    v.id = qp__auth_new_transfer_id();
-    v.flags = QP_TRANSFER_VOID_PENDING_TRANSFER;
-    uint32_t result = 0;
-    int rc = qp__auth_u128_member(intent, "transfer_id", &v.pending_id);
-    if (rc == 0) rc = qp__auth_ledger_move(&v, &result);
-    qp__auth_ceremony_t used;
-    qp__auth_ceremony_take_intent(a, id, &used); /* its challenge dies with it */
-    bool voided = rc == 0 && result == QP_CREATE_TRANSFER_OK;
-    json_object_set_new(intent, "status", json_string(voided ? "canceled" : "expired"));
-    json_object_set_new(intent, "canceled_at", qp__auth_time_json(qp__auth_now_s()));
-    json_object_set_new(intent, "void_transfer_id", qp__auth_u128_json(v.id));
-    if (rc == 0 && (voided || result == QP_CREATE_TRANSFER_PENDING_TRANSFER_EXPIRED))
-      rc = qp__auth_intent_put(a, id, intent, false);
-    if (rc == 0 && voided) qp_http_reply_json(r, 200, qp__auth_intent_public(intent));
-    else if (rc == 0 && result == QP_CREATE_TRANSFER_PENDING_TRANSFER_EXPIRED)
-      qp__auth_intent_confirmable(intent, r);
-    else qp__auth_reply_ledger(r, rc, result);
-  }
+  if (qp__auth_intent_load(a, req, r, id, &intent)) qp__auth_intent_cancel_run(a, id, intent, r);
   pthread_mutex_unlock(lock);
   json_decref(intent);
 }

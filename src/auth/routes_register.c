@@ -44,7 +44,8 @@ static json_t *descriptors(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE]
   return out;
 }
 
-static json_t *creation_options(qp__auth_t *a, const qp__auth_ceremony_t *c, const json_t *user) {
+json_t *qp__auth_creation_options(qp__auth_t *a, const qp__auth_ceremony_t *c,
+                                 const json_t *user, bool resident) {
   return json_pack(
       "{s:{s:s, s:s}, s:{s:o, s:O, s:O}, s:o, s:o, s:I, s:o, s:{s:s, s:b, s:s}, s:s, s:{s:b}}",
       "rp", "id", a->settings.rp_id, "name", a->settings.rp_name,
@@ -54,7 +55,8 @@ static json_t *creation_options(qp__auth_t *a, const qp__auth_ceremony_t *c, con
       "pubKeyCredParams", cred_params(),
       "timeout", (json_int_t)a->settings.challenge_ttl_s * 1000,
       "excludeCredentials", descriptors(a, c->user_id),
-      "authenticatorSelection", "residentKey", "preferred", "requireResidentKey", 0,
+      "authenticatorSelection", "residentKey", resident ? "required" : "preferred",
+      "requireResidentKey", resident,
       "userVerification", "required", "attestation", "none", "extensions", "credProps", 1);
 }
 
@@ -87,7 +89,7 @@ void qp__auth_register_options(void *ctx, qp_http_request_t *req, qp_http_reply_
   }
   char hex[QP_AUTH_ID_HEX + 1];
   qp__auth_id_hex(c.id, hex);
-  json_t *options = creation_options(a, &c, user);
+  json_t *options = qp__auth_creation_options(a, &c, user, false);
   json_decref(user);
   qp_http_reply_json(r, 200, json_pack("{s:s, s:o, s:o}", "ceremony", hex, "publicKey", options,
                                        "expires_at", qp__auth_time_json(c.expires_wall_s)));
@@ -247,20 +249,26 @@ static void store(qp__auth_t *a, const qp__auth_ceremony_t *c, const qp_auth_reg
   json_decref(rec);
 }
 
-void qp__auth_register_verify(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
-  static const char *const allowed[] = {"ceremony", "credential", NULL};
-  qp__auth_t *a = ctx;
-  json_t *body = qp__auth_body(req, r, allowed);
-  if (body == NULL) return;
+void qp__auth_register_run(qp__auth_t *a, const json_t *body, qp__auth_register_prepare_fn prepare,
+                           void *ctx, qp_http_reply_t *r) {
   response_t *resp = qp_calloc(1, sizeof *resp);
   qp_auth_registration_t *reg = qp_calloc(1, sizeof *reg);
   qp__auth_ceremony_t c;
   if (resp == NULL || reg == NULL)
     qp_http_reply_fail(r, 500, "internal", "", "out of memory");
   else if (read_response(json_object_get(body, "credential"), resp, r) &&
-           take_ceremony(a, body, QP__AUTH_REGISTER, &c, r) && verify(a, &c, resp, reg, r))
+           take_ceremony(a, body, QP__AUTH_REGISTER, &c, r) && verify(a, &c, resp, reg, r) &&
+           (prepare == NULL || prepare(ctx, &c, r)))
     store(a, &c, reg, resp, r);
   qp_free(reg);
   qp_free(resp);
+}
+
+void qp__auth_register_verify(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  static const char *const allowed[] = {"ceremony", "credential", NULL};
+  qp__auth_t *a = ctx;
+  json_t *body = qp__auth_body(req, r, allowed);
+  if (body == NULL) return;
+  qp__auth_register_run(a, body, NULL, NULL, r);
   json_decref(body);
 }

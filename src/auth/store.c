@@ -217,6 +217,20 @@ static int get_json(qp__auth_t *a, MDB_dbi dbi, const void *key, size_t key_len,
   return rc;
 }
 
+int qp__auth_user_by_handle(qp__auth_t *a, const char *handle, uint8_t id[QP_AUTH_ID_SIZE]) {
+  size_t len = strlen(handle);
+  if (len == 0 || len > QP_AUTH_HANDLE_MAX) return QP_ENOTFOUND;
+  MDB_txn *txn = NULL;
+  int rc = qp_kv_read_begin(a->kv, a->handles, &txn, NULL);
+  if (rc != 0) return rc;
+  MDB_val k = {len, (void *)handle}, v;
+  rc = qp_kv_err(mdb_get(txn, a->handles, &k, &v));
+  if (rc == 0 && v.mv_size != QP_AUTH_ID_SIZE) rc = QP_ECORRUPT;
+  if (rc == 0) memcpy(id, v.mv_data, QP_AUTH_ID_SIZE);
+  qp_kv_read_end(a->kv, txn, NULL);
+  return rc;
+}
+
 int qp__auth_user_get(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t **out) {
   return get_json(a, a->users, id, QP_AUTH_ID_SIZE, out);
 }

@@ -249,6 +249,7 @@ typedef struct qp_http_reply {
   size_t body_len;          /* bytes of body when binary (qp_http_reply_bytes); 0 = strlen */
   uint32_t headers_len;     /* bytes used in headers */
   char headers[QP_HTTP_REPLY_HEADERS_BYTES]; /* extra "name\0value\0" pairs */
+  char set_cookie[192];     /* a Set-Cookie header's value; "" = none */
 } qp_http_reply_t;
 
 /* Serialises json (consumes the reference; NULL means out of memory and
@@ -291,6 +292,10 @@ const char *qp_http_param(const qp_http_request_t *req, const char *name);
 
 /* A request header's value, or NULL. */
 const char *qp_http_header(const qp_http_request_t *req, const char *name);
+
+/* The value of the request's cookie `name` (libmicrohttpd's Cookie header
+ * parsing), or NULL. */
+const char *qp_http_cookie(const qp_http_request_t *req, const char *name);
 
 /* Calls fn for every query argument in order (value may be NULL for
  * "?flag"); stops when fn returns false.  Returns false if fn stopped. */

@@ -129,6 +129,8 @@ static enum MHD_Result send_reply(qp_http_server_t *s, struct MHD_Connection *co
     MHD_add_response_header(resp, name, value);
     at += (uint32_t)(value + strlen(value) + 1 - name);
   }
+  if (r->set_cookie[0] != '\0')
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
   if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
   if (r->status == 429 || r->status == 503) {
     char seconds[16];
@@ -499,6 +501,10 @@ const char *qp_http_param(const qp_http_request_t *req, const char *name) {
 
 const char *qp_http_header(const qp_http_request_t *req, const char *name) {
   return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *qp_http_cookie(const qp_http_request_t *req, const char *name) {
+  return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
 }
 
 typedef struct query_walk {

@@ -152,6 +152,16 @@ int qp_ledger_service_transfers(qp_ledger_service_t *svc, const qp_transfer_t *t
  * checks a merchant's settlement account with it). */
 int qp_ledger_service_account(qp_ledger_service_t *svc, qp_u128 id, qp_account_t *out);
 
+/* Creates accounts[0, count) as one request through the writer, like
+ * qp_ledger_service_transfers (results: QP_CREATE_ACCOUNT_* codes). */
+int qp_ledger_service_accounts(qp_ledger_service_t *svc, const qp_account_t *accounts,
+                               uint32_t count, uint32_t *results);
+
+/* The account's transfers (qp_db_get_account_transfers: filter, out with
+ * room for filter->limit rows): 0 with *count, QP_EINVAL, QP_EDB. */
+int qp_ledger_service_account_transfers(qp_ledger_service_t *svc, const qp_account_filter_t *f,
+                                        qp_transfer_t *out, uint32_t *count);
+
 /* Reads the transfer id: 0 with *out and *state, or QP_ENOTFOUND. */
 int qp_ledger_service_transfer(qp_ledger_service_t *svc, qp_u128 id, qp_transfer_t *out,
                                qp_pending_state_t *state);

@@ -34,6 +34,29 @@ int qp_ledger_service_transfers(qp_ledger_service_t *svc, const qp_transfer_t *t
   return job.request.status;
 }
 
+int qp_ledger_service_accounts(qp_ledger_service_t *svc, const qp_account_t *accounts,
+                               uint32_t count, uint32_t *results) {
+  qp__ledger_api_t *api = (qp__ledger_api_t *)svc;
+  if (api == NULL || count == 0 || count > QP_BATCH_EVENTS_MAX) return QP_EINVAL;
+  qp__ledger_job_t job;
+  memset(&job, 0, sizeof job);
+  job.request.op = QP_OP_CREATE_ACCOUNTS;
+  job.request.events = accounts;
+  job.request.count = count;
+  job.request.results = results;
+  int rc = qp__ledger_writer_submit(&api->writer, &job);
+  if (rc != 0) return rc;
+  if (job.request.status == QP_ESTOPPED && job.execute_rc == QP_ENOSPC) return QP_ENOSPC;
+  return job.request.status;
+}
+
+int qp_ledger_service_account_transfers(qp_ledger_service_t *svc, const qp_account_filter_t *f,
+                                        qp_transfer_t *out, uint32_t *count) {
+  qp__ledger_api_t *api = (qp__ledger_api_t *)svc;
+  if (api == NULL) return QP_EINVAL;
+  return qp_db_get_account_transfers(api->db, f, out, count);
+}
+
 int qp_ledger_service_transfer(qp_ledger_service_t *svc, qp_u128 id, qp_transfer_t *out,
                                qp_pending_state_t *state) {
   qp__ledger_api_t *api = (qp__ledger_api_t *)svc;

@@ -16,6 +16,7 @@ extern const qp_module_t qp_risk_module;
 extern const qp_module_t qp_auth_module;
 extern const qp_module_t qp_payments_module;
 extern const qp_module_t qp_web_module;
+extern const qp_module_t qp_wallet_module;
 
 static const qp_module_t *const MODULES[] = {
     &qp_ledger_module,
@@ -23,6 +24,7 @@ static const qp_module_t *const MODULES[] = {
     &qp_risk_module,
     &qp_auth_module,
     &qp_payments_module,
+    &qp_wallet_module,
     &qp_web_module,
 };
 #define MODULES_COUNT ((uint32_t)(sizeof MODULES / sizeof MODULES[0]))

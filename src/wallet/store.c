@@ -1,0 +1,154 @@
+/*
+ * store.c - the wallet's LMDB under <data>/wallet/, every write durable at
+ * its commit.  Tables: sessions (SHA-256 of the token -> JSON session:
+ * user_id, created_s, expires_s, unlocked_until_s, revoked), users (user
+ * id, 32 hex digits -> account id, 16 bytes) and accounts (account id ->
+ * user id): the account -> user index names a bill's counterparty.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "store/store.h"
+#include "wallet/wallet_int.h"
+
+int qp__wallet_store_open(qp__wallet_t *w, const char *data_dir, char *detail, size_t size) {
+  char dir[1200];
+  snprintf(dir, sizeof dir, "%s/wallet", data_dir);
+  int rc = qp_mkdir_p(dir);
+  if (rc != 0) {
+    snprintf(detail, size, "wallet: cannot create %s", dir);
+    return rc;
+  }
+  rc = qp_kv_open(dir, QP_WALLET_MAP_SIZE, 0, 3, &w->kv, detail, size);
+  if (rc != 0) return rc;
+  qp_kv_write_policy_t policy = {QP_WALLET_MAP_SIZE_MAX, 0};
+  qp_kv_set_write_policy(w->kv, &policy);
+  const qp_kv_table_t tables[] = {{"sessions", MDB_CREATE, &w->sessions},
+                                  {"users", MDB_CREATE, &w->users},
+                                  {"accounts", MDB_CREATE, &w->accounts}};
+  const char *failed = NULL;
+  rc = qp_kv_dbis(w->kv, tables, 3, &failed);
+  if (rc != 0) {
+    snprintf(detail, size, "wallet: cannot open table %s: %s", failed ? failed : "?",
+             qp_strerror(rc));
+    qp_kv_close(w->kv);
+    w->kv = NULL;
+  }
+  return rc;
+}
+
+void qp__wallet_store_close(qp__wallet_t *w) {
+  qp_kv_close(w->kv);
+  w->kv = NULL;
+}
+
+typedef struct {
+  qp__wallet_t *w;
+  const uint8_t *hash;
+  char *text;
+  const char *user_id;
+  qp_u128 account;
+  uint32_t count;
+} put_t;
+
+static int put_session(void *ctx, MDB_txn *txn) {
+  put_t *p = ctx;
+  MDB_val k = {QP_WALLET_HASH_SIZE, (void *)p->hash}, v = {strlen(p->text), p->text};
+  return mdb_put(txn, p->w->sessions, &k, &v, 0);
+}
+
+int qp__wallet_session_put(qp__wallet_t *w, const uint8_t hash[QP_WALLET_HASH_SIZE],
+                           const qp__wallet_session_t *s) {
+  json_t *j = qp__wallet_session_json(s);
+  put_t p = {w, hash, j ? json_dumps(j, JSON_COMPACT) : NULL, NULL, 0, 0};
+  json_decref(j);
+  int rc = p.text != NULL ? qp_kv_write(w->kv, put_session, &p) : QP_ENOMEM;
+  qp_http_json_free(p.text);
+  return rc;
+}
+
+int qp__wallet_session_get(qp__wallet_t *w, const uint8_t hash[QP_WALLET_HASH_SIZE],
+                           qp__wallet_session_t *s) {
+  MDB_txn *txn = NULL;
+  int rc = qp_kv_read_begin(w->kv, w->sessions, &txn, NULL);
+  if (rc != 0) return rc;
+  MDB_val k = {QP_WALLET_HASH_SIZE, (void *)hash}, v;
+  rc = qp_kv_err(mdb_get(txn, w->sessions, &k, &v));
+  json_t *j = rc == 0 ? json_loadb(v.mv_data, v.mv_size, 0, NULL) : NULL;
+  if (rc == 0) rc = j != NULL ? qp__wallet_session_from_json(j, s) : QP_ECORRUPT;
+  json_decref(j);
+  qp_kv_read_end(w->kv, txn, NULL);
+  return rc;
+}
+
+/* Marks each live session of p->user_id revoked (a scan: sessions are few). */
+static int revoke(void *ctx, MDB_txn *txn) {
+  put_t *p = ctx;
+  MDB_cursor *cur = NULL;
+  p->count = 0;
+  int rc = mdb_cursor_open(txn, p->w->sessions, &cur);
+  MDB_val k, v;
+  for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
+    rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op);
+    if (rc != 0) break;
+    qp__wallet_session_t s;
+    json_t *j = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    int parsed = j ? qp__wallet_session_from_json(j, &s) : QP_ECORRUPT;
+    json_decref(j);
+    if (parsed != 0 || s.revoked || strcmp(s.user_id, p->user_id) != 0) continue;
+    s.revoked = true;
+    j = qp__wallet_session_json(&s);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (text == NULL) return QP_ENOMEM;
+    MDB_val nv = {strlen(text), text};
+    rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT);
+    qp_http_json_free(text);
+    p->count++;
+  }
+  mdb_cursor_close(cur);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int qp__wallet_sessions_revoke(qp__wallet_t *w, const char *user_id, uint32_t *count) {
+  put_t p = {w, NULL, NULL, user_id, 0, 0};
+  int rc = qp_kv_write(w->kv, revoke, &p);
+  *count = rc == 0 ? p.count : 0;
+  return rc;
+}
+
+static int put_account(void *ctx, MDB_txn *txn) {
+  put_t *p = ctx;
+  MDB_val uk = {strlen(p->user_id), (void *)p->user_id}, av = {sizeof p->account, &p->account};
+  int rc = mdb_put(txn, p->w->users, &uk, &av, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST) return QP_EEXISTS;
+  return rc != 0 ? rc : mdb_put(txn, p->w->accounts, &av, &uk, 0);
+}
+
+int qp__wallet_account_put(qp__wallet_t *w, const char *user_id, qp_u128 account) {
+  put_t p = {w, NULL, NULL, user_id, account, 0};
+  return qp_kv_write(w->kv, put_account, &p);
+}
+
+static int get(qp__wallet_t *w, MDB_dbi dbi, const void *key, size_t len, void *out,
+               size_t out_size) {
+  MDB_txn *txn = NULL;
+  int rc = qp_kv_read_begin(w->kv, dbi, &txn, NULL);
+  if (rc != 0) return rc;
+  MDB_val k = {len, (void *)key}, v;
+  rc = qp_kv_err(mdb_get(txn, dbi, &k, &v));
+  if (rc == 0 && v.mv_size != out_size) rc = QP_ECORRUPT;
+  if (rc == 0) memcpy(out, v.mv_data, out_size);
+  qp_kv_read_end(w->kv, txn, NULL);
+  return rc;
+}
+
+int qp__wallet_account_of(qp__wallet_t *w, const char *user_id, qp_u128 *account) {
+  return get(w, w->users, user_id, strlen(user_id), account, sizeof *account);
+}
+
+int qp__wallet_user_of(qp__wallet_t *w, qp_u128 account, char user_id[QP_WALLET_ID_HEX + 1]) {
+  user_id[QP_WALLET_ID_HEX] = '\0';
+  return get(w, w->accounts, &account, sizeof account, user_id, QP_WALLET_ID_HEX);
+}
