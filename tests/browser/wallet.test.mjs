@@ -71,6 +71,7 @@ test("a new customer signs up with a passkey and sees a deposit arrive live", as
   assert.equal(await balanceText(page), "0.00 USD");
   const bill = await node.ok("POST", `/v1/wallet/users/${ALICE}/deposit`, { amount: "10000" });
   assert.equal(bill.kind, "deposit");
+  alice.deposit = bill;
   await page.waitForSelector(`#recent li[data-bill="${bill.id}"]`);
   await page.waitForFunction(() =>
     document.querySelector("#balances li .balance")?.textContent === "100.00 USD");
@@ -93,7 +94,7 @@ test("a transfer to another customer is confirmed with the passkey and posted", 
   assert.equal(await page.evaluate(() => document.activeElement.id), "sheet-confirm");
   await shot(page, "send-sheet-phone");
   await page.click("#sheet-confirm");
-  await page.waitForSelector("#sheet:not([open])");
+  await page.waitForSelector("#sheet:not([open])", { state: "attached" });
   await page.waitForSelector("body[data-view=home]");
   await page.waitForFunction(() =>
     document.querySelector("#balances li .balance")?.textContent === "87.66 USD");
@@ -198,8 +199,8 @@ test("a pay code, shown after the passkey, is collected by the shop", async () =
 });
 
 test("a session cannot read another customer's bill or intent", async () => {
-  const bill = alice.sent;
-  for (const [path, code] of [[`/v1/wallet/bills/${bill.id}`, null],
+  const bill = alice.sent; // Bob's bill too (he was paid): its intent is Alice's alone
+  for (const [path, code] of [[`/v1/wallet/bills/${alice.deposit.id}`, null],
     [`/v1/wallet/intents/${bill.intent_id}`, "payment_intent_not_found"]]) {
     const own = await pageFetch(alice.page, "GET", path);
     assert.equal(own.status, 200, path);

@@ -59,7 +59,24 @@ function startLive() {
   }, (err) => { if (err?.code === "session_required") signedOut(); });
 }
 
+// Me and the recent bills again (on coming back home, or to the tab): the
+// live stream keeps them current, this catches up after a gap.
+async function refresh() {
+  try {
+    const [me] = await Promise.all([api.me(), loadRecent()]);
+    set({ me });
+  } catch (err) {
+    if (err.status === 401) signedOut();
+  }
+}
+
+// Whether this browser had a session (localStorage, not the session: that
+// is the HttpOnly cookie): without one the page shows the welcome at once
+// and does not ask /v1/wallet/me.
+const HINT = "quipu-wallet-signed-in";
+
 function signedIn(me) {
+  localStorage.setItem(HINT, "1");
   set({ me });
   $("logout").hidden = false;
   $("who").hidden = false;
@@ -71,6 +88,7 @@ function signedIn(me) {
 }
 
 function signedOut() {
+  localStorage.removeItem(HINT);
   live?.close();
   live = null;
   set({ me: null, recent: [] });
@@ -83,7 +101,6 @@ function signedOut() {
 
 function show(view) {
   for (const v of VIEWS) $(`view-${v}`).hidden = v !== view;
-  $("loading").hidden = true;
   document.body.dataset.view = view;
   for (const a of document.querySelectorAll("#tabs a")) {
     if (a.dataset.tab === view) a.setAttribute("aria-current", "page");
@@ -100,6 +117,7 @@ function route() {
   if (current === "paycode" && view !== "paycode") leavePaycode();
   notice(null);
   show(view);
+  if (view === "home" && current && current !== "home") refresh();
   if (view === "bills") showBills();
   if (view === "bill") showBill(decodeURIComponent(arg));
   if (view === "scan") startScan();
@@ -146,20 +164,29 @@ async function boot() {
   $("signin").addEventListener("click", onSignin);
   $("logout").addEventListener("click", onLogout);
   window.addEventListener("hashchange", route);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && state.me) refresh();
+  });
   document.querySelector(".skip").addEventListener("click", (e) => {
     e.preventDefault();
     $("main").focus();
   });
-  try {
-    signedIn(await api.me());
-  } catch (err) {
-    if (err.status !== 401) notice(err);
+  if (localStorage.getItem(HINT)) {
+    $("view-welcome").hidden = true;
+    try {
+      signedIn(await api.me());
+    } catch (err) {
+      if (err.status !== 401) notice(err);
+      signedOut();
+    }
+  } else {
     signedOut();
   }
-  if ("serviceWorker" in navigator && location.protocol !== "file:") {
-    navigator.serviceWorker.register("sw.js").catch(() => {});
-  }
   document.body.dataset.ready = "true";
+  // The service worker after the page has loaded: its caching waits.
+  const sw = () => navigator.serviceWorker?.register("sw.js").catch(() => {});
+  if (document.readyState === "complete") setTimeout(sw, 1000);
+  else window.addEventListener("load", () => setTimeout(sw, 1000), { once: true });
 }
 
 window.wallet = { api, state };

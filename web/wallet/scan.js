@@ -59,14 +59,23 @@ async function showOrder(payload) {
   $("scan-pay").focus();
 }
 
+// Reads frames until a payload the node takes; a payload it refused is not
+// sent again for 3 s (the camera sees it in every frame).
 async function loop(video, read) {
+  let bad = null;
+  let badAt = 0;
   while (running) {
     try {
       const text = await read(video);
-      if (text && running) {
-        running = false;
-        await showOrder(text).catch((err) => { notice(err); start(); });
-        return;
+      if (text && running && !(text === bad && Date.now() - badAt < 3000)) {
+        try {
+          await showOrder(text);
+          return;
+        } catch (err) {
+          notice(err);
+          bad = text;
+          badAt = Date.now();
+        }
       }
     } catch { /* a frame that could not be read */ }
     await new Promise((r) => setTimeout(r, 150));
