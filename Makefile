@@ -85,7 +85,8 @@ test: deps
 test-browser: deps
 	@QUIPU_BROWSER=1 bash scripts/deps.sh
 	@$(MAKE) --no-print-directory $(BUILD)/quipu tests/browser/node_modules/.package-lock.json
-	cd tests/browser && QUIPU_BIN=$(abspath $(BUILD)/quipu) node --test static.test.mjs auth.test.mjs wallet.test.mjs
+	cd tests/browser && QUIPU_BIN=$(abspath $(BUILD)/quipu) node --test static.test.mjs auth.test.mjs \
+	  console.test.mjs shop.test.mjs wallet.test.mjs
 
 # npm ci again only when the lock file changed.
 tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json tests/browser/package.json

@@ -16,10 +16,13 @@ export const QUIPU = process.env.QUIPU_BIN || join(REPO, "build/quipu");
 const SCOPES = "auth:read,auth:write,ledger:read,ledger:write";
 
 export class Node {
-  constructor({ modules, scopes = SCOPES, files = {} } = {}) {
+  // modules: more modules beside ledger, auth and web ({payments: {}, risk: {…}});
+  // scopes: the key's (default: auth and ledger read/write); files: more
+  // files of the node's home ({"rules.txt": text}).
+  constructor({ modules = {}, scopes = SCOPES, files = {} } = {}) {
     this.home = mkdtempSync(join(tmpdir(), "quipu-browser-"));
     const config = { listen: "127.0.0.1:0",
-      modules: modules || { ledger: {}, auth: {}, web: { root: join(REPO, "web") } } };
+      modules: { ledger: {}, auth: {}, web: { root: join(REPO, "web") }, ...modules } };
     writeFileSync(join(this.home, "node.json"), JSON.stringify(config));
     for (const [name, text] of Object.entries(files)) writeFileSync(join(this.home, name), text);
     this.key = execFileSync(QUIPU, ["keys", "create", "--data", this.home, "--name", "ops",
