@@ -159,6 +159,7 @@ static const qp_http_route_t ROUTES[] = {
 
 static void payments_close(void *state) {
   qp__pay_t *p = state;
+  qp__pay_service_set(NULL);
   qp__pay_worker_stop(p);
   qp__pay_store_close(p);
   pthread_mutex_destroy(&p->lock);
@@ -202,6 +203,7 @@ static int payments_open(const qp_node_env_t *env, const json_t *settings, void 
                                .routes_count = sizeof ROUTES / sizeof ROUTES[0], .ctx = p,
                                .openapi = qp_payments_openapi_json,
                                .metrics = qp__pay_metrics};
+  qp__pay_service_set(p);
   *state = p;
   return 0;
 }

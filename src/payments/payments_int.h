@@ -108,6 +108,11 @@ typedef struct qp__pay {
 
 extern const char qp_payments_openapi_json[];
 
+/* wallet_door.c: the module payments.h's wallet door answers for (NULL: none). */
+void qp__pay_service_set(qp__pay_t *p);
+/* routes_devices.c: a free random device number (order_lock held). */
+int qp__pay_device_number_free(qp__pay_t *p, uint8_t key[4], uint32_t *number);
+
 /* ---- metrics.c ---- */
 
 /* The module's lines of /metrics. */

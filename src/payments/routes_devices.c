@@ -67,7 +67,7 @@ static json_t *read_device(qp_http_request_t *req, const json_t *body, qp_http_r
 
 /* A free random device number (the caller holds order_lock, so no other
  * enrolment takes it meanwhile): 0, QP_EEXISTS (none found), a store error. */
-static int free_number(qp__pay_t *p, uint8_t key[4], uint32_t *number) {
+int qp__pay_device_number_free(qp__pay_t *p, uint8_t key[4], uint32_t *number) {
   for (int i = 0; i < NUMBER_TRIES; i++) {
     uint8_t *v = NULL;
     size_t len = 0;
@@ -88,7 +88,7 @@ static void store_device(qp__pay_t *p, json_t *d, const uint8_t id[QP_PAY_ID_SIZ
   uint8_t key[4];
   uint32_t number = 0;
   pthread_mutex_lock(&p->order_lock);
-  int rc = free_number(p, key, &number);
+  int rc = qp__pay_device_number_free(p, key, &number);
   json_object_set_new(d, "number", json_integer(number));
   char *text = rc == 0 ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_t *pub = text != NULL ? device_public(d) : NULL;

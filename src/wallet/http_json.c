@@ -17,36 +17,42 @@ static bool allowed_member(const char *key, const char *const *allowed) {
   return false;
 }
 
-json_t *qp__wallet_body(qp_http_request_t *req, qp_http_reply_t *r, const char *const *allowed) {
-  size_t len = 0;
-  const char *body = qp_http_body(req, &len);
+int qp__wallet_decode(const char *body, size_t len, const char *const *allowed, json_t **out,
+                      qp_http_error_t *err) {
   json_error_t jerr;
   json_t *obj = body != NULL && len > 0 ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)
                                         : json_object();
+  *out = NULL;
   if (obj == NULL) {
-    qp_http_error_t err = {0};
-    if (!qp_http_json_refused(&err) || err.status == 0)
-      qp_http_error_set(&err, 400, "invalid_json", "", "malformed JSON (line %d, column %d): %s",
+    if (!qp_http_json_refused(err) || err->status == 0)
+      qp_http_error_set(err, 400, "invalid_json", "", "malformed JSON (line %d, column %d): %s",
                         jerr.line, jerr.column, jerr.text);
-    qp_http_reply_error(r, &err);
-    return NULL;
+    return QP_EINVAL;
   }
   if (!json_is_object(obj)) {
     json_decref(obj);
-    qp_http_reply_fail(r, 400, "invalid_type", "", "the request body must be a JSON object");
-    return NULL;
+    qp_http_error_set(err, 400, "invalid_type", "", "the request body must be a JSON object");
+    return QP_EINVAL;
   }
   const char *key;
   json_t *v;
   json_object_foreach(obj, key, v) {
     if (!allowed_member(key, allowed)) {
-      qp_http_error_t err = {0};
-      qp_http_error_set(&err, 400, "unknown_field", key, "unknown field \"%.60s\"", key);
-      qp_http_reply_error(r, &err);
+      qp_http_error_set(err, 400, "unknown_field", key, "unknown field \"%.60s\"", key);
       json_decref(obj);
-      return NULL;
+      return QP_EINVAL;
     }
   }
+  *out = obj;
+  return 0;
+}
+
+json_t *qp__wallet_body(qp_http_request_t *req, qp_http_reply_t *r, const char *const *allowed) {
+  size_t len = 0;
+  const char *body = qp_http_body(req, &len);
+  qp_http_error_t err = {0};
+  json_t *obj = NULL;
+  if (qp__wallet_decode(body, len, allowed, &obj, &err) != 0) qp_http_reply_error(r, &err);
   return obj;
 }
 

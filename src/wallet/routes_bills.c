@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/err.h"
 #include "ledger/api.h"
+#include "payments/payments.h"
 #include "wallet/wallet_int.h"
 
 static int decimals_of(const char *currency) {
@@ -41,7 +42,8 @@ static void party(qp__wallet_t *w, const qp__wallet_bill_t *b, party_t *p) {
   } else {
     p->kind = b->out ? "payment" : "refund";
     p->ckind = "merchant";
-    snprintf(p->name, sizeof p->name, "merchant");
+    if (qp_payments_merchant_name(b->counterparty, p->name, sizeof p->name) != 0)
+      snprintf(p->name, sizeof p->name, "merchant");
   }
 }
 
@@ -70,68 +72,15 @@ static json_t *bill_json(qp__wallet_t *w, const char *user_id, const qp__wallet_
   qp_auth_door_intent_get(user_id, hex, &door);
   json_t *intent = qp__wallet_reply_body(&door);
   const char *order = json_string_value(json_object_get(intent, "order_id"));
-  if (order != NULL && strcmp(order, "transfer") != 0)
+  if (order != NULL && strncmp(order, "p2p-", 4) != 0)
     json_object_set_new(j, "order_id", json_string(order));
   json_decref(intent);
   qp__wallet_reply_drop(&door);
   return j;
 }
 
-typedef struct {
-  const char *month, *q, *cursor, *limit;
-  bool bad;
-  char bad_key[16];
-} query_t;
-
-static bool query_arg(void *ctx, const char *key, const char *value) {
-  query_t *q = ctx;
-  const char **slot = strcmp(key, "month") == 0    ? &q->month
-                      : strcmp(key, "q") == 0      ? &q->q
-                      : strcmp(key, "cursor") == 0 ? &q->cursor
-                      : strcmp(key, "limit") == 0  ? &q->limit
-                                                   : NULL;
-  if (slot == NULL || value == NULL) {
-    q->bad = true;
-    snprintf(q->bad_key, sizeof q->bad_key, "%s", key);
-    return false;
-  }
-  *slot = value;
-  return true;
-}
-
-/* The filter of a page; false after a 400 naming the argument. */
-static bool page_filter(const query_t *q, qp_account_filter_t *f, uint32_t *limit,
-                        qp_http_reply_t *r) {
-  unsigned long long n = QP_WALLET_BILLS_LIMIT_DEFAULT, c = 0;
-  char tail = 0;
-  if (q->bad) {
-    qp_http_reply_fail(r, 400, "invalid_query", q->bad_key,
-                       "allowed: month=YYYY-MM, q=TEXT, limit=1..200, cursor=C");
-    return false;
-  }
-  if (q->month != NULL && qp__wallet_month_range(q->month, &f->timestamp_min,
-                                                 &f->timestamp_max) != 0) {
-    qp_http_reply_fail(r, 400, "invalid_value", "month", "month is YYYY-MM");
-    return false;
-  }
-  if (q->limit != NULL && (sscanf(q->limit, "%llu%c", &n, &tail) != 1 || n < 1 ||
-                           n > QP_WALLET_BILLS_LIMIT_MAX)) {
-    qp_http_reply_fail(r, 400, "invalid_value", "limit", "limit is an integer from 1 to 200");
-    return false;
-  }
-  if (q->cursor != NULL && (sscanf(q->cursor, "%llu%c", &c, &tail) != 1 || c < 2)) {
-    qp_http_reply_fail(r, 400, "invalid_value", "cursor", "cursor is a previous next_cursor");
-    return false;
-  }
-  if (c != 0 && (f->timestamp_max == 0 || c - 1 < f->timestamp_max)) f->timestamp_max = c - 1;
-  *limit = (uint32_t)n;
-  f->limit = QP_WALLET_SCAN_ROWS;
-  f->flags = QP_FILTER_REVERSED;
-  return true;
-}
-
 /* Appends the page's bills to data; the cursor of the next page or 0. */
-static uint64_t page(qp__wallet_t *w, const char *user_id, const query_t *q,
+static uint64_t page(qp__wallet_t *w, const char *user_id, const qp__wallet_bills_query_t *q,
                      const qp_transfer_t *rows, uint32_t count, uint32_t limit, json_t *data) {
   qp_ledger_service_t *svc = qp_ledger_service();
   qp_u128 account = 0;
@@ -156,14 +105,14 @@ void qp__wallet_bills_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r
   qp__wallet_t *w = ctx;
   qp__wallet_session_t s;
   uint8_t hash[QP_WALLET_HASH_SIZE];
-  query_t q;
+  qp__wallet_bills_query_t q;
   qp_account_filter_t f;
   uint32_t limit = 0, count = 0;
   memset(&q, 0, sizeof q);
   memset(&f, 0, sizeof f);
   if (!qp__wallet_session(w, req, r, &s, hash)) return;
-  qp_http_query_each(req, query_arg, &q);
-  if (!page_filter(&q, &f, &limit, r)) return;
+  qp_http_query_each(req, qp__wallet_bills_arg, &q);
+  if (!qp__wallet_bills_filter(&q, &f, &limit, r)) return;
   qp_transfer_t *rows = qp_calloc(QP_WALLET_SCAN_ROWS, sizeof *rows);
   int rc = rows ? qp__wallet_account_of(w, s.user_id, &f.account_id) : QP_ENOMEM;
   if (rc == 0)

@@ -6,6 +6,7 @@
  * intents: GET /v1/wallet/intents/{id}, POST .../challenge, .../confirm,
  * .../cancel through auth's door, which answers 404 for another user's.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "auth/auth.h"
@@ -107,8 +108,11 @@ void qp__wallet_transfers_create(void *ctx, qp_http_request_t *req, qp_http_repl
       qp__wallet_string(body, "note", 140, false, r) == NULL)
     to = NULL;
   if (to != NULL && qp__wallet_amount(body, "amount", &amount, r) &&
-      payee(w, s.user_id, to, uid, name, sizeof name, &credit, r))
-    qp__wallet_pay(w, s.user_id, credit, amount, name, "transfer", r);
+      payee(w, s.user_id, to, uid, name, sizeof name, &credit, r)) {
+    char ref[8 + QP_WALLET_ID_HEX];
+    snprintf(ref, sizeof ref, "p2p-%s", uid); /* not an order: a bill shows no order_id */
+    qp__wallet_pay(w, s.user_id, credit, amount, name, ref, r);
+  }
   json_decref(body);
 }
 

@@ -50,9 +50,10 @@ bool qp__wallet_session_live(const qp__wallet_session_t *s, int64_t now_s) {
 }
 
 json_t *qp__wallet_session_json(const qp__wallet_session_t *s) {
-  return json_pack("{s:s, s:I, s:I, s:I, s:b}", "user_id", s->user_id, "created_s",
+  return json_pack("{s:s, s:I, s:I, s:I, s:b, s:s}", "user_id", s->user_id, "created_s",
                    (json_int_t)s->created_s, "expires_s", (json_int_t)s->expires_s,
-                   "unlocked_until_s", (json_int_t)s->unlocked_until_s, "revoked", s->revoked);
+                   "unlocked_until_s", (json_int_t)s->unlocked_until_s, "revoked", s->revoked,
+                   "unlock", s->unlock);
 }
 
 int qp__wallet_session_from_json(const json_t *j, qp__wallet_session_t *s) {
@@ -64,5 +65,8 @@ int qp__wallet_session_from_json(const json_t *j, qp__wallet_session_t *s) {
   s->expires_s = json_integer_value(json_object_get(j, "expires_s"));
   s->unlocked_until_s = json_integer_value(json_object_get(j, "unlocked_until_s"));
   s->revoked = json_is_true(json_object_get(j, "revoked"));
+  const char *unlock = json_string_value(json_object_get(j, "unlock"));
+  if (unlock != NULL && strlen(unlock) == QP_WALLET_ID_HEX)
+    memcpy(s->unlock, unlock, QP_WALLET_ID_HEX + 1);
   return 0;
 }

@@ -3,11 +3,13 @@
  * its commit.  Tables: sessions (SHA-256 of the token -> JSON session:
  * user_id, created_s, expires_s, unlocked_until_s, revoked), users (user
  * id, 32 hex digits -> account id, 16 bytes) and accounts (account id ->
- * user id): the account -> user index names a bill's counterparty.
+ * user id): the account -> user index names a bill's counterparty; devices
+ * (user id -> the id of the payments device that makes the user's pay codes).
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/err.h"
 #include "store/store.h"
 #include "wallet/wallet_int.h"
@@ -20,15 +22,16 @@ int qp__wallet_store_open(qp__wallet_t *w, const char *data_dir, char *detail, s
     snprintf(detail, size, "wallet: cannot create %s", dir);
     return rc;
   }
-  rc = qp_kv_open(dir, QP_WALLET_MAP_SIZE, 0, 3, &w->kv, detail, size);
+  rc = qp_kv_open(dir, QP_WALLET_MAP_SIZE, 0, 4, &w->kv, detail, size);
   if (rc != 0) return rc;
   qp_kv_write_policy_t policy = {QP_WALLET_MAP_SIZE_MAX, 0};
   qp_kv_set_write_policy(w->kv, &policy);
   const qp_kv_table_t tables[] = {{"sessions", MDB_CREATE, &w->sessions},
                                   {"users", MDB_CREATE, &w->users},
-                                  {"accounts", MDB_CREATE, &w->accounts}};
+                                  {"accounts", MDB_CREATE, &w->accounts},
+                                  {"devices", MDB_CREATE, &w->devices}};
   const char *failed = NULL;
-  rc = qp_kv_dbis(w->kv, tables, 3, &failed);
+  rc = qp_kv_dbis(w->kv, tables, 4, &failed);
   if (rc != 0) {
     snprintf(detail, size, "wallet: cannot open table %s: %s", failed ? failed : "?",
              qp_strerror(rc));
@@ -82,33 +85,57 @@ int qp__wallet_session_get(qp__wallet_t *w, const uint8_t hash[QP_WALLET_HASH_SI
   return rc;
 }
 
-/* Marks each live session of p->user_id revoked (a scan: sessions are few). */
+/* The session text of v revoked, if it is a live one of user_id (a new
+ * text the caller frees with qp_http_json_free), else NULL. */
+static char *revoked_text(const MDB_val *v, const char *user_id) {
+  qp__wallet_session_t s;
+  json_t *j = json_loadb(v->mv_data, v->mv_size, 0, NULL);
+  int parsed = j ? qp__wallet_session_from_json(j, &s) : QP_ECORRUPT;
+  json_decref(j);
+  if (parsed != 0 || s.revoked || strcmp(s.user_id, user_id) != 0) return NULL;
+  s.revoked = true;
+  j = qp__wallet_session_json(&s);
+  char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  return text;
+}
+
+/* Marks each live session of p->user_id revoked: a scan (sessions are
+ * few) that collects the keys, then the puts (not through the cursor). */
 static int revoke(void *ctx, MDB_txn *txn) {
   put_t *p = ctx;
   MDB_cursor *cur = NULL;
-  p->count = 0;
+  uint8_t *keys = NULL;
+  uint32_t n = 0, cap = 0;
   int rc = mdb_cursor_open(txn, p->w->sessions, &cur);
   MDB_val k, v;
   for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
-    rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op);
-    if (rc != 0) break;
-    qp__wallet_session_t s;
-    json_t *j = json_loadb(v.mv_data, v.mv_size, 0, NULL);
-    int parsed = j ? qp__wallet_session_from_json(j, &s) : QP_ECORRUPT;
-    json_decref(j);
-    if (parsed != 0 || s.revoked || strcmp(s.user_id, p->user_id) != 0) continue;
-    s.revoked = true;
-    j = qp__wallet_session_json(&s);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (text == NULL) return QP_ENOMEM;
-    MDB_val nv = {strlen(text), text};
-    rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT);
+    if ((rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op)) != 0) break;
+    char *text = k.mv_size == QP_WALLET_HASH_SIZE ? revoked_text(&v, p->user_id) : NULL;
+    if (text == NULL) continue;
     qp_http_json_free(text);
-    p->count++;
+    if (n == cap) {
+      cap = cap ? 2 * cap : 16;
+      uint8_t *grown = qp_realloc(keys, (size_t)cap * QP_WALLET_HASH_SIZE);
+      if (grown == NULL) rc = QP_ENOMEM;
+      else keys = grown;
+    }
+    if (rc == 0) memcpy(keys + (size_t)n++ * QP_WALLET_HASH_SIZE, k.mv_data, QP_WALLET_HASH_SIZE);
   }
-  mdb_cursor_close(cur);
-  return rc == MDB_NOTFOUND ? 0 : rc;
+  if (cur != NULL) mdb_cursor_close(cur);
+  rc = rc == MDB_NOTFOUND ? 0 : rc;
+  for (uint32_t i = 0; rc == 0 && i < n; i++) {
+    MDB_val key = {QP_WALLET_HASH_SIZE, keys + (size_t)i * QP_WALLET_HASH_SIZE};
+    rc = mdb_get(txn, p->w->sessions, &key, &v);
+    char *text = rc == 0 ? revoked_text(&v, p->user_id) : NULL;
+    if (rc == 0 && text == NULL) rc = QP_ENOMEM;
+    MDB_val nv = {text ? strlen(text) : 0, text};
+    if (rc == 0) rc = mdb_put(txn, p->w->sessions, &key, &nv, 0);
+    qp_http_json_free(text);
+  }
+  qp_free(keys);
+  p->count = n;
+  return rc;
 }
 
 int qp__wallet_sessions_revoke(qp__wallet_t *w, const char *user_id, uint32_t *count) {
@@ -151,4 +178,20 @@ int qp__wallet_account_of(qp__wallet_t *w, const char *user_id, qp_u128 *account
 int qp__wallet_user_of(qp__wallet_t *w, qp_u128 account, char user_id[QP_WALLET_ID_HEX + 1]) {
   user_id[QP_WALLET_ID_HEX] = '\0';
   return get(w, w->accounts, &account, sizeof account, user_id, QP_WALLET_ID_HEX);
+}
+
+static int put_device(void *ctx, MDB_txn *txn) {
+  put_t *p = ctx;
+  MDB_val k = {strlen(p->user_id), (void *)p->user_id}, v = {QP_WALLET_ID_HEX, p->text};
+  return mdb_put(txn, p->w->devices, &k, &v, 0);
+}
+
+int qp__wallet_device_put(qp__wallet_t *w, const char *user_id, const char *device) {
+  put_t p = {w, NULL, (char *)device, user_id, 0, 0};
+  return strlen(device) == QP_WALLET_ID_HEX ? qp_kv_write(w->kv, put_device, &p) : QP_EINVAL;
+}
+
+int qp__wallet_device_of(qp__wallet_t *w, const char *user_id, char device[QP_WALLET_ID_HEX + 1]) {
+  device[QP_WALLET_ID_HEX] = '\0';
+  return get(w, w->devices, user_id, strlen(user_id), device, QP_WALLET_ID_HEX);
 }

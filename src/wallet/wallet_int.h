@@ -18,6 +18,7 @@
 
 #include "base/u128.h"
 #include "http/http.h"
+#include "ledger/db.h"
 #include "ledger/ledger.h"
 #include "store/kv.h"
 
@@ -55,6 +56,7 @@ typedef struct {
   int64_t expires_s;                  /* it answers 401 from this second on */
   int64_t unlocked_until_s;           /* the pay code is shown until then (0: locked) */
   bool revoked;                       /* logout or an operator */
+  char unlock[QP_WALLET_ID_HEX + 1];  /* the pay code's outstanding passkey challenge */
 } qp__wallet_session_t;
 
 /* A signup waiting for its passkey (in memory; a restart forgets it). */
@@ -72,6 +74,7 @@ typedef struct qp__wallet {
   const qp_http_server_t *server; /* for TLS (the cookie's Secure) */
   qp_kv_t *kv;                    /* <data>/wallet/ */
   MDB_dbi sessions, users, accounts; /* hash -> session; user id -> account; account -> user */
+  MDB_dbi devices;                /* user id -> the user's payments device id (pay codes) */
   pthread_mutex_t lock;           /* guards signups */
   qp__wallet_signup_t signups[QP_WALLET_PENDING_MAX];
   _Atomic uint64_t signups_total, logins_total, sessions_refused, transfers_total;
@@ -118,6 +121,10 @@ int qp__wallet_account_of(qp__wallet_t *w, const char *user_id, qp_u128 *account
 /* The account's user, or QP_ENOTFOUND. */
 int qp__wallet_user_of(qp__wallet_t *w, qp_u128 account, char user_id[QP_WALLET_ID_HEX + 1]);
 
+/* The user's payments device (pay codes): 0 with its id, QP_ENOTFOUND. */
+int qp__wallet_device_of(qp__wallet_t *w, const char *user_id, char device[QP_WALLET_ID_HEX + 1]);
+int qp__wallet_device_put(qp__wallet_t *w, const char *user_id, const char *device);
+
 /* ---- pending.c ---- */
 /* Keeps a signup: 0, or QP_ELIMIT when full. */
 int qp__wallet_signup_add(qp__wallet_t *w, const qp__wallet_signup_t *s);
@@ -125,6 +132,12 @@ int qp__wallet_signup_add(qp__wallet_t *w, const qp__wallet_signup_t *s);
 int qp__wallet_signup_take(qp__wallet_t *w, const char *ceremony, qp__wallet_signup_t *out);
 
 /* ---- http_json.c ---- */
+/* The pure part of qp__wallet_body: body[0, len) (empty: {}) as a JSON
+ * object whose members are among allowed: 0 with *out, or QP_EINVAL with
+ * err (400 invalid_json, invalid_type, unknown_field naming it; 413/503
+ * when jansson's budget refused). */
+int qp__wallet_decode(const char *body, size_t len, const char *const *allowed, json_t **out,
+                      qp_http_error_t *err);
 /* The body as a JSON object whose members are among allowed (NULL
  * terminated); NULL after an error reply. */
 json_t *qp__wallet_body(qp_http_request_t *req, qp_http_reply_t *r, const char *const *allowed);
@@ -187,6 +200,19 @@ void qp__wallet_amount_major(qp_u128 amount, int decimals, char *out, size_t siz
 bool qp__wallet_bill_match(const char *q, const char *name, const char *handle, qp_u128 amount,
                            int decimals);
 
+/* ---- bills_query.c: GET /v1/wallet/bills's query, pure ---- */
+typedef struct {
+  const char *month, *q, *cursor, *limit; /* the arguments given (NULL: absent) */
+  bool bad;                               /* an unknown argument, or one without value */
+  char bad_key[16];                       /* its name */
+} qp__wallet_bills_query_t;
+/* qp_http_query_each's callback: records one argument into ctx. */
+bool qp__wallet_bills_arg(void *ctx, const char *key, const char *value);
+/* The ledger filter (timestamps, QP_WALLET_SCAN_ROWS, newest first; the
+ * account is the caller's) and the page's bill limit: false after a 400. */
+bool qp__wallet_bills_filter(const qp__wallet_bills_query_t *q, qp_account_filter_t *f,
+                             uint32_t *limit, qp_http_reply_t *r);
+
 /* ---- routes_bills.c ---- */
 /* Replies the bill id of user_id's account (with its transfers), or 404. */
 void qp__wallet_bill_reply(qp__wallet_t *w, const char *user_id, qp_u128 id, bool transfers,
@@ -216,6 +242,11 @@ void qp__wallet_intents_challenge(void *ctx, qp_http_request_t *req, qp_http_rep
 void qp__wallet_admin_user(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__wallet_admin_deposit(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__wallet_admin_sessions(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__wallet_scan(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__wallet_orders_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__wallet_orders_pay(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__wallet_paycode_unlock(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__wallet_paycode(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__wallet_metrics(void *ctx, qp_http_text_t *out);
 
 #endif
