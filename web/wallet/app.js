@@ -1,4 +1,4 @@
-// app.js - the wallet web app (docs/wallet.md, "The wallet pages"): the
+// app.js - the wallet web app (docs/wallet-web.md): the
 // session check, sign up / sign in with a passkey, the views behind the
 // address's fragment (#/home, #/bills, #/bill/{id}, #/send, #/scan,
 // #/paycode), the live updates (SSE) and the service worker.
@@ -19,7 +19,7 @@ function renderHome(s) {
   const ul = $("balances");
   ul.replaceChildren(...(s.me?.accounts || []).map((a) => h("li",
     { dataset: { account: a.id, ledger: String(a.ledger) } },
-    h("span", { class: "currency", text: a.currency }),
+    h("span", { class: "currency", text: `${a.currency} · available` }),
     h("strong", { class: "balance", text: api.money(a.balance, a.currency) }),
     BigInt(a.pending || 0) > 0n
       ? h("small", { text: `${api.money(a.pending, a.currency)} on hold` }) : null)));

@@ -1,14 +1,15 @@
 // bills.js - bills as list items, the bills view (by month, search by
 // counterparty or amount, paged by cursor) and a bill's detail view.
 import * as api from "./api.js";
-import { $, h, notice, when, thisMonth } from "./ui.js";
+import { $, h, notice, when, whenShort, thisMonth } from "./ui.js";
 
 const STATUS = { pending: "Pending", posted: "Completed", voided: "Canceled" };
 const KIND = { transfer: "Transfer", payment: "Payment", refund: "Refund", deposit: "Deposit" };
 
 export function counterparty(b) {
   const c = b.counterparty || {};
-  return c.name || (c.handle ? `@${c.handle}` : (c.kind === "bank" ? "Bank" : "Unknown"));
+  if (c.kind === "bank") return c.name && c.name !== "bank" ? c.name : "Bank";
+  return c.name || (c.handle ? `@${c.handle}` : "Unknown");
 }
 
 function signed(b) {
@@ -23,7 +24,7 @@ export function billItem(b) {
   return h("li", { dataset: { bill: b.id, status: b.status } },
     h("a", { href: `#/bill/${encodeURIComponent(b.id)}` },
       h("span", { class: "who" }, h("strong", { text: counterparty(b) }),
-        h("small", { text: `${KIND[b.kind] || b.kind} · ${when(b.time)}` })),
+        h("small", { text: `${KIND[b.kind] || b.kind} · ${whenShort(b.time)}` })),
       h("span", { class: `amount ${b.direction}` }, signed(b), status)));
 }
 
@@ -68,8 +69,10 @@ export async function showBill(id) {
       ["Amount", api.money(b.amount, b.currency)], ["Status", STATUS[b.status] || b.status],
       ["Type", KIND[b.kind] || b.kind], ["Ledger transfer", b.transfer_id]];
     if (b.order_id) rows.push(["Order", b.order_id]);
-    for (const [k, v] of rows) dl.append(h("dt", { text: k }), h("dd", { text: v }));
-    dl.lastChild.classList.add("mono");
+    for (const [k, v] of rows) {
+      dl.append(h("dt", { text: k }),
+        h("dd", { text: v, class: /transfer|Order/.test(k) ? "mono" : null }));
+    }
   } catch (err) {
     $("bill-title").textContent = "Bill";
     notice(err);

@@ -54,6 +54,7 @@ async function showOrder(payload) {
   $("scan-amount").textContent = api.money(order.amount, order.currency);
   $("scan-description").textContent = order.description || "";
   $("scan-order").hidden = false;
+  $("scan-camera").hidden = true;
   $("scan-order").dataset.order = order.id;
   $("scan-status").textContent = `Order from ${order.merchant_name}.`;
   $("scan-pay").focus();
@@ -86,6 +87,7 @@ export async function start() {
   if (running) return;
   order = null;
   $("scan-order").hidden = true;
+  $("scan-camera").hidden = false;
   $("scan-status").textContent = "Point the camera at the shop's QR code.";
   if (!navigator.mediaDevices?.getUserMedia) {
     $("scan-status").textContent = "This browser has no camera access: paste the code below.";

@@ -61,7 +61,10 @@ export async function busy(button, fn, where) {
 }
 
 const dateFmt = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "short" });
+const shortFmt = new Intl.DateTimeFormat("en", { month: "short", day: "numeric",
+  hour: "2-digit", minute: "2-digit", hour12: false });
 export const when = (unixS) => dateFmt.format(new Date(Number(unixS) * 1000));
+export const whenShort = (unixS) => shortFmt.format(new Date(Number(unixS) * 1000));
 
 // "YYYY-MM" of now, local time.
 export function thisMonth() {
