@@ -65,7 +65,7 @@ export async function signup(page, handle, name) {
   await page.fill("#signup-name", name);
   await page.click("#signup-form button[type=submit]");
   await page.waitForSelector("body[data-view=home]");
-  await page.waitForSelector(`#who:has-text("@${handle}")`);
+  await page.waitForSelector(`#who:has-text("@${handle}")`, { state: "attached" });
 }
 
 export async function go(page, view) {

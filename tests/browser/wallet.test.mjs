@@ -220,6 +220,6 @@ test("signing out ends the session; signing in again uses the passkey", async ()
   assert.equal((await pageFetch(page, "GET", "/v1/wallet/me")).status, 401);
   await page.click("#signin");
   await page.waitForSelector("body[data-view=home]");
-  await page.waitForSelector(`#who:has-text("@${BOB}")`);
+  await page.waitForSelector(`#who:has-text("@${BOB}")`, { state: "attached" });
   await shot(page, "signed-in-desktop");
 });
