@@ -68,9 +68,10 @@ int qp_auth_intent_create(const char *user_id, qp_u128 debit, qp_u128 credit, qp
   hold.code = 1;
   hold.timeout = expires_in_s;
   hold.flags = QP_TRANSFER_PENDING;
+  randombytes_buf(id, sizeof id);
+  memcpy(&hold.user_data_128, id, sizeof id); /* the hold names its intent (a wallet's bill) */
   json_t *intent = record(user_id, &hold, currency, payee_name, order_id);
   if (intent == NULL) return QP_ENOMEM;
-  randombytes_buf(id, sizeof id);
   qp__auth_id_hex(id, intent_id);
   json_object_set_new(intent, "id", json_string(intent_id));
   rc = qp__auth_ledger_move(&hold, result);

@@ -42,6 +42,10 @@ struct json_t; /* jansson's object type, for qp_http_reply_json() */
 #define QP_HTTP_HEAD_TIMEOUT_S_DEFAULT 10u /* a request head taking longer is dropped */
 #define QP_HTTP_CONNECTIONS_PER_ADDRESS_MAX_DEFAULT 128u /* one client address's share */
 #define QP_HTTP_SHUTDOWN_GRACE_MS_DEFAULT 10000u /* wait for in-flight requests on stop */
+#define QP_HTTP_STREAMS_MAX_DEFAULT 64u /* open server-sent event streams */
+#define QP_HTTP_STREAM_PING_MS 15000u   /* a ": ping" comment after this much silence */
+#define QP_HTTP_STREAM_WAIT_MS 250u     /* longest wait in one next(): how fast a stop ends it */
+#define QP_HTTP_REPLY_HEADERS_MAX 4u    /* extra headers on one reply */
 #define QP_HTTP_JSON_BODY_FACTOR 8u /* a request's JSON budget: 8 x its body's bytes, */
 #define QP_HTTP_JSON_ALLOWANCE_BYTES (32u * 1024u * 1024u) /* plus 32 MiB (replies), */
 #define QP_HTTP_JSON_REQUEST_BYTES_MAX_DEFAULT (48u * 1024u * 1024u) /* at most 48 MiB */
@@ -235,10 +239,25 @@ int qp_http_keys_match(const qp_http_key_t *keys, uint32_t count, const char *ke
 
 typedef struct qp_http_request qp_http_request_t; /* opaque; valid during the handler */
 
-#define QP_HTTP_REPLY_HEADERS_BYTES 1024u /* extra headers of one reply, names and values */
-
 /* A handler's answer.  Set it with the qp_http_reply_* helpers; the core
  * sends it, adds X-Request-Id and counts it. */
+/* A server-sent event stream (text/event-stream) a handler answers with
+ * qp_http_reply_stream().  next() runs on the connection's own thread,
+ * again and again: it appends zero or more complete frames to out
+ * (qp_http_sse_frame) and may block up to wait_ms waiting for news; it
+ * returns 0 to go on, or a negative QP_E* to end the stream.  release() runs
+ * once when the stream ends for any reason (the client went away, next()
+ * ended it, the node is stopping, the stream was refused). */
+typedef struct qp_http_stream_ops {
+  int (*next)(void *ctx, qp_buf_t *out, uint32_t wait_ms);
+  void (*release)(void *ctx);
+} qp_http_stream_ops_t;
+
+typedef struct qp_http_reply_header {
+  const char *name; /* static */
+  char *value;      /* owned (qp_malloc'ed) */
+} qp_http_reply_header_t;
+
 typedef struct qp_http_reply {
   unsigned status;          /* HTTP status */
   char *body;               /* owned (qp_malloc'ed), NUL-terminated; NULL = empty */
@@ -247,9 +266,10 @@ typedef struct qp_http_reply {
   bool close;               /* send Connection: close */
   uint32_t retry_after_s;   /* Retry-After for a 429/503; 0 = the default, 1 */
   size_t body_len;          /* bytes of body when binary (qp_http_reply_bytes); 0 = strlen */
-  uint32_t headers_len;     /* bytes used in headers */
-  char headers[QP_HTTP_REPLY_HEADERS_BYTES]; /* extra "name\0value\0" pairs */
-  char set_cookie[192];     /* a Set-Cookie header's value; "" = none */
+  const qp_http_stream_ops_t *stream; /* set by qp_http_reply_stream, else NULL */
+  void *stream_ctx;                   /* its ctx, owned by the reply until sent */
+  qp_http_reply_header_t headers[QP_HTTP_REPLY_HEADERS_MAX]; /* qp_http_reply_header */
+  uint32_t headers_count;                                     /* rows used */
 } qp_http_reply_t;
 
 /* Serialises json (consumes the reference; NULL means out of memory and
@@ -265,11 +285,21 @@ void qp_http_reply_text(qp_http_reply_t *r, unsigned status, char *text,
 void qp_http_reply_bytes(qp_http_reply_t *r, unsigned status, void *data, size_t len,
                          const char *content_type);
 
-/* Adds a header (copied) to the reply: security and cache headers of the
- * web pages, Location, Set-Cookie.  Returns 0, or QP_ELIMIT when the
- * reply's QP_HTTP_REPLY_HEADERS_BYTES are used up (nothing added) or the
- * name or value holds a CR or LF (QP_EINVAL).  Kept when the body changes
- * (an error reply after a header keeps it). */
+/* Answers 200 text/event-stream fed by ops (see qp_http_stream_ops_t); the
+ * reply takes ctx: ops->release(ctx) runs even when the stream is refused
+ * (503 too_many_streams past http.max_streams).  The core sends "retry:"
+ * first, a ": ping" comment after QP_HTTP_STREAM_PING_MS of silence, no
+ * idle timeout applies, and every stream ends when the node stops. */
+void qp_http_reply_stream(qp_http_reply_t *r, const qp_http_stream_ops_t *ops, void *ctx);
+
+/* Appends one event to out: "event: E\nid: I\ndata: …\n\n", data split
+ * into one "data:" line per line (id NULL: no id line).  event and id must
+ * not hold CR or LF (QP_EINVAL).  QP_ENOMEM when out is full. */
+int qp_http_sse_frame(qp_buf_t *out, const char *event, const char *id, const char *data);
+
+/* Adds a header to the reply (Set-Cookie, Location, …): name static, value
+ * copied.  QP_EINVAL for a value with CR/LF, QP_ENOMEM past
+ * QP_HTTP_REPLY_HEADERS_MAX or out of memory. */
 int qp_http_reply_header(qp_http_reply_t *r, const char *name, const char *value);
 
 /* The error envelope for err (status from err, 500 if unset). */
@@ -293,8 +323,8 @@ const char *qp_http_param(const qp_http_request_t *req, const char *name);
 /* A request header's value, or NULL. */
 const char *qp_http_header(const qp_http_request_t *req, const char *name);
 
-/* The value of the request's cookie `name` (libmicrohttpd's Cookie header
- * parsing), or NULL. */
+/* A cookie's value from the request's Cookie header(s) (libmicrohttpd
+ * parses them), or NULL. */
 const char *qp_http_cookie(const qp_http_request_t *req, const char *name);
 
 /* Calls fn for every query argument in order (value may be NULL for
@@ -412,6 +442,7 @@ typedef struct qp_http_options {
                                   request's end) to the last header */
   uint32_t connections_per_address_max; /* open connections from one client address */
   uint32_t shutdown_grace_ms;  /* how long stop waits for in-flight requests */
+  uint32_t streams_max;        /* open event streams; past it 503 too_many_streams */
   bool insecure_no_auth;       /* no keys needed (loopback listen only) */
   bool metrics_key_required;   /* GET /metrics needs a valid key (any scope) */
   const char *tls_cert;        /* PEM certificate (chain) file: serve HTTPS; NULL = plaintext.

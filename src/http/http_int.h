@@ -226,6 +226,12 @@ enum MHD_Result qp__http_on_request(void *cls, struct MHD_Connection *conn, cons
                                     const char *method, const char *version,
                                     const char *upload_data, size_t *upload_data_size,
                                     void **con_cls);
+/* stream.c: a reply's stream and extra headers. */
+void qp__http_reply_headers_free(qp_http_reply_t *r);
+void qp__http_reply_stream_drop(qp_http_reply_t *r);
+struct MHD_Response *qp__http_stream_response(qp_http_server_t *s, qp_http_reply_t *r,
+                                              bool *refused);
+
 void qp__http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode toe);
 
@@ -296,6 +302,7 @@ struct qp_http_server {
   pthread_cond_t reaper_cond;                      /* wakes the reaper to stop */
   bool reaper_stop;                                /* the reaper should exit */
   bool reaper_started;                             /* reaper is running */
+  _Atomic uint32_t streams;                        /* open event streams (stream.c) */
   _Atomic uint32_t working;                        /* admitted requests not yet ended:
                                                       what a drain waits for */
   _Atomic uint64_t heads_timed_out;                /* connections shut past the deadline */

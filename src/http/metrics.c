@@ -133,6 +133,9 @@ char *qp__http_metrics_render(qp_http_server_t *s) {
   put_requests(&t, &s->table);
   qp_http_metric_header(&t, "quipu_connections_open", "gauge", "Open HTTP connections.");
   qp_http_text_put(&t, "quipu_connections_open %u\n", atomic_load(&s->connections));
+  qp_http_metric_header(&t, "quipu_http_streams_open", "gauge",
+                        "Open server-sent event streams.");
+  qp_http_text_put(&t, "quipu_http_streams_open %u\n", atomic_load(&s->streams));
   qp_http_metric_header(&t, "quipu_connections_refused_total", "counter",
                         "Connections refused past the connection limit.");
   qp_http_text_put(&t, "quipu_connections_refused_total %llu\n",

@@ -54,6 +54,7 @@ typedef struct request_ctx {
 
 void qp_http_reply_text(qp_http_reply_t *r, unsigned status, char *text,
                         const char *content_type) {
+  qp__http_reply_stream_drop(r);
   qp_free(r->body);
   r->status = status;
   r->body = text;
@@ -68,18 +69,8 @@ void qp_http_reply_bytes(qp_http_reply_t *r, unsigned status, void *data, size_t
   if (data != NULL) r->body_len = len;
 }
 
-int qp_http_reply_header(qp_http_reply_t *r, const char *name, const char *value) {
-  size_t n = strlen(name), v = strlen(value);
-  if (strpbrk(name, "\r\n: ") != NULL || strpbrk(value, "\r\n") != NULL || n == 0)
-    return QP_EINVAL;
-  if (n + v + 2 > sizeof r->headers - r->headers_len) return QP_ELIMIT;
-  memcpy(r->headers + r->headers_len, name, n + 1);
-  memcpy(r->headers + r->headers_len + n + 1, value, v + 1);
-  r->headers_len += (uint32_t)(n + v + 2);
-  return 0;
-}
-
 void qp_http_reply_error(qp_http_reply_t *r, const qp_http_error_t *err) {
+  qp__http_reply_stream_drop(r);
   qp_free(r->body);
   r->body_len = 0;
   r->body = qp_http_error_text(err);
@@ -95,10 +86,35 @@ void qp_http_reply_fail(qp_http_reply_t *r, unsigned status, const char *code, c
 }
 
 
-static struct MHD_Response *make_response(qp_http_reply_t *r) {
+/* A stream's response; a refused one becomes 503 too_many_streams. */
+static struct MHD_Response *make_stream(qp_http_server_t *s, struct MHD_Connection *conn,
+                                        qp_http_reply_t *r) {
+  bool refused = false;
+  struct MHD_Response *resp = qp__http_stream_response(s, r, &refused);
+  if (resp != NULL) {
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    return resp;
+  }
+  char detail[96];
+  snprintf(detail, sizeof detail, "%u event streams are open already (http.max_streams)",
+           s->options.streams_max);
+  if (refused) qp_http_reply_fail(r, 503, "too_many_streams", "", detail);
+  else qp_http_reply_fail(r, 500, "internal", "", "out of memory");
+  r->retry_after_s = 5;
+  return NULL;
+}
+
+static struct MHD_Response *make_response(qp_http_server_t *s, struct MHD_Connection *conn,
+                                          qp_http_reply_t *r) {
   static const char oom[] =
       "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\",\"path\":\"\"}}";
   struct MHD_Response *resp = NULL;
+  if (r->stream != NULL) {
+    resp = make_stream(s, conn, r);
+    if (resp != NULL) return resp;
+  }
   if (r->body != NULL) {
     size_t len = r->body_len != 0 ? r->body_len : strlen(r->body);
     resp = MHD_create_response_from_buffer_with_free_callback(len, r->body, qp_free);
@@ -118,19 +134,18 @@ static struct MHD_Response *make_response(qp_http_reply_t *r) {
 /* Sends the reply and counts it under route slot `slot`.  Consumes r. */
 static enum MHD_Result send_reply(qp_http_server_t *s, struct MHD_Connection *conn,
                                   const request_ctx_t *ctx, uint32_t slot, qp_http_reply_t *r) {
-  struct MHD_Response *resp = make_response(r);
-  if (resp == NULL) return MHD_NO;
+  struct MHD_Response *resp = make_response(s, conn, r);
+  if (resp == NULL) {
+    qp__http_reply_headers_free(r);
+    return MHD_NO;
+  }
   const char *type = r->content_type != NULL ? r->content_type : "application/json";
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+  for (uint32_t i = 0; i < r->headers_count; i++)
+    MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
+  qp__http_reply_headers_free(r);
   MHD_add_response_header(resp, "X-Request-Id", ctx->request_id);
   if (r->allow != NULL) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-  for (uint32_t at = 0; at < r->headers_len;) {
-    const char *name = r->headers + at, *value = name + strlen(name) + 1;
-    MHD_add_response_header(resp, name, value);
-    at += (uint32_t)(value + strlen(value) + 1 - name);
-  }
-  if (r->set_cookie[0] != '\0')
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
   if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
   if (r->status == 429 || r->status == 503) {
     char seconds[16];

@@ -44,6 +44,7 @@ void qp_http_options_default(qp_http_options_t *o) {
   o->head_timeout_s = QP_HTTP_HEAD_TIMEOUT_S_DEFAULT;
   o->connections_per_address_max = QP_HTTP_CONNECTIONS_PER_ADDRESS_MAX_DEFAULT;
   o->shutdown_grace_ms = QP_HTTP_SHUTDOWN_GRACE_MS_DEFAULT;
+  o->streams_max = QP_HTTP_STREAMS_MAX_DEFAULT;
 }
 
 uint16_t qp_http_server_port(const qp_http_server_t *s) { return s->port; }

@@ -64,7 +64,7 @@ static const struct {
     {"body_timeout_s", 1, 3600},               {"shutdown_grace_ms", 0, 600000},
     {"head_timeout_s", 1, 3600},               {"max_connections_per_address", 1, 65536},
     {"max_json_request_bytes", 1ull << 20, 1ull << 34},
-    {"max_json_bytes", 1ull << 16, 1ull << 40},
+    {"max_json_bytes", 1ull << 16, 1ull << 40},   {"max_streams", 0, 65536},
 };
 #define HTTP_NUMBERS_COUNT (sizeof HTTP_NUMBERS / sizeof HTTP_NUMBERS[0])
 
@@ -79,7 +79,8 @@ static void set_http_number(qp_http_options_t *o, size_t which, uint64_t n) {
     case 6: o->head_timeout_s = (uint32_t)n; break;
     case 7: o->connections_per_address_max = (uint32_t)n; break;
     case 8: o->json_request_bytes_max = n; break;
-    default: o->json_bytes_max = n; break;
+    case 9: o->json_bytes_max = n; break;
+    default: o->streams_max = (uint32_t)n; break;
   }
 }
 
@@ -215,7 +216,7 @@ static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t de
                "max_connections, max_connections_per_address, timeout_s, head_timeout_s, "
                "body_timeout_s, shutdown_grace_ms, insecure_no_auth, metrics_key_required, "
                "tls_cert, tls_key, insecure_plaintext, max_json_request_bytes, max_json_bytes, "
-               "rate_limits",
+               "max_streams, rate_limits",
                key);
       return QP_EINVAL;
     }

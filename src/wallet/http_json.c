@@ -100,11 +100,12 @@ json_t *qp__wallet_u128_json(qp_u128 v) {
 int64_t qp__wallet_now_s(void) { return (int64_t)time(NULL); }
 
 void qp__wallet_reply_move(qp_http_reply_t *r, qp_http_reply_t *from) {
-  char cookie[sizeof r->set_cookie];
-  memcpy(cookie, r->set_cookie, sizeof cookie);
-  qp_free(r->body);
-  *r = *from;
-  memcpy(r->set_cookie, cookie, sizeof cookie);
+  qp_free(r->body); /* r's headers stay; a door's reply has none */
+  r->status = from->status;
+  r->body = from->body;
+  r->body_len = from->body_len;
+  r->content_type = from->content_type;
+  r->retry_after_s = from->retry_after_s;
   from->body = NULL;
 }
 

@@ -39,6 +39,7 @@ static const qp_http_route_t ROUTES[] = {
     {"POST", "/v1/wallet/orders/{id}/pay", NULL, true, 1024, qp__wallet_orders_pay},
     {"POST", "/v1/wallet/paycode/unlock", NULL, true, 1024, qp__wallet_paycode_unlock},
     {"POST", "/v1/wallet/paycode", NULL, true, B, qp__wallet_paycode},
+    {"GET", "/v1/wallet/events", NULL, true, 0, qp__wallet_events},
     {"GET", "/v1/wallet/users", ADMIN, false, 0, qp__wallet_admin_user},
     {"POST", "/v1/wallet/users/{handle}/deposit", ADMIN, false, 1024, qp__wallet_admin_deposit},
     {"DELETE", "/v1/wallet/users/{handle}/sessions", ADMIN, false, 0, qp__wallet_admin_sessions},
@@ -57,6 +58,11 @@ void qp__wallet_metrics(void *ctx, qp_http_text_t *out) {
   qp_http_metric_u64(out, "quipu_wallet_intents_total", "counter",
                      "Payment intents the wallet made (transfers, orders)",
                      atomic_load(&w->transfers_total));
+  qp_http_metric_u64(out, "quipu_wallet_streams_open", "gauge",
+                     "Wallet event streams open now", atomic_load(&w->streams_open));
+  qp_http_metric_u64(out, "quipu_wallet_events_total", "counter",
+                     "Wallet events sent on the streams (bill, balance, intent)",
+                     atomic_load(&w->events_sent));
 }
 
 static int wallet_open(const qp_node_env_t *env, const json_t *settings, void **state,

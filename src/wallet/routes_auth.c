@@ -62,19 +62,22 @@ void qp__wallet_signup_options(void *ctx, qp_http_request_t *req, qp_http_reply_
 /* After a verified passkey: the user's ledger account, a session, Me. */
 static void signed_in(qp__wallet_t *w, const char *user_id, bool new_user, qp_http_reply_t *r) {
   qp_u128 account = 0;
+  char cookie[QP_WALLET_COOKIE_MAX];
   int rc = 0;
   if (qp__wallet_account_of(w, user_id, &account) == QP_ENOTFOUND)
     rc = qp__wallet_account_create(w, user_id, &account);
-  if (rc == 0) rc = qp__wallet_session_open(w, user_id, r);
+  if (rc == 0) rc = qp__wallet_session_open(w, user_id, cookie, sizeof cookie);
   if (rc != 0) {
     qp_http_reply_fail(r, 503, "wallet_unavailable", "",
                        "cannot open the account or the session; try again");
-    r->set_cookie[0] = '\0';
     return;
   }
   atomic_fetch_add(new_user ? &w->signups_total : &w->logins_total, 1);
   json_t *me = qp__wallet_me(w, user_id, r);
-  if (me != NULL) qp_http_reply_json(r, 200, me);
+  if (me == NULL) return;
+  qp_http_reply_json(r, 200, me);
+  if (qp_http_reply_header(r, "Set-Cookie", cookie) != 0)
+    qp_http_reply_fail(r, 500, "internal", "", "cannot set the session cookie");
 }
 
 void qp__wallet_signup_verify(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
@@ -174,7 +177,9 @@ void qp__wallet_logout(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
     qp_http_reply_fail(r, 503, "store_unavailable", "", "cannot revoke the session");
     return;
   }
-  qp__wallet_cookie(NULL, 0, w->server != NULL && qp_http_server_tls(w->server), r->set_cookie,
-                    sizeof r->set_cookie);
+  char cookie[QP_WALLET_COOKIE_MAX];
+  qp__wallet_cookie(NULL, 0, w->server != NULL && qp_http_server_tls(w->server), cookie,
+                    sizeof cookie);
   qp_http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+  qp_http_reply_header(r, "Set-Cookie", cookie);
 }

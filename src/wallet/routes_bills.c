@@ -79,6 +79,28 @@ static json_t *bill_json(qp__wallet_t *w, const char *user_id, const qp__wallet_
   return j;
 }
 
+#define MEMO_MAX 16 /* counterparties one page remembers (a merchant's name is a scan) */
+
+typedef struct {
+  qp_u128 account[MEMO_MAX];
+  party_t party[MEMO_MAX];
+  uint32_t count;
+} memo_t;
+
+/* party(), remembered per page by counterparty account. */
+static void party_memo(qp__wallet_t *w, const qp__wallet_bill_t *b, memo_t *m, party_t *p) {
+  for (uint32_t i = 0; i < m->count; i++)
+    if (m->account[i] == b->counterparty) {
+      *p = m->party[i];
+      if (strcmp(p->ckind, "merchant") == 0) p->kind = b->out ? "payment" : "refund";
+      return;
+    }
+  party(w, b, p);
+  uint32_t slot = m->count < MEMO_MAX ? m->count++ : b->counterparty % MEMO_MAX;
+  m->account[slot] = b->counterparty;
+  m->party[slot] = *p;
+}
+
 /* Appends the page's bills to data; the cursor of the next page or 0. */
 static uint64_t page(qp__wallet_t *w, const char *user_id, const qp__wallet_bills_query_t *q,
                      const qp_transfer_t *rows, uint32_t count, uint32_t limit, json_t *data) {
@@ -86,19 +108,25 @@ static uint64_t page(qp__wallet_t *w, const char *user_id, const qp__wallet_bill
   qp_u128 account = 0;
   qp__wallet_account_of(w, user_id, &account);
   int dec = decimals_of(w->settings.currency);
-  for (uint32_t i = 0; i < count; i++) {
+  memo_t *memo = qp_calloc(1, sizeof *memo);
+  uint64_t next = count == QP_WALLET_SCAN_ROWS ? rows[count - 1].timestamp : 0;
+  for (uint32_t i = 0; memo != NULL && i < count; i++) {
     qp_transfer_t t;
     qp_pending_state_t st = QP_PENDING_NONE;
     qp__wallet_bill_t b;
     if (rows[i].flags & QP_TRANSFER_PENDING) qp_ledger_service_transfer(svc, rows[i].id, &t, &st);
     if (!qp__wallet_bill_of(&rows[i], st, account, &b)) continue;
     party_t p;
-    party(w, &b, &p);
+    party_memo(w, &b, memo, &p);
     if (!qp__wallet_bill_match(q->q, p.name, p.handle, b.amount, dec)) continue;
-    if (json_array_size(data) == limit) return rows[i - 1].timestamp;
+    if (json_array_size(data) == limit) {
+      next = rows[i - 1].timestamp;
+      break;
+    }
     json_array_append_new(data, bill_json(w, user_id, &b, &p));
   }
-  return count == QP_WALLET_SCAN_ROWS ? rows[count - 1].timestamp : 0;
+  qp_free(memo);
+  return next;
 }
 
 void qp__wallet_bills_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
@@ -163,8 +191,7 @@ static json_t *settlements(const qp_transfer_t *hold, qp_u128 account) {
   return list;
 }
 
-void qp__wallet_bill_reply(qp__wallet_t *w, const char *user_id, qp_u128 id, bool transfers,
-                           qp_http_reply_t *r) {
+json_t *qp__wallet_bill_find(qp__wallet_t *w, const char *user_id, qp_u128 id, bool transfers) {
   qp_ledger_service_t *svc = qp_ledger_service();
   qp_u128 account = 0;
   qp_transfer_t t;
@@ -172,15 +199,20 @@ void qp__wallet_bill_reply(qp__wallet_t *w, const char *user_id, qp_u128 id, boo
   qp__wallet_bill_t b;
   if (qp__wallet_account_of(w, user_id, &account) != 0 || svc == NULL ||
       qp_ledger_service_transfer(svc, id, &t, &st) != 0 ||
-      !qp__wallet_bill_of(&t, st, account, &b)) {
-    qp_http_reply_fail(r, 404, "bill_not_found", "id", "no such bill");
-    return;
-  }
+      !qp__wallet_bill_of(&t, st, account, &b))
+    return NULL;
   party_t p;
   party(w, &b, &p);
   json_t *j = bill_json(w, user_id, &b, &p);
   if (j != NULL && transfers) json_object_set_new(j, "transfers", settlements(&t, account));
-  qp_http_reply_json(r, 200, j);
+  return j;
+}
+
+void qp__wallet_bill_reply(qp__wallet_t *w, const char *user_id, qp_u128 id, bool transfers,
+                           qp_http_reply_t *r) {
+  json_t *j = qp__wallet_bill_find(w, user_id, id, transfers);
+  if (j == NULL) qp_http_reply_fail(r, 404, "bill_not_found", "id", "no such bill");
+  else qp_http_reply_json(r, 200, j);
 }
 
 void qp__wallet_bills_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {

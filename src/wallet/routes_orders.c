@@ -33,7 +33,7 @@ void qp__wallet_scan(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   uint8_t hash[QP_WALLET_HASH_SIZE];
   if (!qp__wallet_session(w, req, r, &s, hash)) return;
   json_t *body = qp__wallet_body(req, r, allowed);
-  const char *payload = body ? qp__wallet_string(body, "payload", 512, false, r) : NULL;
+  const char *payload = body ? qp__wallet_string(body, "payload", 2048, false, r) : NULL;
   char id[QP_WALLET_ID_HEX + 1], path[64], message[200];
   json_t *o = NULL;
   qp_u128 settlement = 0;

@@ -4,6 +4,7 @@
  * session_required (one code for all four, so a probe learns nothing).
  * Opening a session makes a token, stores its hash and sets the cookie.
  */
+#include <sodium.h>
 #include <string.h>
 
 #include "base/err.h"
@@ -27,7 +28,7 @@ bool qp__wallet_session(qp__wallet_t *w, qp_http_request_t *req, qp_http_reply_t
   return false;
 }
 
-int qp__wallet_session_open(qp__wallet_t *w, const char *user_id, qp_http_reply_t *r) {
+int qp__wallet_session_open(qp__wallet_t *w, const char *user_id, char *cookie, size_t size) {
   char token[QP_WALLET_TOKEN_TEXT];
   uint8_t hash[QP_WALLET_HASH_SIZE];
   qp__wallet_session_t s;
@@ -40,7 +41,7 @@ int qp__wallet_session_open(qp__wallet_t *w, const char *user_id, qp_http_reply_
   int rc = qp__wallet_session_put(w, hash, &s);
   bool tls = w->server != NULL && qp_http_server_tls(w->server);
   if (rc == 0)
-    rc = qp__wallet_cookie(token, w->settings.session_ttl_s, tls, r->set_cookie,
-                           sizeof r->set_cookie);
+    rc = qp__wallet_cookie(token, w->settings.session_ttl_s, tls, cookie, size);
+  sodium_memzero(token, sizeof token);
   return rc;
 }

@@ -49,7 +49,7 @@ static int one(qp__wallet_settings_t *s, const char *key, json_t *v, char *detai
     if ((rc = int_key(v, key, 1, UINT16_MAX, &n, detail, size)) == 0)
       s->account_code = (uint16_t)n;
   } else if (strcmp(key, "session_ttl_s") == 0) {
-    if ((rc = int_key(v, key, 60, 30 * 86400, &n, detail, size)) == 0)
+    if ((rc = int_key(v, key, 1, 30 * 86400, &n, detail, size)) == 0)
       s->session_ttl_s = (uint32_t)n;
   } else if (strcmp(key, "paycode_unlock_s") == 0) {
     if ((rc = int_key(v, key, 1, 86400, &n, detail, size)) == 0)

@@ -38,6 +38,8 @@
 #define QP_WALLET_BILLS_LIMIT_MAX 200u     /* and with */
 #define QP_WALLET_SCAN_ROWS 1000u          /* transfers read for one page of bills */
 #define QP_WALLET_INTENT_TTL_S 900u        /* a transfer's intent waits this long */
+#define QP_WALLET_EVENTS_POLL_MS 500u      /* an event stream reads the ledger at most this often */
+#define QP_WALLET_EVENTS_HOLDS_MAX 64u     /* pending holds one stream watches */
 
 /* modules.wallet in node.json. */
 typedef struct {
@@ -78,6 +80,7 @@ typedef struct qp__wallet {
   pthread_mutex_t lock;           /* guards signups */
   qp__wallet_signup_t signups[QP_WALLET_PENDING_MAX];
   _Atomic uint64_t signups_total, logins_total, sessions_refused, transfers_total;
+  _Atomic uint64_t streams_open, events_sent;
   qp_http_module_t http;
 } qp__wallet_t;
 
@@ -161,8 +164,10 @@ void qp__wallet_reply_drop(qp_http_reply_t *from);
  * session_required. */
 bool qp__wallet_session(qp__wallet_t *w, qp_http_request_t *req, qp_http_reply_t *r,
                         qp__wallet_session_t *s, uint8_t hash[QP_WALLET_HASH_SIZE]);
-/* Opens a session for user_id and sets its cookie on r: 0 or a store error. */
-int qp__wallet_session_open(qp__wallet_t *w, const char *user_id, qp_http_reply_t *r);
+/* Opens a session for user_id: 0 with its Set-Cookie value in cookie, or
+ * a store error. */
+int qp__wallet_session_open(qp__wallet_t *w, const char *user_id, char *cookie, size_t size);
+#define QP_WALLET_COOKIE_MAX 192 /* bytes of a Set-Cookie value */
 /* The Me object of user_id (NULL after an error reply). */
 json_t *qp__wallet_me(qp__wallet_t *w, const char *user_id, qp_http_reply_t *r);
 /* Me.accounts of user_id. */
@@ -214,6 +219,9 @@ bool qp__wallet_bills_filter(const qp__wallet_bills_query_t *q, qp_account_filte
                              uint32_t *limit, qp_http_reply_t *r);
 
 /* ---- routes_bills.c ---- */
+/* The bill id of user_id's account as JSON (with its transfers), or NULL
+ * (not a bill of this account). */
+json_t *qp__wallet_bill_find(qp__wallet_t *w, const char *user_id, qp_u128 id, bool transfers);
 /* Replies the bill id of user_id's account (with its transfers), or 404. */
 void qp__wallet_bill_reply(qp__wallet_t *w, const char *user_id, qp_u128 id, bool transfers,
                            qp_http_reply_t *r);
@@ -247,6 +255,7 @@ void qp__wallet_orders_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r
 void qp__wallet_orders_pay(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__wallet_paycode_unlock(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__wallet_paycode(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__wallet_events(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__wallet_metrics(void *ctx, qp_http_text_t *out);
 
 #endif

@@ -198,12 +198,22 @@ def test_logout_and_operator_revoke(node):
 
 
 def test_session_expires(tmp_dir):
-    n = WalletNode(os.path.join(tmp_dir, "home"), {"session_ttl_s": 60}).start()
+    n = WalletNode(os.path.join(tmp_dir, "home"), {"session_ttl_s": 2}).start()
     try:
         a = User(n, "alice")
         r = a.signup()
-        assert "Max-Age=60" in r.headers["Set-Cookie"]
+        assert "Max-Age=2" in r.headers["Set-Cookie"]
+        token = a.s.cookies["quipu_session"]
         assert a.get("/v1/wallet/me").status_code == 200
+        deadline = time.time() + 10
+        while True:  # the server refuses it from its expires_s second on
+            r = requests.get(n.url("/v1/wallet/me"), cookies={"quipu_session": token},
+                             timeout=30)
+            if r.status_code == 401:
+                break
+            assert r.status_code == 200 and time.time() < deadline
+            time.sleep(0.2)
+        assert r.json()["error"]["code"] == "session_required"
     finally:
         n.stop()
 
@@ -444,3 +454,90 @@ def test_paycode_after_unlock_collected_by_a_shop(node, pair):
     r = b.post("/v1/wallet/paycode/unlock")
     r = b.post("/v1/wallet/paycode", {"credential": b.sign(r.json()["publicKey"])})
     assert r.status_code == 200 and r.json()["code"][2:8] != got["code"][2:8]
+
+
+class Events:
+    """An open GET /v1/wallet/events stream: its events as (name, data)."""
+
+    def __init__(self, user):
+        self.r = user.s.get(user.node.url("/v1/wallet/events"), stream=True, timeout=30)
+        assert self.r.status_code == 200, self.r.text
+        assert self.r.headers["Content-Type"].startswith("text/event-stream")
+        self.lines = self.r.iter_lines(decode_unicode=True)
+
+    def next(self, want, timeout=15):
+        """The next event named want (others are skipped), or fails after timeout."""
+        deadline, name, data = time.time() + timeout, None, []
+        for line in self.lines:
+            assert time.time() < deadline, "no %s event in time" % want
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+            elif line == "":
+                if name == want:
+                    return json.loads("\n".join(data))
+                name, data = None, []
+        raise AssertionError("the stream ended")
+
+    def close(self):
+        self.r.close()
+
+
+def test_events_deliver_a_bill_when_money_arrives(node, pair):
+    a, b = pair
+    ev = Events(b)
+    try:
+        first = ev.next("balance")
+        assert first[0]["balance"] == "0"
+        t = transfer(a, "bob", 640)
+        r = a.post("/v1/wallet/intents/%s/confirm" % t["intent"]["id"],
+                   {"credential": a.sign(t["publicKey"])})
+        assert r.status_code == 200, r.text
+        bill = ev.next("bill")
+        assert bill["direction"] == "in" and bill["amount"] == "640"
+        assert bill["counterparty"]["handle"] == "alice"
+        bal = ev.next("balance")
+        assert bal[0]["balance"] == "640"
+    finally:
+        ev.close()
+
+
+def test_events_show_a_collect_waiting_for_the_passkey(node, pair):
+    a, b = pair
+    shop = Shop(node)
+    r = a.post("/v1/wallet/paycode/unlock")
+    code = a.post("/v1/wallet/paycode", {"credential": a.sign(r.json()["publicKey"])}).json()
+    ev = Events(a)
+    try:
+        ev.next("balance")
+        o = shop.order(300)
+        r = shop.collect(o, code["code"])
+        assert r.status_code == 200, r.text
+        intent = ev.next("intent")
+        assert intent["id"] == r.json()["payment_intent_id"]
+        assert intent["status"] == "requires_confirmation" and intent["amount"] == "300"
+        pk = a.post("/v1/wallet/intents/%s/challenge" % intent["id"]).json()["publicKey"]
+        r = a.post("/v1/wallet/intents/%s/confirm" % intent["id"], {"credential": a.sign(pk)})
+        assert r.status_code == 200, r.text
+        done = ev.next("bill")
+        while done["status"] != "posted":
+            done = ev.next("bill")
+        assert done["intent_id"] == intent["id"] and done["kind"] == "payment"
+    finally:
+        ev.close()
+
+
+def test_events_need_a_session_and_end_with_it(node, pair):
+    a, b = pair
+    r = requests.get(node.url("/v1/wallet/events"), timeout=30)
+    assert r.status_code == 401
+    ev = Events(a)
+    try:
+        ev.next("balance")
+        r = a.post("/v1/wallet/logout")
+        assert r.status_code == 200
+        with pytest.raises(AssertionError, match="ended"):
+            ev.next("bill", timeout=10)
+    finally:
+        ev.close()

@@ -255,7 +255,7 @@ static void test_settings(void **state) {
   const char *bad[][2] = {{"{\"colour\": 1}", "modules.wallet.colour"},
                           {"{\"ledger\": 0}", "modules.wallet.ledger"},
                           {"{\"currency\": \"usd\"}", "modules.wallet.currency"},
-                          {"{\"session_ttl_s\": 5}", "modules.wallet.session_ttl_s"},
+                          {"{\"session_ttl_s\": 0}", "modules.wallet.session_ttl_s"},
                           {"{\"treasury_account_id\": 1}", "modules.wallet.treasury_account_id"},
                           {"[]", "modules.wallet"}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
