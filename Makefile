@@ -86,7 +86,13 @@ test-browser: deps
 	@QUIPU_BROWSER=1 bash scripts/deps.sh
 	@$(MAKE) --no-print-directory $(BUILD)/quipu tests/browser/node_modules/.package-lock.json
 	cd tests/browser && QUIPU_BIN=$(abspath $(BUILD)/quipu) node --test static.test.mjs auth.test.mjs \
-	  console.test.mjs shop.test.mjs wallet.test.mjs
+	  jsclient.test.mjs console.test.mjs shop.test.mjs wallet.test.mjs
+
+# The JS client (clients/js, issue 17): its unit tests and its calls against
+# real nodes started from $(BUILD)/quipu; no npm packages needed.
+.PHONY: test-js
+test-js: $(BUILD)/quipu
+	cd clients/js && QUIPU_BIN=$(abspath $(BUILD)/quipu) node --test test/
 
 # npm ci again only when the lock file changed.
 tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json tests/browser/package.json

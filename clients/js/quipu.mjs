@@ -94,13 +94,15 @@ const NUMERIC = {
  * quipu knows (840, "392"). Throws RangeError for anything else.
  */
 export function currencyDecimals(currency) {
-  if (typeof currency === "number" || (typeof currency === "string" && /^\d{1,3}$/.test(currency))) {
+  const numeric = typeof currency === "string" && /^\d{1,3}$/.test(currency);
+  if (typeof currency === "number" || numeric) {
     const alpha = NUMERIC[Number(currency)];
     if (!alpha) throw new RangeError(`unknown ISO 4217 numeric currency code ${currency}`);
     return DECIMALS[alpha] ?? 2;
   }
   if (typeof currency !== "string" || !/^[A-Z]{3}$/.test(currency)) {
-    throw new RangeError(`currency must be an ISO 4217 code such as "USD", not ${String(currency)}`);
+    throw new RangeError(`currency must be an ISO 4217 code such as "USD", ` +
+      `not ${String(currency)}`);
   }
   return DECIMALS[currency] ?? 2;
 }
@@ -115,7 +117,8 @@ function minorToBigInt(minor) {
     return BigInt(minor);
   }
   if (typeof minor === "string" && /^-?\d+$/.test(minor)) return BigInt(minor);
-  throw new RangeError(`minor-unit amount must be an integer string or BigInt, not ${String(minor)}`);
+  throw new RangeError("a minor-unit amount must be an integer string or BigInt, " +
+    `not ${String(minor)}`);
 }
 
 /**
@@ -261,7 +264,11 @@ export class SseParser {
 const sleep = (ms, signal) => new Promise((resolve) => {
   if (signal && signal.aborted) { resolve(); return; }
   const t = setTimeout(done, ms);
-  function done() { clearTimeout(t); if (signal) signal.removeEventListener("abort", done); resolve(); }
+  function done() {
+    clearTimeout(t);
+    if (signal) signal.removeEventListener("abort", done);
+    resolve();
+  }
   if (signal) signal.addEventListener("abort", done, { once: true });
 });
 
@@ -312,7 +319,9 @@ export const webauthn = {
   creationOptionsFromJSON(json) {
     const o = { ...json, challenge: b64urlToBytes(json.challenge) };
     if (json.user) o.user = { ...json.user, id: b64urlToBytes(json.user.id) };
-    if (json.excludeCredentials) o.excludeCredentials = descriptorsFromJSON(json.excludeCredentials);
+    if (json.excludeCredentials) {
+      o.excludeCredentials = descriptorsFromJSON(json.excludeCredentials);
+    }
     return o;
   },
 
@@ -395,6 +404,11 @@ function queryString(query) {
 
 const RETRY_STATUS = new Set([429, 502, 503, 504]);
 
+// BigInt values in a body go out as decimal strings (the node's form for big integers).
+function bigintAsString(key, value) {
+  return typeof value === "bigint" ? value.toString() : value;
+}
+
 /**
  * A client of one node. Options: baseUrl ("" = same origin in a page),
  * apiKey (sent as Authorization: Bearer), fetch (defaults to globalThis.fetch),
@@ -409,7 +423,9 @@ export class Quipu {
     retries = 0, retryDelayMs = 200, retryDelayMaxMs = 5000 } = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.apiKey = apiKey || null;
-    this.fetch = fetchFn || ((...a) => globalThis.fetch(...a));
+    // Called unbound: a browser's fetch throws "Illegal invocation" when its
+    // `this` is another object (the client), not when it is undefined.
+    this.fetch = fetchFn ? (...a) => fetchFn(...a) : (...a) => globalThis.fetch(...a);
     this.headers = headers || {};
     this.credentials = credentials;
     this.retries = retries;
@@ -435,8 +451,9 @@ export class Quipu {
 
   /**
    * One API call. opts: query (object; undefined/null values are left out,
-   * arrays repeat the parameter), body (JSON-encoded unless a string, which is
-   * sent as text/plain unless headers name a Content-Type), idempotencyKey
+   * arrays repeat the parameter), body (JSON-encoded, BigInts as decimal
+   * strings; a string is sent as text/plain unless headers name a
+   * Content-Type), idempotencyKey
    * (POSTs get a fresh UUID unless given; every retry of this call reuses it),
    * headers, signal, retries (overrides the client's), responseType ("auto":
    * JSON when the answer is JSON, else text; "text"; "json"; "response": the
@@ -454,7 +471,7 @@ export class Quipu {
         init.body = body;
       } else {
         if (!hasType) h["Content-Type"] = "application/json";
-        init.body = JSON.stringify(body);
+        init.body = JSON.stringify(body, bigintAsString);
       }
     } else if (method === "POST") {
       // The node's POST routes take JSON; an empty object where none is needed.
@@ -568,6 +585,8 @@ async function runEvents(client, path, h, signal) {
         const err = await errorFromResponse(res);
         if (h.onError) h.onError(err);
         if (res.status < 500 || h.reconnect === false) return;
+      } else if (res.status === 204) {
+        return; // the server's way to say "do not reconnect"
       } else {
         if (h.onOpen) h.onOpen(res);
         await readStream(res, parser);
@@ -652,7 +671,9 @@ function noteBody(note) { return note === undefined || note === null ? {} : { no
 class Auth extends Namespace {
   /** {handle, display_name} -> the user {id, handle, display_name, created}. */
   createUser(user, opts) { return this.post("/v1/users", user, opts); }
-  credentials(userId, opts) { return this.get(`/v1/users/${enc(userId)}/credentials`, undefined, opts); }
+  credentials(userId, opts) {
+    return this.get(`/v1/users/${enc(userId)}/credentials`, undefined, opts);
+  }
   deleteCredential(userId, credentialId, opts) {
     return this.del(`/v1/users/${enc(userId)}/credentials/${enc(credentialId)}`, opts);
   }
@@ -669,7 +690,7 @@ class Auth extends Namespace {
   /** {user_id, debit_account_id, credit_account_id, amount, ledger, currency, payee_name, ...}. */
   createIntent(intent, opts) { return this.post("/v1/payment-intents", intent, opts); }
   getIntent(id, opts) { return this.get(`/v1/payment-intents/${enc(id)}`, undefined, opts); }
-  /** One page {data, next_cursor} of GET /v1/payment-intents (query: limit, cursor, status, ...). */
+  /** One page {data, next_cursor} of GET /v1/payment-intents (query: limit, cursor, ...). */
   listIntents(query, opts) { return this.get("/v1/payment-intents", query, opts); }
   /** -> {publicKey: RequestOptionsJSON, expires_at, secure_payment_confirmation}. */
   challenge(id, opts) { return this.post(`/v1/payment-intents/${enc(id)}/challenge`, {}, opts); }
@@ -725,7 +746,9 @@ class Payments extends Namespace {
   createWebhook(webhook, opts) { return this.post("/v1/webhooks", webhook, opts); }
   listWebhooks(query, opts) { return this.get("/v1/webhooks", query, opts); }
   deleteWebhook(id, opts) { return this.del(`/v1/webhooks/${enc(id)}`, opts); }
-  deliveries(id, query, opts) { return this.get(`/v1/webhooks/${enc(id)}/deliveries`, query, opts); }
+  deliveries(id, query, opts) {
+    return this.get(`/v1/webhooks/${enc(id)}/deliveries`, query, opts);
+  }
   /** Decode any EMV MPM payload: {crc, order_id?, tags}. */
   parseQr(payload, opts) { return this.post("/v1/qr/parse", { payload }, opts); }
   /** {user_id, account_id, ledger, name?} -> the device with its secret (shown once). */
@@ -769,7 +792,9 @@ class Risk extends Namespace {
 /** The consortium chain (docs/chain.md). */
 class Chain extends Namespace {
   status(opts) { return this.get("/v1/chain/status", undefined, opts); }
-  block(height, opts) { return this.get(`/v1/chain/blocks/${enc(String(height))}`, undefined, opts); }
+  block(height, opts) {
+    return this.get(`/v1/chain/blocks/${enc(String(height))}`, undefined, opts);
+  }
   /** opts.proof: true adds the inclusion proof. */
   tx(hash, opts = {}) {
     const { proof, ...rest } = opts;
@@ -787,7 +812,9 @@ class Chain extends Namespace {
     return this.get(`/v1/chain/kv/${enc(key)}`, proof ? { proof: 1 } : undefined, rest);
   }
   /** One signed transaction (hex) -> {hash}; an array -> {results}. */
-  submit(tx, opts) { return this.post("/v1/chain/txs", Array.isArray(tx) ? { txs: tx } : { tx }, opts); }
+  submit(tx, opts) {
+    return this.post("/v1/chain/txs", Array.isArray(tx) ? { txs: tx } : { tx }, opts);
+  }
 }
 
 /**
@@ -844,7 +871,8 @@ class Wallet extends Namespace {
    * onIntent(intent), and/or onEvent(type, data, id); onError, onOpen, signal.
    */
   events(handlers = {}) {
-    const byType = { bill: handlers.onBill, balance: handlers.onBalance, intent: handlers.onIntent };
+    const byType = { bill: handlers.onBill, balance: handlers.onBalance,
+      intent: handlers.onIntent };
     return this.q.events("/v1/wallet/events", { ...handlers, onEvent: (type, data, id) => {
       if (byType[type]) byType[type](data, id);
       if (handlers.onEvent) handlers.onEvent(type, data, id);
@@ -855,7 +883,9 @@ class Wallet extends Namespace {
   deposit(handle, amount, opts) {
     return this.post(`/v1/wallet/users/${enc(handle)}/deposit`, { amount }, opts);
   }
-  revokeSessions(handle, opts) { return this.del(`/v1/wallet/users/${enc(handle)}/sessions`, opts); }
+  revokeSessions(handle, opts) {
+    return this.del(`/v1/wallet/users/${enc(handle)}/sessions`, opts);
+  }
 }
 
 export default Quipu;

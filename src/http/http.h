@@ -45,7 +45,7 @@ struct json_t; /* jansson's object type, for qp_http_reply_json() */
 #define QP_HTTP_STREAMS_MAX_DEFAULT 64u /* open server-sent event streams */
 #define QP_HTTP_STREAM_PING_MS 15000u   /* a ": ping" comment after this much silence */
 #define QP_HTTP_STREAM_WAIT_MS 250u     /* longest wait in one next(): how fast a stop ends it */
-#define QP_HTTP_REPLY_HEADERS_MAX 4u    /* extra headers on one reply */
+#define QP_HTTP_REPLY_HEADERS_MAX 8u    /* extra headers on one reply (web: 5) */
 #define QP_HTTP_JSON_BODY_FACTOR 8u /* a request's JSON budget: 8 x its body's bytes, */
 #define QP_HTTP_JSON_ALLOWANCE_BYTES (32u * 1024u * 1024u) /* plus 32 MiB (replies), */
 #define QP_HTTP_JSON_REQUEST_BYTES_MAX_DEFAULT (48u * 1024u * 1024u) /* at most 48 MiB */

@@ -73,6 +73,9 @@ test("the shop: order, QR, paid live, refund", async (t) => {
   await page.click("#create");
   await page.waitForSelector("body[data-order-status=open]");
   await page.waitForFunction(() => document.getElementById("qr").naturalWidth > 0);
+  const live = await page.waitForSelector("body[data-live]").then((b) => b.getAttribute("data-live"));
+  assert.ok(["sse", "poll"].includes(live), live);
+  t.diagnostic(`the page learns of the payment by ${live === "sse" ? "server-sent events" : "polling"}`);
   assert.equal(await page.textContent("#order-amount"), "9.75");
   const orderId = (await page.textContent("#order-id")).replace("Order ", "");
   const order = await node.ok("GET", `/v1/orders/${orderId}`);

@@ -77,7 +77,8 @@ export class SoftAuthenticator {
     count.writeUInt32BE(cred.signCount);
     const authData = Buffer.concat([sha256(cred.rpId), Buffer.from([0x05]), count]);
     const clientData = this.clientData("webauthn.get", o.challenge);
-    const signature = sign("sha256", Buffer.concat([authData, sha256(clientData)]), cred.privateKey);
+    const signed = Buffer.concat([authData, sha256(clientData)]);
+    const signature = sign("sha256", signed, cred.privateKey);
     return {
       id: cred.id.toString("base64url"), rawId: ab(cred.id), type: "public-key",
       authenticatorAttachment: "platform", getClientExtensionResults: () => ({}),

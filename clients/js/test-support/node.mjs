@@ -27,18 +27,6 @@ function keysCreate(home, name, scope, extra = []) {
   return key;
 }
 
-// Whether this binary has a module (`quipu keys --help` lists the scopes the
-// build's modules own).
-export function hasScope(scope) {
-  let text = "";
-  try {
-    text = execFileSync(QUIPU, ["keys", "--help"], { stdio: ["ignore", "pipe", "pipe"] }).toString();
-  } catch (e) {
-    text = `${e.stdout || ""}${e.stderr || ""}`;
-  }
-  return text.includes(scope);
-}
-
 export class Node {
   constructor({ wallet = false, modules = {} } = {}) {
     this.home = mkdtempSync(join(tmpdir(), "quipu-jsclient-"));
@@ -49,6 +37,21 @@ export class Node {
     writeFileSync(join(this.home, "node.json"), JSON.stringify(config));
     this.key = keysCreate(this.home, "ops", "admin");
     this.slowKey = keysCreate(this.home, "slow", "admin", ["--rate", "1", "--burst", "1"]);
+  }
+
+  /** A one-validator chain (`quipu chain init --validators 1`) with its HTTP on a free port. */
+  static chain() {
+    const dir = mkdtempSync(join(tmpdir(), "quipu-jsclient-chain-"));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    execFileSync(QUIPU, ["chain", "init", "--validators", "1", "--dir", dir, "--base-port",
+      String(port)], { stdio: "ignore" });
+    const n = Object.create(Node.prototype);
+    n.home = join(dir, "node0");
+    n.top = dir;
+    const config = JSON.parse(readFileSync(join(n.home, "node.json"), "utf8"));
+    config.listen = "127.0.0.1:0";
+    writeFileSync(join(n.home, "node.json"), JSON.stringify(config));
+    return n;
   }
 
   async start(timeoutMs = 15000) {
@@ -63,7 +66,11 @@ export class Node {
         this.url = `http://localhost:${this.port}`;
         return this;
       }
-      if (this.proc.exitCode !== null) throw new Error(readFileSync(logPath, "utf8"));
+      if (this.proc.exitCode !== null) {
+        const text = readFileSync(logPath, "utf8");
+        rmSync(this.top || this.home, { recursive: true, force: true });
+        throw new Error(text);
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new Error("the node did not come up");
@@ -82,7 +89,7 @@ export class Node {
       throw new Error(`the node exited with ${code}; its log: ${join(this.home, "node.log")}\n` +
         this.log().slice(-4000));
     }
-    rmSync(this.home, { recursive: true, force: true });
+    rmSync(this.top || this.home, { recursive: true, force: true });
   }
 }
 

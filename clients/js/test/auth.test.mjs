@@ -50,7 +50,8 @@ test("a user registers a passkey through the webauthn helpers", async () => {
 
 function intent(amount, extra = {}) {
   return q.auth.createIntent({ user_id: user.id, debit_account_id: payer,
-    credit_account_id: payee, amount, ledger: 840, currency: "USD", payee_name: "Coffee", order_id: `A-${newId()}`,
+    credit_account_id: payee, amount, ledger: 840, currency: "USD", payee_name: "Coffee",
+    order_id: `A-${newId()}`,
     expires_in_s: 600, ...extra });
 }
 

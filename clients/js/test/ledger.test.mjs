@@ -18,7 +18,8 @@ const LEDGER = 7;
 
 async function accounts(n, flags = []) {
   const ids = Array.from({ length: n }, newId);
-  const r = await q.ledger.createAccounts(ids.map((id) => ({ id, ledger: LEDGER, code: 1, flags })));
+  const r = await q.ledger.createAccounts(ids.map((id) => ({ id, ledger: LEDGER, code: 1,
+    flags })));
   assert.deepEqual(r.results.map((x) => x.result), ids.map(() => "ok"));
   return ids;
 }

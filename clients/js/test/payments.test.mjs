@@ -189,3 +189,31 @@ test("a device's payment code collects an order, confirmed with the passkey", as
   assert.equal(bad.path, "payment_code");
   assert.equal((await q.payments.revokeDevice(dev.id)).status, "revoked");
 });
+
+test("orderEvents: the order's stream shows it paid (when the node has the route)", async (t) => {
+  const o = await order("42");
+  const seen = [];
+  const errors = [];
+  let opened = false;
+  const sub = mq.payments.orderEvents(o.id, { onOpen: () => { opened = true; },
+    onError: (e) => errors.push(e), onEvent: (type, data) => seen.push([type, data]) });
+  const deadline = Date.now() + 5000;
+  while (!opened && errors.length === 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  if (!opened && errors[0] && errors[0].status === 404) {
+    sub.close();
+    t.skip("this node has no GET /v1/orders/{id}/events yet (branch payrest)");
+    return;
+  }
+  assert.ok(opened, String(errors[0]));
+  await payByIntent(o);
+  while (!seen.some(([, d]) => d.status === "paid") && Date.now() < deadline + 5000) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  sub.close();
+  await sub.done;
+  assert.equal(seen[0][0], "order");
+  assert.equal(seen[0][1].status, "open");
+  assert.ok(seen.some(([type, d]) => type === "order" && d.status === "paid"));
+});

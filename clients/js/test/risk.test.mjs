@@ -32,9 +32,9 @@ test("decide: one event, a batch, a bad event refused whole", async () => {
   assert.match(bad.path, /^\[1\]/);
 });
 
-test("a ruleset that does not compile: QuipuError ruleset_invalid with line and column", async () => {
-  const e = await q.risk.putRuleset("feature f = count by payer over 1h\nrule r: nope >>= 3 => block\n")
-    .catch((x) => x);
+test("a ruleset that does not compile: QuipuError ruleset_invalid, line, column", async () => {
+  const text = "feature f = count by payer over 1h\nrule r: nope >>= 3 => block\n";
+  const e = await q.risk.putRuleset(text).catch((x) => x);
   assert.ok(e instanceof QuipuError, String(e));
   assert.equal(e.status, 400);
   assert.equal(e.code, "ruleset_invalid");
@@ -91,7 +91,17 @@ test("stats and decisions (the console's read API) when the node has them", asyn
     t.skip("this node has no GET /v1/risk/stats yet (branch console)");
     return;
   }
-  assert.ok(s && typeof s === "object");
+  assert.equal(s.bucket_s, 60);
+  assert.equal(s.buckets.length, 5);
+  const sum = s.buckets.reduce((n, b) => n + b.allow + b.challenge + b.review + b.block, 0);
+  assert.ok(sum >= 3, `counted ${sum}`);
   const d = await q.risk.decisions({ limit: 2 });
-  assert.ok(d);
+  assert.equal(d.decisions.length, 2);
+  assert.ok(d.decisions[0].seq > d.decisions[1].seq, "newest first");
+  const reviews = await q.risk.decisions({ outcome: "review" });
+  assert.ok(reviews.decisions.some((x) => x.decision.id === "e3"));
+  assert.ok(reviews.decisions.every((x) => x.decision.decision === "review"));
+  const bad = await q.risk.stats({ bucket_s: 0 }).catch((e) => e);
+  assert.equal(bad.status, 400);
+  assert.equal(bad.path, "bucket_s");
 });

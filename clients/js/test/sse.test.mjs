@@ -28,7 +28,8 @@ function allSplits(text) {
   return out;
 }
 
-const STREAM = "\ufeff: hello\r\nevent: bill\r\nid: 7\r\ndata: {\"a\":1,\r\ndata:  \"b\":2}\r\n\r\n" +
+const STREAM = "\ufeff: hello\r\nevent: bill\r\nid: 7\r\n" +
+  "data: {\"a\":1,\r\ndata:  \"b\":2}\r\n\r\n" +
   ":ping\n\ndata: plain\rdata:second\r\rretry: 2500\nretry: x1\nfoo: bar\nid\ndata\n\n";
 
 test("split chunks, CRLF, CR, LF, multi-line data, comments, id, retry", () => {
