@@ -6,6 +6,7 @@ import * as api from "./api.js";
 import { $, notice, toast } from "./ui.js";
 
 let current = null; // {intent, publicKey, resolve, opener}
+const settled = new Set(); // intents this page confirmed or canceled
 
 function fill(intent, what) {
   $("sheet-amount").textContent = api.money(intent.amount, intent.currency);
@@ -16,6 +17,17 @@ function fill(intent, what) {
 // Opens the sheet for an intent; resolves with the confirmed intent, or null
 // when the customer cancels.
 export function confirmSheet(intent, publicKey, what) {
+  if (settled.has(intent.id)) return Promise.resolve(null);
+  if (current && current.intent.id === intent.id) {
+    // The same intent twice (the live stream's event and the page's own
+    // call, in either order): one sheet, both callers get its outcome.
+    if (publicKey) current.publicKey = publicKey;
+    if (what) $("sheet-what").textContent = what;
+    const first = current.resolve;
+    return new Promise((resolve) => {
+      current.resolve = (r) => { first(r); resolve(r); };
+    });
+  }
   if (current) current.resolve(null);
   const dialog = $("sheet");
   fill(intent, what);
@@ -30,6 +42,7 @@ export function confirmSheet(intent, publicKey, what) {
 
 function finish(result) {
   const c = current;
+  if (c) settled.add(c.intent.id);
   current = null;
   const dialog = $("sheet");
   if (dialog.open) dialog.close();
