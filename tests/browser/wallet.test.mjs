@@ -198,6 +198,34 @@ test("a pay code, shown after the passkey, is collected by the shop", async () =
   await page.waitForSelector('#recent li:has-text("Tea House")');
 });
 
+test("a collect above the shop's limit waits for the passkey: the sheet opens live", async () => {
+  const { page } = bob; // 12.34 USD; the node collects at most 10.00 without the passkey
+  await go(page, "paycode");
+  await page.click("#paycode-unlock");
+  const code = await (await page.waitForSelector("#paycode-digits[data-code]"))
+    .getAttribute("data-code");
+  const o = await order("1100", "A tea set");
+  const waiting = await node.ok("POST", `/v1/orders/${o.id}/collect`, { payment_code: code });
+  assert.equal(waiting.status, "requires_confirmation");
+  await page.waitForSelector("#sheet[open]");
+  assert.equal(await page.textContent("#sheet-amount"), "11.00 USD");
+  assert.equal(await page.textContent("#sheet-payee"), "Tea House");
+  await shot(page, "collect-sheet-desktop");
+  await page.click("#sheet-confirm");
+  await page.waitForSelector("#sheet:not([open])", { state: "attached" });
+  const deadline = Date.now() + 10000;
+  let status;
+  while (Date.now() < deadline) {
+    status = (await node.ok("GET", `/v1/orders/${o.id}`)).status;
+    if (status === "paid") break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(status, "paid");
+  await go(page, "home");
+  await page.waitForFunction(() =>
+    document.querySelector("#balances li .balance")?.textContent === "1.34 USD");
+});
+
 test("a session cannot read another customer's bill or intent", async () => {
   const bill = alice.sent; // Bob's bill too (he was paid): its intent is Alice's alone
   for (const [path, code] of [[`/v1/wallet/bills/${alice.deposit.id}`, null],
