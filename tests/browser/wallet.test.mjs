@@ -210,6 +210,7 @@ test("a collect above the shop's limit waits for the passkey: the sheet opens li
   await page.waitForSelector("#sheet[open]");
   assert.equal(await page.textContent("#sheet-amount"), "11.00 USD");
   assert.equal(await page.textContent("#sheet-payee"), "Tea House");
+  await page.waitForSelector('#sheet-what:has-text("A tea set")');
   await shot(page, "collect-sheet-desktop");
   await page.click("#sheet-confirm");
   await page.waitForSelector("#sheet:not([open])", { state: "attached" });

@@ -52,6 +52,7 @@ export const confirmIntent = (id, credential) =>
   post(`/intents/${encodeURIComponent(id)}/confirm`, { credential });
 export const cancelIntent = (id) => post(`/intents/${encodeURIComponent(id)}/cancel`);
 export const scan = (payload) => post("/scan", { payload });
+export const order = (id) => get(`/orders/${encodeURIComponent(id)}`);
 export const payOrder = (id) => post(`/orders/${encodeURIComponent(id)}/pay`);
 export const paycodeUnlock = () => post("/paycode/unlock");
 export const paycode = (credential) => post("/paycode", credential ? { credential } : {});

@@ -48,14 +48,24 @@ function onBill(b) {
   if (old) old.replaceWith(billItem(b));
 }
 
+// A payment waiting for this customer's passkey (a shop collected a pay code
+// above its limit): the sheet, with what the order is for once it is read.
+function onIntent(intent) {
+  confirmSheet(intent, null, intent.order_id ? "Payment at the till" : "Payment");
+  if (!intent.order_id) return;
+  api.order(intent.order_id).then((o) => {
+    if ($("sheet").dataset.intent === intent.id && o.description) {
+      $("sheet-what").textContent = o.description;
+    }
+  }).catch(() => {});
+}
+
 function startLive() {
   live?.close();
   live = api.events((type, data) => {
     if (type === "bill") onBill(data);
     else if (type === "balance" && state.me) set({ me: { ...state.me, accounts: data } });
-    else if (type === "intent" && data?.status === "requires_confirmation") {
-      confirmSheet(data, null, data.description || data.order_id);
-    }
+    else if (type === "intent" && data?.status === "requires_confirmation") onIntent(data);
   }, (err) => { if (err?.code === "session_required") signedOut(); });
 }
 
