@@ -252,3 +252,32 @@ test("signing out ends the session; signing in again uses the passkey", async ()
   await page.waitForSelector(`#who:has-text("@${BOB}")`, { state: "attached" });
   await shot(page, "signed-in-desktop");
 });
+
+test("installable: the manifest and its icons; the service worker caches the shell, no /v1/",
+  async () => {
+    const { page } = alice;
+    const manifest = await pageFetch(page, "GET", "manifest.webmanifest");
+    assert.equal(manifest.status, 200);
+    assert.equal(manifest.json.display, "standalone");
+    for (const icon of manifest.json.icons) {
+      const r = await page.evaluate(async (src) => {
+        const res = await fetch(src);
+        return { status: res.status, type: res.headers.get("content-type") };
+      }, icon.src);
+      assert.equal(r.status, 200, icon.src);
+      assert.equal(r.type.split(";")[0], icon.type, icon.src);
+    }
+    await go(page, "home");
+    await page.waitForSelector("#balances li");
+    const cached = await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+      const cache = await caches.open("quipu-wallet-v1");
+      for (;;) { // the install's cache.add()s, then the shell answers the page fetched since
+        const keys = (await cache.keys()).map((r) => new URL(r.url).pathname);
+        if (keys.some((k) => k.endsWith("/app.js"))) return keys;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    });
+    assert.ok(cached.includes("/clients/js/quipu.mjs"), cached.join(" "));
+    assert.ok(cached.every((k) => !k.startsWith("/v1/")), cached.join(" "));
+  });
