@@ -33,6 +33,7 @@ export function notice(err, where = $("notice")) {
   where.textContent = typeof err === "string" ? err : sentence(err);
   where.dataset.code = (err && (err.code || err.name)) || "message";
   where.hidden = false;
+  where.scrollIntoView({ block: "nearest" });
 }
 
 let toastTimer = 0;
