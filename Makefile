@@ -86,7 +86,7 @@ test-browser: deps
 	@QUIPU_BROWSER=1 bash scripts/deps.sh
 	@$(MAKE) --no-print-directory $(BUILD)/quipu tests/browser/node_modules/.package-lock.json
 	cd tests/browser && QUIPU_BIN=$(abspath $(BUILD)/quipu) node --test static.test.mjs auth.test.mjs \
-	  jsclient.test.mjs console.test.mjs shop.test.mjs wallet.test.mjs
+	  jsclient.test.mjs console.test.mjs shop.test.mjs wallet.test.mjs wallet-errors.test.mjs
 
 # The JS client (clients/js, issue 17): its unit tests and its calls against
 # real nodes started from $(BUILD)/quipu; no npm packages needed.
