@@ -160,6 +160,33 @@ test("errors read as sentences, never as codes", async () => {
   await shot(page, "error-phone");
 });
 
+test("the sheet by keyboard: Escape cancels the intent and gives focus back", async () => {
+  const { page } = alice;
+  await go(page, "send");
+  await page.fill("#send-to", BOB);
+  await page.fill("#send-amount", "2");
+  await page.fill("#send-note", "");
+  await page.focus("#send-amount");
+  await page.keyboard.press("Enter"); // submits the form
+  await page.waitForSelector("#sheet[open]");
+  assert.equal(await page.textContent("#sheet-amount"), "2.00 USD");
+  const id = await page.getAttribute("#sheet", "data-intent");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "sheet-confirm");
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "sheet-cancel");
+  await page.keyboard.press("Escape");
+  await page.waitForSelector("#sheet:not([open])", { state: "attached" });
+  assert.equal(await page.evaluate(() => document.activeElement.id), "send-amount");
+  let status;
+  for (let i = 0; i < 100 && status !== "canceled"; i++) {
+    status = (await pageFetch(page, "GET", `/v1/wallet/intents/${id}`)).json.status;
+    if (status !== "canceled") await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(status, "canceled");
+  await page.waitForFunction(() =>
+    document.querySelector("#balances li .balance")?.textContent === "87.66 USD");
+});
+
 test("scan to pay: the fake camera reads the shop's QR, the passkey pays", async () => {
   const { page } = alice;
   await go(page, "scan");
