@@ -3,7 +3,7 @@
 // 18 digits, fetched again shortly before expires_at while the unlock lasts
 // (unlocked_until); after that the passkey is asked again.
 import * as api from "./api.js";
-import { $, busy, notice } from "./ui.js";
+import { $, busy, notice, toast } from "./ui.js";
 
 let timer = 0;
 let ticker = 0;
@@ -22,6 +22,7 @@ function svgNode(text) {
 }
 
 function render(c) {
+  toast(null); // nothing over the code the till scans
   $("paycode-qr").replaceChildren(svgNode(c.qr_svg));
   const d = $("paycode-digits");
   d.dataset.code = c.code;

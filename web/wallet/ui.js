@@ -37,7 +37,13 @@ export function notice(err, where = $("notice")) {
 }
 
 let toastTimer = 0;
+// A short message (role=status); toast(null) takes it away at once.
 export function toast(text) {
+  if (text === null) {
+    clearTimeout(toastTimer);
+    $("toast").classList.remove("on");
+    return;
+  }
   const t = $("toast");
   t.textContent = text;
   t.classList.add("on");
