@@ -75,5 +75,6 @@ test("an unknown code, a browser failure and a network failure", () => {
   assert.equal(sentence({ status: 402, code: "exceeds_credits" }), MESSAGES.exceeds_credits);
   assert.match(sentence(new DOMException("x", "NotAllowedError")), /passkey/);
   assert.match(sentence(new TypeError("Failed to fetch")), /connection/);
+  assert.equal(sentence({ status: 0, code: "network_error" }), MESSAGES.network_error);
   assert.equal(sentence(undefined), FALLBACK);
 });

@@ -307,4 +307,17 @@ test("installable: the manifest and its icons; the service worker caches the she
     });
     assert.ok(cached.includes("/clients/js/quipu.mjs"), cached.join(" "));
     assert.ok(cached.every((k) => !k.startsWith("/v1/")), cached.join(" "));
+    // Offline: the shell opens from the cache, no balance is shown, and the
+    // customer reads why; back online, the session is still there.
+    await alice.context.setOffline(true);
+    await page.reload();
+    await page.waitForSelector("body[data-ready=true]");
+    const notice = await page.waitForSelector('#notice[data-code="network_error"]');
+    assert.equal(await notice.textContent(), MESSAGES.network_error);
+    assert.equal(await page.$$eval("#balances li", (l) => l.length), 0);
+    await shot(page, "offline-phone");
+    await alice.context.setOffline(false);
+    await page.reload();
+    await page.waitForSelector("body[data-view=home]");
+    await page.waitForSelector("#balances li");
   });

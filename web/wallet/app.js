@@ -186,8 +186,12 @@ async function boot() {
     try {
       signedIn(await api.me());
     } catch (err) {
-      if (err.status !== 401) notice(err);
-      signedOut();
+      if (err.status === 401) {
+        signedOut();
+      } else { // offline or the node is down: the session may well be fine
+        route();
+        notice(err);
+      }
     }
   } else {
     signedOut();

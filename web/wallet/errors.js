@@ -96,6 +96,9 @@ export const MESSAGES = {
   bad_request: "Something in the request was not understood. Please reload the page.",
   body_too_large: "That is too much text.",
   unsupported_media_type: "Please reload the page and try again.",
+  // no answer (the JS client's codes for a request that got none)
+  network_error: "We cannot reach the bank. Check your connection and try again.",
+  aborted: "That was canceled.",
   // the server
   rate_limited: "Too many tries. Please wait a moment and try again.",
   too_many_requests: "Too many tries. Please wait a moment and try again.",
