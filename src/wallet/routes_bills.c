@@ -141,6 +141,10 @@ void qp__wallet_bills_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r
   if (!qp__wallet_session(w, req, r, &s, hash)) return;
   qp_http_query_each(req, qp__wallet_bills_arg, &q);
   if (!qp__wallet_bills_filter(&q, &f, &limit, r)) return;
+  if (f.timestamp_max != 0 && f.timestamp_max < f.timestamp_min) { /* a cursor before the month */
+    qp_http_reply_json(r, 200, json_pack("{s:[], s:n}", "data", "next_cursor"));
+    return;
+  }
   qp_transfer_t *rows = qp_calloc(QP_WALLET_SCAN_ROWS, sizeof *rows);
   int rc = rows ? qp__wallet_account_of(w, s.user_id, &f.account_id) : QP_ENOMEM;
   if (rc == 0)

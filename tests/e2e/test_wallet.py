@@ -343,6 +343,8 @@ def test_bills_by_month_search_and_pages(node, pair):
         if cursor is None:
             break
     assert seen == ["303", "202", "101", "10000"]
+    r = a.get("/v1/wallet/bills?month=%s&cursor=1000000000000000000" % month)
+    assert r.status_code == 200 and r.json() == {"data": [], "next_cursor": None}
     r = a.get("/v1/wallet/bills?limit=0")
     assert r.status_code == 400 and r.json()["error"]["path"] == "limit"
 
