@@ -61,6 +61,8 @@ test("ledger: audit, account history, transfer detail", async (t) => {
   assert.equal(await page.evaluate(() => location.hash), "");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("console.key")), node.key);
   await page.waitForSelector("#audit-summary[data-balanced=true]");
+  await page.waitForSelector("body[data-chain=no]"); // GET /v1/chain/status answered 404
+  assert.equal(await page.isVisible("#tab-chain"), false, "no chain module, no Chain tab");
   assert.match(await page.textContent("#audit-summary"), /Debits equal credits in every ledger/);
   const row = await page.textContent("#audit-ledgers tbody");
   assert.match(row, /840/);
@@ -127,12 +129,26 @@ test("risk: a decision, the chart, a bad then a good ruleset, the review queue",
   assert.equal((await node.ok("GET", "/v1/risk/ruleset")).ruleset, before, "live unchanged");
   await page.screenshot({ path: join(SCREENS, "console-ruleset-error-desktop.png"), fullPage: true });
 
-  await page.fill("#ruleset-text", RULES + 'rule huge: amount >= 900000 => block "too large"\n');
+  await page.fill("#ruleset-text", 'list vips set\n' + RULES +
+    'rule huge: amount >= 900000 and not (payer in vips) => block "too large"\n');
   await page.click("#ruleset-live");
   await page.waitForFunction(() => document.getElementById("ruleset-ok").textContent !== "");
   assert.match(await page.textContent("#ruleset-ok"), /Loaded as the live ruleset: 3 rules/);
   assert.match(await page.textContent("#rules-table"), /huge/);
   assert.notEqual((await node.ok("GET", "/v1/risk/ruleset")).ruleset, before);
+
+  // A snooze and its lift; a list's items added from the page.
+  await page.click('button[aria-label="Snooze huge for an hour"]');
+  await page.waitForSelector('button[aria-label="Lift the snooze of huge"]');
+  const snoozed = (await node.ok("GET", "/v1/risk/rules")).rules.find((x) => x.rule === "huge");
+  assert.equal(snoozed.snooze.reason, "snoozed in the console");
+  await page.click('button[aria-label="Lift the snooze of huge"]');
+  await page.waitForSelector('button[aria-label="Snooze huge for an hour"]');
+  await page.selectOption("#list-name", "vips");
+  await page.fill("#list-items", "alice, bob");
+  await page.click("#list-form button[type=submit]");
+  await page.waitForFunction(() => /vips \(2 items\)/.test(document.getElementById("list-out").textContent));
+  assert.deepEqual((await node.ok("GET", "/v1/risk/lists/vips")).items.sort(), ["alice", "bob"]);
   assert.deepEqual(errors, []);
 });
 
@@ -162,4 +178,45 @@ test("payments: the orders list with a filter; the console on a phone", async (t
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 360, `no horizontal scroll on a phone (${width}px)`);
   assert.deepEqual(errors, []);
+});
+
+// The Chain tab against the routes' documented shapes (docs/chain.md), answered by the browser
+// (page.route) since this node runs no validator: status, validators, recent blocks, a block.
+test("chain: the tab appears when /v1/chain/status answers, a small explorer", async (t) => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const hex = (n) => n.toString(16).padStart(64, "0");
+  const block = (h) => ({ height: String(h), hash: hex(1000 + h), parent_hash: hex(999 + h),
+    view: String(h), proposer: 0, timestamp_ms: String(1764672000000 + h * 1000),
+    tx_root: hex(7), state_root: hex(8), qc_signers: "3", txs: h === 12 ? [hex(4242)] : [] });
+  const answers = {
+    "/v1/chain/status": { chain_id: "quipu-demo", suite: "ed25519", genesis_hash: hex(1),
+      height: "12", head_hash: hex(1012), state_root: hex(8), view: "12", syncing: false,
+      epoch: 0, validators: [0, 1, 2, 3].map((i) => ({ index: i, name: `node${i}`, public_key: hex(50 + i) })),
+      peers: [1, 2, 3].map((i) => ({ index: i, name: `node${i}`, up: i !== 3 })), self: 0,
+      mempool: { count: "2", bytes: "300" }, tx_bytes_max: "65536" },
+    [`/v1/chain/txs/${hex(4242)}`]: { height: "12", index: 0, tx: "00ff", receipt: { ok: true } },
+  };
+  await page.route("**/v1/chain/**", (route) => {
+    const path = new URL(route.request().url()).pathname;
+    const m = /^\/v1\/chain\/blocks\/(\d+)$/.exec(path);
+    const body = m ? block(Number(m[1])) : answers[path];
+    return route.fulfill({ status: body ? 200 : 404, contentType: "application/json",
+      body: JSON.stringify(body || { error: { code: "not_found", message: "no", path: "" } }) });
+  });
+  await page.goto(`${node.origin}/console/#key=${node.key}`);
+  await page.waitForSelector("body[data-chain=yes]");
+  await page.click("#tab-chain");
+  await page.waitForSelector('#chain-blocks button[aria-label="Block 3"]');
+  assert.match(await page.textContent("#chain-status"), /quipu-demo/);
+  assert.match(await page.textContent("#chain-validators"), /node0 \(this node\)/);
+  assert.equal(await page.locator("#chain-blocks tbody tr").count(), 10);
+  await page.click('#chain-blocks button[aria-label="Block 12"]');
+  await page.waitForSelector("#block-out .card");
+  assert.match(await page.textContent("#block-out"), /Signers3/);
+  await page.click("#block-out table button");
+  await page.waitForSelector("#tx-out .card");
+  assert.match(await page.textContent("#tx-out"), /12 \/ 0/);
+  await page.screenshot({ path: join(SCREENS, "console-chain-desktop.png"), fullPage: true });
 });

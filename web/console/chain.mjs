@@ -37,19 +37,24 @@ async function status() {
   kv(c.$("chain-status"), [["Chain", s.chain_id], ["Height", String(s.height)],
     ["Head", el("span", { class: "mono" }, s.head_hash)], ["State root", el("span", { class: "mono" }, s.state_root)],
     ["View / epoch", `${s.view} / ${s.epoch}`], ["Syncing", s.syncing ? "yes" : "no"],
-    ["Peers", String(Array.isArray(s.peers) ? s.peers.length : s.peers ?? "—")],
-    ["Mempool", typeof s.mempool === "object" ? JSON.stringify(s.mempool) : String(s.mempool)]]);
-  const vals = Array.isArray(s.validators) ? s.validators : s.validators?.list || [];
+    ["Peers up", Array.isArray(s.peers)
+      ? `${s.peers.filter((p) => p.up).length} of ${s.peers.length}` : "—"],
+    ["Mempool", s.mempool ? `${s.mempool.count} transactions, ${s.mempool.bytes} bytes` : "—"]]);
+  const up = new Map((s.peers || []).map((p) => [String(p.index), p.up]));
   table(c.$("chain-validators"), [
-    { title: "Validator", get: (v) => el("span", { class: "mono" }, short(v.public_key || v.pub || v.id || v)) },
-    { title: "Power", get: (v) => String(v.power ?? v.weight ?? "—"), num: true },
-  ], vals, "No validators listed.");
+    { title: "Index", get: (v) => String(v.index), num: true },
+    { title: "Name", get: (v) => v.name + (String(v.index) === String(s.self) ? " (this node)" : "") },
+    { title: "Public key", get: (v) => el("span", { class: "mono" }, short(v.public_key)) },
+    { title: "Up", get: (v) => (String(v.index) === String(s.self) ? "yes"
+      : up.has(String(v.index)) ? (up.get(String(v.index)) ? "yes" : "no") : "—") },
+  ], s.validators || [], "No validators listed.");
   const heights = [];
   for (let h = Number(s.height); h >= 1 && heights.length < 10; h--) heights.push(h);
   const blocks = await Promise.all(heights.map((h) =>
     c.api.request("GET", `/v1/chain/blocks/${h}`).catch(() => null)));
   table(c.$("chain-blocks"), [
     { title: "Height", get: (b) => el("button", { type: "button", class: "secondary",
+      "aria-label": `Block ${b.height}`,
       onclick: () => c.run(() => block(String(b.height))) }, String(b.height)) },
     { title: "Hash", get: (b) => el("span", { class: "mono" }, short(b.hash)) },
     { title: "Time", get: (b) => new Date(Number(b.timestamp_ms)).toISOString() },
@@ -71,7 +76,7 @@ async function block(height) {
   c.$("block-out").replaceChildren(el("div", { class: "card" },
     dl([["Height", String(b.height)], ["Hash", b.hash], ["Parent", b.parent_hash],
       ["Proposer", b.proposer], ["Time", new Date(Number(b.timestamp_ms)).toISOString()],
-      ["Signers", String((b.qc_signers || []).length)]]),
+      ["Signers", String(b.qc_signers)]]),
     el("div", { class: "table-wrap" }, txs), el("details", {}, el("summary", {}, "All fields"), json(b))));
 }
 

@@ -60,7 +60,10 @@ async function signIn(key) {
   $("app").hidden = false;
   $("signout").hidden = false;
   for (const m of Object.values(TABS)) m.init(ctx);
-  chain.available(ctx).then((yes) => { $("tab-chain").hidden = !yes; });
+  chain.available(ctx).then((yes) => {
+    $("tab-chain").hidden = !yes;
+    document.body.dataset.chain = yes ? "yes" : "no";
+  });
   select("ledger");
 }
 

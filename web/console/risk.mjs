@@ -144,8 +144,8 @@ async function putRuleset(mode) {
   c.$("ruleset-ok").textContent = "";
   try {
     const r = await c.api.request("PUT", "/v1/risk/ruleset", { text, query: { mode: mode === "shadow" ? "shadow" : undefined } });
+    await Promise.all([rules(), shadow(), lists()]); // the tables first, then the message
     c.$("ruleset-ok").textContent = `Loaded as the ${mode} ruleset: ${r.rules} rules, ${r.features} features (${r.ruleset.slice(0, 12)}…).`;
-    await Promise.all([rules(), shadow(), lists()]);
   } catch (e) {
     if (e instanceof ApiError && e.code === "ruleset_invalid") showErrors(text, e);
     else c.say(sentence(e));
