@@ -321,3 +321,30 @@ test("installable: the manifest and its icons; the service worker caches the she
     await page.waitForSelector("body[data-view=home]");
     await page.waitForSelector("#balances li");
   });
+
+test("the pay code is fetched again before it expires, while the unlock lasts", async () => {
+  const { page } = alice; // the last test: the page's clock is fake from here on
+  await page.clock.install();
+  await page.reload();
+  await page.waitForSelector("body[data-view=home]");
+  const asked = [];
+  page.on("request", (r) => {
+    if (r.method() === "POST" && new URL(r.url()).pathname === "/v1/wallet/paycode") {
+      asked.push(JSON.parse(r.postData() || "{}"));
+    }
+  });
+  await go(page, "paycode");
+  await page.click("#paycode-unlock");
+  const first = await (await page.waitForSelector("#paycode-digits[data-code]"))
+    .getAttribute("data-code");
+  assert.match(first, /^\d{18}$/);
+  assert.equal(asked.length, 1);
+  assert.ok(asked[0].credential, "the first code needs the passkey's assertion");
+  await page.clock.fastForward(61_000); // past any code's expiry (31..60 s)
+  for (let i = 0; i < 200 && asked.length < 2; i++) {
+    await new Promise((r) => setTimeout(r, 50)); // the test's clock, not the page's
+  }
+  assert.ok(asked.length >= 2, `${asked.length} POST /v1/wallet/paycode`);
+  assert.equal(asked[1].credential, undefined, "a refresh within the unlock needs no passkey");
+  assert.ok(await page.isVisible("#paycode-card"));
+});
