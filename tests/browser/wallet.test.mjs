@@ -80,6 +80,8 @@ test("a new customer signs up with a passkey and sees a deposit arrive live", as
 
 test("a transfer to another customer is confirmed with the passkey and posted", async () => {
   bob = await customer(browser, node, DESKTOP);
+  await bob.page.waitForSelector("body[data-view=welcome]");
+  await shot(bob.page, "welcome-desktop");
   await signup(bob.page, BOB, "Bob Dylan");
   const { page } = alice;
   await go(page, "send");
@@ -124,7 +126,8 @@ test("bills by month, search and a bill's detail", async () => {
   await page.waitForSelector("#bills-list li[data-bill]");
   await page.fill("#bills-q", "12.34");
   await page.click("#bills-form button[type=submit]");
-  await page.waitForFunction(() => /1 bill/.test(document.querySelector("#bills-status").textContent));
+  await page.waitForFunction(() =>
+    /1 bill/.test(document.querySelector("#bills-status").textContent));
   await page.fill("#bills-q", "nobody-at-all");
   await page.click("#bills-form button[type=submit]");
   await page.waitForSelector('#bills-status:has-text("No bills match")');

@@ -144,7 +144,8 @@ async function onSignup(e) {
   const handle = $("signup-handle").value.trim().toLowerCase();
   const name = $("signup-name").value.trim();
   if (!$("signup-handle").checkValidity()) {
-    notice("Please choose a handle of 2 to 32 lower-case letters, digits, dots, dashes or underscores.");
+    notice("Please choose a handle of 2 to 32 lower-case letters, digits, dots, dashes or " +
+      "underscores.");
     $("signup-handle").focus();
     return;
   }

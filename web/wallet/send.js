@@ -35,7 +35,11 @@ async function submit(e) {
   const acc = mainAccount();
   const to = $("send-to").value.trim().replace(/^@/, "");
   const typed = $("send-amount").value.trim();
-  if (!to) { notice("Please type the handle of the person you are paying."); $("send-to").focus(); return; }
+  if (!to) {
+    notice("Please type the handle of the person you are paying.");
+    $("send-to").focus();
+    return;
+  }
   let amount;
   try {
     amount = api.toMinor(typed, acc.currency);

@@ -6,7 +6,7 @@
 const CACHE = "quipu-wallet-v1";
 const SHELL = ["./", "index.html", "style.css", "app.js", "api.js", "ui.js", "state.js",
   "errors.js", "bills.js", "sheet.js", "send.js", "paycode.js", "scan.js", "icon.svg",
-  "manifest.webmanifest", "/clients/js/quipu.mjs"];
+  "icon-192.png", "manifest.webmanifest", "/clients/js/quipu.mjs"];
 
 self.addEventListener("install", (e) => {
   e.waitUntil(caches.open(CACHE)
