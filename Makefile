@@ -75,6 +75,8 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory torture-quick
+	@$(MAKE) --no-print-directory torture-payments-quick
+	@$(MAKE) --no-print-directory test-js
 	@$(MAKE) --no-print-directory test-browser
 
 # Tests in a real browser (tests/browser, issue 14): Debian's Chromium,
@@ -91,8 +93,10 @@ test-browser: deps
 # The JS client (clients/js, issue 17): its unit tests and its calls against
 # real nodes started from $(BUILD)/quipu; no npm packages needed.
 .PHONY: test-js
-test-js: $(BUILD)/quipu
-	cd clients/js && QUIPU_BIN=$(abspath $(BUILD)/quipu) node --test test/
+test-js: deps
+	@QUIPU_BROWSER=1 bash scripts/deps.sh
+	@$(MAKE) --no-print-directory $(BUILD)/quipu
+	cd clients/js && QUIPU_BIN=$(abspath $(BUILD)/quipu) node --test --test-timeout 60000 test/
 
 # npm ci again only when the lock file changed.
 tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json tests/browser/package.json
@@ -244,7 +248,8 @@ bench-auth-quick: all
 # `make bench-payments` starts a node (ledger, auth, payments) in a temp dir
 # and pays orders end to end over HTTP (order, payment intent, challenge, a
 # passkey assertion from the software authenticator in bench/bench_authn.c,
-# confirm, read until paid), then measures the same node's raw ledger rate
+# confirm, read until paid), collects orders by payment code (a wallet device
+# enrolled per collect), then measures the same node's raw ledger rate
 # (simple transfers, one per request) for the ratio, and reads the ledger
 # back.  `make bench-payments-quick` is the small run (300 orders).  Not
 # part of `make test`.  docs/bench.md, "Payments benchmark".
@@ -338,3 +343,15 @@ torture: $(BUILD)/quipu
 
 torture-quick: $(BUILD)/quipu
 	/usr/bin/python3 tests/torture/torture.py --kills 200 --load-ms-max 300 $${SEED:+--seed $$SEED} --quipu $(BUILD)/quipu
+
+# kill -9 torture of the payments module (tests/torture/payments_torture.py,
+# docs/payments.md "Crash safety"): orders, intents confirmed by passkey,
+# partial refunds and Idempotency-Key retries under SIGKILL, checked after
+# every restart.  `make torture-payments KILLS=200 [SEED=…]`;
+# `make torture-payments-quick` (≤ 90 s) is meant for `make test`.
+.PHONY: torture-payments torture-payments-quick
+torture-payments: $(BUILD)/quipu
+	/usr/bin/python3 tests/torture/payments_torture.py --kills $${KILLS:-100} $${SEED:+--seed $$SEED} --quipu $(BUILD)/quipu
+
+torture-payments-quick: $(BUILD)/quipu
+	/usr/bin/python3 tests/torture/payments_torture.py --kills 10 --load-ms-max 1000 --rounds-per-dir 5 $${SEED:+--seed $$SEED} --quipu $(BUILD)/quipu

@@ -1,5 +1,6 @@
 /*
- * pb_check.c - the ledger read back after the run: every paid order moved
+ * pb_check.c - the ledger read back after the run: every paid or collected
+ * order moved
  * exactly its amount once (the settlement account was credited the sum of
  * the orders, each payer debited the sum of its own, nothing is left
  * pending: an order paid twice, or a hold left behind, shows as a
@@ -61,17 +62,25 @@ static int audit_ok(void *e, const qb_node_t *n) {
   return QP_ECORRUPT;
 }
 
-int pb_check(const pb_config_t *cfg, const qb_node_t *n, const pb_user_t *users,
-             const pb_order_t *orders, uint32_t transfers) {
-  uint64_t sum = 0;
+/* The sum of count orders' amounts; QP_ECORRUPT (printed) if one was not paid. */
+static int paid_sum(const pb_order_t *orders, uint32_t count, const char *what, uint64_t *sum) {
   int rc = 0;
-  for (uint32_t i = 0; i < cfg->orders; i++) {
-    sum += orders[i].amount;
+  for (uint32_t i = 0; i < count; i++) {
+    *sum += orders[i].amount;
     if (!orders[i].paid) {
-      fprintf(stderr, "payments-bench: order %u (%s) was not read paid\n", i, orders[i].id);
+      fprintf(stderr, "payments-bench: %s %u (%s) was not read paid\n", what, i, orders[i].id);
       rc = QP_ECORRUPT;
     }
   }
+  return rc;
+}
+
+int pb_check(const pb_config_t *cfg, const qb_node_t *n, const pb_user_t *users,
+             const pb_order_t *orders, const pb_order_t *collects, uint32_t transfers) {
+  uint64_t sum = 0;
+  int rc = paid_sum(orders, cfg->orders, "order", &sum);
+  int c = paid_sum(collects, cfg->collects, "collect", &sum);
+  if (rc == 0) rc = c;
   CURL *e = curl_easy_init();
   if (e == NULL) return QP_ENOMEM;
   int r = account_is(e, n, PB_SETTLEMENT_ACCOUNT, 0, sum);

@@ -38,9 +38,8 @@ typedef struct lane {
   uint32_t i;   /* the lane's index */
 } lane_t;
 
-/* One call that must answer `want`: its answer in *out, or QP_EIO printed. */
-static int expect(void *e, const qb_node_t *n, const char *method, const char *path,
-                  json_t *body, long want, json_t **out) {
+int pb_expect(void *e, const qb_node_t *n, const char *method, const char *path,
+              json_t *body, long want, json_t **out) {
   long code = 0;
   int rc = qb_node_call(e, n, method, path, body, out, &code);
   json_decref(body);
@@ -64,7 +63,7 @@ static int order_and_intent(void *e, run_t *r, pb_order_t *o, json_t **intent) {
   snprintf(payer, sizeof payer, "%llu", (unsigned long long)u->account);
   snprintf(settlement, sizeof settlement, "%u", PB_SETTLEMENT_ACCOUNT);
   json_t *order = NULL;
-  int rc = expect(e, r->n, "POST", "/v1/orders",
+  int rc = pb_expect(e, r->n, "POST", "/v1/orders",
                   json_pack("{s:s, s:s, s:i, s:s}", "merchant_id", r->merchant_id, "amount",
                             amount, "ledger", PB_LEDGER, "currency", "USD"),
                   200, &order);
@@ -73,7 +72,7 @@ static int order_and_intent(void *e, run_t *r, pb_order_t *o, json_t **intent) {
   if (rc == 0) snprintf(o->id, sizeof o->id, "%s", id);
   json_decref(order);
   if (rc != 0) return rc;
-  return expect(e, r->n, "POST", "/v1/payment-intents",
+  return pb_expect(e, r->n, "POST", "/v1/payment-intents",
                 json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "user_id", u->id,
                           "debit_account_id", payer, "credit_account_id", settlement, "amount",
                           amount, "ledger", PB_LEDGER, "currency", "USD", "payee_name",
@@ -86,7 +85,7 @@ static int confirm(void *e, run_t *r, pb_order_t *o, const char *intent_id) {
   char path[128];
   json_t *ch = NULL, *done = NULL;
   snprintf(path, sizeof path, "/v1/payment-intents/%s/challenge", intent_id);
-  int rc = expect(e, r->n, "POST", path, json_object(), 200, &ch);
+  int rc = pb_expect(e, r->n, "POST", path, json_object(), 200, &ch);
   json_t *pk = json_object_get(ch, "publicKey");
   const char *challenge = field(pk, "challenge"), *rp_id = field(pk, "rpId");
   char *body = NULL;
@@ -96,7 +95,7 @@ static int confirm(void *e, run_t *r, pb_order_t *o, const char *intent_id) {
                                      false, &body)
              : QP_EIO;
   snprintf(path, sizeof path, "/v1/payment-intents/%s/confirm", intent_id);
-  if (rc == 0) rc = expect(e, r->n, "POST", path, json_loads(body, 0, NULL), 200, &done);
+  if (rc == 0) rc = pb_expect(e, r->n, "POST", path, json_loads(body, 0, NULL), 200, &done);
   const char *status = field(done, "status");
   if (rc == 0 && (status == NULL || strcmp(status, "succeeded") != 0)) {
     fprintf(stderr, "payments-bench: intent %s confirmed as %s\n", intent_id,
@@ -116,7 +115,7 @@ static int until_paid(void *e, run_t *r, pb_order_t *o) {
   snprintf(amount, sizeof amount, "%llu", (unsigned long long)o->amount);
   for (o->polls = 1; o->polls <= POLLS_MAX; o->polls++) {
     json_t *got = NULL;
-    int rc = expect(e, r->n, "GET", path, NULL, 200, &got);
+    int rc = pb_expect(e, r->n, "GET", path, NULL, 200, &got);
     const char *status = field(got, "status"), *have = field(got, "amount");
     o->paid = rc == 0 && status != NULL && strcmp(status, "paid") == 0 && have != NULL &&
               strcmp(have, amount) == 0;
@@ -157,7 +156,10 @@ static void *lane_main(void *arg) {
   int rc = e != NULL ? 0 : QP_ENOMEM;
   for (uint32_t i = l->i; rc == 0 && i < r->count; i += r->cfg->lanes) {
     if (atomic_load(&r->failed) != 0) break;
-    rc = r->phase == PB_PHASE_PAY ? pay_one(e, r, &r->orders[i]) : transfer_one(e, r, i);
+    rc = r->phase == PB_PHASE_PAY        ? pay_one(e, r, &r->orders[i])
+         : r->phase == PB_PHASE_ENROLL   ? pb_enroll_one(e, r->n, r->users, &r->orders[i])
+         : r->phase == PB_PHASE_COLLECT  ? pb_collect_one(e, r->n, r->merchant_id, &r->orders[i])
+                                         : transfer_one(e, r, i);
   }
   int none = 0;
   if (rc != 0) atomic_compare_exchange_strong(&r->failed, &none, rc);

@@ -17,10 +17,12 @@
 int pb_bench(const pb_config_t *cfg, qb_report_t *rep); /* pb_phases.c */
 
 static const char USAGE[] =
-    "usage: quipu-payments-bench --quipu PATH [--quick] [--orders N] [--transfers N]\n"
-    "                            [--users N] [--connections N] [--tmp DIR] [--keep]\n"
+    "usage: quipu-payments-bench --quipu PATH [--quick] [--orders N] [--collects N]\n"
+    "                            [--transfers N] [--users N] [--connections N] [--tmp DIR]\n"
+    "                            [--keep]\n"
     "  --quipu        the quipu binary: its node is started in a temp dir\n"
     "  --orders       orders paid end to end (2000; --quick 300)\n"
+    "  --collects     orders collected by payment code, one device each (2000; --quick 300)\n"
     "  --transfers    simple transfers of the raw ledger phase (4000; --quick 600)\n"
     "  --users        payers, one passkey each, alternately ES256 and EdDSA\n"
     "                 (64; --quick 16); rounded up to a multiple of --connections\n"
@@ -43,6 +45,7 @@ static void defaults(pb_config_t *c, bool quick) {
   memset(c, 0, sizeof *c);
   c->quick = quick;
   c->orders = quick ? 300 : 2000;
+  c->collects = quick ? 300 : 2000;
   c->transfers = quick ? 600 : 4000;
   c->users = quick ? 16 : 64;
   c->lanes = quick ? 8 : 16;
@@ -58,6 +61,7 @@ static int parse_args(int argc, char **argv, pb_config_t *c) {
   static const struct option opts[] = {
       {"quipu", required_argument, NULL, 'q'},     {"quick", no_argument, NULL, 'Q'},
       {"orders", required_argument, NULL, 'n'},    {"transfers", required_argument, NULL, 'x'},
+      {"collects", required_argument, NULL, 'C'},
       {"users", required_argument, NULL, 'u'},     {"connections", required_argument, NULL, 'c'},
       {"tmp", required_argument, NULL, 't'},       {"keep", no_argument, NULL, 'k'},
       {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
@@ -68,6 +72,7 @@ static int parse_args(int argc, char **argv, pb_config_t *c) {
     case 'Q': break;
     case 'n': bad = parse_u32(optarg, 1, PB_ORDERS_MAX, &c->orders); break;
     case 'x': bad = parse_u32(optarg, 1, PB_ORDERS_MAX, &c->transfers); break;
+    case 'C': bad = parse_u32(optarg, 1, PB_COLLECTS_MAX, &c->collects); break;
     case 'u': bad = parse_u32(optarg, 1, PB_USERS_MAX, &c->users); break;
     case 'c': bad = parse_u32(optarg, 1, PB_LANES_MAX, &c->lanes); break;
     case 't': c->tmp_dir = optarg; break;

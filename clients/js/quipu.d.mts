@@ -93,8 +93,9 @@ export interface EventHandlers {
   json?: boolean;
   /** Wait before reconnecting (ms, default 1000) unless the server sent `retry:`. */
   retryMs?: number;
-  /** false: never reconnect. */
-  reconnect?: boolean;
+  /** false: never reconnect; a function: after the server ends the stream, reconnect only if
+   * it answers true for the last event (network failures and 5xx are retried unless false). */
+  reconnect?: boolean | ((last: { type: string; data: any; id: string } | null) => boolean);
   /** Sent as Last-Event-ID on the first connection. */
   lastEventId?: string;
 }

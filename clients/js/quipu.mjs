@@ -538,8 +538,12 @@ export class Quipu {
    * text (json: false always gives text); onOpen(response); onComment(text);
    * onError(error) — a QuipuError for an answer outside 200 (the stream then
    * stops: no retry on 4xx) or a network error (retried after the server's
-   * `retry:` or retryMs, default 1000 ms, with Last-Event-ID). signal or
-   * close() ends it; `done` is a promise settled once it has ended.
+   * `retry:` or retryMs, default 1000 ms, with Last-Event-ID). A stream the
+   * server ends is reopened likewise unless reconnect is false or a function
+   * of the last event {type, data, id} answering false; 204 never is.
+   * signal or close() ends it; `done` is a promise settled once it has ended.
+   * A handler that throws does not break the stream (its error goes to
+   * reportError, or is rethrown from a timer).
    */
   events(path, handlers = {}) {
     const ctl = new AbortController();
@@ -562,18 +566,41 @@ async function readAnswer(res, responseType) {
   return text;
 }
 
-// One SSE subscription: connect, read, reconnect on network errors until aborted.
+// A handler that throws must not be taken for a broken stream: its error is
+// reported as an event listener's would be (reportError in browsers; in Node,
+// rethrown from a timer: an uncaught exception).
+function callHandler(fn, ...args) {
+  if (!fn) return;
+  try {
+    fn(...args);
+  } catch (e) {
+    if (typeof globalThis.reportError === "function") globalThis.reportError(e);
+    else setTimeout(() => { throw e; }, 0);
+  }
+}
+
+// After the server ended a stream cleanly: reconnect? (false, true, or a function of the
+// last event).
+function reconnectAfterEnd(h, last) {
+  if (typeof h.reconnect === "function") return Boolean(h.reconnect(last));
+  return h.reconnect !== false;
+}
+
+// One SSE subscription: connect, read, reconnect (as EventSource does) until aborted.
 async function runEvents(client, path, h, signal) {
   let retryMs = h.retryMs ?? 1000;
   let lastId = h.lastEventId || "";
+  let last = null;
   const emit = ({ type, data, id }) => {
     lastId = id;
     let value = data;
     if (h.json !== false) { try { value = JSON.parse(data); } catch { value = data; } }
-    if (h.onEvent) h.onEvent(type, value, id);
+    last = { type, data: value, id };
+    callHandler(h.onEvent, type, value, id);
   };
   while (!signal.aborted) {
-    const parser = new SseParser({ onEvent: emit, onComment: h.onComment,
+    const parser = new SseParser({ onEvent: emit,
+      onComment: (c) => callHandler(h.onComment, c),
       onRetry: (ms) => { retryMs = ms; } });
     parser.lastEventId = lastId;
     try {
@@ -583,22 +610,21 @@ async function runEvents(client, path, h, signal) {
         { method: "GET", headers, credentials: client.credentials, signal, cache: "no-store" });
       if (!res.ok) {
         const err = await errorFromResponse(res);
-        if (h.onError) h.onError(err);
+        callHandler(h.onError, err);
         if (res.status < 500 || h.reconnect === false) return;
       } else if (res.status === 204) {
         return; // the server's way to say "do not reconnect"
       } else {
-        if (h.onOpen) h.onOpen(res);
+        callHandler(h.onOpen, res);
         await readStream(res, parser);
         parser.end();
-        if (h.reconnect === false) return;
+        if (!reconnectAfterEnd(h, last)) return;
       }
     } catch (e) {
       if (signal.aborted) return;
-      if (h.onError) {
-        h.onError(e instanceof QuipuError ? e : new QuipuError({ code: "network_error",
-          message: `event stream ${path}: ${e && e.message ? e.message : e}`, cause: e }));
-      }
+      callHandler(h.onError, e instanceof QuipuError ? e : new QuipuError({
+        code: "network_error", message: `event stream ${path}: ${e && e.message ? e.message : e}`,
+        cause: e }));
       if (h.reconnect === false) return;
     }
     await sleep(retryMs, signal);
@@ -708,6 +734,8 @@ class Auth extends Namespace {
   }
 }
 
+const FINAL_ORDER_STATES = new Set(["refunded", "expired", "canceled"]);
+
 /** Merchants, orders, refunds, webhooks, QR, devices (docs/payments.md). */
 class Payments extends Namespace {
   createMerchant(merchant, opts) { return this.post("/v1/merchants", merchant, opts); }
@@ -732,8 +760,16 @@ class Payments extends Namespace {
       { ...opts, responseType: "response" });
     return res.blob();
   }
-  /** `event: order` frames while the order changes (GET /v1/orders/{id}/events). */
-  orderEvents(id, handlers) { return this.q.events(`/v1/orders/${enc(id)}/events`, handlers); }
+  /**
+   * `event: order` frames while the order changes (GET /v1/orders/{id}/events). The node
+   * ends the stream after a final state; it is not reopened then (after a network
+   * failure it is). handlers.reconnect overrides.
+   */
+  orderEvents(id, handlers = {}) {
+    const reconnect = handlers.reconnect ?? ((last) => !(last && last.data
+      && FINAL_ORDER_STATES.has(last.data.status)));
+    return this.q.events(`/v1/orders/${enc(id)}/events`, { ...handlers, reconnect });
+  }
   /** Collect an open order with the 18-digit payment code the customer shows. */
   collect(id, paymentCode, opts) {
     return this.post(`/v1/orders/${enc(id)}/collect`, { payment_code: paymentCode }, opts);

@@ -9,7 +9,7 @@
 
 const char *const qp__pay_event_types[QP__PAY_EVENT_TYPES] = {
     "merchant.created", "merchant_key.created", "order.created", "order.canceled",
-    "order.paid", "refund.succeeded"};
+    "order.paid", "refund.succeeded", "payment_intent.succeeded", "payment_intent.canceled"};
 
 void qp__pay_count_change(qp__pay_t *p, const char *event_type) {
   for (uint32_t i = 0; event_type != NULL && i < QP__PAY_EVENT_TYPES; i++)

@@ -21,8 +21,8 @@
 
 #define SETTINGS_ALLOWED "gui, country, city, mcc, order_expires_in_s_default, " \
                          "order_expires_in_s_max, idempotency_ttl_s, " \
-                         "webhooks_allow_loopback_http, webhook_retry_base_ms, " \
-                         "webhook_retry_cap_ms, webhook_disable_after_s, " \
+                         "webhooks_allow_loopback_http, webhooks_allow_private_networks, " \
+                         "webhook_retry_base_ms, webhook_retry_cap_ms, webhook_disable_after_s, " \
                          "collect_without_confirmation_max"
 
 static bool text_ok(const char *s, size_t len, int kind) {
@@ -91,10 +91,14 @@ static int one_setting(qp__pay_settings_t *s, const char *key, json_t *v, char *
     s->collect_without_confirmation_max = (uint64_t)m;
     return 0;
   }
-  if (strcmp(key, "webhooks_allow_loopback_http") == 0) {
+  bool *flag = strcmp(key, "webhooks_allow_loopback_http") == 0 ? &s->webhooks_allow_loopback_http
+               : strcmp(key, "webhooks_allow_private_networks") == 0
+                   ? &s->webhooks_allow_private_networks
+                   : NULL;
+  if (flag != NULL) {
     if (!json_is_boolean(v))
       return snprintf(d, n, "modules.payments.%s must be true or false", key), QP_EINVAL;
-    s->webhooks_allow_loopback_http = json_is_true(v);
+    *flag = json_is_true(v);
     return 0;
   }
   snprintf(d, n, "unknown key modules.payments.%s; allowed: " SETTINGS_ALLOWED, key);
@@ -141,6 +145,7 @@ static const qp_http_route_t ROUTES[] = {
     {"GET", "/v1/orders/{id}", NULL, false, 0, qp__pay_orders_get},
     {"POST", "/v1/orders/{id}/cancel", NULL, false, 1024, qp__pay_orders_cancel},
     {"GET", "/v1/orders/{id}/qr.svg", NULL, false, 0, qp__pay_orders_qr_svg},
+    {"GET", "/v1/orders/{id}/events", NULL, false, 0, qp__pay_orders_events},
     {"GET", "/v1/orders/{id}/qr.png", NULL, false, 0, qp__pay_orders_qr_png},
     {"POST", "/v1/refunds", NULL, false, 2048, qp__pay_refunds_create},
     {"GET", "/v1/refunds", NULL, false, 0, qp__pay_refunds_list},
@@ -167,6 +172,8 @@ static void payments_close(void *state) {
   pthread_mutex_destroy(&p->webhook_lock);
   pthread_mutex_destroy(&p->worker_lock);
   pthread_cond_destroy(&p->worker_wake);
+  pthread_mutex_destroy(&p->change_lock);
+  pthread_cond_destroy(&p->change_cond);
   qp_free(p);
 }
 
@@ -193,6 +200,8 @@ static int payments_open(const qp_node_env_t *env, const json_t *settings, void 
   pthread_mutex_init(&p->webhook_lock, NULL);
   pthread_mutex_init(&p->worker_lock, NULL);
   pthread_cond_init(&p->worker_wake, NULL);
+  pthread_mutex_init(&p->change_lock, NULL);
+  pthread_cond_init(&p->change_cond, NULL);
   rc = qp__pay_worker_start(p);
   if (rc != 0) {
     snprintf(detail, detail_size, "payments: cannot start the webhook worker");

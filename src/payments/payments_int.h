@@ -59,7 +59,7 @@
 #define QP_PAY_SCOPE_MERCHANT "payments:merchant"
 
 /* The event types of the journal, in the order of qp__pay_event_types. */
-#define QP__PAY_EVENT_TYPES 6u
+#define QP__PAY_EVENT_TYPES 8u
 extern const char *const qp__pay_event_types[QP__PAY_EVENT_TYPES];
 
 /* modules.payments in node.json. */
@@ -72,6 +72,7 @@ typedef struct {
   uint32_t order_expires_in_s_max;        /* the longest one allowed */
   uint32_t idempotency_ttl_s;             /* how long a stored response is replayed */
   bool webhooks_allow_loopback_http;      /* http://127.0.0.1 and localhost URLs allowed */
+  bool webhooks_allow_private_networks;   /* deliveries to private addresses allowed */
   uint32_t webhook_retry_base_ms;         /* the first retry's wait */
   uint32_t webhook_retry_cap_ms;          /* the longest wait between attempts */
   uint32_t webhook_disable_after_s;       /* failing this long disables an endpoint */
@@ -104,6 +105,10 @@ typedef struct qp__pay {
   pthread_t worker;                           /* delivers webhooks (webhook_worker.c) */
   _Atomic uint64_t deliveries_ok, deliveries_failed; /* webhook deliveries, by outcome */
   MDB_dbi devices, device_numbers, codes_used; /* payment codes (store.c) */
+  MDB_dbi intent_events;                      /* intents whose event is journaled (store.c) */
+  pthread_mutex_t change_lock;                /* guards change_gen */
+  pthread_cond_t change_cond;                 /* broadcast when change_gen moves */
+  uint64_t change_gen;                        /* committed changes with an event (streams) */
 } qp__pay_t;
 
 extern const char qp_payments_openapi_json[];
@@ -178,6 +183,8 @@ typedef struct {
   const qp__pay_idem_t *idem;   /* NULL or inactive: no response stored */
   unsigned status;              /* the response's status, for idem */
   const char *response;         /* its body, for idem */
+  const char *event2_type;      /* NULL, or a second event journaled after the first */
+  json_t *event2_object;        /* the object of the second event (borrowed) */
 } qp__pay_change_t;
 
 int qp__pay_store_open(qp__pay_t *p, const char *data_dir, char *detail, size_t detail_size);
@@ -295,6 +302,18 @@ int qp__pay_order_observe_locked(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE],
  * forgets those expired more than QP_PAY_WATCH_GRACE_S ago. */
 void qp__pay_paid_sweep(qp__pay_t *p, int64_t now_s);
 
+/* ---- intent_events.c ---- */
+
+/* The object of a payment_intent.* event: the intent in for order (its
+ * id, status, amounts, accounts, order_id, merchant_id).  Caller owns it;
+ * NULL when out of memory. */
+json_t *qp__pay_intent_object(const json_t *order, const struct qp_auth_order_intent *in);
+/* Journals payment_intent.canceled once for each canceled intent of in[n]
+ * made for order (the intent_events table remembers which).  The caller
+ * holds order_lock.  Returns 0 or a store error. */
+int qp__pay_intents_canceled(qp__pay_t *p, const json_t *order,
+                             const struct qp_auth_order_intent *in, uint32_t n);
+
 /* ---- refunds.c, refunds_store.c ---- */
 
 /* Whether amount may be refunded from an order paid `paid` with refunded
@@ -379,7 +398,7 @@ bool qp__pay_refund_list_param(qp__pay_refund_query_t *x, const char *key, const
 
 /* ---- webhook_request.c, webhook_sign.c, webhook_worker.c ---- */
 
-#define QP__PAY_WEBHOOK_EVENTS 6u
+#define QP__PAY_WEBHOOK_EVENTS 8u
 extern const char *const qp__pay_webhook_events[QP__PAY_WEBHOOK_EVENTS];
 
 /* A decoded POST /v1/webhooks body. */
@@ -389,9 +408,49 @@ typedef struct {
   bool wanted[QP__PAY_WEBHOOK_EVENTS];     /* else which of qp__pay_webhook_events */
 } qp__pay_webhook_req_t;
 
-/* Decodes body[0, len): 0, or QP_EINVAL with err (400 naming the member). */
-int qp__pay_webhook_decode(const char *body, size_t len, bool allow_loopback_http,
+/* What p's settings allow of the non-public webhook targets: QP__PAY_ALLOW_*. */
+#define QP__PAY_ALLOW_OF(p)                                                       \
+  (((p)->settings.webhooks_allow_loopback_http ? QP__PAY_ALLOW_LOOPBACK : 0u) |   \
+   ((p)->settings.webhooks_allow_private_networks ? QP__PAY_ALLOW_PRIVATE : 0u))
+/* Which non-public webhook targets the node's settings allow (a mask). */
+#define QP__PAY_ALLOW_LOOPBACK 1u /* webhooks_allow_loopback_http: 127/8, ::1, localhost */
+#define QP__PAY_ALLOW_PRIVATE 2u  /* webhooks_allow_private_networks: the rest */
+
+/* Decodes body[0, len): 0, or QP_EINVAL with err (400 naming the member).
+ * allow: QP__PAY_ALLOW_* (LOOPBACK also lets http through to loopback). */
+int qp__pay_webhook_decode(const char *body, size_t len, uint32_t allow,
                            qp__pay_webhook_req_t *out, qp_http_error_t *err);
+
+/* ---- webhook_target.c: where deliveries may connect (SSRF guard) ---- */
+
+typedef enum {
+  QP__PAY_ADDR_PUBLIC,   /* anything not below */
+  QP__PAY_ADDR_LOOPBACK, /* 127.0.0.0/8, ::1 (and IPv4-mapped 127/8) */
+  QP__PAY_ADDR_PRIVATE   /* RFC 1918, link-local, CGNAT, ULA, multicast, reserved, unspecified */
+} qp__pay_addr_class_t;
+
+/* The class of an address: family AF_INET (addr: 4 bytes) or AF_INET6 (16),
+ * network order.  IPv4 inside IPv6 (mapped, NAT64, 6to4) is classed as IPv4. */
+qp__pay_addr_class_t qp__pay_addr_class(int family, const void *addr);
+/* Whether allow (QP__PAY_ALLOW_*) lets deliveries connect to class c. */
+bool qp__pay_addr_allowed(qp__pay_addr_class_t c, uint32_t allow);
+/* The registration check of a URL's host (curl's form: IPv6 in brackets):
+ * an IP literal or a localhost name not allowed is refused (QP_EINVAL, why
+ * says what it is); other names are checked when delivering. */
+int qp__pay_webhook_host_check(const char *host, uint32_t allow, char *why, size_t why_size);
+/* Resolves host and checks every address: 0 with pin "host:port:a1,a2"
+ * (CURLOPT_RESOLVE's form), QP_EINVAL when an address is not allowed or
+ * QP_ENOTFOUND when the name does not resolve (why says which), QP_ERANGE
+ * when pin is too small. */
+int qp__pay_webhook_resolve(const char *host, long port, uint32_t allow, char *pin,
+                            size_t pin_size, char *why, size_t why_size);
+struct curl_slist;
+/* For a delivery to url: checks its host (literal or resolved, as above)
+ * and gives *out, the CURLOPT_RESOLVE list pinning a name to the addresses
+ * checked (NULL for a literal; the caller frees it with
+ * curl_slist_free_all).  0, or QP_EINVAL / QP_ENOTFOUND with why. */
+int qp__pay_webhook_pin(const char *url, uint32_t allow, struct curl_slist **out, char *why,
+                        size_t why_size);
 /* The Quipu-Signature header value "t=<t>,v1=<hex HMAC-SHA256(secret,
  * "<t>.<body>")>" into out: 0 or QP_ERANGE (out too small). */
 int qp__pay_webhook_signature(const char *secret, int64_t t, const char *body, size_t len,
@@ -444,6 +503,9 @@ void qp__pay_merchants_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r
 void qp__pay_merchant_keys_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+/* GET /v1/orders/{id}/events: the order's changes as server-sent events
+ * (routes_order_events.c). */
+void qp__pay_orders_events(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_qr_svg(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);

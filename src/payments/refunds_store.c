@@ -65,7 +65,7 @@ int qp__pay_refund_reserve(qp__pay_t *p, json_t *order, const json_t *rf,
     /* A retry after a crash replays 202 and the pending refund (which the
      * tick finishes), never makes a second refund. */
     rows_fill(p, &w, true, true, true);
-    qp__pay_change_t c = {w.puts, 4, NULL, NULL, idem, 202, pending};
+    qp__pay_change_t c = {w.puts, 4, NULL, NULL, idem, 202, pending, NULL, NULL};
     rc = qp__pay_store_write(p, &c);
   }
   json_decref(pub);
@@ -94,7 +94,7 @@ int qp__pay_refund_finish(qp__pay_t *p, json_t *order, json_t *rf, qp__pay_refun
                                     true};
     json_t *pub = qp__pay_refund_public(rf);
     qp__pay_change_t c = {w.puts, n, ok ? "refund.succeeded" : NULL, pub, ok ? idem : NULL, 0,
-                          NULL};
+                          NULL, NULL, NULL};
     if (r != NULL && ok) rc = qp__pay_commit(p, &c, 200, json_incref(pub), r);
     else rc = qp__pay_store_write(p, &c);
     json_decref(pub);

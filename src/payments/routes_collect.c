@@ -152,7 +152,8 @@ static void commit(qp__pay_t *p, const collect_t *c, bool paid, const qp__pay_id
   qp__pay_put_t puts[3] = {{p->orders, c->id, QP_PAY_ID_SIZE, text, strlen(text), false, false},
                            {p->codes_used, used, sizeof used, c->id, QP_PAY_ID_SIZE, true, false},
                            {p->watch, watch, sizeof watch, NULL, 0, false, true}};
-  qp__pay_change_t ch = {puts, paid ? 3 : 2, paid ? "order.paid" : NULL, pub, idem, 0, NULL};
+  qp__pay_change_t ch = {puts, paid ? 3 : 2, paid ? "order.paid" : NULL, pub, idem, 0, NULL,
+                         NULL, NULL};
   (void)qp__pay_commit(p, &ch, 200, json_incref(pub), r); /* replies, also on failure */
   json_decref(pub);
   qp_http_json_free(text);

@@ -102,7 +102,7 @@ static void store_device(qp__pay_t *p, json_t *d, const uint8_t id[QP_PAY_ID_SIZ
     qp__pay_put_t puts[2] = {{p->devices, id, QP_PAY_ID_SIZE, text, strlen(text), true, false},
                              {p->device_numbers, key, sizeof key, id, QP_PAY_ID_SIZE, true,
                               false}};
-    qp__pay_change_t c = {puts, 2, NULL, NULL, idem, 0, NULL};
+    qp__pay_change_t c = {puts, 2, NULL, NULL, idem, 0, NULL, NULL, NULL};
     (void)qp__pay_commit(p, &c, 200, pub, r); /* replies, also on failure */
   }
   pthread_mutex_unlock(&p->order_lock);
@@ -176,7 +176,7 @@ void qp__pay_devices_delete(void *ctx, qp_http_request_t *req, qp_http_reply_t *
     char *text = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
     qp__pay_put_t put = {p->devices, id, QP_PAY_ID_SIZE, text, text ? strlen(text) : 0, false,
                          false};
-    qp__pay_change_t c = {&put, 1, NULL, NULL, NULL, 0, NULL};
+    qp__pay_change_t c = {&put, 1, NULL, NULL, NULL, 0, NULL, NULL, NULL};
     int rc = text != NULL ? qp__pay_store_write(p, &c) : QP_ENOMEM;
     if (rc == 0) qp_http_reply_json(r, 200, device_public(d));
     else qp__pay_reply_store(r, rc);

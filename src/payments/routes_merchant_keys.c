@@ -72,7 +72,7 @@ static void make_key(qp__pay_t *p, qp_http_reply_t *r, const uint8_t merchant[QP
   qp__pay_put_t put = {p->merchant_keys, k.id, strlen(k.id), merchant, QP_PAY_ID_SIZE, true,
                        false};
   json_t *event = key_json(&k, hex, ledger);
-  qp__pay_change_t c = {&put, 1, "merchant_key.created", event, idem, 200, stored};
+  qp__pay_change_t c = {&put, 1, "merchant_key.created", event, idem, 200, stored, NULL, NULL};
   rc = stored != NULL && event != NULL ? qp__pay_store_write(p, &c) : QP_ENOMEM;
   if (rc == 0) qp_http_reply_json(r, 200, json_incref(shown));
   else qp__pay_reply_store(r, rc);

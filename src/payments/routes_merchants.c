@@ -114,7 +114,7 @@ static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
   }
   qp__pay_put_t put = {p->merchants, id, sizeof id, text, strlen(text), true, false};
   json_t *pub = merchant_public(m);
-  qp__pay_change_t c = {&put, 1, "merchant.created", pub, idem, 0, NULL};
+  qp__pay_change_t c = {&put, 1, "merchant.created", pub, idem, 0, NULL, NULL, NULL};
   qp__pay_commit(p, &c, 200, json_incref(pub), r);
   json_decref(pub);
   json_decref(m);

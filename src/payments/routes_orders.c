@@ -118,7 +118,7 @@ static void store_new_order(qp__pay_t *p, json_t *o, const uint8_t id[QP_PAY_ID_
                            {p->by_created, key, sizeof key, "", 0, true, false},
                            {p->watch, watch, sizeof watch, "", 0, false, false}};
   json_t *pub = qp__pay_order_public(o, qp__pay_now_s());
-  qp__pay_change_t c = {puts, 3, "order.created", pub, idem, 0, NULL};
+  qp__pay_change_t c = {puts, 3, "order.created", pub, idem, 0, NULL, NULL, NULL};
   qp__pay_commit(p, &c, 200, json_incref(pub), r);
   json_decref(pub);
   qp_http_json_free(text);
@@ -208,7 +208,7 @@ static void cancel(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
   json_t *pub = qp__pay_order_public(o, now);
   qp__pay_put_t put = {p->orders, id, QP_PAY_ID_SIZE, text, text ? strlen(text) : 0, false,
                        false};
-  qp__pay_change_t c = {&put, 1, "order.canceled", pub, idem, 0, NULL};
+  qp__pay_change_t c = {&put, 1, "order.canceled", pub, idem, 0, NULL, NULL, NULL};
   if (text != NULL) qp__pay_commit(p, &c, 200, json_incref(pub), r);
   else qp_http_reply_fail(r, 500, "internal", "", "out of memory");
   json_decref(pub);

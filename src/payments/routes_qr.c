@@ -69,7 +69,7 @@ static void parse(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
     qp_http_reply_error(r, &h);
     atomic_fetch_add(&p->qr_refused, 1);
   } else {
-    qp__pay_change_t c = {NULL, 0, NULL, NULL, idem, 0, NULL};
+    qp__pay_change_t c = {NULL, 0, NULL, NULL, idem, 0, NULL, NULL, NULL};
     qp__pay_commit(p, &c, 200, decoded(p, &e), r);
   }
   json_decref(body);

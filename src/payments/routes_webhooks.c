@@ -65,8 +65,7 @@ static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
   qp_http_error_t err = {0};
   size_t len = 0;
   const char *body = qp_http_body(req, &len);
-  bool loopback = p->settings.webhooks_allow_loopback_http;
-  if (qp__pay_webhook_decode(body != NULL ? body : "", len, loopback, &w, &err) != 0) {
+  if (qp__pay_webhook_decode(body != NULL ? body : "", len, QP__PAY_ALLOW_OF(p), &w, &err) != 0) {
     qp_http_reply_error(r, &err);
     return;
   }
@@ -82,7 +81,7 @@ static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
     json_t *pub = webhook_public(wh);
     json_object_set(pub, "secret", json_object_get(wh, "secret"));
     qp__pay_put_t put = {p->webhooks, id, QP_PAY_ID_SIZE, text, strlen(text), true, false};
-    qp__pay_change_t c = {&put, 1, NULL, NULL, idem, 0, NULL};
+    qp__pay_change_t c = {&put, 1, NULL, NULL, idem, 0, NULL, NULL, NULL};
     qp__pay_commit(p, &c, 200, pub, r);
   }
   pthread_mutex_unlock(&p->webhook_lock);
@@ -155,7 +154,7 @@ void qp__pay_webhooks_delete(void *ctx, qp_http_request_t *req, qp_http_reply_t 
   pthread_mutex_lock(&p->webhook_lock); /* the worker never writes a deleted endpoint back */
   if (load(p, req, r, &caller, id, &wh)) {
     qp__pay_put_t del = {p->webhooks, id, QP_PAY_ID_SIZE, NULL, 0, false, true};
-    qp__pay_change_t c = {&del, 1, NULL, NULL, NULL, 0, NULL};
+    qp__pay_change_t c = {&del, 1, NULL, NULL, NULL, 0, NULL, NULL, NULL};
     json_t *pub = webhook_public(wh);
     json_object_set_new(pub, "deleted", json_true());
     qp__pay_commit(p, &c, 200, pub, r);

@@ -27,6 +27,8 @@
  *                  cursor: the last event sequence delivered or skipped)
  *   deliveries     endpoint id || seq (8, BE) || attempt (4, BE) -> one
  *                  delivery attempt (the log)
+ *   intent_events  intent id (32 hex) || "/" || event type -> "": the
+ *                  payment_intent.* events journaled (intent_events.c)
  */
 #include <string.h>
 
@@ -35,7 +37,7 @@
 #include "payments/payments_int.h"
 #include "store/store.h"
 
-#define TABLES 15
+#define TABLES 16
 
 int qp__pay_store_open(qp__pay_t *p, const char *data_dir, char *detail, size_t detail_size) {
   char dir[1200];
@@ -64,7 +66,8 @@ int qp__pay_store_open(qp__pay_t *p, const char *data_dir, char *detail, size_t 
                                         {"deliveries", MDB_CREATE, &p->deliveries},
                                         {"devices", MDB_CREATE, &p->devices},
                                         {"device_numbers", MDB_CREATE, &p->device_numbers},
-                                        {"codes_used", MDB_CREATE, &p->codes_used}};
+                                        {"codes_used", MDB_CREATE, &p->codes_used},
+                                        {"intent_events", MDB_CREATE, &p->intent_events}};
   const char *failed = NULL;
   rc = qp_kv_dbis(p->kv, tables, TABLES, &failed);
   if (rc != 0) {
@@ -96,8 +99,8 @@ static uint64_t load_be64(const uint8_t in[8]) {
   return v;
 }
 
-/* Appends the change's event under the next sequence number. */
-static int append_event(write_ctx_t *w, MDB_txn *txn) {
+/* Appends an event of type about object under the next sequence number. */
+static int append_event(write_ctx_t *w, MDB_txn *txn, const char *type, json_t *object) {
   MDB_cursor *cur = NULL;
   int rc = mdb_cursor_open(txn, w->p->events, &cur);
   if (rc != 0) return rc;
@@ -108,8 +111,8 @@ static int append_event(write_ctx_t *w, MDB_txn *txn) {
   mdb_cursor_close(cur);
   if (rc != 0 && rc != MDB_NOTFOUND) return rc;
   json_t *event = json_pack("{s:I, s:s, s:o, s:O}", "seq", (json_int_t)seq, "type",
-                            w->c->event_type, "created", qp__pay_time_json(qp__pay_now_s()),
-                            "object", w->c->event_object);
+                            type, "created", qp__pay_time_json(qp__pay_now_s()), "object",
+                            object);
   char *text = event != NULL ? json_dumps(event, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   json_decref(event);
   if (text == NULL) return QP_ENOMEM;
@@ -147,7 +150,9 @@ static int write_fn(void *ctx, MDB_txn *txn) {
     if (rc == MDB_NOTFOUND && x->del) rc = 0;
     if (rc != 0) return rc;
   }
-  int rc = c->event_type != NULL ? append_event(w, txn) : 0;
+  int rc = c->event_type != NULL ? append_event(w, txn, c->event_type, c->event_object) : 0;
+  if (rc == 0 && c->event2_type != NULL)
+    rc = append_event(w, txn, c->event2_type, c->event2_object);
   if (rc == 0 && c->idem != NULL && c->idem->active && c->response != NULL)
     rc = put_idem(w, txn);
   return rc;
@@ -157,6 +162,13 @@ int qp__pay_store_write(qp__pay_t *p, const qp__pay_change_t *c) {
   write_ctx_t w = {p, c};
   int rc = qp_kv_write(p->kv, write_fn, &w);
   if (rc == 0) qp__pay_count_change(p, c->event_type);
+  if (rc == 0) qp__pay_count_change(p, c->event2_type);
+  if (rc == 0 && c->event_type != NULL) { /* wake the order streams (routes_order_events.c) */
+    pthread_mutex_lock(&p->change_lock);
+    p->change_gen++;
+    pthread_cond_broadcast(&p->change_cond);
+    pthread_mutex_unlock(&p->change_lock);
+  }
   return rc;
 }
 

@@ -125,7 +125,7 @@ int qp_payments_device_enrol(const char *user_id, qp_u128 account, uint32_t ledg
     qp__pay_put_t puts[2] = {{p->devices, id, QP_PAY_ID_SIZE, text, strlen(text), true, false},
                              {p->device_numbers, key, sizeof key, id, QP_PAY_ID_SIZE, true,
                               false}};
-    qp__pay_change_t c = {puts, 2, NULL, NULL, NULL, 0, NULL};
+    qp__pay_change_t c = {puts, 2, NULL, NULL, NULL, 0, NULL, NULL, NULL};
     rc = qp__pay_store_write(p, &c);
   }
   pthread_mutex_unlock(&p->order_lock);

@@ -5,8 +5,10 @@
  * or password, at most QP_PAY_WEBHOOK_URL_MAX bytes; http only to
  * 127.0.0.1 or localhost and only when the module's setting
  * webhooks_allow_loopback_http is true.  The URL kept is libcurl's
- * normalized form of it (scheme and host lower case).  events: 1..16 distinct names of
- * qp__pay_webhook_events, or ["*"] for every type.  Pure: bytes in, a
+ * normalized form of it (scheme and host lower case).  A host that is an
+ * IP literal or a localhost name must be an address the settings allow
+ * (webhook_target.c; names are checked again at each delivery).  events:
+ * 1..16 distinct names of qp__pay_webhook_events, or ["*"] for every type.  Pure: bytes in, a
  * request or an error naming the member out (tests/fuzz/fuzz_webhook_request.c).
  */
 #include <curl/curl.h>
@@ -18,10 +20,11 @@
 
 const char *const qp__pay_webhook_events[QP__PAY_WEBHOOK_EVENTS] = {
     "order.created", "order.canceled", "order.paid", "refund.succeeded", "merchant.created",
-    "merchant_key.created"};
+    "merchant_key.created", "payment_intent.succeeded", "payment_intent.canceled"};
 
 #define EVENTS_ALLOWED "order.created, order.canceled, order.paid, refund.succeeded, " \
-                       "merchant.created, merchant_key.created, or \"*\" alone"
+                       "merchant.created, merchant_key.created, payment_intent.succeeded, " \
+                       "payment_intent.canceled, or \"*\" alone"
 
 static int fail(qp_http_error_t *err, const char *code, const char *path, const char *what) {
   qp_http_error_set(err, 400, code, path, "%s", what);
@@ -34,7 +37,9 @@ static bool loopback(const char *host) {
 
 /* Checks the URL with libcurl's parser; out gets its normalized form (what
  * deliveries will use). */
-static int check_url(const char *url, bool allow_loopback_http, char *out, qp_http_error_t *err) {
+static int check_url(const char *url, uint32_t allow, char *out, qp_http_error_t *err) {
+  bool allow_loopback_http = (allow & QP__PAY_ALLOW_LOOPBACK) != 0;
+  char why[200];
   CURLU *u = curl_url();
   char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL, *full = NULL;
   int rc = u != NULL ? 0 : QP_ENOMEM;
@@ -53,6 +58,8 @@ static int check_url(const char *url, bool allow_loopback_http, char *out, qp_ht
                 : "url must be https (http to loopback needs the setting "
                   "webhooks_allow_loopback_http)");
   }
+  if (rc == 0 && qp__pay_webhook_host_check(host, allow, why, sizeof why) != 0)
+    rc = fail(err, "invalid_value", "url", why);
   if (rc == 0 && (curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK ||
                   strlen(full) > QP_PAY_WEBHOOK_URL_MAX))
     rc = fail(err, "invalid_value", "url", "url must be a string of 1 to 2048 bytes");
@@ -95,7 +102,7 @@ static int decode_events(const json_t *v, qp__pay_webhook_req_t *out, qp_http_er
   return 0;
 }
 
-int qp__pay_webhook_decode(const char *body, size_t len, bool allow_loopback_http,
+int qp__pay_webhook_decode(const char *body, size_t len, uint32_t allow,
                            qp__pay_webhook_req_t *out, qp_http_error_t *err) {
   memset(out, 0, sizeof *out);
   json_error_t jerr;
@@ -121,7 +128,7 @@ int qp__pay_webhook_decode(const char *body, size_t len, bool allow_loopback_htt
                        json_string_length(url) > QP_PAY_WEBHOOK_URL_MAX ||
                        strlen(json_string_value(url)) != json_string_length(url)))
     rc = fail(err, "invalid_value", "url", "url must be a string of 1 to 2048 bytes");
-  if (rc == 0) rc = check_url(json_string_value(url), allow_loopback_http, out->url, err);
+  if (rc == 0) rc = check_url(json_string_value(url), allow, out->url, err);
   if (rc == 0 && json_object_get(obj, "events") == NULL)
     rc = fail(err, "missing_field", "events", "events is required");
   if (rc == 0) rc = decode_events(json_object_get(obj, "events"), out, err);

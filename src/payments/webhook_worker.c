@@ -17,7 +17,9 @@
  * live in LMDB: a crash may deliver an event again (at-least-once;
  * receivers dedupe on its id) but never loses one.
  */
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -102,19 +104,41 @@ static size_t discard(char *ptr, size_t size, size_t n, void *ctx) {
   return size * n;
 }
 
+/* curl's socket callback: the last check of the address it is about to
+ * connect to (webhook_target.c), whatever resolved it. */
+static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *address) {
+  uint32_t allow = *(const uint32_t *)ctx;
+  const struct sockaddr *sa = &address->addr;
+  const void *a = sa->sa_family == AF_INET
+                      ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+                      : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+  if (purpose != CURLSOCKTYPE_IPCXN ||
+      (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+      !qp__pay_addr_allowed(qp__pay_addr_class(sa->sa_family, a), allow))
+    return CURL_SOCKET_BAD; /* curl reports "Couldn't connect" */
+  return socket(address->family, address->socktype, address->protocol);
+}
+
 /* POSTs body to url with its signature: the HTTP status (0: none) and, on
- * a transport failure, why. */
-static long post(const char *url, const char *secret, const char *body, char *error,
-                 size_t error_size) {
+ * a transport failure or a target not allowed, why. */
+static long post(const char *url, uint32_t allow, const char *secret, const char *body,
+                 char *error, size_t error_size) {
   char sig[160], header[200];
   long status = 0;
+  struct curl_slist *pin = NULL;
+  if (qp__pay_webhook_pin(url, allow, &pin, error, error_size) != 0) return 0;
   CURL *c = curl_easy_init();
   if (c == NULL || qp__pay_webhook_signature(secret, (int64_t)(now_ms() / 1000), body,
                                              strlen(body), sig, sizeof sig) != 0) {
     snprintf(error, error_size, "cannot start the request");
     curl_easy_cleanup(c);
+    curl_slist_free_all(pin);
     return 0;
   }
+  curl_easy_setopt(c, CURLOPT_RESOLVE, pin); /* connect to the addresses checked */
+  curl_easy_setopt(c, CURLOPT_PROXY, "");    /* never through a proxy from the environment */
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &allow);
   snprintf(header, sizeof header, "Quipu-Signature: %s", sig);
   struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
   h = curl_slist_append(h, header);
@@ -131,6 +155,7 @@ static long post(const char *url, const char *secret, const char *body, char *er
   else snprintf(error, error_size, "%s", curl_easy_strerror(rc));
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
+  curl_slist_free_all(pin);
   return status;
 }
 
@@ -180,7 +205,7 @@ static int record(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE], json_t *wh, js
     qp__pay_put_t puts[2] = {{p->webhooks, id, QP_PAY_ID_SIZE, wt, strlen(wt), false, false},
                              {p->deliveries, key, sizeof key, lt, lt ? strlen(lt) : 0, false,
                               false}};
-    qp__pay_change_t c = {puts, log != NULL ? 2 : 1, NULL, NULL, NULL, 0, NULL};
+    qp__pay_change_t c = {puts, log != NULL ? 2 : 1, NULL, NULL, NULL, 0, NULL, NULL, NULL};
     rc = qp__pay_store_write(p, &c);
   }
   pthread_mutex_unlock(&p->webhook_lock);
@@ -220,6 +245,7 @@ static void serve_endpoint(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE]) {
       char *body = event_body(ev), error[200] = "";
       uint32_t attempt = (uint32_t)json_integer_value(json_object_get(wh, "attempts")) + 1;
       long code = body != NULL ? post(json_string_value(json_object_get(wh, "url")),
+                                      QP__PAY_ALLOW_OF(p),
                                       json_string_value(json_object_get(wh, "secret")), body,
                                       error, sizeof error) : 0;
       uint64_t end = now_ms();

@@ -25,6 +25,9 @@ static void ruleset_init(qp_risk_ruleset_t *rs) {
   qp_array_init(&rs->lists, sizeof(qp__risk_list_decl_t), QP_RISK_LISTS_MAX);
   qp_array_init(&rs->strings, sizeof(qp__risk_string_t), 1u << 20);
   qp_array_init(&rs->code, sizeof(qp__risk_insn_t), (size_t)QP_RISK_RULES_MAX * 64);
+  qp_array_init(&rs->nodes, sizeof(qp__risk_node_t), (size_t)QP_RISK_RULES_MAX * 64);
+  qp_array_init(&rs->leaves, sizeof(qp__risk_leaf_t), (size_t)QP_RISK_RULES_MAX * 64);
+  qp_array_init(&rs->iops, sizeof(qp__risk_iop_t), (size_t)QP_RISK_RULES_MAX * 64);
 }
 
 void qp_risk_ruleset_free(qp_risk_ruleset_t *rs) {
@@ -42,8 +45,9 @@ void qp_risk_ruleset_free(qp_risk_ruleset_t *rs) {
     qp_free(((qp__risk_list_decl_t *)qp_array_at(&rs->lists, i))->name);
   for (size_t i = 0; i < rs->strings.count; i++)
     qp_free(((qp__risk_string_t *)qp_array_at(&rs->strings, i))->bytes);
-  qp_array_t *arrays[] = {&rs->fields, &rs->features, &rs->rules, &rs->thresholds,
-                          &rs->lists,  &rs->strings,  &rs->code};
+  qp_array_t *arrays[] = {&rs->iops,   &rs->leaves,     &rs->nodes, &rs->fields,
+                          &rs->features, &rs->rules,     &rs->thresholds,
+                          &rs->lists,  &rs->strings,    &rs->code};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) qp_array_deinit(arrays[i]);
   qp_free(rs);
 }

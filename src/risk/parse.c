@@ -254,6 +254,8 @@ static bool parse_rule(qp__risk_parser_t *ps) {
   qp__risk_fuse(ps->rs, ps->code_start);
   r.code = ps->code_start;
   r.code_len = (uint32_t)ps->rs->code.count - ps->code_start;
+  r.node = qp__risk_tree_build(ps->rs, r.code, r.code_len);
+  r.leaf = r.node == UINT32_MAX ? UINT32_MAX : qp__risk_leaves_build(ps->rs, r.node);
   *slot = r;
   return true;
 }

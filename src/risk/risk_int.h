@@ -71,7 +71,61 @@ typedef struct qp__risk_rule {
   int32_t score;             /* 0..QP_RISK_SCORE_MAX */
   uint32_t code;             /* first instruction in rs->code */
   uint32_t code_len;         /* instructions */
+  uint32_t node;             /* its tree's root in rs->nodes (tree.c), or UINT32_MAX */
+  uint32_t leaf;             /* its first leaf in rs->leaves (tree.c), or UINT32_MAX */
 } qp__risk_rule_t;
+
+/* A rule as a chain of leaves (tree.c): each leaf is a test whose outcome
+ * names the next leaf, or the rule's answer (QP__RISK_LEAF_TRUE/FALSE);
+ * and, or and not are in the links, so a rule runs as a loop. */
+#define QP__RISK_LEAF_TRUE UINT32_MAX
+#define QP__RISK_LEAF_FALSE (UINT32_MAX - 1)
+typedef struct qp__risk_leaf {
+  uint8_t kind;   /* QP__RISK_T_FEAT_INT, _FIELD_INT, _CMP2, _IN_FIELD, _CMP_INT (`a` the
+                     first of its `b` iops), or any other boolean kind: then `a` is the
+                     tree node to evaluate */
+  uint8_t cmp;    /* as the node's */
+  uint32_t a;     /* as the node's */
+  uint32_t b;     /* " */
+  uint32_t next[2]; /* the leaf after a false (0) or true (1) outcome */
+  int64_t imm;    /* as the node's */
+} qp__risk_leaf_t;
+
+/* An integer comparison as a flat program (tree.c): its operations in
+ * postfix order, the comparison after the last. */
+typedef struct qp__risk_iop {
+  uint8_t kind; /* QP__RISK_T_LIT, _STR_LIT, _FIELD_V, _FEAT_V, _NEG or _ARITH */
+  uint8_t op;   /* _ARITH: QP__RISK_OP_ADD, _SUB or _MUL */
+  uint32_t a;   /* the string, field or feature */
+  int64_t imm;  /* _LIT's integer */
+} qp__risk_iop_t;
+
+/* A node of a rule's tree (tree.c). */
+enum {
+  QP__RISK_T_AND,       /* a and b (node indices) */
+  QP__RISK_T_OR,        /* a or b */
+  QP__RISK_T_NOT,       /* not a */
+  QP__RISK_T_FEAT_INT,  /* feature a <cmp> imm */
+  QP__RISK_T_FIELD_INT, /* field a <cmp> imm */
+  QP__RISK_T_CMP2,      /* the OP_CMP2 instruction a */
+  QP__RISK_T_IN_FIELD,  /* field a in list b */
+  QP__RISK_T_CMP,       /* value a <cmp> value b */
+  QP__RISK_T_IN,        /* value a in list b */
+  QP__RISK_T_CMP_INT,   /* value a <cmp> value b, one of them an integer by its kind */
+  QP__RISK_T_LIT,       /* a value: the integer imm (b: its instruction) */
+  QP__RISK_T_STR_LIT,   /* a value: string literal a (b: its instruction) */
+  QP__RISK_T_FIELD_V,   /* a value: field a (b: its instruction) */
+  QP__RISK_T_FEAT_V,    /* a value: feature a (b: its instruction) */
+  QP__RISK_T_NEG,       /* a value: -a */
+  QP__RISK_T_ARITH,     /* a value: a <op> b, the op (OP_ADD, OP_SUB, OP_MUL) in cmp */
+};
+typedef struct qp__risk_node {
+  uint8_t kind; /* QP__RISK_T_* */
+  uint8_t cmp;  /* QP__RISK_EQ.. for the comparisons */
+  uint32_t a;   /* see the kinds */
+  uint32_t b;   /* " */
+  int64_t imm;  /* the integer literal */
+} qp__risk_node_t;
 
 typedef struct qp__risk_threshold {
   uint8_t cmp;               /* QP__RISK_* */
@@ -100,6 +154,9 @@ struct qp_risk_ruleset {
   qp_array_t lists;      /* qp__risk_list_decl_t */
   qp_array_t strings;    /* qp__risk_string_t, string literals */
   qp_array_t code;       /* qp__risk_insn_t of every rule */
+  qp_array_t nodes;      /* qp__risk_node_t of every rule's tree */
+  qp_array_t leaves;     /* qp__risk_leaf_t of every rule's chain */
+  qp_array_t iops;       /* qp__risk_iop_t of the integer comparisons' programs */
   char hash[65];         /* hex SHA-256 of the text */
   char **fired_text;     /* per rule: its "fired" entry as JSON text (render.c) */
   char **rule_text;      /* per rule: its name as a JSON string */
@@ -212,6 +269,17 @@ typedef struct qp__risk_env {
 /* Runs rule r's program; returns 1 fired, 0 not, -1 evaluation error. */
 int qp__risk_eval_rule(const qp_risk_ruleset_t *rs, const qp__risk_rule_t *r,
                        const qp__risk_env_t *env);
+/* The program's instructions [lo, hi), one boolean expression: 1, 0 or -1. */
+int qp__risk_eval_code(const qp_risk_ruleset_t *rs, uint32_t lo, uint32_t hi,
+                       const qp__risk_env_t *env);
+
+/* tree.c: the tree of the rule program at code (its root in rs->nodes), or
+ * UINT32_MAX when the program keeps no tree.  eval.c evaluates it (1
+ * fired, 0 not, -1 an evaluation error), equal to the program. */
+uint32_t qp__risk_tree_build(qp_risk_ruleset_t *rs, uint32_t code, uint32_t code_len);
+/* The chain of leaves of the tree at node (its first leaf in rs->leaves),
+ * or UINT32_MAX (out of memory: the tree runs as it is). */
+uint32_t qp__risk_leaves_build(qp_risk_ruleset_t *rs, uint32_t node);
 
 /* 64-bit hash of bytes (SipHash with a fixed key: deterministic). */
 uint64_t qp__risk_hash(const void *data, size_t len);

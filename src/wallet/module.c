@@ -90,6 +90,17 @@ static int wallet_open(const qp_node_env_t *env, const json_t *settings, void **
   return 0;
 }
 
+/* Every minute: expired and revoked sessions leave the store. */
+static void wallet_tick(void *state, uint64_t now_ns) {
+  (void)now_ns; /* sessions expire by the wall clock */
+  qp__wallet_t *w = state;
+  int64_t now = qp__wallet_now_s();
+  if (now - w->swept_s < 60) return;
+  w->swept_s = now;
+  uint32_t deleted = 0;
+  qp__wallet_sessions_sweep(w, now, &deleted);
+}
+
 static const qp_http_module_t *wallet_routes(void *state) {
   return &((qp__wallet_t *)state)->http;
 }
@@ -109,5 +120,7 @@ const qp_module_t qp_wallet_module = {
     .scopes_count = 0,
     .open = wallet_open,
     .routes = wallet_routes,
+    .tick_ms = 1000,
+    .tick = wallet_tick,
     .close = wallet_close,
 };

@@ -173,7 +173,7 @@ void qp__wallet_logout(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   }
   json_decref(body);
   s.revoked = true;
-  if (qp__wallet_session_put(w, hash, &s) != 0) {
+  if (qp__wallet_session_put(w, hash, &s, false) != 0) {
     qp_http_reply_fail(r, 503, "store_unavailable", "", "cannot revoke the session");
     return;
   }

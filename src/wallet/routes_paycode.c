@@ -31,7 +31,10 @@ void qp__wallet_paycode_unlock(void *ctx, qp_http_request_t *req, qp_http_reply_
     qp__wallet_reply_move(r, &door);
   } else {
     snprintf(s.unlock, sizeof s.unlock, "%s", ceremony);
-    if (qp__wallet_session_put(w, hash, &s) != 0)
+    int rc = qp__wallet_session_put(w, hash, &s, false);
+    if (rc == QP_ENOTFOUND)
+      qp_http_reply_fail(r, 401, "session_required", "", "the session ended");
+    else if (rc != 0)
       qp_http_reply_fail(r, 503, "store_unavailable", "", "cannot keep the challenge");
     else
       qp_http_reply_json(r, 200, json_pack("{s:O, s:O}", "publicKey",
@@ -65,8 +68,10 @@ static bool unlock(qp__wallet_t *w, qp__wallet_session_t *s, const uint8_t *hash
   if (!ok) return false;
   s->unlock[0] = '\0';
   s->unlocked_until_s = qp__wallet_now_s() + w->settings.paycode_unlock_s;
-  if (qp__wallet_session_put(w, hash, s) == 0) return true;
-  qp_http_reply_fail(r, 503, "store_unavailable", "", "cannot keep the unlock");
+  int rc = qp__wallet_session_put(w, hash, s, false);
+  if (rc == 0) return true;
+  if (rc == QP_ENOTFOUND) qp_http_reply_fail(r, 401, "session_required", "", "the session ended");
+  else qp_http_reply_fail(r, 503, "store_unavailable", "", "cannot keep the unlock");
   return false;
 }
 

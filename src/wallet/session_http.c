@@ -38,7 +38,7 @@ int qp__wallet_session_open(qp__wallet_t *w, const char *user_id, char *cookie, 
   s.expires_s = s.created_s + w->settings.session_ttl_s;
   qp__wallet_token_new(token);
   qp__wallet_token_hash(token, hash);
-  int rc = qp__wallet_session_put(w, hash, &s);
+  int rc = qp__wallet_session_put(w, hash, &s, true);
   bool tls = w->server != NULL && qp_http_server_tls(w->server);
   if (rc == 0)
     rc = qp__wallet_cookie(token, w->settings.session_ttl_s, tls, cookie, size);

@@ -53,21 +53,71 @@ typedef struct {
   const char *user_id;
   qp_u128 account;
   uint32_t count;
+  bool is_new;   /* a session: new (else an update) */
+  bool revokes;  /* a session update that revokes it */
+  int64_t now_s; /* the sweep's time */
 } put_t;
 
+/* A new session (never over another), or an update of a stored one that
+ * never un-revokes it: a request that read the session before a logout
+ * or an operator's revoke cannot bring it back by writing it. */
 static int put_session(void *ctx, MDB_txn *txn) {
   put_t *p = ctx;
-  MDB_val k = {QP_WALLET_HASH_SIZE, (void *)p->hash}, v = {strlen(p->text), p->text};
+  MDB_val k = {QP_WALLET_HASH_SIZE, (void *)p->hash}, v = {strlen(p->text), p->text}, old;
+  if (p->is_new) {
+    int rc = mdb_put(txn, p->w->sessions, &k, &v, MDB_NOOVERWRITE);
+    return rc == MDB_KEYEXIST ? QP_EEXISTS : rc;
+  }
+  int rc = mdb_get(txn, p->w->sessions, &k, &old);
+  if (rc == MDB_NOTFOUND) return QP_ENOTFOUND;
+  if (rc != 0) return rc;
+  qp__wallet_session_t was;
+  json_t *j = json_loadb(old.mv_data, old.mv_size, 0, NULL);
+  int parsed = j ? qp__wallet_session_from_json(j, &was) : QP_ECORRUPT;
+  json_decref(j);
+  if (parsed != 0) return parsed;
+  if (was.revoked && !p->revokes) return QP_ENOTFOUND;
   return mdb_put(txn, p->w->sessions, &k, &v, 0);
 }
 
 int qp__wallet_session_put(qp__wallet_t *w, const uint8_t hash[QP_WALLET_HASH_SIZE],
-                           const qp__wallet_session_t *s) {
+                           const qp__wallet_session_t *s, bool is_new) {
   json_t *j = qp__wallet_session_json(s);
-  put_t p = {w, hash, j ? json_dumps(j, JSON_COMPACT) : NULL, NULL, 0, 0};
+  put_t p = {w, hash, j ? json_dumps(j, JSON_COMPACT) : NULL, NULL, 0, 0, is_new, s->revoked, 0};
   json_decref(j);
   int rc = p.text != NULL ? qp_kv_write(w->kv, put_session, &p) : QP_ENOMEM;
   qp_http_json_free(p.text);
+  return rc;
+}
+
+/* Deletes up to max sessions expired or revoked before now (a revoked one
+ * deleted is still refused: its token is unknown). */
+static int sweep(void *ctx, MDB_txn *txn) {
+  put_t *p = ctx;
+  MDB_cursor *cur = NULL;
+  int rc = mdb_cursor_open(txn, p->w->sessions, &cur);
+  MDB_val k, v;
+  uint32_t seen = 0;
+  p->count = 0;
+  for (int op = MDB_FIRST; rc == 0 && seen < 10000; op = MDB_NEXT, seen++) {
+    if ((rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op)) != 0) break;
+    qp__wallet_session_t s;
+    json_t *j = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    int parsed = j ? qp__wallet_session_from_json(j, &s) : QP_ECORRUPT;
+    json_decref(j);
+    if (parsed == 0 && (s.revoked || s.expires_s <= p->now_s) && p->count < 1000) {
+      rc = mdb_cursor_del(cur, 0);
+      p->count++;
+    }
+  }
+  if (cur != NULL) mdb_cursor_close(cur);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int qp__wallet_sessions_sweep(qp__wallet_t *w, int64_t now_s, uint32_t *deleted) {
+  put_t p = {w, NULL, NULL, NULL, 0, 0, false, false, now_s};
+  int rc = qp_kv_write(w->kv, sweep, &p);
+  *deleted = rc == 0 ? p.count : 0;
   return rc;
 }
 
@@ -139,7 +189,7 @@ static int revoke(void *ctx, MDB_txn *txn) {
 }
 
 int qp__wallet_sessions_revoke(qp__wallet_t *w, const char *user_id, uint32_t *count) {
-  put_t p = {w, NULL, NULL, user_id, 0, 0};
+  put_t p = {w, NULL, NULL, user_id, 0, 0, false, false, 0};
   int rc = qp_kv_write(w->kv, revoke, &p);
   *count = rc == 0 ? p.count : 0;
   return rc;
@@ -154,7 +204,7 @@ static int put_account(void *ctx, MDB_txn *txn) {
 }
 
 int qp__wallet_account_put(qp__wallet_t *w, const char *user_id, qp_u128 account) {
-  put_t p = {w, NULL, NULL, user_id, account, 0};
+  put_t p = {w, NULL, NULL, user_id, account, 0, false, false, 0};
   return qp_kv_write(w->kv, put_account, &p);
 }
 
@@ -187,7 +237,7 @@ static int put_device(void *ctx, MDB_txn *txn) {
 }
 
 int qp__wallet_device_put(qp__wallet_t *w, const char *user_id, const char *device) {
-  put_t p = {w, NULL, (char *)device, user_id, 0, 0};
+  put_t p = {w, NULL, (char *)device, user_id, 0, 0, false, false, 0};
   return strlen(device) == QP_WALLET_ID_HEX ? qp_kv_write(w->kv, put_device, &p) : QP_EINVAL;
 }
 

@@ -81,6 +81,7 @@ typedef struct qp__wallet {
   qp__wallet_signup_t signups[QP_WALLET_PENDING_MAX];
   _Atomic uint64_t signups_total, logins_total, sessions_refused, transfers_total;
   _Atomic uint64_t streams_open, events_sent;
+  int64_t swept_s;                /* when the tick last swept sessions */
   qp_http_module_t http;
 } qp__wallet_t;
 
@@ -111,8 +112,13 @@ int qp__wallet_session_from_json(const json_t *j, qp__wallet_session_t *s);
 /* ---- store.c ---- */
 int qp__wallet_store_open(qp__wallet_t *w, const char *data_dir, char *detail, size_t size);
 void qp__wallet_store_close(qp__wallet_t *w);
+/* Stores a session: is_new, a new one (QP_EEXISTS if its hash is taken);
+ * else an update of the stored one, QP_ENOTFOUND when it is gone or
+ * revoked (unless the update revokes it): a revoked session stays so. */
 int qp__wallet_session_put(qp__wallet_t *w, const uint8_t hash[QP_WALLET_HASH_SIZE],
-                           const qp__wallet_session_t *s);
+                           const qp__wallet_session_t *s, bool is_new);
+/* Deletes up to 1000 sessions expired or revoked (the module's tick). */
+int qp__wallet_sessions_sweep(qp__wallet_t *w, int64_t now_s, uint32_t *deleted);
 int qp__wallet_session_get(qp__wallet_t *w, const uint8_t hash[QP_WALLET_HASH_SIZE],
                            qp__wallet_session_t *s);
 /* Revokes every live session of user_id: 0 with *count. */

@@ -5,38 +5,51 @@
 // create -> credentialToJSON -> the node's verify) and a payment intent
 // confirmed with it (requestOptionsFromJSON -> get -> credentialToJSON), the
 // money moved on the ledger; QuipuError and toMinor/toMajor in the page.
-// The page and its script are files under a temporary web root (the pages' CSP allows no
-// inline script); the client comes from where the web module serves it, /clients/js/.
+// The page imports /clients/js/quipu.mjs where the web module serves it
+// (modules.web.clients, default <root>/../clients/js: a copy here), else the
+// copy beside the page (/web/jsclient/quipu.mjs) on a node that does not yet.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Node, REPO } from "./node.mjs";
 import { AUTHENTICATOR, launch } from "./browser.mjs";
 
+// The page and its script (a file of its own: the web module's CSP allows no inline script).
 const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>quipu.mjs</title>
-<script type="module" src="main.mjs"></script></head><body></body></html>
+</head><body><script type="module" src="./main.mjs"></script></body></html>
 `;
-const MAIN = `import * as quipu from "/clients/js/quipu.mjs";
+const MAIN = `let quipu;
+try {
+  quipu = await import("/clients/js/quipu.mjs");
+  document.body.dataset.from = "clients";
+} catch {
+  quipu = await import("./quipu.mjs");
+  document.body.dataset.from = "web";
+}
 window.quipu = quipu;
 document.body.dataset.ready = "true";
 `;
 
 let node;
 let browser;
-let root;
+let top;
 before(async () => {
   node = new Node();
-  // A web root holding one app, "jsclient": this page and its script.
-  root = mkdtempSync(join(tmpdir(), "quipu-jsclient-web-"));
-  mkdirSync(join(root, "jsclient"));
+  // top/web: a web root holding one app, "jsclient" (this page and a copy of
+  // the client); top/clients/js: the client where the web module looks for it.
+  top = mkdtempSync(join(tmpdir(), "quipu-jsclient-web-"));
+  const root = join(top, "web");
+  mkdirSync(join(root, "jsclient"), { recursive: true });
+  mkdirSync(join(top, "clients", "js"), { recursive: true });
   writeFileSync(join(root, "jsclient", "index.html"), PAGE);
   writeFileSync(join(root, "jsclient", "main.mjs"), MAIN);
+  copyFileSync(join(REPO, "clients/js/quipu.mjs"), join(root, "jsclient", "quipu.mjs"));
+  copyFileSync(join(REPO, "clients/js/quipu.mjs"), join(top, "clients", "js", "quipu.mjs"));
   const configPath = join(node.home, "node.json");
   const config = JSON.parse(readFileSync(configPath, "utf8"));
   config.modules.web.root = root;
-  config.modules.web.clients = join(REPO, "clients/js");
   writeFileSync(configPath, JSON.stringify(config));
   await node.start();
   browser = await launch();
@@ -45,10 +58,10 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await node?.stop();
-  if (root) rmSync(root, { recursive: true, force: true });
+  if (top) rmSync(top, { recursive: true, force: true });
 });
 
-test("webauthn helpers with a real navigator.credentials: register, then pay", async () => {
+test("webauthn helpers with a real navigator.credentials: register, then pay", async (t) => {
   const context = await browser.newContext();
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
@@ -56,6 +69,9 @@ test("webauthn helpers with a real navigator.credentials: register, then pay", a
   await cdp.send("WebAuthn.addVirtualAuthenticator", { options: AUTHENTICATOR });
   await page.goto(`${node.origin}/web/jsclient/index.html`);
   await page.waitForSelector("body[data-ready=true]", { state: "attached" });
+  const from = await page.evaluate(() => document.body.dataset.from);
+  t.diagnostic(`quipu.mjs loaded from /${from === "clients" ? "clients/js" : "web/jsclient"}/`);
+  if (process.env.QUIPU_EXPECT_CLIENTS) assert.equal(from, "clients");
   const [payer, payee] = await node.accounts(840);
   await node.ok("POST", "/v1/transfers", [{ id: String(Date.now()), debit_account_id: payee,
     credit_account_id: payer, amount: "5000", ledger: 840, code: 1 }]);

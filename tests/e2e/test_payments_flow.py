@@ -230,6 +230,109 @@ def test_the_tick_observes_a_payment(shop):
     assert events(shop.node, "order.paid") == 1
 
 
+class OrderStream:
+    """GET /v1/orders/{id}/events read on a thread: the `order` frames' JSON
+    in .frames, .ended once the server closed the stream."""
+
+    def __init__(self, shop, order_id, key=None):
+        import requests
+        self.frames, self.ended, self.lines = [], threading.Event(), []
+        self.resp = requests.get("http://127.0.0.1:%d/v1/orders/%s/events" % (
+            shop.node.port, order_id), headers={"Authorization": "Bearer " + (
+                key or shop.node.key)}, stream=True, timeout=30)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        event, data = None, []
+        try:
+            for line in self.resp.iter_lines(decode_unicode=True):
+                self.lines.append(line)
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    data.append(line[6:])
+                elif line == "" and event is not None:
+                    assert event == "order", event
+                    self.frames.append(json.loads("\n".join(data)))
+                    event, data = None, []
+        except Exception:  # the test closed it
+            pass
+        self.ended.set()
+
+    def wait(self, n, timeout=10):
+        deadline = time.time() + timeout
+        while len(self.frames) < n and time.time() < deadline:
+            time.sleep(0.02)
+        return len(self.frames) >= n
+
+    def close(self):
+        self.resp.close()
+
+
+def test_order_events_stream(shop):
+    """The shop page's stream: the order as it is, then paid (the intent
+    succeeded in the auth module; the stream observes it), a partial
+    refund, then refunded, after which the server ends the stream."""
+    order = shop.order(1000)
+    st = OrderStream(shop, order["id"])
+    try:
+        assert st.resp.status_code == 200
+        assert st.resp.headers["Content-Type"].startswith("text/event-stream")
+        assert st.wait(1) and st.frames[0]["status"] == "open"
+        assert st.frames[0]["id"] == order["id"]
+        t0 = time.time()
+        shop.confirm(shop.intent(order))
+        assert st.wait(2), st.lines
+        assert time.time() - t0 < 3
+        assert st.frames[1]["status"] == "paid" and st.frames[1]["paid_while"] == "open"
+        assert refund(shop, order, 400).status_code == 200
+        assert st.wait(3) and st.frames[2]["status"] == "partially_refunded"
+        assert st.frames[2]["amount_refunded"] == "400"
+        assert not st.ended.is_set()
+        assert refund(shop, order, 600).status_code == 200
+        assert st.wait(4) and st.frames[3]["status"] == "refunded"
+        assert st.ended.wait(5)  # a final state ends the stream
+        assert len(st.frames) == 4
+    finally:
+        st.close()
+
+
+def test_order_events_end_and_refusals(shop):
+    """A canceled order's stream is its one frame; a cancel while watching
+    is the last frame; unknown orders and other merchants' keys get 404."""
+    import requests
+    done = shop.order(100)
+    assert shop.node.call("POST", "/v1/orders/%s/cancel" % done["id"], {}).status_code == 200
+    st = OrderStream(shop, done["id"])
+    assert st.ended.wait(5) and [f["status"] for f in st.frames] == ["canceled"]
+    live = shop.order(100)
+    st = OrderStream(shop, live["id"])
+    try:
+        assert st.wait(1)
+        assert shop.node.call("POST", "/v1/orders/%s/cancel" % live["id"], {}).status_code == 200
+        assert st.ended.wait(5)
+        assert [f["status"] for f in st.frames] == ["open", "canceled"]
+    finally:
+        st.close()
+    base = "http://127.0.0.1:%d/v1/orders/" % shop.node.port
+    r = requests.get(base + "0" * 32 + "/events", timeout=10,
+                     headers={"Authorization": "Bearer " + shop.node.key})
+    assert r.status_code == 404 and r.json()["error"]["code"]
+    assert requests.get(base + live["id"] + "/events", timeout=10).status_code == 401
+    other = shop.node.call("POST", "/v1/merchants", {
+        "name": "Other", "settlement_account_id": str(shop.payer), "ledger": LEDGER,
+        "currency": "USD"}).json()
+    key = shop.node.call("POST", "/v1/merchants/%s/keys" % other["id"], {}).json()["key"]
+    deadline = time.time() + 5
+    while True:  # the new key is valid once the key file is re-read
+        r = requests.get(base + live["id"] + "/events", timeout=10,
+                         headers={"Authorization": "Bearer " + key})
+        if r.status_code != 401 or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert r.status_code == 404, r.text
+
+
 @pytest.mark.parametrize("change", [
     {"amount": "1233"},
     {"credit_account_id": "payer"},
@@ -449,6 +552,60 @@ def test_the_shop_flow_with_webhooks(hooked, receiver):
     assert len(receiver.got) == 2
 
 
+def test_intent_events_reach_the_receiver(hooked, receiver):
+    """payment_intent.succeeded right after order.paid, payment_intent.canceled
+    once for an intent canceled while its order is open; both signed, both
+    carrying the order and merchant ids, every event id unique."""
+    shop = hooked
+    wh = hook(shop, receiver.url, ["order.paid", "payment_intent.succeeded",
+                                   "payment_intent.canceled"])
+    assert wh["events"] == ["order.paid", "payment_intent.succeeded", "payment_intent.canceled"]
+    order = shop.order(777)
+    dropped = shop.intent(order)
+    r = shop.node.call("POST", "/v1/payment-intents/%s/cancel" % dropped["id"], {})
+    assert r.status_code == 200 and r.json()["status"] == "canceled", r.text
+    for _ in range(3):  # observed three times, journaled once
+        assert shop.get(order["id"])["status"] == "open"
+    paid = shop.pay(order)
+    assert shop.get(order["id"])["status"] == "paid"
+    assert receiver.wait(3)
+    time.sleep(0.3)  # nothing more may come (a fourth would be a duplicate)
+    got = receiver.events(wh["secret"])
+    assert [e["type"] for e in got] == ["payment_intent.canceled", "order.paid",
+                                        "payment_intent.succeeded"], got
+    assert len({e["id"] for e in got}) == 3
+    canceled, ok = got[0]["data"]["object"], got[2]["data"]["object"]
+    assert canceled["id"] == dropped["id"] and canceled["status"] == "canceled"
+    assert canceled["post_transfer_id"] is None
+    assert ok["id"] == paid["id"] and ok["status"] == "succeeded" and ok["amount"] == "777"
+    assert ok["object"] == "payment_intent" and ok["post_transfer_id"] == paid["post_transfer_id"]
+    for obj in (canceled, ok):
+        assert obj["order_id"] == order["id"] and obj["merchant_id"] == shop.merchant["id"]
+    assert got[1]["data"]["object"]["payment_intent_id"] == paid["id"]
+    assert events(shop.node, "payment_intent.succeeded") == 1
+    assert events(shop.node, "payment_intent.canceled") == 1
+    # Another merchant's endpoint (its merchant key) hears nothing of these.
+    other = shop.node.call("POST", "/v1/merchants", {
+        "name": "Other", "settlement_account_id": str(shop.payer), "ledger": LEDGER,
+        "currency": "USD"}).json()
+    key = shop.node.call("POST", "/v1/merchants/%s/keys" % other["id"], {}).json()["key"]
+    theirs = Receiver()
+    try:
+        body = {"url": theirs.url, "events": ["payment_intent.succeeded"]}
+        deadline = time.time() + 5
+        r = shop.node.call("POST", "/v1/webhooks", body, key=key)
+        while r.status_code == 401 and time.time() < deadline:  # the key file is re-read
+            time.sleep(0.05)
+            r = shop.node.call("POST", "/v1/webhooks", body, key=key)
+        assert r.status_code == 200, r.text
+        shop.pay(shop.order(5))
+        assert receiver.wait(5)
+        time.sleep(0.3)
+        assert theirs.got == []
+    finally:
+        theirs.close()
+
+
 def test_retries_in_order_then_disable(hooked):
     shop = hooked
     flaky = Receiver(failures=3)
@@ -512,7 +669,19 @@ def test_webhook_registration_refusals(shop):
                         "events[0]"),
                        ({"events": ["order.paid"]}, "url"),
                        ({"url": "https://example.com/x"}, "events"),
-                       ({"url": "https://example.com/x", "events": ["*"], "x": 1}, "x")]:
+                       ({"url": "https://example.com/x", "events": ["*"], "x": 1}, "x"),
+                       # SSRF: loopback and private targets, by literal or localhost name
+                       ({"url": "https://127.0.0.1/x", "events": ["*"]}, "url"),
+                       ({"url": "https://localhost:8443/x", "events": ["*"]}, "url"),
+                       ({"url": "https://[::1]/x", "events": ["*"]}, "url"),
+                       ({"url": "https://10.1.2.3/x", "events": ["*"]}, "url"),
+                       ({"url": "https://192.168.0.10/x", "events": ["*"]}, "url"),
+                       ({"url": "https://169.254.169.254/latest/meta-data", "events": ["*"]},
+                        "url"),
+                       ({"url": "https://[fd12::1]/x", "events": ["*"]}, "url"),
+                       ({"url": "https://[::ffff:10.0.0.1]/x", "events": ["*"]}, "url"),
+                       ({"url": "gopher://example.com/x", "events": ["*"]}, "url"),
+                       ({"url": "https://user@example.com/x", "events": ["*"]}, "url")]:
         r = shop.node.call("POST", "/v1/webhooks", body)
         assert r.status_code == 400 and r.json()["error"]["path"] == path, (body, r.text)
     assert shop.node.call("GET", "/v1/webhooks").json()["data"] == []
@@ -528,6 +697,41 @@ def test_webhook_registration_refusals(shop):
     assert shop.node.call("GET", "/v1/webhooks", key=mine["key"]).json()["data"] == []
     r = shop.node.call("DELETE", "/v1/webhooks/" + r.json()["id"], key=mine["key"])
     assert r.status_code == 404
+
+
+def test_delivery_refuses_a_name_that_resolves_to_loopback(shop):
+    """A host name passes registration but is resolved at each delivery:
+    this machine's own name resolves to a loopback or private address, so
+    the node refuses to connect (the attempt is logged, nothing reaches the
+    listener) while webhooks_allow_loopback_http is off."""
+    import socket
+    name = socket.gethostname()
+    try:
+        addrs = {a[4][0] for a in socket.getaddrinfo(name, 443, proto=socket.IPPROTO_TCP)}
+    except socket.gaierror:
+        pytest.skip("this machine's name does not resolve")
+    import ipaddress
+    if not any(ipaddress.ip_address(a.split("%")[0]).is_private or
+               ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs):
+        pytest.skip("this machine's name resolves to public addresses only")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.setblocking(False)
+    try:
+        url = "https://%s:%d/hooks" % (name, listener.getsockname()[1])
+        wh = hook(shop, url, ["order.created"])
+        shop.order(100)
+        deadline, log = time.time() + 10, []
+        while not log and time.time() < deadline:
+            log = shop.node.call("GET", "/v1/webhooks/%s/deliveries" % wh["id"]).json()["data"]
+            time.sleep(0.05)
+        assert log and log[0]["outcome"] == "failed" and log[0]["http_status"] == 0, log
+        assert "refused" in log[0]["error"] and name in log[0]["error"], log
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # the node never connected
+    finally:
+        listener.close()
 
 
 def test_kill9_loses_nothing_and_doubles_nothing(hooked, receiver):

@@ -21,12 +21,16 @@ LEDGER = 840
 class WalletNode(Node):
     """`quipu node` with ledger, auth, payments and wallet."""
 
-    def __init__(self, home, wallet=None):
+    def __init__(self, home, wallet=None, risk_rules=None):
         super().__init__(home)
+        modules = {"ledger": {}, "auth": {}, "payments": {}, "wallet": wallet or {}}
+        if risk_rules is not None:
+            with open(os.path.join(home, "rules.txt"), "w") as f:
+                f.write(risk_rules)
+            modules = {"ledger": {}, "risk": {"ruleset_file": "rules.txt"}, "auth": {},
+                       "payments": {}, "wallet": wallet or {}}
         with open(os.path.join(home, "node.json"), "w") as f:
-            json.dump({"listen": "127.0.0.1:0",
-                       "modules": {"ledger": {}, "auth": {}, "payments": {},
-                                   "wallet": wallet or {}}}, f)
+            json.dump({"listen": "127.0.0.1:0", "modules": modules}, f)
         self.admin = create_key(home, "admin", "admin")
 
     def url(self, path):
@@ -126,6 +130,8 @@ def test_signup_sets_a_strict_session_cookie(node):
     ledger = account(node, acc["id"])
     assert "debits_must_not_exceed_credits" in ledger["flags"] and "history" in ledger["flags"]
     assert ledger["ledger"] == LEDGER
+    metrics = requests.get(node.url("/metrics"), timeout=30).text
+    assert "quipu_wallet_signups_total 1" in metrics
     # the handle is now taken
     r = User(node, "alice").post("/v1/wallet/signup/options",
                                  {"handle": "alice", "display_name": "Other"})
@@ -279,6 +285,24 @@ def test_transfer_refusals(node, pair):
     r = a.post("/v1/wallet/transfers", {"to": "bob", "amount": "10001"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "exceeds_credits"
     assert a.get("/v1/wallet/me").json()["accounts"][0]["pending"] == "0"
+
+
+def test_risk_block_moves_nothing(tmp_dir):
+    rules = 'list blocked_payees set\nrule blocked: payee in blocked_payees => block "no"\n'
+    n = WalletNode(os.path.join(tmp_dir, "home"), risk_rules=rules).start()
+    try:
+        a, b = User(n, "alice"), User(n, "bob")
+        a.signup()
+        b.signup()
+        deposit(n, "alice", 1000)
+        r = n.call("POST", "/v1/risk/lists/blocked_payees", {"add": [b.account]}, key=n.admin)
+        assert r.status_code == 200, r.text
+        r = a.post("/v1/wallet/transfers", {"to": "bob", "amount": "10"})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "risk_blocked", r.text
+        assert a.get("/v1/wallet/me").json()["accounts"][0]["pending"] == "0"
+        assert len(a.get("/v1/wallet/bills").json()["data"]) == 1  # the deposit only
+    finally:
+        n.stop()
 
 
 def test_cancel_voids_the_hold(node, pair):

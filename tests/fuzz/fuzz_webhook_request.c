@@ -1,9 +1,10 @@
 /*
  * fuzz_webhook_request.c - libFuzzer target for the body of POST
  * /v1/webhooks (src/payments/webhook_request.c): JSON, the URL through
- * libcurl's URL parser, the event types.  The first input byte chooses
- * whether loopback http is allowed.  Seeds: good and bad bodies
- * (tests/fuzz/corpus/webhook_request).  Properties: no crash or sanitizer
+ * libcurl's URL parser, the SSRF check of IP-literal hosts
+ * (webhook_target.c), the event types.  The first input byte's two low
+ * bits choose what is allowed (QP__PAY_ALLOW_LOOPBACK, _PRIVATE).  Seeds:
+ * good and bad bodies (tests/fuzz/corpus/webhook_request).  Properties: no crash or sanitizer
  * report; a refusal is a 400 with a code; an acceptance has a URL of 1 to
  * QP_PAY_WEBHOOK_URL_MAX bytes starting https:// (or http:// when allowed)
  * and at least one event type.
@@ -17,9 +18,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static qp__pay_webhook_req_t w;
   if (size < 1 || size > 8192) return 0;
-  bool loopback = (data[0] & 1) != 0;
+  uint32_t allow = data[0] & (QP__PAY_ALLOW_LOOPBACK | QP__PAY_ALLOW_PRIVATE);
+  bool loopback = (allow & QP__PAY_ALLOW_LOOPBACK) != 0;
   qp_http_error_t err = {0};
-  int rc = qp__pay_webhook_decode((const char *)data + 1, size - 1, loopback, &w, &err);
+  int rc = qp__pay_webhook_decode((const char *)data + 1, size - 1, allow, &w, &err);
   if (rc != 0) {
     QP_ASSERT(err.status == 400 && err.code[0] != '\0');
     return 0;

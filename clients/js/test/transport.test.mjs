@@ -106,12 +106,13 @@ async function sseServer(script) {
       return;
     }
     res.writeHead(200, { "Content-Type": "text/event-stream" });
+    // Listen before writing: the client may be gone by the time the writes are done.
+    if (step.hold) res.on("close", () => step.hold());
     for (const chunk of step.chunks) {
       res.write(chunk);
       await new Promise((r) => setTimeout(r, 5));
     }
-    if (step.hold) req.on("close", () => step.hold());
-    else res.end();
+    if (!step.hold) res.end();
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   return { url: `http://127.0.0.1:${server.address().port}`, seen, close: () => server.close() };
@@ -167,4 +168,31 @@ test("events(): 204 stops reconnecting; close() ends an open stream; json: false
   await serverSawClose;
   s.close();
   assert.deepEqual(texts, ['{"x":1}']);
+});
+
+test("events(): reconnect as a function of the last event; a throwing handler", async (t) => {
+  const s = await sseServer([
+    { status: 200, chunks: ['event: order\ndata: {"status":"open"}\n\n'] },
+    { status: 200, chunks: ['event: order\ndata: {"status":"canceled"}\n\n'] },
+    { status: 200, chunks: ['data: "never asked for"\n\n'] },
+  ]);
+  const q = new Quipu({ baseUrl: s.url });
+  const got = [];
+  const sub = q.payments.orderEvents("o1", { retryMs: 5, onEvent: (t, d) => got.push(d.status) });
+  await sub.done;
+  assert.deepEqual(got, ["open", "canceled"]);
+  assert.equal(s.seen.length, 2);
+
+  const reported = [];
+  globalThis.reportError = (e) => reported.push(e);
+  t.after(() => { delete globalThis.reportError; });
+  const s2 = await sseServer([{ status: 200, chunks: ["data: 1\n\ndata: 2\n\n"] }]);
+  const seen = [];
+  const sub2 = new Quipu({ baseUrl: s2.url }).events("/e", { reconnect: false,
+    onEvent: (t, d) => { seen.push(d); if (d === 1) throw new Error("handler bug"); } });
+  await sub2.done;
+  assert.deepEqual(seen, [1, 2]);
+  assert.deepEqual(reported.map((e) => e.message), ["handler bug"]);
+  s.close();
+  s2.close();
 });

@@ -62,8 +62,13 @@ test("sign up, deposit, transfer with the passkey, bills", async (t) => {
   const bob = await customer("bob");
   assert.equal(alice.me.accounts[0].balance, "0");
   const cur = alice.me.accounts[0].currency;
-  await ops.wallet.deposit(alice.handle, toMinor("100.00", cur));
+  const dep = await ops.wallet.deposit(alice.handle, toMinor("100.00", cur));
+  assert.equal(dep.kind, "deposit");
+  assert.equal(dep.direction, "in");
   assert.equal((await alice.q.wallet.me()).accounts[0].balance, toMinor("100", cur));
+  const seenByOps = await ops.wallet.adminUser(alice.handle);
+  assert.equal(seenByOps.user.id, alice.me.user.id);
+  assert.equal(seenByOps.accounts[0].balance, toMinor("100", cur));
 
   assert.deepEqual(await alice.q.wallet.user(bob.handle), { handle: bob.handle,
     display_name: "bob" });

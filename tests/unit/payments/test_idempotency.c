@@ -54,7 +54,7 @@ static qp__pay_idem_state_t claim(qp__pay_t *p, qp__pay_idem_t *idem, int64_t no
 static int commit(qp__pay_t *p, const qp__pay_idem_t *idem, const char *order_key) {
   qp__pay_put_t put = {p->orders, order_key, strlen(order_key), "{}", 2, true, false};
   json_t *event = json_pack("{s:s}", "id", order_key);
-  qp__pay_change_t c = {&put, 1, "order.created", event, idem, 201, "{\"n\":1}"};
+  qp__pay_change_t c = {&put, 1, "order.created", event, idem, 201, "{\"n\":1}", NULL, NULL};
   int rc = qp__pay_store_write(p, &c);
   json_decref(event);
   return rc;
@@ -122,7 +122,7 @@ static void test_failed_change_leaves_nothing(void **state) {
   qp__pay_idem_end(p, &b2);
   qp__pay_idem_t inactive = {0};
   qp__pay_put_t put = {p->orders, "order-y", 7, "{}", 2, true, false};
-  qp__pay_change_t c = {&put, 1, NULL, NULL, &inactive, 200, "{}"};
+  qp__pay_change_t c = {&put, 1, NULL, NULL, &inactive, 200, "{}", NULL, NULL};
   assert_int_equal(qp__pay_store_write(p, &c), 0); /* no event, no response */
   assert_int_equal(qp__pay_store_events(p), 1);
   close_store(p);

@@ -5,6 +5,8 @@
  * backoff schedule, the registration decoder's refusals naming the member,
  * and which endpoint wants which event.
  */
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "test_util.h"
@@ -37,7 +39,7 @@ static void test_backoff(void **state) {
   assert_true(qp__pay_webhook_backoff_ms(70, 1u << 30, UINT64_MAX) == UINT64_MAX);
 }
 
-static void refused(const char *body, bool loopback, const char *path) {
+static void refused(const char *body, uint32_t loopback, const char *path) {
   qp__pay_webhook_req_t w;
   qp_http_error_t err = {0};
   if (qp__pay_webhook_decode(body, strlen(body), loopback, &w, &err) == 0)
@@ -77,6 +79,82 @@ static void test_decode(void **state) {
   refused("{", false, "");
 }
 
+/* Registration refuses hosts that are non-public IP literals or localhost
+ * names unless the settings allow them; public literals and names pass. */
+static void test_url_targets(void **state) {
+  (void)state;
+  static const char *const never[] = {
+      "https://10.0.0.1/h", "https://172.16.5.4/h", "https://172.31.255.255/h",
+      "https://192.168.1.1/h", "https://169.254.169.254/latest/meta-data", "https://0.0.0.0/h",
+      "https://100.64.0.1/h", "https://224.0.0.1/h", "https://255.255.255.255/h",
+      "https://[fe80::1]/h", "https://[fd00::1]/h", "https://[::]/h", "https://[ff02::1]/h",
+      "https://[::ffff:10.0.0.1]/h", "https://[64:ff9b::a9fe:a9fe]/h",
+      "https://[2002:c0a8:101::]/h"};
+  static const char *const loop[] = {"https://127.0.0.1/h", "https://127.9.9.9:444/h",
+                                     "https://[::1]/h", "https://localhost/h",
+                                     "https://LOCALHOST./h", "https://a.localhost/h",
+                                     "https://[::ffff:127.0.0.1]/h"};
+  char body[300];
+  qp__pay_webhook_req_t w;
+  qp_http_error_t err = {0};
+  for (size_t i = 0; i < sizeof never / sizeof never[0]; i++) {
+    snprintf(body, sizeof body, "{\"url\":\"%s\",\"events\":[\"*\"]}", never[i]);
+    refused(body, 0, "url");
+    refused(body, QP__PAY_ALLOW_LOOPBACK, "url");
+    if (qp__pay_webhook_decode(body, strlen(body), QP__PAY_ALLOW_PRIVATE, &w, &err) != 0)
+      fail_msg("private allowed, refused %s: %s", never[i], err.message);
+  }
+  for (size_t i = 0; i < sizeof loop / sizeof loop[0]; i++) {
+    snprintf(body, sizeof body, "{\"url\":\"%s\",\"events\":[\"*\"]}", loop[i]);
+    refused(body, 0, "url");
+    refused(body, QP__PAY_ALLOW_PRIVATE, "url");
+    if (qp__pay_webhook_decode(body, strlen(body), QP__PAY_ALLOW_LOOPBACK, &w, &err) != 0)
+      fail_msg("loopback allowed, refused %s: %s", loop[i], err.message);
+  }
+  const char *pub = "{\"url\":\"https://8.8.8.8/h\",\"events\":[\"*\"]}";
+  assert_int_equal(qp__pay_webhook_decode(pub, strlen(pub), 0, &w, &err), 0);
+  pub = "{\"url\":\"https://[2001:db8::1]:8443/h\",\"events\":[\"*\"]}";
+  assert_int_equal(qp__pay_webhook_decode(pub, strlen(pub), 0, &w, &err), 0);
+  refused("{\"url\":\"gopher://x.example/\",\"events\":[\"*\"]}", 3, "url");
+  refused("{\"url\":\"http://172.16.0.1/\",\"events\":[\"*\"]}", 3, "url");
+  refused("{\"url\":\"https://u@x.example/\",\"events\":[\"*\"]}", 3, "url");
+}
+
+/* The classes at their boundaries, and what delivery-time resolution of a
+ * name does with them: localhost resolves to loopback and is refused
+ * unless allowed, then pinned to what was checked. */
+static void test_addr_classes(void **state) {
+  (void)state;
+  static const struct { const char *a; qp__pay_addr_class_t c; } v4[] = {
+      {"9.255.255.255", QP__PAY_ADDR_PUBLIC},  {"10.0.0.0", QP__PAY_ADDR_PRIVATE},
+      {"11.0.0.0", QP__PAY_ADDR_PUBLIC},       {"100.63.255.255", QP__PAY_ADDR_PUBLIC},
+      {"100.64.0.0", QP__PAY_ADDR_PRIVATE},    {"100.127.255.255", QP__PAY_ADDR_PRIVATE},
+      {"100.128.0.0", QP__PAY_ADDR_PUBLIC},    {"127.0.0.1", QP__PAY_ADDR_LOOPBACK},
+      {"172.15.255.255", QP__PAY_ADDR_PUBLIC}, {"172.16.0.0", QP__PAY_ADDR_PRIVATE},
+      {"172.32.0.0", QP__PAY_ADDR_PUBLIC},     {"198.18.0.1", QP__PAY_ADDR_PRIVATE},
+      {"198.20.0.1", QP__PAY_ADDR_PUBLIC},     {"223.255.255.255", QP__PAY_ADDR_PUBLIC},
+      {"1.1.1.1", QP__PAY_ADDR_PUBLIC}};
+  uint8_t a[16];
+  for (size_t i = 0; i < sizeof v4 / sizeof v4[0]; i++) {
+    assert_int_equal(inet_pton(AF_INET, v4[i].a, a), 1);
+    if (qp__pay_addr_class(AF_INET, a) != v4[i].c) fail_msg("%s misclassified", v4[i].a);
+  }
+  assert_int_equal(inet_pton(AF_INET6, "2606:4700::1111", a), 1);
+  assert_int_equal(qp__pay_addr_class(AF_INET6, a), QP__PAY_ADDR_PUBLIC);
+  assert_int_equal(inet_pton(AF_INET6, "::ffff:8.8.8.8", a), 1);
+  assert_int_equal(qp__pay_addr_class(AF_INET6, a), QP__PAY_ADDR_PUBLIC);
+  char pin[200], why[200];
+  assert_int_equal(qp__pay_webhook_resolve("localhost", 443, 0, pin, sizeof pin, why,
+                                           sizeof why), QP_EINVAL);
+  assert_non_null(strstr(why, "loopback"));
+  assert_int_equal(qp__pay_webhook_resolve("localhost", 8443, QP__PAY_ALLOW_LOOPBACK, pin,
+                                           sizeof pin, why, sizeof why), 0);
+  assert_int_equal(strncmp(pin, "localhost:8443:", 15), 0);
+  assert_true(strstr(pin, "127.0.0.1") != NULL || strstr(pin, "[::1]") != NULL);
+  assert_int_equal(qp__pay_webhook_resolve("no-such-host.invalid", 443, 3, pin, sizeof pin, why,
+                                           sizeof why), QP_ENOTFOUND);
+}
+
 static void test_wants(void **state) {
   (void)state;
   json_t *all = json_pack("{s:[s], s:n}", "events", "*", "merchant_id");
@@ -102,6 +180,8 @@ int main(void) {
       cmocka_unit_test(test_signature),
       cmocka_unit_test(test_backoff),
       cmocka_unit_test(test_decode),
+      cmocka_unit_test(test_url_targets),
+      cmocka_unit_test(test_addr_classes),
       cmocka_unit_test(test_wants),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

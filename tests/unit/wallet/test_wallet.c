@@ -99,7 +99,7 @@ static void test_store_sessions(void **state) {
     memset(&s, 0, sizeof s);
     snprintf(s.user_id, sizeof s.user_id, "%s", i < 2 ? alice : bob);
     s.expires_s = 2000000000;
-    assert_int_equal(qp__wallet_session_put(w, h[i], &s), 0);
+    assert_int_equal(qp__wallet_session_put(w, h[i], &s, true), 0);
   }
   qp__wallet_session_t got;
   uint8_t unknown[QP_WALLET_HASH_SIZE] = {0};
@@ -113,6 +113,30 @@ static void test_store_sessions(void **state) {
     assert_int_equal(qp__wallet_session_get(w, h[i], &got), 0);
     assert_int_equal(got.revoked, i < 2);
   }
+  /* a stale update (read before the revoke) cannot bring a revoked session back */
+  got.revoked = false;
+  assert_int_equal(qp__wallet_session_get(w, h[2], &got), 0);
+  qp__wallet_session_t stale = got;
+  got.revoked = true;
+  assert_int_equal(qp__wallet_session_put(w, h[2], &got, false), 0);
+  assert_int_equal(qp__wallet_session_put(w, h[2], &stale, false), QP_ENOTFOUND);
+  assert_int_equal(qp__wallet_session_put(w, h[2], &stale, true), QP_EEXISTS);
+  assert_int_equal(qp__wallet_session_get(w, h[2], &got), 0);
+  assert_true(got.revoked);
+  assert_int_equal(qp__wallet_session_put(w, unknown, &stale, false), QP_ENOTFOUND);
+  /* the sweep deletes revoked and expired sessions, keeps live ones */
+  uint8_t live[QP_WALLET_HASH_SIZE] = {7}, old[QP_WALLET_HASH_SIZE] = {8};
+  stale.revoked = false;
+  stale.expires_s = 2000000000;
+  assert_int_equal(qp__wallet_session_put(w, live, &stale, true), 0);
+  stale.expires_s = 100;
+  assert_int_equal(qp__wallet_session_put(w, old, &stale, true), 0);
+  uint32_t deleted = 0;
+  assert_int_equal(qp__wallet_sessions_sweep(w, 1000, &deleted), 0);
+  assert_int_equal(deleted, 4); /* three revoked, one expired */
+  assert_int_equal(qp__wallet_session_get(w, live, &got), 0);
+  assert_int_equal(qp__wallet_session_get(w, old, &got), QP_ENOTFOUND);
+  assert_int_equal(qp__wallet_session_get(w, h[0], &got), QP_ENOTFOUND);
   qp_u128 acc = 0;
   char uid[QP_WALLET_ID_HEX + 1];
   assert_int_equal(qp__wallet_account_of(w, alice, &acc), QP_ENOTFOUND);
