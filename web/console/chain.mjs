@@ -2,7 +2,7 @@
 // status, the validators, the recent blocks and their transactions, a block's and a
 // transaction's detail (a small block explorer).
 import { el } from "/common/api.mjs";
-import { dl, json, kv, table } from "./view.mjs";
+import { dl, json, kv, table, wrap } from "./view.mjs";
 
 let c;
 
@@ -77,7 +77,7 @@ async function block(height) {
     dl([["Height", String(b.height)], ["Hash", b.hash], ["Parent", b.parent_hash],
       ["Proposer", b.proposer], ["Time", new Date(Number(b.timestamp_ms)).toISOString()],
       ["Signers", String(b.qc_signers)]]),
-    el("div", { class: "table-wrap" }, txs), el("details", {}, el("summary", {}, "All fields"), json(b))));
+    wrap(txs), el("details", {}, el("summary", {}, "All fields"), json(b))));
 }
 
 async function tx(hash) {

@@ -7,6 +7,7 @@ import * as ledger from "./ledger.mjs";
 import * as payments from "./payments.mjs";
 import * as risk from "./risk.mjs";
 import * as chain from "./chain.mjs";
+import { wrapAll } from "./view.mjs";
 
 const $ = (id) => document.getElementById(id);
 const TABS = { ledger, payments, risk, chain };
@@ -68,6 +69,7 @@ async function signIn(key) {
 }
 
 async function start() {
+  wrapAll();
   const key = takeFragment().get("key") || sessionStorage.getItem("console.key");
   $("signin-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();

@@ -1,7 +1,7 @@
 // web/console/ledger.mjs - the Ledger tab: GET /v1/audit (totals per ledger, debits = credits,
 // the journal's head and position), an account with its history, a transfer's detail.
 import { el } from "/common/api.mjs";
-import { badge, dl, json, kv, table } from "./view.mjs";
+import { badge, dl, json, kv, table, wrap } from "./view.mjs";
 
 let c;
 
@@ -75,7 +75,7 @@ async function account(id) {
       ["Debits posted", a.debits_posted], ["Credits posted", a.credits_posted],
       ["Debits pending", a.debits_pending], ["Credits pending", a.credits_pending],
       ["Flags", (a.flags || []).join(", ") || "none"], ["Created", ns(a.timestamp)]]),
-    el("h3", {}, "History (latest 20)"), el("div", { class: "table-wrap" }, t)));
+    el("h3", {}, "History (latest 20)"), wrap(t)));
 }
 
 async function transfer(id) {

@@ -2,7 +2,7 @@
 // (status, created time range, "Show more" by next_cursor), a payment intent by id, the
 // webhook endpoints and their delivery logs.
 import { el, toMajor } from "/common/api.mjs";
-import { badge, dl, json, table, when } from "./view.mjs";
+import { badge, dl, json, table, when, wrap } from "./view.mjs";
 
 let c;
 let cursor = null;
@@ -102,5 +102,5 @@ async function deliveries(h) {
     { title: "Error", get: (x) => x.error || "—" },
   ], d.data || [], "Nothing delivered yet.");
   c.$("deliveries-out").replaceChildren(el("h3", {}, `Deliveries to ${h.url}`),
-    el("div", { class: "table-wrap" }, t));
+    wrap(t));
 }

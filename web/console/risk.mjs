@@ -5,7 +5,7 @@
 // shadow; compile errors shown at their line), the shadow report, the lists.
 import { ApiError, el, sentence, toMajor } from "/common/api.mjs";
 import { legend, stackedBars } from "./chart.mjs";
-import { badge, dl, json, table, when } from "./view.mjs";
+import { badge, dl, json, table, when, wrap } from "./view.mjs";
 
 let c;
 
@@ -82,7 +82,7 @@ async function review() {
       el("button", { type: "button", class: "danger", "aria-label": `Decline ${i.id}`,
         onclick: () => c.run(() => answer(i.id, "decline")) }, "Decline")) },
   ], intents, "Nothing is waiting for review.");
-  c.$("review-out").replaceChildren(el("div", { class: "table-wrap" }, t));
+  c.$("review-out").replaceChildren(wrap(t));
 }
 
 async function answer(id, verb) {
@@ -169,7 +169,7 @@ async function shadow() {
     { title: "Disagreements", get: (x) => String(x.disagreements), num: true }], r.by_rule || []);
   out.replaceChildren(dl([["Events compared", String(r.events)], ["Agreements", String(r.agreements)],
     ["Disagreements", String(r.disagreements)], ["Installed", `${when(r.installed_at)} by ${r.installed_by}`]]),
-  el("div", { class: "table-wrap" }, t),
+  wrap(t),
   el("button", { type: "button", class: "secondary", onclick: () => c.run(async () => {
     await c.api.request("DELETE", "/v1/risk/shadow");
     await shadow();

@@ -33,3 +33,18 @@ export function when(s) {
   const d = typeof s === "number" || /^\d+$/.test(String(s)) ? new Date(n * 1000) : new Date(s);
   return isNaN(d) ? String(s) : d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
+
+// A table in a horizontally scrollable region that the keyboard can reach (tab, then arrows).
+export function wrap(t) {
+  return el("div", { class: "table-wrap", tabindex: "0", role: "region",
+    "aria-label": t.getAttribute("aria-label") || "Table" }, t);
+}
+
+// The same for the page's own wrappers.
+export function wrapAll(root = document) {
+  for (const w of root.querySelectorAll(".table-wrap:not([tabindex])")) {
+    w.tabIndex = 0;
+    w.setAttribute("role", "region");
+    w.setAttribute("aria-label", w.querySelector("table")?.getAttribute("aria-label") || "Table");
+  }
+}
