@@ -1,6 +1,8 @@
 // node.mjs - a real quipu node for the browser tests: `quipu node` (the
 // binary of QUIPU_BIN, default build/quipu) with the ledger, auth and web
 // modules on a free loopback port, an API key, and a small API client.
+// new Node(walletConfig()) runs the wallet's node instead: ledger, auth,
+// payments, risk, wallet and web, and an admin key.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,12 +17,14 @@ const SCOPES = "auth:read,auth:write,ledger:read,ledger:write";
 
 export class Node {
   // modules: more modules beside ledger, auth and web ({payments: {}, risk: {…}});
-  // scopes: the key's (default: auth and ledger read/write).
-  constructor({ modules = {}, scopes = SCOPES } = {}) {
+  // scopes: the key's (default: auth and ledger read/write); files: more
+  // files of the node's home ({"rules.txt": text}).
+  constructor({ modules = {}, scopes = SCOPES, files = {} } = {}) {
     this.home = mkdtempSync(join(tmpdir(), "quipu-browser-"));
     const config = { listen: "127.0.0.1:0",
       modules: { ledger: {}, auth: {}, web: { root: join(REPO, "web") }, ...modules } };
     writeFileSync(join(this.home, "node.json"), JSON.stringify(config));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(this.home, name), text);
     this.key = execFileSync(QUIPU, ["keys", "create", "--data", this.home, "--name", "ops",
       "--scope", scopes], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
     if (!this.key.startsWith("qpk_")) throw new Error(`no key: ${this.key}`);
@@ -89,6 +93,20 @@ export class Node {
   }
 
   account(id) { return this.ok("GET", `/v1/accounts/${id}`); }
+}
+
+// The wallet's node (docs/wallet.md): a collect by pay code of at most
+// `collectMax` minor units moves the money at once, above it the customer
+// confirms with the passkey.
+export function walletConfig({ collectMax = 1000 } = {}) {
+  return {
+    modules: { ledger: {}, auth: {}, risk: { ruleset_file: "rules.txt" },
+      payments: { collect_without_confirmation_max: collectMax }, wallet: {},
+      web: { root: join(REPO, "web") } },
+    files: { "rules.txt": "list blocked_payees set\n" +
+      "rule blocked: payee in blocked_payees => block \"payee is blocked\"\n" },
+    scopes: "admin",
+  };
 }
 
 // A random 63-bit account id, as a decimal string.
