@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # `make demo`: starts `quipu node` on the defaults (home and data ./quipu-data,
-# http://127.0.0.1:7070, modules ledger, risk, auth and web - a node.json is
-# written there when missing), creates a demo API key, moves some money through
+# http://127.0.0.1:7070, modules ledger, risk, auth, payments, wallet and web -
+# a node.json is written there when missing), creates a demo API key and an
+# operator (admin) key for the console, moves some money through
 # the HTTP API with curl (accounts, a transfer, a two-phase card payment, a
 # limit that refuses an overdraft, a linked chain that fails as a whole),
-# prints the URL, the key and a curl example, and keeps serving until
-# Ctrl-C, which stops the node cleanly.  Ids are fixed, so a second run
-# answers "exists" and moves nothing twice.
+# then gives the wallet, the shop and the console some life
+# (scripts/demo_wallet.py: a merchant, two passkey users, a transfer, a
+# scanned QR payment, a pay code, a refund), prints the URLs of the wallet,
+# the shop and the console, the key and a curl example, and keeps serving
+# until Ctrl-C, which stops the node cleanly.  Ledger ids are fixed, so a
+# second run answers "exists" and moves nothing twice.
 set -euo pipefail
 Q=$(realpath "${1:-build/quipu}")
 DATA=${QUIPU_DATA:-./quipu-data}
@@ -20,13 +24,16 @@ mkdir -p "$DATA"
 # static pages (web).  An existing node.json is the operator's: kept.
 [ -e "$DATA/node.json" ] || cat >"$DATA/node.json" <<JSON
 {"listen": "$LISTEN", "modules": {"ledger": {}, "risk": {"ruleset_file": "$RULES"},
- "auth": {}, "web": {"root": "$WEB"}}}
+ "auth": {}, "payments": {"collect_without_confirmation_max": 5000},
+ "wallet": {"welcome_amount": "10000"}, "web": {"root": "$WEB"}}}
 JSON
 
 # A fresh demo key each run; the previous one is revoked (keys are shown once).
 "$Q" keys revoke --data "$DATA" demo >/dev/null 2>&1 || true
+"$Q" keys revoke --data "$DATA" console >/dev/null 2>&1 || true
 KEY=$("$Q" keys create --data "$DATA" --name demo \
         --scope ledger:read,ledger:write,auth:read,auth:write,risk:decide,risk:admin 2>/dev/null)
+ADMIN=$("$Q" keys create --data "$DATA" --name console --scope admin 2>/dev/null)
 
 "$Q" node --home "$DATA" &
 PID=$!
@@ -89,13 +96,25 @@ curl -sS -X POST "$URL/v1/risk/decide" -H @<(echo "Authorization: Bearer $KEY") 
   {\"id\":\"d2\",\"time\":$(date +%s),\"payer\":\"alice\",\"payee\":\"mallory\",\"amount\":\"6000000\"}]" |
   /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("\n".join("  %s -> %-9s score %-3s %s" % (i, x["decision"], x["score"], "; ".join("%s: %s" % (f["rule"], f["reason"]) for f in x["fired"])) for i, x in zip(("alice->bob 25.00", "alice->mallory 60,000.00"), d)) if isinstance(d, list) else d)'
 
+echo "== the wallet, the shop and the console: a merchant, two customers with passkeys"
+STORY=$(/usr/bin/python3 "$(dirname "$0")/demo_wallet.py" "$URL" "$ADMIN")
+echo "$STORY" | grep -v '^MERCHANT_KEY '
+MKEY=$(echo "$STORY" | sed -n 's/^MERCHANT_KEY \([^ ]*\) .*/\1/p')
+MERCHANT=$(echo "$STORY" | sed -n 's/^MERCHANT_KEY [^ ]* //p')
+WEBURL="http://localhost:${LISTEN##*:}"
+
 cat <<MSG
 
-quipu is running a node (ledger, risk, auth, web) in $DATA at $URL
+quipu is running a node (ledger, risk, auth, payments, wallet, web) in $DATA at $URL
 API key (ledger, auth and risk; shown once): $KEY
 
-Pay with a passkey in your browser (WebAuthn wants localhost, not 127.0.0.1):
-  http://localhost:${LISTEN##*:}/web/auth-demo/index.html#key=$KEY
+In your browser (passkeys want localhost, not 127.0.0.1):
+  wallet   $WEBURL/wallet/     sign up with a passkey; new users get 100.00 from the bank
+  shop     $WEBURL/shop/#key=$MKEY&merchant=$MERCHANT
+  console  $WEBURL/console/#key=$ADMIN
+  (the shop's and the console's keys travel in the address's fragment, which browsers never
+   send to a server; the pages keep them in sessionStorage and clear the address bar)
+  passkey payment demo: $WEBURL/web/auth-demo/index.html#key=$KEY
 
 Try (the key stays in the environment, off command lines, where \`ps\` shows it):
   export QUIPU_URL=$URL QUIPU_KEY=$KEY

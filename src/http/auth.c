@@ -2,8 +2,10 @@
  * auth.c - who is calling: the API key in "Authorization: Bearer <key>",
  * checked against the data directory's key store (keys.c).  The store is
  * cached in memory and reloaded when the file changes (looked at no more
- * than every QP__HTTP_KEYS_CHECK_MS), so `quipu keys create|revoke` takes
- * effect on a running node within a fraction of a second.
+ * than every QP__HTTP_KEYS_CHECK_MS, and at once when a key does not
+ * match: one stat(), a reload only when the file changed), so `quipu keys
+ * create` and a merchant key made over the API work at once, and `quipu
+ * keys revoke` takes effect within a fraction of a second.
  *
  * A key that matches may still be refused: past its expiry (401
  * key_expired) or over its rate (429 rate_limited, ratelimit.c).  The
@@ -157,6 +159,11 @@ bool qp__http_authenticate(qp_http_server_t *s, struct MHD_Connection *conn,
   char detail[512];
   qp__http_keys_refresh(&s->keys, s->data_dir, false, detail, sizeof detail);
   int i = qp_http_keys_match(s->keys.keys, s->keys.count, key, len);
+  if (i < 0) { /* a key made a moment ago (a merchant key): look at the file now */
+    s->keys.checked_ns = 0;
+    qp__http_keys_refresh(&s->keys, s->data_dir, false, detail, sizeof detail);
+    i = qp_http_keys_match(s->keys.keys, s->keys.count, key, len);
+  }
   bool ok = i >= 0 && admit_key(&s->keys, (uint32_t)i, wall_s, mono_ns, caller, err,
                                 retry_after_s);
   pthread_mutex_unlock(&s->keys.mutex);
