@@ -168,10 +168,10 @@ static void settle(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t *int
   }
   qp_transfer_t post;
   memset(&post, 0, sizeof post);
-  post.id = qp__auth_new_transfer_id();
   post.flags = QP_TRANSFER_POST_PENDING_TRANSFER;
   uint32_t result = 0;
   rc = qp__auth_u128_member(intent, "transfer_id", &post.pending_id);
+  post.id = qp__auth_settle_transfer_id(post.pending_id, 'P');
   if (rc == 0) rc = qp__auth_ledger_move(&post, &result);
   bool posted = rc == 0 && result == QP_CREATE_TRANSFER_OK;
   bool expired = rc == 0 && result == QP_CREATE_TRANSFER_PENDING_TRANSFER_EXPIRED;

@@ -19,6 +19,7 @@
 
 #include "auth/intents_int.h"
 #include "base/err.h"
+#include "crypto/crypto.h"
 
 json_t *qp__auth_u128_json(qp_u128 v) {
   char buf[QP_U128_BUF_SIZE];
@@ -42,6 +43,19 @@ qp_u128 qp__auth_new_transfer_id(void) {
   qp_u128 id = 0;
   while (id == 0 || id == ~(qp_u128)0) randombytes_buf(&id, sizeof id);
   return id;
+}
+
+qp_u128 qp__auth_settle_transfer_id(qp_u128 hold, char kind) {
+  static const char tag[] = "quipu-intent-settle-v1";
+  enum { TAG = sizeof tag - 1 };
+  uint8_t in[TAG + 1 + 16], h[QP_HASH_SIZE];
+  memcpy(in, tag, TAG);
+  in[TAG] = (uint8_t)kind;
+  for (int i = 0; i < 16; i++) in[TAG + 1 + i] = (uint8_t)(hold >> (8 * (15 - i)));
+  qp_sha256(h, in, sizeof in);
+  qp_u128 id = 0;
+  for (int i = 0; i < 16; i++) id = (id << 8) | h[i];
+  return id == 0 || id == ~(qp_u128)0 ? 1 : id;
 }
 
 pthread_mutex_t *qp__auth_intent_lock(qp__auth_t *a, qp_http_request_t *req) {
@@ -90,10 +104,29 @@ const char *qp__auth_intent_status(const json_t *intent) {
   return qp__auth_now_s() >= expires ? "expired" : status; /* the ledger voids it soon */
 }
 
+/* A hold the ledger settled while the record did not follow (a crash
+ * between the two): the settling transfer's id, when the ledger has it. */
+static void settled_by_ledger(json_t *out, const char *status) {
+  bool posted = strcmp(status, "succeeded") == 0, voided = strcmp(status, "canceled") == 0;
+  const char *member = posted ? "post_transfer_id" : "void_transfer_id";
+  qp_ledger_service_t *svc = qp_ledger_service();
+  qp_u128 hold = 0;
+  if ((!posted && !voided) || json_object_get(out, member) != NULL || svc == NULL ||
+      qp__auth_u128_member(out, "transfer_id", &hold) != 0)
+    return;
+  qp_transfer_t t;
+  qp_pending_state_t state;
+  qp_u128 id = qp__auth_settle_transfer_id(hold, posted ? 'P' : 'V');
+  if (qp_ledger_service_transfer(svc, id, &t, &state) == 0 && t.pending_id == hold)
+    json_object_set_new(out, member, qp__auth_u128_json(id));
+}
+
 json_t *qp__auth_intent_public(const json_t *intent) {
   json_t *out = json_deep_copy(intent);
   if (out == NULL) return NULL;
-  json_object_set_new(out, "status", json_string(qp__auth_intent_status(intent)));
+  const char *status = qp__auth_intent_status(intent);
+  json_object_set_new(out, "status", json_string(status));
+  settled_by_ledger(out, status);
   json_object_del(out, "expires_at_s");
   return out;
 }

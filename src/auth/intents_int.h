@@ -16,6 +16,12 @@ json_t *qp__auth_u128_json(qp_u128 v);
 int qp__auth_u128_member(const json_t *obj, const char *name, qp_u128 *out);
 /* A fresh random transfer id (not 0, not 2^128-1). */
 qp_u128 qp__auth_new_transfer_id(void);
+/* The id of the transfer that posts ('P') or voids ('V') the hold: derived
+ * from the hold's id (the first 16 bytes, big-endian, of SHA-256 of the
+ * ASCII "quipu-intent-settle-v1", the kind's byte and the hold's id as 16
+ * big-endian bytes), so that after a crash between the ledger's answer and the
+ * intent's record the settling transfer is still found by its id. */
+qp_u128 qp__auth_settle_transfer_id(qp_u128 hold, char kind);
 
 /* The lock of the intent named by the path's {id}: a confirm and a cancel of
  * one intent never run at once; different intents mostly do. */

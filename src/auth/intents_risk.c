@@ -67,9 +67,9 @@ bool qp__auth_intent_frictionless(const json_t *intent) {
 int qp__auth_intent_post(json_t *intent, uint32_t *result) {
   qp_transfer_t post;
   memset(&post, 0, sizeof post);
-  post.id = qp__auth_new_transfer_id();
   post.flags = QP_TRANSFER_POST_PENDING_TRANSFER;
   int rc = qp__auth_u128_member(intent, "transfer_id", &post.pending_id);
+  post.id = qp__auth_settle_transfer_id(post.pending_id, 'P');
   if (rc == 0) rc = qp__auth_ledger_move(&post, result);
   if (rc == 0 && *result == QP_CREATE_TRANSFER_OK) {
     json_object_set_new(intent, "status", json_string("succeeded"));
@@ -125,9 +125,9 @@ static void review(qp__auth_t *a, qp_http_request_t *req, qp_http_reply_t *r, bo
     uint32_t result = QP_CREATE_TRANSFER_OK;
     int rc = 0;
     if (!approve) {
-      v.id = qp__auth_new_transfer_id();
       v.flags = QP_TRANSFER_VOID_PENDING_TRANSFER;
       rc = qp__auth_u128_member(intent, "transfer_id", &v.pending_id);
+      v.id = qp__auth_settle_transfer_id(v.pending_id, 'V');
       if (rc == 0) rc = qp__auth_ledger_move(&v, &result);
       json_object_set_new(intent, "void_transfer_id", qp__auth_u128_json(v.id));
       json_object_set_new(intent, "canceled_at", qp__auth_time_json(qp__auth_now_s()));

@@ -191,10 +191,10 @@ void qp__auth_intent_cancel_run(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE]
   if (!qp__auth_intent_cancelable(intent, r)) return;
   qp_transfer_t v;
   memset(&v, 0, sizeof v);
-  v.id = qp__auth_new_transfer_id();
   v.flags = QP_TRANSFER_VOID_PENDING_TRANSFER;
   uint32_t result = 0;
   int rc = qp__auth_u128_member(intent, "transfer_id", &v.pending_id);
+  v.id = qp__auth_settle_transfer_id(v.pending_id, 'V');
   if (rc == 0) rc = qp__auth_ledger_move(&v, &result);
   qp__auth_ceremony_t used;
   qp__auth_ceremony_take_intent(a, id, &used); /* its challenge dies with it */

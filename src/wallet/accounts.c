@@ -112,12 +112,13 @@ int qp__wallet_deposit(qp__wallet_t *w, qp_u128 account, qp_u128 amount, qp_u128
 void qp__wallet_welcome(qp__wallet_t *w, qp_u128 account) {
   if (w->settings.welcome_amount == 0) return;
   static const char tag[] = "quipu-wallet-welcome-v1";
-  uint8_t in[sizeof tag + 16], h[QP_HASH_SIZE];
-  memcpy(in, tag, sizeof tag);
-  memcpy(in + sizeof tag, &account, 16);
+  enum { TAG = sizeof tag - 1 };
+  uint8_t in[TAG + 16], h[QP_HASH_SIZE];
+  memcpy(in, tag, TAG);
+  for (int i = 0; i < 16; i++) in[TAG + i] = (uint8_t)(account >> (8 * (15 - i)));
   qp_sha256(h, in, sizeof in);
   qp_u128 id = 0;
-  memcpy(&id, h, sizeof id);
+  for (int i = 0; i < 16; i++) id = (id << 8) | h[i];
   uint32_t result = 0;
   int rc = qp__wallet_deposit(w, account, w->settings.welcome_amount, &id, &result);
   if (rc != 0 || (result != QP_CREATE_TRANSFER_OK && result != QP_CREATE_TRANSFER_EXISTS))

@@ -7,6 +7,7 @@ webauthn_util.py signs; the ledger's own API shows whether money moved.
 Every refusal must leave the hold as it was: the payer's debits_posted stays
 0 and debits_pending stays the amount.
 """
+import hashlib
 import os
 import time
 
@@ -72,6 +73,12 @@ def code(r):
     return r.json()["error"]["code"]
 
 
+def settle_id(hold, kind):
+    """The id of the transfer that posts (P) or voids (V) a hold (docs/auth.md)."""
+    d = hashlib.sha256(b"quipu-intent-settle-v1" + kind + int(hold).to_bytes(16, "big")).digest()
+    return str(int.from_bytes(d[:16], "big"))
+
+
 def test_pay_posts_the_hold(pay):
     intent = pay.intent(1234)
     assert intent["status"] == "requires_confirmation" and intent["amount"] == "1234"
@@ -92,6 +99,7 @@ def test_pay_posts_the_hold(pay):
     assert r.status_code == 200, r.text
     done = r.json()
     assert done["status"] == "succeeded" and done["transfer_id"] == intent["transfer_id"]
+    assert done["post_transfer_id"] == settle_id(intent["transfer_id"], b"P")
     assert pay.account(pay.payer)["debits_posted"] == "1234"
     assert pay.account(pay.merchant)["credits_posted"] == "1234"
     assert pay.account(pay.payer)["debits_pending"] == "0"
@@ -186,6 +194,7 @@ def test_cancel_voids_the_hold(pay):
     pk = pay.challenge(intent["id"])["publicKey"]
     r = pay.node.call("POST", "/v1/payment-intents/%s/cancel" % intent["id"], {})
     assert r.status_code == 200 and r.json()["status"] == "canceled"
+    assert r.json()["void_transfer_id"] == settle_id(intent["transfer_id"], b"V")
     a = pay.account(pay.payer)
     assert a["debits_pending"] == "0" and a["debits_posted"] == "0"
     r = pay.confirm(intent["id"], pay.auth.get(pk, pay.node.origin))
@@ -294,3 +303,21 @@ def test_the_ledger_is_the_truth_about_the_hold(pay):
         assert got["status"] == status
         r = pay.node.call("POST", "/v1/payment-intents/%s/challenge" % intent["id"], {})
         assert r.status_code == 409 and code(r) == "payment_intent_not_confirmable"
+
+
+def test_a_post_whose_record_was_lost_is_found_by_its_id(pay):
+    """A crash between the ledger's post and the intent's record: the post (made
+    with the derived id, as confirm makes it) still shows as the intent's."""
+    for kind, flag, status, member in [(b"P", "post_pending_transfer", "succeeded",
+                                        "post_transfer_id"),
+                                       (b"V", "void_pending_transfer", "canceled",
+                                        "void_transfer_id")]:
+        intent = pay.intent(4)
+        sid = settle_id(intent["transfer_id"], kind)
+        r = pay.node.call("POST", "/v1/transfers", [
+            {"id": sid, "pending_id": intent["transfer_id"], "flags": [flag],
+             "debit_account_id": "0", "credit_account_id": "0", "amount": "0", "ledger": 0,
+             "code": 0}])
+        assert r.json()["results"][0]["result"] == "ok", r.text
+        got = pay.node.call("GET", "/v1/payment-intents/%s" % intent["id"]).json()
+        assert got["status"] == status and got[member] == sid
