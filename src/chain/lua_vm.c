@@ -53,8 +53,9 @@ static bool string_charge(qp__lua_vm_t *vm, size_t size) {
  * second refusal in a row marks the call out of memory (the garbage did not
  * make room), and a memory error reaching the sandbox's pcall does too.
  * Allocations in general are not charged gas: their sizes depend on table
- * layouts, which depend on Lua's per-process string hash seed
- * (docs/chain.md).  New long strings are (every one is a fresh allocation
+ * layouts, which depend on the addresses of tables and functions used as
+ * keys (docs/chain.md; the string-hash seed is pinned: the first two calls
+ * of a state do that, lua_vm_seed.c).  New long strings are (every one is a fresh allocation
  * of a size the program decides): that is what pays for `..` copying, and
  * a string over QP_LUA_STRING_MAX is refused, which bounds what one
  * comparison of two strings can cost. */
