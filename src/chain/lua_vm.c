@@ -268,7 +268,11 @@ int qp_lua_compile(const char *code, size_t code_len, char *detail, size_t detai
   qp__lua_vm_t vm = {.mem_max = QP_LUA_MEMORY_MAX, .gas_limit = 0, .unmetered = true};
   int rc = 0;
   lua_State *L = new_state(&vm, &rc);
-  if (L == NULL) return rc;
+  if (L == NULL) {
+    if (rc == QP_ENOTSUP)
+      snprintf(detail, detail_size, "this liblua5.4 cannot have its hash seed pinned");
+    return rc;
+  }
   lua_pushcfunction(L, compile_main);
   lua_pushlightuserdata(L, (void *)code);
   lua_pushinteger(L, (lua_Integer)code_len);
