@@ -222,7 +222,7 @@ static int lua_deploy(const qp_chain_view_t *view, const qp_chain_tx_t *tx, cons
   char detail[QP_LUA_MESSAGE_MAX + 64];
   int rc = len > 0 ? qp_lua_compile(code, len, detail, sizeof detail) : QP_ELIMIT;
   if (len == 0) snprintf(detail, sizeof detail, "code is empty");
-  if (rc == QP_ENOMEM) return rc;
+  if (rc != 0 && rc != QP_ELIMIT && rc != QP_EPARSE) return rc; /* operating errors */
   if (rc != 0) return qp_chain_effects_fail(e, rc == QP_ELIMIT ? "bad_args" : "compile_error",
                                             detail);
   uint8_t key[1 + QP_HASH_SIZE];

@@ -53,14 +53,20 @@ static bool string_charge(qp__lua_vm_t *vm, size_t size) {
  * second refusal in a row marks the call out of memory (the garbage did not
  * make room), and a memory error reaching the sandbox's pcall does too.
  * Allocations in general are not charged gas: their sizes depend on table
- * layouts, which depend on Lua's per-process string hash seed
- * (docs/chain.md).  New long strings are (every one is a fresh allocation
+ * layouts, which depend on the addresses of tables and functions used as
+ * keys (docs/chain.md; the string-hash seed is pinned: the first two calls
+ * of a state do that, lua_vm_seed.c).  New long strings are (every one is a fresh allocation
  * of a size the program decides): that is what pays for `..` copying, and
  * a string over QP_LUA_STRING_MAX is refused, which bounds what one
  * comparison of two strings can cost. */
 static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   qp__lua_vm_t *vm = ud;
   size_t old = ptr != NULL ? osize : 0;
+  if (vm->seed_step == 1) {
+    qp__lua_seed_pin(vm->seed_block, vm->seed_offset);
+    vm->seed_step = 2;
+    vm->seed_block = NULL;
+  }
   if (nsize == 0) {
     qp_free(ptr);
     vm->mem_used -= old;
@@ -89,7 +95,25 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return NULL;
   }
   vm->mem_used = vm->mem_used - old + nsize;
+  if (vm->seed_step == 0) {
+    vm->seed_block = p; /* lua_newstate's first block: the next call pins the seed */
+    vm->seed_step = 1;
+  }
   return p;
+}
+
+/* A new state whose string hash has the pinned seed (lua_vm_seed.c), or
+ * NULL with *rc. */
+static lua_State *new_state(qp__lua_vm_t *vm, int *rc) {
+  *rc = qp__lua_seed_offset(&vm->seed_offset);
+  if (*rc != 0) return NULL;
+  lua_State *L = lua_newstate(vm_alloc, vm);
+  if (L == NULL) {
+    *rc = vm->abort == QP__LUA_ABORT_HOST ? vm->host_rc : QP_ENOMEM;
+    return NULL;
+  }
+  QP_ASSERT(vm->seed_step == 2);
+  return L;
 }
 
 /* The count hook: the block that just ran was paid for; charge the next,
@@ -209,12 +233,13 @@ int qp_lua_run(const qp_lua_call_t *call, const qp_lua_host_t *host, qp_lua_resu
   memset(out, 0, sizeof *out);
   qp__lua_vm_t vm = {.host = host, .mem_max = call->memory_max, .gas_limit = call->gas_limit,
                      .unmetered = call->unmetered};
-  lua_State *L = lua_newstate(vm_alloc, &vm);
-  if (L == NULL) return QP_ENOMEM;
+  int rc = 0;
+  lua_State *L = new_state(&vm, &rc);
+  if (L == NULL) return rc;
   lua_pushcfunction(L, vm_main);
   lua_pushlightuserdata(L, (void *)call);
   int status = lua_pcall(L, 1, 0, 0);
-  int rc = outcome(L, status, &vm, out);
+  rc = outcome(L, status, &vm, out);
   vm.closed = true;
   lua_close(L);
   json_decref(vm.pending);
@@ -241,13 +266,17 @@ int qp_lua_compile(const char *code, size_t code_len, char *detail, size_t detai
     return QP_ELIMIT;
   }
   qp__lua_vm_t vm = {.mem_max = QP_LUA_MEMORY_MAX, .gas_limit = 0, .unmetered = true};
-  lua_State *L = lua_newstate(vm_alloc, &vm);
-  if (L == NULL) return QP_ENOMEM;
+  int rc = 0;
+  lua_State *L = new_state(&vm, &rc);
+  if (L == NULL) {
+    if (rc == QP_ENOTSUP)
+      snprintf(detail, detail_size, "this liblua5.4 cannot have its hash seed pinned");
+    return rc;
+  }
   lua_pushcfunction(L, compile_main);
   lua_pushlightuserdata(L, (void *)code);
   lua_pushinteger(L, (lua_Integer)code_len);
   int status = lua_pcall(L, 2, 0, 0);
-  int rc = 0;
   if (vm.abort == QP__LUA_ABORT_HOST) rc = QP_ENOMEM;
   else if (status == LUA_ERRMEM && vm.string_too_long) {
     snprintf(detail, detail_size, "a string constant is longer than %u bytes", QP_LUA_STRING_MAX);

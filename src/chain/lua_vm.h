@@ -101,14 +101,16 @@ typedef struct qp_lua_result {
 } qp_lua_result_t;
 
 /* Runs call with host.  Returns 0 with *out filled (any status), or an
- * operating error of the host or QP_ENOMEM when the process itself ran
- * short (never a receipt).  out->value is the caller's. */
+ * operating error of the host, QP_ENOMEM when the process itself ran
+ * short, or QP_ENOTSUP when this liblua's hash seed cannot be pinned
+ * (docs/chain.md, "Deterministic layouts"; never a receipt).  out->value
+ * is the caller's. */
 int qp_lua_run(const qp_lua_call_t *call, const qp_lua_host_t *host, qp_lua_result_t *out);
 
 /* Compiles code as text (binary chunks refused) in a throw-away capped
  * state, without running it.  Returns 0, QP_EPARSE with Lua's message
- * (chunk name and line) in detail, QP_ELIMIT (longer than QP_LUA_CODE_MAX)
- * or QP_ENOMEM. */
+ * (chunk name and line) in detail, QP_ELIMIT (longer than QP_LUA_CODE_MAX),
+ * QP_ENOMEM or QP_ENOTSUP (the seed cannot be pinned: an operating error). */
 int qp_lua_compile(const char *code, size_t code_len, char *detail, size_t detail_size);
 
 /* Parses contract-call arguments from JSON text (any JSON value, duplicate

@@ -35,6 +35,9 @@ typedef struct qp__lua_vm {
   bool closed;               /* the call is over: the host API refuses */
   bool refused;              /* the last growth asked for was refused (the cap) */
   bool string_too_long;      /* a refusal was a string over QP_LUA_STRING_MAX */
+  size_t seed_offset;        /* where lua_newstate keeps the seed (qp__lua_seed_offset) */
+  void *seed_block;          /* lua_newstate's first block, until the seed is pinned */
+  unsigned seed_step;        /* 0: no block yet, 1: block given, 2: seed pinned */
   json_t *pending;           /* a conversion under way (freed if it throws) */
   json_t *value;             /* the call's converted return value */
 } qp__lua_vm_t;
@@ -50,6 +53,20 @@ void qp__lua_charge(lua_State *L, uint64_t gas);
  * error no sandbox pcall can keep (does not return).  For HOST, rc is the
  * operating error. */
 int qp__lua_abort(lua_State *L, qp__lua_abort_t why, int rc);
+
+/* The string-hash seed of every contract state: a constant, so that table
+ * layouts are the same on every node (lua_vm_seed.c). */
+#define QP__LUA_SEED 0x71757075u
+
+/* The byte offset of the seed in lua_newstate's first block, learnt once
+ * per process.  Returns 0, or QP_ENOTSUP (logged) when this liblua does not
+ * behave as expected: then no state may run a contract. */
+int qp__lua_seed_offset(size_t *offset);
+
+/* Writes QP__LUA_SEED at offset into lua_newstate's first block.  Called by
+ * the allocator at the state's second allocation: after lua_newstate has
+ * computed its seed, before it hashes any string. */
+void qp__lua_seed_pin(void *block, size_t offset);
 
 /* Opens the sandbox's libraries and host API into L's globals. */
 void qp__lua_open_sandbox(lua_State *L);
