@@ -240,25 +240,12 @@ int qp__pay_qr_png(const char *payload, uint8_t **out, size_t *len);
 
 /* ---- http_json.c ---- */
 
-json_t *qp__pay_body(qp_http_request_t *req, qp_http_reply_t *r, const char *const *allowed);
-/* A string member of 1..max bytes (required or optional: *out NULL when
- * absent); false after a 400 naming it. */
-bool qp__pay_string(const json_t *obj, const char *name, size_t max, bool required,
-                    const char **out, qp_http_reply_t *r);
-/* A u128 member (decimal string or JSON integer), 1..2^128-1. */
-bool qp__pay_u128(const json_t *obj, const char *name, qp_u128 *out, qp_http_reply_t *r);
-/* An integer member in [min, max], fallback when absent (min > fallback:
- * required). */
-bool qp__pay_int(const json_t *obj, const char *name, json_int_t min, json_int_t max,
-                 json_int_t fallback, json_int_t *out, qp_http_reply_t *r);
 bool qp__pay_id_parse(const char *text, uint8_t id[QP_PAY_ID_SIZE]);
 void qp__pay_id_hex(const uint8_t id[QP_PAY_ID_SIZE], char out[QP_PAY_ID_HEX + 1]);
 void qp__pay_new_id(uint8_t id[QP_PAY_ID_SIZE]);
 json_t *qp__pay_u128_json(qp_u128 v);
 json_t *qp__pay_time_json(int64_t unix_s);
 int64_t qp__pay_now_s(void);
-/* A 400 invalid_value naming path with "path what". */
-bool qp__pay_fail(qp_http_reply_t *r, const char *path, const char *what);
 /* A store failure as a reply (503 disk_full, 500 internal). */
 void qp__pay_reply_store(qp_http_reply_t *r, int rc);
 /* Replies with json (consumed) and, for an idempotent request, stores the

@@ -55,10 +55,10 @@ static json_t *decoded(qp__pay_t *p, const qp_emv_payload_t *e) {
 static void parse(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
                   const qp__pay_idem_t *idem) {
   static _Thread_local qp_emv_payload_t e; /* 7 KiB: kept off the handler's stack */
-  json_t *body = qp__pay_body(req, r, PARSE_FIELDS);
+  json_t *body = qp_http_body_object(req, r, PARSE_FIELDS, 0);
   const char *payload = NULL;
-  if (body == NULL || !qp__pay_string(body, "payload", QP_EMV_PAYLOAD_BYTES_MAX, true, &payload,
-                                      r)) {
+  if (body == NULL || !qp_http_member_string(body, "payload", NULL, QP_EMV_PAYLOAD_BYTES_MAX,
+                                             true, &payload, r)) {
     json_decref(body);
     return;
   }
