@@ -1,6 +1,7 @@
 /*
  * http_json.c - the payments module's request and reply helpers: ids,
- * times, and the commit of a change together with its reply (and, for an
+ * times, the prologue and epilogue of an idempotent write, a list's reply,
+ * and the commit of a change together with its reply (and, for an
  * idempotent request, its stored response).  Bodies and their members are
  * the HTTP core's (src/http/body.c).
  */
@@ -49,6 +50,31 @@ void qp__pay_reply_store(qp_http_reply_t *r, int rc) {
     qp_http_reply_fail(r, 409, "conflict", "", "the record exists already; retry the request");
   else
     qp_http_reply_fail(r, 500, "internal", "", "the payments store failed");
+}
+
+void qp__pay_reply_list(qp_http_reply_t *r, int rc, json_t *data, const uint8_t *next) {
+  if (rc != 0) {
+    json_decref(data);
+    qp__pay_reply_store(r, rc);
+    return;
+  }
+  char cursor[sodium_base64_ENCODED_LEN(QP_PAY_LIST_KEY_SIZE,
+                                        sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  if (next != NULL)
+    sodium_bin2base64(cursor, sizeof cursor, next, QP_PAY_LIST_KEY_SIZE,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  qp_http_reply_json(r, 200, json_pack("{s:s, s:o, s:s?}", "object", "list", "data", data,
+                                       "next_cursor", next != NULL ? cursor : NULL));
+}
+
+void qp__pay_idem_write(void *ctx, qp_http_request_t *req, qp_http_reply_t *r, bool write,
+                        qp__pay_write_fn fn) {
+  qp__pay_t *p = ctx;
+  qp__pay_caller_t caller;
+  qp__pay_idem_t idem;
+  if (!qp__pay_caller(p, req, r, write, &caller) || !qp__pay_idem_begin(p, req, r, &idem)) return;
+  fn(p, req, r, &caller, &idem);
+  qp__pay_idem_end(p, &idem);
 }
 
 int qp__pay_commit(qp__pay_t *p, qp__pay_change_t *c, unsigned status, json_t *json,

@@ -154,12 +154,7 @@ static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
 }
 
 void qp__pay_orders_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
-  qp__pay_t *p = ctx;
-  qp__pay_caller_t caller;
-  qp__pay_idem_t idem;
-  if (!qp__pay_caller(p, req, r, true, &caller) || !qp__pay_idem_begin(p, req, r, &idem)) return;
-  create(p, req, r, &caller, &idem);
-  qp__pay_idem_end(p, &idem);
+  qp__pay_idem_write(ctx, req, r, true, create);
 }
 
 void qp__pay_orders_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
@@ -218,23 +213,18 @@ static void cancel(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
   qp_http_json_free(text);
 }
 
-void qp__pay_orders_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
-  qp__pay_t *p = ctx;
-  qp__pay_caller_t caller;
-  qp__pay_idem_t idem;
-  size_t len = 0;
-  (void)qp_http_body(req, &len);
-  json_t *body = len > 0 ? qp_http_body_object(req, r, NO_FIELDS, 0) : NULL;
-  if ((len > 0 && body == NULL) || !qp__pay_caller(p, req, r, true, &caller)) {
-    json_decref(body);
-    return;
-  }
-  json_decref(body);
-  if (!qp__pay_idem_begin(p, req, r, &idem)) return;
+static void cancel_locked(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
+                          const qp__pay_caller_t *caller, const qp__pay_idem_t *idem) {
   pthread_mutex_lock(&p->order_lock); /* a cancel and a payment of one order never interleave */
-  cancel(p, req, r, &caller, &idem);
+  cancel(p, req, r, caller, idem);
   pthread_mutex_unlock(&p->order_lock);
-  qp__pay_idem_end(p, &idem);
+}
+
+void qp__pay_orders_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  json_t *body = qp_http_body_object(req, r, NO_FIELDS, QP_HTTP_BODY_EMPTY_OBJECT);
+  if (body == NULL) return;
+  json_decref(body);
+  qp__pay_idem_write(ctx, req, r, true, cancel_locked);
 }
 
 /* The open order's payload for the image routes; NULL after a reply. */
