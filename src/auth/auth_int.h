@@ -150,12 +150,6 @@ int qp__auth_ceremony_take(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE],
 
 /* ---- http_json.c ---- */
 
-/* The body as a JSON object whose members are all among allowed (NULL
- * terminated); NULL after an error reply. */
-json_t *qp__auth_body(qp_http_request_t *req, qp_http_reply_t *r, const char *const *allowed);
-/* A required string member of 1..max bytes; NULL after an error reply. */
-const char *qp__auth_string(const json_t *obj, const char *name, const char *path, size_t max,
-                            qp_http_reply_t *r);
 /* base64url text (padding tolerated) to bytes; QP_EINVAL or QP_ERANGE. */
 int qp__auth_b64url_decode(const char *text, uint8_t *out, size_t max, size_t *len);
 /* A required base64url member decoded into out (at most max bytes); false

@@ -215,7 +215,7 @@ void qp__auth_intents_confirm(void *ctx, qp_http_request_t *req, qp_http_reply_t
   static const char *const allowed[] = {"credential", NULL};
   qp__auth_t *a = ctx;
   uint8_t id[QP_AUTH_ID_SIZE];
-  json_t *intent = NULL, *body = qp__auth_body(req, r, allowed);
+  json_t *intent = NULL, *body = qp_http_body_object(req, r, allowed, 0);
   if (body == NULL) return;
   assertion_t *as = qp_calloc(1, sizeof *as);
   if (as == NULL) qp_http_reply_fail(r, 500, "internal", "", "out of memory");

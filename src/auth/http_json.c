@@ -1,8 +1,9 @@
 /*
- * http_json.c - the auth module's request and reply helpers: a body that
- * must be a JSON object of known members, string members, base64url (the
- * encoding of every byte string in WebAuthn's JSON serialization), ids and
- * times, and the replies for the verification core's refusals.
+ * http_json.c - the auth module's request and reply helpers: base64url
+ * members (the encoding of every byte string in WebAuthn's JSON
+ * serialization), ids and times, and the replies for the verification
+ * core's refusals.  Bodies and plain members are the HTTP core's
+ * (src/http/body.c).
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -13,66 +14,6 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/err.h"
-
-static bool allowed_member(const char *key, const char *const *allowed) {
-  for (size_t i = 0; allowed[i] != NULL; i++)
-    if (strcmp(allowed[i], key) == 0) return true;
-  return false;
-}
-
-json_t *qp__auth_body(qp_http_request_t *req, qp_http_reply_t *r, const char *const *allowed) {
-  size_t len = 0;
-  const char *body = qp_http_body(req, &len);
-  if (body == NULL || len == 0) {
-    qp_http_reply_fail(r, 400, "invalid_json", "", "the request body is empty; send a JSON object");
-    return NULL;
-  }
-  json_error_t jerr;
-  json_t *obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-  if (obj == NULL) {
-    qp_http_error_t err = {0};
-    if (!qp_http_json_refused(&err) || err.status == 0)
-      qp_http_error_set(&err, 400, "invalid_json", "", "malformed JSON (line %d, column %d): %s",
-                        jerr.line, jerr.column, jerr.text);
-    qp_http_reply_error(r, &err);
-    return NULL;
-  }
-  if (!json_is_object(obj)) {
-    json_decref(obj);
-    qp_http_reply_fail(r, 400, "invalid_type", "", "the request body must be a JSON object");
-    return NULL;
-  }
-  const char *key;
-  json_t *v;
-  json_object_foreach(obj, key, v) {
-    if (!allowed_member(key, allowed)) {
-      qp_http_error_t err = {0};
-      qp_http_error_set(&err, 400, "unknown_field", key, "unknown field \"%.60s\"", key);
-      qp_http_reply_error(r, &err);
-      json_decref(obj);
-      return NULL;
-    }
-  }
-  return obj;
-}
-
-const char *qp__auth_string(const json_t *obj, const char *name, const char *path, size_t max,
-                            qp_http_reply_t *r) {
-  json_t *v = json_object_get(obj, name);
-  qp_http_error_t err = {0};
-  if (v == NULL)
-    qp_http_error_set(&err, 400, "missing_field", path, "field \"%s\" is required", name);
-  else if (!json_is_string(v))
-    qp_http_error_set(&err, 400, "invalid_type", path, "field \"%s\" must be a string", name);
-  else if (json_string_length(v) == 0 || json_string_length(v) > max ||
-           strlen(json_string_value(v)) != json_string_length(v))
-    qp_http_error_set(&err, 400, "invalid_value", path,
-                      "field \"%s\" must be 1 to %zu bytes without NUL", name, max);
-  else
-    return json_string_value(v);
-  qp_http_reply_error(r, &err);
-  return NULL;
-}
 
 int qp__auth_b64url_decode(const char *text, uint8_t *out, size_t max, size_t *len) {
   const char *end = NULL;
@@ -137,8 +78,8 @@ json_t *qp__auth_time_json(int64_t unix_s) {
 
 bool qp__auth_b64_member(const json_t *obj, const char *name, const char *path, uint8_t *out,
                          size_t max, size_t *len, qp_http_reply_t *r) {
-  const char *text = qp__auth_string(obj, name, path, 4 * max / 3 + 4, r);
-  if (text == NULL) return false;
+  const char *text = NULL;
+  if (!qp_http_member_string(obj, name, path, 4 * max / 3 + 4, true, &text, r)) return false;
   int rc = qp__auth_b64url_decode(text, out, max, len);
   if (rc == 0) return true;
   qp_http_error_t err = {0};

@@ -85,7 +85,7 @@ static bool review_note(qp_http_request_t *req, qp_http_reply_t *r, json_t **not
   size_t len = 0;
   *note = NULL;
   if (qp_http_body(req, &len) == NULL || len == 0) return true;
-  json_t *body = qp__auth_body(req, r, allowed);
+  json_t *body = qp_http_body_object(req, r, allowed, 0);
   if (body == NULL) return false;
   json_t *n = json_object_get(body, "note");
   bool ok = n == NULL || (json_is_string(n) && json_string_length(n) <= 256);

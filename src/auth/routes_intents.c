@@ -15,54 +15,20 @@
 #define EXPIRES_IN_S_MAX (7 * 86400)
 #define PAYEE_ORIGIN_MAX 256
 
-static bool field_fail(qp_http_reply_t *r, const char *path, const char *what) {
-  qp_http_error_t err = {0};
-  qp_http_error_set(&err, 400, "invalid_value", path, "%s %s", path, what);
-  qp_http_reply_error(r, &err);
-  return false;
-}
-
-static bool u128_field(const json_t *body, const char *name, bool positive, qp_u128 *out,
-                       qp_http_reply_t *r) {
-  int rc = qp__auth_u128_member(body, name, out);
-  if (rc == QP_ENOTFOUND) {
-    qp_http_error_t err = {0};
-    qp_http_error_set(&err, 400, "missing_field", name, "field \"%s\" is required", name);
-    qp_http_reply_error(r, &err);
-    return false;
-  }
-  if (rc != 0 || (positive && *out == 0))
-    return field_fail(r, name, positive ? "must be a decimal integer from 1 to 2^128-1"
-                                        : "must be a decimal integer below 2^128");
-  return true;
-}
-
-static bool int_field(const json_t *body, const char *name, json_int_t min, json_int_t max,
-                      json_int_t fallback, json_int_t *out, qp_http_reply_t *r) {
-  const json_t *v = json_object_get(body, name);
-  *out = v == NULL ? fallback : json_integer_value(v);
-  if (v == NULL && fallback >= min) return true;
-  if (!json_is_integer(v) || *out < min || *out > max) {
-    char what[96];
-    snprintf(what, sizeof what, "must be an integer from %lld to %lld", (long long)min,
-             (long long)max);
-    return field_fail(r, name, what);
-  }
-  return true;
-}
-
 /* The optional SPC members: payee_origin (string), instrument {display_name, icon}. */
 static bool spc_fields(const json_t *body, json_t *intent, qp_http_reply_t *r) {
   const json_t *origin = json_object_get(body, "payee_origin");
   const json_t *instr = json_object_get(body, "instrument");
   if (origin != NULL && (!json_is_string(origin) || json_string_length(origin) == 0 ||
                          json_string_length(origin) > PAYEE_ORIGIN_MAX))
-    return field_fail(r, "payee_origin", "must be an origin string of 1 to 256 bytes");
+    return qp_http_fail_value(r, "payee_origin",
+                              "payee_origin must be an origin string of 1 to 256 bytes");
   const json_t *name = json_object_get(instr, "display_name");
   const json_t *icon = json_object_get(instr, "icon");
   if (instr != NULL && (!json_is_object(instr) || json_object_size(instr) != 2 ||
                         !json_is_string(name) || !json_is_string(icon)))
-    return field_fail(r, "instrument", "must be {\"display_name\": string, \"icon\": string}");
+    return qp_http_fail_value(r, "instrument",
+                              "instrument must be {\"display_name\": string, \"icon\": string}");
   if (origin) json_object_set(intent, "payee_origin", (json_t *)origin);
   if (instr) json_object_set(intent, "instrument", (json_t *)instr);
   return true;
@@ -72,21 +38,22 @@ static bool spc_fields(const json_t *body, json_t *intent, qp_http_reply_t *r) {
 static json_t *read_intent(qp__auth_t *a, qp_http_request_t *req, const json_t *body,
                            qp_transfer_t *hold, qp_http_reply_t *r) {
   json_int_t ledger = 0, code = 0, expires_in = 0;
-  const char *uid = qp__auth_string(body, "user_id", "user_id", QP_AUTH_ID_HEX, r);
-  const char *cur = uid ? qp__auth_string(body, "currency", "currency", 3, r) : NULL;
-  const char *payee = cur ? qp__auth_string(body, "payee_name", "payee_name",
-                                            QP_AUTH_PAYEE_MAX, r) : NULL;
-  const char *order = payee ? qp__auth_string(body, "order_id", "order_id",
-                                              QP_AUTH_ORDER_ID_MAX, r) : NULL;
-  if (order == NULL || !u128_field(body, "debit_account_id", true, &hold->debit_account_id, r) ||
-      !u128_field(body, "credit_account_id", true, &hold->credit_account_id, r) ||
-      !u128_field(body, "amount", true, &hold->amount, r) ||
-      !int_field(body, "ledger", 1, UINT32_MAX, 0, &ledger, r) ||
-      !int_field(body, "code", 1, UINT16_MAX, 1, &code, r) ||
-      !int_field(body, "expires_in_s", 1, EXPIRES_IN_S_MAX, EXPIRES_IN_S_DEFAULT, &expires_in, r))
+  const char *uid = NULL, *cur = NULL, *payee = NULL, *order = NULL;
+  if (!qp_http_member_string(body, "user_id", NULL, QP_AUTH_ID_HEX, true, &uid, r) ||
+      !qp_http_member_string(body, "currency", NULL, 3, true, &cur, r) ||
+      !qp_http_member_string(body, "payee_name", NULL, QP_AUTH_PAYEE_MAX, true, &payee, r) ||
+      !qp_http_member_string(body, "order_id", NULL, QP_AUTH_ORDER_ID_MAX, true, &order, r) ||
+      !qp_http_member_u128(body, "debit_account_id", &hold->debit_account_id, r) ||
+      !qp_http_member_u128(body, "credit_account_id", &hold->credit_account_id, r) ||
+      !qp_http_member_u128(body, "amount", &hold->amount, r) ||
+      !qp_http_member_int(body, "ledger", 1, UINT32_MAX, 0, &ledger, r) ||
+      !qp_http_member_int(body, "code", 1, UINT16_MAX, 1, &code, r) ||
+      !qp_http_member_int(body, "expires_in_s", 1, EXPIRES_IN_S_MAX, EXPIRES_IN_S_DEFAULT,
+                          &expires_in, r))
     return NULL;
   if (qp_auth_currency_decimals(cur) < 0) {
-    field_fail(r, "currency", "must be an ISO 4217 code: three upper-case letters");
+    qp_http_fail_value(r, "currency",
+                       "currency must be an ISO 4217 code: three upper-case letters");
     return NULL;
   }
   if (!qp_http_caller_ledger_allowed(req, (uint32_t)ledger)) {
@@ -138,7 +105,7 @@ void qp__auth_intents_create(void *ctx, qp_http_request_t *req, qp_http_reply_t 
                                         "payee_origin", "instrument", "order_id",
                                         "expires_in_s", "code", NULL};
   qp__auth_t *a = ctx;
-  json_t *body = qp__auth_body(req, r, allowed);
+  json_t *body = qp_http_body_object(req, r, allowed, 0);
   qp_transfer_t hold;
   memset(&hold, 0, sizeof hold);
   json_t *intent = body ? read_intent(a, req, body, &hold, r) : NULL;
@@ -181,7 +148,7 @@ bool qp__auth_empty_body(qp_http_request_t *req, qp_http_reply_t *r) {
   static const char *const none[] = {NULL};
   size_t len = 0;
   if (qp_http_body(req, &len) == NULL || len == 0) return true;
-  json_t *body = qp__auth_body(req, r, none);
+  json_t *body = qp_http_body_object(req, r, none, 0);
   json_decref(body);
   return body != NULL;
 }

@@ -63,8 +63,8 @@ json_t *qp__auth_creation_options(qp__auth_t *a, const qp__auth_ceremony_t *c,
 /* The user named by body.user_id; NULL after an error reply. */
 static json_t *body_user(qp__auth_t *a, const json_t *body, uint8_t id[QP_AUTH_ID_SIZE],
                          qp_http_reply_t *r) {
-  const char *text = qp__auth_string(body, "user_id", "user_id", QP_AUTH_ID_HEX, r);
-  if (text == NULL) return NULL;
+  const char *text = NULL;
+  if (!qp_http_member_string(body, "user_id", NULL, QP_AUTH_ID_HEX, true, &text, r)) return NULL;
   json_t *user = NULL;
   int rc = qp__auth_id_parse(text, id) ? qp__auth_user_get(a, id, &user) : QP_ENOTFOUND;
   if (rc == QP_ENOTFOUND) qp_http_reply_fail(r, 404, "user_not_found", "user_id", "no such user");
@@ -75,7 +75,7 @@ static json_t *body_user(qp__auth_t *a, const json_t *body, uint8_t id[QP_AUTH_I
 void qp__auth_register_options(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   static const char *const allowed[] = {"user_id", NULL};
   qp__auth_t *a = ctx;
-  json_t *body = qp__auth_body(req, r, allowed);
+  json_t *body = qp_http_body_object(req, r, allowed, 0);
   uint8_t id[QP_AUTH_ID_SIZE];
   json_t *user = body ? body_user(a, body, id, r) : NULL;
   json_decref(body);
@@ -153,8 +153,8 @@ static bool read_response(const json_t *cred, response_t *out, qp_http_reply_t *
 /* The ceremony named by body.ceremony, taken; false after an error reply. */
 static bool take_ceremony(qp__auth_t *a, const json_t *body, qp__auth_kind_t kind,
                           qp__auth_ceremony_t *c, qp_http_reply_t *r) {
-  const char *text = qp__auth_string(body, "ceremony", "ceremony", QP_AUTH_ID_HEX, r);
-  if (text == NULL) return false;
+  const char *text = NULL;
+  if (!qp_http_member_string(body, "ceremony", NULL, QP_AUTH_ID_HEX, true, &text, r)) return false;
   uint8_t id[QP_AUTH_ID_SIZE];
   int rc = qp__auth_id_parse(text, id) ? qp__auth_ceremony_take(a, id, kind, c) : QP_ENOTFOUND;
   if (rc == QP_ENOTFOUND)
@@ -267,7 +267,7 @@ void qp__auth_register_run(qp__auth_t *a, const json_t *body, qp__auth_register_
 void qp__auth_register_verify(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   static const char *const allowed[] = {"ceremony", "credential", NULL};
   qp__auth_t *a = ctx;
-  json_t *body = qp__auth_body(req, r, allowed);
+  json_t *body = qp_http_body_object(req, r, allowed, 0);
   if (body == NULL) return;
   qp__auth_register_run(a, body, NULL, NULL, r);
   json_decref(body);

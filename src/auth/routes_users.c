@@ -19,12 +19,11 @@ static bool handle_ok(const char *text) {
 void qp__auth_users_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   static const char *const allowed[] = {"handle", "display_name", NULL};
   qp__auth_t *a = ctx;
-  json_t *body = qp__auth_body(req, r, allowed);
+  json_t *body = qp_http_body_object(req, r, allowed, 0);
   if (body == NULL) return;
-  const char *handle = qp__auth_string(body, "handle", "handle", QP_AUTH_HANDLE_MAX, r);
-  const char *name = handle ? qp__auth_string(body, "display_name", "display_name",
-                                              QP_AUTH_DISPLAY_NAME_MAX, r)
-                            : NULL;
+  const char *handle = NULL, *name = NULL;
+  if (qp_http_member_string(body, "handle", NULL, QP_AUTH_HANDLE_MAX, true, &handle, r))
+    qp_http_member_string(body, "display_name", NULL, QP_AUTH_DISPLAY_NAME_MAX, true, &name, r);
   if (name != NULL && !handle_ok(handle)) {
     qp_http_reply_fail(r, 400, "invalid_value", "handle",
                        "handle must be 1 to 64 bytes without spaces or control characters");

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/u128.h"
 #include "crypto/crypto.h"
 
 struct json_t; /* jansson's object type, for qp_http_reply_json() */
@@ -515,5 +516,53 @@ void qp_http_server_stop(qp_http_server_t *s);
 
 /* Stops (if needed) and frees the server.  Safe on NULL. */
 void qp_http_server_destroy(qp_http_server_t *s);
+
+/* ------------------------------------------------ request bodies (body.c) */
+
+#define QP_HTTP_BODY_EMPTY_OBJECT 1u /* an empty body reads as {} (else 400 invalid_json) */
+#define QP_HTTP_BODY_ARRAY 2u        /* a JSON array is accepted too (elements unchecked) */
+
+/* Parses body[0, len) as a JSON object (flags: QP_HTTP_BODY_*) whose
+ * members are all among allowed (NULL-terminated names; NULL: any), under
+ * the calling thread's JSON budget.  0 with *out (the caller owns the
+ * reference), or QP_EINVAL with *out NULL and err: 400 invalid_json (empty
+ * or malformed, with line and column), invalid_type (not an object),
+ * unknown_field (path: the member); 413 too_complex or 503 overloaded when
+ * the budget refused.  Pure: no request needed (fuzz targets, tests). */
+int qp_http_body_decode(const char *body, size_t len, const char *const *allowed, unsigned flags,
+                        struct json_t **out, qp_http_error_t *err);
+
+/* The request's body through qp_http_body_decode: the object (caller
+ * json_decref()s it), or NULL after the error reply. */
+struct json_t *qp_http_body_object(qp_http_request_t *req, qp_http_reply_t *r,
+                                   const char *const *allowed, unsigned flags);
+
+/* Member getters.  Each returns true with *out, or false after a 400 reply
+ * whose path names the member (missing_field, invalid_type, invalid_value);
+ * obj is borrowed, and so is a returned string (valid while obj lives). */
+
+/* A string of 1 to max bytes without NUL.  path: where the member is, as
+ * the envelope names it (NULL: name).  Absent and !required: true, *out
+ * NULL. */
+bool qp_http_member_string(const struct json_t *obj, const char *name, const char *path,
+                           size_t max, bool required, const char **out, qp_http_reply_t *r);
+
+/* A required amount from 1 to 2^128-1: a decimal string or a JSON integer. */
+bool qp_http_member_u128(const struct json_t *obj, const char *name, qp_u128 *out,
+                         qp_http_reply_t *r);
+
+/* A JSON integer from min to max (long long: jansson's json_int_t).  Absent:
+ * fallback, or missing_field when fallback < min (required). */
+bool qp_http_member_int(const struct json_t *obj, const char *name, long long min, long long max,
+                        long long fallback, long long *out, qp_http_reply_t *r);
+
+/* true or false; absent: fallback. */
+bool qp_http_member_bool(const struct json_t *obj, const char *name, bool fallback, bool *out,
+                         qp_http_reply_t *r);
+
+/* A 400 invalid_value reply at path with a printf-style message; returns
+ * false, for `return qp_http_fail_value(...)` in a getter. */
+bool qp_http_fail_value(qp_http_reply_t *r, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

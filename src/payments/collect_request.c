@@ -18,24 +18,11 @@ static int fail(qp_http_error_t *err, const char *code, const char *path, const 
 
 int qp__pay_collect_decode(const char *body, size_t len, uint32_t *device, uint64_t *otp,
                            qp_http_error_t *err) {
-  json_error_t jerr;
-  if (len == 0) return fail(err, "invalid_json", "", "the request body is empty; send "
-                            "{\"payment_code\": \"28…\"}");
-  json_t *obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-  if (obj == NULL) return fail(err, "invalid_json", "", "malformed JSON");
-  int rc = 0;
-  const char *key;
-  json_t *v;
-  if (!json_is_object(obj)) rc = fail(err, "invalid_type", "", "the body must be a JSON object");
-  else json_object_foreach(obj, key, v) {
-      if (strcmp(key, "payment_code") != 0) {
-        qp_http_error_set(err, 400, "unknown_field", key, "unknown field \"%.64s\"; allowed: "
-                          "payment_code", key);
-        rc = QP_EINVAL;
-        break;
-      }
-    }
-  v = json_object_get(obj, "payment_code");
+  static const char *const allowed[] = {"payment_code", NULL};
+  json_t *obj = NULL;
+  int rc = qp_http_body_decode(body, len, allowed, 0, &obj, err);
+  if (rc != 0) return rc;
+  const json_t *v = json_object_get(obj, "payment_code");
   if (rc == 0 && v == NULL)
     rc = fail(err, "missing_field", "payment_code", "field \"payment_code\" is required");
   else if (rc == 0 && !json_is_string(v))

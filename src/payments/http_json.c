@@ -1,8 +1,9 @@
 /*
- * http_json.c - the payments module's request and reply helpers: a body
- * that must be a JSON object of known members, typed members that name
- * themselves when wrong, ids, times, and the commit of a change together
- * with its reply (and, for an idempotent request, its stored response).
+ * http_json.c - the payments module's request and reply helpers: ids,
+ * times, the prologue and epilogue of an idempotent write, a list's reply,
+ * and the commit of a change together with its reply (and, for an
+ * idempotent request, its stored response).  Bodies and their members are
+ * the HTTP core's (src/http/body.c).
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -12,113 +13,6 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "payments/payments_int.h"
-
-static bool allowed_member(const char *key, const char *const *allowed) {
-  for (size_t i = 0; allowed[i] != NULL; i++)
-    if (strcmp(allowed[i], key) == 0) return true;
-  return false;
-}
-
-json_t *qp__pay_body(qp_http_request_t *req, qp_http_reply_t *r, const char *const *allowed) {
-  size_t len = 0;
-  const char *body = qp_http_body(req, &len);
-  if (body == NULL || len == 0) {
-    qp_http_reply_fail(r, 400, "invalid_json", "", "the request body is empty; send a JSON object");
-    return NULL;
-  }
-  json_error_t jerr;
-  json_t *obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-  if (obj == NULL) {
-    qp_http_error_t err = {0};
-    if (!qp_http_json_refused(&err) || err.status == 0)
-      qp_http_error_set(&err, 400, "invalid_json", "", "malformed JSON (line %d, column %d): %s",
-                        jerr.line, jerr.column, jerr.text);
-    qp_http_reply_error(r, &err);
-    return NULL;
-  }
-  if (!json_is_object(obj)) {
-    json_decref(obj);
-    qp_http_reply_fail(r, 400, "invalid_type", "", "the request body must be a JSON object");
-    return NULL;
-  }
-  const char *key;
-  json_t *v;
-  json_object_foreach(obj, key, v) {
-    if (!allowed_member(key, allowed)) {
-      qp_http_error_t err = {0};
-      qp_http_error_set(&err, 400, "unknown_field", key, "unknown field \"%.60s\"", key);
-      qp_http_reply_error(r, &err);
-      json_decref(obj);
-      return NULL;
-    }
-  }
-  return obj;
-}
-
-bool qp__pay_fail(qp_http_reply_t *r, const char *path, const char *what) {
-  qp_http_error_t err = {0};
-  qp_http_error_set(&err, 400, "invalid_value", path, "%s %s", path, what);
-  qp_http_reply_error(r, &err);
-  return false;
-}
-
-static bool missing(qp_http_reply_t *r, const char *name) {
-  qp_http_error_t err = {0};
-  qp_http_error_set(&err, 400, "missing_field", name, "field \"%s\" is required", name);
-  qp_http_reply_error(r, &err);
-  return false;
-}
-
-bool qp__pay_string(const json_t *obj, const char *name, size_t max, bool required,
-                    const char **out, qp_http_reply_t *r) {
-  json_t *v = json_object_get(obj, name);
-  *out = NULL;
-  if (v == NULL) return required ? missing(r, name) : true;
-  if (!json_is_string(v)) {
-    qp_http_error_t err = {0};
-    qp_http_error_set(&err, 400, "invalid_type", name, "field \"%s\" must be a string", name);
-    qp_http_reply_error(r, &err);
-    return false;
-  }
-  if (json_string_length(v) == 0 || json_string_length(v) > max ||
-      strlen(json_string_value(v)) != json_string_length(v)) {
-    char what[64];
-    snprintf(what, sizeof what, "must be 1 to %zu bytes without NUL", max);
-    return qp__pay_fail(r, name, what);
-  }
-  *out = json_string_value(v);
-  return true;
-}
-
-bool qp__pay_u128(const json_t *obj, const char *name, qp_u128 *out, qp_http_reply_t *r) {
-  json_t *v = json_object_get(obj, name);
-  if (v == NULL) return missing(r, name);
-  int rc = QP_EINVAL;
-  if (json_is_string(v))
-    rc = qp_u128_parse(json_string_value(v), json_string_length(v), out);
-  else if (json_is_integer(v) && json_integer_value(v) >= 0) {
-    *out = (qp_u128)json_integer_value(v);
-    rc = 0;
-  }
-  if (rc != 0 || *out == 0)
-    return qp__pay_fail(r, name, "must be a decimal integer from 1 to 2^128-1 (a string or a "
-                        "JSON integer)");
-  return true;
-}
-
-bool qp__pay_int(const json_t *obj, const char *name, json_int_t min, json_int_t max,
-                 json_int_t fallback, json_int_t *out, qp_http_reply_t *r) {
-  const json_t *v = json_object_get(obj, name);
-  if (v == NULL && fallback < min) return missing(r, name);
-  *out = v == NULL ? fallback : json_integer_value(v);
-  if (v != NULL && (!json_is_integer(v) || *out < min || *out > max)) {
-    char what[96];
-    snprintf(what, sizeof what, "must be an integer from %lld to %lld", (long long)min,
-             (long long)max);
-    return qp__pay_fail(r, name, what);
-  }
-  return true;
-}
 
 bool qp__pay_id_parse(const char *text, uint8_t id[QP_PAY_ID_SIZE]) {
   size_t len = 0;
@@ -156,6 +50,31 @@ void qp__pay_reply_store(qp_http_reply_t *r, int rc) {
     qp_http_reply_fail(r, 409, "conflict", "", "the record exists already; retry the request");
   else
     qp_http_reply_fail(r, 500, "internal", "", "the payments store failed");
+}
+
+void qp__pay_reply_list(qp_http_reply_t *r, int rc, json_t *data, const uint8_t *next) {
+  if (rc != 0) {
+    json_decref(data);
+    qp__pay_reply_store(r, rc);
+    return;
+  }
+  char cursor[sodium_base64_ENCODED_LEN(QP_PAY_LIST_KEY_SIZE,
+                                        sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  if (next != NULL)
+    sodium_bin2base64(cursor, sizeof cursor, next, QP_PAY_LIST_KEY_SIZE,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  qp_http_reply_json(r, 200, json_pack("{s:s, s:o, s:s?}", "object", "list", "data", data,
+                                       "next_cursor", next != NULL ? cursor : NULL));
+}
+
+void qp__pay_idem_write(void *ctx, qp_http_request_t *req, qp_http_reply_t *r, bool write,
+                        qp__pay_write_fn fn) {
+  qp__pay_t *p = ctx;
+  qp__pay_caller_t caller;
+  qp__pay_idem_t idem;
+  if (!qp__pay_caller(p, req, r, write, &caller) || !qp__pay_idem_begin(p, req, r, &idem)) return;
+  fn(p, req, r, &caller, &idem);
+  qp__pay_idem_end(p, &idem);
 }
 
 int qp__pay_commit(qp__pay_t *p, qp__pay_change_t *c, unsigned status, json_t *json,

@@ -219,6 +219,15 @@ typedef struct {
  * for a merchant key).  write: the route changes things. */
 bool qp__pay_caller(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r, bool write,
                     qp__pay_caller_t *out);
+/* The part of an idempotent write that runs once the caller is known and
+ * the Idempotency-Key claimed (qp__pay_idem_write). */
+typedef void (*qp__pay_write_fn)(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
+                                 const qp__pay_caller_t *caller, const qp__pay_idem_t *idem);
+/* An idempotent POST: the caller (write: needs write access), the claim
+ * (qp__pay_idem_begin), fn, and the claim's end; every refusal before fn
+ * is replied here. */
+void qp__pay_idem_write(void *ctx, qp_http_request_t *req, qp_http_reply_t *r, bool write,
+                        qp__pay_write_fn fn);
 /* Whether the caller may see merchant_id's objects. */
 bool qp__pay_caller_sees(const qp__pay_caller_t *c, const uint8_t merchant_id[QP_PAY_ID_SIZE]);
 
@@ -240,27 +249,19 @@ int qp__pay_qr_png(const char *payload, uint8_t **out, size_t *len);
 
 /* ---- http_json.c ---- */
 
-json_t *qp__pay_body(qp_http_request_t *req, qp_http_reply_t *r, const char *const *allowed);
-/* A string member of 1..max bytes (required or optional: *out NULL when
- * absent); false after a 400 naming it. */
-bool qp__pay_string(const json_t *obj, const char *name, size_t max, bool required,
-                    const char **out, qp_http_reply_t *r);
-/* A u128 member (decimal string or JSON integer), 1..2^128-1. */
-bool qp__pay_u128(const json_t *obj, const char *name, qp_u128 *out, qp_http_reply_t *r);
-/* An integer member in [min, max], fallback when absent (min > fallback:
- * required). */
-bool qp__pay_int(const json_t *obj, const char *name, json_int_t min, json_int_t max,
-                 json_int_t fallback, json_int_t *out, qp_http_reply_t *r);
 bool qp__pay_id_parse(const char *text, uint8_t id[QP_PAY_ID_SIZE]);
 void qp__pay_id_hex(const uint8_t id[QP_PAY_ID_SIZE], char out[QP_PAY_ID_HEX + 1]);
 void qp__pay_new_id(uint8_t id[QP_PAY_ID_SIZE]);
 json_t *qp__pay_u128_json(qp_u128 v);
 json_t *qp__pay_time_json(int64_t unix_s);
 int64_t qp__pay_now_s(void);
-/* A 400 invalid_value naming path with "path what". */
-bool qp__pay_fail(qp_http_reply_t *r, const char *path, const char *what);
 /* A store failure as a reply (503 disk_full, 500 internal). */
 void qp__pay_reply_store(qp_http_reply_t *r, int rc);
+/* A list's reply {"object":"list","data":data,"next_cursor":…} (consumes
+ * data): next, when there are more, is the page's last key
+ * (QP_PAY_LIST_KEY_SIZE bytes; NULL: none, next_cursor null); rc != 0
+ * replies that store error instead. */
+void qp__pay_reply_list(qp_http_reply_t *r, int rc, json_t *data, const uint8_t *next);
 /* Replies with json (consumed) and, for an idempotent request, stores the
  * response with the change in one transaction; the change's puts are
  * written either way.  Returns the store's code (0 ok; a reply is made). */

@@ -32,13 +32,14 @@ static json_t *read_device(qp_http_request_t *req, const json_t *body, qp_http_r
   qp_u128 account = 0;
   json_int_t ledger = 0;
   uint8_t uid[QP_PAY_ID_SIZE];
-  if (!qp__pay_string(body, "user_id", QP_PAY_ID_HEX, true, &user, r) ||
-      !qp__pay_u128(body, "account_id", &account, r) ||
-      !qp__pay_int(body, "ledger", 1, UINT32_MAX, 0, &ledger, r) ||
-      !qp__pay_string(body, "name", QP_PAY_DEVICE_NAME_MAX, false, &name, r))
+  if (!qp_http_member_string(body, "user_id", NULL, QP_PAY_ID_HEX, true, &user, r) ||
+      !qp_http_member_u128(body, "account_id", &account, r) ||
+      !qp_http_member_int(body, "ledger", 1, UINT32_MAX, 0, &ledger, r) ||
+      !qp_http_member_string(body, "name", NULL, QP_PAY_DEVICE_NAME_MAX, false, &name, r))
     return NULL;
   if (!qp__pay_id_parse(user, uid))
-    return qp__pay_fail(r, "user_id", "must be a user id: 32 lower-case hex digits"), NULL;
+    return qp_http_fail_value(r, "user_id", "user_id must be a user id: 32 lower-case hex "
+                              "digits"), NULL;
   if (!qp_http_caller_ledger_allowed(req, (uint32_t)ledger)) {
     qp_http_reply_fail(r, 403, "ledger_not_allowed", "ledger",
                        "this API key may not touch this ledger");
@@ -58,7 +59,7 @@ static json_t *read_device(qp_http_request_t *req, const json_t *body, qp_http_r
   if (a.ledger != (uint32_t)ledger) {
     char what[96];
     snprintf(what, sizeof what, "must be the account's ledger (%u)", a.ledger);
-    return qp__pay_fail(r, "ledger", what), NULL;
+    return qp_http_fail_value(r, "ledger", "ledger %s", what), NULL;
   }
   return json_pack("{s:s, s:o, s:I, s:s?, s:s, s:o}", "user_id", user, "account_id",
                    qp__pay_u128_json(account), "ledger", ledger, "name", name, "status",
@@ -112,7 +113,7 @@ static void store_device(qp__pay_t *p, json_t *d, const uint8_t id[QP_PAY_ID_SIZ
 
 static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
                    const qp__pay_idem_t *idem) {
-  json_t *body = qp__pay_body(req, r, DEVICE_FIELDS);
+  json_t *body = qp_http_body_object(req, r, DEVICE_FIELDS, 0);
   json_t *d = body != NULL ? read_device(req, body, r) : NULL;
   json_decref(body);
   if (d == NULL) return;

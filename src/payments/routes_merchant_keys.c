@@ -20,11 +20,10 @@ static const char *const KEY_FIELDS[] = {"name", NULL};
 /* The optional body {"name"}: a key name, or one made from the merchant id. */
 static bool key_name(qp_http_request_t *req, qp_http_reply_t *r, const char *merchant_hex,
                      char out[QP_HTTP_KEY_NAME_MAX + 1]) {
-  size_t len = 0;
-  (void)qp_http_body(req, &len);
-  json_t *body = len > 0 ? qp__pay_body(req, r, KEY_FIELDS) : json_object();
+  json_t *body = qp_http_body_object(req, r, KEY_FIELDS, QP_HTTP_BODY_EMPTY_OBJECT);
   const char *name = NULL;
-  bool ok = body != NULL && qp__pay_string(body, "name", QP_HTTP_KEY_NAME_MAX, false, &name, r);
+  bool ok = body != NULL &&
+            qp_http_member_string(body, "name", NULL, QP_HTTP_KEY_NAME_MAX, false, &name, r);
   if (ok && name != NULL) snprintf(out, QP_HTTP_KEY_NAME_MAX + 1, "%s", name);
   if (ok && name == NULL) {
     uint8_t rnd[4];

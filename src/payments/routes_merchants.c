@@ -24,12 +24,12 @@ static bool ascii_printable(const char *s) {
 /* An optional EMV text member: 1..max printable ASCII, fallback when absent. */
 static bool emv_text(const json_t *body, const char *name, size_t max, const char *fallback,
                      const char **out, qp_http_reply_t *r) {
-  if (!qp__pay_string(body, name, max, fallback == NULL, out, r)) return false;
+  if (!qp_http_member_string(body, name, NULL, max, fallback == NULL, out, r)) return false;
   if (*out == NULL) *out = fallback;
   if (ascii_printable(*out)) return true;
   char what[96];
   snprintf(what, sizeof what, "must be 1 to %zu printable ASCII characters (the QR code's)", max);
-  return qp__pay_fail(r, name, what);
+  return qp_http_fail_value(r, name, "%s %s", name, what);
 }
 
 static bool code_text(const char *s, size_t len, bool digits_only) {
@@ -47,20 +47,22 @@ static json_t *read_merchant(qp__pay_t *p, qp_http_request_t *req, const json_t 
   qp_u128 account = 0;
   json_int_t ledger = 0;
   if (!emv_text(body, "name", QP_PAY_NAME_MAX, NULL, &name, r) ||
-      !qp__pay_u128(body, "settlement_account_id", &account, r) ||
-      !qp__pay_int(body, "ledger", 1, UINT32_MAX, 0, &ledger, r) ||
-      !qp__pay_string(body, "currency", 3, true, &currency, r) ||
+      !qp_http_member_u128(body, "settlement_account_id", &account, r) ||
+      !qp_http_member_int(body, "ledger", 1, UINT32_MAX, 0, &ledger, r) ||
+      !qp_http_member_string(body, "currency", NULL, 3, true, &currency, r) ||
       !emv_text(body, "mcc", 4, s->mcc, &mcc, r) ||
       !emv_text(body, "city", QP_PAY_CITY_MAX, s->city, &city, r) ||
       !emv_text(body, "country", 2, s->country, &country, r))
     return NULL;
   if (qp__pay_currency_numeric(currency) == 0)
-    return qp__pay_fail(r, "currency", "must be an ISO 4217 code quipu knows (docs/payments.md, "
-                        "\"Currencies\")"), NULL;
+    return qp_http_fail_value(r, "currency", "currency must be an ISO 4217 code quipu knows "
+                              "(docs/payments.md, \"Currencies\")"), NULL;
   if (!code_text(mcc, 4, true))
-    return qp__pay_fail(r, "mcc", "must be 4 digits (ISO 18245 merchant category code)"), NULL;
+    return qp_http_fail_value(r, "mcc", "mcc must be 4 digits (ISO 18245 merchant category "
+                              "code)"), NULL;
   if (!code_text(country, 2, false))
-    return qp__pay_fail(r, "country", "must be 2 upper-case letters (ISO 3166-1 alpha-2)"), NULL;
+    return qp_http_fail_value(r, "country", "country must be 2 upper-case letters (ISO 3166-1 "
+                              "alpha-2)"), NULL;
   if (!qp_http_caller_ledger_allowed(req, (uint32_t)ledger)) {
     qp_http_reply_fail(r, 403, "ledger_not_allowed", "ledger",
                        "this API key may not touch this ledger");
@@ -80,7 +82,7 @@ static json_t *read_merchant(qp__pay_t *p, qp_http_request_t *req, const json_t 
   if (a.ledger != (uint32_t)ledger) {
     char what[96];
     snprintf(what, sizeof what, "must be the settlement account's ledger (%u)", a.ledger);
-    return qp__pay_fail(r, "ledger", what), NULL;
+    return qp_http_fail_value(r, "ledger", "ledger %s", what), NULL;
   }
   return json_pack("{s:s, s:o, s:I, s:s, s:i, s:s, s:s, s:s, s:o}", "name", name,
                    "settlement_account_id", qp__pay_u128_json(account), "ledger", ledger,
@@ -97,7 +99,7 @@ static json_t *merchant_public(const json_t *m) {
 
 static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
                    qp__pay_idem_t *idem) {
-  json_t *body = qp__pay_body(req, r, MERCHANT_FIELDS);
+  json_t *body = qp_http_body_object(req, r, MERCHANT_FIELDS, 0);
   json_t *m = body != NULL ? read_merchant(p, req, body, r) : NULL;
   json_decref(body);
   if (m == NULL) return;

@@ -22,7 +22,7 @@ static json_t *order_merchant(qp__pay_t *p, const json_t *body, const qp__pay_ca
   const char *text = NULL;
   uint8_t id[QP_PAY_ID_SIZE];
   json_t *m = NULL;
-  if (!qp__pay_string(body, "merchant_id", QP_PAY_ID_HEX, true, &text, r)) return NULL;
+  if (!qp_http_member_string(body, "merchant_id", NULL, QP_PAY_ID_HEX, true, &text, r)) return NULL;
   int rc = QP_ENOTFOUND;
   if (qp__pay_id_parse(text, id) && qp__pay_caller_sees(caller, id))
     rc = qp__pay_store_get_json(p, p->merchants, id, QP_PAY_ID_SIZE, &m);
@@ -38,13 +38,13 @@ static bool same_as_merchant(const json_t *body, const json_t *m, qp_http_reply_
   json_int_t ledger = json_integer_value(json_object_get(m, "ledger")), n = 0;
   const char *c = NULL;
   char what[96];
-  if (!qp__pay_int(body, "ledger", 1, UINT32_MAX, 0, &n, r) ||
-      !qp__pay_string(body, "currency", 3, true, &c, r))
+  if (!qp_http_member_int(body, "ledger", 1, UINT32_MAX, 0, &n, r) ||
+      !qp_http_member_string(body, "currency", NULL, 3, true, &c, r))
     return false;
   snprintf(what, sizeof what, "must be the merchant's ledger (%lld)", (long long)ledger);
-  if (n != ledger) return qp__pay_fail(r, "ledger", what);
+  if (n != ledger) return qp_http_fail_value(r, "ledger", "ledger %s", what);
   snprintf(what, sizeof what, "must be the merchant's currency (%s)", currency);
-  if (strcmp(c, currency) != 0) return qp__pay_fail(r, "currency", what);
+  if (strcmp(c, currency) != 0) return qp_http_fail_value(r, "currency", "currency %s", what);
   return true;
 }
 
@@ -55,20 +55,22 @@ static json_t *order_fields(qp__pay_t *p, const json_t *body, const json_t *m,
   json_int_t expires_in = 0;
   const char *description = NULL, *reference = NULL;
   const char *currency = json_string_value(json_object_get(m, "currency"));
-  if (!qp__pay_u128(body, "amount", &amount, r) ||
-      !qp__pay_string(body, "description", QP_PAY_DESCRIPTION_MAX, false, &description, r) ||
-      !qp__pay_string(body, "reference", QP_PAY_REFERENCE_MAX, false, &reference, r) ||
-      !qp__pay_int(body, "expires_in_s", 1, p->settings.order_expires_in_s_max,
-                   p->settings.order_expires_in_s_default, &expires_in, r))
+  if (!qp_http_member_u128(body, "amount", &amount, r) ||
+      !qp_http_member_string(body, "description", NULL, QP_PAY_DESCRIPTION_MAX, false,
+                             &description, r) ||
+      !qp_http_member_string(body, "reference", NULL, QP_PAY_REFERENCE_MAX, false, &reference,
+                             r) ||
+      !qp_http_member_int(body, "expires_in_s", 1, p->settings.order_expires_in_s_max,
+                          p->settings.order_expires_in_s_default, &expires_in, r))
     return NULL;
   for (const char *c = reference; c != NULL && *c != '\0'; c++)
     if (*c < 0x20 || *c > 0x7E)
-      return qp__pay_fail(r, "reference", "must be 1 to 25 printable ASCII characters (EMV "
-                          "tag 62.05)"), NULL;
+      return qp_http_fail_value(r, "reference", "reference must be 1 to 25 printable ASCII "
+                                "characters (EMV tag 62.05)"), NULL;
   char major[QP_EMV_AMOUNT_TEXT_MAX];
   if (qp_emv_amount_format(amount, qp__pay_currency_decimals(currency), major) != 0)
-    return qp__pay_fail(r, "amount", "is too large for the QR code (EMV tag 54 holds 13 "
-                        "characters with the currency's decimals)"), NULL;
+    return qp_http_fail_value(r, "amount", "amount is too large for the QR code (EMV tag 54 "
+                              "holds 13 characters with the currency's decimals)"), NULL;
   uint64_t now_ns = qp_clock_wall_ns();
   int64_t now = (int64_t)(now_ns / 1000000000u);
   return json_pack("{s:s, s:o, s:s, s:s, s:O, s:s?, s:s?, s:o, s:I, s:o, s:I}", "status", "open",
@@ -126,7 +128,7 @@ static void store_new_order(qp__pay_t *p, json_t *o, const uint8_t id[QP_PAY_ID_
 
 static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
                    const qp__pay_caller_t *caller, const qp__pay_idem_t *idem) {
-  json_t *body = qp__pay_body(req, r, ORDER_FIELDS);
+  json_t *body = qp_http_body_object(req, r, ORDER_FIELDS, 0);
   json_t *m = body != NULL ? order_merchant(p, body, caller, r) : NULL;
   json_t *o = m != NULL && same_as_merchant(body, m, r) ? order_fields(p, body, m, r) : NULL;
   json_decref(body);
@@ -152,12 +154,7 @@ static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
 }
 
 void qp__pay_orders_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
-  qp__pay_t *p = ctx;
-  qp__pay_caller_t caller;
-  qp__pay_idem_t idem;
-  if (!qp__pay_caller(p, req, r, true, &caller) || !qp__pay_idem_begin(p, req, r, &idem)) return;
-  create(p, req, r, &caller, &idem);
-  qp__pay_idem_end(p, &idem);
+  qp__pay_idem_write(ctx, req, r, true, create);
 }
 
 void qp__pay_orders_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
@@ -216,23 +213,18 @@ static void cancel(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
   qp_http_json_free(text);
 }
 
-void qp__pay_orders_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
-  qp__pay_t *p = ctx;
-  qp__pay_caller_t caller;
-  qp__pay_idem_t idem;
-  size_t len = 0;
-  (void)qp_http_body(req, &len);
-  json_t *body = len > 0 ? qp__pay_body(req, r, NO_FIELDS) : NULL;
-  if ((len > 0 && body == NULL) || !qp__pay_caller(p, req, r, true, &caller)) {
-    json_decref(body);
-    return;
-  }
-  json_decref(body);
-  if (!qp__pay_idem_begin(p, req, r, &idem)) return;
+static void cancel_locked(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
+                          const qp__pay_caller_t *caller, const qp__pay_idem_t *idem) {
   pthread_mutex_lock(&p->order_lock); /* a cancel and a payment of one order never interleave */
-  cancel(p, req, r, &caller, &idem);
+  cancel(p, req, r, caller, idem);
   pthread_mutex_unlock(&p->order_lock);
-  qp__pay_idem_end(p, &idem);
+}
+
+void qp__pay_orders_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  json_t *body = qp_http_body_object(req, r, NO_FIELDS, QP_HTTP_BODY_EMPTY_OBJECT);
+  if (body == NULL) return;
+  json_decref(body);
+  qp__pay_idem_write(ctx, req, r, true, cancel_locked);
 }
 
 /* The open order's payload for the image routes; NULL after a reply. */

@@ -210,21 +210,6 @@ void qp__pay_orders_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) 
   uint8_t next[KEY_SIZE];
   bool more = false;
   int rc = data != NULL ? page(p, &q, &caller, data, next, &more) : QP_ENOMEM;
-  if (rc != 0) {
-    json_decref(data);
-    qp__pay_reply_store(r, rc);
-    return;
-  }
   if (rc == 0) rc = observe_page(p, &q, data);
-  if (rc != 0) {
-    json_decref(data);
-    qp__pay_reply_store(r, rc);
-    return;
-  }
-  char cursor[CURSOR_TEXT_MAX];
-  if (more)
-    sodium_bin2base64(cursor, sizeof cursor, next, KEY_SIZE,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  qp_http_reply_json(r, 200, json_pack("{s:s, s:o, s:s?}", "object", "list", "data", data,
-                                       "next_cursor", more ? cursor : NULL));
+  qp__pay_reply_list(r, rc, data, more ? next : NULL);
 }

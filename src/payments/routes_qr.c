@@ -53,12 +53,13 @@ static json_t *decoded(qp__pay_t *p, const qp_emv_payload_t *e) {
 }
 
 static void parse(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
-                  const qp__pay_idem_t *idem) {
+                  const qp__pay_caller_t *caller, const qp__pay_idem_t *idem) {
+  (void)caller; /* any caller may parse */
   static _Thread_local qp_emv_payload_t e; /* 7 KiB: kept off the handler's stack */
-  json_t *body = qp__pay_body(req, r, PARSE_FIELDS);
+  json_t *body = qp_http_body_object(req, r, PARSE_FIELDS, 0);
   const char *payload = NULL;
-  if (body == NULL || !qp__pay_string(body, "payload", QP_EMV_PAYLOAD_BYTES_MAX, true, &payload,
-                                      r)) {
+  if (body == NULL || !qp_http_member_string(body, "payload", NULL, QP_EMV_PAYLOAD_BYTES_MAX,
+                                             true, &payload, r)) {
     json_decref(body);
     return;
   }
@@ -76,10 +77,5 @@ static void parse(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
 }
 
 void qp__pay_qr_parse(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
-  qp__pay_t *p = ctx;
-  qp__pay_caller_t caller;
-  qp__pay_idem_t idem;
-  if (!qp__pay_caller(p, req, r, false, &caller) || !qp__pay_idem_begin(p, req, r, &idem)) return;
-  parse(p, req, r, &idem);
-  qp__pay_idem_end(p, &idem);
+  qp__pay_idem_write(ctx, req, r, false, parse);
 }

@@ -19,7 +19,7 @@ static bool body_order(qp__pay_t *p, const json_t *body, const qp__pay_caller_t 
   const char *text = NULL;
   json_t *o = NULL;
   uint8_t m[QP_PAY_ID_SIZE];
-  if (!qp__pay_string(body, "order_id", QP_PAY_ID_HEX, true, &text, r)) return false;
+  if (!qp_http_member_string(body, "order_id", NULL, QP_PAY_ID_HEX, true, &text, r)) return false;
   int rc = qp__pay_id_parse(text, id) ? qp__pay_store_get_json(p, p->orders, id,
                                                                QP_PAY_ID_SIZE, &o)
                                       : QP_ENOTFOUND;
@@ -114,13 +114,13 @@ static void move_and_finish(qp__pay_t *p, json_t *o, json_t *rf, const qp__pay_i
 
 static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
                    const qp__pay_caller_t *caller, const qp__pay_idem_t *idem) {
-  json_t *body = qp__pay_body(req, r, REFUND_FIELDS), *o = NULL, *rf = NULL;
+  json_t *body = qp_http_body_object(req, r, REFUND_FIELDS, 0), *o = NULL, *rf = NULL;
   uint8_t id[QP_PAY_ID_SIZE];
   qp_u128 amount = 0;
   const char *reason = NULL;
   if (body == NULL || !body_order(p, body, caller, id, r) ||
-      !qp__pay_u128(body, "amount", &amount, r) ||
-      !qp__pay_string(body, "reason", QP_PAY_REASON_MAX, false, &reason, r)) {
+      !qp_http_member_u128(body, "amount", &amount, r) ||
+      !qp_http_member_string(body, "reason", NULL, QP_PAY_REASON_MAX, false, &reason, r)) {
     json_decref(body);
     return;
   }
@@ -140,12 +140,7 @@ static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
 }
 
 void qp__pay_refunds_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
-  qp__pay_t *p = ctx;
-  qp__pay_caller_t caller;
-  qp__pay_idem_t idem;
-  if (!qp__pay_caller(p, req, r, true, &caller) || !qp__pay_idem_begin(p, req, r, &idem)) return;
-  create(p, req, r, &caller, &idem);
-  qp__pay_idem_end(p, &idem);
+  qp__pay_idem_write(ctx, req, r, true, create);
 }
 
 void qp__pay_refunds_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {

@@ -5,14 +5,12 @@
  * filters status (pending, succeeded, failed) and order_id.  A merchant key
  * sees its own merchant's refunds only.
  */
-#include <sodium.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "payments/payments_int.h"
 
 #define KEY_SIZE QP_PAY_LIST_KEY_SIZE
-#define CURSOR_TEXT_MAX 40
 
 static bool refused(qp__pay_refund_query_t *x, const char *key, const char *what) {
   qp_http_error_set(&x->q.err, 400, "invalid_parameter", key, "query parameter %s %s", key,
@@ -114,15 +112,5 @@ void qp__pay_refunds_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r)
   uint8_t next[KEY_SIZE];
   bool more = false;
   int rc = data != NULL ? page(p, &x, &caller, data, next, &more) : QP_ENOMEM;
-  if (rc != 0) {
-    json_decref(data);
-    qp__pay_reply_store(r, rc);
-    return;
-  }
-  char cursor[CURSOR_TEXT_MAX];
-  if (more)
-    sodium_bin2base64(cursor, sizeof cursor, next, KEY_SIZE,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  qp_http_reply_json(r, 200, json_pack("{s:s, s:o, s:s?}", "object", "list", "data", data,
-                                       "next_cursor", more ? cursor : NULL));
+  qp__pay_reply_list(r, rc, data, more ? next : NULL);
 }

@@ -90,12 +90,7 @@ static void create(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
 }
 
 void qp__pay_webhooks_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
-  qp__pay_t *p = ctx;
-  qp__pay_caller_t caller;
-  qp__pay_idem_t idem;
-  if (!qp__pay_caller(p, req, r, true, &caller) || !qp__pay_idem_begin(p, req, r, &idem)) return;
-  create(p, req, r, &caller, &idem);
-  qp__pay_idem_end(p, &idem);
+  qp__pay_idem_write(ctx, req, r, true, create);
 }
 
 static bool sees(const qp__pay_caller_t *c, const json_t *wh) {
@@ -121,13 +116,7 @@ void qp__pay_webhooks_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r
     else if (rc == 0 && sees(&caller, wh)) json_array_append_new(data, webhook_public(wh));
     json_decref(wh);
   }
-  if (rc != 0) {
-    json_decref(data);
-    qp__pay_reply_store(r, rc);
-    return;
-  }
-  qp_http_reply_json(r, 200, json_pack("{s:s, s:o, s:n}", "object", "list", "data", data,
-                                       "next_cursor"));
+  qp__pay_reply_list(r, rc, data, NULL);
 }
 
 /* The endpoint of the path's {id} the caller may see; false after a reply. */
@@ -213,11 +202,5 @@ void qp__pay_webhooks_deliveries(void *ctx, qp_http_request_t *req, qp_http_repl
   json_decref(wh);
   json_t *data = json_array();
   int rc = data != NULL ? deliveries(p, id, limit, data) : QP_ENOMEM;
-  if (rc == 0)
-    qp_http_reply_json(r, 200, json_pack("{s:s, s:o, s:n}", "object", "list", "data", data,
-                                         "next_cursor"));
-  else {
-    json_decref(data);
-    qp__pay_reply_store(r, rc);
-  }
+  qp__pay_reply_list(r, rc, data, NULL);
 }

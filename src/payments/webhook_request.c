@@ -105,23 +105,10 @@ static int decode_events(const json_t *v, qp__pay_webhook_req_t *out, qp_http_er
 int qp__pay_webhook_decode(const char *body, size_t len, uint32_t allow,
                            qp__pay_webhook_req_t *out, qp_http_error_t *err) {
   memset(out, 0, sizeof *out);
-  json_error_t jerr;
-  json_t *obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-  int rc = 0;
-  if (obj == NULL) {
-    qp_http_error_set(err, 400, "invalid_json", "", "malformed JSON (line %d, column %d): %s",
-                      jerr.line, jerr.column, jerr.text);
-    return QP_EINVAL;
-  }
-  if (!json_is_object(obj)) rc = fail(err, "invalid_type", "", "the body must be a JSON object");
-  const char *key;
-  json_t *v;
-  json_object_foreach(obj, key, v) {
-    if (rc == 0 && strcmp(key, "url") != 0 && strcmp(key, "events") != 0) {
-      qp_http_error_set(err, 400, "unknown_field", key, "unknown field \"%.60s\"", key);
-      rc = QP_EINVAL;
-    }
-  }
+  static const char *const allowed[] = {"url", "events", NULL};
+  json_t *obj = NULL;
+  int rc = qp_http_body_decode(body, len, allowed, 0, &obj, err);
+  if (rc != 0) return rc;
   const json_t *url = json_object_get(obj, "url");
   if (rc == 0 && url == NULL) rc = fail(err, "missing_field", "url", "url is required");
   else if (rc == 0 && (!json_is_string(url) || json_string_length(url) == 0 ||

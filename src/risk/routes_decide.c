@@ -20,21 +20,9 @@ void qp__risk_who(qp_http_request_t *req, char out[QP_RISK_WHO_MAX + 1]) {
 }
 
 static json_t *parse_events(qp_http_request_t *req, qp_http_reply_t *r) {
-  size_t len = 0;
-  const char *body = qp_http_body(req, &len);
-  json_error_t jerr;
-  json_t *j = len > 0 ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+  json_t *j = qp_http_body_object(req, r, NULL, QP_HTTP_BODY_ARRAY);
+  if (j == NULL) return NULL;
   qp_http_error_t err = {0};
-  if (j == NULL) {
-    if (len == 0)
-      qp_http_error_set(&err, 400, "invalid_json", "", "the body is empty; send an event "
-                        "(a JSON object) or an array of 1 to %u events", QP_RISK_BATCH_MAX);
-    else if (!qp_http_json_refused(&err) || err.status == 0)
-      qp_http_error_set(&err, 400, "invalid_json", "", "malformed JSON (line %d, column %d): %s",
-                        jerr.line, jerr.column, jerr.text);
-    qp_http_reply_error(r, &err);
-    return NULL;
-  }
   if (json_is_array(j) && (json_array_size(j) == 0 || json_array_size(j) > QP_RISK_BATCH_MAX)) {
     qp_http_error_set(&err, 400, "batch_size", "", "a batch holds 1 to %u events, not %zu",
                       QP_RISK_BATCH_MAX, json_array_size(j));

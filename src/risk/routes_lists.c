@@ -11,23 +11,6 @@
 #include "base/err.h"
 #include "risk/module_int.h"
 
-static json_t *body_object(qp_http_request_t *req, qp_http_reply_t *r) {
-  size_t len = 0;
-  const char *body = qp_http_body(req, &len);
-  json_error_t jerr;
-  json_t *j = len > 0 ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-  if (json_is_object(j)) return j;
-  qp_http_error_t err = {0};
-  if (j != NULL || len == 0)
-    qp_http_error_set(&err, 400, "invalid_type", "", "the body must be a JSON object");
-  else if (!qp_http_json_refused(&err) || err.status == 0)
-    qp_http_error_set(&err, 400, "invalid_json", "", "malformed JSON (line %d, column %d): %s",
-                      jerr.line, jerr.column, jerr.text);
-  json_decref(j);
-  qp_http_reply_error(r, &err);
-  return NULL;
-}
-
 static const char *kind_name(qp_risk_list_kind_t k) {
   return k == QP_RISK_LIST_SET ? "set" : "cidr";
 }
@@ -147,7 +130,7 @@ static json_t *list_update(qp__risk_mod_t *m, const char *name, json_t *body, co
 void qp__risk_route_list_post(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp__risk_mod_t *m = ctx;
   const char *name = qp_http_param(req, "name");
-  json_t *body = body_object(req, r);
+  json_t *body = qp_http_body_object(req, r, NULL, 0); /* members: check_items */
   if (body == NULL) return;
   char who[QP_RISK_WHO_MAX + 1];
   qp__risk_who(req, who);

@@ -1,8 +1,9 @@
 /*
- * http_json.c - the wallet's request and reply helpers: a body that must
- * be a JSON object of known members, string and amount members, and the
- * replies of the auth module's doors (which answer into a reply of their
- * own that a handler passes on or reads).
+ * http_json.c - the wallet's request and reply helpers: amount members
+ * (decimal strings of minor units only), and the replies of the auth
+ * module's doors (which answer into a reply of their own that a handler
+ * passes on or reads).  Bodies and string members are the HTTP core's
+ * (src/http/body.c; an empty body reads as {}).
  */
 #include <string.h>
 #include <time.h>
@@ -10,70 +11,6 @@
 #include "base/alloc.h"
 #include "base/err.h"
 #include "wallet/wallet_int.h"
-
-static bool allowed_member(const char *key, const char *const *allowed) {
-  for (size_t i = 0; allowed[i] != NULL; i++)
-    if (strcmp(allowed[i], key) == 0) return true;
-  return false;
-}
-
-int qp__wallet_decode(const char *body, size_t len, const char *const *allowed, json_t **out,
-                      qp_http_error_t *err) {
-  json_error_t jerr;
-  json_t *obj = body != NULL && len > 0 ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)
-                                        : json_object();
-  *out = NULL;
-  if (obj == NULL) {
-    if (!qp_http_json_refused(err) || err->status == 0)
-      qp_http_error_set(err, 400, "invalid_json", "", "malformed JSON (line %d, column %d): %s",
-                        jerr.line, jerr.column, jerr.text);
-    return QP_EINVAL;
-  }
-  if (!json_is_object(obj)) {
-    json_decref(obj);
-    qp_http_error_set(err, 400, "invalid_type", "", "the request body must be a JSON object");
-    return QP_EINVAL;
-  }
-  const char *key;
-  json_t *v;
-  json_object_foreach(obj, key, v) {
-    if (!allowed_member(key, allowed)) {
-      qp_http_error_set(err, 400, "unknown_field", key, "unknown field \"%.60s\"", key);
-      json_decref(obj);
-      return QP_EINVAL;
-    }
-  }
-  *out = obj;
-  return 0;
-}
-
-json_t *qp__wallet_body(qp_http_request_t *req, qp_http_reply_t *r, const char *const *allowed) {
-  size_t len = 0;
-  const char *body = qp_http_body(req, &len);
-  qp_http_error_t err = {0};
-  json_t *obj = NULL;
-  if (qp__wallet_decode(body, len, allowed, &obj, &err) != 0) qp_http_reply_error(r, &err);
-  return obj;
-}
-
-const char *qp__wallet_string(const json_t *obj, const char *name, size_t max, bool optional,
-                              qp_http_reply_t *r) {
-  json_t *v = json_object_get(obj, name);
-  qp_http_error_t err = {0};
-  if (v == NULL && optional) return NULL;
-  if (v == NULL)
-    qp_http_error_set(&err, 400, "missing_field", name, "field \"%s\" is required", name);
-  else if (!json_is_string(v))
-    qp_http_error_set(&err, 400, "invalid_type", name, "field \"%s\" must be a string", name);
-  else if (json_string_length(v) == 0 || json_string_length(v) > max ||
-           strlen(json_string_value(v)) != json_string_length(v))
-    qp_http_error_set(&err, 400, "invalid_value", name,
-                      "field \"%s\" must be 1 to %zu bytes without NUL", name, max);
-  else
-    return json_string_value(v);
-  qp_http_reply_error(r, &err);
-  return NULL;
-}
 
 bool qp__wallet_amount(const json_t *obj, const char *name, qp_u128 *out, qp_http_reply_t *r) {
   json_t *v = json_object_get(obj, name);

@@ -51,7 +51,7 @@ void qp__wallet_admin_deposit(void *ctx, qp_http_request_t *req, qp_http_reply_t
   char uid[QP_WALLET_ID_HEX + 1];
   qp_transfer_t t;
   memset(&t, 0, sizeof t);
-  json_t *body = qp__wallet_body(req, r, allowed);
+  json_t *body = qp_http_body_object(req, r, allowed, QP_HTTP_BODY_EMPTY_OBJECT);
   bool ok = body != NULL && qp__wallet_amount(body, "amount", &t.amount, r) &&
             user_of(w, qp_http_param(req, "handle"), uid, &t.credit_account_id, r);
   json_decref(body);

@@ -21,12 +21,11 @@ static bool handle_ok(const char *text) {
 void qp__wallet_signup_options(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   static const char *const allowed[] = {"handle", "display_name", NULL};
   qp__wallet_t *w = ctx;
-  json_t *body = qp__wallet_body(req, r, allowed);
-  const char *handle = body ? qp__wallet_string(body, "handle", QP_WALLET_HANDLE_MAX, false, r)
-                            : NULL;
-  const char *name = handle ? qp__wallet_string(body, "display_name", QP_WALLET_NAME_MAX,
-                                                false, r)
-                            : NULL;
+  json_t *body = qp_http_body_object(req, r, allowed, QP_HTTP_BODY_EMPTY_OBJECT);
+  const char *handle = NULL, *name = NULL;
+  if (body != NULL &&
+      qp_http_member_string(body, "handle", NULL, QP_WALLET_HANDLE_MAX, true, &handle, r))
+    qp_http_member_string(body, "display_name", NULL, QP_WALLET_NAME_MAX, true, &name, r);
   char uid[QP_WALLET_ID_HEX + 1], other[QP_WALLET_NAME_MAX + 1];
   if (name != NULL && !handle_ok(handle)) {
     qp_http_reply_fail(r, 400, "invalid_value", "handle",
@@ -85,9 +84,9 @@ static void signed_in(qp__wallet_t *w, const char *user_id, bool new_user, qp_ht
 void qp__wallet_signup_verify(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   static const char *const allowed[] = {"signup_id", "credential", NULL};
   qp__wallet_t *w = ctx;
-  json_t *body = qp__wallet_body(req, r, allowed);
-  const char *id = body ? qp__wallet_string(body, "signup_id", QP_WALLET_ID_HEX, false, r)
-                        : NULL;
+  json_t *body = qp_http_body_object(req, r, allowed, QP_HTTP_BODY_EMPTY_OBJECT);
+  const char *id = NULL;
+  if (body != NULL) qp_http_member_string(body, "signup_id", NULL, QP_WALLET_ID_HEX, true, &id, r);
   qp__wallet_signup_t s;
   if (id != NULL && json_object_get(body, "credential") == NULL) {
     qp_http_reply_fail(r, 400, "missing_field", "credential", "field \"credential\" is required");
@@ -111,12 +110,12 @@ void qp__wallet_signup_verify(void *ctx, qp_http_request_t *req, qp_http_reply_t
 void qp__wallet_login_options(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   static const char *const allowed[] = {"handle", NULL};
   (void)ctx;
-  json_t *body = qp__wallet_body(req, r, allowed);
+  json_t *body = qp_http_body_object(req, r, allowed, QP_HTTP_BODY_EMPTY_OBJECT);
   if (body == NULL) return;
-  const char *handle = qp__wallet_string(body, "handle", QP_WALLET_HANDLE_MAX, true, r);
+  const char *handle = NULL;
   char uid[QP_WALLET_ID_HEX + 1], name[QP_WALLET_NAME_MAX + 1];
   qp_http_reply_t door = {0};
-  if (handle == NULL && json_object_get(body, "handle") != NULL) {
+  if (!qp_http_member_string(body, "handle", NULL, QP_WALLET_HANDLE_MAX, false, &handle, r)) {
     json_decref(body); /* a bad handle: replied */
     return;
   }
@@ -143,8 +142,9 @@ void qp__wallet_login_options(void *ctx, qp_http_request_t *req, qp_http_reply_t
 void qp__wallet_login_verify(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   static const char *const allowed[] = {"login_id", "credential", NULL};
   qp__wallet_t *w = ctx;
-  json_t *body = qp__wallet_body(req, r, allowed);
-  const char *id = body ? qp__wallet_string(body, "login_id", QP_WALLET_ID_HEX, false, r) : NULL;
+  json_t *body = qp_http_body_object(req, r, allowed, QP_HTTP_BODY_EMPTY_OBJECT);
+  const char *id = NULL;
+  if (body != NULL) qp_http_member_string(body, "login_id", NULL, QP_WALLET_ID_HEX, true, &id, r);
   if (id != NULL && json_object_get(body, "credential") == NULL) {
     qp_http_reply_fail(r, 400, "missing_field", "credential", "field \"credential\" is required");
   } else if (id != NULL) {
@@ -168,7 +168,7 @@ void qp__wallet_logout(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp__wallet_t *w = ctx;
   qp__wallet_session_t s;
   uint8_t hash[QP_WALLET_HASH_SIZE];
-  json_t *body = qp__wallet_body(req, r, none);
+  json_t *body = qp_http_body_object(req, r, none, QP_HTTP_BODY_EMPTY_OBJECT);
   if (body == NULL || !qp__wallet_session(w, req, r, &s, hash)) {
     json_decref(body);
     return;

@@ -32,8 +32,9 @@ void qp__wallet_scan(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp__wallet_session_t s;
   uint8_t hash[QP_WALLET_HASH_SIZE];
   if (!qp__wallet_session(w, req, r, &s, hash)) return;
-  json_t *body = qp__wallet_body(req, r, allowed);
-  const char *payload = body ? qp__wallet_string(body, "payload", 2048, false, r) : NULL;
+  json_t *body = qp_http_body_object(req, r, allowed, QP_HTTP_BODY_EMPTY_OBJECT);
+  const char *payload = NULL;
+  if (body != NULL) qp_http_member_string(body, "payload", NULL, 2048, true, &payload, r);
   char id[QP_WALLET_ID_HEX + 1], path[64], message[200];
   json_t *o = NULL;
   qp_u128 settlement = 0;
@@ -72,7 +73,7 @@ void qp__wallet_orders_pay(void *ctx, qp_http_request_t *req, qp_http_reply_t *r
   json_t *o = NULL;
   qp_u128 settlement = 0, amount = 0;
   if (!qp__wallet_session(w, req, r, &s, hash)) return;
-  json_t *body = qp__wallet_body(req, r, none);
+  json_t *body = qp_http_body_object(req, r, none, QP_HTTP_BODY_EMPTY_OBJECT);
   if (body == NULL || !order(qp_http_param(req, "id"), &o, &settlement, r)) {
     json_decref(body);
     return;

@@ -102,10 +102,10 @@ void qp__wallet_transfers_create(void *ctx, qp_http_request_t *req, qp_http_repl
   char uid[QP_WALLET_ID_HEX + 1], name[QP_WALLET_NAME_MAX + 1];
   qp_u128 credit = 0, amount = 0;
   if (!qp__wallet_session(w, req, r, &s, hash)) return;
-  json_t *body = qp__wallet_body(req, r, allowed);
-  const char *to = body ? qp__wallet_string(body, "to", QP_WALLET_HANDLE_MAX, false, r) : NULL;
-  if (to != NULL && json_object_get(body, "note") != NULL &&
-      qp__wallet_string(body, "note", 140, false, r) == NULL)
+  json_t *body = qp_http_body_object(req, r, allowed, QP_HTTP_BODY_EMPTY_OBJECT);
+  const char *to = NULL, *note = NULL;
+  if (body != NULL && qp_http_member_string(body, "to", NULL, QP_WALLET_HANDLE_MAX, true, &to, r) &&
+      !qp_http_member_string(body, "note", NULL, 140, false, &note, r))
     to = NULL;
   if (to != NULL && qp__wallet_amount(body, "amount", &amount, r) &&
       payee(w, s.user_id, to, uid, name, sizeof name, &credit, r)) {
@@ -125,7 +125,9 @@ static void intent_op(void *ctx, qp_http_request_t *req, qp_http_reply_t *r, int
   qp__wallet_session_t s;
   uint8_t hash[QP_WALLET_HASH_SIZE];
   if (!qp__wallet_session(w, req, r, &s, hash)) return;
-  json_t *body = op == GET ? json_object() : qp__wallet_body(req, r, op == CONFIRM ? cred : none);
+  json_t *body = op == GET ? json_object()
+                           : qp_http_body_object(req, r, op == CONFIRM ? cred : none,
+                                                 QP_HTTP_BODY_EMPTY_OBJECT);
   if (body == NULL) return;
   const char *id = qp_http_param(req, "id");
   qp_http_reply_t door = {0};

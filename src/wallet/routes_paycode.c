@@ -20,7 +20,7 @@ void qp__wallet_paycode_unlock(void *ctx, qp_http_request_t *req, qp_http_reply_
   qp__wallet_session_t s;
   uint8_t hash[QP_WALLET_HASH_SIZE];
   if (!qp__wallet_session(w, req, r, &s, hash)) return;
-  json_t *body = qp__wallet_body(req, r, none);
+  json_t *body = qp_http_body_object(req, r, none, QP_HTTP_BODY_EMPTY_OBJECT);
   if (body == NULL) return;
   json_decref(body);
   qp_http_reply_t door = {0};
@@ -111,7 +111,7 @@ void qp__wallet_paycode(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp__wallet_session_t s;
   uint8_t hash[QP_WALLET_HASH_SIZE];
   if (!qp__wallet_session(w, req, r, &s, hash)) return;
-  json_t *body = qp__wallet_body(req, r, allowed);
+  json_t *body = qp_http_body_object(req, r, allowed, QP_HTTP_BODY_EMPTY_OBJECT);
   if (body == NULL) return;
   const json_t *cred = json_object_get(body, "credential");
   bool ok = cred != NULL ? unlock(w, &s, hash, cred, r) : s.unlocked_until_s > qp__wallet_now_s();

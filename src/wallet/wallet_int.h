@@ -142,19 +142,6 @@ int qp__wallet_signup_add(qp__wallet_t *w, const qp__wallet_signup_t *s);
 int qp__wallet_signup_take(qp__wallet_t *w, const char *ceremony, qp__wallet_signup_t *out);
 
 /* ---- http_json.c ---- */
-/* The pure part of qp__wallet_body: body[0, len) (empty: {}) as a JSON
- * object whose members are among allowed: 0 with *out, or QP_EINVAL with
- * err (400 invalid_json, invalid_type, unknown_field naming it; 413/503
- * when jansson's budget refused). */
-int qp__wallet_decode(const char *body, size_t len, const char *const *allowed, json_t **out,
-                      qp_http_error_t *err);
-/* The body as a JSON object whose members are among allowed (NULL
- * terminated); NULL after an error reply. */
-json_t *qp__wallet_body(qp_http_request_t *req, qp_http_reply_t *r, const char *const *allowed);
-/* A string member of 1..max bytes; NULL after an error reply (optional:
- * NULL without a reply when absent). */
-const char *qp__wallet_string(const json_t *obj, const char *name, size_t max, bool optional,
-                              qp_http_reply_t *r);
 /* An amount member: a decimal string of minor units, 1..2^128-1. */
 bool qp__wallet_amount(const json_t *obj, const char *name, qp_u128 *out, qp_http_reply_t *r);
 json_t *qp__wallet_u128_json(qp_u128 v);

@@ -1,8 +1,9 @@
 /*
  * fuzz_wallet_request.c - libFuzzer target for the wallet's request
  * decoders (src/wallet): the first byte chooses one.  0: a JSON body
- * through qp__wallet_decode with the transfer route's members, then the
- * "to" string and the "amount" (a decimal string of minor units); 1: a
+ * through qp_http_body_decode (an empty body is {}, as the wallet reads
+ * it) with the transfer route's members, then the "to" string and the
+ * "amount" (a decimal string of minor units); 1: a
  * cookie value through the token check and hash; 2: a query string
  * ("k=v&k2=v2") through the bills query.  Seeds: tests/fuzz/corpus/
  * wallet_request.  Properties: no crash or sanitizer report; a refusal is
@@ -21,13 +22,14 @@ static void body(const char *data, size_t size) {
   static const char *const allowed[] = {"to", "amount", "note", NULL};
   qp_http_error_t err = {0};
   json_t *obj = NULL;
-  if (qp__wallet_decode(data, size, allowed, &obj, &err) != 0) {
+  if (qp_http_body_decode(data, size, allowed, QP_HTTP_BODY_EMPTY_OBJECT, &obj, &err) != 0) {
     QP_ASSERT(err.status >= 400 && err.status < 600 && err.code[0] != '\0');
     return;
   }
   qp_http_reply_t r = {0};
   qp_u128 amount = 0;
-  const char *to = qp__wallet_string(obj, "to", QP_WALLET_HANDLE_MAX, true, &r);
+  const char *to = NULL;
+  qp_http_member_string(obj, "to", NULL, QP_WALLET_HANDLE_MAX, false, &to, &r);
   QP_ASSERT(to == NULL || (strlen(to) >= 1 && strlen(to) <= QP_WALLET_HANDLE_MAX));
   qp_free(r.body);
   r.body = NULL;
