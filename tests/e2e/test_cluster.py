@@ -29,6 +29,7 @@ REPLICAS = 3
 LEDGER = 1
 ACCOUNTS = 8
 FAILOVER_MAX_S = 5.0
+KILLS = int(os.environ.get("QUIPU_CLUSTER_KILLS", "3"))  # leader kills under load; more with the flag
 
 
 def free_base_port():
@@ -321,7 +322,7 @@ def test_leader_killed_under_load_loses_nothing(cluster):
     assert acknowledged(c.post("/v1/accounts", accounts_body()))
     failovers = []
     with Load(c) as load:
-        for _ in range(2):
+        for _ in range(KILLS):
             wait_for(lambda n=load.count(): load.count() >= n + 200, 30, "no progress")
             old = c.leader()
             t0 = time.monotonic()
@@ -335,7 +336,9 @@ def test_leader_killed_under_load_loses_nothing(cluster):
         wait_for(lambda n=load.count(): load.count() >= n + 200, 30, "no progress at the end")
     assert not load.errors, load.errors
     assert max(failovers) < FAILOVER_MAX_S, failovers
-    print("failover (kill -9 -> first acknowledged write) s:", [round(f, 2) for f in failovers])
+    failovers.sort()
+    print("failover (kill -9 -> first acknowledged write) s: p50 %.2f max %.2f over %d kills"
+          % (failovers[len(failovers) // 2], failovers[-1], len(failovers)))
     check_everything(c, load, range(REPLICAS))
 
 
