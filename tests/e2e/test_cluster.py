@@ -358,6 +358,15 @@ def test_follower_killed_and_restarted_catches_up(cluster):
     after = c.converged(range(REPLICAS))
     assert after["journal_seq"] == before["journal_seq"]
     check_everything(c, load, range(REPLICAS))
+    # Offline, `quipu verify` replays every journal and finds the same head.
+    c.stop_all()
+    heads = set()
+    for k in range(REPLICAS):
+        out = subprocess.run([QUIPU, "verify", "--data", c.home(k)], capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0 and "result:    OK" in out.stdout, out.stdout + out.stderr
+        heads.add(re.search(r"head hash: ([0-9a-f]+)", out.stdout).group(1))
+    assert heads == {after["head_hash"]}
 
 
 def test_two_replicas_down_stops_writes_until_one_returns(cluster):
