@@ -3,7 +3,7 @@
 
 CC       ?= cc
 PKGS     := lmdb libsodium jansson libmicrohttpd gnutls libcurl libcrypto libuv libcbor lua5.4 \
-            libqrencode zlib
+            libqrencode zlib raft
 WARN     := -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Werror
 CSTD     := -std=c11 -D_GNU_SOURCE
 DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config clang clang-format
   liblmdb-dev libsodium-dev libssl-dev libuv1-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev
-  libcbor-dev liblua5.4-dev libqrencode-dev zlib1g-dev libcmocka-dev
+  libcbor-dev libraft-dev liblua5.4-dev libqrencode-dev zlib1g-dev libcmocka-dev
   python3 python3-pytest python3-requests python3-cryptography curl libcurl4-openssl-dev openssl openssl
 )
 # QUIPU_BROWSER=1 (`make test-browser`, part of `make test`): the browser tests

@@ -22,6 +22,7 @@ static const command_t COMMANDS[] = {
     {"backup", qp_cmd_backup, "a consistent backup of a data directory, beside a running server"},
     {"restore", qp_cmd_restore, "restore a backup into an empty data directory"},
     {"chain", qp_cmd_chain, "consortium chain: keygen, init, up, send, query (docs/chain.md)"},
+    {"cluster", qp_cmd_cluster, "the ledger replicated on Raft: init, up (docs/cluster.md)"},
     {"demo", qp_cmd_demo, "demo supply-chain: the receivable story on real processes"},
     {"settle", qp_cmd_settle, "settlement agent: receivable settlements into the ledger"},
     {"risk", qp_cmd_risk, "risk engine offline: check a ruleset, replay events (docs/risk.md)"},

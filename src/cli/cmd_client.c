@@ -107,6 +107,11 @@ static int http(client_t *c, const char *method, const char *path, const qp_buf_
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &c->response);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, CLIENT_TIMEOUT_S);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  /* A cluster's follower answers 307 with the leader's URL (docs/cluster.md):
+   * follow it with the same method, body and key (the replicas share keys). */
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 3L);
+  curl_easy_setopt(curl, CURLOPT_UNRESTRICTED_AUTH, 1L);
   if (c->cacert != NULL) curl_easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
   if (body != NULL) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data ? body->data : "");

@@ -108,12 +108,38 @@ char *qp_ledger_results_text(qp_op_t op, const void *events, const uint32_t *res
 
 /* -------------------------------------------------------------- module */
 
+#define QP_LEDGER_REPLICAS_MAX 7u      /* replicas in one cluster */
+#define QP_LEDGER_ADDRESS_MAX 128u     /* bytes of a replica's raft address or URL, with NUL */
+#define QP_LEDGER_CLUSTER_ID_MAX 64u   /* bytes of a cluster id, with NUL */
+
+/* One replica of a cluster ("modules.ledger.cluster.replicas[i]"). */
+typedef struct qp_ledger_replica {
+  uint64_t id;                      /* Raft server id, 1.. (unique in the cluster) */
+  char raft[QP_LEDGER_ADDRESS_MAX]; /* "HOST:PORT" Raft's TCP transport listens on */
+  char http[QP_LEDGER_ADDRESS_MAX]; /* "http://HOST:PORT", where clients are sent */
+} qp_ledger_replica_t;
+
+/* The ledger replicated on Raft (docs/cluster.md); enabled = false: one node. */
+typedef struct qp_ledger_cluster {
+  bool enabled;                                     /* "cluster" was given */
+  char id[QP_LEDGER_CLUSTER_ID_MAX];                /* "id": the cluster's name */
+  uint32_t self;                                    /* "self": this replica's index in replicas */
+  uint32_t count;                                   /* replicas used */
+  qp_ledger_replica_t replicas[QP_LEDGER_REPLICAS_MAX]; /* "replicas" */
+} qp_ledger_cluster_t;
+
 /* The ledger module's settings ("modules": {"ledger": {…}} in node.json). */
 typedef struct qp_ledger_settings {
   uint32_t events_max;  /* "max_batch_events": events (or ids) per request, 1..8190 */
   uint32_t queue_max;   /* "queue_max": create requests queued before 429 */
   uint64_t evict_after; /* "evict_after": stored transfers leave memory past this (0 = default) */
+  qp_ledger_cluster_t cluster; /* "cluster": replication on Raft (enabled = false: none) */
 } qp_ledger_settings_t;
+
+/* Reads "modules.ledger.cluster" (docs/cluster.md) into *out.  Returns 0 or
+ * QP_EINVAL with detail naming the key and what is allowed. */
+int qp_ledger_cluster_parse(const struct json_t *object, const char *where,
+                            qp_ledger_cluster_t *out, char *detail, size_t detail_size);
 
 /* Fills *s with the defaults. */
 void qp_ledger_settings_default(qp_ledger_settings_t *s);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "ledger/api.h"
+#include "ledger/raft_int.h"
 
 /* ------------------------------------------------------------- metrics */
 
@@ -60,6 +61,7 @@ typedef struct qp__ledger_job {
  * done is set exactly once. */
 typedef struct qp__ledger_writer {
   qp_db_t *db;                   /* borrowed */
+  qp__raft_node_t *raft;         /* borrowed; cluster mode: groups go through Raft, else NULL */
   qp__ledger_metrics_t *metrics; /* borrowed */
   pthread_t thread;              /* the writer */
   pthread_mutex_t mutex;         /* guards everything below */
@@ -76,8 +78,9 @@ typedef struct qp__ledger_writer {
   bool started;                  /* thread is running */
 } qp__ledger_writer_t;
 
-int qp__ledger_writer_start(qp__ledger_writer_t *w, qp_db_t *db, uint32_t queue_max,
-                            qp__ledger_metrics_t *metrics);
+/* raft NULL: groups go to qp_db_execute; else through Raft (cluster mode). */
+int qp__ledger_writer_start(qp__ledger_writer_t *w, qp_db_t *db, qp__raft_node_t *raft,
+                            uint32_t queue_max, qp__ledger_metrics_t *metrics);
 /* Queues job and waits for it.  Returns 0 (job->request.status and
  * job->execute_rc then say what happened), QP_ELIMIT when the queue is full
  * or QP_ESTOPPED when the writer is stopping; in both cases nothing ran. */
@@ -99,7 +102,26 @@ typedef struct qp__ledger_api {
   qp__ledger_writer_t writer;    /* group commit */
   qp__ledger_metrics_t metrics;  /* the ledger's counters */
   qp_http_module_t http;         /* what the HTTP core serves */
+  qp__raft_node_t *raft;         /* owned; cluster mode only, else NULL */
+  uint64_t entry_now_ns;         /* cluster mode: the db's clock, the applied entry's time */
 } qp__ledger_api_t;
+
+/* --------------------------------------------------- cluster (HTTP) */
+
+/* Whether this replica answers the request itself: always in single-node
+ * mode; in cluster mode on the leader, and on a follower for a read with
+ * ?consistency=stale.  Otherwise r is set: 307 to the leader (Location and
+ * error code not_leader), or 503 no_leader while there is none.  A read
+ * served in cluster mode carries X-Quipu-Applied-Index. */
+bool qp__ledger_cluster_serves(qp__ledger_api_t *api, qp_http_request_t *req,
+                               qp_http_reply_t *r, bool write);
+
+/* Sets r to the 307 (or 503) a follower answers a write with. */
+void qp__ledger_cluster_redirect(qp__ledger_api_t *api, qp_http_request_t *req,
+                                 qp_http_reply_t *r);
+
+/* GET /v1/cluster/status. */
+void qp__ledger_cluster_status(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 
 /* Makes api the module qp_ledger_service() answers (NULL: none). */
 void qp__ledger_service_set(qp__ledger_api_t *api);

@@ -166,7 +166,10 @@ static void handle_create(qp__ledger_api_t *s, qp_http_request_t *req, qp_http_r
                   .results = results,
                   .submitter = caller_key(req)}};
   rc = qp__ledger_writer_submit(&s->writer, &job);
-  reply_create(r, &job, rc);
+  if (rc == 0 && job.request.status == QP_EAGAIN) /* cluster: not (or no longer) the leader */
+    qp__ledger_cluster_redirect(s, req, r);
+  else
+    reply_create(r, &job, rc);
   qp_free(results);
   qp_free(events);
 }
@@ -574,18 +577,37 @@ static void audit(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
 #define R QP_LEDGER_SCOPE_READ
 #define W QP_LEDGER_SCOPE_WRITE
 
+/* Every route behind the cluster gate (qp__ledger_cluster_serves): in
+ * single-node mode it lets everything through. */
+#define GATED(name, write)                                                        \
+  static void gated_##name(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) { \
+    if (qp__ledger_cluster_serves(ctx, req, r, write)) name(ctx, req, r);           \
+  }
+GATED(create_accounts, true)
+GATED(create_transfers, true)
+GATED(lookup_accounts, false)
+GATED(lookup_transfers, false)
+GATED(qp__ledger_query_accounts, false)
+GATED(qp__ledger_query_transfers, false)
+GATED(audit, false)
+GATED(get_account, false)
+GATED(get_transfer, false)
+GATED(account_transfers, false)
+GATED(account_balances, false)
+
 static const qp_http_route_t ROUTES[] = {
-    {"POST", "/v1/accounts", W, false, 0, create_accounts},
-    {"POST", "/v1/transfers", W, false, 0, create_transfers},
-    {"POST", "/v1/accounts/lookup", R, false, 0, lookup_accounts},
-    {"POST", "/v1/transfers/lookup", R, false, 0, lookup_transfers},
-    {"POST", "/v1/accounts/query", R, false, 0, qp__ledger_query_accounts},
-    {"POST", "/v1/transfers/query", R, false, 0, qp__ledger_query_transfers},
-    {"GET", "/v1/audit", R, false, 0, audit},
-    {"GET", "/v1/accounts/{id}", R, false, 0, get_account},
-    {"GET", "/v1/transfers/{id}", R, false, 0, get_transfer},
-    {"GET", "/v1/accounts/{id}/transfers", R, false, 0, account_transfers},
-    {"GET", "/v1/accounts/{id}/balances", R, false, 0, account_balances},
+    {"POST", "/v1/accounts", W, false, 0, gated_create_accounts},
+    {"POST", "/v1/transfers", W, false, 0, gated_create_transfers},
+    {"POST", "/v1/accounts/lookup", R, false, 0, gated_lookup_accounts},
+    {"POST", "/v1/transfers/lookup", R, false, 0, gated_lookup_transfers},
+    {"POST", "/v1/accounts/query", R, false, 0, gated_qp__ledger_query_accounts},
+    {"POST", "/v1/transfers/query", R, false, 0, gated_qp__ledger_query_transfers},
+    {"GET", "/v1/audit", R, false, 0, gated_audit},
+    {"GET", "/v1/accounts/{id}", R, false, 0, gated_get_account},
+    {"GET", "/v1/transfers/{id}", R, false, 0, gated_get_transfer},
+    {"GET", "/v1/accounts/{id}/transfers", R, false, 0, gated_account_transfers},
+    {"GET", "/v1/accounts/{id}/balances", R, false, 0, gated_account_balances},
+    {"GET", "/v1/cluster/status", R, false, 0, qp__ledger_cluster_status},
 };
 
 const qp_http_route_t *qp__ledger_routes(uint32_t *count_out) {

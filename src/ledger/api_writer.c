@@ -34,6 +34,13 @@ static void sweep_expired(qp__ledger_writer_t *w) {
   if (qp_db_stopped(w->db)) return;
   atomic_fetch_add_explicit(&w->metrics->sweeps, 1, memory_order_relaxed);
   qp_db_request_t sweep = {.op = QP_OP_EXPIRE};
+  if (w->raft != NULL) { /* cluster: the leader sweeps through the log; followers never */
+    uint64_t due = qp_db_next_expiry(w->db);
+    if (due == 0 || due > qp_clock_wall_ns()) return; /* no empty entries in the log */
+    int prc = qp__raft_node_propose(w->raft, &sweep, 1);
+    if (prc != 0 && prc != QP_EAGAIN) QP_LOG_ERROR("ledger", "expiry sweep: %s", qp_strerror(prc));
+    return;
+  }
   int rc = qp_db_execute(w->db, &sweep, 1);
   if (rc != 0) QP_LOG_ERROR("ledger", "expiry sweep failed: %s", qp_strerror(rc));
 }
@@ -57,15 +64,39 @@ static uint32_t take_queued(qp__ledger_writer_t *w) {
   return n;
 }
 
+/* Cluster mode: proposes reqs[0, n) as Raft entries, as many requests per
+ * entry as one entry (one journal group) holds; a request of an entry that
+ * was not applied here gets that entry's error as its status. */
+static int propose_all(qp__ledger_writer_t *w, qp_db_request_t *reqs, uint32_t n) {
+  int rc = 0;
+  uint32_t start = 0;
+  while (start < n) {
+    uint32_t k = 0;
+    uint64_t events = 0;
+    while (start + k < n && k < QP__RAFT_ENTRY_REQUESTS_MAX &&
+           events + reqs[start + k].count <= QP__RAFT_ENTRY_EVENTS_MAX)
+      events += reqs[start + k++].count;
+    QP_ASSERT(k > 0);
+    int prc = qp__raft_node_propose(w->raft, reqs + start, k);
+    if (prc != 0) {
+      for (uint32_t i = 0; i < k; i++) reqs[start + i].status = prc;
+      rc = prc;
+    }
+    start += k;
+  }
+  return rc;
+}
+
 /* Runs one group and records what it did. */
 static int commit(qp__ledger_writer_t *w, uint32_t n) {
   uint64_t t0 = qp_clock_mono_ns();
-  int rc = qp_db_execute(w->db, w->scratch, n);
+  int rc = w->raft != NULL ? propose_all(w, w->scratch, n) : qp_db_execute(w->db, w->scratch, n);
   uint64_t us = (qp_clock_mono_ns() - t0) / 1000u;
   qp_http_histogram_observe(&w->metrics->commit_latency, us);
   atomic_fetch_add(&w->metrics->commits, 1);
   atomic_fetch_add(&w->metrics->commit_requests, n);
-  if (rc != 0) QP_LOG_ERROR("ledger", "group commit of %u requests failed: %s", n, qp_strerror(rc));
+  if (rc != 0 && rc != QP_EAGAIN)
+    QP_LOG_ERROR("ledger", "group commit of %u requests failed: %s", n, qp_strerror(rc));
   for (uint32_t i = 0; i < n; i++)
     if (w->scratch[i].status == 0)
       qp__ledger_metrics_batch(w->metrics, w->scratch[i].op, w->scratch[i].results,
@@ -102,11 +133,12 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-int qp__ledger_writer_start(qp__ledger_writer_t *w, qp_db_t *db, uint32_t queue_max,
-                         qp__ledger_metrics_t *metrics) {
+int qp__ledger_writer_start(qp__ledger_writer_t *w, qp_db_t *db, qp__raft_node_t *raft,
+                            uint32_t queue_max, qp__ledger_metrics_t *metrics) {
   memset(w, 0, sizeof *w);
   QP_ASSERT(queue_max > 0);
   w->db = db;
+  w->raft = raft;
   w->metrics = metrics;
   w->queue_max = queue_max;
   w->scratch = qp_calloc(queue_max, sizeof *w->scratch);

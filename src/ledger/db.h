@@ -53,6 +53,9 @@ typedef struct qp_db_options {
   uint32_t check_every_ms;           /* the full invariant check runs in the background this
                                         often, if anything was committed since the last one
                                         (0 = 60 s; UINT32_MAX = never; not in simulated mode) */
+  bool replicated;                   /* cluster mode: open finds the last Raft position
+                                        (qp_db_replica_pos) even when the index's position
+                                        is past it, by reading the journal's headers once */
 } qp_db_options_t;
 
 /* What open found and did; filled by qp_db_open. */
@@ -92,6 +95,8 @@ typedef struct qp_db_request {
   uint32_t *results;      /* out: count result codes; caller-owned */
   int status;             /* out: 0, or why the batch was not applied */
   uint64_t submitter;     /* who sent it (an API key's id), journaled with it; 0 = none */
+  uint64_t replica_pos;   /* cluster mode: (Raft index << 16) | ordinal in the entry,
+                             journaled in the tag's second half; 0 = none */
 } qp_db_request_t;
 
 /* Applies `count` batches in order and makes them durable with one journal
@@ -230,6 +235,13 @@ typedef struct qp_db_health {
 
 /* Fills *out; cheap (one mutex), safe from any thread.  Returns 0. */
 int qp_db_health(qp_db_t *db, qp_db_health_t *out);
+
+/* When the next pending transfer times out (wall-clock ns; 0 = none). */
+uint64_t qp_db_next_expiry(qp_db_t *db);
+
+/* The replica_pos of the last journal record that carried one (cluster
+ * mode: how far this journal has applied the Raft log); 0 = none. */
+uint64_t qp_db_replica_pos(qp_db_t *db);
 
 /* True once a journal write or fsync failed: the db refuses writes. */
 bool qp_db_stopped(const qp_db_t *db);

@@ -22,6 +22,7 @@
 #include "base/assert.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/bytes.h"
 #include "ledger/db_int.h"
 
 /* ----------------------------------------------------------- cold store */
@@ -102,6 +103,8 @@ static int apply_request(qp_db_t *db, qp_db_request_t *r, uint64_t now) {
   if (rc != 0) return rc;
   uint8_t tag[QP_JOURNAL_TAG_SIZE];
   qp__subs_to_tag(r->submitter, tag);
+  qp_store_u64(tag + 8, r->replica_pos);
+  if (r->replica_pos != 0) db->replica_pos = r->replica_pos;
   uint8_t *body =
       qp_journal_stage_tagged(db->journal, r->op, r->count, now, tag, r->count * QP_RECORD_SIZE);
   QP_ASSERT(body != NULL); /* room was checked before applying */
@@ -133,7 +136,9 @@ static int commit_group(qp_db_t *db, qp_db_request_t *reqs, uint32_t n, uint64_t
   pthread_rwlock_wrlock(&db->state_lock);
   uint64_t due = qp_ledger_next_expiry(db->ledger);
   if (due != 0 && due <= now) {
-    qp_db_request_t sweep = {.op = QP_OP_EXPIRE};
+    /* In cluster mode the sweep takes ordinal 0 of the first request's entry. */
+    qp_db_request_t sweep = {.op = QP_OP_EXPIRE,
+                             .replica_pos = n > 0 ? reqs[0].replica_pos & ~0xffffull : 0};
     rc = apply_request(db, &sweep, now);
     QP_ASSERT(rc == 0);
   }
@@ -214,3 +219,12 @@ int qp_db_create_transfers(qp_db_t *db, const qp_transfer_t *events, uint32_t co
 }
 
 bool qp_db_stopped(const qp_db_t *db) { return db->stopped; }
+
+uint64_t qp_db_replica_pos(qp_db_t *db) { return db->replica_pos; }
+
+uint64_t qp_db_next_expiry(qp_db_t *db) {
+  pthread_rwlock_rdlock(&db->state_lock);
+  uint64_t due = qp_ledger_next_expiry(db->ledger);
+  pthread_rwlock_unlock(&db->state_lock);
+  return due;
+}

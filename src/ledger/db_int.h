@@ -63,6 +63,7 @@ struct qp_db {
   pthread_mutex_t write_mutex;     /* one group commit at a time */
   uint64_t stats_events;           /* events in the journal */
   _Atomic bool stopped;            /* fail-stop after a write/sync error */
+  _Atomic uint64_t replica_pos;    /* last journaled qp_db_request_t.replica_pos (0 = none) */
 
   qp__history_t history;           /* each account's transfers, simulated mode only (state_lock) */
 

@@ -14,6 +14,7 @@
 #include "base/assert.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/bytes.h"
 #include "ledger/db_int.h"
 #include "ledger/replay.h"
 
@@ -31,6 +32,8 @@ typedef struct recover_ctx {
 static int recover_visit(void *vctx, const qp_journal_record_t *rec) {
   recover_ctx_t *c = vctx;
   c->db->stats_events += rec->count;
+  uint64_t pos = qp_load_u64(rec->tag + 8);
+  if (pos != 0) c->db->replica_pos = pos;
   if (rec->seq < c->meta.applied_seq) return 0;
   if (rec->seq == c->meta.applied_seq) {
     if (memcmp(rec->hash, c->meta.applied_hash, QP_HASH_SIZE) != 0) {
@@ -54,6 +57,22 @@ static int recover_visit(void *vctx, const qp_journal_record_t *rec) {
     snprintf(c->detail, c->detail_size, "replaying journal record %llu at offset %llu: %s",
              (unsigned long long)rec->seq, (unsigned long long)rec->offset, qp_strerror(rc));
   c->replayed += rc == 0;
+  return rc;
+}
+
+static int note_replica_pos(void *ctx, const qp_journal_record_t *rec) {
+  uint64_t pos = qp_load_u64(rec->tag + 8);
+  if (pos != 0) ((qp_db_t *)ctx)->replica_pos = pos;
+  return 0;
+}
+
+/* Cluster mode, when the tail after the index's position carried no Raft
+ * position: the last one is in the prefix, which is read once for it. */
+static int find_replica_pos(qp_db_t *db, const qp_io_t *io) {
+  qp_journal_scan_t *all = qp_malloc(sizeof *all);
+  if (all == NULL) return QP_ENOMEM;
+  int rc = qp_journal_scan_fmt(io, &qp__ledger_journal_format, note_replica_pos, db, all);
+  qp_free(all);
   return rc;
 }
 
@@ -115,6 +134,8 @@ int qp__db_recover(qp_db_t *db, qp_io_t *io, qp_db_recovery_t *rep, char *detail
     rc = cold_rc;
   }
   if (rc == 0) rc = judge_damage(scan, index_seq, detail, detail_size);
+  if (rc == 0 && tail_only && db->options.replicated && db->replica_pos == 0)
+    rc = find_replica_pos(db, io);
   /* What was just read may exist only in the page cache: a process killed
    * between its journal write and its fdatasync leaves such records behind.
    * Make them durable before the index, a reader or the next append relies

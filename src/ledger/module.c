@@ -59,9 +59,14 @@ int qp_ledger_settings_parse(const struct json_t *object, const char *where,
     } else if (strcmp(key, "evict_after") == 0) {
       ok = setting_u64(where, key, v, 1, 1ull << 32, &n, detail, detail_size);
       out->evict_after = n;
+    } else if (strcmp(key, "cluster") == 0) {
+      char at[128];
+      snprintf(at, sizeof at, "%s.cluster", where);
+      ok = qp_ledger_cluster_parse(v, at, &out->cluster, detail, detail_size) == 0;
     } else {
       snprintf(detail, detail_size,
-               "unknown key %s.%s; allowed: max_batch_events, queue_max, evict_after", where, key);
+               "unknown key %s.%s; allowed: max_batch_events, queue_max, evict_after, cluster",
+               where, key);
       return QP_EINVAL;
     }
     if (!ok) return QP_EINVAL;
@@ -71,9 +76,18 @@ int qp_ledger_settings_parse(const struct json_t *object, const char *where,
 
 /* ------------------------------------------------------------- open */
 
+/* Cluster mode: the state machine's clock is the time the leader stamped
+ * on the entry being applied, so every replica assigns the same timestamps. */
+static uint64_t entry_clock(void *ctx) { return *(const uint64_t *)ctx; }
+
 static int open_db(qp__ledger_api_t *api, char *detail, size_t detail_size) {
   qp_db_options_t opts;
   memset(&opts, 0, sizeof opts);
+  if (api->settings.cluster.enabled) {
+    opts.clock_ns = entry_clock;
+    opts.clock_ctx = &api->entry_now_ns;
+    opts.replicated = true;
+  }
   opts.evict_min_rows = api->settings.evict_after;
   opts.lock_held = true;
   qp_db_recovery_t rec;
@@ -102,9 +116,13 @@ static int ledger_open(const qp_node_env_t *env, const struct json_t *settings, 
     memcpy(api->data_dir, env->data_dir, strlen(env->data_dir) + 1);
     rc = open_db(api, detail, detail_size);
   }
-  if (rc == 0) rc = qp__ledger_writer_start(&api->writer, api->db, api->settings.queue_max,
-                                            &api->metrics);
+  if (rc == 0 && api->settings.cluster.enabled)
+    rc = qp__raft_node_start(&api->settings.cluster, api->db, &api->entry_now_ns, api->data_dir,
+                             &api->raft, detail, detail_size);
+  if (rc == 0) rc = qp__ledger_writer_start(&api->writer, api->db, api->raft,
+                                            api->settings.queue_max, &api->metrics);
   if (rc != 0) {
+    qp__raft_node_stop(api->raft);
     qp_db_close(api->db);
     qp_free(api);
     return rc;
@@ -140,6 +158,7 @@ static void ledger_close(void *state) {
   if (api == NULL) return;
   qp__ledger_service_set(NULL);
   qp__ledger_writer_stop(&api->writer);
+  qp__raft_node_stop(api->raft);
   qp_db_close(api->db);
   qp_free(api);
 }

@@ -66,7 +66,7 @@ static void test_group_commit(void **state) {
 
   static qp__ledger_metrics_t metrics;
   static qp__ledger_writer_t writer;
-  assert_int_equal(qp__ledger_writer_start(&writer, db, 16, &metrics), 0);
+  assert_int_equal(qp__ledger_writer_start(&writer, db, NULL, 16, &metrics), 0);
   pthread_t threads[THREADS];
   worker_t workers[THREADS];
   for (int i = 0; i < THREADS; i++) {
@@ -113,7 +113,7 @@ static void test_stopping_writer_refuses(void **state) {
   assert_int_equal(qp_db_open(dir, &opts, &db, &rec, detail, sizeof detail), 0);
   static qp__ledger_metrics_t metrics;
   static qp__ledger_writer_t writer;
-  assert_int_equal(qp__ledger_writer_start(&writer, db, 4, &metrics), 0);
+  assert_int_equal(qp__ledger_writer_start(&writer, db, NULL, 4, &metrics), 0);
   pthread_mutex_lock(&writer.mutex);
   writer.stopping = true; /* as qp__ledger_writer_stop sets it, before the join */
   pthread_mutex_unlock(&writer.mutex);

@@ -1,0 +1,117 @@
+/*
+ * cluster_routes.c - what the HTTP side of a replicated ledger adds
+ * (docs/cluster.md): GET /v1/cluster/status, and the gate in front of
+ * every ledger route that sends writes (and reads, unless the client asks
+ * for ?consistency=stale) to the leader with a 307.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <raft.h>
+
+#include "base/alloc.h"
+#include "base/err.h"
+#include "ledger/api_int.h"
+
+#define LOCATION_MAX 2048u /* bytes of a redirect's Location */
+
+typedef struct query_text {
+  char text[LOCATION_MAX]; /* "?a=b&c=d" so far */
+  size_t len;              /* bytes used */
+  bool stale;              /* consistency=stale was asked */
+} query_text_t;
+
+static bool add_arg(void *ctx, const char *key, const char *value) {
+  query_text_t *q = ctx;
+  if (strcmp(key, "consistency") == 0 && value != NULL && strcmp(value, "stale") == 0)
+    q->stale = true;
+  int n = snprintf(q->text + q->len, sizeof q->text - q->len, "%c%s%s%s", q->len ? '&' : '?',
+                   key, value ? "=" : "", value ? value : "");
+  if (n > 0 && (size_t)n < sizeof q->text - q->len) q->len += (size_t)n;
+  return true;
+}
+
+static const char *role_name(int role) {
+  return role == RAFT_LEADER      ? "leader"
+         : role == RAFT_FOLLOWER  ? "follower"
+         : role == RAFT_CANDIDATE ? "candidate"
+                                  : "unavailable";
+}
+
+static void redirect(qp__ledger_api_t *api, qp_http_request_t *req, qp_http_reply_t *r,
+                     const query_text_t *q, int leader) {
+  if (leader < 0) {
+    r->retry_after_s = 1;
+    qp_http_reply_fail(r, 503, "no_leader", "",
+                       "the cluster has no leader right now (an election is under way); retry "
+                       "shortly with the same ids");
+    return;
+  }
+  char location[LOCATION_MAX + QP_LEDGER_ADDRESS_MAX];
+  snprintf(location, sizeof location, "%s%s%s", api->settings.cluster.replicas[leader].http,
+           qp_http_path(req), q->text);
+  json_t *o = json_pack("{s:{s:s,s:s,s:s,s:s}}", "error", "code", "not_leader", "message",
+                        "this replica is a follower: send the request to the leader", "path", "",
+                        "leader", api->settings.cluster.replicas[leader].http);
+  qp_http_reply_json(r, 307, o);
+  qp_http_reply_header(r, "Location", location);
+}
+
+void qp__ledger_cluster_redirect(qp__ledger_api_t *api, qp_http_request_t *req,
+                                 qp_http_reply_t *r) {
+  query_text_t q = {.len = 0};
+  qp_http_query_each(req, add_arg, &q);
+  qp__raft_status_t s;
+  qp__raft_node_status(api->raft, &s);
+  redirect(api, req, r, &q, s.role == RAFT_LEADER ? -1 : s.leader);
+}
+
+bool qp__ledger_cluster_serves(qp__ledger_api_t *api, qp_http_request_t *req,
+                               qp_http_reply_t *r, bool write) {
+  if (api->raft == NULL) return true;
+  query_text_t q = {.len = 0};
+  qp_http_query_each(req, add_arg, &q);
+  qp__raft_status_t s;
+  qp__raft_node_status(api->raft, &s);
+  if (s.role == RAFT_LEADER || (!write && q.stale)) {
+    if (!write) {
+      char applied[24];
+      snprintf(applied, sizeof applied, "%llu", (unsigned long long)s.applied_index);
+      qp_http_reply_header(r, "X-Quipu-Applied-Index", applied);
+    }
+    return true;
+  }
+  redirect(api, req, r, &q, s.leader);
+  return false;
+}
+
+static json_t *replicas_json(const qp_ledger_cluster_t *c) {
+  json_t *arr = json_array();
+  for (uint32_t i = 0; arr != NULL && i < c->count; i++)
+    json_array_append_new(arr, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)c->replicas[i].id,
+                                         "raft", c->replicas[i].raft, "http",
+                                         c->replicas[i].http));
+  return arr;
+}
+
+void qp__ledger_cluster_status(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
+  (void)req;
+  qp__ledger_api_t *api = ctx;
+  const qp_ledger_cluster_t *c = &api->settings.cluster;
+  if (api->raft == NULL) {
+    qp_http_reply_fail(r, 404, "not_clustered", "",
+                       "this node's ledger is not replicated (no modules.ledger.cluster)");
+    return;
+  }
+  qp__raft_status_t s;
+  qp__raft_node_status(api->raft, &s);
+  json_t *o = json_pack("{s:I,s:s,s:s,s:o,s:I,s:I,s:I,s:o}", "id",
+                        (json_int_t)c->replicas[c->self].id, "cluster", c->id, "role",
+                        role_name(s.role), "leader",
+                        s.leader >= 0 ? json_string(c->replicas[s.leader].http) : json_null(),
+                        "term", (json_int_t)s.term, "commit_index", (json_int_t)s.commit_index,
+                        "applied_index", (json_int_t)s.applied_index, "replicas",
+                        replicas_json(c));
+  qp_http_reply_json(r, 200, o);
+}
