@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "http/http.h"
+#include "ledger/binary.h"
 #include "ledger/db.h"
 
 struct json_t; /* jansson's object type */
@@ -113,6 +114,7 @@ typedef struct qp_ledger_settings {
   uint32_t events_max;  /* "max_batch_events": events (or ids) per request, 1..8190 */
   uint32_t queue_max;   /* "queue_max": create requests queued before 429 */
   uint64_t evict_after; /* "evict_after": stored transfers leave memory past this (0 = default) */
+  char binary_listen[64]; /* "binary_listen": host:port of the binary protocol; "" = off */
 } qp_ledger_settings_t;
 
 /* Fills *s with the defaults. */

@@ -99,6 +99,7 @@ typedef struct qp__ledger_api {
   qp__ledger_writer_t writer;    /* group commit */
   qp__ledger_metrics_t metrics;  /* the ledger's counters */
   qp_http_module_t http;         /* what the HTTP core serves */
+  struct qp__bin_server *binary; /* the binary listener, or NULL (binary_server.c) */
 } qp__ledger_api_t;
 
 /* Makes api the module qp_ledger_service() answers (NULL: none). */

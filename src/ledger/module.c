@@ -14,6 +14,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "ledger/api_int.h"
+#include "ledger/binary_int.h"
 #include "node/module.h"
 
 /* ------------------------------------------------------------ settings */
@@ -59,9 +60,16 @@ int qp_ledger_settings_parse(const struct json_t *object, const char *where,
     } else if (strcmp(key, "evict_after") == 0) {
       ok = setting_u64(where, key, v, 1, 1ull << 32, &n, detail, detail_size);
       out->evict_after = n;
+    } else if (strcmp(key, "binary_listen") == 0) {
+      const char *text = json_is_string(v) ? json_string_value(v) : NULL;
+      ok = text != NULL && text[0] != '\0' && strlen(text) < sizeof out->binary_listen;
+      if (ok) memcpy(out->binary_listen, text, strlen(text) + 1);
+      if (!ok) snprintf(detail, detail_size, "%s.%s must be \"host:port\"", where, key);
     } else {
       snprintf(detail, detail_size,
-               "unknown key %s.%s; allowed: max_batch_events, queue_max, evict_after", where, key);
+               "unknown key %s.%s; allowed: max_batch_events, queue_max, evict_after, "
+               "binary_listen",
+               where, key);
       return QP_EINVAL;
     }
     if (!ok) return QP_EINVAL;
@@ -104,6 +112,11 @@ static int ledger_open(const qp_node_env_t *env, const struct json_t *settings, 
   }
   if (rc == 0) rc = qp__ledger_writer_start(&api->writer, api->db, api->settings.queue_max,
                                             &api->metrics);
+  if (rc == 0 && api->settings.binary_listen[0] != '\0') {
+    rc = qp__bin_server_start(api, api->settings.binary_listen, &api->binary, detail,
+                              detail_size);
+    if (rc != 0) qp__ledger_writer_stop(&api->writer);
+  }
   if (rc != 0) {
     qp_db_close(api->db);
     qp_free(api);
@@ -139,6 +152,7 @@ static void ledger_close(void *state) {
   qp__ledger_api_t *api = state;
   if (api == NULL) return;
   qp__ledger_service_set(NULL);
+  qp__bin_server_stop(api->binary); /* its frames in flight still reach the writer */
   qp__ledger_writer_stop(&api->writer);
   qp_db_close(api->db);
   qp_free(api);
