@@ -131,6 +131,10 @@ def node(tmp_path_factory):
     data = str(tmp_path_factory.mktemp("binary") / "data")
     keys = {"rw": create_key(data, "rw"), "ro": create_key(data, "ro", "ledger:read"),
             "l2": create_key(data, "l2", "ledger:read,ledger:write")}
+    out = subprocess.run([QUIPU, "keys", "create", "--data", data, "--name", "l71",
+                          "--scope", "ledger:read,ledger:write", "--ledgers", "71"],
+                         check=True, capture_output=True, text=True)
+    keys["l71"] = out.stdout.strip()
     subprocess.run([QUIPU, "keys", "revoke", "--data", data, "l2"], check=True,
                    capture_output=True)
     s = BinServer(data).start()
@@ -263,6 +267,22 @@ def test_scopes(node):
     msg = expect_refused(c, frame(OP_CREATE_ACCOUNTS, 9, account_record(a)), "forbidden")
     assert "ledger:write" in msg
     nothing_applied(node, a)
+
+
+def test_key_restricted_to_ledgers(node):
+    c = authed(node, "l71")
+    a, b, other = new_id(), new_id(), new_id()
+    assert c.call(OP_CREATE_ACCOUNTS, account_record(a, ledger=71) + account_record(b, ledger=71))[1:] \
+        == (0, b"")
+    rw = authed(node)
+    assert rw.call(OP_CREATE_ACCOUNTS, account_record(other, ledger=1))[1:] == (0, b"")
+    _, _, body = c.call(OP_LOOKUP_ACCOUNTS, u128(a) + u128(other))  # ledger 1: as if unknown
+    assert len(body) == 128 and parse_account(body)["id"] == a
+    x = new_id()
+    msg = expect_refused(c, frame(OP_CREATE_ACCOUNTS, 3, account_record(x, ledger=71)
+                                  + account_record(new_id(), ledger=1)), "ledger_forbidden")
+    assert "record 1" in msg and "ledger 1" in msg
+    nothing_applied(node, x)
 
 
 def test_pipelined_frames_answered_in_order(node):
