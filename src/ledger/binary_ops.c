@@ -6,6 +6,7 @@
  * from the db.  Scopes and a key's ledger restriction and expiry apply as
  * over HTTP; a refused frame changes nothing.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -30,6 +31,7 @@ void qp__bin_error(qp__bin_conn_t *c, uint64_t request_id, uint32_t status, cons
                        c->reply + QP_BIN_HEADER_SIZE, (uint32_t)n);
   c->reply_len = QP_BIN_HEADER_SIZE + (uint32_t)n;
   if (qp_bin_error_fatal(status)) c->close_after = true;
+  atomic_fetch_add_explicit(&c->metrics->errors[status & 0xffu], 1, memory_order_relaxed);
 }
 
 static void fail(qp__bin_conn_t *c, uint32_t status, const char *message) {
@@ -185,6 +187,7 @@ static void op_lookup(qp__bin_conn_t *c, bool accounts) {
 
 void qp__bin_run(qp__bin_conn_t *c) {
   uint16_t op = c->h.op;
+  atomic_fetch_add_explicit(&c->metrics->frames[op], 1, memory_order_relaxed);
   if (op == QP_BIN_OP_AUTH) {
     op_auth(c);
     return;

@@ -12,6 +12,7 @@
  * connections' creates share one commit.  A refused frame gets an error
  * frame, then the connection closes.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,11 +35,13 @@ struct qp__bin_server {
   uv_async_t wake;     /* stop */
   uv_thread_t thread;  /* runs the loop */
   bool stopping;       /* set on the loop thread by on_wake */
+  qp__bin_metrics_t metrics;
   char listen[64];     /* as configured */
 };
 
 static void conn_free(uv_handle_t *handle) {
   qp__bin_conn_t *c = handle->data;
+  if (c->counted) atomic_fetch_sub(&c->metrics->connections, 1);
   qp_bin_decoder_deinit(&c->decoder);
   qp_free(c->in);
   qp_free(c->reply);
@@ -133,6 +136,7 @@ static void on_connection(uv_stream_t *listener, int status) {
   if (c == NULL) return;
   c->server = s;
   c->api = s->api;
+  c->metrics = &s->metrics;
   c->in = qp_malloc(READ_BYTES);
   c->reply = qp_malloc(QP_BIN_HEADER_SIZE + QP_BIN_BODY_MAX);
   bool ok = c->in != NULL && c->reply != NULL && qp_bin_decoder_init(&c->decoder) == 0;
@@ -143,6 +147,9 @@ static void on_connection(uv_stream_t *listener, int status) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  c->counted = true;
+  atomic_fetch_add(&s->metrics.connections, 1);
+  atomic_fetch_add(&s->metrics.accepted, 1);
   c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
   if (!c->reading) conn_close(c);
 }
@@ -254,4 +261,26 @@ void qp__bin_server_stop(qp__bin_server_t *s) {
   int rc = uv_loop_close(&s->loop);
   if (rc != 0) QP_LOG_ERROR("ledger", "binary loop close: %s", uv_strerror(rc));
   qp_free(s);
+}
+
+void qp__bin_metrics_render(const qp__bin_server_t *s, qp_http_text_t *out) {
+  static const char *const ops[] = {"", "auth", "create_accounts", "create_transfers",
+                                    "lookup_accounts", "lookup_transfers"};
+  qp__bin_metrics_t *m = (qp__bin_metrics_t *)&s->metrics;
+  qp_http_metric_u64(out, "quipu_binary_connections", "gauge",
+                     "Open connections to the ledger's binary listener.",
+                     atomic_load(&m->connections));
+  qp_http_metric_u64(out, "quipu_binary_connections_accepted_total", "counter",
+                     "Connections the binary listener accepted.", atomic_load(&m->accepted));
+  qp_http_metric_header(out, "quipu_binary_frames_total", "counter",
+                        "Binary protocol frames run, by op.");
+  for (uint32_t op = 1; op < 6; op++)
+    qp_http_text_put(out, "quipu_binary_frames_total{op=\"%s\"} %llu\n", ops[op],
+                     (unsigned long long)atomic_load(&m->frames[op]));
+  qp_http_metric_header(out, "quipu_binary_errors_total", "counter",
+                        "Binary protocol error frames sent, by error.");
+  for (uint32_t e = 1; e < 256; e++)
+    if (qp_bin_error_name(e) != NULL)
+      qp_http_text_put(out, "quipu_binary_errors_total{error=\"%s\"} %llu\n",
+                       qp_bin_error_name(e), (unsigned long long)atomic_load(&m->errors[e]));
 }

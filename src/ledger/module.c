@@ -168,6 +168,7 @@ void qp__ledger_api_metrics(void *ctx, qp_http_text_t *out) {
   qp_db_health_t health;
   qp_db_health(api->db, &health);
   qp__ledger_health_render(&health, out);
+  if (api->binary != NULL) qp__bin_metrics_render(api->binary, out);
 }
 
 int qp__ledger_api_health(void *ctx, char *code, size_t code_size, char *message,

@@ -17,6 +17,7 @@ import subprocess
 import time
 
 import pytest
+import requests
 
 from conftest import QUIPU, ROOT, Api, Server, create_key, new_id, transfer, accounts
 
@@ -326,3 +327,29 @@ def test_acknowledged_is_durable(tmp_path):
     _, _, body = c.call(OP_LOOKUP_ACCOUNTS, u128(a))
     assert parse_account(body)["debits_posted"] == 9
     assert s.stop() == 0
+
+
+def metric(server, line_start):
+    text = requests.get(server.url("/metrics"), timeout=10).text
+    for line in text.splitlines():
+        if line.startswith(line_start + " "):
+            return int(line.split()[-1])
+    raise AssertionError("no %s in /metrics" % line_start)
+
+
+def test_metrics(node):
+    s, _ = node
+    frames = metric(s, 'quipu_binary_frames_total{op="lookup_accounts"}')
+    errors = metric(s, 'quipu_binary_errors_total{error="bad_checksum"}')
+    c = authed(node)
+    c.call(OP_LOOKUP_ACCOUNTS, u128(new_id()))
+    open_now = metric(s, "quipu_binary_connections")
+    assert open_now >= 1
+    f = frame(OP_LOOKUP_ACCOUNTS, 1, u128(1))
+    expect_refused(c, f[:-1] + bytes([f[-1] ^ 1]), "bad_checksum")
+    assert metric(s, 'quipu_binary_frames_total{op="lookup_accounts"}') == frames + 1
+    assert metric(s, 'quipu_binary_errors_total{error="bad_checksum"}') == errors + 1
+    deadline = time.time() + 10
+    while metric(s, "quipu_binary_connections") > open_now - 1 and time.time() < deadline:
+        time.sleep(0.05)  # the server's close callback runs after the client saw EOF
+    assert metric(s, "quipu_binary_connections") <= open_now - 1
