@@ -81,12 +81,12 @@ static void on_work(uv_work_t *req) { qp__bin_run(req->data); }
 
 static void after_work(uv_work_t *req, int status) {
   qp__bin_conn_t *c = req->data;
-  if (status != 0 || c->server->stopping) {
+  if (status != 0) {
     c->busy = false;
     conn_close(c);
     return;
   }
-  send_reply(c);
+  send_reply(c); /* even when stopping: a committed batch gets its answer, then the close */
 }
 
 /* Decodes what is buffered until a frame is handed to the pool, the input
