@@ -115,8 +115,9 @@ bool qp_bin_checksum_ok(const uint8_t in[QP_BIN_HEADER_SIZE], const qp_bin_heade
 /* The streaming request decoder.  Invariant: have <= QP_BIN_HEADER_SIZE +
  * the current header's body_len; failed is sticky. */
 typedef struct qp_bin_decoder {
-  uint8_t *buf;      /* QP_BIN_HEADER_SIZE + QP_BIN_BODY_MAX bytes, qp_malloc'ed */
-  uint32_t have;     /* bytes of the current frame in buf */
+  uint8_t *buf;      /* qp_malloc'ed; grows to the largest frame seen */
+  uint32_t cap;      /* bytes at buf */
+  uint32_t have;     /* bytes of the current frame in buf, <= cap */
   bool header_ok;    /* the current header was checked */
   qp_bin_header_t h; /* the current header, when header_ok */
   uint32_t failed;   /* 0, or the QP_BIN_E_* that refused the stream */
@@ -129,7 +130,8 @@ void qp_bin_decoder_deinit(qp_bin_decoder_t *d);
 /* Consumes data[0, len) up to the end of the next frame.  Returns 1 with
  * *h and *body (inside the decoder, valid until the next feed) when a
  * whole, checked frame is in; 0 when every byte was consumed and no frame
- * is complete; -1 when the stream is refused (*error a QP_BIN_E_*, message
+ * is complete; -1 when the stream is refused (*error a QP_BIN_E_*, or
+ * QP_BIN_E_INTERNAL when out of memory; message
  * set; the decoder then stays failed).  *used says how many bytes were
  * consumed. */
 int qp_bin_decoder_feed(qp_bin_decoder_t *d, const uint8_t *data, size_t len, size_t *used,

@@ -110,8 +110,21 @@ bool qp_bin_checksum_ok(const uint8_t in[QP_BIN_HEADER_SIZE], const qp_bin_heade
 
 int qp_bin_decoder_init(qp_bin_decoder_t *d) {
   memset(d, 0, sizeof *d);
-  d->buf = qp_malloc(QP_BIN_HEADER_SIZE + QP_BIN_BODY_MAX);
+  d->buf = qp_malloc(QP_BIN_HEADER_SIZE);
+  d->cap = QP_BIN_HEADER_SIZE;
   return d->buf == NULL ? QP_ENOMEM : 0;
+}
+
+/* Room for the checked header's whole frame (grows, never shrinks: a
+ * client that sent one big batch will likely send another). */
+static bool reserve(qp_bin_decoder_t *d) {
+  uint32_t need = QP_BIN_HEADER_SIZE + d->h.body_len;
+  if (need <= d->cap) return true;
+  uint8_t *grown = qp_realloc(d->buf, need);
+  if (grown == NULL) return false;
+  d->buf = grown;
+  d->cap = need;
+  return true;
 }
 
 void qp_bin_decoder_deinit(qp_bin_decoder_t *d) {
@@ -149,6 +162,10 @@ int qp_bin_decoder_feed(qp_bin_decoder_t *d, const uint8_t *data, size_t len, si
     if (!d->header_ok) {
       uint32_t e = qp_bin_request_check(d->buf, &d->h, message, message_size);
       if (e != 0) return refuse(d, e, error);
+      if (!reserve(d)) {
+        snprintf(message, message_size, "out of memory");
+        return refuse(d, QP_BIN_E_INTERNAL, error);
+      }
       d->header_ok = true;
       continue;
     }

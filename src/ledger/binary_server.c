@@ -105,6 +105,7 @@ static void pump(qp__bin_conn_t *c) {
     c->reading = false;
     if (rc < 0) {
       qp__bin_error(c, 0, error, message);
+      c->close_after = true; /* the decoder stays failed */
       send_reply(c);
       return;
     }

@@ -157,6 +157,28 @@ static void test_sticky_failure(void **state) {
   qp_bin_decoder_deinit(&d);
 }
 
+/* Out of memory growing the buffer for a body: refused as internal, sticky. */
+static void test_out_of_memory(void **state) {
+  (void)state;
+  uint8_t f[BODY_MAX];
+  size_t len = make(f, QP_BIN_OP_CREATE_TRANSFERS, 1, 2 * QP_BIN_RECORD_SIZE);
+  qp_bin_decoder_t d;
+  assert_int_equal(qp_bin_decoder_init(&d), 0);
+  size_t used;
+  qp_bin_header_t h;
+  const uint8_t *body;
+  uint32_t error;
+  char message[QP_BIN_MESSAGE_BYTES_MAX];
+  qp_alloc_fail_after(0);
+  int rc = qp_bin_decoder_feed(&d, f, len, &used, &h, &body, &error, message, sizeof message);
+  qp_alloc_fail_after(-1);
+  assert_int_equal(rc, -1);
+  assert_int_equal(error, QP_BIN_E_INTERNAL);
+  assert_int_equal(qp_bin_decoder_feed(&d, f, len, &used, &h, &body, &error, message,
+                                       sizeof message), -1);
+  qp_bin_decoder_deinit(&d);
+}
+
 static void test_error_names(void **state) {
   (void)state;
   assert_string_equal(qp_bin_error_name(QP_BIN_E_BAD_CHECKSUM), "bad_checksum");
@@ -183,7 +205,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_lengths),        cmocka_unit_test(test_sticky_failure),
-      cmocka_unit_test(test_error_names),
+      cmocka_unit_test(test_error_names),    cmocka_unit_test(test_out_of_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
