@@ -353,3 +353,36 @@ def test_metrics(node):
     while metric(s, "quipu_binary_connections") > open_now - 1 and time.time() < deadline:
         time.sleep(0.05)  # the server's close callback runs after the client saw EOF
     assert metric(s, "quipu_binary_connections") <= open_now - 1
+
+
+@pytest.mark.parametrize("value,message", [
+    (5, 'modules.ledger.binary_listen must be "host:port"'),
+    ("", 'modules.ledger.binary_listen must be "host:port"'),
+    ("nope", "modules.ledger.binary_listen must be"),
+    ("127.0.0.1:99999", "modules.ledger.binary_listen must be"),
+])
+def test_bad_binary_listen_refused(tmp_path, value, message):
+    home = str(tmp_path / "home")
+    os.makedirs(home)
+    with open(os.path.join(home, "node.json"), "w") as f:
+        json.dump({"listen": "127.0.0.1:0", "modules": {"ledger": {"binary_listen": value}}}, f)
+    out = subprocess.run([QUIPU, "node", "--home", home], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode != 0
+    assert message in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+def test_binary_listen_address_in_use(tmp_path):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    home = str(tmp_path / "home")
+    os.makedirs(home)
+    with open(os.path.join(home, "node.json"), "w") as f:
+        json.dump({"listen": "127.0.0.1:0", "modules": {"ledger": {
+            "binary_listen": "127.0.0.1:%d" % busy.getsockname()[1]}}}, f)
+    out = subprocess.run([QUIPU, "node", "--home", home], capture_output=True, text=True,
+                         timeout=30)
+    busy.close()
+    assert out.returncode != 0
+    assert "cannot listen on" in out.stdout + out.stderr, out.stdout + out.stderr
