@@ -323,6 +323,10 @@ static int dispatch(client_t *c, const client_args_t *a) {
   if (strcmp(cmd, "balances") == 0 && n == 2) return run_history(c, a, "balances");
   if (a->binary != NULL && strcmp(cmd, "smoke") == 0 && n == 1)
     return qp_cli_bin_smoke(a->binary, c->key);
+  if (a->binary != NULL && strcmp(cmd, "load") != 0) {
+    fprintf(stderr, "quipu client: --binary works with `load` and `smoke` only\n");
+    return 2;
+  }
   if (strcmp(cmd, "load") == 0 && n == 1) {
     qp_cli_load_options_t o = a->load;
     o.binary = a->binary;

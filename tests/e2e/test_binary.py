@@ -309,6 +309,22 @@ def test_cli_smoke(node):
     out = subprocess.run([QUIPU, "client", "--binary", "127.0.0.1:%d" % s.bin_port, "smoke"],
                          env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "forbidden" in out.stderr
+    out = subprocess.run([QUIPU, "client", "--binary", "127.0.0.1:%d" % s.bin_port, "audit"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "load` and `smoke` only" in out.stderr
+
+
+def test_cli_load(node):
+    s, keys = node
+    env = dict(os.environ, QUIPU_KEY=keys["rw"])
+    out = subprocess.run([QUIPU, "client", "--binary", "127.0.0.1:%d" % s.bin_port, "load",
+                          "--batch", "100", "--connections", "2", "--duration", "1",
+                          "--accounts", "10"], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "failed 0" in out.stdout
+    n = int(re.search(r"transfers: (\d+) ok", out.stdout).group(1))
+    assert n > 0 and n % 100 == 0
 
 
 def test_acknowledged_is_durable(tmp_path):
