@@ -115,6 +115,7 @@ typedef struct qp_ledger_settings {
   uint32_t queue_max;   /* "queue_max": create requests queued before 429 */
   uint64_t evict_after; /* "evict_after": stored transfers leave memory past this (0 = default) */
   char binary_listen[64]; /* "binary_listen": host:port of the binary protocol; "" = off */
+  uint32_t binary_frame_timeout_ms; /* "binary_frame_timeout_ms": a begun frame's deadline */
 } qp_ledger_settings_t;
 
 /* Fills *s with the defaults. */

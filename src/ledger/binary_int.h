@@ -15,10 +15,13 @@
 #include "ledger/api_int.h"
 #include "ledger/binary.h"
 
+#define QP__BIN_CONNECTIONS_MAX 1024u /* open connections; more are closed at once */
+
 /* The listener's counters (read by a /metrics scrape on another thread). */
 typedef struct qp__bin_metrics {
   _Atomic uint64_t connections;        /* open now */
   _Atomic uint64_t accepted;           /* since start */
+  _Atomic uint64_t refused;            /* closed at once: QP__BIN_CONNECTIONS_MAX reached */
   _Atomic uint64_t frames[6];          /* frames run, by op 1..5 */
   _Atomic uint64_t errors[256];        /* error frames sent, by status (<= 255) */
 } qp__bin_metrics_t;
@@ -28,6 +31,8 @@ typedef struct qp__bin_metrics {
  * loop neither reads nor decodes for it. */
 typedef struct qp__bin_conn {
   uv_tcp_t tcp;                 /* data = this */
+  uv_timer_t timer;             /* a begun frame's deadline; data = this */
+  int handles_open;             /* tcp and timer until their close callbacks ran */
   struct qp__bin_server *server;
   qp__ledger_api_t *api;        /* borrowed */
   qp__bin_metrics_t *metrics;   /* the server's */

@@ -39,8 +39,10 @@ struct qp__bin_server {
   char listen[64];     /* as configured */
 };
 
+/* Frees the connection once both its handles (tcp, timer) are closed. */
 static void conn_free(uv_handle_t *handle) {
   qp__bin_conn_t *c = handle->data;
+  if (--c->handles_open > 0) return;
   if (c->counted) atomic_fetch_sub(&c->metrics->connections, 1);
   qp_bin_decoder_deinit(&c->decoder);
   qp_free(c->in);
@@ -50,6 +52,13 @@ static void conn_free(uv_handle_t *handle) {
 
 static void conn_close(qp__bin_conn_t *c) {
   if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, conn_free);
+  if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, conn_free);
+}
+
+/* A frame was begun binary_frame_timeout_ms ago and is still not complete. */
+static void on_stall(uv_timer_t *timer) {
+  qp__bin_conn_t *c = timer->data;
+  if (!c->busy) conn_close(c);
 }
 
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
@@ -99,7 +108,12 @@ static void pump(qp__bin_conn_t *c) {
     int rc = qp_bin_decoder_feed(&c->decoder, c->in + c->in_off, c->in_len - c->in_off, &used,
                                  &c->h, &c->body, &error, message, sizeof message);
     c->in_off += used;
-    if (rc == 0) break;
+    if (rc == 0) { /* a frame begun: it must be complete within the deadline */
+      if (!uv_is_active((uv_handle_t *)&c->timer))
+        uv_timer_start(&c->timer, on_stall, c->api->settings.binary_frame_timeout_ms, 0);
+      break;
+    }
+    uv_timer_stop(&c->timer);
     c->busy = true;
     if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = false;
@@ -142,7 +156,15 @@ static void on_connection(uv_stream_t *listener, int status) {
   c->reply = qp_malloc(QP_BIN_HEADER_SIZE + QP_BIN_BODY_MAX);
   bool ok = c->in != NULL && c->reply != NULL && qp_bin_decoder_init(&c->decoder) == 0;
   uv_tcp_init(&s->loop, &c->tcp);
+  uv_timer_init(&s->loop, &c->timer);
   c->tcp.data = c;
+  c->timer.data = c;
+  c->handles_open = 2;
+  if (atomic_load(&s->metrics.connections) >= QP__BIN_CONNECTIONS_MAX) {
+    ok = false; /* accepted only to be closed */
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) == 0)
+      atomic_fetch_add(&s->metrics.refused, 1);
+  }
   if (!ok || uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
     conn_close(c);
     return;
@@ -157,6 +179,7 @@ static void on_connection(uv_stream_t *listener, int status) {
 
 static void close_any(uv_handle_t *handle, void *arg) {
   (void)arg;
+  if (handle->type == UV_TIMER) return; /* a connection's: closed with it */
   if (handle->type == UV_TCP && handle != (uv_handle_t *)&((qp__bin_server_t *)arg)->listener) {
     qp__bin_conn_t *c = handle->data;
     if (!c->busy) conn_close(c); /* a busy one closes when its work or write ends */
@@ -273,6 +296,9 @@ void qp__bin_metrics_render(const qp__bin_server_t *s, qp_http_text_t *out) {
                      atomic_load(&m->connections));
   qp_http_metric_u64(out, "quipu_binary_connections_accepted_total", "counter",
                      "Connections the binary listener accepted.", atomic_load(&m->accepted));
+  qp_http_metric_u64(out, "quipu_binary_connections_refused_total", "counter",
+                     "Connections closed at once: the connection limit was reached.",
+                     atomic_load(&m->refused));
   qp_http_metric_header(out, "quipu_binary_frames_total", "counter",
                         "Binary protocol frames run, by op.");
   for (uint32_t op = 1; op < 6; op++)

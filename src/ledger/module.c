@@ -23,6 +23,7 @@ void qp_ledger_settings_default(qp_ledger_settings_t *s) {
   memset(s, 0, sizeof *s);
   s->events_max = QP_LEDGER_API_EVENTS_MAX_DEFAULT;
   s->queue_max = QP_LEDGER_API_QUEUE_MAX_DEFAULT;
+  s->binary_frame_timeout_ms = 30000;
 }
 
 /* One integer setting in [min, max]; false with detail set. */
@@ -60,6 +61,9 @@ int qp_ledger_settings_parse(const struct json_t *object, const char *where,
     } else if (strcmp(key, "evict_after") == 0) {
       ok = setting_u64(where, key, v, 1, 1ull << 32, &n, detail, detail_size);
       out->evict_after = n;
+    } else if (strcmp(key, "binary_frame_timeout_ms") == 0) {
+      ok = setting_u64(where, key, v, 10, 600000, &n, detail, detail_size);
+      out->binary_frame_timeout_ms = (uint32_t)n;
     } else if (strcmp(key, "binary_listen") == 0) {
       const char *text = json_is_string(v) ? json_string_value(v) : NULL;
       ok = text != NULL && text[0] != '\0' && strlen(text) < sizeof out->binary_listen;
@@ -68,7 +72,7 @@ int qp_ledger_settings_parse(const struct json_t *object, const char *where,
     } else {
       snprintf(detail, detail_size,
                "unknown key %s.%s; allowed: max_batch_events, queue_max, evict_after, "
-               "binary_listen",
+               "binary_listen, binary_frame_timeout_ms",
                where, key);
       return QP_EINVAL;
     }

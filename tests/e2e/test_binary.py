@@ -112,11 +112,14 @@ class Conn:
 class BinServer(Server):
     """`quipu node` with the binary listener on a kernel-chosen port."""
 
+    def __init__(self, data_dir, **ledger):
+        super().__init__(data_dir)
+        self.ledger = dict(ledger, binary_listen="127.0.0.1:0")
+
     def command(self):
         os.makedirs(self.data_dir, exist_ok=True)
         with open(os.path.join(self.data_dir, "node.json"), "w") as f:
-            json.dump({"listen": "127.0.0.1:0",
-                       "modules": {"ledger": {"binary_listen": "127.0.0.1:0"}}}, f)
+            json.dump({"listen": "127.0.0.1:0", "modules": {"ledger": self.ledger}}, f)
         return [QUIPU, "node", "--home", self.data_dir]
 
     def start(self, timeout=15):
@@ -402,3 +405,21 @@ def test_binary_listen_address_in_use(tmp_path):
     busy.close()
     assert out.returncode != 0
     assert "cannot listen on" in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+def test_a_begun_frame_must_complete_in_time(tmp_path):
+    """A client that starts a frame and stalls is closed at binary_frame_timeout_ms; an idle
+    connection between frames is not."""
+    data = str(tmp_path / "data")
+    key = create_key(data, "rw")
+    s = BinServer(data, binary_frame_timeout_ms=300).start()
+    idle = Conn(s.bin_port)
+    assert idle.call(OP_AUTH, key.encode())[1] == 0
+    stalled = Conn(s.bin_port)
+    stalled.send_raw(frame(OP_AUTH, 1, key.encode())[:20])
+    t0 = time.time()
+    assert stalled.closed()
+    assert 0.2 < time.time() - t0 < 5
+    time.sleep(0.5)  # longer than the deadline, but no frame begun: still served
+    assert idle.call(OP_LOOKUP_ACCOUNTS, u128(1))[:2] == (OP_LOOKUP_ACCOUNTS, 0)
+    assert s.stop() == 0
