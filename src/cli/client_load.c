@@ -7,12 +7,17 @@
  * each request.  At the end it prints requests/s, transfers/s and the
  * p50/p99/max latency.
  *
+ * With --binary the same batches go as 128-byte records over the ledger's
+ * binary protocol (docs/binary.md), one connection per thread; a reply
+ * with an empty body means every event was ok.
+ *
  * Bodies are formatted with snprintf into a per-thread buffer and answers
  * are checked by counting "result":"ok" rather than parsing JSON, so the
  * generator spends as little CPU as possible: on a small machine it shares
  * the cores with the server it measures.
  */
 #include "cli/client_load.h"
+#include "cli/client_binary.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -121,6 +126,66 @@ static size_t format_batch(load_thread_t *t, char *buf, size_t cap, uint32_t n) 
   return len;
 }
 
+/* Encodes a batch of n transfers with fresh ids into buf (n * 128 bytes). */
+static void encode_batch(load_thread_t *t, uint8_t *buf, uint32_t n) {
+  load_shared_t *s = t->shared;
+  uint64_t first = atomic_fetch_add(&s->next_id, n);
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t a = (uint32_t)qp_rng_below(&t->rng, s->o->accounts);
+    uint32_t b = (a + 1 + (uint32_t)qp_rng_below(&t->rng, s->o->accounts - 1)) % s->o->accounts;
+    qp_transfer_t tr = {.id = s->id_base + first + i,
+                        .debit_account_id = s->account_base + a,
+                        .credit_account_id = s->account_base + b,
+                        .amount = 1,
+                        .ledger = LOAD_LEDGER,
+                        .code = 1};
+    qp_transfer_encode(buf + (size_t)i * QP_BIN_RECORD_SIZE, &tr);
+  }
+}
+
+static void *binary_main(void *arg) {
+  load_thread_t *t = arg;
+  load_shared_t *s = t->shared;
+  uint32_t n = s->o->batch;
+  uint8_t *body = qp_malloc((size_t)n * QP_BIN_RECORD_SIZE);
+  qp_cli_bin_t b;
+  int rc = body != NULL ? qp_cli_bin_open(&b, s->o->binary, s->o->key) : 1;
+  if (rc != 0) atomic_fetch_add(&s->failures, 1);
+  while (rc == 0 && qp_clock_mono_ns() < s->stop_ns && t->samples < t->samples_cap) {
+    encode_batch(t, body, n);
+    uint64_t t0 = qp_clock_mono_ns();
+    int bad = qp_cli_bin_call(&b, QP_BIN_OP_CREATE_TRANSFERS, body, n * QP_BIN_RECORD_SIZE);
+    t->samples_ns[t->samples++] = qp_clock_mono_ns() - t0;
+    if (bad != 0 || b.h.body_len != 0)
+      atomic_fetch_add(&s->failures, 1);
+    else
+      t->transfers += n;
+    if (bad != 0) break; /* the connection is gone */
+  }
+  qp_cli_bin_close(&b);
+  qp_free(body);
+  return NULL;
+}
+
+/* Creates the accounts over the binary protocol. */
+static int binary_accounts(load_shared_t *s) {
+  const qp_cli_load_options_t *o = s->o;
+  uint8_t *body = qp_malloc((size_t)o->accounts * QP_BIN_RECORD_SIZE);
+  qp_cli_bin_t b;
+  int rc = body != NULL ? qp_cli_bin_open(&b, o->binary, o->key) : 1;
+  for (uint32_t i = 0; rc == 0 && i < o->accounts; i++) {
+    qp_account_t a = {.id = s->account_base + i, .ledger = LOAD_LEDGER, .code = 1};
+    qp_account_encode(body + (size_t)i * QP_BIN_RECORD_SIZE, &a);
+  }
+  if (rc == 0)
+    rc = qp_cli_bin_call(&b, QP_BIN_OP_CREATE_ACCOUNTS, body, o->accounts * QP_BIN_RECORD_SIZE);
+  if (rc == 0 && b.h.body_len != 0) rc = 1;
+  if (rc != 0) fprintf(stderr, "quipu client load: cannot create the accounts\n");
+  qp_cli_bin_close(&b);
+  qp_free(body);
+  return rc;
+}
+
 static void *load_main(void *arg) {
   load_thread_t *t = arg;
   load_shared_t *s = t->shared;
@@ -153,6 +218,7 @@ static void *load_main(void *arg) {
 /* Creates the accounts the transfers move money between. */
 static int create_accounts(load_shared_t *s) {
   const qp_cli_load_options_t *o = s->o;
+  if (o->binary != NULL) return binary_accounts(s);
   size_t cap = (size_t)o->accounts * 96 + 16, len = 0;
   char *body = qp_malloc(cap);
   if (body == NULL) return 1;
@@ -203,7 +269,8 @@ static void report(load_thread_t *threads, uint32_t count, uint64_t elapsed_ns, 
   double p99 =
       total ? (double)all[(total * 99) / 100 < total ? (total * 99) / 100 : total - 1] / 1e6 : 0;
   double max = total ? (double)all[total - 1] / 1e6 : 0;
-  printf("load: %s, batch %u, %u connections, %.1f s\n", o->url, o->batch, o->connections, secs);
+  printf("load: %s%s, batch %u, %u connections, %.1f s\n", o->binary ? "binary " : "",
+         o->binary ? o->binary : o->url, o->batch, o->connections, secs);
   printf("requests:  %llu (%.0f/s), failed %llu\n", (unsigned long long)total, (double)total / secs,
          (unsigned long long)failures);
   printf("transfers: %llu ok (%.0f/s)\n", (unsigned long long)transfers, (double)transfers / secs);
@@ -239,7 +306,8 @@ int qp_cli_client_load(const qp_cli_load_options_t *o) {
     threads[i].samples_ns = qp_calloc(samples_max, sizeof(uint64_t));
     threads[i].samples_cap = samples_max;
     if (threads[i].samples_ns == NULL) break;
-    if (pthread_create(&threads[i].thread, NULL, load_main, &threads[i]) != 0) break;
+    if (pthread_create(&threads[i].thread, NULL, o->binary ? binary_main : load_main,
+                       &threads[i]) != 0) break;
     started++;
   }
   for (uint32_t i = 0; i < started; i++) pthread_join(threads[i].thread, NULL);

@@ -9,6 +9,7 @@
 
 typedef struct qp_cli_load_options {
   const char *url;      /* base URL */
+  const char *binary;   /* "host:port" of the binary protocol, or NULL (HTTP/JSON) */
   const char *key;      /* API key (ledger:read,ledger:write) or NULL */
   const char *cacert;   /* PEM CAs to trust for https, or NULL (the system's) */
   uint32_t batch;       /* transfers per request, 1..8190 */

@@ -24,6 +24,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "cli/cli.h"
+#include "cli/client_binary.h"
 #include "cli/client_load.h"
 
 #define CLIENT_URL_DEFAULT "http://127.0.0.1:7070"
@@ -45,6 +46,9 @@ static const char USAGE[] =
     "  load [--batch N] [--connections N] [--duration S] [--accounts N]\n"
     "                            load generator: transfer batches of N (default 8190) from\n"
     "                            N connections (default 2) for S seconds (default 10)\n"
+    "  --binary HOST:PORT load [same options]\n"
+    "                            the same load over the ledger's binary protocol\n"
+    "  --binary HOST:PORT smoke  two accounts, a transfer and lookups over it (docs/binary.md)\n"
     "\n"
     "The URL defaults to $QUIPU_URL (else " CLIENT_URL_DEFAULT "); https:// works.\n"
     "The API key is read from $QUIPU_KEY (export QUIPU_KEY=qpk_...): --key KEY also\n"
@@ -164,6 +168,7 @@ static int report(client_t *c, bool check_results, bool check_audit) {
 
 typedef struct client_args {
   const char *url;            /* --url */
+  const char *binary;         /* --binary host:port */
   const char *key;            /* --key */
   const char *cacert;         /* --cacert */
   const char *limit;          /* --limit */
@@ -206,6 +211,7 @@ static int parse(int argc, char **argv, client_args_t *a) {
       {"batch", required_argument, NULL, 'B'},    {"connections", required_argument, NULL, 'C'},
       {"duration", required_argument, NULL, 'D'}, {"accounts", required_argument, NULL, 'A'},
       {"cacert", required_argument, NULL, 'c'},   {"help", no_argument, NULL, 'h'},
+      {"binary", required_argument, NULL, 'Y'},
       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   a->load =
@@ -215,6 +221,7 @@ static int parse(int argc, char **argv, client_args_t *a) {
   while ((c = getopt_long(argc, argv, "u:k:c:n:f:t:rhB:C:D:A:", opts, NULL)) != -1) {
     switch (c) {
       case 'u': a->url = optarg; break;
+      case 'Y': a->binary = optarg; break;
       case 'k': a->key = optarg; break;
       case 'c': a->cacert = optarg; break;
       case 'n': a->limit = optarg; break;
@@ -319,8 +326,15 @@ static int dispatch(client_t *c, const client_args_t *a) {
   if (strcmp(cmd, "transfer") == 0 && n == 2) return run_get(c, "transfers", a->positional[1]);
   if (strcmp(cmd, "history") == 0 && n == 2) return run_history(c, a, "transfers");
   if (strcmp(cmd, "balances") == 0 && n == 2) return run_history(c, a, "balances");
+  if (a->binary != NULL && strcmp(cmd, "smoke") == 0 && n == 1)
+    return qp_cli_bin_smoke(a->binary, c->key);
+  if (a->binary != NULL && strcmp(cmd, "load") != 0) {
+    fprintf(stderr, "quipu client: --binary works with `load` and `smoke` only\n");
+    return 2;
+  }
   if (strcmp(cmd, "load") == 0 && n == 1) {
     qp_cli_load_options_t o = a->load;
+    o.binary = a->binary;
     o.url = c->url;
     o.key = c->key;
     o.cacert = c->cacert;

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "http/http.h"
+#include "ledger/binary.h"
 #include "ledger/db.h"
 
 struct json_t; /* jansson's object type */
@@ -134,6 +135,8 @@ typedef struct qp_ledger_settings {
   uint32_t queue_max;   /* "queue_max": create requests queued before 429 */
   uint64_t evict_after; /* "evict_after": stored transfers leave memory past this (0 = default) */
   qp_ledger_cluster_t cluster; /* "cluster": replication on Raft (enabled = false: none) */
+  char binary_listen[64]; /* "binary_listen": host:port of the binary protocol; "" = off */
+  uint32_t binary_frame_timeout_ms; /* "binary_frame_timeout_ms": a begun frame's deadline */
 } qp_ledger_settings_t;
 
 /* Reads "modules.ledger.cluster" (docs/cluster.md) into *out.  Returns 0 or

@@ -104,6 +104,7 @@ typedef struct qp__ledger_api {
   qp_http_module_t http;         /* what the HTTP core serves */
   qp__raft_node_t *raft;         /* owned; cluster mode only, else NULL */
   uint64_t entry_now_ns;         /* cluster mode: the db's clock, the applied entry's time */
+  struct qp__bin_server *binary; /* the binary listener, or NULL (binary_server.c) */
 } qp__ledger_api_t;
 
 /* --------------------------------------------------- cluster (HTTP) */

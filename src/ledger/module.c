@@ -14,6 +14,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "ledger/api_int.h"
+#include "ledger/binary_int.h"
 #include "node/module.h"
 
 /* ------------------------------------------------------------ settings */
@@ -22,6 +23,7 @@ void qp_ledger_settings_default(qp_ledger_settings_t *s) {
   memset(s, 0, sizeof *s);
   s->events_max = QP_LEDGER_API_EVENTS_MAX_DEFAULT;
   s->queue_max = QP_LEDGER_API_QUEUE_MAX_DEFAULT;
+  s->binary_frame_timeout_ms = 30000;
 }
 
 /* One integer setting in [min, max]; false with detail set. */
@@ -63,13 +65,27 @@ int qp_ledger_settings_parse(const struct json_t *object, const char *where,
       char at[128];
       snprintf(at, sizeof at, "%s.cluster", where);
       ok = qp_ledger_cluster_parse(v, at, &out->cluster, detail, detail_size) == 0;
+    } else if (strcmp(key, "binary_frame_timeout_ms") == 0) {
+      ok = setting_u64(where, key, v, 10, 600000, &n, detail, detail_size);
+      out->binary_frame_timeout_ms = (uint32_t)n;
+    } else if (strcmp(key, "binary_listen") == 0) {
+      const char *text = json_is_string(v) ? json_string_value(v) : NULL;
+      ok = text != NULL && text[0] != '\0' && strlen(text) < sizeof out->binary_listen;
+      if (ok) memcpy(out->binary_listen, text, strlen(text) + 1);
+      if (!ok) snprintf(detail, detail_size, "%s.%s must be \"host:port\"", where, key);
     } else {
       snprintf(detail, detail_size,
-               "unknown key %s.%s; allowed: max_batch_events, queue_max, evict_after, cluster",
+               "unknown key %s.%s; allowed: max_batch_events, queue_max, evict_after, cluster, "
+               "binary_listen, binary_frame_timeout_ms",
                where, key);
       return QP_EINVAL;
     }
     if (!ok) return QP_EINVAL;
+  }
+  if (out->cluster.enabled && out->binary_listen[0] != '\0') {
+    snprintf(detail, detail_size, "%s.binary_listen is not available in cluster mode yet "
+             "(docs/binary.md)", where);
+    return QP_EINVAL;
   }
   return 0;
 }
@@ -121,6 +137,11 @@ static int ledger_open(const qp_node_env_t *env, const struct json_t *settings, 
                              &api->raft, detail, detail_size);
   if (rc == 0) rc = qp__ledger_writer_start(&api->writer, api->db, api->raft,
                                             api->settings.queue_max, &api->metrics);
+  if (rc == 0 && api->settings.binary_listen[0] != '\0') {
+    rc = qp__bin_server_start(api, api->settings.binary_listen, &api->binary, detail,
+                              detail_size);
+    if (rc != 0) qp__ledger_writer_stop(&api->writer);
+  }
   if (rc != 0) {
     qp__raft_node_stop(api->raft);
     qp_db_close(api->db);
@@ -157,6 +178,7 @@ static void ledger_close(void *state) {
   qp__ledger_api_t *api = state;
   if (api == NULL) return;
   qp__ledger_service_set(NULL);
+  qp__bin_server_stop(api->binary); /* its frames in flight still reach the writer */
   qp__ledger_writer_stop(&api->writer);
   qp__raft_node_stop(api->raft);
   qp_db_close(api->db);
@@ -173,6 +195,7 @@ void qp__ledger_api_metrics(void *ctx, qp_http_text_t *out) {
   qp_db_health_t health;
   qp_db_health(api->db, &health);
   qp__ledger_health_render(&health, out);
+  if (api->binary != NULL) qp__bin_metrics_render(api->binary, out);
 }
 
 int qp__ledger_api_health(void *ctx, char *code, size_t code_size, char *message,
