@@ -113,6 +113,8 @@ typedef struct qp_ledger_settings {
   uint32_t events_max;  /* "max_batch_events": events (or ids) per request, 1..8190 */
   uint32_t queue_max;   /* "queue_max": create requests queued before 429 */
   uint64_t evict_after; /* "evict_after": stored transfers leave memory past this (0 = default) */
+  uint64_t index_lag_max; /* "index_lag_max": commits wait for the index past this many untaken
+                             changes (qp_db_options_t.index_lag_max; 0 = default) */
 } qp_ledger_settings_t;
 
 /* Fills *s with the defaults. */

@@ -59,9 +59,13 @@ int qp_ledger_settings_parse(const struct json_t *object, const char *where,
     } else if (strcmp(key, "evict_after") == 0) {
       ok = setting_u64(where, key, v, 1, 1ull << 32, &n, detail, detail_size);
       out->evict_after = n;
+    } else if (strcmp(key, "index_lag_max") == 0) {
+      ok = setting_u64(where, key, v, 1, 1ull << 32, &n, detail, detail_size);
+      out->index_lag_max = n;
     } else {
       snprintf(detail, detail_size,
-               "unknown key %s.%s; allowed: max_batch_events, queue_max, evict_after", where, key);
+               "unknown key %s.%s; allowed: max_batch_events, queue_max, evict_after, "
+               "index_lag_max", where, key);
       return QP_EINVAL;
     }
     if (!ok) return QP_EINVAL;
@@ -75,6 +79,7 @@ static int open_db(qp__ledger_api_t *api, char *detail, size_t detail_size) {
   qp_db_options_t opts;
   memset(&opts, 0, sizeof opts);
   opts.evict_min_rows = api->settings.evict_after;
+  opts.index_lag_max = api->settings.index_lag_max;
   opts.lock_held = true;
   qp_db_recovery_t rec;
   memset(&rec, 0, sizeof rec);
