@@ -186,7 +186,12 @@ static int bench_ledger(const bench_config_t *cfg) {
   qp_ledger_destroy(ledger);
   qp_db_t *db = NULL;
   char detail[512];
-  if (rc == 0 && (rc = qp_db_open(dir, NULL, &db, NULL, detail, sizeof detail)) != 0)
+  /* Valgrind cannot map LMDB's default 64 GiB; BENCH_INDEX_MAP_MB shrinks it. */
+  qp_db_options_t opts;
+  memset(&opts, 0, sizeof opts);
+  const char *map_mb = getenv("BENCH_INDEX_MAP_MB");
+  if (map_mb != NULL) opts.index_map_size = (size_t)strtoull(map_mb, NULL, 10) << 20;
+  if (rc == 0 && (rc = qp_db_open(dir, &opts, &db, NULL, detail, sizeof detail)) != 0)
     fprintf(stderr, "bench: %s\n", detail);
   if (rc == 0) rc = create_accounts(cfg, db, NULL);
   uint64_t lag_start = 0;
