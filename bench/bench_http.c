@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -509,6 +510,45 @@ static int http_setup(client_t *c, qb_workload_t *w) {
   return rc;
 }
 
+/* Issue 18: an HTTP figure counts the server's index work too.  Polls
+ * GET /v1/audit (every 2 ms, up to 10 min) until index_lag_events is 0;
+ * *lag_end gets the first lag seen, *wait_ns the time it took. */
+static int http_index_wait(const server_t *s, uint64_t *lag_end, uint64_t *wait_ns) {
+  CURL *e = curl_easy_init();
+  struct curl_slist *h = curl_slist_append(NULL, s->auth);
+  char url[96];
+  snprintf(url, sizeof url, "%s/v1/audit", s->url);
+  lane_t l = {.resp = {.max = RESPONSE_BYTES_MAX}};
+  int rc = e && h ? QP_EAGAIN : QP_ENOMEM;
+  curl_easy_setopt(e, CURLOPT_URL, url);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &l);
+  uint64_t t0 = qp_clock_mono_ns();
+  for (bool first = true; rc == QP_EAGAIN; first = false) {
+    qp_buf_reset(&l.resp);
+    long code = 0;
+    if (curl_easy_perform(e) != CURLE_OK) rc = QP_EIO;
+    else curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    json_t *root = rc == QP_EAGAIN && code == 200 ? json_loadb(l.resp.data, l.resp.len, 0, NULL)
+                                                   : NULL;
+    const char *v = json_string_value(json_object_get(root, "index_lag_events"));
+    qp_u128 lag = 0;
+    if (rc == QP_EAGAIN && (v == NULL || qp_u128_parse(v, strlen(v), &lag) != 0)) rc = QP_ECORRUPT;
+    json_decref(root);
+    if (rc != QP_EAGAIN) break;
+    if (first) *lag_end = (uint64_t)lag;
+    if (lag == 0) rc = 0;
+    else if (qp_clock_mono_ns() - t0 > 600000000000ull) rc = QP_ELIMIT;
+    else nanosleep(&(struct timespec){.tv_nsec = 2000000}, NULL);
+  }
+  *wait_ns = qp_clock_mono_ns() - t0;
+  qp_buf_free(&l.resp);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(e);
+  return rc;
+}
+
 /* Reads every account back with POST /v1/accounts/lookup. */
 static int http_check(const server_t *s, const qb_workload_t *w, const char *system,
                       qb_report_t *rep) {
@@ -629,7 +669,12 @@ int qb_run_http(const qb_config_t *cfg, qb_report_t *rep) {
   if (rc == 0) rc = keep_latencies(&c, cfg->http_transfers / QP_BATCH_EVENTS_MAX + c.lanes_count);
   if (rc == 0)
     rc = send_items(&c, &w, ITEMS_STREAM, cfg->http_transfers, QP_BATCH_EVENTS_MAX, &busy);
+  uint64_t lag = 0, wait = 0;
+  if (rc == 0) rc = http_index_wait(&s, &lag, &wait);
+  busy += wait;
   if (rc == 0) {
+    qb_report_add(rep, "http_batch8190_index_lag_end_events", (double)lag, "events", 0);
+    qb_report_add(rep, "http_batch8190_index_lag_end_ms", (double)wait / 1e6, "ms", 1);
     qb_report_add(rep, "http_batch8190_transfers_per_s",
                   (double)cfg->http_transfers * 1e9 / (double)busy, "transfers/s", 0);
     report_latency(rep, "http_batch8190_request", &c);
@@ -640,7 +685,10 @@ int qb_run_http(const qb_config_t *cfg, qb_report_t *rep) {
   if (rc == 0) rc = keep_latencies(&c1, cfg->http1_transfers);
   busy = 0;
   if (rc == 0) rc = send_items(&c1, &w, ITEMS_STREAM, cfg->http1_transfers, 1, &busy);
+  if (rc == 0) rc = http_index_wait(&s, &lag, &wait);
+  busy += wait;
   if (rc == 0) {
+    qb_report_add(rep, "http_batch1_index_lag_end_events", (double)lag, "events", 0);
     qb_report_add(rep, "http_batch1_requests_per_s",
                   (double)cfg->http1_transfers * 1e9 / (double)busy, "req/s", 0);
     report_latency(rep, "http_batch1", &c1);

@@ -61,7 +61,14 @@ qp_u128 qp_u128_load_le(const uint8_t in[16]) {
 #endif
 
 void qp_u128_store_be(uint8_t out[16], qp_u128 v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* Two byte swaps: this runs several times per transfer in the index. */
+  uint64_t hi = __builtin_bswap64((uint64_t)(v >> 64)), lo = __builtin_bswap64((uint64_t)v);
+  memcpy(out, &hi, 8);
+  memcpy(out + 8, &lo, 8);
+#else
   for (int i = 0; i < 16; i++) out[15 - i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 
 qp_u128 qp_u128_load_be(const uint8_t in[16]) {

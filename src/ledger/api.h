@@ -137,6 +137,8 @@ typedef struct qp_ledger_settings {
   qp_ledger_cluster_t cluster; /* "cluster": replication on Raft (enabled = false: none) */
   char binary_listen[64]; /* "binary_listen": host:port of the binary protocol; "" = off */
   uint32_t binary_frame_timeout_ms; /* "binary_frame_timeout_ms": a begun frame's deadline */
+  uint64_t index_lag_max; /* "index_lag_max": commits wait for the index past this many untaken
+                             changes (qp_db_options_t.index_lag_max; 0 = default) */
 } qp_ledger_settings_t;
 
 /* Reads "modules.ledger.cluster" (docs/cluster.md) into *out.  Returns 0 or

@@ -97,6 +97,17 @@ void qp__ledger_health_render(const qp_db_health_t *h, qp_http_text_t *out) {
   qp_http_metric_u64(out, "quipu_ledger_index_lag_batches", "gauge",
                      "Journal records committed but not yet in the LMDB index.",
                      h->journal_seq - h->index_seq);
+  qp_http_metric_u64(out, "quipu_ledger_index_lag_events", "gauge",
+                     "Events committed but not yet in the LMDB index.", h->index_lag_events);
+  qp_http_metric_u64(out, "quipu_ledger_index_lag_max", "gauge",
+                     "Back-pressure bound: commits wait while this many changes are untaken.",
+                     h->index_lag_max);
+  qp_http_metric_u64(out, "quipu_ledger_index_waits_total", "counter",
+                     "Commits that waited for the index at the back-pressure bound.",
+                     h->index_waits);
+  qp_http_metric_header(out, "quipu_ledger_index_wait_seconds_total", "counter",
+                        "Total time commits waited for the index.");
+  put_seconds(out, "quipu_ledger_index_wait_seconds_total", h->index_wait_ns);
   qp_http_metric_header(out, "quipu_ledger_index_lag_seconds", "gauge",
                         "How long the index has been behind the journal (0 = caught up).");
   put_seconds(out, "quipu_ledger_index_lag_seconds", h->index_lag_ns);

@@ -563,6 +563,11 @@ static void audit(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   json_object_set_new(o, "ledgers", rows);
   json_object_set_new(o, "ledgers_count", json_integer(ledgers));
   json_object_set_new(o, "stopped", json_boolean(qp_db_stopped(s->db)));
+  qp_db_health_t h;
+  qp_db_health(s->db, &h);
+  json_object_set_new(o, "index_lag_events", u64_json(h.index_lag_events));
+  json_object_set_new(o, "index_lag_seconds", json_real((double)h.index_lag_ns / 1e9));
+  json_object_set_new(o, "index_waits", u64_json(h.index_waits));
   bool checked = false;
   int vrc = qp_db_verify_status(s->db, &checked, NULL, 0);
   json_object_set_new(o, "journal_check",

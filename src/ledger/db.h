@@ -56,6 +56,10 @@ typedef struct qp_db_options {
   bool replicated;                   /* cluster mode: open finds the last Raft position
                                         (qp_db_replica_pos) even when the index's position
                                         is past it, by reading the journal's headers once */
+  /* Test seam: the applier calls this before storing each round it took
+   * (outside every lock); a test blocks in it to hold the index back. */
+  void (*applier_round_hook)(void *ctx);
+  void *applier_round_hook_ctx;      /* passed to applier_round_hook */
 } qp_db_options_t;
 
 /* What open found and did; filled by qp_db_open. */
@@ -228,6 +232,10 @@ typedef struct qp_db_health {
   uint64_t journal_seq;        /* last durable journal record */
   uint64_t index_seq;          /* last record the LMDB index holds */
   uint64_t index_lag_ns;       /* how long the index has been behind (0 = caught up) */
+  uint64_t index_lag_events;   /* events committed but not yet in the index */
+  uint64_t index_lag_max;      /* the back-pressure bound (options.index_lag_max, changes) */
+  uint64_t index_waits;        /* times a commit waited for the index at that bound */
+  uint64_t index_wait_ns;      /* total time commits waited for it */
   uint64_t last_commit_age_ns; /* since the last commit; UINT64_MAX = none since open */
   bool stopped;                /* qp_db_stopped */
   int journal_check;           /* 1 passed, 0 still running, -1 found damage */

@@ -172,6 +172,8 @@ void *qp__db_applier_main(void *arg) {
       held = true;
       stage = 0;
     }
+    if (held && stage == 0 && db->options.applier_round_hook != NULL)
+      db->options.applier_round_hook(db->options.applier_round_hook_ctx);
     if (held) rc = qp__db_store_round(db, &meta, &stage);
     if (held && rc == 0) {
       qp__db_after_store(db, stored_rows, true);
@@ -201,6 +203,7 @@ void *qp__db_applier_main(void *arg) {
     db->applier_error = 0;
     db->applied_seq = meta.applied_seq;
     db->applied_ts = meta.last_timestamp;
+    db->applied_events = meta.events;
     if (db->applied_seq >= db->durable_seq) db->behind_since_ns = 0;
     pthread_cond_broadcast(&db->ring_cond);
   }
@@ -221,22 +224,32 @@ static uint64_t untaken(qp_db_t *db) {
  * taken those changes yet and will end its round by bumping applied_seq. */
 void qp__db_wait_for_index_room(qp_db_t *db) {
   if (!db->applier_started) return;
+  uint64_t since = 0;
   for (;;) {
     pthread_mutex_lock(&db->ring_mutex);
     uint64_t round = db->applied_seq;
     bool failed = db->applier_error != 0;
     pthread_mutex_unlock(&db->ring_mutex);
-    if (failed || untaken(db) < db->options.index_lag_max) return;
+    if (failed || untaken(db) < db->options.index_lag_max) break;
     pthread_mutex_lock(&db->ring_mutex);
+    if (since == 0) {
+      since = qp__db_monotonic_ns();
+      db->index_waits++;
+    }
     while (db->applied_seq == round && db->applier_error == 0)
       pthread_cond_wait(&db->ring_cond, &db->ring_mutex);
     pthread_mutex_unlock(&db->ring_mutex);
   }
+  if (since == 0) return;
+  pthread_mutex_lock(&db->ring_mutex);
+  db->index_wait_ns += qp__db_monotonic_ns() - since;
+  pthread_mutex_unlock(&db->ring_mutex);
 }
 
 void qp__db_publish_durable(qp_db_t *db, uint64_t seq) {
   pthread_mutex_lock(&db->ring_mutex);
   db->durable_seq = seq;
+  db->durable_events = db->stats_events; /* the writer's: it holds write_mutex */
   if (!db->applier_started) db->applied_seq = db->taken_seq = seq; /* no index */
   db->last_commit_ns = qp__db_monotonic_ns();
   if (db->applied_seq < seq && db->behind_since_ns == 0) db->behind_since_ns = db->last_commit_ns;

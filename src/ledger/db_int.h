@@ -111,6 +111,10 @@ struct qp_db {
   int applier_error;               /* the last index write failed with this (0 = healthy) */
   bool closing;                    /* applier should drain and exit */
   uint64_t applied_ts;             /* the ledger clock the index holds up to */
+  uint64_t durable_events;         /* events in the journal at durable_seq */
+  uint64_t applied_events;         /* events the index holds (at applied_seq) */
+  uint64_t index_waits;            /* times the writer waited for the index (back-pressure) */
+  uint64_t index_wait_ns;          /* total time it waited */
 
   /* Who submitted the batches (submitters.h): noted by the writer and by
    * recovery under the state lock, taken with each round's changes. */

@@ -313,6 +313,7 @@ static int open_files(qp_db_t *db, qp_db_recovery_t *rep, char *detail, size_t d
     return rc;
   }
   db->durable_seq = db->applied_seq = db->taken_seq = scan.last_seq;
+  db->durable_events = db->applied_events = db->stats_events;
   db->applied_ts = qp_ledger_last_timestamp(db->ledger);
   if (db->options.open_journal != NULL) return qp__history_update(&db->history, db->ledger);
   return verify_prefix(db, rep, detail, detail_size);

@@ -220,6 +220,10 @@ int qp_db_health(qp_db_t *db, qp_db_health_t *out) {
   out->journal_seq = db->durable_seq;
   out->index_seq = db->applied_seq;
   out->index_lag_ns = db->behind_since_ns != 0 ? now - db->behind_since_ns : 0;
+  out->index_lag_events = db->durable_events - db->applied_events;
+  out->index_lag_max = db->options.index_lag_max;
+  out->index_waits = db->index_waits;
+  out->index_wait_ns = db->index_wait_ns;
   out->last_commit_age_ns = db->last_commit_ns != 0 ? now - db->last_commit_ns : UINT64_MAX;
   pthread_mutex_unlock(&db->ring_mutex);
   out->stopped = qp_db_stopped(db);

@@ -168,12 +168,37 @@ static int transfer_key(qp__index_t *ix, MDB_txn *txn, qp_u128 id, uint8_t ts_ke
   return 0;
 }
 
-static int apply_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes_t *c) {
-  int rc = 0;
-  /* Timestamps only grow, so these are appends at the end of the tree. */
+/* An id is put with MDB_APPEND first: ids that grow with time (as most
+ * clients make them) then skip the search from the root.  A failed
+ * append leaves the transaction intact (LMDB checks before changing
+ * anything), and the id goes in with an ordinary put. */
+static int put_id(MDB_cursor *cur, const uint8_t id[16], const uint8_t ts[8]) {
+  MDB_val k = {16, (void *)id}, v = {8, (void *)ts};
+  int rc = mdb_cursor_put(cur, &k, &v, MDB_APPEND);
+  if (rc == MDB_KEYEXIST) rc = mdb_cursor_put(cur, &k, &v, 0);
+  return rc;
+}
+
+/* An account's entry: its timestamp is after every one the account has
+ * (a round's transfers follow every stored one, assert_round in
+ * db_applier.c), so it is appended to the account's set (MDB_APPENDDUP
+ * skips the search inside the set). */
+static int put_account_ts(MDB_cursor *cur, qp_u128 account, const uint8_t ts[8]) {
+  uint8_t side[16];
+  qp_u128_store_be(side, account);
+  MDB_val k = {sizeof side, side}, v = {8, (void *)ts};
+  return mdb_cursor_put(cur, &k, &v, MDB_APPENDDUP);
+}
+
+/* The round's new transfers: by timestamp (appends at the end of the
+ * tree), id -> timestamp, the pending ones, and each account's set. */
+static int add_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes_t *c) {
+  MDB_cursor *ids = NULL, *sides = NULL;
+  int rc = mdb_cursor_open(txn, ix->transfer_ids, &ids);
+  if (rc == 0) rc = mdb_cursor_open(txn, ix->account_transfers, &sides);
   for (uint32_t i = 0; i < c->transfers_count && rc == 0; i++) {
     const qp_transfer_t *t = &c->transfers[i];
-    uint8_t id[16], ts[8], val[QP_RECORD_SIZE + 1], side[16];
+    uint8_t id[16], ts[8], val[QP_RECORD_SIZE + 1];
     /* Each insert reads its leaf through the map before copying it: over a
      * round that is most of a large tree.  Drop the mapped pages as we go
      * (the ones this transaction still uses fault back in unchanged). */
@@ -184,14 +209,20 @@ static int apply_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_change
     val[QP_RECORD_SIZE] = c->transfer_states[i];
     MDB_val k = {sizeof ts, ts}, v = {sizeof val, val};
     rc = mdb_put(txn, ix->transfers, &k, &v, MDB_APPEND);
-    if (rc == 0) rc = put(txn, ix->transfer_ids, id, sizeof id, ts, sizeof ts);
+    if (rc == 0) rc = put_id(ids, id, ts);
     if (rc == 0 && c->transfer_states[i] == QP_PENDING_PENDING)
       rc = put(txn, ix->pending, id, sizeof id, ts, sizeof ts);
-    qp_u128_store_be(side, t->debit_account_id);
-    if (rc == 0) rc = put(txn, ix->account_transfers, side, sizeof side, ts, sizeof ts);
-    qp_u128_store_be(side, t->credit_account_id);
-    if (rc == 0) rc = put(txn, ix->account_transfers, side, sizeof side, ts, sizeof ts);
+    if (rc == 0) rc = put_account_ts(sides, t->debit_account_id, ts);
+    if (rc == 0) rc = put_account_ts(sides, t->credit_account_id, ts);
   }
+  /* Write cursors are freed with the transaction; closing them is allowed. */
+  if (ids) mdb_cursor_close(ids);
+  if (sides) mdb_cursor_close(sides);
+  return rc;
+}
+
+static int apply_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes_t *c) {
+  int rc = add_transfers(ix, txn, c);
   /* A pending transfer's state byte is rewritten in place. */
   for (uint32_t i = 0; i < c->pending_count && rc == 0; i++) {
     uint8_t ts[8];

@@ -39,6 +39,28 @@ static bool setting_u64(const char *where, const char *key, json_t *v, uint64_t 
   return true;
 }
 
+/* binary_listen and binary_frame_timeout_ms (docs/binary.md). */
+static bool binary_setting(const char *where, const char *key, json_t *v,
+                           qp_ledger_settings_t *out, char *detail, size_t detail_size) {
+  uint64_t n = 0;
+  if (strcmp(key, "binary_frame_timeout_ms") == 0) {
+    bool ok = setting_u64(where, key, v, 10, 600000, &n, detail, detail_size);
+    out->binary_frame_timeout_ms = (uint32_t)n;
+    return ok;
+  }
+  const char *text = json_is_string(v) ? json_string_value(v) : NULL;
+  bool ok = strcmp(key, "binary_listen") == 0 && text != NULL && text[0] != '\0' &&
+            strlen(text) < sizeof out->binary_listen;
+  if (ok) memcpy(out->binary_listen, text, strlen(text) + 1);
+  else if (strcmp(key, "binary_listen") == 0)
+    snprintf(detail, detail_size, "%s.%s must be \"host:port\"", where, key);
+  else
+    snprintf(detail, detail_size, "unknown key %s.%s; allowed: max_batch_events, queue_max, "
+             "evict_after, index_lag_max, cluster, binary_listen, binary_frame_timeout_ms",
+             where, key);
+  return ok;
+}
+
 int qp_ledger_settings_parse(const struct json_t *object, const char *where,
                              qp_ledger_settings_t *out, char *detail, size_t detail_size) {
   qp_ledger_settings_default(out);
@@ -61,22 +83,19 @@ int qp_ledger_settings_parse(const struct json_t *object, const char *where,
     } else if (strcmp(key, "evict_after") == 0) {
       ok = setting_u64(where, key, v, 1, 1ull << 32, &n, detail, detail_size);
       out->evict_after = n;
+    } else if (strcmp(key, "index_lag_max") == 0) {
+      ok = setting_u64(where, key, v, 1, 1ull << 32, &n, detail, detail_size);
+      out->index_lag_max = n;
     } else if (strcmp(key, "cluster") == 0) {
       char at[128];
       snprintf(at, sizeof at, "%s.cluster", where);
       ok = qp_ledger_cluster_parse(v, at, &out->cluster, detail, detail_size) == 0;
-    } else if (strcmp(key, "binary_frame_timeout_ms") == 0) {
-      ok = setting_u64(where, key, v, 10, 600000, &n, detail, detail_size);
-      out->binary_frame_timeout_ms = (uint32_t)n;
-    } else if (strcmp(key, "binary_listen") == 0) {
-      const char *text = json_is_string(v) ? json_string_value(v) : NULL;
-      ok = text != NULL && text[0] != '\0' && strlen(text) < sizeof out->binary_listen;
-      if (ok) memcpy(out->binary_listen, text, strlen(text) + 1);
-      if (!ok) snprintf(detail, detail_size, "%s.%s must be \"host:port\"", where, key);
+    } else if (strncmp(key, "binary_", 7) == 0) {
+      ok = binary_setting(where, key, v, out, detail, detail_size);
     } else {
       snprintf(detail, detail_size,
-               "unknown key %s.%s; allowed: max_batch_events, queue_max, evict_after, cluster, "
-               "binary_listen, binary_frame_timeout_ms",
+               "unknown key %s.%s; allowed: max_batch_events, queue_max, evict_after, "
+               "index_lag_max, cluster, binary_listen, binary_frame_timeout_ms",
                where, key);
       return QP_EINVAL;
     }
@@ -105,6 +124,7 @@ static int open_db(qp__ledger_api_t *api, char *detail, size_t detail_size) {
     opts.replicated = true;
   }
   opts.evict_min_rows = api->settings.evict_after;
+  opts.index_lag_max = api->settings.index_lag_max;
   opts.lock_held = true;
   qp_db_recovery_t rec;
   memset(&rec, 0, sizeof rec);

@@ -19,13 +19,15 @@ static void make_prefix(uint8_t out[PREFIX_SIZE], char kind, qp__query_field_t f
   qp_u128_store_be(out + 2, value);
 }
 
-static int add(MDB_txn *txn, MDB_dbi dbi, char kind, qp__query_field_t field, qp_u128 value,
-               uint64_t ts) {
+/* flags: MDB_APPENDDUP when ts is known to follow every timestamp already
+ * under the key (it skips the search inside the key's set), else 0. */
+static int add(MDB_cursor *cur, char kind, qp__query_field_t field, qp_u128 value, uint64_t ts,
+               unsigned flags) {
   uint8_t key[PREFIX_SIZE], data[8];
   make_prefix(key, kind, field, value);
   qp_store_u64_be(data, ts);
   MDB_val k = {sizeof key, key}, v = {sizeof data, data};
-  return mdb_put(txn, dbi, &k, &v, 0);
+  return mdb_cursor_put(cur, &k, &v, flags);
 }
 
 /* The fields a record is indexed under: (field, value) pairs, zero
@@ -44,7 +46,9 @@ static uint32_t record_fields(qp_u128 ud128, uint64_t ud64, uint32_t ud32, uint3
 
 int qp__query_add_accounts(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t *c,
                            uint64_t after_ts) {
-  int rc = 0;
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, dbi, &cur);
+  if (rc != 0) return rc;
   for (uint32_t i = 0; i < c->accounts_count && rc == 0; i++) {
     const qp_account_t *a = &c->accounts[i];
     if (a->timestamp <= after_ts) continue; /* created in an earlier round */
@@ -53,13 +57,16 @@ int qp__query_add_accounts(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t 
     uint32_t n = record_fields(a->user_data_128, a->user_data_64, a->user_data_32, a->ledger,
                                a->code, fields, values);
     for (uint32_t k = 0; k < n && rc == 0; k++)
-      rc = add(txn, dbi, 'a', fields[k], values[k], a->timestamp);
+      rc = add(cur, 'a', fields[k], values[k], a->timestamp, 0);
   }
+  mdb_cursor_close(cur);
   return rc;
 }
 
 int qp__query_add_transfers(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t *c) {
-  int rc = 0;
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, dbi, &cur);
+  if (rc != 0) return rc;
   for (uint32_t i = 0; i < c->transfers_count && rc == 0; i++) {
     const qp_transfer_t *t = &c->transfers[i];
     qp__query_field_t fields[FIELDS_MAX];
@@ -67,8 +74,9 @@ int qp__query_add_transfers(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t
     uint32_t n = record_fields(t->user_data_128, t->user_data_64, t->user_data_32, t->ledger,
                                t->code, fields, values);
     for (uint32_t k = 0; k < n && rc == 0; k++)
-      rc = add(txn, dbi, 't', fields[k], values[k], t->timestamp);
+      rc = add(cur, 't', fields[k], values[k], t->timestamp, MDB_APPENDDUP); /* ts only grow */
   }
+  mdb_cursor_close(cur);
   return rc;
 }
 

@@ -28,6 +28,12 @@ def test_ledger_health_gauges(start_server):
         time.sleep(0.1)
     assert gauge(text, "quipu_ledger_index_lag_batches") == 0
     assert gauge(text, "quipu_ledger_index_lag_seconds") == 0
+    assert gauge(text, "quipu_ledger_index_lag_events") == 0
+    assert gauge(text, "quipu_ledger_index_lag_max") == 4194304  # the default bound (4Mi changes)
+    assert gauge(text, "quipu_ledger_index_waits_total") == 0
+    audit = api.get("/v1/audit").json()
+    assert audit["index_lag_events"] == "0" and audit["index_waits"] == "0"
+    assert audit["index_lag_seconds"] == 0
     age = gauge(text, "quipu_ledger_last_commit_age_seconds")
     assert 0 <= age < 10
     assert gauge(text, "quipu_ledger_journal_check") == 1

@@ -5,6 +5,7 @@
  * the journal is caught by verify; a lost index is rebuilt from the
  * journal; the directory lock; history queries; group commit; expiry.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,6 +362,106 @@ static void test_index_backpressure(void **state) {
   snapshot(db, after, &a2);
   assert_same(before, &a1, after, &a2);
   qp_db_close(db);
+}
+
+/* A gate the applier passes before storing each round (the test seam). */
+typedef struct gate {
+  pthread_mutex_t mutex;
+  pthread_cond_t cond;
+  bool open;         /* rounds may be stored */
+  uint32_t entered;  /* rounds that reached the gate */
+} gate_t;
+
+static void gate_hook(void *ctx) {
+  gate_t *g = ctx;
+  pthread_mutex_lock(&g->mutex);
+  g->entered++;
+  pthread_cond_broadcast(&g->cond);
+  while (!g->open) pthread_cond_wait(&g->cond, &g->mutex);
+  pthread_mutex_unlock(&g->mutex);
+}
+
+typedef struct writer_run {
+  fixture_t *f;
+  qp_db_t *db;
+  _Atomic uint32_t done; /* batches committed */
+  _Atomic int failed;    /* a commit or a result was wrong */
+} writer_run_t;
+
+/* Commits 20 batches of 10 transfers between accounts 1..4. */
+static void *writer_main(void *arg) {
+  writer_run_t *w = arg;
+  for (uint32_t b = 0; b < 20; b++) {
+    qp_transfer_t t[10];
+    uint32_t r[10];
+    for (uint32_t i = 0; i < 10; i++) {
+      qp_u128 id = 1000 + b * 10 + i;
+      t[i] = transfer(id, 1 + (id % 4), 1 + ((id + 1) % 4), 1, 0);
+    }
+    w->f->clock += 1000;
+    if (qp_db_create_transfers(w->db, t, 10, r) != 0) w->failed = 1;
+    for (int i = 0; i < 10; i++)
+      if (r[i] != QP_CREATE_TRANSFER_OK) w->failed = 1;
+    w->done++;
+  }
+  return NULL;
+}
+
+/* Polls (1 ms steps, up to 20 s) until the writer has waited for the index. */
+static void wait_for_backpressure(qp_db_t *db, qp_db_health_t *h) {
+  for (int i = 0; i < 20000; i++) {
+    qp_db_health(db, h);
+    if (h->index_waits > 0) return;
+    nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+  }
+  fail_msg("the writer never waited for the index");
+}
+
+/* With the applier held at the gate, the writer stops at the lag bound
+ * (durable, but no further commits) and resumes once the index moves. */
+static void test_index_backpressure_waits_and_resumes(void **state) {
+  fixture_t *f = *state;
+  gate_t g = {.mutex = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+  qp_db_options_t opt = {.clock_ns = fake_clock, .clock_ctx = f, .index_lag_max = 40,
+                         .index_map_size = (size_t)1 << 30, .applier_round_hook = gate_hook,
+                         .applier_round_hook_ctx = &g};
+  qp_db_t *db;
+  char detail[256];
+  assert_int_equal(qp_db_open(f->dir, &opt, &db, NULL, detail, sizeof detail), 0);
+  qp_account_t a[4] = {account(1, 0), account(2, 0), account(3, 0), account(4, 0)};
+  uint32_t r[4];
+  assert_int_equal(qp_db_create_accounts(db, a, 4, r), 0);
+  writer_run_t w = {.f = f, .db = db};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
+  qp_db_health_t h;
+  wait_for_backpressure(db, &h);
+  /* Waiting: the index holds none of the transfers, the writer is stuck
+   * part-way, and the bound is what the options said. */
+  uint32_t stuck = w.done;
+  assert_true(stuck < 20);
+  assert_int_equal(h.index_lag_max, 40);
+  assert_true(h.index_lag_events >= 10);
+  pthread_mutex_lock(&g.mutex);
+  assert_true(g.entered >= 1);
+  qp_db_health(db, &h);
+  assert_int_equal(w.done, stuck); /* still waiting: nothing let it through */
+  g.open = true;
+  pthread_cond_broadcast(&g.cond);
+  pthread_mutex_unlock(&g.mutex);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_int_equal(w.done, 20);
+  assert_int_equal(w.failed, 0);
+  assert_int_equal(qp_db_sync_index(db), 0);
+  qp_db_health(db, &h);
+  assert_int_equal(h.index_lag_events, 0);
+  assert_int_equal(h.index_seq, h.journal_seq);
+  assert_true(h.index_waits >= 1);
+  assert_true(h.index_wait_ns > 0);
+  qp_db_close(db);
+  qp_verify_report_t rep;
+  assert_int_equal(qp_db_verify(f->dir, &rep, detail, sizeof detail), 0);
+  assert_true(rep.index_ok);
 }
 
 static void test_lock(void **state) {
@@ -923,6 +1024,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_every_byte_flip_detected, setup, teardown),
       cmocka_unit_test_setup_teardown(test_index_rebuilt_from_journal, setup, teardown),
       cmocka_unit_test_setup_teardown(test_index_backpressure, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_index_backpressure_waits_and_resumes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_submitters, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
       cmocka_unit_test_setup_teardown(test_verify_beside_an_open_db, setup, teardown),
