@@ -67,7 +67,7 @@ typedef struct qp__auth {
   qp__auth_settings_t settings;                      /* from node.json */
   const qp_http_server_t *server;                    /* for the bound port (loopback origins) */
   qp_kv_t *kv;                                       /* <data>/auth/ */
-  MDB_dbi users, handles, credentials, by_user, intents, by_order; /* the tables (store.c) */
+  MDB_dbi users, handles, credentials, by_user, intents, by_order, by_created; /* store.c */
   pthread_mutex_t intent_locks[QP_AUTH_INTENT_LOCKS]; /* one confirm or cancel per intent */
   pthread_mutex_t lock;                              /* guards ceremonies */
   qp__auth_ceremony_t ceremonies[QP_AUTH_CEREMONIES_MAX]; /* outstanding challenges */
@@ -180,6 +180,7 @@ void qp__auth_register_options(void *ctx, qp_http_request_t *req, qp_http_reply_
 void qp__auth_register_verify(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_intents_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_intents_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__auth_intents_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_intents_challenge(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_intents_confirm(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_intents_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);

@@ -127,6 +127,7 @@ static const qp_http_route_t ROUTES[] = {
     {"POST", "/v1/webauthn/register/verify", "auth:write", false, QP_AUTH_BODY_BYTES_MAX,
      qp__auth_register_verify},
     {"POST", "/v1/payment-intents", "auth:write", false, 8192, qp__auth_intents_create},
+    {"GET", "/v1/payment-intents", "auth:read", false, 0, qp__auth_intents_list},
     {"GET", "/v1/payment-intents/{id}", "auth:read", false, 0, qp__auth_intents_get},
     {"POST", "/v1/payment-intents/{id}/challenge", "auth:write", false, 1024,
      qp__auth_intents_challenge},

@@ -10,7 +10,8 @@
  * not fit LMDB's 511-byte keys), by_user (user id || SHA-256 of the
  * credential id -> nothing: a user's credentials by prefix), intents
  * (16-byte id -> JSON record of a payment intent) and by_order (order_id,
- * creation time, intent id -> nothing: an order's intents, for payments).  Records are JSON text
+ * creation time, intent id -> nothing: an order's intents, for payments) and by_created
+ * (creation time, intent id -> nothing: GET /v1/payment-intents).  Records are JSON text
  * written by jansson with sorted keys: readable with mdb_dump, and every
  * field named.
  */
@@ -35,7 +36,7 @@ int qp__auth_store_open(qp__auth_t *a, const char *data_dir, char *detail, size_
     snprintf(detail, detail_size, "auth: cannot create %s", dir);
     return rc;
   }
-  rc = qp_kv_open(dir, QP_AUTH_MAP_SIZE, 0, 6, &a->kv, detail, detail_size);
+  rc = qp_kv_open(dir, QP_AUTH_MAP_SIZE, 0, 7, &a->kv, detail, detail_size);
   if (rc != 0) return rc;
   qp_kv_write_policy_t policy = {QP_AUTH_MAP_SIZE_MAX, 0};
   qp_kv_set_write_policy(a->kv, &policy);
@@ -44,9 +45,10 @@ int qp__auth_store_open(qp__auth_t *a, const char *data_dir, char *detail, size_
                                   {"credentials", MDB_CREATE, &a->credentials},
                                   {"by_user", MDB_CREATE, &a->by_user},
                                   {"intents", MDB_CREATE, &a->intents},
-                                  {"by_order", MDB_CREATE, &a->by_order}};
+                                  {"by_order", MDB_CREATE, &a->by_order},
+                                  {"by_created", MDB_CREATE, &a->by_created}};
   const char *failed = NULL;
-  rc = qp_kv_dbis(a->kv, tables, 6, &failed);
+  rc = qp_kv_dbis(a->kv, tables, 7, &failed);
   if (rc != 0) {
     snprintf(detail, detail_size, "auth: cannot open table %s: %s", failed ? failed : "?",
              qp_strerror(rc));
@@ -178,12 +180,19 @@ static int put_intent(void *ctx, MDB_txn *txn) {
   intent_put_t *p = ctx;
   MDB_val k = {QP_AUTH_ID_SIZE, (void *)p->id}, v = {strlen(p->text), p->text};
   int rc = mdb_put(txn, p->a->intents, &k, &v, p->flags);
-  if (rc != 0 || p->order == NULL) return rc == MDB_KEYEXIST ? QP_EEXISTS : rc;
+  if (rc != 0 || p->flags != MDB_NOOVERWRITE) return rc == MDB_KEYEXIST ? QP_EEXISTS : rc;
+  uint64_t now = qp_clock_wall_ns();
+  uint8_t created[8 + QP_AUTH_ID_SIZE];
+  qp_store_u64_be(created, now);
+  memcpy(created + 8, p->id, QP_AUTH_ID_SIZE);
+  MDB_val ck = {sizeof created, created}, none = {0, ""};
+  rc = mdb_put(txn, p->a->by_created, &ck, &none, 0);
+  if (rc != 0 || p->order == NULL) return rc;
   uint8_t key[BY_ORDER_KEY_MAX];
   size_t n = strlen(p->order);
   memcpy(key, p->order, n);
   key[n] = 0;
-  qp_store_u64_be(key + n + 1, qp_clock_wall_ns());
+  qp_store_u64_be(key + n + 1, now);
   memcpy(key + n + 9, p->id, QP_AUTH_ID_SIZE);
   MDB_val ok = {n + 9 + QP_AUTH_ID_SIZE, key}, empty = {0, ""};
   return mdb_put(txn, p->a->by_order, &ok, &empty, 0);

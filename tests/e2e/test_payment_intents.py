@@ -321,3 +321,32 @@ def test_a_post_whose_record_was_lost_is_found_by_its_id(pay):
         assert r.json()["results"][0]["result"] == "ok", r.text
         got = pay.node.call("GET", "/v1/payment-intents/%s" % intent["id"]).json()
         assert got["status"] == status and got[member] == sid
+
+
+def test_list_pages_filters_and_refusals(pay):
+    made = [pay.intent(10 + i) for i in range(3)]
+    r = pay.node.call("POST", "/v1/payment-intents/%s/cancel" % made[1]["id"], {})
+    assert r.status_code == 200, r.text
+    r = pay.node.call("GET", "/v1/payment-intents?limit=2")
+    assert r.status_code == 200, r.text
+    first = r.json()
+    assert first["object"] == "list" and len(first["data"]) == 2 and first["next_cursor"]
+    r = pay.node.call("GET", "/v1/payment-intents?limit=2&cursor=%s" % first["next_cursor"])
+    second = r.json()
+    ids = [i["id"] for i in first["data"] + second["data"]]
+    assert ids == [m["id"] for m in made]  # oldest first, each once
+    assert second["next_cursor"] is None
+    r = pay.node.call("GET", "/v1/payment-intents?status=canceled")
+    assert [i["id"] for i in r.json()["data"]] == [made[1]["id"]]
+    assert r.json()["data"][0]["void_transfer_id"]
+    r = pay.node.call("GET", "/v1/payment-intents?user_id=%s" % ("0" * 32))
+    assert r.json()["data"] == []
+    r = pay.node.call("GET", "/v1/payment-intents?user_id=%s&limit=500" % pay.user)
+    assert len(r.json()["data"]) == 3
+    r = pay.node.call("GET", "/v1/payment-intents?created_from=%d" % (int(time.time()) + 3600))
+    assert r.json()["data"] == []
+    for query, path in [("limit=0", "limit"), ("limit=501", "limit"), ("status=paid", "status"),
+                        ("cursor=abc", "cursor"), ("user_id=xyz", "user_id"),
+                        ("created_from=10&created_to=5", "created_to"), ("nope=1", "nope")]:
+        r = pay.node.call("GET", "/v1/payment-intents?" + query)
+        assert r.status_code == 400 and r.json()["error"]["path"] == path, (query, r.text)
