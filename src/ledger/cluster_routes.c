@@ -99,9 +99,10 @@ void qp__ledger_cluster_status(void *ctx, qp_http_request_t *req, qp_http_reply_
   (void)req;
   qp__ledger_api_t *api = ctx;
   const qp_ledger_cluster_t *c = &api->settings.cluster;
-  if (api->raft == NULL) {
-    qp_http_reply_fail(r, 404, "not_clustered", "",
-                       "this node's ledger is not replicated (no modules.ledger.cluster)");
+  if (api->raft == NULL) { /* a single node: it serves everything itself */
+    qp_http_reply_json(r, 200, json_pack("{s:n, s:s, s:n, s:i, s:i, s:i, s:[]}", "id", "role",
+                                         "standalone", "leader", "term", 0, "commit_index", 0,
+                                         "applied_index", 0, "replicas"));
     return;
   }
   qp__raft_status_t s;

@@ -138,6 +138,7 @@ static int parse_settings(const json_t *obj, qp__pay_settings_t *s, char *detail
 static const qp_http_route_t ROUTES[] = {
     {"POST", "/v1/merchants", QP_PAY_SCOPE_WRITE, false, 4096, qp__pay_merchants_create},
     {"GET", "/v1/merchants/{id}", NULL, false, 0, qp__pay_merchants_get},
+    {"GET", "/v1/merchants/{id}/settlements", NULL, false, 0, qp__pay_settlements_list},
     {"POST", "/v1/merchants/{id}/keys", QP_PAY_SCOPE_WRITE, false, 1024,
      qp__pay_merchant_keys_create},
     {"POST", "/v1/orders", NULL, false, QP_PAY_BODY_BYTES_MAX, qp__pay_orders_create},

@@ -500,6 +500,11 @@ int qp__pay_collect_decode(const char *body, size_t len, uint32_t *device, uint6
 /* ---- handlers ---- */
 
 void qp__pay_merchants_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+/* The merchant named by the route's {id} that the caller may see, or NULL
+ * with r set (404 merchant_not_found, 503); id gets its bytes. */
+json_t *qp__pay_merchant_load(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
+                              const qp__pay_caller_t *caller, uint8_t id[QP_PAY_ID_SIZE]);
+void qp__pay_settlements_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_merchants_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_merchant_keys_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__pay_orders_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);

@@ -138,8 +138,8 @@ void qp__pay_merchants_create(void *ctx, qp_http_request_t *req, qp_http_reply_t
 }
 
 /* The merchant named by the path's {id} that the caller may see. */
-static json_t *load_merchant(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
-                             const qp__pay_caller_t *caller, uint8_t id[QP_PAY_ID_SIZE]) {
+json_t *qp__pay_merchant_load(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
+                              const qp__pay_caller_t *caller, uint8_t id[QP_PAY_ID_SIZE]) {
   json_t *m = NULL;
   int rc = QP_ENOTFOUND;
   if (qp__pay_id_parse(qp_http_param(req, "id"), id) && qp__pay_caller_sees(caller, id))
@@ -156,7 +156,7 @@ void qp__pay_merchants_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r
   qp__pay_caller_t caller;
   uint8_t id[QP_PAY_ID_SIZE];
   if (!qp__pay_caller(p, req, r, false, &caller)) return;
-  json_t *m = load_merchant(p, req, r, &caller, id);
+  json_t *m = qp__pay_merchant_load(p, req, r, &caller, id);
   if (m != NULL) qp_http_reply_json(r, 200, merchant_public(m));
   json_decref(m);
 }

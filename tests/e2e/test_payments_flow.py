@@ -812,3 +812,43 @@ def test_kill9_loses_nothing_and_doubles_nothing(hooked, receiver):
     refunded = [e["data"]["object"]["id"] for e in seen.values()
                 if e["type"] == "refund.succeeded"]
     assert len(set(refunded)) == want_refunds
+
+
+def test_settlements_list_the_money_that_moved(shop):
+    a, b = shop.order(1000), shop.order(250)
+    pa, pb = shop.pay(a), shop.pay(b)
+    shop.order(999)  # open: moves nothing
+    r = refund(shop, a, 300)
+    assert r.status_code == 200, r.text
+    rf = r.json()
+    path = "/v1/merchants/%s/settlements" % shop.merchant["id"]
+    r = shop.node.call("GET", path)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["object"] == "list" and got["next_cursor"] is None
+    rows = [(s["type"], s["direction"], s["amount"], s["id"]) for s in got["data"]]
+    assert rows == [("payment", "credit", "1000", pa["post_transfer_id"]),
+                    ("payment", "credit", "250", pb["post_transfer_id"]),
+                    ("refund", "debit", "300", rf["transfer_id"])]
+    assert got["data"][0]["pending_id"] == pa["transfer_id"]
+    assert got["data"][2]["counterparty_account_id"] == str(shop.payer)
+    assert all(s["currency"] == "USD" and s["created"].endswith("Z") for s in got["data"])
+    r = shop.node.call("GET", path + "?type=refund")
+    assert [s["amount"] for s in r.json()["data"]] == ["300"]
+    seen, cursor = [], None
+    while True:
+        r = shop.node.call("GET", path + "?limit=1" + ("&cursor=" + cursor if cursor else ""))
+        assert r.status_code == 200, r.text
+        seen += [s["id"] for s in r.json()["data"]]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [row[3] for row in rows]
+    r = shop.node.call("GET", path + "?created_from=%d" % (int(time.time()) + 3600))
+    assert r.json()["data"] == []
+    r = shop.node.call("GET", "/v1/merchants/%s/settlements" % ("0" * 32))
+    assert r.status_code == 404 and code(r) == "merchant_not_found"
+    for query, where in [("limit=0", "limit"), ("type=fee", "type"), ("cursor=%%%", "cursor"),
+                         ("created_from=9&created_to=3", "created_to"), ("x=1", "x")]:
+        r = shop.node.call("GET", path + "?" + query)
+        assert r.status_code == 400 and r.json()["error"]["path"] == where, (query, r.text)
