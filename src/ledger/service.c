@@ -18,14 +18,15 @@ qp_ledger_service_t *qp_ledger_service(void) {
   return (qp_ledger_service_t *)atomic_load(&current);
 }
 
-int qp_ledger_service_transfers(qp_ledger_service_t *svc, const qp_transfer_t *transfers,
-                                uint32_t count, uint32_t *results) {
+/* One create request through the group-commit writer, as HTTP's are. */
+static int submit(qp_ledger_service_t *svc, qp_op_t op, const void *events, uint32_t count,
+                  uint32_t *results) {
   qp__ledger_api_t *api = (qp__ledger_api_t *)svc;
   if (api == NULL || count == 0 || count > QP_BATCH_EVENTS_MAX) return QP_EINVAL;
   qp__ledger_job_t job;
   memset(&job, 0, sizeof job);
-  job.request.op = QP_OP_CREATE_TRANSFERS;
-  job.request.events = transfers;
+  job.request.op = op;
+  job.request.events = events;
   job.request.count = count;
   job.request.results = results;
   int rc = qp__ledger_writer_submit(&api->writer, &job);
@@ -34,20 +35,14 @@ int qp_ledger_service_transfers(qp_ledger_service_t *svc, const qp_transfer_t *t
   return job.request.status;
 }
 
+int qp_ledger_service_transfers(qp_ledger_service_t *svc, const qp_transfer_t *transfers,
+                                uint32_t count, uint32_t *results) {
+  return submit(svc, QP_OP_CREATE_TRANSFERS, transfers, count, results);
+}
+
 int qp_ledger_service_accounts(qp_ledger_service_t *svc, const qp_account_t *accounts,
                                uint32_t count, uint32_t *results) {
-  qp__ledger_api_t *api = (qp__ledger_api_t *)svc;
-  if (api == NULL || count == 0 || count > QP_BATCH_EVENTS_MAX) return QP_EINVAL;
-  qp__ledger_job_t job;
-  memset(&job, 0, sizeof job);
-  job.request.op = QP_OP_CREATE_ACCOUNTS;
-  job.request.events = accounts;
-  job.request.count = count;
-  job.request.results = results;
-  int rc = qp__ledger_writer_submit(&api->writer, &job);
-  if (rc != 0) return rc;
-  if (job.request.status == QP_ESTOPPED && job.execute_rc == QP_ENOSPC) return QP_ENOSPC;
-  return job.request.status;
+  return submit(svc, QP_OP_CREATE_ACCOUNTS, accounts, count, results);
 }
 
 int qp_ledger_service_account_transfers(qp_ledger_service_t *svc, const qp_account_filter_t *f,
