@@ -181,6 +181,11 @@ void qp__auth_register_verify(void *ctx, qp_http_request_t *req, qp_http_reply_t
 void qp__auth_intents_create(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_intents_get(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_intents_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+
+/* The user's credentials as PublicKeyCredentialDescriptorJSON ({type, id,
+ * transports?}): registration's excludeCredentials, a login's
+ * allowCredentials (routes_register.c). */
+json_t *qp__auth_cred_descriptors(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE]);
 void qp__auth_intents_challenge(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_intents_confirm(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_intents_cancel(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);

@@ -15,21 +15,6 @@
 
 static const char *const GET_TYPES[] = {"webauthn.get"};
 
-static json_t *allow_list(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE]) {
-  json_t *creds = NULL, *out = json_array();
-  if (qp__auth_cred_list(a, user_id, &creds) != 0) return out;
-  size_t i;
-  json_t *rec;
-  json_array_foreach(creds, i, rec) {
-    json_t *d = json_pack("{s:s, s:O}", "type", "public-key", "id", json_object_get(rec, "id"));
-    json_t *tr = json_object_get(rec, "transports");
-    if (d != NULL && json_array_size(tr) > 0) json_object_set(d, "transports", tr);
-    json_array_append_new(out, d);
-  }
-  json_decref(creds);
-  return out;
-}
-
 void qp_auth_door_login_options(const char *user_id, qp_http_reply_t *r) {
   qp__auth_t *a = qp__auth_service_get();
   uint8_t uid[QP_AUTH_ID_SIZE] = {0};
@@ -48,7 +33,7 @@ void qp_auth_door_login_options(const char *user_id, qp_http_reply_t *r) {
   }
   char hex[QP_AUTH_ID_HEX + 1];
   qp__auth_id_hex(c.id, hex);
-  json_t *allow = user_id != NULL ? allow_list(a, uid) : json_array();
+  json_t *allow = user_id != NULL ? qp__auth_cred_descriptors(a, uid) : json_array();
   json_t *options = json_pack("{s:o, s:s, s:o, s:s, s:I}", "challenge",
                               qp__auth_b64url_json(c.challenge, sizeof c.challenge), "rpId",
                               a->settings.rp_id, "allowCredentials", allow, "userVerification",

@@ -27,9 +27,10 @@ static json_t *cred_params(void) {
   return list;
 }
 
-/* excludeCredentials: the user's credentials, so an authenticator that has
- * one already says so instead of making a second. */
-static json_t *descriptors(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE]) {
+/* The user's credentials as descriptors: registration's excludeCredentials
+ * (an authenticator that has one already says so instead of making a
+ * second) and a wallet login's allowCredentials. */
+json_t *qp__auth_cred_descriptors(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE]) {
   json_t *list = NULL, *out = json_array();
   if (qp__auth_cred_list(a, user_id, &list) != 0) return out;
   size_t i;
@@ -54,7 +55,7 @@ json_t *qp__auth_creation_options(qp__auth_t *a, const qp__auth_ceremony_t *c,
       "challenge", qp__auth_b64url_json(c->challenge, sizeof c->challenge),
       "pubKeyCredParams", cred_params(),
       "timeout", (json_int_t)a->settings.challenge_ttl_s * 1000,
-      "excludeCredentials", descriptors(a, c->user_id),
+      "excludeCredentials", qp__auth_cred_descriptors(a, c->user_id),
       "authenticatorSelection", "residentKey", resident ? "required" : "preferred",
       "requireResidentKey", resident,
       "userVerification", "required", "attestation", "none", "extensions", "credProps", 1);
