@@ -37,9 +37,10 @@ WAIT_S = 30  # the most any single wait below may take
 
 def free_base(count):
     """A base port P with P..P+count-1 free on loopback (chain init puts node
-    i's HTTP on P+2i and its peer listener on P+2i+1)."""
+    i's HTTP on P+2i and its peer listener on P+2i+1). Drawn below Linux's
+    ephemeral range (32768+) so no outgoing connection can take them later."""
     for _ in range(200):
-        base = random.randrange(20000, 60000 - count)
+        base = random.randrange(20000, 32768 - count)
         socks = []
         try:
             for port in range(base, base + count):

@@ -33,9 +33,10 @@ KILLS = int(os.environ.get("QUIPU_CLUSTER_KILLS", "3"))  # leader kills under lo
 
 
 def free_base_port():
-    """A base port P with P .. P+5 free on loopback."""
+    """A base port P with P .. P+5 free on loopback, below Linux's ephemeral
+    range (32768+) so no outgoing connection can take them later."""
     for _ in range(200):
-        base = random.randrange(20000, 60000, 2)
+        base = random.randrange(20000, 32768 - 2 * REPLICAS, 2)
         socks = []
         try:
             for p in range(base, base + 2 * REPLICAS):

@@ -39,10 +39,14 @@ export class Node {
     this.slowKey = keysCreate(this.home, "slow", "admin", ["--rate", "1", "--burst", "1"]);
   }
 
-  /** A one-validator chain (`quipu chain init --validators 1`) with its HTTP on a free port. */
+  /**
+   * A one-validator chain (`quipu chain init --validators 1`) with its HTTP on a free port.
+   * Its peer port is drawn below Linux's ephemeral range (32768+), so no outgoing
+   * connection can be holding it; startChain() retries when another process is.
+   */
   static chain() {
     const dir = mkdtempSync(join(tmpdir(), "quipu-jsclient-chain-"));
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = 20000 + 2 * Math.floor(Math.random() * 6000);
     execFileSync(QUIPU, ["chain", "init", "--validators", "1", "--dir", dir, "--base-port",
       String(port)], { stdio: "ignore" });
     const n = Object.create(Node.prototype);
@@ -52,6 +56,17 @@ export class Node {
     config.listen = "127.0.0.1:0";
     writeFileSync(join(n.home, "node.json"), JSON.stringify(config));
     return n;
+  }
+
+  /** Node.chain().start(), again with other ports when the peer port was taken. */
+  static async startChain(attempts = 5) {
+    for (let i = 1; ; i++) {
+      try {
+        return await Node.chain().start();
+      } catch (e) {
+        if (i >= attempts || !/address already in use/.test(String(e.message))) throw e;
+      }
+    }
   }
 
   async start(timeoutMs = 15000) {

@@ -9,7 +9,7 @@ import { Node } from "../test-support/node.mjs";
 let node;
 let q;
 before(async () => {
-  node = await Node.chain().start();
+  node = await Node.startChain();
   q = new Quipu({ baseUrl: node.url });
 });
 after(() => node.stop());
