@@ -47,6 +47,10 @@ typedef struct qp_chain_view {
                  const uint8_t **value, size_t *value_len);
   uint64_t height;                   /* the block executing (a query: the committed height) */
   uint64_t time_s;                   /* that block's timestamp_ms / 1000 (Unix seconds) */
+  /* The state root before the block (QP_HASH_SIZE bytes), or NULL (a
+   * query): with the transaction's hash, what a contract's string-hash
+   * seed is drawn from (docs/chain.md, "Deterministic layouts"). */
+  const uint8_t *prev_root;
   const struct qp_chain_genesis *genesis; /* the network's genesis */
 } qp_chain_view_t;
 

@@ -28,6 +28,7 @@
 #include "chain/app.h"
 #include "chain/keyfile.h"
 #include "chain/lua_vm.h"
+#include "crypto/crypto.h"
 
 #define KEY_CODE 'c'                      /* 'c' || hash: a contract's code */
 #define KEY_STATE 's'                     /* 's' || hash || key: its state */
@@ -135,6 +136,18 @@ static int host_emit(void *ctx, json_t *event) {
 static int bad_args(qp_chain_effects_t *e, const char *message) {
   int rc = qp_chain_effects_fail(e, "bad_args", message);
   return rc != 0 ? rc : 1;
+}
+
+/* The call's string-hash seed: H(prev_root || tx hash).  Every node has
+ * both; a sender knows neither the state root its transaction will run on
+ * nor, before choosing its arguments, its hash, so it cannot pick strings
+ * that collide in the state's string table (docs/chain.md). */
+static uint32_t call_seed(const qp_chain_view_t *view, const qp_chain_tx_t *tx) {
+  uint8_t in[2 * QP_HASH_SIZE] = {0}, h[QP_HASH_SIZE];
+  if (view->prev_root != NULL) memcpy(in, view->prev_root, QP_HASH_SIZE);
+  memcpy(in + QP_HASH_SIZE, tx->hash, QP_HASH_SIZE);
+  qp_hash256(h, in, sizeof in);
+  return (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
 }
 
 /* args.contract: 64 hex digits into hash.  0, 1 (refused) or QP_ENOMEM. */
@@ -322,7 +335,7 @@ static int lua_call(const qp_chain_view_t *view, const qp_chain_tx_t *tx, const 
     qp_lua_host_t host = {host_get, host_put, host_del, host_emit, h, sender, view->height};
     qp_lua_call_t call = {.code = copy, .code_len = code_len, .method = method,
                           .args = json_object_get(args, "args"), .gas_limit = gas,
-                          .memory_max = QP_LUA_MEMORY_MAX};
+                          .memory_max = QP_LUA_MEMORY_MAX, .seed = call_seed(view, tx)};
     rc = qp_lua_run(&call, &host, &r);
     if (rc == 0) rc = call_receipt(h, address, &r, e);
   }

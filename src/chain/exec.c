@@ -86,6 +86,7 @@ static int run_app(exec_ctx_t *c, const qp_chain_tx_t *tx) {
     qp_chain_reader_app_view(&c->reader, app->name, &vctx, &view);
     view.height = c->out->height;
     view.time_s = c->out->time_s;
+    view.prev_root = c->out->prev_root;
     rc = app->execute(&view, tx, args, &c->effects);
   }
   json_decref(args);

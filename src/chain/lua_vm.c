@@ -20,6 +20,7 @@
 #include "base/assert.h"
 #include "base/err.h"
 #include "chain/lua_vm_int.h"
+#include "crypto/crypto.h"
 
 #define CHUNK_NAME "=contract" /* Lua's messages say "contract:LINE:" */
 /* A string object of at least this many bytes is a long string (Lua 5.4's
@@ -52,23 +53,24 @@ static bool string_charge(qp__lua_vm_t *vm, size_t size) {
  * fail.  Lua answers a refusal with a full collection and asks again: a
  * second refusal in a row marks the call out of memory (the garbage did not
  * make room), and a memory error reaching the sandbox's pcall does too.
- * Allocations in general are not charged gas: their sizes depend on table
- * layouts, which depend on the addresses of tables and functions used as
- * keys (docs/chain.md; the string-hash seed is pinned: the first two calls
- * of a state do that, lua_vm_seed.c).  New long strings are (every one is a fresh allocation
- * of a size the program decides): that is what pays for `..` copying, and
+ * Memory comes from this thread's arena (lua_vm_arena.c), so the same call
+ * makes the same allocations at the same offsets on every node; the first
+ * two calls of a state pin the call's string-hash seed (lua_vm_seed.c).
+ * Allocations in general are not charged gas (their sizes follow Lua's
+ * growth policy, docs/chain.md).  New long strings are (every one is a
+ * fresh allocation of a size the program decides): that pays for `..`, and
  * a string over QP_LUA_STRING_MAX is refused, which bounds what one
  * comparison of two strings can cost. */
 static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   qp__lua_vm_t *vm = ud;
   size_t old = ptr != NULL ? osize : 0;
   if (vm->seed_step == 1) {
-    qp__lua_seed_pin(vm->seed_block, vm->seed_offset);
+    qp__lua_seed_pin(vm->seed_block, vm->seed_offset, vm->seed);
     vm->seed_step = 2;
     vm->seed_block = NULL;
   }
   if (nsize == 0) {
-    qp_free(ptr);
+    qp__lua_arena_realloc(vm->arena, ptr, osize, 0);
     vm->mem_used -= old;
     return NULL;
   }
@@ -85,15 +87,13 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     vm->refused = true;
     return NULL;
   }
-  if (nsize > old) vm->refused = false;
-  void *p = qp_realloc(ptr, nsize);
-  if (p == NULL) {
-    if (vm->abort == QP__LUA_ABORT_NONE) {
-      vm->abort = QP__LUA_ABORT_HOST;
-      vm->host_rc = QP_ENOMEM;
-    }
+  void *p = qp__lua_arena_realloc(vm->arena, ptr, old, nsize);
+  if (p == NULL) { /* the arena is full: the same on every node, so like the cap */
+    if (vm->refused && vm->abort == QP__LUA_ABORT_NONE) vm->abort = QP__LUA_ABORT_MEMORY;
+    vm->refused = true;
     return NULL;
   }
+  if (nsize > old) vm->refused = false;
   vm->mem_used = vm->mem_used - old + nsize;
   if (vm->seed_step == 0) {
     vm->seed_block = p; /* lua_newstate's first block: the next call pins the seed */
@@ -102,13 +102,15 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return p;
 }
 
-/* A new state whose string hash has the pinned seed (lua_vm_seed.c), or
- * NULL with *rc. */
+/* A new state in this thread's arena (lua_vm_arena.c) whose string hash
+ * has the pinned seed (lua_vm_seed.c), or NULL with *rc. */
 static lua_State *new_state(qp__lua_vm_t *vm, int *rc) {
   *rc = qp__lua_seed_offset(&vm->seed_offset);
+  if (*rc == 0) *rc = qp__lua_arena_open(&vm->arena);
   if (*rc != 0) return NULL;
   lua_State *L = lua_newstate(vm_alloc, vm);
   if (L == NULL) {
+    qp__lua_arena_close(vm->arena);
     *rc = vm->abort == QP__LUA_ABORT_HOST ? vm->host_rc : QP_ENOMEM;
     return NULL;
   }
@@ -232,7 +234,7 @@ int qp_lua_run(const qp_lua_call_t *call, const qp_lua_host_t *host, qp_lua_resu
   QP_ASSERT(call != NULL && host != NULL && out != NULL && call->method != NULL);
   memset(out, 0, sizeof *out);
   qp__lua_vm_t vm = {.host = host, .mem_max = call->memory_max, .gas_limit = call->gas_limit,
-                     .unmetered = call->unmetered};
+                     .unmetered = call->unmetered, .seed = call->seed};
   int rc = 0;
   lua_State *L = new_state(&vm, &rc);
   if (L == NULL) return rc;
@@ -242,6 +244,7 @@ int qp_lua_run(const qp_lua_call_t *call, const qp_lua_host_t *host, qp_lua_resu
   rc = outcome(L, status, &vm, out);
   vm.closed = true;
   lua_close(L);
+  qp__lua_arena_close(vm.arena);
   json_decref(vm.pending);
   json_decref(vm.value);
   QP_ASSERT(vm.mem_used == 0);
@@ -265,7 +268,13 @@ int qp_lua_compile(const char *code, size_t code_len, char *detail, size_t detai
     snprintf(detail, detail_size, "code is longer than %u bytes", QP_LUA_CODE_MAX);
     return QP_ELIMIT;
   }
-  qp__lua_vm_t vm = {.mem_max = QP_LUA_MEMORY_MAX, .gas_limit = 0, .unmetered = true};
+  /* The seed is drawn from the code: whoever wrote strings that collide
+   * under some seed changed the code, hence the seed, by doing so. */
+  uint8_t h[QP_HASH_SIZE];
+  qp_hash256(h, code, code_len);
+  qp__lua_vm_t vm = {.mem_max = QP_LUA_MEMORY_MAX, .gas_limit = 0, .unmetered = true,
+                     .seed = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
+                             (uint32_t)h[3] << 24};
   int rc = 0;
   lua_State *L = new_state(&vm, &rc);
   if (L == NULL) {
@@ -289,6 +298,7 @@ int qp_lua_compile(const char *code, size_t code_len, char *detail, size_t detai
     rc = QP_EPARSE;
   }
   lua_close(L);
+  qp__lua_arena_close(vm.arena);
   return rc;
 }
 

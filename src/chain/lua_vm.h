@@ -89,6 +89,8 @@ typedef struct qp_lua_call {
   const json_t *args;    /* its argument (qp_lua_args_check passed), or NULL for nil */
   uint64_t gas_limit;    /* 1..QP_LUA_GAS_MAX */
   size_t memory_max;     /* the allocator's cap in bytes */
+  uint32_t seed;         /* the string-hash seed: the same on every node for this call,
+                          * and not one its sender could know when signing (chain.md) */
   bool unmetered;        /* no gas hook at all: only for measuring its cost */
 } qp_lua_call_t;
 

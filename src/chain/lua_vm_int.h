@@ -38,9 +38,29 @@ typedef struct qp__lua_vm {
   size_t seed_offset;        /* where lua_newstate keeps the seed (qp__lua_seed_offset) */
   void *seed_block;          /* lua_newstate's first block, until the seed is pinned */
   unsigned seed_step;        /* 0: no block yet, 1: block given, 2: seed pinned */
+  uint32_t seed;             /* the seed pinned (qp_lua_call_t.seed) */
+  struct qp__lua_arena *arena; /* where the state's memory comes from (lua_vm_arena.c) */
   json_t *pending;           /* a conversion under way (freed if it throws) */
   json_t *value;             /* the call's converted return value */
 } qp__lua_vm_t;
+
+/* This thread's arena for one state (lua_vm_arena.c): memory whose
+ * addresses' low 32 bits are a pure function of the allocations made, so
+ * tables, functions and userdata hash alike as keys on every node.  open
+ * empties it for a new state (none of this thread's may still live in it):
+ * 0 or QP_ENOMEM.  realloc follows lua_Alloc (osize is the
+ * block's size when ptr is set; nsize 0 frees) and answers NULL when the
+ * arena is full; shrinking never fails.  close ends the state's use. */
+typedef struct qp__lua_arena qp__lua_arena_t;
+int qp__lua_arena_open(qp__lua_arena_t **out);
+void *qp__lua_arena_realloc(qp__lua_arena_t *a, void *ptr, size_t osize, size_t nsize);
+void qp__lua_arena_close(qp__lua_arena_t *a);
+
+/* Makes every C function the sandbox hands out a closure (an object in
+ * the arena) rather than a light C function (an address in the executable),
+ * so that functions hash alike as table keys on every node (lua_vm_box.c).
+ * Run last when the sandbox is opened. */
+void qp__lua_box_functions(lua_State *L);
 
 /* The context of L's call. */
 qp__lua_vm_t *qp__lua_vm(lua_State *L);
@@ -54,19 +74,15 @@ void qp__lua_charge(lua_State *L, uint64_t gas);
  * operating error. */
 int qp__lua_abort(lua_State *L, qp__lua_abort_t why, int rc);
 
-/* The string-hash seed of every contract state: a constant, so that table
- * layouts are the same on every node (lua_vm_seed.c). */
-#define QP__LUA_SEED 0x71757075u
-
 /* The byte offset of the seed in lua_newstate's first block, learnt once
  * per process.  Returns 0, or QP_ENOTSUP (logged) when this liblua does not
  * behave as expected: then no state may run a contract. */
 int qp__lua_seed_offset(size_t *offset);
 
-/* Writes QP__LUA_SEED at offset into lua_newstate's first block.  Called by
- * the allocator at the state's second allocation: after lua_newstate has
- * computed its seed, before it hashes any string. */
-void qp__lua_seed_pin(void *block, size_t offset);
+/* Writes seed at offset into lua_newstate's first block.  Called by the
+ * allocator at the state's second allocation: after lua_newstate has
+ * computed its own seed, before it hashes any string. */
+void qp__lua_seed_pin(void *block, size_t offset, uint32_t seed);
 
 /* Opens the sandbox's libraries and host API into L's globals. */
 void qp__lua_open_sandbox(lua_State *L);

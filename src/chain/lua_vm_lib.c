@@ -430,4 +430,5 @@ void qp__lua_open_sandbox(lua_State *L) {
   lua_setglobal(L, "tonumber");
   open_math(L);
   qp__lua_host_open(L);
+  qp__lua_box_functions(L);
 }

@@ -8,7 +8,7 @@
  * another luai_makeseed.  Table layouts follow the hashes, so they differed
  * between processes.  But lua_newstate stores the seed in its first block
  * and then allocates the state's stack before it makes any string: the
- * sandbox's allocator overwrites the seed with QP__LUA_SEED at that second
+ * sandbox's allocator overwrites the seed with the call's at that second
  * allocation (qp__lua_seed_pin), so every string is hashed with it.
  *
  * Where the seed lies in the first block is learnt once per process, not
@@ -148,7 +148,7 @@ int qp__lua_seed_offset(size_t *offset) {
   return g_rc;
 }
 
-void qp__lua_seed_pin(void *block, size_t offset) {
-  unsigned int seed = QP__LUA_SEED;
-  memcpy((unsigned char *)block + offset, &seed, sizeof seed);
+void qp__lua_seed_pin(void *block, size_t offset, uint32_t seed) {
+  unsigned int value = seed;
+  memcpy((unsigned char *)block + offset, &value, sizeof value);
 }

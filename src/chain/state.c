@@ -253,6 +253,7 @@ void qp_chain_reader_app_view(qp_chain_reader_t *r, const char *app,
   view->ctx = view_ctx;
   view->height = 0;
   view->time_s = 0;
+  view->prev_root = NULL;
   view->genesis = &r->state->genesis;
 }
 
