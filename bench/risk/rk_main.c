@@ -25,6 +25,14 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* This thread's CPU time: what the loop cost this core, whatever else the
+ * machine ran meanwhile (a shared machine preempts the bench). */
+static uint64_t cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static int cmp_u32(const void *a, const void *b) {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
   return x < y ? -1 : x > y;
@@ -34,6 +42,8 @@ typedef struct run {
   uint64_t events;       /* to decide */
   uint32_t *lat_ns;      /* per decision */
   uint64_t total_ns;     /* sum of lat_ns */
+  uint64_t loop_cpu_ns;  /* the thread's CPU time over the whole loop */
+  uint64_t loop_wall_ns; /* wall time over the whole loop */
   uint64_t outcome[4];   /* per decision */
   uint64_t fired;        /* rules fired over the run */
   uint64_t eval_errors;  /* over the run */
@@ -44,6 +54,7 @@ static int decide_all(const qp_risk_ruleset_t *rs, qp_risk_state_t *st, json_t *
   qp_risk_decision_t d;
   char err[256];
   if (qp_risk_decision_init(&d, rs) != 0) return 1;
+  uint64_t cpu0 = cpu_ns(), wall0 = now_ns();
   for (uint64_t i = 0; i < r->events; i++) {
     json_t *ev = pool[i % RK_POOL];
     rk_event_set(ev, i, r->events, rng);
@@ -61,6 +72,8 @@ static int decide_all(const qp_risk_ruleset_t *rs, qp_risk_state_t *st, json_t *
     r->fired += d.fired_count;
     r->eval_errors += d.eval_errors;
   }
+  r->loop_cpu_ns = cpu_ns() - cpu0;
+  r->loop_wall_ns = now_ns() - wall0;
   qp_risk_decision_deinit(&d);
   return 0;
 }
@@ -83,8 +96,16 @@ static void report(const run_t *r, uint64_t keys) {
          (unsigned long long)(p99 % 1000));
   printf("RESULT risk_decide_max_us %llu.%03llu us\n", (unsigned long long)(max / 1000),
          (unsigned long long)(max % 1000));
-  printf("floor (issue 15): >= 100000 decisions/s and p99 <= 100 us: %s\n",
-         per_s >= 100000 && p99 <= 100000 ? "met" : "NOT met");
+  /* The whole loop on this core's clock: event generation and the timing
+   * calls count against it, the machine's other load does not. */
+  uint64_t per_cpu_s = r->events * 1000000000ull / (r->loop_cpu_ns ? r->loop_cpu_ns : 1);
+  printf("RESULT risk_decisions_per_cpu_s %llu decisions/s\n", (unsigned long long)per_cpu_s);
+  uint64_t share = r->loop_cpu_ns * 100 / (r->loop_wall_ns ? r->loop_wall_ns : 1);
+  printf("RESULT risk_loop_cpu_share %llu.%02llu (the loop's CPU time / its wall time)\n",
+         (unsigned long long)(share / 100), (unsigned long long)(share % 100));
+  printf("floor (issue 15): >= 100000 decisions/s and p99 <= 100 us: %s by the wall clock, "
+         "%s by this core's CPU time\n", per_s >= 100000 && p99 <= 100000 ? "met" : "NOT met",
+         per_cpu_s >= 100000 && p99 <= 100000 ? "met" : "NOT met");
 }
 
 static int setup(qp_rng_t *rng, qp_risk_ruleset_t **rs, qp_risk_lists_t **lists,

@@ -90,15 +90,50 @@ int qp__risk_fstate_new(const qp__risk_feature_t *f, qp__risk_fstate_t **out) {
   return 0;
 }
 
+/* Bytes of a new entry for a key of len bytes (a series with room for
+ * SERIES_MIN pairs). */
+static size_t entry_bytes(const qp__risk_fstate_t *fs, uint32_t len) {
+  size_t pairs = fs->kind == QP__RISK_DISTINCT ? 0 : SERIES_MIN * sizeof(pair_t);
+  return fs->entry_size + key_room(len) + pairs;
+}
+
+/* A zeroed entry for a key of len bytes: a spare one, or from the heap. */
+static entry_t *entry_new(qp__risk_fstate_t *fs, uint32_t len) {
+  size_t room = key_room(len), size = entry_bytes(fs, len);
+  uint32_t c = (uint32_t)(room / 16u) - 1u;
+  if (room > SPARE_ROOM_MAX || fs->spare[c] == NULL) return qp_calloc(1, size);
+  void *block = fs->spare[c];
+  memcpy(&fs->spare[c], block, sizeof(void *));
+  fs->spare_n[c]--;
+  memset(block, 0, size);
+  return block;
+}
+
+/* Frees e, or keeps its block for a new key when it has the new size. */
 static void entry_free(qp__risk_fstate_t *fs, entry_t *e) {
   if (fs->kind == QP__RISK_DISTINCT) qp__risk_distinct_free(&e->u.distinct);
-  qp_free(e);
+  size_t room = key_room(e->key_len);
+  uint32_t c = (uint32_t)(room / 16u) - 1u;
+  bool base = fs->kind == QP__RISK_DISTINCT || e->u.series.cap == SERIES_MIN;
+  if (!base || room > SPARE_ROOM_MAX || fs->spare_n[c] >= SPARE_MAX) {
+    qp_free(e);
+    return;
+  }
+  memcpy(e, &fs->spare[c], sizeof(void *));
+  fs->spare[c] = e;
+  fs->spare_n[c]++;
 }
 
 void qp__risk_fstate_free(qp__risk_fstate_t *fs) {
   if (fs == NULL) return;
   for (uint32_t i = 0; i < fs->cap; i++)
     if (fs->slots[i].entry != NULL) entry_free(fs, fs->slots[i].entry);
+  for (uint32_t c = 0; c < SPARE_CLASSES; c++)
+    while (fs->spare[c] != NULL) {
+      void *block = fs->spare[c];
+      memcpy(&fs->spare[c], block, sizeof(void *));
+      qp_free(block);
+    }
   qp_free(fs->slots);
   qp_free(fs);
 }
@@ -151,8 +186,7 @@ static int entry_get(qp__risk_fstate_t *fs, const char *key, uint32_t len, uint6
     if (rc != 0) return rc;
     i = probe(fs, fs->slots, fs->cap, h, key, len);
   }
-  size_t pairs = fs->kind == QP__RISK_DISTINCT ? 0 : SERIES_MIN * sizeof(pair_t);
-  entry_t *e = qp_calloc(1, fs->entry_size + key_room(len) + pairs);
+  entry_t *e = entry_new(fs, len);
   if (e == NULL) return QP_ENOMEM;
   e->hash = h;
   e->last = b;

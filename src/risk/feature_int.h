@@ -46,6 +46,14 @@ typedef struct slot {
   entry_t *entry; /* NULL = empty */
 } slot_t;
 
+/* Entries of keys idle past their window are kept for new keys instead of
+ * going back to the heap (feature.c): per size of key room up to
+ * SPARE_ROOM_MAX bytes, at most SPARE_MAX blocks of the smallest size an
+ * entry of that kind has (grown series are freed). */
+#define SPARE_ROOM_MAX 64u
+#define SPARE_CLASSES (SPARE_ROOM_MAX / 16u)
+#define SPARE_MAX 1024u
+
 struct qp__risk_fstate {
   qp__risk_fkind_t kind; /* the feature's kind */
   int64_t bucket_s;      /* D / 60 */
@@ -53,6 +61,8 @@ struct qp__risk_fstate {
   slot_t *slots;         /* open addressing, linear probing */
   uint32_t cap;          /* slots, a power of two */
   uint32_t count;        /* keys held */
+  void *spare[SPARE_CLASSES];       /* per key room / 16 - 1: blocks linked by their first word */
+  uint32_t spare_n[SPARE_CLASSES];  /* blocks in each list */
 };
 
 static inline char *entry_key(const qp__risk_fstate_t *fs, const entry_t *e) {
