@@ -112,3 +112,123 @@ def test_raft_bind_behind_the_proxy_replicates(pcluster):
         if k != lead:
             assert c.proxy.count("accepted", c.sid(lead), c.sid(k)) >= 1
             assert c.proxy.count("accepted", c.sid(k), c.sid(lead)) >= 1
+
+
+class Acked:
+    """What check_everything (test_cluster.py) needs: every acknowledged transfer."""
+
+    def __init__(self):
+        self.sent = {}
+
+
+def post_to(c, k, body):
+    """One POST /v1/transfers to replica k, no redirects: (status, json or None)."""
+    try:
+        r = c.session.post(c.urls[k] + "/v1/transfers", json=body, allow_redirects=False,
+                           timeout=5)
+    except requests.RequestException:
+        return "timeout", None
+    try:
+        return r.status_code, r.json()
+    except ValueError:
+        return r.status_code, None
+
+
+def write_to_leader(c, body, exclude=(), timeout=20.0):
+    """Sends body to whichever replica (not in exclude) leads, with the same
+    ids until acknowledged; its JSON."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        k = c.leader(timeout=max(0.1, deadline - time.monotonic()), exclude=exclude)
+        status, res = post_to(c, k, body)
+        if status == 200:
+            return res
+        time.sleep(0.05)
+    raise AssertionError("not acknowledged within %.0f s" % timeout)
+
+
+def test_isolated_leader_never_acknowledges_and_the_majority_goes_on(pcluster):
+    c = pcluster
+    old = c.leader(timeout=15)
+    assert acknowledged(c.post("/v1/accounts", accounts_body()))
+    c.isolate(old)
+    rng = random.Random(11)
+    minority_ids, statuses, stop = [], {}, threading.Event()
+
+    def minority_writer():
+        tid = 900_000
+        while not stop.is_set():
+            body = [transfer(tid + i, rng) for i in range(4)]
+            minority_ids.extend(t["id"] for t in body)
+            tid += 4
+            status, res = post_to(c, old, body)
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == 200:
+                statuses.setdefault("acknowledged", []).append(res)
+            time.sleep(0.02)
+    writer = threading.Thread(target=minority_writer)
+    writer.start()
+    acked = Acked()
+    try:
+        t0 = time.monotonic()
+        new = c.leader(timeout=10, exclude=(old,))
+        rng2 = random.Random(12)
+        for batch in range(20):
+            body = [transfer(100_000 + 10 * batch + i, rng2) for i in range(10)]
+            res = write_to_leader(c, body, exclude=(old,))
+            assert acknowledged(res), res
+            acked.sent.update((t["id"], t) for t in body)
+        # The deposed leader notices it lost its majority and stops leading.
+        wait_for(lambda: (c.status(old) or {}).get("role") != "leader", 10,
+                 "the isolated leader still says it leads")
+        wait_for(lambda: time.monotonic() - t0 > 3.0, 10, "")
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+    print("minority answers:", statuses)
+    assert 200 not in statuses, statuses  # the minority acknowledged nothing
+    assert set(statuses) <= {307, 503, "timeout"}, statuses
+    assert sum(statuses.values()) >= 5, statuses
+    c.heal()
+    # After healing: one leader on the majority's history; the old one follows.
+    audit = c.converged(range(REPLICAS), timeout=30)
+    st = c.status(old)
+    assert st["role"] == "follower" and st["leader"] is not None, st
+    assert new in range(REPLICAS)
+    assert audit["invariant_ok"] and audit["totals_balanced"]
+    check_everything(c, acked, range(REPLICAS))
+    for k in range(REPLICAS):  # no write the minority saw survived anywhere
+        r = c.session.post(c.urls[k] + "/v1/transfers/lookup?consistency=stale",
+                           json={"ids": minority_ids}, timeout=30)
+        assert r.status_code == 200 and r.json()["transfers"] == [], r.text[:300]
+    # And the healed cluster takes writes again.
+    assert acknowledged(c.post("/v1/transfers", [transfer(200_000, rng2)]))
+
+
+def test_flapping_and_delayed_links_still_converge(pcluster):
+    c = pcluster
+    c.leader(timeout=15)
+    assert acknowledged(c.post("/v1/accounts", accounts_body()))
+    rng = random.Random(21)
+    sids = [c.sid(k) for k in range(REPLICAS)]
+    with Load(c, threads=2, batch=10) as load:
+        deadline = time.monotonic() + 8.0
+        while time.monotonic() < deadline:
+            src, dst = rng.sample(sids, 2)
+            kind = rng.random()
+            if kind < 0.5:
+                c.proxy.drop(src, dst)
+            elif kind < 0.8:
+                c.proxy.delay(src, dst, rng.uniform(0.01, 0.15))
+            else:  # a short cut of one direction
+                c.proxy.cut(src, dst)
+                time.sleep(rng.uniform(0.1, 0.6))
+                c.proxy.heal(src, dst)
+            time.sleep(rng.uniform(0.05, 0.3))
+        c.heal()
+        wait_for(lambda n=load.count(): load.count() >= n + 100, 30, "no progress after healing")
+    assert not load.errors, load.errors
+    assert load.count() > 100
+    dropped = sum(c.proxy.count("accepted", s, d) for s in sids for d in sids if s != d)
+    assert dropped > 6  # the links were really re-dialled
+    check_everything(c, load, range(REPLICAS))
