@@ -435,3 +435,20 @@ def test_follower_with_a_corrupted_journal_refuses_to_start(pcluster):
     audit = c.converged(range(REPLICAS), timeout=30)
     assert audit["journal_seq"] == after["journal_seq"]
     assert audit["head_hash"] == after["head_hash"]
+
+
+def test_a_bad_raft_bind_stops_the_node_naming_the_key(tmp_path):
+    c = Cluster(str(tmp_path))
+    path = os.path.join(c.home(0), "node.json")
+    with open(path) as f:
+        good = json.load(f)
+    for value, words in ((5, "replicas[0].raft_bind must be a non-empty string"),
+                         ("", "replicas[0].raft_bind must be a non-empty string"),
+                         ("nowhere", "raft_uv_tcp_set_bind_address")):
+        cfg = json.loads(json.dumps(good))
+        cfg["modules"]["ledger"]["cluster"]["replicas"][0]["raft_bind"] = value
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        out = subprocess.run([cf.QUIPU, "node", "--home", c.home(0)], capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode != 0 and words in out.stdout + out.stderr, (value, out.stderr)
