@@ -239,6 +239,42 @@ def test_flapping_and_delayed_links_still_converge(pcluster):
     check_everything(c, load, range(REPLICAS))
 
 
+def test_one_way_cuts_and_an_isolated_follower(pcluster):
+    """The leader can still hear the followers but not reach them: they elect
+    a new leader, whose higher term deposes the old one.  Then a follower
+    cut off both ways: the other two go on, and it catches up when healed."""
+    c = pcluster
+    old = c.leader(timeout=15)
+    assert acknowledged(c.post("/v1/accounts", accounts_body()))
+    rng = random.Random(41)
+    acked = Acked()
+
+    def write(n, base, exclude=()):
+        for b in range(n):
+            body = [transfer(base + 10 * b + i, rng) for i in range(10)]
+            assert acknowledged(write_to_leader(c, body, exclude=exclude))
+            acked.sent.update((t["id"], t) for t in body)
+    write(3, 300_000)
+    for k in range(REPLICAS):
+        if k != old:
+            c.proxy.cut(c.sid(old), c.sid(k))
+    new = c.leader(timeout=10, exclude=(old,))
+    write(5, 310_000, exclude=(old,))
+    wait_for(lambda: (c.status(old) or {}).get("role") != "leader", 10,
+             "the leader that cannot send still leads")
+    c.heal()
+    c.converged(range(REPLICAS), timeout=30)
+    lone = next(k for k in range(REPLICAS) if k != new)
+    c.isolate(lone)
+    write(5, 320_000, exclude=(lone,))
+    live = [k for k in range(REPLICAS) if k != lone]
+    ahead = c.converged(live)
+    assert c.audit(lone)["journal_seq"] != ahead["journal_seq"]
+    c.heal()
+    assert c.converged(range(REPLICAS), timeout=30)["head_hash"] == ahead["head_hash"]
+    check_everything(c, acked, range(REPLICAS))
+
+
 # ------------------------------------------------------------ the bank test
 
 BANK_ACCOUNTS = 8
