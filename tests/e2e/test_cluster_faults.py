@@ -36,11 +36,13 @@ pytestmark = pytest.mark.skipif(os.environ.get("QUIPU_E2E_RUNNER", "serve") != "
                                 reason="cluster replicas are nodes; runs with QUIPU_E2E_RUNNER=node")
 
 
-def free_ports(n):
-    """n ports free on loopback, below the ephemeral range."""
+def free_ports(n, taken=()):
+    """n ports free on loopback, below the ephemeral range, none in taken."""
     ports = set()
     while len(ports) < n:
         p = random.randrange(20000, 32768)
+        if p in taken:
+            continue
         s = socket.socket()
         try:
             s.bind(("127.0.0.1", p))
@@ -59,7 +61,7 @@ class ProxiedCluster(Cluster):
 
     def __init__(self, tmp):
         super().__init__(tmp)
-        binds = free_ports(REPLICAS)
+        binds = free_ports(REPLICAS, taken=range(self.base, self.base + 2 * REPLICAS))
         routes = {}
         for k in range(REPLICAS):
             path = os.path.join(self.home(k), "node.json")
