@@ -66,6 +66,13 @@ e2e: $(BUILD)/quipu
 	QUIPU_BIN=$(abspath $(BUILD)/quipu) /usr/bin/python3 -m pytest -q tests/e2e
 	QUIPU_BIN=$(abspath $(BUILD)/quipu) QUIPU_E2E_RUNNER=node /usr/bin/python3 -m pytest -q tests/e2e
 
+# The leader-kill loop of tests/e2e/test_cluster.py (issue 19) with KILLS kill -9s of
+# the leader under load (default 50; the plain e2e run makes 3).
+.PHONY: test-cluster-kills
+test-cluster-kills: $(BUILD)/quipu
+	QUIPU_BIN=$(abspath $(BUILD)/quipu) QUIPU_E2E_RUNNER=node QUIPU_CLUSTER_KILLS=$(or $(KILLS),50) \
+	  /usr/bin/python3 -m pytest -q -s tests/e2e/test_cluster.py -k test_leader_killed_under_load
+
 test: deps
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory unit-asan
@@ -182,6 +189,20 @@ $(BUILD)/bench/quipu-bench: $(BENCH_OBJ) $(BUILD)/libquipu.a
 
 bench-quick:
 	@BENCH_QUICK=1 $(MAKE) --no-print-directory bench
+
+# ---- cluster benchmark (bench/cluster/, issue 19) ----
+# `make bench-cluster` starts 3 replicas on loopback (test_cluster.py's
+# Cluster) and one `quipu serve`, loads both with `quipu client load` and
+# prints RESULT lines: transfers/s with batches of 8,190 (and the ratio to
+# the single node), batch-of-1 requests/s and p99, and failover time over
+# KILLS leader kills (default 20).  `make bench-cluster-quick`: 2 s loads,
+# 3 kills.  docs/cluster.md, "Speed".
+.PHONY: bench-cluster bench-cluster-quick
+bench-cluster: $(BUILD)/quipu
+	/usr/bin/python3 bench/cluster/bench_cluster.py --quipu $(BUILD)/quipu --kills $(or $(KILLS),20)
+
+bench-cluster-quick: $(BUILD)/quipu
+	/usr/bin/python3 bench/cluster/bench_cluster.py --quipu $(BUILD)/quipu --quick $(if $(KILLS),--kills $(KILLS))
 
 # ---- chain benchmark (bench/chain/, issue 11): build/bench/quipu-chain-bench ----
 # `make bench-chain` starts 4 validators from build/quipu in a temp dir, sends

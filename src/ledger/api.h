@@ -118,6 +118,7 @@ typedef struct qp_ledger_replica {
   uint64_t id;                      /* Raft server id, 1.. (unique in the cluster) */
   char raft[QP_LEDGER_ADDRESS_MAX]; /* "HOST:PORT" Raft's TCP transport listens on */
   char http[QP_LEDGER_ADDRESS_MAX]; /* "http://HOST:PORT", where clients are sent */
+  char raft_bind[QP_LEDGER_ADDRESS_MAX]; /* "HOST:PORT" it listens on; "" = raft (a proxy) */
 } qp_ledger_replica_t;
 
 /* The ledger replicated on Raft (docs/cluster.md); enabled = false: one node. */

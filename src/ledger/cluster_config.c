@@ -28,12 +28,17 @@ static bool text_field(json_t *v, const char *where, const char *key, char *out,
 static int replica_parse(json_t *o, const char *where, qp_ledger_replica_t *r, char *detail,
                          size_t detail_size) {
   json_int_t id = json_integer_value(json_object_get(o, "id"));
-  if (!json_is_object(o) || json_object_size(o) != 3 || !json_is_integer(json_object_get(o, "id"))
-      || id < 1 || id > 1000000) {
+  json_t *bind = json_object_get(o, "raft_bind");
+  if (!json_is_object(o) || json_object_size(o) != (bind != NULL ? 4u : 3u) ||
+      !json_is_integer(json_object_get(o, "id")) || id < 1 || id > 1000000) {
     snprintf(detail, detail_size,
-             "%s must be {\"id\": 1..1000000, \"raft\": \"HOST:PORT\", \"http\": \"URL\"}", where);
+             "%s must be {\"id\": 1..1000000, \"raft\": \"HOST:PORT\", \"http\": \"URL\"} "
+             "(and optionally \"raft_bind\": \"HOST:PORT\")", where);
     return QP_EINVAL;
   }
+  if (bind != NULL && !text_field(bind, where, "raft_bind", r->raft_bind, sizeof r->raft_bind,
+                                  detail, detail_size))
+    return QP_EINVAL;
   r->id = (uint64_t)id;
   if (!text_field(json_object_get(o, "raft"), where, "raft", r->raft, sizeof r->raft, detail,
                   detail_size) ||

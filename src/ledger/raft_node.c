@@ -214,6 +214,9 @@ static int raft_setup(qp__raft_node_t *n, char *detail, size_t detail_size) {
   const char *step = "uv_loop_init";
   int rv = uv_loop_init(&n->loop);
   if (rv == 0) step = "raft_uv_tcp_init", rv = raft_uv_tcp_init(&n->transport, &n->loop);
+  if (rv == 0 && self->raft_bind[0] != '\0') /* listen here, advertise self->raft (a proxy) */
+    step = "raft_uv_tcp_set_bind_address",
+    rv = raft_uv_tcp_set_bind_address(&n->transport, self->raft_bind);
   if (rv == 0) step = "raft_uv_init", rv = raft_uv_init(&n->io, &n->loop, n->dir, &n->transport);
   n->fsm = (struct raft_fsm){
       .version = 1, .data = n, .apply = fsm_apply, .snapshot = fsm_snapshot,
