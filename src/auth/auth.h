@@ -39,20 +39,22 @@ bool qp_auth_service_enabled(void);
 int qp_auth_order_intents(const char *order_id, qp_auth_order_intent_t *out, uint32_t max,
                           uint32_t *count);
 
-/* Creates a payment intent for user_id (the payments module's collect by
- * payment code, docs/payments.md): the hold of amount from debit to credit
- * on ledger (code 1), status requires_confirmation, expiring in
- * expires_in_s (1..604800), confirmed by the user's passkey as any intent
- * (POST /v1/payment-intents/{id}/challenge, /confirm).  The caller has
- * asked the risk module already; the intent records "collect": true.
- * Returns 0 with *result (QP_CREATE_TRANSFER_OK: the intent's id in
- * intent_id; else the ledger refused the hold and nothing was made),
- * QP_ENOTSUP (no auth or ledger module), QP_ENOTFOUND (no such user),
- * QP_EINVAL (a bad argument), or a store or ledger error. */
-int qp_auth_intent_create(const char *user_id, qp_u128 debit, qp_u128 credit, qp_u128 amount,
-                          uint32_t ledger, const char *currency, const char *payee_name,
-                          const char *order_id, uint32_t expires_in_s, char intent_id[33],
-                          uint32_t *result);
+/* Creates a payment intent of args (the payments module's collect by
+ * payment code, docs/payments.md; qp_auth_intent_args_t is below): the hold
+ * of amount from debit to credit on ledger (code 1), expiring in
+ * expires_in_s, confirmed by the user's passkey as
+ * any intent (POST /v1/payment-intents/{id}/challenge, /confirm).  The
+ * caller has asked the risk module already: the intent records its
+ * decision risk (or null) and "collect": true, and with review it waits in
+ * requires_review for an operator's approve or decline, as an intent the
+ * engine sent to review does (docs/auth.md, "Risk"); else it is
+ * requires_confirmation.  Returns 0 with *result (QP_CREATE_TRANSFER_OK:
+ * the intent's id in intent_id; else the ledger refused the hold and
+ * nothing was made), QP_ENOTSUP (no auth or ledger module), QP_ENOTFOUND
+ * (no such user), QP_EINVAL (a bad argument), or a store or ledger error. */
+struct qp_auth_intent_args;
+int qp_auth_intent_create(const struct qp_auth_intent_args *args, const struct json_t *risk,
+                          bool review, char intent_id[33], uint32_t *result);
 
 /* ---- the wallet's door (src/auth/ *_door.c, docs/auth.md "For other
  * modules").  Every qp_auth_door_* answers into r as auth's own routes do:

@@ -194,9 +194,10 @@ static void pay_now(qp__pay_t *p, collect_t *c, const qp__pay_idem_t *idem, qp_h
 }
 
 /* The user confirms: a payment intent through auth's door, the order in
- * requires_confirmation. */
-static void via_intent(qp__pay_t *p, collect_t *c, const qp__pay_idem_t *idem,
-                       qp_http_reply_t *r) {
+ * requires_confirmation (the intent first waits for an operator when the
+ * risk decision was review). */
+static void via_intent(qp__pay_t *p, collect_t *c, const json_t *risk, bool review,
+                       const qp__pay_idem_t *idem, qp_http_reply_t *r) {
   int64_t left = json_integer_value(json_object_get(c->order, "expires_at_s")) - qp__pay_now_s();
   uint8_t mid[QP_PAY_ID_SIZE];
   json_t *m = NULL;
@@ -208,14 +209,17 @@ static void via_intent(qp__pay_t *p, collect_t *c, const qp__pay_idem_t *idem,
   }
   char intent[33];
   uint32_t result = 0;
-  rc = qp_auth_intent_create(
-      json_string_value(json_object_get(c->device, "user_id")), c->payer, c->payee, c->amount,
-      (uint32_t)json_integer_value(json_object_get(c->order, "ledger")),
-      json_string_value(json_object_get(c->order, "currency")),
-      json_string_value(json_object_get(m, "name")), json_string_value(json_object_get(
-          c->order, "id")), (uint32_t)(left < QP_PAY_COLLECT_INTENT_S ? (left < 1 ? 1 : left)
-                                                                       : QP_PAY_COLLECT_INTENT_S),
-      intent, &result);
+  qp_auth_intent_args_t args = {
+      .user_id = json_string_value(json_object_get(c->device, "user_id")),
+      .debit = c->payer, .credit = c->payee, .amount = c->amount,
+      .ledger = (uint32_t)json_integer_value(json_object_get(c->order, "ledger")),
+      .currency = json_string_value(json_object_get(c->order, "currency")),
+      .payee_name = json_string_value(json_object_get(m, "name")),
+      .order_id = json_string_value(json_object_get(c->order, "id")),
+      .expires_in_s = (uint32_t)(left < QP_PAY_COLLECT_INTENT_S ? (left < 1 ? 1 : left)
+                                                                : QP_PAY_COLLECT_INTENT_S),
+  };
+  rc = qp_auth_intent_create(&args, risk, review, intent, &result);
   json_decref(m);
   if (rc == QP_ENOTSUP)
     qp_http_reply_fail(r, 503, "confirmation_unavailable", "", "this collect needs the user's "
@@ -262,7 +266,7 @@ static void collect(qp__pay_t *p, qp_http_request_t *req, qp_http_reply_t *r,
   if (verdict < 0) { /* refused: replied */
   } else if ((verdict == RISK_NONE || verdict == QP_RISK_ALLOW) && c.amount <= (qp_u128)max)
     pay_now(p, &c, idem, r);
-  else via_intent(p, &c, idem, r);
+  else via_intent(p, &c, decision, verdict == QP_RISK_REVIEW, idem, r);
   pthread_mutex_unlock(&p->order_lock);
   json_decref(decision);
   json_decref(c.device);

@@ -26,6 +26,7 @@ LIMIT = 1000
 RULES = """\
 list blocked_payees set
 rule blocked: payee in blocked_payees => block "payee is blocked"
+rule watched: amount = 444 or amount = 445 => review "a watched amount"
 """
 
 
@@ -185,6 +186,50 @@ def test_large_collect_needs_confirmation(world):
     got = w.node.call("GET", "/v1/orders/" + o["id"]).json()
     assert got["status"] == "paid" and got["payment_intent_id"] == intent, got
     assert w.balance(w.settlement) == 5000 and w.balance(w.payer) == 5000
+
+
+def test_review_waits_for_an_operator_before_the_passkey(world):
+    """A collect the engine sends to review is not paid at once even below the
+    limit, and its intent cannot be confirmed with the passkey until an
+    operator approves it; a declined one releases the hold."""
+    w = world
+    o = w.order(444)  # below the limit: an allow would pay at once
+    r = w.collect(o, fresh_code(w))
+    assert r.status_code == 200, r.text
+    waiting = r.json()
+    assert waiting["status"] == "requires_confirmation" and waiting["risk"]["decision"] == "review"
+    intent = waiting["payment_intent_id"]
+    got = w.node.call("GET", "/v1/payment-intents/" + intent).json()
+    assert got["status"] == "requires_review", got
+    assert got["risk"]["decision"] == "review" and got["collect"] is True, got
+    held = w.node.call("GET", "/v1/accounts/%d" % w.payer).json()
+    assert held["debits_pending"] == "444", held  # held, not yet paid
+    r = w.node.call("POST", "/v1/payment-intents/%s/challenge" % intent, {})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "payment_intent_in_review", r.text
+    r = w.node.call("POST", "/v1/payment-intents/%s/approve" % intent, {"note": "known shop"})
+    assert r.status_code == 200 and r.json()["status"] == "requires_confirmation", r.text
+    pk = w.node.call("POST", "/v1/payment-intents/%s/challenge" % intent, {})
+    assert pk.status_code == 200, pk.text
+    r = w.node.call("POST", "/v1/payment-intents/%s/confirm" % intent,
+                    {"credential": w.auth.get(pk.json()["publicKey"], w.node.origin)})
+    assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+    assert w.node.call("GET", "/v1/orders/" + o["id"]).json()["status"] == "paid"
+    assert w.balance(w.settlement) == 444
+    # Declined: the hold is voided, the money is the payer's again.  (A
+    # second device: the first one's code of this time step is spent.)
+    r = w.node.call("POST", "/v1/devices", {"user_id": w.user, "account_id": str(w.payer),
+                                            "ledger": LEDGER, "name": "Bob's watch"})
+    assert r.status_code == 200, r.text
+    w.device = r.json()
+    o2 = w.order(445)
+    r = w.collect(o2, fresh_code(w))
+    assert r.status_code == 200, r.text
+    intent = r.json()["payment_intent_id"]
+    r = w.node.call("POST", "/v1/payment-intents/%s/decline" % intent, {})
+    assert r.status_code == 200 and r.json()["status"] == "canceled", r.text
+    assert w.balance(w.payer) == 10000 - 444 and w.balance(w.settlement) == 444
+    assert w.node.call("GET", "/v1/accounts/%d" % w.payer).json()["debits_pending"] == "0"
+    assert w.node.call("GET", "/v1/orders/" + o2["id"]).json()["status"] != "paid"
 
 
 def test_refusals_change_nothing(world):
