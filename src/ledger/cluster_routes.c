@@ -74,6 +74,16 @@ bool qp__ledger_cluster_serves(qp__ledger_api_t *api, qp_http_request_t *req,
   qp_http_query_each(req, add_arg, &q);
   qp__raft_status_t s;
   qp__raft_node_status(api->raft, &s);
+  if (s.role == RAFT_LEADER && !write && !q.stale) {
+    /* A default read on the leader waits for a barrier: leadership confirmed by a
+     * majority after the read came, and every entry committed before it applied. */
+    int rc = qp__raft_node_read_barrier(api->raft);
+    qp__raft_node_status(api->raft, &s);
+    if (rc != 0) { /* deposed (or no majority): answer like a follower */
+      redirect(api, req, r, &q, s.role == RAFT_LEADER ? -1 : s.leader);
+      return false;
+    }
+  }
   if (s.role == RAFT_LEADER || (!write && q.stale)) {
     if (!write) {
       char applied[24];

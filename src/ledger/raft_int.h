@@ -78,6 +78,16 @@ int qp__raft_node_start(const qp_ledger_cluster_t *cluster, qp_db_t *db, uint64_
  * entry; QP_ESTOPPED when the node is stopping.  One caller at a time. */
 int qp__raft_node_propose(qp__raft_node_t *n, qp_db_request_t *reqs, uint32_t count);
 
+/* Confirms, for a read that arrived before the call, that this replica
+ * still leads and has applied everything committed before it: waits for a
+ * Raft barrier entry started after the call to be committed by a majority
+ * in the current term and applied.  Concurrent readers share one barrier
+ * (one in flight; later arrivals wait for the next), so a read costs one
+ * round trip, not one entry.  Any thread; blocks at most a few seconds.
+ * Returns 0 (serve the read), QP_EAGAIN (not or no longer the leader, or
+ * no majority answered in time: answer like a follower) or QP_ESTOPPED. */
+int qp__raft_node_read_barrier(qp__raft_node_t *n);
+
 /* The latest status (cheap, any thread). */
 void qp__raft_node_status(qp__raft_node_t *n, qp__raft_status_t *out);
 

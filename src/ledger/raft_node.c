@@ -34,6 +34,7 @@
 #define STATUS_EVERY_MS 20u   /* the status copy for other threads */
 #define HEARTBEAT_MS 50u      /* Raft heartbeat */
 #define ELECTION_MS 500u      /* Raft election timeout (randomised up to twice) */
+#define READ_WAIT_MS 5000u    /* a read waits at most this long for its barrier */
 
 /* The writer's group in flight (at most one). */
 typedef struct proposal {
@@ -75,6 +76,16 @@ struct qp__raft_node {
   qp_transfer_t *events;              /* FSM scratch: QP__RAFT_ENTRY_EVENTS_MAX */
   uint32_t *results;                  /* FSM scratch: QP__RAFT_ENTRY_EVENTS_MAX */
   char dir[1100];                     /* data_dir/raft */
+  /* Linearizable reads (read_barrier_*): barriers are numbered 1, 2, ...
+   * in the order they start; at most one is in flight; a reader waits for
+   * the first one that starts after it arrived.  Invariant:
+   * barrier_done <= barrier_started <= barrier_done + 1. */
+  struct raft_barrier barrier;        /* the one in flight */
+  uint64_t barrier_started;           /* barriers started (the last one's number) */
+  uint64_t barrier_done;              /* barriers finished */
+  uint64_t barrier_wanted;            /* the highest number a reader waits for */
+  int barrier_rc;                     /* the last finished one's outcome (0 or QP_EAGAIN) */
+  pthread_cond_t barrier_cond;        /* a barrier finished */
 };
 
 /* ----------------------------------------------------------------- FSM */
@@ -164,6 +175,47 @@ static void raft_closed(struct raft *r) {
   uv_close((uv_handle_t *)&n->status_timer, closed_handle);
 }
 
+/* ----------------------------------------- linearizable reads (loop) */
+
+static void barrier_start(qp__raft_node_t *n);
+
+/* A barrier entry of this term was applied (or failed: leadership lost). */
+static void barrier_done_cb(struct raft_barrier *req, int status) {
+  qp__raft_node_t *n = req->data;
+  copy_status(n); /* a failed barrier usually means a new role: readers redirect by it */
+  pthread_mutex_lock(&n->mutex);
+  QP_ASSERT(n->barrier_done + 1 == n->barrier_started);
+  n->barrier_done = n->barrier_started;
+  n->barrier_rc = status == 0 ? 0 : QP_EAGAIN;
+  pthread_cond_broadcast(&n->barrier_cond);
+  pthread_mutex_unlock(&n->mutex);
+  if (status != 0 && status != RAFT_CANCELED)
+    QP_LOG_INFO("ledger", "read barrier failed: %s", raft_strerror(status));
+  if (status != RAFT_CANCELED) barrier_start(n);
+}
+
+/* Starts the next barrier when a reader waits for one and none is in
+ * flight; a non-leader fails it at once. */
+static void barrier_start(qp__raft_node_t *n) {
+  pthread_mutex_lock(&n->mutex);
+  bool start = !n->stopping && n->barrier_started == n->barrier_done &&
+               n->barrier_wanted > n->barrier_started;
+  if (start) n->barrier_started++;
+  pthread_mutex_unlock(&n->mutex);
+  if (!start) return;
+  n->barrier.data = n;
+  int rv = raft_state(&n->raft) == RAFT_LEADER ? raft_barrier(&n->raft, &n->barrier,
+                                                              barrier_done_cb)
+                                               : RAFT_NOTLEADER;
+  if (rv != 0) {
+    pthread_mutex_lock(&n->mutex);
+    n->barrier_done = n->barrier_started;
+    n->barrier_rc = QP_EAGAIN;
+    pthread_cond_broadcast(&n->barrier_cond);
+    pthread_mutex_unlock(&n->mutex);
+  }
+}
+
 /* Hands the pending proposal to raft_apply, or stops. */
 static void wake_cb(uv_async_t *h) {
   qp__raft_node_t *n = h->data;
@@ -181,6 +233,7 @@ static void wake_cb(uv_async_t *h) {
       proposal_finish(n, p, rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST ? QP_EAGAIN : QP_EIO);
     }
   }
+  barrier_start(n);
   if (stopping) {
     uv_timer_stop(&n->status_timer);
     raft_close(&n->raft, raft_closed);
@@ -250,6 +303,7 @@ static void node_free(qp__raft_node_t *n) {
   qp_free(n->results);
   pthread_mutex_destroy(&n->mutex);
   pthread_cond_destroy(&n->cond);
+  pthread_cond_destroy(&n->barrier_cond);
   qp_free(n);
 }
 
@@ -265,6 +319,7 @@ int qp__raft_node_start(const qp_ledger_cluster_t *cluster, qp_db_t *db, uint64_
   n->status.leader = -1;
   pthread_mutex_init(&n->mutex, NULL);
   pthread_cond_init(&n->cond, NULL);
+  pthread_cond_init(&n->barrier_cond, NULL);
   n->applied = qp_calloc(1, sizeof *n->applied);
   n->events = qp_calloc(QP__RAFT_ENTRY_EVENTS_MAX, sizeof *n->events);
   n->results = qp_calloc(QP__RAFT_ENTRY_EVENTS_MAX, sizeof *n->results);
@@ -326,10 +381,27 @@ void qp__raft_node_status(qp__raft_node_t *n, qp__raft_status_t *out) {
   pthread_mutex_unlock(&n->mutex);
 }
 
+int qp__raft_node_read_barrier(qp__raft_node_t *n) {
+  struct timespec until;
+  qp_clock_deadline_ts(READ_WAIT_MS, &until);
+  pthread_mutex_lock(&n->mutex);
+  uint64_t want = n->barrier_started + 1; /* the next one to start began after we came */
+  if (n->barrier_wanted < want) n->barrier_wanted = want;
+  bool timed_out = false;
+  if (!n->stopping) uv_async_send(&n->wake);
+  while (!n->stopping && !timed_out && n->barrier_done < want)
+    timed_out = pthread_cond_timedwait(&n->barrier_cond, &n->mutex, &until) != 0;
+  /* A later barrier than ours also started after we came: its outcome will do. */
+  int rc = n->stopping ? QP_ESTOPPED : n->barrier_done >= want ? n->barrier_rc : QP_EAGAIN;
+  pthread_mutex_unlock(&n->mutex);
+  return rc;
+}
+
 void qp__raft_node_stop(qp__raft_node_t *n) {
   if (n == NULL) return;
   pthread_mutex_lock(&n->mutex);
   n->stopping = true;
+  pthread_cond_broadcast(&n->barrier_cond);
   pthread_mutex_unlock(&n->mutex);
   uv_async_send(&n->wake);
   pthread_join(n->thread, NULL);

@@ -399,3 +399,39 @@ def test_two_replicas_down_stops_writes_until_one_returns(cluster):
     live = [lead, others[0]]
     audit = c.converged(live)
     assert audit["transfers"] == "3"
+
+
+def test_a_deposed_leader_does_not_serve_a_stale_read(cluster):
+    """SIGSTOP the leader, let the others elect a new one and take a write,
+    SIGCONT the old one and read from it at once: its barrier fails, so it
+    answers 307 (or 503), never the state from before the write."""
+    c = cluster
+    old = c.leader()
+    assert acknowledged(c.post("/v1/accounts", accounts_body()))
+    r = c.get(old, "/v1/accounts/1")  # served after a barrier: the leader's own read
+    assert r.status_code == 200 and int(r.headers["X-Quipu-Applied-Index"]) >= 2, r.text
+    c.procs[old].send_signal(signal.SIGSTOP)
+    try:
+        new = c.leader(timeout=FAILOVER_MAX_S, exclude=(old,))
+        r = c.session.post(c.urls[new] + "/v1/transfers", json=[transfer(900, random.Random(9))],
+                           timeout=10)
+        assert r.status_code == 200 and acknowledged(r.json()), r.text
+    finally:
+        c.procs[old].send_signal(signal.SIGCONT)
+    r = c.get(old, "/v1/transfers/900")
+    assert r.status_code in (307, 503), (r.status_code, r.text)
+    if r.status_code == 307:
+        assert r.headers["Location"].startswith(c.urls[new])
+    # Many concurrent reads on the new leader share barriers and all succeed.
+    results = []
+
+    def reader():
+        for _ in range(20):
+            results.append(c.get(new, "/v1/transfers/900").status_code)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert results == [200] * 80, results
