@@ -83,7 +83,7 @@ class Cluster:
         self.procs[k] = None
 
     def stop_all(self):
-        for k in range(REPLICAS):
+        for k in range(len(self.procs)):
             if self.procs[k] is not None:
                 self.kill(k, signal.SIGTERM)
 
@@ -435,3 +435,85 @@ def test_a_deposed_leader_does_not_serve_a_stale_read(cluster):
     for th in threads:
         th.join()
     assert results == [200] * 80, results
+
+
+def cluster_cmd(c, *args):
+    env = dict(os.environ, QUIPU_KEY=c.key)
+    return subprocess.run([QUIPU, "cluster", *args, "--dir", c.dir], capture_output=True,
+                          text=True, env=env, timeout=60)
+
+
+def test_add_a_fourth_replica_under_load_then_remove_one(cluster):
+    c = cluster
+    lead = c.leader()
+    assert acknowledged(c.post("/v1/accounts", accounts_body()))
+    with Load(c, threads=2) as load:
+        wait_for(lambda: load.count() >= 200, 30, "no progress before the add")
+        out = cluster_cmd(c, "add")
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "quipu node --home" in out.stdout and "node3" in out.stdout
+        cfg = json.load(open(os.path.join(c.home(3), "node.json")))
+        cl = cfg["modules"]["ledger"]["cluster"]
+        assert cl["join"] is True and cl["replicas"][cl["self"]]["id"] == 4
+        assert cfg["listen"] == f"127.0.0.1:{c.base + 6}"
+        c.urls.append(f"http://127.0.0.1:{c.base + 6}")
+        c.procs.append(None)
+        c.start(3)
+        # It catches up and is promoted to voter; every replica knows its URL.
+        def promoted():
+            s = c.status(lead)
+            return s is not None and any(r["id"] == 4 and r["role"] == "voter"
+                                         for r in s["replicas"])
+        wait_for(promoted, 30, "the new replica was not promoted to voter")
+        n = load.count()
+        wait_for(lambda: load.count() >= n + 200, 30, "no progress after the add")
+    assert not load.errors, load.errors
+    for k in range(4):
+        st = c.status(k)
+        assert {r["id"]: r["http"] for r in st["replicas"]} == {
+            j + 1: c.urls[j] for j in range(4)}, st
+    check_everything(c, load, range(4))  # same head hash and position on all four
+    # Adding it again: 409; bad input: 400 naming the field; a follower: 307.
+    body = {"id": 4, "raft": f"127.0.0.1:{c.base + 7}", "http": c.urls[3]}
+    r = c.session.post(c.urls[lead] + "/v1/cluster/replicas", json=body, timeout=10)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "replica_exists", r.text
+    r = c.session.post(c.urls[lead] + "/v1/cluster/replicas",
+                       json=dict(body, id=9), timeout=10)  # the same addresses
+    assert r.status_code == 409, r.text
+    for bad, field in [({"id": 0, "raft": "h:1", "http": "http://h:2"}, "id"),
+                       ({"id": 9, "raft": "nohost", "http": "http://h:2"}, "raft"),
+                       ({"id": 9, "raft": "h:70000", "http": "http://h:2"}, "raft"),
+                       ({"id": 9, "raft": "h:1", "http": "ftp://h:2"}, "http"),
+                       ({"id": 9, "raft": "h:1"}, "http"),
+                       ({"id": 9, "raft": "h:1", "http": "http://h:2", "x": 1}, "x")]:
+        r = c.session.post(c.urls[lead] + "/v1/cluster/replicas", json=bad, timeout=10)
+        assert r.status_code == 400 and r.json()["error"]["path"] == field, (bad, r.text)
+    r = c.session.delete(c.urls[lead] + "/v1/cluster/replicas/abc", timeout=10)
+    assert r.status_code == 400 and r.json()["error"]["path"] == "id", r.text
+    r = c.session.delete(c.urls[lead] + "/v1/cluster/replicas/77", timeout=10)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "replica_not_found", r.text
+    follower = next(k for k in range(4) if k != lead)
+    r = c.session.delete(c.urls[follower] + "/v1/cluster/replicas/2", allow_redirects=False,
+                         timeout=10)
+    assert r.status_code == 307 and r.headers["Location"].startswith(c.urls[lead]), r.text
+    # Remove a follower (not the leader): status shows 3, writes go on, it gets nothing more.
+    gone = next(k for k in range(4) if k != lead)
+    out = cluster_cmd(c, "remove", "--replica", str(gone))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"node{gone}" in out.stdout and "stop its process" in out.stdout
+    st = c.status(lead)
+    assert sorted(r["id"] for r in st["replicas"]) == sorted(
+        j + 1 for j in range(4) if j != gone), st
+    before = c.status(gone)["applied_index"]
+    live = [k for k in range(4) if k != gone]
+    for i in range(3):
+        assert acknowledged(c.post("/v1/transfers", [transfer(7000 + i, random.Random(i))]))
+    c.converged(live)
+    time.sleep(0.5)  # what the removed one would have received by now
+    assert c.status(gone)["applied_index"] == before
+    assert c.audit(gone)["transfers"] != c.audit(lead)["transfers"]
+    assert c.status(gone)["role"] != "leader"
+    again = cluster_cmd(c, "remove", "--id", str(gone + 1))
+    assert again.returncode == 1 and again.stderr, again.stdout + again.stderr
+    usage = cluster_cmd(c, "remove")
+    assert usage.returncode == 2
