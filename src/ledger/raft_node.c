@@ -420,7 +420,8 @@ static void member_add_start(qp__raft_node_t *n, member_op_t *op) {
   }
   qp__raft_member_entry_encode(&op->replica, op->buf.base, op->buf.len);
   op->apply.data = n;
-  int rv = raft_apply(&n->raft, &op->apply, &op->buf, 1, member_recorded);
+  struct raft_buffer bufs[1] = {op->buf}; /* raft copies the descriptor */
+  int rv = raft_apply(&n->raft, &op->apply, bufs, 1, member_recorded);
   if (rv != 0) {
     raft_free(op->buf.base);
     member_fail(n, rv);

@@ -101,7 +101,7 @@ class Cluster:
         """Polls until one live replica says it leads; its index."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for k in range(REPLICAS):
+            for k in range(len(self.procs)):
                 if k in exclude or self.procs[k] is None:
                     continue
                 s = self.status(k)
@@ -129,7 +129,7 @@ class Cluster:
                 continue
             assert r is None or r.status_code == 503, (r.status_code, r.text)
             time.sleep(0.05)
-            k = (k + 1) % REPLICAS
+            k = (k + 1) % len(self.urls)
             url = self.urls[k] + path
         raise AssertionError(f"POST {path} not acknowledged within {timeout} s")
 
@@ -517,3 +517,15 @@ def test_add_a_fourth_replica_under_load_then_remove_one(cluster):
     assert again.returncode == 1 and again.stderr, again.stdout + again.stderr
     usage = cluster_cmd(c, "remove")
     assert usage.returncode == 2
+    # Remove the leader itself: it answers 200 and steps down; the other two elect a leader
+    # among themselves and take writes.
+    r = c.session.delete(c.urls[lead] + f"/v1/cluster/replicas/{lead + 1}", timeout=10)
+    assert r.status_code == 200, r.text
+    rest = [k for k in live if k != lead]
+    new = c.leader(timeout=FAILOVER_MAX_S, exclude=(lead, gone))
+    assert new in rest
+    assert sorted(x["id"] for x in c.status(new)["replicas"]) == sorted(k + 1 for k in rest)
+    r = c.session.post(c.urls[new] + "/v1/transfers", json=[transfer(7100, random.Random(5))],
+                       timeout=10)
+    assert r.status_code == 200 and acknowledged(r.json()), r.text
+    c.converged(rest)
