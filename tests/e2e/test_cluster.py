@@ -529,3 +529,17 @@ def test_add_a_fourth_replica_under_load_then_remove_one(cluster):
                        timeout=10)
     assert r.status_code == 200 and acknowledged(r.json()), r.text
     c.converged(rest)
+
+
+def test_join_must_be_a_boolean(tmp_path):
+    out = subprocess.run([QUIPU, "cluster", "init", "--replicas", "1", "--dir",
+                          str(tmp_path / "c"), "--base-port", "31100"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    path = tmp_path / "c" / "node0" / "node.json"
+    cfg = json.load(open(path))
+    cfg["modules"]["ledger"]["cluster"]["join"] = "yes"
+    json.dump(cfg, open(path, "w"))
+    r = subprocess.run([QUIPU, "node", "--home", str(tmp_path / "c" / "node0")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "cluster.join must be true or false" in r.stderr, r.stderr
