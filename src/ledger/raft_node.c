@@ -13,6 +13,13 @@
  * holds (qp_db_replica_pos), so the entries libraft replays after a
  * restart are not applied twice.  Snapshots are not taken (the log is
  * kept whole; docs/cluster.md says what that costs).
+ *
+ * Two more things run on the loop (docs/cluster.md, "Reads" and
+ * "Membership"): the read barriers that make a leader's reads
+ * linearizable (one raft_barrier in flight, shared by every reader that
+ * arrived before it started), and the admin's membership changes (a QPM1
+ * entry carrying the new replica's URL, then raft_add, then raft_assign to
+ * voter, retried every second for any spare; or raft_remove).
  */
 #include <errno.h>
 #include <limits.h>
@@ -351,10 +358,11 @@ static void member_added(struct raft_change *req, int status) {
     member_fail(n, status);
     return;
   }
-  n->promote.data = n;
-  n->promote_id = n->member_op.replica.id;
-  int rv = raft_assign(&n->raft, &n->promote, n->promote_id, RAFT_VOTER, promoted);
-  n->promoting = rv == 0; /* else promote_spares retries */
+  if (!n->promoting) { /* else one is in flight; promote_spares does this one next */
+    n->promote.data = n;
+    n->promote_id = n->member_op.replica.id;
+    n->promoting = raft_assign(&n->raft, &n->promote, n->promote_id, RAFT_VOTER, promoted) == 0;
+  }
   member_finish(n, 0, ""); /* added; the promotion finishes once it has caught up */
 }
 
