@@ -28,7 +28,13 @@ int qp_cmd_chain_query(int argc, char **argv); /* chain query (cmd_chain_query.c
 int qp_cmd_chain_verify_proof(int argc, char **argv); /* (cmd_chain_proof.c) */
 int qp_cmd_chain_deploy(int argc, char **argv); /* chain deploy (cmd_chain_deploy.c) */
 int qp_cmd_chain_up(int argc, char **argv);    /* chain up (cmd_chain_up.c) */
-int qp_cmd_cluster(int argc, char **argv);     /* cluster init|up (cmd_cluster.c) */
+int qp_cmd_cluster(int argc, char **argv);     /* cluster init|up|add|remove (cmd_cluster.c) */
+/* cluster add / remove (cmd_cluster_members.c); argv[0] is "add" / "remove". */
+int qp__cli_cluster_add(int argc, char **argv);
+int qp__cli_cluster_remove(int argc, char **argv);
+/* Copies from_home's API key file into to_home (mode 0600); prog prefixes
+ * the error printed.  Returns 0 or QP_E*. */
+int qp__cli_cluster_copy_keys(const char *from_home, const char *to_home, const char *prog);
 int qp_cmd_risk(int argc, char **argv);        /* risk check|replay (cmd_risk.c) */
 int qp_cmd_settle(int argc, char **argv);      /* the settlement agent (cmd_settle.c) */
 int qp_cmd_demo(int argc, char **argv);        /* demo supply-chain (demo_supply.c) */

@@ -32,11 +32,16 @@
 static const char USAGE[] =
     "usage: quipu cluster init --replicas N --dir DIR [--base-port P]\n"
     "       quipu cluster up --dir DIR\n"
+    "       quipu cluster add --dir DIR [--leader URL]\n"
+    "       quipu cluster remove --dir DIR (--id N | --replica K) [--leader URL]\n"
     "\n"
     "init writes DIR/node0 .. DIR/node<N-1> (N = 1..7, default base port 7400):\n"
     "replica K serves HTTP on 127.0.0.1:P+2K and Raft on 127.0.0.1:P+2K+1; prints an\n"
     "admin API key every replica accepts.  up runs them (Ctrl-C stops them);\n"
-    "`quipu node --home DIR/nodeK` runs one.\n";
+    "`quipu node --home DIR/nodeK` runs one.  add writes the next DIR/nodeK (ports\n"
+    "following the others') and asks the leader to add it; start it then.  remove asks\n"
+    "the leader to remove a replica (then stop it and move its home away).  add and\n"
+    "remove need an admin key in $QUIPU_KEY.\n";
 
 typedef struct init_args {
   uint32_t replicas;  /* --replicas */
@@ -106,13 +111,10 @@ static int write_home(const init_args_t *a, const char *id, uint32_t k) {
   return rc;
 }
 
-/* Copies node0's key file into DIR/node<k> (mode 0600). */
-static int copy_keys(const init_args_t *a, uint32_t k) {
-  char home[4200], from[4300], to[4300];
-  snprintf(home, sizeof home, "%s/node0", a->dir);
-  if (qp_http_keys_path(home, from, sizeof from) != 0) return QP_ERANGE;
-  snprintf(home, sizeof home, "%s/node%u", a->dir, k);
-  if (qp_http_keys_path(home, to, sizeof to) != 0) return QP_ERANGE;
+int qp__cli_cluster_copy_keys(const char *from_home, const char *to_home, const char *prog) {
+  char from[4300], to[4300];
+  if (qp_http_keys_path(from_home, from, sizeof from) != 0) return QP_ERANGE;
+  if (qp_http_keys_path(to_home, to, sizeof to) != 0) return QP_ERANGE;
   char *slash = strrchr(to, '/');
   *slash = '\0';
   int mk = qp_mkdir_p(to);
@@ -129,8 +131,16 @@ static int copy_keys(const init_args_t *a, uint32_t k) {
   if (in != NULL) fclose(in);
   if (out != NULL && fclose(out) != 0) rc = QP_EIO;
   else if (out == NULL && fd >= 0) close(fd);
-  if (rc != 0) fprintf(stderr, INIT_PROG ": cannot copy %s to %s: %s\n", from, to, strerror(errno));
+  if (rc != 0) fprintf(stderr, "%s: cannot copy %s to %s: %s\n", prog, from, to, strerror(errno));
   return rc;
+}
+
+/* Copies node0's key file into DIR/node<k> (mode 0600). */
+static int copy_keys(const init_args_t *a, uint32_t k) {
+  char from[4200], to[4200];
+  snprintf(from, sizeof from, "%s/node0", a->dir);
+  snprintf(to, sizeof to, "%s/node%u", a->dir, k);
+  return qp__cli_cluster_copy_keys(from, to, INIT_PROG);
 }
 
 static int cluster_init(int argc, char **argv) {
@@ -168,6 +178,8 @@ int qp_cmd_cluster(int argc, char **argv) {
   }
   if (strcmp(argv[1], "init") == 0) return cluster_init(argc - 1, argv + 1);
   if (strcmp(argv[1], "up") == 0) return qp_cmd_chain_up(argc - 1, argv + 1);
+  if (strcmp(argv[1], "add") == 0) return qp__cli_cluster_add(argc - 1, argv + 1);
+  if (strcmp(argv[1], "remove") == 0) return qp__cli_cluster_remove(argc - 1, argv + 1);
   fprintf(stderr, "quipu cluster: unknown command %s\n%s", argv[1], USAGE);
   return 2;
 }

@@ -126,6 +126,7 @@ typedef struct qp_ledger_cluster {
   bool enabled;                                     /* "cluster" was given */
   char id[QP_LEDGER_CLUSTER_ID_MAX];                /* "id": the cluster's name */
   uint32_t self;                                    /* "self": this replica's index in replicas */
+  bool join;                                        /* "join": added later, do not bootstrap */
   uint32_t count;                                   /* replicas used */
   qp_ledger_replica_t replicas[QP_LEDGER_REPLICAS_MAX]; /* "replicas" */
 } qp_ledger_cluster_t;

@@ -121,6 +121,14 @@ bool qp__ledger_cluster_serves(qp__ledger_api_t *api, qp_http_request_t *req,
 void qp__ledger_cluster_redirect(qp__ledger_api_t *api, qp_http_request_t *req,
                                  qp_http_reply_t *r);
 
+/* [{"id","raft","http","role"}…] of Raft's configuration in s (a new
+ * reference; NULL when out of memory). */
+struct json_t *qp__ledger_cluster_replicas_json(const qp__raft_status_t *s);
+
+/* POST /v1/cluster/replicas, DELETE /v1/cluster/replicas/{id} (cluster_members.c). */
+void qp__ledger_cluster_add(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__ledger_cluster_remove(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+
 /* GET /v1/cluster/status. */
 void qp__ledger_cluster_status(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 

@@ -82,8 +82,10 @@ int qp_ledger_cluster_parse(const struct json_t *object, const char *where,
     return QP_EINVAL;
   }
   json_object_foreach(o, key, v) {
-    if (strcmp(key, "id") != 0 && strcmp(key, "self") != 0 && strcmp(key, "replicas") != 0) {
-      snprintf(detail, detail_size, "unknown key %s.%s; allowed: id, self, replicas", where, key);
+    if (strcmp(key, "id") != 0 && strcmp(key, "self") != 0 && strcmp(key, "replicas") != 0 &&
+        strcmp(key, "join") != 0) {
+      snprintf(detail, detail_size, "unknown key %s.%s; allowed: id, self, replicas, join", where,
+               key);
       return QP_EINVAL;
     }
   }
@@ -100,6 +102,12 @@ int qp_ledger_cluster_parse(const struct json_t *object, const char *where,
     return QP_EINVAL;
   }
   out->self = (uint32_t)json_integer_value(self);
+  json_t *join = json_object_get(o, "join");
+  if (join != NULL && !json_is_boolean(join)) {
+    snprintf(detail, detail_size, "%s.join must be true or false", where);
+    return QP_EINVAL;
+  }
+  out->join = json_is_true(join);
   out->enabled = true;
   return 0;
 }

@@ -39,9 +39,10 @@ static const char *role_name(int role) {
                                   : "unavailable";
 }
 
-static void redirect(qp__ledger_api_t *api, qp_http_request_t *req, qp_http_reply_t *r,
-                     const query_text_t *q, int leader) {
-  if (leader < 0) {
+/* 307 to leader (its URL), or 503 when leader is "" (unknown or us). */
+static void redirect(qp_http_request_t *req, qp_http_reply_t *r, const query_text_t *q,
+                     const char *leader) {
+  if (leader[0] == '\0') {
     r->retry_after_s = 1;
     qp_http_reply_fail(r, 503, "no_leader", "",
                        "the cluster has no leader right now (an election is under way); retry "
@@ -49,11 +50,10 @@ static void redirect(qp__ledger_api_t *api, qp_http_request_t *req, qp_http_repl
     return;
   }
   char location[LOCATION_MAX + QP_LEDGER_ADDRESS_MAX];
-  snprintf(location, sizeof location, "%s%s%s", api->settings.cluster.replicas[leader].http,
-           qp_http_path(req), q->text);
+  snprintf(location, sizeof location, "%s%s%s", leader, qp_http_path(req), q->text);
   json_t *o = json_pack("{s:{s:s,s:s,s:s,s:s}}", "error", "code", "not_leader", "message",
                         "this replica is a follower: send the request to the leader", "path", "",
-                        "leader", api->settings.cluster.replicas[leader].http);
+                        "leader", leader);
   qp_http_reply_json(r, 307, o);
   qp_http_reply_header(r, "Location", location);
 }
@@ -64,7 +64,7 @@ void qp__ledger_cluster_redirect(qp__ledger_api_t *api, qp_http_request_t *req,
   qp_http_query_each(req, add_arg, &q);
   qp__raft_status_t s;
   qp__raft_node_status(api->raft, &s);
-  redirect(api, req, r, &q, s.role == RAFT_LEADER ? -1 : s.leader);
+  redirect(req, r, &q, s.role == RAFT_LEADER ? "" : s.leader_http);
 }
 
 bool qp__ledger_cluster_serves(qp__ledger_api_t *api, qp_http_request_t *req,
@@ -74,6 +74,16 @@ bool qp__ledger_cluster_serves(qp__ledger_api_t *api, qp_http_request_t *req,
   qp_http_query_each(req, add_arg, &q);
   qp__raft_status_t s;
   qp__raft_node_status(api->raft, &s);
+  if (s.role == RAFT_LEADER && !write && !q.stale) {
+    /* A default read on the leader waits for a barrier: leadership confirmed by a
+     * majority after the read came, and every entry committed before it applied. */
+    int rc = qp__raft_node_read_barrier(api->raft);
+    qp__raft_node_status(api->raft, &s);
+    if (rc != 0) { /* deposed (or no majority): answer like a follower */
+      redirect(req, r, &q, s.role == RAFT_LEADER ? "" : s.leader_http);
+      return false;
+    }
+  }
   if (s.role == RAFT_LEADER || (!write && q.stale)) {
     if (!write) {
       char applied[24];
@@ -82,16 +92,23 @@ bool qp__ledger_cluster_serves(qp__ledger_api_t *api, qp_http_request_t *req,
     }
     return true;
   }
-  redirect(api, req, r, &q, s.leader);
+  redirect(req, r, &q, s.leader_http);
   return false;
 }
 
-static json_t *replicas_json(const qp_ledger_cluster_t *c) {
+static const char *server_role_name(int role) {
+  return role == RAFT_VOTER ? "voter" : role == RAFT_STANDBY ? "standby" : "spare";
+}
+
+json_t *qp__ledger_cluster_replicas_json(const qp__raft_status_t *s) {
   json_t *arr = json_array();
-  for (uint32_t i = 0; arr != NULL && i < c->count; i++)
-    json_array_append_new(arr, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)c->replicas[i].id,
-                                         "raft", c->replicas[i].raft, "http",
-                                         c->replicas[i].http));
+  for (uint32_t i = 0; arr != NULL && i < s->server_count; i++) {
+    const qp__raft_server_status_t *v = &s->servers[i];
+    json_array_append_new(arr, json_pack("{s:I,s:s,s:o,s:s}", "id", (json_int_t)v->id, "raft",
+                                         v->raft, "http",
+                                         v->http[0] ? json_string(v->http) : json_null(), "role",
+                                         server_role_name(v->role)));
+  }
   return arr;
 }
 
@@ -110,9 +127,9 @@ void qp__ledger_cluster_status(void *ctx, qp_http_request_t *req, qp_http_reply_
   json_t *o = json_pack("{s:I,s:s,s:s,s:o,s:I,s:I,s:I,s:o}", "id",
                         (json_int_t)c->replicas[c->self].id, "cluster", c->id, "role",
                         role_name(s.role), "leader",
-                        s.leader >= 0 ? json_string(c->replicas[s.leader].http) : json_null(),
+                        s.leader_http[0] ? json_string(s.leader_http) : json_null(),
                         "term", (json_int_t)s.term, "commit_index", (json_int_t)s.commit_index,
                         "applied_index", (json_int_t)s.applied_index, "replicas",
-                        replicas_json(c));
+                        qp__ledger_cluster_replicas_json(&s));
   qp_http_reply_json(r, 200, o);
 }

@@ -47,17 +47,62 @@ int qp__raft_entry_decode(const uint8_t *in, size_t size, uint64_t *now_ns,
  * (1-based) to apply, or count + 1 when the journal has them all. */
 uint32_t qp__raft_first_missing(uint64_t index, uint64_t journal_pos, uint32_t count);
 
+/* ------------------------------------------------------------ members */
+
+#define QP__RAFT_MEMBER_MAGIC 0x314d5051u /* "QPM1": a replica's URL (raft_members.c) */
+#define QP__RAFT_MEMBERS_MAX 32u          /* replicas whose URL a replica remembers */
+#define QP__RAFT_SERVERS_MAX 16u          /* servers in Raft's configuration shown by status */
+
+/* Every replica this one knows the addresses of: node.json's, then each
+ * QPM1 entry applied.  Invariant: ids unique and non-zero; count <= max. */
+typedef struct qp__raft_members {
+  uint32_t count;                                    /* replicas used */
+  qp_ledger_replica_t replicas[QP__RAFT_MEMBERS_MAX]; /* id, raft, http */
+} qp__raft_members_t;
+
+/* m = the replicas of node.json. */
+void qp__raft_members_init(qp__raft_members_t *m, const qp_ledger_cluster_t *c);
+/* The replica with that id, or NULL; borrowed from m. */
+const qp_ledger_replica_t *qp__raft_members_find(const qp__raft_members_t *m, uint64_t id);
+/* Adds r, or replaces the one with its id; when m is full, replaces one
+ * whose id is not among keep[0, keep_count) (Raft's configuration). */
+void qp__raft_members_put(qp__raft_members_t *m, const qp_ledger_replica_t *r,
+                          const uint64_t *keep, uint32_t keep_count);
+/* Bytes of r's QPM1 entry; whether in[0, size) is one; the encoding into
+ * out (exactly qp__raft_member_entry_size bytes); its decoding (0 or
+ * QP_ECORRUPT). */
+size_t qp__raft_member_entry_size(const qp_ledger_replica_t *r);
+bool qp__raft_member_entry_is(const uint8_t *in, size_t size);
+void qp__raft_member_entry_encode(const qp_ledger_replica_t *r, uint8_t *out, size_t size);
+int qp__raft_member_entry_decode(const uint8_t *in, size_t size, qp_ledger_replica_t *r);
+/* Saves m to path atomically (0, or qp_file_replace's error with detail);
+ * merges what path holds into m (0, QP_ENOTFOUND, QP_ECORRUPT, QP_EIO). */
+int qp__raft_members_save(const qp__raft_members_t *m, const char *path, char *detail,
+                          size_t detail_size);
+int qp__raft_members_load(qp__raft_members_t *m, const char *path);
+
 /* ------------------------------------------------------------ replica */
 
 typedef struct qp__raft_node qp__raft_node_t; /* opaque: raft_node.c */
 
+/* One server of Raft's current configuration, with its URL if known. */
+typedef struct qp__raft_server_status {
+  uint64_t id;                      /* Raft server id */
+  int role;                         /* RAFT_VOTER, RAFT_STANDBY or RAFT_SPARE */
+  char raft[QP_LEDGER_ADDRESS_MAX]; /* its Raft address */
+  char http[QP_LEDGER_ADDRESS_MAX]; /* its URL, "" when unknown */
+} qp__raft_server_status_t;
+
 /* What GET /v1/cluster/status shows, copied from the Raft thread. */
 typedef struct qp__raft_status {
   int role;              /* RAFT_FOLLOWER, RAFT_CANDIDATE, RAFT_LEADER, 0 = unavailable */
-  int leader;            /* the leader's index in the replicas, -1 = unknown */
+  uint64_t leader_id;    /* the leader's id, 0 = unknown */
+  char leader_http[QP_LEDGER_ADDRESS_MAX]; /* the leader's URL, "" = unknown */
   uint64_t term;         /* current term */
   uint64_t commit_index; /* highest entry known committed */
   uint64_t applied_index; /* highest entry applied to the ledger */
+  uint32_t server_count;  /* servers in Raft's configuration (at most QP__RAFT_SERVERS_MAX) */
+  qp__raft_server_status_t servers[QP__RAFT_SERVERS_MAX]; /* Raft's configuration */
 } qp__raft_status_t;
 
 /* Starts this replica (cluster->replicas[cluster->self]): its Raft log
@@ -78,8 +123,36 @@ int qp__raft_node_start(const qp_ledger_cluster_t *cluster, qp_db_t *db, uint64_
  * entry; QP_ESTOPPED when the node is stopping.  One caller at a time. */
 int qp__raft_node_propose(qp__raft_node_t *n, qp_db_request_t *reqs, uint32_t count);
 
+/* Confirms, for a read that arrived before the call, that this replica
+ * still leads and has applied everything committed before it: waits for a
+ * Raft barrier entry started after the call to be committed by a majority
+ * in the current term and applied.  Concurrent readers share one barrier
+ * (one in flight; later arrivals wait for the next), so a read costs one
+ * round trip, not one entry.  Any thread; blocks at most a few seconds.
+ * Returns 0 (serve the read), QP_EAGAIN (not or no longer the leader, or
+ * no majority answered in time: answer like a follower) or QP_ESTOPPED. */
+int qp__raft_node_read_barrier(qp__raft_node_t *n);
+
 /* The latest status (cheap, any thread). */
 void qp__raft_node_status(qp__raft_node_t *n, qp__raft_status_t *out);
+
+/* Adds replica r to the cluster (this replica must lead): proposes r's
+ * URL as a QPM1 entry, then raft_add (as a spare) and, once that is
+ * committed, starts raft_assign to voter, which libraft completes once r
+ * has caught up (r must be started for that).  A spare with r's id and
+ * address already in the configuration is only promoted again.  Blocks
+ * until the add is committed.  Returns 0; QP_EAGAIN (not the leader, or
+ * leadership lost); QP_EEXISTS (id or address in use: detail says which);
+ * QP_ELIMIT (a change is in progress, or the cluster is full: detail);
+ * QP_EIO (detail); QP_ESTOPPED. */
+int qp__raft_node_add(qp__raft_node_t *n, const qp_ledger_replica_t *r, char *detail,
+                      size_t detail_size);
+
+/* Removes the server with that id from the configuration (this replica
+ * must lead; it may remove itself, then steps down once the change is
+ * committed).  Blocks until committed.  Returns 0, QP_ENOTFOUND (no such
+ * server), or as qp__raft_node_add. */
+int qp__raft_node_remove(qp__raft_node_t *n, uint64_t id, char *detail, size_t detail_size);
 
 /* Stops the Raft thread and frees n.  Safe on NULL. */
 void qp__raft_node_stop(qp__raft_node_t *n);

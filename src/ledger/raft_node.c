@@ -13,6 +13,13 @@
  * holds (qp_db_replica_pos), so the entries libraft replays after a
  * restart are not applied twice.  Snapshots are not taken (the log is
  * kept whole; docs/cluster.md says what that costs).
+ *
+ * Two more things run on the loop (docs/cluster.md, "Reads" and
+ * "Membership"): the read barriers that make a leader's reads
+ * linearizable (one raft_barrier in flight, shared by every reader that
+ * arrived before it started), and the admin's membership changes (a QPM1
+ * entry carrying the new replica's URL, then raft_add, then raft_assign to
+ * voter, retried every second for any spare; or raft_remove).
  */
 #include <errno.h>
 #include <limits.h>
@@ -34,6 +41,8 @@
 #define STATUS_EVERY_MS 20u   /* the status copy for other threads */
 #define HEARTBEAT_MS 50u      /* Raft heartbeat */
 #define ELECTION_MS 500u      /* Raft election timeout (randomised up to twice) */
+#define READ_WAIT_MS 5000u    /* a read waits at most this long for its barrier */
+#define PROMOTE_EVERY_TICKS 50u /* the leader retries promoting a spare every second */
 
 /* The writer's group in flight (at most one). */
 typedef struct proposal {
@@ -46,6 +55,20 @@ typedef struct proposal {
   bool submitted;         /* the loop has taken it */
   bool done;              /* outcome set */
 } proposal_t;
+
+/* A membership change asked by an admin route (at most one at a time;
+ * member_lock serialises the callers). */
+typedef struct member_op {
+  bool remove;                 /* raft_remove, else add */
+  qp_ledger_replica_t replica; /* the replica (remove: only id) */
+  struct raft_apply apply;     /* the QPM1 entry's request */
+  struct raft_buffer buf;      /* the QPM1 entry; raft owns it once raft_apply took it */
+  struct raft_change change;   /* raft_add / raft_remove */
+  int rc;                      /* outcome */
+  char detail[256];            /* why, when rc != 0 */
+  bool submitted;              /* the loop has taken it */
+  bool done;                   /* outcome set */
+} member_op_t;
 
 /* What the FSM's apply of the latest entry produced (loop thread). */
 typedef struct applied {
@@ -75,16 +98,47 @@ struct qp__raft_node {
   qp_transfer_t *events;              /* FSM scratch: QP__RAFT_ENTRY_EVENTS_MAX */
   uint32_t *results;                  /* FSM scratch: QP__RAFT_ENTRY_EVENTS_MAX */
   char dir[1100];                     /* data_dir/raft */
+  /* Linearizable reads (read_barrier_*): barriers are numbered 1, 2, ...
+   * in the order they start; at most one is in flight; a reader waits for
+   * the first one that starts after it arrived.  Invariant:
+   * barrier_done <= barrier_started <= barrier_done + 1. */
+  struct raft_barrier barrier;        /* the one in flight */
+  uint64_t barrier_started;           /* barriers started (the last one's number) */
+  uint64_t barrier_done;              /* barriers finished */
+  uint64_t barrier_wanted;            /* the highest number a reader waits for */
+  int barrier_rc;                     /* the last finished one's outcome (0 or QP_EAGAIN) */
+  pthread_cond_t barrier_cond;        /* a barrier finished */
+  /* Membership (member_*): members is the loop thread's alone. */
+  qp__raft_members_t members;         /* every replica's URL known here */
+  char members_path[1200];            /* data_dir/raft/members.json */
+  pthread_mutex_t member_lock;        /* one admin change at a time */
+  member_op_t member_op;              /* the change of the caller holding member_lock */
+  bool member_pending;                /* member_op waits for the loop (under mutex) */
+  struct raft_change promote;         /* the raft_assign to voter after an add */
+  uint64_t promote_id;                /* whom promote promotes (loop thread) */
+  bool promoting;                     /* promote is in flight (loop thread) */
+  uint32_t ticks;                     /* status ticks, for the promotion retries */
 };
 
 /* ----------------------------------------------------------------- FSM */
 
+static void fsm_apply_member(qp__raft_node_t *n, const struct raft_buffer *buf);
+
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result) {
   qp__raft_node_t *n = fsm->data;
+  if (qp__raft_member_entry_is(buf->base, buf->len)) {
+    fsm_apply_member(n, buf);
+    *result = NULL;
+    return 0;
+  }
   applied_t *a = n->applied;
   uint64_t index = raft_last_applied(&n->raft) + 1; /* libraft applies in order */
   int rc = qp__raft_entry_decode(buf->base, buf->len, n->apply_now_ns, a->reqs, &a->count,
                                  n->events, n->results);
+  if (rc != 0)
+    QP_LOG_ERROR("ledger", "Raft entry %llu (%zu bytes, magic %02x%02x%02x%02x) does not decode",
+                 (unsigned long long)index, buf->len, ((uint8_t *)buf->base)[0],
+                 ((uint8_t *)buf->base)[1], ((uint8_t *)buf->base)[2], ((uint8_t *)buf->base)[3]);
   QP_ASSERT(rc == 0); /* the leader encoded it; Raft checksums its log */
   uint32_t first = qp__raft_first_missing(index, qp_db_replica_pos(n->db), a->count);
   for (uint32_t i = 0; i < a->count; i++) a->reqs[i].replica_pos = (index << 16) | (i + 1);
@@ -138,21 +192,37 @@ static void apply_done(struct raft_apply *req, int status, void *result) {
 }
 
 static void copy_status(qp__raft_node_t *n) {
-  qp__raft_status_t s = {.role = raft_state(&n->raft), .leader = -1};
-  raft_id leader_id = 0;
+  qp__raft_status_t s = {.role = raft_state(&n->raft)};
   const char *address = NULL;
+  raft_id leader_id = 0;
   raft_leader(&n->raft, &leader_id, &address);
-  for (uint32_t i = 0; i < n->cluster->count; i++)
-    if (leader_id != 0 && n->cluster->replicas[i].id == leader_id) s.leader = (int)i;
+  s.leader_id = leader_id;
+  const qp_ledger_replica_t *leader = qp__raft_members_find(&n->members, s.leader_id);
+  if (s.leader_id != 0 && leader != NULL) memcpy(s.leader_http, leader->http, sizeof s.leader_http);
   s.term = n->raft.current_term;
   s.commit_index = n->raft.commit_index;
   s.applied_index = raft_last_applied(&n->raft);
+  const struct raft_configuration *conf = &n->raft.configuration;
+  for (unsigned i = 0; i < conf->n && s.server_count < QP__RAFT_SERVERS_MAX; i++) {
+    qp__raft_server_status_t *out = &s.servers[s.server_count++];
+    const qp_ledger_replica_t *m = qp__raft_members_find(&n->members, conf->servers[i].id);
+    out->id = conf->servers[i].id;
+    out->role = conf->servers[i].role;
+    snprintf(out->raft, sizeof out->raft, "%s", conf->servers[i].address);
+    if (m != NULL) memcpy(out->http, m->http, sizeof out->http);
+  }
   pthread_mutex_lock(&n->mutex);
   n->status = s;
   pthread_mutex_unlock(&n->mutex);
 }
 
-static void status_tick(uv_timer_t *t) { copy_status(t->data); }
+static void promote_spares(qp__raft_node_t *n);
+
+static void status_tick(uv_timer_t *t) {
+  qp__raft_node_t *n = t->data;
+  copy_status(n);
+  if (++n->ticks % PROMOTE_EVERY_TICKS == 0) promote_spares(n);
+}
 
 static void closed_handle(uv_handle_t *h) { (void)h; }
 
@@ -162,6 +232,225 @@ static void raft_closed(struct raft *r) {
   raft_uv_tcp_close(&n->transport);
   uv_close((uv_handle_t *)&n->wake, closed_handle);
   uv_close((uv_handle_t *)&n->status_timer, closed_handle);
+}
+
+/* ----------------------------------------- linearizable reads (loop) */
+
+static void barrier_start(qp__raft_node_t *n);
+
+/* A barrier entry of this term was applied (or failed: leadership lost). */
+static void barrier_done_cb(struct raft_barrier *req, int status) {
+  qp__raft_node_t *n = req->data;
+  copy_status(n); /* a failed barrier usually means a new role: readers redirect by it */
+  pthread_mutex_lock(&n->mutex);
+  QP_ASSERT(n->barrier_done + 1 == n->barrier_started);
+  n->barrier_done = n->barrier_started;
+  n->barrier_rc = status == 0 ? 0 : QP_EAGAIN;
+  pthread_cond_broadcast(&n->barrier_cond);
+  pthread_mutex_unlock(&n->mutex);
+  if (status != 0 && status != RAFT_CANCELED)
+    QP_LOG_INFO("ledger", "read barrier failed: %s", raft_strerror(status));
+  if (status != RAFT_CANCELED) barrier_start(n);
+}
+
+/* Starts the next barrier when a reader waits for one and none is in
+ * flight; a non-leader fails it at once. */
+static void barrier_start(qp__raft_node_t *n) {
+  pthread_mutex_lock(&n->mutex);
+  bool start = !n->stopping && n->barrier_started == n->barrier_done &&
+               n->barrier_wanted > n->barrier_started;
+  if (start) n->barrier_started++;
+  pthread_mutex_unlock(&n->mutex);
+  if (!start) return;
+  n->barrier.data = n;
+  int rv = raft_state(&n->raft) == RAFT_LEADER ? raft_barrier(&n->raft, &n->barrier,
+                                                              barrier_done_cb)
+                                               : RAFT_NOTLEADER;
+  if (rv != 0) {
+    pthread_mutex_lock(&n->mutex);
+    n->barrier_done = n->barrier_started;
+    n->barrier_rc = QP_EAGAIN;
+    pthread_cond_broadcast(&n->barrier_cond);
+    pthread_mutex_unlock(&n->mutex);
+  }
+}
+
+/* ------------------------------------------------ membership (loop) */
+
+/* A QPM1 entry: remember the replica's addresses, on every replica. */
+static void fsm_apply_member(qp__raft_node_t *n, const struct raft_buffer *buf) {
+  qp_ledger_replica_t r;
+  int rc = qp__raft_member_entry_decode(buf->base, buf->len, &r);
+  QP_ASSERT(rc == 0); /* the leader encoded it; Raft checksums its log */
+  uint64_t keep[QP__RAFT_SERVERS_MAX];
+  uint32_t keep_count = 0;
+  for (unsigned i = 0; i < n->raft.configuration.n && keep_count < QP__RAFT_SERVERS_MAX; i++)
+    keep[keep_count++] = n->raft.configuration.servers[i].id;
+  qp__raft_members_put(&n->members, &r, keep, keep_count);
+  char detail[256];
+  if (qp__raft_members_save(&n->members, n->members_path, detail, sizeof detail) != 0)
+    QP_LOG_WARN("ledger", "cannot save the replicas' URLs: %s", detail); /* the log has them */
+}
+
+static int members_load(qp__raft_node_t *n, char *detail, size_t detail_size) {
+  int rc = qp__raft_members_load(&n->members, n->members_path);
+  if (rc == 0 || rc == QP_ENOTFOUND) return 0;
+  snprintf(detail, detail_size, "%s: %s", n->members_path, qp_strerror(rc));
+  return rc;
+}
+
+static void member_finish(qp__raft_node_t *n, int rc, const char *why) {
+  member_op_t *op = &n->member_op;
+  copy_status(n); /* the route answers with the new configuration */
+  pthread_mutex_lock(&n->mutex);
+  op->rc = rc;
+  if (rc != 0 && why != NULL) snprintf(op->detail, sizeof op->detail, "%s", why);
+  op->done = true;
+  n->member_pending = false;
+  pthread_cond_broadcast(&n->cond);
+  pthread_mutex_unlock(&n->mutex);
+}
+
+/* libraft's refusal as ours. */
+static void member_fail(qp__raft_node_t *n, int rv) {
+  int rc = rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST ? QP_EAGAIN
+           : rv == RAFT_CANTCHANGE ? QP_ELIMIT
+           : rv == RAFT_DUPLICATEID || rv == RAFT_DUPLICATEADDRESS ? QP_EEXISTS
+           : rv == RAFT_BADID ? QP_ENOTFOUND
+           : rv == RAFT_CANCELED ? QP_ESTOPPED : QP_EIO;
+  member_finish(n, rc, rv == RAFT_CANTCHANGE
+                           ? "another membership change is in progress (a replica being promoted "
+                             "catches up only once it is started); retry later"
+                           : raft_strerror(rv));
+}
+
+static void promoted(struct raft_change *req, int status) {
+  qp__raft_node_t *n = req->data;
+  n->promoting = false;
+  if (status == 0)
+    QP_LOG_INFO("ledger", "replica %llu caught up and is a voter",
+                (unsigned long long)n->promote_id);
+  else
+    QP_LOG_INFO("ledger", "promoting replica %llu to voter failed (retried): %s",
+                (unsigned long long)n->promote_id, raft_strerror(status));
+}
+
+/* The leader promotes the spares of the configuration (every replica
+ * qp__raft_node_add added) to voters, one at a time: libraft fails a
+ * promotion while the new replica is not running yet, and a new leader
+ * does not carry on its predecessor's, so this retries every second. */
+static void promote_spares(qp__raft_node_t *n) {
+  if (raft_state(&n->raft) != RAFT_LEADER || n->promoting) return;
+  const struct raft_configuration *conf = &n->raft.configuration;
+  for (unsigned i = 0; i < conf->n; i++) {
+    if (conf->servers[i].role != RAFT_SPARE) continue;
+    n->promote.data = n;
+    n->promote_id = conf->servers[i].id;
+    n->promoting = raft_assign(&n->raft, &n->promote, n->promote_id, RAFT_VOTER, promoted) == 0;
+    return;
+  }
+}
+
+/* The add is committed (or r was a spare already): promote it. */
+static void member_added(struct raft_change *req, int status) {
+  qp__raft_node_t *n = req->data;
+  if (status != 0) {
+    member_fail(n, status);
+    return;
+  }
+  if (!n->promoting) { /* else one is in flight; promote_spares does this one next */
+    n->promote.data = n;
+    n->promote_id = n->member_op.replica.id;
+    n->promoting = raft_assign(&n->raft, &n->promote, n->promote_id, RAFT_VOTER, promoted) == 0;
+  }
+  member_finish(n, 0, ""); /* added; the promotion finishes once it has caught up */
+}
+
+/* Every replica knows r's URL now: add it to the configuration. */
+static void member_recorded(struct raft_apply *req, int status, void *result) {
+  (void)result;
+  qp__raft_node_t *n = req->data;
+  if (status != 0) {
+    member_fail(n, status);
+    return;
+  }
+  member_op_t *op = &n->member_op;
+  op->change.data = n;
+  int rv = raft_add(&n->raft, &op->change, op->replica.id, op->replica.raft, member_added);
+  if (rv != 0) member_fail(n, rv);
+}
+
+static void member_removed(struct raft_change *req, int status) {
+  qp__raft_node_t *n = req->data;
+  if (status != 0) member_fail(n, status);
+  else member_finish(n, 0, "");
+}
+
+/* Whether r clashes with a server of the configuration (op->detail says
+ * which); *spare: r is in it already, as a spare with the same address. */
+static bool member_clashes(qp__raft_node_t *n, const qp_ledger_replica_t *r, bool *spare) {
+  const struct raft_configuration *conf = &n->raft.configuration;
+  *spare = false;
+  for (unsigned i = 0; i < conf->n; i++) {
+    const struct raft_server *s = &conf->servers[i];
+    const qp_ledger_replica_t *m = qp__raft_members_find(&n->members, s->id);
+    bool same_raft = strcmp(s->address, r->raft) == 0;
+    if (s->id == r->id && same_raft && s->role == RAFT_SPARE) *spare = true;
+    else if (s->id == r->id || same_raft || (m != NULL && strcmp(m->http, r->http) == 0)) {
+      snprintf(n->member_op.detail, sizeof n->member_op.detail,
+               "replica %llu (raft %s) already has this %s", (unsigned long long)s->id,
+               s->address, s->id == r->id ? "id" : same_raft ? "raft address" : "http URL");
+      return true;
+    }
+  }
+  return false;
+}
+
+static void member_add_start(qp__raft_node_t *n, member_op_t *op) {
+  bool spare = false;
+  if (member_clashes(n, &op->replica, &spare)) {
+    member_finish(n, QP_EEXISTS, NULL);
+    return;
+  }
+  if (spare) { /* added before, its promotion lost (a leader change): promote it again */
+    member_added(&op->change, 0);
+    return;
+  }
+  if (n->raft.configuration.n >= QP_LEDGER_REPLICAS_MAX) {
+    member_finish(n, QP_ELIMIT, "the cluster has the most replicas it may have");
+    return;
+  }
+  op->buf.len = qp__raft_member_entry_size(&op->replica);
+  op->buf.base = raft_malloc(op->buf.len);
+  if (op->buf.base == NULL) {
+    member_finish(n, QP_ENOMEM, "out of memory");
+    return;
+  }
+  qp__raft_member_entry_encode(&op->replica, op->buf.base, op->buf.len);
+  op->apply.data = n;
+  struct raft_buffer bufs[1] = {op->buf}; /* raft copies the descriptor */
+  int rv = raft_apply(&n->raft, &op->apply, bufs, 1, member_recorded);
+  if (rv != 0) {
+    raft_free(op->buf.base);
+    member_fail(n, rv);
+  }
+}
+
+/* Starts the admin's change, if one waits. */
+static void member_take(qp__raft_node_t *n) {
+  member_op_t *op = &n->member_op;
+  pthread_mutex_lock(&n->mutex);
+  bool take = n->member_pending && !op->submitted;
+  if (take) op->submitted = true;
+  pthread_mutex_unlock(&n->mutex);
+  if (!take) return;
+  op->change.data = n;
+  if (raft_state(&n->raft) != RAFT_LEADER) member_fail(n, RAFT_NOTLEADER);
+  else if (!op->remove) member_add_start(n, op);
+  else {
+    int rv = raft_remove(&n->raft, &op->change, op->replica.id, member_removed);
+    if (rv != 0) member_fail(n, rv);
+  }
 }
 
 /* Hands the pending proposal to raft_apply, or stops. */
@@ -181,6 +470,8 @@ static void wake_cb(uv_async_t *h) {
       proposal_finish(n, p, rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST ? QP_EAGAIN : QP_EIO);
     }
   }
+  barrier_start(n);
+  member_take(n);
   if (stopping) {
     uv_timer_stop(&n->status_timer);
     raft_close(&n->raft, raft_closed);
@@ -197,6 +488,7 @@ static void *loop_main(void *arg) {
 
 /* Bootstraps the log with every replica as a voter, the first time only. */
 static int bootstrap(qp__raft_node_t *n) {
+  if (n->cluster->join) return 0; /* added later: the leader sends it the configuration */
   struct raft_configuration conf;
   raft_configuration_init(&conf);
   int rv = 0;
@@ -253,6 +545,8 @@ static void node_free(qp__raft_node_t *n) {
   qp_free(n->results);
   pthread_mutex_destroy(&n->mutex);
   pthread_cond_destroy(&n->cond);
+  pthread_cond_destroy(&n->barrier_cond);
+  pthread_mutex_destroy(&n->member_lock);
   qp_free(n);
 }
 
@@ -265,13 +559,16 @@ int qp__raft_node_start(const qp_ledger_cluster_t *cluster, qp_db_t *db, uint64_
   n->cluster = cluster;
   n->db = db;
   n->apply_now_ns = clock_ns;
-  n->status.leader = -1;
   pthread_mutex_init(&n->mutex, NULL);
   pthread_cond_init(&n->cond, NULL);
+  pthread_cond_init(&n->barrier_cond, NULL);
+  pthread_mutex_init(&n->member_lock, NULL);
   n->applied = qp_calloc(1, sizeof *n->applied);
   n->events = qp_calloc(QP__RAFT_ENTRY_EVENTS_MAX, sizeof *n->events);
   n->results = qp_calloc(QP__RAFT_ENTRY_EVENTS_MAX, sizeof *n->results);
   int len = snprintf(n->dir, sizeof n->dir, "%s/raft", data_dir);
+  snprintf(n->members_path, sizeof n->members_path, "%s/members.json", n->dir);
+  qp__raft_members_init(&n->members, cluster);
   if (n->applied == NULL || n->events == NULL || n->results == NULL) {
     node_free(n);
     return QP_ENOMEM;
@@ -281,7 +578,8 @@ int qp__raft_node_start(const qp_ledger_cluster_t *cluster, qp_db_t *db, uint64_
     node_free(n);
     return QP_EIO;
   }
-  int rc = raft_setup(n, detail, detail_size);
+  int rc = members_load(n, detail, detail_size);
+  if (rc == 0) rc = raft_setup(n, detail, detail_size);
   if (rc == 0 && pthread_create(&n->thread, NULL, loop_main, n) != 0) rc = QP_ENOMEM;
   if (rc != 0) {
     node_free(n); /* the loop's memory is lost with it: the node exits */
@@ -329,10 +627,57 @@ void qp__raft_node_status(qp__raft_node_t *n, qp__raft_status_t *out) {
   pthread_mutex_unlock(&n->mutex);
 }
 
+int qp__raft_node_read_barrier(qp__raft_node_t *n) {
+  struct timespec until;
+  qp_clock_deadline_ts(READ_WAIT_MS, &until);
+  pthread_mutex_lock(&n->mutex);
+  uint64_t want = n->barrier_started + 1; /* the next one to start began after we came */
+  if (n->barrier_wanted < want) n->barrier_wanted = want;
+  bool timed_out = false;
+  if (!n->stopping) uv_async_send(&n->wake);
+  while (!n->stopping && !timed_out && n->barrier_done < want)
+    timed_out = pthread_cond_timedwait(&n->barrier_cond, &n->mutex, &until) != 0;
+  /* A later barrier than ours also started after we came: its outcome will do. */
+  int rc = n->stopping ? QP_ESTOPPED : n->barrier_done >= want ? n->barrier_rc : QP_EAGAIN;
+  pthread_mutex_unlock(&n->mutex);
+  return rc;
+}
+
+/* Hands op to the loop and waits for its outcome. */
+static int member_run(qp__raft_node_t *n, const member_op_t *want, char *detail,
+                      size_t detail_size) {
+  pthread_mutex_lock(&n->member_lock);
+  pthread_mutex_lock(&n->mutex);
+  int rc = QP_ESTOPPED;
+  if (!n->stopping) {
+    n->member_op = *want;
+    n->member_pending = true;
+    uv_async_send(&n->wake);
+    while (!n->member_op.done) pthread_cond_wait(&n->cond, &n->mutex);
+    rc = n->member_op.rc;
+    snprintf(detail, detail_size, "%s", n->member_op.detail);
+  }
+  pthread_mutex_unlock(&n->mutex);
+  pthread_mutex_unlock(&n->member_lock);
+  return rc;
+}
+
+int qp__raft_node_add(qp__raft_node_t *n, const qp_ledger_replica_t *r, char *detail,
+                      size_t detail_size) {
+  member_op_t op = {.remove = false, .replica = *r};
+  return member_run(n, &op, detail, detail_size);
+}
+
+int qp__raft_node_remove(qp__raft_node_t *n, uint64_t id, char *detail, size_t detail_size) {
+  member_op_t op = {.remove = true, .replica = {.id = id}};
+  return member_run(n, &op, detail, detail_size);
+}
+
 void qp__raft_node_stop(qp__raft_node_t *n) {
   if (n == NULL) return;
   pthread_mutex_lock(&n->mutex);
   n->stopping = true;
+  pthread_cond_broadcast(&n->barrier_cond);
   pthread_mutex_unlock(&n->mutex);
   uv_async_send(&n->wake);
   pthread_join(n->thread, NULL);

@@ -83,7 +83,7 @@ class Cluster:
         self.procs[k] = None
 
     def stop_all(self):
-        for k in range(REPLICAS):
+        for k in range(len(self.procs)):
             if self.procs[k] is not None:
                 self.kill(k, signal.SIGTERM)
 
@@ -101,7 +101,7 @@ class Cluster:
         """Polls until one live replica says it leads; its index."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for k in range(REPLICAS):
+            for k in range(len(self.procs)):
                 if k in exclude or self.procs[k] is None:
                     continue
                 s = self.status(k)
@@ -129,7 +129,7 @@ class Cluster:
                 continue
             assert r is None or r.status_code == 503, (r.status_code, r.text)
             time.sleep(0.05)
-            k = (k + 1) % REPLICAS
+            k = (k + 1) % len(self.urls)
             url = self.urls[k] + path
         raise AssertionError(f"POST {path} not acknowledged within {timeout} s")
 
@@ -399,3 +399,147 @@ def test_two_replicas_down_stops_writes_until_one_returns(cluster):
     live = [lead, others[0]]
     audit = c.converged(live)
     assert audit["transfers"] == "3"
+
+
+def test_a_deposed_leader_does_not_serve_a_stale_read(cluster):
+    """SIGSTOP the leader, let the others elect a new one and take a write,
+    SIGCONT the old one and read from it at once: its barrier fails, so it
+    answers 307 (or 503), never the state from before the write."""
+    c = cluster
+    old = c.leader()
+    assert acknowledged(c.post("/v1/accounts", accounts_body()))
+    r = c.get(old, "/v1/accounts/1")  # served after a barrier: the leader's own read
+    assert r.status_code == 200 and int(r.headers["X-Quipu-Applied-Index"]) >= 2, r.text
+    c.procs[old].send_signal(signal.SIGSTOP)
+    try:
+        new = c.leader(timeout=FAILOVER_MAX_S, exclude=(old,))
+        r = c.session.post(c.urls[new] + "/v1/transfers", json=[transfer(900, random.Random(9))],
+                           timeout=10)
+        assert r.status_code == 200 and acknowledged(r.json()), r.text
+    finally:
+        c.procs[old].send_signal(signal.SIGCONT)
+    r = c.get(old, "/v1/transfers/900")
+    assert r.status_code in (307, 503), (r.status_code, r.text)
+    if r.status_code == 307:
+        assert r.headers["Location"].startswith(c.urls[new])
+    # Many concurrent reads on the new leader share barriers and all succeed.
+    results = []
+
+    def reader():
+        for _ in range(20):
+            results.append(c.get(new, "/v1/transfers/900").status_code)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert results == [200] * 80, results
+
+
+def cluster_cmd(c, *args):
+    env = dict(os.environ, QUIPU_KEY=c.key)
+    return subprocess.run([QUIPU, "cluster", *args, "--dir", c.dir], capture_output=True,
+                          text=True, env=env, timeout=60)
+
+
+def test_add_a_fourth_replica_under_load_then_remove_one(cluster):
+    c = cluster
+    lead = c.leader()
+    assert acknowledged(c.post("/v1/accounts", accounts_body()))
+    with Load(c, threads=2) as load:
+        wait_for(lambda: load.count() >= 200, 30, "no progress before the add")
+        out = cluster_cmd(c, "add")
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "quipu node --home" in out.stdout and "node3" in out.stdout
+        cfg = json.load(open(os.path.join(c.home(3), "node.json")))
+        cl = cfg["modules"]["ledger"]["cluster"]
+        assert cl["join"] is True and cl["replicas"][cl["self"]]["id"] == 4
+        assert cfg["listen"] == f"127.0.0.1:{c.base + 6}"
+        c.urls.append(f"http://127.0.0.1:{c.base + 6}")
+        c.procs.append(None)
+        c.start(3)
+        # It catches up and is promoted to voter; every replica knows its URL.
+        def promoted():
+            s = c.status(lead)
+            return s is not None and any(r["id"] == 4 and r["role"] == "voter"
+                                         for r in s["replicas"])
+        wait_for(promoted, 30, "the new replica was not promoted to voter")
+        n = load.count()
+        wait_for(lambda: load.count() >= n + 200, 30, "no progress after the add")
+    assert not load.errors, load.errors
+    for k in range(4):
+        st = c.status(k)
+        assert {r["id"]: r["http"] for r in st["replicas"]} == {
+            j + 1: c.urls[j] for j in range(4)}, st
+    check_everything(c, load, range(4))  # same head hash and position on all four
+    # Adding it again: 409; bad input: 400 naming the field; a follower: 307.
+    body = {"id": 4, "raft": f"127.0.0.1:{c.base + 7}", "http": c.urls[3]}
+    r = c.session.post(c.urls[lead] + "/v1/cluster/replicas", json=body, timeout=10)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "replica_exists", r.text
+    r = c.session.post(c.urls[lead] + "/v1/cluster/replicas",
+                       json=dict(body, id=9), timeout=10)  # the same addresses
+    assert r.status_code == 409, r.text
+    for bad, field in [({"id": 0, "raft": "h:1", "http": "http://h:2"}, "id"),
+                       ({"id": 9, "raft": "nohost", "http": "http://h:2"}, "raft"),
+                       ({"id": 9, "raft": "h:70000", "http": "http://h:2"}, "raft"),
+                       ({"id": 9, "raft": "h:1", "http": "ftp://h:2"}, "http"),
+                       ({"id": 9, "raft": "h:1"}, "http"),
+                       ({"id": 9, "raft": "h:1", "http": "http://h:2", "x": 1}, "x")]:
+        r = c.session.post(c.urls[lead] + "/v1/cluster/replicas", json=bad, timeout=10)
+        assert r.status_code == 400 and r.json()["error"]["path"] == field, (bad, r.text)
+    r = c.session.delete(c.urls[lead] + "/v1/cluster/replicas/abc", timeout=10)
+    assert r.status_code == 400 and r.json()["error"]["path"] == "id", r.text
+    r = c.session.delete(c.urls[lead] + "/v1/cluster/replicas/77", timeout=10)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "replica_not_found", r.text
+    follower = next(k for k in range(4) if k != lead)
+    r = c.session.delete(c.urls[follower] + "/v1/cluster/replicas/2", allow_redirects=False,
+                         timeout=10)
+    assert r.status_code == 307 and r.headers["Location"].startswith(c.urls[lead]), r.text
+    # Remove a follower (not the leader): status shows 3, writes go on, it gets nothing more.
+    gone = next(k for k in range(4) if k != lead)
+    out = cluster_cmd(c, "remove", "--replica", str(gone))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"node{gone}" in out.stdout and "stop its process" in out.stdout
+    st = c.status(lead)
+    assert sorted(r["id"] for r in st["replicas"]) == sorted(
+        j + 1 for j in range(4) if j != gone), st
+    before = c.status(gone)["applied_index"]
+    live = [k for k in range(4) if k != gone]
+    for i in range(3):
+        assert acknowledged(c.post("/v1/transfers", [transfer(7000 + i, random.Random(i))]))
+    c.converged(live)
+    time.sleep(0.5)  # what the removed one would have received by now
+    assert c.status(gone)["applied_index"] == before
+    assert c.audit(gone)["transfers"] != c.audit(lead)["transfers"]
+    assert c.status(gone)["role"] != "leader"
+    again = cluster_cmd(c, "remove", "--id", str(gone + 1))
+    assert again.returncode == 1 and again.stderr, again.stdout + again.stderr
+    usage = cluster_cmd(c, "remove")
+    assert usage.returncode == 2
+    # Remove the leader itself: it answers 200 and steps down; the other two elect a leader
+    # among themselves and take writes.
+    r = c.session.delete(c.urls[lead] + f"/v1/cluster/replicas/{lead + 1}", timeout=10)
+    assert r.status_code == 200, r.text
+    rest = [k for k in live if k != lead]
+    new = c.leader(timeout=FAILOVER_MAX_S, exclude=(lead, gone))
+    assert new in rest
+    assert sorted(x["id"] for x in c.status(new)["replicas"]) == sorted(k + 1 for k in rest)
+    r = c.session.post(c.urls[new] + "/v1/transfers", json=[transfer(7100, random.Random(5))],
+                       timeout=10)
+    assert r.status_code == 200 and acknowledged(r.json()), r.text
+    c.converged(rest)
+
+
+def test_join_must_be_a_boolean(tmp_path):
+    out = subprocess.run([QUIPU, "cluster", "init", "--replicas", "1", "--dir",
+                          str(tmp_path / "c"), "--base-port", "31100"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    path = tmp_path / "c" / "node0" / "node.json"
+    cfg = json.load(open(path))
+    cfg["modules"]["ledger"]["cluster"]["join"] = "yes"
+    json.dump(cfg, open(path, "w"))
+    r = subprocess.run([QUIPU, "node", "--home", str(tmp_path / "c" / "node0")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "cluster.join must be true or false" in r.stderr, r.stderr

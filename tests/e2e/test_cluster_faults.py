@@ -364,10 +364,9 @@ def test_bank_on_the_cluster_under_leader_kills_and_partitions(pcluster):
         cf.transfer(7_100_000 + i, source, a, BANK_FUNDING, ledger=BANK_LEDGER)
         for i, a in enumerate(ids)]))
     bank = ClusterBank(c, c.key, BANK_LEDGER, source, ids, BANK_FUNDING)
-    # Reads are leader-local (docs/cluster.md): a deposed leader that has not
-    # noticed yet may serve an older audit.  Counted, not a violation, until
-    # reads are linearizable; every snapshot must still hold the invariant.
-    bank.stale_reads_are_violations = False
+    # Reads are linearizable (a Raft barrier before each read on the leader,
+    # docs/cluster.md "Reads"): an audit going back is a violation.
+    bank.stale_reads_are_violations = True
     bank.up.set()
     tids = itertools.count(8_000_000_000)
     movers = [Mover(bank, random.Random(rng.getrandbits(64)), tids) for _ in range(3)]
