@@ -250,7 +250,12 @@ static void barrier_done_cb(struct raft_barrier *req, int status) {
   pthread_mutex_unlock(&n->mutex);
   if (status != 0 && status != RAFT_CANCELED)
     QP_LOG_INFO("ledger", "read barrier failed: %s", raft_strerror(status));
-  if (status != RAFT_CANCELED) barrier_start(n);
+  /* The next barrier starts from the loop, not from here: libraft fails a
+   * deposed leader's requests after freeing its followers' progress but
+   * before it leaves the leader state, so a raft_barrier made inside this
+   * callback would be accepted and then replicated from freed state (a
+   * crash seen under the cluster bank test). */
+  if (status != RAFT_CANCELED) uv_async_send(&n->wake);
 }
 
 /* Starts the next barrier when a reader waits for one and none is in

@@ -100,15 +100,29 @@ class Cluster:
     def leader(self, timeout=10.0, exclude=()):
         """Polls until one live replica says it leads; its index."""
         deadline = time.monotonic() + timeout
+        seen = {}
         while time.monotonic() < deadline:
             for k in range(len(self.procs)):
                 if k in exclude or self.procs[k] is None:
                     continue
                 s = self.status(k)
+                seen[k] = s and {f: s.get(f) for f in ("role", "term", "commit_index",
+                                                         "applied_index", "leader")}
                 if s and s["role"] == "leader":
                     return k
             time.sleep(0.05)
-        raise AssertionError("no leader within %.1f s" % timeout)
+        tails = []  # what each replica said last, and how a dead one ended
+        for k in range(len(self.procs)):
+            p = self.procs[k]
+            if p is not None and p.poll() is not None:
+                tails.append("node%d exited with %s" % (k, p.returncode))
+            try:
+                with open(os.path.join(self.home(k), "node.log"), errors="replace") as f:
+                    tails.append("node%d:\n%s" % (k, "".join(f.readlines()[-12:])))
+            except OSError:
+                pass
+        raise AssertionError("no leader within %.1f s (last seen: %r)\n%s"
+                             % (timeout, seen, "\n".join(tails)))
 
     def post(self, path, body, timeout=30.0):
         """POSTs to any replica, following 307 by hand and retrying 503 and
