@@ -5,7 +5,9 @@
  * init writes DIR/node<K>/node.json for K = 0 .. replicas-1, each with the
  * ledger in cluster mode (the same cluster id and replica list, its own
  * `self`), HTTP on base_port + 2K and Raft on base_port + 2K + 1, all on
- * loopback; then creates one admin API key and copies the key file into
+ * loopback; then creates one admin API key (and the "cluster" key replicas
+ * present to each other, written to every home as keys/cluster_key) and
+ * copies the key file into
  * every home, so every replica accepts it, and prints the key once.  up is
  * `quipu chain up`'s supervisor, which runs every DIR/node<K> it finds.
  */
@@ -133,6 +135,16 @@ static int copy_keys(const init_args_t *a, uint32_t k) {
   return rc;
 }
 
+/* DIR/node<k>/keys/cluster_key: the key a replica presents to the others
+ * when it fetches their journal (GET /v1/cluster/journal, a catch-up). */
+static int write_cluster_key(const init_args_t *a, uint32_t k, const char *key) {
+  char path[4300], detail[512];
+  snprintf(path, sizeof path, "%s/node%u/keys/cluster_key", a->dir, k);
+  int rc = qp_file_replace(path, key, strlen(key), 0600, detail, sizeof detail);
+  if (rc != 0) fprintf(stderr, INIT_PROG ": %s\n", detail);
+  return rc;
+}
+
 static int cluster_init(int argc, char **argv) {
   init_args_t a = {.base_port = 7400};
   int code = parse(argc, argv, &a);
@@ -150,7 +162,13 @@ static int cluster_init(int argc, char **argv) {
     rc = qp_http_keys_create(home, "admin", "admin", key, NULL, detail, sizeof detail);
     if (rc != 0) fprintf(stderr, INIT_PROG ": creating the admin key: %s\n", detail);
   }
+  char peer[QP_HTTP_KEY_TEXT_SIZE];
+  if (rc == 0) {
+    rc = qp_http_keys_create(home, "cluster", "admin", peer, NULL, detail, sizeof detail);
+    if (rc != 0) fprintf(stderr, INIT_PROG ": creating the cluster key: %s\n", detail);
+  }
   for (uint32_t k = 1; k < a.replicas && rc == 0; k++) rc = copy_keys(&a, k);
+  for (uint32_t k = 0; k < a.replicas && rc == 0; k++) rc = write_cluster_key(&a, k, peer);
   if (rc != 0) return 1;
   printf("cluster %s: %u replicas in %s\n", id, a.replicas, a.dir);
   for (uint32_t k = 0; k < a.replicas; k++)

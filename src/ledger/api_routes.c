@@ -613,6 +613,7 @@ static const qp_http_route_t ROUTES[] = {
     {"GET", "/v1/accounts/{id}/transfers", R, false, 0, gated_account_transfers},
     {"GET", "/v1/accounts/{id}/balances", R, false, 0, gated_account_balances},
     {"GET", "/v1/cluster/status", R, false, 0, qp__ledger_cluster_status},
+    {"GET", "/v1/cluster/journal", QP_HTTP_SCOPE_ADMIN, false, 0, qp__ledger_cluster_journal},
 };
 
 const qp_http_route_t *qp__ledger_routes(uint32_t *count_out) {
