@@ -97,6 +97,14 @@ typedef struct qp__raft_catchup {
 int qp__raft_snapshot_install(const qp__raft_catchup_t *c, const qp__raft_snapshot_t *s,
                               uint32_t wait_ms, char *detail, size_t detail_size);
 
+/* The part of install that takes a page of raw journal records (as GET
+ * /v1/cluster/journal answers, following the local head): checks their
+ * chain from the local head and re-executes them up to s's position.
+ * Returns 0, QP_ECORRUPT (a record does not check out or re-executes to
+ * another hash; detail says which) or the db's error. */
+int qp__raft_snapshot_apply(const qp__raft_catchup_t *c, const qp__raft_snapshot_t *s,
+                            const uint8_t *data, size_t len, char *detail, size_t detail_size);
+
 /* A page of journal records from the replica at base_url, following the
  * local position (seq, bytes, hash): GET /v1/cluster/journal with key.
  * *out (qp_malloc'ed, the caller frees) receives the raw records, *len

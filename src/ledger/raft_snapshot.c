@@ -227,14 +227,19 @@ static int page_size(void *ctx, uint64_t *out) {
   return 0;
 }
 
-/* Checks the page's chain from the local head *a and re-executes its
+/* Checks the page's chain from the local head and re-executes its
  * records up to the snapshot's position. */
-static int apply_page(batch_t *b, const qp_db_audit_t *a, const uint8_t *data, size_t len) {
+static int apply_page(batch_t *b, const uint8_t *data, size_t len) {
+  qp_db_audit_t head;
+  uint32_t ledgers = 0;
+  int rc = qp_db_audit(b->c->db, &head, NULL, 0, &ledgers);
+  if (rc != 0) return rc;
+  const qp_db_audit_t *a = &head;
   page_t p = {.data = data, .len = len, .start = a->journal_bytes};
   qp_io_t io = {.ctx = &p, .read_at = page_read_at, .size = page_size};
   qp_journal_scan_t scan;
-  int rc = qp_journal_scan_from_fmt(&io, &qp__ledger_journal_format, a->journal_bytes,
-                                    a->journal_seq, a->head_hash, queue_record, b, &scan);
+  rc = qp_journal_scan_from_fmt(&io, &qp__ledger_journal_format, a->journal_bytes,
+                                a->journal_seq, a->head_hash, queue_record, b, &scan);
   if (rc == STOP_AT_SNAPSHOT) rc = 0;
   else if (rc == 0 && scan.problem != 0) {
     snprintf(b->detail, b->detail_size, "fetched journal record %llu does not check out: %s",
@@ -276,7 +281,7 @@ static int fetch_round(batch_t *b, const char *key) {
     if (rc == 0)
       rc = qp__raft_fetch_journal(url, key, a.journal_seq, a.journal_bytes, a.head_hash, &data,
                                   &len, &status);
-    if (rc == 0 && len > 0) rc = apply_page(b, &a, data, len);
+    if (rc == 0 && len > 0) rc = apply_page(b, data, len);
     qp_free(data);
     if (rc == QP_ECORRUPT && status == 409)
       snprintf(b->detail, b->detail_size, "%s says the local journal (record %llu) diverged "
@@ -323,6 +328,39 @@ static int catch_up(batch_t *b, uint32_t wait_ms) {
   }
 }
 
+static batch_t *batch_new(const qp__raft_catchup_t *c, const qp__raft_snapshot_t *s,
+                          char *detail, size_t detail_size) {
+  batch_t *b = qp_calloc(1, sizeof *b);
+  if (b == NULL) return NULL;
+  b->events = qp_calloc(QP__RAFT_ENTRY_EVENTS_MAX, sizeof *b->events);
+  b->results = qp_calloc(QP__RAFT_ENTRY_EVENTS_MAX, sizeof *b->results);
+  b->c = c;
+  b->s = s;
+  b->detail = detail;
+  b->detail_size = detail_size;
+  if (b->events != NULL && b->results != NULL) return b;
+  qp_free(b->events);
+  qp_free(b->results);
+  qp_free(b);
+  return NULL;
+}
+
+static void batch_free(batch_t *b) {
+  if (b == NULL) return;
+  qp_free(b->events);
+  qp_free(b->results);
+  qp_free(b);
+}
+
+int qp__raft_snapshot_apply(const qp__raft_catchup_t *c, const qp__raft_snapshot_t *s,
+                            const uint8_t *data, size_t len, char *detail, size_t detail_size) {
+  detail[0] = '\0';
+  batch_t *b = batch_new(c, s, detail, detail_size);
+  int rc = b == NULL ? QP_ENOMEM : apply_page(b, data, len);
+  batch_free(b);
+  return rc;
+}
+
 int qp__raft_snapshot_install(const qp__raft_catchup_t *c, const qp__raft_snapshot_t *s,
                               uint32_t wait_ms, char *detail, size_t detail_size) {
   detail[0] = '\0';
@@ -334,23 +372,10 @@ int qp__raft_snapshot_install(const qp__raft_catchup_t *c, const qp__raft_snapsh
   if (rc != 0) return rc == 1 ? 0 : rc;
   QP_LOG_INFO("ledger", "catching up from journal record %llu to the snapshot's %llu (from %s)",
               (unsigned long long)a.journal_seq, (unsigned long long)s->seq, s->http);
-  batch_t *b = qp_calloc(1, sizeof *b);
-  if (b != NULL) {
-    b->events = qp_calloc(QP__RAFT_ENTRY_EVENTS_MAX, sizeof *b->events);
-    b->results = qp_calloc(QP__RAFT_ENTRY_EVENTS_MAX, sizeof *b->results);
-  }
-  if (b == NULL || b->events == NULL || b->results == NULL) rc = QP_ENOMEM;
-  else {
-    b->c = c;
-    b->s = s;
-    b->detail = detail;
-    b->detail_size = detail_size;
-    rc = catch_up(b, wait_ms);
-  }
-  if (b != NULL) {
-    qp_free(b->events);
-    qp_free(b->results);
-  }
-  qp_free(b);
+  batch_t *b = batch_new(c, s, detail, detail_size);
+  rc = b == NULL ? QP_ENOMEM : catch_up(b, wait_ms);
+  batch_free(b);
+  if (rc == 0)
+    QP_LOG_INFO("ledger", "caught up to journal record %llu", (unsigned long long)s->seq);
   return rc;
 }

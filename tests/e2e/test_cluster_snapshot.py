@@ -245,7 +245,20 @@ def test_a_follower_far_behind_installs_a_snapshot_and_fetches_the_journal(clust
     f = (lead + 1) % REPLICAS
     c.converged(range(REPLICAS))
     c.kill(f)
-    last = c.entries(30)  # several snapshots: the leader's log no longer has f's next entry
+    # pending transfers that time out while f is down: the leader's expiry
+    # sweeps are journal records f must re-execute at their own time
+    pend = []
+    for _ in range(3):
+        c.next_id += 1
+        pend.append(c.next_id)
+        res = c.post("/v1/transfers", [{"id": c.next_id, "debit_account_id": 1,
+                                        "credit_account_id": 2, "amount": "5", "ledger": LEDGER,
+                                        "code": 1, "timeout": 1, "flags": ["pending"]}])
+        assert res["results"][0]["result"] == "ok", res
+    c.entries(4)
+    wait_for(lambda: all(c.get(c.leader(), f"/v1/transfers/{t}").json().get("pending_state")
+                         == "expired" for t in pend), 20, "the pending transfers expired")
+    last = c.entries(26)  # several snapshots: the leader's log no longer has f's next entry
     wait_for(lambda: (first_segment_start(raft_files(c, lead)) or 1) > 4, 20,
              f"the leader's log truncated: {raft_files(c, lead)}")
     c.start(f)
@@ -257,6 +270,9 @@ def test_a_follower_far_behind_installs_a_snapshot_and_fetches_the_journal(clust
     assert r.status_code == 200, r.text
     assert r.json()["id"] == str(last)
     assert int(r.headers["X-Quipu-Applied-Index"]) > 0
+    for t in pend:
+        r = c.get(f, f"/v1/transfers/{t}", params={"consistency": "stale"})
+        assert r.json()["pending_state"] == "expired", r.text
     # and keeps applying new entries from the log
     c.entries(1, size=10)
     c.converged(range(REPLICAS))
