@@ -105,11 +105,13 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 }
 
 /* A snapshot is a descriptor of the journal's position (raft_snapshot.c):
- * the journal holds every entry applied so far, durably. */
+ * the journal holds every entry applied so far, durably - unless the db
+ * fail-stopped (an apply failed): then none is taken and the log is kept. */
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
   qp__raft_node_t *n = fsm->data;
   qp__raft_snapshot_t s;
-  if (qp__raft_snapshot_take(n->db, n->cluster->replicas[n->cluster->self].http, &s) != 0)
+  if (qp_db_stopped(n->db) ||
+      qp__raft_snapshot_take(n->db, n->cluster->replicas[n->cluster->self].http, &s) != 0)
     return RAFT_IOERR;
   *bufs = raft_malloc(sizeof **bufs);
   if (*bufs == NULL) return RAFT_NOMEM;
