@@ -331,3 +331,24 @@ def test_the_journal_route_checks_its_caller_and_the_position(cluster):
     # the journal is for keys with scope admin; none at all is refused
     r = requests.get(c.urls[k] + "/v1/cluster/journal", timeout=10)
     assert r.status_code == 401
+
+
+def test_bad_snapshot_settings_stop_the_node_with_the_key_named(tmp_path):
+    out = subprocess.run([QUIPU, "cluster", "init", "--replicas", "1", "--dir",
+                          str(tmp_path / "c"), "--base-port", str(free_base_port())],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    home = tmp_path / "c" / "node0"
+    assert (home / "keys" / "cluster_key").read_text().startswith("qpk_")
+    assert oct((home / "keys" / "cluster_key").stat().st_mode & 0o777) == "0o600"
+    path = home / "node.json"
+    good = json.loads(path.read_text())
+    for key, value in (("snapshot_threshold", 1), ("snapshot_trailing", -1),
+                       ("snapshot_threshold", "64")):
+        cfg = json.loads(json.dumps(good))
+        cfg["modules"]["ledger"]["cluster"][key] = value
+        path.write_text(json.dumps(cfg))
+        run = subprocess.run([QUIPU, "node", "--home", str(home)], capture_output=True,
+                             text=True, timeout=60)
+        assert run.returncode != 0
+        assert f"modules.ledger.cluster.{key}" in run.stdout + run.stderr, run.stderr
