@@ -283,9 +283,12 @@ static int fetch_round(batch_t *b, const char *key) {
                                   &len, &status);
     if (rc == 0 && len > 0) rc = apply_page(b, data, len);
     qp_free(data);
-    if (rc == QP_ECORRUPT && status == 409)
+    if (rc == QP_ECORRUPT && status == 409) { /* the snapshot's replica is the authority */
       snprintf(b->detail, b->detail_size, "%s says the local journal (record %llu) diverged "
                "from its own", url, (unsigned long long)a.journal_seq);
+      if (k > 0) QP_LOG_WARN("ledger", "catch-up: %s", b->detail);
+      if (k > 0) continue;
+    }
     if (rc == QP_ECORRUPT) return rc;
     if (rc != 0)
       QP_LOG_WARN("ledger", "catch-up from %s: HTTP %ld, %s", url, status, qp_strerror(rc));
