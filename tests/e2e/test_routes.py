@@ -252,7 +252,7 @@ def test_openapi_lists_every_served_route(api, server):
     spec = r.json()
     assert spec["openapi"].startswith("3.1")
     ops = [(m.upper(), p) for p, item in spec["paths"].items() for m in item]
-    assert len(ops) == 15  # the ledger's, the core's, and GET /v1/cluster/status
+    assert len(ops) == 16  # the ledger's, the core's, GET /v1/cluster/status and /journal
     a = new_id()
     api.create_accounts(accounts(a))
     for method, path in ops:
