@@ -5,7 +5,9 @@
  * init writes DIR/node<K>/node.json for K = 0 .. replicas-1, each with the
  * ledger in cluster mode (the same cluster id and replica list, its own
  * `self`), HTTP on base_port + 2K and Raft on base_port + 2K + 1, all on
- * loopback; then creates one admin API key and copies the key file into
+ * loopback; then creates one admin API key (and the "cluster" key replicas
+ * present to each other, written to every home as keys/cluster_key) and
+ * copies the key file into
  * every home, so every replica accepts it, and prints the key once.  up is
  * `quipu chain up`'s supervisor, which runs every DIR/node<K> it finds.
  */
@@ -111,15 +113,8 @@ static int write_home(const init_args_t *a, const char *id, uint32_t k) {
   return rc;
 }
 
-int qp__cli_cluster_copy_keys(const char *from_home, const char *to_home, const char *prog) {
-  char from[4300], to[4300];
-  if (qp_http_keys_path(from_home, from, sizeof from) != 0) return QP_ERANGE;
-  if (qp_http_keys_path(to_home, to, sizeof to) != 0) return QP_ERANGE;
-  char *slash = strrchr(to, '/');
-  *slash = '\0';
-  int mk = qp_mkdir_p(to);
-  *slash = '/';
-  if (mk != 0) return mk;
+/* Copies the file from into to (a new file, mode 0600). */
+static int copy_file(const char *from, const char *to, const char *prog) {
   FILE *in = fopen(from, "rb");
   int fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
@@ -135,12 +130,40 @@ int qp__cli_cluster_copy_keys(const char *from_home, const char *to_home, const 
   return rc;
 }
 
+int qp__cli_cluster_copy_keys(const char *from_home, const char *to_home, const char *prog) {
+  char from[4300], to[4300];
+  if (qp_http_keys_path(from_home, from, sizeof from) != 0) return QP_ERANGE;
+  if (qp_http_keys_path(to_home, to, sizeof to) != 0) return QP_ERANGE;
+  char *slash = strrchr(to, '/');
+  *slash = '\0';
+  int mk = qp_mkdir_p(to);
+  *slash = '/';
+  if (mk != 0) return mk;
+  int rc = copy_file(from, to, prog);
+  /* The key replicas present to each other (a catch-up from a snapshot). */
+  char peer_from[4400], peer_to[4400];
+  snprintf(peer_from, sizeof peer_from, "%s/keys/cluster_key", from_home);
+  snprintf(peer_to, sizeof peer_to, "%s/keys/cluster_key", to_home);
+  if (rc == 0 && access(peer_from, F_OK) == 0) rc = copy_file(peer_from, peer_to, prog);
+  return rc;
+}
+
 /* Copies node0's key file into DIR/node<k> (mode 0600). */
 static int copy_keys(const init_args_t *a, uint32_t k) {
   char from[4200], to[4200];
   snprintf(from, sizeof from, "%s/node0", a->dir);
   snprintf(to, sizeof to, "%s/node%u", a->dir, k);
   return qp__cli_cluster_copy_keys(from, to, INIT_PROG);
+}
+
+/* DIR/node<k>/keys/cluster_key: the key a replica presents to the others
+ * when it fetches their journal (GET /v1/cluster/journal, a catch-up). */
+static int write_cluster_key(const init_args_t *a, uint32_t k, const char *key) {
+  char path[4300], detail[512];
+  snprintf(path, sizeof path, "%s/node%u/keys/cluster_key", a->dir, k);
+  int rc = qp_file_replace(path, key, strlen(key), 0600, detail, sizeof detail);
+  if (rc != 0) fprintf(stderr, INIT_PROG ": %s\n", detail);
+  return rc;
 }
 
 static int cluster_init(int argc, char **argv) {
@@ -160,7 +183,13 @@ static int cluster_init(int argc, char **argv) {
     rc = qp_http_keys_create(home, "admin", "admin", key, NULL, detail, sizeof detail);
     if (rc != 0) fprintf(stderr, INIT_PROG ": creating the admin key: %s\n", detail);
   }
+  char peer[QP_HTTP_KEY_TEXT_SIZE];
+  if (rc == 0) {
+    rc = qp_http_keys_create(home, "cluster", "admin", peer, NULL, detail, sizeof detail);
+    if (rc != 0) fprintf(stderr, INIT_PROG ": creating the cluster key: %s\n", detail);
+  }
   for (uint32_t k = 1; k < a.replicas && rc == 0; k++) rc = copy_keys(&a, k);
+  for (uint32_t k = 0; k < a.replicas && rc == 0; k++) rc = write_cluster_key(&a, k, peer);
   if (rc != 0) return 1;
   printf("cluster %s: %u replicas in %s\n", id, a.replicas, a.dir);
   for (uint32_t k = 0; k < a.replicas; k++)

@@ -112,6 +112,8 @@ char *qp_ledger_results_text(qp_op_t op, const void *events, const uint32_t *res
 #define QP_LEDGER_REPLICAS_MAX 7u      /* replicas in one cluster */
 #define QP_LEDGER_ADDRESS_MAX 128u     /* bytes of a replica's raft address or URL, with NUL */
 #define QP_LEDGER_CLUSTER_ID_MAX 64u   /* bytes of a cluster id, with NUL */
+#define QP_LEDGER_SNAPSHOT_THRESHOLD 256u  /* Raft entries between two snapshots, by default */
+#define QP_LEDGER_SNAPSHOT_TRAILING 64u    /* entries a snapshot leaves in the log, by default */
 
 /* One replica of a cluster ("modules.ledger.cluster.replicas[i]"). */
 typedef struct qp_ledger_replica {
@@ -129,6 +131,8 @@ typedef struct qp_ledger_cluster {
   bool join;                                        /* "join": added later, do not bootstrap */
   uint32_t count;                                   /* replicas used */
   qp_ledger_replica_t replicas[QP_LEDGER_REPLICAS_MAX]; /* "replicas" */
+  uint32_t snapshot_threshold; /* "snapshot_threshold": entries between snapshots (1024) */
+  uint32_t snapshot_trailing;  /* "snapshot_trailing": entries kept after one (512) */
 } qp_ledger_cluster_t;
 
 /* The ledger module's settings ("modules": {"ledger": {…}} in node.json). */

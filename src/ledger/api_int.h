@@ -132,6 +132,10 @@ void qp__ledger_cluster_remove(void *ctx, qp_http_request_t *req, qp_http_reply_
 /* GET /v1/cluster/status. */
 void qp__ledger_cluster_status(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 
+/* GET /v1/cluster/journal (cluster_journal.c): raw journal records after
+ * the caller's head, for a replica catching up to a snapshot. */
+void qp__ledger_cluster_journal(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+
 /* Makes api the module qp_ledger_service() answers (NULL: none). */
 void qp__ledger_service_set(qp__ledger_api_t *api);
 

@@ -616,6 +616,7 @@ static const qp_http_route_t ROUTES[] = {
     {"POST", "/v1/cluster/replicas", QP_HTTP_SCOPE_ADMIN, false, 0, qp__ledger_cluster_add},
     {"DELETE", "/v1/cluster/replicas/{id}", QP_HTTP_SCOPE_ADMIN, false, 0,
      qp__ledger_cluster_remove},
+    {"GET", "/v1/cluster/journal", QP_HTTP_SCOPE_ADMIN, false, 0, qp__ledger_cluster_journal},
 };
 
 const qp_http_route_t *qp__ledger_routes(uint32_t *count_out) {

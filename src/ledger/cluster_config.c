@@ -71,6 +71,28 @@ static int replicas_parse(json_t *arr, const char *where, qp_ledger_cluster_t *o
   return 0;
 }
 
+/* "snapshot_threshold" (entries between two snapshots, 2..2^31) and
+ * "snapshot_trailing" (entries kept after one, 0..2^31), both optional. */
+static bool snapshot_fields(json_t *o, const char *where, qp_ledger_cluster_t *out,
+                            char *detail, size_t detail_size) {
+  out->snapshot_threshold = QP_LEDGER_SNAPSHOT_THRESHOLD;
+  out->snapshot_trailing = QP_LEDGER_SNAPSHOT_TRAILING;
+  static const char *const keys[2] = {"snapshot_threshold", "snapshot_trailing"};
+  uint32_t *fields[2] = {&out->snapshot_threshold, &out->snapshot_trailing};
+  for (int k = 0; k < 2; k++) {
+    json_t *v = json_object_get(o, keys[k]);
+    if (v == NULL) continue;
+    json_int_t x = json_integer_value(v);
+    if (!json_is_integer(v) || x < (k == 0 ? 2 : 0) || x > 2147483647) {
+      snprintf(detail, detail_size, "%s.%s must be an integer from %d to 2147483647", where,
+               keys[k], k == 0 ? 2 : 0);
+      return false;
+    }
+    *fields[k] = (uint32_t)x;
+  }
+  return true;
+}
+
 int qp_ledger_cluster_parse(const struct json_t *object, const char *where,
                             qp_ledger_cluster_t *out, char *detail, size_t detail_size) {
   memset(out, 0, sizeof *out);
@@ -83,12 +105,14 @@ int qp_ledger_cluster_parse(const struct json_t *object, const char *where,
   }
   json_object_foreach(o, key, v) {
     if (strcmp(key, "id") != 0 && strcmp(key, "self") != 0 && strcmp(key, "replicas") != 0 &&
-        strcmp(key, "join") != 0) {
-      snprintf(detail, detail_size, "unknown key %s.%s; allowed: id, self, replicas, join", where,
-               key);
+        strcmp(key, "join") != 0 && strcmp(key, "snapshot_threshold") != 0 &&
+        strcmp(key, "snapshot_trailing") != 0) {
+      snprintf(detail, detail_size, "unknown key %s.%s; allowed: id, self, replicas, join, "
+               "snapshot_threshold, snapshot_trailing", where, key);
       return QP_EINVAL;
     }
   }
+  if (!snapshot_fields(o, where, out, detail, detail_size)) return QP_EINVAL;
   if (!text_field(json_object_get(o, "id"), where, "id", out->id, sizeof out->id, detail,
                   detail_size))
     return QP_EINVAL;

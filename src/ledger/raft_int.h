@@ -16,7 +16,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "crypto/crypto.h"
 #include "ledger/api.h"
+#include "ledger/db.h"
 
 #define QP__RAFT_ENTRY_MAGIC 0x31525051u    /* "QPR1" */
 #define QP__RAFT_ENTRY_HEADER 16u           /* magic, count, now_ns */
@@ -80,6 +82,71 @@ int qp__raft_member_entry_decode(const uint8_t *in, size_t size, qp_ledger_repli
 int qp__raft_members_save(const qp__raft_members_t *m, const char *path, char *detail,
                           size_t detail_size);
 int qp__raft_members_load(qp__raft_members_t *m, const char *path);
+
+/* ----------------------------------------------------------- snapshot */
+
+/* A Raft snapshot is a descriptor, not a copy of the state: the journal
+ * is already the durable, hash-chained state, so a snapshot names the
+ * journal position that holds every entry up to the snapshot's index and
+ * the replica it can be fetched from (raft_snapshot.c, docs/cluster.md). */
+#define QP__RAFT_SNAPSHOT_MAGIC 0x31535051u /* "QPS1" */
+
+typedef struct qp__raft_snapshot {
+  uint64_t seq;                     /* the journal's last record */
+  uint64_t journal_bytes;           /* where it ends */
+  uint64_t replica_pos;             /* qp_db_replica_pos there */
+  uint8_t head_hash[QP_HASH_SIZE];  /* record seq's hash (zeros: empty journal) */
+  char http[QP_LEDGER_ADDRESS_MAX]; /* URL of the replica that took it */
+} qp__raft_snapshot_t;
+
+/* Bytes of the encoding of s. */
+size_t qp__raft_snapshot_size(const qp__raft_snapshot_t *s);
+
+/* Encodes s into out (qp__raft_snapshot_size bytes). */
+void qp__raft_snapshot_encode(const qp__raft_snapshot_t *s, uint8_t *out);
+
+/* Decodes; QP_ECORRUPT when the bytes are not an encoding. */
+int qp__raft_snapshot_decode(const uint8_t *in, size_t size, qp__raft_snapshot_t *out);
+
+/* The descriptor of db's journal now; http names this replica. */
+int qp__raft_snapshot_take(qp_db_t *db, const char *http, qp__raft_snapshot_t *out);
+
+/* What bringing a replica to a snapshot needs. */
+typedef struct qp__raft_catchup {
+  const qp_ledger_cluster_t *cluster; /* the peers */
+  qp_db_t *db;                        /* the local ledger */
+  uint64_t *clock_ns;                 /* the db's clock: set to each record's time */
+  const char *data_dir;               /* keys/cluster_key: the key peers accept */
+} qp__raft_catchup_t;
+
+/* Brings the local ledger to the snapshot's position: nothing when the
+ * journal already holds it (checked by its hash chain); else fetches the
+ * missing records from the replica named in the snapshot (or another),
+ * checks their chain and re-executes each record's request through
+ * qp_db_execute at its time, so the local journal gets the same records.
+ * Blocks (HTTP); retries for up to wait_ms.  Returns 0; QP_EAGAIN when no
+ * replica could serve the records in time; QP_ECORRUPT when the local
+ * journal diverges from the snapshot or a re-executed record differs
+ * (detail says which): the replica must stop. */
+int qp__raft_snapshot_install(const qp__raft_catchup_t *c, const qp__raft_snapshot_t *s,
+                              uint32_t wait_ms, char *detail, size_t detail_size);
+
+/* The part of install that takes a page of raw journal records (as GET
+ * /v1/cluster/journal answers, following the local head): checks their
+ * chain from the local head and re-executes them up to s's position.
+ * Returns 0, QP_ECORRUPT (a record does not check out or re-executes to
+ * another hash; detail says which) or the db's error. */
+int qp__raft_snapshot_apply(const qp__raft_catchup_t *c, const qp__raft_snapshot_t *s,
+                            const uint8_t *data, size_t len, char *detail, size_t detail_size);
+
+/* A page of journal records from the replica at base_url, following the
+ * local position (seq, bytes, hash): GET /v1/cluster/journal with key.
+ * *out (qp_malloc'ed, the caller frees) receives the raw records, *len
+ * their bytes, *status the HTTP status (0: no answer).  Returns 0 (a 200),
+ * QP_ECORRUPT (409: the peer's journal does not continue ours) or QP_EIO. */
+int qp__raft_fetch_journal(const char *base_url, const char *key, uint64_t seq, uint64_t bytes,
+                           const uint8_t hash[QP_HASH_SIZE], uint8_t **out, size_t *len,
+                           long *status);
 
 /* ------------------------------------------------------------ replica */
 

@@ -11,8 +11,9 @@
  * calls right after the FSM apply of that entry, copies the results back
  * and wakes the writer.  The journal remembers the last Raft position it
  * holds (qp_db_replica_pos), so the entries libraft replays after a
- * restart are not applied twice.  Snapshots are not taken (the log is
- * kept whole; docs/cluster.md says what that costs).
+ * restart are not applied twice.  A snapshot is a descriptor of the
+ * journal's position (raft_snapshot.c): libraft truncates its log behind
+ * it, and a replica sent one catches up by fetching journal records.
  *
  * Two more things run on the loop (docs/cluster.md, "Reads" and
  * "Membership"): the read barriers that make a leader's reads
@@ -22,9 +23,10 @@
  * voter, retried every second for any spare; or raft_remove).
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <raft.h>
 #include <raft/uv.h>
@@ -43,6 +45,7 @@
 #define ELECTION_MS 500u      /* Raft election timeout (randomised up to twice) */
 #define READ_WAIT_MS 5000u    /* a read waits at most this long for its barrier */
 #define PROMOTE_EVERY_TICKS 50u /* the leader retries promoting a spare every second */
+#define CATCHUP_WAIT_MS 30000u /* a restore waits this long for a replica to serve the journal */
 
 /* The writer's group in flight (at most one). */
 typedef struct proposal {
@@ -118,6 +121,8 @@ struct qp__raft_node {
   uint64_t promote_id;                /* whom promote promotes (loop thread) */
   bool promoting;                     /* promote is in flight (loop thread) */
   uint32_t ticks;                     /* status ticks, for the promotion retries */
+  char data_dir[1100];                /* the node's data directory */
+  bool started;                       /* raft_start returned (restores are installs now) */
 };
 
 /* ----------------------------------------------------------------- FSM */
@@ -153,14 +158,56 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
   return 0;
 }
 
+/* A snapshot is a descriptor of the journal's position (raft_snapshot.c):
+ * the journal holds every entry applied so far, durably - unless the db
+ * fail-stopped (an apply failed): then none is taken and the log is kept. */
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
-  (void)fsm, (void)bufs, (void)n_bufs;
-  return RAFT_NOTFOUND; /* snapshots are not done yet (docs/cluster.md) */
+  qp__raft_node_t *n = fsm->data;
+  qp__raft_snapshot_t s;
+  if (qp_db_stopped(n->db) ||
+      qp__raft_snapshot_take(n->db, n->cluster->replicas[n->cluster->self].http, &s) != 0)
+    return RAFT_IOERR;
+  *bufs = raft_malloc(sizeof **bufs);
+  if (*bufs == NULL) return RAFT_NOMEM;
+  (*bufs)[0].len = qp__raft_snapshot_size(&s);
+  (*bufs)[0].base = raft_malloc((*bufs)[0].len);
+  if ((*bufs)[0].base == NULL) {
+    raft_free(*bufs);
+    return RAFT_NOMEM;
+  }
+  qp__raft_snapshot_encode(&s, (*bufs)[0].base);
+  *n_bufs = 1;
+  QP_LOG_INFO("ledger", "Raft snapshot at entry %llu: journal record %llu",
+              (unsigned long long)raft_last_applied(&n->raft), (unsigned long long)s.seq);
+  return 0;
 }
 
+/* At start with the last snapshot, or on a follower sent one: brings the
+ * journal to the snapshot's position, fetching what it lacks from the
+ * other replicas (this blocks the loop: the follower is catching up).  A
+ * journal that diverged stops the replica: at start raft_start fails; on
+ * a running follower the process exits, loudly. */
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
-  (void)fsm, (void)buf;
-  return RAFT_NOTFOUND;
+  qp__raft_node_t *n = fsm->data;
+  qp__raft_snapshot_t s;
+  char detail[512] = "";
+  int rc = qp__raft_snapshot_decode(buf->base, buf->len, &s);
+  if (rc != 0) snprintf(detail, sizeof detail, "the Raft snapshot is not a quipu descriptor");
+  qp__raft_catchup_t c = {.cluster = n->cluster, .db = n->db, .clock_ns = n->apply_now_ns,
+                          .data_dir = n->data_dir};
+  if (rc == 0) rc = qp__raft_snapshot_install(&c, &s, CATCHUP_WAIT_MS, detail, sizeof detail);
+  if (rc == 0) {
+    raft_free(buf->base); /* restore owns it on success */
+    return 0;
+  }
+  QP_LOG_ERROR("ledger", "restoring the Raft snapshot (journal record %llu): %s (%s)",
+               (unsigned long long)s.seq, detail, qp_strerror(rc));
+  if (rc == QP_EAGAIN) return RAFT_IOERR; /* the leader sends it again */
+  if (n->started) {
+    QP_LOG_ERROR("ledger", "this replica diverged from the cluster: stopping (fail-stop)");
+    _exit(EXIT_FAILURE);
+  }
+  return RAFT_CORRUPT;
 }
 
 /* --------------------------------------------------------- loop thread */
@@ -526,11 +573,13 @@ static int raft_setup(qp__raft_node_t *n, char *detail, size_t detail_size) {
   n->raft.data = n;
   raft_set_heartbeat_timeout(&n->raft, HEARTBEAT_MS);
   raft_set_election_timeout(&n->raft, ELECTION_MS);
-  raft_set_snapshot_threshold(&n->raft, UINT_MAX);
+  raft_set_snapshot_threshold(&n->raft, n->cluster->snapshot_threshold);
+  raft_set_snapshot_trailing(&n->raft, n->cluster->snapshot_trailing);
   raft_set_pre_vote(&n->raft, true);
   rv = bootstrap(n);
   if (rv == 0) step = "raft_start", rv = raft_start(&n->raft);
   else step = "raft_bootstrap";
+  n->started = true;
   if (rv != 0) {
     snprintf(detail, detail_size, "Raft: %s failed: %s (%s)", step, raft_strerror(rv),
              raft_errmsg(&n->raft));
@@ -574,6 +623,7 @@ int qp__raft_node_start(const qp_ledger_cluster_t *cluster, qp_db_t *db, uint64_
   int len = snprintf(n->dir, sizeof n->dir, "%s/raft", data_dir);
   snprintf(n->members_path, sizeof n->members_path, "%s/members.json", n->dir);
   qp__raft_members_init(&n->members, cluster);
+  snprintf(n->data_dir, sizeof n->data_dir, "%s", data_dir);
   if (n->applied == NULL || n->events == NULL || n->results == NULL) {
     node_free(n);
     return QP_ENOMEM;

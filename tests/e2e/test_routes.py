@@ -252,7 +252,7 @@ def test_openapi_lists_every_served_route(api, server):
     spec = r.json()
     assert spec["openapi"].startswith("3.1")
     ops = [(m.upper(), p) for p, item in spec["paths"].items() for m in item]
-    assert len(ops) == 17  # the ledger's, the core's, and the three /v1/cluster routes
+    assert len(ops) == 18  # the ledger's, the core's, and the four /v1/cluster routes
     a = new_id()
     api.create_accounts(accounts(a))
     for method, path in ops:
