@@ -32,17 +32,6 @@ static bool code_plain(const char *code) {
   return true;
 }
 
-/* j's compact text appended to out; an empty object or array (most
- * receipts' events, and many results) without a jansson dump, whose
- * set-up costs more than the text. */
-static int dump_part(const json_t *j, qp_buf_t *out) {
-  if (json_is_array(j) && json_array_size(j) == 0)
-    return qp_buf_append(out, "[]", 2) ? 0 : QP_ELIMIT;
-  if (json_is_object(j) && json_object_size(j) == 0)
-    return qp_buf_append(out, "{}", 2) ? 0 : QP_ELIMIT;
-  return qp__chain_json_dump(j, JSON_COMPACT, out);
-}
-
 /* The receipt's text written directly, byte for byte what json_pack of
  * receipt_packed's object dumps compactly (keys in insertion order): no
  * object to build and free per transaction.  0, or nonzero when the slow
@@ -59,9 +48,9 @@ static int receipt_text_fast(exec_ctx_t *c, const char *hex) {
   if (n < 0 || (size_t)n >= sizeof head) return QP_EINVAL;
   qp_buf_reset(&c->text);
   if (!qp_buf_append(&c->text, head, (size_t)n)) return QP_ELIMIT;
-  int rc = dump_part(e->result, &c->text);
+  int rc = qp__chain_json_dump(e->result, JSON_COMPACT, &c->text);
   if (rc == 0 && !qp_buf_append(&c->text, ",\"events\":", 10)) rc = QP_ELIMIT;
-  if (rc == 0) rc = dump_part(e->events, &c->text);
+  if (rc == 0) rc = qp__chain_json_dump(e->events, JSON_COMPACT, &c->text);
   if (rc == 0 && !qp_buf_append(&c->text, "}", 1)) rc = QP_ELIMIT;
   return rc;
 }
