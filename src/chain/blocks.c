@@ -52,6 +52,12 @@ void qp__chain_execs_clear(qp__chain_node_t *n) {
 }
 
 /* Decodes a block's payload into txs (caller's array of block_txs_max). */
+/* A transaction this node verified: its bytes decoded in full at admission
+ * (or in an earlier block), so a block's decode need not parse its args. */
+static bool verified(void *ctx, const uint8_t hash[QP_HASH_SIZE]) {
+  return qp_chain_mempool_verified(ctx, hash);
+}
+
 static int decode_txs(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_tx_t *txs,
                       size_t *count) {
   const qp_chain_params_t *p = &n->genesis.params;
@@ -59,9 +65,9 @@ static int decode_txs(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_tx_t
   const uint8_t *body = b->payload_len ? b->payload : empty;
   size_t len = b->payload_len ? b->payload_len : sizeof empty;
   char detail[256];
-  int rc = qp_chain_txs_decode(n->genesis.suite, n->genesis.hash, body, len, p->block_bytes_max,
-                               p->tx_bytes_max, txs, p->block_txs_max, count, detail,
-                               sizeof detail);
+  int rc = qp_chain_txs_decode_known(n->genesis.suite, n->genesis.hash, body, len,
+                                     p->block_bytes_max, p->tx_bytes_max, verified, n->mempool,
+                                     txs, p->block_txs_max, count, detail, sizeof detail);
   if (rc != 0) QP_LOG_WARN("chain", "block %llu: bad payload: %s",
                            (unsigned long long)b->header.height, detail);
   return rc;

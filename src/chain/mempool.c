@@ -213,11 +213,11 @@ void qp__chain_mp_remove(qp_chain_mempool_t *mp, uint32_t e) {
   mp->entries_free[mp->entries_free_count++] = e;
 }
 
-/* The sender's slot, made (with its committed nonce read) when absent. */
-static int sender_get(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, bool make,
-                      uint32_t *out, uint64_t *committed) {
-  uint8_t id[QP_HASH_SIZE];
-  qp__chain_mp_sender_id(tx->sender, tx->sender_len, id);
+/* The sender's slot (id: its sender id), made (with its committed nonce
+ * read) when absent. */
+static int sender_get(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx,
+                      const uint8_t id[QP_HASH_SIZE], bool make, uint32_t *out,
+                      uint64_t *committed) {
   if (qp__chain_hmap_get(&mp->by_sender, id, out)) {
     *committed = mp->senders[*out].committed;
     return 0;
@@ -268,8 +268,9 @@ static void sender_link(qp_chain_mempool_t *mp, uint32_t e) {
 
 /* The checks that need the pool (mutex held): duplicate, then nonce used,
  * then too far ahead.  Returns 0 and *a, or the nonce callback's code. */
-static int pool_checks(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, qp_chain_admit_t *a,
-                       char *detail, size_t detail_size) {
+static int pool_checks(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx,
+                       const uint8_t id[QP_HASH_SIZE], qp_chain_admit_t *a, char *detail,
+                       size_t detail_size) {
   *a = QP_CHAIN_ADMIT_OK;
   if (qp__chain_hmap_get(&mp->by_hash, tx->hash, NULL)) {
     *a = QP_CHAIN_ADMIT_DUPLICATE;
@@ -277,7 +278,7 @@ static int pool_checks(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, qp_chain
   }
   uint32_t s = 0;
   uint64_t committed = 0;
-  int rc = sender_get(mp, tx, false, &s, &committed);
+  int rc = sender_get(mp, tx, id, false, &s, &committed);
   if (rc != 0) return rc;
   if (tx->nonce <= committed) {
     *a = QP_CHAIN_ADMIT_NONCE_USED;
@@ -293,11 +294,9 @@ static int pool_checks(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, qp_chain
 }
 
 /* Inserts tx (mutex held, pool_checks passed): nonce pending, full, or in. */
-static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint64_t gas,
-                  qp_chain_admit_t *a) {
-  uint8_t id[QP_HASH_SIZE];
+static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx,
+                  const uint8_t id[QP_HASH_SIZE], uint64_t gas, qp_chain_admit_t *a) {
   uint32_t s = 0;
-  qp__chain_mp_sender_id(tx->sender, tx->sender_len, id);
   if (qp__chain_hmap_get(&mp->by_sender, id, &s) && sender_holds(mp, s, tx->nonce)) {
     *a = QP_CHAIN_ADMIT_NONCE_PENDING;
     return 0;
@@ -309,7 +308,7 @@ static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint64_t gas,
   uint8_t *copy = qp_malloc(tx->bytes_len);
   if (copy == NULL) return QP_ENOMEM;
   uint64_t committed = 0;
-  int rc = sender_get(mp, tx, true, &s, &committed);
+  int rc = sender_get(mp, tx, id, true, &s, &committed);
   if (rc != 0) {
     qp_free(copy);
     return rc;
@@ -332,11 +331,14 @@ static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint64_t gas,
   return 0;
 }
 
-/* Pool checks, the signature (mutex released), then the insertion. */
+/* Pool checks, the signature (mutex released), then the insertion.  The
+ * sender id is hashed once here for every lookup of the admission. */
 static int admit_decoded(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint64_t gas,
                          qp_chain_admit_t *a, char *detail, size_t detail_size) {
+  uint8_t id[QP_HASH_SIZE];
+  qp__chain_mp_sender_id(tx->sender, tx->sender_len, id);
   pthread_mutex_lock(&mp->mu);
-  int rc = pool_checks(mp, tx, a, detail, detail_size);
+  int rc = pool_checks(mp, tx, id, a, detail, detail_size);
   bool verified = qp__chain_hmap_get(&mp->verified, tx->hash, NULL);
   if (verified && rc == 0 && *a == QP_CHAIN_ADMIT_OK) mp->verified_hits++;
   pthread_mutex_unlock(&mp->mu);
@@ -352,8 +354,8 @@ static int admit_decoded(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint64
     if (rc != 0) return rc;
   }
   pthread_mutex_lock(&mp->mu);
-  rc = pool_checks(mp, tx, a, detail, detail_size);
-  if (rc == 0 && *a == QP_CHAIN_ADMIT_OK) rc = insert(mp, tx, gas, a);
+  rc = pool_checks(mp, tx, id, a, detail, detail_size);
+  if (rc == 0 && *a == QP_CHAIN_ADMIT_OK) rc = insert(mp, tx, id, gas, a);
   pthread_mutex_unlock(&mp->mu);
   return rc;
 }

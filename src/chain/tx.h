@@ -94,6 +94,18 @@ int qp_chain_tx_make(const qp_sign_key_t *key, const qp_chain_tx_spec_t *spec, s
 int qp_chain_tx_decode(qp_suite_t suite, const uint8_t *bytes, size_t len, size_t bytes_max,
                        qp_chain_tx_t *tx, char *detail, size_t detail_size);
 
+/* Whether a transaction hash is known to name bytes that decoded in full
+ * before (a node's verified cache: only bytes that passed
+ * qp_chain_tx_decode, args included, are ever verified). */
+typedef bool (*qp_chain_tx_known_fn)(void *ctx, const uint8_t hash[QP_HASH_SIZE]);
+
+/* qp_chain_tx_decode, except that args are not parsed again when known
+ * (may be NULL) says the hash names bytes that decoded before: the same
+ * bytes give the same answer, so the result is the same. */
+int qp_chain_tx_decode_known(qp_suite_t suite, const uint8_t *bytes, size_t len,
+                             size_t bytes_max, qp_chain_tx_known_fn known, void *known_ctx,
+                             qp_chain_tx_t *tx, char *detail, size_t detail_size);
+
 /* The suite a transaction's encoding was made for, as its sender field's
  * length says (32 bytes ed25519, 65 sm2), read from len bytes from anyone
  * without decoding the rest; 0 when the bytes are too short, of another
@@ -143,6 +155,14 @@ int qp_chain_txs_decode(qp_suite_t suite, const uint8_t chain[QP_HASH_SIZE],
                         const uint8_t *body, size_t len, size_t bytes_max, size_t tx_bytes_max,
                         qp_chain_tx_t *txs, size_t txs_max, size_t *count_out, char *detail,
                         size_t detail_size);
+
+/* qp_chain_txs_decode with each transaction decoded by
+ * qp_chain_tx_decode_known (known may be NULL). */
+int qp_chain_txs_decode_known(qp_suite_t suite, const uint8_t chain[QP_HASH_SIZE],
+                              const uint8_t *body, size_t len, size_t bytes_max,
+                              size_t tx_bytes_max, qp_chain_tx_known_fn known, void *known_ctx,
+                              qp_chain_tx_t *txs, size_t txs_max, size_t *count_out,
+                              char *detail, size_t detail_size);
 
 /* The transaction Merkle root of a block: qp_merkle_root over the tx hashes
  * in body order (H("") for none).  Returns 0, QP_ENOMEM or QP_ELIMIT. */

@@ -45,6 +45,15 @@ int qp_chain_txs_decode(qp_suite_t suite, const uint8_t chain[QP_HASH_SIZE],
                         const uint8_t *body, size_t len, size_t bytes_max, size_t tx_bytes_max,
                         qp_chain_tx_t *txs, size_t txs_max, size_t *count_out, char *detail,
                         size_t detail_size) {
+  return qp_chain_txs_decode_known(suite, chain, body, len, bytes_max, tx_bytes_max, NULL, NULL,
+                                   txs, txs_max, count_out, detail, detail_size);
+}
+
+int qp_chain_txs_decode_known(qp_suite_t suite, const uint8_t chain[QP_HASH_SIZE],
+                              const uint8_t *body, size_t len, size_t bytes_max,
+                              size_t tx_bytes_max, qp_chain_tx_known_fn known, void *known_ctx,
+                              qp_chain_tx_t *txs, size_t txs_max, size_t *count_out,
+                              char *detail, size_t detail_size) {
   QP_ASSERT(chain != NULL && count_out != NULL && (body != NULL || len == 0));
   *count_out = 0;
   char scratch[8];
@@ -74,7 +83,8 @@ int qp_chain_txs_decode(qp_suite_t suite, const uint8_t chain[QP_HASH_SIZE],
     }
     at += QP_CHAIN_TXS_FRAME;
     char inner[160] = "";
-    int rc = qp_chain_tx_decode(suite, body + at, n, tx_bytes_max, &txs[i], inner, sizeof inner);
+    int rc = qp_chain_tx_decode_known(suite, body + at, n, tx_bytes_max, known, known_ctx,
+                                      &txs[i], inner, sizeof inner);
     if (rc == 0 && memcmp(txs[i].chain, chain, QP_HASH_SIZE) != 0) {
       snprintf(inner, sizeof inner, "chain: bound to another genesis");
       rc = QP_EPARSE;

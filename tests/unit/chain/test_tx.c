@@ -2,7 +2,8 @@
  * test_tx.c - transactions: make/decode round trips in both suites, the
  * hash, every single-byte tamper and every truncation caught, the bounds
  * of each field, trailing bytes, args that are not an object, and block
- * bodies (round trip, refusals, the Merkle root).
+ * bodies (round trip, refusals, the Merkle root); decoding with a known-hash
+ * callback (args not parsed again for a known hash).
  */
 #include "chain_test.h"
 
@@ -216,11 +217,74 @@ static void test_body(void **state) {
   qp_sign_key_free(key);
 }
 
+/* A known-hash callback: says yes for `yes` and counts its calls. */
+typedef struct known {
+  uint8_t yes[QP_HASH_SIZE];
+  int calls;
+} known_t;
+
+static bool known_fn(void *ctx, const uint8_t hash[QP_HASH_SIZE]) {
+  known_t *k = ctx;
+  k->calls++;
+  return memcmp(hash, k->yes, QP_HASH_SIZE) == 0;
+}
+
+/* qp_chain_tx_decode_known: the same transaction as qp_chain_tx_decode,
+ * args parsed unless the hash is known (tampered args show which). */
+static void test_decode_known(void **state) {
+  (void)state;
+  qp_sign_key_t *key = test_key(QP_SUITE_ED25519, 5);
+  size_t len = 0;
+  const char *args = "{\"key\":\"a\",\"value\":\"b\"}";
+  uint8_t *bytes = test_tx(key, CHAIN, 7, "kv", "put", args, &len);
+  qp_chain_tx_t plain, tx;
+  char detail[256] = "";
+  known_t k = {.calls = 0};
+  assert_int_equal(qp_chain_tx_decode(QP_SUITE_ED25519, bytes, len, len, &plain, detail,
+                                      sizeof detail), 0);
+  assert_int_equal(qp_chain_tx_decode_known(QP_SUITE_ED25519, bytes, len, len, known_fn, &k, &tx,
+                                            detail, sizeof detail), 0);
+  assert_int_equal(k.calls, 1);
+  assert_memory_equal(tx.hash, plain.hash, QP_HASH_SIZE);
+  assert_int_equal(tx.nonce, plain.nonce);
+  assert_int_equal(tx.bytes_len, plain.bytes_len);
+  assert_int_equal(tx.args_len, plain.args_len);
+  assert_ptr_equal(tx.args, plain.args);
+  /* args made an array: refused, unless its hash is known. */
+  uint8_t *at = memmem(bytes, len, args, strlen(args));
+  assert_non_null(at);
+  at[0] = '[';
+  assert_int_equal(qp_chain_tx_decode(QP_SUITE_ED25519, bytes, len, len, &tx, detail,
+                                      sizeof detail), QP_EPARSE);
+  assert_non_null(strstr(detail, "args"));
+  assert_int_equal(qp_chain_tx_decode_known(QP_SUITE_ED25519, bytes, len, len, known_fn, &k, &tx,
+                                            detail, sizeof detail), QP_EPARSE);
+  assert_int_equal(qp_suite_hash(QP_SUITE_ED25519, k.yes, bytes, len), 0);
+  assert_int_equal(qp_chain_tx_decode_known(QP_SUITE_ED25519, bytes, len, len, known_fn, &k, &tx,
+                                            detail, sizeof detail), 0);
+  assert_memory_equal(tx.hash, k.yes, QP_HASH_SIZE);
+  /* In a body, the same. */
+  qp_buf_t body = {.max = 1 << 20};
+  assert_int_equal(qp_chain_txs_begin(&body), 0);
+  assert_int_equal(qp_chain_txs_add(&body, bytes, len), 0);
+  size_t count = 0;
+  const uint8_t *p = (const uint8_t *)body.data;
+  assert_int_equal(qp_chain_txs_decode(QP_SUITE_ED25519, CHAIN, p, body.len, body.len, 65536,
+                                       &tx, 1, &count, detail, sizeof detail), QP_EPARSE);
+  assert_int_equal(qp_chain_txs_decode_known(QP_SUITE_ED25519, CHAIN, p, body.len, body.len,
+                                             65536, known_fn, &k, &tx, 1, &count, detail,
+                                             sizeof detail), 0);
+  assert_int_equal(count, 1);
+  qp_buf_free(&body);
+  qp_free(bytes);
+  qp_sign_key_free(key);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_every_tamper),
       cmocka_unit_test(test_field_bounds), cmocka_unit_test(test_make_refuses),
-      cmocka_unit_test(test_body),
+      cmocka_unit_test(test_body),         cmocka_unit_test(test_decode_known),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
