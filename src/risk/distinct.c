@@ -68,6 +68,16 @@ static int64_t hll_estimate(const qp__risk_hll_t *h, int64_t b) {
   return e;
 }
 
+/* The exact table of cap slots: hashes and their buckets in one zeroed
+ * block (lastb follows hashes), so a key's table is one allocation. */
+static int table_new(uint32_t cap, uint64_t **hashes, int64_t **lastb) {
+  uint64_t *block = qp_calloc(cap, sizeof **hashes + sizeof **lastb);
+  if (block == NULL) return QP_ENOMEM;
+  *hashes = block;
+  *lastb = (int64_t *)(void *)(block + cap);
+  return 0;
+}
+
 static int to_hll(qp__risk_distinct_t *d, int64_t b) {
   qp__risk_hll_t *h = qp_malloc(sizeof *h);
   if (h == NULL) return QP_ENOMEM;
@@ -76,8 +86,7 @@ static int to_hll(qp__risk_distinct_t *d, int64_t b) {
   for (uint32_t i = 0; i < d->cap; i++)
     if (d->hashes[i] != 0 && d->lastb[i] > b - QP_RISK_BUCKETS)
       hll_add(h, d->hashes[i], d->lastb[i]);
-  qp_free(d->hashes);
-  qp_free(d->lastb);
+  qp_free(d->hashes); /* lastb with it */
   d->hashes = NULL;
   d->lastb = NULL;
   d->cap = d->used = 0;
@@ -96,13 +105,9 @@ static uint32_t find_slot(const qp__risk_distinct_t *d, uint64_t hv) {
 static int rebuild(qp__risk_distinct_t *d, int64_t b) {
   uint32_t cap = SLOTS_MIN;
   while (cap / 2 < (uint32_t)d->total + 1 && cap < SLOTS_MAX) cap *= 2;
-  uint64_t *hs = qp_calloc(cap, sizeof *hs);
-  int64_t *lb = qp_calloc(cap, sizeof *lb);
-  if (hs == NULL || lb == NULL) {
-    qp_free(hs);
-    qp_free(lb);
-    return QP_ENOMEM;
-  }
+  uint64_t *hs = NULL;
+  int64_t *lb = NULL;
+  if (table_new(cap, &hs, &lb) != 0) return QP_ENOMEM;
   qp__risk_distinct_t old = *d;
   d->hashes = hs;
   d->lastb = lb;
@@ -115,8 +120,7 @@ static int rebuild(qp__risk_distinct_t *d, int64_t b) {
     d->lastb[k] = old.lastb[i];
     d->used++;
   }
-  qp_free(old.hashes);
-  qp_free(old.lastb);
+  qp_free(old.hashes); /* lastb with it */
   return 0;
 }
 
@@ -155,8 +159,7 @@ int64_t qp__risk_distinct_value(const qp__risk_distinct_t *d, int64_t b) {
 }
 
 void qp__risk_distinct_free(qp__risk_distinct_t *d) {
-  qp_free(d->hashes);
-  qp_free(d->lastb);
+  qp_free(d->hashes); /* lastb with it */
   qp_free(d->hll);
   memset(d, 0, sizeof *d);
 }
@@ -198,9 +201,7 @@ static int exact_load(qp__risk_distinct_t *d, qp__risk_reader_t *r) {
   if (r->bad || n > SLOTS_MAX / 4 * 3 || n > r->left / 16) return QP_ECORRUPT;
   uint32_t cap = SLOTS_MIN;
   while (cap / 4 * 3 < n + 1 && cap < SLOTS_MAX) cap *= 2;
-  d->hashes = qp_calloc(cap, sizeof *d->hashes);
-  d->lastb = qp_calloc(cap, sizeof *d->lastb);
-  if (d->hashes == NULL || d->lastb == NULL) return QP_ENOMEM;
+  if (table_new(cap, &d->hashes, &d->lastb) != 0) return QP_ENOMEM;
   d->cap = cap;
   for (uint64_t i = 0; i < n; i++) {
     uint64_t hv = qp__risk_get_u64(r);

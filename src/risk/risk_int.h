@@ -224,7 +224,7 @@ typedef struct qp__risk_distinct {
   int64_t total;                /* live values (exact mode) */
   int64_t v[QP_RISK_BUCKETS];   /* values whose last sighting is in bucket b */
   uint64_t *hashes;             /* exact table: value hashes (0 = empty slot) */
-  int64_t *lastb;               /* the bucket each value was last seen in */
+  int64_t *lastb;               /* the bucket each value was last seen in (in hashes' block) */
   uint32_t cap;                 /* slots, a power of two (0 before the first) */
   uint32_t used;                /* slots taken, live or expired */
   qp__risk_hll_t *hll;          /* estimating: set, and the table is gone */
