@@ -16,6 +16,7 @@
 #include "base/bytes.h"
 #include "ledger/accounts.h"
 #include "ledger/query.h"
+#include "ledger/runs.h"
 #include "ledger/submitters.h"
 #include "base/err.h"
 
@@ -179,23 +180,39 @@ static int put_id(MDB_cursor *cur, const uint8_t id[16], const uint8_t ts[8]) {
   return rc;
 }
 
-/* An account's entry: its timestamp is after every one the account has
- * (a round's transfers follow every stored one, assert_round in
- * db_applier.c), so it is appended to the account's set (MDB_APPENDDUP
- * skips the search inside the set). */
-static int put_account_ts(MDB_cursor *cur, qp_u128 account, const uint8_t ts[8]) {
-  uint8_t side[16];
-  qp_u128_store_be(side, account);
-  MDB_val k = {sizeof side, side}, v = {8, (void *)ts};
-  return mdb_cursor_put(cur, &k, &v, MDB_APPENDDUP);
+/* An account's set's key: its id, big-endian. */
+static size_t account_key(qp_u128 account, uint8_t key[32], const void *ctx) {
+  (void)ctx;
+  qp_u128_store_be(key, account);
+  return 16;
+}
+
+/* Each account's new timestamps, one put per account (runs.h): they follow
+ * every one the account has (a round's transfers follow every stored one,
+ * assert_round in db_applier.c), so each run is appended to its set. */
+static int add_account_sets(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes_t *c) {
+  if (c->transfers_count == 0) return 0;
+  qp__runs_t r;
+  int rc = qp__runs_alloc(&r, 2u * c->transfers_count);
+  if (rc != 0) return rc;
+  for (uint32_t i = 0; i < c->transfers_count; i++) {
+    const qp_transfer_t *t = &c->transfers[i];
+    qp__runs_add(&r, t->debit_account_id, t->timestamp);
+    qp__runs_add(&r, t->credit_account_id, t->timestamp);
+  }
+  MDB_cursor *cur = NULL;
+  rc = mdb_cursor_open(txn, ix->account_transfers, &cur);
+  if (rc == 0) rc = qp__runs_put(&r, cur, account_key, NULL);
+  if (cur != NULL) mdb_cursor_close(cur);
+  qp__runs_free(&r);
+  return rc;
 }
 
 /* The round's new transfers: by timestamp (appends at the end of the
  * tree), id -> timestamp, the pending ones, and each account's set. */
 static int add_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes_t *c) {
-  MDB_cursor *ids = NULL, *sides = NULL;
+  MDB_cursor *ids = NULL;
   int rc = mdb_cursor_open(txn, ix->transfer_ids, &ids);
-  if (rc == 0) rc = mdb_cursor_open(txn, ix->account_transfers, &sides);
   for (uint32_t i = 0; i < c->transfers_count && rc == 0; i++) {
     const qp_transfer_t *t = &c->transfers[i];
     uint8_t id[16], ts[8], val[QP_RECORD_SIZE + 1];
@@ -212,13 +229,10 @@ static int add_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes_
     if (rc == 0) rc = put_id(ids, id, ts);
     if (rc == 0 && c->transfer_states[i] == QP_PENDING_PENDING)
       rc = put(txn, ix->pending, id, sizeof id, ts, sizeof ts);
-    if (rc == 0) rc = put_account_ts(sides, t->debit_account_id, ts);
-    if (rc == 0) rc = put_account_ts(sides, t->credit_account_id, ts);
   }
   /* Write cursors are freed with the transaction; closing them is allowed. */
   if (ids) mdb_cursor_close(ids);
-  if (sides) mdb_cursor_close(sides);
-  return rc;
+  return rc == 0 ? add_account_sets(ix, txn, c) : rc;
 }
 
 static int apply_transfers(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes_t *c) {

@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/bytes.h"
 #include "base/err.h"
+#include "ledger/runs.h"
 
 enum { PREFIX_SIZE = 18, FIELDS_MAX = 5 };
 _Static_assert(PREFIX_SIZE == 2 + 16, "kind, field, value");
@@ -65,115 +66,41 @@ int qp__query_add_accounts(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t 
   return rc;
 }
 
-/* Adds ts[0, n) to the set of (field, value) (timestamps ascending, each
- * after every one the set has: the round follows every stored one) with
- * MDB_MULTIPLE: one search for the key and the last leaf of its set, then
- * appends (the sets are MDB_DUPFIXED).  buf has room for n timestamps. */
-static int add_run(MDB_cursor *cur, qp__query_field_t field, qp_u128 value, const uint64_t *ts,
-                   uint32_t n, uint8_t *buf) {
-  uint8_t key[PREFIX_SIZE];
-  make_prefix(key, 't', field, value);
-  for (uint32_t i = 0; i < n; i++) qp_store_u64_be(buf + 8u * i, ts[i]);
-  MDB_val k = {sizeof key, key};
-  MDB_val data[2] = {{8, buf}, {n, NULL}};
-  return mdb_cursor_put(cur, &k, data, MDB_MULTIPLE | MDB_APPENDDUP);
+/* A transfer query set's key: ('t', field, value). */
+static size_t set_key(qp_u128 v, uint8_t key[32], const void *ctx) {
+  make_prefix(key, 't', *(const qp__query_field_t *)ctx, v);
+  return PREFIX_SIZE;
 }
 
-/* A round's entries of one field, grouped by value without sorting: an
- * open-addressing table from value to its run (a list through next[] of
- * the entries, in timestamp order). */
-typedef struct runs {
-  qp_u128 *values;   /* per entry: its value */
-  uint64_t *ts;      /* per entry: its transfer's timestamp */
-  uint32_t *next;    /* per entry: the next of its value's run, UINT32_MAX at the end */
-  uint32_t *slot;    /* table: first entry of a value's run, UINT32_MAX empty */
-  uint32_t *last;    /* table: last entry of that run */
-  uint32_t *order;   /* the table's used slots, in the order their values first came */
-  uint32_t cap;      /* table slots, a power of two >= 2 * entries */
-} runs_t;
-
-static void runs_free(runs_t *r) {
-  qp_free(r->values), qp_free(r->ts), qp_free(r->next);
-  qp_free(r->slot), qp_free(r->last), qp_free(r->order);
-}
-
-static int runs_alloc(runs_t *r, uint32_t entries) {
-  memset(r, 0, sizeof *r);
-  r->cap = 16;
-  while (r->cap < 2u * entries) r->cap *= 2;
-  r->values = qp_malloc((size_t)entries * sizeof *r->values);
-  r->ts = qp_malloc((size_t)entries * sizeof *r->ts);
-  r->next = qp_malloc((size_t)entries * sizeof *r->next);
-  r->slot = qp_malloc((size_t)r->cap * sizeof *r->slot);
-  r->last = qp_malloc((size_t)r->cap * sizeof *r->last);
-  r->order = qp_malloc((size_t)r->cap * sizeof *r->order);
-  if (r->values && r->ts && r->next && r->slot && r->last && r->order) return 0;
-  runs_free(r);
-  return QP_ENOMEM;
-}
-
-/* Appends entry e (value v at ts) to its value's run; *used counts runs. */
-static void runs_add(runs_t *r, uint32_t e, qp_u128 v, uint64_t ts, uint32_t *used) {
-  uint64_t h = (uint64_t)v ^ (uint64_t)(v >> 64);
-  h *= 0x9e3779b97f4a7c15ull;
-  uint32_t i = (uint32_t)(h >> 32) & (r->cap - 1);
-  while (r->slot[i] != UINT32_MAX && r->values[r->slot[i]] != v) i = (i + 1) & (r->cap - 1);
-  r->values[e] = v, r->ts[e] = ts, r->next[e] = UINT32_MAX;
-  if (r->slot[i] == UINT32_MAX) {
-    r->slot[i] = e;
-    r->order[(*used)++] = i;
-  } else {
-    r->next[r->last[i]] = e;
-  }
-  r->last[i] = e;
-}
-
-/* The round's entries of field, each value's timestamps put at once. */
-static int add_field(MDB_cursor *cur, const qp_ledger_changes_t *c, qp__query_field_t field,
-                     runs_t *r, uint64_t *ts, uint8_t *buf) {
-  memset(r->slot, 0xff, (size_t)r->cap * sizeof *r->slot);
-  uint32_t entries = 0, used = 0;
-  for (uint32_t i = 0; i < c->transfers_count; i++) {
-    const qp_transfer_t *t = &c->transfers[i];
-    qp__query_field_t fields[FIELDS_MAX];
-    qp_u128 values[FIELDS_MAX];
-    uint32_t m = record_fields(t->user_data_128, t->user_data_64, t->user_data_32, t->ledger,
-                               t->code, fields, values);
-    for (uint32_t k = 0; k < m; k++)
-      if (fields[k] == field) runs_add(r, entries++, values[k], t->timestamp, &used);
-  }
-  int rc = 0;
-  for (uint32_t u = 0; u < used && rc == 0; u++) {
-    uint32_t n = 0, first = r->slot[r->order[u]];
-    for (uint32_t e = first; e != UINT32_MAX; e = r->next[e]) ts[n++] = r->ts[e];
-    rc = add_run(cur, field, r->values[first], ts, n, buf);
-  }
-  return rc;
-}
-
-/* The round's transfers into the query sets, grouped per (field, value):
- * the sets a round touches most (`ledger`, `code`) get one put per value
- * instead of one per transfer.  The sets hold what one put per entry
- * makes. */
+/* The round's transfers into the query sets, grouped per (field, value)
+ * (runs.h): the sets a round touches most (`ledger`, `code`) get one put
+ * per value instead of one per transfer.  The sets hold what one put per
+ * entry makes. */
 int qp__query_add_transfers(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t *c) {
   static const qp__query_field_t FIELDS[] = {QP__QUERY_USER_DATA_128, QP__QUERY_USER_DATA_64,
                                              QP__QUERY_USER_DATA_32, QP__QUERY_LEDGER,
                                              QP__QUERY_CODE};
-  uint32_t n = c->transfers_count;
-  if (n == 0) return 0;
-  runs_t r;
-  uint64_t *ts = qp_malloc((size_t)n * sizeof *ts);
-  uint8_t *buf = qp_malloc((size_t)n * 8u);
-  int rc = ts != NULL && buf != NULL ? runs_alloc(&r, n) : QP_ENOMEM;
-  bool have_runs = rc == 0;
+  if (c->transfers_count == 0) return 0;
+  qp__runs_t r;
+  int rc = qp__runs_alloc(&r, c->transfers_count);
+  if (rc != 0) return rc;
   MDB_cursor *cur = NULL;
-  if (rc == 0) rc = mdb_cursor_open(txn, dbi, &cur);
-  for (size_t f = 0; f < sizeof FIELDS / sizeof FIELDS[0] && rc == 0; f++)
-    rc = add_field(cur, c, FIELDS[f], &r, ts, buf);
+  rc = mdb_cursor_open(txn, dbi, &cur);
+  for (size_t f = 0; f < sizeof FIELDS / sizeof FIELDS[0] && rc == 0; f++) {
+    qp__runs_reset(&r);
+    for (uint32_t i = 0; i < c->transfers_count; i++) {
+      const qp_transfer_t *t = &c->transfers[i];
+      qp__query_field_t fields[FIELDS_MAX];
+      qp_u128 values[FIELDS_MAX];
+      uint32_t m = record_fields(t->user_data_128, t->user_data_64, t->user_data_32, t->ledger,
+                                 t->code, fields, values);
+      for (uint32_t k = 0; k < m; k++)
+        if (fields[k] == FIELDS[f]) qp__runs_add(&r, values[k], t->timestamp);
+    }
+    rc = qp__runs_put(&r, cur, set_key, &FIELDS[f]);
+  }
   if (cur != NULL) mdb_cursor_close(cur);
-  if (have_runs) runs_free(&r);
-  qp_free(ts);
-  qp_free(buf);
+  qp__runs_free(&r);
   return rc;
 }
 

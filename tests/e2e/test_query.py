@@ -126,3 +126,34 @@ def test_query_scopes(server, keys):
     r = requests.post(server.url("/v1/transfers/query"), json={"limit": 1},
                       verify=server.cacert or True)
     assert r.status_code == 401
+
+
+def test_one_batchs_many_transfers_per_account_and_per_value(api):
+    """A single batch (one index round) with many transfers on the same
+    accounts and the same code/user data: every one is in each account's
+    history and in each query set, in timestamp order (the index writes a
+    round's entries of one set at once)."""
+    ids = [new_id() for _ in range(4)]
+    assert api.create_accounts(accounts(*ids, ledger=11, code=2)) == ["ok"] * 4
+    t = tag()
+    rng = random.Random(7)
+    batch, want = [], {i: 0 for i in ids}
+    for k in range(600):
+        a, b = rng.sample(ids, 2)
+        batch.append(transfer(new_id(), a, b, 1, ledger=11, code=7 + k % 3, user_data_128=t))
+        want[a] += 1
+        want[b] += 1
+    assert api.create_transfers(batch) == ["ok"] * 600
+    for i in ids:
+        r = api.get("/v1/accounts/%d/transfers?limit=8190" % i)
+        assert r.status_code == 200, r.text
+        rows = r.json()["transfers"]
+        assert len(rows) == want[i]
+        stamps = [int(x["timestamp"]) for x in rows]
+        assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    for code in (7, 8, 9):
+        got = query(api, "transfers", user_data_128=t, code=code, limit=8190)["transfers"]
+        assert len(got) == 200
+        stamps = [int(x["timestamp"]) for x in got]
+        assert stamps == sorted(stamps)
+    assert len(query(api, "transfers", user_data_128=t, limit=8190)["transfers"]) == 600
