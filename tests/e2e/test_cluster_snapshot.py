@@ -17,13 +17,15 @@ import random
 import re
 import signal
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 
 import pytest
 import requests
+
+import test_cluster
+from test_cluster import free_base_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QUIPU = os.environ.get("QUIPU_BIN", os.path.join(ROOT, "build", "quipu"))
@@ -38,109 +40,33 @@ pytestmark = pytest.mark.skipif(os.environ.get("QUIPU_E2E_RUNNER", "serve") != "
                                 reason="cluster replicas are nodes; runs with QUIPU_E2E_RUNNER=node")
 
 
-def free_base_port():
-    for _ in range(200):
-        base = random.randrange(20000, 32768 - 2 * REPLICAS, 2)
-        socks = []
-        try:
-            for p in range(base, base + 2 * REPLICAS):
-                s = socket.socket()
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free ports")
+class Cluster(test_cluster.Cluster):
+    """test_cluster's cluster with small snapshots (so a test makes many), the
+    longer waits a catch-up needs, and a transfer generator."""
 
-
-class Cluster:
     def __init__(self, tmp):
-        self.dir = os.path.join(tmp, "cluster")
-        self.base = free_base_port()
-        out = subprocess.run([QUIPU, "cluster", "init", "--replicas", str(REPLICAS), "--dir",
-                              self.dir, "--base-port", str(self.base)],
-                             capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        self.key = re.search(r"qpk_[0-9a-f_]+", out.stdout).group(0)
-        for k in range(REPLICAS):  # small snapshots, so a test makes many
+        super().__init__(tmp)
+        for k in range(REPLICAS):
             path = os.path.join(self.home(k), "node.json")
             cfg = json.load(open(path))
             cl = cfg["modules"]["ledger"]["cluster"]
             cl["snapshot_threshold"] = THRESHOLD
             cl["snapshot_trailing"] = TRAILING
             json.dump(cfg, open(path, "w"))
-        self.urls = [f"http://127.0.0.1:{self.base + 2 * k}" for k in range(REPLICAS)]
-        self.procs = [None] * REPLICAS
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {self.key}"
         self.next_id = 1000
         self.rng = random.Random(19)
-
-    def home(self, k):
-        return os.path.join(self.dir, f"node{k}")
 
     def log(self, k):
         return open(os.path.join(self.home(k), "node.log"), errors="replace").read()
 
-    def start(self, k):
-        log = open(os.path.join(self.home(k), "node.log"), "ab")
-        self.procs[k] = subprocess.Popen([QUIPU, "node", "--home", self.home(k)], stdout=log,
-                                         stderr=subprocess.STDOUT)
-        log.close()
-
-    def kill(self, k, sig=signal.SIGKILL):
-        self.procs[k].send_signal(sig)
-        self.procs[k].wait(timeout=60)
-        self.procs[k] = None
-
-    def stop_all(self):
-        for k in range(REPLICAS):
-            if self.procs[k] is not None:
-                self.kill(k, signal.SIGTERM)
-
     def get(self, k, path, **kw):
         return self.session.get(self.urls[k] + path, allow_redirects=False, timeout=30, **kw)
 
-    def status(self, k):
-        try:
-            r = self.get(k, "/v1/cluster/status")
-            return r.json() if r.status_code == 200 else None
-        except requests.RequestException:
-            return None
-
-    def leader(self, timeout=15.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for k in range(REPLICAS):
-                if self.procs[k] is None:
-                    continue
-                s = self.status(k)
-                if s and s["role"] == "leader":
-                    return k
-            time.sleep(0.05)
-        raise AssertionError("no leader within %.1f s" % timeout)
+    def leader(self, timeout=15.0, exclude=()):
+        return super().leader(timeout, exclude)
 
     def post(self, path, body, timeout=60.0):
-        """POSTs to the leader (following 307, retrying 503) until a 200."""
-        deadline = time.monotonic() + timeout
-        url = self.urls[self.leader()] + path
-        while time.monotonic() < deadline:
-            try:
-                r = self.session.post(url, json=body, allow_redirects=False, timeout=30)
-            except requests.RequestException:
-                r = None
-            if r is not None and r.status_code == 200:
-                return r.json()
-            if r is not None and r.status_code == 307:
-                url = r.headers["Location"]
-                continue
-            assert r is None or r.status_code == 503, (r.status_code, r.text)
-            time.sleep(0.1)
-            url = self.urls[self.leader()] + path
-        raise AssertionError(f"POST {path} not acknowledged within {timeout} s")
+        return super().post(path, body, timeout)
 
     def accounts(self):
         res = self.post("/v1/accounts", [{"id": i, "ledger": LEDGER, "code": 1, "flags": []}
@@ -161,12 +87,9 @@ class Cluster:
             assert all(r["result"] == "ok" for r in res["results"]), res["results"][:3]
         return self.next_id
 
-    def audit(self, k):
-        r = self.get(k, "/v1/audit", params={"consistency": "stale"})
-        assert r.status_code == 200, r.text
-        return r.json()
-
     def converged(self, live, timeout=60.0):
+        """As test_cluster's, but a replica still catching up may answer its
+        audit with an error meanwhile."""
         deadline = time.monotonic() + timeout
         while True:
             try:
