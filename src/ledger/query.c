@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "base/alloc.h"
 #include "base/bytes.h"
 #include "base/err.h"
 #include "ledger/runs.h"
@@ -22,15 +21,14 @@ static void make_prefix(uint8_t out[PREFIX_SIZE], char kind, qp__query_field_t f
   qp_u128_store_be(out + 2, value);
 }
 
-/* flags: MDB_APPENDDUP when ts is known to follow every timestamp already
- * under the key (it skips the search inside the key's set), else 0. */
-static int add(MDB_cursor *cur, char kind, qp__query_field_t field, qp_u128 value, uint64_t ts,
-               unsigned flags) {
+/* An account's entry in the set of (field, value), one put per entry
+ * (transfers' sets are written a run at a time, qp__query_add_transfers). */
+static int add_account(MDB_cursor *cur, qp__query_field_t field, qp_u128 value, uint64_t ts) {
   uint8_t key[PREFIX_SIZE], data[8];
-  make_prefix(key, kind, field, value);
+  make_prefix(key, 'a', field, value);
   qp_store_u64_be(data, ts);
   MDB_val k = {sizeof key, key}, v = {sizeof data, data};
-  return mdb_cursor_put(cur, &k, &v, flags);
+  return mdb_cursor_put(cur, &k, &v, 0);
 }
 
 /* The fields a record is indexed under: (field, value) pairs, zero
@@ -60,7 +58,7 @@ int qp__query_add_accounts(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t 
     uint32_t n = record_fields(a->user_data_128, a->user_data_64, a->user_data_32, a->ledger,
                                a->code, fields, values);
     for (uint32_t k = 0; k < n && rc == 0; k++)
-      rc = add(cur, 'a', fields[k], values[k], a->timestamp, 0);
+      rc = add_account(cur, fields[k], values[k], a->timestamp);
   }
   mdb_cursor_close(cur);
   return rc;
