@@ -5,8 +5,10 @@
  * door qp_auth_order_intents, when it looks at an unpaid order (a GET, a
  * list, a cancel, a refund, or the tick over the watch table).  An intent
  * that pays the order is journaled as payment_intent.succeeded in the same
- * transaction as its order.paid (persist_paid); an intent found canceled is
- * journaled as payment_intent.canceled in a transaction that also records
+ * transaction as its order.paid (persist_paid); an intent found canceled or
+ * expired (its hold voided by the ledger's timeout) is journaled as
+ * payment_intent.canceled, with a cancellation_reason ("canceled" or
+ * "expired"), in a transaction that also records
  * "intent id/type" in the intent_events table, so it is journaled once
  * however often it is seen, and a crash leaves both or neither.
  */
@@ -52,7 +54,10 @@ static int journal_canceled(qp__pay_t *p, const json_t *order, const qp_auth_ord
   qp_free(seen);
   if (rc != QP_ENOTFOUND) return rc; /* 0: journaled before */
   json_t *obj = qp__pay_intent_object(order, in);
-  if (obj == NULL) return QP_ENOMEM;
+  if (obj == NULL || json_object_set_new(obj, "cancellation_reason", json_string(in->status))) {
+    json_decref(obj);
+    return QP_ENOMEM;
+  }
   qp__pay_put_t put = {p->intent_events, key, strlen(key), "", 0, true, false};
   qp__pay_change_t c = {&put, 1, CANCELED, obj, NULL, 0, NULL, NULL, NULL};
   rc = qp__pay_store_write(p, &c);
@@ -65,7 +70,8 @@ int qp__pay_intents_canceled(qp__pay_t *p, const json_t *order,
   QP_ASSERT(n <= QP_AUTH_ORDER_INTENTS_MAX);
   int rc = 0;
   for (uint32_t i = 0; rc == 0 && i < n; i++)
-    if (in[i].id[0] != 0 && strcmp(in[i].status, "canceled") == 0)
+    if (in[i].id[0] != 0 &&
+        (strcmp(in[i].status, "canceled") == 0 || strcmp(in[i].status, "expired") == 0))
       rc = journal_canceled(p, order, &in[i]);
   return rc;
 }

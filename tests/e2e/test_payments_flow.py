@@ -606,6 +606,39 @@ def test_intent_events_reach_the_receiver(hooked, receiver):
         theirs.close()
 
 
+def test_an_expired_intent_is_announced_once_as_canceled(hooked, receiver):
+    """An intent whose hold timed out (nobody confirmed it) is journaled as
+    payment_intent.canceled with cancellation_reason "expired", once, and the
+    order stays open for another payment; a canceled one says "canceled"."""
+    shop = hooked
+    wh = hook(shop, receiver.url, ["payment_intent.canceled"])
+    order = shop.order(321)
+    lapsed = shop.intent(order, expires_in_s=1)
+    dropped = shop.intent(order)
+    r = shop.node.call("POST", "/v1/payment-intents/%s/cancel" % dropped["id"], {})
+    assert r.status_code == 200, r.text
+    deadline = time.time() + 10
+    while time.time() < deadline:  # the hold's timeout, then an observation of the order
+        assert shop.get(order["id"])["status"] == "open"
+        if events(shop.node, "payment_intent.canceled") == 2:
+            break
+        time.sleep(0.2)
+    assert receiver.wait(2)
+    for _ in range(3):
+        shop.get(order["id"])
+    time.sleep(0.3)  # seen again, journaled once
+    got = receiver.events(wh["secret"])
+    assert len(got) == 2, got
+    by_id = {e["data"]["object"]["id"]: e["data"]["object"] for e in got}
+    assert by_id[lapsed["id"]]["status"] == "expired"
+    assert by_id[lapsed["id"]]["cancellation_reason"] == "expired"
+    assert by_id[dropped["id"]]["cancellation_reason"] == "canceled"
+    assert by_id[lapsed["id"]]["post_transfer_id"] is None
+    assert events(shop.node, "payment_intent.canceled") == 2
+    shop.pay(order)  # the order can still be paid
+    assert shop.get(order["id"])["status"] == "paid"
+
+
 def test_retries_in_order_then_disable(hooked):
     shop = hooked
     flaky = Receiver(failures=3)
