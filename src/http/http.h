@@ -333,6 +333,44 @@ const char *qp_http_cookie(const qp_http_request_t *req, const char *name);
 bool qp_http_query_each(const qp_http_request_t *req,
                         bool (*fn)(void *ctx, const char *key, const char *value), void *ctx);
 
+/* ------------------------------------------------ cursor-paginated lists */
+
+/* What every list route (GET /v1/orders, /v1/refunds, /v1/payment-intents,
+ * …) shares (list.c): limit (1..500, default 50), cursor (the opaque
+ * next_cursor of the previous page: the base64url text of the last index
+ * key looked at), created_from / created_to (unix seconds, from inclusive,
+ * to exclusive) and the answer {"object":"list","data":[…],"next_cursor"}. */
+#define QP_HTTP_LIST_LIMIT_DEFAULT 50u
+#define QP_HTTP_LIST_LIMIT_MAX 500u
+#define QP_HTTP_LIST_CURSOR_MAX 40u /* bytes of a list's index key, at most */
+
+typedef struct qp_http_list {
+  uint32_t limit;                           /* rows wanted */
+  uint64_t from_ns, to_ns;                  /* creation range; to_ns 0 = none */
+  bool has_cursor;                          /* start after cursor */
+  uint8_t cursor[QP_HTTP_LIST_CURSOR_MAX];  /* the previous page's last key */
+  size_t cursor_size;                       /* this list's key size */
+  qp_http_error_t err;                      /* why the query was refused */
+} qp_http_list_t;
+
+/* Defaults for a list whose index keys are cursor_size bytes (8..40). */
+void qp_http_list_init(qp_http_list_t *l, size_t cursor_size);
+/* One query parameter: 1 if it is one of the shared ones and good, -1 if
+ * it is one and bad (l->err names it), 0 if it is not one of them. */
+int qp_http_list_param(qp_http_list_t *l, const char *key, const char *value);
+/* The checks between parameters (created_to after created_from): false
+ * with l->err. */
+bool qp_http_list_check(qp_http_list_t *l);
+/* Sets l->err to 400 invalid_parameter "query parameter KEY WHAT"; false. */
+bool qp_http_list_bad(qp_http_list_t *l, const char *key, const char *what);
+/* Sets l->err to 400 unknown_parameter naming KEY and what is allowed
+ * (a route's whole list, "limit, cursor, status, …"); false. */
+bool qp_http_list_unknown(qp_http_list_t *l, const char *key, const char *allowed);
+/* 200 {"object":"list","data":data,"next_cursor":…} (takes data; next NULL:
+ * the last page, next_cursor null). */
+void qp_http_list_reply(qp_http_reply_t *r, struct json_t *data, const uint8_t *next,
+                        size_t next_size);
+
 /* The caller's scopes (comma-separated; "admin" with --insecure-no-auth),
  * and whether they grant `scope`. */
 const char *qp_http_caller_scopes(const qp_http_request_t *req);

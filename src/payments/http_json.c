@@ -58,13 +58,7 @@ void qp__pay_reply_list(qp_http_reply_t *r, int rc, json_t *data, const uint8_t 
     qp__pay_reply_store(r, rc);
     return;
   }
-  char cursor[sodium_base64_ENCODED_LEN(QP_PAY_LIST_KEY_SIZE,
-                                        sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-  if (next != NULL)
-    sodium_bin2base64(cursor, sizeof cursor, next, QP_PAY_LIST_KEY_SIZE,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  qp_http_reply_json(r, 200, json_pack("{s:s, s:o, s:s?}", "object", "list", "data", data,
-                                       "next_cursor", next != NULL ? cursor : NULL));
+  qp_http_list_reply(r, data, next, QP_PAY_LIST_KEY_SIZE);
 }
 
 void qp__pay_idem_write(void *ctx, qp_http_request_t *req, qp_http_reply_t *r, bool write,

@@ -30,8 +30,6 @@
 #define QP_PAY_BODY_BYTES_MAX 8192u            /* a request body */
 #define QP_PAY_IDEM_KEY_MAX 255u               /* bytes of an Idempotency-Key */
 #define QP_PAY_INFLIGHT_MAX 1024u              /* idempotent requests running at once */
-#define QP_PAY_LIST_LIMIT_DEFAULT 50u          /* rows of a list page without ?limit */
-#define QP_PAY_LIST_LIMIT_MAX 500u             /* and at most */
 #define QP_PAY_LIST_SCAN_MAX 10000u            /* index rows one page may look at */
 #define QP_PAY_NAME_MAX 25u                    /* a merchant's name (EMV tag 59) */
 #define QP_PAY_CITY_MAX 15u                    /* a merchant's city (EMV tag 60) */
@@ -364,37 +362,35 @@ void qp__pay_reply_state(qp_http_reply_t *r, const char *status, const char *act
 
 #define QP_PAY_LIST_KEY_SIZE 24 /* by_created key: created ns (8, BE) || order id */
 
-/* A list query.  Invariant after qp__pay_list_query_check: 1 <= limit <=
- * QP_PAY_LIST_LIMIT_MAX, to_ns == 0 or to_ns > from_ns. */
+/* A list query: the shared parameters (src/http/list.c: limit, cursor,
+ * created_from, created_to) and GET /v1/orders's own.  Invariant after
+ * qp__pay_list_query_check: 1 <= list.limit <= QP_HTTP_LIST_LIMIT_MAX,
+ * list.to_ns == 0 or list.to_ns > list.from_ns. */
 typedef struct {
-  uint32_t limit;                          /* rows wanted */
+  qp_http_list_t list;                     /* limit, cursor, created range; list.err */
   const char *status;                      /* NULL = any; else borrowed from the query */
-  uint64_t from_ns, to_ns;                 /* creation range; to_ns 0 = none */
-  bool has_cursor;                         /* start after cursor */
-  uint8_t cursor[QP_PAY_LIST_KEY_SIZE];    /* the previous page's last key */
   bool has_merchant;                       /* only one merchant's */
   uint8_t merchant[QP_PAY_ID_SIZE];        /* which */
-  qp_http_error_t err;                     /* why the query was refused */
 } qp__pay_list_query_t;
 
 /* Defaults (limit 50, no filter). */
 void qp__pay_list_query_init(qp__pay_list_query_t *q);
-/* One query parameter (value may be NULL): false with q->err naming it. */
+/* One query parameter (value may be NULL): false with q->list.err naming it. */
 bool qp__pay_list_param(qp__pay_list_query_t *q, const char *key, const char *value);
-/* The checks between parameters: false with q->err. */
+/* The checks between parameters: false with q->list.err. */
 bool qp__pay_list_query_check(qp__pay_list_query_t *q);
 
 /* ---- routes_refunds_list.c: GET /v1/refunds's query ---- */
 
 typedef struct {
-  qp__pay_list_query_t q;              /* limit, cursor, created range, merchant; q.err */
+  qp__pay_list_query_t q;              /* limit, cursor, created range, merchant; q.list.err */
   const char *status;                  /* NULL = any; else borrowed from the query */
   bool has_order;                      /* only one order's */
   uint8_t order[QP_PAY_ID_SIZE];       /* which */
 } qp__pay_refund_query_t;
 
 /* One query parameter (after memset 0 and qp__pay_list_query_init(&q)):
- * false with q.err naming it. */
+ * false with q.list.err naming it. */
 bool qp__pay_refund_list_param(qp__pay_refund_query_t *x, const char *key, const char *value);
 
 /* ---- webhook_request.c, webhook_sign.c, webhook_worker.c ---- */

@@ -13,9 +13,7 @@
 #define KEY_SIZE QP_PAY_LIST_KEY_SIZE
 
 static bool refused(qp__pay_refund_query_t *x, const char *key, const char *what) {
-  qp_http_error_set(&x->q.err, 400, "invalid_parameter", key, "query parameter %s %s", key,
-                    what);
-  return false;
+  return qp_http_list_bad(&x->q.list, key, what);
 }
 
 bool qp__pay_refund_list_param(qp__pay_refund_query_t *x, const char *key, const char *v) {
@@ -31,10 +29,9 @@ bool qp__pay_refund_list_param(qp__pay_refund_query_t *x, const char *key, const
     return x->has_order || refused(x, key, "must be 32 hex digits");
   }
   if (qp__pay_list_param(&x->q, key, v)) return true;
-  if (strcmp(x->q.err.code, "unknown_parameter") == 0)
-    qp_http_error_set(&x->q.err, 400, "unknown_parameter", key[0] != '\0' ? key : "query",
-                      "unknown query parameter \"%.40s\"; allowed: limit, cursor, status, "
-                      "order_id, created_from, created_to, merchant_id", key);
+  if (strcmp(x->q.list.err.code, "unknown_parameter") == 0)
+    qp_http_list_unknown(&x->q.list, key, "limit, cursor, status, order_id, created_from, "
+                         "created_to, merchant_id");
   return false;
 }
 
@@ -54,47 +51,36 @@ static bool passes(const qp__pay_refund_query_t *x, const qp__pay_caller_t *call
          (x->status == NULL || (status != NULL && strcmp(status, x->status) == 0));
 }
 
-static uint64_t key_ns(const uint8_t *k) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = (v << 8) | k[i];
-  return v;
+typedef struct {
+  const qp__pay_refund_query_t *x;
+  const qp__pay_caller_t *caller;
+  qp__pay_t *p;
+  json_t *data;
+} page_t;
+
+/* One refunds_by_created key (creation ns || refund id): its refund, when
+ * it passes the filters, in its public form. */
+static int visit(void *ctx, MDB_txn *txn, const MDB_val *key, bool *shown) {
+  page_t *g = ctx;
+  MDB_val rk = {QP_PAY_ID_SIZE, (uint8_t *)key->mv_data + 8}, rv;
+  int rc = mdb_get(txn, g->p->refunds, &rk, &rv);
+  if (rc != 0) return rc == MDB_NOTFOUND ? QP_ECORRUPT : rc;
+  json_t *rf = json_loadb(rv.mv_data, rv.mv_size, 0, NULL);
+  if (rf == NULL) return QP_ECORRUPT;
+  *shown = passes(g->x, g->caller, rf);
+  if (*shown && json_array_append_new(g->data, qp__pay_refund_public(rf)) != 0) rc = QP_ENOMEM;
+  json_decref(rf);
+  return rc;
 }
 
 /* One page into data; *more with next when more may follow. */
 static int page(qp__pay_t *p, const qp__pay_refund_query_t *x, const qp__pay_caller_t *caller,
                 json_t *data, uint8_t next[KEY_SIZE], bool *more) {
-  MDB_txn *txn = NULL;
-  MDB_cursor *cur = NULL;
-  int rc = qp_kv_read_begin(p->kv, p->refunds_by_created, &txn, &cur);
-  if (rc != 0) return rc;
-  uint8_t start[KEY_SIZE] = {0};
-  for (int i = 7; i >= 0; i--) start[i] = (uint8_t)(x->q.from_ns >> (8 * (7 - i)));
-  bool after = x->q.has_cursor && memcmp(x->q.cursor, start, KEY_SIZE) >= 0;
-  MDB_val k = {KEY_SIZE, after ? (void *)x->q.cursor : (void *)start}, v, rv;
-  uint32_t looked = 0;
-  *more = false;
-  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  if (rc == 0 && after && k.mv_size == KEY_SIZE && memcmp(k.mv_data, x->q.cursor, KEY_SIZE) == 0)
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-  while (rc == 0 && k.mv_size == KEY_SIZE &&
-         (x->q.to_ns == 0 || key_ns(k.mv_data) < x->q.to_ns)) {
-    if (json_array_size(data) >= x->q.limit || looked++ >= QP_PAY_LIST_SCAN_MAX) {
-      *more = true;
-      break;
-    }
-    memcpy(next, k.mv_data, KEY_SIZE);
-    MDB_val rk = {QP_PAY_ID_SIZE, (uint8_t *)k.mv_data + 8};
-    rc = mdb_get(txn, p->refunds, &rk, &rv);
-    json_t *rf = rc == 0 ? json_loadb(rv.mv_data, rv.mv_size, 0, NULL) : NULL;
-    if (rc == 0 && rf == NULL) rc = QP_ECORRUPT;
-    if (rc == 0 && passes(x, caller, rf) &&
-        json_array_append_new(data, qp__pay_refund_public(rf)) != 0)
-      rc = QP_ENOMEM;
-    json_decref(rf);
-    if (rc == 0) rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-  }
-  qp_kv_read_end(p->kv, txn, cur);
-  return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc == MDB_NOTFOUND ? QP_ECORRUPT : qp_kv_err(rc);
+  page_t g = {x, caller, p, data};
+  const qp_http_list_t *l = &x->q.list;
+  qp_kv_page_t pg = {p->refunds_by_created, KEY_SIZE, l->from_ns, l->to_ns,
+                     l->has_cursor ? l->cursor : NULL, l->limit, QP_PAY_LIST_SCAN_MAX};
+  return qp_kv_page(p->kv, &pg, visit, &g, next, more);
 }
 
 void qp__pay_refunds_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
@@ -105,7 +91,7 @@ void qp__pay_refunds_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r)
   qp__pay_list_query_init(&x.q);
   if (!qp__pay_caller(p, req, r, false, &caller)) return;
   if (!qp_http_query_each(req, one_param, &x) || !qp__pay_list_query_check(&x.q)) {
-    qp_http_reply_error(r, &x.q.err);
+    qp_http_reply_error(r, &x.q.list.err);
     return;
   }
   json_t *data = json_array();

@@ -49,7 +49,7 @@ static bool param(void *ctx, const char *key, const char *v) {
   uint8_t raw[8];
   size_t len = 0;
   if (strcmp(key, "limit") == 0) {
-    if (!number(v, QP_PAY_LIST_LIMIT_MAX, &n) || n < 1) return bad(q, key, "must be 1 to 500");
+    if (!number(v, QP_HTTP_LIST_LIMIT_MAX, &n) || n < 1) return bad(q, key, "must be 1 to 500");
     q->limit = (uint32_t)n;
   } else if (strcmp(key, "type") == 0) {
     if (v == NULL || (strcmp(v, "payment") != 0 && strcmp(v, "refund") != 0))
@@ -116,7 +116,7 @@ void qp__pay_settlements_list(void *ctx, qp_http_request_t *req, qp_http_reply_t
   qp__pay_t *p = ctx;
   qp__pay_caller_t caller;
   uint8_t id[QP_PAY_ID_SIZE];
-  query_t q = {.limit = QP_PAY_LIST_LIMIT_DEFAULT};
+  query_t q = {.limit = QP_HTTP_LIST_LIMIT_DEFAULT};
   if (!qp__pay_caller(p, req, r, false, &caller)) return;
   if (!qp_http_query_each(req, param, &q)) {
     qp_http_reply_error(r, &q.err);

@@ -160,7 +160,7 @@ static bool limit_param(void *ctx, const char *key, const char *v) {
     return false;
   }
   *limit = strtol(v, &end, 10);
-  if (*end != '\0' || *limit < 1 || *limit > QP_PAY_LIST_LIMIT_MAX) *limit = -1;
+  if (*end != '\0' || *limit < 1 || *limit > QP_HTTP_LIST_LIMIT_MAX) *limit = -1;
   return *limit > 0;
 }
 

@@ -111,4 +111,33 @@ size_t qp_kv_map_size(qp_kv_t *kv);
  * then doubling up to QP_KV_BACKOFF_MAX_MS. */
 uint32_t qp_kv_backoff_next_ms(uint32_t prev_ms);
 
+/* ------------------------------------------ a page of a time-ordered index */
+
+/* A page of a table whose keys are (creation ns, 8 bytes big-endian) || an
+ * id (kv_page.c), for the list routes: keys from from_ns (or after the
+ * previous page's last key `after`, whichever is later) up to to_ns
+ * (exclusive; 0 = no end), until `limit` keys were shown or `scan_max`
+ * looked at. */
+#define QP_KV_PAGE_KEY_MAX 40u
+
+typedef struct qp_kv_page {
+  MDB_dbi dbi;            /* the index table */
+  size_t key_size;        /* its keys' size, 8..QP_KV_PAGE_KEY_MAX */
+  uint64_t from_ns, to_ns;
+  const uint8_t *after;   /* NULL, or key_size bytes: start after this key */
+  uint32_t limit;         /* keys shown, at most (>= 1) */
+  uint32_t scan_max;      /* keys looked at, at most */
+} qp_kv_page_t;
+
+/* Looks at one key (in the page's read transaction, which it may use to
+ * read the record the key names); *shown when it went into the page.
+ * Returns 0 or a QP_E* / LMDB code that ends the page. */
+typedef int (*qp_kv_page_visit_fn)(void *ctx, MDB_txn *txn, const MDB_val *key, bool *shown);
+
+/* Walks one page, calling visit for each key in order.  next (key_size
+ * bytes) gets the last key looked at; *more is true when more keys may
+ * follow (then next is the page's cursor).  Returns 0 or QP_E*. */
+int qp_kv_page(qp_kv_t *kv, const qp_kv_page_t *p, qp_kv_page_visit_fn visit, void *ctx,
+               uint8_t *next, bool *more);
+
 #endif

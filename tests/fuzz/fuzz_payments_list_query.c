@@ -33,11 +33,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   ok = ok && qp__pay_list_query_check(&q);
   if (!ok) {
-    QP_ASSERT(q.err.status == 400 && q.err.code[0] != '\0' && q.err.path[0] != '\0');
+    QP_ASSERT(q.list.err.status == 400 && q.list.err.code[0] != '\0' && q.list.err.path[0] != '\0');
     return 0;
   }
-  QP_ASSERT(q.limit >= 1 && q.limit <= QP_PAY_LIST_LIMIT_MAX);
-  QP_ASSERT(q.to_ns == 0 || q.to_ns > q.from_ns);
+  QP_ASSERT(q.list.limit >= 1 && q.list.limit <= QP_HTTP_LIST_LIMIT_MAX);
+  QP_ASSERT(q.list.to_ns == 0 || q.list.to_ns > q.list.from_ns);
   static const char *const statuses[] = {"open", "expired", "canceled", "paid",
                                          "partially_refunded", "refunded"};
   bool known = q.status == NULL;

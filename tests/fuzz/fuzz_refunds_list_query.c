@@ -34,11 +34,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   ok = ok && qp__pay_list_query_check(&x.q);
   if (!ok) {
-    QP_ASSERT(x.q.err.status == 400 && x.q.err.code[0] != '\0' && x.q.err.path[0] != '\0');
+    const qp_http_error_t *e = &x.q.list.err;
+    QP_ASSERT(e->status == 400 && e->code[0] != '\0' && e->path[0] != '\0');
     return 0;
   }
-  QP_ASSERT(x.q.limit >= 1 && x.q.limit <= QP_PAY_LIST_LIMIT_MAX);
-  QP_ASSERT(x.q.to_ns == 0 || x.q.to_ns > x.q.from_ns);
+  QP_ASSERT(x.q.list.limit >= 1 && x.q.list.limit <= QP_HTTP_LIST_LIMIT_MAX);
+  QP_ASSERT(x.q.list.to_ns == 0 || x.q.list.to_ns > x.q.list.from_ns);
   QP_ASSERT(x.status == NULL || strcmp(x.status, "pending") == 0 ||
             strcmp(x.status, "succeeded") == 0 || strcmp(x.status, "failed") == 0);
   return 0;
