@@ -97,6 +97,7 @@ typedef struct qp__raft_snapshot {
   uint64_t replica_pos;             /* qp_db_replica_pos there */
   uint8_t head_hash[QP_HASH_SIZE];  /* record seq's hash (zeros: empty journal) */
   char http[QP_LEDGER_ADDRESS_MAX]; /* URL of the replica that took it */
+  qp__raft_members_t members;       /* every replica's addresses it knew (none: older) */
 } qp__raft_snapshot_t;
 
 /* Bytes of the encoding of s. */
@@ -105,7 +106,8 @@ size_t qp__raft_snapshot_size(const qp__raft_snapshot_t *s);
 /* Encodes s into out (qp__raft_snapshot_size bytes). */
 void qp__raft_snapshot_encode(const qp__raft_snapshot_t *s, uint8_t *out);
 
-/* Decodes; QP_ECORRUPT when the bytes are not an encoding. */
+/* Decodes; QP_ECORRUPT when the bytes are not an encoding.  A descriptor
+ * of an earlier version (no members section) decodes with no members. */
 int qp__raft_snapshot_decode(const uint8_t *in, size_t size, qp__raft_snapshot_t *out);
 
 /* The descriptor of db's journal now; http names this replica. */

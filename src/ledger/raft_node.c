@@ -167,6 +167,7 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
   if (qp_db_stopped(n->db) ||
       qp__raft_snapshot_take(n->db, n->cluster->replicas[n->cluster->self].http, &s) != 0)
     return RAFT_IOERR;
+  s.members = n->members; /* the URLs the truncated log's QPM1 entries taught */
   *bufs = raft_malloc(sizeof **bufs);
   if (*bufs == NULL) return RAFT_NOMEM;
   (*bufs)[0].len = qp__raft_snapshot_size(&s);
@@ -180,6 +181,27 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
   QP_LOG_INFO("ledger", "Raft snapshot at entry %llu: journal record %llu",
               (unsigned long long)raft_last_applied(&n->raft), (unsigned long long)s.seq);
   return 0;
+}
+
+static void members_keep(const qp__raft_node_t *n, uint64_t *keep, uint32_t *keep_count);
+static void members_save(qp__raft_node_t *n);
+
+/* A restored snapshot's members: the URLs of replicas that QPM1 entries
+ * the truncated log no longer holds taught.  The snapshot is newer than
+ * anything this replica, which was behind it, knew: its addresses win. */
+static void members_learn(qp__raft_node_t *n, const qp__raft_members_t *m) {
+  uint64_t keep[QP__RAFT_SERVERS_MAX];
+  uint32_t keep_count = 0, changed = 0;
+  members_keep(n, keep, &keep_count);
+  for (uint32_t i = 0; i < m->count; i++) {
+    const qp_ledger_replica_t *had = qp__raft_members_find(&n->members, m->replicas[i].id);
+    if (had != NULL && strcmp(had->raft, m->replicas[i].raft) == 0 &&
+        strcmp(had->http, m->replicas[i].http) == 0)
+      continue;
+    qp__raft_members_put(&n->members, &m->replicas[i], keep, keep_count);
+    changed++;
+  }
+  if (changed > 0) members_save(n);
 }
 
 /* At start with the last snapshot, or on a follower sent one: brings the
@@ -197,6 +219,7 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
                           .data_dir = n->data_dir};
   if (rc == 0) rc = qp__raft_snapshot_install(&c, &s, CATCHUP_WAIT_MS, detail, sizeof detail);
   if (rc == 0) {
+    members_learn(n, &s.members);
     raft_free(buf->base); /* restore owns it on success */
     return 0;
   }
@@ -329,6 +352,19 @@ static void barrier_start(qp__raft_node_t *n) {
 
 /* ------------------------------------------------ membership (loop) */
 
+/* The ids of Raft's configuration: members a full table must keep. */
+static void members_keep(const qp__raft_node_t *n, uint64_t *keep, uint32_t *keep_count) {
+  *keep_count = 0;
+  for (unsigned i = 0; i < n->raft.configuration.n && *keep_count < QP__RAFT_SERVERS_MAX; i++)
+    keep[(*keep_count)++] = n->raft.configuration.servers[i].id;
+}
+
+static void members_save(qp__raft_node_t *n) {
+  char detail[256];
+  if (qp__raft_members_save(&n->members, n->members_path, detail, sizeof detail) != 0)
+    QP_LOG_WARN("ledger", "cannot save the replicas' URLs: %s", detail); /* the log has them */
+}
+
 /* A QPM1 entry: remember the replica's addresses, on every replica. */
 static void fsm_apply_member(qp__raft_node_t *n, const struct raft_buffer *buf) {
   qp_ledger_replica_t r;
@@ -336,12 +372,9 @@ static void fsm_apply_member(qp__raft_node_t *n, const struct raft_buffer *buf) 
   QP_ASSERT(rc == 0); /* the leader encoded it; Raft checksums its log */
   uint64_t keep[QP__RAFT_SERVERS_MAX];
   uint32_t keep_count = 0;
-  for (unsigned i = 0; i < n->raft.configuration.n && keep_count < QP__RAFT_SERVERS_MAX; i++)
-    keep[keep_count++] = n->raft.configuration.servers[i].id;
+  members_keep(n, keep, &keep_count);
   qp__raft_members_put(&n->members, &r, keep, keep_count);
-  char detail[256];
-  if (qp__raft_members_save(&n->members, n->members_path, detail, sizeof detail) != 0)
-    QP_LOG_WARN("ledger", "cannot save the replicas' URLs: %s", detail); /* the log has them */
+  members_save(n);
 }
 
 static int members_load(qp__raft_node_t *n, char *detail, size_t detail_size) {

@@ -5,8 +5,10 @@
  * The journal is the ledger's durable, hash-chained state, so a snapshot
  * does not copy it: it is a descriptor of the journal position that holds
  * every entry up to the snapshot's Raft index (seq, byte length, head
- * hash, replica_pos) and the URL of the replica that took it.  libraft
- * stores it and truncates its log behind it.
+ * hash, replica_pos), the URL of the replica that took it and the
+ * addresses of every replica it knew (the QPM1 entries the truncated log
+ * held: a replica restored from the snapshot still knows where to send
+ * clients).  libraft stores it and truncates its log behind it.
  *
  * Restoring one (at start with the last snapshot, or on a follower that
  * was sent one because the log it lacks is gone): a journal that already
@@ -39,8 +41,16 @@
 
 /* ---------------------------------------------------------- descriptor */
 
+/* After the fixed part and the URL: the members section, u16 count, then
+ * per replica u16 length and its QPM1 encoding (raft_members.c). */
+static size_t members_size(const qp__raft_members_t *m) {
+  size_t n = 2;
+  for (uint32_t i = 0; i < m->count; i++) n += 2 + qp__raft_member_entry_size(&m->replicas[i]);
+  return n;
+}
+
 size_t qp__raft_snapshot_size(const qp__raft_snapshot_t *s) {
-  return SNAPSHOT_FIXED + strlen(s->http);
+  return SNAPSHOT_FIXED + strlen(s->http) + members_size(&s->members);
 }
 
 void qp__raft_snapshot_encode(const qp__raft_snapshot_t *s, uint8_t *out) {
@@ -52,13 +62,40 @@ void qp__raft_snapshot_encode(const qp__raft_snapshot_t *s, uint8_t *out) {
   memcpy(out + 28, s->head_hash, QP_HASH_SIZE);
   qp_store_u16(out + 28 + QP_HASH_SIZE, (uint16_t)url);
   memcpy(out + SNAPSHOT_FIXED, s->http, url);
+  uint8_t *at = out + SNAPSHOT_FIXED + url;
+  qp_store_u16(at, (uint16_t)s->members.count);
+  at += 2;
+  for (uint32_t i = 0; i < s->members.count; i++) {
+    size_t len = qp__raft_member_entry_size(&s->members.replicas[i]);
+    qp_store_u16(at, (uint16_t)len);
+    qp__raft_member_entry_encode(&s->members.replicas[i], at + 2, len);
+    at += 2 + len;
+  }
+}
+
+/* The members section in in[0, size): exactly, with unique ids. */
+static int members_decode(const uint8_t *in, size_t size, qp__raft_members_t *m) {
+  if (size < 2 || qp_load_u16(in) > QP__RAFT_MEMBERS_MAX) return QP_ECORRUPT;
+  uint32_t count = qp_load_u16(in);
+  size_t at = 2;
+  for (uint32_t i = 0; i < count; i++) {
+    if (size - at < 2 || size - at - 2 < qp_load_u16(in + at)) return QP_ECORRUPT;
+    size_t len = qp_load_u16(in + at);
+    qp_ledger_replica_t *r = &m->replicas[i];
+    if (qp__raft_member_entry_decode(in + at + 2, len, r) != 0) return QP_ECORRUPT;
+    for (uint32_t j = 0; j < i; j++)
+      if (m->replicas[j].id == r->id) return QP_ECORRUPT;
+    at += 2 + len;
+  }
+  m->count = count;
+  return at == size ? 0 : QP_ECORRUPT;
 }
 
 int qp__raft_snapshot_decode(const uint8_t *in, size_t size, qp__raft_snapshot_t *out) {
   memset(out, 0, sizeof *out);
   if (size < SNAPSHOT_FIXED || qp_load_u32(in) != QP__RAFT_SNAPSHOT_MAGIC) return QP_ECORRUPT;
   size_t url = qp_load_u16(in + 28 + QP_HASH_SIZE);
-  if (url >= sizeof out->http || size != SNAPSHOT_FIXED + url) return QP_ECORRUPT;
+  if (url >= sizeof out->http || size < SNAPSHOT_FIXED + url) return QP_ECORRUPT;
   out->seq = qp_load_u64(in + 4);
   out->journal_bytes = qp_load_u64(in + 12);
   out->replica_pos = qp_load_u64(in + 20);
@@ -67,6 +104,9 @@ int qp__raft_snapshot_decode(const uint8_t *in, size_t size, qp__raft_snapshot_t
   out->http[url] = '\0';
   if (memchr(out->http, '\0', url) != NULL) return QP_ECORRUPT;
   if ((out->seq == 0) != (out->journal_bytes == 0)) return QP_ECORRUPT;
+  size_t rest = size - SNAPSHOT_FIXED - url; /* 0: a descriptor from before the members */
+  if (rest > 0 && members_decode(in + SNAPSHOT_FIXED + url, rest, &out->members) != 0)
+    return QP_ECORRUPT;
   return 0;
 }
 

@@ -219,6 +219,37 @@ def test_a_replica_with_a_wiped_data_dir_rebuilds_from_a_snapshot(cluster):
     assert audit["invariant_ok"] is True
 
 
+def test_a_rebuilt_replica_learns_an_added_replicas_url_from_the_snapshot(cluster):
+    """A replica added by a QPM1 entry that snapshots have since truncated
+    from every log: a replica rebuilt from a snapshot still knows its URL
+    (the snapshot carries the members), though its node.json never had it."""
+    c = cluster
+    lead = c.leader()
+    extra = {"id": 7, "raft": "127.0.0.1:1", "http": "http://198.51.100.7:7400"}
+    r = c.session.post(c.urls[lead] + "/v1/cluster/replicas", json=extra, timeout=30)
+    assert r.status_code in (200, 202), r.text  # a spare that never starts: no quorum change
+    c.entries(20)  # snapshots: the QPM1 entry leaves every log
+    f = (lead + 1) % REPLICAS
+    wait_for(lambda: (first_segment_start(raft_files(c, lead)) or 1) > 4, 20,
+             f"the leader's log truncated: {raft_files(c, lead)}")
+    c.converged(range(REPLICAS))
+    c.kill(f)
+    for sub in ("ledger", "raft"):
+        shutil.rmtree(os.path.join(c.home(f), sub))
+    cfg = json.load(open(os.path.join(c.home(f), "node.json")))
+    assert all(x["id"] != 7 for x in cfg["modules"]["ledger"]["cluster"]["replicas"])
+    c.start(f)
+    c.converged(range(REPLICAS))
+
+    def knows():
+        st = c.status(f)
+        return st is not None and any(x["id"] == 7 and x.get("http") == extra["http"]
+                                      for x in st["replicas"])
+    wait_for(knows, 30, f"replica {f} knows replica 7's URL: {c.status(f)}")
+    members = json.load(open(os.path.join(c.home(f), "raft", "members.json")))
+    assert {"id": 7, "raft": extra["raft"], "http": extra["http"]} in members
+
+
 def test_the_journal_route_checks_its_caller_and_the_position(cluster):
     c = cluster
     c.entries(1, size=10)

@@ -26,28 +26,74 @@ static qp_db_t *open_at(const char *dir, uint64_t *clock) {
   return db;
 }
 
+static void assert_same(const qp__raft_snapshot_t *d, const qp__raft_snapshot_t *s) {
+  assert_true(d->seq == s->seq && d->journal_bytes == s->journal_bytes);
+  assert_true(d->replica_pos == s->replica_pos);
+  assert_memory_equal(d->head_hash, s->head_hash, QP_HASH_SIZE);
+  assert_string_equal(d->http, s->http);
+  assert_int_equal(d->members.count, s->members.count);
+  for (uint32_t i = 0; i < s->members.count; i++) {
+    assert_true(d->members.replicas[i].id == s->members.replicas[i].id);
+    assert_string_equal(d->members.replicas[i].raft, s->members.replicas[i].raft);
+    assert_string_equal(d->members.replicas[i].http, s->members.replicas[i].http);
+  }
+}
+
 static void test_descriptor_round_trip_and_damage(void **state) {
   (void)state;
   qp__raft_snapshot_t s = {.seq = 42, .journal_bytes = 9000, .replica_pos = (17ull << 16) | 3};
   for (int i = 0; i < QP_HASH_SIZE; i++) s.head_hash[i] = (uint8_t)(i * 7 + 1);
   snprintf(s.http, sizeof s.http, "http://127.0.0.1:7402");
   size_t size = qp__raft_snapshot_size(&s);
-  uint8_t buf[256];
+  uint8_t buf[2048];
   qp__raft_snapshot_encode(&s, buf);
-  qp__raft_snapshot_t d;
+  static qp__raft_snapshot_t d;
   assert_int_equal(qp__raft_snapshot_decode(buf, size, &d), 0);
-  assert_memory_equal(&d, &s, sizeof s - sizeof s.http);
-  assert_string_equal(d.http, s.http);
+  assert_same(&d, &s);
   assert_int_equal(qp__raft_snapshot_decode(buf, size - 1, &d), QP_ECORRUPT);
   assert_int_equal(qp__raft_snapshot_decode(buf, size + 1, &d), QP_ECORRUPT);
   assert_int_equal(qp__raft_snapshot_decode(buf, 10, &d), QP_ECORRUPT);
   buf[0] ^= 1; /* magic */
   assert_int_equal(qp__raft_snapshot_decode(buf, size, &d), QP_ECORRUPT);
   buf[0] ^= 1;
-  buf[size - 3] = '\0'; /* a NUL inside the URL */
+  buf[size - 5] = '\0'; /* a NUL inside the URL (before the 2-byte members count) */
   assert_int_equal(qp__raft_snapshot_decode(buf, size, &d), QP_ECORRUPT);
   s.journal_bytes = 0; /* a record that ends at byte 0 */
   qp__raft_snapshot_encode(&s, buf);
+  assert_int_equal(qp__raft_snapshot_decode(buf, size, &d), QP_ECORRUPT);
+}
+
+/* The members section: the replicas' addresses travel with the snapshot;
+ * a descriptor of the first version (no section) still decodes. */
+static void test_descriptor_carries_the_members(void **state) {
+  (void)state;
+  static qp__raft_snapshot_t s, d;
+  s.seq = 7, s.journal_bytes = 700;
+  snprintf(s.http, sizeof s.http, "http://10.0.0.1:7400");
+  for (uint32_t i = 0; i < 5; i++) {
+    qp_ledger_replica_t *r = &s.members.replicas[i];
+    r->id = 10 + i;
+    snprintf(r->raft, sizeof r->raft, "10.0.0.%u:7%u01", i + 1, i);
+    snprintf(r->http, sizeof r->http, "http://replica-%u.bank.example:7400", i);
+  }
+  s.members.count = 5;
+  static uint8_t buf[8192];
+  size_t size = qp__raft_snapshot_size(&s);
+  qp__raft_snapshot_encode(&s, buf);
+  assert_int_equal(qp__raft_snapshot_decode(buf, size, &d), 0);
+  assert_same(&d, &s);
+  size_t old = size - (size - 4 - 3 * 8 - QP_HASH_SIZE - 2 - strlen(s.http));
+  assert_int_equal(qp__raft_snapshot_decode(buf, old, &d), 0); /* version 1: no members */
+  assert_int_equal(d.members.count, 0);
+  assert_string_equal(d.http, s.http);
+  for (size_t cut = old + 1; cut < size; cut += 3) /* every truncation of the section */
+    assert_int_equal(qp__raft_snapshot_decode(buf, cut, &d), QP_ECORRUPT);
+  s.members.replicas[3].id = s.members.replicas[1].id; /* the same replica twice */
+  qp__raft_snapshot_encode(&s, buf);
+  assert_int_equal(qp__raft_snapshot_decode(buf, size, &d), QP_ECORRUPT);
+  s.members.replicas[3].id = 13;
+  qp__raft_snapshot_encode(&s, buf);
+  buf[old] = 33; /* more members than a replica remembers */
   assert_int_equal(qp__raft_snapshot_decode(buf, size, &d), QP_ECORRUPT);
 }
 
@@ -195,6 +241,7 @@ static void test_a_damaged_record_is_refused(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_descriptor_round_trip_and_damage),
+      cmocka_unit_test(test_descriptor_carries_the_members),
       cmocka_unit_test(test_records_re_execute_to_the_same_journal),
       cmocka_unit_test(test_a_damaged_record_is_refused),
   };
