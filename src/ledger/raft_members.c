@@ -94,6 +94,7 @@ int qp__raft_member_entry_decode(const uint8_t *in, size_t size, qp_ledger_repli
     return QP_ECORRUPT;
   memcpy(r->raft, in + 14, raft_len);
   memcpy(r->http, in + 16 + raft_len, http_len);
+  if (strlen(r->raft) != raft_len || strlen(r->http) != http_len) return QP_ECORRUPT; /* a NUL */
   return 0;
 }
 

@@ -37,6 +37,13 @@ static void test_entry_round_trip_and_padding(void **state) {
   assert_false(qp__raft_member_entry_is(buf, size));
   assert_int_equal(qp__raft_member_entry_decode(buf, size, &back), QP_ECORRUPT);
   buf[0] ^= 1;
+  buf[14 + 3] = '\0'; /* a NUL inside the Raft address (found by fuzz_raft_entry) */
+  assert_int_equal(qp__raft_member_entry_decode(buf, size, &back), QP_ECORRUPT);
+  buf[14 + 3] = r.raft[3];
+  buf[16 + strlen(r.raft) + 5] = '\0'; /* inside the URL */
+  assert_int_equal(qp__raft_member_entry_decode(buf, size, &back), QP_ECORRUPT);
+  buf[16 + strlen(r.raft) + 5] = (uint8_t)r.http[5];
+  assert_int_equal(qp__raft_member_entry_decode(buf, size, &back), 0);
   assert_int_equal(qp__raft_member_entry_decode(buf, size + 8, &back), QP_ECORRUPT);
   buf[12] = 200;
   assert_int_equal(qp__raft_member_entry_decode(buf, size, &back), QP_ECORRUPT);
