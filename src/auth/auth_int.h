@@ -90,6 +90,8 @@ typedef struct qp__auth {
   MDB_dbi users, handles, credentials, by_user, intents, by_order, by_created; /* store.c */
   MDB_dbi operators, op_credentials, by_operator;    /* store_operators.c */
   char data_dir[QP_AUTH_DATA_DIR_MAX];               /* the node's (its key file) */
+  uint8_t decoy_key[32];                             /* random at open: the made-up passkey
+                                                        ids of unknown operators' sign-ins */
   _Atomic uint64_t operator_signins_ok;              /* console keys minted */
   _Atomic uint64_t operator_signins_refused;         /* operator sign-ins refused */
   pthread_mutex_t intent_locks[QP_AUTH_INTENT_LOCKS]; /* one confirm or cancel per intent */

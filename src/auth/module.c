@@ -13,6 +13,7 @@
  * once it listens, so the list is made when a ceremony needs it).  On any
  * other address rp_id and origins are required.
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -179,6 +180,7 @@ static int auth_open(const qp_node_env_t *env, const json_t *settings, void **st
   pthread_mutex_init(&a->lock, NULL);
   for (uint32_t i = 0; i < QP_AUTH_INTENT_LOCKS; i++) pthread_mutex_init(&a->intent_locks[i], NULL);
   a->server = env->server;
+  randombytes_buf(a->decoy_key, sizeof a->decoy_key);
   qp__auth_service_set(a);
   a->http = (qp_http_module_t){.name = "auth", .routes = ROUTES,
                                .routes_count = sizeof ROUTES / sizeof ROUTES[0], .ctx = a,

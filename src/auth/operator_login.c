@@ -10,7 +10,8 @@
  * console key (operator_keys.c).  POST /v1/operators/logout revokes the
  * caller's console key.
  *
- * Whatever is wrong with the passkey itself - unknown, another operator's,
+ * A name no operator has gets options like a real operator's (one made-up
+ * passkey id).  Whatever is wrong with the passkey itself - unknown, another operator's,
  * a bad signature, no user verification - is one 401 passkey_refused, so a
  * probe cannot tell an unknown operator from a wrong passkey; the node's
  * log says which check refused.
@@ -23,6 +24,17 @@
 #include "base/alloc.h"
 #include "base/err.h"
 #include "base/log.h"
+
+/* allowCredentials for a name no operator has: one made-up passkey id,
+ * the same for the same name while the node runs, so the options look like
+ * a real operator's (one passkey, the usual case) and tell a probe nothing. */
+static json_t *decoy_descriptors(qp__auth_t *a, const char *name) {
+  uint8_t id[32];
+  crypto_generichash(id, sizeof id, (const uint8_t *)name, strlen(name), a->decoy_key,
+                     sizeof a->decoy_key);
+  return json_pack("[{s:s, s:o, s:[s]}]", "type", "public-key", "id",
+                   qp__auth_b64url_json(id, sizeof id), "transports", "internal");
+}
 
 void qp__auth_operators_login_options(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   static const char *const allowed[] = {"name", NULL};
@@ -52,7 +64,7 @@ void qp__auth_operators_login_options(void *ctx, qp_http_request_t *req, qp_http
   static const uint8_t none[QP_AUTH_ID_SIZE] = {0};
   json_t *allow = memcmp(id, none, sizeof id) != 0
                       ? qp__auth_realm_descriptors(a, QP__AUTH_OPERATORS, id)
-                      : json_array();
+                      : c.name[0] != '\0' ? decoy_descriptors(a, c.name) : json_array();
   char hex[QP_AUTH_ID_HEX + 1];
   qp__auth_id_hex(c.id, hex);
   json_t *options = json_pack("{s:o, s:s, s:o, s:s, s:I}", "challenge",

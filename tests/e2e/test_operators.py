@@ -200,6 +200,14 @@ def test_refusals_learn_nothing_and_change_nothing(tmp_path):
             assert r.status_code == 401, r.text
             assert r.json()["error"]["code"] == "passkey_refused", r.text
         assert len({r.text for r in answers}) == 1
+        # The options do not tell an unknown name from an operator with one passkey.
+        known, unknown = node.login_options("ops"), node.login_options("nobody")
+        assert len(known["publicKey"]["allowCredentials"]) == 1
+        assert len(unknown["publicKey"]["allowCredentials"]) == 1
+        assert set(unknown["publicKey"]) == set(known["publicKey"])
+        again = node.login_options("nobody")["publicKey"]["allowCredentials"]
+        assert again == unknown["publicKey"]["allowCredentials"]
+        assert again[0]["id"] != node.login_options("nobody2")["publicKey"]["allowCredentials"][0]["id"]
         # A replayed assertion: its ceremony was used; with a new ceremony the challenge differs.
         o, cred, r = node.login(auth, name="ops")
         assert r.status_code == 200, r.text
