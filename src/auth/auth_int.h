@@ -133,6 +133,9 @@ int qp__auth_realm_cred_get(qp__auth_t *a, qp__auth_realm_t realm, const uint8_t
                             size_t cred_id_len, json_t **out);
 int qp__auth_realm_cred_list(qp__auth_t *a, qp__auth_realm_t realm,
                              const uint8_t owner_id[QP_AUTH_ID_SIZE], json_t **out);
+int qp__auth_realm_cred_delete(qp__auth_t *a, qp__auth_realm_t realm,
+                               const uint8_t owner_id[QP_AUTH_ID_SIZE], const uint8_t *cred_id,
+                               size_t cred_id_len);
 /* Adds a credential of user; QP_EEXISTS when its id is registered already. */
 int qp__auth_cred_put(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
                       const uint8_t *cred_id, size_t cred_id_len, json_t *cred);

@@ -156,6 +156,8 @@ static const qp_http_route_t ROUTES[] = {
      qp__auth_operators_passkey_verify},
     {"GET", "/v1/operators", "admin", false, 0, qp__auth_operators_list},
     {"DELETE", "/v1/operators/{name}", "admin", false, 0, qp__auth_operators_delete},
+    {"DELETE", "/v1/operators/{name}/passkeys/{credential_id}", "admin", false, 0,
+     qp__auth_operators_passkey_delete},
     {"POST", "/v1/operators/login/options", NULL, true, 1024, qp__auth_operators_login_options},
     {"POST", "/v1/operators/login/verify", NULL, true, QP_AUTH_BODY_BYTES_MAX,
      qp__auth_operators_login_verify},

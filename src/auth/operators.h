@@ -72,6 +72,7 @@ void qp__auth_operators_passkey_options(void *ctx, qp_http_request_t *req, qp_ht
 void qp__auth_operators_passkey_verify(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_operators_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_operators_delete(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
+void qp__auth_operators_passkey_delete(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_operators_login_options(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_operators_login_verify(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);
 void qp__auth_operators_logout(void *ctx, qp_http_request_t *req, qp_http_reply_t *r);

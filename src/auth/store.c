@@ -173,10 +173,16 @@ static int delete_cred(void *ctx, MDB_txn *txn) {
   return rc != 0 ? rc : mdb_del(txn, p->creds, &ck, NULL);
 }
 
+int qp__auth_realm_cred_delete(qp__auth_t *a, qp__auth_realm_t realm,
+                               const uint8_t owner_id[QP_AUTH_ID_SIZE], const uint8_t *cred_id,
+                               size_t cred_id_len) {
+  put_t p = cred_put(a, realm, owner_id, cred_id, cred_id_len);
+  return qp_kv_write(a->kv, delete_cred, &p);
+}
+
 int qp__auth_cred_delete(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
                          const uint8_t *cred_id, size_t cred_id_len) {
-  put_t p = cred_put(a, QP__AUTH_USERS, user_id, cred_id, cred_id_len);
-  return qp_kv_write(a->kv, delete_cred, &p);
+  return qp__auth_realm_cred_delete(a, QP__AUTH_USERS, user_id, cred_id, cred_id_len);
 }
 
 typedef struct {

@@ -246,6 +246,8 @@ test("operators: enroll a passkey, sign out, sign in with it", async (t) => {
   assert.match(await page.textContent("#enroll-out"), /enrolled for operator ops/);
   await page.waitForSelector('#operators-table[data-count="1"]');
   assert.match(await page.textContent("#operators-table"), /ops/);
+  assert.equal(await page.locator('#operators-table button[aria-label^="Remove passkey"]').count(), 1);
+  assert.equal(await page.locator('button[aria-label="Remove operator ops"]').count(), 1);
   const listed = await node.ok("GET", "/v1/operators");
   assert.equal(listed.data[0].name, "ops");
   assert.equal(listed.data[0].passkeys.length, 1);

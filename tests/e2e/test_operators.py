@@ -12,7 +12,7 @@ import time
 import requests
 
 from conftest import create_key
-from webauthn_util import Authenticator, Node
+from webauthn_util import Authenticator, Node, b64u
 
 
 class OpNode(Node):
@@ -313,5 +313,20 @@ def test_delete_revokes_and_restart_keeps_operators(tmp_path):
         assert r.status_code == 404 and r.json()["error"]["code"] == "operator_not_found"
         names = [o["name"] for o in node.call("GET", "/v1/operators", key=node.admin).json()["data"]]
         assert names == ["bob.ops"]
+        # One passkey of a lost device removed; the other still signs in.
+        spare = Authenticator()
+        assert node.enroll("bob.ops", spare)[1].status_code == 200
+        lost = "/v1/operators/bob.ops/passkeys/" + b64u(bob.credential_id)
+        assert node.call("DELETE", lost).status_code == 403  # not an admin key
+        assert node.call("DELETE", "/v1/operators/ana/passkeys/" + b64u(bob.credential_id),
+                         key=node.admin).status_code == 404
+        r = node.call("DELETE", lost, key=node.admin)
+        assert r.status_code == 200 and r.json()["deleted"] is True, r.text
+        r = node.call("DELETE", lost, key=node.admin)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "credential_not_found"
+        assert node.login(bob, name="bob.ops")[2].status_code == 401
+        assert node.login(spare, name="bob.ops")[2].status_code == 200
+        [op] = node.call("GET", "/v1/operators", key=node.admin).json()["data"]
+        assert [p["id"] for p in op["passkeys"]] == [b64u(spare.credential_id)]
     finally:
         node.stop()

@@ -55,6 +55,7 @@ const SENTENCES = {
   credential_exists: "This passkey is enrolled already.",
   operator_changed: "The operator was changed meanwhile. Try again.",
   operator_not_found: "No such operator.",
+  credential_not_found: "No such passkey: it was removed already.",
   too_many_credentials: "This operator has the most passkeys allowed. Remove one first.",
   keys_unavailable: "The node cannot write its key file right now. Try again in a moment.",
 };

@@ -2,7 +2,8 @@
 // with a passkey (GET /v1/operators: their passkeys, who enrolled them, when each was last used,
 // live console sessions), a passkey enrolled for a named operator on this device's
 // authenticator (POST /v1/operators/passkeys/options, navigator.credentials.create, /verify),
-// and an operator removed (DELETE /v1/operators/{name}: passkeys deleted, sessions revoked).
+// one passkey removed (a lost device: DELETE /v1/operators/{name}/passkeys/{id}) and an operator
+// removed (DELETE /v1/operators/{name}: passkeys deleted, sessions revoked).
 import { webauthn } from "/clients/js/quipu.mjs";
 import { el } from "/common/api.mjs";
 import { table, when } from "./view.mjs";
@@ -33,9 +34,13 @@ async function list() {
     { title: "Enrolled by key", get: (r) => el("span", { class: "mono" }, r.pk?.created_by || "—") },
     { title: "Last used", get: (r) => when(r.pk?.last_used) },
     { title: "Sessions", num: true, get: (r) => (r.first ? String(r.op.sessions) : "") },
-    { title: "Actions", get: (r) => (r.first ? el("button", { type: "button", class: "secondary",
-      "aria-label": `Remove operator ${r.op.name}`, onclick: () => c.run(() => remove(r.op.name)) },
-    "Remove") : "") },
+    { title: "Actions", get: (r) => el("div", { class: "actions" },
+      r.pk ? el("button", { type: "button", class: "secondary",
+        "aria-label": `Remove passkey ${short(r.pk.id)} of ${r.op.name}`,
+        onclick: () => c.run(() => removePasskey(r.op.name, r.pk.id)) }, "Remove passkey") : null,
+      r.first ? el("button", { type: "button", class: "secondary",
+        "aria-label": `Remove operator ${r.op.name}`,
+        onclick: () => c.run(() => remove(r.op.name)) }, "Remove operator") : null) },
   ], rows, "No operators yet: enroll a passkey below.");
   c.$("operators-table").dataset.count = String(page.data.length);
 }
@@ -56,6 +61,15 @@ async function enroll(name) {
     { body: { ceremony_id: o.ceremony_id, credential } });
   out.replaceChildren(el("p", { class: "msg ok", role: "status" },
     `A passkey was enrolled for operator ${done.operator}. They can now sign in with it.`));
+  await list();
+}
+
+async function removePasskey(name, id) {
+  if (!window.confirm(`Remove this passkey of ${name}? It stops working at once.`)) return;
+  await c.api.request("DELETE",
+    `/v1/operators/${encodeURIComponent(name)}/passkeys/${encodeURIComponent(id)}`);
+  c.$("enroll-out").replaceChildren(el("p", { class: "msg ok", role: "status" },
+    `A passkey of operator ${name} was removed.`));
   await list();
 }
 
