@@ -81,8 +81,9 @@ static bool enroll_target(qp__auth_t *a, const qp__auth_ceremony_t *c, const cha
   *op_new = NULL;
   if (rc == QP_ENOTFOUND) {
     *op_new = json_pack("{s:s, s:s, s:o, s:s, s:i}", "name", c->name, "id", hex, "created",
-                        qp__auth_time_json(qp__auth_now_s()), "created_by", by, "sessions", 0);
-    return *op_new != NULL || (qp_http_reply_fail(r, 500, "internal", "", "out of memory"), 0);
+                        qp__auth_time_json(qp__auth_now_s()), "created_by", by, "sign_ins", 0);
+    if (*op_new == NULL) qp_http_reply_fail(r, 500, "internal", "", "out of memory");
+    return *op_new != NULL;
   }
   if (rc == 0 && !qp__auth_id_parse(json_string_value(json_object_get(op, "id")), id))
     rc = QP_ECORRUPT;

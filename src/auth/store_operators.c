@@ -1,7 +1,7 @@
 /*
  * store_operators.c - the console's operators in the auth store (LMDB,
  * <data>/auth/), apart from the wallet's users: operators (name -> JSON
- * {name, id, created, created_by, sessions}), and op_credentials and
+ * {name, id, created, created_by, sign_ins}), and op_credentials and
  * by_operator, the twins of credentials and by_user (store.c reaches them
  * through its qp__auth_realm_cred_* functions).  An operator's id is 16
  * random bytes: the WebAuthn user handle of its passkeys and the prefix of
@@ -95,9 +95,9 @@ static int next_txn(void *ctx, MDB_txn *txn) {
   json_t *rec = NULL;
   rc = load(v, &rec);
   if (rc != 0) return rc;
-  json_int_t n = json_integer_value(json_object_get(rec, "sessions"));
+  json_int_t n = json_integer_value(json_object_get(rec, "sign_ins"));
   x->n = (uint64_t)(n < 0 ? 0 : n) + 1u;
-  json_object_set_new(rec, "sessions", json_integer((json_int_t)x->n));
+  json_object_set_new(rec, "sign_ins", json_integer((json_int_t)x->n));
   char *text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(rec);
   if (text == NULL) return QP_ENOMEM;

@@ -95,7 +95,7 @@ static int teardown(void **state) {
 static json_t *op_record(const char *name, const uint8_t id[QP_AUTH_ID_SIZE]) {
   char hex[QP_AUTH_ID_HEX + 1];
   qp__auth_id_hex(id, hex);
-  return json_pack("{s:s, s:s, s:i}", "name", name, "id", hex, "sessions", 0);
+  return json_pack("{s:s, s:s, s:i}", "name", name, "id", hex, "sign_ins", 0);
 }
 
 static json_t *cred_record(const uint8_t *cred_id, size_t len, const uint8_t id[16]) {
