@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,6 +36,11 @@
 #define QP_AUTH_MAP_SIZE_MAX ((size_t)8 << 30) /* and the most it may grow to */
 #define QP_AUTH_BODY_BYTES_MAX (256u * 1024u) /* a request body (attestation objects are small) */
 #define QP_AUTH_INTENT_LOCKS 64u        /* stripes of the intent locks (by the id's first byte) */
+#define QP_AUTH_OPERATOR_NAME_MAX 48u   /* bytes of an operator's name: "console-<name>-<n>" is a
+                                           key name (at most 64 bytes) */
+#define QP_AUTH_OPERATOR_TTL_S_DEFAULT 28800u /* a console key's life: a working day */
+#define QP_AUTH_OPERATOR_TTL_S_MAX 86400u     /* and the most node.json may set */
+#define QP_AUTH_DATA_DIR_MAX 1024u      /* bytes of the data directory's path */
 
 /* modules.auth in node.json. */
 typedef struct {
@@ -45,9 +51,22 @@ typedef struct {
   char top_origins[QP_AUTH_ORIGINS_MAX][QP_AUTH_ORIGIN_MAX]; /* embedding pages allowed */
   uint32_t top_origins_count;                             /* 0: no cross-origin embedding */
   uint32_t challenge_ttl_s;                               /* a challenge's lifetime */
+  uint32_t operator_session_ttl_s;                        /* a console key's lifetime */
 } qp__auth_settings_t;
 
-typedef enum { QP__AUTH_REGISTER = 1, QP__AUTH_PAYMENT = 2, QP__AUTH_LOGIN = 3 } qp__auth_kind_t;
+/* What a ceremony is for.  The operator kinds are apart from the wallet's:
+ * a customer's ceremony never completes an operator's, nor the reverse. */
+typedef enum {
+  QP__AUTH_REGISTER = 1,
+  QP__AUTH_PAYMENT = 2,
+  QP__AUTH_LOGIN = 3,
+  QP__AUTH_OP_REGISTER = 4,
+  QP__AUTH_OP_LOGIN = 5
+} qp__auth_kind_t;
+
+/* Whose passkeys: the wallet's customers or the console's operators, each
+ * in tables of their own, so a credential of one never signs in the other. */
+typedef enum { QP__AUTH_USERS = 0, QP__AUTH_OPERATORS = 1 } qp__auth_realm_t;
 
 /* One outstanding challenge.  Used ones stay until they expire, so that a
  * replay is told apart from a challenge never issued. */
@@ -59,6 +78,7 @@ typedef struct {
   uint8_t user_id[QP_AUTH_ID_SIZE];           /* whose ceremony */
   uint8_t intent_id[QP_AUTH_ID_SIZE];         /* QP__AUTH_PAYMENT: the payment intent */
   uint8_t challenge[QP_AUTH_CHALLENGE_SIZE];  /* what the authenticator must sign */
+  char name[QP_AUTH_OPERATOR_NAME_MAX + 1];   /* operator kinds: the operator ("": any) */
   uint64_t expires_mono_ns;                   /* monotonic deadline */
   int64_t expires_wall_s;                     /* the same, for "expires_at" */
 } qp__auth_ceremony_t;
@@ -68,6 +88,12 @@ typedef struct qp__auth {
   const qp_http_server_t *server;                    /* for the bound port (loopback origins) */
   qp_kv_t *kv;                                       /* <data>/auth/ */
   MDB_dbi users, handles, credentials, by_user, intents, by_order, by_created; /* store.c */
+  MDB_dbi operators, op_credentials, by_operator;    /* store_operators.c */
+  char data_dir[QP_AUTH_DATA_DIR_MAX];               /* the node's (its key file) */
+  uint8_t decoy_key[32];                             /* random at open: the made-up passkey
+                                                        ids of unknown operators' sign-ins */
+  _Atomic uint64_t operator_signins_ok;              /* console keys minted */
+  _Atomic uint64_t operator_signins_refused;         /* operator sign-ins refused */
   pthread_mutex_t intent_locks[QP_AUTH_INTENT_LOCKS]; /* one confirm or cancel per intent */
   pthread_mutex_t lock;                              /* guards ceremonies */
   qp__auth_ceremony_t ceremonies[QP_AUTH_CEREMONIES_MAX]; /* outstanding challenges */
@@ -95,6 +121,21 @@ int qp__auth_user_put(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], const ch
 int qp__auth_user_by_handle(qp__auth_t *a, const char *handle, uint8_t id[QP_AUTH_ID_SIZE]);
 /* The user's record (caller owns it), or QP_ENOTFOUND. */
 int qp__auth_user_get(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t **out);
+/* The credential functions below are the wallet users' (QP__AUTH_USERS);
+ * each has a qp__auth_realm_cred_* twin that names the realm, the owner
+ * being a user's id or an operator's id. */
+int qp__auth_realm_cred_put(qp__auth_t *a, qp__auth_realm_t realm,
+                            const uint8_t owner_id[QP_AUTH_ID_SIZE], const uint8_t *cred_id,
+                            size_t cred_id_len, json_t *cred);
+int qp__auth_realm_cred_update(qp__auth_t *a, qp__auth_realm_t realm, const uint8_t *cred_id,
+                               size_t cred_id_len, json_t *cred);
+int qp__auth_realm_cred_get(qp__auth_t *a, qp__auth_realm_t realm, const uint8_t *cred_id,
+                            size_t cred_id_len, json_t **out);
+int qp__auth_realm_cred_list(qp__auth_t *a, qp__auth_realm_t realm,
+                             const uint8_t owner_id[QP_AUTH_ID_SIZE], json_t **out);
+int qp__auth_realm_cred_delete(qp__auth_t *a, qp__auth_realm_t realm,
+                               const uint8_t owner_id[QP_AUTH_ID_SIZE], const uint8_t *cred_id,
+                               size_t cred_id_len);
 /* Adds a credential of user; QP_EEXISTS when its id is registered already. */
 int qp__auth_cred_put(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
                       const uint8_t *cred_id, size_t cred_id_len, json_t *cred);
@@ -131,6 +172,11 @@ int qp__auth_intent_get(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t
  * QP_ELIMIT when QP_AUTH_CEREMONIES_MAX are outstanding. */
 int qp__auth_ceremony_new(qp__auth_t *a, qp__auth_kind_t kind,
                           const uint8_t user_id[QP_AUTH_ID_SIZE], qp__auth_ceremony_t *out);
+/* The same for an operator's ceremony (kinds QP__AUTH_OP_*): name is the
+ * operator's (at most QP_AUTH_OPERATOR_NAME_MAX bytes; "" for any). */
+int qp__auth_ceremony_new_named(qp__auth_t *a, qp__auth_kind_t kind,
+                                const uint8_t user_id[QP_AUTH_ID_SIZE], const char *name,
+                                qp__auth_ceremony_t *out);
 /* Opens the payment ceremony of intent_id with the given challenge (it
  * commits to the payment), expiring at the challenge lifetime or at
  * expires_wall_s, whichever is first; an earlier ceremony of the same
@@ -205,6 +251,26 @@ typedef bool (*qp__auth_register_prepare_fn)(void *ctx, const qp__auth_ceremony_
  * be NULL), then the credential stored and answered (200). */
 void qp__auth_register_run(qp__auth_t *a, const json_t *body, qp__auth_register_prepare_fn prepare,
                            void *ctx, qp_http_reply_t *r);
+
+/* The ceremony of kind named by body's member (its hex id), taken for its
+ * one verification; false after a 404 ceremony_not_found or a 400
+ * challenge_used or challenge_expired naming member. */
+bool qp__auth_take_ceremony(qp__auth_t *a, const json_t *body, const char *member,
+                            qp__auth_kind_t kind, qp__auth_ceremony_t *c, qp_http_reply_t *r);
+/* §7.1 over body {member: ceremony id, "credential": RegistrationResponseJSON}
+ * for a ceremony of kind, nothing stored: true with *c, *reg and
+ * *transports (borrowed from body, NULL when absent), else false after an
+ * error reply. */
+bool qp__auth_register_check(qp__auth_t *a, const json_t *body, const char *member,
+                             qp__auth_kind_t kind, qp__auth_ceremony_t *c,
+                             qp_auth_registration_t *reg, json_t **transports,
+                             qp_http_reply_t *r);
+/* The record stored for a verified credential of owner_id (a new object). */
+json_t *qp__auth_credential_record(const qp_auth_registration_t *reg, const uint8_t *owner_id,
+                                   json_t *transports);
+/* The descriptors of owner_id's credentials in realm (a new array). */
+json_t *qp__auth_realm_descriptors(qp__auth_t *a, qp__auth_realm_t realm,
+                                   const uint8_t owner_id[QP_AUTH_ID_SIZE]);
 
 /* The public form of a stored credential record (a new object). */
 json_t *qp__auth_credential_public(const json_t *stored);

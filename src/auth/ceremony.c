@@ -14,6 +14,7 @@
  */
 #include <sodium.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "auth/auth_int.h"
@@ -38,11 +39,18 @@ static qp__auth_ceremony_t *free_slot(qp__auth_t *a, uint64_t now) {
 
 int qp__auth_ceremony_new(qp__auth_t *a, qp__auth_kind_t kind,
                           const uint8_t user_id[QP_AUTH_ID_SIZE], qp__auth_ceremony_t *out) {
+  return qp__auth_ceremony_new_named(a, kind, user_id, "", out);
+}
+
+int qp__auth_ceremony_new_named(qp__auth_t *a, qp__auth_kind_t kind,
+                                const uint8_t user_id[QP_AUTH_ID_SIZE], const char *name,
+                                qp__auth_ceremony_t *out) {
   uint64_t now = qp_clock_mono_ns();
   memset(out, 0, sizeof *out);
   out->live = true;
   out->kind = kind;
   memcpy(out->user_id, user_id, QP_AUTH_ID_SIZE);
+  snprintf(out->name, sizeof out->name, "%s", name);
   randombytes_buf(out->id, sizeof out->id);
   randombytes_buf(out->challenge, sizeof out->challenge);
   out->expires_mono_ns = now + (uint64_t)a->settings.challenge_ttl_s * 1000000000u;
@@ -98,7 +106,7 @@ static int take(qp__auth_t *a, qp__auth_kind_t kind, size_t offset, const uint8_
     else rc = 0;
     c->used = true;
     *out = *c;
-    if (rc == 0 || kind == QP__AUTH_REGISTER) break; /* an intent's fresh one may follow */
+    if (rc == 0 || kind != QP__AUTH_PAYMENT) break; /* an intent's fresh one may follow */
   }
   pthread_mutex_unlock(&a->lock);
   return rc;

@@ -77,9 +77,15 @@ static bool credential_unknown(qp_http_reply_t *r, const char *why) {
 bool qp__auth_find_credential(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
                             const assertion_t *as, json_t **rec, qp_auth_cose_key_t *key,
                             qp_http_reply_t *r) {
+  return qp__auth_find_credential_in(a, QP__AUTH_USERS, user_id, as, rec, key, r);
+}
+
+bool qp__auth_find_credential_in(qp__auth_t *a, qp__auth_realm_t realm,
+                                 const uint8_t user_id[QP_AUTH_ID_SIZE], const assertion_t *as,
+                                 json_t **rec, qp_auth_cose_key_t *key, qp_http_reply_t *r) {
   char hex[QP_AUTH_ID_HEX + 1];
   qp__auth_id_hex(user_id, hex);
-  int rc = qp__auth_cred_get(a, as->raw_id, as->raw_id_len, rec);
+  int rc = qp__auth_realm_cred_get(a, realm, as->raw_id, as->raw_id_len, rec);
   if (rc == QP_ENOTFOUND) return credential_unknown(r, "no such credential is registered");
   if (rc != 0) {
     qp__auth_reply_store(r, rc, "cannot read the credential");

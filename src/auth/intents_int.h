@@ -88,6 +88,20 @@ bool qp__auth_read_assertion(const json_t *cred, qp__auth_assertion_in_t *as, qp
 bool qp__auth_find_credential(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
                               const qp__auth_assertion_in_t *as, json_t **rec,
                               qp_auth_cose_key_t *key, qp_http_reply_t *r);
+/* The same in realm (the operators' credentials name their operator's id
+ * as "user_id"). */
+bool qp__auth_find_credential_in(qp__auth_t *a, qp__auth_realm_t realm,
+                                 const uint8_t user_id[QP_AUTH_ID_SIZE],
+                                 const qp__auth_assertion_in_t *as, json_t **rec,
+                                 qp_auth_cose_key_t *key, qp_http_reply_t *r);
+/* login_door.c: WebAuthn §7.2 of as over ceremony c's challenge (type
+ * webauthn.get, user verification required, the signature count checked)
+ * with the stored credential rec and its key; on success rec's sign_count,
+ * last_used and flags are updated (in memory: the caller stores it) and it
+ * returns true, else false after a 400 reply with the core's code. */
+bool qp__auth_assertion_check(qp__auth_t *a, const qp__auth_ceremony_t *c,
+                              const qp__auth_assertion_in_t *as, json_t *rec,
+                              const qp_auth_cose_key_t *key, qp_http_reply_t *r);
 /* Authenticator flags as {"up","uv","be","bs"}. */
 json_t *qp__auth_flags_json(uint8_t f);
 /* The confirm of intent id (lock held): the body's credential over its

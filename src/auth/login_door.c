@@ -75,8 +75,9 @@ static bool whose(qp__auth_t *a, const qp__auth_ceremony_t *c, const qp__auth_as
   return ok;
 }
 
-static bool check(qp__auth_t *a, const qp__auth_ceremony_t *c, const qp__auth_assertion_in_t *as,
-                  json_t *rec, const qp_auth_cose_key_t *key, qp_http_reply_t *r) {
+bool qp__auth_assertion_check(qp__auth_t *a, const qp__auth_ceremony_t *c,
+                              const qp__auth_assertion_in_t *as, json_t *rec,
+                              const qp_auth_cose_key_t *key, qp_http_reply_t *r) {
   char buf[2][QP_AUTH_ORIGIN_MAX];
   const char *origins[QP_AUTH_ORIGINS_MAX], *tops[QP_AUTH_ORIGINS_MAX];
   qp_auth_origin_policy_t policy;
@@ -97,7 +98,13 @@ static bool check(qp__auth_t *a, const qp__auth_ceremony_t *c, const qp__auth_as
   json_object_set_new(rec, "sign_count", json_integer(out.sign_count));
   json_object_set_new(rec, "last_used", qp__auth_time_json(qp__auth_now_s()));
   json_object_set_new(rec, "flags", qp__auth_flags_json(out.flags));
-  rc = qp__auth_cred_update(a, as->raw_id, as->raw_id_len, rec);
+  return true;
+}
+
+static bool check(qp__auth_t *a, const qp__auth_ceremony_t *c, const qp__auth_assertion_in_t *as,
+                  json_t *rec, const qp_auth_cose_key_t *key, qp_http_reply_t *r) {
+  if (!qp__auth_assertion_check(a, c, as, rec, key, r)) return false;
+  int rc = qp__auth_cred_update(a, as->raw_id, as->raw_id_len, rec);
   if (rc != 0) qp__auth_reply_store(r, rc, "cannot store the signature count");
   return rc == 0;
 }

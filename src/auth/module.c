@@ -4,7 +4,8 @@
  *
  *   "auth": {"rp_id": "pay.example", "rp_name": "Example Pay",
  *            "origins": ["https://pay.example", "android:apk-key-hash:…"],
- *            "top_origins": [], "challenge_ttl_s": 300}
+ *            "top_origins": [], "challenge_ttl_s": 300,
+ *            "operator_session_ttl_s": 28800}
  *
  * With a loopback listen address and none given, the RP id is "localhost"
  * and the allowed origins are http://localhost:<port> and
@@ -12,10 +13,12 @@
  * once it listens, so the list is made when a ceremony needs it).  On any
  * other address rp_id and origins are required.
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "auth/auth_int.h"
+#include "auth/operators.h"
 #include "base/alloc.h"
 #include "base/err.h"
 #include "node/module.h"
@@ -66,8 +69,15 @@ static int one_setting(qp__auth_settings_t *s, const char *key, json_t *v, char 
     s->challenge_ttl_s = (uint32_t)n;
     return 0;
   }
+  if (strcmp(key, "operator_session_ttl_s") == 0) {
+    json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
+    if (n < 1 || n > QP_AUTH_OPERATOR_TTL_S_MAX)
+      return bad(detail, size, key, "must be an integer from 1 to 86400 (seconds)");
+    s->operator_session_ttl_s = (uint32_t)n;
+    return 0;
+  }
   snprintf(detail, size, "unknown key modules.auth.%s; allowed: rp_id, rp_name, origins, "
-           "top_origins, challenge_ttl_s", key);
+           "top_origins, challenge_ttl_s, operator_session_ttl_s", key);
   return QP_EINVAL;
 }
 
@@ -80,6 +90,7 @@ static int parse_settings(const json_t *obj, const char *listen, qp__auth_settin
                           char *detail, size_t size) {
   memset(s, 0, sizeof *s);
   s->challenge_ttl_s = QP_AUTH_CHALLENGE_TTL_S_DEFAULT;
+  s->operator_session_ttl_s = QP_AUTH_OPERATOR_TTL_S_DEFAULT;
   if (obj != NULL && !json_is_object(obj)) {
     snprintf(detail, size, "modules.auth must be an object");
     return QP_EINVAL;
@@ -139,6 +150,18 @@ static const qp_http_route_t ROUTES[] = {
      qp__auth_intents_approve},
     {"POST", "/v1/payment-intents/{id}/decline", "risk:admin", false, 1024,
      qp__auth_intents_decline},
+    {"POST", "/v1/operators/passkeys/options", "admin", false, 1024,
+     qp__auth_operators_passkey_options},
+    {"POST", "/v1/operators/passkeys/verify", "admin", false, QP_AUTH_BODY_BYTES_MAX,
+     qp__auth_operators_passkey_verify},
+    {"GET", "/v1/operators", "admin", false, 0, qp__auth_operators_list},
+    {"DELETE", "/v1/operators/{name}", "admin", false, 0, qp__auth_operators_delete},
+    {"DELETE", "/v1/operators/{name}/passkeys/{credential_id}", "admin", false, 0,
+     qp__auth_operators_passkey_delete},
+    {"POST", "/v1/operators/login/options", NULL, true, 1024, qp__auth_operators_login_options},
+    {"POST", "/v1/operators/login/verify", NULL, true, QP_AUTH_BODY_BYTES_MAX,
+     qp__auth_operators_login_verify},
+    {"POST", "/v1/operators/logout", "admin", false, 1024, qp__auth_operators_logout},
 };
 
 static int auth_open(const qp_node_env_t *env, const json_t *settings, void **state,
@@ -146,6 +169,11 @@ static int auth_open(const qp_node_env_t *env, const json_t *settings, void **st
   qp__auth_t *a = qp_calloc(1, sizeof *a);
   if (a == NULL) return QP_ENOMEM;
   int rc = parse_settings(settings, env->http->listen, &a->settings, detail, detail_size);
+  if (rc == 0 && strlen(env->data_dir) >= sizeof a->data_dir) {
+    snprintf(detail, detail_size, "auth: the data directory's path is too long");
+    rc = QP_ERANGE;
+  }
+  if (rc == 0) memcpy(a->data_dir, env->data_dir, strlen(env->data_dir) + 1);
   if (rc == 0) rc = qp__auth_store_open(a, env->data_dir, detail, detail_size);
   if (rc != 0) {
     qp_free(a);
@@ -154,10 +182,12 @@ static int auth_open(const qp_node_env_t *env, const json_t *settings, void **st
   pthread_mutex_init(&a->lock, NULL);
   for (uint32_t i = 0; i < QP_AUTH_INTENT_LOCKS; i++) pthread_mutex_init(&a->intent_locks[i], NULL);
   a->server = env->server;
+  randombytes_buf(a->decoy_key, sizeof a->decoy_key);
   qp__auth_service_set(a);
   a->http = (qp_http_module_t){.name = "auth", .routes = ROUTES,
                                .routes_count = sizeof ROUTES / sizeof ROUTES[0], .ctx = a,
-                               .openapi = qp_auth_openapi_json};
+                               .openapi = qp_auth_openapi_json,
+                               .metrics = qp__auth_metrics};
   *state = a;
   return 0;
 }

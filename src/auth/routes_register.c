@@ -31,8 +31,13 @@ static json_t *cred_params(void) {
  * (an authenticator that has one already says so instead of making a
  * second) and a wallet login's allowCredentials. */
 json_t *qp__auth_cred_descriptors(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE]) {
+  return qp__auth_realm_descriptors(a, QP__AUTH_USERS, user_id);
+}
+
+json_t *qp__auth_realm_descriptors(qp__auth_t *a, qp__auth_realm_t realm,
+                                   const uint8_t owner_id[QP_AUTH_ID_SIZE]) {
   json_t *list = NULL, *out = json_array();
-  if (qp__auth_cred_list(a, user_id, &list) != 0) return out;
+  if (qp__auth_realm_cred_list(a, realm, owner_id, &list) != 0) return out;
   size_t i;
   json_t *rec;
   json_array_foreach(list, i, rec) {
@@ -55,7 +60,10 @@ json_t *qp__auth_creation_options(qp__auth_t *a, const qp__auth_ceremony_t *c,
       "challenge", qp__auth_b64url_json(c->challenge, sizeof c->challenge),
       "pubKeyCredParams", cred_params(),
       "timeout", (json_int_t)a->settings.challenge_ttl_s * 1000,
-      "excludeCredentials", qp__auth_cred_descriptors(a, c->user_id),
+      "excludeCredentials",
+      qp__auth_realm_descriptors(a, c->kind == QP__AUTH_OP_REGISTER ? QP__AUTH_OPERATORS
+                                                                    : QP__AUTH_USERS,
+                                 c->user_id),
       "authenticatorSelection", "residentKey", resident ? "required" : "preferred",
       "requireResidentKey", resident,
       "userVerification", "required", "attestation", "none", "extensions", "credProps", 1);
@@ -152,20 +160,20 @@ static bool read_response(const json_t *cred, response_t *out, qp_http_reply_t *
 }
 
 /* The ceremony named by body.ceremony, taken; false after an error reply. */
-static bool take_ceremony(qp__auth_t *a, const json_t *body, qp__auth_kind_t kind,
-                          qp__auth_ceremony_t *c, qp_http_reply_t *r) {
+bool qp__auth_take_ceremony(qp__auth_t *a, const json_t *body, const char *member,
+                            qp__auth_kind_t kind, qp__auth_ceremony_t *c, qp_http_reply_t *r) {
   const char *text = NULL;
-  if (!qp_http_member_string(body, "ceremony", NULL, QP_AUTH_ID_HEX, true, &text, r)) return false;
+  if (!qp_http_member_string(body, member, NULL, QP_AUTH_ID_HEX, true, &text, r)) return false;
   uint8_t id[QP_AUTH_ID_SIZE];
   int rc = qp__auth_id_parse(text, id) ? qp__auth_ceremony_take(a, id, kind, c) : QP_ENOTFOUND;
   if (rc == QP_ENOTFOUND)
-    qp_http_reply_fail(r, 404, "ceremony_not_found", "ceremony",
+    qp_http_reply_fail(r, 404, "ceremony_not_found", member,
                        "no such ceremony: ask for new options");
   else if (rc == QP_EEXISTS)
-    qp_http_reply_fail(r, 400, "challenge_used", "ceremony",
+    qp_http_reply_fail(r, 400, "challenge_used", member,
                        "this ceremony's challenge was used already; ask for new options");
   else if (rc == QP_ERANGE)
-    qp_http_reply_fail(r, 400, "challenge_expired", "ceremony",
+    qp_http_reply_fail(r, 400, "challenge_expired", member,
                        "this ceremony's challenge expired; ask for new options");
   return rc == 0;
 }
@@ -185,8 +193,8 @@ static json_t *uuid_json(const uint8_t g[16]) {
   return json_string(s);
 }
 
-static json_t *credential_record(const qp_auth_registration_t *reg, const uint8_t *user_id,
-                                 json_t *transports) {
+json_t *qp__auth_credential_record(const qp_auth_registration_t *reg, const uint8_t *user_id,
+                                   json_t *transports) {
   char hex[QP_AUTH_ID_HEX + 1];
   qp__auth_id_hex(user_id, hex);
   json_t *tr = transports ? json_incref(transports) : json_array();
@@ -235,7 +243,7 @@ static void store(qp__auth_t *a, const qp__auth_ceremony_t *c, const qp_auth_reg
   json_decref(user);
   if (rc == 0 && json_array_size(list) >= QP_AUTH_CREDENTIALS_PER_USER_MAX) rc = QP_ELIMIT;
   json_decref(list);
-  json_t *rec = rc == 0 ? credential_record(reg, c->user_id, resp->transports) : NULL;
+  json_t *rec = rc == 0 ? qp__auth_credential_record(reg, c->user_id, resp->transports) : NULL;
   if (rc == 0) rc = rec ? qp__auth_cred_put(a, c->user_id, reg->credential_id,
                                             reg->credential_id_len, rec)
                         : QP_ENOMEM;
@@ -258,11 +266,27 @@ void qp__auth_register_run(qp__auth_t *a, const json_t *body, qp__auth_register_
   if (resp == NULL || reg == NULL)
     qp_http_reply_fail(r, 500, "internal", "", "out of memory");
   else if (read_response(json_object_get(body, "credential"), resp, r) &&
-           take_ceremony(a, body, QP__AUTH_REGISTER, &c, r) && verify(a, &c, resp, reg, r) &&
-           (prepare == NULL || prepare(ctx, &c, r)))
+           qp__auth_take_ceremony(a, body, "ceremony", QP__AUTH_REGISTER, &c, r) &&
+           verify(a, &c, resp, reg, r) && (prepare == NULL || prepare(ctx, &c, r)))
     store(a, &c, reg, resp, r);
   qp_free(reg);
   qp_free(resp);
+}
+
+bool qp__auth_register_check(qp__auth_t *a, const json_t *body, const char *member,
+                             qp__auth_kind_t kind, qp__auth_ceremony_t *c,
+                             qp_auth_registration_t *reg, json_t **transports,
+                             qp_http_reply_t *r) {
+  response_t *resp = qp_calloc(1, sizeof *resp);
+  bool ok = false;
+  if (resp == NULL)
+    qp_http_reply_fail(r, 500, "internal", "", "out of memory");
+  else
+    ok = read_response(json_object_get(body, "credential"), resp, r) &&
+         qp__auth_take_ceremony(a, body, member, kind, c, r) && verify(a, c, resp, reg, r);
+  *transports = ok ? resp->transports : NULL;
+  qp_free(resp);
+  return ok;
 }
 
 void qp__auth_register_verify(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {

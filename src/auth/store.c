@@ -11,7 +11,10 @@
  * credential id -> nothing: a user's credentials by prefix), intents
  * (16-byte id -> JSON record of a payment intent) and by_order (order_id,
  * creation time, intent id -> nothing: an order's intents, for payments) and by_created
- * (creation time, intent id -> nothing: GET /v1/payment-intents).  Records are JSON text
+ * (creation time, intent id -> nothing: GET /v1/payment-intents).  The
+ * console's operators have tables of their own (store_operators.c):
+ * operators, and op_credentials and by_operator, the twins of credentials
+ * and by_user that the qp__auth_realm_cred_* functions reach.  Records are JSON text
  * written by jansson with sorted keys: readable with mdb_dump, and every
  * field named.
  */
@@ -36,7 +39,7 @@ int qp__auth_store_open(qp__auth_t *a, const char *data_dir, char *detail, size_
     snprintf(detail, detail_size, "auth: cannot create %s", dir);
     return rc;
   }
-  rc = qp_kv_open(dir, QP_AUTH_MAP_SIZE, 0, 7, &a->kv, detail, detail_size);
+  rc = qp_kv_open(dir, QP_AUTH_MAP_SIZE, 0, 10, &a->kv, detail, detail_size);
   if (rc != 0) return rc;
   qp_kv_write_policy_t policy = {QP_AUTH_MAP_SIZE_MAX, 0};
   qp_kv_set_write_policy(a->kv, &policy);
@@ -46,9 +49,12 @@ int qp__auth_store_open(qp__auth_t *a, const char *data_dir, char *detail, size_
                                   {"by_user", MDB_CREATE, &a->by_user},
                                   {"intents", MDB_CREATE, &a->intents},
                                   {"by_order", MDB_CREATE, &a->by_order},
-                                  {"by_created", MDB_CREATE, &a->by_created}};
+                                  {"by_created", MDB_CREATE, &a->by_created},
+                                  {"operators", MDB_CREATE, &a->operators},
+                                  {"op_credentials", MDB_CREATE, &a->op_credentials},
+                                  {"by_operator", MDB_CREATE, &a->by_operator}};
   const char *failed = NULL;
-  rc = qp_kv_dbis(a->kv, tables, 7, &failed);
+  rc = qp_kv_dbis(a->kv, tables, 10, &failed);
   if (rc != 0) {
     snprintf(detail, detail_size, "auth: cannot open table %s: %s", failed ? failed : "?",
              qp_strerror(rc));
@@ -67,6 +73,7 @@ void qp__auth_store_close(qp__auth_t *a) {
 
 typedef struct {
   qp__auth_t *a;
+  MDB_dbi creds, owners;   /* credentials and by_user, or the operators' twins */
   const uint8_t *id;       /* user id */
   uint8_t cred_key[CRED_KEY_SIZE]; /* SHA-256 of the credential id */
   const char *handle;      /* for a user */
@@ -89,7 +96,7 @@ static int dump(json_t *record, char **out) {
 
 int qp__auth_user_put(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], const char *handle,
                       json_t *user) {
-  put_t p = {a, id, {0}, handle, NULL};
+  put_t p = {a, 0, 0, id, {0}, handle, NULL};
   int rc = dump(user, &p.text);
   if (rc == 0) rc = qp_kv_write(a->kv, put_user, &p);
   qp_http_json_free(p.text);
@@ -103,9 +110,16 @@ static size_t pair_key(uint8_t *key, const uint8_t *user_id, const uint8_t *cred
   return QP_AUTH_ID_SIZE + CRED_KEY_SIZE;
 }
 
-static put_t cred_put(qp__auth_t *a, const uint8_t *user_id, const uint8_t *cred_id,
-                      size_t cred_id_len) {
-  put_t p = {a, user_id, {0}, NULL, NULL};
+static void realm_tables(qp__auth_t *a, qp__auth_realm_t realm, MDB_dbi *creds,
+                         MDB_dbi *owners) {
+  *creds = realm == QP__AUTH_OPERATORS ? a->op_credentials : a->credentials;
+  *owners = realm == QP__AUTH_OPERATORS ? a->by_operator : a->by_user;
+}
+
+static put_t cred_put(qp__auth_t *a, qp__auth_realm_t realm, const uint8_t *user_id,
+                      const uint8_t *cred_id, size_t cred_id_len) {
+  put_t p = {a, 0, 0, user_id, {0}, NULL, NULL};
+  realm_tables(a, realm, &p.creds, &p.owners);
   qp_sha256(p.cred_key, cred_id, cred_id_len);
   return p;
 }
@@ -115,14 +129,15 @@ static int put_cred(void *ctx, MDB_txn *txn) {
   uint8_t key[QP_AUTH_ID_SIZE + CRED_KEY_SIZE];
   MDB_val ck = {CRED_KEY_SIZE, p->cred_key}, cv = {strlen(p->text), p->text};
   MDB_val pk = {pair_key(key, p->id, p->cred_key), key}, empty = {0, ""};
-  int rc = mdb_put(txn, p->a->credentials, &ck, &cv, MDB_NOOVERWRITE);
+  int rc = mdb_put(txn, p->creds, &ck, &cv, MDB_NOOVERWRITE);
   if (rc == MDB_KEYEXIST) return QP_EEXISTS;
-  return rc != 0 ? rc : mdb_put(txn, p->a->by_user, &pk, &empty, 0);
+  return rc != 0 ? rc : mdb_put(txn, p->owners, &pk, &empty, 0);
 }
 
-int qp__auth_cred_put(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
-                      const uint8_t *cred_id, size_t cred_id_len, json_t *cred) {
-  put_t p = cred_put(a, user_id, cred_id, cred_id_len);
+int qp__auth_realm_cred_put(qp__auth_t *a, qp__auth_realm_t realm,
+                            const uint8_t owner_id[QP_AUTH_ID_SIZE], const uint8_t *cred_id,
+                            size_t cred_id_len, json_t *cred) {
+  put_t p = cred_put(a, realm, owner_id, cred_id, cred_id_len);
   int rc = dump(cred, &p.text);
   if (rc == 0) rc = qp_kv_write(a->kv, put_cred, &p);
   qp_http_json_free(p.text);
@@ -132,16 +147,16 @@ int qp__auth_cred_put(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
 static int update_cred(void *ctx, MDB_txn *txn) {
   put_t *p = ctx;
   MDB_val ck = {CRED_KEY_SIZE, p->cred_key}, cv;
-  int rc = mdb_get(txn, p->a->credentials, &ck, &cv);
+  int rc = mdb_get(txn, p->creds, &ck, &cv);
   if (rc == MDB_NOTFOUND) return QP_ENOTFOUND; /* deleted meanwhile */
   cv.mv_size = strlen(p->text);
   cv.mv_data = p->text;
-  return rc != 0 ? rc : mdb_put(txn, p->a->credentials, &ck, &cv, 0);
+  return rc != 0 ? rc : mdb_put(txn, p->creds, &ck, &cv, 0);
 }
 
-int qp__auth_cred_update(qp__auth_t *a, const uint8_t *cred_id, size_t cred_id_len,
-                         json_t *cred) {
-  put_t p = cred_put(a, NULL, cred_id, cred_id_len);
+int qp__auth_realm_cred_update(qp__auth_t *a, qp__auth_realm_t realm, const uint8_t *cred_id,
+                               size_t cred_id_len, json_t *cred) {
+  put_t p = cred_put(a, realm, NULL, cred_id, cred_id_len);
   int rc = dump(cred, &p.text);
   if (rc == 0) rc = qp_kv_write(a->kv, update_cred, &p);
   qp_http_json_free(p.text);
@@ -153,15 +168,21 @@ static int delete_cred(void *ctx, MDB_txn *txn) {
   uint8_t key[QP_AUTH_ID_SIZE + CRED_KEY_SIZE];
   MDB_val pk = {pair_key(key, p->id, p->cred_key), key};
   MDB_val ck = {CRED_KEY_SIZE, p->cred_key};
-  int rc = mdb_del(txn, p->a->by_user, &pk, NULL);
+  int rc = mdb_del(txn, p->owners, &pk, NULL);
   if (rc == MDB_NOTFOUND) return QP_ENOTFOUND;
-  return rc != 0 ? rc : mdb_del(txn, p->a->credentials, &ck, NULL);
+  return rc != 0 ? rc : mdb_del(txn, p->creds, &ck, NULL);
+}
+
+int qp__auth_realm_cred_delete(qp__auth_t *a, qp__auth_realm_t realm,
+                               const uint8_t owner_id[QP_AUTH_ID_SIZE], const uint8_t *cred_id,
+                               size_t cred_id_len) {
+  put_t p = cred_put(a, realm, owner_id, cred_id, cred_id_len);
+  return qp_kv_write(a->kv, delete_cred, &p);
 }
 
 int qp__auth_cred_delete(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
                          const uint8_t *cred_id, size_t cred_id_len) {
-  put_t p = cred_put(a, user_id, cred_id, cred_id_len);
-  return qp_kv_write(a->kv, delete_cred, &p);
+  return qp__auth_realm_cred_delete(a, QP__AUTH_USERS, user_id, cred_id, cred_id_len);
 }
 
 typedef struct {
@@ -244,11 +265,14 @@ int qp__auth_user_get(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t *
   return get_json(a, a->users, id, QP_AUTH_ID_SIZE, out);
 }
 
-int qp__auth_cred_get(qp__auth_t *a, const uint8_t *cred_id, size_t cred_id_len, json_t **out) {
+int qp__auth_realm_cred_get(qp__auth_t *a, qp__auth_realm_t realm, const uint8_t *cred_id,
+                            size_t cred_id_len, json_t **out) {
   if (cred_id_len == 0 || cred_id_len > QP_AUTH_CREDENTIAL_ID_MAX) return QP_ENOTFOUND;
   uint8_t key[CRED_KEY_SIZE];
+  MDB_dbi creds, owners;
+  realm_tables(a, realm, &creds, &owners);
   qp_sha256(key, cred_id, cred_id_len);
-  int rc = get_json(a, a->credentials, key, sizeof key, out);
+  int rc = get_json(a, creds, key, sizeof key, out);
   if (rc != 0) return rc;
   /* The record names its id: a (never seen) SHA-256 collision is no match. */
   uint8_t stored[QP_AUTH_CREDENTIAL_ID_MAX];
@@ -263,14 +287,14 @@ int qp__auth_cred_get(qp__auth_t *a, const uint8_t *cred_id, size_t cred_id_len,
 }
 
 /* Appends the record of every by_user key with the user's prefix. */
-static int list_from(qp__auth_t *a, MDB_txn *txn, MDB_cursor *cur, const uint8_t *user_id,
+static int list_from(MDB_dbi creds, MDB_txn *txn, MDB_cursor *cur, const uint8_t *user_id,
                      json_t *list) {
   MDB_val k = {QP_AUTH_ID_SIZE, (void *)user_id}, v;
   int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
   while (rc == 0 && json_array_size(list) < QP_AUTH_CREDENTIALS_PER_USER_MAX &&
          k.mv_size > QP_AUTH_ID_SIZE && memcmp(k.mv_data, user_id, QP_AUTH_ID_SIZE) == 0) {
     MDB_val ck = {k.mv_size - QP_AUTH_ID_SIZE, (uint8_t *)k.mv_data + QP_AUTH_ID_SIZE}, cv;
-    rc = mdb_get(txn, a->credentials, &ck, &cv);
+    rc = mdb_get(txn, creds, &ck, &cv);
     if (rc != 0) return rc == MDB_NOTFOUND ? QP_ECORRUPT : qp_kv_err(rc);
     json_t *rec = json_loadb(cv.mv_data, cv.mv_size, 0, NULL);
     if (rec == NULL || json_array_append_new(list, rec) != 0) return QP_ENOMEM;
@@ -279,14 +303,17 @@ static int list_from(qp__auth_t *a, MDB_txn *txn, MDB_cursor *cur, const uint8_t
   return rc == MDB_NOTFOUND ? 0 : qp_kv_err(rc);
 }
 
-int qp__auth_cred_list(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE], json_t **out) {
+int qp__auth_realm_cred_list(qp__auth_t *a, qp__auth_realm_t realm,
+                             const uint8_t user_id[QP_AUTH_ID_SIZE], json_t **out) {
   MDB_txn *txn = NULL;
   MDB_cursor *cur = NULL;
+  MDB_dbi creds, owners;
+  realm_tables(a, realm, &creds, &owners);
   json_t *list = json_array();
   if (list == NULL) return QP_ENOMEM;
-  int rc = qp_kv_read_begin(a->kv, a->by_user, &txn, &cur);
+  int rc = qp_kv_read_begin(a->kv, owners, &txn, &cur);
   if (rc == 0) {
-    rc = list_from(a, txn, cur, user_id, list);
+    rc = list_from(creds, txn, cur, user_id, list);
     qp_kv_read_end(a->kv, txn, cur);
   }
   if (rc != 0) {
@@ -295,6 +322,26 @@ int qp__auth_cred_list(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE], js
   }
   *out = list;
   return 0;
+}
+
+/* ---- the wallet users' realm ---- */
+
+int qp__auth_cred_put(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE],
+                      const uint8_t *cred_id, size_t cred_id_len, json_t *cred) {
+  return qp__auth_realm_cred_put(a, QP__AUTH_USERS, user_id, cred_id, cred_id_len, cred);
+}
+
+int qp__auth_cred_update(qp__auth_t *a, const uint8_t *cred_id, size_t cred_id_len,
+                         json_t *cred) {
+  return qp__auth_realm_cred_update(a, QP__AUTH_USERS, cred_id, cred_id_len, cred);
+}
+
+int qp__auth_cred_get(qp__auth_t *a, const uint8_t *cred_id, size_t cred_id_len, json_t **out) {
+  return qp__auth_realm_cred_get(a, QP__AUTH_USERS, cred_id, cred_id_len, out);
+}
+
+int qp__auth_cred_list(qp__auth_t *a, const uint8_t user_id[QP_AUTH_ID_SIZE], json_t **out) {
+  return qp__auth_realm_cred_list(a, QP__AUTH_USERS, user_id, out);
 }
 
 int qp__auth_intent_get(qp__auth_t *a, const uint8_t id[QP_AUTH_ID_SIZE], json_t **out) {

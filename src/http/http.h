@@ -231,6 +231,22 @@ int qp_http_keys_create_limited(const char *data_dir, const char *name, const ch
 int qp_http_keys_revoke(const char *data_dir, const char *name_or_id, uint32_t *revoked_out,
                         char *detail, size_t detail_size);
 
+/* What qp_http_keys_sweep does with one key. */
+typedef enum {
+  QP_HTTP_KEY_KEEP = 0,   /* leave it as it is */
+  QP_HTTP_KEY_REVOKE = 1, /* revoke it (a live key; a revoked one stays as it is) */
+  QP_HTTP_KEY_REMOVE = 2  /* drop its line (for keys that can never work again) */
+} qp_http_key_action_t;
+
+/* Asks pick(ctx, key) about every key, under the store's lock, and revokes
+ * or removes the keys it names, in one atomic rewrite of the file.  pick
+ * must not touch the key store.  *revoked and *removed (either may be
+ * NULL) get how many.  Returns 0, QP_ECORRUPT, QP_EIO (detail says why). */
+int qp_http_keys_sweep(const char *data_dir,
+                       qp_http_key_action_t (*pick)(void *ctx, const qp_http_key_t *key),
+                       void *ctx, uint32_t *revoked, uint32_t *removed, char *detail,
+                       size_t detail_size);
+
 /* Finds the live key whose text is `key_text` among keys[0, count): returns
  * its index, or -1.  Compares hashes in constant time. */
 int qp_http_keys_match(const qp_http_key_t *keys, uint32_t count, const char *key_text,

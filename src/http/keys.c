@@ -478,6 +478,49 @@ int qp_http_keys_revoke(const char *data_dir, const char *name_or_id, uint32_t *
   return rc;
 }
 
+/* --------------------------------------------------------------- sweep */
+
+typedef struct sweep_ctx {
+  qp_http_key_action_t (*pick)(void *ctx, const qp_http_key_t *key); /* the caller's choice */
+  void *ctx;                                                          /* pick's */
+  uint32_t revoked, removed;                                          /* out: how many */
+} sweep_ctx_t;
+
+static int sweep_edit(qp_http_key_t *keys, uint32_t *count, void *vctx, char *detail,
+                      size_t detail_size) {
+  (void)detail;
+  (void)detail_size;
+  sweep_ctx_t *c = vctx;
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < *count; i++) {
+    qp_http_key_action_t what = c->pick(c->ctx, &keys[i]);
+    if (what == QP_HTTP_KEY_REMOVE) {
+      c->removed++;
+      continue;
+    }
+    if (what == QP_HTTP_KEY_REVOKE && !keys[i].revoked) {
+      keys[i].revoked = true;
+      c->revoked++;
+    }
+    if (kept != i) keys[kept] = keys[i];
+    kept++;
+  }
+  QP_ASSERT(kept + c->removed == *count);
+  *count = kept;
+  return 0;
+}
+
+int qp_http_keys_sweep(const char *data_dir,
+                       qp_http_key_action_t (*pick)(void *ctx, const qp_http_key_t *key),
+                       void *ctx, uint32_t *revoked, uint32_t *removed, char *detail,
+                       size_t detail_size) {
+  sweep_ctx_t c = {pick, ctx, 0, 0};
+  int rc = edit_store(data_dir, sweep_edit, &c, detail, detail_size);
+  if (revoked != NULL) *revoked = rc == 0 ? c.revoked : 0;
+  if (removed != NULL) *removed = rc == 0 ? c.removed : 0;
+  return rc;
+}
+
 /* --------------------------------------------------------------- match */
 
 int qp_http_keys_match(const qp_http_key_t *keys, uint32_t count, const char *key_text,

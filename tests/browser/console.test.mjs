@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Node, newId } from "./node.mjs";
-import { SCREENS, launch } from "./browser.mjs";
+import { AUTHENTICATOR, SCREENS, launch } from "./browser.mjs";
 
 const LEDGER = 840;
 const RULES = `feature tx_1h = count by payer over 1h
@@ -219,4 +219,75 @@ test("chain: the tab appears when /v1/chain/status answers, a small explorer", a
   await page.waitForSelector("#tx-out .card");
   assert.match(await page.textContent("#tx-out"), /12 \/ 0/);
   await page.screenshot({ path: join(SCREENS, "console-chain-desktop.png"), fullPage: true });
+});
+
+// Operators sign in with a passkey (docs/auth.md, "Operators"): signed in with the admin key,
+// the Operators tab enrolls a passkey for "ops" on this browser's virtual authenticator; signed
+// out, "Sign in with a passkey" mints a console key (scope admin, expiring) and the audit
+// shows; signing out revokes that key.
+test("operators: enroll a passkey, sign out, sign in with it", async (t) => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", { options: AUTHENTICATOR });
+  await page.goto(`${node.origin}/console/#key=${node.key}`);
+  await page.waitForSelector("body[data-ready=true]");
+  await page.waitForSelector("#audit-summary[data-balanced=true]");
+
+  await page.click("#tab-operators");
+  await page.waitForSelector("#operators-table[data-count]");
+  await page.fill("#enroll-name", "ops");
+  await page.click("#enroll-form button[type=submit]");
+  await page.waitForSelector("#enroll-out .msg.ok");
+  assert.match(await page.textContent("#enroll-out"), /enrolled for operator ops/);
+  await page.waitForSelector('#operators-table[data-count="1"]');
+  assert.match(await page.textContent("#operators-table"), /ops/);
+  assert.equal(await page.locator('#operators-table button[aria-label^="Remove passkey"]').count(), 1);
+  assert.equal(await page.locator('button[aria-label="Remove operator ops"]').count(), 1);
+  const listed = await node.ok("GET", "/v1/operators");
+  assert.equal(listed.data[0].name, "ops");
+  assert.equal(listed.data[0].passkeys.length, 1);
+  await page.screenshot({ path: join(SCREENS, "console-passkey-enrolled.png"), fullPage: true });
+
+  await page.click("#signout");
+  await page.waitForSelector("body[data-ready=true]");
+  await page.waitForSelector("#signin:not([hidden])");
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("console.key")), null);
+  assert.equal(await page.getAttribute("#operator-name", "autocomplete"), "username webauthn");
+  await page.screenshot({ path: join(SCREENS, "console-passkey-signin.png") });
+
+  await page.fill("#operator-name", "ops");
+  await page.click("#passkey-signin");
+  await page.waitForSelector("#audit-summary[data-balanced=true]");
+  assert.match(await page.textContent("#audit-summary"), /Debits equal credits in every ledger/);
+  assert.equal(await page.getAttribute("body", "data-operator"), "ops");
+  assert.match(await page.textContent("#session"), /Signed in as operator ops with a passkey/);
+  const key = await page.evaluate(() => sessionStorage.getItem("console.key"));
+  assert.notEqual(key, node.key);
+  const r = await fetch(`http://127.0.0.1:${node.port}/v1/audit`,
+    { headers: { Authorization: `Bearer ${key}` } });
+  assert.equal(r.status, 200);
+  await page.screenshot({ path: join(SCREENS, "console-passkey-desktop.png"), fullPage: true });
+
+  // Signing out revokes the console key (the node notices within a fraction of a second).
+  await page.click("#signout");
+  await page.waitForSelector("#signin:not([hidden])");
+  let status = 200;
+  for (let i = 0; i < 100 && status !== 401; i++) {
+    status = (await fetch(`http://127.0.0.1:${node.port}/v1/audit`,
+      { headers: { Authorization: `Bearer ${key}` } })).status;
+    if (status !== 401) await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.equal(status, 401, "the console key is revoked");
+
+  // A passkey for no enrolled operator is refused as a sentence.
+  await page.fill("#operator-name", "nobody");
+  await page.click("#passkey-signin");
+  await page.waitForFunction(() => document.getElementById("message").textContent !== "");
+  assert.match(await page.textContent("#message"), /passkey was not accepted|passkey was not used/);
+  assert.deepEqual(errors, []);
 });

@@ -48,6 +48,16 @@ const SENTENCES = {
   unknown_rule: "No such rule in the live ruleset.",
   not_snoozed: "That rule is not snoozed.",
   payment_intent_not_in_review: "This payment is no longer waiting for review.",
+  passkey_refused: "That passkey was not accepted. Use a passkey enrolled for this console, and unlock it with your fingerprint, face or PIN.",
+  challenge_used: "That sign-in was used already. Try again.",
+  challenge_expired: "The sign-in took too long. Try again.",
+  ceremony_not_found: "The sign-in has expired. Try again.",
+  credential_exists: "This passkey is enrolled already.",
+  operator_changed: "The operator was changed meanwhile. Try again.",
+  operator_not_found: "No such operator.",
+  credential_not_found: "No such passkey: it was removed already.",
+  too_many_credentials: "This operator has the most passkeys allowed. Remove one first.",
+  keys_unavailable: "The node cannot write its key file right now. Try again in a moment.",
 };
 
 export function sentence(err) {

@@ -99,6 +99,44 @@ static void test_keys_store(void **state) {
   qp_test_rmdir(dir);
 }
 
+/* qp_http_keys_sweep: the keys pick names are revoked or dropped in one
+ * rewrite; the others stay as they were, in order. */
+static qp_http_key_action_t pick_by_name(void *ctx, const qp_http_key_t *k) {
+  (void)ctx;
+  if (strncmp(k->name, "drop", 4) == 0) return QP_HTTP_KEY_REMOVE;
+  return strncmp(k->name, "revoke", 6) == 0 ? QP_HTTP_KEY_REVOKE : QP_HTTP_KEY_KEEP;
+}
+
+static void test_sweep(void **state) {
+  (void)state;
+  char dir[256], detail[256], key[QP_HTTP_KEY_TEXT_SIZE];
+  qp_test_tmpdir(dir, sizeof dir);
+  static const char *const names[] = {"keep1", "drop1", "revoke1", "drop2", "keep2"};
+  for (size_t i = 0; i < 5; i++)
+    assert_int_equal(qp_http_keys_create(dir, names[i], "admin", key, NULL, detail,
+                                         sizeof detail), 0);
+  uint32_t revoked = 9, removed = 9;
+  assert_int_equal(qp_http_keys_sweep(dir, pick_by_name, NULL, &revoked, &removed, detail,
+                                      sizeof detail), 0);
+  assert_int_equal(revoked, 1);
+  assert_int_equal(removed, 2);
+  qp_http_key_t *keys = NULL;
+  uint32_t n = 0;
+  assert_int_equal(qp_http_keys_load(dir, &keys, &n, detail, sizeof detail), 0);
+  assert_int_equal(n, 3);
+  assert_string_equal(keys[0].name, "keep1");
+  assert_string_equal(keys[1].name, "revoke1");
+  assert_true(keys[1].revoked);
+  assert_string_equal(keys[2].name, "keep2");
+  assert_false(keys[0].revoked || keys[2].revoked);
+  qp_free(keys);
+  /* A revoked key asked to be revoked again is not counted twice. */
+  assert_int_equal(qp_http_keys_sweep(dir, pick_by_name, NULL, &revoked, NULL, detail,
+                                      sizeof detail), 0);
+  assert_int_equal(revoked, 0);
+  qp_test_rmdir(dir);
+}
+
 static void test_old_key_file_still_loads(void **state) {
   (void)state;
   char dir[256], path[512], detail[256];
@@ -401,6 +439,7 @@ int main(void) {
       cmocka_unit_test(test_grant),
       cmocka_unit_test(test_check_names_unknown_and_lists_known),
       cmocka_unit_test(test_keys_store),
+      cmocka_unit_test(test_sweep),
       cmocka_unit_test(test_old_key_file_still_loads),
       cmocka_unit_test(test_key_file_with_limits_loads),
       cmocka_unit_test(test_corrupt_fields_are_named),
