@@ -177,33 +177,38 @@ static json_t *operator_public(qp__auth_t *a, const json_t *op, const json_t *se
 typedef struct {
   long long limit;
   const char *cursor;
-  qp_http_reply_t *r;
-  bool bad;
+  qp_http_list_t list; /* only its err: the list routes' codes */
 } query_t;
 
+/* limit (1..QP_AUTH_OPERATORS_LIST_MAX) and cursor (the last name of the
+ * previous page), with the error codes of every list route. */
 static bool query_one(void *ctx, const char *key, const char *value) {
   query_t *q = ctx;
   char *end = NULL;
   if (strcmp(key, "limit") == 0) {
-    q->limit = strtoll(value, &end, 10);
-    if (end == value || *end != '\0' || q->limit < 1 || q->limit > QP_AUTH_OPERATORS_LIST_MAX)
-      q->bad = !qp_http_fail_value(q->r, "limit", "limit must be an integer from 1 to 100");
-  } else if (strcmp(key, "cursor") == 0) {
-    q->cursor = value;
-    if (!qp__auth_operator_name_ok(value))
-      q->bad = !qp_http_fail_value(q->r, "cursor", "cursor must be a next_cursor given before");
-  } else {
-    qp_http_reply_fail(q->r, 400, "unknown_field", key, "allowed: limit, cursor");
-    q->bad = true;
+    if (value != NULL && *value >= '0' && *value <= '9' && strlen(value) <= 6)
+      q->limit = strtoll(value, &end, 10);
+    if (end == NULL || *end != '\0' || q->limit < 1 || q->limit > QP_AUTH_OPERATORS_LIST_MAX)
+      return qp_http_list_bad(&q->list, key, "must be 1 to 100");
+    return true;
   }
-  return !q->bad;
+  if (strcmp(key, "cursor") == 0) {
+    q->cursor = value;
+    return value != NULL && qp__auth_operator_name_ok(value)
+               ? true
+               : qp_http_list_bad(&q->list, key, "must be a next_cursor this API returned");
+  }
+  return qp_http_list_unknown(&q->list, key, "limit, cursor");
 }
 
 void qp__auth_operators_list(void *ctx, qp_http_request_t *req, qp_http_reply_t *r) {
   qp__auth_t *a = ctx;
-  query_t q = {QP_AUTH_OPERATORS_LIST_DEFAULT, NULL, r, false};
-  qp_http_query_each(req, query_one, &q);
-  if (q.bad) return;
+  query_t q = {.limit = QP_AUTH_OPERATORS_LIST_DEFAULT};
+  qp_http_list_init(&q.list, 8);
+  if (!qp_http_query_each(req, query_one, &q)) {
+    qp_http_reply_error(r, &q.list.err);
+    return;
+  }
   json_t *ops = NULL;
   bool more = false;
   int rc = qp__auth_operator_list(a, q.cursor, (uint32_t)q.limit, &ops, &more);
@@ -217,7 +222,8 @@ void qp__auth_operators_list(void *ctx, qp_http_request_t *req, qp_http_reply_t 
   json_array_foreach(ops, i, op) json_array_append_new(data, operator_public(a, op, sessions));
   json_t *last = json_array_get(ops, json_array_size(ops) - 1);
   json_t *next = more && last != NULL ? json_incref(json_object_get(last, "name")) : json_null();
-  qp_http_reply_json(r, 200, json_pack("{s:o, s:o}", "data", data, "next_cursor", next));
+  qp_http_reply_json(r, 200, json_pack("{s:s, s:o, s:o}", "object", "list", "data", data,
+                                       "next_cursor", next));
   json_decref(sessions);
   json_decref(ops);
 }

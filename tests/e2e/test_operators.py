@@ -172,6 +172,13 @@ def test_non_admin_and_bad_bodies_refused(tmp_path):
         assert r.json()["error"]["path"].startswith("credential"), r.text
         r = node.call("GET", "/v1/operators?limit=0", key=node.admin)
         assert r.status_code == 400 and r.json()["error"]["path"] == "limit"
+        assert r.json()["error"]["code"] == "invalid_parameter"
+        for q in ("limit", "cursor", "limit=", "limit=1e3", "cursor=Bad%20Name"):  # "?limit": no value
+            r = node.call("GET", "/v1/operators?" + q, key=node.admin)
+            assert r.status_code == 400, (q, r.text)
+            assert r.json()["error"]["path"] == q.split("=")[0], r.text
+        r = node.call("GET", "/v1/operators?sort=name", key=node.admin)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "unknown_parameter"
         assert not any(l.split()[1].startswith("console-") for l in node.key_lines())
     finally:
         node.stop()
