@@ -210,6 +210,31 @@ export declare class Auth {
   cancel(id: string, opts?: CallOptions): Promise<Intent>;
   approve(id: string, note?: string, opts?: CallOptions): Promise<Intent>;
   decline(id: string, note?: string, opts?: CallOptions): Promise<Intent>;
+  listOperators(query?: { limit?: number; cursor?: string }, opts?: CallOptions):
+    Promise<Page<Operator>>;
+  operatorPasskeyOptions(name: string, opts?: CallOptions):
+    Promise<{ ceremony_id: string; operator: string; expires_at: string;
+      publicKey: PublicKeyCredentialCreationOptionsJSON }>;
+  operatorPasskeyVerify(ceremonyId: string, credential: RegistrationResponseJSON,
+    opts?: CallOptions):
+    Promise<{ operator: string; credential_id: string; created: string; created_by: string }>;
+  deleteOperator(name: string, opts?: CallOptions): Promise<any>;
+  deleteOperatorPasskey(name: string, credentialId: string, opts?: CallOptions): Promise<any>;
+  operatorLoginOptions(name?: string, opts?: CallOptions):
+    Promise<{ ceremony_id: string; expires_at: string;
+      publicKey: PublicKeyCredentialRequestOptionsJSON }>;
+  operatorLoginVerify(ceremonyId: string, credential: AuthenticationResponseJSON,
+    opts?: CallOptions): Promise<{ key: string; expires_at: string; operator: string }>;
+  operatorLogout(opts?: CallOptions): Promise<{ revoked: boolean }>;
+}
+
+export interface Operator {
+  name: string;
+  created: string;
+  created_by: string;
+  sessions: number;
+  passkeys: { id: string; created: string; created_by: string; last_used: string | null;
+    transports: string[] }[];
 }
 
 export interface Order {

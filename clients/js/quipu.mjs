@@ -732,6 +732,34 @@ class Auth extends Namespace {
   decline(id, note, opts) {
     return this.post(`/v1/payment-intents/${enc(id)}/decline`, noteBody(note), opts);
   }
+
+  // Operators: the console's passkeys (docs/auth.md "Operators").
+  /** One page {data, next_cursor} of operators by name, with their passkeys (scope admin). */
+  listOperators(query, opts) { return this.get("/v1/operators", query, opts); }
+  /** name -> {ceremony_id, operator, publicKey: CreationOptionsJSON, expires_at} (admin). */
+  operatorPasskeyOptions(name, opts) {
+    return this.post("/v1/operators/passkeys/options", { name }, opts);
+  }
+  /** (ceremony_id, RegistrationResponseJSON) -> {operator, credential_id, created, created_by}. */
+  operatorPasskeyVerify(ceremonyId, credential, opts) {
+    return this.post("/v1/operators/passkeys/verify", { ceremony_id: ceremonyId, credential },
+      opts);
+  }
+  deleteOperator(name, opts) { return this.del(`/v1/operators/${enc(name)}`, opts); }
+  deleteOperatorPasskey(name, credentialId, opts) {
+    return this.del(`/v1/operators/${enc(name)}/passkeys/${enc(credentialId)}`, opts);
+  }
+  /** name (optional: a discoverable passkey) -> {ceremony_id, publicKey, expires_at}; no key. */
+  operatorLoginOptions(name, opts) {
+    return this.post("/v1/operators/login/options", name ? { name } : {}, opts);
+  }
+  /** (ceremony_id, AuthenticationResponseJSON) -> {key, expires_at, operator}: an admin key
+   * that expires (use it as the apiKey of a new Quipu). */
+  operatorLoginVerify(ceremonyId, credential, opts) {
+    return this.post("/v1/operators/login/verify", { ceremony_id: ceremonyId, credential }, opts);
+  }
+  /** Revokes the calling key when it is a console key -> {revoked}. */
+  operatorLogout(opts) { return this.post("/v1/operators/logout", {}, opts); }
 }
 
 const FINAL_ORDER_STATES = new Set(["refunded", "expired", "canceled"]);

@@ -111,3 +111,34 @@ test("listIntents (GET /v1/payment-intents) when the node has it", async (t) => 
   assert.ok(seen.length >= 4, `saw ${seen.length}`);
   assert.equal(new Set(seen).size, seen.length);
 });
+
+test("an operator enrolls a passkey, signs in with it and signs out", async () => {
+  const console_ = new SoftAuthenticator(node.url);
+  const name = `ops${newId().slice(-6)}`;
+  const opts = await q.auth.operatorPasskeyOptions(name);
+  const made = webauthn.credentialToJSON(await console_.create(
+    { publicKey: webauthn.creationOptionsFromJSON(opts.publicKey) }));
+  const enrolled = await q.auth.operatorPasskeyVerify(opts.ceremony_id, made);
+  assert.equal(enrolled.operator, name);
+  const page = await q.auth.listOperators({ limit: 100 });
+  assert.ok(page.data.some((o) => o.name === name && o.passkeys.length === 1));
+  const anon = new Quipu({ baseUrl: node.url });
+  const login = await anon.auth.operatorLoginOptions(name);
+  const got = webauthn.credentialToJSON(await console_.get(
+    { publicKey: webauthn.requestOptionsFromJSON(login.publicKey) }));
+  const session = await anon.auth.operatorLoginVerify(login.ceremony_id, got);
+  assert.equal(session.operator, name);
+  const op = new Quipu({ baseUrl: node.url, apiKey: session.key });
+  assert.ok((await op.ledger.audit()).invariant_ok !== undefined);
+  assert.deepEqual(await op.auth.operatorLogout(), { revoked: true });
+  let status = 200; // the core re-reads the key file within 200 ms of a revocation
+  for (let i = 0; i < 40 && status === 200; i++) {
+    status = await op.ledger.audit().then(() => 200, (e) => e.status);
+    if (status === 200) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(status, 401);
+  // The same assertion again: a replay is refused.
+  await assert.rejects(() => anon.auth.operatorLoginVerify(login.ceremony_id, got),
+    (e) => e instanceof QuipuError && e.status === 400);
+  await q.auth.deleteOperator(name);
+});
