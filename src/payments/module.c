@@ -231,6 +231,7 @@ static void payments_tick(void *state, uint64_t now_ns) {
   if (now - p->idem_swept_s < QP_PAY_IDEM_SWEEP_S) return;
   p->idem_swept_s = now;
   qp__pay_idem_sweep(p, now);
+  (void)qp__pay_codes_sweep(p, now);
 }
 
 

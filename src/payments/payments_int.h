@@ -481,6 +481,10 @@ bool qp__pay_device_secret(const json_t *device, uint8_t out[32]);
 void qp__pay_code_used_key(const json_t *device, uint64_t step, uint8_t key[24]);
 /* The device whose number is number (caller owns it), or QP_ENOTFOUND. */
 int qp__pay_device_by_number(qp__pay_t *p, uint32_t number, json_t **out);
+/* Forgets used codes whose step is more than QP_PAYCODE_EXPIRED_STEPS + 1
+ * behind now_s (such a code is refused as expired before its use is looked
+ * up), up to QP_PAY_IDEM_SWEEP_MAX rows; returns how many. */
+uint32_t qp__pay_codes_sweep(qp__pay_t *p, int64_t now_s);
 /* Whether (device, step) is in codes_used (a qp__pay_code_used_fn; ctx p). */
 int qp__pay_code_used_store(void *ctx, const json_t *device, uint64_t step, bool *used);
 /* The ledger transfer id of a collect: the first 16 bytes (big-endian) of

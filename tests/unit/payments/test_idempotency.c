@@ -15,6 +15,7 @@
 #include "test_util.h"
 #include "base/alloc.h"
 #include "base/err.h"
+#include "payments/payments.h"
 #include "payments/payments_int.h"
 
 static char dir[512];
@@ -153,11 +154,56 @@ static void test_order_status(void **state) {
   assert_int_equal(qp__pay_currency_decimals("ABC"), -1);
 }
 
+typedef struct {
+  MDB_dbi dbi;
+  const json_t *device;
+  const uint64_t *steps;
+  size_t n;
+} used_rows_t;
+
+static int put_used(void *ctx, MDB_txn *txn) {
+  used_rows_t *u = ctx;
+  int rc = 0;
+  for (size_t i = 0; i < u->n && rc == 0; i++) {
+    uint8_t key[24], order[QP_PAY_ID_SIZE] = {1};
+    qp__pay_code_used_key(u->device, u->steps[i], key);
+    MDB_val k = {sizeof key, key}, v = {sizeof order, order};
+    rc = mdb_put(txn, u->dbi, &k, &v, 0);
+  }
+  return rc;
+}
+
+/* Used payment codes are forgotten once their step is too old to be
+ * anything but expired; the recent ones stay (a reuse is still "used"). */
+static void test_used_codes_sweep(void **state) {
+  (void)state;
+  qp_test_tmpdir(dir, sizeof dir);
+  qp__pay_t *p = open_store();
+  json_t *device = json_pack("{s:s}", "id", "0123456789abcdef0123456789abcdef");
+  int64_t now = 1800000000;
+  uint64_t cur = (uint64_t)now / QP_PAYCODE_STEP_S;
+  const uint64_t steps[] = {cur, cur - 1, cur - QP_PAYCODE_EXPIRED_STEPS - 1,
+                            cur - QP_PAYCODE_EXPIRED_STEPS - 2, cur - 1000};
+  used_rows_t u = {p->codes_used, device, steps, 5};
+  assert_int_equal(qp_kv_write(p->kv, put_used, &u), 0);
+  assert_int_equal(qp__pay_codes_sweep(p, now), 2);
+  for (size_t i = 0; i < 5; i++) {
+    bool used = false;
+    assert_int_equal(qp__pay_code_used_store(p, device, steps[i], &used), 0);
+    assert_int_equal(used, i < 3);
+  }
+  assert_int_equal(qp__pay_codes_sweep(p, now), 0);
+  json_decref(device);
+  close_store(p);
+  qp_test_rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_claim_replay_reuse_restart),
       cmocka_unit_test(test_failed_change_leaves_nothing),
       cmocka_unit_test(test_order_status),
+      cmocka_unit_test(test_used_codes_sweep),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
