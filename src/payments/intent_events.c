@@ -10,7 +10,11 @@
  * payment_intent.canceled, with a cancellation_reason ("canceled" or
  * "expired"), in a transaction that also records
  * "intent id/type" in the intent_events table, so it is journaled once
- * however often it is seen, and a crash leaves both or neither.
+ * however often it is seen, and a crash leaves both or neither.  When that
+ * intent was a collect's (the order waits in requires_confirmation with it
+ * as payment_intent_id), the same transaction opens the order again, so
+ * the shop can collect another code instead of waiting for the order to
+ * expire.
  */
 #include <string.h>
 
@@ -44,29 +48,64 @@ json_t *qp__pay_intent_object(const json_t *order, const qp_auth_order_intent_t 
   return o;
 }
 
-/* Journals one canceled intent unless intent_events has it already. */
-static int journal_canceled(qp__pay_t *p, const json_t *order, const qp_auth_order_intent_t *in) {
+/* Does in's end leave order, a collect waiting for it, open again? */
+static bool reopens(const json_t *order, const qp_auth_order_intent_t *in) {
+  const char *st = json_string_value(json_object_get(order, "status"));
+  const char *pid = json_string_value(json_object_get(order, "payment_intent_id"));
+  return st != NULL && strcmp(st, "requires_confirmation") == 0 && pid != NULL &&
+         strcmp(pid, in->id) == 0;
+}
+
+/* The order open again: no intent, no device; reopened_at says when. */
+static json_t *reopened(const json_t *order) {
+  json_t *o = json_deep_copy(order);
+  if (o == NULL || json_object_set_new(o, "status", json_string("open")) ||
+      json_object_set_new(o, "payment_intent_id", json_null()) ||
+      json_object_set_new(o, "reopened_at", qp__pay_time_json(qp__pay_now_s()))) {
+    json_decref(o);
+    return NULL;
+  }
+  json_object_del(o, "device_id");
+  return o;
+}
+
+/* Journals one canceled intent unless intent_events has it already, with
+ * the order reopened when it was the collect's; *order follows. */
+static int journal_canceled(qp__pay_t *p, json_t **order, const qp_auth_order_intent_t *in) {
   char key[sizeof in->id + sizeof CANCELED + 1];
-  uint8_t *seen = NULL;
+  uint8_t *seen = NULL, id[QP_PAY_ID_SIZE];
   size_t seen_len = 0;
   snprintf(key, sizeof key, "%s/%s", in->id, CANCELED);
   int rc = qp__pay_store_get_raw(p, p->intent_events, key, strlen(key), &seen, &seen_len);
   qp_free(seen);
   if (rc != QP_ENOTFOUND) return rc; /* 0: journaled before */
-  json_t *obj = qp__pay_intent_object(order, in);
-  if (obj == NULL || json_object_set_new(obj, "cancellation_reason", json_string(in->status))) {
-    json_decref(obj);
-    return QP_ENOMEM;
+  json_t *obj = qp__pay_intent_object(*order, in);
+  json_t *open = reopens(*order, in) ? reopened(*order) : NULL;
+  char *text = open != NULL ? json_dumps(open, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  bool ok = obj != NULL &&
+            !json_object_set_new(obj, "cancellation_reason", json_string(in->status)) &&
+            (!reopens(*order, in) || (text != NULL &&
+             qp__pay_id_parse(json_string_value(json_object_get(*order, "id")), id)));
+  rc = QP_ENOMEM;
+  if (ok) {
+    qp__pay_put_t puts[2] = {{p->intent_events, key, strlen(key), "", 0, true, false},
+                             {p->orders, id, QP_PAY_ID_SIZE, text, text ? strlen(text) : 0,
+                              false, false}};
+    qp__pay_change_t c = {puts, open != NULL ? 2 : 1, CANCELED, obj, NULL, 0, NULL, NULL, NULL};
+    rc = qp__pay_store_write(p, &c);
   }
-  qp__pay_put_t put = {p->intent_events, key, strlen(key), "", 0, true, false};
-  qp__pay_change_t c = {&put, 1, CANCELED, obj, NULL, 0, NULL, NULL, NULL};
-  rc = qp__pay_store_write(p, &c);
+  if (rc == 0 && open != NULL) {
+    json_decref(*order);
+    *order = json_incref(open);
+  }
+  qp_http_json_free(text);
+  json_decref(open);
   json_decref(obj);
   return rc == QP_EEXISTS ? 0 : rc;
 }
 
-int qp__pay_intents_canceled(qp__pay_t *p, const json_t *order,
-                             const qp_auth_order_intent_t *in, uint32_t n) {
+int qp__pay_intents_canceled(qp__pay_t *p, json_t **order, const qp_auth_order_intent_t *in,
+                             uint32_t n) {
   QP_ASSERT(n <= QP_AUTH_ORDER_INTENTS_MAX);
   int rc = 0;
   for (uint32_t i = 0; rc == 0 && i < n; i++)

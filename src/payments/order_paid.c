@@ -109,9 +109,11 @@ static bool collected(const json_t *order, qp_u128 settlement, qp_auth_order_int
   return true;
 }
 
-/* The first succeeded intent that pays order (into *found), or none. */
-static int find_payment(qp__pay_t *p, const json_t *order, qp_auth_order_intent_t *found,
+/* The first succeeded intent that pays *order (into *found), or none; the
+ * canceled ones are journaled (a collect's reopens *order, replacing it). */
+static int find_payment(qp__pay_t *p, json_t **order_io, qp_auth_order_intent_t *found,
                         bool *has) {
+  const json_t *order = *order_io;
   static _Thread_local qp_auth_order_intent_t in[QP_AUTH_ORDER_INTENTS_MAX];
   uint32_t n = 0;
   qp_u128 settlement = 0;
@@ -130,7 +132,7 @@ static int find_payment(qp__pay_t *p, const json_t *order, qp_auth_order_intent_
       *found = in[i];
       *has = true;
     }
-  if (rc == 0) rc = qp__pay_intents_canceled(p, order, in, n);
+  if (rc == 0) rc = qp__pay_intents_canceled(p, order_io, in, n);
   return rc;
 }
 
@@ -166,7 +168,7 @@ int qp__pay_order_observe_locked(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE],
   int64_t now = qp__pay_now_s();
   *out = NULL;
   int rc = qp__pay_store_get_json(p, p->orders, id, QP_PAY_ID_SIZE, &o);
-  if (rc == 0 && qp__pay_order_payable(o)) rc = find_payment(p, o, &in, &has);
+  if (rc == 0 && qp__pay_order_payable(o)) rc = find_payment(p, &o, &in, &has);
   if (rc == 0 && has) {
     json_t *paid = json_deep_copy(o);
     rc = paid != NULL ? qp__pay_order_mark_paid(paid, &in, now) : QP_ENOMEM;

@@ -307,10 +307,12 @@ void qp__pay_paid_sweep(qp__pay_t *p, int64_t now_s);
  * id, status, amounts, accounts, order_id, merchant_id).  Caller owns it;
  * NULL when out of memory. */
 json_t *qp__pay_intent_object(const json_t *order, const struct qp_auth_order_intent *in);
-/* Journals payment_intent.canceled once for each canceled intent of in[n]
- * made for order (the intent_events table remembers which).  The caller
- * holds order_lock.  Returns 0 or a store error. */
-int qp__pay_intents_canceled(qp__pay_t *p, const json_t *order,
+/* Journals payment_intent.canceled once for each canceled or expired
+ * intent of in[n] made for *order (the intent_events table remembers
+ * which); a collect's intent reopens the order in the same transaction and
+ * *order is replaced by the stored one.  The caller holds order_lock.
+ * Returns 0 or a store error. */
+int qp__pay_intents_canceled(qp__pay_t *p, json_t **order,
                              const struct qp_auth_order_intent *in, uint32_t n);
 
 /* ---- refunds.c, refunds_store.c ---- */

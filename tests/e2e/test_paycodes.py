@@ -188,6 +188,39 @@ def test_large_collect_needs_confirmation(world):
     assert w.balance(w.settlement) == 5000 and w.balance(w.payer) == 5000
 
 
+def test_a_declined_collect_opens_the_order_again(world):
+    """The customer cancels the confirmation of a large collect: the order is
+    open again at once (not left waiting for its expiry), and the shop
+    collects another code that the customer confirms."""
+    w = world
+    o = w.order(5000)
+    r = w.collect(o, fresh_code(w))
+    assert r.status_code == 200 and r.json()["status"] == "requires_confirmation", r.text
+    first = r.json()["payment_intent_id"]
+    r = w.node.call("POST", "/v1/payment-intents/%s/cancel" % first, {})
+    assert r.status_code == 200 and r.json()["status"] == "canceled", r.text
+    got = w.node.call("GET", "/v1/orders/" + o["id"]).json()
+    assert got["status"] == "open" and got["payment_intent_id"] is None, got
+    assert "reopened_at" in got and "device_id" not in got, got
+    assert w.node.call("GET", "/v1/accounts/%d" % w.payer).json()["debits_pending"] == "0"
+    # Another device's code (the first device's code of this step is spent).
+    r = w.node.call("POST", "/v1/devices", {"user_id": w.user, "account_id": str(w.payer),
+                                            "ledger": LEDGER, "name": "Bob's watch"})
+    assert r.status_code == 200, r.text
+    w.device = r.json()
+    r = w.collect(o, fresh_code(w))
+    assert r.status_code == 200 and r.json()["status"] == "requires_confirmation", r.text
+    second = r.json()["payment_intent_id"]
+    assert second != first
+    pk = w.node.call("POST", "/v1/payment-intents/%s/challenge" % second, {})
+    r = w.node.call("POST", "/v1/payment-intents/%s/confirm" % second,
+                    {"credential": w.auth.get(pk.json()["publicKey"], w.node.origin)})
+    assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+    got = w.node.call("GET", "/v1/orders/" + o["id"]).json()
+    assert got["status"] == "paid" and got["payment_intent_id"] == second, got
+    assert w.balance(w.settlement) == 5000 and paid_events(w.node) == 1
+
+
 def test_review_waits_for_an_operator_before_the_passkey(world):
     """A collect the engine sends to review is not paid at once even below the
     limit, and its intent cannot be confirmed with the passkey until an
