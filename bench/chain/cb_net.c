@@ -202,6 +202,12 @@ uint32_t qcb_threads(pid_t pid, qcb_thread_t *out) {
     snprintf(stat, sizeof stat, "/proc/%d/task/%s/stat", (int)pid, e->d_name);
     out[n].tid = (int)strtol(e->d_name, NULL, 10);
     out[n].cpu_s = qb_proc_stat_cpu_s(stat);
+    snprintf(stat, sizeof stat, "/proc/%d/task/%s/comm", (int)pid, e->d_name);
+    FILE *f = fopen(stat, "r");
+    out[n].name[0] = '\0';
+    if (f != NULL && fgets(out[n].name, sizeof out[n].name, f) != NULL)
+      out[n].name[strcspn(out[n].name, "\n")] = '\0';
+    if (f != NULL) fclose(f);
     if (out[n].cpu_s >= 0) n++;
   }
   if (d != NULL) closedir(d);

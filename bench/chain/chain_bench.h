@@ -110,6 +110,7 @@ double qcb_cpu_s(pid_t pid);
 /* One thread of a node and the CPU seconds it used so far. */
 typedef struct qcb_thread {
   int tid;       /* its id */
+  char name[16]; /* its name (/proc/.../comm): chain-driver, chain-admit, … */
   double cpu_s;  /* user + system */
 } qcb_thread_t;
 

@@ -457,6 +457,7 @@ static qp__chain_event_t *wait_input(qp__chain_node_t *n, driver_state_t *d, boo
 
 static void *driver_main(void *arg) {
   qp__chain_node_t *n = arg;
+  (void)pthread_setname_np(pthread_self(), "chain-driver"); /* for top -H, perf, the bench */
   driver_state_t d = {.timer_at = UINT64_MAX};
   drain(n, &d); /* what creating the core asked for */
   while (!d.failed) {
