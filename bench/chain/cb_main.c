@@ -33,13 +33,15 @@ static const char USAGE[] =
     "usage: quipu-chain-bench --quipu PATH [--quick] [--txs N] [--senders N]\n"
     "                         [--connections N] [--batch N] [--rate TX_PER_S] [--poll-ms N]\n"
     "                         [--validators N] [--tmp DIR] [--keep] [--timeline]\n"
-    "                         [--crypto ed25519|sm2|both]\n"
+    "                         [--crypto ed25519|sm2|both] [--propose-max N]\n"
     "  --txs          signed kv puts to send (60000; --quick 6000)\n"
     "  --senders      client keys, made in memory (2000; --quick 500)\n"
     "  --connections  keep-alive connections to each node (8)\n"
     "  --batch        transactions per request at most (64; 1 = one {\"tx\"} per request)\n"
     "  --rate         offered load in tx/s (0 = as fast as admission allows; the default)\n"
     "  --poll-ms      status poll period per node, the resolution of commit times (10)\n"
+    "  --propose-max  transactions a node puts in a block it proposes (node.json\n"
+    "                 propose_txs_max; default the node's, 2048)\n"
     "  --timeline     print every block: proposer, view, size, proposal and commit times\n"
     "  --crypto       the suite: ed25519 (default), sm2 (SM2 signatures, SM3 hashes), or both\n"
     "                 one after the other (sm2 with a third of --txs and --senders)\n"
@@ -99,7 +101,8 @@ static int parse_args(int argc, char **argv, qcb_config_t *c, bool *both) {
       {"timeline", no_argument, NULL, 'T'},      {"help", no_argument, NULL, 'h'},
       {"crypto", required_argument, NULL, 'C'},
       {"lua-only", no_argument, NULL, 'L'},      {"lua", no_argument, NULL, 'U'},
-      {"receivable", no_argument, NULL, 'R'},    {NULL, 0, NULL, 0}};
+      {"receivable", no_argument, NULL, 'R'},    {"propose-max", required_argument, NULL, 'P'},
+      {NULL, 0, NULL, 0}};
   int opt, bad = 0;
   while (!bad && (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (opt) {
@@ -119,6 +122,7 @@ static int parse_args(int argc, char **argv, qcb_config_t *c, bool *both) {
     case 'L': c->lua_only = true; break;
     case 'U': c->lua = true; break;
     case 'R': c->receivable = true; break;
+    case 'P': bad = parse_u32(optarg, 1, 65536, &c->propose_max); break;
     case 'h': fputs(USAGE, stdout); return 0;
     default: bad = 1;
     }
