@@ -33,13 +33,15 @@ static const char USAGE[] =
     "usage: quipu-chain-bench --quipu PATH [--quick] [--txs N] [--senders N]\n"
     "                         [--connections N] [--batch N] [--rate TX_PER_S] [--poll-ms N]\n"
     "                         [--validators N] [--tmp DIR] [--keep] [--timeline]\n"
-    "                         [--crypto ed25519|sm2|both]\n"
+    "                         [--crypto ed25519|sm2|both] [--propose-max N]\n"
     "  --txs          signed kv puts to send (60000; --quick 6000)\n"
     "  --senders      client keys, made in memory (2000; --quick 500)\n"
     "  --connections  keep-alive connections to each node (8)\n"
     "  --batch        transactions per request at most (64; 1 = one {\"tx\"} per request)\n"
     "  --rate         offered load in tx/s (0 = as fast as admission allows; the default)\n"
     "  --poll-ms      status poll period per node, the resolution of commit times (10)\n"
+    "  --propose-max  transactions a node puts in a block it proposes (node.json\n"
+    "                 propose_txs_max; default the node's, 2048)\n"
     "  --timeline     print every block: proposer, view, size, proposal and commit times\n"
     "  --crypto       the suite: ed25519 (default), sm2 (SM2 signatures, SM3 hashes), or both\n"
     "                 one after the other (sm2 with a third of --txs and --senders)\n"
@@ -99,7 +101,8 @@ static int parse_args(int argc, char **argv, qcb_config_t *c, bool *both) {
       {"timeline", no_argument, NULL, 'T'},      {"help", no_argument, NULL, 'h'},
       {"crypto", required_argument, NULL, 'C'},
       {"lua-only", no_argument, NULL, 'L'},      {"lua", no_argument, NULL, 'U'},
-      {"receivable", no_argument, NULL, 'R'},    {NULL, 0, NULL, 0}};
+      {"receivable", no_argument, NULL, 'R'},    {"propose-max", required_argument, NULL, 'P'},
+      {NULL, 0, NULL, 0}};
   int opt, bad = 0;
   while (!bad && (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (opt) {
@@ -119,6 +122,7 @@ static int parse_args(int argc, char **argv, qcb_config_t *c, bool *both) {
     case 'L': c->lua_only = true; break;
     case 'U': c->lua = true; break;
     case 'R': c->receivable = true; break;
+    case 'P': bad = parse_u32(optarg, 1, 65536, &c->propose_max); break;
     case 'h': fputs(USAGE, stdout); return 0;
     default: bad = 1;
     }
@@ -272,20 +276,27 @@ static int latencies(const qcb_txs_t *txs, const qcb_load_t *load, uint64_t **la
   return 0;
 }
 
-/* Node k's threads between the snapshots: the busiest of those that ran
- * before the load (the consensus driver, the peer transport, ...) and the
- * sum of those that started during it (HTTP connection threads). */
-static void thread_split(const cpu_snap_t *a, const cpu_snap_t *b, uint32_t k, int *top_tid,
-                         double *top_s, double *new_s) {
-  *top_tid = 0;
-  *top_s = *new_s = 0;
+/* Node k's threads between the snapshots: the consensus driver, the
+ * admission thread of forwarded transactions (src/chain names both), the
+ * other threads that ran before the load (the peer transport, the HTTP
+ * server's), and those that started during it (HTTP connection threads);
+ * what threads that ended during the load used is in none of them. */
+typedef struct thread_cpu {
+  double driver_s, admit_s, top_s, new_s;
+} thread_cpu_t;
+
+static void thread_split(const cpu_snap_t *a, const cpu_snap_t *b, uint32_t k, thread_cpu_t *o) {
+  memset(o, 0, sizeof *o);
   for (uint32_t i = 0; i < b->threads_count[k]; i++) {
     const qcb_thread_t *t = &b->threads[k][i];
     double before = -1;
     for (uint32_t j = 0; j < a->threads_count[k] && before < 0; j++)
       if (a->threads[k][j].tid == t->tid) before = a->threads[k][j].cpu_s;
-    if (before < 0) *new_s += t->cpu_s;
-    else if (t->cpu_s - before > *top_s) *top_s = t->cpu_s - before, *top_tid = t->tid;
+    double used = t->cpu_s - (before < 0 ? 0 : before);
+    if (strcmp(t->name, "chain-driver") == 0) o->driver_s += used;
+    else if (strcmp(t->name, "chain-admit") == 0) o->admit_s += used;
+    else if (before < 0) o->new_s += used;
+    else o->top_s += used;
   }
 }
 
@@ -294,24 +305,30 @@ static void thread_split(const cpu_snap_t *a, const cpu_snap_t *b, uint32_t k, i
 static void report_nodes(const qcb_config_t *cfg, const qcb_net_t *net, const cpu_snap_t *a,
                          const cpu_snap_t *b, double window_s, uint32_t txs, qb_report_t *rep) {
   double total = b->client_s - a->client_s;
-  printf("   %-6s %8s %6s %16s %8s %24s %9s %10s\n", "node", "cpu_s", "cpu_%",
-         "proposal→commit", "dropped", "busiest old thread (tid)", "http_conn", "verify/tx");
+  printf("   %-6s %8s %6s %9s %16s %8s %8s %8s %8s %9s %10s %9s\n", "node", "cpu_s", "cpu_%",
+         "cpu_us/tx", "proposal→commit", "dropped", "driver", "admit", "other", "http_conn",
+         "verify/tx", "in_block");
   for (uint32_t k = 0; k < net->count; k++) {
     double cpu = b->node_s[k] - a->node_s[k];
     double blocks = qcb_metric(net, k, "quipu_chain_blocks_committed_total");
     double sum = qcb_metric(net, k, "quipu_chain_commit_latency_ms_sum");
     double dropped = qcb_metric(net, k, "quipu_chain_dropped_messages_total");
     double verified = qcb_metric(net, k, "quipu_chain_signature_verifications_total");
-    int tid = 0;
-    double top = 0, conns = 0;
-    thread_split(a, b, k, &tid, &top, &conns);
-    printf("   node%-2u %8.2f %5.0f%% %13.1f ms %8.0f %14.2f s (%7d) %7.2f s %10.3f\n", k,
-           cpu, 100 * cpu / window_s, blocks > 0 ? sum / blocks : 0, dropped, top, tid, conns,
-           verified / txs);
+    double in_block = qcb_metric(net, k, "quipu_chain_block_signature_verifications_total");
+    thread_cpu_t t;
+    thread_split(a, b, k, &t);
+    printf("   node%-2u %8.2f %5.0f%% %9.1f %13.1f ms %8.0f %6.2f s %6.2f s %6.2f s %7.2f s "
+           "%10.3f %9.3f\n",
+           k, cpu, 100 * cpu / window_s, 1e6 * cpu / txs, blocks > 0 ? sum / blocks : 0,
+           dropped, t.driver_s, t.admit_s, t.top_s, t.new_s, verified / txs,
+           in_block / txs);
     total += cpu;
   }
   printf("   client %8.2f %5.0f%%\n", b->client_s - a->client_s,
          100 * (b->client_s - a->client_s) / window_s);
+  double nodes_s = total - (b->client_s - a->client_s);
+  fig(rep, cfg->suite, "chain_node_cpu_us_per_tx", 1e6 * nodes_s / net->count / txs,
+      "us_per_tx_per_node", 0);
   fig(rep, cfg->suite, "chain_cpu_busy", 100 * total / (window_s * cfg->cores),
       "%_of_all_cores", 0);
 }

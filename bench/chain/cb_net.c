@@ -202,6 +202,12 @@ uint32_t qcb_threads(pid_t pid, qcb_thread_t *out) {
     snprintf(stat, sizeof stat, "/proc/%d/task/%s/stat", (int)pid, e->d_name);
     out[n].tid = (int)strtol(e->d_name, NULL, 10);
     out[n].cpu_s = qb_proc_stat_cpu_s(stat);
+    snprintf(stat, sizeof stat, "/proc/%d/task/%s/comm", (int)pid, e->d_name);
+    FILE *f = fopen(stat, "r");
+    out[n].name[0] = '\0';
+    if (f != NULL && fgets(out[n].name, sizeof out[n].name, f) != NULL)
+      out[n].name[strcspn(out[n].name, "\n")] = '\0';
+    if (f != NULL) fclose(f);
     if (out[n].cpu_s >= 0) n++;
   }
   if (d != NULL) closedir(d);
@@ -220,6 +226,23 @@ static int chain_init(const qcb_config_t *cfg, qcb_net_t *net) {
                   (char *)qp_suite_name(cfg->suite), NULL};
   int rc = run_to_end(argv, log);
   if (rc != 0) fprintf(stderr, "chain-bench: `quipu chain init` failed (see %s)\n", log);
+  return rc;
+}
+
+/* Writes cfg->propose_max into node k's node.json (modules.chain). */
+static int set_propose_max(const qcb_config_t *cfg, const char *home) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/node.json", home);
+  json_t *root = json_load_file(path, 0, NULL);
+  json_t *chain = json_object_get(json_object_get(root, "modules"), "chain");
+  int rc = chain != NULL &&
+                   json_object_set_new(chain, "propose_txs_max",
+                                       json_integer(cfg->propose_max)) == 0 &&
+                   json_dump_file(root, path, JSON_INDENT(2)) == 0
+               ? 0
+               : QP_EIO;
+  if (rc != 0) fprintf(stderr, "chain-bench: cannot set propose_txs_max in %s\n", path);
+  json_decref(root);
   return rc;
 }
 
@@ -270,6 +293,10 @@ int qcb_net_start(const qcb_config_t *cfg, qcb_net_t *net) {
     snprintf(home, sizeof home, "%s/node%u", net->dir, k);
     snprintf(log, sizeof log, "%s/node%u.log", net->dir, k);
     snprintf(net->url[k], sizeof net->url[k], "http://127.0.0.1:%u", net->base_port + 2 * k);
+    if (cfg->propose_max > 0 && set_propose_max(cfg, home) != 0) {
+      rc = QP_EIO;
+      break;
+    }
     net->pids[k] = spawn_node(cfg->quipu, home, log);
     if (net->pids[k] < 0) net->pids[k] = 0, rc = QP_EIO;
   }

@@ -42,6 +42,7 @@ typedef struct qcb_config {
   uint32_t batch;           /* transactions per request at most (1 = {"tx":…}) */
   uint32_t rate;            /* offered tx/s; 0 = as fast as admission allows */
   uint32_t poll_ms;         /* status poll period per node */
+  uint32_t propose_max;     /* --propose-max: each node.json's propose_txs_max (0: its default) */
   uint32_t cores;           /* cores the bound assumes (online CPUs) */
   qp_suite_t suite;         /* --crypto: the network's suite and the senders' keys */
   bool quick;               /* --quick: the small run */
@@ -110,6 +111,7 @@ double qcb_cpu_s(pid_t pid);
 /* One thread of a node and the CPU seconds it used so far. */
 typedef struct qcb_thread {
   int tid;       /* its id */
+  char name[16]; /* its name (/proc/.../comm): chain-driver, chain-admit, … */
   double cpu_s;  /* user + system */
 } qcb_thread_t;
 

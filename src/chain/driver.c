@@ -277,8 +277,10 @@ static bool try_propose(qp__chain_node_t *n, driver_state_t *d) {
   qp_buf_t body = {.max = n->genesis.params.block_bytes_max};
   uint32_t count = 0;
   const qp_chain_params_t *p = &n->genesis.params;
-  int rc = qp_chain_mempool_take(n->mempool, p->block_txs_max, p->block_bytes_max, &body,
-                                 &count);
+  uint32_t txs_max = n->settings.propose_txs_max < p->block_txs_max
+                         ? n->settings.propose_txs_max
+                         : p->block_txs_max;
+  int rc = qp_chain_mempool_take(n->mempool, txs_max, p->block_bytes_max, &body, &count);
   if (rc != 0 || (count == 0 && !n->empty_ok)) {
     qp_buf_free(&body);
     return false; /* nothing to say yet: wait for transactions */
@@ -457,6 +459,7 @@ static qp__chain_event_t *wait_input(qp__chain_node_t *n, driver_state_t *d, boo
 
 static void *driver_main(void *arg) {
   qp__chain_node_t *n = arg;
+  (void)pthread_setname_np(pthread_self(), "chain-driver"); /* for top -H, perf, the bench */
   driver_state_t d = {.timer_at = UINT64_MAX};
   drain(n, &d); /* what creating the core asked for */
   while (!d.failed) {

@@ -154,6 +154,7 @@ void qp__chain_admit_forwarded(qp__chain_node_t *n, uint32_t from, const uint8_t
 
 static void *admitter_main(void *arg) {
   qp__chain_node_t *n = arg;
+  (void)pthread_setname_np(pthread_self(), "chain-admit"); /* for top -H, perf, the bench */
   pthread_mutex_lock(&n->admit_mutex);
   while (!n->admit_stopping) {
     if (n->admit_head == NULL) {

@@ -153,7 +153,9 @@ static void key_name(const qp_chain_tx_t *tx, uint8_t out[QP_HASH_SIZE]) {
   qp_hash256_final(&h, out);
 }
 
-int qp_chain_mempool_verify(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx) {
+/* Verifies tx unless the cache knows it; in_block: for a block's check
+ * (counted apart: the consensus thread's share of the verifications). */
+static int verify_cached(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, bool in_block) {
   uint8_t key[QP_HASH_SIZE];
   key_name(tx, key);
   pthread_mutex_lock(&mp->mu);
@@ -165,10 +167,15 @@ int qp_chain_mempool_verify(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx) {
   int rc = key_ok ? qp_chain_tx_verify_key_checked(tx) : qp_chain_tx_verify(tx);
   pthread_mutex_lock(&mp->mu);
   mp->verifications++;
+  mp->block_verifications += in_block;
   if (rc == 0) verified_add(mp, tx->hash);
   if (rc == 0 && !key_ok) verified_add(mp, key);
   pthread_mutex_unlock(&mp->mu);
   return rc;
+}
+
+int qp_chain_mempool_verify(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx) {
+  return verify_cached(mp, tx, true);
 }
 
 /* ---- the pool's lists (mutex held) -------------------------------------- */
@@ -344,7 +351,7 @@ static int admit_decoded(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint64
   pthread_mutex_unlock(&mp->mu);
   if (rc != 0 || *a != QP_CHAIN_ADMIT_OK) return rc;
   if (!verified) {
-    rc = qp_chain_mempool_verify(mp, tx);
+    rc = verify_cached(mp, tx, false);
     if (rc == QP_EBADSIG || rc == QP_EINVAL) {
       *a = QP_CHAIN_ADMIT_BAD_SIGNATURE;
       snprintf(detail, detail_size, "%s", rc == QP_EINVAL ? "the sender is not a valid public key"
@@ -408,6 +415,7 @@ void qp_chain_mempool_stats(qp_chain_mempool_t *mp, qp_chain_mempool_stats_t *ou
   out->senders = mp->senders_count;
   out->verifications = mp->verifications;
   out->verified_hits = mp->verified_hits;
+  out->block_verifications = mp->block_verifications;
   memcpy(out->rejected, mp->rejected, sizeof out->rejected);
   pthread_mutex_unlock(&mp->mu);
 }

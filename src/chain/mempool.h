@@ -160,6 +160,8 @@ typedef struct qp_chain_mempool_stats {
   uint32_t senders;         /* distinct senders held */
   uint64_t verifications;   /* signatures verified (all time) */
   uint64_t verified_hits;   /* verifications skipped thanks to the cache */
+  uint64_t block_verifications; /* of those verified, by qp_chain_mempool_verify (a block's
+                                   check, on the consensus thread) */
   uint64_t rejected[QP_CHAIN_ADMIT__COUNT]; /* refusals per reason ([OK] = admitted) */
 } qp_chain_mempool_stats_t;
 

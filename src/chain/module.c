@@ -8,7 +8,7 @@
  *   "chain": {"peer_listen": "127.0.0.1:7101",
  *             "peers": ["127.0.0.1:7101", "127.0.0.1:7103", …],   genesis order
  *             "validator_key": "keys/validator.key", "genesis": "genesis.json",
- *             "require_api_key": false}
+ *             "require_api_key": false, "propose_txs_max": 2048}
  */
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +54,7 @@ static int parse_settings(const json_t *obj, qp__chain_settings_t *s, char *deta
   memset(s, 0, sizeof *s);
   snprintf(s->validator_key, sizeof s->validator_key, "keys/validator.key");
   snprintf(s->genesis, sizeof s->genesis, "genesis.json");
+  s->propose_txs_max = QP__CHAIN_PROPOSE_TXS_DEFAULT;
   if (obj != NULL && !json_is_object(obj)) {
     snprintf(detail, detail_size, "modules.chain must be an object");
     return QP_EINVAL;
@@ -71,10 +72,13 @@ static int parse_settings(const json_t *obj, qp__chain_settings_t *s, char *deta
       rc = string_setting(v, key, s->genesis, sizeof s->genesis, detail, detail_size);
     else if (strcmp(key, "require_api_key") == 0 && json_is_boolean(v))
       s->require_api_key = json_is_true(v);
+    else if (strcmp(key, "propose_txs_max") == 0 && json_is_integer(v) &&
+             json_integer_value(v) >= 1 && json_integer_value(v) <= 65536)
+      s->propose_txs_max = (uint32_t)json_integer_value(v);
     else {
       snprintf(detail, detail_size,
                "unknown key or bad value modules.chain.%s; allowed: peer_listen, peers, "
-               "validator_key, genesis, require_api_key (boolean)",
+               "validator_key, genesis, require_api_key (boolean), propose_txs_max (1..65536)",
                key);
       rc = QP_EINVAL;
     }
@@ -273,7 +277,8 @@ static const qp_http_module_t *chain_routes(void *state) {
 static void chain_close(void *state) {
   qp__chain_node_t *n = state;
   if (n == NULL) return;
-  qp_net_stop(n->net); /* no more messages queued */
+  if (n->net != NULL) qp_net_stop(n->net); /* no more messages queued (none if open failed
+                                               before the transport existed) */
   qp__chain_admitter_stop(n);
   qp__chain_driver_stop(n);
   for (qp__chain_event_t *e = n->head, *next; e != NULL; e = next) next = e->next, qp_free(e);

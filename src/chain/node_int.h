@@ -54,7 +54,15 @@ typedef struct qp__chain_settings {
   char validator_key[1024];  /* path, relative to the home: "keys/validator.key" */
   char genesis[1024];        /* path, relative to the home: "genesis.json" */
   bool require_api_key;      /* chain routes need a key with chain:* scopes */
+  uint32_t propose_txs_max;  /* transactions this node puts in a block it proposes (at most
+                                genesis block_txs_max, which every block is checked against) */
 } qp__chain_settings_t;
+
+/* propose_txs_max's default (docs/chain.md, "The node"; docs/bench.md,
+ * "Chain benchmark"): a block that each validator checks and executes in
+ * a fraction of a second even on a busy machine, so that blocks keep
+ * coming every few hundred milliseconds instead of growing without bound. */
+#define QP__CHAIN_PROPOSE_TXS_DEFAULT 2048u
 
 /* One queued input for the driver. */
 typedef struct qp__chain_event {

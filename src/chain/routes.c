@@ -486,6 +486,9 @@ void qp__chain_metrics(void *ctx, qp_http_text_t *out) {
   qp_http_metric_u64(out, "quipu_chain_mempool_bytes", "gauge", "encoded bytes held", ms.bytes);
   qp_http_metric_u64(out, "quipu_chain_signature_verifications_total", "counter",
                      "transaction signatures verified on this node", ms.verifications);
+  qp_http_metric_u64(out, "quipu_chain_block_signature_verifications_total", "counter",
+                     "of those, verified while checking a proposed block (consensus thread)",
+                     ms.block_verifications);
   qp_http_metric_u64(out, "quipu_chain_signature_cache_hits_total", "counter",
                      "verifications skipped: the transaction was verified here before",
                      ms.verified_hits);

@@ -535,3 +535,44 @@ def test_require_api_key_guards_the_chain_routes(tmp_dir):
         assert r.returncode == 0 and json.loads(r.stdout)["result"]["value"] == "v", r.stderr
     finally:
         assert n.stop_all() == {0: 0}
+
+
+def test_propose_txs_max_caps_the_blocks_a_node_proposes(tmp_dir):
+    """modules.chain.propose_txs_max: a node puts at most that many transactions in a block
+    it proposes (blocks are still checked against genesis block_txs_max), so a burst is
+    spread over several blocks and every transaction commits; a value out of 1..65536 is
+    refused at start with the key named."""
+    n = Network(tmp_dir, validators=1)
+    path = os.path.join(n.home(0), "node.json")
+    with open(path) as f:
+        config = json.load(f)
+    config["modules"]["chain"]["propose_txs_max"] = 0
+    with open(path, "w") as f:
+        json.dump(config, f)
+    r = quipu("node", "--home", n.home(0), check=False)
+    assert r.returncode != 0 and "propose_txs_max" in r.stdout + r.stderr, (r.stdout, r.stderr)
+    config["modules"]["chain"]["propose_txs_max"] = 3
+    with open(path, "w") as f:
+        json.dump(config, f)
+    n.start(0)
+    try:
+        n.wait_healthy([0])
+        key = os.path.join(tmp_dir, "client.key")
+        pub = keygen(key)
+        txs = []
+        for k in range(10):
+            r = send(n, 0, key, {"key": "cap-%d" % k, "value": "v"}, "--dry-run", "--nonce",
+                     str(k + 1))
+            assert r.returncode == 0, r.stderr
+            txs.append(r.stdout.strip())
+        r = n.session.post(n.url(0, "/v1/chain/txs"), json={"txs": txs}, timeout=10)
+        assert r.status_code == 200 and all(x["result"] == "ok" for x in r.json()["results"]), \
+            r.text
+        wait_for("10 transactions committed", lambda: n.get(
+            0, "/v1/chain/nonce/" + pub).json()["committed_nonce"] == 10)
+        height = n.status(0)["height"]
+        sizes = [len(n.get(0, "/v1/chain/blocks/%d" % h).json()["txs"])
+                 for h in range(1, height + 1)]
+        assert sum(sizes) == 10 and max(sizes) == 3 and len([s for s in sizes if s]) >= 4, sizes
+    finally:
+        assert n.stop_all() == {0: 0}

@@ -284,14 +284,17 @@ static void test_verified_cache(void **state) {
   qp_chain_mempool_stats_t st;
   qp_chain_mempool_stats(mp, &st);
   assert_int_equal(st.verifications, 1);
+  assert_int_equal(st.block_verifications, 0); /* admission's is not a block's */
   assert_int_equal(qp_chain_mempool_verify(mp, &tx[0]), 0); /* block validation: no crypto */
   qp_chain_mempool_stats(mp, &st);
   assert_int_equal(st.verifications, 1);
+  assert_int_equal(st.block_verifications, 0);
   assert_int_equal(st.verified_hits, 1);
   assert_int_equal(qp_chain_mempool_verify(mp, &tx[1]), 0); /* a tx this node never saw */
   assert_int_equal(add_raw(mp, b[1], len[1]), QP_CHAIN_ADMIT_OK); /* then admitted: cached */
   qp_chain_mempool_stats(mp, &st);
   assert_int_equal(st.verifications, 2);
+  assert_int_equal(st.block_verifications, 1); /* tx[1], checked in a block first */
   for (int i = 2; i < 6; i++) assert_int_equal(qp_chain_mempool_verify(mp, &tx[i]), 0);
   assert_false(qp_chain_mempool_verified(mp, tx[0].hash)); /* evicted: verified_max 4 */
   assert_true(qp_chain_mempool_verified(mp, tx[5].hash));
