@@ -83,39 +83,19 @@ qp_u128 qp__pay_collect_transfer_id(const uint8_t order_id[QP_PAY_ID_SIZE]) {
 
 /* ------------------------------------------------ sweeping used codes */
 
-typedef struct {
-  uint64_t before; /* steps below this are forgotten */
-  uint32_t deleted;
-  MDB_dbi dbi;
-} codes_sweep_t;
-
-static int codes_sweep_fn(void *ctx, MDB_txn *txn) {
-  codes_sweep_t *s = ctx;
-  MDB_cursor *cur = NULL;
-  s->deleted = 0;
-  int rc = mdb_cursor_open(txn, s->dbi, &cur);
-  if (rc != 0) return rc;
-  MDB_val k, v;
-  uint32_t seen = 0;
-  rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-  while (rc == 0 && seen++ < 100u * QP_PAY_IDEM_SWEEP_MAX && s->deleted < QP_PAY_IDEM_SWEEP_MAX) {
-    uint64_t step = 0;
-    for (size_t i = 16; i < 24 && k.mv_size == 24; i++)
-      step = (step << 8) | ((const uint8_t *)k.mv_data)[i];
-    if (k.mv_size == 24 && step < s->before) {
-      rc = mdb_cursor_del(cur, 0);
-      if (rc != 0) break;
-      s->deleted++;
-    }
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-  }
-  mdb_cursor_close(cur);
-  return rc == MDB_NOTFOUND ? 0 : rc;
+/* A used code's row (device id || step, big-endian) whose step is before
+ * *ctx. */
+static bool code_gone(void *ctx, const MDB_val *k, const MDB_val *v) {
+  (void)v;
+  uint64_t step = 0;
+  if (k->mv_size != 24) return false;
+  for (size_t i = 16; i < 24; i++) step = (step << 8) | ((const uint8_t *)k->mv_data)[i];
+  return step < *(const uint64_t *)ctx;
 }
 
 uint32_t qp__pay_codes_sweep(qp__pay_t *p, int64_t now_s) {
   uint64_t cur = now_s > 0 ? (uint64_t)now_s / QP_PAYCODE_STEP_S : 0;
   if (cur <= QP_PAYCODE_EXPIRED_STEPS + 1) return 0;
-  codes_sweep_t s = {cur - QP_PAYCODE_EXPIRED_STEPS - 1, 0, p->codes_used};
-  return qp_kv_write(p->kv, codes_sweep_fn, &s) == 0 ? s.deleted : 0; /* retried next time */
+  uint64_t before = cur - QP_PAYCODE_EXPIRED_STEPS - 1;
+  return qp__pay_store_sweep(p, p->codes_used, code_gone, &before);
 }

@@ -168,34 +168,19 @@ void qp__pay_idem_end(qp__pay_t *p, qp__pay_idem_t *idem) {
 }
 
 typedef struct {
-  qp__pay_t *p;
   int64_t now_s;
-  uint32_t deleted;
-} sweep_t;
+  int64_t ttl_s;
+} idem_age_t;
 
-static int sweep_fn(void *ctx, MDB_txn *txn) {
-  sweep_t *s = ctx;
-  MDB_cursor *cur = NULL;
-  s->deleted = 0;
-  int rc = mdb_cursor_open(txn, s->p->idempotency, &cur);
-  if (rc != 0) return rc;
-  MDB_val k, v;
-  uint32_t seen = 0;
-  rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-  while (rc == 0 && seen++ < 100u * QP_PAY_IDEM_SWEEP_MAX && s->deleted < QP_PAY_IDEM_SWEEP_MAX) {
-    int64_t created = v.mv_size >= 8 ? (int64_t)load_be(v.mv_data, 8) : 0;
-    if (s->now_s - created >= (int64_t)s->p->settings.idempotency_ttl_s) {
-      rc = mdb_cursor_del(cur, 0);
-      if (rc != 0) break;
-      s->deleted++;
-    }
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-  }
-  mdb_cursor_close(cur);
-  return rc == MDB_NOTFOUND ? 0 : rc;
+/* A record (created: its value's first 8 bytes, big-endian) past the TTL. */
+static bool idem_gone(void *ctx, const MDB_val *k, const MDB_val *v) {
+  const idem_age_t *age = ctx;
+  (void)k;
+  int64_t created = v->mv_size >= 8 ? (int64_t)load_be(v->mv_data, 8) : 0;
+  return age->now_s - created >= age->ttl_s;
 }
 
 void qp__pay_idem_sweep(qp__pay_t *p, int64_t now_s) {
-  sweep_t s = {p, now_s, 0};
-  (void)qp_kv_write(p->kv, sweep_fn, &s); /* a failed sweep is retried next tick */
+  idem_age_t age = {now_s, (int64_t)p->settings.idempotency_ttl_s};
+  (void)qp__pay_store_sweep(p, p->idempotency, idem_gone, &age);
 }

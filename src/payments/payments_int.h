@@ -199,6 +199,13 @@ int qp__pay_store_get_raw(qp__pay_t *p, MDB_dbi dbi, const void *key, size_t key
 /* Events in the journal (for tests and metrics). */
 uint64_t qp__pay_store_events(qp__pay_t *p);
 
+/* Whether the row (k, v) has had its day (a sweep deletes it). */
+typedef bool (*qp__pay_sweep_fn)(void *ctx, const MDB_val *k, const MDB_val *v);
+/* Deletes the rows of dbi that gone picks, up to QP_PAY_IDEM_SWEEP_MAX
+ * (looking at 100 times as many at most), in one write; returns how many
+ * (0 when the write failed: the next sweep tries again). */
+uint32_t qp__pay_store_sweep(qp__pay_t *p, MDB_dbi dbi, qp__pay_sweep_fn gone, void *ctx);
+
 /* Keys of up to max rows of dbi from after (NULL: the first) on, each
  * key_size bytes, into keys: 0 with *count, or a store error. */
 int qp__pay_store_keys(qp__pay_t *p, MDB_dbi dbi, const uint8_t *after, size_t key_size,

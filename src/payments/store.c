@@ -236,3 +236,38 @@ int qp__pay_store_keys(qp__pay_t *p, MDB_dbi dbi, const uint8_t *after, size_t k
   qp_kv_read_end(p->kv, txn, cur);
   return rc == 0 || rc == MDB_NOTFOUND ? 0 : qp_kv_err(rc);
 }
+
+/* ------------------------------------------------------------- sweeps */
+
+typedef struct {
+  MDB_dbi dbi;
+  qp__pay_sweep_fn gone;
+  void *ctx;
+  uint32_t deleted;
+} sweep_t;
+
+static int sweep_txn(void *vctx, MDB_txn *txn) {
+  sweep_t *s = vctx;
+  MDB_cursor *cur = NULL;
+  s->deleted = 0;
+  int rc = mdb_cursor_open(txn, s->dbi, &cur);
+  if (rc != 0) return rc;
+  MDB_val k, v;
+  uint32_t seen = 0;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  while (rc == 0 && seen++ < 100u * QP_PAY_IDEM_SWEEP_MAX && s->deleted < QP_PAY_IDEM_SWEEP_MAX) {
+    if (s->gone(s->ctx, &k, &v)) {
+      rc = mdb_cursor_del(cur, 0);
+      if (rc != 0) break;
+      s->deleted++;
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(cur);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+uint32_t qp__pay_store_sweep(qp__pay_t *p, MDB_dbi dbi, qp__pay_sweep_fn gone, void *ctx) {
+  sweep_t s = {dbi, gone, ctx, 0};
+  return qp_kv_write(p->kv, sweep_txn, &s) == 0 ? s.deleted : 0; /* retried next time */
+}
