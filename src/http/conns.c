@@ -33,8 +33,7 @@
 #define REAPER_PERIOD_MS 250u   /* how often heads are checked */
 #define OVER_LIMIT_HEAD_MS 1000u /* head deadline past the per-address limit */
 
-/* The client's address without the port, as text. */
-static void address_of(struct MHD_Connection *conn, char *out, size_t size) {
+void qp__http_client_address(struct MHD_Connection *conn, char *out, size_t size) {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   out[0] = '\0';
@@ -56,7 +55,7 @@ void qp__http_conn_opened(qp_http_server_t *s, struct MHD_Connection *conn, void
   const union MHD_ConnectionInfo *fd =
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
   c->fd = fd != NULL ? fd->connect_fd : -1;
-  address_of(conn, c->address, sizeof c->address);
+  qp__http_client_address(conn, c->address, sizeof c->address);
   c->head_started_ns = qp_clock_mono_ns();
   pthread_mutex_lock(&s->conns_mutex);
   uint32_t same = 0;

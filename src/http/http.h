@@ -506,6 +506,8 @@ typedef struct qp_http_options {
   bool insecure_plaintext;     /* allow plaintext on a non-loopback address */
   qp_http_scope_limit_t scope_limits[QP_HTTP_SCOPE_LIMITS_MAX]; /* per (key, scope) */
   uint32_t scope_limits_count; /* rows used in scope_limits */
+  uint32_t public_rate_per_s;  /* routes without a key, per client address; 0 = no limit */
+  uint32_t public_burst;       /* and at once (1..QP_HTTP_KEY_RATE_MAX when the rate is set) */
 } qp_http_options_t;
 
 /* Fills *o with the defaults above. */

@@ -275,6 +275,36 @@ int qp__http_tls_load(qp__http_tls_t *t, const char *cert_path, const char *key_
 /* Wipes the key, frees both; t is empty afterwards.  Safe on an empty t. */
 void qp__http_tls_deinit(qp__http_tls_t *t);
 
+/* The per-address limit of the routes that need no key (public_limit.c):
+ * a fixed table of token buckets, direct-mapped by a hash of the address. */
+#define QP__HTTP_PUBLIC_SLOTS 4096u
+#define QP__HTTP_PUBLIC_STRIPES 16u
+
+typedef struct qp__http_public_slot {
+  char address[48];          /* the client address this bucket is for ("" = free) */
+  qp__http_bucket_t bucket;  /* its tokens */
+} qp__http_public_slot_t;
+
+typedef struct qp__http_public_table {
+  pthread_mutex_t mutex[QP__HTTP_PUBLIC_STRIPES];  /* slot i: mutex[i % stripes] */
+  qp__http_public_slot_t slots[QP__HTTP_PUBLIC_SLOTS];
+  _Atomic uint64_t refused;                        /* 429s */
+} qp__http_public_table_t;
+
+void qp__http_public_table_init(qp__http_public_table_t *t);
+void qp__http_public_table_deinit(qp__http_public_table_t *t);
+/* Takes a token of address's bucket: 0, or QP_ELIMIT with *retry_after_s. */
+int qp__http_public_take(qp__http_public_table_t *t, const char *address, uint32_t rate_per_s,
+                         uint32_t burst, uint64_t now_ns, uint32_t *retry_after_s);
+/* The request's charge on its address (routes without a key only, /healthz
+ * and /metrics excepted): false with err 429 when the bucket is empty. */
+bool qp__http_public_admit(qp_http_server_t *s, struct MHD_Connection *conn,
+                           const qp_http_route_t *route, qp_http_error_t *err,
+                           uint32_t *retry_after_s);
+void qp__http_public_metrics(qp_http_server_t *s, qp_http_text_t *t);
+/* The client's address without the port, as text ("" when unknown). */
+void qp__http_client_address(struct MHD_Connection *conn, char *out, size_t size);
+
 struct qp_http_server {
   char data_dir[1024];                             /* for the key file */
   qp_http_options_t options;                       /* copy (listen points into listen) */
@@ -287,6 +317,7 @@ struct qp_http_server {
   uint16_t port;                                   /* bound port */
   qp__http_keycache_t keys;                        /* API keys */
   qp__http_scope_table_t scope_buckets;            /* per (key, scope) limits */
+  qp__http_public_table_t public_buckets;          /* per address, keyless routes */
   _Atomic uint32_t connections;                    /* open connections */
   _Atomic uint64_t body_bytes_held;                /* request body buffers, all requests */
   _Atomic uint64_t json_bytes_held;                /* live jansson bytes of all handlers */

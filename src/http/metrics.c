@@ -150,6 +150,7 @@ char *qp__http_metrics_render(qp_http_server_t *s) {
                    (unsigned long long)atomic_load(&s->heads_timed_out));
   qp__http_keys_metrics(s, &t);
   qp__http_scope_metrics(s, &t);
+  qp__http_public_metrics(s, &t);
   for (uint32_t m = 0; m < s->modules_count; m++)
     if (s->modules[m]->metrics != NULL) s->modules[m]->metrics(s->modules[m]->ctx, &t);
   if (t.buf.failed || t.buf.data == NULL) {

@@ -340,6 +340,8 @@ static bool admit(qp_http_server_t *s, struct MHD_Connection *conn, const reques
                   const qp__http_entry_t *e, qp__http_caller_t *caller, qp_http_error_t *err,
                   uint32_t *retry_after_s, uint32_t *charged, bool *close) {
   *close = false;
+  if (e->route.public_route && !qp__http_public_admit(s, conn, &e->route, err, retry_after_s))
+    return false;
   if (!e->route.public_route && !qp__http_authenticate(s, conn, caller, err, retry_after_s))
     return false;
   if (!e->route.public_route && !qp_http_scopes_grant(caller->scopes, e->route.scope)) {

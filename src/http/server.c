@@ -140,6 +140,13 @@ static int check_options(const qp_http_options_t *o, char *detail, size_t detail
              "body limit >= 64 bytes, in-flight budget >= 4096, connections and timeouts >= 1");
     return QP_EINVAL;
   }
+  if (o->public_rate_per_s > QP_HTTP_KEY_RATE_MAX ||
+      (o->public_rate_per_s > 0 && (o->public_burst == 0 || o->public_burst >
+                                    QP_HTTP_KEY_RATE_MAX))) {
+    snprintf(detail, detail_size, "the per-address limit's rate and burst are 1..%u",
+             QP_HTTP_KEY_RATE_MAX);
+    return QP_EINVAL;
+  }
   return qp_http_scope_limits_check(o->scope_limits, o->scope_limits_count, detail, detail_size);
 }
 
@@ -164,6 +171,7 @@ int qp_http_server_create(const char *data_dir, const qp_http_options_t *options
   randombytes_buf(&s->request_id_salt, sizeof s->request_id_salt);
   pthread_mutex_init(&s->keys.mutex, NULL);
   qp__http_scope_table_init(&s->scope_buckets);
+  qp__http_public_table_init(&s->public_buckets);
   pthread_mutex_init(&s->conns_mutex, NULL);
   pthread_mutex_init(&s->reaper_mutex, NULL);
   pthread_cond_init(&s->reaper_cond, NULL);
@@ -384,6 +392,7 @@ void qp_http_server_destroy(qp_http_server_t *s) {
   qp_http_server_stop(s);
   pthread_mutex_destroy(&s->keys.mutex);
   qp__http_scope_table_deinit(&s->scope_buckets);
+  qp__http_public_table_deinit(&s->public_buckets);
   pthread_mutex_destroy(&s->conns_mutex);
   pthread_mutex_destroy(&s->reaper_mutex);
   pthread_cond_destroy(&s->reaper_cond);

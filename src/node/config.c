@@ -193,6 +193,33 @@ static int parse_rate_limits(json_t *v, qp_http_options_t *o, char *detail, size
   return 0;
 }
 
+/* http.public_rate_limit: {"rate_per_s": N, "burst": M} per client address
+ * on the routes that need no key (burst defaults to the rate). */
+static int parse_public_limit(json_t *v, qp_http_options_t *o, char *detail,
+                              size_t detail_size) {
+  const char *key;
+  json_t *field;
+  json_int_t rate = 0, burst = 0;
+  bool ok = json_is_object(v);
+  json_object_foreach(ok ? v : NULL, key, field) {
+    json_int_t n = json_is_integer(field) ? json_integer_value(field) : 0;
+    bool in_range = n >= 1 && n <= (json_int_t)QP_HTTP_KEY_RATE_MAX;
+    if (strcmp(key, "rate_per_s") == 0 && in_range) rate = n;
+    else if (strcmp(key, "burst") == 0 && in_range) burst = n;
+    else ok = false;
+  }
+  if (!ok || rate == 0) {
+    snprintf(detail, detail_size, "http.public_rate_limit must be {\"rate_per_s\": N, "
+             "\"burst\": M} with integers from 1 to %u (requests a second per client address "
+             "on the routes that need no key; burst defaults to the rate)",
+             QP_HTTP_KEY_RATE_MAX);
+    return QP_EINVAL;
+  }
+  o->public_rate_per_s = (uint32_t)rate;
+  o->public_burst = (uint32_t)(burst != 0 ? burst : rate);
+  return 0;
+}
+
 static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t detail_size) {
   if (!json_is_object(http)) {
     snprintf(detail, detail_size, "http must be an object");
@@ -203,6 +230,8 @@ static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t de
   json_object_foreach(http, key, v) {
     int other = strcmp(key, "rate_limits") == 0
                     ? parse_rate_limits(v, &c->http, detail, detail_size)
+                : strcmp(key, "public_rate_limit") == 0
+                    ? parse_public_limit(v, &c->http, detail, detail_size)
                     : http_other(key, v, c, detail, detail_size);
     if (other <= 0) {
       if (other < 0) return other;
@@ -216,7 +245,7 @@ static int parse_http(json_t *http, qp_node_config_t *c, char *detail, size_t de
                "max_connections, max_connections_per_address, timeout_s, head_timeout_s, "
                "body_timeout_s, shutdown_grace_ms, insecure_no_auth, metrics_key_required, "
                "tls_cert, tls_key, insecure_plaintext, max_json_request_bytes, max_json_bytes, "
-               "max_streams, rate_limits",
+               "max_streams, rate_limits, public_rate_limit",
                key);
       return QP_EINVAL;
     }

@@ -128,3 +128,56 @@ def test_bad_settings_name_the_key(tmp_dir):
         r = subprocess.run([QUIPU, "node", "--home", home], capture_output=True, text=True,
                            timeout=30)
         assert r.returncode != 0 and want in r.stdout + r.stderr, (limits, r.stderr)
+
+
+class PublicLimitedNode(PayNode):
+    """PayNode whose routes without a key are limited per client address."""
+
+    def __init__(self, home, limit):
+        super().__init__(home)
+        with open(os.path.join(home, "node.json")) as f:
+            config = json.load(f)
+        config["http"] = {"public_rate_limit": limit}
+        with open(os.path.join(home, "node.json"), "w") as f:
+            json.dump(config, f)
+
+
+def test_routes_without_a_key_are_limited_per_address(tmp_dir):
+    """The operator sign-in options need no key: 3 at once, then 429 with
+    Retry-After and the limit in the message, counted in /metrics; /healthz and
+    keyed routes are not charged; the bucket refills."""
+    node = PublicLimitedNode(os.path.join(tmp_dir, "home"),
+                             {"rate_per_s": RATE, "burst": BURST}).start()
+    try:
+        url = "http://127.0.0.1:%d/v1/operators/login/options" % node.port
+        codes = [requests.post(url, json={}, timeout=10).status_code for _ in range(BURST + 3)]
+        assert codes[:BURST] == [200] * BURST, codes
+        assert 429 in codes[BURST:], codes
+        r = requests.post(url, json={}, timeout=10)
+        assert r.status_code == 429, r.text
+        assert r.json()["error"]["code"] == "rate_limited" and int(r.headers["Retry-After"]) >= 1
+        assert "1 requests a second" in r.json()["error"]["message"], r.text
+        for _ in range(10):  # monitors and keyed callers are not charged
+            assert requests.get("http://127.0.0.1:%d/healthz" % node.port,
+                                timeout=10).status_code == 200
+            assert node.call("GET", "/v1/audit").status_code == 200
+        metrics = node.call("GET", "/metrics").text
+        refused = int(re.search(r"quipu_http_public_rate_limited_total (\d+)", metrics).group(1))
+        assert refused >= 2, metrics
+        time.sleep(1.2)  # one token back
+        assert requests.post(url, json={}, timeout=10).status_code == 200
+    finally:
+        node.stop()
+
+
+def test_bad_public_limit_names_the_key(tmp_dir):
+    home = os.path.join(tmp_dir, "badpublic")
+    os.makedirs(home)
+    for limit in ({"rate_per_s": 0}, {"rate_per_s": 5, "burst": 2000000}, {"rate": 5}, 5, {}):
+        with open(os.path.join(home, "node.json"), "w") as f:
+            json.dump({"listen": "127.0.0.1:0", "http": {"public_rate_limit": limit},
+                       "modules": {"ledger": {}}}, f)
+        r = subprocess.run([QUIPU, "node", "--home", home], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode != 0 and "http.public_rate_limit" in r.stdout + r.stderr, (limit,
+                                                                                      r.stderr)
