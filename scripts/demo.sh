@@ -112,6 +112,7 @@ In your browser (passkeys want localhost, not 127.0.0.1):
   wallet   $WEBURL/wallet/     sign up with a passkey; new users get 100.00 from the bank
   shop     $WEBURL/shop/#key=$MKEY&merchant=$MERCHANT
   console  $WEBURL/console/#key=$ADMIN
+           (Operators tab: enroll a passkey for an operator, then sign in with it: $WEBURL/console/)
   (the shop's and the console's keys travel in the address's fragment, which browsers never
    send to a server; the pages keep them in sessionStorage and clear the address bar)
   passkey payment demo: $WEBURL/web/auth-demo/index.html#key=$KEY
