@@ -52,7 +52,9 @@ function authCodes(text) {
 const NOT_FOR_CUSTOMERS = new Set(["key_expired", "merchant_key_unknown", "too_many_webhooks",
   "merchant_not_found", "refund_not_found", "webhook_not_found", "invalid_idempotency_key",
   "batch_too_large", "empty_batch", "out_of_range", "headers_too_large", "uri_too_long",
-  "too_complex", "keys_unavailable", "method_not_allowed"]);
+  "too_complex", "keys_unavailable", "method_not_allowed",
+  // the console's operators (docs/auth.md "Operators"): the console's own sentences
+  "passkey_refused", "operator_not_found", "operator_changed"]);
 
 test("every documented code a customer can meet has its own sentence", () => {
   const codes = new Set([...proseCodes(doc("wallet.md")), ...tableCodes(doc("wallet.md")),
