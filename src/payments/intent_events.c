@@ -73,28 +73,29 @@ static json_t *reopened(const json_t *order) {
  * the order reopened when it was the collect's; *order follows. */
 static int journal_canceled(qp__pay_t *p, json_t **order, const qp_auth_order_intent_t *in) {
   char key[sizeof in->id + sizeof CANCELED + 1];
-  uint8_t *seen = NULL, id[QP_PAY_ID_SIZE];
+  uint8_t *seen = NULL, id[QP_PAY_ID_SIZE] = {0};
   size_t seen_len = 0;
   snprintf(key, sizeof key, "%s/%s", in->id, CANCELED);
   int rc = qp__pay_store_get_raw(p, p->intent_events, key, strlen(key), &seen, &seen_len);
   qp_free(seen);
   if (rc != QP_ENOTFOUND) return rc; /* 0: journaled before */
+  bool reopen = reopens(*order, in);
   json_t *obj = qp__pay_intent_object(*order, in);
-  json_t *open = reopens(*order, in) ? reopened(*order) : NULL;
+  json_t *open = reopen ? reopened(*order) : NULL;
   char *text = open != NULL ? json_dumps(open, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   bool ok = obj != NULL &&
             !json_object_set_new(obj, "cancellation_reason", json_string(in->status)) &&
-            (!reopens(*order, in) || (text != NULL &&
-             qp__pay_id_parse(json_string_value(json_object_get(*order, "id")), id)));
+            (!reopen || (text != NULL &&
+                         qp__pay_id_parse(json_string_value(json_object_get(*order, "id")), id)));
   rc = QP_ENOMEM;
   if (ok) {
     qp__pay_put_t puts[2] = {{p->intent_events, key, strlen(key), "", 0, true, false},
-                             {p->orders, id, QP_PAY_ID_SIZE, text, text ? strlen(text) : 0,
+                             {p->orders, id, QP_PAY_ID_SIZE, text, reopen ? strlen(text) : 0,
                               false, false}};
-    qp__pay_change_t c = {puts, open != NULL ? 2 : 1, CANCELED, obj, NULL, 0, NULL, NULL, NULL};
+    qp__pay_change_t c = {puts, reopen ? 2 : 1, CANCELED, obj, NULL, 0, NULL, NULL, NULL};
     rc = qp__pay_store_write(p, &c);
   }
-  if (rc == 0 && open != NULL) {
+  if (rc == 0 && reopen) {
     json_decref(*order);
     *order = json_incref(open);
   }
