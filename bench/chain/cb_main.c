@@ -305,9 +305,10 @@ static void thread_split(const cpu_snap_t *a, const cpu_snap_t *b, uint32_t k, t
 static void report_nodes(const qcb_config_t *cfg, const qcb_net_t *net, const cpu_snap_t *a,
                          const cpu_snap_t *b, double window_s, uint32_t txs, qb_report_t *rep) {
   double total = b->client_s - a->client_s;
-  printf("   %-6s %8s %6s %9s %16s %8s %8s %8s %8s %9s %10s %9s\n", "node", "cpu_s", "cpu_%",
-         "cpu_us/tx", "proposal→commit", "dropped", "driver", "admit", "other", "http_conn",
-         "verify/tx", "in_block");
+  printf("   %-6s %8s %6s %9s %16s %8s %8s %8s %8s %9s %10s %9s %10s %8s\n", "node", "cpu_s",
+         "cpu_%", "cpu_us/tx", "proposal→commit", "dropped", "driver", "admit", "other",
+         "http_conn", "verify/tx", "in_block", "vouched/tx", "timeouts");
+  double verified_all = 0;
   for (uint32_t k = 0; k < net->count; k++) {
     double cpu = b->node_s[k] - a->node_s[k];
     double blocks = qcb_metric(net, k, "quipu_chain_blocks_committed_total");
@@ -315,18 +316,23 @@ static void report_nodes(const qcb_config_t *cfg, const qcb_net_t *net, const cp
     double dropped = qcb_metric(net, k, "quipu_chain_dropped_messages_total");
     double verified = qcb_metric(net, k, "quipu_chain_signature_verifications_total");
     double in_block = qcb_metric(net, k, "quipu_chain_block_signature_verifications_total");
+    double vouched = qcb_metric(net, k, "quipu_chain_vouched_txs_total");
+    double timeouts = qcb_metric(net, k, "quipu_chain_vouch_timeouts_total");
+    verified_all += verified;
     thread_cpu_t t;
     thread_split(a, b, k, &t);
     printf("   node%-2u %8.2f %5.0f%% %9.1f %13.1f ms %8.0f %6.2f s %6.2f s %6.2f s %7.2f s "
-           "%10.3f %9.3f\n",
+           "%10.3f %9.3f %10.3f %8.0f\n",
            k, cpu, 100 * cpu / window_s, 1e6 * cpu / txs, blocks > 0 ? sum / blocks : 0,
            dropped, t.driver_s, t.admit_s, t.top_s, t.new_s, verified / txs,
-           in_block / txs);
+           in_block / txs, vouched / txs, timeouts);
     total += cpu;
   }
   printf("   client %8.2f %5.0f%%\n", b->client_s - a->client_s,
          100 * (b->client_s - a->client_s) / window_s);
   double nodes_s = total - (b->client_s - a->client_s);
+  fig(rep, cfg->suite, "chain_verifications_per_tx", verified_all / txs,
+      "signature_checks_per_tx_all_nodes", 2);
   fig(rep, cfg->suite, "chain_node_cpu_us_per_tx", 1e6 * nodes_s / net->count / txs,
       "us_per_tx_per_node", 0);
   fig(rep, cfg->suite, "chain_cpu_busy", 100 * total / (window_s * cfg->cores),

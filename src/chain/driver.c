@@ -32,7 +32,8 @@ static uint64_t now_ms(void) { return qp_clock_wall_ns() / 1000000u; }
 void qp__chain_on_message(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len) {
   qp__chain_node_t *n = ctx;
   if (len < 2) return;
-  if (bytes[0] == QP__CHAIN_CHANNEL_TXS) { /* admitted on the admission thread */
+  if (bytes[0] == QP__CHAIN_CHANNEL_TXS || bytes[0] == QP__CHAIN_CHANNEL_VOUCHED ||
+      bytes[0] == QP__CHAIN_CHANNEL_VOUCH) { /* admitted on the admission thread (admit.c) */
     qp__chain_admit_forwarded(n, peer, bytes, len);
     return;
   }

@@ -188,3 +188,38 @@ static bool source_of(void *ctx, uint32_t epoch, qp_chain_genesis_t *out) {
 void qp__chain_epoch_source(qp__chain_node_t *n, qp_chain_epoch_source_t *out) {
   *out = (qp_chain_epoch_source_t){.at_height = source_at, .of_epoch = source_of, .ctx = n};
 }
+
+void qp__chain_roster(qp__chain_node_t *n, uint32_t peer, qp__chain_roster_t *out) {
+  uint8_t pub[QP_SIGN_PUBLIC_MAX];
+  size_t len = 0;
+  qp_sign_public(n->key, pub, &len);
+  memset(out, 0, sizeof *out);
+  pthread_mutex_lock(&n->epochs.mutex);
+  const qp_chain_genesis_t *cfg = n->epochs.cfgs[n->epochs.count - 1];
+  out->count = cfg->validators_count;
+  out->members = out->count >= 64 ? UINT64_MAX : (UINT64_C(1) << out->count) - 1;
+  out->self = qp_chain_genesis_find(cfg, pub, len);
+  out->origin = -1;
+  out->peers = n->epochs.peers.count;
+  if (peer < n->epochs.peers.count) {
+    const qp_chain_validator_t *v = &n->epochs.peers.validators[peer];
+    out->origin = qp_chain_genesis_find(cfg, v->public_key, v->public_key_len);
+    memcpy(out->origin_key, v->public_key, v->public_key_len);
+    out->origin_key_len = v->public_key_len;
+  }
+  pthread_mutex_unlock(&n->epochs.mutex);
+}
+
+bool qp__chain_checkers_up(qp__chain_node_t *n, uint32_t origin) {
+  bool up = true;
+  pthread_mutex_lock(&n->epochs.mutex);
+  const qp_chain_genesis_t *cfg = n->epochs.cfgs[n->epochs.count - 1];
+  for (uint32_t m = 0; up && m < cfg->validators_count; m++) {
+    if (!qp_chain_vouch_is_checker(cfg->validators_count, origin, m)) continue;
+    const qp_chain_validator_t *v = &cfg->validators[m];
+    int32_t p = qp_chain_valset_find(&n->epochs.peers, v->public_key, v->public_key_len);
+    up = p >= 0 && (p == n->self || qp_net_peer_is_up(n->net, (uint32_t)p));
+  }
+  pthread_mutex_unlock(&n->epochs.mutex);
+  return up;
+}

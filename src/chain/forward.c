@@ -11,13 +11,10 @@
  * few milliseconds turns a thousand small requests a second into a few
  * hundred frames, and as many fewer wakes on every peer.
  *
- * A receiver queues the frame for its admission thread and returns: the
- * signatures are checked there, not on the transport's thread, so that a
- * consensus message never waits behind thousands of verifications (a
- * proposal that carries transactions not admitted yet is checked by the
- * driver itself, through the same verified cache).  The admission thread
- * admits the transactions in order, each on its own merits, and stops at
- * the first element that does not fit the frame.
+ * A frame of QP__CHAIN_VOUCH_TXS_MIN transactions or more leaves with this
+ * node's vouch, so that the validators that are not its checkers can admit
+ * it without verifying every signature again (vouch.h).  Receivers admit
+ * frames on their admission thread (admit.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +26,7 @@
 #include "base/log.h"
 #include "chain/forward.h"
 #include "chain/node_int.h"
+#include "chain/vouch.h"
 
 static void put_u32(uint8_t *p, uint32_t v) {
   p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
@@ -87,11 +85,35 @@ bool qp_chain_fwd_done(const qp_chain_fwd_reader_t *r) {
 
 /* ---- the node's outbox ---------------------------------------------------- */
 
-/* Sends the outbox as one frame (fwd_mutex held). */
+/* Sends frame with this node's vouch (vouch.h); false when it cannot (not
+ * a member of the current epoch, out of memory): it then goes as it is. */
+static bool send_vouched(qp__chain_node_t *n, const uint8_t *frame, size_t len) {
+  qp__chain_roster_t r;
+  qp__chain_roster(n, UINT32_MAX, &r);
+  if (r.self < 0 || r.count < 2) return false;
+  uint8_t digest[QP_HASH_SIZE], msg[QP_CHAIN_VOUCH_MESSAGE_BYTES], sig[QP_SIGN_SIG_MAX];
+  size_t sig_len = 0;
+  if (qp_chain_vouch_digest(n->genesis.suite, frame, len, digest) != 0) return false;
+  qp_chain_vouch_message(n->genesis.hash, digest, msg);
+  if (qp_sign(n->key, msg, sizeof msg, sig, &sig_len) != 0 || sig_len != QP_CHAIN_VOUCH_SIG_SIZE)
+    return false;
+  uint8_t *out = qp_malloc(QP_CHAIN_VOUCHED_HEADER + len);
+  if (out == NULL) return false;
+  qp_chain_vouched_write(sig, frame, len, out);
+  qp_net_broadcast(n->net, out, QP_CHAIN_VOUCHED_HEADER + len);
+  qp_free(out);
+  atomic_fetch_add(&n->vouches_sent, 1);
+  return true;
+}
+
+/* Sends the outbox as one frame (fwd_mutex held): with this node's vouch
+ * when it carries enough transactions to be worth one. */
 static void flush_locked(qp__chain_node_t *n) {
   if (n->fwd_count == 0) return;
   qp_chain_fwd_seal(&n->fwd, n->fwd_count);
-  qp_net_broadcast(n->net, n->fwd.data, n->fwd.len);
+  if (n->fwd_count < QP__CHAIN_VOUCH_TXS_MIN ||
+      !send_vouched(n, (const uint8_t *)n->fwd.data, n->fwd.len))
+    qp_net_broadcast(n->net, n->fwd.data, n->fwd.len);
   n->fwd.len = 0;
   n->fwd_count = 0;
   atomic_store(&n->fwd_due_ms, 0);
@@ -127,72 +149,4 @@ void qp__chain_forward_flush_due(qp__chain_node_t *n) {
 uint64_t qp__chain_forward_wait_ms(qp__chain_node_t *n) {
   uint64_t due = atomic_load(&n->fwd_due_ms), now = now_ms();
   return due == 0 ? UINT64_MAX : due > now ? due - now : 0;
-}
-
-static size_t admit_frame(qp__chain_node_t *n, const uint8_t *bytes, size_t len) {
-  qp_chain_fwd_reader_t r;
-  if (!qp_chain_fwd_open(&r, bytes, len)) return 0;
-  const uint8_t *tx = NULL;
-  size_t tx_len = 0, admitted = 0;
-  while (qp_chain_fwd_next(&r, &tx, &tx_len)) {
-    qp_chain_admit_t result = QP_CHAIN_ADMIT_OK;
-    if (qp_chain_mempool_add(n->mempool, tx, tx_len, &result, NULL, NULL, 0) == 0) admitted++;
-  }
-  if (!qp_chain_fwd_done(&r))
-    QP_LOG_DEBUG("chain", "a malformed forwarded-transactions frame (the rest was dropped)");
-  return admitted;
-}
-
-/* ---- the admission thread -------------------------------------------------- */
-
-void qp__chain_admit_forwarded(qp__chain_node_t *n, uint32_t from, const uint8_t *bytes,
-                               size_t len) {
-  qp__chain_queue_t q = {&n->admit_mutex, &n->admit_cond, &n->admit_head, &n->admit_tail,
-                         &n->admit_bytes, &n->admit_stopping};
-  qp__chain_enqueue(n, &q, from, bytes, len);
-}
-
-static void *admitter_main(void *arg) {
-  qp__chain_node_t *n = arg;
-  (void)pthread_setname_np(pthread_self(), "chain-admit"); /* for top -H, perf, the bench */
-  pthread_mutex_lock(&n->admit_mutex);
-  while (!n->admit_stopping) {
-    if (n->admit_head == NULL) {
-      pthread_cond_wait(&n->admit_cond, &n->admit_mutex);
-      continue;
-    }
-    qp__chain_event_t *e = n->admit_head;
-    n->admit_head = e->next;
-    if (n->admit_head == NULL) n->admit_tail = NULL;
-    n->admit_bytes -= e->len;
-    pthread_mutex_unlock(&n->admit_mutex);
-    if (admit_frame(n, e->bytes, e->len) > 0) qp__chain_wake(n);
-    qp_free(e);
-    pthread_mutex_lock(&n->admit_mutex);
-  }
-  pthread_mutex_unlock(&n->admit_mutex);
-  return NULL;
-}
-
-int qp__chain_admitter_start(qp__chain_node_t *n, char *detail, size_t detail_size) {
-  if (pthread_create(&n->admit_thread, NULL, admitter_main, n) != 0) {
-    snprintf(detail, detail_size, "cannot start the transaction admission thread");
-    return QP_ENOMEM;
-  }
-  n->admit_started = true;
-  return 0;
-}
-
-void qp__chain_admitter_stop(qp__chain_node_t *n) {
-  if (n->admit_started) {
-    pthread_mutex_lock(&n->admit_mutex);
-    n->admit_stopping = true;
-    pthread_cond_signal(&n->admit_cond);
-    pthread_mutex_unlock(&n->admit_mutex);
-    pthread_join(n->admit_thread, NULL);
-    n->admit_started = false;
-  }
-  for (qp__chain_event_t *e = n->admit_head, *next; e != NULL; e = next) next = e->next, qp_free(e);
-  n->admit_head = n->admit_tail = NULL;
-  n->admit_bytes = 0;
 }

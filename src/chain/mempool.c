@@ -338,10 +338,27 @@ static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx,
   return 0;
 }
 
+/* The signature of tx before it goes in: cached, vouched for (f + 1
+ * members said it is valid: cached without a check) or verified now.
+ * Returns 0, QP_EBADSIG / QP_EINVAL (not valid) or an operating error. */
+static int signature(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, bool verified,
+                     qp_chain_sig_mode_t mode) {
+  if (verified) return 0;
+  if (mode != QP_CHAIN_SIG_VOUCHED) return verify_cached(mp, tx, false);
+  pthread_mutex_lock(&mp->mu);
+  verified_add(mp, tx->hash);
+  mp->vouched++;
+  pthread_mutex_unlock(&mp->mu);
+  return 0;
+}
+
 /* Pool checks, the signature (mutex released), then the insertion.  The
- * sender id is hashed once here for every lookup of the admission. */
+ * sender id is hashed once here for every lookup of the admission.  *sig_ok
+ * says whether the signature is known valid afterwards: a duplicate's is
+ * (the pool holds only valid ones), a refusal's before the check is not. */
 static int admit_decoded(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint64_t gas,
-                         qp_chain_admit_t *a, char *detail, size_t detail_size) {
+                         qp_chain_sig_mode_t mode, qp_chain_admit_t *a, bool *sig_ok,
+                         char *detail, size_t detail_size) {
   uint8_t id[QP_HASH_SIZE];
   qp__chain_mp_sender_id(tx->sender, tx->sender_len, id);
   pthread_mutex_lock(&mp->mu);
@@ -349,17 +366,17 @@ static int admit_decoded(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint64
   bool verified = qp__chain_hmap_get(&mp->verified, tx->hash, NULL);
   if (verified && rc == 0 && *a == QP_CHAIN_ADMIT_OK) mp->verified_hits++;
   pthread_mutex_unlock(&mp->mu);
+  *sig_ok = verified || *a == QP_CHAIN_ADMIT_DUPLICATE;
   if (rc != 0 || *a != QP_CHAIN_ADMIT_OK) return rc;
-  if (!verified) {
-    rc = verify_cached(mp, tx, false);
-    if (rc == QP_EBADSIG || rc == QP_EINVAL) {
-      *a = QP_CHAIN_ADMIT_BAD_SIGNATURE;
-      snprintf(detail, detail_size, "%s", rc == QP_EINVAL ? "the sender is not a valid public key"
-                                                          : "the signature does not verify");
-      return 0;
-    }
-    if (rc != 0) return rc;
+  rc = signature(mp, tx, verified, mode);
+  if (rc == QP_EBADSIG || rc == QP_EINVAL) {
+    *a = QP_CHAIN_ADMIT_BAD_SIGNATURE;
+    snprintf(detail, detail_size, "%s", rc == QP_EINVAL ? "the sender is not a valid public key"
+                                                        : "the signature does not verify");
+    return 0;
   }
+  if (rc != 0) return rc;
+  *sig_ok = true;
   pthread_mutex_lock(&mp->mu);
   rc = pool_checks(mp, tx, id, a, detail, detail_size);
   if (rc == 0 && *a == QP_CHAIN_ADMIT_OK) rc = insert(mp, tx, id, gas, a);
@@ -367,44 +384,67 @@ static int admit_decoded(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint64
   return rc;
 }
 
-int qp_chain_mempool_add(qp_chain_mempool_t *mp, const uint8_t *bytes, size_t len,
-                         qp_chain_admit_t *result, uint8_t hash_out[QP_HASH_SIZE], char *detail,
-                         size_t detail_size) {
-  QP_ASSERT(mp != NULL && result != NULL && (bytes != NULL || len == 0));
-  char scratch[8];
-  if (detail == NULL || detail_size == 0) {
-    detail = scratch;
-    detail_size = sizeof scratch;
-  }
-  detail[0] = '\0';
-  qp_chain_tx_t tx;
-  int rc = qp_chain_tx_decode(mp->config.suite, bytes, len, mp->config.tx_bytes_max, &tx, detail,
+/* The checks that need no pool: size, encoding, suite, chain, gas. */
+static int door_checks(qp_chain_mempool_t *mp, const uint8_t *bytes, size_t len,
+                       qp_chain_tx_t *tx, uint64_t *gas, qp_chain_admit_t *result, char *detail,
+                       size_t detail_size) {
+  int rc = qp_chain_tx_decode(mp->config.suite, bytes, len, mp->config.tx_bytes_max, tx, detail,
                               detail_size);
   *result = rc == QP_ELIMIT   ? QP_CHAIN_ADMIT_TOO_LARGE
             : rc == QP_EPARSE ? QP_CHAIN_ADMIT_MALFORMED
                               : QP_CHAIN_ADMIT_OK;
   qp_suite_t made = rc == QP_EPARSE ? qp_chain_tx_sender_suite(bytes, len) : mp->config.suite;
   if (made != 0 && made != mp->config.suite) *result = QP_CHAIN_ADMIT_WRONG_SUITE;
-  if (rc == 0 && memcmp(tx.chain, mp->config.chain, QP_HASH_SIZE) != 0) {
+  if (rc == 0 && memcmp(tx->chain, mp->config.chain, QP_HASH_SIZE) != 0) {
     *result = QP_CHAIN_ADMIT_WRONG_CHAIN;
     snprintf(detail, detail_size, "the transaction's chain is not this network's genesis hash");
   }
-  if (rc == 0 && hash_out != NULL) memcpy(hash_out, tx.hash, QP_HASH_SIZE);
-  uint64_t gas = rc == 0 && *result == QP_CHAIN_ADMIT_OK ? qp_chain_tx_gas(&tx) : 0;
-  if (mp->config.block_gas_max > 0 && gas > mp->config.block_gas_max) {
+  *gas = rc == 0 && *result == QP_CHAIN_ADMIT_OK ? qp_chain_tx_gas(tx) : 0;
+  if (mp->config.block_gas_max > 0 && *gas > mp->config.block_gas_max) {
     *result = QP_CHAIN_ADMIT_GAS_TOO_HIGH;
     snprintf(detail, detail_size,
              "args.gas: %llu is above the block's gas budget of %llu (genesis "
-             "params.block_gas_max)", (unsigned long long)gas,
+             "params.block_gas_max)", (unsigned long long)*gas,
              (unsigned long long)mp->config.block_gas_max);
   }
-  if (rc == 0 && *result == QP_CHAIN_ADMIT_OK) rc = admit_decoded(mp, &tx, gas, result, detail,
-                                                                  detail_size);
+  return rc;
+}
+
+int qp_chain_mempool_admit(qp_chain_mempool_t *mp, const uint8_t *bytes, size_t len,
+                           qp_chain_sig_mode_t mode, qp_chain_admit_t *result, bool *sig_ok,
+                           uint8_t hash_out[QP_HASH_SIZE], char *detail, size_t detail_size) {
+  QP_ASSERT(mp != NULL && result != NULL && sig_ok != NULL && (bytes != NULL || len == 0));
+  char scratch[8];
+  if (detail == NULL || detail_size == 0) {
+    detail = scratch;
+    detail_size = sizeof scratch;
+  }
+  detail[0] = '\0';
+  *sig_ok = false;
+  qp_chain_tx_t tx;
+  uint64_t gas = 0;
+  int rc = door_checks(mp, bytes, len, &tx, &gas, result, detail, detail_size);
+  if (rc == 0 && hash_out != NULL) memcpy(hash_out, tx.hash, QP_HASH_SIZE);
+  if (rc == 0 && *result == QP_CHAIN_ADMIT_OK)
+    rc = admit_decoded(mp, &tx, gas, mode, result, sig_ok, detail, detail_size);
+  if (rc == 0 && !*sig_ok && mode == QP_CHAIN_SIG_ATTEST &&
+      (*result == QP_CHAIN_ADMIT_OK || *result == QP_CHAIN_ADMIT_NONCE_USED ||
+       *result == QP_CHAIN_ADMIT_NONCE_TOO_FAR || *result == QP_CHAIN_ADMIT_NONCE_PENDING ||
+       *result == QP_CHAIN_ADMIT_FULL))
+    *sig_ok = verify_cached(mp, &tx, false) == 0; /* refused before its check: check it now */
   if (rc != 0 && *result == QP_CHAIN_ADMIT_OK) return rc; /* an operating error */
   pthread_mutex_lock(&mp->mu);
   mp->rejected[*result]++;
   pthread_mutex_unlock(&mp->mu);
   return *result == QP_CHAIN_ADMIT_OK ? 0 : QP_EINVAL;
+}
+
+int qp_chain_mempool_add(qp_chain_mempool_t *mp, const uint8_t *bytes, size_t len,
+                         qp_chain_admit_t *result, uint8_t hash_out[QP_HASH_SIZE], char *detail,
+                         size_t detail_size) {
+  bool sig_ok = false;
+  return qp_chain_mempool_admit(mp, bytes, len, QP_CHAIN_SIG_VERIFY, result, &sig_ok, hash_out,
+                                detail, detail_size);
 }
 
 void qp_chain_mempool_stats(qp_chain_mempool_t *mp, qp_chain_mempool_stats_t *out) {
@@ -416,6 +456,7 @@ void qp_chain_mempool_stats(qp_chain_mempool_t *mp, qp_chain_mempool_stats_t *ou
   out->verifications = mp->verifications;
   out->verified_hits = mp->verified_hits;
   out->block_verifications = mp->block_verifications;
+  out->vouched = mp->vouched;
   memcpy(out->rejected, mp->rejected, sizeof out->rejected);
   pthread_mutex_unlock(&mp->mu);
 }

@@ -112,6 +112,23 @@ int qp_chain_mempool_add(qp_chain_mempool_t *mp, const uint8_t *bytes, size_t le
                          qp_chain_admit_t *result, uint8_t hash_out[QP_HASH_SIZE], char *detail,
                          size_t detail_size);
 
+/* How an admission treats the transaction's signature. */
+typedef enum {
+  QP_CHAIN_SIG_VERIFY,  /* verified unless the cache knows it (qp_chain_mempool_add) */
+  QP_CHAIN_SIG_ATTEST,  /* the same, and also verified when the pool refuses the transaction
+                           for its nonce or for room, so that *sig_ok answers for every
+                           transaction that decoded (a checker's vouch, vouch.h) */
+  QP_CHAIN_SIG_VOUCHED, /* f + 1 validators vouched for it (vouch.h): cached as verified
+                           without a check */
+} qp_chain_sig_mode_t;
+
+/* qp_chain_mempool_add with a mode for the signature; *sig_ok is true when
+ * the signature is known valid afterwards (verified now or before, vouched
+ * for, or a duplicate of a held transaction). */
+int qp_chain_mempool_admit(qp_chain_mempool_t *mp, const uint8_t *bytes, size_t len,
+                           qp_chain_sig_mode_t mode, qp_chain_admit_t *result, bool *sig_ok,
+                           uint8_t hash_out[QP_HASH_SIZE], char *detail, size_t detail_size);
+
 /* Builds a block body (tx.h) into body: pending transactions in arrival
  * order across senders, each sender's in nonce order from its next nonce
  * with no gap, at most txs_max of them, a body of at most bytes_max bytes
@@ -162,6 +179,7 @@ typedef struct qp_chain_mempool_stats {
   uint64_t verified_hits;   /* verifications skipped thanks to the cache */
   uint64_t block_verifications; /* of those verified, by qp_chain_mempool_verify (a block's
                                    check, on the consensus thread) */
+  uint64_t vouched;         /* admitted on f + 1 validators' vouches, not verified here */
   uint64_t rejected[QP_CHAIN_ADMIT__COUNT]; /* refusals per reason ([OK] = admitted) */
 } qp_chain_mempool_stats_t;
 

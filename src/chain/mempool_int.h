@@ -67,7 +67,7 @@ struct qp_chain_mempool {
   qp__chain_hmap_t verified;         /* verified tx hashes */
   uint8_t *ring;                     /* their insertion order, verified_max * 32 bytes */
   uint32_t ring_next, ring_count;    /* the oldest slot / slots used */
-  uint64_t verifications, verified_hits, block_verifications; /* counters */
+  uint64_t verifications, verified_hits, block_verifications, vouched; /* counters */
   uint64_t rejected[QP_CHAIN_ADMIT__COUNT]; /* " */
 };
 

@@ -27,6 +27,7 @@
 #include "chain/genesis.h"
 #include "chain/mempool.h"
 #include "chain/store.h"
+#include "chain/vouch.h"
 #include "http/http.h"
 #include "net/net.h"
 
@@ -44,7 +45,20 @@ enum {
   QP__CHAIN_CHANNEL_TXS = QP_CHAIN_FWD_CHANNEL, /* forwarded transactions, batched (forward.h) */
   QP__CHAIN_CHANNEL_EPOCH = 4,     /* the end of an epoch: its last block and commit certificate */
   QP__CHAIN_CHANNEL_CATCHUP = 5,   /* catching up across epochs: a request or a run (catchup.h) */
+  QP__CHAIN_CHANNEL_VOUCHED = QP_CHAIN_VOUCHED_CHANNEL, /* forwarded txs, vouched (vouch.h) */
+  QP__CHAIN_CHANNEL_VOUCH = QP_CHAIN_VOUCH_CHANNEL,     /* a checker's vouch (vouch.h) */
 };
+
+/* A forward frame this small goes without a vouch: signing and checking
+ * two vouches would cost more than verifying its few signatures. */
+#define QP__CHAIN_VOUCH_TXS_MIN 8u
+/* How long a frame waits for its checkers' vouches before this node
+ * verifies it itself (at once when a checker's connection is down; under a
+ * flood a checker's queue can hold seconds of work, and verifying here
+ * then would double the work that put it behind); how long vouches wait
+ * for a frame that has not come. */
+#define QP__CHAIN_VOUCH_WAIT_MS 5000u
+#define QP__CHAIN_VOUCH_KEEP_MS 5000u
 
 /* The module's settings ("modules": {"chain": {…}} in node.json). */
 typedef struct qp__chain_settings {
@@ -143,6 +157,11 @@ typedef struct qp__chain_node {
   qp__chain_event_t *admit_head, *admit_tail; /* forwarded frames, oldest first */
   size_t admit_bytes;                /* ... their bytes */
   bool admit_stopping;
+  qp_chain_vouch_book_t vouch_book;  /* frames waiting for vouches (admission thread) */
+  _Atomic uint64_t vouches_sent;     /* vouches this node signed: its frames' and as checker */
+  _Atomic uint64_t vouch_timeouts;   /* frames verified here after their vouches did not come */
+  _Atomic uint64_t vouch_refused;    /* vouched frames or vouches refused (bad signature,
+                                        not a member, a frame with a bad transaction) */
   pthread_mutex_t fwd_mutex;         /* guards the outbox below */
   qp_buf_t fwd;                      /* transactions to forward: one frame (forward.c) */
   uint32_t fwd_count;                /* ... how many */
@@ -199,6 +218,23 @@ void qp__chain_admit_forwarded(qp__chain_node_t *n, uint32_t from, const uint8_t
                                size_t len);
 int qp__chain_admitter_start(qp__chain_node_t *n, char *detail, size_t detail_size);
 void qp__chain_admitter_stop(qp__chain_node_t *n);
+
+/* The current epoch as seen from any thread (epochs.c): its members'
+ * count and mask, this node's member index and a transport peer's (-1:
+ * not a member now), that peer's key, and the transport's peer count. */
+typedef struct qp__chain_roster {
+  uint32_t count;
+  uint64_t members;
+  int32_t self;
+  int32_t origin;
+  uint8_t origin_key[QP_SIGN_PUBLIC_MAX];
+  size_t origin_key_len;
+  uint32_t peers;
+} qp__chain_roster_t;
+void qp__chain_roster(qp__chain_node_t *n, uint32_t peer, qp__chain_roster_t *out);
+/* True when every checker of a frame from member origin (vouch.h) is this
+ * node or a peer whose connection is up: its vouch can come. */
+bool qp__chain_checkers_up(qp__chain_node_t *n, uint32_t origin);
 
 /* epochs.c: the validator sets.  open reads them from the committed state
  * (after the store opened) and sets cfg, member and self; advance takes the

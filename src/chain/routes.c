@@ -489,6 +489,18 @@ void qp__chain_metrics(void *ctx, qp_http_text_t *out) {
   qp_http_metric_u64(out, "quipu_chain_block_signature_verifications_total", "counter",
                      "of those, verified while checking a proposed block (consensus thread)",
                      ms.block_verifications);
+  qp_http_metric_u64(out, "quipu_chain_vouched_txs_total", "counter",
+                     "transactions admitted on f + 1 validators' vouches, not verified here",
+                     ms.vouched);
+  qp_http_metric_u64(out, "quipu_chain_vouches_sent_total", "counter",
+                     "vouches this node signed (its forwarded frames, frames it checked)",
+                     atomic_load(&n->vouches_sent));
+  qp_http_metric_u64(out, "quipu_chain_vouch_timeouts_total", "counter",
+                     "vouched frames verified here because their vouches did not come in time",
+                     atomic_load(&n->vouch_timeouts));
+  qp_http_metric_u64(out, "quipu_chain_vouches_refused_total", "counter",
+                     "vouched frames and vouches refused (bad signature, malformed, a bad "
+                     "transaction)", atomic_load(&n->vouch_refused));
   qp_http_metric_u64(out, "quipu_chain_signature_cache_hits_total", "counter",
                      "verifications skipped: the transaction was verified here before",
                      ms.verified_hits);

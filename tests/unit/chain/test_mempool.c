@@ -5,7 +5,8 @@
  * re-check that drops stale ones, the verified-hash cache (a signature is
  * verified once), admission from several threads beside block
  * building, and the per-block gas budget (a call above it refused with
- * gas_too_high, a block's calls summing to at most it).
+ * gas_too_high, a block's calls summing to at most it), and the signature
+ * modes of vouching (vouched: no check; attest: checked even when refused).
  */
 #include <pthread.h>
 
@@ -486,13 +487,73 @@ static void test_stated_gas(void **state) {
   qp_sign_key_free(a);
 }
 
+/* Admits bytes in mode; returns the result, *sig_ok the pool's answer. */
+static qp_chain_admit_t admit_mode(qp_chain_mempool_t *mp, const uint8_t *b, size_t len,
+                                   qp_chain_sig_mode_t mode, bool *sig_ok) {
+  qp_chain_admit_t a = QP_CHAIN_ADMIT__COUNT;
+  int rc = qp_chain_mempool_admit(mp, b, len, mode, &a, sig_ok, NULL, NULL, 0);
+  assert_int_equal(rc, a == QP_CHAIN_ADMIT_OK ? 0 : QP_EINVAL);
+  return a;
+}
+
+/* The signature modes (vouch.h): a vouched transaction goes in unchecked
+ * (that is the trust f + 1 vouches buy: the test shows it with a forged
+ * one) and counts as vouched, not verified; an attesting admission answers
+ * for the signature even when the pool refuses the transaction for its
+ * nonce, and a forged one refused that way is reported unsigned. */
+static void test_signature_modes(void **state) {
+  (void)state;
+  qp_chain_mempool_t *mp = pool(64, 1u << 20, 64);
+  qp_sign_key_t *k1 = test_key(QP_SUITE_ED25519, 31), *k2 = test_key(QP_SUITE_ED25519, 32);
+  size_t len = 0, len2 = 0;
+  uint8_t *forged = test_tx(k1, CHAIN, 1, "kv", "put", "{\"key\":\"a\",\"value\":\"1\"}", &len);
+  forged[len - 1] ^= 0x40; /* the signature's last byte */
+  bool sig_ok = true;
+  assert_int_equal(admit_mode(mp, forged, len, QP_CHAIN_SIG_VERIFY, &sig_ok),
+                   QP_CHAIN_ADMIT_BAD_SIGNATURE);
+  assert_false(sig_ok);
+  assert_int_equal(admit_mode(mp, forged, len, QP_CHAIN_SIG_VOUCHED, &sig_ok), QP_CHAIN_ADMIT_OK);
+  assert_true(sig_ok);
+  qp_chain_mempool_stats_t st;
+  qp_chain_mempool_stats(mp, &st);
+  assert_int_equal(st.vouched, 1);
+  assert_int_equal(st.verifications, 1); /* the VERIFY attempt only */
+  assert_int_equal(st.txs, 1);
+  /* Held now: a duplicate is known signed in any mode. */
+  assert_int_equal(admit_mode(mp, forged, len, QP_CHAIN_SIG_ATTEST, &sig_ok),
+                   QP_CHAIN_ADMIT_DUPLICATE);
+  assert_true(sig_ok);
+  /* Attesting: k2 committed up to nonce 5; nonce 3 is refused as used, yet
+   * its signature is checked, and a forged copy is reported unsigned. */
+  set_committed(k2, 5);
+  uint8_t *used = test_tx(k2, CHAIN, 3, "kv", "put", "{\"key\":\"b\",\"value\":\"2\"}", &len2);
+  assert_int_equal(admit_mode(mp, used, len2, QP_CHAIN_SIG_VERIFY, &sig_ok),
+                   QP_CHAIN_ADMIT_NONCE_USED);
+  assert_false(sig_ok); /* refused before its check */
+  assert_int_equal(admit_mode(mp, used, len2, QP_CHAIN_SIG_ATTEST, &sig_ok),
+                   QP_CHAIN_ADMIT_NONCE_USED);
+  assert_true(sig_ok);
+  used[len2 - 1] ^= 0x40;
+  assert_int_equal(admit_mode(mp, used, len2, QP_CHAIN_SIG_ATTEST, &sig_ok),
+                   QP_CHAIN_ADMIT_NONCE_USED);
+  assert_false(sig_ok);
+  qp_chain_mempool_stats(mp, &st);
+  assert_int_equal(st.verifications, 3);
+  assert_int_equal(st.txs, 1);
+  qp_free(used);
+  qp_free(forged);
+  qp_sign_key_free(k1);
+  qp_sign_key_free(k2);
+  qp_chain_mempool_free(mp);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_admission_codes), cmocka_unit_test(test_bytes_bound),
       cmocka_unit_test(test_take_order),      cmocka_unit_test(test_committed),
       cmocka_unit_test(test_verified_cache),  cmocka_unit_test(test_threads),
       cmocka_unit_test(test_other_suite_refused), cmocka_unit_test(test_gas_budget),
-      cmocka_unit_test(test_stated_gas),
+      cmocka_unit_test(test_stated_gas), cmocka_unit_test(test_signature_modes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
