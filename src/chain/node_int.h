@@ -36,7 +36,7 @@
 #define QP_CHAIN_SUBMIT_BATCH_MAX 8190u /* transactions in one POST /v1/chain/txs batch */
 #define QP__CHAIN_FORWARD_BYTES (512u << 10) /* an outbox this full is sent at once */
 #define QP__CHAIN_FORWARD_DUE_BYTES (64u << 10) /* ... this full, at the next check */
-#define QP__CHAIN_FORWARD_LINGER_MS 5u /* ... else once its first tx waited this long */
+#define QP__CHAIN_FORWARD_LINGER_MS 20u /* ... else once its first tx waited this long */
 
 /* The first byte of every peer frame says what follows. */
 enum {
