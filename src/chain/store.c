@@ -5,7 +5,12 @@
  *             state root || receipts root || u32 header_len || header ||
  *             u32 qc_len || qc || u32 body_len || body
  *   txs       tx hash -> u64 LE height || u32 LE index (first inclusion)
- *   receipts  tx hash -> receipt JSON (first inclusion)
+ *   receipts_at  u64 BE height || u32 BE index -> receipt JSON (first
+ *             inclusion; appended in commit order, so a block's receipts
+ *             fill pages one after the other instead of one random leaf each)
+ *   receipts  tx hash -> receipt JSON: only in stores written before
+ *             receipts_at, read when receipts_at lacks a transaction
+ *   hashes    block hash -> u64 BE height
  *   state     the state (state.h)
  *   meta      "genesis" -> the genesis hash; "head" -> u64 LE height ||
  *             hash || state root
@@ -85,7 +90,8 @@ static int load_meta(qp_chain_store_t *s, char *detail, size_t detail_size) {
 static int open_tables(qp_chain_store_t *s, char *detail, size_t detail_size) {
   const qp_kv_table_t tables[] = {
       {"blocks", MDB_CREATE, &s->blocks}, {"txs", MDB_CREATE, &s->txs},
-      {"receipts", MDB_CREATE, &s->receipts}, {"state", MDB_CREATE, &s->state},
+      {"receipts", MDB_CREATE, &s->receipts}, {"receipts_at", MDB_CREATE, &s->receipts_at},
+      {"state", MDB_CREATE, &s->state},
       {"meta", MDB_CREATE, &s->meta}, {"hashes", MDB_CREATE, &s->hashes},
   };
   const char *failed = NULL;

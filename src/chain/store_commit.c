@@ -50,19 +50,21 @@ static uint8_t *record_encode(const qp_chain_block_in_t *b, const qp_chain_exec_
   return out;
 }
 
-/* One tx's index entry and receipt; a hash seen before keeps its first. */
+/* One tx's index entry and receipt; a hash seen before keeps its first.
+ * The receipt is appended under the tx's place (height, index): keys grow
+ * with every commit, so MDB_APPEND fills pages in order. */
 static int put_tx(commit_ctx_t *c, MDB_txn *txn, uint32_t index) {
   const qp_chain_receipt_t *r = qp_array_at(&c->exec->receipts, index);
-  uint8_t where[12];
+  uint8_t where[12], at[QP__CHAIN_RECEIPT_KEY];
   qp_store_u64(where, c->b->height);
   qp_store_u32(where + 8, index);
   MDB_val k = {QP_HASH_SIZE, (void *)r->tx}, w = {sizeof where, where};
   int rc = mdb_put(txn, c->s->txs, &k, &w, MDB_NOOVERWRITE);
   if (rc == MDB_KEYEXIST) return 0;
   if (rc != 0) return rc;
-  MDB_val v = {r->json_len, r->json};
-  rc = mdb_put(txn, c->s->receipts, &k, &v, MDB_NOOVERWRITE);
-  return rc == MDB_KEYEXIST ? 0 : rc;
+  qp__chain_receipt_key(c->b->height, index, at);
+  MDB_val a = {sizeof at, at}, v = {r->json_len, r->json};
+  return mdb_put(txn, c->s->receipts_at, &a, &v, MDB_APPEND);
 }
 
 static int commit_fn(void *vctx, MDB_txn *txn) {

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 
+#include "base/bytes.h"
 #include "chain/store.h"
 
 #define QP_CHAIN_BLOCK_VERSION 2u
@@ -16,7 +17,7 @@
 
 struct qp_chain_store {
   qp_kv_t *kv;                                 /* the environment */
-  MDB_dbi blocks, txs, receipts, state, meta, hashes; /* tables (hashes: block hash -> height) */
+  MDB_dbi blocks, txs, receipts, receipts_at, state, meta, hashes; /* tables (store.c) */
   qp_chain_state_t *st;                        /* the state, over `state` */
   uint8_t genesis[QP_HASH_SIZE];               /* the network's genesis hash */
   pthread_mutex_t mu;                          /* guards head */
@@ -25,5 +26,15 @@ struct qp_chain_store {
 
 /* The meta table's "head" value. */
 void qp__chain_head_encode(const qp_chain_head_t *h, uint8_t out[QP_CHAIN_HEAD_BYTES]);
+
+/* The receipts_at key of a transaction's place: u64 BE height || u32 BE
+ * index (store.c). */
+#define QP__CHAIN_RECEIPT_KEY 12u
+static inline void qp__chain_receipt_key(uint64_t height, uint32_t index,
+                                         uint8_t out[QP__CHAIN_RECEIPT_KEY]) {
+  qp_store_u64_be(out, height);
+  out[8] = (uint8_t)(index >> 24), out[9] = (uint8_t)(index >> 16);
+  out[10] = (uint8_t)(index >> 8), out[11] = (uint8_t)index;
+}
 
 #endif

@@ -116,15 +116,31 @@ int qp_chain_store_tx(qp_chain_store_t *s, const uint8_t hash[QP_HASH_SIZE], uin
   return rc;
 }
 
+/* The receipt of the transaction placed at where (the txs table's value),
+ * or under its hash in a store written before receipts_at. */
+static int receipt_get(qp_chain_store_t *s, MDB_txn *txn, const uint8_t hash[QP_HASH_SIZE],
+                       MDB_val *v) {
+  MDB_val k = {QP_HASH_SIZE, (void *)hash}, w;
+  int rc = qp_kv_err(mdb_get(txn, s->txs, &k, &w));
+  if (rc == 0 && w.mv_size != 12) rc = QP_ECORRUPT;
+  if (rc != 0) return rc;
+  uint8_t at[QP__CHAIN_RECEIPT_KEY];
+  qp__chain_receipt_key(qp_load_u64(w.mv_data), qp_load_u32((const uint8_t *)w.mv_data + 8), at);
+  MDB_val a = {sizeof at, at};
+  rc = qp_kv_err(mdb_get(txn, s->receipts_at, &a, v));
+  if (rc == QP_ENOTFOUND) rc = qp_kv_err(mdb_get(txn, s->receipts, &k, v));
+  return rc;
+}
+
 int qp_chain_store_receipt(qp_chain_store_t *s, const uint8_t hash[QP_HASH_SIZE], char **json,
                            size_t *len) {
   *json = NULL;
   *len = 0;
   MDB_txn *txn = NULL;
-  int rc = qp_kv_read_begin(s->kv, s->receipts, &txn, NULL);
+  int rc = qp_kv_read_begin(s->kv, s->receipts_at, &txn, NULL);
   if (rc != 0) return rc;
-  MDB_val k = {QP_HASH_SIZE, (void *)hash}, v;
-  rc = qp_kv_err(mdb_get(txn, s->receipts, &k, &v));
+  MDB_val v;
+  rc = receipt_get(s, txn, hash, &v);
   if (rc == 0) {
     *json = qp_malloc(v.mv_size + 1);
     if (*json == NULL) {

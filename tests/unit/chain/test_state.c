@@ -7,10 +7,12 @@
  * persistence (a reopened store has the same head, state, blocks and
  * receipts) and refusing another network's store; the blocks kept above
  * an epoch's last block (the 'above' record) are written with it, in the
- * same transaction, and read back exactly.
+ * same transaction, and read back exactly; receipts kept by their place
+ * in the chain read back by hash, and those of the older layout still read.
  */
 #include "chain/exec.h"
 #include "chain/store.h"
+#include "chain/store_int.h" /* the tables, to write a store of the older layout */
 #include "chain_test.h"
 
 typedef struct node {
@@ -240,6 +242,61 @@ static void test_receipt_json(void **state) {
   block_free(&blk);
   free_txs(txs, k);
   qp_sign_key_free(a);
+  node_close(&n, true);
+}
+
+/* Receipts are kept under each transaction's place (appended in commit
+ * order): several blocks of several transactions each read back by hash,
+ * every one its own; a store written before that kept them by hash (the
+ * old table, no place entry) is still read. */
+static void test_receipts_by_place(void **state) {
+  (void)state;
+  node_t n;
+  node_open(&n, true);
+  qp_sign_key_t *keys[3] = {test_key(QP_SUITE_ED25519, 21), test_key(QP_SUITE_ED25519, 22),
+                            test_key(QP_SUITE_ED25519, 23)};
+  for (uint64_t h = 1; h <= 3; h++) {
+    uint8_t *txs[3];
+    size_t lens[3], k = 0;
+    char args[64];
+    for (int i = 0; i < 3; i++) {
+      snprintf(args, sizeof args, "{\"key\":\"k%d-%llu\",\"value\":\"v\"}", i,
+               (unsigned long long)h);
+      TX(keys[i], h, "put", args);
+    }
+    block_t blk;
+    run_block(&n, txs, lens, k, &blk);
+    for (size_t i = 0; i < blk.count; i++) {
+      char *stored = NULL;
+      size_t len = 0;
+      assert_int_equal(qp_chain_store_receipt(n.store, blk.txs[i].hash, &stored, &len), 0);
+      assert_string_equal(stored, receipt(&blk, i));
+      assert_int_equal(len, strlen(receipt(&blk, i)));
+      qp_free(stored);
+    }
+    block_free(&blk);
+    free_txs(txs, k);
+  }
+  /* The old layout: txs -> place, receipts -> JSON by hash, nothing at the place. */
+  uint8_t old[QP_HASH_SIZE];
+  memset(old, 0xee, sizeof old);
+  MDB_txn *txn = NULL;
+  assert_int_equal(mdb_txn_begin(qp_kv_env(n.store->kv), NULL, 0, &txn), 0);
+  uint8_t where[12] = {0};
+  qp_store_u64(where, 2);
+  qp_store_u32(where + 8, 77);
+  MDB_val k = {QP_HASH_SIZE, old}, w = {sizeof where, where}, v = {9, "{\"old\":1}"};
+  assert_int_equal(mdb_put(txn, n.store->txs, &k, &w, 0), 0);
+  assert_int_equal(mdb_put(txn, n.store->receipts, &k, &v, 0), 0);
+  assert_int_equal(mdb_txn_commit(txn), 0);
+  char *stored = NULL;
+  size_t len = 0;
+  assert_int_equal(qp_chain_store_receipt(n.store, old, &stored, &len), 0);
+  assert_string_equal(stored, "{\"old\":1}");
+  qp_free(stored);
+  uint8_t none[QP_HASH_SIZE] = {0};
+  assert_int_equal(qp_chain_store_receipt(n.store, none, &stored, &len), QP_ENOTFOUND);
+  for (int i = 0; i < 3; i++) qp_sign_key_free(keys[i]);
   node_close(&n, true);
 }
 
@@ -515,7 +572,7 @@ int main(void) {
       cmocka_unit_test(test_batch_growth),
       cmocka_unit_test(test_kv_ownership),
       cmocka_unit_test(test_failure_codes),
-      cmocka_unit_test(test_receipt_json),
+      cmocka_unit_test(test_receipt_json), cmocka_unit_test(test_receipts_by_place),
       cmocka_unit_test(test_pipeline_and_refusals),
       cmocka_unit_test(test_determinism_and_persistence),
       cmocka_unit_test(test_other_network),
