@@ -143,17 +143,39 @@ static size_t on_vouch(qp__chain_node_t *n, uint32_t from, const uint8_t *bytes,
     refused(n, from, "a vouch whose signature does not verify (dropped)");
     return 0;
   }
+  uint64_t now = now_ms();
+  n->vouch_seen_ms[r.origin] = now;
   (void)qp_chain_vouch_book_vouch(&n->vouch_book, digest, (uint32_t)r.origin,
-                                  now_ms() + QP__CHAIN_VOUCH_KEEP_MS);
+                                  now + QP__CHAIN_VOUCH_KEEP_MS);
   return admit_ready(n, &r);
 }
 
-/* Frames whose vouches did not come in time: verified here. */
+/* True when every checker of a frame from transport peer `from` vouched
+ * for some frame lately: alive, only behind. */
+static bool checkers_vouching(qp__chain_node_t *n, uint32_t from, uint64_t now) {
+  qp__chain_roster_t r;
+  qp__chain_roster(n, from, &r);
+  if (r.origin < 0) return false;
+  for (uint32_t m = 0; m < r.count && m < QP_CHAIN_VALIDATORS_MAX; m++) {
+    if (!qp_chain_vouch_is_checker(r.count, (uint32_t)r.origin, m)) continue;
+    uint64_t seen = n->vouch_seen_ms[m];
+    if (seen == 0 || now - seen >= QP__CHAIN_VOUCH_WAIT_MS) return false;
+  }
+  return true;
+}
+
+/* Frames whose vouches did not come in time: waited for again while their
+ * checkers are vouching for others (a bounded number of times), else
+ * verified here. */
 static size_t admit_due(qp__chain_node_t *n) {
   size_t admitted = 0;
   qp_chain_vouch_entry_t e;
   bool all = false;
-  while (qp_chain_vouch_book_due(&n->vouch_book, now_ms(), &e)) {
+  uint64_t now = now_ms();
+  while (qp_chain_vouch_book_due(&n->vouch_book, now, &e)) {
+    if (e.waits < QP__CHAIN_VOUCH_WAITS_MAX && checkers_vouching(n, e.from, now) &&
+        qp_chain_vouch_book_requeue(&n->vouch_book, &e, now + QP__CHAIN_VOUCH_WAIT_MS) == 0)
+      continue;
     atomic_fetch_add(&n->vouch_timeouts, 1);
     admitted += admit_frame(n, e.frame, e.len, QP_CHAIN_SIG_VERIFY, &all);
     qp_free(e.frame);

@@ -59,6 +59,12 @@ enum {
  * for a frame that has not come. */
 #define QP__CHAIN_VOUCH_WAIT_MS 5000u
 #define QP__CHAIN_VOUCH_KEEP_MS 5000u
+/* A frame whose checkers are alive (each vouched for some frame within the
+ * last QP__CHAIN_VOUCH_WAIT_MS) but behind (their admission queue holds
+ * seconds of work under a flood) waits again, up to this many times, before
+ * this node verifies it itself: verifying it here then would only repeat
+ * the work that put them behind. */
+#define QP__CHAIN_VOUCH_WAITS_MAX 6u
 
 /* The module's settings ("modules": {"chain": {…}} in node.json). */
 typedef struct qp__chain_settings {
@@ -158,6 +164,8 @@ typedef struct qp__chain_node {
   size_t admit_bytes;                /* ... their bytes */
   bool admit_stopping;
   qp_chain_vouch_book_t vouch_book;  /* frames waiting for vouches (admission thread) */
+  uint64_t vouch_seen_ms[QP_CHAIN_VALIDATORS_MAX]; /* per member: its last valid vouch
+                                                       (monotonic ms; admission thread) */
   _Atomic uint64_t vouches_sent;     /* vouches this node signed: its frames' and as checker */
   _Atomic uint64_t vouch_timeouts;   /* frames verified here after their vouches did not come */
   _Atomic uint64_t vouch_refused;    /* vouched frames or vouches refused (bad signature,

@@ -86,6 +86,7 @@ typedef struct qp_chain_vouch_entry {
   uint32_t from;         /* the transport peer that sent the frame */
   uint64_t vouchers;     /* bit m: member m vouched (its signature checked) */
   uint64_t deadline_ms;  /* a frame: verify it ourselves then; vouches alone: forget them */
+  uint32_t waits;        /* times its deadline was put off (qp_chain_vouch_book_requeue) */
 } qp_chain_vouch_entry_t;
 
 typedef struct qp_chain_vouch_book {
@@ -117,6 +118,13 @@ bool qp_chain_vouch_book_ready(qp_chain_vouch_book_t *b, uint64_t members, uint3
  * and *out, or false. */
 bool qp_chain_vouch_book_due(qp_chain_vouch_book_t *b, uint64_t now_ms,
                              qp_chain_vouch_entry_t *out);
+
+/* Puts a frame taken out as due back with a later deadline (its checkers
+ * are alive but behind), counting the wait in waits; the book owns
+ * e->frame again.  0, or QP_ELIMIT (the book is full: e is still the
+ * caller's). */
+int qp_chain_vouch_book_requeue(qp_chain_vouch_book_t *b, const qp_chain_vouch_entry_t *e,
+                                uint64_t deadline_ms);
 
 /* The earliest deadline held (UINT64_MAX: none). */
 uint64_t qp_chain_vouch_book_next(const qp_chain_vouch_book_t *b);

@@ -107,6 +107,20 @@ bool qp_chain_vouch_book_due(qp_chain_vouch_book_t *b, uint64_t now_ms,
   return false;
 }
 
+int qp_chain_vouch_book_requeue(qp_chain_vouch_book_t *b, const qp_chain_vouch_entry_t *e,
+                                uint64_t deadline_ms) {
+  if (e->frame == NULL || e->len > QP_CHAIN_VOUCH_BOOK_BYTES - b->bytes || find(b, e->digest) >= 0)
+    return QP_ELIMIT;
+  int rc = 0;
+  qp_chain_vouch_entry_t *slot = append(b, e->digest, &rc);
+  if (slot == NULL) return rc;
+  *slot = *e;
+  slot->deadline_ms = deadline_ms;
+  slot->waits = e->waits + 1;
+  b->bytes += e->len;
+  return 0;
+}
+
 uint64_t qp_chain_vouch_book_next(const qp_chain_vouch_book_t *b) {
   uint64_t next = UINT64_MAX;
   for (uint32_t i = 0; i < b->count; i++)

@@ -8,7 +8,8 @@
  * after every step the book keeps its invariants: the frames' bytes add
  * up, no more entries than its bound, deadlines in the entries, a frame
  * handed out as ready holds its quorum among the members asked, one handed
- * out as due has a deadline not after the clock, and nothing leaks.
+ * out as due has a deadline not after the clock (and may be put back to
+ * wait again), and nothing leaks.
  */
 #include <stdint.h>
 #include <string.h>
@@ -70,7 +71,8 @@ static void program(const uint8_t *data, size_t size) {
       qp_free(e.frame);
     } else if (op == 3 && qp_chain_vouch_book_due(&b, now, &e)) {
       QP_ASSERT(e.frame != NULL && e.deadline_ms <= now);
-      qp_free(e.frame);
+      if (arg % 2 == 0 || qp_chain_vouch_book_requeue(&b, &e, now + 1 + arg) != 0)
+        qp_free(e.frame); /* verified here, or put back to wait again (the book owns it) */
     } else if (op == 4) {
       now += arg;
     }

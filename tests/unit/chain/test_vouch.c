@@ -7,7 +7,8 @@
  * forwarder (n = 1..10) and the quorum is f + 1; the book admits a frame
  * only with a quorum of vouches from current members, in either arrival
  * order, hands back frames whose deadline passed, forgets vouches whose
- * frame never came, ignores a frame sent twice, and holds its bounds.
+ * frame never came, puts a due frame back to wait again, ignores a frame
+ * sent twice, and holds its bounds.
  */
 #include "chain/forward.h"
 #include "chain/vouch.h"
@@ -212,6 +213,36 @@ static void test_book_deadlines(void **state) {
   assert_int_equal(b.count, 0);
 }
 
+/* A due frame put back waits again: not due before its new deadline, its
+ * waits counted, still admitted once its vouches come; a frame put back
+ * into a book that already holds its digest is refused. */
+static void test_book_requeue(void **state) {
+  (void)state;
+  qp_chain_vouch_book_t b = {0};
+  uint8_t d[QP_HASH_SIZE];
+  digest_of(4, d);
+  qp_chain_vouch_entry_t e, again;
+  assert_int_equal(qp_chain_vouch_book_frame(&b, d, 3, 3, (const uint8_t *)"body", 4, 10), 0);
+  assert_true(qp_chain_vouch_book_due(&b, 10, &e));
+  assert_int_equal(e.waits, 0);
+  assert_int_equal(b.bytes, 0);
+  assert_int_equal(qp_chain_vouch_book_requeue(&b, &e, 20), 0);
+  assert_int_equal(b.bytes, 4);
+  assert_false(qp_chain_vouch_book_due(&b, 19, &again));
+  assert_true(qp_chain_vouch_book_due(&b, 20, &again));
+  assert_int_equal(again.waits, 1);
+  assert_ptr_equal(again.frame, e.frame); /* the same bytes, not a copy */
+  assert_int_equal(qp_chain_vouch_book_requeue(&b, &again, 30), 0);
+  assert_int_equal(qp_chain_vouch_book_requeue(&b, &again, 30), QP_ELIMIT); /* held already */
+  assert_int_equal(qp_chain_vouch_book_vouch(&b, d, 0, 99), 0);
+  assert_true(qp_chain_vouch_book_ready(&b, 0xf, 2, &e));
+  assert_int_equal(e.waits, 2);
+  assert_memory_equal(e.frame, "body", 4);
+  qp_free(e.frame);
+  assert_int_equal(b.count, 0);
+  qp_chain_vouch_book_free(&b);
+}
+
 static void test_book_bounds(void **state) {
   (void)state;
   qp_chain_vouch_book_t b = {0};
@@ -247,6 +278,7 @@ int main(void) {
       cmocka_unit_test(test_book_frame_then_vouches),
       cmocka_unit_test(test_book_vouches_before_frame),
       cmocka_unit_test(test_book_deadlines),
+      cmocka_unit_test(test_book_requeue),
       cmocka_unit_test(test_book_bounds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
