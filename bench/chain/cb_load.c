@@ -10,10 +10,13 @@
  * submitted to, of the block that carries it, minus the time its first
  * request was handed to curl (cb_check.c finds the block).
  *
- * Pacing: with a rate, transaction i leaves no earlier than start + i/rate
- * (an open-loop schedule: a slow answer does not slow the offered load
- * unless every connection is busy); without one, every idle connection
- * sends at once, each request carrying whatever is due, up to the batch.
+ * Pacing: with a rate, transaction i is due at start + i/rate (an
+ * open-loop schedule: a slow answer does not slow the offered load unless
+ * every connection is busy), and an idle connection sends fresh ones once
+ * a whole batch is due or the oldest due one waited --linger-ms, as a
+ * batching client does; its latency counts from that scheduled time, so
+ * the wait is in it.  Without a rate, every idle connection sends at once,
+ * each request carrying whatever is due, up to the batch.
  * 503 / mempool_full and nonce_too_far are sent again 20 ms later; any
  * other refusal fails the run.
  */
@@ -96,15 +99,21 @@ static bool batch_body(loader_t *ld, lane_t *l) {
   return ok && qp_buf_append(&l->body, "]}", 2);
 }
 
+/* When transaction i is due under a rate (start set). */
+static uint64_t scheduled_ns(const loader_t *ld, uint32_t i) {
+  return ld->load->start_ns + (uint64_t)i * 1000000000ull / ld->cfg->rate;
+}
+
 static void lane_send(loader_t *ld, lane_t *l, uint64_t now) {
   l->tx = l->batch[0];
   qp_buf_reset(&l->resp);
+  if (ld->load->start_ns == 0) ld->load->start_ns = now;
   for (uint32_t i = 0; i < l->batch_len; i++) {
     qcb_tx_t *t = &ld->txs->txs[l->batch[i]];
-    if (t->submit_ns == 0) t->submit_ns = now;
+    uint64_t due = ld->cfg->rate ? scheduled_ns(ld, l->batch[i]) : now;
+    if (t->submit_ns == 0) t->submit_ns = due < now ? due : now;
     t->node = l->node;
   }
-  if (ld->load->start_ns == 0) ld->load->start_ns = now;
   curl_easy_setopt(l->easy, CURLOPT_URL, ld->url_txs[l->node]);
   if (ld->cfg->batch > 1) {
     QP_ASSERT(batch_body(ld, l));
@@ -118,16 +127,29 @@ static void lane_send(loader_t *ld, lane_t *l, uint64_t now) {
   curl_multi_add_handle(ld->multi, l->easy);
 }
 
+/* With a rate and a linger: true when fresh transactions may leave now (a
+ * whole batch is due, or the oldest due one waited the linger). */
+static bool fresh_ready(const loader_t *ld, uint64_t now) {
+  uint32_t rate = ld->cfg->rate;
+  if (rate == 0 || ld->cfg->linger_ms == 0 || ld->load->start_ns == 0 ||
+      ld->next >= ld->txs->count)
+    return true;
+  uint64_t first = scheduled_ns(ld, ld->next);
+  if (now < first) return true; /* nothing due yet: next_due says so */
+  uint64_t due = (now - ld->load->start_ns) * rate / 1000000000ull + 1 - ld->next;
+  return due >= ld->cfg->batch || first + (uint64_t)ld->cfg->linger_ms * 1000000ull <= now;
+}
+
 /* The next transaction due now, or IDLE: a retry whose delay passed, else
- * the next fresh one when the schedule allows it. */
-static uint32_t next_due(loader_t *ld, uint64_t now) {
+ * the next fresh one when the schedule (and the linger) allows it. */
+static uint32_t next_due(loader_t *ld, uint64_t now, bool fresh_ok) {
   if (ld->retry_count > 0 && ld->retry_due[ld->retry_head] <= now) {
     uint32_t tx = ld->retry[ld->retry_head];
     ld->retry_head = (ld->retry_head + 1) % ld->txs->count;
     ld->retry_count--;
     return tx;
   }
-  if (ld->next >= ld->txs->count) return IDLE;
+  if (ld->next >= ld->txs->count || !fresh_ok) return IDLE;
   uint32_t rate = ld->cfg->rate;
   uint64_t start = ld->load->start_ns ? ld->load->start_ns : now;
   if (rate != 0 && now < start + (uint64_t)ld->next * 1000000000ull / rate) return IDLE;
@@ -269,7 +291,8 @@ static void start_idle(loader_t *ld, uint64_t now) {
     lane_t *l = &ld->lanes[i];
     if (l->tx != IDLE) continue;
     uint32_t tx = IDLE;
-    while (l->batch_len < ld->cfg->batch && (tx = next_due(ld, now)) != IDLE)
+    bool ready = fresh_ready(ld, now);
+    while (l->batch_len < ld->cfg->batch && (tx = next_due(ld, now, ready)) != IDLE)
       l->batch[l->batch_len++] = tx;
     if (l->batch_len > 0) {
       lane_send(ld, l, now);

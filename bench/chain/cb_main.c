@@ -32,6 +32,7 @@
 static const char USAGE[] =
     "usage: quipu-chain-bench --quipu PATH [--quick] [--txs N] [--senders N]\n"
     "                         [--connections N] [--batch N] [--rate TX_PER_S] [--poll-ms N]\n"
+    "                         [--linger-ms N]\n"
     "                         [--validators N] [--tmp DIR] [--keep] [--timeline]\n"
     "                         [--crypto ed25519|sm2|both] [--propose-max N]\n"
     "  --txs          signed kv puts to send (60000; --quick 6000)\n"
@@ -40,6 +41,9 @@ static const char USAGE[] =
     "  --batch        transactions per request at most (64; 1 = one {\"tx\"} per request)\n"
     "  --rate         offered load in tx/s (0 = as fast as admission allows; the default)\n"
     "  --poll-ms      status poll period per node, the resolution of commit times (10)\n"
+    "  --linger-ms    with --rate: a connection sends once --batch txs are due or the oldest\n"
+    "                 due one waited this long (10; 0 = whatever is due at each turn, ~1 ms);\n"
+    "                 latency counts from each tx's scheduled time, so the wait is in it\n"
     "  --propose-max  transactions a node puts in a block it proposes (node.json\n"
     "                 propose_txs_max; default the node's, 2048)\n"
     "  --timeline     print every block: proposer, view, size, proposal and commit times\n"
@@ -70,6 +74,7 @@ static void defaults(qcb_config_t *c, bool quick) {
   c->lanes_per_node = 8;
   c->batch = 64;
   c->poll_ms = 10;
+  c->linger_ms = 10;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   c->cores = cpus > 0 ? (uint32_t)cpus : 1;
   c->tmp_dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -95,7 +100,7 @@ static int parse_args(int argc, char **argv, qcb_config_t *c, bool *both) {
       {"quipu", required_argument, NULL, 'q'},   {"quick", no_argument, NULL, 'Q'},
       {"txs", required_argument, NULL, 'n'},     {"senders", required_argument, NULL, 's'},
       {"connections", required_argument, NULL, 'c'}, {"rate", required_argument, NULL, 'r'},
-      {"batch", required_argument, NULL, 'b'},
+      {"batch", required_argument, NULL, 'b'},   {"linger-ms", required_argument, NULL, 'l'},
       {"poll-ms", required_argument, NULL, 'p'}, {"validators", required_argument, NULL, 'v'},
       {"tmp", required_argument, NULL, 't'},     {"keep", no_argument, NULL, 'k'},
       {"timeline", no_argument, NULL, 'T'},      {"help", no_argument, NULL, 'h'},
@@ -114,6 +119,7 @@ static int parse_args(int argc, char **argv, qcb_config_t *c, bool *both) {
     case 'b': bad = parse_u32(optarg, 1, 8190, &c->batch); break;
     case 'r': bad = parse_u32(optarg, 0, 10000000, &c->rate); break;
     case 'p': bad = parse_u32(optarg, 1, 1000, &c->poll_ms); break;
+    case 'l': bad = parse_u32(optarg, 0, 1000, &c->linger_ms); break;
     case 'v': bad = parse_u32(optarg, 1, QCB_NODES_MAX, &c->nodes); break;
     case 't': c->tmp_dir = optarg; break;
     case 'k': c->keep = true; break;

@@ -42,6 +42,8 @@ typedef struct qcb_config {
   uint32_t batch;           /* transactions per request at most (1 = {"tx":…}) */
   uint32_t rate;            /* offered tx/s; 0 = as fast as admission allows */
   uint32_t poll_ms;         /* status poll period per node */
+  uint32_t linger_ms;       /* with a rate: fresh transactions leave once a batch is due or the
+                               oldest due one waited this long (0: every loop turn) */
   uint32_t propose_max;     /* --propose-max: each node.json's propose_txs_max (0: its default) */
   uint32_t cores;           /* cores the bound assumes (online CPUs) */
   qp_suite_t suite;         /* --crypto: the network's suite and the senders' keys */
