@@ -13,10 +13,12 @@
  * (qp_chain_mempool_committed removes them and drops whatever the new
  * nonces made stale) or the block is abandoned (qp_chain_mempool_untake).
  *
- * Every signature is verified once per node: at admission, outside the
- * lock, and the hash of each verified transaction goes into a bounded cache
- * that block validation consults (qp_chain_mempool_verify), so the txs of
- * a proposal this node already admitted are not verified again.
+ * Every signature is verified at most once per node: at admission, outside
+ * the lock, and the hash of each verified transaction goes into a bounded
+ * cache that block validation consults (qp_chain_mempool_verify), so the
+ * txs of a proposal this node already admitted are not verified again.  A
+ * transaction admitted on f + 1 validators' vouches (QP_CHAIN_SIG_VOUCHED,
+ * vouch.h) enters the cache without a check.
  *
  * Thread-safety: every function may be called from any thread; one mutex
  * inside guards the pool and the cache, and is never held across a
