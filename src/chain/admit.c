@@ -57,20 +57,16 @@ static size_t admit_frame(qp__chain_node_t *n, const uint8_t *bytes, size_t len,
 
 static bool verify_vouch(qp__chain_node_t *n, const qp__chain_roster_t *r,
                          const uint8_t digest[QP_HASH_SIZE], const uint8_t *sig) {
-  uint8_t msg[QP_CHAIN_VOUCH_MESSAGE_BYTES];
-  qp_chain_vouch_message(n->genesis.hash, digest, msg);
-  return qp_verify_key_checked(n->genesis.suite, r->origin_key, r->origin_key_len, msg,
-                               sizeof msg, sig, QP_CHAIN_VOUCH_SIG_SIZE) == 0;
+  return qp_chain_vouch_check(n->genesis.suite, r->origin_key, r->origin_key_len, n->genesis.hash,
+                              digest, sig);
 }
 
 /* As a checker: signs a vouch for digest and sends it to every peer but
  * the frame's forwarder. */
 static void send_vouch(qp__chain_node_t *n, const qp__chain_roster_t *r, uint32_t from,
                        const uint8_t digest[QP_HASH_SIZE]) {
-  uint8_t msg[QP_CHAIN_VOUCH_MESSAGE_BYTES], sig[QP_SIGN_SIG_MAX], out[QP_CHAIN_VOUCH_BYTES];
-  size_t sig_len = 0;
-  qp_chain_vouch_message(n->genesis.hash, digest, msg);
-  if (qp_sign(n->key, msg, sizeof msg, sig, &sig_len) != 0 || sig_len != QP_CHAIN_VOUCH_SIG_SIZE)
+  uint8_t sig[QP_CHAIN_VOUCH_SIG_SIZE], out[QP_CHAIN_VOUCH_BYTES];
+  if (qp_chain_vouch_sign(n->key, n->genesis.hash, digest, sig) != 0)
     return; /* the others verify the frame themselves when no vouch comes */
   qp_chain_vouch_write(digest, sig, out);
   for (uint32_t p = 0; p < r->peers; p++)

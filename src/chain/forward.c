@@ -91,11 +91,9 @@ static bool send_vouched(qp__chain_node_t *n, const uint8_t *frame, size_t len) 
   qp__chain_roster_t r;
   qp__chain_roster(n, UINT32_MAX, &r);
   if (r.self < 0 || r.count < 2) return false;
-  uint8_t digest[QP_HASH_SIZE], msg[QP_CHAIN_VOUCH_MESSAGE_BYTES], sig[QP_SIGN_SIG_MAX];
-  size_t sig_len = 0;
-  if (qp_chain_vouch_digest(n->genesis.suite, frame, len, digest) != 0) return false;
-  qp_chain_vouch_message(n->genesis.hash, digest, msg);
-  if (qp_sign(n->key, msg, sizeof msg, sig, &sig_len) != 0 || sig_len != QP_CHAIN_VOUCH_SIG_SIZE)
+  uint8_t digest[QP_HASH_SIZE], sig[QP_CHAIN_VOUCH_SIG_SIZE];
+  if (qp_chain_vouch_digest(n->genesis.suite, frame, len, digest) != 0 ||
+      qp_chain_vouch_sign(n->key, n->genesis.hash, digest, sig) != 0)
     return false;
   uint8_t *out = qp_malloc(QP_CHAIN_VOUCHED_HEADER + len);
   if (out == NULL) return false;

@@ -3,6 +3,7 @@
  */
 #include <string.h>
 
+#include "base/err.h"
 #include "chain/forward.h"
 #include "chain/vouch.h"
 
@@ -19,6 +20,26 @@ void qp_chain_vouch_message(const uint8_t chain[QP_HASH_SIZE], const uint8_t dig
   memcpy(out, DOMAIN, 20);
   memcpy(out + 20, chain, QP_HASH_SIZE);
   memcpy(out + 20 + QP_HASH_SIZE, digest, QP_HASH_SIZE);
+}
+
+int qp_chain_vouch_sign(const qp_sign_key_t *key, const uint8_t chain[QP_HASH_SIZE],
+                        const uint8_t digest[QP_HASH_SIZE], uint8_t sig[QP_CHAIN_VOUCH_SIG_SIZE]) {
+  uint8_t msg[QP_CHAIN_VOUCH_MESSAGE_BYTES], out[QP_SIGN_SIG_MAX];
+  size_t len = 0;
+  qp_chain_vouch_message(chain, digest, msg);
+  int rc = qp_sign(key, msg, sizeof msg, out, &len);
+  if (rc == 0 && len != QP_CHAIN_VOUCH_SIG_SIZE) rc = QP_EIO;
+  if (rc == 0) memcpy(sig, out, QP_CHAIN_VOUCH_SIG_SIZE);
+  return rc;
+}
+
+bool qp_chain_vouch_check(qp_suite_t suite, const uint8_t *pub, size_t pub_len,
+                          const uint8_t chain[QP_HASH_SIZE], const uint8_t digest[QP_HASH_SIZE],
+                          const uint8_t *sig) {
+  uint8_t msg[QP_CHAIN_VOUCH_MESSAGE_BYTES];
+  qp_chain_vouch_message(chain, digest, msg);
+  return qp_verify_key_checked(suite, pub, pub_len, msg, sizeof msg, sig,
+                               QP_CHAIN_VOUCH_SIG_SIZE) == 0;
 }
 
 void qp_chain_vouched_write(const uint8_t sig[QP_CHAIN_VOUCH_SIG_SIZE], const uint8_t *frame,

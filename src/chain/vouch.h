@@ -46,6 +46,18 @@ int qp_chain_vouch_digest(qp_suite_t suite, const uint8_t *frame, size_t len,
 void qp_chain_vouch_message(const uint8_t chain[QP_HASH_SIZE], const uint8_t digest[QP_HASH_SIZE],
                             uint8_t out[QP_CHAIN_VOUCH_MESSAGE_BYTES]);
 
+/* Signs the vouch for digest with a member's key (over
+ * qp_chain_vouch_message): 0, or the signing error (QP_EIO also for a
+ * signature not QP_CHAIN_VOUCH_SIG_SIZE long). */
+int qp_chain_vouch_sign(const qp_sign_key_t *key, const uint8_t chain[QP_HASH_SIZE],
+                        const uint8_t digest[QP_HASH_SIZE], uint8_t sig[QP_CHAIN_VOUCH_SIG_SIZE]);
+
+/* True when sig is pub's vouch for digest on this chain (pub already
+ * accepted by the transport's handshake: qp_verify_key_checked). */
+bool qp_chain_vouch_check(qp_suite_t suite, const uint8_t *pub, size_t pub_len,
+                          const uint8_t chain[QP_HASH_SIZE], const uint8_t digest[QP_HASH_SIZE],
+                          const uint8_t *sig);
+
 /* Writes a vouched frame (QP_CHAIN_VOUCHED_HEADER + len bytes) into out. */
 void qp_chain_vouched_write(const uint8_t sig[QP_CHAIN_VOUCH_SIG_SIZE], const uint8_t *frame,
                             size_t len, uint8_t *out);

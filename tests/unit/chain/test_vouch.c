@@ -88,7 +88,14 @@ static void test_vouch_signature_binds_chain_and_digest(void **state) {
     assert_int_equal(qp_sign(key, msg, sizeof msg, sig, &sig_len), 0);
     assert_int_equal(sig_len, QP_CHAIN_VOUCH_SIG_SIZE);
     assert_int_equal(qp_verify(suites[k], pub, pub_len, msg, sizeof msg, sig, sig_len), 0);
+    /* The node's pair signs and checks exactly that message. */
+    uint8_t vsig[QP_CHAIN_VOUCH_SIG_SIZE];
+    assert_int_equal(qp_chain_vouch_sign(key, CHAIN, digest, vsig), 0);
+    assert_int_equal(qp_verify(suites[k], pub, pub_len, msg, sizeof msg, vsig, sizeof vsig), 0);
+    assert_true(qp_chain_vouch_check(suites[k], pub, pub_len, CHAIN, digest, vsig));
+    assert_true(qp_chain_vouch_check(suites[k], pub, pub_len, CHAIN, digest, sig));
     uint8_t other_chain[QP_HASH_SIZE] = {8};
+    assert_false(qp_chain_vouch_check(suites[k], pub, pub_len, other_chain, digest, vsig));
     qp_chain_vouch_message(other_chain, digest, msg);
     assert_int_not_equal(qp_verify(suites[k], pub, pub_len, msg, sizeof msg, sig, sig_len), 0);
     f.data[f.len - 1] ^= 1; /* another frame, another digest */
