@@ -100,33 +100,41 @@ int qp_chain_store_height_of(qp_chain_store_t *s, const uint8_t hash[QP_HASH_SIZ
   return rc;
 }
 
-int qp_chain_store_tx(qp_chain_store_t *s, const uint8_t hash[QP_HASH_SIZE], uint64_t *height,
-                      uint32_t *index) {
-  MDB_txn *txn = NULL;
-  int rc = qp_kv_read_begin(s->kv, s->txs, &txn, NULL);
-  if (rc != 0) return rc;
+/* A transaction's place (the txs table: u64 LE height || u32 LE index) in
+ * an open read transaction. */
+static int place_get(qp_chain_store_t *s, MDB_txn *txn, const uint8_t hash[QP_HASH_SIZE],
+                     uint64_t *height, uint32_t *index) {
   MDB_val k = {QP_HASH_SIZE, (void *)hash}, v;
-  rc = qp_kv_err(mdb_get(txn, s->txs, &k, &v));
+  int rc = qp_kv_err(mdb_get(txn, s->txs, &k, &v));
   if (rc == 0 && v.mv_size != 12) rc = QP_ECORRUPT;
   if (rc == 0) {
     *height = qp_load_u64(v.mv_data);
     *index = qp_load_u32((const uint8_t *)v.mv_data + 8);
   }
+  return rc;
+}
+
+int qp_chain_store_tx(qp_chain_store_t *s, const uint8_t hash[QP_HASH_SIZE], uint64_t *height,
+                      uint32_t *index) {
+  MDB_txn *txn = NULL;
+  int rc = qp_kv_read_begin(s->kv, s->txs, &txn, NULL);
+  if (rc != 0) return rc;
+  rc = place_get(s, txn, hash, height, index);
   qp_kv_read_end(s->kv, txn, NULL);
   return rc;
 }
 
-/* The receipt of the transaction placed at where (the txs table's value),
- * or under its hash in a store written before receipts_at. */
+/* The receipt of the transaction, kept under its place, or under its hash
+ * in a store written before receipts_at. */
 static int receipt_get(qp_chain_store_t *s, MDB_txn *txn, const uint8_t hash[QP_HASH_SIZE],
                        MDB_val *v) {
-  MDB_val k = {QP_HASH_SIZE, (void *)hash}, w;
-  int rc = qp_kv_err(mdb_get(txn, s->txs, &k, &w));
-  if (rc == 0 && w.mv_size != 12) rc = QP_ECORRUPT;
+  uint64_t height = 0;
+  uint32_t index = 0;
+  int rc = place_get(s, txn, hash, &height, &index);
   if (rc != 0) return rc;
   uint8_t at[QP__CHAIN_RECEIPT_KEY];
-  qp__chain_receipt_key(qp_load_u64(w.mv_data), qp_load_u32((const uint8_t *)w.mv_data + 8), at);
-  MDB_val a = {sizeof at, at};
+  qp__chain_receipt_key(height, index, at);
+  MDB_val a = {sizeof at, at}, k = {QP_HASH_SIZE, (void *)hash};
   rc = qp_kv_err(mdb_get(txn, s->receipts_at, &a, v));
   if (rc == QP_ENOTFOUND) rc = qp_kv_err(mdb_get(txn, s->receipts, &k, v));
   return rc;
