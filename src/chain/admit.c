@@ -31,11 +31,12 @@
 
 static uint64_t now_ms(void) { return qp_clock_mono_ns() / 1000000u; }
 
-/* Admits a forward frame's transactions in mode; *all_signed: every one
- * decoded and has a valid signature (meaningful for QP_CHAIN_SIG_ATTEST). */
+/* Admits a forward frame's transactions in mode; *all_signed (may be
+ * NULL): every one decoded and has a valid signature (meaningful for
+ * QP_CHAIN_SIG_ATTEST). */
 static size_t admit_frame(qp__chain_node_t *n, const uint8_t *bytes, size_t len,
                           qp_chain_sig_mode_t mode, bool *all_signed) {
-  *all_signed = false;
+  if (all_signed != NULL) *all_signed = false;
   qp_chain_fwd_reader_t r;
   if (!qp_chain_fwd_open(&r, bytes, len)) return 0;
   const uint8_t *tx = NULL;
@@ -51,7 +52,7 @@ static size_t admit_frame(qp__chain_node_t *n, const uint8_t *bytes, size_t len,
   bool whole = qp_chain_fwd_done(&r);
   if (!whole)
     QP_LOG_DEBUG("chain", "a malformed forwarded-transactions frame (the rest was dropped)");
-  *all_signed = whole && signed_ok;
+  if (all_signed != NULL) *all_signed = whole && signed_ok;
   return admitted;
 }
 
@@ -84,10 +85,9 @@ static void refused(qp__chain_node_t *n, uint32_t from, const char *what) {
 static size_t admit_ready(qp__chain_node_t *n, const qp__chain_roster_t *r) {
   size_t admitted = 0;
   qp_chain_vouch_entry_t e;
-  bool all = false;
   while (qp_chain_vouch_book_ready(&n->vouch_book, r->members, qp_chain_vouch_quorum(r->count),
                                    &e)) {
-    admitted += admit_frame(n, e.frame, e.len, QP_CHAIN_SIG_VOUCHED, &all);
+    admitted += admit_frame(n, e.frame, e.len, QP_CHAIN_SIG_VOUCHED, NULL);
     qp_free(e.frame);
   }
   return admitted;
@@ -106,8 +106,8 @@ static size_t on_vouched(qp__chain_node_t *n, uint32_t from, const uint8_t *byte
   qp__chain_roster(n, from, &r);
   uint8_t digest[QP_HASH_SIZE];
   if (r.origin < 0 || qp_chain_vouch_digest(n->genesis.suite, frame, frame_len, digest) != 0)
-    return admit_frame(n, frame, frame_len, QP_CHAIN_SIG_VERIFY, &all); /* not a member now */
-  if (r.self >= 0 && qp_chain_vouch_is_checker(r.count, (uint32_t)r.origin, (uint32_t)r.self)) {
+    return admit_frame(n, frame, frame_len, QP_CHAIN_SIG_VERIFY, NULL); /* not a member now */
+  if (r.self >= 0 && (r.checkers >> r.self & 1u)) { /* one of its checkers */
     size_t admitted = admit_frame(n, frame, frame_len, QP_CHAIN_SIG_ATTEST, &all);
     if (all) send_vouch(n, &r, from, digest);
     else refused(n, from, "a vouched frame with a transaction that does not verify (no vouch)");
@@ -117,11 +117,11 @@ static size_t on_vouched(qp__chain_node_t *n, uint32_t from, const uint8_t *byte
     refused(n, from, "a vouched frame whose vouch does not verify (dropped)");
     return 0;
   }
-  if (!qp__chain_checkers_up(n, (uint32_t)r.origin)) /* no vouch can come soon */
-    return admit_frame(n, frame, frame_len, QP_CHAIN_SIG_VERIFY, &all);
+  if (!r.checkers_up) /* no vouch can come soon */
+    return admit_frame(n, frame, frame_len, QP_CHAIN_SIG_VERIFY, NULL);
   int rc = qp_chain_vouch_book_frame(&n->vouch_book, digest, from, (uint32_t)r.origin, frame,
                                      frame_len, now_ms() + QP__CHAIN_VOUCH_WAIT_MS);
-  if (rc != 0) return admit_frame(n, frame, frame_len, QP_CHAIN_SIG_VERIFY, &all); /* book full */
+  if (rc != 0) return admit_frame(n, frame, frame_len, QP_CHAIN_SIG_VERIFY, NULL); /* book full */
   return admit_ready(n, &r);
 }
 
@@ -152,9 +152,8 @@ static bool checkers_vouching(qp__chain_node_t *n, uint32_t from, uint64_t now) 
   qp__chain_roster_t r;
   qp__chain_roster(n, from, &r);
   if (r.origin < 0) return false;
-  for (uint32_t m = 0; m < r.count && m < QP_CHAIN_VALIDATORS_MAX; m++) {
-    if (!qp_chain_vouch_is_checker(r.count, (uint32_t)r.origin, m)) continue;
-    uint64_t seen = n->vouch_seen_ms[m];
+  for (uint64_t c = r.checkers; c != 0; c &= c - 1) {
+    uint64_t seen = n->vouch_seen_ms[__builtin_ctzll(c)];
     if (seen == 0 || now - seen >= QP__CHAIN_VOUCH_WAIT_MS) return false;
   }
   return true;
@@ -166,23 +165,21 @@ static bool checkers_vouching(qp__chain_node_t *n, uint32_t from, uint64_t now) 
 static size_t admit_due(qp__chain_node_t *n) {
   size_t admitted = 0;
   qp_chain_vouch_entry_t e;
-  bool all = false;
   uint64_t now = now_ms();
   while (qp_chain_vouch_book_due(&n->vouch_book, now, &e)) {
     if (e.waits < QP__CHAIN_VOUCH_WAITS_MAX && checkers_vouching(n, e.from, now) &&
         qp_chain_vouch_book_requeue(&n->vouch_book, &e, now + QP__CHAIN_VOUCH_WAIT_MS) == 0)
       continue;
     atomic_fetch_add(&n->vouch_timeouts, 1);
-    admitted += admit_frame(n, e.frame, e.len, QP_CHAIN_SIG_VERIFY, &all);
+    admitted += admit_frame(n, e.frame, e.len, QP_CHAIN_SIG_VERIFY, NULL);
     qp_free(e.frame);
   }
   return admitted;
 }
 
 static size_t on_frame(qp__chain_node_t *n, const qp__chain_event_t *e) {
-  bool all = false;
   switch (e->bytes[0]) {
-  case QP__CHAIN_CHANNEL_TXS: return admit_frame(n, e->bytes, e->len, QP_CHAIN_SIG_VERIFY, &all);
+  case QP__CHAIN_CHANNEL_TXS: return admit_frame(n, e->bytes, e->len, QP_CHAIN_SIG_VERIFY, NULL);
   case QP__CHAIN_CHANNEL_VOUCHED: return on_vouched(n, e->from, e->bytes, e->len);
   case QP__CHAIN_CHANNEL_VOUCH: return on_vouch(n, e->from, e->bytes, e->len);
   default: return 0;

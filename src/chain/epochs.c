@@ -189,6 +189,23 @@ void qp__chain_epoch_source(qp__chain_node_t *n, qp_chain_epoch_source_t *out) {
   *out = (qp_chain_epoch_source_t){.at_height = source_at, .of_epoch = source_of, .ctx = n};
 }
 
+/* The checkers of a frame from member origin (vouch.h) as a member mask,
+ * and whether each is this node or a peer whose connection is up (epochs
+ * mutex held). */
+static uint64_t checkers_of(const qp__chain_node_t *n, const qp_chain_genesis_t *cfg,
+                            uint32_t origin, bool *up) {
+  uint64_t mask = 0;
+  *up = true;
+  for (uint32_t m = 0; m < cfg->validators_count; m++) {
+    if (!qp_chain_vouch_is_checker(cfg->validators_count, origin, m)) continue;
+    mask |= UINT64_C(1) << m;
+    const qp_chain_validator_t *v = &cfg->validators[m];
+    int32_t p = qp_chain_valset_find(&n->epochs.peers, v->public_key, v->public_key_len);
+    *up = *up && p >= 0 && (p == n->self || qp_net_peer_is_up(n->net, (uint32_t)p));
+  }
+  return mask;
+}
+
 void qp__chain_roster(qp__chain_node_t *n, uint32_t peer, qp__chain_roster_t *out) {
   uint8_t pub[QP_SIGN_PUBLIC_MAX];
   size_t len = 0;
@@ -207,19 +224,7 @@ void qp__chain_roster(qp__chain_node_t *n, uint32_t peer, qp__chain_roster_t *ou
     memcpy(out->origin_key, v->public_key, v->public_key_len);
     out->origin_key_len = v->public_key_len;
   }
+  if (out->origin >= 0)
+    out->checkers = checkers_of(n, cfg, (uint32_t)out->origin, &out->checkers_up);
   pthread_mutex_unlock(&n->epochs.mutex);
-}
-
-bool qp__chain_checkers_up(qp__chain_node_t *n, uint32_t origin) {
-  bool up = true;
-  pthread_mutex_lock(&n->epochs.mutex);
-  const qp_chain_genesis_t *cfg = n->epochs.cfgs[n->epochs.count - 1];
-  for (uint32_t m = 0; up && m < cfg->validators_count; m++) {
-    if (!qp_chain_vouch_is_checker(cfg->validators_count, origin, m)) continue;
-    const qp_chain_validator_t *v = &cfg->validators[m];
-    int32_t p = qp_chain_valset_find(&n->epochs.peers, v->public_key, v->public_key_len);
-    up = p >= 0 && (p == n->self || qp_net_peer_is_up(n->net, (uint32_t)p));
-  }
-  pthread_mutex_unlock(&n->epochs.mutex);
-  return up;
 }

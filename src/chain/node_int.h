@@ -229,7 +229,10 @@ void qp__chain_admitter_stop(qp__chain_node_t *n);
 
 /* The current epoch as seen from any thread (epochs.c): its members'
  * count and mask, this node's member index and a transport peer's (-1:
- * not a member now), that peer's key, and the transport's peer count. */
+ * not a member now), that peer's key, the transport's peer count, and
+ * when the peer is a member, the checkers of the frames it forwards
+ * (vouch.h) with whether each is this node or a peer whose connection is
+ * up (their vouches can come). */
 typedef struct qp__chain_roster {
   uint32_t count;
   uint64_t members;
@@ -238,11 +241,10 @@ typedef struct qp__chain_roster {
   uint8_t origin_key[QP_SIGN_PUBLIC_MAX];
   size_t origin_key_len;
   uint32_t peers;
+  uint64_t checkers;   /* member mask */
+  bool checkers_up;
 } qp__chain_roster_t;
 void qp__chain_roster(qp__chain_node_t *n, uint32_t peer, qp__chain_roster_t *out);
-/* True when every checker of a frame from member origin (vouch.h) is this
- * node or a peer whose connection is up: its vouch can come. */
-bool qp__chain_checkers_up(qp__chain_node_t *n, uint32_t origin);
 
 /* epochs.c: the validator sets.  open reads them from the committed state
  * (after the store opened) and sets cfg, member and self; advance takes the
