@@ -131,6 +131,46 @@ int qp_file_replace_commit(qp_file_replace_t *r, char *detail, size_t detail_siz
 /* Removes the temp file, leaving path as it was; frees r (NULL: no-op). */
 void qp_file_replace_abort(qp_file_replace_t *r);
 
+/* ------------------------------------------ records rewritten in place */
+
+/* A small record that is replaced often and must survive any crash (the
+ * chain's safety record, written before every vote): a file of two equal
+ * slots, each
+ *
+ *   checksum 16 (BLAKE2b-128 of the rest of the header and the record) |
+ *   magic "QPS1" u32 | length u32 | seq u64 | record | zeros to the slot's end
+ *
+ * all little-endian; a slot whose header is all zeros was never written.
+ * A write goes to the slot not holding the newest record, then fdatasync:
+ * the file keeps its size, so no file-system metadata is journaled and one
+ * flush makes it durable (qp_file_replace costs a file and a directory
+ * fsync).  A crash during a write leaves that slot failing its checksum;
+ * readers take the newest valid slot, which is the record the last
+ * successful write made durable.  (Damage to the newest slot alone reads
+ * the same as a torn write: the previous record is returned.)  One writer
+ * per file. */
+typedef struct qp_slot_file qp_slot_file_t;
+
+/* Opens the file at path, creating it (atomically, mode `mode`, slots
+ * sized for data_max bytes) when it does not exist, and copies its newest
+ * record into data (room for data_max bytes) with its length in *len (0:
+ * no record yet).  Returns 0; QP_ECORRUPT when both slots fail their
+ * checksums or the file is not a slot file; QP_ELIMIT when the record is
+ * larger than data_max; QP_EINVAL, QP_ENOMEM, QP_ENOSPC, QP_EIO.  detail
+ * names the file and the reason. */
+int qp_slot_file_open(const char *path, size_t data_max, unsigned mode, qp_slot_file_t **out,
+                      uint8_t *data, size_t *len, char *detail, size_t detail_size);
+
+/* Makes data[0, len) the file's record, durably, before returning 0.  A
+ * record larger than the slots rewrites the file whole (qp_file_replace).
+ * After a failure the file takes no more writes (QP_EIO): its last
+ * durable record is still there for the next open. */
+int qp_slot_file_write(qp_slot_file_t *f, const void *data, size_t len, char *detail,
+                       size_t detail_size);
+
+/* Closes the file (NULL: no-op). */
+void qp_slot_file_close(qp_slot_file_t *f);
+
 /* Takes the exclusive lock file `dir/quipu.lock` (flock, non-blocking).
  * Returns 0 and the fd in *fd_out, or QP_ELOCKED naming the holder's pid in
  * detail.  Release with qp_lock_release(). */
