@@ -51,6 +51,39 @@ void qp__chain_execs_clear(qp__chain_node_t *n) {
   }
 }
 
+qp_chain_tx_t *qp__chain_txs_take(qp__chain_node_t *n) {
+  qp_chain_tx_t *txs = NULL;
+  pthread_mutex_lock(&n->txs_mutex);
+  for (uint32_t i = 0; i < QP__CHAIN_TXS_ARRAYS && txs == NULL; i++) {
+    if (n->txs_busy[i]) continue;
+    if (n->txs_arrays[i] == NULL)
+      n->txs_arrays[i] = qp_malloc(n->genesis.params.block_txs_max * sizeof *txs);
+    if (n->txs_arrays[i] == NULL) break;
+    n->txs_busy[i] = true;
+    txs = n->txs_arrays[i];
+  }
+  pthread_mutex_unlock(&n->txs_mutex);
+  return txs != NULL ? txs : qp_malloc(n->genesis.params.block_txs_max * sizeof *txs);
+}
+
+void qp__chain_txs_give(qp__chain_node_t *n, qp_chain_tx_t *txs) {
+  if (txs == NULL) return;
+  pthread_mutex_lock(&n->txs_mutex);
+  bool kept = false;
+  for (uint32_t i = 0; i < QP__CHAIN_TXS_ARRAYS && !kept; i++)
+    if (n->txs_arrays[i] == txs) kept = true, n->txs_busy[i] = false;
+  pthread_mutex_unlock(&n->txs_mutex);
+  if (!kept) qp_free(txs);
+}
+
+void qp__chain_txs_free(qp__chain_node_t *n) {
+  for (uint32_t i = 0; i < QP__CHAIN_TXS_ARRAYS; i++) {
+    qp_free(n->txs_arrays[i]);
+    n->txs_arrays[i] = NULL;
+    n->txs_busy[i] = false;
+  }
+}
+
 /* Decodes a block's payload into txs (caller's array of block_txs_max). */
 /* A transaction this node verified: its bytes decoded in full at admission
  * (or in an earlier block), so a block's decode need not parse its args. */
@@ -148,12 +181,12 @@ const qp_chain_exec_t *qp__chain_exec_for(qp__chain_node_t *n, const qp_hs_block
   uint64_t time_s = b->header.timestamp_ms / 1000u;
   qp__chain_exec_slot_t *s = slot_find(n, b->header.parent_hash, b->header.tx_root, time_s);
   if (s != NULL) return &s->exec;
-  qp_chain_tx_t *txs = qp_calloc(n->genesis.params.block_txs_max, sizeof *txs);
+  qp_chain_tx_t *txs = qp__chain_txs_take(n);
   size_t count = 0;
   const qp_chain_exec_t *done = NULL;
   if (txs != NULL && decode_txs(n, b, txs, &count) == 0)
     done = exec_on(n, b->header.parent_hash, b->header.tx_root, time_s, txs, count);
-  qp_free(txs);
+  qp__chain_txs_give(n, txs);
   return done;
 }
 
@@ -161,7 +194,7 @@ int qp__chain_exec_proposal(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SI
                             const qp_hs_block_t *probe, uint64_t time_s,
                             uint8_t tx_root[QP_HASH_SIZE], const qp_chain_exec_t **exec) {
   *exec = NULL;
-  qp_chain_tx_t *txs = qp_calloc(n->genesis.params.block_txs_max, sizeof *txs);
+  qp_chain_tx_t *txs = qp__chain_txs_take(n);
   size_t count = 0;
   int rc = txs == NULL ? QP_ENOMEM : decode_txs(n, probe, txs, &count);
   if (rc == 0) rc = qp_chain_txs_root(n->genesis.suite, txs, count, tx_root);
@@ -169,7 +202,7 @@ int qp__chain_exec_proposal(qp__chain_node_t *n, const uint8_t parent[QP_HASH_SI
     *exec = exec_on(n, parent, tx_root, time_s, txs, count);
     if (*exec == NULL) rc = QP_ENOTFOUND;
   }
-  qp_free(txs);
+  qp__chain_txs_give(n, txs);
   return rc;
 }
 
@@ -221,9 +254,9 @@ static bool content_valid(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_
 
 bool qp__chain_block_valid(void *ctx, const qp_hs_block_t *b) {
   qp__chain_node_t *n = ctx;
-  qp_chain_tx_t *txs = qp_calloc(n->genesis.params.block_txs_max, sizeof *txs);
+  qp_chain_tx_t *txs = qp__chain_txs_take(n);
   bool ok = txs != NULL && content_valid(n, b, txs);
-  qp_free(txs);
+  qp__chain_txs_give(n, txs);
   return ok;
 }
 
@@ -241,11 +274,11 @@ static void execs_after_commit(qp__chain_node_t *n, const qp_chain_exec_t *done,
 
 /* Hands the committed transactions to the mempool (it drops them). */
 static void mempool_after_commit(qp__chain_node_t *n, const qp_hs_block_t *b) {
-  qp_chain_tx_t *txs = qp_calloc(n->genesis.params.block_txs_max, sizeof *txs);
+  qp_chain_tx_t *txs = qp__chain_txs_take(n);
   size_t count = 0;
   if (txs != NULL && decode_txs(n, b, txs, &count) == 0)
     qp_chain_mempool_committed(n->mempool, txs, count);
-  qp_free(txs);
+  qp__chain_txs_give(n, txs);
 }
 
 /* A final block's execution, checked against its header's roots. */
@@ -326,6 +359,9 @@ int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *b,
     return rc;
   }
   memcpy(n->committed_hash, b->hash, QP_HASH_SIZE);
+  pthread_mutex_lock(&n->pub_mutex); /* every path that commits passes here */
+  n->pub.txs_committed += exec->receipts.count;
+  pthread_mutex_unlock(&n->pub_mutex);
   *new_epoch = exec->reconfig;
   mempool_after_commit(n, b);
   execs_after_commit(n, exec, b->header.height);

@@ -96,6 +96,7 @@ struct qp_hs {
   uint64_t timeout_sent_ms;             /* when our timeout for timeout_view went out */
   uint64_t timer_at_ms;                 /* the deadline last announced (UINT64_MAX: none) */
   uint32_t failures;                    /* consecutive views ended by a TC */
+  uint64_t views_by_timeout;            /* views entered on a TC since creation */
   bool pending;                         /* the node has transactions waiting */
   bool armed;                           /* the pacemaker is running (there is work) */
   bool proposed;                        /* proposed in this view */

@@ -42,6 +42,7 @@ int qp__hs_enter_view(qp_hs_t *c, uint64_t view, bool progress) {
   jump_view(c, view);
   if (progress) c->failures = 0;
   else if (c->failures < 64) c->failures++;
+  c->views_by_timeout += !progress;
   return qp__hs_maybe_request_payload(c);
 }
 

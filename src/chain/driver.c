@@ -62,8 +62,10 @@ void qp__chain_enqueue(qp__chain_node_t *n, const qp__chain_queue_t *q, uint32_t
     pthread_mutex_lock(q->mutex);
     room = *q->bytes + len <= QP__CHAIN_QUEUE_BYTES_MAX && !*q->stopping;
     if (room) {
-      if (*q->tail) (*q->tail)->next = e;
-      else *q->head = e;
+      if (*q->tail)
+        (*q->tail)->next = e;
+      else
+        *q->head = e;
       *q->tail = e;
       *q->bytes += len;
       pthread_cond_signal(q->cond);
@@ -106,8 +108,10 @@ static void send_peer(qp__chain_node_t *n, uint8_t channel, uint32_t peer, const
   if (frame == NULL) return;
   frame[0] = channel;
   memcpy(frame + 1, bytes, len);
-  if (peer == UINT32_MAX) qp_net_broadcast(n->net, frame, len + 1);
-  else qp_net_send(n->net, peer, frame, len + 1);
+  if (peer == UINT32_MAX)
+    qp_net_broadcast(n->net, frame, len + 1);
+  else
+    qp_net_send(n->net, peer, frame, len + 1);
   qp_free(frame);
 }
 
@@ -120,18 +124,19 @@ static void send_member(qp__chain_node_t *n, uint32_t member, const uint8_t *byt
 /* ----------------------------------------------------------- actions */
 
 typedef struct driver_state {
-  uint64_t timer_at;   /* the core's next deadline */
-  bool failed;         /* a PERSIST or COMMIT failed: the driver stops */
-  bool new_epoch;      /* a committed block changed the validator set: a new core */
-  bool pending_known;  /* pending below was told to the core */
-  bool pending;        /* the last thing told */
-  uint64_t ask;        /* peers that came up: ask them for catch-up (bit i) */
+  uint64_t timer_at;  /* the core's next deadline */
+  bool failed;        /* a PERSIST or COMMIT failed: the driver stops */
+  bool new_epoch;     /* a committed block changed the validator set: a new core */
+  bool pending_known; /* pending below was told to the core */
+  bool pending;       /* the last thing told */
+  uint64_t ask;       /* peers that came up: ask them for catch-up (bit i) */
 } driver_state_t;
 
 static void publish(qp__chain_node_t *n, const qp_hs_block_t *committed) {
   pthread_mutex_lock(&n->pub_mutex);
   n->pub.view = qp_hs_view(n->core);
   n->pub.certified_height = qp_hs_high_qc(n->core)->height;
+  n->pub.views_changed = n->views_changed_before + qp_hs_views_by_timeout(n->core);
   if (committed != NULL) {
     qp_chain_head_t head;
     qp_chain_store_head(n->store, &head);
@@ -167,35 +172,36 @@ static void perform_one(qp__chain_node_t *n, const qp_hs_action_t *acts, size_t 
   const qp_hs_block_t *above[QP_CHAIN_CATCHUP_BLOCKS_MAX];
   uint32_t n_above = 0;
   switch (a->kind) {
-  case QP_HS_ACT_PERSIST:
-    if (qp_file_replace(n->safety_path, a->bytes, a->len, 0600, detail, sizeof detail) != 0) {
-      QP_LOG_ERROR("chain", "cannot persist the safety record (%s): stopping consensus",
-                   detail);
-      d->failed = true;
-    }
-    break;
-  case QP_HS_ACT_SEND:
-    send_member(n, a->to, a->bytes, a->len);
-    break;
-  case QP_HS_ACT_BROADCAST:
-    send_peer(n, QP__CHAIN_CHANNEL_CONSENSUS, UINT32_MAX, a->bytes, a->len);
-    break;
-  case QP_HS_ACT_COMMIT:
-    n_above = rest_of_commit(acts, i, count, above);
-    if (qp__chain_commit(n, a->block, a->cert, above, n_above, &d->new_epoch) != 0)
-      d->failed = true;
-    else publish(n, a->block);
-    if (d->new_epoch && !d->failed &&
-        qp__chain_epoch_proof_make(n, a->block, above, n_above, a->cert) != 0)
-      QP_LOG_WARN("chain", "cannot keep the end of epoch %u to show late peers", n->cfg->epoch);
-    break;
-  case QP_HS_ACT_NEED_PAYLOAD:
-    n->need_payload = true;
-    n->empty_ok = a->empty_ok;
-    memcpy(n->payload_parent, a->parent_hash, QP_HASH_SIZE);
-    qp_chain_mempool_untake(n->mempool); /* what earlier proposals took and did not commit */
-    break;
-  case QP_HS_ACT_TIMER: d->timer_at = a->at_ms; break;
+    case QP_HS_ACT_PERSIST:
+      if (qp_slot_file_write(n->safety, a->bytes, a->len, detail, sizeof detail) != 0) {
+        QP_LOG_ERROR("chain", "cannot persist the safety record (%s): stopping consensus", detail);
+        d->failed = true;
+      }
+      break;
+    case QP_HS_ACT_SEND: send_member(n, a->to, a->bytes, a->len); break;
+    case QP_HS_ACT_BROADCAST:
+      send_peer(n, QP__CHAIN_CHANNEL_CONSENSUS, UINT32_MAX, a->bytes, a->len);
+      break;
+    case QP_HS_ACT_COMMIT:
+      n_above = rest_of_commit(acts, i, count, above);
+      if (qp__chain_commit(n, a->block, a->cert, above, n_above, &d->new_epoch) != 0)
+        d->failed = true;
+      else
+        publish(n, a->block);
+      if (d->new_epoch && !d->failed &&
+          qp__chain_epoch_proof_make(n, a->block, above, n_above, a->cert) != 0)
+        QP_LOG_WARN("chain", "cannot keep the end of epoch %u to show late peers", n->cfg->epoch);
+      break;
+    case QP_HS_ACT_NEED_PAYLOAD:
+      n->need_payload = true;
+      n->empty_ok = a->empty_ok;
+      n->payload_held = false;
+      n->payload_deferred = false;
+      n->payload_asked_ms = now_ms();
+      memcpy(n->payload_parent, a->parent_hash, QP_HASH_SIZE);
+      qp_chain_mempool_untake(n->mempool); /* what earlier proposals took and did not commit */
+      break;
+    case QP_HS_ACT_TIMER: d->timer_at = a->at_ms; break;
   }
 }
 
@@ -211,6 +217,7 @@ static void restart_core(qp__chain_node_t *n, driver_state_t *d, bool advance) {
   d->new_epoch = false;
   bool grew = false;
   char detail[256] = "";
+  n->views_changed_before += qp_hs_views_by_timeout(n->core);
   qp_hs_destroy(n->core);
   n->core = NULL;
   qp__chain_execs_clear(n);
@@ -227,8 +234,8 @@ static void restart_core(qp__chain_node_t *n, driver_state_t *d, bool advance) {
   }
   if (rc == 0) rc = qp__chain_open_core(n, detail, sizeof detail);
   if (rc != 0) {
-    QP_LOG_ERROR("chain", "cannot restart consensus%s: %s %s",
-                 advance ? " in the new epoch" : "", qp_strerror(rc), detail);
+    QP_LOG_ERROR("chain", "cannot restart consensus%s: %s %s", advance ? " in the new epoch" : "",
+                 qp_strerror(rc), detail);
     d->failed = true;
     return;
   }
@@ -240,12 +247,25 @@ static void restart_core(qp__chain_node_t *n, driver_state_t *d, bool advance) {
 }
 
 /* Performs the actions of the last core call; a failure stops the rest,
- * and so does a new epoch (the old core's later actions are moot). */
+ * and so does a new epoch (the old core's later actions are moot).
+ *
+ * Commits go last.  The core emits them as soon as a QC completes a
+ * two-chain, before it checks and votes for the proposal carrying that QC,
+ * but nothing about the vote depends on the commit being stored: the
+ * proposal was executed on top of its uncommitted ancestors, and what
+ * decides that a block is committed is the QC chain, not this node's disk.
+ * Storing a commit (an LMDB transaction with its fdatasync, the mempool's
+ * sweep) is the largest step of a view, so the vote - after its safety
+ * record - leaves first, and the next leader can build its QC while every
+ * validator stores the commit.  The rest keeps the core's order: the
+ * safety record before the vote or timeout it covers. */
 static void drain(qp__chain_node_t *n, driver_state_t *d) {
   const qp_hs_action_t *acts = NULL;
   size_t count = qp_hs_actions(n->core, &acts);
+  for (size_t i = 0; i < count && !d->failed; i++)
+    if (acts[i].kind != QP_HS_ACT_COMMIT) perform_one(n, acts, i, count, d);
   for (size_t i = 0; i < count && !d->failed && !d->new_epoch; i++)
-    perform_one(n, acts, i, count, d);
+    if (acts[i].kind == QP_HS_ACT_COMMIT) perform_one(n, acts, i, count, d);
   if (d->new_epoch && !d->failed) restart_core(n, d, true);
 }
 
@@ -261,26 +281,51 @@ static void hold_ancestors(qp__chain_node_t *n) {
     chain[depth++] = b;
     at = b->header.parent_hash;
   }
-  qp_chain_tx_t *txs = depth ? qp_calloc(n->genesis.params.block_txs_max, sizeof *txs) : NULL;
+  qp_chain_tx_t *txs = depth ? qp__chain_txs_take(n) : NULL;
   for (uint32_t i = depth; i-- > 0 && txs != NULL;) {
     size_t count = 0;
     if (qp__chain_payload_txs(n, chain[i], txs, &count) == 0)
       qp_chain_mempool_hold(n->mempool, txs, count);
   }
-  qp_free(txs);
+  qp__chain_txs_give(n, txs);
+}
+
+/* The transactions a fuller block is worth waiting for. */
+static uint32_t fill_target(const qp__chain_node_t *n) {
+  uint32_t txs_max = n->settings.propose_txs_max < n->genesis.params.block_txs_max
+                         ? n->settings.propose_txs_max
+                         : n->genesis.params.block_txs_max;
+  return txs_max > 1 ? txs_max / 2 : 1;
+}
+
+/* True while the leader should wait for more transactions (docs/chain.md,
+ * "The node"): some are ready, fewer than the fill target, and the linger
+ * since the core asked has not passed.  Nothing ready: the empty-block
+ * rules decide, as without a linger. */
+static bool lingering(qp__chain_node_t *n) {
+  uint32_t linger = n->settings.propose_linger_ms;
+  if (linger == 0 || now_ms() >= n->payload_asked_ms + linger) return false;
+  qp_chain_mempool_stats_t st;
+  qp_chain_mempool_stats(n->mempool, &st);
+  uint32_t ready = st.txs > st.taken ? st.txs - st.taken : 0;
+  return ready > 0 && ready < fill_target(n);
 }
 
 /* Proposes what the mempool holds when leading a view that waits for it;
  * true when it did. */
 static bool try_propose(qp__chain_node_t *n, driver_state_t *d) {
   if (!n->need_payload || d->failed) return false;
-  hold_ancestors(n);
+  if (!n->payload_held) { /* once per view: the ancestors' transactions stay out */
+    hold_ancestors(n);
+    n->payload_held = true;
+  }
+  n->payload_deferred = lingering(n);
+  if (n->payload_deferred) return false;
   qp_buf_t body = {.max = n->genesis.params.block_bytes_max};
   uint32_t count = 0;
   const qp_chain_params_t *p = &n->genesis.params;
-  uint32_t txs_max = n->settings.propose_txs_max < p->block_txs_max
-                         ? n->settings.propose_txs_max
-                         : p->block_txs_max;
+  uint32_t txs_max = n->settings.propose_txs_max < p->block_txs_max ? n->settings.propose_txs_max
+                                                                    : p->block_txs_max;
   int rc = qp_chain_mempool_take(n->mempool, txs_max, p->block_bytes_max, &body, &count);
   if (rc != 0 || (count == 0 && !n->empty_ok)) {
     qp_buf_free(&body);
@@ -323,8 +368,7 @@ static void propose_all(qp__chain_node_t *n, driver_state_t *d) {
 
 /* Answers a BLOCK_REQUEST for blocks the core no longer holds from the
  * block store (a validator catching up from far behind); true when it did. */
-static bool serve_from_store(qp__chain_node_t *n, uint32_t from, const uint8_t *bytes,
-                             size_t len) {
+static bool serve_from_store(qp__chain_node_t *n, uint32_t from, const uint8_t *bytes, size_t len) {
   if (len < 2 || bytes[1] != QP_HS_MSG_BLOCK_REQUEST) return false;
   qp_hs_msg_t *m = qp_malloc(sizeof *m);
   qp_chain_genesis_t *at = qp_malloc(sizeof *at);
@@ -377,8 +421,10 @@ static void handle_event(qp__chain_node_t *n, qp__chain_event_t *e, driver_state
   }
   if (e->bytes[0] == QP__CHAIN_CHANNEL_EPOCH) {
     qp__chain_epoch_proof_apply(n, e->from, e->bytes, e->len, &d->new_epoch);
-    if (d->new_epoch) restart_core(n, d, true);
-    else qp__chain_catchup_ask(n, e->from, now_ms(), false); /* further behind than that? */
+    if (d->new_epoch)
+      restart_core(n, d, true);
+    else
+      qp__chain_catchup_ask(n, e->from, now_ms(), false); /* further behind than that? */
     return;
   }
   if (serve_from_store(n, e->from, e->bytes + 1, e->len - 1)) return;
@@ -386,13 +432,13 @@ static void handle_event(qp__chain_node_t *n, qp__chain_event_t *e, driver_state
    * it; a peer that is none of them (removed, or not added yet) has
    * nothing to say to it but may be behind an epoch change. */
   int32_t member = qp__chain_member_of(n, e->from);
-  int rc = member < 0 ? QP_EINVAL
-                      : qp_hs_on_message(n->core, (uint32_t)member, e->bytes + 1, e->len - 1,
-                                         now_ms());
+  int rc = member < 0
+               ? QP_EINVAL
+               : qp_hs_on_message(n->core, (uint32_t)member, e->bytes + 1, e->len - 1, now_ms());
   if (rc != 0 && rc != QP_ENOMEM) {
-    QP_LOG_DEBUG("chain", "message from %s refused: %s",
-                 n->epochs.peers.validators[e->from].name, qp_strerror(rc));
-    qp__chain_epoch_proof_offer(n, e->from, now_ms()); /* a message of an epoch that ended? */
+    QP_LOG_DEBUG("chain", "message from %s refused: %s", n->epochs.peers.validators[e->from].name,
+                 qp_strerror(rc));
+    qp__chain_epoch_proof_offer(n, e->from, now_ms());  /* a message of an epoch that ended? */
     qp__chain_catchup_ask(n, e->from, now_ms(), false); /* ... or of one we have not reached? */
   }
   /* The core keeps its last call's actions until the next call: a message
@@ -418,7 +464,11 @@ static uint64_t wait_ms(qp__chain_node_t *n, const driver_state_t *d, bool *due)
   uint64_t fwd = qp__chain_forward_wait_ms(n);
   uint64_t cast = qp__chain_epoch_proof_wait_ms(n, qp_clock_mono_ns() / 1000000u);
   if (cast < fwd) fwd = cast;
-  uint64_t wait = d->timer_at == UINT64_MAX ? 1000 : d->timer_at - now_ms();
+  uint64_t now = now_ms(), wait = d->timer_at == UINT64_MAX ? 1000 : d->timer_at - now;
+  if (n->need_payload && n->payload_deferred) { /* a proposal waits for the linger's end */
+    uint64_t end = n->payload_asked_ms + n->settings.propose_linger_ms;
+    fwd = end <= now ? 0 : end - now < fwd ? end - now : fwd;
+  }
   *due = fwd == 0;
   if (fwd < wait) wait = fwd;
   return wait < 1000 ? wait : 1000;

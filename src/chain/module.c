@@ -8,10 +8,12 @@
  *   "chain": {"peer_listen": "127.0.0.1:7101",
  *             "peers": ["127.0.0.1:7101", "127.0.0.1:7103", …],   genesis order
  *             "validator_key": "keys/validator.key", "genesis": "genesis.json",
- *             "require_api_key": false, "propose_txs_max": 2048}
+ *             "require_api_key": false, "propose_txs_max": 2048,
+ *             "propose_linger_ms": 100}
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -27,8 +29,8 @@
 static int string_setting(json_t *v, const char *key, char *out, size_t size, char *detail,
                           size_t detail_size) {
   if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= size) {
-    snprintf(detail, detail_size, "modules.chain.%s must be a non-empty string (< %zu bytes)",
-             key, size);
+    snprintf(detail, detail_size, "modules.chain.%s must be a non-empty string (< %zu bytes)", key,
+             size);
     return QP_EINVAL;
   }
   memcpy(out, json_string_value(v), json_string_length(v) + 1);
@@ -55,6 +57,7 @@ static int parse_settings(const json_t *obj, qp__chain_settings_t *s, char *deta
   snprintf(s->validator_key, sizeof s->validator_key, "keys/validator.key");
   snprintf(s->genesis, sizeof s->genesis, "genesis.json");
   s->propose_txs_max = QP__CHAIN_PROPOSE_TXS_DEFAULT;
+  s->propose_linger_ms = QP__CHAIN_PROPOSE_LINGER_DEFAULT;
   if (obj != NULL && !json_is_object(obj)) {
     snprintf(detail, detail_size, "modules.chain must be an object");
     return QP_EINVAL;
@@ -65,7 +68,8 @@ static int parse_settings(const json_t *obj, qp__chain_settings_t *s, char *deta
   json_object_foreach((json_t *)obj, key, v) {
     if (strcmp(key, "peer_listen") == 0)
       rc = string_setting(v, key, s->peer_listen, sizeof s->peer_listen, detail, detail_size);
-    else if (strcmp(key, "peers") == 0) rc = peers_setting(v, s, detail, detail_size);
+    else if (strcmp(key, "peers") == 0)
+      rc = peers_setting(v, s, detail, detail_size);
     else if (strcmp(key, "validator_key") == 0)
       rc = string_setting(v, key, s->validator_key, sizeof s->validator_key, detail, detail_size);
     else if (strcmp(key, "genesis") == 0)
@@ -75,11 +79,15 @@ static int parse_settings(const json_t *obj, qp__chain_settings_t *s, char *deta
     else if (strcmp(key, "propose_txs_max") == 0 && json_is_integer(v) &&
              json_integer_value(v) >= 1 && json_integer_value(v) <= 65536)
       s->propose_txs_max = (uint32_t)json_integer_value(v);
+    else if (strcmp(key, "propose_linger_ms") == 0 && json_is_integer(v) &&
+             json_integer_value(v) >= 0 && json_integer_value(v) <= QP__CHAIN_PROPOSE_LINGER_MAX)
+      s->propose_linger_ms = (uint32_t)json_integer_value(v);
     else {
       snprintf(detail, detail_size,
                "unknown key or bad value modules.chain.%s; allowed: peer_listen, peers, "
-               "validator_key, genesis, require_api_key (boolean), propose_txs_max (1..65536)",
-               key);
+               "validator_key, genesis, require_api_key (boolean), propose_txs_max (1..65536), "
+               "propose_linger_ms (0..%u)",
+               key, QP__CHAIN_PROPOSE_LINGER_MAX);
       rc = QP_EINVAL;
     }
     if (rc != 0) return rc;
@@ -89,8 +97,10 @@ static int parse_settings(const json_t *obj, qp__chain_settings_t *s, char *deta
 
 /* A path from the settings, relative to the home unless absolute. */
 static void home_path(const qp__chain_node_t *n, const char *rel, char *out, size_t size) {
-  if (rel[0] == '/') snprintf(out, size, "%s", rel);
-  else snprintf(out, size, "%s/%s", n->home, rel);
+  if (rel[0] == '/')
+    snprintf(out, size, "%s", rel);
+  else
+    snprintf(out, size, "%s/%s", n->home, rel);
 }
 
 /* Genesis, the validator key and its index. */
@@ -121,8 +131,7 @@ static int load_identity(qp__chain_node_t *n, char *detail, size_t detail_size) 
 }
 
 /* The block store and, from it, the last committed block for the core. */
-static int open_store(qp__chain_node_t *n, const char *data_dir, char *detail,
-                      size_t detail_size) {
+static int open_store(qp__chain_node_t *n, const char *data_dir, char *detail, size_t detail_size) {
   char dir[1200];
   snprintf(dir, sizeof dir, "%s/%s", data_dir, QP_CHAIN_STORE_DIR);
   int rc = qp_mkdir_p(dir);
@@ -133,8 +142,44 @@ static int open_store(qp__chain_node_t *n, const char *data_dir, char *detail,
 
 void qp__chain_safety_path(qp__chain_node_t *n) {
   uint32_t e = n->cfg->epoch;
-  if (e == 0) snprintf(n->safety_path, sizeof n->safety_path, "%s/safety", n->chain_dir);
-  else snprintf(n->safety_path, sizeof n->safety_path, "%s/safety.%u", n->chain_dir, e);
+  if (e == 0)
+    snprintf(n->safety_path, sizeof n->safety_path, "%s/safety.slots", n->chain_dir);
+  else
+    snprintf(n->safety_path, sizeof n->safety_path, "%s/safety.%u.slots", n->chain_dir, e);
+}
+
+/* Opens the epoch's safety record (store.h, "Records rewritten in place")
+ * into bytes[0, *len).  A node that wrote its record as a whole file
+ * before (the same name without ".slots") has it carried over once: copied
+ * into the slot file, durably, before the old file is removed. */
+static int open_safety(qp__chain_node_t *n, uint8_t *bytes, size_t *len, char *detail,
+                       size_t detail_size) {
+  qp_slot_file_close(n->safety);
+  n->safety = NULL;
+  qp__chain_safety_path(n);
+  int rc = qp_slot_file_open(n->safety_path, QP_HS_SAFETY_BYTES_MAX, 0600, &n->safety, bytes, len,
+                             detail, detail_size);
+  char old[sizeof n->safety_path];
+  snprintf(old, sizeof old, "%.*s", (int)(strlen(n->safety_path) - strlen(".slots")),
+           n->safety_path);
+  char *was = NULL;
+  size_t was_len = 0;
+  int read = rc == 0 && *len == 0 ? qp_file_read(old, QP_HS_SAFETY_BYTES_MAX, &was, &was_len, NULL,
+                                                 detail, detail_size)
+                                  : QP_ENOTFOUND;
+  if (read != QP_ENOTFOUND)
+    rc = read;
+  else if (rc == 0 && detail != NULL && detail_size > 0)
+    detail[0] = '\0';
+  if (rc == 0 && was != NULL) {
+    rc = qp_slot_file_write(n->safety, was, was_len, detail, detail_size);
+    if (rc == 0) memcpy(bytes, was, was_len), *len = was_len;
+  }
+  if (rc == 0 && (was != NULL || *len > 0)) (void)unlink(old); /* carried over (or stale) */
+  qp_free(was);
+  if (rc != 0 && detail != NULL && detail_size > 0 && detail[0] == '\0')
+    snprintf(detail, detail_size, "%s: %s", n->safety_path, qp_strerror(rc));
+  return rc;
 }
 
 static int open_mempool(qp__chain_node_t *n) {
@@ -150,11 +195,10 @@ static int open_mempool(qp__chain_node_t *n) {
 
 /* The core, resumed from the safety record and the stored head. */
 int qp__chain_open_core(qp__chain_node_t *n, char *detail, size_t detail_size) {
-  qp__chain_safety_path(n);
-  char *safety = NULL;
+  uint8_t *safety = qp_malloc(QP_HS_SAFETY_BYTES_MAX);
   size_t safety_len = 0;
-  int rc = qp_file_read(n->safety_path, 1u << 20, &safety, &safety_len, NULL, NULL, 0);
-  if (rc == QP_ENOTFOUND) rc = 0;
+  char why[1500] = "";
+  int rc = safety == NULL ? QP_ENOMEM : open_safety(n, safety, &safety_len, why, sizeof why);
   qp_chain_head_t head;
   qp_chain_store_head(n->store, &head);
   qp_chain_block_t stored;
@@ -182,13 +226,18 @@ int qp__chain_open_core(qp__chain_node_t *n, char *detail, size_t detail_size) {
   n->pub.height = head.height;
   memcpy(n->pub.head_hash, n->committed_hash, QP_HASH_SIZE);
   memcpy(n->pub.state_root, head.state_root, QP_HASH_SIZE);
-  qp_hs_config_t cfg = {.genesis = n->cfg, .self = n->member, .key = n->key,
-                        .safety = (const uint8_t *)safety, .safety_len = safety_len,
+  qp_hs_config_t cfg = {.genesis = n->cfg,
+                        .self = n->member,
+                        .key = n->key,
+                        .safety = safety_len > 0 ? safety : NULL,
+                        .safety_len = safety_len,
                         .committed = have_last ? &last : NULL,
-                        .block_valid = qp__chain_block_valid, .ctx = n};
+                        .block_valid = qp__chain_block_valid,
+                        .ctx = n};
   if (rc == 0) rc = qp_hs_create(&cfg, qp_clock_wall_ns() / 1000000u, &n->core);
-  if (rc != 0) snprintf(detail, detail_size, "chain: cannot resume consensus: %s",
-                        qp_strerror(rc));
+  if (rc != 0)
+    snprintf(detail, detail_size, "chain: cannot resume consensus: %s%s%s", qp_strerror(rc),
+             why[0] ? ": " : "", why);
   qp_chain_block_deinit(&stored);
   qp_free(safety);
   return rc;
@@ -213,9 +262,12 @@ int qp__chain_open_net(qp__chain_node_t *n, char *detail, size_t detail_size) {
     snprintf(peers[i].address, sizeof peers[i].address, "%s",
              i < n->genesis.validators_count ? n->settings.peers[i] : all->addresses[i]);
   }
-  qp_net_config_t c = {.listen_address = n->settings.peer_listen, .key = n->key,
-                       .validators = peers, .validators_count = all->count,
-                       .on_message = qp__chain_on_message, .on_peer = qp__chain_on_peer,
+  qp_net_config_t c = {.listen_address = n->settings.peer_listen,
+                       .key = n->key,
+                       .validators = peers,
+                       .validators_count = all->count,
+                       .on_message = qp__chain_on_message,
+                       .on_peer = qp__chain_on_peer,
                        .ctx = n};
   memcpy(c.network_id, n->genesis.hash, QP_HASH_SIZE);
   c.frame_bytes_max = (uint32_t)qp_hs_msg_bytes_max(&n->genesis) + 1; /* n: 64 at most */
@@ -235,6 +287,7 @@ static int chain_open(const qp_node_env_t *env, const struct json_t *settings, v
   pthread_mutex_init(&n->mutex, NULL);
   pthread_cond_init(&n->cond, NULL);
   pthread_mutex_init(&n->pub_mutex, NULL);
+  pthread_mutex_init(&n->txs_mutex, NULL);
   pthread_mutex_init(&n->fwd_mutex, NULL);
   pthread_mutex_init(&n->admit_mutex, NULL);
   pthread_cond_init(&n->admit_cond, NULL);
@@ -257,15 +310,20 @@ static int chain_open(const qp_node_env_t *env, const struct json_t *settings, v
   }
   uint32_t count = 0;
   const qp_http_route_t *routes = qp__chain_routes(n->settings.require_api_key, &count);
-  n->http = (qp_http_module_t){.name = "chain", .routes = routes, .routes_count = count,
-                               .ctx = n, .openapi = qp__chain_openapi_json,
+  n->http = (qp_http_module_t){.name = "chain",
+                               .routes = routes,
+                               .routes_count = count,
+                               .ctx = n,
+                               .openapi = qp__chain_openapi_json,
                                .metrics = qp__chain_metrics};
   qp_chain_head_t head;
   qp_chain_store_head(n->store, &head);
-  QP_LOG_INFO("chain", "validator %s (%d of %u in epoch %u) of chain %s at height %llu; peers "
-              "on %s", n->epochs.peers.validators[n->self].name, n->member,
-              n->cfg->validators_count, n->cfg->epoch, n->genesis.chain_id,
-              (unsigned long long)head.height, n->settings.peer_listen);
+  QP_LOG_INFO("chain",
+              "validator %s (%d of %u in epoch %u) of chain %s at height %llu; peers "
+              "on %s",
+              n->epochs.peers.validators[n->self].name, n->member, n->cfg->validators_count,
+              n->cfg->epoch, n->genesis.chain_id, (unsigned long long)head.height,
+              n->settings.peer_listen);
   *state = n;
   return 0;
 }
@@ -277,7 +335,8 @@ static const qp_http_module_t *chain_routes(void *state) {
 static void chain_close(void *state) {
   qp__chain_node_t *n = state;
   if (n == NULL) return;
-  if (n->net != NULL) qp_net_stop(n->net); /* no more messages queued (none if open failed
+  if (n->net != NULL)
+    qp_net_stop(n->net); /* no more messages queued (none if open failed
                                                before the transport existed) */
   qp__chain_admitter_stop(n);
   qp__chain_driver_stop(n);
@@ -285,6 +344,7 @@ static void chain_close(void *state) {
   qp_net_destroy(n->net);
   qp__chain_execs_clear(n);
   qp_hs_destroy(n->core);
+  qp_slot_file_close(n->safety);
   qp_chain_mempool_free(n->mempool);
   qp_chain_store_close(n->store);
   if (n->epochs.cfgs != NULL) qp__chain_epochs_close(n);
@@ -293,6 +353,8 @@ static void chain_close(void *state) {
   pthread_mutex_destroy(&n->mutex);
   pthread_cond_destroy(&n->cond);
   pthread_mutex_destroy(&n->pub_mutex);
+  qp__chain_txs_free(n);
+  pthread_mutex_destroy(&n->txs_mutex);
   pthread_mutex_destroy(&n->fwd_mutex);
   pthread_mutex_destroy(&n->admit_mutex);
   pthread_cond_destroy(&n->admit_cond);

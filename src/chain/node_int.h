@@ -30,21 +30,23 @@
 #include "chain/vouch.h"
 #include "http/http.h"
 #include "net/net.h"
+#include "store/store.h"
 
-#define QP__CHAIN_EXECS_MAX 64u       /* executions of uncommitted blocks held */
-#define QP__CHAIN_QUEUE_BYTES_MAX (256u << 20) /* peer messages waiting for the driver */
-#define QP_CHAIN_SUBMIT_BATCH_MAX 8190u /* transactions in one POST /v1/chain/txs batch */
-#define QP__CHAIN_FORWARD_BYTES (512u << 10) /* an outbox this full is sent at once */
+#define QP__CHAIN_EXECS_MAX 64u                 /* executions of uncommitted blocks held */
+#define QP__CHAIN_TXS_ARRAYS 4u                 /* decoded-block arrays kept for reuse (blocks.c) */
+#define QP__CHAIN_QUEUE_BYTES_MAX (256u << 20)  /* peer messages waiting for the driver */
+#define QP_CHAIN_SUBMIT_BATCH_MAX 8190u         /* transactions in one POST /v1/chain/txs batch */
+#define QP__CHAIN_FORWARD_BYTES (512u << 10)    /* an outbox this full is sent at once */
 #define QP__CHAIN_FORWARD_DUE_BYTES (64u << 10) /* ... this full, at the next check */
-#define QP__CHAIN_FORWARD_LINGER_MS 20u /* ... else once its first tx waited this long */
+#define QP__CHAIN_FORWARD_LINGER_MS 20u         /* ... else once its first tx waited this long */
 
 /* The first byte of every peer frame says what follows. */
 enum {
   QP__CHAIN_CHANNEL_CONSENSUS = 1, /* the consensus core's message */
   QP__CHAIN_CHANNEL_TX = 2,        /* one forwarded transaction (older nodes send it) */
   QP__CHAIN_CHANNEL_TXS = QP_CHAIN_FWD_CHANNEL, /* forwarded transactions, batched (forward.h) */
-  QP__CHAIN_CHANNEL_EPOCH = 4,     /* the end of an epoch: its last block and commit certificate */
-  QP__CHAIN_CHANNEL_CATCHUP = 5,   /* catching up across epochs: a request or a run (catchup.h) */
+  QP__CHAIN_CHANNEL_EPOCH = 4,   /* the end of an epoch: its last block and commit certificate */
+  QP__CHAIN_CHANNEL_CATCHUP = 5, /* catching up across epochs: a request or a run (catchup.h) */
   QP__CHAIN_CHANNEL_VOUCHED = QP_CHAIN_VOUCHED_CHANNEL, /* forwarded txs, vouched (vouch.h) */
   QP__CHAIN_CHANNEL_VOUCH = QP_CHAIN_VOUCH_CHANNEL,     /* a checker's vouch (vouch.h) */
 };
@@ -68,14 +70,15 @@ enum {
 
 /* The module's settings ("modules": {"chain": {…}} in node.json). */
 typedef struct qp__chain_settings {
-  char peer_listen[64];      /* "127.0.0.1:7101": where peers connect */
+  char peer_listen[64];                    /* "127.0.0.1:7101": where peers connect */
   char peers[QP_CHAIN_VALIDATORS_MAX][64]; /* each validator's peer address, genesis order */
-  uint32_t peers_count;      /* entries in peers (0 or the validators' count) */
-  char validator_key[1024];  /* path, relative to the home: "keys/validator.key" */
-  char genesis[1024];        /* path, relative to the home: "genesis.json" */
-  bool require_api_key;      /* chain routes need a key with chain:* scopes */
-  uint32_t propose_txs_max;  /* transactions this node puts in a block it proposes (at most
+  uint32_t peers_count;                    /* entries in peers (0 or the validators' count) */
+  char validator_key[1024];                /* path, relative to the home: "keys/validator.key" */
+  char genesis[1024];                      /* path, relative to the home: "genesis.json" */
+  bool require_api_key;                    /* chain routes need a key with chain:* scopes */
+  uint32_t propose_txs_max;   /* transactions this node puts in a block it proposes (at most
                                 genesis block_txs_max, which every block is checked against) */
+  uint32_t propose_linger_ms; /* how long a leader may wait for a fuller block (driver.c) */
 } qp__chain_settings_t;
 
 /* propose_txs_max's default (docs/chain.md, "The node"; docs/bench.md,
@@ -83,6 +86,15 @@ typedef struct qp__chain_settings {
  * a fraction of a second even on a busy machine, so that blocks keep
  * coming every few hundred milliseconds instead of growing without bound. */
 #define QP__CHAIN_PROPOSE_TXS_DEFAULT 2048u
+
+/* propose_linger_ms's default and bound (docs/chain.md, "The node"): a
+ * leader with fewer than half of propose_txs_max transactions ready waits
+ * up to this long from when its view asked for a block, so that a busy
+ * network commits fewer, fuller blocks (each block costs every validator a
+ * fixed share: its LMDB commit and fsync, the state tree's upper levels,
+ * signatures).  The bound stays well under the view timeout. */
+#define QP__CHAIN_PROPOSE_LINGER_DEFAULT 100u
+#define QP__CHAIN_PROPOSE_LINGER_MAX 500u
 
 /* One queued input for the driver. */
 typedef struct qp__chain_event {
@@ -111,59 +123,67 @@ typedef struct qp__chain_public {
   uint64_t certified_height;        /* the height of the core's highest QC */
   uint64_t commits;                 /* blocks committed since start */
   uint64_t txs_committed;           /* transactions in them */
-  uint64_t views_changed;           /* views entered by timeout */
+  uint64_t views_changed;           /* views entered by timeout (a TC), every core since start */
   uint64_t commit_ms_sum;           /* proposal timestamp -> local commit, summed */
 } qp__chain_public_t;
 
 /* The validator sets the chain has had (epochs.c, valset.h). */
 typedef struct qp__chain_epochs {
-  pthread_mutex_t mutex;      /* guards cfgs and count against the HTTP threads' reads */
-  qp_chain_genesis_t **cfgs;  /* [e]: epoch e's consensus configuration; [0]: the genesis's */
-  uint32_t count;             /* epochs so far */
-  qp_chain_valset_t peers;    /* every validator ever (genesis first): the transport's peers */
+  pthread_mutex_t mutex;     /* guards cfgs and count against the HTTP threads' reads */
+  qp_chain_genesis_t **cfgs; /* [e]: epoch e's consensus configuration; [0]: the genesis's */
+  uint32_t count;            /* epochs so far */
+  qp_chain_valset_t peers;   /* every validator ever (genesis first): the transport's peers */
 } qp__chain_epochs_t;
 
 typedef struct qp__chain_node {
   qp__chain_settings_t settings;
   char home[1024];
-  qp_chain_genesis_t genesis;        /* the network's (transactions, store) */
-  qp_sign_key_t *key;                /* the validator key */
-  int32_t self;                      /* its index among the transport's peers */
-  qp__chain_epochs_t epochs;         /* the validator sets so far */
-  const qp_chain_genesis_t *cfg;     /* the current epoch's consensus configuration */
-  int32_t member;                    /* this node's index in it, -1: not a validator now */
-  qp_chain_store_t *store;           /* <data>/chain */
+  qp_chain_genesis_t genesis;    /* the network's (transactions, store) */
+  qp_sign_key_t *key;            /* the validator key */
+  int32_t self;                  /* its index among the transport's peers */
+  qp__chain_epochs_t epochs;     /* the validator sets so far */
+  const qp_chain_genesis_t *cfg; /* the current epoch's consensus configuration */
+  int32_t member;                /* this node's index in it, -1: not a validator now */
+  qp_chain_store_t *store;       /* <data>/chain */
   qp_chain_mempool_t *mempool;
   qp_net_t *net;
-  qp_hs_t *core;                     /* driver thread only */
-  char chain_dir[1200];              /* <data>/chain */
-  char safety_path[1300];            /* <data>/chain/safety (epoch e >= 1: safety.<e>) */
+  qp_hs_t *core;                        /* driver thread only */
+  char chain_dir[1200];                 /* <data>/chain */
+  char safety_path[1300];               /* <data>/chain/safety.slots (epoch e: safety.<e>.slots) */
+  qp_slot_file_t *safety;               /* that file, open; driver thread only */
   uint8_t committed_hash[QP_HASH_SIZE]; /* consensus hash of the last committed block */
   qp__chain_exec_slot_t execs[QP__CHAIN_EXECS_MAX]; /* driver thread only */
-  bool need_payload;                 /* leading a view that waits for a proposal */
-  bool empty_ok;                     /* ... where an empty one is allowed */
+  pthread_mutex_t txs_mutex;                        /* guards txs_arrays, txs_busy */
+  qp_chain_tx_t *txs_arrays[QP__CHAIN_TXS_ARRAYS];  /* block_txs_max each, made on first use */
+  bool txs_busy[QP__CHAIN_TXS_ARRAYS];              /* taken by a decode in progress */
+  bool need_payload;                                /* leading a view that waits for a proposal */
+  bool empty_ok;                                    /* ... where an empty one is allowed */
+  uint64_t views_changed_before;        /* by the cores replaced since start (driver thread) */
+  bool payload_held;                    /* the ancestors' transactions are held back for it */
+  bool payload_deferred;                /* the driver waits for the linger's end to propose */
+  uint64_t payload_asked_ms;            /* when the core asked for it (wall clock) */
   uint8_t payload_parent[QP_HASH_SIZE]; /* ... on top of this block */
 
   pthread_t driver;
   bool driver_started;
-  pthread_mutex_t mutex;             /* guards the queue below */
-  pthread_cond_t cond;               /* wakes the driver */
-  qp__chain_event_t *head, *tail;    /* peer messages, oldest first */
+  pthread_mutex_t mutex;          /* guards the queue below */
+  pthread_cond_t cond;            /* wakes the driver */
+  qp__chain_event_t *head, *tail; /* peer messages, oldest first */
   size_t queued_bytes;
-  bool txs_arrived;                  /* the mempool got something */
-  _Atomic bool tx_wake_wanted;       /* the driver waits for transactions (qp__chain_wake) */
+  bool txs_arrived;            /* the mempool got something */
+  _Atomic bool tx_wake_wanted; /* the driver waits for transactions (qp__chain_wake) */
   bool stopping;
 
-  pthread_mutex_t pub_mutex;         /* guards pub */
+  pthread_mutex_t pub_mutex; /* guards pub */
   qp__chain_public_t pub;
-  pthread_t admit_thread;            /* admits forwarded transactions (forward.c) */
+  pthread_t admit_thread; /* admits forwarded transactions (forward.c) */
   bool admit_started;
-  pthread_mutex_t admit_mutex;       /* guards the frames below */
-  pthread_cond_t admit_cond;         /* wakes the admission thread */
+  pthread_mutex_t admit_mutex;                /* guards the frames below */
+  pthread_cond_t admit_cond;                  /* wakes the admission thread */
   qp__chain_event_t *admit_head, *admit_tail; /* forwarded frames, oldest first */
-  size_t admit_bytes;                /* ... their bytes */
+  size_t admit_bytes;                         /* ... their bytes */
   bool admit_stopping;
-  qp_chain_vouch_book_t vouch_book;  /* frames waiting for vouches (admission thread) */
+  qp_chain_vouch_book_t vouch_book; /* frames waiting for vouches (admission thread) */
   uint64_t vouch_seen_ms[QP_CHAIN_VALIDATORS_MAX]; /* per member: its last valid vouch
                                                        (monotonic ms; admission thread) */
   _Atomic uint64_t vouches_sent;     /* vouches this node signed: its frames' and as checker */
@@ -177,13 +197,13 @@ typedef struct qp__chain_node {
   bool driver_waiting;               /* the driver waits on cond (under mutex) */
   _Atomic uint64_t dropped_messages; /* peer messages refused: the queue was full */
 
-  uint8_t *epoch_proof;              /* the last epoch change as a channel-4 frame (driver) */
+  uint8_t *epoch_proof; /* the last epoch change as a channel-4 frame (driver) */
   size_t epoch_proof_len;
   uint64_t epoch_proof_sent_ms[QP_CHAIN_VALIDATORS_MAX]; /* per peer, when last sent */
-  uint64_t epoch_proof_until_ms;     /* broadcast it every second until then */
-  uint64_t epoch_proof_cast_ms;      /* ... last done then */
-  uint64_t catchup_asked_ms[QP_CHAIN_VALIDATORS_MAX]; /* per peer, when last asked (driver) */
-  uint64_t catchup_peers;            /* peers that came up: ask them (bit i; under mutex) */
+  uint64_t epoch_proof_until_ms;                         /* broadcast it every second until then */
+  uint64_t epoch_proof_cast_ms;                          /* ... last done then */
+  uint64_t catchup_asked_ms[QP_CHAIN_VALIDATORS_MAX];    /* per peer, when last asked (driver) */
+  uint64_t catchup_peers; /* peers that came up: ask them (bit i; under mutex) */
 
   qp_http_module_t http;
 } qp__chain_node_t;
@@ -241,7 +261,7 @@ typedef struct qp__chain_roster {
   uint8_t origin_key[QP_SIGN_PUBLIC_MAX];
   size_t origin_key_len;
   uint32_t peers;
-  uint64_t checkers;   /* member mask */
+  uint64_t checkers; /* member mask */
   bool checkers_up;
 } qp__chain_roster_t;
 void qp__chain_roster(qp__chain_node_t *n, uint32_t peer, qp__chain_roster_t *out);
@@ -254,6 +274,16 @@ void qp__chain_roster(qp__chain_node_t *n, uint32_t peer, qp__chain_roster_t *ou
  * index of the current epoch to the transport's and back (UINT32_MAX / -1
  * when none; driver thread). */
 int qp__chain_epochs_open(qp__chain_node_t *n, char *detail, size_t detail_size);
+/* blocks.c: an array of block_txs_max transactions to decode a block into
+ * (its contents undefined), and its return.  A block's decode needs ~1.2
+ * MiB: allocating it each time cost an mmap, page faults and a munmap with
+ * a TLB shootdown on every decode, several per view.  Nested decodes (a
+ * parent executed on the way) take the next array; past
+ * QP__CHAIN_TXS_ARRAYS they allocate.  NULL when out of memory. */
+qp_chain_tx_t *qp__chain_txs_take(qp__chain_node_t *n);
+void qp__chain_txs_give(qp__chain_node_t *n, qp_chain_tx_t *txs);
+void qp__chain_txs_free(qp__chain_node_t *n);
+
 /* module.c: the safety record's path for the current epoch; the transport
  * over every validator the chain ever had (again after one joined). */
 void qp__chain_safety_path(qp__chain_node_t *n);
@@ -296,11 +326,11 @@ void qp__chain_epoch_proof_apply(qp__chain_node_t *n, uint32_t peer, const uint8
  * on it (in the new epoch when one began), and asks the same peer again
  * when it said it is further. */
 typedef struct qp__chain_catchup_result {
-  uint32_t committed;   /* blocks committed */
-  qp_hs_block_t last;   /* ... the last of them (no payload) */
-  bool new_epoch;       /* the last one changed the validator set */
-  bool failed;          /* a commit failed: consensus stops */
-  bool ask_again;       /* the peer is in a later epoch still */
+  uint32_t committed; /* blocks committed */
+  qp_hs_block_t last; /* ... the last of them (no payload) */
+  bool new_epoch;     /* the last one changed the validator set */
+  bool failed;        /* a commit failed: consensus stops */
+  bool ask_again;     /* the peer is in a later epoch still */
 } qp__chain_catchup_result_t;
 void qp__chain_catchup_ask(qp__chain_node_t *n, uint32_t peer, uint64_t now_ms, bool now);
 void qp__chain_catchup_on_message(qp__chain_node_t *n, uint32_t peer, const uint8_t *bytes,
@@ -334,8 +364,8 @@ int qp__chain_payload_txs(qp__chain_node_t *n, const qp_hs_block_t *b, qp_chain_
 bool qp__chain_want_proof(qp_http_request_t *req, qp_http_reply_t *r, bool *want);
 /* query_proof.c: the app key a query's answer rests on, for the queries
  * that offer a proof: 0 with key, or QP_ENOTSUP. */
-int qp__chain_query_proof_key(const char *app, const char *method, const json_t *args,
-                              char *key, size_t size);
+int qp__chain_query_proof_key(const char *app, const char *method, const json_t *args, char *key,
+                              size_t size);
 bool qp__chain_proof_failed(int rc, const char *detail, qp_http_reply_t *r);
 
 /* routes.c: the HTTP routes and the OpenAPI fragment. */

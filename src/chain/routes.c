@@ -476,6 +476,12 @@ void qp__chain_metrics(void *ctx, qp_http_text_t *out) {
   qp_http_metric_u64(out, "quipu_chain_view", "gauge", "the consensus view", p.view);
   qp_http_metric_u64(out, "quipu_chain_blocks_committed_total", "counter",
                      "blocks committed since start", p.commits);
+  qp_http_metric_u64(out, "quipu_chain_txs_committed_total", "counter",
+                     "transactions in the blocks committed since start (tx/s: its rate)",
+                     p.txs_committed);
+  qp_http_metric_u64(out, "quipu_chain_view_changes_total", "counter",
+                     "views entered by timeout (a timeout certificate) since start",
+                     p.views_changed);
   qp_http_metric_u64(out, "quipu_chain_commit_latency_ms_sum", "counter",
                      "proposal to local commit, summed over committed blocks", p.commit_ms_sum);
   qp_http_metric_u64(out, "quipu_chain_peers_up", "gauge", "validators connected", nm.peers_up);

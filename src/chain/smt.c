@@ -4,6 +4,7 @@
  * offline check.  Every recursion follows one path bit per level, so it is
  * at most QP_SMT_DEPTH + 1 deep.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,12 +43,68 @@ static qp_smt_node_t *node_retain(qp_smt_node_t *n) {
   return n;
 }
 
+/* ---- node memory ---------------------------------------------------------
+ * A block's update makes thousands of nodes and the version it replaces
+ * frees as many, nearly all on the consensus thread.  Freed nodes wait in
+ * a per-thread list (linked through u.in.l) for the next node_new instead
+ * of going back to malloc; a thread's list is freed when it exits. */
+
+#define NODE_CACHE_MAX 65536u /* nodes a thread keeps (~7 MiB) */
+
+typedef struct node_cache {
+  qp_smt_node_t *head;
+  uint32_t count;
+  bool builds; /* this thread has made nodes: only such threads keep freed ones (a reader
+                  dropping the last reference to an old version frees straight away) */
+} node_cache_t;
+
+static __thread node_cache_t cache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_drop(void *arg) {
+  node_cache_t *c = arg;
+  for (qp_smt_node_t *n = c->head, *next; n != NULL; n = next) {
+    next = n->u.in.l;
+    qp_free(n);
+  }
+  c->head = NULL;
+  c->count = 0;
+}
+
+void qp_smt_cache_trim(void) { cache_drop(&cache); }
+
+static void cache_key_make(void) { QP_ASSERT(pthread_key_create(&cache_key, cache_drop) == 0); }
+
+static void node_free(qp_smt_node_t *n) {
+  atomic_fetch_sub_explicit(&nodes_alive, 1, memory_order_relaxed);
+  if (!cache.builds || cache.count >= NODE_CACHE_MAX) {
+    qp_free(n);
+    return;
+  }
+  if (cache.head == NULL) { /* this thread's first: its list is freed at its exit */
+    pthread_once(&cache_once, cache_key_make);
+    (void)pthread_setspecific(cache_key, &cache);
+  }
+  n->u.in.l = cache.head;
+  cache.head = n;
+  cache.count++;
+}
+
+static qp_smt_node_t *node_alloc(void) {
+  cache.builds = true;
+  qp_smt_node_t *n = cache.head;
+  if (n == NULL) return qp_malloc(sizeof *n);
+  cache.head = n->u.in.l;
+  cache.count--;
+  return n;
+}
+
 static void node_release(qp_smt_node_t *n) {
   while (n != NULL) {
     if (atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) != 1) return;
     qp_smt_node_t *l = n->leaf ? NULL : n->u.in.l, *r = n->leaf ? NULL : n->u.in.r;
-    qp_free(n);
-    atomic_fetch_sub_explicit(&nodes_alive, 1, memory_order_relaxed);
+    node_free(n);
     node_release(l);
     n = r; /* the second child without growing the stack */
   }
@@ -105,11 +162,12 @@ typedef struct build {
 } build_t;
 
 static qp_smt_node_t *node_new(build_t *b) {
-  qp_smt_node_t *n = qp_calloc(1, sizeof *n);
+  qp_smt_node_t *n = node_alloc();
   if (n == NULL) {
     b->rc = QP_ENOMEM;
     return NULL;
   }
+  memset(n, 0, sizeof *n);
   atomic_init(&n->refs, 1);
   atomic_fetch_add_explicit(&nodes_alive, 1, memory_order_relaxed);
   return n;
@@ -155,11 +213,19 @@ static qp_smt_node_t *join(build_t *b, qp_smt_node_t *l, qp_smt_node_t *r) {
   return n;
 }
 
-/* The first index in u[0, count) whose key hash has bit `depth` set. */
+/* The first index in u[0, count) whose key hash has bit `depth` set.  The
+ * updates are sorted and share their first `depth` bits (they are under
+ * one subtree), so those with the bit clear come first: a binary search. */
 static size_t split_at(const qp_smt_update_t *u, size_t count, uint32_t depth) {
-  size_t i = 0;
-  while (i < count && !bit_at(u[i].key_hash, depth)) i++;
-  return i;
+  size_t lo = 0, hi = count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (bit_at(u[mid].key_hash, depth))
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
 }
 
 static size_t puts_in(const qp_smt_update_t *u, size_t count) {

@@ -109,4 +109,9 @@ int qp_smt_verify(qp_suite_t suite, const uint8_t root[QP_HASH_SIZE],
 /* Nodes alive in the process (every version), for tests and metrics. */
 uint64_t qp_smt_nodes_alive(void);
 
+/* Frees the nodes the calling thread keeps for reuse (each thread keeps up
+ * to 65,536 freed nodes for its next updates; they are freed when it
+ * exits).  For tests of allocation failures, and to give memory back. */
+void qp_smt_cache_trim(void);
+
 #endif

@@ -178,6 +178,15 @@ int qp_node_run(const qp_node_config_t *c) {
    * HTTP threads' request and reply buffers then sit in many half-used
    * arenas.  Two arenas keep the server's memory close to what it uses. */
   mallopt(M_ARENA_MAX, 2);
+  /* Blocks of a few hundred KiB to a few MiB (decoded blocks, block
+   * records, peer frames, request bodies) come and go many times a second.
+   * glibc's defaults serve them with mmap/munmap, or give freed heap tops
+   * back to the kernel: each time page faults, and on munmap a TLB
+   * shootdown that interrupts every other core.  Fixed thresholds keep them
+   * in the heap (the chain bench: -4 % CPU per transaction, docs/bench.md);
+   * the process's memory is then its peak rather than its current use. */
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
   qp_log_set_level(c->log_level);
   node_t n = {.config = c, .http = c->http, .lock_fd = -1};

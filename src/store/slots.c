@@ -24,13 +24,13 @@
 #define SLOT_RECORD_MAX (SLOT_FILE_MAX / 2 - SLOT_HEADER) /* what a reader can take back */
 
 struct qp_slot_file {
-  qp_io_t io;                /* the open file */
-  char path[SLOT_PATH_MAX];  /* for messages and rebuilds */
-  unsigned mode;             /* permission bits of a rebuilt file */
-  size_t slot_size;          /* bytes per slot, header included */
-  uint64_t seq;              /* the newest record's sequence number */
-  unsigned newest;           /* the slot holding it */
-  uint8_t *buf;              /* one slot, for writes */
+  qp_io_t io;               /* the open file */
+  char path[SLOT_PATH_MAX]; /* for messages and rebuilds */
+  unsigned mode;            /* permission bits of a rebuilt file */
+  size_t slot_size;         /* bytes per slot, header included */
+  uint64_t seq;             /* the newest record's sequence number */
+  unsigned newest;          /* the slot holding it */
+  uint8_t *buf;             /* one slot, for writes */
 };
 
 typedef enum { SLOT_EMPTY, SLOT_VALID, SLOT_BAD } slot_state_t;

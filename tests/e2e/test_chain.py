@@ -301,6 +301,20 @@ def test_10000_transactions_agree_on_every_node(net):
         vouched += m["quipu_chain_vouched_txs_total"]
     assert vouched > 0 and 10000 <= verified < 40000, (verified, vouched)
     assert verified + vouched >= 40000, (verified, vouched)
+    # /metrics counts what the blocks carry (tx/s is the counter's rate): once the network is
+    # quiet, every node's count is the transactions of blocks 1..height (no node of this
+    # module's network has restarted yet), at least these 10,000.
+    def quiet():
+        s = net.agree(range(4), top)
+        m = [metric_values(net.get(i, "/metrics").text) for i in range(4)]
+        return (s, m) if all(x["quipu_chain_height"] == s["height"] for x in m) else None
+    s, ms = wait_for("heights and metrics to settle", quiet)
+    in_blocks = sum(len(net.get(0, "/v1/chain/blocks/%d" % h).json()["txs"])
+                    for h in range(1, s["height"] + 1))
+    assert in_blocks >= 10000, in_blocks
+    for i, m in enumerate(ms):
+        assert m["quipu_chain_txs_committed_total"] == in_blocks, (i, m, in_blocks)
+        assert m["quipu_chain_view_changes_total"] >= 0, (i, m)
 
 
 def metric_values(text):
@@ -595,5 +609,77 @@ def test_propose_txs_max_caps_the_blocks_a_node_proposes(tmp_dir):
         sizes = [len(n.get(0, "/v1/chain/blocks/%d" % h).json()["txs"])
                  for h in range(1, height + 1)]
         assert sum(sizes) == 10 and max(sizes) == 3 and len([s for s in sizes if s]) >= 4, sizes
+    finally:
+        assert n.stop_all() == {0: 0}
+
+
+def newest_slot(path):
+    """The newest valid record of a two-slot file (docs/store.md, "Records rewritten in
+    place"): (seq, record bytes); checks each slot's BLAKE2b-128 as the format says."""
+    import hashlib
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    assert len(data) % 2 == 0 and len(data) // 2 >= 32, len(data)
+    half = len(data) // 2
+    best = None
+    for k in range(2):
+        slot = data[k * half:(k + 1) * half]
+        magic, length, seq = struct.unpack_from("<4sIQ", slot, 16)
+        if magic != b"QPS1" or 32 + length > half:
+            continue
+        if hashlib.blake2b(slot[16:32 + length], digest_size=16).digest() != slot[:16]:
+            continue
+        if best is None or seq > best[0]:
+            best = (seq, slot[32:32 + length])
+    assert best is not None, "no valid slot in %s" % path
+    return best
+
+
+def test_safety_record_in_two_slots_and_the_old_file_carried_over(tmp_dir):
+    """The safety record lives in <data>/chain/safety.slots, rewritten in place before every
+    vote (docs/chain.md, "What runs"): after a committed transaction its newest slot holds a
+    record with a vote in it. A node of an earlier version kept the record as the whole file
+    `safety`: given only that file, a node starts from it, carries it into the slot file and
+    removes it, and goes on committing. A bad modules.chain.propose_linger_ms is refused with
+    the key named."""
+    import glob
+    import struct
+    n = Network(tmp_dir, validators=1)
+    path = os.path.join(n.home(0), "node.json")
+    with open(path) as f:
+        config = json.load(f)
+    config["modules"]["chain"]["propose_linger_ms"] = 501
+    with open(path, "w") as f:
+        json.dump(config, f)
+    r = quipu("node", "--home", n.home(0), check=False)
+    assert r.returncode != 0 and "propose_linger_ms" in r.stdout + r.stderr, (r.stdout, r.stderr)
+    config["modules"]["chain"]["propose_linger_ms"] = 20
+    with open(path, "w") as f:
+        json.dump(config, f)
+    key = os.path.join(tmp_dir, "client.key")
+    keygen(key)
+    n.start(0)
+    n.wait_healthy([0])
+    r = send(n, 0, key, {"key": "s1", "value": "v"}, "--wait")
+    assert r.returncode == 0, r.stderr
+    assert n.stop_all() == {0: 0}
+    slots = glob.glob(os.path.join(n.home(0), "**", "chain", "safety.slots"), recursive=True)
+    assert len(slots) == 1, slots
+    seq, record = newest_slot(slots[0])
+    voted = struct.unpack_from("<Q", record, 1)[0]
+    assert seq >= 1 and voted >= 1, (seq, voted)
+    old = os.path.join(os.path.dirname(slots[0]), "safety")
+    with open(old, "wb") as f:
+        f.write(record)
+    os.remove(slots[0])
+    n.start(0)
+    try:
+        n.wait_healthy([0])
+        r = send(n, 0, key, {"key": "s2", "value": "v"}, "--wait")
+        assert r.returncode == 0, r.stderr
+        assert not os.path.exists(old)
+        _, now = newest_slot(slots[0])
+        assert struct.unpack_from("<Q", now, 1)[0] > voted
     finally:
         assert n.stop_all() == {0: 0}

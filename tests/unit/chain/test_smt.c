@@ -296,6 +296,7 @@ static void test_allocation_failures(void **state) {
   int failures = 0;
   for (int64_t k = 0; k < 200; k++) {
     qp_smt_t out;
+    qp_smt_cache_trim(); /* every node from malloc, so that the failures reach the update */
     qp_alloc_fail_after(k);
     int rc = qp_smt_update(&base, u, 8, &out);
     qp_alloc_fail_after(-1);
