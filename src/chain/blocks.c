@@ -272,13 +272,12 @@ static void execs_after_commit(qp__chain_node_t *n, const qp_chain_exec_t *done,
   }
 }
 
-/* Hands the committed transactions to the mempool (it drops them). */
-static void mempool_after_commit(qp__chain_node_t *n, const qp_hs_block_t *b) {
-  qp_chain_tx_t *txs = qp__chain_txs_take(n);
-  size_t count = 0;
-  if (txs != NULL && decode_txs(n, b, txs, &count) == 0)
-    qp_chain_mempool_committed(n->mempool, txs, count);
-  qp__chain_txs_give(n, txs);
+/* Hands the committed transactions to the mempool (it drops them), by the
+ * hashes and sender ids their execution kept. */
+static void mempool_after_commit(qp__chain_node_t *n, const qp_chain_exec_t *x) {
+  size_t count = x->receipts.count;
+  (void)qp_chain_mempool_committed_ids(n->mempool, x->tx_ids, x->tx_ids + count * QP_HASH_SIZE,
+                                       count);
 }
 
 /* A final block's execution, checked against its header's roots. */
@@ -363,7 +362,7 @@ int qp__chain_commit(qp__chain_node_t *n, const qp_hs_block_t *b,
   n->pub.txs_committed += exec->receipts.count;
   pthread_mutex_unlock(&n->pub_mutex);
   *new_epoch = exec->reconfig;
-  mempool_after_commit(n, b);
+  mempool_after_commit(n, exec);
   execs_after_commit(n, exec, b->header.height);
   return 0;
 }

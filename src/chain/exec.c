@@ -222,6 +222,18 @@ static int chain_up(qp_chain_state_t *st, qp_chain_exec_t *out,
   return 0;
 }
 
+/* What the mempool needs once the block commits (exec.h, tx_ids), kept so
+ * that the commit need not decode the block again. */
+static int tx_ids(const qp_chain_tx_t *txs, size_t count, qp_chain_exec_t *out) {
+  out->tx_ids = qp_malloc(2 * (count > 0 ? count : 1) * QP_HASH_SIZE);
+  if (out->tx_ids == NULL) return QP_ENOMEM;
+  for (size_t i = 0; i < count; i++) {
+    memcpy(out->tx_ids + i * QP_HASH_SIZE, txs[i].hash, QP_HASH_SIZE);
+    qp_hash256(out->tx_ids + (count + i) * QP_HASH_SIZE, txs[i].sender, txs[i].sender_len);
+  }
+  return 0;
+}
+
 int qp_chain_execute_block(qp_chain_state_t *st, const qp_chain_exec_t *parent,
                            const qp_chain_tx_t *txs, size_t count, uint64_t height,
                            uint64_t time_s, qp_chain_exec_t *out) {
@@ -252,6 +264,7 @@ int qp_chain_execute_block(qp_chain_state_t *st, const qp_chain_exec_t *parent,
   if (rc == 0) rc = qp_array_reserve(&out->receipts, count);
   if (rc == 0) rc = qp_chain_effects_init(&c.effects);
   if (rc == 0) rc = qp_chain_reader_begin(st, overlays, overlays_count, &c.reader);
+  if (rc == 0) rc = tx_ids(txs, count, out);
   for (size_t i = 0; rc == 0 && i < count; i++) rc = exec_one(&c, &txs[i]);
   qp_chain_reader_end(&c.reader);
   qp_chain_effects_deinit(&c.effects);
@@ -272,4 +285,6 @@ void qp_chain_exec_deinit(qp_chain_exec_t *out) {
   qp_smt_release(&out->tree);
   qp_free(out->receipt_hashes);
   out->receipt_hashes = NULL;
+  qp_free(out->tx_ids);
+  out->tx_ids = NULL;
 }

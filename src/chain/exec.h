@@ -59,6 +59,9 @@ typedef struct qp_chain_exec {
   qp_smt_t tree;                         /* owned reference: the state's tree after it */
   qp_array_t receipts;                   /* of qp_chain_receipt_t, one per tx, in order */
   uint8_t *receipt_hashes;               /* owned: H(receipt json) per tx, the root's leaves */
+  uint8_t *tx_ids;                       /* owned: per tx, its hash then, after all of them,
+                                            qp_hash256 of its sender's key (the mempool's
+                                            sender id): 2 x QP_HASH_SIZE x receipts.count */
   bool reconfig;                         /* the gov app changed the validator set (valset.h) */
 } qp_chain_exec_t;
 

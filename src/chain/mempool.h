@@ -158,6 +158,12 @@ void qp_chain_mempool_untake(qp_chain_mempool_t *mp);
  * callback's code (the pool stays consistent either way). */
 int qp_chain_mempool_committed(qp_chain_mempool_t *mp, const qp_chain_tx_t *txs, size_t count);
 
+/* The same from what an execution kept (exec.h): the transactions' hashes
+ * and their senders' ids (qp_hash256 of the sender's key), QP_HASH_SIZE
+ * bytes each, count of each, in block order - no decoding of the block. */
+int qp_chain_mempool_committed_ids(qp_chain_mempool_t *mp, const uint8_t *hashes,
+                                   const uint8_t *sender_ids, size_t count);
+
 /* Verifies tx's signature unless its hash is in the verified cache (then
  * it returns 0 without any cryptography); a fresh success is cached.  For
  * block validation.  Returns like qp_chain_tx_verify. */

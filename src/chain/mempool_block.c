@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/assert.h"
 #include "base/err.h"
 #include "chain/mempool_int.h"
@@ -108,24 +109,38 @@ static int refresh_sender(qp_chain_mempool_t *mp, uint32_t s_index) {
   return 0;
 }
 
-int qp_chain_mempool_committed(qp_chain_mempool_t *mp, const qp_chain_tx_t *txs, size_t count) {
-  QP_ASSERT(mp != NULL && (txs != NULL || count == 0));
+int qp_chain_mempool_committed_ids(qp_chain_mempool_t *mp, const uint8_t *hashes,
+                                   const uint8_t *sender_ids, size_t count) {
+  QP_ASSERT(mp != NULL && ((hashes != NULL && sender_ids != NULL) || count == 0));
   pthread_mutex_lock(&mp->mu);
   mp->commit_round++;
   uint32_t e = 0;
   for (size_t i = 0; i < count; i++)
-    if (qp__chain_hmap_get(&mp->by_hash, txs[i].hash, &e)) qp__chain_mp_remove(mp, e);
+    if (qp__chain_hmap_get(&mp->by_hash, hashes + i * QP_HASH_SIZE, &e))
+      qp__chain_mp_remove(mp, e);
   int first = 0;
   for (size_t i = 0; i < count; i++) {
-    uint8_t id[QP_HASH_SIZE];
     uint32_t s = 0;
-    qp__chain_mp_sender_id(txs[i].sender, txs[i].sender_len, id);
-    if (!qp__chain_hmap_get(&mp->by_sender, id, &s)) continue;
+    if (!qp__chain_hmap_get(&mp->by_sender, sender_ids + i * QP_HASH_SIZE, &s)) continue;
     int rc = refresh_sender(mp, s);
     if (rc != 0 && first == 0) first = rc;
   }
   pthread_mutex_unlock(&mp->mu);
   return first;
+}
+
+int qp_chain_mempool_committed(qp_chain_mempool_t *mp, const qp_chain_tx_t *txs, size_t count) {
+  QP_ASSERT(mp != NULL && (txs != NULL || count == 0));
+  uint8_t *ids = count > 0 ? qp_malloc(2 * count * QP_HASH_SIZE) : NULL;
+  if (count > 0 && ids == NULL) return QP_ENOMEM;
+  for (size_t i = 0; i < count; i++) {
+    memcpy(ids + i * QP_HASH_SIZE, txs[i].hash, QP_HASH_SIZE);
+    qp__chain_mp_sender_id(txs[i].sender, txs[i].sender_len,
+                           ids + (count + i) * QP_HASH_SIZE);
+  }
+  int rc = qp_chain_mempool_committed_ids(mp, ids, ids + count * QP_HASH_SIZE, count);
+  qp_free(ids);
+  return rc;
 }
 
 void qp_chain_mempool_hold(qp_chain_mempool_t *mp, const qp_chain_tx_t *txs, size_t count) {
