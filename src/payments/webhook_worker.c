@@ -13,7 +13,9 @@
  *         reason.
  *
  * One event at a time per endpoint, in sequence order: deliveries are
- * ordered (per object too).  The cursor moves only after a 2xx, and both
+ * ordered (per object too).  While some endpoint's cursor moves the worker
+ * goes round again at once; it sleeps (IDLE_MS, or until an event is
+ * written) only when nothing was delivered.  The cursor moves only after a 2xx, and both
  * live in LMDB: a crash may deliver an event again (at-least-once;
  * receivers dedupe on its id) but never loses one.
  */
@@ -228,11 +230,14 @@ static json_t *attempt_log(const json_t *ev, uint32_t attempt, long status, cons
                    (json_int_t)(t - started));
 }
 
-/* One step for endpoint id: deliver its next event when due. */
-static void serve_endpoint(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE]) {
+/* One step for endpoint id: deliver its next event when due.  True when
+ * the endpoint's cursor moved (an event delivered or passed over), so that
+ * more may be due at once. */
+static bool serve_endpoint(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE]) {
+  bool moved = false;
   json_t *wh = NULL, *ev = NULL;
   uint64_t last = 0, t = now_ms();
-  if (qp__pay_store_get_json(p, p->webhooks, id, QP_PAY_ID_SIZE, &wh) != 0) return;
+  if (qp__pay_store_get_json(p, p->webhooks, id, QP_PAY_ID_SIZE, &wh) != 0) return false;
   const char *status = json_string_value(json_object_get(wh, "status"));
   bool due = status != NULL && strcmp(status, "enabled") == 0 &&
              (uint64_t)json_integer_value(json_object_get(wh, "next_attempt_ms")) <= t;
@@ -240,7 +245,7 @@ static void serve_endpoint(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE]) {
     uint64_t cursor = (uint64_t)json_integer_value(json_object_get(wh, "cursor"));
     if (ev == NULL && last > cursor) { /* only unwanted events: pass them */
       json_object_set_new(wh, "cursor", json_integer((json_int_t)last));
-      (void)record(p, id, wh, NULL, 0, 0);
+      moved = record(p, id, wh, NULL, 0, 0) == 0;
     } else if (ev != NULL) {
       char *body = event_body(ev), error[200] = "";
       uint32_t attempt = (uint32_t)json_integer_value(json_object_get(wh, "attempts")) + 1;
@@ -257,12 +262,14 @@ static void serve_endpoint(qp__pay_t *p, const uint8_t id[QP_PAY_ID_SIZE]) {
       atomic_fetch_add(ok ? &p->deliveries_ok : &p->deliveries_failed, 1);
       if (record(p, id, wh, log, seq, attempt) != 0)
         QP_LOG_WARN("payments", "cannot record a webhook delivery; it will be retried");
+      else moved = ok;
       json_decref(log);
       qp_http_json_free(body);
     }
   }
   json_decref(ev);
   json_decref(wh);
+  return moved;
 }
 
 static void *worker_main(void *arg) {
@@ -272,9 +279,14 @@ static void *worker_main(void *arg) {
   while (!p->stopping) {
     pthread_mutex_unlock(&p->worker_lock);
     uint32_t n = 0;
+    bool moved = false;
     if (qp__pay_store_keys(p, p->webhooks, NULL, QP_PAY_ID_SIZE, &ids[0][0],
                            QP_PAY_WEBHOOKS_MAX, &n) == 0)
-      for (uint32_t i = 0; i < n; i++) serve_endpoint(p, ids[i]);
+      for (uint32_t i = 0; i < n; i++) moved |= serve_endpoint(p, ids[i]);
+    pthread_mutex_lock(&p->worker_lock);
+    if (moved) continue; /* a backlog (after a restart, a burst) drains at once, not one
+                            event per endpoint every IDLE_MS */
+    pthread_mutex_unlock(&p->worker_lock);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_nsec += IDLE_MS * 1000000L;
