@@ -572,23 +572,28 @@ def test_require_api_key_guards_the_chain_routes(tmp_dir):
         assert n.stop_all() == {0: 0}
 
 
+def refused_then_set(n, name, bad, good):
+    """Node 0 refuses to start with modules.chain.<name> = bad, naming the key; then the
+    setting is left at good."""
+    path = os.path.join(n.home(0), "node.json")
+    with open(path) as f:
+        config = json.load(f)
+    for value in (bad, good):
+        config["modules"]["chain"][name] = value
+        with open(path, "w") as f:
+            json.dump(config, f)
+        if value is bad:
+            r = quipu("node", "--home", n.home(0), check=False)
+            assert r.returncode != 0 and name in r.stdout + r.stderr, (r.stdout, r.stderr)
+
+
 def test_propose_txs_max_caps_the_blocks_a_node_proposes(tmp_dir):
     """modules.chain.propose_txs_max: a node puts at most that many transactions in a block
     it proposes (blocks are still checked against genesis block_txs_max), so a burst is
     spread over several blocks and every transaction commits; a value out of 1..65536 is
     refused at start with the key named."""
     n = Network(tmp_dir, validators=1)
-    path = os.path.join(n.home(0), "node.json")
-    with open(path) as f:
-        config = json.load(f)
-    config["modules"]["chain"]["propose_txs_max"] = 0
-    with open(path, "w") as f:
-        json.dump(config, f)
-    r = quipu("node", "--home", n.home(0), check=False)
-    assert r.returncode != 0 and "propose_txs_max" in r.stdout + r.stderr, (r.stdout, r.stderr)
-    config["modules"]["chain"]["propose_txs_max"] = 3
-    with open(path, "w") as f:
-        json.dump(config, f)
+    refused_then_set(n, "propose_txs_max", 0, 3)
     n.start(0)
     try:
         n.wait_healthy([0])
@@ -646,17 +651,7 @@ def test_safety_record_in_two_slots_and_the_old_file_carried_over(tmp_dir):
     import glob
     import struct
     n = Network(tmp_dir, validators=1)
-    path = os.path.join(n.home(0), "node.json")
-    with open(path) as f:
-        config = json.load(f)
-    config["modules"]["chain"]["propose_linger_ms"] = 501
-    with open(path, "w") as f:
-        json.dump(config, f)
-    r = quipu("node", "--home", n.home(0), check=False)
-    assert r.returncode != 0 and "propose_linger_ms" in r.stdout + r.stderr, (r.stdout, r.stderr)
-    config["modules"]["chain"]["propose_linger_ms"] = 20
-    with open(path, "w") as f:
-        json.dump(config, f)
+    refused_then_set(n, "propose_linger_ms", 501, 20)
     key = os.path.join(tmp_dir, "client.key")
     keygen(key)
     n.start(0)
