@@ -522,8 +522,11 @@ static void *driver_main(void *arg) {
       for (qp__chain_event_t *e = list, *next; e != NULL; e = next) next = e->next, qp_free(e);
       break;
     }
-    for (uint32_t p = 0; p < 64 && d.ask != 0; p++)
-      if (d.ask & (1ull << p)) qp__chain_catchup_ask(n, p, now_ms(), true);
+    for (uint32_t p = 0; p < 64 && d.ask != 0; p++) /* peers whose session came up */
+      if (d.ask & (1ull << p)) {
+        qp__chain_forward_pool_to(n, p);
+        qp__chain_catchup_ask(n, p, now_ms(), true);
+      }
     d.ask = 0;
     for (qp__chain_event_t *e = list, *next; e != NULL; e = next) {
       next = e->next;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/array.h"
 #include "base/clock.h"
 
 #include "base/err.h"
@@ -54,9 +55,7 @@ bool qp_chain_fwd_append(qp_buf_t *buf, uint32_t *count, const uint8_t *tx, size
   return true;
 }
 
-void qp_chain_fwd_seal(qp_buf_t *buf, uint32_t count) {
-  put_u32((uint8_t *)buf->data + 1, count);
-}
+void qp_chain_fwd_seal(qp_buf_t *buf, uint32_t count) { put_u32((uint8_t *)buf->data + 1, count); }
 
 bool qp_chain_fwd_open(qp_chain_fwd_reader_t *r, const uint8_t *bytes, size_t len) {
   memset(r, 0, sizeof *r);
@@ -85,9 +84,18 @@ bool qp_chain_fwd_done(const qp_chain_fwd_reader_t *r) {
 
 /* ---- the node's outbox ---------------------------------------------------- */
 
-/* Sends frame with this node's vouch (vouch.h); false when it cannot (not
- * a member of the current epoch, out of memory): it then goes as it is. */
-static bool send_vouched(qp__chain_node_t *n, const uint8_t *frame, size_t len) {
+/* Sends frame to one transport peer, or to all (UINT32_MAX). */
+static void send_to(qp__chain_node_t *n, uint32_t peer, const void *bytes, size_t len) {
+  if (peer == UINT32_MAX)
+    (void)qp_net_broadcast(n->net, bytes, len);
+  else
+    (void)qp_net_send(n->net, peer, bytes, len);
+}
+
+/* Sends frame with this node's vouch (vouch.h) to peer (UINT32_MAX: all);
+ * false when it cannot (not a member of the current epoch, out of memory):
+ * it then goes as it is. */
+static bool send_vouched(qp__chain_node_t *n, uint32_t peer, const uint8_t *frame, size_t len) {
   qp__chain_roster_t r;
   qp__chain_roster(n, UINT32_MAX, &r);
   if (r.self < 0 || r.count < 2) return false;
@@ -98,7 +106,7 @@ static bool send_vouched(qp__chain_node_t *n, const uint8_t *frame, size_t len) 
   uint8_t *out = qp_malloc(QP_CHAIN_VOUCHED_HEADER + len);
   if (out == NULL) return false;
   qp_chain_vouched_write(sig, frame, len, out);
-  qp_net_broadcast(n->net, out, QP_CHAIN_VOUCHED_HEADER + len);
+  send_to(n, peer, out, QP_CHAIN_VOUCHED_HEADER + len);
   qp_free(out);
   atomic_fetch_add(&n->vouches_sent, 1);
   return true;
@@ -110,7 +118,7 @@ static void flush_locked(qp__chain_node_t *n) {
   if (n->fwd_count == 0) return;
   qp_chain_fwd_seal(&n->fwd, n->fwd_count);
   if (n->fwd_count < QP__CHAIN_VOUCH_TXS_MIN ||
-      !send_vouched(n, (const uint8_t *)n->fwd.data, n->fwd.len))
+      !send_vouched(n, UINT32_MAX, (const uint8_t *)n->fwd.data, n->fwd.len))
     qp_net_broadcast(n->net, n->fwd.data, n->fwd.len);
   n->fwd.len = 0;
   n->fwd_count = 0;
@@ -147,4 +155,63 @@ void qp__chain_forward_flush_due(qp__chain_node_t *n) {
 uint64_t qp__chain_forward_wait_ms(qp__chain_node_t *n) {
   uint64_t due = atomic_load(&n->fwd_due_ms), now = now_ms();
   return due == 0 ? UINT64_MAX : due > now ? due - now : 0;
+}
+
+/* ---- the pool for a peer that connected ------------------------------------ */
+
+/* The pool copied into forward frames, so that nothing is sent under its lock. */
+typedef struct pool_copy {
+  qp_array_t frames; /* of qp_buf_t, sealed */
+  qp_buf_t cur;      /* the frame being filled */
+  uint32_t cur_count;
+  size_t bytes; /* transaction bytes copied so far */
+  uint32_t txs; /* transactions copied so far */
+  bool failed;  /* out of memory: what was copied still goes */
+} pool_copy_t;
+
+static bool seal_frame(pool_copy_t *c) {
+  if (c->cur_count == 0) return true;
+  qp_buf_t *slot = qp_array_push(&c->frames);
+  if (slot == NULL) return false;
+  qp_chain_fwd_seal(&c->cur, c->cur_count);
+  *slot = c->cur;
+  memset(&c->cur, 0, sizeof c->cur);
+  c->cur_count = 0;
+  return true;
+}
+
+static bool copy_tx(void *ctx, const uint8_t *bytes, size_t len) {
+  pool_copy_t *c = ctx;
+  if (c->bytes + len > QP__CHAIN_POOL_RESEND_BYTES) return false;
+  c->cur.max = QP__CHAIN_FORWARD_BYTES + QP_CHAIN_TX_BYTES_MAX + 64;
+  if (!qp_chain_fwd_append(&c->cur, &c->cur_count, bytes, len)) {
+    c->failed = true;
+    return false;
+  }
+  c->bytes += len;
+  c->txs++;
+  if (c->cur.len >= QP__CHAIN_FORWARD_BYTES && !seal_frame(c)) c->failed = true;
+  return !c->failed;
+}
+
+void qp__chain_forward_pool_to(qp__chain_node_t *n, uint32_t peer) {
+  pool_copy_t c;
+  memset(&c, 0, sizeof c);
+  qp_array_init(&c.frames, sizeof(qp_buf_t),
+                QP__CHAIN_POOL_RESEND_BYTES / QP__CHAIN_FORWARD_BYTES + 2);
+  (void)qp_chain_mempool_each(n->mempool, copy_tx, &c);
+  if (!seal_frame(&c)) c.failed = true;
+  for (size_t i = 0; i < c.frames.count; i++) {
+    qp_buf_t *f = qp_array_at(&c.frames, i);
+    uint32_t count = get_u32((const uint8_t *)f->data + 1); /* as sealed */
+    if (count < QP__CHAIN_VOUCH_TXS_MIN || !send_vouched(n, peer, (const uint8_t *)f->data, f->len))
+      send_to(n, peer, f->data, f->len);
+    qp_buf_free(f);
+  }
+  qp_buf_free(&c.cur);
+  qp_array_deinit(&c.frames);
+  if (c.txs > 0)
+    QP_LOG_INFO("chain", "handed %u transactions of this node's pool (%zu bytes%s) to %s",
+                c.txs, c.bytes, c.failed ? "; out of memory, not all" : "",
+                n->epochs.peers.validators[peer].name);
 }

@@ -461,6 +461,18 @@ void qp_chain_mempool_stats(qp_chain_mempool_t *mp, qp_chain_mempool_stats_t *ou
   pthread_mutex_unlock(&mp->mu);
 }
 
+uint32_t qp_chain_mempool_each(qp_chain_mempool_t *mp, qp_chain_mempool_each_fn fn, void *ctx) {
+  QP_ASSERT(mp != NULL && fn != NULL);
+  uint32_t called = 0;
+  pthread_mutex_lock(&mp->mu);
+  for (uint32_t e = mp->fifo_head; e != QP_CHAIN_NIL; e = mp->entries[e].fifo_next) {
+    called++;
+    if (!fn(ctx, mp->entries[e].bytes, mp->entries[e].len)) break;
+  }
+  pthread_mutex_unlock(&mp->mu);
+  return called;
+}
+
 uint64_t qp_chain_mempool_last_nonce(qp_chain_mempool_t *mp, const uint8_t *sender,
                                      size_t sender_len, uint64_t committed) {
   uint8_t id[QP_HASH_SIZE];

@@ -191,6 +191,14 @@ typedef struct qp_chain_mempool_stats {
   uint64_t rejected[QP_CHAIN_ADMIT__COUNT]; /* refusals per reason ([OK] = admitted) */
 } qp_chain_mempool_stats_t;
 
+/* Calls fn with each transaction's encoding, oldest first (taken ones
+ * too), until fn returns false; returns how many it was called with.  Under
+ * the pool's lock: fn must be quick and must not call the pool.  For a
+ * node handing its pool to a peer that just connected (docs/chain.md, "The
+ * node"). */
+typedef bool (*qp_chain_mempool_each_fn)(void *ctx, const uint8_t *bytes, size_t len);
+uint32_t qp_chain_mempool_each(qp_chain_mempool_t *mp, qp_chain_mempool_each_fn fn, void *ctx);
+
 /* A consistent snapshot of the counters. */
 void qp_chain_mempool_stats(qp_chain_mempool_t *mp, qp_chain_mempool_stats_t *out);
 

@@ -39,6 +39,7 @@
 #define QP__CHAIN_FORWARD_BYTES (512u << 10)    /* an outbox this full is sent at once */
 #define QP__CHAIN_FORWARD_DUE_BYTES (64u << 10) /* ... this full, at the next check */
 #define QP__CHAIN_FORWARD_LINGER_MS 20u         /* ... else once its first tx waited this long */
+#define QP__CHAIN_POOL_RESEND_BYTES (16u << 20) /* the pool handed to a peer that connects */
 
 /* The first byte of every peer frame says what follows. */
 enum {
@@ -241,6 +242,12 @@ void qp__chain_enqueue(qp__chain_node_t *n, const qp__chain_queue_t *q, uint32_t
  * (then frees what is still queued). */
 void qp__chain_forward_tx(qp__chain_node_t *n, const uint8_t *bytes, size_t len);
 void qp__chain_forward_flush_due(qp__chain_node_t *n);
+/* Sends the transactions of this node's pool, oldest first, up to
+ * QP__CHAIN_POOL_RESEND_BYTES, to a peer whose session just came up: what
+ * it was forwarded while the connection was down never reached it, and a
+ * transaction only one validator knows never commits (docs/chain.md,
+ * "The node").  The peer drops what it already holds. */
+void qp__chain_forward_pool_to(qp__chain_node_t *n, uint32_t peer);
 uint64_t qp__chain_forward_wait_ms(qp__chain_node_t *n);
 void qp__chain_admit_forwarded(qp__chain_node_t *n, uint32_t from, const uint8_t *bytes,
                                size_t len);

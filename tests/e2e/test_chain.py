@@ -518,6 +518,33 @@ def test_chain_up_runs_and_stops_a_network(tmp_dir):
             up.wait()
 
 
+def test_a_transaction_admitted_before_the_peers_connect_still_commits(tmp_dir):
+    """node0 admits a transaction while no peer is up, so its forward goes to
+    nobody; when the others start, node0 hands each of them its pool as the
+    session comes up, and the leader of view 1 (node1, not node0) proposes
+    it.  Without that only node0 knows the transaction: its lone timeouts
+    never make a view change and the network sits idle for ever."""
+    n = Network(tmp_dir)
+    try:
+        n.start(0)
+        n.wait_healthy([0])
+        key = os.path.join(tmp_dir, "early.key")
+        keygen(key)
+        r = send(n, 0, key, {"key": "early", "value": "bird"})
+        assert r.returncode == 0, r.stdout + r.stderr
+        time.sleep(0.5)  # the forward outbox's linger (20 ms) is long over
+        for i in range(1, n.count):
+            n.start(i)
+        n.wait_healthy(range(n.count))
+        wait_for("the early transaction committed",
+                 lambda: query(n, 2, "early").returncode == 0)
+        assert json.loads(query(n, 2, "early").stdout)["result"]["value"] == "bird"
+        n.agree(range(n.count), 1)
+    finally:
+        codes = n.stop_all()
+    assert all(c == 0 for c in codes.values()), codes
+
+
 def test_require_api_key_guards_the_chain_routes(tmp_dir):
     """modules.chain.require_api_key: without a key the chain routes answer 401, a key
     without the route's scope 403 (chain:read for reads, chain:submit for POST

@@ -6,7 +6,8 @@
  * verified once), admission from several threads beside block
  * building, and the per-block gas budget (a call above it refused with
  * gas_too_high, a block's calls summing to at most it), and the signature
- * modes of vouching (vouched: no check; attest: checked even when refused).
+ * modes of vouching (vouched: no check; attest: checked even when refused),
+ * and the walk that hands the pool to a peer that connected.
  */
 #include <pthread.h>
 
@@ -264,6 +265,55 @@ static void test_committed(void **state) {
   qp_buf_free(&body);
   qp_sign_key_free(a);
   qp_sign_key_free(b);
+  qp_chain_mempool_free(mp);
+}
+
+/* What qp_chain_mempool_each saw: the nonces, in call order. */
+typedef struct seen {
+  uint64_t nonces[8];
+  uint32_t count, stop_after;
+} seen_t;
+
+static bool see(void *ctx, const uint8_t *bytes, size_t len) {
+  seen_t *s = ctx;
+  qp_chain_tx_t tx;
+  assert_int_equal(qp_chain_tx_decode(QP_SUITE_ED25519, bytes, len, len, &tx, NULL, 0), 0);
+  s->nonces[s->count++] = tx.nonce;
+  return s->count < s->stop_after;
+}
+
+/* The pool handed to a peer: every transaction, taken ones too, in arrival
+ * order, the committed ones gone; the walk stops when asked. */
+static void test_each(void **state) {
+  (void)state;
+  qp_chain_mempool_t *mp = pool(100, 1 << 20, 64);
+  qp_sign_key_t *a = test_key(QP_SUITE_ED25519, 1);
+  seen_t s = {.stop_after = 8};
+  assert_int_equal(qp_chain_mempool_each(mp, see, &s), 0);
+  assert_int_equal(submit(mp, a, 3, "a3"), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(submit(mp, a, 1, "a1"), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(submit(mp, a, 2, "a2"), QP_CHAIN_ADMIT_OK);
+  qp_buf_t body = {.max = 1 << 20};
+  uint32_t count = 0;
+  assert_int_equal(qp_chain_mempool_take(mp, 1, 1 << 20, &body, &count), 0);
+  assert_int_equal(count, 1); /* a1 taken: still handed on */
+  assert_int_equal(qp_chain_mempool_each(mp, see, &s), 3);
+  assert_int_equal(s.count, 3);
+  assert_int_equal(s.nonces[0], 3);
+  assert_int_equal(s.nonces[1], 1);
+  assert_int_equal(s.nonces[2], 2);
+  s = (seen_t){.stop_after = 2};
+  assert_int_equal(qp_chain_mempool_each(mp, see, &s), 2);
+  qp_chain_tx_t txs[2];
+  assert_int_equal(body_txs(&body, txs, 2), 1);
+  set_committed(a, 1);
+  assert_int_equal(qp_chain_mempool_committed(mp, txs, 1), 0);
+  s = (seen_t){.stop_after = 8};
+  assert_int_equal(qp_chain_mempool_each(mp, see, &s), 2);
+  assert_int_equal(s.nonces[0], 3);
+  assert_int_equal(s.nonces[1], 2);
+  qp_buf_free(&body);
+  qp_sign_key_free(a);
   qp_chain_mempool_free(mp);
 }
 
@@ -554,6 +604,7 @@ int main(void) {
       cmocka_unit_test(test_verified_cache),  cmocka_unit_test(test_threads),
       cmocka_unit_test(test_other_suite_refused), cmocka_unit_test(test_gas_budget),
       cmocka_unit_test(test_stated_gas), cmocka_unit_test(test_signature_modes),
+      cmocka_unit_test(test_each),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
