@@ -84,6 +84,10 @@ bool qp_chain_fwd_done(const qp_chain_fwd_reader_t *r) {
 
 /* ---- the node's outbox ---------------------------------------------------- */
 
+/* A frame in the making never grows past this: it leaves once it holds
+ * QP__CHAIN_FORWARD_BYTES, so one more transaction at most. */
+#define FRAME_BYTES_MAX (QP__CHAIN_FORWARD_BYTES + QP_CHAIN_TX_BYTES_MAX + 64)
+
 /* Sends frame to one transport peer, or to all (UINT32_MAX). */
 static void send_to(qp__chain_node_t *n, uint32_t peer, const void *bytes, size_t len) {
   if (peer == UINT32_MAX)
@@ -112,14 +116,19 @@ static bool send_vouched(qp__chain_node_t *n, uint32_t peer, const uint8_t *fram
   return true;
 }
 
-/* Sends the outbox as one frame (fwd_mutex held): with this node's vouch
- * when it carries enough transactions to be worth one. */
+/* Sends a sealed forward frame to peer (UINT32_MAX: all): with this node's
+ * vouch when it carries enough transactions to be worth one. */
+static void send_frame(qp__chain_node_t *n, uint32_t peer, const qp_buf_t *frame) {
+  const uint8_t *bytes = (const uint8_t *)frame->data;
+  if (get_u32(bytes + 1) < QP__CHAIN_VOUCH_TXS_MIN || !send_vouched(n, peer, bytes, frame->len))
+    send_to(n, peer, bytes, frame->len);
+}
+
+/* Sends the outbox as one frame (fwd_mutex held). */
 static void flush_locked(qp__chain_node_t *n) {
   if (n->fwd_count == 0) return;
   qp_chain_fwd_seal(&n->fwd, n->fwd_count);
-  if (n->fwd_count < QP__CHAIN_VOUCH_TXS_MIN ||
-      !send_vouched(n, UINT32_MAX, (const uint8_t *)n->fwd.data, n->fwd.len))
-    qp_net_broadcast(n->net, n->fwd.data, n->fwd.len);
+  send_frame(n, UINT32_MAX, &n->fwd);
   n->fwd.len = 0;
   n->fwd_count = 0;
   atomic_store(&n->fwd_due_ms, 0);
@@ -130,7 +139,7 @@ static uint64_t now_ms(void) { return qp_clock_mono_ns() / 1000000u; }
 void qp__chain_forward_tx(qp__chain_node_t *n, const uint8_t *bytes, size_t len) {
   pthread_mutex_lock(&n->fwd_mutex);
   bool was_empty = n->fwd_count == 0;
-  n->fwd.max = QP__CHAIN_FORWARD_BYTES + QP_CHAIN_TX_BYTES_MAX + 64;
+  n->fwd.max = FRAME_BYTES_MAX;
   if (!qp_chain_fwd_append(&n->fwd, &n->fwd_count, bytes, len))
     QP_LOG_WARN("chain", "out of memory forwarding a transaction; it stays in this mempool");
   bool started = was_empty && n->fwd_count > 0;
@@ -175,7 +184,7 @@ static bool seal_frame(pool_copy_t *c) {
   if (slot == NULL) return false;
   qp_chain_fwd_seal(&c->cur, c->cur_count);
   *slot = c->cur;
-  memset(&c->cur, 0, sizeof c->cur);
+  c->cur = (qp_buf_t){.max = c->cur.max};
   c->cur_count = 0;
   return true;
 }
@@ -183,7 +192,6 @@ static bool seal_frame(pool_copy_t *c) {
 static bool copy_tx(void *ctx, const uint8_t *bytes, size_t len) {
   pool_copy_t *c = ctx;
   if (c->bytes + len > QP__CHAIN_POOL_RESEND_BYTES) return false;
-  c->cur.max = QP__CHAIN_FORWARD_BYTES + QP_CHAIN_TX_BYTES_MAX + 64;
   if (!qp_chain_fwd_append(&c->cur, &c->cur_count, bytes, len)) {
     c->failed = true;
     return false;
@@ -197,21 +205,20 @@ static bool copy_tx(void *ctx, const uint8_t *bytes, size_t len) {
 void qp__chain_forward_pool_to(qp__chain_node_t *n, uint32_t peer) {
   pool_copy_t c;
   memset(&c, 0, sizeof c);
+  c.cur.max = FRAME_BYTES_MAX;
   qp_array_init(&c.frames, sizeof(qp_buf_t),
                 QP__CHAIN_POOL_RESEND_BYTES / QP__CHAIN_FORWARD_BYTES + 2);
   (void)qp_chain_mempool_each(n->mempool, copy_tx, &c);
   if (!seal_frame(&c)) c.failed = true;
   for (size_t i = 0; i < c.frames.count; i++) {
     qp_buf_t *f = qp_array_at(&c.frames, i);
-    uint32_t count = get_u32((const uint8_t *)f->data + 1); /* as sealed */
-    if (count < QP__CHAIN_VOUCH_TXS_MIN || !send_vouched(n, peer, (const uint8_t *)f->data, f->len))
-      send_to(n, peer, f->data, f->len);
+    send_frame(n, peer, f);
     qp_buf_free(f);
   }
   qp_buf_free(&c.cur);
   qp_array_deinit(&c.frames);
   if (c.txs > 0)
-    QP_LOG_INFO("chain", "handed %u transactions of this node's pool (%zu bytes%s) to %s",
-                c.txs, c.bytes, c.failed ? "; out of memory, not all" : "",
+    QP_LOG_INFO("chain", "handed %u transactions of this node's pool (%zu bytes%s) to %s", c.txs,
+                c.bytes, c.failed ? "; out of memory, not all" : "",
                 n->epochs.peers.validators[peer].name);
 }
