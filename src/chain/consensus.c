@@ -479,6 +479,7 @@ const qp_hs_block_t *qp_hs_block_find(const qp_hs_t *c, const uint8_t hash[QP_HA
 uint64_t qp_hs_view(const qp_hs_t *c) { return c->view; }
 uint64_t qp_hs_last_voted_view(const qp_hs_t *c) { return c->safety.last_voted_view; }
 uint64_t qp_hs_views_by_timeout(const qp_hs_t *c) { return c->views_by_timeout; }
+uint64_t qp_hs_local_timeouts(const qp_hs_t *c) { return c->local_timeouts; }
 const qp_hs_qc_t *qp_hs_high_qc(const qp_hs_t *c) { return &c->high_qc; }
 const qp_hs_block_t *qp_hs_committed(const qp_hs_t *c) { return &c->root; }
 const qp_hs_tc_t *qp_hs_last_tc(const qp_hs_t *c) { return c->has_tc ? &c->last_tc : NULL; }

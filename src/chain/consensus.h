@@ -382,6 +382,7 @@ const qp_hs_block_t *qp_hs_block_find(const qp_hs_t *core, const uint8_t hash[QP
 uint64_t qp_hs_view(const qp_hs_t *core);                    /* current view */
 uint64_t qp_hs_last_voted_view(const qp_hs_t *core);         /* the safety record's */
 uint64_t qp_hs_views_by_timeout(const qp_hs_t *core);        /* views entered on a TC */
+uint64_t qp_hs_local_timeouts(const qp_hs_t *core);          /* timeouts this one (re)sent */
 const qp_hs_qc_t *qp_hs_high_qc(const qp_hs_t *core);        /* highest QC */
 const qp_hs_block_t *qp_hs_committed(const qp_hs_t *core);   /* last committed block */
 const qp_hs_tc_t *qp_hs_last_tc(const qp_hs_t *core);        /* highest TC, or NULL */

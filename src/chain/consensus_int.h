@@ -97,6 +97,7 @@ struct qp_hs {
   uint64_t timer_at_ms;                 /* the deadline last announced (UINT64_MAX: none) */
   uint32_t failures;                    /* consecutive views ended by a TC */
   uint64_t views_by_timeout;            /* views entered on a TC since creation */
+  uint64_t local_timeouts;              /* timeouts this validator sent (or sent again) */
   bool pending;                         /* the node has transactions waiting */
   bool armed;                           /* the pacemaker is running (there is work) */
   bool proposed;                        /* proposed in this view */

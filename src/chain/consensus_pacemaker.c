@@ -68,6 +68,7 @@ int qp__hs_process_tc(qp_hs_t *c, const qp_hs_tc_t *tc) {
 static int local_timeout(qp_hs_t *c) {
   if (c->self < 0) return 0;
   c->timeout_sent_ms = c->now_ms;
+  c->local_timeouts++;
   if (c->timeout_view == c->view && c->timeout_msg != NULL) {
     uint8_t *copy = qp_malloc(c->timeout_len);
     if (copy == NULL) return QP_ENOMEM;

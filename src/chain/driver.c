@@ -124,12 +124,15 @@ static void send_member(qp__chain_node_t *n, uint32_t member, const uint8_t *byt
 /* ----------------------------------------------------------- actions */
 
 typedef struct driver_state {
-  uint64_t timer_at;  /* the core's next deadline */
-  bool failed;        /* a PERSIST or COMMIT failed: the driver stops */
-  bool new_epoch;     /* a committed block changed the validator set: a new core */
-  bool pending_known; /* pending below was told to the core */
-  bool pending;       /* the last thing told */
-  uint64_t ask;       /* peers that came up: ask them for catch-up (bit i) */
+  uint64_t timer_at;       /* the core's next deadline */
+  bool failed;             /* a PERSIST or COMMIT failed: the driver stops */
+  bool new_epoch;          /* a committed block changed the validator set: a new core */
+  bool pending_known;      /* pending below was told to the core */
+  bool pending;            /* the last thing told */
+  uint64_t ask;            /* peers that came up: ask them for catch-up (bit i) */
+  uint64_t timeouts_seen;  /* the core's local timeouts when last looked at */
+  uint64_t timeout_height; /* the committed height at the last local timeout */
+  uint64_t stalled;        /* local timeouts in a row at that height, less one */
 } driver_state_t;
 
 static void publish(qp__chain_node_t *n, const qp_hs_block_t *committed) {
@@ -447,11 +450,36 @@ static void handle_event(qp__chain_node_t *n, qp__chain_event_t *e, driver_state
   if (member >= 0) drain(n, d);
 }
 
-/* Tells the core whether transactions wait, when that changed. */
-static void tell_pending(qp__chain_node_t *n, driver_state_t *d) {
+/* True when the pool holds a transaction a block could take now (not one
+ * waiting behind a nonce gap: those make no view change). */
+static bool pool_ready(qp__chain_node_t *n) {
   qp_chain_mempool_stats_t st;
   qp_chain_mempool_stats(n->mempool, &st);
-  bool pending = st.txs > st.taken;
+  return st.txs > st.taken && qp_chain_mempool_ready(n->mempool);
+}
+
+/* This validator gave up on a view again while it holds transactions and
+ * nothing committed since it last gave up: perhaps only it knows them (a
+ * peer refused their forward, its pool full, or dropped it, its queue
+ * full), and one validator's timeouts alone never change the view.  It
+ * hands its pool to every peer again (docs/chain.md, "A peer that connects
+ * gets the pool"), which refuse what they already hold: at the 1st, 2nd,
+ * 4th, 8th... such timeout in a row, so that a network that cannot commit
+ * (too few validators up) is not flooded with copies. */
+static void rehand_pool_if_stalled(qp__chain_node_t *n, driver_state_t *d) {
+  uint64_t t = qp_hs_local_timeouts(n->core), h = qp_hs_committed(n->core)->header.height;
+  if (t == d->timeouts_seen) return;
+  bool same = d->timeouts_seen != 0 && h == d->timeout_height;
+  d->timeouts_seen = t;
+  d->timeout_height = h;
+  d->stalled = same ? d->stalled + 1 : 0;
+  if (d->stalled > 0 && (d->stalled & (d->stalled - 1)) == 0 && pool_ready(n))
+    qp__chain_forward_pool_to(n, UINT32_MAX);
+}
+
+/* Tells the core whether transactions wait, when that changed. */
+static void tell_pending(qp__chain_node_t *n, driver_state_t *d) {
+  bool pending = pool_ready(n);
   if (d->pending_known && pending == d->pending) return;
   d->pending_known = true;
   d->pending = pending;
@@ -478,9 +506,7 @@ static uint64_t wait_ms(qp__chain_node_t *n, const driver_state_t *d, bool *due)
  * driver said it wants wakes again went in without one: look once more. */
 static bool pending_unseen(qp__chain_node_t *n, const driver_state_t *d) {
   if (!d->pending_known || d->pending) return false;
-  qp_chain_mempool_stats_t st;
-  qp_chain_mempool_stats(n->mempool, &st);
-  return st.txs > st.taken;
+  return pool_ready(n);
 }
 
 /* Waits for input or a deadline; takes the queued events. */
@@ -537,6 +563,7 @@ static void *driver_main(void *arg) {
       d.timer_at = UINT64_MAX;
       qp_hs_on_tick(n->core, now_ms());
       drain(n, &d);
+      if (!d.failed) rehand_pool_if_stalled(n, &d);
     }
     if (!d.failed) tell_pending(n, &d);
     propose_all(n, &d);

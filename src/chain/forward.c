@@ -220,5 +220,5 @@ void qp__chain_forward_pool_to(qp__chain_node_t *n, uint32_t peer) {
   if (c.txs > 0)
     QP_LOG_INFO("chain", "handed %u transactions of this node's pool (%zu bytes%s) to %s", c.txs,
                 c.bytes, c.failed ? "; out of memory, not all" : "",
-                n->epochs.peers.validators[peer].name);
+                peer == UINT32_MAX ? "every peer" : n->epochs.peers.validators[peer].name);
 }

@@ -56,8 +56,7 @@ static bool config_ok(const qp_chain_mempool_config_t *c) {
          c->txs_max <= QP_CHAIN_MEMPOOL_TXS_MAX && c->tx_bytes_max >= QP_CHAIN_TX_BYTES_MIN &&
          c->tx_bytes_max <= QP_CHAIN_TX_BYTES_MAX && c->bytes_max >= c->tx_bytes_max &&
          c->nonce_window >= 1 && c->nonce_window <= QP_CHAIN_NONCE_WINDOW_MAX &&
-         c->verified_max >= 1 && c->verified_max <= QP_CHAIN_MEMPOOL_TXS_MAX &&
-         c->nonce_fn != NULL;
+         c->verified_max >= 1 && c->verified_max <= QP_CHAIN_MEMPOOL_TXS_MAX && c->nonce_fn != NULL;
 }
 
 static int alloc_pool(qp_chain_mempool_t *mp) {
@@ -182,10 +181,14 @@ int qp_chain_mempool_verify(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx) {
 
 static void fifo_unlink(qp_chain_mempool_t *mp, uint32_t e) {
   mp_entry_t *x = &mp->entries[e];
-  if (x->fifo_prev != QP_CHAIN_NIL) mp->entries[x->fifo_prev].fifo_next = x->fifo_next;
-  else mp->fifo_head = x->fifo_next;
-  if (x->fifo_next != QP_CHAIN_NIL) mp->entries[x->fifo_next].fifo_prev = x->fifo_prev;
-  else mp->fifo_tail = x->fifo_prev;
+  if (x->fifo_prev != QP_CHAIN_NIL)
+    mp->entries[x->fifo_prev].fifo_next = x->fifo_next;
+  else
+    mp->fifo_head = x->fifo_next;
+  if (x->fifo_next != QP_CHAIN_NIL)
+    mp->entries[x->fifo_next].fifo_prev = x->fifo_prev;
+  else
+    mp->fifo_tail = x->fifo_prev;
 }
 
 static void sender_unlink(qp_chain_mempool_t *mp, uint32_t e) {
@@ -300,15 +303,65 @@ static int pool_checks(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx,
   return 0;
 }
 
+/* ---- room for transactions a block can take --------------------------- */
+
+/* Entries looked at, newest first, for one to make room (evict_gapped). */
+#define EVICT_SCAN_MAX 64u
+
+static bool fits(const qp_chain_mempool_t *mp, uint32_t len) {
+  return mp->count < mp->config.txs_max && mp->bytes + len <= mp->config.bytes_max;
+}
+
+/* True when nothing of sender s can be taken until a missing nonce comes:
+ * its lowest entry is not taken and is not its next nonce. */
+static bool gapped(const qp_chain_mempool_t *mp, uint32_t s) {
+  const mp_sender_t *x = &mp->senders[s];
+  return x->head != QP_CHAIN_NIL && !mp->entries[x->head].taken &&
+         mp->entries[x->head].nonce != x->next_take;
+}
+
+/* True when tx would follow what its sender (s, or NIL: none held) can
+ * already have taken: its next nonce, or right after an entry of an
+ * ungapped sender. */
+static bool takeable(const qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint32_t s) {
+  if (s == QP_CHAIN_NIL) {
+    uint64_t committed = 0;
+    return mp->config.nonce_fn(mp->config.nonce_ctx, tx->sender, tx->sender_len, &committed) == 0 &&
+           tx->nonce == committed + 1;
+  }
+  if (tx->nonce == mp->senders[s].next_take) return true;
+  return !gapped(mp, s) && tx->nonce > 1 && sender_holds(mp, s, tx->nonce - 1);
+}
+
+/* Removes the newest entry (of the last EVICT_SCAN_MAX) whose sender is
+ * gapped: a full pool makes room for a transaction a block can take rather
+ * than keep ones that wait for a nonce that may never come.  False when
+ * there is none. */
+static bool evict_gapped(qp_chain_mempool_t *mp) {
+  uint32_t e = mp->fifo_tail;
+  for (uint32_t i = 0; i < EVICT_SCAN_MAX && e != QP_CHAIN_NIL; i++, e = mp->entries[e].fifo_prev)
+    if (!mp->entries[e].taken && gapped(mp, mp->entries[e].sender)) {
+      qp__chain_mp_remove(mp, e);
+      mp->evicted++;
+      return true;
+    }
+  return false;
+}
+
 /* Inserts tx (mutex held, pool_checks passed): nonce pending, full, or in. */
-static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx,
-                  const uint8_t id[QP_HASH_SIZE], uint64_t gas, qp_chain_admit_t *a) {
+static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, const uint8_t id[QP_HASH_SIZE],
+                  uint64_t gas, qp_chain_admit_t *a) {
   uint32_t s = 0;
   if (qp__chain_hmap_get(&mp->by_sender, id, &s) && sender_holds(mp, s, tx->nonce)) {
     *a = QP_CHAIN_ADMIT_NONCE_PENDING;
     return 0;
   }
-  if (mp->count == mp->config.txs_max || mp->bytes + tx->bytes_len > mp->config.bytes_max) {
+  while (!fits(mp, tx->bytes_len)) { /* an eviction may free tx's own sender: look again */
+    uint32_t held = QP_CHAIN_NIL;
+    if (!qp__chain_hmap_get(&mp->by_sender, id, &held)) held = QP_CHAIN_NIL;
+    if (!takeable(mp, tx, held) || !evict_gapped(mp)) break;
+  }
+  if (!fits(mp, tx->bytes_len)) {
     *a = QP_CHAIN_ADMIT_FULL;
     return 0;
   }
@@ -322,14 +375,21 @@ static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx,
   }
   uint32_t e = mp->entries_free[--mp->entries_free_count];
   mp_entry_t *x = &mp->entries[e];
-  *x = (mp_entry_t){.bytes = copy, .len = tx->bytes_len, .nonce = tx->nonce, .gas = gas,
+  *x = (mp_entry_t){.bytes = copy,
+                    .len = tx->bytes_len,
+                    .nonce = tx->nonce,
+                    .gas = gas,
                     .sender = s,
-                    .fifo_prev = mp->fifo_tail, .fifo_next = QP_CHAIN_NIL, .used = true};
+                    .fifo_prev = mp->fifo_tail,
+                    .fifo_next = QP_CHAIN_NIL,
+                    .used = true};
   memcpy(x->hash, tx->hash, QP_HASH_SIZE);
   memcpy(copy, tx->bytes, tx->bytes_len);
   sender_link(mp, e);
-  if (mp->fifo_tail != QP_CHAIN_NIL) mp->entries[mp->fifo_tail].fifo_next = e;
-  else mp->fifo_head = e;
+  if (mp->fifo_tail != QP_CHAIN_NIL)
+    mp->entries[mp->fifo_tail].fifo_next = e;
+  else
+    mp->fifo_head = e;
   mp->fifo_tail = e;
   QP_ASSERT(qp__chain_hmap_put(&mp->by_hash, tx->hash, e) == 0);
   mp->count++;
@@ -357,8 +417,8 @@ static int signature(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, bool verif
  * says whether the signature is known valid afterwards: a duplicate's is
  * (the pool holds only valid ones), a refusal's before the check is not. */
 static int admit_decoded(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint64_t gas,
-                         qp_chain_sig_mode_t mode, qp_chain_admit_t *a, bool *sig_ok,
-                         char *detail, size_t detail_size) {
+                         qp_chain_sig_mode_t mode, qp_chain_admit_t *a, bool *sig_ok, char *detail,
+                         size_t detail_size) {
   uint8_t id[QP_HASH_SIZE];
   qp__chain_mp_sender_id(tx->sender, tx->sender_len, id);
   pthread_mutex_lock(&mp->mu);
@@ -371,8 +431,9 @@ static int admit_decoded(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint64
   rc = signature(mp, tx, verified, mode);
   if (rc == QP_EBADSIG || rc == QP_EINVAL) {
     *a = QP_CHAIN_ADMIT_BAD_SIGNATURE;
-    snprintf(detail, detail_size, "%s", rc == QP_EINVAL ? "the sender is not a valid public key"
-                                                        : "the signature does not verify");
+    snprintf(
+        detail, detail_size, "%s",
+        rc == QP_EINVAL ? "the sender is not a valid public key" : "the signature does not verify");
     return 0;
   }
   if (rc != 0) return rc;
@@ -385,9 +446,8 @@ static int admit_decoded(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, uint64
 }
 
 /* The checks that need no pool: size, encoding, suite, chain, gas. */
-static int door_checks(qp_chain_mempool_t *mp, const uint8_t *bytes, size_t len,
-                       qp_chain_tx_t *tx, uint64_t *gas, qp_chain_admit_t *result, char *detail,
-                       size_t detail_size) {
+static int door_checks(qp_chain_mempool_t *mp, const uint8_t *bytes, size_t len, qp_chain_tx_t *tx,
+                       uint64_t *gas, qp_chain_admit_t *result, char *detail, size_t detail_size) {
   int rc = qp_chain_tx_decode(mp->config.suite, bytes, len, mp->config.tx_bytes_max, tx, detail,
                               detail_size);
   *result = rc == QP_ELIMIT   ? QP_CHAIN_ADMIT_TOO_LARGE
@@ -404,8 +464,8 @@ static int door_checks(qp_chain_mempool_t *mp, const uint8_t *bytes, size_t len,
     *result = QP_CHAIN_ADMIT_GAS_TOO_HIGH;
     snprintf(detail, detail_size,
              "args.gas: %llu is above the block's gas budget of %llu (genesis "
-             "params.block_gas_max)", (unsigned long long)*gas,
-             (unsigned long long)mp->config.block_gas_max);
+             "params.block_gas_max)",
+             (unsigned long long)*gas, (unsigned long long)mp->config.block_gas_max);
   }
   return rc;
 }
@@ -457,6 +517,7 @@ void qp_chain_mempool_stats(qp_chain_mempool_t *mp, qp_chain_mempool_stats_t *ou
   out->verified_hits = mp->verified_hits;
   out->block_verifications = mp->block_verifications;
   out->vouched = mp->vouched;
+  out->evicted = mp->evicted;
   memcpy(out->rejected, mp->rejected, sizeof out->rejected);
   pthread_mutex_unlock(&mp->mu);
 }
@@ -482,8 +543,10 @@ uint64_t qp_chain_mempool_last_nonce(qp_chain_mempool_t *mp, const uint8_t *send
   uint32_t s = QP_CHAIN_NIL;
   if (qp__chain_hmap_get(&mp->by_sender, id, &s))
     for (uint32_t e = mp->senders[s].head; e != QP_CHAIN_NIL; e = mp->entries[e].sender_next) {
-      if (mp->entries[e].nonce == last + 1) last++;
-      else if (mp->entries[e].nonce > last + 1) break;
+      if (mp->entries[e].nonce == last + 1)
+        last++;
+      else if (mp->entries[e].nonce > last + 1)
+        break;
     }
   pthread_mutex_unlock(&mp->mu);
   return last;

@@ -188,6 +188,8 @@ typedef struct qp_chain_mempool_stats {
   uint64_t block_verifications; /* of those verified, by qp_chain_mempool_verify (a block's
                                    check, on the consensus thread) */
   uint64_t vouched;         /* admitted on f + 1 validators' vouches, not verified here */
+  uint64_t evicted;         /* held after a nonce gap, removed to make room for one a block
+                               could take (a full pool) */
   uint64_t rejected[QP_CHAIN_ADMIT__COUNT]; /* refusals per reason ([OK] = admitted) */
 } qp_chain_mempool_stats_t;
 
@@ -198,6 +200,13 @@ typedef struct qp_chain_mempool_stats {
  * node"). */
 typedef bool (*qp_chain_mempool_each_fn)(void *ctx, const uint8_t *bytes, size_t len);
 uint32_t qp_chain_mempool_each(qp_chain_mempool_t *mp, qp_chain_mempool_each_fn fn, void *ctx);
+
+/* True when a block could take a transaction now: one not taken whose
+ * nonce is its sender's next (qp_chain_mempool_take's rule, gas aside).  A
+ * pool holding only transactions after a nonce gap has none: the consensus
+ * waits for the gap to fill instead of changing views for them.  Walks the
+ * pool in arrival order up to the first such transaction. */
+bool qp_chain_mempool_ready(qp_chain_mempool_t *mp);
 
 /* A consistent snapshot of the counters. */
 void qp_chain_mempool_stats(qp_chain_mempool_t *mp, qp_chain_mempool_stats_t *out);

@@ -77,6 +77,18 @@ int qp_chain_mempool_take(qp_chain_mempool_t *mp, uint32_t txs_max, uint32_t byt
   return 0;
 }
 
+bool qp_chain_mempool_ready(qp_chain_mempool_t *mp) {
+  QP_ASSERT(mp != NULL);
+  bool ready = false;
+  pthread_mutex_lock(&mp->mu);
+  for (uint32_t e = mp->fifo_head; e != QP_CHAIN_NIL && !ready; e = mp->entries[e].fifo_next) {
+    const mp_entry_t *x = &mp->entries[e];
+    ready = !x->taken && x->nonce == mp->senders[x->sender].next_take;
+  }
+  pthread_mutex_unlock(&mp->mu);
+  return ready;
+}
+
 void qp_chain_mempool_untake(qp_chain_mempool_t *mp) {
   QP_ASSERT(mp != NULL);
   pthread_mutex_lock(&mp->mu);
@@ -116,8 +128,7 @@ int qp_chain_mempool_committed_ids(qp_chain_mempool_t *mp, const uint8_t *hashes
   mp->commit_round++;
   uint32_t e = 0;
   for (size_t i = 0; i < count; i++)
-    if (qp__chain_hmap_get(&mp->by_hash, hashes + i * QP_HASH_SIZE, &e))
-      qp__chain_mp_remove(mp, e);
+    if (qp__chain_hmap_get(&mp->by_hash, hashes + i * QP_HASH_SIZE, &e)) qp__chain_mp_remove(mp, e);
   int first = 0;
   for (size_t i = 0; i < count; i++) {
     uint32_t s = 0;
@@ -135,8 +146,7 @@ int qp_chain_mempool_committed(qp_chain_mempool_t *mp, const qp_chain_tx_t *txs,
   if (count > 0 && ids == NULL) return QP_ENOMEM;
   for (size_t i = 0; i < count; i++) {
     memcpy(ids + i * QP_HASH_SIZE, txs[i].hash, QP_HASH_SIZE);
-    qp__chain_mp_sender_id(txs[i].sender, txs[i].sender_len,
-                           ids + (count + i) * QP_HASH_SIZE);
+    qp__chain_mp_sender_id(txs[i].sender, txs[i].sender_len, ids + (count + i) * QP_HASH_SIZE);
   }
   int rc = qp_chain_mempool_committed_ids(mp, ids, ids + count * QP_HASH_SIZE, count);
   qp_free(ids);

@@ -68,6 +68,7 @@ struct qp_chain_mempool {
   uint8_t *ring;                     /* their insertion order, verified_max * 32 bytes */
   uint32_t ring_next, ring_count;    /* the oldest slot / slots used */
   uint64_t verifications, verified_hits, block_verifications, vouched; /* counters */
+  uint64_t evicted;                  /* gapped entries removed to make room */
   uint64_t rejected[QP_CHAIN_ADMIT__COUNT]; /* " */
 };
 

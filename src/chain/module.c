@@ -9,7 +9,7 @@
  *             "peers": ["127.0.0.1:7101", "127.0.0.1:7103", …],   genesis order
  *             "validator_key": "keys/validator.key", "genesis": "genesis.json",
  *             "require_api_key": false, "propose_txs_max": 2048,
- *             "propose_linger_ms": 100}
+ *             "propose_linger_ms": 100, "mempool_txs_max": 65536}
  */
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +58,7 @@ static int parse_settings(const json_t *obj, qp__chain_settings_t *s, char *deta
   snprintf(s->genesis, sizeof s->genesis, "genesis.json");
   s->propose_txs_max = QP__CHAIN_PROPOSE_TXS_DEFAULT;
   s->propose_linger_ms = QP__CHAIN_PROPOSE_LINGER_DEFAULT;
+  s->mempool_txs_max = QP__CHAIN_MEMPOOL_TXS_DEFAULT;
   if (obj != NULL && !json_is_object(obj)) {
     snprintf(detail, detail_size, "modules.chain must be an object");
     return QP_EINVAL;
@@ -82,12 +83,15 @@ static int parse_settings(const json_t *obj, qp__chain_settings_t *s, char *deta
     else if (strcmp(key, "propose_linger_ms") == 0 && json_is_integer(v) &&
              json_integer_value(v) >= 0 && json_integer_value(v) <= QP__CHAIN_PROPOSE_LINGER_MAX)
       s->propose_linger_ms = (uint32_t)json_integer_value(v);
+    else if (strcmp(key, "mempool_txs_max") == 0 && json_is_integer(v) &&
+             json_integer_value(v) >= 1 && json_integer_value(v) <= QP_CHAIN_MEMPOOL_TXS_MAX)
+      s->mempool_txs_max = (uint32_t)json_integer_value(v);
     else {
       snprintf(detail, detail_size,
                "unknown key or bad value modules.chain.%s; allowed: peer_listen, peers, "
                "validator_key, genesis, require_api_key (boolean), propose_txs_max (1..65536), "
-               "propose_linger_ms (0..%u)",
-               key, QP__CHAIN_PROPOSE_LINGER_MAX);
+               "propose_linger_ms (0..%u), mempool_txs_max (1..%u)",
+               key, QP__CHAIN_PROPOSE_LINGER_MAX, QP_CHAIN_MEMPOOL_TXS_MAX);
       rc = QP_EINVAL;
     }
     if (rc != 0) return rc;
@@ -185,6 +189,8 @@ static int open_safety(qp__chain_node_t *n, uint8_t *bytes, size_t *len, char *d
 static int open_mempool(qp__chain_node_t *n) {
   qp_chain_mempool_config_t c;
   qp_chain_mempool_config_default(&c, n->genesis.params.tx_bytes_max);
+  c.txs_max = n->settings.mempool_txs_max;
+  c.verified_max = 2 * c.txs_max;
   c.suite = n->genesis.suite;
   memcpy(c.chain, n->genesis.hash, QP_HASH_SIZE);
   c.block_gas_max = n->genesis.params.block_gas_max;

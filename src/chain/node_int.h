@@ -80,6 +80,7 @@ typedef struct qp__chain_settings {
   uint32_t propose_txs_max;   /* transactions this node puts in a block it proposes (at most
                                 genesis block_txs_max, which every block is checked against) */
   uint32_t propose_linger_ms; /* how long a leader may wait for a fuller block (driver.c) */
+  uint32_t mempool_txs_max;   /* transactions this node's pool holds at most (mempool.h) */
 } qp__chain_settings_t;
 
 /* propose_txs_max's default (docs/chain.md, "The node"; docs/bench.md,
@@ -96,6 +97,11 @@ typedef struct qp__chain_settings {
  * signatures).  The bound stays well under the view timeout. */
 #define QP__CHAIN_PROPOSE_LINGER_DEFAULT 100u
 #define QP__CHAIN_PROPOSE_LINGER_MAX 500u
+
+/* mempool_txs_max's default (docs/chain.md, "The node"): what the pool
+ * holds at most, taken transactions included; its bytes are bounded too
+ * (64 MiB, mempool.h). */
+#define QP__CHAIN_MEMPOOL_TXS_DEFAULT 65536u
 
 /* One queued input for the driver. */
 typedef struct qp__chain_event {
@@ -243,10 +249,12 @@ void qp__chain_enqueue(qp__chain_node_t *n, const qp__chain_queue_t *q, uint32_t
 void qp__chain_forward_tx(qp__chain_node_t *n, const uint8_t *bytes, size_t len);
 void qp__chain_forward_flush_due(qp__chain_node_t *n);
 /* Sends the transactions of this node's pool, oldest first, up to
- * QP__CHAIN_POOL_RESEND_BYTES, to a peer whose session just came up: what
- * it was forwarded while the connection was down never reached it, and a
- * transaction only one validator knows never commits (docs/chain.md,
- * "The node").  The peer drops what it already holds. */
+ * QP__CHAIN_POOL_RESEND_BYTES, to a peer whose session just came up (what
+ * it was forwarded while the connection was down never reached it), or to
+ * every peer (UINT32_MAX) when this node's timeouts go unanswered while it
+ * holds transactions: a transaction only one validator knows never commits
+ * (docs/chain.md, "A peer that connects gets the pool").  A peer drops
+ * what it already holds. */
 void qp__chain_forward_pool_to(qp__chain_node_t *n, uint32_t peer);
 uint64_t qp__chain_forward_wait_ms(qp__chain_node_t *n);
 void qp__chain_admit_forwarded(qp__chain_node_t *n, uint32_t from, const uint8_t *bytes,

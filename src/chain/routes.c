@@ -510,6 +510,9 @@ void qp__chain_metrics(void *ctx, qp_http_text_t *out) {
   qp_http_metric_u64(out, "quipu_chain_signature_cache_hits_total", "counter",
                      "verifications skipped: the transaction was verified here before",
                      ms.verified_hits);
+  qp_http_metric_u64(out, "quipu_chain_mempool_evicted_total", "counter",
+                     "transactions waiting behind a nonce gap removed from a full mempool to "
+                     "make room for one a block could take", ms.evicted);
   qp_http_metric_u64(out, "quipu_chain_txs_admitted_total", "counter",
                      "transactions admitted to the mempool, from clients and peers",
                      ms.rejected[QP_CHAIN_ADMIT_OK]);

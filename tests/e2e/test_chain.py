@@ -545,6 +545,79 @@ def test_a_transaction_admitted_before_the_peers_connect_still_commits(tmp_dir):
     assert all(c == 0 for c in codes.values()), codes
 
 
+def test_a_transaction_behind_a_nonce_gap_changes_no_view(tmp_dir):
+    """A transaction whose nonce is ahead of its sender's next one waits in the pools
+    without making the validators time out views (nothing could be proposed for it); when
+    the gap fills, all of them commit in nonce order."""
+    n = Network(tmp_dir)
+    try:
+        for i in range(n.count):
+            n.start(i)
+        n.wait_healthy(range(n.count))
+        key = os.path.join(tmp_dir, "gap.key")
+        pub = keygen(key)
+        r = send(n, 0, key, {"key": "gap-3", "value": "c"}, "--nonce", "3")
+        assert r.returncode == 0, r.stdout + r.stderr
+        before = [n.status(i)["view"] for i in range(n.count)]
+        time.sleep(3.5)  # three view timeouts (genesis view_timeout_ms 1000)
+        assert [n.status(i)["view"] for i in range(n.count)] == before
+        for i in range(n.count):
+            text = n.get(i, "/metrics").text
+            assert metric_values(text).get("quipu_chain_view_changes_total") == 0, text
+        assert n.status(0)["height"] == 0
+        for nonce in (2, 1):  # the later one first: it waits too
+            r = send(n, 1, key, {"key": "gap-%d" % nonce, "value": "x"}, "--nonce", str(nonce))
+            assert r.returncode == 0, r.stdout + r.stderr
+        wait_for("the three transactions committed", lambda: n.get(
+            2, "/v1/chain/nonce/" + pub).json()["committed_nonce"] == 3)
+        assert json.loads(query(n, 3, "gap-3").stdout)["result"]["value"] == "c"
+    finally:
+        codes = n.stop_all()
+    assert all(c == 0 for c in codes.values()), codes
+
+
+def test_a_full_mempool_makes_room_for_a_takeable_transaction(tmp_dir):
+    """modules.chain.mempool_txs_max bounds a node's pool.  Nodes 1-3 hold one
+    transaction each, and a transaction behind a nonce gap fills them; a transaction a block
+    can take, sent to node0 (not the leader of view 1), still reaches the leader: a full pool
+    removes a gapped one to make room (quipu_chain_mempool_evicted_total).  Without that only
+    node0 would know it, and one validator's timeouts never change the view.  A value out of
+    range is refused at start, naming the key."""
+    n = Network(tmp_dir)
+    refused_then_set(n, "mempool_txs_max", 0, 65536)
+    for i in range(1, n.count):
+        path = os.path.join(n.home(i), "node.json")
+        with open(path) as f:
+            config = json.load(f)
+        config["modules"]["chain"]["mempool_txs_max"] = 1
+        with open(path, "w") as f:
+            json.dump(config, f)
+    try:
+        for i in range(n.count):
+            n.start(i)
+        n.wait_healthy(range(n.count))
+        gap = os.path.join(tmp_dir, "gap.key")
+        keygen(gap)
+        r = send(n, 1, gap, {"key": "later", "value": "x"}, "--nonce", "4")
+        assert r.returncode == 0, r.stdout + r.stderr
+        wait_for("every pool holds the gapped transaction", lambda: all(
+            n.status(i)["mempool"]["count"] == 1 for i in range(n.count)))
+        other = os.path.join(tmp_dir, "other.key")
+        keygen(other)
+        r = send(n, 1, other, {"key": "other", "value": "x"}, "--nonce", "2")
+        assert r.returncode == 2 and "mempool_full" in r.stderr, r.stdout + r.stderr
+        ready = os.path.join(tmp_dir, "ready.key")
+        keygen(ready)
+        r = send(n, 0, ready, {"key": "now", "value": "y"}, "--wait", "--timeout", "20")
+        assert r.returncode == 0, r.stdout + r.stderr
+        evicted = [metric_values(n.get(i, "/metrics").text)["quipu_chain_mempool_evicted_total"]
+                   for i in range(n.count)]
+        assert evicted[0] == 0 and all(e >= 1 for e in evicted[1:]), evicted
+    finally:
+        codes = n.stop_all()
+    assert all(c == 0 for c in codes.values()), codes
+
+
 def test_require_api_key_guards_the_chain_routes(tmp_dir):
     """modules.chain.require_api_key: without a key the chain routes answer 401, a key
     without the route's scope 403 (chain:read for reads, chain:submit for POST

@@ -317,6 +317,48 @@ static void test_each(void **state) {
   qp_chain_mempool_free(mp);
 }
 
+/* Ready: something a block could take now; a pool of transactions behind
+ * nonce gaps has none.  A full pool removes the newest gapped one to admit a
+ * transaction a block can take, never to admit another gapped one. */
+static void test_ready_and_room(void **state) {
+  (void)state;
+  qp_chain_mempool_t *mp = pool(2, 1 << 20, 64);
+  qp_sign_key_t *k[5];
+  for (uint8_t i = 0; i < 5; i++) k[i] = test_key(QP_SUITE_ED25519, (uint8_t)(i + 1));
+  assert_false(qp_chain_mempool_ready(mp));
+  assert_int_equal(submit(mp, k[0], 3, "a3"), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(submit(mp, k[1], 5, "b5"), QP_CHAIN_ADMIT_OK);
+  assert_false(qp_chain_mempool_ready(mp));
+  assert_int_equal(submit(mp, k[2], 2, "c2"), QP_CHAIN_ADMIT_FULL); /* gapped: no room made */
+  assert_int_equal(submit(mp, k[2], 1, "c1"), QP_CHAIN_ADMIT_OK);  /* b5 goes */
+  assert_true(qp_chain_mempool_ready(mp));
+  qp_chain_mempool_stats_t st;
+  qp_chain_mempool_stats(mp, &st);
+  assert_int_equal(st.txs, 2);
+  assert_int_equal(st.evicted, 1);
+  seen_t s = {.stop_after = 8};
+  assert_int_equal(qp_chain_mempool_each(mp, see, &s), 2);
+  assert_int_equal(s.nonces[0], 3);
+  assert_int_equal(s.nonces[1], 1);
+  qp_buf_t body = {.max = 1 << 20};
+  uint32_t count = 0;
+  assert_int_equal(qp_chain_mempool_take(mp, 10, 1 << 20, &body, &count), 0);
+  assert_int_equal(count, 1); /* c1 */
+  assert_false(qp_chain_mempool_ready(mp));
+  assert_int_equal(submit(mp, k[2], 2, "c2"), QP_CHAIN_ADMIT_OK); /* after c1: a3 goes */
+  assert_true(qp_chain_mempool_ready(mp));
+  assert_int_equal(submit(mp, k[3], 1, "d1"), QP_CHAIN_ADMIT_FULL); /* nothing gapped left */
+  qp_chain_mempool_stats(mp, &st);
+  assert_int_equal(st.txs, 2);
+  assert_int_equal(st.evicted, 2);
+  assert_int_equal(st.senders, 1);
+  qp_chain_mempool_untake(mp);
+  assert_true(qp_chain_mempool_ready(mp));
+  qp_buf_free(&body);
+  for (int i = 0; i < 5; i++) qp_sign_key_free(k[i]);
+  qp_chain_mempool_free(mp);
+}
+
 static void test_verified_cache(void **state) {
   (void)state;
   qp_chain_mempool_t *mp = pool(100, 1 << 20, 64);
@@ -604,7 +646,7 @@ int main(void) {
       cmocka_unit_test(test_verified_cache),  cmocka_unit_test(test_threads),
       cmocka_unit_test(test_other_suite_refused), cmocka_unit_test(test_gas_budget),
       cmocka_unit_test(test_stated_gas), cmocka_unit_test(test_signature_modes),
-      cmocka_unit_test(test_each),
+      cmocka_unit_test(test_each), cmocka_unit_test(test_ready_and_room),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
