@@ -35,6 +35,7 @@ static const char USAGE[] =
     "                         [--linger-ms N]\n"
     "                         [--validators N] [--tmp DIR] [--keep] [--timeline]\n"
     "                         [--crypto ed25519|sm2|both] [--propose-max N]\n"
+    "                         [--propose-linger-ms N]\n"
     "  --txs          signed kv puts to send (60000; --quick 6000)\n"
     "  --senders      client keys, made in memory (2000; --quick 500)\n"
     "  --connections  keep-alive connections to each node (8)\n"
@@ -46,6 +47,8 @@ static const char USAGE[] =
     "                 latency counts from each tx's scheduled time, so the wait is in it\n"
     "  --propose-max  transactions a node puts in a block it proposes (node.json\n"
     "                 propose_txs_max; default the node's, 2048)\n"
+    "  --propose-linger-ms  how long a leader waits for a fuller block (node.json\n"
+    "                 propose_linger_ms, 0..500; default the node's, 100)\n"
     "  --timeline     print every block: proposer, view, size, proposal and commit times\n"
     "  --crypto       the suite: ed25519 (default), sm2 (SM2 signatures, SM3 hashes), or both\n"
     "                 one after the other (sm2 with a third of --txs and --senders)\n"
@@ -75,6 +78,7 @@ static void defaults(qcb_config_t *c, bool quick) {
   c->batch = 64;
   c->poll_ms = 10;
   c->linger_ms = 10;
+  c->propose_linger = -1;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   c->cores = cpus > 0 ? (uint32_t)cpus : 1;
   c->tmp_dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -107,7 +111,8 @@ static int parse_args(int argc, char **argv, qcb_config_t *c, bool *both) {
       {"crypto", required_argument, NULL, 'C'},
       {"lua-only", no_argument, NULL, 'L'},      {"lua", no_argument, NULL, 'U'},
       {"receivable", no_argument, NULL, 'R'},    {"propose-max", required_argument, NULL, 'P'},
-      {NULL, 0, NULL, 0}};
+      {"propose-linger-ms", required_argument, NULL, 'G'}, {NULL, 0, NULL, 0}};
+  uint32_t linger = 0;
   int opt, bad = 0;
   while (!bad && (opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (opt) {
@@ -129,6 +134,10 @@ static int parse_args(int argc, char **argv, qcb_config_t *c, bool *both) {
     case 'U': c->lua = true; break;
     case 'R': c->receivable = true; break;
     case 'P': bad = parse_u32(optarg, 1, 65536, &c->propose_max); break;
+    case 'G':
+      bad = parse_u32(optarg, 0, 500, &linger);
+      c->propose_linger = (int32_t)linger;
+      break;
     case 'h': fputs(USAGE, stdout); return 0;
     default: bad = 1;
     }

@@ -229,19 +229,22 @@ static int chain_init(const qcb_config_t *cfg, qcb_net_t *net) {
   return rc;
 }
 
-/* Writes cfg->propose_max into node k's node.json (modules.chain). */
-static int set_propose_max(const qcb_config_t *cfg, const char *home) {
+/* Writes the proposer settings asked for (--propose-max,
+ * --propose-linger-ms) into node k's node.json (modules.chain). */
+static int set_proposer(const qcb_config_t *cfg, const char *home) {
   char path[600];
   snprintf(path, sizeof path, "%s/node.json", home);
   json_t *root = json_load_file(path, 0, NULL);
   json_t *chain = json_object_get(json_object_get(root, "modules"), "chain");
-  int rc = chain != NULL &&
-                   json_object_set_new(chain, "propose_txs_max",
-                                       json_integer(cfg->propose_max)) == 0 &&
-                   json_dump_file(root, path, JSON_INDENT(2)) == 0
-               ? 0
-               : QP_EIO;
-  if (rc != 0) fprintf(stderr, "chain-bench: cannot set propose_txs_max in %s\n", path);
+  int rc = chain != NULL ? 0 : QP_EIO;
+  if (rc == 0 && cfg->propose_max > 0 &&
+      json_object_set_new(chain, "propose_txs_max", json_integer(cfg->propose_max)) != 0)
+    rc = QP_EIO;
+  if (rc == 0 && cfg->propose_linger >= 0 &&
+      json_object_set_new(chain, "propose_linger_ms", json_integer(cfg->propose_linger)) != 0)
+    rc = QP_EIO;
+  if (rc == 0 && json_dump_file(root, path, JSON_INDENT(2)) != 0) rc = QP_EIO;
+  if (rc != 0) fprintf(stderr, "chain-bench: cannot set the proposer settings in %s\n", path);
   json_decref(root);
   return rc;
 }
@@ -293,7 +296,7 @@ int qcb_net_start(const qcb_config_t *cfg, qcb_net_t *net) {
     snprintf(home, sizeof home, "%s/node%u", net->dir, k);
     snprintf(log, sizeof log, "%s/node%u.log", net->dir, k);
     snprintf(net->url[k], sizeof net->url[k], "http://127.0.0.1:%u", net->base_port + 2 * k);
-    if (cfg->propose_max > 0 && set_propose_max(cfg, home) != 0) {
+    if ((cfg->propose_max > 0 || cfg->propose_linger >= 0) && set_proposer(cfg, home) != 0) {
       rc = QP_EIO;
       break;
     }

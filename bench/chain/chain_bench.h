@@ -45,6 +45,8 @@ typedef struct qcb_config {
   uint32_t linger_ms;       /* with a rate: fresh transactions leave once a batch is due or the
                                oldest due one waited this long (0: every loop turn) */
   uint32_t propose_max;     /* --propose-max: each node.json's propose_txs_max (0: its default) */
+  int32_t propose_linger;   /* --propose-linger-ms: each node.json's propose_linger_ms (-1: its
+                               default) */
   uint32_t cores;           /* cores the bound assumes (online CPUs) */
   qp_suite_t suite;         /* --crypto: the network's suite and the senders' keys */
   bool quick;               /* --quick: the small run */
