@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "base/alloc.h"
 #include "base/err.h"
 
 static const char USAGE[] =
@@ -238,6 +239,7 @@ int main(int argc, char **argv) {
   phases_t ph;
   int code = parse_args(argc, argv, &c, &ph);
   if (code >= 0) return code;
+  qp_alloc_tune_process(); /* the in-process runs use the heap as the node sets it */
   curl_global_init(CURL_GLOBAL_DEFAULT);
   setvbuf(stdout, NULL, _IOLBF, 0);
   printf("quipu-bench (%s mode): seed %llu, %llu accounts; postgres %s\n",

@@ -24,6 +24,15 @@ void *qp_realloc(void *ptr, size_t size);
 /* Releases memory from the functions above; NULL is allowed. */
 void qp_free(void *ptr);
 
+/* Sets the C library's heap for a long-running server process (glibc:
+ * two arenas, allocations up to 32 MiB from the heap, freed heap tops kept
+ * up to 256 MiB), so that the big buffers that come and go many times a
+ * second (a round's index changes, decoded blocks, request bodies) do not
+ * page-fault and shoot down TLBs each time.  The node calls it at start,
+ * and the in-process benchmarks too, so that they measure the library as
+ * the node runs it (docs/bench.md).  Call once, before threads start. */
+void qp_alloc_tune_process(void);
+
 /* Fault injection for tests: the allocation after `countdown` more successful
  * ones fails (0 = the very next one); a negative value disables injection.
  * Thread-safe; the counter is global to the process. */

@@ -278,6 +278,7 @@ int qp_cmd_bench(int argc, char **argv) {
     }
   }
   cfg.batch = (uint32_t)batch;
+  qp_alloc_tune_process(); /* the heap as the node sets it (alloc.h) */
   int rc = bench_ledger(&cfg);
   if (rc != 0) fprintf(stderr, "quipu bench: %s\n", qp_strerror(rc));
   return rc == 0 ? 0 : 1;

@@ -150,6 +150,7 @@ static void wait_ms(qp_db_t *db, uint32_t ms) {
  * reads report the error.  Only fail-stop ends it early. */
 void *qp__db_applier_main(void *arg) {
   qp_db_t *db = arg;
+  (void)pthread_setname_np(pthread_self(), "ledger-index"); /* top -H, perf */
   qp__index_meta_t meta;
   bool held = false; /* a snapshot taken but not yet written */
   uint32_t backoff_ms = 0;

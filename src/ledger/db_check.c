@@ -63,6 +63,7 @@ static uint64_t journal_seq(qp_db_t *db) {
 
 void *qp__db_checker_main(void *arg) {
   qp_db_t *db = arg;
+  (void)pthread_setname_np(pthread_self(), "ledger-check"); /* top -H, perf */
   pthread_mutex_lock(&db->check_mutex);
   while (!db->check_closing) {
     wait_ms(db, db->options.check_every_ms);

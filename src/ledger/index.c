@@ -86,6 +86,7 @@ static int read_txn(qp__index_t *ix, MDB_txn **txn) {
 }
 
 void qp__index_close(qp__index_t *ix) {
+  qp__runs_free(&ix->runs);
   qp_kv_close(ix->kv);
   ix->kv = NULL;
   ix->env = NULL;
@@ -192,19 +193,18 @@ static size_t account_key(qp_u128 account, uint8_t key[32], const void *ctx) {
  * assert_round in db_applier.c), so each run is appended to its set. */
 static int add_account_sets(qp__index_t *ix, MDB_txn *txn, const qp_ledger_changes_t *c) {
   if (c->transfers_count == 0) return 0;
-  qp__runs_t r;
-  int rc = qp__runs_alloc(&r, 2u * c->transfers_count);
+  qp__runs_t *r = &ix->runs;
+  int rc = qp__runs_reserve(r, 2u * c->transfers_count);
   if (rc != 0) return rc;
   for (uint32_t i = 0; i < c->transfers_count; i++) {
     const qp_transfer_t *t = &c->transfers[i];
-    qp__runs_add(&r, t->debit_account_id, t->timestamp);
-    qp__runs_add(&r, t->credit_account_id, t->timestamp);
+    qp__runs_add(r, t->debit_account_id, t->timestamp);
+    qp__runs_add(r, t->credit_account_id, t->timestamp);
   }
   MDB_cursor *cur = NULL;
   rc = mdb_cursor_open(txn, ix->account_transfers, &cur);
-  if (rc == 0) rc = qp__runs_put(&r, cur, account_key, NULL);
+  if (rc == 0) rc = qp__runs_put(r, cur, account_key, NULL);
   if (cur != NULL) mdb_cursor_close(cur);
-  qp__runs_free(&r);
   return rc;
 }
 
@@ -323,7 +323,7 @@ static int apply_txn(void *ctx, MDB_txn *txn) {
   if (rc == MDB_NOTFOUND) rc = 0;
   if (rc == 0) rc = apply_transfers(ix, txn, c);
   if (rc == 0) rc = apply_accounts(ix, txn, c, meta->applied_seq, wal_done);
-  if (rc == 0) rc = qp__query_add_transfers(txn, ix->query, c);
+  if (rc == 0) rc = qp__query_add_transfers(txn, ix->query, c, &ix->runs);
   if (rc == 0) rc = qp__query_add_accounts(txn, ix->query, c, before);
   if (rc == 0) rc = qp__subs_store(txn, ix->submitters, a->subs);
   if (rc == 0) rc = put(txn, ix->meta, QUERIES_KEY, sizeof QUERIES_KEY - 1, "1", 1);

@@ -18,6 +18,7 @@
 #include <lmdb.h>
 
 #include "ledger/db.h"
+#include "ledger/runs.h"
 #include "store/kv.h"
 
 struct qp__subs; /* ledger/submitters.h */
@@ -36,6 +37,7 @@ typedef struct qp__index {
   MDB_dbi submitters;  /* who submitted each batch (ledger/submitters.h) */
   MDB_dbi meta;        /* "applied" -> seq(8) hash(32) last_timestamp(8) offset(8) events(8);
                           "queries" -> "1" once the query table is kept */
+  qp__runs_t runs;     /* a round's sets grouped by value, kept across rounds (runs.h) */
   void *map_addr;      /* where LMDB mapped data.mdb (NULL if not found), for trim */
   size_t map_len;      /* its length */
 } qp__index_t;

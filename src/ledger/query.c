@@ -74,18 +74,18 @@ static size_t set_key(qp_u128 v, uint8_t key[32], const void *ctx) {
  * (runs.h): the sets a round touches most (`ledger`, `code`) get one put
  * per value instead of one per transfer.  The sets hold what one put per
  * entry makes. */
-int qp__query_add_transfers(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t *c) {
+int qp__query_add_transfers(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t *c,
+                            qp__runs_t *r) {
   static const qp__query_field_t FIELDS[] = {QP__QUERY_USER_DATA_128, QP__QUERY_USER_DATA_64,
                                              QP__QUERY_USER_DATA_32, QP__QUERY_LEDGER,
                                              QP__QUERY_CODE};
   if (c->transfers_count == 0) return 0;
-  qp__runs_t r;
-  int rc = qp__runs_alloc(&r, c->transfers_count);
+  int rc = qp__runs_reserve(r, c->transfers_count);
   if (rc != 0) return rc;
   MDB_cursor *cur = NULL;
   rc = mdb_cursor_open(txn, dbi, &cur);
   for (size_t f = 0; f < sizeof FIELDS / sizeof FIELDS[0] && rc == 0; f++) {
-    qp__runs_reset(&r);
+    qp__runs_reset(r);
     for (uint32_t i = 0; i < c->transfers_count; i++) {
       const qp_transfer_t *t = &c->transfers[i];
       qp__query_field_t fields[FIELDS_MAX];
@@ -93,12 +93,11 @@ int qp__query_add_transfers(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t
       uint32_t m = record_fields(t->user_data_128, t->user_data_64, t->user_data_32, t->ledger,
                                  t->code, fields, values);
       for (uint32_t k = 0; k < m; k++)
-        if (fields[k] == FIELDS[f]) qp__runs_add(&r, values[k], t->timestamp);
+        if (fields[k] == FIELDS[f]) qp__runs_add(r, values[k], t->timestamp);
     }
-    rc = qp__runs_put(&r, cur, set_key, &FIELDS[f]);
+    rc = qp__runs_put(r, cur, set_key, &FIELDS[f]);
   }
   if (cur != NULL) mdb_cursor_close(cur);
-  qp__runs_free(&r);
   return rc;
 }
 

@@ -30,6 +30,7 @@
 #include <lmdb.h>
 
 #include "ledger/db.h"
+#include "ledger/runs.h"
 
 typedef enum {
   QP__QUERY_USER_DATA_128 = 1,
@@ -45,8 +46,10 @@ typedef enum {
 int qp__query_add_accounts(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t *c,
                            uint64_t after_ts);
 
-/* Adds the entries of every transfer in c->transfers (all new). */
-int qp__query_add_transfers(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t *c);
+/* Adds the entries of every transfer in c->transfers (all new), grouped
+ * with r (the index's, kept across rounds). */
+int qp__query_add_transfers(MDB_txn *txn, MDB_dbi dbi, const qp_ledger_changes_t *c,
+                            qp__runs_t *r);
 
 /* Whether a filter names any field (without one, accounts are walked in
  * memory and qp__query_run finds nothing for them). */

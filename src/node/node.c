@@ -10,13 +10,13 @@
  * reverse order of opening, then the lock is released.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/alloc.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -173,22 +173,7 @@ int qp_node_run(const qp_node_config_t *c) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   signal(SIGPIPE, SIG_IGN);
-#ifdef __GLIBC__
-  /* glibc gives each thread that allocates its own 64 MiB heap arena; the
-   * HTTP threads' request and reply buffers then sit in many half-used
-   * arenas.  Two arenas keep the server's memory close to what it uses. */
-  mallopt(M_ARENA_MAX, 2);
-  /* Blocks of a few hundred KiB to a few MiB (decoded blocks, block
-   * records, peer frames, request bodies) come and go many times a second.
-   * glibc's defaults serve them with mmap/munmap, or give freed heap tops
-   * back to the kernel: each time page faults, and on munmap a TLB
-   * shootdown that interrupts every other core.  Fixed thresholds keep them
-   * in the heap (the chain bench: 79.8 against 81.9 µs of CPU per transaction
-   * per node, docs/bench.md);
-   * the process's memory is then its peak rather than its current use. */
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
-#endif
+  qp_alloc_tune_process();
   qp_log_set_level(c->log_level);
   node_t n = {.config = c, .http = c->http, .lock_fd = -1};
   n.http.listen = c->listen;
