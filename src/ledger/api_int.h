@@ -59,11 +59,19 @@ typedef struct qp__ledger_job {
 /* A single thread that drains the queue into qp_db_execute.  Invariant:
  * queued <= queue_max; a job is in the queue or in the writer's hands, and
  * done is set exactly once. */
+/* Writer threads in cluster mode: each proposes its group as a Raft entry
+ * and waits for it to be applied, so two groups' entries are in flight at
+ * once (replication of one overlaps the apply of the other) instead of one
+ * (docs/cluster.md, "Speed").  One writer in single-node mode: the journal's
+ * group commit is the batching there. */
+#define QP__LEDGER_WRITERS_MAX 2u
+
 typedef struct qp__ledger_writer {
   qp_db_t *db;                   /* borrowed */
   qp__raft_node_t *raft;         /* borrowed; cluster mode: groups go through Raft, else NULL */
   qp__ledger_metrics_t *metrics; /* borrowed */
-  pthread_t thread;              /* the writer */
+  pthread_t threads[QP__LEDGER_WRITERS_MAX]; /* the writers */
+  uint32_t writers;              /* how many run: 1, or QP__LEDGER_WRITERS_MAX in cluster mode */
   pthread_mutex_t mutex;         /* guards everything below */
   pthread_cond_t work_cond;      /* writer waits for jobs */
   pthread_cond_t done_cond;      /* submitters wait for done */
@@ -71,11 +79,12 @@ typedef struct qp__ledger_writer {
   qp__ledger_job_t *tail;        /* newest queued job */
   uint32_t queued;               /* jobs in the queue */
   uint32_t queue_max;            /* bound on queued */
-  qp_db_request_t *scratch;      /* queue_max requests for one execute */
-  qp__ledger_job_t **taken;      /* the jobs behind scratch */
+  qp_db_request_t *scratch;      /* per writer, queue_max requests for one execute */
+  qp__ledger_job_t **taken;      /* per writer, the jobs behind its scratch */
+  uint32_t next_writer;          /* the next writer thread's index, at start */
   bool sweep_wanted;             /* the node's tick asked for an expiry sweep */
   bool stopping;                 /* no new jobs; exit once drained */
-  bool started;                  /* thread is running */
+  bool started;                  /* the threads are running */
 } qp__ledger_writer_t;
 
 /* raft NULL: groups go to qp_db_execute; else through Raft (cluster mode). */

@@ -45,17 +45,23 @@ static void sweep_expired(qp__ledger_writer_t *w) {
   if (rc != 0) QP_LOG_ERROR("ledger", "expiry sweep failed: %s", qp_strerror(rc));
 }
 
-/* Moves every queued job into scratch/taken; returns how many.  Called
- * with the mutex held. */
-static uint32_t take_queued(qp__ledger_writer_t *w) {
+/* One writer thread's arrays (of queue_max each). */
+typedef struct writer_arrays {
+  qp_db_request_t *scratch;
+  qp__ledger_job_t **taken;
+} writer_arrays_t;
+
+/* Moves every queued job into a's scratch/taken; returns how many.
+ * Called with the mutex held. */
+static uint32_t take_queued(qp__ledger_writer_t *w, const writer_arrays_t *a) {
   uint32_t n = 0;
   while (w->head != NULL) {
     QP_ASSERT(n < w->queue_max);
     qp__ledger_job_t *job = w->head;
     w->head = job->next;
     job->next = NULL;
-    w->taken[n] = job;
-    w->scratch[n] = job->request;
+    a->taken[n] = job;
+    a->scratch[n] = job->request;
     n++;
   }
   w->tail = NULL;
@@ -88,9 +94,9 @@ static int propose_all(qp__ledger_writer_t *w, qp_db_request_t *reqs, uint32_t n
 }
 
 /* Runs one group and records what it did. */
-static int commit(qp__ledger_writer_t *w, uint32_t n) {
+static int commit(qp__ledger_writer_t *w, qp_db_request_t *scratch, uint32_t n) {
   uint64_t t0 = qp_clock_mono_ns();
-  int rc = w->raft != NULL ? propose_all(w, w->scratch, n) : qp_db_execute(w->db, w->scratch, n);
+  int rc = w->raft != NULL ? propose_all(w, scratch, n) : qp_db_execute(w->db, scratch, n);
   uint64_t us = (qp_clock_mono_ns() - t0) / 1000u;
   qp_http_histogram_observe(&w->metrics->commit_latency, us);
   atomic_fetch_add(&w->metrics->commits, 1);
@@ -98,9 +104,8 @@ static int commit(qp__ledger_writer_t *w, uint32_t n) {
   if (rc != 0 && rc != QP_EAGAIN)
     QP_LOG_ERROR("ledger", "group commit of %u requests failed: %s", n, qp_strerror(rc));
   for (uint32_t i = 0; i < n; i++)
-    if (w->scratch[i].status == 0)
-      qp__ledger_metrics_batch(w->metrics, w->scratch[i].op, w->scratch[i].results,
-                            w->scratch[i].count);
+    if (scratch[i].status == 0)
+      qp__ledger_metrics_batch(w->metrics, scratch[i].op, scratch[i].results, scratch[i].count);
   return rc;
 }
 
@@ -108,6 +113,9 @@ static void *writer_main(void *arg) {
   qp__ledger_writer_t *w = arg;
   (void)pthread_setname_np(pthread_self(), "ledger-writer"); /* top -H, perf */
   pthread_mutex_lock(&w->mutex);
+  uint32_t me = w->next_writer++;
+  writer_arrays_t a = {w->scratch + (size_t)me * w->queue_max,
+                       w->taken + (size_t)me * w->queue_max};
   for (;;) {
     while (w->queued == 0 && !w->stopping && !w->sweep_wanted)
       pthread_cond_wait(&w->work_cond, &w->mutex);
@@ -119,14 +127,14 @@ static void *writer_main(void *arg) {
       continue;
     }
     if (w->queued == 0 && w->stopping) break;
-    uint32_t n = take_queued(w);
+    uint32_t n = take_queued(w, &a);
     pthread_mutex_unlock(&w->mutex);
-    int rc = commit(w, n);
+    int rc = commit(w, a.scratch, n);
     pthread_mutex_lock(&w->mutex);
     for (uint32_t i = 0; i < n; i++) {
-      w->taken[i]->request.status = w->scratch[i].status;
-      w->taken[i]->execute_rc = rc;
-      w->taken[i]->done = true;
+      a.taken[i]->request.status = a.scratch[i].status;
+      a.taken[i]->execute_rc = rc;
+      a.taken[i]->done = true;
     }
     pthread_cond_broadcast(&w->done_cond);
   }
@@ -142,8 +150,9 @@ int qp__ledger_writer_start(qp__ledger_writer_t *w, qp_db_t *db, qp__raft_node_t
   w->raft = raft;
   w->metrics = metrics;
   w->queue_max = queue_max;
-  w->scratch = qp_calloc(queue_max, sizeof *w->scratch);
-  w->taken = qp_calloc(queue_max, sizeof *w->taken);
+  w->writers = raft != NULL ? QP__LEDGER_WRITERS_MAX : 1;
+  w->scratch = qp_calloc((size_t)w->writers * queue_max, sizeof *w->scratch);
+  w->taken = qp_calloc((size_t)w->writers * queue_max, sizeof *w->taken);
   if (w->scratch == NULL || w->taken == NULL) {
     qp_free(w->scratch);
     qp_free(w->taken);
@@ -152,13 +161,15 @@ int qp__ledger_writer_start(qp__ledger_writer_t *w, qp_db_t *db, qp__raft_node_t
   pthread_mutex_init(&w->mutex, NULL);
   pthread_cond_init(&w->work_cond, NULL);
   pthread_cond_init(&w->done_cond, NULL);
-  if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-    qp_free(w->scratch);
-    qp_free(w->taken);
-    return QP_ENOMEM;
-  }
+  uint32_t started = 0;
+  while (started < w->writers &&
+         pthread_create(&w->threads[started], NULL, writer_main, w) == 0)
+    started++;
   w->started = true;
-  return 0;
+  if (started == w->writers) return 0;
+  w->writers = started; /* stop joins the ones that run */
+  qp__ledger_writer_stop(w);
+  return QP_ENOMEM;
 }
 
 int qp__ledger_writer_submit(qp__ledger_writer_t *w, qp__ledger_job_t *job) {
@@ -207,9 +218,9 @@ void qp__ledger_writer_stop(qp__ledger_writer_t *w) {
   if (!w->started) return;
   pthread_mutex_lock(&w->mutex);
   w->stopping = true;
-  pthread_cond_signal(&w->work_cond);
+  pthread_cond_broadcast(&w->work_cond);
   pthread_mutex_unlock(&w->mutex);
-  pthread_join(w->thread, NULL);
+  for (uint32_t i = 0; i < w->writers; i++) pthread_join(w->threads[i], NULL);
   QP_ASSERT(w->queued == 0);
   pthread_mutex_destroy(&w->mutex);
   pthread_cond_destroy(&w->work_cond);

@@ -189,7 +189,9 @@ int qp__raft_node_start(const qp_ledger_cluster_t *cluster, qp_db_t *db, uint64_
  * returned.  QP_EAGAIN when this replica is not the leader or lost the
  * leadership before the entry was applied (the entry may still commit:
  * clients retry with the same ids); QP_ELIMIT when it does not fit one
- * entry; QP_ESTOPPED when the node is stopping.  One caller at a time. */
+ * entry; QP_ESTOPPED when the node is stopping.  Several callers may wait at
+ * once (the writer threads): their entries go to Raft in the order they
+ * came and may be in flight together. */
 int qp__raft_node_propose(qp__raft_node_t *n, qp_db_request_t *reqs, uint32_t count);
 
 /* Confirms, for a read that arrived before the call, that this replica

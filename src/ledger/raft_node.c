@@ -47,7 +47,8 @@
 #define PROMOTE_EVERY_TICKS 50u /* the leader retries promoting a spare every second */
 #define CATCHUP_WAIT_MS 30000u /* a restore waits this long for a replica to serve the journal */
 
-/* The writer's group in flight (at most one). */
+/* A writer's group on its way through Raft (one per writer thread; the
+ * entries of several may be in flight at once, applied in log order). */
 typedef struct proposal {
   struct raft_apply req;  /* req.data = this */
   struct qp__raft_node *node; /* whose proposal */
@@ -57,6 +58,7 @@ typedef struct proposal {
   int rc;                 /* outcome */
   bool submitted;         /* the loop has taken it */
   bool done;              /* outcome set */
+  struct proposal *next;  /* the next one waiting or in flight (under mutex) */
 } proposal_t;
 
 /* A membership change asked by an admin route (at most one at a time;
@@ -93,7 +95,7 @@ struct qp__raft_node {
   pthread_t thread;                   /* runs the loop */
   pthread_mutex_t mutex;              /* guards pending, stopping, status */
   pthread_cond_t cond;                /* proposals done */
-  proposal_t *pending;                /* the writer's proposal, or NULL */
+  proposal_t *pending;                /* the writers' proposals not finished, oldest first */
   bool stopping;                      /* stop asked */
   qp__raft_status_t status;           /* latest copy */
   uint64_t *apply_now_ns;             /* the db's clock: the entry being applied */
@@ -239,7 +241,10 @@ static void proposal_finish(qp__raft_node_t *n, proposal_t *p, int rc) {
   pthread_mutex_lock(&n->mutex);
   p->rc = rc;
   p->done = true;
-  n->pending = NULL;
+  proposal_t **link = &n->pending;
+  while (*link != NULL && *link != p) link = &(*link)->next;
+  QP_ASSERT(*link == p);
+  *link = p->next;
   pthread_cond_broadcast(&n->cond);
   pthread_mutex_unlock(&n->mutex);
 }
@@ -538,15 +543,21 @@ static void member_take(qp__raft_node_t *n) {
   }
 }
 
-/* Hands the pending proposal to raft_apply, or stops. */
-static void wake_cb(uv_async_t *h) {
-  qp__raft_node_t *n = h->data;
+/* The oldest proposal the loop has not taken yet, marked taken; NULL when
+ * none waits. */
+static proposal_t *next_unsubmitted(qp__raft_node_t *n) {
   pthread_mutex_lock(&n->mutex);
-  proposal_t *p = n->pending != NULL && !n->pending->submitted ? n->pending : NULL;
-  bool stopping = n->stopping;
+  proposal_t *p = n->pending;
+  while (p != NULL && p->submitted) p = p->next;
   if (p != NULL) p->submitted = true;
   pthread_mutex_unlock(&n->mutex);
-  if (p != NULL) {
+  return p;
+}
+
+/* Hands the waiting proposals to raft_apply in the order they came. */
+static void submit_proposals(qp__raft_node_t *n) {
+  proposal_t *p;
+  while ((p = next_unsubmitted(n)) != NULL) {
     int rv = raft_state(&n->raft) == RAFT_LEADER
                  ? raft_apply(&n->raft, &p->req, &p->buf, 1, apply_done)
                  : RAFT_NOTLEADER;
@@ -555,6 +566,15 @@ static void wake_cb(uv_async_t *h) {
       proposal_finish(n, p, rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST ? QP_EAGAIN : QP_EIO);
     }
   }
+}
+
+/* Hands the waiting proposals to raft_apply, or stops. */
+static void wake_cb(uv_async_t *h) {
+  qp__raft_node_t *n = h->data;
+  pthread_mutex_lock(&n->mutex);
+  bool stopping = n->stopping;
+  pthread_mutex_unlock(&n->mutex);
+  submit_proposals(n);
   barrier_start(n);
   member_take(n);
   if (stopping) {
@@ -696,14 +716,15 @@ int qp__raft_node_propose(qp__raft_node_t *n, qp_db_request_t *reqs, uint32_t co
     return rc;
   }
   pthread_mutex_lock(&n->mutex);
-  QP_ASSERT(n->pending == NULL); /* one writer */
   if (n->stopping || n->status.role != RAFT_LEADER) {
     rc = n->stopping ? QP_ESTOPPED : QP_EAGAIN;
     pthread_mutex_unlock(&n->mutex);
     raft_free(p.buf.base);
     return rc;
   }
-  n->pending = &p;
+  proposal_t **link = &n->pending; /* appended: the loop submits in this order */
+  while (*link != NULL) link = &(*link)->next;
+  *link = &p;
   uv_async_send(&n->wake);
   while (!p.done) pthread_cond_wait(&n->cond, &n->mutex);
   pthread_mutex_unlock(&n->mutex);
