@@ -447,9 +447,21 @@ static void run_steps(qp__sim_chain_t *w) {
       return;
     }
   }
-  if (!w->failed)
-    violation(w, &w->stats->liveness, "not every transaction committed on every honest node "
-              "within %u ms of the heal", cfg->liveness_ms);
+  if (w->failed) return;
+  for (uint32_t i = 0; i < cfg->validators; i++) { /* where each node stands (--trace) */
+    const qp__sim_node_t *n = &w->nodes[i];
+    if (n->core == NULL) continue;
+    qp__sim_trace(w, "node %u%s: height %llu, %u of %u transactions, view %llu, high QC view "
+                  "%llu, last voted view %llu, %llu local timeouts, timer at %lld ms", i,
+                  n->byz ? " (byzantine)" : "", (unsigned long long)n->height,
+                  n->committed_count, w->txs_count, (unsigned long long)qp_hs_view(n->core),
+                  (unsigned long long)qp_hs_high_qc(n->core)->view,
+                  (unsigned long long)qp_hs_last_voted_view(n->core),
+                  (unsigned long long)qp_hs_local_timeouts(n->core),
+                  n->timer_at_ms == UINT64_MAX ? -1ll : (long long)n->timer_at_ms);
+  }
+  violation(w, &w->stats->liveness, "not every transaction committed on every honest node "
+            "within %u ms of the heal", cfg->liveness_ms);
 }
 
 /* ------------------------------------------------------------ set-up */
