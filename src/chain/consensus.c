@@ -152,19 +152,13 @@ static int verify_block(qp_hs_t *c, const qp_hs_block_t *b) {
   return rc == 0 ? qp__hs_qc_verify(c, &b->header.justify) : rc;
 }
 
-static bool orphaned(const qp_hs_t *c, const uint8_t hash[QP_HASH_SIZE]) {
-  for (uint32_t i = 0; i < c->orphans_count; i++)
-    if (memcmp(c->orphans[i].hash, hash, QP_HASH_SIZE) == 0) return true;
-  return false;
-}
-
 /* Stores b (verified) unless its parent is missing: then it waits. */
 static int store_or_wait(qp_hs_t *c, uint32_t from, const qp_hs_block_t *b, const uint8_t *raw,
                          size_t raw_len, bool fetched) {
   const uint8_t *parent = b->header.parent_hash;
   if (qp__hs_find_block(c, parent) != NULL) return 1;
   int rc = qp__hs_orphan_add(c, raw, raw_len, from, fetched, b);
-  if (rc == 0 && !orphaned(c, parent)) rc = qp__hs_want(c, parent, from);
+  if (rc == 0 && !qp__hs_orphan_held(c, parent)) rc = qp__hs_want(c, parent, from);
   return rc;
 }
 
@@ -218,14 +212,14 @@ static int handle(qp_hs_t *c, uint32_t from, const uint8_t *bytes, size_t len) {
   int rc = qp_hs_msg_decode(c->g, bytes, len, m);
   if (rc != 0) return rc;
   switch (m->type) {
-  case QP_HS_MSG_PROPOSAL:
-    return on_proposal(c, from, &m->blocks[0], m->has_tc ? &m->tc : NULL, bytes, len);
-  case QP_HS_MSG_VOTE: return on_vote(c, &m->vote);
-  case QP_HS_MSG_TIMEOUT: return qp__hs_on_timeout(c, from, &m->timeout);
-  case QP_HS_MSG_SYNC: return qp__hs_on_sync(c, from, m);
-  case QP_HS_MSG_BLOCK_REQUEST: return qp__hs_on_request(c, from, m->request_hash,
-                                                         m->request_count);
-  case QP_HS_MSG_BLOCK_RESPONSE: return on_response(c, from, m);
+    case QP_HS_MSG_PROPOSAL:
+      return on_proposal(c, from, &m->blocks[0], m->has_tc ? &m->tc : NULL, bytes, len);
+    case QP_HS_MSG_VOTE: return on_vote(c, &m->vote);
+    case QP_HS_MSG_TIMEOUT: return qp__hs_on_timeout(c, from, &m->timeout);
+    case QP_HS_MSG_SYNC: return qp__hs_on_sync(c, from, m);
+    case QP_HS_MSG_BLOCK_REQUEST:
+      return qp__hs_on_request(c, from, m->request_hash, m->request_count);
+    case QP_HS_MSG_BLOCK_RESPONSE: return on_response(c, from, m);
   }
   return QP_EPARSE;
 }
@@ -235,8 +229,8 @@ static int drain_orphans(qp_hs_t *c) {
   qp__hs_orphan_t o;
   bool stale = false;
   int rc = 0;
-  for (uint32_t round = 0; rc == 0 && round < 2 * QP__HS_ORPHANS_MAX &&
-                           qp__hs_orphan_take(c, &o, &stale); round++) {
+  for (uint32_t round = 0;
+       rc == 0 && round < 2 * QP__HS_ORPHANS_MAX && qp__hs_orphan_take(c, &o, &stale); round++) {
     if (!stale && o.fetched) {
       rc = qp_hs_decode_block(c->g, o.bytes, o.len, &c->msg->blocks[0]);
       if (rc == 0) rc = on_fetched(c, o.from, &c->msg->blocks[0]);
@@ -297,8 +291,8 @@ static int propose(qp_hs_t *c, const uint8_t *payload, uint32_t len, const uint8
   qp_hs_header_t *h = &b.header;
   h->height = parent->header.height + 1;
   h->view = c->view;
-  h->timestamp_ms = c->now_ms > parent->header.timestamp_ms ? c->now_ms
-                                                            : parent->header.timestamp_ms;
+  h->timestamp_ms =
+      c->now_ms > parent->header.timestamp_ms ? c->now_ms : parent->header.timestamp_ms;
   h->proposer = (uint32_t)c->self;
   memcpy(h->parent_hash, parent->hash, QP_HASH_SIZE);
   memcpy(h->tx_root, tx_root, QP_HASH_SIZE);
@@ -333,21 +327,22 @@ uint64_t qp_hs_proposal_time_ms(const qp_hs_t *c, uint64_t now_ms) {
 int qp_hs_propose(qp_hs_t *c, const uint8_t *payload, uint32_t len,
                   const uint8_t tx_root[QP_HASH_SIZE], const uint8_t state_root[QP_HASH_SIZE],
                   const uint8_t receipts_root[QP_HASH_SIZE], uint64_t now_ms) {
-  QP_ASSERT(c != NULL && (payload != NULL || len == 0) && tx_root && state_root &&
-            receipts_root);
+  QP_ASSERT(c != NULL && (payload != NULL || len == 0) && tx_root && state_root && receipts_root);
   begin_call(c, now_ms);
   int rc = 0;
-  if (!c->need_payload || c->proposed || c->view <= c->safety.last_voted_view) rc = QP_EINVAL;
-  else if (len == 0 && !c->empty_ok) rc = QP_EINVAL;
-  else if (len > c->g->params.block_bytes_max) rc = QP_EINVAL;
+  if (!c->need_payload || c->proposed || c->view <= c->safety.last_voted_view)
+    rc = QP_EINVAL;
+  else if (len == 0 && !c->empty_ok)
+    rc = QP_EINVAL;
+  else if (len > c->g->params.block_bytes_max)
+    rc = QP_EINVAL;
   if (rc == 0) rc = propose(c, payload, len, tx_root, state_root, receipts_root);
   return end_call(c, rc);
 }
 
 /* --------------------------------------------------------------- inputs */
 
-int qp_hs_on_message(qp_hs_t *c, uint32_t from, const uint8_t *bytes, size_t len,
-                     uint64_t now_ms) {
+int qp_hs_on_message(qp_hs_t *c, uint32_t from, const uint8_t *bytes, size_t len, uint64_t now_ms) {
   QP_ASSERT(c != NULL);
   begin_call(c, now_ms);
   int rc = from < c->n ? handle(c, from, bytes, len) : QP_EINVAL;

@@ -171,6 +171,8 @@ bool qp__hs_has_work(const qp_hs_t *c);
 int qp__hs_want(qp_hs_t *c, const uint8_t hash[QP_HASH_SIZE], uint32_t peer);
 bool qp__hs_wanted(const qp_hs_t *c, const uint8_t hash[QP_HASH_SIZE]);
 int qp__hs_fetch_resend(qp_hs_t *c);
+/* True when the block of hash waits as an orphan. */
+bool qp__hs_orphan_held(const qp_hs_t *c, const uint8_t hash[QP_HASH_SIZE]);
 int qp__hs_orphan_add(qp_hs_t *c, const uint8_t *bytes, size_t len, uint32_t from,
                       bool fetched, const qp_hs_block_t *b);
 int qp__hs_on_request(qp_hs_t *c, uint32_t from, const uint8_t hash[QP_HASH_SIZE],

@@ -21,8 +21,20 @@
 #include "chain/consensus.h"
 #include "chain/consensus_int.h"
 
-static qp__hs_entry_t *entry_at(const qp_hs_t *c, size_t i) {
-  return qp_array_at(&c->entries, i);
+static qp__hs_entry_t *entry_at(const qp_hs_t *c, size_t i) { return qp_array_at(&c->entries, i); }
+
+/* The block of hash is held (in the tree, or as an orphan): a fetch of it
+ * is over, its slot free for the next one wanted. */
+static void fetch_release(qp_hs_t *c, const uint8_t hash[QP_HASH_SIZE]) {
+  for (uint32_t i = 0; i < QP__HS_FETCH_MAX; i++)
+    if (c->fetches[i].used && memcmp(c->fetches[i].hash, hash, QP_HASH_SIZE) == 0)
+      c->fetches[i].used = false;
+}
+
+bool qp__hs_orphan_held(const qp_hs_t *c, const uint8_t hash[QP_HASH_SIZE]) {
+  for (uint32_t i = 0; i < c->orphans_count; i++)
+    if (memcmp(c->orphans[i].hash, hash, QP_HASH_SIZE) == 0) return true;
+  return false;
 }
 
 qp__hs_entry_t *qp__hs_find(const qp_hs_t *c, const uint8_t hash[QP_HASH_SIZE]) {
@@ -63,17 +75,14 @@ int qp__hs_tree_add(qp_hs_t *c, const qp_hs_block_t *b) {
   e->block = *b;
   e->block.payload = copy;
   e->payload = copy;
-  for (uint32_t i = 0; i < QP__HS_FETCH_MAX; i++)
-    if (c->fetches[i].used && memcmp(c->fetches[i].hash, b->hash, QP_HASH_SIZE) == 0)
-      c->fetches[i].used = false;
+  fetch_release(c, b->hash);
   return 0;
 }
 
 bool qp__hs_view_taken(const qp_hs_t *c, uint64_t view, const uint8_t hash[QP_HASH_SIZE]) {
   for (size_t i = 0; i < c->entries.count; i++) {
     const qp__hs_entry_t *e = entry_at(c, i);
-    if (e->block.header.view == view && memcmp(e->block.hash, hash, QP_HASH_SIZE) != 0)
-      return true;
+    if (e->block.header.view == view && memcmp(e->block.hash, hash, QP_HASH_SIZE) != 0) return true;
   }
   return false;
 }
@@ -117,8 +126,8 @@ int qp__hs_try_commit(qp_hs_t *c, const qp_hs_qc_t *qc) {
 }
 
 void qp__hs_prune(qp_hs_t *c) {
-  uint64_t keep_from = c->root.header.height > c->retain_committed
-                           ? c->root.header.height - c->retain_committed : 0;
+  uint64_t keep_from =
+      c->root.header.height > c->retain_committed ? c->root.header.height - c->retain_committed : 0;
   for (size_t i = 0; i < c->entries.count;) {
     qp__hs_entry_t *e = entry_at(c, i);
     uint64_t h = e->block.header.height;
@@ -176,7 +185,8 @@ bool qp__hs_wanted(const qp_hs_t *c, const uint8_t hash[QP_HASH_SIZE]) {
 }
 
 int qp__hs_want(qp_hs_t *c, const uint8_t hash[QP_HASH_SIZE], uint32_t peer) {
-  if (qp__hs_wanted(c, hash) || qp__hs_find_block(c, hash) != NULL) return 0;
+  if (qp__hs_wanted(c, hash) || qp__hs_find_block(c, hash) != NULL || qp__hs_orphan_held(c, hash))
+    return 0;
   if (peer >= c->n || (int32_t)peer == c->self) peer = (uint32_t)(c->self + 1) % c->n;
   for (uint32_t i = 0; i < QP__HS_FETCH_MAX; i++) {
     if (c->fetches[i].used) continue;
@@ -192,8 +202,8 @@ int qp__hs_fetch_resend(qp_hs_t *c) {
   for (uint32_t i = 0; i < QP__HS_FETCH_MAX; i++) {
     qp__hs_fetch_t *f = &c->fetches[i];
     if (!f->used) continue;
-    if (qp__hs_find_block(c, f->hash) != NULL) {
-      f->used = false;
+    if (qp__hs_find_block(c, f->hash) != NULL || qp__hs_orphan_held(c, f->hash)) {
+      f->used = false; /* it came (an orphan waits for its own parent, wanted apart) */
       continue;
     }
     f->peer = (f->peer + 1) % c->n;
@@ -204,8 +214,7 @@ int qp__hs_fetch_resend(qp_hs_t *c) {
   return 0;
 }
 
-int qp__hs_on_request(qp_hs_t *c, uint32_t from, const uint8_t hash[QP_HASH_SIZE],
-                      uint32_t count) {
+int qp__hs_on_request(qp_hs_t *c, uint32_t from, const uint8_t hash[QP_HASH_SIZE], uint32_t count) {
   const qp_hs_block_t *list[QP_HS_FETCH_BLOCKS_MAX];
   uint32_t found = 0;
   uint64_t bytes = 0;
@@ -224,17 +233,17 @@ int qp__hs_on_request(qp_hs_t *c, uint32_t from, const uint8_t hash[QP_HASH_SIZE
 
 /* ------------------------------------------------------------- orphans */
 
-int qp__hs_orphan_add(qp_hs_t *c, const uint8_t *bytes, size_t len, uint32_t from,
-                      bool fetched, const qp_hs_block_t *b) {
-  for (uint32_t i = 0; i < c->orphans_count; i++)
-    if (memcmp(c->orphans[i].hash, b->hash, QP_HASH_SIZE) == 0) return 0;
+int qp__hs_orphan_add(qp_hs_t *c, const uint8_t *bytes, size_t len, uint32_t from, bool fetched,
+                      const qp_hs_block_t *b) {
+  fetch_release(c, b->hash); /* held now: a slot that waited for it is free */
+  if (qp__hs_orphan_held(c, b->hash)) return 0;
   if (c->orphans_count == QP__HS_ORPHANS_MAX) return QP_ELIMIT;
   uint8_t *copy = qp_malloc(len);
   if (copy == NULL) return QP_ENOMEM;
   memcpy(copy, bytes, len);
   qp__hs_orphan_t *o = &c->orphans[c->orphans_count++];
-  *o = (qp__hs_orphan_t){.bytes = copy, .len = len, .from = from, .fetched = fetched,
-                         .height = b->header.height};
+  *o = (qp__hs_orphan_t){
+      .bytes = copy, .len = len, .from = from, .fetched = fetched, .height = b->header.height};
   memcpy(o->hash, b->hash, QP_HASH_SIZE);
   memcpy(o->parent, b->header.parent_hash, QP_HASH_SIZE);
   return 0;

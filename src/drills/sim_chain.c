@@ -148,10 +148,15 @@ static void drain(qp__sim_chain_t *w, uint32_t i);
 
 static int start(qp__sim_chain_t *w, uint32_t i) {
   qp__sim_node_t *n = &w->nodes[i];
-  qp_hs_config_t cfg = {.genesis = &w->g, .self = (int32_t)i, .key = w->keys[i],
-                        .safety = n->safety_len ? n->safety : NULL, .safety_len = n->safety_len,
-                        .committed = n->height ? &n->last : NULL, .block_valid = block_valid,
-                        .ctx = n, .retain_committed = QP__SIM_HEIGHTS_MAX};
+  qp_hs_config_t cfg = {.genesis = &w->g,
+                        .self = (int32_t)i,
+                        .key = w->keys[i],
+                        .safety = n->safety_len ? n->safety : NULL,
+                        .safety_len = n->safety_len,
+                        .committed = n->height ? &n->last : NULL,
+                        .block_valid = block_valid,
+                        .ctx = n,
+                        .retain_committed = QP__SIM_HEIGHTS_MAX};
   int rc = qp_hs_create(&cfg, w->now_ms, &n->core);
   if (rc != 0) return rc;
   n->timer_at_ms = UINT64_MAX;
@@ -322,7 +327,8 @@ static void deliver(qp__sim_chain_t *w, const qp_sim_net_message_t *m) {
   if (rc == QP_ENOMEM || rc == QP_ECORRUPT)
     violation(w, &w->stats->other, "node %u: %s on a message from %u", m->to, qp_err_name(rc),
               m->from);
-  else if (rc != 0) w->stats->messages_refused++;
+  else if (rc != 0)
+    w->stats->messages_refused++;
   drain(w, m->to);
 }
 
@@ -451,17 +457,20 @@ static void run_steps(qp__sim_chain_t *w) {
   for (uint32_t i = 0; i < cfg->validators; i++) { /* where each node stands (--trace) */
     const qp__sim_node_t *n = &w->nodes[i];
     if (n->core == NULL) continue;
-    qp__sim_trace(w, "node %u%s: height %llu, %u of %u transactions, view %llu, high QC view "
-                  "%llu, last voted view %llu, %llu local timeouts, timer at %lld ms", i,
-                  n->byz ? " (byzantine)" : "", (unsigned long long)n->height,
+    qp__sim_trace(w,
+                  "node %u%s: height %llu, %u of %u transactions, view %llu, high QC view "
+                  "%llu, last voted view %llu, %llu local timeouts, timer at %lld ms",
+                  i, n->byz ? " (byzantine)" : "", (unsigned long long)n->height,
                   n->committed_count, w->txs_count, (unsigned long long)qp_hs_view(n->core),
                   (unsigned long long)qp_hs_high_qc(n->core)->view,
                   (unsigned long long)qp_hs_last_voted_view(n->core),
                   (unsigned long long)qp_hs_local_timeouts(n->core),
                   n->timer_at_ms == UINT64_MAX ? -1ll : (long long)n->timer_at_ms);
   }
-  violation(w, &w->stats->liveness, "not every transaction committed on every honest node "
-            "within %u ms of the heal", cfg->liveness_ms);
+  violation(w, &w->stats->liveness,
+            "not every transaction committed on every honest node "
+            "within %u ms of the heal",
+            cfg->liveness_ms);
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -473,7 +482,8 @@ static int make_genesis(qp__sim_chain_t *w) {
   g->validators_count = w->cfg->validators;
   g->params = (qp_chain_params_t){.block_txs_max = QP__SIM_BLOCK_TXS_MAX,
                                   .block_bytes_max = QP__SIM_BLOCK_TXS_MAX * QP__SIM_TX_BYTES,
-                                  .tx_bytes_max = QP__SIM_TX_BYTES, .view_timeout_ms = 100};
+                                  .tx_bytes_max = QP__SIM_TX_BYTES,
+                                  .view_timeout_ms = 100};
   qp_hash_ctx_t h;
   qp_hash256_init(&h);
   qp_hash256_update(&h, g->chain_id, strlen(g->chain_id));
@@ -508,9 +518,12 @@ static int make_world(qp__sim_chain_t *w) {
   if (w->txs == NULL || w->tx_done == NULL || w->heights == NULL) return QP_ENOMEM;
   int rc = make_genesis(w);
   if (rc != 0) return rc;
-  qp_sim_net_config_t net = {.nodes = cfg->validators, .delay_min_ns = 1 * QP_NS_PER_MS,
-                             .delay_max_ns = 15 * QP_NS_PER_MS, .duplicate_ppm = 10000,
-                             .reorder_ppm = 50000, .in_flight_max = 65536,
+  qp_sim_net_config_t net = {.nodes = cfg->validators,
+                             .delay_min_ns = 1 * QP_NS_PER_MS,
+                             .delay_max_ns = 15 * QP_NS_PER_MS,
+                             .duplicate_ppm = 10000,
+                             .reorder_ppm = 50000,
+                             .in_flight_max = 65536,
                              .message_bytes_max = (uint32_t)qp_hs_msg_bytes_max(&w->g)};
   rc = qp_sim_net_create(&net, qp_rng_next(&w->rng), &w->clock_view, &w->net);
   for (uint32_t i = 0; rc == 0 && i < cfg->validators; i++) {
@@ -601,7 +614,9 @@ void qp_sim_chain_stats_add(qp_sim_chain_stats_t *into, const qp_sim_chain_stats
   const uint64_t *b = (const uint64_t *)from;
   size_t count = sizeof *into / sizeof(uint64_t);
   for (size_t k = 0; k < count; k++) {
-    if (&a[k] == &into->heal_commit_ms_max) a[k] = a[k] > b[k] ? a[k] : b[k];
-    else a[k] += b[k];
+    if (&a[k] == &into->heal_commit_ms_max)
+      a[k] = a[k] > b[k] ? a[k] : b[k];
+    else
+      a[k] += b[k];
   }
 }
