@@ -11,6 +11,13 @@
  * binary protocol (docs/binary.md), one connection per thread; a reply
  * with an empty body means every event was ok.
  *
+ * With --rate R the load is open: connection i sends its k-th request at
+ * start + (k x connections + i) / R seconds and a request's latency counts
+ * from that scheduled time, not from when it could be sent, so a server
+ * that falls behind shows its queue in the percentiles (a closed loop
+ * would slow down with it and hide it: coordinated omission).  The report
+ * says how many requests left more than 1 ms after their time.
+ *
  * Bodies are formatted with snprintf into a per-thread buffer and answers
  * are checked by counting "result":"ok" rather than parsing JSON, so the
  * generator spends as little CPU as possible: on a small machine it shares
@@ -25,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -48,12 +56,16 @@ typedef struct load_shared {
   uint64_t id_base;               /* random, so runs never collide */
   _Atomic uint64_t next_id;       /* transfer ids handed out */
   uint64_t account_base;          /* first account id */
+  uint64_t start_ns;              /* when the threads start sending */
   uint64_t stop_ns;               /* when the threads stop sending */
   _Atomic uint64_t failures;      /* requests that were not 200/all ok */
 } load_shared_t;
 
 typedef struct load_thread {
   load_shared_t *shared; /* common state */
+  uint32_t index;        /* its place among the connections (the open loop's phase) */
+  uint64_t sent;         /* requests sent (the open loop's k) */
+  uint64_t late;         /* ... of them sent more than 1 ms after their scheduled time */
   pthread_t thread;      /* the sender */
   qp_rng_t rng;          /* for account choice */
   uint64_t *samples_ns;  /* request latencies */
@@ -143,6 +155,26 @@ static void encode_batch(load_thread_t *t, uint8_t *buf, uint32_t n) {
   }
 }
 
+/* The open loop's clock: waits until this thread's next request is due
+ * and returns when it was due (closed loop: now).  0 once the run ends. */
+static uint64_t next_due(load_thread_t *t) {
+  const load_shared_t *s = t->shared;
+  uint64_t now = qp_clock_mono_ns();
+  if (s->o->rate == 0) return now < s->stop_ns ? now : 0;
+  uint64_t step = ((uint64_t)t->sent * s->o->connections + t->index) * 1000000000ull;
+  uint64_t due = s->start_ns + step / s->o->rate;
+  if (due >= s->stop_ns) return 0;
+  if (now < due) {
+    struct timespec ts = {.tv_sec = (time_t)((due - now) / 1000000000ull),
+                          .tv_nsec = (long)((due - now) % 1000000000ull)};
+    nanosleep(&ts, NULL);
+  } else if (now - due > 1000000ull) {
+    t->late++;
+  }
+  t->sent++;
+  return due;
+}
+
 static void *binary_main(void *arg) {
   load_thread_t *t = arg;
   load_shared_t *s = t->shared;
@@ -151,9 +183,9 @@ static void *binary_main(void *arg) {
   qp_cli_bin_t b;
   int rc = body != NULL ? qp_cli_bin_open(&b, s->o->binary, s->o->key) : 1;
   if (rc != 0) atomic_fetch_add(&s->failures, 1);
-  while (rc == 0 && qp_clock_mono_ns() < s->stop_ns && t->samples < t->samples_cap) {
+  uint64_t t0 = 0;
+  while (rc == 0 && t->samples < t->samples_cap && (t0 = next_due(t)) != 0) {
     encode_batch(t, body, n);
-    uint64_t t0 = qp_clock_mono_ns();
     int bad = qp_cli_bin_call(&b, QP_BIN_OP_CREATE_TRANSFERS, body, n * QP_BIN_RECORD_SIZE);
     t->samples_ns[t->samples++] = qp_clock_mono_ns() - t0;
     if (bad != 0 || b.h.body_len != 0)
@@ -197,10 +229,10 @@ static void *load_main(void *arg) {
   struct curl_slist *headers = make_headers(s->o->key);
   char url[1100];
   snprintf(url, sizeof url, "%s/v1/transfers", s->o->url);
-  while (body != NULL && curl != NULL && qp_clock_mono_ns() < s->stop_ns &&
-         t->samples < t->samples_cap) {
+  uint64_t t0 = 0;
+  while (body != NULL && curl != NULL && t->samples < t->samples_cap &&
+         (t0 = next_due(t)) != 0) {
     size_t len = format_batch(t, body, cap, n);
-    uint64_t t0 = qp_clock_mono_ns();
     int rc = post(curl, url, headers, body, len, &resp, n);
     t->samples_ns[t->samples++] = qp_clock_mono_ns() - t0;
     if (rc != 0)
@@ -253,10 +285,11 @@ static int compare_u64(const void *a, const void *b) {
 
 static void report(load_thread_t *threads, uint32_t count, uint64_t elapsed_ns, uint64_t failures,
                    const qp_cli_load_options_t *o) {
-  uint64_t total = 0, transfers = 0;
+  uint64_t total = 0, transfers = 0, late = 0;
   for (uint32_t i = 0; i < count; i++) {
     total += threads[i].samples;
     transfers += threads[i].transfers;
+    late += threads[i].late;
   }
   uint64_t *all = qp_calloc(total ? total : 1, sizeof *all);
   if (all == NULL) return;
@@ -269,8 +302,12 @@ static void report(load_thread_t *threads, uint32_t count, uint64_t elapsed_ns, 
   double p99 =
       total ? (double)all[(total * 99) / 100 < total ? (total * 99) / 100 : total - 1] / 1e6 : 0;
   double max = total ? (double)all[total - 1] / 1e6 : 0;
-  printf("load: %s%s, batch %u, %u connections, %.1f s\n", o->binary ? "binary " : "",
+  printf("load: %s%s, batch %u, %u connections, %.1f s", o->binary ? "binary " : "",
          o->binary ? o->binary : o->url, o->batch, o->connections, secs);
+  if (o->rate != 0)
+    printf(", offered %u requests/s (open loop; latency from each request's scheduled time; "
+           "%llu sent more than 1 ms late)", o->rate, (unsigned long long)late);
+  printf("\n");
   printf("requests:  %llu (%.0f/s), failed %llu\n", (unsigned long long)total, (double)total / secs,
          (unsigned long long)failures);
   printf("transfers: %llu ok (%.0f/s)\n", (unsigned long long)transfers, (double)transfers / secs);
@@ -298,10 +335,12 @@ int qp_cli_client_load(const qp_cli_load_options_t *o) {
   uint32_t samples_max =
       o->duration_s * 200000u < LOAD_SAMPLES_MAX ? o->duration_s * 200000u : LOAD_SAMPLES_MAX;
   uint64_t start = qp_clock_mono_ns();
+  s.start_ns = start;
   s.stop_ns = start + (uint64_t)o->duration_s * 1000000000u;
   uint32_t started = 0;
   for (uint32_t i = 0; i < o->connections; i++) {
     threads[i].shared = &s;
+    threads[i].index = i;
     qp_rng_seed(&threads[i].rng, i);
     threads[i].samples_ns = qp_calloc(samples_max, sizeof(uint64_t));
     threads[i].samples_cap = samples_max;

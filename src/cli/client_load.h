@@ -16,6 +16,9 @@ typedef struct qp_cli_load_options {
   uint32_t connections; /* concurrent keep-alive connections */
   uint32_t duration_s;  /* how long to send (after warm-up) */
   uint32_t accounts;    /* accounts the transfers pick from */
+  uint32_t rate;        /* offered requests/s over all connections (open loop: each request
+                           has a scheduled time, its latency counts from it); 0: closed loop,
+                           each connection sends its next request when the last is answered */
 } qp_cli_load_options_t;
 
 /* Creates the accounts, then sends transfer batches from `connections`

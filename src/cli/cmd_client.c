@@ -43,9 +43,11 @@ static const char USAGE[] =
     "                            GET /v1/accounts/ID/transfers\n"
     "  balances ID [same options] GET /v1/accounts/ID/balances\n"
     "  audit                     GET /v1/audit\n"
-    "  load [--batch N] [--connections N] [--duration S] [--accounts N]\n"
+    "  load [--batch N] [--connections N] [--duration S] [--accounts N] [--rate R]\n"
     "                            load generator: transfer batches of N (default 8190) from\n"
-    "                            N connections (default 2) for S seconds (default 10)\n"
+    "                            N connections (default 2) for S seconds (default 10);\n"
+    "                            --rate R offers R requests/s in all (open loop: latency\n"
+    "                            counts from each request's scheduled time)\n"
     "  --binary HOST:PORT load [same options]\n"
     "                            the same load over the ledger's binary protocol\n"
     "  --binary HOST:PORT smoke  two accounts, a transfer and lookups over it (docs/binary.md)\n"
@@ -198,6 +200,8 @@ static int parse_u32(int opt, const char *text, qp_cli_load_options_t *o) {
     o->connections = (uint32_t)v;
   else if (opt == 'D')
     o->duration_s = (uint32_t)v;
+  else if (opt == 'R')
+    o->rate = (uint32_t)v;
   else
     o->accounts = (uint32_t)v;
   return 0;
@@ -211,14 +215,14 @@ static int parse(int argc, char **argv, client_args_t *a) {
       {"batch", required_argument, NULL, 'B'},    {"connections", required_argument, NULL, 'C'},
       {"duration", required_argument, NULL, 'D'}, {"accounts", required_argument, NULL, 'A'},
       {"cacert", required_argument, NULL, 'c'},   {"help", no_argument, NULL, 'h'},
-      {"binary", required_argument, NULL, 'Y'},
+      {"binary", required_argument, NULL, 'Y'},   {"rate", required_argument, NULL, 'R'},
       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   a->load =
       (qp_cli_load_options_t){.batch = 8190, .connections = 2, .duration_s = 10, .accounts = 1000};
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "u:k:c:n:f:t:rhB:C:D:A:", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "u:k:c:n:f:t:rhB:C:D:A:R:", opts, NULL)) != -1) {
     switch (c) {
       case 'u': a->url = optarg; break;
       case 'Y': a->binary = optarg; break;
@@ -232,6 +236,7 @@ static int parse(int argc, char **argv, client_args_t *a) {
       case 'C':
       case 'D':
       case 'A':
+      case 'R':
         if (parse_u32(c, optarg, &a->load) != 0) return 2;
         break;
       case 'h': fputs(USAGE, stdout); return 0;

@@ -330,6 +330,24 @@ def test_cli_load(node):
     assert n > 0 and n % 100 == 0
 
 
+def test_cli_load_open_loop(node):
+    """--rate offers a fixed rate: about rate x duration requests, each on schedule."""
+    s, keys = node
+    env = dict(os.environ, QUIPU_KEY=keys["rw"])
+    out = subprocess.run([QUIPU, "client", "--binary", "127.0.0.1:%d" % s.bin_port, "load",
+                          "--batch", "1", "--connections", "4", "--duration", "2",
+                          "--accounts", "10", "--rate", "200"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "offered 200 requests/s (open loop" in out.stdout
+    n = int(re.search(r"requests:\s+(\d+)", out.stdout).group(1))
+    assert n == 400  # 200/s for 2 s, every scheduled request sent and answered
+    assert "transfers: 400 ok" in out.stdout
+    out = subprocess.run([QUIPU, "client", "--binary", "127.0.0.1:%d" % s.bin_port, "load",
+                          "--rate", "0"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "not a positive integer" in out.stderr
+
+
 def test_acknowledged_is_durable(tmp_path):
     data = str(tmp_path / "data")
     key = create_key(data, "rw")

@@ -83,3 +83,12 @@ def test_client_load_generator(server, keys):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "failed 0" in r.stdout
     assert "p99" in r.stdout
+
+
+def test_client_load_open_loop(server, keys):
+    r = subprocess.run([QUIPU, "client", "--url", server.url(""), "--key", keys["rw"], "load",
+                        "--batch", "10", "--connections", "2", "--duration", "1", "--accounts", "10",
+                        "--rate", "50"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "offered 50 requests/s" in r.stdout
+    assert "requests:  50 (" in r.stdout and "transfers: 500 ok" in r.stdout
