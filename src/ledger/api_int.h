@@ -54,6 +54,11 @@ typedef struct qp__ledger_job {
   int execute_rc;              /* what qp_db_execute returned for its group */
   bool done;                   /* set by the writer under the queue mutex */
   struct qp__ledger_job *next; /* queue link */
+  pthread_cond_t *wake;        /* the submitter's own condition (set by submit): the writer
+                                  wakes each done job's submitter, not every waiting one */
+  void (*done_fn)(struct qp__ledger_job *job); /* posted jobs: called by the writer thread
+                                                  once done (NULL: a submitter waits) */
+  void *done_ctx;                              /* ... for done_fn */
 } qp__ledger_job_t;
 
 /* A single thread that drains the queue into qp_db_execute.  Invariant:
@@ -74,13 +79,13 @@ typedef struct qp__ledger_writer {
   uint32_t writers;              /* how many run: 1, or QP__LEDGER_WRITERS_MAX in cluster mode */
   pthread_mutex_t mutex;         /* guards everything below */
   pthread_cond_t work_cond;      /* writer waits for jobs */
-  pthread_cond_t done_cond;      /* submitters wait for done */
   qp__ledger_job_t *head;        /* oldest queued job */
   qp__ledger_job_t *tail;        /* newest queued job */
   uint32_t queued;               /* jobs in the queue */
   uint32_t queue_max;            /* bound on queued */
   qp_db_request_t *scratch;      /* per writer, queue_max requests for one execute */
   qp__ledger_job_t **taken;      /* per writer, the jobs behind its scratch */
+  qp__ledger_job_t **posted;     /* per writer, the posted ones of a group (done_fn to call) */
   uint32_t next_writer;          /* the next writer thread's index, at start */
   bool sweep_wanted;             /* the node's tick asked for an expiry sweep */
   bool stopping;                 /* no new jobs; exit once drained */
@@ -90,6 +95,12 @@ typedef struct qp__ledger_writer {
 /* raft NULL: groups go to qp_db_execute; else through Raft (cluster mode). */
 int qp__ledger_writer_start(qp__ledger_writer_t *w, qp_db_t *db, qp__raft_node_t *raft,
                             uint32_t queue_max, qp__ledger_metrics_t *metrics);
+/* Queues job without waiting: once its group is done, a writer thread
+ * calls job->done_fn(job) (set by the caller; it must not submit or post
+ * from there), and the job is the caller's again.  Returns 0, or QP_ELIMIT
+ * / QP_ESTOPPED as submit (then nothing was queued and done_fn is never
+ * called). */
+int qp__ledger_writer_post(qp__ledger_writer_t *w, qp__ledger_job_t *job);
 /* Queues job and waits for it.  Returns 0 (job->request.status and
  * job->execute_rc then say what happened), QP_ELIMIT when the queue is full
  * or QP_ESTOPPED when the writer is stopping; in both cases nothing ran. */

@@ -49,6 +49,7 @@ static void sweep_expired(qp__ledger_writer_t *w) {
 typedef struct writer_arrays {
   qp_db_request_t *scratch;
   qp__ledger_job_t **taken;
+  qp__ledger_job_t **posted;
 } writer_arrays_t;
 
 /* Moves every queued job into a's scratch/taken; returns how many.
@@ -109,13 +110,34 @@ static int commit(qp__ledger_writer_t *w, qp_db_request_t *scratch, uint32_t n) 
   return rc;
 }
 
+/* Marks a group's jobs done (mutex held): wakes each submitter, and
+ * lists the posted jobs in a->posted; returns how many those are.  A
+ * submitter's job lives on its stack: nothing of it is read once it is
+ * marked done. */
+static uint32_t finish(const writer_arrays_t *a, uint32_t n, int rc) {
+  uint32_t posted = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    qp__ledger_job_t *job = a->taken[i];
+    job->request.status = a->scratch[i].status;
+    job->execute_rc = rc;
+    if (job->done_fn != NULL) {
+      a->posted[posted++] = job;
+      continue;
+    }
+    job->done = true;
+    pthread_cond_signal(job->wake);
+  }
+  return posted;
+}
+
 static void *writer_main(void *arg) {
   qp__ledger_writer_t *w = arg;
   (void)pthread_setname_np(pthread_self(), "ledger-writer"); /* top -H, perf */
   pthread_mutex_lock(&w->mutex);
   uint32_t me = w->next_writer++;
   writer_arrays_t a = {w->scratch + (size_t)me * w->queue_max,
-                       w->taken + (size_t)me * w->queue_max};
+                       w->taken + (size_t)me * w->queue_max,
+                       w->posted + (size_t)me * w->queue_max};
   for (;;) {
     while (w->queued == 0 && !w->stopping && !w->sweep_wanted)
       pthread_cond_wait(&w->work_cond, &w->mutex);
@@ -131,12 +153,13 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&w->mutex);
     int rc = commit(w, a.scratch, n);
     pthread_mutex_lock(&w->mutex);
-    for (uint32_t i = 0; i < n; i++) {
-      a.taken[i]->request.status = a.scratch[i].status;
-      a.taken[i]->execute_rc = rc;
-      a.taken[i]->done = true;
-    }
-    pthread_cond_broadcast(&w->done_cond);
+    uint32_t posted = finish(&a, n, rc);
+    if (posted == 0) continue;
+    /* A posted job's owner may reuse it from its done_fn on: called
+     * outside the mutex, after the submitters' jobs are settled. */
+    pthread_mutex_unlock(&w->mutex);
+    for (uint32_t i = 0; i < posted; i++) a.posted[i]->done_fn(a.posted[i]);
+    pthread_mutex_lock(&w->mutex);
   }
   pthread_mutex_unlock(&w->mutex);
   return NULL;
@@ -153,14 +176,15 @@ int qp__ledger_writer_start(qp__ledger_writer_t *w, qp_db_t *db, qp__raft_node_t
   w->writers = raft != NULL ? QP__LEDGER_WRITERS_MAX : 1;
   w->scratch = qp_calloc((size_t)w->writers * queue_max, sizeof *w->scratch);
   w->taken = qp_calloc((size_t)w->writers * queue_max, sizeof *w->taken);
-  if (w->scratch == NULL || w->taken == NULL) {
+  w->posted = qp_calloc((size_t)w->writers * queue_max, sizeof *w->posted);
+  if (w->scratch == NULL || w->taken == NULL || w->posted == NULL) {
     qp_free(w->scratch);
     qp_free(w->taken);
+    qp_free(w->posted);
     return QP_ENOMEM;
   }
   pthread_mutex_init(&w->mutex, NULL);
   pthread_cond_init(&w->work_cond, NULL);
-  pthread_cond_init(&w->done_cond, NULL);
   uint32_t started = 0;
   while (started < w->writers &&
          pthread_create(&w->threads[started], NULL, writer_main, w) == 0)
@@ -172,20 +196,41 @@ int qp__ledger_writer_start(qp__ledger_writer_t *w, qp_db_t *db, qp__raft_node_t
   return QP_ENOMEM;
 }
 
-int qp__ledger_writer_submit(qp__ledger_writer_t *w, qp__ledger_job_t *job) {
+/* Each submitting thread's condition, made on its first submit: the
+ * writer signals exactly the threads whose jobs it finished (a broadcast on
+ * one condition woke every waiting connection thread per group commit, all
+ * but a few of them to sleep again). */
+static pthread_key_t wake_key;
+static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
+
+static void wake_free(void *p) {
+  pthread_cond_destroy(p);
+  qp_free(p);
+}
+
+static void wake_key_make(void) { QP_ASSERT(pthread_key_create(&wake_key, wake_free) == 0); }
+
+static pthread_cond_t *thread_wake(void) {
+  pthread_once(&wake_once, wake_key_make);
+  pthread_cond_t *c = pthread_getspecific(wake_key);
+  if (c != NULL) return c;
+  c = qp_malloc(sizeof *c);
+  if (c == NULL) return NULL;
+  if (pthread_cond_init(c, NULL) != 0 || pthread_setspecific(wake_key, c) != 0) {
+    qp_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+/* Queues job (mutex held): 0, QP_ESTOPPED or QP_ELIMIT (not queued). */
+static int enqueue(qp__ledger_writer_t *w, qp__ledger_job_t *job) {
   job->done = false;
   job->next = NULL;
   job->execute_rc = 0;
   job->request.status = 0;
-  pthread_mutex_lock(&w->mutex);
-  if (w->stopping) {
-    pthread_mutex_unlock(&w->mutex);
-    return QP_ESTOPPED;
-  }
-  if (w->queued >= w->queue_max) {
-    pthread_mutex_unlock(&w->mutex);
-    return QP_ELIMIT;
-  }
+  if (w->stopping) return QP_ESTOPPED;
+  if (w->queued >= w->queue_max) return QP_ELIMIT;
   if (w->tail != NULL)
     w->tail->next = job;
   else
@@ -193,9 +238,26 @@ int qp__ledger_writer_submit(qp__ledger_writer_t *w, qp__ledger_job_t *job) {
   w->tail = job;
   w->queued++;
   pthread_cond_signal(&w->work_cond);
-  while (!job->done) pthread_cond_wait(&w->done_cond, &w->mutex);
-  pthread_mutex_unlock(&w->mutex);
   return 0;
+}
+
+int qp__ledger_writer_post(qp__ledger_writer_t *w, qp__ledger_job_t *job) {
+  QP_ASSERT(job->done_fn != NULL);
+  pthread_mutex_lock(&w->mutex);
+  int rc = enqueue(w, job);
+  pthread_mutex_unlock(&w->mutex);
+  return rc;
+}
+
+int qp__ledger_writer_submit(qp__ledger_writer_t *w, qp__ledger_job_t *job) {
+  job->done_fn = NULL;
+  job->wake = thread_wake();
+  if (job->wake == NULL) return QP_ELIMIT; /* out of memory: nothing ran, retry later */
+  pthread_mutex_lock(&w->mutex);
+  int rc = enqueue(w, job);
+  while (rc == 0 && !job->done) pthread_cond_wait(job->wake, &w->mutex);
+  pthread_mutex_unlock(&w->mutex);
+  return rc;
 }
 
 uint32_t qp__ledger_writer_depth(qp__ledger_writer_t *w) {
@@ -224,8 +286,8 @@ void qp__ledger_writer_stop(qp__ledger_writer_t *w) {
   QP_ASSERT(w->queued == 0);
   pthread_mutex_destroy(&w->mutex);
   pthread_cond_destroy(&w->work_cond);
-  pthread_cond_destroy(&w->done_cond);
   qp_free(w->scratch);
   qp_free(w->taken);
+  qp_free(w->posted);
   w->started = false;
 }

@@ -51,9 +51,25 @@ typedef struct qp__bin_conn {
   bool authed;                  /* an auth frame was accepted */
   bool counted;                 /* in metrics->connections */
   qp_http_key_t key;            /* the key it presented, when authed */
+  qp__ledger_job_t job;         /* a posted create, while with the writer */
+  void *events;                 /* ... its decoded records */
+  uint32_t *results;            /* ... and their results */
+  struct qp__bin_conn *done_next; /* the server's list of connections the writer is done with */
 } qp__bin_conn_t;
 
-/* Runs the frame c->h/c->body (a pool thread) and fills c->reply. */
+/* What the loop does with a decoded frame (qp__bin_start, on the loop):
+ * a create is checked, decoded and posted to the writer (the writer's
+ * thread calls qp__bin_server_done when its group is fsynced, then the loop
+ * calls qp__bin_finish_create); a refused frame has its error reply ready;
+ * auth and lookups go to libuv's pool (qp__bin_run). */
+typedef enum { QP__BIN_RUN_IN_POOL, QP__BIN_POSTED, QP__BIN_REPLY_READY } qp__bin_start_t;
+qp__bin_start_t qp__bin_start(qp__bin_conn_t *c);
+void qp__bin_finish_create(qp__bin_conn_t *c);
+/* binary_server.c: from the writer thread, c's create is done. */
+void qp__bin_server_done(qp__bin_conn_t *c);
+
+/* Runs an auth or lookup frame c->h/c->body (a pool thread) and fills
+ * c->reply. */
 void qp__bin_run(qp__bin_conn_t *c);
 
 /* Fills c->reply with an error frame; a fatal status sets close_after. */

@@ -1,9 +1,10 @@
 /*
- * binary_ops.c - what a binary frame does (docs/binary.md), on a thread
- * of libuv's pool: auth with an API key (the same key file and matching as
- * HTTP, src/http/keys.c), creates through the group-commit writer (the
- * reply is built only after the batch is fsynced) and lookups straight
- * from the db.  Scopes and a key's ledger restriction and expiry apply as
+ * binary_ops.c - what a binary frame does (docs/binary.md): auth with an
+ * API key (the same key file and matching as HTTP, src/http/keys.c) and
+ * lookups straight from the db run on a thread of libuv's pool; creates are
+ * decoded on the loop and posted to the group-commit writer, which hands
+ * the connection back to the loop once the batch is fsynced (the reply is
+ * built only then).  Scopes and a key's ledger restriction and expiry apply as
  * over HTTP; a refused frame changes nothing.
  */
 #include <stdatomic.h>
@@ -123,34 +124,59 @@ static bool commit_failed(qp__bin_conn_t *c, int submit_rc, const qp__ledger_job
   return submit_rc != 0 || st != 0;
 }
 
-static void op_create(qp__bin_conn_t *c, bool accounts) {
+/* The writer thread's call when a posted create is done: hands the
+ * connection back to its loop (binary_server.c). */
+static void create_done(qp__ledger_job_t *job) {
+  qp__bin_conn_t *c = job->done_ctx;
+  qp__bin_server_done(c);
+}
+
+/* Decodes a create frame and posts it to the writer; true when posted
+ * (qp__bin_finish_create builds the reply once it is done), false with
+ * c->reply filled. */
+static bool op_create(qp__bin_conn_t *c, bool accounts) {
   uint32_t n = c->h.body_len / QP_BIN_RECORD_SIZE;
-  void *events = qp_calloc(n, accounts ? sizeof(qp_account_t) : sizeof(qp_transfer_t));
-  uint32_t *results = qp_calloc(n, sizeof *results);
-  if (events == NULL || results == NULL) {
+  c->events = qp_calloc(n, accounts ? sizeof(qp_account_t) : sizeof(qp_transfer_t));
+  c->results = qp_calloc(n, sizeof *c->results);
+  int rc = QP_ENOMEM;
+  if (c->events == NULL || c->results == NULL) {
     fail(c, QP_BIN_E_INTERNAL, "out of memory");
-  } else if (decode_events(c, accounts, events, n)) {
-    qp__ledger_job_t job = {
+  } else if (decode_events(c, accounts, c->events, n)) {
+    c->job = (qp__ledger_job_t){
         .request = {.op = accounts ? QP_OP_CREATE_ACCOUNTS : QP_OP_CREATE_TRANSFERS,
-                    .events = events,
+                    .events = c->events,
                     .count = n,
-                    .results = results,
-                    .submitter = submitter(&c->key)}};
-    int rc = qp__ledger_writer_submit(&c->api->writer, &job);
-    if (!commit_failed(c, rc, &job)) {
-      uint8_t *out = c->reply + QP_BIN_HEADER_SIZE;
-      uint32_t k = 0;
-      for (uint32_t i = 0; i < n; i++) {
-        if (results[i] == 0) continue;
-        qp_store_u32(out + (size_t)k * QP_BIN_RESULT_SIZE, i);
-        qp_store_u32(out + (size_t)k * QP_BIN_RESULT_SIZE + 4, results[i]);
-        k++;
-      }
-      reply(c, c->h.op, 0, k * QP_BIN_RESULT_SIZE);
-    }
+                    .results = c->results,
+                    .submitter = submitter(&c->key)},
+        .done_fn = create_done,
+        .done_ctx = c};
+    rc = qp__ledger_writer_post(&c->api->writer, &c->job);
+    if (rc == 0) return true;
+    (void)commit_failed(c, rc, &c->job);
   }
-  qp_free(events);
-  qp_free(results);
+  qp_free(c->events);
+  qp_free(c->results);
+  c->events = NULL;
+  c->results = NULL;
+  return false;
+}
+
+void qp__bin_finish_create(qp__bin_conn_t *c) {
+  if (!commit_failed(c, 0, &c->job)) {
+    uint8_t *out = c->reply + QP_BIN_HEADER_SIZE;
+    uint32_t k = 0, n = c->job.request.count;
+    for (uint32_t i = 0; i < n; i++) {
+      if (c->results[i] == 0) continue;
+      qp_store_u32(out + (size_t)k * QP_BIN_RESULT_SIZE, i);
+      qp_store_u32(out + (size_t)k * QP_BIN_RESULT_SIZE + 4, c->results[i]);
+      k++;
+    }
+    reply(c, c->h.op, 0, k * QP_BIN_RESULT_SIZE);
+  }
+  qp_free(c->events);
+  qp_free(c->results);
+  c->events = NULL;
+  c->results = NULL;
 }
 
 static void op_lookup(qp__bin_conn_t *c, bool accounts) {
@@ -185,31 +211,44 @@ static void op_lookup(qp__bin_conn_t *c, bool accounts) {
   qp_free(states);
 }
 
-void qp__bin_run(qp__bin_conn_t *c) {
-  uint16_t op = c->h.op;
-  atomic_fetch_add_explicit(&c->metrics->frames[op], 1, memory_order_relaxed);
-  if (op == QP_BIN_OP_AUTH) {
-    op_auth(c);
-    return;
-  }
+/* The checks before a data frame runs: authenticated, key in force,
+ * scope; false with the error frame in c->reply. */
+static bool admitted(qp__bin_conn_t *c, bool write) {
   if (!c->authed) {
     fail(c, QP_BIN_E_AUTH_REQUIRED, "the first frame must be auth with an API key");
-    return;
+    return false;
   }
   if (qp_http_key_expired(&c->key, (int64_t)time(NULL))) {
     fail(c, QP_BIN_E_BAD_KEY, "the API key expired");
-    return;
+    return false;
   }
-  bool write = op == QP_BIN_OP_CREATE_ACCOUNTS || op == QP_BIN_OP_CREATE_TRANSFERS;
   const char *need = write ? QP_LEDGER_SCOPE_WRITE : QP_LEDGER_SCOPE_READ;
   if (!qp_http_scopes_grant(c->key.scopes, need)) {
     char message[128];
     snprintf(message, sizeof message, "the key lacks the scope %s", need);
     fail(c, QP_BIN_E_FORBIDDEN, message);
-    return;
+    return false;
   }
-  if (write)
-    op_create(c, op == QP_BIN_OP_CREATE_ACCOUNTS);
-  else
+  return true;
+}
+
+static bool is_create(uint16_t op) {
+  return op == QP_BIN_OP_CREATE_ACCOUNTS || op == QP_BIN_OP_CREATE_TRANSFERS;
+}
+
+qp__bin_start_t qp__bin_start(qp__bin_conn_t *c) {
+  uint16_t op = c->h.op;
+  if (op == QP_BIN_OP_AUTH || (c->authed && !is_create(op))) return QP__BIN_RUN_IN_POOL;
+  atomic_fetch_add_explicit(&c->metrics->frames[op], 1, memory_order_relaxed);
+  if (!admitted(c, is_create(op))) return QP__BIN_REPLY_READY;
+  return op_create(c, op == QP_BIN_OP_CREATE_ACCOUNTS) ? QP__BIN_POSTED : QP__BIN_REPLY_READY;
+}
+
+void qp__bin_run(qp__bin_conn_t *c) {
+  uint16_t op = c->h.op;
+  atomic_fetch_add_explicit(&c->metrics->frames[op], 1, memory_order_relaxed);
+  if (op == QP_BIN_OP_AUTH)
+    op_auth(c);
+  else if (admitted(c, false))
     op_lookup(c, op == QP_BIN_OP_LOOKUP_ACCOUNTS);
 }

@@ -113,6 +113,7 @@ struct qp_db {
   uint64_t applied_ts;             /* the ledger clock the index holds up to */
   uint64_t durable_events;         /* events in the journal at durable_seq */
   uint64_t applied_events;         /* events the index holds (at applied_seq) */
+  uint32_t index_readers;          /* reads waiting for the index (qp_db_sync_index) */
   uint64_t index_waits;            /* times the writer waited for the index (back-pressure) */
   uint64_t index_wait_ns;          /* total time it waited */
 
