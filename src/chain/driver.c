@@ -452,11 +452,7 @@ static void handle_event(qp__chain_node_t *n, qp__chain_event_t *e, driver_state
 
 /* True when the pool holds a transaction a block could take now (not one
  * waiting behind a nonce gap: those make no view change). */
-static bool pool_ready(qp__chain_node_t *n) {
-  qp_chain_mempool_stats_t st;
-  qp_chain_mempool_stats(n->mempool, &st);
-  return st.txs > st.taken && qp_chain_mempool_ready(n->mempool);
-}
+static bool pool_ready(qp__chain_node_t *n) { return qp_chain_mempool_ready(n->mempool); }
 
 /* This validator gave up on a view again while it holds transactions and
  * nothing committed since it last gave up: perhaps only it knows them (a

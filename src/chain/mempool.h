@@ -205,7 +205,8 @@ uint32_t qp_chain_mempool_each(qp_chain_mempool_t *mp, qp_chain_mempool_each_fn 
  * nonce is its sender's next (qp_chain_mempool_take's rule, gas aside).  A
  * pool holding only transactions after a nonce gap has none: the consensus
  * waits for the gap to fill instead of changing views for them.  Walks the
- * pool in arrival order up to the first such transaction. */
+ * pool in arrival order up to the first such transaction (no walk when
+ * every transaction is taken). */
 bool qp_chain_mempool_ready(qp_chain_mempool_t *mp);
 
 /* A consistent snapshot of the counters. */

@@ -81,6 +81,10 @@ bool qp_chain_mempool_ready(qp_chain_mempool_t *mp) {
   QP_ASSERT(mp != NULL);
   bool ready = false;
   pthread_mutex_lock(&mp->mu);
+  if (mp->count <= mp->taken) { /* every one is in a proposal: no walk */
+    pthread_mutex_unlock(&mp->mu);
+    return false;
+  }
   for (uint32_t e = mp->fifo_head; e != QP_CHAIN_NIL && !ready; e = mp->entries[e].fifo_next) {
     const mp_entry_t *x = &mp->entries[e];
     ready = !x->taken && x->nonce == mp->senders[x->sender].next_take;

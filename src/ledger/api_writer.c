@@ -120,12 +120,12 @@ static uint32_t finish(const writer_arrays_t *a, uint32_t n, int rc) {
     qp__ledger_job_t *job = a->taken[i];
     job->request.status = a->scratch[i].status;
     job->execute_rc = rc;
-    if (job->done_fn != NULL) {
-      a->posted[posted++] = job;
-      continue;
-    }
+    bool waits = job->done_fn == NULL; /* read before done: a waiter may return at once */
     job->done = true;
-    pthread_cond_signal(job->wake);
+    if (waits)
+      pthread_cond_signal(job->wake);
+    else
+      a->posted[posted++] = job;
   }
   return posted;
 }

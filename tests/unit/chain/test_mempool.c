@@ -352,6 +352,10 @@ static void test_ready_and_room(void **state) {
   assert_int_equal(st.txs, 2);
   assert_int_equal(st.evicted, 2);
   assert_int_equal(st.senders, 1);
+  body.len = 0;
+  assert_int_equal(qp_chain_mempool_take(mp, 10, 1 << 20, &body, &count), 0);
+  assert_int_equal(count, 1); /* c2: now every transaction is in a proposal */
+  assert_false(qp_chain_mempool_ready(mp));
   qp_chain_mempool_untake(mp);
   assert_true(qp_chain_mempool_ready(mp));
   qp_buf_free(&body);

@@ -225,6 +225,7 @@ static void test_posted_jobs(void **state) {
   assert_int_equal(failures, 0);
   for (int i = 0; i < POSTED; i++) {
     assert_int_equal(jobs[i].calls, 1);
+    assert_true(jobs[i].job.done);
     assert_int_equal(jobs[i].job.request.status, 0);
     assert_int_equal(jobs[i].job.execute_rc, 0);
     assert_int_equal(jobs[i].result, QP_CREATE_TRANSFER_OK);
