@@ -131,6 +131,14 @@ static void create_done(qp__ledger_job_t *job) {
   qp__bin_server_done(c);
 }
 
+/* Frees a create's decoded records and results. */
+static void release_create(qp__bin_conn_t *c) {
+  qp_free(c->events);
+  qp_free(c->results);
+  c->events = NULL;
+  c->results = NULL;
+}
+
 /* Decodes a create frame and posts it to the writer; true when posted
  * (qp__bin_finish_create builds the reply once it is done), false with
  * c->reply filled. */
@@ -154,10 +162,7 @@ static bool op_create(qp__bin_conn_t *c, bool accounts) {
     if (rc == 0) return true;
     (void)commit_failed(c, rc, &c->job);
   }
-  qp_free(c->events);
-  qp_free(c->results);
-  c->events = NULL;
-  c->results = NULL;
+  release_create(c);
   return false;
 }
 
@@ -173,10 +178,7 @@ void qp__bin_finish_create(qp__bin_conn_t *c) {
     }
     reply(c, c->h.op, 0, k * QP_BIN_RESULT_SIZE);
   }
-  qp_free(c->events);
-  qp_free(c->results);
-  c->events = NULL;
-  c->results = NULL;
+  release_create(c);
 }
 
 static void op_lookup(qp__bin_conn_t *c, bool accounts) {

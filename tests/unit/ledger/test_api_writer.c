@@ -45,25 +45,13 @@ static void *submit_many(void *arg) {
   return NULL;
 }
 
+static qp_db_t *open_two_accounts(const char *dir);
+
 static void test_group_commit(void **state) {
   (void)state;
   char dir[256];
   qp_test_tmpdir(dir, sizeof dir);
-  qp_db_options_t opts;
-  memset(&opts, 0, sizeof opts);
-  qp_db_t *db = NULL;
-  qp_db_recovery_t rec;
-  char detail[256];
-  assert_int_equal(qp_db_open(dir, &opts, &db, &rec, detail, sizeof detail), 0);
-  qp_account_t acc[2];
-  memset(acc, 0, sizeof acc);
-  for (int i = 0; i < 2; i++) {
-    acc[i].id = (qp_u128)(i + 1);
-    acc[i].ledger = 1;
-    acc[i].code = 1;
-  }
-  uint32_t results[2];
-  assert_int_equal(qp_db_create_accounts(db, acc, 2, results), 0);
+  qp_db_t *db = open_two_accounts(dir);
 
   static qp__ledger_metrics_t metrics;
   static qp__ledger_writer_t writer;
