@@ -55,6 +55,9 @@ typedef struct qcb_config {
   bool lua_only;            /* --lua-only: in-process figures only, no network */
   bool lua;                 /* --lua: the run's txs are counter-contract calls, not kv puts */
   bool receivable;          /* --receivable: the run's txs are receivable issues by cores */
+  bool headline;            /* no --quick, --rate, --txs, --lua: the floor's fixed-rate run,
+                               then a flood (figures flood_*) for the capacity */
+  const char *prefix;       /* the run's figures are named prefix + name ("" or "flood_") */
 } qcb_config_t;
 
 /* ---------------------------------------------------------- network */

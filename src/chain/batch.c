@@ -1,6 +1,7 @@
 /*
  * batch.c - a block's write batch (state.h): the last write to each state
- * key, found by the BLAKE2b of the key in a bounded hash map, and hashed in
+ * key, found by the BLAKE2b of the key in a bounded hash map (hashed once
+ * per write, and reused as the SMT key under Ed25519's suite), and hashed in
  * ascending key order for the state root.  The slots and the map start small
  * and double up to writes_max (a block sized for its worst case would
  * otherwise fault in megabytes of map it never uses).  Key and value bytes go into one
@@ -20,6 +21,7 @@
 #define BATCH_CAP_FIRST 256u /* slots before the first doubling */
 
 typedef struct batch_write {
+  uint8_t id[QP_HASH_SIZE];      /* BLAKE2b of the key: the map's key */
   uint32_t key_off, key_len;     /* in data */
   uint32_t value_off, value_len; /* in data (0, 0 for a delete) */
   bool del;                      /* a delete */
@@ -93,11 +95,8 @@ static int grow(qp_chain_batch_t *b) {
   qp__chain_hmap_t map;
   int rc = qp__chain_hmap_init(&map, cap);
   if (rc != 0) return rc;
-  for (uint32_t i = 0; i < b->count; i++) {
-    uint8_t id[QP_HASH_SIZE];
-    qp_hash256(id, b->data + b->writes[i].key_off, b->writes[i].key_len);
-    QP_ASSERT(qp__chain_hmap_put(&map, id, i) == 0);
-  }
+  for (uint32_t i = 0; i < b->count; i++)
+    QP_ASSERT(qp__chain_hmap_put(&map, b->writes[i].id, i) == 0);
   qp__chain_hmap_deinit(&b->by_key);
   b->by_key = map;
   b->cap = cap;
@@ -128,8 +127,13 @@ int qp_chain_batch_set(qp_chain_batch_t *b, const uint8_t *key, size_t key_len,
     i = b->count++;
     QP_ASSERT(qp__chain_hmap_put(&b->by_key, id, i) == 0);
   }
-  b->writes[i] = (batch_write_t){(uint32_t)key_off, (uint32_t)key_len, (uint32_t)value_off,
-                                 del ? 0 : (uint32_t)value_len, del};
+  batch_write_t *w = &b->writes[i];
+  if (!held) memcpy(w->id, id, QP_HASH_SIZE);
+  w->key_off = (uint32_t)key_off;
+  w->key_len = (uint32_t)key_len;
+  w->value_off = (uint32_t)value_off;
+  w->value_len = del ? 0 : (uint32_t)value_len;
+  w->del = del;
   return 0;
 }
 
@@ -158,7 +162,10 @@ int qp_chain_batch_updates(const qp_chain_batch_t *b, qp_suite_t suite, qp_smt_u
     const batch_write_t *w = &b->writes[i];
     u[i].del = w->del;
     memset(u[i].value_hash, 0, QP_HASH_SIZE);
-    rc = qp_suite_hash(suite, u[i].key_hash, b->data + w->key_off, w->key_len);
+    if (suite == QP_SUITE_ED25519) /* its suite hash is BLAKE2b-256: the map's id */
+      memcpy(u[i].key_hash, w->id, QP_HASH_SIZE);
+    else
+      rc = qp_suite_hash(suite, u[i].key_hash, b->data + w->key_off, w->key_len);
     if (rc == 0 && !w->del)
       rc = qp_suite_hash(suite, u[i].value_hash, b->data + w->value_off, w->value_len);
   }

@@ -106,3 +106,9 @@ bool qp__chain_hmap_del(qp__chain_hmap_t *m, const uint8_t *key) {
   m->count--;
   return true;
 }
+
+void qp__chain_hmap_clear(qp__chain_hmap_t *m) {
+  if (m->count == 0) return;
+  memset(m->used, 0, m->cap);
+  m->count = 0;
+}

@@ -38,4 +38,7 @@ int qp__chain_hmap_put(qp__chain_hmap_t *m, const uint8_t *key, uint32_t value);
 /* Removes key; false when it was not held. */
 bool qp__chain_hmap_del(qp__chain_hmap_t *m, const uint8_t *key);
 
+/* Removes every key. */
+void qp__chain_hmap_clear(qp__chain_hmap_t *m);
+
 #endif

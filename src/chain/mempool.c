@@ -65,10 +65,13 @@ static int alloc_pool(qp_chain_mempool_t *mp) {
   mp->entries_free = qp_malloc((size_t)n * sizeof *mp->entries_free);
   mp->senders = qp_calloc(n, sizeof *mp->senders);
   mp->ring = qp_malloc((size_t)mp->config.verified_max * QP_HASH_SIZE);
-  if (mp->entries == NULL || mp->entries_free == NULL || mp->senders == NULL || mp->ring == NULL)
+  mp->held_next = qp_malloc((size_t)n * sizeof *mp->held_next);
+  if (mp->entries == NULL || mp->entries_free == NULL || mp->senders == NULL ||
+      mp->ring == NULL || mp->held_next == NULL)
     return QP_ENOMEM;
   int rc = qp__chain_hmap_init(&mp->by_hash, n);
   if (rc == 0) rc = qp__chain_hmap_init(&mp->by_sender, n);
+  if (rc == 0) rc = qp__chain_hmap_init(&mp->held_by_sender, n);
   if (rc == 0) rc = qp__chain_hmap_init(&mp->verified, mp->config.verified_max);
   if (rc != 0) return rc;
   for (uint32_t i = 0; i < n; i++) {
@@ -81,6 +84,20 @@ static int alloc_pool(qp_chain_mempool_t *mp) {
   return 0;
 }
 
+/* Frees the pool's arrays and maps and the pool (not the entries' bytes). */
+static void release(qp_chain_mempool_t *mp) {
+  qp__chain_hmap_deinit(&mp->by_hash);
+  qp__chain_hmap_deinit(&mp->by_sender);
+  qp__chain_hmap_deinit(&mp->held_by_sender);
+  qp__chain_hmap_deinit(&mp->verified);
+  qp_free(mp->entries);
+  qp_free(mp->entries_free);
+  qp_free(mp->senders);
+  qp_free(mp->ring);
+  qp_free(mp->held_next);
+  qp_free(mp);
+}
+
 int qp_chain_mempool_new(const qp_chain_mempool_config_t *config, qp_chain_mempool_t **out) {
   QP_ASSERT(config != NULL && out != NULL);
   *out = NULL;
@@ -91,14 +108,7 @@ int qp_chain_mempool_new(const qp_chain_mempool_config_t *config, qp_chain_mempo
   int rc = alloc_pool(mp);
   if (rc == 0 && pthread_mutex_init(&mp->mu, NULL) != 0) rc = QP_ENOMEM;
   if (rc != 0) {
-    qp__chain_hmap_deinit(&mp->by_hash);
-    qp__chain_hmap_deinit(&mp->by_sender);
-    qp__chain_hmap_deinit(&mp->verified);
-    qp_free(mp->entries);
-    qp_free(mp->entries_free);
-    qp_free(mp->senders);
-    qp_free(mp->ring);
-    qp_free(mp);
+    release(mp);
     return rc;
   }
   *out = mp;
@@ -109,15 +119,8 @@ void qp_chain_mempool_free(qp_chain_mempool_t *mp) {
   if (mp == NULL) return;
   for (uint32_t i = 0; i < mp->config.txs_max; i++)
     if (mp->entries[i].used) qp_free(mp->entries[i].bytes);
-  qp__chain_hmap_deinit(&mp->by_hash);
-  qp__chain_hmap_deinit(&mp->by_sender);
-  qp__chain_hmap_deinit(&mp->verified);
   pthread_mutex_destroy(&mp->mu);
-  qp_free(mp->entries);
-  qp_free(mp->entries_free);
-  qp_free(mp->senders);
-  qp_free(mp->ring);
-  qp_free(mp);
+  release(mp);
 }
 
 /* ---- the verified cache (mutex held) ----------------------------------- */
@@ -245,6 +248,9 @@ static int sender_get(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx,
   s->key_len = tx->sender_len;
   s->committed = *committed;
   s->next_take = *committed + 1;
+  uint32_t held = 0; /* a block being built on carries its earlier nonces */
+  if (qp__chain_hmap_get(&mp->held_by_sender, id, &held) && mp->held_next[held] > s->next_take)
+    s->next_take = mp->held_next[held];
   s->head = QP_CHAIN_NIL;
   QP_ASSERT(qp__chain_hmap_put(&mp->by_sender, id, i) == 0);
   mp->senders_count++;
@@ -386,6 +392,11 @@ static int insert(qp_chain_mempool_t *mp, const qp_chain_tx_t *tx, const uint8_t
   memcpy(x->hash, tx->hash, QP_HASH_SIZE);
   memcpy(copy, tx->bytes, tx->bytes_len);
   sender_link(mp, e);
+  if (x->nonce < mp->senders[s].next_take) { /* carried by a block under the next one */
+    x->taken = true;
+    x->round = mp->round;
+    mp->taken++;
+  }
   if (mp->fifo_tail != QP_CHAIN_NIL)
     mp->entries[mp->fifo_tail].fifo_next = e;
   else

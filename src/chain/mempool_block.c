@@ -102,6 +102,7 @@ void qp_chain_mempool_untake(qp_chain_mempool_t *mp) {
     x->taken = false;
   }
   mp->taken = 0;
+  qp__chain_hmap_clear(&mp->held_by_sender);
   pthread_mutex_unlock(&mp->mu);
 }
 
@@ -157,6 +158,18 @@ int qp_chain_mempool_committed(qp_chain_mempool_t *mp, const qp_chain_tx_t *txs,
   return rc;
 }
 
+/* Remembers that a block being built on carries nonce of a sender the pool
+ * does not hold (a full map forgets it: the later block may then repeat the
+ * transaction, which execution refuses as a used nonce). */
+static void hold_absent(qp_chain_mempool_t *mp, const uint8_t id[QP_HASH_SIZE], uint64_t nonce) {
+  uint32_t h = mp->held_by_sender.count;
+  if (qp__chain_hmap_get(&mp->held_by_sender, id, &h)) {
+    if (nonce + 1 > mp->held_next[h]) mp->held_next[h] = nonce + 1;
+  } else if (qp__chain_hmap_put(&mp->held_by_sender, id, h) == 0) {
+    mp->held_next[h] = nonce + 1;
+  }
+}
+
 void qp_chain_mempool_hold(qp_chain_mempool_t *mp, const qp_chain_tx_t *txs, size_t count) {
   QP_ASSERT(mp != NULL);
   pthread_mutex_lock(&mp->mu);
@@ -169,8 +182,11 @@ void qp_chain_mempool_hold(qp_chain_mempool_t *mp, const qp_chain_tx_t *txs, siz
     }
     uint8_t id[QP_HASH_SIZE];
     qp__chain_mp_sender_id(txs[i].sender, txs[i].sender_len, id);
-    if (qp__chain_hmap_get(&mp->by_sender, id, &s) && txs[i].nonce >= mp->senders[s].next_take)
-      mp->senders[s].next_take = txs[i].nonce + 1;
+    if (qp__chain_hmap_get(&mp->by_sender, id, &s)) {
+      if (txs[i].nonce >= mp->senders[s].next_take) mp->senders[s].next_take = txs[i].nonce + 1;
+    } else {
+      hold_absent(mp, id, txs[i].nonce);
+    }
   }
   pthread_mutex_unlock(&mp->mu);
 }

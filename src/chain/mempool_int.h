@@ -10,6 +10,11 @@
  *   - a sender is used iff its list is not empty; it is in by_sender;
  *   - for every used entry, nonce > its sender's committed nonce as last
  *     read, and an entry is taken iff nonce < its sender's next_take;
+ *   - held_by_sender names senders the pool did not hold when a block under
+ *     the one being built carried their transactions (qp_chain_mempool_hold):
+ *     held_next[value] is the nonce a block may take next for them, so a
+ *     transaction of theirs that arrives later is not taken twice; it is
+ *     emptied with every untake;
  *   - count, taken and bytes are the sums over used entries.
  */
 #ifndef QP_CHAIN_MEMPOOL_INT_H
@@ -64,6 +69,8 @@ struct qp_chain_mempool {
   uint64_t bytes;                    /* bytes of used entries */
   uint32_t round;                    /* take calls so far */
   uint64_t commit_round;             /* committed calls so far */
+  qp__chain_hmap_t held_by_sender;   /* sender id -> index into held_next */
+  uint64_t *held_next;               /* txs_max nonces (see above) */
   qp__chain_hmap_t verified;         /* verified tx hashes */
   uint8_t *ring;                     /* their insertion order, verified_max * 32 bytes */
   uint32_t ring_next, ring_count;    /* the oldest slot / slots used */

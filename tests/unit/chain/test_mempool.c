@@ -7,7 +7,9 @@
  * building, and the per-block gas budget (a call above it refused with
  * gas_too_high, a block's calls summing to at most it), and the signature
  * modes of vouching (vouched: no check; attest: checked even when refused),
- * and the walk that hands the pool to a peer that connected.
+ * holding what the blocks under a new one carry (also for a sender whose
+ * transactions reach the pool only afterwards: never taken twice), and
+ * the walk that hands the pool to a peer that connected.
  */
 #include <pthread.h>
 
@@ -215,6 +217,49 @@ static void test_take_order(void **state) {
   assert_int_equal(qp_chain_mempool_take(mp, 100, (uint32_t)(4 + 4 + txs[0].bytes_len), &body,
                                          &count), 0);
   assert_int_equal(count, 1);
+  qp_buf_free(&body);
+  qp_sign_key_free(a);
+  qp_sign_key_free(b);
+  qp_chain_mempool_free(mp);
+}
+
+/* Blocks under the one being built carried a1, a2 and b1 before the pool
+ * saw any of a's: when they arrive they are taken already (not offered
+ * again), a3 is next; untake forgets the hold. */
+static void test_hold_absent(void **state) {
+  (void)state;
+  qp_chain_mempool_t *mp = pool(100, 1 << 20, 64);
+  qp_sign_key_t *a = test_key(QP_SUITE_ED25519, 1), *b = test_key(QP_SUITE_ED25519, 2);
+  assert_int_equal(submit(mp, b, 1, "b1"), QP_CHAIN_ADMIT_OK);
+  qp_buf_t carried = {.max = 1 << 20}, body = {.max = 1 << 20};
+  assert_int_equal(submit(mp, a, 1, "a1"), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(submit(mp, a, 2, "a2"), QP_CHAIN_ADMIT_OK);
+  uint32_t count = 0;
+  assert_int_equal(qp_chain_mempool_take(mp, 100, 1 << 20, &carried, &count), 0);
+  assert_int_equal(count, 3);
+  qp_chain_tx_t txs[8];
+  assert_int_equal(body_txs(&carried, txs, 8), 3);
+  qp_chain_mempool_free(mp); /* a pool that never saw a's transactions */
+  mp = pool(100, 1 << 20, 64);
+  assert_int_equal(submit(mp, b, 1, "b1"), QP_CHAIN_ADMIT_OK);
+  qp_chain_mempool_hold(mp, txs, 3);
+  assert_int_equal(submit(mp, a, 2, "a2"), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(submit(mp, a, 1, "a1"), QP_CHAIN_ADMIT_OK);
+  assert_int_equal(submit(mp, a, 3, "a3"), QP_CHAIN_ADMIT_OK);
+  qp_chain_mempool_stats_t st;
+  qp_chain_mempool_stats(mp, &st);
+  assert_int_equal(st.txs, 4);
+  assert_int_equal(st.taken, 3);
+  assert_true(qp_chain_mempool_ready(mp));
+  assert_int_equal(qp_chain_mempool_take(mp, 100, 1 << 20, &body, &count), 0);
+  assert_int_equal(count, 1);
+  assert_int_equal(body_txs(&body, txs, 8), 1);
+  assert_int_equal(txs[0].nonce, 3);
+  /* The view changed: nothing is held, a's run is offered from a1. */
+  qp_chain_mempool_untake(mp);
+  assert_int_equal(qp_chain_mempool_take(mp, 100, 1 << 20, &body, &count), 0);
+  assert_int_equal(count, 4);
+  qp_buf_free(&carried);
   qp_buf_free(&body);
   qp_sign_key_free(a);
   qp_sign_key_free(b);
@@ -647,6 +692,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_admission_codes), cmocka_unit_test(test_bytes_bound),
       cmocka_unit_test(test_take_order),      cmocka_unit_test(test_committed),
+      cmocka_unit_test(test_hold_absent),
       cmocka_unit_test(test_verified_cache),  cmocka_unit_test(test_threads),
       cmocka_unit_test(test_other_suite_refused), cmocka_unit_test(test_gas_budget),
       cmocka_unit_test(test_stated_gas), cmocka_unit_test(test_signature_modes),

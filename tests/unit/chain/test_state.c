@@ -462,6 +462,20 @@ static void test_batch_order(void **state) {
   assert_int_equal(batch_root(y, hy), 0);
   assert_memory_equal(hx, hy, QP_HASH_SIZE);
   assert_int_equal(qp_chain_batch_count(y), 4);
+  for (int suite = QP_SUITE_ED25519; suite <= QP_SUITE_SM2; suite++) {
+    qp_smt_update_t *u = NULL; /* each update names its key by the suite's hash */
+    size_t count = 0;
+    assert_int_equal(qp_chain_batch_updates(y, (qp_suite_t)suite, &u, &count), 0);
+    assert_int_equal(count, 4);
+    for (int i = 0; i < 4; i++) {
+      uint8_t h[QP_HASH_SIZE];
+      assert_int_equal(qp_suite_hash((qp_suite_t)suite, h, keys[i], strlen(keys[i])), 0);
+      bool found = false;
+      for (size_t j = 0; j < count; j++) found |= memcmp(u[j].key_hash, h, QP_HASH_SIZE) == 0;
+      assert_true(found);
+    }
+    qp_free(u);
+  }
   const uint8_t *v = NULL;
   size_t len = 0;
   bool del = false;
