@@ -112,8 +112,14 @@ char *qp_ledger_results_text(qp_op_t op, const void *events, const uint32_t *res
 #define QP_LEDGER_REPLICAS_MAX 7u      /* replicas in one cluster */
 #define QP_LEDGER_ADDRESS_MAX 128u     /* bytes of a replica's raft address or URL, with NUL */
 #define QP_LEDGER_CLUSTER_ID_MAX 64u   /* bytes of a cluster id, with NUL */
-#define QP_LEDGER_SNAPSHOT_THRESHOLD 256u  /* Raft entries between two snapshots, by default */
-#define QP_LEDGER_SNAPSHOT_TRAILING 64u    /* entries a snapshot leaves in the log, by default */
+#define QP_LEDGER_SNAPSHOT_THRESHOLD 256u  /* Raft entries between two snapshots, at least */
+#define QP_LEDGER_SNAPSHOT_TRAILING 64u    /* entries a snapshot leaves in the log, at least */
+/* Without "snapshot_threshold" the replica sizes it by bytes: about this
+ * much Raft log between two snapshots (entries of 1 MB: the 256 above;
+ * small entries: more of them, up to QP_LEDGER_SNAPSHOT_THRESHOLD_MAX),
+ * and trailing a quarter of it. */
+#define QP_LEDGER_SNAPSHOT_LOG_BYTES (256u << 20)
+#define QP_LEDGER_SNAPSHOT_THRESHOLD_MAX 65536u
 
 /* One replica of a cluster ("modules.ledger.cluster.replicas[i]"). */
 typedef struct qp_ledger_replica {
@@ -131,8 +137,9 @@ typedef struct qp_ledger_cluster {
   bool join;                                        /* "join": added later, do not bootstrap */
   uint32_t count;                                   /* replicas used */
   qp_ledger_replica_t replicas[QP_LEDGER_REPLICAS_MAX]; /* "replicas" */
-  uint32_t snapshot_threshold; /* "snapshot_threshold": entries between snapshots (1024) */
-  uint32_t snapshot_trailing;  /* "snapshot_trailing": entries kept after one (512) */
+  uint32_t snapshot_threshold; /* "snapshot_threshold": entries between snapshots (256) */
+  uint32_t snapshot_trailing;  /* "snapshot_trailing": entries kept after one (64) */
+  bool snapshot_sized;         /* no "snapshot_threshold": sized by bytes (see above) */
 } qp_ledger_cluster_t;
 
 /* The ledger module's settings ("modules": {"ledger": {…}} in node.json). */

@@ -77,6 +77,7 @@ static bool snapshot_fields(json_t *o, const char *where, qp_ledger_cluster_t *o
                             char *detail, size_t detail_size) {
   out->snapshot_threshold = QP_LEDGER_SNAPSHOT_THRESHOLD;
   out->snapshot_trailing = QP_LEDGER_SNAPSHOT_TRAILING;
+  out->snapshot_sized = json_object_get(o, "snapshot_threshold") == NULL;
   static const char *const keys[2] = {"snapshot_threshold", "snapshot_trailing"};
   uint32_t *fields[2] = {&out->snapshot_threshold, &out->snapshot_trailing};
   for (int k = 0; k < 2; k++) {

@@ -39,6 +39,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "ledger/raft_int.h"
+#include "ledger/raft_tcp.h"
 
 #define STATUS_EVERY_MS 20u   /* the status copy for other threads */
 #define HEARTBEAT_MS 50u      /* Raft heartbeat */
@@ -88,7 +89,7 @@ struct qp__raft_node {
   uv_loop_t loop;                     /* owned by the thread */
   uv_async_t wake;                    /* a proposal or the stop */
   uv_timer_t status_timer;            /* copies the status */
-  struct raft_uv_transport transport; /* TCP */
+  qp__raft_tcp_t tcp;                 /* TCP, with TCP_NODELAY (raft_tcp.h) */
   struct raft_io io;                  /* libuv disk + network */
   struct raft_fsm fsm;                /* the ledger */
   struct raft raft;                   /* the consensus */
@@ -123,6 +124,8 @@ struct qp__raft_node {
   uint64_t promote_id;                /* whom promote promotes (loop thread) */
   bool promoting;                     /* promote is in flight (loop thread) */
   uint32_t ticks;                     /* status ticks, for the promotion retries */
+  uint64_t entry_bytes_avg;           /* moving mean of applied entries' bytes (loop thread) */
+  uint32_t threshold_now;             /* the snapshot threshold libraft has (loop thread) */
   char data_dir[1100];                /* the node's data directory */
   bool started;                       /* raft_start returned (restores are installs now) */
 };
@@ -139,6 +142,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     return 0;
   }
   applied_t *a = n->applied;
+  n->entry_bytes_avg = n->entry_bytes_avg - n->entry_bytes_avg / 16 + buf->len / 16;
   uint64_t index = raft_last_applied(&n->raft) + 1; /* libraft applies in order */
   int rc = qp__raft_entry_decode(buf->base, buf->len, n->apply_now_ns, a->reqs, &a->count,
                                  n->events, n->results);
@@ -293,9 +297,33 @@ static void copy_status(qp__raft_node_t *n) {
 
 static void promote_spares(qp__raft_node_t *n);
 
+/* Without a configured threshold: about QP_LEDGER_SNAPSHOT_LOG_BYTES of
+ * log between two snapshots at the entries' mean size, at least the
+ * configured entries (256) and at most QP_LEDGER_SNAPSHOT_THRESHOLD_MAX,
+ * trailing a quarter of it.  Batches of one make entries of a few hundred
+ * bytes: a snapshot every 256 of them came several times a second, and
+ * each one stalls the loop for tens of ms (libraft closes the open
+ * segment, and with it a kernel AIO context, on the loop thread). */
+static void size_snapshots(qp__raft_node_t *n) {
+  const qp_ledger_cluster_t *c = n->cluster;
+  if (!c->snapshot_sized || n->entry_bytes_avg == 0) return;
+  uint64_t want = QP_LEDGER_SNAPSHOT_LOG_BYTES / n->entry_bytes_avg;
+  if (want < c->snapshot_threshold) want = c->snapshot_threshold;
+  if (want > QP_LEDGER_SNAPSHOT_THRESHOLD_MAX) want = QP_LEDGER_SNAPSHOT_THRESHOLD_MAX;
+  uint32_t now = n->threshold_now ? n->threshold_now : c->snapshot_threshold;
+  if (want * 4 < (uint64_t)now * 3 || want * 3 > (uint64_t)now * 4) { /* moved by a third */
+    n->threshold_now = (uint32_t)want;
+    raft_set_snapshot_threshold(&n->raft, n->threshold_now);
+    uint32_t trailing = n->threshold_now / 4;
+    raft_set_snapshot_trailing(&n->raft, trailing > c->snapshot_trailing ? trailing
+                                                                         : c->snapshot_trailing);
+  }
+}
+
 static void status_tick(uv_timer_t *t) {
   qp__raft_node_t *n = t->data;
   copy_status(n);
+  size_snapshots(n);
   if (++n->ticks % PROMOTE_EVERY_TICKS == 0) promote_spares(n);
 }
 
@@ -304,7 +332,7 @@ static void closed_handle(uv_handle_t *h) { (void)h; }
 static void raft_closed(struct raft *r) {
   qp__raft_node_t *n = r->data;
   raft_uv_close(&n->io);
-  raft_uv_tcp_close(&n->transport);
+  raft_uv_tcp_close(&n->tcp.transport);
   uv_close((uv_handle_t *)&n->wake, closed_handle);
   uv_close((uv_handle_t *)&n->status_timer, closed_handle);
 }
@@ -611,11 +639,12 @@ static int raft_setup(qp__raft_node_t *n, char *detail, size_t detail_size) {
   const qp_ledger_replica_t *self = &n->cluster->replicas[n->cluster->self];
   const char *step = "uv_loop_init";
   int rv = uv_loop_init(&n->loop);
-  if (rv == 0) step = "raft_uv_tcp_init", rv = raft_uv_tcp_init(&n->transport, &n->loop);
+  if (rv == 0) step = "raft_uv_tcp_init", rv = qp__raft_tcp_init(&n->tcp, &n->loop);
   if (rv == 0 && self->raft_bind[0] != '\0') /* listen here, advertise self->raft (a proxy) */
     step = "raft_uv_tcp_set_bind_address",
-    rv = raft_uv_tcp_set_bind_address(&n->transport, self->raft_bind);
-  if (rv == 0) step = "raft_uv_init", rv = raft_uv_init(&n->io, &n->loop, n->dir, &n->transport);
+    rv = raft_uv_tcp_set_bind_address(&n->tcp.transport, self->raft_bind);
+  if (rv == 0)
+    step = "raft_uv_init", rv = raft_uv_init(&n->io, &n->loop, n->dir, &n->tcp.transport);
   n->fsm = (struct raft_fsm){
       .version = 1, .data = n, .apply = fsm_apply, .snapshot = fsm_snapshot,
       .restore = fsm_restore};
