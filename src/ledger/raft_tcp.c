@@ -52,6 +52,7 @@ static int connect_nodelay(struct raft_uv_transport *transport, struct raft_uv_c
   if (r == NULL) return RAFT_NOMEM;
   r->outer = req;
   r->cb = cb;
+  req->cb = cb; /* what libraft's own transport does to the request it is given */
   r->tcp = t;
   int rv = t->inner_connect(transport, &r->inner, id, address, connected);
   if (rv != 0) qp_free(r); /* not started: the callback never comes */
