@@ -175,7 +175,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small counts (inside make test)")
     ap.add_argument("--kills", type=int, default=None, help="leader kills (default 20; quick 3)")
     ap.add_argument("--duration", type=int, default=None, help="seconds per load (10; quick 2)")
-    ap.add_argument("--connections-big", type=int, default=2)
+    ap.add_argument("--connections-big", type=int, default=4,
+                    help="connections of the batches of 8,190, for both systems (4)")
     ap.add_argument("--connections-small", type=int, default=16)
     args = ap.parse_args()
     args.kills = args.kills if args.kills is not None else (3 if args.quick else 20)

@@ -115,10 +115,10 @@ char *qp_ledger_results_text(qp_op_t op, const void *events, const uint32_t *res
 #define QP_LEDGER_SNAPSHOT_THRESHOLD 256u  /* Raft entries between two snapshots, at least */
 #define QP_LEDGER_SNAPSHOT_TRAILING 64u    /* entries a snapshot leaves in the log, at least */
 /* Without "snapshot_threshold" the replica sizes it by bytes: about this
- * much Raft log between two snapshots (entries of 1 MB: the 256 above;
- * small entries: more of them, up to QP_LEDGER_SNAPSHOT_THRESHOLD_MAX),
- * and trailing a quarter of it. */
-#define QP_LEDGER_SNAPSHOT_LOG_BYTES (256u << 20)
+ * much Raft log between two snapshots (entries of 1 MB: the 256 above,
+ * which wins; small entries: more of them, up to
+ * QP_LEDGER_SNAPSHOT_THRESHOLD_MAX), and trailing a quarter of it. */
+#define QP_LEDGER_SNAPSHOT_LOG_BYTES (64u << 20)
 #define QP_LEDGER_SNAPSHOT_THRESHOLD_MAX 65536u
 
 /* One replica of a cluster ("modules.ledger.cluster.replicas[i]"). */
