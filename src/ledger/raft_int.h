@@ -150,6 +150,16 @@ int qp__raft_fetch_journal(const char *base_url, const char *key, uint64_t seq, 
                            const uint8_t hash[QP_HASH_SIZE], uint8_t **out, size_t *len,
                            long *status);
 
+/* The snapshot threshold sized by bytes (docs/cluster.md, "Snapshots"):
+ * about QP_LEDGER_SNAPSHOT_LOG_BYTES of log at entries of entry_bytes on
+ * average, never fewer than min_entries (the configured threshold) nor
+ * more than QP_LEDGER_SNAPSHOT_THRESHOLD_MAX (nor fewer than 2); the
+ * trailing entries a quarter of it, never fewer than min_trailing.  Returns
+ * false, changing nothing, while `now` (the threshold in use) is within a
+ * third of the wanted one or entry_bytes is 0: no churn on small moves. */
+bool qp__raft_snapshot_sizes(uint64_t entry_bytes, uint32_t min_entries, uint32_t min_trailing,
+                             uint32_t now, uint32_t *threshold, uint32_t *trailing);
+
 /* ------------------------------------------------------------ replica */
 
 typedef struct qp__raft_node qp__raft_node_t; /* opaque: raft_node.c */

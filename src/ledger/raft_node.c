@@ -297,27 +297,22 @@ static void copy_status(qp__raft_node_t *n) {
 
 static void promote_spares(qp__raft_node_t *n);
 
-/* Without a configured threshold: about QP_LEDGER_SNAPSHOT_LOG_BYTES of
- * log between two snapshots at the entries' mean size, at least the
- * configured entries (256) and at most QP_LEDGER_SNAPSHOT_THRESHOLD_MAX,
- * trailing a quarter of it.  Batches of one make entries of a few hundred
+/* Without a configured threshold, sized by bytes at the entries' mean size
+ * (qp__raft_snapshot_sizes).  Batches of one make entries of a few hundred
  * bytes: a snapshot every 256 of them came several times a second, and
  * each one stalls the loop for tens of ms (libraft closes the open
  * segment, and with it a kernel AIO context, on the loop thread). */
 static void size_snapshots(qp__raft_node_t *n) {
   const qp_ledger_cluster_t *c = n->cluster;
-  if (!c->snapshot_sized || n->entry_bytes_avg == 0) return;
-  uint64_t want = QP_LEDGER_SNAPSHOT_LOG_BYTES / n->entry_bytes_avg;
-  if (want < c->snapshot_threshold) want = c->snapshot_threshold;
-  if (want > QP_LEDGER_SNAPSHOT_THRESHOLD_MAX) want = QP_LEDGER_SNAPSHOT_THRESHOLD_MAX;
-  uint32_t now = n->threshold_now ? n->threshold_now : c->snapshot_threshold;
-  if (want * 4 < (uint64_t)now * 3 || want * 3 > (uint64_t)now * 4) { /* moved by a third */
-    n->threshold_now = (uint32_t)want;
-    raft_set_snapshot_threshold(&n->raft, n->threshold_now);
-    uint32_t trailing = n->threshold_now / 4;
-    raft_set_snapshot_trailing(&n->raft, trailing > c->snapshot_trailing ? trailing
-                                                                         : c->snapshot_trailing);
-  }
+  uint32_t threshold = 0, trailing = 0;
+  if (!c->snapshot_sized ||
+      !qp__raft_snapshot_sizes(n->entry_bytes_avg, c->snapshot_threshold, c->snapshot_trailing,
+                               n->threshold_now ? n->threshold_now : c->snapshot_threshold,
+                               &threshold, &trailing))
+    return;
+  n->threshold_now = threshold;
+  raft_set_snapshot_threshold(&n->raft, threshold);
+  raft_set_snapshot_trailing(&n->raft, trailing);
 }
 
 static void status_tick(uv_timer_t *t) {

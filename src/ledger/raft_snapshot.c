@@ -422,3 +422,19 @@ int qp__raft_snapshot_install(const qp__raft_catchup_t *c, const qp__raft_snapsh
     QP_LOG_INFO("ledger", "caught up to journal record %llu", (unsigned long long)s->seq);
   return rc;
 }
+
+/* ------------------------------------------------------------- sizing */
+
+bool qp__raft_snapshot_sizes(uint64_t entry_bytes, uint32_t min_entries, uint32_t min_trailing,
+                             uint32_t now, uint32_t *threshold, uint32_t *trailing) {
+  if (entry_bytes == 0) return false;
+  uint64_t want = QP_LEDGER_SNAPSHOT_LOG_BYTES / entry_bytes;
+  if (want < min_entries) want = min_entries;
+  if (want > QP_LEDGER_SNAPSHOT_THRESHOLD_MAX) want = QP_LEDGER_SNAPSHOT_THRESHOLD_MAX;
+  if (want < 2) want = 2;
+  bool moved = now == 0 || want * 4 < (uint64_t)now * 3 || want * 3 > (uint64_t)now * 4;
+  if (!moved) return false;
+  *threshold = (uint32_t)want;
+  *trailing = *threshold / 4 > min_trailing ? *threshold / 4 : min_trailing;
+  return true;
+}

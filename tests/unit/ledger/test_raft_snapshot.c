@@ -238,12 +238,40 @@ static void test_a_damaged_record_is_refused(void **state) {
   qp_test_rmdir(db_dir);
 }
 
+/* The threshold sized by bytes: 1 MB entries keep the configured 256,
+ * batches of one get the maximum, mid-sized entries ~64 MiB of log; the
+ * trailing entries are a quarter, never fewer than configured; a move of
+ * less than a third changes nothing; no mean yet changes nothing. */
+static void test_sized_thresholds(void **state) {
+  (void)state;
+  uint32_t th = 0, tr = 0;
+  assert_false(qp__raft_snapshot_sizes(0, 256, 64, 0, &th, &tr));
+  assert_true(qp__raft_snapshot_sizes(1u << 20, 256, 64, 0, &th, &tr));
+  assert_int_equal(th, 256);
+  assert_int_equal(tr, 64);
+  assert_true(qp__raft_snapshot_sizes(300, 256, 64, 256, &th, &tr));
+  assert_int_equal(th, QP_LEDGER_SNAPSHOT_THRESHOLD_MAX);
+  assert_int_equal(tr, QP_LEDGER_SNAPSHOT_THRESHOLD_MAX / 4);
+  assert_true(qp__raft_snapshot_sizes(64u << 10, 256, 64, 256, &th, &tr));
+  assert_int_equal(th, QP_LEDGER_SNAPSHOT_LOG_BYTES / (64u << 10));
+  assert_int_equal(tr, th / 4);
+  uint32_t keep = th; /* within a third: no change */
+  assert_false(qp__raft_snapshot_sizes((64u << 10) + (16u << 10), 256, 64, keep, &th, &tr));
+  assert_int_equal(th, keep);
+  assert_true(qp__raft_snapshot_sizes(16u << 10, 256, 64, keep, &th, &tr));
+  assert_int_equal(th, 4 * keep);
+  assert_true(qp__raft_snapshot_sizes(1u << 20, 256, 5000, th, &th, &tr));
+  assert_int_equal(th, 256); /* back to big entries */
+  assert_int_equal(tr, 5000); /* the configured trailing is a floor */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_descriptor_round_trip_and_damage),
       cmocka_unit_test(test_descriptor_carries_the_members),
       cmocka_unit_test(test_records_re_execute_to_the_same_journal),
       cmocka_unit_test(test_a_damaged_record_is_refused),
+      cmocka_unit_test(test_sized_thresholds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
