@@ -57,7 +57,8 @@ typedef struct qcb_config {
   bool receivable;          /* --receivable: the run's txs are receivable issues by cores */
   bool headline;            /* no --quick, --rate, --txs, --lua: the floor's fixed-rate run,
                                then a flood (figures flood_*) for the capacity */
-  const char *prefix;       /* the run's figures are named prefix + name ("" or "flood_") */
+  const char *prefix;       /* the run's figures are named prefix + name ("", "flood_" or
+                               "receivable_"); only the "" run measures proofs */
 } qcb_config_t;
 
 /* ---------------------------------------------------------- network */

@@ -155,8 +155,9 @@ int qp__raft_fetch_journal(const char *base_url, const char *key, uint64_t seq, 
  * average, never fewer than min_entries (the configured threshold) nor
  * more than QP_LEDGER_SNAPSHOT_THRESHOLD_MAX (nor fewer than 2); the
  * trailing entries a quarter of it, never fewer than min_trailing.  Returns
- * false, changing nothing, while `now` (the threshold in use) is within a
- * third of the wanted one or entry_bytes is 0: no churn on small moves. */
+ * false, changing nothing, while `now` (the threshold in use; 0: none
+ * yet) is within a third of the wanted one or entry_bytes is 0: no churn
+ * on small moves. */
 bool qp__raft_snapshot_sizes(uint64_t entry_bytes, uint32_t min_entries, uint32_t min_trailing,
                              uint32_t now, uint32_t *threshold, uint32_t *trailing);
 

@@ -307,8 +307,7 @@ static void size_snapshots(qp__raft_node_t *n) {
   uint32_t threshold = 0, trailing = 0;
   if (!c->snapshot_sized ||
       !qp__raft_snapshot_sizes(n->entry_bytes_avg, c->snapshot_threshold, c->snapshot_trailing,
-                               n->threshold_now ? n->threshold_now : c->snapshot_threshold,
-                               &threshold, &trailing))
+                               n->threshold_now, &threshold, &trailing))
     return;
   n->threshold_now = threshold;
   raft_set_snapshot_threshold(&n->raft, threshold);
@@ -652,6 +651,7 @@ static int raft_setup(qp__raft_node_t *n, char *detail, size_t detail_size) {
   raft_set_heartbeat_timeout(&n->raft, HEARTBEAT_MS);
   raft_set_election_timeout(&n->raft, ELECTION_MS);
   raft_set_snapshot_threshold(&n->raft, n->cluster->snapshot_threshold);
+  n->threshold_now = n->cluster->snapshot_threshold;
   raft_set_snapshot_trailing(&n->raft, n->cluster->snapshot_trailing);
   raft_set_pre_vote(&n->raft, true);
   rv = bootstrap(n);
