@@ -39,27 +39,28 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "ledger/raft_int.h"
+#include "ledger/raft_recv.h"
 #include "ledger/raft_tcp.h"
 
-#define STATUS_EVERY_MS 20u   /* the status copy for other threads */
-#define HEARTBEAT_MS 50u      /* Raft heartbeat */
-#define ELECTION_MS 500u      /* Raft election timeout (randomised up to twice) */
-#define READ_WAIT_MS 5000u    /* a read waits at most this long for its barrier */
+#define STATUS_EVERY_MS 20u     /* the status copy for other threads */
+#define HEARTBEAT_MS 50u        /* Raft heartbeat */
+#define ELECTION_MS 500u        /* Raft election timeout (randomised up to twice) */
+#define READ_WAIT_MS 5000u      /* a read waits at most this long for its barrier */
 #define PROMOTE_EVERY_TICKS 50u /* the leader retries promoting a spare every second */
-#define CATCHUP_WAIT_MS 30000u /* a restore waits this long for a replica to serve the journal */
+#define CATCHUP_WAIT_MS 30000u  /* a restore waits this long for a replica to serve the journal */
 
 /* A writer's group on its way through Raft (one per writer thread; the
  * entries of several may be in flight at once, applied in log order). */
 typedef struct proposal {
-  struct raft_apply req;  /* req.data = this */
+  struct raft_apply req;      /* req.data = this */
   struct qp__raft_node *node; /* whose proposal */
-  struct raft_buffer buf; /* the entry; raft owns it once raft_apply took it */
-  qp_db_request_t *reqs;  /* the writer's requests; statuses and results land here */
-  uint32_t count;         /* requests */
-  int rc;                 /* outcome */
-  bool submitted;         /* the loop has taken it */
-  bool done;              /* outcome set */
-  struct proposal *next;  /* the next one waiting or in flight (under mutex) */
+  struct raft_buffer buf;     /* the entry; raft owns it once raft_apply took it */
+  qp_db_request_t *reqs;      /* the writer's requests; statuses and results land here */
+  uint32_t count;             /* requests */
+  int rc;                     /* outcome */
+  bool submitted;             /* the loop has taken it */
+  bool done;                  /* outcome set */
+  struct proposal *next;      /* the next one waiting or in flight (under mutex) */
 } proposal_t;
 
 /* A membership change asked by an admin route (at most one at a time;
@@ -84,6 +85,7 @@ typedef struct applied {
 } applied_t;
 
 struct qp__raft_node {
+  qp__raft_recv_guard_t guard;        /* first: raft.data = this finds it (raft_recv.h) */
   const qp_ledger_cluster_t *cluster; /* borrowed */
   qp_db_t *db;                        /* borrowed */
   uv_loop_t loop;                     /* owned by the thread */
@@ -108,26 +110,26 @@ struct qp__raft_node {
    * in the order they start; at most one is in flight; a reader waits for
    * the first one that starts after it arrived.  Invariant:
    * barrier_done <= barrier_started <= barrier_done + 1. */
-  struct raft_barrier barrier;        /* the one in flight */
-  uint64_t barrier_started;           /* barriers started (the last one's number) */
-  uint64_t barrier_done;              /* barriers finished */
-  uint64_t barrier_wanted;            /* the highest number a reader waits for */
-  int barrier_rc;                     /* the last finished one's outcome (0 or QP_EAGAIN) */
-  pthread_cond_t barrier_cond;        /* a barrier finished */
+  struct raft_barrier barrier; /* the one in flight */
+  uint64_t barrier_started;    /* barriers started (the last one's number) */
+  uint64_t barrier_done;       /* barriers finished */
+  uint64_t barrier_wanted;     /* the highest number a reader waits for */
+  int barrier_rc;              /* the last finished one's outcome (0 or QP_EAGAIN) */
+  pthread_cond_t barrier_cond; /* a barrier finished */
   /* Membership (member_*): members is the loop thread's alone. */
-  qp__raft_members_t members;         /* every replica's URL known here */
-  char members_path[1200];            /* data_dir/raft/members.json */
-  pthread_mutex_t member_lock;        /* one admin change at a time */
-  member_op_t member_op;              /* the change of the caller holding member_lock */
-  bool member_pending;                /* member_op waits for the loop (under mutex) */
-  struct raft_change promote;         /* the raft_assign to voter after an add */
-  uint64_t promote_id;                /* whom promote promotes (loop thread) */
-  bool promoting;                     /* promote is in flight (loop thread) */
-  uint32_t ticks;                     /* status ticks, for the promotion retries */
-  uint64_t entry_bytes_avg;           /* moving mean of applied entries' bytes (loop thread) */
-  uint32_t threshold_now;             /* the snapshot threshold libraft has (loop thread) */
-  char data_dir[1100];                /* the node's data directory */
-  bool started;                       /* raft_start returned (restores are installs now) */
+  qp__raft_members_t members;  /* every replica's URL known here */
+  char members_path[1200];     /* data_dir/raft/members.json */
+  pthread_mutex_t member_lock; /* one admin change at a time */
+  member_op_t member_op;       /* the change of the caller holding member_lock */
+  bool member_pending;         /* member_op waits for the loop (under mutex) */
+  struct raft_change promote;  /* the raft_assign to voter after an add */
+  uint64_t promote_id;         /* whom promote promotes (loop thread) */
+  bool promoting;              /* promote is in flight (loop thread) */
+  uint32_t ticks;              /* status ticks, for the promotion retries */
+  uint64_t entry_bytes_avg;    /* moving mean of applied entries' bytes (loop thread) */
+  uint32_t threshold_now;      /* the snapshot threshold libraft has (loop thread) */
+  char data_dir[1100];         /* the node's data directory */
+  bool started;                /* raft_start returned (restores are installs now) */
 };
 
 /* ----------------------------------------------------------------- FSM */
@@ -221,8 +223,8 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
   char detail[512] = "";
   int rc = qp__raft_snapshot_decode(buf->base, buf->len, &s);
   if (rc != 0) snprintf(detail, sizeof detail, "the Raft snapshot is not a quipu descriptor");
-  qp__raft_catchup_t c = {.cluster = n->cluster, .db = n->db, .clock_ns = n->apply_now_ns,
-                          .data_dir = n->data_dir};
+  qp__raft_catchup_t c = {
+      .cluster = n->cluster, .db = n->db, .clock_ns = n->apply_now_ns, .data_dir = n->data_dir};
   if (rc == 0) rc = qp__raft_snapshot_install(&c, &s, CATCHUP_WAIT_MS, detail, sizeof detail);
   if (rc == 0) {
     members_learn(n, &s.members);
@@ -314,9 +316,26 @@ static void size_snapshots(qp__raft_node_t *n) {
   raft_set_snapshot_trailing(&n->raft, trailing);
 }
 
+/* libraft turns a running replica RAFT_UNAVAILABLE for good when it
+ * cannot go on (a disk write failed, a message it could not take): a
+ * replica that no longer takes part in Raft exits, saying why, so that its
+ * supervisor restarts it from its disk (docs/cluster.md, "Faults"). */
+static void fail_stop(qp__raft_node_t *n) {
+  pthread_mutex_lock(&n->mutex);
+  bool stopping = n->stopping;
+  pthread_mutex_unlock(&n->mutex);
+  if (stopping) return;
+  QP_LOG_ERROR("ledger",
+               "Raft stopped on this replica (term %llu, applied %llu): %s; exiting (fail-stop)",
+               (unsigned long long)n->raft.current_term,
+               (unsigned long long)raft_last_applied(&n->raft), raft_errmsg(&n->raft));
+  _exit(EXIT_FAILURE);
+}
+
 static void status_tick(uv_timer_t *t) {
   qp__raft_node_t *n = t->data;
   copy_status(n);
+  if (raft_state(&n->raft) == RAFT_UNAVAILABLE) fail_stop(n);
   size_snapshots(n);
   if (++n->ticks % PROMOTE_EVERY_TICKS == 0) promote_spares(n);
 }
@@ -365,9 +384,9 @@ static void barrier_start(qp__raft_node_t *n) {
   pthread_mutex_unlock(&n->mutex);
   if (!start) return;
   n->barrier.data = n;
-  int rv = raft_state(&n->raft) == RAFT_LEADER ? raft_barrier(&n->raft, &n->barrier,
-                                                              barrier_done_cb)
-                                               : RAFT_NOTLEADER;
+  int rv = raft_state(&n->raft) == RAFT_LEADER
+               ? raft_barrier(&n->raft, &n->barrier, barrier_done_cb)
+               : RAFT_NOTLEADER;
   if (rv != 0) {
     pthread_mutex_lock(&n->mutex);
     n->barrier_done = n->barrier_started;
@@ -425,15 +444,17 @@ static void member_finish(qp__raft_node_t *n, int rc, const char *why) {
 
 /* libraft's refusal as ours. */
 static void member_fail(qp__raft_node_t *n, int rv) {
-  int rc = rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST ? QP_EAGAIN
-           : rv == RAFT_CANTCHANGE ? QP_ELIMIT
+  int rc = rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST       ? QP_EAGAIN
+           : rv == RAFT_CANTCHANGE                                 ? QP_ELIMIT
            : rv == RAFT_DUPLICATEID || rv == RAFT_DUPLICATEADDRESS ? QP_EEXISTS
-           : rv == RAFT_BADID ? QP_ENOTFOUND
-           : rv == RAFT_CANCELED ? QP_ESTOPPED : QP_EIO;
-  member_finish(n, rc, rv == RAFT_CANTCHANGE
-                           ? "another membership change is in progress (a replica being promoted "
-                             "catches up only once it is started); retry later"
-                           : raft_strerror(rv));
+           : rv == RAFT_BADID                                      ? QP_ENOTFOUND
+           : rv == RAFT_CANCELED                                   ? QP_ESTOPPED
+                                                                   : QP_EIO;
+  member_finish(n, rc,
+                rv == RAFT_CANTCHANGE
+                    ? "another membership change is in progress (a replica being promoted "
+                      "catches up only once it is started); retry later"
+                    : raft_strerror(rv));
 }
 
 static void promoted(struct raft_change *req, int status) {
@@ -494,8 +515,10 @@ static void member_recorded(struct raft_apply *req, int status, void *result) {
 
 static void member_removed(struct raft_change *req, int status) {
   qp__raft_node_t *n = req->data;
-  if (status != 0) member_fail(n, status);
-  else member_finish(n, 0, "");
+  if (status != 0)
+    member_fail(n, status);
+  else
+    member_finish(n, 0, "");
 }
 
 /* Whether r clashes with a server of the configuration (op->detail says
@@ -507,11 +530,14 @@ static bool member_clashes(qp__raft_node_t *n, const qp_ledger_replica_t *r, boo
     const struct raft_server *s = &conf->servers[i];
     const qp_ledger_replica_t *m = qp__raft_members_find(&n->members, s->id);
     bool same_raft = strcmp(s->address, r->raft) == 0;
-    if (s->id == r->id && same_raft && s->role == RAFT_SPARE) *spare = true;
+    if (s->id == r->id && same_raft && s->role == RAFT_SPARE)
+      *spare = true;
     else if (s->id == r->id || same_raft || (m != NULL && strcmp(m->http, r->http) == 0)) {
       snprintf(n->member_op.detail, sizeof n->member_op.detail,
-               "replica %llu (raft %s) already has this %s", (unsigned long long)s->id,
-               s->address, s->id == r->id ? "id" : same_raft ? "raft address" : "http URL");
+               "replica %llu (raft %s) already has this %s", (unsigned long long)s->id, s->address,
+               s->id == r->id ? "id"
+               : same_raft    ? "raft address"
+                              : "http URL");
       return true;
     }
   }
@@ -557,8 +583,10 @@ static void member_take(qp__raft_node_t *n) {
   pthread_mutex_unlock(&n->mutex);
   if (!take) return;
   op->change.data = n;
-  if (raft_state(&n->raft) != RAFT_LEADER) member_fail(n, RAFT_NOTLEADER);
-  else if (!op->remove) member_add_start(n, op);
+  if (raft_state(&n->raft) != RAFT_LEADER)
+    member_fail(n, RAFT_NOTLEADER);
+  else if (!op->remove)
+    member_add_start(n, op);
   else {
     int rv = raft_remove(&n->raft, &op->change, op->replica.id, member_removed);
     if (rv != 0) member_fail(n, rv);
@@ -639,15 +667,18 @@ static int raft_setup(qp__raft_node_t *n, char *detail, size_t detail_size) {
     rv = raft_uv_tcp_set_bind_address(&n->tcp.transport, self->raft_bind);
   if (rv == 0)
     step = "raft_uv_init", rv = raft_uv_init(&n->io, &n->loop, n->dir, &n->tcp.transport);
-  n->fsm = (struct raft_fsm){
-      .version = 1, .data = n, .apply = fsm_apply, .snapshot = fsm_snapshot,
-      .restore = fsm_restore};
+  n->fsm = (struct raft_fsm){.version = 1,
+                             .data = n,
+                             .apply = fsm_apply,
+                             .snapshot = fsm_snapshot,
+                             .restore = fsm_restore};
   if (rv == 0) step = "raft_init", rv = raft_init(&n->raft, &n->io, &n->fsm, self->id, self->raft);
   if (rv != 0) {
     snprintf(detail, detail_size, "Raft: %s failed (%d)", step, rv);
     return QP_EIO;
   }
-  n->raft.data = n;
+  n->raft.data = n; /* and so &n->guard */
+  qp__raft_recv_guard(&n->io, &n->guard);
   raft_set_heartbeat_timeout(&n->raft, HEARTBEAT_MS);
   raft_set_election_timeout(&n->raft, ELECTION_MS);
   raft_set_snapshot_threshold(&n->raft, n->cluster->snapshot_threshold);
@@ -655,8 +686,10 @@ static int raft_setup(qp__raft_node_t *n, char *detail, size_t detail_size) {
   raft_set_snapshot_trailing(&n->raft, n->cluster->snapshot_trailing);
   raft_set_pre_vote(&n->raft, true);
   rv = bootstrap(n);
-  if (rv == 0) step = "raft_start", rv = raft_start(&n->raft);
-  else step = "raft_bootstrap";
+  if (rv == 0)
+    step = "raft_start", rv = raft_start(&n->raft);
+  else
+    step = "raft_bootstrap";
   n->started = true;
   if (rv != 0) {
     snprintf(detail, detail_size, "Raft: %s failed: %s (%s)", step, raft_strerror(rv),

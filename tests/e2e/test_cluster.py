@@ -13,6 +13,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -164,8 +165,28 @@ class Cluster:
             if len(heads) == 1:
                 return audits[0]
             if time.monotonic() > deadline:
-                raise AssertionError(f"replicas disagree: {heads}")
+                raise AssertionError(f"replicas disagree: {heads}\n" + self.describe(live))
             time.sleep(0.1)
+
+    def describe(self, live):
+        """What each replica says of itself and the end of its log: the
+        evidence a failed wait leaves behind.  QUIPU_E2E_KEEP=dir copies the
+        replicas' homes (logs, journals, Raft logs) there as well."""
+        out = []
+        keep = os.environ.get("QUIPU_E2E_KEEP")
+        if keep:
+            dest = os.path.join(keep, os.path.basename(os.path.dirname(self.dir)))
+            shutil.copytree(self.dir, dest, dirs_exist_ok=True)
+            out.append("the replicas' homes are copied to " + dest)
+        for k in live:
+            out.append("node%d status: %r" % (k, self.status(k)))
+            try:
+                with open(os.path.join(self.home(k), "node.log"), errors="replace") as f:
+                    lines = [ln for ln in f if " answered " not in ln]  # not each 503
+                out.append("node%d log:\n%s" % (k, "".join(lines[-25:])))
+            except OSError:
+                pass
+        return "\n".join(out)
 
 
 # The cluster always runs `quipu node`: once (the node runner) is enough.
